@@ -1,0 +1,79 @@
+# Keel build. `make` builds ./keel-server; `make SANITIZE=1` builds an
+# ASan+UBSan twin (./keel-server-san) in its own object directory.
+CC ?= cc
+DEPS_OK := $(shell scripts/install-deps.sh --check >/dev/null 2>&1 && echo yes)
+
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
+LUA_LIBS := $(shell pkg-config --libs lua5.1 2>/dev/null)
+
+WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc $(LUA_CFLAGS) -MMD -MP
+LIBS := -lpthread -lm -lcrypto $(LUA_LIBS)
+
+ifeq ($(SANITIZE),1)
+  BUILD := build/san
+  BIN := keel-server-san
+  CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS_MODE := -fsanitize=address,undefined
+else
+  BUILD := build/rel
+  BIN := keel-server
+  CFLAGS_MODE := -O2 -DKEEL_JEMALLOC
+  LIBS += -ljemalloc
+endif
+
+CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(EXTRA_CFLAGS)
+SRCS := $(wildcard src/*/*.c)
+OBJS := $(SRCS:src/%.c=$(BUILD)/%.o)
+LIB_OBJS := $(filter-out $(BUILD)/server/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps run test unit integration bench format format-check docs clean
+
+all: deps $(BIN)
+
+deps:
+ifneq ($(DEPS_OK),yes)
+	@scripts/install-deps.sh
+endif
+
+$(BIN): $(OBJS)
+	$(CC) $(LDFLAGS_MODE) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< $(LIB_OBJS) $(LIBS)
+
+run: all
+	./$(BIN)
+
+unit: all $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
+
+test: unit integration
+
+bench: all
+	$(PYTHON) bench/run.py
+
+docs: all
+	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c
+
+clean:
+	rm -rf build keel-server keel-server-san
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,34 @@
+/* alloc: the one door every allocation in Keel goes through.
+ * It counts the bytes in use (what INFO calls used_memory), tracks the peak,
+ * and aborts with a log line on out-of-memory so callers never test for NULL.
+ * A fault-injection hook lets tests fail the N-th allocation. */
+#ifndef KEEL_ALLOC_H
+#define KEEL_ALLOC_H
+
+#include <stddef.h>
+
+void *alloc_mem(size_t n);
+void *alloc_zero(size_t n);
+void *alloc_resize(void *p, size_t n);
+void alloc_free(void *p);
+char *alloc_strndup(const char *s, size_t n);
+char *alloc_strdup(const char *s);
+
+/* Bytes the allocator really handed out for p (size-class rounded). */
+size_t alloc_usable(const void *p);
+size_t alloc_used(void);
+size_t alloc_peak(void);
+void alloc_reset_peak(void);
+/* Resident set size of the process, from /proc (0 if unknown). */
+size_t alloc_rss(void);
+/* Allocator name for INFO mem_allocator. */
+const char *alloc_name(void);
+/* Allocator-reported totals (jemalloc stats.allocated / active / resident);
+ * 0 when the allocator offers none. */
+void alloc_stats(size_t *allocated, size_t *active, size_t *resident);
+
+/* Test hook: make the n-th allocation from now fail (0 disables). A failed
+ * allocation behaves like real OOM: log and abort. */
+void alloc_fail_after(long n);
+
+#endif

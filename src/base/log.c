@@ -1,0 +1,84 @@
+/* log: one line per message, "pid:role dd Mon yyyy hh:mm:ss.mmm <c> text". */
+#include "base/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static int min_level = LOG_NOTICE;
+static FILE *out;
+
+static const char *names[] = {"debug", "verbose", "notice", "warning", "nothing"};
+
+void log_set_level(int level)
+{
+    min_level = level;
+}
+
+int log_get_level(void)
+{
+    return min_level;
+}
+
+int log_set_file(const char *path)
+{
+    if (!path || !*path) {
+        if (out && out != stdout) {
+            fclose(out);
+        }
+        out = stdout;
+        return 0;
+    }
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        return -1;
+    }
+    if (out && out != stdout) {
+        fclose(out);
+    }
+    out = f;
+    return 0;
+}
+
+int log_level_from_name(const char *name)
+{
+    for (int i = 0; i <= LOG_NOTHING; i++) {
+        if (strcasecmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *log_level_name(int level)
+{
+    return level >= 0 && level <= LOG_NOTHING ? names[level] : "notice";
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+    if (level < min_level) {
+        return;
+    }
+    FILE *f = out ? out : stdout;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    time_t t = tv.tv_sec;
+    localtime_r(&t, &tm);
+    char ts[64];
+    size_t n = strftime(ts, sizeof(ts), "%d %b %Y %H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03d", (int)(tv.tv_usec / 1000));
+    static const char marks[] = ".-*#";
+    fprintf(f, "%d:M %s %c %s\n", (int)getpid(), ts, marks[level < 4 ? level : 3], msg);
+    fflush(f);
+}

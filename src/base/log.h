@@ -1,0 +1,31 @@
+/* log: leveled, timestamped lines in Redis's format, to a file or stdout. */
+#ifndef KEEL_LOG_H
+#define KEEL_LOG_H
+
+enum { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING, LOG_NOTHING };
+
+void log_set_level(int level);
+int log_get_level(void);
+/* Empty path means stdout. Returns 0, or -1 if the file cannot be opened. */
+int log_set_file(const char *path);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Level name <-> number ("debug", "verbose", "notice", "warning", "nothing"). */
+int log_level_from_name(const char *name);
+const char *log_level_name(int level);
+
+#define PANIC(...)                                                                                 \
+    do {                                                                                           \
+        log_msg(LOG_WARNING, "PANIC at %s:%d: ", __FILE__, __LINE__);                              \
+        log_msg(LOG_WARNING, __VA_ARGS__);                                                         \
+        abort();                                                                                   \
+    } while (0)
+#define ASSERT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            PANIC("assertion failed: %s", #cond);                                                  \
+        }                                                                                          \
+    } while (0)
+
+#include <stdlib.h>
+
+#endif

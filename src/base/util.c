@@ -1,0 +1,450 @@
+/* util: small, dependency-free helpers shared by every layer. */
+#include "base/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- numbers ---- */
+
+int util_parse_ll(const char *s, size_t len, long long *out)
+{
+    if (len == 0 || len > 20) {
+        return 0;
+    }
+    size_t i = 0;
+    int neg = 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (len == 1) {
+            return 0;
+        }
+    }
+    if (s[i] == '0' && len > i + 1) {
+        return 0; /* no leading zeros, so the text round-trips */
+    }
+    if (neg && s[i] == '0') {
+        return 0; /* "-0" is not an integer Redis accepts */
+    }
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) {
+            return 0;
+        }
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1) {
+            return 0;
+        }
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX) {
+            return 0;
+        }
+        *out = (long long)v;
+    }
+    return 1;
+}
+
+int util_parse_double(const char *s, size_t len, double *out)
+{
+    char buf[256];
+    if (len == 0 || len >= sizeof(buf) || isspace((unsigned char)s[0])) {
+        return 0;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (memchr(s, '\0', len)) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (end != buf + len || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0))) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int util_parse_long_double(const char *s, size_t len, long double *out)
+{
+    char buf[5 * 1024];
+    if (len == 0 || len >= sizeof(buf) || isspace((unsigned char)s[0]) || memchr(s, '\0', len)) {
+        return 0;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    long double v = strtold(buf, &end);
+    if (end != buf + len || isnan(v) || errno == ERANGE) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int util_ll2str(char *buf, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int len = 0;
+    if (v < 0) {
+        buf[len++] = '-';
+    }
+    while (n) {
+        buf[len++] = tmp[--n];
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+int util_d2str(char *buf, double v)
+{
+    if (isinf(v)) {
+        return sprintf(buf, v > 0 ? "inf" : "-inf");
+    }
+    if (v == 0) {
+        return sprintf(buf, signbit(v) ? "-0" : "0");
+    }
+    /* The shortest of %.15g..%.17g that reads back exactly. */
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = sprintf(buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            return n;
+        }
+    }
+    return sprintf(buf, "%.17g", v);
+}
+
+int util_ld2str(char *buf, size_t cap, long double v)
+{
+    if (isinf(v) || isnan(v)) {
+        return -1;
+    }
+    int n = snprintf(buf, cap, "%.17Lf", v);
+    if (n < 0 || (size_t)n >= cap) {
+        return -1;
+    }
+    /* Trim trailing zeros and a bare trailing dot. */
+    if (strchr(buf, '.')) {
+        while (n > 0 && buf[n - 1] == '0') {
+            n--;
+        }
+        if (n > 0 && buf[n - 1] == '.') {
+            n--;
+        }
+        buf[n] = '\0';
+    }
+    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        buf[1] = '\0';
+        n = 1;
+    }
+    return n;
+}
+
+/* ---- glob ---- */
+
+static int lower_if(int c, int nocase)
+{
+    return nocase ? tolower(c) : c;
+}
+
+/* Matches a [...] class at pat (just past '['); advances *pp past ']'. */
+static int match_class(const char **pp, const char *pend, int c, int nocase)
+{
+    const char *p = *pp;
+    int neg = 0, hit = 0;
+    if (p < pend && *p == '^') {
+        neg = 1;
+        p++;
+    }
+    while (p < pend && *p != ']') {
+        if (*p == '\\' && p + 1 < pend) {
+            p++;
+            if (lower_if((unsigned char)*p, nocase) == lower_if(c, nocase)) {
+                hit = 1;
+            }
+            p++;
+        } else if (p + 2 < pend && p[1] == '-' && p[2] != ']') {
+            int a = lower_if((unsigned char)p[0], nocase), b = lower_if((unsigned char)p[2], nocase);
+            int x = lower_if(c, nocase);
+            if (a > b) {
+                int t = a;
+                a = b;
+                b = t;
+            }
+            if (x >= a && x <= b) {
+                hit = 1;
+            }
+            p += 3;
+        } else {
+            if (lower_if((unsigned char)*p, nocase) == lower_if(c, nocase)) {
+                hit = 1;
+            }
+            p++;
+        }
+    }
+    if (p < pend) {
+        p++; /* skip ']' */
+    }
+    *pp = p;
+    return neg ? !hit : hit;
+}
+
+/* Iterative matcher with single-star backtracking: on mismatch we resume
+ * after the most recent '*', which keeps the work O(len(p) * len(s)) even
+ * for patterns built to be slow. */
+int util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
+{
+    const char *p = pat, *pend = pat + plen;
+    const char *str = s, *send = s + slen;
+    const char *star_p = NULL, *star_s = NULL;
+    while (str < send) {
+        if (p < pend && *p == '*') {
+            while (p < pend && *p == '*') {
+                p++;
+            }
+            if (p == pend) {
+                return 1;
+            }
+            star_p = p;
+            star_s = str;
+            continue;
+        }
+        if (p < pend) {
+            int ok;
+            const char *next = p;
+            if (*p == '?') {
+                ok = 1;
+                next = p + 1;
+            } else if (*p == '[') {
+                next = p + 1;
+                ok = match_class(&next, pend, (unsigned char)*str, nocase);
+            } else if (*p == '\\' && p + 1 < pend) {
+                ok = lower_if((unsigned char)p[1], nocase) == lower_if((unsigned char)*str, nocase);
+                next = p + 2;
+            } else {
+                ok = lower_if((unsigned char)*p, nocase) == lower_if((unsigned char)*str, nocase);
+                next = p + 1;
+            }
+            if (ok) {
+                p = next;
+                str++;
+                continue;
+            }
+        }
+        if (!star_p) {
+            return 0;
+        }
+        p = star_p;
+        str = ++star_s;
+    }
+    while (p < pend && *p == '*') {
+        p++;
+    }
+    return p == pend;
+}
+
+/* ---- clocks ---- */
+
+int64_t util_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+int64_t util_ms(void)
+{
+    return util_us() / 1000;
+}
+
+int64_t util_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- SipHash-1-3 ---- */
+
+static uint8_t hash_key[16];
+
+void util_hash_seed(const uint8_t key[16])
+{
+    memcpy(hash_key, key, 16);
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+static uint64_t load64(const uint8_t *p, int nocase)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | (uint64_t)(nocase ? tolower(p[i]) : p[i]);
+    }
+    return v;
+}
+
+static uint64_t siphash(const uint8_t *in, size_t len, int nocase)
+{
+    uint64_t k0 = load64(hash_key, 0), k1 = load64(hash_key + 8, 0);
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+    uint64_t v3 = 0x7465646279746573ULL ^ k1;
+    uint64_t b = (uint64_t)len << 56;
+    const uint8_t *end = in + (len & ~(size_t)7);
+    for (; in != end; in += 8) {
+        uint64_t m = load64(in, nocase);
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t t = 0;
+    for (int i = (int)(len & 7) - 1; i >= 0; i--) {
+        t = (t << 8) | (uint64_t)(nocase ? tolower(in[i]) : in[i]);
+    }
+    b |= t;
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t util_hash(const void *p, size_t len)
+{
+    return siphash(p, len, 0);
+}
+
+uint64_t util_hash_nocase(const void *p, size_t len)
+{
+    return siphash(p, len, 1);
+}
+
+/* ---- random ---- */
+
+static uint64_t rand_state = 0x9E3779B97F4A7C15ULL;
+
+void util_rand_seed(uint64_t seed)
+{
+    rand_state = seed ? seed : 0x9E3779B97F4A7C15ULL;
+}
+
+/* splitmix64: tiny, fast, good enough for sampling and SPOP. */
+uint64_t util_rand64(void)
+{
+    uint64_t z = (rand_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void util_os_random(void *buf, size_t len)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    size_t got = 0;
+    if (fd >= 0) {
+        while (got < len) {
+            ssize_t n = read(fd, (char *)buf + got, len - got);
+            if (n <= 0) {
+                break;
+            }
+            got += (size_t)n;
+        }
+        close(fd);
+    }
+    for (; got < len; got++) {
+        ((uint8_t *)buf)[got] = (uint8_t)(util_rand64() ^ (uint64_t)util_us());
+    }
+}
+
+void util_bytes_human(char *buf, size_t cap, unsigned long long n)
+{
+    double d = (double)n;
+    if (n < 1024) {
+        snprintf(buf, cap, "%lluB", n);
+    } else if (n < 1024ULL * 1024) {
+        snprintf(buf, cap, "%.2fK", d / 1024);
+    } else if (n < 1024ULL * 1024 * 1024) {
+        snprintf(buf, cap, "%.2fM", d / (1024.0 * 1024));
+    } else if (n < 1024ULL * 1024 * 1024 * 1024) {
+        snprintf(buf, cap, "%.2fG", d / (1024.0 * 1024 * 1024));
+    } else {
+        snprintf(buf, cap, "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
+    }
+}
+
+int util_parse_memory(const char *s, long long *out)
+{
+    size_t len = strlen(s);
+    size_t digits = len;
+    long long mul = 1;
+    static const struct {
+        const char *suffix;
+        long long mul;
+    } units[] = {{"kb", 1024},       {"k", 1000},         {"mb", 1024LL * 1024},
+                 {"m", 1000 * 1000}, {"gb", 1LL << 30},   {"g", 1000LL * 1000 * 1000},
+                 {"b", 1},           {NULL, 0}};
+    for (int i = 0; units[i].suffix; i++) {
+        size_t sl = strlen(units[i].suffix);
+        if (len > sl && strcasecmp(s + len - sl, units[i].suffix) == 0 && isdigit((unsigned char)s[len - sl - 1])) {
+            digits = len - sl;
+            mul = units[i].mul;
+            break;
+        }
+    }
+    long long v;
+    if (!util_parse_ll(s, digits, &v) || v < 0) {
+        return 0;
+    }
+    if (v > LLONG_MAX / mul) {
+        return 0;
+    }
+    *out = v * mul;
+    return 1;
+}

@@ -1,0 +1,67 @@
+/* cmd: the command table and what handlers share.
+ *
+ * The table is declared once, in src/cmd/table_<family>.def files, each line
+ *   CMD(handler, "name", arity, flags, first_key, last_key, key_step,
+ *       "acl categories", "group", "summary")
+ * This header turns those lines into handler prototypes; table.c turns them
+ * into the table that dispatch, COMMAND and docs/COMMANDS.md read. */
+#ifndef KEEL_CMD_H
+#define KEEL_CMD_H
+
+#include <stdint.h>
+
+typedef struct client client;
+typedef void (*cmd_fn)(client *c);
+
+/* Command flags: every gate in dispatch reads these. */
+#define CMD_WRITE (1u << 0)
+#define CMD_READONLY (1u << 1)
+#define CMD_DENYOOM (1u << 2)
+#define CMD_FAST (1u << 3)
+#define CMD_ADMIN (1u << 4)
+#define CMD_NOSCRIPT (1u << 5)
+#define CMD_PUBSUB (1u << 6)
+#define CMD_BLOCKING (1u << 7)
+#define CMD_LOADING (1u << 8)
+#define CMD_STALE (1u << 9)
+#define CMD_MAY_REPLICATE (1u << 10)
+#define CMD_NO_AUTH (1u << 11)     /* allowed before AUTH */
+#define CMD_NO_MULTI (1u << 12)    /* refused inside MULTI */
+#define CMD_ALLOW_BUSY (1u << 13)  /* allowed while a script is busy */
+#define CMD_SKIP_MONITOR (1u << 14)
+#define CMD_MOVABLE_KEYS (1u << 15)
+#define CMD_SUBSCRIBED (1u << 16)  /* allowed in RESP2 subscribed mode */
+#define CMD_MULTI_CTRL (1u << 17)  /* MULTI/EXEC/DISCARD/WATCH: not queued */
+#define CMD_SENTINEL (1u << 18)
+#define CMD_PROTECTED (1u << 19) /* DEBUG: needs enable-debug-command */
+
+typedef struct command {
+    const char *name;
+    cmd_fn fn;
+    int arity; /* negative: at least -arity */
+    uint32_t flags;
+    int first_key, last_key, key_step;
+    const char *acl;
+    const char *group;
+    const char *summary;
+    /* statistics (INFO commandstats) */
+    long long calls;
+    long long usec;
+    long long rejected_calls;
+    long long failed_calls;
+} command;
+
+#define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
+#include "cmd/table_all.def"
+#undef CMD
+
+/* Case-insensitive lookup; NULL if unknown. */
+command *cmd_lookup(const char *name, size_t len);
+/* Iteration over the table. */
+int cmd_count(void);
+command *cmd_at(int i);
+/* Flag names for COMMAND INFO ("write", "readonly", ...). */
+int cmd_flag_names(uint32_t flags, const char **out, int max);
+void cmd_table_init(void);
+
+#endif

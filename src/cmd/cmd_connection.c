@@ -1,0 +1,434 @@
+/* Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "server/server.h"
+
+void cmd_ping(client *c)
+{
+    if (c->argc > 2) {
+        reply_arity_error(c);
+        return;
+    }
+    /* In RESP2 subscribed mode PING answers in the pub/sub message shape. */
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) {
+        reply_array(R(c), 2);
+        reply_bulk(R(c), "pong", 4);
+        if (c->argc == 2) {
+            reply_bulk(R(c), c->argv[1].ptr, c->argv[1].len);
+        } else {
+            reply_bulk(R(c), "", 0);
+        }
+        return;
+    }
+    if (c->argc == 2) {
+        reply_bulk(R(c), c->argv[1].ptr, c->argv[1].len);
+    } else {
+        reply_status(R(c), "PONG");
+    }
+}
+
+void cmd_echo(client *c)
+{
+    reply_bulk(R(c), c->argv[1].ptr, c->argv[1].len);
+}
+
+void cmd_quit(client *c)
+{
+    reply_ok(R(c));
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+static int password_ok(sv user, sv pass)
+{
+    const char *req = server.cfg.requirepass;
+    if (!sv_eq_ci(user, "default")) {
+        return 0;
+    }
+    if (!req || !req[0]) {
+        return 1; /* the default user is "nopass" */
+    }
+    return sv_eq(pass, (sv){req, strlen(req)});
+}
+
+static int requirepass_set(void)
+{
+    return server.cfg.requirepass && server.cfg.requirepass[0];
+}
+
+void cmd_reset(client *c)
+{
+    client_run_cleanups(c);
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC | CLIENT_PUBSUB | CLIENT_TRACKING |
+                  CLIENT_NO_EVICT | CLIENT_REPLY_OFF);
+    client_select_db(c, 0);
+    c->resp = 2;
+    c->out.resp = 2;
+    str_free(c->name);
+    c->name = NULL;
+    c->authenticated = !requirepass_set();
+    reply_status(R(c), "RESET");
+}
+
+void cmd_auth(client *c)
+{
+    if (c->argc > 3) {
+        reply_syntax_error(c);
+        return;
+    }
+    sv user = c->argc == 3 ? c->argv[1] : SV("default");
+    sv pass = c->argv[c->argc - 1];
+    if (c->argc == 2 && !requirepass_set()) {
+        reply_err(c, "ERR AUTH <password> called without any password configured for the default user. Are you "
+                     "sure your configuration is correct?");
+        return;
+    }
+    if (!password_ok(user, pass)) {
+        reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    c->authenticated = 1;
+    reply_ok(R(c));
+}
+
+static int valid_name(sv name)
+{
+    for (size_t i = 0; i < name.len; i++) {
+        if (name.ptr[i] < '!' || name.ptr[i] > '~') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void set_name(client *c, sv name)
+{
+    str_free(c->name);
+    c->name = name.len ? str_new(name.ptr, name.len) : NULL;
+}
+
+void cmd_hello(client *c)
+{
+    long long ver = 0;
+    int i = 1;
+    if (c->argc >= 2) {
+        if (!util_parse_ll(c->argv[1].ptr, c->argv[1].len, &ver)) {
+            reply_err(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver < 2 || ver > 3) {
+            reply_err(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    sv setname = {NULL, 0};
+    int has_name = 0;
+    for (; i < c->argc; i++) {
+        if (arg_is(c, i, "AUTH") && i + 2 < c->argc) {
+            if (!password_ok(c->argv[i + 1], c->argv[i + 2])) {
+                reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            c->authenticated = 1;
+            i += 2;
+        } else if (arg_is(c, i, "SETNAME") && i + 1 < c->argc) {
+            setname = c->argv[++i];
+            has_name = 1;
+            if (!valid_name(setname)) {
+                reply_err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+                return;
+            }
+        } else {
+            reply_errf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].len, c->argv[i].ptr);
+            return;
+        }
+    }
+    if (!c->authenticated) {
+        reply_err(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+                     "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+                     "RESP protocol version at the same time");
+        return;
+    }
+    if (has_name) {
+        set_name(c, setname);
+    }
+    if (ver) {
+        c->resp = (int)ver;
+        c->out.resp = (int)ver;
+    }
+    reply_map(R(c), 7);
+    reply_bulk_cstr(R(c), "server");
+    reply_bulk_cstr(R(c), "redis");
+    reply_bulk_cstr(R(c), "version");
+    reply_bulk_cstr(R(c), KEEL_REDIS_COMPAT_VERSION);
+    reply_bulk_cstr(R(c), "proto");
+    reply_int(R(c), c->resp);
+    reply_bulk_cstr(R(c), "id");
+    reply_int(R(c), (long long)c->id);
+    reply_bulk_cstr(R(c), "mode");
+    reply_bulk_cstr(R(c), "standalone");
+    reply_bulk_cstr(R(c), "role");
+    reply_bulk_cstr(R(c), (c->flags & CLIENT_REPLICA) ? "replica" : "master");
+    reply_bulk_cstr(R(c), "modules");
+    reply_empty_array(R(c));
+}
+
+void cmd_select(client *c)
+{
+    long long id;
+    if (!arg_ll(c, 1, &id)) {
+        return;
+    }
+    if (id < 0 || id >= server.cfg.databases) {
+        reply_err(c, "ERR DB index is out of range");
+        return;
+    }
+    client_select_db(c, (int)id);
+    reply_ok(R(c));
+}
+
+/* ---- CLIENT ---- */
+
+static int client_type_matches(client *t, sv type)
+{
+    int cls = client_obuf_class(t);
+    if (sv_eq_ci(type, "normal")) {
+        return cls == OBUF_NORMAL && !(t->flags & CLIENT_MASTER);
+    }
+    if (sv_eq_ci(type, "replica") || sv_eq_ci(type, "slave")) {
+        return cls == OBUF_REPLICA;
+    }
+    if (sv_eq_ci(type, "pubsub")) {
+        return cls == OBUF_PUBSUB;
+    }
+    if (sv_eq_ci(type, "master")) {
+        return (t->flags & CLIENT_MASTER) != 0;
+    }
+    return -1;
+}
+
+static void client_list(client *c)
+{
+    sv type = {NULL, 0};
+    int ids_from = 0;
+    if (c->argc == 4 && arg_is(c, 2, "TYPE")) {
+        type = c->argv[3];
+        if (client_type_matches(c, type) < 0) {
+            reply_errf(c, "ERR Unknown client type '%.*s'", (int)type.len, type.ptr);
+            return;
+        }
+    } else if (c->argc >= 4 && arg_is(c, 2, "ID")) {
+        ids_from = 3;
+        for (int i = 3; i < c->argc; i++) {
+            long long id;
+            if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id) || id <= 0) {
+                reply_err(c, "ERR Invalid client ID");
+                return;
+            }
+        }
+    } else if (c->argc != 2) {
+        reply_syntax_error(c);
+        return;
+    }
+    str out = str_empty(1024);
+    for (client *t = server.clients; t; t = t->next) {
+        if (type.ptr && client_type_matches(t, type) != 1) {
+            continue;
+        }
+        if (ids_from) {
+            int hit = 0;
+            for (int i = ids_from; i < c->argc && !hit; i++) {
+                long long id;
+                util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id);
+                hit = (uint64_t)id == t->id;
+            }
+            if (!hit) {
+                continue;
+            }
+        }
+        client_info_line(t, &out);
+        out = str_append(out, "\n", 1);
+    }
+    reply_verbatim(R(c), out, str_len(out), "txt");
+    str_free(out);
+}
+
+static void client_kill(client *c)
+{
+    if (c->argc == 3) {
+        /* Old form: CLIENT KILL addr:port */
+        for (client *t = server.clients; t; t = t->next) {
+            if (sv_eq(c->argv[2], (sv){t->addr, strlen(t->addr)})) {
+                if (t == c) {
+                    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+                } else {
+                    client_close_async(t);
+                }
+                reply_ok(R(c));
+                return;
+            }
+        }
+        reply_err(c, "ERR No such client");
+        return;
+    }
+    if ((c->argc - 2) % 2 != 0) {
+        reply_syntax_error(c);
+        return;
+    }
+    long long id = 0, maxage = 0;
+    sv addr = {0}, laddr = {0}, type = {0};
+    int skipme = 1;
+    for (int i = 2; i < c->argc; i += 2) {
+        sv v = c->argv[i + 1];
+        if (arg_is(c, i, "ID")) {
+            if (!util_parse_ll(v.ptr, v.len, &id) || id <= 0) {
+                reply_err(c, "ERR client-id should be greater than 0");
+                return;
+            }
+        } else if (arg_is(c, i, "ADDR")) {
+            addr = v;
+        } else if (arg_is(c, i, "LADDR")) {
+            laddr = v;
+        } else if (arg_is(c, i, "TYPE")) {
+            type = v;
+            if (client_type_matches(c, type) < 0) {
+                reply_errf(c, "ERR Unknown client type '%.*s'", (int)v.len, v.ptr);
+                return;
+            }
+        } else if (arg_is(c, i, "USER")) {
+            if (!sv_eq_ci(v, "default")) {
+                reply_errf(c, "ERR No such user '%.*s'", (int)v.len, v.ptr);
+                return;
+            }
+        } else if (arg_is(c, i, "SKIPME")) {
+            if (sv_eq_ci(v, "yes")) {
+                skipme = 1;
+            } else if (sv_eq_ci(v, "no")) {
+                skipme = 0;
+            } else {
+                reply_syntax_error(c);
+                return;
+            }
+        } else if (arg_is(c, i, "MAXAGE")) {
+            if (!util_parse_ll(v.ptr, v.len, &maxage)) {
+                reply_syntax_error(c);
+                return;
+            }
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    long long killed = 0;
+    for (client *t = server.clients; t; t = t->next) {
+        if (id && t->id != (uint64_t)id) {
+            continue;
+        }
+        if (addr.ptr && !sv_eq(addr, (sv){t->addr, strlen(t->addr)})) {
+            continue;
+        }
+        if (laddr.ptr && !sv_eq(laddr, (sv){t->laddr, strlen(t->laddr)})) {
+            continue;
+        }
+        if (type.ptr && client_type_matches(t, type) != 1) {
+            continue;
+        }
+        if (maxage && (server_ms() - t->ctime) / 1000 < maxage) {
+            continue;
+        }
+        if (t == c && skipme) {
+            continue;
+        }
+        if (t == c) {
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        } else {
+            client_close_async(t);
+        }
+        killed++;
+    }
+    reply_int(R(c), killed);
+}
+
+/* Subcommands other modules add (TRACKING, UNBLOCK, ...): each returns 1
+ * if it recognised the subcommand. */
+#define MAX_CLIENT_EXT 8
+static int (*client_ext[MAX_CLIENT_EXT])(client *c);
+static int nclient_ext;
+
+void cmd_client_register(int (*fn)(client *c))
+{
+    if (nclient_ext < MAX_CLIENT_EXT) {
+        client_ext[nclient_ext++] = fn;
+    }
+}
+
+void cmd_client(client *c)
+{
+    if (arg_is(c, 1, "ID") && c->argc == 2) {
+        reply_int(R(c), (long long)c->id);
+    } else if (arg_is(c, 1, "SETNAME") && c->argc == 3) {
+        if (!valid_name(c->argv[2])) {
+            reply_err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return;
+        }
+        set_name(c, c->argv[2]);
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "GETNAME") && c->argc == 2) {
+        if (c->name) {
+            reply_bulk(R(c), c->name, str_len(c->name));
+        } else {
+            reply_null(R(c));
+        }
+    } else if (arg_is(c, 1, "LIST")) {
+        client_list(c);
+    } else if (arg_is(c, 1, "INFO") && c->argc == 2) {
+        str out = str_empty(256);
+        client_info_line(c, &out);
+        out = str_append(out, "\n", 1);
+        reply_verbatim(R(c), out, str_len(out), "txt");
+        str_free(out);
+    } else if (arg_is(c, 1, "KILL") && c->argc >= 3) {
+        client_kill(c);
+    } else if (arg_is(c, 1, "SETINFO") && c->argc == 4) {
+        sv v = c->argv[3];
+        if (!valid_name(v)) {
+            reply_errf(c, "ERR %.*s cannot contain spaces, newlines or special characters.",
+                       (int)c->argv[2].len, c->argv[2].ptr);
+            return;
+        }
+        if (arg_is(c, 2, "LIB-NAME")) {
+            str_free(c->lib_name);
+            c->lib_name = str_new(v.ptr, v.len);
+        } else if (arg_is(c, 2, "LIB-VER")) {
+            str_free(c->lib_ver);
+            c->lib_ver = str_new(v.ptr, v.len);
+        } else {
+            reply_errf(c, "ERR Unrecognized option '%.*s'", (int)c->argv[2].len, c->argv[2].ptr);
+            return;
+        }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "NO-EVICT") && c->argc == 3) {
+        if (arg_is(c, 2, "ON")) {
+            c->flags |= CLIENT_NO_EVICT;
+        } else if (arg_is(c, 2, "OFF")) {
+            c->flags &= ~CLIENT_NO_EVICT;
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "NO-TOUCH") && c->argc == 3) {
+        reply_ok(R(c));
+    } else {
+        for (int i = 0; i < nclient_ext; i++) {
+            if (client_ext[i](c)) {
+                return;
+            }
+        }
+        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                   (int)c->argv[1].len, c->argv[1].ptr);
+    }
+}

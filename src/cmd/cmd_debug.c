@@ -1,0 +1,163 @@
+/* DEBUG: a subset for tests and operators. Allowed per enable-debug-command
+ * (checked in dispatch through the command's protected flag). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/sha1.h"
+#include "base/util.h"
+#include "server/server.h"
+
+static void feed(void *ctx, const void *p, size_t len)
+{
+    sha1_update(ctx, p, len);
+}
+
+/* Digest of one value (type, content, expiry); all zero when absent. */
+static void value_digest(kobj *o, uint8_t out[20], int with_key)
+{
+    sha1_ctx *h = sha1_new();
+    if (with_key) {
+        sv k = kobj_key(o);
+        sha1_update(h, k.ptr, k.len);
+    }
+    uint8_t type = (uint8_t)o->type;
+    sha1_update(h, &type, 1);
+    if (o->type == OBJ_STRING) {
+        char buf[32];
+        sv v = kobj_str(o, buf);
+        sha1_update(h, v.ptr, v.len);
+    } else {
+        const type_ops *ops = obj_type_ops(o->type);
+        if (ops && ops->digest) {
+            ops->digest(kobj_ptr(o), feed, h);
+        }
+    }
+    if (with_key) {
+        int64_t e = kobj_expire(o);
+        sha1_update(h, &e, sizeof(e));
+    }
+    sha1_final(h, out);
+}
+
+/* Order-independent: XOR of per-key digests, per db mixed with its id. */
+static void dataset_digest(uint8_t out[20])
+{
+    memset(out, 0, 20);
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db *d = &server.dbs[i];
+        dict_iter it;
+        dict_iter_init(&it, &d->keys);
+        dnode *n;
+        while ((n = dict_iter_next(&it))) {
+            kobj *o = (kobj *)n;
+            if (db_is_expired(o)) {
+                continue;
+            }
+            uint8_t kd[20];
+            value_digest(o, kd, 1);
+            kd[0] ^= (uint8_t)i;
+            for (int j = 0; j < 20; j++) {
+                out[j] ^= kd[j];
+            }
+        }
+        dict_iter_done(&it);
+    }
+}
+
+static void debug_object(client *c)
+{
+    kobj *o = db_lookup(c->db, c->argv[2], LOOKUP_NOTOUCH);
+    if (!o) {
+        reply_err(c, "ERR no such key");
+        return;
+    }
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld", (void *)o,
+             kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
+    reply_status(R(c), buf);
+}
+
+static void debug_populate(client *c)
+{
+    long long count, size = 0;
+    if (!arg_ll(c, 2, &count)) {
+        return;
+    }
+    if (count < 0) {
+        reply_err(c, "ERR count must be non-negative");
+        return;
+    }
+    sv prefix = c->argc >= 4 ? c->argv[3] : SV("key");
+    if (c->argc >= 5 && !arg_ll(c, 4, &size)) {
+        return;
+    }
+    str key = str_empty(prefix.len + 24), val = str_empty(64);
+    for (long long i = 0; i < count; i++) {
+        str_clear(key);
+        key = str_append(key, prefix.ptr, prefix.len);
+        key = str_printf(key, ":%lld", i);
+        if (db_find_raw(c->db, (sv){key, str_len(key)})) {
+            continue;
+        }
+        str_clear(val);
+        val = str_printf(val, "value:%lld", i);
+        if (size > 0) {
+            val = str_grow_zero(val, (size_t)size);
+            str_set_len(val, (size_t)size);
+        }
+        db_add(c->db, kobj_new_string((sv){key, str_len(key)}, (sv){val, str_len(val)}, -1));
+        server.dirty++;
+    }
+    str_free(key);
+    str_free(val);
+    reply_ok(R(c));
+}
+
+void cmd_debug(client *c)
+{
+    if (arg_is(c, 1, "SLEEP") && c->argc == 3) {
+        double secs;
+        if (!arg_double(c, 2, &secs)) {
+            return;
+        }
+        if (secs > 0) {
+            usleep((useconds_t)(secs * 1e6));
+        }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
+        debug_object(c);
+    } else if (arg_is(c, 1, "SET-ACTIVE-EXPIRE") && c->argc == 3) {
+        long long v;
+        if (!arg_ll(c, 2, &v)) {
+            return;
+        }
+        server.cfg.active_expire = v != 0;
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "DIGEST") && c->argc == 2) {
+        uint8_t d[20];
+        char hex[41];
+        dataset_digest(d);
+        sha1_hex(d, hex);
+        reply_status(R(c), hex);
+    } else if (arg_is(c, 1, "DIGEST-VALUE")) {
+        reply_array(R(c), c->argc - 2);
+        for (int i = 2; i < c->argc; i++) {
+            uint8_t d[20] = {0};
+            char hex[41];
+            kobj *o = db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH);
+            if (o) {
+                value_digest(o, d, 0);
+            }
+            sha1_hex(d, hex);
+            reply_status(R(c), hex);
+        }
+    } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
+        debug_populate(c);
+    } else {
+        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
+                   (int)c->argv[1].len, c->argv[1].ptr);
+    }
+}

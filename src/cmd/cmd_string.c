@@ -1,0 +1,650 @@
+/* String commands: GET/SET and friends, counters, ranges, and the
+ * compare-and-delete commands used to release locks without Lua. */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "server/server.h"
+
+/* ---- shared helpers ---- */
+
+/* Looks up a string key; replies WRONGTYPE and returns -1 on a type
+ * mismatch, 0 if absent, 1 if found. */
+static int get_string(client *c, sv key, kobj **out, int write)
+{
+    int bad;
+    *out = lookup_typed(c, key, OBJ_STRING, write, &bad);
+    return bad ? -1 : *out != NULL;
+}
+
+static void reply_value(client *c, kobj *o)
+{
+    char buf[32];
+    sv v = kobj_str(o, buf);
+    reply_bulk(R(c), v.ptr, v.len);
+}
+
+static int check_size(client *c, size_t len)
+{
+    if ((long long)len > server.cfg.proto_max_bulk_len) {
+        reply_err(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Propagates "SET key value PXAT when" (or plain SET / KEEPTTL form). */
+static void propagate_set(client *c, sv key, sv val, int64_t expire, int keepttl)
+{
+    char tbuf[32];
+    sv argv[5] = {SV("SET"), key, val, SV("PXAT"), {tbuf, 0}};
+    int argc = 3;
+    if (expire >= 0) {
+        argv[4].len = (size_t)util_ll2str(tbuf, expire);
+        argc = 5;
+    } else if (keepttl) {
+        argv[3] = SV("KEEPTTL");
+        argc = 4;
+    }
+    propagate_also(c, argv, argc);
+}
+
+/* Turns an EX/PX/EXAT/PXAT argument into an absolute ms time. Returns 0
+ * and replies "invalid expire time" on bad input. */
+static int parse_expire(client *c, sv arg, int unit_ms, int absolute, const char *cmdname, int64_t *out)
+{
+    long long v;
+    if (!util_parse_ll(arg.ptr, arg.len, &v)) {
+        reply_not_integer(c);
+        return 0;
+    }
+    if (v <= 0 || (unit_ms == 0 && v > LLONG_MAX / 1000)) {
+        reply_errf(c, "ERR invalid expire time in '%s' command", cmdname);
+        return 0;
+    }
+    if (unit_ms == 0) {
+        v *= 1000;
+    }
+    if (!absolute) {
+        if (v > LLONG_MAX - db_time()) {
+            reply_errf(c, "ERR invalid expire time in '%s' command", cmdname);
+            return 0;
+        }
+        v += db_time();
+    }
+    *out = v;
+    return 1;
+}
+
+/* Stores val at key with the given absolute expiry (-1 none); an expiry
+ * already in the past deletes the key instead, as Redis does. */
+static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *old)
+{
+    if (keepttl && old) {
+        expire = kobj_expire(old);
+    }
+    if (expire >= 0 && expire <= db_time()) {
+        if (db_delete(c->db, key)) {
+            sv argv[2] = {SV("DEL"), key};
+            propagate_also(c, argv, 2);
+            signal_write(c, NOTIFY_GENERIC, "del", key);
+        } else {
+            propagate_none(c);
+        }
+        return;
+    }
+    db_set(c->db, kobj_new_string(key, val, expire));
+    signal_write(c, NOTIFY_STRING, "set", key);
+    if (expire >= 0) {
+        notify_event(NOTIFY_GENERIC, "expire", key, c->db->id);
+    }
+    propagate_set(c, key, val, expire, keepttl && expire < 0 && old);
+}
+
+/* ---- GET / SET ---- */
+
+void cmd_get(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 0);
+    if (rc < 0) {
+        return;
+    }
+    if (rc == 0) {
+        reply_null(R(c));
+        return;
+    }
+    reply_value(c, o);
+}
+
+#define SET_NX 1
+#define SET_XX 2
+#define SET_IFEQ 4
+#define SET_GET 8
+#define SET_KEEPTTL 16
+#define SET_EXPIRE 32
+
+void cmd_set(client *c)
+{
+    int flags = 0;
+    int64_t expire = -1;
+    sv ifeq = {0};
+    for (int i = 3; i < c->argc; i++) {
+        sv a = c->argv[i];
+        int has_next = i + 1 < c->argc;
+        if (sv_eq_ci(a, "NX") && !(flags & (SET_XX | SET_IFEQ))) {
+            flags |= SET_NX;
+        } else if (sv_eq_ci(a, "XX") && !(flags & (SET_NX | SET_IFEQ))) {
+            flags |= SET_XX;
+        } else if (sv_eq_ci(a, "IFEQ") && has_next && !(flags & (SET_NX | SET_XX))) {
+            flags |= SET_IFEQ;
+            ifeq = c->argv[++i];
+        } else if (sv_eq_ci(a, "GET")) {
+            flags |= SET_GET;
+        } else if (sv_eq_ci(a, "KEEPTTL") && !(flags & (SET_EXPIRE))) {
+            flags |= SET_KEEPTTL;
+        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) &&
+                   has_next && !(flags & (SET_KEEPTTL | SET_EXPIRE))) {
+            int ms = a.ptr[0] == 'p' || a.ptr[0] == 'P';
+            int abs = a.len == 4;
+            flags |= SET_EXPIRE;
+            if (!parse_expire(c, c->argv[++i], ms, abs, "set", &expire)) {
+                return;
+            }
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    sv key = c->argv[1], val = c->argv[2];
+    kobj *old = db_lookup(c->db, key, LOOKUP_NOTOUCH);
+    if (old && old->type != OBJ_STRING && (flags & (SET_GET | SET_IFEQ))) {
+        reply_wrongtype(c);
+        return;
+    }
+    /* GET's reply is the old value whether or not the set happens. */
+    if (flags & SET_GET) {
+        if (old) {
+            reply_value(c, old);
+        } else {
+            reply_null(R(c));
+        }
+    }
+    int ok = 1;
+    if ((flags & SET_NX) && old) {
+        ok = 0;
+    } else if ((flags & SET_XX) && !old) {
+        ok = 0;
+    } else if (flags & SET_IFEQ) {
+        char buf[32];
+        ok = old && sv_eq(kobj_str(old, buf), ifeq);
+    }
+    if (!ok) {
+        if (!(flags & SET_GET)) {
+            reply_null(R(c));
+        }
+        return;
+    }
+    store(c, key, val, expire, flags & SET_KEEPTTL, old);
+    if (!(flags & SET_GET)) {
+        reply_ok(R(c));
+    }
+}
+
+void cmd_setnx(client *c)
+{
+    if (db_lookup(c->db, c->argv[1], LOOKUP_NOTOUCH)) {
+        reply_int(R(c), 0);
+        return;
+    }
+    store(c, c->argv[1], c->argv[2], -1, 0, NULL);
+    reply_int(R(c), 1);
+}
+
+static void setex_generic(client *c, int ms, const char *name)
+{
+    int64_t expire;
+    if (!parse_expire(c, c->argv[2], ms, 0, name, &expire)) {
+        return;
+    }
+    store(c, c->argv[1], c->argv[3], expire, 0, NULL);
+    reply_ok(R(c));
+}
+
+void cmd_setex(client *c)
+{
+    setex_generic(c, 0, "setex");
+}
+
+void cmd_psetex(client *c)
+{
+    setex_generic(c, 1, "psetex");
+}
+
+void cmd_getset(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc < 0) {
+        return;
+    }
+    if (rc) {
+        reply_value(c, o);
+    } else {
+        reply_null(R(c));
+    }
+    store(c, c->argv[1], c->argv[2], -1, 0, NULL);
+}
+
+void cmd_getdel(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc <= 0) {
+        if (rc == 0) {
+            reply_null(R(c));
+        }
+        return;
+    }
+    reply_value(c, o);
+    db_delete(c->db, c->argv[1]);
+    sv argv[2] = {SV("DEL"), c->argv[1]};
+    propagate_also(c, argv, 2);
+    signal_write(c, NOTIFY_GENERIC, "del", c->argv[1]);
+}
+
+void cmd_getex(client *c)
+{
+    int64_t expire = -1;
+    int persist = 0, has_expire = 0;
+    for (int i = 2; i < c->argc; i++) {
+        sv a = c->argv[i];
+        if (sv_eq_ci(a, "PERSIST") && !has_expire && !persist) {
+            persist = 1;
+        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) &&
+                   i + 1 < c->argc && !has_expire && !persist) {
+            has_expire = 1;
+            if (!parse_expire(c, c->argv[++i], a.ptr[0] == 'p' || a.ptr[0] == 'P', a.len == 4, "getex", &expire)) {
+                return;
+            }
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc <= 0) {
+        if (rc == 0) {
+            reply_null(R(c));
+        }
+        return;
+    }
+    reply_value(c, o);
+    sv key = c->argv[1];
+    if (has_expire && expire <= db_time()) {
+        db_delete(c->db, key);
+        sv argv[2] = {SV("DEL"), key};
+        propagate_also(c, argv, 2);
+        signal_write(c, NOTIFY_GENERIC, "del", key);
+    } else if (has_expire) {
+        db_set_expire(c->db, o, expire);
+        char tbuf[32];
+        sv argv[3] = {SV("PEXPIREAT"), key, {tbuf, (size_t)util_ll2str(tbuf, expire)}};
+        propagate_also(c, argv, 3);
+        signal_write(c, NOTIFY_GENERIC, "expire", key);
+    } else if (persist && o->has_expire) {
+        db_set_expire(c->db, o, -1);
+        sv argv[2] = {SV("PERSIST"), key};
+        propagate_also(c, argv, 2);
+        signal_write(c, NOTIFY_GENERIC, "persist", key);
+    }
+}
+
+void cmd_mget(client *c)
+{
+    reply_array(R(c), c->argc - 1);
+    for (int i = 1; i < c->argc; i++) {
+        kobj *o = lookup_read(c, c->argv[i]);
+        if (!o || o->type != OBJ_STRING) {
+            reply_null(R(c));
+        } else {
+            reply_value(c, o);
+        }
+    }
+}
+
+static int mset_generic(client *c, int nx)
+{
+    if (c->argc % 2 == 0) {
+        reply_arity_error(c);
+        return -1;
+    }
+    if (nx) {
+        for (int i = 1; i < c->argc; i += 2) {
+            if (db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH)) {
+                return 0;
+            }
+        }
+    }
+    for (int i = 1; i < c->argc; i += 2) {
+        db_set(c->db, kobj_new_string(c->argv[i], c->argv[i + 1], -1));
+        signal_write(c, NOTIFY_STRING, "set", c->argv[i]);
+    }
+    return 1;
+}
+
+void cmd_mset(client *c)
+{
+    if (mset_generic(c, 0) > 0) {
+        reply_ok(R(c));
+    }
+}
+
+void cmd_msetnx(client *c)
+{
+    int rc = mset_generic(c, 1);
+    if (rc >= 0) {
+        reply_int(R(c), rc);
+    }
+}
+
+/* ---- in-place edits ---- */
+
+/* Returns the key's value as a raw, appendable str entry (creating the key
+ * if absent), or NULL after replying WRONGTYPE. */
+static kobj *make_raw(client *c, sv key, kobj *o)
+{
+    if (!o) {
+        kobj *n = kobj_new_raw(key, str_empty(0), -1);
+        db_add(c->db, n);
+        return n;
+    }
+    if (o->enc == ENC_RAW) {
+        return o;
+    }
+    char buf[32];
+    sv v = kobj_str(o, buf);
+    kobj *n = kobj_new_raw(key, str_new(v.ptr, v.len), kobj_expire(o));
+    n->lru = o->lru;
+    db_swap_entry(c->db, o, n);
+    kobj_free(o);
+    return n;
+}
+
+void cmd_append(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc < 0) {
+        return;
+    }
+    char buf[32];
+    size_t cur = o ? kobj_str(o, buf).len : 0;
+    if (!check_size(c, cur + c->argv[2].len)) {
+        return;
+    }
+    o = make_raw(c, c->argv[1], o);
+    str s = str_append(kobj_raw(o), c->argv[2].ptr, c->argv[2].len);
+    kobj_set_raw(o, s);
+    signal_write(c, NOTIFY_STRING, "append", c->argv[1]);
+    reply_int(R(c), (long long)str_len(s));
+}
+
+void cmd_strlen(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 0);
+    if (rc < 0) {
+        return;
+    }
+    char buf[32];
+    reply_int(R(c), rc ? (long long)kobj_str(o, buf).len : 0);
+}
+
+void cmd_setrange(client *c)
+{
+    long long off;
+    if (!arg_ll(c, 2, &off)) {
+        return;
+    }
+    if (off < 0) {
+        reply_err(c, "ERR offset is out of range");
+        return;
+    }
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc < 0) {
+        return;
+    }
+    sv val = c->argv[3];
+    char buf[32];
+    size_t cur = o ? kobj_str(o, buf).len : 0;
+    if (val.len == 0) {
+        reply_int(R(c), (long long)cur);
+        return;
+    }
+    if ((unsigned long long)off + val.len > (unsigned long long)server.cfg.proto_max_bulk_len) {
+        check_size(c, (size_t)server.cfg.proto_max_bulk_len + 1);
+        return;
+    }
+    o = make_raw(c, c->argv[1], o);
+    str s = kobj_raw(o);
+    s = str_grow_zero(s, (size_t)off + val.len);
+    memcpy(s + off, val.ptr, val.len);
+    kobj_set_raw(o, s);
+    signal_write(c, NOTIFY_STRING, "setrange", c->argv[1]);
+    reply_int(R(c), (long long)str_len(s));
+}
+
+void cmd_getrange(client *c)
+{
+    long long start, end;
+    if (!arg_ll(c, 2, &start) || !arg_ll(c, 3, &end)) {
+        return;
+    }
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 0);
+    if (rc < 0) {
+        return;
+    }
+    char buf[32];
+    sv v = rc ? kobj_str(o, buf) : (sv){"", 0};
+    long long len = (long long)v.len;
+    if (start < 0 && end < 0 && start > end) {
+        reply_bulk(R(c), "", 0);
+        return;
+    }
+    if (start < 0) {
+        start = len + start;
+    }
+    if (end < 0) {
+        end = len + end;
+    }
+    if (start < 0) {
+        start = 0;
+    }
+    if (end < 0) {
+        end = 0;
+    }
+    if (end >= len) {
+        end = len - 1;
+    }
+    if (len == 0 || start > end) {
+        reply_bulk(R(c), "", 0);
+        return;
+    }
+    reply_bulk(R(c), v.ptr + start, (size_t)(end - start + 1));
+}
+
+/* ---- counters ---- */
+
+static void incr_generic(client *c, long long by)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc < 0) {
+        return;
+    }
+    long long v = 0;
+    if (o && !kobj_get_int(o, &v)) {
+        char buf[32];
+        sv s = kobj_str(o, buf);
+        if (!util_parse_ll(s.ptr, s.len, &v)) {
+            reply_not_integer(c);
+            return;
+        }
+    }
+    if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
+        reply_err(c, "ERR increment or decrement would overflow");
+        return;
+    }
+    v += by;
+    if (o && o->enc == ENC_INT) {
+        kobj_set_int(o, v); /* in place: no allocation on the hot path */
+    } else {
+        kobj *n = kobj_new_int(c->argv[1], v, o ? kobj_expire(o) : -1);
+        if (o) {
+            n->lru = o->lru;
+            db_swap_entry(c->db, o, n);
+            kobj_free(o);
+        } else {
+            db_add(c->db, n);
+        }
+    }
+    signal_write(c, NOTIFY_STRING, "incrby", c->argv[1]);
+    reply_int(R(c), v);
+}
+
+void cmd_incr(client *c)
+{
+    incr_generic(c, 1);
+}
+
+void cmd_decr(client *c)
+{
+    incr_generic(c, -1);
+}
+
+void cmd_incrby(client *c)
+{
+    long long by;
+    if (arg_ll(c, 2, &by)) {
+        incr_generic(c, by);
+    }
+}
+
+void cmd_decrby(client *c)
+{
+    long long by;
+    if (!arg_ll(c, 2, &by)) {
+        return;
+    }
+    if (by == LLONG_MIN) {
+        reply_err(c, "ERR decrement would overflow");
+        return;
+    }
+    incr_generic(c, -by);
+}
+
+void cmd_incrbyfloat(client *c)
+{
+    long double by, v = 0;
+    if (!util_parse_long_double(c->argv[2].ptr, c->argv[2].len, &by)) {
+        reply_not_float(c);
+        return;
+    }
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc < 0) {
+        return;
+    }
+    if (o) {
+        char buf[32];
+        sv s = kobj_str(o, buf);
+        if (!util_parse_long_double(s.ptr, s.len, &v)) {
+            reply_not_float(c);
+            return;
+        }
+    }
+    v += by;
+    if (isnan(v) || isinf(v)) {
+        reply_err(c, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    char out[5 * 1024];
+    int n = util_ld2str(out, sizeof(out), v);
+    if (n < 0) {
+        reply_err(c, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    sv val = {out, (size_t)n};
+    db_set(c->db, kobj_new_string(c->argv[1], val, o ? kobj_expire(o) : -1));
+    signal_write(c, NOTIFY_STRING, "incrbyfloat", c->argv[1]);
+    /* Replay must not redo float arithmetic: propagate the result. */
+    propagate_set(c, c->argv[1], val, -1, 1);
+    reply_bulk(R(c), out, (size_t)n);
+}
+
+/* ---- compare-and-delete ---- */
+
+static void delete_key(client *c, sv key)
+{
+    db_delete(c->db, key);
+    signal_write(c, NOTIFY_GENERIC, "del", key);
+}
+
+void cmd_delifeq(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc < 0) {
+        return;
+    }
+    char buf[32];
+    if (rc && sv_eq(kobj_str(o, buf), c->argv[2])) {
+        delete_key(c, c->argv[1]);
+        reply_int(R(c), 1);
+    } else {
+        reply_int(R(c), 0);
+    }
+}
+
+void cmd_delex(client *c)
+{
+    if (c->argc == 2) {
+        int existed = db_lookup(c->db, c->argv[1], LOOKUP_NOTOUCH) != NULL;
+        if (existed) {
+            delete_key(c, c->argv[1]);
+        }
+        reply_int(R(c), existed);
+        return;
+    }
+    int eq;
+    if (c->argc == 4 && arg_is(c, 2, "IFEQ")) {
+        eq = 1;
+    } else if (c->argc == 4 && arg_is(c, 2, "IFNE")) {
+        eq = 0;
+    } else {
+        reply_syntax_error(c);
+        return;
+    }
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 1);
+    if (rc <= 0) {
+        if (rc == 0) {
+            reply_int(R(c), 0);
+        }
+        return;
+    }
+    char buf[32];
+    int same = sv_eq(kobj_str(o, buf), c->argv[3]);
+    if (same == eq) {
+        delete_key(c, c->argv[1]);
+        reply_int(R(c), 1);
+    } else {
+        reply_int(R(c), 0);
+    }
+}

@@ -1,0 +1,63 @@
+/* table: the command table built from the .def files, and lookup by name
+ * through a case-insensitive hash map built at start-up. */
+#include <string.h>
+#include <strings.h>
+
+#include "base/dict.h"
+#include "cmd/cmd.h"
+
+static command table[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)                \
+    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, 0, 0, 0, 0},
+#include "cmd/table_all.def"
+#undef CMD
+};
+
+#define TABLE_LEN ((int)(sizeof(table) / sizeof(table[0])))
+
+static dict by_name;
+
+void cmd_table_init(void)
+{
+    dict_init(&by_name, &dict_type_entry_nocase);
+    for (int i = 0; i < TABLE_LEN; i++) {
+        dict_entry *e = dict_entry_new(table[i].name, strlen(table[i].name), &table[i]);
+        dict_insert(&by_name, &e->node);
+    }
+}
+
+command *cmd_lookup(const char *name, size_t len)
+{
+    dict_entry *e = dict_entry_find(&by_name, name, len);
+    return e ? e->val : NULL;
+}
+
+int cmd_count(void)
+{
+    return TABLE_LEN;
+}
+
+command *cmd_at(int i)
+{
+    return i >= 0 && i < TABLE_LEN ? &table[i] : NULL;
+}
+
+int cmd_flag_names(uint32_t flags, const char **out, int max)
+{
+    static const struct {
+        uint32_t flag;
+        const char *name;
+    } names[] = {{CMD_WRITE, "write"},         {CMD_READONLY, "readonly"},   {CMD_DENYOOM, "denyoom"},
+                 {CMD_ADMIN, "admin"},         {CMD_PUBSUB, "pubsub"},       {CMD_NOSCRIPT, "noscript"},
+                 {CMD_BLOCKING, "blocking"},   {CMD_LOADING, "loading"},     {CMD_STALE, "stale"},
+                 {CMD_SKIP_MONITOR, "skip_monitor"}, {CMD_NO_AUTH, "no_auth"}, {CMD_FAST, "fast"},
+                 {CMD_MOVABLE_KEYS, "movablekeys"}, {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
+                 {CMD_MAY_REPLICATE, "may_replicate"}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {
+        if (flags & names[i].flag) {
+            out[n++] = names[i].name;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,366 @@
+/* db: keyspace operations, lazy and active expiry, LRU/LFU bookkeeping. */
+#include "db/db.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "db/lazyfree.h"
+
+db_hooks db_hooks_installed;
+
+static int64_t now_ms;
+static uint32_t lru_clock;
+static int lfu_on, lfu_log_factor = 10, lfu_decay_time = 1;
+
+static sv node_key(const dnode *n)
+{
+    return kobj_key((const kobj *)n);
+}
+
+static const dict_type keyspace_type = {util_hash, node_key, NULL};
+
+void db_set_time(int64_t ms)
+{
+    now_ms = ms;
+}
+
+int64_t db_time(void)
+{
+    return now_ms ? now_ms : util_ms();
+}
+
+void db_set_lru_clock(uint32_t clock)
+{
+    lru_clock = clock & 0xFFFFFF;
+}
+
+uint32_t db_lru_clock(void)
+{
+    return lru_clock;
+}
+
+void db_set_lfu(int on, int log_factor, int decay_time)
+{
+    lfu_on = on;
+    lfu_log_factor = log_factor;
+    lfu_decay_time = decay_time;
+}
+
+int db_lfu_enabled(void)
+{
+    return lfu_on;
+}
+
+/* ---- LRU / LFU ---- */
+
+#define LFU_INIT_VAL 5
+
+static uint32_t lfu_minutes(void)
+{
+    return (uint32_t)((db_time() / 1000 / 60) & 0xFFFF);
+}
+
+static int lfu_decayed(const kobj *o)
+{
+    uint32_t last = o->lru >> 8, counter = o->lru & 0xFF;
+    uint32_t now = lfu_minutes();
+    uint32_t elapsed = now >= last ? now - last : 0xFFFF - last + now;
+    uint32_t periods = lfu_decay_time ? elapsed / (uint32_t)lfu_decay_time : 0;
+    return periods > counter ? 0 : (int)(counter - periods);
+}
+
+int db_lfu_counter(kobj *o)
+{
+    return lfu_decayed(o);
+}
+
+void db_touch(kobj *o)
+{
+    if (!lfu_on) {
+        o->lru = lru_clock;
+        return;
+    }
+    int counter = lfu_decayed(o);
+    /* Logarithmic increment: the higher the counter, the less likely. */
+    if (counter < 255) {
+        double r = (double)(util_rand64() >> 11) / (double)(1ULL << 53);
+        double base = counter > LFU_INIT_VAL ? counter - LFU_INIT_VAL : 0;
+        if (r < 1.0 / (base * lfu_log_factor + 1)) {
+            counter++;
+        }
+    }
+    o->lru = (lfu_minutes() << 8) | (uint32_t)counter;
+}
+
+long long db_idle_seconds(const kobj *o)
+{
+    uint32_t now = lru_clock, t = o->lru;
+    return now >= t ? now - t : (0xFFFFFF - t) + now;
+}
+
+static void init_access_bits(kobj *o)
+{
+    o->lru = lfu_on ? (lfu_minutes() << 8) | LFU_INIT_VAL : lru_clock;
+}
+
+/* ---- keyspace ---- */
+
+void db_init(db *d, int id)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = id;
+    dict_init(&d->keys, &keyspace_type);
+}
+
+static void free_node(dnode *n, void *ctx)
+{
+    (void)ctx;
+    kobj_free((kobj *)n);
+}
+
+void db_clear(db *d)
+{
+    dict_clear(&d->keys, free_node, NULL);
+    d->expires = 0;
+    d->expire_cursor = 0;
+}
+
+void db_take(db *d, dict *out, size_t *expires)
+{
+    *out = d->keys;
+    *expires = d->expires;
+    dict_init(&d->keys, &keyspace_type);
+    d->expires = 0;
+    d->expire_cursor = 0;
+}
+
+size_t db_size(const db *d)
+{
+    return dict_size(&d->keys);
+}
+
+int db_is_expired(const kobj *o)
+{
+    return o->has_expire && kobj_expire(o) <= db_time();
+}
+
+static void remove_entry(db *d, kobj *o)
+{
+    dict_unlink(&d->keys, o->data + (o->has_expire ? 8 : 0), o->keylen);
+    if (o->has_expire) {
+        d->expires--;
+    }
+}
+
+int db_expire_if_needed(db *d, kobj *o)
+{
+    if (!db_is_expired(o)) {
+        return 0;
+    }
+    if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
+        return 1; /* hidden, but left for the master's DEL */
+    }
+    /* The key bytes live in o: copy before freeing for the hooks. */
+    sv k = kobj_key(o);
+    char small[128];
+    char *kb = k.len <= sizeof(small) ? small : alloc_mem(k.len);
+    memcpy(kb, k.ptr, k.len);
+    remove_entry(d, o);
+    lazyfree_obj(o);
+    sv key = {kb, k.len};
+    if (db_hooks_installed.key_expired) {
+        db_hooks_installed.key_expired(d, key);
+    }
+    if (db_hooks_installed.key_modified) {
+        db_hooks_installed.key_modified(d, key);
+    }
+    if (kb != small) {
+        alloc_free(kb);
+    }
+    return 1;
+}
+
+kobj *db_find_raw(db *d, sv key)
+{
+    return (kobj *)dict_find(&d->keys, key.ptr, key.len);
+}
+
+kobj *db_lookup(db *d, sv key, int flags)
+{
+    kobj *o = db_find_raw(d, key);
+    if (!o) {
+        return NULL;
+    }
+    if (o->has_expire && db_is_expired(o)) {
+        if (!(flags & LOOKUP_NOEXPIRE)) {
+            db_expire_if_needed(d, o);
+        }
+        return NULL;
+    }
+    if (!(flags & LOOKUP_NOTOUCH)) {
+        db_touch(o);
+    }
+    return o;
+}
+
+void db_add(db *d, kobj *o)
+{
+    init_access_bits(o);
+    dict_insert(&d->keys, &o->node);
+    if (o->has_expire) {
+        d->expires++;
+    }
+    if (db_hooks_installed.key_added) {
+        db_hooks_installed.key_added(d, kobj_key(o), o->type);
+    }
+}
+
+void db_set(db *d, kobj *o)
+{
+    sv k = kobj_key(o);
+    kobj *old = db_find_raw(d, k);
+    if (!old) {
+        db_add(d, o);
+        return;
+    }
+    init_access_bits(o);
+    dict_replace(&d->keys, &old->node, &o->node);
+    d->expires += (size_t)o->has_expire - (size_t)old->has_expire;
+    lazyfree_obj(old);
+    if (db_hooks_installed.key_added) {
+        db_hooks_installed.key_added(d, kobj_key(o), o->type);
+    }
+}
+
+void db_swap_entry(db *d, kobj *old, kobj *repl)
+{
+    dict_replace(&d->keys, &old->node, &repl->node);
+    d->expires += (size_t)repl->has_expire - (size_t)old->has_expire;
+}
+
+kobj *db_unlink(db *d, sv key)
+{
+    kobj *o = (kobj *)dict_unlink(&d->keys, key.ptr, key.len);
+    if (o && o->has_expire) {
+        d->expires--;
+    }
+    return o;
+}
+
+int db_delete(db *d, sv key)
+{
+    kobj *o = db_unlink(d, key);
+    if (!o) {
+        return 0;
+    }
+    lazyfree_obj(o);
+    return 1;
+}
+
+kobj *db_set_expire(db *d, kobj *o, int64_t expire)
+{
+    if (expire < 0 && !o->has_expire) {
+        return o;
+    }
+    if (expire >= 0 && o->has_expire) {
+        memcpy(o->data, &expire, sizeof(expire));
+        return o;
+    }
+    /* Adding or removing the inline expiry changes the entry's size: build
+     * the new entry, swap it in, then free the old shell. */
+    kobj *n = kobj_with_expire(o, expire);
+    db_swap_entry(d, o, n);
+    kobj_free_shell(o);
+    return n;
+}
+
+kobj *db_random_key(db *d)
+{
+    /* Bounded retries so a keyspace of only expired keys cannot loop. */
+    for (int tries = 0; tries < 100; tries++) {
+        kobj *o = (kobj *)dict_random(&d->keys);
+        if (!o) {
+            return NULL;
+        }
+        if (!db_is_expired(o)) {
+            return o;
+        }
+        if (tries == 99 || !db_expire_if_needed(d, o)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+void db_swap(db *a, db *b)
+{
+    db t = *a;
+    int ida = a->id, idb = b->id;
+    *a = *b;
+    *b = t;
+    a->id = ida;
+    b->id = idb;
+}
+
+/* ---- active expiry ---- */
+
+typedef struct expire_ctx {
+    db *d;
+    long sampled;
+    long expired;
+} expire_ctx;
+
+static void expire_visit(dnode *n, void *arg)
+{
+    expire_ctx *c = arg;
+    kobj *o = (kobj *)n;
+    if (!o->has_expire) {
+        return;
+    }
+    c->sampled++;
+    if (db_expire_if_needed(c->d, o)) {
+        c->expired++;
+    }
+}
+
+/* Each call scans buckets until the time budget runs out; a pass over a db
+ * whose sampled keys are rarely expired stops early, so a keyspace of
+ * long-TTL keys costs little, while a wave of expiring keys gets the whole
+ * budget (the adaptive part). */
+long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
+{
+    int64_t start = util_mono_us();
+    long total = 0;
+    for (int i = 0; i < ndb; i++) {
+        db *d = &dbs[(*next_db + i) % ndb];
+        if (d->expires == 0 || (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired())) {
+            continue;
+        }
+        expire_ctx c = {d, 0, 0};
+        long buckets = 0;
+        for (;;) {
+            d->expire_cursor = dict_scan(&d->keys, d->expire_cursor, expire_visit, &c);
+            buckets++;
+            if (d->expire_cursor == 0 || d->expires == 0) {
+                break;
+            }
+            if ((buckets & 63) == 0) {
+                if (util_mono_us() - start > budget_us) {
+                    break;
+                }
+                /* After a fair sample, stop if under 10% were stale. */
+                if (c.sampled >= 200 && c.expired * 10 < c.sampled) {
+                    break;
+                }
+            }
+        }
+        total += c.expired;
+        if (util_mono_us() - start > budget_us) {
+            *next_db = (*next_db + i) % ndb;
+            return total;
+        }
+    }
+    return total;
+}

@@ -1,0 +1,92 @@
+/* db: the keyspace. Numbered databases of keyspace entries (kobj) with lazy
+ * expiry on access, the active expiry cycle, and hooks through which the
+ * server learns of every change (WATCH, keyspace events, blocked clients,
+ * propagation of expirations). */
+#ifndef KEEL_DB_H
+#define KEEL_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/dict.h"
+#include "db/object.h"
+
+typedef struct db {
+    int id;
+    dict keys;
+    size_t expires;      /* keys with a TTL */
+    unsigned long expire_cursor; /* where the active cycle resumes */
+    long long avg_ttl;
+} db;
+
+/* Lookup flags. */
+#define LOOKUP_NONE 0
+#define LOOKUP_NOTOUCH 1 /* do not update LRU/LFU (TYPE, OBJECT, TTL...) */
+#define LOOKUP_NOEXPIRE 2 /* do not delete an expired key (still hidden) */
+
+/* Hooks the server installs; each may be NULL. */
+typedef struct db_hooks {
+    /* A key was written, deleted or expired (WATCH, tracking). */
+    void (*key_modified)(db *d, sv key);
+    /* A key expired and was removed (propagate DEL, keyspace event). */
+    void (*key_expired)(db *d, sv key);
+    /* A key was added (wake clients blocked on it). */
+    void (*key_added)(db *d, sv key, int type);
+    /* Refuse lazy deletion (e.g. on a replica); returns 1 to keep keys. */
+    int (*keep_expired)(void);
+} db_hooks;
+
+extern db_hooks db_hooks_installed;
+
+/* The time expiry decisions use: set by dispatch once per command so a
+ * command, a transaction or a script sees one consistent clock. */
+void db_set_time(int64_t ms);
+int64_t db_time(void);
+/* LRU clock (seconds, 24 bits) kept in each entry on access. */
+void db_set_lru_clock(uint32_t clock);
+/* 0 = LRU, 1 = LFU (with log factor and decay time in minutes). */
+void db_set_lfu(int on, int log_factor, int decay_time);
+int db_lfu_enabled(void);
+uint32_t db_lru_clock(void);
+
+void db_init(db *d, int id);
+/* Frees every key (synchronously). */
+void db_clear(db *d);
+size_t db_size(const db *d);
+
+kobj *db_lookup(db *d, sv key, int flags);
+/* Lookup that ignores expiry entirely (for internal moves). */
+kobj *db_find_raw(db *d, sv key);
+/* Adds an entry whose key is absent. Counts its TTL. */
+void db_add(db *d, kobj *o);
+/* Adds or overwrites; the old entry (if any) is freed. */
+void db_set(db *d, kobj *o);
+/* Puts `repl` in place of `old` (same key); frees neither. */
+void db_swap_entry(db *d, kobj *old, kobj *repl);
+/* Removes a key; returns 1 if it existed. Frees it (lazily when asked). */
+int db_delete(db *d, sv key);
+/* Removes and returns the entry without freeing it. */
+kobj *db_unlink(db *d, sv key);
+/* Sets or clears (expire < 0) the TTL; returns the (possibly new) entry. */
+kobj *db_set_expire(db *d, kobj *o, int64_t expire);
+int db_is_expired(const kobj *o);
+/* Deletes o if expired (calling key_expired); returns 1 if it was. */
+int db_expire_if_needed(db *d, kobj *o);
+kobj *db_random_key(db *d);
+/* Swaps the contents of two databases (SWAPDB). */
+void db_swap(db *a, db *b);
+/* Moves all keys out, leaving d empty; returns the old table for freeing. */
+void db_take(db *d, dict *out, size_t *expires);
+
+/* One bounded round of active expiry over the given databases: samples
+ * keys with TTLs and deletes the expired; stops after time_budget_us.
+ * Returns keys expired. */
+long db_active_expire(db *dbs, int ndb, int64_t time_budget_us, int *next_db);
+
+/* Update LRU/LFU on access. */
+void db_touch(kobj *o);
+/* Idle seconds (LRU) and LFU counter for OBJECT IDLETIME/FREQ. */
+long long db_idle_seconds(const kobj *o);
+int db_lfu_counter(kobj *o);
+
+#endif

@@ -1,0 +1,23 @@
+/* lazyfree: frees big values on a background thread so one DEL, FLUSHALL
+ * ASYNC or overwrite of a huge collection never stalls the event loop. */
+#ifndef KEEL_LAZYFREE_H
+#define KEEL_LAZYFREE_H
+
+#include <stddef.h>
+
+#include "base/dict.h"
+#include "db/object.h"
+
+/* Values with more elements than this are freed in the background. */
+#define LAZYFREE_THRESHOLD 64
+
+void lazyfree_start(void);
+void lazyfree_stop(void);
+/* Frees o now or in the background depending on its size. */
+void lazyfree_obj(kobj *o);
+/* Takes a whole detached key table and frees it in the background. */
+void lazyfree_dict(dict *d);
+size_t lazyfree_pending(void);
+size_t lazyfree_freed(void);
+
+#endif

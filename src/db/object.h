@@ -1,0 +1,93 @@
+/* object: the keyspace entry. One allocation per key holds the hash-chain
+ * link, a small header, the expiry time (only when the key has one), the
+ * key bytes and the value: inline for small strings and integers, a pointer
+ * for big strings and collections.
+ *
+ *   [next][type:4 enc:4 lru:24][has_expire:1 keylen:31][expire?][key][value]
+ *
+ * Entries change size when a TTL is added or a string value changes form;
+ * such changes build a new entry and the keyspace swaps it in
+ * (db_swap_entry), so code never holds an entry across a write. */
+#ifndef KEEL_OBJECT_H
+#define KEEL_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/dict.h"
+#include "base/str.h"
+
+/* Type numbers match Redis's so DEBUG OBJECT and tools read the same. */
+enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_STREAM = 6, OBJ_TYPES = 7 };
+
+/* String encodings (collections report theirs through type_ops). */
+enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 8, ENC_PTR = 15 };
+
+/* Strings up to this length are stored inline ("embstr"), as in Redis. */
+#define OBJ_EMBSTR_MAX 44
+#define OBJ_KEY_MAX ((1u << 31) - 1)
+
+typedef struct kobj {
+    dnode node;
+    uint32_t type : 4;
+    uint32_t enc : 4;
+    uint32_t lru : 24; /* LRU clock (seconds) or LFU (16-bit time, 8-bit log counter) */
+    uint32_t has_expire : 1;
+    uint32_t keylen : 31;
+    char data[];
+} kobj;
+
+/* Per-type operations the keyspace needs without knowing the type. */
+typedef struct type_ops {
+    const char *name; /* TYPE reply */
+    void (*free)(void *v);
+    void *(*dup)(const void *v);
+    size_t (*mem)(const void *v); /* bytes, for MEMORY USAGE */
+    const char *(*encoding)(const void *v);
+    /* Feeds the value's canonical content to a digest callback. */
+    void (*digest)(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+    size_t (*length)(const void *v); /* element count, for lazy-free sizing */
+} type_ops;
+
+/* types/ modules register at start-up (collections come later). */
+void obj_register_type(int type, const type_ops *ops);
+const type_ops *obj_type_ops(int type);
+/* "string", "list", ... or "none". */
+const char *obj_type_name(int type);
+
+sv kobj_key(const kobj *o);
+int64_t kobj_expire(const kobj *o); /* -1 when none */
+
+/* Strings: inline (int or embstr) or raw (pointer to a str). */
+kobj *kobj_new_string(sv key, sv val, int64_t expire);
+kobj *kobj_new_int(sv key, long long v, int64_t expire);
+/* Takes ownership of s; keeps it as raw (used by APPEND/SETRANGE). */
+kobj *kobj_new_raw(sv key, str s, int64_t expire);
+/* The value as bytes; buf (32 bytes) is used for integers. */
+sv kobj_str(const kobj *o, char *buf);
+int kobj_get_int(const kobj *o, long long *v); /* 1 if int-encoded */
+void kobj_set_int(kobj *o, long long v);        /* in place; o is ENC_INT */
+/* The str of a raw string (mutable in place; reassign with kobj_set_raw). */
+str kobj_raw(const kobj *o);
+void kobj_set_raw(kobj *o, str s);
+const char *kobj_encoding(const kobj *o);
+
+/* Collections: a pointer to the type's structure. */
+kobj *kobj_new_ptr(sv key, int type, void *ptr, int64_t expire);
+void *kobj_ptr(const kobj *o);
+void kobj_set_ptr(kobj *o, void *ptr);
+
+/* The same key and value with another expiry (or -1 for none): a new
+ * entry sharing o's value; free o with kobj_free_shell once unlinked. */
+kobj *kobj_with_expire(kobj *o, int64_t expire);
+/* A new entry with another key holding a deep copy of o's value. */
+kobj *kobj_dup_as(const kobj *o, sv newkey, int64_t expire);
+/* A new entry with another key taking over o's value; o is freed shallowly. */
+kobj *kobj_rekey(kobj *o, sv newkey, int64_t expire);
+void kobj_free(kobj *o);
+/* Frees only the entry, not a pointed-to value. */
+void kobj_free_shell(kobj *o);
+/* Bytes used by the entry and its value. */
+size_t kobj_mem(const kobj *o);
+
+#endif

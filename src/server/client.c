@@ -1,0 +1,550 @@
+/* client: connection life, reading and parsing requests, writing replies.
+ *
+ * Reads fill the query buffer and run every complete command in it
+ * (pipelining). Replies accumulate in the client's output buffer and are
+ * written in before_sleep; a writable event is registered only if the
+ * socket would block (partial write). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "net/ev.h"
+#include "net/sock.h"
+#include "server/server.h"
+
+#define READ_CHUNK (16 * 1024)
+/* Big bulk arguments get an exact-size buffer past this, so a 512 MB value
+ * is read into one allocation instead of being copied while it grows. */
+#define BIG_ARG (32 * 1024)
+/* Cap per write call so one client with a huge reply cannot starve others. */
+#define MAX_WRITE_PER_EVENT (64 * 1024 * 1024)
+
+static void read_handler(ev_loop *l, int fd, void *data, int mask);
+static void write_handler(ev_loop *l, int fd, void *data, int mask);
+
+client *client_new(int fd, uint32_t flags)
+{
+    client *c = alloc_zero(sizeof(*c));
+    c->id = ++server.next_client_id;
+    c->fd = fd;
+    c->flags = flags;
+    c->resp = 2;
+    rbuf_init(&c->out, 2);
+    resp_parser_init(&c->parser);
+    c->ctime = c->last_interaction = server_ms();
+    c->authenticated = server.cfg.requirepass == NULL || server.cfg.requirepass[0] == '\0';
+    client_select_db(c, 0);
+    if (fd >= 0) {
+        if (ev_add(server.loop, fd, EV_READABLE, read_handler, c) < 0) {
+            alloc_free(c);
+            return NULL;
+        }
+        c->next = server.clients;
+        if (server.clients) {
+            server.clients->prev = c;
+        }
+        server.clients = c;
+        server.nclients++;
+    }
+    return c;
+}
+
+void client_select_db(client *c, int id)
+{
+    c->db = &server.dbs[id];
+}
+
+static void free_argv_owned(client *c)
+{
+    for (int i = 0; i < c->argv_owned_len; i++) {
+        str_free(c->argv_owned[i]);
+    }
+    c->argv_owned_len = 0;
+}
+
+/* Per-feature cleanup hooks: modules that hang state on a client register
+ * a function called when it is freed. */
+#define MAX_FREE_HOOKS 16
+static void (*free_hooks[MAX_FREE_HOOKS])(client *c);
+static int nfree_hooks;
+
+void client_register_cleanup(void (*fn)(client *c))
+{
+    ASSERT(nfree_hooks < MAX_FREE_HOOKS);
+    free_hooks[nfree_hooks++] = fn;
+}
+
+void client_run_cleanups(client *c)
+{
+    for (int i = 0; i < nfree_hooks; i++) {
+        free_hooks[i](c);
+    }
+}
+
+void client_free(client *c)
+{
+    if (!c) {
+        return;
+    }
+    client_run_cleanups(c);
+    if (server.current_client == c) {
+        server.current_client = NULL;
+    }
+    if (c->fd >= 0) {
+        ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
+        close(c->fd);
+        if (c->prev) {
+            c->prev->next = c->next;
+        } else if (server.clients == c) {
+            server.clients = c->next;
+        }
+        if (c->next) {
+            c->next->prev = c->prev;
+        }
+        server.nclients--;
+    }
+    if (c->in_pending) {
+        for (client **pp = &server.pending_writes; *pp; pp = &(*pp)->pending_next) {
+            if (*pp == c) {
+                *pp = c->pending_next;
+                break;
+            }
+        }
+    }
+    free_argv_owned(c);
+    alloc_free(c->argv_owned);
+    alloc_free(c->argv);
+    alloc_free(c->qbuf);
+    resp_parser_free(&c->parser);
+    rbuf_free(&c->out);
+    str_free(c->name);
+    str_free(c->lib_name);
+    str_free(c->lib_ver);
+    alloc_free(c);
+}
+
+/* Clients are freed in cron / before_sleep, never while their own command
+ * or a caller up the stack may still touch them. */
+void client_close_async(client *c)
+{
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        return;
+    }
+    c->flags |= CLIENT_CLOSE_ASAP;
+    if (c->fd >= 0) {
+        ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
+    }
+}
+
+void client_pending_write(client *c)
+{
+    if (c->fd < 0 || c->in_pending || (c->flags & CLIENT_CLOSE_ASAP)) {
+        return;
+    }
+    c->in_pending = 1;
+    c->pending_next = server.pending_writes;
+    server.pending_writes = c;
+}
+
+int client_obuf_class(const client *c)
+{
+    if (c->flags & CLIENT_REPLICA) {
+        return OBUF_REPLICA;
+    }
+    if ((c->flags & CLIENT_PUBSUB) || c->pstate) {
+        return OBUF_PUBSUB;
+    }
+    return OBUF_NORMAL;
+}
+
+int client_check_obuf(client *c)
+{
+    if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
+        return 0;
+    }
+    obuf_limit *l = &server.cfg.obuf[client_obuf_class(c)];
+    size_t used = rbuf_pending(&c->out);
+    int over = 0;
+    if (l->hard && used >= (size_t)l->hard) {
+        over = 1;
+    } else if (l->soft && used >= (size_t)l->soft) {
+        if (c->obuf_soft_since == 0) {
+            c->obuf_soft_since = server_ms();
+        } else if (server_ms() - c->obuf_soft_since >= l->soft_seconds * 1000) {
+            over = 1;
+        }
+    } else {
+        c->obuf_soft_since = 0;
+    }
+    if (over) {
+        str info = str_empty(256);
+        client_info_line(c, &info);
+        log_msg(LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+                info);
+        str_free(info);
+        server.stats.client_outbuf_limit_disconnections++;
+        /* Drop what is queued: the client is going away and the memory is
+         * what the limit protects. */
+        rbuf_free(&c->out);
+        client_close_async(c);
+    }
+    return over;
+}
+
+/* Writes as much pending output as the socket takes. Returns -1 if the
+ * client was closed. */
+static int write_out(client *c)
+{
+    size_t total = 0;
+    while (rbuf_pending(&c->out) > 0 && total < MAX_WRITE_PER_EVENT) {
+        ssize_t n = write(c->fd, c->out.data + c->out.sent, rbuf_pending(&c->out));
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            client_close_async(c);
+            return -1;
+        }
+        c->out.sent += (size_t)n;
+        total += (size_t)n;
+    }
+    server.stats.net_output_bytes += (long long)total;
+    rbuf_compact(&c->out);
+    if (total) {
+        c->last_interaction = server_ms();
+    }
+    if (rbuf_pending(&c->out) == 0) {
+        c->obuf_soft_since = 0;
+        if (ev_mask(server.loop, c->fd) & EV_WRITABLE) {
+            ev_del(server.loop, c->fd, EV_WRITABLE);
+        }
+        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+            client_close_async(c);
+            return -1;
+        }
+    } else if (!(ev_mask(server.loop, c->fd) & EV_WRITABLE)) {
+        ev_add(server.loop, c->fd, EV_WRITABLE, write_handler, c);
+    }
+    return 0;
+}
+
+static void write_handler(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)fd;
+    (void)mask;
+    write_out(data);
+}
+
+void client_flush_pending(void)
+{
+    while (server.pending_writes) {
+        client *c = server.pending_writes;
+        server.pending_writes = c->pending_next;
+        c->in_pending = 0;
+        c->pending_next = NULL;
+        if (!(c->flags & CLIENT_CLOSE_ASAP) && !(ev_mask(server.loop, c->fd) & EV_WRITABLE)) {
+            write_out(c);
+        }
+    }
+}
+
+/* Frees clients marked CLIENT_CLOSE_ASAP. */
+void client_reap(void)
+{
+    client *c = server.clients;
+    while (c) {
+        client *next = c->next;
+        if (c->flags & CLIENT_CLOSE_ASAP) {
+            client_free(c);
+        }
+        c = next;
+    }
+}
+
+static void protocol_error(client *c, const char *msg)
+{
+    char buf[300];
+    snprintf(buf, sizeof(buf), "ERR %s", msg);
+    reply_err(c, buf);
+    log_msg(LOG_VERBOSE, "Protocol error (%s) from client id=%llu addr=%s", msg, (unsigned long long)c->id,
+            c->addr);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    client_pending_write(c);
+}
+
+void client_end_command(client *c)
+{
+    free_argv_owned(c);
+    c->argc = 0;
+    c->cmd = NULL;
+    c->propagate_as_is = 0;
+}
+
+/* Runs every complete command in the query buffer. */
+static void process_input(client *c)
+{
+    resp_limits lim = {server.cfg.proto_max_bulk_len,
+                       c->authenticated ? 1024 * 1024 * 1024LL : 10, 64 * 1024};
+    while (c->qpos < c->qlen && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
+        if (c->flags & CLIENT_BLOCKED) {
+            break; /* resumes when unblocked */
+        }
+        if (!c->authenticated) {
+            lim.max_bulk = lim.max_bulk < 16384 ? lim.max_bulk : 16384;
+        }
+        char err[256];
+        int rc = resp_parse(&c->parser, c->qbuf, c->qlen, &c->qpos, &lim, err, sizeof(err));
+        if (rc == RESP_INCOMPLETE) {
+            break;
+        }
+        if (rc == RESP_ERROR) {
+            if (!c->authenticated && strstr(err, "multibulk length")) {
+                snprintf(err, sizeof(err), "Protocol error: unauthenticated multibulk length");
+            } else if (!c->authenticated && strstr(err, "bulk length")) {
+                snprintf(err, sizeof(err), "Protocol error: unauthenticated bulk length");
+            }
+            protocol_error(c, err);
+            c->qpos = c->qlen;
+            break;
+        }
+        if (c->parser.argc == 0) {
+            continue;
+        }
+        if ((int)c->parser.argc > c->argv_cap) {
+            c->argv_cap = (int)c->parser.argc;
+            c->argv = alloc_resize(c->argv, sizeof(sv) * (size_t)c->argv_cap);
+        }
+        c->argc = (int)c->parser.argc;
+        for (int i = 0; i < c->argc; i++) {
+            c->argv[i] = resp_parser_arg(&c->parser, c->qbuf, (size_t)i);
+        }
+        dispatch(c);
+        resp_parser_reset(&c->parser);
+        if (!(c->flags & CLIENT_BLOCKED)) {
+            client_end_command(c);
+        }
+        if (rbuf_pending(&c->out)) {
+            client_pending_write(c);
+        }
+    }
+    /* Drop consumed bytes (keeping a blocked client's command intact). */
+    if (!(c->flags & CLIENT_BLOCKED) && c->qpos > 0) {
+        size_t keep = c->qlen - c->qpos;
+        memmove(c->qbuf, c->qbuf + c->qpos, keep);
+        resp_parser_shift(&c->parser, c->qpos);
+        c->qlen = keep;
+        c->qpos = 0;
+    }
+}
+
+void client_process_input(client *c)
+{
+    process_input(c);
+}
+
+static void read_handler(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)mask;
+    client *c = data;
+    size_t want = READ_CHUNK;
+    size_t big = resp_parser_pending_bulk(&c->parser, c->qlen - c->qpos);
+    if (big >= BIG_ARG) {
+        want = big;
+    }
+    if (c->qcap - c->qlen < want) {
+        size_t cap = c->qlen + want;
+        if (big < BIG_ARG && cap < c->qcap * 2) {
+            cap = c->qcap * 2;
+        }
+        c->qbuf = alloc_resize(c->qbuf, cap);
+        c->qcap = cap;
+    }
+    ssize_t n = read(fd, c->qbuf + c->qlen, want);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        client_close_async(c);
+        return;
+    }
+    c->qlen += (size_t)n;
+    if (c->qlen > c->qbuf_peak) {
+        c->qbuf_peak = c->qlen;
+    }
+    server.stats.net_input_bytes += n;
+    c->last_interaction = server_ms();
+    if ((long long)(c->qlen - c->qpos) > server.cfg.client_query_buffer_limit) {
+        str info = str_empty(256);
+        client_info_line(c, &info);
+        log_msg(LOG_WARNING, "Closing client that reached max query buffer length: %s", info);
+        str_free(info);
+        server.stats.client_qbuf_limit_disconnections++;
+        client_close_async(c);
+        return;
+    }
+    server.current_client = c;
+    process_input(c);
+    server.current_client = NULL;
+    /* Shrink a big idle query buffer. */
+    if (c->qlen == 0 && c->qcap > 64 * 1024) {
+        alloc_free(c->qbuf);
+        c->qbuf = NULL;
+        c->qcap = 0;
+    }
+}
+
+void client_accept(ev_loop *l, int lfd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    /* Accept a bounded batch per event so a connection storm cannot starve
+     * the clients already served. */
+    for (int i = 0; i < 1000; i++) {
+        char ip[46];
+        int port;
+        int fd = sock_accept(lfd, ip, sizeof(ip), &port);
+        if (fd < 0) {
+            return;
+        }
+        int is_unix = lfd == server.unix_fd;
+        if (!is_unix) {
+            sock_set_nodelay(fd);
+            if (server.cfg.tcp_keepalive > 0) {
+                sock_set_keepalive(fd, server.cfg.tcp_keepalive);
+            }
+        }
+        if (server.nclients >= server.cfg.maxclients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t w = write(fd, msg, sizeof(msg) - 1);
+            (void)w;
+            close(fd);
+            server.stats.rejected_conn++;
+            continue;
+        }
+        client *c = client_new(fd, is_unix ? CLIENT_UNIX : 0);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        if (is_unix) {
+            snprintf(c->addr, sizeof(c->addr), "%s:0", server.cfg.unixsocket);
+        } else if (strchr(ip, ':')) {
+            snprintf(c->addr, sizeof(c->addr), "[%s]:%d", ip, port);
+        } else {
+            snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
+        }
+        sock_local_name(fd, c->laddr, sizeof(c->laddr));
+        server.stats.numconnections++;
+    }
+}
+
+static const char *client_flags_str(client *c, char *buf)
+{
+    char *p = buf;
+    if (c->flags & CLIENT_REPLICA) {
+        *p++ = 'S';
+    }
+    if (c->flags & CLIENT_MASTER) {
+        *p++ = 'M';
+    }
+    if (c->flags & CLIENT_PUBSUB) {
+        *p++ = 'P';
+    }
+    if (c->flags & CLIENT_MULTI) {
+        *p++ = 'x';
+    }
+    if (c->flags & CLIENT_BLOCKED) {
+        *p++ = 'b';
+    }
+    if (c->flags & CLIENT_TRACKING) {
+        *p++ = 't';
+    }
+    if (c->flags & CLIENT_DIRTY_CAS) {
+        *p++ = 'd';
+    }
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        *p++ = 'c';
+    }
+    if (c->flags & CLIENT_UNIX) {
+        *p++ = 'U';
+    }
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        *p++ = 'A';
+    }
+    if (c->flags & CLIENT_NO_EVICT) {
+        *p++ = 'e';
+    }
+    if (p == buf) {
+        *p++ = 'N';
+    }
+    *p = '\0';
+    return buf;
+}
+
+/* Counts provided by feature modules (pub/sub, MULTI) for CLIENT LIST. */
+int (*client_sub_count)(client *c, int patterns);
+int (*client_multi_count)(client *c);
+int (*client_watch_count)(client *c);
+
+void client_info_line(client *c, str *out)
+{
+    char flags[32];
+    int64_t now = server_ms();
+    int fd = c->fd;
+    *out = str_printf(*out,
+                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
+                      "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu "
+                      "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 resp=%d "
+                      "lib-name=%s lib-ver=%s",
+                      (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "",
+                      (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
+                      client_flags_str(c, flags), c->db->id, client_sub_count ? client_sub_count(c, 0) : 0,
+                      client_sub_count ? client_sub_count(c, 1) : 0, client_sub_count ? client_sub_count(c, 2) : 0,
+                      client_multi_count ? client_multi_count(c) : -1,
+                      client_watch_count ? client_watch_count(c) : 0, c->qlen - c->qpos, c->qcap - c->qlen,
+                      (size_t)0, c->out.cap, c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out),
+                      sizeof(*c) + c->qcap + c->out.cap,
+                      fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "",
+                      c->lastcmd ? c->lastcmd->name : "NULL", c->resp, c->lib_name ? c->lib_name : "",
+                      c->lib_ver ? c->lib_ver : "");
+}
+
+client *client_by_id(uint64_t id)
+{
+    for (client *c = server.clients; c; c = c->next) {
+        if (c->id == id) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Idle timeout: closes clients idle for longer than `timeout` seconds
+ * (never replicas, blocked or subscribed clients). Work per call is capped
+ * by the caller's hz, so the scan stays bounded. */
+void client_cron(void)
+{
+    int64_t now = server_ms();
+    for (client *c = server.clients; c; c = c->next) {
+        if (server.cfg.timeout > 0 && !(c->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_BLOCKED)) &&
+            !(c->flags & CLIENT_PUBSUB) && !c->pstate &&
+            now - c->last_interaction > (int64_t)server.cfg.timeout * 1000) {
+            log_msg(LOG_VERBOSE, "Closing idle client");
+            client_close_async(c);
+            continue;
+        }
+        if (rbuf_pending(&c->out)) {
+            client_check_obuf(c);
+        }
+    }
+}

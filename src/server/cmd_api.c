@@ -1,0 +1,122 @@
+/* cmd_api: the helpers command handlers share: standard error replies,
+ * argument parsing, and typed key lookup with hit/miss statistics. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "server/server.h"
+
+void reply_err(client *c, const char *msg)
+{
+    server.stats.total_error_replies++;
+    reply_error(R(c), msg);
+}
+
+void reply_errf(client *c, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    reply_err(c, buf);
+}
+
+void reply_syntax_error(client *c)
+{
+    reply_err(c, "ERR syntax error");
+}
+
+void reply_wrongtype(client *c)
+{
+    reply_err(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
+}
+
+void reply_not_integer(client *c)
+{
+    reply_err(c, "ERR value is not an integer or out of range");
+}
+
+void reply_not_float(client *c)
+{
+    reply_err(c, "ERR value is not a valid float");
+}
+
+void reply_arity_error(client *c)
+{
+    char name[128];
+    size_t n = c->argv[0].len < sizeof(name) - 1 ? c->argv[0].len : sizeof(name) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = c->argv[0].ptr[i];
+        name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    name[n] = '\0';
+    reply_errf(c, "ERR wrong number of arguments for '%s' command", name);
+}
+
+int arg_ll(client *c, int i, long long *v)
+{
+    if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, v)) {
+        reply_not_integer(c);
+        return 0;
+    }
+    return 1;
+}
+
+int arg_ll_range(client *c, int i, long long min, long long max, long long *v, const char *err)
+{
+    if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, v)) {
+        reply_err(c, err ? err : "ERR value is not an integer or out of range");
+        return 0;
+    }
+    if (*v < min || *v > max) {
+        reply_err(c, err ? err : "ERR value is out of range");
+        return 0;
+    }
+    return 1;
+}
+
+int arg_double(client *c, int i, double *v)
+{
+    if (!util_parse_double(c->argv[i].ptr, c->argv[i].len, v)) {
+        reply_not_float(c);
+        return 0;
+    }
+    return 1;
+}
+
+int arg_is(client *c, int i, const char *lit)
+{
+    return i < c->argc && sv_eq_ci(c->argv[i], lit);
+}
+
+kobj *lookup_read(client *c, sv key)
+{
+    kobj *o = db_lookup(c->db, key, LOOKUP_NONE);
+    if (o) {
+        server.stats.keyspace_hits++;
+    } else {
+        server.stats.keyspace_misses++;
+        notify_event(NOTIFY_KEY_MISS, "keymiss", key, c->db->id);
+    }
+    return o;
+}
+
+kobj *lookup_write(client *c, sv key)
+{
+    return db_lookup(c->db, key, LOOKUP_NONE);
+}
+
+kobj *lookup_typed(client *c, sv key, int type, int write, int *bad)
+{
+    *bad = 0;
+    kobj *o = write ? lookup_write(c, key) : lookup_read(c, key);
+    if (o && (int)o->type != type) {
+        reply_wrongtype(c);
+        *bad = 1;
+        return NULL;
+    }
+    return o;
+}

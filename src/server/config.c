@@ -1,0 +1,543 @@
+/* config: every directive in one table with its type, bounds, default and
+ * whether CONFIG SET may change it at runtime. The same table reads
+ * redis.conf-style files, command-line --name value pairs, CONFIG GET and
+ * CONFIG SET, so the four cannot disagree. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "server/server.h"
+
+enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
+
+typedef struct config_def config_def;
+struct config_def {
+    const char *name;
+    const char *alias;
+    int type;
+    void *ptr;
+    long long min, max;
+    const char *dflt;
+    int mutable_;
+    const char *const *enums;
+    /* CFG_SPECIAL: parse into the server struct / render back. */
+    int (*set)(const char *val, char *err, size_t errlen);
+    str (*get)(void);
+    /* Called after a successful change (runtime or start-up). */
+    void (*apply)(void);
+};
+
+static const char *const enum_yes_no[] = {"no", "yes", NULL};
+static const char *const enum_debug[] = {"no", "yes", "local", NULL};
+static const char *const enum_loglevel[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
+/* Index order is the eviction module's policy numbering. */
+const char *const config_maxmemory_policies[] = {"noeviction",   "allkeys-lru",    "volatile-lru",
+                                                 "allkeys-lfu",  "volatile-lfu",   "allkeys-random",
+                                                 "volatile-random", "volatile-ttl", NULL};
+static const char *const enum_appendfsync[] = {"always", "everysec", "no", NULL};
+
+/* ---- special directives ---- */
+
+static const char *obuf_class_names[] = {"normal", "replica", "pubsub"};
+
+static int set_obuf(const char *val, char *err, size_t errlen)
+{
+    str args = NULL;
+    size_t *off = NULL, *lens = NULL, cap = 0;
+    long n = resp_split_args(val, strlen(val), &args, &off, &lens, &cap);
+    int ok = n > 0 && n % 4 == 0;
+    obuf_limit tmp[OBUF_CLASSES];
+    memcpy(tmp, server.cfg.obuf, sizeof(tmp));
+    for (long i = 0; ok && i < n; i += 4) {
+        char buf[4][64];
+        for (int j = 0; j < 4; j++) {
+            size_t l = lens[i + j] < 63 ? lens[i + j] : 63;
+            memcpy(buf[j], args + off[i + j], l);
+            buf[j][l] = '\0';
+        }
+        int cls = -1;
+        if (strcasecmp(buf[0], "normal") == 0) {
+            cls = OBUF_NORMAL;
+        } else if (strcasecmp(buf[0], "replica") == 0 || strcasecmp(buf[0], "slave") == 0) {
+            cls = OBUF_REPLICA;
+        } else if (strcasecmp(buf[0], "pubsub") == 0) {
+            cls = OBUF_PUBSUB;
+        }
+        long long hard, soft, secs;
+        if (cls < 0 || !util_parse_memory(buf[1], &hard) || !util_parse_memory(buf[2], &soft) ||
+            !util_parse_ll(buf[3], strlen(buf[3]), &secs) || secs < 0) {
+            ok = 0;
+            break;
+        }
+        tmp[cls] = (obuf_limit){hard, soft, secs};
+    }
+    str_free(args);
+    alloc_free(off);
+    alloc_free(lens);
+    if (!ok) {
+        snprintf(err, errlen, "Invalid client-output-buffer-limit");
+        return -1;
+    }
+    memcpy(server.cfg.obuf, tmp, sizeof(tmp));
+    return 0;
+}
+
+static str get_obuf(void)
+{
+    str s = str_empty(64);
+    for (int i = 0; i < OBUF_CLASSES; i++) {
+        obuf_limit *l = &server.cfg.obuf[i];
+        s = str_printf(s, "%s%s %lld %lld %lld", i ? " " : "", obuf_class_names[i], l->hard, l->soft,
+                       l->soft_seconds);
+    }
+    return s;
+}
+
+/* notify-keyspace-events letters <-> flags */
+static int notify_parse(const char *s)
+{
+    int flags = 0;
+    for (; *s; s++) {
+        switch (*s) {
+        case 'A': flags |= NOTIFY_ALL; break;
+        case 'g': flags |= NOTIFY_GENERIC; break;
+        case '$': flags |= NOTIFY_STRING; break;
+        case 'l': flags |= NOTIFY_LIST; break;
+        case 's': flags |= NOTIFY_SET; break;
+        case 'h': flags |= NOTIFY_HASH; break;
+        case 'z': flags |= NOTIFY_ZSET; break;
+        case 'x': flags |= NOTIFY_EXPIRED; break;
+        case 'e': flags |= NOTIFY_EVICTED; break;
+        case 'K': flags |= NOTIFY_KEYSPACE; break;
+        case 'E': flags |= NOTIFY_KEYEVENT; break;
+        case 't': flags |= NOTIFY_STREAM; break;
+        case 'm': flags |= NOTIFY_KEY_MISS; break;
+        case 'd': flags |= NOTIFY_MODULE; break;
+        case 'n': flags |= NOTIFY_NEW; break;
+        default: return -1;
+        }
+    }
+    return flags;
+}
+
+static int set_notify(const char *val, char *err, size_t errlen)
+{
+    int f = notify_parse(val);
+    if (f < 0) {
+        snprintf(err, errlen, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+        return -1;
+    }
+    server.cfg.notify_keyspace_events = f;
+    return 0;
+}
+
+static str get_notify(void)
+{
+    int f = server.cfg.notify_keyspace_events;
+    str s = str_empty(16);
+    if ((f & NOTIFY_ALL) == NOTIFY_ALL) {
+        s = str_append_cstr(s, "A");
+    } else {
+        static const struct {
+            int flag;
+            char c;
+        } m[] = {{NOTIFY_GENERIC, 'g'}, {NOTIFY_STRING, '$'}, {NOTIFY_LIST, 'l'},  {NOTIFY_SET, 's'},
+                 {NOTIFY_HASH, 'h'},    {NOTIFY_ZSET, 'z'},   {NOTIFY_EXPIRED, 'x'}, {NOTIFY_EVICTED, 'e'},
+                 {NOTIFY_STREAM, 't'},  {NOTIFY_MODULE, 'd'}};
+        for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+            if (f & m[i].flag) {
+                s = str_append(s, &m[i].c, 1);
+            }
+        }
+    }
+    if (f & NOTIFY_KEYSPACE) {
+        s = str_append_cstr(s, "K");
+    }
+    if (f & NOTIFY_KEYEVENT) {
+        s = str_append_cstr(s, "E");
+    }
+    if (f & NOTIFY_KEY_MISS) {
+        s = str_append_cstr(s, "m");
+    }
+    if (f & NOTIFY_NEW) {
+        s = str_append_cstr(s, "n");
+    }
+    return s;
+}
+
+static void apply_loglevel(void)
+{
+    log_set_level(server.cfg.loglevel);
+}
+
+static void apply_lfu(void)
+{
+    int pol = server.cfg.maxmemory_policy;
+    db_set_lfu(pol == 3 || pol == 4, server.cfg.lfu_log_factor, server.cfg.lfu_decay_time);
+}
+
+static void apply_maxclients(void)
+{
+    if (server.loop && ev_setsize(server.loop) < server.cfg.maxclients + 128) {
+        ev_resize(server.loop, server.cfg.maxclients + 128);
+    }
+}
+
+#define S(field) (&server.cfg.field)
+
+static config_def defs[] = {
+    {"port", NULL, CFG_INT, S(port), 0, 65535, "6379", 0, NULL, NULL, NULL, NULL},
+    {"bind", NULL, CFG_STR, S(bind), 0, 0, "127.0.0.1 -::1", 0, NULL, NULL, NULL, NULL},
+    {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
+    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
+    {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
+    {"tcp-backlog", NULL, CFG_INT, S(tcp_backlog), 0, INT_MAX, "511", 0, NULL, NULL, NULL, NULL},
+    {"databases", NULL, CFG_INT, S(databases), 1, INT_MAX, "16", 0, NULL, NULL, NULL, NULL},
+    {"hz", NULL, CFG_INT, S(hz), 1, 500, "10", 1, NULL, NULL, NULL, NULL},
+    {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
+    {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"dir", NULL, CFG_STR, S(dir), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
+    {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory", NULL, CFG_MEM, S(maxmemory), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, config_maxmemory_policies,
+     NULL, NULL, apply_lfu},
+    {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, 64, "5", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory-eviction-tenacity", NULL, CFG_INT, S(maxmemory_eviction_tenacity), 0, 100, "10", 1, NULL, NULL,
+     NULL, NULL},
+    {"lfu-log-factor", NULL, CFG_INT, S(lfu_log_factor), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_lfu},
+    {"lfu-decay-time", NULL, CFG_INT, S(lfu_decay_time), 0, INT_MAX, "1", 1, NULL, NULL, NULL, apply_lfu},
+    {"proto-max-bulk-len", NULL, CFG_MEM, S(proto_max_bulk_len), 1024 * 1024, LLONG_MAX, "512mb", 1, NULL, NULL,
+     NULL, NULL},
+    {"client-query-buffer-limit", NULL, CFG_MEM, S(client_query_buffer_limit), 1024 * 1024, LLONG_MAX, "1gb", 1,
+     NULL, NULL, NULL, NULL},
+    {"client-output-buffer-limit", NULL, CFG_SPECIAL, NULL, 0, 0, "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+     1, NULL, set_obuf, get_obuf, NULL},
+    {"enable-debug-command", NULL, CFG_ENUM, S(enable_debug_command), 0, 0, "local", 0, enum_debug, NULL, NULL,
+     NULL},
+    {"lazyfree-lazy-user-del", NULL, CFG_BOOL, S(lazyfree_lazy_user_del), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"lazyfree-lazy-user-flush", NULL, CFG_BOOL, S(lazyfree_lazy_user_flush), 0, 1, "no", 1, NULL, NULL, NULL,
+     NULL},
+    {"lazyfree-lazy-expire", NULL, CFG_BOOL, S(lazyfree_lazy_expire), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"lazyfree-lazy-eviction", NULL, CFG_BOOL, S(lazyfree_lazy_eviction), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"lazyfree-lazy-server-del", NULL, CFG_BOOL, S(lazyfree_lazy_server_del), 0, 1, "no", 1, NULL, NULL, NULL,
+     NULL},
+    {"notify-keyspace-events", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_notify, get_notify, NULL},
+    {"save", NULL, CFG_STR, S(save), 0, 0, "3600 1 300 100 60 10000", 1, NULL, NULL, NULL, NULL},
+    {"appendonly", NULL, CFG_BOOL, S(appendonly), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"appendfsync", NULL, CFG_STR, S(appendfsync), 0, 0, "everysec", 1, enum_appendfsync, NULL, NULL, NULL},
+    {"appendfilename", NULL, CFG_STR, S(appendfilename), 0, 0, "appendonly.aof", 0, NULL, NULL, NULL, NULL},
+    {"dbfilename", NULL, CFG_STR, S(dbfilename), 0, 0, "dump.rdb", 1, NULL, NULL, NULL, NULL},
+    {"list-max-listpack-size", "list-max-ziplist-size", CFG_LL, S(list_max_listpack_size), -5, INT_MAX, "-2", 1,
+     NULL, NULL, NULL, NULL},
+    {"list-compress-depth", NULL, CFG_INT, S(list_compress_depth), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_LL, S(hash_max_listpack_entries), 0, LLONG_MAX,
+     "128", 1, NULL, NULL, NULL, NULL},
+    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_LL, S(hash_max_listpack_value), 0, LLONG_MAX, "64",
+     1, NULL, NULL, NULL, NULL},
+    {"set-max-intset-entries", NULL, CFG_LL, S(set_max_intset_entries), 0, LLONG_MAX, "512", 1, NULL, NULL, NULL,
+     NULL},
+    {"set-max-listpack-entries", NULL, CFG_LL, S(set_max_listpack_entries), 0, LLONG_MAX, "128", 1, NULL, NULL,
+     NULL, NULL},
+    {"set-max-listpack-value", NULL, CFG_LL, S(set_max_listpack_value), 0, LLONG_MAX, "64", 1, NULL, NULL, NULL,
+     NULL},
+    {"zset-max-listpack-entries", "zset-max-ziplist-entries", CFG_LL, S(zset_max_listpack_entries), 0, LLONG_MAX,
+     "128", 1, NULL, NULL, NULL, NULL},
+    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_LL, S(zset_max_listpack_value), 0, LLONG_MAX, "64",
+     1, NULL, NULL, NULL, NULL},
+    {"stream-node-max-bytes", NULL, CFG_MEM, S(stream_node_max_bytes), 0, LLONG_MAX, "4096", 1, NULL, NULL, NULL,
+     NULL},
+    {"stream-node-max-entries", NULL, CFG_LL, S(stream_node_max_entries), 0, LLONG_MAX, "100", 1, NULL, NULL, NULL,
+     NULL},
+    {"busy-reply-threshold", "lua-time-limit", CFG_LL, S(busy_reply_threshold), 0, LLONG_MAX, "5000", 1, NULL,
+     NULL, NULL, NULL},
+    {"slowlog-log-slower-than", NULL, CFG_LL, S(slowlog_log_slower_than), -1, LLONG_MAX, "10000", 1, NULL, NULL,
+     NULL, NULL},
+    {"slowlog-max-len", NULL, CFG_LL, S(slowlog_max_len), 0, LONG_MAX, "128", 1, NULL, NULL, NULL, NULL},
+    {"latency-monitor-threshold", NULL, CFG_LL, S(latency_monitor_threshold), 0, LLONG_MAX, "0", 1, NULL, NULL,
+     NULL, NULL},
+    {"replicaof", "slaveof", CFG_STR, S(replicaof), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"replica-read-only", "slave-read-only", CFG_BOOL, S(replica_read_only), 0, 1, "yes", 1, NULL, NULL, NULL,
+     NULL},
+    {"repl-diskless-sync", NULL, CFG_BOOL, S(repl_diskless_sync), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"repl-backlog-size", NULL, CFG_MEM, S(repl_backlog_size), 1, LLONG_MAX, "1mb", 1, NULL, NULL, NULL, NULL},
+    {"masterauth", NULL, CFG_STR, S(masterauth), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+};
+
+#define NDEFS ((int)(sizeof(defs) / sizeof(defs[0])))
+
+static config_def *find_def(const char *name)
+{
+    for (int i = 0; i < NDEFS; i++) {
+        if (strcasecmp(defs[i].name, name) == 0 || (defs[i].alias && strcasecmp(defs[i].alias, name) == 0)) {
+            return &defs[i];
+        }
+    }
+    return NULL;
+}
+
+static int enum_index(const char *const *names, const char *val)
+{
+    for (int i = 0; names[i]; i++) {
+        if (strcasecmp(names[i], val) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int set_def(config_def *d, const char *val, char *err, size_t errlen)
+{
+    long long v;
+    switch (d->type) {
+    case CFG_BOOL: {
+        int i = enum_index(enum_yes_no, val);
+        if (i < 0) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        *(int *)d->ptr = i;
+        break;
+    }
+    case CFG_INT:
+    case CFG_LL:
+        if (!util_parse_ll(val, strlen(val), &v)) {
+            /* Redis accepts octal for unixsocketperm */
+            char *end;
+            v = strtoll(val, &end, 0);
+            if (!*val || *end) {
+                snprintf(err, errlen, "argument couldn't be parsed into an integer");
+                return -1;
+            }
+        }
+        if (v < d->min || v > d->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            return -1;
+        }
+        if (d->type == CFG_INT) {
+            *(int *)d->ptr = (int)v;
+        } else {
+            *(long long *)d->ptr = v;
+        }
+        break;
+    case CFG_MEM:
+        if (!util_parse_memory(val, &v)) {
+            snprintf(err, errlen, "argument must be a memory value");
+            return -1;
+        }
+        if (v < d->min || v > d->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            return -1;
+        }
+        *(long long *)d->ptr = v;
+        break;
+    case CFG_STR:
+        if (d->enums && enum_index(d->enums, val) < 0) {
+            snprintf(err, errlen, "argument(s) must be one of the following: %s", "valid values");
+            return -1;
+        }
+        alloc_free(*(char **)d->ptr);
+        *(char **)d->ptr = alloc_strdup(val);
+        break;
+    case CFG_ENUM: {
+        int i = enum_index(d->enums, val);
+        if (i < 0) {
+            str all = str_empty(64);
+            for (int j = 0; d->enums[j]; j++) {
+                all = str_printf(all, "%s%s", j ? ", " : "", d->enums[j]);
+            }
+            snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
+            str_free(all);
+            return -1;
+        }
+        *(int *)d->ptr = i;
+        break;
+    }
+    case CFG_SPECIAL:
+        if (d->set(val, err, errlen) < 0) {
+            return -1;
+        }
+        break;
+    }
+    if (d->apply) {
+        d->apply();
+    }
+    return 0;
+}
+
+static str get_def(config_def *d)
+{
+    char buf[64];
+    switch (d->type) {
+    case CFG_BOOL: return str_new(*(int *)d->ptr ? "yes" : "no", *(int *)d->ptr ? 3 : 2);
+    case CFG_INT:
+        if (d->ptr == &server.cfg.unixsocketperm) {
+            snprintf(buf, sizeof(buf), "%o", *(int *)d->ptr);
+            return str_new(buf, strlen(buf));
+        }
+        return str_from_ll(*(int *)d->ptr);
+    case CFG_LL:
+    case CFG_MEM: return str_from_ll(*(long long *)d->ptr);
+    case CFG_STR: {
+        const char *s = *(char **)d->ptr;
+        return str_new(s ? s : "", s ? strlen(s) : 0);
+    }
+    case CFG_ENUM: {
+        const char *s = d->enums[*(int *)d->ptr];
+        return str_new(s, strlen(s));
+    }
+    default: return d->get();
+    }
+}
+
+void config_defaults(void)
+{
+    char err[256];
+    for (int i = 0; i < NDEFS; i++) {
+        if (set_def(&defs[i], defs[i].dflt, err, sizeof(err)) < 0) {
+            PANIC("bad default for %s: %s", defs[i].name, err);
+        }
+    }
+    server.cfg.active_expire = 1;
+}
+
+int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
+{
+    config_def *d = find_def(name);
+    if (!d) {
+        snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%.64s'", name);
+        return -2;
+    }
+    if (!at_startup && !d->mutable_) {
+        snprintf(err, errlen, "can't set immutable config");
+        return -1;
+    }
+    return set_def(d, value, err, errlen);
+}
+
+str config_get_value(const char *name, int *found)
+{
+    config_def *d = find_def(name);
+    *found = d != NULL;
+    return d ? get_def(d) : NULL;
+}
+
+/* Replies with every (name, value) whose name or alias matches a pattern. */
+void config_get_matching(client *c, sv *patterns, int n)
+{
+    size_t h = reply_defer(R(c));
+    long long pairs = 0;
+    for (int i = 0; i < NDEFS; i++) {
+        const char *names[2] = {defs[i].name, defs[i].alias};
+        for (int k = 0; k < 2; k++) {
+            if (!names[k]) {
+                continue;
+            }
+            int hit = 0;
+            for (int p = 0; p < n && !hit; p++) {
+                hit = util_glob_match(patterns[p].ptr, patterns[p].len, names[k], strlen(names[k]), 1);
+            }
+            if (hit) {
+                str v = get_def(&defs[i]);
+                reply_bulk_cstr(R(c), names[k]);
+                reply_bulk(R(c), v, str_len(v));
+                str_free(v);
+                pairs++;
+            }
+        }
+    }
+    reply_defer_map(R(c), h, pairs);
+}
+
+/* Reads redis.conf syntax: one directive per line, arguments split with
+ * quoting rules; the directive's arguments are joined by spaces (so
+ * "save 900 1 300 10" stores "900 1 300 10"). */
+int config_load_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "Fatal error, can't open config file '%s'", path);
+        return -1;
+    }
+    char line[64 * 1024];
+    int lineno = 0, rc = 0;
+    str args = NULL;
+    size_t *off = NULL, *lens = NULL, cap = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t len = strlen(line);
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
+        }
+        char *p = line;
+        while (isspace((unsigned char)*p)) {
+            p++;
+        }
+        if (*p == '#' || *p == '\0') {
+            continue;
+        }
+        if (args) {
+            str_clear(args);
+        }
+        long n = resp_split_args(p, strlen(p), &args, &off, &lens, &cap);
+        char msg[512] = "";
+        if (n < 0) {
+            snprintf(msg, sizeof(msg), "Unbalanced quotes in configuration line");
+        } else if (n < 2 && !(n == 1 && 0)) {
+            /* "save" with no value ("save \"\"") reads as an empty value. */
+            if (n == 1) {
+                char name[256];
+                snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
+                if (strcasecmp(name, "save") == 0 && find_def(name)) {
+                    config_set("save", "", msg, sizeof(msg), 1);
+                    continue;
+                }
+            }
+            snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");
+        } else {
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
+            str val = str_empty(64);
+            for (long i = 1; i < n; i++) {
+                if (i > 1) {
+                    val = str_append(val, " ", 1);
+                }
+                val = str_append(val, args + off[i], lens[i]);
+            }
+            char e[200];
+            int r = config_set(name, val, e, sizeof(e), 1);
+            str_free(val);
+            if (r == -2) {
+                snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");
+            } else if (r < 0) {
+                snprintf(msg, sizeof(msg), "%s", e);
+            }
+        }
+        if (msg[0]) {
+            snprintf(err, errlen,
+                     "\n*** FATAL CONFIG FILE ERROR (Keel %s) ***\nReading the configuration file '%s', at line "
+                     "%d\n>>> '%s'\n%s",
+                     KEEL_VERSION, path, lineno, p, msg);
+            rc = -1;
+            break;
+        }
+    }
+    str_free(args);
+    alloc_free(off);
+    alloc_free(lens);
+    if (f != stdin) {
+        fclose(f);
+    }
+    return rc;
+}

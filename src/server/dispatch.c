@@ -1,0 +1,114 @@
+/* dispatch: every command passes here. Lookup in the table, then the gates
+ * in a fixed order (arity, auth, subscribed context, MULTI queueing,
+ * memory), then the call with its statistics and propagation. Gates read
+ * the table's flags; no handler re-implements one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "server/server.h"
+
+int (*gate_multi)(client *c, command *cmd);
+
+static void reply_unknown(client *c)
+{
+    str args = str_empty(128);
+    for (int i = 1; i < c->argc && str_len(args) < 128; i++) {
+        args = str_printf(args, "'%.*s' ", (int)(c->argv[i].len < 128 ? c->argv[i].len : 128), c->argv[i].ptr);
+    }
+    reply_errf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+               (int)(c->argv[0].len < 128 ? c->argv[0].len : 128), c->argv[0].ptr, args);
+    str_free(args);
+}
+
+static int arity_ok(const command *cmd, int argc)
+{
+    return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+/* Runs a command that passed the gates: time, stats, propagation. */
+void dispatch_call(client *c, command *cmd)
+{
+    long long dirty = server.dirty;
+    long long errors = server.stats.total_error_replies;
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    server.propagate_depth++;
+    c->cmd = cmd;
+    int64_t start = util_mono_us();
+    cmd->fn(c);
+    int64_t dur = util_mono_us() - start;
+    cmd->calls++;
+    cmd->usec += dur;
+    server.stats.numcommands++;
+    if (server.stats.total_error_replies > errors) {
+        cmd->failed_calls++;
+    }
+    if (server.dirty > dirty && (cmd->flags & CMD_WRITE) && !c->propagate_as_is) {
+        propagate_cmd(c->db->id, c->argv, c->argc);
+    }
+    c->propagate_as_is = 0;
+    c->lastcmd = cmd;
+    server.propagate_depth--;
+    if (top) {
+        propagate_end();
+    }
+}
+
+void dispatch(client *c)
+{
+    if (!(c->flags & CLIENT_IN_EXEC)) {
+        server_update_time();
+        db_set_time(server.now_ms);
+    }
+    command *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (!cmd) {
+        reply_unknown(c);
+        if (c->flags & CLIENT_MULTI) {
+            c->flags |= CLIENT_DIRTY_EXEC;
+        }
+        return;
+    }
+    if (!arity_ok(cmd, c->argc)) {
+        reply_arity_error(c);
+        cmd->rejected_calls++;
+        if (c->flags & CLIENT_MULTI) {
+            c->flags |= CLIENT_DIRTY_EXEC;
+        }
+        return;
+    }
+    if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
+        reply_err(c, "NOAUTH Authentication required.");
+        cmd->rejected_calls++;
+        return;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBED)) {
+        reply_errf(c,
+                   "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                   "allowed in this context",
+                   cmd->name);
+        cmd->rejected_calls++;
+        return;
+    }
+    if ((cmd->flags & CMD_PROTECTED) && !server_has_debug_access(c)) {
+        reply_errf(c, "ERR %s command not allowed. If the enable-%s-command option is set to \"local\", you can "
+                      "run it from a local connection, otherwise you need to set this option in the "
+                      "configuration file, and then restart the server.",
+                   "DEBUG", "debug");
+        cmd->rejected_calls++;
+        return;
+    }
+    if (gate_multi && gate_multi(c, cmd)) {
+        return;
+    }
+    if ((cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory()) {
+        reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        cmd->rejected_calls++;
+        return;
+    }
+    dispatch_call(c, cmd);
+}

@@ -1,0 +1,313 @@
+/* info: the INFO text, with Redis's section and field names so monitoring
+ * tools and clients that parse it keep working. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "db/lazyfree.h"
+#include "server/server.h"
+
+extern const char *const config_maxmemory_policies[];
+
+#define MAX_INFO_EXT 8
+static info_section_fn extensions[MAX_INFO_EXT];
+static int nextensions;
+
+void info_register(info_section_fn fn)
+{
+    if (nextensions < MAX_INFO_EXT) {
+        extensions[nextensions++] = fn;
+    }
+}
+
+static int want(const char *section, int all, const char *name)
+{
+    return all || strcasecmp(section, name) == 0;
+}
+
+static str section_server(str s)
+{
+    struct utsname u;
+    uname(&u);
+    int64_t up = (server_ms() - server.start_ms) / 1000;
+    s = str_printf(s,
+                   "# Server\r\n"
+                   "redis_version:%s\r\n"
+                   "keel_version:%s\r\n"
+                   "redis_git_sha1:00000000\r\n"
+                   "redis_git_dirty:0\r\n"
+                   "redis_build_id:0\r\n"
+                   "redis_mode:standalone\r\n"
+                   "os:%s %s %s\r\n"
+                   "arch_bits:%d\r\n"
+                   "multiplexing_api:epoll\r\n"
+                   "gcc_version:%d.%d.%d\r\n"
+                   "process_id:%d\r\n"
+                   "run_id:%s\r\n"
+                   "tcp_port:%d\r\n"
+                   "server_time_usec:%lld\r\n"
+                   "uptime_in_seconds:%lld\r\n"
+                   "uptime_in_days:%lld\r\n"
+                   "hz:%d\r\n"
+                   "configured_hz:%d\r\n"
+                   "lru_clock:%u\r\n"
+                   "executable:keel-server\r\n"
+                   "config_file:%s\r\n",
+                   KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine,
+                   (int)(sizeof(long) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
+                   server.runid, server.cfg.port, (long long)util_us(), (long long)up, (long long)(up / 86400),
+                   server.cfg.hz, server.cfg.hz, db_lru_clock(), server.config_file ? server.config_file : "");
+    return s;
+}
+
+static str section_clients(str s)
+{
+    int blocked = 0, pubsub = 0;
+    size_t max_in = 0, max_out = 0;
+    for (client *c = server.clients; c; c = c->next) {
+        if (c->flags & CLIENT_BLOCKED) {
+            blocked++;
+        }
+        if (client_obuf_class(c) == OBUF_PUBSUB) {
+            pubsub++;
+        }
+        if (c->qcap > max_in) {
+            max_in = c->qcap;
+        }
+        if (rbuf_pending(&c->out) > max_out) {
+            max_out = rbuf_pending(&c->out);
+        }
+    }
+    return str_printf(s,
+                      "# Clients\r\n"
+                      "connected_clients:%d\r\n"
+                      "cluster_connections:0\r\n"
+                      "maxclients:%d\r\n"
+                      "client_recent_max_input_buffer:%zu\r\n"
+                      "client_recent_max_output_buffer:%zu\r\n"
+                      "blocked_clients:%d\r\n"
+                      "tracking_clients:0\r\n"
+                      "pubsub_clients:%d\r\n"
+                      "clients_in_timeout_table:%d\r\n",
+                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, pubsub, blocked);
+}
+
+static str section_memory(str s)
+{
+    char used_h[32], peak_h[32], rss_h[32], max_h[32], total_h[32];
+    size_t used = alloc_used(), peak = alloc_peak(), rss = alloc_rss();
+    if (used > peak) {
+        peak = used;
+    }
+    size_t allocated, active, resident;
+    alloc_stats(&allocated, &active, &resident);
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    unsigned long long total = pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
+    util_bytes_human(used_h, sizeof(used_h), used);
+    util_bytes_human(peak_h, sizeof(peak_h), peak);
+    util_bytes_human(rss_h, sizeof(rss_h), rss);
+    util_bytes_human(max_h, sizeof(max_h), (unsigned long long)server.cfg.maxmemory);
+    util_bytes_human(total_h, sizeof(total_h), total);
+    size_t dataset_overhead = sizeof(server) + sizeof(db) * (size_t)server.cfg.databases;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        dataset_overhead += dict_slots(&server.dbs[i].keys) * sizeof(void *);
+    }
+    size_t clients_mem = 0;
+    for (client *c = server.clients; c; c = c->next) {
+        clients_mem += sizeof(*c) + c->qcap + c->out.cap;
+    }
+    size_t startup = 0;
+    size_t dataset = used > dataset_overhead + clients_mem ? used - dataset_overhead - clients_mem : 0;
+    double frag = used ? (double)rss / (double)used : 0;
+    double alloc_frag = allocated ? (double)active / (double)allocated : 1;
+    s = str_printf(s,
+                   "# Memory\r\n"
+                   "used_memory:%zu\r\n"
+                   "used_memory_human:%s\r\n"
+                   "used_memory_rss:%zu\r\n"
+                   "used_memory_rss_human:%s\r\n"
+                   "used_memory_peak:%zu\r\n"
+                   "used_memory_peak_human:%s\r\n"
+                   "used_memory_peak_perc:%.2f%%\r\n"
+                   "used_memory_overhead:%zu\r\n"
+                   "used_memory_startup:%zu\r\n"
+                   "used_memory_dataset:%zu\r\n"
+                   "used_memory_dataset_perc:%.2f%%\r\n"
+                   "allocator_allocated:%zu\r\n"
+                   "allocator_active:%zu\r\n"
+                   "allocator_resident:%zu\r\n"
+                   "total_system_memory:%llu\r\n"
+                   "total_system_memory_human:%s\r\n"
+                   "used_memory_lua:%d\r\n"
+                   "used_memory_vm_eval:%d\r\n"
+                   "used_memory_scripts_eval:0\r\n"
+                   "number_of_cached_scripts:0\r\n"
+                   "maxmemory:%lld\r\n"
+                   "maxmemory_human:%s\r\n"
+                   "maxmemory_policy:%s\r\n"
+                   "allocator_frag_ratio:%.2f\r\n"
+                   "mem_fragmentation_ratio:%.2f\r\n"
+                   "mem_fragmentation_bytes:%lld\r\n"
+                   "mem_not_counted_for_evict:0\r\n"
+                   "mem_clients_slaves:0\r\n"
+                   "mem_clients_normal:%zu\r\n"
+                   "mem_allocator:%s\r\n"
+                   "lazyfree_pending_objects:%zu\r\n"
+                   "lazyfreed_objects:%zu\r\n",
+                   used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
+                   dataset_overhead + clients_mem, startup, dataset,
+                   used ? 100.0 * (double)dataset / (double)used : 0, allocated, active, resident, total, total_h,
+                   0, 0, server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy],
+                   alloc_frag, frag, (long long)rss - (long long)used, clients_mem, alloc_name(),
+                   lazyfree_pending(), lazyfree_freed());
+    return s;
+}
+
+static str section_persistence(str s)
+{
+    return str_printf(s,
+                      "# Persistence\r\n"
+                      "loading:0\r\n"
+                      "async_loading:0\r\n"
+                      "rdb_changes_since_last_save:%lld\r\n"
+                      "rdb_bgsave_in_progress:0\r\n"
+                      "rdb_last_save_time:%lld\r\n"
+                      "rdb_last_bgsave_status:ok\r\n"
+                      "aof_enabled:%d\r\n"
+                      "aof_rewrite_in_progress:0\r\n"
+                      "aof_last_write_status:ok\r\n",
+                      server.dirty, (long long)server.lastsave, server.cfg.appendonly);
+}
+
+static str section_stats(str s)
+{
+    long long pubsub_ch = 0, pubsub_pat = 0;
+    (void)pubsub_ch;
+    (void)pubsub_pat;
+    return str_printf(s,
+                      "# Stats\r\n"
+                      "total_connections_received:%lld\r\n"
+                      "total_commands_processed:%lld\r\n"
+                      "instantaneous_ops_per_sec:0\r\n"
+                      "total_net_input_bytes:%lld\r\n"
+                      "total_net_output_bytes:%lld\r\n"
+                      "rejected_connections:%lld\r\n"
+                      "expired_keys:%lld\r\n"
+                      "expired_stale_perc:0.00\r\n"
+                      "evicted_keys:%lld\r\n"
+                      "evicted_clients:0\r\n"
+                      "keyspace_hits:%lld\r\n"
+                      "keyspace_misses:%lld\r\n"
+                      "latest_fork_usec:0\r\n"
+                      "total_forks:0\r\n"
+                      "client_query_buffer_limit_disconnections:%lld\r\n"
+                      "client_output_buffer_limit_disconnections:%lld\r\n"
+                      "total_error_replies:%lld\r\n"
+                      "dump_payload_sanitizations:0\r\n"
+                      "total_reads_processed:0\r\n"
+                      "total_writes_processed:0\r\n",
+                      server.stats.numconnections, server.stats.numcommands, server.stats.net_input_bytes,
+                      server.stats.net_output_bytes, server.stats.rejected_conn, server.stats.expiredkeys,
+                      server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
+                      server.stats.client_qbuf_limit_disconnections,
+                      server.stats.client_outbuf_limit_disconnections, server.stats.total_error_replies);
+}
+
+static str section_replication(str s)
+{
+    return str_printf(s,
+                      "# Replication\r\n"
+                      "role:master\r\n"
+                      "connected_slaves:0\r\n"
+                      "master_failover_state:no-failover\r\n"
+                      "master_replid:%s\r\n"
+                      "master_replid2:0000000000000000000000000000000000000000\r\n"
+                      "master_repl_offset:0\r\n"
+                      "second_repl_offset:-1\r\n"
+                      "repl_backlog_active:0\r\n"
+                      "repl_backlog_size:%lld\r\n"
+                      "repl_backlog_first_byte_offset:0\r\n"
+                      "repl_backlog_histlen:0\r\n",
+                      server.runid, server.cfg.repl_backlog_size);
+}
+
+static str section_cpu(str s)
+{
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    return str_printf(s,
+                      "# CPU\r\n"
+                      "used_cpu_sys:%ld.%06ld\r\n"
+                      "used_cpu_user:%ld.%06ld\r\n",
+                      (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec, (long)self.ru_utime.tv_sec,
+                      (long)self.ru_utime.tv_usec);
+}
+
+static str section_commandstats(str s)
+{
+    s = str_append_cstr(s, "# Commandstats\r\n");
+    for (int i = 0; i < cmd_count(); i++) {
+        command *cmd = cmd_at(i);
+        if (!cmd->calls && !cmd->rejected_calls && !cmd->failed_calls) {
+            continue;
+        }
+        s = str_printf(s, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_calls=%lld\r\n",
+                       cmd->name, cmd->calls, cmd->usec, cmd->calls ? (double)cmd->usec / (double)cmd->calls : 0.0,
+                       cmd->rejected_calls, cmd->failed_calls);
+    }
+    return s;
+}
+
+static str section_keyspace(str s)
+{
+    s = str_append_cstr(s, "# Keyspace\r\n");
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db *d = &server.dbs[i];
+        if (db_size(d)) {
+            s = str_printf(s, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", i, db_size(d), d->expires, d->avg_ttl);
+        }
+    }
+    return s;
+}
+
+typedef struct section {
+    const char *name;
+    str (*fn)(str s);
+    int in_default;
+} section;
+
+static const section sections[] = {
+    {"server", section_server, 1},           {"clients", section_clients, 1},
+    {"memory", section_memory, 1},           {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},             {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},                 {"commandstats", section_commandstats, 0},
+    {"keyspace", section_keyspace, 1},
+};
+
+/* section: a name, "default", "all" or "everything". */
+str info_generate(const char *section_name, int all, int everything)
+{
+    str s = str_empty(4096);
+    int dflt = strcasecmp(section_name, "default") == 0;
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        const section *sec = &sections[i];
+        int take = everything || (all && sec->in_default) || (dflt && sec->in_default) ||
+                   want(section_name, 0, sec->name) || (all && strcmp(sec->name, "commandstats") == 0);
+        if (!take) {
+            continue;
+        }
+        if (str_len(s)) {
+            s = str_append_cstr(s, "\r\n");
+        }
+        s = sec->fn(s);
+    }
+    for (int i = 0; i < nextensions; i++) {
+        s = extensions[i](s, section_name, all || everything || dflt);
+    }
+    return s;
+}

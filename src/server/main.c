@@ -1,0 +1,376 @@
+/* main: start-up, the cron timer, the before-sleep hook and shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "db/lazyfree.h"
+#include "net/sock.h"
+#include "server/server.h"
+
+server_state server;
+
+/* Feature modules' start-up functions (each registers its hooks). */
+void types_init(void);
+void features_init(void);
+
+int64_t server_ms(void)
+{
+    return server.now_ms ? server.now_ms : util_ms();
+}
+
+void server_update_time(void)
+{
+    server.now_ms = util_ms();
+    db_set_lru_clock((uint32_t)(server.now_ms / 1000));
+}
+
+int server_has_debug_access(client *c)
+{
+    int mode = server.cfg.enable_debug_command;
+    if (mode == 1) {
+        return 1;
+    }
+    if (mode == 2) {
+        return (c->flags & (CLIENT_UNIX | CLIENT_FAKE)) || strncmp(c->addr, "127.", 4) == 0 ||
+               strncmp(c->addr, "[::1]", 5) == 0;
+    }
+    return 0;
+}
+
+/* Set by the eviction module; until then the limit is a plain check. */
+int (*server_evict_fn)(void);
+
+int server_over_memory(void)
+{
+    if (server.cfg.maxmemory <= 0) {
+        return 0;
+    }
+    if (server_evict_fn) {
+        return server_evict_fn();
+    }
+    return alloc_used() > (size_t)server.cfg.maxmemory;
+}
+
+/* ---- expiry hooks from the keyspace ---- */
+
+static void on_key_expired(db *d, sv key)
+{
+    server.stats.expiredkeys++;
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    sv argv[2] = {SV("DEL"), key};
+    propagate_cmd(d->id, argv, 2);
+    if (top) {
+        propagate_end();
+    }
+    notify_event(NOTIFY_EXPIRED, "expired", key, d->id);
+}
+
+static void on_key_modified(db *d, sv key)
+{
+    server_key_written(d, key, NULL);
+}
+
+/* ---- cron ---- */
+
+static long cron(ev_loop *l, long long id, void *data)
+{
+    (void)l;
+    (void)id;
+    (void)data;
+    server_update_time();
+    db_set_time(server.now_ms);
+    server.cron_loops++;
+    /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
+    if (server.cfg.active_expire) {
+        int64_t budget = 250000 / server.cfg.hz;
+        db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
+    }
+    /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db *d = &server.dbs[i];
+        dict_resize_to_fit(&d->keys);
+        if (d->keys.rehash_idx >= 0) {
+            dict_rehash_ms(&d->keys, 1);
+        }
+    }
+    client_cron();
+    client_reap();
+    if (server.shutdown_asap) {
+        server_shutdown(0);
+    }
+    return 1000 / server.cfg.hz;
+}
+
+static void before_sleep(ev_loop *l)
+{
+    (void)l;
+    /* A quick expiry pass when the last cron pass ran out of budget is left
+     * to cron; here only replies and closes. */
+    client_flush_pending();
+    client_reap();
+}
+
+/* ---- start-up ---- */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    server.shutdown_asap = 1;
+}
+
+static void write_pidfile(void)
+{
+    if (!server.cfg.pidfile || !server.cfg.pidfile[0]) {
+        return;
+    }
+    FILE *f = fopen(server.cfg.pidfile, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+}
+
+static void daemonize(void)
+{
+    if (fork() != 0) {
+        exit(0);
+    }
+    setsid();
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO) {
+            close(fd);
+        }
+    }
+}
+
+static void raise_fd_limit(void)
+{
+    rlim_t want = (rlim_t)server.cfg.maxclients + 32 + 128;
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur >= want) {
+        return;
+    }
+    lim.rlim_cur = want;
+    if (lim.rlim_max < want) {
+        lim.rlim_max = want;
+    }
+    if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+        getrlimit(RLIMIT_NOFILE, &lim);
+        int possible = (int)lim.rlim_cur - 32 - 128;
+        if (possible < 1) {
+            possible = 1;
+        }
+        log_msg(LOG_WARNING, "You requested maxclients of %d requiring at least %llu max file descriptors; "
+                             "maxclients lowered to %d.",
+                server.cfg.maxclients, (unsigned long long)want, possible);
+        server.cfg.maxclients = possible;
+    }
+}
+
+static int open_listeners(void)
+{
+    char err[256];
+    server.listen_count = 0;
+    server.unix_fd = -1;
+    if (server.cfg.port != 0) {
+        char *addrs = alloc_strdup(server.cfg.bind ? server.cfg.bind : "");
+        char *save = NULL;
+        for (char *a = strtok_r(addrs, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+            int optional = a[0] == '-';
+            if (optional) {
+                a++;
+            }
+            int fd = sock_listen_tcp(a, server.cfg.port, server.cfg.tcp_backlog, err, sizeof(err));
+            if (fd < 0) {
+                if (optional) {
+                    continue;
+                }
+                log_msg(LOG_WARNING, "Warning: Could not create server TCP listening socket %s:%d: %s", a,
+                        server.cfg.port, err);
+                alloc_free(addrs);
+                return -1;
+            }
+            if (server.listen_count < 16) {
+                server.listen_fds[server.listen_count++] = fd;
+            }
+        }
+        alloc_free(addrs);
+    }
+    if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
+        server.unix_fd = sock_listen_unix(server.cfg.unixsocket, server.cfg.unixsocketperm,
+                                          server.cfg.tcp_backlog, err, sizeof(err));
+        if (server.unix_fd < 0) {
+            log_msg(LOG_WARNING, "Failed opening Unix socket: %s", err);
+            return -1;
+        }
+    }
+    if (server.listen_count == 0 && server.unix_fd < 0) {
+        log_msg(LOG_WARNING, "Configured to not listen anywhere, exiting.");
+        return -1;
+    }
+    for (int i = 0; i < server.listen_count; i++) {
+        ev_add(server.loop, server.listen_fds[i], EV_READABLE, client_accept, NULL);
+    }
+    if (server.unix_fd >= 0) {
+        ev_add(server.loop, server.unix_fd, EV_READABLE, client_accept, NULL);
+    }
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "Usage: ./keel-server [/path/to/keel.conf] [options] [-]\n"
+                    "       ./keel-server - (read config from stdin)\n"
+                    "       ./keel-server -v or --version\n"
+                    "       ./keel-server -h or --help\n\n"
+                    "Examples:\n"
+                    "       ./keel-server (run the server with default config)\n"
+                    "       ./keel-server /etc/keel/6379.conf\n"
+                    "       ./keel-server --port 7777\n"
+                    "       ./keel-server /etc/mykeel.conf --loglevel verbose\n");
+}
+
+void server_shutdown(int nosave)
+{
+    (void)nosave;
+    log_msg(LOG_WARNING, "User requested shutdown...");
+    client_flush_pending();
+    if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
+        unlink(server.cfg.unixsocket);
+    }
+    if (server.cfg.pidfile && server.cfg.pidfile[0]) {
+        unlink(server.cfg.pidfile);
+    }
+    log_msg(LOG_WARNING, "Keel is now ready to exit, bye bye...");
+    exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("Keel server v=%s (redis-compatible %s) malloc=%s bits=%d\n", KEEL_VERSION,
+                   KEEL_REDIS_COMPAT_VERSION, alloc_name(), (int)(sizeof(long) * 8));
+            return 0;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage();
+            return 0;
+        }
+    }
+    uint8_t seed[16];
+    util_os_random(seed, sizeof(seed));
+    util_hash_seed(seed);
+    uint64_t rs;
+    util_os_random(&rs, sizeof(rs));
+    util_rand_seed(rs);
+    uint8_t rid[20];
+    util_os_random(rid, sizeof(rid));
+    for (int i = 0; i < 20; i++) {
+        sprintf(server.runid + i * 2, "%02x", rid[i]);
+    }
+
+    config_defaults();
+    char err[1024];
+    int argi = 1;
+    if (argi < argc && argv[argi][0] != '-') {
+        server.config_file = argv[argi];
+        if (config_load_file(argv[argi], err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        argi++;
+    } else if (argi < argc && strcmp(argv[argi], "-") == 0) {
+        if (config_load_file("-", err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        argi++;
+    }
+    /* --name value [value...]: values run until the next --option. */
+    while (argi < argc) {
+        if (strncmp(argv[argi], "--", 2) != 0) {
+            fprintf(stderr, "Invalid argument '%s'. Options must start with '--'.\n", argv[argi]);
+            return 1;
+        }
+        const char *name = argv[argi] + 2;
+        str val = str_empty(32);
+        int n = 0;
+        argi++;
+        while (argi < argc && strncmp(argv[argi], "--", 2) != 0) {
+            if (n++) {
+                val = str_append(val, " ", 1);
+            }
+            val = str_append_cstr(val, argv[argi++]);
+        }
+        int rc = config_set(name, val, err, sizeof(err), 1);
+        if (rc < 0) {
+            fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (Keel %s) ***\n>>> '%s %s'\n%s\n", KEEL_VERSION, name, val,
+                    rc == -2 ? "Bad directive or wrong number of arguments" : err);
+            str_free(val);
+            return 1;
+        }
+        str_free(val);
+    }
+
+    if (server.cfg.logfile && server.cfg.logfile[0] && log_set_file(server.cfg.logfile) < 0) {
+        fprintf(stderr, "Can't open the log file: %s\n", server.cfg.logfile);
+        return 1;
+    }
+    if (server.cfg.daemonize) {
+        daemonize();
+    }
+    if (server.cfg.dir && server.cfg.dir[0] && chdir(server.cfg.dir) < 0) {
+        log_msg(LOG_WARNING, "Can't chdir to '%s': %s", server.cfg.dir, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    raise_fd_limit();
+    server.loop = ev_new(server.cfg.maxclients + 128);
+    server_update_time();
+    server.start_ms = server.now_ms;
+    server.lastsave = server.now_ms / 1000;
+    server.dbs = alloc_zero(sizeof(db) * (size_t)server.cfg.databases);
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db_init(&server.dbs[i], i);
+    }
+    db_hooks_installed.key_expired = on_key_expired;
+    db_hooks_installed.key_modified = on_key_modified;
+    cmd_table_init();
+    types_init();
+    features_init();
+    lazyfree_start();
+
+    if (open_listeners() < 0) {
+        return 1;
+    }
+    write_pidfile();
+    ev_timer_add(server.loop, 1, cron, NULL);
+    ev_set_before_sleep(server.loop, before_sleep);
+    log_msg(LOG_NOTICE, "Keel %s (redis-compatible %s) started, pid=%d, port=%d", KEEL_VERSION,
+            KEEL_REDIS_COMPAT_VERSION, (int)getpid(), server.cfg.port);
+    log_msg(LOG_NOTICE, "Ready to accept connections");
+    ev_run(server.loop);
+    return 0;
+}

@@ -1,0 +1,147 @@
+/* propagate: the one point every write passes on its way to persistence and
+ * replicas. Writes of one top-level command (a plain command, an EXEC, a
+ * script) are collected and handed to the listeners together, wrapped in
+ * MULTI/EXEC when there is more than one, so replay is atomic too.
+ * Commands propagate in deterministic form: handlers rewrite relative
+ * times to absolute ones and random choices to their results. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "server/server.h"
+
+#define MAX_LISTENERS 8
+
+typedef struct prop_cmd {
+    int dbid;
+    int argc;
+    str *argv;
+} prop_cmd;
+
+static propagate_fn listeners[MAX_LISTENERS];
+static int nlisteners;
+static prop_cmd *pending;
+static int npending, cap_pending;
+
+void propagate_register(propagate_fn fn)
+{
+    if (nlisteners < MAX_LISTENERS) {
+        listeners[nlisteners++] = fn;
+    }
+}
+
+void propagate_begin(void)
+{
+    npending = 0;
+}
+
+void propagate_cmd(int dbid, sv *argv, int argc)
+{
+    if (nlisteners == 0) {
+        return; /* nobody listens: no copies */
+    }
+    if (npending == cap_pending) {
+        cap_pending = cap_pending ? cap_pending * 2 : 8;
+        pending = alloc_resize(pending, sizeof(prop_cmd) * (size_t)cap_pending);
+    }
+    prop_cmd *p = &pending[npending++];
+    p->dbid = dbid;
+    p->argc = argc;
+    p->argv = alloc_mem(sizeof(str) * (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p->argv[i] = str_new(argv[i].ptr, argv[i].len);
+    }
+}
+
+static void emit(int dbid, str *argv, int argc)
+{
+    sv stack[16];
+    sv *v = argc <= 16 ? stack : alloc_mem(sizeof(sv) * (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        v[i] = (sv){argv[i], str_len(argv[i])};
+    }
+    for (int i = 0; i < nlisteners; i++) {
+        listeners[i](dbid, v, argc);
+    }
+    if (v != stack) {
+        alloc_free(v);
+    }
+}
+
+void propagate_end(void)
+{
+    if (npending == 0) {
+        return;
+    }
+    int wrap = npending > 1;
+    if (wrap) {
+        str m = str_new("MULTI", 5);
+        emit(pending[0].dbid, &m, 1);
+        str_free(m);
+    }
+    for (int i = 0; i < npending; i++) {
+        emit(pending[i].dbid, pending[i].argv, pending[i].argc);
+        for (int j = 0; j < pending[i].argc; j++) {
+            str_free(pending[i].argv[j]);
+        }
+        alloc_free(pending[i].argv);
+    }
+    if (wrap) {
+        str e = str_new("EXEC", 4);
+        emit(pending[0].dbid, &e, 1);
+        str_free(e);
+    }
+    npending = 0;
+}
+
+void propagate_also(client *c, sv *argv, int argc)
+{
+    propagate_cmd(c->db->id, argv, argc);
+    c->propagate_as_is = 1;
+}
+
+void propagate_none(client *c)
+{
+    c->propagate_as_is = 1;
+}
+
+/* Owned copies of argv strings, kept until the command ends. */
+static str own(client *c, sv val)
+{
+    if (c->argv_owned_len == c->argv_owned_cap) {
+        c->argv_owned_cap = c->argv_owned_cap ? c->argv_owned_cap * 2 : 8;
+        c->argv_owned = alloc_resize(c->argv_owned, sizeof(str) * (size_t)c->argv_owned_cap);
+    }
+    str s = str_new(val.ptr, val.len);
+    c->argv_owned[c->argv_owned_len++] = s;
+    return s;
+}
+
+void client_rewrite_arg(client *c, int i, sv val)
+{
+    str s = own(c, val);
+    c->argv[i] = (sv){s, str_len(s)};
+}
+
+void client_rewrite_argv(client *c, sv *argv, int argc)
+{
+    if (argc > c->argv_cap) {
+        c->argv_cap = argc;
+        c->argv = alloc_resize(c->argv, sizeof(sv) * (size_t)argc);
+    }
+    /* Copy first: argv may point into the old owned strings. */
+    sv *tmp = alloc_mem(sizeof(sv) * (size_t)(argc ? argc : 1));
+    for (int i = 0; i < argc; i++) {
+        str s = own(c, argv[i]);
+        tmp[i] = (sv){s, str_len(s)};
+    }
+    memcpy(c->argv, tmp, sizeof(sv) * (size_t)argc);
+    c->argc = argc;
+    alloc_free(tmp);
+}
+
+void client_own_argv(client *c)
+{
+    for (int i = 0; i < c->argc; i++) {
+        client_rewrite_arg(c, i, c->argv[i]);
+    }
+}

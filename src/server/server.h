@@ -1,0 +1,364 @@
+/* server: the process-wide state, the client, and the functions command
+ * handlers use to talk to the server (replies, key-change signals,
+ * propagation). Only cmd/ and server/ include this header. */
+#ifndef KEEL_SERVER_H
+#define KEEL_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/dict.h"
+#include "base/str.h"
+#include "cmd/cmd.h"
+#include "db/db.h"
+#include "net/ev.h"
+#include "proto/reply.h"
+#include "proto/resp_parse.h"
+
+#define KEEL_VERSION "0.1.0"
+/* The Redis version we report to clients that check features by version. */
+#define KEEL_REDIS_COMPAT_VERSION "7.2.4"
+
+/* Client flags. */
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 0)
+#define CLIENT_CLOSE_ASAP (1u << 1)
+#define CLIENT_MULTI (1u << 2)
+#define CLIENT_DIRTY_CAS (1u << 3)  /* a WATCHed key changed */
+#define CLIENT_DIRTY_EXEC (1u << 4) /* a queued command was refused */
+#define CLIENT_BLOCKED (1u << 5)
+#define CLIENT_PUBSUB (1u << 6)     /* RESP2 subscribed mode */
+#define CLIENT_PENDING_WRITE (1u << 7)
+#define CLIENT_UNIX (1u << 8)
+#define CLIENT_FAKE (1u << 9)       /* scripts, AOF load: no socket */
+#define CLIENT_IN_EXEC (1u << 10)
+#define CLIENT_IN_SCRIPT (1u << 11)
+#define CLIENT_MONITOR (1u << 12)
+#define CLIENT_REPLICA (1u << 13)
+#define CLIENT_MASTER (1u << 14)
+#define CLIENT_TRACKING (1u << 15)
+#define CLIENT_NO_EVICT (1u << 16)
+#define CLIENT_REPLY_OFF (1u << 17)
+
+/* Keyspace notification classes (notify-keyspace-events letters). */
+#define NOTIFY_KEYSPACE (1 << 0) /* K */
+#define NOTIFY_KEYEVENT (1 << 1) /* E */
+#define NOTIFY_GENERIC (1 << 2)  /* g */
+#define NOTIFY_STRING (1 << 3)   /* $ */
+#define NOTIFY_LIST (1 << 4)     /* l */
+#define NOTIFY_SET (1 << 5)      /* s */
+#define NOTIFY_HASH (1 << 6)     /* h */
+#define NOTIFY_ZSET (1 << 7)     /* z */
+#define NOTIFY_EXPIRED (1 << 8)  /* x */
+#define NOTIFY_EVICTED (1 << 9)  /* e */
+#define NOTIFY_STREAM (1 << 10)  /* t */
+#define NOTIFY_KEY_MISS (1 << 11) /* m */
+#define NOTIFY_LOADED (1 << 12)  /* module only */
+#define NOTIFY_MODULE (1 << 13)  /* d */
+#define NOTIFY_NEW (1 << 14)     /* n */
+#define NOTIFY_ALL                                                                                 \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
+     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
+
+/* Per-feature client state lives in the feature's own module. */
+struct multi_state;
+struct block_state;
+struct pubsub_state;
+struct tracking_state;
+struct watch_state;
+
+struct client {
+    uint64_t id;
+    int fd;
+    uint32_t flags;
+    db *db;
+    int resp; /* 2 or 3 */
+    int authenticated;
+    str name;
+    str lib_name;
+    str lib_ver;
+    char addr[64];
+    char laddr[64];
+
+    /* Input: query buffer with a parse position, parser state, argv. */
+    char *qbuf;
+    size_t qlen, qcap, qpos;
+    size_t qbuf_peak;
+    resp_parser parser;
+    sv *argv;
+    int argc;
+    int argv_cap;
+    /* Strings owned by the current argv (rewrites, queued commands). */
+    str *argv_owned;
+    int argv_owned_len, argv_owned_cap;
+    command *cmd;
+    command *lastcmd;
+
+    /* Output. */
+    rbuf out;
+    int64_t obuf_soft_since; /* ms when the soft limit was first exceeded */
+
+    int64_t ctime;            /* ms */
+    int64_t last_interaction; /* ms */
+
+    /* Propagation override set by a handler (deterministic rewrite). */
+    int propagate_as_is;
+
+    struct multi_state *mstate;
+    struct block_state *bstate;
+    struct pubsub_state *pstate;
+    struct tracking_state *tstate;
+    struct watch_state *wstate;
+
+    struct client *prev, *next;       /* all clients */
+    struct client *pending_next;      /* clients with replies to write */
+    int in_pending;
+};
+
+/* Client-output-buffer-limit classes. */
+enum { OBUF_NORMAL = 0, OBUF_REPLICA = 1, OBUF_PUBSUB = 2, OBUF_CLASSES = 3 };
+typedef struct obuf_limit {
+    long long hard, soft, soft_seconds;
+} obuf_limit;
+
+typedef struct server_config {
+    int port;
+    char *bind;          /* space-separated addresses */
+    char *unixsocket;
+    int unixsocketperm;
+    char *requirepass;
+    int maxclients;
+    int timeout;         /* idle seconds, 0 = never */
+    int tcp_keepalive;
+    int tcp_backlog;
+    int databases;
+    int hz;
+    int dynamic_hz;
+    int loglevel;
+    char *logfile;
+    char *dir;
+    int daemonize;
+    char *pidfile;
+    int protected_mode;
+    long long maxmemory;
+    int maxmemory_policy;
+    int maxmemory_samples;
+    int maxmemory_eviction_tenacity;
+    int lfu_log_factor;
+    int lfu_decay_time;
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    obuf_limit obuf[OBUF_CLASSES];
+    int enable_debug_command; /* 0 no, 1 yes, 2 local */
+    int active_expire;        /* DEBUG SET-ACTIVE-EXPIRE */
+    int lazyfree_lazy_user_del;
+    int lazyfree_lazy_user_flush;
+    int lazyfree_lazy_expire;
+    int lazyfree_lazy_eviction;
+    int lazyfree_lazy_server_del;
+    char *notify_keyspace_events_str;
+    int notify_keyspace_events;
+    /* persistence (stored now, enforced by the persistence layer) */
+    char *save;
+    int appendonly;
+    char *appendfsync;
+    char *appendfilename;
+    char *dbfilename;
+    /* collections encodings */
+    long long list_max_listpack_size;
+    int list_compress_depth;
+    long long hash_max_listpack_entries;
+    long long hash_max_listpack_value;
+    long long set_max_intset_entries;
+    long long set_max_listpack_entries;
+    long long set_max_listpack_value;
+    long long zset_max_listpack_entries;
+    long long zset_max_listpack_value;
+    long long stream_node_max_bytes;
+    long long stream_node_max_entries;
+    /* scripting */
+    long long busy_reply_threshold;
+    /* slowlog */
+    long long slowlog_log_slower_than;
+    long long slowlog_max_len;
+    long long latency_monitor_threshold;
+    char *replicaof;
+    int replica_read_only;
+    int repl_diskless_sync;
+    long long repl_backlog_size;
+    char *masterauth;
+    char *acllog_max_len_str;
+} server_config;
+
+typedef struct server_stats {
+    long long numconnections;
+    long long numcommands;
+    long long rejected_conn;
+    long long expiredkeys;
+    long long evictedkeys;
+    long long keyspace_hits;
+    long long keyspace_misses;
+    long long net_input_bytes;
+    long long net_output_bytes;
+    long long total_error_replies;
+    long long unexpected_error_replies;
+    long long client_qbuf_limit_disconnections;
+    long long client_outbuf_limit_disconnections;
+    long long expired_stale_perc;
+    long long expire_cycle_cpu_ms;
+    long long pubsub_messages;
+} server_stats;
+
+typedef struct server_state {
+    server_config cfg;
+    server_stats stats;
+    char *config_file;
+    ev_loop *loop;
+    int listen_fds[16];
+    int listen_count;
+    int unix_fd;
+    db *dbs;
+    client *clients; /* doubly linked list head */
+    int nclients;
+    client *pending_writes;
+    uint64_t next_client_id;
+    int64_t start_ms;
+    int64_t now_ms;     /* cached at each loop iteration */
+    long long dirty;    /* changes since the last save */
+    int64_t lastsave;   /* seconds */
+    int shutdown_asap;
+    int expire_next_db;
+    char runid[41];
+    long long cron_loops;
+    client *current_client;
+    int in_exec;
+    int in_script;
+    /* The client whose command is running right now, for propagation. */
+    int propagate_depth;
+    struct propagation *prop;
+    int sentinel_mode;
+} server_state;
+
+extern server_state server;
+
+/* ---- replies: handlers use these; RESP version is handled inside ---- */
+#define R(c) (&(c)->out)
+void reply_syntax_error(client *c);
+void reply_wrongtype(client *c);
+void reply_not_integer(client *c);
+void reply_not_float(client *c);
+void reply_arity_error(client *c);
+/* Error reply that also counts in stats (all errors should go through). */
+void reply_err(client *c, const char *msg);
+void reply_errf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- argument helpers ---- */
+/* Parse argv[i] as an integer / double; on failure reply the standard error
+ * and return 0. */
+int arg_ll(client *c, int i, long long *v);
+int arg_ll_range(client *c, int i, long long min, long long max, long long *v, const char *err);
+int arg_double(client *c, int i, double *v);
+/* argv[i] equals lit, case-insensitively. */
+int arg_is(client *c, int i, const char *lit);
+
+/* ---- key lookup for commands: hit/miss stats, type check ---- */
+kobj *lookup_read(client *c, sv key);
+kobj *lookup_write(client *c, sv key);
+/* Looks up a key expecting `type`; on type mismatch replies WRONGTYPE and
+ * sets *bad. NULL without *bad means absent. */
+kobj *lookup_typed(client *c, sv key, int type, int write, int *bad);
+
+/* ---- the write path ---- */
+/* Every change to a key calls this once: counts dirty, invalidates WATCH
+ * and tracking, wakes blocked clients, emits the keyspace event. */
+void signal_write(client *c, int notify_class, const char *event, sv key);
+/* The keyspace notification alone (e.g. for extra events). */
+void notify_event(int notify_class, const char *event, sv key, int dbid);
+/* Propagate this command as `argv` instead of the client's own argv (may be
+ * called several times: all are propagated, in order). */
+void propagate_also(client *c, sv *argv, int argc);
+/* Propagate nothing for the current command even though it wrote. */
+void propagate_none(client *c);
+/* Replace argv[i] of the current command (owned copy kept until the
+ * command ends); used for deterministic rewrites. */
+void client_rewrite_arg(client *c, int i, sv val);
+void client_rewrite_argv(client *c, sv *argv, int argc);
+
+/* Hooks other modules register for propagated writes (AOF, replicas). */
+typedef void (*propagate_fn)(int dbid, sv *argv, int argc);
+void propagate_register(propagate_fn fn);
+/* Called by dispatch: the writes of one top-level command. */
+void propagate_begin(void);
+void propagate_end(void);
+void propagate_cmd(int dbid, sv *argv, int argc);
+
+/* ---- clients ---- */
+client *client_new(int fd, uint32_t flags);
+void client_free(client *c);
+void client_close_async(client *c);
+void client_select_db(client *c, int id);
+/* Queue c for writing before the loop sleeps. */
+void client_pending_write(client *c);
+/* Enforce output buffer limits; returns 1 if c was scheduled to close. */
+int client_check_obuf(client *c);
+int client_obuf_class(const client *c);
+/* Run one already-parsed command (argv set) through dispatch. */
+void dispatch(client *c);
+/* Run argv as a command on c; used by MULTI/EXEC and scripts. */
+void dispatch_call(client *c, command *cmd);
+void client_info_line(client *c, str *out);
+client *client_by_id(uint64_t id);
+/* Copies argv into owned strings (a command that outlives its query
+ * buffer: blocked clients, queued MULTI commands). */
+void client_own_argv(client *c);
+/* Feature modules release their per-client state here; called when a
+ * client is freed and on RESET (so it must leave the client usable). */
+void client_register_cleanup(void (*fn)(client *c));
+void client_run_cleanups(client *c);
+void client_accept(ev_loop *l, int lfd, void *data, int mask);
+void client_flush_pending(void);
+void client_reap(void);
+void client_cron(void);
+void client_process_input(client *c);
+/* Counts provided by feature modules for CLIENT LIST (may be NULL). */
+extern int (*client_sub_count)(client *c, int kind);
+extern int (*client_multi_count)(client *c);
+extern int (*client_watch_count)(client *c);
+
+/* Key-write listeners (WATCH, tracking, blocked clients, keyspace events
+ * register here); called by signal_write and by expiry/eviction. */
+typedef void (*key_write_fn)(db *d, sv key, client *by);
+void server_on_key_write(key_write_fn fn);
+/* key.ptr == NULL means every key of d changed (FLUSHDB, SWAPDB). */
+void server_key_written(db *d, sv key, client *by);
+/* The keyspace-event publisher (installed by pub/sub). */
+extern void (*notify_publish)(sv channel, sv message);
+
+/* Dispatch gates other modules provide (NULL until they exist). Each
+ * returns 1 when it handled the command itself (e.g. queued it). */
+extern int (*gate_multi)(client *c, command *cmd);
+/* Resets per-command state after a command completes. */
+void client_end_command(client *c);
+
+/* CLIENT subcommands added by feature modules (TRACKING, UNBLOCK...): the
+ * function returns 1 if it handled the subcommand. */
+void cmd_client_register(int (*fn)(client *c));
+/* Extra INFO sections from feature modules: append "# Name\r\n..." when
+ * the section is asked for. */
+typedef str (*info_section_fn)(str out, const char *section, int all);
+void info_register(info_section_fn fn);
+
+/* ---- misc ---- */
+int64_t server_ms(void);
+void server_update_time(void);
+int server_has_debug_access(client *c);
+str info_generate(const char *section, int all, int everything);
+int config_load_file(const char *path, char *err, size_t errlen);
+int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
+str config_get_value(const char *name, int *found);
+void config_defaults(void);
+void config_get_matching(client *c, sv *patterns, int n);
+/* Memory limit check for denyoom commands: 1 = over limit after eviction. */
+int server_over_memory(void);
+void server_shutdown(int nosave);
+
+#endif
