@@ -1,0 +1,338 @@
+/* listpack: see the header for the layout. All sizes are recomputed from
+ * the bytes themselves, so the structure is self-describing and one
+ * allocation holds everything (no per-element headers). */
+#include "ds/listpack.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#define HDR 8
+#define END 0xFF
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void set32(unsigned char *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+size_t lp_bytes(const lp *l)
+{
+    return get32(l);
+}
+
+size_t lp_len(const lp *l)
+{
+    return get32(l + 4);
+}
+
+lp *lp_new(void)
+{
+    lp *l = alloc_mem(HDR + 1);
+    set32(l, HDR + 1);
+    set32(l + 4, 0);
+    l[HDR] = END;
+    return l;
+}
+
+void lp_free(lp *l)
+{
+    alloc_free(l);
+}
+
+lp *lp_dup(const lp *l)
+{
+    lp *n = alloc_mem(lp_bytes(l));
+    memcpy(n, l, lp_bytes(l));
+    return n;
+}
+
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static size_t varint_put(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+static uint64_t varint_get(const unsigned char *p, size_t *n)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    size_t i = 0;
+    for (;;) {
+        unsigned char b = p[i++];
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            break;
+        }
+        shift += 7;
+    }
+    *n = i;
+    return v;
+}
+
+/* Back length: written so the byte nearest the next entry holds the low
+ * 7 bits, each earlier byte the next 7, with 0x80 meaning "more before". */
+static size_t back_put(unsigned char *end, uint64_t v)
+{
+    size_t n = varint_size(v);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)(v & 0x7F);
+        v >>= 7;
+        if (i + 1 < n) {
+            b |= 0x80;
+        }
+        end[-(long)i - 1] = b;
+    }
+    return n;
+}
+
+static uint64_t back_get(const unsigned char *end, size_t *n)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    int shift = 0;
+    for (;;) {
+        unsigned char b = end[-(long)i - 1];
+        i++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            break;
+        }
+        shift += 7;
+    }
+    *n = i;
+    return v;
+}
+
+/* Whole size of the entry at p. */
+static size_t entry_size(const unsigned char *p)
+{
+    size_t n;
+    uint64_t len = varint_get(p, &n);
+    size_t body = n + (size_t)len;
+    return body + varint_size(body);
+}
+
+static size_t encoded_size(size_t len)
+{
+    size_t body = varint_size(len) + len;
+    return body + varint_size(body);
+}
+
+static void encode(unsigned char *p, sv val)
+{
+    size_t n = varint_put(p, val.len);
+    if (val.len) {
+        memcpy(p + n, val.ptr, val.len);
+    }
+    size_t body = n + val.len;
+    back_put(p + body + varint_size(body), body);
+}
+
+unsigned char *lp_first(lp *l)
+{
+    return l[HDR] == END ? NULL : l + HDR;
+}
+
+unsigned char *lp_next(lp *l, unsigned char *p)
+{
+    (void)l;
+    p += entry_size(p);
+    return *p == END ? NULL : p;
+}
+
+unsigned char *lp_prev(lp *l, unsigned char *p)
+{
+    if (p == l + HDR) {
+        return NULL;
+    }
+    size_t n;
+    uint64_t body = back_get(p, &n);
+    return p - n - body;
+}
+
+unsigned char *lp_last(lp *l)
+{
+    unsigned char *end = l + lp_bytes(l) - 1;
+    if (end == l + HDR) {
+        return NULL;
+    }
+    size_t n;
+    uint64_t body = back_get(end, &n);
+    return end - n - body;
+}
+
+unsigned char *lp_seek(lp *l, long index)
+{
+    long len = (long)lp_len(l);
+    if (index < 0) {
+        index += len;
+    }
+    if (index < 0 || index >= len) {
+        return NULL;
+    }
+    unsigned char *p;
+    if (index < len / 2) {
+        p = lp_first(l);
+        while (index--) {
+            p = lp_next(l, p);
+        }
+    } else {
+        p = lp_last(l);
+        for (long i = len - 1; i > index; i--) {
+            p = lp_prev(l, p);
+        }
+    }
+    return p;
+}
+
+sv lp_get(const unsigned char *p)
+{
+    size_t n;
+    uint64_t len = varint_get(p, &n);
+    return (sv){(const char *)p + n, (size_t)len};
+}
+
+int lp_get_ll(const unsigned char *p, long long *v)
+{
+    sv s = lp_get(p);
+    return util_parse_ll(s.ptr, s.len, v);
+}
+
+/* Replaces `oldsz` bytes at offset `off` with room for `newsz` bytes. */
+static lp *splice(lp *l, size_t off, size_t oldsz, size_t newsz)
+{
+    size_t total = lp_bytes(l);
+    size_t ntotal = total - oldsz + newsz;
+    if (ntotal > UINT32_MAX) {
+        PANIC("listpack over 4GB");
+    }
+    if (newsz > oldsz) {
+        l = alloc_resize(l, ntotal);
+    }
+    memmove(l + off + newsz, l + off + oldsz, total - off - oldsz);
+    if (newsz < oldsz) {
+        l = alloc_resize(l, ntotal);
+    }
+    set32(l, (uint32_t)ntotal);
+    return l;
+}
+
+lp *lp_insert(lp *l, unsigned char *p, sv val, unsigned char **pos)
+{
+    size_t off = p ? (size_t)(p - l) : lp_bytes(l) - 1;
+    size_t sz = encoded_size(val.len);
+    l = splice(l, off, 0, sz);
+    encode(l + off, val);
+    set32(l + 4, get32(l + 4) + 1);
+    if (pos) {
+        *pos = l + off;
+    }
+    return l;
+}
+
+lp *lp_append(lp *l, sv val)
+{
+    return lp_insert(l, NULL, val, NULL);
+}
+
+lp *lp_prepend(lp *l, sv val)
+{
+    return lp_insert(l, lp_first(l), val, NULL);
+}
+
+lp *lp_append_ll(lp *l, long long v)
+{
+    char buf[32];
+    int n = util_ll2str(buf, v);
+    return lp_append(l, (sv){buf, (size_t)n});
+}
+
+lp *lp_replace(lp *l, unsigned char **p, sv val)
+{
+    size_t off = (size_t)(*p - l);
+    size_t oldsz = entry_size(*p), newsz = encoded_size(val.len);
+    /* val may point into l itself: copy it out first if so. */
+    char stackbuf[256];
+    char *copy = NULL;
+    if (val.len && val.ptr >= (const char *)l && val.ptr < (const char *)l + lp_bytes(l)) {
+        copy = val.len <= sizeof(stackbuf) ? stackbuf : alloc_mem(val.len);
+        memcpy(copy, val.ptr, val.len);
+        val.ptr = copy;
+    }
+    l = splice(l, off, oldsz, newsz);
+    encode(l + off, val);
+    if (copy && copy != stackbuf) {
+        alloc_free(copy);
+    }
+    *p = l + off;
+    return l;
+}
+
+lp *lp_delete(lp *l, unsigned char **p)
+{
+    size_t off = (size_t)(*p - l);
+    l = splice(l, off, entry_size(*p), 0);
+    set32(l + 4, get32(l + 4) - 1);
+    *p = l[off] == END ? NULL : l + off;
+    return l;
+}
+
+lp *lp_delete_range(lp *l, long index, unsigned long count)
+{
+    unsigned char *p = lp_seek(l, index);
+    if (!p || count == 0) {
+        return l;
+    }
+    size_t off = (size_t)(p - l);
+    unsigned char *q = p;
+    unsigned long n = 0;
+    while (q && n < count) {
+        q += entry_size(q);
+        n++;
+        if (*q == END) {
+            break;
+        }
+    }
+    l = splice(l, off, (size_t)(q - p), 0);
+    set32(l + 4, get32(l + 4) - (uint32_t)n);
+    return l;
+}
+
+unsigned char *lp_find(lp *l, unsigned char *p, sv val, unsigned skip)
+{
+    while (p) {
+        sv e = lp_get(p);
+        if (e.len == val.len && (val.len == 0 || memcmp(e.ptr, val.ptr, val.len) == 0)) {
+            return p;
+        }
+        p = lp_next(l, p);
+        for (unsigned i = 0; i < skip && p; i++) {
+            p = lp_next(l, p);
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,57 @@
+/* listpack: the compact encoding for small collections. A sequence of byte
+ * strings packed in one allocation, walkable in both directions:
+ *
+ *   [u32 total bytes][u32 count][entry]...[0xFF]
+ *   entry = [len: LEB128 varint][bytes][backlen: size of len+bytes, varint
+ *            stored back to front so it can be read from the entry's end]
+ *
+ * A 16-byte member costs 18 bytes. Positions are pointers into the buffer;
+ * any function that returns a new lp may move it, so callers reassign and
+ * re-derive positions (insert/delete hand back the updated position). */
+#ifndef KEEL_LISTPACK_H
+#define KEEL_LISTPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/str.h"
+
+typedef unsigned char lp;
+
+lp *lp_new(void);
+void lp_free(lp *l);
+lp *lp_dup(const lp *l);
+size_t lp_bytes(const lp *l);
+size_t lp_len(const lp *l);
+
+/* Walking: NULL past either end. */
+unsigned char *lp_first(lp *l);
+unsigned char *lp_last(lp *l);
+unsigned char *lp_next(lp *l, unsigned char *p);
+unsigned char *lp_prev(lp *l, unsigned char *p);
+/* Entry at index (negative counts from the end), or NULL. */
+unsigned char *lp_seek(lp *l, long index);
+/* The bytes of the entry at p (valid until the lp changes). */
+sv lp_get(const unsigned char *p);
+/* The entry parsed as a strict integer; returns 1 on success. */
+int lp_get_ll(const unsigned char *p, long long *v);
+
+/* Inserts val before p (p NULL: append). *pos (may be NULL) receives the
+ * new entry's position in the returned lp. */
+lp *lp_insert(lp *l, unsigned char *p, sv val, unsigned char **pos);
+lp *lp_append(lp *l, sv val);
+lp *lp_prepend(lp *l, sv val);
+/* Replaces the entry at *p; *p is updated to its new position. */
+lp *lp_replace(lp *l, unsigned char **p, sv val);
+/* Deletes the entry at *p; *p becomes the following entry (or NULL). */
+lp *lp_delete(lp *l, unsigned char **p);
+/* Deletes count entries starting at index (negative from end). */
+lp *lp_delete_range(lp *l, long index, unsigned long count);
+/* First entry equal to val, starting at p and stepping over `skip`
+ * entries after each comparison (skip 1 for hash fields). NULL if none. */
+unsigned char *lp_find(lp *l, unsigned char *p, sv val, unsigned skip);
+
+/* Convenience for integer members. */
+lp *lp_append_ll(lp *l, long long v);
+
+#endif

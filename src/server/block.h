@@ -1,0 +1,47 @@
+/* block: the one framework for commands that wait on keys (BLPOP, BLMOVE,
+ * BZPOPMIN, BLMPOP, XREAD BLOCK, ...).
+ *
+ * A blocking command first tries to serve itself. If it cannot, it calls
+ * block_on_keys() and returns without replying. When any write touches one
+ * of those keys (plain command, MULTI/EXEC, script), the key is marked
+ * ready; before the event loop sleeps the framework re-runs the waiting
+ * clients' commands in first-come first-served order. A re-run that still
+ * finds nothing calls block_on_keys() again, which keeps the client waiting
+ * (same deadline, same place in line). Timeouts reply with the command's
+ * chosen timeout reply. Inside MULTI or a script block_on_keys() refuses
+ * (returns 0) and the command replies its timeout reply at once. */
+#ifndef KEEL_BLOCK_H
+#define KEEL_BLOCK_H
+
+#include <stdint.h>
+
+#include "server/server.h"
+
+/* What a timed-out command replies. */
+enum { BLOCK_REPLY_NULL_ARRAY, BLOCK_REPLY_NULL };
+
+/* Parses a timeout in seconds (float, 0 = forever) at argv[i] into an
+ * absolute deadline in ms (0 = forever). Replies the error and returns 0 on
+ * bad input: "ERR timeout is not a float or out of range" / "ERR timeout is
+ * negative". */
+int block_parse_timeout(client *c, int i, int64_t *deadline);
+/* Same for a millisecond argument (XREAD BLOCK ms). */
+int block_parse_timeout_ms(client *c, int i, int64_t *deadline);
+
+/* Blocks c on keys until served or the deadline (0 = never). Returns 1 if
+ * c now waits, 0 if it may not block here (MULTI, script): reply the
+ * timeout reply yourself. */
+int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_reply);
+
+/* True while the framework is re-running a waiting client's command. */
+int block_is_rerun(client *c);
+
+/* Called by the server: serve clients whose keys became ready, time out
+ * the expired ones. */
+void block_handle_ready(void);
+void block_check_timeouts(void);
+void block_init(void);
+/* Number of clients blocked right now (INFO blocked_clients). */
+int block_count(void);
+
+#endif

@@ -1,0 +1,135 @@
+"""Test harness: starts keel-server on a free port and hands out redis-py clients.
+
+Each test module gets its own server (module scope), so files run in
+parallel under pytest-xdist. Tests that need special configuration start
+their own with `keel(...)`.
+"""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVER = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running keel-server process."""
+
+    def __init__(self, *args, config=None):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="keel-test-")
+        self.log = os.path.join(self.dir, "server.log")
+        argv = [SERVER]
+        if config is not None:
+            path = os.path.join(self.dir, "keel.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            argv.append(path)
+        argv += ["--port", str(self.port), "--dir", self.dir] + list(args)
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited at start-up:\n" + self.log_text())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("server did not start:\n" + self.log_text())
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def client(self, **kw):
+        kw.setdefault("socket_timeout", 10)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
+
+    def raw(self):
+        """A plain socket for protocol-level tests."""
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        # Under ASan a leak or error makes the exit code non-zero.
+        rc = self.proc.returncode
+        if rc not in (0, -15):
+            raise AssertionError("server exited with %s:\n%s" % (rc, self.log_text()[-4000:]))
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def r(server):
+    """A redis-py client (bytes replies) on a flushed server."""
+    c = server.client()
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def rs(server):
+    """A redis-py client that decodes replies to str."""
+    c = server.client(decode_responses=True)
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def keel():
+    """Factory for servers with custom arguments/config; stopped after the test."""
+    started = []
+
+    def start(*args, config=None):
+        s = Server(*args, config=config)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def resp_exchange(sock, payload, expect_close=False, timeout=5):
+    """Send raw bytes and read what comes back until a pause or close."""
+    sock.sendall(payload)
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+        if not expect_close:
+            sock.settimeout(0.3)
+    return data
