@@ -291,6 +291,18 @@ static void config_set_cmd(client *c)
         }
     }
     for (int i = 0; failed < 0 && i < npairs; i++) {
+        for (int j = 0; j < i; j++) {
+            if (c->argv[2 + 2 * i].len == c->argv[2 + 2 * j].len &&
+                strncasecmp(c->argv[2 + 2 * i].ptr, c->argv[2 + 2 * j].ptr, c->argv[2 + 2 * j].len) == 0) {
+                failed = i;
+                snprintf(err, sizeof(err), "duplicate parameter");
+            }
+        }
+        if (failed >= 0) {
+            break; /* nothing applied yet: validation of names runs first */
+        }
+    }
+    for (int i = 0; failed < 0 && i < npairs; i++) {
         char *name = cstr(c->argv[2 + 2 * i]), *val = cstr(c->argv[3 + 2 * i]);
         if (config_set(name, val, err, sizeof(err), 0) < 0) {
             failed = i;

@@ -76,6 +76,8 @@ void dispatch_call(client *c, command *cmd)
     }
     server.propagate_depth++;
     c->cmd = cmd;
+    /* Set before the call, as Redis does: CLIENT INFO shows itself. */
+    c->lastcmd = cmd;
     int64_t start = util_mono_us();
     cmd->fn(c);
     int64_t dur = util_mono_us() - start;
@@ -89,7 +91,6 @@ void dispatch_call(client *c, command *cmd)
         propagate_cmd(c->db->id, c->argv, c->argc);
     }
     c->propagate_as_is = 0;
-    c->lastcmd = cmd;
     server.propagate_depth--;
     if (top) {
         propagate_end();
