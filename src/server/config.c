@@ -322,14 +322,17 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     }
     case CFG_INT:
     case CFG_LL:
-        if (!util_parse_ll(val, strlen(val), &v)) {
-            /* Redis accepts octal for unixsocketperm */
+        if (d->ptr == &server.cfg.unixsocketperm) {
+            /* A file mode: always octal, as in Redis ("700" is 0700). */
             char *end;
-            v = strtoll(val, &end, 0);
-            if (!*val || *end) {
+            v = strtoll(val, &end, 8);
+            if (!*val || *end || *val == '-' || *val == '+') {
                 snprintf(err, errlen, "argument couldn't be parsed into an integer");
                 return -1;
             }
+        } else if (!util_parse_ll(val, strlen(val), &v)) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
         }
         if (v < d->min || v > d->max) {
             snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);

@@ -76,8 +76,8 @@ struct client {
     str name;
     str lib_name;
     str lib_ver;
-    char addr[64];
-    char laddr[64];
+    char addr[128]; /* ip:port, [ipv6]:port or unix-path:0 (sun_path is 108) */
+    char laddr[128];
 
     /* Input: query buffer with a parse position, parser state, argv. */
     char *qbuf;

@@ -725,3 +725,17 @@ def test_commands_md_lists_every_command(r):
     extra = documented - names
     assert not missing, "docs/COMMANDS.md lacks %s: run `make docs`" % sorted(missing)
     assert not extra, "docs/COMMANDS.md lists unknown commands %s: run `make docs`" % sorted(extra)
+
+
+def test_unix_socket_clients(keel, tmp_path):
+    path = str(tmp_path / "keel.sock")
+    s = keel("--unixsocket", path, "--unixsocketperm", "700")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o700"
+    u = redis.Redis(unix_socket_path=path, socket_timeout=5)
+    assert u.ping()
+    f = client_fields(u.execute_command("CLIENT", "INFO").decode())
+    assert "U" in f["flags"] and f["addr"] == path + ":0"
+    # DEBUG is allowed from a local (unix) connection under the default "local"
+    assert u.execute_command("DEBUG", "SLEEP", "0") == b"OK"
+    u.close()
+    assert s.client().config_get("unixsocketperm") == {"unixsocketperm": "700"}
