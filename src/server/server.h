@@ -290,6 +290,8 @@ void propagate_register(propagate_fn fn);
 void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
+/* DEBUG PROPAGATION-LOG ON|OFF|GET: record what propagates (tests). */
+void propagate_debug_log(client *c, sv mode);
 
 /* ---- clients ---- */
 client *client_new(int fd, uint32_t flags);
