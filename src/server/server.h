@@ -82,6 +82,7 @@ struct client {
     /* Input: query buffer with a parse position, parser state, argv. */
     char *qbuf;
     size_t qlen, qcap, qpos;
+    size_t cmd_start; /* where the command being parsed begins */
     size_t qbuf_peak;
     resp_parser parser;
     sv *argv;
