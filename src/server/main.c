@@ -47,20 +47,6 @@ int server_has_debug_access(client *c)
     return 0;
 }
 
-/* Set by the eviction module; until then the limit is a plain check. */
-int (*server_evict_fn)(void);
-
-int server_over_memory(void)
-{
-    if (server.cfg.maxmemory <= 0) {
-        return 0;
-    }
-    if (server_evict_fn) {
-        return server_evict_fn();
-    }
-    return alloc_used() > (size_t)server.cfg.maxmemory;
-}
-
 /* ---- expiry hooks from the keyspace ---- */
 
 static void on_key_expired(db *d, sv key)
@@ -105,6 +91,10 @@ static long cron(ev_loop *l, long long id, void *data)
         if (d->keys.rehash_idx >= 0) {
             dict_rehash_ms(&d->keys, 1);
         }
+    }
+    /* Finish evictions a command's time budget cut short. */
+    if (server.cfg.maxmemory > 0) {
+        server_over_memory();
     }
     client_cron();
     client_reap();
