@@ -214,6 +214,8 @@ void cmd_debug(client *c)
         }
     } else if (arg_is(c, 1, "PROTOCOL") && c->argc == 3) {
         debug_protocol(c);
+    } else if (arg_is(c, 1, "PROPAGATION-LOG") && c->argc == 3) {
+        propagate_debug_log(c, c->argv[2]);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else {

@@ -310,6 +310,9 @@ static void process_input(client *c)
             lim.max_multibulk = INT_MAX;
         }
         char err[256];
+        if (c->parser.multibulk_left == 0) {
+            c->cmd_start = c->qpos;
+        }
         int rc = resp_parse(&c->parser, c->qbuf, c->qlen, &c->qpos, &lim, err, sizeof(err));
         if (rc == RESP_INCOMPLETE) {
             break;
@@ -340,16 +343,16 @@ static void process_input(client *c)
             client_pending_write(c);
         }
     }
-    /* Drop consumed bytes (keeping a blocked client's command intact, and
-     * the arguments already parsed of a command that is still arriving:
-     * the parser points into the buffer for those). */
-    size_t drop = resp_parser_keep_from(&c->parser, c->qpos);
+    /* Drop consumed bytes, keeping a command that is only partly parsed
+     * (its arguments are offsets into the buffer) and a blocked client's. */
+    size_t drop = c->parser.multibulk_left > 0 ? c->cmd_start : c->qpos;
     if (!(c->flags & CLIENT_BLOCKED) && drop > 0) {
         size_t keep = c->qlen - drop;
         memmove(c->qbuf, c->qbuf + drop, keep);
         resp_parser_shift(&c->parser, drop);
         c->qlen = keep;
         c->qpos -= drop;
+        c->cmd_start = 0;
     }
 }
 
