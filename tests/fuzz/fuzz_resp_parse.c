@@ -172,8 +172,8 @@ static uint8_t *read_file(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
     long iterations = getenv("FUZZ_ITERATIONS") ? atol(getenv("FUZZ_ITERATIONS")) : 200000;
-    static const char *const tokens[] = {"*", "$", "\r\n", "\r", "\n", "-1", "0", "3", "1000000000", "\"",
-                                         "'", "\\x41", "\\", " ", "PING", "65537"};
+    static const char *const tokens[] = {"*",          "$",  "\r\n", "\r",    "\n", "-1", "0",    "3",
+                                         "1000000000", "\"", "'",    "\\x41", "\\", " ",  "PING", "65537"};
     uint8_t *seeds[256];
     size_t seed_len[256];
     int nseeds = 0;
@@ -213,9 +213,7 @@ int main(int argc, char **argv)
                 }
                 break;
             }
-            case 2: /* truncate */
-                len = at;
-                break;
+            case 2: /* truncate */ len = at; break;
             default: /* duplicate a slice (pipelining) */
                 if (len && len * 2 <= sizeof(buf)) {
                     memcpy(buf + len, buf, len);

@@ -16,9 +16,9 @@
 typedef struct tcase {
     const char *in;
     size_t len;
-    int rc;            /* RESP_DONE, RESP_INCOMPLETE or RESP_ERROR */
-    size_t consumed;   /* *pos after RESP_DONE (0: the whole input) */
-    int argc;          /* -1: do not check */
+    int rc;          /* RESP_DONE, RESP_INCOMPLETE or RESP_ERROR */
+    size_t consumed; /* *pos after RESP_DONE (0: the whole input) */
+    int argc;        /* -1: do not check */
     const char *args[4];
     const char *err;
     int unauth;
@@ -170,8 +170,8 @@ static void test_pipeline(void)
     resp_parser p;
     resp_parser_init(&p);
     char err[128];
-    const char *want[][2] = {{"PING", NULL}, {"ECHO", "hi"}, {"ECHO", "abc"}, {NULL, NULL}, {NULL, NULL},
-                             {"PING", NULL}};
+    const char *want[][2] = {{"PING", NULL}, {"ECHO", "hi"}, {"ECHO", "abc"},
+                             {NULL, NULL},   {NULL, NULL},   {"PING", NULL}};
     for (int i = 0; i < 6; i++) {
         CHECK(resp_parse(&p, in, len, &pos, &lim_auth, err, sizeof(err)) == RESP_DONE);
         int argc = want[i][0] ? (want[i][1] ? 2 : 1) : 0;

@@ -52,7 +52,9 @@ static void test_parse_ll(void)
     /* length is explicit: bytes past it are ignored, NULs inside refused */
     long long v = 0;
     CHECK(util_parse_ll("123xyz", 3, &v) && v == 123);
-    CHECK(!util_parse_ll("1\0" "2", 3, &v));
+    CHECK(!util_parse_ll("1\0"
+                         "2",
+                         3, &v));
 
     char buf[32];
     long long samples[] = {0, 1, -1, 10, -10, LLONG_MAX, LLONG_MIN, 1234567890123LL};
@@ -141,8 +143,25 @@ static void test_d2str(void)
     CHECK(strcmp(buf, "0.3333333333333333") == 0);
     util_d2str(buf, 5e-324);
     CHECK(strcmp(buf, "5e-324") == 0);
-    double fixed[] = {0.1, 0.2, 0.3, 1.0 / 3, 2.0 / 3, 1e21, 1e-7, 123456789.125, DBL_MAX, DBL_MIN, -DBL_MIN,
-                      5e-324, 3.141592653589793, 9007199254740993.0, 1e15, 1e16, 1e17, 4.35, 0.000123};
+    double fixed[] = {0.1,
+                      0.2,
+                      0.3,
+                      1.0 / 3,
+                      2.0 / 3,
+                      1e21,
+                      1e-7,
+                      123456789.125,
+                      DBL_MAX,
+                      DBL_MIN,
+                      -DBL_MIN,
+                      5e-324,
+                      3.141592653589793,
+                      9007199254740993.0,
+                      1e15,
+                      1e16,
+                      1e17,
+                      4.35,
+                      0.000123};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         check_d2str(fixed[i]);
     }
@@ -249,8 +268,7 @@ static void test_glob(void)
         int got = util_glob_match(g->pat, strlen(g->pat), g->s, strlen(g->s), g->nocase);
         CHECK(got == g->want);
         if (got != g->want) {
-            fprintf(stderr, "  glob '%s' vs '%s' (nocase %d): %d, want %d\n", g->pat, g->s, g->nocase, got,
-                    g->want);
+            fprintf(stderr, "  glob '%s' vs '%s' (nocase %d): %d, want %d\n", g->pat, g->s, g->nocase, got, g->want);
         }
     }
     /* binary-safe: explicit lengths, NUL bytes match like any byte */
