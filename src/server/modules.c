@@ -3,8 +3,14 @@
  * one line here. */
 #include "server/server.h"
 
+/* Each collection family registers its type_ops (in its cmd_<family>.c). */
+void hash_type_register(void);
+void set_type_register(void);
+
 void types_init(void)
 {
+    hash_type_register();
+    set_type_register();
 }
 
 void features_init(void)
