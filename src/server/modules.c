@@ -1,8 +1,10 @@
 /* modules: the list of feature modules started at boot. Each init
  * registers its type operations, hooks and listeners; adding a module is
  * one line here. */
+#include "server/block.h"
 #include "server/server.h"
 
+void multi_init(void);
 /* Each collection family registers its type_ops (in its cmd_<family>.c). */
 void hash_type_register(void);
 void set_type_register(void);
@@ -15,4 +17,6 @@ void types_init(void)
 
 void features_init(void)
 {
+    multi_init();
+    block_init();
 }
