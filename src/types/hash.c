@@ -6,7 +6,6 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "base/sha1.h"
 #include "base/util.h"
 #include "ds/listpack.h"
 
@@ -581,28 +580,42 @@ unsigned long hash_scan(hash *h, unsigned long cursor, void (*fn)(sv f, sv v, vo
     return 0;
 }
 
-static void digest_pair(uint8_t acc[20], sv f, sv v, int64_t expire)
+/* A deterministic 64-bit hash for digests (util_hash is keyed per process,
+ * and digests must match across servers): FNV-1a, then a strong mixer. */
+static uint64_t digest_hash(const void *p, size_t len, uint64_t seed)
 {
-    uint8_t one[20];
-    sha1_ctx *s = sha1_new();
-    uint64_t flen = f.len;
-    sha1_update(s, &flen, sizeof(flen));
-    sha1_update(s, f.ptr, f.len);
-    sha1_update(s, v.ptr, v.len);
-    if (expire >= 0) {
-        sha1_update(s, &expire, sizeof(expire));
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
     }
-    sha1_final(s, one);
-    for (int i = 0; i < 20; i++) {
-        acc[i] ^= one[i];
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+static void digest_pair(uint64_t acc[2], sv f, sv v, int64_t expire)
+{
+    /* Field and value hashed separately and combined asymmetrically, so
+     * ("ab","c") and ("a","bc") differ. */
+    for (int k = 0; k < 2; k++) {
+        uint64_t h = digest_hash(f.ptr, f.len, 10 + (uint64_t)k);
+        h = h * 31 + digest_hash(v.ptr, v.len, 20 + (uint64_t)k);
+        if (expire >= 0) {
+            h ^= digest_hash(&expire, sizeof(expire), 30 + (uint64_t)k);
+        }
+        acc[k] ^= h;
     }
 }
 
 void hash_digest(const hash *h, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
 {
-    /* XOR of per-pair SHA-1s (field length, field, value, and the TTL when
-     * there is one): independent of encoding and order. */
-    uint8_t acc[20] = {0};
+    /* XOR of per-pair hashes (field, value, and the TTL when there is
+     * one): independent of encoding and order. */
+    uint64_t acc[2] = {0, 0};
     if (enc_of(h) == HASH_ENC_LISTPACK) {
         lp *l = LP(h);
         for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, p))) {

@@ -7,7 +7,6 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
-#include "base/sha1.h"
 #include "base/util.h"
 #include "ds/intset.h"
 #include "ds/listpack.h"
@@ -475,19 +474,35 @@ unsigned long set_scan(set *s, unsigned long cursor, void (*fn)(sv m, void *ctx)
 
 /* ---- digest ---- */
 
+/* A deterministic 64-bit hash for digests (util_hash is keyed per process,
+ * and digests must match across servers): FNV-1a, then a strong mixer. */
+static uint64_t digest_hash(const void *p, size_t len, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+
 void set_digest(const set *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
 {
-    /* XOR of per-member SHA-1s: the same members give the same digest in
-     * any encoding and any order. */
-    uint8_t acc[20] = {0}, one[20];
+    /* XOR of per-member 128-bit hashes: the same members give the same
+     * digest in any encoding and any order. */
+    uint64_t acc[2] = {0, 0};
     set_iter it;
     sv m;
     set_iter_init(&it, (set *)s);
     while (set_iter_next(&it, &m)) {
-        sha1(m.ptr, m.len, one);
-        for (int i = 0; i < 20; i++) {
-            acc[i] ^= one[i];
-        }
+        acc[0] ^= digest_hash(m.ptr, m.len, 1);
+        acc[1] ^= digest_hash(m.ptr, m.len, 2);
     }
     set_iter_done(&it);
     feed(ctx, acc, sizeof(acc));
