@@ -593,7 +593,12 @@ void cmd_hrandfield(client *c)
         return;
     }
     if (has_count) {
-        if (!arg_ll_range(c, 2, -LLONG_MAX, LLONG_MAX, &count, NULL)) {
+        if (!arg_ll(c, 2, &count)) {
+            return;
+        }
+        if (count == LLONG_MIN) {
+            reply_err(c,
+                      "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
             return;
         }
         withvalues = c->argc == 4;

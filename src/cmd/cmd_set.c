@@ -330,9 +330,11 @@ void cmd_srandmember(client *c)
         reply_syntax_error(c);
         return;
     }
-    if (has_count && !arg_ll_range(c, 2, -LLONG_MAX, LLONG_MAX, &count,
-                                   "ERR value is out of range, value must between -9223372036854775807 and "
-                                   "9223372036854775807")) {
+    if (has_count && !arg_ll(c, 2, &count)) {
+        return;
+    }
+    if (count == LLONG_MIN) {
+        reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
         return;
     }
     int bad;

@@ -197,6 +197,8 @@ def test_hrandfield(r, enc):
         r.execute_command("HRANDFIELD", "h", "x")
     with pytest.raises(redis.ResponseError, match="^value is out of range$"):
         r.execute_command("HRANDFIELD", "h", str(-(2**63) + 1), "WITHVALUES")
+    with pytest.raises(redis.ResponseError, match="^value is out of range, value must between"):
+        r.execute_command("HRANDFIELD", "h", str(-(2**63)))
 
 
 def test_hrandfield_resp3_pairs(server):
