@@ -597,8 +597,7 @@ void cmd_hrandfield(client *c)
             return;
         }
         if (count == LLONG_MIN) {
-            reply_err(c,
-                      "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
             return;
         }
         withvalues = c->argc == 4;

@@ -57,9 +57,7 @@ static void set_at(unsigned char *data, uint32_t width, size_t i, int64_t v)
         memcpy(data + i * 4, &x, 4);
         break;
     }
-    default:
-        memcpy(data + i * 8, &v, 8);
-        break;
+    default: memcpy(data + i * 8, &v, 8); break;
     }
 }
 

@@ -491,7 +491,6 @@ static uint64_t digest_hash(const void *p, size_t len, uint64_t seed)
     return h;
 }
 
-
 void set_digest(const set *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
 {
     /* XOR of per-member 128-bit hashes: the same members give the same

@@ -25,7 +25,8 @@ static sv member(int i, char *buf)
     if (i < 680) {
         return (sv){buf, (size_t)snprintf(buf, 64, "m%d", i)};
     }
-    return (sv){buf, (size_t)snprintf(buf, 100, "long-member-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i)};
+    return (sv){
+        buf, (size_t)snprintf(buf, 100, "long-member-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i)};
 }
 
 static int member_index(sv m)
