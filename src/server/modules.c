@@ -1,6 +1,8 @@
 /* modules: the list of feature modules started at boot. Each init
  * registers its type operations, hooks and listeners; adding a module is
  * one line here. */
+#include "pubsub/pubsub.h"
+#include "pubsub/tracking.h"
 #include "server/server.h"
 
 void types_init(void)
@@ -9,4 +11,6 @@ void types_init(void)
 
 void features_init(void)
 {
+    pubsub_init();
+    tracking_init();
 }
