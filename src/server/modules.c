@@ -3,7 +3,10 @@
  * one line here. */
 #include "pubsub/pubsub.h"
 #include "pubsub/tracking.h"
+#include "server/block.h"
 #include "server/server.h"
+
+void multi_init(void);
 
 void types_init(void)
 {
@@ -11,6 +14,8 @@ void types_init(void)
 
 void features_init(void)
 {
+    multi_init();
+    block_init();
     pubsub_init();
     tracking_init();
 }
