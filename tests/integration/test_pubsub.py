@@ -297,6 +297,34 @@ def test_resp3_push_interleaved_with_commands(server, r):
     c.close()
 
 
+def test_resp3_publish_to_self_inside_multi(server):
+    c = RespConn(server, resp3=True)
+    c.call("SUBSCRIBE", "foo")
+    assert c.call("MULTI") == "OK"
+    assert c.call("PING", "abc") == "QUEUED"
+    assert c.call("PUBLISH", "foo", "bar") == "QUEUED"
+    assert c.call("PUBLISH", "foo", "vaz") == "QUEUED"
+    assert c.call("PING", "def") == "QUEUED"
+    # The pushes never land inside EXEC's array: they follow it, in order.
+    assert c.call("EXEC") == [b"abc", 1, 1, b"def"]
+    assert c.read() == [b"message", b"foo", b"bar"]
+    assert c.read() == [b"message", b"foo", b"vaz"]
+    assert c.try_read() is None
+    c.close()
+
+
+def test_resp2_subscribed_client_gets_messages_from_exec(server, r):
+    c = RespConn(server)
+    c.call("SUBSCRIBE", "tx")
+    pipe = r.pipeline(transaction=True)
+    pipe.publish("tx", "one")
+    pipe.publish("tx", "two")
+    assert pipe.execute() == [1, 1]
+    assert c.read() == [b"message", b"tx", b"one"]
+    assert c.read() == [b"message", b"tx", b"two"]
+    c.close()
+
+
 # ---- slow subscribers and output-buffer limits ----
 
 
