@@ -162,8 +162,8 @@ void cmd_pubsub(client *c)
     int shown = (int)(sub.len < 128 ? sub.len : 128);
     if (arg_is(c, 1, "CHANNELS") || arg_is(c, 1, "SHARDCHANNELS")) {
         if (c->argc > 3) {
-            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.",
-                       shown, sub.ptr);
+            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.", shown,
+                       sub.ptr);
             return;
         }
         list_channels(c, arg_is(c, 1, "CHANNELS") ? PUBSUB_CHANNEL : PUBSUB_SHARD);

@@ -27,7 +27,6 @@ struct pubsub_state {
 /* name -> dict* of subscribers (dict_entry: 8-byte client id -> client*) */
 static dict registry[PUBSUB_KINDS];
 
-
 /* ---- held-back pushes for the running client ---- */
 
 /* Frames addressed to the client whose command is executing go here and

@@ -49,9 +49,10 @@ static size_t total_items;
 static dict bcast_table;
 /* Distinct prefix lengths registered in bcast_table, with reference
  * counts; few in practice, so a small array. */
-static struct plen {
+typedef struct plen {
     size_t len, refs;
-} *plens;
+} plen;
+static plen *plens;
 static int nplens, plens_cap;
 /* id -> client*: clients with tracking on */
 static dict trackers;
@@ -335,7 +336,7 @@ static void plen_ref(size_t len, int delta)
         plens_cap = plens_cap ? plens_cap * 2 : 8;
         plens = alloc_resize(plens, sizeof(*plens) * (size_t)plens_cap);
     }
-    plens[nplens++] = (struct plen){len, 1};
+    plens[nplens++] = (plen){len, 1};
 }
 
 static void bcast_add(client *c, sv prefix)

@@ -100,8 +100,8 @@ int main(void)
         const glob_case *c = &cases[i];
         int got = util_glob_match(c->pat, strlen(c->pat), c->s, strlen(c->s), c->nocase);
         if (got != c->want) {
-            fprintf(stderr, "glob case %zu: pattern '%s' string '%s' nocase=%d: got %d want %d\n", i, c->pat,
-                    c->s, c->nocase, got, c->want);
+            fprintf(stderr, "glob case %zu: pattern '%s' string '%s' nocase=%d: got %d want %d\n", i, c->pat, c->s,
+                    c->nocase, got, c->want);
         }
         CHECK(got == c->want);
     }
