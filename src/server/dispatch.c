@@ -11,6 +11,7 @@
 #include "server/server.h"
 
 int (*gate_multi)(client *c, command *cmd);
+int (*gate_busy)(client *c, command *cmd);
 
 static void reply_unknown(client *c)
 {
@@ -100,6 +101,9 @@ void dispatch(client *c)
                       "configuration file, and then restart the server.",
                    "DEBUG", "debug");
         cmd->rejected_calls++;
+        return;
+    }
+    if (gate_busy && gate_busy(c, cmd)) {
         return;
     }
     if (gate_multi && gate_multi(c, cmd)) {
