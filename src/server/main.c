@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "net/sock.h"
+#include "server/block.h"
 #include "server/server.h"
 
 server_state server;
@@ -44,20 +45,6 @@ int server_has_debug_access(client *c)
                strncmp(c->addr, "[::1]", 5) == 0;
     }
     return 0;
-}
-
-/* Set by the eviction module; until then the limit is a plain check. */
-int (*server_evict_fn)(void);
-
-int server_over_memory(void)
-{
-    if (server.cfg.maxmemory <= 0) {
-        return 0;
-    }
-    if (server_evict_fn) {
-        return server_evict_fn();
-    }
-    return alloc_used() > (size_t)server.cfg.maxmemory;
 }
 
 /* ---- expiry hooks from the keyspace ---- */
@@ -113,6 +100,10 @@ static long cron(ev_loop *l, long long id, void *data)
             dict_rehash_ms(&d->keys, 1);
         }
     }
+    /* Finish evictions a command's time budget cut short. */
+    if (server.cfg.maxmemory > 0) {
+        server_over_memory();
+    }
     client_cron();
     client_reap();
     if (server.shutdown_asap) {
@@ -124,6 +115,7 @@ static long cron(ev_loop *l, long long id, void *data)
 static void before_sleep(ev_loop *l)
 {
     (void)l;
+    block_handle_ready();
     /* A quick expiry pass when the last cron pass ran out of budget is left
      * to cron; here only replies and closes. */
     client_flush_pending();
@@ -265,6 +257,18 @@ void server_shutdown(int nosave)
     if (server.cfg.pidfile && server.cfg.pidfile[0]) {
         unlink(server.cfg.pidfile);
     }
+#ifdef KEEL_FREE_AT_EXIT
+    /* Sanitizer builds free everything so leak checking sees real leaks:
+     * values hold pointers at unaligned offsets, which the leak scanner
+     * cannot follow from the tables. */
+    lazyfree_stop();
+    while (server.clients) {
+        client_free(server.clients);
+    }
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db_clear(&server.dbs[i]);
+    }
+#endif
     log_msg(LOG_WARNING, "Keel is now ready to exit, bye bye...");
     exit(0);
 }

@@ -2,7 +2,10 @@
  * registers its type operations, hooks and listeners; adding a module is
  * one line here. */
 #include "script/lua.h"
+#include "server/block.h"
 #include "server/server.h"
+
+void multi_init(void);
 
 void types_init(void)
 {
@@ -10,5 +13,7 @@ void types_init(void)
 
 void features_init(void)
 {
+    multi_init();
+    block_init();
     script_init();
 }
