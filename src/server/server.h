@@ -362,6 +362,10 @@ void cmd_client_register(int (*fn)(client *c));
 typedef str (*info_section_fn)(str out, const char *section, int all);
 void info_register(info_section_fn fn);
 
+/* ---- feature crons ---- */
+/* Reclaims expired hash fields (cmd_hash.c); bounded work per call. */
+void hash_active_expire(void);
+
 /* ---- misc ---- */
 int64_t server_ms(void);
 void server_update_time(void);
