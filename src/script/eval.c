@@ -284,7 +284,6 @@ void script_script_command(client *c)
         name[n] = '\0';
         reply_errf(c, "ERR wrong number of arguments for 'script|%s' command", name);
     } else {
-        reply_errf(c, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.", (int)(sub.len < 128 ? sub.len : 128),
-                   sub.ptr);
+        reply_errf(c, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.", (int)(sub.len < 128 ? sub.len : 128), sub.ptr);
     }
 }

@@ -48,8 +48,8 @@ int luaopen_bit(lua_State *L);
 #define MAX_NESTING 1000
 
 /* Registry keys. */
-static const char *RK_GLOBALS = "keel.globals";   /* the real globals scripts see */
-static const char *RK_RO = "keel.readonly";       /* proxy -> real table */
+static const char *RK_GLOBALS = "keel.globals"; /* the real globals scripts see */
+static const char *RK_RO = "keel.readonly";     /* proxy -> real table */
 static const char *RK_REDIS_LOAD = "keel.redis_load";
 
 /* ---- the current run ---- */
@@ -261,9 +261,7 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
         lua_pushlstring(L, p, (size_t)(le - p));
         lua_setfield(L, -2, "err");
         return next;
-    case ':':
-        lua_pushnumber(L, (lua_Number)line_ll(p, le));
-        return next;
+    case ':': lua_pushnumber(L, (lua_Number)line_ll(p, le)); return next;
     case '(':
         lua_newtable(L);
         lua_pushlstring(L, p, (size_t)(le - p));
@@ -279,12 +277,8 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
         lua_setfield(L, -2, "double");
         return next;
     }
-    case '#':
-        lua_pushboolean(L, *p == 't');
-        return next;
-    case '_':
-        lua_pushnil(L);
-        return next;
+    case '#': lua_pushboolean(L, *p == 't'); return next;
+    case '_': lua_pushnil(L); return next;
     case '$':
     case '=': {
         long long n = line_ll(p, le);
@@ -355,9 +349,7 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
         }
         return next;
     }
-    default:
-        lua_pushnil(L);
-        return end;
+    default: lua_pushnil(L); return end;
     }
 }
 
@@ -412,14 +404,9 @@ static void lua_to_reply(client *c, lua_State *L, int idx, int resp, int depth)
             reply_null(r);
         }
         return;
-    case LUA_TNUMBER:
-        reply_int(r, num_to_ll(lua_tonumber(L, idx)));
-        return;
-    case LUA_TTABLE:
-        break;
-    default:
-        reply_null(r);
-        return;
+    case LUA_TNUMBER: reply_int(r, num_to_ll(lua_tonumber(L, idx))); return;
+    case LUA_TTABLE: break;
+    default: reply_null(r); return;
     }
     if (depth > MAX_NESTING || !lua_checkstack(L, 8)) {
         reply_err(c, "ERR reached lua stack limit");
@@ -997,10 +984,10 @@ static int globals_index(lua_State *L)
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
 }
 
-static const char *const allowed_globals[] = {
-    "assert", "collectgarbage", "coroutine", "error", "gcinfo", "getmetatable", "ipairs", "math",
-    "pcall", "rawequal", "select", "string", "table", "tonumber", "tostring", "type", "unpack",
-    "xpcall", "_VERSION", NULL};
+static const char *const allowed_globals[] = {"assert",       "collectgarbage", "coroutine", "error",    "gcinfo",
+                                              "getmetatable", "ipairs",         "math",      "pcall",    "rawequal",
+                                              "select",       "string",         "table",     "tonumber", "tostring",
+                                              "type",         "unpack",         "xpcall",    "_VERSION", NULL};
 
 static void open_lib(lua_State *L, const char *name, lua_CFunction fn)
 {
@@ -1064,8 +1051,7 @@ svm *svm_new(int is_functions)
     lua_setfield(L, g, "redis");
 
     /* Library tables become read-only proxies. */
-    static const char *const libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "struct", "redis",
-                                       NULL};
+    static const char *const libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "struct", "redis", NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, g, libs[i]);
         make_readonly(L, NULL);

@@ -41,19 +41,14 @@ static size_t item_size(lua_State *L, char opt, const char **fmt)
     switch (opt) {
     case 'x':
     case 'b':
-    case 'B':
-        return 1;
+    case 'B': return 1;
     case 'h':
-    case 'H':
-        return 2;
+    case 'H': return 2;
     case 'l':
     case 'L':
-    case 'T':
-        return 8;
-    case 'f':
-        return sizeof(float);
-    case 'd':
-        return sizeof(double);
+    case 'T': return 8;
+    case 'f': return sizeof(float);
+    case 'd': return sizeof(double);
     case 'i':
     case 'I': {
         size_t n = opt_size(fmt, 4);
@@ -62,30 +57,20 @@ static size_t item_size(lua_State *L, char opt, const char **fmt)
         }
         return n;
     }
-    case 'c':
-        return opt_size(fmt, 1);
-    default:
-        return 0;
+    case 'c': return opt_size(fmt, 1);
+    default: return 0;
     }
 }
 
 static int control(lua_State *L, char opt, const char **fmt, fmt_state *st)
 {
     switch (opt) {
-    case ' ':
-        return 1;
-    case '>':
-        st->little = 0;
-        return 1;
+    case ' ': return 1;
+    case '>': st->little = 0; return 1;
     case '<':
-    case '=':
-        st->little = 1;
-        return 1;
-    case '!':
-        opt_size(fmt, 8);
-        return 1;
-    default:
-        return 0;
+    case '=': st->little = 1; return 1;
+    case '!': opt_size(fmt, 8); return 1;
+    default: return 0;
     }
     (void)L;
 }
@@ -114,9 +99,7 @@ static int l_pack(lua_State *L)
         }
         size_t size = item_size(L, opt, &fmt);
         switch (opt) {
-        case 'x':
-            luaL_addchar(&b, '\0');
-            break;
+        case 'x': luaL_addchar(&b, '\0'); break;
         case 'b':
         case 'B':
         case 'h':
@@ -161,8 +144,7 @@ static int l_pack(lua_State *L)
             }
             break;
         }
-        default:
-            return luaL_error(L, "invalid format option '%c'", opt);
+        default: return luaL_error(L, "invalid format option '%c'", opt);
         }
     }
     luaL_pushresult(&b);
@@ -206,8 +188,7 @@ static int l_unpack(lua_State *L)
         }
         luaL_checkstack(L, 2, "too many results");
         switch (opt) {
-        case 'x':
-            break;
+        case 'x': break;
         case 'b':
         case 'h':
         case 'l':
@@ -256,8 +237,7 @@ static int l_unpack(lua_State *L)
             n++;
             break;
         }
-        default:
-            return luaL_error(L, "invalid format option '%c'", opt);
+        default: return luaL_error(L, "invalid format option '%c'", opt);
         }
         pos += size;
     }
