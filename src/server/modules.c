@@ -3,6 +3,7 @@
  * one line here. */
 #include "pubsub/pubsub.h"
 #include "pubsub/tracking.h"
+#include "script/lua.h"
 #include "server/block.h"
 #include "server/server.h"
 
@@ -23,4 +24,5 @@ void features_init(void)
     block_init();
     pubsub_init();
     tracking_init();
+    script_init();
 }
