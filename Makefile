@@ -13,7 +13,7 @@ LIBS := -lpthread -lm -lcrypto $(LUA_LIBS)
 ifeq ($(SANITIZE),1)
   BUILD := build/san
   BIN := keel-server-san
-  CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DKEEL_FREE_AT_EXIT
   LDFLAGS_MODE := -fsanitize=address,undefined
 else
   BUILD := build/rel

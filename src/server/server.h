@@ -360,7 +360,8 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 str config_get_value(const char *name, int *found);
 void config_defaults(void);
 void config_get_matching(client *c, sv *patterns, int n);
-/* Memory limit check for denyoom commands: 1 = over limit after eviction. */
+/* Memory limit check for denyoom commands: evicts per maxmemory-policy,
+ * then 1 = still over the limit (reply OOM). */
 int server_over_memory(void);
 void server_shutdown(int nosave);
 
