@@ -5,9 +5,11 @@
 #include "server/server.h"
 
 void multi_init(void);
+void list_type_register(void);
 
 void types_init(void)
 {
+    list_type_register();
 }
 
 void features_init(void)

@@ -64,8 +64,8 @@ int list_set(list *l, long index, sv val, long fill);
  * reallocation of a node's listpack. */
 typedef struct list_iter {
     list *l;
-    int dir;          /* LIST_TAIL: head to tail; LIST_HEAD: tail to head */
-    list_node *node;  /* where the next entry is (NULL: done) */
+    int dir;         /* LIST_TAIL: head to tail; LIST_HEAD: tail to head */
+    list_node *node; /* where the next entry is (NULL: done) */
     size_t off;
     list_node *lnode; /* the entry last returned */
     size_t loff;
