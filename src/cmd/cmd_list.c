@@ -775,13 +775,11 @@ void cmd_brpoplpush(client *c)
 /* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] */
 void cmd_blmpop(client *c)
 {
-    int64_t deadline;
-    if (!block_parse_timeout(c, 1, &deadline)) {
-        return;
-    }
+    /* Redis checks the key list and options before the timeout. */
     int nkeys, where;
     long count;
-    if (!parse_mpop(c, 2, &nkeys, &where, &count)) {
+    int64_t deadline;
+    if (!parse_mpop(c, 2, &nkeys, &where, &count) || !block_parse_timeout(c, 1, &deadline)) {
         return;
     }
     int rc = mpop_serve(c, &c->argv[3], nkeys, where, count);

@@ -690,6 +690,11 @@ def test_blocking_timeout_errors(r):
     assert err(r.execute_command, "BLMPOP", 0, 0, "k", "LEFT") == "numkeys should be greater than 0"
     assert err(r.execute_command, "BLMPOP", 0, 1, "k", "LEFT", "COUNT", 0) == "count should be greater than 0"
     assert err(r.execute_command, "BLMPOP", 0, 1, "k", "UP") == "syntax error"
+    # options are checked before the timeout, as Redis does
+    assert err(r.execute_command, "BLMPOP", -1, 0, "k", "LEFT") == "numkeys should be greater than 0"
+    assert err(r.execute_command, "BLMPOP", "abc", 1, "k", "UP") == "syntax error"
+    assert err(r.execute_command, "BLMPOP", "abc", 1, "k", "LEFT", "COUNT", 0) == "count should be greater than 0"
+    assert err(r.execute_command, "BLMOVE", "k", "d", "UP", "LEFT", "abc") == "syntax error"
     assert err(r.execute_command, "BLMOVE", "k", "d", "UP", "LEFT", 0) == "syntax error"
     r.set("s", "x")
     assert err(r.blpop, ["s"], 0) == WRONGTYPE
