@@ -84,6 +84,8 @@ static long cron(ev_loop *l, long long id, void *data)
         int64_t budget = 250000 / server.cfg.hz;
         db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
     }
+    /* Hash fields with TTLs that nobody reads: a bounded sweep. */
+    hash_active_expire();
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
