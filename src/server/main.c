@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "net/sock.h"
+#include "server/block.h"
 #include "server/server.h"
 
 server_state server;
@@ -44,20 +45,6 @@ int server_has_debug_access(client *c)
                strncmp(c->addr, "[::1]", 5) == 0;
     }
     return 0;
-}
-
-/* Set by the eviction module; until then the limit is a plain check. */
-int (*server_evict_fn)(void);
-
-int server_over_memory(void)
-{
-    if (server.cfg.maxmemory <= 0) {
-        return 0;
-    }
-    if (server_evict_fn) {
-        return server_evict_fn();
-    }
-    return alloc_used() > (size_t)server.cfg.maxmemory;
 }
 
 /* ---- expiry hooks from the keyspace ---- */
@@ -105,6 +92,10 @@ static long cron(ev_loop *l, long long id, void *data)
             dict_rehash_ms(&d->keys, 1);
         }
     }
+    /* Finish evictions a command's time budget cut short. */
+    if (server.cfg.maxmemory > 0) {
+        server_over_memory();
+    }
     client_cron();
     client_reap();
     if (server.shutdown_asap) {
@@ -116,6 +107,7 @@ static long cron(ev_loop *l, long long id, void *data)
 static void before_sleep(ev_loop *l)
 {
     (void)l;
+    block_handle_ready();
     /* A quick expiry pass when the last cron pass ran out of budget is left
      * to cron; here only replies and closes. */
     client_flush_pending();
