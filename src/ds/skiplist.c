@@ -245,8 +245,7 @@ size_t zsl_prefix_count(const zsl *l, zsl_pred_fn pred, const void *ctx)
     return traversed;
 }
 
-size_t zsl_delete_rank_range(zsl *l, size_t start, size_t end, void (*fn)(zsl_node *n, void *ctx),
-                             void *ctx)
+size_t zsl_delete_rank_range(zsl *l, size_t start, size_t end, void (*fn)(zsl_node *n, void *ctx), void *ctx)
 {
     if (start == 0) {
         start = 1;

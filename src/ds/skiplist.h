@@ -78,8 +78,7 @@ typedef int (*zsl_pred_fn)(double score, sv member, const void *ctx);
 size_t zsl_prefix_count(const zsl *l, zsl_pred_fn pred, const void *ctx);
 /* Unlinks the elements of 1-based ranks [start, end] and hands each to
  * fn (which owns it from then on). Returns how many were removed. */
-size_t zsl_delete_rank_range(zsl *l, size_t start, size_t end, void (*fn)(zsl_node *n, void *ctx),
-                             void *ctx);
+size_t zsl_delete_rank_range(zsl *l, size_t start, size_t end, void (*fn)(zsl_node *n, void *ctx), void *ctx);
 /* Bytes allocated for a node. */
 size_t zsl_node_size(int level, size_t mlen);
 

@@ -5,9 +5,11 @@
 #include "server/server.h"
 
 void multi_init(void);
+void zset_module_init(void);
 
 void types_init(void)
 {
+    zset_module_init();
 }
 
 void features_init(void)

@@ -261,6 +261,9 @@ zset *zset_add(zset *z, double score, sv member, int flags, int *out, double *ne
         *out = ZADD_OUT_NAN;
         return z;
     }
+    if (score == 0) {
+        score = 0; /* -0 is stored (and replied) as 0, as Redis does */
+    }
     double cur;
     if (zset_score(z, member, &cur)) {
         if (nx) {
@@ -272,6 +275,9 @@ zset *zset_add(zset *z, double score, sv member, int flags, int *out, double *ne
             if (isnan(score)) {
                 *out = ZADD_OUT_NAN;
                 return z;
+            }
+            if (score == 0) {
+                score = 0;
             }
         }
         if ((lt && score >= cur) || (gt && score <= cur)) {
@@ -529,8 +535,7 @@ static void scan_node(dnode *d, void *ctx)
     sc->fn(zsl_member(n), n->score, sc->ctx);
 }
 
-unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, double score, void *ctx),
-                        void *ctx)
+unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, double score, void *ctx), void *ctx)
 {
     if (is_big(z)) {
         scan_ctx sc = {fn, ctx};

@@ -101,7 +101,6 @@ int zset_iter_next(zset_iter *it, sv *member, double *score);
 
 /* One scan step: listpacks return everything at once (cursor 0); the
  * skiplist encoding walks its dict. fn gets each member and score. */
-unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, double score, void *ctx),
-                        void *ctx);
+unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, double score, void *ctx), void *ctx);
 
 #endif
