@@ -134,8 +134,8 @@ static void check_ranges(zset *z)
     /* Lex bounds among the members of one score (all same-score members
      * are in member order, which is the case lex ranges are defined for). */
     char b1[80], b2[80];
-    zlex_range lr = {random_member(b1), random_member(b2), (int)(util_rand64() & 1), (int)(util_rand64() & 1),
-                     ZLEX_VAL, ZLEX_VAL};
+    zlex_range lr = {random_member(b1),        random_member(b2), (int)(util_rand64() & 1),
+                     (int)(util_rand64() & 1), ZLEX_VAL,          ZLEX_VAL};
     if (util_rand64() % 5 == 0) {
         lr.min_kind = ZLEX_NEG;
     }
@@ -183,8 +183,8 @@ static void run(size_t entries, size_t value, int steps, uint64_t seed)
         int op = (int)(util_rand64() % 10);
         if (op <= 4 && n < MAXN - 1) {
             /* ZADD with random flags (never both NX and XX, or GT/LT with NX). */
-            static const int flagsets[] = {0, ZADD_NX, ZADD_XX, ZADD_GT, ZADD_LT, ZADD_INCR, ZADD_XX | ZADD_GT,
-                                           ZADD_INCR | ZADD_LT};
+            static const int flagsets[] = {0,       ZADD_NX,   ZADD_XX,           ZADD_GT,
+                                           ZADD_LT, ZADD_INCR, ZADD_XX | ZADD_GT, ZADD_INCR | ZADD_LT};
             int flags = flagsets[util_rand64() % 8];
             double score = random_score();
             int out;
@@ -310,8 +310,85 @@ static void skiplist_big(void)
     zsl_destroy(&l);
 }
 
+/* Scores are replied through util_d2str: its short-decimal fast path must
+ * print exactly what the general shortest-round-trip search prints. */
+static int d2str_reference(char *buf, double v)
+{
+    if (isinf(v)) {
+        return sprintf(buf, v > 0 ? "inf" : "-inf");
+    }
+    if (v == 0) {
+        return sprintf(buf, signbit(v) ? "-0" : "0");
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = sprintf(buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            return n;
+        }
+    }
+    return sprintf(buf, "%.17g", v);
+}
+
+static void score_format(void)
+{
+    util_rand_seed(11);
+    static const double fixed[] = {1.1,
+                                   0.1,
+                                   -0.5,
+                                   1e-4,
+                                   9.9999e-5,
+                                   1e15,
+                                   999999999999999.0,
+                                   1e14 + 0.5,
+                                   123456789012345.0,
+                                   1700000000.123,
+                                   1e-3,
+                                   3.0,
+                                   -2.5,
+                                   0.30000000000000004};
+    char a[64], b[64];
+    int same = 1;
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        int la = util_d2str(a, fixed[i]), lb = d2str_reference(b, fixed[i]);
+        if (la != lb || strcmp(a, b) != 0) {
+            fprintf(stderr, "d2str(%.17g): %s vs %s\n", fixed[i], a, b);
+            same = 0;
+        }
+    }
+    for (int i = 0; i < 300000; i++) {
+        double v;
+        uint64_t r = util_rand64();
+        switch (i % 4) {
+        case 0: /* short decimals of every scale */
+            v = (double)(long long)(r % 100000000) / pow(10, (double)(util_rand64() % 12)) *
+                pow(10, (double)(util_rand64() % 10));
+            break;
+        case 1: /* timestamps with ms */ v = 1.7e9 + (double)(r % 100000000) / 1000; break;
+        case 2: /* arbitrary bit patterns */
+            memcpy(&v, &r, sizeof(v));
+            if (isnan(v)) {
+                v = 1;
+            }
+            break;
+        default: v = (double)(r % 1000000) / 997.0;
+        }
+        if (util_rand64() & 1) {
+            v = -v;
+        }
+        int la = util_d2str(a, v), lb = d2str_reference(b, v);
+        if (la != lb || strcmp(a, b) != 0) {
+            if (same) {
+                fprintf(stderr, "d2str(%.17g): %s vs %s\n", v, a, b);
+            }
+            same = 0;
+        }
+    }
+    CHECK(same);
+}
+
 int main(void)
 {
+    score_format();
     run(16, 64, 20000, 1);
     run(128, 64, 20000, 2);
     run(0, 64, 5000, 3);
