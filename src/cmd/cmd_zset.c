@@ -1384,11 +1384,12 @@ static void setop_generic(client *c, int numkeys_idx, int dst_idx, int op, int c
             reply_item(c, (sv){items[i]->m, items[i]->len}, items[i]->score, withscores);
         }
     }
+    /* Unlink first: dict_clear walks the chains through the nodes. */
+    dict_clear(&acc, NULL, NULL);
     for (size_t i = 0; i < total; i++) {
         alloc_free(items[i]);
     }
     alloc_free(items);
-    dict_clear(&acc, NULL, NULL);
 out:
     alloc_free(srcs);
 }
