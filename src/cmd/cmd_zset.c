@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "server/block.h"
 #include "server/server.h"
+#include "types/set.h"
 #include "types/zset.h"
 
 /* ---- shared helpers ---- */
@@ -1063,7 +1064,7 @@ enum { AGG_SUM, AGG_MIN, AGG_MAX };
 /* One input: a sorted set, or a plain set whose members score 1. */
 typedef struct zsrc {
     zset *z;
-    kobj *set;
+    set *set;
     size_t len;
     double weight;
 } zsrc;
@@ -1118,18 +1119,12 @@ static double weighted(double s, double w)
     return isnan(v) ? 0 : v;
 }
 
-/* Sets as inputs: the set module's iteration and membership, when it is
- * linked in (weak, so sorted sets work on their own). */
-typedef void (*set_member_fn)(sv member, void *ctx);
-void set_foreach_member(void *set, set_member_fn fn, void *ctx) __attribute__((weak));
-int set_has_member(void *set, sv member) __attribute__((weak));
-
 static int src_score(zsrc *s, sv m, double *score)
 {
     if (s->z) {
         return zset_score(s->z, m, score);
     }
-    if (s->set && set_has_member && set_has_member(kobj_ptr(s->set), m)) {
+    if (s->set && set_contains(s->set, m)) {
         *score = 1.0;
         return 1;
     }
@@ -1138,30 +1133,24 @@ static int src_score(zsrc *s, sv m, double *score)
 
 typedef void (*src_visit_fn)(sv m, double s, void *ctx);
 
-typedef struct set_visit {
-    src_visit_fn fn;
-    void *ctx;
-} set_visit;
-
-static void set_visit_one(sv m, void *ctx)
-{
-    set_visit *v = ctx;
-    v->fn(m, 1.0, v->ctx);
-}
-
 static void src_foreach(zsrc *s, src_visit_fn fn, void *ctx)
 {
+    sv m;
     if (s->z) {
         zset_iter it;
-        sv m;
         double sc;
         zset_iter_at(&it, s->z, 0, 0);
         while (zset_iter_next(&it, &m, &sc)) {
             fn(m, sc, ctx);
         }
-    } else if (s->set && set_foreach_member) {
-        set_visit v = {fn, ctx};
-        set_foreach_member(kobj_ptr(s->set), set_visit_one, &v);
+    } else if (s->set) {
+        /* Plain sets: every member scores 1. */
+        set_iter it;
+        set_iter_init(&it, s->set);
+        while (set_iter_next(&it, &m)) {
+            fn(m, 1.0, ctx);
+        }
+        set_iter_done(&it);
     }
 }
 
@@ -1272,9 +1261,8 @@ static void setop_generic(client *c, int numkeys_idx, int dst_idx, int op, int c
             srcs[i].z = zobj(o);
             srcs[i].len = zset_len(srcs[i].z);
         } else if (o->type == OBJ_SET) {
-            srcs[i].set = o;
-            const type_ops *ops = obj_type_ops(OBJ_SET);
-            srcs[i].len = ops && ops->length ? ops->length(kobj_ptr(o)) : 0;
+            srcs[i].set = kobj_ptr(o);
+            srcs[i].len = set_len(srcs[i].set);
         } else {
             reply_wrongtype(c);
             goto out;
@@ -1573,7 +1561,7 @@ static const type_ops zset_ops = {
     "zset", zset_free, zset_dup, zset_mem_op, zset_enc_name, zset_digest_op, zset_len_op,
 };
 
-void zset_module_init(void)
+void zset_type_register(void)
 {
     obj_register_type(OBJ_ZSET, &zset_ops);
     sync_limits();

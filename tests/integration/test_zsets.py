@@ -666,3 +666,17 @@ def test_sliding_window_rate_limiter(rs):
     time.sleep(window + 0.1)
     assert allowed() is True
     assert rs.zcard(key) == 1
+
+
+def test_sets_as_inputs(r):
+    """Plain sets take part in the set algebra with score 1 per member."""
+    cmd(r, "ZADD", "zs", 1, "a", 2, "b", 5, "x")
+    r.sadd("plain", "a", "b", "c")
+    r.sadd("ints", 1, 2, 3)  # intset encoding
+    assert cmd(r, "ZUNION", 2, "zs", "plain", "WITHSCORES") == [b"c", b"1", b"a", b"2", b"b", b"3", b"x", b"5"]
+    assert cmd(r, "ZINTER", 2, "plain", "zs", "WEIGHTS", 10, 1, "WITHSCORES") == [b"a", b"11", b"b", b"12"]
+    assert cmd(r, "ZDIFF", 2, "plain", "zs") == [b"c"]
+    assert cmd(r, "ZINTERCARD", 2, "zs", "plain") == 2
+    assert cmd(r, "ZUNIONSTORE", "d", 2, "ints", "plain") == 6
+    assert r.zrange("d", 0, -1, withscores=True) == [(b"1", 1), (b"2", 1), (b"3", 1), (b"a", 1), (b"b", 1),
+                                                     (b"c", 1)]
