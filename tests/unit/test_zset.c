@@ -3,6 +3,7 @@
  * encodings and across the listpack -> skiplist conversion. After every
  * step the whole order is walked both ways and ranks, scores and range
  * bounds are compared with the model's. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,7 +321,7 @@ static int d2str_reference(char *buf, double v)
     if (v == 0) {
         return sprintf(buf, signbit(v) ? "-0" : "0");
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         int n = sprintf(buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) {
             return n;
