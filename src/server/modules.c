@@ -12,12 +12,14 @@ void multi_init(void);
 void hash_type_register(void);
 void set_type_register(void);
 void list_type_register(void);
+void zset_type_register(void);
 
 void types_init(void)
 {
     hash_type_register();
     set_type_register();
     list_type_register();
+    zset_type_register();
 }
 
 void features_init(void)
