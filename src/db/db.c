@@ -278,20 +278,25 @@ kobj *db_set_expire(db *d, kobj *o, int64_t expire)
 
 kobj *db_random_key(db *d)
 {
-    /* Bounded retries so a keyspace of only expired keys cannot loop. */
-    for (int tries = 0; tries < 100; tries++) {
+    /* An expired pick is deleted and we draw again, so on a master this
+     * ends after at most one draw per expired key. Where expired keys are
+     * kept (a replica waits for its master's DEL), retries are bounded so a
+     * keyspace of only expired keys cannot loop; then one is returned, as
+     * Redis does. */
+    int kept_tries = 0;
+    for (;;) {
         kobj *o = (kobj *)dict_random(&d->keys);
-        if (!o) {
-            return NULL;
-        }
-        if (!db_is_expired(o)) {
+        if (!o || !db_is_expired(o)) {
             return o;
         }
-        if (tries == 99 || !db_expire_if_needed(d, o)) {
-            return o;
+        if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
+            if (++kept_tries >= 100) {
+                return o;
+            }
+            continue;
         }
+        db_expire_if_needed(d, o);
     }
-    return NULL;
 }
 
 void db_swap(db *a, db *b)
