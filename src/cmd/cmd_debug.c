@@ -154,6 +154,8 @@ void cmd_debug(client *c)
             sha1_hex(d, hex);
             reply_status(R(c), hex);
         }
+    } else if (arg_is(c, 1, "PROPAGATION-LOG") && c->argc == 3) {
+        propagate_debug_log(c, c->argv[2]);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else {

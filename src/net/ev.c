@@ -3,6 +3,7 @@
 #include "net/ev.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -162,22 +163,57 @@ void ev_set_before_sleep(ev_loop *l, ev_hook_fn fn)
     l->before_sleep = fn;
 }
 
+static ev_timer *find_timer(ev_loop *l, long long id)
+{
+    for (ev_timer *t = l->timers; t; t = t->next) {
+        if (t->id == id) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Due timers are collected by id first and looked up again before each
+ * runs: a callback may add or delete any timer, including one the loop
+ * would otherwise still be pointing at. */
 static void run_timers(ev_loop *l)
 {
     int64_t now = util_mono_us();
-    for (ev_timer **pp = &l->timers; *pp;) {
-        ev_timer *t = *pp;
+    long long stack[64];
+    long long *due = stack;
+    size_t n = 0, cap = 64;
+    for (ev_timer *t = l->timers; t; t = t->next) {
         if (t->when_us <= now) {
-            long again = t->fn(l, t->id, t->data);
-            /* The callback may have deleted other timers but not itself. */
-            if (again < 0) {
-                *pp = t->next;
-                alloc_free(t);
-                continue;
+            if (n == cap) {
+                cap *= 2;
+                long long *grown = alloc_mem(sizeof(long long) * cap);
+                memcpy(grown, due, sizeof(long long) * n);
+                if (due != stack) {
+                    alloc_free(due);
+                }
+                due = grown;
             }
+            due[n++] = t->id;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        ev_timer *t = find_timer(l, due[i]);
+        if (!t) {
+            continue;
+        }
+        long again = t->fn(l, t->id, t->data);
+        t = find_timer(l, due[i]);
+        if (!t) {
+            continue;
+        }
+        if (again < 0) {
+            ev_timer_del(l, due[i]);
+        } else {
             t->when_us = util_mono_us() + (int64_t)again * 1000;
         }
-        pp = &t->next;
+    }
+    if (due != stack) {
+        alloc_free(due);
     }
 }
 

@@ -301,6 +301,9 @@ static void process_input(client *c)
             lim.max_bulk = lim.max_bulk < 16384 ? lim.max_bulk : 16384;
         }
         char err[256];
+        if (c->parser.multibulk_left == 0) {
+            c->cmd_start = c->qpos;
+        }
         int rc = resp_parse(&c->parser, c->qbuf, c->qlen, &c->qpos, &lim, err, sizeof(err));
         if (rc == RESP_INCOMPLETE) {
             break;
@@ -335,13 +338,16 @@ static void process_input(client *c)
             client_pending_write(c);
         }
     }
-    /* Drop consumed bytes (keeping a blocked client's command intact). */
-    if (!(c->flags & CLIENT_BLOCKED) && c->qpos > 0) {
-        size_t keep = c->qlen - c->qpos;
-        memmove(c->qbuf, c->qbuf + c->qpos, keep);
-        resp_parser_shift(&c->parser, c->qpos);
+    /* Drop consumed bytes, keeping a command that is only partly parsed
+     * (its arguments are offsets into the buffer) and a blocked client's. */
+    size_t drop = c->parser.multibulk_left > 0 ? c->cmd_start : c->qpos;
+    if (!(c->flags & CLIENT_BLOCKED) && drop > 0) {
+        size_t keep = c->qlen - drop;
+        memmove(c->qbuf, c->qbuf + drop, keep);
+        resp_parser_shift(&c->parser, drop);
         c->qlen = keep;
-        c->qpos = 0;
+        c->qpos -= drop;
+        c->cmd_start = 0;
     }
 }
 
@@ -382,7 +388,7 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     }
     server.stats.net_input_bytes += n;
     c->last_interaction = server_ms();
-    if ((long long)(c->qlen - c->qpos) > server.cfg.client_query_buffer_limit) {
+    if ((long long)c->qlen > server.cfg.client_query_buffer_limit) {
         str info = str_empty(256);
         client_info_line(c, &info);
         log_msg(LOG_WARNING, "Closing client that reached max query buffer length: %s", info);

@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "server/block.h"
 #include "server/server.h"
 
 int (*gate_multi)(client *c, command *cmd);
@@ -111,4 +112,9 @@ void dispatch(client *c)
         return;
     }
     dispatch_call(c, cmd);
+    /* Serve clients blocked on keys this command fed, before the next
+     * command can take the data (Redis's ordering). */
+    if (!(c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT))) {
+        block_handle_ready();
+    }
 }

@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "net/sock.h"
+#include "server/block.h"
 #include "server/server.h"
 
 server_state server;
@@ -116,6 +117,7 @@ static long cron(ev_loop *l, long long id, void *data)
 static void before_sleep(ev_loop *l)
 {
     (void)l;
+    block_handle_ready();
     /* A quick expiry pass when the last cron pass ran out of budget is left
      * to cron; here only replies and closes. */
     client_flush_pending();

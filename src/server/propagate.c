@@ -145,3 +145,74 @@ void client_own_argv(client *c)
         client_rewrite_arg(c, i, c->argv[i]);
     }
 }
+
+/* ---- a recording listener for tests (DEBUG PROPAGATION-LOG) ----
+ * Keeps the last PROP_LOG_MAX propagated commands while enabled, so tests
+ * can see the exact deterministic form writes take. */
+
+#define PROP_LOG_MAX 1024
+
+static int log_on, log_registered;
+static str *prop_log[PROP_LOG_MAX];
+static int prop_log_argc[PROP_LOG_MAX];
+static int prop_log_db[PROP_LOG_MAX];
+static int prop_log_n;
+
+static void log_clear(void)
+{
+    for (int i = 0; i < prop_log_n; i++) {
+        for (int j = 0; j < prop_log_argc[i]; j++) {
+            str_free(prop_log[i][j]);
+        }
+        alloc_free(prop_log[i]);
+    }
+    prop_log_n = 0;
+}
+
+static void log_listener(int dbid, sv *argv, int argc)
+{
+    if (!log_on) {
+        return;
+    }
+    if (prop_log_n == PROP_LOG_MAX) {
+        return; /* bounded: tests read it long before */
+    }
+    str *copy = alloc_mem(sizeof(str) * (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        copy[i] = str_new(argv[i].ptr, argv[i].len);
+    }
+    prop_log[prop_log_n] = copy;
+    prop_log_argc[prop_log_n] = argc;
+    prop_log_db[prop_log_n] = dbid;
+    prop_log_n++;
+}
+
+void propagate_debug_log(client *c, sv mode)
+{
+    if (sv_eq_ci(mode, "ON")) {
+        if (!log_registered) {
+            propagate_register(log_listener);
+            log_registered = 1;
+        }
+        log_clear();
+        log_on = 1;
+        reply_ok(R(c));
+    } else if (sv_eq_ci(mode, "OFF")) {
+        log_on = 0;
+        log_clear();
+        reply_ok(R(c));
+    } else if (sv_eq_ci(mode, "GET")) {
+        /* Each entry: [dbid, arg0, arg1, ...] */
+        reply_array(R(c), prop_log_n);
+        for (int i = 0; i < prop_log_n; i++) {
+            reply_array(R(c), prop_log_argc[i] + 1);
+            reply_bulk_ll(R(c), prop_log_db[i]);
+            for (int j = 0; j < prop_log_argc[i]; j++) {
+                reply_bulk(R(c), prop_log[i][j], str_len(prop_log[i][j]));
+            }
+        }
+        log_clear();
+    } else {
+        reply_syntax_error(c);
+    }
+}

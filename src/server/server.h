@@ -82,6 +82,7 @@ struct client {
     /* Input: query buffer with a parse position, parser state, argv. */
     char *qbuf;
     size_t qlen, qcap, qpos;
+    size_t cmd_start; /* where the command being parsed begins */
     size_t qbuf_peak;
     resp_parser parser;
     sv *argv;
@@ -290,6 +291,8 @@ void propagate_register(propagate_fn fn);
 void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
+/* DEBUG PROPAGATION-LOG ON|OFF|GET: record what propagates (tests). */
+void propagate_debug_log(client *c, sv mode);
 
 /* ---- clients ---- */
 client *client_new(int fd, uint32_t flags);

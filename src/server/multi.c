@@ -1,0 +1,341 @@
+/* multi: MULTI/EXEC/DISCARD and optimistic locking with WATCH.
+ *
+ * Queued commands are copied (argv owned) and run by EXEC through
+ * dispatch_call, so they share EXEC's clock and their writes propagate
+ * together, wrapped in MULTI/EXEC. WATCH registers (db, key) -> clients;
+ * any write to a watched key (signal_write, expiry, FLUSH*, SWAPDB) marks
+ * its watchers dirty and their EXEC fails with a null reply. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "server/server.h"
+
+typedef struct queued {
+    command *cmd;
+    int argc;
+    str *argv;
+} queued;
+
+struct multi_state {
+    queued *cmds;
+    int n, cap;
+};
+
+typedef struct watched {
+    str name; /* "dbid:key" */
+    int dbid;
+    size_t prefix; /* length of "dbid:" */
+    struct watched *next;
+} watched;
+
+struct watch_state {
+    watched *keys;
+    int n;
+};
+
+typedef struct watcher {
+    client *c;
+    struct watcher *next;
+} watcher;
+
+static dict watch_registry; /* "dbid:key" -> watcher list */
+
+static str reg_name(int dbid, sv key, size_t *prefix)
+{
+    str s = str_empty(key.len + 12);
+    s = str_printf(s, "%d:", dbid);
+    if (prefix) {
+        *prefix = str_len(s);
+    }
+    return str_append(s, key.ptr, key.len);
+}
+
+/* ---- queue ---- */
+
+static void free_queue(client *c)
+{
+    struct multi_state *m = c->mstate;
+    if (!m) {
+        return;
+    }
+    for (int i = 0; i < m->n; i++) {
+        for (int j = 0; j < m->cmds[i].argc; j++) {
+            str_free(m->cmds[i].argv[j]);
+        }
+        alloc_free(m->cmds[i].argv);
+    }
+    alloc_free(m->cmds);
+    alloc_free(m);
+    c->mstate = NULL;
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+}
+
+static int gate(client *c, command *cmd)
+{
+    if (!(c->flags & CLIENT_MULTI) || (cmd->flags & CMD_MULTI_CTRL)) {
+        return 0;
+    }
+    if (cmd->flags & CMD_NO_MULTI) {
+        reply_err(c, "ERR Command not allowed inside a transaction");
+        c->flags |= CLIENT_DIRTY_EXEC;
+        return 1;
+    }
+    struct multi_state *m = c->mstate;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 8;
+        m->cmds = alloc_resize(m->cmds, sizeof(queued) * (size_t)m->cap);
+    }
+    queued *q = &m->cmds[m->n++];
+    q->cmd = cmd;
+    q->argc = c->argc;
+    q->argv = alloc_mem(sizeof(str) * (size_t)c->argc);
+    for (int i = 0; i < c->argc; i++) {
+        q->argv[i] = str_new(c->argv[i].ptr, c->argv[i].len);
+    }
+    reply_status(R(c), "QUEUED");
+    return 1;
+}
+
+/* ---- WATCH ---- */
+
+static void unwatch_all(client *c)
+{
+    struct watch_state *w = c->wstate;
+    if (!w) {
+        return;
+    }
+    for (watched *k = w->keys; k;) {
+        watched *next = k->next;
+        dict_entry *e = dict_entry_find(&watch_registry, k->name, str_len(k->name));
+        if (e) {
+            watcher **pp = (watcher **)&e->val;
+            while (*pp) {
+                if ((*pp)->c == c) {
+                    watcher *dead = *pp;
+                    *pp = dead->next;
+                    alloc_free(dead);
+                    break;
+                }
+                pp = &(*pp)->next;
+            }
+            if (!e->val) {
+                dict_entry_remove(&watch_registry, k->name, str_len(k->name), NULL);
+            }
+        }
+        str_free(k->name);
+        alloc_free(k);
+        k = next;
+    }
+    alloc_free(w);
+    c->wstate = NULL;
+    c->flags &= ~CLIENT_DIRTY_CAS;
+}
+
+static void watch_key(client *c, sv key)
+{
+    if (!c->wstate) {
+        c->wstate = alloc_zero(sizeof(struct watch_state));
+    }
+    size_t prefix;
+    str name = reg_name(c->db->id, key, &prefix);
+    for (watched *k = c->wstate->keys; k; k = k->next) {
+        if (str_len(k->name) == str_len(name) && memcmp(k->name, name, str_len(name)) == 0) {
+            str_free(name);
+            return;
+        }
+    }
+    watched *k = alloc_zero(sizeof(*k));
+    k->name = name;
+    k->dbid = c->db->id;
+    k->prefix = prefix;
+    k->next = c->wstate->keys;
+    c->wstate->keys = k;
+    c->wstate->n++;
+    dict_entry *e = dict_entry_upsert(&watch_registry, name, str_len(name), NULL);
+    watcher *w = alloc_zero(sizeof(*w));
+    w->c = c;
+    w->next = e->val;
+    e->val = w;
+}
+
+static void touch_entry(dict_entry *e)
+{
+    for (watcher *w = e->val; w; w = w->next) {
+        w->c->flags |= CLIENT_DIRTY_CAS;
+    }
+}
+
+static void on_key_write(db *d, sv key, client *by)
+{
+    (void)by;
+    if (dict_size(&watch_registry) == 0) {
+        return;
+    }
+    if (key.ptr == NULL) {
+        char prefix[16];
+        int pl = snprintf(prefix, sizeof(prefix), "%d:", d->id);
+        dict_iter it;
+        dict_iter_init(&it, &watch_registry);
+        dnode *n;
+        while ((n = dict_iter_next(&it))) {
+            dict_entry *e = (dict_entry *)n;
+            if (e->keylen >= (size_t)pl && memcmp(e->key, prefix, (size_t)pl) == 0) {
+                touch_entry(e);
+            }
+        }
+        dict_iter_done(&it);
+        return;
+    }
+    str name = reg_name(d->id, key, NULL);
+    dict_entry *e = dict_entry_find(&watch_registry, name, str_len(name));
+    if (e) {
+        touch_entry(e);
+    }
+    str_free(name);
+}
+
+/* A watched key that has expired but was not yet reclaimed counts as
+ * changed, as in Redis. */
+static int watched_key_expired(client *c)
+{
+    for (watched *k = c->wstate ? c->wstate->keys : NULL; k; k = k->next) {
+        db *d = &server.dbs[k->dbid];
+        sv key = {k->name + k->prefix, str_len(k->name) - k->prefix};
+        kobj *o = db_find_raw(d, key);
+        if (o && db_is_expired(o)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- commands ---- */
+
+void cmd_multi(client *c)
+{
+    if (c->flags & CLIENT_MULTI) {
+        reply_err(c, "ERR MULTI calls can not be nested");
+        return;
+    }
+    c->flags |= CLIENT_MULTI;
+    c->mstate = alloc_zero(sizeof(struct multi_state));
+    reply_ok(R(c));
+}
+
+void cmd_discard(client *c)
+{
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_err(c, "ERR DISCARD without MULTI");
+        return;
+    }
+    free_queue(c);
+    unwatch_all(c);
+    reply_ok(R(c));
+}
+
+void cmd_exec(client *c)
+{
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_err(c, "ERR EXEC without MULTI");
+        return;
+    }
+    if (c->flags & CLIENT_DIRTY_EXEC) {
+        reply_err(c, "EXECABORT Transaction discarded because of previous errors.");
+        free_queue(c);
+        unwatch_all(c);
+        return;
+    }
+    if ((c->flags & CLIENT_DIRTY_CAS) || watched_key_expired(c)) {
+        reply_null_array(R(c));
+        free_queue(c);
+        unwatch_all(c);
+        return;
+    }
+    unwatch_all(c);
+    struct multi_state *m = c->mstate;
+    c->mstate = NULL;
+    c->flags &= ~CLIENT_MULTI;
+    /* Run the queue with argv pointing at the queued copies. */
+    sv *saved_argv = c->argv;
+    int saved_argc = c->argc, saved_cap = c->argv_cap;
+    command *saved_cmd = c->cmd;
+    c->argv = NULL;
+    c->argv_cap = 0;
+    reply_array(R(c), m->n);
+    c->flags |= CLIENT_IN_EXEC;
+    for (int i = 0; i < m->n; i++) {
+        queued *q = &m->cmds[i];
+        if (q->argc > c->argv_cap) {
+            c->argv = alloc_resize(c->argv, sizeof(sv) * (size_t)q->argc);
+            c->argv_cap = q->argc;
+        }
+        for (int j = 0; j < q->argc; j++) {
+            c->argv[j] = (sv){q->argv[j], str_len(q->argv[j])};
+        }
+        c->argc = q->argc;
+        if ((q->cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory()) {
+            reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+            continue;
+        }
+        dispatch_call(c, q->cmd);
+    }
+    c->flags &= ~CLIENT_IN_EXEC;
+    alloc_free(c->argv);
+    c->argv = saved_argv;
+    c->argc = saved_argc;
+    c->argv_cap = saved_cap;
+    c->cmd = saved_cmd;
+    for (int i = 0; i < m->n; i++) {
+        for (int j = 0; j < m->cmds[i].argc; j++) {
+            str_free(m->cmds[i].argv[j]);
+        }
+        alloc_free(m->cmds[i].argv);
+    }
+    alloc_free(m->cmds);
+    alloc_free(m);
+}
+
+void cmd_watch(client *c)
+{
+    if (c->flags & CLIENT_MULTI) {
+        reply_err(c, "ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    for (int i = 1; i < c->argc; i++) {
+        watch_key(c, c->argv[i]);
+    }
+    reply_ok(R(c));
+}
+
+void cmd_unwatch(client *c)
+{
+    unwatch_all(c);
+    reply_ok(R(c));
+}
+
+static void cleanup(client *c)
+{
+    free_queue(c);
+    unwatch_all(c);
+}
+
+static int multi_count(client *c)
+{
+    return c->mstate ? c->mstate->n : -1;
+}
+
+static int watch_count(client *c)
+{
+    return c->wstate ? c->wstate->n : 0;
+}
+
+void multi_init(void)
+{
+    dict_init(&watch_registry, &dict_type_entry);
+    gate_multi = gate;
+    server_on_key_write(on_key_write);
+    client_register_cleanup(cleanup);
+    client_multi_count = multi_count;
+    client_watch_count = watch_count;
+}

@@ -1,0 +1,72 @@
+"""The propagation point: every write reaches it once, in deterministic form
+(relative times made absolute, float arithmetic replaced by its result),
+transactions wrapped in MULTI/EXEC, expirations as DEL."""
+import time
+
+import pytest
+
+
+@pytest.fixture
+def plog(r):
+    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
+    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
+    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
+
+
+def test_plain_write_and_reads(r, plog):
+    r.set("k", "v")
+    r.get("k")
+    r.exists("k")
+    r.set("nx", "1", nx=True)
+    r.set("nx", "2", nx=True)  # not performed: not propagated
+    assert plog() == [["0", "SET", "k", "v"], ["0", "SET", "nx", "1"]]
+
+
+def test_relative_expiry_becomes_absolute(r, plog):
+    before = int(time.time() * 1000)
+    r.set("k", "v", ex=100)
+    r.expire("k", 200)
+    r.setex("s", 50, "v")
+    after = int(time.time() * 1000)
+    log = plog()
+    assert log[0][1:4] == ["SET", "k", "v"] and log[0][4] == "PXAT"
+    assert before + 100000 <= int(log[0][5]) <= after + 100000
+    assert log[1][1] == "PEXPIREAT" and before + 200000 <= int(log[1][3]) <= after + 200000
+    assert log[2][1:5] == ["SET", "s", "v", "PXAT"]
+
+
+def test_incrbyfloat_propagates_result(r, plog):
+    r.set("f", "1.5")
+    r.incrbyfloat("f", 0.25)
+    assert plog()[-1] == ["0", "SET", "f", "1.75", "KEEPTTL"]
+
+
+def test_multi_is_wrapped(r, plog):
+    p = r.pipeline(transaction=True)
+    p.set("a", "1").execute_command("INCR", "a").get("a")
+    p.execute()
+    assert plog() == [["0", "MULTI"], ["0", "SET", "a", "1"], ["0", "INCR", "a"], ["0", "EXEC"]]
+
+
+def test_lazy_and_active_expiry_propagate_del(r, plog):
+    r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        r.set("lazy", "v", px=30)
+        time.sleep(0.1)
+        assert r.get("lazy") is None
+        log = plog()
+        assert log[-1] == ["0", "DEL", "lazy"]
+    finally:
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    r.set("active", "v", px=30)
+    deadline = time.time() + 5
+    while r.dbsize() and time.time() < deadline:
+        time.sleep(0.05)
+    assert ["0", "DEL", "active"] in plog()
+
+
+def test_select_db_recorded(r, plog):
+    r.execute_command("SELECT", "3")
+    r.set("k", "v")
+    r.execute_command("SELECT", "0")
+    assert plog() == [["3", "SET", "k", "v"]]
