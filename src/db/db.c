@@ -330,10 +330,21 @@ static void expire_visit(dnode *n, void *arg)
     }
 }
 
-/* Each call scans buckets until the time budget runs out; a pass over a db
- * whose sampled keys are rarely expired stops early, so a keyspace of
- * long-TTL keys costs little, while a wave of expiring keys gets the whole
- * budget (the adaptive part). */
+/* Each call scans buckets until the time budget runs out, with two early
+ * stops so that a keyspace with little to reclaim costs little:
+ *  - after a fair sample of keys with a TTL, under 10% of them stale: the
+ *    TTLs are mostly in the future (many long-TTL keys);
+ *  - after EXPIRE_SPARSE_US, fewer than one key reclaimed per
+ *    EXPIRE_SPARSE_RATIO buckets: keys with a TTL are rare among persistent
+ *    ones, and as the table holds both, finding them means walking it.
+ *    Walking costs a cache miss per entry (about 0.4 us measured on a 1M
+ *    key table), so one unproductive call stays near 1 ms; a 1M-bucket
+ *    table is still walked in under a minute at hz 10.
+ * A wave of expiring keys passes neither test and gets the whole budget
+ * (the adaptive part). */
+#define EXPIRE_SPARSE_US 1000
+#define EXPIRE_SPARSE_RATIO 64
+
 long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
 {
     int64_t start = util_mono_us();
@@ -352,11 +363,14 @@ long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
                 break;
             }
             if ((buckets & 63) == 0) {
-                if (util_mono_us() - start > budget_us) {
+                int64_t spent = util_mono_us() - start;
+                if (spent > budget_us) {
                     break;
                 }
-                /* After a fair sample, stop if under 10% were stale. */
                 if (c.sampled >= 200 && c.expired * 10 < c.sampled) {
+                    break;
+                }
+                if (spent > EXPIRE_SPARSE_US && c.expired * EXPIRE_SPARSE_RATIO < buckets) {
                     break;
                 }
             }
