@@ -501,8 +501,8 @@ static const char *object_help[] = {
     "    Prints this help.",
 };
 
-#define POLICY_NOTE                                                                                \
-    "Please note that when switching between policies at runtime LRU and LFU data will take some " \
+#define POLICY_NOTE                                                                                                    \
+    "Please note that when switching between policies at runtime LRU and LFU data will take some "                     \
     "time to adjust."
 
 void cmd_object(client *c)

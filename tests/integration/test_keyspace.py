@@ -600,3 +600,19 @@ def test_propagation_of_keyspace_writes(r, plog):
         ["0", "MOVE", "d", "2"],
         ["0", "SWAPDB", "1", "2"],
     ]
+
+
+def test_move_and_copy_invalidate_watch_in_target_db(server, r):
+    for cmd in (("MOVE", "k", "1"), ("COPY", "k", "k", "DB", "1")):
+        r.flushall()
+        r.set("k", "v")
+        w = server.client(db=1)
+        p = w.pipeline(transaction=True)
+        p.watch("k")
+        assert r.execute_command(*cmd) == 1
+        p.multi()
+        p.set("x", "1")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+        p.reset()
+        w.close()
