@@ -125,6 +125,7 @@ void db_clear(db *d)
     dict_clear(&d->keys, free_node, NULL);
     d->expires = 0;
     d->expire_cursor = 0;
+    d->avg_ttl = 0;
 }
 
 void db_take(db *d, dict *out, size_t *expires)
@@ -134,6 +135,7 @@ void db_take(db *d, dict *out, size_t *expires)
     dict_init(&d->keys, &keyspace_type);
     d->expires = 0;
     d->expire_cursor = 0;
+    d->avg_ttl = 0;
 }
 
 size_t db_size(const db *d)
@@ -315,6 +317,8 @@ typedef struct expire_ctx {
     db *d;
     long sampled;
     long expired;
+    long long ttl_sum; /* remaining TTLs of the live sampled keys */
+    long ttl_live;
 } expire_ctx;
 
 static void expire_visit(dnode *n, void *arg)
@@ -327,6 +331,9 @@ static void expire_visit(dnode *n, void *arg)
     c->sampled++;
     if (db_expire_if_needed(c->d, o)) {
         c->expired++;
+    } else {
+        c->ttl_sum += kobj_expire(o) - db_time();
+        c->ttl_live++;
     }
 }
 
@@ -351,10 +358,14 @@ long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
     long total = 0;
     for (int i = 0; i < ndb; i++) {
         db *d = &dbs[(*next_db + i) % ndb];
-        if (d->expires == 0 || (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired())) {
+        if (d->expires == 0) {
+            d->avg_ttl = 0;
             continue;
         }
-        expire_ctx c = {d, 0, 0};
+        if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
+            continue;
+        }
+        expire_ctx c = {d, 0, 0, 0, 0};
         long buckets = 0;
         for (;;) {
             d->expire_cursor = dict_scan(&d->keys, d->expire_cursor, expire_visit, &c);
@@ -376,6 +387,14 @@ long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
             }
         }
         total += c.expired;
+        if (d->expires == 0) {
+            d->avg_ttl = 0;
+        } else if (c.ttl_live) {
+            /* INFO's avg_ttl: a running average over the samples, each
+             * call weighing 2%, as Redis estimates it. */
+            long long avg = c.ttl_sum / c.ttl_live;
+            d->avg_ttl = d->avg_ttl ? (d->avg_ttl / 50) * 49 + avg / 50 : avg;
+        }
         if (util_mono_us() - start > budget_us) {
             *next_db = (*next_db + i) % ndb;
             return total;

@@ -334,3 +334,19 @@ def test_expire_propagation(r, plog):
     assert log[0] == ["0", "SET", "k", "v"]
     assert log[1][:3] == ["0", "PEXPIREAT", "k"] and before + 100000 <= int(log[1][3]) <= now_ms() + 100000
     assert log[2:] == [["0", "PERSIST", "k"], ["0", "DEL", "k"]]
+
+
+def test_info_keyspace_avg_ttl(r):
+    r.set("p", "v")
+    assert r.info("keyspace")["db0"]["avg_ttl"] == 0
+    for i in range(20):
+        r.set("k%d" % i, "v", ex=100)
+    deadline = time.time() + 5
+    while r.info("keyspace")["db0"]["avg_ttl"] == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert 90000 <= r.info("keyspace")["db0"]["avg_ttl"] <= 100000
+    r.delete(*["k%d" % i for i in range(20)])
+    deadline = time.time() + 5
+    while r.info("keyspace")["db0"]["avg_ttl"] != 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert r.info("keyspace")["db0"]["avg_ttl"] == 0
