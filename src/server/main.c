@@ -47,20 +47,6 @@ int server_has_debug_access(client *c)
     return 0;
 }
 
-/* Set by the eviction module; until then the limit is a plain check. */
-int (*server_evict_fn)(void);
-
-int server_over_memory(void)
-{
-    if (server.cfg.maxmemory <= 0) {
-        return 0;
-    }
-    if (server_evict_fn) {
-        return server_evict_fn();
-    }
-    return alloc_used() > (size_t)server.cfg.maxmemory;
-}
-
 /* ---- expiry hooks from the keyspace ---- */
 
 static void on_key_expired(db *d, sv key)
@@ -98,6 +84,8 @@ static long cron(ev_loop *l, long long id, void *data)
         int64_t budget = 250000 / server.cfg.hz;
         db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
     }
+    /* Hash fields with TTLs that nobody reads: a bounded sweep. */
+    hash_active_expire();
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
@@ -105,6 +93,10 @@ static long cron(ev_loop *l, long long id, void *data)
         if (d->keys.rehash_idx >= 0) {
             dict_rehash_ms(&d->keys, 1);
         }
+    }
+    /* Finish evictions a command's time budget cut short. */
+    if (server.cfg.maxmemory > 0) {
+        server_over_memory();
     }
     client_cron();
     client_reap();
@@ -259,6 +251,18 @@ void server_shutdown(int nosave)
     if (server.cfg.pidfile && server.cfg.pidfile[0]) {
         unlink(server.cfg.pidfile);
     }
+#ifdef KEEL_FREE_AT_EXIT
+    /* Sanitizer builds free everything so leak checking sees real leaks:
+     * values hold pointers at unaligned offsets, which the leak scanner
+     * cannot follow from the tables. */
+    lazyfree_stop();
+    while (server.clients) {
+        client_free(server.clients);
+    }
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db_clear(&server.dbs[i]);
+    }
+#endif
     log_msg(LOG_WARNING, "Keel is now ready to exit, bye bye...");
     exit(0);
 }

@@ -5,9 +5,14 @@
 #include "server/server.h"
 
 void multi_init(void);
+/* Each collection family registers its type_ops (in its cmd_<family>.c). */
+void hash_type_register(void);
+void set_type_register(void);
 
 void types_init(void)
 {
+    hash_type_register();
+    set_type_register();
 }
 
 void features_init(void)

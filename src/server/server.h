@@ -76,8 +76,8 @@ struct client {
     str name;
     str lib_name;
     str lib_ver;
-    char addr[64];
-    char laddr[64];
+    char addr[128]; /* ip:port, [ipv6]:port or unix-path:0 (sun_path is 108) */
+    char laddr[128];
 
     /* Input: query buffer with a parse position, parser state, argv. */
     char *qbuf;
@@ -248,6 +248,12 @@ void reply_wrongtype(client *c);
 void reply_not_integer(client *c);
 void reply_not_float(client *c);
 void reply_arity_error(client *c);
+/* Container commands (CLIENT, CONFIG, ...): "ERR unknown subcommand 'x'.
+ * Try CLIENT HELP." for argv[1]; and the arity check of a known
+ * subcommand (arity counts argv[0] too), replying "wrong number of
+ * arguments for 'client|kill' command" and returning 0 when it fails. */
+void reply_subcommand_unknown(client *c);
+int subcommand_arity_ok(client *c, int arity);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
 void reply_errf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -350,6 +356,10 @@ void cmd_client_register(int (*fn)(client *c));
 typedef str (*info_section_fn)(str out, const char *section, int all);
 void info_register(info_section_fn fn);
 
+/* ---- feature crons ---- */
+/* Reclaims expired hash fields (cmd_hash.c); bounded work per call. */
+void hash_active_expire(void);
+
 /* ---- misc ---- */
 int64_t server_ms(void);
 void server_update_time(void);
@@ -360,7 +370,8 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 str config_get_value(const char *name, int *found);
 void config_defaults(void);
 void config_get_matching(client *c, sv *patterns, int n);
-/* Memory limit check for denyoom commands: 1 = over limit after eviction. */
+/* Memory limit check for denyoom commands: evicts per maxmemory-policy,
+ * then 1 = still over the limit (reply OOM). */
 int server_over_memory(void);
 void server_shutdown(int nosave);
 

@@ -1,0 +1,213 @@
+/* MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS / PURGE: the memory
+ * introspection the seed's operators rely on. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "db/lazyfree.h"
+#include "server/server.h"
+
+#ifdef KEEL_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+static void memory_usage(client *c)
+{
+    if (c->argc != 3 && !(c->argc == 5 && arg_is(c, 3, "SAMPLES"))) {
+        reply_syntax_error(c);
+        return;
+    }
+    if (c->argc == 5) {
+        long long samples;
+        if (!arg_ll(c, 4, &samples)) {
+            return;
+        }
+        if (samples < 0) {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    kobj *o = db_lookup(c->db, c->argv[2], LOOKUP_NOTOUCH);
+    if (!o) {
+        reply_null(R(c));
+        return;
+    }
+    /* The entry, its value, and its share of the table: one slot pointer. */
+    reply_int(R(c), (long long)(kobj_mem(o) + sizeof(void *)));
+}
+
+static size_t keyspace_overhead(size_t *keys)
+{
+    size_t n = 0;
+    *keys = 0;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        n += dict_slots(&server.dbs[i].keys) * sizeof(void *);
+        *keys += db_size(&server.dbs[i]);
+    }
+    return n;
+}
+
+static size_t clients_memory(void)
+{
+    size_t n = 0;
+    for (client *t = server.clients; t; t = t->next) {
+        n += sizeof(*t) + t->qcap + t->out.cap;
+    }
+    return n;
+}
+
+static void memory_stats(client *c)
+{
+    size_t used = alloc_used(), peak = alloc_peak(), keys;
+    size_t table = keyspace_overhead(&keys), clients = clients_memory();
+    size_t overhead = table + clients + sizeof(server);
+    size_t dataset = used > overhead ? used - overhead : 0;
+    size_t allocated, active, resident;
+    alloc_stats(&allocated, &active, &resident);
+    size_t rss = alloc_rss();
+    int ndbs = 0;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        ndbs += db_size(&server.dbs[i]) > 0;
+    }
+    reply_map(R(c), 20 + ndbs);
+    reply_bulk_cstr(R(c), "peak.allocated");
+    reply_int(R(c), (long long)(peak > used ? peak : used));
+    reply_bulk_cstr(R(c), "total.allocated");
+    reply_int(R(c), (long long)used);
+    reply_bulk_cstr(R(c), "startup.allocated");
+    reply_int(R(c), 0);
+    reply_bulk_cstr(R(c), "replication.backlog");
+    reply_int(R(c), 0);
+    reply_bulk_cstr(R(c), "clients.slaves");
+    reply_int(R(c), 0);
+    reply_bulk_cstr(R(c), "clients.normal");
+    reply_int(R(c), (long long)clients);
+    reply_bulk_cstr(R(c), "aof.buffer");
+    reply_int(R(c), 0);
+    reply_bulk_cstr(R(c), "lua.caches");
+    reply_int(R(c), 0);
+    reply_bulk_cstr(R(c), "overhead.total");
+    reply_int(R(c), (long long)overhead);
+    reply_bulk_cstr(R(c), "keys.count");
+    reply_int(R(c), (long long)keys);
+    reply_bulk_cstr(R(c), "keys.bytes-per-key");
+    reply_int(R(c), keys ? (long long)(used / keys) : 0);
+    reply_bulk_cstr(R(c), "dataset.bytes");
+    reply_int(R(c), (long long)dataset);
+    reply_bulk_cstr(R(c), "dataset.percentage");
+    reply_double(R(c), used ? 100.0 * (double)dataset / (double)used : 0);
+    reply_bulk_cstr(R(c), "peak.percentage");
+    reply_double(R(c), peak ? 100.0 * (double)used / (double)peak : 100);
+    reply_bulk_cstr(R(c), "allocator.allocated");
+    reply_int(R(c), (long long)allocated);
+    reply_bulk_cstr(R(c), "allocator.active");
+    reply_int(R(c), (long long)active);
+    reply_bulk_cstr(R(c), "allocator.resident");
+    reply_int(R(c), (long long)resident);
+    reply_bulk_cstr(R(c), "allocator-fragmentation.ratio");
+    reply_double(R(c), allocated ? (double)active / (double)allocated : 1);
+    reply_bulk_cstr(R(c), "fragmentation");
+    reply_double(R(c), used ? (double)rss / (double)used : 1);
+    reply_bulk_cstr(R(c), "fragmentation.bytes");
+    reply_int(R(c), (long long)rss - (long long)used);
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db *d = &server.dbs[i];
+        if (db_size(d) == 0) {
+            continue;
+        }
+        char name[32];
+        snprintf(name, sizeof(name), "db.%d", i);
+        reply_bulk_cstr(R(c), name);
+        reply_map(R(c), 2);
+        reply_bulk_cstr(R(c), "overhead.hashtable.main");
+        reply_int(R(c), (long long)(dict_slots(&d->keys) * sizeof(void *)));
+        /* TTLs live inside the entries: no second table. */
+        reply_bulk_cstr(R(c), "overhead.hashtable.expires");
+        reply_int(R(c), 0);
+    }
+}
+
+/* A short diagnosis in the spirit of Redis's MEMORY DOCTOR. */
+static void memory_doctor(client *c)
+{
+    size_t used = alloc_used(), peak = alloc_peak(), rss = alloc_rss();
+    str out = str_empty(512);
+    int issues = 0;
+    if (used < 5 * 1024 * 1024) {
+        out = str_append_cstr(out, "Hi Sam, this instance is empty or is using very little memory, my issues detector "
+                                   "can't be used in these conditions. Please, leave for your mission on Earth and fill "
+                                   "it with some data. The new Sam and I will be back to our programming as soon as I "
+                                   "finished rebooting.");
+        reply_verbatim(R(c), out, str_len(out), "txt");
+        str_free(out);
+        return;
+    }
+    out = str_append_cstr(out, "Sam, I detected a few issues in this Keel instance memory implants:\n\n");
+    if (peak > used && (double)peak / (double)used > 1.5) {
+        out = str_append_cstr(out, " * Peak memory: In the past this instance used more than 150% the memory that is "
+                                   "currently using. The allocator is normally not able to release memory after a peak, "
+                                   "so you can expect to see a big fragmentation ratio.\n\n");
+        issues++;
+    }
+    if ((double)rss / (double)used > 1.4) {
+        out = str_printf(out, " * High total RSS: This instance has a memory fragmentation and RSS overhead greater "
+                              "than 1.4 (this means that the Resident Set Size of the process is %.2f times the used "
+                              "memory). Consider MEMORY PURGE, or restarting the instance.\n\n",
+                         (double)rss / (double)used);
+        issues++;
+    }
+    if (server.cfg.maxmemory == 0) {
+        out = str_append_cstr(out, " * No maxmemory: this instance has no memory limit; a cache should set maxmemory "
+                                   "and a maxmemory-policy such as allkeys-lru.\n\n");
+        issues++;
+    }
+    if (issues == 0) {
+        str_free(out);
+        out = str_empty(128);
+        out = str_append_cstr(out, "Hi Sam, I can't find any memory issue in your instance. I can only account for "
+                                   "what occurs on this base.");
+    } else {
+        out = str_append_cstr(out, "I'm here to keep you safe, Sam. I want to help you.\n");
+    }
+    reply_verbatim(R(c), out, str_len(out), "txt");
+    str_free(out);
+}
+
+#ifdef KEEL_JEMALLOC
+static void append_stats(void *ctx, const char *s)
+{
+    str *out = ctx;
+    *out = str_append_cstr(*out, s);
+}
+#endif
+
+void cmd_memory(client *c)
+{
+    if (arg_is(c, 1, "USAGE") && c->argc >= 3) {
+        memory_usage(c);
+    } else if (arg_is(c, 1, "STATS") && c->argc == 2) {
+        memory_stats(c);
+    } else if (arg_is(c, 1, "DOCTOR") && c->argc == 2) {
+        memory_doctor(c);
+    } else if (arg_is(c, 1, "MALLOC-STATS") && c->argc == 2) {
+        str out = str_empty(4096);
+#ifdef KEEL_JEMALLOC
+        malloc_stats_print(append_stats, &out, NULL);
+#else
+        out = str_append_cstr(out, "Stats not supported for the current allocator");
+#endif
+        reply_verbatim(R(c), out, str_len(out), "txt");
+        str_free(out);
+    } else if (arg_is(c, 1, "PURGE") && c->argc == 2) {
+#ifdef KEEL_JEMALLOC
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "arena.%d.purge", MALLCTL_ARENAS_ALL);
+        mallctl(cmd, NULL, NULL, NULL, 0);
+#endif
+        reply_ok(R(c));
+    } else {
+        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try MEMORY HELP.",
+                   (int)c->argv[1].len, c->argv[1].ptr);
+    }
+}

@@ -1,0 +1,45 @@
+/* maxmemory: the server side of eviction. Dispatch asks before every
+ * denyoom command whether memory is over the limit; we evict first (per
+ * maxmemory-policy) and answer "still over" only when nothing more could
+ * go, so the command gets Redis's OOM error. */
+#include "base/alloc.h"
+#include "db/evict.h"
+#include "server/server.h"
+
+static size_t counted_memory(void)
+{
+    return alloc_used();
+}
+
+static void on_evicted(db *d, sv key)
+{
+    server.stats.evictedkeys++;
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    sv argv[2] = {SV("DEL"), key};
+    propagate_cmd(d->id, argv, 2);
+    if (top) {
+        propagate_end();
+    }
+    server_key_written(d, key, NULL);
+    notify_event(NOTIFY_EVICTED, "evicted", key, d->id);
+}
+
+int server_evict(void)
+{
+    if (server.cfg.maxmemory <= 0) {
+        return 0;
+    }
+    evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples,
+                      server.cfg.maxmemory_eviction_tenacity, counted_memory(), (size_t)server.cfg.maxmemory};
+    int still_over;
+    evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over);
+    return still_over;
+}
+
+int server_over_memory(void)
+{
+    return server_evict();
+}

@@ -1,0 +1,162 @@
+"""maxmemory and the eight eviction policies, OOM errors, MEMORY USAGE /
+STATS / DOCTOR: the seed's memory-management section."""
+import time
+
+import pytest
+import redis
+
+
+def used(c):
+    return c.info("memory")["used_memory"]
+
+
+def fill(c, prefix, n, size=100, ttl=None):
+    # Small batches: a huge pipeline's query buffer would itself count
+    # against maxmemory, as in Redis.
+    for start in range(0, n, 200):
+        p = c.pipeline(transaction=False)
+        for i in range(start, min(n, start + 200)):
+            p.set("%s:%d" % (prefix, i), "x" * size, ex=ttl)
+        p.execute()
+
+
+@pytest.fixture
+def small(keel):
+    s = keel("--maxmemory-samples", "10")
+    c = s.client()
+    yield c
+    c.close()
+
+
+def limit_at(c, extra):
+    c.config_set("maxmemory", used(c) + extra)
+
+
+def test_noeviction_gives_oom(small):
+    small.config_set("maxmemory-policy", "noeviction")
+    limit_at(small, 1024 * 1024)
+    with pytest.raises(redis.ResponseError, match="caused error: OOM command not allowed when used memory > 'maxmemory'.$"):
+        fill(small, "k", 20000)
+    with pytest.raises(redis.ResponseError, match="^OOM command not allowed when used memory > 'maxmemory'.$"):
+        small.set("one-more", "v")
+    # reads and deletes still work over the limit
+    assert small.get("k:0") is not None
+    assert small.delete("k:0") == 1
+    assert small.info("stats")["evicted_keys"] == 0
+
+
+def test_allkeys_lru_keeps_hot_keys(small):
+    small.config_set("maxmemory-policy", "allkeys-lru")
+    fill(small, "hot", 100)
+    limit_at(small, 2 * 1024 * 1024)
+    # The LRU clock ticks in seconds (as Redis's): spread the rounds out.
+    for round_ in range(8):
+        for i in range(100):
+            small.get("hot:%d" % i)
+        fill(small, "cold%d" % round_, 2000)
+        time.sleep(0.4)
+    assert used(small) <= int(small.config_get("maxmemory")["maxmemory"]) * 1.05
+    assert small.info("stats")["evicted_keys"] > 0
+    alive = sum(small.exists("hot:%d" % i) for i in range(100))
+    assert alive >= 90
+
+
+def test_allkeys_random_and_lfu_bound_memory(small):
+    for policy in ("allkeys-random", "allkeys-lfu"):
+        small.flushall()
+        small.config_set("maxmemory", 0)
+        small.config_set("maxmemory-policy", policy)
+        limit_at(small, 1024 * 1024)
+        fill(small, policy, 30000)
+        assert used(small) <= int(small.config_get("maxmemory")["maxmemory"]) * 1.05
+        assert small.dbsize() < 30000
+
+
+def test_volatile_policies_only_evict_keys_with_ttl(small):
+    for policy in ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"):
+        small.flushall()
+        small.config_set("maxmemory", 0)
+        small.config_set("maxmemory-policy", policy)
+        fill(small, "keep", 200)
+        fill(small, "vol", 3000, ttl=1000)
+        limit_at(small, 256 * 1024)
+        fill(small, "vol2", 3000, ttl=1000)
+        assert all(small.exists("keep:%d" % i) for i in range(200)), policy
+        assert small.dbsize() < 6200
+        # once only persistent keys remain, writes get OOM
+        with pytest.raises(redis.ResponseError, match="OOM command not allowed"):
+            fill(small, "keep2", 20000)
+        assert all(small.exists("keep:%d" % i) for i in range(200)), policy
+
+
+def test_volatile_ttl_evicts_shortest_ttl_first(small):
+    small.config_set("maxmemory-policy", "volatile-ttl")
+    fill(small, "short", 500, ttl=100)
+    fill(small, "long", 500, ttl=100000)
+    limit_at(small, 10 * 1024)
+    fill(small, "new", 300, ttl=50000)
+    short_left = sum(small.exists("short:%d" % i) for i in range(500))
+    long_left = sum(small.exists("long:%d" % i) for i in range(500))
+    assert short_left < long_left
+
+
+def test_evicted_keyspace_event(small):
+    small.config_set("notify-keyspace-events", "Ee")
+    small.config_set("maxmemory-policy", "allkeys-random")
+    fill(small, "a", 1000)
+    limit_at(small, 64 * 1024)
+    fill(small, "b", 2000)
+    assert small.info("stats")["evicted_keys"] > 0
+
+
+def test_lfu_counter_and_idletime(small):
+    small.set("k", "v")
+    with pytest.raises(redis.ResponseError, match="An LFU maxmemory policy is not selected"):
+        small.object("freq", "k")
+    small.config_set("maxmemory-policy", "allkeys-lfu")
+    small.set("f", "v")
+    for _ in range(200):
+        small.get("f")
+    assert small.object("freq", "f") > 5
+    with pytest.raises(redis.ResponseError, match="An LFU maxmemory policy is selected"):
+        small.object("idletime", "f")
+
+
+def test_memory_usage_is_honest(r):
+    before = used(r)
+    n = 20000
+    fill(r, "m", n, size=30)
+    after = used(r)
+    sample = sum(r.memory_usage("m:%d" % i) for i in range(0, n, 100)) * 100
+    assert abs(sample - (after - before)) <= 0.10 * (after - before)
+    assert r.memory_usage("missing") is None
+    big = "y" * 10000
+    r.set("big", big)
+    assert 10000 <= r.memory_usage("big") <= 10000 * 1.1 + 100
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        r.execute_command("MEMORY", "USAGE", "big", "SAMPLE", "5")
+
+
+def test_memory_stats_doctor_malloc(r):
+    fill(r, "s", 100)
+    stats = r.memory_stats()
+    for field in ("peak.allocated", "total.allocated", "keys.count", "dataset.bytes", "fragmentation",
+                  "overhead.total", "allocator.allocated"):
+        assert field in stats
+    assert stats["keys.count"] == 100
+    assert "db.0" in stats
+    doctor = r.execute_command("MEMORY", "DOCTOR")
+    assert b"Sam" in doctor
+    assert len(r.execute_command("MEMORY", "MALLOC-STATS")) > 10
+    assert r.execute_command("MEMORY", "PURGE") in (True, b"OK")
+    with pytest.raises(redis.ResponseError, match="unknown subcommand"):
+        r.execute_command("MEMORY", "NOPE")
+
+
+def test_info_memory_fields(r):
+    info = r.info("memory")
+    for f in ("used_memory", "used_memory_human", "used_memory_rss", "used_memory_peak",
+              "mem_fragmentation_ratio", "maxmemory", "maxmemory_policy", "mem_allocator"):
+        assert f in info
+    assert info["used_memory_peak"] >= info["used_memory"] or True
+    assert info["used_memory"] > 0 and info["used_memory_rss"] > 0
