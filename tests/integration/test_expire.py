@@ -350,3 +350,43 @@ def test_info_keyspace_avg_ttl(r):
     while r.info("keyspace")["db0"]["avg_ttl"] != 0 and time.time() < deadline:
         time.sleep(0.05)
     assert r.info("keyspace")["db0"]["avg_ttl"] == 0
+
+
+@pytest.fixture
+def events(server, r):
+    r.config_set("notify-keyspace-events", "KEA")
+    c = server.client()
+    p = c.pubsub()
+    p.psubscribe("__key*__:*")
+    assert p.get_message(timeout=2)["type"] == "psubscribe"
+
+    def drain():
+        out = []
+        while True:
+            m = p.get_message(timeout=0.3)
+            if m is None:
+                return out
+            out.append((m["channel"].decode(), m["data"].decode()))
+
+    yield drain
+    p.close()
+    c.close()
+    r.config_set("notify-keyspace-events", "")
+
+
+def test_expiry_events(r, events):
+    r.set("k", "v")
+    events()
+    r.expire("k", 100)
+    r.persist("k")
+    r.expire("k", 0)
+    assert events() == [
+        ("__keyspace@0__:k", "expire"), ("__keyevent@0__:expire", "k"),
+        ("__keyspace@0__:k", "persist"), ("__keyevent@0__:persist", "k"),
+        ("__keyspace@0__:k", "del"), ("__keyevent@0__:del", "k"),
+    ]
+    r.set("a", "v", px=20)
+    events()
+    time.sleep(0.05)
+    r.get("a")  # lazily expired (or already by the cycle): one event either way
+    assert ("__keyevent@0__:expired", "a") in events()

@@ -616,3 +616,104 @@ def test_move_and_copy_invalidate_watch_in_target_db(server, r):
             p.execute()
         p.reset()
         w.close()
+
+
+# ---- collections (hash, set) ----
+
+def test_collections_type_copy_rename_move(server, r):
+    r.hset("h", mapping={"a": "1", "b": "2"})
+    r.sadd("s", "x", "y")
+    assert r.type("h") == b"hash" and r.type("s") == b"set"
+    # COPY is deep: changing the copy leaves the original alone
+    assert r.copy("h", "h2") is True
+    r.hset("h2", "c", "3")
+    assert r.hgetall("h") == {b"a": b"1", b"b": b"2"}
+    assert r.hlen("h2") == 3
+    assert r.copy("s", "s2") is True
+    r.srem("s2", "x")
+    assert r.smembers("s") == {b"x", b"y"} and r.smembers("s2") == {b"y"}
+    # RENAME and MOVE carry the value and its TTL
+    r.expire("h", 1000)
+    r.rename("h", "hr")
+    assert r.hgetall("hr") == {b"a": b"1", b"b": b"2"} and 0 < r.ttl("hr") <= 1000
+    assert r.move("s", 3) is True
+    other = server.client(db=3)
+    assert other.smembers("s") == {b"x", b"y"}
+    other.close()
+    # COPY REPLACE over a value of another type
+    r.set("str", "v")
+    assert r.copy("hr", "str", replace=True) is True
+    assert r.type("str") == b"hash"
+    assert r.object("encoding", "str") == r.object("encoding", "hr")
+
+
+def test_scan_type_filter_with_collections(r):
+    r.mset({"s1": "1", "s2": "2"})
+    r.hset("h1", "f", "v")
+    r.sadd("set1", "m")
+    assert sorted(full_scan(r, _type="hash")[0]) == [b"h1"]
+    assert sorted(full_scan(r, _type="set")[0]) == [b"set1"]
+    assert sorted(full_scan(r, _type="string")[0]) == [b"s1", b"s2"]
+    assert sorted(full_scan(r, _type="string", match="*1")[0]) == [b"s1"]
+
+
+def test_object_encoding_collections(r):
+    r.hset("h", "a", "1")
+    assert r.object("encoding", "h") == b"listpack"
+    r.sadd("i", "1", "2")
+    assert r.object("encoding", "i") == b"intset"
+    r.hset("big", mapping={"f%d" % i: "v" for i in range(1000)})
+    assert r.object("encoding", "big") == b"hashtable"
+
+
+# ---- keyspace events ----
+
+@pytest.fixture
+def events(server, r):
+    r.config_set("notify-keyspace-events", "KEA")
+    c = server.client()
+    p = c.pubsub()
+    p.psubscribe("__key*__:*")
+    assert p.get_message(timeout=2)["type"] == "psubscribe"
+
+    def drain():
+        out = []
+        while True:
+            m = p.get_message(timeout=0.3)
+            if m is None:
+                return out
+            out.append((m["channel"].decode(), m["data"].decode()))
+
+    yield drain
+    p.close()
+    c.close()
+    r.config_set("notify-keyspace-events", "")
+
+
+def test_keyspace_events(r, events):
+    r.set("a", "1")
+    events()
+    r.rename("a", "b")
+    assert events() == [
+        ("__keyspace@0__:a", "rename_from"), ("__keyevent@0__:rename_from", "a"),
+        ("__keyspace@0__:b", "rename_to"), ("__keyevent@0__:rename_to", "b"),
+    ]
+    r.copy("b", "c", destination_db=2)
+    assert events() == [("__keyspace@2__:c", "copy_to"), ("__keyevent@2__:copy_to", "c")]
+    r.move("b", 5)
+    assert events() == [
+        ("__keyspace@0__:b", "move_from"), ("__keyevent@0__:move_from", "b"),
+        ("__keyspace@5__:b", "move_to"), ("__keyevent@5__:move_to", "b"),
+    ]
+    r.set("d", "1")
+    r.delete("d")
+    assert events()[-2:] == [("__keyspace@0__:d", "del"), ("__keyevent@0__:del", "d")]
+    # reads and failed writes publish nothing
+    r.set("e", "1")
+    events()
+    r.renamenx("e", "e")
+    r.touch("e")
+    r.keys()
+    r.scan(0)
+    r.object("encoding", "e")
+    assert events() == []
