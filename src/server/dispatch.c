@@ -12,6 +12,7 @@
 #include "server/server.h"
 
 int (*gate_multi)(client *c, command *cmd);
+void (*dispatch_after_call)(client *c, command *cmd, int top);
 
 static void reply_unknown(client *c)
 {
@@ -95,6 +96,9 @@ void dispatch_call(client *c, command *cmd)
     server.propagate_depth--;
     if (top) {
         propagate_end();
+    }
+    if (dispatch_after_call) {
+        dispatch_after_call(c, cmd, top);
     }
 }
 

@@ -17,6 +17,7 @@ extern const char *const config_maxmemory_policies[];
 #define MAX_INFO_EXT 8
 static info_section_fn extensions[MAX_INFO_EXT];
 static int nextensions;
+str (*info_stats_extra)(str s);
 
 void info_register(info_section_fn fn)
 {
@@ -67,11 +68,14 @@ static str section_server(str s)
 
 static str section_clients(str s)
 {
-    int blocked = 0, pubsub = 0;
+    int blocked = 0, pubsub = 0, tracking = 0;
     size_t max_in = 0, max_out = 0;
     for (client *c = server.clients; c; c = c->next) {
         if (c->flags & CLIENT_BLOCKED) {
             blocked++;
+        }
+        if (c->flags & CLIENT_TRACKING) {
+            tracking++;
         }
         if (client_obuf_class(c) == OBUF_PUBSUB) {
             pubsub++;
@@ -91,10 +95,11 @@ static str section_clients(str s)
                       "client_recent_max_input_buffer:%zu\r\n"
                       "client_recent_max_output_buffer:%zu\r\n"
                       "blocked_clients:%d\r\n"
-                      "tracking_clients:0\r\n"
+                      "tracking_clients:%d\r\n"
                       "pubsub_clients:%d\r\n"
                       "clients_in_timeout_table:%d\r\n",
-                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, pubsub, blocked);
+                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub,
+                      blocked);
 }
 
 static str section_memory(str s)
@@ -186,10 +191,7 @@ static str section_persistence(str s)
 
 static str section_stats(str s)
 {
-    long long pubsub_ch = 0, pubsub_pat = 0;
-    (void)pubsub_ch;
-    (void)pubsub_pat;
-    return str_printf(s,
+    s = str_printf(s,
                       "# Stats\r\n"
                       "total_connections_received:%lld\r\n"
                       "total_commands_processed:%lld\r\n"
@@ -216,6 +218,7 @@ static str section_stats(str s)
                       server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
                       server.stats.client_qbuf_limit_disconnections,
                       server.stats.client_outbuf_limit_disconnections, server.stats.total_error_replies);
+    return info_stats_extra ? info_stats_extra(s) : s;
 }
 
 static str section_replication(str s)

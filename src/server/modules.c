@@ -1,6 +1,8 @@
 /* modules: the list of feature modules started at boot. Each init
  * registers its type operations, hooks and listeners; adding a module is
  * one line here. */
+#include "pubsub/pubsub.h"
+#include "pubsub/tracking.h"
 #include "server/block.h"
 #include "server/server.h"
 
@@ -19,4 +21,6 @@ void features_init(void)
 {
     multi_init();
     block_init();
+    pubsub_init();
+    tracking_init();
 }

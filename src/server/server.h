@@ -345,6 +345,10 @@ extern void (*notify_publish)(sv channel, sv message);
 /* Dispatch gates other modules provide (NULL until they exist). Each
  * returns 1 when it handled the command itself (e.g. queued it). */
 extern int (*gate_multi)(client *c, command *cmd);
+/* Runs after every command's handler (top: not nested in EXEC/scripts);
+ * client tracking remembers reads here and pushes held back during the
+ * command are released. May be NULL. */
+extern void (*dispatch_after_call)(client *c, command *cmd, int top);
 /* Resets per-command state after a command completes. */
 void client_end_command(client *c);
 
@@ -355,6 +359,9 @@ void cmd_client_register(int (*fn)(client *c));
  * the section is asked for. */
 typedef str (*info_section_fn)(str out, const char *section, int all);
 void info_register(info_section_fn fn);
+/* Extra "field:value\r\n" lines at the end of INFO's Stats section (pub/sub
+ * and tracking counters). May be NULL. */
+extern str (*info_stats_extra)(str s);
 
 /* ---- feature crons ---- */
 /* Reclaims expired hash fields (cmd_hash.c); bounded work per call. */
