@@ -119,7 +119,11 @@ def test_gt_lt(r):
     assert r.expire("k", 100, lt=True) is True
     assert r.expire("k", 200, lt=True) is False
     assert r.expire("k", 50, lt=True) is True
-    assert r.expire("k", 50, gt=True) is False  # equal is not greater
+    at = now_ms() + 60000
+    assert r.pexpireat("k", at) is True
+    assert r.pexpireat("k", at, gt=True) is False  # equal is not greater
+    assert r.pexpireat("k", at, lt=True) is False  # nor less
+    assert r.pexpireat("k", at - 1, gt=True) is False
     assert r.expire("k", 300, gt=True) is True
     assert 299 <= r.ttl("k") <= 300
     assert r.execute_command("EXPIRE", "k", "400", "XX", "GT") == 1
@@ -156,9 +160,9 @@ def test_ttl_family_missing_and_persistent(r):
 
 def test_ttl_rounding(r):
     r.set("k", "v")
-    r.pexpire("k", 1600)
+    r.pexpire("k", 1800)
     assert r.ttl("k") == 2  # rounded to nearest, as Redis
-    r.pexpire("k", 1400)
+    r.pexpire("k", 1200)
     assert r.ttl("k") == 1
     at = (int(time.time()) + 1000) * 1000
     r.pexpireat("k", at + 600)
