@@ -3,8 +3,9 @@
 CC ?= cc
 DEPS_OK := $(shell scripts/install-deps.sh --check >/dev/null 2>&1 && echo yes)
 
+# Lua 5.1 with Debian's cjson and bitop modules (linked, opened from C).
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
-LUA_LIBS := $(shell pkg-config --libs lua5.1 2>/dev/null)
+LUA_LIBS := $(shell pkg-config --libs lua5.1-cjson lua5.1-bitop lua5.1 2>/dev/null)
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc $(LUA_CFLAGS) -MMD -MP

@@ -361,6 +361,18 @@ void client_process_input(client *c)
     process_input(c);
 }
 
+void client_pause_reads(client *c, int pause)
+{
+    if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
+        return;
+    }
+    if (pause) {
+        ev_del(server.loop, c->fd, EV_READABLE);
+    } else {
+        ev_add(server.loop, c->fd, EV_READABLE, read_handler, c);
+    }
+}
+
 static void read_handler(ev_loop *l, int fd, void *data, int mask)
 {
     (void)l;

@@ -13,6 +13,7 @@
 
 int (*gate_multi)(client *c, command *cmd);
 void (*dispatch_after_call)(client *c, command *cmd, int top);
+int (*gate_busy)(client *c, command *cmd);
 
 static void reply_unknown(client *c)
 {
@@ -145,6 +146,9 @@ void dispatch(client *c)
         cmd->rejected_calls++;
         return;
     }
+    if (gate_busy && gate_busy(c, cmd)) {
+        return;
+    }
     if (gate_multi && gate_multi(c, cmd)) {
         return;
     }
@@ -155,8 +159,9 @@ void dispatch(client *c)
     }
     dispatch_call(c, cmd);
     /* Serve clients blocked on keys this command fed, before the next
-     * command can take the data (Redis's ordering). */
-    if (!(c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT))) {
+     * command can take the data (Redis's ordering). Never while a busy
+     * script serves events: that would run commands inside the script. */
+    if (!(c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) && !server.in_script) {
         block_handle_ready();
     }
 }

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "script/lua.h"
 #include "server/server.h"
 
 extern const char *const config_maxmemory_policies[];
@@ -148,10 +149,16 @@ static str section_memory(str s)
                    "allocator_resident:%zu\r\n"
                    "total_system_memory:%llu\r\n"
                    "total_system_memory_human:%s\r\n"
-                   "used_memory_lua:%d\r\n"
-                   "used_memory_vm_eval:%d\r\n"
-                   "used_memory_scripts_eval:0\r\n"
-                   "number_of_cached_scripts:0\r\n"
+                   "used_memory_lua:%zu\r\n"
+                   "used_memory_vm_eval:%zu\r\n"
+                   "used_memory_scripts_eval:%zu\r\n"
+                   "number_of_cached_scripts:%zu\r\n"
+                   "number_of_functions:%zu\r\n"
+                   "number_of_libraries:%zu\r\n"
+                   "used_memory_vm_functions:%zu\r\n"
+                   "used_memory_vm_total:%zu\r\n"
+                   "used_memory_functions:%zu\r\n"
+                   "used_memory_scripts:%zu\r\n"
                    "maxmemory:%lld\r\n"
                    "maxmemory_human:%s\r\n"
                    "maxmemory_policy:%s\r\n"
@@ -167,7 +174,11 @@ static str section_memory(str s)
                    used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
                    dataset_overhead + clients_mem, startup, dataset,
                    used ? 100.0 * (double)dataset / (double)used : 0, allocated, active, resident, total, total_h,
-                   0, 0, server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy],
+                   script_eval_vm_memory(), script_eval_vm_memory(), script_eval_cache_memory(),
+                   script_eval_cached_count(), script_functions_count(), script_libraries_count(),
+                   script_functions_vm_memory(), script_eval_vm_memory() + script_functions_vm_memory(),
+                   script_functions_memory(), script_eval_cache_memory() + script_functions_memory(),
+                   server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy],
                    alloc_frag, frag, (long long)rss - (long long)used, clients_mem, alloc_name(),
                    lazyfree_pending(), lazyfree_freed());
     return s;

@@ -79,6 +79,14 @@ static long cron(ev_loop *l, long long id, void *data)
     server_update_time();
     db_set_time(server.now_ms);
     server.cron_loops++;
+    /* Cron runs inside a busy script only because the script serves
+     * events: no expiry, rehash or client reaping may happen under it. */
+    if (server.in_script) {
+        if (server.shutdown_asap) {
+            server_shutdown(0);
+        }
+        return 1000 / server.cfg.hz;
+    }
     /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
     if (server.cfg.active_expire) {
         int64_t budget = 250000 / server.cfg.hz;

@@ -3,6 +3,7 @@
  * one line here. */
 #include "pubsub/pubsub.h"
 #include "pubsub/tracking.h"
+#include "script/lua.h"
 #include "server/block.h"
 #include "server/server.h"
 
@@ -10,11 +11,13 @@ void multi_init(void);
 /* Each collection family registers its type_ops (in its cmd_<family>.c). */
 void hash_type_register(void);
 void set_type_register(void);
+void list_type_register(void);
 
 void types_init(void)
 {
     hash_type_register();
     set_type_register();
+    list_type_register();
 }
 
 void features_init(void)
@@ -23,4 +26,5 @@ void features_init(void)
     block_init();
     pubsub_init();
     tracking_init();
+    script_init();
 }

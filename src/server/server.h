@@ -328,6 +328,9 @@ void client_flush_pending(void);
 void client_reap(void);
 void client_cron(void);
 void client_process_input(client *c);
+/* Stops (pause=1) or resumes reading from c's socket: a client whose
+ * script is running while events are served must not be re-entered. */
+void client_pause_reads(client *c, int pause);
 /* Counts provided by feature modules for CLIENT LIST (may be NULL). */
 extern int (*client_sub_count)(client *c, int kind);
 extern int (*client_multi_count)(client *c);
@@ -349,6 +352,9 @@ extern int (*gate_multi)(client *c, command *cmd);
  * client tracking remembers reads here and pushes held back during the
  * command are released. May be NULL. */
 extern void (*dispatch_after_call)(client *c, command *cmd, int top);
+/* While a script runs past busy-reply-threshold: refuses what is not
+ * CMD_ALLOW_BUSY with a BUSY error (installed by scripting). */
+extern int (*gate_busy)(client *c, command *cmd);
 /* Resets per-command state after a command completes. */
 void client_end_command(client *c);
 
