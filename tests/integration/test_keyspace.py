@@ -717,3 +717,30 @@ def test_keyspace_events(r, events):
     r.scan(0)
     r.object("encoding", "e")
     assert events() == []
+
+
+def test_swapdb_wakes_blocked_client(server, r):
+    import threading
+
+    other = server.client(db=1)
+    other.rpush("l", "from-db1")
+    got = []
+    blocker = server.client()
+    t = threading.Thread(target=lambda: got.append(blocker.blpop("l", timeout=5)))
+    t.start()
+    deadline = time.time() + 5
+    while r.info("clients")["blocked_clients"] == 0 and time.time() < deadline:
+        time.sleep(0.01)
+    r.swapdb(0, 1)
+    t.join(6)
+    assert got == [(b"l", b"from-db1")]
+    other.close()
+    blocker.close()
+
+
+def test_copy_list_is_deep(r):
+    r.rpush("l", "a", "b")
+    r.copy("l", "l2")
+    r.rpush("l2", "c")
+    assert r.lrange("l", 0, -1) == [b"a", b"b"]
+    assert r.lrange("l2", 0, -1) == [b"a", b"b", b"c"]
