@@ -3,9 +3,9 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,22 +359,22 @@ void util_hash_seed(const uint8_t key[16])
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = ROTL(v1, 13);                                                                         \
-        v1 ^= v0;                                                                                  \
-        v0 = ROTL(v0, 32);                                                                         \
-        v2 += v3;                                                                                  \
-        v3 = ROTL(v3, 16);                                                                         \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = ROTL(v3, 21);                                                                         \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = ROTL(v1, 17);                                                                         \
-        v1 ^= v2;                                                                                  \
-        v2 = ROTL(v2, 32);                                                                         \
+#define SIPROUND                                                                                                       \
+    do {                                                                                                               \
+        v0 += v1;                                                                                                      \
+        v1 = ROTL(v1, 13);                                                                                             \
+        v1 ^= v0;                                                                                                      \
+        v0 = ROTL(v0, 32);                                                                                             \
+        v2 += v3;                                                                                                      \
+        v3 = ROTL(v3, 16);                                                                                             \
+        v3 ^= v2;                                                                                                      \
+        v0 += v3;                                                                                                      \
+        v3 = ROTL(v3, 21);                                                                                             \
+        v3 ^= v0;                                                                                                      \
+        v2 += v1;                                                                                                      \
+        v1 = ROTL(v1, 17);                                                                                             \
+        v1 ^= v2;                                                                                                      \
+        v2 = ROTL(v2, 32);                                                                                             \
     } while (0)
 
 static uint64_t load64(const uint8_t *p, int nocase)
@@ -487,8 +487,8 @@ int util_parse_memory(const char *s, long long *out)
     static const struct {
         const char *suffix;
         long long mul;
-    } units[] = {{"kb", 1024},       {"k", 1000},         {"mb", 1024LL * 1024},
-                 {"m", 1000 * 1000}, {"gb", 1LL << 30},   {"g", 1000LL * 1000 * 1000},
+    } units[] = {{"kb", 1024},       {"k", 1000},       {"mb", 1024LL * 1024},
+                 {"m", 1000 * 1000}, {"gb", 1LL << 30}, {"g", 1000LL * 1000 * 1000},
                  {"b", 1},           {NULL, 0}};
     for (int i = 0; units[i].suffix; i++) {
         size_t sl = strlen(units[i].suffix);

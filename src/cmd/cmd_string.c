@@ -145,8 +145,8 @@ void cmd_set(client *c)
             flags |= SET_GET;
         } else if (sv_eq_ci(a, "KEEPTTL") && !(flags & (SET_EXPIRE))) {
             flags |= SET_KEEPTTL;
-        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) &&
-                   has_next && !(flags & (SET_KEEPTTL | SET_EXPIRE))) {
+        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) && has_next &&
+                   !(flags & (SET_KEEPTTL | SET_EXPIRE))) {
             int ms = a.ptr[0] == 'p' || a.ptr[0] == 'P';
             int abs = a.len == 4;
             flags |= SET_EXPIRE;

@@ -178,8 +178,9 @@ static void raise_fd_limit(void)
         if (possible < 1) {
             possible = 1;
         }
-        log_msg(LOG_WARNING, "You requested maxclients of %d requiring at least %llu max file descriptors; "
-                             "maxclients lowered to %d.",
+        log_msg(LOG_WARNING,
+                "You requested maxclients of %d requiring at least %llu max file descriptors; "
+                "maxclients lowered to %d.",
                 server.cfg.maxclients, (unsigned long long)want, possible);
         server.cfg.maxclients = possible;
     }
@@ -215,8 +216,8 @@ static int open_listeners(void)
         alloc_free(addrs);
     }
     if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
-        server.unix_fd = sock_listen_unix(server.cfg.unixsocket, server.cfg.unixsocketperm,
-                                          server.cfg.tcp_backlog, err, sizeof(err));
+        server.unix_fd = sock_listen_unix(server.cfg.unixsocket, server.cfg.unixsocketperm, server.cfg.tcp_backlog, err,
+                                          sizeof(err));
         if (server.unix_fd < 0) {
             log_msg(LOG_WARNING, "Failed opening Unix socket: %s", err);
             return -1;

@@ -32,8 +32,8 @@ int server_evict(void)
     if (server.cfg.maxmemory <= 0) {
         return 0;
     }
-    evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples,
-                      server.cfg.maxmemory_eviction_tenacity, counted_memory(), (size_t)server.cfg.maxmemory};
+    evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples, server.cfg.maxmemory_eviction_tenacity,
+                      counted_memory(), (size_t)server.cfg.maxmemory};
     int still_over;
     evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over);
     return still_over;

@@ -26,10 +26,10 @@
 #define CLIENT_DIRTY_CAS (1u << 3)  /* a WATCHed key changed */
 #define CLIENT_DIRTY_EXEC (1u << 4) /* a queued command was refused */
 #define CLIENT_BLOCKED (1u << 5)
-#define CLIENT_PUBSUB (1u << 6)     /* RESP2 subscribed mode */
+#define CLIENT_PUBSUB (1u << 6) /* RESP2 subscribed mode */
 #define CLIENT_PENDING_WRITE (1u << 7)
 #define CLIENT_UNIX (1u << 8)
-#define CLIENT_FAKE (1u << 9)       /* scripts, AOF load: no socket */
+#define CLIENT_FAKE (1u << 9) /* scripts, AOF load: no socket */
 #define CLIENT_IN_EXEC (1u << 10)
 #define CLIENT_IN_SCRIPT (1u << 11)
 #define CLIENT_MONITOR (1u << 12)
@@ -40,24 +40,24 @@
 #define CLIENT_REPLY_OFF (1u << 17)
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
-#define NOTIFY_KEYSPACE (1 << 0) /* K */
-#define NOTIFY_KEYEVENT (1 << 1) /* E */
-#define NOTIFY_GENERIC (1 << 2)  /* g */
-#define NOTIFY_STRING (1 << 3)   /* $ */
-#define NOTIFY_LIST (1 << 4)     /* l */
-#define NOTIFY_SET (1 << 5)      /* s */
-#define NOTIFY_HASH (1 << 6)     /* h */
-#define NOTIFY_ZSET (1 << 7)     /* z */
-#define NOTIFY_EXPIRED (1 << 8)  /* x */
-#define NOTIFY_EVICTED (1 << 9)  /* e */
-#define NOTIFY_STREAM (1 << 10)  /* t */
+#define NOTIFY_KEYSPACE (1 << 0)  /* K */
+#define NOTIFY_KEYEVENT (1 << 1)  /* E */
+#define NOTIFY_GENERIC (1 << 2)   /* g */
+#define NOTIFY_STRING (1 << 3)    /* $ */
+#define NOTIFY_LIST (1 << 4)      /* l */
+#define NOTIFY_SET (1 << 5)       /* s */
+#define NOTIFY_HASH (1 << 6)      /* h */
+#define NOTIFY_ZSET (1 << 7)      /* z */
+#define NOTIFY_EXPIRED (1 << 8)   /* x */
+#define NOTIFY_EVICTED (1 << 9)   /* e */
+#define NOTIFY_STREAM (1 << 10)   /* t */
 #define NOTIFY_KEY_MISS (1 << 11) /* m */
-#define NOTIFY_LOADED (1 << 12)  /* module only */
-#define NOTIFY_MODULE (1 << 13)  /* d */
-#define NOTIFY_NEW (1 << 14)     /* n */
-#define NOTIFY_ALL                                                                                 \
-    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
-     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
+#define NOTIFY_LOADED (1 << 12)   /* module only */
+#define NOTIFY_MODULE (1 << 13)   /* d */
+#define NOTIFY_NEW (1 << 14)      /* n */
+#define NOTIFY_ALL                                                                                                     \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET | NOTIFY_EXPIRED |          \
+     NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
 
 /* Per-feature client state lives in the feature's own module. */
 struct multi_state;
@@ -110,8 +110,8 @@ struct client {
     struct tracking_state *tstate;
     struct watch_state *wstate;
 
-    struct client *prev, *next;       /* all clients */
-    struct client *pending_next;      /* clients with replies to write */
+    struct client *prev, *next;  /* all clients */
+    struct client *pending_next; /* clients with replies to write */
     int in_pending;
 };
 
@@ -123,12 +123,12 @@ typedef struct obuf_limit {
 
 typedef struct server_config {
     int port;
-    char *bind;          /* space-separated addresses */
+    char *bind; /* space-separated addresses */
     char *unixsocket;
     int unixsocketperm;
     char *requirepass;
     int maxclients;
-    int timeout;         /* idle seconds, 0 = never */
+    int timeout; /* idle seconds, 0 = never */
     int tcp_keepalive;
     int tcp_backlog;
     int databases;
@@ -223,9 +223,9 @@ typedef struct server_state {
     client *pending_writes;
     uint64_t next_client_id;
     int64_t start_ms;
-    int64_t now_ms;     /* cached at each loop iteration */
-    long long dirty;    /* changes since the last save */
-    int64_t lastsave;   /* seconds */
+    int64_t now_ms;   /* cached at each loop iteration */
+    long long dirty;  /* changes since the last save */
+    int64_t lastsave; /* seconds */
     int shutdown_asap;
     int expire_next_db;
     char runid[41];
