@@ -62,19 +62,7 @@ static void expire_generic(client *c, int unit_ms, int absolute)
         reply_int(R(c), 0);
         return;
     }
-    sv key = c->argv[1];
-    if (v <= db_time()) {
-        db_delete(c->db, key);
-        sv argv[2] = {SV("DEL"), key};
-        propagate_also(c, argv, 2);
-        signal_write(c, NOTIFY_GENERIC, "del", key);
-    } else {
-        db_set_expire(c->db, o, v);
-        char tbuf[32];
-        sv argv[3] = {SV("PEXPIREAT"), key, {tbuf, (size_t)util_ll2str(tbuf, v)}};
-        propagate_also(c, argv, 3);
-        signal_write(c, NOTIFY_GENERIC, "expire", key);
-    }
+    cmd_expire_key(c, o, c->argv[1], v);
     reply_int(R(c), 1);
 }
 

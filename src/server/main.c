@@ -52,15 +52,7 @@ int server_has_debug_access(client *c)
 static void on_key_expired(db *d, sv key)
 {
     server.stats.expiredkeys++;
-    int top = server.propagate_depth == 0;
-    if (top) {
-        propagate_begin();
-    }
-    sv argv[2] = {SV("DEL"), key};
-    propagate_cmd(d->id, argv, 2);
-    if (top) {
-        propagate_end();
-    }
+    propagate_removal(d->id, key);
     notify_event(NOTIFY_EXPIRED, "expired", key, d->id);
 }
 

@@ -14,15 +14,7 @@ static size_t counted_memory(void)
 static void on_evicted(db *d, sv key)
 {
     server.stats.evictedkeys++;
-    int top = server.propagate_depth == 0;
-    if (top) {
-        propagate_begin();
-    }
-    sv argv[2] = {SV("DEL"), key};
-    propagate_cmd(d->id, argv, 2);
-    if (top) {
-        propagate_end();
-    }
+    propagate_removal(d->id, key);
     server_key_written(d, key, NULL);
     notify_event(NOTIFY_EVICTED, "evicted", key, d->id);
 }

@@ -280,6 +280,12 @@ kobj *lookup_typed(client *c, sv key, int type, int write, int *bad);
 void signal_write(client *c, int notify_class, const char *event, sv key);
 /* The keyspace notification alone (e.g. for extra events). */
 void notify_event(int notify_class, const char *event, sv key, int dbid);
+/* Deletes key (returns 0 if absent), propagating DEL and signalling "del":
+ * for commands whose own form would not replay the deletion. */
+int cmd_delete_key(client *c, sv key);
+/* Sets an absolute expiry on o (deleting the key if it is in the past),
+ * propagating PEXPIREAT and signalling "expire". */
+void cmd_expire_key(client *c, kobj *o, sv key, int64_t when);
 /* Propagate this command as `argv` instead of the client's own argv (may be
  * called several times: all are propagated, in order). */
 void propagate_also(client *c, sv *argv, int argc);
@@ -297,6 +303,9 @@ void propagate_register(propagate_fn fn);
 void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
+/* A key removed by the server itself (expiry, eviction) replays as DEL;
+ * standalone when no command is running, else inside its batch. */
+void propagate_removal(int dbid, sv key);
 /* DEBUG PROPAGATION-LOG ON|OFF|GET: record what propagates (tests). */
 void propagate_debug_log(client *c, sv mode);
 
