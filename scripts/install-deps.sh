@@ -4,7 +4,8 @@
 # Not root: prints the apt-get line to run instead.
 set -euo pipefail
 PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev
-      python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format)
+      python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
+      node-redis libhiredis-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
