@@ -30,6 +30,9 @@ OBJS := $(SRCS:src/%.c=$(BUILD)/%.o)
 LIB_OBJS := $(filter $(BUILD)/base/% $(BUILD)/ds/% $(BUILD)/proto/% $(BUILD)/types/% $(BUILD)/db/% $(BUILD)/net/%,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Client-compatibility programs (tests/clients): linked with the client
+# library they exercise, never with the server.
+HIREDIS_BIN := $(BUILD)/tests/hiredis_patterns
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps run test unit integration bench format format-check docs clean fuzz
@@ -52,13 +55,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< $(LIB_OBJS) $(LIBS)
 
+$(HIREDIS_BIN): tests/clients/hiredis_patterns.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< -lhiredis
+
 run: all
 	./$(BIN)
 
 unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all
+integration: all $(HIREDIS_BIN)
 	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
 
 test: unit integration
@@ -93,10 +100,10 @@ else
 endif
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c
 
 format-check:
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c
 
 clean:
 	rm -rf build keel-server keel-server-san

@@ -96,6 +96,27 @@ static int parse_shebang(const char *code, size_t len, int *flags, str *err)
     return 0;
 }
 
+/* The cached script named by a SHA1 as a client wrote it. The cache keys
+ * are lowercase hex; Redis accepts the digest in either case (EVALSHA,
+ * SCRIPT EXISTS), so the name is folded before the lookup. The lowercase
+ * name goes to `sha` when it is not NULL. */
+static dict_entry *cache_find_sha(sv name, char sha[41])
+{
+    char lower[41];
+    if (name.len != 40) {
+        return NULL;
+    }
+    for (int i = 0; i < 40; i++) {
+        char ch = name.ptr[i];
+        lower[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    lower[40] = '\0';
+    if (sha) {
+        memcpy(sha, lower, 41);
+    }
+    return dict_entry_find(&cache, lower, 40);
+}
+
 /* The cached script for this body, compiling and caching it if new.
  * Replies the error and returns NULL when it does not compile. */
 static eval_script *get_or_compile(client *c, sv body, char sha[41])
@@ -185,13 +206,11 @@ void script_eval_command(client *c, int by_sha, int ro)
     char sha[41];
     eval_script *s;
     if (by_sha) {
-        dict_entry *e = c->argv[1].len == 40 ? dict_entry_find(&cache, c->argv[1].ptr, 40) : NULL;
+        dict_entry *e = cache_find_sha(c->argv[1], sha);
         if (!e) {
             reply_err(c, "NOSCRIPT No matching script. Please use EVAL.");
             return;
         }
-        memcpy(sha, c->argv[1].ptr, 40);
-        sha[40] = '\0';
         s = e->val;
     } else {
         s = get_or_compile(c, c->argv[1], sha);
@@ -246,7 +265,7 @@ void script_script_command(client *c)
     } else if (arg_is(c, 1, "EXISTS") && c->argc >= 3) {
         reply_array(R(c), c->argc - 2);
         for (int i = 2; i < c->argc; i++) {
-            int found = c->argv[i].len == 40 && dict_entry_find(&cache, c->argv[i].ptr, 40) != NULL;
+            int found = cache_find_sha(c->argv[i], NULL) != NULL;
             reply_int(R(c), found);
         }
     } else if (arg_is(c, 1, "FLUSH") && c->argc <= 3) {

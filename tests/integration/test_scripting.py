@@ -117,12 +117,23 @@ def test_eval_caches_the_script(r):
     assert r.info("memory")["number_of_cached_scripts"] == 0
 
 
-def test_evalsha_is_case_sensitive_and_checks_length(r):
+def test_evalsha_ignores_case_and_checks_length(r):
+    # Redis folds the digest's case (EVALSHA, EVALSHA_RO, SCRIPT EXISTS);
+    # clients that print hashes in upper case rely on it.
     h = r.script_load("return 1")
-    with pytest.raises(redis.exceptions.NoScriptError):
-        r.evalsha(h.upper(), 0)
+    assert r.evalsha(h.upper(), 0) == 1
+    assert r.evalsha_ro(h.upper(), 0) == 1
+    assert r.script_exists(h.upper(), h[:20] + h[20:].upper()) == [True, True]
+    # Errors name the script by its lowercase digest, whatever was sent.
+    r.set("s", "x")
+    body = "return redis.call('lpush', KEYS[1], 'a')"
+    w = r.script_load(body)
+    assert err(r.evalsha, w.upper(), 1, "s") == (
+        "WRONGTYPE Operation against a key holding the wrong kind of value script: %s, on @user_script:1." % w)
     with pytest.raises(redis.exceptions.NoScriptError):
         r.evalsha("abc", 0)
+    with pytest.raises(redis.exceptions.NoScriptError):
+        r.evalsha("G" * 40, 0)
 
 
 def test_script_subcommand_errors(r):
