@@ -44,11 +44,6 @@ static char *val_ptr(const kobj *o)
     return key_ptr(o) + o->keylen;
 }
 
-sv kobj_key(const kobj *o)
-{
-    return (sv){key_ptr(o), o->keylen};
-}
-
 int64_t kobj_expire(const kobj *o)
 {
     if (!o->has_expire) {

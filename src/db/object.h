@@ -55,7 +55,11 @@ const type_ops *obj_type_ops(int type);
 /* "string", "list", ... or "none". */
 const char *obj_type_name(int type);
 
-sv kobj_key(const kobj *o);
+/* Inline: it runs for every chain comparison in the keyspace. */
+static inline sv kobj_key(const kobj *o)
+{
+    return (sv){o->data + (o->has_expire ? sizeof(int64_t) : 0), o->keylen};
+}
 int64_t kobj_expire(const kobj *o); /* -1 when none */
 
 /* Strings: inline (int or embstr) or raw (pointer to a str). */

@@ -132,12 +132,15 @@ void client_free(client *c)
 
 /* Clients are freed in cron / before_sleep, never while their own command
  * or a caller up the stack may still touch them. */
+static int clients_marked; /* marked CLIENT_CLOSE_ASAP since the last reap */
+
 void client_close_async(client *c)
 {
     if (c->flags & CLIENT_CLOSE_ASAP) {
         return;
     }
     c->flags |= CLIENT_CLOSE_ASAP;
+    clients_marked++;
     if (c->fd >= 0) {
         ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
     }
@@ -261,6 +264,11 @@ void client_flush_pending(void)
 /* Frees clients marked CLIENT_CLOSE_ASAP. */
 void client_reap(void)
 {
+    /* Runs every loop iteration: skip the walk unless someone was marked. */
+    if (clients_marked == 0) {
+        return;
+    }
+    clients_marked = 0;
     client *c = server.clients;
     while (c) {
         client *next = c->next;
