@@ -3,8 +3,9 @@
 CC ?= cc
 DEPS_OK := $(shell scripts/install-deps.sh --check >/dev/null 2>&1 && echo yes)
 
+# Lua 5.1 with Debian's cjson and bitop modules (linked, opened from C).
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
-LUA_LIBS := $(shell pkg-config --libs lua5.1 2>/dev/null)
+LUA_LIBS := $(shell pkg-config --libs lua5.1-cjson lua5.1-bitop lua5.1 2>/dev/null)
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc $(LUA_CFLAGS) -MMD -MP
@@ -13,7 +14,7 @@ LIBS := -lpthread -lm -lcrypto $(LUA_LIBS)
 ifeq ($(SANITIZE),1)
   BUILD := build/san
   BIN := keel-server-san
-  CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DKEEL_FREE_AT_EXIT
   LDFLAGS_MODE := -fsanitize=address,undefined
 else
   BUILD := build/rel
@@ -31,7 +32,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration bench format format-check docs clean
+.PHONY: all deps run test unit integration bench format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -67,6 +68,29 @@ bench: all
 
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
+
+# RESP parser fuzz target: libFuzzer with clang when available, else a
+# standalone random-mutation driver under ASan+UBSan. `make fuzz` builds
+# and runs it briefly over tests/fuzz/corpus (FUZZ_SECONDS / FUZZ_ITERATIONS).
+FUZZ_SRCS := tests/fuzz/fuzz_resp_parse.c src/proto/resp_parse.c src/base/alloc.c src/base/str.c src/base/util.c
+FUZZ_SECONDS ?= 20
+HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
+
+fuzz: build/fuzz/fuzz_resp_parse
+ifeq ($(HAVE_CLANG),yes)
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_resp_parse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus tests/fuzz/corpus
+else
+	build/fuzz/fuzz_resp_parse tests/fuzz/corpus/*
+endif
+
+build/fuzz/fuzz_resp_parse: $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+ifeq ($(HAVE_CLANG),yes)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS)
+else
+	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_SRCS)
+endif
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c

@@ -3,7 +3,7 @@
 # --check: exit 0 if everything is present, 1 otherwise (prints nothing).
 # Not root: prints the apt-get line to run instead.
 set -euo pipefail
-PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev libssl-dev
+PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format)
 
 missing=()

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,11 @@ int util_d2str(char *buf, double v)
     if (v == 0) {
         return sprintf(buf, signbit(v) ? "-0" : "0");
     }
-    /* The shortest of %.15g..%.17g that reads back exactly. */
-    for (int prec = 15; prec <= 17; prec++) {
+    /* The shortest of %.15g..%.17g that reads back exactly: any text of
+     * at most 15 significant digits survives a round trip through a
+     * double (DBL_DIG), so when one exists %.15g prints it (%g drops
+     * trailing zeros). Subnormals carry fewer digits: search from 1. */
+    for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
         int n = sprintf(buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) {
             return n;

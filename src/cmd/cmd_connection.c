@@ -224,7 +224,7 @@ static void client_list(client *c)
         ids_from = 3;
         for (int i = 3; i < c->argc; i++) {
             long long id;
-            if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id) || id <= 0) {
+            if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id)) {
                 reply_err(c, "ERR Invalid client ID");
                 return;
             }
@@ -365,18 +365,71 @@ void cmd_client_register(int (*fn)(client *c))
     }
 }
 
+static void reply_help(client *c, const char *const *lines)
+{
+    long long n = 0;
+    while (lines[n]) {
+        n++;
+    }
+    reply_array(R(c), n);
+    for (long long i = 0; i < n; i++) {
+        reply_status(R(c), lines[i]);
+    }
+}
+
+static const char *const client_help[] = {
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+    "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+    "    Return information about client connections.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set client meta attribute.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect the current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
+    "HELP",
+    "    Print this help.",
+    NULL};
+
+/* The subcommands implemented here, with Redis's arities. Others come
+ * from feature modules through cmd_client_register. */
+static const struct {
+    const char *name;
+    int arity;
+} client_subs[] = {{"id", 2},      {"setname", 3},  {"getname", 2},  {"list", -2},     {"info", 2},
+                   {"kill", -3},   {"setinfo", 4},  {"no-evict", 3}, {"no-touch", 3},  {"help", 2}};
+
 void cmd_client(client *c)
 {
-    if (arg_is(c, 1, "ID") && c->argc == 2) {
+    for (size_t i = 0; i < sizeof(client_subs) / sizeof(client_subs[0]); i++) {
+        if (arg_is(c, 1, client_subs[i].name) && !subcommand_arity_ok(c, client_subs[i].arity)) {
+            return;
+        }
+    }
+    if (arg_is(c, 1, "ID")) {
         reply_int(R(c), (long long)c->id);
-    } else if (arg_is(c, 1, "SETNAME") && c->argc == 3) {
+    } else if (arg_is(c, 1, "HELP")) {
+        reply_help(c, client_help);
+    } else if (arg_is(c, 1, "SETNAME")) {
         if (!valid_name(c->argv[2])) {
             reply_err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
             return;
         }
         set_name(c, c->argv[2]);
         reply_ok(R(c));
-    } else if (arg_is(c, 1, "GETNAME") && c->argc == 2) {
+    } else if (arg_is(c, 1, "GETNAME")) {
         if (c->name) {
             reply_bulk(R(c), c->name, str_len(c->name));
         } else {
@@ -384,43 +437,40 @@ void cmd_client(client *c)
         }
     } else if (arg_is(c, 1, "LIST")) {
         client_list(c);
-    } else if (arg_is(c, 1, "INFO") && c->argc == 2) {
+    } else if (arg_is(c, 1, "INFO")) {
         str out = str_empty(256);
         client_info_line(c, &out);
         out = str_append(out, "\n", 1);
         reply_verbatim(R(c), out, str_len(out), "txt");
         str_free(out);
-    } else if (arg_is(c, 1, "KILL") && c->argc >= 3) {
+    } else if (arg_is(c, 1, "KILL")) {
         client_kill(c);
-    } else if (arg_is(c, 1, "SETINFO") && c->argc == 4) {
+    } else if (arg_is(c, 1, "SETINFO")) {
         sv v = c->argv[3];
-        if (!valid_name(v)) {
-            reply_errf(c, "ERR %.*s cannot contain spaces, newlines or special characters.",
-                       (int)c->argv[2].len, c->argv[2].ptr);
-            return;
-        }
-        if (arg_is(c, 2, "LIB-NAME")) {
-            str_free(c->lib_name);
-            c->lib_name = str_new(v.ptr, v.len);
-        } else if (arg_is(c, 2, "LIB-VER")) {
-            str_free(c->lib_ver);
-            c->lib_ver = str_new(v.ptr, v.len);
-        } else {
+        int is_name = arg_is(c, 2, "LIB-NAME");
+        if (!is_name && !arg_is(c, 2, "LIB-VER")) {
             reply_errf(c, "ERR Unrecognized option '%.*s'", (int)c->argv[2].len, c->argv[2].ptr);
             return;
         }
+        if (!valid_name(v)) {
+            reply_errf(c, "ERR %s cannot contain spaces, newlines or special characters.",
+                       is_name ? "lib-name" : "lib-ver");
+            return;
+        }
+        str *dst = is_name ? &c->lib_name : &c->lib_ver;
+        str_free(*dst);
+        *dst = v.len ? str_new(v.ptr, v.len) : NULL;
         reply_ok(R(c));
-    } else if (arg_is(c, 1, "NO-EVICT") && c->argc == 3) {
+    } else if (arg_is(c, 1, "NO-EVICT") || arg_is(c, 1, "NO-TOUCH")) {
+        uint32_t flag = arg_is(c, 1, "NO-EVICT") ? CLIENT_NO_EVICT : 0;
         if (arg_is(c, 2, "ON")) {
-            c->flags |= CLIENT_NO_EVICT;
+            c->flags |= flag;
         } else if (arg_is(c, 2, "OFF")) {
-            c->flags &= ~CLIENT_NO_EVICT;
+            c->flags &= ~flag;
         } else {
             reply_syntax_error(c);
             return;
         }
-        reply_ok(R(c));
-    } else if (arg_is(c, 1, "NO-TOUCH") && c->argc == 3) {
         reply_ok(R(c));
     } else {
         for (int i = 0; i < nclient_ext; i++) {
@@ -428,7 +478,6 @@ void cmd_client(client *c)
                 return;
             }
         }
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
+        reply_subcommand_unknown(c);
     }
 }

@@ -116,6 +116,64 @@ static void debug_populate(client *c)
     reply_ok(R(c));
 }
 
+/* DEBUG PROTOCOL <type>: one reply of each RESP type, so clients and
+ * tests can check how every shape is encoded under RESP2 and RESP3. */
+static void debug_protocol(client *c)
+{
+    sv t = c->argv[2];
+    if (sv_eq_ci(t, "string")) {
+        reply_bulk_cstr(R(c), "Hello World");
+    } else if (sv_eq_ci(t, "integer")) {
+        reply_int(R(c), 12345);
+    } else if (sv_eq_ci(t, "double")) {
+        reply_double(R(c), 3.141);
+    } else if (sv_eq_ci(t, "bignum")) {
+        static const char big[] = "1234567999999999999999999999999999999";
+        if (c->resp == 3) {
+            reply_raw(R(c), "(", 1);
+            reply_raw(R(c), big, sizeof(big) - 1);
+            reply_raw(R(c), "\r\n", 2);
+        } else {
+            reply_bulk(R(c), big, sizeof(big) - 1);
+        }
+    } else if (sv_eq_ci(t, "null")) {
+        reply_null(R(c));
+    } else if (sv_eq_ci(t, "array") || sv_eq_ci(t, "set")) {
+        if (sv_eq_ci(t, "array")) {
+            reply_array(R(c), 3);
+        } else {
+            reply_set(R(c), 3);
+        }
+        for (int i = 0; i < 3; i++) {
+            reply_int(R(c), i);
+        }
+    } else if (sv_eq_ci(t, "map")) {
+        reply_map(R(c), 3);
+        for (int i = 0; i < 3; i++) {
+            reply_int(R(c), i);
+            reply_bool(R(c), i == 1);
+        }
+    } else if (sv_eq_ci(t, "push")) {
+        if (c->resp < 3) {
+            reply_err(c, "ERR RESP2 is not supported by this command");
+            return;
+        }
+        reply_push(R(c), 2);
+        reply_bulk_cstr(R(c), "server-cpu-usage");
+        reply_int(R(c), 42);
+        /* A push is out of band: the command itself still answers. */
+        reply_bulk_cstr(R(c), "Some real reply following the push reply");
+    } else if (sv_eq_ci(t, "verbatim")) {
+        static const char txt[] = "This is a verbatim\nstring";
+        reply_verbatim(R(c), txt, sizeof(txt) - 1, "txt");
+    } else if (sv_eq_ci(t, "true") || sv_eq_ci(t, "false")) {
+        reply_bool(R(c), sv_eq_ci(t, "true"));
+    } else {
+        reply_err(c, "ERR Wrong protocol type name. Please use one of the following: "
+                     "string|integer|double|bignum|null|array|set|map|push|verbatim|true|false");
+    }
+}
+
 void cmd_debug(client *c)
 {
     if (arg_is(c, 1, "SLEEP") && c->argc == 3) {
@@ -154,6 +212,8 @@ void cmd_debug(client *c)
             sha1_hex(d, hex);
             reply_status(R(c), hex);
         }
+    } else if (arg_is(c, 1, "PROTOCOL") && c->argc == 3) {
+        debug_protocol(c);
     } else if (arg_is(c, 1, "PROPAGATION-LOG") && c->argc == 3) {
         propagate_debug_log(c, c->argv[2]);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {

@@ -120,14 +120,86 @@ static void command_getkeys(client *c)
     reply_defer_array(R(c), h, n);
 }
 
+static void reply_help(client *c, const char *const *lines)
+{
+    long long n = 0;
+    while (lines[n]) {
+        n++;
+    }
+    reply_array(R(c), n);
+    for (long long i = 0; i < n; i++) {
+        reply_status(R(c), lines[i]);
+    }
+}
+
+static const char *const command_help[] = {
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all commands.",
+    "COUNT",
+    "    Return the total number of commands in this server.",
+    "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+    "    Return a list of all commands in this server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple commands.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple commands.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full command.",
+    "HELP",
+    "    Print this help.",
+    NULL};
+
+static const char *const config_help[] = {
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Print this help.",
+    NULL};
+
+/* Known subcommands with Redis's arities (argv[0] counted). */
+typedef struct subcmd {
+    const char *name;
+    int arity;
+} subcmd;
+
+static const subcmd command_subs[] = {{"count", 2}, {"info", -2}, {"docs", -2},
+                                      {"list", -2}, {"getkeys", -3}, {"help", 2}};
+static const subcmd config_subs[] = {{"get", -3}, {"set", -4}, {"resetstat", 2}, {"rewrite", 2}, {"help", 2}};
+
+/* 1 if argv[1] names a known subcommand with a valid arity, 0 after
+ * replying the arity or unknown-subcommand error. */
+static int subcmd_check(client *c, const subcmd *subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (arg_is(c, 1, subs[i].name)) {
+            return subcommand_arity_ok(c, subs[i].arity);
+        }
+    }
+    reply_subcommand_unknown(c);
+    return 0;
+}
+
 void cmd_command(client *c)
 {
-    if (c->argc == 1) {
+    if (c->argc > 1 && !subcmd_check(c, command_subs, sizeof(command_subs) / sizeof(command_subs[0]))) {
+        return;
+    }
+    if (arg_is(c, 1, "HELP")) {
+        reply_help(c, command_help);
+    } else if (c->argc == 1) {
         reply_array(R(c), cmd_count());
         for (int i = 0; i < cmd_count(); i++) {
             reply_command_info(c, cmd_at(i));
         }
-    } else if (arg_is(c, 1, "COUNT") && c->argc == 2) {
+    } else if (arg_is(c, 1, "COUNT")) {
         reply_int(R(c), cmd_count());
     } else if (arg_is(c, 1, "INFO")) {
         if (c->argc == 2) {
@@ -143,7 +215,7 @@ void cmd_command(client *c)
             if (cmd) {
                 reply_command_info(c, cmd);
             } else {
-                reply_null_array(R(c));
+                reply_null(R(c));
             }
         }
     } else if (arg_is(c, 1, "DOCS")) {
@@ -183,11 +255,8 @@ void cmd_command(client *c)
             n++;
         }
         reply_defer_array(R(c), h, n);
-    } else if (arg_is(c, 1, "GETKEYS") && c->argc >= 3) {
-        command_getkeys(c);
     } else {
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try COMMAND HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
+        command_getkeys(c);
     }
 }
 
@@ -200,8 +269,8 @@ static char *cstr(sv v)
 
 static void config_set_cmd(client *c)
 {
-    if (c->argc < 4 || (c->argc - 2) % 2 != 0) {
-        reply_arity_error(c);
+    if ((c->argc - 2) % 2 != 0) {
+        reply_err(c, "ERR wrong number of arguments for 'config|set' command");
         return;
     }
     /* All pairs are validated and applied together; on any failure the
@@ -219,6 +288,18 @@ static void config_set_cmd(client *c)
             failed = i;
             unknown = 1;
             break;
+        }
+    }
+    for (int i = 0; failed < 0 && i < npairs; i++) {
+        for (int j = 0; j < i; j++) {
+            if (c->argv[2 + 2 * i].len == c->argv[2 + 2 * j].len &&
+                strncasecmp(c->argv[2 + 2 * i].ptr, c->argv[2 + 2 * j].ptr, c->argv[2 + 2 * j].len) == 0) {
+                failed = i;
+                snprintf(err, sizeof(err), "duplicate parameter");
+            }
+        }
+        if (failed >= 0) {
+            break; /* nothing applied yet: validation of names runs first */
         }
     }
     for (int i = 0; failed < 0 && i < npairs; i++) {
@@ -254,11 +335,16 @@ static void config_set_cmd(client *c)
 
 void cmd_config(client *c)
 {
-    if (arg_is(c, 1, "GET") && c->argc >= 3) {
+    if (!subcmd_check(c, config_subs, sizeof(config_subs) / sizeof(config_subs[0]))) {
+        return;
+    }
+    if (arg_is(c, 1, "HELP")) {
+        reply_help(c, config_help);
+    } else if (arg_is(c, 1, "GET")) {
         config_get_matching(c, c->argv + 2, c->argc - 2);
     } else if (arg_is(c, 1, "SET")) {
         config_set_cmd(c);
-    } else if (arg_is(c, 1, "RESETSTAT") && c->argc == 2) {
+    } else if (arg_is(c, 1, "RESETSTAT")) {
         memset(&server.stats, 0, sizeof(server.stats));
         for (int i = 0; i < cmd_count(); i++) {
             command *cmd = cmd_at(i);
@@ -266,15 +352,12 @@ void cmd_config(client *c)
         }
         alloc_reset_peak();
         reply_ok(R(c));
-    } else if (arg_is(c, 1, "REWRITE") && c->argc == 2) {
+    } else {
         if (!server.config_file) {
             reply_err(c, "ERR The server is running without a config file");
         } else {
             reply_err(c, "ERR Rewriting config file is not supported yet");
         }
-    } else {
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
     }
 }
 

@@ -151,6 +151,13 @@ long evict_run(db *dbs, int ndb, const evict_params *p, size_t (*used_fn)(void),
         int dbid = 0;
         kobj *o = pool_take(dbs, p->policy, &dbid);
         if (!o) {
+            /* The pool may have held only stale names (keys deleted since,
+             * e.g. by FLUSHALL) that kept fresh samples out; it is empty
+             * now, so sample once more before concluding. */
+            fill_pool(dbs, ndb, p->policy, p->samples);
+            o = pool_take(dbs, p->policy, &dbid);
+        }
+        if (!o) {
             break; /* nothing evictable: writes get OOM */
         }
         db *d = &dbs[dbid];

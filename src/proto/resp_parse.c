@@ -44,6 +44,14 @@ void resp_parser_shift(resp_parser *p, size_t n)
     }
 }
 
+size_t resp_parser_keep_from(const resp_parser *p, size_t pos)
+{
+    if (p->is_inline || p->multibulk_left == 0 || p->argc == 0) {
+        return pos;
+    }
+    return p->off[0] < pos ? p->off[0] : pos;
+}
+
 size_t resp_parser_pending_bulk(const resp_parser *p, size_t avail)
 {
     if (p->multibulk_left == 0 || p->bulk_len < 0) {
@@ -241,7 +249,8 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const r
             return RESP_ERROR;
         }
         if (n > lim->max_multibulk) {
-            snprintf(err, errlen, "Protocol error: invalid multibulk length");
+            snprintf(err, errlen, lim->unauth ? "Protocol error: unauthenticated multibulk length"
+                                              : "Protocol error: invalid multibulk length");
             return RESP_ERROR;
         }
         if (n <= 0) {
@@ -266,9 +275,14 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const r
             if (rc == RESP_INCOMPLETE) {
                 return rc;
             }
-            if (rc == RESP_ERROR || n < 0 || n > lim->max_bulk) {
+            if (rc == RESP_ERROR || n < 0) {
                 snprintf(err, errlen, bad == 2 ? "Protocol error: too big bulk count string"
                                                : "Protocol error: invalid bulk length");
+                return RESP_ERROR;
+            }
+            if (n > lim->max_bulk) {
+                snprintf(err, errlen, lim->unauth ? "Protocol error: unauthenticated bulk length"
+                                                  : "Protocol error: invalid bulk length");
                 return RESP_ERROR;
             }
             p->bulk_len = n;

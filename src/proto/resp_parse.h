@@ -20,6 +20,9 @@ typedef struct resp_limits {
     long long max_bulk;      /* proto-max-bulk-len */
     long long max_multibulk; /* largest argument count accepted */
     size_t max_inline;       /* longest inline line / header line */
+    /* The client has not authenticated: exceeding max_bulk/max_multibulk
+     * is reported as Redis does for that case ("unauthenticated ..."). */
+    int unauth;
 } resp_limits;
 
 typedef struct resp_parser {
@@ -39,6 +42,10 @@ void resp_parser_free(resp_parser *p);
 void resp_parser_reset(resp_parser *p);
 /* The caller dropped n bytes from the front of its buffer. */
 void resp_parser_shift(resp_parser *p, size_t n);
+/* The first byte of buf the parser still needs (the first argument of a
+ * partly parsed multibulk command, else pos): the caller may drop bytes
+ * before it and then call resp_parser_shift. */
+size_t resp_parser_keep_from(const resp_parser *p, size_t pos);
 /* Bytes of a bulk argument still expected (0 if not inside one); lets the
  * reader size one allocation for a big value. */
 size_t resp_parser_pending_bulk(const resp_parser *p, size_t avail);

@@ -5,6 +5,7 @@
  * written in before_sleep; a writable event is registered only if the
  * socket would block (partial write). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 #define BIG_ARG (32 * 1024)
 /* Cap per write call so one client with a huge reply cannot starve others. */
 #define MAX_WRITE_PER_EVENT (64 * 1024 * 1024)
+/* Longest inline request or header line without a newline (Redis's). */
+#define PROTO_INLINE_MAX (64 * 1024)
 
 static void read_handler(ev_loop *l, int fd, void *data, int mask);
 static void write_handler(ev_loop *l, int fd, void *data, int mask);
@@ -291,14 +294,20 @@ void client_end_command(client *c)
 /* Runs every complete command in the query buffer. */
 static void process_input(client *c)
 {
-    resp_limits lim = {server.cfg.proto_max_bulk_len,
-                       c->authenticated ? 1024 * 1024 * 1024LL : 10, 64 * 1024};
+    resp_limits lim = {server.cfg.proto_max_bulk_len, INT_MAX, PROTO_INLINE_MAX, 0};
     while (c->qpos < c->qlen && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->flags & CLIENT_BLOCKED) {
             break; /* resumes when unblocked */
         }
-        if (!c->authenticated) {
+        /* Before AUTH a client may send only small commands, so an
+         * unauthenticated peer cannot make us buffer much (as Redis). */
+        lim.unauth = !c->authenticated;
+        if (lim.unauth) {
             lim.max_bulk = lim.max_bulk < 16384 ? lim.max_bulk : 16384;
+            lim.max_multibulk = 10;
+        } else {
+            lim.max_bulk = server.cfg.proto_max_bulk_len;
+            lim.max_multibulk = INT_MAX;
         }
         char err[256];
         if (c->parser.multibulk_left == 0) {
@@ -309,12 +318,8 @@ static void process_input(client *c)
             break;
         }
         if (rc == RESP_ERROR) {
-            if (!c->authenticated && strstr(err, "multibulk length")) {
-                snprintf(err, sizeof(err), "Protocol error: unauthenticated multibulk length");
-            } else if (!c->authenticated && strstr(err, "bulk length")) {
-                snprintf(err, sizeof(err), "Protocol error: unauthenticated bulk length");
-            }
             protocol_error(c, err);
+            resp_parser_reset(&c->parser);
             c->qpos = c->qlen;
             break;
         }
@@ -356,6 +361,18 @@ void client_process_input(client *c)
     process_input(c);
 }
 
+void client_pause_reads(client *c, int pause)
+{
+    if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
+        return;
+    }
+    if (pause) {
+        ev_del(server.loop, c->fd, EV_READABLE);
+    } else {
+        ev_add(server.loop, c->fd, EV_READABLE, read_handler, c);
+    }
+}
+
 static void read_handler(ev_loop *l, int fd, void *data, int mask)
 {
     (void)l;
@@ -364,7 +381,11 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     size_t want = READ_CHUNK;
     size_t big = resp_parser_pending_bulk(&c->parser, c->qlen - c->qpos);
     if (big >= BIG_ARG) {
-        want = big;
+        /* Read a big argument in one go, but size the buffer by what has
+         * arrived (at most doubling it), never by what the length prefix
+         * promises: "$500000000" alone must not cost 500 MB. */
+        size_t arrived = c->qlen > READ_CHUNK ? c->qlen : READ_CHUNK;
+        want = big < arrived ? big : arrived;
     }
     if (c->qcap - c->qlen < want) {
         size_t cap = c->qlen + want;
@@ -388,6 +409,8 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     }
     server.stats.net_input_bytes += n;
     c->last_interaction = server_ms();
+    /* Everything buffered counts, including the parsed arguments of a
+     * command still arriving (a huge MSET must not evade the limit). */
     if ((long long)c->qlen > server.cfg.client_query_buffer_limit) {
         str info = str_empty(256);
         client_info_line(c, &info);

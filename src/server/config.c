@@ -182,6 +182,16 @@ static void apply_lfu(void)
     db_set_lfu(pol == 3 || pol == 4, server.cfg.lfu_log_factor, server.cfg.lfu_decay_time);
 }
 
+/* Redis accepts any hz and clamps it, so scripts that set 0 keep working. */
+static void apply_hz(void)
+{
+    if (server.cfg.hz < 1) {
+        server.cfg.hz = 1;
+    } else if (server.cfg.hz > 500) {
+        server.cfg.hz = 500;
+    }
+}
+
 static void apply_maxclients(void)
 {
     if (server.loop && ev_setsize(server.loop) < server.cfg.maxclients + 128) {
@@ -202,7 +212,7 @@ static config_def defs[] = {
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
     {"tcp-backlog", NULL, CFG_INT, S(tcp_backlog), 0, INT_MAX, "511", 0, NULL, NULL, NULL, NULL},
     {"databases", NULL, CFG_INT, S(databases), 1, INT_MAX, "16", 0, NULL, NULL, NULL, NULL},
-    {"hz", NULL, CFG_INT, S(hz), 1, 500, "10", 1, NULL, NULL, NULL, NULL},
+    {"hz", NULL, CFG_INT, S(hz), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_hz},
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
@@ -312,14 +322,17 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     }
     case CFG_INT:
     case CFG_LL:
-        if (!util_parse_ll(val, strlen(val), &v)) {
-            /* Redis accepts octal for unixsocketperm */
+        if (d->ptr == &server.cfg.unixsocketperm) {
+            /* A file mode: always octal, as in Redis ("700" is 0700). */
             char *end;
-            v = strtoll(val, &end, 0);
-            if (!*val || *end) {
+            v = strtoll(val, &end, 8);
+            if (!*val || *end || *val == '-' || *val == '+') {
                 snprintf(err, errlen, "argument couldn't be parsed into an integer");
                 return -1;
             }
+        } else if (!util_parse_ll(val, strlen(val), &v)) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
         }
         if (v < d->min || v > d->max) {
             snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);

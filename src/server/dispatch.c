@@ -12,16 +12,55 @@
 #include "server/server.h"
 
 int (*gate_multi)(client *c, command *cmd);
+void (*dispatch_after_call)(client *c, command *cmd, int top);
+int (*gate_busy)(client *c, command *cmd);
 
 static void reply_unknown(client *c)
 {
+    /* As Redis: the quoted arguments together show at most ~128 bytes. */
     str args = str_empty(128);
     for (int i = 1; i < c->argc && str_len(args) < 128; i++) {
-        args = str_printf(args, "'%.*s' ", (int)(c->argv[i].len < 128 ? c->argv[i].len : 128), c->argv[i].ptr);
+        size_t room = 128 - str_len(args);
+        args = str_printf(args, "'%.*s' ", (int)(c->argv[i].len < room ? c->argv[i].len : room), c->argv[i].ptr);
     }
     reply_errf(c, "ERR unknown command '%.*s', with args beginning with: %s",
                (int)(c->argv[0].len < 128 ? c->argv[0].len : 128), c->argv[0].ptr, args);
     str_free(args);
+}
+
+void reply_subcommand_unknown(client *c)
+{
+    char name[64];
+    size_t n = c->argv[0].len < sizeof(name) - 1 ? c->argv[0].len : sizeof(name) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = c->argv[0].ptr[i];
+        name[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+    }
+    name[n] = '\0';
+    reply_errf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)(c->argv[1].len < 128 ? c->argv[1].len : 128),
+               c->argv[1].ptr, name);
+}
+
+int subcommand_arity_ok(client *c, int arity)
+{
+    if (arity > 0 ? c->argc == arity : c->argc >= -arity) {
+        return 1;
+    }
+    /* Redis names a subcommand "container|sub", in lower case. */
+    char name[128];
+    size_t n = 0;
+    for (int a = 0; a < 2; a++) {
+        if (a) {
+            name[n++] = '|';
+        }
+        for (size_t i = 0; i < c->argv[a].len && n < sizeof(name) - 2; i++) {
+            char ch = c->argv[a].ptr[i];
+            name[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+        }
+    }
+    name[n] = '\0';
+    reply_errf(c, "ERR wrong number of arguments for '%s' command", name);
+    return 0;
 }
 
 static int arity_ok(const command *cmd, int argc)
@@ -40,6 +79,8 @@ void dispatch_call(client *c, command *cmd)
     }
     server.propagate_depth++;
     c->cmd = cmd;
+    /* Set before the call, as Redis does: CLIENT INFO shows itself. */
+    c->lastcmd = cmd;
     int64_t start = util_mono_us();
     cmd->fn(c);
     int64_t dur = util_mono_us() - start;
@@ -53,10 +94,12 @@ void dispatch_call(client *c, command *cmd)
         propagate_cmd(c->db->id, c->argv, c->argc);
     }
     c->propagate_as_is = 0;
-    c->lastcmd = cmd;
     server.propagate_depth--;
     if (top) {
         propagate_end();
+    }
+    if (dispatch_after_call) {
+        dispatch_after_call(c, cmd, top);
     }
 }
 
@@ -103,6 +146,9 @@ void dispatch(client *c)
         cmd->rejected_calls++;
         return;
     }
+    if (gate_busy && gate_busy(c, cmd)) {
+        return;
+    }
     if (gate_multi && gate_multi(c, cmd)) {
         return;
     }
@@ -113,8 +159,9 @@ void dispatch(client *c)
     }
     dispatch_call(c, cmd);
     /* Serve clients blocked on keys this command fed, before the next
-     * command can take the data (Redis's ordering). */
-    if (!(c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT))) {
+     * command can take the data (Redis's ordering). Never while a busy
+     * script serves events: that would run commands inside the script. */
+    if (!(c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) && !server.in_script) {
         block_handle_ready();
     }
 }

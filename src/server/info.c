@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "script/lua.h"
 #include "server/server.h"
 
 extern const char *const config_maxmemory_policies[];
@@ -17,6 +18,7 @@ extern const char *const config_maxmemory_policies[];
 #define MAX_INFO_EXT 8
 static info_section_fn extensions[MAX_INFO_EXT];
 static int nextensions;
+str (*info_stats_extra)(str s);
 
 void info_register(info_section_fn fn)
 {
@@ -67,11 +69,14 @@ static str section_server(str s)
 
 static str section_clients(str s)
 {
-    int blocked = 0, pubsub = 0;
+    int blocked = 0, pubsub = 0, tracking = 0;
     size_t max_in = 0, max_out = 0;
     for (client *c = server.clients; c; c = c->next) {
         if (c->flags & CLIENT_BLOCKED) {
             blocked++;
+        }
+        if (c->flags & CLIENT_TRACKING) {
+            tracking++;
         }
         if (client_obuf_class(c) == OBUF_PUBSUB) {
             pubsub++;
@@ -91,10 +96,11 @@ static str section_clients(str s)
                       "client_recent_max_input_buffer:%zu\r\n"
                       "client_recent_max_output_buffer:%zu\r\n"
                       "blocked_clients:%d\r\n"
-                      "tracking_clients:0\r\n"
+                      "tracking_clients:%d\r\n"
                       "pubsub_clients:%d\r\n"
                       "clients_in_timeout_table:%d\r\n",
-                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, pubsub, blocked);
+                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub,
+                      blocked);
 }
 
 static str section_memory(str s)
@@ -143,10 +149,16 @@ static str section_memory(str s)
                    "allocator_resident:%zu\r\n"
                    "total_system_memory:%llu\r\n"
                    "total_system_memory_human:%s\r\n"
-                   "used_memory_lua:%d\r\n"
-                   "used_memory_vm_eval:%d\r\n"
-                   "used_memory_scripts_eval:0\r\n"
-                   "number_of_cached_scripts:0\r\n"
+                   "used_memory_lua:%zu\r\n"
+                   "used_memory_vm_eval:%zu\r\n"
+                   "used_memory_scripts_eval:%zu\r\n"
+                   "number_of_cached_scripts:%zu\r\n"
+                   "number_of_functions:%zu\r\n"
+                   "number_of_libraries:%zu\r\n"
+                   "used_memory_vm_functions:%zu\r\n"
+                   "used_memory_vm_total:%zu\r\n"
+                   "used_memory_functions:%zu\r\n"
+                   "used_memory_scripts:%zu\r\n"
                    "maxmemory:%lld\r\n"
                    "maxmemory_human:%s\r\n"
                    "maxmemory_policy:%s\r\n"
@@ -162,7 +174,11 @@ static str section_memory(str s)
                    used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
                    dataset_overhead + clients_mem, startup, dataset,
                    used ? 100.0 * (double)dataset / (double)used : 0, allocated, active, resident, total, total_h,
-                   0, 0, server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy],
+                   script_eval_vm_memory(), script_eval_vm_memory(), script_eval_cache_memory(),
+                   script_eval_cached_count(), script_functions_count(), script_libraries_count(),
+                   script_functions_vm_memory(), script_eval_vm_memory() + script_functions_vm_memory(),
+                   script_functions_memory(), script_eval_cache_memory() + script_functions_memory(),
+                   server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy],
                    alloc_frag, frag, (long long)rss - (long long)used, clients_mem, alloc_name(),
                    lazyfree_pending(), lazyfree_freed());
     return s;
@@ -186,10 +202,7 @@ static str section_persistence(str s)
 
 static str section_stats(str s)
 {
-    long long pubsub_ch = 0, pubsub_pat = 0;
-    (void)pubsub_ch;
-    (void)pubsub_pat;
-    return str_printf(s,
+    s = str_printf(s,
                       "# Stats\r\n"
                       "total_connections_received:%lld\r\n"
                       "total_commands_processed:%lld\r\n"
@@ -216,6 +229,7 @@ static str section_stats(str s)
                       server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
                       server.stats.client_qbuf_limit_disconnections,
                       server.stats.client_outbuf_limit_disconnections, server.stats.total_error_replies);
+    return info_stats_extra ? info_stats_extra(s) : s;
 }
 
 static str section_replication(str s)

@@ -79,11 +79,21 @@ static long cron(ev_loop *l, long long id, void *data)
     server_update_time();
     db_set_time(server.now_ms);
     server.cron_loops++;
+    /* Cron runs inside a busy script only because the script serves
+     * events: no expiry, rehash or client reaping may happen under it. */
+    if (server.in_script) {
+        if (server.shutdown_asap) {
+            server_shutdown(0);
+        }
+        return 1000 / server.cfg.hz;
+    }
     /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
     if (server.cfg.active_expire) {
         int64_t budget = 250000 / server.cfg.hz;
         db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
     }
+    /* Hash fields with TTLs that nobody reads: a bounded sweep. */
+    hash_active_expire();
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
@@ -249,6 +259,18 @@ void server_shutdown(int nosave)
     if (server.cfg.pidfile && server.cfg.pidfile[0]) {
         unlink(server.cfg.pidfile);
     }
+#ifdef KEEL_FREE_AT_EXIT
+    /* Sanitizer builds free everything so leak checking sees real leaks:
+     * values hold pointers at unaligned offsets, which the leak scanner
+     * cannot follow from the tables. */
+    lazyfree_stop();
+    while (server.clients) {
+        client_free(server.clients);
+    }
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db_clear(&server.dbs[i]);
+    }
+#endif
     log_msg(LOG_WARNING, "Keel is now ready to exit, bye bye...");
     exit(0);
 }

@@ -1,17 +1,28 @@
 /* modules: the list of feature modules started at boot. Each init
  * registers its type operations, hooks and listeners; adding a module is
  * one line here. */
+#include "pubsub/pubsub.h"
+#include "pubsub/tracking.h"
+#include "script/lua.h"
 #include "server/block.h"
 #include "server/server.h"
 
 void multi_init(void);
+/* Each collection family registers its type_ops (in its cmd_<family>.c). */
+void hash_type_register(void);
+void set_type_register(void);
 
 void types_init(void)
 {
+    hash_type_register();
+    set_type_register();
 }
 
 void features_init(void)
 {
     multi_init();
     block_init();
+    pubsub_init();
+    tracking_init();
+    script_init();
 }

@@ -76,8 +76,8 @@ struct client {
     str name;
     str lib_name;
     str lib_ver;
-    char addr[64];
-    char laddr[64];
+    char addr[128]; /* ip:port, [ipv6]:port or unix-path:0 (sun_path is 108) */
+    char laddr[128];
 
     /* Input: query buffer with a parse position, parser state, argv. */
     char *qbuf;
@@ -248,6 +248,12 @@ void reply_wrongtype(client *c);
 void reply_not_integer(client *c);
 void reply_not_float(client *c);
 void reply_arity_error(client *c);
+/* Container commands (CLIENT, CONFIG, ...): "ERR unknown subcommand 'x'.
+ * Try CLIENT HELP." for argv[1]; and the arity check of a known
+ * subcommand (arity counts argv[0] too), replying "wrong number of
+ * arguments for 'client|kill' command" and returning 0 when it fails. */
+void reply_subcommand_unknown(client *c);
+int subcommand_arity_ok(client *c, int arity);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
 void reply_errf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -322,6 +328,9 @@ void client_flush_pending(void);
 void client_reap(void);
 void client_cron(void);
 void client_process_input(client *c);
+/* Stops (pause=1) or resumes reading from c's socket: a client whose
+ * script is running while events are served must not be re-entered. */
+void client_pause_reads(client *c, int pause);
 /* Counts provided by feature modules for CLIENT LIST (may be NULL). */
 extern int (*client_sub_count)(client *c, int kind);
 extern int (*client_multi_count)(client *c);
@@ -339,6 +348,13 @@ extern void (*notify_publish)(sv channel, sv message);
 /* Dispatch gates other modules provide (NULL until they exist). Each
  * returns 1 when it handled the command itself (e.g. queued it). */
 extern int (*gate_multi)(client *c, command *cmd);
+/* Runs after every command's handler (top: not nested in EXEC/scripts);
+ * client tracking remembers reads here and pushes held back during the
+ * command are released. May be NULL. */
+extern void (*dispatch_after_call)(client *c, command *cmd, int top);
+/* While a script runs past busy-reply-threshold: refuses what is not
+ * CMD_ALLOW_BUSY with a BUSY error (installed by scripting). */
+extern int (*gate_busy)(client *c, command *cmd);
 /* Resets per-command state after a command completes. */
 void client_end_command(client *c);
 
@@ -349,6 +365,13 @@ void cmd_client_register(int (*fn)(client *c));
  * the section is asked for. */
 typedef str (*info_section_fn)(str out, const char *section, int all);
 void info_register(info_section_fn fn);
+/* Extra "field:value\r\n" lines at the end of INFO's Stats section (pub/sub
+ * and tracking counters). May be NULL. */
+extern str (*info_stats_extra)(str s);
+
+/* ---- feature crons ---- */
+/* Reclaims expired hash fields (cmd_hash.c); bounded work per call. */
+void hash_active_expire(void);
 
 /* ---- misc ---- */
 int64_t server_ms(void);

@@ -1,0 +1,189 @@
+/* Pub/Sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH and
+ * PUBSUB introspection. The registries and delivery live in src/pubsub/;
+ * these handlers parse arguments and write the confirmations, which are
+ * pushes in RESP3 and plain arrays in RESP2 exactly as Redis sends them. */
+#include "base/util.h"
+#include "pubsub/pubsub.h"
+#include "server/server.h"
+
+static const char *const sub_word[PUBSUB_KINDS] = {"subscribe", "psubscribe", "ssubscribe"};
+static const char *const unsub_word[PUBSUB_KINDS] = {"unsubscribe", "punsubscribe", "sunsubscribe"};
+
+/* [word, name-or-nil, count] */
+static void reply_confirm(client *c, const char *word, sv name, int count)
+{
+    reply_push(R(c), 3);
+    reply_bulk_cstr(R(c), word);
+    if (name.ptr) {
+        reply_bulk(R(c), name.ptr, name.len);
+    } else {
+        reply_null(R(c));
+    }
+    reply_int(R(c), count);
+}
+
+static void confirm_unsub(client *c, int kind, sv name)
+{
+    reply_confirm(c, unsub_word[kind], name, pubsub_confirm_count(c, kind));
+}
+
+static void subscribe_cmd(client *c, int kind)
+{
+    for (int i = 1; i < c->argc; i++) {
+        pubsub_subscribe(c, kind, c->argv[i]);
+        reply_confirm(c, sub_word[kind], c->argv[i], pubsub_confirm_count(c, kind));
+    }
+    pubsub_settle(c);
+}
+
+/* Without arguments every subscription of the kind goes, one confirmation
+ * each; with none held, a single confirmation with a nil name. */
+static void unsubscribe_cmd(client *c, int kind)
+{
+    if (c->argc == 1) {
+        if (pubsub_unsubscribe_all(c, kind, confirm_unsub) == 0) {
+            confirm_unsub(c, kind, (sv){NULL, 0});
+        }
+    } else {
+        for (int i = 1; i < c->argc; i++) {
+            pubsub_unsubscribe(c, kind, c->argv[i]);
+            confirm_unsub(c, kind, c->argv[i]);
+        }
+    }
+    pubsub_settle(c);
+}
+
+void cmd_subscribe(client *c)
+{
+    subscribe_cmd(c, PUBSUB_CHANNEL);
+}
+
+void cmd_unsubscribe(client *c)
+{
+    unsubscribe_cmd(c, PUBSUB_CHANNEL);
+}
+
+void cmd_psubscribe(client *c)
+{
+    subscribe_cmd(c, PUBSUB_PATTERN);
+}
+
+void cmd_punsubscribe(client *c)
+{
+    unsubscribe_cmd(c, PUBSUB_PATTERN);
+}
+
+void cmd_ssubscribe(client *c)
+{
+    subscribe_cmd(c, PUBSUB_SHARD);
+}
+
+void cmd_sunsubscribe(client *c)
+{
+    unsubscribe_cmd(c, PUBSUB_SHARD);
+}
+
+void cmd_publish(client *c)
+{
+    reply_int(R(c), pubsub_publish(c->argv[1], c->argv[2], 0));
+}
+
+/* Single node: every shard channel is local. */
+void cmd_spublish(client *c)
+{
+    reply_int(R(c), pubsub_publish(c->argv[1], c->argv[2], 1));
+}
+
+/* ---- PUBSUB ---- */
+
+struct list_ctx {
+    client *c;
+    sv pattern;
+    long long n;
+};
+
+static void list_one(sv name, void *p)
+{
+    struct list_ctx *ctx = p;
+    if (ctx->pattern.ptr && !util_glob_match(ctx->pattern.ptr, ctx->pattern.len, name.ptr, name.len, 0)) {
+        return;
+    }
+    reply_bulk(R(ctx->c), name.ptr, name.len);
+    ctx->n++;
+}
+
+/* PUBSUB CHANNELS / SHARDCHANNELS [pattern] */
+static void list_channels(client *c, int kind)
+{
+    struct list_ctx ctx = {c, c->argc == 3 ? c->argv[2] : (sv){NULL, 0}, 0};
+    size_t h = reply_defer(R(c));
+    pubsub_each(kind, list_one, &ctx);
+    reply_defer_array(R(c), h, ctx.n);
+}
+
+/* PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: a flat name, count list. */
+static void num_subs(client *c, int kind)
+{
+    reply_array(R(c), (long long)(c->argc - 2) * 2);
+    for (int i = 2; i < c->argc; i++) {
+        reply_bulk(R(c), c->argv[i].ptr, c->argv[i].len);
+        reply_int(R(c), pubsub_numsub(kind, c->argv[i]));
+    }
+}
+
+static void pubsub_help(client *c)
+{
+    static const char *const lines[] = {
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
+        "HELP",
+        "    Print this help.",
+    };
+    int n = (int)(sizeof(lines) / sizeof(lines[0]));
+    reply_array(R(c), n);
+    for (int i = 0; i < n; i++) {
+        reply_status(R(c), lines[i]);
+    }
+}
+
+void cmd_pubsub(client *c)
+{
+    sv sub = c->argv[1];
+    int shown = (int)(sub.len < 128 ? sub.len : 128);
+    if (arg_is(c, 1, "CHANNELS") || arg_is(c, 1, "SHARDCHANNELS")) {
+        if (c->argc > 3) {
+            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.", shown,
+                       sub.ptr);
+            return;
+        }
+        list_channels(c, arg_is(c, 1, "CHANNELS") ? PUBSUB_CHANNEL : PUBSUB_SHARD);
+    } else if (arg_is(c, 1, "NUMSUB")) {
+        num_subs(c, PUBSUB_CHANNEL);
+    } else if (arg_is(c, 1, "SHARDNUMSUB")) {
+        num_subs(c, PUBSUB_SHARD);
+    } else if (arg_is(c, 1, "NUMPAT")) {
+        if (c->argc != 2) {
+            reply_err(c, "ERR wrong number of arguments for 'pubsub|numpat' command");
+            return;
+        }
+        reply_int(R(c), (long long)pubsub_total(PUBSUB_PATTERN));
+    } else if (arg_is(c, 1, "HELP")) {
+        if (c->argc != 2) {
+            reply_err(c, "ERR wrong number of arguments for 'pubsub|help' command");
+            return;
+        }
+        pubsub_help(c);
+    } else {
+        reply_errf(c, "ERR unknown subcommand '%.*s'. Try PUBSUB HELP.", shown, sub.ptr);
+    }
+}

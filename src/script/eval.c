@@ -1,0 +1,289 @@
+/* script/eval: EVAL scripts. Every script body run or loaded is compiled
+ * once into the eval VM and cached by the lowercase hex SHA1 of its body,
+ * until SCRIPT FLUSH (which also starts a fresh VM, dropping whatever
+ * state scripts may have left in it). */
+#include <lauxlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/sha1.h"
+#include "base/util.h"
+#include "script/script_int.h"
+
+typedef struct eval_script {
+    str body;
+    int ref;   /* compiled function in the eval VM's registry */
+    int flags; /* from the shebang, or SCRIPT_FLAG_EVAL_COMPAT */
+} eval_script;
+
+static svm *evm;
+static dict cache; /* sha -> eval_script */
+static size_t cache_bytes;
+
+static void eval_script_free(void *p)
+{
+    eval_script *s = p;
+    str_free(s->body);
+    alloc_free(s);
+}
+
+void script_eval_init(void)
+{
+    evm = svm_new(0);
+    dict_init(&cache, &dict_type_entry);
+}
+
+size_t script_eval_vm_memory(void)
+{
+    return evm ? evm->mem : 0;
+}
+
+size_t script_eval_cached_count(void)
+{
+    return dict_size(&cache);
+}
+
+size_t script_eval_cache_memory(void)
+{
+    return cache_bytes;
+}
+
+/* "#!lua [flags=a,b]" on the first line. Returns 0 with *flags set, or
+ * -1 with the error reply text in *err. */
+static int parse_shebang(const char *code, size_t len, int *flags, str *err)
+{
+    const char *nl = memchr(code, '\n', len);
+    size_t line = nl ? (size_t)(nl - code) : len;
+    const char *p = code, *end = code + line;
+    const char *tok = p;
+    while (p < end && *p != ' ') {
+        p++;
+    }
+    if ((size_t)(p - tok) != 5 || memcmp(tok, "#!lua", 5) != 0) {
+        *err = str_printf(str_empty(64), "ERR Unexpected engine in script shebang: %.*s", (int)(p - tok), tok);
+        return -1;
+    }
+    *flags = 0;
+    while (p < end) {
+        while (p < end && *p == ' ') {
+            p++;
+        }
+        if (p == end) {
+            break;
+        }
+        tok = p;
+        while (p < end && *p != ' ') {
+            p++;
+        }
+        size_t tlen = (size_t)(p - tok);
+        if (tlen < 6 || memcmp(tok, "flags=", 6) != 0) {
+            *err = str_printf(str_empty(64), "ERR Unknown lua shebang option: %.*s", (int)tlen, tok);
+            return -1;
+        }
+        const char *f = tok + 6;
+        while (f < p) {
+            const char *comma = memchr(f, ',', (size_t)(p - f));
+            const char *fe = comma ? comma : p;
+            int flag = script_flag_from_name(f, (size_t)(fe - f));
+            if (!flag && fe > f) {
+                *err = str_printf(str_empty(64), "ERR Unexpected flag in script shebang: %.*s", (int)(fe - f), f);
+                return -1;
+            }
+            *flags |= flag;
+            f = comma ? comma + 1 : p;
+        }
+    }
+    return 0;
+}
+
+/* The cached script for this body, compiling and caching it if new.
+ * Replies the error and returns NULL when it does not compile. */
+static eval_script *get_or_compile(client *c, sv body, char sha[41])
+{
+    uint8_t d[20];
+    sha1(body.ptr, body.len, d);
+    sha1_hex(d, sha);
+    dict_entry *e = dict_entry_find(&cache, sha, 40);
+    if (e) {
+        return e->val;
+    }
+    int flags = SCRIPT_FLAG_EVAL_COMPAT;
+    const char *code = body.ptr;
+    size_t len = body.len;
+    if (script_has_shebang(body.ptr, body.len)) {
+        str err = NULL;
+        if (parse_shebang(body.ptr, body.len, &flags, &err) < 0) {
+            reply_err(c, err);
+            str_free(err);
+            return NULL;
+        }
+        /* Compile from the end of the shebang line, keeping its newline
+         * so line numbers match the text the user sent. */
+        const char *nl = memchr(body.ptr, '\n', body.len);
+        code = nl ? nl : "";
+        len = nl ? body.len - (size_t)(nl - body.ptr) : 0;
+    }
+    str err = NULL;
+    int ref = svm_compile(evm, code, len, "@user_script", &err);
+    if (ref == LUA_NOREF) {
+        reply_errf(c, "ERR Error compiling script (new function): %s", err);
+        str_free(err);
+        return NULL;
+    }
+    eval_script *s = alloc_zero(sizeof(*s));
+    s->body = str_new(body.ptr, body.len);
+    s->ref = ref;
+    s->flags = flags;
+    dict_insert(&cache, &dict_entry_new(sha, 40, s)->node);
+    cache_bytes += body.len;
+    return s;
+}
+
+/* Parses numkeys at argv[i]; replies the error and returns 0 on bad
+ * input. */
+int script_parse_numkeys(client *c, int i, long long *numkeys)
+{
+    if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, numkeys)) {
+        reply_not_integer(c);
+        return 0;
+    }
+    if (*numkeys > c->argc - i - 1) {
+        reply_err(c, "ERR Number of keys can't be greater than number of args");
+        return 0;
+    }
+    if (*numkeys < 0) {
+        reply_err(c, "ERR Number of keys can't be negative");
+        return 0;
+    }
+    return 1;
+}
+
+/* Shared by EVAL and FCALL: refusals that depend on the script's flags
+ * before it starts. Returns 0 after replying. */
+int script_check_start(client *c, int flags, int ro)
+{
+    if (ro && !(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES)) {
+        reply_err(c, "ERR Can not execute a script with write flag using *_ro command.");
+        return 0;
+    }
+    /* A script that declared it may write is refused up front past
+     * maxmemory; legacy scripts are checked at their first write. */
+    if (!(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM)) &&
+        server.cfg.maxmemory > 0 && server_over_memory()) {
+        reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        return 0;
+    }
+    return 1;
+}
+
+void script_eval_command(client *c, int by_sha, int ro)
+{
+    long long numkeys;
+    if (!script_parse_numkeys(c, 2, &numkeys)) {
+        return;
+    }
+    char sha[41];
+    eval_script *s;
+    if (by_sha) {
+        dict_entry *e = c->argv[1].len == 40 ? dict_entry_find(&cache, c->argv[1].ptr, 40) : NULL;
+        if (!e) {
+            reply_err(c, "NOSCRIPT No matching script. Please use EVAL.");
+            return;
+        }
+        memcpy(sha, c->argv[1].ptr, 40);
+        sha[40] = '\0';
+        s = e->val;
+    } else {
+        s = get_or_compile(c, c->argv[1], sha);
+        if (!s) {
+            return;
+        }
+    }
+    if (!script_check_start(c, s->flags, ro)) {
+        return;
+    }
+    script_call sc = {.vm = evm,
+                      .ref = s->ref,
+                      .name = sha,
+                      .is_function = 0,
+                      .flags = s->flags,
+                      .ro = ro || (s->flags & SCRIPT_FLAG_NO_WRITES),
+                      .keys = c->argv + 3,
+                      .nkeys = (int)numkeys,
+                      .args = c->argv + 3 + numkeys,
+                      .nargs = c->argc - 3 - (int)numkeys};
+    svm_call(c, &sc);
+}
+
+static void script_flush(void)
+{
+    dict_entry_clear(&cache, eval_script_free);
+    cache_bytes = 0;
+    svm_free(evm);
+    evm = svm_new(0);
+}
+
+void script_reply_help(client *c, const char *const *lines)
+{
+    int n = 0;
+    while (lines[n]) {
+        n++;
+    }
+    reply_array(R(c), n);
+    for (int i = 0; i < n; i++) {
+        reply_status(R(c), lines[i]);
+    }
+}
+
+void script_script_command(client *c)
+{
+    sv sub = c->argv[1];
+    if (arg_is(c, 1, "LOAD") && c->argc == 3) {
+        char sha[41];
+        if (get_or_compile(c, c->argv[2], sha)) {
+            reply_bulk(R(c), sha, 40);
+        }
+    } else if (arg_is(c, 1, "EXISTS") && c->argc >= 3) {
+        reply_array(R(c), c->argc - 2);
+        for (int i = 2; i < c->argc; i++) {
+            int found = c->argv[i].len == 40 && dict_entry_find(&cache, c->argv[i].ptr, 40) != NULL;
+            reply_int(R(c), found);
+        }
+    } else if (arg_is(c, 1, "FLUSH") && c->argc <= 3) {
+        if (c->argc == 3 && !arg_is(c, 2, "ASYNC") && !arg_is(c, 2, "SYNC")) {
+            reply_err(c, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+            return;
+        }
+        script_flush();
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "KILL") && c->argc == 2) {
+        script_kill(c, 0);
+    } else if (arg_is(c, 1, "HELP") && c->argc == 2) {
+        static const char *const help[] = {
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+            "HELP",
+            "    Print this help.",
+            NULL};
+        script_reply_help(c, help);
+    } else if (arg_is(c, 1, "LOAD") || arg_is(c, 1, "EXISTS") || arg_is(c, 1, "FLUSH") || arg_is(c, 1, "KILL") ||
+               arg_is(c, 1, "HELP")) {
+        char name[16];
+        size_t n = sub.len < sizeof(name) - 1 ? sub.len : sizeof(name) - 1;
+        for (size_t i = 0; i < n; i++) {
+            char ch = sub.ptr[i];
+            name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+        }
+        name[n] = '\0';
+        reply_errf(c, "ERR wrong number of arguments for 'script|%s' command", name);
+    } else {
+        reply_errf(c, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.", (int)(sub.len < 128 ? sub.len : 128), sub.ptr);
+    }
+}

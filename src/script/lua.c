@@ -1,0 +1,1357 @@
+/* script/lua: the Lua 5.1 engine behind EVAL scripts and FUNCTION
+ * libraries.
+ *
+ * Sandbox. Only base, table, string, math, coroutine, cjson, bit and
+ * struct are opened, and the global table scripts see is a read-only
+ * proxy over an allow-list of names (what Redis 7 exposes): reading a
+ * missing global raises "Script attempted to access nonexistent global
+ * variable", writing one raises "Attempt to modify a readonly table". The
+ * library tables are read-only proxies too, so one script cannot change
+ * what the next one runs. rawset/rawget/next/pairs/setmetatable are
+ * wrapped so the proxies cannot be bypassed, loadstring/load refuse
+ * precompiled chunks (the Lua 5.1 undumper trusts its input), and os, io,
+ * package, require, debug, dofile, loadfile, getfenv, setfenv and newproxy
+ * are not reachable at all.
+ *
+ * Running. A script runs inside the caller's dispatch_call; redis.call
+ * runs commands on a fake client through dispatch_call too, so their
+ * writes propagate as effects, wrapped with the rest of the script's. A
+ * count hook watches the clock: past busy-reply-threshold it processes
+ * events, so other clients get BUSY and SCRIPT KILL / SHUTDOWN NOSAVE can
+ * be served; the caller's socket is paused meanwhile so its own next
+ * commands never run inside its script.
+ *
+ * Memory. The interpreters allocate through base/alloc, so their bytes
+ * count in used_memory, and each keeps its own total for INFO. */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/sha1.h"
+#include "base/util.h"
+#include "script/script_int.h"
+
+int luaopen_cjson(lua_State *L);
+int luaopen_bit(lua_State *L);
+
+/* Instructions between two hook calls: about a tenth of a millisecond of
+ * plain Lua, so the clock is read often enough and costs nothing. */
+#define HOOK_COUNT 100000
+/* Library code at FUNCTION LOAD must finish in this many ms. */
+#define LOAD_TIMEOUT_MS 500
+/* Deepest nesting converted between Lua tables and replies. */
+#define MAX_NESTING 1000
+
+/* Registry keys. */
+static const char *RK_GLOBALS = "keel.globals"; /* the real globals scripts see */
+static const char *RK_RO = "keel.readonly";     /* proxy -> real table */
+static const char *RK_REDIS_LOAD = "keel.redis_load";
+
+/* ---- the current run ---- */
+
+typedef struct script_run {
+    client *caller;
+    svm *vm;
+    const char *name;
+    int is_function;
+    int flags;
+    int ro;
+    int resp;  /* redis.setresp */
+    int oom;   /* over maxmemory when the script started */
+    int wrote; /* a write command ran: SCRIPT KILL refuses */
+    int busy;  /* past busy-reply-threshold: serving events */
+    int killed;
+    int64_t start_ms;
+    sv *argv; /* the caller's command, for FUNCTION STATS */
+    int argc;
+} script_run;
+
+static script_run *cur;
+static client *fake;
+
+int script_running_is_function(void)
+{
+    return cur && cur->is_function;
+}
+
+/* ---- flags ---- */
+
+static const struct {
+    int flag;
+    const char *name;
+} flag_names[] = {{SCRIPT_FLAG_NO_WRITES, "no-writes"},
+                  {SCRIPT_FLAG_ALLOW_OOM, "allow-oom"},
+                  {SCRIPT_FLAG_ALLOW_STALE, "allow-stale"},
+                  {SCRIPT_FLAG_NO_CLUSTER, "no-cluster"},
+                  {SCRIPT_FLAG_ALLOW_CROSS_SLOT, "allow-cross-slot-keys"}};
+
+int script_flag_from_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+        if (strlen(flag_names[i].name) == len && memcmp(flag_names[i].name, name, len) == 0) {
+            return flag_names[i].flag;
+        }
+    }
+    return 0;
+}
+
+int script_flag_names(int flags, const char **out, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]) && n < max; i++) {
+        if (flags & flag_names[i].flag) {
+            out[n++] = flag_names[i].name;
+        }
+    }
+    return n;
+}
+
+int script_has_shebang(const char *code, size_t len)
+{
+    return len >= 2 && code[0] == '#' && code[1] == '!';
+}
+
+/* ---- allocator ---- */
+
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    svm *vm = ud;
+    if (nsize == 0) {
+        if (ptr) {
+            vm->mem -= osize;
+            alloc_free(ptr);
+        }
+        return NULL;
+    }
+    void *p = alloc_resize(ptr, nsize);
+    vm->mem += nsize;
+    if (ptr) {
+        vm->mem -= osize;
+    }
+    return p;
+}
+
+/* ---- errors ---- */
+
+int svm_raise(lua_State *L, const char *msg)
+{
+    lua_newtable(L);
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "err");
+    return lua_error(L);
+}
+
+/* The message handler of every pcall into a script: turns the error into
+ * {err=..., source=..., line=...} with the place it was raised (skipping a
+ * C function such as redis.call or error itself). */
+static int err_handler(lua_State *L)
+{
+    lua_Debug ar;
+    const char *source = NULL;
+    int line = -1;
+    if (lua_getstack(L, 1, &ar)) {
+        lua_getinfo(L, "Sl", &ar);
+        if (strcmp(ar.what, "C") == 0) {
+            if (lua_getstack(L, 2, &ar)) {
+                lua_getinfo(L, "Sl", &ar);
+                source = ar.source;
+                line = ar.currentline;
+            }
+        } else {
+            source = ar.source;
+            line = ar.currentline;
+        }
+    }
+    lua_newtable(L);
+    int t = lua_gettop(L);
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_getfield(L, 1, "err");
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_pushstring(L, "ERR unknown error");
+        }
+    } else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+        lua_pushfstring(L, "ERR %s", lua_tostring(L, 1));
+    } else {
+        lua_pushstring(L, "ERR unknown error");
+    }
+    lua_setfield(L, t, "err");
+    if (source) {
+        lua_pushstring(L, source);
+        lua_setfield(L, t, "source");
+        lua_pushinteger(L, line);
+        lua_setfield(L, t, "line");
+    }
+    return 1;
+}
+
+/* Formats the handler's table (or a bare message) into one error line. */
+static str error_text(lua_State *L, int idx, const char *name)
+{
+    str out = str_empty(128);
+    if (idx < 0) {
+        idx = lua_gettop(L) + idx + 1;
+    }
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "err");
+        lua_getfield(L, idx, "source");
+        lua_getfield(L, idx, "line");
+        size_t len = 0;
+        const char *e = lua_tolstring(L, -3, &len);
+        out = str_append(out, e ? e : "ERR unknown error", e ? len : 17);
+        while (str_len(out) && (out[str_len(out) - 1] == '\n' || out[str_len(out) - 1] == '\r')) {
+            str_set_len(out, str_len(out) - 1);
+        }
+        if (name && lua_type(L, -2) == LUA_TSTRING) {
+            out = str_printf(out, " script: %s, on %s:%d.", name, lua_tostring(L, -2), (int)lua_tointeger(L, -1));
+        }
+        lua_pop(L, 3);
+    } else {
+        const char *e = lua_tostring(L, idx);
+        out = str_printf(out, "ERR %s", e ? e : "unknown error");
+    }
+    return out;
+}
+
+/* ---- RESP reply (from the fake client) -> Lua ---- */
+
+static const char *read_line(const char *p, const char *end, const char **line_end)
+{
+    const char *q = memchr(p, '\r', (size_t)(end - p));
+    if (!q || q + 1 >= end) {
+        *line_end = end;
+        return end;
+    }
+    *line_end = q;
+    return q + 2;
+}
+
+static long long line_ll(const char *p, const char *e)
+{
+    long long v = 0;
+    util_parse_ll(p, (size_t)(e - p), &v);
+    return v;
+}
+
+/* Pushes one value parsed from p; returns the position after it. The
+ * buffer is what our own reply code wrote, so it is well formed. */
+static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int depth)
+{
+    if (p >= end) {
+        lua_pushnil(L);
+        return end;
+    }
+    luaL_checkstack(L, 8, "reply too deeply nested");
+    char type = *p++;
+    const char *le;
+    const char *next = read_line(p, end, &le);
+    switch (type) {
+    case '+':
+        lua_newtable(L);
+        lua_pushlstring(L, p, (size_t)(le - p));
+        lua_setfield(L, -2, "ok");
+        return next;
+    case '-':
+        lua_newtable(L);
+        lua_pushlstring(L, p, (size_t)(le - p));
+        lua_setfield(L, -2, "err");
+        return next;
+    case ':': lua_pushnumber(L, (lua_Number)line_ll(p, le)); return next;
+    case '(':
+        lua_newtable(L);
+        lua_pushlstring(L, p, (size_t)(le - p));
+        lua_setfield(L, -2, "big_number");
+        return next;
+    case ',': {
+        char buf[64];
+        size_t n = (size_t)(le - p) < sizeof(buf) - 1 ? (size_t)(le - p) : sizeof(buf) - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        lua_newtable(L);
+        lua_pushnumber(L, strtod(buf, NULL));
+        lua_setfield(L, -2, "double");
+        return next;
+    }
+    case '#': lua_pushboolean(L, *p == 't'); return next;
+    case '_': lua_pushnil(L); return next;
+    case '$':
+    case '=': {
+        long long n = line_ll(p, le);
+        if (n < 0) {
+            lua_pushboolean(L, 0);
+            return next;
+        }
+        if (type == '=' && n >= 4) {
+            lua_newtable(L);
+            lua_newtable(L);
+            lua_pushlstring(L, next, 3);
+            lua_setfield(L, -2, "format");
+            lua_pushlstring(L, next + 4, (size_t)n - 4);
+            lua_setfield(L, -2, "string");
+            lua_setfield(L, -2, "verbatim_string");
+        } else {
+            lua_pushlstring(L, next, (size_t)n);
+        }
+        return next + n + 2;
+    }
+    case '*':
+    case '>':
+    case '~':
+    case '%':
+    case '|': {
+        long long n = line_ll(p, le);
+        if (n < 0) {
+            lua_pushboolean(L, 0);
+            return next;
+        }
+        if (type == '|') {
+            /* Attributes are out-of-band: skip them, read the value. */
+            for (long long i = 0; i < n * 2; i++) {
+                next = resp_to_lua(L, next, end, depth + 1);
+                lua_pop(L, 1);
+            }
+            return resp_to_lua(L, next, end, depth);
+        }
+        lua_createtable(L, type == '*' || type == '>' ? (int)n : 0, 0);
+        int t = lua_gettop(L);
+        for (long long i = 0; i < n; i++) {
+            if (type == '%') {
+                next = resp_to_lua(L, next, end, depth + 1);
+                next = resp_to_lua(L, next, end, depth + 1);
+                if (lua_isnil(L, -2)) {
+                    lua_pop(L, 2);
+                } else {
+                    lua_settable(L, t);
+                }
+            } else if (type == '~') {
+                next = resp_to_lua(L, next, end, depth + 1);
+                if (lua_isnil(L, -1)) {
+                    lua_pop(L, 1);
+                } else {
+                    lua_pushboolean(L, 1);
+                    lua_settable(L, t);
+                }
+            } else {
+                next = resp_to_lua(L, next, end, depth + 1);
+                lua_rawseti(L, t, (int)i + 1);
+            }
+        }
+        if (type == '%' || type == '~') {
+            lua_newtable(L);
+            lua_pushvalue(L, t);
+            lua_setfield(L, -2, type == '%' ? "map" : "set");
+            lua_replace(L, t);
+        }
+        return next;
+    }
+    default: lua_pushnil(L); return end;
+    }
+}
+
+/* ---- Lua value -> reply to the caller ---- */
+
+static long long num_to_ll(lua_Number d)
+{
+    if (isnan(d)) {
+        return 0;
+    }
+    if (d >= 9223372036854775807.0) {
+        return INT64_MAX;
+    }
+    if (d <= -9223372036854775808.0) {
+        return INT64_MIN;
+    }
+    return (long long)d;
+}
+
+/* Field `name` of the table at idx when it has type `type` (left pushed,
+ * returns 1), else nothing is pushed and 0 returned. */
+static int table_field(lua_State *L, int idx, const char *name, int type)
+{
+    lua_pushstring(L, name);
+    lua_rawget(L, idx);
+    if (lua_type(L, -1) == type) {
+        return 1;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static void lua_to_reply(client *c, lua_State *L, int idx, int resp, int depth)
+{
+    rbuf *r = R(c);
+    if (idx < 0) {
+        idx = lua_gettop(L) + idx + 1;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        reply_bulk(r, s, len);
+        return;
+    }
+    case LUA_TBOOLEAN:
+        if (resp == 3) {
+            reply_bool(r, lua_toboolean(L, idx));
+        } else if (lua_toboolean(L, idx)) {
+            reply_int(r, 1);
+        } else {
+            reply_null(r);
+        }
+        return;
+    case LUA_TNUMBER: reply_int(r, num_to_ll(lua_tonumber(L, idx))); return;
+    case LUA_TTABLE: break;
+    default: reply_null(r); return;
+    }
+    if (depth > MAX_NESTING || !lua_checkstack(L, 8)) {
+        reply_err(c, "ERR reached lua stack limit");
+        return;
+    }
+    if (table_field(L, idx, "err", LUA_TSTRING)) {
+        reply_err(c, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return;
+    }
+    if (table_field(L, idx, "ok", LUA_TSTRING)) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        reply_status_len(r, s, len);
+        lua_pop(L, 1);
+        return;
+    }
+    if (table_field(L, idx, "double", LUA_TNUMBER)) {
+        reply_double(r, lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        return;
+    }
+    if (table_field(L, idx, "big_number", LUA_TSTRING)) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (r->resp == 3) {
+            reply_raw(r, "(", 1);
+            reply_raw(r, s, len);
+            reply_raw(r, "\r\n", 2);
+        } else {
+            reply_bulk(r, s, len);
+        }
+        lua_pop(L, 1);
+        return;
+    }
+    if (table_field(L, idx, "verbatim_string", LUA_TTABLE)) {
+        int v = lua_gettop(L);
+        lua_getfield(L, v, "format");
+        lua_getfield(L, v, "string");
+        size_t len = 0;
+        const char *fmt = lua_tostring(L, -2);
+        const char *s = lua_tolstring(L, -1, &len);
+        if (s) {
+            reply_verbatim(r, s, len, fmt && strlen(fmt) == 3 ? fmt : "txt");
+        } else {
+            reply_null(r);
+        }
+        lua_pop(L, 3);
+        return;
+    }
+    int is_map = table_field(L, idx, "map", LUA_TTABLE);
+    if (is_map || table_field(L, idx, "set", LUA_TTABLE)) {
+        int t = lua_gettop(L);
+        long long n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            n++;
+            lua_pop(L, 1);
+        }
+        if (is_map) {
+            reply_map(r, n);
+        } else {
+            reply_set(r, n);
+        }
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            lua_to_reply(c, L, -2, resp, depth + 1);
+            if (is_map) {
+                lua_to_reply(c, L, -1, resp, depth + 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        return;
+    }
+    /* A plain array: up to the first nil. */
+    long long n = 0;
+    for (;;) {
+        lua_rawgeti(L, idx, (int)n + 1);
+        int nil = lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (nil) {
+            break;
+        }
+        n++;
+    }
+    reply_array(r, n);
+    for (long long i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (int)i);
+        lua_to_reply(c, L, -1, resp, depth + 1);
+        lua_pop(L, 1);
+    }
+}
+
+/* ---- the redis table ---- */
+
+/* Fails a redis.call/pcall: raises for call, returns {err=} for pcall. */
+static int call_fail(lua_State *L, int raise, const char *msg)
+{
+    if (raise) {
+        return svm_raise(L, msg);
+    }
+    lua_newtable(L);
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "err");
+    return 1;
+}
+
+static void fake_reset_reply(void)
+{
+    fake->out.len = 0;
+    fake->out.sent = 0;
+}
+
+static int redis_call_common(lua_State *L, int raise)
+{
+    script_run *r = cur;
+    int argc = lua_gettop(L);
+    if (!r) {
+        return call_fail(L, raise, "ERR redis.call can only be used inside a script invocation");
+    }
+    if (argc == 0) {
+        return call_fail(L, raise, "ERR Please specify at least one argument for this redis lib call");
+    }
+    if (argc > fake->argv_cap) {
+        fake->argv_cap = argc < 16 ? 16 : argc * 2;
+        fake->argv = alloc_resize(fake->argv, sizeof(sv) * (size_t)fake->argv_cap);
+    }
+    for (int i = 1; i <= argc; i++) {
+        int t = lua_type(L, i);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+            return call_fail(L, raise, "ERR Lua redis lib command arguments must be strings or integers");
+        }
+        size_t len;
+        const char *p = lua_tolstring(L, i, &len); /* numbers become strings in place */
+        fake->argv[i - 1] = (sv){p, len};
+    }
+    command *cmd = cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
+    if (!cmd) {
+        return call_fail(L, raise, "ERR Unknown Redis command called from script");
+    }
+    if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {
+        return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
+    }
+    if (cmd->flags & CMD_NOSCRIPT) {
+        return call_fail(L, raise, "ERR This Redis command is not allowed from script");
+    }
+    if ((cmd->flags & CMD_WRITE) && r->ro) {
+        return call_fail(L, raise, "ERR Write commands are not allowed from read-only scripts.");
+    }
+    /* Past maxmemory a script may not start writing (it could not be
+     * stopped half-way later), unless it declared allow-oom. */
+    if ((cmd->flags & CMD_DENYOOM) && r->oom && !r->wrote && !(r->flags & SCRIPT_FLAG_ALLOW_OOM)) {
+        return call_fail(L, raise, "OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    if (cmd->flags & CMD_WRITE) {
+        r->wrote = 1;
+    }
+    fake->argc = argc;
+    fake->resp = r->resp;
+    fake->out.resp = r->resp;
+    fake_reset_reply();
+    dispatch_call(fake, cmd);
+    client_end_command(fake);
+    resp_to_lua(L, fake->out.data, fake->out.data + fake->out.len, 0);
+    fake_reset_reply();
+    if (raise && lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "err");
+        int is_err = lua_type(L, -1) == LUA_TSTRING;
+        lua_pop(L, 1);
+        if (is_err) {
+            return lua_error(L);
+        }
+    }
+    return 1;
+}
+
+static int l_redis_call(lua_State *L)
+{
+    return redis_call_common(L, 1);
+}
+
+static int l_redis_pcall(lua_State *L)
+{
+    return redis_call_common(L, 0);
+}
+
+static int l_redis_error_reply(lua_State *L)
+{
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
+        return svm_raise(L, "ERR wrong number or type of arguments");
+    }
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    if (len && s[0] == '-') {
+        s++;
+        len--;
+    }
+    lua_newtable(L);
+    /* A message without its own error code gets ERR, as Redis does. */
+    if (memchr(s, ' ', len)) {
+        lua_pushlstring(L, s, len);
+    } else {
+        lua_pushfstring(L, "ERR %s", s);
+    }
+    lua_setfield(L, -2, "err");
+    return 1;
+}
+
+static int l_redis_status_reply(lua_State *L)
+{
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
+        return svm_raise(L, "ERR wrong number or type of arguments");
+    }
+    lua_newtable(L);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "ok");
+    return 1;
+}
+
+static int l_redis_sha1hex(lua_State *L)
+{
+    if (lua_gettop(L) != 1) {
+        return svm_raise(L, "ERR wrong number of arguments");
+    }
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    uint8_t d[20];
+    char hex[41];
+    sha1(s ? s : "", s ? len : 0, d);
+    sha1_hex(d, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_redis_log(lua_State *L)
+{
+    int argc = lua_gettop(L);
+    if (argc < 2) {
+        return svm_raise(L, "ERR redis.log() requires two arguments or more.");
+    }
+    if (!lua_isnumber(L, 1)) {
+        return svm_raise(L, "ERR First argument must be a number (log level).");
+    }
+    int level = (int)lua_tointeger(L, 1);
+    if (level < LOG_DEBUG || level > LOG_WARNING) {
+        return svm_raise(L, "ERR Invalid debug level.");
+    }
+    if (level < log_get_level()) {
+        return 0;
+    }
+    str msg = str_empty(64);
+    for (int i = 2; i <= argc; i++) {
+        size_t len;
+        const char *s = lua_tolstring(L, i, &len);
+        if (s) {
+            if (i > 2) {
+                msg = str_append(msg, " ", 1);
+            }
+            msg = str_append(msg, s, len);
+        }
+    }
+    log_msg(level, "%s", msg);
+    str_free(msg);
+    return 0;
+}
+
+static int l_redis_setresp(lua_State *L)
+{
+    if (lua_gettop(L) != 1) {
+        return svm_raise(L, "ERR redis.setresp() requires one argument.");
+    }
+    int v = (int)lua_tointeger(L, 1);
+    if (v != 2 && v != 3) {
+        return svm_raise(L, "ERR RESP version must be 2 or 3.");
+    }
+    if (cur) {
+        cur->resp = v;
+    }
+    return 0;
+}
+
+static int l_redis_acl_check_cmd(lua_State *L)
+{
+    if (lua_gettop(L) < 1 || lua_type(L, 1) != LUA_TSTRING) {
+        return svm_raise(L, "ERR Please specify at least one argument for this redis lib call");
+    }
+    size_t len;
+    const char *name = lua_tolstring(L, 1, &len);
+    if (!cmd_lookup(name, len)) {
+        return svm_raise(L, "ERR Invalid command passed to redis.acl_check_cmd()");
+    }
+    lua_pushboolean(L, 1); /* one user with every permission so far */
+    return 1;
+}
+
+static int l_redis_true(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_redis_false(lua_State *L)
+{
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+static int l_redis_nothing(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+
+static void set_fn(lua_State *L, const char *name, lua_CFunction fn)
+{
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, name);
+}
+
+static void set_int(lua_State *L, const char *name, int v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, name);
+}
+
+/* Fields shared by the run-time and the load-time redis tables. */
+static void redis_common_fields(lua_State *L)
+{
+    set_fn(L, "log", l_redis_log);
+    set_int(L, "LOG_DEBUG", LOG_DEBUG);
+    set_int(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_int(L, "LOG_NOTICE", LOG_NOTICE);
+    set_int(L, "LOG_WARNING", LOG_WARNING);
+    set_fn(L, "sha1hex", l_redis_sha1hex);
+    set_fn(L, "error_reply", l_redis_error_reply);
+    set_fn(L, "status_reply", l_redis_status_reply);
+    set_fn(L, "setresp", l_redis_setresp);
+    lua_pushstring(L, KEEL_REDIS_COMPAT_VERSION);
+    lua_setfield(L, -2, "REDIS_VERSION");
+    int maj = 0, min = 0, pat = 0;
+    sscanf(KEEL_REDIS_COMPAT_VERSION, "%d.%d.%d", &maj, &min, &pat);
+    set_int(L, "REDIS_VERSION_NUM", (maj << 16) | (min << 8) | pat);
+}
+
+static void push_redis_table(lua_State *L)
+{
+    lua_newtable(L);
+    redis_common_fields(L);
+    set_fn(L, "call", l_redis_call);
+    set_fn(L, "pcall", l_redis_pcall);
+    set_fn(L, "acl_check_cmd", l_redis_acl_check_cmd);
+    /* Effects replication is the only mode: these are kept for scripts
+     * written for older servers and do nothing. */
+    set_fn(L, "replicate_commands", l_redis_true);
+    set_fn(L, "set_repl", l_redis_nothing);
+    set_fn(L, "breakpoint", l_redis_false);
+    set_fn(L, "debug", l_redis_nothing);
+    set_int(L, "REPL_NONE", 0);
+    set_int(L, "REPL_AOF", 1);
+    set_int(L, "REPL_SLAVE", 2);
+    set_int(L, "REPL_REPLICA", 2);
+    set_int(L, "REPL_ALL", 3);
+}
+
+/* ---- read-only proxies and the guarded base functions ---- */
+
+static int ro_newindex(lua_State *L)
+{
+    return luaL_error(L, "Attempt to modify a readonly table");
+}
+
+/* Pushes the real table behind proxy at idx, or nothing (returns 0). */
+static int ro_real(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        return 0;
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_RO);
+    lua_pushvalue(L, idx < 0 ? idx - 1 : idx);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    return 1;
+}
+
+static int readonly_error(lua_State *L)
+{
+    lua_pushstring(L, "Attempt to modify a readonly table");
+    return lua_error(L);
+}
+
+static int l_rawset(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    if (ro_real(L, 1)) {
+        return readonly_error(L);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+static int l_rawget(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    if (ro_real(L, 1)) {
+        lua_replace(L, 1);
+    }
+    lua_settop(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+static int l_setmetatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (ro_real(L, 1)) {
+        return readonly_error(L);
+    }
+    int t = lua_type(L, 2);
+    luaL_argcheck(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table expected");
+    if (luaL_getmetafield(L, 1, "__metatable")) {
+        return luaL_error(L, "cannot change a protected metatable");
+    }
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* next() that walks a proxy's real table without handing it out. */
+static int l_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    int t = 1;
+    if (ro_real(L, 1)) {
+        t = 3;
+    }
+    lua_pushvalue(L, 2);
+    if (lua_next(L, t)) {
+        return 2;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+static int l_pairs(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* our next */
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static int l_loadstring(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, s);
+    if (len > 0 && s[0] == '\033') {
+        lua_pushnil(L);
+        lua_pushstring(L, "loading precompiled chunks is not allowed");
+        return 2;
+    }
+    if (luaL_loadbuffer(L, s, len, name) == 0) {
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* load(func [, name]): gathers the pieces first, so the bytecode check
+ * sees the chunk's first byte. */
+static int l_load(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (;;) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 0, 1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            break;
+        }
+        if (!lua_isstring(L, -1)) {
+            return luaL_error(L, "reader function must return a string");
+        }
+        if (lua_objlen(L, -1) == 0) {
+            lua_pop(L, 1);
+            break;
+        }
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (len > 0 && s[0] == '\033') {
+        lua_pushnil(L);
+        lua_pushstring(L, "loading precompiled chunks is not allowed");
+        return 2;
+    }
+    if (luaL_loadbuffer(L, s, len, name) == 0) {
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* Replaces the table at the top of the stack by a read-only proxy. */
+static void make_readonly(lua_State *L, lua_CFunction index_fn)
+{
+    int real = lua_gettop(L);
+    lua_newtable(L); /* proxy */
+    lua_newtable(L); /* its metatable */
+    if (index_fn) {
+        lua_pushvalue(L, real);
+        lua_pushcclosure(L, index_fn, 1);
+    } else {
+        lua_pushvalue(L, real);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_RO);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, real);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_replace(L, real);
+}
+
+/* __index of tables whose missing fields are errors (the globals and the
+ * load-time redis table). Upvalue 1: the real table. */
+static int strict_index(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (!lua_isnil(L, -1)) {
+        return 1;
+    }
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+}
+
+/* __index of the globals proxy: like strict_index, but while library code
+ * runs at FUNCTION LOAD `redis` is the load-time table. */
+static int globals_index(lua_State *L)
+{
+    svm *vm = lua_touserdata(L, lua_upvalueindex(2));
+    if (vm->loading && lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "redis") == 0) {
+        lua_getfield(L, LUA_REGISTRYINDEX, RK_REDIS_LOAD);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (!lua_isnil(L, -1)) {
+        return 1;
+    }
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+}
+
+static const char *const allowed_globals[] = {"assert",       "collectgarbage", "coroutine", "error",    "gcinfo",
+                                              "getmetatable", "ipairs",         "math",      "pcall",    "rawequal",
+                                              "select",       "string",         "table",     "tonumber", "tostring",
+                                              "type",         "unpack",         "xpcall",    "_VERSION", NULL};
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction fn)
+{
+    lua_pushcfunction(L, fn);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+}
+
+/* Calls a library opener and stores the table it returns as field name of
+ * the table at `into`. */
+static void open_module(lua_State *L, int into, const char *name, lua_CFunction fn)
+{
+    lua_pushcfunction(L, fn);
+    lua_call(L, 0, 1);
+    lua_setfield(L, into, name);
+}
+
+/* An error outside any protected call is a bug in this file: say where. */
+static int vm_panic(lua_State *L)
+{
+    PANIC("Lua error outside a protected call: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+    return 0;
+}
+
+svm *svm_new(int is_functions)
+{
+    svm *vm = alloc_zero(sizeof(*vm));
+    vm->is_functions = is_functions;
+    lua_State *L = lua_newstate(vm_alloc, vm);
+    ASSERT(L != NULL);
+    lua_atpanic(L, vm_panic);
+    vm->L = L;
+    open_lib(L, "", luaopen_base);
+    open_lib(L, LUA_TABLIBNAME, luaopen_table);
+    open_lib(L, LUA_STRLIBNAME, luaopen_string);
+    open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, RK_RO);
+
+    /* The globals scripts see: an allow-list copied from the full base
+     * environment, plus the guarded replacements and the modules. */
+    lua_newtable(L);
+    int g = lua_gettop(L);
+    for (int i = 0; allowed_globals[i]; i++) {
+        lua_getglobal(L, allowed_globals[i]);
+        lua_setfield(L, g, allowed_globals[i]);
+    }
+    open_module(L, g, "cjson", luaopen_cjson);
+    open_module(L, g, "bit", luaopen_bit);
+    open_module(L, g, "struct", script_open_struct);
+    set_fn(L, "rawset", l_rawset);
+    set_fn(L, "rawget", l_rawget);
+    set_fn(L, "setmetatable", l_setmetatable);
+    set_fn(L, "next", l_next);
+    lua_getfield(L, g, "next");
+    lua_pushcclosure(L, l_pairs, 1);
+    lua_setfield(L, g, "pairs");
+    set_fn(L, "loadstring", l_loadstring);
+    set_fn(L, "load", l_load);
+    push_redis_table(L);
+    lua_setfield(L, g, "redis");
+
+    /* Library tables become read-only proxies. */
+    static const char *const libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "struct", "redis", NULL};
+    for (int i = 0; libs[i]; i++) {
+        lua_getfield(L, g, libs[i]);
+        make_readonly(L, NULL);
+        if (strcmp(libs[i], "string") == 0) {
+            /* Strings' methods go through the proxy too, and their
+             * metatable is hidden, so the real table stays unreachable. */
+            lua_pushliteral(L, "");
+            lua_getmetatable(L, -1);
+            lua_pushvalue(L, -3);
+            lua_setfield(L, -2, "__index");
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "__metatable");
+            lua_pop(L, 2);
+        }
+        lua_setfield(L, g, libs[i]);
+    }
+    if (is_functions) {
+        lua_newtable(L);
+        redis_common_fields(L);
+        set_fn(L, "register_function", functions_lua_register);
+        make_readonly(L, strict_index);
+        lua_setfield(L, LUA_REGISTRYINDEX, RK_REDIS_LOAD);
+    }
+    lua_pushvalue(L, g);
+    lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
+
+    /* The proxy every compiled chunk gets as its environment. */
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushvalue(L, g);
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, globals_index, 2);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_RO);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, g);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, g, "_G");
+    lua_replace(L, LUA_GLOBALSINDEX);
+    lua_settop(L, 0);
+    return vm;
+}
+
+void svm_free(svm *vm)
+{
+    if (!vm) {
+        return;
+    }
+    lua_close(vm->L);
+    alloc_free(vm);
+}
+
+int svm_compile(svm *vm, const char *code, size_t len, const char *chunkname, str *err)
+{
+    lua_State *L = vm->L;
+    if (len > 0 && code[0] == '\033') {
+        *err = str_new("user_script:1: loading precompiled chunks is not allowed", 56);
+        return LUA_NOREF;
+    }
+    if (luaL_loadbuffer(L, code, len, chunkname) != 0) {
+        size_t n;
+        const char *m = lua_tolstring(L, -1, &n);
+        *err = str_new(m ? m : "unknown error", m ? n : 13);
+        lua_pop(L, 1);
+        return LUA_NOREF;
+    }
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void svm_unref(svm *vm, int ref)
+{
+    if (vm && ref != LUA_NOREF && ref != LUA_REFNIL) {
+        luaL_unref(vm->L, LUA_REGISTRYINDEX, ref);
+    }
+}
+
+/* ---- running ---- */
+
+static void raise_killed(lua_State *L)
+{
+    /* The caller set the hook to fire on every line: a pcall in the
+     * script cannot swallow the kill and carry on. */
+    svm_raise(L, "ERR Script killed by user with SCRIPT KILL...");
+}
+
+static void run_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    script_run *r = cur;
+    if (!r) {
+        return;
+    }
+    if (r->killed) {
+        lua_sethook(L, run_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
+        raise_killed(L);
+        return;
+    }
+    int64_t elapsed = util_ms() - r->start_ms;
+    if (!r->busy && server.cfg.busy_reply_threshold > 0 && elapsed >= server.cfg.busy_reply_threshold) {
+        r->busy = 1;
+        log_msg(LOG_WARNING,
+                "Slow script detected: still in execution after %lld milliseconds. You can try killing the "
+                "script using the %s KILL command.",
+                (long long)elapsed, r->is_function ? "FUNCTION" : "SCRIPT");
+        client_pause_reads(r->caller, 1);
+    }
+    if (r->busy) {
+        client *saved = server.current_client;
+        ev_process(server.loop, 0);
+        client_flush_pending();
+        server.current_client = saved;
+        if (r->killed) {
+            lua_sethook(L, run_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
+            raise_killed(L);
+        }
+    }
+}
+
+/* The VM running library code at FUNCTION LOAD, for its time limit. */
+static svm *loading_vm;
+
+static void load_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    svm *vm = loading_vm;
+    if (vm && util_ms() - vm->load_start > LOAD_TIMEOUT_MS) {
+        lua_sethook(L, load_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
+        svm_raise(L, "ERR FUNCTION LOAD timeout");
+    }
+}
+
+static client *fake_client(void)
+{
+    if (!fake) {
+        fake = client_new(-1, CLIENT_FAKE | CLIENT_IN_SCRIPT);
+        fake->authenticated = 1;
+    }
+    return fake;
+}
+
+static void push_array(lua_State *L, sv *v, int n)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, v[i].ptr, v[i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+void svm_call(client *c, script_call *sc)
+{
+    lua_State *L = sc->vm->L;
+    script_run run = {0};
+    run.caller = c;
+    run.vm = sc->vm;
+    run.name = sc->name;
+    run.is_function = sc->is_function;
+    run.flags = sc->flags;
+    run.ro = sc->ro;
+    run.resp = 2;
+    run.oom = server.cfg.maxmemory > 0 && server_over_memory();
+    run.start_ms = util_ms();
+    run.argv = c->argv;
+    run.argc = c->argc;
+    client *f = fake_client();
+    f->db = c->db;
+    f->flags |= CLIENT_IN_SCRIPT;
+
+    lua_settop(L, 0);
+    lua_pushcfunction(L, err_handler);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sc->ref);
+    int nargs = 0;
+    if (sc->is_function) {
+        push_array(L, sc->keys, sc->nkeys);
+        push_array(L, sc->args, sc->nargs);
+        nargs = 2;
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
+        push_array(L, sc->keys, sc->nkeys);
+        lua_setfield(L, -2, "KEYS");
+        push_array(L, sc->args, sc->nargs);
+        lua_setfield(L, -2, "ARGV");
+        lua_pop(L, 1);
+    }
+    cur = &run;
+    server.in_script = 1;
+    lua_sethook(L, run_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    int rc = lua_pcall(L, nargs, 1, 1);
+    lua_sethook(L, NULL, 0, 0);
+    cur = NULL;
+    server.in_script = 0;
+    if (run.busy) {
+        client_pause_reads(c, 0);
+        log_msg(LOG_WARNING, "Slow script finished after %lld milliseconds.", (long long)(util_ms() - run.start_ms));
+    }
+    if (rc != 0) {
+        str msg = error_text(L, -1, sc->name);
+        reply_err(c, msg);
+        str_free(msg);
+    } else {
+        lua_to_reply(c, L, -1, run.resp, 0);
+    }
+    lua_settop(L, 0);
+    /* The script's writes were propagated one by one as they ran. */
+    propagate_none(c);
+}
+
+int svm_run_load(svm *vm, int ref, str *err)
+{
+    lua_State *L = vm->L;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, err_handler);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    vm->loading = 1;
+    vm->load_start = util_ms();
+    loading_vm = vm;
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    int rc = lua_pcall(L, 0, 0, 1);
+    lua_sethook(L, NULL, 0, 0);
+    vm->loading = 0;
+    loading_vm = NULL;
+    if (rc != 0) {
+        *err = error_text(L, -1, NULL);
+    }
+    lua_settop(L, 0);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- busy gate, kill, stats ---- */
+
+static int busy_gate(client *c, command *cmd)
+{
+    if (!cur || !cur->busy || c == cur->caller) {
+        return 0;
+    }
+    int allowed = (cmd->flags & CMD_ALLOW_BUSY) != 0;
+    if (allowed && (cmd->fn == cmd_script || cmd->fn == cmd_function)) {
+        allowed = arg_is(c, 1, "KILL");
+    }
+    if (allowed) {
+        return 0;
+    }
+    reply_errf(c, "BUSY Redis is busy running a script. You can only call %s KILL or SHUTDOWN NOSAVE.",
+               cur->is_function ? "FUNCTION" : "SCRIPT");
+    cmd->rejected_calls++;
+    if (c->flags & CLIENT_MULTI) {
+        c->flags |= CLIENT_DIRTY_EXEC;
+    }
+    return 1;
+}
+
+void script_kill(client *c, int function_kill)
+{
+    if (!cur) {
+        reply_err(c, "NOTBUSY No scripts in execution right now.");
+        return;
+    }
+    if (cur->wrote) {
+        reply_err(c, "UNKILLABLE Sorry the script already executed write commands against the dataset. You can "
+                     "either wait the script termination or kill the server in a hard way using the SHUTDOWN "
+                     "NOSAVE command.");
+        return;
+    }
+    if (cur->is_function != function_kill) {
+        reply_errf(c, "BUSY Redis is busy running a script. You can only call %s KILL or SHUTDOWN NOSAVE.",
+                   cur->is_function ? "FUNCTION" : "SCRIPT");
+        return;
+    }
+    cur->killed = 1;
+    reply_ok(R(c));
+}
+
+void script_reply_running(client *c)
+{
+    if (!cur || !cur->is_function) {
+        reply_null(R(c));
+        return;
+    }
+    reply_map(R(c), 3);
+    reply_bulk_cstr(R(c), "name");
+    reply_bulk_cstr(R(c), cur->name);
+    reply_bulk_cstr(R(c), "command");
+    reply_array(R(c), cur->argc);
+    for (int i = 0; i < cur->argc; i++) {
+        reply_bulk(R(c), cur->argv[i].ptr, cur->argv[i].len);
+    }
+    reply_bulk_cstr(R(c), "duration_ms");
+    reply_int(R(c), util_ms() - cur->start_ms);
+}
+
+void script_init(void)
+{
+    gate_busy = busy_gate;
+    script_eval_init();
+    script_functions_init();
+}

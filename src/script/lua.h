@@ -1,0 +1,41 @@
+/* script: Lua scripting. EVAL/EVALSHA scripts and FUNCTION libraries run
+ * atomically (one dispatch_call each) in sandboxed Lua 5.1 interpreters.
+ * Command handlers in cmd/cmd_script.c call these. */
+#ifndef KEEL_SCRIPT_LUA_H
+#define KEEL_SCRIPT_LUA_H
+
+#include <stddef.h>
+
+#include "server/server.h"
+
+/* Creates the interpreters and installs the busy gate; called at boot. */
+void script_init(void);
+
+/* EVAL / EVALSHA / EVAL_RO / EVALSHA_RO. */
+void script_eval_command(client *c, int by_sha, int ro);
+/* SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP. */
+void script_script_command(client *c);
+/* FCALL / FCALL_RO. */
+void script_fcall_command(client *c, int ro);
+/* FUNCTION LOAD|LIST|DELETE|FLUSH|DUMP|RESTORE|STATS|KILL|HELP. */
+void script_function_command(client *c);
+
+/* SCRIPT KILL / FUNCTION KILL: replies OK, NOTBUSY, UNKILLABLE or BUSY. */
+void script_kill(client *c, int function_kill);
+/* FUNCTION STATS running_script entry (a map or a null). */
+void script_reply_running(client *c);
+
+/* INFO memory figures. */
+size_t script_eval_vm_memory(void);
+size_t script_functions_vm_memory(void);
+size_t script_eval_cached_count(void);
+size_t script_eval_cache_memory(void);
+size_t script_functions_memory(void);
+size_t script_functions_count(void);
+size_t script_libraries_count(void);
+
+/* Internal between eval.c/functions.c and lua.c. */
+void script_eval_init(void);
+void script_functions_init(void);
+
+#endif

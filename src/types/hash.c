@@ -1,0 +1,634 @@
+/* hash: encodings, conversion, field TTLs and the operations the hash
+ * commands need. See the header for the shape of things. */
+#include "types/hash.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "ds/listpack.h"
+
+#define TAG_MASK ((uintptr_t)1)
+
+/* ---- hashtable encoding ---- */
+
+/* One allocation per field: [link][flen][vlen|ttl bit][expire?][field][value].
+ * The 8-byte expiry is present only for fields that have a TTL. */
+typedef struct hnode {
+    dnode node;
+    uint32_t flen;
+    uint32_t vlen; /* top bit: the node carries an expiry */
+    char data[];
+} hnode;
+
+#define HNODE_TTL 0x80000000u
+
+typedef struct hash_ht {
+    dict d;
+    size_t nttl;          /* fields with a TTL */
+    int64_t min_expire;   /* lower bound of their expiries */
+    int64_t cycle_min;    /* earliest expiry seen by the current bounded sweep */
+    unsigned long cursor; /* where the bounded sweep resumes */
+} hash_ht;
+
+static int enc_of(const hash *h)
+{
+    return (int)((uintptr_t)h & TAG_MASK);
+}
+
+static void *raw(const hash *h)
+{
+    return (void *)((uintptr_t)h & ~TAG_MASK);
+}
+
+#define LP(h) ((lp *)raw(h))
+#define HT(h) ((hash_ht *)raw(h))
+
+static int hnode_has_ttl(const hnode *n)
+{
+    return (n->vlen & HNODE_TTL) != 0;
+}
+
+static size_t ttl_size(const hnode *n)
+{
+    return hnode_has_ttl(n) ? sizeof(int64_t) : 0;
+}
+
+static int64_t hnode_expire(const hnode *n)
+{
+    if (!hnode_has_ttl(n)) {
+        return -1;
+    }
+    int64_t t;
+    memcpy(&t, n->data, sizeof(t));
+    return t;
+}
+
+static sv hnode_field(const hnode *n)
+{
+    return (sv){n->data + ttl_size(n), n->flen};
+}
+
+static sv hnode_val(const hnode *n)
+{
+    return (sv){n->data + ttl_size(n) + n->flen, n->vlen & ~HNODE_TTL};
+}
+
+static sv hnode_key(const dnode *n)
+{
+    return hnode_field((const hnode *)n);
+}
+
+static const dict_type hnode_type = {util_hash, hnode_key, NULL};
+
+static hnode *hnode_new(sv f, sv v, int64_t expire)
+{
+    size_t ts = expire >= 0 ? sizeof(int64_t) : 0;
+    if (f.len >= HNODE_TTL || v.len >= HNODE_TTL) {
+        PANIC("hash field or value too long");
+    }
+    hnode *n = alloc_mem(sizeof(hnode) + ts + f.len + v.len);
+    n->node.next = NULL;
+    n->flen = (uint32_t)f.len;
+    n->vlen = (uint32_t)v.len | (ts ? HNODE_TTL : 0);
+    if (ts) {
+        memcpy(n->data, &expire, sizeof(expire));
+    }
+    if (f.len) {
+        memcpy(n->data + ts, f.ptr, f.len);
+    }
+    if (v.len) {
+        memcpy(n->data + ts + f.len, v.ptr, v.len);
+    }
+    return n;
+}
+
+static void hnode_free(dnode *n, void *ctx)
+{
+    (void)ctx;
+    alloc_free(n);
+}
+
+static hash_ht *ht_new(void)
+{
+    hash_ht *t = alloc_mem(sizeof(hash_ht));
+    dict_init(&t->d, &hnode_type);
+    t->nttl = 0;
+    t->min_expire = INT64_MAX;
+    t->cycle_min = INT64_MAX;
+    t->cursor = 0;
+    return t;
+}
+
+static hash *tag_ht(hash_ht *t)
+{
+    return (hash *)((uintptr_t)t | 1);
+}
+
+/* Notes a new TTL for the bounds the sweeps rely on. */
+static void note_expire(hash_ht *t, int64_t when)
+{
+    if (when < t->min_expire) {
+        t->min_expire = when;
+    }
+    if (when < t->cycle_min) {
+        t->cycle_min = when;
+    }
+}
+
+/* ---- life ---- */
+
+hash *hash_new(void)
+{
+    return (hash *)lp_new();
+}
+
+void hash_free(hash *h)
+{
+    if (!h) {
+        return;
+    }
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        lp_free(LP(h));
+        return;
+    }
+    hash_ht *t = HT(h);
+    dict_clear(&t->d, hnode_free, NULL);
+    alloc_free(t);
+}
+
+hash *hash_dup(const hash *h)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        return (hash *)lp_dup(LP(h));
+    }
+    hash_ht *src = HT(h), *t = ht_new();
+    dict_iter it;
+    dict_iter_init(&it, &src->d);
+    for (dnode *d = dict_iter_next(&it); d; d = dict_iter_next(&it)) {
+        hnode *n = (hnode *)d;
+        dict_insert(&t->d, &hnode_new(hnode_field(n), hnode_val(n), hnode_expire(n))->node);
+    }
+    dict_iter_done(&it);
+    t->nttl = src->nttl;
+    t->min_expire = src->min_expire;
+    return tag_ht(t);
+}
+
+size_t hash_len(const hash *h)
+{
+    return enc_of(h) == HASH_ENC_LISTPACK ? lp_len(LP(h)) / 2 : dict_size(&HT(h)->d);
+}
+
+int hash_enc(const hash *h)
+{
+    return enc_of(h);
+}
+
+const char *hash_encoding(const hash *h)
+{
+    return enc_of(h) == HASH_ENC_LISTPACK ? "listpack" : "hashtable";
+}
+
+size_t hash_mem(const hash *h)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        return alloc_usable(LP(h));
+    }
+    hash_ht *t = HT(h);
+    size_t n = alloc_usable(t) + dict_slots(&t->d) * sizeof(dnode *);
+    dict_iter it;
+    dict_iter_init(&it, &t->d);
+    for (dnode *d = dict_iter_next(&it); d; d = dict_iter_next(&it)) {
+        n += alloc_usable(d);
+    }
+    dict_iter_done(&it);
+    return n;
+}
+
+hash *hash_convert_ht(hash *h)
+{
+    if (enc_of(h) == HASH_ENC_HT) {
+        return h;
+    }
+    lp *l = LP(h);
+    hash_ht *t = ht_new();
+    for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, p))) {
+        sv f = lp_get(p), v = lp_get(lp_next(l, p));
+        dict_insert(&t->d, &hnode_new(f, v, -1)->node);
+    }
+    lp_free(l);
+    return tag_ht(t);
+}
+
+/* ---- fields ---- */
+
+/* The listpack entry of field, or NULL. */
+static unsigned char *lp_field(lp *l, sv field)
+{
+    unsigned char *p = lp_first(l);
+    return p ? lp_find(l, p, field, 1) : NULL;
+}
+
+int hash_get(hash *h, sv field, sv *val)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        lp *l = LP(h);
+        unsigned char *p = lp_field(l, field);
+        if (!p) {
+            return 0;
+        }
+        *val = lp_get(lp_next(l, p));
+        return 1;
+    }
+    hnode *n = (hnode *)dict_find(&HT(h)->d, field.ptr, field.len);
+    if (!n) {
+        return 0;
+    }
+    *val = hnode_val(n);
+    return 1;
+}
+
+hash *hash_set(hash *h, sv field, sv val, int flags, const hash_limits *lim, int *added)
+{
+    *added = 0;
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        if ((long long)field.len > lim->max_listpack_value || (long long)val.len > lim->max_listpack_value) {
+            h = hash_convert_ht(h);
+        } else {
+            lp *l = LP(h);
+            unsigned char *p = lp_field(l, field);
+            if (p) {
+                p = lp_next(l, p);
+                return (hash *)lp_replace(l, &p, val);
+            }
+            l = lp_append(l, field);
+            l = lp_append(l, val);
+            *added = 1;
+            h = (hash *)l;
+            if ((long long)lp_len(l) / 2 > lim->max_listpack_entries) {
+                h = hash_convert_ht(h);
+            }
+            return h;
+        }
+    }
+    hash_ht *t = HT(h);
+    hnode *old = (hnode *)dict_find(&t->d, field.ptr, field.len);
+    if (!old) {
+        dict_insert(&t->d, &hnode_new(field, val, -1)->node);
+        *added = 1;
+        return h;
+    }
+    int64_t expire = hnode_expire(old);
+    if (expire >= 0 && !(flags & HASH_KEEP_TTL)) {
+        t->nttl--;
+        expire = -1;
+    }
+    hnode *n = hnode_new(field, val, expire);
+    dict_replace(&t->d, &old->node, &n->node);
+    alloc_free(old);
+    return h;
+}
+
+hash *hash_del(hash *h, sv field, int *deleted)
+{
+    *deleted = 0;
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        lp *l = LP(h);
+        unsigned char *p = lp_field(l, field);
+        if (!p) {
+            return h;
+        }
+        l = lp_delete(l, &p);
+        l = lp_delete(l, &p);
+        *deleted = 1;
+        return (hash *)l;
+    }
+    hash_ht *t = HT(h);
+    hnode *n = (hnode *)dict_unlink(&t->d, field.ptr, field.len);
+    if (!n) {
+        return h;
+    }
+    if (hnode_has_ttl(n)) {
+        t->nttl--;
+    }
+    alloc_free(n);
+    *deleted = 1;
+    dict_resize_to_fit(&t->d);
+    return h;
+}
+
+/* ---- field TTLs ---- */
+
+int64_t hash_field_expire(hash *h, sv field, int *found)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        *found = lp_field(LP(h), field) != NULL;
+        return -1;
+    }
+    hnode *n = (hnode *)dict_find(&HT(h)->d, field.ptr, field.len);
+    *found = n != NULL;
+    return n ? hnode_expire(n) : -1;
+}
+
+hash *hash_set_field_expire(hash *h, sv field, int64_t when)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        if (when < 0) {
+            return h;
+        }
+        h = hash_convert_ht(h);
+    }
+    hash_ht *t = HT(h);
+    hnode *old = (hnode *)dict_find(&t->d, field.ptr, field.len);
+    if (!old) {
+        return h;
+    }
+    if (hnode_has_ttl(old)) {
+        t->nttl--;
+    }
+    hnode *n = hnode_new(hnode_field(old), hnode_val(old), when);
+    dict_replace(&t->d, &old->node, &n->node);
+    alloc_free(old);
+    if (when >= 0) {
+        t->nttl++;
+        note_expire(t, when);
+    }
+    return h;
+}
+
+size_t hash_ttl_count(const hash *h)
+{
+    return enc_of(h) == HASH_ENC_LISTPACK ? 0 : HT(h)->nttl;
+}
+
+int64_t hash_min_expire(const hash *h)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK || HT(h)->nttl == 0) {
+        return INT64_MAX;
+    }
+    return HT(h)->min_expire;
+}
+
+typedef struct expire_ctx {
+    hash_ht *t;
+    int64_t now;
+    int64_t min; /* earliest surviving expiry among visited fields */
+    size_t visited, removed;
+    void (*fn)(sv field, void *ctx);
+    void *ctx;
+} expire_ctx;
+
+/* Visits one node: deletes it if expired (allowed for the node a scan or
+ * an iterator hands over), else folds its expiry into the minimum. */
+static void expire_node(dnode *d, void *arg)
+{
+    expire_ctx *x = arg;
+    hnode *n = (hnode *)d;
+    x->visited++;
+    int64_t e = hnode_expire(n);
+    if (e < 0) {
+        return;
+    }
+    if (e >= x->now) {
+        if (e < x->min) {
+            x->min = e;
+        }
+        return;
+    }
+    sv f = hnode_field(n);
+    if (x->fn) {
+        x->fn(f, x->ctx);
+    }
+    dict_unlink(&x->t->d, f.ptr, f.len);
+    x->t->nttl--;
+    x->removed++;
+    alloc_free(n);
+}
+
+size_t hash_expire_fields(hash *h, int64_t now, size_t max_visit, void (*fn)(sv field, void *ctx), void *ctx)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK || HT(h)->nttl == 0) {
+        return 0;
+    }
+    hash_ht *t = HT(h);
+    expire_ctx x = {t, now, INT64_MAX, 0, 0, fn, ctx};
+    if (max_visit == 0) {
+        /* A full pass: afterwards the minimum is exact, so a hash whose
+         * earliest TTL is still ahead costs nothing until then. */
+        dict_iter it;
+        dict_iter_init(&it, &t->d);
+        for (dnode *d = dict_iter_next(&it); d; d = dict_iter_next(&it)) {
+            expire_node(d, &x);
+        }
+        dict_iter_done(&it);
+        t->min_expire = x.min;
+        t->cycle_min = INT64_MAX;
+        t->cursor = 0;
+    } else {
+        /* A bounded step of a sweep that resumes at t->cursor. The sweep
+         * covers every field present throughout it; TTLs set meanwhile are
+         * folded into cycle_min by note_expire. When it wraps, cycle_min is
+         * a valid lower bound for the whole hash. */
+        if (x.min > t->cycle_min) {
+            x.min = t->cycle_min;
+        }
+        /* Empty buckets count too, so a sparse table cannot stretch a step. */
+        size_t steps = 0;
+        do {
+            t->cursor = dict_scan(&t->d, t->cursor, expire_node, &x);
+            steps++;
+        } while (t->cursor != 0 && x.visited + steps < max_visit && t->nttl > 0);
+        t->cycle_min = x.min;
+        if (t->cursor == 0) {
+            t->min_expire = t->cycle_min;
+            t->cycle_min = INT64_MAX;
+        }
+    }
+    if (x.removed) {
+        dict_resize_to_fit(&t->d);
+    }
+    return x.removed;
+}
+
+/* ---- iteration, sampling, scan ---- */
+
+void hash_iter_init(hash_iter *it, hash *h)
+{
+    it->h = h;
+    it->enc = enc_of(h);
+    it->p = NULL;
+    if (it->enc == HASH_ENC_LISTPACK) {
+        it->p = lp_first(LP(h));
+    } else {
+        dict_iter_init(&it->di, &HT(h)->d);
+    }
+}
+
+int hash_iter_next(hash_iter *it, sv *field, sv *val)
+{
+    if (it->enc == HASH_ENC_LISTPACK) {
+        if (!it->p) {
+            return 0;
+        }
+        lp *l = LP(it->h);
+        unsigned char *v = lp_next(l, it->p);
+        *field = lp_get(it->p);
+        *val = lp_get(v);
+        it->p = lp_next(l, v);
+        return 1;
+    }
+    hnode *n = (hnode *)dict_iter_next(&it->di);
+    if (!n) {
+        return 0;
+    }
+    *field = hnode_field(n);
+    *val = hnode_val(n);
+    return 1;
+}
+
+void hash_iter_done(hash_iter *it)
+{
+    if (it->enc == HASH_ENC_HT) {
+        dict_iter_done(&it->di);
+    }
+}
+
+void hash_random(hash *h, sv *field, sv *val)
+{
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        lp *l = LP(h);
+        unsigned char *p = lp_seek(l, (long)(2 * (util_rand64() % (lp_len(l) / 2))));
+        *field = lp_get(p);
+        *val = lp_get(lp_next(l, p));
+        return;
+    }
+    hnode *n = (hnode *)dict_random(&HT(h)->d);
+    *field = hnode_field(n);
+    *val = hnode_val(n);
+}
+
+void hash_sample(hash *h, size_t count, int distinct, void (*fn)(sv f, sv v, void *ctx), void *ctx)
+{
+    size_t n = hash_len(h);
+    sv f, v;
+    if (n == 0 || count == 0) {
+        return;
+    }
+    if (!distinct) {
+        while (count--) {
+            hash_random(h, &f, &v);
+            fn(f, v, ctx);
+        }
+        return;
+    }
+    if (enc_of(h) == HASH_ENC_HT && count * 4 < n) {
+        /* Few fields of a big table: random picks, skipping repeats. */
+        dict seen;
+        dict_init(&seen, &dict_type_entry);
+        while (dict_size(&seen) < count) {
+            hash_random(h, &f, &v);
+            int created;
+            dict_entry_upsert(&seen, f.ptr, f.len, &created);
+            if (created) {
+                fn(f, v, ctx);
+            }
+        }
+        dict_entry_clear(&seen, NULL);
+        return;
+    }
+    /* Selection sampling: each field taken with probability needed/left. */
+    size_t need = count < n ? count : n, left = n;
+    hash_iter it;
+    hash_iter_init(&it, h);
+    while (need > 0 && hash_iter_next(&it, &f, &v)) {
+        if (util_rand64() % left < need) {
+            fn(f, v, ctx);
+            need--;
+        }
+        left--;
+    }
+    hash_iter_done(&it);
+}
+
+typedef struct scan_ctx {
+    void (*fn)(sv f, sv v, void *ctx);
+    void *ctx;
+} scan_ctx;
+
+static void scan_node(dnode *d, void *arg)
+{
+    scan_ctx *sc = arg;
+    hnode *n = (hnode *)d;
+    sc->fn(hnode_field(n), hnode_val(n), sc->ctx);
+}
+
+unsigned long hash_scan(hash *h, unsigned long cursor, void (*fn)(sv f, sv v, void *ctx), void *ctx)
+{
+    if (enc_of(h) == HASH_ENC_HT) {
+        scan_ctx sc = {fn, ctx};
+        return dict_scan(&HT(h)->d, cursor, scan_node, &sc);
+    }
+    hash_iter it;
+    sv f, v;
+    hash_iter_init(&it, h);
+    while (hash_iter_next(&it, &f, &v)) {
+        fn(f, v, ctx);
+    }
+    hash_iter_done(&it);
+    return 0;
+}
+
+/* A deterministic 64-bit hash for digests (util_hash is keyed per process,
+ * and digests must match across servers): FNV-1a, then a strong mixer. */
+static uint64_t digest_hash(const void *p, size_t len, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+static void digest_pair(uint64_t acc[2], sv f, sv v, int64_t expire)
+{
+    /* Field and value hashed separately and combined asymmetrically, so
+     * ("ab","c") and ("a","bc") differ. */
+    for (int k = 0; k < 2; k++) {
+        uint64_t h = digest_hash(f.ptr, f.len, 10 + (uint64_t)k);
+        h = h * 31 + digest_hash(v.ptr, v.len, 20 + (uint64_t)k);
+        if (expire >= 0) {
+            h ^= digest_hash(&expire, sizeof(expire), 30 + (uint64_t)k);
+        }
+        acc[k] ^= h;
+    }
+}
+
+void hash_digest(const hash *h, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
+{
+    /* XOR of per-pair hashes (field, value, and the TTL when there is
+     * one): independent of encoding and order. */
+    uint64_t acc[2] = {0, 0};
+    if (enc_of(h) == HASH_ENC_LISTPACK) {
+        lp *l = LP(h);
+        for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, p))) {
+            digest_pair(acc, lp_get(p), lp_get(lp_next(l, p)), -1);
+        }
+    } else {
+        dict_iter it;
+        dict_iter_init(&it, &HT(h)->d);
+        for (dnode *d = dict_iter_next(&it); d; d = dict_iter_next(&it)) {
+            hnode *n = (hnode *)d;
+            digest_pair(acc, hnode_field(n), hnode_val(n), hnode_expire(n));
+        }
+        dict_iter_done(&it);
+    }
+    feed(ctx, acc, sizeof(acc));
+}

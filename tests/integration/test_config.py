@@ -1,0 +1,153 @@
+"""Config files and the command line: directives with quoting and comments
+are honoured, bad ones stop start-up naming the file and line, and
+--name value on the command line overrides the file."""
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+from conftest import SERVER, free_port
+
+GOOD_CONF = """# Keel test configuration
+   # an indented comment
+
+maxmemory 100mb
+maxmemory-policy allkeys-lru
+requirepass "pass word"
+dbfilename 'my dump.rdb'
+save 900 1 300 10
+notify-keyspace-events "KEA"
+MAXCLIENTS 50
+hz 20
+timeout 0
+client-output-buffer-limit pubsub 64mb 16mb 90
+hash-max-ziplist-entries 99
+proto-max-bulk-len "2mb"
+appendonly no
+"""
+
+
+def run_fail(args, stdin=None):
+    """Start the server expecting a start-up failure; returns (rc, output)."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="keel-cfg-")
+    out = subprocess.run([SERVER] + args + ["--port", str(port), "--dir", workdir], input=stdin,
+                         capture_output=True, timeout=20)
+    return out.returncode, (out.stdout + out.stderr).decode()
+
+
+def write_conf(text):
+    fd, path = tempfile.mkstemp(prefix="keel-", suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_config_file_directives_honoured(keel):
+    s = keel(config=GOOD_CONF)
+    with pytest.raises(redis.AuthenticationError):
+        s.client().ping()
+    r = s.client(password="pass word", decode_responses=True)
+    assert r.ping()
+    cfg = r.config_get("*")
+    assert cfg["maxmemory"] == str(100 * 1024 * 1024)
+    assert cfg["maxmemory-policy"] == "allkeys-lru"
+    assert cfg["requirepass"] == "pass word"
+    assert cfg["dbfilename"] == "my dump.rdb"
+    assert cfg["save"] == "900 1 300 10"
+    assert cfg["notify-keyspace-events"] == "AKE"
+    assert cfg["maxclients"] == "50"
+    assert cfg["hz"] == "20"
+    assert cfg["hash-max-listpack-entries"] == "99"
+    assert cfg["proto-max-bulk-len"] == str(2 * 1024 * 1024)
+    assert "pubsub 67108864 16777216 90" in cfg["client-output-buffer-limit"]
+    assert cfg["appendonly"] == "no"
+    info = r.info("server")
+    assert info["config_file"].endswith("keel.conf")
+    assert info["hz"] == 20
+    r.close()
+
+
+def test_command_line_overrides_file(keel):
+    s = keel("--hz", "30", "--maxmemory-policy", "volatile-lru", "--save", "60", "100", "--requirepass", "",
+             config=GOOD_CONF)
+    r = s.client(decode_responses=True)
+    assert r.config_get("hz") == {"hz": "30"}
+    assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
+    # several words after one --option form one value
+    assert r.config_get("save") == {"save": "60 100"}
+    # values not overridden still come from the file
+    assert r.config_get("maxclients") == {"maxclients": "50"}
+    r.close()
+
+
+def test_config_from_stdin():
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="keel-cfg-")
+    proc = subprocess.Popen([SERVER, "-", "--port", str(port), "--dir", workdir], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc.stdin.write(b"hz 33\nmaxclients 77\n")
+    proc.stdin.close()
+    try:
+        deadline = time.time() + 10
+        r = redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+        while True:
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                assert time.time() < deadline and proc.poll() is None
+                time.sleep(0.05)
+        assert r.config_get("hz") == {"hz": "33"}
+        assert r.config_get("maxclients") == {"maxclients": "77"}
+        r.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+BAD_FILES = [
+    ("hz 10\n# fine\nnosuchdirective 1\n", 3, "nosuchdirective 1", "Bad directive or wrong number of arguments"),
+    ("maxmemory lots\n", 1, "maxmemory lots", "argument must be a memory value"),
+    ("\n\nmaxclients abc\n", 3, "maxclients abc", "argument couldn't be parsed into an integer"),
+    ("appendonly perhaps\n", 1, "appendonly perhaps", "argument must be 'yes' or 'no'"),
+    ("hz 10\nmaxmemory\n", 2, "maxmemory", "Bad directive or wrong number of arguments"),
+    ("requirepass \"abc\n", 1, "requirepass \"abc", "Unbalanced quotes in configuration line"),
+    ("maxmemory-policy sometimes\n", 1, "maxmemory-policy sometimes",
+     "argument(s) must be one of the following: noeviction, allkeys-lru"),
+    ("databases 0\n", 1, "databases 0", "argument must be between 1 and 2147483647 inclusive"),
+]
+
+
+@pytest.mark.parametrize("text,line,echo,msg", BAD_FILES, ids=[b[2] for b in BAD_FILES])
+def test_bad_config_file_stops_startup(text, line, echo, msg):
+    path = write_conf(text)
+    rc, out = run_fail([path])
+    assert rc != 0
+    assert "*** FATAL CONFIG FILE ERROR" in out
+    assert "Reading the configuration file '%s', at line %d" % (path, line) in out
+    assert ">>> '%s'" % echo in out
+    assert msg in out
+    os.unlink(path)
+
+
+def test_missing_config_file():
+    rc, out = run_fail(["/nonexistent/keel.conf"])
+    assert rc != 0
+    assert "Fatal error, can't open config file '/nonexistent/keel.conf'" in out
+
+
+def test_bad_command_line_options():
+    rc, out = run_fail(["--nosuchoption", "1"])
+    assert rc != 0 and "Bad directive or wrong number of arguments" in out and "nosuchoption" in out
+    rc, out = run_fail(["--maxmemory", "lots"])
+    assert rc != 0 and "argument must be a memory value" in out
+    rc, out = run_fail(["--hz"])
+    assert rc != 0
+    path = write_conf("hz 10\n")
+    rc, out = run_fail([path, "stray"])
+    assert rc != 0 and "Invalid argument 'stray'" in out
+    os.unlink(path)

@@ -1,0 +1,741 @@
+"""Server and connection commands: limits (maxclients, timeout), CLIENT,
+AUTH/SELECT/QUIT/RESET/ECHO/PING/TIME/LASTSAVE, COMMAND, INFO, CONFIG,
+DEBUG, SHUTDOWN and signals, the command line, redis-cli/redis-benchmark
+compatibility, and docs/COMMANDS.md staying in step with the table."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+
+from conftest import ROOT, SERVER
+from test_protocol import Conn, Err
+
+
+def err_text(excinfo):
+    """redis-py drops a leading "ERR "; other codes stay in the text."""
+    return str(excinfo.value)
+
+
+# ---- connection limits ----
+
+
+def test_maxclients(keel):
+    s = keel("--maxclients", "2")
+    time.sleep(0.2)  # let the harness's start-up probe connection go away
+    a, b = Conn(s), Conn(s)
+    assert a.cmd("PING") == "PONG"
+    assert b.cmd("PING") == "PONG"
+    c = Conn(s)
+    assert c.read() == "ERR max number of clients reached"
+    assert c.closed()
+    c.close()
+    assert int(dict(l.split(":", 1) for l in a.cmd("INFO", "stats").decode().split("\r\n")
+                    if ":" in l)["rejected_connections"]) == 1
+    # a slot frees up when a client leaves
+    b.cmd("QUIT")
+    b.close()
+    time.sleep(0.1)
+    d = Conn(s)
+    assert d.cmd("PING") == "PONG"
+    assert a.cmd("CONFIG", "GET", "maxclients") == [b"maxclients", b"2"]
+    a.close()
+    d.close()
+
+
+def test_idle_timeout_closes_idle_clients(keel):
+    s = keel("--timeout", "1")
+    idle, busy = Conn(s), Conn(s)
+    assert idle.cmd("PING") == "PONG"
+    deadline = time.time() + 2.5
+    while time.time() < deadline:
+        assert busy.cmd("PING") == "PONG"
+        time.sleep(0.2)
+    assert idle.closed(timeout=2)
+    assert busy.cmd("PING") == "PONG"
+    idle.close()
+    busy.close()
+
+
+# ---- CLIENT ----
+
+
+def client_fields(line):
+    return dict(kv.split("=", 1) for kv in line.strip().split(" "))
+
+
+def test_client_id_setname_getname(r):
+    cid = r.client_id()
+    assert isinstance(cid, int) and cid > 0
+    assert r.execute_command("CLIENT", "GETNAME") is None
+    assert r.client_setname("conn-1") is True
+    assert r.execute_command("CLIENT", "GETNAME") == b"conn-1"
+    for bad in ("a b", "a\nb"):
+        with pytest.raises(redis.ResponseError) as e:
+            r.client_setname(bad)
+        assert err_text(e) == "Client names cannot contain spaces, newlines or special characters."
+    assert r.execute_command("CLIENT", "SETNAME", "") == b"OK"  # empty clears the name
+    assert r.execute_command("CLIENT", "GETNAME") is None
+
+
+def test_client_subcommand_errors(r):
+    cases = [
+        (("CLIENT", "ID", "x"), "wrong number of arguments for 'client|id' command"),
+        (("CLIENT", "GETNAME", "x"), "wrong number of arguments for 'client|getname' command"),
+        (("CLIENT", "SETNAME"), "wrong number of arguments for 'client|setname' command"),
+        (("CLIENT", "KILL"), "wrong number of arguments for 'client|kill' command"),
+        (("CLIENT", "INFO", "x"), "wrong number of arguments for 'client|info' command"),
+        (("CLIENT", "NO-EVICT"), "wrong number of arguments for 'client|no-evict' command"),
+        (("CLIENT", "foo"), "unknown subcommand 'foo'. Try CLIENT HELP."),
+        (("CLIENT", "NO-EVICT", "maybe"), "syntax error"),
+        (("CLIENT", "LIST", "TYPE", "foo"), "Unknown client type 'foo'"),
+        (("CLIENT", "LIST", "ID", "abc"), "Invalid client ID"),
+        (("CLIENT", "LIST", "foo"), "syntax error"),
+    ]
+    for args, msg in cases:
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command(*args)
+        assert err_text(e) == msg, args
+    assert r.execute_command("CLIENT", "HELP")[0].startswith(b"CLIENT <subcommand>")
+
+
+def test_client_list_and_info(server, r):
+    r.client_setname("lister")
+    r.execute_command("SELECT", "3")
+    other = server.client()
+    other.ping()
+    info = r.execute_command("CLIENT", "INFO").decode()
+    assert info.endswith("\n")
+    f = client_fields(info)
+    for key in ("id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "multi",
+                "qbuf", "qbuf-free", "obl", "oll", "omem", "tot-mem", "events", "cmd", "user", "resp"):
+        assert key in f, key
+    assert f["name"] == "lister" and f["db"] == "3" and f["cmd"] == "client" and f["flags"] == "N"
+    assert f["id"] == str(r.client_id())
+    assert re.match(r"127\.0\.0\.1:\d+$", f["addr"])
+    assert f["laddr"] == "127.0.0.1:%d" % server.port
+    lines = r.execute_command("CLIENT", "LIST").decode().strip().split("\n")
+    ids = {client_fields(l)["id"] for l in lines}
+    assert str(r.client_id()) in ids and str(other.client_id()) in ids
+    only = r.execute_command("CLIENT", "LIST", "ID", str(other.client_id())).decode().strip().split("\n")
+    assert len(only) == 1 and client_fields(only[0])["id"] == str(other.client_id())
+    assert r.execute_command("CLIENT", "LIST", "ID", "0") == b""
+    typed = r.execute_command("CLIENT", "LIST", "TYPE", "normal").decode().strip().split("\n")
+    assert len(typed) == len(lines)
+    assert r.execute_command("CLIENT", "LIST", "TYPE", "pubsub") == b""
+    other.close()
+
+
+def test_client_setinfo_and_no_evict(r):
+    assert r.execute_command("CLIENT", "SETINFO", "LIB-NAME", "mylib") == b"OK"
+    assert r.execute_command("CLIENT", "SETINFO", "lib-ver", "1.2.3") == b"OK"
+    f = client_fields(r.execute_command("CLIENT", "INFO").decode())
+    assert f["lib-name"] == "mylib" and f["lib-ver"] == "1.2.3"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CLIENT", "SETINFO", "lib-name", "a b")
+    assert err_text(e) == "lib-name cannot contain spaces, newlines or special characters."
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CLIENT", "SETINFO", "foo", "bar")
+    assert err_text(e) == "Unrecognized option 'foo'"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CLIENT", "SETINFO", "lib-name")
+    assert err_text(e) == "wrong number of arguments for 'client|setinfo' command"
+    assert r.execute_command("CLIENT", "NO-EVICT", "on") == b"OK"
+    assert "e" in client_fields(r.execute_command("CLIENT", "INFO").decode())["flags"]
+    assert r.execute_command("CLIENT", "NO-EVICT", "OFF") == b"OK"
+    assert client_fields(r.execute_command("CLIENT", "INFO").decode())["flags"] == "N"
+
+
+def test_client_kill_forms(server, r):
+    def victim():
+        c = Conn(server)
+        c.cmd("PING")
+        return c, client_fields(c.cmd("CLIENT", "INFO").decode())
+
+    # old form: CLIENT KILL addr:port
+    c, f = victim()
+    assert r.execute_command("CLIENT", "KILL", f["addr"]) == b"OK"
+    assert c.closed()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CLIENT", "KILL", "1.2.3.4:5")
+    assert err_text(e) == "No such client"
+    # ID
+    c, f = victim()
+    assert r.execute_command("CLIENT", "KILL", "ID", f["id"]) == 1
+    assert c.closed()
+    assert r.execute_command("CLIENT", "KILL", "ID", "999999") == 0
+    # ADDR and LADDR (skipping the caller by default)
+    c, f = victim()
+    assert r.execute_command("CLIENT", "KILL", "ADDR", f["addr"]) == 1
+    assert c.closed()
+    c, f = victim()
+    killed = r.execute_command("CLIENT", "KILL", "LADDR", f["laddr"])
+    assert killed >= 1 and c.closed()
+    assert r.ping()  # SKIPME yes by default
+    # TYPE and USER
+    c, f = victim()
+    assert r.execute_command("CLIENT", "KILL", "TYPE", "normal") >= 1
+    assert c.closed() and r.ping()
+    c, f = victim()
+    assert r.execute_command("CLIENT", "KILL", "USER", "default", "ID", f["id"]) == 1
+    assert c.closed()
+    # MAXAGE: only clients older than the age
+    c, f = victim()
+    assert r.execute_command("CLIENT", "KILL", "ID", f["id"], "MAXAGE", "1000") == 0
+    assert not c.closed(timeout=0.2)
+    c.close()
+    # SKIPME no kills the caller too, after its reply
+    me = Conn(server)
+    my = client_fields(me.cmd("CLIENT", "INFO").decode())
+    assert me.cmd("CLIENT", "KILL", "ID", my["id"], "SKIPME", "no") == 1
+    assert me.closed()
+    errors = [
+        (("CLIENT", "KILL", "ID", "0"), "client-id should be greater than 0"),
+        (("CLIENT", "KILL", "ID", "abc"), "client-id should be greater than 0"),
+        (("CLIENT", "KILL", "TYPE", "bad"), "Unknown client type 'bad'"),
+        (("CLIENT", "KILL", "USER", "bob"), "No such user 'bob'"),
+        (("CLIENT", "KILL", "SKIPME", "maybe"), "syntax error"),
+        (("CLIENT", "KILL", "ID", "1", "SKIPME"), "syntax error"),
+        (("CLIENT", "KILL", "FOO", "bar"), "syntax error"),
+    ]
+    for args, msg in errors:
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command(*args)
+        assert err_text(e) == msg, args
+
+
+# ---- AUTH, SELECT, QUIT, RESET, ECHO, PING, TIME, LASTSAVE ----
+
+
+def test_auth_errors(r):
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("AUTH", "pw")
+    assert err_text(e) == ("AUTH <password> called without any password configured for the default user. "
+                           "Are you sure your configuration is correct?")
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("AUTH", "someone", "pw")
+    assert err_text(e) == "WRONGPASS invalid username-password pair or user is disabled."
+
+
+def test_select(server, r):
+    r.set("k", "db0")
+    c = Conn(server)
+    assert c.cmd("SELECT", "15") == "OK"
+    assert c.cmd("GET", "k") is None
+    assert c.cmd("SET", "k", "db15") == "OK"
+    assert c.cmd("SELECT", "0") == "OK"
+    assert c.cmd("GET", "k") == b"db0"
+    c.close()
+    for bad, msg in (("16", "DB index is out of range"), ("-1", "DB index is out of range"),
+                     ("x", "value is not an integer or out of range"),
+                     ("1.5", "value is not an integer or out of range")):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("SELECT", bad)
+        assert err_text(e) == msg
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("SELECT")
+    assert err_text(e) == "wrong number of arguments for 'select' command"
+
+
+def test_quit(server, r):
+    c = Conn(server)
+    c.send(b"QUIT\r\nPING\r\n")
+    assert c.read() == "OK"
+    assert c.closed()  # nothing after QUIT runs
+    c.close()
+
+
+def test_reset(server, r):
+    c = Conn(server)
+    c.cmd("HELLO", "3")
+    c.cmd("SELECT", "5")
+    c.cmd("CLIENT", "SETNAME", "x")
+    c.cmd("CLIENT", "NO-EVICT", "on")
+    assert c.cmd("RESET") == "RESET"
+    f = client_fields(c.cmd("CLIENT", "INFO").decode())
+    assert f["db"] == "0" and f["name"] == "" and f["resp"] == "2" and f["flags"] == "N"
+    assert c.cmd("GET", "nosuch") is None  # RESP2 again
+    c.close()
+
+
+def test_reset_deauthenticates(keel):
+    s = keel("--requirepass", "pw")
+    c = Conn(s)
+    assert c.cmd("AUTH", "pw") == "OK"
+    assert c.cmd("RESET") == "RESET"
+    assert c.cmd("PING") == "NOAUTH Authentication required."
+    c.close()
+
+
+def test_echo_ping(server, r):
+    assert r.echo("hello") == b"hello"
+    assert r.echo(b"\x00bin\xff") == b"\x00bin\xff"
+    assert r.ping() is True
+    c = Conn(server)
+    assert c.cmd("PING", "msg") == b"msg"
+    c.close()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("PING", "a", "b")
+    assert err_text(e) == "wrong number of arguments for 'ping' command"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("ECHO")
+    assert err_text(e) == "wrong number of arguments for 'echo' command"
+    c = Conn(server)
+    c.cmd("HELLO", "3")
+    assert c.cmd("PING") == "PONG"
+    assert c.cmd("PING", "x") == b"x"
+    c.close()
+
+
+def test_time_and_lastsave(server, r):
+    c = Conn(server)
+    sec, usec = c.cmd("TIME")
+    assert abs(int(sec) - time.time()) < 5 and 0 <= int(usec) < 1000000
+    assert r.time()[0] > 1600000000
+    assert abs(c.cmd("LASTSAVE") - time.time()) < 3600 * 24
+    c.close()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("TIME", "x")
+    assert err_text(e) == "wrong number of arguments for 'time' command"
+
+
+# ---- unknown commands and arity ----
+
+
+def test_unknown_command_and_arity_texts(server, r):
+    c = Conn(server)
+    assert c.cmd("foo", "a", "b") == "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+    assert c.cmd("foo") == "ERR unknown command 'foo', with args beginning with: "
+    long = "x" * 200
+    reply = c.cmd("foo", long, "b")
+    assert reply == "ERR unknown command 'foo', with args beginning with: '%s' " % ("x" * 128)
+    reply = c.cmd("foo", "y" * 100, "z" * 100, "w")
+    assert reply == "ERR unknown command 'foo', with args beginning with: '%s' '%s' " % ("y" * 100, "z" * 25)
+    assert c.cmd("GET") == "ERR wrong number of arguments for 'get' command"
+    assert c.cmd("GeT", "a", "b") == "ERR wrong number of arguments for 'get' command"
+    assert c.cmd("SET", "k") == "ERR wrong number of arguments for 'set' command"
+    c.close()
+
+
+# ---- COMMAND ----
+
+
+def test_command_introspection(r):
+    count = r.execute_command("COMMAND COUNT")
+    names = [n.decode() for n in r.execute_command("COMMAND LIST")]
+    assert count == len(names) and len(set(names)) == count
+    for must in ("get", "set", "ping", "client", "config", "command", "info", "debug"):
+        assert must in names
+    everything = r.execute_command("COMMAND")
+    assert len(everything) == count
+    get = r.execute_command("COMMAND INFO", "get", "nosuchcmd", "SET")
+    assert get[1] is None
+    assert get[0][:6] == [b"get", 2, [b"readonly", b"fast"], 1, 1, 1]
+    assert get[2][0] == b"set" and get[2][1] == -3
+    assert b"@read" in get[0][6]
+    mset = r.execute_command("COMMAND INFO", "mset")[0]
+    assert mset[1] == -3 and mset[3:6] == [1, -1, 2]
+    assert r.execute_command("COMMAND LIST FILTERBY PATTERN", "g*") and all(
+        n.startswith(b"g") for n in r.execute_command("COMMAND LIST FILTERBY PATTERN", "g*"))
+    docs = r.execute_command("COMMAND DOCS", "get", "nosuchcmd")
+    assert docs[0] == b"get" and len(docs) == 2
+    doc = dict(zip(docs[1][::2], docs[1][1::2]))
+    assert doc[b"group"] == b"string" and doc[b"summary"]
+    assert len(r.execute_command("COMMAND DOCS")) == 2 * count
+    def keys(*args):
+        return [k if isinstance(k, bytes) else k.encode() for k in r.execute_command("COMMAND GETKEYS", *args)]
+
+    assert keys("SET", "a", "b") == [b"a"]
+    assert keys("MSET", "a", "1", "b", "2") == [b"a", b"b"]
+    assert keys("DEL", "x", "y", "z") == [b"x", b"y", b"z"]
+    errors = [
+        (("COMMAND GETKEYS", "nosuch", "a"), "Invalid command specified"),
+        (("COMMAND GETKEYS", "ping", "x"), "The command has no key arguments"),
+        (("COMMAND GETKEYS", "get", "a", "b"), "Invalid number of arguments specified for command"),
+        (("COMMAND GETKEYS",), "wrong number of arguments for 'command|getkeys' command"),
+        (("COMMAND COUNT", "x"), "wrong number of arguments for 'command|count' command"),
+        (("COMMAND", "foo"), "unknown subcommand 'foo'. Try COMMAND HELP."),
+        (("COMMAND LIST", "FILTERBY", "foo", "bar"), "syntax error"),
+    ]
+    for args, msg in errors:
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command(*args)
+        assert err_text(e) == msg, args
+    assert r.execute_command("COMMAND HELP")[0].startswith(b"COMMAND <subcommand>")
+
+
+# ---- INFO ----
+
+
+def info_raw(r, *sections):
+    """INFO's text as the server sent it."""
+    return r.execute_command("INFO " + " ".join(sections) if sections else "INFO ")
+
+
+def info_dict(text):
+    out = {}
+    for line in text.split("\r\n"):
+        if line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def test_info_sections_and_fields(r):
+    r.set("a", "1")
+    r.set("b", "2", ex=100)
+    r.get("a")
+    r.get("missing")
+    text = info_raw(r).decode()
+    headers = re.findall(r"^# (\w+)", text, re.M)
+    for h in ("Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Keyspace"):
+        assert h in headers, h
+    assert "Commandstats" not in headers
+    f = info_dict(text)
+    for key in ("redis_version", "redis_mode", "os", "arch_bits", "process_id", "run_id", "tcp_port",
+                "uptime_in_seconds", "hz", "connected_clients", "maxclients", "blocked_clients",
+                "used_memory", "used_memory_human", "used_memory_rss", "used_memory_peak",
+                "used_memory_peak_human", "mem_fragmentation_ratio", "maxmemory", "maxmemory_policy",
+                "mem_allocator", "total_connections_received", "total_commands_processed",
+                "keyspace_hits", "keyspace_misses", "expired_keys", "evicted_keys", "rejected_connections",
+                "total_net_input_bytes", "role", "used_cpu_sys", "rdb_changes_since_last_save"):
+        assert key in f, key
+    used, rss, peak = int(f["used_memory"]), int(f["used_memory_rss"]), int(f["used_memory_peak"])
+    assert 100 * 1024 < used < 512 * 1024 * 1024
+    assert rss > 0 and peak >= used
+    assert re.match(r"^\d+(\.\d+)?[BKMGT]$", f["used_memory_human"])
+    ratio = float(f["mem_fragmentation_ratio"])
+    assert 0 < ratio < 1000
+    assert f["role"] == "master" and f["redis_mode"] == "standalone"
+    assert int(f["process_id"]) > 0 and len(f["run_id"]) == 40
+    assert f["db0"] == "keys=2,expires=1,avg_ttl=%s" % f["db0"].split("avg_ttl=")[1]
+    assert int(f["keyspace_hits"]) >= 1 and int(f["keyspace_misses"]) >= 1
+    # one section, several sections, case-insensitive; unknown is empty
+    clients = info_raw(r, "CLIENTS").decode()
+    assert clients.startswith("# Clients\r\n") and "# Server" not in clients
+    two = info_raw(r, "server", "keyspace").decode()
+    assert re.findall(r"^# (\w+)", two, re.M) == ["Server", "Keyspace"]
+    assert info_raw(r, "nosuchsection") == b""
+    stats = info_raw(r, "commandstats").decode()
+    assert stats.startswith("# Commandstats\r\n")
+    m = re.search(r"cmdstat_set:calls=(\d+),usec=\d+,usec_per_call=[\d.]+,rejected_calls=\d+,failed_calls=\d+",
+                  stats)
+    assert m and int(m.group(1)) >= 2
+    assert "# Commandstats" in info_raw(r, "all").decode()
+    assert "# Commandstats" in info_raw(r, "everything").decode()
+
+
+def test_info_commandstats_failed_and_rejected(r):
+    r.config_resetstat()
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("GET")
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("CONFIG", "SET", "hz", "abc")
+    stats = info_raw(r, "commandstats").decode()
+    assert re.search(r"cmdstat_get:calls=0,.*rejected_calls=1,failed_calls=0", stats)
+    # CONFIG RESETSTAT itself counts after the reset, as in Redis
+    assert re.search(r"cmdstat_config:calls=2,.*rejected_calls=0,failed_calls=1", stats)
+
+
+# ---- CONFIG ----
+
+
+def test_config_get_globs(r):
+    assert r.config_get("maxmemory") == {"maxmemory": "0"}
+    assert r.config_get("MAXMEMORY") == {"maxmemory": "0"}
+    mm = r.config_get("maxmemory*")
+    assert set(mm) >= {"maxmemory", "maxmemory-policy", "maxmemory-samples"}
+    assert all(k.startswith("maxmemory") for k in mm)
+    assert r.config_get("nosuchparam") == {}
+    two = r.execute_command("CONFIG", "GET", "hz", "timeout")
+    assert dict(zip(two[::2], two[1::2])) == {b"hz": b"10", b"timeout": b"0"}
+    everything = r.config_get("*")
+    assert len(everything) > 40
+    for k in ("port", "bind", "maxclients", "timeout", "databases", "save", "appendonly", "dir",
+              "requirepass", "proto-max-bulk-len", "client-query-buffer-limit", "client-output-buffer-limit",
+              "notify-keyspace-events", "enable-debug-command", "hash-max-listpack-entries",
+              "hash-max-ziplist-entries"):
+        assert k in everything, k
+    assert everything["databases"] == "16"
+    assert r.config_get("?z") == {"hz": "10"}
+    assert set(r.config_get("[hp]*rt")) == {"port"}
+
+
+def test_config_set_several_pairs_atomically(r):
+    assert r.execute_command("CONFIG", "SET", "maxmemory", "10mb", "timeout", "30") == b"OK"
+    assert r.config_get("maxmemory") == {"maxmemory": "10485760"}
+    assert r.config_get("timeout") == {"timeout": "30"}
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "SET", "maxmemory", "20mb", "timeout", "40", "hz", "abc")
+    assert err_text(e) == ("CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be "
+                           "parsed into an integer")
+    # nothing changed
+    assert r.config_get("maxmemory") == {"maxmemory": "10485760"}
+    assert r.config_get("timeout") == {"timeout": "30"}
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "SET", "maxmemory", "20mb", "nosuch", "1")
+    assert err_text(e) == "Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+    assert r.config_get("maxmemory") == {"maxmemory": "10485760"}
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "SET", "hz", "5", "HZ", "6")
+    assert err_text(e) == "CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "SET", "maxmemory")
+    assert err_text(e) == "wrong number of arguments for 'config|set' command"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "SET", "maxmemory", "1mb", "hz")
+    assert err_text(e) == "wrong number of arguments for 'config|set' command"
+    r.execute_command("CONFIG", "SET", "maxmemory", "0", "timeout", "0")
+
+
+def test_config_set_values_and_errors(r):
+    errors = [
+        (("maxmemory", "1xb"), "argument must be a memory value"),
+        (("maxclients", "abc"), "argument couldn't be parsed into an integer"),
+        (("maxclients", "0"), "argument must be between 1 and 1000000 inclusive"),
+        (("appendonly", "maybe"), "argument must be 'yes' or 'no'"),
+        (("loglevel", "loud"),
+         "argument(s) must be one of the following: debug, verbose, notice, warning, nothing"),
+        (("notify-keyspace-events", "Z"), "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
+    ]
+    for (name, val), msg in errors:
+        with pytest.raises(redis.ResponseError) as e:
+            r.config_set(name, val)
+        assert err_text(e) == "CONFIG SET failed (possibly related to argument '%s') - %s" % (name, msg)
+    r.config_set("maxmemory", "1gb")
+    assert r.config_get("maxmemory") == {"maxmemory": "1073741824"}
+    r.config_set("maxmemory", "0")
+    r.config_set("notify-keyspace-events", "KEA")
+    assert r.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AKE"}
+    r.config_set("notify-keyspace-events", "")
+    # hz is clamped to 1..500 as Redis does
+    r.config_set("hz", "0")
+    assert r.config_get("hz") == {"hz": "1"}
+    r.config_set("hz", "100000")
+    assert r.config_get("hz") == {"hz": "500"}
+    r.config_set("hz", "10")
+    # aliases read and write the same value
+    r.config_set("hash-max-ziplist-entries", "77")
+    assert r.config_get("hash-max-listpack-entries") == {"hash-max-listpack-entries": "77"}
+    r.config_set("hash-max-listpack-entries", "128")
+
+
+def test_config_immutable(r):
+    for name, val in (("daemonize", "yes"), ("databases", "3"), ("bind", "0.0.0.0"),
+                      ("enable-debug-command", "yes"), ("unixsocket", "/tmp/x.sock")):
+        with pytest.raises(redis.ResponseError) as e:
+            r.config_set(name, val)
+        assert err_text(e) == ("CONFIG SET failed (possibly related to argument '%s') - can't set immutable "
+                               "config" % name)
+    assert r.config_get("databases") == {"databases": "16"}
+
+
+def test_config_resetstat_and_misc(r):
+    r.set("x", "1")
+    r.get("x")
+    r.get("nope")
+    assert r.config_resetstat() is True
+    stats = r.info("stats")
+    assert stats["keyspace_hits"] == 0 and stats["keyspace_misses"] == 0
+    assert stats["total_commands_processed"] <= 2
+    assert info_raw(r, "commandstats").decode().count("cmdstat_") <= 2
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "RESETSTAT", "x")
+    assert err_text(e) == "wrong number of arguments for 'config|resetstat' command"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "GET")
+    assert err_text(e) == "wrong number of arguments for 'config|get' command"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "foo")
+    assert err_text(e) == "unknown subcommand 'foo'. Try CONFIG HELP."
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CONFIG", "REWRITE")
+    assert err_text(e) == "The server is running without a config file"
+    assert r.execute_command("CONFIG", "HELP")[0].startswith(b"CONFIG <subcommand>")
+
+
+# ---- DEBUG ----
+
+
+def test_debug_commands(r):
+    start = time.time()
+    assert r.execute_command("DEBUG", "SLEEP", "0.2") == b"OK"
+    assert time.time() - start >= 0.19
+    assert r.execute_command("DEBUG", "SLEEP", "0") == b"OK"
+    r.set("k", "hello")
+    obj = r.execute_command("DEBUG", "OBJECT", "k").decode()
+    assert re.match(r"Value at:0x[0-9a-f]+ refcount:1 encoding:\w+ serializedlength:\d+ lru:\d+ "
+                    r"lru_seconds_idle:\d+$", obj), obj
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("DEBUG", "OBJECT", "nosuch")
+    assert err_text(e) == "no such key"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("DEBUG", "foo")
+    assert err_text(e) == "unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP."
+
+
+def test_debug_digest(r):
+    empty = r.execute_command("DEBUG", "DIGEST")
+    assert empty == b"0" * 40
+    r.set("a", "1")
+    r.set("b", "2")
+    d1 = r.execute_command("DEBUG", "DIGEST")
+    assert re.match(rb"^[0-9a-f]{40}$", d1) and d1 != empty
+    # order independent: same data written in another order
+    r.flushall()
+    r.set("b", "2")
+    r.set("a", "1")
+    assert r.execute_command("DEBUG", "DIGEST") == d1
+    r.set("a", "changed")
+    assert r.execute_command("DEBUG", "DIGEST") != d1
+    va, vnone = r.execute_command("DEBUG", "DIGEST-VALUE", "a", "nosuch")
+    assert re.match(rb"^[0-9a-f]{40}$", va) and va != b"0" * 40
+    assert vnone == b"0" * 40
+    r.set("c", "changed")
+    assert r.execute_command("DEBUG", "DIGEST-VALUE", "c") == [va]  # value only, not the key
+    assert r.execute_command("DEBUG", "DIGEST-VALUE") == []
+
+
+def test_debug_set_active_expire(r):
+    try:
+        assert r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"OK"
+        r.set("vol", "1", px=50)
+        time.sleep(0.4)
+        # not actively expired: still counted, until touched
+        assert r.info("keyspace").get("db0", {}).get("keys") == 1
+        assert r.get("vol") is None
+        assert r.dbsize() == 0
+        assert r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1") == b"OK"
+        r.set("vol", "1", px=50)
+        deadline = time.time() + 3
+        while time.time() < deadline and r.info("keyspace").get("db0"):
+            time.sleep(0.05)
+        assert r.info("keyspace").get("db0") is None
+    finally:
+        r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_enable_debug_command_no(keel):
+    s = keel("--enable-debug-command", "no")
+    r = s.client()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("DEBUG", "SLEEP", "0")
+    assert err_text(e) == (
+        "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it "
+        "from a local connection, otherwise you need to set this option in the configuration file, and then "
+        "restart the server.")
+    assert r.config_get("enable-debug-command") == {"enable-debug-command": "no"}
+    r.close()
+
+
+# ---- shutdown, signals, command line ----
+
+
+def test_shutdown_command(keel):
+    s = keel()
+    r = s.client()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("SHUTDOWN", "foo")
+    assert err_text(e) == "syntax error"
+    assert r.ping()
+    try:
+        r.execute_command("SHUTDOWN", "NOSAVE")
+    except redis.ConnectionError:
+        pass
+    assert s.proc.wait(timeout=10) == 0
+    assert "ready to exit" in s.log_text()
+
+
+def test_sigterm_exits_cleanly(keel):
+    s = keel("--pidfile", "keel-test.pid")
+    r = s.client()
+    r.set("k", "v")
+    pidfile = os.path.join(s.dir, "keel-test.pid")
+    assert int(open(pidfile).read()) == s.proc.pid
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=10) == 0
+    assert not os.path.exists(pidfile)
+    s.proc.returncode = 0
+    r.close()
+
+
+def test_version_and_help():
+    out = subprocess.run([SERVER, "--version"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0
+    assert re.match(r"Keel server v=\d+\.\d+\.\d+ ", out.stdout)
+    assert subprocess.run([SERVER, "-v"], capture_output=True, timeout=10).returncode == 0
+    out = subprocess.run([SERVER, "--help"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and "Usage:" in out.stdout + out.stderr
+    out = subprocess.run([SERVER, "--port", "0", "extra"], capture_output=True, text=True, timeout=10)
+    assert out.returncode != 0
+
+
+# ---- redis-cli and redis-benchmark work unchanged ----
+
+
+def have(tool):
+    return subprocess.run(["which", tool], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not have("redis-cli"), reason="redis-cli not installed")
+def test_redis_cli(server, r):
+    def cli(*args, stdin=None):
+        out = subprocess.run(["redis-cli", "-p", str(server.port)] + list(args), input=stdin,
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.decode()
+
+    assert cli("set", "a", "b") == "OK\n"
+    assert cli("get", "a") == "b\n"
+    assert cli("ping") == "PONG\n"
+    assert cli("--no-raw", "get", "nosuch") == "(nil)\n"
+    assert "redis_version" in cli("info", "server")
+    assert cli("-3", "config", "get", "hz") == "hz\n10\n" or "hz" in cli("-3", "config", "get", "hz")
+    payload = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nkey:%d\r\n$%d\r\nval:%d\r\n" % (
+        len(b"key:%d" % i), i, len(b"val:%d" % i), i) for i in range(5000))
+    out = cli("--pipe", stdin=payload)
+    assert "errors: 0, replies: 5000" in out
+    assert r.dbsize() == 5001
+    assert r.get("key:4999") == b"val:4999"
+
+
+@pytest.mark.skipif(not have("redis-benchmark"), reason="redis-benchmark not installed")
+def test_redis_benchmark(server, r):
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-q", "-n", "1000", "-t", "set,get"],
+                         capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert re.search(r"SET: [\d.]+ requests per second", text), text
+    assert re.search(r"GET: [\d.]+ requests per second", text), text
+
+
+# ---- docs/COMMANDS.md cannot drift ----
+
+
+def test_commands_md_lists_every_command(r):
+    path = os.path.join(ROOT, "docs", "COMMANDS.md")
+    with open(path) as f:
+        text = f.read()
+    documented = set(m.lower() for m in re.findall(r"^\| `([A-Z0-9_|-]+)` \|", text, re.M))
+    names = set(n.decode() for n in r.execute_command("COMMAND LIST"))
+    missing = names - documented
+    extra = documented - names
+    assert not missing, "docs/COMMANDS.md lacks %s: run `make docs`" % sorted(missing)
+    assert not extra, "docs/COMMANDS.md lists unknown commands %s: run `make docs`" % sorted(extra)
+
+
+def test_unix_socket_clients(keel, tmp_path):
+    path = str(tmp_path / "keel.sock")
+    s = keel("--unixsocket", path, "--unixsocketperm", "700")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o700"
+    u = redis.Redis(unix_socket_path=path, socket_timeout=5)
+    assert u.ping()
+    f = client_fields(u.execute_command("CLIENT", "INFO").decode())
+    assert "U" in f["flags"] and f["addr"] == path + ":0"
+    # DEBUG is allowed from a local (unix) connection under the default "local"
+    assert u.execute_command("DEBUG", "SLEEP", "0") == b"OK"
+    u.close()
+    assert s.client().config_get("unixsocketperm") == {"unixsocketperm": "700"}
