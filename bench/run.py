@@ -374,8 +374,9 @@ def run_benchmark(srv, args, timeout=900):
             except ValueError:
                 pass
     err = None
+    # Error replies come on lines of their own, not inside CSV rows.
     text = (r.stdout + r.stderr).decode(errors="replace")
-    m = re.search(r"(Error[^\n]*|ERR[^\n]*)", text)
+    m = re.search(r"^(?!\")[^\n]*?((?:Error|ERR)[^\n]*)", text, re.M)
     if m:
         err = m.group(1).strip()
     elif r.returncode != 0 or not rows:
@@ -479,47 +480,50 @@ def count(pipeline, tier):
 
 
 def build_tests(servers, tmp):
+    def del_list(srv, rnd):
+        srv.call("DEL", "mylist")  # every round starts from the same list
+
+    def load_zset(srv, rnd):
+        ensure_zset([srv], tmp)
+
+    def load_locks(srv, rnd):
+        path = os.path.join(tmp, "locks.resp")
+        if not os.path.exists(path):
+            write_resp(path, gen_locks(b"lock:", KEYSPACE))
+        pipe_load(srv, path)
+
+    def rate_limiter(p):
+        # A fresh key prefix per round and depth: both servers see the same
+        # state, whatever ran before.
+        return lambda rnd: ["EVALSHA", SHAS.get("rate", ""), "1", "rl:%d:%d:__rand_int__" % (p, rnd),
+                            "__rand_int__", "0", "100", "60"]
+
+    zs = human(ZSET_N)
     tests = []
     for p in (1, 16):
         sfx = " P%d" % p
-        n0, n, heavy = count(p, 0), count(p, 1), count(p, 2)
-        for t, cmd in (("set", "SET"), ("get", "GET"), ("incr", "INCR"), ("mset", "MSET")):
-            tests.append(Test(cmd + sfx, [cmd], t, p, heavy if t == "mset" else n0, builtin=t))
-        def del_list(srv, rnd):
-            srv.call("DEL", "mylist")
-
+        n0, n, slow = count(p, 0), count(p, 1), count(p, 2)
+        for t in ("set", "get", "incr"):
+            tests.append(Test(t.upper() + sfx, [t.upper()], t, p, n0, builtin=t))
+        tests.append(Test("MSET" + sfx, ["MSET"], "mset", p, slow, builtin="mset"))
         tests.append(Test("LPUSH" + sfx, ["LPUSH"], "lpush", p, n, builtin="lpush", prep=del_list))
-        tests.append(Test("RPUSH" + sfx, ["RPUSH"], "rpush", p, n, builtin="rpush"))
-        tests.append(Test("LPOP" + sfx, ["LPOP"], "lpop", p, n, builtin="lpop"))
-        tests.append(Test("RPOP" + sfx, ["RPOP"], "rpop", p, n, builtin="rpop"))
-        tests.append(Test("LRANGE_100" + sfx, ["LPUSH", "LRANGE"], "lrange_100", p, heavy, builtin="lrange_100",
+        for t in ("rpush", "lpop", "rpop"):
+            tests.append(Test(t.upper() + sfx, [t.upper()], t, p, n, builtin=t))
+        tests.append(Test("LRANGE_100" + sfx, ["LPUSH", "LRANGE"], "lrange_100", p, slow, builtin="lrange_100",
                           prep=del_list))
-        tests.append(Test("SADD" + sfx, ["SADD"], "sadd", p, n, builtin="sadd"))
-        tests.append(Test("HSET" + sfx, ["HSET"], "hset", p, n, builtin="hset"))
-        tests.append(Test("ZADD" + sfx, ["ZADD"], "zadd", p, n, builtin="zadd"))
-        zprep = lambda srv, rnd: ensure_zset([srv], tmp)
-        tests.append(Test("ZRANGE BYSCORE LIMIT 10 (%s zset)" % human(ZSET_N) + sfx, ["ZADD", "ZRANGE"],
-                          ["ZRANGE", "zbig", "__rand_int__", "+inf", "BYSCORE", "LIMIT", "0", "10"], p, heavy,
-                          keyspace=ZSET_N, prep=zprep,
-                          probe=("ZRANGE", "zbig", "5", "+inf", "BYSCORE", "LIMIT", "0", "10")))
-        tests.append(Test("ZRANK (%s zset)" % human(ZSET_N) + sfx, ["ZADD", "ZRANK"], ["ZRANK", "zbig", "__rand_int__"], p, n,
-                          keyspace=ZSET_N, prep=zprep))
-        script_cmds = ["EVALSHA", "SCRIPT"]
+        for t in ("sadd", "hset", "zadd"):
+            tests.append(Test(t.upper() + sfx, [t.upper()], t, p, n, builtin=t))
+        zrange = ["ZRANGE", "zbig", "__rand_int__", "+inf", "BYSCORE", "LIMIT", "0", "10"]
+        tests.append(Test("ZRANGE BYSCORE LIMIT 10 (%s zset)%s" % (zs, sfx), ["ZADD", "ZRANGE"], zrange, p, slow,
+                          keyspace=ZSET_N, prep=load_zset, probe=["5" if a == "__rand_int__" else a for a in zrange]))
+        tests.append(Test("ZRANK (%s zset)%s" % (zs, sfx), ["ZADD", "ZRANK"], ["ZRANK", "zbig", "__rand_int__"], p, n,
+                          keyspace=ZSET_N, prep=load_zset))
         tests.append(Test("EVALSHA rate limiter" + sfx,
-                          script_cmds + ["ZREMRANGEBYSCORE", "ZCARD", "ZADD", "EXPIRE"],
-                          lambda rnd, p=p: ["EVALSHA", SHAS.get("rate", ""), "1",
-                                            "rl:%d:%d:__rand_int__" % (p, rnd), "__rand_int__", "0", "100", "60"],
-                          p, heavy, keyspace=10000))
-
-        def lock_prep(srv, rnd):
-            path = os.path.join(tmp, "locks.resp")
-            if not os.path.exists(path):
-                write_resp(path, gen_locks(b"lock:", KEYSPACE))
-            pipe_load(srv, path)
-
-        tests.append(Test("EVALSHA lock release" + sfx, script_cmds + ["GET", "DEL"],
-                          lambda rnd: ["EVALSHA", SHAS.get("lock", ""), "1", "lock:__rand_int__", "tok"],
-                          p, heavy, prep=lock_prep))
+                          ["EVALSHA", "SCRIPT", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "EXPIRE"], rate_limiter(p), p,
+                          slow, keyspace=10000))
+        tests.append(Test("EVALSHA lock release" + sfx, ["EVALSHA", "SCRIPT", "GET", "DEL"],
+                          lambda rnd: ["EVALSHA", SHAS.get("lock", ""), "1", "lock:__rand_int__", "tok"], p, slow,
+                          prep=load_locks))
     if ONLY:
         tests = [t for t in tests if ONLY.lower() in t.label.lower()]
     return tests
