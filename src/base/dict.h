@@ -87,8 +87,8 @@ typedef struct dict_entry {
     char key[];
 } dict_entry;
 
-extern const dict_type dict_type_entry;         /* case-sensitive keys */
-extern const dict_type dict_type_entry_nocase;  /* case-insensitive keys */
+extern const dict_type dict_type_entry;        /* case-sensitive keys */
+extern const dict_type dict_type_entry_nocase; /* case-insensitive keys */
 dict_entry *dict_entry_new(const char *key, size_t len, void *val);
 dict_entry *dict_entry_find(dict *d, const char *key, size_t len);
 /* Finds or inserts an entry (val NULL when new). */

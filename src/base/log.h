@@ -13,17 +13,17 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int log_level_from_name(const char *name);
 const char *log_level_name(int level);
 
-#define PANIC(...)                                                                                 \
-    do {                                                                                           \
-        log_msg(LOG_WARNING, "PANIC at %s:%d: ", __FILE__, __LINE__);                              \
-        log_msg(LOG_WARNING, __VA_ARGS__);                                                         \
-        abort();                                                                                   \
+#define PANIC(...)                                                                                                     \
+    do {                                                                                                               \
+        log_msg(LOG_WARNING, "PANIC at %s:%d: ", __FILE__, __LINE__);                                                  \
+        log_msg(LOG_WARNING, __VA_ARGS__);                                                                             \
+        abort();                                                                                                       \
     } while (0)
-#define ASSERT(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            PANIC("assertion failed: %s", #cond);                                                  \
-        }                                                                                          \
+#define ASSERT(cond)                                                                                                   \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            PANIC("assertion failed: %s", #cond);                                                                      \
+        }                                                                                                              \
     } while (0)
 
 #include <stdlib.h>

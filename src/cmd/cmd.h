@@ -25,13 +25,13 @@ typedef void (*cmd_fn)(client *c);
 #define CMD_LOADING (1u << 8)
 #define CMD_STALE (1u << 9)
 #define CMD_MAY_REPLICATE (1u << 10)
-#define CMD_NO_AUTH (1u << 11)     /* allowed before AUTH */
-#define CMD_NO_MULTI (1u << 12)    /* refused inside MULTI */
-#define CMD_ALLOW_BUSY (1u << 13)  /* allowed while a script is busy */
+#define CMD_NO_AUTH (1u << 11)    /* allowed before AUTH */
+#define CMD_NO_MULTI (1u << 12)   /* refused inside MULTI */
+#define CMD_ALLOW_BUSY (1u << 13) /* allowed while a script is busy */
 #define CMD_SKIP_MONITOR (1u << 14)
 #define CMD_MOVABLE_KEYS (1u << 15)
-#define CMD_SUBSCRIBED (1u << 16)  /* allowed in RESP2 subscribed mode */
-#define CMD_MULTI_CTRL (1u << 17)  /* MULTI/EXEC/DISCARD/WATCH: not queued */
+#define CMD_SUBSCRIBED (1u << 16) /* allowed in RESP2 subscribed mode */
+#define CMD_MULTI_CTRL (1u << 17) /* MULTI/EXEC/DISCARD/WATCH: not queued */
 #define CMD_SENTINEL (1u << 18)
 #define CMD_PROTECTED (1u << 19) /* DEBUG: needs enable-debug-command */
 

@@ -408,8 +408,8 @@ static const char *const client_help[] = {
 static const struct {
     const char *name;
     int arity;
-} client_subs[] = {{"id", 2},      {"setname", 3},  {"getname", 2},  {"list", -2},     {"info", 2},
-                   {"kill", -3},   {"setinfo", 4},  {"no-evict", 3}, {"no-touch", 3},  {"help", 2}};
+} client_subs[] = {{"id", 2},    {"setname", 3}, {"getname", 2},  {"list", -2},    {"info", 2},
+                   {"kill", -3}, {"setinfo", 4}, {"no-evict", 3}, {"no-touch", 3}, {"help", 2}};
 
 void cmd_client(client *c)
 {

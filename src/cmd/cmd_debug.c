@@ -74,9 +74,8 @@ static void debug_object(client *c)
         return;
     }
     char buf[512];
-    snprintf(buf, sizeof(buf),
-             "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld", (void *)o,
-             kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
+    snprintf(buf, sizeof(buf), "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld",
+             (void *)o, kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
     reply_status(R(c), buf);
 }
 

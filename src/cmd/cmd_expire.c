@@ -8,10 +8,7 @@
 /* unit_ms: the argument is in ms; absolute: it is a Unix time. */
 static void expire_generic(client *c, int unit_ms, int absolute)
 {
-    long long v;
-    if (!arg_ll(c, 2, &v)) {
-        return;
-    }
+    /* Options are checked before the time, as Redis does. */
     int nx = 0, xx = 0, gt = 0, lt = 0;
     for (int i = 3; i < c->argc; i++) {
         if (arg_is(c, i, "NX")) {
@@ -35,6 +32,10 @@ static void expire_generic(client *c, int unit_ms, int absolute)
         reply_err(c, "ERR GT and LT options at the same time are not compatible");
         return;
     }
+    long long v;
+    if (!arg_ll(c, 2, &v)) {
+        return;
+    }
     const char *name = c->cmd->name;
     if (!unit_ms) {
         if (v > LLONG_MAX / 1000 || v < LLONG_MIN / 1000) {
@@ -44,7 +45,8 @@ static void expire_generic(client *c, int unit_ms, int absolute)
         v *= 1000;
     }
     if (!absolute) {
-        if ((v > 0 && v > LLONG_MAX - db_time()) || (v < 0 && v < LLONG_MIN + db_time())) {
+        /* The clock is positive, so only a large positive time overflows. */
+        if (v > LLONG_MAX - db_time()) {
             reply_errf(c, "ERR invalid expire time in '%s' command", name);
             return;
         }
@@ -60,19 +62,7 @@ static void expire_generic(client *c, int unit_ms, int absolute)
         reply_int(R(c), 0);
         return;
     }
-    sv key = c->argv[1];
-    if (v <= db_time()) {
-        db_delete(c->db, key);
-        sv argv[2] = {SV("DEL"), key};
-        propagate_also(c, argv, 2);
-        signal_write(c, NOTIFY_GENERIC, "del", key);
-    } else {
-        db_set_expire(c->db, o, v);
-        char tbuf[32];
-        sv argv[3] = {SV("PEXPIREAT"), key, {tbuf, (size_t)util_ll2str(tbuf, v)}};
-        propagate_also(c, argv, 3);
-        signal_write(c, NOTIFY_GENERIC, "expire", key);
-    }
+    cmd_expire_key(c, o, c->argv[1], v);
     reply_int(R(c), 1);
 }
 
@@ -100,10 +90,14 @@ void cmd_pexpireat(client *c)
 static void ttl_generic(client *c, int ms, int absolute)
 {
     kobj *o = db_lookup(c->db, c->argv[1], LOOKUP_NOTOUCH);
+    /* A read lookup: counted in keyspace hits/misses like Redis's. */
     if (!o) {
+        server.stats.keyspace_misses++;
+        notify_event(NOTIFY_KEY_MISS, "keymiss", c->argv[1], c->db->id);
         reply_int(R(c), -2);
         return;
     }
+    server.stats.keyspace_hits++;
     int64_t when = kobj_expire(o);
     if (when < 0) {
         reply_int(R(c), -1);
@@ -113,7 +107,8 @@ static void ttl_generic(client *c, int ms, int absolute)
     if (v < 0) {
         v = 0;
     }
-    reply_int(R(c), ms ? v : (absolute ? v / 1000 : (v + 500) / 1000));
+    /* Seconds are rounded to nearest, for EXPIRETIME too. */
+    reply_int(R(c), ms ? v : v / 1000 + (v % 1000 >= 500)); /* (v+500)/1000 without overflow */
 }
 
 void cmd_ttl(client *c)

@@ -1,9 +1,68 @@
-/* Generic keyspace commands: DEL, UNLINK, EXISTS, TYPE, DBSIZE, FLUSH*. */
+/* Generic keyspace commands: DEL, UNLINK, EXISTS, TYPE, DBSIZE, FLUSH*,
+ * SWAPDB, MOVE, COPY, RENAME(NX), KEYS, RANDOMKEY, TOUCH, SCAN, OBJECT. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/util.h"
 #include "db/lazyfree.h"
 #include "server/server.h"
+
+/* ---- helpers ---- */
+
+/* A read lookup that counts keyspace hits/misses as Redis does for
+ * EXISTS, TYPE, TOUCH and OBJECT; notouch keeps the LRU/LFU unchanged and
+ * notify controls the keymiss event. */
+static kobj *lookup_counted(client *c, db *d, sv key, int notouch, int notify)
+{
+    kobj *o = db_lookup(d, key, notouch ? LOOKUP_NOTOUCH : LOOKUP_NONE);
+    if (o) {
+        server.stats.keyspace_hits++;
+    } else {
+        server.stats.keyspace_misses++;
+        if (notify) {
+            notify_event(NOTIFY_KEY_MISS, "keymiss", key, d->id);
+        }
+    }
+    return o;
+}
+
+/* signal_write for a key of any database (MOVE, COPY ... DB n). */
+static void signal_write_db(client *c, db *d, const char *event, sv key)
+{
+    if (d == c->db) {
+        signal_write(c, NOTIFY_GENERIC, event, key);
+        return;
+    }
+    server.dirty++;
+    server_key_written(d, key, c);
+    notify_event(NOTIFY_GENERIC, event, key, d->id);
+}
+
+/* Parses a DB index that must fit an int (Redis's getIntFromObject); on
+ * failure replies `err` (or the standard integer error) and returns 0. */
+static int arg_db_index(client *c, int i, long long *id, const char *err)
+{
+    if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, id) || *id < INT_MIN || *id > INT_MAX) {
+        if (err) {
+            reply_err(c, err);
+        } else {
+            reply_not_integer(c);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static db *db_by_index(long long id)
+{
+    return id >= 0 && id < server.cfg.databases ? &server.dbs[id] : NULL;
+}
+
+/* ---- DEL, EXISTS, TYPE, DBSIZE ---- */
 
 static void del_generic(client *c)
 {
@@ -32,7 +91,7 @@ void cmd_exists(client *c)
 {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
-        if (db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH)) {
+        if (lookup_counted(c, c->db, c->argv[i], 1, 1)) {
             n++;
         }
     }
@@ -41,7 +100,7 @@ void cmd_exists(client *c)
 
 void cmd_type(client *c)
 {
-    kobj *o = db_lookup(c->db, c->argv[1], LOOKUP_NOTOUCH);
+    kobj *o = lookup_counted(c, c->db, c->argv[1], 1, 1);
     reply_status(R(c), o ? obj_type_name(o->type) : "none");
 }
 
@@ -49,6 +108,8 @@ void cmd_dbsize(client *c)
 {
     reply_int(R(c), (long long)db_size(c->db));
 }
+
+/* ---- FLUSHDB, FLUSHALL, SWAPDB ---- */
 
 /* Parses the optional ASYNC|SYNC argument; -1 after replying an error. */
 static int flush_mode(client *c)
@@ -108,4 +169,393 @@ void cmd_flushall(client *c)
     }
     server.dirty++;
     reply_ok(R(c));
+}
+
+void cmd_swapdb(client *c)
+{
+    long long id1, id2;
+    if (!arg_db_index(c, 1, &id1, "ERR invalid first DB index") ||
+        !arg_db_index(c, 2, &id2, "ERR invalid second DB index")) {
+        return;
+    }
+    db *a = db_by_index(id1), *b = db_by_index(id2);
+    if (!a || !b) {
+        reply_err(c, "ERR DB index is out of range");
+        return;
+    }
+    if (a != b) {
+        db_swap(a, b);
+        /* Clients see other contents under the same db numbers: every
+         * WATCHed key of both changed, and keys blocked clients wait for
+         * may have appeared. */
+        server_key_written(a, (sv){NULL, 0}, c);
+        server_key_written(b, (sv){NULL, 0}, c);
+    }
+    server.dirty++;
+    reply_ok(R(c));
+}
+
+/* ---- MOVE, COPY, RENAME ---- */
+
+void cmd_move(client *c)
+{
+    long long id;
+    if (!arg_db_index(c, 2, &id, NULL)) {
+        return;
+    }
+    db *dst = db_by_index(id);
+    if (!dst) {
+        reply_err(c, "ERR DB index is out of range");
+        return;
+    }
+    if (dst == c->db) {
+        reply_err(c, "ERR source and destination objects are the same");
+        return;
+    }
+    sv key = c->argv[1];
+    if (!lookup_write(c, key) || db_lookup(dst, key, LOOKUP_NOTOUCH)) {
+        reply_int(R(c), 0);
+        return;
+    }
+    /* The entry holds its key and TTL, so it moves as it is. */
+    kobj *o = db_unlink(c->db, key);
+    uint32_t lru = o->lru;
+    db_add(dst, o);
+    o->lru = lru;
+    signal_write(c, NOTIFY_GENERIC, "move_from", key);
+    server_key_written(dst, key, c);
+    notify_event(NOTIFY_GENERIC, "move_to", key, dst->id);
+    reply_int(R(c), 1);
+}
+
+void cmd_copy(client *c)
+{
+    db *dst = c->db;
+    int replace = 0;
+    for (int i = 3; i < c->argc; i++) {
+        if (arg_is(c, i, "REPLACE")) {
+            replace = 1;
+        } else if (arg_is(c, i, "DB") && i + 1 < c->argc) {
+            long long id;
+            if (!arg_ll(c, i + 1, &id)) {
+                return;
+            }
+            dst = db_by_index(id);
+            if (!dst) {
+                reply_err(c, "ERR DB index is out of range");
+                return;
+            }
+            i++;
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    sv key = c->argv[1], newkey = c->argv[2];
+    if (dst == c->db && sv_eq(key, newkey)) {
+        reply_err(c, "ERR source and destination objects are the same");
+        return;
+    }
+    kobj *o = lookup_counted(c, c->db, key, 0, 1);
+    if (!o) {
+        reply_int(R(c), 0);
+        return;
+    }
+    kobj *old = db_lookup(dst, newkey, LOOKUP_NOTOUCH);
+    if (old && !replace) {
+        reply_int(R(c), 0);
+        return;
+    }
+    kobj *n = kobj_dup_as(o, newkey, kobj_expire(o));
+    if (old) {
+        db_set(dst, n); /* frees the old value, lazily when big */
+    } else {
+        db_add(dst, n);
+    }
+    signal_write_db(c, dst, "copy_to", newkey);
+    reply_int(R(c), 1);
+}
+
+static void rename_generic(client *c, int nx)
+{
+    sv from = c->argv[1], to = c->argv[2];
+    kobj *o = lookup_write(c, from);
+    if (!o) {
+        reply_err(c, "ERR no such key");
+        return;
+    }
+    if (sv_eq(from, to)) {
+        if (nx) {
+            reply_int(R(c), 0);
+        } else {
+            reply_ok(R(c));
+        }
+        return;
+    }
+    if (lookup_write(c, to) && nx) {
+        reply_int(R(c), 0);
+        return;
+    }
+    int64_t expire = kobj_expire(o);
+    uint32_t lru = o->lru;
+    o = db_unlink(c->db, from);
+    /* The value moves to an entry with the new key; a value at the target
+     * is overwritten (and freed lazily when big). */
+    kobj *n = kobj_rekey(o, to, expire);
+    db_set(c->db, n);
+    n->lru = lru;
+    signal_write(c, NOTIFY_GENERIC, "rename_from", from);
+    signal_write(c, NOTIFY_GENERIC, "rename_to", to);
+    if (nx) {
+        reply_int(R(c), 1);
+    } else {
+        reply_ok(R(c));
+    }
+}
+
+void cmd_rename(client *c)
+{
+    rename_generic(c, 0);
+}
+
+void cmd_renamenx(client *c)
+{
+    rename_generic(c, 1);
+}
+
+/* ---- KEYS, RANDOMKEY, TOUCH ---- */
+
+void cmd_keys(client *c)
+{
+    sv pat = c->argv[1];
+    int all = pat.len == 1 && pat.ptr[0] == '*';
+    size_t h = reply_defer(R(c));
+    long long n = 0;
+    dict_iter it;
+    dict_iter_init(&it, &c->db->keys);
+    dnode *node;
+    while ((node = dict_iter_next(&it))) {
+        kobj *o = (kobj *)node;
+        sv k = kobj_key(o);
+        if ((all || util_glob_match(pat.ptr, pat.len, k.ptr, k.len, 0)) && !db_is_expired(o)) {
+            reply_bulk(R(c), k.ptr, k.len);
+            n++;
+        }
+    }
+    dict_iter_done(&it);
+    reply_defer_array(R(c), h, n);
+}
+
+void cmd_randomkey(client *c)
+{
+    kobj *o = db_random_key(c->db);
+    if (!o) {
+        reply_null(R(c));
+        return;
+    }
+    sv k = kobj_key(o);
+    reply_bulk(R(c), k.ptr, k.len);
+}
+
+void cmd_touch(client *c)
+{
+    long long n = 0;
+    for (int i = 1; i < c->argc; i++) {
+        if (lookup_counted(c, c->db, c->argv[i], 0, 1)) {
+            n++;
+        }
+    }
+    reply_int(R(c), n);
+}
+
+/* ---- SCAN ---- */
+
+/* Nodes one SCAN call visited, before filtering. */
+typedef struct scan_batch {
+    kobj **items;
+    size_t len, cap;
+} scan_batch;
+
+static void scan_collect(dnode *n, void *ctx)
+{
+    scan_batch *b = ctx;
+    if (b->len == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->items = alloc_resize(b->items, b->cap * sizeof(*b->items));
+    }
+    b->items[b->len++] = (kobj *)n;
+}
+
+/* Redis reads the cursor with strtoul: "+5", "-1" (wraps) and "" (zero)
+ * are accepted; leading space, trailing bytes and overflow are not. */
+static int parse_cursor(sv arg, unsigned long *out)
+{
+    char buf[64];
+    if (arg.len >= sizeof(buf)) {
+        /* Longer than any valid number (leading zeros aside, which no
+         * client sends): treat as overflow. */
+        return 0;
+    }
+    memcpy(buf, arg.ptr, arg.len);
+    buf[arg.len] = '\0';
+    if (arg.len && (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' || errno == ERANGE || (size_t)(end - buf) != arg.len) {
+        return 0;
+    }
+    *out = (unsigned long)v;
+    return 1;
+}
+
+void cmd_scan(client *c)
+{
+    unsigned long cursor;
+    if (!parse_cursor(c->argv[1], &cursor)) {
+        reply_err(c, "ERR invalid cursor");
+        return;
+    }
+    long long count = 10;
+    sv pat = {NULL, 0};
+    sv type = {NULL, 0};
+    for (int i = 2; i < c->argc; i += 2) {
+        int has_val = i + 1 < c->argc;
+        if (arg_is(c, i, "COUNT") && has_val) {
+            if (!arg_ll(c, i + 1, &count)) {
+                return;
+            }
+            if (count < 1) {
+                reply_syntax_error(c);
+                return;
+            }
+        } else if (arg_is(c, i, "MATCH") && has_val) {
+            pat = c->argv[i + 1];
+            if (pat.len == 1 && pat.ptr[0] == '*') {
+                pat.ptr = NULL; /* matches everything */
+            }
+        } else if (arg_is(c, i, "TYPE") && has_val) {
+            type = c->argv[i + 1];
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    /* Visit buckets until COUNT entries were seen; the iteration cap bounds
+     * the work on a sparse table (mostly empty buckets). */
+    scan_batch b = {NULL, 0, 0};
+    long long iterations = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    do {
+        cursor = dict_scan(&c->db->keys, cursor, scan_collect, &b);
+    } while (cursor && iterations-- && b.len < (unsigned long long)count);
+
+    /* Filter after the walk: expired entries are deleted here (never while
+     * dict_scan runs, which allows only the visited node to go). */
+    size_t kept = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        kobj *o = b.items[i];
+        if (db_is_expired(o)) {
+            db_expire_if_needed(c->db, o);
+            continue;
+        }
+        sv k = kobj_key(o);
+        if (pat.ptr && !util_glob_match(pat.ptr, pat.len, k.ptr, k.len, 0)) {
+            continue;
+        }
+        if (type.ptr && !sv_eq_ci(type, obj_type_name(o->type))) {
+            continue;
+        }
+        b.items[kept++] = o;
+    }
+    char cbuf[32];
+    int clen = snprintf(cbuf, sizeof(cbuf), "%lu", cursor);
+    reply_array(R(c), 2);
+    reply_bulk(R(c), cbuf, (size_t)clen);
+    reply_array(R(c), (long long)kept);
+    for (size_t i = 0; i < kept; i++) {
+        sv k = kobj_key(b.items[i]);
+        reply_bulk(R(c), k.ptr, k.len);
+    }
+    alloc_free(b.items);
+}
+
+/* ---- OBJECT ---- */
+
+static const char *object_help[] = {
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+};
+
+#define POLICY_NOTE                                                                                                    \
+    "Please note that when switching between policies at runtime LRU and LFU data will take some "                     \
+    "time to adjust."
+
+void cmd_object(client *c)
+{
+    static const char *subs[] = {"encoding", "refcount", "idletime", "freq"};
+    if (arg_is(c, 1, "HELP")) {
+        if (c->argc != 2) {
+            reply_err(c, "ERR wrong number of arguments for 'object|help' command");
+            return;
+        }
+        int n = (int)(sizeof(object_help) / sizeof(object_help[0]));
+        reply_array(R(c), n);
+        for (int i = 0; i < n; i++) {
+            reply_status(R(c), object_help[i]);
+        }
+        return;
+    }
+    int sub = -1;
+    for (int i = 0; i < 4; i++) {
+        if (arg_is(c, 1, subs[i])) {
+            sub = i;
+        }
+    }
+    if (sub < 0) {
+        int len = c->argv[1].len > 128 ? 128 : (int)c->argv[1].len;
+        reply_errf(c, "ERR unknown subcommand '%.*s'. Try OBJECT HELP.", len, c->argv[1].ptr);
+        return;
+    }
+    if (c->argc != 3) {
+        reply_errf(c, "ERR wrong number of arguments for 'object|%s' command", subs[sub]);
+        return;
+    }
+    kobj *o = lookup_counted(c, c->db, c->argv[2], 1, 0);
+    if (!o) {
+        reply_null(R(c));
+        return;
+    }
+    switch (sub) {
+    case 0: reply_bulk_cstr(R(c), kobj_encoding(o)); break;
+    case 1: reply_int(R(c), 1); break;
+    case 2:
+        if (db_lfu_enabled()) {
+            reply_err(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. " POLICY_NOTE);
+            return;
+        }
+        reply_int(R(c), db_idle_seconds(o));
+        break;
+    default:
+        if (!db_lfu_enabled()) {
+            reply_err(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. " POLICY_NOTE);
+            return;
+        }
+        reply_int(R(c), db_lfu_counter(o));
+        break;
+    }
 }

@@ -135,25 +135,28 @@ static void memory_doctor(client *c)
     str out = str_empty(512);
     int issues = 0;
     if (used < 5 * 1024 * 1024) {
-        out = str_append_cstr(out, "Hi Sam, this instance is empty or is using very little memory, my issues detector "
-                                   "can't be used in these conditions. Please, leave for your mission on Earth and fill "
-                                   "it with some data. The new Sam and I will be back to our programming as soon as I "
-                                   "finished rebooting.");
+        out =
+            str_append_cstr(out, "Hi Sam, this instance is empty or is using very little memory, my issues detector "
+                                 "can't be used in these conditions. Please, leave for your mission on Earth and fill "
+                                 "it with some data. The new Sam and I will be back to our programming as soon as I "
+                                 "finished rebooting.");
         reply_verbatim(R(c), out, str_len(out), "txt");
         str_free(out);
         return;
     }
     out = str_append_cstr(out, "Sam, I detected a few issues in this Keel instance memory implants:\n\n");
     if (peak > used && (double)peak / (double)used > 1.5) {
-        out = str_append_cstr(out, " * Peak memory: In the past this instance used more than 150% the memory that is "
-                                   "currently using. The allocator is normally not able to release memory after a peak, "
-                                   "so you can expect to see a big fragmentation ratio.\n\n");
+        out =
+            str_append_cstr(out, " * Peak memory: In the past this instance used more than 150% the memory that is "
+                                 "currently using. The allocator is normally not able to release memory after a peak, "
+                                 "so you can expect to see a big fragmentation ratio.\n\n");
         issues++;
     }
     if ((double)rss / (double)used > 1.4) {
-        out = str_printf(out, " * High total RSS: This instance has a memory fragmentation and RSS overhead greater "
-                              "than 1.4 (this means that the Resident Set Size of the process is %.2f times the used "
-                              "memory). Consider MEMORY PURGE, or restarting the instance.\n\n",
+        out = str_printf(out,
+                         " * High total RSS: This instance has a memory fragmentation and RSS overhead greater "
+                         "than 1.4 (this means that the Resident Set Size of the process is %.2f times the used "
+                         "memory). Consider MEMORY PURGE, or restarting the instance.\n\n",
                          (double)rss / (double)used);
         issues++;
     }

@@ -132,37 +132,35 @@ static void reply_help(client *c, const char *const *lines)
     }
 }
 
-static const char *const command_help[] = {
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "(no subcommand)",
-    "    Return details about all commands.",
-    "COUNT",
-    "    Return the total number of commands in this server.",
-    "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
-    "    Return a list of all commands in this server.",
-    "INFO [<command-name> ...]",
-    "    Return details about multiple commands.",
-    "DOCS [<command-name> ...]",
-    "    Return documentation details about multiple commands.",
-    "GETKEYS <full-command>",
-    "    Return the keys from a full command.",
-    "HELP",
-    "    Print this help.",
-    NULL};
+static const char *const command_help[] = {"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                                           "(no subcommand)",
+                                           "    Return details about all commands.",
+                                           "COUNT",
+                                           "    Return the total number of commands in this server.",
+                                           "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+                                           "    Return a list of all commands in this server.",
+                                           "INFO [<command-name> ...]",
+                                           "    Return details about multiple commands.",
+                                           "DOCS [<command-name> ...]",
+                                           "    Return documentation details about multiple commands.",
+                                           "GETKEYS <full-command>",
+                                           "    Return the keys from a full command.",
+                                           "HELP",
+                                           "    Print this help.",
+                                           NULL};
 
-static const char *const config_help[] = {
-    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "GET <pattern>",
-    "    Return parameters matching the glob-like <pattern> and their values.",
-    "SET <directive> <value>",
-    "    Set the configuration <directive> to <value>.",
-    "RESETSTAT",
-    "    Reset statistics reported by the INFO command.",
-    "REWRITE",
-    "    Rewrite the configuration file.",
-    "HELP",
-    "    Print this help.",
-    NULL};
+static const char *const config_help[] = {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                                          "GET <pattern>",
+                                          "    Return parameters matching the glob-like <pattern> and their values.",
+                                          "SET <directive> <value>",
+                                          "    Set the configuration <directive> to <value>.",
+                                          "RESETSTAT",
+                                          "    Reset statistics reported by the INFO command.",
+                                          "REWRITE",
+                                          "    Rewrite the configuration file.",
+                                          "HELP",
+                                          "    Print this help.",
+                                          NULL};
 
 /* Known subcommands with Redis's arities (argv[0] counted). */
 typedef struct subcmd {
@@ -170,7 +168,7 @@ typedef struct subcmd {
     int arity;
 } subcmd;
 
-static const subcmd command_subs[] = {{"count", 2}, {"info", -2}, {"docs", -2},
+static const subcmd command_subs[] = {{"count", 2}, {"info", -2},    {"docs", -2},
                                       {"list", -2}, {"getkeys", -3}, {"help", 2}};
 static const subcmd config_subs[] = {{"get", -3}, {"set", -4}, {"resetstat", 2}, {"rewrite", 2}, {"help", 2}};
 

@@ -86,11 +86,7 @@ static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *
         expire = kobj_expire(old);
     }
     if (expire >= 0 && expire <= db_time()) {
-        if (db_delete(c->db, key)) {
-            sv argv[2] = {SV("DEL"), key};
-            propagate_also(c, argv, 2);
-            signal_write(c, NOTIFY_GENERIC, "del", key);
-        } else {
+        if (!cmd_delete_key(c, key)) {
             propagate_none(c);
         }
         return;
@@ -145,8 +141,8 @@ void cmd_set(client *c)
             flags |= SET_GET;
         } else if (sv_eq_ci(a, "KEEPTTL") && !(flags & (SET_EXPIRE))) {
             flags |= SET_KEEPTTL;
-        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) &&
-                   has_next && !(flags & (SET_KEEPTTL | SET_EXPIRE))) {
+        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) && has_next &&
+                   !(flags & (SET_KEEPTTL | SET_EXPIRE))) {
             int ms = a.ptr[0] == 'p' || a.ptr[0] == 'P';
             int abs = a.len == 4;
             flags |= SET_EXPIRE;
@@ -249,10 +245,7 @@ void cmd_getdel(client *c)
         return;
     }
     reply_value(c, o);
-    db_delete(c->db, c->argv[1]);
-    sv argv[2] = {SV("DEL"), c->argv[1]};
-    propagate_also(c, argv, 2);
-    signal_write(c, NOTIFY_GENERIC, "del", c->argv[1]);
+    cmd_delete_key(c, c->argv[1]);
 }
 
 void cmd_getex(client *c)
@@ -284,17 +277,8 @@ void cmd_getex(client *c)
     }
     reply_value(c, o);
     sv key = c->argv[1];
-    if (has_expire && expire <= db_time()) {
-        db_delete(c->db, key);
-        sv argv[2] = {SV("DEL"), key};
-        propagate_also(c, argv, 2);
-        signal_write(c, NOTIFY_GENERIC, "del", key);
-    } else if (has_expire) {
-        db_set_expire(c->db, o, expire);
-        char tbuf[32];
-        sv argv[3] = {SV("PEXPIREAT"), key, {tbuf, (size_t)util_ll2str(tbuf, expire)}};
-        propagate_also(c, argv, 3);
-        signal_write(c, NOTIFY_GENERIC, "expire", key);
+    if (has_expire) {
+        cmd_expire_key(c, o, key, expire);
     } else if (persist && o->has_expire) {
         db_set_expire(c->db, o, -1);
         sv argv[2] = {SV("PERSIST"), key};

@@ -7,7 +7,7 @@
 #include "cmd/cmd.h"
 
 static command table[] = {
-#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)                \
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)                                  \
     {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, 0, 0, 0, 0},
 #include "cmd/table_all.def"
 #undef CMD
@@ -47,11 +47,21 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
     static const struct {
         uint32_t flag;
         const char *name;
-    } names[] = {{CMD_WRITE, "write"},         {CMD_READONLY, "readonly"},   {CMD_DENYOOM, "denyoom"},
-                 {CMD_ADMIN, "admin"},         {CMD_PUBSUB, "pubsub"},       {CMD_NOSCRIPT, "noscript"},
-                 {CMD_BLOCKING, "blocking"},   {CMD_LOADING, "loading"},     {CMD_STALE, "stale"},
-                 {CMD_SKIP_MONITOR, "skip_monitor"}, {CMD_NO_AUTH, "no_auth"}, {CMD_FAST, "fast"},
-                 {CMD_MOVABLE_KEYS, "movablekeys"}, {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
+    } names[] = {{CMD_WRITE, "write"},
+                 {CMD_READONLY, "readonly"},
+                 {CMD_DENYOOM, "denyoom"},
+                 {CMD_ADMIN, "admin"},
+                 {CMD_PUBSUB, "pubsub"},
+                 {CMD_NOSCRIPT, "noscript"},
+                 {CMD_BLOCKING, "blocking"},
+                 {CMD_LOADING, "loading"},
+                 {CMD_STALE, "stale"},
+                 {CMD_SKIP_MONITOR, "skip_monitor"},
+                 {CMD_NO_AUTH, "no_auth"},
+                 {CMD_FAST, "fast"},
+                 {CMD_MOVABLE_KEYS, "movablekeys"},
+                 {CMD_NO_MULTI, "no_multi"},
+                 {CMD_ALLOW_BUSY, "allow_busy"},
                  {CMD_MAY_REPLICATE, "may_replicate"}};
     int n = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {

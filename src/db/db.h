@@ -14,14 +14,14 @@
 typedef struct db {
     int id;
     dict keys;
-    size_t expires;      /* keys with a TTL */
+    size_t expires;              /* keys with a TTL */
     unsigned long expire_cursor; /* where the active cycle resumes */
     long long avg_ttl;
 } db;
 
 /* Lookup flags. */
 #define LOOKUP_NONE 0
-#define LOOKUP_NOTOUCH 1 /* do not update LRU/LFU (TYPE, OBJECT, TTL...) */
+#define LOOKUP_NOTOUCH 1  /* do not update LRU/LFU (TYPE, OBJECT, TTL...) */
 #define LOOKUP_NOEXPIRE 2 /* do not delete an expired key (still hidden) */
 
 /* Hooks the server installs; each may be NULL. */

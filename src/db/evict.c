@@ -48,8 +48,7 @@ static void pool_offer(int dbid, kobj *o, int policy)
     unsigned long long s = score_of(o, policy);
     int worst = -1;
     for (int i = 0; i < POOL_SIZE; i++) {
-        if (pool[i].used && pool[i].dbid == dbid && pool[i].keylen == k.len &&
-            memcmp(pool[i].key, k.ptr, k.len) == 0) {
+        if (pool[i].used && pool[i].dbid == dbid && pool[i].keylen == k.len && memcmp(pool[i].key, k.ptr, k.len) == 0) {
             pool[i].score = s;
             return;
         }

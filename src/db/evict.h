@@ -23,8 +23,8 @@ enum {
 typedef struct evict_params {
     int policy;
     int samples;
-    int tenacity;    /* 0..100: how long one call may keep evicting */
-    size_t used;     /* memory counted against the limit now */
+    int tenacity; /* 0..100: how long one call may keep evicting */
+    size_t used;  /* memory counted against the limit now */
     size_t limit;
 } evict_params;
 

@@ -66,7 +66,7 @@ kobj *kobj_new_raw(sv key, str s, int64_t expire);
 /* The value as bytes; buf (32 bytes) is used for integers. */
 sv kobj_str(const kobj *o, char *buf);
 int kobj_get_int(const kobj *o, long long *v); /* 1 if int-encoded */
-void kobj_set_int(kobj *o, long long v);        /* in place; o is ENC_INT */
+void kobj_set_int(kobj *o, long long v);       /* in place; o is ENC_INT */
 /* The str of a raw string (mutable in place; reassign with kobj_set_raw). */
 str kobj_raw(const kobj *o);
 void kobj_set_raw(kobj *o, str s);

@@ -152,16 +152,22 @@ static void encode(unsigned char *p, sv val)
     back_put(p + body + varint_size(body), body);
 }
 
+/* The end is found by position, never by the END byte's value: a length
+ * varint can start with 0xFF too (lengths 255, 383, ...). */
+static int is_end(const lp *l, const unsigned char *p)
+{
+    return p == l + lp_bytes(l) - 1;
+}
+
 unsigned char *lp_first(lp *l)
 {
-    return l[HDR] == END ? NULL : l + HDR;
+    return lp_len(l) == 0 ? NULL : l + HDR;
 }
 
 unsigned char *lp_next(lp *l, unsigned char *p)
 {
-    (void)l;
     p += entry_size(p);
-    return *p == END ? NULL : p;
+    return is_end(l, p) ? NULL : p;
 }
 
 unsigned char *lp_prev(lp *l, unsigned char *p)
@@ -297,7 +303,7 @@ lp *lp_delete(lp *l, unsigned char **p)
     size_t off = (size_t)(*p - l);
     l = splice(l, off, entry_size(*p), 0);
     set32(l + 4, get32(l + 4) - 1);
-    *p = l[off] == END ? NULL : l + off;
+    *p = is_end(l, l + off) ? NULL : l + off;
     return l;
 }
 
@@ -313,7 +319,7 @@ lp *lp_delete_range(lp *l, long index, unsigned long count)
     while (q && n < count) {
         q += entry_size(q);
         n++;
-        if (*q == END) {
+        if (is_end(l, q)) {
             break;
         }
     }

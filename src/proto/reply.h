@@ -9,7 +9,7 @@
 
 typedef struct rbuf {
     char *data;
-    size_t len;  /* bytes written */
+    size_t len; /* bytes written */
     size_t cap;
     size_t sent; /* bytes already handed to the socket */
     int resp;    /* 2 or 3 */
@@ -38,8 +38,8 @@ void reply_bulk_ll(rbuf *r, long long v);
 void reply_double(rbuf *r, double d);
 /* A double always written as bulk text (e.g. INCRBYFLOAT's reply). */
 void reply_bulk_double(rbuf *r, double d);
-void reply_null(rbuf *r);       /* $-1 or _ */
-void reply_null_array(rbuf *r); /* *-1 or _ */
+void reply_null(rbuf *r);        /* $-1 or _ */
+void reply_null_array(rbuf *r);  /* *-1 or _ */
 void reply_bool(rbuf *r, int b); /* :0/:1 or #f/#t */
 void reply_array(rbuf *r, long long n);
 void reply_map(rbuf *r, long long n);  /* n pairs: *2n in RESP2 */

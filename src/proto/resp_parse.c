@@ -174,8 +174,8 @@ long resp_split_args(const char *line, size_t len, str *out, size_t **off, size_
     }
 }
 
-static int parse_inline(resp_parser *p, const char *buf, size_t len, size_t *pos, const resp_limits *lim,
-                        char *err, size_t errlen)
+static int parse_inline(resp_parser *p, const char *buf, size_t len, size_t *pos, const resp_limits *lim, char *err,
+                        size_t errlen)
 {
     const char *start = buf + *pos;
     const char *nl = memchr(start, '\n', len - *pos);
@@ -205,8 +205,7 @@ static int parse_inline(resp_parser *p, const char *buf, size_t len, size_t *pos
 }
 
 /* Reads "<prefix><integer>\r\n" at buf+*pos. */
-static int read_header(const char *buf, size_t len, size_t *pos, const resp_limits *lim, long long *out,
-                       int *bad)
+static int read_header(const char *buf, size_t len, size_t *pos, const resp_limits *lim, long long *out, int *bad)
 {
     const char *start = buf + *pos;
     const char *cr = memchr(start, '\r', len - *pos);
@@ -244,13 +243,15 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const r
             return rc;
         }
         if (rc == RESP_ERROR) {
-            snprintf(err, errlen, bad == 2 ? "Protocol error: too big mbulk count string"
-                                           : "Protocol error: invalid multibulk length");
+            snprintf(err, errlen,
+                     bad == 2 ? "Protocol error: too big mbulk count string"
+                              : "Protocol error: invalid multibulk length");
             return RESP_ERROR;
         }
         if (n > lim->max_multibulk) {
-            snprintf(err, errlen, lim->unauth ? "Protocol error: unauthenticated multibulk length"
-                                              : "Protocol error: invalid multibulk length");
+            snprintf(err, errlen,
+                     lim->unauth ? "Protocol error: unauthenticated multibulk length"
+                                 : "Protocol error: invalid multibulk length");
             return RESP_ERROR;
         }
         if (n <= 0) {
@@ -276,13 +277,15 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const r
                 return rc;
             }
             if (rc == RESP_ERROR || n < 0) {
-                snprintf(err, errlen, bad == 2 ? "Protocol error: too big bulk count string"
-                                               : "Protocol error: invalid bulk length");
+                snprintf(err, errlen,
+                         bad == 2 ? "Protocol error: too big bulk count string"
+                                  : "Protocol error: invalid bulk length");
                 return RESP_ERROR;
             }
             if (n > lim->max_bulk) {
-                snprintf(err, errlen, lim->unauth ? "Protocol error: unauthenticated bulk length"
-                                                  : "Protocol error: invalid bulk length");
+                snprintf(err, errlen,
+                         lim->unauth ? "Protocol error: unauthenticated bulk length"
+                                     : "Protocol error: invalid bulk length");
                 return RESP_ERROR;
             }
             p->bulk_len = n;

@@ -53,8 +53,8 @@ size_t resp_parser_pending_bulk(const resp_parser *p, size_t avail);
 /* Parse from buf+*pos; advances *pos past what was consumed. On RESP_DONE
  * the arguments are available through resp_parser_arg. An empty inline line
  * yields RESP_DONE with argc 0 (callers skip it). */
-int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const resp_limits *lim,
-               char *err, size_t errlen);
+int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const resp_limits *lim, char *err,
+               size_t errlen);
 sv resp_parser_arg(const resp_parser *p, const char *buf, size_t i);
 
 /* Split a line into arguments with Redis's quoting rules ("..." with

@@ -120,3 +120,29 @@ kobj *lookup_typed(client *c, sv key, int type, int write, int *bad)
     }
     return o;
 }
+
+/* ---- shared write helpers ---- */
+
+int cmd_delete_key(client *c, sv key)
+{
+    if (!db_delete(c->db, key)) {
+        return 0;
+    }
+    sv argv[2] = {SV("DEL"), key};
+    propagate_also(c, argv, 2);
+    signal_write(c, NOTIFY_GENERIC, "del", key);
+    return 1;
+}
+
+void cmd_expire_key(client *c, kobj *o, sv key, int64_t when)
+{
+    if (when <= db_time()) {
+        cmd_delete_key(c, key);
+        return;
+    }
+    db_set_expire(c->db, o, when);
+    char tbuf[32];
+    sv argv[3] = {SV("PEXPIREAT"), key, {tbuf, (size_t)util_ll2str(tbuf, when)}};
+    propagate_also(c, argv, 3);
+    signal_write(c, NOTIFY_GENERIC, "expire", key);
+}

@@ -139,9 +139,10 @@ void dispatch(client *c)
         return;
     }
     if ((cmd->flags & CMD_PROTECTED) && !server_has_debug_access(c)) {
-        reply_errf(c, "ERR %s command not allowed. If the enable-%s-command option is set to \"local\", you can "
-                      "run it from a local connection, otherwise you need to set this option in the "
-                      "configuration file, and then restart the server.",
+        reply_errf(c,
+                   "ERR %s command not allowed. If the enable-%s-command option is set to \"local\", you can "
+                   "run it from a local connection, otherwise you need to set this option in the "
+                   "configuration file, and then restart the server.",
                    "DEBUG", "debug");
         cmd->rejected_calls++;
         return;

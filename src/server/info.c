@@ -60,10 +60,10 @@ static str section_server(str s)
                    "lru_clock:%u\r\n"
                    "executable:keel-server\r\n"
                    "config_file:%s\r\n",
-                   KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine,
-                   (int)(sizeof(long) * 8), __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(),
-                   server.runid, server.cfg.port, (long long)util_us(), (long long)up, (long long)(up / 86400),
-                   server.cfg.hz, server.cfg.hz, db_lru_clock(), server.config_file ? server.config_file : "");
+                   KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
+                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.runid, server.cfg.port,
+                   (long long)util_us(), (long long)up, (long long)(up / 86400), server.cfg.hz, server.cfg.hz,
+                   db_lru_clock(), server.config_file ? server.config_file : "");
     return s;
 }
 
@@ -99,8 +99,7 @@ static str section_clients(str s)
                       "tracking_clients:%d\r\n"
                       "pubsub_clients:%d\r\n"
                       "clients_in_timeout_table:%d\r\n",
-                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub,
-                      blocked);
+                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub, blocked);
 }
 
 static str section_memory(str s)
@@ -172,15 +171,14 @@ static str section_memory(str s)
                    "lazyfree_pending_objects:%zu\r\n"
                    "lazyfreed_objects:%zu\r\n",
                    used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
-                   dataset_overhead + clients_mem, startup, dataset,
-                   used ? 100.0 * (double)dataset / (double)used : 0, allocated, active, resident, total, total_h,
-                   script_eval_vm_memory(), script_eval_vm_memory(), script_eval_cache_memory(),
-                   script_eval_cached_count(), script_functions_count(), script_libraries_count(),
-                   script_functions_vm_memory(), script_eval_vm_memory() + script_functions_vm_memory(),
-                   script_functions_memory(), script_eval_cache_memory() + script_functions_memory(),
-                   server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy],
-                   alloc_frag, frag, (long long)rss - (long long)used, clients_mem, alloc_name(),
-                   lazyfree_pending(), lazyfree_freed());
+                   dataset_overhead + clients_mem, startup, dataset, used ? 100.0 * (double)dataset / (double)used : 0,
+                   allocated, active, resident, total, total_h, script_eval_vm_memory(), script_eval_vm_memory(),
+                   script_eval_cache_memory(), script_eval_cached_count(), script_functions_count(),
+                   script_libraries_count(), script_functions_vm_memory(),
+                   script_eval_vm_memory() + script_functions_vm_memory(), script_functions_memory(),
+                   script_eval_cache_memory() + script_functions_memory(), server.cfg.maxmemory, max_h,
+                   config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag, frag,
+                   (long long)rss - (long long)used, clients_mem, alloc_name(), lazyfree_pending(), lazyfree_freed());
     return s;
 }
 
@@ -203,32 +201,32 @@ static str section_persistence(str s)
 static str section_stats(str s)
 {
     s = str_printf(s,
-                      "# Stats\r\n"
-                      "total_connections_received:%lld\r\n"
-                      "total_commands_processed:%lld\r\n"
-                      "instantaneous_ops_per_sec:0\r\n"
-                      "total_net_input_bytes:%lld\r\n"
-                      "total_net_output_bytes:%lld\r\n"
-                      "rejected_connections:%lld\r\n"
-                      "expired_keys:%lld\r\n"
-                      "expired_stale_perc:0.00\r\n"
-                      "evicted_keys:%lld\r\n"
-                      "evicted_clients:0\r\n"
-                      "keyspace_hits:%lld\r\n"
-                      "keyspace_misses:%lld\r\n"
-                      "latest_fork_usec:0\r\n"
-                      "total_forks:0\r\n"
-                      "client_query_buffer_limit_disconnections:%lld\r\n"
-                      "client_output_buffer_limit_disconnections:%lld\r\n"
-                      "total_error_replies:%lld\r\n"
-                      "dump_payload_sanitizations:0\r\n"
-                      "total_reads_processed:0\r\n"
-                      "total_writes_processed:0\r\n",
-                      server.stats.numconnections, server.stats.numcommands, server.stats.net_input_bytes,
-                      server.stats.net_output_bytes, server.stats.rejected_conn, server.stats.expiredkeys,
-                      server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
-                      server.stats.client_qbuf_limit_disconnections,
-                      server.stats.client_outbuf_limit_disconnections, server.stats.total_error_replies);
+                   "# Stats\r\n"
+                   "total_connections_received:%lld\r\n"
+                   "total_commands_processed:%lld\r\n"
+                   "instantaneous_ops_per_sec:0\r\n"
+                   "total_net_input_bytes:%lld\r\n"
+                   "total_net_output_bytes:%lld\r\n"
+                   "rejected_connections:%lld\r\n"
+                   "expired_keys:%lld\r\n"
+                   "expired_stale_perc:0.00\r\n"
+                   "evicted_keys:%lld\r\n"
+                   "evicted_clients:0\r\n"
+                   "keyspace_hits:%lld\r\n"
+                   "keyspace_misses:%lld\r\n"
+                   "latest_fork_usec:0\r\n"
+                   "total_forks:0\r\n"
+                   "client_query_buffer_limit_disconnections:%lld\r\n"
+                   "client_output_buffer_limit_disconnections:%lld\r\n"
+                   "total_error_replies:%lld\r\n"
+                   "dump_payload_sanitizations:0\r\n"
+                   "total_reads_processed:0\r\n"
+                   "total_writes_processed:0\r\n",
+                   server.stats.numconnections, server.stats.numcommands, server.stats.net_input_bytes,
+                   server.stats.net_output_bytes, server.stats.rejected_conn, server.stats.expiredkeys,
+                   server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
+                   server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
+                   server.stats.total_error_replies);
     return info_stats_extra ? info_stats_extra(s) : s;
 }
 
@@ -270,7 +268,8 @@ static str section_commandstats(str s)
         if (!cmd->calls && !cmd->rejected_calls && !cmd->failed_calls) {
             continue;
         }
-        s = str_printf(s, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_calls=%lld\r\n",
+        s = str_printf(s,
+                       "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_calls=%lld\r\n",
                        cmd->name, cmd->calls, cmd->usec, cmd->calls ? (double)cmd->usec / (double)cmd->calls : 0.0,
                        cmd->rejected_calls, cmd->failed_calls);
     }
@@ -296,10 +295,10 @@ typedef struct section {
 } section;
 
 static const section sections[] = {
-    {"server", section_server, 1},           {"clients", section_clients, 1},
-    {"memory", section_memory, 1},           {"persistence", section_persistence, 1},
-    {"stats", section_stats, 1},             {"replication", section_replication, 1},
-    {"cpu", section_cpu, 1},                 {"commandstats", section_commandstats, 0},
+    {"server", section_server, 1},     {"clients", section_clients, 1},
+    {"memory", section_memory, 1},     {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},       {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},           {"commandstats", section_commandstats, 0},
     {"keyspace", section_keyspace, 1},
 };
 

@@ -14,15 +14,7 @@ static size_t counted_memory(void)
 static void on_evicted(db *d, sv key)
 {
     server.stats.evictedkeys++;
-    int top = server.propagate_depth == 0;
-    if (top) {
-        propagate_begin();
-    }
-    sv argv[2] = {SV("DEL"), key};
-    propagate_cmd(d->id, argv, 2);
-    if (top) {
-        propagate_end();
-    }
+    propagate_removal(d->id, key);
     server_key_written(d, key, NULL);
     notify_event(NOTIFY_EVICTED, "evicted", key, d->id);
 }
@@ -32,8 +24,8 @@ int server_evict(void)
     if (server.cfg.maxmemory <= 0) {
         return 0;
     }
-    evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples,
-                      server.cfg.maxmemory_eviction_tenacity, counted_memory(), (size_t)server.cfg.maxmemory};
+    evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples, server.cfg.maxmemory_eviction_tenacity,
+                      counted_memory(), (size_t)server.cfg.maxmemory};
     int still_over;
     evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over);
     return still_over;

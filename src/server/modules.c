@@ -11,11 +11,15 @@ void multi_init(void);
 /* Each collection family registers its type_ops (in its cmd_<family>.c). */
 void hash_type_register(void);
 void set_type_register(void);
+void list_type_register(void);
+void zset_type_register(void);
 
 void types_init(void)
 {
     hash_type_register();
     set_type_register();
+    list_type_register();
+    zset_type_register();
 }
 
 void features_init(void)

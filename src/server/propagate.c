@@ -93,6 +93,19 @@ void propagate_end(void)
     npending = 0;
 }
 
+void propagate_removal(int dbid, sv key)
+{
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    sv argv[2] = {SV("DEL"), key};
+    propagate_cmd(dbid, argv, 2);
+    if (top) {
+        propagate_end();
+    }
+}
+
 void propagate_also(client *c, sv *argv, int argc)
 {
     propagate_cmd(c->db->id, argv, argc);

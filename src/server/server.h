@@ -26,10 +26,10 @@
 #define CLIENT_DIRTY_CAS (1u << 3)  /* a WATCHed key changed */
 #define CLIENT_DIRTY_EXEC (1u << 4) /* a queued command was refused */
 #define CLIENT_BLOCKED (1u << 5)
-#define CLIENT_PUBSUB (1u << 6)     /* RESP2 subscribed mode */
+#define CLIENT_PUBSUB (1u << 6) /* RESP2 subscribed mode */
 #define CLIENT_PENDING_WRITE (1u << 7)
 #define CLIENT_UNIX (1u << 8)
-#define CLIENT_FAKE (1u << 9)       /* scripts, AOF load: no socket */
+#define CLIENT_FAKE (1u << 9) /* scripts, AOF load: no socket */
 #define CLIENT_IN_EXEC (1u << 10)
 #define CLIENT_IN_SCRIPT (1u << 11)
 #define CLIENT_MONITOR (1u << 12)
@@ -40,24 +40,24 @@
 #define CLIENT_REPLY_OFF (1u << 17)
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
-#define NOTIFY_KEYSPACE (1 << 0) /* K */
-#define NOTIFY_KEYEVENT (1 << 1) /* E */
-#define NOTIFY_GENERIC (1 << 2)  /* g */
-#define NOTIFY_STRING (1 << 3)   /* $ */
-#define NOTIFY_LIST (1 << 4)     /* l */
-#define NOTIFY_SET (1 << 5)      /* s */
-#define NOTIFY_HASH (1 << 6)     /* h */
-#define NOTIFY_ZSET (1 << 7)     /* z */
-#define NOTIFY_EXPIRED (1 << 8)  /* x */
-#define NOTIFY_EVICTED (1 << 9)  /* e */
-#define NOTIFY_STREAM (1 << 10)  /* t */
+#define NOTIFY_KEYSPACE (1 << 0)  /* K */
+#define NOTIFY_KEYEVENT (1 << 1)  /* E */
+#define NOTIFY_GENERIC (1 << 2)   /* g */
+#define NOTIFY_STRING (1 << 3)    /* $ */
+#define NOTIFY_LIST (1 << 4)      /* l */
+#define NOTIFY_SET (1 << 5)       /* s */
+#define NOTIFY_HASH (1 << 6)      /* h */
+#define NOTIFY_ZSET (1 << 7)      /* z */
+#define NOTIFY_EXPIRED (1 << 8)   /* x */
+#define NOTIFY_EVICTED (1 << 9)   /* e */
+#define NOTIFY_STREAM (1 << 10)   /* t */
 #define NOTIFY_KEY_MISS (1 << 11) /* m */
-#define NOTIFY_LOADED (1 << 12)  /* module only */
-#define NOTIFY_MODULE (1 << 13)  /* d */
-#define NOTIFY_NEW (1 << 14)     /* n */
-#define NOTIFY_ALL                                                                                 \
-    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
-     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
+#define NOTIFY_LOADED (1 << 12)   /* module only */
+#define NOTIFY_MODULE (1 << 13)   /* d */
+#define NOTIFY_NEW (1 << 14)      /* n */
+#define NOTIFY_ALL                                                                                                     \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET | NOTIFY_EXPIRED |          \
+     NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
 
 /* Per-feature client state lives in the feature's own module. */
 struct multi_state;
@@ -110,8 +110,8 @@ struct client {
     struct tracking_state *tstate;
     struct watch_state *wstate;
 
-    struct client *prev, *next;       /* all clients */
-    struct client *pending_next;      /* clients with replies to write */
+    struct client *prev, *next;  /* all clients */
+    struct client *pending_next; /* clients with replies to write */
     int in_pending;
 };
 
@@ -123,12 +123,12 @@ typedef struct obuf_limit {
 
 typedef struct server_config {
     int port;
-    char *bind;          /* space-separated addresses */
+    char *bind; /* space-separated addresses */
     char *unixsocket;
     int unixsocketperm;
     char *requirepass;
     int maxclients;
-    int timeout;         /* idle seconds, 0 = never */
+    int timeout; /* idle seconds, 0 = never */
     int tcp_keepalive;
     int tcp_backlog;
     int databases;
@@ -223,9 +223,9 @@ typedef struct server_state {
     client *pending_writes;
     uint64_t next_client_id;
     int64_t start_ms;
-    int64_t now_ms;     /* cached at each loop iteration */
-    long long dirty;    /* changes since the last save */
-    int64_t lastsave;   /* seconds */
+    int64_t now_ms;   /* cached at each loop iteration */
+    long long dirty;  /* changes since the last save */
+    int64_t lastsave; /* seconds */
     int shutdown_asap;
     int expire_next_db;
     char runid[41];
@@ -280,6 +280,12 @@ kobj *lookup_typed(client *c, sv key, int type, int write, int *bad);
 void signal_write(client *c, int notify_class, const char *event, sv key);
 /* The keyspace notification alone (e.g. for extra events). */
 void notify_event(int notify_class, const char *event, sv key, int dbid);
+/* Deletes key (returns 0 if absent), propagating DEL and signalling "del":
+ * for commands whose own form would not replay the deletion. */
+int cmd_delete_key(client *c, sv key);
+/* Sets an absolute expiry on o (deleting the key if it is in the past),
+ * propagating PEXPIREAT and signalling "expire". */
+void cmd_expire_key(client *c, kobj *o, sv key, int64_t when);
 /* Propagate this command as `argv` instead of the client's own argv (may be
  * called several times: all are propagated, in order). */
 void propagate_also(client *c, sv *argv, int argc);
@@ -297,6 +303,9 @@ void propagate_register(propagate_fn fn);
 void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
+/* A key removed by the server itself (expiry, eviction) replays as DEL;
+ * standalone when no command is running, else inside its batch. */
+void propagate_removal(int dbid, sv key);
 /* DEBUG PROPAGATION-LOG ON|OFF|GET: record what propagates (tests). */
 void propagate_debug_log(client *c, sv mode);
 

@@ -1,0 +1,89 @@
+/* list: the list type. A list is a doubly linked chain of listpack nodes.
+ * While it is small it is a single node and reports the "listpack"
+ * encoding; once a write would push that node past the size limit it
+ * becomes a "quicklist": more nodes, each bounded by the same limit.
+ *
+ * The limit (`fill`) is list-max-listpack-size: positive = at most that
+ * many entries per node (and, as a safety net, at most 8 KB), negative
+ * -1..-5 = at most 4/8/16/32/64 KB per node. Callers pass it to every
+ * function that may grow a node, so a CONFIG SET applies at once.
+ *
+ * Invariants: no node is empty; len is the sum of the node counts; a
+ * compact list has exactly one node. A single element bigger than the
+ * limit lives alone in its own node. Pushes and pops at the ends touch one
+ * node and are O(1) in the list's length. */
+#ifndef KEEL_LIST_H
+#define KEEL_LIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/str.h"
+#include "ds/listpack.h"
+
+enum { LIST_HEAD = 0, LIST_TAIL = 1 };
+
+typedef struct list_node {
+    struct list_node *prev, *next;
+    lp *lp;
+} list_node;
+
+typedef struct list {
+    list_node *head, *tail;
+    size_t len;
+    size_t nodes;
+    int compact; /* 1: "listpack" encoding (one node) */
+} list;
+
+list *list_new(void);
+void list_free(list *l);
+list *list_dup(const list *l);
+size_t list_len(const list *l);
+size_t list_mem(const list *l);
+/* "listpack" or "quicklist". */
+const char *list_encoding(const list *l);
+void list_digest(const list *l, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+
+/* ---- ends: O(1) ---- */
+void list_push(list *l, sv val, int where, long fill);
+/* The element at an end (the list must not be empty); valid until the
+ * list changes. */
+sv list_peek(list *l, int where);
+/* Removes the element at an end; returns 0 if the list was empty. */
+int list_pop(list *l, int where, long fill);
+/* Removes nhead elements from the head and ntail from the tail. */
+void list_trim(list *l, size_t nhead, size_t ntail, long fill);
+
+/* ---- by index (negative counts from the tail): O(nodes) ---- */
+/* Returns 0 if index is out of range. */
+int list_index(list *l, long index, sv *out);
+int list_set(list *l, long index, sv val, long fill);
+
+/* ---- iteration ---- */
+/* Positions are node + byte offset (not pointers), so they survive the
+ * reallocation of a node's listpack. */
+typedef struct list_iter {
+    list *l;
+    int dir;         /* LIST_TAIL: head to tail; LIST_HEAD: tail to head */
+    list_node *node; /* where the next entry is (NULL: done) */
+    size_t off;
+    list_node *lnode; /* the entry last returned */
+    size_t loff;
+} list_iter;
+
+/* Starts at index (negative from the tail) going in direction dir; an
+ * out-of-range index gives an iterator that returns nothing. */
+void list_iter_init(list_iter *it, list *l, long index, int dir);
+/* The next element; 0 when done. val is valid until the list changes. */
+int list_iter_next(list_iter *it, sv *val);
+/* Deletes the element last returned; iteration continues after it. */
+void list_iter_delete(list_iter *it);
+/* Inserts val before or after (after=1) the element last returned. The
+ * iterator must not be used afterwards. */
+void list_iter_insert(list_iter *it, sv val, int after, long fill);
+
+/* After bulk deletes (LREM): merges neighbouring nodes that fit in one and
+ * goes back to the compact encoding when the list is small again. */
+void list_tidy(list *l, long fill);
+
+#endif

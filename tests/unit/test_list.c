@@ -1,0 +1,303 @@
+/* list unit test: random pushes, pops, inserts, deletes, sets, trims and
+ * index reads checked against an array model, for several node limits so
+ * the list crosses the listpack -> quicklist boundary (and back) many
+ * times. After every step the structure's invariants are checked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "types/list.h"
+#include "unit.h"
+
+#define MAXN 2000
+#define MAXV 300
+
+typedef struct {
+    char *p;
+    size_t len;
+} mval;
+
+static mval model[MAXN];
+static int n;
+
+static int same(sv v, mval m)
+{
+    return v.len == m.len && memcmp(v.ptr, m.p, m.len) == 0;
+}
+
+static mval mk(const char *p, size_t len)
+{
+    mval m = {malloc(len ? len : 1), len};
+    memcpy(m.p, p, len);
+    return m;
+}
+
+static void model_insert(int at, mval m)
+{
+    memmove(&model[at + 1], &model[at], sizeof(mval) * (size_t)(n - at));
+    model[at] = m;
+    n++;
+}
+
+static void model_delete(int at)
+{
+    free(model[at].p);
+    memmove(&model[at], &model[at + 1], sizeof(mval) * (size_t)(n - at - 1));
+    n--;
+}
+
+static size_t limit_bytes(long fill)
+{
+    return fill >= 0 ? 8192 : (size_t)4096 << (-fill - 1);
+}
+
+/* Structure invariants plus a full walk both ways against the model. */
+static void check(list *l, long fill, int strict)
+{
+    CHECK(list_len(l) == (size_t)n);
+    size_t sum = 0, nodes = 0;
+    list_node *prev = NULL;
+    for (list_node *nd = l->head; nd; nd = nd->next) {
+        CHECK(nd->prev == prev);
+        CHECK(lp_len(nd->lp) > 0);
+        if (strict && lp_len(nd->lp) > 1) {
+            CHECK(lp_bytes(nd->lp) <= limit_bytes(fill));
+            if (fill > 0) {
+                CHECK(lp_len(nd->lp) <= (size_t)fill);
+            }
+        }
+        sum += lp_len(nd->lp);
+        nodes++;
+        prev = nd;
+    }
+    CHECK(l->tail == prev);
+    CHECK(sum == (size_t)n);
+    CHECK(nodes == l->nodes);
+    if (l->compact) {
+        CHECK(l->nodes <= 1);
+    }
+    list_iter it;
+    sv v;
+    list_iter_init(&it, l, 0, LIST_TAIL);
+    for (int i = 0; i < n; i++) {
+        CHECK(list_iter_next(&it, &v) && same(v, model[i]));
+    }
+    CHECK(!list_iter_next(&it, &v));
+    list_iter_init(&it, l, -1, LIST_HEAD);
+    for (int i = n - 1; i >= 0; i--) {
+        CHECK(list_iter_next(&it, &v) && same(v, model[i]));
+    }
+    CHECK(!list_iter_next(&it, &v));
+}
+
+static mval random_value(void)
+{
+    char buf[MAXV];
+    size_t len;
+    int k = (int)(util_rand64() % 20);
+    if (k < 3) {
+        len = 130 + util_rand64() % (MAXV - 130); /* two-byte varints */
+    } else if (k == 1) {
+        len = 0;
+    } else {
+        len = 1 + util_rand64() % 12;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = (char)('a' + util_rand64() % 26);
+    }
+    return mk(buf, len);
+}
+
+static void run(long fill, int steps, int maxlen)
+{
+    list *l = list_new();
+    n = 0;
+    int saw_quick = 0, saw_back = 0, grow = 1;
+    for (int s = 0; s < steps; s++) {
+        /* Phases: grow to maxlen, then shrink to near empty, so each
+         * run crosses the encoding boundary both ways. */
+        if (grow && n >= maxlen) {
+            grow = 0;
+        } else if (!grow && n <= (int)(util_rand64() % 4)) {
+            grow = 1;
+        }
+        int r = (int)(util_rand64() % 100);
+        int op;
+        if (grow) {
+            op = r < 50 ? (r & 3) : r < 60 ? 6 : r < 70 ? 8 : r < 85 ? 10 : 11;
+        } else {
+            op = r < 50 ? 4 + (r & 1) : r < 53 ? 7 : r < 56 ? 9 : r < 61 ? 6 : r < 70 ? 8 : r < 85 ? 10 : 11;
+        }
+        if (op <= 3) {
+            mval m = random_value();
+            int where = op & 1 ? LIST_TAIL : LIST_HEAD;
+            list_push(l, (sv){m.p, m.len}, where, fill);
+            model_insert(where == LIST_HEAD ? 0 : n, m);
+        } else if (op <= 5 && n > 0) {
+            int where = op & 1 ? LIST_TAIL : LIST_HEAD;
+            sv v = list_peek(l, where);
+            CHECK(same(v, model[where == LIST_HEAD ? 0 : n - 1]));
+            CHECK(list_pop(l, where, fill));
+            model_delete(where == LIST_HEAD ? 0 : n - 1);
+        } else if (op == 6 && n > 0) {
+            /* insert before/after a random element, reached from either end */
+            int at = (int)(util_rand64() % (size_t)n);
+            int after = (int)(util_rand64() % 2);
+            int dir = util_rand64() % 2 ? LIST_TAIL : LIST_HEAD;
+            list_iter it;
+            sv v;
+            list_iter_init(&it, l, dir == LIST_TAIL ? at : at - n, dir);
+            CHECK(list_iter_next(&it, &v) && same(v, model[at]));
+            mval m = random_value();
+            list_iter_insert(&it, (sv){m.p, m.len}, after, fill);
+            model_insert(at + after, m);
+        } else if (op == 7 && n > 0) {
+            /* delete every k-th element while walking (like LREM) */
+            int dir = util_rand64() % 2 ? LIST_TAIL : LIST_HEAD;
+            int k = 2 + (int)(util_rand64() % 5);
+            list_iter it;
+            sv v;
+            list_iter_init(&it, l, dir == LIST_TAIL ? 0 : -1, dir);
+            int idx = 0;
+            int pos = dir == LIST_TAIL ? 0 : n - 1;
+            while (list_iter_next(&it, &v)) {
+                CHECK(same(v, model[pos]));
+                if (idx % k == 0) {
+                    list_iter_delete(&it);
+                    model_delete(pos);
+                    if (dir == LIST_HEAD) {
+                        pos--;
+                    }
+                } else {
+                    pos += dir == LIST_TAIL ? 1 : -1;
+                }
+                idx++;
+            }
+            list_tidy(l, fill);
+        } else if (op == 8 && n > 0) {
+            int at = (int)(util_rand64() % (size_t)n);
+            mval m = random_value();
+            long idx = util_rand64() % 2 ? at : at - n;
+            CHECK(list_set(l, idx, (sv){m.p, m.len}, fill));
+            free(model[at].p);
+            model[at] = m;
+        } else if (op == 9 && n > 0) {
+            size_t h = util_rand64() % (size_t)(n / 4 + 1), t = util_rand64() % (size_t)(n / 4 + 1);
+            list_trim(l, h, t, fill);
+            for (size_t i = 0; i < h && n > 0; i++) {
+                model_delete(0);
+            }
+            for (size_t i = 0; i < t && n > 0; i++) {
+                model_delete(n - 1);
+            }
+        } else if (op == 10) {
+            long idx = (long)(util_rand64() % (size_t)(2 * n + 3)) - n - 1;
+            sv v;
+            int ok = list_index(l, idx, &v);
+            int norm = idx < 0 ? (int)idx + n : (int)idx;
+            CHECK(ok == (norm >= 0 && norm < n));
+            if (ok) {
+                CHECK(same(v, model[norm]));
+            }
+            CHECK(!list_set(l, n, SV("x"), fill));
+        } else if (op == 11 && n > 0) {
+            /* ranged walk from a random start */
+            int at = (int)(util_rand64() % (size_t)n);
+            list_iter it;
+            sv v;
+            list_iter_init(&it, l, at, LIST_TAIL);
+            for (int i = at; i < n && i < at + 50; i++) {
+                CHECK(list_iter_next(&it, &v) && same(v, model[i]));
+            }
+        }
+        if (!l->compact) {
+            saw_quick = 1;
+        } else if (saw_quick) {
+            saw_back = 1;
+        }
+        if (getenv("LDEBUG")) {
+            fprintf(stderr, "step %d op %d n %d\n", s, op, n);
+        }
+        check(l, fill, 1);
+    }
+    /* dup is deep and equal */
+    list *d = list_dup(l);
+    list_free(l);
+    check(d, fill, 1);
+    CHECK(list_mem(d) > 0);
+    list_free(d);
+    while (n > 0) {
+        model_delete(n - 1);
+    }
+    CHECK(saw_quick);
+    CHECK(saw_back);
+    printf("  fill %ld: quicklist seen %d, back to listpack %d\n", fill, saw_quick, saw_back);
+}
+
+/* Encoding boundary with a count limit: exactly fill entries stay compact. */
+static void boundary(void)
+{
+    /* Regression: a 255-byte element's length varint starts with 0xFF,
+     * the listpack end byte; the listpack must not take it for the end. */
+    char b255[383];
+    memset(b255, 'q', sizeof(b255));
+    lp *p = lp_append(lp_new(), (sv){b255, 255});
+    p = lp_append(p, (sv){b255, 383});
+    CHECK(lp_first(p) != NULL && lp_get(lp_first(p)).len == 255);
+    CHECK(lp_next(p, lp_first(p)) != NULL && lp_get(lp_next(p, lp_first(p))).len == 383);
+    unsigned char *q = lp_first(p);
+    p = lp_delete(p, &q);
+    CHECK(q != NULL && lp_get(q).len == 383);
+    lp_free(p);
+
+    list *l = list_new();
+    for (int i = 0; i < 4; i++) {
+        list_push(l, SV("x"), LIST_TAIL, 4);
+    }
+    CHECK(strcmp(list_encoding(l), "listpack") == 0);
+    list_push(l, SV("x"), LIST_TAIL, 4);
+    CHECK(strcmp(list_encoding(l), "quicklist") == 0);
+    CHECK(l->nodes == 2);
+    list_pop(l, LIST_TAIL, 4); /* 4 left in one node: still above half */
+    CHECK(strcmp(list_encoding(l), "quicklist") == 0);
+    list_pop(l, LIST_TAIL, 4);
+    list_pop(l, LIST_TAIL, 4);
+    CHECK(strcmp(list_encoding(l), "listpack") == 0);
+    list_free(l);
+
+    /* An element over the byte limit makes a quicklist at once. */
+    char big[5000];
+    memset(big, 'b', sizeof(big));
+    l = list_new();
+    list_push(l, (sv){big, sizeof(big)}, LIST_TAIL, -1);
+    CHECK(strcmp(list_encoding(l), "quicklist") == 0);
+    list_free(l);
+
+    /* Changing the limit on a live list: nodes may exceed it, still valid. */
+    l = list_new();
+    for (int i = 0; i < 100; i++) {
+        list_push(l, SV("abc"), i % 2 ? LIST_TAIL : LIST_HEAD, 128);
+    }
+    CHECK(strcmp(list_encoding(l), "listpack") == 0);
+    list_push(l, SV("abc"), LIST_TAIL, 2);
+    CHECK(strcmp(list_encoding(l), "quicklist") == 0);
+    CHECK(list_len(l) == 101);
+    list_trim(l, 50, 50, 2);
+    CHECK(list_len(l) == 1);
+    CHECK(strcmp(list_encoding(l), "listpack") == 0);
+    list_trim(l, 1, 0, 2);
+    CHECK(list_len(l) == 0 && l->head == NULL && l->tail == NULL);
+    list_free(l);
+}
+
+int main(void)
+{
+    boundary();
+    long fills[] = {1, 3, 16, 128, -1, -2, -3};
+    for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
+        run(fills[i], 8000, fills[i] == -3 ? 1200 : 500);
+    }
+    return unit_report("list");
+}
