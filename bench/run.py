@@ -680,6 +680,19 @@ def machine_info():
     return "%s, %d cores%s, Linux %s" % (cpu, os.cpu_count() or 0, mem, platform.release())
 
 
+def git_commit():
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=10)
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "src"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+        if r.returncode == 0:
+            return r.stdout.decode().strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
 def fmt_rate(v):
     return "{:,.0f}".format(v)
 
@@ -689,8 +702,8 @@ def render(meta, mem_rows, tests, notes):
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
                                                                        meta["load1"]))
-    out.append("- Servers: keel %s (redis_version %s) vs Debian redis-server %s; redis-benchmark from redis-tools"
-               % (meta["keel_version"], meta["keel_compat"], meta["redis_version"]))
+    out.append("- Servers: keel %s at commit %s (redis_version %s) vs Debian redis-server %s; redis-benchmark from "
+               "redis-tools" % (meta["keel_version"], meta["commit"], meta["keel_compat"], meta["redis_version"]))
     out.append("- Settings: %d alternating rounds; redis-benchmark -c %d -r %d (ZRANK/ZRANGE: -r %d; rate limiter: "
                "-r 10000); -n per test in the table; both servers with --save '' --appendonly no"
                % (ROUNDS, CLIENTS, KEYSPACE, ZSET_N))
@@ -764,6 +777,7 @@ def main():
             "keel_compat": ki.get("redis_version", "?"),
             "redis_version": ri.get("redis_version", "?"),
             "load0": load0,
+            "commit": git_commit(),
         }
         log("keel on port %d, redis %s on port %d; %d rounds%s" % (servers[0].port, meta["redis_version"],
                                                                    servers[1].port, ROUNDS,
