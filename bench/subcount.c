@@ -35,7 +35,7 @@
 static const char PAT_MSG[] = "$7\r\nmessage\r\n";
 static const char PAT_PMSG[] = "$8\r\npmessage\r\n";
 static const char PAT_SUB[] = "subscribe\r\n"; /* also matches psubscribe */
-#define CARRY (sizeof(PAT_PMSG) - 2)            /* longest pattern - 1 */
+#define CARRY (sizeof(PAT_PMSG) - 2)           /* longest pattern - 1 */
 
 typedef struct conn {
     int fd;
