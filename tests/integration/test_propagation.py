@@ -70,3 +70,15 @@ def test_select_db_recorded(r, plog):
     r.set("k", "v")
     r.execute_command("SELECT", "0")
     assert plog() == [["3", "SET", "k", "v"]]
+
+
+def test_script_writes_propagate_as_effects(r, plog):
+    r.eval("redis.call('set', KEYS[1], ARGV[1]); redis.call('incr', KEYS[2]); return 1", 2, "a", "n", "v")
+    r.eval("return redis.call('get', KEYS[1])", 1, "a")  # read-only: nothing
+    assert plog() == [["0", "MULTI"], ["0", "SET", "a", "v"], ["0", "incr", "n"], ["0", "EXEC"]]
+
+
+def test_script_single_write_and_expire_rewrite(r, plog):
+    r.eval("redis.call('set', KEYS[1], 'v', 'EX', 100)", 1, "k")
+    log = plog()
+    assert len(log) == 1 and log[0][1:5] == ["SET", "k", "v", "PXAT"]
