@@ -13,8 +13,8 @@
  * each distinct registered prefix length, so the cost per write is the
  * number of distinct lengths, not the number of prefixes.
  *
- * The table is bounded (TRACKING_MAX_KEYS, Redis's default for
- * tracking-table-max-keys): past it, random keys are invalidated early,
+ * The table is bounded by tracking-table-max-keys (default 1M, as Redis;
+ * 0 = unbounded): past it, random keys are invalidated early,
  * which is always safe for the clients' caches. */
 #include "pubsub/tracking.h"
 
@@ -24,7 +24,6 @@
 #include "pubsub/pubsub.h"
 #include "server/server.h"
 
-#define TRACKING_MAX_KEYS 1000000
 /* Keys evicted from a full table per command: bounds the work one read
  * can cause while still catching up over a few commands. */
 #define TRACKING_EVICT_PER_CALL 100
@@ -265,7 +264,9 @@ static void remember_key(client *c, sv key)
 
 static void evict_if_full(void)
 {
-    for (int i = 0; i < TRACKING_EVICT_PER_CALL && dict_size(&keys_table) > TRACKING_MAX_KEYS; i++) {
+    for (int i = 0; i < TRACKING_EVICT_PER_CALL && server.cfg.tracking_table_max_keys > 0 &&
+                    dict_size(&keys_table) > (size_t)server.cfg.tracking_table_max_keys;
+         i++) {
         dict_entry *e = (dict_entry *)dict_random(&keys_table);
         if (!e) {
             break;
@@ -695,8 +696,14 @@ size_t tracking_clients(void)
     return dict_size(&trackers);
 }
 
+static long long redir_of(client *c)
+{
+    return c->tstate && (c->flags & CLIENT_TRACKING) ? (long long)c->tstate->redirect : -1;
+}
+
 void tracking_init(void)
 {
+    client_tracking_redir = redir_of;
     dict_init(&keys_table, &dict_type_entry);
     dict_init(&bcast_table, &dict_type_entry);
     dict_init(&trackers, &dict_type_entry);

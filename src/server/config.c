@@ -265,6 +265,8 @@ static config_def defs[] = {
      NULL},
     {"busy-reply-threshold", "lua-time-limit", CFG_LL, S(busy_reply_threshold), 0, LLONG_MAX, "5000", 1, NULL, NULL,
      NULL, NULL},
+    {"tracking-table-max-keys", NULL, CFG_LL, S(tracking_table_max_keys), 0, LLONG_MAX, "1000000", 1, NULL, NULL, NULL,
+     NULL},
     {"slowlog-log-slower-than", NULL, CFG_LL, S(slowlog_log_slower_than), -1, LLONG_MAX, "10000", 1, NULL, NULL, NULL,
      NULL},
     {"slowlog-max-len", NULL, CFG_LL, S(slowlog_max_len), 0, LONG_MAX, "128", 1, NULL, NULL, NULL, NULL},

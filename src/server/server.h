@@ -178,6 +178,7 @@ typedef struct server_config {
     long long stream_node_max_entries;
     /* scripting */
     long long busy_reply_threshold;
+    long long tracking_table_max_keys;
     /* slowlog */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
@@ -344,6 +345,8 @@ void client_pause_reads(client *c, int pause);
 extern int (*client_sub_count)(client *c, int kind);
 extern int (*client_multi_count)(client *c);
 extern int (*client_watch_count)(client *c);
+/* The tracking redirect target id, or -1 (CLIENT LIST redir=). */
+extern long long (*client_tracking_redir)(client *c);
 
 /* Key-write listeners (WATCH, tracking, blocked clients, keyspace events
  * register here); called by signal_write and by expiry/eviction. */

@@ -380,3 +380,44 @@ def test_resp2_without_redirect_gets_nothing(r, server):
     assert c.try_read() is None
     assert c.call("PING") == "PONG"
     c.close()
+
+
+# ---- table bound and CLIENT LIST ----
+
+
+def test_tracking_table_max_keys_invalidates_early(server, r, t3):
+    r.config_set("tracking-table-max-keys", 10)
+    try:
+        early = []
+        for i in range(30):
+            r.set("tk:%d" % i, i)
+            t3.sock.sendall(b"GET tk:%d\r\n" % i)
+            while True:  # the reply, with any pushes around it
+                m = t3.read()
+                if isinstance(m, Push):
+                    early += m[1]
+                else:
+                    assert m == b"%d" % i
+                    break
+        while True:
+            m = t3.try_read()
+            if m is None:
+                break
+            early += m[1]
+        # The table holds at most 10 keys: the rest were invalidated early,
+        # without any write to them.
+        assert len(early) >= 20
+        assert r.config_get("tracking-table-max-keys") == {"tracking-table-max-keys": "10"}
+    finally:
+        r.config_set("tracking-table-max-keys", 1000000)
+
+
+def test_client_list_shows_redirect(server, r):
+    target = server.client()
+    tid = target.client_id()
+    c = server.client()
+    c.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", tid)
+    line = c.execute_command("CLIENT", "INFO").decode()
+    assert " redir=%d " % tid in line
+    c.execute_command("CLIENT", "TRACKING", "OFF")
+    assert " redir=-1 " in c.execute_command("CLIENT", "INFO").decode()
