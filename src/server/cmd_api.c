@@ -8,9 +8,56 @@
 #include "base/util.h"
 #include "server/server.h"
 
+/* Error replies counted by their code (the first word: ERR, WRONGTYPE,
+ * NOSCRIPT...), for INFO errorstats. Codes are few, so a short array. */
+#define MAX_ERROR_CODES 64
+static struct {
+    char code[32];
+    long long count;
+} error_codes[MAX_ERROR_CODES];
+static int nerror_codes;
+
+static void count_error(const char *msg)
+{
+    if (msg[0] == '-') {
+        msg++;
+    }
+    size_t n = 0;
+    while (msg[n] && msg[n] != ' ' && n < sizeof(error_codes[0].code) - 1) {
+        n++;
+    }
+    for (int i = 0; i < nerror_codes; i++) {
+        if (strlen(error_codes[i].code) == n && memcmp(error_codes[i].code, msg, n) == 0) {
+            error_codes[i].count++;
+            return;
+        }
+    }
+    if (nerror_codes < MAX_ERROR_CODES) {
+        memcpy(error_codes[nerror_codes].code, msg, n);
+        error_codes[nerror_codes].code[n] = '\0';
+        error_codes[nerror_codes].count = 1;
+        nerror_codes++;
+    }
+}
+
+str errorstats_info(str out)
+{
+    out = str_append_cstr(out, "# Errorstats\r\n");
+    for (int i = 0; i < nerror_codes; i++) {
+        out = str_printf(out, "errorstat_%s:count=%lld\r\n", error_codes[i].code, error_codes[i].count);
+    }
+    return out;
+}
+
+void errorstats_reset(void)
+{
+    nerror_codes = 0;
+}
+
 void reply_err(client *c, const char *msg)
 {
     server.stats.total_error_replies++;
+    count_error(msg);
     reply_error(R(c), msg);
 }
 

@@ -295,10 +295,15 @@ typedef struct section {
 } section;
 
 static const section sections[] = {
-    {"server", section_server, 1},     {"clients", section_clients, 1},
-    {"memory", section_memory, 1},     {"persistence", section_persistence, 1},
-    {"stats", section_stats, 1},       {"replication", section_replication, 1},
-    {"cpu", section_cpu, 1},           {"commandstats", section_commandstats, 0},
+    {"server", section_server, 1},
+    {"clients", section_clients, 1},
+    {"memory", section_memory, 1},
+    {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},
+    {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},
+    {"commandstats", section_commandstats, 0},
+    {"errorstats", errorstats_info, 1},
     {"keyspace", section_keyspace, 1},
 };
 

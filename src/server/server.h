@@ -257,6 +257,9 @@ void reply_subcommand_unknown(client *c);
 int subcommand_arity_ok(client *c, int arity);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
+/* INFO errorstats: counts per error code; reset by CONFIG RESETSTAT. */
+str errorstats_info(str out);
+void errorstats_reset(void);
 void reply_errf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- argument helpers ---- */

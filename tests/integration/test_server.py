@@ -739,3 +739,22 @@ def test_unix_socket_clients(keel, tmp_path):
     assert u.execute_command("DEBUG", "SLEEP", "0") == b"OK"
     u.close()
     assert s.client().config_get("unixsocketperm") == {"unixsocketperm": "700"}
+
+
+def test_info_errorstats_counts_by_code(keel):
+    c = keel().client()
+    c.set("s", "v")
+    for _ in range(2):
+        with pytest.raises(redis.ResponseError):
+            c.execute_command("NOSUCH")
+    c.rpush("l", "a")
+    with pytest.raises(redis.ResponseError):
+        c.get("l")
+    info = c.info("errorstats")
+    # redis-py 4.3 leaves a single "count=N" pair as text
+    assert str(info["errorstat_ERR"]) in ("count=2", "{'count': 2}")
+    assert str(info["errorstat_WRONGTYPE"]) in ("count=1", "{'count': 1}")
+    assert "errorstat_ERR" in c.info()  # part of the default sections, as in Redis 7
+    assert c.info("stats")["total_error_replies"] == 3
+    c.config_resetstat()
+    assert c.info("errorstats") == {}
