@@ -182,37 +182,7 @@ void hash_active_expire(void)
 
 /* ---- type operations ---- */
 
-static void ops_free(void *v)
-{
-    hash_free(v);
-}
-
-static void *ops_dup(const void *v)
-{
-    return hash_dup(v);
-}
-
-static size_t ops_mem(const void *v)
-{
-    return hash_mem(v);
-}
-
-static const char *ops_encoding(const void *v)
-{
-    return hash_encoding(v);
-}
-
-static void ops_digest(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
-{
-    hash_digest(v, feed, ctx);
-}
-
-static size_t ops_length(const void *v)
-{
-    return hash_len(v);
-}
-
-static const type_ops hash_ops = {"hash", ops_free, ops_dup, ops_mem, ops_encoding, ops_digest, ops_length};
+TYPE_OPS_DEFINE(hash_ops, "hash", hash);
 
 void hash_type_register(void)
 {

@@ -14,45 +14,7 @@
 
 /* ---- type registration ---- */
 
-static void ops_free(void *v)
-{
-    list_free(v);
-}
-
-static void *ops_dup(const void *v)
-{
-    return list_dup(v);
-}
-
-static size_t ops_mem(const void *v)
-{
-    return list_mem(v);
-}
-
-static const char *ops_encoding(const void *v)
-{
-    return list_encoding(v);
-}
-
-static void ops_digest(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
-{
-    list_digest(v, feed, ctx);
-}
-
-static size_t ops_length(const void *v)
-{
-    return list_len(v);
-}
-
-static const type_ops list_ops = {
-    .name = "list",
-    .free = ops_free,
-    .dup = ops_dup,
-    .mem = ops_mem,
-    .encoding = ops_encoding,
-    .digest = ops_digest,
-    .length = ops_length,
-};
+TYPE_OPS_DEFINE(list_ops, "list", list);
 
 void list_type_register(void)
 {

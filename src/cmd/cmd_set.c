@@ -31,37 +31,7 @@ static void reply_sv(client *c, sv v)
 
 /* ---- type operations ---- */
 
-static void ops_free(void *v)
-{
-    set_free(v);
-}
-
-static void *ops_dup(const void *v)
-{
-    return set_dup(v);
-}
-
-static size_t ops_mem(const void *v)
-{
-    return set_mem(v);
-}
-
-static const char *ops_encoding(const void *v)
-{
-    return set_encoding(v);
-}
-
-static void ops_digest(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
-{
-    set_digest(v, feed, ctx);
-}
-
-static size_t ops_length(const void *v)
-{
-    return set_len(v);
-}
-
-static const type_ops set_ops = {"set", ops_free, ops_dup, ops_mem, ops_encoding, ops_digest, ops_length};
+TYPE_OPS_DEFINE(set_ops, "set", set);
 
 void set_type_register(void)
 {

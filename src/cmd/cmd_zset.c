@@ -1537,29 +1537,7 @@ void cmd_zscan(client *c)
 
 /* ---- type registration ---- */
 
-static const char *zset_enc_name(const void *v)
-{
-    return zset_encoding(v);
-}
-
-static size_t zset_mem_op(const void *v)
-{
-    return zset_mem(v);
-}
-
-static size_t zset_len_op(const void *v)
-{
-    return zset_len(v);
-}
-
-static void zset_digest_op(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
-{
-    zset_digest(v, feed, ctx);
-}
-
-static const type_ops zset_ops = {
-    "zset", zset_free, zset_dup, zset_mem_op, zset_enc_name, zset_digest_op, zset_len_op,
-};
+TYPE_OPS_DEFINE(zset_ops, "zset", zset);
 
 void zset_type_register(void)
 {

@@ -49,6 +49,43 @@ typedef struct type_ops {
     size_t (*length)(const void *v); /* element count, for lazy-free sizing */
 } type_ops;
 
+/* Defines `static const type_ops var`, named tname, whose callbacks forward
+ * to prefix##_free, _dup, _mem, _encoding, _digest and _len: the typed
+ * functions of a types/ module (they take their own pointer type, so each
+ * needs a void * adapter, and the adapters are the same for every family). */
+#define TYPE_OPS_DEFINE(var, tname, prefix)                                                                            \
+    static void prefix##_ops_free(void *v)                                                                             \
+    {                                                                                                                  \
+        prefix##_free(v);                                                                                              \
+    }                                                                                                                  \
+    static void *prefix##_ops_dup(const void *v)                                                                       \
+    {                                                                                                                  \
+        return prefix##_dup(v);                                                                                        \
+    }                                                                                                                  \
+    static size_t prefix##_ops_mem(const void *v)                                                                      \
+    {                                                                                                                  \
+        return prefix##_mem(v);                                                                                        \
+    }                                                                                                                  \
+    static const char *prefix##_ops_encoding(const void *v)                                                            \
+    {                                                                                                                  \
+        return prefix##_encoding(v);                                                                                   \
+    }                                                                                                                  \
+    static void prefix##_ops_digest(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)      \
+    {                                                                                                                  \
+        prefix##_digest(v, feed, ctx);                                                                                 \
+    }                                                                                                                  \
+    static size_t prefix##_ops_length(const void *v)                                                                   \
+    {                                                                                                                  \
+        return prefix##_len(v);                                                                                        \
+    }                                                                                                                  \
+    static const type_ops var = {tname,                                                                                \
+                                 prefix##_ops_free,                                                                    \
+                                 prefix##_ops_dup,                                                                     \
+                                 prefix##_ops_mem,                                                                     \
+                                 prefix##_ops_encoding,                                                                \
+                                 prefix##_ops_digest,                                                                  \
+                                 prefix##_ops_length}
+
 /* types/ modules register at start-up (collections come later). */
 void obj_register_type(int type, const type_ops *ops);
 const type_ops *obj_type_ops(int type);
