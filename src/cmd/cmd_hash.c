@@ -8,11 +8,9 @@
  * without due fields pay one comparison. Hashes that have field TTLs are
  * also remembered by name per database, and a bounded sweep from the
  * server cron reclaims fields nobody reads. */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -612,28 +610,6 @@ void cmd_hrandfield(client *c)
 
 /* ---- HSCAN ---- */
 
-/* Parses a SCAN cursor as Redis does (an unsigned 64-bit number; a minus
- * sign wraps, as strtoul does). */
-static int parse_cursor(client *c, sv a, unsigned long *out)
-{
-    char buf[32];
-    if (a.len == 0 || a.len >= sizeof(buf)) {
-        reply_err(c, "ERR invalid cursor");
-        return 0;
-    }
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE) {
-        reply_err(c, "ERR invalid cursor");
-        return 0;
-    }
-    *out = (unsigned long)v;
-    return 1;
-}
-
 typedef struct scan_acc {
     sv *items;
     size_t n, cap;
@@ -658,7 +634,7 @@ static void scan_pair(sv f, sv v, void *arg)
 void cmd_hscan(client *c)
 {
     unsigned long cursor;
-    if (!parse_cursor(c, c->argv[2], &cursor)) {
+    if (!arg_scan_cursor(c, 2, &cursor)) {
         return;
     }
     int bad;
@@ -672,28 +648,11 @@ void cmd_hscan(client *c)
         reply_array(R(c), 0);
         return;
     }
-    long long count = 10;
-    sv pat = {0};
-    int novalues = 0;
-    for (int i = 3; i < c->argc; i++) {
-        int more = i + 1 < c->argc;
-        if (arg_is(c, i, "COUNT") && more) {
-            if (!arg_ll(c, i + 1, &count)) {
-                return;
-            }
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            i++;
-        } else if (arg_is(c, i, "MATCH") && more) {
-            pat = c->argv[++i];
-        } else if (arg_is(c, i, "NOVALUES")) {
-            novalues = 1;
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
+    long long count;
+    sv pat;
+    int novalues;
+    if (!arg_scan_opts(c, 3, &count, &pat, &novalues)) {
+        return;
     }
     hash *h = hash_of(o);
     scan_acc acc = {0};

@@ -2,7 +2,6 @@
  * (SINTER/SUNION/SDIFF, their STORE forms, SINTERCARD) and SSCAN.
  * Random pops propagate as SREM of the members chosen, so replay does not
  * depend on the random generator. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,28 +520,6 @@ void cmd_sintercard(client *c)
 
 /* ---- SSCAN ---- */
 
-/* Parses a SCAN cursor as Redis does (an unsigned 64-bit number; a minus
- * sign wraps, as strtoul does). */
-static int parse_cursor(client *c, sv a, unsigned long *out)
-{
-    char buf[32];
-    if (a.len == 0 || a.len >= sizeof(buf)) {
-        reply_err(c, "ERR invalid cursor");
-        return 0;
-    }
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE) {
-        reply_err(c, "ERR invalid cursor");
-        return 0;
-    }
-    *out = (unsigned long)v;
-    return 1;
-}
-
 typedef struct scan_acc {
     str *items;
     size_t n, cap;
@@ -562,7 +539,7 @@ static void scan_member(sv m, void *arg)
 void cmd_sscan(client *c)
 {
     unsigned long cursor;
-    if (!parse_cursor(c, c->argv[2], &cursor)) {
+    if (!arg_scan_cursor(c, 2, &cursor)) {
         return;
     }
     int bad;
@@ -576,25 +553,10 @@ void cmd_sscan(client *c)
         reply_array(R(c), 0);
         return;
     }
-    long long count = 10;
-    sv pat = {0};
-    for (int i = 3; i < c->argc; i++) {
-        int more = i + 1 < c->argc;
-        if (arg_is(c, i, "COUNT") && more) {
-            if (!arg_ll(c, i + 1, &count)) {
-                return;
-            }
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            i++;
-        } else if (arg_is(c, i, "MATCH") && more) {
-            pat = c->argv[++i];
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
+    long long count;
+    sv pat;
+    if (!arg_scan_opts(c, 3, &count, &pat, NULL)) {
+        return;
     }
     set *s = set_of(o);
     scan_acc acc = {0};

@@ -1473,28 +1473,13 @@ void cmd_zscan(client *c)
     if (bad) {
         return;
     }
-    long long count = 10;
-    sv pat = {NULL, 0};
-    for (int j = 3; j < c->argc; j++) {
-        int left = c->argc - j - 1;
-        if (sv_eq_ci(c->argv[j], "count") && left >= 1) {
-            if (!arg_ll(c, j + 1, &count)) {
-                return;
-            }
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            j++;
-        } else if (sv_eq_ci(c->argv[j], "match") && left >= 1) {
-            pat = c->argv[++j];
-            if (pat.len == 1 && pat.ptr[0] == '*') {
-                pat.ptr = NULL;
-            }
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
+    long long count;
+    sv pat;
+    if (!arg_scan_opts(c, 3, &count, &pat, NULL)) {
+        return;
+    }
+    if (pat.len == 1 && pat.ptr[0] == '*') {
+        pat.ptr = NULL; /* matches everything */
     }
     if (!o) {
         reply_array(R(c), 2);

@@ -1,7 +1,9 @@
 /* cmd_api: the helpers command handlers share: standard error replies,
  * argument parsing, and typed key lookup with hit/miss statistics. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -137,6 +139,57 @@ int arg_double(client *c, int i, double *v)
 int arg_is(client *c, int i, const char *lit)
 {
     return i < c->argc && sv_eq_ci(c->argv[i], lit);
+}
+
+int arg_scan_cursor(client *c, int i, unsigned long *out)
+{
+    sv a = c->argv[i];
+    char buf[32];
+    if (a.len == 0 || a.len >= sizeof(buf)) {
+        reply_err(c, "ERR invalid cursor");
+        return 0;
+    }
+    memcpy(buf, a.ptr, a.len);
+    buf[a.len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' || errno == ERANGE) {
+        reply_err(c, "ERR invalid cursor");
+        return 0;
+    }
+    *out = (unsigned long)v;
+    return 1;
+}
+
+int arg_scan_opts(client *c, int first, long long *count, sv *pat, int *novalues)
+{
+    *count = 10;
+    *pat = (sv){0};
+    if (novalues) {
+        *novalues = 0;
+    }
+    for (int i = first; i < c->argc; i++) {
+        int more = i + 1 < c->argc;
+        if (arg_is(c, i, "COUNT") && more) {
+            if (!arg_ll(c, i + 1, count)) {
+                return 0;
+            }
+            if (*count < 1) {
+                reply_syntax_error(c);
+                return 0;
+            }
+            i++;
+        } else if (arg_is(c, i, "MATCH") && more) {
+            *pat = c->argv[++i];
+        } else if (novalues && arg_is(c, i, "NOVALUES")) {
+            *novalues = 1;
+        } else {
+            reply_syntax_error(c);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 kobj *lookup_read(client *c, sv key)

@@ -270,6 +270,13 @@ int arg_ll_range(client *c, int i, long long min, long long max, long long *v, c
 int arg_double(client *c, int i, double *v);
 /* argv[i] equals lit, case-insensitively. */
 int arg_is(client *c, int i, const char *lit);
+/* HSCAN/SSCAN/ZSCAN arguments. arg_scan_cursor parses argv[i] as strtoull
+ * does (a minus sign wraps), replying "ERR invalid cursor" if it is not a
+ * cursor. arg_scan_opts parses the options from argv[first]: COUNT n (n >= 1;
+ * 10 without it), MATCH pattern ({0} without it) and, when novalues is not
+ * NULL, the NOVALUES flag; it replies the error and returns 0 on a bad one. */
+int arg_scan_cursor(client *c, int i, unsigned long *out);
+int arg_scan_opts(client *c, int first, long long *count, sv *pat, int *novalues);
 
 /* ---- key lookup for commands: hit/miss stats, type check ---- */
 kobj *lookup_read(client *c, sv key);
