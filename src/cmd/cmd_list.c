@@ -583,34 +583,13 @@ void cmd_rpoplpush(client *c)
 /* Parses "numkeys key... LEFT|RIGHT [COUNT n]" starting at argv[at]. */
 static int parse_mpop(client *c, int at, int *nkeys, int *where, long *count)
 {
-    long long n;
-    if (!util_parse_ll(c->argv[at].ptr, c->argv[at].len, &n) || n <= 0) {
-        reply_err(c, "ERR numkeys should be greater than 0");
+    int right;
+    long long cnt;
+    if (!arg_mpop(c, at, "LEFT", "RIGHT", nkeys, &right, &cnt)) {
         return 0;
     }
-    if (n > c->argc - at - 2) {
-        reply_syntax_error(c);
-        return 0;
-    }
-    int where_at = at + 1 + (int)n;
-    if (!parse_where(c, where_at, where)) {
-        return 0;
-    }
-    long long cnt = -1;
-    for (int i = where_at + 1; i < c->argc; i++) {
-        if (cnt == -1 && arg_is(c, i, "COUNT") && i + 1 < c->argc) {
-            i++;
-            if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, &cnt) || cnt <= 0) {
-                reply_err(c, "ERR count should be greater than 0");
-                return 0;
-            }
-        } else {
-            reply_syntax_error(c);
-            return 0;
-        }
-    }
-    *nkeys = (int)n;
-    *count = cnt == -1 ? 1 : (cnt > LONG_MAX ? LONG_MAX : (long)cnt);
+    *where = right ? LIST_TAIL : LIST_HEAD;
+    *count = (long)cnt;
     return 1;
 }
 

@@ -792,51 +792,14 @@ void cmd_zpopmax(client *c)
     zpop_command(c, 1);
 }
 
-/* Parses "numkeys key... MIN|MAX [COUNT n]" at argv[idx]. */
-static int parse_mpop(client *c, int idx, long long *numkeys, int *max, long long *count)
-{
-    if (!arg_ll_range(c, idx, 1, LONG_MAX, numkeys, "ERR numkeys should be greater than 0")) {
-        return 0;
-    }
-    long long where = idx + *numkeys + 1;
-    if (where >= c->argc) {
-        reply_syntax_error(c);
-        return 0;
-    }
-    if (sv_eq_ci(c->argv[where], "min")) {
-        *max = 0;
-    } else if (sv_eq_ci(c->argv[where], "max")) {
-        *max = 1;
-    } else {
-        reply_syntax_error(c);
-        return 0;
-    }
-    *count = -1;
-    for (long long j = where + 1; j < c->argc; j++) {
-        if (*count == -1 && sv_eq_ci(c->argv[j], "count") && j + 1 < c->argc) {
-            j++;
-            if (!arg_ll_range(c, (int)j, 1, LONG_MAX, count, "ERR count should be greater than 0")) {
-                return 0;
-            }
-        } else {
-            reply_syntax_error(c);
-            return 0;
-        }
-    }
-    if (*count == -1) {
-        *count = 1;
-    }
-    return 1;
-}
-
 void cmd_zmpop(client *c)
 {
-    long long numkeys, count;
-    int max;
-    if (!parse_mpop(c, 1, &numkeys, &max, &count)) {
+    long long count;
+    int numkeys, max;
+    if (!arg_mpop(c, 1, "MIN", "MAX", &numkeys, &max, &count)) {
         return;
     }
-    pop_generic(c, &c->argv[2], (int)numkeys, max, 1, count, 1, 1, 0);
+    pop_generic(c, &c->argv[2], numkeys, max, 1, count, 1, 1, 0);
 }
 
 static void bzpop_command(client *c, int max)
@@ -872,17 +835,17 @@ void cmd_bzmpop(client *c)
     if (!block_parse_timeout(c, 1, &deadline)) {
         return;
     }
-    long long numkeys, count;
-    int max;
-    if (!parse_mpop(c, 2, &numkeys, &max, &count)) {
+    long long count;
+    int numkeys, max;
+    if (!arg_mpop(c, 2, "MIN", "MAX", &numkeys, &max, &count)) {
         return;
     }
     sv *keys = &c->argv[3];
-    int rc = pop_generic(c, keys, (int)numkeys, max, 1, count, 1, 1, 1);
+    int rc = pop_generic(c, keys, numkeys, max, 1, count, 1, 1, 1);
     if (rc != 0) {
         return;
     }
-    if (!block_on_keys(c, keys, (int)numkeys, deadline, BLOCK_REPLY_NULL_ARRAY)) {
+    if (!block_on_keys(c, keys, numkeys, deadline, BLOCK_REPLY_NULL_ARRAY)) {
         reply_null_array(R(c));
     }
 }

@@ -1,6 +1,7 @@
 /* cmd_api: the helpers command handlers share: standard error replies,
  * argument parsing, and typed key lookup with hit/miss statistics. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,44 @@ int arg_scan_cursor(client *c, int i, unsigned long *out)
         return 0;
     }
     *out = (unsigned long)v;
+    return 1;
+}
+
+int arg_mpop(client *c, int at, const char *end0, const char *end1, int *nkeys, int *end, long long *count)
+{
+    long long n;
+    if (!arg_ll_range(c, at, 1, LONG_MAX, &n, "ERR numkeys should be greater than 0")) {
+        return 0;
+    }
+    if (n > c->argc - at - 2) {
+        reply_syntax_error(c);
+        return 0;
+    }
+    int end_at = at + 1 + (int)n;
+    if (arg_is(c, end_at, end0)) {
+        *end = 0;
+    } else if (arg_is(c, end_at, end1)) {
+        *end = 1;
+    } else {
+        reply_syntax_error(c);
+        return 0;
+    }
+    *count = -1;
+    for (int i = end_at + 1; i < c->argc; i++) {
+        if (*count == -1 && arg_is(c, i, "COUNT") && i + 1 < c->argc) {
+            i++;
+            if (!arg_ll_range(c, i, 1, LONG_MAX, count, "ERR count should be greater than 0")) {
+                return 0;
+            }
+        } else {
+            reply_syntax_error(c);
+            return 0;
+        }
+    }
+    if (*count == -1) {
+        *count = 1;
+    }
+    *nkeys = (int)n;
     return 1;
 }
 

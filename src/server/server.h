@@ -277,6 +277,10 @@ int arg_is(client *c, int i, const char *lit);
  * NULL, the NOVALUES flag; it replies the error and returns 0 on a bad one. */
 int arg_scan_cursor(client *c, int i, unsigned long *out);
 int arg_scan_opts(client *c, int first, long long *count, sv *pat, int *novalues);
+/* LMPOP/ZMPOP arguments from argv[at]: "numkeys key... END [COUNT n]", END
+ * being end0 (*end = 0) or end1 (*end = 1); *count is 1 without COUNT.
+ * Replies Redis's error and returns 0 when they are bad. */
+int arg_mpop(client *c, int at, const char *end0, const char *end1, int *nkeys, int *end, long long *count);
 
 /* ---- key lookup for commands: hit/miss stats, type check ---- */
 kobj *lookup_read(client *c, sv key);
