@@ -869,11 +869,10 @@ static int l_pairs(lua_State *L)
     return 3;
 }
 
-static int l_loadstring(lua_State *L)
+/* Compiles source chunk s as loadstring/load do: the function, or nil and
+ * the error message (bytecode is refused). */
+static int load_chunk(lua_State *L, const char *s, size_t len, const char *name)
 {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
-    const char *name = luaL_optstring(L, 2, s);
     if (len > 0 && s[0] == '\033') {
         lua_pushnil(L);
         lua_pushstring(L, "loading precompiled chunks is not allowed");
@@ -885,6 +884,14 @@ static int l_loadstring(lua_State *L)
     lua_pushnil(L);
     lua_insert(L, -2);
     return 2;
+}
+
+static int l_loadstring(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, s);
+    return load_chunk(L, s, len, name);
 }
 
 /* load(func [, name]): gathers the pieces first, so the bytecode check
@@ -914,31 +921,17 @@ static int l_load(lua_State *L)
     luaL_pushresult(&b);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
-    if (len > 0 && s[0] == '\033') {
-        lua_pushnil(L);
-        lua_pushstring(L, "loading precompiled chunks is not allowed");
-        return 2;
-    }
-    if (luaL_loadbuffer(L, s, len, name) == 0) {
-        return 1;
-    }
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
+    return load_chunk(L, s, len, name);
 }
 
-/* Replaces the table at the top of the stack by a read-only proxy. */
-static void make_readonly(lua_State *L, lua_CFunction index_fn)
+/* Replaces the value at the top of the stack (the proxy's __index) by a
+ * read-only proxy of the table at `real`, recorded in the RK_RO registry. */
+static void push_readonly_proxy(lua_State *L, int real)
 {
-    int real = lua_gettop(L);
+    int index = lua_gettop(L);
     lua_newtable(L); /* proxy */
     lua_newtable(L); /* its metatable */
-    if (index_fn) {
-        lua_pushvalue(L, real);
-        lua_pushcclosure(L, index_fn, 1);
-    } else {
-        lua_pushvalue(L, real);
-    }
+    lua_pushvalue(L, index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
@@ -950,6 +943,18 @@ static void make_readonly(lua_State *L, lua_CFunction index_fn)
     lua_pushvalue(L, real);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    lua_replace(L, index);
+}
+
+/* Replaces the table at the top of the stack by a read-only proxy. */
+static void make_readonly(lua_State *L, lua_CFunction index_fn)
+{
+    int real = lua_gettop(L);
+    lua_pushvalue(L, real);
+    if (index_fn) {
+        lua_pushcclosure(L, index_fn, 1);
+    }
+    push_readonly_proxy(L, real);
     lua_replace(L, real);
 }
 
@@ -975,13 +980,7 @@ static int globals_index(lua_State *L)
         lua_getfield(L, LUA_REGISTRYINDEX, RK_REDIS_LOAD);
         return 1;
     }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-    if (!lua_isnil(L, -1)) {
-        return 1;
-    }
-    const char *name = lua_tostring(L, 2);
-    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+    return strict_index(L); /* same upvalue 1: the real table */
 }
 
 static const char *const allowed_globals[] = {"assert",       "collectgarbage", "coroutine", "error",    "gcinfo",
@@ -1079,22 +1078,10 @@ svm *svm_new(int is_functions)
     lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
 
     /* The proxy every compiled chunk gets as its environment. */
-    lua_newtable(L);
-    lua_newtable(L);
     lua_pushvalue(L, g);
     lua_pushlightuserdata(L, vm);
     lua_pushcclosure(L, globals_index, 2);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, ro_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
-    lua_getfield(L, LUA_REGISTRYINDEX, RK_RO);
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, g);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    push_readonly_proxy(L, g);
     lua_pushvalue(L, -1);
     lua_setfield(L, g, "_G");
     lua_replace(L, LUA_GLOBALSINDEX);
