@@ -39,6 +39,23 @@ void set_type_register(void)
 
 /* ---- helpers ---- */
 
+/* Members collected from set_sample/set_scan (SPOP, SSCAN). */
+typedef struct member_list {
+    str *members;
+    size_t n, cap;
+} member_list;
+
+/* Members are copied: intset members live in a reused buffer. */
+static void collect_member(sv m, void *arg)
+{
+    member_list *p = arg;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->members = alloc_resize(p->members, sizeof(str) * p->cap);
+    }
+    p->members[p->n++] = str_new(m.ptr, m.len);
+}
+
 /* Deletes the key when its set emptied (with the "del" event); 1 if so. */
 static int drop_if_empty(client *c, sv key, kobj *o)
 {
@@ -212,21 +229,6 @@ void cmd_smove(client *c)
  * huge command. */
 #define SREM_CHUNK 1024
 
-typedef struct pop_ctx {
-    str *members;
-    size_t n, cap;
-} pop_ctx;
-
-static void collect_member(sv m, void *arg)
-{
-    pop_ctx *p = arg;
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 16;
-        p->members = alloc_resize(p->members, sizeof(str) * p->cap);
-    }
-    p->members[p->n++] = str_new(m.ptr, m.len);
-}
-
 void cmd_spop(client *c)
 {
     long long count = 1;
@@ -257,7 +259,7 @@ void cmd_spop(client *c)
         return;
     }
     set *s = set_of(o);
-    pop_ctx p = {0};
+    member_list p = {0};
     set_sample(s, (size_t)count, 1, collect_member, &p);
     if (has_count) {
         reply_set(R(c), (long long)p.n);
@@ -520,22 +522,6 @@ void cmd_sintercard(client *c)
 
 /* ---- SSCAN ---- */
 
-typedef struct scan_acc {
-    str *items;
-    size_t n, cap;
-} scan_acc;
-
-/* Members are copied: intset members live in a reused buffer. */
-static void scan_member(sv m, void *arg)
-{
-    scan_acc *a = arg;
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 32;
-        a->items = alloc_resize(a->items, sizeof(str) * a->cap);
-    }
-    a->items[a->n++] = str_new(m.ptr, m.len);
-}
-
 void cmd_sscan(client *c)
 {
     unsigned long cursor;
@@ -559,23 +545,23 @@ void cmd_sscan(client *c)
         return;
     }
     set *s = set_of(o);
-    scan_acc acc = {0};
+    member_list acc = {0};
     if (set_enc(s) != SET_ENC_HT) {
-        cursor = set_scan(s, 0, scan_member, &acc);
+        cursor = set_scan(s, 0, collect_member, &acc);
     } else {
         /* Bounded: at most 10 buckets per requested element. */
         long long budget = count * 10;
         do {
-            cursor = set_scan(s, cursor, scan_member, &acc);
+            cursor = set_scan(s, cursor, collect_member, &acc);
         } while (cursor && --budget > 0 && (long long)acc.n < count);
     }
     int match_all = pat.ptr == NULL || (pat.len == 1 && pat.ptr[0] == '*');
     size_t kept = 0;
     for (size_t i = 0; i < acc.n; i++) {
-        if (match_all || util_glob_match(pat.ptr, pat.len, acc.items[i], str_len(acc.items[i]), 0)) {
-            acc.items[kept++] = acc.items[i];
+        if (match_all || util_glob_match(pat.ptr, pat.len, acc.members[i], str_len(acc.members[i]), 0)) {
+            acc.members[kept++] = acc.members[i];
         } else {
-            str_free(acc.items[i]);
+            str_free(acc.members[i]);
         }
     }
     char cbuf[32];
@@ -584,8 +570,8 @@ void cmd_sscan(client *c)
     reply_bulk_cstr(R(c), cbuf);
     reply_array(R(c), (long long)kept);
     for (size_t i = 0; i < kept; i++) {
-        reply_bulk(R(c), acc.items[i], str_len(acc.items[i]));
-        str_free(acc.items[i]);
+        reply_bulk(R(c), acc.members[i], str_len(acc.members[i]));
+        str_free(acc.members[i]);
     }
-    alloc_free(acc.items);
+    alloc_free(acc.members);
 }
