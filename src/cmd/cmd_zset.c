@@ -367,10 +367,12 @@ void cmd_zcard(client *c)
     }
 }
 
-void cmd_zcount(client *c)
+/* ZCOUNT (a score range) and ZLEXCOUNT (lex). */
+static void zcount_generic(client *c, int lex)
 {
-    zscore_range r;
-    if (!parse_score_range(c, 2, 3, &r)) {
+    zscore_range sr;
+    zlex_range lr;
+    if (lex ? !parse_lex_range(c, 2, 3, &lr) : !parse_score_range(c, 2, 3, &sr)) {
         return;
     }
     int bad;
@@ -379,28 +381,22 @@ void cmd_zcount(client *c)
         return;
     }
     size_t s = 0, e = 0;
-    if (o) {
-        zset_score_bounds(zobj(o), &r, &s, &e);
+    if (o && lex) {
+        zset_lex_bounds(zobj(o), &lr, &s, &e);
+    } else if (o) {
+        zset_score_bounds(zobj(o), &sr, &s, &e);
     }
     reply_int(R(c), e > s ? (long long)(e - s) : 0);
 }
 
+void cmd_zcount(client *c)
+{
+    zcount_generic(c, 0);
+}
+
 void cmd_zlexcount(client *c)
 {
-    zlex_range r;
-    if (!parse_lex_range(c, 2, 3, &r)) {
-        return;
-    }
-    int bad;
-    kobj *o = lookup_typed(c, c->argv[1], OBJ_ZSET, 0, &bad);
-    if (bad) {
-        return;
-    }
-    size_t s = 0, e = 0;
-    if (o) {
-        zset_lex_bounds(zobj(o), &r, &s, &e);
-    }
-    reply_int(R(c), e > s ? (long long)(e - s) : 0);
+    zcount_generic(c, 1);
 }
 
 static void zrank_generic(client *c, int rev)
