@@ -426,6 +426,21 @@ uint64_t util_hash_nocase(const void *p, size_t len)
     return siphash(p, len, 1);
 }
 
+uint64_t util_hash_stable(const void *p, size_t len, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
 /* ---- random ---- */
 
 static uint64_t rand_state = 0x9E3779B97F4A7C15ULL;

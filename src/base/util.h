@@ -34,6 +34,9 @@ int64_t util_mono_us(void);
 uint64_t util_hash(const void *p, size_t len);
 uint64_t util_hash_nocase(const void *p, size_t len);
 void util_hash_seed(const uint8_t key[16]);
+/* Unkeyed and deterministic (the same on every server), for DEBUG DIGEST:
+ * FNV-1a from seed, then a strong mixer. */
+uint64_t util_hash_stable(const void *p, size_t len, uint64_t seed);
 
 /* Fast non-cryptographic random numbers (seeded from the OS at start). */
 uint64_t util_rand64(void);

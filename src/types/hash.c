@@ -580,32 +580,15 @@ unsigned long hash_scan(hash *h, unsigned long cursor, void (*fn)(sv f, sv v, vo
     return 0;
 }
 
-/* A deterministic 64-bit hash for digests (util_hash is keyed per process,
- * and digests must match across servers): FNV-1a, then a strong mixer. */
-static uint64_t digest_hash(const void *p, size_t len, uint64_t seed)
-{
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ s[i]) * 1099511628211ULL;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
 static void digest_pair(uint64_t acc[2], sv f, sv v, int64_t expire)
 {
     /* Field and value hashed separately and combined asymmetrically, so
      * ("ab","c") and ("a","bc") differ. */
     for (int k = 0; k < 2; k++) {
-        uint64_t h = digest_hash(f.ptr, f.len, 10 + (uint64_t)k);
-        h = h * 31 + digest_hash(v.ptr, v.len, 20 + (uint64_t)k);
+        uint64_t h = util_hash_stable(f.ptr, f.len, 10 + (uint64_t)k);
+        h = h * 31 + util_hash_stable(v.ptr, v.len, 20 + (uint64_t)k);
         if (expire >= 0) {
-            h ^= digest_hash(&expire, sizeof(expire), 30 + (uint64_t)k);
+            h ^= util_hash_stable(&expire, sizeof(expire), 30 + (uint64_t)k);
         }
         acc[k] ^= h;
     }

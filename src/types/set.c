@@ -474,23 +474,6 @@ unsigned long set_scan(set *s, unsigned long cursor, void (*fn)(sv m, void *ctx)
 
 /* ---- digest ---- */
 
-/* A deterministic 64-bit hash for digests (util_hash is keyed per process,
- * and digests must match across servers): FNV-1a, then a strong mixer. */
-static uint64_t digest_hash(const void *p, size_t len, uint64_t seed)
-{
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ s[i]) * 1099511628211ULL;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
 void set_digest(const set *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
 {
     /* XOR of per-member 128-bit hashes: the same members give the same
@@ -500,8 +483,8 @@ void set_digest(const set *s, void (*feed)(void *ctx, const void *p, size_t len)
     sv m;
     set_iter_init(&it, (set *)s);
     while (set_iter_next(&it, &m)) {
-        acc[0] ^= digest_hash(m.ptr, m.len, 1);
-        acc[1] ^= digest_hash(m.ptr, m.len, 2);
+        acc[0] ^= util_hash_stable(m.ptr, m.len, 1);
+        acc[1] ^= util_hash_stable(m.ptr, m.len, 2);
     }
     set_iter_done(&it);
     feed(ctx, acc, sizeof(acc));
