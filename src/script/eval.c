@@ -179,22 +179,31 @@ int script_parse_numkeys(client *c, int i, long long *numkeys)
     return 1;
 }
 
-/* Shared by EVAL and FCALL: refusals that depend on the script's flags
- * before it starts. Returns 0 after replying. */
-int script_check_start(client *c, int flags, int ro)
+/* Shared by EVAL and FCALL. */
+void script_start(client *c, svm *vm, int ref, const char *name, int is_function, int flags, int ro, long long numkeys)
 {
     if (ro && !(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES)) {
         reply_err(c, "ERR Can not execute a script with write flag using *_ro command.");
-        return 0;
+        return;
     }
     /* A script that declared it may write is refused up front past
      * maxmemory; legacy scripts are checked at their first write. */
     if (!(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM)) &&
         server.cfg.maxmemory > 0 && server_over_memory()) {
         reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
-        return 0;
+        return;
     }
-    return 1;
+    script_call sc = {.vm = vm,
+                      .ref = ref,
+                      .name = name,
+                      .is_function = is_function,
+                      .flags = flags,
+                      .ro = ro || (flags & SCRIPT_FLAG_NO_WRITES),
+                      .keys = c->argv + 3,
+                      .nkeys = (int)numkeys,
+                      .args = c->argv + 3 + numkeys,
+                      .nargs = c->argc - 3 - (int)numkeys};
+    svm_call(c, &sc);
 }
 
 void script_eval_command(client *c, int by_sha, int ro)
@@ -218,20 +227,7 @@ void script_eval_command(client *c, int by_sha, int ro)
             return;
         }
     }
-    if (!script_check_start(c, s->flags, ro)) {
-        return;
-    }
-    script_call sc = {.vm = evm,
-                      .ref = s->ref,
-                      .name = sha,
-                      .is_function = 0,
-                      .flags = s->flags,
-                      .ro = ro || (s->flags & SCRIPT_FLAG_NO_WRITES),
-                      .keys = c->argv + 3,
-                      .nkeys = (int)numkeys,
-                      .args = c->argv + 3 + numkeys,
-                      .nargs = c->argc - 3 - (int)numkeys};
-    svm_call(c, &sc);
+    script_start(c, evm, s->ref, sha, 0, s->flags, ro, numkeys);
 }
 
 static void script_flush(void)

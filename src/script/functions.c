@@ -364,20 +364,7 @@ void script_fcall_command(client *c, int ro)
     if (!script_parse_numkeys(c, 2, &numkeys)) {
         return;
     }
-    if (!script_check_start(c, f->flags, ro)) {
-        return;
-    }
-    script_call sc = {.vm = fvm,
-                      .ref = f->ref,
-                      .name = f->name,
-                      .is_function = 1,
-                      .flags = f->flags,
-                      .ro = ro || (f->flags & SCRIPT_FLAG_NO_WRITES),
-                      .keys = c->argv + 3,
-                      .nkeys = (int)numkeys,
-                      .args = c->argv + 3 + numkeys,
-                      .nargs = c->argc - 3 - (int)numkeys};
-    svm_call(c, &sc);
+    script_start(c, fvm, f->ref, f->name, 1, f->flags, ro, numkeys);
 }
 
 /* ---- FUNCTION subcommands ---- */

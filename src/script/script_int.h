@@ -83,9 +83,11 @@ int script_running_is_function(void);
 /* Parses numkeys at argv[i] (keys follow it); replies the error and
  * returns 0 on bad input. */
 int script_parse_numkeys(client *c, int i, long long *numkeys);
-/* Refusals that depend on a script's flags before it starts (write flag
- * under *_RO, maxmemory). Returns 0 after replying. */
-int script_check_start(client *c, int flags, int ro);
+/* EVAL/FCALL after the script is found: refuses it on its flags (write
+ * flag under *_RO, maxmemory) or runs compiled function ref of vm with the
+ * keys and args after numkeys at argv[2]; replies either way. name is the
+ * SHA1 or the function name, for errors. */
+void script_start(client *c, svm *vm, int ref, const char *name, int is_function, int flags, int ro, long long numkeys);
 /* Replies a NULL-terminated HELP text. */
 void script_reply_help(client *c, const char *const *lines);
 
