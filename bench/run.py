@@ -78,32 +78,14 @@ SUBSCRIBER_COUNTS = (1, 10, 100)
 
 # The two Lua scripts from the seed document (redis-patterns-in-production),
 # verbatim: the token-checked lock release and the sliding-window limiter.
-LOCK_RELEASE_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-return redis.call('del', KEYS[1])
-else
-return 0
-end
-"""
-RATE_LIMIT_LUA = """
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local window_start = tonumber(ARGV[2])
-local max_requests = tonumber(ARGV[3])
-local window_size = tonumber(ARGV[4])
--- Remove old entries outside window
-redis.call('zremrangebyscore', key, '-inf', window_start)
--- Count current requests in window
-local current = redis.call('zcard', key)
-if current < max_requests then
--- Add new request with timestamp as score
-redis.call('zadd', key, now, now)
-redis.call('expire', key, window_size)
-return 1
-else
-return 0
-end
-"""
+def seed_script(name):
+    """A Lua script of the seed article, verbatim (shared with the tests)."""
+    with open(os.path.join(ROOT, "tests", "seed", name)) as f:
+        return f.read()
+
+
+LOCK_RELEASE_LUA = seed_script("lock_release.lua")
+RATE_LIMIT_LUA = seed_script("rate_limiter.lua")
 
 
 class BenchError(Exception):

@@ -17,6 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SERVER = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
 
 
+def seed_script(name):
+    """A Lua script of the seed article, verbatim, from tests/seed/."""
+    with open(os.path.join(ROOT, "tests", "seed", name)) as f:
+        return f.read()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, SERVER
+from conftest import ROOT, SERVER, seed_script
 
 NODE_PATH = "/usr/share/nodejs"
 SAN = os.path.basename(SERVER).endswith("-san")
@@ -58,30 +58,9 @@ def test_hiredis_runs_the_seed_patterns(keel):
 
 # ---- redis-cli: the same patterns the CLI way ----
 
-RELEASE_LUA = """\
-if redis.call('get', KEYS[1]) == ARGV[1] then
-return redis.call('del', KEYS[1])
-else
-return 0
-end
-"""
+RELEASE_LUA = seed_script("lock_release.lua")
 
-LIMITER_LUA = """\
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local window_start = tonumber(ARGV[2])
-local max_requests = tonumber(ARGV[3])
-local window_size = tonumber(ARGV[4])
-redis.call('zremrangebyscore', key, '-inf', window_start)
-local current = redis.call('zcard', key)
-if current < max_requests then
-redis.call('zadd', key, now, now)
-redis.call('expire', key, window_size)
-return 1
-else
-return 0
-end
-"""
+LIMITER_LUA = seed_script("rate_limiter.lua")
 
 
 def resp(*args):

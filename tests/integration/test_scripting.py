@@ -7,35 +7,11 @@ import time
 import pytest
 import redis
 
-from conftest import resp_exchange
+from conftest import resp_exchange, seed_script
 
-LOCK_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-return redis.call('del', KEYS[1])
-else
-return 0
-end
-"""
+LOCK_RELEASE = seed_script("lock_release.lua")
 
-RATE_LIMIT = """
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local window_start = tonumber(ARGV[2])
-local max_requests = tonumber(ARGV[3])
-local window_size = tonumber(ARGV[4])
--- Remove old entries outside window
-redis.call('zremrangebyscore', key, '-inf', window_start)
--- Count current requests in window
-local current = redis.call('zcard', key)
-if current < max_requests then
--- Add new request with timestamp as score
-redis.call('zadd', key, now, now)
-redis.call('expire', key, window_size)
-return 1
-else
-return 0
-end
-"""
+RATE_LIMIT = seed_script("rate_limiter.lua")
 
 
 def sha(s):
