@@ -213,12 +213,7 @@ static void put_back(client *c, sv key, kobj *o, hash *h)
 /* Deletes the key if the hash is empty; returns 1 if it did. */
 static int drop_if_empty(client *c, sv key, kobj *o)
 {
-    if (o && hash_len(hash_of(o)) == 0) {
-        db_delete(c->db, key);
-        notify_event(NOTIFY_GENERIC, "del", key, c->db->id);
-        return 1;
-    }
-    return 0;
+    return o && cmd_drop_if_empty(c, key, hash_len(hash_of(o)));
 }
 
 static void reply_sv(client *c, sv v)

@@ -45,10 +45,7 @@ static list *create_list(client *c, sv key)
 /* Empty lists do not exist: delete the key (and say so). */
 static void delete_if_empty(client *c, sv key, list *l)
 {
-    if (list_len(l) == 0) {
-        db_delete(c->db, key);
-        notify_event(NOTIFY_GENERIC, "del", key, c->db->id);
-    }
+    cmd_drop_if_empty(c, key, list_len(l));
 }
 
 static void reply_sv(client *c, sv v)

@@ -59,12 +59,7 @@ static void collect_member(sv m, void *arg)
 /* Deletes the key when its set emptied (with the "del" event); 1 if so. */
 static int drop_if_empty(client *c, sv key, kobj *o)
 {
-    if (o && set_len(set_of(o)) == 0) {
-        db_delete(c->db, key);
-        notify_event(NOTIFY_GENERIC, "del", key, c->db->id);
-        return 1;
-    }
-    return 0;
+    return o && cmd_drop_if_empty(c, key, set_len(set_of(o)));
 }
 
 /* ---- SADD / SREM / membership ---- */

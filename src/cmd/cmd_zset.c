@@ -33,12 +33,7 @@ static zset *zobj(kobj *o)
 static int store_back(client *c, kobj *o, zset *z, sv key)
 {
     kobj_set_ptr(o, z);
-    if (zset_len(z) == 0) {
-        db_delete(c->db, key);
-        notify_event(NOTIFY_GENERIC, "del", key, c->db->id);
-        return 1;
-    }
-    return 0;
+    return cmd_drop_if_empty(c, key, zset_len(z));
 }
 
 /* Array header for n (member, score) items: flat in RESP2, pairs in RESP3

@@ -273,6 +273,16 @@ int cmd_delete_key(client *c, sv key)
     return 1;
 }
 
+int cmd_drop_if_empty(client *c, sv key, size_t len)
+{
+    if (len != 0) {
+        return 0;
+    }
+    db_delete(c->db, key);
+    notify_event(NOTIFY_GENERIC, "del", key, c->db->id);
+    return 1;
+}
+
 void cmd_expire_key(client *c, kobj *o, sv key, int64_t when)
 {
     if (when <= db_time()) {

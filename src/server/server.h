@@ -298,6 +298,10 @@ void notify_event(int notify_class, const char *event, sv key, int dbid);
 /* Deletes key (returns 0 if absent), propagating DEL and signalling "del":
  * for commands whose own form would not replay the deletion. */
 int cmd_delete_key(client *c, sv key);
+/* Empty collections do not exist: deletes key, whose collection a command
+ * has just changed, when len is 0, with the "del" keyspace event (no DEL is
+ * propagated). Returns 1 if it deleted the key. */
+int cmd_drop_if_empty(client *c, sv key, size_t len);
 /* Sets an absolute expiry on o (deleting the key if it is in the past),
  * propagating PEXPIREAT and signalling "expire". */
 void cmd_expire_key(client *c, kobj *o, sv key, int64_t when);
