@@ -216,11 +216,6 @@ static int drop_if_empty(client *c, sv key, kobj *o)
     return o && cmd_drop_if_empty(c, key, hash_len(hash_of(o)));
 }
 
-static void reply_sv(client *c, sv v)
-{
-    reply_bulk(R(c), v.ptr, v.len);
-}
-
 /* ---- HSET family ---- */
 
 static int hset_generic(client *c)

@@ -48,11 +48,6 @@ static void delete_if_empty(client *c, sv key, list *l)
     cmd_drop_if_empty(c, key, list_len(l));
 }
 
-static void reply_sv(client *c, sv v)
-{
-    reply_bulk(R(c), v.ptr, v.len);
-}
-
 static const char *pop_event(int where)
 {
     return where == LIST_HEAD ? "lpop" : "rpop";

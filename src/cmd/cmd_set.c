@@ -23,11 +23,6 @@ static set *set_of(kobj *o)
     return (set *)kobj_ptr(o);
 }
 
-static void reply_sv(client *c, sv v)
-{
-    reply_bulk(R(c), v.ptr, v.len);
-}
-
 /* ---- type operations ---- */
 
 TYPE_OPS_DEFINE(set_ops, "set", set);

@@ -94,6 +94,11 @@ void reply_not_float(client *c)
     reply_err(c, "ERR value is not a valid float");
 }
 
+void reply_sv(client *c, sv v)
+{
+    reply_bulk(R(c), v.ptr, v.len);
+}
+
 void reply_arity_error(client *c)
 {
     char name[128];

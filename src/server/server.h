@@ -249,6 +249,8 @@ void reply_wrongtype(client *c);
 void reply_not_integer(client *c);
 void reply_not_float(client *c);
 void reply_arity_error(client *c);
+/* A bulk string from an sv. */
+void reply_sv(client *c, sv v);
 /* Container commands (CLIENT, CONFIG, ...): "ERR unknown subcommand 'x'.
  * Try CLIENT HELP." for argv[1]; and the arity check of a known
  * subcommand (arity counts argv[0] too), replying "wrong number of
