@@ -290,14 +290,7 @@ void script_script_command(client *c)
         script_reply_help(c, help);
     } else if (arg_is(c, 1, "LOAD") || arg_is(c, 1, "EXISTS") || arg_is(c, 1, "FLUSH") || arg_is(c, 1, "KILL") ||
                arg_is(c, 1, "HELP")) {
-        char name[16];
-        size_t n = sub.len < sizeof(name) - 1 ? sub.len : sizeof(name) - 1;
-        for (size_t i = 0; i < n; i++) {
-            char ch = sub.ptr[i];
-            name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-        }
-        name[n] = '\0';
-        reply_errf(c, "ERR wrong number of arguments for 'script|%s' command", name);
+        reply_subcommand_arity_error(c);
     } else {
         reply_errf(c, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.", (int)(sub.len < 128 ? sub.len : 128), sub.ptr);
     }

@@ -601,25 +601,12 @@ static void function_stats(client *c)
     reply_int(R(c), (long long)nfuncs_total);
 }
 
-static void wrong_args(client *c)
-{
-    char name[16];
-    sv sub = c->argv[1];
-    size_t n = sub.len < sizeof(name) - 1 ? sub.len : sizeof(name) - 1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = sub.ptr[i];
-        name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    }
-    name[n] = '\0';
-    reply_errf(c, "ERR wrong number of arguments for 'function|%s' command", name);
-}
-
 void script_function_command(client *c)
 {
     int argc = c->argc;
     if (arg_is(c, 1, "LOAD")) {
         if (argc < 3 || argc > 4) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         function_load(c);
@@ -627,7 +614,7 @@ void script_function_command(client *c)
         function_list(c);
     } else if (arg_is(c, 1, "DELETE")) {
         if (argc != 3) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         fn_lib *lib = lib_find(c->argv[2].ptr, c->argv[2].len);
@@ -640,7 +627,7 @@ void script_function_command(client *c)
         functions_changed(c);
     } else if (arg_is(c, 1, "FLUSH")) {
         if (argc > 3) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         if (argc == 3 && !arg_is(c, 2, "ASYNC") && !arg_is(c, 2, "SYNC")) {
@@ -652,25 +639,25 @@ void script_function_command(client *c)
         functions_changed(c);
     } else if (arg_is(c, 1, "DUMP")) {
         if (argc != 2) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         function_dump(c);
     } else if (arg_is(c, 1, "RESTORE")) {
         if (argc < 3) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         function_restore(c);
     } else if (arg_is(c, 1, "STATS")) {
         if (argc != 2) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         function_stats(c);
     } else if (arg_is(c, 1, "KILL")) {
         if (argc != 2) {
-            wrong_args(c);
+            reply_subcommand_arity_error(c);
             return;
         }
         script_kill(c, 1);

@@ -41,11 +41,8 @@ void reply_subcommand_unknown(client *c)
                c->argv[1].ptr, name);
 }
 
-int subcommand_arity_ok(client *c, int arity)
+void reply_subcommand_arity_error(client *c)
 {
-    if (arity > 0 ? c->argc == arity : c->argc >= -arity) {
-        return 1;
-    }
     /* Redis names a subcommand "container|sub", in lower case. */
     char name[128];
     size_t n = 0;
@@ -60,6 +57,14 @@ int subcommand_arity_ok(client *c, int arity)
     }
     name[n] = '\0';
     reply_errf(c, "ERR wrong number of arguments for '%s' command", name);
+}
+
+int subcommand_arity_ok(client *c, int arity)
+{
+    if (arity > 0 ? c->argc == arity : c->argc >= -arity) {
+        return 1;
+    }
+    reply_subcommand_arity_error(c);
     return 0;
 }
 

@@ -257,6 +257,8 @@ void reply_sv(client *c, sv v);
  * arguments for 'client|kill' command" and returning 0 when it fails. */
 void reply_subcommand_unknown(client *c);
 int subcommand_arity_ok(client *c, int arity);
+/* The arity error alone, for subcommands checked by hand. */
+void reply_subcommand_arity_error(client *c);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
 /* INFO errorstats: counts per error code; reset by CONFIG RESETSTAT. */
