@@ -1037,6 +1037,7 @@ svm *svm_new(int is_functions)
     open_module(L, g, "cjson", luaopen_cjson);
     open_module(L, g, "bit", luaopen_bit);
     open_module(L, g, "struct", script_open_struct);
+    open_module(L, g, "cmsgpack", script_open_cmsgpack);
     set_fn(L, "rawset", l_rawset);
     set_fn(L, "rawget", l_rawget);
     set_fn(L, "setmetatable", l_setmetatable);
@@ -1050,7 +1051,8 @@ svm *svm_new(int is_functions)
     lua_setfield(L, g, "redis");
 
     /* Library tables become read-only proxies. */
-    static const char *const libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "struct", "redis", NULL};
+    static const char *const libs[] = {"string", "table",  "math",     "coroutine", "cjson",
+                                       "bit",    "struct", "cmsgpack", "redis",     NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, g, libs[i]);
         make_readonly(L, NULL);

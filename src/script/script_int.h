@@ -71,6 +71,8 @@ int svm_raise(lua_State *L, const char *msg);
 
 /* struct.pack / struct.unpack / struct.size (struct.c). */
 int script_open_struct(lua_State *L);
+/* cmsgpack.pack / unpack / unpack_one / unpack_limit (cmsgpack.c). */
+int script_open_cmsgpack(lua_State *L);
 
 /* Shebang parsing shared by EVAL and FUNCTION LOAD: on "#!lua ..." sets
  * *body_off to the first newline (so line numbers stay right) and returns

@@ -1,6 +1,7 @@
 /* main: start-up, the cron timer, the before-sleep hook and shutdown. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,11 +308,14 @@ int main(int argc, char **argv)
     char err[1024];
     int argi = 1;
     if (argi < argc && argv[argi][0] != '-') {
-        server.config_file = argv[argi];
         if (config_load_file(argv[argi], err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        /* Absolute and free of symlinks: the server chdirs to `dir`, and
+         * CONFIG REWRITE renames its new file over the real one. */
+        static char config_path[PATH_MAX];
+        server.config_file = realpath(argv[argi], config_path) ? config_path : argv[argi];
         argi++;
     } else if (argi < argc && strcmp(argv[argi], "-") == 0) {
         if (config_load_file("-", err, sizeof(err)) < 0) {

@@ -416,6 +416,7 @@ int config_load_file(const char *path, char *err, size_t errlen);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
 str config_get_value(const char *name, int *found);
 void config_defaults(void);
+int config_rewrite(const char *path, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);
 /* Memory limit check for denyoom commands: evicts per maxmemory-policy,
  * then 1 = still over the limit (reply OOM). */
