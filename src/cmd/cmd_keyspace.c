@@ -386,36 +386,10 @@ static void scan_collect(dnode *n, void *ctx)
     b->items[b->len++] = (kobj *)n;
 }
 
-/* Redis reads the cursor with strtoul: "+5", "-1" (wraps) and "" (zero)
- * are accepted; leading space, trailing bytes and overflow are not. */
-static int parse_cursor(sv arg, unsigned long *out)
-{
-    char buf[64];
-    if (arg.len >= sizeof(buf)) {
-        /* Longer than any valid number (leading zeros aside, which no
-         * client sends): treat as overflow. */
-        return 0;
-    }
-    memcpy(buf, arg.ptr, arg.len);
-    buf[arg.len] = '\0';
-    if (arg.len && (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r'))) {
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE || (size_t)(end - buf) != arg.len) {
-        return 0;
-    }
-    *out = (unsigned long)v;
-    return 1;
-}
-
 void cmd_scan(client *c)
 {
     unsigned long cursor;
-    if (!parse_cursor(c->argv[1], &cursor)) {
-        reply_err(c, "ERR invalid cursor");
+    if (!arg_scan_cursor(c, 1, &cursor)) {
         return;
     }
     long long count = 10;

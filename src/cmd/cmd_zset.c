@@ -1395,31 +1395,10 @@ static void scan_collect(sv m, double s, void *ctx)
     a->n++;
 }
 
-static int parse_cursor(sv a, unsigned long *out)
-{
-    if (a.len == 0 || a.len > 20) {
-        return 0;
-    }
-    unsigned long long v = 0;
-    for (size_t i = 0; i < a.len; i++) {
-        if (a.ptr[i] < '0' || a.ptr[i] > '9') {
-            return 0;
-        }
-        unsigned long long d = (unsigned long long)(a.ptr[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10) {
-            return 0;
-        }
-        v = v * 10 + d;
-    }
-    *out = (unsigned long)v;
-    return 1;
-}
-
 void cmd_zscan(client *c)
 {
     unsigned long cursor;
-    if (!parse_cursor(c->argv[2], &cursor)) {
-        reply_err(c, "ERR invalid cursor");
+    if (!arg_scan_cursor(c, 2, &cursor)) {
         return;
     }
     int bad;

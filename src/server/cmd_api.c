@@ -149,23 +149,28 @@ int arg_is(client *c, int i, const char *lit)
 
 int arg_scan_cursor(client *c, int i, unsigned long *out)
 {
+    /* Redis reads the cursor with strtoul: "+5", "-1" (wraps) and ""
+     * (zero) are accepted; leading space, trailing bytes and overflow are
+     * not. Longer than any number (leading zeros aside): overflow. */
     sv a = c->argv[i];
-    char buf[32];
-    if (a.len == 0 || a.len >= sizeof(buf)) {
-        reply_err(c, "ERR invalid cursor");
-        return 0;
+    char buf[64];
+    int ok = a.len < sizeof(buf);
+    if (ok) {
+        memcpy(buf, a.ptr, a.len);
+        buf[a.len] = '\0';
+        ok = !(a.len && (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r')));
     }
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || errno == ERANGE) {
-        reply_err(c, "ERR invalid cursor");
-        return 0;
+    if (ok) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(buf, &end, 10);
+        ok = *end == '\0' && errno != ERANGE && (size_t)(end - buf) == a.len;
+        *out = (unsigned long)v;
     }
-    *out = (unsigned long)v;
-    return 1;
+    if (!ok) {
+        reply_err(c, "ERR invalid cursor");
+    }
+    return ok;
 }
 
 int arg_mpop(client *c, int at, const char *end0, const char *end1, int *nkeys, int *end, long long *count)

@@ -680,3 +680,16 @@ def test_sets_as_inputs(r):
     assert cmd(r, "ZUNIONSTORE", "d", 2, "ints", "plain") == 6
     assert r.zrange("d", 0, -1, withscores=True) == [(b"1", 1), (b"2", 1), (b"3", 1), (b"a", 1), (b"b", 1),
                                                      (b"c", 1)]
+
+
+def test_scan_cursors_parse_alike(r):
+    """SCAN, HSCAN, SSCAN and ZSCAN read the cursor the same way (strtoul)."""
+    r.hset("h", "f", "v")
+    r.sadd("s", "m")
+    r.zadd("z", {"m": 1})
+    for cmd in (("SCAN",), ("HSCAN", "h"), ("SSCAN", "s"), ("ZSCAN", "z")):
+        for ok in ("0", "+0", ""):
+            assert int(r.execute_command(*cmd, ok)[0]) == 0
+        for bad in (" 5", "5x", "99999999999999999999999"):
+            with pytest.raises(redis.ResponseError, match="^invalid cursor$"):
+                r.execute_command(*cmd, bad)
