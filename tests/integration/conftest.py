@@ -109,6 +109,30 @@ def rs(server):
 
 
 @pytest.fixture
+def events(server, r):
+    """Keyspace notifications (all classes) as (channel, message) pairs:
+    calling the fixture drains what has arrived since the last call."""
+    r.config_set("notify-keyspace-events", "KEA")
+    c = server.client()
+    p = c.pubsub()
+    p.psubscribe("__key*__:*")
+    assert p.get_message(timeout=2)["type"] == "psubscribe"
+
+    def drain():
+        out = []
+        while True:
+            m = p.get_message(timeout=0.3)
+            if m is None:
+                return out
+            out.append((m["channel"].decode(), m["data"].decode()))
+
+    yield drain
+    p.close()
+    c.close()
+    r.config_set("notify-keyspace-events", "")
+
+
+@pytest.fixture
 def keel():
     """Factory for servers with custom arguments/config; stopped after the test."""
     started = []

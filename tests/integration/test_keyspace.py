@@ -668,28 +668,6 @@ def test_object_encoding_collections(r):
 
 # ---- keyspace events ----
 
-@pytest.fixture
-def events(server, r):
-    r.config_set("notify-keyspace-events", "KEA")
-    c = server.client()
-    p = c.pubsub()
-    p.psubscribe("__key*__:*")
-    assert p.get_message(timeout=2)["type"] == "psubscribe"
-
-    def drain():
-        out = []
-        while True:
-            m = p.get_message(timeout=0.3)
-            if m is None:
-                return out
-            out.append((m["channel"].decode(), m["data"].decode()))
-
-    yield drain
-    p.close()
-    c.close()
-    r.config_set("notify-keyspace-events", "")
-
-
 def test_keyspace_events(r, events):
     r.set("a", "1")
     events()
