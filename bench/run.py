@@ -4,8 +4,8 @@
 Starts both servers on free ports in temporary directories, runs the same
 redis-benchmark invocations against each in alternating order (keel first
 in odd rounds, redis first in even rounds, so that drift in machine load
-cancels), and reports the median ops/s per server and the ratio
-keel/redis. It also loads the same data into both and compares
+cancels), and reports the median ops/s per server and the median of the
+per-round ratios keel/redis. It also loads the same data into both and compares
 used_memory per key. A test runs only when both servers have the commands
 it needs (COMMAND INFO); otherwise it is listed as skipped.
 
@@ -13,7 +13,7 @@ Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
   BENCH_QUICK=1        a fast smoke run (1 round, small counts)
-  BENCH_ROUNDS         rounds per test [3]
+  BENCH_ROUNDS         rounds per test [5]
   BENCH_N              SET/GET/INCR requests at pipeline 1 [100000]
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
                        Other tests run a fraction of these so that the
@@ -71,7 +71,7 @@ def env_int(name, default):
 
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
-ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 3)
+ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 5)
 N1 = env_int("BENCH_N", 10000 if QUICK else 100000)
 N16 = env_int("BENCH_NP", 50000 if QUICK else 1000000)
 PUBSUB_N = env_int("BENCH_PUBSUB_N", N1 // 2)
@@ -702,18 +702,20 @@ def render(meta, mem_rows, tests, notes):
     out.append("- Run time: %.0f s" % meta["elapsed"])
     out.append("")
     if tests:
-        out.append("### Throughput (median of rounds; ratio > 1 means keel is faster)")
+        out.append("### Throughput (ratio > 1 means keel is faster)")
+        out.append("")
+        out.append("ops/s are each server's median over the rounds; keel/redis is the median of the per-round "
+                   "ratios (each round runs both servers back to back, so a ratio compares like with like).")
         out.append("")
         out.append("| Test | -n | keel ops/s | redis ops/s | keel/redis | per-round ratios |")
         out.append("|---|---:|---:|---:|---:|---|")
         for t in tests:
             k = statistics.median(t.results["keel"])
             r = statistics.median(t.results["redis"])
-            # Each round's own ratio shows how much the machine's noise moved
-            # the result; the reported ratio is that of the medians.
-            per = " ".join("%.2f" % (a / b) for a, b in zip(t.results["keel"], t.results["redis"]) if b)
+            pairs = [a / b for a, b in zip(t.results["keel"], t.results["redis"]) if b]
+            per = " ".join("%.2f" % x for x in pairs)
             out.append("| %s | %s | %s | %s | %.2f | %s |" % (t.label, fmt_rate(t.n), fmt_rate(k), fmt_rate(r),
-                                                             k / r if r else 0, per))
+                                                             statistics.median(pairs) if pairs else 0, per))
         out.append("")
     if mem_rows:
         out.append("### Memory (used_memory delta per item; ratio < 1 means keel is smaller)")

@@ -34,6 +34,8 @@ struct ev_loop {
     long long next_timer_id;
     int stop;
     ev_hook_fn before_sleep;
+    long poll_max_us; /* busy-poll ceiling; 0 turns polling off */
+    long poll_us;     /* current window, adapted to how long sleeps last */
 };
 
 ev_loop *ev_new(int setsize)
@@ -217,6 +219,52 @@ static void run_timers(ev_loop *l)
     }
 }
 
+void ev_set_busy_poll(ev_loop *l, long max_us)
+{
+    l->poll_max_us = max_us > 0 ? max_us : 0;
+    if (l->poll_us > l->poll_max_us) {
+        l->poll_us = l->poll_max_us;
+    }
+}
+
+long ev_busy_poll_window(ev_loop *l)
+{
+    return l->poll_us;
+}
+
+/* Waits for events, polling for up to poll_us before sleeping. A sleeping
+ * thread is woken through the scheduler, and on a virtual machine whose
+ * guest does not halt-poll that wake-up is the dearest part of a small
+ * request's round trip. The window adapts like the kernel's haltpoll
+ * governor: it grows while sleeps end within the ceiling (traffic is dense
+ * enough that polling would have caught it) and shrinks when they do not, so
+ * an idle or sparsely used server does not spin. */
+static int wait_events(ev_loop *l, int wait_ms)
+{
+    if (wait_ms == 0 || l->poll_max_us == 0) {
+        return epoll_wait(l->epfd, l->fired, l->setsize, wait_ms);
+    }
+    int64_t start = util_mono_us();
+    if (l->poll_us > 0) {
+        int64_t until = start + l->poll_us;
+        do {
+            int n = epoll_wait(l->epfd, l->fired, l->setsize, 0);
+            if (n != 0) {
+                return n;
+            }
+        } while (util_mono_us() < until);
+    }
+    int n = epoll_wait(l->epfd, l->fired, l->setsize, wait_ms);
+    int64_t slept = util_mono_us() - start;
+    if (n > 0 && slept <= l->poll_max_us) {
+        long grown = l->poll_us ? l->poll_us * 2 : 10;
+        l->poll_us = grown < l->poll_max_us ? grown : l->poll_max_us;
+    } else {
+        l->poll_us = l->poll_us >= 20 ? l->poll_us / 2 : 0;
+    }
+    return n;
+}
+
 int ev_process(ev_loop *l, long max_wait_ms)
 {
     long wait = max_wait_ms;
@@ -227,7 +275,7 @@ int ev_process(ev_loop *l, long max_wait_ms)
             wait = d;
         }
     }
-    int n = epoll_wait(l->epfd, l->fired, l->setsize, (int)wait);
+    int n = wait_events(l, (int)wait);
     for (int i = 0; i < n; i++) {
         int fd = l->fired[i].data.fd;
         uint32_t ev = l->fired[i].events;

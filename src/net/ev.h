@@ -25,6 +25,10 @@ int ev_mask(ev_loop *loop, int fd);
 long long ev_timer_add(ev_loop *loop, long ms, ev_timer_fn fn, void *data);
 void ev_timer_del(ev_loop *loop, long long id);
 void ev_set_before_sleep(ev_loop *loop, ev_hook_fn fn);
+/* Poll for up to max_us (adaptively) before sleeping; 0 disables. */
+void ev_set_busy_poll(ev_loop *loop, long max_us);
+/* The current polling window in microseconds (tests and INFO). */
+long ev_busy_poll_window(ev_loop *loop);
 /* Process ready events once; wait at most max_wait_ms (-1: until a timer). */
 int ev_process(ev_loop *loop, long max_wait_ms);
 void ev_run(ev_loop *loop);

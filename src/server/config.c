@@ -195,6 +195,14 @@ static void apply_hz(void)
     }
 }
 
+/* main sets it once the loop exists; this handles CONFIG SET. */
+static void apply_busy_poll(void)
+{
+    if (server.loop) {
+        ev_set_busy_poll(server.loop, server.cfg.busy_poll_us);
+    }
+}
+
 static void apply_maxclients(void)
 {
     if (server.loop && ev_setsize(server.loop) < server.cfg.maxclients + 128) {
@@ -216,6 +224,7 @@ static config_def defs[] = {
     {"tcp-backlog", NULL, CFG_INT, S(tcp_backlog), 0, INT_MAX, "511", 0, NULL, NULL, NULL, NULL},
     {"databases", NULL, CFG_INT, S(databases), 1, INT_MAX, "16", 0, NULL, NULL, NULL, NULL},
     {"hz", NULL, CFG_INT, S(hz), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_hz},
+    {"busy-poll-us", NULL, CFG_INT, S(busy_poll_us), 0, 10000, "100", 1, NULL, NULL, NULL, apply_busy_poll},
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},

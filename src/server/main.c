@@ -389,6 +389,7 @@ int main(int argc, char **argv)
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);
+    ev_set_busy_poll(server.loop, server.cfg.busy_poll_us);
     log_msg(LOG_NOTICE, "Keel %s (redis-compatible %s) started, pid=%d, port=%d", KEEL_VERSION,
             KEEL_REDIS_COMPAT_VERSION, (int)getpid(), server.cfg.port);
     log_msg(LOG_NOTICE, "Ready to accept connections");

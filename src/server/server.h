@@ -134,6 +134,7 @@ typedef struct server_config {
     int databases;
     int hz;
     int dynamic_hz;
+    int busy_poll_us;
     int loglevel;
     char *logfile;
     char *dir;

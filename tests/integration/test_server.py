@@ -758,3 +758,33 @@ def test_info_errorstats_counts_by_code(keel):
     assert c.info("stats")["total_error_replies"] == 3
     c.config_resetstat()
     assert c.info("errorstats") == {}
+
+
+def proc_cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_busy_poll_setting_and_idle_server_sleeps(keel):
+    srv = keel("--busy-poll-us", "500")
+    r = srv.client()
+    assert r.config_get("busy-poll-us") == {"busy-poll-us": "500"}
+    with pytest.raises(redis.ResponseError) as e:
+        r.config_set("busy-poll-us", "-1")
+    assert err_text(e) == ("CONFIG SET failed (possibly related to argument 'busy-poll-us') - argument must be "
+                           "between 0 and 10000 inclusive")
+    # Back-to-back round trips open the polling window...
+    for i in range(3000):
+        r.set("k%d" % (i % 10), i)
+    # ...and once traffic stops the server goes back to sleeping in the
+    # kernel: a second of idleness costs next to no CPU (polling all the
+    # time would cost the whole second).
+    time.sleep(0.3)
+    before = proc_cpu_ticks(srv.proc.pid)
+    time.sleep(1.0)
+    assert proc_cpu_ticks(srv.proc.pid) - before <= 20
+    r.config_set("busy-poll-us", "0")
+    assert r.config_get("busy-poll-us") == {"busy-poll-us": "0"}
+    for i in range(100):
+        assert r.incr("n") == i + 1
