@@ -26,7 +26,8 @@ Settings come from environment variables (defaults in brackets):
   BENCH_ZSET           sorted-set members (memory, ZRANGE/ZRANK) [1000000]
   BENCH_HASHES         hashes of 10 fields for the memory test [100000]
   BENCH_SECTIONS       comma list of memory,throughput,pubsub [all]
-  BENCH_ONLY           run only throughput tests whose label contains this
+  BENCH_ONLY           run only throughput tests whose label matches this
+                       regular expression (e.g. "P1$", "^ZRANK")
   KEEL_SERVER, REDIS_SERVER   binaries [./keel-server, /usr/bin/redis-server]
 
 Benchmarks never fail because of slowness: the exit status is non-zero
@@ -35,6 +36,7 @@ only when a server cannot be started or dies during the run.
 import csv
 import datetime
 import io
+import math
 import os
 import platform
 import re
@@ -516,7 +518,7 @@ def build_tests(servers, tmp):
                           lambda rnd: ["EVALSHA", SHAS.get("lock", ""), "1", "lock:__rand_int__", "tok"], p, slow,
                           prep=load_locks))
     if ONLY:
-        tests = [t for t in tests if ONLY.lower() in t.label.lower()]
+        tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
     return tests
 
 
@@ -629,7 +631,7 @@ def pubsub_section(servers, tmp, notes):
     for t, k in zip(tests, SUBSCRIBER_COUNTS):
         t.nsub = k
     if ONLY:
-        tests = [t for t in tests if ONLY.lower() in t.label.lower()]
+        tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
     for rnd in range(1, ROUNDS + 1):
         log("pub/sub round %d/%d" % (rnd, ROUNDS))
         order = servers if rnd % 2 == 1 else servers[::-1]
@@ -716,6 +718,18 @@ def render(meta, mem_rows, tests, notes):
             per = " ".join("%.2f" % x for x in pairs)
             out.append("| %s | %s | %s | %s | %.2f | %s |" % (t.label, fmt_rate(t.n), fmt_rate(k), fmt_rate(r),
                                                              statistics.median(pairs) if pairs else 0, per))
+        out.append("")
+        # One row's median still moves several percent between runs; the
+        # geometric mean over every round of a group of rows is far steadier.
+        groups = [("pipeline 1", lambda t: t.label.endswith(" P1")),
+                  ("pipeline 16", lambda t: t.label.endswith(" P16")),
+                  ("pub/sub", lambda t: t.label.startswith("PUBLISH"))]
+        for name, member in groups:
+            logs = [math.log(a / b) for t in tests if member(t)
+                    for a, b in zip(t.results["keel"], t.results["redis"]) if a and b]
+            if logs:
+                out.append("- Geometric mean of all %s ratios (%d rounds): %.2f" % (name, len(logs),
+                                                                                  math.exp(statistics.mean(logs))))
         out.append("")
     if mem_rows:
         out.append("### Memory (used_memory delta per item; ratio < 1 means keel is smaller)")
