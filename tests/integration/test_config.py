@@ -71,6 +71,51 @@ def test_config_file_directives_honoured(keel):
     r.close()
 
 
+def test_include_reads_files_in_place_and_in_glob_order(keel, tmp_path):
+    confd = tmp_path / "conf.d"
+    confd.mkdir()
+    (confd / "10-first.conf").write_text("hz 30\ntimeout 7\n")
+    (confd / "20-second.conf").write_text("# later files win\nhz 40\ninclude %s\n" % (tmp_path / "leaf.conf"))
+    (confd / "ignored.txt").write_text("hz 99\n")
+    (tmp_path / "leaf.conf").write_text("maxclients 60\n")
+    s = keel(config="hz 20\nmaxclients 50\ninclude %s/*.conf\nslowlog-max-len 77\n" % confd)
+    r = s.client(decode_responses=True)
+    cfg = r.config_get("*")
+    assert cfg["hz"] == "40"
+    assert cfg["timeout"] == "7"
+    assert cfg["maxclients"] == "60"  # nested include, read after the main file's own line
+    assert cfg["slowlog-max-len"] == "77"
+    # CONFIG REWRITE keeps the include line as written
+    r.config_set("hz", "45")
+    assert r.execute_command("CONFIG", "REWRITE") == "OK"
+    assert "include %s/*.conf" % confd in read_conf(s).splitlines()
+    # a pattern that matches nothing is not an error (as in Redis)
+    s2 = keel(config="include %s/*.nomatch\nhz 25\n" % confd)
+    assert s2.client(decode_responses=True).config_get("hz") == {"hz": "25"}
+
+
+def test_include_errors_stop_startup(tmp_path):
+    missing = tmp_path / "missing.conf"
+    main = write_conf("hz 10\ninclude %s\n" % missing)
+    rc, out = run_fail([main])
+    assert rc != 0
+    assert "Reading the configuration file '%s', at line 2" % main in out
+    assert "Fatal error, can't open config file '%s'" % missing in out
+    # an error inside an included file names that file and its line
+    bad = tmp_path / "bad.conf"
+    bad.write_text("hz 10\n\nnosuchdirective 1\n")
+    main = write_conf("include %s\n" % bad)
+    rc, out = run_fail([main])
+    assert rc != 0
+    assert "Reading the configuration file '%s', at line 3" % bad in out
+    assert ">>> 'nosuchdirective 1'" in out
+    # a file that includes itself stops instead of recursing forever
+    loop = tmp_path / "loop.conf"
+    loop.write_text("include %s\n" % loop)
+    rc, out = run_fail([str(loop)])
+    assert rc != 0 and "Too many nested includes (limit 16)" in out
+
+
 def test_command_line_overrides_file(keel):
     s = keel("--hz", "30", "--maxmemory-policy", "volatile-lru", "--save", "60", "100", "--requirepass", "",
              config=GOOD_CONF)
