@@ -78,6 +78,25 @@ static int parse_expire(client *c, sv arg, int unit_ms, int absolute, const char
     return 1;
 }
 
+/* Which expiry option a is: 1 EX, 2 PX, 3 EXAT, 4 PXAT, 0 none. Like Redis,
+ * SET and GETEX accept the same option twice (the last value wins) but not
+ * two different ones, and check the value only after all options parsed. */
+static int expiry_kind(sv a)
+{
+    static const char *const names[] = {"EX", "PX", "EXAT", "PXAT"};
+    for (int k = 0; k < 4; k++) {
+        if (sv_eq_ci(a, names[k])) {
+            return k + 1;
+        }
+    }
+    return 0;
+}
+
+static int parse_expiry_kind(client *c, sv arg, int kind, const char *cmdname, int64_t *out)
+{
+    return parse_expire(c, arg, kind == 2 || kind == 4, kind >= 3, cmdname, out);
+}
+
 /* Stores val at key with the given absolute expiry (-1 none); an expiry
  * already in the past deletes the key instead, as Redis does. */
 static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *old)
@@ -124,12 +143,13 @@ void cmd_get(client *c)
 
 void cmd_set(client *c)
 {
-    int flags = 0;
+    int flags = 0, kind = 0;
     int64_t expire = -1;
-    sv ifeq = {0};
+    sv ifeq = {0}, when = {0};
     for (int i = 3; i < c->argc; i++) {
         sv a = c->argv[i];
         int has_next = i + 1 < c->argc;
+        int k = expiry_kind(a);
         if (sv_eq_ci(a, "NX") && !(flags & (SET_XX | SET_IFEQ))) {
             flags |= SET_NX;
         } else if (sv_eq_ci(a, "XX") && !(flags & (SET_NX | SET_IFEQ))) {
@@ -141,18 +161,17 @@ void cmd_set(client *c)
             flags |= SET_GET;
         } else if (sv_eq_ci(a, "KEEPTTL") && !(flags & (SET_EXPIRE))) {
             flags |= SET_KEEPTTL;
-        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) && has_next &&
-                   !(flags & (SET_KEEPTTL | SET_EXPIRE))) {
-            int ms = a.ptr[0] == 'p' || a.ptr[0] == 'P';
-            int abs = a.len == 4;
+        } else if (k && has_next && !(flags & SET_KEEPTTL) && (!kind || kind == k)) {
             flags |= SET_EXPIRE;
-            if (!parse_expire(c, c->argv[++i], ms, abs, "set", &expire)) {
-                return;
-            }
+            kind = k;
+            when = c->argv[++i];
         } else {
             reply_syntax_error(c);
             return;
         }
+    }
+    if (kind && !parse_expiry_kind(c, when, kind, "set", &expire)) {
+        return;
     }
     sv key = c->argv[1], val = c->argv[2];
     kobj *old = db_lookup(c->db, key, LOOKUP_NOTOUCH);
@@ -251,28 +270,32 @@ void cmd_getdel(client *c)
 void cmd_getex(client *c)
 {
     int64_t expire = -1;
-    int persist = 0, has_expire = 0;
+    int persist = 0, kind = 0;
+    sv when = {0};
     for (int i = 2; i < c->argc; i++) {
         sv a = c->argv[i];
-        if (sv_eq_ci(a, "PERSIST") && !has_expire && !persist) {
+        int k = expiry_kind(a);
+        if (sv_eq_ci(a, "PERSIST") && !kind) {
             persist = 1;
-        } else if ((sv_eq_ci(a, "EX") || sv_eq_ci(a, "PX") || sv_eq_ci(a, "EXAT") || sv_eq_ci(a, "PXAT")) &&
-                   i + 1 < c->argc && !has_expire && !persist) {
-            has_expire = 1;
-            if (!parse_expire(c, c->argv[++i], a.ptr[0] == 'p' || a.ptr[0] == 'P', a.len == 4, "getex", &expire)) {
-                return;
-            }
+        } else if (k && i + 1 < c->argc && !persist && (!kind || kind == k)) {
+            kind = k;
+            when = c->argv[++i];
         } else {
             reply_syntax_error(c);
             return;
         }
     }
+    int has_expire = kind != 0;
     kobj *o;
     int rc = get_string(c, c->argv[1], &o, 1);
     if (rc <= 0) {
         if (rc == 0) {
             reply_null(R(c));
         }
+        return;
+    }
+    /* Redis checks the key and its type before the expiry value. */
+    if (kind && !parse_expiry_kind(c, when, kind, "getex", &expire)) {
         return;
     }
     reply_value(c, o);
@@ -536,10 +559,7 @@ void cmd_decrby(client *c)
 void cmd_incrbyfloat(client *c)
 {
     long double by, v = 0;
-    if (!util_parse_long_double(c->argv[2].ptr, c->argv[2].len, &by)) {
-        reply_not_float(c);
-        return;
-    }
+    /* Redis checks the key's type and value before the increment. */
     kobj *o;
     int rc = get_string(c, c->argv[1], &o, 1);
     if (rc < 0) {
@@ -552,6 +572,10 @@ void cmd_incrbyfloat(client *c)
             reply_not_float(c);
             return;
         }
+    }
+    if (!util_parse_long_double(c->argv[2].ptr, c->argv[2].len, &by)) {
+        reply_not_float(c);
+        return;
     }
     v += by;
     if (isnan(v) || isinf(v)) {

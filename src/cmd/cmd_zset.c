@@ -1253,11 +1253,8 @@ static void setop_generic(client *c, int numkeys_idx, int dst_idx, int op, int c
             j++;
         } else if (card_only && remaining >= 2 && sv_eq_ci(a, "limit")) {
             long long l;
-            if (!arg_ll(c, j + 1, &l)) {
-                goto out;
-            }
-            if (l < 0) {
-                reply_err(c, "ERR LIMIT can't be negative");
+            /* Redis gives this one text for a non-integer LIMIT too. */
+            if (!arg_ll_range(c, j + 1, 0, LLONG_MAX, &l, "ERR LIMIT can't be negative")) {
                 goto out;
             }
             limit = (unsigned long long)l;

@@ -69,8 +69,14 @@ void reply_errf(client *c, const char *fmt, ...)
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    /* Like Redis, drop line breaks at the end (an argument quoted last)
+     * rather than turning them into trailing spaces. */
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+    while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n')) {
+        buf[--len] = '\0';
+    }
     reply_err(c, buf);
 }
 

@@ -244,3 +244,47 @@ def test_arity_errors(r):
         r.execute_command("GET")
     with pytest.raises(redis.ResponseError, match="wrong number of arguments for 'set' command"):
         r.execute_command("SET", "k")
+
+
+def test_set_getex_repeated_options_and_check_order(r):
+    """Found by the random-command test: Redis accepts the same option twice
+    (the last value wins), rejects two different expiry options, and checks
+    the expiry value only after all options (GETEX: after the key's type)."""
+    r.set("k", "v")
+    # (EVAL shows the raw reply: redis-py turns SET's into a bool)
+    raw = "return redis.call('SET', unpack(ARGV))"
+    assert r.eval(raw, 0, "k", "v", "EX", "10", "EX", "200", "GET", "GET") == b"v"
+    assert 190 <= r.ttl("k") <= 200
+    assert r.eval(raw, 0, "k", "w", "XX", "XX", "KEEPTTL", "KEEPTTL") == b"OK"
+    assert 190 <= r.ttl("k") <= 200
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        r.execute_command("SET", "k", "v", "EX", "10", "PX", "10")
+    # a bad expiry value followed by a bad option is a syntax error
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        r.execute_command("SET", "k", "v", "NX", "GET", "EX", "abc", "10")
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        r.execute_command("SET", "k", "v", "EXAT", "-1", "junk")
+    assert r.execute_command("GETEX", "k", "PERSIST", "PERSIST") == b"w"
+    assert r.ttl("k") == -1
+    assert r.execute_command("GETEX", "k", "PX", "5000", "PX", "100000") == b"w"
+    assert 99000 <= r.pttl("k") <= 100000
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        r.execute_command("GETEX", "k", "EX", "1", "PERSIST")
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        r.execute_command("GETEX", "k", "EXAT", "EXAT", "PX")
+    # GETEX looks at the key before the expiry value
+    assert r.execute_command("GETEX", "missing", "EX", "abc") is None
+    r.rpush("l", "a")
+    with pytest.raises(redis.ResponseError, match="^WRONGTYPE"):
+        r.execute_command("GETEX", "l", "EX", "abc")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        r.execute_command("GETEX", "k", "EX", "abc")
+
+
+def test_incrbyfloat_checks_type_first(r):
+    r.rpush("l", "a")
+    with pytest.raises(redis.ResponseError, match="^WRONGTYPE"):
+        r.execute_command("INCRBYFLOAT", "l", "junk")
+    r.set("s", "abc")
+    with pytest.raises(redis.ResponseError, match="^value is not a valid float$"):
+        r.execute_command("INCRBYFLOAT", "s", "1")

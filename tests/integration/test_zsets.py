@@ -383,6 +383,8 @@ def test_setop_errors(z):
     assert err(cmd, z, "ZDIFF", 2, "u1", "u2", "WEIGHTS", 1, 1) == "syntax error"
     assert err(cmd, z, "ZUNIONSTORE", "d", 2, "u1", "u2", "WITHSCORES") == "syntax error"
     assert err(cmd, z, "ZINTERCARD", 2, "u1", "u2", "LIMIT", -1) == "LIMIT can't be negative"
+    # Redis gives the same text for a LIMIT that is not an integer at all
+    assert err(cmd, z, "ZINTERCARD", 2, "u1", "u2", "LIMIT", "x") == "LIMIT can't be negative"
     assert err(cmd, z, "ZINTERCARD", 2, "u1", "u2", "WITHSCORES") == "syntax error"
 
 
