@@ -54,7 +54,10 @@ static void reply_item(client *c, sv m, double s, int withscores)
     }
 }
 
-/* Score bound: "(" for exclusive, -inf/+inf allowed. */
+/* Score bound: "(" for exclusive, -inf/+inf allowed. Redis reads bounds
+ * with a bare strtod on the C string, so it takes leading spaces, "" as 0,
+ * overflow as +-inf, underflow as 0 and ignores anything after a NUL byte;
+ * only trailing junk and NaN are errors. Do the same. */
 static int parse_score_bound(sv a, double *v, int *ex)
 {
     *ex = 0;
@@ -63,12 +66,19 @@ static int parse_score_bound(sv a, double *v, int *ex)
         a.ptr++;
         a.len--;
     }
-    if (a.len == 0) {
-        /* Redis reads bounds with strtod, which takes "" as 0. */
-        *v = 0;
-        return 1;
+    const char *nul = memchr(a.ptr, '\0', a.len);
+    size_t n = nul ? (size_t)(nul - a.ptr) : a.len;
+    char small[128];
+    char *buf = n < sizeof(small) ? small : alloc_mem(n + 1);
+    memcpy(buf, a.ptr, n);
+    buf[n] = '\0';
+    char *end;
+    *v = strtod(buf, &end);
+    int ok = *end == '\0' && !isnan(*v);
+    if (buf != small) {
+        alloc_free(buf);
     }
-    return util_parse_double(a.ptr, a.len, v);
+    return ok;
 }
 
 static int parse_score_range(client *c, int mini, int maxi, zscore_range *r)

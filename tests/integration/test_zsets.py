@@ -695,3 +695,19 @@ def test_scan_cursors_parse_alike(r):
         for bad in (" 5", "5x", "99999999999999999999999"):
             with pytest.raises(redis.ResponseError, match="^invalid cursor$"):
                 r.execute_command(*cmd, bad)
+
+
+def test_score_bounds_parse_like_strtod(z):
+    """Found by the random-command test: Redis reads score bounds with a bare
+    strtod, so overflow means infinity, leading spaces and hex are fine, and
+    only trailing junk or NaN is an error."""
+    z.zadd("k", {"a": 1, "b": 2, "c": 16})
+    assert cmd(z, "ZCOUNT", "k", " 1", "1e309") == 3
+    assert cmd(z, "ZCOUNT", "k", "-1e309", "(1e309") == 3
+    assert cmd(z, "ZCOUNT", "k", "0x10", "+inf") == 1
+    assert cmd(z, "ZCOUNT", "k", "1e-400", "2") == 2
+    assert cmd(z, "ZCOUNT", "k", "0" * 300 + "2", "inf") == 2
+    assert cmd(z, "ZRANGEBYSCORE", "k", "(", "1e309") == [b"a", b"b", b"c"]
+    assert cmd(z, "ZREMRANGEBYSCORE", "k", "1e309", "1e309") == 0
+    for bad in ("nan", "1x", "1 ", "(nan"):
+        assert err(cmd, z, "ZCOUNT", "k", bad, 1) == "min or max is not a float"
