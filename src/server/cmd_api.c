@@ -66,18 +66,33 @@ void reply_err(client *c, const char *msg)
 
 void reply_errf(client *c, const char *fmt, ...)
 {
-    char buf[1024];
+    /* Redis quotes an argument in full (an unknown option of 64 KB comes
+     * back whole), so a message longer than the stack buffer is formatted
+     * again into one of its size. */
+    char small[1024], *buf = small;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
+    if (n < 0) {
+        n = 0;
+        small[0] = '\0';
+    } else if ((size_t)n >= sizeof(small)) {
+        buf = alloc_mem((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(buf, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     /* Like Redis, drop line breaks at the end (an argument quoted last)
      * rather than turning them into trailing spaces. */
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+    size_t len = (size_t)n;
     while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n')) {
         buf[--len] = '\0';
     }
     reply_err(c, buf);
+    if (buf != small) {
+        alloc_free(buf);
+    }
 }
 
 void reply_syntax_error(client *c)

@@ -87,6 +87,8 @@ def test_expire_errors(r):
     assert err(r, "PEXPIRE", "k", "10", "nx", "bar") == "Unsupported option bar"
     # line breaks at the end of a quoted argument are dropped, inner ones become spaces
     assert err(r, "EXPIRE", "k", "10", "*1\r\n$4\r\nPING\r\n") == "Unsupported option *1  $4  PING"
+    # and a long argument is quoted whole
+    assert err(r, "EXPIRE", "k", "10", "x" * 5000) == "Unsupported option " + "x" * 5000
     # options are checked before the time, as in Redis
     assert err(r, "EXPIRE", "k", "abc", "FOO") == "Unsupported option FOO"
     nx_msg = "NX and XX, GT or LT options at the same time are not compatible"
