@@ -9,7 +9,7 @@ for the connection's protocol, a failed PING or unbounded memory after a
 batch, and (through the harness) an ASan/UBSan report at server exit.
 
 The command sequence is a function of the seed alone. Run longer with
-KEEL_FUZZ_ROUNDS=N (batches per seed, default 6) and other seeds with
+KEEL_FUZZ_ROUNDS=N (batches per seed, default 20; KEEL_FUZZ_BATCH commands each, default 1000) and other seeds with
 KEEL_FUZZ_SEEDS=1,2,3 ; a failure prints the seed and the last commands.
 """
 import os
@@ -23,11 +23,11 @@ LLONG_MIN = -(2**63)
 REPLY_TIMEOUT = 5.0
 MEMORY_LIMIT = 512 * 1024 * 1024
 
-ROUNDS = int(os.environ.get("KEEL_FUZZ_ROUNDS", "6"))
+ROUNDS = int(os.environ.get("KEEL_FUZZ_ROUNDS", "20"))
 SEEDS = [int(s) for s in os.environ.get("KEEL_FUZZ_SEEDS", "11,22,33,44").split(",")]
 TRACE = open(os.environ["KEEL_FUZZ_TRACE"], "w") if os.environ.get("KEEL_FUZZ_TRACE") else None
 STATS = {} if os.environ.get("KEEL_FUZZ_STATS") else None
-CMDS_PER_BATCH = int(os.environ.get("KEEL_FUZZ_BATCH", "400"))
+CMDS_PER_BATCH = int(os.environ.get("KEEL_FUZZ_BATCH", "1000"))
 
 # Commands that would stop or stall the test, or that change how replies are
 # framed on the connection (subscribe mode), are never sent.
@@ -146,7 +146,8 @@ SCAN 0 MATCH * COUNT 10 TYPE string|SCAN 0 TYPE zset|KEYS *|KEYS h?|TYPE zb|EXIS
 DEL zb hb lb|UNLINK zb|RANDOMKEY|DBSIZE|SWAPDB 0 1|SELECT 1|FLUSHDB ASYNC|OBJECT FREQ s|OBJECT IDLETIME hb
 MEMORY USAGE zb SAMPLES 0|MEMORY USAGE hb|MEMORY STATS|CLIENT TRACKING ON BCAST PREFIX a PREFIX b NOLOOP
 CLIENT TRACKING ON OPTIN|CLIENT CACHING YES|CLIENT TRACKING OFF|CLIENT NO-EVICT ON|CLIENT SETNAME fuzz
-CLIENT LIST TYPE normal|CLIENT LIST ID 1 2 3|CLIENT UNBLOCK 1 ERROR|CLIENT TRACKINGINFO|CLIENT GETREDIR
+CLIENT LIST TYPE normal|CLIENT LIST ID 1 2 3|CLIENT UNBLOCK $ID ERROR|CLIENT UNBLOCK $ID TIMEOUT|CLIENT UNBLOCK $ID
+CLIENT TRACKING ON REDIRECT $ID|CLIENT TRACKING ON REDIRECT $ID BCAST PREFIX l|CLIENT LIST ID $ID $ID|CLIENT TRACKINGINFO|CLIENT GETREDIR
 COMMAND GETKEYS ZUNIONSTORE dst 2 a b|COMMAND GETKEYS EVAL x 2 a b|COMMAND INFO get zadd|COMMAND DOCS set
 COMMAND LIST FILTERBY PATTERN z*|COMMAND LIST FILTERBY ACLCAT hash|COMMAND GETKEYSANDFLAGS LMOVE a b LEFT RIGHT
 CONFIG GET *max*|CONFIG SET hash-max-listpack-entries 0|CONFIG SET zset-max-listpack-entries 1
@@ -329,6 +330,7 @@ class Fuzzer:
         self.commands = commands
         self.names = sorted(commands)
         self.history = []
+        self.ids = [1]
         big = [b"x" * self.rng.choice([100, 1000, 10000, 65536])]
         self.keys = strs(KEYS)
         self.pool_ints = strs(INTS)
@@ -378,7 +380,7 @@ class Fuzzer:
         return argv
 
     def mutate(self, tmpl):
-        args = list(tmpl[1:])
+        args = [b"%d" % self.rng.choice(self.ids) if a == b"$ID" else a for a in tmpl[1:]]
         for _ in range(self.rng.choice([0, 1, 1, 1, 2, 3])):
             op = self.rng.random()
             i = self.rng.randrange(len(args) + 1)
@@ -533,6 +535,8 @@ class Fuzzer:
                 v = c.call([b"HELLO", b"3"], proto=3)
                 if isinstance(v, tuple):
                     raise Fail("HELLO 3 failed: %r" % (v,))
+            blockers = self.start_blockers()
+            self.ids = [b.id for b in blockers] + [self.listener_id]
             in_multi = False
             for _ in range(count):
                 if self.rng.random() < 0.5:
@@ -591,8 +595,49 @@ class Fuzzer:
                     in_multi = False
             c.call([b"DISCARD"])
             c.call([b"RESET"], proto=0)
+            self.finish_blockers(blockers)
+            self.drain_listener()
         finally:
             c.close()
+
+    def start_blockers(self):
+        """Clients left blocked on keys while the batch runs, so that random
+        pushes, renames, type changes, MOVE/SWAPDB/FLUSHALL and CLIENT
+        UNBLOCK reach the code that serves or times out blocked clients."""
+        out = []
+        blocking = [n for n in self.names if n in TIMEOUT_POS]
+        for _ in range(self.rng.choice([0, 1, 2, 3])):
+            b = self.connect()
+            b.id = b.call([b"CLIENT", b"ID"])
+            name = self.rng.choice(blocking)
+            argv = self.gen(name)
+            pos = TIMEOUT_POS[name]
+            pos = pos + 1 if pos >= 0 else pos
+            if -len(argv) < pos < len(argv):
+                argv[pos] = self.rng.choice([b"0.1", b"0.3", b"0.3", b"1"])
+            self.history.append([b"(blocker)"] + argv)
+            b.sock.sendall(encode(argv))
+            out.append(b)
+        return out
+
+    def finish_blockers(self, blockers):
+        for b in blockers:
+            try:
+                b.reply()
+            finally:
+                b.close()
+
+    def drain_listener(self):
+        """Read the keyspace events and invalidations of the batch up to the
+        answer to a PING: each must be a well-formed frame."""
+        lc = self.listener
+        lc.sock.sendall(encode([b"PING", b"drained"]))
+        while True:
+            v = lc.read()
+            if v == [b"pong", b"drained"]:
+                return
+            if not isinstance(v, list) or len(v) not in (3, 4):
+                raise Fail("listener got %r" % (v,))
 
     def multi_reply(self, c, argv):
         """(P|S)UNSUBSCRIBE answer once per argument (at least once), as pushes in RESP3."""
@@ -621,6 +666,15 @@ class Fuzzer:
 
     def run(self, rounds):
         ctl = self.connect()
+        # A subscriber for keyspace events and tracking invalidations
+        # (CLIENT TRACKING ... REDIRECT to it comes from the templates).
+        self.listener = self.connect()
+        self.listener_id = self.listener.call([b"CLIENT", b"ID"])
+        ctl.call([b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA"])
+        self.listener.sock.sendall(encode([b"PSUBSCRIBE", b"__key*__:*"]))
+        self.listener.read()
+        self.listener.sock.sendall(encode([b"SUBSCRIBE", b"__redis__:invalidate"]))
+        self.listener.read()
         sent = 0
         try:
             for _ in range(rounds):
@@ -632,6 +686,7 @@ class Fuzzer:
             raise AssertionError("seed %d: %s\nlast commands:\n%s" % (self.seed, e, hist)) from None
         finally:
             ctl.close()
+            self.listener.close()
         return sent
 
 
