@@ -185,9 +185,50 @@ static void append_stats(void *ctx, const char *s)
 }
 #endif
 
+/* MEMORY's subcommands and their arities as Redis lists them. */
+static const struct {
+    const char *name;
+    int arity;
+} memory_subs[] = {{"usage", -3}, {"stats", 2}, {"doctor", 2}, {"malloc-stats", 2}, {"purge", 2}, {"help", 2}};
+
+static const char *const memory_help[] = {"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                                          "DOCTOR",
+                                          "    Return memory problems reports.",
+                                          "MALLOC-STATS",
+                                          "    Return internal statistics report from the memory allocator.",
+                                          "PURGE",
+                                          "    Attempt to purge dirty pages for reclamation by the allocator.",
+                                          "STATS",
+                                          "    Return information about the memory usage of the server.",
+                                          "USAGE <key> [SAMPLES <count>]",
+                                          "    Return memory in bytes used by <key> and its value. Nested values are",
+                                          "    sampled up to <count> times (default: 5, 0 means sample all).",
+                                          "HELP",
+                                          "    Prints this help.",
+                                          NULL};
+
 void cmd_memory(client *c)
 {
-    if (arg_is(c, 1, "USAGE") && c->argc >= 3) {
+    size_t nsubs = sizeof(memory_subs) / sizeof(memory_subs[0]), i;
+    for (i = 0; i < nsubs && !arg_is(c, 1, memory_subs[i].name); i++) {
+    }
+    if (i == nsubs) {
+        reply_subcommand_unknown(c);
+        return;
+    }
+    if (!subcommand_arity_ok(c, memory_subs[i].arity)) {
+        return;
+    }
+    if (arg_is(c, 1, "HELP")) {
+        long long n = 0;
+        while (memory_help[n]) {
+            n++;
+        }
+        reply_array(R(c), n);
+        for (long long j = 0; j < n; j++) {
+            reply_status(R(c), memory_help[j]);
+        }
+    } else if (arg_is(c, 1, "USAGE") && c->argc >= 3) {
         memory_usage(c);
     } else if (arg_is(c, 1, "STATS") && c->argc == 2) {
         memory_stats(c);

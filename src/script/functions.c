@@ -661,7 +661,11 @@ void script_function_command(client *c)
             return;
         }
         script_kill(c, 1);
-    } else if (arg_is(c, 1, "HELP") && argc == 2) {
+    } else if (arg_is(c, 1, "HELP")) {
+        if (argc != 2) {
+            reply_subcommand_arity_error(c);
+            return;
+        }
         static const char *const help[] = {
             "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "LOAD [REPLACE] <FUNCTION CODE>",

@@ -365,8 +365,19 @@ static void cleanup(client *c)
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR] */
 static int client_unblock(client *c)
 {
-    if (!arg_is(c, 1, "UNBLOCK") || c->argc < 3 || c->argc > 4) {
+    if (!arg_is(c, 1, "UNBLOCK")) {
         return 0;
+    }
+    /* Redis: too few arguments is an arity error, too many its generic
+     * subcommand error. */
+    if (c->argc < 3) {
+        reply_subcommand_arity_error(c);
+        return 1;
+    }
+    if (c->argc > 4) {
+        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                   (int)c->argv[1].len, c->argv[1].ptr);
+        return 1;
     }
     long long id;
     if (!arg_ll(c, 2, &id)) {

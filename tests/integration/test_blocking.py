@@ -52,6 +52,10 @@ def test_client_unblock_timeout_and_error(server):
     with pytest.raises(redis.ResponseError, match="CLIENT UNBLOCK reason should be TIMEOUT or ERROR"):
         r.execute_command("CLIENT", "UNBLOCK", wid, "LATER")
     assert r.execute_command("CLIENT", "UNBLOCK", 999999) == 0
+    with pytest.raises(redis.ResponseError, match="^wrong number of arguments for 'client\\|unblock' command$"):
+        r.execute_command("CLIENT", "UNBLOCK")
+    with pytest.raises(redis.ResponseError, match="^unknown subcommand or wrong number of arguments for 'unblock'"):
+        r.execute_command("CLIENT", "unblock", wid, "ERROR", "x")
 
 
 def test_timeout_survives_busy_server(server):

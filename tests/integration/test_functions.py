@@ -196,6 +196,7 @@ def test_stats_and_subcommand_errors(f):
     assert err(fn, f, "DELETE") == "wrong number of arguments for 'function|delete' command"
     assert err(f.execute_command, "FUNCTION") == "wrong number of arguments for 'function' command"
     assert len(fn(f, "HELP")) > 10
+    assert err(fn, f, "HELP", "x") == "wrong number of arguments for 'function|help' command"
     assert err(f.eval, "return redis.call('function', 'list')", 0).startswith(
         "This Redis command is not allowed from script")
     assert err(f.eval, "return redis.call('fcall', 'echo_key', 0)", 0).startswith(

@@ -160,3 +160,23 @@ def test_info_memory_fields(r):
         assert f in info
     assert info["used_memory_peak"] >= info["used_memory"] or True
     assert info["used_memory"] > 0 and info["used_memory_rss"] > 0
+
+
+def test_memory_subcommand_errors_and_help(server):
+    """Found by the random-command test: MEMORY's subcommands have Redis's
+    arity errors, an unknown one gets the usual text, and HELP exists."""
+    r = server.client()
+
+    def err(*args):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("MEMORY", *args)
+        return str(e.value)
+
+    assert err("USAGE") == "wrong number of arguments for 'memory|usage' command"
+    assert err("STATS", "x") == "wrong number of arguments for 'memory|stats' command"
+    assert err("doctor", "x") == "wrong number of arguments for 'memory|doctor' command"
+    assert err("PURGE", "x") == "wrong number of arguments for 'memory|purge' command"
+    assert err("HELP", "x") == "wrong number of arguments for 'memory|help' command"
+    assert err("bogus") == "unknown subcommand 'bogus'. Try MEMORY HELP."
+    help = r.execute_command("MEMORY", "HELP")
+    assert help[0].startswith(b"MEMORY <subcommand>") and b"USAGE <key> [SAMPLES <count>]" in help

@@ -727,5 +727,5 @@ def test_random_commands(keel, seed, args):
         c.close()
         for name in sorted(STATS):
             ok, err, errs = STATS[name]
-            top = sorted(errs.items(), key=lambda kv: -kv[1])[:3]
+            top = sorted(errs.items(), key=lambda kv: -kv[1])[:int(os.environ.get("KEEL_FUZZ_STATS_TOP", "3"))]
             print("%-18s ok %5d err %5d %s" % (name, ok, err, top))
