@@ -209,6 +209,12 @@ void script_start(client *c, svm *vm, int ref, const char *name, int is_function
 void script_eval_command(client *c, int by_sha, int ro)
 {
     long long numkeys;
+    /* No script has a SHA1 that is not 40 characters: Redis says so
+     * before it looks at numkeys. */
+    if (by_sha && c->argv[1].len != 40) {
+        reply_err(c, "NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    }
     if (!script_parse_numkeys(c, 2, &numkeys)) {
         return;
     }

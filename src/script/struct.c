@@ -144,7 +144,7 @@ static int l_pack(lua_State *L)
             }
             break;
         }
-        default: return luaL_error(L, "invalid format option '%c'", opt);
+        default: return luaL_argerror(L, 1, lua_pushfstring(L, "invalid format option '%c'", opt));
         }
     }
     luaL_pushresult(&b);
@@ -237,7 +237,7 @@ static int l_unpack(lua_State *L)
             n++;
             break;
         }
-        default: return luaL_error(L, "invalid format option '%c'", opt);
+        default: return luaL_argerror(L, 1, lua_pushfstring(L, "invalid format option '%c'", opt));
         }
         pos += size;
     }
@@ -259,9 +259,7 @@ static int l_size(lua_State *L)
         if (opt == 's' || (opt == 'c' && size == 0)) {
             return luaL_argerror(L, 1, "options 'c0' - 's' have undefined sizes");
         }
-        if (size == 0) {
-            return luaL_error(L, "invalid format option '%c'", opt);
-        }
+        /* Like Redis's struct.size, an unknown option adds nothing. */
         total += size;
     }
     lua_pushinteger(L, (lua_Integer)total);

@@ -353,6 +353,22 @@ def test_cjson_bit_struct(r):
     assert r.eval("return struct.size('>I2bd')", 0) == 11
 
 
+def test_struct_bad_option_errors_and_evalsha_short_sha(r):
+    """Found by the random-command test (texts as Redis 7 replies them)."""
+    for fn, call in (("pack", "struct.pack('n', 1)"), ("unpack", "struct.unpack('n', 'abc')")):
+        with pytest.raises(redis.ResponseError) as e:
+            r.eval("return " + call, 0)
+        assert "bad argument #1 to '%s' (invalid format option 'n')" % fn in str(e.value)
+    # struct.size skips what it does not know
+    assert r.eval("return struct.size('n')", 0) == 0
+    # a SHA1 of the wrong length cannot match: NOSCRIPT before numkeys
+    for cmd in ("EVALSHA", "EVALSHA_RO"):
+        with pytest.raises(redis.ResponseError, match="^No matching script. Please use EVAL.$"):
+            r.execute_command(cmd, "abc", "x")
+    with pytest.raises(redis.ResponseError, match="^value is not an integer or out of range$"):
+        r.execute_command("EVALSHA", "0" * 40, "x")
+
+
 # ---- sandbox ----
 
 
