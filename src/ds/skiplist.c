@@ -101,12 +101,32 @@ static void find_path(const zsl *l, double score, sv member, zsl_node **update, 
     }
 }
 
-/* Links n (its level already set) after the path found for its key. */
-static void link_node(zsl *l, zsl_node *n)
+/* find_path for a key known to sort after every node of a previous path
+ * (update[], rank[] on entry, still linked, ranks unchanged): on each level
+ * the walk resumes from whichever is further right, the node reached from
+ * above or the old path's node, so a score that moves up a little costs a
+ * few steps instead of a search from the top. */
+static void find_path_after(const zsl *l, double score, sv member, zsl_node **update, size_t *rank)
 {
-    zsl_node *update[ZSL_MAX_LEVEL];
-    size_t rank[ZSL_MAX_LEVEL];
-    find_path(l, n->score, zsl_member(n), update, rank);
+    zsl_node *x = l->header;
+    size_t r = 0;
+    for (int i = l->level - 1; i >= 0; i--) {
+        if (rank[i] > r) {
+            x = update[i];
+            r = rank[i];
+        }
+        while (x->fwd[i] && zsl_cmp(x->fwd[i]->score, zsl_member(x->fwd[i]), score, member) < 0) {
+            r += zsl_span(x)[i];
+            x = x->fwd[i];
+        }
+        update[i] = x;
+        rank[i] = r;
+    }
+}
+
+/* Links n (its level already set) after the given path to its key. */
+static void link_at(zsl *l, zsl_node *n, zsl_node **update, size_t *rank)
+{
     int level = n->level;
     if (level > l->level) {
         for (int i = l->level; i < level; i++) {
@@ -134,6 +154,14 @@ static void link_node(zsl *l, zsl_node *n)
         l->tail = n;
     }
     l->length++;
+}
+
+static void link_node(zsl *l, zsl_node *n)
+{
+    zsl_node *update[ZSL_MAX_LEVEL];
+    size_t rank[ZSL_MAX_LEVEL];
+    find_path(l, n->score, zsl_member(n), update, rank);
+    link_at(l, n, update, rank);
 }
 
 zsl_node *zsl_insert(zsl *l, double score, sv member)
@@ -166,10 +194,9 @@ static void unlink_with(zsl *l, zsl_node *x, zsl_node **update)
     l->length--;
 }
 
-void zsl_unlink(zsl *l, zsl_node *n)
+/* Finds n's path (left in update[], rank[]) and unlinks it. */
+static void unlink_found(zsl *l, zsl_node *n, zsl_node **update, size_t *rank)
 {
-    zsl_node *update[ZSL_MAX_LEVEL];
-    size_t rank[ZSL_MAX_LEVEL];
     find_path(l, n->score, zsl_member(n), update, rank);
     if (update[0]->fwd[0] != n) {
         PANIC("zsl_unlink: node not in the skiplist");
@@ -182,6 +209,13 @@ void zsl_unlink(zsl *l, zsl_node *n)
     }
 }
 
+void zsl_unlink(zsl *l, zsl_node *n)
+{
+    zsl_node *update[ZSL_MAX_LEVEL];
+    size_t rank[ZSL_MAX_LEVEL];
+    unlink_found(l, n, update, rank);
+}
+
 void zsl_update_score(zsl *l, zsl_node *n, double score)
 {
     /* Still between its neighbours: change in place (the common case for
@@ -192,9 +226,18 @@ void zsl_update_score(zsl *l, zsl_node *n, double score)
         n->score = score;
         return;
     }
-    zsl_unlink(l, n);
+    zsl_node *update[ZSL_MAX_LEVEL];
+    size_t rank[ZSL_MAX_LEVEL];
+    int up = score > n->score;
+    unlink_found(l, n, update, rank);
     n->score = score;
-    link_node(l, n);
+    if (up) {
+        /* The old path's nodes sort before the old key, so before the new. */
+        find_path_after(l, score, m, update, rank);
+        link_at(l, n, update, rank);
+    } else {
+        link_node(l, n);
+    }
 }
 
 size_t zsl_rank(const zsl *l, double score, sv member)

@@ -296,6 +296,31 @@ static void skiplist_big(void)
         CHECK(x != NULL);
         zsl_update_score(&l, x, scores[i] + 0.5);
     }
+    /* Random moves up (small and large: update_score resumes from the old
+     * path) and down; then every rank and span must still be right. */
+    for (int k = 0; k < N; k++) {
+        zsl_node *x = zsl_at_rank(&l, 1 + util_rand64() % l.length);
+        uint64_t pick = util_rand64() % 4;
+        double delta = pick == 0 ? 0.001 : pick == 1 ? 50.0 : pick == 2 ? -0.001 : -50.0;
+        zsl_update_score(&l, x, x->score + delta * (double)(1 + util_rand64() % 100));
+    }
+    int all_ranks = 1, all_order = 1;
+    r = 0;
+    prev = NULL;
+    for (zsl_node *x = l.header->fwd[0]; x; x = x->fwd[0]) {
+        r++;
+        if (zsl_rank(&l, x->score, zsl_member(x)) != r || zsl_at_rank(&l, r) != x) {
+            all_ranks = 0;
+        }
+        if (prev && zsl_cmp(prev->score, zsl_member(prev), x->score, zsl_member(x)) >= 0) {
+            all_order = 0;
+        }
+        if (x->backward != prev) {
+            all_order = 0;
+        }
+        prev = x;
+    }
+    CHECK(all_ranks && all_order && r == N && l.tail == prev);
     size_t nfreed = 0;
     CHECK(zsl_delete_rank_range(&l, 100, 5099, free_node, &nfreed) == 5000);
     CHECK(nfreed == 5000 && l.length == N - 5000);
