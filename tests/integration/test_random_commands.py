@@ -8,10 +8,19 @@ dropped connection, a reply slower than 5 s, a reply that is not valid RESP
 for the connection's protocol, a failed PING or unbounded memory after a
 batch, and (through the harness) an ASan/UBSan report at server exit.
 
+Each batch seeds a keyspace with every type and encoding, leaves a few
+clients blocked on keys, runs random commands (half generated from the
+command table, half mutated from well-formed templates) on one connection,
+sometimes in RESP3, with a subscriber receiving keyspace events and tracking
+invalidations. One more case runs under a 1 MB maxmemory.
+
 The command sequence is a function of the seed alone. Run longer with
-KEEL_FUZZ_ROUNDS=N (batches per seed, default 20; KEEL_FUZZ_BATCH commands each, default 1000) and other seeds with
-KEEL_FUZZ_SEEDS=1,2,3 ; a failure prints the seed and the last commands.
+KEEL_FUZZ_ROUNDS=N (batches per seed, default 20) of KEEL_FUZZ_BATCH
+commands (default 1000), other seeds with KEEL_FUZZ_SEEDS=1,2,3; a failure
+prints the seed and the last commands. KEEL_FUZZ_TRACE=file logs every
+command, KEEL_FUZZ_STATS=1 prints per-command reply/error counts (with -s).
 """
+import hashlib
 import os
 import random
 import socket
@@ -428,7 +437,6 @@ class Fuzzer:
     def gen_script(self, name, n):
         if name.startswith("eval"):
             if name.startswith("evalsha") and self.rng.random() < 0.7:
-                import hashlib
                 body = self.rng.choice(SCRIPTS).encode()
                 head = hashlib.sha1(body).hexdigest().encode()
             else:
