@@ -179,7 +179,7 @@ void cmd_hello(client *c)
 void cmd_select(client *c)
 {
     long long id;
-    if (!arg_ll(c, 1, &id)) {
+    if (!arg_int(c, 1, &id, NULL)) {
         return;
     }
     if (id < 0 || id >= server.cfg.databases) {

@@ -44,19 +44,6 @@ static void signal_write_db(client *c, db *d, const char *event, sv key)
 
 /* Parses a DB index that must fit an int (Redis's getIntFromObject); on
  * failure replies `err` (or the standard integer error) and returns 0. */
-static int arg_db_index(client *c, int i, long long *id, const char *err)
-{
-    if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, id) || *id < INT_MIN || *id > INT_MAX) {
-        if (err) {
-            reply_err(c, err);
-        } else {
-            reply_not_integer(c);
-        }
-        return 0;
-    }
-    return 1;
-}
-
 static db *db_by_index(long long id)
 {
     return id >= 0 && id < server.cfg.databases ? &server.dbs[id] : NULL;
@@ -174,8 +161,7 @@ void cmd_flushall(client *c)
 void cmd_swapdb(client *c)
 {
     long long id1, id2;
-    if (!arg_db_index(c, 1, &id1, "ERR invalid first DB index") ||
-        !arg_db_index(c, 2, &id2, "ERR invalid second DB index")) {
+    if (!arg_int(c, 1, &id1, "ERR invalid first DB index") || !arg_int(c, 2, &id2, "ERR invalid second DB index")) {
         return;
     }
     db *a = db_by_index(id1), *b = db_by_index(id2);
@@ -200,7 +186,7 @@ void cmd_swapdb(client *c)
 void cmd_move(client *c)
 {
     long long id;
-    if (!arg_db_index(c, 2, &id, NULL)) {
+    if (!arg_int(c, 2, &id, NULL)) {
         return;
     }
     db *dst = db_by_index(id);
@@ -237,7 +223,7 @@ void cmd_copy(client *c)
             replace = 1;
         } else if (arg_is(c, i, "DB") && i + 1 < c->argc) {
             long long id;
-            if (!arg_ll(c, i + 1, &id)) {
+            if (!arg_int(c, i + 1, &id, NULL)) {
                 return;
             }
             dst = db_by_index(id);

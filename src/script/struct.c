@@ -231,7 +231,10 @@ static int l_unpack(lua_State *L)
             break;
         case 's': {
             const char *z = pos < ld ? memchr(data + pos, '\0', ld - pos) : NULL;
-            luaL_argcheck(L, z != NULL, 2, "unfinished string in data");
+            if (z == NULL) {
+                /* Redis raises this one without naming the argument. */
+                return luaL_error(L, "unfinished string in data");
+            }
             size = (size_t)(z - (data + pos)) + 1;
             lua_pushlstring(L, data + pos, size - 1);
             n++;

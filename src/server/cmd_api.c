@@ -141,6 +141,23 @@ int arg_ll(client *c, int i, long long *v)
     return 1;
 }
 
+int arg_int(client *c, int i, long long *v, const char *err)
+{
+    if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, v)) {
+        reply_err(c, err ? err : "ERR value is not an integer or out of range");
+        return 0;
+    }
+    if (*v < INT_MIN || *v > INT_MAX) {
+        if (err) {
+            reply_err(c, err);
+        } else {
+            reply_errf(c, "ERR value is out of range, value must between %d and %d", INT_MIN, INT_MAX);
+        }
+        return 0;
+    }
+    return 1;
+}
+
 int arg_ll_range(client *c, int i, long long min, long long max, long long *v, const char *err)
 {
     if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, v)) {

@@ -272,6 +272,10 @@ void reply_errf(client *c, const char *fmt, ...) __attribute__((format(printf, 2
  * and return 0. */
 int arg_ll(client *c, int i, long long *v);
 int arg_ll_range(client *c, int i, long long min, long long max, long long *v, const char *err);
+/* An int argument as Redis's getIntFromObjectOrReply reads it: err (or the
+ * not-an-integer text) when unparsable, err (or "value is out of range,
+ * value must between INT_MIN and INT_MAX") when outside int. */
+int arg_int(client *c, int i, long long *v, const char *err);
 int arg_double(client *c, int i, double *v);
 /* argv[i] equals lit, case-insensitively. */
 int arg_is(client *c, int i, const char *lit);

@@ -156,6 +156,12 @@ def test_move_errors(r):
     assert err(r, "MOVE", "k", "x") == "value is not an integer or out of range"
     assert err(r, "MOVE", "k", "16") == "DB index is out of range"
     assert err(r, "MOVE", "k", "-1") == "DB index is out of range"
+    # past int, Redis's own range text (found by the random-command test)
+    big = "value is out of range, value must between -2147483648 and 2147483647"
+    assert err(r, "MOVE", "k", str(2**63 - 1)) == big
+    assert err(r, "SELECT", "2147483648") == big
+    assert err(r, "COPY", "k", "b", "DB", "-2147483649") == big
+    assert err(r, "SWAPDB", "0", "2147483648") == "invalid second DB index"
     assert err(r, "MOVE", "k", "0") == "source and destination objects are the same"
 
 

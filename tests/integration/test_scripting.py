@@ -359,6 +359,9 @@ def test_struct_bad_option_errors_and_evalsha_short_sha(r):
         with pytest.raises(redis.ResponseError) as e:
             r.eval("return " + call, 0)
         assert "bad argument #1 to '%s' (invalid format option 'n')" % fn in str(e.value)
+    with pytest.raises(redis.ResponseError) as e:
+        r.eval("return struct.unpack('s', 'abc')", 0)
+    assert "user_script:1: unfinished string in data script:" in str(e.value)
     # struct.size skips what it does not know
     assert r.eval("return struct.size('n')", 0) == 0
     # a SHA1 of the wrong length cannot match: NOSCRIPT before numkeys
