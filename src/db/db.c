@@ -317,7 +317,8 @@ typedef struct expire_ctx {
     db *d;
     long sampled;
     long expired;
-    long long ttl_sum; /* remaining TTLs of the live sampled keys */
+    double ttl_sum; /* remaining TTLs of the live sampled keys: not an
+                       integer, as TTLs near LLONG_MAX ms would overflow it */
     long ttl_live;
 } expire_ctx;
 
@@ -332,7 +333,7 @@ static void expire_visit(dnode *n, void *arg)
     if (db_expire_if_needed(c->d, o)) {
         c->expired++;
     } else {
-        c->ttl_sum += kobj_expire(o) - db_time();
+        c->ttl_sum += (double)(kobj_expire(o) - db_time());
         c->ttl_live++;
     }
 }
@@ -392,7 +393,8 @@ long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
         } else if (c.ttl_live) {
             /* INFO's avg_ttl: a running average over the samples, each
              * call weighing 2%, as Redis estimates it. */
-            long long avg = c.ttl_sum / c.ttl_live;
+            double mean = c.ttl_sum / (double)c.ttl_live;
+            long long avg = mean < 9.2e18 ? (long long)mean : 9200000000000000000LL;
             d->avg_ttl = d->avg_ttl ? (d->avg_ttl / 50) * 49 + avg / 50 : avg;
         }
         if (util_mono_us() - start > budget_us) {

@@ -360,6 +360,19 @@ def test_info_keyspace_avg_ttl(r):
     assert r.info("keyspace")["db0"]["avg_ttl"] == 0
 
 
+def test_avg_ttl_with_huge_expire_times(r):
+    """Found by the random-command test: the active-expire cycle summed the
+    sampled TTLs in a long long, which overflowed (UBSan) for TTLs of about
+    2^63 ms and made avg_ttl negative."""
+    for i in range(4):
+        r.set("k%d" % i, "v")
+        assert r.execute_command("EXPIREAT", "k%d" % i, 9007199254740993) == 1
+    deadline = time.time() + 5
+    while r.info("keyspace")["db0"]["avg_ttl"] == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert 9 * 10**18 < r.info("keyspace")["db0"]["avg_ttl"] < 2**63
+
+
 def test_expiry_events(r, events):
     r.set("k", "v")
     events()
