@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs Keel's build and test dependencies from Debian packages.
+# Installs Keel's build and test dependencies: Debian packages, plus the
+# ioredis test client from npm (tests/clients/package-lock.json).
 # --check: exit 0 if everything is present, 1 otherwise (prints nothing).
-# Not root: prints the apt-get line to run instead.
+# Not root: prints the apt-get line to run instead (the npm step needs no
+# root and runs either way).
 set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
       node-redis libhiredis-dev)
+IOREDIS_MARK="$ROOT/tests/clients/node_modules/ioredis/package.json"
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -13,20 +17,51 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ "${1:-}" = "--check" ]; then
-    [ ${#missing[@]} -eq 0 ]
+    [ ${#missing[@]} -eq 0 ] && [ -f "$IOREDIS_MARK" ]
     exit
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "Keel needs these Debian packages. Run:"
-    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
-    exit 1
+status=0
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Keel needs these Debian packages. Run:"
+        echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+        status=1
+    else
+        echo "Installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+        # The packaged redis-server is only a benchmark reference: keep it stopped.
+        if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+        service redis-server stop >/dev/null 2>&1 || true
+    fi
 fi
-echo "Installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${missing[@]}" >/dev/null
-# The packaged redis-server is only a benchmark reference: keep it stopped.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
-service redis-server stop >/dev/null 2>&1 || true
+
+# ioredis is not packaged by Debian, so this one test client comes from npm,
+# pinned by tests/clients/package-lock.json; it is never part of the server.
+if [ ! -f "$IOREDIS_MARK" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "The ioredis test client needs npm. Run:"
+            echo "  sudo apt-get update && sudo apt-get install -y npm"
+            exit 1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    fi
+    echo "Installing the ioredis test client (npm ci, tests/clients)"
+    ok=0
+    for attempt in 1 2 3; do
+        if npm ci --no-audit --no-fund --prefix "$ROOT/tests/clients"; then
+            ok=1
+            break
+        fi
+        echo "npm ci failed (attempt $attempt of 3)" >&2
+        if [ "$attempt" -lt 3 ]; then sleep $((attempt * 5)); fi
+    done
+    if [ "$ok" -ne 1 ] || [ ! -f "$IOREDIS_MARK" ]; then
+        echo "Could not install ioredis into tests/clients/node_modules." >&2
+        exit 1
+    fi
+fi
+exit "$status"

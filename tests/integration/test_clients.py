@@ -1,10 +1,12 @@
 """The seed article's patterns through the clients our users run.
 
 redis-py drives the rest of the suite; here node-redis 4.5 (the article's
-own client, tests/clients/seed_patterns.js), hiredis (tests/clients/
-hiredis_patterns.c) and redis-cli (--eval with a script file, --pipe) run
-the cache, lock, rate-limiter, pub/sub, leaderboard and memory patterns
-against a fresh server each and must finish cleanly.
+own client, tests/clients/seed_patterns.js), ioredis 5 (tests/clients/
+seed_patterns_ioredis.js, installed from npm by scripts/install-deps.sh),
+hiredis (tests/clients/hiredis_patterns.c) and redis-cli (--eval with a
+script file, --pipe) run the cache, lock, rate-limiter, pub/sub,
+leaderboard and memory patterns against a fresh server each and must
+finish cleanly.
 """
 import os
 import shutil
@@ -15,6 +17,7 @@ import pytest
 from conftest import ROOT, SERVER, seed_script
 
 NODE_PATH = "/usr/share/nodejs"
+IOREDIS_PATH = os.path.join(ROOT, "tests", "clients", "node_modules")
 SAN = os.path.basename(SERVER).endswith("-san")
 HIREDIS_BIN = os.path.join(ROOT, "build", "san" if SAN else "rel", "tests", "hiredis_patterns")
 
@@ -37,6 +40,24 @@ def test_node_redis_runs_the_seed_patterns(keel):
     assert text.rstrip().endswith("ALL OK"), text
     # The connect-time SELECT (database: 3) reached the server.
     assert s.client().info("commandstats")["cmdstat_select"]["calls"] >= 1
+
+
+@pytest.mark.skipif(not shutil.which("node") or not os.path.isdir(os.path.join(IOREDIS_PATH, "ioredis")),
+                    reason="nodejs or ioredis not installed (run scripts/install-deps.sh)")
+def test_ioredis_runs_the_seed_patterns(keel):
+    s = keel()
+    env = dict(os.environ, NODE_PATH=IOREDIS_PATH)
+    rc, text = run(["node", os.path.join(ROOT, "tests", "clients", "seed_patterns_ioredis.js"), str(s.port)],
+                   timeout=180, env=env)
+    assert rc == 0, text
+    assert text.rstrip().endswith("ALL OK"), text
+    # ioredis's connect sequence (db: 3, connectionName, CLIENT SETINFO)
+    # reached the server: SELECT, and CLIENT SETNAME + 2 SETINFO + the
+    # script's GETNAME, ID, INFO and LIST (counted whether or not the stats
+    # split CLIENT by subcommand).
+    stats = s.client().info("commandstats")
+    assert stats["cmdstat_select"]["calls"] >= 1
+    assert sum(v["calls"] for k, v in stats.items() if k.split("|")[0] == "cmdstat_client") >= 7
 
 
 def hiredis_bin():
