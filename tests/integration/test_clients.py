@@ -28,16 +28,21 @@ def run(argv, timeout, **kw):
     return out.returncode, text
 
 
+def run_node_patterns(keel, script, node_path):
+    """Runs a tests/clients script against its own server (the script
+    flushes, changes maxmemory and evicts); returns the server."""
+    s = keel()
+    env = dict(os.environ, NODE_PATH=node_path)
+    rc, text = run(["node", os.path.join(ROOT, "tests", "clients", script), str(s.port)], timeout=180, env=env)
+    assert rc == 0, text
+    assert text.rstrip().endswith("ALL OK"), text
+    return s
+
+
 @pytest.mark.skipif(not shutil.which("node") or not os.path.isdir(os.path.join(NODE_PATH, "redis")),
                     reason="nodejs or node-redis not installed")
 def test_node_redis_runs_the_seed_patterns(keel):
-    # Its own server: the script flushes, changes maxmemory and evicts.
-    s = keel()
-    env = dict(os.environ, NODE_PATH=NODE_PATH)
-    rc, text = run(["node", os.path.join(ROOT, "tests", "clients", "seed_patterns.js"), str(s.port)],
-                   timeout=180, env=env)
-    assert rc == 0, text
-    assert text.rstrip().endswith("ALL OK"), text
+    s = run_node_patterns(keel, "seed_patterns.js", NODE_PATH)
     # The connect-time SELECT (database: 3) reached the server.
     assert s.client().info("commandstats")["cmdstat_select"]["calls"] >= 1
 
@@ -45,12 +50,7 @@ def test_node_redis_runs_the_seed_patterns(keel):
 @pytest.mark.skipif(not shutil.which("node") or not os.path.isdir(os.path.join(IOREDIS_PATH, "ioredis")),
                     reason="nodejs or ioredis not installed (run scripts/install-deps.sh)")
 def test_ioredis_runs_the_seed_patterns(keel):
-    s = keel()
-    env = dict(os.environ, NODE_PATH=IOREDIS_PATH)
-    rc, text = run(["node", os.path.join(ROOT, "tests", "clients", "seed_patterns_ioredis.js"), str(s.port)],
-                   timeout=180, env=env)
-    assert rc == 0, text
-    assert text.rstrip().endswith("ALL OK"), text
+    s = run_node_patterns(keel, "seed_patterns_ioredis.js", IOREDIS_PATH)
     # ioredis's connect sequence (db: 3, connectionName, CLIENT SETINFO)
     # reached the server: SELECT, and CLIENT SETNAME + 2 SETINFO + the
     # script's GETNAME, ID, INFO and LIST (counted whether or not the stats
