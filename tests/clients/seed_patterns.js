@@ -23,25 +23,8 @@ if (!port) {
 }
 const url = `redis://127.0.0.1:${port}`;
 
-function section(name) {
-    console.log(`== ${name}`);
-}
-
-// A stand-in for the article's `db.query`: an in-memory table so that the
-// cache patterns have a source of truth to fall back to and to check against.
-const db = {
-    users: new Map([['42', { id: '42', name: 'Ada', plan: 'free' }]]),
-    reads: 0,
-    getUser(id) {
-        this.reads++;
-        return { ...this.users.get(id) };
-    },
-    updateUser(id, updates) {
-        const user = { ...this.users.get(id), ...updates };
-        this.users.set(id, user);
-        return { ...user };
-    },
-};
+// section() and the stand-in for the article's `db.query`.
+const { section, db } = require('./seed_common');
 
 async function connectHandshake() {
     section('connect: options node-redis sends at connect (SELECT, CLIENT SETNAME), HELLO, CLIENT SETINFO');

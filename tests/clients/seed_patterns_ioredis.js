@@ -39,10 +39,6 @@ function connect(options = {}) {
     return c;
 }
 
-function section(name) {
-    console.log(`== ${name}`);
-}
-
 function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -56,20 +52,8 @@ function pairs(flat) {
     return out;
 }
 
-// A stand-in for the article's `db.query` (see seed_patterns.js).
-const db = {
-    users: new Map([['42', { id: '42', name: 'Ada', plan: 'free' }]]),
-    reads: 0,
-    getUser(id) {
-        this.reads++;
-        return { ...this.users.get(id) };
-    },
-    updateUser(id, updates) {
-        const user = { ...this.users.get(id), ...updates };
-        this.users.set(id, user);
-        return { ...user };
-    },
-};
+// section() and the stand-in for the article's `db.query`.
+const { section, db } = require('./seed_common');
 
 async function connectHandshake() {
     section('connect: db + connectionName (SELECT, CLIENT SETNAME), CLIENT SETINFO, INFO ready check, HELLO');
