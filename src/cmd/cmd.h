@@ -34,6 +34,22 @@ typedef void (*cmd_fn)(client *c);
 #define CMD_MULTI_CTRL (1u << 17) /* MULTI/EXEC/DISCARD/WATCH: not queued */
 #define CMD_SENTINEL (1u << 18)
 #define CMD_PROTECTED (1u << 19) /* DEBUG: needs enable-debug-command */
+#define CMD_CONTAINER (1u << 20) /* argv[1] names a subcommand (CLIENT, CONFIG...) */
+
+/* INFO commandstats counters. */
+typedef struct cmd_stats {
+    long long calls;
+    long long usec;
+    long long rejected_calls;
+    long long failed_calls;
+} cmd_stats;
+
+/* A container's subcommand as INFO names it ("client|setname"); created on
+ * its first call that was not refused as unknown. */
+typedef struct cmd_sub {
+    char name[48];
+    cmd_stats st;
+} cmd_sub;
 
 typedef struct command {
     const char *name;
@@ -44,11 +60,9 @@ typedef struct command {
     const char *acl;
     const char *group;
     const char *summary;
-    /* statistics (INFO commandstats) */
-    long long calls;
-    long long usec;
-    long long rejected_calls;
-    long long failed_calls;
+    cmd_stats st; /* INFO commandstats; a container's known subcommands count in subs */
+    cmd_sub *subs;
+    int nsubs;
 } command;
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
@@ -63,5 +77,12 @@ command *cmd_at(int i);
 /* Flag names for COMMAND INFO ("write", "readonly", ...). */
 int cmd_flag_names(uint32_t flags, const char **out, int max);
 void cmd_table_init(void);
+/* The counters a call of cmd with these arguments goes to: a container's
+ * subcommand entry when argv[1] names one (made if create is set and the
+ * name is plausible; at most CMD_MAX_SUBS per container), else cmd's own. */
+#define CMD_MAX_SUBS 32
+cmd_stats *cmd_stats_for(command *cmd, const char *sub, size_t len, int create);
+/* CONFIG RESETSTAT: zero every command's and subcommand's counters. */
+void cmd_stats_reset(void);
 
 #endif

@@ -345,10 +345,7 @@ void cmd_config(client *c)
     } else if (arg_is(c, 1, "RESETSTAT")) {
         memset(&server.stats, 0, sizeof(server.stats));
         errorstats_reset();
-        for (int i = 0; i < cmd_count(); i++) {
-            command *cmd = cmd_at(i);
-            cmd->calls = cmd->usec = cmd->rejected_calls = cmd->failed_calls = 0;
-        }
+        cmd_stats_reset();
         alloc_reset_peak();
         reply_ok(R(c));
     } else {

@@ -3,12 +3,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc.h"
 #include "base/dict.h"
 #include "cmd/cmd.h"
 
 static command table[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)                                  \
-    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, 0, 0, 0, 0},
+    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, {0, 0, 0, 0}, NULL, 0},
 #include "cmd/table_all.def"
 #undef CMD
 };
@@ -70,4 +71,56 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
         }
     }
     return n;
+}
+
+/* Subcommand names are letters and dashes (NO-EVICT, MALLOC-STATS). */
+static int plausible_sub(const char *s, size_t len)
+{
+    if (len == 0 || len > 24) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+cmd_stats *cmd_stats_for(command *cmd, const char *sub, size_t len, int create)
+{
+    if (!(cmd->flags & CMD_CONTAINER) || !sub || !plausible_sub(sub, len)) {
+        return &cmd->st;
+    }
+    size_t plen = strlen(cmd->name);
+    for (int i = 0; i < cmd->nsubs; i++) {
+        const char *n = cmd->subs[i].name + plen + 1;
+        if (strlen(n) == len && strncasecmp(n, sub, len) == 0) {
+            return &cmd->subs[i].st;
+        }
+    }
+    if (!create || cmd->nsubs >= CMD_MAX_SUBS) {
+        return &cmd->st;
+    }
+    cmd->subs = alloc_resize(cmd->subs, sizeof(cmd_sub) * (size_t)(cmd->nsubs + 1));
+    cmd_sub *s = &cmd->subs[cmd->nsubs++];
+    memset(s, 0, sizeof(*s));
+    memcpy(s->name, cmd->name, plen);
+    s->name[plen] = '|';
+    for (size_t i = 0; i < len; i++) {
+        char ch = sub[i];
+        s->name[plen + 1 + i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    return &s->st;
+}
+
+void cmd_stats_reset(void)
+{
+    for (int i = 0; i < TABLE_LEN; i++) {
+        memset(&table[i].st, 0, sizeof(table[i].st));
+        for (int j = 0; j < table[i].nsubs; j++) {
+            memset(&table[i].subs[j].st, 0, sizeof(table[i].subs[j].st));
+        }
+    }
 }

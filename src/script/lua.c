@@ -1292,7 +1292,7 @@ static int busy_gate(client *c, command *cmd)
     }
     reply_errf(c, "BUSY Redis is busy running a script. You can only call %s KILL or SHUTDOWN NOSAVE.",
                cur->is_function ? "FUNCTION" : "SCRIPT");
-    cmd->rejected_calls++;
+    cmd->st.rejected_calls++;
     if (c->flags & CLIENT_MULTI) {
         c->flags |= CLIENT_DIRTY_EXEC;
     }

@@ -73,6 +73,11 @@ static int arity_ok(const command *cmd, int argc)
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
+static cmd_stats *call_stats(client *c, command *cmd, int create)
+{
+    return c->argc > 1 ? cmd_stats_for(cmd, c->argv[1].ptr, c->argv[1].len, create) : &cmd->st;
+}
+
 /* Runs a command that passed the gates: time, stats, propagation. */
 void dispatch_call(client *c, command *cmd)
 {
@@ -86,15 +91,24 @@ void dispatch_call(client *c, command *cmd)
     c->cmd = cmd;
     /* Set before the call, as Redis does: CLIENT INFO shows itself. */
     c->lastcmd = cmd;
+    int outer_unknown = server.unknown_subcommand;
+    server.unknown_subcommand = 0;
     int64_t start = util_mono_us();
     cmd->fn(c);
     int64_t dur = util_mono_us() - start;
-    cmd->calls++;
-    cmd->usec += dur;
-    server.stats.numcommands++;
-    if (server.stats.total_error_replies > errors) {
-        cmd->failed_calls++;
+    /* A subcommand gets its own counters once the container has accepted
+     * its name, so made-up names cannot grow the table; a refused name is
+     * no call at all (Redis finds no command for it, only the error). */
+    if (!server.unknown_subcommand) {
+        cmd_stats *st = call_stats(c, cmd, 1);
+        st->calls++;
+        st->usec += dur;
+        server.stats.numcommands++;
+        if (server.stats.total_error_replies > errors) {
+            st->failed_calls++;
+        }
     }
+    server.unknown_subcommand = outer_unknown;
     if (server.dirty > dirty && (cmd->flags & CMD_WRITE) && !c->propagate_as_is) {
         propagate_cmd(c->db->id, c->argv, c->argc);
     }
@@ -124,7 +138,7 @@ void dispatch(client *c)
     }
     if (!arity_ok(cmd, c->argc)) {
         reply_arity_error(c);
-        cmd->rejected_calls++;
+        call_stats(c, cmd, 0)->rejected_calls++;
         if (c->flags & CLIENT_MULTI) {
             c->flags |= CLIENT_DIRTY_EXEC;
         }
@@ -132,7 +146,7 @@ void dispatch(client *c)
     }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
-        cmd->rejected_calls++;
+        call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBED)) {
@@ -140,7 +154,7 @@ void dispatch(client *c)
                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                    "allowed in this context",
                    cmd->name);
-        cmd->rejected_calls++;
+        call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }
     if ((cmd->flags & CMD_PROTECTED) && !server_has_debug_access(c)) {
@@ -149,7 +163,7 @@ void dispatch(client *c)
                    "run it from a local connection, otherwise you need to set this option in the "
                    "configuration file, and then restart the server.",
                    "DEBUG", "debug");
-        cmd->rejected_calls++;
+        call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }
     if (gate_busy && gate_busy(c, cmd)) {
@@ -160,7 +174,7 @@ void dispatch(client *c)
     }
     if ((cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory()) {
         reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
-        cmd->rejected_calls++;
+        call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }
     dispatch_call(c, cmd);

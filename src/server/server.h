@@ -237,6 +237,7 @@ typedef struct server_state {
     int in_script;
     /* The client whose command is running right now, for propagation. */
     int propagate_depth;
+    int unknown_subcommand; /* the running call replied "ERR unknown subcommand" */
     struct propagation *prop;
     int sentinel_mode;
 } server_state;

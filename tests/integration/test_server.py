@@ -436,8 +436,44 @@ def test_info_commandstats_failed_and_rejected(r):
         r.execute_command("CONFIG", "SET", "hz", "abc")
     stats = info_raw(r, "commandstats").decode()
     assert re.search(r"cmdstat_get:calls=0,.*rejected_calls=1,failed_calls=0", stats)
-    # CONFIG RESETSTAT itself counts after the reset, as in Redis
-    assert re.search(r"cmdstat_config:calls=2,.*rejected_calls=0,failed_calls=1", stats)
+    # CONFIG RESETSTAT itself counts after the reset, as in Redis; a
+    # container's calls are counted per subcommand
+    assert re.search(r"cmdstat_config\|resetstat:calls=1,.*rejected_calls=0,failed_calls=0", stats)
+    assert re.search(r"cmdstat_config\|set:calls=1,.*rejected_calls=0,failed_calls=1", stats)
+    assert "cmdstat_config:" not in stats
+
+
+def test_info_commandstats_per_subcommand(r):
+    r.config_resetstat()
+    r.client_setname("stats")
+    r.client_setname("again")
+    assert r.client_getname() == "again"
+    r.config_get("hz")
+    assert r.command_count() > 100
+    r.object("encoding", "nokey")
+    # Made-up subcommand names are refused and never get lines of their
+    # own, however many there are (the table stays bounded).
+    for i in range(50):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("CLIENT", "bogus%d" % i)
+        assert err_text(e) == "unknown subcommand 'bogus%d'. Try CLIENT HELP." % i
+    stats = r.info("commandstats")
+    assert stats["cmdstat_client|setname"]["calls"] == 2
+    assert stats["cmdstat_client|getname"]["calls"] == 1
+    assert stats["cmdstat_config|get"]["calls"] == 1
+    assert stats["cmdstat_command|count"]["calls"] == 1
+    assert stats["cmdstat_object|encoding"]["calls"] == 1
+    assert not [k for k in stats if "bogus" in k]
+    assert "cmdstat_client" not in stats  # unknown subcommands are errors, not calls (as in Redis)
+    assert int(re.search(r"errorstat_ERR:count=(\d+)", info_raw(r, "errorstats").decode()).group(1)) >= 50
+    # Mixed case counts under one lower-case name; a failed call counts as failed.
+    r.execute_command("client", "SetName", "x")
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("CLIENT", "SETNAME", "has space")
+    st = r.info("commandstats")["cmdstat_client|setname"]
+    assert st["calls"] == 4 and st["failed_calls"] == 1
+    r.config_resetstat()
+    assert "cmdstat_client|setname" not in r.info("commandstats")
 
 
 # ---- CONFIG ----
