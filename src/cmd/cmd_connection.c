@@ -365,18 +365,6 @@ void cmd_client_register(int (*fn)(client *c))
     }
 }
 
-static void reply_help(client *c, const char *const *lines)
-{
-    long long n = 0;
-    while (lines[n]) {
-        n++;
-    }
-    reply_array(R(c), n);
-    for (long long i = 0; i < n; i++) {
-        reply_status(R(c), lines[i]);
-    }
-}
-
 static const char *const client_help[] = {
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ID",

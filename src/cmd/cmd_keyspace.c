@@ -443,7 +443,7 @@ void cmd_scan(client *c)
 
 /* ---- OBJECT ---- */
 
-static const char *object_help[] = {
+static const char *const object_help[] = {
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
@@ -459,6 +459,7 @@ static const char *object_help[] = {
     "    <key>.",
     "HELP",
     "    Prints this help.",
+    NULL,
 };
 
 #define POLICY_NOTE                                                                                                    \
@@ -473,11 +474,7 @@ void cmd_object(client *c)
             reply_err(c, "ERR wrong number of arguments for 'object|help' command");
             return;
         }
-        int n = (int)(sizeof(object_help) / sizeof(object_help[0]));
-        reply_array(R(c), n);
-        for (int i = 0; i < n; i++) {
-            reply_status(R(c), object_help[i]);
-        }
+        reply_help(c, object_help);
         return;
     }
     int sub = -1;

@@ -220,14 +220,7 @@ void cmd_memory(client *c)
         return;
     }
     if (arg_is(c, 1, "HELP")) {
-        long long n = 0;
-        while (memory_help[n]) {
-            n++;
-        }
-        reply_array(R(c), n);
-        for (long long j = 0; j < n; j++) {
-            reply_status(R(c), memory_help[j]);
-        }
+        reply_help(c, memory_help);
     } else if (arg_is(c, 1, "USAGE") && c->argc >= 3) {
         memory_usage(c);
     } else if (arg_is(c, 1, "STATS") && c->argc == 2) {

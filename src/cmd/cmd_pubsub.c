@@ -148,12 +148,9 @@ static void pubsub_help(client *c)
         "    Return the number of subscribers for the specified shard level channel(s)",
         "HELP",
         "    Print this help.",
+        NULL,
     };
-    int n = (int)(sizeof(lines) / sizeof(lines[0]));
-    reply_array(R(c), n);
-    for (int i = 0; i < n; i++) {
-        reply_status(R(c), lines[i]);
-    }
+    reply_help(c, lines);
 }
 
 void cmd_pubsub(client *c)

@@ -120,18 +120,6 @@ static void command_getkeys(client *c)
     reply_defer_array(R(c), h, n);
 }
 
-static void reply_help(client *c, const char *const *lines)
-{
-    long long n = 0;
-    while (lines[n]) {
-        n++;
-    }
-    reply_array(R(c), n);
-    for (long long i = 0; i < n; i++) {
-        reply_status(R(c), lines[i]);
-    }
-}
-
 static const char *const command_help[] = {"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                            "(no subcommand)",
                                            "    Return details about all commands.",

@@ -244,18 +244,6 @@ static void script_flush(void)
     evm = svm_new(0);
 }
 
-void script_reply_help(client *c, const char *const *lines)
-{
-    int n = 0;
-    while (lines[n]) {
-        n++;
-    }
-    reply_array(R(c), n);
-    for (int i = 0; i < n; i++) {
-        reply_status(R(c), lines[i]);
-    }
-}
-
 void script_script_command(client *c)
 {
     sv sub = c->argv[1];
@@ -293,7 +281,7 @@ void script_script_command(client *c)
             "HELP",
             "    Print this help.",
             NULL};
-        script_reply_help(c, help);
+        reply_help(c, help);
     } else if (arg_is(c, 1, "LOAD") || arg_is(c, 1, "EXISTS") || arg_is(c, 1, "FLUSH") || arg_is(c, 1, "KILL") ||
                arg_is(c, 1, "HELP")) {
         reply_subcommand_arity_error(c);

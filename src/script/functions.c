@@ -691,7 +691,7 @@ void script_function_command(client *c)
             "HELP",
             "    Print this help.",
             NULL};
-        script_reply_help(c, help);
+        reply_help(c, help);
     } else {
         reply_errf(c, "ERR unknown subcommand '%.*s'. Try FUNCTION HELP.",
                    (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);

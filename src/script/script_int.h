@@ -90,7 +90,5 @@ int script_parse_numkeys(client *c, int i, long long *numkeys);
  * keys and args after numkeys at argv[2]; replies either way. name is the
  * SHA1 or the function name, for errors. */
 void script_start(client *c, svm *vm, int ref, const char *name, int is_function, int flags, int ro, long long numkeys);
-/* Replies a NULL-terminated HELP text. */
-void script_reply_help(client *c, const char *const *lines);
 
 #endif

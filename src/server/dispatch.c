@@ -28,6 +28,18 @@ static void reply_unknown(client *c)
     str_free(args);
 }
 
+void reply_help(client *c, const char *const *lines)
+{
+    long long n = 0;
+    while (lines[n]) {
+        n++;
+    }
+    reply_array(R(c), n);
+    for (long long i = 0; i < n; i++) {
+        reply_status(R(c), lines[i]);
+    }
+}
+
 void reply_subcommand_unknown(client *c)
 {
     char name[64];

@@ -258,6 +258,8 @@ void reply_sv(client *c, sv v);
  * subcommand (arity counts argv[0] too), replying "wrong number of
  * arguments for 'client|kill' command" and returning 0 when it fails. */
 void reply_subcommand_unknown(client *c);
+/* A container's HELP: each line of a NULL-terminated list as a status. */
+void reply_help(client *c, const char *const *lines);
 int subcommand_arity_ok(client *c, int arity);
 /* The arity error alone, for subcommands checked by hand. */
 void reply_subcommand_arity_error(client *c);

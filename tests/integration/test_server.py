@@ -824,3 +824,20 @@ def test_busy_poll_setting_and_idle_server_sleeps(keel):
     assert r.config_get("busy-poll-us") == {"busy-poll-us": "0"}
     for i in range(100):
         assert r.incr("n") == i + 1
+
+
+@pytest.mark.parametrize("container", ["CLIENT", "CONFIG", "COMMAND", "OBJECT", "PUBSUB", "SCRIPT", "FUNCTION",
+                                       "MEMORY"])
+def test_container_help(r, container):
+    # Redis's shape: a header naming the container, then lines as status
+    # replies, HELP itself listed last.
+    conn = r.connection_pool.get_connection("_")
+    try:
+        conn.send_command(container, "HELP")
+        lines = conn.read_response()  # raw: redis-py's COMMAND/OBJECT parsers expect other replies
+    finally:
+        r.connection_pool.release(conn)
+    assert isinstance(lines, list) and len(lines) >= 4
+    assert all(isinstance(x, bytes) for x in lines)
+    assert lines[0].startswith(container.encode() + b" <subcommand>")
+    assert lines[-2] == b"HELP"
