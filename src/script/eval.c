@@ -190,7 +190,7 @@ void script_start(client *c, svm *vm, int ref, const char *name, int is_function
      * maxmemory; legacy scripts are checked at their first write. */
     if (!(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM)) &&
         server.cfg.maxmemory > 0 && server_over_memory()) {
-        reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        reply_err(c, OOM_ERROR);
         return;
     }
     script_call sc = {.vm = vm,

@@ -560,7 +560,7 @@ static int redis_call_common(lua_State *L, int raise)
     /* Past maxmemory a script may not start writing (it could not be
      * stopped half-way later), unless it declared allow-oom. */
     if ((cmd->flags & CMD_DENYOOM) && r->oom && !r->wrote && !(r->flags & SCRIPT_FLAG_ALLOW_OOM)) {
-        return call_fail(L, raise, "OOM command not allowed when used memory > 'maxmemory'.");
+        return call_fail(L, raise, OOM_ERROR);
     }
     if (cmd->flags & CMD_WRITE) {
         r->wrote = 1;

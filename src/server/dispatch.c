@@ -184,8 +184,8 @@ void dispatch(client *c)
     if (gate_multi && gate_multi(c, cmd)) {
         return;
     }
-    if ((cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory()) {
-        reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+    if (server_refuses_for_memory(cmd)) {
+        reply_err(c, OOM_ERROR);
         call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }

@@ -35,3 +35,8 @@ int server_over_memory(void)
 {
     return server_evict();
 }
+
+int server_refuses_for_memory(const command *cmd)
+{
+    return (cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory();
+}

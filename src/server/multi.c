@@ -53,12 +53,8 @@ static str reg_name(int dbid, sv key, size_t *prefix)
 
 /* ---- queue ---- */
 
-static void free_queue(client *c)
+static void free_state(struct multi_state *m)
 {
-    struct multi_state *m = c->mstate;
-    if (!m) {
-        return;
-    }
     for (int i = 0; i < m->n; i++) {
         for (int j = 0; j < m->cmds[i].argc; j++) {
             str_free(m->cmds[i].argv[j]);
@@ -67,6 +63,15 @@ static void free_queue(client *c)
     }
     alloc_free(m->cmds);
     alloc_free(m);
+}
+
+static void free_queue(client *c)
+{
+    struct multi_state *m = c->mstate;
+    if (!m) {
+        return;
+    }
+    free_state(m);
     c->mstate = NULL;
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
 }
@@ -274,8 +279,8 @@ void cmd_exec(client *c)
             c->argv[j] = (sv){q->argv[j], str_len(q->argv[j])};
         }
         c->argc = q->argc;
-        if ((q->cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory()) {
-            reply_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        if (server_refuses_for_memory(q->cmd)) {
+            reply_err(c, OOM_ERROR);
             continue;
         }
         dispatch_call(c, q->cmd);
@@ -286,14 +291,7 @@ void cmd_exec(client *c)
     c->argc = saved_argc;
     c->argv_cap = saved_cap;
     c->cmd = saved_cmd;
-    for (int i = 0; i < m->n; i++) {
-        for (int j = 0; j < m->cmds[i].argc; j++) {
-            str_free(m->cmds[i].argv[j]);
-        }
-        alloc_free(m->cmds[i].argv);
-    }
-    alloc_free(m->cmds);
-    alloc_free(m);
+    free_state(m);
 }
 
 void cmd_watch(client *c)

@@ -429,6 +429,10 @@ void config_get_matching(client *c, sv *patterns, int n);
 /* Memory limit check for denyoom commands: evicts per maxmemory-policy,
  * then 1 = still over the limit (reply OOM). */
 int server_over_memory(void);
+/* The maxmemory gate of dispatch (and of each command EXEC runs): a denyoom
+ * command while over the limit after evicting. */
+int server_refuses_for_memory(const command *cmd);
+#define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
 void server_shutdown(int nosave);
 
 #endif
