@@ -551,11 +551,7 @@ void cmd_hrandfield(client *c)
         return;
     }
     if (has_count) {
-        if (!arg_ll(c, 2, &count)) {
-            return;
-        }
-        if (count == LLONG_MIN) {
-            reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+        if (!arg_signed_count(c, 2, &count)) {
             return;
         }
         withvalues = c->argc == 4;

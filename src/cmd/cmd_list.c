@@ -307,12 +307,7 @@ void cmd_lpos(client *c)
     for (int i = 3; i < c->argc; i++) {
         int more = i + 1 < c->argc;
         if (arg_is(c, i, "RANK") && more) {
-            if (!arg_ll(c, ++i, &rank)) {
-                return;
-            }
-            if (rank == LLONG_MIN) {
-                reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and "
-                             "9223372036854775807");
+            if (!arg_signed_count(c, ++i, &rank)) {
                 return;
             }
             if (rank == 0) {

@@ -291,11 +291,7 @@ void cmd_srandmember(client *c)
         reply_syntax_error(c);
         return;
     }
-    if (has_count && !arg_ll(c, 2, &count)) {
-        return;
-    }
-    if (count == LLONG_MIN) {
-        reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+    if (has_count && !arg_signed_count(c, 2, &count)) {
         return;
     }
     int bad;

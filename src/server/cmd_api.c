@@ -176,6 +176,18 @@ int arg_ll_range(client *c, int i, long long min, long long max, long long *v, c
     return 1;
 }
 
+int arg_signed_count(client *c, int i, long long *v)
+{
+    if (!arg_ll(c, i, v)) {
+        return 0;
+    }
+    if (*v == LLONG_MIN) {
+        reply_err(c, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+        return 0;
+    }
+    return 1;
+}
+
 int arg_double(client *c, int i, double *v)
 {
     if (!util_parse_double(c->argv[i].ptr, c->argv[i].len, v)) {

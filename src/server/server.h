@@ -280,6 +280,9 @@ int arg_ll_range(client *c, int i, long long min, long long max, long long *v, c
  * value must between INT_MIN and INT_MAX") when outside int. */
 int arg_int(client *c, int i, long long *v, const char *err);
 int arg_double(client *c, int i, double *v);
+/* A count whose sign is meaningful (SRANDMEMBER, HRANDFIELD, LPOS RANK):
+ * any long long but LLONG_MIN, which has no positive twin; Redis's texts. */
+int arg_signed_count(client *c, int i, long long *v);
 /* argv[i] equals lit, case-insensitively. */
 int arg_is(client *c, int i, const char *lit);
 /* HSCAN/SSCAN/ZSCAN arguments. arg_scan_cursor parses argv[i] as strtoull

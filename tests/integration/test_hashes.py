@@ -549,3 +549,13 @@ def test_renamed_hash_fields_still_expire(r):
     need(r, "RENAME", "h", "h2")
     time.sleep(0.1)
     assert r.hgetall("h2") == {b"b": b"2"}
+
+
+def test_hrandfield_count_llong_min(r):
+    r.hset("h", "f", "v")
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("HRANDFIELD", "h", "-9223372036854775808")
+    assert str(e.value) == "value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("HRANDFIELD", "h", "x")
+    assert str(e.value) == "value is not an integer or out of range"

@@ -393,3 +393,14 @@ def test_sadd_propagates_only_changes(r, plog):
     r.sadd("s", "a")
     r.srem("s", "zz")
     assert plog() == [["0", "SADD", "s", "a"]]
+
+
+def test_srandmember_count_llong_min(r):
+    r.sadd("s", "a")
+    for key in ("s", "missing"):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("SRANDMEMBER", key, "-9223372036854775808")
+        assert str(e.value) == "value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("SRANDMEMBER", "s", "1.5")
+    assert str(e.value) == "value is not an integer or out of range"
