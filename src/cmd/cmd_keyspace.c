@@ -470,8 +470,7 @@ void cmd_object(client *c)
 {
     static const char *subs[] = {"encoding", "refcount", "idletime", "freq"};
     if (arg_is(c, 1, "HELP")) {
-        if (c->argc != 2) {
-            reply_err(c, "ERR wrong number of arguments for 'object|help' command");
+        if (!subcommand_arity_ok(c, 2)) {
             return;
         }
         reply_help(c, object_help);
@@ -484,12 +483,10 @@ void cmd_object(client *c)
         }
     }
     if (sub < 0) {
-        int len = c->argv[1].len > 128 ? 128 : (int)c->argv[1].len;
-        reply_errf(c, "ERR unknown subcommand '%.*s'. Try OBJECT HELP.", len, c->argv[1].ptr);
+        reply_subcommand_unknown(c);
         return;
     }
-    if (c->argc != 3) {
-        reply_errf(c, "ERR wrong number of arguments for 'object|%s' command", subs[sub]);
+    if (!subcommand_arity_ok(c, 3)) {
         return;
     }
     kobj *o = lookup_counted(c, c->db, c->argv[2], 1, 0);

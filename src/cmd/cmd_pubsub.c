@@ -169,14 +169,12 @@ void cmd_pubsub(client *c)
     } else if (arg_is(c, 1, "SHARDNUMSUB")) {
         num_subs(c, PUBSUB_SHARD);
     } else if (arg_is(c, 1, "NUMPAT")) {
-        if (c->argc != 2) {
-            reply_err(c, "ERR wrong number of arguments for 'pubsub|numpat' command");
+        if (!subcommand_arity_ok(c, 2)) {
             return;
         }
         reply_int(R(c), (long long)pubsub_total(PUBSUB_PATTERN));
     } else if (arg_is(c, 1, "HELP")) {
-        if (c->argc != 2) {
-            reply_err(c, "ERR wrong number of arguments for 'pubsub|help' command");
+        if (!subcommand_arity_ok(c, 2)) {
             return;
         }
         pubsub_help(c);

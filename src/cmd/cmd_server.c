@@ -256,7 +256,7 @@ static char *cstr(sv v)
 static void config_set_cmd(client *c)
 {
     if ((c->argc - 2) % 2 != 0) {
-        reply_err(c, "ERR wrong number of arguments for 'config|set' command");
+        reply_subcommand_arity_error(c);
         return;
     }
     /* All pairs are validated and applied together; on any failure the

@@ -636,36 +636,23 @@ static void client_trackinginfo(client *c)
     dict_iter_done(&it);
 }
 
-static void wrong_arity(client *c, const char *sub)
-{
-    reply_errf(c, "ERR wrong number of arguments for 'client|%s' command", sub);
-}
-
 /* The CLIENT extension: returns 1 if the subcommand is one of ours. */
 static int client_ext(client *c)
 {
     if (arg_is(c, 1, "TRACKING")) {
-        if (c->argc < 3) {
-            wrong_arity(c, "tracking");
-        } else {
+        if (subcommand_arity_ok(c, -3)) {
             client_tracking(c);
         }
     } else if (arg_is(c, 1, "CACHING")) {
-        if (c->argc != 3) {
-            wrong_arity(c, "caching");
-        } else {
+        if (subcommand_arity_ok(c, 3)) {
             client_caching(c);
         }
     } else if (arg_is(c, 1, "GETREDIR")) {
-        if (c->argc != 2) {
-            wrong_arity(c, "getredir");
-        } else {
+        if (subcommand_arity_ok(c, 2)) {
             reply_int(R(c), (c->flags & CLIENT_TRACKING) && c->tstate ? (long long)c->tstate->redirect : -1);
         }
     } else if (arg_is(c, 1, "TRACKINGINFO")) {
-        if (c->argc != 2) {
-            wrong_arity(c, "trackinginfo");
-        } else {
+        if (subcommand_arity_ok(c, 2)) {
             client_trackinginfo(c);
         }
     } else {

@@ -841,3 +841,16 @@ def test_container_help(r, container):
     assert all(isinstance(x, bytes) for x in lines)
     assert lines[0].startswith(container.encode() + b" <subcommand>")
     assert lines[-2] == b"HELP"
+
+
+@pytest.mark.parametrize("argv,name", [
+    (["PUBSUB", "HELP", "x"], "pubsub|help"),
+    (["PUBSUB", "numpat", "x"], "pubsub|numpat"),
+    (["CLIENT", "TrackingInfo", "x"], "client|trackinginfo"),
+    (["OBJECT", "help", "x"], "object|help"),
+    (["CONFIG", "SET", "hz"], "config|set"),
+])
+def test_subcommand_arity_errors_name_container_and_subcommand(r, argv, name):
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command(*argv)
+    assert err_text(e) == "wrong number of arguments for '%s' command" % name
