@@ -179,6 +179,6 @@ void cmd_pubsub(client *c)
         }
         pubsub_help(c);
     } else {
-        reply_errf(c, "ERR unknown subcommand '%.*s'. Try PUBSUB HELP.", shown, sub.ptr);
+        reply_subcommand_unknown(c);
     }
 }

@@ -246,7 +246,6 @@ static void script_flush(void)
 
 void script_script_command(client *c)
 {
-    sv sub = c->argv[1];
     if (arg_is(c, 1, "LOAD") && c->argc == 3) {
         char sha[41];
         if (get_or_compile(c, c->argv[2], sha)) {
@@ -286,6 +285,6 @@ void script_script_command(client *c)
                arg_is(c, 1, "HELP")) {
         reply_subcommand_arity_error(c);
     } else {
-        reply_errf(c, "ERR unknown subcommand '%.*s'. Try SCRIPT HELP.", (int)(sub.len < 128 ? sub.len : 128), sub.ptr);
+        reply_subcommand_unknown(c);
     }
 }

@@ -693,7 +693,6 @@ void script_function_command(client *c)
             NULL};
         reply_help(c, help);
     } else {
-        reply_errf(c, "ERR unknown subcommand '%.*s'. Try FUNCTION HELP.",
-                   (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);
+        reply_subcommand_unknown(c);
     }
 }
