@@ -13,6 +13,7 @@ import time
 import pytest
 import redis
 
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
 
@@ -106,6 +107,15 @@ def rs(server):
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture
+def plog(r):
+    """The propagation log (DEBUG PROPAGATION-LOG): calling the fixture
+    returns every write propagated since it started, as lists of str."""
+    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
+    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
+    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
 
 
 @pytest.fixture

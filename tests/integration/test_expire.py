@@ -323,13 +323,6 @@ def test_mass_expiry_reclaimed_while_serving(server, r):
 
 # ---- propagation and notifications of expiry ----
 
-@pytest.fixture
-def plog(r):
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
-    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
-
-
 def test_expire_propagation(r, plog):
     r.set("k", "v")
     before = now_ms()

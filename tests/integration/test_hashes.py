@@ -5,16 +5,8 @@ import time
 
 import pytest
 import redis
-from conftest import resp_exchange
+from conftest import WRONGTYPE, resp_exchange
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-
-
-@pytest.fixture
-def plog(r):
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
-    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
 
 
 @pytest.fixture(params=["listpack", "hashtable"])

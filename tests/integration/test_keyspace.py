@@ -579,13 +579,6 @@ def test_object_help_and_errors(r):
 
 # ---- propagation ----
 
-@pytest.fixture
-def plog(r):
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
-    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
-
-
 def test_propagation_of_keyspace_writes(r, plog):
     r.set("a", "1")
     r.rename("a", "b")

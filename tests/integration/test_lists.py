@@ -6,9 +6,8 @@ import time
 
 import pytest
 import redis
-from conftest import resp_exchange
+from conftest import WRONGTYPE, resp_exchange
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_INT = "value is not an integer or out of range"
 
 
@@ -549,13 +548,6 @@ def test_watch_invalidated_by_list_write(server, r):
 
 
 # ---------------- propagation ----------------
-
-@pytest.fixture
-def plog(r):
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
-    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
-
 
 def test_propagation_plain(r, plog):
     r.rpush("l", "a", "b", "c", "d")

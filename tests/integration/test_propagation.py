@@ -6,13 +6,6 @@ import time
 import pytest
 
 
-@pytest.fixture
-def plog(r):
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
-    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
-
-
 def test_plain_write_and_reads(r, plog):
     r.set("k", "v")
     r.get("k")

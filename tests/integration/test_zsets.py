@@ -523,13 +523,6 @@ def test_resp3_shapes(server):
 
 # ---- propagation and events ----
 
-@pytest.fixture
-def plog(r):
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
-    yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
-    r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
-
-
 def test_propagation(r, plog):
     cmd(r, "ZADD", "k", 1, "a", 2, "b", 3, "c")
     cmd(r, "ZADD", "k", "NX", 5, "a")  # no change: not propagated
