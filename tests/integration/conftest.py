@@ -30,6 +30,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def err(fn, *args):
+    """The error text fn(*args) fails with (redis-py drops a leading "ERR ")."""
+    with pytest.raises(redis.ResponseError) as e:
+        fn(*args)
+    return str(e.value)
+
+
+def raw_cmd(*args):
+    """One command as RESP bytes, for raw-socket tests."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
 class Server:
     """A running keel-server process."""
 

@@ -6,11 +6,7 @@ import struct
 import pytest
 import redis
 
-
-def err(fn, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        fn(*args)
-    return str(e.value)
+from conftest import err
 
 
 def pack(r, expr):

@@ -4,7 +4,7 @@ import time
 import pytest
 import redis
 
-from conftest import resp_exchange
+from conftest import err, raw_cmd, resp_exchange
 
 LIB = "#!lua name=mylib\nredis.register_function('echo_key', function(keys, args) return {keys[1], args[1]} end)"
 LIB_TABLE = """#!lua name=tlib
@@ -13,20 +13,6 @@ redis.register_function{function_name='ro_get', callback=function(keys) return r
 redis.register_function{function_name='rw_set', callback=function(keys, args)
   return redis.call('set', keys[1], args[1]) end}
 """
-
-
-def err(fn, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        fn(*args)
-    return str(e.value)
-
-
-def raw_cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def fn(r, *args):

@@ -6,15 +6,9 @@ import time
 
 import pytest
 import redis
-from conftest import WRONGTYPE, resp_exchange
+from conftest import WRONGTYPE, err, resp_exchange
 
 NOT_INT = "value is not an integer or out of range"
-
-
-def err(fn, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        fn(*args)
-    return str(e.value)
 
 
 # Each test that takes `fill` runs three times: the default limit (small

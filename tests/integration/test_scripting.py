@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from conftest import resp_exchange, seed_script
+from conftest import err, raw_cmd, resp_exchange, seed_script
 
 LOCK_RELEASE = seed_script("lock_release.lua")
 
@@ -16,20 +16,6 @@ RATE_LIMIT = seed_script("rate_limiter.lua")
 
 def sha(s):
     return hashlib.sha1(s.encode()).hexdigest()
-
-
-def err(fn, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        fn(*args)
-    return str(e.value)
-
-
-def raw_cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 # ---- the seed's scripts, verbatim ----

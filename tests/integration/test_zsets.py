@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from conftest import resp_exchange
+from conftest import err, resp_exchange
 
 
 def encoding(r, key):
@@ -24,12 +24,6 @@ def z(request, r):
     r.enc = request.param
     yield r
     r.config_set("zset-max-listpack-entries", 128)
-
-
-def err(fn, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        fn(*args)
-    return str(e.value)
 
 
 def cmd(r, *args):
