@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "ds/varint.h"
 
 #define HDR 8
 #define END 0xFF
@@ -53,44 +54,6 @@ lp *lp_dup(const lp *l)
     lp *n = alloc_mem(lp_bytes(l));
     memcpy(n, l, lp_bytes(l));
     return n;
-}
-
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static size_t varint_put(unsigned char *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (unsigned char)v;
-    return n;
-}
-
-static uint64_t varint_get(const unsigned char *p, size_t *n)
-{
-    uint64_t v = 0;
-    int shift = 0;
-    size_t i = 0;
-    for (;;) {
-        unsigned char b = p[i++];
-        v |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) {
-            break;
-        }
-        shift += 7;
-    }
-    *n = i;
-    return v;
 }
 
 /* Back length: written so the byte nearest the next entry holds the low
