@@ -13,6 +13,7 @@ void hash_type_register(void);
 void set_type_register(void);
 void list_type_register(void);
 void zset_type_register(void);
+void stream_type_register(void);
 
 void types_init(void)
 {
@@ -20,6 +21,7 @@ void types_init(void)
     set_type_register();
     list_type_register();
     zset_type_register();
+    stream_type_register();
 }
 
 void features_init(void)

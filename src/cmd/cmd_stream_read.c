@@ -1,0 +1,309 @@
+/* XREAD and XREADGROUP: reading several streams at once, optionally
+ * waiting (BLOCK) on the framework in server/block.h. A waiting command is
+ * re-run whole when one of its streams is written, so what it serves then
+ * follows the same rules as an immediate read. For XREAD, "$" and "+" are
+ * turned into concrete IDs before waiting, so entries that arrive while
+ * the client waits are what it gets. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "cmd/cmd_stream.h"
+#include "server/block.h"
+
+typedef struct xread_args {
+    int64_t deadline;
+    int block;
+    long long count;
+    int streams_at, nstreams;
+    int group_at; /* argv index of the group name (0: XREAD) */
+    int noack;
+} xread_args;
+
+static int parse_args(client *c, xread_args *a, int group)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < c->argc; i++) {
+        int more = c->argc - i - 1;
+        if (arg_is(c, i, "BLOCK") && more) {
+            if (c->flags & CLIENT_IN_SCRIPT) {
+                reply_errf(c, "ERR %.*s command is not allowed with BLOCK option from scripts", (int)c->argv[0].len,
+                           c->argv[0].ptr);
+                return 0;
+            }
+            i++;
+            if (!block_parse_timeout_ms(c, i, &a->deadline)) {
+                return 0;
+            }
+            a->block = 1;
+        } else if (arg_is(c, i, "COUNT") && more) {
+            i++;
+            if (!arg_ll(c, i, &a->count)) {
+                return 0;
+            }
+            if (a->count < 0) {
+                a->count = 0;
+            }
+        } else if (arg_is(c, i, "STREAMS") && more) {
+            a->streams_at = i + 1;
+            a->nstreams = c->argc - a->streams_at;
+            if (a->nstreams % 2) {
+                reply_err(c, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
+                             "specified.");
+                return 0;
+            }
+            a->nstreams /= 2;
+            break;
+        } else if (arg_is(c, i, "GROUP") && more >= 2) {
+            if (!group) {
+                reply_err(c, "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.");
+                return 0;
+            }
+            a->group_at = i + 1;
+            i += 2;
+        } else if (arg_is(c, i, "NOACK")) {
+            if (!group) {
+                reply_err(c, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
+                return 0;
+            }
+            a->noack = 1;
+        } else {
+            reply_syntax_error(c);
+            return 0;
+        }
+    }
+    if (!a->streams_at) {
+        reply_syntax_error(c);
+        return 0;
+    }
+    if (group && !a->group_at) {
+        reply_err(c, "ERR Missing GROUP option for XREADGROUP");
+        return 0;
+    }
+    return 1;
+}
+
+/* What to read from one stream. */
+typedef struct xread_target {
+    stream *s;
+    stream_group *g;
+    stream_id after; /* serve entries with IDs above this */
+    int newest;      /* ">" (XREADGROUP) */
+    int last_entry;  /* "+" (XREAD): the last entry itself */
+} xread_target;
+
+static int is_lit(sv a, char ch)
+{
+    return a.len == 1 && a.ptr[0] == ch;
+}
+
+/* Resolves every stream's ID (and group); 0 after replying an error. A
+ * re-run of a waiting XREAD treats a key of another type as not ready. */
+static int resolve_targets(client *c, const xread_args *a, xread_target *t)
+{
+    sv gname = a->group_at ? c->argv[a->group_at] : (sv){NULL, 0};
+    for (int i = 0; i < a->nstreams; i++) {
+        sv key = c->argv[a->streams_at + i], idarg = c->argv[a->streams_at + a->nstreams + i];
+        kobj *o = lookup_read(c, key);
+        memset(&t[i], 0, sizeof(t[i]));
+        if (o && o->type != OBJ_STREAM) {
+            if (block_is_rerun(c) && a->group_at) {
+                reply_err(c, "UNBLOCKED the stream key no longer exists");
+                return 0;
+            } else if (block_is_rerun(c)) {
+                o = NULL;
+            } else {
+                reply_wrongtype(c);
+                return 0;
+            }
+        }
+        t[i].s = o ? kobj_ptr(o) : NULL;
+        if (a->group_at) {
+            t[i].g = t[i].s ? stream_group_find(t[i].s, gname) : NULL;
+            if (!t[i].g) {
+                if (block_is_rerun(c)) {
+                    reply_err(c, t[i].s ? "NOGROUP the consumer group this client was blocked on no longer exists"
+                                        : "UNBLOCKED the stream key no longer exists");
+                    return 0;
+                }
+                reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s' in XREADGROUP with GROUP option",
+                           (int)key.len, key.ptr, (int)gname.len, gname.ptr);
+                return 0;
+            }
+        }
+        if (is_lit(idarg, '$')) {
+            if (a->group_at) {
+                reply_err(c, "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history "
+                             "of this consumer by specifying a proper ID, or use the > ID to get new messages. The "
+                             "$ ID would just return an empty result set.");
+                return 0;
+            }
+            t[i].after = t[i].s ? t[i].s->last_id : (stream_id){0, 0};
+        } else if (is_lit(idarg, '>')) {
+            if (!a->group_at) {
+                reply_err(c, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+                             "<consumer> option.");
+                return 0;
+            }
+            t[i].newest = 1;
+        } else if (is_lit(idarg, '+') && !a->group_at) {
+            t[i].last_entry = 1;
+            t[i].after = t[i].s ? t[i].s->last_id : (stream_id){0, 0};
+        } else if (!xarg_id(c, a->streams_at + a->nstreams + i, &t[i].after, 0, NULL)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The consumer named in XREADGROUP, created (and propagated) if new. */
+static stream_consumer *consumer_for(client *c, const xread_args *a, sv key, stream_group *g)
+{
+    sv gname = c->argv[a->group_at], cname = c->argv[a->group_at + 1];
+    stream_consumer *cons = stream_consumer_find(g, cname);
+    if (!cons) {
+        cons = stream_consumer_add(g, cname, server.now_ms);
+        xpropagate_create_consumer(c, key, gname, cname);
+        notify_event(NOTIFY_STREAM, "xgroup-createconsumer", key, c->db->id);
+    }
+    cons->seen_time = server.now_ms;
+    return cons;
+}
+
+/* A consumer's own pending entries after `after` (XREADGROUP with an ID):
+ * each counts as delivered again; entries deleted meanwhile read as
+ * [id, nil]. */
+static void reply_history(client *c, stream *s, stream_consumer *cons, const stream_id *after, long long count)
+{
+    stream_id from = *after;
+    size_t h = reply_defer(R(c));
+    long n = 0;
+    if (stream_id_incr(&from)) {
+        idtree_pos p;
+        for (int ok = idtree_seek_ge(&cons->pel, &from, &p); ok && (count == 0 || n < count); ok = idtree_next(&p)) {
+            stream_id id = idtree_key(&p);
+            stream_nack *k = idtree_val(&p);
+            if (xreply_entry(c, s, &id)) {
+                k->delivery_time = server.now_ms;
+                k->delivery_count++;
+            }
+            n++;
+        }
+    }
+    reply_defer_array(R(c), h, n);
+}
+
+/* Whether target t has something to serve now. */
+static int ready(const xread_target *t, int group)
+{
+    if (!t->s || t->s->length == 0) {
+        return group && !t->newest; /* history is always served */
+    }
+    if (group && !t->newest) {
+        return 1;
+    }
+    stream_id top;
+    if (!stream_edge_id(t->s, 0, &top)) {
+        return 0;
+    }
+    if (t->last_entry) {
+        return 1;
+    }
+    const stream_id *after = t->newest ? &t->g->last_id : &t->after;
+    return stream_id_cmp(&top, after) > 0;
+}
+
+static void serve_one(client *c, const xread_args *a, xread_target *t, sv key)
+{
+    if (c->resp == 2) {
+        reply_array(R(c), 2);
+    }
+    reply_sv(c, key);
+    if (!a->group_at) {
+        stream_id start = t->after, end = {UINT64_MAX, UINT64_MAX};
+        if (t->last_entry) {
+            stream_edge_id(t->s, 0, &start);
+        } else {
+            stream_id_incr(&start);
+        }
+        xreply_range(c, t->s, &start, &end, a->count, 0, NULL);
+        return;
+    }
+    stream_consumer *cons = consumer_for(c, a, key, t->g);
+    if (!t->newest) {
+        reply_history(c, t->s, cons, &t->after, a->count);
+    } else {
+        stream_id start = t->g->last_id, end = {UINT64_MAX, UINT64_MAX};
+        stream_id_incr(&start);
+        xdelivery d = {key, c->argv[a->group_at], t->g, cons, a->noack};
+        if (xreply_range(c, t->s, &start, &end, a->count, 0, &d) > 0) {
+            cons->active_time = server.now_ms;
+        }
+    }
+    server.dirty++;
+}
+
+static void read_generic(client *c, int group)
+{
+    xread_args a;
+    if (!parse_args(c, &a, group)) {
+        return;
+    }
+    xread_target *t = alloc_mem(sizeof(*t) * (size_t)a.nstreams);
+    if (!resolve_targets(c, &a, t)) {
+        alloc_free(t);
+        return;
+    }
+    if (group) {
+        propagate_none(c); /* the group changes propagate in their own forms */
+    }
+    int nready = 0;
+    for (int i = 0; i < a.nstreams; i++) {
+        nready += ready(&t[i], group);
+    }
+    if (nready) {
+        if (c->resp == 2) {
+            reply_array(R(c), nready);
+        } else {
+            reply_map(R(c), nready);
+        }
+        for (int i = 0; i < a.nstreams; i++) {
+            if (ready(&t[i], group)) {
+                serve_one(c, &a, &t[i], c->argv[a.streams_at + i]);
+            }
+        }
+        alloc_free(t);
+        return;
+    }
+    if (!a.block) {
+        alloc_free(t);
+        reply_null_array(R(c));
+        return;
+    }
+    /* Waiting: "$" and "+" must mean the stream's end as it is now. */
+    if (!group) {
+        for (int i = 0; i < a.nstreams; i++) {
+            sv idarg = c->argv[a.streams_at + a.nstreams + i];
+            if (is_lit(idarg, '$') || is_lit(idarg, '+')) {
+                char buf[48];
+                client_rewrite_arg(c, a.streams_at + a.nstreams + i,
+                                   (sv){buf, (size_t)stream_id_format(buf, &t[i].after)});
+            }
+        }
+    }
+    alloc_free(t);
+    if (!block_on_keys(c, &c->argv[a.streams_at], a.nstreams, a.deadline, BLOCK_REPLY_NULL_ARRAY)) {
+        reply_null_array(R(c));
+    }
+}
+
+/* XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ... */
+void cmd_xread(client *c)
+{
+    read_generic(c, 0);
+}
+
+/* XREADGROUP GROUP g consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ... */
+void cmd_xreadgroup(client *c)
+{
+    read_generic(c, 1);
+}
