@@ -1,6 +1,6 @@
-/* The seed article's lock, cache-aside, rate-limiter and leaderboard
- * patterns through hiredis (Debian's libhiredis, synchronous API), with
- * pipelining through redisAppendCommand. Every reply is checked for its
+/* The seed article's lock, cache-aside, rate-limiter, leaderboard and
+ * streams patterns through hiredis (Debian's libhiredis, synchronous API),
+ * with pipelining through redisAppendCommand. Every reply is checked for its
  * RESP2 type and value, errors for Redis's exact texts.
  *
  * Usage: hiredis_patterns <port>. Prints one line per section and exits 0
@@ -426,6 +426,290 @@ static void test_pipeline_mixed(void)
     INT(cmd("DEL counter nosuch:str events:queue lock:tx"), 4);
 }
 
+/* ---- streams ---- */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* A stream ID "<ms>-<seq>", copied out of a STRING reply (freed). */
+static void stream_id(int line, redisReply *r, char *out, size_t size)
+{
+    check_type(line, r, REDIS_REPLY_STRING);
+    size_t digits = strspn(r->str, "0123456789");
+    if (digits == 0 || r->str[digits] != '-' || strspn(r->str + digits + 1, "0123456789") != r->len - digits - 1 ||
+        r->len - digits - 1 == 0 || r->len >= size) {
+        fail(line, r, "expected a stream ID <ms>-<seq>");
+    }
+    memcpy(out, r->str, r->len + 1);
+    freeReplyObject(r);
+}
+
+static int stream_id_less(const char *a, const char *b)
+{
+    unsigned long long am = strtoull(a, NULL, 10), bm = strtoull(b, NULL, 10);
+    unsigned long long as = strtoull(strchr(a, '-') + 1, NULL, 10), bs = strtoull(strchr(b, '-') + 1, NULL, 10);
+    return am < bm || (am == bm && as < bs);
+}
+
+/* One entry of a stream reply: ARRAY [STRING id, ARRAY [STRING field,
+ * STRING value, ...]], compared to `fields` (NULL-terminated pairs,
+ * values may hold binary data: their lengths are in `lens`, 0 = strlen). */
+static void entry_is(int line, const redisReply *e, const char *id, const char **fields, const size_t *lens)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) {
+        fail(line, e, "entry: expected ARRAY of 2 [id, fields]");
+    }
+    if (e->element[0]->type != REDIS_REPLY_STRING || strcmp(e->element[0]->str, id) != 0) {
+        fail(line, e->element[0], "entry: expected id %s", id);
+    }
+    const redisReply *f = e->element[1];
+    size_t n = 0;
+    while (fields[n]) {
+        n++;
+    }
+    if (f->type != REDIS_REPLY_ARRAY || f->elements != n) {
+        fail(line, f, "entry %s: expected ARRAY of %zu field/value strings", id, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = (lens && lens[i]) ? lens[i] : strlen(fields[i]);
+        const redisReply *s = f->element[i];
+        if (s->type != REDIS_REPLY_STRING || s->len != len || memcmp(s->str, fields[i], len) != 0) {
+            fail(line, s, "entry %s: element %zu: expected \"%.*s\"", id, i, (int)len, fields[i]);
+        }
+    }
+}
+
+/* An XREAD/XREADGROUP reply for one stream: ARRAY [ARRAY [STRING key,
+ * ARRAY of entries]]; returns the entries array (the reply stays owned by
+ * the caller). */
+static const redisReply *one_stream(int line, const redisReply *r, const char *key, size_t entries)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+        fail(line, r, "expected ARRAY of 1 stream");
+    }
+    const redisReply *s = r->element[0];
+    if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) {
+        fail(line, s, "stream: expected ARRAY of 2 [key, entries]");
+    }
+    if (s->element[0]->type != REDIS_REPLY_STRING || strcmp(s->element[0]->str, key) != 0) {
+        fail(line, s->element[0], "stream: expected key %s", key);
+    }
+    if (s->element[1]->type != REDIS_REPLY_ARRAY || s->element[1]->elements != entries) {
+        fail(line, s->element[1], "stream %s: expected ARRAY of %zu entries", key, entries);
+    }
+    return s->element[1];
+}
+
+/* XINFO GROUPS for a stream with one group: ARRAY [ARRAY [name, STRING,
+ * consumers, INTEGER, pending, INTEGER, last-delivered-id, STRING,
+ * entries-read, INTEGER or NIL, lag, INTEGER or NIL]]. -1 stands for NIL. */
+static void group_is(int line, redisReply *r, const char *name, long long consumers, long long pending,
+                     const char *last_id, long long entries_read, long long lag)
+{
+    static const char *names[] = {"name", "consumers", "pending", "last-delivered-id", "entries-read", "lag"};
+    check_type(line, r, REDIS_REPLY_ARRAY);
+    if (r->elements != 1) {
+        fail(line, r, "expected one group");
+    }
+    const redisReply *g = r->element[0];
+    if (g->type != REDIS_REPLY_ARRAY || g->elements != 12) {
+        fail(line, g, "group: expected ARRAY of 12");
+    }
+    for (int i = 0; i < 6; i++) {
+        const redisReply *k = g->element[2 * i];
+        if (k->type != REDIS_REPLY_STRING || strcmp(k->str, names[i]) != 0) {
+            fail(line, k, "group field %d: expected \"%s\"", i, names[i]);
+        }
+    }
+    const redisReply *v = g->element[1];
+    if (v->type != REDIS_REPLY_STRING || strcmp(v->str, name) != 0) {
+        fail(line, v, "name: expected \"%s\"", name);
+    }
+    long long ints[] = {consumers, pending};
+    for (int i = 0; i < 2; i++) {
+        v = g->element[3 + 2 * i];
+        if (v->type != REDIS_REPLY_INTEGER || v->integer != ints[i]) {
+            fail(line, v, "%s: expected %lld", names[1 + i], ints[i]);
+        }
+    }
+    v = g->element[7];
+    if (v->type != REDIS_REPLY_STRING || strcmp(v->str, last_id) != 0) {
+        fail(line, v, "last-delivered-id: expected %s", last_id);
+    }
+    long long opt[] = {entries_read, lag};
+    for (int i = 0; i < 2; i++) {
+        v = g->element[9 + 2 * i];
+        if (opt[i] < 0 ? v->type != REDIS_REPLY_NIL : (v->type != REDIS_REPLY_INTEGER || v->integer != opt[i])) {
+            fail(line, v, opt[i] < 0 ? "%s: expected NIL" : "%s: expected %lld", names[4 + i], opt[i]);
+        }
+    }
+    freeReplyObject(r);
+}
+
+#define GROUP(r, ...) group_is(__LINE__, (r), __VA_ARGS__)
+
+static void wait_blocked(void)
+{
+    for (int i = 0; i < 500; i++) {
+        redisReply *r = cmd("INFO clients");
+        check_type(__LINE__, r, REDIS_REPLY_STRING);
+        const char *p = strstr(r->str, "\r\nblocked_clients:");
+        int n = p ? atoi(p + strlen("\r\nblocked_clients:")) : 0;
+        freeReplyObject(r);
+        if (n >= 1) {
+            return;
+        }
+        usleep(10 * 1000);
+    }
+    fail(__LINE__, NULL, "no client blocked after 5 s");
+}
+
+static void test_streams(int port)
+{
+    puts("== streams: XADD *, XGROUP CREATE MKSTREAM, XREADGROUP COUNT/BLOCK, XACK, XINFO GROUPS");
+    const char *key = "stream:order-events";
+    const char *group = "order-processor";
+    /* The article creates the group with id 0 and no MKSTREAM: refused on
+     * a missing key. MKSTREAM creates an empty stream; again is BUSYGROUP. */
+    ERR(cmd("XGROUP CREATE %s %s 0", key, group),
+        "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the "
+        "MKSTREAM option to create an empty stream automatically.");
+    INT(cmd("EXISTS %s", key), 0);
+    STATUS(cmd("XGROUP CREATE %s %s 0 MKSTREAM", key, group), "OK");
+    ERR(cmd("XGROUP CREATE %s %s 0 MKSTREAM", key, group), "BUSYGROUP Consumer Group name already exists");
+    STATUS(cmd("TYPE %s", key), "stream");
+    INT(cmd("XLEN %s", key), 0);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 0, 0, "0-0", -1, 0);
+
+    /* Producer: XADD with '*' and the article's three fields; data is
+     * JSON, and one value is binary (hiredis's %b). */
+    char ids[3][64];
+    const char bin[] = {'{', '\0', '\r', '\n', (char)0xff, '}'};
+    const char *f0[] = {"event_type", "ORDER_CREATED", "user_id", "u-1", "data", "{\"total\":42.5}", NULL};
+    const char *f1[] = {"event_type", "ORDER_PAID", "user_id", "u-1", "data", bin, NULL};
+    const size_t l1[] = {0, 0, 0, 0, 0, sizeof(bin)};
+    const char *f2[] = {"event_type", "ORDER_SHIPPED", "user_id", "u-2", "data", "{}", NULL};
+    stream_id(__LINE__, cmd("XADD %s * event_type %s user_id %s data %s", key, f0[1], f0[3], f0[5]), ids[0], 64);
+    stream_id(__LINE__, cmd("XADD %s * event_type %s user_id %s data %b", key, f1[1], f1[3], bin, sizeof(bin)), ids[1],
+              64);
+    stream_id(__LINE__, cmd("XADD %s * event_type %s user_id %s data %s", key, f2[1], f2[3], f2[5]), ids[2], 64);
+    if (!stream_id_less(ids[0], ids[1]) || !stream_id_less(ids[1], ids[2])) {
+        fail(__LINE__, NULL, "IDs out of order: %s %s %s", ids[0], ids[1], ids[2]);
+    }
+    INT(cmd("XLEN %s", key), 3);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 0, 0, "0-0", -1, 3);
+
+    /* Consumer: COUNT 1 BLOCK 1000 reads one entry at a time, in order. */
+    redisReply *r = cmd("XREADGROUP GROUP %s worker-1 COUNT 1 BLOCK 1000 STREAMS %s >", group, key);
+    entry_is(__LINE__, one_stream(__LINE__, r, key, 1)->element[0], ids[0], f0, NULL);
+    freeReplyObject(r);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 1, 1, ids[0], 1, 2);
+    /* The rest in one read: two entries, the binary value intact. */
+    r = cmd("XREADGROUP GROUP %s worker-1 COUNT 10 BLOCK 1000 STREAMS %s >", group, key);
+    const redisReply *entries = one_stream(__LINE__, r, key, 2);
+    entry_is(__LINE__, entries->element[0], ids[1], f1, l1);
+    entry_is(__LINE__, entries->element[1], ids[2], f2, NULL);
+    freeReplyObject(r);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 1, 3, ids[2], 3, 0);
+
+    /* XPENDING's summary: the count per consumer is a bulk string. */
+    r = cmd("XPENDING %s %s", key, group);
+    check_type(__LINE__, r, REDIS_REPLY_ARRAY);
+    if (r->elements != 4 || r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer != 3 ||
+        r->element[1]->type != REDIS_REPLY_STRING || strcmp(r->element[1]->str, ids[0]) != 0 ||
+        r->element[2]->type != REDIS_REPLY_STRING || strcmp(r->element[2]->str, ids[2]) != 0 ||
+        r->element[3]->type != REDIS_REPLY_ARRAY || r->element[3]->elements != 1) {
+        fail(__LINE__, r, "expected [3, first id, last id, [[worker-1, \"3\"]]]");
+    }
+    const redisReply *owner = r->element[3]->element[0];
+    if (owner->type != REDIS_REPLY_ARRAY || owner->elements != 2 || owner->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(owner->element[0]->str, "worker-1") != 0 || owner->element[1]->type != REDIS_REPLY_STRING ||
+        strcmp(owner->element[1]->str, "3") != 0) {
+        fail(__LINE__, owner, "expected [STRING worker-1, STRING 3]");
+    }
+    freeReplyObject(r);
+
+    /* Nothing new: BLOCK 100 times out with a nil array (NIL in hiredis). */
+    double t0 = now_ms();
+    NIL(cmd("XREADGROUP GROUP %s worker-1 COUNT 1 BLOCK 100 STREAMS %s >", group, key));
+    if (now_ms() - t0 < 90) {
+        fail(__LINE__, NULL, "BLOCK 100 returned after %.0f ms", now_ms() - t0);
+    }
+
+    /* XACK, pipelined: one each, then the same IDs again count 0. */
+    for (int i = 0; i < 3; i++) {
+        redisAppendCommand(ctx, "XACK %s %s %s", key, group, ids[i]);
+    }
+    redisAppendCommand(ctx, "XACK %s %s %s %s %s", key, group, ids[0], ids[1], ids[2]);
+    for (int i = 0; i < 3; i++) {
+        INT(next_reply(), 1);
+    }
+    INT(next_reply(), 0);
+    r = cmd("XPENDING %s %s", key, group);
+    check_type(__LINE__, r, REDIS_REPLY_ARRAY);
+    if (r->elements != 4 || r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer != 0 ||
+        r->element[1]->type != REDIS_REPLY_NIL || r->element[2]->type != REDIS_REPLY_NIL ||
+        r->element[3]->type != REDIS_REPLY_NIL) {
+        fail(__LINE__, r, "expected [0, nil, nil, nil]");
+    }
+    freeReplyObject(r);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 1, 0, ids[2], 3, 0);
+    /* The consumer's history ('0') is now empty: the stream, no entries. */
+    r = cmd("XREADGROUP GROUP %s worker-1 STREAMS %s 0", group, key);
+    one_stream(__LINE__, r, key, 0);
+    freeReplyObject(r);
+
+    /* A BLOCK read on a second connection, sent without waiting for its
+     * reply, woken by an XADD on the first. */
+    struct timeval timeout = {10, 0};
+    redisContext *ctx2 = redisConnectWithTimeout("127.0.0.1", port, timeout);
+    if (ctx2 == NULL || ctx2->err) {
+        fail(__LINE__, NULL, "second connection: %s", ctx2 ? ctx2->errstr : "out of memory");
+    }
+    redisSetTimeout(ctx2, timeout);
+    t0 = now_ms();
+    redisAppendCommand(ctx2, "XREADGROUP GROUP %s worker-2 COUNT 1 BLOCK 5000 STREAMS %s >", group, key);
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(ctx2, &done) != REDIS_OK) {
+            fail(__LINE__, NULL, "second connection: %s", ctx2->errstr);
+        }
+    }
+    wait_blocked();
+    char late[64];
+    const char *f3[] = {"event_type", "ORDER_DELIVERED", "user_id", "u-1", "data", "{}", NULL};
+    stream_id(__LINE__, cmd("XADD %s * event_type %s user_id %s data %s", key, f3[1], f3[3], f3[5]), late, 64);
+    void *woke = NULL;
+    if (redisGetReply(ctx2, &woke) != REDIS_OK || woke == NULL) {
+        fail(__LINE__, NULL, "second connection: %s", ctx2->errstr);
+    }
+    if (now_ms() - t0 > 4000) {
+        fail(__LINE__, NULL, "woken after %.0f ms", now_ms() - t0);
+    }
+    entry_is(__LINE__, one_stream(__LINE__, woke, key, 1)->element[0], late, f3, NULL);
+    freeReplyObject(woke);
+    redisFree(ctx2);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 2, 1, late, 4, 0);
+    INT(cmd("XACK %s %s %s", key, group, late), 1);
+    GROUP(cmd("XINFO GROUPS %s", key), group, 2, 0, late, 4, 0);
+
+    /* Errors keep Redis's texts. */
+    ERR_PREFIX(cmd("XREADGROUP GROUP nogroup w STREAMS %s >", key),
+               "NOGROUP No such key 'stream:order-events' or consumer group 'nogroup'");
+    ERR(cmd("XINFO GROUPS nosuch:stream"), "ERR no such key");
+    STATUS(cmd("SET stream:str x"), "OK");
+    ERR(cmd("XADD stream:str * a 1"), WRONGTYPE);
+    ERR(cmd("XINFO GROUPS stream:str"), WRONGTYPE);
+    ERR(cmd("XADD %s 1-1 a 1", key),
+        "ERR The ID specified in XADD is equal or smaller than the target stream top item");
+    ERR(cmd("XACK %s %s notanid", key, group), "ERR Invalid stream ID specified as stream command argument");
+    INT(cmd("DEL %s stream:str", key), 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -446,6 +730,7 @@ int main(int argc, char **argv)
     test_rate_limiter();
     test_leaderboard();
     test_pipeline_mixed();
+    test_streams(atoi(argv[1]));
     redisFree(ctx);
     puts("ALL OK");
     return 0;

@@ -9,8 +9,10 @@
 // the article writes node-redis 3 names (client.setex, client.zadd,
 // client.zrevrange with { WITHSCORES: true }), which node-redis 4 does not
 // have, we use the v4 spelling (setEx, zAdd, zRangeWithScores with REV) and
-// also run the v3 spelling once through legacyMode. Streams are skipped:
-// Keel does not implement them yet. Exits non-zero on the first failure.
+// also run the v3 spelling once through legacyMode. The streams section
+// runs last (it needs X* commands): it first shows what the article's
+// stream calls as written do in node-redis 4.5, then runs the same flow
+// through the v4 methods. Exits non-zero on the first failure.
 'use strict';
 
 const assert = require('assert');
@@ -658,6 +660,338 @@ async function legacyMode() {
     await c.v4.quit();
 }
 
+// Stream IDs ("<ms>-<seq>") in order.
+function streamIdLess(a, b) {
+    const [am, as] = a.split('-').map(BigInt);
+    const [bm, bs] = b.split('-').map(BigInt);
+    return am < bm || (am === bm && as < bs);
+}
+
+// Waits until the server counts `n` blocked clients (INFO clients).
+async function waitBlocked(client, n = 1) {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+        const m = /\r\nblocked_clients:(\d+)\r\n/.exec(await client.info('clients'));
+        if (m && Number(m[1]) >= n) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`no client blocked (waited for ${n})`);
+}
+
+async function streams(client) {
+    section("streams: the article's producer, consumer group, consumer loop and lag monitor (xAdd '*', xGroupCreate MKSTREAM, xReadGroup COUNT/BLOCK, xAck, XINFO GROUPS)");
+    const NO_KEY_ERR =
+        'ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.';
+
+    // ---- The article's calls as written. It spells them the ioredis / node-redis
+    // 3 way (client.xadd with flat field-value arguments, client.xack) or
+    // invents them (xgroupCreate, xreadgroup with option objects, xinfGroup):
+    // none is a node-redis 4.5 method, so the article's publishEvent fails in
+    // the client before anything is sent.
+    for (const name of ['xadd', 'xgroupCreate', 'xreadgroup', 'xack', 'xinfGroup']) {
+        assert.strictEqual(typeof client[name], 'undefined', `client.${name}`);
+    }
+    async function publishEventAsWritten(streamKey, event) {
+        const messageId = await client.xadd(
+            streamKey,
+            '*', // Auto-generate timestamp-based ID
+            'event_type', event.type,
+            'user_id', event.userId,
+            'data', JSON.stringify(event.data)
+        );
+        return messageId;
+    }
+    await assert.rejects(
+        publishEventAsWritten('stream:as-written', { type: 'ORDER_CREATED', userId: 'u-1', data: {} }),
+        (err) => err instanceof TypeError && /client\.xadd is not a function/.test(err.message)
+    );
+    assert.strictEqual(await client.exists('stream:as-written'), 0);
+
+    // legacyMode (node-redis 3 emulation) has xadd, xreadgroup and xack with
+    // flat arguments, so the article's xadd and xack run there verbatim; it
+    // still has no xgroupCreate or xinfGroup.
+    const legacy = redis.createClient({ url, legacyMode: true });
+    await legacy.connect();
+    const call = (name, ...args) =>
+        new Promise((resolve, reject) => legacy[name](...args, (err, reply) => (err ? reject(err) : resolve(reply))));
+    assert.strictEqual(typeof legacy.xadd, 'function');
+    assert.strictEqual(typeof legacy.xack, 'function');
+    assert.strictEqual(typeof legacy.xgroupCreate, 'undefined');
+    assert.strictEqual(typeof legacy.xinfGroup, 'undefined');
+    const legacyId = await call(
+        'xadd', 'stream:legacy', '*',
+        'event_type', 'ORDER_CREATED', 'user_id', 'u-1', 'data', JSON.stringify({ total: 5 })
+    );
+    assert.match(legacyId, /^\d+-\d+$/);
+    assert.deepStrictEqual(await call('xrange', 'stream:legacy', '-', '+'), [
+        [legacyId, ['event_type', 'ORDER_CREATED', 'user_id', 'u-1', 'data', '{"total":5}']],
+    ]);
+    // The article's publishOrderEvent passes { type, orderId, data }: no
+    // userId, so user_id is undefined, which node-redis refuses.
+    await assert.rejects(
+        call('xadd', 'stream:legacy', '*', 'event_type', 'ORDER_CREATED', 'user_id', undefined, 'data', '{}'),
+        (err) => err instanceof TypeError && /Invalid argument type/.test(err.message)
+    );
+    assert.strictEqual(await call('xlen', 'stream:legacy'), 1);
+    await call('sendCommand', 'XGROUP', 'CREATE', 'stream:legacy', 'legacy-group', '0');
+    await call('sendCommand', 'XREADGROUP', 'GROUP', 'legacy-group', 'w', 'STREAMS', 'stream:legacy', '>');
+    assert.strictEqual(await call('xack', 'stream:legacy', 'legacy-group', legacyId), 1);
+    assert.strictEqual(await call('xack', 'stream:legacy', 'legacy-group', legacyId), 0);
+    assert.strictEqual(await call('del', 'stream:legacy'), 1);
+    await legacy.v4.quit();
+
+    // ---- node-redis 4's shapes, on a stream of their own. xReadGroup replies
+    // [{ name, messages: [{ id, message }] }] (message has a null prototype),
+    // so the article's `for (const [stream, streamMessages] of messages)`
+    // throws; and the article's lower-case { count, block } options are not
+    // node-redis's { COUNT, BLOCK }: they are ignored, the read neither
+    // blocks nor stops at one entry.
+    assert.strictEqual(await client.xGroupCreate('stream:shape', 'shape-group', '$', { MKSTREAM: true }), 'OK');
+    const shapeIds = [
+        await client.xAdd('stream:shape', '*', { n: '1' }),
+        await client.xAdd('stream:shape', '*', { n: '2' }),
+    ];
+    const shape = await client.xReadGroup('shape-group', 'w', { key: 'stream:shape', id: '>' }, { count: 1, block: 1000 });
+    assert.strictEqual(shape.length, 1);
+    assert.strictEqual(shape[0].name, 'stream:shape');
+    assert.deepStrictEqual(shape[0].messages.map(({ id }) => id), shapeIds);
+    assert.strictEqual(Object.getPrototypeOf(shape[0].messages[0].message), null);
+    assert.deepStrictEqual({ ...shape[0].messages[1].message }, { n: '2' });
+    assert.throws(() => {
+        for (const [stream, streamMessages] of shape) {
+            assert.fail(`unreachable ${stream} ${streamMessages}`);
+        }
+    }, (err) => err instanceof TypeError && /is not iterable/.test(err.message));
+    // Nothing new: without a BLOCK the read replies nil at once.
+    const t1 = Date.now();
+    assert.strictEqual(
+        await client.xReadGroup('shape-group', 'w', { key: 'stream:shape', id: '>' }, { count: 1, block: 1000 }),
+        null
+    );
+    assert.ok(Date.now() - t1 < 500, `lower-case block: replied after ${Date.now() - t1} ms`);
+    assert.strictEqual(await client.xAck('stream:shape', 'shape-group', shapeIds), 2);
+    assert.strictEqual(await client.del('stream:shape'), 1);
+
+    // ---- The article's flow with node-redis 4's methods and the same
+    // arguments: xAdd(key, '*', fields), xGroupCreate(key, group, '0'),
+    // xReadGroup with COUNT 1 / BLOCK 1000, xAck(key, group, id).
+    const streamKey = 'stream:order-events';
+    const groupName = 'order-processor';
+
+    // Producer: add message to stream
+    async function publishEvent(streamKey, event) {
+        const messageId = await client.xAdd(streamKey, '*', {
+            event_type: event.type,
+            user_id: event.userId,
+            data: JSON.stringify(event.data),
+        });
+        return messageId;
+    }
+    // Consumer group: track processed messages. The article calls
+    // xgroupCreate(streamKey, groupName, '0') with no MKSTREAM; `options`
+    // adds it.
+    async function setupConsumerGroup(streamKey, groupName, options) {
+        try {
+            await client.xGroupCreate(streamKey, groupName, '0', options);
+        } catch (err) {
+            if (!err.message.includes('BUSYGROUP')) throw err;
+            // Group already exists
+        }
+    }
+    // Monitor consumer group lag. xinfGroup exists nowhere; node-redis 4.5's
+    // xInfoGroups lists every group and keeps name, consumers, pending and
+    // lastDeliveredId only (not the article's 'last-delivered-id' key), so
+    // Redis 7's entries-read and lag come from the raw XINFO GROUPS reply.
+    async function getConsumerGroupStatus(streamKey, groupName) {
+        const info = (await client.xInfoGroups(streamKey)).find((g) => g.name === groupName);
+        assert.strictEqual(info['last-delivered-id'], undefined);
+        const raw = (await client.sendCommand(['XINFO', 'GROUPS', streamKey]))
+            .map((flat) => {
+                const o = {};
+                for (let i = 0; i < flat.length; i += 2) o[flat[i]] = flat[i + 1];
+                return o;
+            })
+            .find((g) => g.name === groupName);
+        assert.deepStrictEqual(Object.keys(raw), ['name', 'consumers', 'pending', 'last-delivered-id', 'entries-read', 'lag']);
+        assert.strictEqual(raw['last-delivered-id'], info.lastDeliveredId);
+        return {
+            consumers: info.consumers,
+            pending: info.pending,
+            lastDeliveredId: info.lastDeliveredId,
+            entriesRead: raw['entries-read'],
+            lag: raw.lag,
+        };
+    }
+
+    // startEventProcessor() as the article orders it, on a fresh server:
+    // the group is created before any event exists, and XGROUP CREATE
+    // without MKSTREAM refuses a missing key (not BUSYGROUP, so rethrown).
+    await assert.rejects(setupConsumerGroup(streamKey, groupName), (err) => err.message === NO_KEY_ERR);
+    assert.strictEqual(await client.exists(streamKey), 0);
+    await setupConsumerGroup(streamKey, groupName, { MKSTREAM: true });
+    assert.strictEqual(await client.type(streamKey), 'stream');
+    assert.strictEqual(await client.xLen(streamKey), 0);
+    // A second setup hits BUSYGROUP, which setupConsumerGroup swallows.
+    await setupConsumerGroup(streamKey, groupName, { MKSTREAM: true });
+    await assert.rejects(
+        client.xGroupCreate(streamKey, groupName, '0', { MKSTREAM: true }),
+        (err) => err.message === 'BUSYGROUP Consumer Group name already exists'
+    );
+    assert.deepStrictEqual(await client.xInfoGroups(streamKey), [
+        { name: groupName, consumers: 0, pending: 0, lastDeliveredId: '0-0' },
+    ]);
+    // A new group has read nothing: entries-read is nil, the lag 0.
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 0, pending: 0, lastDeliveredId: '0-0', entriesRead: null, lag: 0,
+    });
+
+    // publishOrderEvent as written: no userId, refused in the client.
+    async function publishOrderEvent(orderId, event, data) {
+        await publishEvent(streamKey, { type: event, orderId, data });
+    }
+    await assert.rejects(publishOrderEvent('o-1', 'ORDER_CREATED', {}), (err) => err instanceof TypeError);
+    assert.strictEqual(await client.xLen(streamKey), 0);
+
+    const events = [
+        { type: 'ORDER_CREATED', userId: 'u-1', data: { orderId: 'o-1', total: 42.5 } },
+        { type: 'ORDER_PAID', userId: 'u-1', data: { orderId: 'o-1' } },
+        { type: 'ORDER_FAILED_TO_PROCESS', userId: 'u-2', data: { orderId: 'o-2', poison: true } },
+        { type: 'ORDER_SHIPPED', userId: 'u-1', data: { orderId: 'o-1', carrier: 'ups' } },
+    ];
+    const ids = [];
+    for (const e of events) {
+        ids.push(await publishEvent(streamKey, e));
+    }
+    for (let i = 0; i < ids.length; i++) {
+        assert.match(ids[i], /^\d+-\d+$/);
+        if (i > 0) assert.ok(streamIdLess(ids[i - 1], ids[i]), `${ids[i - 1]} < ${ids[i]}`);
+    }
+    assert.strictEqual(await client.xLen(streamKey), 4);
+    // Group at '0', nothing read: the whole stream is lag.
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 0, pending: 0, lastDeliveredId: '0-0', entriesRead: null, lag: 4,
+    });
+
+    // Consumer: read and process messages. The article's while (true) is
+    // bounded; processEvent throws on the poison event, which stays pending.
+    const seen = [];
+    let emptyPolls = 0;
+    async function processEvent(id, message) {
+        // Mid-loop status: this entry delivered and not yet acked.
+        seen.push({ id, message: { ...message }, status: await getConsumerGroupStatus(streamKey, groupName) });
+        if (JSON.parse(message.data).poison) throw new Error('cannot process');
+    }
+    async function consumeEvents(streamKey, groupName, consumerId, polls) {
+        for (let i = 0; i < polls; i++) {
+            // Read 1 message from stream (blocking, 1 second timeout)
+            const messages = await client.xReadGroup(groupName, consumerId, { key: streamKey, id: '>' }, { COUNT: 1, BLOCK: 1000 });
+            if (!messages) {
+                emptyPolls++;
+                continue;
+            }
+            for (const { name: stream, messages: streamMessages } of messages) {
+                assert.strictEqual(stream, streamKey);
+                assert.strictEqual(streamMessages.length, 1);
+                for (const { id, message } of streamMessages) {
+                    try {
+                        await processEvent(id, message);
+                        // Acknowledge message (mark as processed)
+                        assert.strictEqual(await client.xAck(streamKey, groupName, id), 1);
+                    } catch (err) {
+                        // Don't acknowledge, message will be retried
+                        assert.strictEqual(err.message, 'cannot process');
+                    }
+                }
+            }
+        }
+    }
+    // Four entries, then one poll that times out after 1 s with a nil reply.
+    const t0 = Date.now();
+    await consumeEvents(streamKey, groupName, 'worker-1', 5);
+    assert.ok(Date.now() - t0 >= 900, `BLOCK 1000 returned after ${Date.now() - t0} ms`);
+    assert.strictEqual(emptyPolls, 1);
+    assert.deepStrictEqual(seen.map((s) => s.id), ids);
+    assert.deepStrictEqual(
+        seen.map((s) => s.message),
+        events.map((e) => ({ event_type: e.type, user_id: e.userId, data: JSON.stringify(e.data) }))
+    );
+    assert.deepStrictEqual(JSON.parse(seen[0].message.data), { orderId: 'o-1', total: 42.5 });
+    // Pending counts this entry (plus the poison one after it); the lag
+    // shrinks by one per delivery.
+    assert.deepStrictEqual(seen.map((s) => s.status), [
+        { consumers: 1, pending: 1, lastDeliveredId: ids[0], entriesRead: 1, lag: 3 },
+        { consumers: 1, pending: 1, lastDeliveredId: ids[1], entriesRead: 2, lag: 2 },
+        { consumers: 1, pending: 1, lastDeliveredId: ids[2], entriesRead: 3, lag: 1 },
+        { consumers: 1, pending: 2, lastDeliveredId: ids[3], entriesRead: 4, lag: 0 },
+    ]);
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 1, pending: 1, lastDeliveredId: ids[3], entriesRead: 4, lag: 0,
+    });
+    assert.deepStrictEqual(await client.xPending(streamKey, groupName), {
+        pending: 1, firstId: ids[2], lastId: ids[2], consumers: [{ name: 'worker-1', deliveriesCounter: 1 }],
+    });
+
+    // "Don't acknowledge, message will be retried": not by this loop. '>'
+    // only hands out new entries; the unacked one comes back when the
+    // consumer reads its own pending list from '0'.
+    assert.strictEqual(
+        await client.xReadGroup(groupName, 'worker-1', { key: streamKey, id: '>' }, { COUNT: 1, BLOCK: 100 }),
+        null
+    );
+    const retry = await client.xReadGroup(groupName, 'worker-1', { key: streamKey, id: '0' }, { COUNT: 10 });
+    assert.strictEqual(retry[0].messages.length, 1);
+    assert.strictEqual(retry[0].messages[0].id, ids[2]);
+    assert.deepStrictEqual({ ...retry[0].messages[0].message }, seen[2].message);
+    assert.strictEqual(await client.xAck(streamKey, groupName, ids[2]), 1);
+    // Pending drops to 0 once everything is acked; acking again counts 0.
+    assert.strictEqual(await client.xAck(streamKey, groupName, ids), 0);
+    assert.deepStrictEqual(await client.xPending(streamKey, groupName), {
+        pending: 0, firstId: null, lastId: null, consumers: null,
+    });
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 1, pending: 0, lastDeliveredId: ids[3], entriesRead: 4, lag: 0,
+    });
+
+    // A BLOCK read on a second connection, woken by an xAdd on this one.
+    const worker2 = client.duplicate();
+    worker2.on('error', (err) => console.error('client error', err));
+    await worker2.connect();
+    const start = Date.now();
+    const blocked = worker2.xReadGroup(groupName, 'worker-2', { key: streamKey, id: '>' }, { COUNT: 1, BLOCK: 5000 });
+    await waitBlocked(client);
+    const late = { type: 'ORDER_DELIVERED', userId: 'u-1', data: { orderId: 'o-1' } };
+    const lateId = await publishEvent(streamKey, late);
+    const woke = await blocked;
+    assert.ok(Date.now() - start < 4000, `woken after ${Date.now() - start} ms`);
+    assert.strictEqual(woke.length, 1);
+    assert.strictEqual(woke[0].name, streamKey);
+    assert.strictEqual(woke[0].messages.length, 1);
+    assert.strictEqual(woke[0].messages[0].id, lateId);
+    assert.ok(streamIdLess(ids[3], lateId));
+    assert.deepStrictEqual({ ...woke[0].messages[0].message }, {
+        event_type: 'ORDER_DELIVERED', user_id: 'u-1', data: '{"orderId":"o-1"}',
+    });
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 2, pending: 1, lastDeliveredId: lateId, entriesRead: 5, lag: 0,
+    });
+    assert.strictEqual(await worker2.xAck(streamKey, groupName, lateId), 1);
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 2, pending: 0, lastDeliveredId: lateId, entriesRead: 5, lag: 0,
+    });
+    await worker2.quit();
+
+    // A second group on the same stream starts over at '0': its lag is the
+    // whole stream, and the first group is unaffected. XINFO GROUPS lists
+    // groups in name order (Redis keeps them in a radix tree), not in
+    // creation order.
+    await setupConsumerGroup(streamKey, 'audit-log');
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, 'audit-log'), {
+        consumers: 0, pending: 0, lastDeliveredId: '0-0', entriesRead: null, lag: 5,
+    });
+    assert.deepStrictEqual((await client.xInfoGroups(streamKey)).map((g) => g.name), ['audit-log', groupName]);
+    assert.strictEqual(await client.del(streamKey), 1);
+}
+
 async function main() {
     await connectHandshake();
     const client = redis.createClient({ url });
@@ -671,7 +1005,7 @@ async function main() {
     await leaderboard(client);
     await memory(client);
     await legacyMode();
-    section('streams: skipped (not implemented in Keel)');
+    await streams(client);
     await client.quit();
     console.log('ALL OK');
 }

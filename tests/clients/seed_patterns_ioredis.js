@@ -9,8 +9,9 @@
 // defineCommand for the article's Lua scripts (read verbatim from
 // tests/seed/), pipelines and multi(), pub/sub through events, flat
 // WITHSCORES replies. ioredis also runs its own connect sequence (INFO ready
-// check, CLIENT SETNAME, SELECT, CLIENT SETINFO). Streams are skipped: Keel
-// does not implement them yet. Exits non-zero on the first failure.
+// check, CLIENT SETNAME, SELECT, CLIENT SETINFO). The streams section runs
+// last (it needs X* commands) and adds XAUTOCLAIM crash recovery. Exits
+// non-zero on the first failure.
 'use strict';
 
 const assert = require('assert');
@@ -627,6 +628,285 @@ async function memory(client) {
     await client.flushall();
 }
 
+// Waits until the server counts `n` blocked clients (INFO clients).
+async function waitBlocked(client, n = 1) {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+        const m = /\r\nblocked_clients:(\d+)\r\n/.exec(await client.info('clients'));
+        if (m && Number(m[1]) >= n) return;
+        await sleep(10);
+    }
+    throw new Error(`no client blocked (waited for ${n})`);
+}
+
+// Stream IDs ("<ms>-<seq>") in order.
+function streamIdLess(a, b) {
+    const [am, as] = a.split('-').map(BigInt);
+    const [bm, bs] = b.split('-').map(BigInt);
+    return am < bm || (am === bm && as < bs);
+}
+
+async function streams(client) {
+    section("streams: the article's producer (xadd as written), XGROUP CREATE MKSTREAM, XREADGROUP COUNT/BLOCK + XACK, XINFO GROUPS lag, XAUTOCLAIM recovery");
+    const NO_KEY_ERR =
+        'ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.';
+    const streamKey = 'stream:order-events';
+    const groupName = 'order-processor';
+
+    // Producer: the article's code runs verbatim (ioredis has xadd with
+    // flat field-value arguments).
+    async function publishEvent(streamKey, event) {
+        const messageId = await client.xadd(
+            streamKey,
+            '*', // Auto-generate timestamp-based ID
+            'event_type', event.type,
+            'user_id', event.userId,
+            'data', JSON.stringify(event.data)
+        );
+        return messageId;
+    }
+    async function publishOrderEvent(orderId, event, data) {
+        return publishEvent('stream:order-events', { type: event, orderId, data });
+    }
+    // Consumer group: xgroupCreate is not an ioredis method; XGROUP CREATE
+    // with the article's '0', plus whatever options are given (MKSTREAM).
+    async function setupConsumerGroup(streamKey, groupName, ...options) {
+        try {
+            await client.xgroup('CREATE', streamKey, groupName, '0', ...options);
+        } catch (err) {
+            if (!err.message.includes('BUSYGROUP')) throw err;
+            // Group already exists
+        }
+    }
+    // Monitor consumer group lag: xinfGroup does not exist; XINFO GROUPS
+    // replies flat field lists whose names are the article's
+    // ('last-delivered-id'), plus Redis 7's entries-read and lag.
+    async function getConsumerGroupStatus(streamKey, groupName) {
+        const groups = (await client.xinfo('GROUPS', streamKey)).map(pairs);
+        const info = groups.find((g) => g.name === groupName);
+        assert.deepStrictEqual(Object.keys(info), ['name', 'consumers', 'pending', 'last-delivered-id', 'entries-read', 'lag']);
+        return {
+            consumers: info.consumers,
+            pending: info.pending,
+            lastDeliveredId: info['last-delivered-id'],
+            entriesRead: info['entries-read'],
+            lag: info.lag,
+        };
+    }
+
+    assert.strictEqual(typeof client.xgroupCreate, 'undefined');
+    assert.strictEqual(typeof client.xinfGroup, 'undefined');
+    // The article's xreadgroup({ key, group, consumer }, { count, block })
+    // reaches the server as XREADGROUP with two "[object Object]" arguments.
+    await assert.rejects(
+        client.xreadgroup({ key: streamKey, group: groupName, consumer: 'worker-1' }, { count: 1, block: 1000 }),
+        (err) => err.message === "ERR wrong number of arguments for 'xreadgroup' command"
+    );
+
+    // startEventProcessor() as ordered in the article, on a fresh server:
+    // XGROUP CREATE without MKSTREAM refuses the missing key (rethrown).
+    await assert.rejects(setupConsumerGroup(streamKey, groupName), (err) => err.message === NO_KEY_ERR);
+    assert.strictEqual(await client.exists(streamKey), 0);
+    await setupConsumerGroup(streamKey, groupName, 'MKSTREAM');
+    assert.strictEqual(await client.type(streamKey), 'stream');
+    assert.strictEqual(await client.xlen(streamKey), 0);
+    await setupConsumerGroup(streamKey, groupName, 'MKSTREAM'); // BUSYGROUP, swallowed
+    await assert.rejects(
+        client.xgroup('CREATE', streamKey, groupName, '0', 'MKSTREAM'),
+        (err) => err.message === 'BUSYGROUP Consumer Group name already exists'
+    );
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 0, pending: 0, lastDeliveredId: '0-0', entriesRead: null, lag: 0,
+    });
+
+    // publishOrderEvent as written has no userId: ioredis sends undefined
+    // as an empty string, so user_id is stored empty.
+    const ids = [await publishOrderEvent('o-1', 'ORDER_CREATED', { total: 42.5 })];
+    const events = [
+        { type: 'ORDER_PAID', userId: 'u-1', data: { orderId: 'o-1' } },
+        { type: 'ORDER_FAILED_TO_PROCESS', userId: 'u-2', data: { orderId: 'o-2', poison: true } },
+        { type: 'ORDER_SHIPPED', userId: 'u-1', data: { orderId: 'o-1', carrier: 'ups' } },
+    ];
+    for (const e of events) {
+        ids.push(await publishEvent(streamKey, e));
+    }
+    const fields = [
+        ['event_type', 'ORDER_CREATED', 'user_id', '', 'data', '{"total":42.5}'],
+        ...events.map((e) => ['event_type', e.type, 'user_id', e.userId, 'data', JSON.stringify(e.data)]),
+    ];
+    for (let i = 0; i < ids.length; i++) {
+        assert.match(ids[i], /^\d+-\d+$/);
+        if (i > 0) assert.ok(streamIdLess(ids[i - 1], ids[i]), `${ids[i - 1]} < ${ids[i]}`);
+    }
+    assert.deepStrictEqual(await client.xrange(streamKey, '-', '+'), ids.map((id, i) => [id, fields[i]]));
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 0, pending: 0, lastDeliveredId: '0-0', entriesRead: null, lag: 4,
+    });
+
+    // The article's loop body as written, on one ioredis reply: the outer
+    // [stream, streamMessages] fits ioredis's [[key, entries]], but entries
+    // are [id, [field, value, ...]] arrays, so { id, message } destructure
+    // to undefined and xack(streamKey, groupName, undefined) fails; the
+    // catch leaves the entry unacked.
+    const asWritten = await client.xreadgroup('GROUP', groupName, 'worker-1', 'COUNT', 1, 'BLOCK', 1000, 'STREAMS', streamKey, '>');
+    assert.deepStrictEqual(asWritten, [[streamKey, [[ids[0], fields[0]]]]]);
+    const ackErrors = [];
+    for (const [stream, streamMessages] of asWritten) {
+        assert.strictEqual(stream, streamKey);
+        for (const { id, message } of streamMessages) {
+            try {
+                assert.strictEqual(id, undefined);
+                assert.strictEqual(message, undefined);
+                await client.xack(streamKey, groupName, id);
+            } catch (err) {
+                ackErrors.push(err.message);
+            }
+        }
+    }
+    assert.deepStrictEqual(ackErrors, ['ERR Invalid stream ID specified as stream command argument']);
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 1, pending: 1, lastDeliveredId: ids[0], entriesRead: 1, lag: 3,
+    });
+
+    // The loop in ioredis's shapes, bounded; processEvent throws on the
+    // poison event, which stays pending.
+    const seen = [];
+    let emptyPolls = 0;
+    async function processEvent(id, message) {
+        seen.push({ id, message, status: await getConsumerGroupStatus(streamKey, groupName) });
+        if (JSON.parse(pairs(message).data).poison) throw new Error('cannot process');
+    }
+    async function consumeEvents(streamKey, groupName, consumerId, polls, from = '>') {
+        for (let i = 0; i < polls; i++) {
+            const messages = await client.xreadgroup(
+                'GROUP', groupName, consumerId, 'COUNT', 1, 'BLOCK', 1000, 'STREAMS', streamKey, from
+            );
+            if (!messages) {
+                emptyPolls++;
+                continue;
+            }
+            for (const [stream, streamMessages] of messages) {
+                assert.strictEqual(stream, streamKey);
+                for (const [id, message] of streamMessages) {
+                    try {
+                        await processEvent(id, message);
+                        assert.strictEqual(await client.xack(streamKey, groupName, id), 1);
+                    } catch (err) {
+                        assert.strictEqual(err.message, 'cannot process');
+                    }
+                }
+            }
+        }
+    }
+    const t0 = Date.now();
+    await consumeEvents(streamKey, groupName, 'worker-1', 4);
+    assert.ok(Date.now() - t0 >= 900, `BLOCK 1000 returned after ${Date.now() - t0} ms`);
+    assert.strictEqual(emptyPolls, 1);
+    assert.deepStrictEqual(seen.map((s) => [s.id, s.message]), ids.slice(1).map((id, i) => [id, fields[i + 1]]));
+    assert.deepStrictEqual(seen.map((s) => s.status), [
+        { consumers: 1, pending: 2, lastDeliveredId: ids[1], entriesRead: 2, lag: 2 },
+        { consumers: 1, pending: 2, lastDeliveredId: ids[2], entriesRead: 3, lag: 1 },
+        { consumers: 1, pending: 3, lastDeliveredId: ids[3], entriesRead: 4, lag: 0 },
+    ]);
+    // XPENDING: the unacked entries (the as-written one and the poison one).
+    assert.deepStrictEqual(await client.xpending(streamKey, groupName), [2, ids[0], ids[2], [['worker-1', '2']]]);
+    // '>' never re-delivers them; reading the consumer's own history ('0')
+    // does, COUNT 1 each time (an ID other than '>' does not block).
+    assert.strictEqual(
+        await client.xreadgroup('GROUP', groupName, 'worker-1', 'COUNT', 1, 'BLOCK', 100, 'STREAMS', streamKey, '>'),
+        null
+    );
+    seen.length = 0;
+    await consumeEvents(streamKey, groupName, 'worker-1', 1, '0');
+    assert.deepStrictEqual(seen.map((s) => s.id), [ids[0]]);
+    // The poison event fails again; ack it by hand.
+    await consumeEvents(streamKey, groupName, 'worker-1', 1, '0');
+    assert.deepStrictEqual(seen.map((s) => s.id), [ids[0], ids[2]]);
+    // An ID given twice in one XACK counts once.
+    assert.strictEqual(await client.xack(streamKey, groupName, ids[2], ids[2]), 1);
+    assert.strictEqual(await client.xack(streamKey, groupName, ...ids), 0);
+    assert.deepStrictEqual(await client.xpending(streamKey, groupName), [0, null, null, null]);
+    // An empty history reads as the stream with no entries, not nil.
+    assert.deepStrictEqual(
+        await client.xreadgroup('GROUP', groupName, 'worker-1', 'STREAMS', streamKey, '0'),
+        [[streamKey, []]]
+    );
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 1, pending: 0, lastDeliveredId: ids[3], entriesRead: 4, lag: 0,
+    });
+
+    // A BLOCK read on a second connection, woken by an XADD on this one.
+    const worker2 = connect();
+    const start = Date.now();
+    const blocked = worker2.xreadgroup('GROUP', groupName, 'worker-2', 'COUNT', 1, 'BLOCK', 5000, 'STREAMS', streamKey, '>');
+    await waitBlocked(client);
+    const lateId = await publishEvent(streamKey, { type: 'ORDER_DELIVERED', userId: 'u-1', data: { orderId: 'o-1' } });
+    const woke = await blocked;
+    assert.ok(Date.now() - start < 4000, `woken after ${Date.now() - start} ms`);
+    assert.deepStrictEqual(woke, [
+        [streamKey, [[lateId, ['event_type', 'ORDER_DELIVERED', 'user_id', 'u-1', 'data', '{"orderId":"o-1"}']]]],
+    ]);
+    assert.ok(streamIdLess(ids[3], lateId));
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 2, pending: 1, lastDeliveredId: lateId, entriesRead: 5, lag: 0,
+    });
+    assert.strictEqual(await worker2.xack(streamKey, groupName, lateId), 1);
+    assert.deepStrictEqual(await getConsumerGroupStatus(streamKey, groupName), {
+        consumers: 2, pending: 0, lastDeliveredId: lateId, entriesRead: 5, lag: 0,
+    });
+    assert.strictEqual(await worker2.quit(), 'OK');
+    assert.strictEqual(await client.del(streamKey), 1);
+
+    // ---- Crash recovery with XAUTOCLAIM, on a stream of its own: consumer A
+    // reads and dies without acking; consumer B claims what has been idle
+    // long enough.
+    const claimKey = 'stream:claims';
+    const claimGroup = 'claimers';
+    assert.strictEqual(await client.xgroup('CREATE', claimKey, claimGroup, '$', 'MKSTREAM'), 'OK');
+    const cids = [];
+    for (let i = 0; i < 4; i++) {
+        cids.push(await client.xadd(claimKey, '*', 'job', String(i)));
+    }
+    const taken = await client.xreadgroup('GROUP', claimGroup, 'consumer-a', 'COUNT', 10, 'STREAMS', claimKey, '>');
+    assert.deepStrictEqual(taken, [[claimKey, cids.map((id, i) => [id, ['job', String(i)]])]]);
+    const pel = await client.xpending(claimKey, claimGroup, '-', '+', 10);
+    assert.deepStrictEqual(pel.map(([id, owner, , count]) => [id, owner, count]), cids.map((id) => [id, 'consumer-a', 1]));
+    assert.ok(pel.every(([, , idle]) => Number.isInteger(idle) && idle >= 0 && idle < 5000));
+    // An entry deleted while pending: XAUTOCLAIM (Redis 7) drops it from the
+    // PEL and lists it third, even when nothing is idle long enough to claim.
+    assert.strictEqual(await client.xdel(claimKey, cids[1]), 1);
+    assert.deepStrictEqual(await client.xautoclaim(claimKey, claimGroup, 'consumer-b', 60000, '0-0'), ['0-0', [], [cids[1]]]);
+    await sleep(200);
+    // min-idle 100 ms: claimed, one per COUNT 1 call, with the cursor to
+    // go on from; the last page ends with cursor 0-0.
+    assert.deepStrictEqual(await client.xautoclaim(claimKey, claimGroup, 'consumer-b', 100, '0-0', 'COUNT', 1), [
+        cids[2],
+        [[cids[0], ['job', '0']]],
+        [],
+    ]);
+    assert.deepStrictEqual(await client.xautoclaim(claimKey, claimGroup, 'consumer-b', 100, cids[2]), [
+        '0-0',
+        [[cids[2], ['job', '2']], [cids[3], ['job', '3']]],
+        [],
+    ]);
+    // Just claimed: nothing is idle 100 ms any more, and a claim that
+    // claims nothing does not create its consumer.
+    assert.deepStrictEqual(await client.xautoclaim(claimKey, claimGroup, 'consumer-c', 100, '0-0'), ['0-0', [], []]);
+    const claimed = await client.xpending(claimKey, claimGroup, '-', '+', 10);
+    assert.deepStrictEqual(
+        claimed.map(([id, owner, , count]) => [id, owner, count]),
+        [cids[0], cids[2], cids[3]].map((id) => [id, 'consumer-b', 2])
+    );
+    const consumers = (await client.xinfo('CONSUMERS', claimKey, claimGroup)).map(pairs);
+    assert.deepStrictEqual(consumers.map((c) => [c.name, c.pending]), [['consumer-a', 0], ['consumer-b', 3]]);
+    assert.strictEqual(await client.xack(claimKey, claimGroup, cids[0], cids[2], cids[3]), 3);
+    assert.deepStrictEqual(await client.xpending(claimKey, claimGroup), [0, null, null, null]);
+    assert.deepStrictEqual(await getConsumerGroupStatus(claimKey, claimGroup), {
+        consumers: 2, pending: 0, lastDeliveredId: cids[3], entriesRead: 4, lag: 0,
+    });
+    assert.strictEqual(await client.del(claimKey), 1);
+}
+
 async function main() {
     await connectHandshake();
     const client = connect();
@@ -637,7 +917,7 @@ async function main() {
     await pubsub(client);
     await leaderboard(client);
     await memory(client);
-    section('streams: skipped (not implemented in Keel)');
+    await streams(client);
     assert.strictEqual(await client.quit(), 'OK');
     console.log('ALL OK');
 }

@@ -6,7 +6,9 @@ seed_patterns_ioredis.js, installed from npm by scripts/install-deps.sh),
 hiredis (tests/clients/hiredis_patterns.c) and redis-cli (--eval with a
 script file, --pipe) run the cache, lock, rate-limiter, pub/sub,
 leaderboard and memory patterns against a fresh server each and must
-finish cleanly.
+finish cleanly. The three client programs also run the streams pattern
+(consumer groups, blocking reads, lag; redis-py's version is
+test_seed_streams.py).
 """
 import os
 import shutil
