@@ -434,7 +434,7 @@ void cmd_xclaim(client *c)
         return;
     }
     long long minidle;
-    if (!arg_int(c, 4, &minidle, "ERR Invalid min-idle-time argument for XCLAIM")) {
+    if (!arg_ll_range(c, 4, LLONG_MIN, LLONG_MAX, &minidle, "ERR Invalid min-idle-time argument for XCLAIM")) {
         return;
     }
     if (minidle < 0) {
@@ -457,16 +457,17 @@ void cmd_xclaim(client *c)
         } else if (arg_is(c, j, "JUSTID")) {
             justid = 1;
         } else if (arg_is(c, j, "IDLE") && more) {
-            if (!arg_int(c, ++j, &dtime, "ERR Invalid IDLE option argument for XCLAIM")) {
+            if (!arg_ll_range(c, ++j, LLONG_MIN, LLONG_MAX, &dtime, "ERR Invalid IDLE option argument for XCLAIM")) {
                 return;
             }
             dtime = now - dtime;
         } else if (arg_is(c, j, "TIME") && more) {
-            if (!arg_int(c, ++j, &dtime, "ERR Invalid TIME option argument for XCLAIM")) {
+            if (!arg_ll_range(c, ++j, LLONG_MIN, LLONG_MAX, &dtime, "ERR Invalid TIME option argument for XCLAIM")) {
                 return;
             }
         } else if (arg_is(c, j, "RETRYCOUNT") && more) {
-            if (!arg_int(c, ++j, &retry, "ERR Invalid RETRYCOUNT option argument for XCLAIM")) {
+            if (!arg_ll_range(c, ++j, LLONG_MIN, LLONG_MAX, &retry,
+                              "ERR Invalid RETRYCOUNT option argument for XCLAIM")) {
                 return;
             }
         } else if (arg_is(c, j, "LASTID") && more) {
@@ -542,7 +543,7 @@ void cmd_xclaim(client *c)
 void cmd_xautoclaim(client *c)
 {
     long long minidle, count = 100;
-    if (!arg_int(c, 4, &minidle, "ERR Invalid min-idle-time argument for XAUTOCLAIM")) {
+    if (!arg_ll_range(c, 4, LLONG_MIN, LLONG_MAX, &minidle, "ERR Invalid min-idle-time argument for XAUTOCLAIM")) {
         return;
     }
     if (minidle < 0) {

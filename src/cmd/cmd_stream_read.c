@@ -170,9 +170,11 @@ static stream_consumer *consumer_for(client *c, const xread_args *a, sv key, str
 }
 
 /* A consumer's own pending entries after `after` (XREADGROUP with an ID):
- * each counts as delivered again; entries deleted meanwhile read as
- * [id, nil]. */
-static void reply_history(client *c, stream *s, stream_consumer *cons, const stream_id *after, long long count)
+ * each counts as delivered again (propagated as XCLAIM, so a replica's
+ * delivery counts stay exact, which Redis 7.0 does not do); entries
+ * deleted meanwhile read as [id, nil]. */
+static void reply_history(client *c, const xread_args *a, sv key, stream_group *g, stream *s, stream_consumer *cons,
+                          const stream_id *after, long long count)
 {
     stream_id from = *after;
     size_t h = reply_defer(R(c));
@@ -185,6 +187,7 @@ static void reply_history(client *c, stream *s, stream_consumer *cons, const str
             if (xreply_entry(c, s, &id)) {
                 k->delivery_time = server.now_ms;
                 k->delivery_count++;
+                xpropagate_claim(c, key, c->argv[a->group_at], &id, k, &g->last_id);
             }
             n++;
         }
@@ -230,7 +233,7 @@ static void serve_one(client *c, const xread_args *a, xread_target *t, sv key)
     }
     stream_consumer *cons = consumer_for(c, a, key, t->g);
     if (!t->newest) {
-        reply_history(c, t->s, cons, &t->after, a->count);
+        reply_history(c, a, key, t->g, t->s, cons, &t->after, a->count);
     } else {
         stream_id start = t->g->last_id, end = {UINT64_MAX, UINT64_MAX};
         stream_id_incr(&start);

@@ -459,6 +459,7 @@ void stream_digest(const stream *s, void (*feed)(void *ctx, const void *p, size_
     }
     stream_iter_done(&it);
     feed(ctx, buf, (size_t)stream_id_format(buf, &s->last_id));
+    stream_groups_digest(s, feed, ctx);
 }
 
 /* ---- entries ---- */
