@@ -78,8 +78,8 @@ CONFIG_VALUES = ["0", "1", "2", "-1", "-2", "128", "yes", "no", "KEA", "Kx", "gE
                  "volatile-lfu", "noeviction", "allkeys-random", "verbose", "warning", "abc", "",
                  "100", "500", "9999999999999999999999"]
 
-KEYS = ["s", "n", "f", "l", "h", "si", "ss", "sb", "sh", "z", "zb", "hb", "lb", "lp", "missing", "dst",
-        "{t}a"]
+KEYS = ["s", "n", "f", "l", "h", "si", "ss", "sb", "sh", "z", "zb", "hb", "lb", "lp", "x", "xb", "missing",
+        "dst", "{t}a"]
 
 INTS = ["0", "1", "-1", "2", "3", "5", "10", "100", "128", "129", "-2", "-100", "1000", "65536",
         "4294967296", "-4294967296", "9007199254740993", str(LLONG_MAX), str(LLONG_MIN),
@@ -96,7 +96,11 @@ WORDS = ["NX", "XX", "GT", "LT", "CH", "INCR", "EX", "PX", "EXAT", "PXAT", "KEEP
          "WITHMATCHLEN", "NOVALUES", "ALL", "SCHEMA", "SAMPLES", "REDIRECT", "BCAST", "PREFIX",
          "OPTIN", "OPTOUT", "NOLOOP", "YES", "NO", "LIBRARYNAME", "WITHCODE", "APPEND", "FLUSH",
          "LIB-NAME", "LIB-VER", "string", "list", "hash", "set", "zset", "none", "*", "h*", "[a-z]*",
-         "\\", "ABSTTL", "FREQ", "FNX", "FXX", "KEEPTTL"]
+         "\\", "ABSTTL", "FREQ", "FNX", "FXX", "KEEPTTL", "STREAMS", "GROUP", "BLOCK", "NOACK", "MKSTREAM",
+         "ENTRIESREAD", "ENTRIESADDED", "MAXDELETEDID", "MINID", "NOMKSTREAM", "JUSTID", "FORCE",
+         "RETRYCOUNT", "LASTID", "TIME", "FULL", "IDS", "KEEPREF", "DELREF", "ACKED", "~", "=", "$", ">",
+         "g", "c1", "1-1", "0-0", "1-", "-1", "5-*", "18446744073709551615-18446744073709551615",
+         "18446744073709551616-0", "(1-1", "stream"]
 SCRIPTS = [
     "return 1", "return {1,2,{3,'x'}}", "return redis.error_reply('My Error')",
     "return redis.status_reply('FINE')", "return nil", "return 3.99", "return {err='x'}",
@@ -151,6 +155,15 @@ ZCOUNT zb 10 (20|ZLEXCOUNT z - +|ZRANK zb m5 WITHSCORE|ZREVRANK z a WITHSCORE|ZS
 ZREM zb m1 m2|ZREMRANGEBYRANK zb 0 10|ZREMRANGEBYSCORE zb -inf (50|ZREMRANGEBYLEX z [a [b|ZCARD zb
 ZUNIONSTORE dst 2 z zb WEIGHTS 1 2 AGGREGATE MIN|ZINTERSTORE dst 2 z zb AGGREGATE MAX|ZUNION 2 z si WITHSCORES
 ZINTER 2 zb si WEIGHTS 2 inf|ZDIFF 2 zb z WITHSCORES|ZDIFFSTORE dst 2 zb z|ZINTERCARD 2 z zb LIMIT 0
+XADD x * a 1|XADD x MAXLEN ~ 5 * a 1 b 2|XADD xb NOMKSTREAM MINID = 50-0 LIMIT 5 60-* f v|XADD x 9-9 a b
+XLEN xb|XRANGE xb - + COUNT 5|XREVRANGE xb + (50-0 COUNT 3|XRANGE xb 10 20|XDEL xb 3-0 4-0 999-0|XTRIM xb MAXLEN = 10
+XTRIM xb MINID ~ 40-0 LIMIT 10|XSETID xb 1000-0 ENTRIESADDED 500 MAXDELETEDID 5-0|XREAD COUNT 3 STREAMS x xb 0 $
+XREAD BLOCK 10 STREAMS xb +|XREADGROUP GROUP g c1 COUNT 5 STREAMS xb >|XREADGROUP GROUP g c2 NOACK STREAMS xb x > >
+XREADGROUP GROUP g c1 BLOCK 10 STREAMS xb 0|XGROUP CREATE x g2 $ MKSTREAM ENTRIESREAD 3|XGROUP SETID xb g 5-0 ENTRIESREAD 2
+XGROUP DESTROY xb g|XGROUP CREATECONSUMER xb g c9|XGROUP DELCONSUMER xb g c1|XACK xb g 1-0 2-0 3-0
+XPENDING xb g|XPENDING xb g IDLE 0 - + 10 c1|XCLAIM xb g c2 0 1-0 2-0 IDLE 5 RETRYCOUNT 3 FORCE JUSTID LASTID 9-0
+XAUTOCLAIM xb g c3 0 0-0 COUNT 3 JUSTID|XINFO STREAM xb FULL COUNT 3|XINFO GROUPS xb|XINFO CONSUMERS xb g
+XACKDEL xb g DELREF IDS 2 1-0 2-0|XDELEX xb ACKED IDS 1 5-0|XDELEX xb IDS 2 6-0 7-0 KEEPREF|COPY xb dst|RENAME xb x
 ZPOPMIN zb 3|ZPOPMAX z|ZMPOP 2 z zb MIN COUNT 5|ZRANDMEMBER zb -3 WITHSCORES|ZRANDMEMBER z 2|ZSCAN zb 0 COUNT 100
 SCAN 0 MATCH * COUNT 10 TYPE string|SCAN 0 TYPE zset|KEYS *|KEYS h?|TYPE zb|EXISTS s s missing|TOUCH s h
 DEL zb hb lb|UNLINK zb|RANDOMKEY|DBSIZE|SWAPDB 0 1|SELECT 1|FLUSHDB ASYNC|OBJECT FREQ s|OBJECT IDLETIME hb
@@ -380,7 +393,12 @@ class Fuzzer:
     @staticmethod
     def tame(name, argv):
         """A count of minus billions asks Redis too for billions of random
-        elements: legal, but not something this test can wait for."""
+        elements: legal, but not something this test can wait for. XREAD and
+        XREADGROUP may only block briefly (BLOCK 0 waits forever)."""
+        if name in ("xread", "xreadgroup"):
+            for i in range(1, len(argv) - 1):
+                if argv[i].upper() == b"BLOCK":
+                    argv[i + 1] = b"10"
         if name in ("srandmember", "hrandfield", "zrandmember") and len(argv) >= 3:
             try:
                 if int(argv[2]) < -100000:
@@ -502,6 +520,10 @@ class Fuzzer:
             [b"SADD", b"sb"] + [b"%d" % (i * 7 - 1000) for i in range(600)],
             [b"SADD", b"sh"] + [b"m%d" % i for i in range(200)],
             [b"EXPIRE", b"n", b"1000"],
+            [b"XADD", b"x", b"*", b"a", b"1"],
+            [b"XGROUP", b"CREATE", b"xb", b"g", b"0", b"MKSTREAM"],
+        ] + [[b"XADD", b"xb", b"%d-0" % i, b"f", b"%d" % i] for i in range(1, 120)] + [
+            [b"XREADGROUP", b"GROUP", b"g", b"c1", b"COUNT", b"20", b"STREAMS", b"xb", b">"],
         ]
         c.sock.sendall(b"".join(encode(a) for a in cmds))
         for a in cmds:
