@@ -458,21 +458,25 @@ static stream_id *parse_ids(client *c, int from, int n)
 
 void cmd_xdel(client *c)
 {
+    int bad;
+    stream *s = xlookup(c, c->argv[1], 1, &bad);
+    if (bad) {
+        return;
+    }
+    if (!s) {
+        reply_int(R(c), 0); /* Redis looks at the key before the IDs */
+        return;
+    }
     int n = c->argc - 2;
     stream_id *ids = parse_ids(c, 2, n);
     if (!ids) {
         return;
     }
-    int bad;
-    stream *s = xlookup(c, c->argv[1], 1, &bad);
     long long deleted = 0;
-    for (int i = 0; s && i < n; i++) {
+    for (int i = 0; i < n; i++) {
         deleted += stream_delete(s, &ids[i]);
     }
     alloc_free(ids);
-    if (bad) {
-        return;
-    }
     if (deleted) {
         signal_write(c, NOTIFY_STREAM, "xdel", c->argv[1]);
         server.dirty += deleted - 1;
@@ -547,12 +551,14 @@ void cmd_xsetid(client *c)
         reply_err(c, "ERR no such key");
         return;
     }
-    if (stream_id_cmp(&id, &s->max_deleted_id) < 0) {
-        reply_err(c, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-        return;
-    }
     stream_id top;
     if (s->length > 0 && stream_edge_id(s, 0, &top)) {
+        /* As Redis 7.0: only a stream with entries holds the ID to the
+         * last deletion. */
+        if (stream_id_cmp(&id, &s->max_deleted_id) < 0) {
+            reply_err(c, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+            return;
+        }
         if (stream_id_cmp(&id, &top) < 0) {
             reply_err(c, "ERR The ID specified in XSETID is smaller than the target stream top item");
             return;

@@ -128,7 +128,8 @@ def rs(server):
 @pytest.fixture
 def plog(r):
     """The propagation log (DEBUG PROPAGATION-LOG): calling the fixture
-    returns every write propagated since it started, as lists of str."""
+    returns the writes propagated since the previous call (GET empties the
+    log), as lists of str starting with the db number."""
     r.execute_command("DEBUG", "PROPAGATION-LOG", "ON")
     yield lambda: [[a.decode() for a in e] for e in r.execute_command("DEBUG", "PROPAGATION-LOG", "GET")]
     r.execute_command("DEBUG", "PROPAGATION-LOG", "OFF")
