@@ -646,7 +646,7 @@ void cmd_hscan(client *c)
         cursor = hash_scan(h, 0, scan_pair, &acc);
     } else {
         /* Bounded: at most 10 buckets per requested element. */
-        long long budget = count * 10;
+        long long budget = scan_budget(count);
         do {
             cursor = hash_scan(h, cursor, scan_pair, &acc);
         } while (cursor && --budget > 0 && (long long)acc.n / 2 < count);

@@ -406,7 +406,7 @@ void cmd_scan(client *c)
     /* Visit buckets until COUNT entries were seen; the iteration cap bounds
      * the work on a sparse table (mostly empty buckets). */
     scan_batch b = {NULL, 0, 0};
-    long long iterations = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    long long iterations = scan_budget(count);
     do {
         cursor = dict_scan(&c->db->keys, cursor, scan_collect, &b);
     } while (cursor && iterations-- && b.len < (unsigned long long)count);

@@ -536,7 +536,7 @@ void cmd_sscan(client *c)
         cursor = set_scan(s, 0, collect_member, &acc);
     } else {
         /* Bounded: at most 10 buckets per requested element. */
-        long long budget = count * 10;
+        long long budget = scan_budget(count);
         do {
             cursor = set_scan(s, cursor, collect_member, &acc);
         } while (cursor && --budget > 0 && (long long)acc.n < count);

@@ -1433,7 +1433,7 @@ void cmd_zscan(client *c)
         cursor = zset_scan(z, cursor, scan_collect, &acc);
     } else {
         /* Bounded work per call, as SCAN: at most 10 buckets per wanted item. */
-        long long budget = count * 10;
+        long long budget = scan_budget(count);
         do {
             cursor = zset_scan(z, cursor, scan_collect, &acc);
         } while (cursor && budget-- > 0 && (long long)acc.n < count);

@@ -4,6 +4,7 @@
 #ifndef KEEL_SERVER_H
 #define KEEL_SERVER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -292,6 +293,12 @@ int arg_is(client *c, int i, const char *lit);
  * NULL, the NOVALUES flag; it replies the error and returns 0 on a bad one. */
 int arg_scan_cursor(client *c, int i, unsigned long *out);
 int arg_scan_opts(client *c, int first, long long *count, sv *pat, int *novalues);
+/* The work cap of one SCAN step: 10 buckets per wanted item, saturating
+ * (COUNT may be as big as LLONG_MAX). */
+static inline long long scan_budget(long long count)
+{
+    return count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+}
 /* LMPOP/ZMPOP arguments from argv[at]: "numkeys key... END [COUNT n]", END
  * being end0 (*end = 0) or end1 (*end = 1); *count is 1 without COUNT.
  * Replies Redis's error and returns 0 when they are bad. */

@@ -721,3 +721,15 @@ def test_copy_list_is_deep(r):
     r.rpush("l2", "c")
     assert r.lrange("l", 0, -1) == [b"a", b"b"]
     assert r.lrange("l2", 0, -1) == [b"a", b"b", b"c"]
+
+
+def test_collection_scans_take_the_largest_count(r):
+    # COUNT near LLONG_MAX once overflowed the per-call work budget (UBSan)
+    r.hset("h", mapping={"f%d" % i: i for i in range(300)})
+    r.sadd("s", *["m%d" % i for i in range(300)])
+    r.zadd("z", {"m%d" % i: i for i in range(300)})
+    big = str(2**63 - 1)
+    for cmd, key, n in (("HSCAN", "h", 300), ("SSCAN", "s", 300), ("ZSCAN", "z", 300)):
+        cursor, items = r.execute_command(cmd, key, "0", "COUNT", big)
+        assert (cursor, len(items)) == (0, n)
+    assert r.execute_command("SCAN", "0", "COUNT", big)[0] == 0
