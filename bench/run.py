@@ -9,6 +9,29 @@ per-round ratios keel/redis. It also loads the same data into both and compares
 used_memory per key. A test runs only when both servers have the commands
 it needs (COMMAND INFO); otherwise it is listed as skipped.
 
+Stream tests (skipped until both servers have the commands):
+  XADD P1/P16          XADD bench:stream * f1 v1 f2 v2 f3 v3, the key
+                       deleted before each run (like LPUSH), so every run
+                       grows a new stream from empty, without trimming.
+  XRANGE COUNT 10      XRANGE bench:xr __rand_int__ + COUNT 10 with -r
+                       100000 against a preloaded stream of 100,000 entries
+                       1-0 .. 100000-0 (f1 v1 f2 v2 f3 v3); __rand_int__
+                       expands to a 12-digit zero-padded number, which
+                       parses as the ID <number>-0, so each call seeks to
+                       a random place and returns ten entries (fewer
+                       only from the 8 highest start points). Probed once:
+                       from 000000000005 it must return 5-0 .. 14-0.
+  XREADGROUP+XACK      bench/streamgroup.c (compiled here): preloads the
+                       test's -n entries, creates group g, then 10 consumer
+                       connections each repeat "PIPELINE x XREADGROUP GROUP
+                       g c<i> COUNT 1 STREAMS bench:sg >, then one XACK per
+                       entry received, PIPELINE of them in one write" until
+                       the group is drained (PIPELINE 1 or 16); the rate is
+                       entries consumed and acknowledged per second.
+  memory               one stream of BENCH_STREAM_N entries
+                       XADD mem:stream <i>-0 sensor <i%1000>
+                       temp <20+i%15>.<i%10> status ok, bytes per entry.
+
 Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
@@ -19,12 +42,15 @@ Settings come from environment variables (defaults in brackets):
                        Other tests run a fraction of these so that the
                        whole run stays near 5 minutes on 2 idle cores:
                        N/2 and NP/4, or N/4 and NP/8 for the slow ones
-                       (MSET, LRANGE_100, ZRANGE, EVALSHA). The report
-                       shows each test's count.
+                       (MSET, LRANGE_100, ZRANGE, EVALSHA, XRANGE,
+                       XREADGROUP+XACK). The report shows each test's
+                       count.
   BENCH_PUBSUB_N       PUBLISH requests per pub/sub run [BENCH_N/2]
   BENCH_MEM_KEYS       string keys for the memory test [1000000]
   BENCH_ZSET           sorted-set members (memory, ZRANGE/ZRANK) [1000000]
   BENCH_HASHES         hashes of 10 fields for the memory test [100000]
+  BENCH_STREAM_N       entries of the one stream of the memory test
+                       [1000000]
   BENCH_SECTIONS       comma list of memory,throughput,pubsub [all]
   BENCH_ONLY           run only throughput tests whose label matches this
                        regular expression (e.g. "P1$", "^ZRANK")
@@ -80,11 +106,15 @@ PUBSUB_N = env_int("BENCH_PUBSUB_N", N1 // 2)
 MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
 ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
+STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
 SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,pubsub").split(","))
 ONLY = os.environ.get("BENCH_ONLY", "")
 CLIENTS = 50
 KEYSPACE = 100000
 SUBSCRIBER_COUNTS = (1, 10, 100)
+XRANGE_N = KEYSPACE  # entries of the XRANGE stream: one per __rand_int__
+STREAM_CONSUMERS = 10
+STREAM_FIELDS = (b"f1", b"v1", b"f2", b"v2", b"f3", b"v3")  # the throughput tests' entries
 
 # The two Lua scripts from the seed document (redis-patterns-in-production),
 # verbatim: the token-checked lock release and the sliding-window limiter.
@@ -343,6 +373,19 @@ def gen_zset(key, n, batch=1000):
         yield args
 
 
+def gen_stream(key, n):
+    """n entries <i>-0 (i = 1..n) of the throughput tests' three fields."""
+    for i in range(1, n + 1):
+        yield (b"XADD", key, b"%d-0" % i) + STREAM_FIELDS
+
+
+def gen_sensor_stream(key, n):
+    """The memory test's stream: small realistic values, same shape each."""
+    for i in range(1, n + 1):
+        yield (b"XADD", key, b"%d-0" % i, b"sensor", b"%d" % (i % 1000), b"temp",
+               b"%d.%d" % (20 + i % 15, i % 10), b"status", b"ok")
+
+
 def gen_locks(prefix, n):
     for i in range(n):
         yield (b"SET", b"%s%012d" % (prefix, i), b"tok")
@@ -381,7 +424,8 @@ def run_benchmark(srv, args, timeout=900):
 class Test:
     """One throughput measurement: a redis-benchmark invocation per server."""
 
-    def __init__(self, label, requires, args, pipeline, n, keyspace=KEYSPACE, builtin=None, prep=None, probe=None):
+    def __init__(self, label, requires, args, pipeline, n, keyspace=KEYSPACE, builtin=None, prep=None, probe=None,
+                 expect=None, runner=None):
         self.label = label
         self.requires = requires
         self.args = args  # -t name, or a custom command (list), may be callable(round)
@@ -391,6 +435,8 @@ class Test:
         self.builtin = builtin  # CSV row name prefix for -t tests
         self.prep = prep  # callable(srv, round) run before each invocation
         self.probe = probe  # a command both servers must accept once
+        self.expect = expect  # callable(probe reply) -> None, or what is wrong with it
+        self.runner = runner  # callable(srv, round) -> (rate, error): not redis-benchmark
         self.results = {"keel": [], "redis": []}
         self.error = None
 
@@ -420,6 +466,10 @@ def memory_section(servers, tmp, notes):
               ["SET"], "key", MEM_KEYS, lambda p: write_resp(p, gen_strings(MEM_KEYS)), True)]
     cases.append(("%s hashes of 10 fields" % human(HASHES), ["HSET"], "hash", HASHES,
                   lambda p: write_resp(p, gen_hashes(HASHES)), True))
+    # Before the sorted set: each case starts with FLUSHALL, and the ZRANGE
+    # and ZRANK tests reuse the sorted set the last case leaves.
+    cases.append(("stream of %s entries of 3 fields" % human(STREAM_N), ["XADD"], "entry", STREAM_N,
+                  lambda p: write_resp(p, gen_sensor_stream(b"mem:stream", STREAM_N)), True))
     cases.append(("sorted set of %s members" % human(ZSET_N), ["ZADD"], "member", ZSET_N,
                   lambda p: write_resp(p, gen_zset(b"zbig", ZSET_N)), False))
     for label, cmds, unit, count, gen, flush_after in cases:
@@ -458,6 +508,65 @@ def ensure_zset(servers, tmp):
     os.unlink(path)
 
 
+def ensure_xrange_stream(servers, tmp):
+    """The XRANGE test's stream, loaded once per server."""
+    todo = [s for s in servers if s.call("EXISTS", "bench:xr") == 0]
+    if not todo:
+        return
+    path = os.path.join(tmp, "load-xr.resp")
+    write_resp(path, gen_stream(b"bench:xr", XRANGE_N))
+    for srv in todo:
+        pipe_load(srv, path)
+    os.unlink(path)
+
+
+HELPERS = {}
+
+
+def helper_bin(tmp, name):
+    """Compiles bench/<name>.c once; returns (path, None) or (None, error)."""
+    if name not in HELPERS:
+        path = os.path.join(tmp, name)
+        cc = os.environ.get("CC", "cc")
+        r = subprocess.run([cc, "-O2", "-o", path, os.path.join(ROOT, "bench", name + ".c")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            HELPERS[name] = (None, "%s.c did not compile: %s" % (name, r.stdout.decode()[-300:]))
+        else:
+            HELPERS[name] = (path, None)
+    return HELPERS[name]
+
+
+def streamgroup_once(srv, binary, n, pipeline):
+    """One bench/streamgroup.c run; returns (entries per second, error)."""
+    argv = CLIENT_PIN + [binary, str(srv.port), "bench:sg", str(n), str(STREAM_CONSUMERS), str(pipeline)]
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    except subprocess.TimeoutExpired:
+        srv.check_alive()
+        return None, "streamgroup timed out"
+    srv.check_alive()
+    out = r.stdout.decode(errors="replace")
+    if r.returncode != 0 or "seconds=" not in out:
+        text = (out + r.stderr.decode(errors="replace")).strip()
+        return None, "streamgroup exit %d: %s" % (r.returncode, text[-300:])
+    m = dict(kv.split("=") for kv in out.split())
+    delivered, acked, secs = int(m["delivered"]), int(m["acked"]), float(m["seconds"])
+    if delivered != n or acked != n:
+        return None, "%d entries, %d delivered, %d acknowledged" % (n, delivered, acked)
+    return (n / secs if secs > 0 else None), None
+
+
+def check_xrange(reply):
+    """The probe XRANGE bench:xr 000000000005 + COUNT 10: entries 5-0..14-0."""
+    ids = [e[0] for e in reply or []]
+    want = [b"%d-0" % i for i in range(5, 15)]
+    if ids != want:
+        return "XRANGE from 000000000005 returned IDs %s, not 5-0 .. 14-0" % (
+            " ".join(i.decode(errors="replace") for i in ids[:12]) or "none")
+    return None
+
+
 def human(n):
     for div, unit in ((1000000, "M"), (1000, "k")):
         if n >= div and n % div == 0:
@@ -484,6 +593,20 @@ def build_tests(servers, tmp):
         if not os.path.exists(path):
             write_resp(path, gen_locks(b"lock:", KEYSPACE))
         pipe_load(srv, path)
+
+    def del_stream(srv, rnd):
+        srv.call("DEL", "bench:stream")  # every XADD run grows a stream from empty
+
+    def load_xrange(srv, rnd):
+        ensure_xrange_stream([srv], tmp)
+
+    def stream_group(n, p):
+        def run(srv, rnd):
+            binary, err = helper_bin(tmp, "streamgroup")
+            if err:
+                return None, err
+            return streamgroup_once(srv, binary, n, p)
+        return run
 
     def rate_limiter(p):
         # A fresh key prefix per round and depth: both servers see the same
@@ -517,6 +640,14 @@ def build_tests(servers, tmp):
         tests.append(Test("EVALSHA lock release" + sfx, ["EVALSHA", "SCRIPT", "GET", "DEL"],
                           lambda rnd: ["EVALSHA", SHAS.get("lock", ""), "1", "lock:__rand_int__", "tok"], p, slow,
                           prep=load_locks))
+        xadd = ["XADD", "bench:stream", "*"] + [f.decode() for f in STREAM_FIELDS]
+        tests.append(Test("XADD" + sfx, ["XADD", "DEL"], xadd, p, n, prep=del_stream))
+        xrange = ["XRANGE", "bench:xr", "__rand_int__", "+", "COUNT", "10"]
+        tests.append(Test("XRANGE COUNT 10 (%s stream)%s" % (human(XRANGE_N), sfx), ["XADD", "XRANGE"], xrange, p,
+                          slow, keyspace=XRANGE_N, prep=load_xrange,
+                          probe=["000000000005" if a == "__rand_int__" else a for a in xrange], expect=check_xrange))
+        tests.append(Test("XREADGROUP+XACK %d consumers (entries/s)%s" % (STREAM_CONSUMERS, sfx),
+                          ["XADD", "DEL", "XGROUP", "XREADGROUP", "XACK"], None, p, slow, runner=stream_group(slow, p)))
     if ONLY:
         tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
     return tests
@@ -556,7 +687,10 @@ def throughput_section(servers, tmp, notes):
             bad = []
             for s in servers:
                 try:
-                    s.call(*t.probe)
+                    reply = s.call(*t.probe)
+                    wrong = t.expect(reply) if t.expect else None
+                    if wrong:
+                        bad.append("%s: %s" % (s.name, wrong))
                 except RespError as e:
                     bad.append("%s: %s" % (s.name, e))
             if bad:
@@ -572,8 +706,11 @@ def throughput_section(servers, tmp, notes):
             for srv in order:
                 if t.prep:
                     t.prep(srv, rnd)
-                rows, err = run_benchmark(srv, t.invocation(rnd))
-                rps = t.pick(rows)
+                if t.runner:
+                    rps, err = t.runner(srv, rnd)
+                else:
+                    rows, err = run_benchmark(srv, t.invocation(rnd))
+                    rps = t.pick(rows)
                 if err or rps is None:
                     t.error = "%s: %s" % (srv.name, err or "no result")
                     notes.append("%s failed: %s" % (t.label, t.error))
@@ -619,12 +756,9 @@ def pubsub_section(servers, tmp, notes):
     if missing:
         notes.append("PUBLISH fan-out skipped: no %s" % ", ".join(missing))
         return []
-    sub_bin = os.path.join(tmp, "subcount")
-    cc = os.environ.get("CC", "cc")
-    r = subprocess.run([cc, "-O2", "-o", sub_bin, os.path.join(ROOT, "bench", "subcount.c")],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        notes.append("PUBLISH fan-out skipped: subcount.c did not compile: %s" % r.stdout.decode()[-300:])
+    sub_bin, err = helper_bin(tmp, "subcount")
+    if err:
+        notes.append("PUBLISH fan-out skipped: %s" % err)
         return []
     tests = [Test("PUBLISH to %d sub%s + 1 pattern sub (deliveries/s)" % (k, "" if k == 1 else "s"), need, None, 1,
                   PUBSUB_N) for k in SUBSCRIBER_COUNTS]
