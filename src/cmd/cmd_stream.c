@@ -170,13 +170,19 @@ void xpropagate_create_consumer(client *c, sv key, sv group, sv consumer)
     propagate_also(c, argv, 5);
 }
 
-stream_group *xgroup_or_reply(client *c, stream *s, sv key, int i, const char *cmdname)
+stream_group *xlookup_group(client *c, int write, stream **sp)
 {
-    stream_group *g = s ? stream_group_find(s, c->argv[i]) : NULL;
-    if (!g) {
-        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s' in %s command", (int)key.len, key.ptr,
-                   (int)c->argv[i].len, c->argv[i].ptr, cmdname);
+    int bad;
+    stream *s = xlookup(c, c->argv[1], write, &bad);
+    if (bad) {
+        return NULL;
     }
+    stream_group *g = s ? stream_group_find(s, c->argv[2]) : NULL;
+    if (!g) {
+        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)c->argv[1].len, c->argv[1].ptr,
+                   (int)c->argv[2].len, c->argv[2].ptr);
+    }
+    *sp = s;
     return g;
 }
 

@@ -47,9 +47,10 @@ void xpropagate_claim(client *c, sv key, sv group, const stream_id *id, const st
 void xpropagate_setid(client *c, sv key, sv group, const stream_group *g);
 void xpropagate_create_consumer(client *c, sv key, sv group, sv consumer);
 
-/* The group named at argv[i] of key's stream, or NULL after replying
- * Redis's NOGROUP text for cmdname. */
-stream_group *xgroup_or_reply(client *c, stream *s, sv key, int i, const char *cmdname);
+/* The stream at argv[1] and its group named at argv[2] (XPENDING, XCLAIM,
+ * XAUTOCLAIM, XACKDEL): NULL after replying WRONGTYPE or Redis's "NOGROUP
+ * No such key 'k' or consumer group 'g'". */
+stream_group *xlookup_group(client *c, int write, stream **sp);
 
 /* XDELEX / XACKDEL (Redis 8.2): what a deletion does to group references.
  * KEEPREF leaves pending entries alone, DELREF removes the entry from

@@ -52,27 +52,10 @@ static void subcommand_syntax_error(client *c)
 
 void cmd_xgroup(client *c)
 {
-    static const struct {
-        const char *name;
-        int arity;
-    } subs[] = {{"CREATE", -5}, {"SETID", -5}, {"DESTROY", 4}, {"CREATECONSUMER", 5}, {"DELCONSUMER", 5}};
-    if (arg_is(c, 1, "HELP")) {
-        if (subcommand_arity_ok(c, 2)) {
-            reply_help(c, xgroup_help);
-        }
-        return;
-    }
-    int sub = -1;
-    for (int i = 0; i < 5; i++) {
-        if (arg_is(c, 1, subs[i].name)) {
-            sub = i;
-        }
-    }
+    static const subcommand subs[] = {
+        {"CREATE", -5}, {"SETID", -5}, {"DESTROY", 4}, {"CREATECONSUMER", 5}, {"DELCONSUMER", 5}};
+    int sub = subcommand_pick(c, subs, 5, xgroup_help);
     if (sub < 0) {
-        reply_subcommand_unknown(c);
-        return;
-    }
-    if (!subcommand_arity_ok(c, subs[sub].arity)) {
         return;
     }
     sv key = c->argv[2], gname = c->argv[3];
@@ -238,14 +221,11 @@ void cmd_xackdel(client *c)
     if (!ids) {
         return;
     }
+    /* A missing key answers -1 for every ID; a missing group is NOGROUP. */
     int bad;
     stream *s = xlookup(c, c->argv[1], 1, &bad);
-    if (bad) {
-        alloc_free(ids);
-        return;
-    }
     stream_group *g = NULL;
-    if (s && !(g = xgroup_or_reply(c, s, c->argv[1], 2, "XACKDEL"))) {
+    if (bad || (s && !(g = xlookup_group(c, 1, &s)))) {
         alloc_free(ids);
         return;
     }
@@ -317,15 +297,9 @@ void cmd_xpending(client *c)
             cname = c->argv[at + 3];
         }
     }
-    int bad;
-    stream *s = xlookup(c, c->argv[1], 0, &bad);
-    if (bad) {
-        return;
-    }
-    stream_group *g = s ? stream_group_find(s, c->argv[2]) : NULL;
+    stream *s;
+    stream_group *g = xlookup_group(c, 0, &s);
     if (!g) {
-        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)c->argv[1].len, c->argv[1].ptr,
-                   (int)c->argv[2].len, c->argv[2].ptr);
         return;
     }
     if (summary) {
@@ -422,15 +396,9 @@ static stream_consumer *claimer(client *c, stream_group *g, stream_consumer **ca
  * [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id] */
 void cmd_xclaim(client *c)
 {
-    int bad;
-    stream *s = xlookup(c, c->argv[1], 1, &bad);
-    if (bad) {
-        return;
-    }
-    stream_group *g = s ? stream_group_find(s, c->argv[2]) : NULL;
+    stream *s;
+    stream_group *g = xlookup_group(c, 1, &s);
     if (!g) {
-        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)c->argv[1].len, c->argv[1].ptr,
-                   (int)c->argv[2].len, c->argv[2].ptr);
         return;
     }
     long long minidle;
@@ -571,15 +539,9 @@ void cmd_xautoclaim(client *c)
             return;
         }
     }
-    int bad;
-    stream *s = xlookup(c, c->argv[1], 1, &bad);
-    if (bad) {
-        return;
-    }
-    stream_group *g = s ? stream_group_find(s, c->argv[2]) : NULL;
+    stream *s;
+    stream_group *g = xlookup_group(c, 1, &s);
     if (!g) {
-        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)c->argv[1].len, c->argv[1].ptr,
-                   (int)c->argv[2].len, c->argv[2].ptr);
         return;
     }
     propagate_none(c);

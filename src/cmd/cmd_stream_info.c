@@ -216,27 +216,9 @@ static void info_consumers(client *c, stream *s)
 
 void cmd_xinfo(client *c)
 {
-    static const struct {
-        const char *name;
-        int arity;
-    } subs[] = {{"STREAM", -3}, {"GROUPS", 3}, {"CONSUMERS", 4}};
-    if (arg_is(c, 1, "HELP")) {
-        if (subcommand_arity_ok(c, 2)) {
-            reply_help(c, xinfo_help);
-        }
-        return;
-    }
-    int sub = -1;
-    for (int i = 0; i < 3; i++) {
-        if (arg_is(c, 1, subs[i].name)) {
-            sub = i;
-        }
-    }
+    static const subcommand subs[] = {{"STREAM", -3}, {"GROUPS", 3}, {"CONSUMERS", 4}};
+    int sub = subcommand_pick(c, subs, 3, xinfo_help);
     if (sub < 0) {
-        reply_subcommand_unknown(c);
-        return;
-    }
-    if (!subcommand_arity_ok(c, subs[sub].arity)) {
         return;
     }
     int bad;

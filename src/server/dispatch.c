@@ -80,6 +80,23 @@ int subcommand_arity_ok(client *c, int arity)
     return 0;
 }
 
+int subcommand_pick(client *c, const subcommand *subs, int n, const char *const *help)
+{
+    if (help && arg_is(c, 1, "HELP")) {
+        if (subcommand_arity_ok(c, 2)) {
+            reply_help(c, help);
+        }
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (arg_is(c, 1, subs[i].name)) {
+            return subcommand_arity_ok(c, subs[i].arity) ? i : -1;
+        }
+    }
+    reply_subcommand_unknown(c);
+    return -1;
+}
+
 static int arity_ok(const command *cmd, int argc)
 {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;

@@ -262,6 +262,14 @@ void reply_subcommand_unknown(client *c);
 /* A container's HELP: each line of a NULL-terminated list as a status. */
 void reply_help(client *c, const char *const *lines);
 int subcommand_arity_ok(client *c, int arity);
+/* A container's subcommand from argv[1]: HELP (when help is given) is
+ * answered here; an unknown name or a wrong arity gets Redis's error. Returns
+ * the index in subs, or -1 when it replied. */
+typedef struct subcommand {
+    const char *name;
+    int arity; /* counts the container's name too, as command arities do */
+} subcommand;
+int subcommand_pick(client *c, const subcommand *subs, int n, const char *const *help);
 /* The arity error alone, for subcommands checked by hand. */
 void reply_subcommand_arity_error(client *c);
 /* Error reply that also counts in stats (all errors should go through). */
