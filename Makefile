@@ -9,7 +9,7 @@ LUA_LIBS := $(shell pkg-config --libs lua5.1-cjson lua5.1-bitop lua5.1 2>/dev/nu
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc $(LUA_CFLAGS) -MMD -MP
-LIBS := -lpthread -lm -lcrypto $(LUA_LIBS)
+LIBS := -lpthread -lm -lcrypto -llzf $(LUA_LIBS)
 
 ifeq ($(SANITIZE),1)
   BUILD := build/san
@@ -76,19 +76,22 @@ bench: all
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
 
-# RESP parser fuzz target: libFuzzer with clang when available, else a
-# standalone random-mutation driver under ASan+UBSan. `make fuzz` builds
-# and runs it briefly over tests/fuzz/corpus (FUZZ_SECONDS / FUZZ_ITERATIONS).
+# Fuzz targets (RESP parser, Redis listpack): libFuzzer with clang when
+# available, else a standalone random-mutation driver under ASan+UBSan.
+# `make fuzz` builds and runs each briefly, the RESP one over
+# tests/fuzz/corpus (FUZZ_SECONDS each / FUZZ_ITERATIONS).
 FUZZ_SRCS := tests/fuzz/fuzz_resp_parse.c src/proto/resp_parse.c src/base/alloc.c src/base/str.c src/base/util.c
 FUZZ_SECONDS ?= 20
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
 
-fuzz: build/fuzz/fuzz_resp_parse
+fuzz: build/fuzz/fuzz_resp_parse build/fuzz/fuzz_redis_listpack
 ifeq ($(HAVE_CLANG),yes)
-	@mkdir -p build/fuzz/corpus
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_rlp
 	build/fuzz/fuzz_resp_parse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus tests/fuzz/corpus
+	build/fuzz/fuzz_redis_listpack -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus_rlp
 else
 	build/fuzz/fuzz_resp_parse tests/fuzz/corpus/*
+	build/fuzz/fuzz_redis_listpack
 endif
 
 build/fuzz/fuzz_resp_parse: $(FUZZ_SRCS)
@@ -97,6 +100,17 @@ ifeq ($(HAVE_CLANG),yes)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS)
 else
 	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_SRCS)
+endif
+
+# Redis listpack validator/reader (RDB and DUMP payload bytes).
+FUZZ_RLP_SRCS := tests/fuzz/fuzz_redis_listpack.c src/ds/redis_listpack.c src/base/alloc.c src/base/log.c src/base/util.c
+
+build/fuzz/fuzz_redis_listpack: $(FUZZ_RLP_SRCS)
+	@mkdir -p $(dir $@)
+ifeq ($(HAVE_CLANG),yes)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_RLP_SRCS) -lm
+else
+	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_RLP_SRCS) -lm
 endif
 
 format:

@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
-      node-redis libhiredis-dev)
+      node-redis libhiredis-dev liblzf-dev)
 IOREDIS_MARK="$ROOT/tests/clients/node_modules/ioredis/package.json"
 
 missing=()
