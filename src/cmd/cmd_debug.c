@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/sha1.h"
 #include "base/util.h"
+#include "server/persistence.h"
 #include "server/server.h"
 
 static void feed(void *ctx, const void *p, size_t len)
@@ -184,6 +185,8 @@ void cmd_debug(client *c)
             usleep((useconds_t)(secs * 1e6));
         }
         reply_ok(R(c));
+    } else if (arg_is(c, 1, "RELOAD")) {
+        persistence_debug_reload(c);
     } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
         debug_object(c);
     } else if (arg_is(c, 1, "SET-ACTIVE-EXPIRE") && c->argc == 3) {

@@ -383,23 +383,28 @@ void cmd_time(client *c)
     reply_bulk_ll(R(c), us % 1000000);
 }
 
-void cmd_lastsave(client *c)
-{
-    reply_int(R(c), (long long)server.lastsave);
-}
-
 void cmd_shutdown(client *c)
 {
-    int nosave = 0;
+    int flags = 0;
     for (int i = 1; i < c->argc; i++) {
         if (arg_is(c, i, "NOSAVE")) {
-            nosave = 1;
-        } else if (arg_is(c, i, "SAVE") || arg_is(c, i, "NOW") || arg_is(c, i, "FORCE") || arg_is(c, i, "ABORT")) {
+            flags |= SHUTDOWN_NOSAVE;
+        } else if (arg_is(c, i, "SAVE")) {
+            flags |= SHUTDOWN_SAVE;
+        } else if (arg_is(c, i, "FORCE")) {
+            flags |= SHUTDOWN_FORCE;
+        } else if (arg_is(c, i, "NOW") || arg_is(c, i, "ABORT")) {
             continue;
         } else {
             reply_syntax_error(c);
             return;
         }
     }
-    server_shutdown(nosave);
+    if ((flags & SHUTDOWN_SAVE) && (flags & SHUTDOWN_NOSAVE)) {
+        reply_syntax_error(c);
+        return;
+    }
+    if (server_shutdown(flags) < 0) {
+        reply_err(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+    }
 }

@@ -586,6 +586,32 @@ static void function_restore(client *c)
     functions_changed(c);
 }
 
+void script_functions_each(void (*fn)(const char *code, size_t len, void *ctx), void *ctx)
+{
+    for (fn_lib *l = libs; l; l = l->next) {
+        fn(l->code, str_len(l->code), ctx);
+    }
+}
+
+int script_functions_load_code(const char *code, size_t len, str *err)
+{
+    fn_lib *lib = lib_create(code, len, err);
+    if (!lib) {
+        return -1;
+    }
+    if (lib_check(lib, 0, err) != 0) {
+        lib_free(lib, 1);
+        return -1;
+    }
+    lib_commit(lib);
+    return 0;
+}
+
+void script_functions_clear(void)
+{
+    functions_flush();
+}
+
 static void function_stats(client *c)
 {
     reply_map(R(c), 2);

@@ -4,6 +4,7 @@
 #ifndef KEEL_SCRIPT_LUA_H
 #define KEEL_SCRIPT_LUA_H
 
+#include "base/str.h"
 #include <stddef.h>
 
 #include "server/server.h"
@@ -33,6 +34,12 @@ size_t script_eval_cache_memory(void);
 size_t script_functions_memory(void);
 size_t script_functions_count(void);
 size_t script_libraries_count(void);
+/* Snapshots: every function library's source, in load order; and loading
+ * one library from source (0, or -1 with *err set, a new str). */
+void script_functions_each(void (*fn)(const char *code, size_t len, void *ctx), void *ctx);
+int script_functions_load_code(const char *code, size_t len, str *err);
+/* Removes every function library (DEBUG RELOAD). */
+void script_functions_clear(void);
 
 /* Internal between eval.c/functions.c and lua.c. */
 void script_eval_init(void);

@@ -130,6 +130,48 @@ static int notify_parse(const char *s)
     return flags;
 }
 
+/* dir: the server works in it (snapshots are written there), so at run
+ * time setting it changes directory, and fails as Redis does when that is
+ * impossible. At start-up main() changes to it after reading the config. */
+static int set_dir(const char *val, char *err, size_t errlen)
+{
+    if (server.loop && chdir(val) != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return -1;
+    }
+    alloc_free(server.cfg.dir);
+    server.cfg.dir = alloc_strdup(val);
+    return 0;
+}
+
+static str get_dir(void)
+{
+    char buf[PATH_MAX];
+    if (server.loop && getcwd(buf, sizeof(buf))) {
+        return str_new(buf, strlen(buf));
+    }
+    const char *d = server.cfg.dir ? server.cfg.dir : "";
+    return str_new(d, strlen(d));
+}
+
+/* dbfilename: a name inside dir, never a path (as Redis insists). */
+static int set_dbfilename(const char *val, char *err, size_t errlen)
+{
+    if (strchr(val, '/')) {
+        snprintf(err, errlen, "dbfilename can't be a path, just a filename");
+        return -1;
+    }
+    alloc_free(server.cfg.dbfilename);
+    server.cfg.dbfilename = alloc_strdup(val);
+    return 0;
+}
+
+static str get_dbfilename(void)
+{
+    const char *d = server.cfg.dbfilename ? server.cfg.dbfilename : "";
+    return str_new(d, strlen(d));
+}
+
 static int set_notify(const char *val, char *err, size_t errlen)
 {
     int f = notify_parse(val);
@@ -229,7 +271,7 @@ static config_def defs[] = {
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
-    {"dir", NULL, CFG_STR, S(dir), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL},
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
@@ -258,7 +300,9 @@ static config_def defs[] = {
     {"appendonly", NULL, CFG_BOOL, S(appendonly), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"appendfsync", NULL, CFG_STR, S(appendfsync), 0, 0, "everysec", 1, enum_appendfsync, NULL, NULL, NULL},
     {"appendfilename", NULL, CFG_STR, S(appendfilename), 0, 0, "appendonly.aof", 0, NULL, NULL, NULL, NULL},
-    {"dbfilename", NULL, CFG_STR, S(dbfilename), 0, 0, "dump.rdb", 1, NULL, NULL, NULL, NULL},
+    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL},
+    {"rdbcompression", NULL, CFG_BOOL, S(rdbcompression), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"rdbchecksum", NULL, CFG_BOOL, S(rdbchecksum), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"list-max-listpack-size", "list-max-ziplist-size", CFG_LL, S(list_max_listpack_size), -5, INT_MAX, "-2", 1, NULL,
      NULL, NULL, NULL},
     {"list-compress-depth", NULL, CFG_INT, S(list_compress_depth), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},

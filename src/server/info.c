@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "script/lua.h"
+#include "server/persistence.h"
 #include "server/server.h"
 
 extern const char *const config_maxmemory_policies[];
@@ -182,22 +183,6 @@ static str section_memory(str s)
     return s;
 }
 
-static str section_persistence(str s)
-{
-    return str_printf(s,
-                      "# Persistence\r\n"
-                      "loading:0\r\n"
-                      "async_loading:0\r\n"
-                      "rdb_changes_since_last_save:%lld\r\n"
-                      "rdb_bgsave_in_progress:0\r\n"
-                      "rdb_last_save_time:%lld\r\n"
-                      "rdb_last_bgsave_status:ok\r\n"
-                      "aof_enabled:%d\r\n"
-                      "aof_rewrite_in_progress:0\r\n"
-                      "aof_last_write_status:ok\r\n",
-                      server.dirty, (long long)server.lastsave, server.cfg.appendonly);
-}
-
 static str section_stats(str s)
 {
     s = str_printf(s,
@@ -307,7 +292,7 @@ static const section sections[] = {
     {"server", section_server, 1},
     {"clients", section_clients, 1},
     {"memory", section_memory, 1},
-    {"persistence", section_persistence, 1},
+    {"persistence", persistence_info, 1},
     {"stats", section_stats, 1},
     {"replication", section_replication, 1},
     {"cpu", section_cpu, 1},

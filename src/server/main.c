@@ -16,6 +16,7 @@
 #include "db/lazyfree.h"
 #include "net/sock.h"
 #include "server/block.h"
+#include "server/persistence.h"
 #include "server/server.h"
 
 server_state server;
@@ -76,7 +77,9 @@ static long cron(ev_loop *l, long long id, void *data)
      * events: no expiry, rehash or client reaping may happen under it. */
     if (server.in_script) {
         if (server.shutdown_asap) {
-            server_shutdown(0);
+            if (server_shutdown(0) < 0) {
+                server.shutdown_asap = 0;
+            }
         }
         return 1000 / server.cfg.hz;
     }
@@ -102,7 +105,11 @@ static long cron(ev_loop *l, long long id, void *data)
     client_cron();
     client_reap();
     if (server.shutdown_asap) {
-        server_shutdown(0);
+        if (server_shutdown(0) < 0) {
+            log_msg(LOG_WARNING, "SIGTERM received but errors trying to shut down the server, check the logs for more "
+                                 "information");
+            server.shutdown_asap = 0;
+        }
     }
     return 1000 / server.cfg.hz;
 }
@@ -252,10 +259,16 @@ const char *__lsan_default_options(void)
     return "use_unaligned=1";
 }
 
-void server_shutdown(int nosave)
+int server_shutdown(int flags)
 {
-    (void)nosave;
     log_msg(LOG_WARNING, "User requested shutdown...");
+    if ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE))) {
+        log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
+        if (persistence_save() < 0 && !(flags & SHUTDOWN_FORCE)) {
+            log_msg(LOG_WARNING, "Error trying to save the DB, can't exit.");
+            return -1;
+        }
+    }
     client_flush_pending();
     if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
         unlink(server.cfg.unixsocket);
@@ -382,6 +395,10 @@ int main(int argc, char **argv)
     types_init();
     features_init();
     lazyfree_start();
+    if (persistence_load() < 0) {
+        return 1;
+    }
+    server.dirty = 0;
 
     if (open_listeners() < 0) {
         return 1;

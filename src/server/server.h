@@ -166,6 +166,8 @@ typedef struct server_config {
     char *appendfsync;
     char *appendfilename;
     char *dbfilename;
+    int rdbcompression;
+    int rdbchecksum;
     /* collections encodings */
     long long list_max_listpack_size;
     int list_compress_depth;
@@ -451,6 +453,12 @@ int server_over_memory(void);
  * command while over the limit after evicting. */
 int server_refuses_for_memory(const command *cmd);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
-void server_shutdown(int nosave);
+/* SHUTDOWN flags. */
+#define SHUTDOWN_NOSAVE 1
+#define SHUTDOWN_SAVE 2
+#define SHUTDOWN_FORCE 4
+/* Saves (with SAVE, or save points and no NOSAVE) and exits; returns -1
+ * and stays up when the save failed and FORCE was not given. */
+int server_shutdown(int flags);
 
 #endif

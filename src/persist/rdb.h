@@ -1,0 +1,38 @@
+/* rdb: snapshots in Redis's RDB format, version 10 (what Redis 7.0 writes),
+ * so a dump.rdb moves between Keel and Redis both ways.
+ *
+ * Keel writes every key in a form Redis 7.0 loads: strings (integer and LZF
+ * forms when they are shorter), lists as quicklists of listpacks, sets,
+ * sorted sets and hashes as plain element lists, streams with their groups
+ * and pending entries (STREAM_LISTPACKS_2), function libraries, expiry
+ * times, aux fields and the CRC64 trailer. A hash with field TTLs uses
+ * Redis 7.4's HASH_METADATA type, which only 7.4+ reads (as in Redis).
+ * Keel loads all of those and the compact encodings Redis 7.x writes
+ * (listpack, intset, quicklist, set listpack), validating every length and
+ * every compact encoding against the file before using it. */
+#ifndef KEEL_RDB_H
+#define KEEL_RDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/str.h"
+
+#define RDB_VERSION 10
+
+/* Writes every database to path atomically (a temporary file renamed over
+ * it). Returns 0, or -1 with a message in err. */
+int rdb_save_file(const char *path, char *err, size_t errlen);
+/* Loads path into the databases (which the caller has emptied). Returns 0,
+ * 1 when there is no such file, or -1 with a message in err. */
+int rdb_load_file(const char *path, char *err, size_t errlen);
+
+/* DUMP / RESTORE payloads: a value in RDB form, the RDB version (2 bytes,
+ * little endian) and a CRC64 of everything before it (8 bytes). */
+typedef struct kobj kobj;
+str rdb_dump_value(kobj *o);
+/* A new keyspace entry for key from payload, after checking its trailer
+ * and every encoding in it; NULL with Redis's error text in err. */
+kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,564 @@
+/* rdb_save: writing a snapshot in RDB version 10. See rdb.h.
+ *
+ * The writer buffers output, keeps the running CRC64 of everything written,
+ * and remembers the first I/O error, so the serializers below stay simple
+ * and the error is reported once at the end. */
+#include <errno.h>
+#include <liblzf/lzf.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/crc64.h"
+#include "base/util.h"
+#include "ds/redis_listpack.h"
+#include "persist/rdb.h"
+#include "persist/rdb_format.h"
+#include "script/lua.h"
+#include "server/server.h"
+#include "types/hash.h"
+#include "types/list.h"
+#include "types/set.h"
+#include "types/stream.h"
+#include "types/stream_group.h"
+#include "types/zset.h"
+
+/* Output goes to a file (snapshots) or to a string (DUMP payloads). */
+typedef struct writer {
+    FILE *f;
+    str mem;
+    uint64_t crc;
+    int err; /* errno of the first failure */
+    int compress;
+} writer;
+
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->err || n == 0) {
+        return;
+    }
+    w->crc = crc64(w->crc, p, n);
+    if (!w->f) {
+        w->mem = str_append(w->mem, p, n);
+    } else if (fwrite(p, 1, n, w->f) != n) {
+        w->err = errno ? errno : EIO;
+    }
+}
+
+static void w_byte(writer *w, unsigned char b)
+{
+    w_bytes(w, &b, 1);
+}
+
+static void w_len(writer *w, uint64_t len)
+{
+    unsigned char b[9];
+    if (len < (1 << 6)) {
+        b[0] = (unsigned char)len;
+        w_bytes(w, b, 1);
+    } else if (len < (1 << 14)) {
+        b[0] = (unsigned char)(RDB_LEN_14BIT << 6 | (len >> 8));
+        b[1] = (unsigned char)len;
+        w_bytes(w, b, 2);
+    } else if (len <= UINT32_MAX) {
+        b[0] = RDB_LEN_32BIT;
+        for (int i = 0; i < 4; i++) {
+            b[1 + i] = (unsigned char)(len >> (24 - 8 * i)); /* big endian */
+        }
+        w_bytes(w, b, 5);
+    } else {
+        b[0] = RDB_LEN_64BIT;
+        for (int i = 0; i < 8; i++) {
+            b[1 + i] = (unsigned char)(len >> (56 - 8 * i));
+        }
+        w_bytes(w, b, 9);
+    }
+}
+
+static void w_le64(writer *w, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(v >> (8 * i));
+    }
+    w_bytes(w, b, 8);
+}
+
+/* A string: as an integer when it is a canonical one that fits 32 bits,
+ * LZF-compressed when that saves space, else length and bytes. */
+static void w_string(writer *w, const void *p, size_t len)
+{
+    long long v;
+    char buf[32];
+    if (len > 0 && len <= 11 && util_parse_ll(p, len, &v) && v >= INT32_MIN && v <= INT32_MAX &&
+        util_ll2str(buf, v) == (int)len && memcmp(buf, p, len) == 0) {
+        unsigned char b[5];
+        if (v >= INT8_MIN && v <= INT8_MAX) {
+            b[0] = RDB_ENC_INT8;
+            b[1] = (unsigned char)v;
+            w_bytes(w, b, 2);
+        } else if (v >= INT16_MIN && v <= INT16_MAX) {
+            b[0] = RDB_ENC_INT16;
+            b[1] = (unsigned char)v;
+            b[2] = (unsigned char)(v >> 8);
+            w_bytes(w, b, 3);
+        } else {
+            b[0] = RDB_ENC_INT32;
+            for (int i = 0; i < 4; i++) {
+                b[1 + i] = (unsigned char)((uint32_t)v >> (8 * i));
+            }
+            w_bytes(w, b, 5);
+        }
+        return;
+    }
+    /* As Redis: only strings over 20 bytes are worth a compression try. */
+    if (w->compress && len > 20) {
+        size_t cap = len - 4;
+        unsigned char *out = alloc_mem(cap + 1);
+        unsigned int clen = lzf_compress(p, (unsigned int)len, out, (unsigned int)cap);
+        if (clen > 0) {
+            w_byte(w, RDB_ENC_LZF);
+            w_len(w, clen);
+            w_len(w, len);
+            w_bytes(w, out, clen);
+            alloc_free(out);
+            return;
+        }
+        alloc_free(out);
+    }
+    w_len(w, len);
+    w_bytes(w, p, len);
+}
+
+static void w_sv(writer *w, sv s)
+{
+    w_string(w, s.ptr, s.len);
+}
+
+static void w_cstr(writer *w, const char *s)
+{
+    w_string(w, s, strlen(s));
+}
+
+/* A double as the 8 bytes of its IEEE 754 binary64, little endian. */
+static void w_double(writer *w, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    w_le64(w, bits);
+}
+
+static void w_aux(writer *w, const char *key, const char *val)
+{
+    w_byte(w, RDB_OPCODE_AUX);
+    w_cstr(w, key);
+    w_cstr(w, val);
+}
+
+/* A finished Redis listpack as an RDB string. */
+static void w_listpack(writer *w, rlp_builder *b)
+{
+    size_t n;
+    unsigned char *blob = rlp_builder_finish(b, &n);
+    w_string(w, blob, n);
+    alloc_free(blob);
+}
+
+/* ---- values ---- */
+
+/* A list as a quicklist of listpacks, as Redis 7.0 keeps it; nodes of up
+ * to 128 elements or 8 KB, the sizes Redis uses by default. */
+static void save_list(writer *w, list *l)
+{
+    size_t len = list_len(l);
+    size_t nodes = 0, i = 0, bytes = 0;
+    /* First count the nodes: the count comes before them. */
+    list_iter it;
+    sv v;
+    list_iter_init(&it, l, 0, LIST_TAIL);
+    while (list_iter_next(&it, &v)) {
+        if (i == 0) {
+            nodes++;
+        }
+        bytes += v.len + 11;
+        if (++i == 128 || bytes >= 8192) {
+            i = 0;
+            bytes = 0;
+        }
+    }
+    w_len(w, nodes);
+    rlp_builder b;
+    rlp_builder_init(&b);
+    list_iter_init(&it, l, 0, LIST_TAIL);
+    i = bytes = 0;
+    size_t seen = 0;
+    while (list_iter_next(&it, &v)) {
+        rlp_append(&b, v.ptr, v.len);
+        bytes += v.len + 11;
+        seen++;
+        if (++i == 128 || bytes >= 8192 || seen == len) {
+            w_len(w, RDB_QUICKLIST_PACKED);
+            w_listpack(w, &b);
+            i = bytes = 0;
+        }
+    }
+    rlp_builder_free(&b);
+}
+
+static void save_set(writer *w, set *s)
+{
+    w_len(w, set_len(s));
+    set_iter it;
+    sv m;
+    set_iter_init(&it, s);
+    while (set_iter_next(&it, &m)) {
+        w_sv(w, m);
+    }
+    set_iter_done(&it);
+}
+
+static void save_zset(writer *w, zset *z)
+{
+    w_len(w, zset_len(z));
+    zset_iter it;
+    sv m;
+    double score;
+    /* From the highest score down, as Redis writes, so a loader that
+     * inserts at the head builds its skiplist in one pass. */
+    zset_iter_at(&it, z, zset_len(z) ? zset_len(z) - 1 : 0, 1);
+    while (zset_iter_next(&it, &m, &score)) {
+        w_sv(w, m);
+        w_double(w, score);
+    }
+}
+
+static void save_hash(writer *w, hash *h, int with_ttls)
+{
+    if (with_ttls) {
+        /* Redis 7.4's form: the smallest field expiry, then each field's
+         * expiry relative to it (+1; 0 means none). */
+        int64_t min = hash_min_expire(h);
+        w_le64(w, (uint64_t)min);
+        w_len(w, hash_len(h));
+        hash_iter it;
+        sv f, v;
+        hash_iter_init(&it, h);
+        while (hash_iter_next(&it, &f, &v)) {
+            int found;
+            int64_t at = hash_field_expire(h, f, &found);
+            w_len(w, at > 0 ? (uint64_t)(at - min + 1) : 0);
+            w_sv(w, f);
+            w_sv(w, v);
+        }
+        hash_iter_done(&it);
+        return;
+    }
+    w_len(w, hash_len(h));
+    hash_iter it;
+    sv f, v;
+    hash_iter_init(&it, h);
+    while (hash_iter_next(&it, &f, &v)) {
+        w_sv(w, f);
+        w_sv(w, v);
+    }
+    hash_iter_done(&it);
+}
+
+/* ---- streams ---- */
+
+/* 16 bytes: ms and seq, big endian (the order of Redis's radix tree keys). */
+static void id_be(unsigned char *b, const stream_id *id)
+{
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(id->ms >> (56 - 8 * i));
+        b[8 + i] = (unsigned char)(id->seq >> (56 - 8 * i));
+    }
+}
+
+/* One Redis stream node: a master entry (count, deleted, the fields of
+ * the node's first entry, 0), then each entry as flags, ms and seq deltas
+ * from the node's key, its values (same fields) or its count and pairs,
+ * and its element count for backward walks. */
+typedef struct node_builder {
+    rlp_builder b;
+    stream_id master;
+    str *fields;
+    size_t nfields;
+    size_t count;
+} node_builder;
+
+#define STREAM_FLAG_SAMEFIELDS 2
+
+static void append_ll(rlp_builder *b, long long v)
+{
+    rlp_append_int(b, v);
+}
+
+/* Streams are written as nodes of up to 100 entries, Redis's default. */
+#define SAVE_NODE_ENTRIES 100
+
+static void save_stream_nodes(writer *w, stream *s)
+{
+    /* Count nodes first (the count is written before them). */
+    size_t nodes = (s->length + SAVE_NODE_ENTRIES - 1) / SAVE_NODE_ENTRIES;
+    w_len(w, nodes);
+    stream_iter it;
+    stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX}, id;
+    size_t nf;
+    stream_iter_init(&it, s, &lo, &hi, 0);
+    /* Entries of one node are gathered as strings first: the master entry
+     * needs the node's count before any entry is written. */
+    typedef struct pending_entry {
+        stream_id id;
+        size_t nf;
+        str *fv;
+    } pending_entry;
+    pending_entry batch[SAVE_NODE_ENTRIES];
+    size_t nb = 0;
+    int more = 1;
+    while (more) {
+        more = stream_iter_next(&it, &id, &nf);
+        if (more) {
+            batch[nb].id = id;
+            batch[nb].nf = nf;
+            batch[nb].fv = alloc_mem(sizeof(str) * (2 * nf + 1));
+            for (size_t i = 0; i < nf; i++) {
+                sv f, v;
+                stream_iter_field(&it, &f, &v);
+                batch[nb].fv[2 * i] = str_new(f.ptr, f.len);
+                batch[nb].fv[2 * i + 1] = str_new(v.ptr, v.len);
+            }
+            nb++;
+        }
+        if (nb == 0 || (more && nb < SAVE_NODE_ENTRIES)) {
+            continue;
+        }
+        stream_id master = batch[0].id;
+        rlp_builder b;
+        rlp_builder_init(&b);
+        append_ll(&b, (long long)nb); /* live entries */
+        append_ll(&b, 0);             /* deleted entries */
+        append_ll(&b, (long long)batch[0].nf);
+        for (size_t i = 0; i < batch[0].nf; i++) {
+            rlp_append(&b, batch[0].fv[2 * i], str_len(batch[0].fv[2 * i]));
+        }
+        append_ll(&b, 0); /* the master entry's terminator */
+        for (size_t e = 0; e < nb; e++) {
+            int same = batch[e].nf == batch[0].nf;
+            for (size_t i = 0; same && i < batch[e].nf; i++) {
+                same = str_len(batch[e].fv[2 * i]) == str_len(batch[0].fv[2 * i]) &&
+                       memcmp(batch[e].fv[2 * i], batch[0].fv[2 * i], str_len(batch[0].fv[2 * i])) == 0;
+            }
+            append_ll(&b, same ? STREAM_FLAG_SAMEFIELDS : 0);
+            append_ll(&b, (long long)(batch[e].id.ms - master.ms));
+            append_ll(&b, (long long)(batch[e].id.seq - master.seq));
+            if (!same) {
+                append_ll(&b, (long long)batch[e].nf);
+            }
+            for (size_t i = 0; i < batch[e].nf; i++) {
+                if (!same) {
+                    rlp_append(&b, batch[e].fv[2 * i], str_len(batch[e].fv[2 * i]));
+                }
+                rlp_append(&b, batch[e].fv[2 * i + 1], str_len(batch[e].fv[2 * i + 1]));
+            }
+            append_ll(&b, (long long)(same ? batch[e].nf + 3 : 2 * batch[e].nf + 4));
+        }
+        unsigned char key[16];
+        id_be(key, &master);
+        w_string(w, key, 16);
+        w_listpack(w, &b);
+        for (size_t e = 0; e < nb; e++) {
+            for (size_t i = 0; i < 2 * batch[e].nf; i++) {
+                str_free(batch[e].fv[i]);
+            }
+            alloc_free(batch[e].fv);
+        }
+        nb = 0;
+    }
+    stream_iter_done(&it);
+}
+
+static void save_pel(writer *w, const idtree *pel, int with_nacks)
+{
+    w_len(w, idtree_count(pel));
+    idtree_pos p;
+    for (int ok = idtree_first(pel, &p); ok; ok = idtree_next(&p)) {
+        stream_id id = idtree_key(&p);
+        unsigned char raw[16];
+        id_be(raw, &id);
+        w_bytes(w, raw, 16);
+        if (with_nacks) {
+            const stream_nack *n = idtree_val(&p);
+            w_le64(w, (uint64_t)n->delivery_time);
+            w_len(w, n->delivery_count);
+        }
+    }
+}
+
+static void save_stream(writer *w, stream *s)
+{
+    save_stream_nodes(w, s);
+    w_len(w, s->length);
+    w_len(w, s->last_id.ms);
+    w_len(w, s->last_id.seq);
+    w_len(w, s->first_id.ms);
+    w_len(w, s->first_id.seq);
+    w_len(w, s->max_deleted_id.ms);
+    w_len(w, s->max_deleted_id.seq);
+    w_len(w, s->entries_added);
+    w_len(w, (uint64_t)s->ngroups);
+    for (int i = 0; i < s->ngroups; i++) {
+        const stream_group *g = s->groups[i];
+        w_string(w, g->name, str_len(g->name));
+        w_len(w, g->last_id.ms);
+        w_len(w, g->last_id.seq);
+        w_len(w, (uint64_t)g->entries_read);
+        save_pel(w, &g->pel, 1);
+        w_len(w, (uint64_t)g->nconsumers);
+        for (int j = 0; j < g->nconsumers; j++) {
+            const stream_consumer *c = g->consumers[j];
+            w_string(w, c->name, str_len(c->name));
+            w_le64(w, (uint64_t)c->seen_time);
+            save_pel(w, &c->pel, 0);
+        }
+    }
+}
+
+/* ---- keys ---- */
+
+/* The value's RDB type byte. */
+static int value_type(kobj *o)
+{
+    switch (o->type) {
+    case OBJ_STRING: return RDB_TYPE_STRING;
+    case OBJ_LIST: return RDB_TYPE_LIST_QUICKLIST_2;
+    case OBJ_SET: return RDB_TYPE_SET;
+    case OBJ_ZSET: return RDB_TYPE_ZSET_2;
+    case OBJ_HASH: return hash_ttl_count(kobj_ptr(o)) > 0 ? RDB_TYPE_HASH_METADATA : RDB_TYPE_HASH;
+    default: return RDB_TYPE_STREAM_LISTPACKS_2;
+    }
+}
+
+static void save_value(writer *w, kobj *o, int type)
+{
+    switch (type) {
+    case RDB_TYPE_STRING: {
+        char buf[32];
+        w_sv(w, kobj_str(o, buf));
+        break;
+    }
+    case RDB_TYPE_LIST_QUICKLIST_2: save_list(w, kobj_ptr(o)); break;
+    case RDB_TYPE_SET: save_set(w, kobj_ptr(o)); break;
+    case RDB_TYPE_ZSET_2: save_zset(w, kobj_ptr(o)); break;
+    case RDB_TYPE_HASH: save_hash(w, kobj_ptr(o), 0); break;
+    case RDB_TYPE_HASH_METADATA: save_hash(w, kobj_ptr(o), 1); break;
+    default: save_stream(w, kobj_ptr(o)); break;
+    }
+}
+
+static void save_key(writer *w, kobj *o)
+{
+    int64_t expire = kobj_expire(o);
+    if (expire >= 0) {
+        w_byte(w, RDB_OPCODE_EXPIRETIME_MS);
+        w_le64(w, (uint64_t)expire);
+    }
+    int type = value_type(o);
+    w_byte(w, (unsigned char)type);
+    w_sv(w, kobj_key(o));
+    save_value(w, o, type);
+}
+
+str rdb_dump_value(kobj *o)
+{
+    writer w = {NULL, str_empty(64), 0, 0, server.cfg.rdbcompression};
+    int type = value_type(o);
+    w_byte(&w, (unsigned char)type);
+    save_value(&w, o, type);
+    /* The trailer: the RDB version (2 bytes) and a CRC64 of all before. */
+    unsigned char ver[2] = {RDB_VERSION & 0xFF, RDB_VERSION >> 8};
+    w_bytes(&w, ver, 2);
+    w_le64(&w, w.crc);
+    return w.mem;
+}
+
+static void save_function(const char *code, size_t len, void *ctx)
+{
+    writer *w = ctx;
+    w_byte(w, RDB_OPCODE_FUNCTION2);
+    w_string(w, code, len);
+}
+
+static void save_all(writer *w)
+{
+    char buf[64];
+    w_bytes(w, "REDIS0010", 9);
+    w_aux(w, "redis-ver", KEEL_REDIS_COMPAT_VERSION);
+    w_aux(w, "redis-bits", sizeof(void *) == 8 ? "64" : "32");
+    snprintf(buf, sizeof(buf), "%lld", (long long)(server_ms() / 1000));
+    w_aux(w, "ctime", buf);
+    snprintf(buf, sizeof(buf), "%zu", alloc_used());
+    w_aux(w, "used-mem", buf);
+    w_aux(w, "aof-base", "0");
+    script_functions_each(save_function, w);
+    int64_t now = server_ms();
+    for (int i = 0; i < server.cfg.databases && !w->err; i++) {
+        db *d = &server.dbs[i];
+        if (db_size(d) == 0) {
+            continue;
+        }
+        w_byte(w, RDB_OPCODE_SELECTDB);
+        w_len(w, (uint64_t)i);
+        w_byte(w, RDB_OPCODE_RESIZEDB);
+        w_len(w, db_size(d));
+        w_len(w, d->expires);
+        dict_iter it;
+        dict_iter_init(&it, &d->keys);
+        dnode *n;
+        while ((n = dict_iter_next(&it)) && !w->err) {
+            kobj *o = (kobj *)n;
+            int64_t e = kobj_expire(o);
+            if (e >= 0 && e <= now) {
+                continue; /* already expired: do not write it out */
+            }
+            save_key(w, o);
+        }
+        dict_iter_done(&it);
+    }
+    w_byte(w, RDB_OPCODE_EOF);
+    w_le64(w, server.cfg.rdbchecksum ? w->crc : 0);
+}
+
+int rdb_save_file(const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "temp-%d.rdb", (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", tmp,
+                 server.cfg.dir && server.cfg.dir[0] ? server.cfg.dir : ".", strerror(errno));
+        return -1;
+    }
+    writer w = {f, NULL, 0, 0, server.cfg.rdbcompression};
+    errno = 0;
+    save_all(&w);
+    if (!w.err && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
+        w.err = errno ? errno : EIO;
+    }
+    if (fclose(f) != 0 && !w.err) {
+        w.err = errno ? errno : EIO;
+    }
+    if (w.err) {
+        snprintf(err, errlen, "Write error saving DB on disk: %s", strerror(w.err));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "Error moving temp DB file %s on the final destination %s: %s", tmp, path,
+                 strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

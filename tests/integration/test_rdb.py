@@ -1,0 +1,1033 @@
+"""RDB persistence, version 10 (what Redis 7.0 writes): SAVE and loading
+dir/dbfilename at start-up for every type and encoding (strings with the int
+and LZF paths, lists, intset/listpack/hashtable sets, listpack/skiplist
+sorted sets, listpack/hashtable hashes, streams with consumer groups and
+pending entries, TTLs, several databases, FUNCTION libraries), DEBUG RELOAD,
+LASTSAVE, INFO persistence, CONFIG dir/dbfilename/rdbcompression/rdbchecksum,
+SHUTDOWN [SAVE|NOSAVE], files exchanged with Debian's redis-server 7.0.15 in
+both directions (Keel's file must also pass redis-check-rdb and Redis's deep
+sanitization), and bad files (truncated, flipped byte, wrong magic, future
+version, absurd lengths) that must make the server refuse to start cleanly.
+
+Every test passes against redis-server 7.0.15 (KEEL_SERVER=/usr/bin/redis-server)
+except the two marked keel_only (DEBUG DIGEST-VALUE per key across a restart
+and across DEBUG RELOAD); the bad-file tests look for "RDB" or the file name
+in the log only on Keel. Interop tests always use /usr/bin/redis-server as
+the other side (against itself when KEEL_SERVER is redis-server).
+
+Every server here is started by `spawn` with its own --dir, `--save ""`,
+`--appendonly no` and `--enable-debug-command local` (Redis 7.0 refuses
+DEBUG by default); Redis also gets `--enable-protected-configs local`, since
+7.0 refuses CONFIG SET dir/dbfilename without it. Nothing relies on the
+save-on-SIGTERM Redis does when save rules are set."""
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+from conftest import SERVER, free_port
+
+REDIS = "/usr/bin/redis-server"
+CHECK_RDB = "/usr/bin/redis-check-rdb"
+IS_REDIS = SERVER.endswith("redis-server")
+keel_only = pytest.mark.skipif(IS_REDIS, reason="Keel-only: DEBUG DIGEST-VALUE, Keel's log text")
+
+LLONG_MAX = 2**63 - 1
+LLONG_MIN = -2**63
+GIB = 1 << 30
+DBS = range(4)
+RAW_REPLIES = ("SAVE", "XRANGE", "XREVRANGE", "XPENDING", "XCLAIM", "XREADGROUP", "XREAD", "XADD", "ZRANGE")
+
+
+# ---------------------------------------------------------------- servers
+
+TMPDIRS = []
+
+
+def mkdir():
+    d = tempfile.mkdtemp(prefix="keel-rdb-")
+    TMPDIRS.append(d)
+    return d
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_tmpdirs():
+    """The data directories (dump files of up to 300 KB) go at the end."""
+    yield
+    for d in TMPDIRS:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def base_args(binary):
+    args = ["--appendonly", "no", "--enable-debug-command", "local"]
+    if binary.endswith("redis-server"):
+        args += ["--enable-protected-configs", "local"]
+    return args
+
+
+class Node:
+    """A server process on a given --dir (kept across restarts)."""
+
+    def __init__(self, binary, dir, args, save):
+        self.binary, self.dir, self.args, self.save = binary, dir, list(args), save
+        self.port = free_port()
+        self.log = os.path.join(dir, "server-%d.log" % self.port)
+        argv = ([binary, "--port", str(self.port), "--dir", dir, "--save", save]
+                + base_args(binary) + self.args)
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited at start-up:\n" + self.log_text())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.02)
+        else:
+            raise RuntimeError("server did not start:\n" + self.log_text())
+        # Redis listens before it loads the file: wait out -LOADING.
+        c = self.client()
+        while True:
+            try:
+                c.ping()
+                break
+            except redis.BusyLoadingError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.02)
+        c.close()
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def client(self, db=0, **kw):
+        kw.setdefault("socket_timeout", 20)
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, **kw)
+
+    def raw(self, db=0):
+        """A bytes client without redis-py's stream/zset reply parsers."""
+        c = self.client(db)
+        for name in RAW_REPLIES:
+            c.response_callbacks.pop(name, None)
+        return c
+
+    @property
+    def rdb(self):
+        return os.path.join(self.dir, "dump.rdb")
+
+    def wait_exit(self, timeout=10):
+        rc = self.proc.wait(timeout=timeout)
+        self.logf.close()
+        return rc
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.logf.closed:
+            self.logf.close()
+        rc = self.proc.returncode
+        if rc not in (0, -15):
+            raise AssertionError("server exited with %s:\n%s" % (rc, self.log_text()[-4000:]))
+
+
+@pytest.fixture
+def spawn():
+    """spawn(binary=SERVER, dir=None, *args, save="") starts a Node (a fresh
+    temporary dir unless one is given); spawn.restart(node) stops it and
+    starts the same binary and arguments on the same dir."""
+    nodes = []
+
+    def start(binary=SERVER, dir=None, *args, save=""):
+        n = Node(binary, dir or mkdir(), args, save)
+        nodes.append(n)
+        return n
+
+    def restart(node):
+        node.stop()
+        return start(node.binary, node.dir, *node.args, save=node.save)
+
+    start.restart = restart
+    yield start
+    for n in nodes:
+        if n.proc.poll() is None:
+            n.proc.kill()
+            n.proc.wait()
+        if not n.logf.closed:
+            n.logf.close()
+
+
+def dir_with(data, name="dump.rdb"):
+    """A fresh directory holding `data` as its dump file."""
+    d = mkdir()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+    return d
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def save(node):
+    assert node.raw().execute_command("SAVE") == b"OK"
+    return read_file(node.rdb)
+
+
+def answers_ping(port):
+    """True once the server answers PING with PONG. Redis listens before it
+    loads the file (and says -LOADING meanwhile), so a connection alone
+    proves nothing."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def capped_argv(binary, port, dir, args):
+    argv = [binary, "--port", str(port), "--dir", dir, "--save", ""] + base_args(binary) + list(args)
+    if not binary.endswith("-san"):
+        argv = ["prlimit", "--as=%d" % GIB, "--"] + argv
+    return argv
+
+
+def start_expect_failure(binary, dir, *args, timeout=8):
+    """Start a server that must refuse to start: returns (returncode, log).
+    The address space is capped at 1 GiB (not for sanitizer builds, whose
+    shadow memory needs terabytes of it), so an allocation sized from a
+    bogus length field fails instead of succeeding lazily."""
+    port = free_port()
+    argv = capped_argv(binary, port, dir, args)
+    log = os.path.join(dir, "refused.log")
+    with open(log, "w") as f:
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while p.poll() is None:
+            started = answers_ping(port)
+            if started or time.time() > deadline:
+                p.kill()
+                p.wait()
+                pytest.fail("server %s on a bad RDB file:\n%s"
+                            % ("accepted connections" if started else "did not exit",
+                               read_file(log).decode(errors="replace")[-3000:]))
+            time.sleep(0.02)
+    return p.returncode, read_file(log).decode(errors="replace")
+
+
+# ---------------------------------------------------------------- CRC-64 (Jones, reflected, as Redis)
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x95AC9329AC4BC9B5 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc64(data):
+    crc = 0
+    for b in data:
+        crc = CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def test_crc64_helper():
+    assert crc64(b"123456789") == 0xE9C6D914C4B8D9CA
+
+
+# ---------------------------------------------------------------- the dataset
+
+LIB = ("#!lua name=rdblib\n"
+       "redis.register_function('rdb_echo', function(keys, args) return args[1] end)\n"
+       "redis.register_function{function_name='rdb_get', description='reads a key',\n"
+       "  callback=function(keys, args) return redis.call('GET', keys[1]) end, flags={'no-writes'}}\n")
+LIB2 = "#!lua name=otherlib\nredis.register_function('rdb_one', function() return 1 end)"
+
+INT_STRINGS = ["0", "1", "-1", "12", "127", "-128", "255", "9999", "10000", "32767", "-32768",
+               "2147483647", "-2147483648", "2147483648", "4294967296", "-12345678901234",
+               str(LLONG_MAX), str(LLONG_MIN)]
+# Look numeric but are not canonical integers: must come back byte for byte.
+NOT_INT_STRINGS = ["007", "+5", "-0", "1.5", " 1", "1 ", "9223372036854775808",
+                   "-9223372036854775809", "1e3", "0x10", "00"]
+# Every listpack integer width (7, 13, 16, 24, 32, 64 bit) and near misses.
+LP_VALUES = ["0", "127", "128", "-1", "-4096", "4095", "4096", "-32768", "32767", "8388607",
+             "-8388608", "8388608", "2147483647", "-2147483648", "2147483648",
+             str(LLONG_MAX), str(LLONG_MIN), "007", "-0", ""]
+SPECIAL_SCORES = [float("inf"), float("-inf"), -3.5, 0.1, 1e-300, -1e-300, 0.0, 1.0, 2.0**53,
+                  1.7976931348623157e308, -2.5e-10, 3.0, 5e-324]
+
+# The encoding each key must have on the writing server; Redis 7.0 lists are
+# always quicklists and its small string sets hashtables (Keel, like 7.2,
+# has listpack for both).
+EXPECTED_ENCODINGS = {
+    b"s:short": {"embstr"}, b"s:44": {"embstr"}, b"s:45": {"raw"}, b"s:100k": {"raw"},
+    b"s:lzf": {"raw"}, b"s:int:127": {"int"}, b"s:int:" + str(LLONG_MIN).encode(): {"int"},
+    b"s:nint:007": {"embstr"},
+    b"l:small": {"listpack", "quicklist"}, b"l:big": {"quicklist"},
+    b"set:int16": {"intset"}, b"set:int32": {"intset"}, b"set:int64": {"intset"},
+    b"set:small": {"listpack", "hashtable"}, b"set:big": {"hashtable"},
+    b"set:bigint": {"hashtable"}, b"set:longmember": {"hashtable"},
+    b"z:small": {"listpack"}, b"z:big": {"skiplist"}, b"z:longmember": {"skiplist"},
+    b"h:small": {"listpack"}, b"h:big": {"hashtable"}, b"h:longval": {"hashtable"},
+    b"x:s": {"stream"}, b"x:big": {"stream"},
+}
+
+
+def populate_streams(c):
+    x = c.execute_command
+    # x:s — entries with the master entry's fields and with other fields, a
+    # deletion, three groups (one created with ENTRIESREAD), consumers with and
+    # without pending entries, redelivered and claimed entries (delivery
+    # counts 1..3), a NOACK reader.
+    for i in range(1, 11):
+        if i % 3 == 0:
+            x("XADD", "x:s", "%d-%d" % (1000 + i, i), "other", "field-%d" % i, "n", i * 1000)
+        else:
+            x("XADD", "x:s", "%d-%d" % (1000 + i, i), "f", "v%d" % i, "n", i, "bin", b"\x00\xff" * i)
+    x("XDEL", "x:s", "1005-5")
+    x("XGROUP", "CREATE", "x:s", "g1", "0")
+    x("XGROUP", "CREATE", "x:s", "g2", "$")
+    x("XGROUP", "CREATE", "x:s", "g3", "1003-3", "ENTRIESREAD", "3")
+    x("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "3", "STREAMS", "x:s", ">")
+    x("XREADGROUP", "GROUP", "g1", "bob", "COUNT", "2", "STREAMS", "x:s", ">")
+    x("XREADGROUP", "GROUP", "g1", "alice", "STREAMS", "x:s", "0")  # redelivery: count 2
+    x("XACK", "x:s", "g1", "1002-2")
+    x("XCLAIM", "x:s", "g1", "bob", "0", "1001-1")  # count 3, now bob's
+    x("XGROUP", "CREATECONSUMER", "x:s", "g1", "carol")
+    x("XREADGROUP", "GROUP", "g3", "dave", "NOACK", "COUNT", "2", "STREAMS", "x:s", ">")
+    x("XADD", "x:s", "2000-0", "f", "late")
+    x("XREADGROUP", "GROUP", "g2", "erin", "STREAMS", "x:s", ">")
+    # x:drained — every entry deleted, the group's PEL still names them.
+    x("XADD", "x:drained", "5-1", "a", "1")
+    x("XADD", "x:drained", "5-2", "a", "2")
+    x("XGROUP", "CREATE", "x:drained", "g", "0")
+    x("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x:drained", ">")
+    x("XDEL", "x:drained", "5-1", "5-2")
+    # x:empty — created by MKSTREAM, never written.
+    x("XGROUP", "CREATE", "x:empty", "g", "$", "MKSTREAM")
+    # x:big — several listpack nodes and master entries, trimmed at the
+    # front, a group part-way through, XSETID's counters.
+    p = c.pipeline(transaction=False)
+    for i in range(1, 701):
+        fields = ["f%d" % (i // 50), str(i), "g", "x" * (i % 70)]
+        if i % 7 == 0:
+            fields += ["extra", str(-i)]
+        p.execute_command("XADD", "x:big", "%d-%d" % (10**12 + i, i % 3), *fields)
+    p.execute()
+    x("XTRIM", "x:big", "MAXLEN", "650")
+    x("XGROUP", "CREATE", "x:big", "gb", "0")
+    x("XREADGROUP", "GROUP", "gb", "w1", "COUNT", "300", "STREAMS", "x:big", ">")
+    x("XREADGROUP", "GROUP", "gb", "w2", "COUNT", "20", "STREAMS", "x:big", ">")
+    ids = [e[0] for e in x("XRANGE", "x:big", "-", "+", "COUNT", "100")]
+    x("XACK", "x:big", "gb", *ids)
+    x("XSETID", "x:big", "%d-0" % (10**12 + 5000), "ENTRIESADDED", "9000",
+      "MAXDELETEDID", "%d-0" % (10**12 + 4000))
+
+
+def populate(node):
+    """Every type and encoding in db 0, more keys (some with db 0's names) in
+    dbs 1..3, TTLs, two function libraries."""
+    rng = random.Random(20240610)
+    c = node.raw(0)
+    now_ms = int(time.time() * 1000)
+    p = c.pipeline(transaction=False)
+    # strings
+    p.set(b"s:short", b"hello")
+    p.set(b"s:empty", b"")
+    p.set(b"s:44", b"e" * 44)
+    p.set(b"s:45", b"r" * 45)
+    p.set(b"s:100k", rng.randbytes(100_000))
+    p.set(b"s:lzf", b"a" * 10_000)
+    p.set(b"s:lzf2", b"abc" * 4000 + b"tail")
+    p.set(b"s:bin", b"\x00\xff\x00\r\n\xfe binary \xff\x00")
+    p.set(b"k\x00\xff:binkey", b"binary key name")
+    for v in INT_STRINGS:
+        p.set(b"s:int:" + v.encode(), v)
+    for v in NOT_INT_STRINGS:
+        p.set(b"s:nint:" + v.encode(), v)
+    # lists
+    p.rpush(b"l:small", *LP_VALUES, b"x" * 63, b"y" * 64, b"z" * 65, b"w" * 5000, b"\x00\xff")
+    big = []
+    for i in range(3000):
+        kind = i % 4
+        if kind == 0:
+            big.append(str(rng.randint(-10**12, 10**12)).encode())
+        elif kind == 1:
+            big.append(b"x" * rng.randint(0, 40))
+        elif kind == 2:
+            big.append(rng.randbytes(rng.randint(1, 300)))
+        else:
+            big.append(b"element-%d" % i)
+        if i % 700 == 0:
+            big.append(b"L" * 20000)  # bigger than a node
+    for i in range(0, len(big), 500):
+        p.rpush(b"l:big", *big[i:i + 500])
+    # sets
+    p.sadd(b"set:int16", 1, 2, 3, -5, 100)
+    p.sadd(b"set:int32", 2**31 - 1, -2**31, 7)
+    p.sadd(b"set:int64", LLONG_MIN, LLONG_MAX, 0, -1, 2**40)
+    p.sadd(b"set:small", b"a", b"b", b"", b"\x00\xff", b"123x", b"42")
+    p.sadd(b"set:big", *[b"member-%d" % i for i in range(1000)])
+    p.sadd(b"set:bigint", *range(-300, 300))
+    p.sadd(b"set:longmember", b"q" * 100, b"b")
+    # sorted sets
+    small = {b"m%d" % i: s for i, s in enumerate(SPECIAL_SCORES)}
+    small.update({b"123": 7.0, b"": -7.0, b"\x00bin": 7.0, b"tie-a": 1.0, b"tie-b": 1.0})
+    p.zadd(b"z:small", small)
+    bigz = {b"zm-%d" % i: rng.uniform(-1e6, 1e6) for i in range(300)}
+    bigz.update({b"zs-%d" % i: s for i, s in enumerate(SPECIAL_SCORES)})
+    bigz.update({b"tie-%d" % i: 42.0 for i in range(10)})
+    p.zadd(b"z:big", bigz)
+    p.zadd(b"z:longmember", {b"m" * 100: 1.5, b"a": 2.0})
+    # hashes
+    h = {b"f%d" % i: v.encode() for i, v in enumerate(LP_VALUES)}
+    h.update({b"": b"empty field", b"\x00bin": b"\xff\x00", b"v60": b"x" * 60, b"123": b"int field"})
+    p.hset(b"h:small", mapping=h)
+    bigh = {b"field-%d" % i: (str(i * 7919) if i % 2 else "value-%d-%s" % (i, "c" * (i % 90))).encode()
+            for i in range(400)}
+    p.hset(b"h:big", mapping=bigh)
+    p.hset(b"h:longval", mapping={b"a": b"v" * 200, b"b": b"1"})
+    # TTLs (relative and absolute, on several types)
+    p.set(b"ttl:str", b"expiring", px=200_000)
+    p.hset(b"ttl:hash", mapping={b"a": b"1"})
+    p.expire(b"ttl:hash", 3600)
+    p.sadd(b"ttl:set", *[b"e%d" % i for i in range(600)])
+    p.pexpireat(b"ttl:set", now_ms + 86_400_000)
+    p.execute()
+    populate_streams(c)
+    c.execute_command("FUNCTION", "LOAD", LIB)
+    c.execute_command("FUNCTION", "LOAD", LIB2)
+    c.close()
+    # other databases
+    c1 = node.raw(1)
+    c1.set(b"s:short", b"db1's value")
+    c1.rpush(b"l:db1", *[str(i) for i in range(200)])
+    c1.set(b"ttl:db1", b"x", ex=7200)
+    c1.close()
+    c2 = node.raw(2)
+    c2.hset(b"h:small", mapping={b"db": b"2"})
+    c2.sadd(b"set:db2", b"x", b"y")
+    c2.close()
+    c3 = node.raw(3)
+    c3.zadd(b"z:db3", {b"a": 1, b"b": float("inf")})
+    c3.pexpire(b"z:db3", 500_000)
+    c3.execute_command("XADD", "x:db3", "1-1", "k", "v")
+    c3.close()
+
+
+# ---------------------------------------------------------------- reading it back
+
+def pairs(flat):
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in zip(flat[::2], flat[1::2])}
+
+
+def stream_state(c, k):
+    info = pairs(c.execute_command("XINFO", "STREAM", k))
+    state = {f: info[f] for f in ("length", "last-generated-id", "max-deleted-entry-id", "entries-added",
+                                  "recorded-first-entry-id", "groups", "first-entry", "last-entry")}
+    state["entries"] = c.execute_command("XRANGE", k, "-", "+")
+    groups = []
+    for g in c.execute_command("XINFO", "GROUPS", k):
+        g = pairs(g)
+        name = g["name"]
+        consumers = sorted((pairs(x)["name"], pairs(x)["pending"])
+                           for x in c.execute_command("XINFO", "CONSUMERS", k, name))
+        pending = [(e[0], e[1], e[3]) for e in c.execute_command("XPENDING", k, name, "-", "+", 1_000_000)]
+        groups.append({"name": name, "consumers": g["consumers"], "pending": g["pending"],
+                       "last-delivered-id": g["last-delivered-id"], "entries-read": g["entries-read"],
+                       "lag": g["lag"], "consumer-list": consumers, "pel": pending,
+                       "summary": c.execute_command("XPENDING", k, name)})
+    state["group-list"] = sorted(groups, key=lambda g: g["name"])
+    return state
+
+
+def read_value(c, k):
+    t = c.type(k).decode()
+    if t == "string":
+        v = c.get(k)
+    elif t == "list":
+        v = c.lrange(k, 0, -1)
+    elif t == "set":
+        v = sorted(c.smembers(k))
+    elif t == "zset":
+        flat = c.execute_command("ZRANGE", k, 0, -1, "WITHSCORES")
+        v = [(m, float(s)) for m, s in zip(flat[::2], flat[1::2])]
+    elif t == "hash":
+        v = sorted(c.hgetall(k).items())
+    elif t == "stream":
+        v = stream_state(c, k)
+    else:
+        raise AssertionError("unexpected type %r of %r" % (t, k))
+    return t, v
+
+
+def functions(c):
+    """FUNCTION LIST WITHCODE as {library: (engine, {function: (description, flags)}, code)}."""
+    out = {}
+    for lib in c.execute_command("FUNCTION", "LIST", "WITHCODE"):
+        lib = pairs(lib)
+        fns = {}
+        for f in lib["functions"]:
+            f = pairs(f)
+            fns[f["name"]] = (f["description"], sorted(f["flags"]))
+        out[lib["library_name"]] = (lib["engine"], fns, lib["library_code"])
+    return out
+
+
+def snapshot(node, dbs=DBS):
+    """Everything readable: {(db, key): (type, value)}, {(db, key): PTTL},
+    the function libraries, the sizes of the other databases, and when."""
+    data, ttls = {}, {}
+    for db in dbs:
+        c = node.raw(db)
+        for k in c.scan_iter(count=1000):
+            data[(db, k)] = read_value(c, k)
+            ttls[(db, k)] = c.pttl(k)
+        c.close()
+    c = node.raw(0)
+    fns = functions(c)
+    c.close()
+    others = {db: node.client(db).dbsize() for db in range(16) if db not in dbs}
+    return {"data": data, "ttls": ttls, "functions": fns, "others": others, "time": time.time()}
+
+
+def short(v):
+    r = repr(v)
+    return r if len(r) < 300 else r[:300] + "..."
+
+
+def assert_same(before, after):
+    """Same keys, values, functions; TTLs no larger than before and not
+    shorter than the time elapsed since (plus slack) allows."""
+    bd, ad = before["data"], after["data"]
+    missing = sorted(set(bd) - set(ad))
+    extra = sorted(set(ad) - set(bd))
+    assert not missing and not extra, "missing %s, extra %s" % (short(missing), short(extra))
+    differ = [k for k in bd if ad[k] != bd[k]]
+    assert not differ, "%d keys differ, first %r:\n before %s\n after  %s" % (
+        len(differ), differ[0], short(bd[differ[0]]), short(ad[differ[0]]))
+    elapsed_ms = (after["time"] - before["time"]) * 1000
+    for k, t in before["ttls"].items():
+        u = after["ttls"][k]
+        if t < 0:
+            assert u == t, (k, t, u)
+        else:
+            assert t - elapsed_ms - 3000 <= u <= t, (k, t, u)
+    assert after["functions"] == before["functions"]
+    assert after["others"] == before["others"]
+
+
+def encoding(c, key):
+    """OBJECT ENCODING, or DEBUG OBJECT's encoding where OBJECT is absent."""
+    try:
+        return c.object("encoding", key).decode()
+    except redis.ResponseError:
+        line = c.execute_command("DEBUG", "OBJECT", key)
+        line = line.decode() if isinstance(line, bytes) else str(line)
+        return line.split("encoding:")[1].split()[0]
+
+
+def encodings(node, dbs=DBS):
+    out = {}
+    for db in dbs:
+        c = node.raw(db)
+        for k in c.scan_iter(count=1000):
+            out[(db, k)] = encoding(c, k)
+        c.close()
+    return out
+
+
+def check_encodings(enc):
+    wrong = {k: (enc[(0, k)], want) for k, want in EXPECTED_ENCODINGS.items() if enc[(0, k)] not in want}
+    assert not wrong, wrong
+
+
+def digests(node, dbs=DBS):
+    out = {}
+    for db in dbs:
+        c = node.raw(db)
+        for k in c.scan_iter(count=1000):
+            out[(db, k)] = c.execute_command("DEBUG", "DIGEST-VALUE", k)
+        c.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The dataset written by Redis 7.0 itself: its snapshot, encodings and
+    dump.rdb bytes."""
+    d = mkdir()
+    n = Node(REDIS, d, [], "")
+    try:
+        populate(n)
+        ref = {"snapshot": snapshot(n), "encodings": encodings(n), "rdb": save(n)}
+    finally:
+        n.stop()
+    return ref
+
+
+# ---------------------------------------------------------------- SAVE + restart
+
+@pytest.mark.parametrize("compression", ["yes", "no"])
+def test_save_restart_round_trip(spawn, compression):
+    a = spawn(SERVER, None, "--rdbcompression", compression)
+    populate(a)
+    enc = encodings(a)
+    check_encodings(enc)
+    before = snapshot(a)
+    data = save(a)
+    assert data.startswith(b"REDIS0010")
+    assert data[-9] == 0xFF  # EOF opcode, then the CRC-64 of everything before it
+    assert struct.unpack("<Q", data[-8:])[0] == crc64(data[:-8])
+    if compression == "yes":
+        assert b"a" * 10_000 not in data and b"abc" * 4000 not in data  # LZF
+    else:
+        assert b"a" * 10_000 in data and b"abc" * 4000 in data
+    b = spawn.restart(a)
+    assert_same(before, snapshot(b))
+    assert encodings(b) == enc
+    c = b.client()
+    assert c.execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
+    assert c.execute_command("FCALL_RO", "rdb_get", 1, "s:short") == b"hello"
+    assert c.info("persistence")["rdb_changes_since_last_save"] == 0
+
+
+@keel_only
+def test_save_restart_keeps_digests(spawn):
+    a = spawn()
+    populate(a)
+    before = digests(a)
+    save(a)
+    b = spawn.restart(a)
+    assert digests(b) == before
+
+
+def test_ttl_expired_while_down_is_not_resurrected(spawn):
+    a = spawn()
+    c = a.client()
+    c.set("gone", "x", px=300)
+    c.set("kept", "y")
+    c.set("later", "z", px=60_000)
+    save(a)
+    a.stop()
+    time.sleep(0.5)
+    b = spawn.restart(a)
+    c = b.client()
+    assert c.exists("gone") == 0
+    assert c.get("kept") == b"y"
+    assert 55_000 < c.pttl("later") <= 60_000
+    # A master skips an already expired key while loading: it is not even counted.
+    assert c.dbsize() == 2
+
+
+def test_empty_dataset_round_trip(spawn):
+    a = spawn()
+    data = save(a)
+    assert data.startswith(b"REDIS0010")
+    b = spawn.restart(a)
+    for db in range(16):
+        assert b.client(db).dbsize() == 0
+    c = b.client()
+    assert c.execute_command("FUNCTION", "LIST") == []
+    c.set("k", "v")
+    assert c.get("k") == b"v"
+
+
+def test_flushall_then_save_leaves_nothing(spawn):
+    a = spawn()
+    populate(a)
+    save(a)
+    c = a.client()
+    c.flushall()
+    c.execute_command("FUNCTION", "FLUSH")
+    save(a)
+    b = spawn.restart(a)
+    for db in DBS:
+        assert b.client(db).dbsize() == 0
+    assert b.client().execute_command("FUNCTION", "LIST") == []
+
+
+def test_function_library_round_trip(spawn):
+    a = spawn()
+    c = a.raw()
+    assert c.execute_command("FUNCTION", "LOAD", LIB) == b"rdblib"
+    c.set("k", "from-key")
+    before = functions(c)
+    save(a)
+    b = spawn.restart(a)
+    c = b.raw()
+    after = functions(c)
+    assert after == before
+    assert list(after) == [b"rdblib"]
+    assert after[b"rdblib"][0] == b"LUA"
+    assert after[b"rdblib"][1] == {b"rdb_echo": (None, []), b"rdb_get": (b"reads a key", [b"no-writes"])}
+    assert after[b"rdblib"][2] == LIB.encode()
+    assert c.execute_command("FCALL", "rdb_echo", 0, "again") == b"again"
+    assert c.execute_command("FCALL", "rdb_get", 1, "k") == b"from-key"
+    # Loaded, not just listed: loading the same library again is refused without REPLACE.
+    with pytest.raises(redis.ResponseError):
+        c.execute_command("FUNCTION", "LOAD", LIB)
+
+
+def test_several_databases_keep_their_own_keys(spawn):
+    a = spawn()
+    for db in DBS:
+        c = a.client(db)
+        c.set("same", "db%d" % db)
+        c.rpush("only%d" % db, db)
+    save(a)
+    b = spawn.restart(a)
+    for db in DBS:
+        c = b.client(db)
+        assert c.get("same") == b"db%d" % db
+        assert sorted(c.keys()) == sorted([b"same", b"only%d" % db])
+        assert c.lrange("only%d" % db, 0, -1) == [b"%d" % db]
+    assert b.client(4).dbsize() == 0
+
+
+# ---------------------------------------------------------------- DEBUG RELOAD, LASTSAVE, INFO, CONFIG
+
+def test_debug_reload_keeps_everything(spawn):
+    a = spawn()
+    populate(a)
+    enc = encodings(a)
+    before = snapshot(a)
+    assert a.client().execute_command("DEBUG", "RELOAD") == b"OK"
+    assert_same(before, snapshot(a))
+    assert encodings(a) == enc
+    assert os.path.exists(a.rdb)  # RELOAD saves, then loads that file
+    assert a.client().execute_command("FCALL", "rdb_echo", 0, "x") == b"x"
+
+
+@keel_only
+def test_debug_reload_keeps_digests(spawn):
+    a = spawn()
+    populate(a)
+    before = digests(a)
+    assert a.client().execute_command("DEBUG", "RELOAD") == b"OK"
+    assert digests(a) == before
+
+
+def test_lastsave_and_info_persistence(spawn):
+    a = spawn()
+    c = a.raw()
+    info = c.info("persistence")
+    for field in ("rdb_changes_since_last_save", "rdb_last_save_time", "rdb_last_bgsave_status"):
+        assert field in info
+    assert info["rdb_changes_since_last_save"] == 0
+    assert info["rdb_last_bgsave_status"] == "ok"
+    first = c.lastsave()
+    assert info["rdb_last_save_time"] == int(first.timestamp())
+    assert abs(first.timestamp() - time.time()) < 10  # start-up time when nothing was saved yet
+    c.set("a", 1)
+    c.set("b", 2)
+    c.set("c", 3)
+    assert c.info("persistence")["rdb_changes_since_last_save"] == 3
+    # LASTSAVE has one-second resolution: let the clock tick past it.
+    time.sleep(int(time.time()) + 1.05 - time.time())
+    assert c.execute_command("SAVE") == b"OK"
+    info = c.info("persistence")
+    assert info["rdb_changes_since_last_save"] == 0
+    assert info["rdb_last_bgsave_status"] == "ok"
+    second = c.lastsave()
+    assert second > first
+    assert info["rdb_last_save_time"] == int(second.timestamp())
+    c.set("d", 4)
+    assert c.info("persistence")["rdb_changes_since_last_save"] == 1
+
+
+def test_config_dir_and_dbfilename(spawn):
+    a = spawn()
+    c = a.client(decode_responses=True)
+    assert c.config_get("dbfilename") == {"dbfilename": "dump.rdb"}
+    assert os.path.realpath(c.config_get("dir")["dir"]) == os.path.realpath(a.dir)
+    assert c.config_get("rdbcompression") == {"rdbcompression": "yes"}
+    assert c.config_get("rdbchecksum") == {"rdbchecksum": "yes"}
+    new = mkdir()
+    assert c.config_set("dir", new)
+    assert c.config_set("dbfilename", "other.rdb")
+    assert os.path.realpath(c.config_get("dir")["dir"]) == os.path.realpath(new)
+    assert c.config_get("dbfilename") == {"dbfilename": "other.rdb"}
+    c.set("k", "v")
+    assert a.raw().execute_command("SAVE") == b"OK"
+    assert os.path.exists(os.path.join(new, "other.rdb"))
+    assert not os.path.exists(os.path.join(new, "dump.rdb"))
+    assert not os.path.exists(a.rdb)
+    b = spawn(SERVER, new, "--dbfilename", "other.rdb")
+    assert b.client().get("k") == b"v"
+    # A missing directory and a path as dbfilename are refused and change nothing.
+    with pytest.raises(redis.ResponseError):
+        c.config_set("dir", os.path.join(new, "no", "such", "dir"))
+    with pytest.raises(redis.ResponseError):
+        c.config_set("dbfilename", "sub/dump.rdb")
+    assert os.path.realpath(c.config_get("dir")["dir"]) == os.path.realpath(new)
+    assert c.config_get("dbfilename") == {"dbfilename": "other.rdb"}
+
+
+def test_rdbcompression_config_set(spawn):
+    a = spawn()
+    c = a.client()
+    c.set("lzf", b"a" * 10_000)
+    compressed = save(a)
+    assert b"a" * 10_000 not in compressed
+    assert c.config_set("rdbcompression", "no")
+    assert c.config_get("rdbcompression") == {"rdbcompression": "no"}
+    plain = save(a)
+    assert b"a" * 10_000 in plain
+    assert len(plain) > len(compressed) + 9000
+    b = spawn.restart(a)
+    assert b.client().get("lzf") == b"a" * 10_000
+
+
+def test_rdbchecksum_no_writes_zero_checksum(spawn):
+    # rdbchecksum is immutable at run time in Redis 7.0: only a start-up option.
+    a = spawn(SERVER, None, "--rdbchecksum", "no")
+    c = a.client()
+    assert c.config_get("rdbchecksum") == {"rdbchecksum": "no"}
+    c.set("k", "v")
+    data = save(a)
+    assert data[-9] == 0xFF and data[-8:] == b"\0" * 8
+    # A zero checksum means "not computed": a server that checks loads it.
+    a.stop()
+    b = spawn(SERVER, a.dir)
+    assert b.client().get("k") == b"v"
+
+
+def test_rdbchecksum_no_skips_verification(spawn):
+    a = spawn()
+    payload = random.Random(5).randbytes(2000)
+    a.client().set("k", payload)
+    data = bytearray(save(a))
+    at = data.find(payload)
+    assert at > 0
+    data[at + 1000] ^= 0xFF
+    b = spawn(SERVER, dir_with(bytes(data)), "--rdbchecksum", "no")
+    got = b.client().get("k")
+    assert got != payload and len(got) == len(payload)
+
+
+# ---------------------------------------------------------------- SHUTDOWN
+
+def shutdown(node, *args):
+    c = node.client()
+    with pytest.raises(redis.ConnectionError):
+        c.execute_command("SHUTDOWN", *args)  # the server goes away instead of replying
+    assert node.wait_exit() == 0
+
+
+def test_shutdown_nosave_does_not_write(spawn):
+    a = spawn(SERVER, None, save="3600 1")
+    a.client().set("k", "v")
+    shutdown(a, "NOSAVE")
+    assert not os.path.exists(a.rdb)
+
+
+def test_shutdown_save_writes_without_save_rules(spawn):
+    a = spawn()
+    a.client().set("k", "v")
+    shutdown(a, "SAVE")
+    assert read_file(a.rdb).startswith(b"REDIS0010")
+    b = spawn.restart(a)
+    assert b.client().get("k") == b"v"
+
+
+def test_plain_shutdown_saves_only_with_save_rules(spawn):
+    a = spawn(SERVER, None, save="3600 1")
+    a.client().set("k", "v")
+    shutdown(a)
+    assert os.path.exists(a.rdb)
+    b = spawn.restart(a)
+    assert b.client().get("k") == b"v"
+    c = spawn()
+    c.client().set("k", "v")
+    shutdown(c)
+    assert not os.path.exists(c.rdb)
+
+
+# ---------------------------------------------------------------- interop with Redis 7.0
+
+def test_reference_covers_every_encoding(reference):
+    """The file Redis wrote really holds intset, hashtable, listpack,
+    skiplist and quicklist values."""
+    check_encodings(reference["encodings"])
+    assert reference["rdb"].startswith(b"REDIS0010")
+
+
+def test_server_loads_redis_rdb(spawn, reference):
+    k = spawn(SERVER, dir_with(reference["rdb"]))
+    after = snapshot(k)
+    assert_same(reference["snapshot"], after)
+    c = k.client()
+    assert c.execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
+    # The loaded stream groups keep working.
+    new = c.execute_command("XREADGROUP", "GROUP", "g1", "carol", "STREAMS", "x:s", ">")
+    assert [e[0] for e in new[0][1]] == [b"1007-7", b"1008-8", b"1009-9", b"1010-10", b"2000-0"]
+
+
+def test_redis_loads_server_rdb(spawn):
+    k = spawn()
+    populate(k)
+    before = snapshot(k)
+    data = save(k)
+    out = subprocess.run([CHECK_RDB, k.rdb], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    text = out.stdout.decode(errors="replace")
+    assert out.returncode == 0, text
+    assert "RDB looks OK" in text and "Checksum OK" in text, text
+    # Deep sanitization checks every listpack, intset and stream node on load.
+    r = spawn(REDIS, dir_with(data), "--sanitize-dump-payload", "yes")
+    assert_same(before, snapshot(r))
+    assert r.client().execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
+
+
+# ---------------------------------------------------------------- bad files
+
+def rdb_len(n):
+    if n < 1 << 6:
+        return bytes([n])
+    if n < 1 << 14:
+        return bytes([0x40 | (n >> 8), n & 0xFF])
+    if n < 1 << 32:
+        return b"\x80" + struct.pack(">I", n)
+    return b"\x81" + struct.pack(">Q", n)
+
+
+def rdb_str(s, claim=None):
+    return rdb_len(len(s) if claim is None else claim) + s
+
+
+def handmade(huge=None):
+    """A minimal RDB file written by hand (no aux fields but one): a string,
+    a set, a hash, an expiring key and an expired one, with a correct CRC.
+    `huge` names one length field to replace with 2^40."""
+    H = 1 << 40
+
+    def claim(name):
+        return H if huge == name else None
+
+    body = b"REDIS0010"
+    body += b"\xfa" + rdb_str(b"redis-ver") + rdb_str(b"7.0.15", claim("aux"))
+    body += b"\xfe\x00" + b"\xfb" + rdb_len(5) + rdb_len(2)
+    body += b"\x00" + rdb_str(b"k", claim("key")) + rdb_str(b"value", claim("string"))
+    body += b"\x02" + rdb_str(b"s") + rdb_len(H if huge == "set" else 2) + rdb_str(b"m1") + rdb_str(b"m2")
+    body += b"\x04" + rdb_str(b"h") + rdb_len(H if huge == "hash" else 1) + rdb_str(b"f") + rdb_str(b"v")
+    future = int(time.time() * 1000) + 3_600_000
+    body += b"\xfc" + struct.pack("<Q", future) + b"\x00" + rdb_str(b"ttl") + rdb_str(b"t")
+    body += b"\xfc" + struct.pack("<Q", 1000) + b"\x00" + rdb_str(b"old") + rdb_str(b"o")
+    body += b"\xff"
+    return body + struct.pack("<Q", crc64(body))
+
+
+def test_handmade_rdb_loads(spawn):
+    """The control for the bad files below: the same file with sane lengths."""
+    n = spawn(SERVER, dir_with(handmade()))
+    c = n.client()
+    assert c.get("k") == b"value"
+    assert c.smembers("s") == {b"m1", b"m2"}
+    assert c.hgetall("h") == {b"f": b"v"}
+    assert 3_500_000 < c.pttl("ttl") <= 3_600_000
+    assert c.exists("old") == 0
+    assert c.dbsize() == 4
+
+
+def test_good_file_loads_under_memory_cap(good_rdb):
+    """The control for the bad files: the capped server starts on the
+    untouched file (so a refusal below is the file's doing)."""
+    d = dir_with(good_rdb)
+    port = free_port()
+    with open(os.path.join(d, "capped.log"), "w") as f:
+        p = subprocess.Popen(capped_argv(SERVER, port, d, []), stdout=f, stderr=subprocess.STDOUT)
+    try:
+        c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+        deadline = time.time() + 10
+        while True:
+            assert p.poll() is None, read_file(os.path.join(d, "capped.log")).decode(errors="replace")
+            try:
+                if c.ping():
+                    break
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                assert time.time() < deadline
+                time.sleep(0.02)
+        assert c.get("s:short") == b"hello"
+        assert c.dbsize() > 50
+    finally:
+        p.terminate()
+        assert p.wait(timeout=10) in (0, -15)
+
+
+def assert_refused(rc, log, name="dump.rdb"):
+    assert rc != 0, "server exited 0 on a bad file:\n" + log[-3000:]
+    assert rc > 0, "server died from signal %d:\n%s" % (-rc, log[-3000:])
+    assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-3000:]
+    if not IS_REDIS:
+        assert "RDB" in log or name in log, log[-3000:]
+
+
+@pytest.fixture(scope="module")
+def good_rdb(reference):
+    return reference["rdb"]
+
+
+@pytest.mark.parametrize("cut", [9, 30, "1/4", "1/2", "3/4", -9, -8, -1])
+def test_truncated_file_refused(good_rdb, cut):
+    n = len(good_rdb)
+    if isinstance(cut, str):
+        a, b = map(int, cut.split("/"))
+        at = n * a // b
+    else:
+        at = cut if cut > 0 else n + cut
+    rc, log = start_expect_failure(SERVER, dir_with(good_rdb[:at]))
+    assert_refused(rc, log)
+
+
+@pytest.mark.parametrize("where", ["payload", "middle"])
+def test_flipped_byte_refused(good_rdb, reference, where):
+    data = bytearray(good_rdb)
+    if where == "payload":
+        # Inside s:100k's random bytes (stored as they are, LZF cannot shrink
+        # them): the file still parses, only the checksum can notice.
+        payload = reference["snapshot"]["data"][(0, b"s:100k")][1]
+        at = good_rdb.find(payload)
+        assert at > 0
+        data[at + len(payload) // 2] ^= 0x01
+    else:
+        data[len(data) // 2] ^= 0x01
+    rc, log = start_expect_failure(SERVER, dir_with(bytes(data)))
+    assert_refused(rc, log)
+
+
+@pytest.mark.parametrize("header", [b"REDIX0010", b"REDIS0099"], ids=["magic", "future-version"])
+def test_bad_header_refused(good_rdb, header):
+    rc, log = start_expect_failure(SERVER, dir_with(header + good_rdb[9:]))
+    assert_refused(rc, log)
+
+
+@pytest.mark.parametrize("field", ["aux", "key", "string", "set", "hash"])
+def test_huge_length_refused(field):
+    rc, log = start_expect_failure(SERVER, dir_with(handmade(huge=field)))
+    assert_refused(rc, log)
+
+
+def test_bad_file_with_other_dbfilename_refused(good_rdb):
+    rc, log = start_expect_failure(SERVER, dir_with(good_rdb[:100], "mine.rdb"), "--dbfilename", "mine.rdb")
+    assert_refused(rc, log, "mine.rdb")
