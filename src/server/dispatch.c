@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "server/block.h"
+#include "server/persistence.h"
 #include "server/server.h"
 
 int (*gate_multi)(client *c, command *cmd);
@@ -203,6 +204,11 @@ void dispatch(client *c)
     }
     if (server_refuses_for_memory(cmd)) {
         reply_err(c, OOM_ERROR);
+        call_stats(c, cmd, 0)->rejected_calls++;
+        return;
+    }
+    if ((cmd->flags & CMD_WRITE) && persistence_refuses_writes()) {
+        reply_err(c, MISCONF_ERROR);
         call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }

@@ -3,16 +3,30 @@
  * reads it back; SHUTDOWN (and SIGTERM) write it when save points are
  * configured, as Redis does. The file format is persist/rdb. */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
+#include "persist/aof.h"
 #include "persist/rdb.h"
 #include "script/lua.h"
 #include "server/persistence.h"
 
 static int last_save_ok = 1;
 static long long rdb_saves;
+/* The background save: a forked child writes the snapshot of the data as
+ * it was at the fork. */
+static pid_t child_pid = -1;
+static int64_t child_start_ms;
+static long long dirty_at_start;
+static long long last_bgsave_secs = -1;
+static int bgsave_scheduled;
+static int64_t last_bgsave_try_ms;
 
 static const char *rdb_path(void)
 {
@@ -36,8 +50,147 @@ int persistence_save(void)
     return 0;
 }
 
+int persistence_bgsave_running(void)
+{
+    return child_pid > 0;
+}
+
+int persistence_bgsave(void)
+{
+    if (child_pid > 0) {
+        return -1;
+    }
+    last_bgsave_try_ms = server_ms();
+    dirty_at_start = server.dirty;
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_msg(LOG_WARNING, "Can't save in background: fork: %s", strerror(errno));
+        last_save_ok = 0;
+        return -1;
+    }
+    if (pid == 0) {
+        /* The child: write the snapshot and leave without running the
+         * parent's exit work (its sockets and threads are not ours). */
+        char err[512];
+        int rc = rdb_save_file(rdb_path(), err, sizeof(err));
+        if (rc < 0) {
+            log_msg(LOG_WARNING, "%s", err);
+        } else {
+            log_msg(LOG_NOTICE, "DB saved on disk");
+        }
+        _exit(rc < 0 ? 1 : 0);
+    }
+    child_pid = pid;
+    child_start_ms = server_ms();
+    log_msg(LOG_NOTICE, "Background saving started by pid %d", (int)pid);
+    return 0;
+}
+
+void persistence_bgsave_kill(void)
+{
+    if (child_pid > 0) {
+        kill(child_pid, SIGUSR1);
+        waitpid(child_pid, NULL, 0);
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "temp-%d.rdb", (int)child_pid);
+        unlink(tmp);
+        child_pid = -1;
+    }
+}
+
+/* The save points in `save`: pairs of seconds and changes. */
+static int save_point_due(int64_t now_s)
+{
+    const char *p = server.cfg.save ? server.cfg.save : "";
+    for (;;) {
+        char *end;
+        long long secs = strtoll(p, &end, 10);
+        if (end == p) {
+            return 0;
+        }
+        p = end;
+        long long changes = strtoll(p, &end, 10);
+        if (end == p) {
+            return 0;
+        }
+        p = end;
+        if (server.dirty >= changes && now_s - server.lastsave > secs) {
+            return 1;
+        }
+    }
+}
+
+void persistence_cron(void)
+{
+    if (child_pid > 0) {
+        int status;
+        pid_t got = waitpid(child_pid, &status, WNOHANG);
+        if (got == child_pid) {
+            int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            last_bgsave_secs = (server_ms() - child_start_ms) / 1000;
+            child_pid = -1;
+            last_save_ok = ok;
+            if (ok) {
+                log_msg(LOG_NOTICE, "Background saving terminated with success");
+                server.dirty -= dirty_at_start;
+                server.lastsave = server_ms() / 1000;
+                rdb_saves++;
+            } else {
+                log_msg(LOG_WARNING, "Background saving error");
+            }
+        }
+        return;
+    }
+    int64_t now = server_ms();
+    if (bgsave_scheduled) {
+        bgsave_scheduled = 0;
+        persistence_bgsave();
+        return;
+    }
+    /* After a failure, retry no sooner than 5 s later, as Redis does. */
+    if (persistence_save_points_set() && (last_save_ok || now - last_bgsave_try_ms > 5000) &&
+        save_point_due(now / 1000)) {
+        log_msg(LOG_NOTICE, "Save point reached: saving in background...");
+        persistence_bgsave();
+    }
+}
+
+int persistence_refuses_writes(void)
+{
+    return server.cfg.stop_writes_on_bgsave_error && !last_save_ok && persistence_save_points_set();
+}
+
+/* BGSAVE [SCHEDULE] */
+void cmd_bgsave(client *c)
+{
+    int schedule = 0;
+    if (c->argc == 2 && arg_is(c, 1, "SCHEDULE")) {
+        schedule = 1;
+    } else if (c->argc > 1) {
+        reply_syntax_error(c);
+        return;
+    }
+    if (child_pid > 0) {
+        if (schedule) {
+            bgsave_scheduled = 1;
+            reply_status(R(c), "Background saving scheduled");
+            return;
+        }
+        reply_err(c, "ERR Background save already in progress");
+        return;
+    }
+    if (persistence_bgsave() < 0) {
+        reply_err(c, "ERR");
+        return;
+    }
+    reply_status(R(c), "Background saving started");
+}
+
 int persistence_load(void)
 {
+    if (server.cfg.appendonly) {
+        return aof_start(); /* with an AOF, the AOF is the truth, as in Redis */
+    }
     char err[512];
     int64_t start = util_mono_us();
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
@@ -78,6 +231,10 @@ static void clear_all(void)
 /* SAVE */
 void cmd_save(client *c)
 {
+    if (child_pid > 0) {
+        reply_err(c, "ERR Background save already in progress");
+        return;
+    }
     if (persistence_save() < 0) {
         reply_err(c, "ERR");
         return;
@@ -116,36 +273,28 @@ void persistence_debug_reload(client *c)
 
 str persistence_info(str s)
 {
-    return str_printf(s,
-                      "# Persistence\r\n"
-                      "loading:0\r\n"
-                      "async_loading:0\r\n"
-                      "current_cow_peak:0\r\n"
-                      "current_cow_size:0\r\n"
-                      "current_cow_size_age:0\r\n"
-                      "current_fork_perc:0.00\r\n"
-                      "current_save_keys_processed:0\r\n"
-                      "current_save_keys_total:0\r\n"
-                      "rdb_changes_since_last_save:%lld\r\n"
-                      "rdb_bgsave_in_progress:0\r\n"
-                      "rdb_last_save_time:%lld\r\n"
-                      "rdb_last_bgsave_status:%s\r\n"
-                      "rdb_last_bgsave_time_sec:-1\r\n"
-                      "rdb_current_bgsave_time_sec:-1\r\n"
-                      "rdb_saves:%lld\r\n"
-                      "rdb_last_cow_size:0\r\n"
-                      "aof_enabled:%d\r\n"
-                      "aof_rewrite_in_progress:0\r\n"
-                      "aof_rewrite_scheduled:0\r\n"
-                      "aof_last_rewrite_time_sec:-1\r\n"
-                      "aof_current_rewrite_time_sec:-1\r\n"
-                      "aof_last_bgrewrite_status:ok\r\n"
-                      "aof_rewrites:0\r\n"
-                      "aof_rewrites_consecutive_failures:0\r\n"
-                      "aof_last_write_status:ok\r\n"
-                      "aof_last_cow_size:0\r\n"
-                      "module_fork_in_progress:0\r\n"
-                      "module_fork_last_cow_size:0\r\n",
-                      server.dirty, (long long)server.lastsave, last_save_ok ? "ok" : "err", rdb_saves,
-                      server.cfg.appendonly);
+    s = str_printf(s,
+                   "# Persistence\r\n"
+                   "loading:0\r\n"
+                   "async_loading:0\r\n"
+                   "current_cow_peak:0\r\n"
+                   "current_cow_size:0\r\n"
+                   "current_cow_size_age:0\r\n"
+                   "current_fork_perc:0.00\r\n"
+                   "current_save_keys_processed:0\r\n"
+                   "current_save_keys_total:0\r\n"
+                   "rdb_changes_since_last_save:%lld\r\n"
+                   "rdb_bgsave_in_progress:%d\r\n"
+                   "rdb_last_save_time:%lld\r\n"
+                   "rdb_last_bgsave_status:%s\r\n"
+                   "rdb_last_bgsave_time_sec:%lld\r\n"
+                   "rdb_current_bgsave_time_sec:%lld\r\n"
+                   "rdb_saves:%lld\r\n"
+                   "rdb_last_cow_size:0\r\n",
+                   server.dirty, child_pid > 0, (long long)server.lastsave, last_save_ok ? "ok" : "err",
+                   last_bgsave_secs, child_pid > 0 ? (long long)((server_ms() - child_start_ms) / 1000) : -1LL,
+                   rdb_saves);
+    s = aof_info(s);
+    return str_append_cstr(s, "module_fork_in_progress:0\r\n"
+                              "module_fork_last_cow_size:0\r\n");
 }

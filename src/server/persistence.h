@@ -13,6 +13,20 @@ int persistence_load(void);
 /* Whether `save` has save points (Redis then saves at shutdown). */
 int persistence_save_points_set(void);
 void persistence_debug_reload(client *c);
+/* BGSAVE: a forked child writes the snapshot; 0 started, -1 not (already
+ * running, or fork failed). The cron reaps it and runs the save points. */
+int persistence_bgsave(void);
+int persistence_bgsave_running(void);
+void persistence_bgsave_kill(void);
+void persistence_cron(void);
+/* stop-writes-on-bgsave-error: the last save failed and save points are
+ * set, so writes get MISCONF. */
+int persistence_refuses_writes(void);
+#define MISCONF_ERROR                                                                                                  \
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that "  \
+    "may modify the data set are disabled, because this instance is configured to report errors during writes if RDB " \
+    "snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB "  \
+    "error."
 /* INFO's Persistence section. */
 str persistence_info(str s);
 

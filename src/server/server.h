@@ -165,8 +165,11 @@ typedef struct server_config {
     int appendonly;
     char *appendfsync;
     char *appendfilename;
+    char *appenddirname;
+    int aof_load_truncated;
     char *dbfilename;
     int rdbcompression;
+    int stop_writes_on_bgsave_error;
     int rdbchecksum;
     /* collections encodings */
     long long list_max_listpack_size;

@@ -1,0 +1,145 @@
+"""BGSAVE and save points: a background snapshot of the data as it was when
+BGSAVE answered (writes after it are not in the file), BGSAVE SCHEDULE,
+the save points of `save`, INFO persistence while and after saving, and
+stop-writes-on-bgsave-error refusing writes with MISCONF until a save works
+again. The texts are Redis 7.0's; the tests use DEBUG POPULATE and CONFIG
+SET dir, which Redis 7 allows only with enable-debug-command and
+enable-protected-configs."""
+import os
+import shutil
+import tempfile
+import time
+
+import pytest
+import redis
+from conftest import err
+
+MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+           "Commands that may modify the data set are disabled, because this instance is configured to report "
+           "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
+           "Redis logs for details about the RDB error.")
+
+
+def info(r):
+    return r.info("persistence")
+
+
+def wait_bgsave_done(r, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if info(r)["rdb_bgsave_in_progress"] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("BGSAVE did not finish")
+
+
+def restart(keel, srv, *args):
+    """A new server on the same directory (the old one stopped without saving)."""
+    c = srv.client()
+    try:
+        c.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass
+    srv.proc.wait(10)
+    return keel("--dir", srv.dir, *args)
+
+
+def test_bgsave_is_a_point_in_time_snapshot(keel):
+    s = keel("--save", "")
+    r = s.client()
+    r.execute_command("DEBUG", "POPULATE", "50000", "k", "100")
+    r.set("before", "1")
+    assert r.bgsave() is True
+    # written after BGSAVE answered: not part of the snapshot
+    r.set("after", "1")
+    r.delete("k:1")
+    r.set("k:2", "changed")
+    wait_bgsave_done(r)
+    assert info(r)["rdb_last_bgsave_status"] == "ok"
+    s2 = restart(keel, s, "--save", "")
+    r2 = s2.client()
+    assert r2.dbsize() == 50001
+    assert r2.get("before") == b"1" and r2.get("after") is None
+    assert r2.exists("k:1") == 1 and r2.get("k:2") != b"changed"
+
+
+def test_bgsave_in_progress_and_schedule(keel):
+    s = keel("--save", "")
+    r = s.client()
+    raw = s.client()
+    raw.response_callbacks.clear()  # the status texts themselves
+    r.execute_command("DEBUG", "POPULATE", "300000", "k", "200")
+    assert raw.execute_command("BGSAVE") == b"Background saving started"
+    if info(r)["rdb_bgsave_in_progress"] == 1:
+        assert err(r.execute_command, "BGSAVE") == "Background save already in progress"
+        assert err(r.execute_command, "SAVE") == "Background save already in progress"
+        assert raw.execute_command("BGSAVE", "SCHEDULE") == b"Background saving scheduled"
+    wait_bgsave_done(r)
+    time.sleep(0.3)
+    wait_bgsave_done(r)
+    p = info(r)
+    assert p["rdb_last_bgsave_status"] == "ok" and p["rdb_changes_since_last_save"] == 0
+    assert p["rdb_last_bgsave_time_sec"] >= 0
+    assert err(r.execute_command, "BGSAVE", "NOW") == "syntax error"
+
+
+def test_save_points_trigger_a_background_save(keel):
+    s = keel("--save", "1 1")
+    r = s.client()
+    before = r.lastsave()
+    r.set("k", "v")
+    deadline = time.time() + 10
+    while time.time() < deadline and not os.path.exists(os.path.join(s.dir, "dump.rdb")):
+        time.sleep(0.1)
+    assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
+    wait_bgsave_done(r)
+    assert info(r)["rdb_changes_since_last_save"] == 0
+    assert r.lastsave() >= before
+
+
+def test_no_save_points_no_background_save(keel):
+    s = keel("--save", "")
+    r = s.client()
+    r.set("k", "v")
+    time.sleep(2.2)
+    assert not os.path.exists(os.path.join(s.dir, "dump.rdb"))
+    assert info(r)["rdb_changes_since_last_save"] == 1
+
+
+def test_failed_save_refuses_writes_with_misconf(keel):
+    s = keel("--save", "3600 1")
+    r = s.client(decode_responses=True)
+    gone = tempfile.mkdtemp(prefix="keel-gone-")
+    r.config_set("dir", gone)
+    shutil.rmtree(gone)  # the save cannot create its file any more
+    r.set("a", "1")
+    r.bgsave()
+    wait_bgsave_done(r)
+    assert info(r)["rdb_last_bgsave_status"] == "err"
+    assert err(r.set, "b", "2") == MISCONF
+    assert r.get("a") == "1"  # reads still work
+    r.config_set("stop-writes-on-bgsave-error", "no")
+    assert r.set("b", "2") is True
+    r.config_set("stop-writes-on-bgsave-error", "yes")
+    assert err(r.set, "c", "3") == MISCONF
+    # a successful save lifts the refusal
+    r.config_set("dir", s.dir)
+    r.bgsave()
+    wait_bgsave_done(r)
+    assert info(r)["rdb_last_bgsave_status"] == "ok"
+    assert r.set("c", "3") is True
+
+
+def test_shutdown_during_bgsave_still_saves(keel):
+    s = keel("--save", "3600 1")
+    r = s.client()
+    r.execute_command("DEBUG", "POPULATE", "200000", "k", "100")
+    r.bgsave()
+    r.set("last", "write")
+    try:
+        r.shutdown()
+    except redis.ConnectionError:
+        pass
+    s.proc.wait(20)
+    s2 = keel("--dir", s.dir, "--save", "")
+    assert s2.client().get("last") == b"write"
