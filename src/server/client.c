@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "net/ev.h"
 #include "net/sock.h"
+#include "persist/aof.h"
 #include "server/server.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -204,6 +205,8 @@ int client_check_obuf(client *c)
  * client was closed. */
 static int write_out(client *c)
 {
+    /* Replies to writes go out only after the writes are in the log. */
+    aof_flush();
     size_t total = 0;
     while (rbuf_pending(&c->out) > 0 && total < MAX_WRITE_PER_EVENT) {
         ssize_t n = write(c->fd, c->out.data + c->out.sent, rbuf_pending(&c->out));

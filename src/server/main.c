@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "net/sock.h"
+#include "persist/aof.h"
 #include "server/block.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -103,6 +104,8 @@ static long cron(ev_loop *l, long long id, void *data)
         server_over_memory();
     }
     client_cron();
+    aof_cron();
+    persistence_cron();
     client_reap();
     if (server.shutdown_asap) {
         if (server_shutdown(0) < 0) {
@@ -118,6 +121,8 @@ static void before_sleep(ev_loop *l)
 {
     (void)l;
     block_handle_ready();
+    /* The log first: a reply may leave only once its write is logged. */
+    aof_flush();
     /* A quick expiry pass when the last cron pass ran out of budget is left
      * to cron; here only replies and closes. */
     client_flush_pending();
@@ -262,6 +267,8 @@ const char *__lsan_default_options(void)
 int server_shutdown(int flags)
 {
     log_msg(LOG_WARNING, "User requested shutdown...");
+    aof_stop();
+    persistence_bgsave_kill();
     if ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE))) {
         log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
         if (persistence_save() < 0 && !(flags & SHUTDOWN_FORCE)) {

@@ -1,0 +1,700 @@
+/* aof: Redis 7's multi-part append-only file. See aof.h.
+ *
+ * Files, in `appenddirname` under `dir`:
+ *   <appendfilename>.manifest        "file <name> seq <n> type <b|h|i>" lines
+ *   <appendfilename>.<n>.base.rdb    the snapshot the log starts from
+ *   <appendfilename>.<n>.incr.aof    RESP commands (SELECT when the db changes)
+ * Loading replays the base and then every incremental file through the
+ * command table on a client without a socket. A last command cut short (a
+ * crash mid-write) is removed when aof-load-truncated is yes, as Redis
+ * does; anything malformed before the end stops start-up, naming the file
+ * and the offset. Under `everysec` a helper thread runs fdatasync once a
+ * second, so the event loop never waits for the disk. */
+#include "persist/aof.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "persist/rdb.h"
+#include "server/server.h"
+
+enum { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
+
+static struct {
+    int on;
+    int fd;         /* the incremental file being appended to */
+    str buf;        /* commands not yet written */
+    int db;         /* the db the file's last SELECT chose */
+    int loading;    /* replaying: nothing is appended */
+    long long size; /* bytes in the incremental file */
+    int write_ok;   /* the last write succeeded */
+    long long fsyncs_delayed;
+    int64_t last_fsync_ms;
+    /* background fsync */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int fsync_fd; /* -1: nothing to do */
+    int fsync_busy;
+    int thread_started;
+} aof = {.fd = -1, .db = -1, .write_ok = 1, .fsync_fd = -1};
+
+static int policy(void)
+{
+    const char *p = server.cfg.appendfsync ? server.cfg.appendfsync : "everysec";
+    return strcmp(p, "always") == 0 ? FSYNC_ALWAYS : strcmp(p, "no") == 0 ? FSYNC_NO : FSYNC_EVERYSEC;
+}
+
+static const char *dirname_cfg(void)
+{
+    return server.cfg.appenddirname && server.cfg.appenddirname[0] ? server.cfg.appenddirname : "appendonlydir";
+}
+
+static const char *basename_cfg(void)
+{
+    return server.cfg.appendfilename && server.cfg.appendfilename[0] ? server.cfg.appendfilename : "appendonly.aof";
+}
+
+/* ---- the background fsync thread ---- */
+
+static void *fsync_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&aof.lock);
+    for (;;) {
+        while (aof.fsync_fd < 0) {
+            pthread_cond_wait(&aof.cond, &aof.lock);
+        }
+        int fd = aof.fsync_fd;
+        aof.fsync_fd = -1;
+        aof.fsync_busy = 1;
+        pthread_mutex_unlock(&aof.lock);
+        fdatasync(fd);
+        pthread_mutex_lock(&aof.lock);
+        aof.fsync_busy = 0;
+    }
+    return NULL;
+}
+
+static void start_fsync_thread(void)
+{
+    if (aof.thread_started) {
+        return;
+    }
+    pthread_mutex_init(&aof.lock, NULL);
+    pthread_cond_init(&aof.cond, NULL);
+    if (pthread_create(&aof.thread, NULL, fsync_main, NULL) == 0) {
+        pthread_detach(aof.thread);
+        aof.thread_started = 1;
+    }
+}
+
+/* ---- appending ---- */
+
+static void append_cmd(sv *argv, int argc)
+{
+    char hdr[32];
+    aof.buf = str_append(aof.buf, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc));
+    for (int i = 0; i < argc; i++) {
+        aof.buf = str_append(aof.buf, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", argv[i].len));
+        aof.buf = str_append(aof.buf, argv[i].ptr, argv[i].len);
+        aof.buf = str_append(aof.buf, "\r\n", 2);
+    }
+}
+
+/* The propagation listener: every write, in the order it happened. */
+static void aof_feed(int dbid, sv *argv, int argc)
+{
+    if (!aof.on || aof.loading) {
+        return;
+    }
+    if (dbid != aof.db) {
+        char n[16];
+        sv sel[2] = {SV("SELECT"), {n, (size_t)snprintf(n, sizeof(n), "%d", dbid)}};
+        append_cmd(sel, 2);
+        aof.db = dbid;
+    }
+    append_cmd(argv, argc);
+}
+
+void aof_flush(void)
+{
+    if (!aof.on || str_len(aof.buf) == 0) {
+        return;
+    }
+    size_t done = 0, len = str_len(aof.buf);
+    while (done < len) {
+        ssize_t n = write(aof.fd, aof.buf + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (aof.write_ok) {
+                log_msg(LOG_WARNING, "Error writing to the AOF file: %s", strerror(errno));
+            }
+            aof.write_ok = 0;
+            break;
+        }
+        done += (size_t)n;
+    }
+    aof.size += (long long)done;
+    /* Keep what could not be written: it is retried on the next flush. */
+    memmove(aof.buf, aof.buf + done, len - done);
+    str_set_len(aof.buf, len - done);
+    if (done == len) {
+        if (!aof.write_ok) {
+            log_msg(LOG_WARNING, "AOF write error looks solved, Keel can write again.");
+        }
+        aof.write_ok = 1;
+    }
+    if (done && policy() == FSYNC_ALWAYS) {
+        if (fdatasync(aof.fd) != 0) {
+            log_msg(LOG_WARNING, "Can't persist the AOF on disk: fdatasync: %s", strerror(errno));
+            aof.write_ok = 0;
+        }
+        aof.last_fsync_ms = server_ms();
+    }
+}
+
+void aof_cron(void)
+{
+    if (!aof.on || policy() != FSYNC_EVERYSEC) {
+        return;
+    }
+    int64_t now = server_ms();
+    if (now - aof.last_fsync_ms < 1000) {
+        return;
+    }
+    pthread_mutex_lock(&aof.lock);
+    if (aof.fsync_busy || aof.fsync_fd >= 0) {
+        aof.fsyncs_delayed++; /* the disk is slower than a second: note it, as Redis does */
+    } else {
+        aof.fsync_fd = aof.fd;
+        pthread_cond_signal(&aof.cond);
+        aof.last_fsync_ms = now;
+    }
+    pthread_mutex_unlock(&aof.lock);
+}
+
+void aof_stop(void)
+{
+    if (!aof.on) {
+        return;
+    }
+    aof_flush();
+    fsync(aof.fd);
+}
+
+str aof_info(str s)
+{
+    return str_printf(s,
+                      "aof_enabled:%d\r\n"
+                      "aof_rewrite_in_progress:0\r\n"
+                      "aof_rewrite_scheduled:0\r\n"
+                      "aof_last_rewrite_time_sec:-1\r\n"
+                      "aof_current_rewrite_time_sec:-1\r\n"
+                      "aof_last_bgrewrite_status:ok\r\n"
+                      "aof_rewrites:0\r\n"
+                      "aof_rewrites_consecutive_failures:0\r\n"
+                      "aof_last_write_status:%s\r\n"
+                      "aof_last_cow_size:0\r\n",
+                      aof.on, aof.write_ok ? "ok" : "err");
+}
+
+/* ---- the manifest ---- */
+
+typedef struct manifest_file {
+    char name[256];
+    long long seq;
+    char type; /* 'b' base, 'h' history, 'i' incremental */
+} manifest_file;
+
+typedef struct manifest {
+    manifest_file *files;
+    int n;
+} manifest;
+
+/* Parses the manifest at path; 1 ok, 0 no such file, -1 malformed. */
+static int manifest_read(const char *path, manifest *m)
+{
+    m->files = NULL;
+    m->n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    char line[1024];
+    int rc = 1;
+    while (fgets(line, sizeof(line), f)) {
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) {
+            line[--l] = '\0';
+        }
+        if (l == 0 || line[0] == '#') {
+            continue;
+        }
+        manifest_file mf = {{0}, 0, 0};
+        char *save = NULL;
+        int have_name = 0;
+        for (char *k = strtok_r(line, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+            char *v = strtok_r(NULL, " ", &save);
+            if (!v) {
+                rc = -1;
+                break;
+            }
+            if (strcmp(k, "file") == 0 && strlen(v) < sizeof(mf.name) && !strchr(v, '/')) {
+                strcpy(mf.name, v);
+                have_name = 1;
+            } else if (strcmp(k, "seq") == 0) {
+                mf.seq = atoll(v);
+            } else if (strcmp(k, "type") == 0 && strlen(v) == 1) {
+                mf.type = v[0];
+            }
+        }
+        if (rc < 0 || !have_name || (mf.type != 'b' && mf.type != 'h' && mf.type != 'i')) {
+            rc = -1;
+            break;
+        }
+        m->files = alloc_resize(m->files, sizeof(manifest_file) * (size_t)(m->n + 1));
+        m->files[m->n++] = mf;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int write_file_synced(const char *path, const char *data, size_t len)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    int ok = write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    int dfd = open(dirname_cfg(), O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd); /* the rename itself must survive a crash */
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ---- replay ---- */
+
+/* A strict reader of RESP arrays of bulk strings from a file. */
+typedef struct cmd_reader {
+    FILE *f;
+    long long pos, size;
+} cmd_reader;
+
+enum { READ_OK, READ_EOF, READ_SHORT, READ_BAD };
+
+static int read_line_ll(cmd_reader *r, char lead, long long *v)
+{
+    int c = fgetc(r->f);
+    if (c == EOF) {
+        return READ_SHORT;
+    }
+    if (c != lead) {
+        return READ_BAD;
+    }
+    r->pos++;
+    long long n = 0;
+    int digits = 0;
+    for (;;) {
+        c = fgetc(r->f);
+        if (c == EOF) {
+            return READ_SHORT;
+        }
+        r->pos++;
+        if (c == '\r') {
+            break;
+        }
+        if (c < '0' || c > '9' || digits > 18) {
+            return READ_BAD;
+        }
+        n = n * 10 + (c - '0');
+        digits++;
+    }
+    c = fgetc(r->f);
+    if (c == EOF) {
+        return READ_SHORT;
+    }
+    r->pos++;
+    if (c != '\n' || digits == 0) {
+        return READ_BAD;
+    }
+    *v = n;
+    return READ_OK;
+}
+
+/* One command: argv strings (owned) into *out. */
+static int read_command(cmd_reader *r, str **out, int *argc)
+{
+    int c = fgetc(r->f);
+    if (c == EOF) {
+        return READ_EOF;
+    }
+    ungetc(c, r->f);
+    long long n;
+    int rc = read_line_ll(r, '*', &n);
+    if (rc != READ_OK) {
+        return rc;
+    }
+    /* Every argument takes at least 4 bytes ("$0\r\n" is shorter than
+     * "$0\r\n\r\n"): a count beyond that is not a command. */
+    if (n < 1 || n > (r->size - r->pos) / 4 + 1) {
+        return n < 1 ? READ_BAD : READ_SHORT;
+    }
+    str *argv = alloc_mem(sizeof(str) * (size_t)n);
+    int got = 0;
+    for (; got < n; got++) {
+        long long len;
+        rc = read_line_ll(r, '$', &len);
+        if (rc != READ_OK) {
+            break;
+        }
+        if (len > r->size - r->pos) {
+            rc = READ_SHORT;
+            break;
+        }
+        str s = str_empty((size_t)len);
+        str_set_len(s, (size_t)len);
+        char crlf[2];
+        if (fread(s, 1, (size_t)len, r->f) != (size_t)len || fread(crlf, 1, 2, r->f) != 2) {
+            str_free(s);
+            rc = READ_SHORT;
+            break;
+        }
+        r->pos += len + 2;
+        if (crlf[0] != '\r' || crlf[1] != '\n') {
+            str_free(s);
+            rc = READ_BAD;
+            break;
+        }
+        argv[got] = s;
+    }
+    if (got < n) {
+        for (int i = 0; i < got; i++) {
+            str_free(argv[i]);
+        }
+        alloc_free(argv);
+        return rc;
+    }
+    *out = argv;
+    *argc = (int)n;
+    return READ_OK;
+}
+
+static void free_argv(str *argv, int argc)
+{
+    for (int i = 0; i < argc; i++) {
+        str_free(argv[i]);
+    }
+    alloc_free(argv);
+}
+
+static client *replay_client;
+
+/* Runs one logged command; -1 if the command is unknown. */
+static int replay(str *argv, int argc)
+{
+    client *c = replay_client;
+    command *cmd = cmd_lookup(argv[0], str_len(argv[0]));
+    if (!cmd) {
+        return -1;
+    }
+    if (argc > c->argv_cap) {
+        c->argv_cap = argc;
+        c->argv = alloc_resize(c->argv, sizeof(sv) * (size_t)argc);
+    }
+    for (int i = 0; i < argc; i++) {
+        c->argv[i] = (sv){argv[i], str_len(argv[i])};
+    }
+    c->argc = argc;
+    server_update_time();
+    db_set_time(server.now_ms);
+    dispatch_call(c, cmd);
+    client_end_command(c);
+    c->out.len = 0; /* replies of a replay go nowhere */
+    c->out.sent = 0;
+    return 0;
+}
+
+typedef struct pending_cmd {
+    str *argv;
+    int argc;
+} pending_cmd;
+
+/* Replays an incremental (or command-form base) file. The last file may
+ * end in a command cut short; it is cut off when allowed. */
+static int replay_file(const char *path, int last)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        log_msg(LOG_WARNING, "Can't open the append-only file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    fstat(fileno(f), &st);
+    cmd_reader r = {f, 0, (long long)st.st_size};
+    long long valid = 0, cmds = 0;
+    /* MULTI ... EXEC replays whole or not at all. */
+    pending_cmd *tx = NULL;
+    int ntx = 0, in_tx = 0;
+    long long tx_start = 0;
+    int rc;
+    for (;;) {
+        str *argv;
+        int argc;
+        long long start = r.pos;
+        rc = read_command(&r, &argv, &argc);
+        if (rc != READ_OK) {
+            break;
+        }
+        int is_multi = str_len(argv[0]) == 5 && strncasecmp(argv[0], "MULTI", 5) == 0;
+        int is_exec = str_len(argv[0]) == 4 && strncasecmp(argv[0], "EXEC", 4) == 0;
+        if (is_multi) {
+            in_tx = 1;
+            tx_start = start;
+            free_argv(argv, argc);
+        } else if (is_exec && in_tx) {
+            for (int i = 0; i < ntx; i++) {
+                if (replay(tx[i].argv, tx[i].argc) < 0) {
+                    rc = READ_BAD;
+                }
+                free_argv(tx[i].argv, tx[i].argc);
+            }
+            ntx = 0;
+            in_tx = 0;
+            free_argv(argv, argc);
+            valid = r.pos;
+        } else if (in_tx) {
+            tx = alloc_resize(tx, sizeof(pending_cmd) * (size_t)(ntx + 1));
+            tx[ntx].argv = argv;
+            tx[ntx++].argc = argc;
+        } else {
+            int unknown = replay(argv, argc) < 0;
+            if (unknown) {
+                log_msg(LOG_WARNING, "Unknown command '%.*s' reading the append only file %s", (int)str_len(argv[0]),
+                        argv[0], path);
+                free_argv(argv, argc);
+                fclose(f);
+                alloc_free(tx);
+                return -1;
+            }
+            free_argv(argv, argc);
+            valid = r.pos;
+        }
+        cmds++;
+        if (rc == READ_BAD) {
+            break;
+        }
+    }
+    for (int i = 0; i < ntx; i++) {
+        free_argv(tx[i].argv, tx[i].argc);
+    }
+    alloc_free(tx);
+    fclose(f);
+    if (rc == READ_EOF && in_tx) {
+        rc = READ_SHORT; /* a transaction without its EXEC: as if cut short */
+        valid = tx_start;
+    }
+    if (rc == READ_BAD) {
+        log_msg(LOG_WARNING,
+                "Bad file format reading the append only file %s at offset %lld: make a backup of your AOF file, "
+                "then use keel-check-aof --fix <filename.manifest>",
+                path, valid);
+        return -1;
+    }
+    if (rc == READ_SHORT) {
+        if (!last || !server.cfg.aof_load_truncated) {
+            log_msg(LOG_WARNING,
+                    "Unexpected end of file reading the append only file %s at offset %lld. You can: 1) Make a "
+                    "backup of your AOF file, then use keel-check-aof --fix <filename.manifest>. 2) Alternatively "
+                    "you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                    path, valid);
+            return -1;
+        }
+        log_msg(LOG_WARNING, "!!! Warning: short read while loading the AOF file %s!!!", path);
+        log_msg(LOG_WARNING, "!!! Truncating the AOF %s at offset %lld !!!", path, valid);
+        if (truncate(path, valid) != 0) {
+            log_msg(LOG_WARNING, "Error truncating the AOF file %s: %s", path, strerror(errno));
+            return -1;
+        }
+        log_msg(LOG_WARNING, "AOF %s loaded anyway because aof-load-truncated is enabled", path);
+    }
+    log_msg(LOG_NOTICE, "DB loaded from incr file %s: %lld commands", path, cmds);
+    return 0;
+}
+
+/* A base file: an RDB snapshot or (aof-use-rdb-preamble no) commands. */
+static int load_base(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        log_msg(LOG_WARNING, "Can't open the AOF base file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char sig[5] = {0};
+    size_t n = fread(sig, 1, 5, f);
+    fclose(f);
+    if (n == 5 && memcmp(sig, "REDIS", 5) == 0) {
+        char err[512];
+        if (rdb_load_file(path, err, sizeof(err)) != 0) {
+            log_msg(LOG_WARNING, "Error loading the AOF base file %s: %s", path, err);
+            return -1;
+        }
+        log_msg(LOG_NOTICE, "DB loaded from base file %s", path);
+        return 0;
+    }
+    return replay_file(path, 0);
+}
+
+static void path_in_dir(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dirname_cfg(), name);
+}
+
+/* Makes a new AOF from the data in memory: base snapshot, empty
+ * incremental file, manifest. */
+static int create_aof(void)
+{
+    char base[512], incr[512], path[PATH_MAX], err[512];
+    snprintf(base, sizeof(base), "%s.1.base.rdb", basename_cfg());
+    snprintf(incr, sizeof(incr), "%s.1.incr.aof", basename_cfg());
+    path_in_dir(path, sizeof(path), base);
+    if (rdb_save_file(path, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "Can't write the AOF base file %s: %s", path, err);
+        return -1;
+    }
+    path_in_dir(path, sizeof(path), incr);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        log_msg(LOG_WARNING, "Can't create the AOF file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    char text[1200];
+    int len = snprintf(text, sizeof(text), "file %s seq 1 type b\nfile %s seq 1 type i\n", base, incr);
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    if (write_file_synced(mpath, text, (size_t)len) < 0) {
+        log_msg(LOG_WARNING, "Can't write the AOF manifest %s: %s", mpath, strerror(errno));
+        return -1;
+    }
+    log_msg(LOG_NOTICE, "Creating AOF base file %s on server start", base);
+    log_msg(LOG_NOTICE, "Creating AOF incr file %s on server start", incr);
+    return 0;
+}
+
+/* Opens the last incremental file of the manifest for appending. */
+static int open_incr(const manifest *m)
+{
+    const manifest_file *last = NULL;
+    for (int i = 0; i < m->n; i++) {
+        if (m->files[i].type == 'i') {
+            last = &m->files[i];
+        }
+    }
+    if (!last) {
+        log_msg(LOG_WARNING, "The AOF manifest names no incremental file");
+        return -1;
+    }
+    char path[PATH_MAX];
+    path_in_dir(path, sizeof(path), last->name);
+    aof.fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (aof.fd < 0) {
+        log_msg(LOG_WARNING, "Can't open the AOF file %s for appending: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    fstat(aof.fd, &st);
+    aof.size = (long long)st.st_size;
+    return 0;
+}
+
+int aof_start(void)
+{
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    manifest m;
+    int rc = manifest_read(mpath, &m);
+    if (rc < 0) {
+        log_msg(LOG_WARNING, "The AOF manifest %s is malformed", mpath);
+        alloc_free(m.files);
+        return -1;
+    }
+    replay_client = client_new(-1, CLIENT_FAKE);
+    replay_client->authenticated = 1;
+    aof.loading = 1;
+    int ok = 0;
+    if (rc == 1) {
+        /* Base first, then the incremental files in manifest order. */
+        int last_incr = -1;
+        for (int i = 0; i < m.n; i++) {
+            if (m.files[i].type == 'i') {
+                last_incr = i;
+            }
+        }
+        for (int i = 0; i < m.n && ok == 0; i++) {
+            char path[PATH_MAX];
+            path_in_dir(path, sizeof(path), m.files[i].name);
+            if (m.files[i].type == 'b') {
+                ok = load_base(path);
+            } else if (m.files[i].type == 'i') {
+                ok = replay_file(path, i == last_incr);
+            }
+        }
+        if (ok == 0) {
+            ok = open_incr(&m);
+        }
+    } else {
+        /* No AOF yet: start from the snapshot, if any, and make one. */
+        char err[512];
+        const char *rdb = server.cfg.dbfilename && server.cfg.dbfilename[0] ? server.cfg.dbfilename : "dump.rdb";
+        if (rdb_load_file(rdb, err, sizeof(err)) < 0) {
+            log_msg(LOG_WARNING, "Fatal error loading the DB (%s): %s. Exiting.", rdb, err);
+            ok = -1;
+        } else if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
+            log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
+            ok = -1;
+        } else if ((ok = create_aof()) == 0) {
+            alloc_free(m.files);
+            manifest_read(mpath, &m);
+            ok = open_incr(&m);
+        }
+    }
+    alloc_free(m.files);
+    aof.loading = 0;
+    client_free(replay_client);
+    replay_client = NULL;
+    if (ok < 0) {
+        return -1;
+    }
+    aof.buf = str_empty(4096);
+    aof.db = -1;
+    aof.on = 1;
+    aof.last_fsync_ms = server_ms();
+    propagate_register(aof_feed);
+    start_fsync_thread();
+    return 0;
+}

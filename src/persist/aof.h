@@ -1,0 +1,26 @@
+/* aof: the append-only file as Redis 7 writes it. A directory (appenddirname)
+ * holds a manifest naming a base file (an RDB snapshot) and incremental files
+ * of RESP commands; every write the propagation point emits is appended to
+ * the last incremental file. Replies to writes leave the server only after
+ * the commands are written to the file (and, under `appendfsync always`,
+ * synced), so an acknowledged write is in the log. */
+#ifndef KEEL_AOF_H
+#define KEEL_AOF_H
+
+#include "base/str.h"
+
+/* At start-up with appendonly yes: loads the manifest's files (or, without
+ * an AOF, the RDB snapshot, from which a new AOF is made), then starts
+ * appending. -1 after logging why the server cannot start. */
+int aof_start(void);
+/* Writes what is buffered (and syncs under `always`); the server calls it
+ * before it sends replies. Cheap when nothing is buffered. */
+void aof_flush(void);
+/* Once a second under `everysec`: a background sync of what was written. */
+void aof_cron(void);
+/* At shutdown: write and sync everything. */
+void aof_stop(void);
+/* INFO persistence's AOF fields. */
+str aof_info(str s);
+
+#endif
