@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "persist/rdb.h"
+#include "server/child.h"
 #include "server/server.h"
 
 enum { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
@@ -48,7 +49,17 @@ static struct {
     int fsync_fd; /* -1: nothing to do */
     int fsync_busy;
     int thread_started;
-} aof = {.fd = -1, .db = -1, .write_ok = 1, .fsync_fd = -1};
+    int registered; /* the propagation listener is installed */
+    /* the files of the manifest in force */
+    long long base_seq, incr_seq;
+    long long *old_incrs; /* incremental files a rewrite will retire */
+    int nold_incrs;
+    /* rewrites */
+    int rewrite_scheduled;
+    long long rewrites;
+    int last_rewrite_ok;
+    long long rewrite_base_seq;
+} aof = {.fd = -1, .db = -1, .write_ok = 1, .fsync_fd = -1, .last_rewrite_ok = 1};
 
 static int policy(void)
 {
@@ -200,16 +211,17 @@ str aof_info(str s)
 {
     return str_printf(s,
                       "aof_enabled:%d\r\n"
-                      "aof_rewrite_in_progress:0\r\n"
-                      "aof_rewrite_scheduled:0\r\n"
+                      "aof_rewrite_in_progress:%d\r\n"
+                      "aof_rewrite_scheduled:%d\r\n"
                       "aof_last_rewrite_time_sec:-1\r\n"
                       "aof_current_rewrite_time_sec:-1\r\n"
-                      "aof_last_bgrewrite_status:ok\r\n"
-                      "aof_rewrites:0\r\n"
+                      "aof_last_bgrewrite_status:%s\r\n"
+                      "aof_rewrites:%lld\r\n"
                       "aof_rewrites_consecutive_failures:0\r\n"
                       "aof_last_write_status:%s\r\n"
                       "aof_last_cow_size:0\r\n",
-                      aof.on, aof.write_ok ? "ok" : "err");
+                      aof.on, child_running() == CHILD_AOF, aof.rewrite_scheduled, aof.last_rewrite_ok ? "ok" : "err",
+                      aof.rewrites, aof.write_ok ? "ok" : "err");
 }
 
 /* ---- the manifest ---- */
@@ -572,63 +584,215 @@ static void path_in_dir(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s", dirname_cfg(), name);
 }
 
-/* Makes a new AOF from the data in memory: base snapshot, empty
- * incremental file, manifest. */
-static int create_aof(void)
+static void file_name(char *out, size_t cap, long long seq, int base)
 {
-    char base[512], incr[512], path[PATH_MAX], err[512];
-    snprintf(base, sizeof(base), "%s.1.base.rdb", basename_cfg());
-    snprintf(incr, sizeof(incr), "%s.1.incr.aof", basename_cfg());
-    path_in_dir(path, sizeof(path), base);
-    if (rdb_save_file(path, err, sizeof(err)) < 0) {
-        log_msg(LOG_WARNING, "Can't write the AOF base file %s: %s", path, err);
-        return -1;
+    snprintf(out, cap, "%s.%lld.%s", basename_cfg(), seq, base ? "base.rdb" : "incr.aof");
+}
+
+/* Writes the manifest: the base (if any), the retired incremental files a
+ * rewrite has not yet replaced, and the current incremental file. */
+static int write_manifest(long long base_seq, const long long *incrs, int nincrs, long long incr_seq)
+{
+    str text = str_empty(256);
+    char name[512];
+    if (base_seq > 0) {
+        file_name(name, sizeof(name), base_seq, 1);
+        text = str_printf(text, "file %s seq %lld type b\n", name, base_seq);
     }
-    path_in_dir(path, sizeof(path), incr);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    for (int i = 0; i < nincrs; i++) {
+        file_name(name, sizeof(name), incrs[i], 0);
+        text = str_printf(text, "file %s seq %lld type i\n", name, incrs[i]);
+    }
+    file_name(name, sizeof(name), incr_seq, 0);
+    text = str_printf(text, "file %s seq %lld type i\n", name, incr_seq);
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    int rc = write_file_synced(mpath, text, str_len(text));
+    if (rc < 0) {
+        log_msg(LOG_WARNING, "Can't write the AOF manifest %s: %s", mpath, strerror(errno));
+    }
+    str_free(text);
+    return rc;
+}
+
+/* Starts appending to a new (empty) incremental file of sequence seq. */
+static int open_new_incr(long long seq)
+{
+    char name[512], path[PATH_MAX];
+    file_name(name, sizeof(name), seq, 0);
+    path_in_dir(path, sizeof(path), name);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         log_msg(LOG_WARNING, "Can't create the AOF file %s: %s", path, strerror(errno));
         return -1;
     }
-    close(fd);
-    char text[1200];
-    int len = snprintf(text, sizeof(text), "file %s seq 1 type b\nfile %s seq 1 type i\n", base, incr);
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
-    if (write_file_synced(mpath, text, (size_t)len) < 0) {
-        log_msg(LOG_WARNING, "Can't write the AOF manifest %s: %s", mpath, strerror(errno));
-        return -1;
+    if (aof.fd >= 0) {
+        aof_flush();
+        fsync(aof.fd);
+        close(aof.fd);
     }
-    log_msg(LOG_NOTICE, "Creating AOF base file %s on server start", base);
-    log_msg(LOG_NOTICE, "Creating AOF incr file %s on server start", incr);
+    aof.fd = fd;
+    aof.size = 0;
+    aof.db = -1; /* the new file starts with a SELECT */
+    aof.incr_seq = seq;
     return 0;
 }
 
-/* Opens the last incremental file of the manifest for appending. */
-static int open_incr(const manifest *m)
+/* ---- rewrites ---- */
+
+static int rewrite_child(void)
 {
-    const manifest_file *last = NULL;
-    for (int i = 0; i < m->n; i++) {
-        if (m->files[i].type == 'i') {
-            last = &m->files[i];
+    char name[512], path[PATH_MAX], err[512];
+    file_name(name, sizeof(name), aof.rewrite_base_seq, 1);
+    path_in_dir(path, sizeof(path), name);
+    if (rdb_save_file(path, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "AOF rewrite: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void unlink_file(long long seq, int base)
+{
+    char name[512], path[PATH_MAX];
+    file_name(name, sizeof(name), seq, base);
+    path_in_dir(path, sizeof(path), name);
+    unlink(path);
+}
+
+static void rewrite_done(int ok)
+{
+    aof.last_rewrite_ok = ok;
+    if (!ok || !aof.on) {
+        log_msg(LOG_WARNING, "Background AOF rewrite failed");
+        unlink_file(aof.rewrite_base_seq, 1);
+        return;
+    }
+    /* The new base holds everything up to the current incremental file:
+     * the older files can go once the manifest says so. */
+    if (write_manifest(aof.rewrite_base_seq, NULL, 0, aof.incr_seq) < 0) {
+        aof.last_rewrite_ok = 0;
+        unlink_file(aof.rewrite_base_seq, 1);
+        return;
+    }
+    if (aof.base_seq > 0) {
+        unlink_file(aof.base_seq, 1);
+    }
+    for (int i = 0; i < aof.nold_incrs; i++) {
+        unlink_file(aof.old_incrs[i], 0);
+    }
+    aof.nold_incrs = 0;
+    aof.base_seq = aof.rewrite_base_seq;
+    aof.rewrites++;
+    log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
+}
+
+int aof_rewrite(void)
+{
+    if (!aof.on) {
+        return -1;
+    }
+    if (child_running() != CHILD_NONE) {
+        aof.rewrite_scheduled = 1;
+        return 1;
+    }
+    /* Writes from now on go to a new incremental file; the current one
+     * joins the files the rewrite replaces. The manifest lists them all
+     * meanwhile, so a crash during the rewrite loses nothing. */
+    aof.old_incrs = alloc_resize(aof.old_incrs, sizeof(long long) * (size_t)(aof.nold_incrs + 1));
+    aof.old_incrs[aof.nold_incrs++] = aof.incr_seq;
+    if (open_new_incr(aof.incr_seq + 1) < 0 ||
+        write_manifest(aof.base_seq, aof.old_incrs, aof.nold_incrs, aof.incr_seq) < 0) {
+        return -1;
+    }
+    aof.rewrite_base_seq = aof.base_seq + 1;
+    if (child_start(CHILD_AOF, rewrite_child, rewrite_done) < 0) {
+        return -1;
+    }
+    aof.rewrite_scheduled = 0;
+    log_msg(LOG_NOTICE, "Background append only file rewriting started");
+    return 0;
+}
+
+int aof_rewrite_run_scheduled(void)
+{
+    if (!aof.rewrite_scheduled || child_running() != CHILD_NONE) {
+        return 0;
+    }
+    aof_rewrite();
+    return 1;
+}
+
+/* ---- start ---- */
+
+static void install_listener(void)
+{
+    if (!aof.registered) {
+        propagate_register(aof_feed);
+        aof.registered = 1;
+    }
+    start_fsync_thread();
+}
+
+int aof_enable(void)
+{
+    if (aof.on) {
+        return 0;
+    }
+    if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
+        log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
+        return -1;
+    }
+    /* Fresh files after whatever an earlier run left in the directory. */
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    manifest m;
+    long long top = 0;
+    if (manifest_read(mpath, &m) == 1) {
+        for (int i = 0; i < m.n; i++) {
+            top = m.files[i].seq > top ? m.files[i].seq : top;
         }
     }
-    if (!last) {
-        log_msg(LOG_WARNING, "The AOF manifest names no incremental file");
+    alloc_free(m.files);
+    aof.buf = aof.buf ? aof.buf : str_empty(4096);
+    aof.nold_incrs = 0;
+    aof.base_seq = top;
+    if (open_new_incr(top + 1) < 0) {
         return -1;
     }
-    char path[PATH_MAX];
-    path_in_dir(path, sizeof(path), last->name);
-    aof.fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (aof.fd < 0) {
-        log_msg(LOG_WARNING, "Can't open the AOF file %s for appending: %s", path, strerror(errno));
+    aof.on = 1;
+    aof.last_fsync_ms = server_ms();
+    install_listener();
+    /* The base comes from a rewrite of what is in memory now. */
+    aof.rewrite_base_seq = top + 1;
+    if (child_running() != CHILD_NONE) {
+        aof.rewrite_scheduled = 1;
+        return 0;
+    }
+    if (child_start(CHILD_AOF, rewrite_child, rewrite_done) < 0) {
+        aof.on = 0;
         return -1;
     }
-    struct stat st;
-    fstat(aof.fd, &st);
-    aof.size = (long long)st.st_size;
+    log_msg(LOG_NOTICE, "Background append only file rewriting started");
     return 0;
+}
+
+void aof_disable(void)
+{
+    if (!aof.on) {
+        return;
+    }
+    aof_flush();
+    fsync(aof.fd);
+    close(aof.fd);
+    aof.fd = -1;
+    aof.on = 0;
+    if (child_running() == CHILD_AOF) {
+        child_kill();
+    }
+    aof.rewrite_scheduled = 0;
 }
 
 int aof_start(void)
@@ -648,27 +812,49 @@ int aof_start(void)
     aof.loading = 1;
     int ok = 0;
     if (rc == 1) {
-        /* Base first, then the incremental files in manifest order. */
+        /* Base first, then the incremental files in manifest order; the
+         * last incremental file is the one appended to from now on. */
         int last_incr = -1;
         for (int i = 0; i < m.n; i++) {
             if (m.files[i].type == 'i') {
                 last_incr = i;
             }
         }
+        if (last_incr < 0) {
+            log_msg(LOG_WARNING, "The AOF manifest %s names no incremental file", mpath);
+            ok = -1;
+        }
         for (int i = 0; i < m.n && ok == 0; i++) {
             char path[PATH_MAX];
             path_in_dir(path, sizeof(path), m.files[i].name);
             if (m.files[i].type == 'b') {
                 ok = load_base(path);
+                aof.base_seq = m.files[i].seq;
             } else if (m.files[i].type == 'i') {
                 ok = replay_file(path, i == last_incr);
+                if (i != last_incr) {
+                    aof.old_incrs = alloc_resize(aof.old_incrs, sizeof(long long) * (size_t)(aof.nold_incrs + 1));
+                    aof.old_incrs[aof.nold_incrs++] = m.files[i].seq;
+                }
             }
         }
         if (ok == 0) {
-            ok = open_incr(&m);
+            char path[PATH_MAX];
+            path_in_dir(path, sizeof(path), m.files[last_incr].name);
+            aof.fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+            if (aof.fd < 0) {
+                log_msg(LOG_WARNING, "Can't open the AOF file %s for appending: %s", path, strerror(errno));
+                ok = -1;
+            } else {
+                struct stat st;
+                fstat(aof.fd, &st);
+                aof.size = (long long)st.st_size;
+                aof.incr_seq = m.files[last_incr].seq;
+            }
         }
     } else {
-        /* No AOF yet: start from the snapshot, if any, and make one. */
+        /* No AOF yet: start from the snapshot, if any, and make the AOF's
+         * base from it right away (synchronously: nothing else runs yet). */
         char err[512];
         const char *rdb = server.cfg.dbfilename && server.cfg.dbfilename[0] ? server.cfg.dbfilename : "dump.rdb";
         if (rdb_load_file(rdb, err, sizeof(err)) < 0) {
@@ -677,10 +863,19 @@ int aof_start(void)
         } else if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
             log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
             ok = -1;
-        } else if ((ok = create_aof()) == 0) {
-            alloc_free(m.files);
-            manifest_read(mpath, &m);
-            ok = open_incr(&m);
+        } else {
+            char name[512], path[PATH_MAX];
+            file_name(name, sizeof(name), 1, 1);
+            path_in_dir(path, sizeof(path), name);
+            if (rdb_save_file(path, err, sizeof(err)) < 0) {
+                log_msg(LOG_WARNING, "Can't write the AOF base file %s: %s", path, err);
+                ok = -1;
+            } else if (open_new_incr(1) < 0 || write_manifest(1, NULL, 0, 1) < 0) {
+                ok = -1;
+            } else {
+                aof.base_seq = 1;
+                log_msg(LOG_NOTICE, "Creating AOF base file %s on server start", name);
+            }
         }
     }
     alloc_free(m.files);
@@ -694,7 +889,6 @@ int aof_start(void)
     aof.db = -1;
     aof.on = 1;
     aof.last_fsync_ms = server_ms();
-    propagate_register(aof_feed);
-    start_fsync_thread();
+    install_listener();
     return 0;
 }

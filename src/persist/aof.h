@@ -20,6 +20,15 @@ void aof_flush(void);
 void aof_cron(void);
 /* At shutdown: write and sync everything. */
 void aof_stop(void);
+/* BGREWRITEAOF: a forked child writes a new base while writes go to a new
+ * incremental file; the manifest then retires the old files. 0 started,
+ * 1 scheduled (another child runs), -1 failed or AOF off. */
+int aof_rewrite(void);
+/* Starts a scheduled rewrite when no child runs; 1 if it did. */
+int aof_rewrite_run_scheduled(void);
+/* CONFIG SET appendonly yes|no at run time. */
+int aof_enable(void);
+void aof_disable(void);
 /* INFO persistence's AOF fields. */
 str aof_info(str s);
 

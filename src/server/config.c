@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "persist/aof.h"
 #include "server/server.h"
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
@@ -239,6 +240,22 @@ static void apply_hz(void)
 }
 
 /* main sets it once the loop exists; this handles CONFIG SET. */
+/* appendonly at run time starts (a rewrite makes the base) or stops the
+ * log; at start-up the server decides what to load instead. */
+static void apply_appendonly(void)
+{
+    if (!server.loop) {
+        return;
+    }
+    if (server.cfg.appendonly) {
+        if (aof_enable() < 0) {
+            server.cfg.appendonly = 0;
+        }
+    } else {
+        aof_disable();
+    }
+}
+
 static void apply_busy_poll(void)
 {
     if (server.loop) {
@@ -297,7 +314,7 @@ static config_def defs[] = {
     {"lazyfree-lazy-server-del", NULL, CFG_BOOL, S(lazyfree_lazy_server_del), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"notify-keyspace-events", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_notify, get_notify, NULL},
     {"save", NULL, CFG_STR, S(save), 0, 0, "3600 1 300 100 60 10000", 1, NULL, NULL, NULL, NULL},
-    {"appendonly", NULL, CFG_BOOL, S(appendonly), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"appendonly", NULL, CFG_BOOL, S(appendonly), 0, 1, "no", 1, NULL, NULL, NULL, apply_appendonly},
     {"appendfsync", NULL, CFG_STR, S(appendfsync), 0, 0, "everysec", 1, enum_appendfsync, NULL, NULL, NULL},
     {"appendfilename", NULL, CFG_STR, S(appendfilename), 0, 0, "appendonly.aof", 0, NULL, NULL, NULL, NULL},
     {"appenddirname", NULL, CFG_STR, S(appenddirname), 0, 0, "appendonlydir", 0, NULL, NULL, NULL, NULL},

@@ -17,6 +17,7 @@
 #include "net/sock.h"
 #include "persist/aof.h"
 #include "server/block.h"
+#include "server/child.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -268,7 +269,7 @@ int server_shutdown(int flags)
 {
     log_msg(LOG_WARNING, "User requested shutdown...");
     aof_stop();
-    persistence_bgsave_kill();
+    child_kill();
     if ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE))) {
         log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
         if (persistence_save() < 0 && !(flags & SHUTDOWN_FORCE)) {

@@ -15,14 +15,12 @@
 #include "persist/aof.h"
 #include "persist/rdb.h"
 #include "script/lua.h"
+#include "server/child.h"
 #include "server/persistence.h"
 
 static int last_save_ok = 1;
 static long long rdb_saves;
-/* The background save: a forked child writes the snapshot of the data as
- * it was at the fork. */
-static pid_t child_pid = -1;
-static int64_t child_start_ms;
+/* The background save (a child process, server/child.h). */
 static long long dirty_at_start;
 static long long last_bgsave_secs = -1;
 static int bgsave_scheduled;
@@ -50,52 +48,48 @@ int persistence_save(void)
     return 0;
 }
 
-int persistence_bgsave_running(void)
+static int bgsave_child(void)
 {
-    return child_pid > 0;
+    char err[512];
+    if (rdb_save_file(rdb_path(), err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        return -1;
+    }
+    log_msg(LOG_NOTICE, "DB saved on disk");
+    return 0;
+}
+
+static void bgsave_done(int ok)
+{
+    last_bgsave_secs = (server_ms() - child_started_ms()) / 1000;
+    last_save_ok = ok;
+    if (ok) {
+        log_msg(LOG_NOTICE, "Background saving terminated with success");
+        server.dirty -= dirty_at_start;
+        server.lastsave = server_ms() / 1000;
+        rdb_saves++;
+    } else {
+        log_msg(LOG_WARNING, "Background saving error");
+    }
 }
 
 int persistence_bgsave(void)
 {
-    if (child_pid > 0) {
-        return -1;
-    }
     last_bgsave_try_ms = server_ms();
     dirty_at_start = server.dirty;
-    pid_t pid = fork();
-    if (pid < 0) {
-        log_msg(LOG_WARNING, "Can't save in background: fork: %s", strerror(errno));
-        last_save_ok = 0;
+    if (child_start(CHILD_RDB, bgsave_child, bgsave_done) < 0) {
+        if (child_running() == CHILD_NONE) {
+            last_save_ok = 0; /* fork failed */
+        }
         return -1;
     }
-    if (pid == 0) {
-        /* The child: write the snapshot and leave without running the
-         * parent's exit work (its sockets and threads are not ours). */
-        char err[512];
-        int rc = rdb_save_file(rdb_path(), err, sizeof(err));
-        if (rc < 0) {
-            log_msg(LOG_WARNING, "%s", err);
-        } else {
-            log_msg(LOG_NOTICE, "DB saved on disk");
-        }
-        _exit(rc < 0 ? 1 : 0);
-    }
-    child_pid = pid;
-    child_start_ms = server_ms();
-    log_msg(LOG_NOTICE, "Background saving started by pid %d", (int)pid);
+    log_msg(LOG_NOTICE, "Background saving started");
     return 0;
 }
 
-void persistence_bgsave_kill(void)
+void persistence_schedule_bgsave(void)
 {
-    if (child_pid > 0) {
-        kill(child_pid, SIGUSR1);
-        waitpid(child_pid, NULL, 0);
-        char tmp[64];
-        snprintf(tmp, sizeof(tmp), "temp-%d.rdb", (int)child_pid);
-        unlink(tmp);
-        child_pid = -1;
-    }
+    bgsave_scheduled = 1;
 }
 
 /* The save points in `save`: pairs of seconds and changes. */
@@ -122,29 +116,17 @@ static int save_point_due(int64_t now_s)
 
 void persistence_cron(void)
 {
-    if (child_pid > 0) {
-        int status;
-        pid_t got = waitpid(child_pid, &status, WNOHANG);
-        if (got == child_pid) {
-            int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-            last_bgsave_secs = (server_ms() - child_start_ms) / 1000;
-            child_pid = -1;
-            last_save_ok = ok;
-            if (ok) {
-                log_msg(LOG_NOTICE, "Background saving terminated with success");
-                server.dirty -= dirty_at_start;
-                server.lastsave = server_ms() / 1000;
-                rdb_saves++;
-            } else {
-                log_msg(LOG_WARNING, "Background saving error");
-            }
-        }
+    child_reap();
+    if (child_running() != CHILD_NONE) {
         return;
     }
     int64_t now = server_ms();
     if (bgsave_scheduled) {
         bgsave_scheduled = 0;
         persistence_bgsave();
+        return;
+    }
+    if (aof_rewrite_run_scheduled()) {
         return;
     }
     /* After a failure, retry no sooner than 5 s later, as Redis does. */
@@ -160,6 +142,28 @@ int persistence_refuses_writes(void)
     return server.cfg.stop_writes_on_bgsave_error && !last_save_ok && persistence_save_points_set();
 }
 
+/* BGREWRITEAOF */
+void cmd_bgrewriteaof(client *c)
+{
+    if (child_running() == CHILD_AOF) {
+        reply_err(c, "ERR Background append only file rewriting already in progress");
+        return;
+    }
+    if (!server.cfg.appendonly) {
+        reply_err(c, "ERR Background append only file rewriting needs appendonly yes");
+        return;
+    }
+    int rc = aof_rewrite();
+    if (rc < 0) {
+        reply_err(c, "ERR Can't execute an AOF background rewriting. Please check the server logs for more "
+                     "information.");
+    } else if (rc == 1) {
+        reply_status(R(c), "Background append only file rewriting scheduled");
+    } else {
+        reply_status(R(c), "Background append only file rewriting started");
+    }
+}
+
 /* BGSAVE [SCHEDULE] */
 void cmd_bgsave(client *c)
 {
@@ -170,13 +174,18 @@ void cmd_bgsave(client *c)
         reply_syntax_error(c);
         return;
     }
-    if (child_pid > 0) {
-        if (schedule) {
-            bgsave_scheduled = 1;
-            reply_status(R(c), "Background saving scheduled");
+    if (child_running() == CHILD_RDB) {
+        reply_err(c, "ERR Background save already in progress");
+        return;
+    }
+    if (child_running() != CHILD_NONE) {
+        if (!schedule) {
+            reply_err(c, "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in "
+                         "order to schedule a BGSAVE whenever possible.");
             return;
         }
-        reply_err(c, "ERR Background save already in progress");
+        bgsave_scheduled = 1;
+        reply_status(R(c), "Background saving scheduled");
         return;
     }
     if (persistence_bgsave() < 0) {
@@ -231,7 +240,7 @@ static void clear_all(void)
 /* SAVE */
 void cmd_save(client *c)
 {
-    if (child_pid > 0) {
+    if (child_running() == CHILD_RDB) {
         reply_err(c, "ERR Background save already in progress");
         return;
     }
@@ -291,8 +300,9 @@ str persistence_info(str s)
                    "rdb_current_bgsave_time_sec:%lld\r\n"
                    "rdb_saves:%lld\r\n"
                    "rdb_last_cow_size:0\r\n",
-                   server.dirty, child_pid > 0, (long long)server.lastsave, last_save_ok ? "ok" : "err",
-                   last_bgsave_secs, child_pid > 0 ? (long long)((server_ms() - child_start_ms) / 1000) : -1LL,
+                   server.dirty, child_running() == CHILD_RDB, (long long)server.lastsave, last_save_ok ? "ok" : "err",
+                   last_bgsave_secs,
+                   child_running() == CHILD_RDB ? (long long)((server_ms() - child_started_ms()) / 1000) : -1LL,
                    rdb_saves);
     s = aof_info(s);
     return str_append_cstr(s, "module_fork_in_progress:0\r\n"

@@ -16,8 +16,8 @@ void persistence_debug_reload(client *c);
 /* BGSAVE: a forked child writes the snapshot; 0 started, -1 not (already
  * running, or fork failed). The cron reaps it and runs the save points. */
 int persistence_bgsave(void);
-int persistence_bgsave_running(void);
-void persistence_bgsave_kill(void);
+/* BGSAVE SCHEDULE: run a BGSAVE as soon as the running child ends. */
+void persistence_schedule_bgsave(void);
 void persistence_cron(void);
 /* stop-writes-on-bgsave-error: the last save failed and save points are
  * set, so writes get MISCONF. */

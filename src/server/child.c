@@ -1,0 +1,83 @@
+/* child: the background child process. See child.h. */
+#include "server/child.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "server/server.h"
+
+static pid_t pid = -1;
+static int type = CHILD_NONE;
+static int64_t started;
+static void (*on_done)(int ok);
+
+int child_start(int t, int (*fn)(void), void (*done)(int ok))
+{
+    if (pid > 0) {
+        return -1;
+    }
+    pid_t p = fork();
+    if (p < 0) {
+        log_msg(LOG_WARNING, "Can't fork a background child: %s", strerror(errno));
+        return -1;
+    }
+    if (p == 0) {
+        /* The child leaves without the parent's exit work: its sockets,
+         * threads and files are not the child's to close or flush. */
+        _exit(fn() == 0 ? 0 : 1);
+    }
+    pid = p;
+    type = t;
+    started = server_ms();
+    on_done = done;
+    return 0;
+}
+
+int child_running(void)
+{
+    return pid > 0 ? type : CHILD_NONE;
+}
+
+int64_t child_started_ms(void)
+{
+    return started;
+}
+
+void child_reap(void)
+{
+    if (pid <= 0) {
+        return;
+    }
+    int status;
+    if (waitpid(pid, &status, WNOHANG) != pid) {
+        return;
+    }
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    void (*done)(int) = on_done;
+    pid = -1;
+    type = CHILD_NONE;
+    on_done = NULL;
+    if (done) {
+        done(ok);
+    }
+}
+
+void child_kill(void)
+{
+    if (pid <= 0) {
+        return;
+    }
+    kill(pid, SIGUSR1);
+    waitpid(pid, NULL, 0);
+    void (*done)(int) = on_done;
+    pid = -1;
+    type = CHILD_NONE;
+    on_done = NULL;
+    if (done) {
+        done(0);
+    }
+}

@@ -1,0 +1,23 @@
+/* child: the one background child process at a time, as in Redis: a
+ * snapshot (BGSAVE) or an append-only file rewrite, each a fork that sees
+ * the data as it was at the fork. */
+#ifndef KEEL_CHILD_H
+#define KEEL_CHILD_H
+
+#include <stdint.h>
+
+enum { CHILD_NONE, CHILD_RDB, CHILD_AOF };
+
+/* Forks a child of the given type that runs fn and exits with its result
+ * (0: success); done(ok) runs in the server when the child has ended.
+ * Returns -1 when a child is already running or fork failed. */
+int child_start(int type, int (*fn)(void), void (*done)(int ok));
+/* The running child's type, CHILD_NONE if there is none. */
+int child_running(void);
+int64_t child_started_ms(void);
+/* Reaps a child that ended (cron). */
+void child_reap(void);
+/* Stops the child and discards its work (shutdown). */
+void child_kill(void);
+
+#endif
