@@ -1,0 +1,125 @@
+"""BGREWRITEAOF and CONFIG SET appendonly at run time: a rewrite under a
+steady write load keeps every acknowledged write (the manifest lists the
+old files until the new base exists, then only the new base and the new
+incremental file), and turning the log on at run time makes a base from
+what is in memory while later writes go to the new incremental file."""
+import os
+import threading
+import time
+
+import redis
+from conftest import err
+
+AOF_DIR = "appendonlydir"
+
+
+def manifest(srv):
+    with open(os.path.join(srv.dir, AOF_DIR, "appendonly.aof.manifest")) as f:
+        return [line.split() for line in f.read().splitlines() if line.strip()]
+
+
+def wait_rewrite(r, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        p = r.info("persistence")
+        if not p["aof_rewrite_in_progress"] and not p["aof_rewrite_scheduled"]:
+            return p
+        time.sleep(0.05)
+    raise AssertionError("rewrite did not finish")
+
+
+def restart(keel, srv, *args):
+    try:
+        srv.client().shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass
+    srv.proc.wait(10)
+    return keel("--dir", srv.dir, "--save", "", *args)
+
+
+def writer(srv, prefix, acked, stop):
+    c = srv.client()
+    i = 0
+    while not stop.is_set():
+        try:
+            c.set("%s:%d" % (prefix, i), i)
+        except redis.ConnectionError:
+            return
+        acked.append(i)
+        i += 1
+
+
+def test_rewrite_under_writes_keeps_every_acknowledged_write(keel):
+    s = keel("--save", "", "--appendonly", "yes", "--appendfsync", "always")
+    r = s.client()
+    for i in range(2000):
+        r.set("old:%d" % i, i)
+    acked, stop = [], threading.Event()
+    t = threading.Thread(target=writer, args=(s, "w", acked, stop))
+    t.start()
+    time.sleep(0.1)
+    assert r.bgrewriteaof() is True
+    time.sleep(0.2)
+    p = wait_rewrite(r)
+    stop.set()
+    t.join()
+    assert p["aof_last_bgrewrite_status"] == "ok"
+    m = manifest(s)
+    assert [(e[1], e[3], e[5]) for e in m] == [("appendonly.aof.2.base.rdb", "2", "b"),
+                                               ("appendonly.aof.2.incr.aof", "2", "i")]
+    files = sorted(os.listdir(os.path.join(s.dir, AOF_DIR)))
+    assert files == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
+    s2 = restart(keel, s, "--appendonly", "yes")
+    r2 = s2.client()
+    assert len(acked) > 100
+    got = r2.mget(["w:%d" % i for i in acked])
+    assert got == [str(i).encode() for i in acked]
+    assert r2.get("old:1999") == b"1999"
+
+
+def test_enable_at_run_time_makes_a_base_and_logs_after(keel):
+    s = keel("--save", "")
+    r = s.client()
+    r.set("before", "1")
+    r.rpush("list", "a", "b")
+    assert r.config_set("appendonly", "yes") is True
+    r.set("during", "2")
+    wait_rewrite(r)
+    r.set("after", "3")
+    assert r.info("persistence")["aof_enabled"] == 1
+    kinds = [e[5] for e in manifest(s)]
+    assert kinds == ["b", "i"]
+    s2 = restart(keel, s, "--appendonly", "yes")
+    r2 = s2.client()
+    assert r2.mget("before", "during", "after") == [b"1", b"2", b"3"]
+    assert r2.lrange("list", 0, -1) == [b"a", b"b"]
+
+
+def test_disable_at_run_time_stops_appending(keel):
+    s = keel("--save", "", "--appendonly", "yes")
+    r = s.client()
+    r.set("a", "1")
+    incr = os.path.join(s.dir, AOF_DIR, manifest(s)[-1][1])
+    size = os.path.getsize(incr)
+    assert size > 0
+    r.config_set("appendonly", "no")
+    r.set("b", "2")
+    time.sleep(0.1)
+    assert os.path.getsize(incr) == size
+    assert r.info("persistence")["aof_enabled"] == 0
+    assert err(r.bgrewriteaof) == "Background append only file rewriting needs appendonly yes"
+
+
+def test_rewrite_while_bgsave_is_scheduled(keel):
+    s = keel("--save", "", "--appendonly", "yes")
+    r = s.client()
+    raw = s.client()
+    raw.response_callbacks.clear()
+    r.execute_command("DEBUG", "POPULATE", "200000", "k", "100")
+    assert r.bgsave() is True
+    reply = raw.execute_command("BGREWRITEAOF")
+    assert reply in (b"Background append only file rewriting scheduled",
+                     b"Background append only file rewriting started")
+    p = wait_rewrite(r)
+    assert p["aof_last_bgrewrite_status"] == "ok"
+    assert manifest(s)[0][5] == "b" and manifest(s)[0][3] == "2"
