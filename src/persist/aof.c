@@ -28,6 +28,7 @@
 #include "base/util.h"
 #include "persist/rdb.h"
 #include "server/child.h"
+#include "server/persistence.h"
 #include "server/server.h"
 
 enum { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
@@ -514,7 +515,9 @@ static int replay_file(const char *path, int last)
             free_argv(argv, argc);
             valid = r.pos;
         }
-        cmds++;
+        if ((++cmds & 1023) == 0) {
+            persistence_loading_progress(r.pos, r.size);
+        }
         if (rc == READ_BAD) {
             break;
         }
@@ -739,6 +742,9 @@ int aof_enable(void)
 {
     if (aof.on) {
         return 0;
+    }
+    if (server.loading) {
+        return -1; /* the log starts from a complete dataset only */
     }
     if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
         log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));

@@ -22,6 +22,7 @@
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
 #include "script/lua.h"
+#include "server/persistence.h"
 #include "server/server.h"
 #include "types/hash.h"
 #include "types/list.h"
@@ -950,6 +951,7 @@ static int load_all(reader *r)
     }
     db *d = &server.dbs[0];
     int64_t expire = -1, now = server_ms();
+    long long keys = 0;
     for (;;) {
         unsigned char type;
         if (r_byte(r, &type) < 0) {
@@ -1042,6 +1044,9 @@ static int load_all(reader *r)
         }
         if (type == RDB_OPCODE_MODULE_AUX || type == 246) {
             return fail(r, "The RDB holds module or pre-release function data, which Keel cannot load%s", "");
+        }
+        if (r->f && (++keys & 1023) == 0) {
+            persistence_loading_progress((long long)r->pos, (long long)r->size);
         }
         str key = r_string(r);
         if (!key) {

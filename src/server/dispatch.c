@@ -207,6 +207,11 @@ void dispatch(client *c)
         call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }
+    if (server.loading && !(cmd->flags & CMD_LOADING)) {
+        reply_err(c, "LOADING Redis is loading the dataset in memory");
+        call_stats(c, cmd, 0)->rejected_calls++;
+        return;
+    }
     if ((cmd->flags & CMD_WRITE) && persistence_refuses_writes()) {
         reply_err(c, MISCONF_ERROR);
         call_stats(c, cmd, 0)->rejected_calls++;

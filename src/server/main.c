@@ -270,7 +270,8 @@ int server_shutdown(int flags)
     log_msg(LOG_WARNING, "User requested shutdown...");
     aof_stop();
     child_kill();
-    if ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE))) {
+    /* A dataset still loading is not saved over the files it comes from. */
+    if (!server.loading && ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE)))) {
         log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
         if (persistence_save() < 0 && !(flags & SHUTDOWN_FORCE)) {
             log_msg(LOG_WARNING, "Error trying to save the DB, can't exit.");
@@ -403,14 +404,19 @@ int main(int argc, char **argv)
     types_init();
     features_init();
     lazyfree_start();
-    if (persistence_load() < 0) {
-        return 1;
-    }
-    server.dirty = 0;
-
+    /* Listen first: while the data loads, clients get -LOADING instead of
+     * a refused connection, as in Redis. */
     if (open_listeners() < 0) {
         return 1;
     }
+    server.loading = 1;
+    server.loading_start_ms = server_ms();
+    int loaded = persistence_load();
+    server.loading = 0;
+    if (loaded < 0) {
+        return 1;
+    }
+    server.dirty = 0;
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);

@@ -218,6 +218,25 @@ int persistence_load(void)
     return 0;
 }
 
+void persistence_loading_progress(long long done, long long total)
+{
+    static int64_t last_ms;
+    server.loading_done = done;
+    server.loading_total = total;
+    if (!server.loading) {
+        return; /* DEBUG RELOAD: inside a command, no events may run */
+    }
+    int64_t now = util_mono_us() / 1000;
+    if (now - last_ms < 100) {
+        return;
+    }
+    last_ms = now;
+    server_update_time();
+    ev_process(server.loop, 0);
+    client_flush_pending();
+    client_reap();
+}
+
 int persistence_save_points_set(void)
 {
     const char *s = server.cfg.save;
@@ -282,10 +301,22 @@ void persistence_debug_reload(client *c)
 
 str persistence_info(str s)
 {
+    s = str_printf(s, "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n", server.loading);
+    if (server.loading) {
+        int64_t elapsed = server_ms() - server.loading_start_ms;
+        double perc = server.loading_total ? 100.0 * (double)server.loading_done / (double)server.loading_total : 0;
+        long long eta = server.loading_done ? (long long)((double)elapsed / 1000.0 *
+                                                          (double)(server.loading_total - server.loading_done) /
+                                                          (double)server.loading_done)
+                                            : 1;
+        s = str_printf(s,
+                       "loading_start_time:%lld\r\nloading_total_bytes:%lld\r\nloading_loaded_bytes:%lld\r\n"
+                       "loading_loaded_perc:%.2f\r\nloading_eta_seconds:%lld\r\n",
+                       (long long)(server.loading_start_ms / 1000), server.loading_total, server.loading_done, perc,
+                       eta);
+    }
     s = str_printf(s,
-                   "# Persistence\r\n"
-                   "loading:0\r\n"
-                   "async_loading:0\r\n"
+                   ""
                    "current_cow_peak:0\r\n"
                    "current_cow_size:0\r\n"
                    "current_cow_size_age:0\r\n"

@@ -10,6 +10,9 @@ int persistence_save(void);
 /* Loads dbfilename at start-up (a missing file is an empty dataset); -1
  * after logging why the file cannot be loaded. */
 int persistence_load(void);
+/* Loaders report their progress (bytes done of total) every so often;
+ * during start-up this also serves clients (with -LOADING). */
+void persistence_loading_progress(long long done, long long total);
 /* Whether `save` has save points (Redis then saves at shutdown). */
 int persistence_save_points_set(void);
 void persistence_debug_reload(client *c);

@@ -246,6 +246,10 @@ typedef struct server_state {
     int unknown_subcommand; /* the running call replied "ERR unknown subcommand" */
     struct propagation *prop;
     int sentinel_mode;
+    /* Loading the dataset at start-up: clients are served -LOADING. */
+    int loading;
+    int64_t loading_start_ms;
+    long long loading_total, loading_done;
 } server_state;
 
 extern server_state server;

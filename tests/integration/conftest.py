@@ -62,13 +62,19 @@ class Server:
         argv += ["--port", str(self.port), "--dir", self.dir] + list(args)
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited at start-up:\n" + self.log_text())
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                # Ready means PONG: while the data loads, the server (like
+                # Redis) accepts connections and answers -LOADING.
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    reply = sock.recv(64)
+                    if reply and not reply.startswith(b"-LOADING"):
+                        return  # PONG, or NOAUTH with a password set
+                time.sleep(0.02)
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("server did not start:\n" + self.log_text())

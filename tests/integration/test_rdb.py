@@ -1031,3 +1031,50 @@ def test_huge_length_refused(field):
 def test_bad_file_with_other_dbfilename_refused(good_rdb):
     rc, log = start_expect_failure(SERVER, dir_with(good_rdb[:100], "mine.rdb"), "--dbfilename", "mine.rdb")
     assert_refused(rc, log, "mine.rdb")
+
+
+def test_clients_get_loading_while_the_snapshot_loads(keel):
+    """While a snapshot loads, the port is open and commands get -LOADING
+    (INFO still answers, with loading:1 and progress), as in Redis."""
+    import socket as _socket
+    src = keel("--save", "", "--enable-debug-command", "yes")
+    c = src.client()
+    c.execute_command("DEBUG", "POPULATE", "2000000", "k", "40")
+    c.save()
+    try:
+        c.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass
+    src.proc.wait(10)
+    argv = [SERVER, "--port", str(src.port), "--dir", src.dir, "--save", ""]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen_loading = seen_info = False
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with _socket.create_connection(("127.0.0.1", src.port), timeout=5) as s:
+                    s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nk:1\r\n")
+                    reply = s.recv(256)
+                    if reply.startswith(b"-LOADING"):
+                        assert reply == b"-LOADING Redis is loading the dataset in memory\r\n"
+                        seen_loading = True
+                        s.sendall(b"*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n")
+                        info = b""
+                        while b"aof_enabled" not in info:
+                            info += s.recv(4096)
+                        if b"loading:1" in info:
+                            assert b"loading_loaded_perc:" in info and b"loading_total_bytes:" in info
+                            seen_info = True
+                        continue
+                    if reply.startswith(b"$"):
+                        break
+            except OSError:
+                time.sleep(0.01)
+        assert seen_loading and seen_info
+        r = redis.Redis(port=src.port)
+        assert r.dbsize() == 2000000 and r.info("persistence")["loading"] == 0
+        r.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
