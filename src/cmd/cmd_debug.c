@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/sha1.h"
 #include "base/util.h"
+#include "persist/aof.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -184,6 +185,9 @@ void cmd_debug(client *c)
         if (secs > 0) {
             usleep((useconds_t)(secs * 1e6));
         }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "AOF-WRITE-ERROR") && c->argc == 3) {
+        aof_debug_fail_writes(arg_is(c, 2, "ON"));
         reply_ok(R(c));
     } else if (arg_is(c, 1, "RELOAD")) {
         persistence_debug_reload(c);

@@ -35,12 +35,13 @@ enum { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
 
 static struct {
     int on;
-    int fd;         /* the incremental file being appended to */
-    str buf;        /* commands not yet written */
-    int db;         /* the db the file's last SELECT chose */
-    int loading;    /* replaying: nothing is appended */
-    long long size; /* bytes in the incremental file */
-    int write_ok;   /* the last write succeeded */
+    int fd;              /* the incremental file being appended to */
+    str buf;             /* commands not yet written */
+    int db;              /* the db the file's last SELECT chose */
+    int loading;         /* replaying: nothing is appended */
+    long long size;      /* bytes in the incremental file */
+    int write_ok;        /* the last write succeeded */
+    char write_err[160]; /* the MISCONF text while it did not */
     long long fsyncs_delayed;
     int64_t last_fsync_ms;
     /* background fsync */
@@ -140,6 +141,14 @@ static void aof_feed(int dbid, sv *argv, int argc)
     append_cmd(argv, argc);
 }
 
+/* DEBUG AOF-WRITE-ERROR: writes fail with ENOSPC (tests of a full disk). */
+static int debug_fail_writes;
+
+void aof_debug_fail_writes(int on)
+{
+    debug_fail_writes = on;
+}
+
 void aof_flush(void)
 {
     if (!aof.on || str_len(aof.buf) == 0) {
@@ -147,7 +156,7 @@ void aof_flush(void)
     }
     size_t done = 0, len = str_len(aof.buf);
     while (done < len) {
-        ssize_t n = write(aof.fd, aof.buf + done, len - done);
+        ssize_t n = debug_fail_writes ? (errno = ENOSPC, -1) : write(aof.fd, aof.buf + done, len - done);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -155,12 +164,19 @@ void aof_flush(void)
             if (aof.write_ok) {
                 log_msg(LOG_WARNING, "Error writing to the AOF file: %s", strerror(errno));
             }
+            snprintf(aof.write_err, sizeof(aof.write_err), "MISCONF Errors writing to the AOF file: %s",
+                     strerror(errno));
             aof.write_ok = 0;
             break;
         }
         done += (size_t)n;
     }
     aof.size += (long long)done;
+    if (done < len && policy() == FSYNC_ALWAYS) {
+        /* The replies waiting for this write must never say it is safe. */
+        log_msg(LOG_WARNING, "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+        exit(1);
+    }
     /* Keep what could not be written: it is retried on the next flush. */
     memmove(aof.buf, aof.buf + done, len - done);
     str_set_len(aof.buf, len - done);
@@ -173,10 +189,17 @@ void aof_flush(void)
     if (done && policy() == FSYNC_ALWAYS) {
         if (fdatasync(aof.fd) != 0) {
             log_msg(LOG_WARNING, "Can't persist the AOF on disk: fdatasync: %s", strerror(errno));
+            snprintf(aof.write_err, sizeof(aof.write_err), "MISCONF Errors writing to the AOF file: %s",
+                     strerror(errno));
             aof.write_ok = 0;
         }
         aof.last_fsync_ms = server_ms();
     }
+}
+
+const char *aof_write_error(void)
+{
+    return aof.on && !aof.write_ok ? aof.write_err : NULL;
 }
 
 void aof_cron(void)

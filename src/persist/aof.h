@@ -29,6 +29,11 @@ int aof_rewrite_run_scheduled(void);
 /* CONFIG SET appendonly yes|no at run time. */
 int aof_enable(void);
 void aof_disable(void);
+/* Test hook (DEBUG AOF-WRITE-ERROR ON|OFF): make log writes fail. */
+void aof_debug_fail_writes(int on);
+/* While the log cannot be written: the MISCONF text for refused writes
+ * ("Errors writing to the AOF file: ..."), else NULL. */
+const char *aof_write_error(void);
 /* INFO persistence's AOF fields. */
 str aof_info(str s);
 

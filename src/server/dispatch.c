@@ -212,8 +212,9 @@ void dispatch(client *c)
         call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }
-    if ((cmd->flags & CMD_WRITE) && persistence_refuses_writes()) {
-        reply_err(c, MISCONF_ERROR);
+    const char *misconf = (cmd->flags & CMD_WRITE) ? persistence_refuses_writes() : NULL;
+    if (misconf) {
+        reply_err(c, misconf);
         call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }

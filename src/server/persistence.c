@@ -137,9 +137,12 @@ void persistence_cron(void)
     }
 }
 
-int persistence_refuses_writes(void)
+const char *persistence_refuses_writes(void)
 {
-    return server.cfg.stop_writes_on_bgsave_error && !last_save_ok && persistence_save_points_set();
+    if (server.cfg.stop_writes_on_bgsave_error && !last_save_ok && persistence_save_points_set()) {
+        return MISCONF_ERROR;
+    }
+    return aof_write_error();
 }
 
 /* BGREWRITEAOF */

@@ -22,9 +22,10 @@ int persistence_bgsave(void);
 /* BGSAVE SCHEDULE: run a BGSAVE as soon as the running child ends. */
 void persistence_schedule_bgsave(void);
 void persistence_cron(void);
-/* stop-writes-on-bgsave-error: the last save failed and save points are
- * set, so writes get MISCONF. */
-int persistence_refuses_writes(void);
+/* The MISCONF error writes get while the data cannot be persisted (the
+ * last snapshot failed under stop-writes-on-bgsave-error, or the AOF cannot
+ * be written); NULL when writes are fine. */
+const char *persistence_refuses_writes(void);
 #define MISCONF_ERROR                                                                                                  \
     "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that "  \
     "may modify the data set are disabled, because this instance is configured to report errors during writes if RDB " \

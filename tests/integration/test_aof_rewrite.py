@@ -2,8 +2,12 @@
 steady write load keeps every acknowledged write (the manifest lists the
 old files until the new base exists, then only the new base and the new
 incremental file), and turning the log on at run time makes a base from
-what is in memory while later writes go to the new incremental file."""
+what is in memory while later writes go to the new incremental file.
+Also what a log that cannot be written does: MISCONF for new writes under
+everysec until the disk recovers, and exit under always, so that no write
+is acknowledged that the log does not hold."""
 import os
+import subprocess
 import threading
 import time
 
@@ -123,3 +127,52 @@ def test_rewrite_while_bgsave_is_scheduled(keel):
     p = wait_rewrite(r)
     assert p["aof_last_bgrewrite_status"] == "ok"
     assert manifest(s)[0][5] == "b" and manifest(s)[0][3] == "2"
+
+
+def test_a_failing_log_refuses_writes_and_recovers(keel):
+    """A full disk (simulated with DEBUG AOF-WRITE-ERROR) under everysec:
+    the write in flight stays buffered, later writes get MISCONF, reads
+    work, and once the disk takes writes again everything is logged."""
+    s = keel("--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
+    r = s.client()
+    r.set("a", "1")
+    r.execute_command("DEBUG", "AOF-WRITE-ERROR", "ON")
+    r.set("b", "2")  # executed before the failure is known: kept in memory and in the buffer
+    deadline = time.time() + 5
+    while r.info("persistence")["aof_last_write_status"] != "err":
+        assert time.time() < deadline
+        time.sleep(0.01)
+    assert err(r.set, "c", "3").startswith("MISCONF Errors writing to the AOF file: No space left on device")
+    assert r.get("b") == b"2"
+    r.execute_command("DEBUG", "AOF-WRITE-ERROR", "OFF")
+    deadline = time.time() + 5
+    while True:
+        try:
+            r.set("c", "3")
+            break
+        except redis.ResponseError:
+            assert time.time() < deadline
+            time.sleep(0.01)
+    assert r.info("persistence")["aof_last_write_status"] == "ok"
+    s2 = restart(keel, s, "--appendonly", "yes")
+    assert s2.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
+
+
+def test_a_failing_log_under_always_stops_the_server(keel):
+    """Under appendfsync always a write that cannot be logged is never
+    acknowledged: the server exits, as Redis does."""
+    s = keel("--save", "", "--appendonly", "yes", "--appendfsync", "always")
+    r = s.client()
+    r.set("a", "1")
+    r.execute_command("DEBUG", "AOF-WRITE-ERROR", "ON")
+    try:
+        r.set("b", "2")
+        raise AssertionError("the write was acknowledged")
+    except redis.ConnectionError:
+        pass
+    assert s.proc.wait(10) == 1
+    assert "Can't recover from AOF write error" in s.log_text()
+    s.proc = subprocess.Popen(["true"])  # the harness checks exit codes: this exit was expected
+    s.proc.wait()
+    s2 = keel("--dir", s.dir, "--save", "", "--appendonly", "yes")
+    assert s2.client().mget("a", "b") == [b"1", None]
