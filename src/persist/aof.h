@@ -34,6 +34,10 @@ void aof_debug_fail_writes(int on);
 /* While the log cannot be written: the MISCONF text for refused writes
  * ("Errors writing to the AOF file: ..."), else NULL. */
 const char *aof_write_error(void);
+/* keel-check-aof (keel-server --check-aof [--fix] <file>): checks a
+ * manifest and its files, or one file; --fix cuts the last incremental
+ * file back to its last complete command. 0 when everything is valid. */
+int aof_check(const char *path, int fix);
 /* INFO persistence's AOF fields. */
 str aof_info(str s);
 

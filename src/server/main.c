@@ -303,6 +303,17 @@ int server_shutdown(int flags)
 
 int main(int argc, char **argv)
 {
+    /* keel-check-aof: the log checker, as redis-check-aof is to Redis. */
+    const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    if ((argc >= 2 && strcmp(argv[1], "--check-aof") == 0) || strcmp(prog, "keel-check-aof") == 0) {
+        int first = strcmp(prog, "keel-check-aof") == 0 ? 1 : 2;
+        int fix = first < argc && strcmp(argv[first], "--fix") == 0;
+        if (first + fix >= argc) {
+            fprintf(stderr, "Usage: keel-check-aof [--fix] <file.manifest|file.aof>\n");
+            return 1;
+        }
+        return aof_check(argv[first + fix], fix) == 0 ? 0 : 1;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--version") == 0) {
             printf("Keel server v=%s (redis-compatible %s) malloc=%s bits=%d\n", KEEL_VERSION,
