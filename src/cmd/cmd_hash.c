@@ -163,6 +163,7 @@ void hash_active_expire(void)
                 if (o && o->type == OBJ_HASH && hash_ttl_count(hash_of(o))) {
                     if (hash_min_expire(hash_of(o)) < db_time()) {
                         size_t visit = fields_left < 500 ? fields_left : 500;
+                        db_will_change(d, o);
                         o = purge(d, o, visit);
                         fields_left -= visit;
                         server.dirty++;

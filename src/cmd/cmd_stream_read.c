@@ -103,7 +103,8 @@ static int resolve_targets(client *c, const xread_args *a, xread_target *t)
     sv gname = a->group_at ? c->argv[a->group_at] : (sv){NULL, 0};
     for (int i = 0; i < a->nstreams; i++) {
         sv key = c->argv[a->streams_at + i], idarg = c->argv[a->streams_at + a->nstreams + i];
-        kobj *o = lookup_read(c, key);
+        /* XREADGROUP changes the group: its lookups are writes. */
+        kobj *o = a->group_at ? lookup_write(c, key) : lookup_read(c, key);
         memset(&t[i], 0, sizeof(t[i]));
         if (o && o->type != OBJ_STREAM) {
             if (block_is_rerun(c) && a->group_at) {

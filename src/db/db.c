@@ -122,6 +122,7 @@ static void free_node(dnode *n, void *ctx)
 
 void db_clear(db *d)
 {
+    db_will_flush(d);
     dict_clear(&d->keys, free_node, NULL);
     d->expires = 0;
     d->expire_cursor = 0;
@@ -130,6 +131,7 @@ void db_clear(db *d)
 
 void db_take(db *d, dict *out, size_t *expires)
 {
+    db_will_flush(d);
     *out = d->keys;
     *expires = d->expires;
     dict_init(&d->keys, &keyspace_type);
@@ -164,6 +166,7 @@ int db_expire_if_needed(db *d, kobj *o)
     if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
         return 1; /* hidden, but left for the master's DEL */
     }
+    db_will_change(d, o);
     /* The key bytes live in o: copy before freeing for the hooks. */
     sv k = kobj_key(o);
     char small[128];
@@ -227,6 +230,7 @@ void db_set(db *d, kobj *o)
         db_add(d, o);
         return;
     }
+    db_will_change(d, old);
     init_access_bits(o);
     dict_replace(&d->keys, &old->node, &o->node);
     d->expires += (size_t)o->has_expire - (size_t)old->has_expire;
@@ -238,6 +242,7 @@ void db_set(db *d, kobj *o)
 
 void db_swap_entry(db *d, kobj *old, kobj *repl)
 {
+    db_will_change(d, old);
     dict_replace(&d->keys, &old->node, &repl->node);
     d->expires += (size_t)repl->has_expire - (size_t)old->has_expire;
 }
@@ -245,6 +250,9 @@ void db_swap_entry(db *d, kobj *old, kobj *repl)
 kobj *db_unlink(db *d, sv key)
 {
     kobj *o = (kobj *)dict_unlink(&d->keys, key.ptr, key.len);
+    if (o) {
+        db_will_change(d, o); /* unlinked, but whole: it can still be saved */
+    }
     if (o && o->has_expire) {
         d->expires--;
     }
@@ -266,6 +274,7 @@ kobj *db_set_expire(db *d, kobj *o, int64_t expire)
     if (expire < 0 && !o->has_expire) {
         return o;
     }
+    db_will_change(d, o);
     if (expire >= 0 && o->has_expire) {
         memcpy(o->data, &expire, sizeof(expire));
         return o;
@@ -303,6 +312,8 @@ kobj *db_random_key(db *d)
 
 void db_swap(db *a, db *b)
 {
+    db_will_flush(a);
+    db_will_flush(b);
     db t = *a;
     int ida = a->id, idb = b->id;
     *a = *b;

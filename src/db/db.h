@@ -34,9 +34,30 @@ typedef struct db_hooks {
     void (*key_added)(db *d, sv key, int type);
     /* Refuse lazy deletion (e.g. on a replica); returns 1 to keep keys. */
     int (*keep_expired)(void);
+    /* A key's value is about to change or go away (forkless snapshots save
+     * it first); called only while o->snap differs from kobj_snap_parity. */
+    void (*before_change)(db *d, kobj *o);
+    /* Every key of d is about to change (FLUSHDB, SWAPDB). */
+    void (*before_flush)(db *d);
 } db_hooks;
 
 extern db_hooks db_hooks_installed;
+
+/* Every path that changes or removes an existing entry calls this first
+ * (the db functions below do; commands get it through lookup_write). */
+static inline void db_will_change(db *d, kobj *o)
+{
+    if (o->snap != kobj_snap_parity && db_hooks_installed.before_change) {
+        db_hooks_installed.before_change(d, o);
+    }
+}
+
+static inline void db_will_flush(db *d)
+{
+    if (db_hooks_installed.before_flush) {
+        db_hooks_installed.before_flush(d);
+    }
+}
 
 /* The time expiry decisions use: set by dispatch once per command so a
  * command, a transaction or a script sees one consistent clock. */

@@ -65,6 +65,8 @@ static size_t value_size(const kobj *o)
 }
 
 /* Allocates an entry with room for a value of vsize bytes. */
+unsigned kobj_snap_parity;
+
 static kobj *shell(sv key, int type, int enc, int64_t expire, size_t vsize)
 {
     if (key.len > OBJ_KEY_MAX) {
@@ -77,6 +79,7 @@ static kobj *shell(sv key, int type, int enc, int64_t expire, size_t vsize)
     o->enc = (uint32_t)enc;
     o->lru = 0;
     o->has_expire = (uint32_t)has_exp;
+    o->snap = kobj_snap_parity;
     o->keylen = (uint32_t)key.len;
     if (has_exp) {
         memcpy(o->data, &expire, sizeof(expire));

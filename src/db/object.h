@@ -3,7 +3,7 @@
  * key bytes and the value: inline for small strings and integers, a pointer
  * for big strings and collections.
  *
- *   [next][type:4 enc:4 lru:24][has_expire:1 keylen:31][expire?][key][value]
+ *   [next][type:4 enc:4 lru:24][has_expire:1 snap:1 keylen:30][expire?][key][value]
  *
  * Entries change size when a TTL is added or a string value changes form;
  * such changes build a new entry and the keyspace swaps it in
@@ -25,7 +25,8 @@ enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 8, ENC_PTR = 15 };
 
 /* Strings up to this length are stored inline ("embstr"), as in Redis. */
 #define OBJ_EMBSTR_MAX 44
-#define OBJ_KEY_MAX ((1u << 31) - 1)
+/* 1 GB: Redis's keys stop at 512 MB. */
+#define OBJ_KEY_MAX ((1u << 30) - 1)
 
 typedef struct kobj {
     dnode node;
@@ -33,7 +34,10 @@ typedef struct kobj {
     uint32_t enc : 4;
     uint32_t lru : 24; /* LRU clock (seconds) or LFU (16-bit time, 8-bit log counter) */
     uint32_t has_expire : 1;
-    uint32_t keylen : 31;
+    /* Forkless snapshots: the entry is saved (or was made after the
+     * snapshot began) when this equals kobj_snap_parity. */
+    uint32_t snap : 1;
+    uint32_t keylen : 30;
     char data[];
 } kobj;
 
@@ -85,6 +89,10 @@ typedef struct type_ops {
                                  prefix##_ops_encoding,                                                                \
                                  prefix##_ops_digest,                                                                  \
                                  prefix##_ops_length}
+
+/* Flipped when a snapshot begins, so every existing entry reads as "not
+ * yet saved"; new entries take the current value ("nothing to save"). */
+extern unsigned kobj_snap_parity;
 
 /* types/ modules register at start-up (collections come later). */
 void obj_register_type(int type, const type_ops *ops);

@@ -27,9 +27,19 @@ int rdb_save_file(const char *path, char *err, size_t errlen);
  * 1 when there is no such file, or -1 with a message in err. */
 int rdb_load_file(const char *path, char *err, size_t errlen);
 
+/* A snapshot written a key at a time (forkless BGSAVE): open writes the
+ * header, aux fields and function libraries to a temporary file; keys may
+ * come from any db in any order; close ends the file, syncs it and renames
+ * it over path. */
+typedef struct rdb_stream rdb_stream;
+typedef struct kobj kobj;
+rdb_stream *rdb_stream_open(char *err, size_t errlen);
+void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);
+int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen);
+void rdb_stream_abort(rdb_stream *s);
+
 /* DUMP / RESTORE payloads: a value in RDB form, the RDB version (2 bytes,
  * little endian) and a CRC64 of everything before it (8 bytes). */
-typedef struct kobj kobj;
 str rdb_dump_value(kobj *o);
 /* A new keyspace entry for key from payload, after checking its trailer
  * and every encoding in it; NULL with Redis's error text in err. */

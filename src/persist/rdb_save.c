@@ -490,8 +490,31 @@ static void save_function(const char *code, size_t len, void *ctx)
     w_string(w, code, len);
 }
 
-static void save_all(writer *w)
+/* ---- snapshots written a key at a time ---- */
+
+struct rdb_stream {
+    writer w;
+    int db;       /* the db of the last SELECTDB written, -1 at first */
+    char tmp[64]; /* the temporary file, renamed over the target at the end */
+    long long keys;
+};
+
+static unsigned tmp_serial;
+
+rdb_stream *rdb_stream_open(char *err, size_t errlen)
 {
+    rdb_stream *s = alloc_zero(sizeof(*s));
+    snprintf(s->tmp, sizeof(s->tmp), "temp-%d-%u.rdb", (int)getpid(), tmp_serial++);
+    FILE *f = fopen(s->tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", s->tmp,
+                 server.cfg.dir && server.cfg.dir[0] ? server.cfg.dir : ".", strerror(errno));
+        alloc_free(s);
+        return NULL;
+    }
+    s->w = (writer){f, NULL, 0, 0, server.cfg.rdbcompression};
+    s->db = -1;
+    writer *w = &s->w;
     char buf[64];
     w_bytes(w, "REDIS0010", 9);
     w_aux(w, "redis-ver", KEEL_REDIS_COMPAT_VERSION);
@@ -502,63 +525,76 @@ static void save_all(writer *w)
     w_aux(w, "used-mem", buf);
     w_aux(w, "aof-base", "0");
     script_functions_each(save_function, w);
-    int64_t now = server_ms();
-    for (int i = 0; i < server.cfg.databases && !w->err; i++) {
-        db *d = &server.dbs[i];
-        if (db_size(d) == 0) {
-            continue;
-        }
-        w_byte(w, RDB_OPCODE_SELECTDB);
-        w_len(w, (uint64_t)i);
-        w_byte(w, RDB_OPCODE_RESIZEDB);
-        w_len(w, db_size(d));
-        w_len(w, d->expires);
-        dict_iter it;
-        dict_iter_init(&it, &d->keys);
-        dnode *n;
-        while ((n = dict_iter_next(&it)) && !w->err) {
-            kobj *o = (kobj *)n;
-            int64_t e = kobj_expire(o);
-            if (e >= 0 && e <= now) {
-                continue; /* already expired: do not write it out */
-            }
-            save_key(w, o);
-        }
-        dict_iter_done(&it);
+    return s;
+}
+
+void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
+{
+    int64_t e = kobj_expire(o);
+    if (e >= 0 && e <= server_ms()) {
+        return; /* already expired: not written out */
     }
+    if (dbid != s->db) {
+        w_byte(&s->w, RDB_OPCODE_SELECTDB);
+        w_len(&s->w, (uint64_t)dbid);
+        s->db = dbid;
+    }
+    save_key(&s->w, o);
+    s->keys++;
+}
+
+void rdb_stream_abort(rdb_stream *s)
+{
+    if (!s) {
+        return;
+    }
+    fclose(s->w.f);
+    unlink(s->tmp);
+    alloc_free(s);
+}
+
+int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
+{
+    writer *w = &s->w;
     w_byte(w, RDB_OPCODE_EOF);
     w_le64(w, server.cfg.rdbchecksum ? w->crc : 0);
+    FILE *f = w->f;
+    errno = 0;
+    if (!w->err && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
+        w->err = errno ? errno : EIO;
+    }
+    if (fclose(f) != 0 && !w->err) {
+        w->err = errno ? errno : EIO;
+    }
+    int rc = 0;
+    if (w->err) {
+        snprintf(err, errlen, "Write error saving DB on disk: %s", strerror(w->err));
+        unlink(s->tmp);
+        rc = -1;
+    } else if (rename(s->tmp, path) != 0) {
+        snprintf(err, errlen, "Error moving temp DB file %s on the final destination %s: %s", s->tmp, path,
+                 strerror(errno));
+        unlink(s->tmp);
+        rc = -1;
+    }
+    alloc_free(s);
+    return rc;
 }
 
 int rdb_save_file(const char *path, char *err, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "temp-%d.rdb", (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", tmp,
-                 server.cfg.dir && server.cfg.dir[0] ? server.cfg.dir : ".", strerror(errno));
+    rdb_stream *s = rdb_stream_open(err, errlen);
+    if (!s) {
         return -1;
     }
-    writer w = {f, NULL, 0, 0, server.cfg.rdbcompression};
-    errno = 0;
-    save_all(&w);
-    if (!w.err && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
-        w.err = errno ? errno : EIO;
+    for (int i = 0; i < server.cfg.databases && !s->w.err; i++) {
+        dict_iter it;
+        dict_iter_init(&it, &server.dbs[i].keys);
+        dnode *n;
+        while ((n = dict_iter_next(&it)) && !s->w.err) {
+            rdb_stream_key(s, i, (kobj *)n);
+        }
+        dict_iter_done(&it);
     }
-    if (fclose(f) != 0 && !w.err) {
-        w.err = errno ? errno : EIO;
-    }
-    if (w.err) {
-        snprintf(err, errlen, "Write error saving DB on disk: %s", strerror(w.err));
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "Error moving temp DB file %s on the final destination %s: %s", tmp, path,
-                 strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return rdb_stream_close(s, path, err, errlen);
 }

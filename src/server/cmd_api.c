@@ -310,7 +310,11 @@ kobj *lookup_read(client *c, sv key)
 
 kobj *lookup_write(client *c, sv key)
 {
-    return db_lookup(c->db, key, LOOKUP_NONE);
+    kobj *o = db_lookup(c->db, key, LOOKUP_NONE);
+    if (o) {
+        db_will_change(c->db, o); /* the command may change it next */
+    }
+    return o;
 }
 
 kobj *lookup_typed(client *c, sv key, int type, int write, int *bad)

@@ -16,6 +16,7 @@
 #include "db/lazyfree.h"
 #include "net/sock.h"
 #include "persist/aof.h"
+#include "persist/snapshot.h"
 #include "server/block.h"
 #include "server/child.h"
 #include "server/persistence.h"
@@ -270,6 +271,7 @@ int server_shutdown(int flags)
     log_msg(LOG_WARNING, "User requested shutdown...");
     aof_stop();
     child_kill();
+    snapshot_abort();
     /* A dataset still loading is not saved over the files it comes from. */
     if (!server.loading && ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE)))) {
         log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");

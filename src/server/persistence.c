@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "persist/aof.h"
 #include "persist/rdb.h"
+#include "persist/snapshot.h"
 #include "script/lua.h"
 #include "server/child.h"
 #include "server/persistence.h"
@@ -25,6 +26,13 @@ static long long dirty_at_start;
 static long long last_bgsave_secs = -1;
 static int bgsave_scheduled;
 static int64_t last_bgsave_try_ms;
+static int64_t bgsave_started_ms;
+
+/* A background save of either kind: a forkless snapshot or a child. */
+static int bgsave_in_progress(void)
+{
+    return snapshot_running() || child_running() == CHILD_RDB;
+}
 
 static const char *rdb_path(void)
 {
@@ -61,7 +69,7 @@ static int bgsave_child(void)
 
 static void bgsave_done(int ok)
 {
-    last_bgsave_secs = (server_ms() - child_started_ms()) / 1000;
+    last_bgsave_secs = (server_ms() - bgsave_started_ms) / 1000;
     last_save_ok = ok;
     if (ok) {
         log_msg(LOG_NOTICE, "Background saving terminated with success");
@@ -75,8 +83,19 @@ static void bgsave_done(int ok)
 
 int persistence_bgsave(void)
 {
-    last_bgsave_try_ms = server_ms();
+    if (bgsave_in_progress()) {
+        return -1;
+    }
+    last_bgsave_try_ms = bgsave_started_ms = server_ms();
     dirty_at_start = server.dirty;
+    if (server.cfg.bgsave_forkless) {
+        if (snapshot_start(rdb_path(), bgsave_done) < 0) {
+            last_save_ok = 0;
+            return -1;
+        }
+        log_msg(LOG_NOTICE, "Background saving started (forkless)");
+        return 0;
+    }
     if (child_start(CHILD_RDB, bgsave_child, bgsave_done) < 0) {
         if (child_running() == CHILD_NONE) {
             last_save_ok = 0; /* fork failed */
@@ -117,7 +136,7 @@ static int save_point_due(int64_t now_s)
 void persistence_cron(void)
 {
     child_reap();
-    if (child_running() != CHILD_NONE) {
+    if (child_running() != CHILD_NONE || snapshot_running()) {
         return;
     }
     int64_t now = server_ms();
@@ -177,7 +196,7 @@ void cmd_bgsave(client *c)
         reply_syntax_error(c);
         return;
     }
-    if (child_running() == CHILD_RDB) {
+    if (bgsave_in_progress()) {
         reply_err(c, "ERR Background save already in progress");
         return;
     }
@@ -262,7 +281,7 @@ static void clear_all(void)
 /* SAVE */
 void cmd_save(client *c)
 {
-    if (child_running() == CHILD_RDB) {
+    if (bgsave_in_progress()) {
         reply_err(c, "ERR Background save already in progress");
         return;
     }
@@ -334,10 +353,9 @@ str persistence_info(str s)
                    "rdb_current_bgsave_time_sec:%lld\r\n"
                    "rdb_saves:%lld\r\n"
                    "rdb_last_cow_size:0\r\n",
-                   server.dirty, child_running() == CHILD_RDB, (long long)server.lastsave, last_save_ok ? "ok" : "err",
+                   server.dirty, bgsave_in_progress(), (long long)server.lastsave, last_save_ok ? "ok" : "err",
                    last_bgsave_secs,
-                   child_running() == CHILD_RDB ? (long long)((server_ms() - child_started_ms()) / 1000) : -1LL,
-                   rdb_saves);
+                   bgsave_in_progress() ? (long long)((server_ms() - bgsave_started_ms) / 1000) : -1LL, rdb_saves);
     s = aof_info(s);
     return str_append_cstr(s, "module_fork_in_progress:0\r\n"
                               "module_fork_last_cow_size:0\r\n");

@@ -170,6 +170,7 @@ typedef struct server_config {
     char *dbfilename;
     int rdbcompression;
     int stop_writes_on_bgsave_error;
+    int bgsave_forkless;
     int rdbchecksum;
     /* collections encodings */
     long long list_max_listpack_size;

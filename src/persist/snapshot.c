@@ -1,0 +1,195 @@
+/* snapshot: forkless point-in-time snapshots. See snapshot.h.
+ *
+ * Invariant while a snapshot runs: an entry whose snap bit equals
+ * kobj_snap_parity is either already in the file or did not exist when the
+ * snapshot began; every other entry still holds its value from the start,
+ * because the db layer calls before_change (db_will_change) before any
+ * change to it. The walk and the hooks save an entry at most once, so the
+ * file has every key of the start exactly once.
+ *
+ * Work is bounded: each step walks buckets for at most STEP_US of time and
+ * then lets the event loop serve clients (a timer that fires again at once
+ * keeps the loop from sleeping until the snapshot is done). A write to a
+ * not yet saved key pays for saving that one key first. */
+#include "persist/snapshot.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "persist/rdb.h"
+#include "server/server.h"
+
+/* 1 ms of walking per step: a client waits at most about that much longer
+ * for a reply while a snapshot runs (DESIGN §6). */
+#define STEP_US 1000
+
+static struct {
+    int active;
+    rdb_stream *out;
+    char *path;
+    void (*done)(int ok);
+    int db;
+    unsigned long cursor;
+    long long timer;
+} snap;
+
+static void save_entry(int dbid, kobj *o)
+{
+    if (o->snap == kobj_snap_parity) {
+        return;
+    }
+    rdb_stream_key(snap.out, dbid, o);
+    o->snap = kobj_snap_parity;
+}
+
+static void before_change(db *d, kobj *o)
+{
+    if (snap.active) {
+        save_entry(d->id, o);
+    }
+}
+
+static void save_whole_db(db *d)
+{
+    dict_iter it;
+    dict_iter_init(&it, &d->keys);
+    dnode *n;
+    while ((n = dict_iter_next(&it))) {
+        save_entry(d->id, (kobj *)n);
+    }
+    dict_iter_done(&it);
+}
+
+static void before_flush(db *d)
+{
+    if (snap.active) {
+        save_whole_db(d);
+    }
+}
+
+static void visit(dnode *n, void *ctx)
+{
+    save_entry(*(int *)ctx, (kobj *)n);
+}
+
+static void finish(int ok)
+{
+    char err[512] = "";
+    if (ok && rdb_stream_close(snap.out, snap.path, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        ok = 0;
+    } else if (!ok) {
+        rdb_stream_abort(snap.out);
+    }
+    snap.out = NULL;
+    snap.active = 0;
+    alloc_free(snap.path);
+    snap.path = NULL;
+    void (*done)(int) = snap.done;
+    snap.done = NULL;
+    if (done) {
+        done(ok);
+    }
+}
+
+/* Walks buckets until the budget is spent; 1 when the walk is complete. */
+static int walk(int64_t budget_us)
+{
+    int64_t start = util_mono_us();
+    int n = 0;
+    while (snap.db < server.cfg.databases) {
+        db *d = &server.dbs[snap.db];
+        int id = snap.db;
+        snap.cursor = dict_scan(&d->keys, snap.cursor, visit, &id);
+        if (snap.cursor == 0) {
+            snap.db++;
+        }
+        if (budget_us >= 0 && (++n & 63) == 0 && util_mono_us() - start > budget_us) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static long step(ev_loop *l, long long id, void *data)
+{
+    (void)l;
+    (void)id;
+    (void)data;
+    if (!snap.active) {
+        snap.timer = 0;
+        return -1;
+    }
+    if (!walk(STEP_US)) {
+        return 0; /* again at once, after serving clients */
+    }
+    snap.timer = 0;
+    finish(1);
+    return -1;
+}
+
+int snapshot_start(const char *path, void (*done)(int ok))
+{
+    if (snap.active) {
+        return -1;
+    }
+    char err[512];
+    snap.out = rdb_stream_open(err, sizeof(err));
+    if (!snap.out) {
+        log_msg(LOG_WARNING, "%s", err);
+        return -1;
+    }
+    db_hooks_installed.before_change = before_change;
+    db_hooks_installed.before_flush = before_flush;
+    kobj_snap_parity ^= 1; /* every entry now reads as not yet saved */
+    snap.active = 1;
+    snap.path = alloc_strdup(path);
+    snap.done = done;
+    snap.db = 0;
+    snap.cursor = 0;
+    snap.timer = ev_timer_add(server.loop, 0, step, NULL);
+    return 0;
+}
+
+int snapshot_running(void)
+{
+    return snap.active;
+}
+
+void snapshot_abort(void)
+{
+    if (!snap.active) {
+        return;
+    }
+    if (snap.timer) {
+        ev_timer_del(server.loop, snap.timer);
+        snap.timer = 0;
+    }
+    /* Mark what was not reached as saved: the next snapshot flips the
+     * parity and must find every entry unsaved. */
+    for (int i = 0; i < server.cfg.databases; i++) {
+        dict_iter it;
+        dict_iter_init(&it, &server.dbs[i].keys);
+        dnode *n;
+        while ((n = dict_iter_next(&it))) {
+            ((kobj *)n)->snap = kobj_snap_parity;
+        }
+        dict_iter_done(&it);
+    }
+    finish(0);
+}
+
+void snapshot_finish_now(void)
+{
+    if (!snap.active) {
+        return;
+    }
+    if (snap.timer) {
+        ev_timer_del(server.loop, snap.timer);
+        snap.timer = 0;
+    }
+    walk(-1);
+    finish(1);
+}

@@ -1,0 +1,23 @@
+/* snapshot: a point-in-time snapshot without fork. The keyspace is walked
+ * a slice at a time between commands; a write about to change (or delete)
+ * a key the walk has not reached saves that key first, and keys created
+ * after the start are never saved. So the file holds the data exactly as
+ * it was when the snapshot began, and the only extra memory is the write
+ * buffer, where a fork can double the memory under writes.
+ *
+ * "Saved" is one bit per entry compared with a parity that flips when a
+ * snapshot begins (kobj_snap_parity, db/object.h). */
+#ifndef KEEL_SNAPSHOT_H
+#define KEEL_SNAPSHOT_H
+
+/* Begins a snapshot into path; done(ok) runs when it has been written (or
+ * has failed). Returns -1 when one is already running or the file cannot
+ * be created. */
+int snapshot_start(const char *path, void (*done)(int ok));
+int snapshot_running(void);
+/* Stops a running snapshot and deletes its temporary file (done(0)). */
+void snapshot_abort(void);
+/* Finishes a running snapshot at once (shutdown, SAVE). */
+void snapshot_finish_now(void);
+
+#endif
