@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "persist/rdb.h"
+#include "persist/snapshot.h"
 #include "server/child.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -61,6 +62,7 @@ static struct {
     int rewrite_scheduled;
     long long rewrites;
     int last_rewrite_ok;
+    int rewriting;
     long long rewrite_base_seq;
 } aof = {.fd = -1, .db = -1, .write_ok = 1, .fsync_fd = -1, .last_rewrite_ok = 1};
 
@@ -245,8 +247,8 @@ str aof_info(str s)
                       "aof_rewrites_consecutive_failures:0\r\n"
                       "aof_last_write_status:%s\r\n"
                       "aof_last_cow_size:0\r\n",
-                      aof.on, child_running() == CHILD_AOF, aof.rewrite_scheduled, aof.last_rewrite_ok ? "ok" : "err",
-                      aof.rewrites, aof.write_ok ? "ok" : "err");
+                      aof.on, aof.rewriting, aof.rewrite_scheduled, aof.last_rewrite_ok ? "ok" : "err", aof.rewrites,
+                      aof.write_ok ? "ok" : "err");
 }
 
 /* ---- the manifest ---- */
@@ -690,6 +692,7 @@ static void unlink_file(long long seq, int base)
 
 static void rewrite_done(int ok)
 {
+    aof.rewriting = 0;
     aof.last_rewrite_ok = ok;
     if (!ok || !aof.on) {
         log_msg(LOG_WARNING, "Background AOF rewrite failed");
@@ -715,12 +718,41 @@ static void rewrite_done(int ok)
     log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
 }
 
+/* The new base: a forkless snapshot, or a forked child writing it. */
+static int start_base_writer(void)
+{
+    int rc;
+    if (server.cfg.bgsave_forkless) {
+        char name[512], path[PATH_MAX];
+        file_name(name, sizeof(name), aof.rewrite_base_seq, 1);
+        path_in_dir(path, sizeof(path), name);
+        rc = snapshot_start(path, rewrite_done);
+    } else {
+        rc = child_start(CHILD_AOF, rewrite_child, rewrite_done);
+    }
+    if (rc == 0) {
+        aof.rewriting = 1;
+        log_msg(LOG_NOTICE, "Background append only file rewriting started");
+    }
+    return rc;
+}
+
+static int busy(void)
+{
+    return child_running() != CHILD_NONE || snapshot_running();
+}
+
+int aof_rewriting(void)
+{
+    return aof.rewriting;
+}
+
 int aof_rewrite(void)
 {
     if (!aof.on) {
         return -1;
     }
-    if (child_running() != CHILD_NONE) {
+    if (busy()) {
         aof.rewrite_scheduled = 1;
         return 1;
     }
@@ -734,17 +766,16 @@ int aof_rewrite(void)
         return -1;
     }
     aof.rewrite_base_seq = aof.base_seq + 1;
-    if (child_start(CHILD_AOF, rewrite_child, rewrite_done) < 0) {
+    if (start_base_writer() < 0) {
         return -1;
     }
     aof.rewrite_scheduled = 0;
-    log_msg(LOG_NOTICE, "Background append only file rewriting started");
     return 0;
 }
 
 int aof_rewrite_run_scheduled(void)
 {
-    if (!aof.rewrite_scheduled || child_running() != CHILD_NONE) {
+    if (!aof.rewrite_scheduled || busy()) {
         return 0;
     }
     aof_rewrite();
@@ -797,15 +828,14 @@ int aof_enable(void)
     install_listener();
     /* The base comes from a rewrite of what is in memory now. */
     aof.rewrite_base_seq = top + 1;
-    if (child_running() != CHILD_NONE) {
+    if (busy()) {
         aof.rewrite_scheduled = 1;
         return 0;
     }
-    if (child_start(CHILD_AOF, rewrite_child, rewrite_done) < 0) {
+    if (start_base_writer() < 0) {
         aof.on = 0;
         return -1;
     }
-    log_msg(LOG_NOTICE, "Background append only file rewriting started");
     return 0;
 }
 
@@ -821,6 +851,9 @@ void aof_disable(void)
     aof.on = 0;
     if (child_running() == CHILD_AOF) {
         child_kill();
+    }
+    if (aof.rewriting && snapshot_running()) {
+        snapshot_abort();
     }
     aof.rewrite_scheduled = 0;
 }

@@ -24,6 +24,8 @@ void aof_stop(void);
  * incremental file; the manifest then retires the old files. 0 started,
  * 1 scheduled (another child runs), -1 failed or AOF off. */
 int aof_rewrite(void);
+/* Whether a rewrite is writing its new base right now. */
+int aof_rewriting(void);
 /* Starts a scheduled rewrite when no child runs; 1 if it did. */
 int aof_rewrite_run_scheduled(void);
 /* CONFIG SET appendonly yes|no at run time. */

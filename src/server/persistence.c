@@ -31,7 +31,7 @@ static int64_t bgsave_started_ms;
 /* A background save of either kind: a forkless snapshot or a child. */
 static int bgsave_in_progress(void)
 {
-    return snapshot_running() || child_running() == CHILD_RDB;
+    return (snapshot_running() && !aof_rewriting()) || child_running() == CHILD_RDB;
 }
 
 static const char *rdb_path(void)
@@ -83,7 +83,7 @@ static void bgsave_done(int ok)
 
 int persistence_bgsave(void)
 {
-    if (bgsave_in_progress()) {
+    if (bgsave_in_progress() || snapshot_running()) {
         return -1;
     }
     last_bgsave_try_ms = bgsave_started_ms = server_ms();
@@ -167,7 +167,7 @@ const char *persistence_refuses_writes(void)
 /* BGREWRITEAOF */
 void cmd_bgrewriteaof(client *c)
 {
-    if (child_running() == CHILD_AOF) {
+    if (aof_rewriting()) {
         reply_err(c, "ERR Background append only file rewriting already in progress");
         return;
     }
@@ -200,7 +200,7 @@ void cmd_bgsave(client *c)
         reply_err(c, "ERR Background save already in progress");
         return;
     }
-    if (child_running() != CHILD_NONE) {
+    if (child_running() != CHILD_NONE || snapshot_running()) {
         if (!schedule) {
             reply_err(c, "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in "
                          "order to schedule a BGSAVE whenever possible.");

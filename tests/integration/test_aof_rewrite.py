@@ -176,3 +176,22 @@ def test_a_failing_log_under_always_stops_the_server(keel):
     s.proc.wait()
     s2 = keel("--dir", s.dir, "--save", "", "--appendonly", "yes")
     assert s2.client().mget("a", "b") == [b"1", None]
+
+
+def test_bgsave_during_a_rewrite_is_scheduled(keel):
+    s = keel("--save", "", "--appendonly", "yes")
+    r = s.client()
+    raw = s.client()
+    raw.response_callbacks.clear()
+    r.execute_command("DEBUG", "POPULATE", "300000", "k", "100")
+    assert r.bgrewriteaof() is True
+    if r.info("persistence")["aof_rewrite_in_progress"]:
+        assert err(r.execute_command, "BGSAVE").startswith("Another child process is active (AOF?): can't BGSAVE right now.")
+        assert raw.execute_command("BGSAVE", "SCHEDULE") == b"Background saving scheduled"
+    wait_rewrite(r)
+    deadline = time.time() + 20
+    while r.info("persistence")["rdb_bgsave_in_progress"] or not os.path.exists(os.path.join(s.dir, "dump.rdb")):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    p = r.info("persistence")
+    assert p["rdb_last_bgsave_status"] == "ok" and p["aof_last_bgrewrite_status"] == "ok"
