@@ -63,6 +63,7 @@ static struct {
     long long rewrites;
     int last_rewrite_ok;
     int rewriting;
+    long long base_size; /* the log's size after the last rewrite (or start) */
     long long rewrite_base_seq;
 } aof = {.fd = -1, .db = -1, .write_ok = 1, .fsync_fd = -1, .last_rewrite_ok = 1};
 
@@ -81,6 +82,10 @@ static const char *basename_cfg(void)
 {
     return server.cfg.appendfilename && server.cfg.appendfilename[0] ? server.cfg.appendfilename : "appendonly.aof";
 }
+
+static void file_name(char *out, size_t cap, long long seq, int base);
+static void path_in_dir(char *out, size_t cap, const char *name);
+static int busy(void);
 
 /* ---- the background fsync thread ---- */
 
@@ -205,8 +210,49 @@ const char *aof_write_error(void)
     return aof.on && !aof.write_ok ? aof.write_err : NULL;
 }
 
+/* The log's size: the base file and the incremental files. */
+static long long current_size(void)
+{
+    long long total = aof.size;
+    char name[512], path[PATH_MAX];
+    struct stat st;
+    if (aof.base_seq > 0) {
+        file_name(name, sizeof(name), aof.base_seq, 1);
+        path_in_dir(path, sizeof(path), name);
+        if (stat(path, &st) == 0) {
+            total += (long long)st.st_size;
+        }
+    }
+    for (int i = 0; i < aof.nold_incrs; i++) {
+        file_name(name, sizeof(name), aof.old_incrs[i], 0);
+        path_in_dir(path, sizeof(path), name);
+        if (stat(path, &st) == 0) {
+            total += (long long)st.st_size;
+        }
+    }
+    return total;
+}
+
+/* auto-aof-rewrite-percentage / -min-size: rewrite when the log has grown
+ * by that percentage since the last rewrite, as Redis does. */
+static void auto_rewrite(void)
+{
+    if (!aof.on || aof.rewriting || aof.rewrite_scheduled || busy() || server.cfg.auto_aof_rewrite_percentage <= 0) {
+        return;
+    }
+    long long size = current_size(), base = aof.base_size ? aof.base_size : 1;
+    if (size < server.cfg.auto_aof_rewrite_min_size) {
+        return;
+    }
+    if ((size - base) * 100 / base >= server.cfg.auto_aof_rewrite_percentage) {
+        log_msg(LOG_NOTICE, "Starting automatic rewriting of AOF on %lld%% growth", (size - base) * 100 / base);
+        aof_rewrite();
+    }
+}
+
 void aof_cron(void)
 {
+    auto_rewrite();
     if (!aof.on || policy() != FSYNC_EVERYSEC) {
         return;
     }
@@ -236,19 +282,27 @@ void aof_stop(void)
 
 str aof_info(str s)
 {
-    return str_printf(s,
-                      "aof_enabled:%d\r\n"
-                      "aof_rewrite_in_progress:%d\r\n"
-                      "aof_rewrite_scheduled:%d\r\n"
-                      "aof_last_rewrite_time_sec:-1\r\n"
-                      "aof_current_rewrite_time_sec:-1\r\n"
-                      "aof_last_bgrewrite_status:%s\r\n"
-                      "aof_rewrites:%lld\r\n"
-                      "aof_rewrites_consecutive_failures:0\r\n"
-                      "aof_last_write_status:%s\r\n"
-                      "aof_last_cow_size:0\r\n",
-                      aof.on, aof.rewriting, aof.rewrite_scheduled, aof.last_rewrite_ok ? "ok" : "err", aof.rewrites,
-                      aof.write_ok ? "ok" : "err");
+    s = str_printf(s,
+                   "aof_enabled:%d\r\n"
+                   "aof_rewrite_in_progress:%d\r\n"
+                   "aof_rewrite_scheduled:%d\r\n"
+                   "aof_last_rewrite_time_sec:-1\r\n"
+                   "aof_current_rewrite_time_sec:-1\r\n"
+                   "aof_last_bgrewrite_status:%s\r\n"
+                   "aof_rewrites:%lld\r\n"
+                   "aof_rewrites_consecutive_failures:0\r\n"
+                   "aof_last_write_status:%s\r\n"
+                   "aof_last_cow_size:0\r\n",
+                   aof.on, aof.rewriting, aof.rewrite_scheduled, aof.last_rewrite_ok ? "ok" : "err", aof.rewrites,
+                   aof.write_ok ? "ok" : "err");
+    if (aof.on) {
+        s = str_printf(s,
+                       "aof_current_size:%lld\r\naof_base_size:%lld\r\naof_pending_rewrite:%d\r\n"
+                       "aof_buffer_length:%zu\r\naof_pending_bio_fsync:%d\r\naof_delayed_fsync:%lld\r\n",
+                       current_size(), aof.base_size, aof.rewrite_scheduled, str_len(aof.buf), aof.fsync_busy,
+                       aof.fsyncs_delayed);
+    }
+    return s;
 }
 
 /* ---- the manifest ---- */
@@ -715,6 +769,7 @@ static void rewrite_done(int ok)
     aof.nold_incrs = 0;
     aof.base_seq = aof.rewrite_base_seq;
     aof.rewrites++;
+    aof.base_size = current_size();
     log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
 }
 
@@ -952,6 +1007,7 @@ int aof_start(void)
     aof.db = -1;
     aof.on = 1;
     aof.last_fsync_ms = server_ms();
+    aof.base_size = current_size();
     install_listener();
     return 0;
 }

@@ -167,6 +167,8 @@ typedef struct server_config {
     char *appendfilename;
     char *appenddirname;
     int aof_load_truncated;
+    int auto_aof_rewrite_percentage;
+    long long auto_aof_rewrite_min_size;
     char *dbfilename;
     int rdbcompression;
     int stop_writes_on_bgsave_error;

@@ -195,3 +195,20 @@ def test_bgsave_during_a_rewrite_is_scheduled(keel):
         time.sleep(0.05)
     p = r.info("persistence")
     assert p["rdb_last_bgsave_status"] == "ok" and p["aof_last_bgrewrite_status"] == "ok"
+
+
+def test_automatic_rewrite_on_growth(keel):
+    s = keel("--save", "", "--appendonly", "yes", "--auto-aof-rewrite-percentage", "100",
+             "--auto-aof-rewrite-min-size", "1mb")
+    r = s.client()
+    p = r.pipeline(transaction=False)
+    for i in range(30000):
+        p.set("k:%d" % (i % 100), "x" * 100)  # the log grows, the data does not
+    p.execute()
+    deadline = time.time() + 20
+    while r.info("persistence")["aof_rewrites"] < 1 or r.info("persistence")["aof_rewrite_in_progress"]:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    info = r.info("persistence")
+    assert info["aof_current_size"] < 1024 * 1024 and info["aof_base_size"] > 0
+    assert manifest(s)[0][3] == "2"
