@@ -32,6 +32,50 @@ Stream tests (skipped until both servers have the commands):
                        XADD mem:stream <i>-0 sensor <i%1000>
                        temp <20+i%15>.<i%10> status ok, bytes per entry.
 
+Persistence section (its own servers, not the shared pair above):
+  SET AOF <mode> P1/P16
+                       for appendfsync everysec and always, a fresh keel
+                       and redis, each in a new directory with
+                       --appendonly yes --appendfsync <mode> --save '' (and
+                       on Redis --auto-aof-rewrite-percentage 0, as Keel
+                       never rewrites by itself), running redis-benchmark
+                       -t set -c 50 -r 100000 at pipeline 1 and 16 in the
+                       usual alternating rounds; -n is N and NP for
+                       everysec, N/4 and NP/8 for always; stopped and
+                       their directories removed afterwards. Only the AOF
+                       rows go into their geometric mean.
+  RDB load             redis-server (fed with redis-cli --pipe) SAVEs a
+                       dump.rdb of about BENCH_RDB_MB: string keys
+                       key:%012d (the names redis-benchmark -r writes)
+                       with BENCH_RDB_VALUE-byte values cut from a random
+                       pool (so nothing compresses them), plus 2 each of
+                       hashes, lists, sets and sorted sets of 100,000
+                       elements. In BENCH_RDB_ROUNDS alternating rounds
+                       each server starts with --save '' --appendonly no in
+                       a new directory holding a hard link to the file (a
+                       copy if linking fails); the time is the wall time
+                       from process start until PING answers +PONG and
+                       INFO persistence no longer says loading:1, polled
+                       every 5 ms (Redis answers -LOADING while it loads;
+                       a server may also refuse connections or answer
+                       PING while loading). DBSIZE must match; then
+                       used_memory once it settles. Lower is better.
+  BGSAVE under writes  in the first BENCH_BGSAVE_ROUNDS of those rounds,
+                       the loaded server also gets a background flood of
+                       redis-benchmark -t set -c 50 -r <string keys> -d
+                       BENCH_RDB_VALUE (so it overwrites the dataset's
+                       values with same-size ones) and, 0.5 s later,
+                       BGSAVE; a thread sums the RSS (/proc/<pid>/statm)
+                       and PSS (/proc/<pid>/smaps_rollup) of the server and
+                       all its children (/proc/<pid>/task/*/children, else
+                       ps --ppid) every 50 ms (back to back when a sample
+                       takes longer) until INFO says rdb_bgsave_in_progress
+                       is 0. Reported: the peak sums, each divided by
+                       used_memory before the flood, the BGSAVE's duration
+                       and the SETs/s served meanwhile
+                       (total_commands_processed), and how many children
+                       were seen (none for a forkless BGSAVE).
+
 Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
@@ -40,7 +84,8 @@ Settings come from environment variables (defaults in brackets):
   BENCH_N              SET/GET/INCR requests at pipeline 1 [100000]
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
                        Other tests run a fraction of these so that the
-                       whole run stays near 5 minutes on 2 idle cores:
+                       whole run stays near 5 minutes on 2 idle cores
+                       (plus about 2 minutes of persistence section):
                        N/2 and NP/4, or N/4 and NP/8 for the slow ones
                        (MSET, LRANGE_100, ZRANGE, EVALSHA, XRANGE,
                        XREADGROUP+XACK). The report shows each test's
@@ -51,9 +96,19 @@ Settings come from environment variables (defaults in brackets):
   BENCH_HASHES         hashes of 10 fields for the memory test [100000]
   BENCH_STREAM_N       entries of the one stream of the memory test
                        [1000000]
-  BENCH_SECTIONS       comma list of memory,throughput,pubsub [all]
-  BENCH_ONLY           run only throughput tests whose label matches this
-                       regular expression (e.g. "P1$", "^ZRANK")
+  BENCH_RDB_MB         size of the persistence section's RDB in MB
+                       [1000; 100 with BENCH_QUICK]
+  BENCH_RDB_VALUE      bytes per string value of that RDB [1000]
+  BENCH_RDB_ROUNDS     rounds of the RDB load test [3]
+  BENCH_BGSAVE_ROUNDS  of those, rounds that also measure BGSAVE under
+                       writes [1] (a 1 GB BGSAVE under the flood takes
+                       about 30 s on 2 cores)
+  BENCH_SECTIONS       comma list of memory,throughput,pubsub,persistence
+                       [all]
+  BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
+                       label matches this regular expression (e.g. "P1$",
+                       "^ZRANK", "AOF"); the RDB load and BGSAVE tests
+                       run only if it matches "RDB load BGSAVE"
   KEEL_SERVER, REDIS_SERVER   binaries [./keel-server, /usr/bin/redis-server]
 
 Benchmarks never fail because of slowness: the exit status is non-zero
@@ -61,10 +116,12 @@ only when a server cannot be started or dies during the run.
 """
 import csv
 import datetime
+import glob
 import io
 import math
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -73,6 +130,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,7 +165,11 @@ MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
 ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
 STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
-SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,pubsub").split(","))
+SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,pubsub,persistence").split(","))
+RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
+RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
+RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 3)
+BGSAVE_ROUNDS = min(RDB_ROUNDS, env_int("BENCH_BGSAVE_ROUNDS", 1))
 ONLY = os.environ.get("BENCH_ONLY", "")
 CLIENTS = 50
 KEYSPACE = 100000
@@ -200,41 +262,93 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Every server of the memory, throughput and pub/sub sections: no persistence.
+NO_PERSISTENCE = ["--save", "", "--appendonly", "no"]
+REDIS_LIKE = {}
+
+
+def redis_like(binary):
+    """Whether binary is a real redis-server (`--version` says so), which
+    gets --bind and the Redis-only options; cached."""
+    if binary not in REDIS_LIKE:
+        try:
+            r = subprocess.run([binary, "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+            REDIS_LIKE[binary] = r.stdout.startswith(b"Redis server")
+        except (OSError, subprocess.SubprocessError):
+            REDIS_LIKE[binary] = False
+    return REDIS_LIKE[binary]
+
+
 class Server:
-    def __init__(self, name, binary, tmp):
+    def __init__(self, name, binary, tmp, args=None, redis_args=(), dir=None):
+        """args: the argv after --port and --dir [NO_PERSISTENCE];
+        redis_args: appended only when binary is a real redis-server;
+        dir: an existing directory to run in [a new one under tmp]."""
         self.name = name
         self.binary = binary
-        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=tmp)
+        self.dir = dir or tempfile.mkdtemp(prefix=name + "-", dir=tmp)
         self.port = free_port()
         self.log = os.path.join(self.dir, "server.log")
+        self.args = list(NO_PERSISTENCE if args is None else args)
+        self.redis_args = list(redis_args)
         self.proc = None
         self.conn = None
         self._support = {}
 
-    def start(self):
+    def start(self, timeout=15):
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self):
+        """Starts the process and returns at once (see wait_ready)."""
         if not os.access(self.binary, os.X_OK):
             raise BenchError("%s: %s is not an executable (run make first)" % (self.name, self.binary))
-        argv = [self.binary, "--port", str(self.port), "--dir", self.dir, "--save", "", "--appendonly", "no"]
-        if self.name == "redis":
-            argv += ["--daemonize", "no", "--bind", "127.0.0.1"]
+        argv = [self.binary, "--port", str(self.port), "--dir", self.dir] + self.args
+        if redis_like(self.binary):
+            argv += ["--daemonize", "no", "--bind", "127.0.0.1"] + self.redis_args
         logf = open(self.log, "w")
         # A session of its own: Ctrl-C reaches us, and we stop the servers.
         self.proc = subprocess.Popen(SERVER_PIN + argv, stdout=logf, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         logf.close()
         PROCS.append(self.proc)
-        deadline = time.time() + 15
+
+    def wait_ready(self, timeout=15, poll=0.05, loaded=False):
+        """Polls PING every `poll` seconds until +PONG: connection refused
+        (port not open yet) and -LOADING (Redis loading its dataset) both
+        mean not yet. With loaded, a +PONG counts only once INFO persistence
+        no longer says loading:1 (a server may answer PING while it loads).
+        Returns what was seen on the way: {"refused", "loading", "pong_loading"}
+        counts of polls."""
+        seen = {"refused": 0, "loading": 0, "pong_loading": 0}
+        deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError("%s exited at start-up:\n%s" % (self.name, self.log_tail()))
             try:
-                self.conn = Conn(self.port)
-                self.conn.call("PING")
-                return
+                if self.conn is None:
+                    self.conn = Conn(self.port)
+                if self.conn.call("PING") == "PONG":
+                    if not loaded:
+                        return seen
+                    info = self.conn.call("INFO", "persistence").decode()
+                    if not re.search(r"^loading:[1-9]", info, re.M):
+                        return seen
+                    seen["pong_loading"] += 1
+            except RespError as e:
+                if not str(e).startswith("LOADING"):
+                    raise BenchError("%s: PING: %s" % (self.name, e))
+                seen["loading"] += 1
             except (OSError, ConnectionError):
+                seen["refused"] += 1
+                if self.conn:
+                    try:
+                        self.conn.close()
+                    except OSError:
+                        pass
                 self.conn = None
-                time.sleep(0.05)
-        raise BenchError("%s did not start within 15 s:\n%s" % (self.name, self.log_tail()))
+            time.sleep(poll)
+        raise BenchError("%s did not start within %d s:\n%s" % (self.name, timeout, self.log_tail()))
 
     def log_tail(self):
         try:
@@ -312,6 +426,28 @@ def stop_proc(p):
         pass
 
 
+def start_pair(tmp, args=None, redis_args=()):
+    """A fresh keel and redis, each in a new directory under tmp, started
+    with args (see Server); if one fails to start, neither is left running."""
+    pair = []
+    try:
+        for name, binary in (("keel", KEEL_BIN), ("redis", REDIS_BIN)):
+            s = Server(name, binary, tmp, args, redis_args)
+            pair.append(s)
+            s.start()
+    except BaseException:
+        stop_pair(pair)
+        raise
+    return pair
+
+
+def stop_pair(pair):
+    """Stops the servers of start_pair and removes their directories."""
+    for s in pair:
+        s.stop()
+        shutil.rmtree(s.dir, ignore_errors=True)
+
+
 def cleanup():
     for p in PROCS:
         stop_proc(p)
@@ -345,11 +481,40 @@ def pipe_load(srv, path):
             stderr=subprocess.STDOUT,
             timeout=600,
         )
-    out = r.stdout.decode(errors="replace")
+    check_pipe(srv, r.returncode, r.stdout)
+
+
+def check_pipe(srv, returncode, output):
+    out = output.decode(errors="replace")
     m = re.search(r"errors:\s*(\d+),\s*replies:\s*(\d+)", out)
-    if r.returncode != 0 or not m or m.group(1) != "0":
+    if returncode != 0 or not m or m.group(1) != "0":
         srv.check_alive()
         raise RespError("%s: redis-cli --pipe failed: %s" % (srv.name, out.strip()[-500:]))
+
+
+def pipe_stream(srv, commands):
+    """pipe_load without a file: commands (argument tuples) are encoded and
+    written to redis-cli --pipe as they are generated."""
+    with tempfile.TemporaryFile() as out:
+        p = subprocess.Popen([CLI_BIN, "-h", "127.0.0.1", "-p", str(srv.port), "--pipe"], stdin=subprocess.PIPE,
+                             stdout=out, stderr=subprocess.STDOUT)
+        PROCS.append(p)
+        try:
+            buf = []
+            for args in commands:
+                buf.append(encode_cmd(args))
+                if len(buf) >= 1000:
+                    p.stdin.write(b"".join(buf))
+                    buf = []
+            p.stdin.write(b"".join(buf))
+            p.stdin.close()
+            p.wait(timeout=600)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            stop_proc(p)
+        out.seek(0)
+        check_pipe(srv, p.returncode, out.read())
 
 
 def gen_strings(n):
@@ -697,8 +862,14 @@ def throughput_section(servers, tmp, notes):
                 notes.append("%s skipped: %s" % (t.label, "; ".join(bad)))
                 continue
         runnable.append(t)
+    return run_rounds(runnable, servers, notes)
+
+
+def run_rounds(runnable, servers, notes, title=""):
+    """Runs every test on both servers in ROUNDS alternating rounds; returns
+    the tests that produced results (a failure is noted and ends its test)."""
     for rnd in range(1, ROUNDS + 1):
-        log("round %d/%d" % (rnd, ROUNDS))
+        log("%sround %d/%d" % (title, rnd, ROUNDS))
         order = servers if rnd % 2 == 1 else servers[::-1]
         for t in runnable:
             if t.error:
@@ -784,6 +955,308 @@ def pubsub_section(servers, tmp, notes):
     return [t for t in tests if not t.error and t.results["keel"]]
 
 
+# ---- persistence ----
+
+# Redis rewrites its AOF by itself once it has grown by 100% past 64 MB
+# (auto-aof-rewrite-*), a fork in the middle of a measurement; Keel has no
+# automatic rewrite, so it is turned off on Redis to compare the append path
+# alone.
+AOF_REDIS_ARGS = ["--auto-aof-rewrite-percentage", "0"]
+RDB_COLL_N = 100000  # elements of each collection of the RDB dataset
+RDB_COLL_KINDS = ("hash", "list", "set", "zset")
+RDB_COLL_EACH = 2  # collections of each kind
+RDB_COLL_BYTES = 63  # about what one element of each kind adds to the file
+PAGE = os.sysconf("SC_PAGE_SIZE")
+HAVE_PSS = os.path.exists("/proc/self/smaps_rollup")
+
+
+def aof_section(tmp, notes):
+    """SET with the AOF on: a fresh pair of servers per appendfsync mode."""
+    done = []
+    for mode in ("everysec", "always"):
+        # Every write waits for its fsync with `always`: the slow counts.
+        tier = 0 if mode == "everysec" else 2
+        tests = [Test("SET AOF %s P%d" % (mode, p), ["SET"], "set", p, count(p, tier), builtin="set")
+                 for p in (1, 16)]
+        if ONLY:
+            tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
+        if not tests:
+            continue
+        args = ["--appendonly", "yes", "--appendfsync", mode, "--save", ""]
+        try:
+            pair = start_pair(tmp, args, AOF_REDIS_ARGS)
+        except BenchError as e:
+            notes.append("SET AOF %s skipped: a server did not start with %s: %s"
+                         % (mode, " ".join(a or "''" for a in args), str(e).strip()[-300:]))
+            continue
+        try:
+            bad = []
+            for s in pair:
+                try:
+                    on = s.info("persistence").get("aof_enabled")
+                    fsync = s.call("CONFIG", "GET", "appendfsync")
+                except RespError as e:
+                    bad.append("%s: %s" % (s.name, e))
+                    continue
+                if on != "1" or not fsync or fsync[-1] != mode.encode():
+                    bad.append("%s: aof_enabled:%s, appendfsync %s" % (s.name, on, fsync))
+            if bad:
+                notes.append("SET AOF %s skipped: %s" % (mode, "; ".join(bad)))
+                continue
+            log("AOF appendfsync %s: keel on port %d, redis on port %d" % (mode, pair[0].port, pair[1].port))
+            done += run_rounds(tests, pair, notes, "AOF %s " % mode)
+        finally:
+            stop_pair(pair)
+    return done
+
+
+def rdb_keys():
+    """String keys of the RDB dataset: BENCH_RDB_MB less the collections."""
+    coll = RDB_COLL_EACH * len(RDB_COLL_KINDS) * RDB_COLL_N * RDB_COLL_BYTES // len(RDB_COLL_KINDS)
+    return max(1000, (RDB_MB * 1000000 - coll) // (RDB_VALUE + 20))
+
+
+def gen_rdb_data(keys):
+    """SET key:%012d (the names redis-benchmark's -r writes) with values of
+    RDB_VALUE bytes cut from a random pool, so that neither RDB compression
+    nor anything else shrinks them; then the collections."""
+    pool = random.Random(1).randbytes(max(1 << 20, 4 * RDB_VALUE))
+    span = len(pool) - RDB_VALUE
+    for i in range(keys):
+        off = (i * 7919) % span
+        yield (b"SET", b"key:%012d" % i, pool[off:off + RDB_VALUE])
+    for j in range(RDB_COLL_EACH):
+        for start in range(0, RDB_COLL_N, 1000):
+            idx = range(start, min(RDB_COLL_N, start + 1000))
+            h = [b"HSET", b"coll:hash:%d" % j]
+            z = [b"ZADD", b"coll:zset:%d" % j]
+            for i in idx:
+                h += [b"f:%08d" % i, b"v:%08d" % i]
+                z += [b"%d" % i, b"m:%08d" % i]
+            yield h
+            yield [b"RPUSH", b"coll:list:%d" % j] + [b"e:%08d" % i for i in idx]
+            yield [b"SADD", b"coll:set:%d" % j] + [b"m:%08d" % i for i in idx]
+            yield z
+
+
+def make_rdb(tmp):
+    """redis-server SAVEs the dataset; returns (path of the file, DBSIZE)."""
+    keys = rdb_keys()
+    log("persistence: writing a %d MB RDB with redis-server (%d keys of %d bytes + %d collections of %s)"
+        % (RDB_MB, keys, RDB_VALUE, RDB_COLL_EACH * len(RDB_COLL_KINDS), human(RDB_COLL_N)))
+    gen = Server("redis-gen", REDIS_BIN, tmp)
+    try:
+        gen.start()
+        pipe_stream(gen, gen_rdb_data(keys))
+        dbsize = gen.call("DBSIZE")
+        gen.conn.sock.settimeout(900)
+        gen.call("SAVE")
+        master = os.path.join(tmp, "dataset.rdb")
+        os.rename(os.path.join(gen.dir, "dump.rdb"), master)
+    finally:
+        gen.stop()
+        shutil.rmtree(gen.dir, ignore_errors=True)
+    return master, dbsize
+
+
+def proc_children(pid):
+    kids = []
+    paths = glob.glob("/proc/%d/task/*/children" % pid)
+    for p in paths:
+        try:
+            with open(p) as f:
+                kids += [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    if not paths:  # a kernel without CONFIG_PROC_CHILDREN
+        r = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid="], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+        kids = [int(x) for x in r.stdout.split()]
+    return kids
+
+
+def proc_mem(pid):
+    """(RSS, PSS) of one process in bytes (PSS None without smaps_rollup);
+    (0, 0) once it is gone."""
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            rss = int(f.read().split()[1]) * PAGE
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    if not HAVE_PSS:
+        return rss, None
+    pss = 0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+def sample_tree(pid):
+    """Summed RSS and PSS of the server and its children, and the children."""
+    kids = proc_children(pid)
+    rss, pss = proc_mem(pid)
+    for k in kids:
+        r, p = proc_mem(k)
+        rss += r
+        pss = None if pss is None or p is None else pss + p
+    return rss, pss, len(kids)
+
+
+class TreeSampler(threading.Thread):
+    """Samples sample_tree(pid) every 50 ms (or back to back when a sample
+    takes longer: smaps_rollup walks the page tables) and keeps the peaks."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.stop_flag = threading.Event()
+        self.peak_rss, self.peak_pss, self.children, self.samples = 0, 0, 0, 0
+
+    def sample(self):
+        rss, pss, kids = sample_tree(self.pid)
+        self.samples += 1
+        self.children = max(self.children, kids)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = None if pss is None or self.peak_pss is None else max(self.peak_pss, pss)
+
+    def run(self):
+        while not self.stop_flag.is_set():
+            tick = time.monotonic()
+            self.sample()
+            self.stop_flag.wait(max(0.0, 0.05 - (time.monotonic() - tick)))
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join()
+        self.sample()  # the last word, after the save
+
+
+def bgsave_under_writes(srv, keys):
+    """BGSAVE during a SET flood over the dataset's keys: ({...}, None) or
+    (None, error). RSS and PSS of the server and its children are sampled
+    every 50 ms until rdb_bgsave_in_progress is 0."""
+    used = srv.settled_memory()
+    flood = subprocess.Popen(CLIENT_PIN + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(srv.port), "-c", str(CLIENTS),
+                                           "-n", "2000000000", "-r", str(keys), "-d", str(RDB_VALUE), "-t", "set",
+                                           "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    PROCS.append(flood)
+    sampler = TreeSampler(srv.proc.pid)
+    try:
+        time.sleep(0.5)  # the flood's 50 connections are up and writing
+        if flood.poll() is not None:
+            srv.check_alive()
+            return None, "the redis-benchmark write flood exited (%s)" % flood.returncode
+        cmds0 = int(srv.info("stats").get("total_commands_processed", 0))
+        sampler.sample()  # the server alone, before the BGSAVE
+        rss0, pss0 = sampler.peak_rss, sampler.peak_pss
+        t0 = time.monotonic()
+        try:
+            srv.call("BGSAVE")
+        except RespError as e:
+            return None, "BGSAVE: %s" % e
+        sampler.start()
+        while True:
+            info = srv.info("persistence")
+            if info.get("rdb_bgsave_in_progress") == "0":
+                break
+            if time.monotonic() - t0 > 900:
+                return None, "BGSAVE still running after 900 s"
+            time.sleep(0.05)
+        secs = time.monotonic() - t0
+        cmds1 = int(srv.info("stats").get("total_commands_processed", 0))
+    finally:
+        if sampler.is_alive():
+            sampler.finish()
+        stop_proc(flood)
+    if info.get("rdb_last_bgsave_status") != "ok":
+        return None, "BGSAVE failed (rdb_last_bgsave_status:%s)" % info.get("rdb_last_bgsave_status")
+    return {"used": used, "rss0": rss0, "pss0": pss0, "peak_rss": sampler.peak_rss, "peak_pss": sampler.peak_pss,
+            "children": sampler.children, "samples": sampler.samples, "bgsave_s": secs,
+            "writes": (cmds1 - cmds0) / secs if secs > 0 else 0}, None
+
+
+def rdb_round(name, binary, tmp, master, dbsize, bgsave):
+    """One server started on its own link to the file: seconds until loaded,
+    used_memory, and with bgsave the BGSAVE measurement. Returns (row,
+    BGSAVE error)."""
+    d = tempfile.mkdtemp(prefix=name + "-rdb-", dir=tmp)
+    try:
+        os.link(master, os.path.join(d, "dump.rdb"))  # BGSAVE renames over it: the master stays
+    except OSError:
+        shutil.copyfile(master, os.path.join(d, "dump.rdb"))
+    srv = Server(name, binary, tmp, NO_PERSISTENCE, dir=d)
+    try:
+        t0 = time.monotonic()
+        srv.launch()
+        seen = srv.wait_ready(timeout=900, poll=0.005, loaded=True)
+        secs = time.monotonic() - t0
+        n = srv.call("DBSIZE")
+        if n != dbsize:
+            raise RespError("%s loaded %s keys of %s" % (name, n, dbsize))
+        row = {"load_s": secs, "used": srv.settled_memory(), "seen": seen}
+        if not bgsave:
+            return row, None
+        if not srv.supports("BGSAVE"):
+            return row, "no BGSAVE"
+        bg, err = bgsave_under_writes(srv, dbsize - RDB_COLL_EACH * len(RDB_COLL_KINDS))
+        if bg:
+            row.update({"bg_" + k: v for k, v in bg.items()})
+        return row, err
+    finally:
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def rdb_section(tmp, notes):
+    """Load time of a large RDB and peak memory of BGSAVE under writes."""
+    master, dbsize = make_rdb(tmp)
+    size = os.path.getsize(master)
+    names = (("keel", KEEL_BIN), ("redis", REDIS_BIN))
+    rows = {"keel": [], "redis": []}
+    bg_error = None
+    try:
+        for rnd in range(1, RDB_ROUNDS + 1):
+            bgsave = rnd <= BGSAVE_ROUNDS and not bg_error
+            log("RDB load%s round %d/%d (%.0f MB)" % (" + BGSAVE" if bgsave else "", rnd, RDB_ROUNDS, size / 1e6))
+            for name, binary in (names if rnd % 2 == 1 else names[::-1]):
+                try:
+                    row, err = rdb_round(name, binary, tmp, master, dbsize, bgsave)
+                except RespError as e:
+                    notes.append("RDB load skipped: %s: %s" % (name, str(e).strip()[-300:]))
+                    return None
+                if err and not bg_error:
+                    bg_error = "%s: %s" % (name, err)
+                    notes.append("BGSAVE under writes skipped: %s" % bg_error)
+                rows[name].append(row)
+                log("  %-5s loaded in %6.2f s, used_memory %6.0f MB (polls: %d refused, %d -LOADING, %d +PONG "
+                    "with loading:1)" % (name, row["load_s"], row["used"] / 1e6, row["seen"]["refused"],
+                                         row["seen"]["loading"], row["seen"]["pong_loading"]))
+                if "bg_peak_rss" in row:
+                    log("        BGSAVE %.1f s, %d child process(es), peak RSS %.0f MB%s, %.0f SETs/s, %d samples" % (
+                        row["bg_bgsave_s"], row["bg_children"], row["bg_peak_rss"] / 1e6,
+                        "" if row["bg_peak_pss"] is None else " PSS %.0f MB" % (row["bg_peak_pss"] / 1e6),
+                        row["bg_writes"], row["bg_samples"]))
+    finally:
+        os.unlink(master)
+    return {"size": size, "dbsize": dbsize, "keys": dbsize - RDB_COLL_EACH * len(RDB_COLL_KINDS), "rows": rows,
+            "bgsave": not bg_error and BGSAVE_ROUNDS > 0}
+
+
+def persistence_section(tmp, notes):
+    aof = aof_section(tmp, notes)
+    rdb = None
+    if not ONLY or re.search(ONLY, "RDB load BGSAVE", re.I):
+        rdb = rdb_section(tmp, notes)
+    return aof, rdb
+
+
 # ---- report ----
 
 
@@ -824,7 +1297,94 @@ def fmt_rate(v):
     return "{:,.0f}".format(v)
 
 
-def render(meta, mem_rows, tests, notes):
+def throughput_rows(tests):
+    """The table rows of Test results: medians and per-round ratios."""
+    out = ["| Test | -n | keel ops/s | redis ops/s | keel/redis | per-round ratios |", "|---|---:|---:|---:|---:|---|"]
+    for t in tests:
+        k = statistics.median(t.results["keel"])
+        r = statistics.median(t.results["redis"])
+        pairs = [a / b for a, b in zip(t.results["keel"], t.results["redis"]) if b]
+        per = " ".join("%.2f" % x for x in pairs)
+        out.append("| %s | %s | %s | %s | %.2f | %s |" % (t.label, fmt_rate(t.n), fmt_rate(k), fmt_rate(r),
+                                                         statistics.median(pairs) if pairs else 0, per))
+    return out
+
+
+def geomean_line(name, tests):
+    logs = [math.log(a / b) for t in tests for a, b in zip(t.results["keel"], t.results["redis"]) if a and b]
+    if not logs:
+        return None
+    return "- Geometric mean of all %s ratios (%d rounds): %.2f" % (name, len(logs), math.exp(statistics.mean(logs)))
+
+
+def render_persistence(aof, rdb):
+    out = []
+    if aof:
+        out.append("### Persistence: SET with the AOF on (ratio > 1 means keel is faster)")
+        out.append("")
+        out.append("A fresh pair of servers per appendfsync mode, each with `--appendonly yes --appendfsync <mode> "
+                   "--save ''` in its own directory (Redis also with `--auto-aof-rewrite-percentage 0`: Keel never "
+                   "rewrites by itself); redis-benchmark -t set -c %d -r %d, %d alternating rounds." % (
+                       CLIENTS, KEYSPACE, ROUNDS))
+        out.append("")
+        out += throughput_rows(aof)
+        out.append("")
+        line = geomean_line("AOF", aof)
+        if line:
+            out += [line, ""]
+    if rdb:
+        r = rdb["rows"]
+        bg_rounds = min(len([x for x in r["keel"] if "bg_peak_rss" in x]),
+                        len([x for x in r["redis"] if "bg_peak_rss" in x])) if rdb["bgsave"] else 0
+        out.append("### Persistence: RDB load and BGSAVE (keel/redis < 1 means keel is faster or needs less memory)")
+        out.append("")
+        text = ("A dump.rdb of %.0f MB written by redis-server (SAVE): %s string keys `key:%%012d` with %s-byte random "
+                "values and %d each of hashes, lists, sets and sorted sets of %s elements (%s keys). In %d "
+                "alternating rounds each server starts (`--save '' --appendonly no`) in a new directory holding a "
+                "link to that file; load time is the wall time from process start until PING answers +PONG and "
+                "INFO no longer says loading:1 (polled every 5 ms)."
+                % (rdb["size"] / 1e6, fmt_rate(rdb["keys"]), fmt_rate(RDB_VALUE), RDB_COLL_EACH, human(RDB_COLL_N),
+                   fmt_rate(rdb["dbsize"]), RDB_ROUNDS))
+        if bg_rounds:
+            text += (" In the first %s the loaded server then runs a BGSAVE under a redis-benchmark SET "
+                     "flood over the same keys (-c %d -r %s -d %d, started 0.5 s before), while the RSS and PSS of "
+                     "the server plus its children are sampled every 50 ms until rdb_bgsave_in_progress is 0; the "
+                     "peaks are divided by used_memory before the flood."
+                     % ("round" if bg_rounds == 1 else "%d rounds" % bg_rounds, CLIENTS, fmt_rate(rdb["keys"]),
+                        RDB_VALUE))
+        out.append(text + " Medians over the rounds; keel/redis is the median of the per-round ratios.")
+        out.append("")
+        out.append("| Measure | keel | redis | keel/redis | per-round ratios |")
+        out.append("|---|---:|---:|---:|---|")
+        measures = [("Load time (s)", lambda x: x["load_s"], "{:.2f}", False),
+                    ("used_memory after load (MB)", lambda x: x["used"] / 1e6, "{:,.0f}", False)]
+        if bg_rounds:
+            measures += [
+                ("BGSAVE peak RSS, server + children (MB)", lambda x: x["bg_peak_rss"] / 1e6, "{:,.0f}", True),
+                ("BGSAVE peak RSS / used_memory", lambda x: x["bg_peak_rss"] / x["bg_used"], "{:.2f}", True)]
+            if all(x["bg_peak_pss"] is not None for v in r.values() for x in v if "bg_peak_pss" in x):
+                measures += [
+                    ("BGSAVE peak PSS, server + children (MB)", lambda x: x["bg_peak_pss"] / 1e6, "{:,.0f}", True),
+                    ("BGSAVE peak PSS / used_memory", lambda x: x["bg_peak_pss"] / x["bg_used"], "{:.2f}", True)]
+            measures += [("BGSAVE time under the flood (s)", lambda x: x["bg_bgsave_s"], "{:.2f}", True),
+                         ("SETs/s during BGSAVE (higher is better)", lambda x: x["bg_writes"], "{:,.0f}", True)]
+        for label, get, fmt, bg in measures:
+            k = [get(x) for x in r["keel"] if not bg or "bg_peak_rss" in x]
+            rr = [get(x) for x in r["redis"] if not bg or "bg_peak_rss" in x]
+            pairs = [a / b for a, b in zip(k, rr) if b]
+            out.append("| %s | %s | %s | %.2f | %s |" % (
+                label, fmt.format(statistics.median(k)), fmt.format(statistics.median(rr)),
+                statistics.median(pairs) if pairs else 0, " ".join("%.2f" % x for x in pairs)))
+        out.append("")
+        if bg_rounds:
+            kids = {n: max(x["bg_children"] for x in r[n] if "bg_peak_rss" in x) for n in r}
+            out.append("- Child processes seen during BGSAVE: keel %d, redis %d (with none, a BGSAVE that does not "
+                       "fork, the peak is the server process alone)" % (kids["keel"], kids["redis"]))
+            out.append("")
+    return out
+
+
+def render(meta, mem_rows, tests, notes, aof=(), rdb=None):
     out = []
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
@@ -832,8 +1392,9 @@ def render(meta, mem_rows, tests, notes):
     out.append("- Servers: keel %s at commit %s (redis_version %s) vs Debian redis-server %s; redis-benchmark from "
                "redis-tools" % (meta["keel_version"], meta["commit"], meta["keel_compat"], meta["redis_version"]))
     out.append("- Settings: %d alternating rounds; redis-benchmark -c %d -r %d (ZRANK/ZRANGE: -r %d; rate limiter: "
-               "-r 10000); -n per test in the table; both servers with --save '' --appendonly no; %s"
+               "-r 10000); -n per test in the table; both servers with --save '' --appendonly no%s; %s"
                % (ROUNDS, CLIENTS, KEYSPACE, ZSET_N,
+                  " (the persistence section starts its own: see there)" if aof or rdb else "",
                   "servers pinned to core 1, load generators to core 0" if PIN else "no core pinning"))
     out.append("- Run time: %.0f s" % meta["elapsed"])
     out.append("")
@@ -843,15 +1404,7 @@ def render(meta, mem_rows, tests, notes):
         out.append("ops/s are each server's median over the rounds; keel/redis is the median of the per-round "
                    "ratios (each round runs both servers back to back, so a ratio compares like with like).")
         out.append("")
-        out.append("| Test | -n | keel ops/s | redis ops/s | keel/redis | per-round ratios |")
-        out.append("|---|---:|---:|---:|---:|---|")
-        for t in tests:
-            k = statistics.median(t.results["keel"])
-            r = statistics.median(t.results["redis"])
-            pairs = [a / b for a, b in zip(t.results["keel"], t.results["redis"]) if b]
-            per = " ".join("%.2f" % x for x in pairs)
-            out.append("| %s | %s | %s | %s | %.2f | %s |" % (t.label, fmt_rate(t.n), fmt_rate(k), fmt_rate(r),
-                                                             statistics.median(pairs) if pairs else 0, per))
+        out += throughput_rows(tests)
         out.append("")
         # One row's median still moves several percent between runs; the
         # geometric mean over every round of a group of rows is far steadier.
@@ -859,11 +1412,9 @@ def render(meta, mem_rows, tests, notes):
                   ("pipeline 16", lambda t: t.label.endswith(" P16")),
                   ("pub/sub", lambda t: t.label.startswith("PUBLISH"))]
         for name, member in groups:
-            logs = [math.log(a / b) for t in tests if member(t)
-                    for a, b in zip(t.results["keel"], t.results["redis"]) if a and b]
-            if logs:
-                out.append("- Geometric mean of all %s ratios (%d rounds): %.2f" % (name, len(logs),
-                                                                                  math.exp(statistics.mean(logs))))
+            line = geomean_line(name, [t for t in tests if member(t)])
+            if line:
+                out.append(line)
         out.append("")
     if mem_rows:
         out.append("### Memory (used_memory delta per item; ratio < 1 means keel is smaller)")
@@ -873,6 +1424,7 @@ def render(meta, mem_rows, tests, notes):
         for label, unit, k, r in mem_rows:
             out.append("| %s (per %s) | %.1f | %.1f | %.2f |" % (label, unit, k, r, k / r if r else 0))
         out.append("")
+    out += render_persistence(aof, rdb)
     if notes:
         out.append("### Not measured in this run")
         out.append("")
@@ -907,10 +1459,7 @@ def main():
     servers = []
     try:
         load0 = "%.2f" % os.getloadavg()[0]
-        for name, binary in (("keel", KEEL_BIN), ("redis", REDIS_BIN)):
-            s = Server(name, binary, tmp)
-            servers.append(s)
-            s.start()
+        servers = start_pair(tmp)
         ki, ri = servers[0].info("server"), servers[1].info("server")
         meta = {
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -932,9 +1481,12 @@ def main():
             tests = throughput_section(servers, tmp, notes)
         if "pubsub" in SECTIONS:
             ps_tests = pubsub_section(servers, tmp, notes)
+        aof, rdb = [], None
+        if "persistence" in SECTIONS:
+            aof, rdb = persistence_section(tmp, notes)
         meta["load1"] = "%.2f" % os.getloadavg()[0]
         meta["elapsed"] = time.time() - t0
-        text = render(meta, mem_rows, tests + ps_tests, notes)
+        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb)
         print()
         print(text)
         if write:
