@@ -214,4 +214,4 @@ def test_automatic_rewrite_on_growth(keel):
         time.sleep(0.05)
     info = r.info("persistence")
     assert info["aof_current_size"] < 1024 * 1024 and info["aof_base_size"] > 0
-    assert manifest(s)[0][3] == "2"
+    assert int(manifest(s)[0][3]) >= 2  # rewritten at least once (more on a slow machine)
