@@ -44,5 +44,11 @@ str rdb_dump_value(kobj *o);
 /* A new keyspace entry for key from payload, after checking its trailer
  * and every encoding in it; NULL with Redis's error text in err. */
 kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire, char *err, size_t errlen);
+/* FUNCTION DUMP / RESTORE payloads, as Redis writes them: each library's
+ * source after a FUNCTION2 opcode, then the same trailer. parse calls fn
+ * for each library; -1 with Redis's error text when the payload is bad. */
+str rdb_dump_functions(void);
+int rdb_parse_functions(const char *payload, size_t len, void (*fn)(const char *code, size_t len, void *ctx), void *ctx,
+                        char *err, size_t errlen);
 
 #endif

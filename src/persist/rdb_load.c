@@ -1109,21 +1109,54 @@ int rdb_load_file(const char *path, char *err, size_t errlen)
     return rc < 0 ? -1 : 0;
 }
 
+/* A DUMP payload's trailer: the version it was written with and the
+ * CRC64 of what comes before (0: not computed, as in Redis's files). */
+static int payload_ok(const unsigned char *p, size_t len, char *err, size_t errlen)
+{
+    if (len >= 10) {
+        unsigned ver = p[len - 10] | (unsigned)p[len - 9] << 8;
+        uint64_t stored = 0;
+        for (int i = 7; i >= 0; i--) {
+            stored = stored << 8 | p[len - 8 + i];
+        }
+        if (ver <= RDB_MAX_VERSION && (stored == 0 || crc64(0, p, len - 8) == stored)) {
+            return 1;
+        }
+    }
+    snprintf(err, errlen, "ERR DUMP payload version or checksum are wrong");
+    return 0;
+}
+
+int rdb_parse_functions(const char *payload, size_t len, void (*fn)(const char *code, size_t len, void *ctx), void *ctx,
+                        char *err, size_t errlen)
+{
+    const unsigned char *p = (const unsigned char *)payload;
+    if (!payload_ok(p, len, err, errlen)) {
+        return -1;
+    }
+    char why[256];
+    reader r = {NULL, p, 0, len - 10, 0, why, sizeof(why), 0};
+    while (r.pos < r.size) {
+        unsigned char op;
+        if (r_byte(&r, &op) < 0 || op != RDB_OPCODE_FUNCTION2) {
+            snprintf(err, errlen, "ERR given type is not a function");
+            return -1;
+        }
+        str code = r_string(&r);
+        if (!code) {
+            snprintf(err, errlen, "ERR payload is corrupted");
+            return -1;
+        }
+        fn(code, str_len(code), ctx);
+        str_free(code);
+    }
+    return 0;
+}
+
 kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire, char *err, size_t errlen)
 {
     const unsigned char *p = (const unsigned char *)payload;
-    if (len < 10) {
-        snprintf(err, errlen, "ERR DUMP payload version or checksum are wrong");
-        return NULL;
-    }
-    unsigned ver = p[len - 10] | (unsigned)p[len - 9] << 8;
-    uint64_t stored = 0;
-    for (int i = 7; i >= 0; i--) {
-        stored = stored << 8 | p[len - 8 + i];
-    }
-    /* A zero CRC means "not computed", as in Redis's files. */
-    if (ver > RDB_MAX_VERSION || (stored != 0 && crc64(0, p, len - 8) != stored)) {
-        snprintf(err, errlen, "ERR DUMP payload version or checksum are wrong");
+    if (!payload_ok(p, len, err, errlen)) {
         return NULL;
     }
     char why[256];

@@ -425,6 +425,8 @@ static void save_stream(writer *w, stream *s)
     }
 }
 
+static void save_function(const char *code, size_t len, void *ctx);
+
 /* ---- keys ---- */
 
 /* The value's RDB type byte. */
@@ -470,17 +472,29 @@ static void save_key(writer *w, kobj *o)
     save_value(w, o, type);
 }
 
+/* The DUMP trailer: the RDB version (2 bytes) and a CRC64 of all before. */
+static str dump_trailer(writer *w)
+{
+    unsigned char ver[2] = {RDB_VERSION & 0xFF, RDB_VERSION >> 8};
+    w_bytes(w, ver, 2);
+    w_le64(w, w->crc);
+    return w->mem;
+}
+
+str rdb_dump_functions(void)
+{
+    writer w = {NULL, str_empty(256), 0, 0, server.cfg.rdbcompression};
+    script_functions_each(save_function, &w);
+    return dump_trailer(&w);
+}
+
 str rdb_dump_value(kobj *o)
 {
     writer w = {NULL, str_empty(64), 0, 0, server.cfg.rdbcompression};
     int type = value_type(o);
     w_byte(&w, (unsigned char)type);
     save_value(&w, o, type);
-    /* The trailer: the RDB version (2 bytes) and a CRC64 of all before. */
-    unsigned char ver[2] = {RDB_VERSION & 0xFF, RDB_VERSION >> 8};
-    w_bytes(&w, ver, 2);
-    w_le64(&w, w.crc);
-    return w.mem;
+    return dump_trailer(&w);
 }
 
 static void save_function(const char *code, size_t len, void *ctx)

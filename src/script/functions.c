@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/sha1.h"
 #include "base/util.h"
+#include "persist/rdb.h"
 #include "script/script_int.h"
 
 typedef struct fn_lib fn_lib;
@@ -38,9 +39,6 @@ static fn_lib *libs;
 static dict funcs; /* name -> fn_func */
 static fn_lib *loading;
 static size_t nfuncs_total, nlibs, code_bytes;
-
-#define DUMP_MAGIC "KEELFN"
-#define DUMP_VERSION 1
 
 void script_functions_init(void)
 {
@@ -482,21 +480,28 @@ static void functions_flush(void)
  * of everything before them. */
 static void function_dump(client *c)
 {
-    str out = str_new(DUMP_MAGIC, sizeof(DUMP_MAGIC) - 1);
-    char v = DUMP_VERSION;
-    out = str_append(out, &v, 1);
-    for (fn_lib *l = libs; l; l = l->next) {
-        uint32_t len = (uint32_t)str_len(l->code);
-        unsigned char b[4] = {(unsigned char)len, (unsigned char)(len >> 8), (unsigned char)(len >> 16),
-                              (unsigned char)(len >> 24)};
-        out = str_append(out, (char *)b, 4);
-        out = str_append(out, l->code, str_len(l->code));
-    }
-    uint8_t d[20];
-    sha1(out, str_len(out), d);
-    out = str_append(out, (char *)d, 8);
+    str out = rdb_dump_functions();
     reply_bulk(R(c), out, str_len(out));
     str_free(out);
+}
+
+typedef struct restore_ctx {
+    fn_lib **made;
+    int nmade;
+    str err;
+} restore_ctx;
+
+static void restore_one(const char *code, size_t len, void *ctx)
+{
+    restore_ctx *rc = ctx;
+    if (rc->err) {
+        return;
+    }
+    fn_lib *lib = lib_create(code, len, &rc->err);
+    if (lib) {
+        rc->made = alloc_resize(rc->made, sizeof(*rc->made) * (size_t)(rc->nmade + 1));
+        rc->made[rc->nmade++] = lib;
+    }
 }
 
 static void function_restore(client *c)
@@ -518,39 +523,16 @@ static void function_restore(client *c)
             return;
         }
     }
-    sv pl = c->argv[2];
-    size_t hdr = sizeof(DUMP_MAGIC) - 1 + 1;
-    uint8_t d[20];
-    if (pl.len < hdr + 8 || memcmp(pl.ptr, DUMP_MAGIC, hdr - 1) != 0 || pl.ptr[hdr - 1] != DUMP_VERSION ||
-        (sha1(pl.ptr, pl.len - 8, d), memcmp(d, pl.ptr + pl.len - 8, 8) != 0)) {
-        reply_err(c, "ERR DUMP payload version or checksum are wrong");
-        return;
-    }
     /* Phase one: build every library; nothing is linked in yet. */
-    fn_lib **made = NULL;
-    int nmade = 0;
-    str err = NULL;
-    const unsigned char *p = (const unsigned char *)pl.ptr + hdr;
-    const unsigned char *end = (const unsigned char *)pl.ptr + pl.len - 8;
-    while (p < end) {
-        if (end - p < 4) {
-            err = str_new("ERR payload is corrupted", 24);
-            break;
-        }
-        size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-        p += 4;
-        if ((size_t)(end - p) < len) {
-            err = str_new("ERR payload is corrupted", 24);
-            break;
-        }
-        fn_lib *lib = lib_create((const char *)p, len, &err);
-        if (!lib) {
-            break;
-        }
-        p += len;
-        made = alloc_resize(made, sizeof(*made) * (size_t)(nmade + 1));
-        made[nmade++] = lib;
+    sv pl = c->argv[2];
+    restore_ctx rc = {NULL, 0, NULL};
+    char perr[128];
+    if (rdb_parse_functions(pl.ptr, pl.len, restore_one, &rc, perr, sizeof(perr)) < 0 && !rc.err) {
+        rc.err = str_new(perr, strlen(perr));
     }
+    fn_lib **made = rc.made;
+    int nmade = rc.nmade;
+    str err = rc.err;
     /* Phase two: check the clashes, then commit all or nothing. */
     for (int i = 0; !err && i < nmade; i++) {
         if (policy == 2) {

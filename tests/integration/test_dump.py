@@ -217,3 +217,24 @@ def test_restore_propagates_absolute_ttl(r):
     e = log[-1]
     assert e[:3] == [b"0", b"RESTORE", b"k2"] and e[4] == p
     assert e[-1] == b"ABSTTL" and int(e[3]) > time.time() * 1000
+
+
+LIB = "#!lua name=dumplib\nredis.register_function('dumpfn', function(keys, args) return 'ok:' .. args[1] end)"
+
+
+def test_function_payloads_move_both_ways(r, redis_ref):
+    redis_ref.execute_command("FUNCTION", "FLUSH")
+    redis_ref.execute_command("FUNCTION", "LOAD", LIB)
+    payload = redis_ref.execute_command("FUNCTION", "DUMP")
+    assert payload[-10:-8] == b"\x0a\x00" and struct.unpack("<Q", payload[-8:])[0] == crc64(payload[:-8])
+    r.execute_command("FUNCTION", "FLUSH")
+    assert r.execute_command("FUNCTION", "RESTORE", payload) == b"OK"
+    assert r.execute_command("FCALL", "dumpfn", 0, "x") == b"ok:x"
+    back = r.execute_command("FUNCTION", "DUMP")
+    assert back == payload  # the same bytes Redis writes
+    redis_ref.execute_command("FUNCTION", "FLUSH")
+    assert redis_ref.execute_command("FUNCTION", "RESTORE", back) == b"OK"
+    assert redis_ref.execute_command("FCALL", "dumpfn", 0, "y") == b"ok:y"
+    # a key's payload is not a function payload
+    r.set("k", "v")
+    assert err(r.execute_command, "FUNCTION", "RESTORE", r.dump("k")) == "given type is not a function"
