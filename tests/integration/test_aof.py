@@ -23,212 +23,43 @@ dir holding a dump.rdb but no AOF directory ignores the dump.rdb and starts
 empty (redis/redis#12484), where Keel loads it and builds the AOF from it.
 Stream groups are compared exactly only on Keel: Redis 7.0's AOF loses a
 group's entries-read (and so its lag) and the delivery counts of re-reads of
-a consumer's history (see forget_what_redis70_aof_forgets); against Redis,
-and wherever the files were written by Redis, those are left out.
-Interop tests always use /usr/bin/redis-server as the other side. Every
+a consumer's history (see forget_what_redis70_aof_forgets in persist_util.py);
+against Redis, and wherever the files were written by Redis, those are left
+out. Interop tests always use /usr/bin/redis-server as the other side. Every
 server is started by `spawn` with its own --dir and `--save ""`, so a
 restart can only find the data in the AOF (the tests check no dump.rdb was
 written). BGREWRITEAOF and CONFIG SET appendonly are not exercised on the
-server under test."""
+server under test. The helpers shared with test_rdb.py live in
+persist_util.py."""
 import os
 import random
 import re
 import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 import redis
-from conftest import SERVER, free_port
+from conftest import SERVER
+from persist_util import (IS_REDIS, RAW_REPLIES, REDIS, TempDirs, add_big_stream, add_drained_and_empty_streams,
+                          assert_refused, assert_same, read_file, removal_fixture, restart_after_expiry, snapshot,
+                          spawn_fixture, start_expect_failure)
 
-REDIS = "/usr/bin/redis-server"
-IS_REDIS = SERVER.endswith("redis-server")
 keel_only = pytest.mark.skipif(IS_REDIS, reason="Keel-only: Redis 7.0 ignores dump.rdb when appendonly is on")
 
 AOF_DIR = "appendonlydir"
 MANIFEST = "appendonly.aof.manifest"
 ALWAYS = ("--appendonly", "yes", "--appendfsync", "always")
-RAW_REPLIES = ("XRANGE", "XREVRANGE", "XPENDING", "XCLAIM", "XAUTOCLAIM", "XREADGROUP", "XREAD", "XADD", "ZRANGE")
 DBS = range(7)
 
 
 # ---------------------------------------------------------------- servers
 
-TMPDIRS = []
-
-
-def mkdir():
-    d = tempfile.mkdtemp(prefix="keel-aof-")
-    TMPDIRS.append(d)
-    return d
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_tmpdirs():
-    yield
-    for d in TMPDIRS:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def server_argv(binary, port, dir, args):
-    return [binary, "--port", str(port), "--dir", dir, "--save", ""] + list(args)
-
-
-class Node:
-    """A server process on a given --dir (kept across restarts)."""
-
-    def __init__(self, binary, dir, args):
-        self.binary, self.dir, self.args = binary, dir, list(args)
-        self.port = free_port()
-        self.log = os.path.join(dir, "server-%d.log" % self.port)
-        self.killed = False
-        self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(server_argv(binary, self.port, dir, self.args),
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited at start-up:\n" + self.log_text())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.01)
-        else:
-            raise RuntimeError("server did not start:\n" + self.log_text())
-        # Redis listens before it loads the files: wait out -LOADING.
-        c = self.client()
-        while True:
-            try:
-                c.ping()
-                break
-            except redis.BusyLoadingError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.01)
-        c.close()
-
-    def log_text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def client(self, db=0, **kw):
-        kw.setdefault("socket_timeout", 20)
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, **kw)
-
-    def raw(self, db=0):
-        """A bytes client without redis-py's stream/zset reply parsers."""
-        c = self.client(db)
-        for name in RAW_REPLIES:
-            c.response_callbacks.pop(name, None)
-        return c
-
-    def path(self, *names):
-        return os.path.join(self.dir, *names)
-
-    def kill9(self):
-        self.killed = True
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.logf.close()
-
-    def wait_exit(self, timeout=10):
-        rc = self.proc.wait(timeout=timeout)
-        if not self.logf.closed:
-            self.logf.close()
-        return rc
-
-    def shutdown(self):
-        """SHUTDOWN (no save points: writes no RDB), and a clean exit."""
-        c = self.client()
-        with pytest.raises(redis.ConnectionError):
-            c.execute_command("SHUTDOWN")
-        assert self.wait_exit() == 0, self.log_text()[-3000:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self.logf.closed:
-            self.logf.close()
-        rc = self.proc.returncode
-        if rc not in (0, -15) and not (self.killed and rc == -9):
-            raise AssertionError("server exited with %s:\n%s" % (rc, self.log_text()[-4000:]))
-
-
-@pytest.fixture
-def spawn():
-    """spawn(binary=SERVER, dir=None, *args) starts a Node (a fresh temporary
-    dir unless one is given); spawn.restart(node) stops it (unless it is
-    already gone) and starts the same binary and arguments on the same dir.
-    Whatever still runs at the end of the test is killed."""
-    nodes = []
-
-    def start(binary=SERVER, dir=None, *args):
-        n = Node(binary, dir or mkdir(), args)
-        nodes.append(n)
-        return n
-
-    def restart(node, binary=None):
-        node.stop()
-        return start(binary or node.binary, node.dir, *node.args)
-
-    start.restart = restart
-    yield start
-    for n in nodes:
-        if n.proc.poll() is None:
-            n.proc.kill()
-            n.proc.wait()
-        if not n.logf.closed:
-            n.logf.close()
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def answers_ping(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def start_expect_failure(binary, dir, *args, timeout=8):
-    """Start a server that must refuse to start: returns (returncode, log)."""
-    port = free_port()
-    log = os.path.join(dir, "refused-%d.log" % port)
-    with open(log, "w") as f:
-        p = subprocess.Popen(server_argv(binary, port, dir, args), stdout=f, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while p.poll() is None:
-            started = answers_ping(port)
-            if started or time.time() > deadline:
-                p.kill()
-                p.wait()
-                pytest.fail("server %s:\n%s" % ("accepted connections" if started else "did not exit",
-                                                read_file(log).decode(errors="replace")[-3000:]))
-            time.sleep(0.02)
-    return p.returncode, read_file(log).decode(errors="replace")
-
-
-def assert_refused(rc, log, *names):
-    assert rc != 0, "server exited 0:\n" + log[-3000:]
-    assert rc > 0, "server died from signal %d:\n%s" % (-rc, log[-3000:])
-    assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-3000:]
-    for name in names:
-        assert name.lower() in log.lower(), "log does not mention %r:\n%s" % (name, log[-3000:])
+mkdir = TempDirs("keel-aof-")
+_remove_tmpdirs = removal_fixture(mkdir)
+spawn = spawn_fixture(mkdir)
 
 
 # ---------------------------------------------------------------- the files
@@ -314,13 +145,7 @@ def populate_streams(c, first):
         x("XGROUP", "CREATE", "x:s", "g2", "$")
         x("XGROUP", "CREATE", "x:s", "g3", ids[2], "ENTRIESREAD", "3")
         x("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "3", "STREAMS", "x:s", ">")
-        p = c.pipeline(transaction=False)
-        for i in range(1, 701):
-            fields = ["f%d" % (i // 50), str(i), "g", "x" * (i % 70)]
-            if i % 7 == 0:
-                fields += ["extra", str(-i)]
-            p.execute_command("XADD", "x:big", "%d-%d" % (10**12 + i, i % 3), *fields)
-        p.execute()
+        add_big_stream(c)
         x("XGROUP", "CREATE", "x:big", "gb", "0")
         x("XREADGROUP", "GROUP", "gb", "w1", "COUNT", "300", "STREAMS", "x:big", ">")
         return
@@ -345,13 +170,7 @@ def populate_streams(c, first):
     x("XGROUP", "SETID", "x:s", "g4", ids[6], "ENTRIESREAD", "6")
     x("XSETID", "x:big", "%d-0" % (10**12 + 5000), "ENTRIESADDED", "9000",
       "MAXDELETEDID", "%d-0" % (10**12 + 4000))
-    # x:drained: every entry deleted, the group's PEL still names them.
-    x("XADD", "x:drained", "5-1", "a", "1")
-    x("XADD", "x:drained", "5-2", "a", "2")
-    x("XGROUP", "CREATE", "x:drained", "g", "0")
-    x("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x:drained", ">")
-    x("XDEL", "x:drained", "5-1", "5-2")
-    x("XGROUP", "CREATE", "x:empty", "g", "$", "MKSTREAM")
+    add_drained_and_empty_streams(c)
 
 
 def populate_first(node):
@@ -522,142 +341,6 @@ def populate(node):
 
 
 # ---------------------------------------------------------------- reading it back
-
-def pairs(flat):
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in zip(flat[::2], flat[1::2])}
-
-
-def stream_state(c, k):
-    info = pairs(c.execute_command("XINFO", "STREAM", k))
-    state = {f: info[f] for f in ("length", "last-generated-id", "max-deleted-entry-id", "entries-added",
-                                  "recorded-first-entry-id", "groups", "first-entry", "last-entry")}
-    state["entries"] = c.execute_command("XRANGE", k, "-", "+")
-    groups = []
-    for g in c.execute_command("XINFO", "GROUPS", k):
-        g = pairs(g)
-        name = g["name"]
-        consumers = sorted((pairs(x)["name"], pairs(x)["pending"])
-                           for x in c.execute_command("XINFO", "CONSUMERS", k, name))
-        pending = [(e[0], e[1], e[3]) for e in c.execute_command("XPENDING", k, name, "-", "+", 1_000_000)]
-        groups.append({"name": name, "consumers": g["consumers"], "pending": g["pending"],
-                       "last-delivered-id": g["last-delivered-id"], "entries-read": g["entries-read"],
-                       "lag": g["lag"], "consumer-list": consumers, "pel": pending,
-                       "summary": c.execute_command("XPENDING", k, name)})
-    state["group-list"] = sorted(groups, key=lambda g: g["name"])
-    return state
-
-
-def read_value(c, k):
-    t = c.type(k).decode()
-    if t == "string":
-        v = c.get(k)
-    elif t == "list":
-        v = c.lrange(k, 0, -1)
-    elif t == "set":
-        v = sorted(c.smembers(k))
-    elif t == "zset":
-        flat = c.execute_command("ZRANGE", k, 0, -1, "WITHSCORES")
-        v = [(m, float(s)) for m, s in zip(flat[::2], flat[1::2])]
-    elif t == "hash":
-        v = sorted(c.hgetall(k).items())
-    elif t == "stream":
-        v = stream_state(c, k)
-    else:
-        raise AssertionError("unexpected type %r of %r" % (t, k))
-    return t, v
-
-
-def functions(c):
-    out = {}
-    for lib in c.execute_command("FUNCTION", "LIST", "WITHCODE"):
-        lib = pairs(lib)
-        fns = {}
-        for f in lib["functions"]:
-            f = pairs(f)
-            fns[f["name"]] = (f["description"], sorted(f["flags"]))
-        out[lib["library_name"]] = (lib["engine"], fns, lib["library_code"])
-    return out
-
-
-def snapshot(node, dbs=DBS):
-    """{(db, key): (type, value)}, {(db, key): PTTL}, the function
-    libraries, the sizes of the other databases, and when."""
-    data, ttls = {}, {}
-    for db in dbs:
-        c = node.raw(db)
-        for k in c.scan_iter(count=1000):
-            data[(db, k)] = read_value(c, k)
-            ttls[(db, k)] = c.pttl(k)
-        c.close()
-    c = node.raw(0)
-    fns = functions(c)
-    c.close()
-    others = {db: node.client(db).dbsize() for db in range(16) if db not in dbs}
-    return {"data": data, "ttls": ttls, "functions": fns, "others": others, "time": time.time()}
-
-
-def diff(before, after, path=""):
-    """Where two values differ, field by field for stream states."""
-    if isinstance(before, tuple) and isinstance(after, tuple) and len(before) == len(after) == 2 \
-            and before[0] == after[0] == "stream":
-        before, after = before[1], after[1]
-    if isinstance(before, dict) and isinstance(after, dict):
-        return "\n".join(diff(before.get(f), after.get(f), "%s.%s" % (path, f))
-                         for f in before if before.get(f) != after.get(f))
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after) \
-            and all(isinstance(x, dict) for x in before + after):
-        return "\n".join(diff(x, y, "%s[%d]" % (path, i)) for i, (x, y) in enumerate(zip(before, after)) if x != y)
-    return " %s before %s\n %s after  %s" % (path, short(before), path, short(after))
-
-
-def short(v):
-    r = repr(v)
-    return r if len(r) < 300 else r[:300] + "..."
-
-
-def forget_what_redis70_aof_forgets(data):
-    """Redis 7.0 does not propagate a group's entries-read with the XCLAIM
-    of a delivery, nor the delivery count of a re-read of a consumer's
-    history (XREADGROUP ... 0): its AOF (and replicas) lose them, and a
-    group's lag with the first. Keel's propagation replays exactly."""
-    out = {}
-    for k, (t, v) in data.items():
-        if t == "stream":
-            v = dict(v)
-            groups = []
-            for g in v["group-list"]:
-                g = dict(g)
-                del g["entries-read"], g["lag"]
-                g["pel"] = [(i, c) for i, c, _ in g["pel"]]
-                groups.append(g)
-            v["group-list"] = groups
-        out[k] = (t, v)
-    return out
-
-
-def assert_same(before, after, exact=True):
-    """Same keys, values, functions; TTLs no larger than before (an absolute
-    expiry, not a relative one replayed) and not shorter than the time
-    elapsed since (plus slack) allows. exact=False: less what Redis 7.0's
-    AOF forgets of stream groups."""
-    bd, ad = before["data"], after["data"]
-    if not exact:
-        bd, ad = forget_what_redis70_aof_forgets(bd), forget_what_redis70_aof_forgets(ad)
-    missing = sorted(set(bd) - set(ad))
-    extra = sorted(set(ad) - set(bd))
-    assert not missing and not extra, "missing %s, extra %s" % (short(missing), short(extra))
-    differ = [k for k in bd if ad[k] != bd[k]]
-    assert not differ, "%d keys differ, first %r:\n%s" % (len(differ), differ[0], diff(bd[differ[0]], ad[differ[0]]))
-    elapsed_ms = (after["time"] - before["time"]) * 1000
-    for k, t in before["ttls"].items():
-        u = after["ttls"][k]
-        if t < 0:
-            assert u == t, (k, t, u)
-        else:
-            assert t - elapsed_ms - 3000 <= u <= t, (k, t, u)
-    assert after["functions"] == before["functions"]
-    assert after["others"] == before["others"]
-
 
 def check_dataset(snap):
     """A few values of the dataset spelled out, so that a dataset both
@@ -884,7 +567,7 @@ def test_restart_keeps_every_type(spawn, how):
     a = spawn(SERVER, None, "--appendonly", "yes")
     populate(a)
     time.sleep(1.0)  # a TTL replayed as relative would come back longer than it was
-    before = snapshot(a)
+    before = snapshot(a, DBS)
     check_dataset(before)
     if how == "shutdown":
         a.shutdown()
@@ -893,7 +576,7 @@ def test_restart_keeps_every_type(spawn, how):
         assert a.wait_exit() == 0
     assert not os.path.exists(a.path("dump.rdb"))
     b = spawn.restart(a)
-    after = snapshot(b)
+    after = snapshot(b, DBS)
     assert_same(before, after, exact=not IS_REDIS)
     c = b.raw()
     assert c.execute_command("FCALL_RO", "aof_get", 1, "s:plain") == b"hello world"
@@ -902,23 +585,13 @@ def test_restart_keeps_every_type(spawn, how):
     assert len(new[0][1]) == 5
     # And a second restart (now on top of what the first one appended) too.
     c.set("after", "restart")
-    before = snapshot(b)
+    before = snapshot(b, DBS)
     b2 = spawn.restart(b)
-    assert_same(before, snapshot(b2), exact=not IS_REDIS)
+    assert_same(before, snapshot(b2, DBS), exact=not IS_REDIS)
 
 
 def test_expired_while_down_stays_expired(spawn):
-    a = spawn(SERVER, None, *ALWAYS)
-    c = a.client()
-    c.set("gone", "x", px=300)
-    c.set("kept", "y")
-    c.set("later", "z", px=60_000)
-    a.kill9()
-    time.sleep(0.5)
-    b = spawn.restart(a)
-    c = b.client()
-    assert c.exists("gone") == 0
-    assert c.get("kept") == b"y"
+    c = restart_after_expiry(spawn, spawn(SERVER, None, *ALWAYS), lambda node: node.kill9())
     assert 55_000 < c.pttl("later") <= 60_000 - 500
 
 
@@ -1003,7 +676,7 @@ def test_server_loads_redis_aof(spawn):
         assert time.time() < deadline
         time.sleep(0.05)
     populate_second(r)
-    before = snapshot(r)
+    before = snapshot(r, DBS)
     check_dataset(before)
     r.shutdown()
     base, incr = current_files(r.dir)
@@ -1015,11 +688,11 @@ def test_server_loads_redis_aof(spawn):
     copy = mkdir()
     shutil.copytree(r.path(AOF_DIR), os.path.join(copy, AOF_DIR))
     ref = spawn(REDIS, copy, "--appendonly", "yes")
-    rebuilt = snapshot(ref)
+    rebuilt = snapshot(ref, DBS)
     ref.stop()
     assert_same(before, rebuilt, exact=False)
     k = spawn.restart(r, SERVER)
-    loaded = snapshot(k)
+    loaded = snapshot(k, DBS)
     assert_same(rebuilt, loaded)
     assert_same(before, loaded, exact=False)
     c = k.raw()
@@ -1028,20 +701,20 @@ def test_server_loads_redis_aof(spawn):
     assert len(new[0][1]) == 5
     # The loaded server appends to Redis's incr file; Redis loads the result.
     c.set("from-server", "yes")
-    before = snapshot(k)
+    before = snapshot(k, DBS)
     r2 = spawn.restart(k, REDIS)
-    assert_same(before, snapshot(r2), exact=not IS_REDIS)
+    assert_same(before, snapshot(r2, DBS), exact=not IS_REDIS)
 
 
 def test_redis_loads_server_aof(spawn):
     k = spawn(SERVER, None, "--appendonly", "yes")
     populate(k)
-    before = snapshot(k)
+    before = snapshot(k, DBS)
     check_dataset(before)
     k.stop()
     assert not os.path.exists(k.path("dump.rdb"))
     r = spawn.restart(k, REDIS)
-    assert_same(before, snapshot(r), exact=not IS_REDIS)
+    assert_same(before, snapshot(r, DBS), exact=not IS_REDIS)
     assert r.raw().execute_command("FCALL", "aof_set", 1, "fn:key", "again") == b"OK"
 
 

@@ -19,49 +19,34 @@ Every server here is started by `spawn` with its own --dir, `--save ""`,
 `--appendonly no` and `--enable-debug-command local` (Redis 7.0 refuses
 DEBUG by default); Redis also gets `--enable-protected-configs local`, since
 7.0 refuses CONFIG SET dir/dbfilename without it. Nothing relies on the
-save-on-SIGTERM Redis does when save rules are set."""
+save-on-SIGTERM Redis does when save rules are set. The helpers shared with
+test_aof.py live in persist_util.py."""
 import os
 import random
-import shutil
-import socket
 import struct
 import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
 from conftest import SERVER, free_port
+from persist_util import (IS_REDIS, REDIS, Node, TempDirs, add_big_stream, add_drained_and_empty_streams,
+                          assert_refused, assert_same, functions, read_file, removal_fixture, restart_after_expiry,
+                          server_argv, snapshot, spawn_fixture, start_expect_failure)
 
-REDIS = "/usr/bin/redis-server"
 CHECK_RDB = "/usr/bin/redis-check-rdb"
-IS_REDIS = SERVER.endswith("redis-server")
 keel_only = pytest.mark.skipif(IS_REDIS, reason="Keel-only: DEBUG DIGEST-VALUE, Keel's log text")
 
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -2**63
 GIB = 1 << 30
 DBS = range(4)
-RAW_REPLIES = ("SAVE", "XRANGE", "XREVRANGE", "XPENDING", "XCLAIM", "XREADGROUP", "XREAD", "XADD", "ZRANGE")
 
 
 # ---------------------------------------------------------------- servers
 
-TMPDIRS = []
-
-
-def mkdir():
-    d = tempfile.mkdtemp(prefix="keel-rdb-")
-    TMPDIRS.append(d)
-    return d
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remove_tmpdirs():
-    """The data directories (dump files of up to 300 KB) go at the end."""
-    yield
-    for d in TMPDIRS:
-        shutil.rmtree(d, ignore_errors=True)
+mkdir = TempDirs("keel-rdb-")
+_remove_tmpdirs = removal_fixture(mkdir)
 
 
 def base_args(binary):
@@ -71,103 +56,7 @@ def base_args(binary):
     return args
 
 
-class Node:
-    """A server process on a given --dir (kept across restarts)."""
-
-    def __init__(self, binary, dir, args, save):
-        self.binary, self.dir, self.args, self.save = binary, dir, list(args), save
-        self.port = free_port()
-        self.log = os.path.join(dir, "server-%d.log" % self.port)
-        argv = ([binary, "--port", str(self.port), "--dir", dir, "--save", save]
-                + base_args(binary) + self.args)
-        self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited at start-up:\n" + self.log_text())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.02)
-        else:
-            raise RuntimeError("server did not start:\n" + self.log_text())
-        # Redis listens before it loads the file: wait out -LOADING.
-        c = self.client()
-        while True:
-            try:
-                c.ping()
-                break
-            except redis.BusyLoadingError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.02)
-        c.close()
-
-    def log_text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def client(self, db=0, **kw):
-        kw.setdefault("socket_timeout", 20)
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db, **kw)
-
-    def raw(self, db=0):
-        """A bytes client without redis-py's stream/zset reply parsers."""
-        c = self.client(db)
-        for name in RAW_REPLIES:
-            c.response_callbacks.pop(name, None)
-        return c
-
-    @property
-    def rdb(self):
-        return os.path.join(self.dir, "dump.rdb")
-
-    def wait_exit(self, timeout=10):
-        rc = self.proc.wait(timeout=timeout)
-        self.logf.close()
-        return rc
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self.logf.closed:
-            self.logf.close()
-        rc = self.proc.returncode
-        if rc not in (0, -15):
-            raise AssertionError("server exited with %s:\n%s" % (rc, self.log_text()[-4000:]))
-
-
-@pytest.fixture
-def spawn():
-    """spawn(binary=SERVER, dir=None, *args, save="") starts a Node (a fresh
-    temporary dir unless one is given); spawn.restart(node) stops it and
-    starts the same binary and arguments on the same dir."""
-    nodes = []
-
-    def start(binary=SERVER, dir=None, *args, save=""):
-        n = Node(binary, dir or mkdir(), args, save)
-        nodes.append(n)
-        return n
-
-    def restart(node):
-        node.stop()
-        return start(node.binary, node.dir, *node.args, save=node.save)
-
-    start.restart = restart
-    yield start
-    for n in nodes:
-        if n.proc.poll() is None:
-            n.proc.kill()
-            n.proc.wait()
-        if not n.logf.closed:
-            n.logf.close()
+spawn = spawn_fixture(mkdir, base_args)
 
 
 def dir_with(data, name="dump.rdb"):
@@ -178,56 +67,28 @@ def dir_with(data, name="dump.rdb"):
     return d
 
 
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def save(node):
     assert node.raw().execute_command("SAVE") == b"OK"
     return read_file(node.rdb)
 
 
-def answers_ping(port):
-    """True once the server answers PING with PONG. Redis listens before it
-    loads the file (and says -LOADING meanwhile), so a connection alone
-    proves nothing."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 def capped_argv(binary, port, dir, args):
-    argv = [binary, "--port", str(port), "--dir", dir, "--save", ""] + base_args(binary) + list(args)
+    argv = server_argv(binary, port, dir, base_args(binary) + list(args))
     if not binary.endswith("-san"):
         argv = ["prlimit", "--as=%d" % GIB, "--"] + argv
     return argv
 
 
-def start_expect_failure(binary, dir, *args, timeout=8):
-    """Start a server that must refuse to start: returns (returncode, log).
+def assert_refuses(dir, *args, name="dump.rdb"):
+    """SERVER refuses to start on the file in `dir` (start_expect_failure
+    and assert_refused), and on Keel its log says "RDB" or the file's name.
     The address space is capped at 1 GiB (not for sanitizer builds, whose
     shadow memory needs terabytes of it), so an allocation sized from a
     bogus length field fails instead of succeeding lazily."""
-    port = free_port()
-    argv = capped_argv(binary, port, dir, args)
-    log = os.path.join(dir, "refused.log")
-    with open(log, "w") as f:
-        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while p.poll() is None:
-            started = answers_ping(port)
-            if started or time.time() > deadline:
-                p.kill()
-                p.wait()
-                pytest.fail("server %s on a bad RDB file:\n%s"
-                            % ("accepted connections" if started else "did not exit",
-                               read_file(log).decode(errors="replace")[-3000:]))
-            time.sleep(0.02)
-    return p.returncode, read_file(log).decode(errors="replace")
+    rc, log = start_expect_failure(SERVER, dir, *args, argv=capped_argv)
+    assert_refused(rc, log)
+    if not IS_REDIS:
+        assert "RDB" in log or name in log, log[-3000:]
 
 
 # ---------------------------------------------------------------- CRC-64 (Jones, reflected, as Redis)
@@ -318,23 +179,10 @@ def populate_streams(c):
     x("XREADGROUP", "GROUP", "g3", "dave", "NOACK", "COUNT", "2", "STREAMS", "x:s", ">")
     x("XADD", "x:s", "2000-0", "f", "late")
     x("XREADGROUP", "GROUP", "g2", "erin", "STREAMS", "x:s", ">")
-    # x:drained — every entry deleted, the group's PEL still names them.
-    x("XADD", "x:drained", "5-1", "a", "1")
-    x("XADD", "x:drained", "5-2", "a", "2")
-    x("XGROUP", "CREATE", "x:drained", "g", "0")
-    x("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x:drained", ">")
-    x("XDEL", "x:drained", "5-1", "5-2")
-    # x:empty — created by MKSTREAM, never written.
-    x("XGROUP", "CREATE", "x:empty", "g", "$", "MKSTREAM")
+    add_drained_and_empty_streams(c)
     # x:big — several listpack nodes and master entries, trimmed at the
     # front, a group part-way through, XSETID's counters.
-    p = c.pipeline(transaction=False)
-    for i in range(1, 701):
-        fields = ["f%d" % (i // 50), str(i), "g", "x" * (i % 70)]
-        if i % 7 == 0:
-            fields += ["extra", str(-i)]
-        p.execute_command("XADD", "x:big", "%d-%d" % (10**12 + i, i % 3), *fields)
-    p.execute()
+    add_big_stream(c)
     x("XTRIM", "x:big", "MAXLEN", "650")
     x("XGROUP", "CREATE", "x:big", "gb", "0")
     x("XREADGROUP", "GROUP", "gb", "w1", "COUNT", "300", "STREAMS", "x:big", ">")
@@ -438,106 +286,6 @@ def populate(node):
 
 # ---------------------------------------------------------------- reading it back
 
-def pairs(flat):
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in zip(flat[::2], flat[1::2])}
-
-
-def stream_state(c, k):
-    info = pairs(c.execute_command("XINFO", "STREAM", k))
-    state = {f: info[f] for f in ("length", "last-generated-id", "max-deleted-entry-id", "entries-added",
-                                  "recorded-first-entry-id", "groups", "first-entry", "last-entry")}
-    state["entries"] = c.execute_command("XRANGE", k, "-", "+")
-    groups = []
-    for g in c.execute_command("XINFO", "GROUPS", k):
-        g = pairs(g)
-        name = g["name"]
-        consumers = sorted((pairs(x)["name"], pairs(x)["pending"])
-                           for x in c.execute_command("XINFO", "CONSUMERS", k, name))
-        pending = [(e[0], e[1], e[3]) for e in c.execute_command("XPENDING", k, name, "-", "+", 1_000_000)]
-        groups.append({"name": name, "consumers": g["consumers"], "pending": g["pending"],
-                       "last-delivered-id": g["last-delivered-id"], "entries-read": g["entries-read"],
-                       "lag": g["lag"], "consumer-list": consumers, "pel": pending,
-                       "summary": c.execute_command("XPENDING", k, name)})
-    state["group-list"] = sorted(groups, key=lambda g: g["name"])
-    return state
-
-
-def read_value(c, k):
-    t = c.type(k).decode()
-    if t == "string":
-        v = c.get(k)
-    elif t == "list":
-        v = c.lrange(k, 0, -1)
-    elif t == "set":
-        v = sorted(c.smembers(k))
-    elif t == "zset":
-        flat = c.execute_command("ZRANGE", k, 0, -1, "WITHSCORES")
-        v = [(m, float(s)) for m, s in zip(flat[::2], flat[1::2])]
-    elif t == "hash":
-        v = sorted(c.hgetall(k).items())
-    elif t == "stream":
-        v = stream_state(c, k)
-    else:
-        raise AssertionError("unexpected type %r of %r" % (t, k))
-    return t, v
-
-
-def functions(c):
-    """FUNCTION LIST WITHCODE as {library: (engine, {function: (description, flags)}, code)}."""
-    out = {}
-    for lib in c.execute_command("FUNCTION", "LIST", "WITHCODE"):
-        lib = pairs(lib)
-        fns = {}
-        for f in lib["functions"]:
-            f = pairs(f)
-            fns[f["name"]] = (f["description"], sorted(f["flags"]))
-        out[lib["library_name"]] = (lib["engine"], fns, lib["library_code"])
-    return out
-
-
-def snapshot(node, dbs=DBS):
-    """Everything readable: {(db, key): (type, value)}, {(db, key): PTTL},
-    the function libraries, the sizes of the other databases, and when."""
-    data, ttls = {}, {}
-    for db in dbs:
-        c = node.raw(db)
-        for k in c.scan_iter(count=1000):
-            data[(db, k)] = read_value(c, k)
-            ttls[(db, k)] = c.pttl(k)
-        c.close()
-    c = node.raw(0)
-    fns = functions(c)
-    c.close()
-    others = {db: node.client(db).dbsize() for db in range(16) if db not in dbs}
-    return {"data": data, "ttls": ttls, "functions": fns, "others": others, "time": time.time()}
-
-
-def short(v):
-    r = repr(v)
-    return r if len(r) < 300 else r[:300] + "..."
-
-
-def assert_same(before, after):
-    """Same keys, values, functions; TTLs no larger than before and not
-    shorter than the time elapsed since (plus slack) allows."""
-    bd, ad = before["data"], after["data"]
-    missing = sorted(set(bd) - set(ad))
-    extra = sorted(set(ad) - set(bd))
-    assert not missing and not extra, "missing %s, extra %s" % (short(missing), short(extra))
-    differ = [k for k in bd if ad[k] != bd[k]]
-    assert not differ, "%d keys differ, first %r:\n before %s\n after  %s" % (
-        len(differ), differ[0], short(bd[differ[0]]), short(ad[differ[0]]))
-    elapsed_ms = (after["time"] - before["time"]) * 1000
-    for k, t in before["ttls"].items():
-        u = after["ttls"][k]
-        if t < 0:
-            assert u == t, (k, t, u)
-        else:
-            assert t - elapsed_ms - 3000 <= u <= t, (k, t, u)
-    assert after["functions"] == before["functions"]
-    assert after["others"] == before["others"]
-
-
 def encoding(c, key):
     """OBJECT ENCODING, or DEBUG OBJECT's encoding where OBJECT is absent."""
     try:
@@ -577,11 +325,10 @@ def digests(node, dbs=DBS):
 def reference():
     """The dataset written by Redis 7.0 itself: its snapshot, encodings and
     dump.rdb bytes."""
-    d = mkdir()
-    n = Node(REDIS, d, [], "")
+    n = Node(REDIS, mkdir(), base_args=base_args)
     try:
         populate(n)
-        ref = {"snapshot": snapshot(n), "encodings": encodings(n), "rdb": save(n)}
+        ref = {"snapshot": snapshot(n, DBS), "encodings": encodings(n), "rdb": save(n)}
     finally:
         n.stop()
     return ref
@@ -595,7 +342,7 @@ def test_save_restart_round_trip(spawn, compression):
     populate(a)
     enc = encodings(a)
     check_encodings(enc)
-    before = snapshot(a)
+    before = snapshot(a, DBS)
     data = save(a)
     assert data.startswith(b"REDIS0010")
     assert data[-9] == 0xFF  # EOF opcode, then the CRC-64 of everything before it
@@ -605,7 +352,7 @@ def test_save_restart_round_trip(spawn, compression):
     else:
         assert b"a" * 10_000 in data and b"abc" * 4000 in data
     b = spawn.restart(a)
-    assert_same(before, snapshot(b))
+    assert_same(before, snapshot(b, DBS))
     assert encodings(b) == enc
     c = b.client()
     assert c.execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
@@ -624,18 +371,11 @@ def test_save_restart_keeps_digests(spawn):
 
 
 def test_ttl_expired_while_down_is_not_resurrected(spawn):
-    a = spawn()
-    c = a.client()
-    c.set("gone", "x", px=300)
-    c.set("kept", "y")
-    c.set("later", "z", px=60_000)
-    save(a)
-    a.stop()
-    time.sleep(0.5)
-    b = spawn.restart(a)
-    c = b.client()
-    assert c.exists("gone") == 0
-    assert c.get("kept") == b"y"
+    def save_and_stop(node):
+        save(node)
+        node.stop()
+
+    c = restart_after_expiry(spawn, spawn(), save_and_stop)
     assert 55_000 < c.pttl("later") <= 60_000
     # A master skips an already expired key while loading: it is not even counted.
     assert c.dbsize() == 2
@@ -712,9 +452,9 @@ def test_debug_reload_keeps_everything(spawn):
     a = spawn()
     populate(a)
     enc = encodings(a)
-    before = snapshot(a)
+    before = snapshot(a, DBS)
     assert a.client().execute_command("DEBUG", "RELOAD") == b"OK"
-    assert_same(before, snapshot(a))
+    assert_same(before, snapshot(a, DBS))
     assert encodings(a) == enc
     assert os.path.exists(a.rdb)  # RELOAD saves, then loads that file
     assert a.client().execute_command("FCALL", "rdb_echo", 0, "x") == b"x"
@@ -829,24 +569,17 @@ def test_rdbchecksum_no_skips_verification(spawn):
 
 # ---------------------------------------------------------------- SHUTDOWN
 
-def shutdown(node, *args):
-    c = node.client()
-    with pytest.raises(redis.ConnectionError):
-        c.execute_command("SHUTDOWN", *args)  # the server goes away instead of replying
-    assert node.wait_exit() == 0
-
-
 def test_shutdown_nosave_does_not_write(spawn):
     a = spawn(SERVER, None, save="3600 1")
     a.client().set("k", "v")
-    shutdown(a, "NOSAVE")
+    a.shutdown("NOSAVE")
     assert not os.path.exists(a.rdb)
 
 
 def test_shutdown_save_writes_without_save_rules(spawn):
     a = spawn()
     a.client().set("k", "v")
-    shutdown(a, "SAVE")
+    a.shutdown("SAVE")
     assert read_file(a.rdb).startswith(b"REDIS0010")
     b = spawn.restart(a)
     assert b.client().get("k") == b"v"
@@ -855,13 +588,13 @@ def test_shutdown_save_writes_without_save_rules(spawn):
 def test_plain_shutdown_saves_only_with_save_rules(spawn):
     a = spawn(SERVER, None, save="3600 1")
     a.client().set("k", "v")
-    shutdown(a)
+    a.shutdown()
     assert os.path.exists(a.rdb)
     b = spawn.restart(a)
     assert b.client().get("k") == b"v"
     c = spawn()
     c.client().set("k", "v")
-    shutdown(c)
+    c.shutdown()
     assert not os.path.exists(c.rdb)
 
 
@@ -876,7 +609,7 @@ def test_reference_covers_every_encoding(reference):
 
 def test_server_loads_redis_rdb(spawn, reference):
     k = spawn(SERVER, dir_with(reference["rdb"]))
-    after = snapshot(k)
+    after = snapshot(k, DBS)
     assert_same(reference["snapshot"], after)
     c = k.client()
     assert c.execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
@@ -888,7 +621,7 @@ def test_server_loads_redis_rdb(spawn, reference):
 def test_redis_loads_server_rdb(spawn):
     k = spawn()
     populate(k)
-    before = snapshot(k)
+    before = snapshot(k, DBS)
     data = save(k)
     out = subprocess.run([CHECK_RDB, k.rdb], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
     text = out.stdout.decode(errors="replace")
@@ -896,7 +629,7 @@ def test_redis_loads_server_rdb(spawn):
     assert "RDB looks OK" in text and "Checksum OK" in text, text
     # Deep sanitization checks every listpack, intset and stream node on load.
     r = spawn(REDIS, dir_with(data), "--sanitize-dump-payload", "yes")
-    assert_same(before, snapshot(r))
+    assert_same(before, snapshot(r, DBS))
     assert r.client().execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
 
 
@@ -975,14 +708,6 @@ def test_good_file_loads_under_memory_cap(good_rdb):
         assert p.wait(timeout=10) in (0, -15)
 
 
-def assert_refused(rc, log, name="dump.rdb"):
-    assert rc != 0, "server exited 0 on a bad file:\n" + log[-3000:]
-    assert rc > 0, "server died from signal %d:\n%s" % (-rc, log[-3000:])
-    assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-3000:]
-    if not IS_REDIS:
-        assert "RDB" in log or name in log, log[-3000:]
-
-
 @pytest.fixture(scope="module")
 def good_rdb(reference):
     return reference["rdb"]
@@ -996,8 +721,7 @@ def test_truncated_file_refused(good_rdb, cut):
         at = n * a // b
     else:
         at = cut if cut > 0 else n + cut
-    rc, log = start_expect_failure(SERVER, dir_with(good_rdb[:at]))
-    assert_refused(rc, log)
+    assert_refuses(dir_with(good_rdb[:at]))
 
 
 @pytest.mark.parametrize("where", ["payload", "middle"])
@@ -1012,25 +736,21 @@ def test_flipped_byte_refused(good_rdb, reference, where):
         data[at + len(payload) // 2] ^= 0x01
     else:
         data[len(data) // 2] ^= 0x01
-    rc, log = start_expect_failure(SERVER, dir_with(bytes(data)))
-    assert_refused(rc, log)
+    assert_refuses(dir_with(bytes(data)))
 
 
 @pytest.mark.parametrize("header", [b"REDIX0010", b"REDIS0099"], ids=["magic", "future-version"])
 def test_bad_header_refused(good_rdb, header):
-    rc, log = start_expect_failure(SERVER, dir_with(header + good_rdb[9:]))
-    assert_refused(rc, log)
+    assert_refuses(dir_with(header + good_rdb[9:]))
 
 
 @pytest.mark.parametrize("field", ["aux", "key", "string", "set", "hash"])
 def test_huge_length_refused(field):
-    rc, log = start_expect_failure(SERVER, dir_with(handmade(huge=field)))
-    assert_refused(rc, log)
+    assert_refuses(dir_with(handmade(huge=field)))
 
 
 def test_bad_file_with_other_dbfilename_refused(good_rdb):
-    rc, log = start_expect_failure(SERVER, dir_with(good_rdb[:100], "mine.rdb"), "--dbfilename", "mine.rdb")
-    assert_refused(rc, log, "mine.rdb")
+    assert_refuses(dir_with(good_rdb[:100], "mine.rdb"), "--dbfilename", "mine.rdb", name="mine.rdb")
 
 
 def test_clients_get_loading_while_the_snapshot_loads(keel):
