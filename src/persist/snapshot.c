@@ -48,7 +48,9 @@ static struct {
 
 static void save_entry(int dbid, kobj *o)
 {
-    if (o->snap == kobj_snap_parity) {
+    /* Once the walk is over every entry is saved; the file belongs to the
+     * closing helper then. */
+    if (o->snap == kobj_snap_parity || atomic_load(&snap.closing)) {
         return;
     }
     rdb_stream_key(snap.out, dbid, o);
