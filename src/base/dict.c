@@ -144,6 +144,16 @@ static void maybe_expand(dict *d)
     }
 }
 
+void dict_reserve(dict *d, size_t n)
+{
+    if (is_rehashing(d) || d->no_resize || n <= d->size[0]) {
+        return;
+    }
+    start_resize(d, n);
+    /* With nodes already in place the new table fills by rehashing; an
+     * empty dict has it ready now. */
+}
+
 void dict_resize_to_fit(dict *d)
 {
     if (is_rehashing(d) || d->no_resize || d->size[0] <= DICT_MIN_SIZE) {

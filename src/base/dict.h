@@ -56,6 +56,9 @@ dnode *dict_random(dict *d);
 int dict_rehash(dict *d, int n);
 /* Rehash for about ms milliseconds; returns buckets done (x100). */
 int dict_rehash_ms(dict *d, int ms);
+/* Grows the table for about n nodes at once (a loader that knows the
+ * count skips the rehashes of growing step by step). */
+void dict_reserve(dict *d, size_t n);
 /* Shrink or grow to fit; called by cron so deletes release table memory. */
 void dict_resize_to_fit(dict *d);
 

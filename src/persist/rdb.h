@@ -34,6 +34,8 @@ int rdb_load_file(const char *path, char *err, size_t errlen);
 typedef struct rdb_stream rdb_stream;
 typedef struct kobj kobj;
 rdb_stream *rdb_stream_open(char *err, size_t errlen);
+/* SELECTDB with a RESIZEDB size hint, so a loader sizes its table once. */
+void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires);
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);
 int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen);
 void rdb_stream_abort(rdb_stream *s);

@@ -881,6 +881,9 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
         if (!s) {
             return NULL;
         }
+        if (str_len(s) > OBJ_EMBSTR_MAX) {
+            return kobj_new_raw(key, s, expire); /* the loaded bytes become the value: no copy */
+        }
         kobj *o = kobj_new_string(key, S_(s), expire);
         str_free(s);
         return o;
@@ -1008,6 +1011,11 @@ static int load_all(reader *r)
             uint64_t a, b;
             if (r_len(r, &a) < 0 || r_len(r, &b) < 0) {
                 return -1;
+            }
+            /* Size the table once, as Redis does; a count beyond what the
+             * file could hold (a key takes 3 bytes at least) is not trusted. */
+            if (a <= remaining(r) / 3 && db_size(d) == 0) {
+                dict_reserve(&d->keys, (size_t)a);
             }
             continue;
         }

@@ -546,6 +546,16 @@ rdb_stream *rdb_stream_open(char *err, size_t errlen)
     return s;
 }
 
+void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires)
+{
+    w_byte(&s->w, RDB_OPCODE_SELECTDB);
+    w_len(&s->w, (uint64_t)dbid);
+    w_byte(&s->w, RDB_OPCODE_RESIZEDB);
+    w_len(&s->w, keys);
+    w_len(&s->w, expires);
+    s->db = dbid;
+}
+
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
 {
     int64_t e = kobj_expire(o);
@@ -614,6 +624,10 @@ int rdb_save_file(const char *path, char *err, size_t errlen)
         return -1;
     }
     for (int i = 0; i < server.cfg.databases && !s->w.err; i++) {
+        if (db_size(&server.dbs[i]) == 0) {
+            continue;
+        }
+        rdb_stream_select(s, i, db_size(&server.dbs[i]), server.dbs[i].expires);
         dict_iter it;
         dict_iter_init(&it, &server.dbs[i].keys);
         dnode *n;

@@ -115,6 +115,9 @@ static int walk(int64_t budget_us)
     while (snap.db < server.cfg.databases) {
         db *d = &server.dbs[snap.db];
         int id = snap.db;
+        if (snap.cursor == 0 && db_size(d) > 0) {
+            rdb_stream_select(snap.out, id, db_size(d), d->expires); /* entering a db: a size hint */
+        }
         snap.cursor = dict_scan(&d->keys, snap.cursor, visit, &id);
         if (snap.cursor == 0) {
             snap.db++;
