@@ -87,6 +87,13 @@ static void file_name(char *out, size_t cap, long long seq, int base);
 static void path_in_dir(char *out, size_t cap, const char *name);
 static int busy(void);
 
+/* no-appendfsync-on-rewrite yes: no fsync while a snapshot or rewrite
+ * writes to the same disk (Redis's trade of durability for latency). */
+static int fsync_paused(void)
+{
+    return server.cfg.no_appendfsync_on_rewrite && busy();
+}
+
 /* ---- the background fsync thread ---- */
 
 static void *fsync_main(void *arg)
@@ -194,7 +201,7 @@ void aof_flush(void)
         }
         aof.write_ok = 1;
     }
-    if (done && policy() == FSYNC_ALWAYS) {
+    if (done && policy() == FSYNC_ALWAYS && !fsync_paused()) {
         if (fdatasync(aof.fd) != 0) {
             log_msg(LOG_WARNING, "Can't persist the AOF on disk: fdatasync: %s", strerror(errno));
             snprintf(aof.write_err, sizeof(aof.write_err), "MISCONF Errors writing to the AOF file: %s",
@@ -258,6 +265,9 @@ void aof_cron(void)
     }
     int64_t now = server_ms();
     if (now - aof.last_fsync_ms < 1000) {
+        return;
+    }
+    if (fsync_paused()) {
         return;
     }
     pthread_mutex_lock(&aof.lock);

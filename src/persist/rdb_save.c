@@ -572,7 +572,7 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
     /* Start the disk writing every 8 MB: the final sync then has little
      * left to do, and the kernel never throttles the server's writes for
      * a pile of dirty pages (Redis's rdb-save-incremental-fsync). */
-    if (s->w.written - s->kicked >= (8u << 20)) {
+    if (server.cfg.rdb_save_incremental_fsync && s->w.written - s->kicked >= (8u << 20)) {
         fflush(s->w.f);
         sync_file_range(fileno(s->w.f), (off64_t)s->kicked, (off64_t)(s->w.written - s->kicked), SYNC_FILE_RANGE_WRITE);
         s->kicked = s->w.written;

@@ -47,6 +47,12 @@ const char *const config_maxmemory_policies[] = {"noeviction",      "allkeys-lru
                                                  "allkeys-lfu",     "volatile-lfu", "allkeys-random",
                                                  "volatile-random", "volatile-ttl", NULL};
 static const char *const enum_appendfsync[] = {"always", "everysec", "no", NULL};
+static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swapdb", NULL};
+static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
+/* Only the values Keel implements: its AOF base is always an RDB, its
+ * AOF carries no timestamps. */
+static const char *const enum_only_yes[] = {"yes", NULL};
+static const char *const enum_only_no[] = {"no", NULL};
 
 /* ---- special directives ---- */
 
@@ -361,6 +367,38 @@ static config_def defs[] = {
     {"repl-diskless-sync", NULL, CFG_BOOL, S(repl_diskless_sync), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"repl-backlog-size", NULL, CFG_MEM, S(repl_backlog_size), 1, LLONG_MAX, "1mb", 1, NULL, NULL, NULL, NULL},
     {"masterauth", NULL, CFG_STR, S(masterauth), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"aof-use-rdb-preamble", NULL, CFG_STR, S(aof_use_rdb_preamble_str), 0, 0, "yes", 1, enum_only_yes, NULL, NULL,
+     NULL},
+    {"aof-timestamp-enabled", NULL, CFG_STR, S(aof_timestamp_enabled_str), 0, 0, "no", 1, enum_only_no, NULL, NULL,
+     NULL},
+    {"no-appendfsync-on-rewrite", NULL, CFG_BOOL, S(no_appendfsync_on_rewrite), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"rdb-save-incremental-fsync", NULL, CFG_BOOL, S(rdb_save_incremental_fsync), 0, 1, "yes", 1, NULL, NULL, NULL,
+     NULL},
+    {"aof-rewrite-incremental-fsync", NULL, CFG_BOOL, S(aof_rewrite_incremental_fsync), 0, 1, "yes", 1, NULL, NULL,
+     NULL, NULL},
+    {"rdb-del-sync-files", NULL, CFG_BOOL, S(rdb_del_sync_files), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"activerehashing", NULL, CFG_BOOL, S(activerehashing), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"replica-serve-stale-data", "slave-serve-stale-data", CFG_BOOL, S(replica_serve_stale_data), 0, 1, "yes", 1, NULL,
+     NULL, NULL, NULL},
+    {"repl-diskless-sync-delay", NULL, CFG_INT, S(repl_diskless_sync_delay), 0, INT_MAX, "5", 1, NULL, NULL, NULL,
+     NULL},
+    {"repl-diskless-sync-max-replicas", NULL, CFG_INT, S(repl_diskless_sync_max_replicas), 0, INT_MAX, "0", 1, NULL,
+     NULL, NULL, NULL},
+    {"repl-diskless-load", NULL, CFG_STR, S(repl_diskless_load), 0, 0, "disabled", 1, enum_diskless_load, NULL, NULL,
+     NULL},
+    {"repl-disable-tcp-nodelay", NULL, CFG_BOOL, S(repl_disable_tcp_nodelay), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"replica-priority", "slave-priority", CFG_INT, S(replica_priority), 0, INT_MAX, "100", 1, NULL, NULL, NULL, NULL},
+    {"replica-lazy-flush", "slave-lazy-flush", CFG_BOOL, S(replica_lazy_flush), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"acllog-max-len", NULL, CFG_LL, S(acllog_max_len), 0, LLONG_MAX, "128", 1, NULL, NULL, NULL, NULL},
+    {"hll-sparse-max-bytes", NULL, CFG_MEM, S(hll_sparse_max_bytes), 0, LLONG_MAX, "3000", 1, NULL, NULL, NULL, NULL},
+    {"always-show-logo", NULL, CFG_BOOL, S(always_show_logo), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
+    {"set-proc-title", NULL, CFG_BOOL, S(set_proc_title), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
+    {"proc-title-template", NULL, CFG_STR, S(proc_title_template), 0, 0, "{title} {listen-addr} {server-mode}", 1, NULL,
+     NULL, NULL, NULL},
+    {"oom-score-adj", NULL, CFG_STR, S(oom_score_adj), 0, 0, "no", 1, enum_oom_score_adj, NULL, NULL, NULL},
+    {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
+    {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
+    {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
 };
 
 #define NDEFS ((int)(sizeof(defs) / sizeof(defs[0])))
@@ -383,6 +421,17 @@ static int enum_index(const char *const *names, const char *val)
         }
     }
     return -1;
+}
+
+/* Redis's text for a value outside a directive's choices. */
+static void enum_error(const char *const *enums, char *err, size_t errlen)
+{
+    str all = str_empty(64);
+    for (int j = 0; enums[j]; j++) {
+        all = str_printf(all, "%s%s", j ? ", " : "", enums[j]);
+    }
+    snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
+    str_free(all);
 }
 
 static int set_def(config_def *d, const char *val, char *err, size_t errlen)
@@ -435,7 +484,7 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
         break;
     case CFG_STR:
         if (d->enums && enum_index(d->enums, val) < 0) {
-            snprintf(err, errlen, "argument(s) must be one of the following: %s", "valid values");
+            enum_error(d->enums, err, errlen);
             return -1;
         }
         alloc_free(*(char **)d->ptr);
@@ -444,12 +493,7 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     case CFG_ENUM: {
         int i = enum_index(d->enums, val);
         if (i < 0) {
-            str all = str_empty(64);
-            for (int j = 0; d->enums[j]; j++) {
-                all = str_printf(all, "%s%s", j ? ", " : "", d->enums[j]);
-            }
-            snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
-            str_free(all);
+            enum_error(d->enums, err, errlen);
             return -1;
         }
         *(int *)d->ptr = i;

@@ -97,7 +97,7 @@ static long cron(ev_loop *l, long long id, void *data)
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
         dict_resize_to_fit(&d->keys);
-        if (d->keys.rehash_idx >= 0) {
+        if (server.cfg.activerehashing && d->keys.rehash_idx >= 0) {
             dict_rehash_ms(&d->keys, 1);
         }
     }

@@ -198,6 +198,34 @@ typedef struct server_config {
     int repl_diskless_sync;
     long long repl_backlog_size;
     char *masterauth;
+    /* Directives of Redis's default redis.conf, so it starts Keel unchanged.
+     * Persistence and rehashing ones are enforced; the replication,
+     * ACL and HyperLogLog ones are stored for the layers that will read
+     * them; the cosmetic and OS ones (logo, process title, OOM score, THP,
+     * jemalloc's background thread) keep Redis's default behaviour. */
+    char *aof_use_rdb_preamble_str;  /* only "yes" */
+    char *aof_timestamp_enabled_str; /* only "no" */
+    int no_appendfsync_on_rewrite;
+    int rdb_save_incremental_fsync;
+    int aof_rewrite_incremental_fsync;
+    int rdb_del_sync_files;
+    int activerehashing;
+    int replica_serve_stale_data;
+    int repl_diskless_sync_delay;
+    int repl_diskless_sync_max_replicas;
+    char *repl_diskless_load;
+    int repl_disable_tcp_nodelay;
+    int replica_priority;
+    int replica_lazy_flush;
+    long long acllog_max_len;
+    long long hll_sparse_max_bytes;
+    int always_show_logo;
+    int set_proc_title;
+    char *proc_title_template;
+    char *oom_score_adj;
+    char *oom_score_adj_values;
+    int disable_thp;
+    int jemalloc_bg_thread;
     char *acllog_max_len_str;
 } server_config;
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from conftest import SERVER, free_port
+from conftest import SERVER, free_port, err
 
 GOOD_CONF = """# Keel test configuration
    # an indented comment
@@ -367,3 +367,28 @@ def test_config_rewrite_failure_keeps_old_file(keel):
     assert r.execute_command("CONFIG", "REWRITE") == "OK"
     assert "hz 44" in read_conf(s).splitlines()
     r.close()
+
+
+def test_debian_default_redis_conf_starts_keel(keel, tmp_path):
+    """A user moving from Redis keeps their redis.conf: Debian's default one
+    starts Keel (only the port, the directory, the log and daemonizing are
+    changed, as the harness needs)."""
+    src = "/etc/redis/redis.conf"
+    if not os.path.exists(src):
+        pytest.skip("no /etc/redis/redis.conf (redis-server not installed)")
+    lines = []
+    for line in open(src).read().splitlines():
+        name = line.split(" ", 1)[0]
+        if name in ("port", "dir", "logfile", "pidfile", "daemonize", "supervised", "unixsocket"):
+            continue
+        lines.append(line)
+    s = keel(config="\n".join(lines) + "\n")
+    r = s.client(decode_responses=True)
+    assert r.ping()
+    for name, value in (("aof-use-rdb-preamble", "yes"), ("activerehashing", "yes"), ("replica-priority", "100"),
+                        ("no-appendfsync-on-rewrite", "no"), ("rdb-save-incremental-fsync", "yes")):
+        assert r.config_get(name) == {name: value}
+    # what Keel does not implement is refused, not silently ignored
+    assert "must be one of the following: yes" in err(r.config_set, "aof-use-rdb-preamble", "no")
+    assert "must be one of the following: no" in err(r.config_set, "aof-timestamp-enabled", "yes")
+    assert r.config_set("no-appendfsync-on-rewrite", "yes") is True
