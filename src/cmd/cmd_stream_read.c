@@ -205,15 +205,17 @@ static int ready(const xread_target *t, int group)
     if (group && !t->newest) {
         return 1;
     }
-    stream_id top;
-    if (!stream_edge_id(t->s, 0, &top)) {
-        return 0;
-    }
     if (t->last_entry) {
-        return 1;
+        return 1; /* a stream with entries has a last one */
     }
     const stream_id *after = t->newest ? &t->g->last_id : &t->after;
-    return stream_id_cmp(&top, after) > 0;
+    /* Nothing was ever added past `after`: no need to find the last live
+     * entry (which decodes the last block). */
+    if (stream_id_cmp(&t->s->last_id, after) <= 0) {
+        return 0;
+    }
+    stream_id top;
+    return stream_edge_id(t->s, 0, &top) && stream_id_cmp(&top, after) > 0;
 }
 
 static void serve_one(client *c, const xread_args *a, xread_target *t, sv key)
@@ -260,20 +262,26 @@ static void read_generic(client *c, int group)
     if (group) {
         propagate_none(c); /* the group changes propagate in their own forms */
     }
-    int nready = 0;
-    for (int i = 0; i < a.nstreams; i++) {
-        nready += ready(&t[i], group);
+    int any = 0;
+    for (int i = 0; i < a.nstreams && !any; i++) {
+        any = ready(&t[i], group);
     }
-    if (nready) {
-        if (c->resp == 2) {
-            reply_array(R(c), nready);
-        } else {
-            reply_map(R(c), nready);
-        }
+    if (any) {
+        /* Readiness is checked again as each stream is served: serving a
+         * stream named twice moves its group past what the second name
+         * would have read (Redis then leaves that name out too). */
+        size_t h = reply_defer(R(c));
+        long n = 0;
         for (int i = 0; i < a.nstreams; i++) {
             if (ready(&t[i], group)) {
                 serve_one(c, &a, &t[i], c->argv[a.streams_at + i]);
+                n++;
             }
+        }
+        if (c->resp == 2) {
+            reply_defer_array(R(c), h, n);
+        } else {
+            reply_defer_map(R(c), h, n);
         }
         alloc_free(t);
         return;

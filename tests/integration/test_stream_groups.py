@@ -1431,3 +1431,21 @@ def test_xackdel_xdelex_errors(x):
             x(*cmd)
     assert x("XLEN", "s") == 1
     assert pel(x, "s", "g1") == [("1-0", "c", 1)]
+
+
+def test_xreadgroup_same_stream_named_twice(server):
+    """The second name finds nothing new once the first took it: the reply
+    holds one stream (and valid RESP: the array length matches)."""
+    c = server.client()
+    c.xadd("dup", {"f": "v"}, id="1-1")
+    c.xgroup_create("dup", "g", id="0")
+    s = server.raw()
+    s.sendall(b"XREADGROUP GROUP g c STREAMS dup dup > >\r\nPING\r\n")
+    data = b""
+    deadline = time.time() + 5
+    while not data.endswith(b"+PONG\r\n") and time.time() < deadline:
+        data += s.recv(4096)
+    assert data == (b"*1\r\n*2\r\n$3\r\ndup\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+                    b"+PONG\r\n")
+    s.close()
+    c.close()
