@@ -634,7 +634,10 @@ static int load_stream_node(reader *r, stream *s, const stream_id *master, const
         rc = fail(r, "Corrupt RDB: %s", "stream node master fields");
     }
     stream_limits lim = {server.cfg.stream_node_max_bytes, server.cfg.stream_node_max_entries};
+    /* Fields and values point into the blob, or into ibuf for integers;
+     * both grow with the widest entry, not per entry. */
     sv *fv = NULL;
+    char(*ibuf)[32] = NULL;
     size_t fvcap = 0;
     long long live = 0;
     long long flags;
@@ -655,9 +658,8 @@ static int load_stream_node(reader *r, stream *s, const stream_id *master, const
         if ((size_t)(2 * nf) > fvcap) {
             fvcap = (size_t)(2 * nf);
             fv = alloc_resize(fv, sizeof(sv) * fvcap);
+            ibuf = alloc_resize(ibuf, 32 * fvcap);
         }
-        /* Values and fields point into the blob, or into bufs for ints. */
-        char(*ibuf)[32] = alloc_mem(32 * (size_t)(2 * nf + 1));
         int ok = 1;
         for (long long i = 0; i < nf && ok; i++) {
             if (same) {
@@ -668,13 +670,11 @@ static int load_stream_node(reader *r, stream *s, const stream_id *master, const
             ok = ok && lp_next_sv(&it, &fv[2 * i + 1], ibuf[2 * i + 1]);
         }
         if (!ok || !lp_next_int(&it, &lpcount) || lpcount != (same ? nf + 3 : 2 * nf + 4)) {
-            alloc_free(ibuf);
             rc = fail(r, "Corrupt RDB: %s", "stream entry");
             break;
         }
         if (!(flags & STREAM_FLAG_DELETED)) {
             if ((*have_last && stream_id_cmp(&id, last) <= 0) || nf == 0) {
-                alloc_free(ibuf);
                 rc = fail(r, "Corrupt RDB: %s", "stream entries out of order");
                 break;
             }
@@ -683,7 +683,6 @@ static int load_stream_node(reader *r, stream *s, const stream_id *master, const
             *have_last = 1;
             live++;
         }
-        alloc_free(ibuf);
     }
     if (rc == 0 && live != count) {
         rc = fail(r, "Corrupt RDB: %s", "stream node entry count");
@@ -693,6 +692,7 @@ static int load_stream_node(reader *r, stream *s, const stream_id *master, const
     }
     alloc_free(mf);
     alloc_free(fv);
+    alloc_free(ibuf);
     return rc;
 }
 

@@ -171,40 +171,49 @@ static void w_listpack(writer *w, rlp_builder *b)
 /* ---- values ---- */
 
 /* A list as a quicklist of listpacks, as Redis 7.0 keeps it; nodes of up
- * to 128 elements or 8 KB, the sizes Redis uses by default. */
+ * to 128 elements or about 8 KB, the sizes Redis uses by default. */
+typedef struct node_split {
+    size_t n, bytes;
+} node_split;
+
+/* Adds an element of len bytes; 1 when it ends its node. */
+static int node_split_add(node_split *ns, size_t len)
+{
+    ns->bytes += len + 11; /* a listpack entry's worst-case overhead */
+    if (++ns->n == 128 || ns->bytes >= 8192) {
+        ns->n = ns->bytes = 0;
+        return 1;
+    }
+    return 0;
+}
+
 static void save_list(writer *w, list *l)
 {
-    size_t len = list_len(l);
-    size_t nodes = 0, i = 0, bytes = 0;
-    /* First count the nodes: the count comes before them. */
+    /* The node count comes first: a dry run of the same split. */
+    size_t nodes = 0;
+    node_split ns = {0, 0};
     list_iter it;
     sv v;
     list_iter_init(&it, l, 0, LIST_TAIL);
     while (list_iter_next(&it, &v)) {
-        if (i == 0) {
-            nodes++;
-        }
-        bytes += v.len + 11;
-        if (++i == 128 || bytes >= 8192) {
-            i = 0;
-            bytes = 0;
-        }
+        nodes += node_split_add(&ns, v.len);
     }
+    nodes += ns.n > 0; /* a last, partly filled node */
     w_len(w, nodes);
     rlp_builder b;
     rlp_builder_init(&b);
+    ns = (node_split){0, 0};
     list_iter_init(&it, l, 0, LIST_TAIL);
-    i = bytes = 0;
-    size_t seen = 0;
     while (list_iter_next(&it, &v)) {
         rlp_append(&b, v.ptr, v.len);
-        bytes += v.len + 11;
-        seen++;
-        if (++i == 128 || bytes >= 8192 || seen == len) {
+        if (node_split_add(&ns, v.len)) {
             w_len(w, RDB_QUICKLIST_PACKED);
             w_listpack(w, &b);
-            i = bytes = 0;
         }
+    }
+    if (ns.n > 0) {
+        w_len(w, RDB_QUICKLIST_PACKED);
+        w_listpack(w, &b);
     }
     rlp_builder_free(&b);
 }
