@@ -1367,3 +1367,23 @@ def test_bad_input_never_changes_the_stream(server, x):
     raw.close()
     assert snapshot(x, "s") == before
     assert x.ping() is True
+
+
+def test_stream_node_limits_shape_the_blocks(r):
+    """stream-node-max-entries / -max-bytes decide when a new block starts
+    (XINFO STREAM counts blocks as radix-tree-keys)."""
+    r.config_set("stream-node-max-entries", 10)
+    try:
+        for i in range(1, 101):
+            r.xadd("nodes", {"f": i}, id="%d-0" % i)
+        info = r.xinfo_stream("nodes")
+        assert info["length"] == 100 and info["radix-tree-keys"] == 10
+        r.config_set("stream-node-max-entries", 0)
+        r.config_set("stream-node-max-bytes", 1)  # every entry alone in its block
+        for i in range(101, 106):
+            r.xadd("nodes", {"f": "x" * 50}, id="%d-0" % i)
+        assert r.xinfo_stream("nodes")["radix-tree-keys"] == 15
+        assert [e[0] for e in r.xrange("nodes", "99", "+")] == [b"%d-0" % i for i in range(99, 106)]
+    finally:
+        r.config_set("stream-node-max-entries", 100)
+        r.config_set("stream-node-max-bytes", "4096")
