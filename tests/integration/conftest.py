@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -178,6 +179,31 @@ def keel():
     yield start
     for s in started:
         s.stop()
+
+
+def blocked_call(client, *args):
+    """Runs a blocking command in a thread; returns (thread, result box)."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = client.execute_command(*args)
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            box["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, box
+
+
+def wait_blocked(r, n=1, timeout=5):
+    """Waits until at least n clients are blocked."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if r.info("clients")["blocked_clients"] >= n:
+            return
+        time.sleep(0.01)
+    raise AssertionError("client did not block")
 
 
 def resp_exchange(sock, payload, expect_close=False, timeout=5):

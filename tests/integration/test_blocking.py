@@ -6,30 +6,7 @@ import time
 
 import pytest
 import redis
-
-
-def blocked_call(client, *args):
-    """Runs a blocking command in a thread; returns (thread, result box)."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = client.execute_command(*args)
-        except Exception as e:  # noqa: BLE001 - the test inspects it
-            box["error"] = e
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t, box
-
-
-def wait_blocked(r, n=1, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if r.info("clients")["blocked_clients"] >= n:
-            return
-        time.sleep(0.01)
-    raise AssertionError("client did not block")
+from conftest import blocked_call, wait_blocked
 
 
 def test_client_unblock_timeout_and_error(server):

@@ -15,6 +15,7 @@ import time
 
 import pytest
 import redis
+from conftest import wait_blocked
 
 NO_KEY = ("The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use "
           "the MKSTREAM option to create an empty stream automatically.")
@@ -52,15 +53,6 @@ def setup_consumer_group(r, key, group, mkstream=False):
     except redis.ResponseError as e:
         if "BUSYGROUP" not in str(e):
             raise
-
-
-def wait_blocked(r, n=1, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if r.info("clients")["blocked_clients"] >= n:
-            return
-        time.sleep(0.01)
-    raise AssertionError("client did not block")
 
 
 def test_group_setup_as_written_needs_mkstream(rs):

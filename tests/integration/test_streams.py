@@ -16,7 +16,7 @@ import time
 
 import pytest
 import redis
-from conftest import SERVER, WRONGTYPE, err, resp_exchange
+from conftest import SERVER, WRONGTYPE, err, resp_exchange, blocked_call, wait_blocked
 
 keel_only = pytest.mark.skipif(
     SERVER.endswith("redis-server"),
@@ -98,30 +98,6 @@ def snapshot(c, key):
     i = info(c, key)
     return (xc(c, "XRANGE", key, "-", "+"), i["length"], i["last-generated-id"],
             i["entries-added"], i["max-deleted-entry-id"])
-
-
-def blocked_call(client, *args):
-    """Runs a blocking command in a thread; returns (thread, result box)."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = client.execute_command(*args)
-        except Exception as e:  # noqa: BLE001 - the test inspects it
-            box["error"] = e
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t, box
-
-
-def wait_blocked(c, n=1, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if c.info("clients")["blocked_clients"] >= n:
-            return
-        time.sleep(0.01)
-    raise AssertionError("client did not block")
 
 
 def still_blocked(c, t, n=1):
