@@ -187,6 +187,14 @@ static long step(ev_loop *l, long long id, void *data)
     return 5;
 }
 
+static void stop_timer(void)
+{
+    if (snap.timer) {
+        ev_timer_del(server.loop, snap.timer);
+        snap.timer = 0;
+    }
+}
+
 /* A close in progress completes before anything else happens. */
 static int wait_closing(void)
 {
@@ -196,10 +204,7 @@ static int wait_closing(void)
     while (atomic_load(&snap.closing) != 2) {
         usleep(1000);
     }
-    if (snap.timer) {
-        ev_timer_del(server.loop, snap.timer);
-        snap.timer = 0;
-    }
+    stop_timer();
     closed();
     return 1;
 }
@@ -237,10 +242,7 @@ void snapshot_abort(void)
     if (!snap.active || wait_closing()) {
         return;
     }
-    if (snap.timer) {
-        ev_timer_del(server.loop, snap.timer);
-        snap.timer = 0;
-    }
+    stop_timer();
     /* Mark what was not reached as saved: the next snapshot flips the
      * parity and must find every entry unsaved. */
     for (int i = 0; i < server.cfg.databases; i++) {
@@ -260,10 +262,7 @@ void snapshot_finish_now(void)
     if (!snap.active || wait_closing()) {
         return;
     }
-    if (snap.timer) {
-        ev_timer_del(server.loop, snap.timer);
-        snap.timer = 0;
-    }
+    stop_timer();
     walk(-1);
     finish(1);
 }
