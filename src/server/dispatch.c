@@ -81,6 +81,14 @@ int subcommand_arity_ok(client *c, int arity)
     return 0;
 }
 
+const char *server_refusal(const command *cmd)
+{
+    if (server_refuses_for_memory(cmd)) {
+        return OOM_ERROR;
+    }
+    return (cmd->flags & CMD_WRITE) ? persistence_refuses_writes() : NULL;
+}
+
 int subcommand_pick(client *c, const subcommand *subs, int n, const char *const *help)
 {
     if (help && arg_is(c, 1, "HELP")) {
@@ -202,19 +210,12 @@ void dispatch(client *c)
     if (gate_multi && gate_multi(c, cmd)) {
         return;
     }
-    if (server_refuses_for_memory(cmd)) {
-        reply_err(c, OOM_ERROR);
-        call_stats(c, cmd, 0)->rejected_calls++;
-        return;
+    const char *refusal = server_refusal(cmd);
+    if (!refusal && server.loading && !(cmd->flags & CMD_LOADING)) {
+        refusal = "LOADING Redis is loading the dataset in memory";
     }
-    if (server.loading && !(cmd->flags & CMD_LOADING)) {
-        reply_err(c, "LOADING Redis is loading the dataset in memory");
-        call_stats(c, cmd, 0)->rejected_calls++;
-        return;
-    }
-    const char *misconf = (cmd->flags & CMD_WRITE) ? persistence_refuses_writes() : NULL;
-    if (misconf) {
-        reply_err(c, misconf);
+    if (refusal) {
+        reply_err(c, refusal);
         call_stats(c, cmd, 0)->rejected_calls++;
         return;
     }

@@ -279,8 +279,9 @@ void cmd_exec(client *c)
             c->argv[j] = (sv){q->argv[j], str_len(q->argv[j])};
         }
         c->argc = q->argc;
-        if (server_refuses_for_memory(q->cmd)) {
-            reply_err(c, OOM_ERROR);
+        const char *refusal = server_refusal(q->cmd);
+        if (refusal) {
+            reply_err(c, refusal);
             continue;
         }
         dispatch_call(c, q->cmd);

@@ -491,6 +491,9 @@ int server_over_memory(void);
  * command while over the limit after evicting. */
 int server_refuses_for_memory(const command *cmd);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
+/* The gates a command meets again when EXEC runs it: the error it gets
+ * (OOM over maxmemory, MISCONF while writes cannot be persisted), or NULL. */
+const char *server_refusal(const command *cmd);
 /* SHUTDOWN flags. */
 #define SHUTDOWN_NOSAVE 1
 #define SHUTDOWN_SAVE 2

@@ -147,3 +147,27 @@ def test_shutdown_during_bgsave_still_saves(keel):
     s.proc.wait(20)
     s2 = keel("--dir", s.dir, "--save", "")
     assert s2.client().get("last") == b"write"
+
+
+def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
+    s = keel("--save", "3600 1")
+    r = s.client(decode_responses=True)
+    gone = tempfile.mkdtemp(prefix="keel-gone-")
+    r.config_set("dir", gone)
+    shutil.rmtree(gone)
+    r.set("a", "1")
+    try:
+        r.bgsave()
+    except redis.ResponseError:
+        pass
+    wait_bgsave_done(r)
+    p = r.pipeline(transaction=True)
+    p.get("a")
+    p.set("b", "2")
+    assert p.execute(raise_on_error=False)[0] == "1"
+    raw = s.raw()
+    raw.sendall(b"MULTI\r\nSET b 2\r\nEXEC\r\n")
+    time.sleep(0.2)
+    assert b"-MISCONF" in raw.recv(4096)
+    assert r.get("b") is None
+    r.config_set("dir", s.dir)
