@@ -35,6 +35,7 @@
 #include "base/sha1.h"
 #include "base/util.h"
 #include "script/script_int.h"
+#include "server/persistence.h"
 
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
@@ -561,6 +562,10 @@ static int redis_call_common(lua_State *L, int raise)
      * stopped half-way later), unless it declared allow-oom. */
     if ((cmd->flags & CMD_DENYOOM) && r->oom && !r->wrote && !(r->flags & SCRIPT_FLAG_ALLOW_OOM)) {
         return call_fail(L, raise, OOM_ERROR);
+    }
+    const char *misconf = (cmd->flags & CMD_WRITE) ? persistence_refuses_writes() : NULL;
+    if (misconf) {
+        return call_fail(L, raise, misconf); /* as at the top level: the write could not be persisted */
     }
     if (cmd->flags & CMD_WRITE) {
         r->wrote = 1;

@@ -171,3 +171,21 @@ def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
     assert b"-MISCONF" in raw.recv(4096)
     assert r.get("b") is None
     r.config_set("dir", s.dir)
+
+
+def test_misconf_refuses_writes_from_scripts(keel):
+    s = keel("--save", "3600 1")
+    r = s.client(decode_responses=True)
+    gone = tempfile.mkdtemp(prefix="keel-gone-")
+    r.config_set("dir", gone)
+    shutil.rmtree(gone)
+    r.set("a", "1")
+    try:
+        r.bgsave()
+    except redis.ResponseError:
+        pass
+    wait_bgsave_done(r)
+    assert err(r.eval, "return redis.call('SET', 'b', '2')", 0).startswith("MISCONF")
+    assert r.eval("return redis.call('GET', 'a')", 0) == "1"
+    assert r.get("b") is None
+    r.config_set("dir", s.dir)
