@@ -1,68 +1,62 @@
 /* DEBUG: a subset for tests and operators. Allowed per enable-debug-command
  * (checked in dispatch through the command's protected flag). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/digest.h"
 #include "base/sha1.h"
 #include "base/util.h"
 #include "persist/aof.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
-static void feed(void *ctx, const void *p, size_t len)
+/* A value's digest as Redis's DEBUG DIGEST-VALUE computes it: its type,
+ * its content, and a mark when it has a TTL (only the fact, not the time). */
+static void value_digest(kobj *o, uint8_t d[20])
 {
-    sha1_update(ctx, p, len);
-}
-
-/* Digest of one value (type, content, expiry); all zero when absent. */
-static void value_digest(kobj *o, uint8_t out[20], int with_key)
-{
-    sha1_ctx *h = sha1_new();
-    if (with_key) {
-        sv k = kobj_key(o);
-        sha1_update(h, k.ptr, k.len);
-    }
-    uint8_t type = (uint8_t)o->type;
-    sha1_update(h, &type, 1);
+    uint32_t type = htonl((uint32_t)o->type);
+    digest_mix(d, &type, sizeof(type));
     if (o->type == OBJ_STRING) {
         char buf[32];
         sv v = kobj_str(o, buf);
-        sha1_update(h, v.ptr, v.len);
+        digest_mix(d, v.ptr, v.len);
     } else {
         const type_ops *ops = obj_type_ops(o->type);
         if (ops && ops->digest) {
-            ops->digest(kobj_ptr(o), feed, h);
+            ops->digest(kobj_ptr(o), d);
         }
     }
-    if (with_key) {
-        int64_t e = kobj_expire(o);
-        sha1_update(h, &e, sizeof(e));
+    if (o->has_expire) {
+        digest_xor(d, "!!expire!!", 10);
     }
-    sha1_final(h, out);
 }
 
-/* Order-independent: XOR of per-key digests, per db mixed with its id. */
+/* DEBUG DIGEST: each db that has keys mixes in its number, then XORs in
+ * the digest of each key (its name mixed in before its value's). All zero
+ * when empty. Keys past their TTL but not yet removed count, as in Redis. */
 static void dataset_digest(uint8_t out[20])
 {
     memset(out, 0, 20);
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
+        if (db_size(d) == 0) {
+            continue;
+        }
+        uint32_t id = htonl((uint32_t)i);
+        digest_mix(out, &id, sizeof(id));
         dict_iter it;
         dict_iter_init(&it, &d->keys);
         dnode *n;
         while ((n = dict_iter_next(&it))) {
             kobj *o = (kobj *)n;
-            if (db_is_expired(o)) {
-                continue;
-            }
-            uint8_t kd[20];
-            value_digest(o, kd, 1);
-            kd[0] ^= (uint8_t)i;
-            for (int j = 0; j < 20; j++) {
-                out[j] ^= kd[j];
-            }
+            uint8_t kd[20] = {0};
+            sv k = kobj_key(o);
+            digest_mix(kd, k.ptr, k.len);
+            value_digest(o, kd);
+            digest_xor(out, kd, 20);
         }
         dict_iter_done(&it);
     }
@@ -213,7 +207,7 @@ void cmd_debug(client *c)
             char hex[41];
             kobj *o = db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH);
             if (o) {
-                value_digest(o, d, 0);
+                value_digest(o, d);
             }
             sha1_hex(d, hex);
             reply_status(R(c), hex);

@@ -144,6 +144,10 @@ void hash_active_expire(void)
     if (!ttl_names || !server.cfg.active_expire) {
         return;
     }
+    /* A replica waits for its primary's HDEL. */
+    if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
+        return;
+    }
     size_t fields_left = SWEEP_FIELDS;
     int keys_left = SWEEP_KEYS;
     for (int i = 0; i < server.cfg.databases && keys_left > 0 && fields_left > 0; i++) {

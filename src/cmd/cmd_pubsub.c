@@ -86,12 +86,14 @@ void cmd_sunsubscribe(client *c)
 void cmd_publish(client *c)
 {
     reply_int(R(c), pubsub_publish(c->argv[1], c->argv[2], 0));
+    propagate_to_replicas(c);
 }
 
 /* Single node: every shard channel is local. */
 void cmd_spublish(client *c)
 {
     reply_int(R(c), pubsub_publish(c->argv[1], c->argv[2], 1));
+    propagate_to_replicas(c);
 }
 
 /* ---- PUBSUB ---- */

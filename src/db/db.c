@@ -199,10 +199,13 @@ kobj *db_lookup(db *d, sv key, int flags)
         return NULL;
     }
     if (o->has_expire && db_is_expired(o)) {
-        if (!(flags & LOOKUP_NOEXPIRE)) {
-            db_expire_if_needed(d, o);
+        int keep = db_hooks_installed.keep_expired ? db_hooks_installed.keep_expired() : 0;
+        if (keep != 2) {
+            if (!(flags & LOOKUP_NOEXPIRE)) {
+                db_expire_if_needed(d, o);
+            }
+            return NULL;
         }
-        return NULL;
     }
     if (!(flags & LOOKUP_NOTOUCH)) {
         db_touch(o);

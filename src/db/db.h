@@ -32,7 +32,9 @@ typedef struct db_hooks {
     void (*key_expired)(db *d, sv key);
     /* A key was added (wake clients blocked on it). */
     void (*key_added)(db *d, sv key, int type);
-    /* Refuse lazy deletion (e.g. on a replica); returns 1 to keep keys. */
+    /* Refuse lazy deletion (on a replica): 1 keeps an expired key hidden,
+     * 2 keeps it visible (the replica's master client sees what its
+     * primary sees until the primary's DEL arrives). */
     int (*keep_expired)(void);
     /* A key's value is about to change or go away (forkless snapshots save
      * it first); called only while o->snap differs from kobj_snap_parity. */

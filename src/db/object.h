@@ -48,8 +48,8 @@ typedef struct type_ops {
     void *(*dup)(const void *v);
     size_t (*mem)(const void *v); /* bytes, for MEMORY USAGE */
     const char *(*encoding)(const void *v);
-    /* Feeds the value's canonical content to a digest callback. */
-    void (*digest)(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+    /* Folds the value's content into a digest as Redis does (base/digest.h). */
+    void (*digest)(const void *v, uint8_t d[20]);
     size_t (*length)(const void *v); /* element count, for lazy-free sizing */
 } type_ops;
 
@@ -74,9 +74,9 @@ typedef struct type_ops {
     {                                                                                                                  \
         return prefix##_encoding(v);                                                                                   \
     }                                                                                                                  \
-    static void prefix##_ops_digest(const void *v, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)      \
+    static void prefix##_ops_digest(const void *v, uint8_t d[20])                                                      \
     {                                                                                                                  \
-        prefix##_digest(v, feed, ctx);                                                                                 \
+        prefix##_digest(v, d);                                                                                         \
     }                                                                                                                  \
     static size_t prefix##_ops_length(const void *v)                                                                   \
     {                                                                                                                  \

@@ -16,4 +16,10 @@ void sock_set_keepalive(int fd, int interval);
 /* Local address of a connected socket as "ip:port". */
 void sock_local_name(int fd, char *buf, size_t len);
 
+/* A non-blocking connect to host:port (the connection completes when the
+ * fd becomes writable); -1 with a message in err. */
+int sock_connect_tcp(const char *host, int port, char *err, size_t errlen);
+/* The pending error of a completed connect (0 when it succeeded). */
+int sock_connect_error(int fd);
+
 #endif

@@ -852,7 +852,7 @@ int aof_rewrite_run_scheduled(void)
 static void install_listener(void)
 {
     if (!aof.registered) {
-        propagate_register(aof_feed);
+        propagate_register(aof_feed, PROPAGATE_AOF);
         aof.registered = 1;
     }
     start_fsync_thread();

@@ -193,6 +193,14 @@ void script_start(client *c, svm *vm, int ref, const char *name, int is_function
         reply_err(c, OOM_ERROR);
         return;
     }
+    /* A script that may write cannot run where writes are refused. */
+    if (!(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES) && !ro) {
+        const char *refusal = server_write_refusal(c);
+        if (refusal) {
+            reply_err(c, refusal);
+            return;
+        }
+    }
     script_call sc = {.vm = vm,
                       .ref = ref,
                       .name = name,

@@ -563,9 +563,9 @@ static int redis_call_common(lua_State *L, int raise)
     if ((cmd->flags & CMD_DENYOOM) && r->oom && !r->wrote && !(r->flags & SCRIPT_FLAG_ALLOW_OOM)) {
         return call_fail(L, raise, OOM_ERROR);
     }
-    const char *misconf = (cmd->flags & CMD_WRITE) ? persistence_refuses_writes() : NULL;
-    if (misconf) {
-        return call_fail(L, raise, misconf); /* as at the top level: the write could not be persisted */
+    const char *refusal = (cmd->flags & CMD_WRITE) ? server_write_refusal(fake) : NULL;
+    if (refusal) {
+        return call_fail(L, raise, refusal); /* as at the top level */
     }
     if (cmd->flags & CMD_WRITE) {
         r->wrote = 1;

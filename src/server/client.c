@@ -16,6 +16,7 @@
 #include "net/ev.h"
 #include "net/sock.h"
 #include "persist/aof.h"
+#include "repl/repl.h"
 #include "server/server.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -343,7 +344,12 @@ static void process_input(client *c)
         for (int i = 0; i < c->argc; i++) {
             c->argv[i] = resp_parser_arg(&c->parser, c->qbuf, (size_t)i);
         }
+        size_t reply_mark = c->out.len;
         dispatch(c);
+        if (c->flags & CLIENT_MASTER) {
+            /* The primary's stream: counted, passed on, never answered. */
+            repl_master_applied(c, c->qbuf + c->cmd_start, c->qpos - c->cmd_start, reply_mark);
+        }
         resp_parser_reset(&c->parser);
         if (!(c->flags & CLIENT_BLOCKED)) {
             client_end_command(c);

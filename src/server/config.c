@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "persist/aof.h"
+#include "repl/repl.h"
 #include "server/server.h"
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
@@ -161,6 +162,30 @@ static str get_dir(void)
     return str_new(d, strlen(d));
 }
 
+/* replicaof: "host port" at start-up; CONFIG GET (and REWRITE) show the
+ * primary REPLICAOF set last. */
+static int set_replicaof(const char *val, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    if (val[0] && (sscanf(val, "%255s %d", host, &port) != 2 || port < 0 || port > 65535)) {
+        snprintf(err, errlen, "Invalid master port");
+        return -1;
+    }
+    alloc_free(server.cfg.replicaof);
+    server.cfg.replicaof = alloc_strdup(val);
+    return 0;
+}
+
+static str get_replicaof(void)
+{
+    if (!server.loop) {
+        const char *v = server.cfg.replicaof ? server.cfg.replicaof : "";
+        return str_new(v, strlen(v));
+    }
+    return repl_primary_config(str_empty(32));
+}
+
 /* dbfilename: a name inside dir, never a path (as Redis insists). */
 static int set_dbfilename(const char *val, char *err, size_t errlen)
 {
@@ -260,6 +285,11 @@ static void apply_appendonly(void)
     } else {
         aof_disable();
     }
+}
+
+static void apply_backlog_size(void)
+{
+    repl_backlog_resized();
 }
 
 static void apply_busy_poll(void)
@@ -362,11 +392,25 @@ static config_def defs[] = {
     {"slowlog-max-len", NULL, CFG_LL, S(slowlog_max_len), 0, LONG_MAX, "128", 1, NULL, NULL, NULL, NULL},
     {"latency-monitor-threshold", NULL, CFG_LL, S(latency_monitor_threshold), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL,
      NULL},
-    {"replicaof", "slaveof", CFG_STR, S(replicaof), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"replicaof", "slaveof", CFG_SPECIAL, NULL, 0, 0, "", 0, NULL, set_replicaof, get_replicaof, NULL},
     {"replica-read-only", "slave-read-only", CFG_BOOL, S(replica_read_only), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"repl-diskless-sync", NULL, CFG_BOOL, S(repl_diskless_sync), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"repl-backlog-size", NULL, CFG_MEM, S(repl_backlog_size), 1, LLONG_MAX, "1mb", 1, NULL, NULL, NULL, NULL},
+    {"repl-backlog-size", NULL, CFG_MEM, S(repl_backlog_size), 1, LLONG_MAX, "1mb", 1, NULL, NULL, NULL,
+     apply_backlog_size},
     {"masterauth", NULL, CFG_STR, S(masterauth), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"masteruser", NULL, CFG_STR, S(masteruser), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"min-replicas-to-write", "min-slaves-to-write", CFG_INT, S(min_replicas_to_write), 0, INT_MAX, "0", 1, NULL, NULL,
+     NULL, NULL},
+    {"min-replicas-max-lag", "min-slaves-max-lag", CFG_INT, S(min_replicas_max_lag), 0, INT_MAX, "10", 1, NULL, NULL,
+     NULL, NULL},
+    {"repl-ping-replica-period", "repl-ping-slave-period", CFG_INT, S(repl_ping_replica_period), 1, INT_MAX, "10", 1,
+     NULL, NULL, NULL, NULL},
+    {"repl-timeout", NULL, CFG_INT, S(repl_timeout), 1, INT_MAX, "60", 1, NULL, NULL, NULL, NULL},
+    {"repl-backlog-ttl", NULL, CFG_LL, S(repl_backlog_ttl), 0, LLONG_MAX, "3600", 1, NULL, NULL, NULL, NULL},
+    {"replica-announce-ip", "slave-announce-ip", CFG_STR, S(replica_announce_ip), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"replica-announce-port", "slave-announce-port", CFG_INT, S(replica_announce_port), 0, 65535, "0", 1, NULL, NULL,
+     NULL, NULL},
+    {"replica-announced", NULL, CFG_BOOL, S(replica_announced), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"aof-use-rdb-preamble", NULL, CFG_STR, S(aof_use_rdb_preamble_str), 0, 0, "yes", 1, enum_only_yes, NULL, NULL,
      NULL},
     {"aof-timestamp-enabled", NULL, CFG_STR, S(aof_timestamp_enabled_str), 0, 0, "no", 1, enum_only_no, NULL, NULL,

@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "repl/repl.h"
 #include "server/block.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -81,12 +82,44 @@ int subcommand_arity_ok(client *c, int arity)
     return 0;
 }
 
-const char *server_refusal(const command *cmd)
+const char *server_refusal(client *c, const command *cmd)
 {
+    if (c->flags & CLIENT_MASTER) {
+        return NULL; /* the primary's writes are applied whatever our state */
+    }
     if (server_refuses_for_memory(cmd)) {
         return OOM_ERROR;
     }
-    return (cmd->flags & CMD_WRITE) ? persistence_refuses_writes() : NULL;
+    return (cmd->flags & CMD_WRITE) ? server_write_refusal(c) : NULL;
+}
+
+const char *server_write_refusal(client *c)
+{
+    if (c->flags & CLIENT_MASTER) {
+        return NULL;
+    }
+    if (repl_is_replica() && server.cfg.replica_read_only) {
+        return READONLY_ERROR;
+    }
+    const char *e = persistence_refuses_writes();
+    return e ? e : repl_refuses_writes();
+}
+
+/* Replication's gates, checked before MULTI queues a command (Redis's
+ * order): writes on a read-only replica, and everything but CMD_STALE
+ * commands while the link is down with replica-serve-stale-data no. */
+static const char *replica_refusal(client *c, const command *cmd)
+{
+    if (!repl_is_replica() || (c->flags & CLIENT_MASTER)) {
+        return NULL;
+    }
+    if ((cmd->flags & CMD_WRITE) && server.cfg.replica_read_only) {
+        return READONLY_ERROR;
+    }
+    if (!server.cfg.replica_serve_stale_data && !repl_link_up() && !(cmd->flags & CMD_STALE)) {
+        return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    }
+    return NULL;
 }
 
 int subcommand_pick(client *c, const subcommand *subs, int n, const char *const *help)
@@ -207,10 +240,19 @@ void dispatch(client *c)
     if (gate_busy && gate_busy(c, cmd)) {
         return;
     }
+    const char *refusal = replica_refusal(c, cmd);
+    if (refusal) {
+        reply_err(c, refusal);
+        call_stats(c, cmd, 0)->rejected_calls++;
+        if (c->flags & CLIENT_MULTI) {
+            c->flags |= CLIENT_DIRTY_EXEC;
+        }
+        return;
+    }
     if (gate_multi && gate_multi(c, cmd)) {
         return;
     }
-    const char *refusal = server_refusal(cmd);
+    refusal = server_refusal(c, cmd);
     if (!refusal && server.loading && !(cmd->flags & CMD_LOADING)) {
         refusal = "LOADING Redis is loading the dataset in memory";
     }

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "repl/repl.h"
 #include "script/lua.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -185,6 +186,7 @@ static str section_memory(str s)
 
 static str section_stats(str s)
 {
+    str sync = repl_sync_stats(str_empty(96));
     s = str_printf(s,
                    "# Stats\r\n"
                    "total_connections_received:%lld\r\n"
@@ -193,6 +195,7 @@ static str section_stats(str s)
                    "total_net_input_bytes:%lld\r\n"
                    "total_net_output_bytes:%lld\r\n"
                    "rejected_connections:%lld\r\n"
+                   "%s"
                    "expired_keys:%lld\r\n"
                    "expired_stale_perc:0.00\r\n"
                    "evicted_keys:%lld\r\n"
@@ -208,29 +211,17 @@ static str section_stats(str s)
                    "total_reads_processed:0\r\n"
                    "total_writes_processed:0\r\n",
                    server.stats.numconnections, server.stats.numcommands, server.stats.net_input_bytes,
-                   server.stats.net_output_bytes, server.stats.rejected_conn, server.stats.expiredkeys,
+                   server.stats.net_output_bytes, server.stats.rejected_conn, sync, server.stats.expiredkeys,
                    server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
                    server.stats.total_error_replies);
+    str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }
 
 static str section_replication(str s)
 {
-    return str_printf(s,
-                      "# Replication\r\n"
-                      "role:master\r\n"
-                      "connected_slaves:0\r\n"
-                      "master_failover_state:no-failover\r\n"
-                      "master_replid:%s\r\n"
-                      "master_replid2:0000000000000000000000000000000000000000\r\n"
-                      "master_repl_offset:0\r\n"
-                      "second_repl_offset:-1\r\n"
-                      "repl_backlog_active:0\r\n"
-                      "repl_backlog_size:%lld\r\n"
-                      "repl_backlog_first_byte_offset:0\r\n"
-                      "repl_backlog_histlen:0\r\n",
-                      server.runid, server.cfg.repl_backlog_size);
+    return repl_info(s);
 }
 
 static str section_cpu(str s)

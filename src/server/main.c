@@ -17,6 +17,7 @@
 #include "net/sock.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
+#include "repl/repl.h"
 #include "server/block.h"
 #include "server/child.h"
 #include "server/persistence.h"
@@ -106,6 +107,10 @@ static long cron(ev_loop *l, long long id, void *data)
         server_over_memory();
     }
     client_cron();
+    /* Replication's timers run once a second, as Redis's do. */
+    if (server.cron_loops % server.cfg.hz == 0) {
+        repl_cron();
+    }
     aof_cron();
     persistence_cron();
     client_reap();
@@ -123,6 +128,7 @@ static void before_sleep(ev_loop *l)
 {
     (void)l;
     block_handle_ready();
+    repl_before_sleep();
     /* The log first: a reply may leave only once its write is logged. */
     aof_flush();
     /* A quick expiry pass when the last cron pass ran out of budget is left
@@ -416,6 +422,7 @@ int main(int argc, char **argv)
     cmd_table_init();
     types_init();
     features_init();
+    repl_init();
     lazyfree_start();
     /* Listen first: while the data loads, clients get -LOADING instead of
      * a refused connection, as in Redis. */
@@ -430,6 +437,7 @@ int main(int argc, char **argv)
         return 1;
     }
     server.dirty = 0;
+    repl_start();
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);

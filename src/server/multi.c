@@ -279,7 +279,7 @@ void cmd_exec(client *c)
             c->argv[j] = (sv){q->argv[j], str_len(q->argv[j])};
         }
         c->argc = q->argc;
-        const char *refusal = server_refusal(q->cmd);
+        const char *refusal = server_refusal(c, q->cmd);
         if (refusal) {
             reply_err(c, refusal);
             continue;

@@ -15,9 +15,12 @@
 #include "persist/aof.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
+#include "repl/repl.h"
 #include "script/lua.h"
 #include "server/child.h"
 #include "server/persistence.h"
+
+static void clear_all(void);
 
 static int last_save_ok = 1;
 static long long rdb_saves;
@@ -79,6 +82,8 @@ static void bgsave_done(int ok)
     } else {
         log_msg(LOG_WARNING, "Background saving error");
     }
+    /* Replicas waiting for this snapshot get it now. */
+    repl_snapshot_done(ok);
 }
 
 int persistence_bgsave(void)
@@ -236,6 +241,27 @@ int persistence_load(void)
         }
         log_msg(LOG_NOTICE, "DB loaded from disk: %.3f seconds, %lld keys", (double)(util_mono_us() - start) / 1e6,
                 keys);
+    }
+    return 0;
+}
+
+int persistence_load_replacement(const char *path)
+{
+    if (rename(path, rdb_path()) < 0) {
+        log_msg(LOG_WARNING, "Failed trying to rename the temp DB into %s in MASTER <-> REPLICA synchronization: %s",
+                rdb_path(), strerror(errno));
+        return -1;
+    }
+    clear_all();
+    char err[512];
+    server.loading = 1;
+    server.loading_start_ms = server_ms();
+    int rc = rdb_load_file(rdb_path(), err, sizeof(err));
+    server.loading = 0;
+    if (rc != 0) {
+        log_msg(LOG_WARNING, "Error loading the DB received from the master: %s", rc < 0 ? err : "no file");
+        clear_all(); /* never serve half a dataset */
+        return -1;
     }
     return 0;
 }

@@ -10,6 +10,9 @@ int persistence_save(void);
 /* Loads dbfilename at start-up (a missing file is an empty dataset); -1
  * after logging why the file cannot be loaded. */
 int persistence_load(void);
+/* Replaces the dataset with the snapshot a primary sent (renamed to
+ * dbfilename first, as Redis does); -1 leaves the databases empty. */
+int persistence_load_replacement(const char *path);
 /* Loaders report their progress (bytes done of total) every so often;
  * during start-up this also serves clients (with -LOADING). */
 void persistence_loading_progress(long long done, long long total);

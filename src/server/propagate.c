@@ -14,17 +14,20 @@
 typedef struct prop_cmd {
     int dbid;
     int argc;
+    int targets; /* PROPAGATE_AOF | PROPAGATE_REPL */
     str *argv;
 } prop_cmd;
 
 static propagate_fn listeners[MAX_LISTENERS];
+static int listener_targets[MAX_LISTENERS];
 static int nlisteners;
 static prop_cmd *pending;
 static int npending, cap_pending;
 
-void propagate_register(propagate_fn fn)
+void propagate_register(propagate_fn fn, int targets)
 {
     if (nlisteners < MAX_LISTENERS) {
+        listener_targets[nlisteners] = targets;
         listeners[nlisteners++] = fn;
     }
 }
@@ -36,6 +39,11 @@ void propagate_begin(void)
 
 void propagate_cmd(int dbid, sv *argv, int argc)
 {
+    propagate_cmd_to(dbid, argv, argc, PROPAGATE_AOF | PROPAGATE_REPL);
+}
+
+void propagate_cmd_to(int dbid, sv *argv, int argc, int targets)
+{
     if (nlisteners == 0) {
         return; /* nobody listens: no copies */
     }
@@ -46,22 +54,21 @@ void propagate_cmd(int dbid, sv *argv, int argc)
     prop_cmd *p = &pending[npending++];
     p->dbid = dbid;
     p->argc = argc;
+    p->targets = targets;
     p->argv = alloc_mem(sizeof(str) * (size_t)argc);
     for (int i = 0; i < argc; i++) {
         p->argv[i] = str_new(argv[i].ptr, argv[i].len);
     }
 }
 
-static void emit(int dbid, str *argv, int argc)
+static void emit(propagate_fn fn, int dbid, str *argv, int argc)
 {
     sv stack[16];
     sv *v = argc <= 16 ? stack : alloc_mem(sizeof(sv) * (size_t)argc);
     for (int i = 0; i < argc; i++) {
         v[i] = (sv){argv[i], str_len(argv[i])};
     }
-    for (int i = 0; i < nlisteners; i++) {
-        listeners[i](dbid, v, argc);
-    }
+    fn(dbid, v, argc);
     if (v != stack) {
         alloc_free(v);
     }
@@ -72,23 +79,39 @@ void propagate_end(void)
     if (npending == 0) {
         return;
     }
-    int wrap = npending > 1;
-    if (wrap) {
-        str m = str_new("MULTI", 5);
-        emit(pending[0].dbid, &m, 1);
-        str_free(m);
+    /* Each listener gets the commands meant for it, wrapped in MULTI/EXEC
+     * when there is more than one. */
+    str m = str_new("MULTI", 5), e = str_new("EXEC", 4);
+    for (int l = 0; l < nlisteners; l++) {
+        int n = 0, first = -1;
+        for (int i = 0; i < npending; i++) {
+            if (pending[i].targets & listener_targets[l]) {
+                first = first < 0 ? i : first;
+                n++;
+            }
+        }
+        if (n == 0) {
+            continue;
+        }
+        if (n > 1) {
+            emit(listeners[l], pending[first].dbid, &m, 1);
+        }
+        for (int i = 0; i < npending; i++) {
+            if (pending[i].targets & listener_targets[l]) {
+                emit(listeners[l], pending[i].dbid, pending[i].argv, pending[i].argc);
+            }
+        }
+        if (n > 1) {
+            emit(listeners[l], pending[first].dbid, &e, 1);
+        }
     }
+    str_free(m);
+    str_free(e);
     for (int i = 0; i < npending; i++) {
-        emit(pending[i].dbid, pending[i].argv, pending[i].argc);
         for (int j = 0; j < pending[i].argc; j++) {
             str_free(pending[i].argv[j]);
         }
         alloc_free(pending[i].argv);
-    }
-    if (wrap) {
-        str e = str_new("EXEC", 4);
-        emit(pending[0].dbid, &e, 1);
-        str_free(e);
     }
     npending = 0;
 }
@@ -110,6 +133,11 @@ void propagate_also(client *c, sv *argv, int argc)
 {
     propagate_cmd(c->db->id, argv, argc);
     c->propagate_as_is = 1;
+}
+
+void propagate_to_replicas(client *c)
+{
+    propagate_cmd_to(c->db->id, c->argv, c->argc, PROPAGATE_REPL);
 }
 
 void propagate_none(client *c)
@@ -204,7 +232,7 @@ void propagate_debug_log(client *c, sv mode)
 {
     if (sv_eq_ci(mode, "ON")) {
         if (!log_registered) {
-            propagate_register(log_listener);
+            propagate_register(log_listener, PROPAGATE_AOF);
             log_registered = 1;
         }
         log_clear();

@@ -66,6 +66,7 @@ struct block_state;
 struct pubsub_state;
 struct tracking_state;
 struct watch_state;
+struct replica;
 
 struct client {
     uint64_t id;
@@ -110,6 +111,7 @@ struct client {
     struct pubsub_state *pstate;
     struct tracking_state *tstate;
     struct watch_state *wstate;
+    struct replica *rstate; /* a replica of ours (repl/primary.c) */
 
     struct client *prev, *next;  /* all clients */
     struct client *pending_next; /* clients with replies to write */
@@ -198,6 +200,15 @@ typedef struct server_config {
     int repl_diskless_sync;
     long long repl_backlog_size;
     char *masterauth;
+    char *masteruser;
+    int min_replicas_to_write;
+    int min_replicas_max_lag;
+    int repl_ping_replica_period;
+    int repl_timeout;
+    long long repl_backlog_ttl;
+    char *replica_announce_ip;
+    int replica_announce_port;
+    int replica_announced;
     /* Directives of Redis's default redis.conf, so it starts Keel unchanged.
      * Persistence and rehashing ones are enforced; the replication,
      * ACL and HyperLogLog ones are stored for the layers that will read
@@ -387,11 +398,19 @@ void client_rewrite_argv(client *c, sv *argv, int argc);
 
 /* Hooks other modules register for propagated writes (AOF, replicas). */
 typedef void (*propagate_fn)(int dbid, sv *argv, int argc);
-void propagate_register(propagate_fn fn);
+#define PROPAGATE_AOF 1
+#define PROPAGATE_REPL 2
+/* targets: which propagated commands the listener gets (PUBLISH goes to
+ * replicas only, as in Redis). */
+void propagate_register(propagate_fn fn, int targets);
 /* Called by dispatch: the writes of one top-level command. */
 void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
+void propagate_cmd_to(int dbid, sv *argv, int argc, int targets);
+/* The current command goes to replicas as it is, though it wrote nothing
+ * (PUBLISH: subscribers of replicas hear it too). */
+void propagate_to_replicas(client *c);
 /* A key removed by the server itself (expiry, eviction) replays as DEL;
  * standalone when no command is running, else inside its batch. */
 void propagate_removal(int dbid, sv key);
@@ -492,8 +511,13 @@ int server_over_memory(void);
 int server_refuses_for_memory(const command *cmd);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
 /* The gates a command meets again when EXEC runs it: the error it gets
- * (OOM over maxmemory, MISCONF while writes cannot be persisted), or NULL. */
-const char *server_refusal(const command *cmd);
+ * (OOM over maxmemory, MISCONF while writes cannot be persisted,
+ * NOREPLICAS), or NULL; never for the master client. */
+const char *server_refusal(client *c, const command *cmd);
+/* Why a write by c may not happen now (a read-only replica, MISCONF,
+ * NOREPLICAS), or NULL: also checked by scripts before each write. */
+const char *server_write_refusal(client *c);
+#define READONLY_ERROR "READONLY You can't write against a read only replica."
 /* SHUTDOWN flags. */
 #define SHUTDOWN_NOSAVE 1
 #define SHUTDOWN_SAVE 2

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/digest.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "ds/listpack.h"
@@ -580,38 +581,34 @@ unsigned long hash_scan(hash *h, unsigned long cursor, void (*fn)(sv f, sv v, vo
     return 0;
 }
 
-static void digest_pair(uint64_t acc[2], sv f, sv v, int64_t expire)
+/* A pair as Redis digests it (field, then value, mixed into their own
+ * digest XORed into the hash's); a field TTL, which Redis 7.0 lacks, is
+ * mixed in after them so reloads that lost it would show. */
+static void digest_pair(uint8_t d[20], sv f, sv v, int64_t expire)
 {
-    /* Field and value hashed separately and combined asymmetrically, so
-     * ("ab","c") and ("a","bc") differ. */
-    for (int k = 0; k < 2; k++) {
-        uint64_t h = util_hash_stable(f.ptr, f.len, 10 + (uint64_t)k);
-        h = h * 31 + util_hash_stable(v.ptr, v.len, 20 + (uint64_t)k);
-        if (expire >= 0) {
-            h ^= util_hash_stable(&expire, sizeof(expire), 30 + (uint64_t)k);
-        }
-        acc[k] ^= h;
+    uint8_t e[20] = {0};
+    digest_mix(e, f.ptr, f.len);
+    digest_mix(e, v.ptr, v.len);
+    if (expire >= 0) {
+        digest_mix_ll(e, expire);
     }
+    digest_xor(d, e, 20);
 }
 
-void hash_digest(const hash *h, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
+void hash_digest(const hash *h, uint8_t d[20])
 {
-    /* XOR of per-pair hashes (field, value, and the TTL when there is
-     * one): independent of encoding and order. */
-    uint64_t acc[2] = {0, 0};
     if (enc_of(h) == HASH_ENC_LISTPACK) {
         lp *l = LP(h);
         for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, p))) {
-            digest_pair(acc, lp_get(p), lp_get(lp_next(l, p)), -1);
+            digest_pair(d, lp_get(p), lp_get(lp_next(l, p)), -1);
         }
     } else {
         dict_iter it;
         dict_iter_init(&it, &HT(h)->d);
-        for (dnode *d = dict_iter_next(&it); d; d = dict_iter_next(&it)) {
-            hnode *n = (hnode *)d;
-            digest_pair(acc, hnode_field(n), hnode_val(n), hnode_expire(n));
+        for (dnode *n = dict_iter_next(&it); n; n = dict_iter_next(&it)) {
+            hnode *hn = (hnode *)n;
+            digest_pair(d, hnode_field(hn), hnode_val(hn), hnode_expire(hn));
         }
         dict_iter_done(&it);
     }
-    feed(ctx, acc, sizeof(acc));
 }

@@ -82,6 +82,6 @@ void hash_sample(hash *h, size_t count, int distinct, void (*fn)(sv f, sv v, voi
 /* One HSCAN step: the listpack encoding is returned whole (cursor 0). */
 unsigned long hash_scan(hash *h, unsigned long cursor, void (*fn)(sv f, sv v, void *ctx), void *ctx);
 /* Order-independent digest of the pairs. */
-void hash_digest(const hash *h, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+void hash_digest(const hash *h, uint8_t d[20]);
 
 #endif

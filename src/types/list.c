@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/digest.h"
 #include "base/log.h"
 
 /* With a count limit, nodes are still kept under this many bytes so a
@@ -237,15 +238,12 @@ const char *list_encoding(const list *l)
     return l->compact ? "listpack" : "quicklist";
 }
 
-void list_digest(const list *l, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
+void list_digest(const list *l, uint8_t d[20])
 {
     for (list_node *n = l->head; n; n = n->next) {
         for (unsigned char *p = lp_first(n->lp); p; p = lp_next(n->lp, p)) {
             sv v = lp_get(p);
-            /* Length first, so ["ab","c"] and ["a","bc"] differ. */
-            uint64_t len = v.len;
-            feed(ctx, &len, sizeof(len));
-            feed(ctx, v.ptr, v.len);
+            digest_mix(d, v.ptr, v.len);
         }
     }
 }

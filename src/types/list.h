@@ -42,7 +42,7 @@ size_t list_len(const list *l);
 size_t list_mem(const list *l);
 /* "listpack" or "quicklist". */
 const char *list_encoding(const list *l);
-void list_digest(const list *l, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+void list_digest(const list *l, uint8_t d[20]);
 
 /* ---- ends: O(1) ---- */
 void list_push(list *l, sv val, int where, long fill);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/digest.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "ds/intset.h"
@@ -474,18 +475,14 @@ unsigned long set_scan(set *s, unsigned long cursor, void (*fn)(sv m, void *ctx)
 
 /* ---- digest ---- */
 
-void set_digest(const set *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
+void set_digest(const set *s, uint8_t d[20])
 {
-    /* XOR of per-member 128-bit hashes: the same members give the same
-     * digest in any encoding and any order. */
-    uint64_t acc[2] = {0, 0};
+    /* XOR per member: any encoding, any order. */
     set_iter it;
     sv m;
     set_iter_init(&it, (set *)s);
     while (set_iter_next(&it, &m)) {
-        acc[0] ^= util_hash_stable(m.ptr, m.len, 1);
-        acc[1] ^= util_hash_stable(m.ptr, m.len, 2);
+        digest_xor(d, m.ptr, m.len);
     }
     set_iter_done(&it);
-    feed(ctx, acc, sizeof(acc));
 }

@@ -68,6 +68,6 @@ void set_sample(set *s, size_t count, int distinct, void (*fn)(sv m, void *ctx),
 /* One SSCAN step: compact encodings are returned whole (cursor 0). */
 unsigned long set_scan(set *s, unsigned long cursor, void (*fn)(sv m, void *ctx), void *ctx);
 /* Order-independent digest of the members. */
-void set_digest(const set *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+void set_digest(const set *s, uint8_t d[20]);
 
 #endif

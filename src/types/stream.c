@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/digest.h"
 #include "base/util.h"
 #include "ds/varint.h"
 #include "types/stream_group.h"
@@ -441,25 +442,25 @@ size_t stream_index_nodes(const stream *s)
     return s->blocks.nodes;
 }
 
-void stream_digest(const stream *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
+void stream_digest(const stream *s, uint8_t d[20])
 {
+    /* Entries only, as Redis: "ms.seq", then each field and value. */
     stream_iter it;
     stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX}, id;
     size_t nf;
-    char buf[42];
     stream_iter_init(&it, (stream *)s, &lo, &hi, 0);
     while (stream_iter_next(&it, &id, &nf)) {
-        feed(ctx, buf, (size_t)stream_id_format(buf, &id));
+        char buf[48];
+        int n = snprintf(buf, sizeof(buf), "%llu.%llu", (unsigned long long)id.ms, (unsigned long long)id.seq);
+        digest_mix(d, buf, (size_t)n);
         for (size_t i = 0; i < nf; i++) {
             sv f, v;
             stream_iter_field(&it, &f, &v);
-            feed(ctx, f.ptr, f.len);
-            feed(ctx, v.ptr, v.len);
+            digest_mix(d, f.ptr, f.len);
+            digest_mix(d, v.ptr, v.len);
         }
     }
     stream_iter_done(&it);
-    feed(ctx, buf, (size_t)stream_id_format(buf, &s->last_id));
-    stream_groups_digest(s, feed, ctx);
 }
 
 /* ---- entries ---- */

@@ -43,7 +43,7 @@ stream *stream_dup(const stream *s);
 size_t stream_len(const stream *s);
 size_t stream_mem(const stream *s);
 const char *stream_encoding(const stream *s);
-void stream_digest(const stream *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+void stream_digest(const stream *s, uint8_t d[20]);
 /* Blocks in the index (XINFO radix-tree-keys) and index nodes. */
 size_t stream_block_count(const stream *s);
 size_t stream_index_nodes(const stream *s);

@@ -220,28 +220,6 @@ size_t stream_groups_mem(const stream *s)
     return n;
 }
 
-void stream_groups_digest(const stream *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
-{
-    char buf[64];
-    for (int i = 0; i < s->ngroups; i++) {
-        const stream_group *g = s->groups[i];
-        feed(ctx, g->name, str_len(g->name));
-        feed(ctx, buf, (size_t)stream_id_format(buf, &g->last_id));
-        feed(ctx, buf, (size_t)snprintf(buf, sizeof(buf), "%lld", g->entries_read));
-        for (int j = 0; j < g->nconsumers; j++) {
-            feed(ctx, g->consumers[j]->name, str_len(g->consumers[j]->name));
-        }
-        idtree_pos p;
-        for (int ok = idtree_first(&g->pel, &p); ok; ok = idtree_next(&p)) {
-            stream_id id = idtree_key(&p);
-            const stream_nack *n = idtree_val(&p);
-            feed(ctx, buf, (size_t)stream_id_format(buf, &id));
-            feed(ctx, n->consumer->name, str_len(n->consumer->name));
-            feed(ctx, buf, (size_t)snprintf(buf, sizeof(buf), "%llu", (unsigned long long)n->delivery_count));
-        }
-    }
-}
-
 /* ---- pending entries ---- */
 
 stream_nack *stream_pel_find(const stream_group *g, const stream_id *id)

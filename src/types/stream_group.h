@@ -50,9 +50,6 @@ int stream_group_del(stream *s, sv name);
 void stream_groups_free(stream *s);
 void stream_groups_dup(stream *dst, const stream *src);
 size_t stream_groups_mem(const stream *s);
-/* Feeds the groups' replicated state (names, last IDs, read counters,
- * consumers, pending entries with owners and counts) to a digest. */
-void stream_groups_digest(const stream *s, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
 
 /* ---- consumers ---- */
 stream_consumer *stream_consumer_find(const stream_group *g, sv name);

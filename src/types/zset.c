@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/dict.h"
+#include "base/digest.h"
 #include "base/util.h"
 #include "ds/listpack.h"
 
@@ -201,17 +202,17 @@ size_t zset_mem(const zset *z)
     return total;
 }
 
-void zset_digest(const zset *z, void (*feed)(void *ctx, const void *p, size_t len), void *ctx)
+void zset_digest(const zset *z, uint8_t d[20])
 {
     zset_iter it;
     sv m;
     double s;
     zset_iter_at(&it, (zset *)z, 0, 0);
     while (zset_iter_next(&it, &m, &s)) {
-        char buf[32];
-        int n = util_d2str(buf, s);
-        feed(ctx, m.ptr, m.len);
-        feed(ctx, buf, (size_t)n);
+        uint8_t e[20] = {0};
+        digest_mix(e, m.ptr, m.len);
+        digest_mix_double(e, s);
+        digest_xor(d, e, 20);
     }
 }
 

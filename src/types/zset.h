@@ -39,7 +39,7 @@ const char *zset_encoding(const zset *z);
 /* Bytes allocated (sampled for big sets), for MEMORY USAGE. */
 size_t zset_mem(const zset *z);
 /* Feeds every member and score, in order, to a digest. */
-void zset_digest(const zset *z, void (*feed)(void *ctx, const void *p, size_t len), void *ctx);
+void zset_digest(const zset *z, uint8_t d[20]);
 /* Converts to the skiplist encoding (no-op if already there). */
 zset *zset_to_skiplist(zset *z);
 

@@ -65,11 +65,6 @@ static void check(set *s)
     CHECK(n == model_n);
 }
 
-static void copy_digest(void *ctx, const void *p, size_t len)
-{
-    memcpy(ctx, p, len < 16 ? len : 16);
-}
-
 static void count_cb(sv m, void *ctx)
 {
     (void)m;
@@ -163,9 +158,9 @@ static void run_model(const set_limits *lim, int universe, int steps)
     /* Copies, digests, sampling and scanning agree with the original. */
     set *d = set_dup(s);
     CHECK(set_len(d) == set_len(s));
-    uint64_t a[2], b[2];
-    set_digest(s, copy_digest, a);
-    set_digest(d, copy_digest, b);
+    uint8_t a[20] = {0}, b[20] = {0};
+    set_digest(s, a);
+    set_digest(d, b);
     CHECK(memcmp(a, b, sizeof(a)) == 0);
     set_free(d);
     if (model_n > 0) {

@@ -1,0 +1,779 @@
+/* primary: serving replicas. A replica says SYNC or PSYNC; if its offset is
+ * still in the backlog it continues from there (+CONTINUE), otherwise it
+ * gets a snapshot (+FULLRESYNC, then the RDB file as one bulk) and the
+ * stream from the moment the snapshot began. Every write reaches the
+ * replicas through the propagation point, encoded once, in the order it
+ * happened; WAIT counts the replicas that acknowledged an offset. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "persist/snapshot.h"
+#include "repl/repl.h"
+#include "server/child.h"
+#include "server/persistence.h"
+
+/* RS_NONE: only REPLCONF so far (its settings wait for SYNC/PSYNC). */
+enum { RS_NONE, RS_WAIT_BGSAVE_START, RS_WAIT_BGSAVE_END, RS_SEND_BULK, RS_ONLINE };
+
+typedef struct replica {
+    client *c;
+    int state;
+    long long ack_off;
+    int64_t ack_ms;
+    int listening_port;
+    char announce_ip[64];
+    int capa_eof, capa_psync2;
+    int old_sync;             /* SYNC: no +FULLRESYNC line */
+    long long initial_offset; /* where its stream starts */
+    str pending;              /* stream held back until the snapshot is sent */
+    int rdb_fd;
+    off_t rdb_sent, rdb_size;
+    char hdr[32];
+    size_t hdr_len, hdr_sent;
+} replica;
+
+static replica **replicas;
+static int nreplicas;
+static int snap_for_replicas; /* the running snapshot feeds replicas */
+static int64_t no_replicas_since_ms;
+static long long sync_full, sync_partial_ok, sync_partial_err;
+
+/* WAIT */
+typedef struct waiter {
+    client *c;
+    long long offset, want;
+    long long timer;
+} waiter;
+static waiter *waiters;
+static int nwaiters, cap_waiters;
+static int need_getack;
+
+static replica *replica_of(client *c, int create)
+{
+    if (!c->rstate && create) {
+        replica *r = alloc_zero(sizeof(*r));
+        r->c = c;
+        r->rdb_fd = -1;
+        c->rstate = r;
+    }
+    return c->rstate;
+}
+
+int repl_replica_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        n += replicas[i]->state == RS_ONLINE;
+    }
+    return n;
+}
+
+/* ---- the stream ---- */
+
+static void feed(int dbid, sv *argv, int argc);
+
+/* A fresh backlog ending at the current offset. Writes are copied for the
+ * stream only from the first one on. */
+void repl_reset_backlog(void)
+{
+    static int listening;
+    backlog_free(repl.bl);
+    repl.bl = backlog_new(repl_backlog_bytes(), repl.offset);
+    if (!listening) {
+        propagate_register(feed, PROPAGATE_REPL);
+        listening = 1;
+    }
+}
+
+void repl_ensure_backlog(void)
+{
+    if (repl.bl) {
+        return;
+    }
+    if (!repl_is_replica()) {
+        /* Offsets counted from here on cannot continue an older history. */
+        repl_new_id();
+        repl.replid2[0] = '\0';
+        repl.second_offset = -1;
+    }
+    repl_reset_backlog();
+}
+
+size_t repl_backlog_bytes(void)
+{
+    return server.cfg.repl_backlog_size < 16384 ? 16384 : (size_t)server.cfg.repl_backlog_size;
+}
+
+void repl_backlog_resized(void)
+{
+    if (repl.bl) {
+        backlog_resize(repl.bl, repl_backlog_bytes());
+    }
+}
+
+static void check_pending_limit(replica *r)
+{
+    obuf_limit *l = &server.cfg.obuf[OBUF_REPLICA];
+    if (l->hard && str_len(r->pending) >= (size_t)l->hard) {
+        log_msg(LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+                r->c->addr);
+        server.stats.client_outbuf_limit_disconnections++;
+        client_close_async(r->c);
+    }
+}
+
+void repl_feed_raw(const char *p, size_t len)
+{
+    if (!repl.bl) {
+        return; /* nobody has ever asked for the stream */
+    }
+    backlog_append(repl.bl, p, len);
+    repl.offset += (long long)len;
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->c->flags & CLIENT_CLOSE_ASAP) {
+            continue;
+        }
+        if (r->state == RS_ONLINE) {
+            reply_raw(R(r->c), p, len);
+            client_pending_write(r->c);
+        } else if (r->state != RS_WAIT_BGSAVE_START) {
+            r->pending = str_append(r->pending ? r->pending : str_empty(len), p, len);
+            check_pending_limit(r);
+        }
+    }
+}
+
+static str encoded;
+
+static void encode_cmd(sv *argv, int argc)
+{
+    char hdr[32];
+    encoded = str_append(encoded, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc));
+    for (int i = 0; i < argc; i++) {
+        encoded = str_append(encoded, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", argv[i].len));
+        encoded = str_append(encoded, argv[i].ptr, argv[i].len);
+        encoded = str_append(encoded, "\r\n", 2);
+    }
+}
+
+/* The propagation listener. On a replica the stream comes from the primary
+ * byte for byte (repl_master_applied), not from here. */
+static void feed(int dbid, sv *argv, int argc)
+{
+    if (!repl.bl || repl_is_replica()) {
+        return;
+    }
+    encoded = encoded ? encoded : str_empty(256);
+    str_set_len(encoded, 0);
+    if (dbid != repl.seldb) {
+        char n[16];
+        sv sel[2] = {SV("SELECT"), {n, (size_t)snprintf(n, sizeof(n), "%d", dbid)}};
+        encode_cmd(sel, 2);
+        repl.seldb = dbid;
+    }
+    encode_cmd(argv, argc);
+    repl_feed_raw(encoded, str_len(encoded));
+}
+
+/* A command that is not a write but travels in the stream (PING, GETACK). */
+static void feed_control(sv *argv, int argc)
+{
+    if (!repl.bl || repl_is_replica()) {
+        return;
+    }
+    encoded = encoded ? encoded : str_empty(256);
+    str_set_len(encoded, 0);
+    encode_cmd(argv, argc);
+    repl_feed_raw(encoded, str_len(encoded));
+}
+
+/* ---- full sync ---- */
+
+/* Client cleanup hook: a replica's or a WAIT-er's state goes with it. */
+static void wait_forget(client *c);
+
+static void replica_cleanup(client *c)
+{
+    wait_forget(c);
+    replica *r = c->rstate;
+    if (!r) {
+        return;
+    }
+    c->rstate = NULL;
+    for (int i = 0; i < nreplicas; i++) {
+        if (replicas[i] == r) {
+            log_msg(LOG_NOTICE, "Connection with replica %s lost.", c->addr);
+            replicas[i] = replicas[--nreplicas];
+            if (nreplicas == 0) {
+                no_replicas_since_ms = server_ms();
+            }
+            break;
+        }
+    }
+    if (r->rdb_fd >= 0) {
+        close(r->rdb_fd);
+    }
+    str_free(r->pending);
+    alloc_free(r);
+}
+
+/* The replica will load the snapshot that began at offset. */
+static void fullresync_line(replica *r, long long offset)
+{
+    r->state = RS_WAIT_BGSAVE_END;
+    r->initial_offset = offset;
+    if (!r->old_sync) {
+        char line[96];
+        int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %lld\r\n", repl.replid, offset);
+        reply_raw(R(r->c), line, (size_t)n);
+        client_pending_write(r->c);
+    }
+}
+
+/* Starts the snapshot every replica waiting for one will load. */
+static void start_snapshot(void)
+{
+    if (snapshot_running() || child_running() != CHILD_NONE) {
+        return; /* again when it ends */
+    }
+    int waiting = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        waiting += replicas[i]->state == RS_WAIT_BGSAVE_START;
+    }
+    if (!waiting) {
+        return;
+    }
+    /* The stream after the snapshot starts with a SELECT. */
+    repl.seldb = -1;
+    long long offset = repl.offset;
+    if (persistence_bgsave() < 0) {
+        for (int i = 0; i < nreplicas; i++) {
+            if (replicas[i]->state == RS_WAIT_BGSAVE_START) {
+                log_msg(LOG_WARNING, "BGSAVE for replication failed");
+                client_close_async(replicas[i]->c);
+            }
+        }
+        return;
+    }
+    snap_for_replicas = 1;
+    log_msg(LOG_NOTICE, "Starting BGSAVE for SYNC with target: disk");
+    for (int i = 0; i < nreplicas; i++) {
+        if (replicas[i]->state == RS_WAIT_BGSAVE_START) {
+            fullresync_line(replicas[i], offset);
+        }
+    }
+}
+
+static void write_bulk(ev_loop *l, int fd, void *data, int mask);
+
+static void go_online(replica *r)
+{
+    client *c = r->c;
+    if (r->rdb_fd >= 0) {
+        close(r->rdb_fd);
+        r->rdb_fd = -1;
+    }
+    ev_del(server.loop, c->fd, EV_WRITABLE);
+    r->state = RS_ONLINE;
+    r->ack_ms = server_ms();
+    if (r->pending && str_len(r->pending)) {
+        reply_raw(R(c), r->pending, str_len(r->pending));
+        client_pending_write(c);
+    }
+    str_free(r->pending);
+    r->pending = NULL;
+    log_msg(LOG_NOTICE, "Synchronization with replica %s succeeded", c->addr);
+}
+
+/* Sends what is left of the output buffer, the bulk header, then the file. */
+static void write_bulk(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)mask;
+    client *c = data; /* the fd's data is its client's, for both events */
+    replica *r = c->rstate;
+    while (rbuf_pending(&c->out)) {
+        ssize_t n = write(fd, c->out.data + c->out.sent, rbuf_pending(&c->out));
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return;
+            }
+            client_close_async(c);
+            return;
+        }
+        c->out.sent += (size_t)n;
+    }
+    rbuf_compact(&c->out);
+    while (r->hdr_sent < r->hdr_len) {
+        ssize_t n = write(fd, r->hdr + r->hdr_sent, r->hdr_len - r->hdr_sent);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return;
+            }
+            client_close_async(c);
+            return;
+        }
+        r->hdr_sent += (size_t)n;
+    }
+    /* A bounded piece per event, so other clients are served meanwhile. */
+    size_t budget = 1 << 20;
+    while (r->rdb_sent < r->rdb_size && budget > 0) {
+        size_t want = (size_t)(r->rdb_size - r->rdb_sent);
+        want = want < budget ? want : budget;
+        ssize_t n = sendfile(fd, r->rdb_fd, &r->rdb_sent, want);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return;
+            }
+            log_msg(LOG_WARNING, "Write error sending DB to replica: %s", strerror(errno));
+            client_close_async(c);
+            return;
+        }
+        if (n == 0) {
+            log_msg(LOG_WARNING, "Premature EOF reading the DB file for a replica");
+            client_close_async(c);
+            return;
+        }
+        budget -= (size_t)n;
+        server.stats.net_output_bytes += n;
+    }
+    if (r->rdb_sent == r->rdb_size) {
+        go_online(r);
+    }
+}
+
+void repl_snapshot_done(int ok)
+{
+    if (!snap_for_replicas) {
+        return;
+    }
+    snap_for_replicas = 0;
+    const char *path = server.cfg.dbfilename && server.cfg.dbfilename[0] ? server.cfg.dbfilename : "dump.rdb";
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->state != RS_WAIT_BGSAVE_END || (r->c->flags & CLIENT_CLOSE_ASAP)) {
+            continue;
+        }
+        struct stat st;
+        int fd = ok ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            log_msg(LOG_WARNING, "SYNC failed. BGSAVE child returned an error");
+            if (fd >= 0) {
+                close(fd);
+            }
+            client_close_async(r->c);
+            continue;
+        }
+        r->rdb_fd = fd;
+        r->rdb_size = st.st_size;
+        r->rdb_sent = 0;
+        r->hdr_len = (size_t)snprintf(r->hdr, sizeof(r->hdr), "$%lld\r\n", (long long)st.st_size);
+        r->hdr_sent = 0;
+        r->state = RS_SEND_BULK;
+        ev_add(server.loop, r->c->fd, EV_WRITABLE, write_bulk, r->c);
+    }
+    /* Replicas that arrived while it ran need a snapshot of their own. */
+    start_snapshot();
+}
+
+/* ---- SYNC / PSYNC ---- */
+
+static void copy_to_client(const char *p, size_t len, void *ctx)
+{
+    reply_raw(R((client *)ctx), p, len);
+}
+
+static int try_partial(client *c, replica *r)
+{
+    sv id = c->argv[1];
+    long long off;
+    if (!util_parse_ll(c->argv[2].ptr, c->argv[2].len, &off)) {
+        return 0;
+    }
+    int same = id.len == 40 && memcmp(id.ptr, repl.replid, 40) == 0;
+    int older = id.len == 40 && repl.replid2[0] && memcmp(id.ptr, repl.replid2, 40) == 0 && off <= repl.second_offset;
+    if (!same && !older) {
+        if (!(id.len == 1 && id.ptr[0] == '?')) {
+            log_msg(LOG_NOTICE,
+                    "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '%.*s', my "
+                    "replication IDs are '%s' and '%s')",
+                    (int)(id.len < 64 ? id.len : 64), id.ptr, repl.replid, repl.replid2);
+        }
+        return 0;
+    }
+    if (!repl.bl || !backlog_has(repl.bl, off)) {
+        log_msg(LOG_NOTICE, "Unable to partial resync with replica %s for lack of backlog (Replica request was: %lld).",
+                c->addr, off);
+        return 0;
+    }
+    char line[96];
+    int n = r->capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", repl.replid)
+                           : snprintf(line, sizeof(line), "+CONTINUE\r\n");
+    reply_raw(R(c), line, (size_t)n);
+    r->state = RS_ONLINE;
+    r->ack_ms = server_ms();
+    backlog_copy_from(repl.bl, off, copy_to_client, c);
+    client_pending_write(c);
+    log_msg(
+        LOG_NOTICE,
+        "Partial resynchronization request from %s accepted. Sending %lld bytes of backlog starting from offset %lld.",
+        c->addr, repl.offset + 1 - off, off);
+    return 1;
+}
+
+void cmd_sync_impl(client *c, int psync)
+{
+    if (c->flags & CLIENT_REPLICA) {
+        return; /* already one: ignore, as Redis */
+    }
+    if (repl_is_replica() && !repl_link_up()) {
+        reply_err(c, "NOMASTERLINK Can't SYNC while not connected with my master");
+        return;
+    }
+    if (rbuf_pending(&c->out)) {
+        /* Replies still queued would be read as part of the stream. */
+        reply_err(c, "ERR SYNC and PSYNC are invalid with pending output");
+        return;
+    }
+    replica *r = replica_of(c, 1);
+    log_msg(LOG_NOTICE, "Replica %s asks for synchronization", c->addr);
+    c->flags |= CLIENT_REPLICA;
+    replicas = alloc_resize(replicas, sizeof(replica *) * (size_t)(nreplicas + 1));
+    replicas[nreplicas++] = r;
+    if (psync) {
+        if (try_partial(c, r)) {
+            sync_partial_ok++;
+            return;
+        }
+        if (!(c->argv[1].len == 1 && c->argv[1].ptr[0] == '?')) {
+            sync_partial_err++;
+        }
+    } else {
+        r->old_sync = 1; /* no +FULLRESYNC, no PSYNC stream features */
+    }
+    sync_full++;
+    repl_ensure_backlog();
+    r->state = RS_WAIT_BGSAVE_START;
+    /* A snapshot already running for replicas: join it, with a copy of the
+     * stream another waiting replica has collected since it began. */
+    if (snap_for_replicas) {
+        for (int i = 0; i < nreplicas; i++) {
+            replica *o = replicas[i];
+            if (o != r && o->state == RS_WAIT_BGSAVE_END) {
+                fullresync_line(r, o->initial_offset);
+                if (o->pending) {
+                    r->pending = str_new(o->pending, str_len(o->pending));
+                }
+                log_msg(LOG_NOTICE, "Waiting for end of BGSAVE for SYNC");
+                return;
+            }
+        }
+    }
+    start_snapshot();
+}
+
+/* REPLCONF <option> <value> ... */
+void repl_replconf(client *c)
+{
+    if (c->argc % 2 == 0) {
+        reply_syntax_error(c);
+        return;
+    }
+    for (int i = 1; i < c->argc; i += 2) {
+        if (arg_is(c, i, "listening-port")) {
+            long long port;
+            if (!arg_ll_range(c, i + 1, 0, 65535, &port, NULL)) {
+                return;
+            }
+            replica_of(c, 1)->listening_port = (int)port;
+        } else if (arg_is(c, i, "ip-address")) {
+            replica *r = replica_of(c, 1);
+            sv v = c->argv[i + 1];
+            size_t n = v.len < sizeof(r->announce_ip) - 1 ? v.len : sizeof(r->announce_ip) - 1;
+            memcpy(r->announce_ip, v.ptr, n);
+            r->announce_ip[n] = '\0';
+        } else if (arg_is(c, i, "capa")) {
+            if (arg_is(c, i + 1, "eof")) {
+                replica_of(c, 1)->capa_eof = 1;
+            } else if (arg_is(c, i + 1, "psync2")) {
+                replica_of(c, 1)->capa_psync2 = 1;
+            }
+        } else if (arg_is(c, i, "ack") || arg_is(c, i, "fack")) {
+            /* From a replica, no reply: the offset it has applied. */
+            replica *r = c->rstate;
+            long long off;
+            if (r && (c->flags & CLIENT_REPLICA) && arg_is(c, i, "ack") &&
+                util_parse_ll(c->argv[i + 1].ptr, c->argv[i + 1].len, &off)) {
+                if (off > r->ack_off) {
+                    r->ack_off = off;
+                }
+                r->ack_ms = server_ms();
+                repl_wait_check();
+            }
+            return;
+        } else if (arg_is(c, i, "getack")) {
+            if (c->flags & CLIENT_MASTER) {
+                repl_ack_requested();
+            }
+            return;
+        } else if (arg_is(c, i, "rdb-only") || arg_is(c, i, "rdb-filter-only")) {
+            /* Accepted; the snapshot is always the whole dataset. */
+        } else {
+            reply_errf(c, "ERR Unrecognized REPLCONF option: %.*s", (int)(c->argv[i].len < 128 ? c->argv[i].len : 128),
+                       c->argv[i].ptr);
+            return;
+        }
+    }
+    reply_ok(R(c));
+}
+
+/* ---- WAIT ---- */
+
+static long long acked(long long offset)
+{
+    long long n = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        n += replicas[i]->state == RS_ONLINE && replicas[i]->ack_off >= offset;
+    }
+    return n;
+}
+
+static void wait_remove(int i)
+{
+    if (waiters[i].timer) {
+        ev_timer_del(server.loop, waiters[i].timer);
+    }
+    waiters[i] = waiters[--nwaiters];
+}
+
+static void wait_finish(int i)
+{
+    client *c = waiters[i].c;
+    long long n = acked(waiters[i].offset);
+    wait_remove(i);
+    c->flags &= ~CLIENT_BLOCKED;
+    reply_int(R(c), n);
+    client_end_command(c);
+    client_pending_write(c);
+    if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
+        client_process_input(c);
+    }
+}
+
+static void wait_forget(client *c)
+{
+    for (int i = 0; i < nwaiters; i++) {
+        if (waiters[i].c == c) {
+            wait_remove(i);
+            return;
+        }
+    }
+}
+
+static long wait_deadline(ev_loop *l, long long id, void *data)
+{
+    (void)l;
+    for (int i = 0; i < nwaiters; i++) {
+        if (waiters[i].timer == id && waiters[i].c == data) {
+            waiters[i].timer = 0; /* the loop removes this timer */
+            wait_finish(i);
+            break;
+        }
+    }
+    return -1;
+}
+
+void repl_wait_check(void)
+{
+    for (int i = 0; i < nwaiters;) {
+        if (acked(waiters[i].offset) >= waiters[i].want) {
+            wait_finish(i);
+        } else {
+            i++;
+        }
+    }
+}
+
+void repl_wait(client *c, long long numreplicas, long long timeout_ms)
+{
+    long long offset = repl.offset;
+    long long n = acked(offset);
+    if (n >= numreplicas || (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) || server.in_script) {
+        reply_int(R(c), n);
+        return;
+    }
+    if (nwaiters == cap_waiters) {
+        cap_waiters = cap_waiters ? cap_waiters * 2 : 4;
+        waiters = alloc_resize(waiters, sizeof(waiter) * (size_t)cap_waiters);
+    }
+    waiter *w = &waiters[nwaiters++];
+    w->c = c;
+    w->offset = offset;
+    w->want = numreplicas;
+    w->timer = timeout_ms > 0 ? ev_timer_add(server.loop, (long)timeout_ms, wait_deadline, c) : 0;
+    c->flags |= CLIENT_BLOCKED;
+    need_getack = 1;
+}
+
+void repl_before_sleep(void)
+{
+    if (need_getack) {
+        need_getack = 0;
+        sv argv[3] = {SV("REPLCONF"), SV("GETACK"), SV("*")};
+        feed_control(argv, 3);
+    }
+}
+
+/* ---- state for INFO, ROLE, CLIENT LIST ---- */
+
+static const char *state_name(int s)
+{
+    switch (s) {
+    case RS_WAIT_BGSAVE_START:
+    case RS_WAIT_BGSAVE_END: return "wait_bgsave";
+    case RS_SEND_BULK: return "send_bulk";
+    case RS_ONLINE: return "online";
+    }
+    return "none";
+}
+
+static const char *replica_ip(replica *r, char *buf, size_t len)
+{
+    if (r->announce_ip[0]) {
+        return r->announce_ip;
+    }
+    snprintf(buf, len, "%s", r->c->addr);
+    char *colon = strrchr(buf, ':');
+    if (colon) {
+        *colon = '\0';
+    }
+    if (buf[0] == '[') {
+        memmove(buf, buf + 1, strlen(buf));
+        char *b = strchr(buf, ']');
+        if (b) {
+            *b = '\0';
+        }
+    }
+    return buf;
+}
+
+int repl_good_replicas(void)
+{
+    int n = 0;
+    int64_t now = server_ms();
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        n += r->state == RS_ONLINE && (now - r->ack_ms) / 1000 <= server.cfg.min_replicas_max_lag;
+    }
+    return n;
+}
+
+const char *repl_refuses_writes(void)
+{
+    if (server.cfg.min_replicas_to_write > 0 && server.cfg.min_replicas_max_lag > 0 && !repl_is_replica() &&
+        repl_good_replicas() < server.cfg.min_replicas_to_write) {
+        return "NOREPLICAS Not enough good replicas to write.";
+    }
+    return NULL;
+}
+
+void repl_primary_info(str *s)
+{
+    *s = str_printf(*s, "connected_slaves:%d\r\n", nreplicas);
+    if (server.cfg.min_replicas_to_write > 0 && server.cfg.min_replicas_max_lag > 0) {
+        *s = str_printf(*s, "min_slaves_good_slaves:%d\r\n", repl_good_replicas());
+    }
+    int64_t now = server_ms();
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        char ip[128];
+        *s = str_printf(*s, "slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", i, replica_ip(r, ip, sizeof(ip)),
+                        r->listening_port, state_name(r->state), r->ack_off, (long long)((now - r->ack_ms) / 1000));
+    }
+}
+
+void repl_role_replicas(client *c)
+{
+    int n = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        n += replicas[i]->state == RS_ONLINE;
+    }
+    reply_array(R(c), n);
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->state != RS_ONLINE) {
+            continue;
+        }
+        char ip[128];
+        reply_array(R(c), 3);
+        reply_bulk_cstr(R(c), replica_ip(r, ip, sizeof(ip)));
+        reply_bulk_ll(R(c), r->listening_port);
+        reply_bulk_ll(R(c), r->ack_off);
+    }
+}
+
+str repl_sync_stats(str s)
+{
+    return str_printf(s, "sync_full:%lld\r\nsync_partial_ok:%lld\r\nsync_partial_err:%lld\r\n", sync_full,
+                      sync_partial_ok, sync_partial_err);
+}
+
+void repl_drop_replicas(void)
+{
+    for (int i = 0; i < nreplicas; i++) {
+        client_close_async(replicas[i]->c);
+    }
+}
+
+/* ---- cron ---- */
+
+void repl_primary_cron(void)
+{
+    static int64_t last_ping;
+    int64_t now = server_ms();
+    if (nreplicas > 0 && now - last_ping >= (int64_t)server.cfg.repl_ping_replica_period * 1000) {
+        last_ping = now;
+        sv ping = SV("PING");
+        feed_control(&ping, 1);
+    }
+    /* Replicas that went silent (no ack for repl-timeout) are dropped. */
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->state == RS_ONLINE && now - r->ack_ms > (int64_t)server.cfg.repl_timeout * 1000 &&
+            !(r->c->flags & CLIENT_CLOSE_ASAP)) {
+            log_msg(LOG_WARNING, "Disconnecting timedout replica (streaming sync): %s", r->c->addr);
+            client_close_async(r->c);
+        }
+    }
+    /* Snapshots for replicas that waited for a busy one. */
+    if (!snap_for_replicas) {
+        start_snapshot();
+    }
+    /* A backlog nobody has used for repl-backlog-ttl is freed (as Redis;
+     * never on a replica, whose backlog is its history). */
+    if (repl.bl && nreplicas == 0 && !repl_is_replica() && server.cfg.repl_backlog_ttl > 0 &&
+        now - no_replicas_since_ms > server.cfg.repl_backlog_ttl * 1000) {
+        backlog_free(repl.bl);
+        repl.bl = NULL;
+        repl_new_id();
+        repl.replid2[0] = '\0';
+        repl.second_offset = -1;
+        log_msg(LOG_NOTICE, "Replication backlog freed after %lld seconds without connected replicas.",
+                server.cfg.repl_backlog_ttl);
+    }
+}
+
+void repl_primary_init(void)
+{
+    client_register_cleanup(replica_cleanup);
+    no_replicas_since_ms = server_ms();
+}

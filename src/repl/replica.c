@@ -1,0 +1,755 @@
+/* replica: the link to our primary. REPLICAOF starts it; a handshake (PING,
+ * AUTH, REPLCONF, PSYNC) asks to continue our history from its offset, and
+ * the primary either continues (+CONTINUE) or sends a snapshot
+ * (+FULLRESYNC, then the RDB as a sized bulk or with an EOF mark), which is
+ * written to a temporary file and loaded whole before the link becomes the
+ * master client. The master client's commands run like any client's but
+ * reply to nobody; the bytes they came in are passed on unchanged to our
+ * own replicas and the backlog, so offsets stay the primary's. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "net/sock.h"
+#include "persist/aof.h"
+#include "persist/snapshot.h"
+#include "repl/repl.h"
+#include "server/persistence.h"
+
+enum { LINK_NONE, LINK_CONNECT, LINK_CONNECTING, LINK_HANDSHAKE, LINK_TRANSFER, LINK_CONNECTED };
+/* Handshake steps, in order; each sends one command and reads one line. */
+enum { HS_PING, HS_AUTH, HS_PORT, HS_IP, HS_CAPA, HS_PSYNC, HS_DONE };
+
+#define EOF_MARK_LEN 40
+#define LINE_MAX_LEN 4096
+
+static struct {
+    char host[256];
+    int port;
+    int state;
+    int step;
+    int fd;
+    str in;             /* bytes read and not yet consumed */
+    int64_t last_io_ms; /* last byte from the primary */
+    int64_t down_since_ms;
+    client *master;
+    /* Full sync. */
+    char new_replid[41];
+    long long new_offset;
+    int have_header;
+    int eof_mode;
+    char eof_mark[EOF_MARK_LEN];
+    char tail[EOF_MARK_LEN];
+    long long size, done;
+    int tmp_fd;
+    char tmp_path[64];
+    int64_t sync_start_ms;
+    /* The master client's stream inside MULTI waits for EXEC. */
+    str multi_bytes;
+    int ack_now;
+    long long sync_attempts;
+} lnk = {.fd = -1, .tmp_fd = -1};
+
+int repl_is_replica(void)
+{
+    return lnk.state != LINK_NONE;
+}
+
+int repl_link_up(void)
+{
+    return lnk.state == LINK_CONNECTED;
+}
+
+static void link_read(ev_loop *l, int fd, void *data, int mask);
+
+/* Drops the connection (not the master client) and the transfer file. */
+static void link_close(void)
+{
+    if (lnk.fd >= 0) {
+        ev_del(server.loop, lnk.fd, EV_READABLE | EV_WRITABLE);
+        close(lnk.fd);
+        lnk.fd = -1;
+    }
+    if (lnk.tmp_fd >= 0) {
+        close(lnk.tmp_fd);
+        lnk.tmp_fd = -1;
+        unlink(lnk.tmp_path);
+    }
+    str_free(lnk.in);
+    lnk.in = NULL;
+}
+
+static void link_retry(const char *why)
+{
+    if (why) {
+        log_msg(LOG_WARNING, "%s", why);
+    }
+    link_close();
+    if (lnk.state != LINK_NONE) {
+        lnk.state = LINK_CONNECT;
+    }
+}
+
+static void send_cmd(int argc, const char **argv)
+{
+    str out = str_empty(128);
+    out = str_printf(out, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++) {
+        out = str_printf(out, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    }
+    /* Handshake commands are tiny: a fresh socket takes them whole. */
+    ssize_t n = write(lnk.fd, out, str_len(out));
+    if (n != (ssize_t)str_len(out)) {
+        str_free(out);
+        link_retry("Error sending a command to MASTER during the handshake");
+        return;
+    }
+    str_free(out);
+}
+
+/* Sends the command of the current step (skipping the ones not needed). */
+static void handshake_send(void)
+{
+    char a[32], b[32];
+    for (;;) {
+        switch (lnk.step) {
+        case HS_PING: send_cmd(1, (const char *[]){"PING"}); return;
+        case HS_AUTH:
+            if (!server.cfg.masterauth || !server.cfg.masterauth[0]) {
+                lnk.step++;
+                continue;
+            }
+            if (server.cfg.masteruser && server.cfg.masteruser[0]) {
+                send_cmd(3, (const char *[]){"AUTH", server.cfg.masteruser, server.cfg.masterauth});
+            } else {
+                send_cmd(2, (const char *[]){"AUTH", server.cfg.masterauth});
+            }
+            return;
+        case HS_PORT:
+            snprintf(a, sizeof(a), "%d",
+                     server.cfg.replica_announce_port ? server.cfg.replica_announce_port : server.cfg.port);
+            send_cmd(3, (const char *[]){"REPLCONF", "listening-port", a});
+            return;
+        case HS_IP:
+            if (!server.cfg.replica_announce_ip || !server.cfg.replica_announce_ip[0]) {
+                lnk.step++;
+                continue;
+            }
+            send_cmd(3, (const char *[]){"REPLCONF", "ip-address", server.cfg.replica_announce_ip});
+            return;
+        case HS_CAPA: send_cmd(5, (const char *[]){"REPLCONF", "capa", "eof", "capa", "psync2"}); return;
+        case HS_PSYNC:
+            if (repl.bl && repl.replid[0]) {
+                snprintf(a, sizeof(a), "%lld", repl.offset + 1);
+                send_cmd(3, (const char *[]){"PSYNC", repl.replid, a});
+                log_msg(LOG_NOTICE, "Trying a partial resynchronization (request %s:%s).", repl.replid, a);
+            } else {
+                snprintf(b, sizeof(b), "-1");
+                send_cmd(3, (const char *[]){"PSYNC", "?", b});
+                log_msg(LOG_NOTICE, "Partial resynchronization not possible (no cached master)");
+            }
+            return;
+        }
+        return;
+    }
+}
+
+static void become_connected(const char *rest, size_t len);
+static void transfer_bytes(const char *p, size_t len);
+
+/* The reply of one handshake step. Returns 0 when the link was dropped. */
+static int handshake_reply(const char *line)
+{
+    switch (lnk.step) {
+    case HS_PING:
+        if (line[0] != '+' && strncmp(line, "-NOAUTH", 7) != 0 && strncmp(line, "-NOPERM", 7) != 0 &&
+            strncmp(line, "-ERR operation not permitted", 28) != 0) {
+            char msg[LINE_MAX_LEN + 128];
+            snprintf(msg, sizeof(msg), "Error reply to PING from master: '%s'", line);
+            link_retry(msg);
+            return 0;
+        }
+        log_msg(LOG_NOTICE, "Master replied to PING, replication can continue...");
+        break;
+    case HS_AUTH:
+        if (line[0] == '-') {
+            char msg[LINE_MAX_LEN + 128];
+            snprintf(msg, sizeof(msg), "Unable to AUTH to MASTER: %s", line);
+            link_retry(msg);
+            return 0;
+        }
+        break;
+    case HS_PORT:
+    case HS_IP:
+    case HS_CAPA:
+        if (line[0] == '-') {
+            log_msg(LOG_NOTICE, "(Non critical) Master does not understand REPLCONF: %s", line);
+        }
+        break;
+    case HS_PSYNC:
+        if (strncmp(line, "+FULLRESYNC ", 12) == 0) {
+            const char *id = line + 12;
+            const char *sp = strchr(id, ' ');
+            if (!sp || sp - id != 40) {
+                link_retry("Master replied with wrong +FULLRESYNC syntax.");
+                return 0;
+            }
+            memcpy(lnk.new_replid, id, 40);
+            lnk.new_replid[40] = '\0';
+            lnk.new_offset = strtoll(sp + 1, NULL, 10);
+            log_msg(LOG_NOTICE, "Full resync from master: %s:%lld", lnk.new_replid, lnk.new_offset);
+            lnk.state = LINK_TRANSFER;
+            lnk.have_header = 0;
+            lnk.done = 0;
+            lnk.sync_start_ms = server_ms();
+            snprintf(lnk.tmp_path, sizeof(lnk.tmp_path), "temp-%lld.%d.rdb", (long long)(server_ms() / 1000),
+                     (int)getpid());
+            lnk.tmp_fd = open(lnk.tmp_path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+            if (lnk.tmp_fd < 0) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "Opening the temp file needed for MASTER <-> REPLICA synchronization: %s",
+                         strerror(errno));
+                link_retry(msg);
+                return 0;
+            }
+            return 1;
+        }
+        if (strncmp(line, "+CONTINUE", 9) == 0) {
+            const char *id = line + 9;
+            while (*id == ' ') {
+                id++;
+            }
+            if (strlen(id) >= 40 && memcmp(id, repl.replid, 40) != 0) {
+                /* The primary's history has a new name (a failover):
+                 * ours continues it. */
+                memcpy(repl.replid2, repl.replid, 41);
+                repl.second_offset = repl.offset + 1;
+                memcpy(repl.replid, id, 40);
+                repl.replid[40] = '\0';
+                log_msg(LOG_NOTICE, "Master replication ID changed to %s", repl.replid);
+                /* Our replicas learn the new ID by reconnecting. */
+                repl_drop_replicas();
+            }
+            log_msg(LOG_NOTICE, "Successful partial resynchronization with master.");
+            lnk.state = LINK_CONNECTED;
+            return 1;
+        }
+        if (strncmp(line, "-NOMASTERLINK", 13) == 0 || strncmp(line, "-LOADING", 8) == 0) {
+            char msg[LINE_MAX_LEN + 128];
+            snprintf(msg, sizeof(msg), "Master is currently unable to PSYNC but should be in the future: %s", line);
+            link_retry(msg);
+            return 0;
+        }
+        {
+            char msg[LINE_MAX_LEN + 128];
+            snprintf(msg, sizeof(msg), "Unexpected reply to PSYNC from master: %s", line);
+            link_retry(msg);
+        }
+        return 0;
+    }
+    lnk.step++;
+    handshake_send();
+    return lnk.fd >= 0;
+}
+
+/* Consumes lines of the handshake from lnk.in. */
+static void handshake_input(void)
+{
+    size_t pos = 0;
+    while (lnk.state == LINK_HANDSHAKE) {
+        char *nl = memchr(lnk.in + pos, '\n', str_len(lnk.in) - pos);
+        if (!nl) {
+            if (str_len(lnk.in) - pos > LINE_MAX_LEN) {
+                link_retry("Reply line from MASTER too long");
+                return;
+            }
+            break;
+        }
+        size_t n = (size_t)(nl - (lnk.in + pos));
+        char line[LINE_MAX_LEN + 1];
+        n = n < LINE_MAX_LEN ? n : LINE_MAX_LEN;
+        memcpy(line, lnk.in + pos, n);
+        if (n && line[n - 1] == '\r') {
+            n--;
+        }
+        line[n] = '\0';
+        pos = (size_t)(nl - lnk.in) + 1;
+        if (n == 0) {
+            continue; /* keepalive newline */
+        }
+        if (!handshake_reply(line)) {
+            return;
+        }
+    }
+    if (!lnk.in) {
+        return;
+    }
+    size_t rest = str_len(lnk.in) - pos;
+    if (lnk.state == LINK_TRANSFER) {
+        str in = lnk.in;
+        lnk.in = NULL;
+        transfer_bytes(in + pos, rest);
+        str_free(in);
+    } else if (lnk.state == LINK_CONNECTED) {
+        str in = lnk.in;
+        lnk.in = NULL;
+        become_connected(in + pos, rest);
+        str_free(in);
+    } else {
+        memmove(lnk.in, lnk.in + pos, rest);
+        str_set_len(lnk.in, rest);
+    }
+}
+
+/* ---- the snapshot ---- */
+
+static void transfer_done(void);
+
+static void transfer_bytes(const char *p, size_t len)
+{
+    while (len > 0 && !lnk.have_header) {
+        /* "$<size>\r\n" or "$EOF:<40 bytes>\r\n", after keepalive newlines. */
+        if (p[0] == '\n') {
+            p++;
+            len--;
+            continue;
+        }
+        lnk.in = lnk.in ? lnk.in : str_empty(64);
+        const char *nl = memchr(p, '\n', len);
+        size_t take = nl ? (size_t)(nl - p) + 1 : len;
+        lnk.in = str_append(lnk.in, p, take);
+        p += take;
+        len -= take;
+        if (!nl) {
+            if (str_len(lnk.in) > LINE_MAX_LEN) {
+                link_retry("Bad protocol from MASTER, the first byte is not '$' (we received a too long line)");
+            }
+            return;
+        }
+        char *h = lnk.in;
+        if (h[0] == '-') {
+            char msg[LINE_MAX_LEN + 128];
+            snprintf(msg, sizeof(msg), "MASTER aborted replication with an error: %.*s", (int)str_len(lnk.in) - 2, h);
+            link_retry(msg);
+            return;
+        }
+        if (h[0] != '$') {
+            link_retry("Bad protocol from MASTER, the first byte is not '$' (we received something else)");
+            return;
+        }
+        if (strncmp(h, "$EOF:", 5) == 0 && str_len(lnk.in) >= 5 + EOF_MARK_LEN + 1) {
+            lnk.eof_mode = 1;
+            memcpy(lnk.eof_mark, h + 5, EOF_MARK_LEN);
+            memset(lnk.tail, 0, sizeof(lnk.tail));
+            log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        } else {
+            char *end;
+            lnk.size = strtoll(h + 1, &end, 10);
+            if (end == h + 1 || lnk.size < 0) {
+                link_retry("Bad protocol from MASTER: bad bulk length");
+                return;
+            }
+            lnk.eof_mode = 0;
+            log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: receiving %lld bytes from master to disk", lnk.size);
+        }
+        str_free(lnk.in);
+        lnk.in = NULL;
+        lnk.have_header = 1;
+    }
+    if (!lnk.have_header || lnk.state != LINK_TRANSFER) {
+        return;
+    }
+    size_t take = len;
+    if (!lnk.eof_mode && (long long)take > lnk.size - lnk.done) {
+        take = (size_t)(lnk.size - lnk.done);
+    }
+    size_t off = 0;
+    while (off < take) {
+        ssize_t n = write(lnk.tmp_fd, p + off, take - off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "Write error or short write writing to the DB dump file needed for MASTER <-> REPLICA "
+                     "synchronization: %s",
+                     strerror(errno));
+            link_retry(msg);
+            return;
+        }
+        off += (size_t)n;
+    }
+    lnk.done += (long long)take;
+    int complete;
+    if (lnk.eof_mode) {
+        /* The mark is the last 40 bytes: keep a window of the newest. */
+        if (take >= EOF_MARK_LEN) {
+            memcpy(lnk.tail, p + take - EOF_MARK_LEN, EOF_MARK_LEN);
+        } else {
+            memmove(lnk.tail, lnk.tail + take, EOF_MARK_LEN - take);
+            memcpy(lnk.tail + EOF_MARK_LEN - take, p, take);
+        }
+        complete = lnk.done >= EOF_MARK_LEN && memcmp(lnk.tail, lnk.eof_mark, EOF_MARK_LEN) == 0;
+        if (complete && ftruncate(lnk.tmp_fd, lnk.done - EOF_MARK_LEN) < 0) {
+            link_retry("Error truncating the RDB file received from the master");
+            return;
+        }
+    } else {
+        complete = lnk.done == lnk.size;
+    }
+    if (!complete) {
+        return;
+    }
+    /* In EOF mode nothing follows the mark in this read: the primary
+     * sends the stream only after the replica's first ACK. */
+    str after = NULL;
+    if (take < len) {
+        after = str_new(p + take, len - take);
+    }
+    transfer_done();
+    if (lnk.state == LINK_CONNECTED && after) {
+        become_connected(after, str_len(after));
+    } else if (lnk.state == LINK_CONNECTED) {
+        become_connected("", 0);
+    }
+    str_free(after);
+}
+
+static void transfer_done(void)
+{
+    /* Loading serves events (clients get -LOADING): the stream that
+     * follows must wait in the socket until the master client reads it. */
+    ev_del(server.loop, lnk.fd, EV_READABLE);
+    if (fsync(lnk.tmp_fd) < 0) {
+        log_msg(LOG_WARNING, "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: %s",
+                strerror(errno));
+    }
+    close(lnk.tmp_fd);
+    lnk.tmp_fd = -1;
+    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Flushing old data");
+    /* Our own snapshot or sub-replicas would describe the old data. */
+    if (snapshot_running()) {
+        snapshot_abort();
+    }
+    repl_drop_replicas();
+    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory");
+    if (persistence_load_replacement(lnk.tmp_path) < 0) {
+        log_msg(LOG_WARNING, "Failed trying to load the MASTER synchronization DB from disk");
+        unlink(lnk.tmp_path);
+        link_retry(NULL);
+        return;
+    }
+    memcpy(repl.replid, lnk.new_replid, 41);
+    repl.replid2[0] = '\0';
+    repl.second_offset = -1;
+    repl.offset = lnk.new_offset;
+    repl_reset_backlog();
+    /* The log restarts from the new data. */
+    if (server.cfg.appendonly) {
+        aof_rewrite();
+    }
+    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
+    lnk.state = LINK_CONNECTED;
+}
+
+/* ---- the master client ---- */
+
+static void send_ack(void)
+{
+    if (!lnk.master || (lnk.master->flags & CLIENT_CLOSE_ASAP)) {
+        return;
+    }
+    char off[32], buf[96];
+    int n = snprintf(off, sizeof(off), "%lld", repl.offset);
+    int len = snprintf(buf, sizeof(buf), "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n", n, off);
+    reply_raw(R(lnk.master), buf, (size_t)len);
+    client_pending_write(lnk.master);
+}
+
+/* The link becomes the master client; rest is the stream already read. */
+static void become_connected(const char *rest, size_t len)
+{
+    int fd = lnk.fd;
+    ev_del(server.loop, fd, EV_READABLE | EV_WRITABLE);
+    lnk.fd = -1;
+    str_free(lnk.in);
+    lnk.in = NULL;
+    client *c = client_new(fd, CLIENT_MASTER);
+    if (!c) {
+        close(fd);
+        link_retry("Can't create the master client");
+        return;
+    }
+    c->authenticated = 1;
+    snprintf(c->addr, sizeof(c->addr), "%.100s:%d", lnk.host, lnk.port);
+    sock_local_name(fd, c->laddr, sizeof(c->laddr));
+    lnk.master = c;
+    lnk.last_io_ms = server_ms();
+    /* Continue in the db the stream had selected before a short cut. */
+    if (lnk.state == LINK_CONNECTED && repl.seldb >= 0 && repl.seldb < server.cfg.databases) {
+        client_select_db(c, repl.seldb);
+    }
+    str_free(lnk.multi_bytes);
+    lnk.multi_bytes = NULL;
+    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished sync.");
+    if (len) {
+        if (c->qcap < len) {
+            c->qbuf = alloc_resize(c->qbuf, len);
+            c->qcap = len;
+        }
+        memcpy(c->qbuf, rest, len);
+        c->qlen = len;
+        client *prev = server.current_client;
+        server.current_client = c;
+        client_process_input(c);
+        server.current_client = prev;
+    }
+    send_ack();
+}
+
+void repl_ack_requested(void)
+{
+    lnk.ack_now = 1;
+}
+
+void repl_master_applied(client *c, const char *p, size_t len, size_t reply_mark)
+{
+    /* The master hears nothing back but acks. */
+    c->out.len = reply_mark;
+    lnk.last_io_ms = server_ms();
+    repl.seldb = c->db->id;
+    if (c->flags & CLIENT_MULTI) {
+        /* Inside MULTI the offset moves only at EXEC, so a cut in the
+         * middle replays the whole transaction. */
+        lnk.multi_bytes = str_append(lnk.multi_bytes ? lnk.multi_bytes : str_empty(len), p, len);
+        return;
+    }
+    if (lnk.multi_bytes) {
+        repl_feed_raw(lnk.multi_bytes, str_len(lnk.multi_bytes));
+        str_free(lnk.multi_bytes);
+        lnk.multi_bytes = NULL;
+    }
+    repl_feed_raw(p, len);
+    if (lnk.ack_now) {
+        lnk.ack_now = 0;
+        send_ack();
+    }
+}
+
+void repl_master_lost(client *c)
+{
+    if (c != lnk.master) {
+        return;
+    }
+    lnk.master = NULL;
+    str_free(lnk.multi_bytes);
+    lnk.multi_bytes = NULL;
+    lnk.down_since_ms = server_ms();
+    if (lnk.state == LINK_CONNECTED) {
+        log_msg(LOG_NOTICE, "Connection with master lost.");
+        lnk.state = LINK_CONNECT;
+    }
+}
+
+/* ---- connecting ---- */
+
+static void link_read(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    char buf[64 * 1024];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        link_retry(lnk.state == LINK_TRANSFER ? "I/O error trying to sync with MASTER: connection lost"
+                                              : "Master closed the connection during the handshake");
+        return;
+    }
+    lnk.last_io_ms = server_ms();
+    server.stats.net_input_bytes += n;
+    if (lnk.state == LINK_TRANSFER) {
+        transfer_bytes(buf, (size_t)n);
+        return;
+    }
+    lnk.in = str_append(lnk.in ? lnk.in : str_empty((size_t)n), buf, (size_t)n);
+    handshake_input();
+}
+
+static void link_connected(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    int e = sock_connect_error(fd);
+    if (e) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Error condition on socket for SYNC: %s", strerror(e));
+        link_retry(msg);
+        return;
+    }
+    ev_del(server.loop, fd, EV_WRITABLE);
+    log_msg(LOG_NOTICE, "Non blocking connect for SYNC fired the event.");
+    lnk.state = LINK_HANDSHAKE;
+    lnk.step = HS_PING;
+    ev_add(server.loop, fd, EV_READABLE, link_read, NULL);
+    handshake_send();
+}
+
+static void link_connect(void)
+{
+    char err[256] = "";
+    log_msg(LOG_NOTICE, "Connecting to MASTER %s:%d", lnk.host, lnk.port);
+    int fd = sock_connect_tcp(lnk.host, lnk.port, err, sizeof(err));
+    if (fd < 0) {
+        log_msg(LOG_WARNING, "Unable to connect to MASTER: %s", err);
+        return;
+    }
+    sock_set_nodelay(fd);
+    lnk.fd = fd;
+    lnk.state = LINK_CONNECTING;
+    lnk.last_io_ms = server_ms();
+    lnk.sync_attempts++;
+    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync started");
+    ev_add(server.loop, fd, EV_WRITABLE, link_connected, NULL);
+}
+
+void repl_set_primary(const char *host, int port)
+{
+    link_close();
+    if (lnk.master) {
+        client *m = lnk.master;
+        lnk.master = NULL;
+        client_close_async(m);
+    }
+    str_free(lnk.multi_bytes);
+    lnk.multi_bytes = NULL;
+    if (!host) {
+        if (lnk.state != LINK_NONE) {
+            lnk.state = LINK_NONE;
+            lnk.host[0] = '\0';
+            /* A new history continues ours: replicas that followed the old
+             * primary resync partially from us. */
+            repl_shift_id();
+            repl.seldb = -1;
+            repl_drop_replicas();
+            log_msg(LOG_NOTICE, "MASTER MODE enabled (user request from '%s')",
+                    server.current_client ? server.current_client->addr : "config");
+        }
+        return;
+    }
+    snprintf(lnk.host, sizeof(lnk.host), "%s", host);
+    lnk.port = port;
+    lnk.down_since_ms = 0; /* never up with this primary: INFO says -1 */
+    repl_drop_replicas();
+    lnk.state = LINK_CONNECT;
+    log_msg(LOG_NOTICE, "REPLICAOF %s:%d enabled", host, port);
+    link_connect();
+}
+
+int repl_primary_is(const char *host, int port)
+{
+    return lnk.state != LINK_NONE && lnk.port == port && strcasecmp(lnk.host, host) == 0;
+}
+
+/* ---- cron and INFO ---- */
+
+void repl_replica_cron(void)
+{
+    if (lnk.state == LINK_NONE) {
+        return;
+    }
+    int64_t now = server_ms();
+    if ((lnk.state == LINK_CONNECTING || lnk.state == LINK_HANDSHAKE) &&
+        now - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
+        link_retry("Timeout connecting to the MASTER...");
+    }
+    if (lnk.state == LINK_TRANSFER && now - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
+        link_retry("Timeout receiving bulk data from MASTER... If the problem persists try to set the "
+                   "'repl-timeout' parameter in redis.conf to a larger value.");
+    }
+    if (lnk.state == LINK_CONNECTED && lnk.master &&
+        now - lnk.master->last_interaction > (int64_t)server.cfg.repl_timeout * 1000) {
+        log_msg(LOG_WARNING, "MASTER timeout: no data nor PING received...");
+        client_close_async(lnk.master);
+    }
+    if (lnk.state == LINK_CONNECT) {
+        link_connect();
+    }
+    if (lnk.state == LINK_CONNECTED) {
+        send_ack();
+    }
+}
+
+void repl_replica_info(str *s)
+{
+    int64_t now = server_ms();
+    int up = lnk.state == LINK_CONNECTED;
+    *s = str_printf(*s,
+                    "master_host:%s\r\n"
+                    "master_port:%d\r\n"
+                    "master_link_status:%s\r\n"
+                    "master_last_io_seconds_ago:%lld\r\n"
+                    "master_sync_in_progress:%d\r\n"
+                    "slave_read_repl_offset:%lld\r\n"
+                    "slave_repl_offset:%lld\r\n",
+                    lnk.host, lnk.port, up ? "up" : "down",
+                    up && lnk.master ? (long long)((now - lnk.master->last_interaction) / 1000) : -1LL,
+                    lnk.state == LINK_TRANSFER, repl.offset, repl.offset);
+    if (lnk.state == LINK_TRANSFER) {
+        *s = str_printf(*s,
+                        "master_sync_total_bytes:%lld\r\n"
+                        "master_sync_read_bytes:%lld\r\n"
+                        "master_sync_left_bytes:%lld\r\n"
+                        "master_sync_perc:%.2f\r\n"
+                        "master_sync_last_io_seconds_ago:%lld\r\n",
+                        lnk.eof_mode ? -1LL : lnk.size, lnk.done, lnk.eof_mode ? -1LL : lnk.size - lnk.done,
+                        lnk.eof_mode || lnk.size == 0 ? 0.0 : 100.0 * (double)lnk.done / (double)lnk.size,
+                        (long long)((now - lnk.last_io_ms) / 1000));
+    }
+    if (!up) {
+        *s = str_printf(*s, "master_link_down_since_seconds:%lld\r\n",
+                        lnk.down_since_ms ? (long long)((now - lnk.down_since_ms) / 1000) : -1LL);
+    }
+    *s = str_printf(*s, "slave_priority:%d\r\nslave_read_only:%d\r\nreplica_announced:%d\r\n",
+                    server.cfg.replica_priority, server.cfg.replica_read_only, server.cfg.replica_announced);
+}
+
+static const char *link_state_name(void)
+{
+    switch (lnk.state) {
+    case LINK_CONNECT: return "connect";
+    case LINK_CONNECTING: return "connecting";
+    case LINK_HANDSHAKE: return "handshake";
+    case LINK_TRANSFER: return "sync";
+    case LINK_CONNECTED: return "connected";
+    }
+    return "none";
+}
+
+void repl_role_replica(client *c)
+{
+    reply_array(R(c), 5);
+    reply_bulk_cstr(R(c), "slave");
+    reply_bulk_cstr(R(c), lnk.host);
+    reply_int(R(c), lnk.port);
+    reply_bulk_cstr(R(c), link_state_name());
+    reply_int(R(c), lnk.state == LINK_CONNECTED ? repl.offset : -1);
+}
+
+str repl_primary_config(str s)
+{
+    if (lnk.state != LINK_NONE) {
+        s = str_printf(s, "%s %d", lnk.host, lnk.port);
+    }
+    return s;
+}
