@@ -40,6 +40,8 @@ typedef struct replica {
     size_t hdr_len, hdr_sent;
 } replica;
 
+const char *replica_ip(replica *r, char *buf, size_t len);
+
 static replica **replicas;
 static int nreplicas;
 static int snap_for_replicas; /* the running snapshot feeds replicas */
@@ -435,6 +437,15 @@ void cmd_sync_impl(client *c, int psync)
     if (c->flags & CLIENT_REPLICA) {
         return; /* already one: ignore, as Redis */
     }
+    /* PSYNC ... FAILOVER: our primary hands over to us (FAILOVER TO). */
+    if (psync && c->argc > 3 && arg_is(c, 3, "FAILOVER")) {
+        if (c->argv[1].len != 40 || memcmp(c->argv[1].ptr, repl.replid, 40) != 0) {
+            reply_err(c, "ERR PSYNC FAILOVER replid must match my replid.");
+            return;
+        }
+        log_msg(LOG_NOTICE, "Failover request received for replid %s.", repl.replid);
+        repl_set_primary(NULL, 0);
+    }
     if (repl_is_replica() && !repl_link_up()) {
         reply_err(c, "NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -592,8 +603,43 @@ static long wait_deadline(ev_loop *l, long long id, void *data)
     return -1;
 }
 
+void repl_request_acks(void)
+{
+    need_getack = 1;
+}
+
+int repl_find_replica(const char *host, int port, int *online)
+{
+    for (int i = 0; i < nreplicas; i++) {
+        char ip[128];
+        if (replicas[i]->listening_port == port && strcmp(replica_ip(replicas[i], ip, sizeof(ip)), host) == 0) {
+            *online = replicas[i]->state == RS_ONLINE;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int repl_replica_caught_up(const char *host, int port, char *out, size_t outlen, int *out_port)
+{
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        char ip[128];
+        const char *rip = replica_ip(r, ip, sizeof(ip));
+        if (r->state != RS_ONLINE || r->ack_off != repl.offset ||
+            (host && (r->listening_port != port || strcmp(rip, host) != 0))) {
+            continue;
+        }
+        snprintf(out, outlen, "%s", rip);
+        *out_port = r->listening_port;
+        return 1;
+    }
+    return 0;
+}
+
 void repl_wait_check(void)
 {
+    repl_failover_check();
     for (int i = 0; i < nwaiters;) {
         if (acked(waiters[i].offset) >= waiters[i].want) {
             wait_finish(i);
@@ -646,7 +692,7 @@ static const char *state_name(int s)
     return "none";
 }
 
-static const char *replica_ip(replica *r, char *buf, size_t len)
+const char *replica_ip(replica *r, char *buf, size_t len)
 {
     if (r->announce_ip[0]) {
         return r->announce_ip;
@@ -754,6 +800,7 @@ void repl_primary_cron(void)
             client_close_async(r->c);
         }
     }
+    repl_failover_check();
     /* Snapshots for replicas that waited for a busy one. */
     if (!snap_for_replicas) {
         start_snapshot();

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "repl/repl.h"
+#include "server/pause.h"
 
 repl_history repl = {.second_offset = -1, .seldb = -1};
 
@@ -38,7 +39,8 @@ void repl_shift_id(void)
 static int keep_expired(void)
 {
     if (!repl_is_replica()) {
-        return 0;
+        /* Paused writes: nothing may change, not even by expiring. */
+        return pause_writes_active() ? 1 : 0;
     }
     client *c = server.current_client;
     return c && (c->flags & CLIENT_MASTER) ? 2 : 1;
@@ -90,7 +92,7 @@ str repl_info(str s)
     repl_primary_info(&s);
     const char *id2 = repl.replid2[0] ? repl.replid2 : "0000000000000000000000000000000000000000";
     s = str_printf(s,
-                   "master_failover_state:no-failover\r\n"
+                   "master_failover_state:%s\r\n"
                    "master_replid:%s\r\n"
                    "master_replid2:%s\r\n"
                    "master_repl_offset:%lld\r\n"
@@ -99,7 +101,8 @@ str repl_info(str s)
                    "repl_backlog_size:%zu\r\n"
                    "repl_backlog_first_byte_offset:%lld\r\n"
                    "repl_backlog_histlen:%zu\r\n",
-                   repl.replid, id2, repl.offset, repl.second_offset, repl.bl != NULL, repl_backlog_bytes(),
-                   repl.bl ? backlog_first_offset(repl.bl) : 0LL, repl.bl ? repl.bl->histlen : (size_t)0);
+                   repl_failover_state(), repl.replid, id2, repl.offset, repl.second_offset, repl.bl != NULL,
+                   repl_backlog_bytes(), repl.bl ? backlog_first_offset(repl.bl) : 0LL,
+                   repl.bl ? repl.bl->histlen : (size_t)0);
     return s;
 }

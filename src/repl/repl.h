@@ -72,10 +72,22 @@ void repl_primary_init(void);
 void repl_backlog_resized(void);
 size_t repl_backlog_bytes(void);
 
+/* FAILOVER (failover.c) and what it asks of the primary side. */
+const char *repl_failover_state(void);
+void repl_failover_check(void);
+void repl_failover_psync_result(int ok);
+void repl_request_acks(void);
+int repl_find_replica(const char *host, int port, int *online);
+/* A replica (host NULL: any) that has acked the whole stream. */
+int repl_replica_caught_up(const char *host, int port, char *out, size_t outlen, int *out_port);
+
 /* ---- replica side (replica.c) ---- */
 int repl_is_replica(void);
 /* REPLICAOF host port; host NULL = NO ONE. */
 void repl_set_primary(const char *host, int port);
+/* Same, asking the new primary (our replica until now) to promote itself
+ * first ("PSYNC ... FAILOVER"). */
+void repl_set_primary_failover(const char *host, int port);
 /* The master client has applied len bytes of the stream (client.c). */
 void repl_master_applied(client *c, const char *p, size_t len, size_t reply_mark);
 /* REPLCONF GETACK from our primary: ack after this command. */

@@ -53,6 +53,7 @@ static struct {
     /* The master client's stream inside MULTI waits for EXEC. */
     str multi_bytes;
     int ack_now;
+    int psync_failover; /* this handshake's PSYNC carries FAILOVER */
     long long sync_attempts;
 } lnk = {.fd = -1, .tmp_fd = -1};
 
@@ -93,6 +94,10 @@ static void link_retry(const char *why)
     link_close();
     if (lnk.state != LINK_NONE) {
         lnk.state = LINK_CONNECT;
+    }
+    if (lnk.psync_failover) {
+        lnk.psync_failover = 0;
+        repl_failover_psync_result(0); /* back to being a primary */
     }
 }
 
@@ -147,7 +152,11 @@ static void handshake_send(void)
         case HS_PSYNC:
             if (repl.bl && repl.replid[0]) {
                 snprintf(a, sizeof(a), "%lld", repl.offset + 1);
-                send_cmd(3, (const char *[]){"PSYNC", repl.replid, a});
+                if (lnk.psync_failover) {
+                    send_cmd(4, (const char *[]){"PSYNC", repl.replid, a, "FAILOVER"});
+                } else {
+                    send_cmd(3, (const char *[]){"PSYNC", repl.replid, a});
+                }
                 log_msg(LOG_NOTICE, "Trying a partial resynchronization (request %s:%s).", repl.replid, a);
             } else {
                 snprintf(b, sizeof(b), "-1");
@@ -204,6 +213,10 @@ static int handshake_reply(const char *line)
             lnk.new_replid[40] = '\0';
             lnk.new_offset = strtoll(sp + 1, NULL, 10);
             log_msg(LOG_NOTICE, "Full resync from master: %s:%lld", lnk.new_replid, lnk.new_offset);
+            if (lnk.psync_failover) {
+                lnk.psync_failover = 0;
+                repl_failover_psync_result(1);
+            }
             lnk.state = LINK_TRANSFER;
             lnk.have_header = 0;
             lnk.done = 0;
@@ -237,6 +250,10 @@ static int handshake_reply(const char *line)
                 repl_drop_replicas();
             }
             log_msg(LOG_NOTICE, "Successful partial resynchronization with master.");
+            if (lnk.psync_failover) {
+                lnk.psync_failover = 0;
+                repl_failover_psync_result(1);
+            }
             lnk.state = LINK_CONNECTED;
             return 1;
         }
@@ -625,6 +642,7 @@ static void link_connect(void)
 
 void repl_set_primary(const char *host, int port)
 {
+    lnk.psync_failover = 0;
     link_close();
     if (lnk.master) {
         client *m = lnk.master;
@@ -654,6 +672,12 @@ void repl_set_primary(const char *host, int port)
     lnk.state = LINK_CONNECT;
     log_msg(LOG_NOTICE, "REPLICAOF %s:%d enabled", host, port);
     link_connect();
+}
+
+void repl_set_primary_failover(const char *host, int port)
+{
+    repl_set_primary(host, port);
+    lnk.psync_failover = 1;
 }
 
 int repl_primary_is(const char *host, int port)

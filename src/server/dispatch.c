@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "repl/repl.h"
 #include "server/block.h"
+#include "server/pause.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -248,6 +249,9 @@ void dispatch(client *c)
             c->flags |= CLIENT_DIRTY_EXEC;
         }
         return;
+    }
+    if (pause_gate(c, cmd)) {
+        return; /* runs when CLIENT PAUSE or FAILOVER's pause ends */
     }
     if (gate_multi && gate_multi(c, cmd)) {
         return;

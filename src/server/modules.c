@@ -5,6 +5,7 @@
 #include "pubsub/tracking.h"
 #include "script/lua.h"
 #include "server/block.h"
+#include "server/pause.h"
 #include "server/server.h"
 
 void multi_init(void);
@@ -27,6 +28,7 @@ void types_init(void)
 void features_init(void)
 {
     multi_init();
+    pause_init();
     block_init();
     pubsub_init();
     tracking_init();

@@ -239,6 +239,15 @@ void cmd_discard(client *c)
     reply_ok(R(c));
 }
 
+uint32_t multi_queued_flags(client *c)
+{
+    uint32_t f = 0;
+    for (int i = 0; c->mstate && i < c->mstate->n; i++) {
+        f |= c->mstate->cmds[i].cmd->flags;
+    }
+    return f;
+}
+
 void cmd_exec(client *c)
 {
     if (!(c->flags & CLIENT_MULTI)) {

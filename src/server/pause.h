@@ -1,0 +1,25 @@
+/* pause: CLIENT PAUSE and the pause FAILOVER takes while its replica
+ * catches up. Paused commands wait (their clients look blocked) and run in
+ * arrival order when every pause has ended. A WRITE pause holds what may
+ * change data or be replicated; ALL holds everything. Replicas and the
+ * master link are never paused. While writes are paused, keys are neither
+ * expired nor evicted, so the dataset (and the replication offset) stands
+ * still. */
+#ifndef KEEL_PAUSE_H
+#define KEEL_PAUSE_H
+
+#include <stdint.h>
+
+#include "server/server.h"
+
+enum { PAUSE_BY_CLIENT = 0, PAUSE_BY_FAILOVER = 1, PAUSE_PURPOSES = 2 };
+
+/* Until until_ms (0: until pause_end); all = every command, not only writes. */
+void pause_start(int purpose, int64_t until_ms, int all);
+void pause_end(int purpose);
+int pause_writes_active(void);
+/* Dispatch's gate: 1 when c's command was held. */
+int pause_gate(client *c, const command *cmd);
+void pause_init(void);
+
+#endif
