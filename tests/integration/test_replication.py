@@ -1,0 +1,905 @@
+"""Replication (the PSYNC2 protocol of Redis 7.0), written before Keel had
+it and validated against Debian's redis-server 7.0.15: every test passes
+with KEEL_SERVER=/usr/bin/redis-server.
+
+Topologies that matter run three ways, (primary, replica) in (keel, keel),
+(redis, keel), (keel, redis), where "keel" is KEEL_SERVER and "redis" is
+/usr/bin/redis-server (the redis variants are skipped when it is missing):
+the full sync of every type, the command stream after it, ROLE and INFO
+replication, read-only replicas, WAIT, PSYNC2 promotion (three servers),
+partial resync after a cut, a backlog too short for it, expiry seen from a
+replica, min-replicas-to-write and the SLAVEOF alias. Single-server tests
+(bad REPLICAOF arguments, replicating from itself or from nowhere, raw
+PSYNC/SYNC handshakes and the replication stream's bytes, redis-cli --rdb)
+run against KEEL_SERVER alone.
+
+Datasets are compared by reading everything back (persist_util.snapshot:
+values, TTLs, stream groups and PELs, functions, other databases' sizes)
+and by DEBUG DIGEST and every key's DEBUG DIGEST-VALUE (Keel computes them
+as Redis does, so they compare across the two servers). Waits poll (link up, the primary seeing the replica
+online, offsets equal) with 20 s deadlines; every server is stopped at the
+end of its test, also when the test fails. Helpers are in repl_util.py."""
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+from conftest import free_port
+from persist_util import TempDirs, assert_same, removal_fixture, snapshot
+from repl_util import (DEADLINE, HOST, REDIS, Cluster, Raw, assert_same_data, kinds_param, link_up,
+                       online, parse_commands, raw_reply, read_rdb_payload, replica_entry, replicate, stays,
+                       wait_in_sync, wait_link_up, wait_until)
+
+mkdir = TempDirs("keel-repl-")
+_remove_tmpdirs = removal_fixture(mkdir)
+
+PAIRS = [kinds_param("keel", "keel"), kinds_param("redis", "keel"), kinds_param("keel", "redis")]
+# (old primary, the replica promoted, the replica that follows it afterwards)
+TRIOS = [kinds_param("keel", "keel", "keel"), kinds_param("redis", "keel", "redis"),
+         kinds_param("keel", "redis", "keel")]
+pairs = pytest.mark.parametrize("kinds", PAIRS)
+trios = pytest.mark.parametrize("kinds", TRIOS)
+
+DBS = (0, 1, 3, 15)
+HEX = set("0123456789abcdef")
+ZERO_ID = "0" * 40
+READONLY = "-READONLY You can't write against a read only replica."
+WAIT_ON_REPLICA = ("-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a "
+                   "replica is configured to be writable (which is not the default) writes to replicas are just "
+                   "local and are not propagated.")
+NOREPLICAS = "-NOREPLICAS Not enough good replicas to write."
+NOMASTERLINK = "-NOMASTERLINK Can't SYNC while not connected with my master"
+MASTERDOWN = "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+BAD_PORT = "-ERR Invalid master port"
+LIB = ("#!lua name=repllib\n"
+       "redis.register_function('repl_echo', function(keys, args) return args[1] end)\n"
+       "redis.register_function{function_name='repl_get', callback=function(keys, args) "
+       "return redis.call('GET', keys[1]) end, flags={'no-writes'}}\n")
+
+
+@pytest.fixture
+def cluster():
+    c = Cluster(mkdir)
+    yield c
+    c.stop_all()
+
+
+def start(cluster, kinds):
+    return [cluster.start(k) for k in kinds]
+
+
+def is_replid(v):
+    return isinstance(v, str) and len(v) == 40 and set(v) <= HEX
+
+
+# ---------------------------------------------------------------- datasets
+
+def preload(peer):
+    """Every type and encoding in db 0 (strings: short, empty, binary,
+    integers, 300 KB random, compressible; lists, hashes, sorted sets small
+    and big; sets as intset, small and big; streams with deleted entries, two
+    groups, consumers with and without pending entries), TTLs, more keys (some
+    with db 0's names) in dbs 1, 3 and 15, a function library."""
+    rng = random.Random(20240611)
+    c = peer.bytes_client(0)
+    p = c.pipeline(transaction=False)
+    p.set("s:short", "hello")
+    p.set("s:empty", "")
+    p.set(b"s:bin\x00\xff", b"\x00\r\n\xff binary")
+    for v in ("0", "-1", "127", "32767", "2147483648", str(2**63 - 1), str(-2**63), "007", "1.5", "-0"):
+        p.set("s:int:" + v, v)
+    p.incrby("s:counter", 41)
+    p.set("s:big", rng.randbytes(300_000))
+    p.set("s:lzf", "ab" * 20_000)
+    p.rpush("l:small", "a", "1", "-99", "", "x" * 100)
+    p.rpush("l:big", *[str(i) if i % 3 == 0 else "item-%d" % i for i in range(5000)])
+    p.hset("h:small", mapping={"f": "v", "n": 12, "e": ""})
+    p.hset("h:big", mapping={"field:%d" % i: "v" * (i % 70) for i in range(1000)})
+    p.sadd("set:int", *range(-5, 300))
+    p.sadd("set:small", "a", "b", "c")
+    p.sadd("set:big", *["m%d" % i for i in range(2000)])
+    p.zadd("z:small", {"a": 1, "b": -2.5, "c": float("inf"), "d": float("-inf")})
+    p.zadd("z:big", {"m%d" % i: i * 0.25 for i in range(1000)})
+    p.set("t:px", "x", px=3_600_000)
+    p.expire("l:small", 7200)
+    p.expireat("h:small", int(time.time()) + 86400)
+    p.pexpire("z:big", 5_000_000)
+    p.execute()
+    x = c.execute_command
+    for i in range(1, 21):
+        x("XADD", "x:s", "%d-%d" % (1000 + i, i), "f", "v%d" % i, "n", i)
+    x("XDEL", "x:s", "1005-5")
+    x("XGROUP", "CREATE", "x:s", "g1", "0")
+    x("XGROUP", "CREATE", "x:s", "g2", "$")
+    x("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "4", "STREAMS", "x:s", ">")
+    x("XREADGROUP", "GROUP", "g1", "bob", "COUNT", "3", "STREAMS", "x:s", ">")
+    x("XACK", "x:s", "g1", "1002-2")
+    x("XGROUP", "CREATECONSUMER", "x:s", "g1", "carol")
+    p = c.pipeline(transaction=False)
+    for i in range(1, 1201):
+        p.execute_command("XADD", "x:big", "%d-0" % (10**12 + i), "f%d" % (i // 100), i, "pad", "p" * (i % 30))
+    p.execute()
+    x("EXPIRE", "x:big", 100_000)
+    x("FUNCTION", "LOAD", LIB)
+    for db in (1, 3, 15):
+        d = peer.bytes_client(db)
+        d.set("s:short", "db%d" % db)
+        d.rpush("l:db", *range(db + 1))
+        d.hset("h:db", mapping={"db": db})
+        d.set("t:db", "x", ex=1000 * db)
+        d.close()
+    c.close()
+
+
+def write_load(primary):
+    """Writes of every kind the replication stream must carry, across
+    databases: the replica must end up equal. Returns the dbs written."""
+    c0 = primary.bytes_client(0)
+    x = c0.execute_command
+    x("SET", "a", "1")
+    x("INCR", "a")
+    x("INCRBY", "n", 5)
+    x("INCRBYFLOAT", "f", "1.5")  # propagated as SET ... KEEPTTL
+    x("APPEND", "a", "0")
+    x("SET", "ex", "v", "EX", 1000)
+    x("SETEX", "ex2", 2000, "v")
+    x("SET", "keep", "v", "PX", 900_000)
+    x("SET", "keep", "w", "KEEPTTL")
+    x("GETEX", "ex2", "PERSIST")
+    x("RPUSH", "l", *range(20))
+    x("LPOP", "l")
+    x("LINSERT", "l", "BEFORE", "5", "ins")
+    x("LTRIM", "l", 0, 15)
+    x("HSET", "h", "a", 1, "b", 2, "c", 3)
+    x("HINCRBY", "h", "a", 10)
+    x("HDEL", "h", "b")
+    x("SADD", "s", *range(50))
+    x("SPOP", "s", 5)  # random: propagated as the SREM of what it popped
+    x("SREM", "s", 10)
+    x("ZADD", "z", 1, "a", 2, "b", 3, "c", 4, "d")
+    x("ZINCRBY", "z", 2.5, "a")
+    x("ZPOPMIN", "z")
+    x("XADD", "xs", "*", "f", "v")  # auto ID: the replica must get the same one
+    x("XADD", "xs", "MAXLEN", "=", 3, "*", "f", "w")
+    x("XGROUP", "CREATE", "xs", "g", "0")
+    x("XREADGROUP", "GROUP", "g", "c1", "COUNT", 1, "STREAMS", "xs", ">")
+    x("XADD", "xs", "*", "f", "later")
+    x("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "xs", ">")
+    ids = [e[0] for e in x("XRANGE", "xs", "-", "+")]
+    x("XACK", "xs", "g", ids[0])
+    x("SET", "gone", "x")
+    x("EXPIRE", "gone", 10_000)
+    x("EXPIRE", "a", 3000)  # relative: propagated as an absolute PEXPIREAT
+    x("PEXPIRE", "h", 8_000_000)
+    x("PERSIST", "h")
+    x("DEL", "gone")
+    x("SET", "past", "x")
+    x("EXPIREAT", "past", 1)  # in the past: a deletion
+    x("UNLINK", "n")
+    x("RENAME", "f", "f2")
+    t = c0.pipeline(transaction=True)
+    t.set("m1", "x")
+    t.incr("m2")
+    t.lpush("l", "multi")
+    t.execute()
+    x("EVAL", "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[2]); "
+              "redis.call('SET', KEYS[3], redis.call('TIME')[1]); return redis.call('SPOP', KEYS[4])",
+      4, "e1", "e2", "etime", "s", "scripted")
+    # The same connection changing databases: each write goes to the db the
+    # replication stream last SELECTed.
+    x("SELECT", 2)
+    x("SET", "in2", "two")
+    x("RPUSH", "l2", "a", "b")
+    x("SELECT", 7)
+    x("SET", "in7", "seven")
+    x("HSET", "h7", "f", "v")
+    x("SELECT", 0)
+    x("SET", "back0", "zero")
+    x("SELECT", 7)
+    x("FLUSHDB")
+    x("SET", "after-flush", "7")
+    x("SELECT", 2)
+    x("SWAPDB", 2, 4)
+    x("SET", "in2-after-swap", "x")
+    x("SELECT", 0)
+    rng = random.Random(5)
+    p = c0.pipeline(transaction=False)
+    for i in range(400):
+        db, k = rng.choice((0, 2, 4)), "r:%d" % rng.randrange(60)
+        p.execute_command("SELECT", db)
+        op = rng.randrange(6)
+        if op == 0:
+            p.execute_command("SET", k, rng.randrange(10**6))
+        elif op == 1:
+            p.execute_command("DEL", k)
+        elif op == 2:
+            p.execute_command("EXPIRE", k, rng.randrange(100, 10_000))
+        elif op == 3:
+            p.execute_command("APPEND", k + ":s", "y")
+        elif op == 4:
+            p.execute_command("RPUSH", k + ":l", i)
+        else:
+            p.execute_command("ZADD", k + ":z", rng.random(), i)
+    p.execute_command("SELECT", 0)
+    p.execute()
+    c0.close()
+    return (0, 2, 4, 7)
+
+
+# ---------------------------------------------------------------- 1, 2: full sync and the stream
+
+@pairs
+def test_full_sync_copies_every_type_ttl_and_db(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    preload(primary)
+    replica.c.set("stale", "the replica's own data is dropped")
+    replica.client(5).set("stale5", "x")
+    assert primary.stat("sync_full") == 0
+    replicate(primary, replica)
+    assert primary.stat("sync_full") == 1
+    assert primary.stat("sync_partial_ok") == 0
+    assert replica.c.exists("stale") == 0
+    assert replica.client(5).dbsize() == 0
+    assert_same_data(primary, replica, DBS)
+    # The function library came with the snapshot and runs on the replica:
+    # a function flagged no-writes does; one without flags may write, so a
+    # read-only replica refuses it.
+    assert replica.c.execute_command("FCALL_RO", "repl_get", 1, "s:short") == "hello"
+    assert replica.c.execute_command("FCALL", "repl_get", 1, "s:short") == "hello"
+    assert raw_reply(replica, "FCALL", "repl_echo", 0, "hi") == READONLY
+
+
+@pairs
+def test_full_sync_of_an_empty_primary(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    replica.c.set("stale", "x")
+    replicate(primary, replica)
+    assert replica.c.dbsize() == 0
+    assert replica.c.execute_command("DEBUG", "DIGEST") == ZERO_ID
+    primary.c.set("k", "v")
+    wait_in_sync(primary, replica)
+    assert replica.c.get("k") == "v"
+
+
+@pairs
+def test_stream_of_writes_after_sync(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    preload(primary)
+    replicate(primary, replica)
+    dbs = write_load(primary)
+    wait_in_sync(primary, replica)
+    # Redis 7.0 propagates XREADGROUP as XCLAIMs that do not carry the
+    # group's entries-read: a Redis primary's replicas lose it (and the
+    # group's lag). Keel's stream carries it: exact when Keel is the primary.
+    assert_same_data(primary, replica, sorted(set(DBS) | set(dbs)), exact=primary.binary != REDIS)
+    r7 = replica.client(7)
+    assert r7.keys() == ["after-flush"]
+    assert replica.client(4).get("in2") == "two"  # SWAPDB 2 4
+    assert replica.client(2).get("in2-after-swap") == "x"
+
+
+@pairs
+def test_publish_on_the_primary_reaches_subscribers_of_the_replica(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    sub = replica.client().pubsub()
+    try:
+        sub.subscribe("news")
+        assert sub.get_message(timeout=5)["type"] == "subscribe"
+        off = primary.offset()
+        assert primary.c.publish("news", "hello") == 0  # no subscriber on the primary itself
+        assert primary.offset() > off  # PUBLISH goes down the replication stream
+        m = wait_until(lambda: sub.get_message(timeout=0.1), "the message on the replica")
+        assert (m["type"], m["channel"], m["data"]) == ("message", "news", "hello")
+    finally:
+        sub.close()
+
+
+@pairs
+def test_writes_during_the_full_sync_are_not_lost(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    p = primary.bytes_client(0).pipeline(transaction=False)
+    for i in range(20_000):
+        p.set("k:%d" % i, "v" * (i % 100))
+    p.execute()
+    stop = threading.Event()
+    done = {"n": 0, "error": None}
+
+    def writer():
+        c = primary.client()
+        try:
+            while not stop.is_set():
+                n = done["n"]
+                c.pipeline(transaction=False).incr("counter").rpush("log", n).set("k:%d" % (n % 20_000), n).execute()
+                done["n"] = n + 1
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            done["error"] = e
+        finally:
+            c.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert replica.replicaof(primary) == "OK"
+        wait_link_up(replica, primary)
+        n = done["n"]
+        wait_until(lambda: done["n"] >= n + 50 or done["error"], "more writes after the sync")
+    finally:
+        stop.set()
+        t.join()
+    assert done["error"] is None, done["error"]
+    wait_in_sync(primary, replica)
+    n = done["n"]
+    assert replica.c.get("counter") == str(n)
+    assert replica.c.lrange("log", 0, -1) == [str(i) for i in range(n)]
+    names = ["k:%d" % i for i in range(20_000)]
+    assert replica.c.mget(names) == primary.c.mget(names)
+    assert replica.c.dbsize() == primary.c.dbsize() == 20_002
+
+
+# ---------------------------------------------------------------- 3: ROLE and INFO replication
+
+@pairs
+def test_role_and_info_replication(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    pinfo = primary.repl()
+    assert pinfo["role"] == "master"
+    assert pinfo["connected_slaves"] == "0"
+    assert pinfo["master_replid2"] == ZERO_ID
+    assert pinfo["second_repl_offset"] == "-1"
+    assert pinfo["repl_backlog_active"] == "0"
+    assert pinfo["repl_backlog_size"] == "1048576"
+    assert is_replid(pinfo["master_replid"])
+    assert primary.c.execute_command("ROLE") == ["master", 0, []]
+    replicate(primary, replica)
+    primary.c.set("k", "v")
+    assert primary.c.execute_command("WAIT", 1, 5000) == 1
+
+    # ROLE on the primary: the replicas' addresses, ports and acknowledged
+    # offsets are bulk strings. Replicas ack once a second; poll until the
+    # ack matches the primary's offset.
+    def role_settled():
+        role = primary.c.execute_command("ROLE")
+        return role if role[2] and role[2][0][2] == str(role[1]) else None
+
+    role = wait_until(role_settled, "the replica's ack to reach the primary's offset", peers=(primary, replica))
+    assert role[0] == "master"
+    assert isinstance(role[1], int) and role[1] > 0
+    assert role[2] == [[HOST, str(replica.port), str(role[1])]]
+
+    # ROLE on the replica: its processed offset (an integer).
+    def replica_role_settled():
+        before = int(replica.repl()["slave_repl_offset"])
+        role = replica.c.execute_command("ROLE")
+        return role if role[4] == before else None
+
+    rrole = wait_until(replica_role_settled, "a stable replica offset")
+    assert rrole == ["slave", HOST, primary.port, "connected", rrole[4]]
+    assert rrole[4] > 0
+
+    # Both INFOs read at one offset (a ping from the primary may land between
+    # two reads: read again then).
+    def infos_at_one_offset():
+        pinfo, rinfo = primary.repl(), replica.repl()
+        return (pinfo, rinfo) if pinfo["master_repl_offset"] == rinfo["slave_repl_offset"] else None
+
+    pinfo, rinfo = wait_until(infos_at_one_offset, "equal offsets", peers=(primary, replica))
+    off = int(pinfo["master_repl_offset"])
+    assert pinfo["role"] == "master"
+    assert pinfo["connected_slaves"] == "1"
+    slave0 = pinfo["slave0"]
+    assert [kv.split("=")[0] for kv in slave0.split(",")] == ["ip", "port", "state", "offset", "lag"]
+    entry = replica_entry(primary, replica)
+    assert entry["ip"] == HOST
+    assert entry["port"] == str(replica.port)
+    assert entry["state"] == "online"
+    assert 0 < int(entry["offset"]) <= off
+    assert 0 <= int(entry["lag"]) <= DEADLINE
+    assert pinfo["master_failover_state"] == "no-failover"
+    assert is_replid(pinfo["master_replid"])
+    assert pinfo["master_replid2"] == ZERO_ID
+    assert pinfo["second_repl_offset"] == "-1"
+    assert pinfo["repl_backlog_active"] == "1"
+    assert pinfo["repl_backlog_size"] == "1048576"
+    # The backlog holds everything since the replica attached: its first
+    # byte is offset 1, so its length is the offset itself.
+    assert pinfo["repl_backlog_first_byte_offset"] == "1"
+    assert int(pinfo["repl_backlog_histlen"]) == off
+
+    assert rinfo["role"] == "slave"
+    assert rinfo["master_host"] == HOST
+    assert rinfo["master_port"] == str(primary.port)
+    assert rinfo["master_link_status"] == "up"
+    assert 0 <= int(rinfo["master_last_io_seconds_ago"]) <= DEADLINE
+    assert rinfo["master_sync_in_progress"] == "0"
+    assert rinfo["slave_read_repl_offset"] == rinfo["slave_repl_offset"] == str(off)
+    assert rinfo["slave_priority"] == "100"
+    assert rinfo["slave_read_only"] == "1"
+    assert rinfo["replica_announced"] == "1"
+    assert "master_link_down_since_seconds" not in rinfo  # only while the link is down
+    assert rinfo["connected_slaves"] == "0"
+    # A replica takes its primary's replication ID and offset, and keeps a
+    # backlog of its own (so it can serve partial resyncs once promoted).
+    assert rinfo["master_replid"] == pinfo["master_replid"]
+    assert rinfo["master_replid2"] == ZERO_ID
+    assert rinfo["second_repl_offset"] == "-1"
+    assert rinfo["master_repl_offset"] == str(off)
+    assert rinfo["repl_backlog_active"] == "1"
+    first = int(rinfo["repl_backlog_first_byte_offset"])
+    assert first >= 1
+    assert first + int(rinfo["repl_backlog_histlen"]) - 1 == off
+
+
+# ---------------------------------------------------------------- 4: read-only replicas
+
+@pairs
+def test_replica_is_read_only_by_default(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    primary.c.rpush("l", "a", "b")
+    primary.c.set("k", "v")
+    replicate(primary, replica)
+    for cmd in (("SET", "k", "x"), ("DEL", "k"), ("RPUSH", "l", "c"), ("EXPIRE", "k", 100), ("FLUSHALL",),
+                ("INCR", "new")):
+        assert raw_reply(replica, *cmd) == READONLY, cmd
+    # redis-py drops the READONLY code: ReadOnlyError, the rest as its text.
+    with pytest.raises(redis.ReadOnlyError) as e:
+        replica.c.set("k", "x")
+    assert str(e.value) == "You can't write against a read only replica."
+    # MULTI: the write is refused when queued, EXEC then aborts.
+    raw = Raw(replica.port)
+    try:
+        raw.send("MULTI")
+        raw.send("SET", "k", "x")
+        raw.send("EXEC")
+        assert [raw.line() for _ in range(3)] == [b"+OK", READONLY.encode(),
+                                                 b"-EXECABORT Transaction discarded because of previous errors."]
+    finally:
+        raw.close()
+    # A script's write fails inside the script (the text names the script;
+    # this form is Redis 7's); read-only scripts and PUBLISH are fine.
+    script = "return redis.call('SET', 'k', 'x')"
+    sha = hashlib.sha1(script.encode()).hexdigest()
+    assert raw_reply(replica, "EVAL", script, 0) == "%s script: %s, on @user_script:1." % (READONLY, sha)
+    assert replica.c.eval("return redis.call('GET', 'k')", 0) == "v"
+    assert replica.c.publish("ch", "m") == 0
+    assert replica.c.get("k") == "v"
+    assert replica.c.lrange("l", 0, -1) == ["a", "b"]
+    assert replica.c.dbsize() == 2
+    assert replica.c.config_get("replica-read-only") == {"replica-read-only": "yes"}
+
+
+@pairs
+def test_writable_replica_writes_stay_local(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    assert replica.c.config_set("replica-read-only", "no") is True
+    assert replica.repl()["slave_read_only"] == "0"
+    assert replica.c.set("local", "1") is True
+    assert replica.c.get("local") == "1"
+    # Local writes neither reach the primary nor move the replica's offset
+    # (a replica ahead of its primary would never be in sync again).
+    wait_in_sync(primary, replica)
+    primary.c.set("p", "2")
+    wait_in_sync(primary, replica)
+    assert replica.c.get("p") == "2"
+    assert primary.c.exists("local") == 0
+    assert raw_reply(replica, "WAIT", 1, 10) == WAIT_ON_REPLICA
+    assert replica.c.config_set("replica-read-only", "yes") is True
+    assert raw_reply(replica, "SET", "local", "2") == READONLY
+
+
+# ---------------------------------------------------------------- 5: WAIT
+
+@pairs
+def test_wait(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    c = primary.client()
+    # A connection that wrote nothing needs no acknowledgement.
+    assert c.execute_command("WAIT", 1, 5000) == 1
+    c.set("k", "v")
+    t = time.time()
+    assert c.execute_command("WAIT", 1, 5000) == 1
+    assert time.time() - t < 4.5
+    assert replica.c.get("k") == "v"
+    c.set("k2", "v")
+    t = time.time()
+    assert c.execute_command("WAIT", 2, 200) == 1  # the timeout passes, one replica acknowledged
+    elapsed = time.time() - t
+    assert 0.19 <= elapsed < 5, elapsed
+    assert raw_reply(replica, "WAIT", 1, 1000) == WAIT_ON_REPLICA
+    assert raw_reply(replica, "WAIT", 0, 0) == WAIT_ON_REPLICA
+    c.close()
+
+
+def test_wait_without_replicas_and_bad_arguments(cluster):
+    (p,) = start(cluster, ("keel",))
+    assert raw_reply(p, "WAIT", 0, 0) == ":0"
+    p.c.set("k", "v")
+    t = time.time()
+    assert p.c.execute_command("WAIT", 1, 100) == 0
+    assert time.time() - t >= 0.09
+    assert raw_reply(p, "WAIT", 1, -1) == "-ERR timeout is negative"
+    assert raw_reply(p, "WAIT", "x", 1) == "-ERR value is not an integer or out of range"
+    assert raw_reply(p, "WAIT", 1, "x") == "-ERR timeout is not an integer or out of range"
+    assert raw_reply(p, "WAIT", 1) == "-ERR wrong number of arguments for 'wait' command"
+
+
+# ---------------------------------------------------------------- 6: promotion (PSYNC2)
+
+@trios
+def test_promoted_replica_keeps_replid_and_serves_partial_resync(cluster, kinds):
+    a, b, c = start(cluster, kinds)
+    preload(a)
+    replicate(a, b)
+    replicate(a, c)
+    a.c.set("before-failover", "1")
+    wait_in_sync(a, b, c)
+    old_id = a.repl()["master_replid"]
+    data = snapshot(a.node, DBS)
+    # The primary dies; both replicas hold the same offset.
+    a.node.kill9()
+    wait_until(lambda: not link_up(b) and not link_up(c), "both links down")
+    b_off = int(b.repl()["master_repl_offset"])
+    assert int(c.repl()["master_repl_offset"]) == b_off
+
+    assert b.c.execute_command("REPLICAOF", "NO", "ONE") == "OK"
+    binfo = b.repl()
+    assert binfo["role"] == "master"
+    assert binfo["master_replid2"] == old_id  # PSYNC2: the old ID stays valid...
+    assert binfo["second_repl_offset"] == str(b_off + 1)  # ...up to the offset of the promotion
+    assert is_replid(binfo["master_replid"]) and binfo["master_replid"] != old_id
+    assert binfo["master_repl_offset"] == str(b_off)
+    assert binfo["repl_backlog_active"] == "1"
+    assert b.c.execute_command("ROLE")[0] == "master"
+    assert_same(data, snapshot(b.node, DBS))  # promotion keeps the data
+    assert b.c.set("after-failover", "2") is True  # and accepts writes
+    assert b.stat("sync_full") == 0 and b.stat("sync_partial_ok") == 0
+
+    # The other replica follows the promoted one with a partial resync.
+    replicate(b, c)
+    assert b.stat("sync_partial_ok") == 1
+    assert b.stat("sync_full") == 0
+    assert b.stat("sync_partial_err") == 0
+    cinfo = c.repl()
+    assert cinfo["master_replid"] == b.repl()["master_replid"]
+    assert c.c.get("after-failover") == "2"
+    assert c.c.get("before-failover") == "1"
+    b.c.set("streamed", "3")
+    wait_in_sync(b, c)
+    assert_same_data(b, c, DBS)
+
+
+# ---------------------------------------------------------------- 7: partial resync after a cut
+
+def cut_on_replica(primary, replica):
+    assert replica.c.execute_command("CLIENT", "KILL", "TYPE", "master") == 1
+
+
+def cut_on_primary(primary, replica):
+    assert primary.c.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
+
+
+def cut_on_primary_slave_alias(primary, replica):
+    assert primary.c.execute_command("CLIENT", "KILL", "TYPE", "slave") == 1
+
+
+@pytest.mark.parametrize("cut", [cut_on_replica, cut_on_primary, cut_on_primary_slave_alias],
+                         ids=["kill-master-link", "kill-replica", "kill-slave"])
+@pairs
+def test_partial_resync_after_the_link_is_cut(cluster, kinds, cut):
+    primary, replica = start(cluster, kinds)
+    preload(primary)
+    replicate(primary, replica)
+    replid = primary.repl()["master_replid"]
+    full, partial = primary.stat("sync_full"), primary.stat("sync_partial_ok")
+    cut(primary, replica)
+    c = primary.client()
+    for i in range(100):
+        c.rpush("during-cut", i)
+    c.incr("s:counter")
+    c.close()
+    c3 = primary.client(3)
+    c3.set("in3", "x")
+    c3.close()
+    wait_until(lambda: primary.stat("sync_partial_ok") == partial + 1, "a partial resync",
+               peers=(primary, replica))
+    wait_until(lambda: online(primary, replica), "the replica back online", peers=(primary, replica))
+    wait_in_sync(primary, replica)
+    assert primary.stat("sync_full") == full
+    assert primary.repl()["master_replid"] == replid
+    assert replica.repl()["master_replid"] == replid
+    assert replica.c.llen("during-cut") == 100
+    assert_same_data(primary, replica, DBS)
+
+
+@pairs
+def test_backlog_too_short_forces_full_resync(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    assert primary.c.config_set("repl-backlog-size", "16384") is True
+    primary.c.set("k", "v")
+    replicate(primary, replica)
+    # Pointing the replica elsewhere keeps what it had (its cached primary)
+    # for a partial resync later.
+    assert replica.c.execute_command("REPLICAOF", HOST, free_port()) == "OK"
+    off = int(replica.repl()["master_repl_offset"])
+    wait_until(lambda: replica_entry(primary, replica) is None, "the primary to drop the replica")
+    p = primary.client().pipeline(transaction=False)
+    for i in range(200):
+        p.set("big:%d" % i, "x" * 1000)
+    p.execute()
+    wait_until(lambda: int(primary.repl()["repl_backlog_first_byte_offset"]) > off + 1,
+               "the backlog to drop the replica's offset")
+    full, err = primary.stat("sync_full"), primary.stat("sync_partial_err")
+    replicate(primary, replica)
+    assert primary.stat("sync_full") == full + 1
+    assert primary.stat("sync_partial_err") == err + 1
+    assert primary.stat("sync_partial_ok") == 0
+    assert replica.c.dbsize() == 201
+    assert_same_data(primary, replica, (0,))
+
+
+# ---------------------------------------------------------------- 8: expiry seen from a replica
+
+@pairs
+def test_replica_hides_expired_keys_and_waits_for_the_primarys_del(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    assert primary.c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0) == "OK"
+    replicate(primary, replica)
+    # A Redis primary starts the command stream to a replica it fed a
+    # diskless snapshot at that replica's next ack (up to a second later):
+    # let it flow before the timed part.
+    primary.c.set("kept", "v")
+    wait_in_sync(primary, replica)
+    primary.c.set("short", "v")
+    assert primary.c.pexpire("short", 200) is True
+    wait_in_sync(primary, replica)
+    assert replica.c.pttl("short") <= 200  # the TTL came along (-2 once expired, never -1)
+    # Logical expiry: the replica answers as if the key were gone...
+    wait_until(lambda: replica.c.get("short") is None, "the key to expire on the replica")
+    assert replica.c.exists("short") == 0
+    assert replica.c.ttl("short") == -2
+    assert replica.c.keys("*") == ["kept"]
+    # ...but never deletes it itself: that is the primary's DEL (Redis
+    # behaviour: the key still counts on the replica until then).
+    assert replica.c.dbsize() == 2
+    wait_in_sync(primary, replica)
+    assert replica.c.dbsize() == 2
+    assert primary.c.dbsize() == 2
+    # The primary touches it: it expires there and the DEL arrives.
+    assert primary.c.get("short") is None
+    wait_until(lambda: replica.c.dbsize() == 1, "the primary's DEL on the replica", peers=(primary, replica))
+    wait_in_sync(primary, replica)
+    # Active expiry on the primary also sends the DEL.
+    assert primary.c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1) == "OK"
+    primary.c.set("short2", "v", px=100)
+    wait_in_sync(primary, replica)  # the SET is there (and maybe already its DEL)
+    wait_until(lambda: replica.c.dbsize() == 1 and primary.c.dbsize() == 1, "active expiry on both",
+               peers=(primary, replica))
+    wait_in_sync(primary, replica)
+    assert replica.c.keys("*") == ["kept"]
+
+
+# ---------------------------------------------------------------- 10: min-replicas-to-write
+
+@pairs
+def test_min_replicas_to_write(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    assert "min_slaves_good_slaves" not in primary.repl()
+    assert primary.c.config_set("min-replicas-to-write", 2) is True
+    # Shown only while min-replicas-to-write is set (Redis 7.0 keeps the old name).
+    assert primary.repl()["min_slaves_good_slaves"] == "1"
+    assert raw_reply(primary, "SET", "k", "v") == NOREPLICAS
+    with pytest.raises(redis.ResponseError) as e:
+        primary.c.set("k", "v")
+    assert str(e.value) == "NOREPLICAS Not enough good replicas to write."  # redis-py keeps unknown codes
+    assert primary.c.get("k") is None  # reads are fine
+    assert primary.c.config_set("min-replicas-to-write", 1) is True
+    assert primary.c.set("k", "v") is True
+    wait_in_sync(primary, replica)
+    assert replica.c.get("k") == "v"
+    assert primary.c.config_set("min-replicas-to-write", 0) is True
+    assert "min_slaves_good_slaves" not in primary.repl()
+
+
+# ---------------------------------------------------------------- 11: SLAVEOF and REPLICAOF NO ONE
+
+@pairs
+def test_slaveof_is_replicaof(cluster, kinds):
+    primary, replica = start(cluster, kinds)
+    primary.c.set("k", "v")
+    assert replica.c.execute_command("SLAVEOF", HOST, primary.port) == "OK"
+    wait_link_up(replica, primary)
+    wait_in_sync(primary, replica)
+    assert replica.c.get("k") == "v"
+    assert replica.c.execute_command("SLAVEOF", HOST, primary.port) == "OK Already connected to specified master"
+    assert replica.c.execute_command("REPLICAOF", HOST, primary.port) == "OK Already connected to specified master"
+    assert raw_reply(replica, "REPLICAOF", HOST, primary.port) == "+OK Already connected to specified master"
+    assert replica.c.execute_command("SLAVEOF", "NO", "ONE") == "OK"
+    assert replica.repl()["role"] == "master"
+    assert replica.c.set("w", "1") is True
+    assert replica.c.get("k") == "v"
+    wait_until(lambda: primary.repl()["connected_slaves"] == "0", "the primary to drop the replica")
+
+
+def test_replicaof_no_one_on_a_primary(cluster):
+    (p,) = start(cluster, ("keel",))
+    p.c.set("k", "v")
+    replid = p.repl()["master_replid"]
+    assert raw_reply(p, "REPLICAOF", "NO", "ONE") == "+OK"
+    assert raw_reply(p, "SLAVEOF", "no", "one") == "+OK"
+    assert p.repl()["master_replid"] == replid
+    assert p.c.execute_command("ROLE") == ["master", 0, []]
+    assert p.c.get("k") == "v"
+    assert p.c.execute_command("CLIENT", "KILL", "TYPE", "master") == 0
+    assert p.c.execute_command("CLIENT", "KILL", "TYPE", "replica") == 0
+    assert p.c.execute_command("CLIENT", "KILL", "TYPE", "slave") == 0
+
+
+# ---------------------------------------------------------------- 9: bad input, no primary, raw handshakes
+
+def test_replicaof_bad_arguments(cluster):
+    (p,) = start(cluster, ("keel",))
+    for port in ("abc", "70000", "-1", "65536", "1.5", ""):
+        assert raw_reply(p, "REPLICAOF", HOST, port) == BAD_PORT, port
+        assert raw_reply(p, "SLAVEOF", HOST, port) == BAD_PORT, port
+    assert raw_reply(p, "REPLICAOF") == "-ERR wrong number of arguments for 'replicaof' command"
+    assert raw_reply(p, "REPLICAOF", HOST) == "-ERR wrong number of arguments for 'replicaof' command"
+    assert raw_reply(p, "REPLICAOF", "NO", "ONE", "x") == "-ERR wrong number of arguments for 'replicaof' command"
+    assert raw_reply(p, "SLAVEOF", "NO") == "-ERR wrong number of arguments for 'slaveof' command"
+    assert p.repl()["role"] == "master"
+
+
+def test_replicaof_itself_never_links(cluster):
+    (p,) = start(cluster, ("keel",))
+    p.c.set("k", "v")
+    assert p.replicaof(p) == "OK"  # Redis does not refuse it: the handshake fails forever
+    info = p.repl()
+    assert info["role"] == "slave"
+    assert info["master_port"] == str(p.port)
+    stays(lambda: p.repl()["master_link_status"] == "down", "the link to itself stays down")
+    role = p.c.execute_command("ROLE")
+    assert role[:3] == ["slave", HOST, p.port]
+    assert role[3] in ("connect", "connecting", "handshake")
+    assert role[4] == -1
+    # A replica that never synced serves its old data and refuses writes and
+    # replicas of its own.
+    assert p.c.get("k") == "v"
+    assert raw_reply(p, "SET", "k", "w") == READONLY
+    assert raw_reply(p, "PSYNC", "?", "-1") == NOMASTERLINK
+    assert raw_reply(p, "SYNC") == NOMASTERLINK
+    assert p.c.execute_command("REPLICAOF", "NO", "ONE") == "OK"
+    assert p.repl()["role"] == "master"
+    assert p.c.set("k", "w") is True
+
+
+def test_replicaof_unreachable_primary(cluster):
+    (p,) = start(cluster, ("keel",))
+    p.c.set("k", "v")
+    p.client(2).rpush("l", 1, 2)
+    nowhere = free_port()
+    assert p.c.execute_command("REPLICAOF", HOST, nowhere) == "OK"
+    stays(lambda: p.repl()["master_link_status"] == "down", "the link to nowhere stays down")
+    info = p.repl()
+    assert info["role"] == "slave"
+    assert info["master_host"] == HOST
+    assert info["master_port"] == str(nowhere)
+    assert info["master_sync_in_progress"] == "0"
+    assert info["master_last_io_seconds_ago"] == "-1"  # never heard from it
+    assert info["master_link_down_since_seconds"] == "-1"  # Redis 7.0: -1 when the link was never up
+    role = p.c.execute_command("ROLE")
+    assert role[:3] == ["slave", HOST, nowhere]
+    assert role[3] in ("connect", "connecting")
+    assert role[4] == -1
+    # Reads are served from the old data (replica-serve-stale-data yes)...
+    assert p.c.get("k") == "v"
+    assert p.client(2).lrange("l", 0, -1) == ["1", "2"]
+    assert p.c.dbsize() == 1
+    assert raw_reply(p, "SET", "k", "w") == READONLY
+    # ...or refused with replica-serve-stale-data no; INFO still works.
+    assert p.c.config_set("replica-serve-stale-data", "no") is True
+    assert raw_reply(p, "GET", "k") == MASTERDOWN
+    assert raw_reply(p, "DBSIZE") == MASTERDOWN
+    assert p.repl()["master_link_status"] == "down"
+    assert p.c.config_set("replica-serve-stale-data", "yes") is True
+    assert p.c.execute_command("REPLICAOF", "NO", "ONE") == "OK"
+    assert p.c.get("k") == "v"
+    assert p.c.set("k", "w") is True
+
+
+@pytest.mark.parametrize("replid,offset", [("?", "-1"), ("ab" * 20, "1")], ids=["question-mark", "unknown-id"])
+def test_psync_from_scratch_gets_fullresync_and_rdb(cluster, replid, offset):
+    (p,) = start(cluster, ("keel",))
+    p.c.set("psync-key", "v")
+    err = p.stat("sync_partial_err")
+    raw = Raw(p.port)
+    try:
+        raw.send("PSYNC", replid, offset)
+        head = raw.line().split(b" ")
+        assert head[0] == b"+FULLRESYNC" and len(head) == 3, head
+        # The ID and offset the replica must continue from. (Redis 7.0 makes
+        # a new ID when its first replica creates the backlog, so compare with
+        # INFO read afterwards.)
+        info = p.repl()
+        assert head[1].decode() == info["master_replid"]
+        assert int(head[2]) == int(info["master_repl_offset"])
+        rdb = read_rdb_payload(raw)  # no `capa eof` announced: a $<len> bulk
+        assert rdb.startswith(b"REDIS00")
+        assert rdb[-9] == 0xFF  # EOF opcode, then the 8-byte checksum
+        assert b"psync-key" in rdb
+    finally:
+        raw.close()
+    assert p.stat("sync_full") == 1
+    assert p.stat("sync_partial_err") == err + (replid != "?")  # "?" asks for a full sync: not an error
+
+
+def test_sync_gets_rdb_bulk(cluster):
+    (p,) = start(cluster, ("keel",))
+    p.c.set("sync-key", "v")
+    raw = Raw(p.port)
+    try:
+        raw.send("SYNC")
+        rdb = read_rdb_payload(raw)
+        assert rdb.startswith(b"REDIS00")
+        assert rdb[-9] == 0xFF
+        assert b"sync-key" in rdb
+    finally:
+        raw.close()
+    assert p.stat("sync_full") == 1
+
+
+def test_replication_stream_bytes_and_raw_partial_resync(cluster):
+    """What a replica receives after the snapshot is the writes as RESP
+    arrays, starting with a SELECT; the offset counts those bytes; PSYNC
+    with the ID and offset+1 continues from the backlog with the same bytes."""
+    (p,) = start(cluster, ("keel",))
+    first = Raw(p.port)
+    second = Raw(p.port)
+    try:
+        first.send("REPLCONF", "capa", "psync2")
+        assert first.line() == b"+OK"
+        first.send("PSYNC", "?", "-1")
+        _, replid, off = first.line().split(b" ")
+        off = int(off)
+        read_rdb_payload(first)
+        p.client(5).set("k", "v")
+        p.c.execute_command("DEL", "nosuch")  # no effect: not propagated
+        p.c.rpush("l", "a", "b")
+        end = p.offset()
+        stream = first.exact(end - off)
+        cmds = [c for c in parse_commands(stream) if c != [b"PING"]]  # a primary pings its replicas now and then
+        assert cmds == [[b"SELECT", b"5"], [b"SET", b"k", b"v"], [b"SELECT", b"0"], [b"RPUSH", b"l", b"a", b"b"]]
+        second.send("REPLCONF", "capa", "psync2")
+        assert second.line() == b"+OK"
+        second.send("PSYNC", replid, off + 1)
+        assert second.line() == b"+CONTINUE " + replid  # PSYNC2 names the ID to continue with
+        assert second.exact(len(stream)) == stream
+    finally:
+        first.close()
+        second.close()
+    assert p.stat("sync_partial_ok") == 1
+    assert p.stat("sync_full") == 1
+
+
+@pytest.mark.skipif(not (shutil.which("redis-cli") and shutil.which("redis-check-rdb")),
+                    reason="needs redis-cli and redis-check-rdb (apt-get install redis-tools)")
+def test_redis_cli_rdb_downloads_a_valid_snapshot(cluster):
+    (p,) = start(cluster, ("keel",))
+    preload(p)
+    path = os.path.join(mkdir(), "cli.rdb")
+    out = subprocess.run([shutil.which("redis-cli"), "-h", HOST, "-p", str(p.port), "--rdb", path],
+                         capture_output=True, text=True, timeout=DEADLINE)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Transfer finished with success" in out.stdout + out.stderr
+    with open(path, "rb") as f:
+        assert f.read(7) == b"REDIS00"
+    check = subprocess.run([shutil.which("redis-check-rdb"), path], capture_output=True, text=True, timeout=DEADLINE)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "RDB looks OK" in check.stdout
+    assert p.c.get("s:short") == "hello"  # the primary carries on
