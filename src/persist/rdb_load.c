@@ -716,6 +716,18 @@ typedef struct loaded_nack {
     int owned;
 } loaded_nack;
 
+/* Stream counters and times are signed 64-bit in memory, and XINFO and
+ * XPENDING subtract them (lag, idle time): a value above INT64_MAX, which
+ * no command can set (it is negative once signed), would overflow there.
+ * Only -1 is allowed where it means unknown (entries read) or never. */
+static int r_signed(reader *r, uint64_t v, int minus_one_ok, const char *what)
+{
+    if (v > (uint64_t)INT64_MAX && !(minus_one_ok && v == UINT64_MAX)) {
+        return fail(r, "Corrupt RDB: %s out of range", what);
+    }
+    return 0;
+}
+
 static int load_groups(reader *r, stream *s, int type)
 {
     uint64_t ngroups;
@@ -726,7 +738,8 @@ static int load_groups(reader *r, stream *s, int type)
         str name = r_string(r);
         stream_id last;
         uint64_t entries_read = (uint64_t)STREAM_ENTRIES_READ_UNKNOWN;
-        if (!name || r_id(r, &last) < 0 || (type != RDB_TYPE_STREAM_LISTPACKS && r_len(r, &entries_read) < 0)) {
+        if (!name || r_id(r, &last) < 0 || (type != RDB_TYPE_STREAM_LISTPACKS && r_len(r, &entries_read) < 0) ||
+            r_signed(r, entries_read, 1, "consumer group entries read") < 0) {
             str_free(name);
             return -1;
         }
@@ -746,7 +759,8 @@ static int load_groups(reader *r, stream *s, int type)
         for (uint64_t i = 0; i < npel && rc == 0; i++) {
             stream_id id;
             loaded_nack *n = alloc_zero(sizeof(*n));
-            if (r_raw_id(r, &id) < 0 || r_le64(r, &n->time) < 0 || r_len(r, &n->count) < 0) {
+            if (r_raw_id(r, &id) < 0 || r_le64(r, &n->time) < 0 || r_len(r, &n->count) < 0 ||
+                r_signed(r, n->time, 1, "pending entry delivery time") < 0) {
                 alloc_free(n);
                 rc = -1;
             } else if (!idtree_insert(&pending, &id, n)) {
@@ -763,6 +777,7 @@ static int load_groups(reader *r, stream *s, int type)
             uint64_t seen, active, cpel;
             if (!cname || r_le64(r, &seen) < 0 ||
                 (type == RDB_TYPE_STREAM_LISTPACKS_3 ? r_le64(r, &active) : (active = seen, 0)) < 0 ||
+                r_signed(r, seen, 1, "consumer seen time") < 0 || r_signed(r, active, 1, "consumer active time") < 0 ||
                 r_count(r, &cpel, 16, "consumer pending entry") < 0) {
                 str_free(cname);
                 rc = -1;
@@ -850,6 +865,9 @@ static void *load_stream(reader *r, int type)
     }
     if (length != s->length || (have_last && stream_id_cmp(&last_id, &last) < 0)) {
         fail(r, "Corrupt RDB: %s", "stream length or last ID");
+        goto bad;
+    }
+    if (r_signed(r, added, 0, "stream entries added") < 0) {
         goto bad;
     }
     s->last_id = last_id;

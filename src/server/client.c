@@ -17,6 +17,7 @@
 #include "net/sock.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
+#include "server/pause.h"
 #include "server/server.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -308,6 +309,9 @@ static void process_input(client *c)
     while (c->qpos < c->qlen && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->flags & CLIENT_BLOCKED) {
             break; /* resumes when unblocked */
+        }
+        if ((c->flags & CLIENT_MASTER) && pause_all_active()) {
+            break; /* CLIENT PAUSE ALL stops replication too; resumed at the end */
         }
         /* Before AUTH a client may send only small commands, so an
          * unauthenticated peer cannot make us buffer much (as Redis). */

@@ -39,10 +39,28 @@ int pause_writes_active(void)
     return any_active(&all);
 }
 
+int pause_all_active(void)
+{
+    int all;
+    return any_active(&all) && all;
+}
+
 static void release(void)
 {
     int all;
-    if (any_active(&all) || nheld == 0) {
+    if (any_active(&all)) {
+        return;
+    }
+    /* The master link stopped reading under ALL: catch up with it. */
+    for (client *m = server.clients; m; m = m->next) {
+        if ((m->flags & CLIENT_MASTER) && m->qlen > m->qpos && !(m->flags & CLIENT_CLOSE_ASAP)) {
+            client *prev = server.current_client;
+            server.current_client = m;
+            client_process_input(m);
+            server.current_client = prev;
+        }
+    }
+    if (nheld == 0) {
         return;
     }
     /* Run them in arrival order; one may be held again by a new pause. */
@@ -180,8 +198,11 @@ static int client_pause(client *c)
     int all = 1;
     if (c->argc == 4 && arg_is(c, 3, "WRITE")) {
         all = 0;
-    } else if (c->argc > 4 || (c->argc == 4 && !arg_is(c, 3, "ALL"))) {
+    } else if (c->argc > 4) {
         reply_syntax_error(c);
+        return 1;
+    } else if (c->argc == 4 && !arg_is(c, 3, "ALL")) {
+        reply_err(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
         return 1;
     }
     pause_start(PAUSE_BY_CLIENT, server_ms() + ms, all);

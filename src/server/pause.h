@@ -18,6 +18,7 @@ enum { PAUSE_BY_CLIENT = 0, PAUSE_BY_FAILOVER = 1, PAUSE_PURPOSES = 2 };
 void pause_start(int purpose, int64_t until_ms, int all);
 void pause_end(int purpose);
 int pause_writes_active(void);
+int pause_all_active(void);
 /* Dispatch's gate: 1 when c's command was held. */
 int pause_gate(client *c, const command *cmd);
 void pause_init(void);
