@@ -76,6 +76,43 @@ Persistence section (its own servers, not the shared pair above):
                        (total_commands_processed), and how many children
                        were seen (none for a forkless BGSAVE).
 
+Replication section (its own servers too): every primary and replica is a
+server of the same kind (keel -> keel, redis -> redis) with --save '' in a
+new directory, pinned to the servers' core like every server here (so the
+replica shares its primary's core and redis-benchmark keeps the other);
+Redis also gets --repl-diskless-sync-delay 0 (its 5 s wait for more
+replicas is not work) and --enable-debug-command local.
+  SET with 1 replica P16
+                       a primary with one replica attached (REPLICAOF,
+                       then in sync, and state=online in the primary's
+                       INFO: after a diskless sync Redis holds the stream
+                       back until the replica's first ACK) runs
+                       redis-benchmark -t set -c 50 -r 100000 -P 16 -n
+                       NP/2 in the usual alternating rounds. Meanwhile a thread reads the replica's
+                       slave_repl_offset and then the primary's
+                       master_repl_offset, each over its own connection,
+                       every BENCH_REPL_SAMPLE_MS; the difference is the
+                       replica's lag in bytes (samples before the primary's
+                       offset first moves are dropped). Reported: max and
+                       mean lag over all samples, the mean lag as time at
+                       the round's stream rate, and the time from the
+                       run's end until the offsets are equal. Afterwards
+                       each replica must match its primary (DEBUG DIGEST,
+                       else DBSIZE).
+  Full sync            a primary loaded with BENCH_REPL_KEYS keys key:<i> =
+                       value:<i> (DEBUG POPULATE, else redis-cli --pipe);
+                       in BENCH_REPL_SYNC_ROUNDS alternating rounds a fresh
+                       empty replica gets REPLICAOF and the time runs until
+                       it says master_link_status:up with slave_repl_offset
+                       equal to the primary's master_repl_offset (INFO
+                       every 5 ms); DBSIZE must match. Keel always syncs
+                       through a file; Redis is timed once in each mode,
+                       repl-diskless-sync yes (its default) and no (a file,
+                       like Keel), set with CONFIG SET on the same primary.
+                       Lower is better.
+  A replica that is not in sync within 300 s ends its test with a note, and
+  both servers' INFO replication and log tails are printed.
+
 Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
@@ -85,7 +122,8 @@ Settings come from environment variables (defaults in brackets):
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
                        Other tests run a fraction of these so that the
                        whole run stays near 5 minutes on 2 idle cores
-                       (plus about 2 minutes of persistence section):
+                       (plus about 2 minutes of persistence section
+                       and one of replication):
                        N/2 and NP/4, or N/4 and NP/8 for the slow ones
                        (MSET, LRANGE_100, ZRANGE, EVALSHA, XRANGE,
                        XREADGROUP+XACK). The report shows each test's
@@ -103,12 +141,20 @@ Settings come from environment variables (defaults in brackets):
   BENCH_BGSAVE_ROUNDS  of those, rounds that also measure BGSAVE under
                        writes [1] (a 1 GB BGSAVE under the flood takes
                        about 30 s on 2 cores)
-  BENCH_SECTIONS       comma list of memory,throughput,pubsub,persistence
-                       [all]
+  BENCH_REPL_KEYS      keys of the full sync test [1000000; 100000 with
+                       BENCH_QUICK]
+  BENCH_REPL_SYNC_ROUNDS  rounds of the full sync test [3; 1 with
+                       BENCH_QUICK]
+  BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
+  BENCH_SECTIONS       comma list of memory,throughput,pubsub,persistence,
+                       replication [all]
   BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
                        label matches this regular expression (e.g. "P1$",
                        "^ZRANK", "AOF"); the RDB load and BGSAVE tests
-                       run only if it matches "RDB load BGSAVE"
+                       run only if it matches "RDB load BGSAVE", the
+                       replication SET test if it matches its label "SET
+                       with 1 replica P16", the full sync only if it
+                       matches "Full sync"
   KEEL_SERVER, REDIS_SERVER   binaries [./keel-server, /usr/bin/redis-server]
 
 Benchmarks never fail because of slowness: the exit status is non-zero
@@ -165,12 +211,15 @@ MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
 ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
 STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
-SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,pubsub,persistence").split(","))
+SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,pubsub,persistence,replication").split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
 RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 3)
 BGSAVE_ROUNDS = min(RDB_ROUNDS, env_int("BENCH_BGSAVE_ROUNDS", 1))
 ONLY = os.environ.get("BENCH_ONLY", "")
+REPL_KEYS = env_int("BENCH_REPL_KEYS", 100000 if QUICK else 1000000)
+REPL_SYNC_ROUNDS = env_int("BENCH_REPL_SYNC_ROUNDS", 1 if QUICK else 3)
+REPL_SAMPLE_MS = env_int("BENCH_REPL_SAMPLE_MS", 200)
 CLIENTS = 50
 KEYSPACE = 100000
 SUBSCRIBER_COUNTS = (1, 10, 100)
@@ -1257,6 +1306,326 @@ def persistence_section(tmp, notes):
     return aof, rdb
 
 
+# ---- replication ----
+
+# Redis waits repl-diskless-sync-delay (5 s) for more replicas before a
+# diskless full sync starts; that wait is policy, not work, so it is 0 here.
+# DEBUG (POPULATE, DIGEST) is off by default on Redis 7; Keel allows it
+# from local connections by default.
+REPL_REDIS_ARGS = ["--repl-diskless-sync-delay", "0", "--enable-debug-command", "local"]
+REPL_SYNC_TIMEOUT = 300  # seconds for a full sync or a catch-up before giving up
+
+
+class ReplError(Exception):
+    """A replica that did not sync or catch up; the message has the details."""
+
+
+def repl_offsets(primary, replica):
+    """(INFO replication of the replica, of the primary), read in that order:
+    the primary's offset is read last, so replica == primary means in sync."""
+    return replica.info("replication"), primary.info("replication")
+
+
+def repl_state(primary, replica):
+    """What the two servers say about their link, for an error message."""
+    out = []
+    for role, srv in (("primary", primary), ("replica", replica)):
+        out.append("%s %s (port %d):" % (role, srv.name, srv.port))
+        if srv.proc.poll() is not None:
+            out.append("  exited with %s" % srv.proc.returncode)
+        else:
+            try:
+                for k, v in srv.info("replication").items():
+                    out.append("  %s:%s" % (k, v))
+            except (RespError, OSError, ConnectionError) as e:
+                out.append("  INFO replication: %s" % e)
+        out.append("  log tail:")
+        out += ["    " + line for line in srv.log_tail().splitlines()[-15:]]
+    return "\n".join(out)
+
+
+def wait_synced(primary, replica, t0, poll=0.005, timeout=REPL_SYNC_TIMEOUT):
+    """Polls until the replica says master_link_status:up and its
+    slave_repl_offset equals the primary's master_repl_offset; returns the
+    seconds since t0 (time.monotonic()). Raises ReplError after timeout."""
+    while True:
+        primary.check_alive()
+        replica.check_alive()
+        try:
+            r, p = repl_offsets(primary, replica)
+            if r.get("master_link_status") == "up" and r.get("slave_repl_offset") == p.get("master_repl_offset"):
+                return time.monotonic() - t0
+        except RespError as e:
+            if not str(e).startswith("LOADING"):  # a replica may refuse INFO while it loads
+                raise ReplError("INFO replication: %s\n%s" % (e, repl_state(primary, replica)))
+        if time.monotonic() - t0 > timeout:
+            raise ReplError("replica not in sync after %g s:\n%s" % (timeout, repl_state(primary, replica)))
+        time.sleep(poll)
+
+
+def wait_online(primary, replica, timeout=REPL_SYNC_TIMEOUT):
+    """Polls until the primary lists its replica as state=online. A replica
+    can be in sync by its own account before that: Redis holds the stream
+    back after a diskless sync until the replica's first REPLCONF ACK."""
+    t0 = time.monotonic()
+    while True:
+        primary.check_alive()
+        replica.check_alive()
+        if "state=online" in primary.info("replication").get("slave0", ""):
+            return
+        if time.monotonic() - t0 > timeout:
+            raise ReplError("the primary does not list its replica as online after %g s:\n%s" % (
+                timeout, repl_state(primary, replica)))
+        time.sleep(0.005)
+
+
+def start_replica(primary, tmp):
+    """A fresh, empty server of the primary's kind (own directory, --save '',
+    pinned like the primary), not yet replicating."""
+    rep = Server(primary.name + "-replica", primary.binary, tmp, redis_args=REPL_REDIS_ARGS)
+    try:
+        rep.start()
+    except BaseException:
+        rep.stop()
+        shutil.rmtree(rep.dir, ignore_errors=True)
+        raise
+    return rep
+
+
+def attach(primary, replica):
+    """REPLICAOF the primary; returns the seconds until the replica is in sync."""
+    t0 = time.monotonic()
+    replica.call("REPLICAOF", "127.0.0.1", primary.port)
+    return wait_synced(primary, replica, t0)
+
+
+class LagSampler(threading.Thread):
+    """Every `interval` seconds: the replica's slave_repl_offset, then the
+    primary's master_repl_offset, each over a connection of its own; the
+    difference is the replica's lag in bytes (read in this order it is never
+    below the true lag at the replica's reading, and above it by what the
+    primary wrote during one INFO round trip)."""
+
+    def __init__(self, primary, replica, interval, start_offset):
+        super().__init__(daemon=True)
+        self.pconn, self.rconn = Conn(primary.port), Conn(replica.port)
+        self.interval = interval
+        self.start_offset = start_offset  # samples count once the primary's offset has moved past it
+        self.stop_flag = threading.Event()
+        self.lags = []
+        self.error = None
+
+    @staticmethod
+    def offset(conn, field):
+        text = conn.call("INFO", "replication").decode()
+        m = re.search(r"^%s:(-?\d+)" % field, text, re.M)
+        if not m:
+            raise RespError("INFO replication has no %s" % field)
+        return int(m.group(1))
+
+    def run(self):
+        try:
+            while not self.stop_flag.is_set():
+                tick = time.monotonic()
+                r = self.offset(self.rconn, "slave_repl_offset")
+                p = self.offset(self.pconn, "master_repl_offset")
+                if p != self.start_offset:
+                    self.lags.append(p - r)
+                self.stop_flag.wait(max(0.0, self.interval - (time.monotonic() - tick)))
+        except (RespError, OSError, ConnectionError) as e:
+            self.error = "lag sampler: %s" % e
+
+    def finish(self):
+        self.stop_flag.set()
+        self.join()
+        for c in (self.pconn, self.rconn):
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+def repl_load_test(tmp, notes):
+    """SET P16 against each primary with one replica attached, sampling the
+    replica's lag meanwhile. Returns the Test (with .lag, .catchup, .stream
+    per server) or None."""
+    t = Test("SET with 1 replica P16", ["SET", "REPLICAOF"], "set", 16, max(1, N16 // 2), builtin="set")
+    if ONLY and not re.search(ONLY, t.label, re.I):
+        return None
+    t.lag = {"keel": [], "redis": []}  # a list of samples per round
+    t.catchup = {"keel": [], "redis": []}  # seconds from the run's end until the replica is in sync
+    t.stream = {"keel": [], "redis": []}  # replication stream bytes per second of the run
+
+    def run(srv, rnd):
+        rep = srv.replica
+        p0 = int(srv.info("replication")["master_repl_offset"])
+        sampler = LagSampler(srv, rep, REPL_SAMPLE_MS / 1000.0, p0)
+        t0 = time.monotonic()
+        sampler.start()
+        try:
+            rows, err = run_benchmark(srv, t.invocation(rnd))
+            t1 = time.monotonic()
+        finally:
+            sampler.finish()
+        rep.check_alive()
+        if err:
+            return None, err
+        try:
+            catchup = wait_synced(srv, rep, t1)
+        except ReplError as e:
+            log("  %s: %s" % (srv.name, e))
+            return None, str(e).splitlines()[0]
+        if sampler.error:
+            return None, sampler.error
+        p1 = int(srv.info("replication")["master_repl_offset"])
+        t.lag[srv.name].append(sampler.lags)
+        t.catchup[srv.name].append(catchup)
+        t.stream[srv.name].append((p1 - p0) / (t1 - t0))
+        log("  %-40s %-5s lag max %s mean %s bytes (%d samples), in sync %.0f ms after the run" % (
+            "replica lag", srv.name, fmt_rate(max(sampler.lags, default=0)),
+            fmt_rate(statistics.mean(sampler.lags) if sampler.lags else 0), len(sampler.lags), catchup * 1000))
+        return t.pick(rows), None
+
+    t.runner = run
+    primaries = []
+    replicas = []
+    try:
+        try:
+            primaries = start_pair(tmp, redis_args=REPL_REDIS_ARGS)
+        except BenchError as e:
+            notes.append("%s skipped: a server did not start: %s" % (t.label, str(e).strip()[-300:]))
+            return None
+        missing = sorted({c for c in t.requires for s in primaries if not s.supports(c)})
+        if missing:
+            notes.append("Replication skipped: no %s" % ", ".join(missing))
+            return None
+        for p in primaries:
+            p.replica = start_replica(p, tmp)
+            replicas.append(p.replica)
+            try:
+                secs = attach(p, p.replica)
+                wait_online(p, p.replica)
+            except (ReplError, RespError) as e:
+                log("  %s: %s" % (p.name, e))
+                notes.append("%s skipped: %s: %s" % (t.label, p.name, str(e).splitlines()[0]))
+                return None
+            log("replication: %s primary on port %d, replica on port %d (in sync after %.2f s, then online)" % (
+                p.name, p.port, p.replica.port, secs))
+        done = run_rounds([t], primaries, notes, "replication SET P16 ")
+        if done:
+            check_replicas(primaries, notes)
+        return done[0] if done else None
+    finally:
+        stop_pair(replicas)
+        stop_pair(primaries)
+
+
+def check_replicas(primaries, notes):
+    """After the runs: each replica must hold what its primary holds (DEBUG
+    DIGEST where both have it, else DBSIZE)."""
+    for p in primaries:
+        rep = p.replica
+        try:
+            wait_synced(p, rep, time.monotonic())
+            try:
+                a, b = p.call("DEBUG", "DIGEST"), rep.call("DEBUG", "DIGEST")
+                what = "DEBUG DIGEST"
+            except RespError:
+                a, b = p.call("DBSIZE"), rep.call("DBSIZE")
+                what = "DBSIZE"
+        except (ReplError, RespError) as e:
+            notes.append("replication: %s replica not checked: %s" % (p.name, str(e).splitlines()[0]))
+            continue
+        if a != b:
+            notes.append("replication: %s replica differs from its primary after the SET runs: %s %s vs %s" % (
+                p.name, what, a, b))
+        else:
+            log("  %s replica matches its primary (%s)" % (p.name, what))
+
+
+def populate(srv, n):
+    """n string keys key:<i> = value:<i>: DEBUG POPULATE, or the same keys
+    through redis-cli --pipe where DEBUG POPULATE is refused."""
+    try:
+        srv.conn.sock.settimeout(600)
+        srv.call("DEBUG", "POPULATE", n)
+        how = "DEBUG POPULATE"
+    except RespError:
+        pipe_stream(srv, ((b"SET", b"key:%d" % i, b"value:%d" % i) for i in range(n)))
+        how = "redis-cli --pipe"
+    finally:
+        srv.conn.sock.settimeout(60)
+    got = srv.call("DBSIZE")
+    if got != n:
+        raise RespError("%s holds %s keys after %s of %d" % (srv.name, got, how, n))
+    return how
+
+
+def sync_once(primary, tmp):
+    """A fresh replica of primary: seconds from REPLICAOF until in sync."""
+    rep = start_replica(primary, tmp)
+    try:
+        secs = attach(primary, rep)
+        got, want = rep.call("DBSIZE"), primary.call("DBSIZE")
+        if got != want:
+            raise ReplError("%s replica holds %s keys after the full sync, its primary %s" % (primary.name, got, want))
+        return secs
+    finally:
+        stop_pair([rep])
+
+
+def full_sync_test(tmp, notes):
+    """Time of a full sync of REPL_KEYS keys to a fresh replica, in
+    REPL_SYNC_ROUNDS alternating rounds; Redis once in each of its modes
+    (diskless, its default, and to disk). Returns {"rows": {"keel": [s..],
+    "redis": [s..], "redis_disk": [s..]}, "how": {server: loader}} or None."""
+    try:
+        primaries = start_pair(tmp, redis_args=REPL_REDIS_ARGS)
+    except BenchError as e:
+        notes.append("Full sync skipped: a server did not start: %s" % str(e).strip()[-300:])
+        return None
+    try:
+        if not all(s.supports("REPLICAOF") for s in primaries):
+            notes.append("Full sync skipped: no REPLICAOF")
+            return None
+        how = {}
+        for p in primaries:
+            t0 = time.monotonic()
+            how[p.name] = populate(p, REPL_KEYS)
+            log("full sync: %s primary on port %d loaded %s keys with %s in %.1f s" % (
+                p.name, p.port, fmt_rate(REPL_KEYS), how[p.name], time.monotonic() - t0))
+        keel, redis = primaries
+        runs = [("keel", keel, None), ("redis", redis, "yes"), ("redis_disk", redis, "no")]
+        rows = {name: [] for name, _, _ in runs}
+        for rnd in range(1, REPL_SYNC_ROUNDS + 1):
+            log("full sync round %d/%d" % (rnd, REPL_SYNC_ROUNDS))
+            for name, p, diskless in (runs if rnd % 2 == 1 else runs[::-1]):
+                if diskless:
+                    p.call("CONFIG", "SET", "repl-diskless-sync", diskless)
+                try:
+                    secs = sync_once(p, tmp)
+                except ReplError as e:
+                    log("  %s: %s" % (name, e))
+                    notes.append("Full sync failed: %s: %s" % (name, str(e).splitlines()[0]))
+                    return None
+                rows[name].append(secs)
+                log("  full sync %-10s %6.2f s" % (name, secs))
+        return {"rows": rows, "how": how}
+    except RespError as e:
+        notes.append("Full sync skipped: %s" % str(e).strip()[-300:])
+        return None
+    finally:
+        stop_pair(primaries)
+
+
+def replication_section(tmp, notes):
+    load = repl_load_test(tmp, notes)
+    sync = None
+    if REPL_SYNC_ROUNDS > 0 and (not ONLY or re.search(ONLY, "Full sync", re.I)):
+        sync = full_sync_test(tmp, notes)
+    return load, sync
+
+
 # ---- report ----
 
 
@@ -1384,7 +1753,95 @@ def render_persistence(aof, rdb):
     return out
 
 
-def render(meta, mem_rows, tests, notes, aof=(), rdb=None):
+def measure_row(label, k, r, fmt, overall=None):
+    """One row of a keel/redis measure table: k and r are per-round values;
+    the ratio is the median of the per-round ratios unless overall gives
+    (keel, redis) to show and divide instead."""
+    pairs = [a / b for a, b in zip(k, r) if b]
+    if overall:
+        shown_k, shown_r = overall
+        ratio = shown_k / shown_r if shown_r else None
+    else:
+        shown_k, shown_r = statistics.median(k), statistics.median(r)
+        ratio = statistics.median(pairs) if pairs else None
+    return "| %s | %s | %s | %s | %s |" % (label, fmt.format(shown_k), fmt.format(shown_r),
+                                         "–" if ratio is None else "%.2f" % ratio,
+                                         " ".join("%.2f" % x for x in pairs))
+
+
+def render_replication(load, sync):
+    out = []
+    if load:
+        out.append("### Replication: SET with one replica attached (ratio > 1 means keel is faster)")
+        out.append("")
+        out.append("Each primary has one replica of the same server (keel → keel, redis → redis), all with "
+                   "`--save ''` in their own directories; the replica runs on the primary's core (%s), and before "
+                   "the runs it is in sync and its primary lists it as online. Redis also gets "
+                   "`--repl-diskless-sync-delay 0`. redis-benchmark -t set -c %d -r %d -P 16, %d alternating "
+                   "rounds." % ("core 1, redis-benchmark on core 0" if PIN else "no core pinning", CLIENTS,
+                                KEYSPACE, ROUNDS))
+        out.append("")
+        out += throughput_rows([load])
+        out.append("")
+        lag = load.lag
+        every = {n: [x for rnd in lag[n] for x in rnd] for n in lag}
+        out.append("Replica lag during those runs: the primary's master_repl_offset minus the replica's "
+                   "slave_repl_offset, sampled every %d ms (%d samples from keel, %d from redis; the replica is "
+                   "read first, so a sample is never below the real lag). Max and mean are over all samples of "
+                   "all rounds, keel/redis their ratio; the per-round ratios compare each round's max or mean. "
+                   "A faster primary writes more bytes per second, so the lag is also given as the time the "
+                   "mean lag stands for at that round's stream rate (bytes propagated / run time). Samples taken "
+                   "before the primary's offset first moved (redis-benchmark still connecting) are not counted. "
+                   "\"In sync after the run\" is the time from redis-benchmark's exit until the offsets are "
+                   "equal (polled every 5 ms). Lower is better in this table."
+                   % (REPL_SAMPLE_MS, len(every["keel"]), len(every["redis"])))
+        out.append("")
+        out.append("| Measure | keel | redis | keel/redis | per-round ratios |")
+        out.append("|---|---:|---:|---:|---|")
+        rmax = {n: [max(r, default=0) for r in lag[n]] for n in lag}
+        rmean = {n: [statistics.mean(r) if r else 0 for r in lag[n]] for n in lag}
+        out.append(measure_row("Replica lag, max (bytes)", rmax["keel"], rmax["redis"], "{:,.0f}",
+                               (max(every["keel"], default=0), max(every["redis"], default=0))))
+        out.append(measure_row("Replica lag, mean (bytes)", rmean["keel"], rmean["redis"], "{:,.0f}",
+                               tuple(statistics.mean(every[n]) if every[n] else 0 for n in ("keel", "redis"))))
+        ms = {n: [m / s * 1000 if s else 0 for m, s in zip(rmean[n], load.stream[n])] for n in lag}
+        out.append(measure_row("Mean lag at the stream rate (ms)", ms["keel"], ms["redis"], "{:.1f}"))
+        out.append(measure_row("Replication stream (MB/s)", [x / 1e6 for x in load.stream["keel"]],
+                               [x / 1e6 for x in load.stream["redis"]], "{:.1f}"))
+        # A few ms at most while the replica keeps up: below the 5 ms poll,
+        # so a ratio would be noise; the worst round shows it did catch up.
+        out.append("| In sync after the run, worst round (ms) | %.0f | %.0f | – | |" % (
+            max(load.catchup["keel"]) * 1000, max(load.catchup["redis"]) * 1000))
+        out.append("")
+    if sync:
+        rows = sync["rows"]
+        how = sync["how"]
+        out.append("### Replication: full sync of %s keys (keel/redis < 1 means keel is faster)" % human(REPL_KEYS))
+        out.append("")
+        loader = ("DEBUG POPULATE %d" % REPL_KEYS if set(how.values()) == {"DEBUG POPULATE"} else
+                  ", ".join("%s: %s" % kv for kv in sorted(how.items())))
+        out.append("One primary per server, loaded with %s (string keys `key:<i>` = `value:<i>`) and then used "
+                   "for every round; in %d alternating rounds a fresh empty replica of the same server (its own "
+                   "directory, `--save ''`, on the primary's core) gets `REPLICAOF`, and the time runs from "
+                   "sending it until the replica says master_link_status:up with slave_repl_offset equal to the "
+                   "primary's master_repl_offset (INFO polled every 5 ms); DBSIZE must then match. (The primary may "
+                   "list the replica as online a little later; that is not waited for.) Keel writes "
+                   "the snapshot to a file and sends that; Redis is measured in both of its modes, "
+                   "`repl-diskless-sync yes` (its default; with `repl-diskless-sync-delay 0`, as its 5 s wait "
+                   "for more replicas is not work) and `no` (through a file, like Keel), switched with CONFIG SET "
+                   "on the same primary. Both replicas load from disk (repl-diskless-load disabled, the "
+                   "default). Each round's one keel time is divided by both of that round's Redis times; medians "
+                   "over the rounds." % (loader, REPL_SYNC_ROUNDS))
+        out.append("")
+        out.append("| Measure | keel | redis | keel/redis | per-round ratios |")
+        out.append("|---|---:|---:|---:|---|")
+        out.append(measure_row("Full sync (s), redis diskless (default)", rows["keel"], rows["redis"], "{:.2f}"))
+        out.append(measure_row("Full sync (s), redis through a file", rows["keel"], rows["redis_disk"], "{:.2f}"))
+        out.append("")
+    return out
+
+
+def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None)):
     out = []
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
@@ -1394,7 +1851,8 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None):
     out.append("- Settings: %d alternating rounds; redis-benchmark -c %d -r %d (ZRANK/ZRANGE: -r %d; rate limiter: "
                "-r 10000); -n per test in the table; both servers with --save '' --appendonly no%s; %s"
                % (ROUNDS, CLIENTS, KEYSPACE, ZSET_N,
-                  " (the persistence section starts its own: see there)" if aof or rdb else "",
+                  " (the persistence and replication sections start their own: see there)"
+                  if aof or rdb or any(repl) else "",
                   "servers pinned to core 1, load generators to core 0" if PIN else "no core pinning"))
     out.append("- Run time: %.0f s" % meta["elapsed"])
     out.append("")
@@ -1425,6 +1883,7 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None):
             out.append("| %s (per %s) | %.1f | %.1f | %.2f |" % (label, unit, k, r, k / r if r else 0))
         out.append("")
     out += render_persistence(aof, rdb)
+    out += render_replication(*repl)
     if notes:
         out.append("### Not measured in this run")
         out.append("")
@@ -1484,9 +1943,12 @@ def main():
         aof, rdb = [], None
         if "persistence" in SECTIONS:
             aof, rdb = persistence_section(tmp, notes)
+        repl = (None, None)
+        if "replication" in SECTIONS:
+            repl = replication_section(tmp, notes)
         meta["load1"] = "%.2f" % os.getloadavg()[0]
         meta["elapsed"] = time.time() - t0
-        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb)
+        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl)
         print()
         print(text)
         if write:
