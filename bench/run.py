@@ -80,8 +80,8 @@ Replication section (its own servers too): every primary and replica is a
 server of the same kind (keel -> keel, redis -> redis) with --save '' in a
 new directory, pinned to the servers' core like every server here (so the
 replica shares its primary's core and redis-benchmark keeps the other);
-Redis also gets --repl-diskless-sync-delay 0 (its 5 s wait for more
-replicas is not work) and --enable-debug-command local.
+both get --repl-diskless-sync-delay 0 (the 5 s wait for more replicas
+is not work) and Redis --enable-debug-command local.
   SET with 1 replica P16
                        a primary with one replica attached (REPLICAOF,
                        then in sync, and state=online in the primary's
@@ -105,10 +105,10 @@ replicas is not work) and --enable-debug-command local.
                        empty replica gets REPLICAOF and the time runs until
                        it says master_link_status:up with slave_repl_offset
                        equal to the primary's master_repl_offset (INFO
-                       every 5 ms); DBSIZE must match. Keel always syncs
-                       through a file; Redis is timed once in each mode,
-                       repl-diskless-sync yes (its default) and no (a file,
-                       like Keel), set with CONFIG SET on the same primary.
+                       every 5 ms); DBSIZE must match. Both servers
+                       are timed in each mode, repl-diskless-sync yes (the
+                       default) and no (a file), set with CONFIG SET on the
+                       same primary.
                        Lower is better.
   A replica that is not in sync within 300 s ends its test with a note, and
   both servers' INFO replication and log tails are printed.
@@ -1312,7 +1312,8 @@ def persistence_section(tmp, notes):
 # diskless full sync starts; that wait is policy, not work, so it is 0 here.
 # DEBUG (POPULATE, DIGEST) is off by default on Redis 7; Keel allows it
 # from local connections by default.
-REPL_REDIS_ARGS = ["--repl-diskless-sync-delay", "0", "--enable-debug-command", "local"]
+REPL_ARGS = NO_PERSISTENCE + ["--repl-diskless-sync-delay", "0"]
+REPL_REDIS_ARGS = ["--enable-debug-command", "local"]
 REPL_SYNC_TIMEOUT = 300  # seconds for a full sync or a catch-up before giving up
 
 
@@ -1382,7 +1383,7 @@ def wait_online(primary, replica, timeout=REPL_SYNC_TIMEOUT):
 def start_replica(primary, tmp):
     """A fresh, empty server of the primary's kind (own directory, --save '',
     pinned like the primary), not yet replicating."""
-    rep = Server(primary.name + "-replica", primary.binary, tmp, redis_args=REPL_REDIS_ARGS)
+    rep = Server(primary.name + "-replica", primary.binary, tmp, REPL_ARGS, redis_args=REPL_REDIS_ARGS)
     try:
         rep.start()
     except BaseException:
@@ -1491,7 +1492,7 @@ def repl_load_test(tmp, notes):
     replicas = []
     try:
         try:
-            primaries = start_pair(tmp, redis_args=REPL_REDIS_ARGS)
+            primaries = start_pair(tmp, REPL_ARGS, redis_args=REPL_REDIS_ARGS)
         except BenchError as e:
             notes.append("%s skipped: a server did not start: %s" % (t.label, str(e).strip()[-300:]))
             return None
@@ -1578,9 +1579,9 @@ def full_sync_test(tmp, notes):
     """Time of a full sync of REPL_KEYS keys to a fresh replica, in
     REPL_SYNC_ROUNDS alternating rounds; Redis once in each of its modes
     (diskless, its default, and to disk). Returns {"rows": {"keel": [s..],
-    "redis": [s..], "redis_disk": [s..]}, "how": {server: loader}} or None."""
+    "keel_disk": [s..], "redis": [s..], "redis_disk": [s..]}, "how": {server: loader}} or None."""
     try:
-        primaries = start_pair(tmp, redis_args=REPL_REDIS_ARGS)
+        primaries = start_pair(tmp, REPL_ARGS, redis_args=REPL_REDIS_ARGS)
     except BenchError as e:
         notes.append("Full sync skipped: a server did not start: %s" % str(e).strip()[-300:])
         return None
@@ -1595,7 +1596,7 @@ def full_sync_test(tmp, notes):
             log("full sync: %s primary on port %d loaded %s keys with %s in %.1f s" % (
                 p.name, p.port, fmt_rate(REPL_KEYS), how[p.name], time.monotonic() - t0))
         keel, redis = primaries
-        runs = [("keel", keel, None), ("redis", redis, "yes"), ("redis_disk", redis, "no")]
+        runs = [("keel", keel, "yes"), ("keel_disk", keel, "no"), ("redis", redis, "yes"), ("redis_disk", redis, "no")]
         rows = {name: [] for name, _, _ in runs}
         for rnd in range(1, REPL_SYNC_ROUNDS + 1):
             log("full sync round %d/%d" % (rnd, REPL_SYNC_ROUNDS))
@@ -1825,18 +1826,17 @@ def render_replication(load, sync):
                    "directory, `--save ''`, on the primary's core) gets `REPLICAOF`, and the time runs from "
                    "sending it until the replica says master_link_status:up with slave_repl_offset equal to the "
                    "primary's master_repl_offset (INFO polled every 5 ms); DBSIZE must then match. (The primary may "
-                   "list the replica as online a little later; that is not waited for.) Keel writes "
-                   "the snapshot to a file and sends that; Redis is measured in both of its modes, "
-                   "`repl-diskless-sync yes` (its default; with `repl-diskless-sync-delay 0`, as its 5 s wait "
-                   "for more replicas is not work) and `no` (through a file, like Keel), switched with CONFIG SET "
-                   "on the same primary. Both replicas load from disk (repl-diskless-load disabled, the "
-                   "default). Each round's one keel time is divided by both of that round's Redis times; medians "
+                   "list the replica as online a little later; that is not waited for.) Both "
+                   "servers are measured in both modes, `repl-diskless-sync yes` (the default; with "
+                   "`repl-diskless-sync-delay 0` on both, as the 5 s wait for more replicas is not work) and `no` "
+                   "(through a file), switched with CONFIG SET on the same primary. Both replicas load from disk (repl-diskless-load disabled, the "
+                   "default). Each round's keel time in a mode is divided by Redis's in the same mode; medians "
                    "over the rounds." % (loader, REPL_SYNC_ROUNDS))
         out.append("")
         out.append("| Measure | keel | redis | keel/redis | per-round ratios |")
         out.append("|---|---:|---:|---:|---|")
-        out.append(measure_row("Full sync (s), redis diskless (default)", rows["keel"], rows["redis"], "{:.2f}"))
-        out.append(measure_row("Full sync (s), redis through a file", rows["keel"], rows["redis_disk"], "{:.2f}"))
+        out.append(measure_row("Full sync (s), diskless (the default)", rows["keel"], rows["redis"], "{:.2f}"))
+        out.append(measure_row("Full sync (s), through a file", rows["keel_disk"], rows["redis_disk"], "{:.2f}"))
         out.append("")
     return out
 

@@ -34,6 +34,10 @@ int rdb_load_file(const char *path, char *err, size_t errlen);
 typedef struct rdb_stream rdb_stream;
 typedef struct kobj kobj;
 rdb_stream *rdb_stream_open(char *err, size_t errlen);
+/* The same snapshot handed to fn in chunks instead of a file (a diskless
+ * full sync); close then takes no path. */
+typedef void (*rdb_sink_fn)(const char *p, size_t len, void *ctx);
+rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx);
 /* SELECTDB with a RESIZEDB size hint, so a loader sizes its table once. */
 void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires);
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);

@@ -524,9 +524,48 @@ struct rdb_stream {
     char tmp[64]; /* the temporary file, renamed over the target at the end */
     long long keys;
     uint64_t kicked; /* bytes whose writing to disk has been started */
+    int sink;        /* no file: the bytes go to a sink (diskless sync) */
 };
 
 static unsigned tmp_serial;
+
+/* A sink's FILE: stdio buffers, the sink gets the bytes in chunks. */
+typedef struct sink_cookie {
+    rdb_sink_fn fn;
+    void *ctx;
+} sink_cookie;
+
+static ssize_t sink_write(void *cookie, const char *p, size_t n)
+{
+    sink_cookie *c = cookie;
+    c->fn(p, n, c->ctx);
+    return (ssize_t)n;
+}
+
+static int sink_close(void *cookie)
+{
+    alloc_free(cookie);
+    return 0;
+}
+
+static rdb_stream *open_with(FILE *f, rdb_stream *s);
+
+rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx)
+{
+    rdb_stream *s = alloc_zero(sizeof(*s));
+    sink_cookie *c = alloc_mem(sizeof(*c));
+    c->fn = fn;
+    c->ctx = ctx;
+    FILE *f = fopencookie(c, "w", (cookie_io_functions_t){NULL, sink_write, NULL, sink_close});
+    if (!f) {
+        alloc_free(c);
+        alloc_free(s);
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, 64 * 1024);
+    s->sink = 1;
+    return open_with(f, s);
+}
 
 rdb_stream *rdb_stream_open(char *err, size_t errlen)
 {
@@ -539,6 +578,11 @@ rdb_stream *rdb_stream_open(char *err, size_t errlen)
         alloc_free(s);
         return NULL;
     }
+    return open_with(f, s);
+}
+
+static rdb_stream *open_with(FILE *f, rdb_stream *s)
+{
     s->w = (writer){f, NULL, 0, 0, server.cfg.rdbcompression, 0};
     s->db = -1;
     writer *w = &s->w;
@@ -581,7 +625,7 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
     /* Start the disk writing every 8 MB: the final sync then has little
      * left to do, and the kernel never throttles the server's writes for
      * a pile of dirty pages (Redis's rdb-save-incremental-fsync). */
-    if (server.cfg.rdb_save_incremental_fsync && s->w.written - s->kicked >= (8u << 20)) {
+    if (!s->sink && server.cfg.rdb_save_incremental_fsync && s->w.written - s->kicked >= (8u << 20)) {
         fflush(s->w.f);
         sync_file_range(fileno(s->w.f), (off64_t)s->kicked, (off64_t)(s->w.written - s->kicked), SYNC_FILE_RANGE_WRITE);
         s->kicked = s->w.written;
@@ -594,7 +638,9 @@ void rdb_stream_abort(rdb_stream *s)
         return;
     }
     fclose(s->w.f);
-    unlink(s->tmp);
+    if (!s->sink) {
+        unlink(s->tmp);
+    }
     alloc_free(s);
 }
 
@@ -605,6 +651,14 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
     w_le64(w, server.cfg.rdbchecksum ? w->crc : 0);
     FILE *f = w->f;
     errno = 0;
+    if (s->sink) {
+        int rc = fclose(f) == 0 && !w->err ? 0 : -1;
+        if (rc < 0) {
+            snprintf(err, errlen, "Error writing the snapshot for replicas");
+        }
+        alloc_free(s);
+        return rc;
+    }
     if (!w->err && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
         w->err = errno ? errno : EIO;
     }

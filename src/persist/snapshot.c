@@ -42,6 +42,8 @@ static struct {
      * (a sync of a big file would stall the loop), then done runs here. */
     pthread_t closer;
     atomic_int closing; /* 1 while the helper works, 2 when it is done */
+    int sink;           /* to replicas, not a file: closed right here */
+    int (*throttle)(void);
     int close_ok;
     char close_err[512];
 } snap;
@@ -90,7 +92,7 @@ static void visit(dnode *n, void *ctx)
 static void finish(int ok)
 {
     char err[512] = "";
-    if (ok && rdb_stream_close(snap.out, snap.path, err, sizeof(err)) < 0) {
+    if (ok && rdb_stream_close(snap.out, snap.sink ? NULL : snap.path, err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         ok = 0;
     } else if (!ok) {
@@ -174,8 +176,16 @@ static long step(ev_loop *l, long long id, void *data)
     if (c == 1) {
         return 5; /* the helper is still syncing */
     }
+    if (snap.throttle && snap.throttle()) {
+        return 1; /* the readers are behind: let them catch up */
+    }
     if (!walk(STEP_US)) {
         return 0; /* again at once, after serving clients */
+    }
+    if (snap.sink) {
+        snap.timer = 0;
+        finish(1); /* nothing to sync: the sink gets the last bytes now */
+        return -1;
     }
     atomic_store(&snap.closing, 1);
     if (pthread_create(&snap.closer, NULL, close_main, NULL) != 0) {
@@ -209,6 +219,8 @@ static int wait_closing(void)
     return 1;
 }
 
+static void begin(const char *path, void (*done)(int ok));
+
 int snapshot_start(const char *path, void (*done)(int ok))
 {
     if (snap.active) {
@@ -220,6 +232,29 @@ int snapshot_start(const char *path, void (*done)(int ok))
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
+    snap.sink = 0;
+    snap.throttle = NULL;
+    begin(path, done);
+    return 0;
+}
+
+int snapshot_start_sink(rdb_sink_fn fn, void *ctx, int (*throttle)(void), void (*done)(int ok))
+{
+    if (snap.active) {
+        return -1;
+    }
+    snap.out = rdb_stream_open_sink(fn, ctx);
+    if (!snap.out) {
+        return -1;
+    }
+    snap.sink = 1;
+    snap.throttle = throttle;
+    begin("", done);
+    return 0;
+}
+
+static void begin(const char *path, void (*done)(int ok))
+{
     db_hooks_installed.before_change = before_change;
     db_hooks_installed.before_flush = before_flush;
     kobj_snap_parity ^= 1; /* every entry now reads as not yet saved */
@@ -229,7 +264,6 @@ int snapshot_start(const char *path, void (*done)(int ok))
     snap.db = 0;
     snap.cursor = 0;
     snap.timer = ev_timer_add(server.loop, 0, step, NULL);
-    return 0;
 }
 
 int snapshot_running(void)

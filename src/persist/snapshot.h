@@ -10,10 +10,15 @@
 #ifndef KEEL_SNAPSHOT_H
 #define KEEL_SNAPSHOT_H
 
+#include "persist/rdb.h"
+
 /* Begins a snapshot into path; done(ok) runs when it has been written (or
  * has failed). Returns -1 when one is already running or the file cannot
  * be created. */
 int snapshot_start(const char *path, void (*done)(int ok));
+/* The same walk into a sink (a diskless full sync): throttle, when set,
+ * returns 1 to hold the walk while the readers are behind. */
+int snapshot_start_sink(rdb_sink_fn fn, void *ctx, int (*throttle)(void), void (*done)(int ok));
 int snapshot_running(void);
 /* Stops a running snapshot and deletes its temporary file (done(0)). */
 void snapshot_abort(void);

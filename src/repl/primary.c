@@ -21,7 +21,9 @@
 #include "server/persistence.h"
 
 /* RS_NONE: only REPLCONF so far (its settings wait for SYNC/PSYNC). */
-enum { RS_NONE, RS_WAIT_BGSAVE_START, RS_WAIT_BGSAVE_END, RS_SEND_BULK, RS_ONLINE };
+/* RS_WAIT_ACK: a diskless snapshot was sent; the stream follows the
+ * replica's first ACK (its EOF-mark reader must see the mark last). */
+enum { RS_NONE, RS_WAIT_BGSAVE_START, RS_WAIT_BGSAVE_END, RS_SEND_BULK, RS_WAIT_ACK, RS_ONLINE };
 
 typedef struct replica {
     client *c;
@@ -32,6 +34,7 @@ typedef struct replica {
     char announce_ip[64];
     int capa_eof, capa_psync2;
     int old_sync;             /* SYNC: no +FULLRESYNC line */
+    int diskless;             /* gets the snapshot straight from the walk */
     long long initial_offset; /* where its stream starts */
     str pending;              /* stream held back until the snapshot is sent */
     int rdb_fd;
@@ -45,6 +48,9 @@ const char *replica_ip(replica *r, char *buf, size_t len);
 static replica **replicas;
 static int nreplicas;
 static int snap_for_replicas; /* the running snapshot feeds replicas */
+static int snap_diskless;     /* ... through their sockets, not a file */
+static char eof_mark[41];
+static int64_t first_waiting_ms; /* when the oldest waiting replica came */
 static int64_t no_replicas_since_ms;
 static long long sync_full, sync_partial_ok, sync_partial_err;
 
@@ -242,21 +248,93 @@ static void fullresync_line(replica *r, long long offset)
 }
 
 /* Starts the snapshot every replica waiting for one will load. */
+static void diskless_done(int ok);
+
+/* The diskless snapshot's bytes go to every replica that waits for it. */
+static void diskless_sink(const char *p, size_t len, void *ctx)
+{
+    (void)ctx;
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->diskless && r->state == RS_WAIT_BGSAVE_END && !(r->c->flags & CLIENT_CLOSE_ASAP)) {
+            reply_raw(R(r->c), p, len);
+            client_pending_write(r->c);
+        }
+    }
+}
+
+/* The walk waits while a replica has more than 8 MB of it unsent. */
+static int diskless_throttle(void)
+{
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->diskless && r->state == RS_WAIT_BGSAVE_END && rbuf_pending(&r->c->out) > (8u << 20)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 0 started, 1 not yet (repl-diskless-sync-delay), -1 failed. */
+static int start_diskless(int waiting, long long offset)
+{
+    int delay_ms = server.cfg.repl_diskless_sync_delay * 1000;
+    int enough =
+        server.cfg.repl_diskless_sync_max_replicas > 0 && waiting >= server.cfg.repl_diskless_sync_max_replicas;
+    if (delay_ms > 0 && !enough && server_ms() - first_waiting_ms < delay_ms) {
+        return 1; /* more replicas may come to share it; cron asks again */
+    }
+    unsigned char raw[20];
+    util_os_random(raw, sizeof(raw));
+    for (int i = 0; i < 20; i++) {
+        snprintf(eof_mark + i * 2, 3, "%02x", raw[i]);
+    }
+    if (snapshot_start_sink(diskless_sink, NULL, diskless_throttle, diskless_done) < 0) {
+        return -1;
+    }
+    snap_for_replicas = snap_diskless = 1;
+    log_msg(LOG_NOTICE, "Starting BGSAVE for SYNC with target: replicas sockets");
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->state == RS_WAIT_BGSAVE_START) {
+            r->diskless = 1;
+            fullresync_line(r, offset);
+            char hdr[64];
+            int n = snprintf(hdr, sizeof(hdr), "$EOF:%s\r\n", eof_mark);
+            reply_raw(R(r->c), hdr, (size_t)n);
+            client_pending_write(r->c);
+        }
+    }
+    return 0;
+}
+
 static void start_snapshot(void)
 {
     if (snapshot_running() || child_running() != CHILD_NONE) {
         return; /* again when it ends */
     }
-    int waiting = 0;
+    int waiting = 0, all_eof = 1;
     for (int i = 0; i < nreplicas; i++) {
-        waiting += replicas[i]->state == RS_WAIT_BGSAVE_START;
+        if (replicas[i]->state == RS_WAIT_BGSAVE_START) {
+            waiting++;
+            all_eof &= replicas[i]->capa_eof;
+        }
     }
     if (!waiting) {
         return;
     }
-    /* The stream after the snapshot starts with a SELECT. */
-    repl.seldb = -1;
     long long offset = repl.offset;
+    /* Diskless when every waiting replica reads the EOF-mark form. */
+    if (server.cfg.repl_diskless_sync && all_eof) {
+        int rc = start_diskless(waiting, offset);
+        if (rc == 0) {
+            repl.seldb = -1; /* the stream after the snapshot starts with a SELECT */
+        }
+        if (rc >= 0) {
+            return;
+        }
+    }
+    repl.seldb = -1;
     if (persistence_bgsave() < 0) {
         for (int i = 0; i < nreplicas; i++) {
             if (replicas[i]->state == RS_WAIT_BGSAVE_START) {
@@ -267,6 +345,7 @@ static void start_snapshot(void)
         return;
     }
     snap_for_replicas = 1;
+    snap_diskless = 0;
     log_msg(LOG_NOTICE, "Starting BGSAVE for SYNC with target: disk");
     for (int i = 0; i < nreplicas; i++) {
         if (replicas[i]->state == RS_WAIT_BGSAVE_START) {
@@ -284,7 +363,9 @@ static void go_online(replica *r)
         close(r->rdb_fd);
         r->rdb_fd = -1;
     }
-    ev_del(server.loop, c->fd, EV_WRITABLE);
+    if (r->state == RS_SEND_BULK) {
+        ev_del(server.loop, c->fd, EV_WRITABLE); /* write_bulk's */
+    }
     r->state = RS_ONLINE;
     r->ack_ms = server_ms();
     if (r->pending && str_len(r->pending)) {
@@ -353,9 +434,33 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
     }
 }
 
+static void diskless_done(int ok)
+{
+    snap_for_replicas = snap_diskless = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (!r->diskless || r->state != RS_WAIT_BGSAVE_END || (r->c->flags & CLIENT_CLOSE_ASAP)) {
+            continue;
+        }
+        if (!ok) {
+            log_msg(LOG_WARNING, "Diskless snapshot for replica %s failed", r->c->addr);
+            client_close_async(r->c);
+            continue;
+        }
+        reply_raw(R(r->c), eof_mark, 40);
+        client_pending_write(r->c);
+        r->state = RS_WAIT_ACK;
+        log_msg(LOG_NOTICE,
+                "Streamed RDB transfer with replica %s succeeded (socket). Waiting for REPLCONF ACK from replica to "
+                "enable streaming",
+                r->c->addr);
+    }
+    start_snapshot();
+}
+
 void repl_snapshot_done(int ok)
 {
-    if (!snap_for_replicas) {
+    if (!snap_for_replicas || snap_diskless) {
         return;
     }
     snap_for_replicas = 0;
@@ -473,10 +578,17 @@ void cmd_sync_impl(client *c, int psync)
     }
     sync_full++;
     repl_ensure_backlog();
+    int others_waiting = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        others_waiting += replicas[i] != r && replicas[i]->state == RS_WAIT_BGSAVE_START;
+    }
+    if (!others_waiting) {
+        first_waiting_ms = server_ms();
+    }
     r->state = RS_WAIT_BGSAVE_START;
     /* A snapshot already running for replicas: join it, with a copy of the
      * stream another waiting replica has collected since it began. */
-    if (snap_for_replicas) {
+    if (snap_for_replicas && !snap_diskless) {
         for (int i = 0; i < nreplicas; i++) {
             replica *o = replicas[i];
             if (o != r && o->state == RS_WAIT_BGSAVE_END) {
@@ -528,6 +640,9 @@ void repl_replconf(client *c)
                     r->ack_off = off;
                 }
                 r->ack_ms = server_ms();
+                if (r->state == RS_WAIT_ACK) {
+                    go_online(r);
+                }
                 repl_wait_check();
             }
             return;
@@ -687,6 +802,7 @@ static const char *state_name(int s)
     case RS_WAIT_BGSAVE_START:
     case RS_WAIT_BGSAVE_END: return "wait_bgsave";
     case RS_SEND_BULK: return "send_bulk";
+    case RS_WAIT_ACK: /* as Redis shows it */
     case RS_ONLINE: return "online";
     }
     return "none";

@@ -903,3 +903,38 @@ def test_redis_cli_rdb_downloads_a_valid_snapshot(cluster):
     assert check.returncode == 0, check.stdout + check.stderr
     assert "RDB looks OK" in check.stdout
     assert p.c.get("s:short") == "hello"  # the primary carries on
+
+
+# ---------------------------------------------------------------- diskless and disk full syncs
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_full_sync_through_sockets_or_a_file(cluster, diskless):
+    """repl-diskless-sync yes streams the snapshot with an EOF mark as it is
+    walked (no file); no writes dbfilename and sends it as a sized bulk.
+    Both carry every type, and the writes made meanwhile follow."""
+    primary, replica = cluster.start("keel"), cluster.start("keel")
+    assert primary.c.config_set("repl-diskless-sync", diskless) is True
+    preload(primary)
+    replicate(primary, replica)
+    primary.c.set("after", "1")
+    wait_in_sync(primary, replica)
+    assert_same_data(primary, replica, DBS)
+    log = open(primary.node.log).read()
+    target = "replicas sockets" if diskless == "yes" else "disk"
+    assert "Starting BGSAVE for SYNC with target: %s" % target in log
+    assert os.path.exists(os.path.join(primary.node.dir, "dump.rdb")) == (diskless == "no")
+
+
+def test_diskless_delay_lets_replicas_share_one_snapshot(cluster):
+    primary = cluster.start("keel")
+    r1, r2 = cluster.start("keel"), cluster.start("keel")
+    assert primary.c.config_set("repl-diskless-sync-delay", "2") is True
+    primary.c.set("k", "v")
+    assert r1.replicaof(primary) == "OK"
+    assert r2.replicaof(primary) == "OK"
+    wait_link_up(r1, primary)
+    wait_link_up(r2, primary)
+    log = open(primary.node.log).read()
+    assert log.count("Starting BGSAVE for SYNC with target: replicas sockets") == 1
+    assert primary.stat("sync_full") == 2
+    assert r1.c.get("k") == r2.c.get("k") == "v"
