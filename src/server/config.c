@@ -49,6 +49,9 @@ const char *const config_maxmemory_policies[] = {"noeviction",      "allkeys-lru
                                                  "volatile-random", "volatile-ttl", NULL};
 static const char *const enum_appendfsync[] = {"always", "everysec", "no", NULL};
 static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swapdb", NULL};
+/* Keel validates every payload in full whatever this says (Redis's "yes");
+ * the setting is kept so Redis configurations load and read back. */
+static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
 static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
 /* Only the values Keel implements: its AOF base is always an RDB, its
  * AOF carries no timestamps. */
@@ -398,6 +401,8 @@ static config_def defs[] = {
     {"repl-backlog-size", NULL, CFG_MEM, S(repl_backlog_size), 1, LLONG_MAX, "1mb", 1, NULL, NULL, NULL,
      apply_backlog_size},
     {"masterauth", NULL, CFG_STR, S(masterauth), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"sanitize-dump-payload", NULL, CFG_STR, S(sanitize_dump_payload), 0, 0, "no", 1, enum_sanitize, NULL, NULL,
+     NULL},
     {"masteruser", NULL, CFG_STR, S(masteruser), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"min-replicas-to-write", "min-slaves-to-write", CFG_INT, S(min_replicas_to_write), 0, INT_MAX, "0", 1, NULL, NULL,
      NULL, NULL},

@@ -201,6 +201,7 @@ typedef struct server_config {
     long long repl_backlog_size;
     char *masterauth;
     char *masteruser;
+    char *sanitize_dump_payload; /* stored: Keel always sanitizes */
     int min_replicas_to_write;
     int min_replicas_max_lag;
     int repl_ping_replica_period;

@@ -392,3 +392,21 @@ def test_debian_default_redis_conf_starts_keel(keel, tmp_path):
     assert "must be one of the following: yes" in err(r.config_set, "aof-use-rdb-preamble", "no")
     assert "must be one of the following: no" in err(r.config_set, "aof-timestamp-enabled", "yes")
     assert r.config_set("no-appendfsync-on-rewrite", "yes") is True
+
+
+def test_sanitize_dump_payload_is_accepted_and_payloads_are_always_checked(r):
+    """Redis's three values are accepted and read back; Keel checks every
+    RESTORE payload in full whatever the setting (Redis's "yes")."""
+    from test_dump import with_crc
+    for v in ("no", "yes", "clients"):
+        assert r.config_set("sanitize-dump-payload", v) is True
+        assert r.config_get("sanitize-dump-payload") == {"sanitize-dump-payload": v}
+    with pytest.raises(redis.ResponseError):
+        r.config_set("sanitize-dump-payload", "sometimes")
+    r.config_set("sanitize-dump-payload", "no")
+    # An intset out of order under a valid checksum: only a deep check sees it.
+    unsorted = with_crc(b"\x0b\x0c" + b"\x02\x00\x00\x00\x02\x00\x00\x00\x05\x00\x01\x00" + b"\x0a\x00")
+    with pytest.raises(redis.ResponseError) as e:
+        r.restore("sdp:bad", 0, unsorted)
+    assert str(e.value) == "Bad data format"
+    assert r.exists("sdp:bad") == 0
