@@ -61,6 +61,9 @@ static struct {
     /* rewrites */
     int rewrite_scheduled;
     long long rewrites;
+    int64_t rewrite_start_ms;     /* of the running rewrite */
+    long long last_rewrite_secs;
+    int rewrite_timed; /* a rewrite has ended (else INFO says -1) */
     int last_rewrite_ok;
     int rewriting;
     long long base_size; /* the log's size after the last rewrite (or start) */
@@ -296,14 +299,17 @@ str aof_info(str s)
                    "aof_enabled:%d\r\n"
                    "aof_rewrite_in_progress:%d\r\n"
                    "aof_rewrite_scheduled:%d\r\n"
-                   "aof_last_rewrite_time_sec:-1\r\n"
-                   "aof_current_rewrite_time_sec:-1\r\n"
+                   "aof_last_rewrite_time_sec:%lld\r\n"
+                   "aof_current_rewrite_time_sec:%lld\r\n"
                    "aof_last_bgrewrite_status:%s\r\n"
                    "aof_rewrites:%lld\r\n"
                    "aof_rewrites_consecutive_failures:0\r\n"
                    "aof_last_write_status:%s\r\n"
                    "aof_last_cow_size:0\r\n",
-                   aof.on, aof.rewriting, aof.rewrite_scheduled, aof.last_rewrite_ok ? "ok" : "err", aof.rewrites,
+                   aof.on, aof.rewriting, aof.rewrite_scheduled,
+                   aof.rewrite_timed ? aof.last_rewrite_secs : -1LL,
+                   aof.rewriting ? (long long)((server_ms() - aof.rewrite_start_ms) / 1000) : -1LL,
+                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites,
                    aof.write_ok ? "ok" : "err");
     if (aof.on) {
         s = str_printf(s,
@@ -757,6 +763,8 @@ static void unlink_file(long long seq, int base)
 static void rewrite_done(int ok)
 {
     aof.rewriting = 0;
+    aof.last_rewrite_secs = (server_ms() - aof.rewrite_start_ms) / 1000;
+    aof.rewrite_timed = 1;
     aof.last_rewrite_ok = ok;
     if (!ok || !aof.on) {
         log_msg(LOG_WARNING, "Background AOF rewrite failed");
@@ -797,6 +805,7 @@ static int start_base_writer(void)
     }
     if (rc == 0) {
         aof.rewriting = 1;
+        aof.rewrite_start_ms = server_ms();
         log_msg(LOG_NOTICE, "Background append only file rewriting started");
     }
     return rc;

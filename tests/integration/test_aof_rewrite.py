@@ -89,9 +89,13 @@ def test_enable_at_run_time_makes_a_base_and_logs_after(keel):
     r = s.client()
     r.set("before", "1")
     r.rpush("list", "a", "b")
+    info = r.info("persistence")
+    assert (info["aof_last_rewrite_time_sec"], info["aof_current_rewrite_time_sec"]) == (-1, -1)
     assert r.config_set("appendonly", "yes") is True
     r.set("during", "2")
     wait_rewrite(r)
+    info = r.info("persistence")
+    assert info["aof_last_rewrite_time_sec"] == 0 and info["aof_current_rewrite_time_sec"] == -1
     r.set("after", "3")
     assert r.info("persistence")["aof_enabled"] == 1
     kinds = [e[5] for e in manifest(s)]
