@@ -61,7 +61,7 @@ static struct {
     /* rewrites */
     int rewrite_scheduled;
     long long rewrites;
-    int64_t rewrite_start_ms;     /* of the running rewrite */
+    int64_t rewrite_start_ms; /* of the running rewrite */
     long long last_rewrite_secs;
     int rewrite_timed; /* a rewrite has ended (else INFO says -1) */
     int last_rewrite_ok;
@@ -135,13 +135,7 @@ static void start_fsync_thread(void)
 
 static void append_cmd(sv *argv, int argc)
 {
-    char hdr[32];
-    aof.buf = str_append(aof.buf, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc));
-    for (int i = 0; i < argc; i++) {
-        aof.buf = str_append(aof.buf, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", argv[i].len));
-        aof.buf = str_append(aof.buf, argv[i].ptr, argv[i].len);
-        aof.buf = str_append(aof.buf, "\r\n", 2);
-    }
+    aof.buf = resp_append_command(aof.buf, argv, argc);
 }
 
 /* The propagation listener: every write, in the order it happened. */
@@ -306,11 +300,9 @@ str aof_info(str s)
                    "aof_rewrites_consecutive_failures:0\r\n"
                    "aof_last_write_status:%s\r\n"
                    "aof_last_cow_size:0\r\n",
-                   aof.on, aof.rewriting, aof.rewrite_scheduled,
-                   aof.rewrite_timed ? aof.last_rewrite_secs : -1LL,
+                   aof.on, aof.rewriting, aof.rewrite_scheduled, aof.rewrite_timed ? aof.last_rewrite_secs : -1LL,
                    aof.rewriting ? (long long)((server_ms() - aof.rewrite_start_ms) / 1000) : -1LL,
-                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites,
-                   aof.write_ok ? "ok" : "err");
+                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites, aof.write_ok ? "ok" : "err");
     if (aof.on) {
         s = str_printf(s,
                        "aof_current_size:%lld\r\naof_base_size:%lld\r\naof_pending_rewrite:%d\r\n"

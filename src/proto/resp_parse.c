@@ -307,3 +307,25 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const r
     }
     return RESP_DONE;
 }
+
+/* "<c><n>\r\n" without printf: this runs for every propagated write. */
+static str append_header(str out, char c, long long n)
+{
+    char hdr[32];
+    hdr[0] = c;
+    int len = 1 + util_ll2str(hdr + 1, n);
+    hdr[len++] = '\r';
+    hdr[len++] = '\n';
+    return str_append(out, hdr, (size_t)len);
+}
+
+str resp_append_command(str out, const sv *argv, int argc)
+{
+    out = append_header(out, '*', argc);
+    for (int i = 0; i < argc; i++) {
+        out = append_header(out, '$', (long long)argv[i].len);
+        out = str_append(out, argv[i].ptr, argv[i].len);
+        out = str_append(out, "\r\n", 2);
+    }
+    return out;
+}

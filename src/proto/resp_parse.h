@@ -62,4 +62,8 @@ sv resp_parser_arg(const resp_parser *p, const char *buf, size_t i);
  * unescaped bytes to *out and records offsets/lengths (growing the arrays). */
 long resp_split_args(const char *line, size_t len, str *out, size_t **off, size_t **lens, size_t *cap);
 
+/* Appends argv as a command, an array of bulk strings (what the AOF holds,
+ * replicas receive and a replica sends its primary). */
+str resp_append_command(str out, const sv *argv, int argc);
+
 #endif

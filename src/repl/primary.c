@@ -164,13 +164,7 @@ static str encoded;
 
 static void encode_cmd(sv *argv, int argc)
 {
-    char hdr[32];
-    encoded = str_append(encoded, hdr, (size_t)snprintf(hdr, sizeof(hdr), "*%d\r\n", argc));
-    for (int i = 0; i < argc; i++) {
-        encoded = str_append(encoded, hdr, (size_t)snprintf(hdr, sizeof(hdr), "$%zu\r\n", argv[i].len));
-        encoded = str_append(encoded, argv[i].ptr, argv[i].len);
-        encoded = str_append(encoded, "\r\n", 2);
-    }
+    encoded = resp_append_command(encoded, argv, argc);
 }
 
 /* The propagation listener. On a replica the stream comes from the primary

@@ -103,11 +103,11 @@ static void link_retry(const char *why)
 
 static void send_cmd(int argc, const char **argv)
 {
-    str out = str_empty(128);
-    out = str_printf(out, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        out = str_printf(out, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    sv v[8];
+    for (int i = 0; i < argc && i < 8; i++) {
+        v[i] = (sv){argv[i], strlen(argv[i])};
     }
+    str out = resp_append_command(str_empty(128), v, argc < 8 ? argc : 8);
     /* Handshake commands are tiny: a fresh socket takes them whole. */
     ssize_t n = write(lnk.fd, out, str_len(out));
     if (n != (ssize_t)str_len(out)) {

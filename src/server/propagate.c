@@ -11,12 +11,23 @@
 
 #define MAX_LISTENERS 8
 
+/* A pending command: its arguments are copied into one arena (offsets,
+ * as the arena may move when it grows), so a write costs no allocation
+ * once the arena has its size. */
 typedef struct prop_cmd {
     int dbid;
     int argc;
-    int targets; /* PROPAGATE_AOF | PROPAGATE_REPL */
-    str *argv;
+    int targets;  /* PROPAGATE_AOF | PROPAGATE_REPL */
+    size_t first; /* index of its first argument in args */
 } prop_cmd;
+
+typedef struct prop_arg {
+    size_t off, len;
+} prop_arg;
+
+static str arena;
+static prop_arg *args;
+static size_t nargs, cap_args;
 
 static propagate_fn listeners[MAX_LISTENERS];
 static int listener_targets[MAX_LISTENERS];
@@ -35,6 +46,10 @@ void propagate_register(propagate_fn fn, int targets)
 void propagate_begin(void)
 {
     npending = 0;
+    nargs = 0;
+    if (arena) {
+        str_set_len(arena, 0);
+    }
 }
 
 void propagate_cmd(int dbid, sv *argv, int argc)
@@ -55,23 +70,36 @@ void propagate_cmd_to(int dbid, sv *argv, int argc, int targets)
     p->dbid = dbid;
     p->argc = argc;
     p->targets = targets;
-    p->argv = alloc_mem(sizeof(str) * (size_t)argc);
+    p->first = nargs;
+    if (nargs + (size_t)argc > cap_args) {
+        cap_args = (nargs + (size_t)argc) * 2;
+        args = alloc_resize(args, sizeof(prop_arg) * cap_args);
+    }
+    arena = arena ? arena : str_empty(1024);
     for (int i = 0; i < argc; i++) {
-        p->argv[i] = str_new(argv[i].ptr, argv[i].len);
+        args[nargs++] = (prop_arg){str_len(arena), argv[i].len};
+        arena = str_append(arena, argv[i].ptr, argv[i].len);
     }
 }
 
-static void emit(propagate_fn fn, int dbid, str *argv, int argc)
+static void emit(propagate_fn fn, const prop_cmd *p)
 {
     sv stack[16];
-    sv *v = argc <= 16 ? stack : alloc_mem(sizeof(sv) * (size_t)argc);
-    for (int i = 0; i < argc; i++) {
-        v[i] = (sv){argv[i], str_len(argv[i])};
+    sv *v = p->argc <= 16 ? stack : alloc_mem(sizeof(sv) * (size_t)p->argc);
+    for (int i = 0; i < p->argc; i++) {
+        const prop_arg *a = &args[p->first + (size_t)i];
+        v[i] = (sv){arena + a->off, a->len};
     }
-    fn(dbid, v, argc);
+    fn(p->dbid, v, p->argc);
     if (v != stack) {
         alloc_free(v);
     }
+}
+
+static void emit_word(propagate_fn fn, int dbid, const char *word)
+{
+    sv v = {word, strlen(word)};
+    fn(dbid, &v, 1);
 }
 
 void propagate_end(void)
@@ -81,7 +109,6 @@ void propagate_end(void)
     }
     /* Each listener gets the commands meant for it, wrapped in MULTI/EXEC
      * when there is more than one. */
-    str m = str_new("MULTI", 5), e = str_new("EXEC", 4);
     for (int l = 0; l < nlisteners; l++) {
         int n = 0, first = -1;
         for (int i = 0; i < npending; i++) {
@@ -94,26 +121,26 @@ void propagate_end(void)
             continue;
         }
         if (n > 1) {
-            emit(listeners[l], pending[first].dbid, &m, 1);
+            emit_word(listeners[l], pending[first].dbid, "MULTI");
         }
         for (int i = 0; i < npending; i++) {
             if (pending[i].targets & listener_targets[l]) {
-                emit(listeners[l], pending[i].dbid, pending[i].argv, pending[i].argc);
+                emit(listeners[l], &pending[i]);
             }
         }
         if (n > 1) {
-            emit(listeners[l], pending[first].dbid, &e, 1);
+            emit_word(listeners[l], pending[first].dbid, "EXEC");
         }
-    }
-    str_free(m);
-    str_free(e);
-    for (int i = 0; i < npending; i++) {
-        for (int j = 0; j < pending[i].argc; j++) {
-            str_free(pending[i].argv[j]);
-        }
-        alloc_free(pending[i].argv);
     }
     npending = 0;
+    nargs = 0;
+    /* Keep a modest arena for the next write; give back a big one. */
+    if (str_cap(arena) > (1u << 20)) {
+        str_free(arena);
+        arena = NULL;
+    } else {
+        str_set_len(arena, 0);
+    }
 }
 
 void propagate_removal(int dbid, sv key)
