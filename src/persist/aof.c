@@ -133,24 +133,13 @@ static void start_fsync_thread(void)
 
 /* ---- appending ---- */
 
-static void append_cmd(sv *argv, int argc)
-{
-    aof.buf = resp_append_command(aof.buf, argv, argc);
-}
-
 /* The propagation listener: every write, in the order it happened. */
 static void aof_feed(int dbid, sv *argv, int argc)
 {
     if (!aof.on || aof.loading) {
         return;
     }
-    if (dbid != aof.db) {
-        char n[16];
-        sv sel[2] = {SV("SELECT"), {n, (size_t)snprintf(n, sizeof(n), "%d", dbid)}};
-        append_cmd(sel, 2);
-        aof.db = dbid;
-    }
-    append_cmd(argv, argc);
+    aof.buf = resp_append_command_in_db(aof.buf, &aof.db, dbid, argv, argc);
 }
 
 /* DEBUG AOF-WRITE-ERROR: writes fail with ENOSPC (tests of a full disk). */

@@ -329,3 +329,14 @@ str resp_append_command(str out, const sv *argv, int argc)
     }
     return out;
 }
+
+str resp_append_command_in_db(str out, int *seldb, int dbid, const sv *argv, int argc)
+{
+    if (dbid != *seldb) {
+        char n[24];
+        sv sel[2] = {{"SELECT", 6}, {n, (size_t)util_ll2str(n, dbid)}};
+        out = resp_append_command(out, sel, 2);
+        *seldb = dbid;
+    }
+    return resp_append_command(out, argv, argc);
+}

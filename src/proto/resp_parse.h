@@ -65,5 +65,8 @@ long resp_split_args(const char *line, size_t len, str *out, size_t **off, size_
 /* Appends argv as a command, an array of bulk strings (what the AOF holds,
  * replicas receive and a replica sends its primary). */
 str resp_append_command(str out, const sv *argv, int argc);
+/* The same for a stream of writes across databases: a SELECT first when
+ * dbid is not *seldb (which then becomes dbid). */
+str resp_append_command_in_db(str out, int *seldb, int dbid, const sv *argv, int argc);
 
 #endif

@@ -162,11 +162,6 @@ void repl_feed_raw(const char *p, size_t len)
 
 static str encoded;
 
-static void encode_cmd(sv *argv, int argc)
-{
-    encoded = resp_append_command(encoded, argv, argc);
-}
-
 /* The propagation listener. On a replica the stream comes from the primary
  * byte for byte (repl_master_applied), not from here. */
 static void feed(int dbid, sv *argv, int argc)
@@ -176,13 +171,7 @@ static void feed(int dbid, sv *argv, int argc)
     }
     encoded = encoded ? encoded : str_empty(256);
     str_set_len(encoded, 0);
-    if (dbid != repl.seldb) {
-        char n[16];
-        sv sel[2] = {SV("SELECT"), {n, (size_t)snprintf(n, sizeof(n), "%d", dbid)}};
-        encode_cmd(sel, 2);
-        repl.seldb = dbid;
-    }
-    encode_cmd(argv, argc);
+    encoded = resp_append_command_in_db(encoded, &repl.seldb, dbid, argv, argc);
     repl_feed_raw(encoded, str_len(encoded));
 }
 
@@ -194,7 +183,7 @@ static void feed_control(sv *argv, int argc)
     }
     encoded = encoded ? encoded : str_empty(256);
     str_set_len(encoded, 0);
-    encode_cmd(argv, argc);
+    encoded = resp_append_command(encoded, argv, argc);
     repl_feed_raw(encoded, str_len(encoded));
 }
 

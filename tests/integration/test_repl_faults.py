@@ -4,6 +4,7 @@ instead of one; a fake replica asks for the stream and stops reading. The
 server must keep serving, report the link down, retry, never serve half a
 dataset, and drop a replica that does not read. Keel only (the fake peers
 script one side of the protocol)."""
+import contextlib
 import socket
 import threading
 import time
@@ -104,10 +105,20 @@ def valid_rdb(cluster):
     return data
 
 
-def start_replica_with_data(cluster):
-    r = cluster.start("keel")
-    r.c.set("mine", "old data")
-    return r
+@contextlib.contextmanager
+def replica_of_fake(cluster, serve):
+    """A Keel server with data of its own, told to replicate a fake primary
+    that runs serve(conn) after the handshake; yields it once it has tried
+    twice (so the first failure was handled and a retry began)."""
+    fake = FakePrimary(serve)
+    try:
+        r = cluster.start("keel")
+        r.c.set("mine", "old data")
+        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
+        wait_until(lambda: fake.connections >= 2, "the replica retried")
+        yield r
+    finally:
+        fake.close()
 
 
 def test_truncated_snapshot_keeps_the_old_data_and_retries(cluster):
@@ -116,18 +127,12 @@ def test_truncated_snapshot_keeps_the_old_data_and_retries(cluster):
     def serve(conn):
         conn.sendall(b"$%d\r\n" % len(rdb) + rdb[: len(rdb) // 2])  # then the link dies
 
-    fake = FakePrimary(serve)
-    try:
-        r = start_replica_with_data(cluster)
-        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
-        wait_until(lambda: fake.connections >= 2, "the replica retried")
+    with replica_of_fake(cluster, serve) as r:
         info = r.repl()
         assert info["master_link_status"] == "down"
         # Nothing was flushed: the transfer never completed.
         assert r.c.get("mine") == "old data"
         assert r.c.exists("x") == 0
-    finally:
-        fake.close()
 
 
 def test_corrupt_snapshot_is_never_served_half_loaded(cluster):
@@ -138,18 +143,12 @@ def test_corrupt_snapshot_is_never_served_half_loaded(cluster):
         conn.sendall(b"$%d\r\n" % len(rdb) + bytes(rdb))
         time.sleep(0.5)
 
-    fake = FakePrimary(serve)
-    try:
-        r = start_replica_with_data(cluster)
-        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
-        wait_until(lambda: fake.connections >= 2, "the replica retried")
+    with replica_of_fake(cluster, serve) as r:
         assert r.repl()["master_link_status"] == "down"
         # The old data was replaced, the new did not load: empty, as Redis.
         assert r.c.dbsize() == 0
         assert "Failed trying to load the MASTER synchronization DB from disk" in open(r.node.log).read()
         assert r.c.ping() is True
-    finally:
-        fake.close()
 
 
 def test_garbage_instead_of_a_snapshot(cluster):
@@ -157,16 +156,10 @@ def test_garbage_instead_of_a_snapshot(cluster):
         conn.sendall(b"this is not a bulk\r\n")
         time.sleep(0.3)
 
-    fake = FakePrimary(serve)
-    try:
-        r = start_replica_with_data(cluster)
-        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
-        wait_until(lambda: fake.connections >= 2, "the replica retried")
+    with replica_of_fake(cluster, serve) as r:
         assert r.repl()["master_link_status"] == "down"
         assert r.c.get("mine") == "old data"
         assert "Bad protocol from MASTER" in open(r.node.log).read()
-    finally:
-        fake.close()
 
 
 def test_huge_bulk_length_is_refused_by_the_disk_not_memory(cluster):
@@ -176,16 +169,9 @@ def test_huge_bulk_length_is_refused_by_the_disk_not_memory(cluster):
     def serve(conn):
         conn.sendall(b"$1099511627776\r\n0123456789")
 
-    fake = FakePrimary(serve)
-    try:
-        r = start_replica_with_data(cluster)
-        rss0 = int(r.info("memory")["used_memory_rss"])
-        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
-        wait_until(lambda: fake.connections >= 2, "the replica retried")
-        assert int(r.info("memory")["used_memory_rss"]) < rss0 + 64 * 1024 * 1024
+    with replica_of_fake(cluster, serve) as r:
+        assert int(r.info("memory")["used_memory"]) < 64 * 1024 * 1024
         assert r.c.get("mine") == "old data"
-    finally:
-        fake.close()
 
 
 def test_a_replica_that_stops_reading_is_dropped(cluster):
