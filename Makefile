@@ -76,30 +76,37 @@ bench: all
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
 
-# Fuzz targets (RESP parser, Redis listpack): libFuzzer with clang when
-# available, else a standalone random-mutation driver under ASan+UBSan.
-# `make fuzz` builds and runs each briefly, the RESP one over
-# tests/fuzz/corpus (FUZZ_SECONDS each / FUZZ_ITERATIONS).
+# Fuzz targets (RESP parser, Redis listpack, RDB loader, AOF loader):
+# libFuzzer with clang when available, else a standalone random-mutation
+# driver under ASan+UBSan. `make fuzz` builds and runs each briefly over its
+# seeds (tests/fuzz/corpus*): FUZZ_SECONDS each with libFuzzer; with the
+# standalone driver FUZZ_ITERATIONS inputs each (the loader targets stop
+# at FUZZ_SECONDS too).
 FUZZ_SRCS := tests/fuzz/fuzz_resp_parse.c src/proto/resp_parse.c src/base/alloc.c src/base/str.c src/base/util.c
 FUZZ_SECONDS ?= 20
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
+FUZZ_LOADERS := build/fuzz/fuzz_rdb_load build/fuzz/fuzz_aof_load
 
-fuzz: build/fuzz/fuzz_resp_parse build/fuzz/fuzz_redis_listpack
+fuzz: build/fuzz/fuzz_resp_parse build/fuzz/fuzz_redis_listpack $(FUZZ_LOADERS)
 ifeq ($(HAVE_CLANG),yes)
-	@mkdir -p build/fuzz/corpus build/fuzz/corpus_rlp
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_rlp build/fuzz/corpus_rdb build/fuzz/corpus_aof
 	build/fuzz/fuzz_resp_parse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus tests/fuzz/corpus
 	build/fuzz/fuzz_redis_listpack -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus_rlp
+	build/fuzz/fuzz_rdb_load $(FUZZ_LOADER_OPTS) build/fuzz/corpus_rdb tests/fuzz/corpus_rdb
+	build/fuzz/fuzz_aof_load $(FUZZ_LOADER_OPTS) build/fuzz/corpus_aof tests/fuzz/corpus_aof
 else
 	build/fuzz/fuzz_resp_parse tests/fuzz/corpus/*
 	build/fuzz/fuzz_redis_listpack
+	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_rdb_load tests/fuzz/corpus_rdb
+	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_aof_load tests/fuzz/corpus_aof
 endif
 
 build/fuzz/fuzz_resp_parse: $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 ifeq ($(HAVE_CLANG),yes)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(FUZZ_SRCS) -lm
 else
-	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_SRCS)
+	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_SRCS) -lm
 endif
 
 # Redis listpack validator/reader (RDB and DUMP payload bytes).
@@ -113,13 +120,55 @@ else
 	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_RLP_SRCS) -lm
 endif
 
+# The loader targets link the whole server (its own objects, built with the
+# fuzzing flags; main.c with main renamed, since the driver has one) and
+# tests/fuzz/fuzz_server.c. fuzz_aof_load includes aof.c itself.
+ifeq ($(HAVE_CLANG),yes)
+  FUZZ_CC := clang
+  FUZZ_OBJ := build/fuzz/obj-clang
+  FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  FUZZ_SAN_CC := $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+  FUZZ_SAN_LD := $(FUZZ_SAN) -fsanitize=fuzzer
+  FUZZ_DRIVER :=
+else
+  FUZZ_CC := $(CC)
+  FUZZ_OBJ := build/fuzz/obj-cc
+  FUZZ_SAN_CC := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  FUZZ_SAN_LD := -fsanitize=address,undefined
+  FUZZ_DRIVER := -DFUZZ_STANDALONE
+endif
+FUZZ_LOADER_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 -artifact_prefix=$(CURDIR)/build/fuzz/
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Isrc -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
+FUZZ_SRV_OBJS := $(SRCS:src/%.c=$(FUZZ_OBJ)/%.o)
+FUZZ_LIBS := -lpthread -lm -lcrypto -llzf $(LUA_LIBS)
+
+$(FUZZ_OBJ)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN_CC) -c -o $@ $<
+
+$(FUZZ_OBJ)/server/main.o: src/server/main.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN_CC) -Dmain=keel_main -c -o $@ $<
+
+$(FUZZ_OBJ)/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN_CC) $(FUZZ_DRIVER) -c -o $@ $<
+
+build/fuzz/fuzz_rdb_load: $(FUZZ_OBJ)/fuzz/fuzz_rdb_load.o $(FUZZ_OBJ)/fuzz/fuzz_server.o $(FUZZ_SRV_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
+
+build/fuzz/fuzz_aof_load: $(FUZZ_OBJ)/fuzz/fuzz_aof_load.o $(FUZZ_OBJ)/fuzz/fuzz_server.o \
+		$(filter-out $(FUZZ_OBJ)/persist/aof.o,$(FUZZ_SRV_OBJS))
+	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
+
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 format-check:
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build keel-server keel-server-san
 
 -include $(OBJS:.o=.d)
+-include $(wildcard $(FUZZ_OBJ)/*/*.d)

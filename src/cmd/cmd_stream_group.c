@@ -428,7 +428,9 @@ void cmd_xclaim(client *c)
             if (!arg_ll_range(c, ++j, LLONG_MIN, LLONG_MAX, &dtime, "ERR Invalid IDLE option argument for XCLAIM")) {
                 return;
             }
-            dtime = now - dtime;
+            /* A negative idle time means "now" (the time is clamped to now
+             * below); clamp first so LLONG_MIN cannot overflow. */
+            dtime = dtime <= 0 ? now : now - dtime;
         } else if (arg_is(c, j, "TIME") && more) {
             if (!arg_ll_range(c, ++j, LLONG_MIN, LLONG_MAX, &dtime, "ERR Invalid TIME option argument for XCLAIM")) {
                 return;

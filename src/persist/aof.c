@@ -416,8 +416,8 @@ static int read_line_ll(cmd_reader *r, char lead, long long *v)
         if (c == '\r') {
             break;
         }
-        if (c < '0' || c > '9' || digits > 18) {
-            return READ_BAD;
+        if (c < '0' || c > '9' || digits >= 18) {
+            return READ_BAD; /* 18 digits at most: n * 10 + 9 cannot overflow */
         }
         n = n * 10 + (c - '0');
         digits++;
@@ -502,13 +502,18 @@ static void free_argv(str *argv, int argc)
 
 static client *replay_client;
 
-/* Runs one logged command; -1 if the command is unknown. */
+/* Runs one logged command; -1 if the command is unknown, -2 if its
+ * argument count is wrong for it (handlers trust dispatch's arity gate,
+ * which a replay does not pass through). */
 static int replay(str *argv, int argc)
 {
     client *c = replay_client;
     command *cmd = cmd_lookup(argv[0], str_len(argv[0]));
     if (!cmd) {
         return -1;
+    }
+    if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {
+        return -2;
     }
     if (argc > c->argv_cap) {
         c->argv_cap = argc;
@@ -580,10 +585,16 @@ static int replay_file(const char *path, int last)
             tx[ntx].argv = argv;
             tx[ntx++].argc = argc;
         } else {
-            int unknown = replay(argv, argc) < 0;
-            if (unknown) {
-                log_msg(LOG_WARNING, "Unknown command '%.*s' reading the append only file %s", (int)str_len(argv[0]),
-                        argv[0], path);
+            int bad = replay(argv, argc);
+            if (bad < 0) {
+                if (bad == -1) {
+                    log_msg(LOG_WARNING, "Unknown command '%.*s' reading the append only file %s",
+                            (int)str_len(argv[0]), argv[0], path);
+                } else {
+                    log_msg(LOG_WARNING,
+                            "Bad file format reading the append only file %s: wrong number of arguments for '%.*s'",
+                            path, (int)str_len(argv[0]), argv[0]);
+                }
                 free_argv(argv, argc);
                 fclose(f);
                 alloc_free(tx);

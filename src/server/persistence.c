@@ -222,11 +222,9 @@ void cmd_bgsave(client *c)
     reply_status(R(c), "Background saving started");
 }
 
-int persistence_load(void)
+/* dbfilename into the (empty) databases; a missing file is no data. */
+static int load_rdb(void)
 {
-    if (server.cfg.appendonly) {
-        return aof_start(); /* with an AOF, the AOF is the truth, as in Redis */
-    }
     char err[512];
     int64_t start = util_mono_us();
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
@@ -243,6 +241,14 @@ int persistence_load(void)
                 keys);
     }
     return 0;
+}
+
+int persistence_load(void)
+{
+    if (server.cfg.appendonly) {
+        return aof_start(); /* with an AOF, the AOF is the truth, as in Redis */
+    }
+    return load_rdb();
 }
 
 int persistence_load_replacement(const char *path)
@@ -339,8 +345,10 @@ void persistence_debug_reload(client *c)
         reply_err(c, "ERR Error trying to save the DB");
         return;
     }
+    /* The snapshot just written, never the AOF (as Redis): a running log
+     * keeps its files and must not see the loaded data again. */
     clear_all();
-    if (persistence_load() < 0) {
+    if (load_rdb() < 0) {
         reply_err(c, "ERR Error trying to load the RDB dump, check server logs.");
         return;
     }

@@ -4,6 +4,7 @@
  * otherwise estimates its position from the stream's counters. */
 #include "types/stream_group.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -324,7 +325,9 @@ void stream_group_advance(stream *s, stream_group *g, const stream_id *id)
         return;
     }
     if (g->entries_read != STREAM_ENTRIES_READ_UNKNOWN && !stream_range_has_tombstones(s, id, NULL)) {
-        g->entries_read++;
+        if (g->entries_read < LLONG_MAX) {
+            g->entries_read++; /* ENTRIESREAD may have set it to the top */
+        }
     } else if (s->entries_added) {
         g->entries_read = stream_estimate_distance(s, id);
     }
@@ -338,7 +341,12 @@ int stream_group_lag(const stream *s, const stream_group *g, long long *lag)
         return 1;
     }
     if (g->entries_read != STREAM_ENTRIES_READ_UNKNOWN && !stream_range_has_tombstones(s, &g->last_id, NULL)) {
-        *lag = (long long)s->entries_added - g->entries_read;
+        /* Counters set with XSETID / ENTRIESREAD may be anything up to
+         * the top of the range: an unrepresentable lag is unknown. */
+        if (s->entries_added > (uint64_t)LLONG_MAX ||
+            __builtin_sub_overflow((long long)s->entries_added, g->entries_read, lag)) {
+            return 0;
+        }
         return 1;
     }
     long long read = stream_estimate_distance(s, &g->last_id);
@@ -346,6 +354,9 @@ int stream_group_lag(const stream *s, const stream_group *g, long long *lag)
         *lag = 0;
         return 0;
     }
-    *lag = (long long)s->entries_added - read;
+    if (s->entries_added > (uint64_t)LLONG_MAX || __builtin_sub_overflow((long long)s->entries_added, read, lag)) {
+        *lag = 0;
+        return 0;
+    }
     return 1;
 }

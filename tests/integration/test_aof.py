@@ -926,3 +926,36 @@ def test_corrupt_base_refused(spawn):
         f.write(bad)
     rc, log = start_expect_failure(SERVER, b.dir, *ALWAYS)
     assert_refused(rc, log)
+
+
+@pytest.mark.skipif(IS_REDIS, reason="Keel's texts")
+@pytest.mark.parametrize("bad,why", [
+    (b"*1\r\n$3\r\nSET\r\n", "wrong number of arguments for 'SET'"),        # found by fuzz_aof_load
+    (b"*9999999999999999999\r\n", "format error"),                         # a count past 18 digits
+    (b"*1\r\n$9999999999999999999\r\n", "format error"),                   # a length past 18 digits
+])
+def test_hostile_commands_in_the_log_stop_start_up_cleanly(spawn, bad, why):
+    a = spawn(SERVER, None, *ALWAYS)
+    a.client().set("k", "v")
+    a.stop()
+    path = incr_path(a)
+    with open(path, "ab") as f:
+        f.write(bad + b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\ny\r\n")
+    rc, log = start_expect_failure(SERVER, a.dir, *ALWAYS, "--aof-load-truncated", "no")
+    assert rc == 1, log
+    assert why in log or "Bad file format" in log, log
+
+
+def test_debug_reload_leaves_the_log_alone(spawn):
+    """DEBUG RELOAD reloads the snapshot, as Redis: the AOF is not replayed
+    into itself (a list pushed once stays one element after a restart)."""
+    a = spawn(SERVER, None, *ALWAYS, "--enable-debug-command", "yes")
+    c = a.client()
+    c.rpush("l", "x")
+    size = os.path.getsize(incr_path(a))
+    assert c.execute_command("DEBUG", "RELOAD") in (b"OK", "OK")
+    assert c.lrange("l", 0, -1) == [b"x"]
+    assert os.path.getsize(incr_path(a)) == size
+    a.stop()
+    b = spawn(SERVER, a.dir, *ALWAYS)
+    assert b.client().lrange("l", 0, -1) == [b"x"]

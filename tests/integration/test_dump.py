@@ -188,6 +188,56 @@ def test_hostile_payloads_change_nothing(r):
     assert r.ping()
 
 
+def rdb_len(n):
+    """An RDB length: 6-bit, 14-bit, 32-bit or 64-bit form."""
+    if n < 64:
+        return bytes([n])
+    if n < 16384:
+        return bytes([0x40 | n >> 8, n & 0xFF])
+    if n < 1 << 32:
+        return b"\x80" + struct.pack(">I", n)
+    return b"\x81" + struct.pack(">Q", n)
+
+
+def rdb_str(s):
+    return rdb_len(len(s)) + s
+
+
+def stream_payload(entries_added=1, entries_read=1, delivery=1700000000000, seen=1700000000000):
+    """A stream as Redis 7.0 writes it (STREAM_LISTPACKS_2): entry 1-1 f=v,
+    and group g whose consumer c has it pending, with the counters and
+    times given."""
+    sid = struct.pack(">QQ", 1, 1)
+    entries = b"\x01\x01\x00\x01\x01\x01\x81f\x02\x00\x01"  # master: count, deleted, fields, f, end
+    entries += b"\x02\x01\x00\x01\x00\x01\x81v\x02\x04\x01"  # same fields, 1-1: v, lp-count
+    node = struct.pack("<IH", 6 + len(entries) + 1, 10) + entries + b"\xff"
+    body = b"\x13" + rdb_len(1) + rdb_str(sid) + rdb_str(node)
+    body += rdb_len(1) + rdb_len(1) + rdb_len(1)  # length, last ID
+    body += rdb_len(1) + rdb_len(1) + rdb_len(0) + rdb_len(0) + rdb_len(entries_added)  # first, max deleted
+    body += rdb_len(1) + rdb_str(b"g") + rdb_len(1) + rdb_len(1) + rdb_len(entries_read)
+    body += rdb_len(1) + sid + struct.pack("<Q", delivery) + rdb_len(1)  # the group's PEL
+    body += rdb_len(1) + rdb_str(b"c") + struct.pack("<Q", seen) + rdb_len(1) + sid  # consumer c
+    return with_crc(body + b"\x0a\x00")
+
+
+@keel_only
+def test_stream_counters_and_times_out_of_range(r):
+    """Group and stream counters and times no command can set (past
+    INT64_MAX, negative once signed) are refused: XINFO's lag and XPENDING's
+    idle time overflowed on them (found by tests/fuzz/fuzz_rdb_load)."""
+    for ok in (stream_payload(), stream_payload(entries_read=2 ** 64 - 1)):  # -1: entries read unknown
+        assert r.restore("sgood", 0, ok, replace=True) == b"OK"
+        assert r.xinfo_stream("sgood", full=True)["groups"][0]["name"] == b"g"
+        assert r.xpending("sgood", "g")["pending"] == 1
+    r.set("victim", "unchanged")
+    for bad in (stream_payload(entries_read=2 ** 63), stream_payload(entries_read=2 ** 64 - 2),
+                stream_payload(entries_added=2 ** 63 + 5), stream_payload(delivery=2 ** 63),
+                stream_payload(seen=2 ** 64 - 2)):
+        assert err(r.restore, "victim", 0, bad, True) == "Bad data format"
+    assert r.get("victim") == b"unchanged"
+    assert r.ping()
+
+
 @keel_only
 def test_random_byte_flips_never_crash(r):
     fill(r)

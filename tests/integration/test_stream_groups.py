@@ -1449,3 +1449,24 @@ def test_xreadgroup_same_stream_named_twice(server):
                     b"+PONG\r\n")
     s.close()
     c.close()
+
+
+def test_counters_at_the_top_of_their_range_do_not_overflow(x):
+    """Found by fuzzing the loaders: counters set to the largest value a
+    command accepts must not overflow when entries are read, added or
+    claimed (the server keeps answering; a lag it cannot represent is nil)."""
+    top = str(2**63 - 1)
+    x("XADD", "s", "1-1", "f", "v")
+    assert x("XGROUP", "CREATE", "s", "g", "0", "ENTRIESREAD", top) == "OK"
+    reply = x("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">")
+    assert reply[0][1][0][0] == "1-1"
+    x("XINFO", "GROUPS", "s")
+    x("XADD", "s2", "1-1", "f", "v")
+    assert x("XSETID", "s2", "1-1", "ENTRIESADDED", top) == "OK"
+    assert x("XGROUP", "CREATE", "s2", "g", "0") == "OK"
+    x("XADD", "s2", "*", "f", "v")
+    assert x("XINFO", "GROUPS", "s2")  # the lag cannot be represented
+    claimed = x("XCLAIM", "s", "g", "bob", "0", "1-1", "IDLE", str(-2**63))
+    assert claimed[0][0] == "1-1"
+    assert x("XPENDING", "s", "g", "-", "+", "10")[0][1] == "bob"
+    assert x("PING") in (True, "PONG")
