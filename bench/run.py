@@ -64,8 +64,12 @@ Persistence section (its own servers, not the shared pair above):
                        the loaded server also gets a background flood of
                        redis-benchmark -t set -c 50 -r <string keys> -d
                        BENCH_RDB_VALUE (so it overwrites the dataset's
-                       values with same-size ones) and, 0.5 s later,
-                       BGSAVE; a thread sums the RSS (/proc/<pid>/statm)
+                       values with same-size ones) and, 1.5 s later,
+                       BGSAVE; meanwhile another client (a thread with its
+                       own connection) sends PING after PING and times
+                       each, during the last second before the BGSAVE
+                       (the flood alone) and during it (p50, p99, max);
+                       a thread sums the RSS (/proc/<pid>/statm)
                        and PSS (/proc/<pid>/smaps_rollup) of the server and
                        all its children (/proc/<pid>/task/*/children, else
                        ps --ppid) every 50 ms (back to back when a sample
@@ -1186,6 +1190,42 @@ class TreeSampler(threading.Thread):
         self.sample()  # the last word, after the save
 
 
+class LatencyProbe(threading.Thread):
+    """Another client: PING after PING on its own connection, each timed,
+    while the flood and the BGSAVE run. mark() starts the BGSAVE window."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.conn = Conn(port)
+        self.before, self.during = [], []
+        self.samples = self.before
+        self.stopping = False
+
+    def run(self):
+        try:
+            while not self.stopping:
+                t0 = time.perf_counter()
+                self.conn.call("PING")
+                self.samples.append(time.perf_counter() - t0)
+        except (OSError, ConnectionError, RespError):
+            pass
+
+    def mark(self):
+        self.samples = self.during
+
+    def finish(self):
+        self.stopping = True
+        self.join(10)
+        self.conn.close()
+
+    @staticmethod
+    def pct(xs, q):
+        if not xs:
+            return None
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
 def bgsave_under_writes(srv, keys):
     """BGSAVE during a SET flood over the dataset's keys: ({...}, None) or
     (None, error). RSS and PSS of the server and its children are sampled
@@ -1197,8 +1237,11 @@ def bgsave_under_writes(srv, keys):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     PROCS.append(flood)
     sampler = TreeSampler(srv.proc.pid)
+    probe = LatencyProbe(srv.port)
     try:
         time.sleep(0.5)  # the flood's 50 connections are up and writing
+        probe.start()
+        time.sleep(1.0)  # the probe's baseline: the flood alone
         if flood.poll() is not None:
             srv.check_alive()
             return None, "the redis-benchmark write flood exited (%s)" % flood.returncode
@@ -1206,6 +1249,7 @@ def bgsave_under_writes(srv, keys):
         sampler.sample()  # the server alone, before the BGSAVE
         rss0, pss0 = sampler.peak_rss, sampler.peak_pss
         t0 = time.monotonic()
+        probe.mark()
         try:
             srv.call("BGSAVE")
         except RespError as e:
@@ -1223,12 +1267,16 @@ def bgsave_under_writes(srv, keys):
     finally:
         if sampler.is_alive():
             sampler.finish()
+        if probe.is_alive():
+            probe.finish()
         stop_proc(flood)
     if info.get("rdb_last_bgsave_status") != "ok":
         return None, "BGSAVE failed (rdb_last_bgsave_status:%s)" % info.get("rdb_last_bgsave_status")
     return {"used": used, "rss0": rss0, "pss0": pss0, "peak_rss": sampler.peak_rss, "peak_pss": sampler.peak_pss,
             "children": sampler.children, "samples": sampler.samples, "bgsave_s": secs,
-            "writes": (cmds1 - cmds0) / secs if secs > 0 else 0}, None
+            "writes": (cmds1 - cmds0) / secs if secs > 0 else 0,
+            "lat_before_p99": LatencyProbe.pct(probe.before, 0.99), "lat_p50": LatencyProbe.pct(probe.during, 0.5),
+            "lat_p99": LatencyProbe.pct(probe.during, 0.99), "lat_max": LatencyProbe.pct(probe.during, 1.0)}, None
 
 
 def rdb_round(name, binary, tmp, master, dbsize, bgsave):
@@ -1717,7 +1765,7 @@ def render_persistence(aof, rdb):
                    fmt_rate(rdb["dbsize"]), RDB_ROUNDS))
         if bg_rounds:
             text += (" In the first %s the loaded server then runs a BGSAVE under a redis-benchmark SET "
-                     "flood over the same keys (-c %d -r %s -d %d, started 0.5 s before), while the RSS and PSS of "
+                     "flood over the same keys (-c %d -r %s -d %d, started 1.5 s before; another client times PING after PING on its own connection in the last second before the BGSAVE and during it), while the RSS and PSS of "
                      "the server plus its children are sampled every 50 ms until rdb_bgsave_in_progress is 0; the "
                      "peaks are divided by used_memory before the flood."
                      % ("round" if bg_rounds == 1 else "%d rounds" % bg_rounds, CLIENTS, fmt_rate(rdb["keys"]),
@@ -1737,7 +1785,15 @@ def render_persistence(aof, rdb):
                     ("BGSAVE peak PSS, server + children (MB)", lambda x: x["bg_peak_pss"] / 1e6, "{:,.0f}", True),
                     ("BGSAVE peak PSS / used_memory", lambda x: x["bg_peak_pss"] / x["bg_used"], "{:.2f}", True)]
             measures += [("BGSAVE time under the flood (s)", lambda x: x["bg_bgsave_s"], "{:.2f}", True),
-                         ("SETs/s during BGSAVE (higher is better)", lambda x: x["bg_writes"], "{:,.0f}", True)]
+                         ("SETs/s during BGSAVE (higher is better)", lambda x: x["bg_writes"], "{:,.0f}", True),
+                         ("Another client's PING p99, flood alone (ms)", lambda x: x["bg_lat_before_p99"] * 1e3,
+                          "{:.2f}", True),
+                         ("Another client's PING p50 during BGSAVE (ms)", lambda x: x["bg_lat_p50"] * 1e3, "{:.2f}",
+                          True),
+                         ("Another client's PING p99 during BGSAVE (ms)", lambda x: x["bg_lat_p99"] * 1e3, "{:.2f}",
+                          True),
+                         ("Another client's PING max during BGSAVE (ms)", lambda x: x["bg_lat_max"] * 1e3, "{:.1f}",
+                          True)]
         for label, get, fmt, bg in measures:
             k = [get(x) for x in r["keel"] if not bg or "bg_peak_rss" in x]
             rr = [get(x) for x in r["redis"] if not bg or "bg_peak_rss" in x]
@@ -1777,7 +1833,7 @@ def render_replication(load, sync):
         out.append("")
         out.append("Each primary has one replica of the same server (keel → keel, redis → redis), all with "
                    "`--save ''` in their own directories; the replica runs on the primary's core (%s), and before "
-                   "the runs it is in sync and its primary lists it as online. Redis also gets "
+                   "the runs it is in sync and its primary lists it as online. Both get "
                    "`--repl-diskless-sync-delay 0`. redis-benchmark -t set -c %d -r %d -P 16, %d alternating "
                    "rounds." % ("core 1, redis-benchmark on core 0" if PIN else "no core pinning", CLIENTS,
                                 KEYSPACE, ROUNDS))
