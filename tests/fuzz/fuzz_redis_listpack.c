@@ -21,6 +21,7 @@
  * by hand:
  *   make build/fuzz/fuzz_redis_listpack
  *   build/fuzz/fuzz_redis_listpack -max_total_time=60 build/fuzz/corpus_rlp */
+#include "fuzz_read.h"
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -286,30 +287,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_STANDALONE
 /* Replays the given files and built-in seeds, then mutates them at random
  * for a while. */
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    uint8_t *d = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            d = realloc(d, cap);
-        }
-        size_t n = fread(d + *len, 1, cap - *len, f);
-        if (n == 0) {
-            break;
-        }
-        *len += n;
-    }
-    fclose(f);
-    return d;
-}
-
 /* Listpacks from redis-server 7.0 (a hash, a sorted set, a list node). */
 static const char *const seed_hex[] = {
     "24000000080081610201018162028568656c6c6f06816302dffb02816402f2a0860104ff",
@@ -334,7 +311,7 @@ int main(int argc, char **argv)
         seed_len[nseeds++] = n;
     }
     for (int i = 1; i < argc && nseeds < 256; i++) {
-        seeds[nseeds] = read_file(argv[i], &seed_len[nseeds]);
+        seeds[nseeds] = fuzz_read_file(argv[i], &seed_len[nseeds]);
         if (seeds[nseeds]) {
             nseeds++;
         }

@@ -10,6 +10,7 @@
  * Built with clang -fsanitize=fuzzer this is a libFuzzer target; built
  * with -DFUZZ_STANDALONE it replays files given on the command line and
  * then runs random mutations of them (`make fuzz` picks one). */
+#include "fuzz_read.h"
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,30 +146,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_STANDALONE
 /* Replays the given files, then mutates them at random for a while. */
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    uint8_t *d = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            d = realloc(d, cap);
-        }
-        size_t n = fread(d + *len, 1, cap - *len, f);
-        if (n == 0) {
-            break;
-        }
-        *len += n;
-    }
-    fclose(f);
-    return d;
-}
-
 int main(int argc, char **argv)
 {
     long iterations = getenv("FUZZ_ITERATIONS") ? atol(getenv("FUZZ_ITERATIONS")) : 200000;
@@ -178,7 +155,7 @@ int main(int argc, char **argv)
     size_t seed_len[256];
     int nseeds = 0;
     for (int i = 1; i < argc && nseeds < 256; i++) {
-        seeds[nseeds] = read_file(argv[i], &seed_len[nseeds]);
+        seeds[nseeds] = fuzz_read_file(argv[i], &seed_len[nseeds]);
         if (seeds[nseeds]) {
             LLVMFuzzerTestOneInput(seeds[nseeds], seed_len[nseeds]);
             nseeds++;

@@ -1,6 +1,7 @@
 /* fuzz_server: the server state, helpers and standalone driver the loader
  * fuzz targets share. See fuzz_server.h. */
 #include "fuzz_server.h"
+#include "fuzz_read.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -271,30 +272,6 @@ void fuzz_die(const char *what)
     abort();
 }
 
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    uint8_t *d = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            d = realloc(d, cap);
-        }
-        size_t n = fread(d + *len, 1, cap - *len, f);
-        if (n == 0) {
-            break;
-        }
-        *len += n;
-    }
-    fclose(f);
-    return d;
-}
-
 #define FUZZ_MAX_SEEDS 256
 #define FUZZ_MAX_INPUT 65536
 static uint8_t *seeds[FUZZ_MAX_SEEDS];
@@ -322,7 +299,7 @@ static void add_seed(const char *path)
         }
         return;
     }
-    if (nseeds < FUZZ_MAX_SEEDS && (seeds[nseeds] = read_whole(path, &seed_len[nseeds]))) {
+    if (nseeds < FUZZ_MAX_SEEDS && (seeds[nseeds] = fuzz_read_file(path, &seed_len[nseeds]))) {
         if (seed_len[nseeds] > FUZZ_MAX_INPUT) {
             seed_len[nseeds] = FUZZ_MAX_INPUT;
         }
