@@ -63,7 +63,8 @@ static struct {
     long long rewrites;
     int64_t rewrite_start_ms; /* of the running rewrite */
     long long last_rewrite_secs;
-    int rewrite_timed; /* a rewrite has ended (else INFO says -1) */
+    int rewrite_timed;   /* a rewrite has ended (else INFO says -1) */
+    int rewrite_offline; /* the running rewrite is BGREWRITEAOF with the AOF off */
     int last_rewrite_ok;
     int rewriting;
     long long base_size; /* the log's size after the last rewrite (or start) */
@@ -694,8 +695,10 @@ static int write_manifest(long long base_seq, const long long *incrs, int nincrs
         file_name(name, sizeof(name), incrs[i], 0);
         text = str_printf(text, "file %s seq %lld type i\n", name, incrs[i]);
     }
-    file_name(name, sizeof(name), incr_seq, 0);
-    text = str_printf(text, "file %s seq %lld type i\n", name, incr_seq);
+    if (incr_seq > 0) { /* none after a rewrite with the AOF off */
+        file_name(name, sizeof(name), incr_seq, 0);
+        text = str_printf(text, "file %s seq %lld type i\n", name, incr_seq);
+    }
     char mpath[PATH_MAX], mname[512];
     snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
     path_in_dir(mpath, sizeof(mpath), mname);
@@ -752,8 +755,14 @@ static void unlink_file(long long seq, int base)
     unlink(path);
 }
 
+static void rewrite_done_offline(int ok);
+
 static void rewrite_done(int ok)
 {
+    if (aof.rewrite_offline) {
+        rewrite_done_offline(ok);
+        return;
+    }
     aof.rewriting = 0;
     aof.last_rewrite_secs = (server_ms() - aof.rewrite_start_ms) / 1000;
     aof.rewrite_timed = 1;
@@ -781,6 +790,48 @@ static void rewrite_done(int ok)
     aof.rewrites++;
     aof.base_size = current_size();
     log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
+}
+
+/* The files a manifest names (what an offline rewrite replaces). */
+static void unlink_manifest_files(const manifest *m, long long keep_seq)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (!(m->files[i].type == 'b' && m->files[i].seq == keep_seq)) {
+            char path[PATH_MAX];
+            path_in_dir(path, sizeof(path), m->files[i].name);
+            unlink(path);
+        }
+    }
+}
+
+static void rewrite_done_offline(int ok)
+{
+    aof.rewrite_offline = 0;
+    aof.rewriting = 0;
+    aof.last_rewrite_secs = (server_ms() - aof.rewrite_start_ms) / 1000;
+    aof.rewrite_timed = 1;
+    aof.last_rewrite_ok = ok;
+    if (!ok) {
+        log_msg(LOG_WARNING, "Background AOF rewrite failed");
+        unlink_file(aof.rewrite_base_seq, 1);
+        return;
+    }
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    manifest old;
+    int had = manifest_read(mpath, &old) == 1;
+    if (write_manifest(aof.rewrite_base_seq, NULL, 0, 0) < 0) {
+        aof.last_rewrite_ok = 0;
+        unlink_file(aof.rewrite_base_seq, 1);
+    } else {
+        if (had) {
+            unlink_manifest_files(&old, aof.rewrite_base_seq);
+        }
+        aof.rewrites++;
+        log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
+    }
+    alloc_free(old.files);
 }
 
 /* The new base: a forkless snapshot, or a forked child writing it. */
@@ -813,14 +864,43 @@ int aof_rewriting(void)
     return aof.rewriting;
 }
 
-int aof_rewrite(void)
+/* BGREWRITEAOF with the AOF off, as Redis 7 does it: a new base from
+ * memory and a manifest naming it alone (the files it replaces go). */
+static int rewrite_offline(void)
 {
-    if (!aof.on) {
+    if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
+        log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
         return -1;
     }
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    manifest m;
+    long long top = 0;
+    if (manifest_read(mpath, &m) == 1) {
+        for (int i = 0; i < m.n; i++) {
+            top = m.files[i].seq > top ? m.files[i].seq : top;
+        }
+    }
+    alloc_free(m.files);
+    aof.rewrite_base_seq = top + 1;
+    aof.rewrite_offline = 1;
+    if (start_base_writer() < 0) {
+        aof.rewrite_offline = 0;
+        return -1;
+    }
+    aof.rewrite_scheduled = 0;
+    return 0;
+}
+
+int aof_rewrite(void)
+{
     if (busy()) {
         aof.rewrite_scheduled = 1;
         return 1;
+    }
+    if (!aof.on) {
+        return rewrite_offline();
     }
     /* Writes from now on go to a new incremental file; the current one
      * joins the files the rewrite replaces. The manifest lists them all
@@ -864,8 +944,9 @@ int aof_enable(void)
     if (aof.on) {
         return 0;
     }
-    if (server.loading) {
-        return -1; /* the log starts from a complete dataset only */
+    if (server.loading || aof.rewrite_offline) {
+        return -1; /* the log starts from a complete dataset only, and
+                      an offline rewrite is about to replace the manifest */
     }
     if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
         log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
@@ -949,9 +1030,9 @@ int aof_start(void)
                 last_incr = i;
             }
         }
-        if (last_incr < 0) {
-            log_msg(LOG_WARNING, "The AOF manifest %s names no incremental file", mpath);
-            ok = -1;
+        long long top = 0;
+        for (int i = 0; i < m.n; i++) {
+            top = m.files[i].seq > top ? m.files[i].seq : top;
         }
         for (int i = 0; i < m.n && ok == 0; i++) {
             char path[PATH_MAX];
@@ -967,7 +1048,11 @@ int aof_start(void)
                 }
             }
         }
-        if (ok == 0) {
+        if (ok == 0 && last_incr < 0) {
+            /* A base alone (BGREWRITEAOF with the AOF off): appends go to a
+             * new incremental file from now on. */
+            ok = open_new_incr(top + 1) < 0 || write_manifest(aof.base_seq, NULL, 0, top + 1) < 0 ? -1 : 0;
+        } else if (ok == 0) {
             char path[PATH_MAX];
             path_in_dir(path, sizeof(path), m.files[last_incr].name);
             aof.fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);

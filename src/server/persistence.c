@@ -176,10 +176,6 @@ void cmd_bgrewriteaof(client *c)
         reply_err(c, "ERR Background append only file rewriting already in progress");
         return;
     }
-    if (!server.cfg.appendonly) {
-        reply_err(c, "ERR Background append only file rewriting needs appendonly yes");
-        return;
-    }
     int rc = aof_rewrite();
     if (rc < 0) {
         reply_err(c, "ERR Can't execute an AOF background rewriting. Please check the server logs for more "

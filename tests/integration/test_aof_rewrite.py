@@ -118,7 +118,6 @@ def test_disable_at_run_time_stops_appending(keel):
     time.sleep(0.1)
     assert os.path.getsize(incr) == size
     assert r.info("persistence")["aof_enabled"] == 0
-    assert err(r.bgrewriteaof) == "Background append only file rewriting needs appendonly yes"
 
 
 def test_rewrite_while_bgsave_is_scheduled(keel):
@@ -221,3 +220,32 @@ def test_automatic_rewrite_on_growth(keel):
     # only the 100 keys plus what came after it started
     assert info["aof_current_size"] < 30000 * 100 and info["aof_base_size"] > 0
     assert int(manifest(s)[0][3]) >= 2  # rewritten at least once (more on a slow machine)
+
+
+def test_bgrewriteaof_with_the_aof_off_writes_a_base_alone(keel):
+    """As Redis 7: a base file from memory and a manifest naming only it;
+    a later start with appendonly yes loads it and appends to a new
+    incremental file."""
+    s = keel("--save", "")
+    r = s.client()
+    r.set("a", "1")
+    r.rpush("l", "x", "y")
+    assert r.execute_command("BGREWRITEAOF") is True  # redis-py's reading of the started status
+    info = wait_rewrite(r)
+    assert info["aof_enabled"] == 0 and info["aof_rewrites"] == 1
+    assert manifest(s) == [["file", "appendonly.aof.1.base.rdb", "seq", "1", "type", "b"]]
+    # Again: the new base replaces the old one.
+    r.set("b", "2")
+    r.execute_command("BGREWRITEAOF")
+    wait_rewrite(r)
+    assert manifest(s) == [["file", "appendonly.aof.2.base.rdb", "seq", "2", "type", "b"]]
+    assert not os.path.exists(os.path.join(s.dir, AOF_DIR, "appendonly.aof.1.base.rdb"))
+    s2 = restart(keel, s, "--appendonly", "yes")
+    r2 = s2.client()
+    assert r2.mget("a", "b") == [b"1", b"2"] and r2.lrange("l", 0, -1) == [b"x", b"y"]
+    r2.set("c", "3")
+    kinds = [e[5] for e in manifest(s)]  # s2 runs in s's directory
+    assert kinds == ["b", "i"]
+    s2.dir = s.dir  # restart() starts again in srv.dir
+    s3 = restart(keel, s2, "--appendonly", "yes")
+    assert s3.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
