@@ -185,6 +185,8 @@ void cmd_debug(client *c)
         reply_ok(R(c));
     } else if (arg_is(c, 1, "RELOAD")) {
         persistence_debug_reload(c);
+    } else if (arg_is(c, 1, "LOADAOF") && c->argc == 2) {
+        persistence_debug_loadaof(c);
     } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
         debug_object(c);
     } else if (arg_is(c, 1, "SET-ACTIVE-EXPIRE") && c->argc == 3) {

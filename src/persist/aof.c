@@ -1005,6 +1005,67 @@ void aof_disable(void)
     aof.rewrite_scheduled = 0;
 }
 
+/* Loads the files a manifest names: the base, then the incremental files
+ * in order (a torn tail is allowed in the last one only). With track, the
+ * base and the older incremental files are remembered for appending.
+ * Returns the index of the last incremental file (-1: none), -2 on error. */
+static int load_files(const manifest *m, int track)
+{
+    int last_incr = -1;
+    for (int i = 0; i < m->n; i++) {
+        if (m->files[i].type == 'i') {
+            last_incr = i;
+        }
+    }
+    for (int i = 0; i < m->n; i++) {
+        char path[PATH_MAX];
+        path_in_dir(path, sizeof(path), m->files[i].name);
+        int ok = 0;
+        if (m->files[i].type == 'b') {
+            ok = load_base(path);
+            if (track) {
+                aof.base_seq = m->files[i].seq;
+            }
+        } else if (m->files[i].type == 'i') {
+            ok = replay_file(path, i == last_incr);
+            if (track && i != last_incr) {
+                aof.old_incrs = alloc_resize(aof.old_incrs, sizeof(long long) * (size_t)(aof.nold_incrs + 1));
+                aof.old_incrs[aof.nold_incrs++] = m->files[i].seq;
+            }
+        }
+        if (ok < 0) {
+            return -2;
+        }
+    }
+    return last_incr;
+}
+
+int aof_reload(void)
+{
+    if (aof.on) {
+        aof_flush();
+        fsync(aof.fd);
+    }
+    char mpath[PATH_MAX], mname[512];
+    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
+    path_in_dir(mpath, sizeof(mpath), mname);
+    manifest m;
+    int rc = manifest_read(mpath, &m);
+    if (rc == 1) {
+        replay_client = client_new(-1, CLIENT_FAKE);
+        replay_client->authenticated = 1;
+        aof.loading = 1;
+        propagate_suspend(1);
+        rc = load_files(&m, 0) == -2 ? -1 : 0;
+        propagate_suspend(0);
+        aof.loading = 0;
+        client_free(replay_client);
+        replay_client = NULL;
+    }
+    alloc_free(m.files);
+    return rc < 0 ? -1 : 0;
+}
+
 int aof_start(void)
 {
     char mpath[PATH_MAX], mname[512];
@@ -1022,31 +1083,12 @@ int aof_start(void)
     aof.loading = 1;
     int ok = 0;
     if (rc == 1) {
-        /* Base first, then the incremental files in manifest order; the
-         * last incremental file is the one appended to from now on. */
-        int last_incr = -1;
-        for (int i = 0; i < m.n; i++) {
-            if (m.files[i].type == 'i') {
-                last_incr = i;
-            }
-        }
+        /* The last incremental file is the one appended to from now on. */
+        int last_incr = load_files(&m, 1);
+        ok = last_incr == -2 ? -1 : 0;
         long long top = 0;
         for (int i = 0; i < m.n; i++) {
             top = m.files[i].seq > top ? m.files[i].seq : top;
-        }
-        for (int i = 0; i < m.n && ok == 0; i++) {
-            char path[PATH_MAX];
-            path_in_dir(path, sizeof(path), m.files[i].name);
-            if (m.files[i].type == 'b') {
-                ok = load_base(path);
-                aof.base_seq = m.files[i].seq;
-            } else if (m.files[i].type == 'i') {
-                ok = replay_file(path, i == last_incr);
-                if (i != last_incr) {
-                    aof.old_incrs = alloc_resize(aof.old_incrs, sizeof(long long) * (size_t)(aof.nold_incrs + 1));
-                    aof.old_incrs[aof.nold_incrs++] = m.files[i].seq;
-                }
-            }
         }
         if (ok == 0 && last_incr < 0) {
             /* A base alone (BGREWRITEAOF with the AOF off): appends go to a

@@ -13,6 +13,9 @@
  * an AOF, the RDB snapshot, from which a new AOF is made), then starts
  * appending. -1 after logging why the server cannot start. */
 int aof_start(void);
+/* DEBUG LOADAOF: the log is flushed and its files loaded again into the
+ * (emptied) databases, the AOF state left as it is. -1 on a bad file. */
+int aof_reload(void);
 /* Writes what is buffered (and syncs under `always`); the server calls it
  * before it sends replies. Cheap when nothing is buffered. */
 void aof_flush(void);

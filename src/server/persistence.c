@@ -326,6 +326,18 @@ void cmd_lastsave(client *c)
 }
 
 /* DEBUG RELOAD [NOSAVE]: save (unless NOSAVE), empty, load. */
+/* DEBUG LOADAOF: the AOF's files into emptied databases, as Redis. */
+void persistence_debug_loadaof(client *c)
+{
+    clear_all();
+    if (aof_reload() < 0) {
+        reply_err(c, "ERR Error loading the AOF, check server logs.");
+        return;
+    }
+    server.dirty = 0;
+    reply_ok(R(c));
+}
+
 void persistence_debug_reload(client *c)
 {
     int save = 1;

@@ -19,6 +19,7 @@ void persistence_loading_progress(long long done, long long total);
 /* Whether `save` has save points (Redis then saves at shutdown). */
 int persistence_save_points_set(void);
 void persistence_debug_reload(client *c);
+void persistence_debug_loadaof(client *c);
 /* BGSAVE: a forked child writes the snapshot; 0 started, -1 not (already
  * running, or fork failed). The cron reaps it and runs the save points. */
 int persistence_bgsave(void);

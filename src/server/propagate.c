@@ -57,9 +57,16 @@ void propagate_cmd(int dbid, sv *argv, int argc)
     propagate_cmd_to(dbid, argv, argc, PROPAGATE_AOF | PROPAGATE_REPL);
 }
 
+static int suspended;
+
+void propagate_suspend(int on)
+{
+    suspended = on;
+}
+
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets)
 {
-    if (nlisteners == 0) {
+    if (nlisteners == 0 || suspended) {
         return; /* nobody listens: no copies */
     }
     if (npending == cap_pending) {

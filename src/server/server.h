@@ -409,6 +409,9 @@ void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets);
+/* While on, nothing propagates (a log replayed into memory by DEBUG
+ * LOADAOF, inside a command, must not be logged or sent again). */
+void propagate_suspend(int on);
 /* The current command goes to replicas as it is, though it wrote nothing
  * (PUBLISH: subscribers of replicas hear it too). */
 void propagate_to_replicas(client *c);

@@ -959,3 +959,23 @@ def test_debug_reload_leaves_the_log_alone(spawn):
     a.stop()
     b = spawn(SERVER, a.dir, *ALWAYS)
     assert b.client().lrange("l", 0, -1) == [b"x"]
+
+
+def test_debug_loadaof_reloads_the_log(spawn):
+    """DEBUG LOADAOF (as the Redis test suite uses it): the log is flushed
+    and loaded again into emptied databases; nothing is logged twice."""
+    a = spawn(SERVER, None, *ALWAYS, "--enable-debug-command", "yes")
+    c = a.client()
+    c.rpush("l", "x", "y")
+    c.set("n", "5")
+    c.incr("n")
+    size = os.path.getsize(incr_path(a))
+    c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    assert c.execute_command("DEBUG", "LOADAOF") in (b"OK", "OK", True)
+    assert c.lrange("l", 0, -1) == [b"x", b"y"] and c.get("n") == b"6"
+    assert os.path.getsize(incr_path(a)) == size
+    c.set("after", "1")
+    a.stop()
+    b = spawn(SERVER, a.dir, *ALWAYS)
+    assert b.client().lrange("l", 0, -1) == [b"x", b"y"]
+    assert b.client().mget("n", "after") == [b"6", b"1"]
