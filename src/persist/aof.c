@@ -676,6 +676,34 @@ static void path_in_dir(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s", dirname_cfg(), name);
 }
 
+static void manifest_path(char out[PATH_MAX])
+{
+    char name[512];
+    snprintf(name, sizeof(name), "%s.manifest", basename_cfg());
+    path_in_dir(out, PATH_MAX, name);
+}
+
+static long long top_seq(const manifest *m)
+{
+    long long top = 0;
+    for (int i = 0; i < m->n; i++) {
+        top = m->files[i].seq > top ? m->files[i].seq : top;
+    }
+    return top;
+}
+
+/* The highest sequence number the manifest on disk uses (0: none), so new
+ * files never take an old name. */
+static long long manifest_top_seq(void)
+{
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
+    manifest m;
+    long long top = manifest_read(mpath, &m) == 1 ? top_seq(&m) : 0;
+    alloc_free(m.files);
+    return top;
+}
+
 static void file_name(char *out, size_t cap, long long seq, int base)
 {
     snprintf(out, cap, "%s.%lld.%s", basename_cfg(), seq, base ? "base.rdb" : "incr.aof");
@@ -699,9 +727,8 @@ static int write_manifest(long long base_seq, const long long *incrs, int nincrs
         file_name(name, sizeof(name), incr_seq, 0);
         text = str_printf(text, "file %s seq %lld type i\n", name, incr_seq);
     }
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
     int rc = write_file_synced(mpath, text, str_len(text));
     if (rc < 0) {
         log_msg(LOG_WARNING, "Can't write the AOF manifest %s: %s", mpath, strerror(errno));
@@ -816,9 +843,8 @@ static void rewrite_done_offline(int ok)
         unlink_file(aof.rewrite_base_seq, 1);
         return;
     }
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
     manifest old;
     int had = manifest_read(mpath, &old) == 1;
     if (write_manifest(aof.rewrite_base_seq, NULL, 0, 0) < 0) {
@@ -872,17 +898,7 @@ static int rewrite_offline(void)
         log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
         return -1;
     }
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
-    manifest m;
-    long long top = 0;
-    if (manifest_read(mpath, &m) == 1) {
-        for (int i = 0; i < m.n; i++) {
-            top = m.files[i].seq > top ? m.files[i].seq : top;
-        }
-    }
-    alloc_free(m.files);
+    long long top = manifest_top_seq();
     aof.rewrite_base_seq = top + 1;
     aof.rewrite_offline = 1;
     if (start_base_writer() < 0) {
@@ -953,17 +969,7 @@ int aof_enable(void)
         return -1;
     }
     /* Fresh files after whatever an earlier run left in the directory. */
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
-    manifest m;
-    long long top = 0;
-    if (manifest_read(mpath, &m) == 1) {
-        for (int i = 0; i < m.n; i++) {
-            top = m.files[i].seq > top ? m.files[i].seq : top;
-        }
-    }
-    alloc_free(m.files);
+    long long top = manifest_top_seq();
     aof.buf = aof.buf ? aof.buf : str_empty(4096);
     aof.nold_incrs = 0;
     aof.base_seq = top;
@@ -1003,6 +1009,21 @@ void aof_disable(void)
         snapshot_abort();
     }
     aof.rewrite_scheduled = 0;
+}
+
+/* Replays run on a client of their own while nothing is appended. */
+static void replay_begin(void)
+{
+    replay_client = client_new(-1, CLIENT_FAKE);
+    replay_client->authenticated = 1;
+    aof.loading = 1;
+}
+
+static void replay_end(void)
+{
+    aof.loading = 0;
+    client_free(replay_client);
+    replay_client = NULL;
 }
 
 /* Loads the files a manifest names: the base, then the incremental files
@@ -1046,21 +1067,16 @@ int aof_reload(void)
         aof_flush();
         fsync(aof.fd);
     }
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
     manifest m;
     int rc = manifest_read(mpath, &m);
     if (rc == 1) {
-        replay_client = client_new(-1, CLIENT_FAKE);
-        replay_client->authenticated = 1;
-        aof.loading = 1;
+        replay_begin();
         propagate_suspend(1);
         rc = load_files(&m, 0) == -2 ? -1 : 0;
         propagate_suspend(0);
-        aof.loading = 0;
-        client_free(replay_client);
-        replay_client = NULL;
+        replay_end();
     }
     alloc_free(m.files);
     return rc < 0 ? -1 : 0;
@@ -1068,9 +1084,8 @@ int aof_reload(void)
 
 int aof_start(void)
 {
-    char mpath[PATH_MAX], mname[512];
-    snprintf(mname, sizeof(mname), "%s.manifest", basename_cfg());
-    path_in_dir(mpath, sizeof(mpath), mname);
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
     manifest m;
     int rc = manifest_read(mpath, &m);
     if (rc < 0) {
@@ -1078,18 +1093,13 @@ int aof_start(void)
         alloc_free(m.files);
         return -1;
     }
-    replay_client = client_new(-1, CLIENT_FAKE);
-    replay_client->authenticated = 1;
-    aof.loading = 1;
+    replay_begin();
     int ok = 0;
     if (rc == 1) {
         /* The last incremental file is the one appended to from now on. */
         int last_incr = load_files(&m, 1);
         ok = last_incr == -2 ? -1 : 0;
-        long long top = 0;
-        for (int i = 0; i < m.n; i++) {
-            top = m.files[i].seq > top ? m.files[i].seq : top;
-        }
+        long long top = top_seq(&m);
         if (ok == 0 && last_incr < 0) {
             /* A base alone (BGREWRITEAOF with the AOF off): appends go to a
              * new incremental file from now on. */
@@ -1135,9 +1145,7 @@ int aof_start(void)
         }
     }
     alloc_free(m.files);
-    aof.loading = 0;
-    client_free(replay_client);
-    replay_client = NULL;
+    replay_end();
     if (ok < 0) {
         return -1;
     }

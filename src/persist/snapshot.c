@@ -89,15 +89,9 @@ static void visit(dnode *n, void *ctx)
     save_entry(*(int *)ctx, (kobj *)n);
 }
 
-static void finish(int ok)
+/* The snapshot is over (its stream closed or aborted): tell its owner. */
+static void ended(int ok)
 {
-    char err[512] = "";
-    if (ok && rdb_stream_close(snap.out, snap.sink ? NULL : snap.path, err, sizeof(err)) < 0) {
-        log_msg(LOG_WARNING, "%s", err);
-        ok = 0;
-    } else if (!ok) {
-        rdb_stream_abort(snap.out);
-    }
     snap.out = NULL;
     snap.active = 0;
     alloc_free(snap.path);
@@ -107,6 +101,18 @@ static void finish(int ok)
     if (done) {
         done(ok);
     }
+}
+
+static void finish(int ok)
+{
+    char err[512] = "";
+    if (ok && rdb_stream_close(snap.out, snap.sink ? NULL : snap.path, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "%s", err);
+        ok = 0;
+    } else if (!ok) {
+        rdb_stream_abort(snap.out);
+    }
+    ended(ok);
 }
 
 /* Walks buckets until the budget is spent; 1 when the walk is complete. */
@@ -147,15 +153,7 @@ static void closed(void)
     if (!snap.close_ok) {
         log_msg(LOG_WARNING, "%s", snap.close_err);
     }
-    snap.out = NULL; /* freed by rdb_stream_close */
-    snap.active = 0;
-    alloc_free(snap.path);
-    snap.path = NULL;
-    void (*done)(int) = snap.done;
-    snap.done = NULL;
-    if (done) {
-        done(snap.close_ok);
-    }
+    ended(snap.close_ok); /* the helper's rdb_stream_close freed the stream */
 }
 
 static long step(ev_loop *l, long long id, void *data)

@@ -54,7 +54,6 @@ static struct {
     str multi_bytes;
     int ack_now;
     int psync_failover; /* this handshake's PSYNC carries FAILOVER */
-    long long sync_attempts;
 } lnk = {.fd = -1, .tmp_fd = -1};
 
 int repl_is_replica(void)
@@ -635,7 +634,6 @@ static void link_connect(void)
     lnk.fd = fd;
     lnk.state = LINK_CONNECTING;
     lnk.last_io_ms = server_ms();
-    lnk.sync_attempts++;
     log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync started");
     ev_add(server.loop, fd, EV_WRITABLE, link_connected, NULL);
 }

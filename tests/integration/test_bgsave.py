@@ -149,7 +149,9 @@ def test_shutdown_during_bgsave_still_saves(keel):
     assert s2.client().get("last") == b"write"
 
 
-def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
+def after_a_failed_bgsave(keel):
+    """A server with save points whose last BGSAVE failed (its dir was
+    removed), holding a = "1": writes now get MISCONF."""
     s = keel("--save", "3600 1")
     r = s.client(decode_responses=True)
     gone = tempfile.mkdtemp(prefix="keel-gone-")
@@ -161,6 +163,11 @@ def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
     except redis.ResponseError:
         pass
     wait_bgsave_done(r)
+    return s, r
+
+
+def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
+    s, r = after_a_failed_bgsave(keel)
     p = r.pipeline(transaction=True)
     p.get("a")
     p.set("b", "2")
@@ -174,17 +181,7 @@ def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
 
 
 def test_misconf_refuses_writes_from_scripts(keel):
-    s = keel("--save", "3600 1")
-    r = s.client(decode_responses=True)
-    gone = tempfile.mkdtemp(prefix="keel-gone-")
-    r.config_set("dir", gone)
-    shutil.rmtree(gone)
-    r.set("a", "1")
-    try:
-        r.bgsave()
-    except redis.ResponseError:
-        pass
-    wait_bgsave_done(r)
+    s, r = after_a_failed_bgsave(keel)
     assert err(r.eval, "return redis.call('SET', 'b', '2')", 0).startswith("MISCONF")
     assert r.eval("return redis.call('GET', 'a')", 0) == "1"
     assert r.get("b") is None

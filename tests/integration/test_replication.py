@@ -1002,3 +1002,19 @@ def test_redis_cli_replica_logs_the_stream(cluster):
         out = proc.communicate(timeout=10)[0].decode()
     assert "SYNC done" in out, out
     assert '"SET","after","2"' in out, out
+
+
+def test_config_set_repl_backlog_size_resizes_the_ring(cluster):
+    """Keel's backlog is a ring of exactly repl-backlog-size bytes. (Redis
+    7.0 keeps a list of shared replication-buffer blocks and trims them
+    lazily, so its histlen runs past the size: this is Keel's own.)"""
+    primary, replica = start(cluster, ("keel", "keel"))
+    replicate(primary, replica)
+    assert primary.c.config_set("repl-backlog-size", "32kb") is True
+    for i in range(100):
+        primary.c.set("k%d" % i, "v" * 1000)
+    info = primary.repl()
+    assert info["repl_backlog_size"] == "32768"
+    assert int(info["repl_backlog_histlen"]) == 32768
+    assert int(info["repl_backlog_first_byte_offset"]) == int(info["master_repl_offset"]) - 32768 + 1
+    wait_in_sync(primary, replica)
