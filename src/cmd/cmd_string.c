@@ -360,9 +360,8 @@ void cmd_msetnx(client *c)
 
 /* ---- in-place edits ---- */
 
-/* Returns the key's value as a raw, appendable str entry (creating the key
- * if absent), or NULL after replying WRONGTYPE. */
-static kobj *make_raw(client *c, sv key, kobj *o)
+/* Declared in server.h: bitmaps and HyperLogLogs edit strings in place too. */
+kobj *string_make_raw(client *c, sv key, kobj *o)
 {
     if (!o) {
         kobj *n = kobj_new_raw(key, str_empty(0), -1);
@@ -393,7 +392,7 @@ void cmd_append(client *c)
     if (!check_size(c, cur + c->argv[2].len)) {
         return;
     }
-    o = make_raw(c, c->argv[1], o);
+    o = string_make_raw(c, c->argv[1], o);
     str s = str_append(kobj_raw(o), c->argv[2].ptr, c->argv[2].len);
     kobj_set_raw(o, s);
     signal_write(c, NOTIFY_STRING, "append", c->argv[1]);
@@ -437,7 +436,7 @@ void cmd_setrange(client *c)
         check_size(c, (size_t)server.cfg.proto_max_bulk_len + 1);
         return;
     }
-    o = make_raw(c, c->argv[1], o);
+    o = string_make_raw(c, c->argv[1], o);
     str s = kobj_raw(o);
     s = str_grow_zero(s, (size_t)off + val.len);
     memcpy(s + off, val.ptr, val.len);

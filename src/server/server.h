@@ -370,6 +370,10 @@ kobj *lookup_write(client *c, sv key);
 /* Looks up a key expecting `type`; on type mismatch replies WRONGTYPE and
  * sets *bad. NULL without *bad means absent. */
 kobj *lookup_typed(client *c, sv key, int type, int write, int *bad);
+/* The string entry o of key (NULL: absent, created empty) as a raw,
+ * mutable str entry, swapped in if it had another form; edit it with
+ * kobj_raw / kobj_set_raw. o must be a string looked up for writing. */
+kobj *string_make_raw(client *c, sv key, kobj *o);
 
 /* ---- the write path ---- */
 /* Every change to a key calls this once: counts dirty, invalidates WATCH
