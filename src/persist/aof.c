@@ -69,6 +69,10 @@ static struct {
     int rewriting;
     long long base_size; /* the log's size after the last rewrite (or start) */
     long long rewrite_base_seq;
+    /* Which bases are commands (aof-use-rdb-preamble no) rather than RDB:
+     * the current one and the one a rewrite is writing. */
+    int base_commands, rewrite_commands;
+    long long last_ts; /* second of the last "#TS:" annotation; 0 in a new file */
 } aof = {.fd = -1, .db = -1, .write_ok = 1, .fsync_fd = -1, .last_rewrite_ok = 1};
 
 static int policy(void)
@@ -139,6 +143,15 @@ static void aof_feed(int dbid, sv *argv, int argc)
 {
     if (!aof.on || aof.loading) {
         return;
+    }
+    /* aof-timestamp-enabled: a "#TS:<unix seconds>" line before the first
+     * write of each second, as Redis writes them (replay skips them). */
+    if (server.cfg.aof_timestamp_enabled) {
+        long long now = server_ms() / 1000;
+        if (now > aof.last_ts) {
+            aof.buf = str_printf(aof.buf, "#TS:%lld\r\n", now);
+            aof.last_ts = now;
+        }
     }
     aof.buf = resp_append_command_in_db(aof.buf, &aof.db, dbid, argv, argc);
 }
@@ -439,6 +452,19 @@ static int read_line_ll(cmd_reader *r, char lead, long long *v)
 static int read_command(cmd_reader *r, str **out, int *argc)
 {
     int c = fgetc(r->f);
+    /* Annotations ("#TS:..." lines of aof-timestamp-enabled) are skipped;
+     * one cut short is a torn tail like any other. */
+    while (c == '#') {
+        r->pos++;
+        while ((c = fgetc(r->f)) != EOF && c != '\n') {
+            r->pos++;
+        }
+        if (c == EOF) {
+            return READ_SHORT;
+        }
+        r->pos++;
+        c = fgetc(r->f);
+    }
     if (c == EOF) {
         return READ_EOF;
     }
@@ -704,9 +730,18 @@ static long long manifest_top_seq(void)
     return top;
 }
 
+/* Redis's names: <appendfilename>.<seq>.incr.aof, and .base.rdb or, for
+ * a base written as commands, .base.aof. */
 static void file_name(char *out, size_t cap, long long seq, int base)
 {
-    snprintf(out, cap, "%s.%lld.%s", basename_cfg(), seq, base ? "base.rdb" : "incr.aof");
+    int commands = base && (seq == aof.rewrite_base_seq ? aof.rewrite_commands : aof.base_commands);
+    snprintf(out, cap, "%s.%lld.%s", basename_cfg(), seq, !base ? "incr.aof" : commands ? "base.aof" : "base.rdb");
+}
+
+/* The form a new base is written in. */
+static rdb_form base_form(void)
+{
+    return server.cfg.aof_use_rdb_preamble ? RDB_FORM_RDB : RDB_FORM_COMMANDS;
 }
 
 /* Writes the manifest: the base (if any), the retired incremental files a
@@ -755,7 +790,8 @@ static int open_new_incr(long long seq)
     }
     aof.fd = fd;
     aof.size = 0;
-    aof.db = -1; /* the new file starts with a SELECT */
+    aof.db = -1;     /* the new file starts with a SELECT */
+    aof.last_ts = 0; /* and, with timestamps on, a "#TS:" line */
     aof.incr_seq = seq;
     return 0;
 }
@@ -767,7 +803,7 @@ static int rewrite_child(void)
     char name[512], path[PATH_MAX], err[512];
     file_name(name, sizeof(name), aof.rewrite_base_seq, 1);
     path_in_dir(path, sizeof(path), name);
-    if (rdb_save_file(path, err, sizeof(err)) < 0) {
+    if (rdb_save_file(path, aof.rewrite_commands ? RDB_FORM_COMMANDS : RDB_FORM_RDB, err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "AOF rewrite: %s", err);
         return -1;
     }
@@ -814,6 +850,7 @@ static void rewrite_done(int ok)
     }
     aof.nold_incrs = 0;
     aof.base_seq = aof.rewrite_base_seq;
+    aof.base_commands = aof.rewrite_commands;
     aof.rewrites++;
     aof.base_size = current_size();
     log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
@@ -864,11 +901,12 @@ static void rewrite_done_offline(int ok)
 static int start_base_writer(void)
 {
     int rc;
+    aof.rewrite_commands = base_form() == RDB_FORM_COMMANDS;
     if (server.cfg.bgsave_forkless) {
         char name[512], path[PATH_MAX];
         file_name(name, sizeof(name), aof.rewrite_base_seq, 1);
         path_in_dir(path, sizeof(path), name);
-        rc = snapshot_start(path, rewrite_done);
+        rc = snapshot_start(path, base_form(), rewrite_done);
     } else {
         rc = child_start(CHILD_AOF, rewrite_child, rewrite_done);
     }
@@ -1046,6 +1084,8 @@ static int load_files(const manifest *m, int track)
             ok = load_base(path);
             if (track) {
                 aof.base_seq = m->files[i].seq;
+                size_t len = strlen(m->files[i].name);
+                aof.base_commands = len >= 9 && strcmp(m->files[i].name + len - 9, ".base.aof") == 0;
             }
         } else if (m->files[i].type == 'i') {
             ok = replay_file(path, i == last_incr);
@@ -1131,9 +1171,10 @@ int aof_start(void)
             ok = -1;
         } else {
             char name[512], path[PATH_MAX];
+            aof.base_commands = base_form() == RDB_FORM_COMMANDS;
             file_name(name, sizeof(name), 1, 1);
             path_in_dir(path, sizeof(path), name);
-            if (rdb_save_file(path, err, sizeof(err)) < 0) {
+            if (rdb_save_file(path, base_form(), err, sizeof(err)) < 0) {
                 log_msg(LOG_WARNING, "Can't write the AOF base file %s: %s", path, err);
                 ok = -1;
             } else if (open_new_incr(1) < 0 || write_manifest(1, NULL, 0, 1) < 0) {
@@ -1243,18 +1284,25 @@ static int check_base(const char *path)
     return 0;
 }
 
+/* One file, by what it holds: an RDB, or commands (an incremental file or
+ * a base written with aof-use-rdb-preamble no). */
+static int check_file(const char *path, int fix)
+{
+    FILE *f = fopen(path, "r");
+    char sig[5] = {0};
+    if (f) {
+        (void)!fread(sig, 1, 5, f);
+        fclose(f);
+    }
+    return memcmp(sig, "REDIS", 5) == 0 ? check_base(path) : check_incr(path, fix);
+}
+
 int aof_check(const char *path, int fix)
 {
     size_t l = strlen(path);
     int is_manifest = l > 9 && strcmp(path + l - 9, ".manifest") == 0;
     if (!is_manifest) {
-        FILE *f = fopen(path, "r");
-        char sig[5] = {0};
-        if (f) {
-            (void)!fread(sig, 1, 5, f);
-            fclose(f);
-        }
-        return memcmp(sig, "REDIS", 5) == 0 ? check_base(path) : check_incr(path, fix);
+        return check_file(path, fix);
     }
     manifest m;
     if (manifest_read(path, &m) != 1) {
@@ -1281,7 +1329,7 @@ int aof_check(const char *path, int fix)
         char p[PATH_MAX + 300];
         snprintf(p, sizeof(p), "%s/%s", dir, m.files[i].name);
         if (m.files[i].type == 'b') {
-            rc |= check_base(p) < 0;
+            rc |= check_file(p, 0) < 0;
         } else if (m.files[i].type == 'i') {
             /* Only the last file may be cut back: a cut elsewhere would drop
              * the writes of the files after it. */

@@ -9,6 +9,8 @@
 
 #include "base/str.h"
 
+typedef struct kobj kobj;
+
 /* At start-up with appendonly yes: loads the manifest's files (or, without
  * an AOF, the RDB snapshot, from which a new AOF is made), then starts
  * appending. -1 after logging why the server cannot start. */
@@ -43,6 +45,9 @@ const char *aof_write_error(void);
  * manifest and its files, or one file; --fix cuts the last incremental
  * file back to its last complete command. 0 when everything is valid. */
 int aof_check(const char *path, int fix);
+/* The commands that rebuild o (aof_commands.c), appended to out: the form
+ * of an AOF base written with aof-use-rdb-preamble no. */
+str aof_key_commands(str out, kobj *o);
 /* INFO persistence's AOF fields. */
 str aof_info(str s);
 

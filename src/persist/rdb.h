@@ -20,9 +20,13 @@
 
 #define RDB_VERSION 10
 
+/* What a snapshot is written as: an RDB file, or the commands that
+ * rebuild each key (an AOF base with aof-use-rdb-preamble no). */
+typedef enum { RDB_FORM_RDB, RDB_FORM_COMMANDS } rdb_form;
+
 /* Writes every database to path atomically (a temporary file renamed over
  * it). Returns 0, or -1 with a message in err. */
-int rdb_save_file(const char *path, char *err, size_t errlen);
+int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen);
 /* Loads path into the databases (which the caller has emptied). Returns 0,
  * 1 when there is no such file, or -1 with a message in err. */
 int rdb_load_file(const char *path, char *err, size_t errlen);
@@ -33,7 +37,7 @@ int rdb_load_file(const char *path, char *err, size_t errlen);
  * it over path. */
 typedef struct rdb_stream rdb_stream;
 typedef struct kobj kobj;
-rdb_stream *rdb_stream_open(char *err, size_t errlen);
+rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen);
 /* The same snapshot handed to fn in chunks instead of a file (a diskless
  * full sync); close then takes no path. */
 typedef void (*rdb_sink_fn)(const char *p, size_t len, void *ctx);

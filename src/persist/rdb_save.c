@@ -14,8 +14,10 @@
 #include "base/crc64.h"
 #include "base/util.h"
 #include "ds/redis_listpack.h"
+#include "persist/aof.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
+#include "proto/resp_parse.h"
 #include "script/lua.h"
 #include "server/server.h"
 #include "types/hash.h"
@@ -509,6 +511,15 @@ str rdb_dump_value(kobj *o)
     return dump_trailer(&w);
 }
 
+/* A library in the commands form: FUNCTION LOAD, as Redis's rewrite. */
+static void function_command(const char *code, size_t len, void *ctx)
+{
+    sv argv[3] = {SV("FUNCTION"), SV("LOAD"), {code, len}};
+    str cmd = resp_append_command(str_empty(len + 64), argv, 3);
+    w_bytes(ctx, cmd, str_len(cmd));
+    str_free(cmd);
+}
+
 static void save_function(const char *code, size_t len, void *ctx)
 {
     writer *w = ctx;
@@ -525,6 +536,7 @@ struct rdb_stream {
     long long keys;
     uint64_t kicked; /* bytes whose writing to disk has been started */
     int sink;        /* no file: the bytes go to a sink (diskless sync) */
+    int commands;    /* RDB_FORM_COMMANDS: no RDB framing, keys as commands */
 };
 
 static unsigned tmp_serial;
@@ -567,9 +579,10 @@ rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx)
     return open_with(f, s);
 }
 
-rdb_stream *rdb_stream_open(char *err, size_t errlen)
+rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen)
 {
     rdb_stream *s = alloc_zero(sizeof(*s));
+    s->commands = form == RDB_FORM_COMMANDS;
     snprintf(s->tmp, sizeof(s->tmp), "temp-%d-%u.rdb", (int)getpid(), tmp_serial++);
     FILE *f = fopen(s->tmp, "w");
     if (!f) {
@@ -587,6 +600,14 @@ static rdb_stream *open_with(FILE *f, rdb_stream *s)
     s->db = -1;
     writer *w = &s->w;
     char buf[64];
+    if (s->commands) {
+        if (server.cfg.aof_timestamp_enabled) {
+            int n = snprintf(buf, sizeof(buf), "#TS:%lld\r\n", (long long)(server_ms() / 1000));
+            w_bytes(w, buf, (size_t)n);
+        }
+        script_functions_each(function_command, w);
+        return s;
+    }
     w_bytes(w, "REDIS0010", 9);
     w_aux(w, "redis-ver", KEEL_REDIS_COMPAT_VERSION);
     w_aux(w, "redis-bits", sizeof(void *) == 8 ? "64" : "32");
@@ -599,8 +620,23 @@ static rdb_stream *open_with(FILE *f, rdb_stream *s)
     return s;
 }
 
+/* SELECT as a command (the commands form). */
+static void select_command(rdb_stream *s, int dbid)
+{
+    char buf[32];
+    sv argv[2] = {SV("SELECT"), {buf, (size_t)util_ll2str(buf, dbid)}};
+    str cmd = resp_append_command(str_empty(32), argv, 2);
+    w_bytes(&s->w, cmd, str_len(cmd));
+    str_free(cmd);
+    s->db = dbid;
+}
+
 void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires)
 {
+    if (s->commands) {
+        select_command(s, dbid);
+        return;
+    }
     w_byte(&s->w, RDB_OPCODE_SELECTDB);
     w_len(&s->w, (uint64_t)dbid);
     w_byte(&s->w, RDB_OPCODE_RESIZEDB);
@@ -615,12 +651,21 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
     if (e >= 0 && e <= server_ms()) {
         return; /* already expired: not written out */
     }
-    if (dbid != s->db) {
-        w_byte(&s->w, RDB_OPCODE_SELECTDB);
-        w_len(&s->w, (uint64_t)dbid);
-        s->db = dbid;
+    if (s->commands) {
+        if (dbid != s->db) {
+            select_command(s, dbid);
+        }
+        str cmds = aof_key_commands(str_empty(64), o);
+        w_bytes(&s->w, cmds, str_len(cmds));
+        str_free(cmds);
+    } else {
+        if (dbid != s->db) {
+            w_byte(&s->w, RDB_OPCODE_SELECTDB);
+            w_len(&s->w, (uint64_t)dbid);
+            s->db = dbid;
+        }
+        save_key(&s->w, o);
     }
-    save_key(&s->w, o);
     s->keys++;
     /* Start the disk writing every 8 MB: the final sync then has little
      * left to do, and the kernel never throttles the server's writes for
@@ -647,8 +692,10 @@ void rdb_stream_abort(rdb_stream *s)
 int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
 {
     writer *w = &s->w;
-    w_byte(w, RDB_OPCODE_EOF);
-    w_le64(w, server.cfg.rdbchecksum ? w->crc : 0);
+    if (!s->commands) {
+        w_byte(w, RDB_OPCODE_EOF);
+        w_le64(w, server.cfg.rdbchecksum ? w->crc : 0);
+    }
     FILE *f = w->f;
     errno = 0;
     if (s->sink) {
@@ -680,9 +727,9 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-int rdb_save_file(const char *path, char *err, size_t errlen)
+int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
 {
-    rdb_stream *s = rdb_stream_open(err, errlen);
+    rdb_stream *s = rdb_stream_open(form, err, errlen);
     if (!s) {
         return -1;
     }

@@ -219,13 +219,13 @@ static int wait_closing(void)
 
 static void begin(const char *path, void (*done)(int ok));
 
-int snapshot_start(const char *path, void (*done)(int ok))
+int snapshot_start(const char *path, rdb_form form, void (*done)(int ok))
 {
     if (snap.active) {
         return -1;
     }
     char err[512];
-    snap.out = rdb_stream_open(err, sizeof(err));
+    snap.out = rdb_stream_open(form, err, sizeof(err));
     if (!snap.out) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;

@@ -12,10 +12,10 @@
 
 #include "persist/rdb.h"
 
-/* Begins a snapshot into path; done(ok) runs when it has been written (or
+/* Begins a snapshot into path, in the given form; done(ok) runs when it has been written (or
  * has failed). Returns -1 when one is already running or the file cannot
  * be created. */
-int snapshot_start(const char *path, void (*done)(int ok));
+int snapshot_start(const char *path, rdb_form form, void (*done)(int ok));
 /* The same walk into a sink (a diskless full sync): throttle, when set,
  * returns 1 to hold the walk while the readers are behind. */
 int snapshot_start_sink(rdb_sink_fn fn, void *ctx, int (*throttle)(void), void (*done)(int ok));

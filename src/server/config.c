@@ -53,10 +53,6 @@ static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swa
  * the setting is kept so Redis configurations load and read back. */
 static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
 static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
-/* Only the values Keel implements: its AOF base is always an RDB, its
- * AOF carries no timestamps. */
-static const char *const enum_only_yes[] = {"yes", NULL};
-static const char *const enum_only_no[] = {"no", NULL};
 
 /* ---- special directives ---- */
 
@@ -415,10 +411,8 @@ static config_def defs[] = {
     {"replica-announce-port", "slave-announce-port", CFG_INT, S(replica_announce_port), 0, 65535, "0", 1, NULL, NULL,
      NULL, NULL},
     {"replica-announced", NULL, CFG_BOOL, S(replica_announced), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"aof-use-rdb-preamble", NULL, CFG_STR, S(aof_use_rdb_preamble_str), 0, 0, "yes", 1, enum_only_yes, NULL, NULL,
-     NULL},
-    {"aof-timestamp-enabled", NULL, CFG_STR, S(aof_timestamp_enabled_str), 0, 0, "no", 1, enum_only_no, NULL, NULL,
-     NULL},
+    {"aof-use-rdb-preamble", NULL, CFG_BOOL, S(aof_use_rdb_preamble), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"aof-timestamp-enabled", NULL, CFG_BOOL, S(aof_timestamp_enabled), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"no-appendfsync-on-rewrite", NULL, CFG_BOOL, S(no_appendfsync_on_rewrite), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"rdb-save-incremental-fsync", NULL, CFG_BOOL, S(rdb_save_incremental_fsync), 0, 1, "yes", 1, NULL, NULL, NULL,
      NULL},

@@ -46,7 +46,7 @@ int persistence_save(void)
 {
     char err[512];
     int64_t start = util_mono_us();
-    if (rdb_save_file(rdb_path(), err, sizeof(err)) < 0) {
+    if (rdb_save_file(rdb_path(), RDB_FORM_RDB, err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         last_save_ok = 0;
         return -1;
@@ -62,7 +62,7 @@ int persistence_save(void)
 static int bgsave_child(void)
 {
     char err[512];
-    if (rdb_save_file(rdb_path(), err, sizeof(err)) < 0) {
+    if (rdb_save_file(rdb_path(), RDB_FORM_RDB, err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         return -1;
     }
@@ -94,7 +94,7 @@ int persistence_bgsave(void)
     last_bgsave_try_ms = bgsave_started_ms = server_ms();
     dirty_at_start = server.dirty;
     if (server.cfg.bgsave_forkless) {
-        if (snapshot_start(rdb_path(), bgsave_done) < 0) {
+        if (snapshot_start(rdb_path(), RDB_FORM_RDB, bgsave_done) < 0) {
             last_save_ok = 0;
             return -1;
         }

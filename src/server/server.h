@@ -215,8 +215,8 @@ typedef struct server_config {
      * ACL and HyperLogLog ones are stored for the layers that will read
      * them; the cosmetic and OS ones (logo, process title, OOM score, THP,
      * jemalloc's background thread) keep Redis's default behaviour. */
-    char *aof_use_rdb_preamble_str;  /* only "yes" */
-    char *aof_timestamp_enabled_str; /* only "no" */
+    int aof_use_rdb_preamble;  /* a rewrite's base: RDB (yes) or commands */
+    int aof_timestamp_enabled; /* "#TS:<unix time>" lines in the log */
     int no_appendfsync_on_rewrite;
     int rdb_save_incremental_fsync;
     int aof_rewrite_incremental_fsync;

@@ -171,7 +171,7 @@ void fuzz_save_reload(void)
         perror("chdir");
         abort();
     }
-    int saved = rdb_save_file(out, err, sizeof(err));
+    int saved = rdb_save_file(out, RDB_FORM_RDB, err, sizeof(err));
     if (fchdir(cwd) != 0) {
         perror("fchdir");
         abort();

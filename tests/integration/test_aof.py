@@ -36,6 +36,7 @@ import random
 import re
 import shutil
 import signal
+import subprocess
 import socket
 import threading
 import time
@@ -979,3 +980,171 @@ def test_debug_loadaof_reloads_the_log(spawn):
     b = spawn(SERVER, a.dir, *ALWAYS)
     assert b.client().lrange("l", 0, -1) == [b"x", b"y"]
     assert b.client().mget("n", "after") == [b"6", b"1"]
+
+
+# ---------------------------------------------------------------- 10: aof-use-rdb-preamble no, timestamps
+
+def wait_base(node, seq, timeout=20):
+    """Waits for the rewrite that makes base `seq` to finish."""
+    c = node.client()
+    deadline = time.time() + timeout
+    while True:
+        info = c.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"] \
+                and manifest(node.dir)[0][1] >= seq:
+            return
+        assert time.time() < deadline
+        time.sleep(0.05)
+
+
+def forget_pending_deleted(snap, idle_consumers=True):
+    """The snapshot less the pending entries whose stream entries were
+    deleted, and consumers' counts: commands cannot rebuild those (XCLAIM
+    drops them, in Redis as in Keel). idle_consumers=False: also less the
+    consumers left without pending entries (Redis's rewrite drops them;
+    Keel's keeps them)."""
+    out = dict(snap)
+    data = {}
+    for k, (t, v) in snap["data"].items():
+        if t == "stream":
+            v = dict(v)
+            ids = {e[0] for e in v["entries"]}
+            groups = []
+            for g in v["group-list"]:
+                g = dict(g)
+                g["pel"] = [p for p in g["pel"] if p[0] in ids]
+                owners = {p[1] for p in g["pel"]}
+                g["consumer-list"] = sorted(name for name, _ in g["consumer-list"]
+                                            if idle_consumers or name in owners)
+                for f in ("pending", "summary") + (() if idle_consumers else ("consumers",)):
+                    g.pop(f, None)
+                groups.append(g)
+            v["group-list"] = groups
+        data[k] = (t, v)
+    out["data"] = data
+    return out
+
+
+def without_annotations(data):
+    """The file less its "#..." annotation lines, and those lines."""
+    kept, notes = [], []
+    for line in data.split(b"\r\n")[:-1]:
+        (notes if line.startswith(b"#TS:") else kept).append(line)
+    return b"".join(x + b"\r\n" for x in kept), notes
+
+
+@pytest.mark.parametrize("reader", ["self", "redis"])
+def test_command_form_base_rebuilds_every_type(spawn, reader):
+    """aof-use-rdb-preamble no: the rewrite's base is the commands that
+    rebuild each key, named .base.aof; both servers load it back."""
+    a = spawn(SERVER, None, "--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    populate(a)
+    c = a.client()
+    assert c.config_get("aof-use-rdb-preamble") == {"aof-use-rdb-preamble": "no"}
+    c.execute_command("BGREWRITEAOF")
+    wait_base(a, 2)
+    base, _ = current_files(a.dir)
+    assert os.path.basename(base) == "appendonly.aof.2.base.aof"
+    data = read_file(base)
+    assert not data.startswith(b"REDIS")
+    names = {cmd[0].upper() for cmd in parse_resp_commands(data)}
+    assert {b"SELECT", b"SET", b"RPUSH", b"SADD", b"ZADD", b"HMSET", b"XADD", b"XSETID", b"XGROUP", b"XCLAIM",
+            b"FUNCTION", b"PEXPIREAT"} <= names
+    c.set("after-rewrite", "1")
+    before = snapshot(a, DBS)
+    check_dataset(before)
+    a.stop()
+    b = spawn.restart(a, SERVER if reader == "self" else REDIS)
+    assert_same(forget_pending_deleted(before, not IS_REDIS), forget_pending_deleted(snapshot(b, DBS), not IS_REDIS),
+                exact=not IS_REDIS and reader == "self")
+    # A second rewrite replaces the base and its old file goes.
+    b.client().execute_command("BGREWRITEAOF")
+    wait_base(b, 3)
+    assert sorted(os.listdir(b.path(AOF_DIR))) == ["appendonly.aof.3.base.aof", "appendonly.aof.3.incr.aof",
+                                                   MANIFEST]
+
+
+def test_redis_command_form_base_loads(spawn):
+    r = spawn(REDIS, None, "--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    populate(r)
+    r.client().execute_command("BGREWRITEAOF")
+    wait_base(r, 2)
+    assert os.path.basename(current_files(r.dir)[0]) == "appendonly.aof.2.base.aof"
+    before = snapshot(r, DBS)
+    r.stop()
+    k = spawn.restart(r, SERVER)
+    assert_same(forget_pending_deleted(before, False), forget_pending_deleted(snapshot(k, DBS), False), exact=False)
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_timestamp_annotations(spawn, preamble):
+    """aof-timestamp-enabled yes: a "#TS:<unix seconds>" line before the
+    first write of each second (and at the top of a command-form base);
+    both servers and redis-check-aof read the files."""
+    a = spawn(SERVER, None, "--appendonly", "yes", "--aof-timestamp-enabled", "yes", "--aof-use-rdb-preamble",
+              preamble)
+    c = a.client()
+    assert c.config_get("aof-timestamp-enabled") == {"aof-timestamp-enabled": "yes"}
+    start = int(time.time())
+    c.set("a", "1")
+    c.rpush("l", "x")
+    time.sleep(1.1)
+    c.set("b", "2")
+    cmds, notes = without_annotations(read_file(incr_path(a)))
+    assert [x[0].upper() for x in parse_resp_commands(cmds)] == [b"SELECT", b"SET", b"RPUSH", b"SET"]
+    stamps = [int(n[4:]) for n in notes]
+    assert stamps and stamps == sorted(stamps) and start - 1 <= stamps[0] <= stamps[-1] <= int(time.time())
+    c.execute_command("BGREWRITEAOF")
+    wait_base(a, 2)
+    base, _ = current_files(a.dir)
+    if preamble == "no":
+        assert read_file(base).startswith(b"#TS:")
+    c.set("c", "3")
+    a.stop()
+    for checker in (["redis-check-aof"], [] if IS_REDIS else [SERVER, "--check-aof"]):
+        if checker:
+            check = subprocess.run(checker + [a.path(AOF_DIR, MANIFEST)], capture_output=True)
+            assert check.returncode == 0, check.stdout
+    for binary in (SERVER, REDIS):
+        b = spawn.restart(a, binary)
+        assert b.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
+        assert b.client().lrange("l", 0, -1) == [b"x"]
+        b.stop()
+
+
+@keel_only
+def test_torn_timestamp_annotation_is_a_torn_tail(spawn):
+    """Cut like a torn command (Redis 7.0 keeps the piece, and the next
+    write appended after it is lost inside the "annotation")."""
+    a = spawn(SERVER, None, *ALWAYS, "--aof-timestamp-enabled", "yes")
+    a.client().set("k", "v")
+    a.stop()
+    with open(incr_path(a), "ab") as f:
+        f.write(b"#TS:17")
+    b = spawn.restart(a)
+    assert b.client().get("k") == b"v"
+    assert not read_file(incr_path(b)).endswith(b"#TS:17")
+    b.client().set("k2", "v2")
+    c = spawn.restart(b)
+    assert c.client().mget("k", "k2") == [b"v", b"v2"]
+
+
+@keel_only
+@pytest.mark.parametrize("forkless", ["yes", "no"])
+def test_command_form_base_keeps_field_ttls(spawn, forkless):
+    a = spawn(SERVER, None, "--appendonly", "yes", "--aof-use-rdb-preamble", "no", "--bgsave-forkless", forkless)
+    c = a.client()
+    c.hset("h", mapping={"f1": "a", "f2": "b", "n": "7"})
+    at = int(time.time() * 1000) + 3_600_000
+    assert c.execute_command("HPEXPIREAT", "h", at, "FIELDS", 1, "f2") == [1]
+    c.execute_command("XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM")
+    c.execute_command("BGREWRITEAOF")
+    wait_base(a, 2)
+    names = [cmd[0].upper() for cmd in parse_resp_commands(read_file(current_files(a.dir)[0]))]
+    assert b"HPEXPIREAT" in names
+    a.stop()
+    b = spawn.restart(a).client()
+    assert b.hgetall("h") == {b"f1": b"a", b"f2": b"b", b"n": b"7"}
+    assert b.execute_command("HPEXPIRETIME", "h", "FIELDS", 2, "f1", "f2") == [-1, at]
+    assert b.xinfo_stream("empty")["length"] == 0
+    assert b.xinfo_groups("empty")[0]["name"] == b"g"
