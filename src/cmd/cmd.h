@@ -35,6 +35,7 @@ typedef void (*cmd_fn)(client *c);
 #define CMD_SENTINEL (1u << 18)
 #define CMD_PROTECTED (1u << 19) /* DEBUG: needs enable-debug-command */
 #define CMD_CONTAINER (1u << 20) /* argv[1] names a subcommand (CLIENT, CONFIG...) */
+#define CMD_SKIP_SLOWLOG (1u << 21)
 
 /* INFO commandstats counters. */
 typedef struct cmd_stats {
@@ -42,6 +43,7 @@ typedef struct cmd_stats {
     long long usec;
     long long rejected_calls;
     long long failed_calls;
+    uint32_t *hist; /* latency histogram (server/latency.c), made on first call */
 } cmd_stats;
 
 /* A container's subcommand as INFO names it ("client|setname"); created on

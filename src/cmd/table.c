@@ -58,6 +58,7 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
                  {CMD_LOADING, "loading"},
                  {CMD_STALE, "stale"},
                  {CMD_SKIP_MONITOR, "skip_monitor"},
+                 {CMD_SKIP_SLOWLOG, "skip_slowlog"},
                  {CMD_NO_AUTH, "no_auth"},
                  {CMD_FAST, "fast"},
                  {CMD_MOVABLE_KEYS, "movablekeys"},
@@ -115,12 +116,18 @@ cmd_stats *cmd_stats_for(command *cmd, const char *sub, size_t len, int create)
     return &s->st;
 }
 
+static void stats_reset(cmd_stats *st)
+{
+    alloc_free(st->hist);
+    memset(st, 0, sizeof(*st));
+}
+
 void cmd_stats_reset(void)
 {
     for (int i = 0; i < TABLE_LEN; i++) {
-        memset(&table[i].st, 0, sizeof(table[i].st));
+        stats_reset(&table[i].st);
         for (int j = 0; j < table[i].nsubs; j++) {
-            memset(&table[i].subs[j].st, 0, sizeof(table[i].subs[j].st));
+            stats_reset(&table[i].subs[j].st);
         }
     }
 }

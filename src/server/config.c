@@ -20,6 +20,7 @@
 #include "persist/aof.h"
 #include "repl/repl.h"
 #include "server/server.h"
+#include "server/slowlog.h"
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
 
@@ -201,6 +202,44 @@ static str get_dbfilename(void)
 {
     const char *d = server.cfg.dbfilename ? server.cfg.dbfilename : "";
     return str_new(d, strlen(d));
+}
+
+/* latency-tracking-info-percentiles: up to 16 numbers in [0, 100]. */
+static int set_percentiles(const char *val, char *err, size_t errlen)
+{
+    double v[16];
+    int n = 0;
+    const char *p = val;
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (n == 16 || !util_parse_double(p, len, &v[n]) || v[n] < 0 || v[n] > 100) {
+            snprintf(err, errlen, "latency-tracking-info-percentiles: values must be between 0 and 100");
+            return -1;
+        }
+        n++;
+        p += len;
+    }
+    memcpy(server.cfg.latency_percentiles, v, sizeof(double) * (size_t)n);
+    server.cfg.latency_percentiles_n = n;
+    return 0;
+}
+
+static str get_percentiles(void)
+{
+    str s = str_empty(32);
+    for (int i = 0; i < server.cfg.latency_percentiles_n; i++) {
+        char buf[64];
+        util_d2str(buf, server.cfg.latency_percentiles[i]);
+        s = str_printf(s, "%s%s", i ? " " : "", buf);
+    }
+    return s;
 }
 
 static int set_notify(const char *val, char *err, size_t errlen)
@@ -388,7 +427,10 @@ static config_def defs[] = {
      NULL},
     {"slowlog-log-slower-than", NULL, CFG_LL, S(slowlog_log_slower_than), -1, LLONG_MAX, "10000", 1, NULL, NULL, NULL,
      NULL},
-    {"slowlog-max-len", NULL, CFG_LL, S(slowlog_max_len), 0, LONG_MAX, "128", 1, NULL, NULL, NULL, NULL},
+    {"slowlog-max-len", NULL, CFG_LL, S(slowlog_max_len), 0, LONG_MAX, "128", 1, NULL, NULL, NULL, slowlog_trim},
+    {"latency-tracking", NULL, CFG_BOOL, S(latency_tracking), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"latency-tracking-info-percentiles", NULL, CFG_SPECIAL, NULL, 0, 0, "50 99 99.9", 1, NULL, set_percentiles,
+     get_percentiles, NULL},
     {"latency-monitor-threshold", NULL, CFG_LL, S(latency_monitor_threshold), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL,
      NULL},
     {"replicaof", "slaveof", CFG_SPECIAL, NULL, 0, 0, "", 0, NULL, set_replicaof, get_replicaof, NULL},

@@ -10,9 +10,12 @@
 #include "base/util.h"
 #include "repl/repl.h"
 #include "server/block.h"
+#include "server/latency.h"
+#include "server/monitor.h"
 #include "server/pause.h"
 #include "server/persistence.h"
 #include "server/server.h"
+#include "server/slowlog.h"
 
 int (*gate_multi)(client *c, command *cmd);
 void (*dispatch_after_call)(client *c, command *cmd, int top);
@@ -150,9 +153,56 @@ static cmd_stats *call_stats(client *c, command *cmd, int create)
     return c->argc > 1 ? cmd_stats_for(cmd, c->argv[1].ptr, c->argv[1].len, create) : &cmd->st;
 }
 
+/* Scripts show in MONITOR before the commands they run, as in Redis;
+ * everything else once it has run (so EXEC follows its commands). */
+static int monitor_first(const command *cmd)
+{
+    return cmd->fn == cmd_eval || cmd->fn == cmd_evalsha || cmd->fn == cmd_eval_ro || cmd->fn == cmd_evalsha_ro ||
+           cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro;
+}
+
+/* Whether MONITOR shows a call: not admin commands, not AOF loading, not
+ * a blocked command run again when it is served. Scripts are flagged
+ * skip_monitor, as in Redis, because they are shown before they run. */
+static int monitor_shows(const client *c, const command *cmd, int rerun)
+{
+    return monitor_count > 0 && !rerun && !(cmd->flags & CMD_ADMIN) &&
+           (!(cmd->flags & CMD_SKIP_MONITOR) || monitor_first(cmd)) &&
+           (!(c->flags & CLIENT_FAKE) || (c->flags & CLIENT_IN_SCRIPT));
+}
+
+/* After a call: the slow log, the latency monitor, the histogram. A call
+ * that blocked is not logged (it has not run yet). */
+static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
+{
+    if (st) {
+        latency_track(st, dur);
+    }
+    if (c->flags & CLIENT_BLOCKED) {
+        return;
+    }
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG) && !((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_IN_SCRIPT))) {
+        sv tmp[8];
+        sv *red = c->argc <= 8 ? tmp : alloc_mem(sizeof(sv) * (size_t)c->argc);
+        slowlog_record(c, monitor_redact(c, c->argv, c->argc, red), c->argc, dur);
+        if (red != tmp) {
+            alloc_free(red);
+        }
+    }
+    if (dur >= 1000) {
+        latency_add((cmd->flags & CMD_FAST) ? "fast-command" : "command", dur / 1000);
+    }
+}
+
 /* Runs a command that passed the gates: time, stats, propagation. */
 void dispatch_call(client *c, command *cmd)
 {
+    int rerun = (c->flags & CLIENT_BLOCKED) != 0;
+    int show = monitor_shows(c, cmd, rerun);
+    if (show && monitor_first(cmd)) {
+        monitor_feed(c, c->argv, c->argc);
+        show = 0;
+    }
     long long dirty = server.dirty;
     long long errors = server.stats.total_error_replies;
     int top = server.propagate_depth == 0;
@@ -171,14 +221,19 @@ void dispatch_call(client *c, command *cmd)
     /* A subcommand gets its own counters once the container has accepted
      * its name, so made-up names cannot grow the table; a refused name is
      * no call at all (Redis finds no command for it, only the error). */
+    cmd_stats *st = NULL;
     if (!server.unknown_subcommand) {
-        cmd_stats *st = call_stats(c, cmd, 1);
+        st = call_stats(c, cmd, 1);
         st->calls++;
         st->usec += dur;
         server.stats.numcommands++;
         if (server.stats.total_error_replies > errors) {
             st->failed_calls++;
         }
+    }
+    observe(c, cmd, st, dur);
+    if (show) {
+        monitor_feed(c, c->argv, c->argc);
     }
     server.unknown_subcommand = outer_unknown;
     if (server.dirty > dirty && (cmd->flags & CMD_WRITE) && !c->propagate_as_is) {

@@ -12,6 +12,7 @@
 #include "db/lazyfree.h"
 #include "repl/repl.h"
 #include "script/lua.h"
+#include "server/latency.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -273,6 +274,11 @@ static str section_keyspace(str s)
     return s;
 }
 
+static str section_latencystats(str s)
+{
+    return latency_info(str_append_cstr(s, "# Latencystats\r\n"));
+}
+
 typedef struct section {
     const char *name;
     str (*fn)(str s);
@@ -288,6 +294,7 @@ static const section sections[] = {
     {"replication", section_replication, 1},
     {"cpu", section_cpu, 1},
     {"commandstats", section_commandstats, 0},
+    {"latencystats", section_latencystats, 0},
     {"errorstats", errorstats_info, 1},
     {"keyspace", section_keyspace, 1},
 };
@@ -300,7 +307,8 @@ str info_generate(const char *section_name, int all, int everything)
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
         const section *sec = &sections[i];
         int take = everything || (all && sec->in_default) || (dflt && sec->in_default) ||
-                   want(section_name, 0, sec->name) || (all && strcmp(sec->name, "commandstats") == 0);
+                   want(section_name, 0, sec->name) ||
+                   (all && (strcmp(sec->name, "commandstats") == 0 || strcmp(sec->name, "latencystats") == 0));
         if (!take) {
             continue;
         }

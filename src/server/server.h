@@ -195,6 +195,9 @@ typedef struct server_config {
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     long long latency_monitor_threshold;
+    int latency_tracking;
+    double latency_percentiles[16]; /* latency-tracking-info-percentiles */
+    int latency_percentiles_n;
     char *replicaof;
     int replica_read_only;
     int repl_diskless_sync;

@@ -1,0 +1,133 @@
+/* monitor: see monitor.h. Monitors are kept in a small array; a client
+ * leaves it when it is freed. A monitor that does not read is bounded by
+ * the normal class of client-output-buffer-limit, as in Redis. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "base/alloc.h"
+#include "server/monitor.h"
+
+int monitor_count;
+static client **monitors;
+static int monitors_cap;
+
+static void monitor_remove(client *c)
+{
+    if (!(c->flags & CLIENT_MONITOR)) {
+        return;
+    }
+    for (int i = 0; i < monitor_count; i++) {
+        if (monitors[i] == c) {
+            monitors[i] = monitors[--monitor_count];
+            break;
+        }
+    }
+}
+
+void cmd_monitor(client *c)
+{
+    if (c->flags & CLIENT_MONITOR) {
+        return; /* already one: Redis ignores the repeat */
+    }
+    if (c->flags & (CLIENT_MULTI | CLIENT_FAKE)) {
+        reply_err(c, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return;
+    }
+    static int hooked;
+    if (!hooked) {
+        client_register_cleanup(monitor_remove);
+        hooked = 1;
+    }
+    if (monitor_count == monitors_cap) {
+        monitors_cap = monitors_cap ? monitors_cap * 2 : 4;
+        monitors = alloc_resize(monitors, sizeof(*monitors) * (size_t)monitors_cap);
+    }
+    monitors[monitor_count++] = c;
+    c->flags |= CLIENT_MONITOR;
+    reply_ok(R(c));
+}
+
+/* Arguments that Redis never shows: AUTH's, and HELLO's after AUTH. */
+const sv *monitor_redact(client *c, const sv *argv, int argc, sv *out)
+{
+    int from = -1, to = argc;
+    if (argc >= 2 && sv_eq_ci(argv[0], "auth")) {
+        from = 1;
+    } else if (argc >= 2 && sv_eq_ci(argv[0], "hello")) {
+        for (int i = 1; i + 2 < argc; i++) {
+            if (sv_eq_ci(argv[i], "auth")) {
+                from = i + 1;
+                to = i + 3;
+                break;
+            }
+        }
+    }
+    if (from < 0) {
+        return argv;
+    }
+    for (int i = 0; i < argc; i++) {
+        out[i] = i >= from && i < to ? SV("(redacted)") : argv[i];
+    }
+    return out;
+}
+
+/* An argument quoted as Redis's monitor output has it. */
+static str quoted(str s, sv a)
+{
+    s = str_append(s, "\"", 1);
+    for (size_t i = 0; i < a.len; i++) {
+        unsigned char ch = (unsigned char)a.ptr[i];
+        switch (ch) {
+        case '\\': s = str_append(s, "\\\\", 2); break;
+        case '"': s = str_append(s, "\\\"", 2); break;
+        case '\n': s = str_append(s, "\\n", 2); break;
+        case '\r': s = str_append(s, "\\r", 2); break;
+        case '\t': s = str_append(s, "\\t", 2); break;
+        case '\a': s = str_append(s, "\\a", 2); break;
+        case '\b': s = str_append(s, "\\b", 2); break;
+        default:
+            if (isprint(ch)) {
+                s = str_append(s, (const char *)&ch, 1);
+            } else {
+                s = str_printf(s, "\\x%02x", ch);
+            }
+        }
+    }
+    return str_append(s, "\"", 1);
+}
+
+void monitor_feed(client *c, const sv *argv, int argc)
+{
+    if (monitor_count == 0) {
+        return;
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    const char *who = (c->flags & CLIENT_IN_SCRIPT) ? "lua" : c->fd < 0 ? "?:0" : c->addr;
+    char unixaddr[160];
+    if ((c->flags & CLIENT_UNIX) && c->fd >= 0) {
+        /* Redis shows a unix socket peer as "unix:<path>". */
+        snprintf(unixaddr, sizeof(unixaddr), "unix:%s", server.cfg.unixsocket ? server.cfg.unixsocket : "");
+        who = unixaddr;
+    }
+    str line = str_printf(str_empty(128), "%ld.%06ld [%d %s]", (long)tv.tv_sec, (long)tv.tv_usec, c->db->id, who);
+    sv tmp[8];
+    sv *red = argc <= 8 ? tmp : alloc_mem(sizeof(sv) * (size_t)argc);
+    const sv *show = monitor_redact(c, argv, argc, red);
+    for (int i = 0; i < argc; i++) {
+        line = str_append(line, " ", 1);
+        line = quoted(line, show[i]);
+    }
+    if (red != tmp) {
+        alloc_free(red);
+    }
+    for (int i = 0; i < monitor_count; i++) {
+        client *m = monitors[i];
+        reply_status_len(R(m), line, str_len(line));
+        client_pending_write(m);
+        client_check_obuf(m);
+    }
+    str_free(line);
+}

@@ -1,0 +1,147 @@
+/* slowlog: see slowlog.h. A ring would do, but slowlog-max-len changes at
+ * run time, so entries are a doubly-ended array kept newest first. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "server/slowlog.h"
+
+/* Redis's bounds on what an entry keeps of a command. */
+#define KEEP_ARGS 32
+#define KEEP_BYTES 128
+
+typedef struct slow_entry {
+    long long id;
+    int64_t time;     /* unix seconds */
+    int64_t duration; /* microseconds */
+    str *argv;
+    int argc;
+    str addr, name;
+} slow_entry;
+
+static struct {
+    slow_entry *e; /* e[0] is the newest */
+    long n, cap;
+    long long next_id;
+} slog;
+
+static void entry_free(slow_entry *e)
+{
+    for (int i = 0; i < e->argc; i++) {
+        str_free(e->argv[i]);
+    }
+    alloc_free(e->argv);
+    str_free(e->addr);
+    str_free(e->name);
+}
+
+void slowlog_trim(void)
+{
+    long max = server.cfg.slowlog_max_len < 0 ? 0 : (long)server.cfg.slowlog_max_len;
+    while (slog.n > max) {
+        entry_free(&slog.e[--slog.n]);
+    }
+}
+
+/* One argument as kept: at most KEEP_BYTES, then how much was cut. */
+static str keep_arg(sv a)
+{
+    if (a.len <= KEEP_BYTES) {
+        return str_new(a.ptr, a.len);
+    }
+    str s = str_new(a.ptr, KEEP_BYTES);
+    return str_printf(s, "... (%zu more bytes)", a.len - KEEP_BYTES);
+}
+
+void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us)
+{
+    long long limit = server.cfg.slowlog_log_slower_than;
+    if (limit < 0 || duration_us < limit || server.cfg.slowlog_max_len <= 0) {
+        return;
+    }
+    if (slog.n == slog.cap) {
+        slog.cap = slog.cap ? slog.cap * 2 : 16;
+        slog.e = alloc_resize(slog.e, sizeof(*slog.e) * (size_t)slog.cap);
+    }
+    memmove(slog.e + 1, slog.e, sizeof(*slog.e) * (size_t)slog.n);
+    slog.n++;
+    slow_entry *e = &slog.e[0];
+    e->id = slog.next_id++;
+    e->time = server_ms() / 1000;
+    e->duration = duration_us;
+    /* The 32nd kept argument says how many more there were. */
+    e->argc = argc > KEEP_ARGS ? KEEP_ARGS : argc;
+    e->argv = alloc_mem(sizeof(str) * (size_t)e->argc);
+    for (int i = 0; i < e->argc; i++) {
+        if (i == KEEP_ARGS - 1 && argc > KEEP_ARGS) {
+            e->argv[i] = str_printf(str_empty(32), "... (%d more arguments)", argc - KEEP_ARGS + 1);
+        } else {
+            e->argv[i] = keep_arg(argv[i]);
+        }
+    }
+    /* Script calls have no peer: Redis shows "?:0". */
+    int fake = c->fd < 0;
+    e->addr = str_new(fake ? "?:0" : c->addr, strlen(fake ? "?:0" : c->addr));
+    e->name = !fake && c->name ? str_dup(c->name) : str_empty(0);
+    slowlog_trim();
+}
+
+static const char *const help[] = {
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+    NULL,
+};
+
+static void reply_entries(client *c, long count)
+{
+    long n = count < 0 || count > slog.n ? slog.n : count;
+    reply_array(R(c), n);
+    for (long i = 0; i < n; i++) {
+        const slow_entry *e = &slog.e[i];
+        reply_array(R(c), 6);
+        reply_int(R(c), e->id);
+        reply_int(R(c), e->time);
+        reply_int(R(c), e->duration);
+        reply_array(R(c), e->argc);
+        for (int j = 0; j < e->argc; j++) {
+            reply_bulk(R(c), e->argv[j], str_len(e->argv[j]));
+        }
+        reply_bulk(R(c), e->addr, str_len(e->addr));
+        reply_bulk(R(c), e->name, str_len(e->name));
+    }
+}
+
+void cmd_slowlog(client *c)
+{
+    static const subcommand subs[] = {{"get", -2}, {"len", 2}, {"reset", 2}};
+    int which = subcommand_pick(c, subs, 3, help);
+    if (which == 0) {
+        long long count = 10;
+        if (c->argc > 3) {
+            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try SLOWLOG HELP.",
+                       (int)c->argv[1].len, c->argv[1].ptr);
+            return;
+        }
+        if (c->argc == 3 &&
+            !arg_ll_range(c, 2, -1, LLONG_MAX, &count, "ERR count should be greater than or equal to -1")) {
+            return;
+        }
+        reply_entries(c, count < 0 ? -1 : (long)(count > slog.n ? slog.n : count));
+    } else if (which == 1) {
+        reply_int(R(c), slog.n);
+    } else if (which == 2) {
+        while (slog.n > 0) {
+            entry_free(&slog.e[--slog.n]);
+        }
+        reply_ok(R(c));
+    }
+}

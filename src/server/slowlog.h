@@ -1,0 +1,18 @@
+/* slowlog: the commands that took longer than slowlog-log-slower-than
+ * microseconds, newest first, at most slowlog-max-len of them, each with
+ * its arguments trimmed as Redis trims them (32 arguments, 128 bytes
+ * each) so the log's memory stays bounded whatever the commands were. */
+#ifndef KEEL_SLOWLOG_H
+#define KEEL_SLOWLOG_H
+
+#include <stdint.h>
+
+#include "server/server.h"
+
+/* After a call of duration_us: logs it when over the threshold. argv is
+ * the command as monitors see it (sensitive arguments redacted). */
+void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us);
+/* Trims the log to slowlog-max-len (after CONFIG SET). */
+void slowlog_trim(void);
+
+#endif
