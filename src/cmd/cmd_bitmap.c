@@ -53,12 +53,19 @@ static sv string_bytes(const kobj *o, char *buf)
  * long, growing with zeros; *grew says whether it was created or grew. */
 static kobj *string_grow(client *c, sv key, kobj *o, size_t len, int *grew)
 {
-    size_t before = 0;
-    if (o) {
-        char buf[32];
-        before = kobj_str(o, buf).len;
+    if (!o) {
+        /* A new key: one allocation of the exact size (Redis's size too). */
+        str s = str_empty(len);
+        memset(s, 0, len);
+        str_set_len(s, len);
+        o = kobj_new_raw(key, s, -1);
+        db_add(c->db, o);
+        *grew = 1;
+        return o;
     }
-    *grew = !o || before < len;
+    char buf[32];
+    size_t before = kobj_str(o, buf).len;
+    *grew = before < len;
     o = string_make_raw(c, key, o);
     if (*grew) {
         kobj_set_raw(o, str_grow_zero(kobj_raw(o), len));

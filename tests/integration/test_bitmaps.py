@@ -57,6 +57,20 @@ def test_setbit_grows_with_zeros(r):
     assert r.get("k") == bytes([0b10010000, 0b01000001])
 
 
+def test_bit_writes_make_strings_raw(r):
+    r.set("k", "a")  # 0x61: bit 1 is set already
+    assert r.object("encoding", "k") == b"embstr"
+    assert r.setbit("k", 1, 1) == 1
+    assert r.object("encoding", "k") == b"raw"
+    assert r.get("k") == b"a"
+    r.set("n", 7)
+    assert bf(r, "n", "GET", "u8", 0) == [ord("7")]
+    assert r.object("encoding", "n") == b"int"
+    assert bf(r, "n", "SET", "u8", 0, ord("7")) == [ord("7")]
+    assert r.object("encoding", "n") == b"raw"
+    assert r.get("n") == b"7"
+
+
 def test_setbit_errors(r):
     assert err(r.setbit, "k", -1, 1) == ERR_OFFSET
     assert err(r.setbit, "k", 2 ** 32, 1) == ERR_OFFSET
