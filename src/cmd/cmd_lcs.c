@@ -6,9 +6,9 @@
  *
  * Memory is bounded as Redis bounds it: a table of (len1+1)*(len2+1) 32-bit
  * cells larger than proto-max-bulk-len is refused with Redis's error. Keel
- * stores 16-bit cells when both strings are shorter than 65535 bytes (half
- * the memory Redis takes for the same answer), and LEN alone keeps only two
- * rows. */
+ * stores 16-bit cells when the shorter string is under 65535 bytes (half
+ * the memory Redis takes for the same answer), and LEN alone needs no table:
+ * it runs bit-parallel, one bit per byte of key2. */
 #include <stdint.h>
 #include <string.h>
 
@@ -115,27 +115,47 @@ static void emit_range(lcs_out *o, const lcs_range *r)
 LCS_IMPL(uint16_t, lcs_table16)
 LCS_IMPL(uint32_t, lcs_table32)
 
-/* LCS length alone: two rows. */
+/* LCS length alone, bit-parallel (Allison and Dix, in Hyyro's form): one
+ * bit per column of b, 64 columns per word operation. V starts all ones;
+ * for each byte of a, with U = V & match(byte), V becomes (V + U) | (V - U),
+ * and a zero bit of V marks a column where the LCS length grew. U is a
+ * subset of V, so V - U borrows nothing and is V ^ U; only the addition
+ * carries from word to word. */
 static uint32_t lcs_length(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
-    uint32_t *up = alloc_zero(sizeof(uint32_t) * ((size_t)blen + 1));
-    uint32_t *row = alloc_zero(sizeof(uint32_t) * ((size_t)blen + 1));
-    for (uint32_t i = 1; i <= alen; i++) {
-        uint8_t ch = a[i - 1];
-        uint32_t left = 0;
-        for (uint32_t j = 1; j <= blen; j++) {
-            uint32_t v = b[j - 1] == ch ? up[j - 1] + 1 : (up[j] > left ? up[j] : left);
-            row[j] = v;
-            left = v;
-        }
-        uint32_t *t = up;
-        up = row;
-        row = t;
+    size_t nw = ((size_t)blen + 63) / 64;
+    if (nw == 0 || alen == 0) {
+        return 0;
     }
-    uint32_t total = up[blen];
-    alloc_free(up);
-    alloc_free(row);
-    return total;
+    uint64_t *match = alloc_zero(sizeof(uint64_t) * nw * 256);
+    uint64_t *v = alloc_mem(sizeof(uint64_t) * nw);
+    for (uint32_t j = 0; j < blen; j++) {
+        match[(size_t)b[j] * nw + j / 64] |= UINT64_C(1) << (j % 64);
+    }
+    memset(v, 0xff, sizeof(uint64_t) * nw);
+    for (uint32_t i = 0; i < alen; i++) {
+        const uint64_t *m = match + (size_t)a[i] * nw;
+        uint64_t carry = 0;
+        for (size_t k = 0; k < nw; k++) {
+            uint64_t x = v[k], u = x & m[k];
+            uint64_t t = x + u;
+            uint64_t c1 = t < x;
+            uint64_t sum = t + carry;
+            carry = c1 | (sum < t);
+            v[k] = sum | (x ^ u);
+        }
+    }
+    uint64_t ones = 0;
+    for (size_t k = 0; k < nw; k++) {
+        uint64_t w = v[k];
+        if (k == nw - 1 && blen % 64) {
+            w &= (UINT64_C(1) << (blen % 64)) - 1;
+        }
+        ones += (uint64_t)__builtin_popcountll(w);
+    }
+    alloc_free(match);
+    alloc_free(v);
+    return blen - (uint32_t)ones;
 }
 
 void cmd_lcs(client *c)

@@ -171,3 +171,16 @@ def test_random_against_redis(r, redis_ref):
         for opts in ([], ["LEN"], ["IDX"], ["IDX", "WITHMATCHLEN"], ["IDX", "MINMATCHLEN", 2, "WITHMATCHLEN"],
                      ["IDX", "MINMATCHLEN", 3]):
             assert lcs(r, "x", "y", *opts) == lcs(redis_ref, "x", "y", *opts), (x, y, opts)
+
+
+def test_random_long_against_redis(r, redis_ref):
+    """Lengths across many 64-bit words (LEN runs bit-parallel in Keel)."""
+    rnd = random.Random(10)
+    for t in range(60):
+        alph = ["ab", "abcd", "acgt", "".join(map(chr, range(256)))][t % 4]
+        x = "".join(rnd.choice(alph) for _ in range(rnd.randrange(0, 700)))
+        y = "".join(rnd.choice(alph) for _ in range(rnd.randrange(0, 700)))
+        for c in (r, redis_ref):
+            c.mset({"x": x.encode("latin-1"), "y": y.encode("latin-1")})
+        assert lcs(r, "x", "y", "LEN") == lcs(redis_ref, "x", "y", "LEN"), (x, y)
+        assert lcs(r, "x", "y") == lcs(redis_ref, "x", "y"), (x, y)
