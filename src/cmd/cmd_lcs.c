@@ -1,14 +1,19 @@
 /* LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest
- * common subsequence of two strings, by the classic dynamic-programming
- * table, walked back from its corner with Redis 7.0's tie rule (on equal
- * lengths step along key2), so the string and the match ranges are the
- * ones Redis answers.
+ * common subsequence of two strings. The answer is the one Redis 7.0 gives:
+ * its dynamic-programming table L(i, j) (the LCS length of the first i
+ * bytes of key1 and the first j of key2) walked back from its corner, a
+ * match stepping diagonally and a mismatch stepping along key1 only when
+ * L(i-1, j) > L(i, j-1), so the string and the match ranges are Redis's.
  *
- * Memory is bounded as Redis bounds it: a table of (len1+1)*(len2+1) 32-bit
- * cells larger than proto-max-bulk-len is refused with Redis's error. Keel
- * stores 16-bit cells when the shorter string is under 65535 bytes (half
- * the memory Redis takes for the same answer), and LEN alone needs no table:
- * it runs bit-parallel, one bit per byte of key2. */
+ * Keel computes the table bit-parallel (Allison and Dix, in Hyyro's form):
+ * row i is a bit vector over key2's bytes whose zero bits mark the columns
+ * where L(i, .) grows, so L(i, j) is the count of zero bits below j, a row
+ * costs len2/64 word operations, and the whole table takes one bit per
+ * cell where Redis takes 32. LEN keeps only the last row.
+ *
+ * Memory is still bounded as Redis bounds it, so the same calls are
+ * refused: a table of (len1+1)*(len2+1) 32-bit cells larger than
+ * proto-max-bulk-len gets Redis's error. */
 #include <stdint.h>
 #include <string.h>
 
@@ -49,113 +54,111 @@ static void emit_range(lcs_out *o, const lcs_range *r)
     o->nranges++;
 }
 
-/* The table and the walk back, for one cell width. Row i (0..alen) holds
- * the LCS lengths of a[0..i) against each prefix b[0..j), j = 0..blen. */
-#define LCS_IMPL(T, NAME)                                                                                              \
-    static uint32_t NAME(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, lcs_out *o)                 \
-    {                                                                                                                  \
-        size_t w = (size_t)blen + 1;                                                                                   \
-        T *dp = alloc_mem(sizeof(T) * ((size_t)alen + 1) * w);                                                         \
-        memset(dp, 0, sizeof(T) * w);                                                                                  \
-        for (uint32_t i = 1; i <= alen; i++) {                                                                         \
-            const T *up = dp + (size_t)(i - 1) * w;                                                                    \
-            T *row = dp + (size_t)i * w;                                                                               \
-            uint8_t ch = a[i - 1];                                                                                     \
-            T left = 0;                                                                                                \
-            row[0] = 0;                                                                                                \
-            for (uint32_t j = 1; j <= blen; j++) {                                                                     \
-                T v;                                                                                                   \
-                if (b[j - 1] == ch) {                                                                                  \
-                    v = (T)(up[j - 1] + 1);                                                                            \
-                } else {                                                                                               \
-                    v = up[j] > left ? up[j] : left;                                                                   \
-                }                                                                                                      \
-                row[j] = v;                                                                                            \
-                left = v;                                                                                              \
-            }                                                                                                          \
-        }                                                                                                              \
-        uint32_t total = dp[(size_t)alen * w + blen], k = total;                                                       \
-        uint32_t i = alen, j = blen;                                                                                   \
-        int open = 0;                                                                                                  \
-        lcs_range r = {0, 0, 0, 0};                                                                                    \
-        while ((o->str || o->idx) && i > 0 && j > 0) {                                                                 \
-            if (a[i - 1] == b[j - 1]) {                                                                                \
-                if (o->str) {                                                                                          \
-                    o->str[--k] = (char)a[i - 1];                                                                      \
-                }                                                                                                      \
-                if (!open) {                                                                                           \
-                    r = (lcs_range){i - 1, i - 1, j - 1, j - 1};                                                       \
-                    open = 1;                                                                                          \
-                } else {                                                                                               \
-                    r.a0 = i - 1; /* contiguous: the walk came diagonally */                                           \
-                    r.b0 = j - 1;                                                                                      \
-                }                                                                                                      \
-                i--;                                                                                                   \
-                j--;                                                                                                   \
-                if (r.a0 == 0 || r.b0 == 0) {                                                                          \
-                    emit_range(o, &r);                                                                                 \
-                    open = 0;                                                                                          \
-                }                                                                                                      \
-            } else {                                                                                                   \
-                if (dp[(size_t)(i - 1) * w + j] > dp[(size_t)i * w + j - 1]) {                                         \
-                    i--;                                                                                               \
-                } else {                                                                                               \
-                    j--;                                                                                               \
-                }                                                                                                      \
-                if (open) {                                                                                            \
-                    emit_range(o, &r);                                                                                 \
-                    open = 0;                                                                                          \
-                }                                                                                                      \
-            }                                                                                                          \
-        }                                                                                                              \
-        alloc_free(dp);                                                                                                \
-        return total;                                                                                                  \
-    }
-
-LCS_IMPL(uint16_t, lcs_table16)
-LCS_IMPL(uint32_t, lcs_table32)
-
-/* LCS length alone, bit-parallel (Allison and Dix, in Hyyro's form): one
- * bit per column of b, 64 columns per word operation. V starts all ones;
- * for each byte of a, with U = V & match(byte), V becomes (V + U) | (V - U),
- * and a zero bit of V marks a column where the LCS length grew. U is a
- * subset of V, so V - U borrows nothing and is V ^ U; only the addition
- * carries from word to word. */
-static uint32_t lcs_length(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+/* match[c * nw + k]: word k of the bit set of the columns of b holding
+ * byte c. */
+static uint64_t *lcs_masks(const uint8_t *b, uint32_t blen, size_t nw)
 {
-    size_t nw = ((size_t)blen + 63) / 64;
-    if (nw == 0 || alen == 0) {
-        return 0;
-    }
     uint64_t *match = alloc_zero(sizeof(uint64_t) * nw * 256);
-    uint64_t *v = alloc_mem(sizeof(uint64_t) * nw);
     for (uint32_t j = 0; j < blen; j++) {
         match[(size_t)b[j] * nw + j / 64] |= UINT64_C(1) << (j % 64);
     }
-    memset(v, 0xff, sizeof(uint64_t) * nw);
-    for (uint32_t i = 0; i < alen; i++) {
-        const uint64_t *m = match + (size_t)a[i] * nw;
-        uint64_t carry = 0;
-        for (size_t k = 0; k < nw; k++) {
-            uint64_t x = v[k], u = x & m[k];
-            uint64_t t = x + u;
-            uint64_t c1 = t < x;
-            uint64_t sum = t + carry;
-            carry = c1 | (sum < t);
-            v[k] = sum | (x ^ u);
-        }
-    }
-    uint64_t ones = 0;
+    return match;
+}
+
+/* Row i+1 from row i for byte ch of a: with U = V & match(ch), V becomes
+ * (V + U) | (V - U). U is a subset of V, so V - U borrows nothing and is
+ * V ^ U; only the addition carries from word to word. dst may be src. */
+static void lcs_row(uint64_t *dst, const uint64_t *src, const uint64_t *m, size_t nw)
+{
+    uint64_t carry = 0;
     for (size_t k = 0; k < nw; k++) {
-        uint64_t w = v[k];
-        if (k == nw - 1 && blen % 64) {
-            w &= (UINT64_C(1) << (blen % 64)) - 1;
-        }
-        ones += (uint64_t)__builtin_popcountll(w);
+        uint64_t x = src[k], u = x & m[k];
+        uint64_t t = x + u;
+        uint64_t c1 = t < x;
+        uint64_t sum = t + carry;
+        carry = c1 | (sum < t);
+        dst[k] = sum | (x ^ u);
+    }
+}
+
+/* L(i, j) from row i: the zero bits among columns 0..j-1. */
+static uint32_t lcs_prefix(const uint64_t *row, uint32_t j)
+{
+    uint32_t ones = 0, k = 0;
+    for (; k < j / 64; k++) {
+        ones += (uint32_t)__builtin_popcountll(row[k]);
+    }
+    if (j % 64) {
+        ones += (uint32_t)__builtin_popcountll(row[k] & ((UINT64_C(1) << (j % 64)) - 1));
+    }
+    return j - ones;
+}
+
+/* The LCS length; with o, also the walk back that writes the string and
+ * the ranges (every row kept: (alen+1) * blen bits). */
+static uint32_t lcs_run(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, lcs_out *o)
+{
+    if (alen == 0 || blen == 0) {
+        return 0;
+    }
+    size_t nw = ((size_t)blen + 63) / 64;
+    uint64_t *match = lcs_masks(b, blen, nw);
+    size_t nrows = o ? (size_t)alen + 1 : 1;
+    uint64_t *rows = alloc_mem(sizeof(uint64_t) * nw * nrows);
+    memset(rows, 0xff, sizeof(uint64_t) * nw); /* row 0: no growth anywhere */
+    for (uint32_t i = 0; i < alen; i++) {
+        const uint64_t *src = o ? rows + (size_t)i * nw : rows;
+        uint64_t *dst = o ? rows + (size_t)(i + 1) * nw : rows;
+        lcs_row(dst, src, match + (size_t)a[i] * nw, nw);
     }
     alloc_free(match);
-    alloc_free(v);
-    return blen - (uint32_t)ones;
+    uint32_t total = lcs_prefix(o ? rows + (size_t)alen * nw : rows, blen);
+    if (!o) {
+        alloc_free(rows);
+        return total;
+    }
+    uint32_t i = alen, j = blen, cur = total, k = total;
+    int open = 0;
+    lcs_range r = {0, 0, 0, 0};
+    while (i > 0 && j > 0) {
+        if (a[i - 1] == b[j - 1]) {
+            if (o->str) {
+                o->str[--k] = (char)a[i - 1];
+            }
+            if (!open) {
+                r = (lcs_range){i - 1, i - 1, j - 1, j - 1};
+                open = 1;
+            } else {
+                r.a0 = i - 1; /* contiguous: the walk came diagonally */
+                r.b0 = j - 1;
+            }
+            i--;
+            j--;
+            cur--;
+            if (r.a0 == 0 || r.b0 == 0) {
+                emit_range(o, &r);
+                open = 0;
+            }
+            continue;
+        }
+        const uint64_t *row = rows + (size_t)i * nw;
+        uint32_t grew = !((row[(j - 1) / 64] >> ((j - 1) % 64)) & 1);
+        uint32_t left = cur - grew;                               /* L(i, j-1) */
+        uint32_t up = lcs_prefix(rows + (size_t)(i - 1) * nw, j); /* L(i-1, j) */
+        if (up > left) {
+            i--;
+            cur = up;
+        } else {
+            j--;
+            cur = left;
+        }
+        if (open) {
+            emit_range(o, &r);
+            open = 0;
+        }
+    }
+    alloc_free(rows);
+    return total;
 }
 
 void cmd_lcs(client *c)
@@ -209,7 +212,7 @@ void cmd_lcs(client *c)
     const uint8_t *pa = (const uint8_t *)a.ptr, *pb = (const uint8_t *)b.ptr;
     uint32_t alen = (uint32_t)a.len, blen = (uint32_t)b.len;
     if (getlen) {
-        reply_int(R(c), lcs_length(pa, alen, pb, blen));
+        reply_int(R(c), lcs_run(pa, alen, pb, blen, NULL));
         return;
     }
     lcs_out o = {c, NULL, getidx, withlen, minlen, 0};
@@ -222,8 +225,7 @@ void cmd_lcs(client *c)
         /* The LCS is at most the shorter string. */
         o.str = alloc_mem((alen < blen ? alen : blen) + 1);
     }
-    uint32_t total =
-        (alen < blen ? alen : blen) < 65535 ? lcs_table16(pa, alen, pb, blen, &o) : lcs_table32(pa, alen, pb, blen, &o);
+    uint32_t total = lcs_run(pa, alen, pb, blen, &o);
     if (getidx) {
         reply_defer_array(R(c), defer, o.nranges);
         reply_bulk_cstr(R(c), "len");

@@ -140,6 +140,20 @@ def test_large_strings_within_the_bound(r):
         assert ln >= 5 and a[a0:a1 + 1] == b[b0:b1 + 1] and a1 - a0 + 1 == ln
 
 
+def test_largest_table_within_the_default_bound(r):
+    """11000 x 11000 bytes: 484 MB of 32-bit cells, under the 512 MB bound."""
+    rnd = random.Random(6)
+    a = "".join(rnd.choice("acgt") for _ in range(11000))
+    b = "".join(rnd.choice("acgt") for _ in range(11000))
+    r.mset({"a": a, "b": b})
+    t = time.time()
+    n = lcs(r, "a", "b", "LEN")
+    s = lcs(r, "a", "b")
+    idx = lcs(r, "a", "b", "IDX", "MINMATCHLEN", 10)
+    assert time.time() - t < 20
+    assert len(s) == n == idx[3] and n > 7000
+
+
 @pytest.fixture(scope="module")
 def redis_ref():
     """Debian's redis-server, the reference."""
