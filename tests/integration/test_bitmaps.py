@@ -141,6 +141,23 @@ def test_bitcount_ranges(r):
     assert r.bitcount("missing") == 0
 
 
+def test_extreme_ranges_and_offsets(r):
+    r.set("z", "foobar")
+    lo, hi = -2 ** 63, 2 ** 63 - 1
+    assert r.execute_command("BITCOUNT", "z", lo, hi, "BIT") == 26
+    assert r.execute_command("BITCOUNT", "z", hi, lo) == 0
+    assert r.execute_command("BITCOUNT", "z", -1, -2, "foo") == 0  # an empty range is seen first
+    assert r.execute_command("BITPOS", "z", 0, lo, hi, "BIT") == 0
+    assert r.execute_command("BITPOS", "z", 1, hi) == -1
+    assert r.execute_command("BITPOS", "z", 0, lo) == 0
+    assert err(r.getbit, "z", hi) == ERR_OFFSET
+    assert err(bf, r, "z", "GET", "i8", "#%d" % hi) == ERR_OFFSET
+    for bad in ("+1", " 1", "01", "1 "):
+        assert err(r.execute_command, "SETBIT", "z", bad, 1) == ERR_OFFSET
+    assert err(bf, r, "z", "GET", "i08", 0) == ERR_TYPE
+    assert err(bf, r, "z", "GET", "i+8", 0) == ERR_TYPE
+
+
 def test_bitcount_errors(r):
     r.set("k", "foobar")
     assert err(r.execute_command, "BITCOUNT", "k", 1) == "syntax error"
