@@ -304,7 +304,7 @@ void cmd_bitop(client *c)
         return;
     }
     if ((op == BITOP_DIFF || op == BITOP_DIFF1 || op == BITOP_ANDOR) && n < 2) {
-        reply_errf(c, "ERR BITOP %s must be called with multiple source keys.", opname);
+        reply_errf(c, "ERR BITOP %s must be called with at least two source keys.", opname);
         return;
     }
     const uint8_t *stack_src[BITOP_STACK];

@@ -313,6 +313,30 @@ def test_bitop_errors(r):
     assert r.exists("d") == 0
 
 
+def tutorial_bitmaps(r):
+    """A, B and C of the bitmaps tutorial on redis.io."""
+    for key, bits in (("A", (0, 1, 3, 4)), ("B", (3, 4, 7)), ("C", (1, 2, 4, 5))):
+        for b in bits:
+            r.setbit(key, b, 1)
+    assert [r.get(k) for k in "ABC"] == [bytes([0b11011000]), bytes([0b00011001]), bytes([0b01101100])]
+
+
+def test_bitop_tutorial(r):
+    tutorial_bitmaps(r)
+    for op, keys, want in (("AND", "ABC", 0b00001000), ("OR", "ABC", 0b11111101), ("XOR", "AB", 0b11000001),
+                           ("NOT", "A", 0b00100111)):
+        assert r.bitop(op, "R", *keys) == 1
+        assert r.get("R") == bytes([want]), op
+
+
+@keel_only
+def test_bitop_tutorial_redis82_ops(r):
+    tutorial_bitmaps(r)
+    for op, want in (("DIFF", 0b10000000), ("DIFF1", 0b00100101), ("ANDOR", 0b01011000), ("ONE", 0b10100101)):
+        assert r.bitop(op, "R", "A", "B", "C") == 1
+        assert r.get("R") == bytes([want]), op
+
+
 @keel_only
 def test_bitop_redis82_ops(r):
     r.set("x", b"\xf0\x0f")
@@ -332,7 +356,7 @@ def test_bitop_redis82_ops(r):
     assert r.bitop("diff", "d", "missing", "y1") == 1
     assert r.get("d") == b"\x00"
     for op in ("DIFF", "DIFF1", "ANDOR"):
-        assert err(r.bitop, op, "d", "x") == "BITOP %s must be called with multiple source keys." % op
+        assert err(r.bitop, op, "d", "x") == "BITOP %s must be called with at least two source keys." % op
 
 
 @keel_only
