@@ -167,6 +167,11 @@ def test_search_options(z):
     assert cmd(z, "GEOSEARCH", "Sicily", "FROMLONLAT", 15, 37, "BYRADIUS", 200000, "ft", "COUNT", 1,
                "WITHDIST") == [[b"Catania", b"185174.7305"]]
     assert cmd(z, "GEOSEARCH", "nokey", "FROMLONLAT", 15, 37, "BYRADIUS", 200, "km") == []
+    # Equal distances keep the order found (cells, then score, then
+    # member), whichever way the sort goes.
+    cmd(z, "GEOADD", "t", 1, 1, "b", 1, 1, "a", 1, 1, "c", 1.001, 1, "d")
+    assert cmd(z, "GEOSEARCH", "t", "FROMLONLAT", 1, 1, "BYRADIUS", 1, "km", "ASC") == [b"a", b"b", b"c", b"d"]
+    assert cmd(z, "GEOSEARCH", "t", "FROMLONLAT", 1, 1, "BYRADIUS", 1, "km", "DESC") == [b"d", b"a", b"b", b"c"]
     assert cmd(z, "GEOSEARCH", "nokey", "FROMMEMBER", "x", "BYRADIUS", 200, "km") == []
 
 
