@@ -522,6 +522,29 @@ int zset_iter_next(zset_iter *it, sv *member, double *score)
     return 0;
 }
 
+void zset_iter_from_score(zset_iter *it, zset *z, double min)
+{
+    it->z = z;
+    it->rev = 0;
+    it->p = NULL;
+    it->n = NULL;
+    zscore_range r = {min, 0, 0, 0};
+    if (is_big(z)) {
+        zsl *l = &big(z)->sl;
+        it->n = zsl_at_rank(l, zsl_prefix_count(l, pred_below_min, &r) + 1);
+        return;
+    }
+    lp *l = lpk(z);
+    for (unsigned char *p = lp_first(l); p;) {
+        unsigned char *sp = lp_next(l, p);
+        if (lp_score_at(sp) >= min) {
+            it->p = p;
+            return;
+        }
+        p = lp_next(l, sp);
+    }
+}
+
 /* ---- scan ---- */
 
 typedef struct scan_ctx {

@@ -98,6 +98,10 @@ typedef struct zset_iter {
 
 void zset_iter_at(zset_iter *it, zset *z, size_t rank, int rev);
 int zset_iter_next(zset_iter *it, sv *member, double *score);
+/* Ascending iteration from the first element whose score is >= min (an
+ * empty iteration when there is none): a score range read without
+ * counting ranks twice. */
+void zset_iter_from_score(zset_iter *it, zset *z, double min);
 
 /* One scan step: listpacks return everything at once (cursor 0); the
  * skiplist encoding walks its dict. fn gets each member and score. */

@@ -132,6 +132,25 @@ static void check_ranges(zset *z)
     }
     CHECK(start == ms && end == me);
 
+    /* Iteration from a score: the first element >= r.min, then ascending. */
+    {
+        size_t k = 0;
+        while ((int)k < n && model[k].score < r.min) {
+            k++;
+        }
+        zset_iter si;
+        sv sm;
+        double ss;
+        zset_iter_from_score(&si, z, r.min);
+        int steps = 0;
+        while (steps < 3 && zset_iter_next(&si, &sm, &ss)) {
+            CHECK((int)k < n && sv_eq(sm, msv(&model[k])) && ss == model[k].score);
+            k++;
+            steps++;
+        }
+        CHECK(steps == 3 || (int)k == n);
+    }
+
     /* Lex bounds among the members of one score (all same-score members
      * are in member order, which is the case lex ranges are defined for). */
     char b1[80], b2[80];
