@@ -1,0 +1,606 @@
+/* Generic commands: SORT and SORT_RO.
+ *
+ *   SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC]
+ *        [ALPHA] [STORE destination]
+ *
+ * sorts the members of a list, set or sorted set as Redis 7.0 does: by
+ * their value as a double, or (ALPHA) by their bytes, or by the value of
+ * the key or hash field a pattern names for each member ("w_*",
+ * "h_*->field": the member replaces the pattern's first '*'). A BY pattern
+ * without '*' ("nosort") keeps the container's own order. GET patterns
+ * (and "#", the member itself) choose what is returned for each member.
+ * STORE writes the result to a list instead of replying it.
+ *
+ * Redis reads patterns and ALPHA operands as C strings (strchr, strcoll
+ * with the C locale: bytes up to the first NUL), so this file does too;
+ * with STORE, ALPHA compares whole values byte by byte, as Redis does.
+ * Equal numeric weights are ordered by the members' bytes; other ties keep
+ * the container's order (the sort is stable).
+ *
+ * Speed: members are loaded as views (nothing the command reads changes
+ * while it runs; intset members and integer values, which have no bytes of
+ * their own, are copied to a small arena), pattern keys are built in one
+ * reused buffer and looked up without copies, an array of 32-byte items is
+ * merge-sorted with an inlined comparison, and the reply is written
+ * straight from the views. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "server/server.h"
+#include "types/hash.h"
+#include "types/list.h"
+#include "types/set.h"
+#include "types/zset.h"
+
+/* ---- patterns ---- */
+
+enum {
+    PAT_SELF,  /* "#": the member itself */
+    PAT_NONE,  /* no '*': names no key, always missing */
+    PAT_KEY,   /* pre*post: a string key */
+    PAT_FIELD, /* pre*post->field: a field of a hash */
+};
+
+typedef struct pattern {
+    int kind;
+    sv pre, post, field;
+} pattern;
+
+/* The length of p as a C string (up to its first NUL). */
+static size_t c_len(sv p)
+{
+    const char *z = memchr(p.ptr, '\0', p.len);
+    return z ? (size_t)(z - p.ptr) : p.len;
+}
+
+/* Splits a pattern as Redis reads it: the '*' and the "->" are searched in
+ * the C string (up to a NUL); the field (non-empty) runs to the end of the
+ * argument, and so does the part after '*' when there is no field. */
+static pattern pattern_parse(sv p)
+{
+    pattern r = {PAT_NONE, {0}, {0}, {0}};
+    size_t clen = c_len(p);
+    if (clen == 1 && p.ptr[0] == '#') {
+        r.kind = PAT_SELF;
+        return r;
+    }
+    const char *star = memchr(p.ptr, '*', clen);
+    if (!star) {
+        return r;
+    }
+    size_t s = (size_t)(star - p.ptr);
+    r.kind = PAT_KEY;
+    r.pre = (sv){p.ptr, s};
+    r.post = (sv){star + 1, p.len - s - 1};
+    for (size_t i = s + 1; i + 2 < clen; i++) {
+        if (p.ptr[i] == '-' && p.ptr[i + 1] == '>') {
+            r.kind = PAT_FIELD;
+            r.post = (sv){star + 1, i - s - 1};
+            r.field = (sv){p.ptr + i + 2, p.len - i - 2};
+            break;
+        }
+    }
+    return r;
+}
+
+/* ---- per-command state ---- */
+
+typedef struct sort_item {
+    const char *ele; /* the member */
+    size_t elen;
+    union {
+        double score; /* numeric sort */
+        struct {
+            const char *p; /* ALPHA: what is compared (NULL: a missing BY value) */
+            size_t len;
+        } by;
+    } u;
+} sort_item;
+
+/* Integers have no bytes to point at: their text is kept here. */
+#define ARENA_CHUNK 4096
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used;
+    char data[ARENA_CHUNK];
+} arena_chunk;
+
+typedef struct sort_ctx {
+    client *c;
+    char kstack[256]; /* pattern keys are built here... */
+    char *kbuf;       /* ...or in a heap buffer when longer */
+    size_t kcap;
+    arena_chunk *arena;
+} sort_ctx;
+
+static const char *arena_copy(sort_ctx *x, const char *p, size_t len)
+{
+    if (!x->arena || x->arena->used + len > ARENA_CHUNK) {
+        arena_chunk *a = alloc_mem(sizeof(*a));
+        a->next = x->arena;
+        a->used = 0;
+        x->arena = a;
+    }
+    char *d = x->arena->data + x->arena->used;
+    memcpy(d, p, len);
+    x->arena->used += len;
+    return d;
+}
+
+static void ctx_done(sort_ctx *x)
+{
+    if (x->kbuf != x->kstack) {
+        alloc_free(x->kbuf);
+    }
+    while (x->arena) {
+        arena_chunk *n = x->arena->next;
+        alloc_free(x->arena);
+        x->arena = n;
+    }
+}
+
+/* The key p names for member e, in the context's buffer. */
+static sv pattern_key(sort_ctx *x, const pattern *p, sv e)
+{
+    size_t n = p->pre.len + e.len + p->post.len;
+    if (n > x->kcap) {
+        if (x->kbuf != x->kstack) {
+            alloc_free(x->kbuf);
+        }
+        x->kcap = n + n / 2;
+        x->kbuf = alloc_mem(x->kcap);
+    }
+    memcpy(x->kbuf, p->pre.ptr, p->pre.len);
+    memcpy(x->kbuf + p->pre.len, e.ptr, e.len);
+    memcpy(x->kbuf + p->pre.len + e.len, p->post.ptr, p->post.len);
+    return (sv){x->kbuf, n};
+}
+
+/* The value pattern p names for member e: 1 with a view in *out (integers
+ * are written to buf, 32 bytes), 0 when the key or field is missing or of
+ * another type. Keys are read as GET/HGET read them (hit/miss stats, lazy
+ * expiry); a hash field past its TTL counts as missing. */
+static int pattern_value(sort_ctx *x, const pattern *p, sv e, sv *out, char *buf)
+{
+    if (p->kind == PAT_SELF) {
+        *out = e;
+        return 1;
+    }
+    if (p->kind == PAT_NONE) {
+        return 0;
+    }
+    kobj *o = lookup_read(x->c, pattern_key(x, p, e));
+    if (!o) {
+        return 0;
+    }
+    if (p->kind == PAT_KEY) {
+        if (o->type != OBJ_STRING) {
+            return 0;
+        }
+        *out = kobj_str(o, buf);
+        return 1;
+    }
+    if (o->type != OBJ_HASH) {
+        return 0;
+    }
+    hash *h = kobj_ptr(o);
+    if (!hash_get(h, p->field, out)) {
+        return 0;
+    }
+    if (hash_ttl_count(h)) {
+        int found;
+        int64_t when = hash_field_expire(h, p->field, &found);
+        if (when >= 0 && when < db_time()) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- weights ---- */
+
+/* A numeric weight as Redis reads one: strtod over the value up to its
+ * first NUL, which must consume all of it; NaN and out-of-range values
+ * (ERANGE) are errors. Short plain integers take a direct path. */
+static int weight_parse(sv v, double *out)
+{
+    if (v.len > 0 && v.len <= 16) {
+        size_t i = v.ptr[0] == '-' ? 1 : 0;
+        if (i < v.len) {
+            long long n = 0;
+            size_t k = i;
+            while (k < v.len && v.ptr[k] >= '0' && v.ptr[k] <= '9') {
+                n = n * 10 + (v.ptr[k] - '0');
+                k++;
+            }
+            if (k == v.len) {
+                *out = (double)(i ? -n : n);
+                return 1;
+            }
+        }
+    }
+    size_t n = c_len(v);
+    char stack[128];
+    char *z = n < sizeof(stack) ? stack : alloc_mem(n + 1);
+    memcpy(z, v.ptr, n);
+    z[n] = '\0';
+    char *end;
+    errno = 0;
+    double d = strtod(z, &end);
+    int ok = *end == '\0' && errno != ERANGE && !isnan(d);
+    if (z != stack) {
+        alloc_free(z);
+    }
+    *out = d;
+    return ok;
+}
+
+/* ---- the sort ---- */
+
+/* Numeric: by weight, then by the members' bytes. ALPHA: by u.by, a
+ * missing value (NULL) first, then bytes (already cut at a NUL when Redis
+ * would compare C strings). DESC reverses the order, ties included. */
+static inline int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int r = memcmp(a, b, al < bl ? al : bl);
+    if (r) {
+        return r;
+    }
+    return al < bl ? -1 : al > bl;
+}
+
+static inline int item_cmp(const sort_item *a, const sort_item *b, int alpha, int desc)
+{
+    int r;
+    if (!alpha) {
+        if (a->u.score < b->u.score) {
+            r = -1;
+        } else if (a->u.score > b->u.score) {
+            r = 1;
+        } else {
+            r = bytes_cmp(a->ele, a->elen, b->ele, b->elen);
+        }
+    } else if (!a->u.by.p || !b->u.by.p) {
+        r = (a->u.by.p != NULL) - (b->u.by.p != NULL);
+    } else {
+        r = bytes_cmp(a->u.by.p, a->u.by.len, b->u.by.p, b->u.by.len);
+    }
+    return desc ? -r : r;
+}
+
+/* A stable merge sort: insertion-sorted runs, then merges between v and a
+ * scratch array. */
+#define SORT_RUN 16
+static void items_sort(sort_item *v, size_t n, int alpha, int desc)
+{
+    for (size_t lo = 0; lo < n; lo += SORT_RUN) {
+        size_t hi = lo + SORT_RUN < n ? lo + SORT_RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            sort_item t = v[i];
+            size_t j = i;
+            while (j > lo && item_cmp(&v[j - 1], &t, alpha, desc) > 0) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = t;
+        }
+    }
+    if (n <= SORT_RUN) {
+        return;
+    }
+    sort_item *tmp = alloc_mem(sizeof(sort_item) * n);
+    sort_item *src = v, *dst = tmp;
+    for (size_t w = SORT_RUN; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n;
+            size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                dst[k++] = item_cmp(&src[j], &src[i], alpha, desc) < 0 ? src[j++] : src[i++];
+            }
+            while (i < mid) {
+                dst[k++] = src[i++];
+            }
+            while (j < hi) {
+                dst[k++] = src[j++];
+            }
+        }
+        sort_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v) {
+        memcpy(v, src, sizeof(sort_item) * n);
+    }
+    alloc_free(tmp);
+}
+
+/* ---- loading the members ---- */
+
+static void item_set(sort_item *it, sv e)
+{
+    it->ele = e.ptr;
+    it->elen = e.len;
+    it->u.by.p = NULL;
+    it->u.by.len = 0;
+}
+
+/* count members of list l from position start (0-based, counted from the
+ * tail when rev) in that direction. */
+static size_t load_list(sort_item *v, list *l, long long start, long long count, int rev)
+{
+    list_iter it;
+    long idx = rev ? (long)((long long)list_len(l) - start - 1) : (long)start;
+    list_iter_init(&it, l, idx, rev ? LIST_HEAD : LIST_TAIL);
+    size_t n = 0;
+    sv e;
+    while ((long long)n < count && list_iter_next(&it, &e)) {
+        item_set(&v[n++], e);
+    }
+    return n;
+}
+
+static size_t load_zset(sort_item *v, zset *z, long long start, long long count, int rev)
+{
+    zset_iter it;
+    size_t rank = rev ? (size_t)((long long)zset_len(z) - start - 1) : (size_t)start;
+    zset_iter_at(&it, z, rank, rev);
+    size_t n = 0;
+    sv e;
+    double score;
+    while ((long long)n < count && zset_iter_next(&it, &e, &score)) {
+        item_set(&v[n++], e);
+    }
+    return n;
+}
+
+static size_t load_set(sort_ctx *x, sort_item *v, set *s)
+{
+    set_iter it;
+    set_iter_init(&it, s);
+    size_t n = 0;
+    sv e;
+    while (set_iter_next(&it, &e)) {
+        if (e.ptr >= it.buf && e.ptr < it.buf + sizeof(it.buf)) {
+            e.ptr = arena_copy(x, e.ptr, e.len);
+        }
+        item_set(&v[n++], e);
+    }
+    set_iter_done(&it);
+    return n;
+}
+
+/* ---- the command ---- */
+
+static void sort_generic(client *c, int readonly)
+{
+    int desc = 0, alpha = 0, dontsort = 0, nget = 0;
+    long long limit_start = 0, limit_count = -1;
+    sv by = {NULL, 0}, store = {NULL, 0};
+    int store_set = 0, by_set = 0;
+    pattern *gets = NULL;
+
+    for (int j = 2; j < c->argc; j++) {
+        int left = c->argc - j - 1;
+        if (arg_is(c, j, "asc")) {
+            desc = 0;
+        } else if (arg_is(c, j, "desc")) {
+            desc = 1;
+        } else if (arg_is(c, j, "alpha")) {
+            alpha = 1;
+        } else if (arg_is(c, j, "limit") && left >= 2) {
+            if (!arg_ll(c, j + 1, &limit_start) || !arg_ll(c, j + 2, &limit_count)) {
+                alloc_free(gets);
+                return;
+            }
+            j += 2;
+        } else if (!readonly && arg_is(c, j, "store") && left >= 1) {
+            store = c->argv[++j];
+            store_set = 1;
+        } else if (arg_is(c, j, "by") && left >= 1) {
+            by = c->argv[++j];
+            by_set = 1;
+            /* A BY without '*' names no keys: keep the container's order
+             * (even if a later BY has one, as in Redis). */
+            if (!memchr(by.ptr, '*', c_len(by))) {
+                dontsort = 1;
+            }
+        } else if (arg_is(c, j, "get") && left >= 1) {
+            if (!gets) {
+                gets = alloc_mem(sizeof(pattern) * (size_t)c->argc);
+            }
+            gets[nget++] = pattern_parse(c->argv[++j]);
+        } else {
+            reply_syntax_error(c);
+            alloc_free(gets);
+            return;
+        }
+    }
+
+    kobj *o = lookup_read(c, c->argv[1]);
+    if (o && o->type != OBJ_LIST && o->type != OBJ_SET && o->type != OBJ_ZSET) {
+        reply_wrongtype(c);
+        alloc_free(gets);
+        return;
+    }
+    int type = o ? (int)o->type : OBJ_LIST;
+    long long n = 0;
+    if (o) {
+        n = type == OBJ_LIST  ? (long long)list_len(kobj_ptr(o))
+            : type == OBJ_SET ? (long long)set_len(kobj_ptr(o))
+                              : (long long)zset_len(kobj_ptr(o));
+    }
+
+    /* A set has no order of its own that replicas and scripts could rely
+     * on: unsorted output that is stored or seen by a script is sorted by
+     * the members' bytes instead. */
+    if (dontsort && type == OBJ_SET && (store_set || (c->flags & CLIENT_IN_SCRIPT))) {
+        dontsort = 0;
+        alpha = 1;
+        by_set = 0;
+    }
+
+    /* LIMIT as Redis clamps it: offset below 0 is 0, count below 0 is all;
+     * both are bounded by the length first, so nothing overflows. */
+    long long start = limit_start < 0 ? 0 : limit_start;
+    if (start > n) {
+        start = n;
+    }
+    long long count = limit_count < 0 ? -1 : (limit_count > n ? n : limit_count);
+    long long end = count < 0 ? n - 1 : start + count - 1;
+    if (start >= n) {
+        start = n - 1;
+        end = n - 2;
+    }
+    if (end >= n) {
+        end = n - 1;
+    }
+
+    /* Lists and sorted sets left unsorted load just the range asked for. */
+    long long vlen = n;
+    int direct = dontsort && type != OBJ_SET && (start != 0 || end != n - 1);
+    if (direct) {
+        vlen = end - start + 1;
+    }
+    sort_ctx x;
+    x.c = c;
+    x.kbuf = x.kstack;
+    x.kcap = sizeof(x.kstack);
+    x.arena = NULL;
+    sort_item *v = alloc_mem(sizeof(sort_item) * (size_t)(vlen > 0 ? vlen : 1));
+    size_t loaded = 0;
+    if (o && vlen > 0) {
+        if (type == OBJ_LIST) {
+            loaded = dontsort ? load_list(v, kobj_ptr(o), start, vlen, desc) : load_list(v, kobj_ptr(o), 0, n, 0);
+        } else if (type == OBJ_ZSET) {
+            loaded = dontsort ? load_zset(v, kobj_ptr(o), start, vlen, desc) : load_zset(v, kobj_ptr(o), 0, n, 0);
+        } else {
+            loaded = load_set(&x, v, kobj_ptr(o));
+        }
+    }
+    if (dontsort && type != OBJ_SET && end >= start) {
+        /* The range is already in v, in output order. */
+        end -= start;
+        start = 0;
+    }
+    (void)loaded;
+
+    if (!dontsort) {
+        pattern bp = by_set ? pattern_parse(by) : (pattern){PAT_SELF, {0}, {0}, {0}};
+        for (long long j = 0; j < vlen; j++) {
+            sort_item *it = &v[j];
+            sv e = {it->ele, it->elen};
+            sv val;
+            char buf[32];
+            if (!pattern_value(&x, &bp, e, &val, buf)) {
+                continue; /* missing: weight 0, or first for ALPHA */
+            }
+            if (alpha) {
+                if (val.ptr == buf) {
+                    val.ptr = arena_copy(&x, buf, val.len);
+                }
+                /* Without STORE Redis compares with strcoll: C strings. */
+                it->u.by.p = val.ptr;
+                it->u.by.len = store_set ? val.len : c_len(val);
+            } else if (!weight_parse(val, &it->u.score)) {
+                reply_err(c, "ERR One or more scores can't be converted into double");
+                alloc_free(v);
+                alloc_free(gets);
+                ctx_done(&x);
+                return;
+            }
+        }
+        items_sort(v, (size_t)vlen, alpha, desc);
+    }
+
+    long long rows = end - start + 1;
+    long long outlen = nget ? nget * rows : rows;
+    if (!store_set) {
+        reply_array(R(c), outlen);
+        for (long long j = start; j <= end; j++) {
+            sv e = {v[j].ele, v[j].elen};
+            if (!nget) {
+                reply_bulk(R(c), e.ptr, e.len);
+            }
+            for (int g = 0; g < nget; g++) {
+                sv val;
+                char buf[32];
+                if (pattern_value(&x, &gets[g], e, &val, buf)) {
+                    reply_bulk(R(c), val.ptr, val.len);
+                } else {
+                    reply_null(R(c));
+                }
+            }
+        }
+    } else {
+        long fill = (long)server.cfg.list_max_listpack_size;
+        list *l = list_new();
+        for (long long j = start; j <= end; j++) {
+            sv e = {v[j].ele, v[j].elen};
+            if (!nget) {
+                list_push(l, e, LIST_TAIL, fill);
+            }
+            for (int g = 0; g < nget; g++) {
+                sv val;
+                char buf[32];
+                if (!pattern_value(&x, &gets[g], e, &val, buf)) {
+                    val = (sv){"", 0};
+                }
+                list_push(l, val, LIST_TAIL, fill);
+            }
+        }
+        /* Every view above is dead once the destination (which may be the
+         * sorted key itself) is replaced. */
+        if (outlen > 0) {
+            db_set(c->db, kobj_new_ptr(store, OBJ_LIST, l, -1));
+            signal_write(c, NOTIFY_LIST, "sortstore", store);
+        } else {
+            list_free(l);
+            if (db_delete(c->db, store)) {
+                signal_write(c, NOTIFY_GENERIC, "del", store);
+            }
+        }
+        reply_int(R(c), outlen);
+    }
+    alloc_free(v);
+    alloc_free(gets);
+    ctx_done(&x);
+}
+
+void cmd_sort(client *c)
+{
+    sort_generic(c, 0);
+}
+
+void cmd_sort_ro(client *c)
+{
+    sort_generic(c, 1);
+}
+
+/* COMMAND GETKEYS for SORT: the sorted key, then the destination of the
+ * last STORE. Option arguments are skipped as Redis skips them (LIMIT's
+ * two, BY's and GET's one), so a pattern spelled "store" is no key. */
+int sort_keys(const sv *argv, int argc, int *pos, int max)
+{
+    int n = 0, dst = 0;
+    for (int i = 2; i < argc; i++) {
+        if (sv_eq_ci(argv[i], "limit")) {
+            i += 2;
+        } else if (sv_eq_ci(argv[i], "get") || sv_eq_ci(argv[i], "by")) {
+            i += 1;
+        } else if (sv_eq_ci(argv[i], "store") && i + 1 < argc) {
+            dst = i + 1;
+        }
+    }
+    if (n < max) {
+        pos[n++] = 1;
+    }
+    if (dst && n < max) {
+        pos[n++] = dst;
+    }
+    return n;
+}
