@@ -239,6 +239,32 @@ static int weight_parse(sv v, double *out)
     return ok;
 }
 
+/* The numeric weight pattern p gives member e: 1 with *w, 0 when missing,
+ * -1 when the value is not a number. Integer-encoded strings are read as
+ * they are stored, never formatted to be parsed again. */
+static int pattern_weight(sort_ctx *x, const pattern *p, sv e, double *w)
+{
+    if (p->kind == PAT_KEY) {
+        kobj *o = lookup_read(x->c, pattern_key(x, p, e));
+        if (!o || o->type != OBJ_STRING) {
+            return 0;
+        }
+        long long ll;
+        if (kobj_get_int(o, &ll)) {
+            *w = (double)ll;
+            return 1;
+        }
+        char buf[32];
+        return weight_parse(kobj_str(o, buf), w) ? 1 : -1;
+    }
+    sv val;
+    char buf[32];
+    if (!pattern_value(x, p, e, &val, buf)) {
+        return 0;
+    }
+    return weight_parse(val, w) ? 1 : -1;
+}
+
 /* ---- the sort ---- */
 
 /* Numeric: by weight, then by the members' bytes. ALPHA: by u.by, a
@@ -319,6 +345,80 @@ static void items_sort(sort_item *v, size_t n, int alpha, int desc)
     alloc_free(tmp);
 }
 
+/* Numeric weights are sorted by radix: each weight becomes an unsigned key
+ * in the same order (sign bit flipped, negatives inverted; DESC inverts
+ * all), sorted with byte-wise LSD passes (a pass whose byte is the same
+ * for every key is skipped, so small integers take two or three), then
+ * each run of equal weights is ordered by the members' bytes as the
+ * comparison above would. No comparisons of random doubles, so no
+ * mispredicted branches: several times faster than the merge sort. */
+typedef struct radix_key {
+    uint64_t k;
+    size_t i;
+} radix_key;
+
+static uint64_t weight_key(double d, int desc)
+{
+    uint64_t u;
+    if (d == 0) {
+        d = 0; /* -0 and 0 are equal weights */
+    }
+    memcpy(&u, &d, sizeof(u));
+    u = (u >> 63) ? ~u : u | (1ull << 63);
+    return desc ? ~u : u;
+}
+
+static void items_radix_sort(sort_item *v, size_t n, int desc)
+{
+    radix_key *a = alloc_mem(sizeof(radix_key) * n * 2);
+    radix_key *b = a + n;
+    size_t(*count)[256] = alloc_zero(sizeof(size_t) * 256 * 8);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = weight_key(v[i].u.score, desc);
+        a[i].k = k;
+        a[i].i = i;
+        for (int d = 0; d < 8; d++) {
+            count[d][(k >> (8 * d)) & 0xff]++;
+        }
+    }
+    for (int d = 0; d < 8; d++) {
+        if (count[d][(a[0].k >> (8 * d)) & 0xff] == n) {
+            continue; /* every key has this byte */
+        }
+        size_t sum = 0;
+        for (int j = 0; j < 256; j++) {
+            size_t t = count[d][j];
+            count[d][j] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < n; i++) {
+            b[count[d][(a[i].k >> (8 * d)) & 0xff]++] = a[i];
+        }
+        radix_key *t = a;
+        a = b;
+        b = t;
+    }
+    sort_item *out = alloc_mem(sizeof(sort_item) * n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = v[a[i].i];
+    }
+    /* Equal weights: by the members' bytes (reversed for DESC). */
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo + 1;
+        while (hi < n && a[hi].k == a[lo].k) {
+            hi++;
+        }
+        if (hi - lo > 1) {
+            items_sort(out + lo, hi - lo, 0, desc);
+        }
+        lo = hi;
+    }
+    memcpy(v, out, sizeof(sort_item) * n);
+    alloc_free(out);
+    alloc_free(count);
+    alloc_free(a < b ? a : b);
+}
+
 /* ---- loading the members ---- */
 
 static void item_set(sort_item *it, sv e)
@@ -372,6 +472,63 @@ static size_t load_set(sort_ctx *x, sort_item *v, set *s)
     }
     set_iter_done(&it);
     return n;
+}
+
+/* ---- the reply ---- */
+
+/* Bulk strings gathered in a local block and handed to the reply buffer
+ * 8 KB at a time: a SORT reply is mostly many short bulks, whose headers
+ * cost more than their bytes when written one call each. The bulk shape is
+ * the same in RESP2 and RESP3; nulls (which differ) go through reply_null. */
+typedef struct bulk_out {
+    client *c;
+    size_t len;
+    char buf[8192];
+} bulk_out;
+
+static void out_flush(bulk_out *b)
+{
+    if (b->len) {
+        reply_raw(R(b->c), b->buf, b->len);
+        b->len = 0;
+    }
+}
+
+static void out_bulk(bulk_out *b, const char *p, size_t n)
+{
+    if (n > 1024) {
+        out_flush(b);
+        reply_bulk(R(b->c), p, n);
+        return;
+    }
+    if (b->len + n + 9 > sizeof(b->buf)) {
+        out_flush(b);
+    }
+    char *d = b->buf + b->len;
+    *d++ = '$';
+    if (n >= 1000) {
+        *d++ = (char)('0' + n / 1000);
+    }
+    if (n >= 100) {
+        *d++ = (char)('0' + n / 100 % 10);
+    }
+    if (n >= 10) {
+        *d++ = (char)('0' + n / 10 % 10);
+    }
+    *d++ = (char)('0' + n % 10);
+    *d++ = '\r';
+    *d++ = '\n';
+    memcpy(d, p, n);
+    d += n;
+    *d++ = '\r';
+    *d++ = '\n';
+    b->len = (size_t)(d - b->buf);
+}
+
+static void out_null(bulk_out *b)
+{
+    out_flush(b);
+    reply_null(R(b->c));
 }
 
 /* ---- the command ---- */
@@ -494,19 +651,24 @@ static void sort_generic(client *c, int readonly)
         for (long long j = 0; j < vlen; j++) {
             sort_item *it = &v[j];
             sv e = {it->ele, it->elen};
-            sv val;
-            char buf[32];
-            if (!pattern_value(&x, &bp, e, &val, buf)) {
-                continue; /* missing: weight 0, or first for ALPHA */
-            }
             if (alpha) {
+                sv val;
+                char buf[32];
+                if (!pattern_value(&x, &bp, e, &val, buf)) {
+                    continue; /* missing: first */
+                }
                 if (val.ptr == buf) {
                     val.ptr = arena_copy(&x, buf, val.len);
                 }
                 /* Without STORE Redis compares with strcoll: C strings. */
                 it->u.by.p = val.ptr;
                 it->u.by.len = store_set ? val.len : c_len(val);
-            } else if (!weight_parse(val, &it->u.score)) {
+                continue;
+            }
+            double w = 0; /* missing: 0 */
+            if (pattern_weight(&x, &bp, e, &w) >= 0) {
+                it->u.score = w;
+            } else {
                 reply_err(c, "ERR One or more scores can't be converted into double");
                 alloc_free(v);
                 alloc_free(gets);
@@ -514,28 +676,37 @@ static void sort_generic(client *c, int readonly)
                 return;
             }
         }
-        items_sort(v, (size_t)vlen, alpha, desc);
+        if (!alpha && vlen > SORT_RUN) {
+            items_radix_sort(v, (size_t)vlen, desc);
+        } else {
+            items_sort(v, (size_t)vlen, alpha, desc);
+        }
     }
 
     long long rows = end - start + 1;
     long long outlen = nget ? nget * rows : rows;
     if (!store_set) {
         reply_array(R(c), outlen);
+        bulk_out *b = alloc_mem(sizeof(*b));
+        b->c = c;
+        b->len = 0;
         for (long long j = start; j <= end; j++) {
             sv e = {v[j].ele, v[j].elen};
             if (!nget) {
-                reply_bulk(R(c), e.ptr, e.len);
+                out_bulk(b, e.ptr, e.len);
             }
             for (int g = 0; g < nget; g++) {
                 sv val;
                 char buf[32];
                 if (pattern_value(&x, &gets[g], e, &val, buf)) {
-                    reply_bulk(R(c), val.ptr, val.len);
+                    out_bulk(b, val.ptr, val.len);
                 } else {
-                    reply_null(R(c));
+                    out_null(b);
                 }
             }
         }
+        out_flush(b);
+        alloc_free(b);
     } else {
         long fill = (long)server.cfg.list_max_listpack_size;
         list *l = list_new();
