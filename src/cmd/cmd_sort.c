@@ -23,13 +23,11 @@
  * reused buffer and looked up without copies, an array of 32-byte items is
  * merge-sorted with an inlined comparison, and the reply is written
  * straight from the views. */
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/util.h"
+#include "ds/sortvec.h"
 #include "server/server.h"
 #include "types/hash.h"
 #include "types/list.h"
@@ -50,20 +48,13 @@ typedef struct pattern {
     sv pre, post, field;
 } pattern;
 
-/* The length of p as a C string (up to its first NUL). */
-static size_t c_len(sv p)
-{
-    const char *z = memchr(p.ptr, '\0', p.len);
-    return z ? (size_t)(z - p.ptr) : p.len;
-}
-
 /* Splits a pattern as Redis reads it: the '*' and the "->" are searched in
  * the C string (up to a NUL); the field (non-empty) runs to the end of the
  * argument, and so does the part after '*' when there is no field. */
 static pattern pattern_parse(sv p)
 {
     pattern r = {PAT_NONE, {0}, {0}, {0}};
-    size_t clen = c_len(p);
+    size_t clen = sortvec_clen(p);
     if (clen == 1 && p.ptr[0] == '#') {
         r.kind = PAT_SELF;
         return r;
@@ -88,18 +79,6 @@ static pattern pattern_parse(sv p)
 }
 
 /* ---- per-command state ---- */
-
-typedef struct sort_item {
-    const char *ele; /* the member */
-    size_t elen;
-    union {
-        double score; /* numeric sort */
-        struct {
-            const char *p; /* ALPHA: what is compared (NULL: a missing BY value) */
-            size_t len;
-        } by;
-    } u;
-} sort_item;
 
 /* Integers have no bytes to point at: their text is kept here. */
 #define ARENA_CHUNK 4096
@@ -201,44 +180,6 @@ static int pattern_value(sort_ctx *x, const pattern *p, sv e, sv *out, char *buf
     return 1;
 }
 
-/* ---- weights ---- */
-
-/* A numeric weight as Redis reads one: strtod over the value up to its
- * first NUL, which must consume all of it; NaN and out-of-range values
- * (ERANGE) are errors. Short plain integers take a direct path. */
-static int weight_parse(sv v, double *out)
-{
-    if (v.len > 0 && v.len <= 16) {
-        size_t i = v.ptr[0] == '-' ? 1 : 0;
-        if (i < v.len) {
-            long long n = 0;
-            size_t k = i;
-            while (k < v.len && v.ptr[k] >= '0' && v.ptr[k] <= '9') {
-                n = n * 10 + (v.ptr[k] - '0');
-                k++;
-            }
-            if (k == v.len) {
-                *out = (double)(i ? -n : n);
-                return 1;
-            }
-        }
-    }
-    size_t n = c_len(v);
-    char stack[128];
-    char *z = n < sizeof(stack) ? stack : alloc_mem(n + 1);
-    memcpy(z, v.ptr, n);
-    z[n] = '\0';
-    char *end;
-    errno = 0;
-    double d = strtod(z, &end);
-    int ok = *end == '\0' && errno != ERANGE && !isnan(d);
-    if (z != stack) {
-        alloc_free(z);
-    }
-    *out = d;
-    return ok;
-}
-
 /* The numeric weight pattern p gives member e: 1 with *w, 0 when missing,
  * -1 when the value is not a number. Integer-encoded strings are read as
  * they are stored, never formatted to be parsed again. */
@@ -255,173 +196,19 @@ static int pattern_weight(sort_ctx *x, const pattern *p, sv e, double *w)
             return 1;
         }
         char buf[32];
-        return weight_parse(kobj_str(o, buf), w) ? 1 : -1;
+        return sortvec_weight(kobj_str(o, buf), w) ? 1 : -1;
     }
     sv val;
     char buf[32];
     if (!pattern_value(x, p, e, &val, buf)) {
         return 0;
     }
-    return weight_parse(val, w) ? 1 : -1;
-}
-
-/* ---- the sort ---- */
-
-/* Numeric: by weight, then by the members' bytes. ALPHA: by u.by, a
- * missing value (NULL) first, then bytes (already cut at a NUL when Redis
- * would compare C strings). DESC reverses the order, ties included. */
-static inline int bytes_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-    int r = memcmp(a, b, al < bl ? al : bl);
-    if (r) {
-        return r;
-    }
-    return al < bl ? -1 : al > bl;
-}
-
-static inline int item_cmp(const sort_item *a, const sort_item *b, int alpha, int desc)
-{
-    int r;
-    if (!alpha) {
-        if (a->u.score < b->u.score) {
-            r = -1;
-        } else if (a->u.score > b->u.score) {
-            r = 1;
-        } else {
-            r = bytes_cmp(a->ele, a->elen, b->ele, b->elen);
-        }
-    } else if (!a->u.by.p || !b->u.by.p) {
-        r = (a->u.by.p != NULL) - (b->u.by.p != NULL);
-    } else {
-        r = bytes_cmp(a->u.by.p, a->u.by.len, b->u.by.p, b->u.by.len);
-    }
-    return desc ? -r : r;
-}
-
-/* A stable merge sort: insertion-sorted runs, then merges between v and a
- * scratch array. */
-#define SORT_RUN 16
-static void items_sort(sort_item *v, size_t n, int alpha, int desc)
-{
-    for (size_t lo = 0; lo < n; lo += SORT_RUN) {
-        size_t hi = lo + SORT_RUN < n ? lo + SORT_RUN : n;
-        for (size_t i = lo + 1; i < hi; i++) {
-            sort_item t = v[i];
-            size_t j = i;
-            while (j > lo && item_cmp(&v[j - 1], &t, alpha, desc) > 0) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = t;
-        }
-    }
-    if (n <= SORT_RUN) {
-        return;
-    }
-    sort_item *tmp = alloc_mem(sizeof(sort_item) * n);
-    sort_item *src = v, *dst = tmp;
-    for (size_t w = SORT_RUN; w < n; w *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * w) {
-            size_t mid = lo + w < n ? lo + w : n;
-            size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) {
-                dst[k++] = item_cmp(&src[j], &src[i], alpha, desc) < 0 ? src[j++] : src[i++];
-            }
-            while (i < mid) {
-                dst[k++] = src[i++];
-            }
-            while (j < hi) {
-                dst[k++] = src[j++];
-            }
-        }
-        sort_item *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v) {
-        memcpy(v, src, sizeof(sort_item) * n);
-    }
-    alloc_free(tmp);
-}
-
-/* Numeric weights are sorted by radix: each weight becomes an unsigned key
- * in the same order (sign bit flipped, negatives inverted; DESC inverts
- * all), sorted with byte-wise LSD passes (a pass whose byte is the same
- * for every key is skipped, so small integers take two or three), then
- * each run of equal weights is ordered by the members' bytes as the
- * comparison above would. No comparisons of random doubles, so no
- * mispredicted branches: several times faster than the merge sort. */
-typedef struct radix_key {
-    uint64_t k;
-    size_t i;
-} radix_key;
-
-static uint64_t weight_key(double d, int desc)
-{
-    uint64_t u;
-    if (d == 0) {
-        d = 0; /* -0 and 0 are equal weights */
-    }
-    memcpy(&u, &d, sizeof(u));
-    u = (u >> 63) ? ~u : u | (1ull << 63);
-    return desc ? ~u : u;
-}
-
-static void items_radix_sort(sort_item *v, size_t n, int desc)
-{
-    radix_key *a = alloc_mem(sizeof(radix_key) * n * 2);
-    radix_key *b = a + n;
-    size_t(*count)[256] = alloc_zero(sizeof(size_t) * 256 * 8);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t k = weight_key(v[i].u.score, desc);
-        a[i].k = k;
-        a[i].i = i;
-        for (int d = 0; d < 8; d++) {
-            count[d][(k >> (8 * d)) & 0xff]++;
-        }
-    }
-    for (int d = 0; d < 8; d++) {
-        if (count[d][(a[0].k >> (8 * d)) & 0xff] == n) {
-            continue; /* every key has this byte */
-        }
-        size_t sum = 0;
-        for (int j = 0; j < 256; j++) {
-            size_t t = count[d][j];
-            count[d][j] = sum;
-            sum += t;
-        }
-        for (size_t i = 0; i < n; i++) {
-            b[count[d][(a[i].k >> (8 * d)) & 0xff]++] = a[i];
-        }
-        radix_key *t = a;
-        a = b;
-        b = t;
-    }
-    sort_item *out = alloc_mem(sizeof(sort_item) * n);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = v[a[i].i];
-    }
-    /* Equal weights: by the members' bytes (reversed for DESC). */
-    for (size_t lo = 0; lo < n;) {
-        size_t hi = lo + 1;
-        while (hi < n && a[hi].k == a[lo].k) {
-            hi++;
-        }
-        if (hi - lo > 1) {
-            items_sort(out + lo, hi - lo, 0, desc);
-        }
-        lo = hi;
-    }
-    memcpy(v, out, sizeof(sort_item) * n);
-    alloc_free(out);
-    alloc_free(count);
-    alloc_free(a < b ? a : b);
+    return sortvec_weight(val, w) ? 1 : -1;
 }
 
 /* ---- loading the members ---- */
 
-static void item_set(sort_item *it, sv e)
+static void item_set(sortvec_item *it, sv e)
 {
     it->ele = e.ptr;
     it->elen = e.len;
@@ -431,7 +218,7 @@ static void item_set(sort_item *it, sv e)
 
 /* count members of list l from position start (0-based, counted from the
  * tail when rev) in that direction. */
-static size_t load_list(sort_item *v, list *l, long long start, long long count, int rev)
+static size_t load_list(sortvec_item *v, list *l, long long start, long long count, int rev)
 {
     list_iter it;
     long idx = rev ? (long)((long long)list_len(l) - start - 1) : (long)start;
@@ -444,7 +231,7 @@ static size_t load_list(sort_item *v, list *l, long long start, long long count,
     return n;
 }
 
-static size_t load_zset(sort_item *v, zset *z, long long start, long long count, int rev)
+static size_t load_zset(sortvec_item *v, zset *z, long long start, long long count, int rev)
 {
     zset_iter it;
     size_t rank = rev ? (size_t)((long long)zset_len(z) - start - 1) : (size_t)start;
@@ -458,7 +245,7 @@ static size_t load_zset(sort_item *v, zset *z, long long start, long long count,
     return n;
 }
 
-static size_t load_set(sort_ctx *x, sort_item *v, set *s)
+static size_t load_set(sort_ctx *x, sortvec_item *v, set *s)
 {
     set_iter it;
     set_iter_init(&it, s);
@@ -563,7 +350,7 @@ static void sort_generic(client *c, int readonly)
             by_set = 1;
             /* A BY without '*' names no keys: keep the container's order
              * (even if a later BY has one, as in Redis). */
-            if (!memchr(by.ptr, '*', c_len(by))) {
+            if (!memchr(by.ptr, '*', sortvec_clen(by))) {
                 dontsort = 1;
             }
         } else if (arg_is(c, j, "get") && left >= 1) {
@@ -628,7 +415,7 @@ static void sort_generic(client *c, int readonly)
     x.kbuf = x.kstack;
     x.kcap = sizeof(x.kstack);
     x.arena = NULL;
-    sort_item *v = alloc_mem(sizeof(sort_item) * (size_t)(vlen > 0 ? vlen : 1));
+    sortvec_item *v = alloc_mem(sizeof(sortvec_item) * (size_t)(vlen > 0 ? vlen : 1));
     size_t loaded = 0;
     if (o && vlen > 0) {
         if (type == OBJ_LIST) {
@@ -649,7 +436,7 @@ static void sort_generic(client *c, int readonly)
     if (!dontsort) {
         pattern bp = by_set ? pattern_parse(by) : (pattern){PAT_SELF, {0}, {0}, {0}};
         for (long long j = 0; j < vlen; j++) {
-            sort_item *it = &v[j];
+            sortvec_item *it = &v[j];
             sv e = {it->ele, it->elen};
             if (alpha) {
                 sv val;
@@ -662,7 +449,7 @@ static void sort_generic(client *c, int readonly)
                 }
                 /* Without STORE Redis compares with strcoll: C strings. */
                 it->u.by.p = val.ptr;
-                it->u.by.len = store_set ? val.len : c_len(val);
+                it->u.by.len = store_set ? val.len : sortvec_clen(val);
                 continue;
             }
             double w = 0; /* missing: 0 */
@@ -676,11 +463,7 @@ static void sort_generic(client *c, int readonly)
                 return;
             }
         }
-        if (!alpha && vlen > SORT_RUN) {
-            items_radix_sort(v, (size_t)vlen, desc);
-        } else {
-            items_sort(v, (size_t)vlen, alpha, desc);
-        }
+        sortvec_sort(v, (size_t)vlen, alpha, desc);
     }
 
     long long rows = end - start + 1;

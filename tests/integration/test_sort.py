@@ -342,6 +342,45 @@ def test_options_are_case_insensitive_and_repeatable(r):
     assert sort(r, "l", "by", "w_*", "by", "nosort") == ["1", "3", "2"]
 
 
+def test_expired_pattern_keys_are_missing(r):
+    r.rpush("l", "a", "b")
+    r.set("w_a", 5)
+    r.set("w_b", 1, px=1)
+    r.set("o_b", "gone", px=1)
+    time.sleep(0.05)
+    assert sort(r, "l", "BY", "w_*", "GET", "o_*", "GET", "#") == [None, "b", None, "a"]
+
+
+@keel_only
+def test_hash_fields_past_their_ttl_are_missing(r):
+    r.rpush("l", "a", "b")
+    r.hset("h_a", mapping={"f": 2, "g": "x"})
+    r.hset("h_b", mapping={"f": 1, "g": "y"})
+    r.execute_command("HPEXPIRE", "h_b", 1, "FIELDS", 2, "f", "g")
+    time.sleep(0.05)
+    assert sort(r, "l", "BY", "h_*->f", "GET", "h_*->g") == [None, "x"]
+
+
+def test_watch_sees_store_only(server, r):
+    r.rpush("l", 1)
+    other = server.client()
+    try:
+        p = r.pipeline()
+        p.watch("d")
+        other.execute_command("SORT", "l")  # reads only
+        p.multi()
+        p.get("x")
+        assert p.execute() == [None]
+        p.watch("d")
+        other.execute_command("SORT", "l", "STORE", "d")
+        p.multi()
+        p.get("x")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    finally:
+        other.close()
+
+
 # ---- SORT_RO ----
 
 def test_sort_ro(r):
@@ -418,6 +457,11 @@ def test_store_reaches_a_replica(kinds):
         assert replica.c.lrange("ds", 0, -1) == p.lrange("ds", 0, -1) == sorted("m%d" % i for i in range(50))[:10]
         assert replica.c.lrange("dl", 0, -1) == ["2", "1", "1", "2", "3", "3"]
         assert replica.c.exists("gone") == 0
+        # a read-only replica serves SORT_RO but not SORT, a write command
+        # even without STORE
+        assert replica.c.execute_command("SORT_RO", "l", "BY", "w_*") == ["2", "1", "3"]
+        with pytest.raises(redis.ReadOnlyError):
+            replica.c.execute_command("SORT", "l")
     finally:
         cluster.stop_all()
 
