@@ -20,9 +20,10 @@
  * Speed: members are loaded as views (nothing the command reads changes
  * while it runs; intset members and integer values, which have no bytes of
  * their own, are copied to a small arena), pattern keys are built in one
- * reused buffer and looked up without copies, an array of 32-byte items is
- * merge-sorted with an inlined comparison, and the reply is written
- * straight from the views. */
+ * reused buffer and looked up without copies (integer-encoded weights are
+ * read as stored), an array of 32-byte items is sorted by ds/sortvec
+ * (radix passes for numeric weights, a merge sort for ALPHA), and the
+ * reply's bulks are written from the views in 8 KB batches. */
 #include <string.h>
 
 #include "base/alloc.h"
