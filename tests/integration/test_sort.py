@@ -202,6 +202,21 @@ def test_binary_elements_and_patterns(r):
     assert r.execute_command("SORT", "l", "BY", "nosort", "GET", b"x\x00_*") == [None, None]
 
 
+def test_alpha_reads_c_strings_unless_storing(r):
+    # Redis compares ALPHA operands with strcoll (up to a NUL) when it
+    # replies, and byte by byte when it stores: the same ties either way
+    # keep the list's order
+    r.rpush("l", b"a\x00y", b"a\x00x", b"b")
+    assert r.execute_command("SORT", "l", "ALPHA") == [b"a\x00y", b"a\x00x", b"b"]
+    assert r.execute_command("SORT", "l", "ALPHA", "DESC") == [b"b", b"a\x00y", b"a\x00x"]
+    assert r.execute_command("SORT", "l", "ALPHA", "STORE", "d") == 3
+    assert r.lrange("d", 0, -1) == [b"a\x00x", b"a\x00y", b"b"]
+    r.mset({"w_b": b"k\x00b", "w_a\x00y": b"k\x00a", "w_a\x00x": b"k"})
+    assert r.execute_command("SORT", "l", "BY", "w_*", "ALPHA") == [b"a\x00y", b"a\x00x", b"b"]
+    r.execute_command("SORT", "l", "BY", "w_*", "ALPHA", "STORE", "d")
+    assert r.lrange("d", 0, -1) == [b"a\x00x", b"a\x00y", b"b"]
+
+
 def test_by_without_star_keeps_the_order(r):
     r.rpush("l", 3, 1, 2)
     for by in ("nosort", "constant", "#", "w_"):
