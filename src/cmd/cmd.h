@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "base/str.h"
+
 typedef struct client client;
 typedef void (*cmd_fn)(client *c);
 
@@ -53,6 +55,13 @@ typedef struct cmd_sub {
     cmd_stats st;
 } cmd_sub;
 
+/* Where the keys of a CMD_MOVABLE_KEYS command are when first/last/step
+ * cannot say it (SORT's STORE may come anywhere): a family's .def names one
+ * with a line KEYS(handler, finder), and COMMAND GETKEYS calls it. The
+ * finder writes up to max argv indexes (argv[0] is the command's name) of
+ * keys to pos, in the order Redis lists them, and returns how many. */
+typedef int (*cmd_keys_fn)(const sv *argv, int argc, int *pos, int max);
+
 typedef struct command {
     const char *name;
     cmd_fn fn;
@@ -65,10 +74,13 @@ typedef struct command {
     cmd_stats st; /* INFO commandstats; a container's known subcommands count in subs */
     cmd_sub *subs;
     int nsubs;
+    cmd_keys_fn keys; /* NULL: the table line's key positions say it all */
 } command;
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
+#define KEYS(handler, finder) int finder(const sv *argv, int argc, int *pos, int max);
 #include "cmd/table_all.def"
+#undef KEYS
 #undef CMD
 
 /* Case-insensitive lookup; NULL if unknown. */

@@ -105,6 +105,21 @@ static void command_getkeys(client *c)
         reply_err(c, "ERR Invalid number of arguments specified for command");
         return;
     }
+    if (cmd->keys) {
+        int *pos = alloc_mem(sizeof(int) * (size_t)argc);
+        int n = cmd->keys(c->argv + 2, argc, pos, argc);
+        if (n == 0) {
+            reply_err(c, "ERR Invalid arguments specified for command");
+            alloc_free(pos);
+            return;
+        }
+        reply_array(R(c), n);
+        for (int i = 0; i < n; i++) {
+            reply_sv(c, c->argv[2 + pos[i]]);
+        }
+        alloc_free(pos);
+        return;
+    }
     if (cmd->first_key <= 0) {
         reply_err(c, "ERR The command has no key arguments");
         return;

@@ -16,6 +16,19 @@ static command table[] = {
 
 #define TABLE_LEN ((int)(sizeof(table) / sizeof(table[0])))
 
+/* The key finders of movable-key commands, matched to their table entries
+ * by handler at start-up (the last entry only keeps the array non-empty). */
+static const struct {
+    cmd_fn fn;
+    cmd_keys_fn keys;
+} finders[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
+#define KEYS(handler_, finder_) {handler_, finder_},
+#include "cmd/table_all.def"
+#undef KEYS
+#undef CMD
+    {NULL, NULL}};
+
 static dict by_name;
 
 void cmd_table_init(void)
@@ -24,6 +37,11 @@ void cmd_table_init(void)
     for (int i = 0; i < TABLE_LEN; i++) {
         dict_entry *e = dict_entry_new(table[i].name, strlen(table[i].name), &table[i]);
         dict_insert(&by_name, &e->node);
+        for (size_t f = 0; finders[f].fn; f++) {
+            if (finders[f].fn == table[i].fn) {
+                table[i].keys = finders[f].keys;
+            }
+        }
     }
 }
 
