@@ -150,8 +150,8 @@ Settings come from environment variables (defaults in brackets):
   BENCH_REPL_SYNC_ROUNDS  rounds of the full sync test [3; 1 with
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
-  BENCH_SECTIONS       comma list of memory,throughput,pubsub,persistence,
-                       replication [all]
+  BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
+                       persistence,replication [all]
   BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
                        label matches this regular expression (e.g. "P1$",
                        "^ZRANK", "AOF"); the RDB load and BGSAVE tests
@@ -215,7 +215,8 @@ MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
 ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
 STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
-SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,pubsub,persistence,replication").split(","))
+SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,datacmds,pubsub,persistence,replication")
+               .split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
 RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 3)
@@ -871,6 +872,82 @@ def build_tests(servers, tmp):
     return tests
 
 
+# ---- Redis 7 data commands (bitmaps, HyperLogLog, geo, SORT) at P16 ----
+
+DATA_SUFFIX = " [P16]"
+GEO_N = env_int("BENCH_GEO_N", 1000000)
+
+
+def geo_points(n, seed=7):
+    """n points spread over a 30 x 20 degree box (about 0.2 per km^2)."""
+    rng = random.Random(seed)
+    return [("%.6f" % rng.uniform(0, 30), "%.6f" % rng.uniform(30, 50), "p%d" % i) for i in range(n)]
+
+
+def data_tests(tmp):
+    def once(name, fill):
+        """prep that loads `name`'s data into a server the first time."""
+        done = set()
+
+        def prep(srv, rnd):
+            if srv.name not in done:
+                pipe_stream(srv, fill())
+                done.add(srv.name)
+        return prep
+
+    def bitmap():
+        rng = random.Random(3)
+        blob = bytes(rng.getrandbits(8) for _ in range(1 << 20))
+        return [[b"DEL", b"bm1m"], [b"SET", b"bm1m", blob]]
+
+    def hlls():
+        out = [[b"DEL", b"hll1", b"hll2", b"hll3"]]
+        for k in (1, 2, 3):
+            for i in range(0, 20000, 500):
+                out.append([b"PFADD", b"hll%d" % k] + [b"e%d:%d" % (k, j) for j in range(i, i + 500)])
+        return out
+
+    def geo():
+        out = [[b"DEL", b"geobig"]]
+        pts = geo_points(GEO_N)
+        for i in range(0, len(pts), 1000):
+            cmd = [b"GEOADD", b"geobig"]
+            for lon, lat, m in pts[i:i + 1000]:
+                cmd += [lon.encode(), lat.encode(), m.encode()]
+            out.append(cmd)
+        return out
+
+    def sortdata():
+        out = [[b"DEL", b"sortlist"], [b"RPUSH", b"sortlist"] + [b"%d" % i for i in range(1000)]]
+        out.append([b"MSET"] + [x for i in range(1000) for x in (b"w_%d" % i, b"%d" % ((i * 7919) % 1000))])
+        return out
+
+    n, slow = count(16, 1), count(16, 2)
+    t = []
+    t.append(Test("SETBIT" + DATA_SUFFIX, ["SETBIT"], ["SETBIT", "bits:__rand_int__", "1000", "1"], 16, n))
+    t.append(Test("BITCOUNT (1 MB bitmap)" + DATA_SUFFIX, ["BITCOUNT"], ["BITCOUNT", "bm1m"], 16, max(1, slow // 8),
+                  prep=once("bitmap", bitmap), probe=["BITCOUNT", "bm1m", "0", "0"]))
+    t.append(Test("PFADD" + DATA_SUFFIX, ["PFADD"], ["PFADD", "hllw", "__rand_int__"], 16, n))
+    t.append(Test("PFCOUNT of 3 keys" + DATA_SUFFIX, ["PFADD", "PFCOUNT"], ["PFCOUNT", "hll1", "hll2", "hll3"], 16,
+                  slow, prep=once("hll", hlls), probe=["PFCOUNT", "hll1", "hll2", "hll3"]))
+    t.append(Test("GEOADD" + DATA_SUFFIX, ["GEOADD"], ["GEOADD", "geow", "13.__rand_int__", "38.115556",
+                                                        "m:__rand_int__"], 16, n))
+    t.append(Test("GEOSEARCH BYRADIUS 5 km (%s members)%s" % (human(GEO_N), DATA_SUFFIX), ["GEOADD", "GEOSEARCH"],
+                  ["GEOSEARCH", "geobig", "FROMLONLAT", "15.__rand_int__", "40", "BYRADIUS", "5", "km"], 16, slow,
+                  prep=once("geo", geo), probe=["GEOSEARCH", "geobig", "FROMLONLAT", "15", "40", "BYRADIUS", "5",
+                                                "km"]))
+    t.append(Test("SORT 1,000 elements BY pattern" + DATA_SUFFIX, ["SORT"], ["SORT", "sortlist", "BY", "w_*"], 16,
+                  max(1, slow // 16), prep=once("sort", sortdata), probe=["SORT", "sortlist", "BY", "w_*", "LIMIT",
+                                                                          "0", "1"]))
+    if ONLY:
+        t = [x for x in t if re.search(ONLY, x.label, re.I)]
+    return t
+
+
+def data_section(servers, tmp, notes):
+    return run_rounds(runnable_tests(data_tests(tmp), servers, notes), servers, notes, "data commands ")
+
+
 SHAS = {}
 
 
@@ -889,6 +966,12 @@ def throughput_section(servers, tmp, notes):
     tests = build_tests(servers, tmp)
     if all(s.supports("SCRIPT") and s.supports("EVALSHA") for s in servers):
         load_scripts(servers)
+    return run_rounds(runnable_tests(tests, servers, notes), servers, notes)
+
+
+def runnable_tests(tests, servers, notes):
+    """The tests both servers can run: every command they need exists, and
+    their probe (after their prep) is accepted by both."""
     runnable = []
     for t in tests:
         missing = sorted({c for c in t.requires for s in servers if not s.supports(c)})
@@ -915,7 +998,7 @@ def throughput_section(servers, tmp, notes):
                 notes.append("%s skipped: %s" % (t.label, "; ".join(bad)))
                 continue
         runnable.append(t)
-    return run_rounds(runnable, servers, notes)
+    return runnable
 
 
 def run_rounds(runnable, servers, notes, title=""):
@@ -1924,7 +2007,8 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None)):
         # geometric mean over every round of a group of rows is far steadier.
         groups = [("pipeline 1", lambda t: t.label.endswith(" P1")),
                   ("pipeline 16", lambda t: t.label.endswith(" P16")),
-                  ("pub/sub", lambda t: t.label.startswith("PUBLISH"))]
+                  ("pub/sub", lambda t: t.label.startswith("PUBLISH")),
+                  ("Redis 7 data commands (P16)", lambda t: t.label.endswith(DATA_SUFFIX))]
         for name, member in groups:
             line = geomean_line(name, [t for t in tests if member(t)])
             if line:
@@ -1996,6 +2080,8 @@ def main():
             tests = throughput_section(servers, tmp, notes)
         if "pubsub" in SECTIONS:
             ps_tests = pubsub_section(servers, tmp, notes)
+        if "datacmds" in SECTIONS:
+            tests += data_section(servers, tmp, notes)
         aof, rdb = [], None
         if "persistence" in SECTIONS:
             aof, rdb = persistence_section(tmp, notes)
