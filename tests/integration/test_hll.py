@@ -532,6 +532,25 @@ def test_propagation(keel):
     c2.close()
 
 
+def test_snapshot_keeps_the_bytes(keel):
+    s = keel()
+    c = s.client()
+    c.pfadd("sparse", *["s%d" % i for i in range(100)])
+    c.pfadd("dense", *["d%d" % i for i in range(5000)])
+    c.pfcount("dense")
+    c.set("tiny", b"")  # not an HLL; stays a string
+    before = {k: c.get(k) for k in ("sparse", "dense", "tiny")}
+    assert c.save() is True
+    c.close()
+    s.stop()
+    s2 = keel("--dir", s.dir)
+    c2 = s2.client()
+    assert {k: c2.get(k) for k in ("sparse", "dense", "tiny")} == before
+    assert c2.pfcount("dense") == struct.unpack("<Q", before["dense"][8:16])[0]
+    assert encoding(c2, "sparse") == b"sparse"
+    c2.close()
+
+
 # ---------------------------------------------------------------- interop with redis-server
 
 @pytest.fixture(scope="module")
