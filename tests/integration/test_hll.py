@@ -5,6 +5,7 @@ hand-crafted corrupt values refused without a crash, propagation and
 keyspace events, and values moving both ways between Keel and Debian's
 redis-server (DUMP/RESTORE, byte-identical results of the same PFADDs)."""
 import os
+import random
 import struct
 import subprocess
 import tempfile
@@ -641,6 +642,36 @@ def test_same_pfadds_give_identical_bytes(r, ref):
         assert r.get("low") == ref.get("low")
         assert r.pfmerge("m5", "h10", "h64", "h200") == ref.pfmerge("m5", "h10", "h64", "h200")
         assert r.get("m5") == ref.get("m5")
+    finally:
+        for c in (r, ref):
+            c.config_set("hll-sparse-max-bytes", "3000")
+
+
+def test_random_operations_match_redis(r, ref):
+    """A seeded mix of PFADD, PFMERGE and PFCOUNT on a few keys under
+    changing sparse limits: every reply and every value's bytes equal."""
+    ref.flushall()
+    rnd = random.Random(2024)
+    try:
+        for step in range(1500):
+            if step % 250 == 0:
+                limit = rnd.choice([0, 10, 50, 200, 1000, 3000, 6000])
+                for c in (r, ref):
+                    c.config_set("hll-sparse-max-bytes", limit)
+            key = "k%d" % rnd.randrange(8)
+            op = rnd.random()
+            if op < 0.7:
+                els = [str(rnd.randrange(rnd.choice([50, 500, 20000]))) for _ in range(rnd.randrange(0, 30))]
+                assert r.pfadd(key, *els) == ref.pfadd(key, *els)
+            elif op < 0.8:
+                assert r.pfcount(key) == ref.pfcount(key)
+            elif op < 0.9:
+                keys = ["k%d" % rnd.randrange(8) for _ in range(rnd.randrange(1, 4))]
+                assert r.pfmerge(key, *keys) == ref.pfmerge(key, *keys)
+            else:
+                keys = ["k%d" % rnd.randrange(8) for _ in range(rnd.randrange(2, 4))]
+                assert r.pfcount(*keys) == ref.pfcount(*keys)
+            assert r.get(key) == ref.get(key), (step, key)
     finally:
         for c in (r, ref):
             c.config_set("hll-sparse-max-bytes", "3000")
