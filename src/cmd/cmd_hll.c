@@ -4,7 +4,8 @@
  *
  * A string that is not an HLL at all (header, magic, encoding, dense size)
  * is refused as WRONGTYPE; one whose sparse opcodes do not cover exactly
- * 16384 registers is refused as corrupt before any register is read. */
+ * 16384 registers is refused as corrupt (INVALIDOBJ) by every command that
+ * reads all the registers, and by PFADD when its walk meets the fault. */
 #include <string.h>
 
 #include "server/server.h"
@@ -53,29 +54,37 @@ void cmd_pfadd(client *c)
         return;
     }
     long long updated = 0;
+    int corrupt = 0;
     if (rc == 0) {
         o = kobj_new_raw(c->argv[1], hll_new(), -1);
         db_add(c->db, o);
         updated = 1; /* creating the key is a change, even with no elements */
     } else if (c->argc > 2) {
-        if (!hll_valid(v.ptr, v.len)) {
-            reply_err(c, HLL_INVALID);
-            return;
-        }
         o = string_make_raw(c, c->argv[1], o);
     }
     if (c->argc > 2) {
         str s = kobj_raw(o);
         size_t max = sparse_max();
         for (int j = 2; j < c->argc; j++) {
-            updated += hll_add(&s, c->argv[j].ptr, c->argv[j].len, max);
+            int r = hll_add(&s, c->argv[j].ptr, c->argv[j].len, max);
+            if (r < 0) {
+                corrupt = 1;
+                break;
+            }
+            updated += r;
         }
         kobj_set_raw(o, s);
     }
+    /* Changes made before a corrupt value was noticed are kept and
+     * signalled: replayed on the same bytes, the command fails alike. */
     if (updated) {
         hll_cache_invalidate(kobj_raw(o));
         signal_write(c, NOTIFY_STRING, "pfadd", c->argv[1]);
         server.dirty += updated - 1; /* as Redis counts: one per change */
+    }
+    if (corrupt) {
+        reply_err(c, HLL_INVALID);
+        return;
     }
     reply_int(R(c), updated ? 1 : 0);
 }
@@ -100,11 +109,10 @@ void cmd_pfcount(client *c)
             if (rc == 0) {
                 continue;
             }
-            if (!hll_valid(v.ptr, v.len)) {
+            if (hll_merge(regs, v.ptr, v.len) < 0) {
                 reply_err(c, HLL_INVALID);
                 return;
             }
-            hll_merge(regs, v.ptr, v.len);
         }
         reply_int(R(c), (long long)hll_count_regs(regs));
         return;
@@ -121,11 +129,10 @@ void cmd_pfcount(client *c)
         reply_int(R(c), (long long)card);
         return;
     }
-    if (!hll_valid(v.ptr, v.len)) {
+    if (hll_count(v.ptr, v.len, &card) < 0) {
         reply_err(c, HLL_INVALID);
         return;
     }
-    card = hll_count(v.ptr, v.len);
     db_will_change(c->db, o);
     o = string_make_raw(c, c->argv[1], o);
     hll_cache_set(kobj_raw(o), card);
@@ -163,12 +170,11 @@ void cmd_pfmerge(client *c)
         if (rc == 0) {
             continue;
         }
-        if (!hll_valid(v.ptr, v.len)) {
+        if (hll_merge(regs, v.ptr, v.len) < 0) {
             reply_err(c, HLL_INVALID);
             return;
         }
         use_dense |= hll_encoding(v.ptr) == HLL_DENSE;
-        hll_merge(regs, v.ptr, v.len);
     }
     o = lookup_write(c, c->argv[1]);
     str s;
@@ -179,7 +185,7 @@ void cmd_pfmerge(client *c)
         s = hll_new();
     }
     if (use_dense) {
-        s = hll_to_dense(s);
+        s = hll_to_dense(s); /* the destination was checked as a source */
     }
     if (hll_encoding(s) == HLL_DENSE) {
         /* regs already holds the maximum with the destination's own. */
@@ -232,7 +238,7 @@ void cmd_pfdebug(client *c)
                 return;
             }
             o = string_make_raw(c, c->argv[2], o);
-            kobj_set_raw(o, hll_to_dense(kobj_raw(o)));
+            kobj_set_raw(o, hll_to_dense(kobj_raw(o))); /* valid: never NULL */
             server.dirty++;
         }
         if (!getreg) {

@@ -24,8 +24,10 @@
  * the one of Ertl's "New cardinality estimation algorithms for
  * HyperLogLog sketches" (arXiv:1702.01284) over the register histogram.
  *
- * Values come from users (SET, RESTORE), so every function that reads
- * registers is given a value that hll_valid accepted; the others check. */
+ * Values come from users (SET, RESTORE): once hll_header_ok accepted the
+ * header, every function below takes any bytes. Those that read the sparse
+ * opcodes check them as they go and return -1 (NULL) for a corrupt value,
+ * touching nothing outside it. */
 #ifndef KEEL_HLL_H
 #define KEEL_HLL_H
 
@@ -68,18 +70,23 @@ int hll_cache_get(const char *p, uint64_t *card);
 void hll_cache_set(char *p, uint64_t card);
 void hll_cache_invalidate(char *p);
 
-/* Adds an element to the valid value *s (which may be reallocated or turn
- * dense): 1 if a register changed, else 0. */
+/* Adds an element to *s (which may be reallocated or turn dense): 1 if a
+ * register changed, 0 if not, -1 if the sparse value turned out corrupt
+ * (as in Redis, only what the update walks over is looked at, so earlier
+ * additions of the same command may have been made). */
 int hll_add(str *s, const void *ele, size_t len, size_t sparse_max);
-/* Raises register index to count if it is lower: 1 if it changed. */
+/* Raises register index to count if it is lower; returns as hll_add. */
 int hll_set(str *s, long index, int count, size_t sparse_max);
-/* The dense form of a valid value (s itself when already dense). */
+/* The dense form of s (s itself when already dense; s is freed when it
+ * was converted), or NULL with s untouched when s is corrupt. */
 str hll_to_dense(str s);
 
-/* regs[i] = max(regs[i], register i of the valid value p). */
-void hll_merge(uint8_t *regs, const char *p, size_t len);
-/* The estimate of a valid value, and of an array of 16384 registers. */
-uint64_t hll_count(const char *p, size_t len);
+/* regs[i] = max(regs[i], register i of p): 0, or -1 when p is corrupt
+ * (regs may then be partly updated). */
+int hll_merge(uint8_t *regs, const char *p, size_t len);
+/* The estimate of a value (0, or -1 when it is corrupt), and of an array of
+ * 16384 registers. */
+int hll_count(const char *p, size_t len, uint64_t *card);
 uint64_t hll_count_regs(const uint8_t *regs);
 
 /* Registers of a dense value (the bytes after the header). */
