@@ -436,6 +436,27 @@ def test_cut_last_opcode_refused(r):
     assert r.execute_command("PFDEBUG", "DECODE", "bad") == b"Z:16383 Z:1"
 
 
+def test_random_corrupt_values_never_crash(r):
+    """Hostile sparse bodies (random opcodes, many near 16384 registers):
+    every command answers, with a count or INVALIDOBJ, and the server lives
+    (under ASan in the sanitizer run)."""
+    rnd = random.Random(99)
+    for t in range(300):
+        body = bytearray(rnd.randrange(256) for _ in range(rnd.randrange(0, 40)))
+        if t % 2 and body:
+            body[0] = 0x7f
+            body.insert(1, rnd.choice([0xc0, 0xe0, 0xf0, 0xfe, 0xff]))
+        r.set("bad", header() + bytes(body))
+        for args in (("PFADD", "bad", *["e%d" % i for i in range(rnd.randrange(1, 200))]), ("PFCOUNT", "bad"),
+                     ("PFCOUNT", "bad", "bad"), ("PFMERGE", "d", "bad"), ("PFDEBUG", "DECODE", "bad"),
+                     ("PFDEBUG", "TODENSE", "bad"), ("PFADD", "bad", "x"), ("PFCOUNT", "bad")):
+            try:
+                r.execute_command(*args)
+            except redis.ResponseError as e:
+                assert str(e) in (CORRUPT, "HLL encoding is not sparse"), (bytes(body), args, str(e))
+    assert r.ping()
+
+
 def test_hand_crafted_valid_values(r):
     # Any opcodes adding up to 16384 are a valid value, even if Redis would
     # never write them (an XZERO of one register, split zero runs).
