@@ -33,6 +33,17 @@ def header(encoding=1, card=None):
     return b"HYLL" + bytes([encoding]) + b"\x00\x00\x00" + cache
 
 
+def start(keel, *args, **kw):
+    """keel(...), tried again when the free port it picked was taken in the
+    meantime (other test runs share the machine's ephemeral ports)."""
+    for attempt in range(5):
+        try:
+            return keel(*args, **kw)
+        except RuntimeError as e:
+            if "Address already in use" not in str(e) or attempt == 4:
+                raise
+
+
 def registers(r, key):
     return r.execute_command("PFDEBUG", "GETREG", key)
 
@@ -309,7 +320,7 @@ def test_config_set_sparse_max_bytes(r):
 
 
 def test_sparse_max_bytes_in_config_file(keel):
-    s = keel(config="hll-sparse-max-bytes 100\n")
+    s = start(keel, config="hll-sparse-max-bytes 100\n")
     c = s.client()
     assert c.config_get("hll-sparse-max-bytes") == {"hll-sparse-max-bytes": "100"}
     i = 0
@@ -548,7 +559,7 @@ def aof_commands(dir):
 
 
 def test_propagation(keel):
-    s = keel("--appendonly", "yes", "--appendfsync", "always")
+    s = start(keel, "--appendonly", "yes", "--appendfsync", "always")
     c = s.client()
     c.pfadd("h", "a", "b")
     c.pfadd("h", "a")  # no change: not propagated
@@ -569,14 +580,14 @@ def test_propagation(keel):
     c.close()
     s.stop()
     # Replayed from the AOF, the values come back byte for byte.
-    s2 = keel("--appendonly", "yes", "--dir", s.dir)
+    s2 = start(keel, "--appendonly", "yes", "--dir", s.dir)
     c2 = s2.client()
     assert {k: c2.get(k) for k in ("h", "m")} == before
     c2.close()
 
 
 def test_snapshot_keeps_the_bytes(keel):
-    s = keel()
+    s = start(keel)
     c = s.client()
     c.pfadd("sparse", *["s%d" % i for i in range(100)])
     c.pfadd("dense", *["d%d" % i for i in range(5000)])
@@ -586,7 +597,7 @@ def test_snapshot_keeps_the_bytes(keel):
     assert c.save() is True
     c.close()
     s.stop()
-    s2 = keel("--dir", s.dir)
+    s2 = start(keel, "--dir", s.dir)
     c2 = s2.client()
     assert {k: c2.get(k) for k in ("sparse", "dense", "tiny")} == before
     assert c2.pfcount("dense") == struct.unpack("<Q", before["dense"][8:16])[0]
@@ -598,18 +609,25 @@ def test_snapshot_keeps_the_bytes(keel):
 
 @pytest.fixture(scope="module")
 def ref():
-    """Debian's redis-server beside the server under test."""
-    port = free_port()
+    """Debian's redis-server beside the server under test (on a new port
+    if the one picked was taken before it could bind)."""
     d = tempfile.mkdtemp(prefix="keel-hll-ref-")
-    p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            c.ping()
+    for _ in range(5):
+        port = free_port()
+        p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        c = redis.Redis(port=port)
+        for _ in range(200):
+            if p.poll() is not None:
+                break
+            try:
+                c.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        if p.poll() is None:
             break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    c.ping()
     yield c
     c.close()
     p.terminate()
