@@ -214,8 +214,8 @@ typedef struct server_config {
     int replica_announce_port;
     int replica_announced;
     /* Directives of Redis's default redis.conf, so it starts Keel unchanged.
-     * Persistence and rehashing ones are enforced; the replication,
-     * ACL and HyperLogLog ones are stored for the layers that will read
+     * Persistence, rehashing and HyperLogLog ones are enforced; the
+     * replication and ACL ones are stored for the layers that will read
      * them; the cosmetic and OS ones (logo, process title, OOM score, THP,
      * jemalloc's background thread) keep Redis's default behaviour. */
     int aof_use_rdb_preamble;  /* a rewrite's base: RDB (yes) or commands */
