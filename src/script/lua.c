@@ -555,7 +555,9 @@ static int redis_call_common(lua_State *L, int raise)
     if (cmd->flags & CMD_NOSCRIPT) {
         return call_fail(L, raise, "ERR This Redis command is not allowed from script");
     }
-    if ((cmd->flags & CMD_WRITE) && r->ro) {
+    /* may_replicate commands (PUBLISH, PFCOUNT) count as writes here, as
+     * in Redis: a read-only script may run on a replica. */
+    if ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) && r->ro) {
         return call_fail(L, raise, "ERR Write commands are not allowed from read-only scripts.");
     }
     /* Past maxmemory a script may not start writing (it could not be

@@ -277,6 +277,11 @@ def test_eval_ro_refuses_writes(r):
     assert r.evalsha_ro(h, 1, "a") == b"1"
     h = r.script_load(body)
     assert err(r.evalsha_ro, h, 0).startswith("Write commands are not allowed from read-only scripts.")
+    # may_replicate commands count as writes (a read-only script may run on
+    # a replica), as in Redis.
+    for body in ("return redis.call('publish', 'ch', 'm')", "return redis.call('pfcount', 'h')"):
+        assert err(r.eval_ro, body, 0).startswith("Write commands are not allowed from read-only scripts.")
+    assert r.eval("return redis.call('publish', 'ch', 'm')", 0) == 0
 
 
 def test_shebang_flags(r):
