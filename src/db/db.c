@@ -220,8 +220,8 @@ void db_add(db *d, kobj *o)
     if (o->has_expire) {
         d->expires++;
     }
-    if (db_hooks_installed.key_added) {
-        db_hooks_installed.key_added(d, kobj_key(o), o->type);
+    if (db_hooks_installed.key_new) {
+        db_hooks_installed.key_new(d, kobj_key(o));
     }
 }
 
@@ -238,9 +238,6 @@ void db_set(db *d, kobj *o)
     dict_replace(&d->keys, &old->node, &o->node);
     d->expires += (size_t)o->has_expire - (size_t)old->has_expire;
     lazyfree_obj(old);
-    if (db_hooks_installed.key_added) {
-        db_hooks_installed.key_added(d, kobj_key(o), o->type);
-    }
 }
 
 void db_swap_entry(db *d, kobj *old, kobj *repl)

@@ -30,8 +30,8 @@ typedef struct db_hooks {
     void (*key_modified)(db *d, sv key);
     /* A key expired and was removed (propagate DEL, keyspace event). */
     void (*key_expired)(db *d, sv key);
-    /* A key was added (wake clients blocked on it). */
-    void (*key_added)(db *d, sv key, int type);
+    /* A key was created (not replaced): the "new" keyspace event. */
+    void (*key_new)(db *d, sv key);
     /* Refuse lazy deletion (on a replica): 1 keeps an expired key hidden,
      * 2 keeps it visible (the replica's master client sees what its
      * primary sees until the primary's DEL arrives). */

@@ -67,6 +67,12 @@ static void on_key_modified(db *d, sv key)
     server_key_written(d, key, NULL);
 }
 
+/* notify-keyspace-events "n": before the command's own event, as Redis. */
+static void on_key_new(db *d, sv key)
+{
+    notify_event(NOTIFY_NEW, "new", key, d->id);
+}
+
 /* ---- cron ---- */
 
 static long cron(ev_loop *l, long long id, void *data)
@@ -419,6 +425,7 @@ int main(int argc, char **argv)
     }
     db_hooks_installed.key_expired = on_key_expired;
     db_hooks_installed.key_modified = on_key_modified;
+    db_hooks_installed.key_new = on_key_new;
     cmd_table_init();
     types_init();
     features_init();

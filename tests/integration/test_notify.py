@@ -209,3 +209,27 @@ def test_evicted_event(keel):
     r.config_set("maxmemory", 0)
     c.close()
     r.close()
+
+
+def test_new_key_event(server, r):
+    """Class "n" (not part of "A"): "new" when a key is created, before the
+    command's own event; not when a key is overwritten."""
+    r.config_set("notify-keyspace-events", "KEA")
+    c = RespConn(server)
+    c.call("PSUBSCRIBE", "__key*@*__:*")
+    try:
+        r.set("fresh", "1")
+        assert events(c) == both(b"fresh", b"set")  # "A" leaves "new" out
+        r.config_set("notify-keyspace-events", "KEAn")
+        r.set("fresh2", "1")
+        assert events(c) == both(b"fresh2", b"new") + both(b"fresh2", b"set")
+        r.set("fresh2", "2")
+        assert events(c) == both(b"fresh2", b"set")
+        r.lpush("newlist", "a")
+        assert events(c) == both(b"newlist", b"new") + both(b"newlist", b"lpush")
+        r.config_set("notify-keyspace-events", "Kn")
+        r.hset("newhash", "f", "v")
+        assert events(c) == [(ks(b"newhash"), b"new")]
+    finally:
+        r.config_set("notify-keyspace-events", "")
+        c.close()
