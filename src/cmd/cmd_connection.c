@@ -62,7 +62,7 @@ void cmd_reset(client *c)
 {
     client_run_cleanups(c);
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC | CLIENT_PUBSUB | CLIENT_TRACKING |
-                  CLIENT_NO_EVICT | CLIENT_REPLY_OFF);
+                  CLIENT_NO_EVICT | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
     client_select_db(c, 0);
     c->resp = 2;
     c->out.resp = 2;
@@ -385,6 +385,8 @@ static const char *const client_help[] = {
     "    Set client meta attribute.",
     "NO-EVICT (ON|OFF)",
     "    Protect the current client connection from eviction.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "PAUSE <timeout> [WRITE|ALL]",
     "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "UNPAUSE",
@@ -400,8 +402,8 @@ static const char *const client_help[] = {
 static const struct {
     const char *name;
     int arity;
-} client_subs[] = {{"id", 2},    {"setname", 3}, {"getname", 2},  {"list", -2},    {"info", 2},
-                   {"kill", -3}, {"setinfo", 4}, {"no-evict", 3}, {"no-touch", 3}, {"help", 2}};
+} client_subs[] = {{"id", 2},      {"setname", 3},  {"getname", 2},  {"list", -2}, {"info", 2}, {"kill", -3},
+                   {"setinfo", 4}, {"no-evict", 3}, {"no-touch", 3}, {"reply", 3}, {"help", 2}};
 
 void cmd_client(client *c)
 {
@@ -453,6 +455,21 @@ void cmd_client(client *c)
         str_free(*dst);
         *dst = v.len ? str_new(v.ptr, v.len) : NULL;
         reply_ok(R(c));
+    } else if (arg_is(c, 1, "REPLY")) {
+        /* The flags take effect in the read loop (client.c), which drops
+         * replies after the command ran. */
+        if (arg_is(c, 2, "ON")) {
+            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP_NEXT);
+            reply_ok(R(c));
+        } else if (arg_is(c, 2, "OFF")) {
+            c->flags |= CLIENT_REPLY_OFF;
+        } else if (arg_is(c, 2, "SKIP")) {
+            if (!(c->flags & CLIENT_REPLY_OFF)) {
+                c->flags |= CLIENT_REPLY_SKIP_NEXT;
+            }
+        } else {
+            reply_syntax_error(c);
+        }
     } else if (arg_is(c, 1, "NO-EVICT") || arg_is(c, 1, "NO-TOUCH")) {
         uint32_t flag = arg_is(c, 1, "NO-EVICT") ? CLIENT_NO_EVICT : 0;
         if (arg_is(c, 2, "ON")) {

@@ -349,7 +349,18 @@ static void process_input(client *c)
             c->argv[i] = resp_parser_arg(&c->parser, c->qbuf, (size_t)i);
         }
         size_t reply_mark = c->out.len;
+        int skip = (c->flags & CLIENT_REPLY_SKIP) != 0;
+        c->flags &= ~CLIENT_REPLY_SKIP;
         dispatch(c);
+        /* CLIENT REPLY OFF|SKIP: the command's reply is dropped (OFF's and
+         * SKIP's own replies too; ON's is sent). */
+        if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+            c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
+            skip = 1;
+        }
+        if ((skip || (c->flags & CLIENT_REPLY_OFF)) && !(c->flags & CLIENT_BLOCKED)) {
+            c->out.len = reply_mark;
+        }
         if (c->flags & CLIENT_MASTER) {
             /* The primary's stream: counted, passed on, never answered. */
             repl_master_applied(c, c->qbuf + c->cmd_start, c->qpos - c->cmd_start, reply_mark);

@@ -39,6 +39,8 @@
 #define CLIENT_TRACKING (1u << 15)
 #define CLIENT_NO_EVICT (1u << 16)
 #define CLIENT_REPLY_OFF (1u << 17)
+#define CLIENT_REPLY_SKIP (1u << 18)      /* CLIENT REPLY SKIP: this command's reply goes */
+#define CLIENT_REPLY_SKIP_NEXT (1u << 19) /* set by SKIP itself: the next one's goes */
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */

@@ -512,3 +512,28 @@ def test_resp_exchange_helper_inline(server, r):
     s = server.raw()
     assert resp_exchange(s, b"PING\r\nPING\r\n") == b"+PONG\r\n+PONG\r\n"
     s.close()
+
+
+def test_client_reply_off_skip_on(server):
+    """CLIENT REPLY: OFF silences every reply (its own too) until ON, whose
+    OK is sent; SKIP silences itself and the next command's reply."""
+    from resp_client import RespConn
+    c = RespConn(server)
+    try:
+        c.send("CLIENT", "REPLY", "OFF")
+        c.send("SET", "reply:k", "1")
+        c.send("INCR", "reply:k")
+        c.send("GET", "nope")
+        assert c.try_read() is None
+        assert c.call("CLIENT", "REPLY", "ON") == "OK"
+        assert c.call("GET", "reply:k") == b"2"
+        c.send("CLIENT", "REPLY", "SKIP")
+        c.send("INCR", "reply:k")
+        assert c.call("GET", "reply:k") == b"3"
+        c.send("CLIENT", "REPLY", "SKIP")
+        c.send("CLIENT", "REPLY", "SKIP")  # skipped itself; its own SKIP then skips PING
+        c.send("PING")
+        assert c.call("ECHO", "x") == b"x"
+        assert str(c.call("CLIENT", "REPLY", "BOGUS")) == "ERR syntax error"
+    finally:
+        c.close()
