@@ -51,7 +51,6 @@ class Server:
     """A running keel-server process."""
 
     def __init__(self, *args, config=None):
-        self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="keel-test-")
         self.log = os.path.join(self.dir, "server.log")
         argv = [SERVER]
@@ -60,12 +59,26 @@ class Server:
             with open(path, "w") as f:
                 f.write(config)
             argv.append(path)
-        argv += ["--port", str(self.port), "--dir", self.dir] + list(args)
-        self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
+        # The free port may be taken (by another test's outgoing connection)
+        # before the server binds it: then start again on another one.
+        for attempt in range(5):
+            self.port = free_port()
+            self.logf = open(self.log, "w")
+            self.proc = subprocess.Popen(argv + ["--port", str(self.port), "--dir", self.dir] + list(args),
+                                         stdout=self.logf, stderr=subprocess.STDOUT)
+            if self._wait_ready():
+                return
+            self.logf.close()
+        raise RuntimeError("server could not bind a port:\n" + self.log_text())
+
+    def _wait_ready(self):
+        """True once it answers; False if it exited because the port was
+        taken; raises on any other failure."""
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                if "Address already in use" in self.log_text():
+                    return False
                 raise RuntimeError("server exited at start-up:\n" + self.log_text())
             try:
                 # Ready means PONG: while the data loads, the server (like
@@ -74,7 +87,7 @@ class Server:
                     sock.sendall(b"PING\r\n")
                     reply = sock.recv(64)
                     if reply and not reply.startswith(b"-LOADING"):
-                        return  # PONG, or NOAUTH with a password set
+                        return True  # PONG, or NOAUTH with a password set
                 time.sleep(0.02)
             except OSError:
                 time.sleep(0.02)

@@ -84,24 +84,22 @@ class Node:
     def __init__(self, binary, dir, args=(), save="", base_args=no_args):
         self.binary, self.dir, self.args, self.save = binary, dir, list(args), save
         self.base_args = base_args
-        self.port = free_port()
-        self.log = os.path.join(dir, "server-%d.log" % self.port)
         self.killed = False
-        self.logf = open(self.log, "w")
-        argv = server_argv(binary, self.port, dir, list(base_args(binary)) + self.args, save)
-        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited at start-up:\n" + self.log_text())
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.01)
+        # The free port may be taken (by another test's outgoing connection)
+        # before the server binds it: then start again on another one.
+        for attempt in range(5):
+            self.port = free_port()
+            self.log = os.path.join(dir, "server-%d.log" % self.port)
+            self.logf = open(self.log, "w")
+            argv = server_argv(binary, self.port, dir, list(base_args(binary)) + self.args, save)
+            self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
+            if self._wait_listening():
+                break
+            self.logf.close()
         else:
-            raise RuntimeError("server did not start:\n" + self.log_text())
+            raise RuntimeError("server could not bind a port:\n" + self.log_text())
         # Redis listens before it loads the files: wait out -LOADING.
+        deadline = time.time() + 10
         c = self.client()
         while True:
             try:
@@ -112,6 +110,22 @@ class Node:
                     raise
                 time.sleep(0.01)
         c.close()
+
+    def _wait_listening(self):
+        """True once the port answers; False if the server exited because
+        the port was taken; raises on any other failure."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                if "Address already in use" in self.log_text():
+                    return False
+                raise RuntimeError("server exited at start-up:\n" + self.log_text())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return True
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError("server did not start:\n" + self.log_text())
 
     def log_text(self):
         with open(self.log, errors="replace") as f:
