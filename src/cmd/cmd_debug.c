@@ -158,6 +158,16 @@ static void debug_protocol(client *c)
         reply_int(R(c), 42);
         /* A push is out of band: the command itself still answers. */
         reply_bulk_cstr(R(c), "Some real reply following the push reply");
+    } else if (sv_eq_ci(t, "attrib")) {
+        /* An attribute (RESP3 only; RESP2 gets the reply alone). */
+        if (c->resp == 3) {
+            reply_raw(R(c), "|1\r\n", 4);
+            reply_bulk_cstr(R(c), "key-popularity");
+            reply_array(R(c), 2);
+            reply_bulk_cstr(R(c), "key:123");
+            reply_int(R(c), 90);
+        }
+        reply_bulk_cstr(R(c), "Some real reply following the attribute");
     } else if (sv_eq_ci(t, "verbatim")) {
         static const char txt[] = "This is a verbatim\nstring";
         reply_verbatim(R(c), txt, sizeof(txt) - 1, "txt");
@@ -165,7 +175,7 @@ static void debug_protocol(client *c)
         reply_bool(R(c), sv_eq_ci(t, "true"));
     } else {
         reply_err(c, "ERR Wrong protocol type name. Please use one of the following: "
-                     "string|integer|double|bignum|null|array|set|map|push|verbatim|true|false");
+                     "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
     }
 }
 

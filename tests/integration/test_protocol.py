@@ -537,3 +537,25 @@ def test_client_reply_off_skip_on(server):
         assert str(c.call("CLIENT", "REPLY", "BOGUS")) == "ERR syntax error"
     finally:
         c.close()
+
+
+def test_debug_protocol_attrib(keel):
+    """An attribute before the reply in RESP3; the reply alone in RESP2."""
+    server = keel("--enable-debug-command", "yes")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        def exchange(cmd, want):
+            s.sendall(cmd)
+            got = b""
+            while len(got) < len(want):
+                got += s.recv(4096)
+            return got
+        tail = b"$39\r\nSome real reply following the attribute\r\n"
+        assert exchange(b"DEBUG PROTOCOL attrib\r\n", tail) == tail
+        hello = exchange(b"HELLO 3\r\n", b"%")
+        while not hello.endswith(b"modules\r\n*0\r\n"):  # its last field
+            hello += s.recv(4096)
+        want = b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n" + tail
+        assert exchange(b"DEBUG PROTOCOL attrib\r\n", want) == want
+    finally:
+        s.close()
