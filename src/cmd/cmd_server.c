@@ -398,6 +398,31 @@ void cmd_time(client *c)
     reply_bulk_ll(R(c), us % 1000000);
 }
 
+/* LOLWUT [VERSION v]: a small generated picture and the version, as
+ * Redis answers it (verbatim text). The picture is a hull on waves whose
+ * length follows the version asked for. */
+void cmd_lolwut(client *c)
+{
+    long long v = 1;
+    if (c->argc >= 3 && arg_is(c, 1, "VERSION") && !arg_ll_range(c, 2, LLONG_MIN, LLONG_MAX, &v, NULL)) {
+        return; /* other arguments are ignored, as Redis does */
+    }
+    int len = (int)(v < 1 ? 1 : v > 40 ? 40 : v) + 8;
+    str out = str_empty(512);
+    out = str_printf(out, "%*s|\n%*s/|\\\n%*s/_|_\\\n", len / 2 + 2, "", len / 2 + 1, "", len / 2, "");
+    out = str_append_cstr(out, "\\");
+    for (int i = 0; i < len + 2; i++) {
+        out = str_append(out, "_", 1);
+    }
+    out = str_append_cstr(out, "/\n");
+    for (int i = 0; i < len + 4; i++) {
+        out = str_append(out, i % 2 ? "^" : "~", 1);
+    }
+    out = str_printf(out, "\n\nKeel ver. %s\n", KEEL_VERSION);
+    reply_verbatim(R(c), out, str_len(out), "txt");
+    str_free(out);
+}
+
 void cmd_shutdown(client *c)
 {
     int flags = 0;

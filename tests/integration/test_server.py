@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import ROOT, SERVER
+from conftest import ROOT, SERVER, err
 from test_protocol import Conn, Err
 
 
@@ -854,3 +854,11 @@ def test_subcommand_arity_errors_name_container_and_subcommand(r, argv, name):
     with pytest.raises(redis.ResponseError) as e:
         r.execute_command(*argv)
     assert err_text(e) == "wrong number of arguments for '%s' command" % name
+
+
+def test_lolwut_answers_with_the_version(r):
+    text = r.execute_command("LOLWUT")
+    text = text.decode() if isinstance(text, bytes) else text
+    assert re.search(r"(Keel|Redis) ver\. \d+\.\d+\.\d+", text)
+    assert r.execute_command("LOLWUT", "VERSION", 5, "ignored") is not None
+    assert err(r.execute_command, "LOLWUT", "VERSION", "x") == "value is not an integer or out of range"
