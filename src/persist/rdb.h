@@ -47,6 +47,9 @@ void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires);
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);
 int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen);
 void rdb_stream_abort(rdb_stream *s);
+/* Bytes of a file snapshot handed over and not yet written (0 for a sink):
+ * the walk waits while the disk is this far behind. */
+size_t rdb_stream_backlog(rdb_stream *s);
 
 /* DUMP / RESTORE payloads: a value in RDB form, the RDB version (2 bytes,
  * little endian) and a CRC64 of everything before it (8 bytes). */

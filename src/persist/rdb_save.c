@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "ds/redis_listpack.h"
 #include "persist/aof.h"
+#include "persist/bgwriter.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
 #include "proto/resp_parse.h"
@@ -534,9 +535,9 @@ struct rdb_stream {
     int db;       /* the db of the last SELECTDB written, -1 at first */
     char tmp[64]; /* the temporary file, renamed over the target at the end */
     long long keys;
-    uint64_t kicked; /* bytes whose writing to disk has been started */
-    int sink;        /* no file: the bytes go to a sink (diskless sync) */
-    int commands;    /* RDB_FORM_COMMANDS: no RDB framing, keys as commands */
+    bgwriter *bg; /* a file: written by a helper thread (bgwriter.h) */
+    int sink;     /* no file: the bytes go to a sink (diskless sync) */
+    int commands; /* RDB_FORM_COMMANDS: no RDB framing, keys as commands */
 };
 
 static unsigned tmp_serial;
@@ -562,6 +563,12 @@ static int sink_close(void *cookie)
 
 static rdb_stream *open_with(FILE *f, rdb_stream *s);
 
+static ssize_t bg_write(void *cookie, const char *p, size_t n)
+{
+    bgwriter_write(cookie, p, n);
+    return (ssize_t)n;
+}
+
 rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx)
 {
     rdb_stream *s = alloc_zero(sizeof(*s));
@@ -584,8 +591,21 @@ rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen)
     rdb_stream *s = alloc_zero(sizeof(*s));
     s->commands = form == RDB_FORM_COMMANDS;
     snprintf(s->tmp, sizeof(s->tmp), "temp-%d-%u.rdb", (int)getpid(), tmp_serial++);
-    FILE *f = fopen(s->tmp, "w");
+    /* The bytes go through stdio's buffer to the helper thread that
+     * writes the file, so the event loop never waits for the disk. */
+    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    s->bg = fd >= 0 ? bgwriter_open(fd, server.cfg.rdb_save_incremental_fsync) : NULL;
+    FILE *f = s->bg ? fopencookie(s->bg, "w", (cookie_io_functions_t){NULL, bg_write, NULL, NULL}) : NULL;
     if (!f) {
+        int e = errno;
+        if (s->bg) {
+            bgwriter_abort(s->bg);
+            unlink(s->tmp);
+        } else if (fd >= 0) {
+            close(fd);
+            unlink(s->tmp);
+        }
+        errno = e ? e : EIO;
         snprintf(err, errlen, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", s->tmp,
                  server.cfg.dir && server.cfg.dir[0] ? server.cfg.dir : ".", strerror(errno));
         alloc_free(s);
@@ -667,14 +687,6 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
         save_key(&s->w, o);
     }
     s->keys++;
-    /* Start the disk writing every 8 MB: the final sync then has little
-     * left to do, and the kernel never throttles the server's writes for
-     * a pile of dirty pages (Redis's rdb-save-incremental-fsync). */
-    if (!s->sink && server.cfg.rdb_save_incremental_fsync && s->w.written - s->kicked >= (8u << 20)) {
-        fflush(s->w.f);
-        sync_file_range(fileno(s->w.f), (off64_t)s->kicked, (off64_t)(s->w.written - s->kicked), SYNC_FILE_RANGE_WRITE);
-        s->kicked = s->w.written;
-    }
 }
 
 void rdb_stream_abort(rdb_stream *s)
@@ -684,9 +696,15 @@ void rdb_stream_abort(rdb_stream *s)
     }
     fclose(s->w.f);
     if (!s->sink) {
+        bgwriter_abort(s->bg);
         unlink(s->tmp);
     }
     alloc_free(s);
+}
+
+size_t rdb_stream_backlog(rdb_stream *s)
+{
+    return s->bg ? bgwriter_pending(s->bg) : 0;
 }
 
 int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
@@ -706,11 +724,14 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
         alloc_free(s);
         return rc;
     }
-    if (!w->err && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
-        w->err = errno ? errno : EIO;
-    }
+    /* stdio hands its last bytes to the writer thread, which writes them,
+     * syncs the file and closes it. */
     if (fclose(f) != 0 && !w->err) {
         w->err = errno ? errno : EIO;
+    }
+    int bg_err = bgwriter_close(s->bg);
+    if (bg_err && !w->err) {
+        w->err = bg_err;
     }
     int rc = 0;
     if (w->err) {

@@ -175,7 +175,7 @@ static long step(ev_loop *l, long long id, void *data)
         return 5; /* the helper is still syncing */
     }
     if (snap.throttle && snap.throttle()) {
-        return 1; /* the readers are behind: let them catch up */
+        return 1; /* the replicas or the disk are behind: let them catch up */
     }
     if (!walk(STEP_US)) {
         return 0; /* again at once, after serving clients */
@@ -219,6 +219,15 @@ static int wait_closing(void)
 
 static void begin(const char *path, void (*done)(int ok));
 
+/* The walk waits while the disk is more than this behind: the bytes in
+ * flight stay bounded however slow the disk. */
+#define DISK_BACKLOG_MAX (32u << 20)
+
+static int disk_behind(void)
+{
+    return rdb_stream_backlog(snap.out) > DISK_BACKLOG_MAX;
+}
+
 int snapshot_start(const char *path, rdb_form form, void (*done)(int ok))
 {
     if (snap.active) {
@@ -231,7 +240,7 @@ int snapshot_start(const char *path, rdb_form form, void (*done)(int ok))
         return -1;
     }
     snap.sink = 0;
-    snap.throttle = NULL;
+    snap.throttle = disk_behind;
     begin(path, done);
     return 0;
 }
