@@ -3,6 +3,11 @@
  * The table is declared once, in src/cmd/table_<family>.def files, each line
  *   CMD(handler, "name", arity, flags, first_key, last_key, key_step,
  *       "acl categories", "group", "summary")
+ * and, after a container (CONFIG, CLIENT, ...), one line per subcommand
+ *   SUB(container's handler, "container|sub", arity, flags, first_key,
+ *       last_key, key_step, "acl categories", "summary")
+ * Subcommands are entries of their own: dispatch checks their arity and
+ * gates on their flags, and they have their own stats, as in Redis 7.
  * This header turns those lines into handler prototypes; table.c turns them
  * into the table that dispatch, COMMAND and docs/COMMANDS.md read. */
 #ifndef KEEL_CMD_H
@@ -48,13 +53,6 @@ typedef struct cmd_stats {
     uint32_t *hist; /* latency histogram (server/latency.c), made on first call */
 } cmd_stats;
 
-/* A container's subcommand as INFO names it ("client|setname"); created on
- * its first call that was not refused as unknown. */
-typedef struct cmd_sub {
-    char name[48];
-    cmd_stats st;
-} cmd_sub;
-
 /* Where the keys of a CMD_MOVABLE_KEYS command are when first/last/step
  * cannot say it (SORT's STORE may come anywhere): a family's .def names one
  * with a line KEYS(handler, finder), and COMMAND GETKEYS calls it. The
@@ -71,10 +69,11 @@ typedef struct command {
     const char *acl;
     const char *group;
     const char *summary;
-    cmd_stats st; /* INFO commandstats; a container's known subcommands count in subs */
-    cmd_sub *subs;
+    cmd_stats st;         /* INFO commandstats */
+    struct command *subs; /* a container's subcommands ("config|get"...) */
     int nsubs;
-    cmd_keys_fn keys; /* NULL: the table line's key positions say it all */
+    struct command *parent; /* a subcommand's container */
+    cmd_keys_fn keys;       /* NULL: the table line's key positions say it all */
 } command;
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
@@ -83,19 +82,22 @@ typedef struct command {
 #undef KEYS
 #undef CMD
 
-/* Case-insensitive lookup; NULL if unknown. */
+/* Case-insensitive lookup of a command (not a subcommand); NULL if unknown. */
 command *cmd_lookup(const char *name, size_t len);
+/* A container's subcommand named sub ("get" for config|get); NULL if none. */
+command *cmd_lookup_sub(const command *container, const char *sub, size_t len);
+/* A command or a subcommand by its full name ("get", "config|get"), as
+ * COMMAND INFO and LATENCY HISTOGRAM take them; NULL if unknown. */
+command *cmd_lookup_full(const char *name, size_t len);
+/* What argv runs: cmd itself, or the subcommand argv[1] names (NULL when
+ * cmd is a container and argv[1] names none of its subcommands). */
+command *cmd_resolve(command *cmd, const sv *argv, int argc);
 /* Iteration over the table. */
 int cmd_count(void);
 command *cmd_at(int i);
 /* Flag names for COMMAND INFO ("write", "readonly", ...). */
 int cmd_flag_names(uint32_t flags, const char **out, int max);
 void cmd_table_init(void);
-/* The counters a call of cmd with these arguments goes to: a container's
- * subcommand entry when argv[1] names one (made if create is set and the
- * name is plausible; at most CMD_MAX_SUBS per container), else cmd's own. */
-#define CMD_MAX_SUBS 32
-cmd_stats *cmd_stats_for(command *cmd, const char *sub, size_t len, int create);
 /* CONFIG RESETSTAT: zero every command's and subcommand's counters. */
 void cmd_stats_reset(void);
 

@@ -78,25 +78,57 @@ static void reply_command_info(client *c, command *cmd)
     } else {
         reply_empty_array(R(c));
     }
-    reply_empty_array(R(c)); /* subcommands */
+    reply_array(R(c), cmd->nsubs); /* a container's subcommands, each described alike */
+    for (int i = 0; i < cmd->nsubs; i++) {
+        reply_command_info(c, &cmd->subs[i]);
+    }
 }
 
 static void reply_command_docs(client *c, command *cmd)
 {
     reply_bulk_cstr(R(c), cmd->name);
-    reply_map(R(c), 3);
+    reply_map(R(c), cmd->nsubs ? 4 : 3);
     reply_bulk_cstr(R(c), "summary");
     reply_bulk_cstr(R(c), cmd->summary);
     reply_bulk_cstr(R(c), "since");
     reply_bulk_cstr(R(c), "1.0.0");
     reply_bulk_cstr(R(c), "group");
     reply_bulk_cstr(R(c), cmd->group);
+    if (cmd->nsubs) {
+        reply_bulk_cstr(R(c), "subcommands");
+        reply_map(R(c), cmd->nsubs);
+        for (int i = 0; i < cmd->nsubs; i++) {
+            reply_command_docs(c, &cmd->subs[i]);
+        }
+    }
+}
+
+/* COMMAND LIST's filters: none, PATTERN (on full names, "config|get"
+ * included) or ACLCAT (a category named without its "@", as Redis). */
+static int list_match(const command *cmd, sv pattern, sv aclcat)
+{
+    if (pattern.ptr) {
+        return util_glob_match(pattern.ptr, pattern.len, cmd->name, strlen(cmd->name), 1);
+    }
+    if (aclcat.ptr) {
+        for (const char *p = strchr(cmd->acl, '@'); p; p = strchr(p + 1, '@')) {
+            size_t n = strcspn(p + 1, " ");
+            if (n == aclcat.len && strncasecmp(p + 1, aclcat.ptr, n) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
 }
 
 static void command_getkeys(client *c)
 {
     command *cmd = cmd_lookup(c->argv[2].ptr, c->argv[2].len);
     int argc = c->argc - 2;
+    if (cmd && argc >= 2 && cmd->nsubs) {
+        cmd = cmd_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
+    }
     if (!cmd) {
         reply_err(c, "ERR Invalid command specified");
         return;
@@ -212,7 +244,7 @@ void cmd_command(client *c)
         }
         reply_array(R(c), c->argc - 2);
         for (int i = 2; i < c->argc; i++) {
-            command *cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
+            command *cmd = cmd_lookup_full(c->argv[i].ptr, c->argv[i].len);
             if (cmd) {
                 reply_command_info(c, cmd);
             } else {
@@ -230,7 +262,7 @@ void cmd_command(client *c)
         size_t h = reply_defer(R(c));
         long long n = 0;
         for (int i = 2; i < c->argc; i++) {
-            command *cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
+            command *cmd = cmd_lookup_full(c->argv[i].ptr, c->argv[i].len);
             if (cmd) {
                 reply_command_docs(c, cmd);
                 n++;
@@ -238,22 +270,30 @@ void cmd_command(client *c)
         }
         reply_defer_map(R(c), h, n);
     } else if (arg_is(c, 1, "LIST")) {
-        sv pattern = {0};
+        sv pattern = {0}, aclcat = {0};
         if (c->argc == 5 && arg_is(c, 2, "FILTERBY") && arg_is(c, 3, "PATTERN")) {
             pattern = c->argv[4];
+        } else if (c->argc == 5 && arg_is(c, 2, "FILTERBY") && arg_is(c, 3, "ACLCAT")) {
+            aclcat = c->argv[4];
+        } else if (c->argc == 5 && arg_is(c, 2, "FILTERBY") && arg_is(c, 3, "MODULE")) {
+            reply_empty_array(R(c)); /* no modules */
+            return;
         } else if (c->argc != 2) {
             reply_syntax_error(c);
             return;
         }
+        /* Subcommands are listed too ("config|get"), as Redis 7 does. */
         size_t h = reply_defer(R(c));
         long long n = 0;
         for (int i = 0; i < cmd_count(); i++) {
             command *cmd = cmd_at(i);
-            if (pattern.ptr && !util_glob_match(pattern.ptr, pattern.len, cmd->name, strlen(cmd->name), 1)) {
-                continue;
+            for (int j = -1; j < cmd->nsubs; j++) {
+                command *e = j < 0 ? cmd : &cmd->subs[j];
+                if (list_match(e, pattern, aclcat)) {
+                    reply_bulk_cstr(R(c), e->name);
+                    n++;
+                }
             }
-            reply_bulk_cstr(R(c), cmd->name);
-            n++;
         }
         reply_defer_array(R(c), h, n);
     } else {

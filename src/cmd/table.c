@@ -9,12 +9,25 @@
 
 static command table[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)                                  \
-    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, {0, 0, 0, 0}, NULL, 0},
+    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, {0}, NULL, 0, NULL, NULL},
 #include "cmd/table_all.def"
 #undef CMD
 };
 
 #define TABLE_LEN ((int)(sizeof(table) / sizeof(table[0])))
+
+/* Subcommands, each container's together in .def order; matched to their
+ * container (by handler) at start-up. The group is the container's. */
+static command subtable[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
+#define SUB(fn_, name_, arity_, flags_, first_, last_, step_, acl_, summary_)                                          \
+    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, NULL, summary_, {0}, NULL, 0, NULL, NULL},
+#include "cmd/table_all.def"
+#undef SUB
+#undef CMD
+};
+
+#define SUBTABLE_LEN ((int)(sizeof(subtable) / sizeof(subtable[0])))
 
 /* The key finders of movable-key commands, matched to their table entries
  * by handler at start-up (the last entry only keeps the array non-empty). */
@@ -31,8 +44,29 @@ static const struct {
 
 static dict by_name;
 
+/* Links each container to its run of subcommands. */
+static void link_subcommands(void)
+{
+    for (int i = 0; i < SUBTABLE_LEN; i++) {
+        command *s = &subtable[i];
+        for (int j = 0; j < TABLE_LEN; j++) {
+            command *parent = &table[j];
+            if (parent->fn == s->fn && (parent->flags & CMD_CONTAINER)) {
+                s->parent = parent;
+                s->group = parent->group;
+                if (!parent->subs) {
+                    parent->subs = s;
+                }
+                parent->nsubs = (int)(s - parent->subs) + 1;
+                break;
+            }
+        }
+    }
+}
+
 void cmd_table_init(void)
 {
+    link_subcommands();
     dict_init(&by_name, &dict_type_entry_nocase);
     for (int i = 0; i < TABLE_LEN; i++) {
         dict_entry *e = dict_entry_new(table[i].name, strlen(table[i].name), &table[i]);
@@ -49,6 +83,36 @@ command *cmd_lookup(const char *name, size_t len)
 {
     dict_entry *e = dict_entry_find(&by_name, name, len);
     return e ? e->val : NULL;
+}
+
+command *cmd_lookup_sub(const command *container, const char *sub, size_t len)
+{
+    size_t plen = strlen(container->name) + 1; /* "config|" */
+    for (int i = 0; i < container->nsubs; i++) {
+        const char *n = container->subs[i].name + plen;
+        if (strlen(n) == len && strncasecmp(n, sub, len) == 0) {
+            return &container->subs[i];
+        }
+    }
+    return NULL;
+}
+
+command *cmd_lookup_full(const char *name, size_t len)
+{
+    const char *bar = memchr(name, '|', len);
+    if (!bar) {
+        return cmd_lookup(name, len);
+    }
+    command *parent = cmd_lookup(name, (size_t)(bar - name));
+    return parent ? cmd_lookup_sub(parent, bar + 1, len - (size_t)(bar - name) - 1) : NULL;
+}
+
+command *cmd_resolve(command *cmd, const sv *argv, int argc)
+{
+    if (cmd->nsubs == 0 || argc < 2) {
+        return cmd;
+    }
+    return cmd_lookup_sub(cmd, argv[1].ptr, argv[1].len);
 }
 
 int cmd_count(void)
@@ -92,48 +156,6 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
     return n;
 }
 
-/* Subcommand names are letters and dashes (NO-EVICT, MALLOC-STATS). */
-static int plausible_sub(const char *s, size_t len)
-{
-    if (len == 0 || len > 24) {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-cmd_stats *cmd_stats_for(command *cmd, const char *sub, size_t len, int create)
-{
-    if (!(cmd->flags & CMD_CONTAINER) || !sub || !plausible_sub(sub, len)) {
-        return &cmd->st;
-    }
-    size_t plen = strlen(cmd->name);
-    for (int i = 0; i < cmd->nsubs; i++) {
-        const char *n = cmd->subs[i].name + plen + 1;
-        if (strlen(n) == len && strncasecmp(n, sub, len) == 0) {
-            return &cmd->subs[i].st;
-        }
-    }
-    if (!create || cmd->nsubs >= CMD_MAX_SUBS) {
-        return &cmd->st;
-    }
-    cmd->subs = alloc_resize(cmd->subs, sizeof(cmd_sub) * (size_t)(cmd->nsubs + 1));
-    cmd_sub *s = &cmd->subs[cmd->nsubs++];
-    memset(s, 0, sizeof(*s));
-    memcpy(s->name, cmd->name, plen);
-    s->name[plen] = '|';
-    for (size_t i = 0; i < len; i++) {
-        char ch = sub[i];
-        s->name[plen + 1 + i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    }
-    return &s->st;
-}
-
 static void stats_reset(cmd_stats *st)
 {
     alloc_free(st->hist);
@@ -144,8 +166,8 @@ void cmd_stats_reset(void)
 {
     for (int i = 0; i < TABLE_LEN; i++) {
         stats_reset(&table[i].st);
-        for (int j = 0; j < table[i].nsubs; j++) {
-            stats_reset(&table[i].subs[j].st);
-        }
+    }
+    for (int i = 0; i < SUBTABLE_LEN; i++) {
+        stats_reset(&subtable[i].st);
     }
 }

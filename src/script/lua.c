@@ -552,6 +552,15 @@ static int redis_call_common(lua_State *L, int raise)
     if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {
         return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
     }
+    /* A container's subcommand decides (CONFIG GET, OBJECT ENCODING ...);
+     * a name it does not know is left to the container to refuse. */
+    command *sub = cmd_resolve(cmd, fake->argv, argc);
+    if (sub && sub != cmd) {
+        if (sub->arity > 0 ? argc != sub->arity : argc < -sub->arity) {
+            return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
+        }
+        cmd = sub;
+    }
     if (cmd->flags & CMD_NOSCRIPT) {
         return call_fail(L, raise, "ERR This Redis command is not allowed from script");
     }

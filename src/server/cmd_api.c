@@ -60,11 +60,6 @@ void errorstats_reset(void)
 void reply_err(client *c, const char *msg)
 {
     server.stats.total_error_replies++;
-    /* Every container refuses a name it does not know with this text, so
-     * dispatch_call knows not to give the name its own counters. */
-    if (strncmp(msg, "ERR unknown subcommand", 22) == 0) {
-        server.unknown_subcommand = 1;
-    }
     count_error(msg);
     reply_error(R(c), msg);
 }

@@ -148,11 +148,6 @@ static int arity_ok(const command *cmd, int argc)
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
-static cmd_stats *call_stats(client *c, command *cmd, int create)
-{
-    return c->argc > 1 ? cmd_stats_for(cmd, c->argv[1].ptr, c->argv[1].len, create) : &cmd->st;
-}
-
 /* Scripts show in MONITOR before the commands they run, as in Redis;
  * everything else once it has run (so EXEC follows its commands). */
 static int monitor_first(const command *cmd)
@@ -213,29 +208,20 @@ void dispatch_call(client *c, command *cmd)
     c->cmd = cmd;
     /* Set before the call, as Redis does: CLIENT INFO shows itself. */
     c->lastcmd = cmd;
-    int outer_unknown = server.unknown_subcommand;
-    server.unknown_subcommand = 0;
     int64_t start = util_mono_us();
     cmd->fn(c);
     int64_t dur = util_mono_us() - start;
-    /* A subcommand gets its own counters once the container has accepted
-     * its name, so made-up names cannot grow the table; a refused name is
-     * no call at all (Redis finds no command for it, only the error). */
-    cmd_stats *st = NULL;
-    if (!server.unknown_subcommand) {
-        st = call_stats(c, cmd, 1);
-        st->calls++;
-        st->usec += dur;
-        server.stats.numcommands++;
-        if (server.stats.total_error_replies > errors) {
-            st->failed_calls++;
-        }
+    cmd_stats *st = &cmd->st;
+    st->calls++;
+    st->usec += dur;
+    server.stats.numcommands++;
+    if (server.stats.total_error_replies > errors) {
+        st->failed_calls++;
     }
     observe(c, cmd, st, dur);
     if (show) {
         monitor_feed(c, c->argv, c->argc);
     }
-    server.unknown_subcommand = outer_unknown;
     if (server.dirty > dirty && (cmd->flags & CMD_WRITE) && !c->propagate_as_is) {
         propagate_cmd(c->db->id, c->argv, c->argc);
     }
@@ -265,15 +251,33 @@ void dispatch(client *c)
     }
     if (!arity_ok(cmd, c->argc)) {
         reply_arity_error(c);
-        call_stats(c, cmd, 0)->rejected_calls++;
+        cmd->st.rejected_calls++;
         if (c->flags & CLIENT_MULTI) {
             c->flags |= CLIENT_DIRTY_EXEC;
         }
         return;
     }
+    /* A container runs the subcommand argv[1] names: from here on its
+     * arity, flags and counters are the ones that count, as in Redis 7. */
+    if (cmd->nsubs && c->argc >= 2) {
+        command *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
+        if (!sub || !arity_ok(sub, c->argc)) {
+            if (sub) {
+                reply_subcommand_arity_error(c);
+                sub->st.rejected_calls++;
+            } else {
+                reply_subcommand_unknown(c);
+            }
+            if (c->flags & CLIENT_MULTI) {
+                c->flags |= CLIENT_DIRTY_EXEC;
+            }
+            return;
+        }
+        cmd = sub;
+    }
     if (!c->authenticated && !(cmd->flags & CMD_NO_AUTH)) {
         reply_err(c, "NOAUTH Authentication required.");
-        call_stats(c, cmd, 0)->rejected_calls++;
+        cmd->st.rejected_calls++;
         return;
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBED)) {
@@ -281,7 +285,7 @@ void dispatch(client *c)
                    "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                    "allowed in this context",
                    cmd->name);
-        call_stats(c, cmd, 0)->rejected_calls++;
+        cmd->st.rejected_calls++;
         return;
     }
     if ((cmd->flags & CMD_PROTECTED) && !server_has_debug_access(c)) {
@@ -290,7 +294,7 @@ void dispatch(client *c)
                    "run it from a local connection, otherwise you need to set this option in the "
                    "configuration file, and then restart the server.",
                    "DEBUG", "debug");
-        call_stats(c, cmd, 0)->rejected_calls++;
+        cmd->st.rejected_calls++;
         return;
     }
     if (gate_busy && gate_busy(c, cmd)) {
@@ -299,7 +303,7 @@ void dispatch(client *c)
     const char *refusal = replica_refusal(c, cmd);
     if (refusal) {
         reply_err(c, refusal);
-        call_stats(c, cmd, 0)->rejected_calls++;
+        cmd->st.rejected_calls++;
         if (c->flags & CLIENT_MULTI) {
             c->flags |= CLIENT_DIRTY_EXEC;
         }
@@ -317,7 +321,7 @@ void dispatch(client *c)
     }
     if (refusal) {
         reply_err(c, refusal);
-        call_stats(c, cmd, 0)->rejected_calls++;
+        cmd->st.rejected_calls++;
         return;
     }
     dispatch_call(c, cmd);

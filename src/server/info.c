@@ -248,7 +248,7 @@ static str commandstat_line(str s, const char *name, const cmd_stats *st)
 }
 
 /* A container's subcommands appear as "cmdstat_client|setname", as in
- * Redis 7; calls it refused as unknown stay on the container's own line. */
+ * Redis 7. */
 static str section_commandstats(str s)
 {
     s = str_append_cstr(s, "# Commandstats\r\n");

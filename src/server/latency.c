@@ -266,27 +266,9 @@ static void latency_histogram(client *c)
     size_t h = reply_defer(R(c));
     long long n = 0;
     for (int i = 2; i < c->argc; i++) {
-        command *cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
-        if (!cmd) {
-            continue; /* unknown names are skipped, as Redis does */
-        }
-        const cmd_stats *st = &cmd->st;
-        const char *name = cmd->name;
-        char full[96];
-        const char *bar = memchr(c->argv[i].ptr, '|', c->argv[i].len);
-        if (bar) {
-            st = NULL;
-            for (int j = 0; j < cmd->nsubs; j++) {
-                if (strlen(cmd->subs[j].name) == c->argv[i].len &&
-                    strncasecmp(cmd->subs[j].name, c->argv[i].ptr, c->argv[i].len) == 0) {
-                    st = &cmd->subs[j].st;
-                    snprintf(full, sizeof(full), "%s", cmd->subs[j].name);
-                    name = full;
-                }
-            }
-        }
-        if (st && st->hist && hist_total(st->hist) > 0) {
-            histogram_reply(name, st, c);
+        command *cmd = cmd_lookup_full(c->argv[i].ptr, c->argv[i].len);
+        if (cmd && cmd->st.hist && hist_total(cmd->st.hist) > 0) { /* unknown names are skipped, as Redis does */
+            histogram_reply(cmd->name, &cmd->st, c);
             n++;
         }
     }

@@ -291,7 +291,6 @@ typedef struct server_state {
     int in_script;
     /* The client whose command is running right now, for propagation. */
     int propagate_depth;
-    int unknown_subcommand; /* the running call replied "ERR unknown subcommand" */
     struct propagation *prop;
     int sentinel_mode;
     /* Loading the dataset at start-up: clients are served -LOADING. */

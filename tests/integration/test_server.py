@@ -113,7 +113,7 @@ def test_client_list_and_info(server, r):
     for key in ("id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "multi",
                 "qbuf", "qbuf-free", "obl", "oll", "omem", "tot-mem", "events", "cmd", "user", "resp"):
         assert key in f, key
-    assert f["name"] == "lister" and f["db"] == "3" and f["cmd"] == "client" and f["flags"] == "N"
+    assert f["name"] == "lister" and f["db"] == "3" and f["cmd"] == "client|info" and f["flags"] == "N"
     assert f["id"] == str(r.client_id())
     assert re.match(r"127\.0\.0\.1:\d+$", f["addr"])
     assert f["laddr"] == "127.0.0.1:%d" % server.port
@@ -323,10 +323,18 @@ def test_unknown_command_and_arity_texts(server, r):
 # ---- COMMAND ----
 
 
+def keys_of(r, *args):
+    return [k if isinstance(k, bytes) else k.encode() for k in r.execute_command("COMMAND GETKEYS", *args)]
+
+
 def test_command_introspection(r):
     count = r.execute_command("COMMAND COUNT")
-    names = [n.decode() for n in r.execute_command("COMMAND LIST")]
-    assert count == len(names) and len(set(names)) == count
+    listed = [n.decode() for n in r.execute_command("COMMAND LIST")]
+    # COMMAND LIST names subcommands too ("config|get"); COUNT does not.
+    names = [n for n in listed if "|" not in n]
+    assert count == len(names) and len(set(listed)) == len(listed)
+    for must in ("config|get", "client|list", "object|encoding", "xinfo|stream"):
+        assert must in listed
     for must in ("get", "set", "ping", "client", "config", "command", "info", "debug"):
         assert must in names
     everything = r.execute_command("COMMAND")
@@ -345,6 +353,20 @@ def test_command_introspection(r):
     doc = dict(zip(docs[1][::2], docs[1][1::2]))
     assert doc[b"group"] == b"string" and doc[b"summary"]
     assert len(r.execute_command("COMMAND DOCS")) == 2 * count
+    # Subcommands are entries of their own: nested in their container's
+    # COMMAND INFO and DOCS, and reachable by full name.
+    config = r.execute_command("COMMAND INFO", "config")[0]
+    subs = {s[0]: s for s in config[9]}
+    assert subs[b"config|get"][:6] == [b"config|get", -3, [b"admin", b"noscript", b"loading", b"stale"], 0, 0, 0]
+    assert r.execute_command("COMMAND INFO", "config|set")[0][1] == -4
+    assert r.execute_command("COMMAND INFO", "object|encoding")[0][3:6] == [2, 2, 1]
+    assert r.execute_command("COMMAND INFO", "config|nope") == [None]
+    cdoc = dict(zip(*[iter(r.execute_command("COMMAND DOCS", "config")[1])] * 2))
+    assert b"config|get" in dict(zip(*[iter(cdoc[b"subcommands"])] * 2))
+    assert keys_of(r, "OBJECT", "ENCODING", "k") == [b"k"]
+    assert set(r.execute_command("COMMAND LIST FILTERBY ACLCAT", "hyperloglog")) == \
+        {b"pfadd", b"pfcount", b"pfmerge", b"pfdebug", b"pfselftest"}
+    assert r.execute_command("COMMAND LIST FILTERBY ACLCAT", "@hyperloglog") == []
     def keys(*args):
         return [k if isinstance(k, bytes) else k.encode() for k in r.execute_command("COMMAND GETKEYS", *args)]
 

@@ -590,18 +590,26 @@ def test_stats_count_pattern_lookups(r):
 @pytest.fixture(scope="module")
 def ref():
     """Debian's redis-server with the C locale (ALPHA uses strcoll)."""
-    port = free_port()
     d = tempfile.mkdtemp(prefix="keel-sort-ref-")
     env = dict(os.environ, LC_ALL="C")
-    p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    c = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            c.ping()
+    # A free port may be taken before the server binds it: then another.
+    for attempt in range(5):
+        port = free_port()
+        p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        c = redis.Redis(port=port)
+        for _ in range(400):
+            if p.poll() is not None:
+                break
+            try:
+                c.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        if p.poll() is None:
             break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    else:
+        raise RuntimeError("redis-server could not start")
     yield c
     c.close()
     p.terminate()
