@@ -14,7 +14,9 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "net/sock.h"
+#include "server/metrics_streams.h"
 #include "server/server.h"
 #include "server/slowlog.h"
 
@@ -41,8 +43,10 @@ typedef struct snapshot {
     int refs; /* atomic */
     int64_t time_ms;
     double ops_per_sec;
+    int64_t publish_us; /* the loop's cost of building this snapshot */
     str info;
     str slowlog;
+    stream_figures *streams; /* NULL before the first pass completes */
     pthread_mutex_t render_lock;
     str prom;
     str json;
@@ -63,6 +67,7 @@ static void snapshot_release(snapshot *s)
     }
     str_free(s->info);
     str_free(s->slowlog);
+    metrics_streams_release(s->streams);
     str_free(s->prom);
     str_free(s->json);
     pthread_mutex_destroy(&s->render_lock);
@@ -83,10 +88,11 @@ static snapshot *snapshot_acquire(void)
 }
 
 /* On the event loop: the INFO text (everything, as INFO EVERYTHING builds
- * it: walks the clients and the databases' headers, never the keys) and
- * the newest slow log entries. */
+ * it: walks the clients and the databases' headers, never the keys), the
+ * newest slow log entries and a bounded step of the stream groups' pass. */
 static void publish(void)
 {
+    int64_t start_us = util_us();
     int64_t now = server_ms();
     snapshot *s = alloc_zero(sizeof(*s));
     s->refs = 1;
@@ -99,7 +105,9 @@ static void publish(void)
     last_publish_ms = now;
     s->info = info_generate("everything", 1, 1);
     s->slowlog = slowlog_json(str_empty(256), METRICS_SLOWLOG_ENTRIES);
+    s->streams = metrics_streams_step();
     pthread_mutex_init(&s->render_lock, NULL);
+    s->publish_us = util_us() - start_us;
 
     pthread_mutex_lock(&current_lock);
     snapshot *old = current;
@@ -181,6 +189,11 @@ enum {
     F_DB_KEYS,
     F_DB_EXPIRES,
     F_DB_AVG_TTL,
+    F_STREAM_LAG,
+    F_STREAM_PENDING,
+    F_STREAM_CONSUMERS,
+    F_STREAM_OMITTED,
+    F_PUBLISH_USEC,
     NFAMILIES
 };
 
@@ -242,6 +255,14 @@ static const family_def families[NFAMILIES] = {
     [F_DB_KEYS] = {"keel_db_keys", GAUGE, "Keys per database."},
     [F_DB_EXPIRES] = {"keel_db_keys_expiring", GAUGE, "Keys with a TTL per database."},
     [F_DB_AVG_TTL] = {"keel_db_avg_ttl_seconds", GAUGE, "Average TTL of the keys with one, per database."},
+    [F_STREAM_LAG] = {"keel_stream_group_lag", GAUGE,
+                      "Entries of the stream not yet delivered to the consumer group (omitted when unknown)."},
+    [F_STREAM_PENDING] = {"keel_stream_group_pending", GAUGE, "Entries delivered to the group but not acknowledged."},
+    [F_STREAM_CONSUMERS] = {"keel_stream_group_consumers", GAUGE, "Consumers in the group."},
+    [F_STREAM_OMITTED] = {"keel_stream_groups_omitted", GAUGE,
+                          "Consumer groups left out of the last pass (over 1000 groups)."},
+    [F_PUBLISH_USEC] = {"keel_metrics_publish_usec", GAUGE,
+                        "Event loop time spent building this snapshot (once a second)."},
 };
 
 /* INFO fields that map one-to-one onto an unlabelled family. */
@@ -503,6 +524,28 @@ static void model_build(model *m, const snapshot *snap)
         }
         p = nl ? nl + 1 : end;
     }
+    const stream_figures *sf = snap->streams;
+    for (int i = 0; sf && i < sf->n; i++) {
+        const stream_group_figures *g = &sf->g[i];
+        char db[16];
+        int dbl = snprintf(db, sizeof(db), "%d", g->db);
+        sample *s[3] = {
+            g->lag_known ? add_sample(m, F_STREAM_LAG, (double)g->lag) : NULL,
+            add_sample(m, F_STREAM_PENDING, (double)g->pending),
+            add_sample(m, F_STREAM_CONSUMERS, (double)g->consumers),
+        };
+        for (int j = 0; j < 3; j++) {
+            if (s[j]) {
+                add_label(s[j], "db", db, (size_t)dbl);
+                add_label(s[j], "key", g->key, str_len(g->key));
+                add_label(s[j], "group", g->group, str_len(g->group));
+            }
+        }
+    }
+    if (sf) {
+        add_sample(m, F_STREAM_OMITTED, (double)sf->omitted);
+    }
+    add_sample(m, F_PUBLISH_USEC, (double)snap->publish_us);
     add_sample(m, F_SNAPSHOT_TIME, (double)snap->time_ms / 1000.0);
     add_sample(m, F_OPS, snap->ops_per_sec);
     double lookups = m->hits + m->misses;
@@ -524,16 +567,21 @@ static str append_value(str out, double v, int json)
     return str_printf(out, "%.15g", v);
 }
 
-/* Prometheus label values escape backslash, double quote and newline. */
+/* Prometheus label values escape backslash, double quote and newline;
+ * other bytes outside printable ASCII (binary stream keys) are written as
+ * the four characters \xNN, so the exposition stays valid UTF-8. */
 static str append_label_value(str out, const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\\') {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\\') {
             out = str_append_cstr(out, "\\\\");
-        } else if (p[i] == '"') {
+        } else if (c == '"') {
             out = str_append_cstr(out, "\\\"");
-        } else if (p[i] == '\n') {
+        } else if (c == '\n') {
             out = str_append_cstr(out, "\\n");
+        } else if (c < 0x20 || c >= 0x7f) {
+            out = str_printf(out, "\\\\x%02x", c);
         } else {
             out = str_append(out, &p[i], 1);
         }
@@ -759,4 +807,5 @@ void metrics_stop(void)
     current = NULL;
     pthread_mutex_unlock(&current_lock);
     snapshot_release(s);
+    metrics_streams_reset();
 }

@@ -250,6 +250,47 @@ def test_errors_by_code(ms, mr):
     assert wait_for(seen)
 
 
+def test_stream_consumer_group_figures(ms, mr):
+    for i in range(7):
+        mr.xadd("orders", {"n": i})
+    mr.xgroup_create("orders", "billing", id="0")
+    mr.xgroup_create("orders", "shipping", id="$")
+    mr.xreadgroup("billing", "worker-1", {"orders": ">"}, count=3)
+    mr.xreadgroup("billing", "worker-2", {"orders": ">"}, count=1)
+    mr.execute_command("SELECT", 3)
+    mr.xadd("audit", {"x": 1})
+    mr.xgroup_create("audit", "readers", id="0")
+    mr.execute_command("SELECT", 0)
+    groups = {g["name"]: g for g in mr.xinfo_groups("orders")}
+
+    def seen():
+        s = samples(scrape(ms.mport))[0]
+        return s if value(s, "keel_stream_group_lag", db=0, key="orders", group="billing") is not None else None
+    smp = wait_for(seen)
+    assert smp
+    for name in ("billing", "shipping"):
+        labels = dict(db=0, key="orders", group=name)
+        assert value(smp, "keel_stream_group_lag", **labels) == groups[name]["lag"]
+        assert value(smp, "keel_stream_group_pending", **labels) == groups[name]["pending"]
+        assert value(smp, "keel_stream_group_consumers", **labels) == groups[name]["consumers"]
+    assert value(smp, "keel_stream_group_lag", db=0, key="orders", group="billing") == 3
+    assert value(smp, "keel_stream_group_lag", db=3, key="audit", group="readers") == 1
+    assert value(smp, "keel_stream_groups_omitted") == 0
+    mr.execute_command("SELECT", 3)
+    mr.flushdb()
+    mr.execute_command("SELECT", 0)
+    # A deleted stream leaves the figures with the next pass.
+    mr.delete("orders")
+    assert wait_for(lambda: value(samples(scrape(ms.mport))[0], "keel_stream_group_pending",
+                                  db=0, key="orders", group="billing") is None)
+
+
+def test_publish_cost_is_reported(ms):
+    smp = samples(scrape(ms.mport))[0]
+    cost = value(smp, "keel_metrics_publish_usec")
+    assert cost is not None and 0 <= cost < 1000000
+
+
 # ------------------------------------------------------------ /json
 
 def test_json_has_the_same_figures(ms, mr):

@@ -1,0 +1,103 @@
+/* metrics_streams: see metrics_streams.h. Only the event loop calls
+ * metrics_streams_step, so the pass in progress needs no lock; figures
+ * are copied out of the streams (names duplicated), never pointed to, so
+ * a key deleted mid-pass leaves nothing dangling. */
+#include "server/metrics_streams.h"
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "db/db.h"
+#include "db/object.h"
+#include "server/server.h"
+#include "types/stream.h"
+#include "types/stream_group.h"
+
+static struct {
+    int db;
+    unsigned long cursor;
+    stream_figures *building;
+    stream_figures *last; /* the last complete pass */
+} pass;
+
+static stream_figures *figures_new(void)
+{
+    stream_figures *f = alloc_zero(sizeof(*f));
+    f->refs = 1;
+    return f;
+}
+
+void metrics_streams_release(stream_figures *f)
+{
+    if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0) {
+        return;
+    }
+    for (int i = 0; i < f->n; i++) {
+        str_free(f->g[i].key);
+        str_free(f->g[i].group);
+    }
+    alloc_free(f->g);
+    alloc_free(f);
+}
+
+static void visit(dnode *n, void *ctx)
+{
+    kobj *o = (kobj *)n;
+    if (o->type != OBJ_STREAM || db_is_expired(o)) {
+        return;
+    }
+    stream *s = kobj_ptr(o);
+    stream_figures *f = pass.building;
+    sv key = kobj_key(o);
+    for (int i = 0; i < s->ngroups; i++) {
+        if (f->n == METRICS_STREAM_MAX_GROUPS) {
+            f->omitted += s->ngroups - i;
+            return;
+        }
+        if ((f->n & (f->n - 1)) == 0) {
+            f->g = alloc_resize(f->g, sizeof(*f->g) * (size_t)(f->n ? f->n * 2 : 1));
+        }
+        const stream_group *g = s->groups[i];
+        stream_group_figures *x = &f->g[f->n++];
+        x->db = *(int *)ctx;
+        x->key = str_new(key.ptr, key.len);
+        x->group = str_dup(g->name);
+        x->lag_known = stream_group_lag(s, g, &x->lag);
+        x->pending = (long long)idtree_count(&g->pel);
+        x->consumers = g->nconsumers;
+    }
+}
+
+stream_figures *metrics_streams_step(void)
+{
+    if (!pass.building) {
+        pass.building = figures_new();
+    }
+    for (int steps = 0; steps < METRICS_STREAM_SCAN_STEPS; steps++) {
+        int db = pass.db;
+        pass.cursor = dict_scan(&server.dbs[db].keys, pass.cursor, visit, &db);
+        if (pass.cursor != 0) {
+            continue;
+        }
+        if (++pass.db < server.cfg.databases) {
+            continue;
+        }
+        /* A pass is complete: it replaces the last one. */
+        metrics_streams_release(pass.last);
+        pass.last = pass.building;
+        pass.building = NULL;
+        pass.db = 0;
+        break;
+    }
+    if (pass.last) {
+        __atomic_add_fetch(&pass.last->refs, 1, __ATOMIC_RELAXED);
+    }
+    return pass.last;
+}
+
+void metrics_streams_reset(void)
+{
+    metrics_streams_release(pass.building);
+    metrics_streams_release(pass.last);
+    memset(&pass, 0, sizeof(pass));
+}
