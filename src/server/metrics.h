@@ -19,6 +19,9 @@
 /* Concurrent HTTP connections at most: a flood of scrapers can hold no
  * more descriptors or connection buffers than this. */
 #define METRICS_MAX_CONNECTIONS 256
+/* Of which one client address may hold at most this many: a flood from
+ * one host cannot keep scrapers on other hosts out. */
+#define METRICS_MAX_PER_IP 64
 /* Descriptors the metrics server may use beyond its connections (the
  * listener, epoll, its wake-up pipe, a connection accepted only to be
  * refused at the cap); main() reserves these on top of maxclients. */

@@ -23,13 +23,15 @@ pytestmark = pytest.mark.skipif(SERVER.endswith("redis-server"), reason="Keel-on
 EXPORTER = "/usr/bin/prometheus-redis-exporter"
 # src/server/metrics.h: METRICS_MAX_CONNECTIONS and METRICS_FD_RESERVE.
 MAX_CONNECTIONS = 256
+MAX_PER_IP = 64
 FD_RESERVE = MAX_CONNECTIONS + 16
 # src/server/metrics.c: METRICS_TIMEOUT_S.
 HTTP_TIMEOUT = 10
 
 
-def http_get(port, path, method="GET", body=None, timeout=10):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port, path, method="GET", body=None, timeout=10, source=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
     try:
         conn.request(method, path, body=body)
         resp = conn.getresponse()
@@ -426,8 +428,13 @@ def test_idle_connection_flood_is_capped(ms, mr):
         assert c.get("during-flood") == b"99"
         c.close()
         assert time.time() - t < 2
-        # The HTTP server holds at most its cap of descriptors.
-        assert server_fds(ms) <= base_fds + FD_RESERVE
+        # One address holds at most its share of the connections (the rest
+        # are refused at once), so a scraper elsewhere gets in right away.
+        assert server_fds(ms) <= base_fds + MAX_PER_IP + 2
+        t = time.time()
+        status, _, body = http_get(ms.mport, "/metrics", source="127.0.0.2", timeout=5)
+        assert status == 200 and b"keel_commands_processed_total" in body
+        assert time.time() - t < 2
     finally:
         for s in idle:
             s.close()
@@ -442,6 +449,38 @@ def test_idle_connection_flood_is_capped(ms, mr):
             assert time.time() < deadline, "scrapes did not recover after the flood"
     # Connections the flood left in the accept queue are reaped too.
     assert wait_for(lambda: server_fds(ms) <= base_fds + 4, timeout=HTTP_TIMEOUT + 5)
+
+
+def test_connection_cap_across_addresses(ms, mr):
+    """Idle connections from many addresses fill the global cap and no
+    more: the server's descriptors stay bounded and commands run."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2000:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    base_fds = server_fds(ms)
+    idle = []
+    try:
+        for i in range(1000):
+            s = socket.socket()
+            s.bind(("127.0.%d.%d" % (1 + i // 50, 10 + i % 50), 0))
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", ms.mport))
+            idle.append(s)
+        time.sleep(1)
+        assert server_fds(ms) <= base_fds + FD_RESERVE
+        assert mr.ping()
+        mr.set("k", "v")
+        assert mr.get("k") == "v"
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.time() + HTTP_TIMEOUT + 10
+    while True:
+        try:
+            assert "keel_" in scrape(ms.mport)
+            break
+        except (OSError, http.client.HTTPException):
+            assert time.time() < deadline, "scrapes did not recover after the flood"
 
 
 def test_scrapes_do_not_disturb_commands(ms, mr):
