@@ -228,6 +228,31 @@ def test_pubsub_and_blocked_clients(ms, mr):
         blocker.close()
 
 
+def test_replication_figures_on_both_sides(keel):
+    pport, rport = free_port(), free_port()
+    primary = keel("--metrics-port", str(pport), "--repl-diskless-sync-delay", "0")
+    replica = keel("--metrics-port", str(rport), "--replicaof", "127.0.0.1", str(primary.port))
+    pc = primary.client(decode_responses=True)
+    for i in range(20):
+        pc.set("r:%d" % i, i)
+
+    def primary_sees_replica():
+        s = samples(scrape(pport))[0]
+        off = value(s, "keel_replica_offset_bytes", replica="127.0.0.1:%d" % replica.port, state="online")
+        return s if off is not None and off == value(s, "keel_replication_offset_bytes") else None
+    smp = wait_for(primary_sees_replica, timeout=15)
+    assert smp, scrape(pport)
+    assert value(smp, "keel_connected_replicas") == 1
+    assert value(smp, "keel_replication_role", role="master") == 1
+    assert value(smp, "keel_replica_lag_seconds", replica="127.0.0.1:%d" % replica.port) >= 0
+    # The replica's own snapshot may predate the last writes it applied.
+    rs = wait_for(lambda: (lambda s: s if value(s, "keel_db_keys", db=0) == 20 else None)(samples(scrape(rport))[0]))
+    assert rs
+    assert value(rs, "keel_replication_role", role="slave") == 1
+    assert value(rs, "keel_replication_master_link_up") == 1
+    assert value(rs, "keel_replication_master_last_io_seconds") >= 0
+
+
 def test_latency_percentiles_per_command(ms, mr):
     for i in range(50):
         mr.execute_command("INCR", "counter")  # redis-py's incr() sends INCRBY
