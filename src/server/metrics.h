@@ -4,17 +4,14 @@
  *
  * The HTTP thread never touches the server's data. Once a second the
  * event loop publishes a snapshot (the INFO text it builds anyway, the
- * ops/s it measured and the newest slow log entries) as an immutable,
+ * ops/s it measured, the newest slow log entries and the stream groups'
+ * figures of metrics_streams) as an immutable,
  * reference-counted object swapped in under a mutex; a request only takes
  * a reference to the current one, so a scrape can never block a command.
- * Turning the snapshot into Prometheus text or JSON happens in the HTTP
- * thread, once per snapshot. */
+ * Turning the snapshot into Prometheus text or JSON (metrics_format)
+ * happens in the HTTP thread, once per snapshot. */
 #ifndef KEEL_METRICS_H
 #define KEEL_METRICS_H
-
-#include <stddef.h>
-
-#include "base/str.h"
 
 /* Concurrent HTTP connections at most: a flood of scrapers can hold no
  * more descriptors or connection buffers than this. */
@@ -36,9 +33,5 @@ void metrics_cron(void);
 /* Stops the HTTP thread (closing its connections) and frees the last
  * snapshot; safe when it never started. */
 void metrics_stop(void);
-/* Appends p[0..n) as a JSON string literal (quotes included). Bytes
- * outside printable ASCII are escaped as \u00XX, so binary arguments
- * always make valid JSON. */
-str metrics_json_string(str out, const char *p, size_t n);
 
 #endif

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "server/metrics.h"
+#include "server/metrics_format.h"
 #include "server/slowlog.h"
 
 /* Redis's bounds on what an entry keeps of a command. */
