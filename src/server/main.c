@@ -111,10 +111,10 @@ static long cron(ev_loop *l, long long id, void *data)
     /* Replication's timers run once a second, as Redis's do. */
     if (server.cron_loops % server.cfg.hz == 0) {
         repl_cron();
-        /* The metrics endpoint's figures: once a second, never on demand,
-         * so scrapers cannot add work to the loop. */
-        metrics_cron();
     }
+    /* The metrics endpoint's figures: once a second, never on demand, so
+     * scrapers cannot add work to the loop. */
+    metrics_cron();
     aof_cron();
     persistence_cron();
     client_reap();

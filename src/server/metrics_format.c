@@ -80,6 +80,7 @@ enum {
     F_STREAM_PENDING,
     F_STREAM_CONSUMERS,
     F_STREAM_OMITTED,
+    F_STREAM_PASS,
     F_PUBLISH_USEC,
     NFAMILIES
 };
@@ -148,6 +149,8 @@ static const family_def families[NFAMILIES] = {
     [F_STREAM_CONSUMERS] = {"keel_stream_group_consumers", GAUGE, "Consumers in the group."},
     [F_STREAM_OMITTED] = {"keel_stream_groups_omitted", GAUGE,
                           "Consumer groups left out of the last pass (over 1000 groups)."},
+    [F_STREAM_PASS] = {"keel_stream_groups_pass_seconds", GAUGE,
+                       "How long the last keyspace pass for stream groups took (their figures' age at most)."},
     [F_PUBLISH_USEC] = {"keel_metrics_publish_usec", GAUGE,
                         "Event loop time spent building this snapshot (once a second)."},
 };
@@ -431,6 +434,7 @@ static void model_build(model *m, const metrics_figures *snap)
     }
     if (sf) {
         add_sample(m, F_STREAM_OMITTED, (double)sf->omitted);
+        add_sample(m, F_STREAM_PASS, (double)sf->pass_ms / 1000.0);
     }
     add_sample(m, F_PUBLISH_USEC, (double)snap->publish_us);
     add_sample(m, F_SNAPSHOT_TIME, (double)snap->time_ms / 1000.0);

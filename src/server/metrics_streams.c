@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/util.h"
 #include "db/db.h"
 #include "db/object.h"
 #include "server/server.h"
@@ -16,6 +17,7 @@
 static struct {
     int db;
     unsigned long cursor;
+    int64_t started_ms;
     stream_figures *building;
     stream_figures *last; /* the last complete pass */
 } pass;
@@ -68,12 +70,17 @@ static void visit(dnode *n, void *ctx)
     }
 }
 
-stream_figures *metrics_streams_step(void)
+void metrics_streams_step(void)
 {
     if (!pass.building) {
         pass.building = figures_new();
+        pass.started_ms = server_ms();
     }
+    int64_t deadline = util_us() + METRICS_STREAM_BUDGET_US;
     for (int steps = 0; steps < METRICS_STREAM_SCAN_STEPS; steps++) {
+        if (steps % METRICS_STREAM_CLOCK_EVERY == METRICS_STREAM_CLOCK_EVERY - 1 && util_us() >= deadline) {
+            break;
+        }
         int db = pass.db;
         pass.cursor = dict_scan(&server.dbs[db].keys, pass.cursor, visit, &db);
         if (pass.cursor != 0) {
@@ -83,12 +90,17 @@ stream_figures *metrics_streams_step(void)
             continue;
         }
         /* A pass is complete: it replaces the last one. */
+        pass.building->pass_ms = server_ms() - pass.started_ms;
         metrics_streams_release(pass.last);
         pass.last = pass.building;
         pass.building = NULL;
         pass.db = 0;
         break;
     }
+}
+
+stream_figures *metrics_streams_last(void)
+{
     if (pass.last) {
         __atomic_add_fetch(&pass.last->refs, 1, __ATOMIC_RELAXED);
     }

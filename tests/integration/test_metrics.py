@@ -303,6 +303,7 @@ def test_stream_consumer_group_figures(ms, mr):
     assert value(smp, "keel_stream_group_lag", db=0, key="orders", group="billing") == 3
     assert value(smp, "keel_stream_group_lag", db=3, key="audit", group="readers") == 1
     assert value(smp, "keel_stream_groups_omitted") == 0
+    assert 0 <= value(smp, "keel_stream_groups_pass_seconds") < 5
     mr.execute_command("SELECT", 3)
     mr.flushdb()
     mr.execute_command("SELECT", 0)

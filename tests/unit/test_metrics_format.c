@@ -64,7 +64,7 @@ static void test_prom_and_json(void)
     g[0].group = str_new("g1", 2);
     g[1].key = str_new("s", 1);
     g[1].group = str_new("unknown", 7);
-    stream_figures sf = {.refs = 1, .n = 2, .omitted = 7, .g = g};
+    stream_figures sf = {.refs = 1, .n = 2, .omitted = 7, .pass_ms = 2500, .g = g};
     const char *slow = "[{\"id\":1}]";
     metrics_figures in = {.info = INFO,
                           .info_len = strlen(INFO),
@@ -106,6 +106,7 @@ static void test_prom_and_json(void)
     CHECK(has_line(prom, "keel_stream_group_pending{db=\"3\",key=\"s\",group=\"unknown\"} 0"));
     CHECK(!strstr(prom, "keel_stream_group_lag{db=\"3\""));
     CHECK(has_line(prom, "keel_stream_groups_omitted 7"));
+    CHECK(has_line(prom, "keel_stream_groups_pass_seconds 2.5"));
     /* Families absent from INFO are left out, HELP and TYPE included. */
     CHECK(!strstr(prom, "keel_memory_rss_bytes"));
 
