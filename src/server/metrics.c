@@ -89,7 +89,8 @@ static snapshot *snapshot_acquire(void)
 
 /* On the event loop: the INFO text (everything, as INFO EVERYTHING builds
  * it: walks the clients and the databases' headers, never the keys), the
- * newest slow log entries and the stream groups' last complete pass. */
+ * newest slow log entries and the groups of the streams the last pass
+ * found (one lookup per stream, at most 1,000). */
 static void publish(void)
 {
     int64_t start_us = util_us();
@@ -105,6 +106,7 @@ static void publish(void)
     last_publish_ms = now;
     s->info = info_generate("everything", 1, 1);
     s->slowlog = slowlog_json(str_empty(256), METRICS_SLOWLOG_ENTRIES);
+    metrics_streams_refresh();
     s->streams = metrics_streams_last();
     pthread_mutex_init(&s->render_lock, NULL);
     s->publish_us = util_us() - start_us;
@@ -116,9 +118,9 @@ static void publish(void)
     snapshot_release(old);
 }
 
-/* The snapshot at the top of each second, the stream pass's step half a
- * second later: each costs the loop a few hundred microseconds, and apart
- * they never add up to one longer pause. */
+/* The snapshot at the top of each second, the stream pass's steps on the
+ * other ticks: each costs the loop a few hundred microseconds at most, and
+ * apart they never add up to one longer pause. */
 void metrics_cron(void)
 {
     if (!daemon_) {
@@ -126,11 +128,11 @@ void metrics_cron(void)
     }
     int hz = server.cfg.hz;
     long long phase = server.cron_loops % hz;
-    if (phase == hz / 2) {
-        metrics_streams_step();
-    }
     if (phase == 0) {
         publish();
+    }
+    if (phase != 0 || hz == 1) {
+        metrics_streams_step();
     }
 }
 

@@ -28,8 +28,8 @@
  * when metrics-port is 0), after publishing a first snapshot. Returns -1
  * (logged) when the port cannot be opened. */
 int metrics_start(void);
-/* Called by every cron tick: publishes a new snapshot once a second (and
- * advances the stream groups' pass, half a second apart). */
+/* Called by every cron tick: publishes a new snapshot once a second, and
+ * advances the stream groups' pass on the other ticks. */
 void metrics_cron(void);
 /* Stops the HTTP thread (closing its connections) and frees the last
  * snapshot; safe when it never started. */

@@ -1,22 +1,26 @@
 /* metrics_streams: consumer-group figures (lag, pending entries,
- * consumers) of every stream, for the metrics endpoint, gathered without
- * ever scanning the keyspace in one go: each publish walks a bounded
- * number of keyspace buckets from where the previous one stopped, and the
- * figures of the last complete pass are what gets published. On a small
- * keyspace a pass ends within one publish (figures at most a second old);
- * on a big one a pass takes many publishes, and the pass's duration is
- * published with the figures. The step runs half a second away from the
- * snapshot's publish, so the loop never pays for both at once. */
+ * consumers) of every stream, for the metrics endpoint, without ever
+ * scanning the keyspace in one go.
+ *
+ * Discovery: a pass over the keyspace, advanced on the cron ticks between
+ * two publishes in slices of at most METRICS_STREAM_BUDGET_US, finds the
+ * streams; on a small keyspace it ends within a second, on a big one it
+ * takes many (its duration is published). Freshness: before each publish
+ * the streams the last pass found are looked up again by key (at most
+ * METRICS_STREAM_MAX_GROUPS lookups), so their figures are never more than
+ * a second old, groups created on them since appear at once, and deleted
+ * streams vanish at once; a stream created since the last pass appears
+ * when the next pass ends. */
 #ifndef KEEL_METRICS_STREAMS_H
 #define KEEL_METRICS_STREAMS_H
 
 #include "base/str.h"
 
-/* Loop time one publish may spend on the pass: each visited key costs a
- * cache miss to read its type (about 0.1 us), so a step budget alone would
- * not bound the time on a big keyspace; measured 4,096 steps cost 2-3 ms
- * with 1M keys. */
-#define METRICS_STREAM_BUDGET_US 250
+/* Loop time one step may spend on the pass: each visited key costs a
+ * cache miss to read its type, so a step budget alone would not bound the
+ * time on a big keyspace (measured: 4,096 steps cost 2-3 ms with 1M keys).
+ * At hz 10 that is 0.9 ms of loop time a second at most. */
+#define METRICS_STREAM_BUDGET_US 100
 /* dict_scan steps per publish at most (each visits one or two buckets and
  * their chains), and between two looks at the clock. */
 #define METRICS_STREAM_SCAN_STEPS 4096
@@ -38,14 +42,17 @@ typedef struct stream_figures {
     int refs; /* atomic */
     int n;
     long long omitted;
-    int64_t pass_ms; /* how long the pass took, start to end */
+    int64_t pass_ms; /* how long the last pass took, start to end */
     stream_group_figures *g;
 } stream_figures;
 
-/* On the event loop, once a second: one bounded step of the current pass. */
+/* On the event loop, from cron: one bounded step of the current pass. */
 void metrics_streams_step(void);
-/* A new reference to the last complete pass's figures (NULL before the
- * first pass ends). */
+/* Before a publish: the streams of the last complete pass looked up again,
+ * their groups' figures taken anew. */
+void metrics_streams_refresh(void);
+/* A new reference to the latest figures (NULL before the first pass
+ * ends). */
 stream_figures *metrics_streams_last(void);
 void metrics_streams_release(stream_figures *f);
 /* Drops the pass in progress and the last complete one (shutdown). */
