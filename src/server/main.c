@@ -112,8 +112,9 @@ static long cron(ev_loop *l, long long id, void *data)
     if (server.cron_loops % server.cfg.hz == 0) {
         repl_cron();
     }
-    /* The metrics endpoint's figures: once a second, never on demand, so
-     * scrapers cannot add work to the loop. */
+    /* The metrics endpoint's figures, published once a second and never on
+     * demand, so scrapers cannot add work to the loop (the other ticks
+     * advance its bounded keyspace pass for stream groups). */
     metrics_cron();
     aof_cron();
     persistence_cron();
