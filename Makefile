@@ -8,8 +8,11 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
 LUA_LIBS := $(shell pkg-config --libs lua5.1-cjson lua5.1-bitop lua5.1 2>/dev/null)
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc $(LUA_CFLAGS) -MMD -MP
-LIBS := -lpthread -lm -lcrypto -llzf $(LUA_LIBS)
+# Headers generated from files under src/ (the metrics dashboard page).
+GEN := build/gen
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc -I$(GEN) $(LUA_CFLAGS) -MMD -MP
+# libmicrohttpd serves the metrics endpoint (src/server/metrics.c).
+LIBS := -lpthread -lm -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
 
 ifeq ($(SANITIZE),1)
   BUILD := build/san
@@ -27,7 +30,7 @@ CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(EXTRA_CFLAGS)
 SRCS := $(wildcard src/*/*.c)
 OBJS := $(SRCS:src/%.c=$(BUILD)/%.o)
 # Unit tests link the layers below the server (DESIGN: testable alone).
-LIB_OBJS := $(filter $(BUILD)/base/% $(BUILD)/ds/% $(BUILD)/proto/% $(BUILD)/types/% $(BUILD)/db/% $(BUILD)/net/% $(BUILD)/repl/backlog.o,$(OBJS))
+LIB_OBJS := $(filter $(BUILD)/base/% $(BUILD)/ds/% $(BUILD)/proto/% $(BUILD)/types/% $(BUILD)/db/% $(BUILD)/net/% $(BUILD)/repl/backlog.o $(BUILD)/server/metrics_format.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Client-compatibility programs (tests/clients): linked with the client
@@ -50,6 +53,17 @@ $(BIN): $(OBJS)
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The dashboard page as a C string: each line quoted, with backslashes,
+# quotes and question marks escaped (C11 would read "??x" as a trigraph).
+$(GEN)/dashboard_html.h: src/server/dashboard.html
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from src/server/dashboard.html by the Makefile. */'; \
+	  echo 'static const char dashboard_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo '    ;'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/server/metrics.o: $(GEN)/dashboard_html.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -138,13 +152,15 @@ else
   FUZZ_DRIVER := -DFUZZ_STANDALONE
 endif
 FUZZ_LOADER_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 -artifact_prefix=$(CURDIR)/build/fuzz/
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Isrc -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Isrc -I$(GEN) -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
 FUZZ_SRV_OBJS := $(SRCS:src/%.c=$(FUZZ_OBJ)/%.o)
-FUZZ_LIBS := -lpthread -lm -lcrypto -llzf $(LUA_LIBS)
+FUZZ_LIBS := -lpthread -lm -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
 
 $(FUZZ_OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN_CC) -c -o $@ $<
+
+$(FUZZ_OBJ)/server/metrics.o: $(GEN)/dashboard_html.h
 
 $(FUZZ_OBJ)/server/main.o: src/server/main.c
 	@mkdir -p $(dir $@)

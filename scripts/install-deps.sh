@@ -8,7 +8,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
-      node-redis libhiredis-dev liblzf-dev redis-sentinel nutcracker)
+      node-redis libhiredis-dev liblzf-dev redis-sentinel nutcracker
+      libmicrohttpd-dev python3-prometheus-client prometheus-redis-exporter)
 IOREDIS_MARK="$ROOT/tests/clients/node_modules/ioredis/package.json"
 
 missing=()
@@ -33,8 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt-get update -qq
         apt-get install -y -qq "${missing[@]}" >/dev/null
         # The packaged redis-server is only a benchmark reference, and the tests
-        # start redis-sentinel and nutcracker on their own ports: keep all stopped.
-        for svc in redis-server redis-sentinel nutcracker; do
+        # start redis-sentinel, nutcracker and prometheus-redis-exporter on
+        # their own ports: keep all stopped.
+        for svc in redis-server redis-sentinel nutcracker prometheus-redis-exporter; do
             if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
             service "$svc" stop >/dev/null 2>&1 || true
         done

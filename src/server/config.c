@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/slowlog.h"
 
@@ -339,8 +340,9 @@ static void apply_busy_poll(void)
 
 static void apply_maxclients(void)
 {
-    if (server.loop && ev_setsize(server.loop) < server.cfg.maxclients + 128) {
-        ev_resize(server.loop, server.cfg.maxclients + 128);
+    int want = server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0);
+    if (server.loop && ev_setsize(server.loop) < want) {
+        ev_resize(server.loop, want);
     }
 }
 
@@ -349,6 +351,8 @@ static void apply_maxclients(void)
 static config_def defs[] = {
     {"port", NULL, CFG_INT, S(port), 0, 65535, "6379", 0, NULL, NULL, NULL, NULL},
     {"bind", NULL, CFG_STR, S(bind), 0, 0, "127.0.0.1 -::1", 0, NULL, NULL, NULL, NULL},
+    {"metrics-port", NULL, CFG_INT, S(metrics_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
+    {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
     {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, NULL},

@@ -20,6 +20,7 @@
 #include "repl/repl.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/metrics.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -117,6 +118,10 @@ static long cron(ev_loop *l, long long id, void *data)
     if (server.cron_loops % server.cfg.hz == 0) {
         repl_cron();
     }
+    /* The metrics endpoint's figures, published once a second and never on
+     * demand, so scrapers cannot add work to the loop (the other ticks
+     * advance its bounded keyspace pass for stream groups). */
+    metrics_cron();
     aof_cron();
     persistence_cron();
     client_reap();
@@ -180,9 +185,17 @@ static void daemonize(void)
     }
 }
 
+/* Descriptors beyond maxclients: the server's own (32) and the loop's
+ * slack (128), plus what the metrics HTTP server may hold, so a flood of
+ * scrapers never takes a descriptor a client of the command port needs. */
+static int reserved_fds(void)
+{
+    return 32 + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0);
+}
+
 static void raise_fd_limit(void)
 {
-    rlim_t want = (rlim_t)server.cfg.maxclients + 32 + 128;
+    rlim_t want = (rlim_t)server.cfg.maxclients + (rlim_t)reserved_fds();
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur >= want) {
         return;
@@ -193,7 +206,7 @@ static void raise_fd_limit(void)
     }
     if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
         getrlimit(RLIMIT_NOFILE, &lim);
-        int possible = (int)lim.rlim_cur - 32 - 128;
+        int possible = (int)lim.rlim_cur - reserved_fds();
         if (possible < 1) {
             possible = 1;
         }
@@ -292,6 +305,9 @@ int server_shutdown(int flags)
             return -1;
         }
     }
+    /* Past the point where shutdown may still be refused: the HTTP thread
+     * is joined, so nothing runs beside exit's clean-up. */
+    metrics_stop();
     client_flush_pending();
     if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
         unlink(server.cfg.unixsocket);
@@ -415,7 +431,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     raise_fd_limit();
-    server.loop = ev_new(server.cfg.maxclients + 128);
+    server.loop = ev_new(server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0));
     server_update_time();
     server.start_ms = server.now_ms;
     server.lastsave = server.now_ms / 1000;
@@ -444,6 +460,9 @@ int main(int argc, char **argv)
         return 1;
     }
     server.dirty = 0;
+    if (metrics_start() < 0) {
+        return 1;
+    }
     repl_start();
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);

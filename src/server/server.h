@@ -128,7 +128,9 @@ typedef struct obuf_limit {
 
 typedef struct server_config {
     int port;
-    char *bind; /* space-separated addresses */
+    char *bind;         /* space-separated addresses */
+    int metrics_port;   /* HTTP /metrics, /json and dashboard; 0 = off */
+    char *metrics_bind; /* one address */
     char *unixsocket;
     int unixsocketperm;
     char *requirepass;

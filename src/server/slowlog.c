@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "server/metrics_format.h"
 #include "server/slowlog.h"
 
 /* Redis's bounds on what an entry keeps of a command. */
@@ -83,6 +84,27 @@ void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us)
     e->addr = str_new(fake ? "?:0" : c->addr, strlen(fake ? "?:0" : c->addr));
     e->name = !fake && c->name ? str_dup(c->name) : str_empty(0);
     slowlog_trim();
+}
+
+str slowlog_json(str out, long max)
+{
+    long n = max < slog.n ? max : slog.n;
+    out = str_append_cstr(out, "[");
+    for (long i = 0; i < n; i++) {
+        const slow_entry *e = &slog.e[i];
+        out = str_printf(out, "%s{\"id\":%lld,\"time\":%lld,\"duration_us\":%lld,\"args\":[", i ? "," : "", e->id,
+                         (long long)e->time, (long long)e->duration);
+        for (int j = 0; j < e->argc; j++) {
+            out = str_append_cstr(out, j ? "," : "");
+            out = metrics_json_string(out, e->argv[j], str_len(e->argv[j]));
+        }
+        out = str_append_cstr(out, "],\"client\":");
+        out = metrics_json_string(out, e->addr, str_len(e->addr));
+        out = str_append_cstr(out, ",\"name\":");
+        out = metrics_json_string(out, e->name, str_len(e->name));
+        out = str_append_cstr(out, "}");
+    }
+    return str_append_cstr(out, "]");
 }
 
 static const char *const help[] = {

@@ -14,5 +14,10 @@
 void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us);
 /* Trims the log to slowlog-max-len (after CONFIG SET). */
 void slowlog_trim(void);
+/* Appends the newest max entries (at most) as a JSON array of objects
+ * {id, time, duration_us, args, client, name}, newest first: the metrics
+ * snapshot carries them, so the work is bounded by max entries of at most
+ * 32 arguments of 128 bytes. */
+str slowlog_json(str out, long max);
 
 #endif
