@@ -13,6 +13,10 @@
 
 #define CHUNK (1u << 20)
 #define SYNC_EVERY (8u << 20)
+/* The most that may wait for the thread: past it the caller waits (its
+ * memory is bounded, whatever the disk's speed). Callers that can pause
+ * their own output (the snapshot walk) stop well before this. */
+#define MAX_PENDING (8u << 20)
 
 typedef struct chunk {
     struct chunk *next;
@@ -25,11 +29,12 @@ struct bgwriter {
     int incremental_sync;
     chunk *cur; /* being filled by the caller */
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    chunk *head, *tail; /* queued for the thread */
-    size_t pending;     /* bytes in the queue */
-    int closing, stop;  /* no more chunks will come; give up at once */
-    int err;            /* the first write error */
+    pthread_cond_t cond;    /* chunks queued, or closing */
+    pthread_cond_t drained; /* a chunk was written */
+    chunk *head, *tail;     /* queued for the thread */
+    size_t pending;         /* bytes in the queue */
+    int closing, stop;      /* no more chunks will come; give up at once */
+    int err;                /* the first write error */
     pthread_t thread;
 };
 
@@ -39,6 +44,14 @@ static chunk *chunk_new(void)
     c->next = NULL;
     c->len = 0;
     return c;
+}
+
+/* SCHED_IDLE, or back to the normal policy while someone waits for the
+ * thread (other load on the core would otherwise starve it then). */
+static void set_idle(pthread_t t, int idle)
+{
+    struct sched_param none = {0};
+    pthread_setschedparam(t, idle ? SCHED_IDLE : SCHED_OTHER, &none);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -61,10 +74,9 @@ static void *writer_main(void *arg)
 {
     bgwriter *w = arg;
     /* Run only when the event loop leaves the CPU free: on a shared core a
-     * runnable writer would otherwise take whole scheduler slices (ms) from
-     * it. If the writer falls behind, the snapshot's walk waits for it. */
-    struct sched_param none = {0};
-    pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+     * runnable writer at equal weight takes whole scheduler slices (ms)
+     * from the loop. A caller that has to wait for it lifts it (priority). */
+    set_idle(pthread_self(), 1);
     unsigned long long written = 0, synced = 0;
     pthread_mutex_lock(&w->lock);
     for (;;) {
@@ -93,6 +105,7 @@ static void *writer_main(void *arg)
             w->err = err;
         }
         w->pending -= c->len;
+        pthread_cond_signal(&w->drained);
         alloc_free(c);
     }
     pthread_mutex_unlock(&w->lock);
@@ -107,9 +120,11 @@ bgwriter *bgwriter_open(int fd, int incremental_sync)
     w->cur = chunk_new();
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->drained, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
+        pthread_cond_destroy(&w->drained);
         alloc_free(w->cur);
         alloc_free(w);
         return NULL;
@@ -130,6 +145,13 @@ static void enqueue_current(bgwriter *w)
     w->tail = c;
     w->pending += c->len;
     pthread_cond_signal(&w->cond);
+    if (w->pending > MAX_PENDING && !w->err) {
+        set_idle(w->thread, 0);
+        while (w->pending > MAX_PENDING / 2 && !w->err) {
+            pthread_cond_wait(&w->drained, &w->lock);
+        }
+        set_idle(w->thread, 1);
+    }
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -172,6 +194,7 @@ static void finish_thread(bgwriter *w, int stop)
     alloc_free(w->cur);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->drained);
 }
 
 int bgwriter_close(bgwriter *w)

@@ -2,8 +2,8 @@
  * bytes and go on; the thread does the write() calls and starts the
  * disk's writeback as it goes (sync_file_range), which measured up to 5 ms
  * per call on the event loop and so made the p99 latency of every client
- * during a snapshot. The bytes waiting for the thread are bounded by the
- * caller: bgwriter_pending says how many there are. */
+ * during a snapshot. At most 8 MB wait for the thread (a writer past that
+ * waits); bgwriter_pending says how many do, so a caller can pause first. */
 #ifndef KEEL_BGWRITER_H
 #define KEEL_BGWRITER_H
 
@@ -15,7 +15,7 @@ typedef struct bgwriter bgwriter;
  * the writeback of every 8 MB written (rdb-save-incremental-fsync).
  * NULL if the thread cannot start. */
 bgwriter *bgwriter_open(int fd, int incremental_sync);
-/* Queues a copy of n bytes. */
+/* Queues a copy of n bytes (waiting while 8 MB are queued). */
 void bgwriter_write(bgwriter *w, const void *p, size_t n);
 /* Bytes queued and not yet written. */
 size_t bgwriter_pending(bgwriter *w);

@@ -219,9 +219,9 @@ static int wait_closing(void)
 
 static void begin(const char *path, void (*done)(int ok));
 
-/* The walk waits while the disk is more than this behind: the bytes in
- * flight stay bounded however slow the disk. */
-#define DISK_BACKLOG_MAX (32u << 20)
+/* The walk waits while the disk is more than this behind, so writes to
+ * keys not yet saved rarely have to wait for the writer's 8 MB bound. */
+#define DISK_BACKLOG_MAX (4u << 20)
 
 static int disk_behind(void)
 {
