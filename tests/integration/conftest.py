@@ -50,10 +50,10 @@ def raw_cmd(*args):
 class Server:
     """A running keel-server process."""
 
-    def __init__(self, *args, config=None):
+    def __init__(self, *args, config=None, binary=SERVER, env=None):
         self.dir = tempfile.mkdtemp(prefix="keel-test-")
         self.log = os.path.join(self.dir, "server.log")
-        argv = [SERVER]
+        argv = [binary]
         if config is not None:
             path = os.path.join(self.dir, "keel.conf")
             with open(path, "w") as f:
@@ -65,7 +65,7 @@ class Server:
             self.port = free_port()
             self.logf = open(self.log, "w")
             self.proc = subprocess.Popen(argv + ["--port", str(self.port), "--dir", self.dir] + list(args),
-                                         stdout=self.logf, stderr=subprocess.STDOUT)
+                                         stdout=self.logf, stderr=subprocess.STDOUT, env=env)
             if self._wait_ready():
                 return
             self.logf.close()
@@ -118,6 +118,24 @@ class Server:
         rc = self.proc.returncode
         if rc not in (0, -15):
             raise AssertionError("server exited with %s:\n%s" % (rc, self.log_text()[-4000:]))
+
+
+REDIS_BIN = "/usr/bin/redis-server"
+
+
+@pytest.fixture(scope="module")
+def redis_ref():
+    """Debian's redis-server beside the server under test, the reference of
+    differential and interop tests: a client on an empty server (C locale,
+    as SORT ALPHA compares with strcoll)."""
+    if not os.access(REDIS_BIN, os.X_OK):
+        pytest.skip("needs Debian's redis-server")
+    s = Server("--save", "", "--appendonly", "no", binary=REDIS_BIN, env=dict(os.environ, LC_ALL="C"))
+    c = s.client()
+    c.flushall()
+    yield c
+    c.close()
+    s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,12 @@ written there moved into Keel with DUMP/RESTORE.
 Every test passes against redis-server 7.0.15 (KEEL_SERVER=/usr/bin/redis-
 server) except those marked keel_only: BITOP's DIFF, DIFF1, ANDOR and ONE
 (Redis 8.2) and the propagation log (a Keel DEBUG subcommand)."""
-import os
 import random
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
-from conftest import SERVER, WRONGTYPE, err, free_port, raw_cmd, resp_exchange
+from conftest import SERVER, WRONGTYPE, err, raw_cmd, resp_exchange
 from resp_client import RespConn
 
 REDIS_BIN = "/usr/bin/redis-server"
@@ -613,26 +610,6 @@ def test_propagation(r, plog):
 
 
 # ---------------------------------------------------------------- against redis-server
-
-@pytest.fixture(scope="module")
-def redis_ref():
-    """Debian's redis-server, the reference."""
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="keel-bitmap-ref-")
-    p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            c.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    c.flushall()
-    yield c
-    c.close()
-    p.terminate()
-    p.wait(10)
 
 
 def call(r, *args):

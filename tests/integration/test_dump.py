@@ -6,13 +6,11 @@ touching the keyspace."""
 import os
 import random
 import struct
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
-from conftest import err, free_port
+from conftest import err
 
 REDIS_BIN = "/usr/bin/redis-server"
 KEEL_IS_REDIS = os.environ.get("KEEL_SERVER", "").endswith("redis-server")
@@ -43,25 +41,6 @@ def with_crc(body):
     """A payload from a value body and a version: add the CRC trailer."""
     return body + struct.pack("<Q", crc64(body))
 
-
-@pytest.fixture(scope="module")
-def redis_ref():
-    """Debian's redis-server, the reference the payloads travel to and from."""
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="keel-dump-ref-")
-    p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            c.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield c
-    c.close()
-    p.terminate()
-    p.wait(10)
 
 
 def fill(r):

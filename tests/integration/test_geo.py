@@ -7,14 +7,11 @@ redis-server: the same GEOADDs give the same scores, and a geo set moved
 from it with DUMP/RESTORE answers every query with the same bytes."""
 import os
 import random
-import subprocess
-import tempfile
 import time
 
 import pytest
-import redis
 
-from conftest import WRONGTYPE, err, free_port, raw_cmd, resp_exchange
+from conftest import WRONGTYPE, err, raw_cmd, resp_exchange
 
 REDIS_BIN = "/usr/bin/redis-server"
 KEEL_IS_REDIS = os.environ.get("KEEL_SERVER", "").endswith("redis-server")
@@ -450,25 +447,6 @@ def test_big_set_search_is_fast(server, r):
 
 
 # ---- interop with Debian's redis-server ----
-
-@pytest.fixture(scope="module")
-def redis_ref():
-    """Debian's redis-server, the reference."""
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="keel-geo-ref-")
-    p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            c.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield c
-    c.close()
-    p.terminate()
-    p.wait(10)
 
 
 def random_points(rnd, n):

@@ -7,13 +7,11 @@ redis-server (DUMP/RESTORE, byte-identical results of the same PFADDs)."""
 import os
 import random
 import struct
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
-from conftest import SERVER, WRONGTYPE, err, free_port, resp_exchange
+from conftest import SERVER, WRONGTYPE, err, resp_exchange
 
 REDIS_BIN = "/usr/bin/redis-server"
 IS_REDIS = SERVER.endswith("redis-server")
@@ -608,31 +606,9 @@ def test_snapshot_keeps_the_bytes(keel):
 # ---------------------------------------------------------------- interop with redis-server
 
 @pytest.fixture(scope="module")
-def ref():
-    """Debian's redis-server beside the server under test (on a new port
-    if the one picked was taken before it could bind)."""
-    d = tempfile.mkdtemp(prefix="keel-hll-ref-")
-    for _ in range(5):
-        port = free_port()
-        p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        c = redis.Redis(port=port)
-        for _ in range(200):
-            if p.poll() is not None:
-                break
-            try:
-                c.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        if p.poll() is None:
-            break
-    c.ping()
-    yield c
-    c.close()
-    p.terminate()
-    p.wait(10)
-
+def ref(redis_ref):
+    """Debian's redis-server beside the server under test (conftest)."""
+    return redis_ref
 
 def add_both(a, b, key, elements, chunk=100):
     for i in range(0, len(elements), chunk):

@@ -5,13 +5,9 @@ than proto-max-bulk-len is refused, as Redis refuses it), and a random run
 against Debian's redis-server. Every test passes against redis-server
 7.0.15 too."""
 import random
-import subprocess
-import tempfile
 import time
 
-import pytest
-import redis
-from conftest import err, free_port
+from conftest import err
 from resp_client import RespConn
 
 REDIS_BIN = "/usr/bin/redis-server"
@@ -153,25 +149,6 @@ def test_largest_table_within_the_default_bound(r):
     assert time.time() - t < 20
     assert len(s) == n == idx[3] and n > 7000
 
-
-@pytest.fixture(scope="module")
-def redis_ref():
-    """Debian's redis-server, the reference."""
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="keel-lcs-ref-")
-    p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    c = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            c.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield c
-    c.close()
-    p.terminate()
-    p.wait(10)
 
 
 def test_random_against_redis(r, redis_ref):

@@ -14,13 +14,11 @@ Every behavioural test passes against redis-server too
 is skipped there."""
 import os
 import random
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
-from conftest import SERVER, WRONGTYPE, err, free_port, resp_exchange
+from conftest import SERVER, WRONGTYPE, err, resp_exchange
 from persist_util import TempDirs, removal_fixture
 from repl_util import Cluster, kinds_param, replicate, wait_in_sync
 
@@ -588,33 +586,9 @@ def test_stats_count_pattern_lookups(r):
 # ---- differential: the same random commands in redis-server and here ----
 
 @pytest.fixture(scope="module")
-def ref():
-    """Debian's redis-server with the C locale (ALPHA uses strcoll)."""
-    d = tempfile.mkdtemp(prefix="keel-sort-ref-")
-    env = dict(os.environ, LC_ALL="C")
-    # A free port may be taken before the server binds it: then another.
-    for attempt in range(5):
-        port = free_port()
-        p = subprocess.Popen([REDIS_BIN, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        c = redis.Redis(port=port)
-        for _ in range(400):
-            if p.poll() is not None:
-                break
-            try:
-                c.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        if p.poll() is None:
-            break
-    else:
-        raise RuntimeError("redis-server could not start")
-    yield c
-    c.close()
-    p.terminate()
-    p.wait(10)
-
+def ref(redis_ref):
+    """Debian's redis-server beside the server under test (conftest)."""
+    return redis_ref
 
 def fill_random(rnd, clients):
     """Lists, sets and sorted sets of numbers, words and both, in compact and
