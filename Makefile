@@ -39,7 +39,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration examples bench format format-check docs clean fuzz
+.PHONY: all deps run test unit integration examples bench bench-patterns format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -83,6 +83,15 @@ test: unit integration
 
 bench: all
 	$(PYTHON) bench/run.py
+
+# docs/PATTERNS.md's figures: rate limiters and lock cycles, Keel and Redis.
+LOCKCYCLE_BIN := $(BUILD)/bench/lockcycle
+$(LOCKCYCLE_BIN): bench/lockcycle.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lhiredis
+
+bench-patterns: all $(LOCKCYCLE_BIN)
+	$(PYTHON) bench/patterns.py ./$(BIN) $(LOCKCYCLE_BIN)
 
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
