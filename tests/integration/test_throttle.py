@@ -253,3 +253,30 @@ def test_replica_gets_same_state(keel):
         th(rc, "rk", 2, 1, 60)
     p.close()
     rc.close()
+
+
+def test_inside_a_script_propagates_effects(r, plog):
+    script = "return redis.call('CL.THROTTLE', KEYS[1], 0, 1, 60)"
+    assert r.eval(script, 1, "sk") == [0, 1, 0, -1, 60]
+    assert r.eval(script, 1, "sk")[0] == 1
+    log = plog()
+    assert [e[1] for e in log if e[1] not in ("MULTI", "EXEC")] == ["SET"]
+    assert log[[e[1] for e in log].index("SET")][2:] == ["sk", r.get("sk").decode(), "PXAT",
+                                                        str(r.execute_command("PEXPIRETIME", "sk"))]
+
+
+def test_debug_reload_keeps_state(r):
+    th(r, "rl", 3, 1, 60)
+    tat, at = r.get("rl"), r.execute_command("PEXPIRETIME", "rl")
+    assert r.execute_command("DEBUG", "RELOAD") in (b"OK", "OK", True)
+    assert r.get("rl") == tat and r.execute_command("PEXPIRETIME", "rl") == at
+    assert th(r, "rl", 3, 1, 60)[:3] == [0, 4, 2]
+
+
+def test_refills_over_time(r):
+    # 20 per second, no burst: T = 50 ms.
+    assert th(r, "t", 0, 20, 1)[0] == 0
+    denied = th(r, "t", 0, 20, 1)
+    assert denied[0] == 1 and denied[3] == 1  # 50 ms or less, rounded up
+    time.sleep(0.08)
+    assert th(r, "t", 0, 20, 1)[0] == 0
