@@ -5,12 +5,21 @@
 // cache write without waiting; two updates of the same row can then reach
 // the cache in the other order than they reached the database, and the
 // cache keeps the older row until its TTL (an hour). Reproduced here by
-// delaying the first cache write. The fix: the database hands out a version
-// with each write, and the cache accepts a value only if its version is
-// newer (a small script compares and sets atomically).
+// holding the first cache write back until the second one is done. The
+// fix: the database hands out a version with each write, and the cache
+// accepts a value only if its version is newer (a small script compares
+// and sets atomically).
 'use strict';
 
-const { connect, sleep, makeDb, check, run } = require('./lib/common');
+const { connect, makeDb, check, run } = require('./lib/common');
+
+// A cache write held back until release() is called: the slow one of two
+// concurrent updates, made slow on purpose so the order is always the same.
+function heldBack(write) {
+    let release;
+    const gate = new Promise((resolve) => (release = resolve));
+    return { done: gate.then(write), release };
+}
 
 // SET KEYS[1] to ARGV[2] (a JSON row) only if ARGV[1], its version, is
 // newer than the version stored beside it; both keys get the TTL ARGV[3].
@@ -34,10 +43,11 @@ run(async () => {
 
     // Async variant: the first cache write is slow (a GC pause, a retry).
     const a = await db.put('7', { id: '7', plan: 'team' });
-    const slowWrite = sleep(50).then(() => client.set('user:7', JSON.stringify(a), { EX: 3600 }));
+    const slowWrite = heldBack(() => client.set('user:7', JSON.stringify(a), { EX: 3600 }));
     const b = await db.put('7', { id: '7', plan: 'enterprise' });
     await client.set('user:7', JSON.stringify(b), { EX: 3600 });
-    await slowWrite;
+    slowWrite.release();
+    await slowWrite.done;
     const stale = JSON.parse(await client.get('user:7')).plan;
     console.log(`async naive: cache ${stale}, database ${db.rows.get('7').plan} (stale for the TTL)`);
     check(stale === 'team', 'the reordered write left the older row');
@@ -46,10 +56,11 @@ run(async () => {
     const put = async (row) => ({ row: await db.put('7', row), v: ++version });
     const cacheSet = (w) => client.eval(SET_IF_NEWER, { keys: ['vuser:7'], arguments: [String(w.v), JSON.stringify(w.row), '3600'] });
     const wa = await put({ id: '7', plan: 'team' });
-    const slowFixed = sleep(50).then(() => cacheSet(wa));
+    const slowFixed = heldBack(() => cacheSet(wa));
     const wb = await put({ id: '7', plan: 'enterprise' });
     await cacheSet(wb);
-    const refused = await slowFixed;
+    slowFixed.release();
+    const refused = await slowFixed.done;
     const fresh = JSON.parse(await client.hGet('vuser:7', 'row')).plan;
     console.log(`async versioned: cache ${fresh}, database ${db.rows.get('7').plan} (late write refused: ${refused === 0})`);
     check(fresh === 'enterprise' && refused === 0, 'the newer row stays');
