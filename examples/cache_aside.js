@@ -44,7 +44,7 @@ async function protectedGet(client, db, id) {
 }
 
 async function stampede(getter, n) {
-    const db = makeDb(50);
+    const db = makeDb(200); // slow enough that all n reads miss before the first fill
     db.rows.set('42', { id: '42', name: 'Ada' });
     const clients = await Promise.all(Array.from({ length: n }, connect));
     const users = await Promise.all(clients.map((c) => getter(c, db, '42')));
