@@ -133,8 +133,8 @@ def main():
         def ratio(a, b):
             return statistics.median(x / y for x, y in zip(rows[a], rows[b]))
 
-        print("| Benchmark | Server | P1 ops/s | P16 ops/s |")
-        print("|---|---|---:|---:|")
+        print("| Benchmark | Server | P1 ops/s | P16 ops/s | P1 min-max | P16 min-max |")
+        print("|---|---|---:|---:|---:|---:|")
         for kind, label, name in (("limiter", "SET (reference)", "redis"), ("limiter", "SET (reference)", "keel"),
                                   ("limiter", "EVALSHA limiter (seed)", "redis"),
                                   ("limiter", "EVALSHA limiter (seed)", "keel"), ("limiter", "CL.THROTTLE", "keel"),
@@ -142,7 +142,11 @@ def main():
                                   ("lock", "SET NX PX + EVALSHA release", "keel"),
                                   ("lock", "SET NX PX + DELIFEQ", "keel")):
             key = label.replace(" (seed)", "").replace(" (reference)", "")
-            print("| %s | %s | %.0f | %.0f |" % (label, name, med[(kind, key, name, 1)], med[(kind, key, name, 16)]))
+            lo1, hi1 = min(rows[(kind, key, name, 1)]), max(rows[(kind, key, name, 1)])
+            lo16, hi16 = min(rows[(kind, key, name, 16)]), max(rows[(kind, key, name, 16)])
+            print("| %s | %s | %.0f | %.0f | %.0f-%.0f | %.0f-%.0f |" % (label, name, med[(kind, key, name, 1)],
+                                                                         med[(kind, key, name, 16)], lo1, hi1, lo16,
+                                                                         hi16))
         print()
         print("Median of per-round ratios (%d rounds):" % ROUNDS)
         for p in (1, 16):
