@@ -36,9 +36,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Client-compatibility programs (tests/clients): linked with the client
 # library they exercise, never with the server.
 HIREDIS_BIN := $(BUILD)/tests/hiredis_patterns
+# The pattern examples (examples/): the C ones are built here, and `make
+# examples` runs all of them against a fresh server (examples/run.py).
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration bench format format-check docs clean fuzz
+.PHONY: all deps run test unit integration examples bench bench-patterns format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -73,19 +77,35 @@ $(HIREDIS_BIN): tests/clients/hiredis_patterns.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< -lhiredis
 
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS_MODE) -o $@ $< -lhiredis
+
+examples: all $(EXAMPLE_BINS)
+	$(PYTHON) examples/run.py --server ./$(BIN) --bin-dir $(BUILD)/examples
+
 run: all
 	./$(BIN)
 
 unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(HIREDIS_BIN)
+integration: all $(HIREDIS_BIN) $(EXAMPLE_BINS)
 	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
 
 test: unit integration
 
 bench: all
 	$(PYTHON) bench/run.py
+
+# docs/PATTERNS.md's figures: rate limiters and lock cycles, Keel and Redis.
+LOCKCYCLE_BIN := $(BUILD)/bench/lockcycle
+$(LOCKCYCLE_BIN): bench/lockcycle.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lhiredis
+
+bench-patterns: all $(LOCKCYCLE_BIN)
+	$(PYTHON) bench/patterns.py ./$(BIN) $(LOCKCYCLE_BIN)
 
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
@@ -178,10 +198,10 @@ build/fuzz/fuzz_aof_load: $(FUZZ_OBJ)/fuzz/fuzz_aof_load.o $(FUZZ_OBJ)/fuzz/fuzz
 	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c
 
 format-check:
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c
 
 clean:
 	rm -rf build keel-server keel-server-san

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Pattern benchmark for docs/PATTERNS.md: rate limiters and lock cycles on
+keel-server and Debian's redis-server, side by side.
+
+Starts both servers (no persistence) on free ports, loads the seed
+article's scripts (tests/seed/rate_limiter.lua, lock_release.lua) into
+both with SCRIPT LOAD, then runs ROUNDS rounds (env BENCH_ROUNDS, default
+5); within a round the order of the servers alternates (keel first in odd
+rounds), so drift in the load of this shared machine falls on both. It
+prints the median of each row and the median of the per-round ratios.
+
+Limiter rows (redis-benchmark -c 50 -r 10000, -n 100000 at pipeline 1 and
+400000 at pipeline 16, keys rl:<12-digit random> so 10,000 subjects):
+  EVALSHA limiter   EVALSHA <rate_limiter.lua> 1 rl:__rand_int__
+                    1700000000 1699999940 1000000 60: the seed's sliding
+                    window with a fixed now, every call allowed (the limit
+                    is never reached), so each runs ZREMRANGEBYSCORE, ZCARD,
+                    ZADD and EXPIRE; on both servers.
+  CL.THROTTLE       CL.THROTTLE rl:__rand_int__ 1000000 1000000 60: every
+                    call allowed and stored; Keel only (redis-server has
+                    no CL.THROTTLE without the redis-cell module).
+  SET (reference)   SET rl:__rand_int__ 1: the floor a one-key write costs
+                    on each server at that pipeline depth (at pipeline 1
+                    mostly the read/write system calls per request).
+Lock rows (bench/lockcycle.c: 4 processes, one connection each, cycles of
+SET lock:<p>:<i> <32-hex token> NX PX 30000 + release, 20,000 cycles per
+process at pipeline 1 and 100,000 at 16; every reply checked):
+  SET NX PX + DELIFEQ   Keel only (Redis 7.0 has no DELIFEQ)
+  SET NX PX + EVALSHA   the seed's release script; on both.
+
+Usage: bench/patterns.py KEEL_BINARY LOCKCYCLE_BINARY"""
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REDIS = "/usr/bin/redis-server"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def start(binary):
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="keel-bench-patterns-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        try:
+            if cli(port, "PING") == "PONG":
+                return proc, port, d
+        except subprocess.CalledProcessError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("%s did not start" % binary)
+
+
+def seed(name):
+    with open(os.path.join(ROOT, "tests", "seed", name)) as f:
+        return f.read()
+
+
+def benchmark(port, pipeline, *command):
+    n = 100000 if pipeline == 1 else 400000
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n), "-P", str(pipeline), "-r",
+                          "10000", "--csv"] + list(command), capture_output=True, text=True, check=True).stdout
+    line = [ln for ln in out.splitlines() if ln and not ln.startswith('"test"')][-1]
+    return float(line.split(",")[1].strip('"'))
+
+
+def lock_cycles(lockcycle, port, pipeline, mode, sha=""):
+    cycles = 20000 if pipeline == 1 else 100000
+    out = subprocess.run([lockcycle, str(port), mode, "4", str(cycles), str(pipeline), sha], capture_output=True,
+                         text=True, check=True).stdout
+    return float(out.split("rate=")[1])
+
+
+def main():
+    keel_bin, lockcycle = sys.argv[1], sys.argv[2]
+    servers = {}
+    for name, binary in (("keel", keel_bin), ("redis", REDIS)):
+        servers[name] = start(binary)
+    try:
+        sha = {}
+        for name, (_, port, _) in servers.items():
+            sha[name] = (cli(port, "SCRIPT", "LOAD", seed("rate_limiter.lua")),
+                         cli(port, "SCRIPT", "LOAD", seed("lock_release.lua")))
+        rows = {}
+
+        def add(row, value):
+            rows.setdefault(row, []).append(value)
+
+        for rnd in range(ROUNDS):
+            order = ["keel", "redis"] if rnd % 2 == 0 else ["redis", "keel"]
+            for pipeline in (1, 16):
+                for name in order:
+                    port = servers[name][1]
+                    cli(port, "FLUSHALL")
+                    add(("limiter", "EVALSHA limiter", name, pipeline),
+                        benchmark(port, pipeline, "EVALSHA", sha[name][0], "1", "rl:__rand_int__", "1700000000",
+                                  "1699999940", "1000000", "60"))
+                    cli(port, "FLUSHALL")
+                    add(("limiter", "SET", name, pipeline), benchmark(port, pipeline, "SET", "rl:__rand_int__", "1"))
+                    if name == "keel":
+                        cli(port, "FLUSHALL")
+                        add(("limiter", "CL.THROTTLE", name, pipeline),
+                            benchmark(port, pipeline, "CL.THROTTLE", "rl:__rand_int__", "1000000", "1000000", "60"))
+                    cli(port, "FLUSHALL")
+                    add(("lock", "SET NX PX + EVALSHA release", name, pipeline),
+                        lock_cycles(lockcycle, port, pipeline, "evalsha", sha[name][1]))
+                    if name == "keel":
+                        cli(port, "FLUSHALL")
+                        add(("lock", "SET NX PX + DELIFEQ", name, pipeline),
+                            lock_cycles(lockcycle, port, pipeline, "delifeq"))
+            print("round %d of %d done" % (rnd + 1, ROUNDS), file=sys.stderr)
+
+        med = {k: statistics.median(v) for k, v in rows.items()}
+
+        def ratio(a, b):
+            return statistics.median(x / y for x, y in zip(rows[a], rows[b]))
+
+        print("| Benchmark | Server | P1 ops/s | P16 ops/s | P1 min-max | P16 min-max |")
+        print("|---|---|---:|---:|---:|---:|")
+        for kind, label, name in (("limiter", "SET (reference)", "redis"), ("limiter", "SET (reference)", "keel"),
+                                  ("limiter", "EVALSHA limiter (seed)", "redis"),
+                                  ("limiter", "EVALSHA limiter (seed)", "keel"), ("limiter", "CL.THROTTLE", "keel"),
+                                  ("lock", "SET NX PX + EVALSHA release", "redis"),
+                                  ("lock", "SET NX PX + EVALSHA release", "keel"),
+                                  ("lock", "SET NX PX + DELIFEQ", "keel")):
+            key = label.replace(" (seed)", "").replace(" (reference)", "")
+            lo1, hi1 = min(rows[(kind, key, name, 1)]), max(rows[(kind, key, name, 1)])
+            lo16, hi16 = min(rows[(kind, key, name, 16)]), max(rows[(kind, key, name, 16)])
+            print("| %s | %s | %.0f | %.0f | %.0f-%.0f | %.0f-%.0f |" % (label, name, med[(kind, key, name, 1)],
+                                                                         med[(kind, key, name, 16)], lo1, hi1, lo16,
+                                                                         hi16))
+        print()
+        print("Median of per-round ratios (%d rounds):" % ROUNDS)
+        for p in (1, 16):
+            lim_r = ("limiter", "EVALSHA limiter", "redis", p)
+            lim_k = ("limiter", "EVALSHA limiter", "keel", p)
+            thr = ("limiter", "CL.THROTTLE", "keel", p)
+            lk_r = ("lock", "SET NX PX + EVALSHA release", "redis", p)
+            lk_k = ("lock", "SET NX PX + EVALSHA release", "keel", p)
+            lk_d = ("lock", "SET NX PX + DELIFEQ", "keel", p)
+            print("- P%d: CL.THROTTLE (keel) / EVALSHA limiter (redis) = %.2f; / EVALSHA limiter (keel) = %.2f; "
+                  "locks DELIFEQ (keel) / EVALSHA (redis) = %.2f; / EVALSHA (keel) = %.2f"
+                  % (p, ratio(thr, lim_r), ratio(thr, lim_k), ratio(lk_d, lk_r), ratio(lk_d, lk_k)))
+    finally:
+        for proc, _, d in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
