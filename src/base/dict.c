@@ -268,10 +268,19 @@ dnode *dict_random(dict *d)
         return NULL;
     }
     step(d);
-    dnode *bucket = NULL;
-    /* Sample buckets until a non-empty one; the table is at least 1/8 full
-     * after dict_resize_to_fit, so this ends quickly. */
-    while (!bucket) {
+    /* Uniform over the entries, not the buckets: a random bucket and a
+     * random place in [0, slots); a place past the chain's end is a miss
+     * and we draw again. Every entry in a chain of at most `slots` then has
+     * the same chance (picking a bucket first and then one of its entries
+     * would favour entries that are alone in their bucket: HRANDFIELD,
+     * SRANDMEMBER and RANDOMKEY were measurably biased). slots is the
+     * longest chain met so far, remembered in the dict (a chain met for
+     * the first time makes that one draw a miss, so after the first few
+     * calls every entry has the same chance); with the table at least 1/8
+     * full and chains short, a few draws suffice. */
+    size_t slots = d->rand_chain ? d->rand_chain : 4;
+    for (;;) {
+        dnode *bucket;
         if (is_rehashing(d)) {
             size_t span = d->size[0] + d->size[1] - (size_t)d->rehash_idx;
             size_t i = (size_t)d->rehash_idx + util_rand64() % span;
@@ -279,16 +288,24 @@ dnode *dict_random(dict *d)
         } else {
             bucket = d->table[0][util_rand64() & (d->size[0] - 1)];
         }
+        size_t len = 0;
+        for (dnode *n = bucket; n; n = n->next) {
+            len++;
+        }
+        if (len > slots) {
+            slots = len;
+            d->rand_chain = (unsigned char)(len < 255 ? len : 255);
+            continue;
+        }
+        size_t pick = util_rand64() % slots;
+        if (pick >= len) {
+            continue;
+        }
+        while (pick--) {
+            bucket = bucket->next;
+        }
+        return bucket;
     }
-    size_t len = 0;
-    for (dnode *n = bucket; n; n = n->next) {
-        len++;
-    }
-    size_t pick = util_rand64() % len;
-    while (pick--) {
-        bucket = bucket->next;
-    }
-    return bucket;
 }
 
 void dict_clear(dict *d, dict_node_fn free_fn, void *ctx)

@@ -32,7 +32,8 @@ typedef struct dict {
     size_t used[2];
     long rehash_idx; /* -1 when not rehashing */
     int pause_rehash;
-    int no_resize; /* set while a child process shares pages, later */
+    unsigned char no_resize;  /* set while a child process shares pages, later */
+    unsigned char rand_chain; /* the longest chain dict_random has met (0: 4) */
 } dict;
 
 typedef void (*dict_node_fn)(dnode *n, void *ctx);
