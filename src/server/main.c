@@ -20,6 +20,7 @@
 #include "repl/repl.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/latency.h"
 #include "server/metrics.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -97,7 +98,9 @@ static long cron(ev_loop *l, long long id, void *data)
     /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
     if (server.cfg.active_expire) {
         int64_t budget = 250000 / server.cfg.hz;
+        int64_t start = util_mono_us();
         db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
+        latency_add("expire-cycle", (util_mono_us() - start) / 1000);
     }
     /* Hash fields with TTLs that nobody reads: a bounded sweep. */
     hash_active_expire();

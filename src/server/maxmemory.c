@@ -3,7 +3,9 @@
  * maxmemory-policy) and answer "still over" only when nothing more could
  * go, so the command gets Redis's OOM error. */
 #include "base/alloc.h"
+#include "base/util.h"
 #include "db/evict.h"
+#include "server/latency.h"
 #include "server/server.h"
 
 static size_t counted_memory(void)
@@ -27,7 +29,10 @@ int server_evict(void)
     evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples, server.cfg.maxmemory_eviction_tenacity,
                       counted_memory(), (size_t)server.cfg.maxmemory};
     int still_over;
-    evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over);
+    int64_t start = util_mono_us();
+    if (evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over) > 0) {
+        latency_add("eviction-cycle", (util_mono_us() - start) / 1000);
+    }
     return still_over;
 }
 

@@ -291,3 +291,26 @@ def test_a_monitor_that_never_reads_is_bounded(keel):
     assert len(clients) == 1  # the monitor was disconnected at the limit
     assert c.ping()
     m.close()
+
+
+def test_latency_records_expire_cycles(keel):
+    """Background work is recorded as Redis records it: an active expiry
+    cycle that deletes many keys is an "expire-cycle" event. (Eviction runs
+    in bounded steps here, so its "eviction-cycle" event rarely reaches
+    the 1 ms the threshold allows at the least.)"""
+    s = keel("--latency-monitor-threshold", "1", "--hz", "10")
+    r = s.client()
+    p = r.pipeline(transaction=False)
+    for i in range(150000):
+        p.set("e:%d" % i, "x" * 20, px=50)
+        if i % 5000 == 4999:
+            p.execute()
+    p.execute()
+    deadline = time.time() + 20
+    events = {}
+    while time.time() < deadline and "expire-cycle" not in events:
+        time.sleep(0.2)
+        events = {e[0].decode(): e for e in r.execute_command("LATENCY", "LATEST")}
+    assert "expire-cycle" in events and events["expire-cycle"][2] >= 1
+    hist = r.execute_command("LATENCY", "HISTORY", "expire-cycle")
+    assert hist and all(ms >= 1 for _, ms in hist)
