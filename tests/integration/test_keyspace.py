@@ -733,3 +733,20 @@ def test_collection_scans_take_the_largest_count(r):
         cursor, items = r.execute_command(cmd, key, "0", "COUNT", big)
         assert (cursor, len(items)) == (0, n)
     assert r.execute_command("SCAN", "0", "COUNT", big)[0] == 0
+
+
+def test_dbsize_after_moving_the_only_live_key(keel):
+    """DBSIZE counts an expired key until it is reclaimed, as Redis does:
+    after MOVE of the only live key its database still counts the expired
+    one, until a lookup (or active expiry) reclaims it."""
+    s = keel("--enable-debug-command", "yes")
+    c1 = s.client(db=1)
+    c1.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    c1.set("live", "1")
+    c1.set("dying", "1", px=1)
+    time.sleep(0.05)
+    assert c1.move("live", 2) is True
+    assert c1.dbsize() == 1
+    assert c1.get("dying") is None
+    assert c1.dbsize() == 0
+    assert s.client(db=2).dbsize() == 1

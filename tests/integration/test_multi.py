@@ -182,3 +182,26 @@ def test_client_list_shows_multi(server):
     c.execute_command("DISCARD")
     info = c.execute_command("CLIENT", "INFO").decode()
     assert " multi=-1 " in info
+
+
+def test_busy_refusal_while_queueing_aborts_exec(server, r):
+    """A command refused with BUSY (a script runs past busy-reply-threshold)
+    while a client queues a MULTI flags the transaction: EXEC answers
+    EXECABORT and nothing runs, as in Redis 7.0."""
+    from resp_client import RespConn
+    r.config_set("busy-reply-threshold", 100)
+    busy = RespConn(server)
+    tx = RespConn(server)
+    try:
+        assert tx.call("MULTI") == "OK"
+        busy.send("EVAL", "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] "
+                  "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - s > 600000 return 1", "0")
+        time.sleep(0.3)
+        assert str(tx.call("SET", "tx:busy", "1")).startswith("BUSY ")
+        assert busy.read(10) == 1
+        assert str(tx.call("EXEC")) == "EXECABORT Transaction discarded because of previous errors."
+        assert r.get("tx:busy") is None
+    finally:
+        r.config_set("busy-reply-threshold", 5000)
+        busy.close()
+        tx.close()
