@@ -12,6 +12,7 @@
 #include "db/lazyfree.h"
 #include "repl/repl.h"
 #include "script/lua.h"
+#include "server/instant.h"
 #include "server/latency.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -192,9 +193,11 @@ static str section_stats(str s)
                    "# Stats\r\n"
                    "total_connections_received:%lld\r\n"
                    "total_commands_processed:%lld\r\n"
-                   "instantaneous_ops_per_sec:0\r\n"
+                   "instantaneous_ops_per_sec:%lld\r\n"
                    "total_net_input_bytes:%lld\r\n"
                    "total_net_output_bytes:%lld\r\n"
+                   "instantaneous_input_kbps:%.2f\r\n"
+                   "instantaneous_output_kbps:%.2f\r\n"
                    "rejected_connections:%lld\r\n"
                    "%s"
                    "expired_keys:%lld\r\n"
@@ -211,8 +214,9 @@ static str section_stats(str s)
                    "dump_payload_sanitizations:0\r\n"
                    "total_reads_processed:0\r\n"
                    "total_writes_processed:0\r\n",
-                   server.stats.numconnections, server.stats.numcommands, server.stats.net_input_bytes,
-                   server.stats.net_output_bytes, server.stats.rejected_conn, sync, server.stats.expiredkeys,
+                   server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
+                   server.stats.net_input_bytes, server.stats.net_output_bytes, instant_rate(INSTANT_NET_INPUT) / 1024,
+                   instant_rate(INSTANT_NET_OUTPUT) / 1024, server.stats.rejected_conn, sync, server.stats.expiredkeys,
                    server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
                    server.stats.total_error_replies);

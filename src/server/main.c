@@ -20,6 +20,7 @@
 #include "repl/repl.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/instant.h"
 #include "server/latency.h"
 #include "server/metrics.h"
 #include "server/persistence.h"
@@ -85,6 +86,7 @@ static long cron(ev_loop *l, long long id, void *data)
     server_update_time();
     db_set_time(server.now_ms);
     server.cron_loops++;
+    instant_sample();
     /* Cron runs inside a busy script only because the script serves
      * events: no expiry, rehash or client reaping may happen under it. */
     if (server.in_script) {

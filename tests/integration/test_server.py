@@ -884,3 +884,20 @@ def test_lolwut_answers_with_the_version(r):
     assert re.search(r"(Keel|Redis) ver\. \d+\.\d+\.\d+", text)
     assert r.execute_command("LOLWUT", "VERSION", 5) is not None
     assert err(r.execute_command, "LOLWUT", "VERSION", "x") == "value is not an integer or out of range"
+
+
+def test_instantaneous_rates_follow_the_load(server):
+    """INFO's instantaneous_ops_per_sec and _kbps: the mean rate of the last
+    samples (one each 100 ms), as Redis computes them."""
+    c = server.client()
+    stop = time.time() + 1.5
+    while time.time() < stop:
+        p = c.pipeline(transaction=False)
+        for i in range(200):
+            p.set("rate:%d" % i, "x" * 100)
+        p.execute()
+    st = c.info("stats")
+    assert st["instantaneous_ops_per_sec"] > 1000
+    assert st["instantaneous_input_kbps"] > 10 and st["instantaneous_output_kbps"] > 1
+    time.sleep(2.2)  # 16 samples of an idle server
+    assert c.info("stats")["instantaneous_ops_per_sec"] < 50
