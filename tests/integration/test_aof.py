@@ -531,6 +531,11 @@ def kill_cycles(spawn, args, cycles, duration, grace=None, pause=0.0, threads=4)
         for w in writers:
             w.start()
         time.sleep(rng.uniform(*duration))
+        # Kill under load, once something was acknowledged: on a busy CI
+        # disk the first fsyncs can take longer than the shortest window.
+        deadline = time.monotonic() + 10
+        while not any(w.set_acks for w in writers) and time.monotonic() < deadline:
+            time.sleep(0.01)
         killed_at = time.monotonic()
         node.kill9()
         for w in writers:
