@@ -397,21 +397,11 @@ static const char *const client_help[] = {
     "    Print this help.",
     NULL};
 
-/* The subcommands implemented here, with Redis's arities. Others come
- * from feature modules through cmd_client_register. */
-static const struct {
-    const char *name;
-    int arity;
-} client_subs[] = {{"id", 2},      {"setname", 3},  {"getname", 2},  {"list", -2}, {"info", 2}, {"kill", -3},
-                   {"setinfo", 4}, {"no-evict", 3}, {"no-touch", 3}, {"reply", 3}, {"help", 2}};
-
+/* Subcommand names and arities are checked by dispatch (the SUB lines of
+ * table_connection.def); feature modules add theirs through
+ * cmd_client_register. */
 void cmd_client(client *c)
 {
-    for (size_t i = 0; i < sizeof(client_subs) / sizeof(client_subs[0]); i++) {
-        if (arg_is(c, 1, client_subs[i].name) && !subcommand_arity_ok(c, client_subs[i].arity)) {
-            return;
-        }
-    }
     if (arg_is(c, 1, "ID")) {
         reply_int(R(c), (long long)c->id);
     } else if (arg_is(c, 1, "HELP")) {

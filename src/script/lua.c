@@ -553,9 +553,12 @@ static int redis_call_common(lua_State *L, int raise)
         return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
     }
     /* A container's subcommand decides (CONFIG GET, OBJECT ENCODING ...);
-     * a name it does not know is left to the container to refuse. */
+     * a name it does not have is an unknown command, as in Redis. */
     command *sub = cmd_resolve(cmd, fake->argv, argc);
-    if (sub && sub != cmd) {
+    if (!sub) {
+        return call_fail(L, raise, "ERR Unknown Redis command called from script");
+    }
+    if (sub != cmd) {
         if (sub->arity > 0 ? argc != sub->arity : argc < -sub->arity) {
             return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
         }

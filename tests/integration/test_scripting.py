@@ -569,3 +569,12 @@ def test_unkillable_after_write_then_shutdown_nosave(keel):
 
 def test_script_under_threshold_is_not_busy(r):
     assert r.eval("local x = 0 for i = 1, 100000 do x = x + i end return x", 0) == 5000050000
+
+
+def test_script_calls_of_container_subcommands(r):
+    """Subcommands are checked for scripts as dispatch checks them: an
+    unknown name and a wrong arity are refused, a known one runs."""
+    assert r.eval("return redis.pcall('command', 'foo').err", 0) == b"ERR Unknown Redis command called from script"
+    assert r.eval("return redis.pcall('object', 'encoding').err", 0) == \
+        b"ERR Wrong number of args calling Redis command from script"
+    assert r.eval("return redis.call('command', 'count')", 0) == r.execute_command("COMMAND COUNT")
