@@ -94,27 +94,42 @@ void cmd_pfadd(client *c)
  * place when stale. The refresh changes the value's bytes, so (as Redis
  * does) it counts as a change and the command itself is propagated, which
  * is why PFCOUNT may replicate though it is a read. */
+/* The registers of the HLLs at argv[first..] merged into regs (absent keys
+ * count as empty); *any_dense says whether one of them is dense. -1 after
+ * replying an error. */
+static int merge_keys(client *c, int first, uint8_t regs[HLL_REGISTERS], int *any_dense)
+{
+    memset(regs, 0, HLL_REGISTERS);
+    *any_dense = 0;
+    for (int j = first; j < c->argc; j++) {
+        kobj *o;
+        sv v;
+        int rc = hll_lookup(c, c->argv[j], 0, &o, &v);
+        if (rc < 0) {
+            return -1;
+        }
+        if (rc == 0) {
+            continue;
+        }
+        if (hll_merge(regs, v.ptr, v.len) < 0) {
+            reply_err(c, HLL_INVALID);
+            return -1;
+        }
+        *any_dense |= hll_encoding(v.ptr) == HLL_DENSE;
+    }
+    return 0;
+}
+
 void cmd_pfcount(client *c)
 {
     kobj *o;
     sv v;
     if (c->argc > 2) {
         uint8_t regs[HLL_REGISTERS];
-        memset(regs, 0, sizeof(regs));
-        for (int j = 1; j < c->argc; j++) {
-            int rc = hll_lookup(c, c->argv[j], 0, &o, &v);
-            if (rc < 0) {
-                return;
-            }
-            if (rc == 0) {
-                continue;
-            }
-            if (hll_merge(regs, v.ptr, v.len) < 0) {
-                reply_err(c, HLL_INVALID);
-                return;
-            }
+        int dense;
+        if (merge_keys(c, 1, regs, &dense) == 0) {
+            reply_int(R(c), (long long)hll_count_regs(regs));
         }
-        reply_int(R(c), (long long)hll_count_regs(regs));
         return;
     }
     int rc = hll_lookup(c, c->argv[1], 0, &o, &v);
@@ -158,25 +173,11 @@ static void pack_dense(uint8_t *out, const uint8_t *regs)
 void cmd_pfmerge(client *c)
 {
     uint8_t regs[HLL_REGISTERS];
-    memset(regs, 0, sizeof(regs));
-    int use_dense = 0;
-    kobj *o;
-    sv v;
-    for (int j = 1; j < c->argc; j++) {
-        int rc = hll_lookup(c, c->argv[j], 0, &o, &v);
-        if (rc < 0) {
-            return;
-        }
-        if (rc == 0) {
-            continue;
-        }
-        if (hll_merge(regs, v.ptr, v.len) < 0) {
-            reply_err(c, HLL_INVALID);
-            return;
-        }
-        use_dense |= hll_encoding(v.ptr) == HLL_DENSE;
+    int use_dense;
+    if (merge_keys(c, 1, regs, &use_dense) < 0) {
+        return;
     }
-    o = lookup_write(c, c->argv[1]);
+    kobj *o = lookup_write(c, c->argv[1]);
     str s;
     if (o) {
         o = string_make_raw(c, c->argv[1], o);
