@@ -45,6 +45,9 @@ rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx);
 /* SELECTDB with a RESIZEDB size hint, so a loader sizes its table once. */
 void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires);
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);
+/* rdb-key-save-delay, as Redis's test suites use it to stretch a save:
+ * n > 0 waits n microseconds per key, n < 0 one microsecond every -n keys. */
+void rdb_key_save_delay(void);
 int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen);
 void rdb_stream_abort(rdb_stream *s);
 /* Bytes of a file snapshot handed over and not yet written (0 for a sink):

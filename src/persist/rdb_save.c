@@ -748,6 +748,19 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+void rdb_key_save_delay(void)
+{
+    static unsigned long keys;
+    int d = server.cfg.rdb_key_save_delay;
+    if (d == 0 || (d < 0 && ++keys % (unsigned long)-(long)d != 0)) {
+        return;
+    }
+    /* A spin: a sleep this short would last the kernel's timer slack. */
+    int64_t until = util_mono_us() + (d > 0 ? d : 1);
+    while (util_mono_us() < until) {
+    }
+}
+
 int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
 {
     rdb_stream *s = rdb_stream_open(form, err, errlen);
@@ -764,6 +777,7 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
         dnode *n;
         while ((n = dict_iter_next(&it)) && !s->w.err) {
             rdb_stream_key(s, i, (kobj *)n);
+            rdb_key_save_delay();
         }
         dict_iter_done(&it);
     }

@@ -87,6 +87,7 @@ static void before_flush(db *d)
 static void visit(dnode *n, void *ctx)
 {
     save_entry(*(int *)ctx, (kobj *)n);
+    rdb_key_save_delay();
 }
 
 /* The snapshot is over (its stream closed or aborted): tell its owner. */

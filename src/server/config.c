@@ -404,6 +404,7 @@ static config_def defs[] = {
     {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL},
     {"rdbcompression", NULL, CFG_BOOL, S(rdbcompression), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"bgsave-forkless", NULL, CFG_BOOL, S(bgsave_forkless), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"stop-writes-on-bgsave-error", NULL, CFG_BOOL, S(stop_writes_on_bgsave_error), 0, 1, "yes", 1, NULL, NULL, NULL,
      NULL},
     {"rdbchecksum", NULL, CFG_BOOL, S(rdbchecksum), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},

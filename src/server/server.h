@@ -179,6 +179,7 @@ typedef struct server_config {
     int rdbcompression;
     int stop_writes_on_bgsave_error;
     int bgsave_forkless;
+    int rdb_key_save_delay; /* test knob: microseconds per key saved */
     int rdbchecksum;
     /* collections encodings */
     long long list_max_listpack_size;

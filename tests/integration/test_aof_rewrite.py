@@ -185,15 +185,15 @@ def test_a_failing_log_under_always_stops_the_server(keel):
 
 
 def test_bgsave_during_a_rewrite_is_scheduled(keel):
-    s = keel("--save", "", "--appendonly", "yes")
+    s = keel("--save", "", "--appendonly", "yes", "--rdb-key-save-delay", "100")
     r = s.client()
     raw = s.client()
     raw.response_callbacks.clear()
-    r.execute_command("DEBUG", "POPULATE", "300000", "k", "100")
+    r.execute_command("DEBUG", "POPULATE", "10000", "k", "100")
     assert r.bgrewriteaof() is True
-    if r.info("persistence")["aof_rewrite_in_progress"]:
-        assert err(r.execute_command, "BGSAVE").startswith("Another child process is active (AOF?): can't BGSAVE right now.")
-        assert raw.execute_command("BGSAVE", "SCHEDULE") == b"Background saving scheduled"
+    assert r.info("persistence")["aof_rewrite_in_progress"] == 1
+    assert err(r.execute_command, "BGSAVE").startswith("Another child process is active (AOF?): can't BGSAVE right now.")
+    assert raw.execute_command("BGSAVE", "SCHEDULE") == b"Background saving scheduled"
     wait_rewrite(r)
     deadline = time.time() + 20
     while r.info("persistence")["rdb_bgsave_in_progress"] or not os.path.exists(os.path.join(s.dir, "dump.rdb")):

@@ -64,17 +64,18 @@ def test_bgsave_is_a_point_in_time_snapshot(keel):
 
 
 def test_bgsave_in_progress_and_schedule(keel):
-    s = keel("--save", "")
+    # 10,000 keys at 100 us each: the save surely lasts past the checks
+    s = keel("--save", "", "--rdb-key-save-delay", "100")
     r = s.client()
     raw = s.client()
     raw.response_callbacks.clear()  # the status texts themselves
-    r.execute_command("DEBUG", "POPULATE", "300000", "k", "200")
+    r.execute_command("DEBUG", "POPULATE", "10000", "k", "200")
     assert raw.execute_command("BGSAVE") == b"Background saving started"
-    if info(r)["rdb_bgsave_in_progress"] == 1:
-        assert err(r.execute_command, "BGSAVE") == "Background save already in progress"
-        assert err(r.execute_command, "SAVE") == "Background save already in progress"
-        # as Redis: SCHEDULE only waits for a child of another kind (AOF)
-        assert err(r.execute_command, "BGSAVE", "SCHEDULE") == "Background save already in progress"
+    assert info(r)["rdb_bgsave_in_progress"] == 1
+    assert err(r.execute_command, "BGSAVE") == "Background save already in progress"
+    assert err(r.execute_command, "SAVE") == "Background save already in progress"
+    # as Redis: SCHEDULE only waits for a child of another kind (AOF)
+    assert err(r.execute_command, "BGSAVE", "SCHEDULE") == "Background save already in progress"
     wait_bgsave_done(r)
     time.sleep(0.3)
     wait_bgsave_done(r)
