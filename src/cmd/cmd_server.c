@@ -337,6 +337,24 @@ static void config_set_cmd(client *c)
             }
         }
     }
+    /* Directives applied once for the whole batch (TLS): if that fails,
+     * every pair goes back to its old value, as Redis restores them. */
+    if (failed < 0 && config_commit(err, sizeof(err)) < 0) {
+        for (int i = 0; i < npairs; i++) {
+            char *n2 = cstr(c->argv[2 + 2 * i]);
+            if (failed < 0 && config_deferred(n2)) {
+                failed = i;
+            }
+            char e2[256];
+            config_set(n2, old[i], e2, sizeof(e2), 1);
+            alloc_free(n2);
+        }
+        log_msg(LOG_WARNING,
+                "Failed applying new configuration. Possibly related to new %.*s setting. Restoring previous "
+                "settings.",
+                (int)c->argv[2 + 2 * failed].len, c->argv[2 + 2 * failed].ptr);
+    }
+    config_commit_abandon();
     if (failed < 0) {
         reply_ok(R(c));
     } else if (unknown) {

@@ -22,6 +22,7 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/slowlog.h"
+#include "server/tls_server.h"
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
 
@@ -55,6 +56,8 @@ static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swa
  * the setting is kept so Redis configurations load and read back. */
 static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
 static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
+/* Index order is net/tls.h's TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL. */
+static const char *const enum_tls_auth[] = {"no", "yes", "optional", NULL};
 
 /* ---- special directives ---- */
 
@@ -346,6 +349,41 @@ static void apply_maxclients(void)
     }
 }
 
+/* The TLS files and context settings: a change is applied once per CONFIG
+ * SET (config_commit), since a new certificate and its key are only
+ * valid together. At start-up main configures TLS after reading them. */
+static int tls_dirty;
+
+static void apply_tls(void)
+{
+    if (server.loop) {
+        tls_dirty = 1;
+    }
+}
+
+int config_commit(char *err, size_t errlen)
+{
+    if (!tls_dirty) {
+        return 0;
+    }
+    tls_dirty = 0;
+    if (!tls_server_wanted()) {
+        return 0;
+    }
+    char why[512];
+    if (tls_server_configure(why, sizeof(why)) < 0) {
+        log_msg(LOG_WARNING, "%s", why);
+        snprintf(err, errlen, "Unable to update TLS configuration. Check server logs.");
+        return -1;
+    }
+    return 0;
+}
+
+void config_commit_abandon(void)
+{
+    tls_dirty = 0;
+}
+
 #define S(field) (&server.cfg.field)
 
 static config_def defs[] = {
@@ -488,6 +526,29 @@ static config_def defs[] = {
     {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"tls-port", NULL, CFG_INT, S(tls_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
+    {"tls-cert-file", NULL, CFG_STR, S(tls_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-key-file", NULL, CFG_STR, S(tls_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-key-file-pass", NULL, CFG_STR, S(tls_key_file_pass), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-client-cert-file", NULL, CFG_STR, S(tls_client_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-client-key-file", NULL, CFG_STR, S(tls_client_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-client-key-file-pass", NULL, CFG_STR, S(tls_client_key_file_pass), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-dh-params-file", NULL, CFG_STR, S(tls_dh_params_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ca-cert-file", NULL, CFG_STR, S(tls_ca_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ca-cert-dir", NULL, CFG_STR, S(tls_ca_cert_dir), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-auth-clients", NULL, CFG_ENUM, S(tls_auth_clients), 0, 0, "yes", 1, enum_tls_auth, NULL, NULL, NULL},
+    {"tls-protocols", NULL, CFG_STR, S(tls_protocols), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ciphers", NULL, CFG_STR, S(tls_ciphers), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ciphersuites", NULL, CFG_STR, S(tls_ciphersuites), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-prefer-server-ciphers", NULL, CFG_BOOL, S(tls_prefer_server_ciphers), 0, 1, "no", 1, NULL, NULL, NULL,
+     apply_tls},
+    {"tls-session-caching", NULL, CFG_BOOL, S(tls_session_caching), 0, 1, "yes", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-session-cache-size", NULL, CFG_LL, S(tls_session_cache_size), 0, INT_MAX, "20480", 1, NULL, NULL, NULL,
+     apply_tls},
+    {"tls-session-cache-timeout", NULL, CFG_LL, S(tls_session_cache_timeout), 0, INT_MAX, "300", 1, NULL, NULL, NULL,
+     apply_tls},
+    {"tls-replication", NULL, CFG_BOOL, S(tls_replication), 0, 1, "no", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-cluster", NULL, CFG_BOOL, S(tls_cluster), 0, 1, "no", 1, NULL, NULL, NULL, apply_tls},
 };
 
 #define NDEFS ((int)(sizeof(defs) / sizeof(defs[0])))
@@ -500,6 +561,12 @@ static config_def *find_def(const char *name)
         }
     }
     return NULL;
+}
+
+int config_deferred(const char *name)
+{
+    config_def *d = find_def(name);
+    return d && d->apply == apply_tls;
 }
 
 static int enum_index(const char *const *names, const char *val)

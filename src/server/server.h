@@ -73,6 +73,7 @@ struct replica;
 struct client {
     uint64_t id;
     int fd;
+    struct tls_conn *tls; /* NULL: plain TCP or unix socket (net/conn.h) */
     uint32_t flags;
     db *db;
     int resp; /* 2 or 3 */
@@ -247,6 +248,19 @@ typedef struct server_config {
     int disable_thp;
     int jemalloc_bg_thread;
     char *acllog_max_len_str;
+    /* TLS (server/tls_server.c): listening beside port, and the links a
+     * replica opens to its primary when tls_replication is on. */
+    int tls_port;
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
+    char *tls_dh_params_file, *tls_ca_cert_file, *tls_ca_cert_dir;
+    int tls_auth_clients; /* TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL */
+    char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
+    int tls_session_caching;
+    long long tls_session_cache_size, tls_session_cache_timeout;
+    int tls_replication;
+    int tls_cluster; /* stored: Keel has no cluster bus */
 } server_config;
 
 typedef struct server_stats {
@@ -275,6 +289,8 @@ typedef struct server_state {
     ev_loop *loop;
     int listen_fds[16];
     int listen_count;
+    int tls_listen_fds[16]; /* tls-port's, beside port's */
+    int tls_listen_count;
     int unix_fd;
     db *dbs;
     client *clients; /* doubly linked list head */
@@ -456,10 +472,15 @@ void client_own_argv(client *c);
 void client_register_cleanup(void (*fn)(client *c));
 void client_run_cleanups(client *c);
 void client_accept(ev_loop *l, int lfd, void *data, int mask);
+/* tls-port's listeners: each accepted connection starts a TLS handshake. */
+void client_accept_tls(ev_loop *l, int lfd, void *data, int mask);
 void client_flush_pending(void);
 void client_reap(void);
 void client_cron(void);
 void client_process_input(client *c);
+/* Moves what OpenSSL decrypted beyond the last read into c's query buffer
+ * (epoll cannot report it); -1 when the connection failed. */
+int client_drain_tls(client *c);
 /* Stops (pause=1) or resumes reading from c's socket: a client whose
  * script is running while events are served must not be re-entered. */
 void client_pause_reads(client *c, int pause);
@@ -515,6 +536,14 @@ str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
 str config_get_value(const char *name, int *found);
+/* Directives whose change takes effect once per CONFIG SET, after all its
+ * pairs are set (the TLS files: a new certificate and its key are only
+ * valid together). config_commit applies them: -1 with err when that
+ * failed (the caller restores the old values, then calls
+ * config_commit_abandon, and the running state stays the old one). */
+int config_deferred(const char *name);
+int config_commit(char *err, size_t errlen);
+void config_commit_abandon(void);
 void config_defaults(void);
 int config_rewrite(const char *path, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);
