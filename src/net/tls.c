@@ -39,6 +39,38 @@ struct tls_conn {
 
 static SSL_CTX *server_ctx, *client_ctx;
 
+/* ---- memory ---- */
+
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return alloc_mem(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    if (n == 0) {
+        alloc_free(p);
+        return NULL;
+    }
+    return alloc_resize(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    alloc_free(p);
+}
+
+void tls_init(void)
+{
+    CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);
+}
+
 /* ---- contexts ---- */
 
 static int is_set(const char *s)

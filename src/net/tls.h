@@ -27,6 +27,10 @@ typedef struct tls_settings {
     int need_ca; /* tls-auth-clients or tls-replication: peers are verified */
 } tls_settings;
 
+/* Routes OpenSSL's allocations through base/alloc, so TLS state (some
+ * 55 KB per connection) counts in used_memory and maxmemory. Call before
+ * anything uses OpenSSL; later calls change nothing. */
+void tls_init(void);
 /* Builds new contexts; only when both build do they replace the current
  * ones (connections already open keep theirs). On failure returns -1 with
  * Redis's message in err, and the current contexts stay. */

@@ -510,7 +510,7 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
             }
             return;
         }
-        if (c->tls) {
+        if (c->tls && n < 0) {
             log_msg(LOG_VERBOSE, "Error reading from client %s: %s", c->addr, tls_conn_error(c->tls));
         }
         client_close_async(c);

@@ -440,6 +440,12 @@ int main(int argc, char **argv)
         str_free(val);
     }
 
+    /* OpenSSL allocates through base/alloc on a server with TLS from the
+     * start (before anything has used OpenSSL); one without keeps its
+     * used_memory as before, though its SHA1 digests use OpenSSL too. */
+    if (tls_server_wanted()) {
+        tls_init();
+    }
     if (server.cfg.logfile && server.cfg.logfile[0] && log_set_file(server.cfg.logfile) < 0) {
         fprintf(stderr, "Can't open the log file: %s\n", server.cfg.logfile);
         return 1;

@@ -325,6 +325,27 @@ def test_pubsub_over_tls(shared):
     sub.close()
 
 
+@pytest.mark.skipif(os.path.basename(SERVER) == "redis-server", reason="Keel only: Redis 7.0 does not count it")
+def test_tls_state_counts_in_used_memory_keel_only(start, pki):
+    """Keel only. OpenSSL allocates through Keel's allocator, so what a TLS
+    connection holds (its SSL object and record buffers, some 55 KB)
+    counts in used_memory, as query and output buffers do; Redis 7.0 leaves
+    it out."""
+    s = start("--tls-auth-clients", "no")
+    c = s.plain()
+    before = c.info("memory")["used_memory"]
+    socks = [tls_socket(pki, s.tls_port, cert=False) for _ in range(40)]
+    for sock in socks:
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(16) == b"+PONG\r\n"
+    per_tls = (c.info("memory")["used_memory"] - before) / 40
+    for sock in socks:
+        sock.close()
+    # A plain client costs its buffers (about 34 KB); TLS adds OpenSSL's.
+    assert per_tls > 60000, per_tls
+    assert per_tls < 200000, per_tls
+
+
 # ---------------------------------------------------------------- configuration
 
 REDIS70_TLS_DEFAULTS = {
