@@ -384,6 +384,30 @@ void config_commit_abandon(void)
     tls_dirty = 0;
 }
 
+/* tls-port: at run time the listeners move (Redis rebinds too). */
+static int set_tls_port(const char *val, char *err, size_t errlen)
+{
+    long long v;
+    if (!util_parse_ll(val, strlen(val), &v)) {
+        snprintf(err, errlen, "argument couldn't be parsed into an integer");
+        return -1;
+    }
+    if (v < 0 || v > 65535) {
+        snprintf(err, errlen, "argument must be between 0 and 65535 inclusive");
+        return -1;
+    }
+    if (!server.loop) {
+        server.cfg.tls_port = (int)v;
+        return 0;
+    }
+    return tls_server_set_port((int)v, err, errlen);
+}
+
+static str get_tls_port(void)
+{
+    return str_from_ll(server.cfg.tls_port);
+}
+
 #define S(field) (&server.cfg.field)
 
 static config_def defs[] = {
@@ -526,7 +550,7 @@ static config_def defs[] = {
     {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"tls-port", NULL, CFG_INT, S(tls_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
+    {"tls-port", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_tls_port, get_tls_port, NULL},
     {"tls-cert-file", NULL, CFG_STR, S(tls_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-key-file", NULL, CFG_STR, S(tls_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-key-file-pass", NULL, CFG_STR, S(tls_key_file_pass), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},

@@ -227,7 +227,7 @@ static void raise_fd_limit(void)
 
 /* Binds port on every bind address (a '-' prefix marks one that may be
  * missing, as ::1 on a host without IPv6). */
-static int listen_tcp(int port, int *fds, int *count)
+int server_listen_tcp(int port, int *fds, int *count)
 {
     char err[256];
     *count = 0;
@@ -261,13 +261,13 @@ static int open_listeners(void)
     server.listen_count = 0;
     server.tls_listen_count = 0;
     server.unix_fd = -1;
-    if (server.cfg.port != 0 && listen_tcp(server.cfg.port, server.listen_fds, &server.listen_count) < 0) {
+    if (server.cfg.port != 0 && server_listen_tcp(server.cfg.port, server.listen_fds, &server.listen_count) < 0) {
         return -1;
     }
     /* TLS beside plain TCP, on the same addresses (port 0 with a tls-port
      * serves TLS only). */
     if (server.cfg.tls_port != 0 &&
-        listen_tcp(server.cfg.tls_port, server.tls_listen_fds, &server.tls_listen_count) < 0) {
+        server_listen_tcp(server.cfg.tls_port, server.tls_listen_fds, &server.tls_listen_count) < 0) {
         return -1;
     }
     if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {

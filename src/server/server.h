@@ -532,6 +532,9 @@ void hash_active_expire(void);
 int64_t server_ms(void);
 void server_update_time(void);
 int server_has_debug_access(client *c);
+/* Listening sockets for port on every bind address, into fds (at most
+ * 16); -1 (logged) when one that must exist cannot be bound. */
+int server_listen_tcp(int port, int *fds, int *count);
 str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);

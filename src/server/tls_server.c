@@ -3,6 +3,9 @@
  * or tls-cluster), so a server with the files unset starts as before. */
 #include "server/tls_server.h"
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "base/log.h"
 #include "net/tls.h"
 #include "server/server.h"
@@ -48,5 +51,37 @@ int tls_server_start(void)
         log_msg(LOG_WARNING, "Failed to configure TLS. Check logs for more info.");
         return -1;
     }
+    return 0;
+}
+
+int tls_server_set_port(int port, char *err, size_t errlen)
+{
+    if (port == server.cfg.tls_port) {
+        return 0;
+    }
+    /* A server that had no use for TLS builds its contexts now. */
+    if (port != 0 && !tls_ready()) {
+        char why[512];
+        if (tls_server_configure(why, sizeof(why)) < 0) {
+            log_msg(LOG_WARNING, "%s", why);
+            snprintf(err, errlen, "Unable to update TLS configuration. Check server logs.");
+            return -1;
+        }
+    }
+    int fds[16], count = 0;
+    if (port != 0 && server_listen_tcp(port, fds, &count) < 0) {
+        snprintf(err, errlen, "Unable to listen on this port. Check server logs.");
+        return -1;
+    }
+    for (int i = 0; i < server.tls_listen_count; i++) {
+        ev_del(server.loop, server.tls_listen_fds[i], EV_READABLE);
+        close(server.tls_listen_fds[i]);
+    }
+    for (int i = 0; i < count; i++) {
+        server.tls_listen_fds[i] = fds[i];
+        ev_add(server.loop, fds[i], EV_READABLE, client_accept_tls, NULL);
+    }
+    server.tls_listen_count = count;
+    server.cfg.tls_port = port;
     return 0;
 }

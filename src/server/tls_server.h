@@ -13,5 +13,8 @@ int tls_server_wanted(void);
 int tls_server_configure(char *err, size_t errlen);
 /* Start-up: configures when wanted; logs and returns -1 on failure. */
 int tls_server_start(void);
+/* CONFIG SET tls-port: listens on the new port (0: none) before closing
+ * the old listeners, so a failure changes nothing; -1 with err. */
+int tls_server_set_port(int port, char *err, size_t errlen);
 
 #endif

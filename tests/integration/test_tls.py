@@ -421,6 +421,48 @@ def test_config_set_new_certificate_and_key_together(start, pki):
     held.close()
 
 
+def test_config_set_tls_port(start, pki):
+    from conftest import free_port
+    s = start()
+    c = s.plain(decode_responses=True)
+    # A port that is taken: refused, the old listeners stay.
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("tls-port", s.port)
+    assert str(e.value) == ("CONFIG SET failed (possibly related to argument 'tls-port') - Unable to listen on this "
+                            "port. Check server logs.")
+    assert c.config_get("tls-port") == {"tls-port": str(s.tls_port)}
+    assert s.client().ping() is True
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("tls-port", "70000")
+    assert str(e.value) == ("CONFIG SET failed (possibly related to argument 'tls-port') - argument must be between "
+                            "0 and 65535 inclusive")
+    # Moved: the new port serves TLS, the old one is closed.
+    new = free_port()
+    assert c.config_set("tls-port", new) is True
+    assert tls_client(pki, new, ssl_certfile=pki.client_crt, ssl_keyfile=pki.client_key).ping() is True
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((HOST, s.tls_port), timeout=5).close()
+    # 0 closes TLS; the plain port goes on.
+    assert c.config_set("tls-port", 0) is True
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((HOST, new), timeout=5).close()
+    assert c.ping() is True
+    s.tls_port = new  # (for nothing else: the server stops normally)
+
+
+def test_config_set_tls_port_on_a_plain_server(pki, keel):
+    """A server started without TLS (its files set) can open a tls-port."""
+    from conftest import free_port
+    s = keel(*tls_args(pki))
+    c = s.client(decode_responses=True)
+    port = free_port()
+    assert c.config_set("tls-port", port) is True
+    t = tls_client(pki, port, ssl_certfile=pki.client_crt, ssl_keyfile=pki.client_key)
+    t.set("k", "over-tls")
+    assert c.get("k") == "over-tls"
+    t.close()
+
+
 def test_protocols(start, pki):
     s = start("--tls-protocols", "TLSv1.3")
     ctx12 = client_context(pki)
