@@ -674,6 +674,20 @@ def test_replication_over_tls(start, pki, kinds, diskless):
             assert ("laddr=%s:%d" % (HOST, primary.tls_port)) in line
 
 
+def test_replicaof_at_start_up_over_tls(start, pki):
+    """replicaof in the configuration: the link is TLS from the first
+    connection (the contexts exist before replication starts)."""
+    primary = start("--tls-replication", "yes")
+    pc = primary.client()
+    pc.set("k", "v")
+    pc.rpush("l", *range(100))
+    replica = start("--tls-replication", "yes", "--replicaof", HOST, str(primary.tls_port))
+    rc = replica.client()
+    wait_for(lambda: in_sync(pc, rc), "the replica configured with replicaof to sync over TLS")
+    assert rc.get("k") == b"v"
+    assert rc.execute_command("DEBUG", "DIGEST") == pc.execute_command("DEBUG", "DIGEST")
+
+
 def test_replica_without_tls_replication_cannot_use_tls_port(start, pki):
     primary = start()
     replica = start()
