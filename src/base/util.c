@@ -1,6 +1,8 @@
 /* util: small, dependency-free helpers shared by every layer. */
 #include "base/util.h"
 
+#include "base/alloc.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,23 +66,27 @@ int util_parse_ll(const char *s, size_t len, long long *out)
 
 int util_parse_double(const char *s, size_t len, double *out)
 {
-    char buf[256];
-    if (len == 0 || len >= sizeof(buf) || isspace((unsigned char)s[0])) {
+    /* strtod needs a terminated copy; DBL_MAX written out in full with
+     * decimals ("1797...368.00000") is over 300 bytes, so long inputs get a
+     * heap copy rather than a refusal. */
+    char small[256];
+    if (len == 0 || isspace((unsigned char)s[0]) || memchr(s, '\0', len)) {
         return 0;
     }
+    char *buf = len < sizeof(small) ? small : alloc_mem(len + 1);
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (memchr(s, '\0', len)) {
-        return 0;
-    }
     char *end;
     errno = 0;
     double v = strtod(buf, &end);
-    if (end != buf + len || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0))) {
-        return 0;
+    int ok = end == buf + len && !isnan(v) && !(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0));
+    if (buf != small) {
+        alloc_free(buf);
     }
-    *out = v;
-    return 1;
+    if (ok) {
+        *out = v;
+    }
+    return ok;
 }
 
 int util_parse_long_double(const char *s, size_t len, long double *out)
