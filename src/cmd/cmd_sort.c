@@ -492,12 +492,12 @@ static void sort_generic(client *c, int readonly)
         out_flush(b);
         alloc_free(b);
     } else {
-        long fill = (long)server.cfg.list_max_listpack_size;
+        list_limits lim = server_list_limits();
         list *l = list_new();
         for (long long j = start; j <= end; j++) {
             sv e = {v[j].ele, v[j].elen};
             if (!nget) {
-                list_push(l, e, LIST_TAIL, fill);
+                list_push(l, e, LIST_TAIL, lim);
             }
             for (int g = 0; g < nget; g++) {
                 sv val;
@@ -505,7 +505,7 @@ static void sort_generic(client *c, int readonly)
                 if (!pattern_value(&x, &gets[g], e, &val, buf)) {
                     val = (sv){"", 0};
                 }
-                list_push(l, val, LIST_TAIL, fill);
+                list_push(l, val, LIST_TAIL, lim);
             }
         }
         /* Every view above is dead once the destination (which may be the

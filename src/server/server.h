@@ -15,6 +15,7 @@
 #include "net/ev.h"
 #include "proto/reply.h"
 #include "proto/resp_parse.h"
+#include "types/list.h"
 
 #define KEEL_VERSION "0.1.0"
 /* The Redis version we report to clients that check features by version. */
@@ -310,6 +311,9 @@ void reply_syntax_error(client *c);
 void reply_wrongtype(client *c);
 void reply_not_integer(client *c);
 void reply_not_float(client *c);
+/* The list node limits in force now (list-max-listpack-size and
+ * list-compress-depth); CONFIG SET applies to the next write. */
+list_limits server_list_limits(void);
 void reply_arity_error(client *c);
 /* A bulk string from an sv. */
 void reply_sv(client *c, sv v);
