@@ -522,6 +522,50 @@ static void fake_reset_reply(void)
     fake->out.sent = 0;
 }
 
+/* Scripts name the same few commands on every call: a small cache of
+ * name -> command saves a hash of the name per redis.call. Entries are
+ * checked by content, so a reused string address can never mislead it. */
+#define CALL_CACHE_SIZE 64
+#define CALL_CACHE_NAME 24
+
+static struct {
+    size_t len;
+    char name[CALL_CACHE_NAME];
+    command *cmd;
+} call_cache[CALL_CACHE_SIZE];
+
+static command *script_cmd_lookup(const char *p, size_t len)
+{
+    if (len > CALL_CACHE_NAME) {
+        return cmd_lookup(p, len);
+    }
+    size_t slot = ((uintptr_t)p >> 4) % CALL_CACHE_SIZE;
+    if (call_cache[slot].len == len && memcmp(call_cache[slot].name, p, len) == 0) {
+        return call_cache[slot].cmd;
+    }
+    command *cmd = cmd_lookup(p, len);
+    if (cmd) {
+        call_cache[slot].len = len;
+        memcpy(call_cache[slot].name, p, len);
+        call_cache[slot].cmd = cmd;
+    }
+    return cmd;
+}
+
+/* Numbers become arguments as Redis writes them, "%.17g" (0.1 is
+ * "0.10000000000000001"); an integer below 1e17 prints as itself, which
+ * util_ll2str writes far faster than printf. buf holds 32 bytes. */
+static sv number_arg(lua_State *L, int i, char *buf)
+{
+    lua_Number n = lua_tonumber(L, i);
+    if (n > -1e17 && n < 1e17 && n == (lua_Number)(long long)n && !(n == 0 && signbit(n))) {
+        return (sv){buf, (size_t)util_ll2str(buf, (long long)n)};
+    }
+    return (sv){buf, (size_t)snprintf(buf, 32, "%.17g", (double)n)};
+}
+
+static int redis_call_run(lua_State *L, int raise, script_run *r, int argc);
+
 static int redis_call_common(lua_State *L, int raise)
 {
     script_run *r = cur;
@@ -536,16 +580,37 @@ static int redis_call_common(lua_State *L, int raise)
         fake->argv_cap = argc < 16 ? 16 : argc * 2;
         fake->argv = alloc_resize(fake->argv, sizeof(sv) * (size_t)fake->argv_cap);
     }
+    /* The text of the first numbers lives here for the call (an error
+     * may longjmp out of it, so nothing is allocated); later ones are
+     * pushed as Lua strings, which Lua keeps on its stack. */
+    char digits[8][32];
     for (int i = 1; i <= argc; i++) {
         int t = lua_type(L, i);
-        if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+        if (t == LUA_TNUMBER) {
+            if (i <= 8) {
+                fake->argv[i - 1] = number_arg(L, i, digits[i - 1]);
+                continue;
+            }
+            char tmp[32];
+            sv v = number_arg(L, i, tmp);
+            lua_pushlstring(L, v.ptr, v.len);
+            lua_replace(L, i);
+        }
+        if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            size_t len;
+            const char *p = lua_tolstring(L, i, &len);
+            fake->argv[i - 1] = (sv){p, len};
+        } else {
             return call_fail(L, raise, "ERR Lua redis lib command arguments must be strings or integers");
         }
-        size_t len;
-        const char *p = lua_tolstring(L, i, &len); /* numbers become strings in place */
-        fake->argv[i - 1] = (sv){p, len};
     }
-    command *cmd = cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
+    return redis_call_run(L, raise, r, argc);
+}
+
+/* The command itself, once its arguments are in fake->argv. */
+static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
+{
+    command *cmd = script_cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
     if (!cmd) {
         return call_fail(L, raise, "ERR Unknown Redis command called from script");
     }
