@@ -52,6 +52,7 @@ int luaopen_bit(lua_State *L);
 static const char *RK_GLOBALS = "keel.globals"; /* the real globals scripts see */
 static const char *RK_RO = "keel.readonly";     /* proxy -> real table */
 static const char *RK_REDIS_LOAD = "keel.redis_load";
+static const char *RK_GLOBALS_MT = "keel.globals_mt"; /* the proxy's metatable */
 
 /* ---- the current run ---- */
 
@@ -1055,8 +1056,16 @@ static int strict_index(lua_State *L)
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
 }
 
-/* __index of the globals proxy: like strict_index, but while library code
- * runs at FUNCTION LOAD `redis` is the load-time table. */
+/* __index of the real globals: a name not there is an error. */
+static int missing_global(lua_State *L)
+{
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+}
+
+/* __index of the globals proxy while library code runs at FUNCTION LOAD:
+ * `redis` is the load-time table then. Otherwise the proxy's __index is the
+ * real globals table itself, which Lua follows without calling C. */
 static int globals_index(lua_State *L)
 {
     svm *vm = lua_touserdata(L, lua_upvalueindex(2));
@@ -1163,11 +1172,21 @@ svm *svm_new(int is_functions)
     lua_pushvalue(L, g);
     lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
 
-    /* The proxy every compiled chunk gets as its environment. */
+    /* The real globals end in an error for missing names; their metatable
+     * is as hidden as the proxy's. */
+    lua_newtable(L);
+    lua_pushcfunction(L, missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, g);
+
+    /* The proxy every compiled chunk gets as its environment; reads fall
+     * through to the real table (a table __index: no C call per global). */
     lua_pushvalue(L, g);
-    lua_pushlightuserdata(L, vm);
-    lua_pushcclosure(L, globals_index, 2);
     push_readonly_proxy(L, g);
+    lua_getmetatable(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS_MT);
     lua_pushvalue(L, -1);
     lua_setfield(L, g, "_G");
     lua_replace(L, LUA_GLOBALSINDEX);
@@ -1339,6 +1358,20 @@ void svm_call(client *c, script_call *sc)
     propagate_none(c);
 }
 
+/* The globals proxy's __index: the load-time function while library code
+ * loads, else the real table. */
+static void globals_index_set(lua_State *L, svm *vm, int loading)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS_MT);
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
+    if (loading) {
+        lua_pushlightuserdata(L, vm);
+        lua_pushcclosure(L, globals_index, 2);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 int svm_run_load(svm *vm, int ref, str *err)
 {
     lua_State *L = vm->L;
@@ -1348,9 +1381,11 @@ int svm_run_load(svm *vm, int ref, str *err)
     vm->loading = 1;
     vm->load_start = util_ms();
     loading_vm = vm;
+    globals_index_set(L, vm, 1);
     lua_sethook(L, load_hook, LUA_MASKCOUNT, HOOK_COUNT);
     int rc = lua_pcall(L, 0, 0, 1);
     lua_sethook(L, NULL, 0, 0);
+    globals_index_set(L, vm, 0);
     vm->loading = 0;
     loading_vm = NULL;
     if (rc != 0) {
