@@ -97,6 +97,7 @@ test: unit integration
 
 bench: all
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/observability.py
 
 # docs/PATTERNS.md's figures: rate limiters and lock cycles, Keel and Redis.
 LOCKCYCLE_BIN := $(BUILD)/bench/lockcycle
