@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -355,7 +356,8 @@ static config_def defs[] = {
     {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
-    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, acl_apply_requirepass},
+    {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
     {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
@@ -644,6 +646,27 @@ void config_defaults(void)
 
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
 {
+    if (at_startup && strcasecmp(name, "user") == 0) {
+        /* "--user alice on >pw": the command line's form of a user line. */
+        str args = NULL;
+        size_t *off = NULL, *lens = NULL, cap = 0;
+        long n = resp_split_args(value, strlen(value), &args, &off, &lens, &cap);
+        int rc = 0;
+        if (n < 1 || n > 256) {
+            snprintf(err, errlen, "Bad directive or wrong number of arguments");
+            rc = -1;
+        } else {
+            sv uargs[256];
+            for (long i = 0; i < n; i++) {
+                uargs[i] = (sv){args + off[i], lens[i]};
+            }
+            acl_config_user_line(uargs, (int)n, "(command line)", 0);
+        }
+        str_free(args);
+        alloc_free(off);
+        alloc_free(lens);
+        return rc;
+    }
     config_def *d = find_def(name);
     if (!d) {
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%.64s'", name);
@@ -776,6 +799,17 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
             if (r < 0 && !msg[0]) {
                 rc = -1; /* the included file's own error is already in err */
                 break;
+            }
+        } else if (n >= 1 && lens[0] == 4 && strncasecmp(args + off[0], "user", 4) == 0) {
+            /* A user's rules, applied once the command table exists. */
+            sv uargs[256];
+            if (n < 2 || n > 257) {
+                snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");
+            } else {
+                for (long i = 1; i < n; i++) {
+                    uargs[i - 1] = (sv){args + off[i], lens[i]};
+                }
+                acl_config_user_line(uargs, (int)n - 1, path, lineno);
             }
         } else if (n < 2) {
             /* "save" with no value ("save \"\"") reads as an empty value. */
