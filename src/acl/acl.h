@@ -119,6 +119,8 @@ int acl_user_flag_names(const acl_user *u, const char **out);
 void acl_user_free_detached(acl_user *u);
 /* Closes the connections authenticated as u (after DELUSER, ACL LOAD). */
 void acl_kill_clients_of(acl_user *u);
+/* Closes u's connections holding subscriptions u may no longer have. */
+void acl_kill_revoked_subscribers(acl_user *u);
 
 /* ---- categories and command ids (acl_user.c) ---- */
 int acl_category_count(void);

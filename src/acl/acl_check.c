@@ -349,7 +349,9 @@ static int selector_check(const acl_selector *s, const command *cmd, const sv *a
 
 int acl_check(const acl_user *u, const command *cmd, const sv *argv, int argc, int *errpos)
 {
-    if (u->allperm) {
+    /* AUTH, HELLO, QUIT and RESET work for every user, as in Redis: a
+     * connection can always change its user or leave. */
+    if (u->allperm || (cmd->flags & CMD_NO_AUTH)) {
         return ACL_OK;
     }
     int worst = ACL_OK, worst_pos = -1;

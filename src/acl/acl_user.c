@@ -22,6 +22,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "pubsub/pubsub.h"
 #include "server/server.h"
 
 #define ACL_USER_SANITIZE (1u << 3)
@@ -788,6 +789,36 @@ int acl_user_apply_all(acl_user *u, const sv *rules, int n, char *err, size_t er
     return rc;
 }
 
+static int channel_revoked(sv name, void *u)
+{
+    return !acl_check_channel(u, name, 0);
+}
+
+static int pattern_revoked(sv name, void *u)
+{
+    return !acl_check_channel(u, name, 1);
+}
+
+/* Redis 7 closes the connections of u whose subscriptions its channel
+ * rules no longer allow (after SETUSER or LOAD). */
+void acl_kill_revoked_subscribers(acl_user *u)
+{
+    for (client *c = server.clients; c; c = c->next) {
+        if (c->user != u || !c->pstate) {
+            continue;
+        }
+        if (pubsub_client_any(c, PUBSUB_CHANNEL, channel_revoked, u) ||
+            pubsub_client_any(c, PUBSUB_SHARD, channel_revoked, u) ||
+            pubsub_client_any(c, PUBSUB_PATTERN, pattern_revoked, u)) {
+            if (c == server.current_client) {
+                c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            } else {
+                client_close_async(c);
+            }
+        }
+    }
+}
+
 void acl_kill_clients_of(acl_user *u)
 {
     for (client *c = server.clients; c; c = c->next) {
@@ -856,6 +887,7 @@ void acl_users_replace(acl_user **set, int n)
             registry_insert(set[i]);
         }
     }
+    acl_kill_revoked_subscribers(acl_default_user);
 }
 
 acl_user *acl_check_credentials(sv name, sv pass)

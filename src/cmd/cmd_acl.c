@@ -72,6 +72,8 @@ static void acl_setuser(client *c)
     }
     if (fresh) {
         acl_user_adopt(fresh); /* built aside, added once every rule was valid */
+    } else {
+        acl_kill_revoked_subscribers(u);
     }
     reply_ok(R(c));
 }
