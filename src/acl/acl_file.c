@@ -35,7 +35,8 @@ static void set_free(user_set *s)
 
 /* One "user name rules..." line into set; errors are appended to *errors
  * (the line is skipped). */
-static void parse_user(const sv *argv, int argc, const char *file, int lineno, user_set *set, str *errors)
+static void parse_user(const sv *argv, int argc, const char *file, int lineno, user_set *set, str *errors,
+                       int reset_existing)
 {
     if (argc < 2 || argv[0].len != 4 || strncasecmp(argv[0].ptr, "user", 4) != 0) {
         *errors = str_printf(*errors, "%s:%d should start with user keyword followed by the username. ", file, lineno);
@@ -49,6 +50,12 @@ static void parse_user(const sv *argv, int argc, const char *file, int lineno, u
         }
     }
     acl_user *u = acl_user_new_detached(argv[1].ptr, argv[1].len);
+    if (reset_existing && acl_user_find(argv[1].ptr, argv[1].len)) {
+        /* A config line redefines an existing user (default) from "reset",
+         * as Redis does. */
+        const char *why;
+        acl_user_apply(u, "reset", 5, &why);
+    }
     for (int i = 2; i < argc; i++) {
         const char *op = argv[i].ptr;
         size_t len = argv[i].len;
@@ -90,7 +97,8 @@ static void parse_user(const sv *argv, int argc, const char *file, int lineno, u
 }
 
 /* Splits a line as the config and aclfile readers do and parses it. */
-static void parse_line(const char *line, size_t len, const char *file, int lineno, user_set *set, str *errors)
+static void parse_line(const char *line, size_t len, const char *file, int lineno, user_set *set, str *errors,
+                       int reset_existing)
 {
     str args = NULL;
     size_t *off = NULL, *lens = NULL, cap = 0;
@@ -102,7 +110,7 @@ static void parse_line(const char *line, size_t len, const char *file, int linen
         for (long i = 0; i < n; i++) {
             argv[i] = (sv){args + off[i], lens[i]};
         }
-        parse_user(argv, (int)n, file, lineno, set, errors);
+        parse_user(argv, (int)n, file, lineno, set, errors, reset_existing);
         alloc_free(argv);
     }
     str_free(args);
@@ -167,7 +175,7 @@ int acl_load_startup(char *err, size_t errlen)
         user_set set = {0};
         str errors = str_empty(0);
         for (int i = 0; i < npend; i++) {
-            parse_line(pend[i].line, str_len(pend[i].line), pend[i].file, pend[i].lineno, &set, &errors);
+            parse_line(pend[i].line, str_len(pend[i].line), pend[i].file, pend[i].lineno, &set, &errors, 1);
         }
         pending_free();
         if (str_len(errors)) {
@@ -214,7 +222,7 @@ int acl_load_file(const char *path, char *err, size_t errlen)
         if (e == s) {
             continue;
         }
-        parse_line(line + s, e - s, path, lineno, &set, &errors);
+        parse_line(line + s, e - s, path, lineno, &set, &errors, 0);
     }
     free(line);
     fclose(f);
