@@ -490,7 +490,7 @@ acl_user *acl_user_new_detached(const char *name, size_t len)
     acl_user *u = alloc_zero(sizeof(*u));
     u->name = str_new(name, len);
     u->sels = alloc_mem(sizeof(acl_selector));
-    selector_init(&u->sels[0], ACL_SEL_ROOT);
+    selector_init(&u->sels[0], ACL_SEL_ROOT | (server.cfg.acl_pubsub_default ? ACL_SEL_ALLCHANNELS : 0));
     u->nsels = 1;
     return u;
 }
@@ -734,6 +734,9 @@ int acl_user_apply(acl_user *u, const char *op, size_t len, const char **why)
                                             "sanitize-payload", "clearselectors", "-@all"};
         for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
             acl_user_apply(u, steps[i], strlen(steps[i]), &ignored);
+        }
+        if (server.cfg.acl_pubsub_default) {
+            acl_user_apply(u, "allchannels", 11, &ignored);
         }
     } else {
         if (selector_apply(&u->sels[0], op, len, why) < 0) {

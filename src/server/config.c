@@ -55,6 +55,7 @@ static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swa
 /* Keel validates every payload in full whatever this says (Redis's "yes");
  * the setting is kept so Redis configurations load and read back. */
 static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
+static const char *const enum_pubsub_default[] = {"resetchannels", "allchannels", NULL};
 static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
 
 /* ---- special directives ---- */
@@ -358,6 +359,8 @@ static config_def defs[] = {
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
     {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, acl_apply_requirepass},
     {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"acl-pubsub-default", NULL, CFG_ENUM, S(acl_pubsub_default), 0, 0, "resetchannels", 1, enum_pubsub_default, NULL,
+     NULL, NULL},
     {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
     {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},

@@ -249,6 +249,7 @@ typedef struct server_config {
     int jemalloc_bg_thread;
     char *acllog_max_len_str;
     char *aclfile;
+    int acl_pubsub_default; /* 0 resetchannels, 1 allchannels */
 } server_config;
 
 typedef struct server_stats {

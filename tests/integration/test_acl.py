@@ -124,6 +124,19 @@ def test_new_user_defaults(admin):
     assert admin.execute_command("ACL", "USERS") == ["bob", "default"]
 
 
+def test_acl_pubsub_default(admin):
+    admin.config_set("acl-pubsub-default", "allchannels")
+    try:
+        admin.execute_command("ACL", "SETUSER", "pd1")
+        admin.execute_command("ACL", "SETUSER", "pd2", "reset")
+        assert acl_list_line(admin, "pd1") == "user pd1 off &* -@all"
+        assert acl_list_line(admin, "pd2") == "user pd2 off sanitize-payload &* -@all"
+    finally:
+        admin.config_set("acl-pubsub-default", "resetchannels")
+    admin.execute_command("ACL", "SETUSER", "pd3")
+    assert acl_list_line(admin, "pd3") == "user pd3 off resetchannels -@all"
+
+
 # Rules -> the command part of ACL LIST, as Redis 7.0 recomputes it from
 # the permission bitmap (categories first, then single commands).
 DESCRIBE = [
