@@ -283,7 +283,11 @@ void cmd_acl(client *c)
             }
         }
     } else if (arg_is(c, 1, "WHOAMI")) {
-        reply_str(c, c->user->name);
+        if (c->user) {
+            reply_str(c, c->user->name);
+        } else {
+            reply_null(R(c));
+        }
     } else if (arg_is(c, 1, "CAT")) {
         acl_cat(c);
     } else if (arg_is(c, 1, "GENPASS")) {

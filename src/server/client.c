@@ -53,6 +53,12 @@ client *client_new(int fd, uint32_t flags)
     resp_parser_init(&c->parser);
     c->ctime = c->last_interaction = server_ms();
     client_set_default_user(c);
+    if (flags & CLIENT_FAKE) {
+        /* AOF replay and scripts' fake client act for the server itself
+         * (scripts check the caller's user themselves): no ACL user, as
+         * Redis's NULL user. */
+        c->user = NULL;
+    }
     client_select_db(c, 0);
     if (fd >= 0) {
         if (ev_add(server.loop, fd, EV_READABLE, read_handler, c) < 0) {

@@ -985,11 +985,25 @@ static str read_whole_file(const char *path)
  * would not take as a directive stay verbatim; a directive's first line
  * gets its current value and later duplicates go; directives absent from
  * the file are appended when their value is not the default. */
+/* Every ACL user as a "user" line, as Redis's rewrite writes them (none
+ * when an aclfile holds the users). */
+static str append_users(str out)
+{
+    if (server.cfg.aclfile && server.cfg.aclfile[0]) {
+        return out;
+    }
+    for (int i = 0; i < acl_user_count(); i++) {
+        out = acl_user_describe(out, acl_user_at(i));
+        out = str_append(out, "\n", 1);
+    }
+    return out;
+}
+
 static str rewrite_content(const char *old)
 {
     str out = str_empty(strlen(old) + 1024);
     int seen[NDEFS] = {0};
-    int has_signature = 0;
+    int has_signature = 0, users_written = 0;
     str args = NULL;
     size_t *off = NULL, *lens = NULL, cap = 0;
     for (const char *line = old; *line;) {
@@ -1005,6 +1019,7 @@ static str rewrite_content(const char *old)
             p++;
         }
         config_def *d = NULL;
+        int is_user = 0;
         if (p < line + plen && *p != '#') {
             if (args) {
                 str_clear(args);
@@ -1014,11 +1029,18 @@ static str rewrite_content(const char *old)
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
+                is_user = strcasecmp(name, "user") == 0;
             }
         } else if (plen == strlen(REWRITE_SIGNATURE) && memcmp(line, REWRITE_SIGNATURE, plen) == 0) {
             has_signature = 1;
         }
-        if (!d) {
+        if (is_user) {
+            /* The users replace the first user line; the others go. */
+            if (!users_written) {
+                out = append_users(out);
+                users_written = 1;
+            }
+        } else if (!d) {
             out = str_append(out, line, len);
             out = str_append(out, "\n", 1);
         } else if (!seen[d - defs]) {
@@ -1044,6 +1066,12 @@ static str rewrite_content(const char *old)
             }
             out = append_directive(out, &defs[i]);
         }
+    }
+    if (!users_written && !(server.cfg.aclfile && server.cfg.aclfile[0])) {
+        if (!has_signature) {
+            out = str_append_cstr(out, REWRITE_SIGNATURE "\n");
+        }
+        out = append_users(out);
     }
     return out;
 }

@@ -719,3 +719,41 @@ def test_user_directives_and_aclfile_conflict(tmp_path):
         Server("--aclfile", str(path), "--user", "bob", "on")
     assert "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid" \
         in str(e.value)
+
+
+def test_config_rewrite_writes_users(keel):
+    s = keel(config="hz 20\nuser carol on >c ~c* +get\n")
+    c = s.client(decode_responses=True)
+    c.execute_command("ACL", "SETUSER", "bob", "on", ">x", "~a", "+get")
+    assert c.execute_command("CONFIG", "REWRITE") == "OK"
+    with open(os.path.join(s.dir, "keel.conf")) as f:
+        text = f.read()
+    users = [line for line in text.splitlines() if line.startswith("user ")]
+    assert users == c.execute_command("ACL", "LIST")
+    assert len(users) == 3
+    s2 = keel(config=text)
+    c2 = s2.client(decode_responses=True)
+    assert acl_list_line(c2, "bob") == acl_list_line(c, "bob")
+    assert acl_list_line(c2, "carol") == acl_list_line(c, "carol")
+
+
+@keel_only
+def test_aof_replay_ignores_acl_rules(keel):
+    """The AOF is replayed for the server itself: a default user that may
+    not FLUSHALL or DEL does not stop them replaying (in MULTI too).
+    Keel-only: Redis 7.0 re-checks EXEC's commands against the default user
+    while loading and drops the DEL (k3 survives a restart)."""
+    conf = "appendonly yes\nappendfsync always\nuser default on nopass ~* &* +@all -flushall -del\nuser adm on >a ~* +@all\n"
+    s = keel(config=conf)
+    c = s.client(username="adm", password="a")
+    c.set("k1", "v")
+    c.flushall()
+    p = c.pipeline(transaction=True)
+    p.set("k3", "v")
+    p.delete("k3")
+    p.set("k2", "v")
+    assert p.execute() == [True, 1, True]
+    c.close()
+    s.stop()
+    s2 = keel("--dir", s.dir, config=conf)
+    assert s2.client().keys("*") == [b"k2"]
