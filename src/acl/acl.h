@@ -1,10 +1,10 @@
 /* acl: Redis 7's access control lists. Users (acl_user.c) hold passwords
- * and selectors: a selector is a command bitmap, key patterns with
- * read/write flags, and channel patterns; a user may run a command when any
- * of its selectors allows the command, all its keys and all its channels
- * (acl_check.c). Denials are recorded in the ACL LOG (acl_log.c); users are
- * loaded from and saved to an aclfile or the config's `user` lines
- * (acl_file.c). The ACL command itself is src/cmd/cmd_acl.c. */
+ * and selectors: a selector (acl_rules.c) is a command bitmap, key patterns
+ * with read/write flags, and channel patterns; acl_describe.c prints them
+ * back as rules; a user may run a command when any of its selectors
+ * allows the command, all its keys and all its channels (acl_check.c). Denials are recorded in the ACL LOG (acl_log.c);
+ * users are loaded from and saved to an aclfile or the config's `user` lines (acl_file.c). The ACL command itself is
+ * src/cmd/cmd_acl.c. */
 #ifndef KEEL_ACL_H
 #define KEEL_ACL_H
 
@@ -17,6 +17,7 @@
 #define ACL_USER_ON (1u << 0)
 #define ACL_USER_NOPASS (1u << 1)
 #define ACL_USER_SKIP_SANITIZE (1u << 2)
+#define ACL_USER_SANITIZE (1u << 3) /* set by reset: shown as sanitize-payload */
 
 /* Selector flags. */
 #define ACL_SEL_ROOT (1u << 0)
@@ -77,8 +78,6 @@ typedef struct acl_user {
 void acl_init(void);
 extern acl_user *acl_default_user;
 acl_user *acl_user_find(const char *name, size_t len);
-/* The user named name, created (off, no permissions) if it does not exist. */
-acl_user *acl_user_get_or_create(const char *name, size_t len, int *created);
 /* The users in name order (as ACL LIST and ACL USERS show them). */
 int acl_user_count(void);
 acl_user *acl_user_at(int i);
@@ -92,13 +91,6 @@ int acl_user_apply(acl_user *u, const char *op, size_t len, const char **why);
 int acl_user_apply_all(acl_user *u, const sv *rules, int n, char *err, size_t errlen);
 /* Deletes a user (not the default one) and closes its connections. */
 void acl_user_delete(acl_user *u);
-/* "user <name> on #... ~* &* +@all" as ACL LIST shows it. */
-str acl_user_describe(str out, const acl_user *u);
-/* The command rules of a selector ("-@all +get"), as GETUSER shows them. */
-str acl_selector_describe_commands(str out, const acl_selector *s);
-/* The key patterns of a selector ("~a %R~b"), "" when none. */
-str acl_selector_describe_keys(str out, const acl_selector *s);
-str acl_selector_describe_channels(str out, const acl_selector *s);
 /* Whether user/pass are valid credentials of an enabled user. */
 acl_user *acl_check_credentials(sv user, sv pass);
 /* requirepass (config file or CONFIG SET) sets the default user's only
@@ -107,22 +99,34 @@ void acl_apply_requirepass(void);
 /* SHA-256 of p as 64 lowercase hex characters plus a NUL. */
 void acl_hash_password(const char *p, size_t len, char out[65]);
 /* Replaces all users by the given set (ACL LOAD); the default user object
- * is kept and takes the new rules so its clients stay valid. Users that
- * disappear or change lose their connections as in Redis. */
+ * is kept and takes the new rules (or the usual ones when the set has no
+ * default user) so its connections stay; every other old user's
+ * connections are closed, as Redis 7.0 does. */
 void acl_users_replace(acl_user **users, int n);
+/* A new user (off, no permissions) outside the registry, to build and
+ * check rules on before it is adopted or freed. */
 acl_user *acl_user_new_detached(const char *name, size_t len);
 /* Registers a detached user; when one of that name exists it takes u's
  * rules instead (and u is freed). */
 void acl_user_adopt(acl_user *u);
-/* GETUSER's flags ("on", "nopass", ...) into out (room for 4). */
-int acl_user_flag_names(const acl_user *u, const char **out);
 void acl_user_free_detached(acl_user *u);
 /* Closes the connections authenticated as u (after DELUSER, ACL LOAD). */
 void acl_kill_clients_of(acl_user *u);
 /* Closes u's connections holding subscriptions u may no longer have. */
 void acl_kill_revoked_subscribers(acl_user *u);
 
-/* ---- categories and command ids (acl_user.c) ---- */
+/* ---- descriptions (acl_describe.c) ---- */
+/* "user <name> on #... ~* &* +@all" as ACL LIST shows it. */
+str acl_user_describe(str out, const acl_user *u);
+/* The command rules of a selector ("-@all +get"), as GETUSER shows them. */
+str acl_selector_describe_commands(str out, const acl_selector *s);
+/* The key patterns of a selector ("~a %R~b"), "" when none. */
+str acl_selector_describe_keys(str out, const acl_selector *s);
+str acl_selector_describe_channels(str out, const acl_selector *s);
+/* GETUSER's flags ("on", "nopass", ...) into out (room for 4). */
+int acl_user_flag_names(const acl_user *u, const char **out);
+
+/* ---- categories and command ids (acl_rules.c) ---- */
 int acl_category_count(void);
 const char *acl_category_name(int i);
 /* The category bit of a name (without '@'), 0 if unknown. */
@@ -131,6 +135,8 @@ uint32_t acl_category_flag(const char *name, size_t len);
 int acl_cmd_ids(void);
 
 /* ---- checks (acl_check.c) ---- */
+/* Each command's key access mode and key finder (from acl_init). */
+void acl_check_init(void);
 /* Whether u may run cmd with argv. Returns ACL_OK or the denial; *errpos
  * gets the argv index of the denied key or channel. No allocation. */
 int acl_check(const acl_user *u, const command *cmd, const sv *argv, int argc, int *errpos);

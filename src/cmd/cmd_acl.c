@@ -78,7 +78,7 @@ static void acl_setuser(client *c)
     reply_ok(R(c));
 }
 
-static void reply_selector(client *c, const acl_selector *s, int root)
+static void reply_selector(client *c, const acl_selector *s)
 {
     str tmp = acl_selector_describe_commands(str_empty(64), s);
     reply_bulk_cstr(R(c), "commands");
@@ -92,7 +92,6 @@ static void reply_selector(client *c, const acl_selector *s, int root)
     reply_bulk_cstr(R(c), "channels");
     reply_str(c, tmp);
     str_free(tmp);
-    (void)root;
 }
 
 static void acl_getuser(client *c)
@@ -115,12 +114,12 @@ static void acl_getuser(client *c)
     for (int i = 0; i < u->npasswords; i++) {
         reply_bulk(R(c), u->passwords[i], 64);
     }
-    reply_selector(c, &u->sels[0], 1);
+    reply_selector(c, &u->sels[0]);
     reply_bulk_cstr(R(c), "selectors");
     reply_array(R(c), u->nsels - 1);
     for (int i = 1; i < u->nsels; i++) {
         reply_map(R(c), 3);
-        reply_selector(c, &u->sels[i], 0);
+        reply_selector(c, &u->sels[i]);
     }
 }
 
