@@ -8,13 +8,16 @@
  * argv positions into a buffer that only ever grows.
  *
  * Key access. Redis 7 reads it from per-command key specs; Keel's table has
- * no key specs, so it is approximated: a CMD_WRITE command writes its keys
- * (%W), anything else reads them (%R); the write commands that also return
- * what they change (INCR, LPOP, GETDEL...; Redis's ACCESS flag) need both;
- * commands with a source and a destination read (or read and write) the
- * source and write the destination (LMOVE, SMOVE, RENAME, COPY, *STORE,
- * SORT ... STORE, GEORADIUS ... STORE); SET needs read access only with
- * GET. Shard channels (SSUBSCRIBE, SPUBLISH) are channels, not keys. */
+ * no key specs, so access_table below restates what Redis 7.0's key specs
+ * say (checked against its COMMAND output): a CMD_WRITE command writes its
+ * keys (%W), anything else reads them (%R); the write commands that also
+ * return what they change (INCR, LPOP, GETDEL...; Redis's ACCESS flag) need
+ * both; commands with a source and a destination read (or read and write)
+ * the source and write the destination (LMOVE, SMOVE, RENAME, COPY, *STORE,
+ * SORT ... STORE, GEORADIUS ... STORE); SET needs read access only with GET;
+ * commands that only look at a key's existence, type or size (EXISTS, TYPE,
+ * STRLEN, LLEN...) need any matching pattern. Shard channels (SSUBSCRIBE,
+ * SPUBLISH) are channels, not keys. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +35,9 @@ enum {
     KA_DST_W_SRC_R,  /* first key written, the rest read */
     KA_SET,          /* W, and R too with the GET option */
     KA_NONE,         /* no keys for ACL purposes */
+    KA_READ,         /* every key read (whatever the command's flags) */
+    KA_META,         /* any matching pattern: metadata, not the value */
+    KA_DST_RW_SRC_R, /* first key read and written, the rest read */
 };
 
 static const struct {
@@ -63,11 +69,11 @@ static const struct {
     {"hincrby", KA_RW},
     {"hincrbyfloat", KA_RW},
     {"bitfield", KA_RW},
-    {"xreadgroup", KA_RW},
-    {"xclaim", KA_RW},
-    {"xautoclaim", KA_RW},
+    {"setbit", KA_RW},
+    {"xreadgroup", KA_READ},
+    {"pfdebug", KA_READ},
     {"move", KA_RW},
-    {"pfmerge", KA_RW},
+    {"pfmerge", KA_DST_RW_SRC_R},
     {"eval", KA_RW},
     {"evalsha", KA_RW},
     {"fcall", KA_RW},
@@ -95,6 +101,26 @@ static const struct {
     {"ssubscribe", KA_NONE},
     {"sunsubscribe", KA_NONE},
     {"spublish", KA_NONE},
+    /* What Redis's key specs mark with no access at all (the key's
+     * existence, type, length, encoding): any pattern that matches. */
+    {"exists", KA_META},
+    {"hexists", KA_META},
+    {"hlen", KA_META},
+    {"hstrlen", KA_META},
+    {"llen", KA_META},
+    {"memory|usage", KA_META},
+    {"object|encoding", KA_META},
+    {"object|freq", KA_META},
+    {"object|idletime", KA_META},
+    {"object|refcount", KA_META},
+    {"scard", KA_META},
+    {"sismember", KA_META},
+    {"strlen", KA_META},
+    {"touch", KA_META},
+    {"type", KA_META},
+    {"watch", KA_META},
+    {"xlen", KA_META},
+    {"zcard", KA_META},
 };
 
 /* ---- key finders for movable-key commands the table gives no finder ---- */
@@ -214,6 +240,9 @@ static int key_needs(const command *cmd, int k, const sv *argv, int argc)
     case KA_SRC_RW_DST_W: return k == 0 ? ACL_KEY_READ | ACL_KEY_WRITE : ACL_KEY_WRITE;
     case KA_SRC_R_DST_W: return k == 0 ? ACL_KEY_READ : ACL_KEY_WRITE;
     case KA_DST_W_SRC_R: return k == 0 ? ACL_KEY_WRITE : ACL_KEY_READ;
+    case KA_DST_RW_SRC_R: return k == 0 ? ACL_KEY_READ | ACL_KEY_WRITE : ACL_KEY_READ;
+    case KA_READ: return ACL_KEY_READ;
+    case KA_META: return 0;
     case KA_SET:
         for (int i = 3; i < argc; i++) {
             if (argv[i].len == 3 && strncasecmp(argv[i].ptr, "get", 3) == 0) {

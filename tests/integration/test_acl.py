@@ -355,6 +355,16 @@ KEY_CASES = [
     (["MGET", "foo1", "r1"], True),
     (["MGET", "foo1", "w1"], False),
     (["EXISTS", "r1"], True),
+    # Existence, type and size need any matching pattern (no access in Redis's key specs).
+    (["EXISTS", "w1"], True),
+    (["TYPE", "w1"], True),
+    (["STRLEN", "w1"], True),
+    (["EXISTS", "bar"], False),
+    (["SETBIT", "w9", "1", "1"], False),
+    (["SETBIT", "foo9", "1", "1"], True),
+    (["PFMERGE", "w8", "r1"], False),
+    (["PFMERGE", "foo8", "r1"], True),
+    (["PFMERGE", "foo8", "w1"], False),
 ]
 
 
