@@ -140,6 +140,10 @@ void acl_check_init(void);
 /* Whether u may run cmd with argv. Returns ACL_OK or the denial; *errpos
  * gets the argv index of the denied key or channel. No allocation. */
 int acl_check(const acl_user *u, const command *cmd, const sv *argv, int argc, int *errpos);
+/* Whether u (NULL: the server itself) may read any key with cmd: a
+ * selector allowing cmd has allkeys or a read pattern "*" (SORT's BY and
+ * GET patterns need it, as in Redis). */
+int acl_full_key_access(const acl_user *u, const command *cmd);
 /* Whether u may publish to / subscribe to channel (literal: a pattern as
  * PSUBSCRIBE gives it must be allowed literally). */
 int acl_check_channel(const acl_user *u, sv channel, int literal);

@@ -400,6 +400,28 @@ int acl_check(const acl_user *u, const command *cmd, const sv *argv, int argc, i
     return worst;
 }
 
+int acl_full_key_access(const acl_user *u, const command *cmd)
+{
+    if (!u || u->allperm) {
+        return 1;
+    }
+    for (int i = 0; i < u->nsels; i++) {
+        const acl_selector *s = &u->sels[i];
+        if (!((s->bits[cmd->acl_id >> 6] >> (cmd->acl_id & 63)) & 1)) {
+            continue;
+        }
+        if (s->flags & ACL_SEL_ALLKEYS) {
+            return 1;
+        }
+        for (int k = 0; k < s->nkeys; k++) {
+            if ((s->keys[k].flags & ACL_KEY_READ) && str_len(s->keys[k].pat) == 1 && s->keys[k].pat[0] == '*') {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 int acl_check_channel(const acl_user *u, sv channel, int literal)
 {
     for (int i = 0; i < u->nsels; i++) {

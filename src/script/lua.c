@@ -599,10 +599,14 @@ static int redis_call_common(lua_State *L, int raise)
         r->wrote = 1;
     }
     fake->argc = argc;
+    /* The command runs as the caller's user where it looks (SORT's BY and
+     * GET); its permissions were checked above. */
+    fake->user = r->caller ? r->caller->user : NULL;
     fake->resp = r->resp;
     fake->out.resp = r->resp;
     fake_reset_reply();
     dispatch_call(fake, cmd);
+    fake->user = NULL;
     client_end_command(fake);
     resp_to_lua(L, fake->out.data, fake->out.data + fake->out.len, 0);
     fake_reset_reply();

@@ -767,3 +767,22 @@ def test_aof_replay_ignores_acl_rules(keel):
     s.stop()
     s2 = keel("--dir", s.dir, config=conf)
     assert s2.client().keys("*") == [b"k2"]
+
+
+def test_sort_by_and_get_need_full_key_access(server, admin):
+    admin.execute_command("ACL", "SETUSER", "so", "on", ">pw", "~l*", "+@all")
+    admin.execute_command("ACL", "SETUSER", "all", "on", ">pw", "%R~*", "~l*", "+@all")
+    admin.rpush("l1", 3, 1, 2)
+    rc = conn(server, "so")
+    assert rc.call("SORT", "l1") == [b"1", b"2", b"3"]
+    assert rc.call("SORT", "l1", "BY", "nosort") == [b"3", b"1", b"2"]
+    by = "ERR BY option of SORT denied due to insufficient ACL permissions."
+    get = "ERR GET option of SORT denied due to insufficient ACL permissions."
+    assert err_text(rc.call("SORT", "l1", "BY", "w_*")) == by
+    assert err_text(rc.call("SORT_RO", "l1", "BY", "w_*")) == by
+    assert err_text(rc.call("SORT", "l1", "GET", "#")) == get
+    assert err_text(rc.call("SORT", "l1", "BY", "nosort", "GET", "o_*")) == get
+    # In a script the caller's user counts.
+    assert err_text(rc.call("EVAL", "return redis.pcall('sort', KEYS[1], 'get', '#')", "1", "l1")) == get
+    full = conn(server, "all")
+    assert full.call("SORT", "l1", "BY", "w_*", "GET", "#") == [b"1", b"2", b"3"]
