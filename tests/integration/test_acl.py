@@ -384,6 +384,10 @@ def test_channel_permissions(server, admin):
     rc = conn(server, "c")
     assert rc.call("PUBLISH", "news.a", "m") == 0
     assert err_text(rc.call("PUBLISH", "other", "m")) == NOPERM_CHAN
+    # Shard channels are channels, not keys (the user has no key patterns).
+    assert rc.call("SPUBLISH", "news.a", "m") == 0
+    assert err_text(rc.call("SPUBLISH", "other", "m")) == NOPERM_CHAN
+    assert err_text(rc.call("SSUBSCRIBE", "other")) == NOPERM_CHAN
     assert err_text(rc.call("SUBSCRIBE", "news.a", "other")) == NOPERM_CHAN
     # PSUBSCRIBE needs the pattern itself to be allowed literally.
     assert err_text(rc.call("PSUBSCRIBE", "news.a*")) == NOPERM_CHAN
