@@ -750,8 +750,9 @@ static int l_redis_acl_check_cmd(lua_State *L)
         }
         argv[i - 1] = (sv){p, l};
     }
+    /* No arity check, as in Redis: only the keys present are checked. */
     command *sub = cmd_resolve(cmd, argv, argc);
-    if (!sub || (sub->arity > 0 ? argc != sub->arity : argc < -sub->arity)) {
+    if (!sub) {
         return svm_raise(L, "ERR Invalid command passed to redis.acl_check_cmd()");
     }
     acl_user *u = cur && cur->caller ? cur->caller->user : NULL;

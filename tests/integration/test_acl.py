@@ -490,6 +490,10 @@ def test_script_denials(server, admin):
     assert rc.call("EVAL", "return redis.acl_check_cmd('get','foo1')", "0") == 1
     assert rc.call("EVAL", "return redis.acl_check_cmd('del','foo1')", "0") is None
     assert rc.call("EVAL", "return redis.acl_check_cmd('get','bar')", "0") is None
+    assert rc.call("EVAL", "return redis.acl_check_cmd('get')", "0") == 1  # no arity check
+    assert rc.call("EVAL", "return redis.acl_check_cmd('get','foo1','x')", "0") == 1
+    e = err_text(rc.call("EVAL", "return redis.acl_check_cmd('config','nosub')", "0"))
+    assert e.startswith("ERR Invalid command passed to redis.acl_check_cmd() script: ")
     lua = [(e["reason"], e["context"], e["object"]) for e in log_entries(server)]
     assert (b"key", b"lua", b"bar") in lua and (b"command", b"lua", b"del") in lua and \
         (b"channel", b"lua", b"x") in lua
@@ -867,3 +871,19 @@ def test_random_rules_match_redis(admin, redis_ref):
             theirs = theirs.decode() if isinstance(theirs, bytes) else theirs
             assert mine == theirs, (rules, d)
     ref.execute_command("ACL", "DELUSER", "rr")
+
+
+def test_fcall_runs_as_the_caller(server, admin):
+    admin.execute_command("FUNCTION", "FLUSH")
+    admin.execute_command("FUNCTION", "LOAD", "#!lua name=acllib\n"
+                          "redis.register_function('getk', function(keys, args) return redis.call('get', keys[1]) end)\n"
+                          "redis.register_function('delk', function(keys, args) return redis.call('del', keys[1]) end)")
+    admin.set("foo1", "v")
+    admin.execute_command("ACL", "SETUSER", "fu", "on", ">pw", "~foo*", "+@read", "+fcall")
+    rc = conn(server, "fu")
+    assert rc.call("FCALL", "getk", "1", "foo1") == b"v"
+    assert err_text(rc.call("FCALL", "getk", "1", "bar")) == NOPERM_KEY
+    e = err_text(rc.call("FCALL", "delk", "1", "foo1"))
+    assert e.startswith("ERR The user executing the script can't run this command or subcommand script: ")
+    assert admin.get("foo1") == "v"
+    admin.execute_command("FUNCTION", "FLUSH")
