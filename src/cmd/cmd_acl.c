@@ -105,7 +105,7 @@ static void acl_getuser(client *c)
     const char *flags[8];
     int nf = acl_user_flag_names(u, flags);
     reply_bulk_cstr(R(c), "flags");
-    reply_array(R(c), nf);
+    reply_set(R(c), nf); /* a set in RESP3, as Redis */
     for (int i = 0; i < nf; i++) {
         reply_bulk_cstr(R(c), flags[i]);
     }
