@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/sha1.h"
@@ -633,6 +634,19 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     if (cmd->flags & CMD_NOSCRIPT) {
         return call_fail(L, raise, "ERR This Redis command is not allowed from script");
     }
+    /* The caller's ACL user decides, with Redis's script texts; the denial
+     * is logged in the "lua" context. */
+    if (r->caller && r->caller->user && !r->caller->user->allperm) {
+        int pos = 0;
+        int denial = acl_check(r->caller->user, cmd, fake->argv, argc, &pos);
+        if (denial != ACL_OK) {
+            char buf[160];
+            sv object = acl_denial_object(cmd, fake->argv, denial, pos, buf, sizeof(buf));
+            acl_user *u = r->caller->user;
+            acl_log_add(r->caller, denial, ACL_CTX_LUA, object, (sv){u->name, str_len(u->name)});
+            return call_fail(L, raise, acl_script_error(denial));
+        }
+    }
     /* may_replicate commands (PUBLISH, PFCOUNT) count as writes here, as
      * in Redis: a read-only script may run on a replica. */
     if ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) && r->ro) {
@@ -651,10 +665,14 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
         r->wrote = 1;
     }
     fake->argc = argc;
+    /* The command runs as the caller's user where it looks (SORT's BY and
+     * GET); its permissions were checked above. */
+    fake->user = r->caller ? r->caller->user : NULL;
     fake->resp = r->resp;
     fake->out.resp = r->resp;
     fake_reset_reply();
     dispatch_call(fake, cmd);
+    fake->user = NULL;
     client_end_command(fake);
     resp_to_lua(L, fake->out.data, fake->out.data + fake->out.len, 0);
     fake_reset_reply();
@@ -781,10 +799,31 @@ static int l_redis_acl_check_cmd(lua_State *L)
     }
     size_t len;
     const char *name = lua_tolstring(L, 1, &len);
-    if (!cmd_lookup(name, len)) {
+    command *cmd = cmd_lookup(name, len);
+    if (!cmd) {
         return svm_raise(L, "ERR Invalid command passed to redis.acl_check_cmd()");
     }
-    lua_pushboolean(L, 1); /* one user with every permission so far */
+    int argc = lua_gettop(L);
+    sv argv[64];
+    if (argc > 64) {
+        return svm_raise(L, "ERR Too many arguments passed to redis.acl_check_cmd()");
+    }
+    for (int i = 1; i <= argc; i++) {
+        size_t l;
+        const char *p = lua_tolstring(L, i, &l);
+        if (!p) {
+            return svm_raise(L, "ERR Lua redis lib command arguments must be strings or integers");
+        }
+        argv[i - 1] = (sv){p, l};
+    }
+    /* No arity check, as in Redis: only the keys present are checked. */
+    command *sub = cmd_resolve(cmd, argv, argc);
+    if (!sub) {
+        return svm_raise(L, "ERR Invalid command passed to redis.acl_check_cmd()");
+    }
+    acl_user *u = cur && cur->caller ? cur->caller->user : NULL;
+    int pos = 0;
+    lua_pushboolean(L, !u || acl_check(u, sub, argv, argc, &pos) == ACL_OK);
     return 1;
 }
 

@@ -78,6 +78,7 @@ struct client {
     db *db;
     int resp; /* 2 or 3 */
     int authenticated;
+    struct acl_user *user; /* ACL user (src/acl/); the default user until AUTH */
     str name;
     str lib_name;
     str lib_ver;
@@ -248,6 +249,8 @@ typedef struct server_config {
     int disable_thp;
     int jemalloc_bg_thread;
     char *acllog_max_len_str;
+    char *aclfile;
+    int acl_pubsub_default; /* 0 resetchannels, 1 allchannels */
 } server_config;
 
 typedef struct server_stats {
@@ -439,6 +442,7 @@ void propagate_debug_log(client *c, sv mode);
 /* ---- clients ---- */
 client *client_new(int fd, uint32_t flags);
 void client_free(client *c);
+void client_set_default_user(client *c);
 void client_close_async(client *c);
 void client_select_db(client *c, int id);
 /* Queue c for writing before the loop sleeps. */
