@@ -123,102 +123,15 @@ static const struct {
     {"zcard", KA_META},
 };
 
-/* ---- key finders for movable-key commands the table gives no finder ---- */
-
-/* "numkeys key..." with numkeys at argv[at]. */
-static int numkeys_at(const sv *argv, int argc, int at, int *pos, int max)
-{
-    long long n;
-    if (at >= argc || !util_parse_ll(argv[at].ptr, argv[at].len, &n) || n < 0 || n > argc - at - 1) {
-        return 0;
-    }
-    int k = 0;
-    for (int i = 0; i < n && k < max; i++) {
-        pos[k++] = at + 1 + i;
-    }
-    return k;
-}
-
-static int keys_numkeys1(const sv *argv, int argc, int *pos, int max)
-{
-    return numkeys_at(argv, argc, 1, pos, max);
-}
-
-static int keys_numkeys2(const sv *argv, int argc, int *pos, int max)
-{
-    return numkeys_at(argv, argc, 2, pos, max);
-}
-
-/* ZUNIONSTORE dest numkeys key...: the destination first. */
-static int keys_store_numkeys(const sv *argv, int argc, int *pos, int max)
-{
-    if (max < 1) {
-        return 0;
-    }
-    pos[0] = 1;
-    return 1 + numkeys_at(argv, argc, 2, pos + 1, max - 1);
-}
-
-/* XREAD/XREADGROUP ... STREAMS key... id...: the first half after STREAMS. */
-static int keys_streams(const sv *argv, int argc, int *pos, int max)
-{
-    for (int i = 1; i < argc; i++) {
-        if (argv[i].len == 7 && strncasecmp(argv[i].ptr, "streams", 7) == 0) {
-            int rest = argc - i - 1;
-            int k = 0;
-            for (int j = 0; j < rest / 2 && k < max; j++) {
-                pos[k++] = i + 1 + j;
-            }
-            return k;
-        }
-    }
-    return 0;
-}
-
-static const struct {
-    const char *name;
-    cmd_keys_fn fn;
-} finder_table[] = {
-    {"eval", keys_numkeys2},
-    {"evalsha", keys_numkeys2},
-    {"eval_ro", keys_numkeys2},
-    {"evalsha_ro", keys_numkeys2},
-    {"fcall", keys_numkeys2},
-    {"fcall_ro", keys_numkeys2},
-    {"lmpop", keys_numkeys1},
-    {"zmpop", keys_numkeys1},
-    {"sintercard", keys_numkeys1},
-    {"zunion", keys_numkeys1},
-    {"zinter", keys_numkeys1},
-    {"zdiff", keys_numkeys1},
-    {"zintercard", keys_numkeys1},
-    {"blmpop", keys_numkeys2},
-    {"bzmpop", keys_numkeys2},
-    {"zunionstore", keys_store_numkeys},
-    {"zinterstore", keys_store_numkeys},
-    {"zdiffstore", keys_store_numkeys},
-    {"xread", keys_streams},
-    {"xreadgroup", keys_streams},
-};
-
-static cmd_keys_fn *finders; /* by ACL id */
-
 void acl_check_init(void)
 {
     int n = cmd_total();
-    finders = alloc_zero(sizeof(cmd_keys_fn) * (size_t)n);
     for (int id = 0; id < n; id++) {
         command *cmd = cmd_by_id(id);
         cmd->key_access = KA_DEFAULT;
         for (size_t i = 0; i < sizeof(access_table) / sizeof(access_table[0]); i++) {
             if (strcmp(access_table[i].name, cmd->name) == 0) {
                 cmd->key_access = access_table[i].mode;
-            }
-        }
-        finders[id] = cmd->keys;
-        for (size_t i = 0; !finders[id] && i < sizeof(finder_table) / sizeof(finder_table[0]); i++) {
-            if (strcmp(finder_table[i].name, cmd->name) == 0) {
-                finders[id] = finder_table[i].fn;
             }
         }
     }
@@ -275,9 +188,9 @@ static int command_keys(const command *cmd, const sv *argv, int argc, int **pos)
     if (cmd->key_access == KA_NONE) {
         return 0;
     }
-    cmd_keys_fn fn = finders[cmd->acl_id];
+    cmd_keys_fn fn = cmd->keys;
     if (!fn && cmd->parent) {
-        fn = finders[cmd->parent->acl_id];
+        fn = cmd->parent->keys;
     }
     if (argc > keybuf_cap) {
         keybuf_cap = argc < 64 ? 64 : argc;

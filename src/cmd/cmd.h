@@ -43,6 +43,7 @@ typedef void (*cmd_fn)(client *c);
 #define CMD_PROTECTED (1u << 19) /* DEBUG: needs enable-debug-command */
 #define CMD_CONTAINER (1u << 20) /* argv[1] names a subcommand (CLIENT, CONFIG...) */
 #define CMD_SKIP_SLOWLOG (1u << 21)
+#define CMD_NO_MANDATORY_KEYS (1u << 22) /* EVAL, FCALL: zero keys is fine */
 
 /* INFO commandstats counters. */
 typedef struct cmd_stats {

@@ -162,6 +162,7 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
                  {CMD_SKIP_SLOWLOG, "skip_slowlog"},
                  {CMD_NO_AUTH, "no_auth"},
                  {CMD_FAST, "fast"},
+                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
                  {CMD_MOVABLE_KEYS, "movablekeys"},
                  {CMD_NO_MULTI, "no_multi"},
                  {CMD_ALLOW_BUSY, "allow_busy"},
