@@ -20,7 +20,7 @@ import time
 import zlib
 
 import pytest
-from conftest import SERVER, free_port
+from conftest import SERVER, Server, free_port
 
 pytestmark = [
     pytest.mark.skipif(SERVER.endswith("redis-server"), reason="Keel-only: the metrics port"),
@@ -225,8 +225,6 @@ class Pinger(threading.Thread):
 def page(tmp_path_factory):
     """A server after load traffic, its dashboard's DOM and a screenshot,
     with INFO taken just before and just after Chromium read the page."""
-    from conftest import Server
-
     tmp = str(tmp_path_factory.mktemp("dashboard"))
     mport = free_port()
     s = Server("--metrics-port", str(mport), "--save", "", "--appendonly", "no")
