@@ -26,13 +26,24 @@ static int volatile_only(int policy)
            policy == EVICT_VOLATILE_TTL;
 }
 
+static int random_policy(int policy)
+{
+    return policy == EVICT_ALLKEYS_RANDOM || policy == EVICT_VOLATILE_RANDOM;
+}
+
+/* Higher = a better victim. LFU ranks by the decayed counter and, among
+ * equal counters (most keys, since the counter is logarithmic), by minutes
+ * since the last access, so the staler of two equally used keys goes. */
 static unsigned long long score_of(kobj *o, int policy)
 {
     switch (policy) {
     case EVICT_ALLKEYS_LRU:
     case EVICT_VOLATILE_LRU: return (unsigned long long)db_idle_seconds(o);
     case EVICT_ALLKEYS_LFU:
-    case EVICT_VOLATILE_LFU: return 255 - (unsigned long long)db_lfu_counter(o);
+    case EVICT_VOLATILE_LFU: {
+        unsigned long long idle = (unsigned long long)db_lfu_idle_minutes(o);
+        return ((255 - (unsigned long long)db_lfu_counter(o)) << 16) | (idle > 0xFFFF ? 0xFFFF : idle);
+    }
     case EVICT_VOLATILE_TTL: return ~0ULL - (unsigned long long)kobj_expire(o);
     default: return util_rand64();
     }
@@ -108,9 +119,15 @@ static void fill_pool(db *dbs, int ndb, int policy, int samples)
     }
 }
 
-/* Takes the best live candidate out of the pool. */
+/* Takes the best live candidate out of the pool. A name in the pool may be
+ * stale: the key deleted, or used (or rewritten, or given another TTL)
+ * since it was sampled. So the best entry is looked up and scored again
+ * before it goes; if its score dropped, the entry keeps its place with the
+ * new score and the pool is asked again. Refreshes are capped per call
+ * (each costs a lookup), after which the best entry goes as it is. */
 static kobj *pool_take(db *dbs, int policy, int *dbid)
 {
+    int refreshes = 0;
     for (;;) {
         int best = -1;
         for (int i = 0; i < POOL_SIZE; i++) {
@@ -122,12 +139,22 @@ static kobj *pool_take(db *dbs, int policy, int *dbid)
             return NULL;
         }
         candidate *cd = &pool[best];
-        cd->used = 0;
         kobj *o = db_find_raw(&dbs[cd->dbid], (sv){cd->key, cd->keylen});
-        if (o && (!volatile_only(policy) || o->has_expire)) {
-            *dbid = cd->dbid;
-            return o;
+        if (!o || (volatile_only(policy) && !o->has_expire)) {
+            cd->used = 0;
+            continue;
         }
+        if (!random_policy(policy) && refreshes < POOL_SIZE) {
+            unsigned long long now = score_of(o, policy);
+            if (now < cd->score) {
+                cd->score = now;
+                refreshes++;
+                continue;
+            }
+        }
+        cd->used = 0;
+        *dbid = cd->dbid;
+        return o;
     }
 }
 
