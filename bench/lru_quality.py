@@ -10,11 +10,15 @@ key is still there, i.e. when eviction kept it.
 For each maxmemory size and policy, each server runs alone: a fresh server
 (no persistence) pinned to core 1 with --maxmemory <size>
 --maxmemory-policy <policy> (maxmemory-samples left at its default, 5),
-and redis-cli --lru-test pinned to core 0. The first WARMUP seconds of
+and redis-cli --lru-test pinned to core 0. The first WARMUP_GETS GETs of
 output are dropped (the cache fills and the LRU/LFU state settles); the
-next SECONDS lines are summed into the hit rate. DBSIZE is read once a
-second over the same window and averaged: that is how many keys the
-server's maxmemory holds at steady state, K below.
+lines of the next GETS GETs are summed into the hit rate (whole lines, so a
+little more). The windows count requests, not seconds, so both servers
+(and one server on a busy or an idle machine) are compared after the same
+history: an LFU counter knows more about a key after more requests, and a
+faster server would otherwise be measured later in its life. DBSIZE is
+read once a second over the measured window and averaged: that is how many
+keys the server's maxmemory holds at steady state, K below.
 
 The ideal. A static cache holding the K most requested keys is the best
 any cache of K keys can do when keys are drawn independently from a fixed
@@ -44,9 +48,11 @@ of GROUP keys. A sampled LRU cannot beat exact LRU, so that ratio is the
 ceiling for the LRU rows; LFU's ceiling is 1.
 
 Usage: bench/lru_quality.py [--sizes 10mb,25mb] [--policies allkeys-lru,allkeys-lfu]
-                            [--warmup S] [--seconds S] [--keys N] [--servers keel,redis]
+                            [--warmup-gets G] [--gets G] [--keys N] [--servers keel,redis]
+                            [--samples N]   (maxmemory-samples for both servers)
 (make bench-evict runs it with the defaults: 10mb and 25mb, both policies,
-20 s warm-up, 25 s measured, N = 1,000,000.)
+2,000,000 GETs of warm-up, 2,500,000 measured, N = 1,000,000; at 100,000
+GETs/s that is 20 s + 25 s per server and configuration.)
 """
 import argparse
 import bisect
@@ -133,8 +139,10 @@ def parse_line(line):
     return int(parts[1].split()[1]), int(parts[2].split()[1])
 
 
-def measure(name, binary, tmp, size, policy, keys, warmup, seconds):
-    srv = run.Server(name, binary, tmp, run.NO_PERSISTENCE + ["--maxmemory", size, "--maxmemory-policy", policy])
+def measure(name, binary, tmp, size, policy, keys, warmup_gets, gets, samples=None):
+    extra = ["--maxmemory-samples", str(samples)] if samples else []
+    srv = run.Server(name, binary, tmp,
+                     run.NO_PERSISTENCE + ["--maxmemory", size, "--maxmemory-policy", policy] + extra)
     cli = None
     try:
         srv.start()
@@ -154,30 +162,34 @@ def measure(name, binary, tmp, size, policy, keys, warmup, seconds):
             finally:
                 conn.close()
 
-        hits = misses = lines = 0
+        seen = hits = misses = 0
         sampler = None
+        t_start = None
         for line in cli.stdout:
             hm = parse_line(line)
             if hm is None:
                 raise run.BenchError("%s: unexpected redis-cli output: %r" % (name, line))
-            lines += 1
-            if lines == warmup:
-                sampler = threading.Thread(target=sample_dbsize, daemon=True)
-                sampler.start()
-            elif lines > warmup:
-                hits += hm[0]
-                misses += hm[1]
-                if lines == warmup + seconds:
-                    break
-        if lines < warmup + seconds:
-            raise run.BenchError("%s: redis-cli stopped after %d lines" % (name, lines))
+            if sampler is None:
+                seen += hm[0] + hm[1]
+                if seen >= warmup_gets:
+                    sampler = threading.Thread(target=sample_dbsize, daemon=True)
+                    sampler.start()
+                    t_start = time.time()
+                continue
+            hits += hm[0]
+            misses += hm[1]
+            if hits + misses >= gets:
+                break
+        if sampler is None or hits + misses < gets:
+            raise run.BenchError("%s: redis-cli stopped early" % name)
+        elapsed = time.time() - t_start
         stop.set()
         sampler.join()
         info = srv.info("stats")
         mem = srv.info("memory")
         return {
-            "hit": hits / max(1, hits + misses),
-            "gets": (hits + misses) / seconds,
+            "hit": hits / (hits + misses),
+            "gets": (hits + misses) / max(elapsed, 1e-9),
             "dbsize": round(sum(sizes) / max(1, len(sizes))),
             "evicted": int(info.get("evicted_keys", 0)),
             "used": int(mem["used_memory"]),
@@ -193,10 +205,11 @@ def main():
     ap = argparse.ArgumentParser(description="eviction quality under redis-cli --lru-test")
     ap.add_argument("--sizes", default="10mb,25mb")
     ap.add_argument("--policies", default="allkeys-lru,allkeys-lfu")
-    ap.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_EVICT_WARMUP", "20")))
-    ap.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_EVICT_SECONDS", "25")))
+    ap.add_argument("--warmup-gets", type=int, default=2_000_000)
+    ap.add_argument("--gets", type=int, default=2_500_000)
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--servers", default="keel,redis")
+    ap.add_argument("--samples", type=int, default=None, help="maxmemory-samples for both (default: theirs, 5)")
     args = ap.parse_args()
     binaries = {"keel": run.KEEL_BIN, "redis": run.REDIS_BIN}
     names = [s for s in args.servers.split(",") if s]
@@ -213,7 +226,7 @@ def main():
             for policy in args.policies.split(","):
                 res = {}
                 for n in names:
-                    r = measure(n, binaries[n], tmp, size, policy, args.keys, args.warmup, args.seconds)
+                    r = measure(n, binaries[n], tmp, size, policy, args.keys, args.warmup_gets, args.gets, args.samples)
                     r["ideal"] = dist.ideal(r["dbsize"])
                     r["ratio"] = r["hit"] / r["ideal"]
                     if policy.endswith("-lru"):
@@ -232,8 +245,9 @@ def main():
         run.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print("redis-cli --lru-test %d, %d s warm-up, %d s measured; %s; %.0f s in all" %
-          (args.keys, args.warmup, args.seconds, run.machine_info(), time.time() - t0))
+    print("redis-cli --lru-test %d, %d GETs of warm-up, %d measured, maxmemory-samples %s; %s; %.0f s in all" %
+          (args.keys, args.warmup_gets, args.gets, args.samples or "5 (default)", run.machine_info(),
+           time.time() - t0))
     print()
     hdr = "| maxmemory | policy |"
     sep = "|---|---|"

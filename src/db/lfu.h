@@ -50,10 +50,12 @@ static inline uint32_t lfu_idle_minutes(uint32_t bits, uint32_t now_minutes)
 static inline uint32_t lfu_decayed(uint32_t bits, uint32_t now_minutes, uint32_t decay_time)
 {
     uint32_t counter = lfu_counter_bits(bits);
-    if (decay_time == 0) {
+    uint32_t idle = lfu_idle_minutes(bits, now_minutes);
+    /* The common case (used within the period) skips the division. */
+    if (decay_time == 0 || idle < decay_time) {
         return counter;
     }
-    uint32_t periods = lfu_idle_minutes(bits, now_minutes) / decay_time;
+    uint32_t periods = idle / decay_time;
     return periods >= counter ? 0 : counter - periods;
 }
 

@@ -247,3 +247,14 @@ def test_volatile_policies_evict_only_keys_with_a_ttl_in_any_db(srv):
             assert alive(srv, ["keep:%d" % i for i in range(2000)]) == 2000, policy
     finally:
         db3.close()
+
+
+def test_long_keys_are_victims_too(srv):
+    # The pool keeps candidates' names; names longer than its inline room
+    # must still be evictable, or a keyspace of long keys would answer OOM.
+    srv.config_set("maxmemory-policy", "allkeys-lru")
+    limit_for(srv, 2000)
+    prefix = "k" * 300
+    write(srv, prefix, 20000)
+    assert srv.info("stats")["evicted_keys"] > 10000
+    assert srv.dbsize() < 10000
