@@ -42,7 +42,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration examples bench bench-patterns format format-check docs clean fuzz
+.PHONY: all deps run test unit integration examples bench bench-patterns bench-evict format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -97,6 +97,7 @@ test: unit integration
 
 bench: all
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/observability.py
 
 # docs/PATTERNS.md's figures: rate limiters and lock cycles, Keel and Redis.
 LOCKCYCLE_BIN := $(BUILD)/bench/lockcycle
@@ -106,6 +107,11 @@ $(LOCKCYCLE_BIN): bench/lockcycle.c
 
 bench-patterns: all $(LOCKCYCLE_BIN)
 	$(PYTHON) bench/patterns.py ./$(BIN) $(LOCKCYCLE_BIN)
+
+# Eviction quality (hit rate against an ideal cache) under redis-cli
+# --lru-test, Keel and Redis side by side: about 8 minutes, so opt-in.
+bench-evict: all
+	$(PYTHON) bench/lru_quality.py
 
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md

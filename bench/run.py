@@ -32,6 +32,18 @@ Stream tests (skipped until both servers have the commands):
                        XADD mem:stream <i>-0 sensor <i%1000>
                        temp <20+i%15>.<i%10> status ok, bytes per entry.
 
+ACL section (opt-in, BENCH_SECTIONS=acl; not in the default set, which
+already takes over ten minutes):
+  GET/SET <user> P1/P16
+                       GET prefix19:__rand_int__ and SET
+                       prefix19:__rand_int__ xxx (-r 100000) as the
+                       default user (every permission: Keel's one-flag
+                       fast path) and as user benchacl (on >benchpw
+                       +@all &* and 20 key patterns ~prefix0:* ..
+                       ~prefix19:*, the keys matching only the last, so
+                       every check walks all 20), redis-benchmark --user
+                       benchacl -a benchpw; Keel against Redis, as ratios.
+
 Persistence section (its own servers, not the shared pair above):
   SET AOF <mode> P1/P16
                        for appendfsync everysec and always, a fresh keel
@@ -163,7 +175,9 @@ Settings come from environment variables (defaults in brackets):
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
   BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
-                       persistence,replication,tls [all but tls]
+                       persistence,replication [all of these], and the
+                       opt-in acl and tls (BENCH_SECTIONS=acl or tls, or
+                       added to the list)
   BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
                        label matches this regular expression (e.g. "P1$",
                        "^ZRANK", "AOF"); the RDB load and BGSAVE tests
@@ -982,6 +996,26 @@ def throughput_section(servers, tmp, notes):
     if all(s.supports("SCRIPT") and s.supports("EVALSHA") for s in servers):
         load_scripts(servers)
     return run_rounds(runnable_tests(tests, servers, notes), servers, notes)
+
+
+ACL_USER, ACL_PASS = "benchacl", "benchpw"
+
+
+def acl_section(servers, tmp, notes):
+    """GET/SET as the default user and as a user with 20 key patterns."""
+    if not all(s.supports("ACL") for s in servers):
+        notes.append("acl skipped: no ACL")
+        return []
+    patterns = ["~prefix%d:*" % i for i in range(20)]
+    for s in servers:
+        s.call("ACL", "SETUSER", ACL_USER, "reset", "on", ">" + ACL_PASS, "+@all", "&*", *patterns)
+    tests = []
+    for user in ("default", "20 patterns"):
+        auth = [] if user == "default" else ["--user", ACL_USER, "-a", ACL_PASS]
+        for cmd in (["GET", "prefix19:__rand_int__"], ["SET", "prefix19:__rand_int__", "xxx"]):
+            for p, n in ((1, N1), (16, N16)):
+                tests.append(Test("%s %s P%d" % (cmd[0], user, p), ["ACL", cmd[0]], auth + cmd, p, n))
+    return run_rounds(runnable_tests(tests, servers, notes), servers, notes, title="acl ")
 
 
 def runnable_tests(tests, servers, notes):
@@ -2182,6 +2216,8 @@ def main():
             ps_tests = pubsub_section(servers, tmp, notes)
         if "datacmds" in SECTIONS:
             tests += data_section(servers, tmp, notes)
+        if "acl" in SECTIONS:
+            tests += acl_section(servers, tmp, notes)
         aof, rdb = [], None
         if "persistence" in SECTIONS:
             aof, rdb = persistence_section(tmp, notes)

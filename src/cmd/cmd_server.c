@@ -140,6 +140,11 @@ static void command_getkeys(client *c)
     if (cmd->keys) {
         int *pos = alloc_mem(sizeof(int) * (size_t)argc);
         int n = cmd->keys(c->argv + 2, argc, pos, argc);
+        if (n == 0 && (cmd->flags & CMD_NO_MANDATORY_KEYS)) {
+            reply_array(R(c), 0);
+            alloc_free(pos);
+            return;
+        }
         if (n == 0) {
             reply_err(c, "ERR Invalid arguments specified for command");
             alloc_free(pos);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -33,6 +34,15 @@
 static void read_handler(ev_loop *l, int fd, void *data, int mask);
 static void write_handler(ev_loop *l, int fd, void *data, int mask);
 
+/* A new (or RESET) connection is the default user's, and authenticated
+ * already when that user is on and needs no password, as in Redis. */
+void client_set_default_user(client *c)
+{
+    c->user = acl_default_user;
+    c->authenticated =
+        acl_default_user && (acl_default_user->flags & ACL_USER_NOPASS) && (acl_default_user->flags & ACL_USER_ON);
+}
+
 client *client_new(int fd, uint32_t flags)
 {
     client *c = alloc_zero(sizeof(*c));
@@ -43,7 +53,13 @@ client *client_new(int fd, uint32_t flags)
     rbuf_init(&c->out, 2);
     resp_parser_init(&c->parser);
     c->ctime = c->last_interaction = server_ms();
-    c->authenticated = server.cfg.requirepass == NULL || server.cfg.requirepass[0] == '\0';
+    client_set_default_user(c);
+    if (flags & CLIENT_FAKE) {
+        /* AOF replay and scripts' fake client act for the server itself
+         * (scripts check the caller's user themselves): no ACL user, as
+         * Redis's NULL user. */
+        c->user = NULL;
+    }
     client_select_db(c, 0);
     if (fd >= 0) {
         if (ev_add(server.loop, fd, EV_READABLE, read_handler, c) < 0) {
@@ -668,21 +684,21 @@ void client_info_line(client *c, str *out)
     char flags[32];
     int64_t now = server_ms();
     int fd = c->fd;
-    *out = str_printf(*out,
-                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
-                      "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu "
-                      "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d "
-                      "lib-name=%s lib-ver=%s",
-                      (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "",
-                      (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-                      client_flags_str(c, flags), c->db->id, client_sub_count ? client_sub_count(c, 0) : 0,
-                      client_sub_count ? client_sub_count(c, 1) : 0, client_sub_count ? client_sub_count(c, 2) : 0,
-                      client_multi_count ? client_multi_count(c) : -1, client_watch_count ? client_watch_count(c) : 0,
-                      c->qlen - c->qpos, c->qcap - c->qlen, (size_t)0, c->out.cap, c->out.cap, rbuf_pending(&c->out),
-                      rbuf_pending(&c->out), sizeof(*c) + c->qcap + c->out.cap,
-                      fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "",
-                      c->lastcmd ? c->lastcmd->name : "NULL", client_tracking_redir ? client_tracking_redir(c) : -1LL,
-                      c->resp, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+    *out = str_printf(
+        *out,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
+        "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu "
+        "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d "
+        "lib-name=%s lib-ver=%s",
+        (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "", (long long)((now - c->ctime) / 1000),
+        (long long)((now - c->last_interaction) / 1000), client_flags_str(c, flags), c->db->id,
+        client_sub_count ? client_sub_count(c, 0) : 0, client_sub_count ? client_sub_count(c, 1) : 0,
+        client_sub_count ? client_sub_count(c, 2) : 0, client_multi_count ? client_multi_count(c) : -1,
+        client_watch_count ? client_watch_count(c) : 0, c->qlen - c->qpos, c->qcap - c->qlen, (size_t)0, c->out.cap,
+        c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out), sizeof(*c) + c->qcap + c->out.cap,
+        fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "", c->lastcmd ? c->lastcmd->name : "NULL",
+        c->user ? c->user->name : "default", client_tracking_redir ? client_tracking_redir(c) : -1LL, c->resp,
+        c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 client *client_by_id(uint64_t id)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -55,6 +56,7 @@ static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swa
 /* Keel validates every payload in full whatever this says (Redis's "yes");
  * the setting is kept so Redis configurations load and read back. */
 static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
+static const char *const enum_pubsub_default[] = {"resetchannels", "allchannels", NULL};
 static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
 /* Index order is net/tls.h's TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL. */
 static const char *const enum_tls_auth[] = {"no", "yes", "optional", NULL};
@@ -417,7 +419,10 @@ static config_def defs[] = {
     {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
-    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, acl_apply_requirepass},
+    {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"acl-pubsub-default", NULL, CFG_ENUM, S(acl_pubsub_default), 0, 0, "resetchannels", 1, enum_pubsub_default, NULL,
+     NULL, NULL},
     {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
     {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
@@ -735,6 +740,27 @@ void config_defaults(void)
 
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
 {
+    if (at_startup && strcasecmp(name, "user") == 0) {
+        /* "--user alice on >pw": the command line's form of a user line. */
+        str args = NULL;
+        size_t *off = NULL, *lens = NULL, cap = 0;
+        long n = resp_split_args(value, strlen(value), &args, &off, &lens, &cap);
+        int rc = 0;
+        if (n < 1 || n > 256) {
+            snprintf(err, errlen, "Bad directive or wrong number of arguments");
+            rc = -1;
+        } else {
+            sv uargs[256];
+            for (long i = 0; i < n; i++) {
+                uargs[i] = (sv){args + off[i], lens[i]};
+            }
+            acl_config_user_line(uargs, (int)n, "(command line)", 0);
+        }
+        str_free(args);
+        alloc_free(off);
+        alloc_free(lens);
+        return rc;
+    }
     config_def *d = find_def(name);
     if (!d) {
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%.64s'", name);
@@ -867,6 +893,17 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
             if (r < 0 && !msg[0]) {
                 rc = -1; /* the included file's own error is already in err */
                 break;
+            }
+        } else if (n >= 1 && lens[0] == 4 && strncasecmp(args + off[0], "user", 4) == 0) {
+            /* A user's rules, applied once the command table exists. */
+            sv uargs[256];
+            if (n < 2 || n > 257) {
+                snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");
+            } else {
+                for (long i = 1; i < n; i++) {
+                    uargs[i - 1] = (sv){args + off[i], lens[i]};
+                }
+                acl_config_user_line(uargs, (int)n - 1, path, lineno);
             }
         } else if (n < 2) {
             /* "save" with no value ("save \"\"") reads as an empty value. */
@@ -1039,11 +1076,25 @@ static str read_whole_file(const char *path)
  * would not take as a directive stay verbatim; a directive's first line
  * gets its current value and later duplicates go; directives absent from
  * the file are appended when their value is not the default. */
+/* Every ACL user as a "user" line, as Redis's rewrite writes them (none
+ * when an aclfile holds the users). */
+static str append_users(str out)
+{
+    if (server.cfg.aclfile && server.cfg.aclfile[0]) {
+        return out;
+    }
+    for (int i = 0; i < acl_user_count(); i++) {
+        out = acl_user_describe(out, acl_user_at(i));
+        out = str_append(out, "\n", 1);
+    }
+    return out;
+}
+
 static str rewrite_content(const char *old)
 {
     str out = str_empty(strlen(old) + 1024);
     int seen[NDEFS] = {0};
-    int has_signature = 0;
+    int has_signature = 0, users_written = 0;
     str args = NULL;
     size_t *off = NULL, *lens = NULL, cap = 0;
     for (const char *line = old; *line;) {
@@ -1059,6 +1110,7 @@ static str rewrite_content(const char *old)
             p++;
         }
         config_def *d = NULL;
+        int is_user = 0;
         if (p < line + plen && *p != '#') {
             if (args) {
                 str_clear(args);
@@ -1068,11 +1120,18 @@ static str rewrite_content(const char *old)
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
+                is_user = strcasecmp(name, "user") == 0;
             }
         } else if (plen == strlen(REWRITE_SIGNATURE) && memcmp(line, REWRITE_SIGNATURE, plen) == 0) {
             has_signature = 1;
         }
-        if (!d) {
+        if (is_user) {
+            /* The users replace the first user line; the others go. */
+            if (!users_written) {
+                out = append_users(out);
+                users_written = 1;
+            }
+        } else if (!d) {
             out = str_append(out, line, len);
             out = str_append(out, "\n", 1);
         } else if (!seen[d - defs]) {
@@ -1098,6 +1157,12 @@ static str rewrite_content(const char *old)
             }
             out = append_directive(out, &defs[i]);
         }
+    }
+    if (!users_written && !(server.cfg.aclfile && server.cfg.aclfile[0])) {
+        if (!has_signature) {
+            out = str_append_cstr(out, REWRITE_SIGNATURE "\n");
+        }
+        out = append_users(out);
     }
     return out;
 }

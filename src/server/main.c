@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -476,6 +477,12 @@ int main(int argc, char **argv)
     db_hooks_installed.key_modified = on_key_modified;
     db_hooks_installed.key_new = on_key_new;
     cmd_table_init();
+    acl_init();
+    if (acl_load_startup(err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "Aborting Keel startup because of ACL errors: %s", err);
+        fprintf(stderr, "Aborting Keel startup because of ACL errors: %s\n", err);
+        return 1;
+    }
     types_init();
     features_init();
     repl_init();

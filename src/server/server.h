@@ -15,6 +15,7 @@
 #include "net/ev.h"
 #include "proto/reply.h"
 #include "proto/resp_parse.h"
+#include "types/list.h"
 
 #define KEEL_VERSION "0.1.0"
 /* The Redis version we report to clients that check features by version. */
@@ -78,6 +79,7 @@ struct client {
     db *db;
     int resp; /* 2 or 3 */
     int authenticated;
+    struct acl_user *user; /* ACL user (src/acl/); the default user until AUTH */
     str name;
     str lib_name;
     str lib_ver;
@@ -248,6 +250,8 @@ typedef struct server_config {
     int disable_thp;
     int jemalloc_bg_thread;
     char *acllog_max_len_str;
+    char *aclfile;
+    int acl_pubsub_default; /* 0 resetchannels, 1 allchannels */
     /* TLS (server/tls_server.c): listening beside port, and the links a
      * replica opens to its primary when tls_replication is on. */
     int tls_port;
@@ -326,6 +330,9 @@ void reply_syntax_error(client *c);
 void reply_wrongtype(client *c);
 void reply_not_integer(client *c);
 void reply_not_float(client *c);
+/* The list node limits in force now (list-max-listpack-size and
+ * list-compress-depth); CONFIG SET applies to the next write. */
+list_limits server_list_limits(void);
 void reply_arity_error(client *c);
 /* A bulk string from an sv. */
 void reply_sv(client *c, sv v);
@@ -451,6 +458,7 @@ void propagate_debug_log(client *c, sv mode);
 /* ---- clients ---- */
 client *client_new(int fd, uint32_t flags);
 void client_free(client *c);
+void client_set_default_user(client *c);
 void client_close_async(client *c);
 void client_select_db(client *c, int id);
 /* Queue c for writing before the loop sleeps. */
