@@ -230,8 +230,9 @@ static int write_out(client *c)
     aof_flush();
     size_t total = 0;
     while (rbuf_pending(&c->out) > 0 && total < MAX_WRITE_PER_EVENT) {
-        /* One call for everything queued: over TLS that is one SSL_write
-         * per batch of replies, which fills whole records. */
+        /* Everything queued at once: over TLS the replies of a batch
+         * share full 16 KB records (one SSL_write each), never one record
+         * per reply. */
         ssize_t n = conn_write(c->fd, c->tls, c->out.data + c->out.sent, rbuf_pending(&c->out));
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -463,6 +463,25 @@ def test_config_set_tls_port_on_a_plain_server(pki, keel):
     t.close()
 
 
+def test_config_rewrite_keeps_tls(pki, keel):
+    """CONFIG REWRITE writes the tls-* directives with their current values."""
+    import shlex
+
+    from conftest import free_port
+    tls_port = free_port()
+    s = keel(config="tls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n" % (
+        tls_port, pki.server_crt, pki.server_key, pki.ca_crt))
+    c = s.client(decode_responses=True)
+    assert c.config_set("tls-auth-clients", "optional") is True
+    assert c.config_rewrite() == "OK"
+    with open(os.path.join(s.dir, "keel.conf")) as f:
+        lines = {tuple(shlex.split(line)) for line in f if line.strip() and not line.startswith("#")}
+    for want in (("tls-port", str(tls_port)), ("tls-cert-file", pki.server_crt), ("tls-key-file", pki.server_key),
+                 ("tls-ca-cert-file", pki.ca_crt), ("tls-auth-clients", "optional")):
+        assert want in lines, (want, lines)
+    assert tls_client(pki, tls_port).ping() is True  # optional: no certificate needed
+
+
 def test_protocols(start, pki):
     s = start("--tls-protocols", "TLSv1.3")
     ctx12 = client_context(pki)
