@@ -5,11 +5,25 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Strict integer parse: optional '-', no spaces, no leading '+' or zeros,
  * must fit in long long. Returns 1 on success. */
 int util_parse_ll(const char *s, size_t len, long long *out);
 /* Strict double parse: no spaces, accepts inf/-inf; rejects NaN. */
+/* 32-bit values at any alignment, in host order (for in-memory layouts). */
+static inline uint32_t util_get_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void util_put_u32(void *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
 int util_parse_double(const char *s, size_t len, double *out);
 int util_parse_long_double(const char *s, size_t len, long double *out);
 /* Writes a decimal integer; returns its length (buf needs 21 bytes). */

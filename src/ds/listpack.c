@@ -13,33 +13,21 @@
 #define HDR 8
 #define END 0xFF
 
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static void set32(unsigned char *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
 size_t lp_bytes(const lp *l)
 {
-    return get32(l);
+    return util_get_u32(l);
 }
 
 size_t lp_len(const lp *l)
 {
-    return get32(l + 4);
+    return util_get_u32(l + 4);
 }
 
 lp *lp_new(void)
 {
     lp *l = alloc_mem(HDR + 1);
-    set32(l, HDR + 1);
-    set32(l + 4, 0);
+    util_put_u32(l, HDR + 1);
+    util_put_u32(l + 4, 0);
     l[HDR] = END;
     return l;
 }
@@ -206,7 +194,7 @@ static lp *splice(lp *l, size_t off, size_t oldsz, size_t newsz)
     if (newsz < oldsz) {
         l = alloc_resize(l, ntotal);
     }
-    set32(l, (uint32_t)ntotal);
+    util_put_u32(l, (uint32_t)ntotal);
     return l;
 }
 
@@ -216,7 +204,7 @@ lp *lp_insert(lp *l, unsigned char *p, sv val, unsigned char **pos)
     size_t sz = encoded_size(val.len);
     l = splice(l, off, 0, sz);
     encode(l + off, val);
-    set32(l + 4, get32(l + 4) + 1);
+    util_put_u32(l + 4, util_get_u32(l + 4) + 1);
     if (pos) {
         *pos = l + off;
     }
@@ -265,7 +253,7 @@ lp *lp_delete(lp *l, unsigned char **p)
 {
     size_t off = (size_t)(*p - l);
     l = splice(l, off, entry_size(*p), 0);
-    set32(l + 4, get32(l + 4) - 1);
+    util_put_u32(l + 4, util_get_u32(l + 4) - 1);
     *p = is_end(l, l + off) ? NULL : l + off;
     return l;
 }
@@ -287,7 +275,7 @@ lp *lp_delete_range(lp *l, long index, unsigned long count)
         }
     }
     l = splice(l, off, (size_t)(q - p), 0);
-    set32(l + 4, get32(l + 4) - (uint32_t)n);
+    util_put_u32(l + 4, util_get_u32(l + 4) - (uint32_t)n);
     return l;
 }
 

@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/digest.h"
 #include "base/log.h"
+#include "base/util.h"
 
 /* With a count limit, nodes are still kept under this many bytes so a
  * handful of huge elements cannot make one node enormous. */
@@ -96,33 +97,21 @@ static void node_free(list_node *n)
     alloc_free(n);
 }
 
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
 static size_t node_count(const list_node *n)
 {
-    return n->packed ? get_u32(n->lp) : lp_len(n->lp);
+    return n->packed ? util_get_u32(n->lp) : lp_len(n->lp);
 }
 
 /* Bytes of the entries unpacked (what the fill limit measures). */
 static size_t node_plain_bytes(const list_node *n)
 {
-    return n->packed ? get_u32(n->lp + 4) : lp_bytes(n->lp);
+    return n->packed ? util_get_u32(n->lp + 4) : lp_bytes(n->lp);
 }
 
 /* Bytes the node's data occupies now. */
 static size_t node_held_bytes(const list_node *n)
 {
-    return n->packed ? PACK_HDR + get_u32(n->lp + 8) : lp_bytes(n->lp);
+    return n->packed ? PACK_HDR + util_get_u32(n->lp + 8) : lp_bytes(n->lp);
 }
 
 static void node_pack(list_node *n)
@@ -145,9 +134,9 @@ static void node_pack(list_node *n)
         n->incompressible = 1;
         return;
     }
-    put_u32(blob, (uint32_t)lp_len(n->lp));
-    put_u32(blob + 4, (uint32_t)plain);
-    put_u32(blob + 8, z);
+    util_put_u32(blob, (uint32_t)lp_len(n->lp));
+    util_put_u32(blob + 4, (uint32_t)plain);
+    util_put_u32(blob + 8, z);
     blob = alloc_resize(blob, PACK_HDR + z);
     lp_free(n->lp);
     n->lp = blob;
@@ -157,9 +146,9 @@ static void node_pack(list_node *n)
 /* The entries of a packed node, as a new listpack. */
 static lp *unpacked_copy(const list_node *n)
 {
-    size_t plain = get_u32(n->lp + 4);
+    size_t plain = util_get_u32(n->lp + 4);
     lp *p = alloc_mem(plain);
-    unsigned int got = lzf_decompress(n->lp + PACK_HDR, get_u32(n->lp + 8), p, (unsigned int)plain);
+    unsigned int got = lzf_decompress(n->lp + PACK_HDR, util_get_u32(n->lp + 8), p, (unsigned int)plain);
     if (got != plain) {
         PANIC("list node failed to unpack: %u of %zu bytes", got, plain);
     }

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 import redis
-from conftest import SERVER, free_port
+from conftest import SERVER, Server, free_port
 
 HOST = "127.0.0.1"
 REDIS = "/usr/bin/redis-server"
@@ -83,7 +83,7 @@ def tls_args(pki, cert=None, key=None, ca=None):
             "--tls-ca-cert-file", ca or pki.ca_crt]
 
 
-class TLSServer:
+class TLSServer(Server):
     """A server process with a plain port (0 for none) and a tls-port, both
     on 127.0.0.1, its own --dir, no save points, DEBUG enabled (Redis 7.0
     refuses it by default). `args` come last, so they override."""
@@ -131,10 +131,6 @@ class TLSServer:
             time.sleep(0.05)
         raise RuntimeError("server did not start:\n" + self.log_text())
 
-    def log_text(self):
-        with open(self.log) as f:
-            return f.read()
-
     def alive(self):
         return self.proc.poll() is None
 
@@ -148,19 +144,7 @@ class TLSServer:
         kw.setdefault("socket_timeout", 10)
         return redis.Redis(host=HOST, port=self.port, **kw)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
-        rc = self.proc.returncode
-        if rc not in (0, -15):
-            raise AssertionError("server exited with %s:\n%s" % (rc, self.log_text()[-4000:]))
-
+    # log_text and stop: conftest's Server.
 
 def tls_client(pki, port, **kw):
     """redis-py over TLS, verifying the server against the test CA."""
