@@ -88,6 +88,7 @@ struct client {
     size_t qlen, qcap, qpos;
     size_t cmd_start; /* where the command being parsed begins */
     size_t qbuf_peak;
+    int64_t query_since; /* ms: when the bytes still in qbuf began arriving */
     resp_parser parser;
     sv *argv;
     int argc;
@@ -510,6 +511,17 @@ void hash_active_expire(void);
 /* ---- misc ---- */
 int64_t server_ms(void);
 void server_update_time(void);
+/* ---- protected mode and dangerous parts (server/protected.c) ---- */
+/* A unix-socket, internal or loopback (127.0.0.0/8, ::1) client. */
+int client_is_local(const client *c);
+/* Protected mode refuses c: it is on, the default user has no password and
+ * c is not local. The connection then gets protected_mode_error (a whole
+ * RESP error line) and is closed. */
+int protected_mode_denies(const client *c);
+extern const char protected_mode_error[];
+/* enable-debug-command / enable-module-command / enable-protected-configs. */
+enum { PROTECTED_NO = 0, PROTECTED_YES = 1, PROTECTED_LOCAL = 2 };
+int server_allows_protected(int mode, const client *c);
 int server_has_debug_access(client *c);
 str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
