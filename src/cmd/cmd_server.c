@@ -302,10 +302,17 @@ static void config_set_cmd(client *c)
         char *name = cstr(c->argv[2 + 2 * i]);
         int found;
         old[i] = config_get_value(name, &found);
+        int refused =
+            found && config_is_protected(name) && !server_allows_protected(server.cfg.enable_protected_configs, c);
         alloc_free(name);
         if (!found) {
             failed = i;
             unknown = 1;
+            break;
+        }
+        if (refused) {
+            failed = i;
+            snprintf(err, sizeof(err), "can't set protected config");
             break;
         }
     }

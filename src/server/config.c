@@ -40,6 +40,8 @@ struct config_def {
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
     void (*apply)(void);
+    /* CONFIG SET needs enable-protected-configs to allow the client. */
+    int protected_;
 };
 
 static const char *const enum_yes_no[] = {"no", "yes", NULL};
@@ -366,7 +368,7 @@ static config_def defs[] = {
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
-    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL},
+    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL, 1},
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
@@ -385,6 +387,9 @@ static config_def defs[] = {
     {"client-output-buffer-limit", NULL, CFG_SPECIAL, NULL, 0, 0,
      "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 1, NULL, set_obuf, get_obuf, NULL},
     {"enable-debug-command", NULL, CFG_ENUM, S(enable_debug_command), 0, 0, "local", 0, enum_debug, NULL, NULL, NULL},
+    {"enable-module-command", NULL, CFG_ENUM, S(enable_module_command), 0, 0, "no", 0, enum_debug, NULL, NULL, NULL},
+    {"enable-protected-configs", NULL, CFG_ENUM, S(enable_protected_configs), 0, 0, "no", 0, enum_debug, NULL, NULL,
+     NULL},
     {"lazyfree-lazy-user-del", NULL, CFG_BOOL, S(lazyfree_lazy_user_del), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"lazyfree-lazy-user-flush", NULL, CFG_BOOL, S(lazyfree_lazy_user_flush), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"lazyfree-lazy-expire", NULL, CFG_BOOL, S(lazyfree_lazy_expire), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
@@ -401,7 +406,7 @@ static config_def defs[] = {
     {"auto-aof-rewrite-min-size", NULL, CFG_MEM, S(auto_aof_rewrite_min_size), 0, LLONG_MAX, "64mb", 1, NULL, NULL,
      NULL, NULL},
     {"aof-load-truncated", NULL, CFG_BOOL, S(aof_load_truncated), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL},
+    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL, 1},
     {"rdbcompression", NULL, CFG_BOOL, S(rdbcompression), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"bgsave-forkless", NULL, CFG_BOOL, S(bgsave_forkless), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
@@ -654,6 +659,12 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
         return -1;
     }
     return set_def(d, value, err, errlen);
+}
+
+int config_is_protected(const char *name)
+{
+    config_def *d = find_def(name);
+    return d && d->protected_;
 }
 
 str config_get_value(const char *name, int *found)

@@ -288,12 +288,13 @@ void dispatch(client *c)
         cmd->st.rejected_calls++;
         return;
     }
-    if ((cmd->flags & CMD_PROTECTED) && !server_has_debug_access(c)) {
+    if ((cmd->flags & CMD_PROTECTED) && !protected_command_allowed(c, cmd)) {
+        int debug = cmd->fn == cmd_debug;
         reply_errf(c,
                    "ERR %s command not allowed. If the enable-%s-command option is set to \"local\", you can "
                    "run it from a local connection, otherwise you need to set this option in the "
                    "configuration file, and then restart the server.",
-                   "DEBUG", "debug");
+                   debug ? "DEBUG" : "MODULE", debug ? "debug" : "module");
         cmd->st.rejected_calls++;
         return;
     }

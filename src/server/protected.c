@@ -53,3 +53,11 @@ int server_has_debug_access(client *c)
 {
     return server_allows_protected(server.cfg.enable_debug_command, c);
 }
+
+int protected_command_allowed(client *c, const command *cmd)
+{
+    if (cmd->fn == cmd_module) {
+        return server_allows_protected(server.cfg.enable_module_command, c);
+    }
+    return server_has_debug_access(c);
+}

@@ -158,8 +158,10 @@ typedef struct server_config {
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     obuf_limit obuf[OBUF_CLASSES];
-    int enable_debug_command; /* 0 no, 1 yes, 2 local */
-    int active_expire;        /* DEBUG SET-ACTIVE-EXPIRE */
+    int enable_debug_command;     /* PROTECTED_NO, _YES or _LOCAL */
+    int enable_module_command;    /* the same for MODULE LOAD|LOADEX|UNLOAD */
+    int enable_protected_configs; /* the same for CONFIG SET of dir, dbfilename */
+    int active_expire;            /* DEBUG SET-ACTIVE-EXPIRE */
     int lazyfree_lazy_user_del;
     int lazyfree_lazy_user_flush;
     int lazyfree_lazy_expire;
@@ -523,10 +525,16 @@ extern const char protected_mode_error[];
 enum { PROTECTED_NO = 0, PROTECTED_YES = 1, PROTECTED_LOCAL = 2 };
 int server_allows_protected(int mode, const client *c);
 int server_has_debug_access(client *c);
+/* A CMD_PROTECTED command (DEBUG; MODULE LOAD, LOADEX, UNLOAD) that the
+ * matching enable-*-command setting allows c to run. */
+int protected_command_allowed(client *c, const command *cmd);
 str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
 str config_get_value(const char *name, int *found);
+/* A config CONFIG SET refuses unless enable-protected-configs allows the
+ * client (dir, dbfilename: they choose where the server writes files). */
+int config_is_protected(const char *name);
 void config_defaults(void);
 int config_rewrite(const char *path, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);

@@ -202,6 +202,36 @@ def test_enable_debug_command_no_local_yes(keel):
     remote.close()
 
 
+MODULE_DENIED = DEBUG_DENIED.replace("DEBUG", "MODULE").replace("enable-debug", "enable-module")
+
+
+def test_enable_module_command(keel):
+    s = keel()
+    c = s.client(decode_responses=True)
+    assert cfg(c, "enable-module-command") == "no"
+    # LIST and HELP are never gated; LOAD, LOADEX and UNLOAD are.
+    assert c.execute_command("MODULE", "LIST") == []
+    assert c.execute_command("MODULE", "HELP")[0] == "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    for args in (("LOAD", "/nonexistent.so"), ("LOADEX", "/nonexistent.so"), ("UNLOAD", "x")):
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command("MODULE", *args)
+        assert str(e.value) == MODULE_DENIED
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("enable-module-command", "yes")
+    assert "can't set immutable config" in str(e.value)
+    s2 = keel("--enable-module-command", "local")
+    c2 = s2.client(decode_responses=True)
+    with pytest.raises(redis.ResponseError) as e:
+        c2.execute_command("MODULE", "LOAD", "/nonexistent.so")
+    assert str(e.value) == "Error loading the extension. Please check the server logs."
+    with pytest.raises(redis.ResponseError) as e:
+        c2.execute_command("MODULE", "UNLOAD", "x")
+    assert str(e.value) == "Error unloading module: no such module with that name"
+    with pytest.raises(redis.ResponseError) as e:
+        c2.execute_command("MODULE", "LOAD")
+    assert str(e.value) == "wrong number of arguments for 'module|load' command"
+
+
 PROTECTED_CONFIG = "CONFIG SET failed (possibly related to argument '%s') - can't set protected config"
 
 
