@@ -647,8 +647,28 @@ void config_defaults(void)
     server.cfg.active_expire = 1;
 }
 
+/* "rename-command FROM TO" (TO may be empty): a start-up directive only,
+ * unknown to CONFIG SET and GET as in Redis. The loader hands over the
+ * arguments joined by one space, so "FLUSHALL \"\"" arrives as "FLUSHALL ". */
+static int rename_command(const char *value, char *err, size_t errlen)
+{
+    const char *sp = strchr(value, ' ');
+    if (!sp || strchr(sp + 1, ' ')) {
+        return -2; /* not two arguments */
+    }
+    const char *msg;
+    if (cmd_table_rename(value, (size_t)(sp - value), sp + 1, strlen(sp + 1), &msg) < 0) {
+        snprintf(err, errlen, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
 {
+    if (at_startup && strcasecmp(name, "rename-command") == 0) {
+        return rename_command(value, err, errlen);
+    }
     config_def *d = find_def(name);
     if (!d) {
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%.64s'", name);

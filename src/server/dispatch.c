@@ -42,7 +42,21 @@ void reply_help(client *c, const char *const *lines)
     }
     reply_array(R(c), n);
     for (long long i = 0; i < n; i++) {
-        reply_status(R(c), lines[i]);
+        const char *rest = i == 0 ? strstr(lines[0], " <subcommand>") : NULL;
+        if (rest && c->argc > 0) {
+            /* "CONFIG <subcommand> ...": the container as the client named
+             * it (rename-command), upper-cased as Redis does. */
+            str line = str_empty(128);
+            for (size_t k = 0; k < c->argv[0].len && k < 64; k++) {
+                char ch = c->argv[0].ptr[k];
+                line = str_printf(line, "%c", ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+            }
+            line = str_append_cstr(line, rest);
+            reply_status_len(R(c), line, str_len(line));
+            str_free(line);
+        } else {
+            reply_status(R(c), lines[i]);
+        }
     }
 }
 
@@ -242,6 +256,11 @@ void dispatch(client *c)
         db_set_time(server.now_ms);
     }
     command *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (!cmd && (c->flags & CLIENT_MASTER)) {
+        /* The primary's stream holds commands by their internal names
+         * (DEL of an expired key...) whatever rename-command says here. */
+        cmd = cmd_lookup_original(c->argv[0].ptr, c->argv[0].len);
+    }
     if (!cmd) {
         reply_unknown(c);
         if (c->flags & CLIENT_MULTI) {
@@ -250,7 +269,9 @@ void dispatch(client *c)
         return;
     }
     if (!arity_ok(cmd, c->argc)) {
-        reply_arity_error(c);
+        /* Named as the table names it, so a renamed command's error
+         * still says what it is (as Redis). */
+        reply_errf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
         cmd->st.rejected_calls++;
         if (c->flags & CLIENT_MULTI) {
             c->flags |= CLIENT_DIRTY_EXEC;
@@ -263,7 +284,7 @@ void dispatch(client *c)
         command *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
         if (!sub || !arity_ok(sub, c->argc)) {
             if (sub) {
-                reply_subcommand_arity_error(c);
+                reply_errf(c, "ERR wrong number of arguments for '%s' command", sub->name);
                 sub->st.rejected_calls++;
             } else {
                 reply_subcommand_unknown(c);
