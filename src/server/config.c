@@ -528,6 +528,29 @@ static void enum_error(const char *const *enums, char *err, size_t errlen)
     str_free(all);
 }
 
+/* save: "" (none) or "<seconds> <changes>" pairs, seconds >= 1 and
+ * changes >= 0, separated by single spaces, as Redis checks them. */
+static int save_points_valid(const char *val)
+{
+    if (!*val) {
+        return 1;
+    }
+    int n = 0;
+    for (const char *p = val;; n++) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        long long v;
+        if (!util_parse_ll(p, len, &v) || v < (n % 2 == 0 ? 1 : 0)) {
+            return 0;
+        }
+        if (!sp) {
+            break;
+        }
+        p = sp + 1;
+    }
+    return n % 2 == 1;
+}
+
 static int set_def(config_def *d, const char *val, char *err, size_t errlen)
 {
     long long v;
@@ -579,6 +602,10 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     case CFG_STR:
         if (d->enums && enum_index(d->enums, val) < 0) {
             enum_error(d->enums, err, errlen);
+            return -1;
+        }
+        if (d->ptr == &server.cfg.save && !save_points_valid(val)) {
+            snprintf(err, errlen, "Invalid save parameters");
             return -1;
         }
         alloc_free(*(char **)d->ptr);
@@ -756,14 +783,24 @@ static int load_include(const char *pattern, int depth, char *msg, size_t msglen
     return rc;
 }
 
+static int load_text(const char *path, const char *text, size_t len, int depth, char *err, size_t errlen);
+
 int config_load_file(const char *path, char *err, size_t errlen)
 {
     return load_file(path, 0, err, errlen);
 }
 
-/* Reads redis.conf syntax: one directive per line, arguments split with
- * quoting rules; the directive's arguments are joined by spaces (so
- * "save 900 1 300 10" stores "900 1 300 10"). */
+int config_load_string(const char *text, size_t len, char *err, size_t errlen)
+{
+    return load_text("(string)", text, len, 0, err, errlen);
+}
+
+const char *config_name_at(int i)
+{
+    return i >= 0 && i < NDEFS ? defs[i].name : NULL;
+}
+
+/* The whole file (or stdin for "-"), then its lines. */
 static int load_file(const char *path, int depth, char *err, size_t errlen)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -771,15 +808,46 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
         snprintf(err, errlen, "Fatal error, can't open config file '%s'", path);
         return -1;
     }
-    char line[64 * 1024];
+    str text = str_empty(4096);
+    char buf[16 * 1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        text = str_append(text, buf, n);
+    }
+    int bad = ferror(f);
+    if (f != stdin) {
+        fclose(f);
+    }
+    int rc;
+    if (bad) {
+        snprintf(err, errlen, "Fatal error, can't read config file '%s'", path);
+        rc = -1;
+    } else {
+        rc = load_text(path, text, str_len(text), depth, err, errlen);
+    }
+    str_free(text);
+    return rc;
+}
+
+/* Reads redis.conf syntax: one directive per line, arguments split with
+ * quoting rules; the directive's arguments are joined by spaces (so
+ * "save 900 1 300 10" stores "900 1 300 10"). */
+static int load_text(const char *path, const char *text, size_t len, int depth, char *err, size_t errlen)
+{
     int lineno = 0, rc = 0;
-    str args = NULL;
+    str args = NULL, line = str_empty(256);
     size_t *off = NULL, *lens = NULL, cap = 0;
-    while (fgets(line, sizeof(line), f)) {
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t llen = nl ? (size_t)(nl - (text + at)) : len - at;
+        str_clear(line);
+        line = str_append(line, text + at, llen);
+        at += llen + (nl != NULL);
         lineno++;
-        size_t len = strlen(line);
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
-            line[--len] = '\0';
+        /* A NUL ends the line, as it did when lines were C strings. */
+        size_t ln = strlen(line);
+        while (ln && (line[ln - 1] == '\n' || line[ln - 1] == '\r')) {
+            line[--ln] = '\0';
         }
         char *p = line;
         while (isspace((unsigned char)*p)) {
@@ -848,11 +916,9 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
         }
     }
     str_free(args);
+    str_free(line);
     alloc_free(off);
     alloc_free(lens);
-    if (f != stdin) {
-        fclose(f);
-    }
     return rc;
 }
 

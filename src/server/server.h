@@ -530,6 +530,10 @@ int server_has_debug_access(client *c);
 int protected_command_allowed(client *c, const command *cmd);
 str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
+/* The same for a config text in memory (the fuzz target's entry). */
+int config_load_string(const char *text, size_t len, char *err, size_t errlen);
+/* The i-th directive's name, NULL past the last. */
+const char *config_name_at(int i);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
 str config_get_value(const char *name, int *found);
 /* A config CONFIG SET refuses unless enable-protected-configs allows the

@@ -640,3 +640,43 @@ def test_idle_connections_cost_little_memory(keel):
         return  # the figure is reported, not held to Keel's bound
     assert per_conn <= 4096
     alive(s)
+
+
+# ------------------------------------------------ what the fuzz targets found
+
+
+def test_struct_unpack_c0_count_from_data(server):
+    """fuzz_lua_codecs: a 'c0' count taken from the data (negative here)
+    wrapped the bounds check and read far outside the string."""
+    c = server.client()
+    for script in ("return struct.unpack('bc0', string.char(255) .. 'xyz')",
+                   "return struct.unpack('bc0', string.char(4) .. 'xyz')",
+                   "return struct.unpack('i4', 'abcd', 3)"):
+        with pytest.raises(redis.ResponseError) as e:
+            c.eval(script, 0)
+        assert "bad argument #2 to 'unpack' (data string too short)" in str(e.value)
+    assert c.eval("return struct.unpack('bc0', string.char(3) .. 'xyz')", 0) == b"xyz"
+    # Numbers out of an integer's range pack to 8 bytes, without undefined
+    # behaviour (the sanitizers would stop the server).
+    assert c.eval("return #struct.pack('>i8', 1e300) + #struct.pack('<I8', -1e300)", 0) == 16
+    alive(server)
+
+
+@pytest.mark.parametrize("value", ["abc", "900", "-1 5", "0 1", " 900 1", "900 1 "])
+def test_save_parameters_are_checked(server, value):
+    """fuzz_config: `save` took any text (Redis checks the pairs)."""
+    c = server.client()
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_set("save", value)
+    assert str(e.value) == "CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
+    assert c.config_set("save", "900 1 300 0") is True
+    assert cfg(c, "save") == "900 1 300 0"
+    assert c.config_set("save", "") is True
+
+
+def test_save_parameters_in_config_file(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('save "" -3\n')
+    p = subprocess.run([SERVER, str(conf), "--port", "0"], capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0
+    assert "Invalid save parameters" in p.stdout + p.stderr
