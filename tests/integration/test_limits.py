@@ -160,6 +160,23 @@ def test_protected_mode_applies_with_explicit_bind_and_lifts_when_off(keel):
     remote.close()
 
 
+def test_protected_mode_ipv6(keel):
+    out = subprocess.run(["ip", "-o", "-6", "addr", "show", "scope", "global"], capture_output=True,
+                         text=True).stdout
+    m = re.search(r"inet6 ([0-9a-f:]+)/", out)
+    if not m:
+        pytest.skip("no global IPv6 address")
+    ip6 = m.group(1)
+    s = keel("--bind", "127.0.0.1", "::1", ip6)
+    sock = socket.create_connection((ip6, s.port), timeout=5)
+    assert read_until_closed(sock) == DENIED
+    sock.close()
+    local = socket.create_connection(("::1", s.port), timeout=5)
+    local.sendall(b"PING\r\n")
+    assert local.recv(16) == b"+PONG\r\n"
+    local.close()
+
+
 def test_protected_mode_lets_unix_socket_in(keel, tmp_path):
     path = str(tmp_path / "keel.sock")
     s = keel("--unixsocket", path)
