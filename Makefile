@@ -12,7 +12,7 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 GEN := build/gen
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc -I$(GEN) $(LUA_CFLAGS) -MMD -MP
 # libmicrohttpd serves the metrics endpoint (src/server/metrics.c).
-LIBS := -lpthread -lm -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
+LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
 
 ifeq ($(SANITIZE),1)
   BUILD := build/san
@@ -42,7 +42,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration examples bench bench-patterns format format-check docs clean fuzz
+.PHONY: all deps run test unit integration examples bench bench-patterns bench-evict format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -97,6 +97,7 @@ test: unit integration
 
 bench: all
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/observability.py
 
 # docs/PATTERNS.md's figures: rate limiters and lock cycles, Keel and Redis.
 LOCKCYCLE_BIN := $(BUILD)/bench/lockcycle
@@ -106,6 +107,11 @@ $(LOCKCYCLE_BIN): bench/lockcycle.c
 
 bench-patterns: all $(LOCKCYCLE_BIN)
 	$(PYTHON) bench/patterns.py ./$(BIN) $(LOCKCYCLE_BIN)
+
+# Eviction quality (hit rate against an ideal cache) under redis-cli
+# --lru-test, Keel and Redis side by side: about 8 minutes, so opt-in.
+bench-evict: all
+	$(PYTHON) bench/lru_quality.py
 
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
@@ -206,7 +212,7 @@ endif
 FUZZ_LOADER_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 -artifact_prefix=$(CURDIR)/build/fuzz/
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Isrc -I$(GEN) -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
 FUZZ_SRV_OBJS := $(SRCS:src/%.c=$(FUZZ_OBJ)/%.o)
-FUZZ_LIBS := -lpthread -lm -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
+FUZZ_LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
 
 $(FUZZ_OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)

@@ -32,6 +32,18 @@ Stream tests (skipped until both servers have the commands):
                        XADD mem:stream <i>-0 sensor <i%1000>
                        temp <20+i%15>.<i%10> status ok, bytes per entry.
 
+ACL section (opt-in, BENCH_SECTIONS=acl; not in the default set, which
+already takes over ten minutes):
+  GET/SET <user> P1/P16
+                       GET prefix19:__rand_int__ and SET
+                       prefix19:__rand_int__ xxx (-r 100000) as the
+                       default user (every permission: Keel's one-flag
+                       fast path) and as user benchacl (on >benchpw
+                       +@all &* and 20 key patterns ~prefix0:* ..
+                       ~prefix19:*, the keys matching only the last, so
+                       every check walks all 20), redis-benchmark --user
+                       benchacl -a benchpw; Keel against Redis, as ratios.
+
 Persistence section (its own servers, not the shared pair above):
   SET AOF <mode> P1/P16
                        for appendfsync everysec and always, a fresh keel
@@ -117,6 +129,18 @@ is not work) and Redis --enable-debug-command local.
   A replica that is not in sync within 300 s ends its test with a note, and
   both servers' INFO replication and log tails are printed.
 
+TLS section (opt-in: BENCH_SECTIONS=tls, or add tls to the list; its own
+servers): a throwaway CA and an EC P-256 server certificate made with the
+openssl CLI; a fresh keel and redis each with a plain port and a tls-port
+(--tls-cert-file, --tls-key-file, --tls-ca-cert-file, tls-auth-clients
+left at yes), no persistence.
+  SET/GET TLS P1/P16   redis-benchmark --tls --cacert --cert --key -t set
+                       (or get) -c 50 -r 100000 on the tls-port, -n N at
+                       pipeline 1 and NP at 16, in the usual alternating
+                       rounds; GET runs after SET has filled the keys.
+                       Every connection makes a full handshake once, at
+                       the start (mutual TLS, TLS 1.3).
+
 Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
@@ -151,7 +175,9 @@ Settings come from environment variables (defaults in brackets):
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
   BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
-                       persistence,replication [all]
+                       persistence,replication [all of these], and the
+                       opt-in acl and tls (BENCH_SECTIONS=acl or tls, or
+                       added to the list)
   BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
                        label matches this regular expression (e.g. "P1$",
                        "^ZRANK", "AOF"); the RDB load and BGSAVE tests
@@ -613,9 +639,12 @@ def gen_locks(prefix, n):
 # ---- redis-benchmark ----
 
 
-def run_benchmark(srv, args, timeout=900):
-    """Runs redis-benchmark --csv; returns (rows {name: rps}, error or None)."""
-    argv = CLIENT_PIN + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(srv.port), "--csv"] + [str(a) for a in args]
+def run_benchmark(srv, args, timeout=900, tls=None):
+    """Runs redis-benchmark --csv; returns (rows {name: rps}, error or None).
+    tls: (port, [--tls options]) to go to the server's tls-port instead."""
+    port, opts = tls if tls else (srv.port, [])
+    argv = (CLIENT_PIN + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(port), "--csv"] + list(opts) +
+            [str(a) for a in args])
     try:
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -967,6 +996,26 @@ def throughput_section(servers, tmp, notes):
     if all(s.supports("SCRIPT") and s.supports("EVALSHA") for s in servers):
         load_scripts(servers)
     return run_rounds(runnable_tests(tests, servers, notes), servers, notes)
+
+
+ACL_USER, ACL_PASS = "benchacl", "benchpw"
+
+
+def acl_section(servers, tmp, notes):
+    """GET/SET as the default user and as a user with 20 key patterns."""
+    if not all(s.supports("ACL") for s in servers):
+        notes.append("acl skipped: no ACL")
+        return []
+    patterns = ["~prefix%d:*" % i for i in range(20)]
+    for s in servers:
+        s.call("ACL", "SETUSER", ACL_USER, "reset", "on", ">" + ACL_PASS, "+@all", "&*", *patterns)
+    tests = []
+    for user in ("default", "20 patterns"):
+        auth = [] if user == "default" else ["--user", ACL_USER, "-a", ACL_PASS]
+        for cmd in (["GET", "prefix19:__rand_int__"], ["SET", "prefix19:__rand_int__", "xxx"]):
+            for p, n in ((1, N1), (16, N16)):
+                tests.append(Test("%s %s P%d" % (cmd[0], user, p), ["ACL", cmd[0]], auth + cmd, p, n))
+    return run_rounds(runnable_tests(tests, servers, notes), servers, notes, title="acl ")
 
 
 def runnable_tests(tests, servers, notes):
@@ -1758,6 +1807,90 @@ def replication_section(tmp, notes):
     return load, sync
 
 
+# ---- TLS ----
+
+
+def make_pki(dir):
+    """A CA and a server certificate for 127.0.0.1 / localhost (EC P-256,
+    cheap handshakes) made with the openssl CLI; the server certificate is
+    also the clients' (no extendedKeyUsage). Returns {ca, cert, key}."""
+    os.makedirs(dir, exist_ok=True)
+
+    def ossl(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            raise BenchError("openssl %s: %s" % (args[0], r.stdout.decode(errors="replace")[-500:]))
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Keel bench CA")
+    ossl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(dir, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "1", "-days", "2",
+         "-extfile", "san.ext", "-out", "server.crt")
+    return {k: os.path.join(dir, v) for k, v in (("ca", "ca.crt"), ("cert", "server.crt"), ("key", "server.key"))}
+
+
+def tls_section(tmp, notes):
+    """GET/SET through redis-benchmark --tls against a fresh pair with a
+    tls-port each."""
+    tests = []
+    for cmd in ("set", "get"):
+        for p in (1, 16):
+            tests.append(Test("%s TLS P%d" % (cmd.upper(), p), [cmd.upper()], cmd, p, count(p, 0), builtin=cmd))
+    if ONLY:
+        tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
+    if not tests:
+        return []
+    try:
+        pki = make_pki(os.path.join(tmp, "pki"))
+    except (BenchError, OSError) as e:
+        notes.append("TLS skipped: no certificates (%s)" % str(e).strip()[-300:])
+        return []
+    opts = ["--tls", "--cacert", pki["ca"], "--cert", pki["cert"], "--key", pki["key"]]
+    pair = []
+    try:
+        for name, binary in (("keel", KEEL_BIN), ("redis", REDIS_BIN)):
+            tls_port = free_port()
+            args = NO_PERSISTENCE + ["--tls-port", str(tls_port), "--tls-cert-file", pki["cert"], "--tls-key-file",
+                                     pki["key"], "--tls-ca-cert-file", pki["ca"]]
+            srv = Server(name, binary, tmp, args)
+            srv.tls = (tls_port, opts)
+            pair.append(srv)
+            srv.start()
+    except BenchError as e:
+        stop_pair(pair)
+        notes.append("TLS skipped: a server did not start with a tls-port: %s" % str(e).strip()[-300:])
+        return []
+    try:
+        for t in tests:
+            def run(srv, rnd, t=t):
+                rows, err = run_benchmark(srv, t.invocation(rnd), tls=srv.tls)
+                return t.pick(rows), err
+            t.runner = run
+        log("TLS: keel on tls-port %d, redis on tls-port %d" % (pair[0].tls[0], pair[1].tls[0]))
+        return run_rounds(runnable_tests(tests, pair, notes), pair, notes, "TLS ")
+    finally:
+        stop_pair(pair)
+
+
+def render_tls(tests):
+    if not tests:
+        return []
+    out = ["### TLS: SET and GET over TLS (ratio > 1 means keel is faster)", ""]
+    out.append("A fresh pair of servers, each with a plain port and a tls-port (EC P-256 certificate from a throwaway "
+               "CA, `tls-auth-clients yes`, `--save '' --appendonly no`); redis-benchmark --tls --cacert --cert --key "
+               "-c %d -r %d on the tls-port, %d alternating rounds. Opt-in: `BENCH_SECTIONS=tls`." % (
+                   CLIENTS, KEYSPACE, ROUNDS))
+    out.append("")
+    out += throughput_rows(tests)
+    out.append("")
+    line = geomean_line("TLS", tests)
+    if line:
+        out += [line, ""]
+    return out
+
+
 # ---- report ----
 
 
@@ -1980,7 +2113,7 @@ def render_replication(load, sync):
     return out
 
 
-def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None)):
+def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=()):
     out = []
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
@@ -1990,8 +2123,8 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None)):
     out.append("- Settings: %d alternating rounds; redis-benchmark -c %d -r %d (ZRANK/ZRANGE: -r %d; rate limiter: "
                "-r 10000); -n per test in the table; both servers with --save '' --appendonly no%s; %s"
                % (ROUNDS, CLIENTS, KEYSPACE, ZSET_N,
-                  " (the persistence and replication sections start their own: see there)"
-                  if aof or rdb or any(repl) else "",
+                  " (the persistence, replication and TLS sections start their own: see there)"
+                  if aof or rdb or any(repl) or tls else "",
                   "servers pinned to core 1, load generators to core 0" if PIN else "no core pinning"))
     out.append("- Run time: %.0f s" % meta["elapsed"])
     out.append("")
@@ -2024,6 +2157,7 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None)):
         out.append("")
     out += render_persistence(aof, rdb)
     out += render_replication(*repl)
+    out += render_tls(tls)
     if notes:
         out.append("### Not measured in this run")
         out.append("")
@@ -2082,15 +2216,20 @@ def main():
             ps_tests = pubsub_section(servers, tmp, notes)
         if "datacmds" in SECTIONS:
             tests += data_section(servers, tmp, notes)
+        if "acl" in SECTIONS:
+            tests += acl_section(servers, tmp, notes)
         aof, rdb = [], None
         if "persistence" in SECTIONS:
             aof, rdb = persistence_section(tmp, notes)
         repl = (None, None)
         if "replication" in SECTIONS:
             repl = replication_section(tmp, notes)
+        tls = []
+        if "tls" in SECTIONS:
+            tls = tls_section(tmp, notes)
         meta["load1"] = "%.2f" % os.getloadavg()[0]
         meta["elapsed"] = time.time() - t0
-        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl)
+        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls)
         print()
         print(text)
         if write:

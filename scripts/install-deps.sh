@@ -6,10 +6,12 @@
 # root and runs either way).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev
+# libssl-dev: TLS (and SHA-1); openssl: the CLI the TLS tests and the bench's
+# tls section make their certificates with.
+PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev openssl
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
       node-redis libhiredis-dev liblzf-dev redis-sentinel nutcracker
-      libmicrohttpd-dev python3-prometheus-client prometheus-redis-exporter)
+      libmicrohttpd-dev python3-prometheus-client prometheus-redis-exporter chromium)
 IOREDIS_MARK="$ROOT/tests/clients/node_modules/ioredis/package.json"
 
 missing=()

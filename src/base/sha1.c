@@ -10,8 +10,9 @@ struct sha1_ctx {
     EVP_MD_CTX *md;
 };
 
-/* EVP contexts come from OpenSSL's allocator, outside our accounting; they
- * live only for one digest. */
+/* EVP contexts come from OpenSSL's allocator (outside our accounting
+ * unless TLS routed it through base/alloc); they live only for one
+ * digest. */
 static struct sha1_ctx slot;
 
 sha1_ctx *sha1_new(void)

@@ -1,6 +1,8 @@
 /* util: small, dependency-free helpers shared by every layer. */
 #include "base/util.h"
 
+#include "base/alloc.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,23 +66,41 @@ int util_parse_ll(const char *s, size_t len, long long *out)
 
 int util_parse_double(const char *s, size_t len, double *out)
 {
-    char buf[256];
-    if (len == 0 || len >= sizeof(buf) || isspace((unsigned char)s[0])) {
+    /* strtod needs a terminated copy; DBL_MAX written out in full with
+     * decimals ("1797...368.00000") is over 300 bytes, so long inputs get a
+     * heap copy rather than a refusal. */
+    char small[256];
+    if (len == 0 || isspace((unsigned char)s[0]) || memchr(s, '\0', len)) {
         return 0;
     }
+    /* Plain integers of up to 15 digits (scores, timestamps) are exact in
+     * a double: no need for strtod. */
+    size_t i = s[0] == '-';
+    if (len - i >= 1 && len - i <= 15) {
+        long long v = 0;
+        size_t j = i;
+        while (j < len && s[j] >= '0' && s[j] <= '9') {
+            v = v * 10 + (s[j++] - '0');
+        }
+        if (j == len) {
+            *out = i ? -(double)v : (double)v;
+            return 1;
+        }
+    }
+    char *buf = len < sizeof(small) ? small : alloc_mem(len + 1);
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (memchr(s, '\0', len)) {
-        return 0;
-    }
     char *end;
     errno = 0;
     double v = strtod(buf, &end);
-    if (end != buf + len || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0))) {
-        return 0;
+    int ok = end == buf + len && !isnan(v) && !(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0));
+    if (buf != small) {
+        alloc_free(buf);
     }
-    *out = v;
-    return 1;
+    if (ok) {
+        *out = v;
+    }
+    return ok;
 }
 
 int util_parse_long_double(const char *s, size_t len, long double *out)
@@ -377,13 +397,27 @@ void util_hash_seed(const uint8_t key[16])
         v2 = ROTL(v2, 32);                                                                                             \
     } while (0)
 
+/* ASCII A-Z to a-z in all eight bytes at once: a byte is upper case when
+ * adding 0x3f to its low 7 bits carries into bit 7 (>= 'A') and adding
+ * 0x25 does not (<= 'Z'), and its own bit 7 is clear. */
+static uint64_t lower64(uint64_t x)
+{
+    uint64_t low7 = x & 0x7f7f7f7f7f7f7f7fULL;
+    uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
+    uint64_t gt_z = low7 + 0x2525252525252525ULL;
+    uint64_t upper = ge_a & ~gt_z & ~x & 0x8080808080808080ULL;
+    return x | (upper >> 2);
+}
+
+/* Eight bytes, little endian, lower-cased for the nocase hash. */
 static uint64_t load64(const uint8_t *p, int nocase)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | (uint64_t)(nocase ? tolower(p[i]) : p[i]);
-    }
-    return v;
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return nocase ? lower64(v) : v;
 }
 
 static uint64_t siphash(const uint8_t *in, size_t len, int nocase)

@@ -43,6 +43,7 @@ typedef void (*cmd_fn)(client *c);
 #define CMD_PROTECTED (1u << 19) /* DEBUG: needs enable-debug-command */
 #define CMD_CONTAINER (1u << 20) /* argv[1] names a subcommand (CLIENT, CONFIG...) */
 #define CMD_SKIP_SLOWLOG (1u << 21)
+#define CMD_NO_MANDATORY_KEYS (1u << 22) /* EVAL, FCALL: zero keys is fine */
 
 /* INFO commandstats counters. */
 typedef struct cmd_stats {
@@ -74,7 +75,13 @@ typedef struct command {
     int nsubs;
     struct command *parent; /* a subcommand's container */
     cmd_keys_fn keys;       /* NULL: the table line's key positions say it all */
-    int gone;               /* renamed to "" by rename-command: out of COMMAND's lists */
+    /* ACL (src/acl/): the command's id in user bitmaps, its categories as
+     * bits (the table line's plus those Redis derives from flags), and how
+     * its keys are accessed (ACL_KA_* in acl_check.c). Set at start-up. */
+    int acl_id;
+    uint32_t acl_cats;
+    int key_access;
+    int gone; /* renamed to "" by rename-command: out of COMMAND's lists */
 } command;
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
@@ -100,6 +107,9 @@ command *cmd_lookup_full(const char *name, size_t len);
 /* What argv runs: cmd itself, or the subcommand argv[1] names (NULL when
  * cmd is a container and argv[1] names none of its subcommands). */
 command *cmd_resolve(command *cmd, const sv *argv, int argc);
+/* Commands and subcommands together, by ACL id (0 .. cmd_total()-1). */
+int cmd_total(void);
+command *cmd_by_id(int id);
 /* Iteration over the table. */
 int cmd_count(void);
 command *cmd_at(int i);

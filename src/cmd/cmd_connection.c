@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/util.h"
 #include "server/server.h"
@@ -41,21 +42,18 @@ void cmd_quit(client *c)
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
-static int password_ok(sv user, sv pass)
+/* Authenticates c as user when pass is right (and the user is on);
+ * a failure is logged in the ACL LOG, as in Redis. */
+static int authenticate(client *c, sv user, sv pass)
 {
-    const char *req = server.cfg.requirepass;
-    if (!sv_eq_ci(user, "default")) {
+    acl_user *u = acl_check_credentials(user, pass);
+    if (!u) {
+        acl_log_add(c, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, SV("AUTH"), user);
         return 0;
     }
-    if (!req || !req[0]) {
-        return 1; /* the default user is "nopass" */
-    }
-    return sv_eq(pass, (sv){req, strlen(req)});
-}
-
-static int requirepass_set(void)
-{
-    return server.cfg.requirepass && server.cfg.requirepass[0];
+    c->user = u;
+    c->authenticated = 1;
+    return 1;
 }
 
 void cmd_reset(client *c)
@@ -68,7 +66,7 @@ void cmd_reset(client *c)
     c->out.resp = 2;
     str_free(c->name);
     c->name = NULL;
-    c->authenticated = !requirepass_set();
+    client_set_default_user(c);
     reply_status(R(c), "RESET");
 }
 
@@ -80,16 +78,15 @@ void cmd_auth(client *c)
     }
     sv user = c->argc == 3 ? c->argv[1] : SV("default");
     sv pass = c->argv[c->argc - 1];
-    if (c->argc == 2 && !requirepass_set()) {
+    if (c->argc == 2 && (acl_default_user->flags & ACL_USER_NOPASS)) {
         reply_err(c, "ERR AUTH <password> called without any password configured for the default user. Are you "
                      "sure your configuration is correct?");
         return;
     }
-    if (!password_ok(user, pass)) {
+    if (!authenticate(c, user, pass)) {
         reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
         return;
     }
-    c->authenticated = 1;
     reply_ok(R(c));
 }
 
@@ -128,11 +125,10 @@ void cmd_hello(client *c)
     int has_name = 0;
     for (; i < c->argc; i++) {
         if (arg_is(c, i, "AUTH") && i + 2 < c->argc) {
-            if (!password_ok(c->argv[i + 1], c->argv[i + 2])) {
+            if (!authenticate(c, c->argv[i + 1], c->argv[i + 2])) {
                 reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
-            c->authenticated = 1;
             i += 2;
         } else if (arg_is(c, i, "SETNAME") && i + 1 < c->argc) {
             setname = c->argv[++i];
@@ -280,6 +276,7 @@ static void client_kill(client *c)
     }
     long long id = 0, maxage = 0;
     sv addr = {0}, laddr = {0}, type = {0};
+    acl_user *user = NULL;
     int skipme = 1;
     for (int i = 2; i < c->argc; i += 2) {
         sv v = c->argv[i + 1];
@@ -299,7 +296,8 @@ static void client_kill(client *c)
                 return;
             }
         } else if (arg_is(c, i, "USER")) {
-            if (!sv_eq_ci(v, "default")) {
+            user = acl_user_find(v.ptr, v.len);
+            if (!user) {
                 reply_errf(c, "ERR No such user '%.*s'", (int)v.len, v.ptr);
                 return;
             }
@@ -334,6 +332,9 @@ static void client_kill(client *c)
             continue;
         }
         if (type.ptr && client_type_matches(t, type) != 1) {
+            continue;
+        }
+        if (user && t->user != user) {
             continue;
         }
         if (maxage && (server_ms() - t->ctime) / 1000 < maxage) {

@@ -70,8 +70,21 @@ static void debug_object(client *c)
         return;
     }
     char buf[512];
-    snprintf(buf, sizeof(buf), "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld",
-             (void *)o, kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
+    int n = snprintf(buf, sizeof(buf),
+                     "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld", (void *)o,
+                     kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
+    if (o->type == OBJ_LIST && strcmp(kobj_encoding(o), "quicklist") == 0) {
+        /* Redis's quicklist fields; ql_compressed is the compress depth. */
+        list *l = kobj_ptr(o);
+        size_t plain = 0;
+        for (list_node *nd = l->head; nd; nd = nd->next) {
+            plain += list_node_bytes(nd);
+        }
+        snprintf(buf + n, sizeof(buf) - (size_t)n,
+                 " ql_nodes:%zu ql_avg_node:%.2f ql_listpack_max:%lld ql_compressed:%d ql_uncompressed_size:%zu",
+                 l->nodes, l->nodes ? (double)l->len / (double)l->nodes : 0.0, server.cfg.list_max_listpack_size,
+                 l->depth, plain);
+    }
     reply_status(R(c), buf);
 }
 

@@ -90,9 +90,9 @@ void cmd_restore(client *c)
     } else {
         db_add(c->db, o);
     }
-    if (idle >= 0) {
-        o->lru = (db_lru_clock() - (uint32_t)idle) & 0xFFFFFF;
-    }
+    /* A restored key is a new key (the old one's LFU counter does not
+     * carry over); IDLETIME applies under LRU, FREQ under LFU. */
+    db_restore_access(o, idle, freq);
     signal_write(c, NOTIFY_GENERIC, "restore", key);
     if (ttl > 0 && !absttl) {
         /* Replicas and the log get the absolute time. */

@@ -238,7 +238,7 @@ static int hset_generic(client *c)
     }
     hash_limits lim = limits();
     /* Convert up front when the arguments cannot fit a listpack. */
-    if (hash_enc(h) == HASH_ENC_LISTPACK) {
+    if (hash_enc(h) != HASH_ENC_HT) {
         int big = (c->argc - 2) / 2 > lim.max_listpack_entries;
         for (int i = 2; i < c->argc && !big; i++) {
             big = (long long)c->argv[i].len > lim.max_listpack_value;
@@ -647,7 +647,7 @@ void cmd_hscan(client *c)
     }
     hash *h = hash_of(o);
     scan_acc acc = {0};
-    if (hash_enc(h) == HASH_ENC_LISTPACK) {
+    if (hash_enc(h) != HASH_ENC_HT) {
         cursor = hash_scan(h, 0, scan_pair, &acc);
     } else {
         /* Bounded: at most 10 buckets per requested element. */

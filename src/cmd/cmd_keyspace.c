@@ -254,7 +254,8 @@ void cmd_copy(client *c)
     }
     kobj *n = kobj_dup_as(o, newkey, kobj_expire(o));
     if (old) {
-        db_set(dst, n); /* frees the old value, lazily when big */
+        db_set(dst, n);               /* frees the old value, lazily when big */
+        db_restore_access(n, -1, -1); /* a copy is a new key, not an access */
     } else {
         db_add(dst, n);
     }

@@ -23,12 +23,6 @@ void list_type_register(void)
 
 /* ---- shared helpers ---- */
 
-/* The node limit in force now (CONFIG SET applies to the next write). */
-static long fill(void)
-{
-    return (long)server.cfg.list_max_listpack_size;
-}
-
 static list *get_list(client *c, sv key, int write, int *bad)
 {
     kobj *o = lookup_typed(c, key, OBJ_LIST, write, bad);
@@ -79,7 +73,7 @@ static long pop_many_reply(client *c, list *l, int where, long count)
     reply_array(R(c), n);
     for (long i = 0; i < n; i++) {
         reply_sv(c, list_peek(l, where));
-        list_pop(l, where, fill());
+        list_pop(l, where, server_list_limits());
     }
     return n;
 }
@@ -139,7 +133,7 @@ static void push_generic(client *c, int where, int only_existing)
         l = create_list(c, key);
     }
     for (int i = 2; i < c->argc; i++) {
-        list_push(l, c->argv[i], where, fill());
+        list_push(l, c->argv[i], where, server_list_limits());
     }
     reply_int(R(c), (long long)list_len(l));
     signal_write(c, NOTIFY_LIST, push_event(where), key);
@@ -201,7 +195,7 @@ static void pop_generic(client *c, int where)
     }
     if (count < 0) {
         reply_sv(c, list_peek(l, where));
-        list_pop(l, where, fill());
+        list_pop(l, where, server_list_limits());
     } else {
         pop_many_reply(c, l, where, (long)(count > LONG_MAX ? LONG_MAX : count));
     }
@@ -399,7 +393,7 @@ void cmd_lset(client *c)
     if (!arg_ll(c, 2, &index)) {
         return;
     }
-    if (index < LONG_MIN || index > LONG_MAX || !list_set(l, (long)index, c->argv[3], fill())) {
+    if (index < LONG_MIN || index > LONG_MAX || !list_set(l, (long)index, c->argv[3], server_list_limits())) {
         reply_err(c, "ERR index out of range");
         return;
     }
@@ -434,7 +428,7 @@ void cmd_linsert(client *c)
     sv v;
     while (list_iter_next(&it, &v)) {
         if (sv_eq(v, c->argv[3])) {
-            list_iter_insert(&it, c->argv[4], after, fill());
+            list_iter_insert(&it, c->argv[4], after, server_list_limits());
             reply_int(R(c), (long long)list_len(l));
             signal_write(c, NOTIFY_LIST, "linsert", key);
             return;
@@ -478,7 +472,7 @@ void cmd_lrem(client *c)
     }
     reply_int(R(c), (long long)removed);
     if (removed) {
-        list_tidy(l, fill());
+        list_tidy(l, server_list_limits());
         signal_write(c, NOTIFY_LIST, "lrem", key);
         delete_if_empty(c, key, l);
     }
@@ -502,9 +496,9 @@ void cmd_ltrim(client *c)
     }
     long long len = (long long)list_len(l);
     if (clamp_range(len, &start, &end)) {
-        list_trim(l, (size_t)start, (size_t)(len - end - 1), fill());
+        list_trim(l, (size_t)start, (size_t)(len - end - 1), server_list_limits());
     } else {
-        list_trim(l, (size_t)len, 0, fill());
+        list_trim(l, (size_t)len, 0, server_list_limits());
     }
     reply_ok(R(c));
     signal_write(c, NOTIFY_LIST, "ltrim", key);
@@ -534,11 +528,11 @@ static int move_one(client *c, sv src, sv dst, int from, int to)
     /* Copy first: the push may move the bytes the peek points at. */
     sv v = list_peek(sl, from);
     str val = str_new(v.ptr, v.len);
-    list_pop(sl, from, fill());
+    list_pop(sl, from, server_list_limits());
     if (!dl) {
         dl = create_list(c, dst);
     }
-    list_push(dl, (sv){val, str_len(val)}, to, fill());
+    list_push(dl, (sv){val, str_len(val)}, to, server_list_limits());
     reply_bulk(R(c), val, str_len(val));
     str_free(val);
     signal_write(c, NOTIFY_LIST, push_event(to), dst);
@@ -632,7 +626,7 @@ static void bpop_generic(client *c, int where)
         reply_array(R(c), 2);
         reply_sv(c, key);
         reply_sv(c, list_peek(l, where));
-        list_pop(l, where, fill());
+        list_pop(l, where, server_list_limits());
         signal_write(c, NOTIFY_LIST, pop_event(where), key);
         propagate_pop(c, key, where, -1);
         delete_if_empty(c, key, l);

@@ -140,6 +140,11 @@ static void command_getkeys(client *c)
     if (cmd->keys) {
         int *pos = alloc_mem(sizeof(int) * (size_t)argc);
         int n = cmd->keys(c->argv + 2, argc, pos, argc);
+        if (n == 0 && (cmd->flags & CMD_NO_MANDATORY_KEYS)) {
+            reply_array(R(c), 0);
+            alloc_free(pos);
+            return;
+        }
         if (n == 0) {
             reply_err(c, "ERR Invalid arguments specified for command");
             alloc_free(pos);
@@ -360,6 +365,24 @@ static void config_set_cmd(client *c)
             }
         }
     }
+    /* Directives applied once for the whole batch (TLS): if that fails,
+     * every pair goes back to its old value, as Redis restores them. */
+    if (failed < 0 && config_commit(err, sizeof(err)) < 0) {
+        for (int i = 0; i < npairs; i++) {
+            char *n2 = cstr(c->argv[2 + 2 * i]);
+            if (failed < 0 && config_deferred(n2)) {
+                failed = i;
+            }
+            char e2[256];
+            config_set(n2, old[i], e2, sizeof(e2), 1);
+            alloc_free(n2);
+        }
+        log_msg(LOG_WARNING,
+                "Failed applying new configuration. Possibly related to new %.*s setting. Restoring previous "
+                "settings.",
+                (int)c->argv[2 + 2 * failed].len, c->argv[2 + 2 * failed].ptr);
+    }
+    config_commit_abandon();
     if (failed < 0) {
         reply_ok(R(c));
     } else if (unknown) {

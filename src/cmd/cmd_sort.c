@@ -26,6 +26,7 @@
  * reply's bulks are written from the views in 8 KB batches. */
 #include <string.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/util.h"
 #include "ds/sortvec.h"
@@ -353,8 +354,18 @@ static void sort_generic(client *c, int readonly)
              * (even if a later BY has one, as in Redis). */
             if (!memchr(by.ptr, '*', sortvec_clen(by))) {
                 dontsort = 1;
+            } else if (!acl_full_key_access(c->user, c->cmd)) {
+                /* A BY pattern reads keys no ACL check has seen. */
+                reply_err(c, "ERR BY option of SORT denied due to insufficient ACL permissions.");
+                alloc_free(gets);
+                return;
             }
         } else if (arg_is(c, j, "get") && left >= 1) {
+            if (!acl_full_key_access(c->user, c->cmd)) {
+                reply_err(c, "ERR GET option of SORT denied due to insufficient ACL permissions.");
+                alloc_free(gets);
+                return;
+            }
             if (!gets) {
                 gets = alloc_mem(sizeof(pattern) * (size_t)c->argc);
             }
@@ -492,12 +503,12 @@ static void sort_generic(client *c, int readonly)
         out_flush(b);
         alloc_free(b);
     } else {
-        long fill = (long)server.cfg.list_max_listpack_size;
+        list_limits lim = server_list_limits();
         list *l = list_new();
         for (long long j = start; j <= end; j++) {
             sv e = {v[j].ele, v[j].elen};
             if (!nget) {
-                list_push(l, e, LIST_TAIL, fill);
+                list_push(l, e, LIST_TAIL, lim);
             }
             for (int g = 0; g < nget; g++) {
                 sv val;
@@ -505,7 +516,7 @@ static void sort_generic(client *c, int readonly)
                 if (!pattern_value(&x, &gets[g], e, &val, buf)) {
                     val = (sv){"", 0};
                 }
-                list_push(l, val, LIST_TAIL, fill);
+                list_push(l, val, LIST_TAIL, lim);
             }
         }
         /* Every view above is dead once the destination (which may be the

@@ -73,6 +73,12 @@ void cmd_table_init(void)
     }
     done = 1;
     link_subcommands();
+    for (int i = 0; i < TABLE_LEN; i++) {
+        table[i].acl_id = i;
+    }
+    for (int i = 0; i < SUBTABLE_LEN; i++) {
+        subtable[i].acl_id = TABLE_LEN + i;
+    }
     dict_init(&by_name, &dict_type_entry_nocase);
     for (int i = 0; i < TABLE_LEN; i++) {
         dict_entry *e = dict_entry_new(table[i].name, strlen(table[i].name), &table[i]);
@@ -159,6 +165,19 @@ command *cmd_resolve(command *cmd, const sv *argv, int argc)
     return cmd_lookup_sub(cmd, argv[1].ptr, argv[1].len);
 }
 
+int cmd_total(void)
+{
+    return TABLE_LEN + SUBTABLE_LEN;
+}
+
+command *cmd_by_id(int id)
+{
+    if (id < 0 || id >= TABLE_LEN + SUBTABLE_LEN) {
+        return NULL;
+    }
+    return id < TABLE_LEN ? &table[id] : &subtable[id - TABLE_LEN];
+}
+
 int cmd_count(void)
 {
     return TABLE_LEN;
@@ -187,6 +206,7 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
                  {CMD_SKIP_SLOWLOG, "skip_slowlog"},
                  {CMD_NO_AUTH, "no_auth"},
                  {CMD_FAST, "fast"},
+                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
                  {CMD_MOVABLE_KEYS, "movablekeys"},
                  {CMD_NO_MULTI, "no_multi"},
                  {CMD_ALLOW_BUSY, "allow_busy"},

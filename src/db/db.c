@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "db/lfu.h"
 
 db_hooks db_hooks_installed;
 
@@ -55,54 +56,57 @@ int db_lfu_enabled(void)
 
 /* ---- LRU / LFU ---- */
 
-#define LFU_INIT_VAL 5
-
-static uint32_t lfu_minutes(void)
+/* The LFU minute clock follows the command clock (db_time), so unit tests
+ * can move it; the division by a constant compiles to a multiply. */
+static uint32_t lfu_now(void)
 {
-    return (uint32_t)((db_time() / 1000 / 60) & 0xFFFF);
-}
-
-static int lfu_decayed(const kobj *o)
-{
-    uint32_t last = o->lru >> 8, counter = o->lru & 0xFF;
-    uint32_t now = lfu_minutes();
-    uint32_t elapsed = now >= last ? now - last : 0xFFFF - last + now;
-    uint32_t periods = lfu_decay_time ? elapsed / (uint32_t)lfu_decay_time : 0;
-    return periods > counter ? 0 : (int)(counter - periods);
+    return (uint32_t)(db_time() / 60000);
 }
 
 int db_lfu_counter(kobj *o)
 {
-    return lfu_decayed(o);
+    return (int)lfu_decayed(o->lru, lfu_now(), (uint32_t)lfu_decay_time);
 }
 
+long long db_lfu_idle_minutes(const kobj *o)
+{
+    return lfu_idle_minutes(o->lru, lfu_now());
+}
+
+/* Runs on every key access, so it stays a handful of integer operations:
+ * under LRU a store of the clock; under LFU a decay, one draw of the cheap
+ * PRNG and a multiply (lfu.h). */
 void db_touch(kobj *o)
 {
     if (!lfu_on) {
         o->lru = lru_clock;
         return;
     }
-    int counter = lfu_decayed(o);
-    /* Logarithmic increment: the higher the counter, the less likely. */
-    if (counter < 255) {
-        double r = (double)(util_rand64() >> 11) / (double)(1ULL << 53);
-        double base = counter > LFU_INIT_VAL ? counter - LFU_INIT_VAL : 0;
-        if (r < 1.0 / (base * lfu_log_factor + 1)) {
-            counter++;
-        }
-    }
-    o->lru = (lfu_minutes() << 8) | (uint32_t)counter;
+    o->lru = lfu_access(o->lru, lfu_now(), (uint32_t)lfu_log_factor, (uint32_t)lfu_decay_time,
+                        (uint32_t)(util_rand64() >> 32));
 }
 
 long long db_idle_seconds(const kobj *o)
 {
-    uint32_t now = lru_clock, t = o->lru;
-    return now >= t ? now - t : (0xFFFFFF - t) + now;
+    /* Modular in 24 bits: the clock wraps after 194 days, as Redis's. */
+    return (lru_clock - o->lru) & 0xFFFFFF;
 }
 
 static void init_access_bits(kobj *o)
 {
-    o->lru = lfu_on ? (lfu_minutes() << 8) | LFU_INIT_VAL : lru_clock;
+    o->lru = lfu_on ? lfu_pack(lfu_now(), LFU_INIT_VAL) : lru_clock;
+}
+
+void db_restore_access(kobj *o, long long idle, long long freq)
+{
+    init_access_bits(o);
+    if (lfu_on) {
+        if (freq >= 0) {
+            o->lru = lfu_pack(lfu_now(), (uint32_t)(freq > LFU_COUNTER_MAX ? LFU_COUNTER_MAX : freq));
+        }
+    } else if (idle >= 0) {
+        o->lru = (lru_clock - (uint32_t)(idle > 0xFFFFFF ? 0xFFFFFF : idle)) & 0xFFFFFF;
+    }
 }
 
 /* ---- keyspace ---- */
@@ -234,7 +238,15 @@ void db_set(db *d, kobj *o)
         return;
     }
     db_will_change(d, old);
-    init_access_bits(o);
+    /* An overwrite is an access to the key, not a new key: as in Redis (the
+     * write lookup touches the old value, which passes its LFU state on),
+     * the counter survives, so a key that is written often stays hot. */
+    if (lfu_on) {
+        o->lru = old->lru;
+        db_touch(o);
+    } else {
+        init_access_bits(o);
+    }
     dict_replace(&d->keys, &old->node, &o->node);
     d->expires += (size_t)o->has_expire - (size_t)old->has_expire;
     lazyfree_obj(old);

@@ -111,5 +111,10 @@ void db_touch(kobj *o);
 /* Idle seconds (LRU) and LFU counter for OBJECT IDLETIME/FREQ. */
 long long db_idle_seconds(const kobj *o);
 int db_lfu_counter(kobj *o);
+/* Minutes since the last access under LFU (the eviction tie-break). */
+long long db_lfu_idle_minutes(const kobj *o);
+/* Fresh access bits for a restored entry, then RESTORE's IDLETIME (under
+ * LRU) or FREQ (under LFU) when given (>= 0), as Redis applies them. */
+void db_restore_access(kobj *o, long long idle, long long freq);
 
 #endif

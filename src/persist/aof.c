@@ -30,6 +30,7 @@
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
 #include "server/child.h"
+#include "server/latency.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -170,6 +171,7 @@ void aof_flush(void)
         return;
     }
     size_t done = 0, len = str_len(aof.buf);
+    int64_t start = util_mono_us();
     while (done < len) {
         ssize_t n = debug_fail_writes ? (errno = ENOSPC, -1) : write(aof.fd, aof.buf + done, len - done);
         if (n < 0) {
@@ -187,6 +189,11 @@ void aof_flush(void)
         done += (size_t)n;
     }
     aof.size += (long long)done;
+    /* Redis's latency events for the write: what else was going on, and
+     * the write itself. */
+    int64_t ms = (util_mono_us() - start) / 1000;
+    latency_add(aof.fsync_busy ? "aof-write-pending-fsync" : busy() ? "aof-write-active-child" : "aof-write-alone", ms);
+    latency_add("aof-write", ms);
     if (done < len && policy() == FSYNC_ALWAYS) {
         /* The replies waiting for this write must never say it is safe. */
         log_msg(LOG_WARNING, "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
@@ -202,7 +209,10 @@ void aof_flush(void)
         aof.write_ok = 1;
     }
     if (done && policy() == FSYNC_ALWAYS && !fsync_paused()) {
-        if (fdatasync(aof.fd) != 0) {
+        start = util_mono_us();
+        int rc = fdatasync(aof.fd);
+        latency_add("aof-fsync-always", (util_mono_us() - start) / 1000);
+        if (rc != 0) {
             log_msg(LOG_WARNING, "Can't persist the AOF on disk: fdatasync: %s", strerror(errno));
             snprintf(aof.write_err, sizeof(aof.write_err), "MISCONF Errors writing to the AOF file: %s",
                      strerror(errno));

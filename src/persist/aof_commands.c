@@ -162,8 +162,7 @@ static void hash_commands(str *out, sv key, hash *h)
     }
     hash_iter_init(&it, h);
     while (hash_iter_next(&it, &f, &v)) {
-        int found;
-        int64_t at = hash_field_expire(h, f, &found);
+        int64_t at = hash_iter_expire(&it);
         if (at > 0) {
             char tbuf[32];
             sv argv[6] = {SV("HPEXPIREAT"), key, num_ll(tbuf, at), SV("FIELDS"), SV("1"), f};

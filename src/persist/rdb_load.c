@@ -311,11 +311,6 @@ static int lp_next_int(rlp_iter *it, long long *v)
 
 /* ---- collections ---- */
 
-static long fill(void)
-{
-    return (long)server.cfg.list_max_listpack_size;
-}
-
 static void *load_list(reader *r, int type)
 {
     uint64_t n;
@@ -329,7 +324,7 @@ static void *load_list(reader *r, int type)
             if (!s) {
                 goto bad;
             }
-            list_push(l, S_(s), LIST_TAIL, fill());
+            list_push(l, S_(s), LIST_TAIL, server_list_limits());
             str_free(s);
         }
         return l;
@@ -347,7 +342,7 @@ static void *load_list(reader *r, int type)
             if (!s) {
                 goto bad;
             }
-            list_push(l, S_(s), LIST_TAIL, fill());
+            list_push(l, S_(s), LIST_TAIL, server_list_limits());
             str_free(s);
             continue;
         }
@@ -364,7 +359,7 @@ static void *load_list(reader *r, int type)
         sv v;
         char buf[32];
         while (lp_next_sv(&it, &v, buf)) {
-            list_push(l, v, LIST_TAIL, fill());
+            list_push(l, v, LIST_TAIL, server_list_limits());
         }
         str_free(blob);
     }

@@ -260,8 +260,7 @@ static void save_hash(writer *w, hash *h, int with_ttls)
         sv f, v;
         hash_iter_init(&it, h);
         while (hash_iter_next(&it, &f, &v)) {
-            int found;
-            int64_t at = hash_field_expire(h, f, &found);
+            int64_t at = hash_iter_expire(&it);
             w_len(w, at > 0 ? (uint64_t)(at - min + 1) : 0);
             w_sv(w, f);
             w_sv(w, v);

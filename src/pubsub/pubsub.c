@@ -217,6 +217,23 @@ int pubsub_unsubscribe_all(client *c, int kind, pubsub_name_fn fn)
     return n;
 }
 
+int pubsub_client_any(client *c, int kind, int (*pred)(sv name, void *ctx), void *ctx)
+{
+    if (!c->pstate) {
+        return 0;
+    }
+    dict_iter it;
+    dict_iter_init(&it, &c->pstate->names[kind]);
+    dnode *node;
+    int found = 0;
+    while (!found && (node = dict_iter_next(&it))) {
+        dict_entry *e = (dict_entry *)node;
+        found = pred((sv){e->key, e->keylen}, ctx);
+    }
+    dict_iter_done(&it);
+    return found;
+}
+
 static void cleanup(client *c)
 {
     if (held_owner == c) {

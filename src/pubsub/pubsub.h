@@ -37,6 +37,9 @@ typedef void (*pubsub_name_fn)(client *c, int kind, sv name);
  * each removal; returns how many there were. */
 int pubsub_unsubscribe_all(client *c, int kind, pubsub_name_fn fn);
 void pubsub_settle(client *c);
+/* Whether pred holds for any of the client's subscriptions of a kind (ACL
+ * uses it to find subscriptions a user may no longer hold). */
+int pubsub_client_any(client *c, int kind, int (*pred)(sv name, void *ctx), void *ctx);
 
 /* Subscribers of one channel (patterns not included). */
 long long pubsub_numsub(int kind, sv name);

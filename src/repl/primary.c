@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/conn.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
 #include "server/child.h"
@@ -41,6 +42,11 @@ typedef struct replica {
     off_t rdb_sent, rdb_size;
     char hdr[32];
     size_t hdr_len, hdr_sent;
+    /* Over TLS the file goes through OpenSSL instead of sendfile: a piece
+     * read from it, kept until written whole (a retried SSL_write must be
+     * given the same bytes). */
+    char *piece;
+    size_t piece_len, piece_sent;
 } replica;
 
 const char *replica_ip(replica *r, char *buf, size_t len);
@@ -214,6 +220,7 @@ static void replica_cleanup(client *c)
         close(r->rdb_fd);
     }
     str_free(r->pending);
+    alloc_free(r->piece);
     alloc_free(r);
 }
 
@@ -339,6 +346,35 @@ static void start_snapshot(void)
 
 static void write_bulk(ev_loop *l, int fd, void *data, int mask);
 
+#define TLS_PIECE (64 * 1024)
+
+/* Sends up to want bytes of the snapshot file from r->rdb_sent on; as
+ * sendfile(2) returns. */
+static ssize_t send_rdb(replica *r, int fd, size_t want)
+{
+    tls_conn *t = r->c->tls;
+    if (!t) {
+        return sendfile(fd, r->rdb_fd, &r->rdb_sent, want);
+    }
+    if (r->piece_sent == r->piece_len) {
+        if (!r->piece) {
+            r->piece = alloc_mem(TLS_PIECE);
+        }
+        ssize_t got = pread(r->rdb_fd, r->piece, want < TLS_PIECE ? want : TLS_PIECE, r->rdb_sent);
+        if (got <= 0) {
+            return got;
+        }
+        r->piece_len = (size_t)got;
+        r->piece_sent = 0;
+    }
+    ssize_t n = tls_write(t, r->piece + r->piece_sent, r->piece_len - r->piece_sent);
+    if (n > 0) {
+        r->piece_sent += (size_t)n;
+        r->rdb_sent += n;
+    }
+    return n;
+}
+
 static void go_online(replica *r)
 {
     client *c = r->c;
@@ -368,7 +404,7 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
     client *c = data; /* the fd's data is its client's, for both events */
     replica *r = c->rstate;
     while (rbuf_pending(&c->out)) {
-        ssize_t n = write(fd, c->out.data + c->out.sent, rbuf_pending(&c->out));
+        ssize_t n = conn_write(fd, c->tls, c->out.data + c->out.sent, rbuf_pending(&c->out));
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 return;
@@ -380,7 +416,7 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
     }
     rbuf_compact(&c->out);
     while (r->hdr_sent < r->hdr_len) {
-        ssize_t n = write(fd, r->hdr + r->hdr_sent, r->hdr_len - r->hdr_sent);
+        ssize_t n = conn_write(fd, c->tls, r->hdr + r->hdr_sent, r->hdr_len - r->hdr_sent);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 return;
@@ -395,7 +431,7 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
     while (r->rdb_sent < r->rdb_size && budget > 0) {
         size_t want = (size_t)(r->rdb_size - r->rdb_sent);
         want = want < budget ? want : budget;
-        ssize_t n = sendfile(fd, r->rdb_fd, &r->rdb_sent, want);
+        ssize_t n = send_rdb(r, fd, want);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 return;

@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/conn.h"
 #include "net/sock.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
@@ -35,6 +36,7 @@ static struct {
     int state;
     int step;
     int fd;
+    tls_conn *tls;      /* tls-replication: the link is TLS (NULL: plain) */
     str in;             /* bytes read and not yet consumed */
     int64_t last_io_ms; /* last byte from the primary */
     int64_t down_since_ms;
@@ -73,6 +75,8 @@ static void link_close(void)
 {
     if (lnk.fd >= 0) {
         ev_del(server.loop, lnk.fd, EV_READABLE | EV_WRITABLE);
+        tls_conn_free(lnk.tls);
+        lnk.tls = NULL;
         close(lnk.fd);
         lnk.fd = -1;
     }
@@ -107,8 +111,9 @@ static void send_cmd(int argc, const char **argv)
         v[i] = (sv){argv[i], strlen(argv[i])};
     }
     str out = resp_append_command(str_empty(128), v, argc < 8 ? argc : 8);
-    /* Handshake commands are tiny: a fresh socket takes them whole. */
-    ssize_t n = write(lnk.fd, out, str_len(out));
+    /* Handshake commands are tiny: a fresh socket takes them whole (one
+     * TLS record too). */
+    ssize_t n = conn_write(lnk.fd, lnk.tls, out, str_len(out));
     if (n != (ssize_t)str_len(out)) {
         str_free(out);
         link_retry("Error sending a command to MASTER during the handshake");
@@ -136,8 +141,11 @@ static void handshake_send(void)
             }
             return;
         case HS_PORT:
+            /* Over TLS the port our own replicas would reach is tls-port. */
             snprintf(a, sizeof(a), "%d",
-                     server.cfg.replica_announce_port ? server.cfg.replica_announce_port : server.cfg.port);
+                     server.cfg.replica_announce_port                    ? server.cfg.replica_announce_port
+                     : server.cfg.tls_replication && server.cfg.tls_port ? server.cfg.tls_port
+                                                                         : server.cfg.port);
             send_cmd(3, (const char *[]){"REPLCONF", "listening-port", a});
             return;
         case HS_IP:
@@ -493,16 +501,20 @@ static void send_ack(void)
 static void become_connected(const char *rest, size_t len)
 {
     int fd = lnk.fd;
+    tls_conn *tls = lnk.tls;
     ev_del(server.loop, fd, EV_READABLE | EV_WRITABLE);
     lnk.fd = -1;
+    lnk.tls = NULL;
     str_free(lnk.in);
     lnk.in = NULL;
     client *c = client_new(fd, CLIENT_MASTER);
     if (!c) {
+        tls_conn_free(tls);
         close(fd);
         link_retry("Can't create the master client");
         return;
     }
+    c->tls = tls;
     c->authenticated = 1;
     snprintf(c->addr, sizeof(c->addr), "%.100s:%d", lnk.host, lnk.port);
     sock_local_name(fd, c->laddr, sizeof(c->laddr));
@@ -515,13 +527,18 @@ static void become_connected(const char *rest, size_t len)
     str_free(lnk.multi_bytes);
     lnk.multi_bytes = NULL;
     log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished sync.");
-    if (len) {
+    if (len || (tls && tls_pending(tls))) {
         if (c->qcap < len) {
             c->qbuf = alloc_resize(c->qbuf, len);
             c->qcap = len;
         }
         memcpy(c->qbuf, rest, len);
         c->qlen = len;
+        /* Stream bytes OpenSSL already decrypted: no event will say so. */
+        if (tls && client_drain_tls(c) < 0) {
+            client_close_async(c);
+            return;
+        }
         client *prev = server.current_client;
         server.current_client = c;
         client_process_input(c);
@@ -580,25 +597,72 @@ static void link_read(ev_loop *l, int fd, void *data, int mask)
 {
     (void)l;
     (void)data;
-    (void)mask;
+    if (mask & EV_WRITABLE) {
+        ev_del(server.loop, fd, EV_WRITABLE); /* a TLS read that had to send first */
+    }
     char buf[64 * 1024];
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    /* Over TLS a read returns at most one record (16 KB), all of it with a
+     * buffer this size, so nothing stays decrypted inside OpenSSL past
+     * the loop; the loop still drains whatever would (epoll cannot see
+     * it). */
+    do {
+        ssize_t n = conn_read(fd, lnk.tls, buf, sizeof(buf));
+        if (n <= 0) {
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                if (lnk.tls && tls_read_wants_write(lnk.tls)) {
+                    ev_add(server.loop, fd, EV_WRITABLE, link_read, NULL);
+                }
+                return;
+            }
+            link_retry(lnk.state == LINK_TRANSFER ? "I/O error trying to sync with MASTER: connection lost"
+                                                  : "Master closed the connection during the handshake");
             return;
         }
-        link_retry(lnk.state == LINK_TRANSFER ? "I/O error trying to sync with MASTER: connection lost"
-                                              : "Master closed the connection during the handshake");
+        lnk.last_io_ms = server_ms();
+        server.stats.net_input_bytes += n;
+        if (lnk.state == LINK_TRANSFER) {
+            transfer_bytes(buf, (size_t)n);
+        } else {
+            lnk.in = str_append(lnk.in ? lnk.in : str_empty((size_t)n), buf, (size_t)n);
+            handshake_input();
+        }
+        /* Still ours and still reading (a finished transfer hands the
+         * connection, pending bytes and all, to the master client). */
+    } while (lnk.tls && lnk.fd == fd && (lnk.state == LINK_HANDSHAKE || lnk.state == LINK_TRANSFER) &&
+             (ev_mask(server.loop, fd) & EV_READABLE) && tls_pending(lnk.tls) > 0);
+}
+
+/* The replication handshake starts once the connection is usable. */
+static void link_handshake_start(int fd)
+{
+    lnk.state = LINK_HANDSHAKE;
+    lnk.step = HS_PING;
+    ev_add(server.loop, fd, EV_READABLE, link_read, NULL);
+    handshake_send();
+}
+
+/* tls-replication: the TLS handshake with the primary, driven by
+ * whichever event it waits for. */
+static void link_tls_step(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    int rc = tls_handshake(lnk.tls);
+    if (rc == TLS_ERROR) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "Error condition on socket for SYNC: %s", tls_conn_error(lnk.tls));
+        link_retry(msg);
         return;
     }
     lnk.last_io_ms = server_ms();
-    server.stats.net_input_bytes += n;
-    if (lnk.state == LINK_TRANSFER) {
-        transfer_bytes(buf, (size_t)n);
+    if (rc == TLS_OK) {
+        ev_del(server.loop, fd, EV_READABLE | EV_WRITABLE);
+        link_handshake_start(fd);
         return;
     }
-    lnk.in = str_append(lnk.in ? lnk.in : str_empty((size_t)n), buf, (size_t)n);
-    handshake_input();
+    ev_del(server.loop, fd, rc == TLS_WANT_READ ? EV_WRITABLE : EV_READABLE);
+    ev_add(server.loop, fd, rc == TLS_WANT_READ ? EV_READABLE : EV_WRITABLE, link_tls_step, NULL);
 }
 
 static void link_connected(ev_loop *l, int fd, void *data, int mask)
@@ -615,10 +679,16 @@ static void link_connected(ev_loop *l, int fd, void *data, int mask)
     }
     ev_del(server.loop, fd, EV_WRITABLE);
     log_msg(LOG_NOTICE, "Non blocking connect for SYNC fired the event.");
-    lnk.state = LINK_HANDSHAKE;
-    lnk.step = HS_PING;
-    ev_add(server.loop, fd, EV_READABLE, link_read, NULL);
-    handshake_send();
+    if (server.cfg.tls_replication) {
+        lnk.tls = tls_conn_connecting(fd);
+        if (!lnk.tls) {
+            link_retry("Unable to connect to MASTER: TLS is not configured");
+            return;
+        }
+        link_tls_step(server.loop, fd, NULL, EV_WRITABLE);
+        return;
+    }
+    link_handshake_start(fd);
 }
 
 static void link_connect(void)

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/sha1.h"
@@ -52,6 +53,7 @@ int luaopen_bit(lua_State *L);
 static const char *RK_GLOBALS = "keel.globals"; /* the real globals scripts see */
 static const char *RK_RO = "keel.readonly";     /* proxy -> real table */
 static const char *RK_REDIS_LOAD = "keel.redis_load";
+static const char *RK_GLOBALS_MT = "keel.globals_mt"; /* the proxy's metatable */
 
 /* ---- the current run ---- */
 
@@ -522,6 +524,50 @@ static void fake_reset_reply(void)
     fake->out.sent = 0;
 }
 
+/* Scripts name the same few commands on every call: a small cache of
+ * name -> command saves a hash of the name per redis.call. Entries are
+ * checked by content, so a reused string address can never mislead it. */
+#define CALL_CACHE_SIZE 64
+#define CALL_CACHE_NAME 24
+
+static struct {
+    size_t len;
+    char name[CALL_CACHE_NAME];
+    command *cmd;
+} call_cache[CALL_CACHE_SIZE];
+
+static command *script_cmd_lookup(const char *p, size_t len)
+{
+    if (len > CALL_CACHE_NAME) {
+        return cmd_lookup(p, len);
+    }
+    size_t slot = ((uintptr_t)p >> 4) % CALL_CACHE_SIZE;
+    if (call_cache[slot].len == len && memcmp(call_cache[slot].name, p, len) == 0) {
+        return call_cache[slot].cmd;
+    }
+    command *cmd = cmd_lookup(p, len);
+    if (cmd) {
+        call_cache[slot].len = len;
+        memcpy(call_cache[slot].name, p, len);
+        call_cache[slot].cmd = cmd;
+    }
+    return cmd;
+}
+
+/* Numbers become arguments as Redis writes them, "%.17g" (0.1 is
+ * "0.10000000000000001"); an integer below 1e17 prints as itself, which
+ * util_ll2str writes far faster than printf. buf holds 32 bytes. */
+static sv number_arg(lua_State *L, int i, char *buf)
+{
+    lua_Number n = lua_tonumber(L, i);
+    if (n > -1e17 && n < 1e17 && n == (lua_Number)(long long)n && !(n == 0 && signbit(n))) {
+        return (sv){buf, (size_t)util_ll2str(buf, (long long)n)};
+    }
+    return (sv){buf, (size_t)snprintf(buf, 32, "%.17g", (double)n)};
+}
+
+static int redis_call_run(lua_State *L, int raise, script_run *r, int argc);
+
 static int redis_call_common(lua_State *L, int raise)
 {
     script_run *r = cur;
@@ -536,16 +582,37 @@ static int redis_call_common(lua_State *L, int raise)
         fake->argv_cap = argc < 16 ? 16 : argc * 2;
         fake->argv = alloc_resize(fake->argv, sizeof(sv) * (size_t)fake->argv_cap);
     }
+    /* The text of the first numbers lives here for the call (an error
+     * may longjmp out of it, so nothing is allocated); later ones are
+     * pushed as Lua strings, which Lua keeps on its stack. */
+    char digits[8][32];
     for (int i = 1; i <= argc; i++) {
         int t = lua_type(L, i);
-        if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+        if (t == LUA_TNUMBER) {
+            if (i <= 8) {
+                fake->argv[i - 1] = number_arg(L, i, digits[i - 1]);
+                continue;
+            }
+            char tmp[32];
+            sv v = number_arg(L, i, tmp);
+            lua_pushlstring(L, v.ptr, v.len);
+            lua_replace(L, i);
+        }
+        if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            size_t len;
+            const char *p = lua_tolstring(L, i, &len);
+            fake->argv[i - 1] = (sv){p, len};
+        } else {
             return call_fail(L, raise, "ERR Lua redis lib command arguments must be strings or integers");
         }
-        size_t len;
-        const char *p = lua_tolstring(L, i, &len); /* numbers become strings in place */
-        fake->argv[i - 1] = (sv){p, len};
     }
-    command *cmd = cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
+    return redis_call_run(L, raise, r, argc);
+}
+
+/* The command itself, once its arguments are in fake->argv. */
+static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
+{
+    command *cmd = script_cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
     if (!cmd) {
         return call_fail(L, raise, "ERR Unknown Redis command called from script");
     }
@@ -567,6 +634,19 @@ static int redis_call_common(lua_State *L, int raise)
     if (cmd->flags & CMD_NOSCRIPT) {
         return call_fail(L, raise, "ERR This Redis command is not allowed from script");
     }
+    /* The caller's ACL user decides, with Redis's script texts; the denial
+     * is logged in the "lua" context. */
+    if (r->caller && r->caller->user && !r->caller->user->allperm) {
+        int pos = 0;
+        int denial = acl_check(r->caller->user, cmd, fake->argv, argc, &pos);
+        if (denial != ACL_OK) {
+            char buf[160];
+            sv object = acl_denial_object(cmd, fake->argv, denial, pos, buf, sizeof(buf));
+            acl_user *u = r->caller->user;
+            acl_log_add(r->caller, denial, ACL_CTX_LUA, object, (sv){u->name, str_len(u->name)});
+            return call_fail(L, raise, acl_script_error(denial));
+        }
+    }
     /* may_replicate commands (PUBLISH, PFCOUNT) count as writes here, as
      * in Redis: a read-only script may run on a replica. */
     if ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) && r->ro) {
@@ -585,10 +665,14 @@ static int redis_call_common(lua_State *L, int raise)
         r->wrote = 1;
     }
     fake->argc = argc;
+    /* The command runs as the caller's user where it looks (SORT's BY and
+     * GET); its permissions were checked above. */
+    fake->user = r->caller ? r->caller->user : NULL;
     fake->resp = r->resp;
     fake->out.resp = r->resp;
     fake_reset_reply();
     dispatch_call(fake, cmd);
+    fake->user = NULL;
     client_end_command(fake);
     resp_to_lua(L, fake->out.data, fake->out.data + fake->out.len, 0);
     fake_reset_reply();
@@ -715,10 +799,31 @@ static int l_redis_acl_check_cmd(lua_State *L)
     }
     size_t len;
     const char *name = lua_tolstring(L, 1, &len);
-    if (!cmd_lookup(name, len)) {
+    command *cmd = cmd_lookup(name, len);
+    if (!cmd) {
         return svm_raise(L, "ERR Invalid command passed to redis.acl_check_cmd()");
     }
-    lua_pushboolean(L, 1); /* one user with every permission so far */
+    int argc = lua_gettop(L);
+    sv argv[64];
+    if (argc > 64) {
+        return svm_raise(L, "ERR Too many arguments passed to redis.acl_check_cmd()");
+    }
+    for (int i = 1; i <= argc; i++) {
+        size_t l;
+        const char *p = lua_tolstring(L, i, &l);
+        if (!p) {
+            return svm_raise(L, "ERR Lua redis lib command arguments must be strings or integers");
+        }
+        argv[i - 1] = (sv){p, l};
+    }
+    /* No arity check, as in Redis: only the keys present are checked. */
+    command *sub = cmd_resolve(cmd, argv, argc);
+    if (!sub) {
+        return svm_raise(L, "ERR Invalid command passed to redis.acl_check_cmd()");
+    }
+    acl_user *u = cur && cur->caller ? cur->caller->user : NULL;
+    int pos = 0;
+    lua_pushboolean(L, !u || acl_check(u, sub, argv, argc, &pos) == ACL_OK);
     return 1;
 }
 
@@ -990,8 +1095,16 @@ static int strict_index(lua_State *L)
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
 }
 
-/* __index of the globals proxy: like strict_index, but while library code
- * runs at FUNCTION LOAD `redis` is the load-time table. */
+/* __index of the real globals: a name not there is an error. */
+static int missing_global(lua_State *L)
+{
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+}
+
+/* __index of the globals proxy while library code runs at FUNCTION LOAD:
+ * `redis` is the load-time table then. Otherwise the proxy's __index is the
+ * real globals table itself, which Lua follows without calling C. */
 static int globals_index(lua_State *L)
 {
     svm *vm = lua_touserdata(L, lua_upvalueindex(2));
@@ -1098,11 +1211,21 @@ svm *svm_new(int is_functions)
     lua_pushvalue(L, g);
     lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
 
-    /* The proxy every compiled chunk gets as its environment. */
+    /* The real globals end in an error for missing names; their metatable
+     * is as hidden as the proxy's. */
+    lua_newtable(L);
+    lua_pushcfunction(L, missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, g);
+
+    /* The proxy every compiled chunk gets as its environment; reads fall
+     * through to the real table (a table __index: no C call per global). */
     lua_pushvalue(L, g);
-    lua_pushlightuserdata(L, vm);
-    lua_pushcclosure(L, globals_index, 2);
     push_readonly_proxy(L, g);
+    lua_getmetatable(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS_MT);
     lua_pushvalue(L, -1);
     lua_setfield(L, g, "_G");
     lua_replace(L, LUA_GLOBALSINDEX);
@@ -1274,6 +1397,20 @@ void svm_call(client *c, script_call *sc)
     propagate_none(c);
 }
 
+/* The globals proxy's __index: the load-time function while library code
+ * loads, else the real table. */
+static void globals_index_set(lua_State *L, svm *vm, int loading)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS_MT);
+    lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
+    if (loading) {
+        lua_pushlightuserdata(L, vm);
+        lua_pushcclosure(L, globals_index, 2);
+    }
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 int svm_run_load(svm *vm, int ref, str *err)
 {
     lua_State *L = vm->L;
@@ -1283,9 +1420,11 @@ int svm_run_load(svm *vm, int ref, str *err)
     vm->loading = 1;
     vm->load_start = util_ms();
     loading_vm = vm;
+    globals_index_set(L, vm, 1);
     lua_sethook(L, load_hook, LUA_MASKCOUNT, HOOK_COUNT);
     int rc = lua_pcall(L, 0, 0, 1);
     lua_sethook(L, NULL, 0, 0);
+    globals_index_set(L, vm, 0);
     vm->loading = 0;
     loading_vm = NULL;
     if (rc != 0) {

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/conn.h"
 #include "net/ev.h"
 #include "net/sock.h"
 #include "persist/aof.h"
@@ -32,6 +34,15 @@
 static void read_handler(ev_loop *l, int fd, void *data, int mask);
 static void write_handler(ev_loop *l, int fd, void *data, int mask);
 
+/* A new (or RESET) connection is the default user's, and authenticated
+ * already when that user is on and needs no password, as in Redis. */
+void client_set_default_user(client *c)
+{
+    c->user = acl_default_user;
+    c->authenticated =
+        acl_default_user && (acl_default_user->flags & ACL_USER_NOPASS) && (acl_default_user->flags & ACL_USER_ON);
+}
+
 client *client_new(int fd, uint32_t flags)
 {
     client *c = alloc_zero(sizeof(*c));
@@ -42,7 +53,13 @@ client *client_new(int fd, uint32_t flags)
     rbuf_init(&c->out, 2);
     resp_parser_init(&c->parser);
     c->ctime = c->last_interaction = server_ms();
-    c->authenticated = server.cfg.requirepass == NULL || server.cfg.requirepass[0] == '\0';
+    client_set_default_user(c);
+    if (flags & CLIENT_FAKE) {
+        /* AOF replay and scripts' fake client act for the server itself
+         * (scripts check the caller's user themselves): no ACL user, as
+         * Redis's NULL user. */
+        c->user = NULL;
+    }
     client_select_db(c, 0);
     if (fd >= 0) {
         if (ev_add(server.loop, fd, EV_READABLE, read_handler, c) < 0) {
@@ -102,6 +119,8 @@ void client_free(client *c)
     }
     if (c->fd >= 0) {
         ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
+        tls_conn_free(c->tls);
+        c->tls = NULL;
         close(c->fd);
         if (c->prev) {
             c->prev->next = c->next;
@@ -211,7 +230,10 @@ static int write_out(client *c)
     aof_flush();
     size_t total = 0;
     while (rbuf_pending(&c->out) > 0 && total < MAX_WRITE_PER_EVENT) {
-        ssize_t n = write(c->fd, c->out.data + c->out.sent, rbuf_pending(&c->out));
+        /* Everything queued at once: over TLS the replies of a batch
+         * share full 16 KB records (one SSL_write each), never one record
+         * per reply. */
+        ssize_t n = conn_write(c->fd, c->tls, c->out.data + c->out.sent, rbuf_pending(&c->out));
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 break;
@@ -237,25 +259,76 @@ static int write_out(client *c)
     }
     if (rbuf_pending(&c->out) == 0) {
         c->obuf_soft_since = 0;
-        if (ev_mask(server.loop, c->fd) & EV_WRITABLE) {
+        if ((ev_mask(server.loop, c->fd) & EV_WRITABLE) && !(c->tls && tls_read_wants_write(c->tls))) {
             ev_del(server.loop, c->fd, EV_WRITABLE);
         }
         if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
             client_close_async(c);
             return -1;
         }
-    } else if (!(ev_mask(server.loop, c->fd) & EV_WRITABLE)) {
+    } else if (!(ev_mask(server.loop, c->fd) & EV_WRITABLE) && !(c->tls && tls_write_wants_read(c->tls))) {
+        /* (A TLS write waiting for the peer's bytes resumes from the read
+         * handler: writable would fire without end meanwhile.) */
         ev_add(server.loop, c->fd, EV_WRITABLE, write_handler, c);
     }
     return 0;
 }
 
+/* TLS needs writable events also when no reply is queued: during the
+ * handshake, and when a read must send first. */
+static void want_writable(client *c, int on)
+{
+    int has = ev_mask(server.loop, c->fd) & EV_WRITABLE;
+    if (on && !has) {
+        ev_add(server.loop, c->fd, EV_WRITABLE, write_handler, c);
+    } else if (!on && has && rbuf_pending(&c->out) == 0) {
+        ev_del(server.loop, c->fd, EV_WRITABLE);
+    }
+}
+
+/* Advances a TLS client's handshake from either event; once it is done
+ * the connection reads like any other, starting with what may already
+ * have come after the handshake. */
+static void tls_step(client *c)
+{
+    int rc = tls_handshake(c->tls);
+    if (rc == TLS_ERROR) {
+        log_msg(LOG_VERBOSE, "Error accepting a client connection: %s (addr=%s laddr=%s)", tls_conn_error(c->tls),
+                c->addr, c->laddr);
+        client_close_async(c);
+        return;
+    }
+    want_writable(c, rc == TLS_WANT_WRITE);
+    if (rc == TLS_OK && protected_mode_denies(c)) {
+        /* Over TLS, before any request is read; then closed. */
+        reply_raw(&c->out, protected_mode_error, strlen(protected_mode_error));
+        c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        server.stats.rejected_conn++;
+        write_out(c);
+        return;
+    }
+    if (rc == TLS_OK) {
+        read_handler(server.loop, c->fd, c, EV_READABLE);
+    }
+}
+
 static void write_handler(ev_loop *l, int fd, void *data, int mask)
 {
-    (void)l;
-    (void)fd;
     (void)mask;
-    write_out(data);
+    client *c = data;
+    if (c->tls) {
+        if (!tls_established(c->tls)) {
+            tls_step(c);
+            return;
+        }
+        if (tls_read_wants_write(c->tls)) {
+            read_handler(l, fd, c, EV_READABLE);
+            if (c->flags & CLIENT_CLOSE_ASAP) {
+                return;
+            }
+        }
+    }
+    write_out(c);
 }
 
 void client_flush_pending(void)
@@ -413,11 +486,40 @@ void client_pause_reads(client *c, int pause)
     }
 }
 
+/* TLS: the rest of a record OpenSSL decrypted but the read had no room
+ * for. epoll will not report it, so it joins the query buffer now. */
+int client_drain_tls(client *c)
+{
+    size_t more;
+    while ((more = tls_pending(c->tls)) > 0) {
+        if (c->qcap - c->qlen < more) {
+            c->qcap = c->qlen + more;
+            c->qbuf = alloc_resize(c->qbuf, c->qcap);
+        }
+        ssize_t n = tls_read(c->tls, c->qbuf + c->qlen, more);
+        if (n <= 0) {
+            return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        }
+        c->qlen += (size_t)n;
+        server.stats.net_input_bytes += n;
+    }
+    return 0;
+}
+
 static void read_handler(ev_loop *l, int fd, void *data, int mask)
 {
     (void)l;
     (void)mask;
     client *c = data;
+    if (c->tls) {
+        if (!tls_established(c->tls)) {
+            tls_step(c);
+            return;
+        }
+        if (tls_write_wants_read(c->tls) && write_out(c) < 0) {
+            return;
+        }
+    }
     size_t want = READ_CHUNK;
     size_t big = resp_parser_pending_bulk(&c->parser, c->qlen - c->qpos);
     if (big >= BIG_ARG) {
@@ -438,15 +540,25 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     if (c->qlen == 0) {
         c->query_since = server_ms(); /* a new command begins */
     }
-    ssize_t n = read(fd, c->qbuf + c->qlen, want);
+    ssize_t n = conn_read(fd, c->tls, c->qbuf + c->qlen, want);
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (c->tls && tls_read_wants_write(c->tls)) {
+                want_writable(c, 1);
+            }
             return;
+        }
+        if (c->tls && n < 0) {
+            log_msg(LOG_VERBOSE, "Error reading from client %s: %s", c->addr, tls_conn_error(c->tls));
         }
         client_close_async(c);
         return;
     }
     c->qlen += (size_t)n;
+    if (c->tls && client_drain_tls(c) < 0) {
+        client_close_async(c);
+        return;
+    }
     if (c->qlen > c->qbuf_peak) {
         c->qbuf_peak = c->qlen;
     }
@@ -478,13 +590,11 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     }
 }
 
-void client_accept(ev_loop *l, int lfd, void *data, int mask)
+/* Accepts a bounded batch per event so a connection storm cannot starve
+ * the clients already served. A TLS client's handshake then runs from its
+ * own events, so one that stalls halfway holds up nobody. */
+static void accept_batch(int lfd, int tls)
 {
-    (void)l;
-    (void)data;
-    (void)mask;
-    /* Accept a bounded batch per event so a connection storm cannot starve
-     * the clients already served. */
     for (int i = 0; i < 1000; i++) {
         char ip[46];
         int port;
@@ -500,8 +610,9 @@ void client_accept(ev_loop *l, int lfd, void *data, int mask)
             }
         }
         if (server.nclients >= server.cfg.maxclients) {
+            /* (A TLS peer could not read it before a handshake.) */
             static const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t w = write(fd, msg, sizeof(msg) - 1);
+            ssize_t w = tls ? 0 : write(fd, msg, sizeof(msg) - 1);
             (void)w;
             close(fd);
             server.stats.rejected_conn++;
@@ -512,6 +623,11 @@ void client_accept(ev_loop *l, int lfd, void *data, int mask)
             close(fd);
             continue;
         }
+        if (tls && !(c->tls = tls_conn_accepted(fd, server.cfg.tls_auth_clients))) {
+            log_msg(LOG_WARNING, "Error creating a TLS connection for an accepted client");
+            client_free(c);
+            continue;
+        }
         if (is_unix) {
             snprintf(c->addr, sizeof(c->addr), "%s:0", server.cfg.unixsocket);
         } else if (strchr(ip, ':')) {
@@ -520,9 +636,10 @@ void client_accept(ev_loop *l, int lfd, void *data, int mask)
             snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
         }
         sock_local_name(fd, c->laddr, sizeof(c->laddr));
-        if (protected_mode_denies(c)) {
+        if (!tls && protected_mode_denies(c)) {
             /* Said at once, before reading anything, as Redis does: the
-             * peer learns why and the connection costs nothing more. */
+             * peer learns why and the connection costs nothing more (a TLS
+             * peer hears it after its handshake: tls_step). */
             ssize_t w = write(fd, protected_mode_error, strlen(protected_mode_error));
             (void)w;
             server.stats.rejected_conn++;
@@ -531,6 +648,22 @@ void client_accept(ev_loop *l, int lfd, void *data, int mask)
         }
         server.stats.numconnections++;
     }
+}
+
+void client_accept(ev_loop *l, int lfd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    accept_batch(lfd, 0);
+}
+
+void client_accept_tls(ev_loop *l, int lfd, void *data, int mask)
+{
+    (void)l;
+    (void)data;
+    (void)mask;
+    accept_batch(lfd, 1);
 }
 
 static const char *client_flags_str(client *c, char *buf)
@@ -587,21 +720,21 @@ void client_info_line(client *c, str *out)
     char flags[32];
     int64_t now = server_ms();
     int fd = c->fd;
-    *out = str_printf(*out,
-                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
-                      "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu "
-                      "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d "
-                      "lib-name=%s lib-ver=%s",
-                      (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "",
-                      (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
-                      client_flags_str(c, flags), c->db->id, client_sub_count ? client_sub_count(c, 0) : 0,
-                      client_sub_count ? client_sub_count(c, 1) : 0, client_sub_count ? client_sub_count(c, 2) : 0,
-                      client_multi_count ? client_multi_count(c) : -1, client_watch_count ? client_watch_count(c) : 0,
-                      c->qlen - c->qpos, c->qcap - c->qlen, (size_t)0, c->out.cap, c->out.cap, rbuf_pending(&c->out),
-                      rbuf_pending(&c->out), sizeof(*c) + c->qcap + c->out.cap,
-                      fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "",
-                      c->lastcmd ? c->lastcmd->name : "NULL", client_tracking_redir ? client_tracking_redir(c) : -1LL,
-                      c->resp, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+    *out = str_printf(
+        *out,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
+        "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu "
+        "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d "
+        "lib-name=%s lib-ver=%s",
+        (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "", (long long)((now - c->ctime) / 1000),
+        (long long)((now - c->last_interaction) / 1000), client_flags_str(c, flags), c->db->id,
+        client_sub_count ? client_sub_count(c, 0) : 0, client_sub_count ? client_sub_count(c, 1) : 0,
+        client_sub_count ? client_sub_count(c, 2) : 0, client_multi_count ? client_multi_count(c) : -1,
+        client_watch_count ? client_watch_count(c) : 0, c->qlen - c->qpos, c->qcap - c->qlen, (size_t)0, c->out.cap,
+        c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out), sizeof(*c) + c->qcap + c->out.cap,
+        fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "", c->lastcmd ? c->lastcmd->name : "NULL",
+        c->user ? c->user->name : "default", client_tracking_redir ? client_tracking_redir(c) : -1LL, c->resp,
+        c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 client *client_by_id(uint64_t id)

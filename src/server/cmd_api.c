@@ -115,6 +115,11 @@ void reply_not_float(client *c)
     reply_err(c, "ERR value is not a valid float");
 }
 
+list_limits server_list_limits(void)
+{
+    return (list_limits){(long)server.cfg.list_max_listpack_size, server.cfg.list_compress_depth};
+}
+
 void reply_sv(client *c, sv v)
 {
     reply_bulk(R(c), v.ptr, v.len);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -22,6 +23,7 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/slowlog.h"
+#include "server/tls_server.h"
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
 
@@ -56,7 +58,10 @@ static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swa
 /* Keel validates every payload in full whatever this says (Redis's "yes");
  * the setting is kept so Redis configurations load and read back. */
 static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
+static const char *const enum_pubsub_default[] = {"resetchannels", "allchannels", NULL};
 static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
+/* Index order is net/tls.h's TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL. */
+static const char *const enum_tls_auth[] = {"no", "yes", "optional", NULL};
 
 /* ---- special directives ---- */
 
@@ -348,6 +353,65 @@ static void apply_maxclients(void)
     }
 }
 
+/* The TLS files and context settings: a change is applied once per CONFIG
+ * SET (config_commit), since a new certificate and its key are only
+ * valid together. At start-up main configures TLS after reading them. */
+static int tls_dirty;
+
+static void apply_tls(void)
+{
+    if (server.loop) {
+        tls_dirty = 1;
+    }
+}
+
+int config_commit(char *err, size_t errlen)
+{
+    if (!tls_dirty) {
+        return 0;
+    }
+    tls_dirty = 0;
+    if (!tls_server_wanted()) {
+        return 0;
+    }
+    char why[512];
+    if (tls_server_configure(why, sizeof(why)) < 0) {
+        log_msg(LOG_WARNING, "%s", why);
+        snprintf(err, errlen, "Unable to update TLS configuration. Check server logs.");
+        return -1;
+    }
+    return 0;
+}
+
+void config_commit_abandon(void)
+{
+    tls_dirty = 0;
+}
+
+/* tls-port: at run time the listeners move (Redis rebinds too). */
+static int set_tls_port(const char *val, char *err, size_t errlen)
+{
+    long long v;
+    if (!util_parse_ll(val, strlen(val), &v)) {
+        snprintf(err, errlen, "argument couldn't be parsed into an integer");
+        return -1;
+    }
+    if (v < 0 || v > 65535) {
+        snprintf(err, errlen, "argument must be between 0 and 65535 inclusive");
+        return -1;
+    }
+    if (!server.loop) {
+        server.cfg.tls_port = (int)v;
+        return 0;
+    }
+    return tls_server_set_port((int)v, err, errlen);
+}
+
+static str get_tls_port(void)
+{
+    return str_from_ll(server.cfg.tls_port);
+}
+
 #define S(field) (&server.cfg.field)
 
 static config_def defs[] = {
@@ -357,7 +421,10 @@ static config_def defs[] = {
     {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
-    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, acl_apply_requirepass},
+    {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"acl-pubsub-default", NULL, CFG_ENUM, S(acl_pubsub_default), 0, 0, "resetchannels", 1, enum_pubsub_default, NULL,
+     NULL, NULL},
     {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
     {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
@@ -493,6 +560,29 @@ static config_def defs[] = {
     {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"tls-port", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_tls_port, get_tls_port, NULL},
+    {"tls-cert-file", NULL, CFG_STR, S(tls_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-key-file", NULL, CFG_STR, S(tls_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-key-file-pass", NULL, CFG_STR, S(tls_key_file_pass), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-client-cert-file", NULL, CFG_STR, S(tls_client_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-client-key-file", NULL, CFG_STR, S(tls_client_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-client-key-file-pass", NULL, CFG_STR, S(tls_client_key_file_pass), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-dh-params-file", NULL, CFG_STR, S(tls_dh_params_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ca-cert-file", NULL, CFG_STR, S(tls_ca_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ca-cert-dir", NULL, CFG_STR, S(tls_ca_cert_dir), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-auth-clients", NULL, CFG_ENUM, S(tls_auth_clients), 0, 0, "yes", 1, enum_tls_auth, NULL, NULL, NULL},
+    {"tls-protocols", NULL, CFG_STR, S(tls_protocols), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ciphers", NULL, CFG_STR, S(tls_ciphers), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-ciphersuites", NULL, CFG_STR, S(tls_ciphersuites), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-prefer-server-ciphers", NULL, CFG_BOOL, S(tls_prefer_server_ciphers), 0, 1, "no", 1, NULL, NULL, NULL,
+     apply_tls},
+    {"tls-session-caching", NULL, CFG_BOOL, S(tls_session_caching), 0, 1, "yes", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-session-cache-size", NULL, CFG_LL, S(tls_session_cache_size), 0, INT_MAX, "20480", 1, NULL, NULL, NULL,
+     apply_tls},
+    {"tls-session-cache-timeout", NULL, CFG_LL, S(tls_session_cache_timeout), 0, INT_MAX, "300", 1, NULL, NULL, NULL,
+     apply_tls},
+    {"tls-replication", NULL, CFG_BOOL, S(tls_replication), 0, 1, "no", 1, NULL, NULL, NULL, apply_tls},
+    {"tls-cluster", NULL, CFG_BOOL, S(tls_cluster), 0, 1, "no", 1, NULL, NULL, NULL, apply_tls},
 };
 
 #define NDEFS ((int)(sizeof(defs) / sizeof(defs[0])))
@@ -505,6 +595,12 @@ static config_def *find_def(const char *name)
         }
     }
     return NULL;
+}
+
+int config_deferred(const char *name)
+{
+    config_def *d = find_def(name);
+    return d && d->apply == apply_tls;
 }
 
 static int enum_index(const char *const *names, const char *val)
@@ -696,6 +792,27 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
     if (at_startup && strcasecmp(name, "rename-command") == 0) {
         return rename_command(value, err, errlen);
     }
+    if (at_startup && strcasecmp(name, "user") == 0) {
+        /* "--user alice on >pw": the command line's form of a user line. */
+        str args = NULL;
+        size_t *off = NULL, *lens = NULL, cap = 0;
+        long n = resp_split_args(value, strlen(value), &args, &off, &lens, &cap);
+        int rc = 0;
+        if (n < 1 || n > 256) {
+            snprintf(err, errlen, "Bad directive or wrong number of arguments");
+            rc = -1;
+        } else {
+            sv uargs[256];
+            for (long i = 0; i < n; i++) {
+                uargs[i] = (sv){args + off[i], lens[i]};
+            }
+            acl_config_user_line(uargs, (int)n, "(command line)", 0);
+        }
+        str_free(args);
+        alloc_free(off);
+        alloc_free(lens);
+        return rc;
+    }
     config_def *d = find_def(name);
     if (!d) {
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%.64s'", name);
@@ -876,6 +993,17 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 rc = -1; /* the included file's own error is already in err */
                 break;
             }
+        } else if (n >= 1 && lens[0] == 4 && strncasecmp(args + off[0], "user", 4) == 0) {
+            /* A user's rules, applied once the command table exists. */
+            sv uargs[256];
+            if (n < 2 || n > 257) {
+                snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");
+            } else {
+                for (long i = 1; i < n; i++) {
+                    uargs[i - 1] = (sv){args + off[i], lens[i]};
+                }
+                acl_config_user_line(uargs, (int)n - 1, path, lineno);
+            }
         } else if (n < 2) {
             /* "save" with no value ("save \"\"") reads as an empty value. */
             if (n == 1) {
@@ -1045,11 +1173,25 @@ static str read_whole_file(const char *path)
  * would not take as a directive stay verbatim; a directive's first line
  * gets its current value and later duplicates go; directives absent from
  * the file are appended when their value is not the default. */
+/* Every ACL user as a "user" line, as Redis's rewrite writes them (none
+ * when an aclfile holds the users). */
+static str append_users(str out)
+{
+    if (server.cfg.aclfile && server.cfg.aclfile[0]) {
+        return out;
+    }
+    for (int i = 0; i < acl_user_count(); i++) {
+        out = acl_user_describe(out, acl_user_at(i));
+        out = str_append(out, "\n", 1);
+    }
+    return out;
+}
+
 static str rewrite_content(const char *old)
 {
     str out = str_empty(strlen(old) + 1024);
     int seen[NDEFS] = {0};
-    int has_signature = 0;
+    int has_signature = 0, users_written = 0;
     str args = NULL;
     size_t *off = NULL, *lens = NULL, cap = 0;
     for (const char *line = old; *line;) {
@@ -1065,6 +1207,7 @@ static str rewrite_content(const char *old)
             p++;
         }
         config_def *d = NULL;
+        int is_user = 0;
         if (p < line + plen && *p != '#') {
             if (args) {
                 str_clear(args);
@@ -1074,11 +1217,18 @@ static str rewrite_content(const char *old)
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
+                is_user = strcasecmp(name, "user") == 0;
             }
         } else if (plen == strlen(REWRITE_SIGNATURE) && memcmp(line, REWRITE_SIGNATURE, plen) == 0) {
             has_signature = 1;
         }
-        if (!d) {
+        if (is_user) {
+            /* The users replace the first user line; the others go. */
+            if (!users_written) {
+                out = append_users(out);
+                users_written = 1;
+            }
+        } else if (!d) {
             out = str_append(out, line, len);
             out = str_append(out, "\n", 1);
         } else if (!seen[d - defs]) {
@@ -1104,6 +1254,12 @@ static str rewrite_content(const char *old)
             }
             out = append_directive(out, &defs[i]);
         }
+    }
+    if (!users_written && !(server.cfg.aclfile && server.cfg.aclfile[0])) {
+        if (!has_signature) {
+            out = str_append_cstr(out, REWRITE_SIGNATURE "\n");
+        }
+        out = append_users(out);
     }
     return out;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -300,6 +301,21 @@ void dispatch(client *c)
         reply_err(c, "NOAUTH Authentication required.");
         cmd->st.rejected_calls++;
         return;
+    }
+    /* ACL: before MULTI queues the command, as in Redis (a denied command
+     * inside MULTI aborts the EXEC). The default user with every
+     * permission passes on one flag. */
+    if (c->user && !c->user->allperm && !(c->flags & CLIENT_MASTER)) {
+        int pos = 0;
+        int denial = acl_check(c->user, cmd, c->argv, c->argc, &pos);
+        if (denial != ACL_OK) {
+            acl_deny_reply(c, cmd, denial, pos, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL);
+            cmd->st.rejected_calls++;
+            if (c->flags & CLIENT_MULTI) {
+                c->flags |= CLIENT_DIRTY_EXEC;
+            }
+            return;
+        }
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_SUBSCRIBED)) {
         reply_errf(c,

@@ -65,9 +65,10 @@ static str section_server(str s)
                    "executable:keel-server\r\n"
                    "config_file:%s\r\n",
                    KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
-                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.runid, server.cfg.port,
-                   (long long)util_us(), (long long)up, (long long)(up / 86400), server.cfg.hz, server.cfg.hz,
-                   db_lru_clock(), server.config_file ? server.config_file : "");
+                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.runid,
+                   server.cfg.port ? server.cfg.port : server.cfg.tls_port, (long long)util_us(), (long long)up,
+                   (long long)(up / 86400), server.cfg.hz, server.cfg.hz, db_lru_clock(),
+                   server.config_file ? server.config_file : "");
     return s;
 }
 

@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "net/sock.h"
+#include "net/tls.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
@@ -25,6 +27,7 @@
 #include "server/metrics.h"
 #include "server/persistence.h"
 #include "server/server.h"
+#include "server/tls_server.h"
 
 server_state server;
 
@@ -210,34 +213,50 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Binds port on every bind address (a '-' prefix marks one that may be
+ * missing, as ::1 on a host without IPv6). */
+int server_listen_tcp(int port, int *fds, int *count)
+{
+    char err[256];
+    *count = 0;
+    char *addrs = alloc_strdup(server.cfg.bind ? server.cfg.bind : "");
+    char *save = NULL;
+    for (char *a = strtok_r(addrs, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+        int optional = a[0] == '-';
+        if (optional) {
+            a++;
+        }
+        int fd = sock_listen_tcp(a, port, server.cfg.tcp_backlog, err, sizeof(err));
+        if (fd < 0) {
+            if (optional) {
+                continue;
+            }
+            log_msg(LOG_WARNING, "Warning: Could not create server TCP listening socket %s:%d: %s", a, port, err);
+            alloc_free(addrs);
+            return -1;
+        }
+        if (*count < 16) {
+            fds[(*count)++] = fd;
+        }
+    }
+    alloc_free(addrs);
+    return 0;
+}
+
 static int open_listeners(void)
 {
     char err[256];
     server.listen_count = 0;
+    server.tls_listen_count = 0;
     server.unix_fd = -1;
-    if (server.cfg.port != 0) {
-        char *addrs = alloc_strdup(server.cfg.bind ? server.cfg.bind : "");
-        char *save = NULL;
-        for (char *a = strtok_r(addrs, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
-            int optional = a[0] == '-';
-            if (optional) {
-                a++;
-            }
-            int fd = sock_listen_tcp(a, server.cfg.port, server.cfg.tcp_backlog, err, sizeof(err));
-            if (fd < 0) {
-                if (optional) {
-                    continue;
-                }
-                log_msg(LOG_WARNING, "Warning: Could not create server TCP listening socket %s:%d: %s", a,
-                        server.cfg.port, err);
-                alloc_free(addrs);
-                return -1;
-            }
-            if (server.listen_count < 16) {
-                server.listen_fds[server.listen_count++] = fd;
-            }
-        }
-        alloc_free(addrs);
+    if (server.cfg.port != 0 && server_listen_tcp(server.cfg.port, server.listen_fds, &server.listen_count) < 0) {
+        return -1;
+    }
+    /* TLS beside plain TCP, on the same addresses (port 0 with a tls-port
+     * serves TLS only). */
+    if (server.cfg.tls_port != 0 &&
+        server_listen_tcp(server.cfg.tls_port, server.tls_listen_fds, &server.tls_listen_count) < 0) {
+        return -1;
     }
     if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
         server.unix_fd = sock_listen_unix(server.cfg.unixsocket, server.cfg.unixsocketperm, server.cfg.tcp_backlog, err,
@@ -247,12 +266,15 @@ static int open_listeners(void)
             return -1;
         }
     }
-    if (server.listen_count == 0 && server.unix_fd < 0) {
+    if (server.listen_count == 0 && server.tls_listen_count == 0 && server.unix_fd < 0) {
         log_msg(LOG_WARNING, "Configured to not listen anywhere, exiting.");
         return -1;
     }
     for (int i = 0; i < server.listen_count; i++) {
         ev_add(server.loop, server.listen_fds[i], EV_READABLE, client_accept, NULL);
+    }
+    for (int i = 0; i < server.tls_listen_count; i++) {
+        ev_add(server.loop, server.tls_listen_fds[i], EV_READABLE, client_accept_tls, NULL);
     }
     if (server.unix_fd >= 0) {
         ev_add(server.loop, server.unix_fd, EV_READABLE, client_accept, NULL);
@@ -318,6 +340,7 @@ int server_shutdown(int flags)
     for (int i = 0; i < server.cfg.databases; i++) {
         db_clear(&server.dbs[i]);
     }
+    tls_cleanup();
 #endif
     log_msg(LOG_WARNING, "Keel is now ready to exit, bye bye...");
     exit(0);
@@ -405,6 +428,12 @@ int main(int argc, char **argv)
         str_free(val);
     }
 
+    /* OpenSSL allocates through base/alloc on a server with TLS from the
+     * start (before anything has used OpenSSL); one without keeps its
+     * used_memory as before, though its SHA1 digests use OpenSSL too. */
+    if (tls_server_wanted()) {
+        tls_init();
+    }
     if (server.cfg.logfile && server.cfg.logfile[0] && log_set_file(server.cfg.logfile) < 0) {
         fprintf(stderr, "Can't open the log file: %s\n", server.cfg.logfile);
         return 1;
@@ -435,10 +464,20 @@ int main(int argc, char **argv)
     db_hooks_installed.key_modified = on_key_modified;
     db_hooks_installed.key_new = on_key_new;
     cmd_table_init();
+    acl_init();
+    if (acl_load_startup(err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "Aborting Keel startup because of ACL errors: %s", err);
+        fprintf(stderr, "Aborting Keel startup because of ACL errors: %s\n", err);
+        return 1;
+    }
     types_init();
     features_init();
     repl_init();
     lazyfree_start();
+    /* A bad certificate or key stops start-up before anything listens. */
+    if (tls_server_start() < 0) {
+        return 1;
+    }
     /* Listen first: while the data loads, clients get -LOADING instead of
      * a refused connection, as in Redis. */
     if (open_listeners() < 0) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "server/server.h"
 
@@ -288,6 +289,21 @@ void cmd_exec(client *c)
             c->argv[j] = (sv){q->argv[j], str_len(q->argv[j])};
         }
         c->argc = q->argc;
+        /* The user's rules may have changed since the command was queued:
+         * checked again, as Redis does. */
+        int pos = 0, denial = c->user ? acl_check(c->user, q->cmd, c->argv, c->argc, &pos) : ACL_OK;
+        if (denial != ACL_OK) {
+            char buf[160];
+            sv object = acl_denial_object(q->cmd, c->argv, denial, pos, buf, sizeof(buf));
+            acl_log_add(c, denial, ACL_CTX_MULTI, object, (sv){c->user->name, str_len(c->user->name)});
+            reply_errf(c,
+                       "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC "
+                       "call. This command is no longer allowed for the following reason: %s",
+                       denial == ACL_DENIED_CMD   ? "no permission to execute the command or subcommand"
+                       : denial == ACL_DENIED_KEY ? "no permission to touch the specified keys"
+                                                  : "no permission to access one of the channels used as arguments");
+            continue;
+        }
         const char *refusal = server_refusal(c, q->cmd);
         if (refusal) {
             reply_err(c, refusal);

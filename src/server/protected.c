@@ -5,6 +5,7 @@
  * make the server write files of an attacker's choosing. */
 #include <string.h>
 
+#include "acl/acl.h"
 #include "server/server.h"
 
 int client_is_local(const client *c)
@@ -18,11 +19,11 @@ int client_is_local(const client *c)
            strncmp(c->addr, "[::ffff:127.", 12) == 0;
 }
 
-/* "Does the default user have no password?" asks requirepass today; the
- * ACL layer re-points this one function when users arrive. */
+/* "Does the default user have no password?": the ACL default user's
+ * nopass flag (requirepass sets or clears it, as in Redis 7.0). */
 static int default_user_nopass(void)
 {
-    return server.cfg.requirepass == NULL || server.cfg.requirepass[0] == '\0';
+    return acl_default_user == NULL || (acl_default_user->flags & ACL_USER_NOPASS) != 0;
 }
 
 int protected_mode_denies(const client *c)

@@ -15,6 +15,7 @@
 #include "net/ev.h"
 #include "proto/reply.h"
 #include "proto/resp_parse.h"
+#include "types/list.h"
 
 #define KEEL_VERSION "0.1.0"
 /* The Redis version we report to clients that check features by version. */
@@ -73,10 +74,12 @@ struct replica;
 struct client {
     uint64_t id;
     int fd;
+    struct tls_conn *tls; /* NULL: plain TCP or unix socket (net/conn.h) */
     uint32_t flags;
     db *db;
     int resp; /* 2 or 3 */
     int authenticated;
+    struct acl_user *user; /* ACL user (src/acl/); the default user until AUTH */
     str name;
     str lib_name;
     str lib_ver;
@@ -250,6 +253,21 @@ typedef struct server_config {
     int disable_thp;
     int jemalloc_bg_thread;
     char *acllog_max_len_str;
+    char *aclfile;
+    int acl_pubsub_default; /* 0 resetchannels, 1 allchannels */
+    /* TLS (server/tls_server.c): listening beside port, and the links a
+     * replica opens to its primary when tls_replication is on. */
+    int tls_port;
+    char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
+    char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
+    char *tls_dh_params_file, *tls_ca_cert_file, *tls_ca_cert_dir;
+    int tls_auth_clients; /* TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL */
+    char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
+    int tls_session_caching;
+    long long tls_session_cache_size, tls_session_cache_timeout;
+    int tls_replication;
+    int tls_cluster; /* stored: Keel has no cluster bus */
 } server_config;
 
 typedef struct server_stats {
@@ -278,6 +296,8 @@ typedef struct server_state {
     ev_loop *loop;
     int listen_fds[16];
     int listen_count;
+    int tls_listen_fds[16]; /* tls-port's, beside port's */
+    int tls_listen_count;
     int unix_fd;
     db *dbs;
     client *clients; /* doubly linked list head */
@@ -313,6 +333,9 @@ void reply_syntax_error(client *c);
 void reply_wrongtype(client *c);
 void reply_not_integer(client *c);
 void reply_not_float(client *c);
+/* The list node limits in force now (list-max-listpack-size and
+ * list-compress-depth); CONFIG SET applies to the next write. */
+list_limits server_list_limits(void);
 void reply_arity_error(client *c);
 /* A bulk string from an sv. */
 void reply_sv(client *c, sv v);
@@ -438,6 +461,7 @@ void propagate_debug_log(client *c, sv mode);
 /* ---- clients ---- */
 client *client_new(int fd, uint32_t flags);
 void client_free(client *c);
+void client_set_default_user(client *c);
 void client_close_async(client *c);
 void client_select_db(client *c, int id);
 /* Queue c for writing before the loop sleeps. */
@@ -459,10 +483,15 @@ void client_own_argv(client *c);
 void client_register_cleanup(void (*fn)(client *c));
 void client_run_cleanups(client *c);
 void client_accept(ev_loop *l, int lfd, void *data, int mask);
+/* tls-port's listeners: each accepted connection starts a TLS handshake. */
+void client_accept_tls(ev_loop *l, int lfd, void *data, int mask);
 void client_flush_pending(void);
 void client_reap(void);
 void client_cron(void);
 void client_process_input(client *c);
+/* Moves what OpenSSL decrypted beyond the last read into c's query buffer
+ * (epoll cannot report it); -1 when the connection failed. */
+int client_drain_tls(client *c);
 /* Stops (pause=1) or resumes reading from c's socket: a client whose
  * script is running while events are served must not be re-entered. */
 void client_pause_reads(client *c, int pause);
@@ -528,6 +557,9 @@ int server_has_debug_access(client *c);
 /* A CMD_PROTECTED command (DEBUG; MODULE LOAD, LOADEX, UNLOAD) that the
  * matching enable-*-command setting allows c to run. */
 int protected_command_allowed(client *c, const command *cmd);
+/* Listening sockets for port on every bind address, into fds (at most
+ * 16); -1 (logged) when one that must exist cannot be bound. */
+int server_listen_tcp(int port, int *fds, int *count);
 str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
 /* The same for a config text in memory (the fuzz target's entry). */
@@ -539,6 +571,14 @@ str config_get_value(const char *name, int *found);
 /* A config CONFIG SET refuses unless enable-protected-configs allows the
  * client (dir, dbfilename: they choose where the server writes files). */
 int config_is_protected(const char *name);
+/* Directives whose change takes effect once per CONFIG SET, after all its
+ * pairs are set (the TLS files: a new certificate and its key are only
+ * valid together). config_commit applies them: -1 with err when that
+ * failed (the caller restores the old values, then calls
+ * config_commit_abandon, and the running state stays the old one). */
+int config_deferred(const char *name);
+int config_commit(char *err, size_t errlen);
+void config_commit_abandon(void);
 void config_defaults(void);
 int config_rewrite(const char *path, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);

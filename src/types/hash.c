@@ -10,7 +10,7 @@
 #include "base/util.h"
 #include "ds/listpack.h"
 
-#define TAG_MASK ((uintptr_t)1)
+#define TAG_MASK ((uintptr_t)3)
 
 /* ---- hashtable encoding ---- */
 
@@ -33,6 +33,17 @@ typedef struct hash_ht {
     unsigned long cursor; /* where the bounded sweep resumes */
 } hash_ht;
 
+/* ---- listpackex encoding ---- */
+
+/* Triples field, value, expiry: the expiry entry is 8 bytes (an int64 in
+ * host order; the listpack never leaves memory) or empty for none. The
+ * minimum is exact, so lookups know at once whether anything expired. */
+typedef struct hash_lpex {
+    lp *l;
+    size_t nttl;        /* fields with a TTL */
+    int64_t min_expire; /* their earliest expiry; INT64_MAX when none */
+} hash_lpex;
+
 static int enc_of(const hash *h)
 {
     return (int)((uintptr_t)h & TAG_MASK);
@@ -45,6 +56,72 @@ static void *raw(const hash *h)
 
 #define LP(h) ((lp *)raw(h))
 #define HT(h) ((hash_ht *)raw(h))
+#define LPX(h) ((hash_lpex *)raw(h))
+
+static hash *tag_lpex(hash_lpex *x)
+{
+    return (hash *)((uintptr_t)x | HASH_ENC_LPEX);
+}
+
+static sv ttl_entry(char buf[8], int64_t when)
+{
+    if (when < 0) {
+        return (sv){buf, 0};
+    }
+    memcpy(buf, &when, sizeof(when));
+    return (sv){buf, sizeof(when)};
+}
+
+static int64_t ttl_at(const unsigned char *p)
+{
+    sv v = lp_get(p);
+    if (v.len != sizeof(int64_t)) {
+        return -1;
+    }
+    int64_t t;
+    memcpy(&t, v.ptr, sizeof(t));
+    return t;
+}
+
+static void lpex_recount(hash_lpex *x)
+{
+    x->nttl = 0;
+    x->min_expire = INT64_MAX;
+    for (unsigned char *p = lp_first(x->l); p; p = lp_next(x->l, lp_next(x->l, lp_next(x->l, p)))) {
+        int64_t t = ttl_at(lp_next(x->l, lp_next(x->l, p)));
+        if (t >= 0) {
+            x->nttl++;
+            if (t < x->min_expire) {
+                x->min_expire = t;
+            }
+        }
+    }
+}
+
+/* The field's entry in a listpackex, or NULL. */
+static unsigned char *lpex_field(hash_lpex *x, sv field)
+{
+    unsigned char *p = lp_first(x->l);
+    return p ? lp_find(x->l, p, field, 2) : NULL;
+}
+
+/* A listpack hash gains the room for expiries (none set yet). */
+static hash *to_lpex(hash *h)
+{
+    lp *src = LP(h), *l = lp_new();
+    char buf[8];
+    for (unsigned char *p = lp_first(src); p; p = lp_next(src, lp_next(src, p))) {
+        l = lp_append(l, lp_get(p));
+        l = lp_append(l, lp_get(lp_next(src, p)));
+        l = lp_append(l, ttl_entry(buf, -1));
+    }
+    lp_free(src);
+    hash_lpex *x = alloc_mem(sizeof(*x));
+    x->l = l;
+    x->nttl = 0;
+    x->min_expire = INT64_MAX;
+    return tag_lpex(x);
+}
 
 static int hnode_has_ttl(const hnode *n)
 {
@@ -154,6 +231,11 @@ void hash_free(hash *h)
         lp_free(LP(h));
         return;
     }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        lp_free(LPX(h)->l);
+        alloc_free(LPX(h));
+        return;
+    }
     hash_ht *t = HT(h);
     dict_clear(&t->d, hnode_free, NULL);
     alloc_free(t);
@@ -163,6 +245,12 @@ hash *hash_dup(const hash *h)
 {
     if (enc_of(h) == HASH_ENC_LISTPACK) {
         return (hash *)lp_dup(LP(h));
+    }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        hash_lpex *x = alloc_mem(sizeof(*x));
+        *x = *LPX(h);
+        x->l = lp_dup(x->l);
+        return tag_lpex(x);
     }
     hash_ht *src = HT(h), *t = ht_new();
     dict_iter it;
@@ -179,7 +267,11 @@ hash *hash_dup(const hash *h)
 
 size_t hash_len(const hash *h)
 {
-    return enc_of(h) == HASH_ENC_LISTPACK ? lp_len(LP(h)) / 2 : dict_size(&HT(h)->d);
+    switch (enc_of(h)) {
+    case HASH_ENC_LISTPACK: return lp_len(LP(h)) / 2;
+    case HASH_ENC_LPEX: return lp_len(LPX(h)->l) / 3;
+    default: return dict_size(&HT(h)->d);
+    }
 }
 
 int hash_enc(const hash *h)
@@ -189,13 +281,17 @@ int hash_enc(const hash *h)
 
 const char *hash_encoding(const hash *h)
 {
-    return enc_of(h) == HASH_ENC_LISTPACK ? "listpack" : "hashtable";
+    static const char *const names[] = {"listpack", "hashtable", "listpackex"};
+    return names[enc_of(h)];
 }
 
 size_t hash_mem(const hash *h)
 {
     if (enc_of(h) == HASH_ENC_LISTPACK) {
         return alloc_usable(LP(h));
+    }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        return alloc_usable(LPX(h)) + alloc_usable(LPX(h)->l);
     }
     hash_ht *t = HT(h);
     size_t n = alloc_usable(t) + dict_slots(&t->d) * sizeof(dnode *);
@@ -213,8 +309,24 @@ hash *hash_convert_ht(hash *h)
     if (enc_of(h) == HASH_ENC_HT) {
         return h;
     }
-    lp *l = LP(h);
     hash_ht *t = ht_new();
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        hash_lpex *x = LPX(h);
+        lp *l = x->l;
+        for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, lp_next(l, p)))) {
+            unsigned char *v = lp_next(l, p);
+            int64_t e = ttl_at(lp_next(l, v));
+            dict_insert(&t->d, &hnode_new(lp_get(p), lp_get(v), e)->node);
+            if (e >= 0) {
+                t->nttl++;
+                note_expire(t, e);
+            }
+        }
+        lp_free(l);
+        alloc_free(x);
+        return tag_ht(t);
+    }
+    lp *l = LP(h);
     for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, p))) {
         sv f = lp_get(p), v = lp_get(lp_next(l, p));
         dict_insert(&t->d, &hnode_new(f, v, -1)->node);
@@ -243,6 +355,15 @@ int hash_get(hash *h, sv field, sv *val)
         *val = lp_get(lp_next(l, p));
         return 1;
     }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        hash_lpex *x = LPX(h);
+        unsigned char *p = lpex_field(x, field);
+        if (!p) {
+            return 0;
+        }
+        *val = lp_get(lp_next(x->l, p));
+        return 1;
+    }
     hnode *n = (hnode *)dict_find(&HT(h)->d, field.ptr, field.len);
     if (!n) {
         return 0;
@@ -251,9 +372,46 @@ int hash_get(hash *h, sv field, sv *val)
     return 1;
 }
 
+/* hash_set on a listpackex that stays one. */
+static hash *lpex_set(hash *h, sv field, sv val, int flags, const hash_limits *lim, int *added)
+{
+    hash_lpex *x = LPX(h);
+    char buf[8];
+    unsigned char *p = lpex_field(x, field);
+    if (p) {
+        p = lp_next(x->l, p);
+        x->l = lp_replace(x->l, &p, val);
+        p = lp_next(x->l, p);
+        int64_t e = ttl_at(p);
+        if (e >= 0 && !(flags & HASH_KEEP_TTL)) {
+            x->l = lp_replace(x->l, &p, ttl_entry(buf, -1));
+            x->nttl--;
+            if (e == x->min_expire) {
+                lpex_recount(x);
+            }
+        }
+        return h;
+    }
+    x->l = lp_append(x->l, field);
+    x->l = lp_append(x->l, val);
+    x->l = lp_append(x->l, ttl_entry(buf, -1));
+    *added = 1;
+    if ((long long)lp_len(x->l) / 3 > lim->max_listpack_entries) {
+        h = hash_convert_ht(h);
+    }
+    return h;
+}
+
 hash *hash_set(hash *h, sv field, sv val, int flags, const hash_limits *lim, int *added)
 {
     *added = 0;
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        if ((long long)field.len > lim->max_listpack_value || (long long)val.len > lim->max_listpack_value) {
+            h = hash_convert_ht(h);
+        } else {
+            return lpex_set(h, field, val, flags, lim, added);
+        }
+    }
     if (enc_of(h) == HASH_ENC_LISTPACK) {
         if ((long long)field.len > lim->max_listpack_value || (long long)val.len > lim->max_listpack_value) {
             h = hash_convert_ht(h);
@@ -306,6 +464,25 @@ hash *hash_del(hash *h, sv field, int *deleted)
         *deleted = 1;
         return (hash *)l;
     }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        hash_lpex *x = LPX(h);
+        unsigned char *p = lpex_field(x, field);
+        if (!p) {
+            return h;
+        }
+        int64_t e = ttl_at(lp_next(x->l, lp_next(x->l, p)));
+        for (int i = 0; i < 3; i++) {
+            x->l = lp_delete(x->l, &p);
+        }
+        if (e >= 0) {
+            x->nttl--;
+            if (e == x->min_expire) {
+                lpex_recount(x);
+            }
+        }
+        *deleted = 1;
+        return h;
+    }
     hash_ht *t = HT(h);
     hnode *n = (hnode *)dict_unlink(&t->d, field.ptr, field.len);
     if (!n) {
@@ -328,6 +505,12 @@ int64_t hash_field_expire(hash *h, sv field, int *found)
         *found = lp_field(LP(h), field) != NULL;
         return -1;
     }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        hash_lpex *x = LPX(h);
+        unsigned char *p = lpex_field(x, field);
+        *found = p != NULL;
+        return p ? ttl_at(lp_next(x->l, lp_next(x->l, p))) : -1;
+    }
     hnode *n = (hnode *)dict_find(&HT(h)->d, field.ptr, field.len);
     *found = n != NULL;
     return n ? hnode_expire(n) : -1;
@@ -339,7 +522,25 @@ hash *hash_set_field_expire(hash *h, sv field, int64_t when)
         if (when < 0) {
             return h;
         }
-        h = hash_convert_ht(h);
+        h = to_lpex(h); /* a listpack fits a listpackex */
+    }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        hash_lpex *x = LPX(h);
+        unsigned char *p = lpex_field(x, field);
+        if (!p) {
+            return h;
+        }
+        p = lp_next(x->l, lp_next(x->l, p));
+        int64_t old = ttl_at(p);
+        char buf[8];
+        x->l = lp_replace(x->l, &p, ttl_entry(buf, when));
+        x->nttl += (when >= 0) - (old >= 0);
+        if (old >= 0 && old == x->min_expire && (when < 0 || when > old)) {
+            lpex_recount(x); /* the minimum itself moved up or went */
+        } else if (when >= 0 && when < x->min_expire) {
+            x->min_expire = when;
+        }
+        return h;
     }
     hash_ht *t = HT(h);
     hnode *old = (hnode *)dict_find(&t->d, field.ptr, field.len);
@@ -361,15 +562,43 @@ hash *hash_set_field_expire(hash *h, sv field, int64_t when)
 
 size_t hash_ttl_count(const hash *h)
 {
-    return enc_of(h) == HASH_ENC_LISTPACK ? 0 : HT(h)->nttl;
+    switch (enc_of(h)) {
+    case HASH_ENC_LISTPACK: return 0;
+    case HASH_ENC_LPEX: return LPX(h)->nttl;
+    default: return HT(h)->nttl;
+    }
 }
 
 int64_t hash_min_expire(const hash *h)
 {
-    if (enc_of(h) == HASH_ENC_LISTPACK || HT(h)->nttl == 0) {
-        return INT64_MAX;
+    switch (enc_of(h)) {
+    case HASH_ENC_LISTPACK: return INT64_MAX;
+    case HASH_ENC_LPEX: return LPX(h)->min_expire;
+    default: return HT(h)->nttl ? HT(h)->min_expire : INT64_MAX;
     }
-    return HT(h)->min_expire;
+}
+
+/* Expired fields of a listpackex, all at once: it is small. */
+static size_t lpex_expire_fields(hash_lpex *x, int64_t now, void (*fn)(sv field, void *ctx), void *ctx)
+{
+    size_t removed = 0;
+    unsigned char *p = lp_first(x->l);
+    while (p) {
+        int64_t e = ttl_at(lp_next(x->l, lp_next(x->l, p)));
+        if (e >= 0 && e < now) {
+            if (fn) {
+                fn(lp_get(p), ctx);
+            }
+            for (int i = 0; i < 3; i++) {
+                x->l = lp_delete(x->l, &p);
+            }
+            removed++;
+        } else {
+            p = lp_next(x->l, lp_next(x->l, lp_next(x->l, p)));
+        }
+    }
+    lpex_recount(x);
+    return removed;
 }
 
 typedef struct expire_ctx {
@@ -410,6 +639,9 @@ static void expire_node(dnode *d, void *arg)
 
 size_t hash_expire_fields(hash *h, int64_t now, size_t max_visit, void (*fn)(sv field, void *ctx), void *ctx)
 {
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        return LPX(h)->nttl ? lpex_expire_fields(LPX(h), now, fn, ctx) : 0;
+    }
     if (enc_of(h) == HASH_ENC_LISTPACK || HT(h)->nttl == 0) {
         return 0;
     }
@@ -460,8 +692,11 @@ void hash_iter_init(hash_iter *it, hash *h)
     it->h = h;
     it->enc = enc_of(h);
     it->p = NULL;
+    it->expire = -1;
     if (it->enc == HASH_ENC_LISTPACK) {
         it->p = lp_first(LP(h));
+    } else if (it->enc == HASH_ENC_LPEX) {
+        it->p = lp_first(LPX(h)->l);
     } else {
         dict_iter_init(&it->di, &HT(h)->d);
     }
@@ -480,13 +715,31 @@ int hash_iter_next(hash_iter *it, sv *field, sv *val)
         it->p = lp_next(l, v);
         return 1;
     }
+    if (it->enc == HASH_ENC_LPEX) {
+        if (!it->p) {
+            return 0;
+        }
+        lp *l = LPX(it->h)->l;
+        unsigned char *v = lp_next(l, it->p), *t = lp_next(l, v);
+        *field = lp_get(it->p);
+        *val = lp_get(v);
+        it->expire = ttl_at(t);
+        it->p = lp_next(l, t);
+        return 1;
+    }
     hnode *n = (hnode *)dict_iter_next(&it->di);
     if (!n) {
         return 0;
     }
     *field = hnode_field(n);
     *val = hnode_val(n);
+    it->expire = hnode_expire(n);
     return 1;
+}
+
+int64_t hash_iter_expire(const hash_iter *it)
+{
+    return it->expire;
 }
 
 void hash_iter_done(hash_iter *it)
@@ -501,6 +754,13 @@ void hash_random(hash *h, sv *field, sv *val)
     if (enc_of(h) == HASH_ENC_LISTPACK) {
         lp *l = LP(h);
         unsigned char *p = lp_seek(l, (long)(2 * (util_rand64() % (lp_len(l) / 2))));
+        *field = lp_get(p);
+        *val = lp_get(lp_next(l, p));
+        return;
+    }
+    if (enc_of(h) == HASH_ENC_LPEX) {
+        lp *l = LPX(h)->l;
+        unsigned char *p = lp_seek(l, (long)(3 * (util_rand64() % (lp_len(l) / 3))));
         *field = lp_get(p);
         *val = lp_get(lp_next(l, p));
         return;
@@ -601,6 +861,12 @@ void hash_digest(const hash *h, uint8_t d[20])
         lp *l = LP(h);
         for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, p))) {
             digest_pair(d, lp_get(p), lp_get(lp_next(l, p)), -1);
+        }
+    } else if (enc_of(h) == HASH_ENC_LPEX) {
+        lp *l = LPX(h)->l;
+        for (unsigned char *p = lp_first(l); p; p = lp_next(l, lp_next(l, lp_next(l, p)))) {
+            unsigned char *v = lp_next(l, p);
+            digest_pair(d, lp_get(p), lp_get(v), ttl_at(lp_next(l, v)));
         }
     } else {
         dict_iter it;

@@ -1,13 +1,15 @@
-/* hash: the hash type. Two encodings, as in Redis:
- *   listpack   field,value pairs in one listpack while there are at most
- *              hash-max-listpack-entries pairs and every field and value
- *              is at most hash-max-listpack-value bytes;
- *   hashtable  a dict whose nodes hold chain link, field, value and (only
- *              when the field has one) its expiry time in one allocation.
- * Fields with a TTL (HEXPIRE) live only in the hashtable encoding: the
- * first TTL converts a small hash. Hashes never go back to a listpack.
+/* hash: the hash type. Three encodings, as in Redis 7.4:
+ *   listpack    field,value pairs in one listpack while there are at most
+ *               hash-max-listpack-entries pairs and every field and value
+ *               is at most hash-max-listpack-value bytes;
+ *   listpackex  the same limits, once a field has a TTL (HEXPIRE):
+ *               field,value,expiry triples, with the fields' count of TTLs
+ *               and their exact minimum beside the listpack;
+ *   hashtable   a dict whose nodes hold chain link, field, value and (only
+ *               when the field has one) its expiry time in one allocation.
+ * Hashes never go back to a smaller encoding.
  *
- * A hash is a tagged pointer (low bit: encoding), so a small hash costs
+ * A hash is a tagged pointer (low bits: encoding), so a small hash costs
  * just its listpack. Functions that may move the structure return the new
  * handle: callers always reassign and store it back in the key.
  *
@@ -24,7 +26,7 @@
 
 typedef struct hash hash;
 
-enum { HASH_ENC_LISTPACK = 0, HASH_ENC_HT = 1 };
+enum { HASH_ENC_LISTPACK = 0, HASH_ENC_HT = 1, HASH_ENC_LPEX = 2 };
 
 typedef struct hash_limits {
     long long max_listpack_entries;
@@ -69,17 +71,20 @@ typedef struct hash_iter {
     hash *h;
     int enc;
     unsigned char *p;
+    int64_t expire; /* of the pair last returned */
     dict_iter di;
 } hash_iter;
 void hash_iter_init(hash_iter *it, hash *h);
 int hash_iter_next(hash_iter *it, sv *field, sv *val);
+/* The TTL (-1: none) of the pair hash_iter_next returned last. */
+int64_t hash_iter_expire(const hash_iter *it);
 void hash_iter_done(hash_iter *it);
 
 void hash_random(hash *h, sv *field, sv *val);
 /* Calls fn for `count` random pairs: distinct (at most the hash's size)
  * when distinct, else with repetitions. */
 void hash_sample(hash *h, size_t count, int distinct, void (*fn)(sv f, sv v, void *ctx), void *ctx);
-/* One HSCAN step: the listpack encoding is returned whole (cursor 0). */
+/* One HSCAN step: the listpack encodings are returned whole (cursor 0). */
 unsigned long hash_scan(hash *h, unsigned long cursor, void (*fn)(sv f, sv v, void *ctx), void *ctx);
 /* Order-independent digest of the pairs. */
 void hash_digest(const hash *h, uint8_t d[20]);

@@ -5,6 +5,7 @@
  * back together (list_tidy). */
 #include "types/list.h"
 
+#include <liblzf/lzf.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -15,6 +16,13 @@
 /* With a count limit, nodes are still kept under this many bytes so a
  * handful of huge elements cannot make one node enormous. */
 #define LIST_SAFETY_BYTES 8192u
+
+/* A packed node's lp points at [u32 count][u32 plain bytes][u32 LZF
+ * bytes][LZF data]. Nodes under PACK_MIN_BYTES are not worth the work, and
+ * packing must save at least PACK_MIN_GAIN bytes to be kept. */
+#define PACK_HDR 12u
+#define PACK_MIN_BYTES 48u
+#define PACK_MIN_GAIN 8u
 
 /* ---- limits ---- */
 
@@ -74,13 +82,139 @@ static list_node *node_new(lp *p)
     list_node *n = alloc_mem(sizeof(*n));
     n->prev = n->next = NULL;
     n->lp = p;
+    n->packed = n->incompressible = 0;
     return n;
 }
 
 static void node_free(list_node *n)
 {
-    lp_free(n->lp);
+    if (n->packed) {
+        alloc_free(n->lp);
+    } else {
+        lp_free(n->lp);
+    }
     alloc_free(n);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static size_t node_count(const list_node *n)
+{
+    return n->packed ? get_u32(n->lp) : lp_len(n->lp);
+}
+
+/* Bytes of the entries unpacked (what the fill limit measures). */
+static size_t node_plain_bytes(const list_node *n)
+{
+    return n->packed ? get_u32(n->lp + 4) : lp_bytes(n->lp);
+}
+
+/* Bytes the node's data occupies now. */
+static size_t node_held_bytes(const list_node *n)
+{
+    return n->packed ? PACK_HDR + get_u32(n->lp + 8) : lp_bytes(n->lp);
+}
+
+static void node_pack(list_node *n)
+{
+    if (n->packed || n->incompressible) {
+        return;
+    }
+    size_t plain = lp_bytes(n->lp);
+    if (plain < PACK_MIN_BYTES || plain > UINT32_MAX) {
+        n->incompressible = 1; /* not worth it at this size */
+        return;
+    }
+    /* The output room is what packing must save, so LZF gives up early on
+     * data that would not shrink enough. */
+    size_t room = plain - PACK_HDR - PACK_MIN_GAIN;
+    unsigned char *blob = alloc_mem(PACK_HDR + room);
+    unsigned int z = lzf_compress(n->lp, (unsigned int)plain, blob + PACK_HDR, (unsigned int)room);
+    if (z == 0) {
+        alloc_free(blob);
+        n->incompressible = 1;
+        return;
+    }
+    put_u32(blob, (uint32_t)lp_len(n->lp));
+    put_u32(blob + 4, (uint32_t)plain);
+    put_u32(blob + 8, z);
+    blob = alloc_resize(blob, PACK_HDR + z);
+    lp_free(n->lp);
+    n->lp = blob;
+    n->packed = 1;
+}
+
+/* The entries of a packed node, as a new listpack. */
+static lp *unpacked_copy(const list_node *n)
+{
+    size_t plain = get_u32(n->lp + 4);
+    lp *p = alloc_mem(plain);
+    unsigned int got = lzf_decompress(n->lp + PACK_HDR, get_u32(n->lp + 8), p, (unsigned int)plain);
+    if (got != plain) {
+        PANIC("list node failed to unpack: %u of %zu bytes", got, plain);
+    }
+    return p;
+}
+
+static void node_unpack(list_node *n)
+{
+    if (!n->packed) {
+        return;
+    }
+    lp *p = unpacked_copy(n);
+    alloc_free(n->lp);
+    n->lp = p;
+    n->packed = 0;
+}
+
+/* Whether n has at least depth nodes on each side: an inner node, which
+ * compression packs. */
+static int node_inner(const list_node *n, int depth)
+{
+    if (depth <= 0) {
+        return 0;
+    }
+    const list_node *a = n, *b = n;
+    for (int i = 0; i < depth; i++) {
+        a = a->prev;
+        b = b->next;
+        if (!a || !b) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The entries of n for reading. A read leaves at most one inner node
+ * unpacked: the one before it is packed again here. */
+static lp *node_read(list *l, list_node *n)
+{
+    if (n->packed) {
+        node_unpack(n);
+        if (l->open && l->open != n && node_inner(l->open, l->depth)) {
+            node_pack(l->open);
+        }
+        l->open = n;
+    }
+    return n->lp;
+}
+
+/* The entries of n for a change; the caller settles the list after. */
+static lp *node_write(list_node *n)
+{
+    node_unpack(n);
+    n->incompressible = 0;
+    return n->lp;
 }
 
 /* Links n after `at` (at NULL: at the head). */
@@ -103,6 +237,9 @@ static void link_after(list *l, list_node *at, list_node *n)
 
 static void unlink_node(list *l, list_node *n)
 {
+    if (l->open == n) {
+        l->open = NULL;
+    }
     if (n->prev) {
         n->prev->next = n->next;
     } else {
@@ -114,6 +251,41 @@ static void unlink_node(list *l, list_node *n)
         l->tail = n->prev;
     }
     l->nodes--;
+}
+
+/* After a change at the ends: the node that moved to `depth` from an end
+ * is packed (the others already are, or are within depth, or were found
+ * incompressible). O(depth). */
+static void settle_ends(list *l, int depth)
+{
+    l->depth = depth;
+    if (depth <= 0 || l->nodes <= 2 * (size_t)depth) {
+        return;
+    }
+    list_node *h = l->head, *t = l->tail;
+    for (int i = 0; i < depth; i++) {
+        h = h->next;
+        t = t->prev;
+    }
+    node_pack(h);
+    node_pack(t);
+}
+
+/* After a change in the middle (or a new depth): every inner node is
+ * packed. O(nodes), as the changes that call it already are. */
+static void settle_all(list *l, int depth)
+{
+    l->depth = depth;
+    if (depth <= 0 || l->nodes <= 2 * (size_t)depth) {
+        return;
+    }
+    size_t i = 0, last = l->nodes - (size_t)depth;
+    for (list_node *n = l->head; n; n = n->next, i++) {
+        if (i >= (size_t)depth && i < last) {
+            node_pack(n);
+        }
+    }
+    l->open = NULL;
 }
 
 /* Goes back to the compact encoding once a single node is at most half
@@ -128,8 +300,8 @@ static void maybe_compact(list *l, long fill)
     if (l->compact || l->nodes > 1) {
         return;
     }
-    lp *p = l->head->lp;
-    if (fits(lp_bytes(p) * 2, lp_len(p) * 2, fill)) {
+    list_node *n = l->head;
+    if (fits(node_plain_bytes(n) * 2, node_count(n) * 2, fill)) {
         l->compact = 1;
     }
 }
@@ -141,11 +313,13 @@ static int try_merge(list *l, list_node *a, long fill)
     if (!a || !b) {
         return 0;
     }
-    size_t bytes = lp_bytes(a->lp) + lp_bytes(b->lp) - lp_overhead();
-    if (!fits(bytes, lp_len(a->lp) + lp_len(b->lp), fill)) {
+    size_t bytes = node_plain_bytes(a) + node_plain_bytes(b) - lp_overhead();
+    if (!fits(bytes, node_count(a) + node_count(b), fill)) {
         return 0;
     }
-    for (unsigned char *p = lp_first(b->lp); p; p = lp_next(b->lp, p)) {
+    node_write(a);
+    lp *bp = node_write(b);
+    for (unsigned char *p = lp_first(bp); p; p = lp_next(bp, p)) {
         a->lp = lp_append(a->lp, lp_get(p));
     }
     unlink_node(l, b);
@@ -212,10 +386,17 @@ list *list_dup(const list *l)
 {
     list *d = list_new();
     for (list_node *n = l->head; n; n = n->next) {
-        link_after(d, d->tail, node_new(lp_dup(n->lp)));
+        size_t held = node_held_bytes(n);
+        lp *copy = alloc_mem(held);
+        memcpy(copy, n->lp, held);
+        list_node *c = node_new(copy);
+        c->packed = n->packed;
+        c->incompressible = n->incompressible;
+        link_after(d, d->tail, c);
     }
     d->len = l->len;
     d->compact = l->compact;
+    settle_all(d, l->depth); /* the copy of a node a read left open */
     return d;
 }
 
@@ -228,9 +409,28 @@ size_t list_mem(const list *l)
 {
     size_t m = sizeof(*l);
     for (list_node *n = l->head; n; n = n->next) {
-        m += sizeof(*n) + lp_bytes(n->lp);
+        m += sizeof(*n) + node_held_bytes(n);
     }
     return m;
+}
+
+size_t list_node_count(const list_node *n)
+{
+    return node_count(n);
+}
+
+size_t list_node_bytes(const list_node *n)
+{
+    return node_plain_bytes(n);
+}
+
+size_t list_packed_nodes(const list *l)
+{
+    size_t k = 0;
+    for (list_node *n = l->head; n; n = n->next) {
+        k += n->packed;
+    }
+    return k;
 }
 
 const char *list_encoding(const list *l)
@@ -240,21 +440,28 @@ const char *list_encoding(const list *l)
 
 void list_digest(const list *l, uint8_t d[20])
 {
+    /* A const walk: packed nodes are read from a scratch copy. */
     for (list_node *n = l->head; n; n = n->next) {
-        for (unsigned char *p = lp_first(n->lp); p; p = lp_next(n->lp, p)) {
+        lp *np = n->packed ? unpacked_copy(n) : n->lp;
+        for (unsigned char *p = lp_first(np); p; p = lp_next(np, p)) {
             sv v = lp_get(p);
             digest_mix(d, v.ptr, v.len);
+        }
+        if (np != n->lp) {
+            lp_free(np);
         }
     }
 }
 
 /* ---- ends ---- */
 
-void list_push(list *l, sv val, int where, long fill)
+void list_push(list *l, sv val, int where, list_limits lim)
 {
+    long fill = lim.fill;
     list_node *n = where == LIST_HEAD ? l->head : l->tail;
     size_t esz = entry_bytes(val.len);
-    if (n && fits(lp_bytes(n->lp) + esz, lp_len(n->lp) + 1, fill)) {
+    if (n && fits(node_plain_bytes(n) + esz, node_count(n) + 1, fill)) {
+        node_write(n);
         n->lp = where == LIST_HEAD ? lp_prepend(n->lp, val) : lp_append(n->lp, val);
     } else {
         if (n) {
@@ -267,6 +474,7 @@ void list_push(list *l, sv val, int where, long fill)
         link_after(l, where == LIST_HEAD ? NULL : l->tail, node_new(p));
     }
     l->len++;
+    settle_ends(l, lim.depth);
 }
 
 sv list_peek(list *l, int where)
@@ -274,34 +482,36 @@ sv list_peek(list *l, int where)
     if (!l->head) {
         PANIC("list_peek on an empty list");
     }
-    lp *p = where == LIST_HEAD ? l->head->lp : l->tail->lp;
+    lp *p = node_read(l, where == LIST_HEAD ? l->head : l->tail);
     return lp_get(where == LIST_HEAD ? lp_first(p) : lp_last(p));
 }
 
 /* Drops n when a delete emptied it. */
 static void drop_if_empty(list *l, list_node *n)
 {
-    if (lp_len(n->lp) == 0) {
+    if (node_count(n) == 0) {
         unlink_node(l, n);
         node_free(n);
     }
 }
 
-int list_pop(list *l, int where, long fill)
+int list_pop(list *l, int where, list_limits lim)
 {
     list_node *n = where == LIST_HEAD ? l->head : l->tail;
     if (!n) {
         return 0;
     }
-    unsigned char *p = where == LIST_HEAD ? lp_first(n->lp) : lp_last(n->lp);
-    n->lp = lp_delete(n->lp, &p);
+    lp *np = node_write(n);
+    unsigned char *p = where == LIST_HEAD ? lp_first(np) : lp_last(np);
+    n->lp = lp_delete(np, &p);
     l->len--;
     drop_if_empty(l, n);
-    maybe_compact(l, fill);
+    maybe_compact(l, lim.fill);
+    settle_ends(l, lim.depth);
     return 1;
 }
 
-void list_trim(list *l, size_t nhead, size_t ntail, long fill)
+void list_trim(list *l, size_t nhead, size_t ntail, list_limits lim)
 {
     if (nhead + ntail >= l->len) {
         nhead = l->len;
@@ -310,29 +520,30 @@ void list_trim(list *l, size_t nhead, size_t ntail, long fill)
     l->len -= nhead + ntail;
     while (nhead > 0) {
         list_node *n = l->head;
-        size_t cnt = lp_len(n->lp);
+        size_t cnt = node_count(n);
         if (cnt <= nhead) {
             unlink_node(l, n);
             node_free(n);
             nhead -= cnt;
         } else {
-            n->lp = lp_delete_range(n->lp, 0, (unsigned long)nhead);
+            n->lp = lp_delete_range(node_write(n), 0, (unsigned long)nhead);
             nhead = 0;
         }
     }
     while (ntail > 0) {
         list_node *n = l->tail;
-        size_t cnt = lp_len(n->lp);
+        size_t cnt = node_count(n);
         if (cnt <= ntail) {
             unlink_node(l, n);
             node_free(n);
             ntail -= cnt;
         } else {
-            n->lp = lp_delete_range(n->lp, -(long)ntail, (unsigned long)ntail);
+            n->lp = lp_delete_range(node_write(n), -(long)ntail, (unsigned long)ntail);
             ntail = 0;
         }
     }
-    maybe_compact(l, fill);
+    maybe_compact(l, lim.fill);
+    settle_ends(l, lim.depth);
 }
 
 /* ---- by index ---- */
@@ -351,21 +562,22 @@ static list_node *locate(list *l, long index, size_t *off)
     long in_node;
     if ((size_t)index < l->len / 2) {
         n = l->head;
-        while ((size_t)index >= lp_len(n->lp)) {
-            index -= (long)lp_len(n->lp);
+        while ((size_t)index >= node_count(n)) {
+            index -= (long)node_count(n);
             n = n->next;
         }
         in_node = index;
     } else {
         long ridx = (long)l->len - 1 - index;
         n = l->tail;
-        while ((size_t)ridx >= lp_len(n->lp)) {
-            ridx -= (long)lp_len(n->lp);
+        while ((size_t)ridx >= node_count(n)) {
+            ridx -= (long)node_count(n);
             n = n->prev;
         }
-        in_node = (long)lp_len(n->lp) - 1 - ridx;
+        in_node = (long)node_count(n) - 1 - ridx;
     }
-    *off = (size_t)(lp_seek(n->lp, in_node) - n->lp);
+    lp *np = node_read(l, n);
+    *off = (size_t)(lp_seek(np, in_node) - np);
     return n;
 }
 
@@ -380,16 +592,17 @@ int list_index(list *l, long index, sv *out)
     return 1;
 }
 
-int list_set(list *l, long index, sv val, long fill)
+int list_set(list *l, long index, sv val, list_limits lim)
 {
     size_t off;
     list_node *n = locate(l, index, &off);
     if (!n) {
         return 0;
     }
-    unsigned char *p = n->lp + off;
+    unsigned char *p = node_write(n) + off;
     n->lp = lp_replace(n->lp, &p, val);
-    split_if_needed(l, n, fill);
+    split_if_needed(l, n, lim.fill);
+    settle_all(l, lim.depth);
     return 1;
 }
 
@@ -410,19 +623,22 @@ int list_iter_next(list_iter *it, sv *val)
     if (!n) {
         return 0;
     }
-    unsigned char *p = n->lp + it->off;
+    /* The next node is opened only now, when the caller is done with the
+     * element returned before (opening may pack the node it lives in). */
+    lp *np = node_read(it->l, n);
+    if (it->off == LIST_ITER_NODE_START) {
+        it->off = (size_t)((it->dir == LIST_TAIL ? lp_first(np) : lp_last(np)) - np);
+    }
+    unsigned char *p = np + it->off;
     *val = lp_get(p);
     it->lnode = n;
     it->loff = it->off;
-    unsigned char *q = it->dir == LIST_TAIL ? lp_next(n->lp, p) : lp_prev(n->lp, p);
+    unsigned char *q = it->dir == LIST_TAIL ? lp_next(np, p) : lp_prev(np, p);
     if (q) {
-        it->off = (size_t)(q - n->lp);
+        it->off = (size_t)(q - np);
     } else {
         it->node = it->dir == LIST_TAIL ? n->next : n->prev;
-        if (it->node) {
-            lp *np = it->node->lp;
-            it->off = (size_t)((it->dir == LIST_TAIL ? lp_first(np) : lp_last(np)) - np);
-        }
+        it->off = LIST_ITER_NODE_START;
     }
     return 1;
 }
@@ -433,7 +649,7 @@ void list_iter_delete(list_iter *it)
     if (!n) {
         PANIC("list_iter_delete without a current element");
     }
-    unsigned char *p = n->lp + it->loff;
+    unsigned char *p = node_write(n) + it->loff;
     n->lp = lp_delete(n->lp, &p);
     it->l->len--;
     /* Going forward, the next element slid into the deleted one's place;
@@ -445,28 +661,30 @@ void list_iter_delete(list_iter *it)
     drop_if_empty(it->l, n); /* if emptied, the next element is elsewhere */
 }
 
-void list_iter_insert(list_iter *it, sv val, int after, long fill)
+void list_iter_insert(list_iter *it, sv val, int after, list_limits lim)
 {
     list_node *n = it->lnode;
     if (!n) {
         PANIC("list_iter_insert without a current element");
     }
-    unsigned char *p = n->lp + it->loff;
+    unsigned char *p = node_write(n) + it->loff;
     if (after) {
         p = lp_next(n->lp, p); /* NULL: append */
     }
     n->lp = lp_insert(n->lp, p, val, NULL);
     it->l->len++;
     it->node = it->lnode = NULL;
-    split_if_needed(it->l, n, fill);
+    split_if_needed(it->l, n, lim.fill);
+    settle_all(it->l, lim.depth);
 }
 
-void list_tidy(list *l, long fill)
+void list_tidy(list *l, list_limits lim)
 {
     for (list_node *n = l->head; n;) {
-        if (!try_merge(l, n, fill)) {
+        if (!try_merge(l, n, lim.fill)) {
             n = n->next;
         }
     }
-    maybe_compact(l, fill);
+    maybe_compact(l, lim.fill);
+    settle_all(l, lim.depth);
 }

@@ -8,9 +8,10 @@
  *    (CONFIG SET at start-up) and render the same;
  *  - CONFIG REWRITE into an empty file, read back over the defaults, must
  *    give every directive the same value (the rewrite's quoting holds).
- * Texts naming `include` or `rename-command` are skipped: the first reads
- * other files (/dev/zero never ends), the second changes the command table
- * for every later input. Memory must stay within a bounded multiple of
+ * Texts naming `include`, `aclfile`, `rename-command` or with a `user`
+ * line are skipped: the first two read other files (/dev/zero never ends),
+ * the others change the command table or the ACL users for every later
+ * input. Memory must stay within a bounded multiple of
  * the input.
  *
  * Built with clang -fsanitize=fuzzer this is a libFuzzer target; built
@@ -115,10 +116,30 @@ static int same_as_snapshot(int i)
     return same;
 }
 
+/* A line whose directive is word ("user" lines make ACL users, which no
+ * reset between inputs removes; "aclfile" reads another file). */
+static int has_directive(const uint8_t *data, size_t size, const char *word)
+{
+    size_t wl = strlen(word);
+    for (size_t i = 0; i < size;) {
+        while (i < size && (data[i] == ' ' || data[i] == '\t')) {
+            i++;
+        }
+        if (size - i > wl && strncasecmp((const char *)data + i, word, wl) == 0 &&
+            (data[i + wl] == ' ' || data[i + wl] == '\t')) {
+            return 1;
+        }
+        const uint8_t *nl = memchr(data + i, '\n', size - i);
+        i = nl ? (size_t)(nl - data) + 1 : size;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_server_init();
-    if (mentions(data, size, "include") || mentions(data, size, "rename-command")) {
+    if (mentions(data, size, "include") || mentions(data, size, "rename-command") ||
+        has_directive(data, size, "user") || mentions(data, size, "aclfile")) {
         return 0;
     }
     ev_loop *loop = server.loop;

@@ -591,3 +591,123 @@ def test_srandmember_is_uniform_on_a_hashtable(r):
     exp = sum(seen.values()) / 300
     chi2 = sum((seen.get(b"m%d" % i, 0) - exp) ** 2 / exp for i in range(300))
     assert chi2 / 299 < 1.5, chi2 / 299
+
+
+# ---- listpackex: small hashes with field TTLs (Redis 7.4's encoding) ----
+
+def fcmd(r, cmd, key, amount, *fields):
+    """A field-TTL command (HEXPIRE ... FIELDS n f...; HTTL key FIELDS n f...)."""
+    head = (cmd, key) if amount is None else (cmd, key, amount)
+    return r.execute_command(*head, "FIELDS", len(fields), *fields)
+
+@pytest.mark.skipif(SERVER.endswith("redis-server"), reason="Redis 7.0 has no field TTLs")
+def test_listpackex_encoding_lifecycle_and_memory(r):
+    """A field TTL keeps a small hash compact ("listpackex", as Redis 7.4);
+    it becomes a hashtable past the listpack limits with every TTL kept.
+    A session-sized hash with TTLs takes about half the memory of the same
+    hash as a hashtable (the whole key, as MEMORY USAGE counts it)."""
+    r.hset("s", mapping={"user": "ada", "csrf": "x" * 32, "otp": "123456"})
+    assert encoding(r, "s") == "listpack"
+    assert fcmd(r, "HPEXPIRE", "s", 60000, "otp") == [1]
+    assert encoding(r, "s") == "listpackex"
+    assert fcmd(r, "HPEXPIRE", "s", 120000, "csrf") == [1]
+    compact = r.memory_usage("s", samples=0)
+    r.config_set("hash-max-listpack-entries", 0)
+    try:
+        r.hset("t", mapping={"user": "ada", "csrf": "x" * 32, "otp": "123456"})
+        fcmd(r, "HPEXPIRE", "t", 60000, "otp")
+        fcmd(r, "HPEXPIRE", "t", 120000, "csrf")
+        assert encoding(r, "t") == "hashtable"
+        assert compact * 1.8 < r.memory_usage("t", samples=0)  # 168 vs 328 bytes here
+    finally:
+        r.config_set("hash-max-listpack-entries", 128)
+    # TTLs answer the same in both encodings
+    for k in ("s", "t"):
+        ttl = fcmd(r, "HPTTL", k, None, "user", "csrf", "otp", "nosuch")
+        assert ttl[0] == -1 and 119000 < ttl[1] <= 120000 and 59000 < ttl[2] <= 60000 and ttl[3] == -2
+    # past the entry limit: a hashtable, TTLs kept
+    r.config_set("hash-max-listpack-entries", 4)
+    try:
+        r.hset("s", mapping={"a": 1, "b": 2})
+        assert encoding(r, "s") == "hashtable"
+        ttl = fcmd(r, "HPTTL", "s", None, "user", "csrf", "otp", "a")
+        assert ttl[0] == -1 and 119000 < ttl[1] <= 120000 and 59000 < ttl[2] <= 60000 and ttl[3] == -1
+    finally:
+        r.config_set("hash-max-listpack-entries", 128)
+    # a long value converts too
+    r.hset("u", "f", "v")
+    fcmd(r, "HEXPIRE", "u", 100, "f")
+    r.hset("u", "long", "y" * 100)
+    assert encoding(r, "u") == "hashtable" and 0 < fcmd(r, "HTTL", "u", None, "f")[0] <= 100
+    # HPERSIST of the last TTL leaves a listpackex without TTLs: still valid
+    r.hset("p", "f", "v")
+    fcmd(r, "HEXPIRE", "p", 100, "f")
+    assert fcmd(r, "HPERSIST", "p", None, "f") == [1] and fcmd(r, "HTTL", "p", None, "f") == [-1]
+    assert encoding(r, "p") == "listpackex" and r.hgetall("p") == {b"f": b"v"}
+
+
+@pytest.mark.skipif(SERVER.endswith("redis-server"), reason="Redis 7.0 has no field TTLs")
+def test_listpackex_survives_reload_dump_and_expiry(r):
+    r.hset("s", mapping={"a": 1, "b": 2, "c": 3})
+    fcmd(r, "HPEXPIRE", "s", 100000, "a")
+    fcmd(r, "HPEXPIRE", "s", 150, "b")
+    r.restore("copy", 0, r.dump("s"))
+    assert encoding(r, "copy") == "listpackex"
+    r.execute_command("DEBUG", "RELOAD")
+    for k in ("s", "copy"):
+        assert encoding(r, k) == "listpackex"
+        assert 99000 < fcmd(r, "HPTTL", k, None, "a")[0] <= 100000 and fcmd(r, "HPTTL", k, None, "c") == [-1]
+    time.sleep(0.3)
+    # b expired: gone from reads (lazily) and the minimum moved on to a
+    assert r.hgetall("s") == {b"a": b"1", b"c": b"3"}
+    assert r.hlen("copy") == 2 and r.hexists("copy", "b") is False
+    deadline = time.time() + 5
+    fcmd(r, "HPEXPIRE", "s", 100, "a", "c")
+    while r.exists("s") and time.time() < deadline:  # the active sweep deletes the key
+        time.sleep(0.05)
+    assert r.exists("s") == 0
+
+
+@pytest.mark.skipif(SERVER.endswith("redis-server"), reason="Redis 7.0 has no field TTLs")
+def test_listpackex_matches_hashtable_under_random_commands(keel):
+    """The same random field commands on a compact server and on one that
+    keeps every hash as a hashtable give the same replies."""
+    import random
+    compact = keel().client()
+    table = keel("--hash-max-listpack-entries", "0").client()
+    rng = random.Random(7)
+    fields = ["f%d" % i for i in range(12)]
+    now_ms = int(time.time() * 1000)
+    for step in range(3000):
+        k = "h%d" % rng.randrange(3)
+        fs = rng.sample(fields, rng.randrange(1, 4))
+        op = rng.randrange(11)
+        if op < 3:
+            args = ("HSET", k, *[x for f in fs for x in (f, "v%d" % rng.randrange(100))])
+        elif op == 3:
+            args = ("HDEL", k, *fs)
+        elif op == 4:
+            args = ("HPEXPIREAT", k, now_ms + rng.choice([50000, 100000, 200000]),
+                    *rng.choice([[], ["NX"], ["XX"], ["GT"], ["LT"]]), "FIELDS", len(fs), *fs)
+        elif op == 5:
+            args = ("HPEXPIREAT", k, rng.choice([now_ms - 1000, now_ms + 300000]), "FIELDS", len(fs), *fs)
+        elif op == 6:
+            args = ("HPERSIST", k, "FIELDS", len(fs), *fs)
+        elif op == 7:
+            args = ("HPEXPIRETIME", k, "FIELDS", len(fs), *fs)
+        elif op == 8:
+            args = ("HINCRBY", k, fs[0], 1)
+        elif op == 9:
+            args = ("HMGET", k, *fs)
+        else:
+            args = ("HLEN", k)
+        got = []
+        for c in (compact, table):
+            try:
+                got.append(c.execute_command(*args))
+            except redis.ResponseError as e:
+                got.append(str(e))
+        assert got[0] == got[1], (step, args)
+    for i in range(3):
+        assert compact.hgetall("h%d" % i) == table.hgetall("h%d" % i)
+        assert compact.object("encoding", "h%d" % i) in (b"listpackex", b"listpack", None)

@@ -314,3 +314,18 @@ def test_latency_records_expire_cycles(keel):
     assert "expire-cycle" in events and events["expire-cycle"][2] >= 1
     hist = r.execute_command("LATENCY", "HISTORY", "expire-cycle")
     assert hist and all(ms >= 1 for _, ms in hist)
+
+
+def test_latency_records_aof_writes_and_fsyncs(keel):
+    """The AOF's write and its fsync under `appendfsync always` are latency
+    events as in Redis: a 64 MB value takes well over the 1 ms threshold to
+    write and to sync, so "aof-write", "aof-write-alone" (nothing else was
+    running) and "aof-fsync-always" appear with their durations."""
+    s = keel("--latency-monitor-threshold", "1", "--appendonly", "yes", "--appendfsync", "always",
+             "--proto-max-bulk-len", "128mb")
+    r = s.client()
+    r.set("big", "x" * (64 << 20))
+    events = {e[0].decode(): e for e in r.execute_command("LATENCY", "LATEST")}
+    for name in ("aof-write", "aof-write-alone", "aof-fsync-always"):
+        assert name in events and events[name][2] >= 1, (name, sorted(events))
+    assert events["aof-write"][2] == events["aof-write-alone"][2]

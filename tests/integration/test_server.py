@@ -389,6 +389,32 @@ def test_command_introspection(r):
     assert r.execute_command("COMMAND HELP")[0].startswith(b"COMMAND <subcommand>")
 
 
+@pytest.mark.parametrize("args,want", [
+    ("EVAL x 2 a b c", [b"a", b"b"]), ("EVAL x 0", []), ("EVAL x 5 a", []), ("EVALSHA_RO x 1 a", [b"a"]),
+    ("FCALL f 1 k", [b"k"]), ("FCALL_RO f 0", []),
+    ("ZUNIONSTORE d 2 a b", [b"d", b"a", b"b"]), ("ZINTERSTORE d 1 a", [b"d", b"a"]),
+    ("ZDIFFSTORE d 2 a b WEIGHTS 1 2", [b"d", b"a", b"b"]), ("ZUNION 2 a b", [b"a", b"b"]),
+    ("ZINTERCARD 1 a LIMIT 2", [b"a"]), ("SINTERCARD 2 a b", [b"a", b"b"]),
+    ("LMPOP 2 a b LEFT", [b"a", b"b"]), ("BLMPOP 0 2 a b LEFT", [b"a", b"b"]), ("ZMPOP 1 z MAX", [b"z"]),
+    ("BZMPOP 1 1 z MIN", [b"z"]), ("XREAD COUNT 2 STREAMS s1 s2 0 0", [b"s1", b"s2"]),
+    ("XREADGROUP GROUP g c STREAMS s 0", [b"s"]), ("SORT k BY w GET x STORE d", [b"k", b"d"]),
+])
+def test_command_getkeys_of_movable_key_commands(r, args, want):
+    """Keys after a count or a STREAMS keyword come from the same finders the
+    ACL checks use; script commands may have none (Redis's
+    no_mandatory_keys), the others must have some."""
+    assert keys_of(r, *args.split()) == want
+
+
+def test_command_getkeys_bad_counts(r):
+    for args in ("ZUNIONSTORE d 3 a b", "ZUNIONSTORE d 0 a", "ZUNION 5 a", "LMPOP 3 a LEFT"):
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("COMMAND GETKEYS", *args.split())
+        assert err_text(e) == "Invalid arguments specified for command", args
+    assert b"no_mandatory_keys" in r.execute_command("COMMAND INFO", "eval")[0][2]
+    assert b"no_mandatory_keys" not in r.execute_command("COMMAND INFO", "zunion")[0][2]
+
+
 # ---- INFO ----
 
 

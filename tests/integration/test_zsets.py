@@ -1,6 +1,7 @@
 """Sorted sets: every command, option and error text, in both encodings and
 at the listpack/skiplist boundary, RESP3 reply shapes, blocking pops, and
 the seed's leaderboard and sliding-window rate limiter end to end."""
+import sys
 import threading
 import time
 
@@ -88,6 +89,17 @@ def test_zadd_errors(z):
     assert err(cmd, z, "ZADD", "k", 1, "a", "x", "b") == "value is not a valid float"
     assert z.exists("k") == 0
     assert err(cmd, z, "ZADD", "k") == "wrong number of arguments for 'zadd' command"
+
+
+def test_zadd_accepts_dbl_max_written_in_full(z):
+    """DBL_MAX spelled out with decimals is over 300 bytes: a valid float
+    all the same (as Redis); one digit more overflows and is refused."""
+    dbl_max = "%.5f" % sys.float_info.max
+    assert len(dbl_max) > 300
+    assert z.zadd("zz", {"m": dbl_max, "n": "-" + dbl_max}) == 2
+    assert z.zrange("zz", 0, -1, withscores=True) == [(b"n", -sys.float_info.max), (b"m", sys.float_info.max)]
+    assert z.zrangebyscore("zz", "-" + dbl_max, dbl_max) == [b"n", b"m"]
+    assert err(cmd, z, "ZADD", "zz", "1" + dbl_max, "x") == "value is not a valid float"
 
 
 def test_zincrby_and_nan(z):

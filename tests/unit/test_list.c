@@ -1,7 +1,8 @@
 /* list unit test: random pushes, pops, inserts, deletes, sets, trims and
  * index reads checked against an array model, for several node limits so
  * the list crosses the listpack -> quicklist boundary (and back) many
- * times. After every step the structure's invariants are checked. */
+ * times, and with compression (list-compress-depth) off and on. After
+ * every step the structure's invariants are checked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,27 +49,45 @@ static void model_delete(int at)
     n--;
 }
 
+#define LIM(fill) ((list_limits){(fill), 0})
+
 static size_t limit_bytes(long fill)
 {
     return fill >= 0 ? 8192 : (size_t)4096 << (-fill - 1);
 }
 
 /* Structure invariants plus a full walk both ways against the model. */
-static void check(list *l, long fill, int strict)
+static void check(list *l, list_limits lim, int strict)
 {
+    long fill = lim.fill;
     CHECK(list_len(l) == (size_t)n);
     size_t sum = 0, nodes = 0;
     list_node *prev = NULL;
     for (list_node *nd = l->head; nd; nd = nd->next) {
         CHECK(nd->prev == prev);
-        CHECK(lp_len(nd->lp) > 0);
-        if (strict && lp_len(nd->lp) > 1) {
-            CHECK(lp_bytes(nd->lp) <= limit_bytes(fill));
+        size_t cnt = list_node_count(nd);
+        CHECK(cnt > 0);
+        if (strict && cnt > 1) {
+            CHECK(list_node_bytes(nd) <= limit_bytes(fill));
             if (fill > 0) {
-                CHECK(lp_len(nd->lp) <= (size_t)fill);
+                CHECK(cnt <= (size_t)fill);
             }
         }
-        sum += lp_len(nd->lp);
+        /* Compression: every inner node is packed, except one a read
+         * opened and those packing did not shrink. */
+        size_t idx = nodes;
+        int inner = lim.depth > 0 && idx >= (size_t)lim.depth && idx + (size_t)lim.depth < l->nodes;
+        if (inner && !nd->packed && !nd->incompressible) {
+            if (nd != l->open && getenv("LDEBUG")) {
+                fprintf(stderr, "node %zu of %zu unpacked: %zu bytes, %zu entries\n", idx, l->nodes,
+                        list_node_bytes(nd), cnt);
+            }
+            CHECK(nd == l->open);
+        }
+        if (lim.depth == 0) {
+            CHECK(!nd->packed);
+        }
+        sum += cnt;
         nodes++;
         prev = nd;
     }
@@ -104,14 +123,19 @@ static mval random_value(void)
     } else {
         len = 1 + util_rand64() % 12;
     }
+    /* Half the values repeat one letter, so nodes compress. */
+    int runs = util_rand64() % 2;
+    char letter = (char)('a' + util_rand64() % 26);
     for (size_t i = 0; i < len; i++) {
-        buf[i] = (char)('a' + util_rand64() % 26);
+        buf[i] = runs ? letter : (char)('a' + util_rand64() % 26);
     }
     return mk(buf, len);
 }
 
-static void run(long fill, int steps, int maxlen)
+static void run(long fill, int depth, int steps, int maxlen)
 {
+    list_limits lim = {fill, depth};
+    size_t most_packed = 0;
     list *l = list_new();
     n = 0;
     int saw_quick = 0, saw_back = 0, grow = 1;
@@ -120,7 +144,7 @@ static void run(long fill, int steps, int maxlen)
          * run crosses the encoding boundary both ways. */
         if (grow && n >= maxlen) {
             grow = 0;
-        } else if (!grow && n <= (int)(util_rand64() % 4)) {
+        } else if (!grow && (n == 0 || (n <= 3 && util_rand64() % 4 == 0))) {
             grow = 1;
         }
         int r = (int)(util_rand64() % 100);
@@ -133,13 +157,13 @@ static void run(long fill, int steps, int maxlen)
         if (op <= 3) {
             mval m = random_value();
             int where = op & 1 ? LIST_TAIL : LIST_HEAD;
-            list_push(l, (sv){m.p, m.len}, where, fill);
+            list_push(l, (sv){m.p, m.len}, where, lim);
             model_insert(where == LIST_HEAD ? 0 : n, m);
         } else if (op <= 5 && n > 0) {
             int where = op & 1 ? LIST_TAIL : LIST_HEAD;
             sv v = list_peek(l, where);
             CHECK(same(v, model[where == LIST_HEAD ? 0 : n - 1]));
-            CHECK(list_pop(l, where, fill));
+            CHECK(list_pop(l, where, lim));
             model_delete(where == LIST_HEAD ? 0 : n - 1);
         } else if (op == 6 && n > 0) {
             /* insert before/after a random element, reached from either end */
@@ -151,7 +175,7 @@ static void run(long fill, int steps, int maxlen)
             list_iter_init(&it, l, dir == LIST_TAIL ? at : at - n, dir);
             CHECK(list_iter_next(&it, &v) && same(v, model[at]));
             mval m = random_value();
-            list_iter_insert(&it, (sv){m.p, m.len}, after, fill);
+            list_iter_insert(&it, (sv){m.p, m.len}, after, lim);
             model_insert(at + after, m);
         } else if (op == 7 && n > 0) {
             /* delete every k-th element while walking (like LREM) */
@@ -175,17 +199,17 @@ static void run(long fill, int steps, int maxlen)
                 }
                 idx++;
             }
-            list_tidy(l, fill);
+            list_tidy(l, lim);
         } else if (op == 8 && n > 0) {
             int at = (int)(util_rand64() % (size_t)n);
             mval m = random_value();
             long idx = util_rand64() % 2 ? at : at - n;
-            CHECK(list_set(l, idx, (sv){m.p, m.len}, fill));
+            CHECK(list_set(l, idx, (sv){m.p, m.len}, lim));
             free(model[at].p);
             model[at] = m;
         } else if (op == 9 && n > 0) {
             size_t h = util_rand64() % (size_t)(n / 4 + 1), t = util_rand64() % (size_t)(n / 4 + 1);
-            list_trim(l, h, t, fill);
+            list_trim(l, h, t, lim);
             for (size_t i = 0; i < h && n > 0; i++) {
                 model_delete(0);
             }
@@ -201,7 +225,7 @@ static void run(long fill, int steps, int maxlen)
             if (ok) {
                 CHECK(same(v, model[norm]));
             }
-            CHECK(!list_set(l, n, SV("x"), fill));
+            CHECK(!list_set(l, n, SV("x"), lim));
         } else if (op == 11 && n > 0) {
             /* ranged walk from a random start */
             int at = (int)(util_rand64() % (size_t)n);
@@ -220,12 +244,15 @@ static void run(long fill, int steps, int maxlen)
         if (getenv("LDEBUG")) {
             fprintf(stderr, "step %d op %d n %d\n", s, op, n);
         }
-        check(l, fill, 1);
+        check(l, lim, 1);
+        if (list_packed_nodes(l) > most_packed) {
+            most_packed = list_packed_nodes(l);
+        }
     }
     /* dup is deep and equal */
     list *d = list_dup(l);
     list_free(l);
-    check(d, fill, 1);
+    check(d, lim, 1);
     CHECK(list_mem(d) > 0);
     list_free(d);
     while (n > 0) {
@@ -233,7 +260,11 @@ static void run(long fill, int steps, int maxlen)
     }
     CHECK(saw_quick);
     CHECK(saw_back);
-    printf("  fill %ld: quicklist seen %d, back to listpack %d\n", fill, saw_quick, saw_back);
+    if (depth > 0 && fill != 1) {
+        CHECK(most_packed > 0); /* compression really happened */
+    }
+    printf("  fill %ld depth %d: quicklist seen %d, back to listpack %d, most packed nodes %zu\n", fill, depth,
+           saw_quick, saw_back, most_packed);
 }
 
 /* Encoding boundary with a count limit: exactly fill entries stay compact. */
@@ -254,16 +285,16 @@ static void boundary(void)
 
     list *l = list_new();
     for (int i = 0; i < 4; i++) {
-        list_push(l, SV("x"), LIST_TAIL, 4);
+        list_push(l, SV("x"), LIST_TAIL, LIM(4));
     }
     CHECK(strcmp(list_encoding(l), "listpack") == 0);
-    list_push(l, SV("x"), LIST_TAIL, 4);
+    list_push(l, SV("x"), LIST_TAIL, LIM(4));
     CHECK(strcmp(list_encoding(l), "quicklist") == 0);
     CHECK(l->nodes == 2);
-    list_pop(l, LIST_TAIL, 4); /* 4 left in one node: still above half */
+    list_pop(l, LIST_TAIL, LIM(4)); /* 4 left in one node: still above half */
     CHECK(strcmp(list_encoding(l), "quicklist") == 0);
-    list_pop(l, LIST_TAIL, 4);
-    list_pop(l, LIST_TAIL, 4);
+    list_pop(l, LIST_TAIL, LIM(4));
+    list_pop(l, LIST_TAIL, LIM(4));
     CHECK(strcmp(list_encoding(l), "listpack") == 0);
     list_free(l);
 
@@ -271,23 +302,23 @@ static void boundary(void)
     char big[5000];
     memset(big, 'b', sizeof(big));
     l = list_new();
-    list_push(l, (sv){big, sizeof(big)}, LIST_TAIL, -1);
+    list_push(l, (sv){big, sizeof(big)}, LIST_TAIL, LIM(-1));
     CHECK(strcmp(list_encoding(l), "quicklist") == 0);
     list_free(l);
 
     /* Changing the limit on a live list: nodes may exceed it, still valid. */
     l = list_new();
     for (int i = 0; i < 100; i++) {
-        list_push(l, SV("abc"), i % 2 ? LIST_TAIL : LIST_HEAD, 128);
+        list_push(l, SV("abc"), i % 2 ? LIST_TAIL : LIST_HEAD, LIM(128));
     }
     CHECK(strcmp(list_encoding(l), "listpack") == 0);
-    list_push(l, SV("abc"), LIST_TAIL, 2);
+    list_push(l, SV("abc"), LIST_TAIL, LIM(2));
     CHECK(strcmp(list_encoding(l), "quicklist") == 0);
     CHECK(list_len(l) == 101);
-    list_trim(l, 50, 50, 2);
+    list_trim(l, 50, 50, LIM(2));
     CHECK(list_len(l) == 1);
     CHECK(strcmp(list_encoding(l), "listpack") == 0);
-    list_trim(l, 1, 0, 2);
+    list_trim(l, 1, 0, LIM(2));
     CHECK(list_len(l) == 0 && l->head == NULL && l->tail == NULL);
     list_free(l);
 }
@@ -297,7 +328,12 @@ int main(void)
     boundary();
     long fills[] = {1, 3, 16, 128, -1, -2, -3};
     for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
-        run(fills[i], 8000, fills[i] == -3 ? 1200 : 500);
+        run(fills[i], 0, 8000, fills[i] == -3 ? 1200 : 500);
     }
+    /* Compressed: nodes of 16 entries or 4 KB, 1-3 plain nodes per end. */
+    run(16, 1, 8000, 500);
+    run(-1, 1, 8000, 1200);
+    run(3, 2, 8000, 500);
+    run(-2, 3, 8000, 1200);
     return unit_report("list");
 }
