@@ -9,6 +9,7 @@ import os
 import re
 import resource
 import socket
+import ssl
 import subprocess
 import time
 
@@ -60,7 +61,7 @@ def read_until_closed(sock, timeout=10):
     while True:
         try:
             chunk = sock.recv(65536)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             break
         if not chunk:
             break
@@ -175,6 +176,24 @@ def test_protected_mode_ipv6(keel):
     local.sendall(b"PING\r\n")
     assert local.recv(16) == b"+PONG\r\n"
     local.close()
+
+
+def test_protected_mode_over_tls(tmp_path):
+    """A TLS peer hears the refusal over TLS, once its handshake is done."""
+    ip = need_ip()
+    from tls_util import PKI, TLSServer, client_context
+    pki = PKI(str(tmp_path))
+    s = TLSServer(pki, "--bind", "127.0.0.1", ip, binary=SERVER)
+    try:
+        ctx = client_context(pki)
+        ctx.check_hostname = False  # the test certificate names 127.0.0.1
+        sock = ctx.wrap_socket(socket.create_connection((ip, s.tls_port), timeout=5), server_hostname="localhost")
+        assert read_until_closed(sock) == DENIED
+        sock.close()
+        c = s.plain()
+        assert c.info("stats")["rejected_connections"] == 1
+    finally:
+        s.stop()
 
 
 def test_protected_mode_lets_unix_socket_in(keel, tmp_path):
