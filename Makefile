@@ -116,7 +116,9 @@ bench-evict: all
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
 
-# Fuzz targets (RESP parser, Redis listpack, RDB loader, AOF loader):
+# Fuzz targets (RESP parser with its inline form, Redis listpack, intset,
+# the scripts' cmsgpack and struct codecs, RDB loader, AOF loader, RESTORE,
+# config-file parser):
 # libFuzzer with clang when available, else a standalone random-mutation
 # driver under ASan+UBSan. `make fuzz` builds and runs each briefly over its
 # seeds (tests/fuzz/corpus*): FUZZ_SECONDS each with libFuzzer; with the
@@ -125,20 +127,31 @@ docs: all
 FUZZ_SRCS := tests/fuzz/fuzz_resp_parse.c src/proto/resp_parse.c src/base/alloc.c src/base/str.c src/base/util.c
 FUZZ_SECONDS ?= 20
 HAVE_CLANG := $(shell command -v clang >/dev/null 2>&1 && echo yes)
-FUZZ_LOADERS := build/fuzz/fuzz_rdb_load build/fuzz/fuzz_aof_load
+FUZZ_LOADERS := build/fuzz/fuzz_rdb_load build/fuzz/fuzz_aof_load build/fuzz/fuzz_restore build/fuzz/fuzz_config
+FUZZ_SMALL := build/fuzz/fuzz_intset build/fuzz/fuzz_lua_codecs
+FUZZ_SMALL_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(CURDIR)/build/fuzz/
 
-fuzz: build/fuzz/fuzz_resp_parse build/fuzz/fuzz_redis_listpack $(FUZZ_LOADERS)
+fuzz: build/fuzz/fuzz_resp_parse build/fuzz/fuzz_redis_listpack $(FUZZ_SMALL) $(FUZZ_LOADERS)
 ifeq ($(HAVE_CLANG),yes)
-	@mkdir -p build/fuzz/corpus build/fuzz/corpus_rlp build/fuzz/corpus_rdb build/fuzz/corpus_aof
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_rlp build/fuzz/corpus_rdb build/fuzz/corpus_aof \
+		build/fuzz/corpus_intset build/fuzz/corpus_lua build/fuzz/corpus_restore build/fuzz/corpus_config
 	build/fuzz/fuzz_resp_parse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus tests/fuzz/corpus
 	build/fuzz/fuzz_redis_listpack -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build/fuzz/corpus_rlp
+	build/fuzz/fuzz_intset $(FUZZ_SMALL_OPTS) build/fuzz/corpus_intset tests/fuzz/corpus_intset
+	build/fuzz/fuzz_lua_codecs $(FUZZ_SMALL_OPTS) build/fuzz/corpus_lua tests/fuzz/corpus_lua
 	build/fuzz/fuzz_rdb_load $(FUZZ_LOADER_OPTS) build/fuzz/corpus_rdb tests/fuzz/corpus_rdb
 	build/fuzz/fuzz_aof_load $(FUZZ_LOADER_OPTS) build/fuzz/corpus_aof tests/fuzz/corpus_aof
+	build/fuzz/fuzz_restore $(FUZZ_LOADER_OPTS) build/fuzz/corpus_restore tests/fuzz/corpus_restore
+	build/fuzz/fuzz_config $(FUZZ_LOADER_OPTS) build/fuzz/corpus_config tests/fuzz/corpus_config
 else
 	build/fuzz/fuzz_resp_parse tests/fuzz/corpus/*
 	build/fuzz/fuzz_redis_listpack
+	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_intset tests/fuzz/corpus_intset
+	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_lua_codecs tests/fuzz/corpus_lua
 	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_rdb_load tests/fuzz/corpus_rdb
 	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_aof_load tests/fuzz/corpus_aof
+	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_restore tests/fuzz/corpus_restore
+	FUZZ_SECONDS=$(FUZZ_SECONDS) build/fuzz/fuzz_config tests/fuzz/corpus_config
 endif
 
 build/fuzz/fuzz_resp_parse: $(FUZZ_SRCS)
@@ -159,6 +172,25 @@ ifeq ($(HAVE_CLANG),yes)
 else
 	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DFUZZ_STANDALONE -fsanitize=address,undefined -o $@ $(FUZZ_RLP_SRCS) -lm
 endif
+
+# Intset blobs and Keel's intset (ds/ alone), and the scripts' cmsgpack and
+# struct modules (with Lua only); both drive themselves with fuzz_main.h
+# when clang is missing.
+FUZZ_INTSET_SRCS := tests/fuzz/fuzz_intset.c src/ds/intset.c src/base/alloc.c src/base/log.c src/base/util.c
+FUZZ_LUA_SRCS := tests/fuzz/fuzz_lua_codecs.c src/script/cmsgpack.c src/script/struct.c
+ifeq ($(HAVE_CLANG),yes)
+  FUZZ_SMALL_CC := clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -Itests/fuzz -fsanitize=fuzzer,address,undefined
+else
+  FUZZ_SMALL_CC := $(CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -Itests/fuzz -DFUZZ_STANDALONE -fsanitize=address,undefined
+endif
+
+build/fuzz/fuzz_intset: $(FUZZ_INTSET_SRCS) tests/fuzz/fuzz_main.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_SMALL_CC) -o $@ $(FUZZ_INTSET_SRCS) -lm
+
+build/fuzz/fuzz_lua_codecs: $(FUZZ_LUA_SRCS) tests/fuzz/fuzz_main.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_SMALL_CC) $(LUA_CFLAGS) -o $@ $(FUZZ_LUA_SRCS) $(shell pkg-config --libs lua5.1 2>/dev/null) -lm
 
 # The loader targets link the whole server (its own objects, built with the
 # fuzzing flags; main.c with main renamed, since the driver has one) and
@@ -197,6 +229,12 @@ $(FUZZ_OBJ)/fuzz/%.o: tests/fuzz/%.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN_CC) $(FUZZ_DRIVER) -c -o $@ $<
 
 build/fuzz/fuzz_rdb_load: $(FUZZ_OBJ)/fuzz/fuzz_rdb_load.o $(FUZZ_OBJ)/fuzz/fuzz_server.o $(FUZZ_SRV_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
+
+build/fuzz/fuzz_restore: $(FUZZ_OBJ)/fuzz/fuzz_restore.o $(FUZZ_OBJ)/fuzz/fuzz_server.o $(FUZZ_SRV_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
+
+build/fuzz/fuzz_config: $(FUZZ_OBJ)/fuzz/fuzz_config.o $(FUZZ_OBJ)/fuzz/fuzz_server.o $(FUZZ_SRV_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
 
 build/fuzz/fuzz_aof_load: $(FUZZ_OBJ)/fuzz/fuzz_aof_load.o $(FUZZ_OBJ)/fuzz/fuzz_server.o \

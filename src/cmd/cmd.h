@@ -81,6 +81,7 @@ typedef struct command {
     int acl_id;
     uint32_t acl_cats;
     int key_access;
+    int gone; /* renamed to "" by rename-command: out of COMMAND's lists */
 } command;
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
@@ -91,6 +92,13 @@ typedef struct command {
 
 /* Case-insensitive lookup of a command (not a subcommand); NULL if unknown. */
 command *cmd_lookup(const char *name, size_t len);
+/* A command by the name it has in the table, whatever rename-command did
+ * (the log replay and the primary's stream use internal names). */
+command *cmd_lookup_original(const char *name, size_t len);
+/* rename-command from to ("" as to: the command disappears). Returns -1
+ * with Redis's message in *err when from is unknown or to is taken. Only
+ * at start-up: the lookup map is not meant to change under clients. */
+int cmd_table_rename(const char *from, size_t flen, const char *to, size_t tlen, const char **err);
 /* A container's subcommand named sub ("get" for config|get); NULL if none. */
 command *cmd_lookup_sub(const command *container, const char *sub, size_t len);
 /* A command or a subcommand by its full name ("get", "config|get"), as

@@ -202,6 +202,26 @@ static const char *const config_help[] = {"CONFIG <subcommand> [<arg> [value] [o
                                           "    Print this help.",
                                           NULL};
 
+/* Commands a client can reach: not those rename-command turned off. */
+static int reachable_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < cmd_count(); i++) {
+        n += !cmd_at(i)->gone;
+    }
+    return n;
+}
+
+static void reply_all_info(client *c)
+{
+    reply_array(R(c), reachable_count());
+    for (int i = 0; i < cmd_count(); i++) {
+        if (!cmd_at(i)->gone) {
+            reply_command_info(c, cmd_at(i));
+        }
+    }
+}
+
 /* Subcommand names and arities are checked before a container runs: by
  * dispatch, and for scripts by lua.c (the SUB lines of the table). */
 void cmd_command(client *c)
@@ -209,18 +229,12 @@ void cmd_command(client *c)
     if (arg_is(c, 1, "HELP")) {
         reply_help(c, command_help);
     } else if (c->argc == 1) {
-        reply_array(R(c), cmd_count());
-        for (int i = 0; i < cmd_count(); i++) {
-            reply_command_info(c, cmd_at(i));
-        }
+        reply_all_info(c);
     } else if (arg_is(c, 1, "COUNT")) {
-        reply_int(R(c), cmd_count());
+        reply_int(R(c), reachable_count());
     } else if (arg_is(c, 1, "INFO")) {
         if (c->argc == 2) {
-            reply_array(R(c), cmd_count());
-            for (int i = 0; i < cmd_count(); i++) {
-                reply_command_info(c, cmd_at(i));
-            }
+            reply_all_info(c);
             return;
         }
         reply_array(R(c), c->argc - 2);
@@ -234,9 +248,11 @@ void cmd_command(client *c)
         }
     } else if (arg_is(c, 1, "DOCS")) {
         if (c->argc == 2) {
-            reply_map(R(c), cmd_count());
+            reply_map(R(c), reachable_count());
             for (int i = 0; i < cmd_count(); i++) {
-                reply_command_docs(c, cmd_at(i));
+                if (!cmd_at(i)->gone) {
+                    reply_command_docs(c, cmd_at(i));
+                }
             }
             return;
         }
@@ -268,7 +284,7 @@ void cmd_command(client *c)
         long long n = 0;
         for (int i = 0; i < cmd_count(); i++) {
             command *cmd = cmd_at(i);
-            for (int j = -1; j < cmd->nsubs; j++) {
+            for (int j = -1; j < cmd->nsubs && !cmd->gone; j++) {
                 command *e = j < 0 ? cmd : &cmd->subs[j];
                 if (list_match(e, pattern, aclcat)) {
                     reply_bulk_cstr(R(c), e->name);
@@ -307,10 +323,17 @@ static void config_set_cmd(client *c)
         char *name = cstr(c->argv[2 + 2 * i]);
         int found;
         old[i] = config_get_value(name, &found);
+        int refused =
+            found && config_is_protected(name) && !server_allows_protected(server.cfg.enable_protected_configs, c);
         alloc_free(name);
         if (!found) {
             failed = i;
             unknown = 1;
+            break;
+        }
+        if (refused) {
+            failed = i;
+            snprintf(err, sizeof(err), "can't set protected config");
             break;
         }
     }

@@ -66,6 +66,12 @@ static void link_subcommands(void)
 
 void cmd_table_init(void)
 {
+    /* Run by rename-command while the config is read, then by main. */
+    static int done;
+    if (done) {
+        return;
+    }
+    done = 1;
     link_subcommands();
     for (int i = 0; i < TABLE_LEN; i++) {
         table[i].acl_id = i;
@@ -91,6 +97,42 @@ command *cmd_lookup(const char *name, size_t len)
     return e ? e->val : NULL;
 }
 
+command *cmd_lookup_original(const char *name, size_t len)
+{
+    for (int i = 0; i < TABLE_LEN; i++) {
+        if (strlen(table[i].name) == len && strncasecmp(table[i].name, name, len) == 0) {
+            return &table[i];
+        }
+    }
+    return NULL;
+}
+
+/* rename-command: the command keeps its identity (its name in COMMAND
+ * INFO and LIST, INFO commandstats and error texts, as in Redis) and is
+ * reached by the new name only; an empty new name leaves it unreachable
+ * and out of COMMAND's listings. */
+int cmd_table_rename(const char *from, size_t flen, const char *to, size_t tlen, const char **err)
+{
+    cmd_table_init();
+    command *cmd = cmd_lookup(from, flen);
+    if (!cmd) {
+        *err = "No such command in rename-command";
+        return -1;
+    }
+    if (tlen > 0 && cmd_lookup(to, tlen) && !(tlen == flen && strncasecmp(from, to, flen) == 0)) {
+        *err = "Target command name already exists";
+        return -1;
+    }
+    dict_entry_remove(&by_name, from, flen, NULL);
+    if (tlen > 0) {
+        dict_entry *e = dict_entry_new(to, tlen, cmd);
+        dict_insert(&by_name, &e->node);
+    } else {
+        cmd->gone = 1;
+    }
+    return 0;
+}
+
 command *cmd_lookup_sub(const command *container, const char *sub, size_t len)
 {
     size_t plen = strlen(container->name) + 1; /* "config|" */
@@ -109,7 +151,9 @@ command *cmd_lookup_full(const char *name, size_t len)
     if (!bar) {
         return cmd_lookup(name, len);
     }
-    command *parent = cmd_lookup(name, (size_t)(bar - name));
+    /* "config|get" names the subcommand even when CONFIG was renamed (as
+     * Redis's COMMAND INFO does). */
+    command *parent = cmd_lookup_original(name, (size_t)(bar - name));
     return parent ? cmd_lookup_sub(parent, bar + 1, len - (size_t)(bar - name) - 1) : NULL;
 }
 

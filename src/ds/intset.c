@@ -189,3 +189,41 @@ int64_t intset_max(const intset *is)
 {
     return get_at(is->data, is->width, is->len - 1);
 }
+
+/* ---- Redis's serialized intset (RDB and DUMP payloads) ---- */
+
+static uint64_t le_read(const unsigned char *p, uint32_t n)
+{
+    uint64_t u = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        u |= (uint64_t)p[b] << (8 * b);
+    }
+    return u;
+}
+
+int64_t intset_blob_get(const unsigned char *p, size_t i)
+{
+    uint32_t width = (uint32_t)le_read(p, 4);
+    uint64_t u = le_read(p + 8 + i * width, width);
+    return width == 2 ? (int16_t)u : width == 4 ? (int32_t)u : (int64_t)u;
+}
+
+long long intset_blob_validate(const unsigned char *p, size_t len)
+{
+    if (len < 8) {
+        return INTSET_BLOB_BAD;
+    }
+    uint32_t width = (uint32_t)le_read(p, 4);
+    uint32_t count = (uint32_t)le_read(p + 4, 4);
+    /* The length must be exactly what the header says: nothing is read
+     * past the blob, and no trailing bytes hide inside it. */
+    if ((width != 2 && width != 4 && width != 8) || (uint64_t)count * width + 8 != len) {
+        return INTSET_BLOB_BAD;
+    }
+    for (uint32_t i = 1; i < count; i++) {
+        if (intset_blob_get(p, i) <= intset_blob_get(p, i - 1)) {
+            return INTSET_BLOB_UNSORTED;
+        }
+    }
+    return count;
+}

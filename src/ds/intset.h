@@ -31,4 +31,14 @@ int64_t intset_get(const intset *is, size_t i);
 int64_t intset_min(const intset *is);
 int64_t intset_max(const intset *is);
 
+/* Redis's serialized intset, as RDB files and DUMP payloads hold it:
+ * [u32 width][u32 count][count values of width bytes, strictly ascending],
+ * little endian. intset_blob_validate returns the count of a well-formed
+ * blob, else INTSET_BLOB_BAD (width, count and length disagree) or
+ * INTSET_BLOB_UNSORTED; intset_blob_get reads value i of a validated one. */
+#define INTSET_BLOB_BAD (-1)
+#define INTSET_BLOB_UNSORTED (-2)
+long long intset_blob_validate(const unsigned char *p, size_t len);
+int64_t intset_blob_get(const unsigned char *p, size_t i);
+
 #endif

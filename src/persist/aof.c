@@ -547,6 +547,11 @@ static int replay(str *argv, int argc)
     client *c = replay_client;
     command *cmd = cmd_lookup(argv[0], str_len(argv[0]));
     if (!cmd) {
+        /* The log holds internal names too (DEL, PEXPIREAT, MULTI), and
+         * they must load whatever rename-command did to them. */
+        cmd = cmd_lookup_original(argv[0], str_len(argv[0]));
+    }
+    if (!cmd) {
         return -1;
     }
     if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {

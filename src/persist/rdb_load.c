@@ -18,6 +18,7 @@
 #include "base/crc64.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "ds/intset.h"
 #include "ds/redis_listpack.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
@@ -409,28 +410,16 @@ static void *load_set(reader *r, int type)
         if (!blob) {
             return NULL;
         }
-        /* [u32 width][u32 count][values ascending, little endian] */
         const unsigned char *p = (const unsigned char *)blob;
-        size_t len = str_len(blob);
-        uint32_t width = len >= 8 ? (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) : 0;
-        uint32_t count = len >= 8 ? (uint32_t)(p[4] | p[5] << 8 | p[6] << 16 | (uint32_t)p[7] << 24) : 0;
-        if ((width != 2 && width != 4 && width != 8) || (uint64_t)count * width + 8 != len) {
+        long long count = intset_blob_validate(p, str_len(blob));
+        if (count < 0) {
             str_free(blob);
-            fail(r, "Corrupt RDB: %s", "intset integrity check failed");
+            fail(r, "Corrupt RDB: %s",
+                 count == INTSET_BLOB_UNSORTED ? "intset not sorted" : "intset integrity check failed");
             return NULL;
         }
-        int64_t prev = 0;
-        for (uint32_t i = 0; i < count && !r->failed; i++) {
-            uint64_t u = 0;
-            for (uint32_t b = 0; b < width; b++) {
-                u |= (uint64_t)p[8 + i * width + b] << (8 * b);
-            }
-            int64_t v = width == 2 ? (int16_t)u : width == 4 ? (int32_t)u : (int64_t)u;
-            if (i > 0 && v <= prev) {
-                fail(r, "Corrupt RDB: %s", "intset not sorted");
-                break;
-            }
-            prev = v;
+        for (long long i = 0; i < count && !r->failed; i++) {
+            int64_t v = intset_blob_get(p, (size_t)i);
             char buf[32];
             s = set_add_checked(r, s, (sv){buf, (size_t)util_ll2str(buf, v)}, count);
         }

@@ -85,6 +85,22 @@ static void put_int(luaL_Buffer *b, uint64_t v, size_t size, int little)
     luaL_addlstring(b, buf, size);
 }
 
+/* A script's number as the integer bits to pack. Out-of-range values and
+ * NaN saturate (0 for NaN): converting them with a cast is undefined. */
+static uint64_t number_bits(lua_Number n, int is_signed)
+{
+    if (!(n == n)) {
+        return 0;
+    }
+    if (is_signed || n < 0) {
+        if (n <= -9223372036854775808.0) {
+            return (uint64_t)INT64_MIN;
+        }
+        return n >= 9223372036854775808.0 ? (uint64_t)INT64_MAX : (uint64_t)(int64_t)n;
+    }
+    return n >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)n;
+}
+
 static int l_pack(lua_State *L)
 {
     const char *fmt = luaL_checkstring(L, 1);
@@ -109,9 +125,7 @@ static int l_pack(lua_State *L)
         case 'T':
         case 'i':
         case 'I': {
-            lua_Number n = luaL_checknumber(L, arg++);
-            int64_t v = (opt >= 'a') ? (int64_t)n : (int64_t)(uint64_t)n;
-            put_int(&b, (uint64_t)v, size, st.little);
+            put_int(&b, number_bits(luaL_checknumber(L, arg++), opt >= 'a'), size, st.little);
             break;
         }
         case 'f': {
@@ -179,11 +193,15 @@ static int l_unpack(lua_State *L)
         size_t size = item_size(L, opt, &fmt);
         if (opt == 'c' && size == 0) {
             luaL_argcheck(L, n > 0 && lua_isnumber(L, -1), 1, "format 'c0' needs a previous size");
-            size = (size_t)lua_tonumber(L, -1);
+            /* The count is data: negative, NaN or past the end is an error
+             * before it becomes a size (a huge one wrapped pos + size). */
+            lua_Number want = lua_tonumber(L, -1);
+            luaL_argcheck(L, want >= 0 && pos <= ld && want <= (lua_Number)(ld - pos), 2, "data string too short");
+            size = (size_t)want;
             lua_pop(L, 1);
             n--;
         }
-        if (opt != 's' && pos + size > ld) {
+        if (opt != 's' && (pos > ld || size > ld - pos)) {
             return luaL_argerror(L, 2, "data string too short");
         }
         luaL_checkstack(L, 2, "too many results");

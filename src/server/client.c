@@ -248,7 +248,12 @@ static int write_out(client *c)
         total += (size_t)n;
     }
     server.stats.net_output_bytes += (long long)total;
-    rbuf_compact(&c->out);
+    if (rbuf_pending(&c->out) == 0) {
+        /* All sent: an idle client holds no output buffer either. */
+        rbuf_free(&c->out);
+    } else {
+        rbuf_compact(&c->out);
+    }
     if (total) {
         c->last_interaction = server_ms();
     }
@@ -294,6 +299,14 @@ static void tls_step(client *c)
         return;
     }
     want_writable(c, rc == TLS_WANT_WRITE);
+    if (rc == TLS_OK && protected_mode_denies(c)) {
+        /* Over TLS, before any request is read; then closed. */
+        reply_raw(&c->out, protected_mode_error, strlen(protected_mode_error));
+        c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        server.stats.rejected_conn++;
+        write_out(c);
+        return;
+    }
     if (rc == TLS_OK) {
         read_handler(server.loop, c->fd, c, EV_READABLE);
     }
@@ -431,10 +444,15 @@ static void process_input(client *c)
             repl_master_applied(c, c->qbuf + c->cmd_start, c->qpos - c->cmd_start, reply_mark);
         }
         resp_parser_reset(&c->parser);
+        c->query_since = server_ms(); /* the bytes after it are a new command */
         if (!(c->flags & CLIENT_BLOCKED)) {
             client_end_command(c);
         }
         if (rbuf_pending(&c->out)) {
+            /* The limits hold per command, not per cron tick: a pipeline
+             * of big reads from a client that never reads its socket
+             * stops at the hard limit instead of growing for 100 ms. */
+            client_check_obuf(c);
             client_pending_write(c);
         }
     }
@@ -519,6 +537,9 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
         c->qbuf = alloc_resize(c->qbuf, cap);
         c->qcap = cap;
     }
+    if (c->qlen == 0) {
+        c->query_since = server_ms(); /* a new command begins */
+    }
     ssize_t n = conn_read(fd, c->tls, c->qbuf + c->qlen, want);
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -557,8 +578,12 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     server.current_client = c;
     process_input(c);
     server.current_client = NULL;
-    /* Shrink a big idle query buffer. */
-    if (c->qlen == 0 && c->qcap > 64 * 1024) {
+    /* Everything read was consumed: give the buffer back. An idle
+     * connection then costs its client struct and nothing else (a
+     * read's allocation comes from the allocator's thread cache, so the
+     * hot path pays a few nanoseconds for it); a client waiting in the
+     * middle of a command keeps its bytes (qlen > 0). */
+    if (c->qlen == 0) {
         alloc_free(c->qbuf);
         c->qbuf = NULL;
         c->qcap = 0;
@@ -611,6 +636,16 @@ static void accept_batch(int lfd, int tls)
             snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
         }
         sock_local_name(fd, c->laddr, sizeof(c->laddr));
+        if (!tls && protected_mode_denies(c)) {
+            /* Said at once, before reading anything, as Redis does: the
+             * peer learns why and the connection costs nothing more (a TLS
+             * peer hears it after its handshake: tls_step). */
+            ssize_t w = write(fd, protected_mode_error, strlen(protected_mode_error));
+            (void)w;
+            server.stats.rejected_conn++;
+            client_free(c);
+            continue;
+        }
         server.stats.numconnections++;
     }
 }
@@ -718,13 +753,20 @@ client *client_by_id(uint64_t id)
 void client_cron(void)
 {
     int64_t now = server_ms();
+    int64_t limit = (int64_t)server.cfg.timeout * 1000;
     for (client *c = server.clients; c; c = c->next) {
-        if (server.cfg.timeout > 0 && !(c->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_BLOCKED)) &&
-            !(c->flags & CLIENT_PUBSUB) && !c->pstate &&
-            now - c->last_interaction > (int64_t)server.cfg.timeout * 1000) {
-            log_msg(LOG_VERBOSE, "Closing idle client");
-            client_close_async(c);
-            continue;
+        if (limit > 0 && !(c->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_BLOCKED))) {
+            int idle = !(c->flags & CLIENT_PUBSUB) && !c->pstate && now - c->last_interaction > limit;
+            /* Keel's addition to Redis's rule: a command must arrive whole
+             * within `timeout`. A peer dribbling a byte a second never
+             * looks idle, yet must not hold a connection slot and its
+             * partial command forever. */
+            int dribbling = c->qlen > 0 && now - c->query_since > limit;
+            if (idle || dribbling) {
+                log_msg(LOG_VERBOSE, idle ? "Closing idle client" : "Closing client sending a command too slowly");
+                client_close_async(c);
+                continue;
+            }
         }
         if (rbuf_pending(&c->out)) {
             client_check_obuf(c);

@@ -42,6 +42,8 @@ struct config_def {
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
     void (*apply)(void);
+    /* CONFIG SET needs enable-protected-configs to allow the client. */
+    int protected_;
 };
 
 static const char *const enum_yes_no[] = {"no", "yes", NULL};
@@ -433,7 +435,7 @@ static config_def defs[] = {
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
-    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL},
+    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL, 1},
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
@@ -452,6 +454,9 @@ static config_def defs[] = {
     {"client-output-buffer-limit", NULL, CFG_SPECIAL, NULL, 0, 0,
      "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 1, NULL, set_obuf, get_obuf, NULL},
     {"enable-debug-command", NULL, CFG_ENUM, S(enable_debug_command), 0, 0, "local", 0, enum_debug, NULL, NULL, NULL},
+    {"enable-module-command", NULL, CFG_ENUM, S(enable_module_command), 0, 0, "no", 0, enum_debug, NULL, NULL, NULL},
+    {"enable-protected-configs", NULL, CFG_ENUM, S(enable_protected_configs), 0, 0, "no", 0, enum_debug, NULL, NULL,
+     NULL},
     {"lazyfree-lazy-user-del", NULL, CFG_BOOL, S(lazyfree_lazy_user_del), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"lazyfree-lazy-user-flush", NULL, CFG_BOOL, S(lazyfree_lazy_user_flush), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"lazyfree-lazy-expire", NULL, CFG_BOOL, S(lazyfree_lazy_expire), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
@@ -468,7 +473,7 @@ static config_def defs[] = {
     {"auto-aof-rewrite-min-size", NULL, CFG_MEM, S(auto_aof_rewrite_min_size), 0, LLONG_MAX, "64mb", 1, NULL, NULL,
      NULL, NULL},
     {"aof-load-truncated", NULL, CFG_BOOL, S(aof_load_truncated), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL},
+    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL, 1},
     {"rdbcompression", NULL, CFG_BOOL, S(rdbcompression), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"bgsave-forkless", NULL, CFG_BOOL, S(bgsave_forkless), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
@@ -619,6 +624,29 @@ static void enum_error(const char *const *enums, char *err, size_t errlen)
     str_free(all);
 }
 
+/* save: "" (none) or "<seconds> <changes>" pairs, seconds >= 1 and
+ * changes >= 0, separated by single spaces, as Redis checks them. */
+static int save_points_valid(const char *val)
+{
+    if (!*val) {
+        return 1;
+    }
+    int n = 0;
+    for (const char *p = val;; n++) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        long long v;
+        if (!util_parse_ll(p, len, &v) || v < (n % 2 == 0 ? 1 : 0)) {
+            return 0;
+        }
+        if (!sp) {
+            break;
+        }
+        p = sp + 1;
+    }
+    return n % 2 == 1;
+}
+
 static int set_def(config_def *d, const char *val, char *err, size_t errlen)
 {
     long long v;
@@ -670,6 +698,10 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     case CFG_STR:
         if (d->enums && enum_index(d->enums, val) < 0) {
             enum_error(d->enums, err, errlen);
+            return -1;
+        }
+        if (d->ptr == &server.cfg.save && !save_points_valid(val)) {
+            snprintf(err, errlen, "Invalid save parameters");
             return -1;
         }
         alloc_free(*(char **)d->ptr);
@@ -738,8 +770,28 @@ void config_defaults(void)
     server.cfg.active_expire = 1;
 }
 
+/* "rename-command FROM TO" (TO may be empty): a start-up directive only,
+ * unknown to CONFIG SET and GET as in Redis. The loader hands over the
+ * arguments joined by one space, so "FLUSHALL \"\"" arrives as "FLUSHALL ". */
+static int rename_command(const char *value, char *err, size_t errlen)
+{
+    const char *sp = strchr(value, ' ');
+    if (!sp || strchr(sp + 1, ' ')) {
+        return -2; /* not two arguments */
+    }
+    const char *msg;
+    if (cmd_table_rename(value, (size_t)(sp - value), sp + 1, strlen(sp + 1), &msg) < 0) {
+        snprintf(err, errlen, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
 {
+    if (at_startup && strcasecmp(name, "rename-command") == 0) {
+        return rename_command(value, err, errlen);
+    }
     if (at_startup && strcasecmp(name, "user") == 0) {
         /* "--user alice on >pw": the command line's form of a user line. */
         str args = NULL;
@@ -771,6 +823,12 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
         return -1;
     }
     return set_def(d, value, err, errlen);
+}
+
+int config_is_protected(const char *name)
+{
+    config_def *d = find_def(name);
+    return d && d->protected_;
 }
 
 str config_get_value(const char *name, int *found)
@@ -842,14 +900,24 @@ static int load_include(const char *pattern, int depth, char *msg, size_t msglen
     return rc;
 }
 
+static int load_text(const char *path, const char *text, size_t len, int depth, char *err, size_t errlen);
+
 int config_load_file(const char *path, char *err, size_t errlen)
 {
     return load_file(path, 0, err, errlen);
 }
 
-/* Reads redis.conf syntax: one directive per line, arguments split with
- * quoting rules; the directive's arguments are joined by spaces (so
- * "save 900 1 300 10" stores "900 1 300 10"). */
+int config_load_string(const char *text, size_t len, char *err, size_t errlen)
+{
+    return load_text("(string)", text, len, 0, err, errlen);
+}
+
+const char *config_name_at(int i)
+{
+    return i >= 0 && i < NDEFS ? defs[i].name : NULL;
+}
+
+/* The whole file (or stdin for "-"), then its lines. */
 static int load_file(const char *path, int depth, char *err, size_t errlen)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -857,15 +925,46 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
         snprintf(err, errlen, "Fatal error, can't open config file '%s'", path);
         return -1;
     }
-    char line[64 * 1024];
+    str text = str_empty(4096);
+    char buf[16 * 1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        text = str_append(text, buf, n);
+    }
+    int bad = ferror(f);
+    if (f != stdin) {
+        fclose(f);
+    }
+    int rc;
+    if (bad) {
+        snprintf(err, errlen, "Fatal error, can't read config file '%s'", path);
+        rc = -1;
+    } else {
+        rc = load_text(path, text, str_len(text), depth, err, errlen);
+    }
+    str_free(text);
+    return rc;
+}
+
+/* Reads redis.conf syntax: one directive per line, arguments split with
+ * quoting rules; the directive's arguments are joined by spaces (so
+ * "save 900 1 300 10" stores "900 1 300 10"). */
+static int load_text(const char *path, const char *text, size_t len, int depth, char *err, size_t errlen)
+{
     int lineno = 0, rc = 0;
-    str args = NULL;
+    str args = NULL, line = str_empty(256);
     size_t *off = NULL, *lens = NULL, cap = 0;
-    while (fgets(line, sizeof(line), f)) {
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t llen = nl ? (size_t)(nl - (text + at)) : len - at;
+        str_clear(line);
+        line = str_append(line, text + at, llen);
+        at += llen + (nl != NULL);
         lineno++;
-        size_t len = strlen(line);
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
-            line[--len] = '\0';
+        /* A NUL ends the line, as it did when lines were C strings. */
+        size_t ln = strlen(line);
+        while (ln && (line[ln - 1] == '\n' || line[ln - 1] == '\r')) {
+            line[--ln] = '\0';
         }
         char *p = line;
         while (isspace((unsigned char)*p)) {
@@ -945,11 +1044,9 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
         }
     }
     str_free(args);
+    str_free(line);
     alloc_free(off);
     alloc_free(lens);
-    if (f != stdin) {
-        fclose(f);
-    }
     return rc;
 }
 

@@ -43,7 +43,21 @@ void reply_help(client *c, const char *const *lines)
     }
     reply_array(R(c), n);
     for (long long i = 0; i < n; i++) {
-        reply_status(R(c), lines[i]);
+        const char *rest = i == 0 ? strstr(lines[0], " <subcommand>") : NULL;
+        if (rest && c->argc > 0) {
+            /* "CONFIG <subcommand> ...": the container as the client named
+             * it (rename-command), upper-cased as Redis does. */
+            str line = str_empty(128);
+            for (size_t k = 0; k < c->argv[0].len && k < 64; k++) {
+                char ch = c->argv[0].ptr[k];
+                line = str_printf(line, "%c", ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+            }
+            line = str_append_cstr(line, rest);
+            reply_status_len(R(c), line, str_len(line));
+            str_free(line);
+        } else {
+            reply_status(R(c), lines[i]);
+        }
     }
 }
 
@@ -243,6 +257,11 @@ void dispatch(client *c)
         db_set_time(server.now_ms);
     }
     command *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (!cmd && (c->flags & CLIENT_MASTER)) {
+        /* The primary's stream holds commands by their internal names
+         * (DEL of an expired key...) whatever rename-command says here. */
+        cmd = cmd_lookup_original(c->argv[0].ptr, c->argv[0].len);
+    }
     if (!cmd) {
         reply_unknown(c);
         if (c->flags & CLIENT_MULTI) {
@@ -251,7 +270,9 @@ void dispatch(client *c)
         return;
     }
     if (!arity_ok(cmd, c->argc)) {
-        reply_arity_error(c);
+        /* Named as the table names it, so a renamed command's error
+         * still says what it is (as Redis). */
+        reply_errf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
         cmd->st.rejected_calls++;
         if (c->flags & CLIENT_MULTI) {
             c->flags |= CLIENT_DIRTY_EXEC;
@@ -264,7 +285,7 @@ void dispatch(client *c)
         command *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
         if (!sub || !arity_ok(sub, c->argc)) {
             if (sub) {
-                reply_subcommand_arity_error(c);
+                reply_errf(c, "ERR wrong number of arguments for '%s' command", sub->name);
                 sub->st.rejected_calls++;
             } else {
                 reply_subcommand_unknown(c);
@@ -304,12 +325,13 @@ void dispatch(client *c)
         cmd->st.rejected_calls++;
         return;
     }
-    if ((cmd->flags & CMD_PROTECTED) && !server_has_debug_access(c)) {
+    if ((cmd->flags & CMD_PROTECTED) && !protected_command_allowed(c, cmd)) {
+        int debug = cmd->fn == cmd_debug;
         reply_errf(c,
                    "ERR %s command not allowed. If the enable-%s-command option is set to \"local\", you can "
                    "run it from a local connection, otherwise you need to set this option in the "
                    "configuration file, and then restart the server.",
-                   "DEBUG", "debug");
+                   debug ? "DEBUG" : "MODULE", debug ? "debug" : "module");
         cmd->st.rejected_calls++;
         return;
     }

@@ -46,19 +46,6 @@ void server_update_time(void)
     db_set_lru_clock((uint32_t)(server.now_ms / 1000));
 }
 
-int server_has_debug_access(client *c)
-{
-    int mode = server.cfg.enable_debug_command;
-    if (mode == 1) {
-        return 1;
-    }
-    if (mode == 2) {
-        return (c->flags & (CLIENT_UNIX | CLIENT_FAKE)) || strncmp(c->addr, "127.", 4) == 0 ||
-               strncmp(c->addr, "[::1]", 5) == 0;
-    }
-    return 0;
-}
-
 /* ---- expiry hooks from the keyspace ---- */
 
 static void on_key_expired(db *d, sv key)

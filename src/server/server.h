@@ -91,6 +91,7 @@ struct client {
     size_t qlen, qcap, qpos;
     size_t cmd_start; /* where the command being parsed begins */
     size_t qbuf_peak;
+    int64_t query_since; /* ms: when the bytes still in qbuf began arriving */
     resp_parser parser;
     sv *argv;
     int argc;
@@ -160,8 +161,10 @@ typedef struct server_config {
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     obuf_limit obuf[OBUF_CLASSES];
-    int enable_debug_command; /* 0 no, 1 yes, 2 local */
-    int active_expire;        /* DEBUG SET-ACTIVE-EXPIRE */
+    int enable_debug_command;     /* PROTECTED_NO, _YES or _LOCAL */
+    int enable_module_command;    /* the same for MODULE LOAD|LOADEX|UNLOAD */
+    int enable_protected_configs; /* the same for CONFIG SET of dir, dbfilename */
+    int active_expire;            /* DEBUG SET-ACTIVE-EXPIRE */
     int lazyfree_lazy_user_del;
     int lazyfree_lazy_user_flush;
     int lazyfree_lazy_expire;
@@ -539,14 +542,35 @@ void hash_active_expire(void);
 /* ---- misc ---- */
 int64_t server_ms(void);
 void server_update_time(void);
+/* ---- protected mode and dangerous parts (server/protected.c) ---- */
+/* A unix-socket, internal or loopback (127.0.0.0/8, ::1) client. */
+int client_is_local(const client *c);
+/* Protected mode refuses c: it is on, the default user has no password and
+ * c is not local. The connection then gets protected_mode_error (a whole
+ * RESP error line) and is closed. */
+int protected_mode_denies(const client *c);
+extern const char protected_mode_error[];
+/* enable-debug-command / enable-module-command / enable-protected-configs. */
+enum { PROTECTED_NO = 0, PROTECTED_YES = 1, PROTECTED_LOCAL = 2 };
+int server_allows_protected(int mode, const client *c);
 int server_has_debug_access(client *c);
+/* A CMD_PROTECTED command (DEBUG; MODULE LOAD, LOADEX, UNLOAD) that the
+ * matching enable-*-command setting allows c to run. */
+int protected_command_allowed(client *c, const command *cmd);
 /* Listening sockets for port on every bind address, into fds (at most
  * 16); -1 (logged) when one that must exist cannot be bound. */
 int server_listen_tcp(int port, int *fds, int *count);
 str info_generate(const char *section, int all, int everything);
 int config_load_file(const char *path, char *err, size_t errlen);
+/* The same for a config text in memory (the fuzz target's entry). */
+int config_load_string(const char *text, size_t len, char *err, size_t errlen);
+/* The i-th directive's name, NULL past the last. */
+const char *config_name_at(int i);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
 str config_get_value(const char *name, int *found);
+/* A config CONFIG SET refuses unless enable-protected-configs allows the
+ * client (dir, dbfilename: they choose where the server writes files). */
+int config_is_protected(const char *name);
 /* Directives whose change takes effect once per CONFIG SET, after all its
  * pairs are set (the TLS files: a new certificate and its key are only
  * valid together). config_commit applies them: -1 with err when that

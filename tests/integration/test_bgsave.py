@@ -4,7 +4,7 @@ the save points of `save`, INFO persistence while and after saving, and
 stop-writes-on-bgsave-error refusing writes with MISCONF until a save works
 again. The texts are Redis 7.0's; the tests use DEBUG POPULATE and CONFIG
 SET dir, which Redis 7 allows only with enable-debug-command and
-enable-protected-configs."""
+enable-protected-configs (every server here gets the latter as local)."""
 import os
 import shutil
 import tempfile
@@ -18,6 +18,13 @@ MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currentl
            "Commands that may modify the data set are disabled, because this instance is configured to report "
            "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
            "Redis logs for details about the RDB error.")
+
+
+@pytest.fixture
+def keel(keel):
+    """conftest's keel, with CONFIG SET dir allowed from loopback (Redis 7.0
+    and Keel refuse it by default: enable-protected-configs no)."""
+    return lambda *args, **kw: keel("--enable-protected-configs", "local", *args, **kw)
 
 
 def info(r):

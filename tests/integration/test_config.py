@@ -296,7 +296,7 @@ def test_config_rewrite_collapses_duplicates(keel):
 
 
 def test_config_rewrite_quotes_values(keel):
-    s = keel(config="# quoting\nrequirepass \"old pass\"\n")
+    s = keel(config="# quoting\nrequirepass \"old pass\"\nenable-protected-configs local\n")
     r = s.client(password="old pass", decode_responses=True)
     odd = 'my "dump" \\ file\t.rdb'
     r.config_set("dbfilename", odd)

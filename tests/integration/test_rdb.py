@@ -17,8 +17,8 @@ the other side (against itself when KEEL_SERVER is redis-server).
 
 Every server here is started by `spawn` with its own --dir, `--save ""`,
 `--appendonly no` and `--enable-debug-command local` (Redis 7.0 refuses
-DEBUG by default); Redis also gets `--enable-protected-configs local`, since
-7.0 refuses CONFIG SET dir/dbfilename without it. Nothing relies on the
+DEBUG by default) and `--enable-protected-configs local` (both refuse
+CONFIG SET dir/dbfilename without it). Nothing relies on the
 save-on-SIGTERM Redis does when save rules are set. The helpers shared with
 test_aof.py live in persist_util.py."""
 import os
@@ -50,10 +50,7 @@ _remove_tmpdirs = removal_fixture(mkdir)
 
 
 def base_args(binary):
-    args = ["--appendonly", "no", "--enable-debug-command", "local"]
-    if binary.endswith("redis-server"):
-        args += ["--enable-protected-configs", "local"]
-    return args
+    return ["--appendonly", "no", "--enable-debug-command", "local", "--enable-protected-configs", "local"]
 
 
 spawn = spawn_fixture(mkdir, base_args)

@@ -341,8 +341,9 @@ def test_tls_state_counts_in_used_memory_keel_only(start, pki):
     per_tls = (c.info("memory")["used_memory"] - before) / 40
     for sock in socks:
         sock.close()
-    # A plain client costs its buffers (about 34 KB); TLS adds OpenSSL's.
-    assert per_tls > 60000, per_tls
+    # An idle plain client holds no buffers (they go back when drained):
+    # what is left is OpenSSL's state.
+    assert per_tls > 40000, per_tls
     assert per_tls < 200000, per_tls
 
 
