@@ -917,6 +917,19 @@ const char *config_name_at(int i)
     return i >= 0 && i < NDEFS ? defs[i].name : NULL;
 }
 
+/* Everything f holds; *bad is set when reading failed. */
+static str read_stream(FILE *f, int *bad)
+{
+    str text = str_empty(4096);
+    char buf[16 * 1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        text = str_append(text, buf, n);
+    }
+    *bad = ferror(f);
+    return text;
+}
+
 /* The whole file (or stdin for "-"), then its lines. */
 static int load_file(const char *path, int depth, char *err, size_t errlen)
 {
@@ -925,13 +938,8 @@ static int load_file(const char *path, int depth, char *err, size_t errlen)
         snprintf(err, errlen, "Fatal error, can't open config file '%s'", path);
         return -1;
     }
-    str text = str_empty(4096);
-    char buf[16 * 1024];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        text = str_append(text, buf, n);
-    }
-    int bad = ferror(f);
+    int bad;
+    str text = read_stream(f, &bad);
     if (f != stdin) {
         fclose(f);
     }
@@ -1153,13 +1161,8 @@ static str read_whole_file(const char *path)
     if (!f) {
         return errno == ENOENT ? str_empty(0) : NULL;
     }
-    str s = str_empty(4096);
-    char buf[16 * 1024];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        s = str_append(s, buf, n);
-    }
-    int bad = ferror(f);
+    int bad;
+    str s = read_stream(f, &bad);
     fclose(f);
     if (bad) {
         str_free(s);
