@@ -39,8 +39,13 @@ enum { ACL_CTX_TOPLEVEL = 0, ACL_CTX_MULTI = 1, ACL_CTX_LUA = 2 };
 
 typedef struct acl_keypat {
     str pat;
-    int flags; /* ACL_KEY_READ | ACL_KEY_WRITE */
+    int flags;  /* ACL_KEY_READ | ACL_KEY_WRITE */
+    int prefix; /* "literal*": the literal's length, matched by memcmp; else -1 */
 } acl_keypat;
+
+/* The literal part of a "literal*" pattern (no other glob character), or
+ * -1: most key patterns are of that shape and need no glob matcher. */
+int acl_keypat_prefix(const char *pat, size_t len);
 
 /* "+select|0": a first argument allowed for an otherwise blocked command
  * (deprecated in Redis 7 but still accepted). */

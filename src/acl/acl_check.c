@@ -18,6 +18,7 @@
  * commands that only look at a key's existence, type or size (EXISTS, TYPE,
  * STRLEN, LLEN...) need any matching pattern. Shard channels (SSUBSCRIBE,
  * SPUBLISH) are channels, not keys. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -167,11 +168,28 @@ static int key_needs(const command *cmd, int k, const sv *argv, int argc)
     }
 }
 
+int acl_keypat_prefix(const char *pat, size_t len)
+{
+    if (len == 0 || len > INT_MAX || pat[len - 1] != '*') {
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (pat[i] == '*' || pat[i] == '?' || pat[i] == '[' || pat[i] == '\\') {
+            return -1;
+        }
+    }
+    return (int)(len - 1);
+}
+
 static int key_allowed(const acl_selector *s, sv key, int need)
 {
     for (int i = 0; i < s->nkeys; i++) {
         const acl_keypat *p = &s->keys[i];
-        if ((p->flags & need) == need && util_glob_match(p->pat, str_len(p->pat), key.ptr, key.len, 0)) {
+        if ((p->flags & need) != need) {
+            continue;
+        }
+        if (p->prefix >= 0 ? key.len >= (size_t)p->prefix && memcmp(key.ptr, p->pat, (size_t)p->prefix) == 0
+                           : util_glob_match(p->pat, str_len(p->pat), key.ptr, key.len, 0)) {
             return 1;
         }
     }

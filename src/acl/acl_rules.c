@@ -192,6 +192,7 @@ void acl_selector_copy(acl_selector *dst, const acl_selector *src)
         for (int i = 0; i < src->nkeys; i++) {
             dst->keys[i].pat = str_dup(src->keys[i].pat);
             dst->keys[i].flags = src->keys[i].flags;
+            dst->keys[i].prefix = src->keys[i].prefix;
         }
         dst->nkeys = src->nkeys;
     }
@@ -282,6 +283,7 @@ static int add_key_pattern(acl_selector *s, const char *op, size_t len, const ch
     s->keys = alloc_resize(s->keys, sizeof(acl_keypat) * (size_t)(s->nkeys + 1));
     s->keys[s->nkeys].pat = str_new(op + off, len - off);
     s->keys[s->nkeys].flags = flags;
+    s->keys[s->nkeys].prefix = acl_keypat_prefix(op + off, len - off);
     s->nkeys++;
     return 0;
 }

@@ -887,3 +887,15 @@ def test_fcall_runs_as_the_caller(server, admin):
     assert e.startswith("ERR The user executing the script can't run this command or subcommand script: ")
     assert admin.get("foo1") == "v"
     admin.execute_command("FUNCTION", "FLUSH")
+
+
+def test_literal_prefix_patterns_match_as_globs(admin):
+    """Keel matches "literal*" key patterns with a prefix compare instead of
+    the glob matcher; the answers are the glob's, edge cases included."""
+    admin.execute_command("ACL", "SETUSER", "lp", "on", "nopass", "+get", "~pre*", "~a\\*", "~x?*", "~[ab]c*")
+    cases = {"pre": True, "prefix": True, "pr": False, "zpre": False, "PRE": False,
+             "a*": True, "a": False, "ab": False, "xy": True, "x": False, "xyz": True,
+             "ac": True, "bcd": True, "cc": False, "": False}
+    for key, allowed in cases.items():
+        got = admin.execute_command("ACL", "DRYRUN", "lp", "GET", key)
+        assert (got == b"OK" or got == "OK") == allowed, (key, got)
