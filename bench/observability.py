@@ -9,7 +9,7 @@ Both servers are pinned to one core and redis-benchmark to the other, as
 bench/run.py does; the two are measured alternately, round after round,
 so a drift of the machine hits both. Medians over the rounds.
 
-Environment: BENCH_OBS_ROUNDS [3], BENCH_OBS_N (requests at pipeline 1)
+Environment: BENCH_OBS_ROUNDS [2], BENCH_OBS_N (requests at pipeline 1)
 [100000; pipeline 16 runs 5x as many], KEEL_SERVER [./keel-server].
 
 Never fails because of slowness: the exit status is non-zero only when a
@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
 BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-ROUNDS = int(os.environ.get("BENCH_OBS_ROUNDS") or 3)
+ROUNDS = int(os.environ.get("BENCH_OBS_ROUNDS") or 2)
 N1 = int(os.environ.get("BENCH_OBS_N") or 100000)
 PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
 SERVER_PIN = ["taskset", "-c", "1"] if PIN else []

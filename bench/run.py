@@ -145,7 +145,7 @@ Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
   BENCH_QUICK=1        a fast smoke run (1 round, small counts)
-  BENCH_ROUNDS         rounds per test [5]
+  BENCH_ROUNDS         rounds per test [4]
   BENCH_N              SET/GET/INCR requests at pipeline 1 [100000]
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
                        Other tests run a fraction of these so that the
@@ -165,13 +165,13 @@ Settings come from environment variables (defaults in brackets):
   BENCH_RDB_MB         size of the persistence section's RDB in MB
                        [1000; 100 with BENCH_QUICK]
   BENCH_RDB_VALUE      bytes per string value of that RDB [1000]
-  BENCH_RDB_ROUNDS     rounds of the RDB load test [3]
+  BENCH_RDB_ROUNDS     rounds of the RDB load test [2]
   BENCH_BGSAVE_ROUNDS  of those, rounds that also measure BGSAVE under
                        writes [1] (a 1 GB BGSAVE under the flood takes
                        about 30 s on 2 cores)
   BENCH_REPL_KEYS      keys of the full sync test [1000000; 100000 with
                        BENCH_QUICK]
-  BENCH_REPL_SYNC_ROUNDS  rounds of the full sync test [3; 1 with
+  BENCH_REPL_SYNC_ROUNDS  rounds of the full sync test [2; 1 with
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
   BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
@@ -233,7 +233,7 @@ def env_int(name, default):
 
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
-ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 5)
+ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 4)
 N1 = env_int("BENCH_N", 10000 if QUICK else 100000)
 N16 = env_int("BENCH_NP", 50000 if QUICK else 1000000)
 PUBSUB_N = env_int("BENCH_PUBSUB_N", N1 // 2)
@@ -245,11 +245,11 @@ SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,datacmds,
                .split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
-RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 3)
+RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 2)
 BGSAVE_ROUNDS = min(RDB_ROUNDS, env_int("BENCH_BGSAVE_ROUNDS", 1))
 ONLY = os.environ.get("BENCH_ONLY", "")
 REPL_KEYS = env_int("BENCH_REPL_KEYS", 100000 if QUICK else 1000000)
-REPL_SYNC_ROUNDS = env_int("BENCH_REPL_SYNC_ROUNDS", 1 if QUICK else 3)
+REPL_SYNC_ROUNDS = env_int("BENCH_REPL_SYNC_ROUNDS", 1 if QUICK else 2)
 REPL_SAMPLE_MS = env_int("BENCH_REPL_SAMPLE_MS", 200)
 CLIENTS = 50
 KEYSPACE = 100000
