@@ -61,6 +61,18 @@ def value(smp, name, **labels):
     return smp.get((name, frozenset((k, str(v)) for k, v in labels.items())))
 
 
+def wait_scrapes_recover(ms):
+    """After a flood: scrapes succeed again (idle slots expire after the
+    connection timeout at worst)."""
+    deadline = time.time() + HTTP_TIMEOUT + 10
+    while True:
+        try:
+            assert "keel_" in scrape(ms.mport)
+            return
+        except (OSError, http.client.HTTPException):
+            assert time.time() < deadline, "scrapes did not recover after the flood"
+
+
 def wait_for(fn, timeout=6):
     """Polls fn until it returns something truthy (snapshots come once a second)."""
     deadline = time.time() + timeout
@@ -498,13 +510,7 @@ def test_idle_connection_flood_is_capped(ms, mr):
             s.close()
     # Once the flood ends (the slots held idle expire after the
     # connection timeout at worst) others scrape again.
-    deadline = time.time() + HTTP_TIMEOUT + 10
-    while True:
-        try:
-            assert "keel_" in scrape(ms.mport)
-            break
-        except (OSError, http.client.HTTPException):
-            assert time.time() < deadline, "scrapes did not recover after the flood"
+    wait_scrapes_recover(ms)
     # Connections the flood left in the accept queue are reaped too.
     assert wait_for(lambda: server_fds(ms) <= base_fds + 4, timeout=HTTP_TIMEOUT + 5)
 
@@ -532,13 +538,7 @@ def test_connection_cap_across_addresses(ms, mr):
     finally:
         for s in idle:
             s.close()
-    deadline = time.time() + HTTP_TIMEOUT + 10
-    while True:
-        try:
-            assert "keel_" in scrape(ms.mport)
-            break
-        except (OSError, http.client.HTTPException):
-            assert time.time() < deadline, "scrapes did not recover after the flood"
+    wait_scrapes_recover(ms)
 
 
 def test_scrapes_do_not_disturb_commands(ms, mr):
