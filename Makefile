@@ -1,5 +1,6 @@
 # Keel build. `make` builds ./keel-server; `make SANITIZE=1` builds an
-# ASan+UBSan twin (./keel-server-san) in its own object directory.
+# ASan+UBSan twin (./keel-server-san) in its own object directory, and
+# `make SANITIZE=thread` a ThreadSanitizer one (./keel-server-tsan).
 CC ?= cc
 DEPS_OK := $(shell scripts/install-deps.sh --check >/dev/null 2>&1 && echo yes)
 
@@ -14,7 +15,13 @@ CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc -I$(GEN) $(LUA_CFLAGS) 
 # libmicrohttpd serves the metrics endpoint (src/server/metrics.c).
 LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
 
-ifeq ($(SANITIZE),1)
+ifeq ($(SANITIZE),thread)
+  # ThreadSanitizer: for the I/O, lazy-free, fsync and metrics threads.
+  BUILD := build/tsan
+  BIN := keel-server-tsan
+  CFLAGS_MODE := -O1 -fsanitize=thread -fno-omit-frame-pointer -DKEEL_FREE_AT_EXIT
+  LDFLAGS_MODE := -fsanitize=thread
+else ifeq ($(SANITIZE),1)
   BUILD := build/san
   BIN := keel-server-san
   CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DKEEL_FREE_AT_EXIT
@@ -42,7 +49,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration examples bench bench-patterns bench-evict format format-check docs clean fuzz
+.PHONY: all deps run test unit integration integration-iothreads examples bench bench-patterns bench-evict format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -92,6 +99,13 @@ unit: all $(UNIT_BINS)
 
 integration: all $(HIREDIS_BIN) $(EXAMPLE_BINS)
 	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
+
+# The suite again with I/O threads engaged for every batch (a file list in
+# IOTHREADS_TESTS narrows it, e.g. for the ThreadSanitizer build).
+IOTHREADS_ARGS := --io-threads 3 --io-threads-do-reads yes --io-threads-min-clients 1
+IOTHREADS_TESTS := tests/integration
+integration-iothreads: all $(HIREDIS_BIN) $(EXAMPLE_BINS)
+	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="$(IOTHREADS_ARGS)" $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) $(IOTHREADS_TESTS)
 
 test: unit integration
 

@@ -175,7 +175,8 @@ Settings come from environment variables (defaults in brackets):
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
   BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
-                       persistence,replication [all of these], and the
+                       persistence,replication,iothreads [all of these;
+                       iothreads runs only on 4 cores or more], and the
                        opt-in acl and tls (BENCH_SECTIONS=acl or tls, or
                        added to the list)
   BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
@@ -241,7 +242,8 @@ MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
 ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
 STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
-SECTIONS = set((os.environ.get("BENCH_SECTIONS") or "memory,throughput,datacmds,pubsub,persistence,replication")
+SECTIONS = set((os.environ.get("BENCH_SECTIONS") or
+                "memory,throughput,datacmds,pubsub,persistence,replication,iothreads")
                .split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
@@ -360,11 +362,13 @@ def redis_like(binary):
 
 
 class Server:
-    def __init__(self, name, binary, tmp, args=None, redis_args=(), dir=None):
+    def __init__(self, name, binary, tmp, args=None, redis_args=(), dir=None, pin=None):
         """args: the argv after --port and --dir [NO_PERSISTENCE];
         redis_args: appended only when binary is a real redis-server;
-        dir: an existing directory to run in [a new one under tmp]."""
+        dir: an existing directory to run in [a new one under tmp];
+        pin: the taskset prefix [SERVER_PIN]."""
         self.name = name
+        self.pin = SERVER_PIN if pin is None else pin
         self.binary = binary
         self.dir = dir or tempfile.mkdtemp(prefix=name + "-", dir=tmp)
         self.port = free_port()
@@ -388,7 +392,7 @@ class Server:
             argv += ["--daemonize", "no", "--bind", "127.0.0.1"] + self.redis_args
         logf = open(self.log, "w")
         # A session of its own: Ctrl-C reaches us, and we stop the servers.
-        self.proc = subprocess.Popen(SERVER_PIN + argv, stdout=logf, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.pin + argv, stdout=logf, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         logf.close()
         PROCS.append(self.proc)
@@ -639,11 +643,12 @@ def gen_locks(prefix, n):
 # ---- redis-benchmark ----
 
 
-def run_benchmark(srv, args, timeout=900, tls=None):
+def run_benchmark(srv, args, timeout=900, tls=None, pin=None):
     """Runs redis-benchmark --csv; returns (rows {name: rps}, error or None).
-    tls: (port, [--tls options]) to go to the server's tls-port instead."""
+    tls: (port, [--tls options]) to go to the server's tls-port instead;
+    pin: the taskset prefix [CLIENT_PIN]."""
     port, opts = tls if tls else (srv.port, [])
-    argv = (CLIENT_PIN + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(port), "--csv"] + list(opts) +
+    argv = ((CLIENT_PIN if pin is None else pin) + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(port), "--csv"] + list(opts) +
             [str(a) for a in args])
     try:
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
@@ -1874,6 +1879,62 @@ def tls_section(tmp, notes):
         stop_pair(pair)
 
 
+def iothreads_section(tmp, notes):
+    """SET/GET at pipeline 1 with io-threads N (reads threaded too) against
+    Redis with the same, for N = 2, 4, ... while the server's N cores and
+    redis-benchmark's cores fit the machine: a fresh pair per N, the
+    servers on cores 0..N-1, redis-benchmark on the others."""
+    cores = os.cpu_count() or 1
+    counts = [n for n in (2, 4, 8, 16) if 2 * n <= cores]
+    if not counts or not shutil.which("taskset"):
+        notes.append("io-threads: skipped on %d cores (needs 4: N cores for the server's threads and as many for "
+                     "redis-benchmark); io-threads 1, the default, is measured by every other section" % cores)
+        return []
+    tests = []
+    for n in counts:
+        server_pin = ["taskset", "-c", "0-%d" % (n - 1)]
+        client_pin = ["taskset", "-c", "%d-%d" % (n, cores - 1)]
+        group = []
+        for cmd in ("set", "get"):
+            t = Test("%s io-threads %d" % (cmd.upper(), n), [cmd.upper()], cmd, 1, count(1, 0), builtin=cmd)
+            if not ONLY or re.search(ONLY, t.label, re.I):
+                group.append(t)
+        if not group:
+            continue
+        pair = []
+        try:
+            for name, binary in (("keel", KEEL_BIN), ("redis", REDIS_BIN)):
+                srv = Server(name, binary, tmp, NO_PERSISTENCE + ["--io-threads", str(n), "--io-threads-do-reads",
+                                                                  "yes"], pin=server_pin)
+                pair.append(srv)
+                srv.start()
+            for t in group:
+                def run(srv, rnd, t=t):
+                    rows, err = run_benchmark(srv, ["-c", 4 * CLIENTS] + t.invocation(rnd)[2:], pin=client_pin)
+                    return t.pick(rows), err
+                t.runner = run
+            log("io-threads %d: servers on cores 0-%d, redis-benchmark on %d-%d" % (n, n - 1, n, cores - 1))
+            tests += run_rounds(runnable_tests(group, pair, notes), pair, notes, "io-threads ")
+        except BenchError as e:
+            notes.append("io-threads %d skipped: %s" % (n, str(e).strip()[-300:]))
+        finally:
+            stop_pair(pair)
+    return tests
+
+
+def render_iothreads(tests):
+    if not tests:
+        return []
+    out = ["### I/O threads: SET and GET at pipeline 1 with io-threads N (ratio > 1 means keel is faster)", ""]
+    out.append("A fresh pair per N, both with `--io-threads N --io-threads-do-reads yes --save '' --appendonly no`, "
+               "pinned to cores 0..N-1; redis-benchmark -c %d -r %d on the remaining cores, %d alternating rounds." % (
+                   4 * CLIENTS, KEYSPACE, ROUNDS))
+    out.append("")
+    out += throughput_rows(tests)
+    out += ["", geomean_line("io-threads", tests) or "", ""]
+    return out
+
+
 def render_tls(tests):
     if not tests:
         return []
@@ -2113,7 +2174,7 @@ def render_replication(load, sync):
     return out
 
 
-def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=()):
+def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=(), iot=()):
     out = []
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
@@ -2158,6 +2219,7 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
     out += render_persistence(aof, rdb)
     out += render_replication(*repl)
     out += render_tls(tls)
+    out += render_iothreads(iot)
     if notes:
         out.append("### Not measured in this run")
         out.append("")
@@ -2227,9 +2289,12 @@ def main():
         tls = []
         if "tls" in SECTIONS:
             tls = tls_section(tmp, notes)
+        iot = []
+        if "iothreads" in SECTIONS:
+            iot = iothreads_section(tmp, notes)
         meta["load1"] = "%.2f" % os.getloadavg()[0]
         meta["elapsed"] = time.time() - t0
-        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls)
+        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls, iot)
         print()
         print(text)
         if write:

@@ -36,6 +36,8 @@ struct ev_loop {
     ev_hook_fn before_sleep;
     long poll_max_us; /* busy-poll ceiling; 0 turns polling off */
     long poll_us;     /* current window, adapted to how long sleeps last */
+    int depth;        /* ev_process calls in progress */
+    int from_run;     /* the outermost of them is ev_run's */
 };
 
 ev_loop *ev_new(int setsize)
@@ -276,6 +278,7 @@ int ev_process(ev_loop *l, long max_wait_ms)
         }
     }
     int n = wait_events(l, (int)wait);
+    l->depth++;
     for (int i = 0; i < n; i++) {
         int fd = l->fired[i].data.fd;
         uint32_t ev = l->fired[i].events;
@@ -293,7 +296,13 @@ int ev_process(ev_loop *l, long max_wait_ms)
         }
     }
     run_timers(l);
+    l->depth--;
     return n;
+}
+
+int ev_in_main_iteration(ev_loop *l)
+{
+    return l->depth == 1 && l->from_run;
 }
 
 void ev_run(ev_loop *l)
@@ -303,7 +312,9 @@ void ev_run(ev_loop *l)
         if (l->before_sleep) {
             l->before_sleep(l);
         }
+        l->from_run = 1;
         ev_process(l, -1);
+        l->from_run = 0;
     }
 }
 

@@ -32,6 +32,10 @@ long ev_busy_poll_window(ev_loop *loop);
 /* Process ready events once; wait at most max_wait_ms (-1: until a timer). */
 int ev_process(ev_loop *loop, long max_wait_ms);
 void ev_run(ev_loop *loop);
+/* 1 while ev_run's own ev_process handles events (not a nested call from
+ * a handler, not a call from outside ev_run), so work left for the next
+ * before_sleep will be picked up. */
+int ev_in_main_iteration(ev_loop *loop);
 void ev_stop(ev_loop *loop);
 
 #endif

@@ -1299,6 +1299,7 @@ static void run_hook(lua_State *L, lua_Debug *ar)
     if (r->busy) {
         client *saved = server.current_client;
         ev_process(server.loop, 0);
+        client_read_deferred();
         client_flush_pending();
         server.current_client = saved;
         if (r->killed) {

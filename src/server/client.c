@@ -19,6 +19,7 @@
 #include "net/sock.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
+#include "server/io_threads.h"
 #include "server/pause.h"
 #include "server/server.h"
 
@@ -108,6 +109,26 @@ void client_run_cleanups(client *c)
     }
 }
 
+/* Reads left for the I/O threads: collected while ev_run handles events,
+ * read in one batch and then finished one client at a time from
+ * before_sleep. A finishing client may run a busy script whose event
+ * processing finishes the others (client_read_deferred nests), as a
+ * client whose event fired then would have been served. */
+static client **deferred_reads;
+static int ndeferred, deferred_cap;
+static int deferred_next; /* the next one to finish */
+static int deferred_read; /* the batch's sockets have been read */
+
+static void forget_deferred_read(client *c)
+{
+    for (int i = deferred_next; i < ndeferred; i++) {
+        if (deferred_reads[i] == c) {
+            deferred_reads[i] = NULL;
+            return;
+        }
+    }
+}
+
 void client_free(client *c)
 {
     if (!c) {
@@ -139,6 +160,9 @@ void client_free(client *c)
                 break;
             }
         }
+    }
+    if (c->read_deferred) {
+        forget_deferred_read(c);
     }
     free_argv_owned(c);
     alloc_free(c->argv_owned);
@@ -222,13 +246,13 @@ int client_check_obuf(client *c)
     return over;
 }
 
-/* Writes as much pending output as the socket takes. Returns -1 if the
- * client was closed. */
-static int write_out(client *c)
+/* The socket part of a write: sends what the output buffer holds, touching
+ * nothing but the buffer and the socket, so an I/O thread may run it.
+ * Leaves the bytes sent, or -1 on a broken connection, in io_result. */
+static void write_io(client *c)
 {
-    /* Replies to writes go out only after the writes are in the log. */
-    aof_flush();
     size_t total = 0;
+    c->io_result = 0;
     while (rbuf_pending(&c->out) > 0 && total < MAX_WRITE_PER_EVENT) {
         /* Everything queued at once: over TLS the replies of a batch
          * share full 16 KB records (one SSL_write each), never one record
@@ -241,12 +265,25 @@ static int write_out(client *c)
             if (errno == EINTR) {
                 continue;
             }
-            client_close_async(c);
-            return -1;
+            c->io_result = -1;
+            return;
         }
         c->out.sent += (size_t)n;
         total += (size_t)n;
     }
+    c->io_result = (ssize_t)total;
+}
+
+/* The rest of a write, in the main thread: accounting, buffer release,
+ * the writable event. Returns -1 if the client was closed. */
+static int write_done(client *c)
+{
+    server.stats.writes_processed++;
+    if (c->io_result < 0) {
+        client_close_async(c);
+        return -1;
+    }
+    size_t total = (size_t)c->io_result;
     server.stats.net_output_bytes += (long long)total;
     if (rbuf_pending(&c->out) == 0) {
         /* All sent: an idle client holds no output buffer either. */
@@ -272,6 +309,16 @@ static int write_out(client *c)
         ev_add(server.loop, c->fd, EV_WRITABLE, write_handler, c);
     }
     return 0;
+}
+
+/* Writes as much pending output as the socket takes. Returns -1 if the
+ * client was closed. */
+static int write_out(client *c)
+{
+    /* Replies to writes go out only after the writes are in the log. */
+    aof_flush();
+    write_io(c);
+    return write_done(c);
 }
 
 /* TLS needs writable events also when no reply is queued: during the
@@ -331,16 +378,75 @@ static void write_handler(ev_loop *l, int fd, void *data, int mask)
     write_out(c);
 }
 
-void client_flush_pending(void)
+/* Plain connections of ordinary clients may be served by an I/O thread;
+ * TLS sessions, replication links and clients on their way out stay with
+ * the main thread. */
+static int io_thread_eligible(const client *c)
 {
+    return c->fd >= 0 && !c->tls && !(c->flags & (CLIENT_MASTER | CLIENT_REPLICA | CLIENT_CLOSE_ASAP));
+}
+
+static void write_io_item(void *item)
+{
+    write_io(item);
+}
+
+static client **io_batch;
+static int io_batch_cap;
+
+static void io_batch_reserve(int n)
+{
+    if (n > io_batch_cap) {
+        io_batch_cap = n * 2;
+        io_batch = alloc_resize(io_batch, sizeof(client *) * (size_t)io_batch_cap);
+    }
+}
+
+/* Takes the clients waiting to be written off the pending list: those
+ * that still want a write go into io_batch (returned count), in the order
+ * they queued. */
+static int take_pending_writes(void)
+{
+    int n = 0;
     while (server.pending_writes) {
         client *c = server.pending_writes;
         server.pending_writes = c->pending_next;
         c->in_pending = 0;
         c->pending_next = NULL;
         if (!(c->flags & CLIENT_CLOSE_ASAP) && !(ev_mask(server.loop, c->fd) & EV_WRITABLE)) {
-            write_out(c);
+            io_batch_reserve(n + 1);
+            io_batch[n++] = c;
         }
+    }
+    return n;
+}
+
+void client_flush_pending(void)
+{
+    if (!server.pending_writes) {
+        return;
+    }
+    int n = take_pending_writes();
+    if (!io_threads_engage(n)) {
+        for (int i = 0; i < n; i++) {
+            write_out(io_batch[i]);
+        }
+        return;
+    }
+    /* Replies go out only once their writes are logged. */
+    aof_flush();
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (io_thread_eligible(io_batch[i])) {
+            io_batch[k++] = io_batch[i];
+        } else {
+            write_out(io_batch[i]);
+        }
+    }
+    io_threads_run((void **)io_batch, k, write_io_item);
+    server.stats.io_threaded_writes += k;
+    for (int i = 0; i < k; i++) {
+        write_done(io_batch[i]);
     }
 }
 
@@ -506,20 +612,11 @@ int client_drain_tls(client *c)
     return 0;
 }
 
-static void read_handler(ev_loop *l, int fd, void *data, int mask)
+/* The socket part of a read: grows the query buffer and reads into it,
+ * touching nothing but the client's buffer and socket, so an I/O thread
+ * may run it. Leaves the read's result in io_result / io_errno. */
+static void read_io(client *c)
 {
-    (void)l;
-    (void)mask;
-    client *c = data;
-    if (c->tls) {
-        if (!tls_established(c->tls)) {
-            tls_step(c);
-            return;
-        }
-        if (tls_write_wants_read(c->tls) && write_out(c) < 0) {
-            return;
-        }
-    }
     size_t want = READ_CHUNK;
     size_t big = resp_parser_pending_bulk(&c->parser, c->qlen - c->qpos);
     if (big >= BIG_ARG) {
@@ -537,12 +634,18 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
         c->qbuf = alloc_resize(c->qbuf, cap);
         c->qcap = cap;
     }
-    if (c->qlen == 0) {
-        c->query_since = server_ms(); /* a new command begins */
-    }
-    ssize_t n = conn_read(fd, c->tls, c->qbuf + c->qlen, want);
+    c->io_result = conn_read(c->fd, c->tls, c->qbuf + c->qlen, want);
+    c->io_errno = c->io_result < 0 ? errno : 0;
+}
+
+/* The rest of a read, in the main thread: limits, accounting, and running
+ * the commands that arrived. */
+static void read_done(client *c)
+{
+    ssize_t n = c->io_result;
+    server.stats.reads_processed++;
     if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (n < 0 && (c->io_errno == EAGAIN || c->io_errno == EINTR)) {
             if (c->tls && tls_read_wants_write(c->tls)) {
                 want_writable(c, 1);
             }
@@ -588,6 +691,89 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
         c->qbuf = NULL;
         c->qcap = 0;
     }
+}
+
+static void read_io_item(void *item)
+{
+    read_io(item);
+}
+
+void client_read_deferred(void)
+{
+    if (ndeferred == 0) {
+        return;
+    }
+    if (!deferred_read) {
+        /* Drop those closed meanwhile, or whose reads were paused (a busy
+         * script's caller): epoll reports them again once reads resume. */
+        int n = 0;
+        for (int i = 0; i < ndeferred; i++) {
+            client *c = deferred_reads[i];
+            if (!c) {
+                continue;
+            }
+            if (!(c->flags & CLIENT_CLOSE_ASAP) && (ev_mask(server.loop, c->fd) & EV_READABLE)) {
+                deferred_reads[n++] = c;
+            } else {
+                c->read_deferred = 0;
+            }
+        }
+        ndeferred = n;
+        if (io_threads_engage(n)) {
+            io_threads_run((void **)deferred_reads, n, read_io_item);
+            server.stats.io_threaded_reads += n;
+        } else {
+            for (int i = 0; i < n; i++) {
+                read_io(deferred_reads[i]);
+            }
+        }
+        deferred_read = 1;
+    }
+    while (deferred_next < ndeferred) {
+        client *c = deferred_reads[deferred_next++];
+        if (!c) {
+            continue; /* freed meanwhile */
+        }
+        c->read_deferred = 0;
+        if (!(c->flags & CLIENT_CLOSE_ASAP)) { /* (else killed by a command before it) */
+            read_done(c);
+        }
+    }
+    ndeferred = deferred_next = deferred_read = 0;
+}
+
+static void read_handler(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)fd;
+    (void)mask;
+    client *c = data;
+    if (c->tls) {
+        if (!tls_established(c->tls)) {
+            tls_step(c);
+            return;
+        }
+        if (tls_write_wants_read(c->tls) && write_out(c) < 0) {
+            return;
+        }
+    }
+    if (c->qlen == 0) {
+        c->query_since = server_ms(); /* a new command begins */
+    }
+    if (server.cfg.io_threads_do_reads && io_threads_enabled() && io_thread_eligible(c) && ev_in_main_iteration(l)) {
+        /* Left for before_sleep, which hands the batch to the I/O threads
+         * when it is big enough. */
+        if (!c->read_deferred) {
+            if (ndeferred == deferred_cap) {
+                deferred_cap = deferred_cap ? deferred_cap * 2 : 64;
+                deferred_reads = alloc_resize(deferred_reads, sizeof(client *) * (size_t)deferred_cap);
+            }
+            c->read_deferred = 1;
+            deferred_reads[ndeferred++] = c;
+        }
+        return;
+    }
+    read_io(c);
+    read_done(c);
 }
 
 /* Accepts a bounded batch per event so a connection storm cannot starve

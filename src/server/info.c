@@ -13,6 +13,7 @@
 #include "repl/repl.h"
 #include "script/lua.h"
 #include "server/instant.h"
+#include "server/io_threads.h"
 #include "server/latency.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -63,12 +64,13 @@ static str section_server(str s)
                    "configured_hz:%d\r\n"
                    "lru_clock:%u\r\n"
                    "executable:keel-server\r\n"
-                   "config_file:%s\r\n",
+                   "config_file:%s\r\n"
+                   "io_threads_active:%d\r\n",
                    KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
                    __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.runid,
                    server.cfg.port ? server.cfg.port : server.cfg.tls_port, (long long)util_us(), (long long)up,
                    (long long)(up / 86400), server.cfg.hz, server.cfg.hz, db_lru_clock(),
-                   server.config_file ? server.config_file : "");
+                   server.config_file ? server.config_file : "", io_threads_active());
     return s;
 }
 
@@ -213,14 +215,17 @@ static str section_stats(str s)
                    "client_output_buffer_limit_disconnections:%lld\r\n"
                    "total_error_replies:%lld\r\n"
                    "dump_payload_sanitizations:0\r\n"
-                   "total_reads_processed:0\r\n"
-                   "total_writes_processed:0\r\n",
+                   "total_reads_processed:%lld\r\n"
+                   "total_writes_processed:%lld\r\n"
+                   "io_threaded_reads_processed:%lld\r\n"
+                   "io_threaded_writes_processed:%lld\r\n",
                    server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
                    server.stats.net_input_bytes, server.stats.net_output_bytes, instant_rate(INSTANT_NET_INPUT) / 1024,
                    instant_rate(INSTANT_NET_OUTPUT) / 1024, server.stats.rejected_conn, sync, server.stats.expiredkeys,
                    server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
-                   server.stats.total_error_replies);
+                   server.stats.total_error_replies, server.stats.reads_processed, server.stats.writes_processed,
+                   server.stats.io_threaded_reads, server.stats.io_threaded_writes);
     str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }

@@ -23,6 +23,7 @@
 #include "server/block.h"
 #include "server/child.h"
 #include "server/instant.h"
+#include "server/io_threads.h"
 #include "server/latency.h"
 #include "server/metrics.h"
 #include "server/persistence.h"
@@ -133,6 +134,8 @@ static long cron(ev_loop *l, long long id, void *data)
 static void before_sleep(ev_loop *l)
 {
     (void)l;
+    /* First: the commands these reads bring may wake blocked clients. */
+    client_read_deferred();
     block_handle_ready();
     repl_before_sleep();
     /* The log first: a reply may leave only once its write is logged. */
@@ -495,6 +498,7 @@ int main(int argc, char **argv)
         return 1;
     }
     repl_start();
+    io_threads_start(server.cfg.io_threads);
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);

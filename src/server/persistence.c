@@ -283,6 +283,7 @@ void persistence_loading_progress(long long done, long long total)
     last_ms = now;
     server_update_time();
     ev_process(server.loop, 0);
+    client_read_deferred();
     client_flush_pending();
     client_reap();
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/dict.h"
 #include "base/str.h"
@@ -122,6 +123,11 @@ struct client {
     struct client *prev, *next;  /* all clients */
     struct client *pending_next; /* clients with replies to write */
     int in_pending;
+    int read_deferred; /* in the batch of reads for the I/O threads */
+    /* An I/O step's outcome, kept for the main thread to act on: bytes
+     * moved or -1, and errno of a failed read. */
+    ssize_t io_result;
+    int io_errno;
 };
 
 /* Client-output-buffer-limit classes. */
@@ -146,6 +152,9 @@ typedef struct server_config {
     int hz;
     int dynamic_hz;
     int busy_poll_us;
+    int io_threads; /* I/O threads, the main thread included */
+    int io_threads_do_reads;
+    int io_threads_min_clients; /* batch size that engages them; 0: 2 per thread */
     int loglevel;
     char *logfile;
     char *dir;
@@ -280,6 +289,8 @@ typedef struct server_stats {
     long long keyspace_misses;
     long long net_input_bytes;
     long long net_output_bytes;
+    long long reads_processed, writes_processed;
+    long long io_threaded_reads, io_threaded_writes;
     long long total_error_replies;
     long long unexpected_error_replies;
     long long client_qbuf_limit_disconnections;
@@ -486,6 +497,8 @@ void client_accept(ev_loop *l, int lfd, void *data, int mask);
 /* tls-port's listeners: each accepted connection starts a TLS handshake. */
 void client_accept_tls(ev_loop *l, int lfd, void *data, int mask);
 void client_flush_pending(void);
+/* Runs the reads read_handler left for the I/O threads (before_sleep). */
+void client_read_deferred(void);
 void client_reap(void);
 void client_cron(void);
 void client_process_input(client *c);

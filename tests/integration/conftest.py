@@ -17,6 +17,9 @@ import redis
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
+# Options for every server the suite starts (a test's own options come
+# after and win), e.g. to run the whole suite with I/O threads engaged.
+SERVER_ARGS = os.environ.get("KEEL_SERVER_ARGS", "").split()
 
 
 def seed_script(name):
@@ -64,7 +67,8 @@ class Server:
         for attempt in range(5):
             self.port = free_port()
             self.logf = open(self.log, "w")
-            self.proc = subprocess.Popen(argv + ["--port", str(self.port), "--dir", self.dir] + list(args),
+            extra = SERVER_ARGS if binary == SERVER else []
+            self.proc = subprocess.Popen(argv + extra + ["--port", str(self.port), "--dir", self.dir] + list(args),
                                          stdout=self.logf, stderr=subprocess.STDOUT, env=env)
             if self._wait_ready():
                 return

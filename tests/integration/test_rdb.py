@@ -755,7 +755,7 @@ def test_clients_get_loading_while_the_snapshot_loads(keel):
     (INFO still answers, with loading:1 and progress), as in Redis."""
     import socket as _socket
     src = keel("--save", "", "--enable-debug-command", "yes")
-    c = src.client()
+    c = src.client(socket_timeout=120)  # 2M keys: slow on a loaded machine
     c.execute_command("DEBUG", "POPULATE", "2000000", "k", "40")
     c.save()
     try:
