@@ -191,7 +191,6 @@ Settings come from environment variables (defaults in brackets):
 Benchmarks never fail because of slowness: the exit status is non-zero
 only when a server cannot be started or dies during the run.
 """
-import csv
 import datetime
 import glob
 import io
@@ -643,29 +642,55 @@ def gen_locks(prefix, n):
 # ---- redis-benchmark ----
 
 
+class Rows(dict):
+    """redis-benchmark's results, {test name: ops/s}, with .lat {test name:
+    (p50, p99, p99.9) in ms}."""
+
+    def __init__(self):
+        super().__init__()
+        self.lat = {}
+
+
+def parse_benchmark(text):
+    """Rows from redis-benchmark's plain output (the --csv one lacks the
+    percentile distribution that p99.9 comes from). p50 and p99 are its
+    summary's exact figures; p99.9 is the lowest latency bound its two
+    distribution tables put at or above 99.9% (they are coarse, so it is an
+    upper bound within about a tenth of a millisecond below 2 ms)."""
+    rows = Rows()
+    for block in re.split(r"^====== ", text, flags=re.M)[1:]:
+        name = block.split(" ======", 1)[0].strip()
+        m = re.search(r"throughput summary: ([0-9.]+) requests per second", block)
+        if not m:
+            continue
+        rows[name] = float(m.group(1))
+        summ = re.search(r"avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+"
+                         r"([0-9.]+)\s+([0-9.]+)", block)
+        points = [(float(pct), float(ms)) for pct, ms in
+                  re.findall(r"^([0-9.]+)% <= ([0-9.]+) milliseconds", block, re.M)]
+        p999 = min((ms for pct, ms in points if pct >= 99.9), default=None)
+        if summ and p999 is not None:
+            rows.lat[name] = (float(summ.group(3)), float(summ.group(5)), p999)
+    return rows
+
+
 def run_benchmark(srv, args, timeout=900, tls=None, pin=None):
-    """Runs redis-benchmark --csv; returns (rows {name: rps}, error or None).
+    """Runs redis-benchmark; returns (Rows, error or None).
     tls: (port, [--tls options]) to go to the server's tls-port instead;
     pin: the taskset prefix [CLIENT_PIN]."""
     port, opts = tls if tls else (srv.port, [])
-    argv = ((CLIENT_PIN if pin is None else pin) + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(port), "--csv"] + list(opts) +
+    argv = ((CLIENT_PIN if pin is None else pin) + [BENCH_BIN, "-h", "127.0.0.1", "-p", str(port)] + list(opts) +
             [str(a) for a in args])
     try:
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     except subprocess.TimeoutExpired:
         srv.check_alive()
-        return {}, "timed out"
-    rows = {}
-    for row in csv.reader(io.StringIO(r.stdout.decode(errors="replace"))):
-        if len(row) >= 2 and row[0] != "test":
-            try:
-                rows[row[0]] = float(row[1])
-            except ValueError:
-                pass
+        return Rows(), "timed out"
+    # Progress lines end in a carriage return, not a newline.
+    text = (r.stdout + r.stderr).decode(errors="replace").replace("\r", "\n")
+    rows = parse_benchmark(text)
     err = None
-    # Error replies come on lines of their own, not inside CSV rows.
-    text = (r.stdout + r.stderr).decode(errors="replace")
-    m = re.search(r"^(?!\")[^\n]*?((?:Error|ERR)[^\n]*)", text, re.M)
+    m = re.search(r"^[^\n]*?((?:Error|ERR)[^\n]*)", text, re.M)
     if m:
         err = m.group(1).strip()
     elif r.returncode != 0 or not rows:
@@ -691,6 +716,7 @@ class Test:
         self.expect = expect  # callable(probe reply) -> None, or what is wrong with it
         self.runner = runner  # callable(srv, round) -> (rate, error): not redis-benchmark
         self.results = {"keel": [], "redis": []}
+        self.latency = {"keel": [], "redis": []}  # (p50, p99, p99.9) ms per round
         self.error = None
 
     def invocation(self, rnd):
@@ -700,13 +726,17 @@ class Test:
             return base + ["-t", a]
         return base + list(a)
 
-    def pick(self, rows):
+    def row_name(self, rows):
         if self.builtin:
-            for name, rps in rows.items():
+            for name in rows:
                 if name.split()[0].lower() == self.builtin and "needed" not in name:
-                    return rps
+                    return name
             return None
-        return next(iter(rows.values()), None)
+        return next(iter(rows), None)
+
+    def pick(self, rows):
+        name = self.row_name(rows)
+        return rows[name] if name is not None else None
 
 
 # ---- sections ----
@@ -1072,6 +1102,9 @@ def run_rounds(runnable, servers, notes, title=""):
                 else:
                     rows, err = run_benchmark(srv, t.invocation(rnd))
                     rps = t.pick(rows)
+                    lat = rows.lat.get(t.row_name(rows))
+                    if lat:
+                        t.latency[srv.name].append(lat)
                 if err or rps is None:
                     t.error = "%s: %s" % (srv.name, err or "no result")
                     notes.append("%s failed: %s" % (t.label, t.error))
@@ -2005,6 +2038,27 @@ def throughput_rows(tests):
     return out
 
 
+# The tests whose latency percentiles the report shows (issue 15's nine).
+LATENCY_TESTS = ("SET", "GET", "INCR", "LPUSH", "RPOP", "SADD", "HSET", "ZADD", "EVALSHA rate limiter")
+
+
+def latency_rows(tests):
+    """p50 / p99 / p99.9 of each server (medians over the rounds) for the
+    LATENCY_TESTS at each pipeline depth."""
+    out = ["| Test | keel p50 | redis p50 | keel p99 | redis p99 | keel p99.9 | redis p99.9 |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    n = 0
+    for t in tests:
+        if re.sub(r" P\d+$", "", t.label) not in LATENCY_TESTS or not (t.latency["keel"] and t.latency["redis"]):
+            continue
+        med = {name: [statistics.median(x[i] for x in t.latency[name]) for i in range(3)] for name in t.latency}
+        out.append("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |" % (
+            t.label, med["keel"][0], med["redis"][0], med["keel"][1], med["redis"][1], med["keel"][2],
+            med["redis"][2]))
+        n += 1
+    return out if n else []
+
+
 def geomean_line(name, tests):
     logs = [math.log(a / b) for t in tests for a, b in zip(t.results["keel"], t.results["redis"]) if a and b]
     if not logs:
@@ -2208,6 +2262,17 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
             if line:
                 out.append(line)
         out.append("")
+        lat = latency_rows(tests)
+        if lat:
+            out.append("### Latency of the throughput tests above (ms; lower is better)")
+            out.append("")
+            out.append("Each server's median over the rounds of redis-benchmark's p50 and p99 (exact) and p99.9 "
+                       "(the lowest bound of its latency distribution at or above 99.9%%, so an upper bound; its "
+                       "steps are 0.1 ms below 2 ms). With %d clients a request's latency includes its wait behind "
+                       "the others, so these compare servers, not one client's round trip." % CLIENTS)
+            out.append("")
+            out += lat
+            out.append("")
     if mem_rows:
         out.append("### Memory (used_memory delta per item; ratio < 1 means keel is smaller)")
         out.append("")
