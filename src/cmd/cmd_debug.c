@@ -88,6 +88,34 @@ static void debug_object(client *c)
     reply_status(R(c), buf);
 }
 
+/* DEBUG QUICKLIST-PACKED-THRESHOLD <size>: list elements of at least
+ * this many bytes get a plain node of their own. As Redis: a memory value
+ * ("100", "1k", "1mb"), 0 (or "") restores the 1 GB default, and it must stay
+ * below 4 GB less 1 MB (a plain node's length is 32 bits in places). */
+static void debug_packed_threshold(client *c)
+{
+    char buf[64];
+    long long v;
+    sv a = c->argv[2];
+    if (a.len == 0) {
+        v = 0;
+    } else if (a.len >= sizeof(buf)) {
+        v = -1;
+    } else {
+        memcpy(buf, a.ptr, a.len);
+        buf[a.len] = '\0';
+        if (!util_parse_memory(buf, &v)) {
+            v = -1;
+        }
+    }
+    if (v < 0 || v > (1LL << 32) - (1LL << 20)) {
+        reply_err(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+        return;
+    }
+    server.cfg.list_plain_min = v == 0 ? LIST_PLAIN_MIN_DEFAULT : (size_t)v;
+    reply_ok(R(c));
+}
+
 static void debug_populate(client *c)
 {
     long long count, size = 0;
@@ -241,6 +269,8 @@ void cmd_debug(client *c)
         debug_protocol(c);
     } else if (arg_is(c, 1, "PROPAGATION-LOG") && c->argc == 3) {
         propagate_debug_log(c, c->argv[2]);
+    } else if (arg_is(c, 1, "QUICKLIST-PACKED-THRESHOLD") && c->argc == 3) {
+        debug_packed_threshold(c);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else {

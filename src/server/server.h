@@ -165,6 +165,7 @@ typedef struct server_config {
     int enable_module_command;    /* the same for MODULE LOAD|LOADEX|UNLOAD */
     int enable_protected_configs; /* the same for CONFIG SET of dir, dbfilename */
     int active_expire;            /* DEBUG SET-ACTIVE-EXPIRE */
+    size_t list_plain_min;        /* DEBUG QUICKLIST-PACKED-THRESHOLD (list.h's plain_min) */
     int lazyfree_lazy_user_del;
     int lazyfree_lazy_user_flush;
     int lazyfree_lazy_expire;
