@@ -719,13 +719,23 @@ void list_iter_insert(list_iter *it, sv val, int after, list_limits lim)
     if (!n) {
         PANIC("list_iter_insert without a current element");
     }
+    it->node = it->lnode = NULL;
+    it->l->len++;
+    if (n->plain) {
+        /* A plain node takes no second element, whatever the threshold is
+         * now: val goes beside it, offered to the neighbour on its side. */
+        list_node *nn = node_new(lp_append(lp_new(), val));
+        nn->plain = (uint8_t)is_large(val.len, lim);
+        link_after(it->l, after ? n : n->prev, nn);
+        try_merge(it->l, after ? nn : nn->prev, lim.fill);
+        settle_all(it->l, lim.depth);
+        return;
+    }
     unsigned char *p = node_write(n) + it->loff;
     if (after) {
         p = lp_next(n->lp, p); /* NULL: append */
     }
     n->lp = lp_insert(n->lp, p, val, NULL);
-    it->l->len++;
-    it->node = it->lnode = NULL;
     reshape(it->l, n, lim);
     settle_all(it->l, lim.depth);
 }

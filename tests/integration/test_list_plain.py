@@ -173,6 +173,18 @@ def test_lset_plain_on_a_single_element_list(both):
     same(both, "LRANGE", "two", 0, -1)
 
 
+def test_plain_nodes_stay_plain_when_the_threshold_rises(both):
+    """A node made plain keeps its element alone after the threshold went
+    back to 1 GB: inserts beside it and pushes next to it open other nodes."""
+    same(both, "RPUSH", "l", "a", big("x"), big("y"), "b")
+    for c in both:
+        c.execute_command("DEBUG", "QUICKLIST-PACKED-THRESHOLD", 0)
+    same(both, "LINSERT", "l", "AFTER", big("x"), "between")
+    same(both, "LINSERT", "l", "BEFORE", big("y"), "between2")
+    assert_same_list(both, "l")
+    assert debug_fields(both[0], "l")["ql_nodes"] == "5"  # [a] [x..] [between between2] [y..] [b]
+
+
 def test_random_operations_match_redis(both):
     """Random pushes, pops, inserts, sets, removals, trims and reads of a
     mix of small and large elements: every reply as Redis's."""
