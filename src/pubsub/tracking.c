@@ -278,12 +278,13 @@ static void evict_if_full(void)
     }
 }
 
-/* Remembers the keys a read-only command named. OPTIN tracks only after
+/* Remembers the keys a read-only command named, found as COMMAND GETKEYS
+ * finds them (so ZUNION's and XREAD's count too). OPTIN tracks only after
  * CLIENT CACHING yes, OPTOUT skips only after CLIENT CACHING no. */
 static void remember_reads(client *c, command *cmd)
 {
     struct tracking_state *st = c->tstate;
-    if (!(cmd->flags & CMD_READONLY) || cmd->first_key <= 0 || (st->flags & TRK_BCAST)) {
+    if (!(cmd->flags & CMD_READONLY) || !keys_has_any(cmd) || (st->flags & TRK_BCAST)) {
         return;
     }
     if ((st->flags & TRK_OPTIN) && !(st->flags & TRK_CACHING)) {
@@ -292,11 +293,12 @@ static void remember_reads(client *c, command *cmd)
     if ((st->flags & TRK_OPTOUT) && (st->flags & TRK_CACHING)) {
         return;
     }
-    int last = cmd->last_key < 0 ? c->argc + cmd->last_key : cmd->last_key;
-    int step = cmd->key_step > 0 ? cmd->key_step : 1;
-    for (int i = cmd->first_key; i <= last && i < c->argc; i += step) {
-        remember_key(c, c->argv[i]);
+    key_ref *keys = alloc_mem(sizeof(key_ref) * (size_t)c->argc);
+    int n = keys_find(cmd, c->argv, c->argc, keys, 0);
+    for (int i = 0; i < n; i++) {
+        remember_key(c, c->argv[keys[i].pos]);
     }
+    alloc_free(keys);
     evict_if_full();
 }
 
