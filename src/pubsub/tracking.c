@@ -642,21 +642,13 @@ static void client_trackinginfo(client *c)
 static int client_ext(client *c)
 {
     if (arg_is(c, 1, "TRACKING")) {
-        if (subcommand_arity_ok(c, -3)) {
-            client_tracking(c);
-        }
+        client_tracking(c);
     } else if (arg_is(c, 1, "CACHING")) {
-        if (subcommand_arity_ok(c, 3)) {
-            client_caching(c);
-        }
+        client_caching(c);
     } else if (arg_is(c, 1, "GETREDIR")) {
-        if (subcommand_arity_ok(c, 2)) {
-            reply_int(R(c), (c->flags & CLIENT_TRACKING) && c->tstate ? (long long)c->tstate->redirect : -1);
-        }
+        reply_int(R(c), (c->flags & CLIENT_TRACKING) && c->tstate ? (long long)c->tstate->redirect : -1);
     } else if (arg_is(c, 1, "TRACKINGINFO")) {
-        if (subcommand_arity_ok(c, 2)) {
-            client_trackinginfo(c);
-        }
+        client_trackinginfo(c);
     } else {
         return 0;
     }
