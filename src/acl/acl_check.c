@@ -85,7 +85,7 @@ static int command_keys(const command *cmd, const sv *argv, int argc, key_ref **
         keybuf = alloc_resize(keybuf, sizeof(key_ref) * (size_t)keybuf_cap);
     }
     *keys = keybuf;
-    return keys_find(cmd, argv, argc, keybuf, 0);
+    return keys_find(cmd, argv, argc, keybuf);
 }
 
 static int channel_allowed(const acl_selector *s, sv ch, int literal)

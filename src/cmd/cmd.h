@@ -177,10 +177,10 @@ int cmd_key_flag_names(uint32_t flags, const char **out, int max);
 
 /* keys.c: the keys of argv (argv[0] the command's name, argc already
  * checked against the arity) for cmd, found by its finder or else by its
- * specs, NOT_KEY specs only with include_not_keys. out has room for argc
+ * specs (NOT_KEY specs, shard channels, find none). out has room for argc
  * entries. Returns how many, 0 also when a key count in argv is not a
  * usable number (Redis's "Invalid arguments"). */
-int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out, int include_not_keys);
+int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out);
 /* Whether cmd has keys at all (a finder, or a spec that is not NOT_KEY):
  * COMMAND GETKEYS answers "The command has no key arguments" otherwise. */
 int keys_has_any(const command *cmd);

@@ -190,7 +190,7 @@ static void command_getkeys(client *c, int with_flags)
         return;
     }
     key_ref *keys = alloc_mem(sizeof(key_ref) * (size_t)argc);
-    int n = keys_find(cmd, argv, argc, keys, 0);
+    int n = keys_find(cmd, argv, argc, keys);
     if (n == 0) {
         if (cmd->flags & CMD_NO_MANDATORY_KEYS) {
             reply_array(R(c), 0);

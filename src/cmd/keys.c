@@ -86,7 +86,7 @@ static int spec_keys(const key_spec *s, const sv *argv, int argc, int first, key
     return n;
 }
 
-int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out, int include_not_keys)
+int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out)
 {
     if (cmd->keys) {
         return cmd->keys(cmd, argv, argc, out, argc);
@@ -94,7 +94,7 @@ int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out, int in
     int n = 0;
     for (int i = 0; i < cmd->nspecs; i++) {
         const key_spec *s = &cmd->specs[i];
-        if ((s->flags & KS_NOT_KEY) && !include_not_keys) {
+        if (s->flags & KS_NOT_KEY) {
             continue;
         }
         int first = spec_begin(s, argv, argc);

@@ -294,7 +294,7 @@ static void remember_reads(client *c, command *cmd)
         return;
     }
     key_ref *keys = alloc_mem(sizeof(key_ref) * (size_t)c->argc);
-    int n = keys_find(cmd, c->argv, c->argc, keys, 0);
+    int n = keys_find(cmd, c->argv, c->argc, keys);
     for (int i = 0; i < n; i++) {
         remember_key(c, c->argv[keys[i].pos]);
     }
