@@ -99,6 +99,14 @@ def test_debug_packed_threshold_parsing(pair):
         c.execute_command("DEBUG", "QUICKLIST-PACKED-THRESHOLD", 0)
 
 
+def test_debug_help_names_the_threshold(pair):
+    for c in pair:
+        lines = [x.decode() for x in c.execute_command("DEBUG", "HELP")]
+        assert lines[0].startswith("DEBUG <subcommand>")
+        assert lines[-2:] in (["HELP", "    Prints this help."], ["HELP", "    Print this help."])
+        assert "QUICKLIST-PACKED-THRESHOLD <size>" in lines and "OBJECT <key>" in lines
+
+
 def test_threshold_is_inclusive(both):
     same(both, "RPUSH", "under", big("u", SMALL_LIMIT - 1))
     same(both, "RPUSH", "at", big("a", SMALL_LIMIT))
