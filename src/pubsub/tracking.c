@@ -293,12 +293,16 @@ static void remember_reads(client *c, command *cmd)
     if ((st->flags & TRK_OPTOUT) && (st->flags & TRK_CACHING)) {
         return;
     }
-    key_ref *keys = alloc_mem(sizeof(key_ref) * (size_t)c->argc);
+    /* Most reads name a few keys: no allocation for them. */
+    key_ref few[16];
+    key_ref *keys = c->argc <= 16 ? few : alloc_mem(sizeof(key_ref) * (size_t)c->argc);
     int n = keys_find(cmd, c->argv, c->argc, keys);
     for (int i = 0; i < n; i++) {
         remember_key(c, c->argv[keys[i].pos]);
     }
-    alloc_free(keys);
+    if (keys != few) {
+        alloc_free(keys);
+    }
     evict_if_full();
 }
 

@@ -74,6 +74,10 @@ def test_movable_key_reads_are_tracked(r, t3):
     for k in ("z2", "s1", "x1", "l2", "z1"):
         r.set(k, "v")
         assert invalidation(t3) == [k.encode()], k
+    many = ["m%d" % i for i in range(40)]
+    assert t3.call("MGET", *many) == [None] * 40
+    r.set("m39", "v")
+    assert invalidation(t3) == [b"m39"]
 
 
 def test_own_write_invalidation_follows_reply(r, t3):
