@@ -81,6 +81,7 @@ def collect(port):
             "arity": info[1],
             "flags": flags,
             "keys": "%d %d %d" % (first, last, step) if first else "",
+            "key_flags": "; ".join(" ".join(as_str(f) for f in pairs(spec)["flags"]) for spec in info[8]),
             "group": as_str(doc.get("group", b"other")),
             "summary": as_str(doc.get("summary", b"")),
         })
@@ -97,7 +98,9 @@ def render(rows):
         "",
         "%d commands and %d subcommands (`CONFIG|GET`: CONFIG GET). Arity counts the command name (and"
         " a subcommand's name); a negative arity in the table means \"at least\". Keys are (first, last, step)"
-        " positions as COMMAND INFO reports them." % (sum("|" not in r["name"] for r in rows),
+        " positions as COMMAND INFO reports them; key flags are those of each key spec, in order (RO, RW, OW"
+        " or RM, then what the command does: access, update, insert, delete; COMMAND GETKEYSANDFLAGS shows"
+        " them per key)." % (sum("|" not in r["name"] for r in rows),
                                                        sum("|" in r["name"] for r in rows)),
         "",
     ]
@@ -107,12 +110,12 @@ def render(rows):
     for group in sorted(groups):
         out.append("## %s" % group)
         out.append("")
-        out.append("| Command | Arity | Flags | Keys | Summary |")
-        out.append("|---|---|---|---|---|")
+        out.append("| Command | Arity | Flags | Keys | Key flags | Summary |")
+        out.append("|---|---|---|---|---|---|")
         for row in sorted(groups[group], key=lambda x: x["name"]):
-            out.append("| `%s` | %s | %s | %s | %s |" % (
+            out.append("| `%s` | %s | %s | %s | %s | %s |" % (
                 row["name"].upper(), arity_text(row["arity"]), cell(", ".join(row["flags"])),
-                row["keys"], cell(row["summary"])))
+                row["keys"], row["key_flags"], cell(row["summary"])))
         out.append("")
     return "\n".join(out)
 

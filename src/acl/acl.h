@@ -140,8 +140,6 @@ uint32_t acl_category_flag(const char *name, size_t len);
 int acl_cmd_ids(void);
 
 /* ---- checks (acl_check.c) ---- */
-/* Each command's key access mode and key finder (from acl_init). */
-void acl_check_init(void);
 /* Whether u may run cmd with argv. Returns ACL_OK or the denial; *errpos
  * gets the argv index of the denied key or channel. No allocation. */
 int acl_check(const acl_user *u, const command *cmd, const sv *argv, int argc, int *errpos);

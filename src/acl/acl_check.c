@@ -4,20 +4,15 @@
  * Otherwise each selector is tried in turn: the command's bit (or an
  * allowed first argument), then every key against the key patterns with
  * the access the command needs, then the channels. Nothing is allocated:
- * keys are walked in place (first/last/step) or through a finder writing
- * argv positions into a buffer that only ever grows.
+ * keys_find (src/cmd/keys.c) writes them into a buffer that only grows.
  *
- * Key access. Redis 7 reads it from per-command key specs; Keel's table has
- * no key specs, so access_table below restates what Redis 7.0's key specs
- * say (checked against its COMMAND output): a CMD_WRITE command writes its
- * keys (%W), anything else reads them (%R); the write commands that also
- * return what they change (INCR, LPOP, GETDEL...; Redis's ACCESS flag) need
- * both; commands with a source and a destination read (or read and write)
- * the source and write the destination (LMOVE, SMOVE, RENAME, COPY, *STORE,
- * SORT ... STORE, GEORADIUS ... STORE); SET needs read access only with GET;
- * commands that only look at a key's existence, type or size (EXISTS, TYPE,
- * STRLEN, LLEN...) need any matching pattern. Shard channels (SSUBSCRIBE,
- * SPUBLISH) are channels, not keys. */
+ * Key access comes from the key spec that found the key (the command
+ * table's SPEC lines, or a finder where the arguments decide, as SET ...
+ * GET), as Redis 7 derives it: ACCESS (the command returns or depends on
+ * the value) needs read permission; INSERT, UPDATE or DELETE need write
+ * permission; a key that is only looked at (EXISTS, TYPE, LLEN: no data
+ * flag) needs any pattern that matches. NOT_KEY specs (SPUBLISH's shard
+ * channel) are channels, not keys. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,116 +23,6 @@
 #include "base/util.h"
 #include "server/server.h"
 
-enum {
-    KA_DEFAULT = 0,  /* write command: W; otherwise R */
-    KA_RW,           /* every key read and written */
-    KA_SRC_RW_DST_W, /* first key read and written, the rest written */
-    KA_SRC_R_DST_W,  /* first key read, the rest written */
-    KA_DST_W_SRC_R,  /* first key written, the rest read */
-    KA_SET,          /* W, and R too with the GET option */
-    KA_NONE,         /* no keys for ACL purposes */
-    KA_READ,         /* every key read (whatever the command's flags) */
-    KA_META,         /* any matching pattern: metadata, not the value */
-    KA_DST_RW_SRC_R, /* first key read and written, the rest read */
-};
-
-static const struct {
-    const char *name;
-    int mode;
-} access_table[] = {
-    {"incr", KA_RW},
-    {"incrby", KA_RW},
-    {"incrbyfloat", KA_RW},
-    {"decr", KA_RW},
-    {"decrby", KA_RW},
-    {"getset", KA_RW},
-    {"getdel", KA_RW},
-    {"getex", KA_RW},
-    {"lpop", KA_RW},
-    {"rpop", KA_RW},
-    {"blpop", KA_RW},
-    {"brpop", KA_RW},
-    {"lmpop", KA_RW},
-    {"blmpop", KA_RW},
-    {"spop", KA_RW},
-    {"zpopmin", KA_RW},
-    {"zpopmax", KA_RW},
-    {"bzpopmin", KA_RW},
-    {"bzpopmax", KA_RW},
-    {"zmpop", KA_RW},
-    {"bzmpop", KA_RW},
-    {"zincrby", KA_RW},
-    {"hincrby", KA_RW},
-    {"hincrbyfloat", KA_RW},
-    {"bitfield", KA_RW},
-    {"setbit", KA_RW},
-    {"xreadgroup", KA_READ},
-    {"pfdebug", KA_READ},
-    {"move", KA_RW},
-    {"pfmerge", KA_DST_RW_SRC_R},
-    {"eval", KA_RW},
-    {"evalsha", KA_RW},
-    {"fcall", KA_RW},
-    {"lmove", KA_SRC_RW_DST_W},
-    {"blmove", KA_SRC_RW_DST_W},
-    {"rpoplpush", KA_SRC_RW_DST_W},
-    {"brpoplpush", KA_SRC_RW_DST_W},
-    {"smove", KA_SRC_RW_DST_W},
-    {"rename", KA_SRC_RW_DST_W},
-    {"renamenx", KA_SRC_RW_DST_W},
-    {"copy", KA_SRC_R_DST_W},
-    {"sort", KA_SRC_R_DST_W},
-    {"georadius", KA_SRC_R_DST_W},
-    {"georadiusbymember", KA_SRC_R_DST_W},
-    {"sunionstore", KA_DST_W_SRC_R},
-    {"sinterstore", KA_DST_W_SRC_R},
-    {"sdiffstore", KA_DST_W_SRC_R},
-    {"zunionstore", KA_DST_W_SRC_R},
-    {"zinterstore", KA_DST_W_SRC_R},
-    {"zdiffstore", KA_DST_W_SRC_R},
-    {"zrangestore", KA_DST_W_SRC_R},
-    {"geosearchstore", KA_DST_W_SRC_R},
-    {"bitop", KA_DST_W_SRC_R},
-    {"set", KA_SET},
-    {"ssubscribe", KA_NONE},
-    {"sunsubscribe", KA_NONE},
-    {"spublish", KA_NONE},
-    /* What Redis's key specs mark with no access at all (the key's
-     * existence, type, length, encoding): any pattern that matches. */
-    {"exists", KA_META},
-    {"hexists", KA_META},
-    {"hlen", KA_META},
-    {"hstrlen", KA_META},
-    {"llen", KA_META},
-    {"memory|usage", KA_META},
-    {"object|encoding", KA_META},
-    {"object|freq", KA_META},
-    {"object|idletime", KA_META},
-    {"object|refcount", KA_META},
-    {"scard", KA_META},
-    {"sismember", KA_META},
-    {"strlen", KA_META},
-    {"touch", KA_META},
-    {"type", KA_META},
-    {"watch", KA_META},
-    {"xlen", KA_META},
-    {"zcard", KA_META},
-};
-
-void acl_check_init(void)
-{
-    int n = cmd_total();
-    for (int id = 0; id < n; id++) {
-        command *cmd = cmd_by_id(id);
-        cmd->key_access = KA_DEFAULT;
-        for (size_t i = 0; i < sizeof(access_table) / sizeof(access_table[0]); i++) {
-            if (strcmp(access_table[i].name, cmd->name) == 0) {
-                cmd->key_access = access_table[i].mode;
-            }
-        }
-    }
-}
-
 /* ---- names ---- */
 
 const char *acl_cmd_fullname(const command *cmd)
@@ -147,25 +32,17 @@ const char *acl_cmd_fullname(const command *cmd)
 
 /* ---- checks ---- */
 
-static int key_needs(const command *cmd, int k, const sv *argv, int argc)
+/* The permission a key needs, from its spec's flags. */
+static int key_needs(uint32_t flags)
 {
-    switch (cmd->key_access) {
-    case KA_RW: return ACL_KEY_READ | ACL_KEY_WRITE;
-    case KA_SRC_RW_DST_W: return k == 0 ? ACL_KEY_READ | ACL_KEY_WRITE : ACL_KEY_WRITE;
-    case KA_SRC_R_DST_W: return k == 0 ? ACL_KEY_READ : ACL_KEY_WRITE;
-    case KA_DST_W_SRC_R: return k == 0 ? ACL_KEY_WRITE : ACL_KEY_READ;
-    case KA_DST_RW_SRC_R: return k == 0 ? ACL_KEY_READ | ACL_KEY_WRITE : ACL_KEY_READ;
-    case KA_READ: return ACL_KEY_READ;
-    case KA_META: return 0;
-    case KA_SET:
-        for (int i = 3; i < argc; i++) {
-            if (argv[i].len == 3 && strncasecmp(argv[i].ptr, "get", 3) == 0) {
-                return ACL_KEY_READ | ACL_KEY_WRITE;
-            }
-        }
-        return ACL_KEY_WRITE;
-    default: return (cmd->flags & CMD_WRITE) ? ACL_KEY_WRITE : ACL_KEY_READ;
+    int need = 0;
+    if (flags & KS_ACCESS) {
+        need |= ACL_KEY_READ;
     }
+    if (flags & (KS_INSERT | KS_UPDATE | KS_DELETE)) {
+        need |= ACL_KEY_WRITE;
+    }
+    return need;
 }
 
 int acl_keypat_prefix(const char *pat, size_t len)
@@ -196,37 +73,19 @@ static int key_allowed(const acl_selector *s, sv key, int need)
     return 0;
 }
 
-/* The argv positions of cmd's keys. The buffer grows to the largest
- * argc seen and is kept, so a check allocates nothing in steady state. */
-static int *keybuf;
+/* The keys of a command line. The buffer grows to the largest argc seen
+ * and is kept, so a check allocates nothing in steady state. */
+static key_ref *keybuf;
 static int keybuf_cap;
 
-static int command_keys(const command *cmd, const sv *argv, int argc, int **pos)
+static int command_keys(const command *cmd, const sv *argv, int argc, key_ref **keys)
 {
-    if (cmd->key_access == KA_NONE) {
-        return 0;
-    }
-    cmd_keys_fn fn = cmd->keys;
-    if (!fn && cmd->parent) {
-        fn = cmd->parent->keys;
-    }
     if (argc > keybuf_cap) {
         keybuf_cap = argc < 64 ? 64 : argc;
-        keybuf = alloc_resize(keybuf, sizeof(int) * (size_t)keybuf_cap);
+        keybuf = alloc_resize(keybuf, sizeof(key_ref) * (size_t)keybuf_cap);
     }
-    *pos = keybuf;
-    if (fn) {
-        return fn(argv, argc, keybuf, argc);
-    }
-    if (cmd->first_key <= 0 || cmd->key_step <= 0) {
-        return 0;
-    }
-    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-    int n = 0;
-    for (int i = cmd->first_key; i <= last && i < argc; i += cmd->key_step) {
-        keybuf[n++] = i;
-    }
-    return n;
+    *keys = keybuf;
+    return keys_find(cmd, argv, argc, keybuf);
 }
 
 static int channel_allowed(const acl_selector *s, sv ch, int literal)
@@ -283,11 +142,11 @@ static int selector_check(const acl_selector *s, const command *cmd, const sv *a
         }
     }
     if (!(s->flags & ACL_SEL_ALLKEYS)) {
-        int *pos;
-        int n = command_keys(cmd, argv, argc, &pos);
+        key_ref *keys;
+        int n = command_keys(cmd, argv, argc, &keys);
         for (int k = 0; k < n; k++) {
-            if (!key_allowed(s, argv[pos[k]], key_needs(cmd, k, argv, argc))) {
-                *errpos = pos[k];
+            if (!key_allowed(s, argv[keys[k].pos], key_needs(keys[k].flags))) {
+                *errpos = keys[k].pos;
                 return ACL_DENIED_KEY;
             }
         }

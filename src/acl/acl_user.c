@@ -510,7 +510,6 @@ void acl_init(void)
         command *cmd = cmd_by_id(i);
         cmd->acl_cats = acl_command_categories(cmd);
     }
-    acl_check_init();
     acl_default_user = acl_user_new_detached("default", 7);
     static const char *const steps[] = {"+@all", "~*", "&*", "on", "nopass"};
     const char *why;

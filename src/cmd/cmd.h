@@ -6,6 +6,11 @@
  * and, after a container (CONFIG, CLIENT, ...), one line per subcommand
  *   SUB(container's handler, "container|sub", arity, flags, first_key,
  *       last_key, key_step, "acl categories", "summary")
+ * and, after a command or subcommand that takes keys, one line per key spec
+ * (Redis 7's: where the keys are and what the command does to them)
+ *   SPEC("name", KS_* flags, begin search, find keys)
+ * and, for the few whose keys or key flags only their syntax can tell,
+ *   KEYS("name", finder)
  * Subcommands are entries of their own: dispatch checks their arity and
  * gates on their flags, and they have their own stats, as in Redis 7.
  * This header turns those lines into handler prototypes; table.c turns them
@@ -54,14 +59,65 @@ typedef struct cmd_stats {
     uint32_t *hist; /* latency histogram (server/latency.c), made on first call */
 } cmd_stats;
 
-/* Where the keys of a CMD_MOVABLE_KEYS command are when first/last/step
- * cannot say it (SORT's STORE may come anywhere): a family's .def names one
- * with a line KEYS(handler, finder), and COMMAND GETKEYS calls it. The
- * finder writes up to max argv indexes (argv[0] is the command's name) of
- * keys to pos, in the order Redis lists them, and returns how many. */
-typedef int (*cmd_keys_fn)(const sv *argv, int argc, int *pos, int max);
+/* Key-spec flags, Redis 7's. Exactly one of RO (the value is only read), RW
+ * (read and changed), OW (overwritten, the old value unread) or RM (removed);
+ * then what the command does with the data: ACCESS (returns or depends on
+ * the value), UPDATE, INSERT, DELETE; NOT_KEY marks a channel written like
+ * a key (SPUBLISH); INCOMPLETE a spec that may miss keys; VARIABLE_FLAGS
+ * flags that depend on the arguments (SET ... GET). ACL derives a key's
+ * read/write permission from them, COMMAND GETKEYSANDFLAGS shows them. */
+#define KS_RO (1u << 0)
+#define KS_RW (1u << 1)
+#define KS_OW (1u << 2)
+#define KS_RM (1u << 3)
+#define KS_ACCESS (1u << 4)
+#define KS_UPDATE (1u << 5)
+#define KS_INSERT (1u << 6)
+#define KS_DELETE (1u << 7)
+#define KS_NOT_KEY (1u << 8)
+#define KS_INCOMPLETE (1u << 9)
+#define KS_VARIABLE_FLAGS (1u << 10)
 
-typedef struct command {
+/* How a spec finds its first key, then the rest. */
+enum { KS_BEGIN_INDEX = 1, KS_BEGIN_KEYWORD, KS_BEGIN_UNKNOWN };
+enum { KS_FIND_RANGE = 1, KS_FIND_KEYNUM, KS_FIND_UNKNOWN };
+
+typedef struct key_spec {
+    uint32_t flags;
+    int begin;           /* KS_BEGIN_* */
+    int begin_at;        /* the index; or where the keyword search starts (negative: from the end, backwards) */
+    const char *keyword; /* KS_BEGIN_KEYWORD: the argument just before the first key */
+    int find;            /* KS_FIND_* */
+    /* range: the last key relative to the first (negative: from the end of
+     * argv, or, with limit > 1, from the end of the first 1/limit of what
+     * follows), the step, limit; keynum: where the count is (relative to the
+     * first), where the keys start (relative to the first), the step. */
+    int a, b, c;
+} key_spec;
+
+/* The begin-search and find-keys halves of a SPEC line. */
+#define KS_INDEX(i) KS_BEGIN_INDEX, (i), NULL
+#define KS_KEYWORD(word, from) KS_BEGIN_KEYWORD, (from), (word)
+#define KS_UNKNOWN_BEGIN KS_BEGIN_UNKNOWN, 0, NULL
+#define KS_RANGE(last, step, limit) KS_FIND_RANGE, (last), (step), (limit)
+#define KS_KEYNUM(count_at, first, step) KS_FIND_KEYNUM, (count_at), (first), (step)
+#define KS_UNKNOWN_FIND KS_FIND_UNKNOWN, 0, 0, 0
+
+/* One key of a command line: its argv index (argv[0] is the command's name)
+ * and the flags of the spec that found it. */
+typedef struct key_ref {
+    int pos;
+    uint32_t flags;
+} key_ref;
+
+typedef struct command command;
+
+/* A finder, for a command whose specs cannot say it all (SORT's STORE may
+ * come anywhere; SET's flags depend on GET): writes up to max keys to out,
+ * in the order Redis lists them, and returns how many. */
+typedef int (*cmd_keys_fn)(const command *cmd, const sv *argv, int argc, key_ref *out, int max);
+
+struct command {
     const char *name;
     cmd_fn fn;
     int arity; /* negative: at least -arity */
@@ -74,18 +130,19 @@ typedef struct command {
     struct command *subs; /* a container's subcommands ("config|get"...) */
     int nsubs;
     struct command *parent; /* a subcommand's container */
-    cmd_keys_fn keys;       /* NULL: the table line's key positions say it all */
-    /* ACL (src/acl/): the command's id in user bitmaps, its categories as
-     * bits (the table line's plus those Redis derives from flags), and how
-     * its keys are accessed (ACL_KA_* in acl_check.c). Set at start-up. */
+    const key_spec *specs;  /* its SPEC lines, in order */
+    int nspecs;
+    cmd_keys_fn keys; /* its KEYS line's finder; NULL: the specs say it all */
+    /* ACL (src/acl/): the command's id in user bitmaps and its categories
+     * as bits (the table line's plus those Redis derives from flags). Set
+     * at start-up. */
     int acl_id;
     uint32_t acl_cats;
-    int key_access;
     int gone; /* renamed to "" by rename-command: out of COMMAND's lists */
-} command;
+};
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
-#define KEYS(handler, finder) int finder(const sv *argv, int argc, int *pos, int max);
+#define KEYS(name, finder) int finder(const command *cmd, const sv *argv, int argc, key_ref *out, int max);
 #include "cmd/table_all.def"
 #undef KEYS
 #undef CMD
@@ -115,6 +172,18 @@ int cmd_count(void);
 command *cmd_at(int i);
 /* Flag names for COMMAND INFO ("write", "readonly", ...). */
 int cmd_flag_names(uint32_t flags, const char **out, int max);
+/* Key-spec flag names as Redis writes them ("RW", "access", ...). */
+int cmd_key_flag_names(uint32_t flags, const char **out, int max);
+
+/* keys.c: the keys of argv (argv[0] the command's name, argc already
+ * checked against the arity) for cmd, found by its finder or else by its
+ * specs (NOT_KEY specs, shard channels, find none). out has room for argc
+ * entries. Returns how many, 0 also when a key count in argv is not a
+ * usable number (Redis's "Invalid arguments"). */
+int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out);
+/* Whether cmd has keys at all (a finder, or a spec that is not NOT_KEY):
+ * COMMAND GETKEYS answers "The command has no key arguments" otherwise. */
+int keys_has_any(const command *cmd);
 void cmd_table_init(void);
 /* CONFIG RESETSTAT: zero every command's and subcommand's counters. */
 void cmd_stats_reset(void);

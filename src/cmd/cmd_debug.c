@@ -74,7 +74,8 @@ static void debug_object(client *c)
                      "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld", (void *)o,
                      kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
     if (o->type == OBJ_LIST && strcmp(kobj_encoding(o), "quicklist") == 0) {
-        /* Redis's quicklist fields; ql_compressed is the compress depth. */
+        /* Redis's quicklist fields; ql_compressed says whether inner
+         * nodes are compressed (1 for any depth), as Redis 7.0 prints it. */
         list *l = kobj_ptr(o);
         size_t plain = 0;
         for (list_node *nd = l->head; nd; nd = nd->next) {
@@ -83,9 +84,37 @@ static void debug_object(client *c)
         snprintf(buf + n, sizeof(buf) - (size_t)n,
                  " ql_nodes:%zu ql_avg_node:%.2f ql_listpack_max:%lld ql_compressed:%d ql_uncompressed_size:%zu",
                  l->nodes, l->nodes ? (double)l->len / (double)l->nodes : 0.0, server.cfg.list_max_listpack_size,
-                 l->depth, plain);
+                 l->depth != 0, plain);
     }
     reply_status(R(c), buf);
+}
+
+/* DEBUG QUICKLIST-PACKED-THRESHOLD <size>: list elements of at least
+ * this many bytes get a plain node of their own. As Redis: a memory value
+ * ("100", "1k", "1mb"), 0 (or "") restores the 1 GB default, and it must stay
+ * below 4 GB less 1 MB (a plain node's length is 32 bits in places). */
+static void debug_packed_threshold(client *c)
+{
+    char buf[64];
+    long long v;
+    sv a = c->argv[2];
+    if (a.len == 0) {
+        v = 0;
+    } else if (a.len >= sizeof(buf)) {
+        v = -1;
+    } else {
+        memcpy(buf, a.ptr, a.len);
+        buf[a.len] = '\0';
+        if (!util_parse_memory(buf, &v)) {
+            v = -1;
+        }
+    }
+    if (v < 0 || v > (1LL << 32) - (1LL << 20)) {
+        reply_err(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+        return;
+    }
+    server.cfg.list_plain_min = v == 0 ? LIST_PLAIN_MIN_DEFAULT : (size_t)v;
+    reply_ok(R(c));
 }
 
 static void debug_populate(client *c)
@@ -192,9 +221,44 @@ static void debug_protocol(client *c)
     }
 }
 
+static const char *const debug_help[] = {
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "AOF-WRITE-ERROR <ON|OFF>",
+    "    Make every AOF write fail (ON) or work again (OFF), to test the error paths.",
+    "DIGEST",
+    "    Output a hex signature of the whole dataset.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of each key's value.",
+    "LOADAOF",
+    "    Flush the AOF and load it back into memory.",
+    "OBJECT <key>",
+    "    Show low level details of the key's value (encoding, quicklist nodes).",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named <prefix>:<num> (default prefix 'key'),",
+    "    with values of <size> bytes if given. Existing keys are left alone.",
+    "PROPAGATION-LOG <ON|OFF|GET>",
+    "    Record what commands propagate to the AOF and replicas, and show them.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the type: string, integer, double, bignum, null,",
+    "    array, set, map, attrib, push, verbatim, true, false.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    List elements of at least <size> bytes get a plain node of their own.",
+    "    1GB by default, less than 4GB allowed; 0 restores the default.",
+    "RELOAD [NOSAVE|MERGE|NOFLUSH ...]",
+    "    Save the RDB (unless NOSAVE) and load it back into memory.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    0 stops expiring keys in the background; 1 starts again.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Print this help.",
+    NULL};
+
 void cmd_debug(client *c)
 {
-    if (arg_is(c, 1, "SLEEP") && c->argc == 3) {
+    if (arg_is(c, 1, "HELP") && c->argc == 2) {
+        reply_help(c, debug_help);
+    } else if (arg_is(c, 1, "SLEEP") && c->argc == 3) {
         double secs;
         if (!arg_double(c, 2, &secs)) {
             return;
@@ -241,6 +305,8 @@ void cmd_debug(client *c)
         debug_protocol(c);
     } else if (arg_is(c, 1, "PROPAGATION-LOG") && c->argc == 3) {
         propagate_debug_log(c, c->argv[2]);
+    } else if (arg_is(c, 1, "QUICKLIST-PACKED-THRESHOLD") && c->argc == 3) {
+        debug_packed_threshold(c);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else {

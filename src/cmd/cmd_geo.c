@@ -624,23 +624,3 @@ void cmd_geosearchstore(client *c)
 {
     search_generic(c, 2, GEO_SEARCH | GEO_SEARCHSTORE);
 }
-
-/* COMMAND GETKEYS for GEORADIUS[BYMEMBER]: the source, then the key of
- * the last STORE or STOREDIST, as Redis lists them. Options start after
- * the unit (argv[5] at the earliest), so a member named "store" is none. */
-int georadius_keys(const sv *argv, int argc, int *pos, int max)
-{
-    int n = 0, dst = 0;
-    for (int i = 5; i + 1 < argc; i++) {
-        if (sv_eq_ci(argv[i], "store") || sv_eq_ci(argv[i], "storedist")) {
-            dst = ++i;
-        }
-    }
-    if (n < max) {
-        pos[n++] = 1;
-    }
-    if (dst && n < max) {
-        pos[n++] = dst;
-    }
-    return n;
-}

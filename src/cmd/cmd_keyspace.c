@@ -469,25 +469,9 @@ static const char *const object_help[] = {
 
 void cmd_object(client *c)
 {
-    static const char *subs[] = {"encoding", "refcount", "idletime", "freq"};
-    if (arg_is(c, 1, "HELP")) {
-        if (!subcommand_arity_ok(c, 2)) {
-            return;
-        }
-        reply_help(c, object_help);
-        return;
-    }
-    int sub = -1;
-    for (int i = 0; i < 4; i++) {
-        if (arg_is(c, 1, subs[i])) {
-            sub = i;
-        }
-    }
+    static const char *const subs[] = {"encoding", "refcount", "idletime", "freq"};
+    int sub = subcommand_pick(c, subs, 4, object_help);
     if (sub < 0) {
-        reply_subcommand_unknown(c);
-        return;
-    }
-    if (!subcommand_arity_ok(c, 3)) {
         return;
     }
     kobj *o = lookup_counted(c, c->db, c->argv[2], 1, 0);

@@ -185,12 +185,6 @@ static void append_stats(void *ctx, const char *s)
 }
 #endif
 
-/* MEMORY's subcommands and their arities as Redis lists them. */
-static const struct {
-    const char *name;
-    int arity;
-} memory_subs[] = {{"usage", -3}, {"stats", 2}, {"doctor", 2}, {"malloc-stats", 2}, {"purge", 2}, {"help", 2}};
-
 static const char *const memory_help[] = {"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                           "DOCTOR",
                                           "    Return memory problems reports.",
@@ -209,25 +203,15 @@ static const char *const memory_help[] = {"MEMORY <subcommand> [<arg> [value] [o
 
 void cmd_memory(client *c)
 {
-    size_t nsubs = sizeof(memory_subs) / sizeof(memory_subs[0]), i;
-    for (i = 0; i < nsubs && !arg_is(c, 1, memory_subs[i].name); i++) {
-    }
-    if (i == nsubs) {
-        reply_subcommand_unknown(c);
-        return;
-    }
-    if (!subcommand_arity_ok(c, memory_subs[i].arity)) {
-        return;
-    }
     if (arg_is(c, 1, "HELP")) {
         reply_help(c, memory_help);
-    } else if (arg_is(c, 1, "USAGE") && c->argc >= 3) {
+    } else if (arg_is(c, 1, "USAGE")) {
         memory_usage(c);
-    } else if (arg_is(c, 1, "STATS") && c->argc == 2) {
+    } else if (arg_is(c, 1, "STATS")) {
         memory_stats(c);
-    } else if (arg_is(c, 1, "DOCTOR") && c->argc == 2) {
+    } else if (arg_is(c, 1, "DOCTOR")) {
         memory_doctor(c);
-    } else if (arg_is(c, 1, "MALLOC-STATS") && c->argc == 2) {
+    } else if (arg_is(c, 1, "MALLOC-STATS")) {
         str out = str_empty(4096);
 #ifdef KEEL_JEMALLOC
         malloc_stats_print(append_stats, &out, NULL);
@@ -236,7 +220,7 @@ void cmd_memory(client *c)
 #endif
         reply_verbatim(R(c), out, str_len(out), "txt");
         str_free(out);
-    } else if (arg_is(c, 1, "PURGE") && c->argc == 2) {
+    } else if (arg_is(c, 1, "PURGE")) {
 #ifdef KEEL_JEMALLOC
         char cmd[64];
         snprintf(cmd, sizeof(cmd), "arena.%d.purge", MALLCTL_ARENAS_ALL);

@@ -171,14 +171,8 @@ void cmd_pubsub(client *c)
     } else if (arg_is(c, 1, "SHARDNUMSUB")) {
         num_subs(c, PUBSUB_SHARD);
     } else if (arg_is(c, 1, "NUMPAT")) {
-        if (!subcommand_arity_ok(c, 2)) {
-            return;
-        }
         reply_int(R(c), (long long)pubsub_total(PUBSUB_PATTERN));
     } else if (arg_is(c, 1, "HELP")) {
-        if (!subcommand_arity_ok(c, 2)) {
-            return;
-        }
         pubsub_help(c);
     } else {
         reply_subcommand_unknown(c);

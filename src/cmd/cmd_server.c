@@ -33,6 +33,75 @@ static void reply_acl_categories(client *c, const char *acl)
     reply_defer_set(R(c), h, n);
 }
 
+static void reply_key_flags(client *c, uint32_t flags)
+{
+    const char *names[16];
+    int n = cmd_key_flag_names(flags, names, 16);
+    reply_array(R(c), n);
+    for (int i = 0; i < n; i++) {
+        reply_status(R(c), names[i]);
+    }
+}
+
+/* One key spec as Redis 7 describes it in COMMAND INFO: a map of flags,
+ * begin_search and find_keys, each search a map of its type and spec. */
+static void reply_key_spec(client *c, const key_spec *s)
+{
+    reply_map(R(c), 3);
+    reply_bulk_cstr(R(c), "flags");
+    reply_key_flags(c, s->flags);
+    reply_bulk_cstr(R(c), "begin_search");
+    reply_map(R(c), 2);
+    reply_bulk_cstr(R(c), "type");
+    if (s->begin == KS_BEGIN_INDEX) {
+        reply_bulk_cstr(R(c), "index");
+        reply_bulk_cstr(R(c), "spec");
+        reply_map(R(c), 1);
+        reply_bulk_cstr(R(c), "index");
+        reply_int(R(c), s->begin_at);
+    } else if (s->begin == KS_BEGIN_KEYWORD) {
+        reply_bulk_cstr(R(c), "keyword");
+        reply_bulk_cstr(R(c), "spec");
+        reply_map(R(c), 2);
+        reply_bulk_cstr(R(c), "keyword");
+        reply_bulk_cstr(R(c), s->keyword);
+        reply_bulk_cstr(R(c), "startfrom");
+        reply_int(R(c), s->begin_at);
+    } else {
+        reply_bulk_cstr(R(c), "unknown");
+        reply_bulk_cstr(R(c), "spec");
+        reply_map(R(c), 0);
+    }
+    reply_bulk_cstr(R(c), "find_keys");
+    reply_map(R(c), 2);
+    reply_bulk_cstr(R(c), "type");
+    if (s->find == KS_FIND_RANGE) {
+        reply_bulk_cstr(R(c), "range");
+        reply_bulk_cstr(R(c), "spec");
+        reply_map(R(c), 3);
+        reply_bulk_cstr(R(c), "lastkey");
+        reply_int(R(c), s->a);
+        reply_bulk_cstr(R(c), "keystep");
+        reply_int(R(c), s->b);
+        reply_bulk_cstr(R(c), "limit");
+        reply_int(R(c), s->c);
+    } else if (s->find == KS_FIND_KEYNUM) {
+        reply_bulk_cstr(R(c), "keynum");
+        reply_bulk_cstr(R(c), "spec");
+        reply_map(R(c), 3);
+        reply_bulk_cstr(R(c), "keynumidx");
+        reply_int(R(c), s->a);
+        reply_bulk_cstr(R(c), "firstkey");
+        reply_int(R(c), s->b);
+        reply_bulk_cstr(R(c), "keystep");
+        reply_int(R(c), s->c);
+    } else {
+        reply_bulk_cstr(R(c), "unknown");
+        reply_bulk_cstr(R(c), "spec");
+        reply_map(R(c), 0);
+    }
+}
+
 static void reply_command_info(client *c, command *cmd)
 {
     const char *flags[24];
@@ -49,34 +118,9 @@ static void reply_command_info(client *c, command *cmd)
     reply_int(R(c), cmd->key_step);
     reply_acl_categories(c, cmd->acl);
     reply_empty_array(R(c)); /* tips */
-    if (cmd->first_key > 0) {
-        /* One range key spec, the shape clients read key positions from. */
-        reply_array(R(c), 1);
-        reply_map(R(c), 3);
-        reply_bulk_cstr(R(c), "flags");
-        reply_empty_array(R(c));
-        reply_bulk_cstr(R(c), "begin_search");
-        reply_map(R(c), 2);
-        reply_bulk_cstr(R(c), "type");
-        reply_bulk_cstr(R(c), "index");
-        reply_bulk_cstr(R(c), "spec");
-        reply_map(R(c), 1);
-        reply_bulk_cstr(R(c), "index");
-        reply_int(R(c), cmd->first_key);
-        reply_bulk_cstr(R(c), "find_keys");
-        reply_map(R(c), 2);
-        reply_bulk_cstr(R(c), "type");
-        reply_bulk_cstr(R(c), "range");
-        reply_bulk_cstr(R(c), "spec");
-        reply_map(R(c), 3);
-        reply_bulk_cstr(R(c), "lastkey");
-        reply_int(R(c), cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
-        reply_bulk_cstr(R(c), "keystep");
-        reply_int(R(c), cmd->key_step);
-        reply_bulk_cstr(R(c), "limit");
-        reply_int(R(c), 0);
-    } else {
-        reply_empty_array(R(c));
+    reply_array(R(c), cmd->nspecs);
+    for (int i = 0; i < cmd->nspecs; i++) {
+        reply_key_spec(c, &cmd->specs[i]);
     }
     reply_array(R(c), cmd->nsubs); /* a container's subcommands, each described alike */
     for (int i = 0; i < cmd->nsubs; i++) {
@@ -122,54 +166,51 @@ static int list_match(const command *cmd, sv pattern, sv aclcat)
     return 1;
 }
 
-static void command_getkeys(client *c)
+/* COMMAND GETKEYS and GETKEYSANDFLAGS <command> [args...]: the keys the
+ * same finder as the ACL checks sees, with Redis 7.0's errors in its order
+ * (unknown command, no keys at all, wrong arity, no keys in these args). */
+static void command_getkeys(client *c, int with_flags)
 {
-    command *cmd = cmd_lookup(c->argv[2].ptr, c->argv[2].len);
+    const sv *argv = c->argv + 2;
     int argc = c->argc - 2;
-    if (cmd && argc >= 2 && cmd->nsubs) {
-        cmd = cmd_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
+    command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (cmd && cmd->nsubs && argc >= 2) {
+        cmd = cmd_lookup_sub(cmd, argv[1].ptr, argv[1].len);
     }
     if (!cmd) {
         reply_err(c, "ERR Invalid command specified");
         return;
     }
-    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        reply_err(c, "ERR Invalid number of arguments specified for command");
-        return;
-    }
-    if (cmd->keys) {
-        int *pos = alloc_mem(sizeof(int) * (size_t)argc);
-        int n = cmd->keys(c->argv + 2, argc, pos, argc);
-        if (n == 0 && (cmd->flags & CMD_NO_MANDATORY_KEYS)) {
-            reply_array(R(c), 0);
-            alloc_free(pos);
-            return;
-        }
-        if (n == 0) {
-            reply_err(c, "ERR Invalid arguments specified for command");
-            alloc_free(pos);
-            return;
-        }
-        reply_array(R(c), n);
-        for (int i = 0; i < n; i++) {
-            reply_sv(c, c->argv[2 + pos[i]]);
-        }
-        alloc_free(pos);
-        return;
-    }
-    if (cmd->first_key <= 0) {
+    if (!keys_has_any(cmd)) {
         reply_err(c, "ERR The command has no key arguments");
         return;
     }
-    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-    size_t h = reply_defer(R(c));
-    long long n = 0;
-    for (int i = cmd->first_key; i <= last && i < argc; i += cmd->key_step) {
-        sv k = c->argv[2 + i];
-        reply_bulk(R(c), k.ptr, k.len);
-        n++;
+    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+        reply_err(c, "ERR Invalid number of arguments specified for command");
+        return;
     }
-    reply_defer_array(R(c), h, n);
+    key_ref *keys = alloc_mem(sizeof(key_ref) * (size_t)argc);
+    int n = keys_find(cmd, argv, argc, keys);
+    if (n == 0) {
+        if (cmd->flags & CMD_NO_MANDATORY_KEYS) {
+            reply_array(R(c), 0);
+        } else {
+            reply_err(c, "ERR Invalid arguments specified for command");
+        }
+        alloc_free(keys);
+        return;
+    }
+    reply_array(R(c), n);
+    for (int i = 0; i < n; i++) {
+        if (with_flags) {
+            reply_array(R(c), 2);
+            reply_sv(c, argv[keys[i].pos]);
+            reply_key_flags(c, keys[i].flags);
+        } else {
+            reply_sv(c, argv[keys[i].pos]);
+        }
+    }
+    alloc_free(keys);
 }
 
 static const char *const command_help[] = {"COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -185,6 +226,8 @@ static const char *const command_help[] = {"COMMAND <subcommand> [<arg> [value] 
                                            "    Return documentation details about multiple commands.",
                                            "GETKEYS <full-command>",
                                            "    Return the keys from a full command.",
+                                           "GETKEYSANDFLAGS <full-command>",
+                                           "    Return the keys and the access flags from a full command.",
                                            "HELP",
                                            "    Print this help.",
                                            NULL};
@@ -294,7 +337,9 @@ void cmd_command(client *c)
         }
         reply_defer_array(R(c), h, n);
     } else if (arg_is(c, 1, "GETKEYS")) {
-        command_getkeys(c);
+        command_getkeys(c, 0);
+    } else if (arg_is(c, 1, "GETKEYSANDFLAGS")) {
+        command_getkeys(c, 1);
     } else {
         reply_subcommand_unknown(c); /* not reached: dispatch and lua.c admit only SUB names */
     }

@@ -547,10 +547,12 @@ void cmd_sort_ro(client *c)
     sort_generic(c, 1);
 }
 
-/* COMMAND GETKEYS for SORT: the sorted key, then the destination of the
- * last STORE. Option arguments are skipped as Redis skips them (LIMIT's
- * two, BY's and GET's one), so a pattern spelled "store" is no key. */
-int sort_keys(const sv *argv, int argc, int *pos, int max)
+/* SORT's keys (its KEYS line): the sorted key, then the destination of the
+ * last STORE, each with its spec's flags (the first and the third: the
+ * second stands for the BY/GET keys, which derive from data). Option
+ * arguments are skipped as Redis skips them (LIMIT's two, BY's and GET's
+ * one), so a pattern spelled "store" is no key. */
+int sort_keys(const command *cmd, const sv *argv, int argc, key_ref *out, int max)
 {
     int n = 0, dst = 0;
     for (int i = 2; i < argc; i++) {
@@ -563,10 +565,12 @@ int sort_keys(const sv *argv, int argc, int *pos, int max)
         }
     }
     if (n < max) {
-        pos[n++] = 1;
+        out[n].pos = 1;
+        out[n++].flags = cmd->specs[0].flags;
     }
     if (dst && n < max) {
-        pos[n++] = dst;
+        out[n].pos = dst;
+        out[n++].flags = cmd->specs[2].flags;
     }
     return n;
 }

@@ -52,8 +52,7 @@ static void subcommand_syntax_error(client *c)
 
 void cmd_xgroup(client *c)
 {
-    static const subcommand subs[] = {
-        {"CREATE", -5}, {"SETID", -5}, {"DESTROY", 4}, {"CREATECONSUMER", 5}, {"DELCONSUMER", 5}};
+    static const char *const subs[] = {"CREATE", "SETID", "DESTROY", "CREATECONSUMER", "DELCONSUMER"};
     int sub = subcommand_pick(c, subs, 5, xgroup_help);
     if (sub < 0) {
         return;

@@ -216,7 +216,7 @@ static void info_consumers(client *c, stream *s)
 
 void cmd_xinfo(client *c)
 {
-    static const subcommand subs[] = {{"STREAM", -3}, {"GROUPS", 3}, {"CONSUMERS", 4}};
+    static const char *const subs[] = {"STREAM", "GROUPS", "CONSUMERS"};
     int sub = subcommand_pick(c, subs, 3, xinfo_help);
     if (sub < 0) {
         return;

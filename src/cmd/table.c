@@ -5,11 +5,12 @@
 
 #include "base/alloc.h"
 #include "base/dict.h"
+#include "base/log.h"
 #include "cmd/cmd.h"
 
 static command table[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)                                  \
-    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, {0}, NULL, 0, NULL, NULL},
+    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, group_, summary_, {0}, NULL, 0, NULL, NULL, 0, NULL},
 #include "cmd/table_all.def"
 #undef CMD
 };
@@ -21,7 +22,7 @@ static command table[] = {
 static command subtable[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
 #define SUB(fn_, name_, arity_, flags_, first_, last_, step_, acl_, summary_)                                          \
-    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, NULL, summary_, {0}, NULL, 0, NULL, NULL},
+    {name_, fn_, arity_, flags_, first_, last_, step_, acl_, NULL, summary_, {0}, NULL, 0, NULL, NULL, 0, NULL},
 #include "cmd/table_all.def"
 #undef SUB
 #undef CMD
@@ -29,14 +30,32 @@ static command subtable[] = {
 
 #define SUBTABLE_LEN ((int)(sizeof(subtable) / sizeof(subtable[0])))
 
-/* The key finders of movable-key commands, matched to their table entries
- * by handler at start-up (the last entry only keeps the array non-empty). */
+/* The key specs, each command's together in .def order (SPEC lines), and
+ * the finders (KEYS lines); matched to their commands by name at start-up.
+ * The last entries only keep the arrays non-empty. */
+static const key_spec specs[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
+#define SPEC(name_, flags_, begin_, find_) {flags_, begin_, find_},
+#include "cmd/table_all.def"
+#undef SPEC
+#undef CMD
+    {0}};
+
+/* Whose each spec is (a command's specs are one run of specs[]). */
+static const char *const spec_names[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
+#define SPEC(name_, flags_, begin_, find_) name_,
+#include "cmd/table_all.def"
+#undef SPEC
+#undef CMD
+    NULL};
+
 static const struct {
-    cmd_fn fn;
+    const char *name;
     cmd_keys_fn keys;
 } finders[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
-#define KEYS(handler_, finder_) {handler_, finder_},
+#define KEYS(name_, finder_) {name_, finder_},
 #include "cmd/table_all.def"
 #undef KEYS
 #undef CMD
@@ -64,6 +83,32 @@ static void link_subcommands(void)
     }
 }
 
+/* A SPEC or KEYS line naming no command is a typo in the table. */
+static command *named(const char *name)
+{
+    command *cmd = cmd_lookup_full(name, strlen(name));
+    if (!cmd) {
+        PANIC("command table: a SPEC or KEYS line names no command: %s", name);
+    }
+    return cmd;
+}
+
+static void link_key_specs(void)
+{
+    for (size_t i = 0; spec_names[i]; i++) {
+        command *cmd = named(spec_names[i]);
+        if (!cmd->specs) {
+            cmd->specs = &specs[i];
+        } else if (cmd->specs + cmd->nspecs != &specs[i]) {
+            PANIC("command table: the SPEC lines of %s are not together", spec_names[i]);
+        }
+        cmd->nspecs++;
+    }
+    for (size_t i = 0; finders[i].name; i++) {
+        named(finders[i].name)->keys = finders[i].keys;
+    }
+}
+
 void cmd_table_init(void)
 {
     /* Run by rename-command while the config is read, then by main. */
@@ -83,12 +128,8 @@ void cmd_table_init(void)
     for (int i = 0; i < TABLE_LEN; i++) {
         dict_entry *e = dict_entry_new(table[i].name, strlen(table[i].name), &table[i]);
         dict_insert(&by_name, &e->node);
-        for (size_t f = 0; finders[f].fn; f++) {
-            if (finders[f].fn == table[i].fn) {
-                table[i].keys = finders[f].keys;
-            }
-        }
     }
+    link_key_specs();
 }
 
 command *cmd_lookup(const char *name, size_t len)
@@ -211,6 +252,31 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
                  {CMD_NO_MULTI, "no_multi"},
                  {CMD_ALLOW_BUSY, "allow_busy"},
                  {CMD_MAY_REPLICATE, "may_replicate"}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {
+        if (flags & names[i].flag) {
+            out[n++] = names[i].name;
+        }
+    }
+    return n;
+}
+
+int cmd_key_flag_names(uint32_t flags, const char **out, int max)
+{
+    static const struct {
+        uint32_t flag;
+        const char *name;
+    } names[] = {{KS_RO, "RO"},
+                 {KS_RW, "RW"},
+                 {KS_OW, "OW"},
+                 {KS_RM, "RM"},
+                 {KS_ACCESS, "access"},
+                 {KS_UPDATE, "update"},
+                 {KS_INSERT, "insert"},
+                 {KS_DELETE, "delete"},
+                 {KS_NOT_KEY, "not_key"},
+                 {KS_INCOMPLETE, "incomplete"},
+                 {KS_VARIABLE_FLAGS, "variable_flags"}};
     int n = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {
         if (flags & names[i].flag) {

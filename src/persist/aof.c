@@ -539,9 +539,10 @@ static void free_argv(str *argv, int argc)
 
 static client *replay_client;
 
-/* Runs one logged command; -1 if the command is unknown, -2 if its
- * argument count is wrong for it (handlers trust dispatch's arity gate,
- * which a replay does not pass through). */
+/* Runs one logged command; -1 if the command (or a container's
+ * subcommand) is unknown, -2 if its argument count is wrong for it
+ * (handlers trust dispatch's arity gate, which a replay does not pass
+ * through). */
 static int replay(str *argv, int argc)
 {
     client *c = replay_client;
@@ -556,6 +557,18 @@ static int replay(str *argv, int argc)
     }
     if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {
         return -2;
+    }
+    if (cmd->nsubs && argc >= 2) {
+        /* A container's subcommand, checked as dispatch checks it. */
+        sv sub_argv[2] = {{argv[0], str_len(argv[0])}, {argv[1], str_len(argv[1])}};
+        command *sub = cmd_resolve(cmd, sub_argv, 2);
+        if (!sub) {
+            return -1;
+        }
+        if (sub->arity > 0 ? argc != sub->arity : argc < -sub->arity) {
+            return -2;
+        }
+        cmd = sub;
     }
     if (argc > c->argv_cap) {
         c->argv_cap = argc;

@@ -342,7 +342,7 @@ static void *load_list(reader *r, int type)
             if (!s) {
                 goto bad;
             }
-            list_push(l, S_(s), LIST_TAIL, server_list_limits());
+            list_append_plain(l, S_(s), server_list_limits());
             str_free(s);
             continue;
         }

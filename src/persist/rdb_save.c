@@ -174,7 +174,8 @@ static void w_listpack(writer *w, rlp_builder *b)
 /* ---- values ---- */
 
 /* A list as a quicklist of listpacks, as Redis 7.0 keeps it; nodes of up
- * to 128 elements or about 8 KB, the sizes Redis uses by default. */
+ * to 128 elements or about 8 KB, the sizes Redis uses by default, and each
+ * element of a plain node (list.h) in a PLAIN node of its own. */
 typedef struct node_split {
     size_t n, bytes;
 } node_split;
@@ -199,7 +200,12 @@ static void save_list(writer *w, list *l)
     sv v;
     list_iter_init(&it, l, 0, LIST_TAIL);
     while (list_iter_next(&it, &v)) {
-        nodes += node_split_add(&ns, v.len);
+        if (list_iter_in_plain(&it)) {
+            nodes += (ns.n > 0) + 1; /* the packed node it ends, and its own */
+            ns = (node_split){0, 0};
+        } else {
+            nodes += node_split_add(&ns, v.len);
+        }
     }
     nodes += ns.n > 0; /* a last, partly filled node */
     w_len(w, nodes);
@@ -208,6 +214,16 @@ static void save_list(writer *w, list *l)
     ns = (node_split){0, 0};
     list_iter_init(&it, l, 0, LIST_TAIL);
     while (list_iter_next(&it, &v)) {
+        if (list_iter_in_plain(&it)) {
+            if (ns.n > 0) {
+                w_len(w, RDB_QUICKLIST_PACKED);
+                w_listpack(w, &b);
+                ns = (node_split){0, 0};
+            }
+            w_len(w, RDB_QUICKLIST_PLAIN);
+            w_string(w, v.ptr, v.len);
+            continue;
+        }
         rlp_append(&b, v.ptr, v.len);
         if (node_split_add(&ns, v.len)) {
             w_len(w, RDB_QUICKLIST_PACKED);

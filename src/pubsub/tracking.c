@@ -278,12 +278,13 @@ static void evict_if_full(void)
     }
 }
 
-/* Remembers the keys a read-only command named. OPTIN tracks only after
+/* Remembers the keys a read-only command named, found as COMMAND GETKEYS
+ * finds them (so ZUNION's and XREAD's count too). OPTIN tracks only after
  * CLIENT CACHING yes, OPTOUT skips only after CLIENT CACHING no. */
 static void remember_reads(client *c, command *cmd)
 {
     struct tracking_state *st = c->tstate;
-    if (!(cmd->flags & CMD_READONLY) || cmd->first_key <= 0 || (st->flags & TRK_BCAST)) {
+    if (!(cmd->flags & CMD_READONLY) || !keys_has_any(cmd) || (st->flags & TRK_BCAST)) {
         return;
     }
     if ((st->flags & TRK_OPTIN) && !(st->flags & TRK_CACHING)) {
@@ -292,10 +293,15 @@ static void remember_reads(client *c, command *cmd)
     if ((st->flags & TRK_OPTOUT) && (st->flags & TRK_CACHING)) {
         return;
     }
-    int last = cmd->last_key < 0 ? c->argc + cmd->last_key : cmd->last_key;
-    int step = cmd->key_step > 0 ? cmd->key_step : 1;
-    for (int i = cmd->first_key; i <= last && i < c->argc; i += step) {
-        remember_key(c, c->argv[i]);
+    /* Most reads name a few keys: no allocation for them. */
+    key_ref few[16];
+    key_ref *keys = c->argc <= 16 ? few : alloc_mem(sizeof(key_ref) * (size_t)c->argc);
+    int n = keys_find(cmd, c->argv, c->argc, keys);
+    for (int i = 0; i < n; i++) {
+        remember_key(c, c->argv[keys[i].pos]);
+    }
+    if (keys != few) {
+        alloc_free(keys);
     }
     evict_if_full();
 }
@@ -640,21 +646,13 @@ static void client_trackinginfo(client *c)
 static int client_ext(client *c)
 {
     if (arg_is(c, 1, "TRACKING")) {
-        if (subcommand_arity_ok(c, -3)) {
-            client_tracking(c);
-        }
+        client_tracking(c);
     } else if (arg_is(c, 1, "CACHING")) {
-        if (subcommand_arity_ok(c, 3)) {
-            client_caching(c);
-        }
+        client_caching(c);
     } else if (arg_is(c, 1, "GETREDIR")) {
-        if (subcommand_arity_ok(c, 2)) {
-            reply_int(R(c), (c->flags & CLIENT_TRACKING) && c->tstate ? (long long)c->tstate->redirect : -1);
-        }
+        reply_int(R(c), (c->flags & CLIENT_TRACKING) && c->tstate ? (long long)c->tstate->redirect : -1);
     } else if (arg_is(c, 1, "TRACKINGINFO")) {
-        if (subcommand_arity_ok(c, 2)) {
-            client_trackinginfo(c);
-        }
+        client_trackinginfo(c);
     } else {
         return 0;
     }

@@ -252,14 +252,16 @@ static void script_flush(void)
     evm = svm_new(0);
 }
 
+/* SCRIPT: dispatch checked the subcommand and its arity (the SUB lines);
+ * only FLUSH's upper bound is left to check here. */
 void script_script_command(client *c)
 {
-    if (arg_is(c, 1, "LOAD") && c->argc == 3) {
+    if (arg_is(c, 1, "LOAD")) {
         char sha[41];
         if (get_or_compile(c, c->argv[2], sha)) {
             reply_bulk(R(c), sha, 40);
         }
-    } else if (arg_is(c, 1, "EXISTS") && c->argc >= 3) {
+    } else if (arg_is(c, 1, "EXISTS")) {
         reply_array(R(c), c->argc - 2);
         for (int i = 2; i < c->argc; i++) {
             int found = cache_find_sha(c->argv[i], NULL) != NULL;
@@ -272,9 +274,9 @@ void script_script_command(client *c)
         }
         script_flush();
         reply_ok(R(c));
-    } else if (arg_is(c, 1, "KILL") && c->argc == 2) {
+    } else if (arg_is(c, 1, "KILL")) {
         script_kill(c, 0);
-    } else if (arg_is(c, 1, "HELP") && c->argc == 2) {
+    } else if (arg_is(c, 1, "HELP")) {
         static const char *const help[] = {
             "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "EXISTS <sha1> [<sha1> ...]",
@@ -289,8 +291,7 @@ void script_script_command(client *c)
             "    Print this help.",
             NULL};
         reply_help(c, help);
-    } else if (arg_is(c, 1, "LOAD") || arg_is(c, 1, "EXISTS") || arg_is(c, 1, "FLUSH") || arg_is(c, 1, "KILL") ||
-               arg_is(c, 1, "HELP")) {
+    } else if (arg_is(c, 1, "FLUSH")) {
         reply_subcommand_arity_error(c);
     } else {
         reply_subcommand_unknown(c);

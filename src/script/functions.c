@@ -609,11 +609,13 @@ static void function_stats(client *c)
     reply_int(R(c), (long long)nfuncs_total);
 }
 
+/* FUNCTION: dispatch checked the subcommand and its arity (the SUB lines);
+ * only the upper bounds of LOAD and FLUSH are left to check here. */
 void script_function_command(client *c)
 {
     int argc = c->argc;
     if (arg_is(c, 1, "LOAD")) {
-        if (argc < 3 || argc > 4) {
+        if (argc > 4) {
             reply_subcommand_arity_error(c);
             return;
         }
@@ -621,10 +623,6 @@ void script_function_command(client *c)
     } else if (arg_is(c, 1, "LIST")) {
         function_list(c);
     } else if (arg_is(c, 1, "DELETE")) {
-        if (argc != 3) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         fn_lib *lib = lib_find(c->argv[2].ptr, c->argv[2].len);
         if (!lib) {
             reply_err(c, "ERR Library not found");
@@ -646,34 +644,14 @@ void script_function_command(client *c)
         reply_ok(R(c));
         functions_changed(c);
     } else if (arg_is(c, 1, "DUMP")) {
-        if (argc != 2) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         function_dump(c);
     } else if (arg_is(c, 1, "RESTORE")) {
-        if (argc < 3) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         function_restore(c);
     } else if (arg_is(c, 1, "STATS")) {
-        if (argc != 2) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         function_stats(c);
     } else if (arg_is(c, 1, "KILL")) {
-        if (argc != 2) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         script_kill(c, 1);
     } else if (arg_is(c, 1, "HELP")) {
-        if (argc != 2) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         static const char *const help[] = {
             "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "LOAD [REPLACE] <FUNCTION CODE>",

@@ -368,12 +368,8 @@ static int client_unblock(client *c)
     if (!arg_is(c, 1, "UNBLOCK")) {
         return 0;
     }
-    /* Redis: too few arguments is an arity error, too many its generic
-     * subcommand error. */
-    if (c->argc < 3) {
-        reply_subcommand_arity_error(c);
-        return 1;
-    }
+    /* Too many arguments is Redis's generic subcommand error (too few
+     * never get here: the arity of client|unblock). */
     if (c->argc > 4) {
         reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
                    (int)c->argv[1].len, c->argv[1].ptr);

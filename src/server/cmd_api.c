@@ -117,7 +117,8 @@ void reply_not_float(client *c)
 
 list_limits server_list_limits(void)
 {
-    return (list_limits){(long)server.cfg.list_max_listpack_size, server.cfg.list_compress_depth};
+    return (list_limits){(long)server.cfg.list_max_listpack_size, server.cfg.list_compress_depth,
+                         server.cfg.list_plain_min};
 }
 
 void reply_sv(client *c, sv v)

@@ -771,6 +771,7 @@ void config_defaults(void)
         default_vals[i] = get_def(&defs[i]);
     }
     server.cfg.active_expire = 1;
+    server.cfg.list_plain_min = LIST_PLAIN_MIN_DEFAULT;
 }
 
 /* "rename-command FROM TO" (TO may be empty): a start-up directive only,

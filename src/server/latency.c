@@ -346,8 +346,7 @@ static void latency_doctor(client *c)
 
 void cmd_latency(client *c)
 {
-    static const subcommand subs[] = {{"latest", 2}, {"history", 3}, {"reset", -2},
-                                      {"graph", 3},  {"doctor", 2},  {"histogram", -2}};
+    static const char *const subs[] = {"latest", "history", "reset", "graph", "doctor", "histogram"};
     int which = subcommand_pick(c, subs, 6, help);
     if (which < 0) {
         return;

@@ -174,18 +174,12 @@ static void forget(client *c)
 static int client_pause(client *c)
 {
     if (arg_is(c, 1, "UNPAUSE")) {
-        if (subcommand_arity_ok(c, 2)) {
-            pause_end(PAUSE_BY_CLIENT);
-            reply_ok(R(c));
-        }
+        pause_end(PAUSE_BY_CLIENT);
+        reply_ok(R(c));
         return 1;
     }
     if (!arg_is(c, 1, "PAUSE")) {
         return 0;
-    }
-    if (c->argc < 3) {
-        reply_subcommand_arity_error(c);
-        return 1;
     }
     long long ms;
     if (!arg_ll_range(c, 2, LLONG_MIN, LLONG_MAX, &ms, "ERR timeout is not an integer or out of range")) {

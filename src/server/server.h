@@ -174,6 +174,7 @@ typedef struct server_config {
     int enable_module_command;    /* the same for MODULE LOAD|LOADEX|UNLOAD */
     int enable_protected_configs; /* the same for CONFIG SET of dir, dbfilename */
     int active_expire;            /* DEBUG SET-ACTIVE-EXPIRE */
+    size_t list_plain_min;        /* DEBUG QUICKLIST-PACKED-THRESHOLD (list.h's plain_min) */
     int lazyfree_lazy_user_del;
     int lazyfree_lazy_user_flush;
     int lazyfree_lazy_expire;
@@ -351,22 +352,18 @@ void reply_arity_error(client *c);
 /* A bulk string from an sv. */
 void reply_sv(client *c, sv v);
 /* Container commands (CLIENT, CONFIG, ...): "ERR unknown subcommand 'x'.
- * Try CLIENT HELP." for argv[1]; and the arity check of a known
- * subcommand (arity counts argv[0] too), replying "wrong number of
- * arguments for 'client|kill' command" and returning 0 when it fails. */
+ * Try CLIENT HELP." for argv[1]. */
 void reply_subcommand_unknown(client *c);
 /* A container's HELP: each line of a NULL-terminated list as a status. */
 void reply_help(client *c, const char *const *lines);
-int subcommand_arity_ok(client *c, int arity);
-/* A container's subcommand from argv[1]: HELP (when help is given) is
- * answered here; an unknown name or a wrong arity gets Redis's error. Returns
- * the index in subs, or -1 when it replied. */
-typedef struct subcommand {
-    const char *name;
-    int arity; /* counts the container's name too, as command arities do */
-} subcommand;
-int subcommand_pick(client *c, const subcommand *subs, int n, const char *const *help);
-/* The arity error alone, for subcommands checked by hand. */
+/* Which of names argv[1] is, for a container's handler. The subcommand's
+ * name and arity are its SUB line's and were checked before the handler
+ * ran (by dispatch, lua.c and the AOF replay), so one matches; HELP, when
+ * help is given, is answered here. Returns the index in names, or -1 when
+ * it replied. */
+int subcommand_pick(client *c, const char *const *names, int n, const char *const *help);
+/* "wrong number of arguments for 'client|kill' command", for the argument
+ * counts a subcommand checks beyond its arity (an upper bound, pairs). */
 void reply_subcommand_arity_error(client *c);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);

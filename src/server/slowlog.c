@@ -144,7 +144,7 @@ static void reply_entries(client *c, long count)
 
 void cmd_slowlog(client *c)
 {
-    static const subcommand subs[] = {{"get", -2}, {"len", 2}, {"reset", 2}};
+    static const char *const subs[] = {"get", "len", "reset"};
     int which = subcommand_pick(c, subs, 3, help);
     if (which == 0) {
         long long count = 10;

@@ -39,6 +39,11 @@ static void fill_limits(long fill, size_t *maxbytes, size_t *maxcount)
     }
 }
 
+static int is_large(size_t len, list_limits lim)
+{
+    return lim.plain_min > 0 && len >= lim.plain_min;
+}
+
 static int fits(size_t bytes, size_t count, long fill)
 {
     size_t maxbytes, maxcount;
@@ -83,7 +88,7 @@ static list_node *node_new(lp *p)
     list_node *n = alloc_mem(sizeof(*n));
     n->prev = n->next = NULL;
     n->lp = p;
-    n->packed = n->incompressible = 0;
+    n->packed = n->incompressible = n->plain = 0;
     return n;
 }
 
@@ -290,7 +295,7 @@ static void maybe_compact(list *l, long fill)
         return;
     }
     list_node *n = l->head;
-    if (fits(node_plain_bytes(n) * 2, node_count(n) * 2, fill)) {
+    if (!n->plain && fits(node_plain_bytes(n) * 2, node_count(n) * 2, fill)) {
         l->compact = 1;
     }
 }
@@ -299,7 +304,7 @@ static void maybe_compact(list *l, long fill)
 static int try_merge(list *l, list_node *a, long fill)
 {
     list_node *b = a ? a->next : NULL;
-    if (!a || !b) {
+    if (!a || !b || a->plain || b->plain) {
         return 0;
     }
     size_t bytes = node_plain_bytes(a) + node_plain_bytes(b) - lp_overhead();
@@ -316,35 +321,66 @@ static int try_merge(list *l, list_node *a, long fill)
     return 1;
 }
 
-/* Called after n grew in place: if it is over the limit, the list stops
- * being compact and n is cut into pieces that each fit (greedily), which
- * are then offered to their neighbours. */
-static void split_if_needed(list *l, list_node *n, long fill)
+/* Called after n changed in place (LSET, LINSERT). A large element must
+ * end up alone in a plain node and n must fit the limit: otherwise n is cut
+ * into pieces (greedily, each large element a plain piece of its own),
+ * which are then offered to their neighbours. A plain node whose element
+ * was replaced by a small one becomes an ordinary node and is offered to
+ * its neighbours too. */
+static void reshape(list *l, list_node *n, list_limits lim)
 {
-    if (fits(lp_bytes(n->lp), lp_len(n->lp), fill)) {
+    long fill = lim.fill;
+    size_t count = lp_len(n->lp);
+    int large = 0;
+    for (unsigned char *p = lp_first(n->lp); p && !large; p = lp_next(n->lp, p)) {
+        large = is_large(lp_get(p).len, lim);
+    }
+    if (count <= 1) {
+        int was_plain = n->plain;
+        n->plain = (uint8_t)large;
+        if (large || !fits(lp_bytes(n->lp), count, fill)) {
+            l->compact = 0; /* one large or oversized element lives alone */
+        } else if (was_plain) {
+            list_node *prev = n->prev;
+            try_merge(l, n, fill);
+            try_merge(l, prev, fill);
+        }
+        return;
+    }
+    if (!large && fits(lp_bytes(n->lp), count, fill)) {
         return;
     }
     l->compact = 0;
-    if (lp_len(n->lp) <= 1) {
-        return; /* one oversized element lives alone */
-    }
     list_node *prev = n->prev, *at = n;
     lp *cur = lp_new();
     for (unsigned char *p = lp_first(n->lp); p; p = lp_next(n->lp, p)) {
         sv v = lp_get(p);
-        if (lp_len(cur) > 0 && !fits(lp_bytes(cur) + entry_bytes(v.len), lp_len(cur) + 1, fill)) {
+        int big = is_large(v.len, lim);
+        if (lp_len(cur) > 0 && (big || !fits(lp_bytes(cur) + entry_bytes(v.len), lp_len(cur) + 1, fill))) {
             list_node *piece = node_new(cur);
             link_after(l, at, piece);
             at = piece;
             cur = lp_new();
         }
         cur = lp_append(cur, v);
+        if (big) {
+            list_node *piece = node_new(cur);
+            piece->plain = 1;
+            link_after(l, at, piece);
+            at = piece;
+            cur = lp_new();
+        }
     }
-    list_node *last = node_new(cur);
-    link_after(l, at, last);
+    if (lp_len(cur) > 0) {
+        list_node *piece = node_new(cur);
+        link_after(l, at, piece);
+        at = piece;
+    } else {
+        lp_free(cur);
+    }
     unlink_node(l, n);
     node_free(n);
-    try_merge(l, last, fill);
+    try_merge(l, at, fill);
     try_merge(l, prev, fill);
 }
 
@@ -381,6 +417,7 @@ list *list_dup(const list *l)
         list_node *c = node_new(copy);
         c->packed = n->packed;
         c->incompressible = n->incompressible;
+        c->plain = n->plain;
         link_after(d, d->tail, c);
     }
     d->len = l->len;
@@ -410,7 +447,18 @@ size_t list_node_count(const list_node *n)
 
 size_t list_node_bytes(const list_node *n)
 {
-    return node_plain_bytes(n);
+    size_t bytes = node_plain_bytes(n);
+    if (!n->plain) {
+        return bytes;
+    }
+    /* The element's length: the one whose entry fills the listpack. */
+    size_t body = bytes - lp_overhead();
+    for (size_t len = body > 20 ? body - 20 : 0; len <= body; len++) {
+        if (entry_bytes(len) == body) {
+            return len;
+        }
+    }
+    return bytes;
 }
 
 size_t list_packed_nodes(const list *l)
@@ -449,19 +497,29 @@ void list_push(list *l, sv val, int where, list_limits lim)
     long fill = lim.fill;
     list_node *n = where == LIST_HEAD ? l->head : l->tail;
     size_t esz = entry_bytes(val.len);
-    if (n && fits(node_plain_bytes(n) + esz, node_count(n) + 1, fill)) {
+    int large = is_large(val.len, lim);
+    if (n && !large && !n->plain && fits(node_plain_bytes(n) + esz, node_count(n) + 1, fill)) {
         node_write(n);
         n->lp = where == LIST_HEAD ? lp_prepend(n->lp, val) : lp_append(n->lp, val);
     } else {
-        if (n) {
-            l->compact = 0;
-        }
         lp *p = lp_append(lp_new(), val);
-        if (!n && !fits(lp_bytes(p), 1, fill)) {
-            l->compact = 0; /* a first element already over the limit */
+        if (n || large || !fits(lp_bytes(p), 1, fill)) {
+            l->compact = 0; /* a second node, or a first element already over the limit */
         }
-        link_after(l, where == LIST_HEAD ? NULL : l->tail, node_new(p));
+        list_node *nn = node_new(p);
+        nn->plain = (uint8_t)large;
+        link_after(l, where == LIST_HEAD ? NULL : l->tail, nn);
     }
+    l->len++;
+    settle_ends(l, lim.depth);
+}
+
+void list_append_plain(list *l, sv val, list_limits lim)
+{
+    list_node *n = node_new(lp_append(lp_new(), val));
+    n->plain = 1;
+    link_after(l, l->tail, n);
+    l->compact = 0;
     l->len++;
     settle_ends(l, lim.depth);
 }
@@ -590,7 +648,7 @@ int list_set(list *l, long index, sv val, list_limits lim)
     }
     unsigned char *p = node_write(n) + off;
     n->lp = lp_replace(n->lp, &p, val);
-    split_if_needed(l, n, lim.fill);
+    reshape(l, n, lim);
     settle_all(l, lim.depth);
     return 1;
 }
@@ -632,6 +690,11 @@ int list_iter_next(list_iter *it, sv *val)
     return 1;
 }
 
+int list_iter_in_plain(const list_iter *it)
+{
+    return it->lnode && it->lnode->plain;
+}
+
 void list_iter_delete(list_iter *it)
 {
     list_node *n = it->lnode;
@@ -656,14 +719,24 @@ void list_iter_insert(list_iter *it, sv val, int after, list_limits lim)
     if (!n) {
         PANIC("list_iter_insert without a current element");
     }
+    it->node = it->lnode = NULL;
+    it->l->len++;
+    if (n->plain) {
+        /* A plain node takes no second element, whatever the threshold is
+         * now: val goes beside it, offered to the neighbour on its side. */
+        list_node *nn = node_new(lp_append(lp_new(), val));
+        nn->plain = (uint8_t)is_large(val.len, lim);
+        link_after(it->l, after ? n : n->prev, nn);
+        try_merge(it->l, after ? nn : nn->prev, lim.fill);
+        settle_all(it->l, lim.depth);
+        return;
+    }
     unsigned char *p = node_write(n) + it->loff;
     if (after) {
         p = lp_next(n->lp, p); /* NULL: append */
     }
     n->lp = lp_insert(n->lp, p, val, NULL);
-    it->l->len++;
-    it->node = it->lnode = NULL;
-    split_if_needed(it->l, n, lim.fill);
+    reshape(it->l, n, lim);
     settle_all(it->l, lim.depth);
 }
 

@@ -10,9 +10,16 @@
  * list-compress-depth: 0 = no compression, else the `depth` nodes at each
  * end stay plain and the inner nodes are kept LZF-compressed ("packed").
  *
+ * An element of at least `plain_min` bytes (Redis's packed threshold, 1 GB
+ * unless DEBUG QUICKLIST-PACKED-THRESHOLD changed it) is "plain": it lives
+ * alone in a node marked plain, which is never merged with a neighbour and
+ * never takes another element, and the list is a quicklist while it has
+ * one; snapshots write such a node as Redis 7's PLAIN quicklist node.
+ *
  * Invariants: no node is empty; len is the sum of the node counts; a
- * compact list has exactly one node. A single element bigger than the
- * limit lives alone in its own node. Pushes and pops at the ends touch one
+ * compact list has exactly one node, never a plain one; a plain node holds
+ * one element. A single element bigger than the limit lives alone in its
+ * own node. Pushes and pops at the ends touch one
  * node and are O(1) in the list's length. A packed node is unpacked when
  * it is read or written; at most one inner node a read unpacked stays so
  * (it is packed again when a read moves on to another packed node, or by
@@ -33,6 +40,7 @@ typedef struct list_node {
     lp *lp;                 /* the entries, or their packed form (list.c) */
     uint8_t packed;         /* lp holds the LZF-compressed form */
     uint8_t incompressible; /* packing did not pay; retried once it changes */
+    uint8_t plain;          /* one large element, alone (see above) */
 } list_node;
 
 typedef struct list {
@@ -44,9 +52,13 @@ typedef struct list {
     int depth;       /* the compress depth of the last write */
 } list;
 
+/* Redis's default packed threshold: 1 GB. */
+#define LIST_PLAIN_MIN_DEFAULT ((size_t)1 << 30)
+
 typedef struct list_limits {
     long fill;
     int depth;
+    size_t plain_min; /* elements this big get a plain node; 0: none do */
 } list_limits;
 
 list *list_new(void);
@@ -55,7 +67,8 @@ list *list_dup(const list *l);
 size_t list_len(const list *l);
 size_t list_mem(const list *l);
 /* Inspection, for MEMORY/DEBUG and tests: packed nodes in the list, and a
- * node's entry count and unpacked bytes, whichever its form. */
+ * node's entry count and unpacked bytes, whichever its form (for a plain
+ * node, its element's length, as Redis reports it). */
 size_t list_packed_nodes(const list *l);
 size_t list_node_count(const list_node *n);
 size_t list_node_bytes(const list_node *n);
@@ -65,6 +78,9 @@ void list_digest(const list *l, uint8_t d[20]);
 
 /* ---- ends: O(1) ---- */
 void list_push(list *l, sv val, int where, list_limits lim);
+/* Appends val at the tail in a plain node of its own, whatever its size
+ * (a snapshot's PLAIN node loads as one, as in Redis). */
+void list_append_plain(list *l, sv val, list_limits lim);
 /* The element at an end (the list must not be empty); valid until the
  * list changes. */
 sv list_peek(list *l, int where);
@@ -97,6 +113,8 @@ typedef struct list_iter {
 void list_iter_init(list_iter *it, list *l, long index, int dir);
 /* The next element; 0 when done. val is valid until the list changes. */
 int list_iter_next(list_iter *it, sv *val);
+/* Whether the element last returned lives in a plain node. */
+int list_iter_in_plain(const list_iter *it);
 /* Deletes the element last returned; iteration continues after it. */
 void list_iter_delete(list_iter *it);
 /* Inserts val before or after (after=1) the element last returned. The

@@ -885,6 +885,26 @@ def test_corrupt_command_in_middle_refused(spawn, how):
         assert read_file(path) == bad  # nothing cut off
 
 
+@keel_only
+@pytest.mark.parametrize("cmd,why", [
+    ((b"XGROUP", b"DESTROY", b"s"), b"wrong number of arguments for 'XGROUP'"),
+    ((b"OBJECT", b"ENCODING"), b"wrong number of arguments for 'OBJECT'"),
+    ((b"XGROUP", b"NOSUCH", b"s", b"g"), b"Unknown command 'XGROUP'"),
+])
+def test_bad_subcommand_in_log_refused(spawn, cmd, why):
+    """A logged container command is checked like a client's: the
+    subcommand must exist and have its arity (the handlers trust that)."""
+    a = spawn(SERVER, None, *ALWAYS)
+    a.client().set("k", "v")
+    a.stop()
+    path = incr_path(a)
+    with open(path, "ab") as f:
+        f.write(b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in cmd))
+    rc, log = start_expect_failure(SERVER, a.dir, *ALWAYS)
+    assert_refused(rc, log, os.path.basename(path))
+    assert why.decode() in log, log[-2000:]
+
+
 @pytest.mark.parametrize("which", ["base", "incr"])
 def test_missing_file_refused(spawn, which):
     a = spawn(SERVER, None, *ALWAYS)

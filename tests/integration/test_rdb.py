@@ -630,6 +630,77 @@ def test_redis_loads_server_rdb(spawn):
     assert r.client().execute_command("FCALL", "rdb_echo", 0, "hi") == b"hi"
 
 
+# ------------------------------------------------- plain list nodes
+
+PLAIN_MIN = 100
+PLAIN_LIST = [b"a", b"x" * 150, b"b", b"c", b"y" * 100, b"z" * 300, b"d"]
+
+
+def ql_nodes(c, key):
+    text = c.execute_command("DEBUG", "OBJECT", key).decode()
+    fields = dict(f.split(":", 1) for f in text.split() if ":" in f)
+    assert fields["encoding"] == "quicklist", text
+    return int(fields["ql_nodes"])
+
+
+def plain_list_on(node):
+    """Writes PLAIN_LIST with the packed threshold at PLAIN_MIN bytes (each
+    long element in a plain node of its own), then puts the 1 GB default
+    back: what a file holds must not depend on the loader's threshold."""
+    c = node.client()
+    c.execute_command("DEBUG", "QUICKLIST-PACKED-THRESHOLD", PLAIN_MIN)
+    c.rpush("pl", *PLAIN_LIST)
+    c.execute_command("DEBUG", "QUICKLIST-PACKED-THRESHOLD", 0)
+    c.rpush("ordinary", *PLAIN_LIST)
+    return c
+
+
+def test_plain_list_nodes_from_redis(spawn):
+    """Redis's QUICKLIST_2 file with PLAIN nodes loads as plain nodes: the
+    same elements and as many nodes, though the loader's threshold is 1 GB;
+    saved again, Redis reads the same plain nodes back."""
+    ref = spawn(REDIS)
+    plain_list_on(ref)
+    want = ql_nodes(ref.client(), "pl")
+    assert want == 6  # [a] [x..] [b c] [y..] [z..] [d]
+    assert ql_nodes(ref.client(), "ordinary") == 1
+    k = spawn(SERVER, dir_with(save(ref)))
+    kc = k.client()
+    assert kc.lrange("pl", 0, -1) == PLAIN_LIST
+    assert ql_nodes(kc, "pl") == want
+    assert kc.lrange("ordinary", 0, -1) == PLAIN_LIST
+    # Between two plain nodes: a node of its own (the 1 GB threshold now
+    # would not make y.. large, but its node stays plain and takes no more).
+    kc.linsert("pl", "AFTER", b"y" * 100, "e")
+    assert ql_nodes(kc, "pl") == want + 1
+    after = PLAIN_LIST[:5] + [b"e"] + PLAIN_LIST[5:]
+    assert kc.lrange("pl", 0, -1) == after
+    back = spawn(REDIS, dir_with(save(k)), "--sanitize-dump-payload", "yes")
+    assert back.client().lrange("pl", 0, -1) == after
+    assert ql_nodes(back.client(), "pl") == want + 1
+
+
+def test_plain_list_nodes_to_redis(spawn):
+    """The server's file has a PLAIN node per plain element: redis-check-rdb
+    passes it and Redis rebuilds the same nodes it made itself."""
+    k = spawn()
+    plain_list_on(k)
+    data = save(k)
+    out = subprocess.run([CHECK_RDB, k.rdb], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    assert out.returncode == 0, out.stdout.decode(errors="replace")
+    r = spawn(REDIS, dir_with(data), "--sanitize-dump-payload", "yes")
+    rc = r.client()
+    assert rc.lrange("pl", 0, -1) == PLAIN_LIST
+    assert ql_nodes(rc, "pl") == 6
+    assert ql_nodes(rc, "ordinary") == 1
+    # The same value through DUMP/RESTORE, both ways.
+    kc = k.client()
+    rc.restore("from-server", 0, kc.dump("pl"))
+    assert rc.lrange("from-server", 0, -1) == PLAIN_LIST and ql_nodes(rc, "from-server") == 6
+    kc.restore("from-redis", 0, rc.dump("pl"))
+    assert kc.lrange("from-redis", 0, -1) == PLAIN_LIST and ql_nodes(kc, "from-redis") == 6
+
+
 # ---------------------------------------------------------------- bad files
 
 def rdb_len(n):

@@ -415,6 +415,48 @@ def test_command_getkeys_bad_counts(r):
     assert b"no_mandatory_keys" not in r.execute_command("COMMAND INFO", "zunion")[0][2]
 
 
+# ---- subcommand arity: one check, in dispatch, from the SUB lines ----
+
+SUB_ARITY_LINES = [
+    ("OBJECT", "ENCODING"), ("OBJECT", "HELP", "x"), ("FUNCTION", "DELETE"), ("FUNCTION", "DUMP", "x"),
+    ("FUNCTION", "RESTORE"), ("FUNCTION", "STATS", "x"), ("FUNCTION", "KILL", "x"), ("FUNCTION", "HELP", "x"),
+    ("FUNCTION", "LOAD"), ("SCRIPT", "LOAD"), ("SCRIPT", "EXISTS"), ("SCRIPT", "KILL", "x"), ("SCRIPT", "HELP", "x"),
+    ("CLIENT", "UNBLOCK"), ("CLIENT", "PAUSE"), ("CLIENT", "UNPAUSE", "x"), ("CLIENT", "TRACKING"),
+    ("CLIENT", "CACHING"), ("CLIENT", "GETREDIR", "x"), ("CLIENT", "TRACKINGINFO", "x"), ("MEMORY", "USAGE"),
+    ("MEMORY", "STATS", "x"), ("MEMORY", "DOCTOR", "x"), ("MEMORY", "PURGE", "x"), ("MEMORY", "HELP", "x"),
+    ("PUBSUB", "NUMPAT", "x"), ("PUBSUB", "HELP", "x"), ("XGROUP", "DESTROY", "s"), ("XGROUP", "CREATE", "s", "g"),
+    ("XGROUP", "CREATECONSUMER", "s", "g"), ("XINFO", "GROUPS"), ("XINFO", "CONSUMERS", "s"),
+    ("SLOWLOG", "LEN", "x"), ("SLOWLOG", "RESET", "x"), ("LATENCY", "HISTORY"), ("LATENCY", "GRAPH"),
+    ("LATENCY", "LATEST", "x"), ("LATENCY", "HELP", "x"),
+]
+
+
+def error_of(client, *args):
+    try:
+        client.execute_command(*args)
+    except redis.ResponseError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("args", SUB_ARITY_LINES, ids=lambda a: " ".join(a))
+def test_subcommand_arity_errors_match_redis(r, redis_ref, args):
+    """A subcommand's arity is checked once, before its container's handler
+    runs, with Redis's text naming it ("object|encoding")."""
+    mine = error_of(r, *args)
+    assert mine == error_of(redis_ref, *args)
+    assert mine == "wrong number of arguments for '%s|%s' command" % (args[0].lower(), args[1].lower())
+
+
+def test_subcommand_arity_in_scripts(r):
+    """Scripts get the same check (lua.c), with the script error text."""
+    for args in (("object", "encoding"), ("xgroup", "destroy", "s"), ("memory", "stats", "x")):
+        script = "return redis.pcall(%s)" % ", ".join("'%s'" % a for a in args)
+        with pytest.raises(redis.ResponseError) as e:
+            r.eval(script, 0)
+        assert "Wrong number of args calling Redis command from script" in str(e.value), args
+
+
 # ---- INFO ----
 
 

@@ -64,6 +64,22 @@ def test_multi_key_reads_and_missing_keys(r, t3):
     assert invalidation(t3) == [b"e"]
 
 
+def test_movable_key_reads_are_tracked(r, t3):
+    """Keys found by key specs (after a count, after STREAMS) are tracked
+    like any other read, as Redis finds them."""
+    assert t3.call("ZUNION", "2", "z1", "z2") == []
+    assert t3.call("SINTERCARD", "1", "s1") == 0
+    assert t3.call("XREAD", "STREAMS", "x1", "0") is None
+    assert t3.call("LCS", "l1", "l2") == b""
+    for k in ("z2", "s1", "x1", "l2", "z1"):
+        r.set(k, "v")
+        assert invalidation(t3) == [k.encode()], k
+    many = ["m%d" % i for i in range(40)]
+    assert t3.call("MGET", *many) == [None] * 40
+    r.set("m39", "v")
+    assert invalidation(t3) == [b"m39"]
+
+
 def test_own_write_invalidation_follows_reply(r, t3):
     t3.call("GET", "k")
     # The reply to SET comes first, then the push.

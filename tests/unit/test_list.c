@@ -49,7 +49,7 @@ static void model_delete(int at)
     n--;
 }
 
-#define LIM(fill) ((list_limits){(fill), 0})
+#define LIM(fill) ((list_limits){(fill), 0, 0})
 
 static size_t limit_bytes(long fill)
 {
@@ -67,6 +67,17 @@ static void check(list *l, list_limits lim, int strict)
         CHECK(nd->prev == prev);
         size_t cnt = list_node_count(nd);
         CHECK(cnt > 0);
+        /* With a fixed threshold: exactly the large elements are plain,
+         * each alone, and a compact list has none. */
+        if (nd->plain) {
+            CHECK(cnt == 1 && !l->compact);
+        }
+        if (lim.plain_min > 0) {
+            lp *np = nd->packed ? NULL : nd->lp;
+            for (unsigned char *p = np ? lp_first(np) : NULL; p; p = lp_next(np, p)) {
+                CHECK((lp_get(p).len >= lim.plain_min) == (nd->plain != 0));
+            }
+        }
         if (strict && cnt > 1) {
             CHECK(list_node_bytes(nd) <= limit_bytes(fill));
             if (fill > 0) {
@@ -132,9 +143,9 @@ static mval random_value(void)
     return mk(buf, len);
 }
 
-static void run(long fill, int depth, int steps, int maxlen)
+static void run(long fill, int depth, size_t plain_min, int steps, int maxlen)
 {
-    list_limits lim = {fill, depth};
+    list_limits lim = {fill, depth, plain_min};
     size_t most_packed = 0;
     list *l = list_new();
     n = 0;
@@ -328,12 +339,16 @@ int main(void)
     boundary();
     long fills[] = {1, 3, 16, 128, -1, -2, -3};
     for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
-        run(fills[i], 0, 8000, fills[i] == -3 ? 1200 : 500);
+        run(fills[i], 0, 0, 8000, fills[i] == -3 ? 1200 : 500);
     }
     /* Compressed: nodes of 16 entries or 4 KB, 1-3 plain nodes per end. */
-    run(16, 1, 8000, 500);
-    run(-1, 1, 8000, 1200);
-    run(3, 2, 8000, 500);
-    run(-2, 3, 8000, 1200);
+    run(16, 1, 0, 8000, 500);
+    run(-1, 1, 0, 8000, 1200);
+    run(3, 2, 0, 8000, 500);
+    run(-2, 3, 0, 8000, 1200);
+    /* Plain nodes: values of 130 bytes and more are large. */
+    run(-2, 0, 130, 8000, 500);
+    run(16, 1, 130, 8000, 500);
+    run(2, 0, 200, 8000, 500);
     return unit_report("list");
 }
