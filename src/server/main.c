@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "db/type_memory.h"
 #include "net/sock.h"
 #include "net/tls.h"
 #include "persist/aof.h"
@@ -105,6 +106,8 @@ static long cron(ev_loop *l, long long id, void *data)
     }
     /* Hash fields with TTLs that nobody reads: a bounded sweep. */
     hash_active_expire();
+    /* Bytes per type: a bounded step of the pass (db/type_memory.h). */
+    type_memory_step(server.dbs, server.cfg.databases, server.now_ms);
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
