@@ -72,8 +72,7 @@ static void memory_stats(client *c)
         ndbs += db_size(&server.dbs[i]) > 0;
     }
     const type_memory *tm = type_memory_last();
-    int ntypes = (int)(sizeof(type_memory_types) / sizeof(type_memory_types[0]));
-    reply_map(R(c), 20 + ntypes + ndbs);
+    reply_map(R(c), 20 + TYPE_MEMORY_NTYPES + ndbs);
     reply_bulk_cstr(R(c), "peak.allocated");
     reply_int(R(c), (long long)(peak > used ? peak : used));
     reply_bulk_cstr(R(c), "total.allocated");
@@ -116,11 +115,11 @@ static void memory_stats(client *c)
     reply_int(R(c), (long long)rss - (long long)used);
     /* Keel's own: the dataset's bytes per type as the last pass over the
      * keyspace measured them (db/type_memory.h). */
-    for (int i = 0; i < ntypes; i++) {
+    for (int i = 0; i < TYPE_MEMORY_NTYPES; i++) {
         char name[64];
-        snprintf(name, sizeof(name), "keel.dataset.bytes.%s", obj_type_name(type_memory_types[i]));
+        snprintf(name, sizeof(name), "keel.dataset.bytes.%s", type_memory_types[i].name);
         reply_bulk_cstr(R(c), name);
-        reply_int(R(c), (long long)tm->bytes[type_memory_types[i]]);
+        reply_int(R(c), (long long)tm->bytes[type_memory_types[i].type]);
     }
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];

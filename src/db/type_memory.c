@@ -8,7 +8,10 @@
 
 #include "base/util.h"
 
-const int type_memory_types[6] = {OBJ_STRING, OBJ_LIST, OBJ_SET, OBJ_ZSET, OBJ_HASH, OBJ_STREAM};
+const struct type_memory_type type_memory_types[TYPE_MEMORY_NTYPES] = {
+    {OBJ_STRING, "string"}, {OBJ_LIST, "list"}, {OBJ_SET, "set"},
+    {OBJ_ZSET, "zset"},     {OBJ_HASH, "hash"}, {OBJ_STREAM, "stream"},
+};
 
 static struct {
     int running;

@@ -46,7 +46,13 @@ typedef struct type_memory {
 void type_memory_step(db *dbs, int ndb, int64_t now_ms);
 /* The figures of the last complete pass. */
 const type_memory *type_memory_last(void);
-/* The types the figures cover, in the order reports list them. */
-extern const int type_memory_types[6];
+/* The types the figures cover, in the order reports list them, with
+ * their TYPE names (fixed here: the HTTP thread and unit tests read them
+ * without the types' registration). */
+#define TYPE_MEMORY_NTYPES 6
+extern const struct type_memory_type {
+    int type;
+    const char *name;
+} type_memory_types[TYPE_MEMORY_NTYPES];
 
 #endif

@@ -446,9 +446,9 @@ static void model_build(model *m, const metrics_figures *snap)
     }
     const type_memory *tm = snap->types;
     if (tm && tm->known) {
-        for (size_t i = 0; i < sizeof(type_memory_types) / sizeof(type_memory_types[0]); i++) {
-            int t = type_memory_types[i];
-            const char *name = obj_type_name(t);
+        for (int i = 0; i < TYPE_MEMORY_NTYPES; i++) {
+            int t = type_memory_types[i].type;
+            const char *name = type_memory_types[i].name;
             add_label(add_sample(m, F_TYPE_BYTES, (double)tm->bytes[t]), "type", name, strlen(name));
             add_label(add_sample(m, F_TYPE_KEYS, (double)tm->keys[t]), "type", name, strlen(name));
         }
