@@ -408,7 +408,7 @@ def test_dataset_bytes_per_type_add_up_to_the_dataset(keel):
     info = c.info("memory")
     total = sum(size.values())
     dataset = info["used_memory_dataset"]
-    assert dataset > 10 << 20
+    assert dataset > 8 << 20
     assert abs(total - dataset) <= 0.1 * dataset, (size, dataset)
     # Each type's bytes are at least its payload (member bytes) and not
     # wildly more (hash-table nodes cost ~40 bytes a member).
