@@ -75,6 +75,8 @@ def test_expire_del_is_recorded(keel):
     assert "expire-del" in events, sorted(events)
     assert events["expire-del"][2] >= 1
     assert all(ms >= 1 for _, ms in r.execute_command("LATENCY", "HISTORY", "expire-del"))
+    if not IS_REDIS:
+        assert "were slow to delete" in r.execute_command("LATENCY", "DOCTOR").decode()
     assert r.execute_command("LATENCY", "RESET", "expire-del") == 1
     assert "expire-del" not in latest(r)
 
