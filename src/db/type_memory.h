@@ -13,7 +13,7 @@
  * pass reached it (a key added during a pass may or may not count), so
  * the figures are as old as the pass is long (its duration is published;
  * measured at hz 10: 6 s for 21k keys of which 1k collections of 200
- * elements, about 4 minutes for 1M small strings; a higher hz runs more
+ * elements, 4 to 5 minutes for 1M small strings; a higher hz runs more
  * slices a second); hashes, sets
  * and sorted sets of more than 4096 elements are measured from their first
  * 4096 and extrapolated, as MEMORY USAGE does; a table resized during a
