@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "db/type_memory.h"
 #include "server/server.h"
 
 #ifdef KEEL_JEMALLOC
@@ -70,7 +71,8 @@ static void memory_stats(client *c)
     for (int i = 0; i < server.cfg.databases; i++) {
         ndbs += db_size(&server.dbs[i]) > 0;
     }
-    reply_map(R(c), 20 + ndbs);
+    const type_memory *tm = type_memory_last();
+    reply_map(R(c), 20 + TYPE_MEMORY_NTYPES + ndbs);
     reply_bulk_cstr(R(c), "peak.allocated");
     reply_int(R(c), (long long)(peak > used ? peak : used));
     reply_bulk_cstr(R(c), "total.allocated");
@@ -111,6 +113,14 @@ static void memory_stats(client *c)
     reply_double(R(c), used ? (double)rss / (double)used : 1);
     reply_bulk_cstr(R(c), "fragmentation.bytes");
     reply_int(R(c), (long long)rss - (long long)used);
+    /* Keel's own: the dataset's bytes per type as the last pass over the
+     * keyspace measured them (db/type_memory.h). */
+    for (int i = 0; i < TYPE_MEMORY_NTYPES; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "keel.dataset.bytes.%s", type_memory_types[i].name);
+        reply_bulk_cstr(R(c), name);
+        reply_int(R(c), (long long)tm->bytes[type_memory_types[i].type]);
+    }
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
         if (db_size(d) == 0) {

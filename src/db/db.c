@@ -170,6 +170,9 @@ int db_expire_if_needed(db *d, kobj *o)
     if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
         return 1; /* hidden, but left for the master's DEL */
     }
+    /* The deletion is timed as Redis's "expire-del": it includes saving
+     * the entry first when a snapshot has not reached it yet. */
+    int64_t start = util_mono_us();
     db_will_change(d, o);
     /* The key bytes live in o: copy before freeing for the hooks. */
     sv k = kobj_key(o);
@@ -178,6 +181,7 @@ int db_expire_if_needed(db *d, kobj *o)
     memcpy(kb, k.ptr, k.len);
     remove_entry(d, o);
     lazyfree_obj(o);
+    db_report_latency("expire-del", util_mono_us() - start);
     sv key = {kb, k.len};
     if (db_hooks_installed.key_expired) {
         db_hooks_installed.key_expired(d, key);

@@ -41,6 +41,9 @@ typedef struct db_hooks {
     void (*before_change)(db *d, kobj *o);
     /* Every key of d is about to change (FLUSHDB, SWAPDB). */
     void (*before_flush)(db *d);
+    /* A timed step of the keyspace's own work took us microseconds: the
+     * latency monitor's "expire-del" and "eviction-del" events. */
+    void (*latency)(const char *event, int64_t us);
 } db_hooks;
 
 extern db_hooks db_hooks_installed;
@@ -51,6 +54,13 @@ static inline void db_will_change(db *d, kobj *o)
 {
     if (o->snap != kobj_snap_parity && db_hooks_installed.before_change) {
         db_hooks_installed.before_change(d, o);
+    }
+}
+
+static inline void db_report_latency(const char *event, int64_t us)
+{
+    if (db_hooks_installed.latency) {
+        db_hooks_installed.latency(event, us);
     }
 }
 

@@ -864,8 +864,13 @@ static void rewrite_done(int ok)
         return;
     }
     /* The new base holds everything up to the current incremental file:
-     * the older files can go once the manifest says so. */
-    if (write_manifest(aof.rewrite_base_seq, NULL, 0, aof.incr_seq) < 0) {
+     * the older files can go once the manifest says so. Installing the
+     * manifest (written, synced, renamed over the old one) is Redis's
+     * "aof-rename" latency event. */
+    int64_t start = util_mono_us();
+    int installed = write_manifest(aof.rewrite_base_seq, NULL, 0, aof.incr_seq);
+    latency_add("aof-rename", (util_mono_us() - start) / 1000);
+    if (installed < 0) {
         aof.last_rewrite_ok = 0;
         unlink_file(aof.rewrite_base_seq, 1);
         return;

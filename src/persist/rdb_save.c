@@ -20,6 +20,7 @@
 #include "persist/rdb_format.h"
 #include "proto/resp_parse.h"
 #include "script/lua.h"
+#include "server/latency.h"
 #include "server/server.h"
 #include "types/hash.h"
 #include "types/list.h"
@@ -555,6 +556,15 @@ struct rdb_stream {
     int commands; /* RDB_FORM_COMMANDS: no RDB framing, keys as commands */
 };
 
+/* Unlinking a big temporary file can take the filesystem many
+ * milliseconds: the latency monitor's "rdb-unlink-temp-file" event. */
+static void unlink_temp(const char *path)
+{
+    int64_t start = util_mono_us();
+    unlink(path);
+    latency_add("rdb-unlink-temp-file", (util_mono_us() - start) / 1000);
+}
+
 static unsigned tmp_serial;
 
 /* A sink's FILE: stdio buffers, the sink gets the bytes in chunks. */
@@ -615,10 +625,10 @@ rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen)
         int e = errno;
         if (s->bg) {
             bgwriter_abort(s->bg);
-            unlink(s->tmp);
+            unlink_temp(s->tmp);
         } else if (fd >= 0) {
             close(fd);
-            unlink(s->tmp);
+            unlink_temp(s->tmp);
         }
         errno = e ? e : EIO;
         snprintf(err, errlen, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", s->tmp,
@@ -712,7 +722,7 @@ void rdb_stream_abort(rdb_stream *s)
     fclose(s->w.f);
     if (!s->sink) {
         bgwriter_abort(s->bg);
-        unlink(s->tmp);
+        unlink_temp(s->tmp);
     }
     alloc_free(s);
 }
@@ -751,12 +761,12 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
     int rc = 0;
     if (w->err) {
         snprintf(err, errlen, "Write error saving DB on disk: %s", strerror(w->err));
-        unlink(s->tmp);
+        unlink_temp(s->tmp);
         rc = -1;
     } else if (rename(s->tmp, path) != 0) {
         snprintf(err, errlen, "Error moving temp DB file %s on the final destination %s: %s", s->tmp, path,
                  strerror(errno));
-        unlink(s->tmp);
+        unlink_temp(s->tmp);
         rc = -1;
     }
     alloc_free(s);

@@ -15,7 +15,7 @@
 /* ---- events ---- */
 
 #define HISTORY_LEN 160
-#define MAX_EVENTS 16
+#define MAX_EVENTS 24 /* Keel records 14 kinds (README) */
 
 typedef struct sample {
     int64_t time; /* unix seconds */
@@ -310,6 +310,12 @@ static void latency_graph(client *c, const event *e)
     str_free(out);
 }
 
+static int event_seen(const char *name)
+{
+    const event *e = event_find(name, 0);
+    return e && e->n > 0;
+}
+
 static void latency_doctor(client *c)
 {
     str out = str_empty(512);
@@ -339,6 +345,20 @@ static void latency_doctor(client *c)
         }
         out = str_append_cstr(out, "\nI have a few advices for you:\n\n- Check SLOWLOG GET for the slow commands, "
                                    "and avoid O(N) commands on big values; run big deletes with UNLINK.\n");
+        if (event_seen("eviction-del") || event_seen("expire-del")) {
+            out = str_append_cstr(out, "- Evicted or expired keys were slow to delete. Keel frees values of more than "
+                                       "64 elements in the background; what stays slow is a big string (its pages "
+                                       "go back to the kernel) or a key a running snapshot had not saved yet (it is "
+                                       "saved before it goes).\n");
+        }
+        if (event_seen("rdb-unlink-temp-file")) {
+            out = str_append_cstr(out, "- Unlinking the temporary file of a cancelled snapshot or AOF rewrite was "
+                                       "slow: the filesystem frees a big file's blocks synchronously.\n");
+        }
+        if (event_seen("aof-rename")) {
+            out = str_append_cstr(out, "- Installing a rewritten AOF (syncing its manifest and the directory) was "
+                                       "slow: the disk is slow to sync.\n");
+        }
     }
     reply_verbatim(R(c), out, str_len(out), "txt");
     str_free(out);

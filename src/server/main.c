@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "db/type_memory.h"
 #include "net/sock.h"
 #include "net/tls.h"
 #include "persist/aof.h"
@@ -62,6 +63,11 @@ static void on_key_modified(db *d, sv key)
 }
 
 /* notify-keyspace-events "n": before the command's own event, as Redis. */
+static void on_keyspace_latency(const char *event, int64_t us)
+{
+    latency_add(event, us / 1000);
+}
+
 static void on_key_new(db *d, sv key)
 {
     notify_event(NOTIFY_NEW, "new", key, d->id);
@@ -81,11 +87,15 @@ static long cron(ev_loop *l, long long id, void *data)
     /* Cron runs inside a busy script only because the script serves
      * events: no expiry, rehash or client reaping may happen under it. */
     if (server.in_script) {
+        /* Redis's "while-blocked-cron": the cron work done while a busy
+         * script holds the loop. */
+        int64_t start = util_mono_us();
         if (server.shutdown_asap) {
             if (server_shutdown(0) < 0) {
                 server.shutdown_asap = 0;
             }
         }
+        latency_add("while-blocked-cron", (util_mono_us() - start) / 1000);
         return 1000 / server.cfg.hz;
     }
     /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
@@ -97,6 +107,8 @@ static long cron(ev_loop *l, long long id, void *data)
     }
     /* Hash fields with TTLs that nobody reads: a bounded sweep. */
     hash_active_expire();
+    /* Bytes per type: a bounded step of the pass (db/type_memory.h). */
+    type_memory_step(server.dbs, server.cfg.databases, server.now_ms);
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
@@ -466,6 +478,7 @@ int main(int argc, char **argv)
     db_hooks_installed.key_expired = on_key_expired;
     db_hooks_installed.key_modified = on_key_modified;
     db_hooks_installed.key_new = on_key_new;
+    db_hooks_installed.latency = on_keyspace_latency;
     cmd_table_init();
     acl_init();
     if (acl_load_startup(err, sizeof(err)) < 0) {

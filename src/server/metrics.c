@@ -47,6 +47,7 @@ typedef struct snapshot {
     str info;
     str slowlog;
     stream_figures *streams; /* NULL before the first pass completes */
+    type_memory types;       /* a copy: the pass's figures change on the loop */
     pthread_mutex_t render_lock;
     str prom;
     str json;
@@ -108,6 +109,7 @@ static void publish(void)
     s->slowlog = slowlog_json(str_empty(256), METRICS_SLOWLOG_ENTRIES);
     metrics_streams_refresh();
     s->streams = metrics_streams_last();
+    s->types = *type_memory_last();
     pthread_mutex_init(&s->render_lock, NULL);
     s->publish_us = util_us() - start_us;
 
@@ -148,7 +150,8 @@ static void snapshot_render(snapshot *s)
                               .publish_us = s->publish_us,
                               .slowlog_json = s->slowlog,
                               .slowlog_len = str_len(s->slowlog),
-                              .streams = s->streams};
+                              .streams = s->streams,
+                              .types = &s->types};
         metrics_format(&in, &s->prom, &s->json);
     }
     pthread_mutex_unlock(&s->render_lock);

@@ -82,6 +82,9 @@ enum {
     F_STREAM_OMITTED,
     F_STREAM_PASS,
     F_PUBLISH_USEC,
+    F_TYPE_BYTES,
+    F_TYPE_KEYS,
+    F_TYPE_PASS,
     NFAMILIES
 };
 
@@ -153,6 +156,11 @@ static const family_def families[NFAMILIES] = {
                        "How long the last keyspace pass for stream groups took (their figures' age at most)."},
     [F_PUBLISH_USEC] = {"keel_metrics_publish_usec", GAUGE,
                         "Event loop time spent building this snapshot (once a second)."},
+    [F_TYPE_BYTES] = {"keel_dataset_bytes", GAUGE,
+                      "Bytes of the keys and values of each type, as the last keyspace pass measured them."},
+    [F_TYPE_KEYS] = {"keel_dataset_keys", GAUGE, "Keys of each type, as the last keyspace pass counted them."},
+    [F_TYPE_PASS] = {"keel_dataset_pass_seconds", GAUGE,
+                     "How long the last keyspace pass for the bytes per type took (their age at most)."},
 };
 
 /* INFO fields that map one-to-one onto an unlabelled family. */
@@ -435,6 +443,16 @@ static void model_build(model *m, const metrics_figures *snap)
     if (sf) {
         add_sample(m, F_STREAM_OMITTED, (double)sf->omitted);
         add_sample(m, F_STREAM_PASS, (double)sf->pass_ms / 1000.0);
+    }
+    const type_memory *tm = snap->types;
+    if (tm && tm->known) {
+        for (int i = 0; i < TYPE_MEMORY_NTYPES; i++) {
+            int t = type_memory_types[i].type;
+            const char *name = type_memory_types[i].name;
+            add_label(add_sample(m, F_TYPE_BYTES, (double)tm->bytes[t]), "type", name, strlen(name));
+            add_label(add_sample(m, F_TYPE_KEYS, (double)tm->keys[t]), "type", name, strlen(name));
+        }
+        add_sample(m, F_TYPE_PASS, (double)tm->pass_ms / 1000.0);
     }
     add_sample(m, F_PUBLISH_USEC, (double)snap->publish_us);
     add_sample(m, F_SNAPSHOT_TIME, (double)snap->time_ms / 1000.0);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/str.h"
+#include "db/type_memory.h"
 #include "server/metrics_streams.h"
 
 typedef struct metrics_figures {
@@ -20,6 +21,7 @@ typedef struct metrics_figures {
     const char *slowlog_json; /* a JSON array (slowlog_json) */
     size_t slowlog_len;
     const stream_figures *streams; /* may be NULL */
+    const type_memory *types;      /* may be NULL */
 } metrics_figures;
 
 /* Sets *prom and *json (owned by the caller) from the same samples. */

@@ -285,6 +285,8 @@ const char *hash_encoding(const hash *h)
     return names[enc_of(h)];
 }
 
+#define HASH_MEM_SAMPLES 4096
+
 size_t hash_mem(const hash *h)
 {
     if (enc_of(h) == HASH_ENC_LISTPACK) {
@@ -295,13 +297,18 @@ size_t hash_mem(const hash *h)
     }
     hash_ht *t = HT(h);
     size_t n = alloc_usable(t) + dict_slots(&t->d) * sizeof(dnode *);
+    /* The first fields stand for the rest beyond HASH_MEM_SAMPLES, so a
+     * huge hash is measured in bounded time (as zset_mem does). */
+    size_t seen = 0, bytes = 0;
     dict_iter it;
     dict_iter_init(&it, &t->d);
-    for (dnode *d = dict_iter_next(&it); d; d = dict_iter_next(&it)) {
-        n += alloc_usable(d);
+    for (dnode *d = dict_iter_next(&it); d && seen < HASH_MEM_SAMPLES; d = dict_iter_next(&it)) {
+        bytes += alloc_usable(d);
+        seen++;
     }
     dict_iter_done(&it);
-    return n;
+    size_t total = dict_size(&t->d);
+    return n + (seen < total ? (size_t)((double)bytes / (double)seen * (double)total) : bytes);
 }
 
 hash *hash_convert_ht(hash *h)

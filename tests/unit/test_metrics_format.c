@@ -65,6 +65,11 @@ static void test_prom_and_json(void)
     g[1].key = str_new("s", 1);
     g[1].group = str_new("unknown", 7);
     stream_figures sf = {.refs = 1, .n = 2, .omitted = 7, .pass_ms = 2500, .g = g};
+    type_memory tm = {.known = 1, .pass_ms = 1250};
+    tm.bytes[OBJ_STRING] = 4096;
+    tm.keys[OBJ_STRING] = 64;
+    tm.bytes[OBJ_HASH] = 123456789012;
+    tm.keys[OBJ_HASH] = 3;
     const char *slow = "[{\"id\":1}]";
     metrics_figures in = {.info = INFO,
                           .info_len = strlen(INFO),
@@ -73,7 +78,8 @@ static void test_prom_and_json(void)
                           .publish_us = 120,
                           .slowlog_json = slow,
                           .slowlog_len = strlen(slow),
-                          .streams = &sf};
+                          .streams = &sf,
+                          .types = &tm};
     str prom, json;
     metrics_format(&in, &prom, &json);
 
@@ -107,6 +113,13 @@ static void test_prom_and_json(void)
     CHECK(!strstr(prom, "keel_stream_group_lag{db=\"3\""));
     CHECK(has_line(prom, "keel_stream_groups_omitted 7"));
     CHECK(has_line(prom, "keel_stream_groups_pass_seconds 2.5"));
+    CHECK(has_line(prom, "# TYPE keel_dataset_bytes gauge"));
+    CHECK(has_line(prom, "keel_dataset_bytes{type=\"string\"} 4096"));
+    CHECK(has_line(prom, "keel_dataset_bytes{type=\"hash\"} 123456789012"));
+    CHECK(has_line(prom, "keel_dataset_bytes{type=\"stream\"} 0"));
+    CHECK(has_line(prom, "keel_dataset_keys{type=\"string\"} 64"));
+    CHECK(has_line(prom, "keel_dataset_keys{type=\"zset\"} 0"));
+    CHECK(has_line(prom, "keel_dataset_pass_seconds 1.25"));
     /* Families absent from INFO are left out, HELP and TYPE included. */
     CHECK(!strstr(prom, "keel_memory_rss_bytes"));
 
@@ -133,6 +146,7 @@ static void test_empty_info(void)
     metrics_format(&in, &prom, &json);
     CHECK(has_line(prom, "keel_keyspace_hit_ratio 0"));
     CHECK(!strstr(prom, "keel_stream_groups_omitted"));
+    CHECK(!strstr(prom, "keel_dataset_bytes")); /* no pass has ended */
     CHECK(strstr(json, "\"slowlog\":[]") != NULL);
     str_free(prom);
     str_free(json);

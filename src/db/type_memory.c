@@ -1,0 +1,69 @@
+/* type_memory: see type_memory.h. Only the event loop calls in here; the
+ * pass holds no pointer into the keyspace between steps, only a database
+ * number and a scan cursor, so keys deleted between steps leave nothing
+ * dangling. */
+#include "db/type_memory.h"
+
+#include <string.h>
+
+#include "base/util.h"
+
+const struct type_memory_type type_memory_types[TYPE_MEMORY_NTYPES] = {
+    {OBJ_STRING, "string"}, {OBJ_LIST, "list"}, {OBJ_SET, "set"},
+    {OBJ_ZSET, "zset"},     {OBJ_HASH, "hash"}, {OBJ_STREAM, "stream"},
+};
+
+static struct {
+    int running;
+    int db;
+    unsigned long cursor;
+    int64_t started_ms;
+    type_memory building;
+    type_memory last;
+} pass;
+
+static void visit(dnode *n, void *ctx)
+{
+    (void)ctx;
+    kobj *o = (kobj *)n;
+    pass.building.bytes[o->type] += kobj_mem(o);
+    pass.building.keys[o->type]++;
+}
+
+void type_memory_step(db *dbs, int ndb, int64_t now_ms)
+{
+    if (!pass.running) {
+        if (pass.last.known && now_ms - pass.started_ms < TYPE_MEMORY_INTERVAL_MS) {
+            return;
+        }
+        memset(&pass.building, 0, sizeof(pass.building));
+        pass.running = 1;
+        pass.db = 0;
+        pass.cursor = 0;
+        pass.started_ms = now_ms;
+    }
+    int64_t deadline = util_mono_us() + TYPE_MEMORY_BUDGET_US;
+    for (int steps = 1;; steps++) {
+        if (pass.db >= ndb) {
+            /* Complete (or the databases shrank under it): publish. */
+            pass.building.pass_ms = now_ms - pass.started_ms;
+            pass.building.done_ms = now_ms;
+            pass.building.known = 1;
+            pass.last = pass.building;
+            pass.running = 0;
+            return;
+        }
+        pass.cursor = dict_scan(&dbs[pass.db].keys, pass.cursor, visit, NULL);
+        if (pass.cursor == 0) {
+            pass.db++;
+        }
+        if (steps % TYPE_MEMORY_CLOCK_EVERY == 0 && util_mono_us() >= deadline) {
+            return;
+        }
+    }
+}
+
+const type_memory *type_memory_last(void)
+{
+    return &pass.last;
+}
