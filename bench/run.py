@@ -1955,34 +1955,35 @@ def iothreads_section(tmp, notes):
     return tests
 
 
-def render_iothreads(tests):
+def render_pair_section(title, intro, name, tests):
+    """A section of Test rows from fresh server pairs: heading, how it was
+    run, the table and the geometric mean."""
     if not tests:
         return []
-    out = ["### I/O threads: SET and GET at pipeline 1 with io-threads N (ratio > 1 means keel is faster)", ""]
-    out.append("A fresh pair per N, both with `--io-threads N --io-threads-do-reads yes --save '' --appendonly no`, "
-               "pinned to cores 0..N-1; redis-benchmark -c %d -r %d on the remaining cores, %d alternating rounds." % (
-                   4 * CLIENTS, KEYSPACE, ROUNDS))
-    out.append("")
-    out += throughput_rows(tests)
-    out += ["", geomean_line("io-threads", tests) or "", ""]
-    return out
-
-
-def render_tls(tests):
-    if not tests:
-        return []
-    out = ["### TLS: SET and GET over TLS (ratio > 1 means keel is faster)", ""]
-    out.append("A fresh pair of servers, each with a plain port and a tls-port (EC P-256 certificate from a throwaway "
-               "CA, `tls-auth-clients yes`, `--save '' --appendonly no`); redis-benchmark --tls --cacert --cert --key "
-               "-c %d -r %d on the tls-port, %d alternating rounds. Opt-in: `BENCH_SECTIONS=tls`." % (
-                   CLIENTS, KEYSPACE, ROUNDS))
-    out.append("")
+    out = ["### %s (ratio > 1 means keel is faster)" % title, "", intro, ""]
     out += throughput_rows(tests)
     out.append("")
-    line = geomean_line("TLS", tests)
+    line = geomean_line(name, tests)
     if line:
         out += [line, ""]
     return out
+
+
+def render_iothreads(tests):
+    return render_pair_section(
+        "I/O threads: SET and GET at pipeline 1 with io-threads N",
+        "A fresh pair per N, both with `--io-threads N --io-threads-do-reads yes --save '' --appendonly no`, "
+        "pinned to cores 0..N-1; redis-benchmark -c %d -r %d on the remaining cores, %d alternating rounds." % (
+            4 * CLIENTS, KEYSPACE, ROUNDS), "io-threads", tests)
+
+
+def render_tls(tests):
+    return render_pair_section(
+        "TLS: SET and GET over TLS",
+        "A fresh pair of servers, each with a plain port and a tls-port (EC P-256 certificate from a throwaway "
+        "CA, `tls-auth-clients yes`, `--save '' --appendonly no`); redis-benchmark --tls --cacert --cert --key "
+        "-c %d -r %d on the tls-port, %d alternating rounds. Opt-in: `BENCH_SECTIONS=tls`." % (
+            CLIENTS, KEYSPACE, ROUNDS), "TLS", tests)
 
 
 # ---- report ----
