@@ -253,15 +253,30 @@ static void descend_key(const ordtree *t, double s, sv m, path *p)
     p->idx[t->height] = leaf_lower_bound(x, s, m);
 }
 
-/* The way to e itself; e must be in the tree. */
+/* The way to e itself; e must be in the tree. Inner levels go by its key;
+ * in the leaf a scan for the pointer reads one contiguous array instead of
+ * the ~7 scattered elements a binary search by key would touch. */
 static void descend_elem(const ordtree *t, const ordtree_elem *e, path *p)
 {
-    descend_key(t, e->score, ordtree_member(e), p);
-    const leaf *l = p->node[t->height];
-    uint32_t pos = p->idx[t->height];
-    if (pos >= l->n || l->e[pos] != e) {
+    sv m = ordtree_member(e);
+    void *x = t->root;
+    for (int h = 0; h < t->height; h++) {
+        inner *in = x;
+        uint32_t i = child_index(in, e->score, m);
+        p->node[h] = in;
+        p->idx[h] = i;
+        x = in->child[i];
+    }
+    const leaf *l = x;
+    uint32_t pos = 0;
+    while (pos < l->n && l->e[pos] != e) {
+        pos++;
+    }
+    if (pos == l->n) {
         PANIC("ordtree: element not in the tree");
     }
+    p->node[t->height] = x;
+    p->idx[t->height] = pos;
 }
 
 /* The way to 0-based rank (< t->length). */
