@@ -510,11 +510,11 @@ def test_big_set_ranks_and_ranges(r):
 
 
 def test_big_set_changes_against_model(r):
-    """About fifteen thousand members (two inner levels of the big encoding's tree,
-    leaves split, merged and evened out): random adds, score moves, removals
-    and range deletions from both ends and the middle, checked against a
-    model kept in Python after each round, by rank and by score, both ways;
-    then DUMP/RESTORE keeps every member and its score."""
+    """About fifteen thousand members (two inner levels of the big
+    encoding's tree; leaves split, merged and evened out): random adds,
+    score moves, removals and range deletions from both ends and the middle,
+    checked against a model kept in Python after each round, by rank and by
+    score, both ways; then DUMP/RESTORE keeps every member and its score."""
     import random
     rnd = random.Random(15)
     model = {}
