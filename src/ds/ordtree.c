@@ -393,7 +393,10 @@ static void insert_at(ordtree *t, path *p, ordtree_elem *e)
 /* ---- remove ---- */
 
 /* Repairs x's child i after it fell below a quarter: merges it with a
- * neighbour when both fit in one node, else evens the two out. */
+ * neighbour when both fit in three quarters of a node, else evens the two
+ * out. The slack keeps a merged node from splitting again on the next
+ * insert (appends at the end alternating with pops from it would otherwise
+ * allocate and free a leaf each time). */
 static void fix_underflow(ordtree *t, inner *x, uint32_t i, int is_leaf)
 {
     if (x->n == 1) {
@@ -407,7 +410,7 @@ static void fix_underflow(ordtree *t, inner *x, uint32_t i, int is_leaf)
     uint32_t cap = is_leaf ? LEAF_CAP : INNER_CAP;
     void *lv = x->child[li], *rv = x->child[ri];
     uint32_t ln = node_n(lv, is_leaf), rn = node_n(rv, is_leaf);
-    if (ln + rn <= cap) {
+    if (ln + rn <= cap * 3 / 4) {
         if (is_leaf) {
             leaf *l = lv, *r = rv;
             memcpy(&l->e[l->n], r->e, sizeof(r->e[0]) * r->n);

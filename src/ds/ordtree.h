@@ -16,8 +16,8 @@
  * elements under it (so rank lookups, rank-to-element lookups and range
  * bounds cost O(log n)) and the child's first element with its score
  * copied beside it (so a descent compares scores inside the node and
- * touches an element only on a tie). Nodes are merged or evened out with
- * a neighbour when they fall below a quarter; an insert past the last
+ * touches an element only on a tie). A node that falls below a quarter
+ * is merged with a neighbour or evened out with it; an insert past the last
  * element (or before the first) splits off a fresh leaf, so sets loaded in
  * order keep their leaves full.
  *

@@ -282,6 +282,38 @@ static void in_place_updates(void)
     ordtree_destroy(&t);
 }
 
+/* Appends alternating with removals of the last element (a queue at its
+ * tail) settle: no leaf is allocated and freed on every step. */
+static void tail_churn(void)
+{
+    ordtree t;
+    ordtree_init(&t);
+    model_n = 0;
+    for (int i = 0; i < 10 * ORDTREE_LEAF_CAP; i++) {
+        insert_new(&t, (double)i);
+    }
+    size_t leaves = 0;
+    int steady = 1;
+    for (int i = 0; i < 1000; i++) {
+        insert_new(&t, (double)(1000000 + i));
+        if (i > 0 && t.leaves != leaves) {
+            steady = 0;
+        }
+        ordtree_elem *e = model[model_n - 1];
+        ordtree_unlink(&t, e);
+        model_n--;
+        alloc_free(e);
+        if (i == 0) {
+            leaves = t.leaves;
+        } else if (t.leaves != leaves) {
+            steady = 0;
+        }
+    }
+    CHECK(steady);
+    check_against_model(&t);
+    ordtree_destroy(&t);
+}
+
 static void member_order(void)
 {
     CHECK(ordtree_cmp(1, (sv){"b", 1}, 2, (sv){"a", 1}) < 0);
@@ -304,6 +336,7 @@ int main(void)
     ordered_loads();
     rank_ranges();
     in_place_updates();
+    tail_churn();
     alloc_free(model);
     return unit_report("ordtree");
 }
