@@ -857,7 +857,7 @@ void cmd_bzmpop(client *c)
 /* ---- ZRANDMEMBER ---- */
 
 /* Random access by rank: a listpack is copied into arrays once (so repeated
- * picks are O(1)); the skiplist answers by rank in O(log n). */
+ * picks are O(1)); the big encoding answers by rank in O(log n). */
 typedef struct rank_access {
     zset *z;
     sv *m;
@@ -1184,7 +1184,7 @@ static int cmp_src_len(const void *a, const void *b)
 static int cmp_acc(const void *a, const void *b)
 {
     const acc_node *x = *(acc_node *const *)a, *y = *(acc_node *const *)b;
-    return zsl_cmp(x->score, (sv){x->m, x->len}, y->score, (sv){y->m, y->len});
+    return ordtree_cmp(x->score, (sv){x->m, x->len}, y->score, (sv){y->m, y->len});
 }
 
 static void collect_node(dnode *n, void *ctx)

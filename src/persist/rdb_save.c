@@ -257,7 +257,7 @@ static void save_zset(writer *w, zset *z)
     sv m;
     double score;
     /* From the highest score down, as Redis writes, so a loader that
-     * inserts at the head builds its skiplist in one pass. */
+     * inserts at the head keeps the leaves of its tree full. */
     zset_iter_at(&it, z, zset_len(z) ? zset_len(z) - 1 : 0, 1);
     while (zset_iter_next(&it, &m, &score)) {
         w_sv(w, m);

@@ -1,7 +1,7 @@
 /* zset: sorted-set storage in two encodings behind one API (see the
- * header). The listpack holds [member][score] pairs in order; the skiplist
- * encoding keeps each element in a single skiplist node that a dict also
- * indexes by member. */
+ * header). The listpack holds [member][score] pairs in order; the big
+ * encoding keeps each element in a single allocation that an ordtree
+ * orders and a dict indexes by member. */
 #include "types/zset.h"
 
 #include <math.h>
@@ -14,8 +14,8 @@
 #include "ds/listpack.h"
 
 typedef struct zbig {
-    dict d; /* member -> node (the nodes themselves, intrusive) */
-    zsl sl;
+    dict d; /* member -> element (the elements themselves, intrusive) */
+    ordtree t;
 } zbig;
 
 static size_t max_entries = 128;
@@ -54,11 +54,11 @@ static zset *from_lp(lp *l)
     return (zset *)l;
 }
 
-/* ---- the member dict over skiplist nodes ---- */
+/* ---- the member dict over the tree's elements ---- */
 
 static sv node_key(const dnode *n)
 {
-    return zsl_member((const zsl_node *)n);
+    return ordtree_member((const ordtree_elem *)n);
 }
 
 static const dict_type member_dict_type = {util_hash, node_key, NULL};
@@ -67,19 +67,19 @@ static zbig *big_new(void)
 {
     zbig *b = alloc_mem(sizeof(*b));
     dict_init(&b->d, &member_dict_type);
-    zsl_init(&b->sl);
+    ordtree_init(&b->t);
     return b;
 }
 
-static zsl_node *big_find(zbig *b, sv member)
+static ordtree_elem *big_find(zbig *b, sv member)
 {
-    return (zsl_node *)dict_find(&b->d, member.ptr, member.len);
+    return (ordtree_elem *)dict_find(&b->d, member.ptr, member.len);
 }
 
 static void big_insert(zbig *b, double score, sv member)
 {
-    zsl_node *n = zsl_insert(&b->sl, score, member);
-    dict_insert(&b->d, &n->hnode);
+    ordtree_elem *e = ordtree_insert(&b->t, score, member);
+    dict_insert(&b->d, &e->hnode);
 }
 
 /* ---- listpack helpers ---- */
@@ -109,7 +109,7 @@ static lp *lp_insert_sorted(lp *l, double score, sv member)
     unsigned char *p = lp_first(l);
     while (p) {
         unsigned char *sp = lp_next(l, p);
-        if (zsl_cmp(lp_score_at(sp), lp_get(p), score, member) > 0) {
+        if (ordtree_cmp(lp_score_at(sp), lp_get(p), score, member) > 0) {
             break;
         }
         p = lp_next(l, sp);
@@ -148,9 +148,9 @@ void zset_free(void *v)
         return;
     }
     zbig *b = big(z);
-    /* The nodes belong to the skiplist; the dict only links them. */
+    /* The elements belong to the tree; the dict only links them. */
     dict_clear(&b->d, NULL, NULL);
-    zsl_destroy(&b->sl);
+    ordtree_destroy(&b->t);
     alloc_free(b);
 }
 
@@ -161,15 +161,17 @@ void *zset_dup(const void *v)
         return from_lp(lp_dup(lpk(z)));
     }
     zbig *src = big(z), *b = big_new();
-    for (zsl_node *n = src->sl.header->fwd[0]; n; n = n->fwd[0]) {
-        big_insert(b, n->score, zsl_member(n));
+    dict_reserve(&b->d, src->t.length);
+    for (ordtree_pos p = ordtree_at(&src->t, 0); p.leaf; p = ordtree_pos_next(p)) {
+        ordtree_elem *e = ordtree_pos_elem(p);
+        big_insert(b, e->score, ordtree_member(e));
     }
     return from_big(b);
 }
 
 size_t zset_len(const zset *z)
 {
-    return is_big(z) ? big(z)->sl.length : lp_len(lpk(z)) / 2;
+    return is_big(z) ? big(z)->t.length : lp_len(lpk(z)) / 2;
 }
 
 int zset_is_listpack(const zset *z)
@@ -188,16 +190,16 @@ size_t zset_mem(const zset *z)
         return alloc_usable(lpk(z));
     }
     zbig *b = big(z);
-    size_t total = alloc_usable(b) + alloc_usable(b->sl.header) + dict_slots(&b->d) * sizeof(dnode *);
-    /* Sample the first nodes and extrapolate, so MEMORY USAGE of a huge
+    size_t total = alloc_usable(b) + ordtree_node_bytes(&b->t) + dict_slots(&b->d) * sizeof(dnode *);
+    /* Sample the first elements and extrapolate, so MEMORY USAGE of a huge
      * set stays cheap. */
     size_t seen = 0, bytes = 0;
-    for (zsl_node *n = b->sl.header->fwd[0]; n && seen < 4096; n = n->fwd[0]) {
-        bytes += alloc_usable(n);
+    for (ordtree_pos p = ordtree_at(&b->t, 0); p.leaf && seen < 4096; p = ordtree_pos_next(p)) {
+        bytes += alloc_usable(ordtree_pos_elem(p));
         seen++;
     }
     if (seen) {
-        total += (size_t)((double)bytes / (double)seen * (double)b->sl.length);
+        total += (size_t)((double)bytes / (double)seen * (double)b->t.length);
     }
     return total;
 }
@@ -237,11 +239,11 @@ zset *zset_to_skiplist(zset *z)
 int zset_score(zset *z, sv member, double *score)
 {
     if (is_big(z)) {
-        zsl_node *n = big_find(big(z), member);
-        if (!n) {
+        ordtree_elem *e = big_find(big(z), member);
+        if (!e) {
             return 0;
         }
-        *score = n->score;
+        *score = e->score;
         return 1;
     }
     lp *l = lpk(z);
@@ -293,7 +295,7 @@ zset *zset_add(zset *z, double score, sv member, int flags, int *out, double *ne
         }
         if (is_big(z)) {
             zbig *b = big(z);
-            zsl_update_score(&b->sl, big_find(b, member), score);
+            ordtree_update_score(&b->t, big_find(b, member), score);
         } else {
             lp *l = lpk(z);
             l = lp_delete_pair(l, lp_find_member(l, member));
@@ -326,10 +328,10 @@ zset *zset_remove(zset *z, sv member, int *removed)
     *removed = 0;
     if (is_big(z)) {
         zbig *b = big(z);
-        zsl_node *n = (zsl_node *)dict_unlink(&b->d, member.ptr, member.len);
-        if (n) {
-            zsl_unlink(&b->sl, n);
-            alloc_free(n);
+        ordtree_elem *e = (ordtree_elem *)dict_unlink(&b->d, member.ptr, member.len);
+        if (e) {
+            ordtree_unlink(&b->t, e);
+            alloc_free(e);
             *removed = 1;
         }
         return z;
@@ -347,14 +349,14 @@ long zset_rank(zset *z, sv member, double *score)
 {
     if (is_big(z)) {
         zbig *b = big(z);
-        zsl_node *n = big_find(b, member);
-        if (!n) {
+        ordtree_elem *e = big_find(b, member);
+        if (!e) {
             return -1;
         }
         if (score) {
-            *score = n->score;
+            *score = e->score;
         }
-        return (long)zsl_rank(&b->sl, n->score, member) - 1;
+        return (long)ordtree_rank(&b->t, e);
     }
     lp *l = lpk(z);
     long rank = 0;
@@ -424,10 +426,10 @@ static int pred_lex_within_max(double s, sv m, const void *ctx)
 }
 
 /* Length of the prefix satisfying pred (true on a prefix, then false). */
-static size_t prefix_count(zset *z, zsl_pred_fn pred, const void *ctx)
+static size_t prefix_count(zset *z, ordtree_pred_fn pred, const void *ctx)
 {
     if (is_big(z)) {
-        return zsl_prefix_count(&big(z)->sl, pred, ctx);
+        return ordtree_prefix_count(&big(z)->t, pred, ctx);
     }
     lp *l = lpk(z);
     size_t count = 0;
@@ -453,12 +455,12 @@ void zset_lex_bounds(zset *z, const zlex_range *r, size_t *start, size_t *end)
     *end = prefix_count(z, pred_lex_within_max, r);
 }
 
-static void free_unlinked(zsl_node *n, void *ctx)
+static void free_unlinked(ordtree_elem *e, void *ctx)
 {
     zbig *b = ctx;
-    sv m = zsl_member(n);
+    sv m = ordtree_member(e);
     dict_unlink(&b->d, m.ptr, m.len);
-    alloc_free(n);
+    alloc_free(e);
 }
 
 zset *zset_delete_ranks(zset *z, size_t start, size_t end)
@@ -472,7 +474,7 @@ zset *zset_delete_ranks(zset *z, size_t start, size_t end)
     }
     if (is_big(z)) {
         zbig *b = big(z);
-        zsl_delete_rank_range(&b->sl, start + 1, end, free_unlinked, b);
+        ordtree_delete_ranks(&b->t, start, end, free_unlinked, b);
         dict_resize_to_fit(&b->d);
         return z;
     }
@@ -486,12 +488,12 @@ void zset_iter_at(zset_iter *it, zset *z, size_t rank, int rev)
     it->z = z;
     it->rev = rev;
     it->p = NULL;
-    it->n = NULL;
+    it->pos = (ordtree_pos){NULL, 0};
     if (rank >= zset_len(z)) {
         return;
     }
     if (is_big(z)) {
-        it->n = zsl_at_rank(&big(z)->sl, rank + 1);
+        it->pos = ordtree_at(&big(z)->t, rank);
     } else {
         it->p = lp_seek(lpk(z), (long)(2 * rank));
     }
@@ -499,11 +501,11 @@ void zset_iter_at(zset_iter *it, zset *z, size_t rank, int rev)
 
 int zset_iter_next(zset_iter *it, sv *member, double *score)
 {
-    if (it->n) {
-        zsl_node *n = it->n;
-        *member = zsl_member(n);
-        *score = n->score;
-        it->n = it->rev ? n->backward : n->fwd[0];
+    if (it->pos.leaf) {
+        ordtree_elem *e = ordtree_pos_elem(it->pos);
+        *member = ordtree_member(e);
+        *score = e->score;
+        it->pos = it->rev ? ordtree_pos_prev(it->pos) : ordtree_pos_next(it->pos);
         return 1;
     }
     if (it->p) {
@@ -527,11 +529,11 @@ void zset_iter_from_score(zset_iter *it, zset *z, double min)
     it->z = z;
     it->rev = 0;
     it->p = NULL;
-    it->n = NULL;
+    it->pos = (ordtree_pos){NULL, 0};
     zscore_range r = {min, 0, 0, 0};
     if (is_big(z)) {
-        zsl *l = &big(z)->sl;
-        it->n = zsl_at_rank(l, zsl_prefix_count(l, pred_below_min, &r) + 1);
+        ordtree *t = &big(z)->t;
+        it->pos = ordtree_at(t, ordtree_prefix_count(t, pred_below_min, &r));
         return;
     }
     lp *l = lpk(z);
@@ -555,8 +557,8 @@ typedef struct scan_ctx {
 static void scan_node(dnode *d, void *ctx)
 {
     scan_ctx *sc = ctx;
-    zsl_node *n = (zsl_node *)d;
-    sc->fn(zsl_member(n), n->score, sc->ctx);
+    ordtree_elem *e = (ordtree_elem *)d;
+    sc->fn(ordtree_member(e), e->score, sc->ctx);
 }
 
 unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, double score, void *ctx), void *ctx)

@@ -4,11 +4,13 @@
  *    member; the score is the 8 raw bytes of the double (fixed size, no
  *    parsing on compare). Used while the set has at most max_entries
  *    members, each at most max_value bytes long.
- *  - skiplist: a skiplist with spans (ds/skiplist.h) for order and rank,
- *    plus an intrusive dict over the same nodes for O(1) member lookup.
+ *  - skiplist (the name Redis reports; OBJECT ENCODING keeps it): each
+ *    element one small allocation, ordered by a counted B+tree of
+ *    pointers (ds/ordtree.h) for order and rank, and indexed by an
+ *    intrusive dict over the same elements for O(1) member lookup.
  *
  * A zset * is a tagged pointer: a listpack itself, or (low bit set) the
- * skiplist encoding's struct, so a small sorted set costs one allocation.
+ * big encoding's struct, so a small sorted set costs one allocation.
  * Every function that may change the encoding or move the listpack
  * returns the new zset *: callers always reassign.
  *
@@ -21,7 +23,7 @@
 #include <stdint.h>
 
 #include "base/str.h"
-#include "ds/skiplist.h"
+#include "ds/ordtree.h"
 
 typedef struct zset zset;
 
@@ -40,7 +42,7 @@ const char *zset_encoding(const zset *z);
 size_t zset_mem(const zset *z);
 /* Feeds every member and score, in order, to a digest. */
 void zset_digest(const zset *z, uint8_t d[20]);
-/* Converts to the skiplist encoding (no-op if already there). */
+/* Converts to the big ("skiplist") encoding (no-op if already there). */
 zset *zset_to_skiplist(zset *z);
 
 /* ZADD's flags. */
@@ -93,7 +95,7 @@ typedef struct zset_iter {
     zset *z;
     int rev;
     unsigned char *p; /* listpack: the member entry */
-    zsl_node *n;      /* skiplist */
+    ordtree_pos pos;  /* big encoding (pos.leaf NULL when done) */
 } zset_iter;
 
 void zset_iter_at(zset_iter *it, zset *z, size_t rank, int rev);
@@ -104,7 +106,7 @@ int zset_iter_next(zset_iter *it, sv *member, double *score);
 void zset_iter_from_score(zset_iter *it, zset *z, double min);
 
 /* One scan step: listpacks return everything at once (cursor 0); the
- * skiplist encoding walks its dict. fn gets each member and score. */
+ * big encoding walks its dict. fn gets each member and score. */
 unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, double score, void *ctx), void *ctx);
 
 #endif

@@ -509,6 +509,77 @@ def test_big_set_ranks_and_ranges(r):
     assert [m.decode() for m in r.zrevrangebyscore("big", 100, "(50")] == inrange[::-1]
 
 
+def test_big_set_changes_against_model(r):
+    """About fifteen thousand members (two inner levels of the big
+    encoding's tree; leaves split, merged and evened out): random adds,
+    score moves, removals and range deletions from both ends and the middle,
+    checked against a model kept in Python after each round, by rank and by
+    score, both ways; then DUMP/RESTORE keeps every member and its score."""
+    import random
+    rnd = random.Random(15)
+    model = {}
+
+    def order():
+        return sorted(model.items(), key=lambda kv: (kv[1], kv[0].encode()))
+
+    def check():
+        o = order()
+        assert r.zcard("zm") == len(o)
+        got = cmd(r, "ZRANGE", "zm", 0, -1, "WITHSCORES")
+        assert [m.decode() for m in got[0::2]] == [m for m, _ in o]
+        assert [float(s) for s in got[1::2]] == [s for _, s in o]
+        rev = cmd(r, "ZRANGE", "zm", 0, -1, "REV")
+        assert [m.decode() for m in rev] == [m for m, _ in reversed(o)]
+        for i in [rnd.randrange(len(o)) for _ in range(20)] if o else []:
+            assert r.zrank("zm", o[i][0]) == i
+            assert r.zrevrank("zm", o[i][0]) == len(o) - 1 - i
+            assert [m.decode() for m in r.zrange("zm", i, i + 30)] == [m for m, _ in o[i:i + 31]]
+        lo, hi = sorted((rnd.randrange(4000) / 4, rnd.randrange(4000) / 4))
+        inrange = [m for m, s in o if lo <= s < hi]
+        assert [m.decode() for m in cmd(r, "ZRANGE", "zm", lo, "(%r" % hi, "BYSCORE")] == inrange
+        assert r.zcount("zm", lo, "(%r" % hi) == len(inrange)
+        return o
+
+    for rnd_round in range(6):
+        for _ in range(8):
+            args = []
+            for _ in range(1000):
+                m = "m%d" % rnd.randrange(40000)
+                s = rnd.randrange(4000) / 4
+                model[m] = s
+                args += [s, m]
+            cmd(r, "ZADD", "zm", *args)
+        o = check()
+        # Remove a random tenth by member, a run by rank from the middle,
+        # some from each end, and a score band.
+        gone = rnd.sample([m for m, _ in o], len(o) // 10)
+        assert r.zrem("zm", *gone) == len(gone)
+        for m in gone:
+            del model[m]
+        o = order()
+        start = rnd.randrange(len(o) // 2)
+        stop = start + rnd.randrange(3000)
+        assert r.zremrangebyrank("zm", start, stop) == len(o[start:stop + 1])
+        for m, _ in o[start:stop + 1]:
+            del model[m]
+        o = order()
+        popped = r.zpopmin("zm", 200) + r.zpopmax("zm", 200)
+        assert [(m.decode(), s) for m, s in popped] == o[:200] + o[::-1][:200]
+        for m, _ in popped:
+            del model[m.decode()]
+        lo = rnd.randrange(3000) / 4
+        band = [m for m, s in model.items() if lo <= s <= lo + 40]
+        assert r.zremrangebyscore("zm", lo, lo + 40) == len(band)
+        for m in band:
+            del model[m]
+        check()
+    r.restore("zm2", 0, r.dump("zm"))
+    assert cmd(r, "ZRANGE", "zm2", 0, -1, "WITHSCORES") == cmd(r, "ZRANGE", "zm", 0, -1, "WITHSCORES")
+    assert r.zrangestore("zm3", "zm", 100, 5099) == 5000
+    assert r.zrange("zm3", 0, -1) == r.zrange("zm", 100, 5099)
+    assert r.object("encoding", "zm") == b"skiplist"
+
+
 # ---- RESP3 shapes ----
 
 def test_resp3_shapes(server):

@@ -1,6 +1,6 @@
 /* zset unit test: random operations on a sorted set checked against a
  * brute-force model (a sorted array of (score, member) pairs), in both
- * encodings and across the listpack -> skiplist conversion. After every
+ * encodings and across the listpack -> big encoding conversion. After every
  * step the whole order is walked both ways and ranks, scores and range
  * bounds are compared with the model's. */
 #include <float.h>
@@ -11,7 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/util.h"
-#include "ds/skiplist.h"
+#include "ds/ordtree.h"
 #include "types/zset.h"
 #include "unit.h"
 
@@ -50,7 +50,7 @@ static void model_remove(int i)
 static void model_insert(double score, sv m)
 {
     int i = 0;
-    while (i < n && zsl_cmp(model[i].score, msv(&model[i]), score, m) < 0) {
+    while (i < n && ordtree_cmp(model[i].score, msv(&model[i]), score, m) < 0) {
         i++;
     }
     memmove(&model[i + 1], &model[i], sizeof(pair) * (size_t)(n - i));
@@ -272,89 +272,6 @@ static void run(size_t entries, size_t value, int steps, uint64_t seed)
     zset_free(z);
 }
 
-static void free_node(zsl_node *x, void *ctx)
-{
-    (*(size_t *)ctx)++;
-    alloc_free(x);
-}
-
-/* The skiplist alone, on enough elements for several levels. */
-static void skiplist_big(void)
-{
-    util_rand_seed(7);
-    zsl l;
-    zsl_init(&l);
-    enum { N = 20000 };
-    static double scores[N];
-    char buf[32];
-    for (int i = 0; i < N; i++) {
-        scores[i] = (double)(util_rand64() % 1000);
-        int len = snprintf(buf, sizeof(buf), "m%d", i);
-        zsl_insert(&l, scores[i], (sv){buf, (size_t)len});
-    }
-    CHECK(l.length == N);
-    /* Ranks agree with the walk order, and at_rank inverts rank. */
-    size_t r = 0;
-    int ordered = 1, ranks = 1;
-    zsl_node *prev = NULL;
-    for (zsl_node *x = l.header->fwd[0]; x; x = x->fwd[0]) {
-        r++;
-        if (prev && zsl_cmp(prev->score, zsl_member(prev), x->score, zsl_member(x)) >= 0) {
-            ordered = 0;
-        }
-        if (r % 97 == 0 && (zsl_rank(&l, x->score, zsl_member(x)) != r || zsl_at_rank(&l, r) != x)) {
-            ranks = 0;
-        }
-        prev = x;
-    }
-    CHECK(ordered && ranks && r == N);
-    /* Move every other element and delete a rank range. */
-    for (int i = 0; i < N; i += 2) {
-        int len = snprintf(buf, sizeof(buf), "m%d", i);
-        zsl_node *x = zsl_at_rank(&l, zsl_rank(&l, scores[i], (sv){buf, (size_t)len}));
-        CHECK(x != NULL);
-        zsl_update_score(&l, x, scores[i] + 0.5);
-    }
-    /* Random moves up (small and large: update_score resumes from the old
-     * path) and down; then every rank and span must still be right. */
-    for (int k = 0; k < N; k++) {
-        zsl_node *x = zsl_at_rank(&l, 1 + util_rand64() % l.length);
-        uint64_t pick = util_rand64() % 4;
-        double delta = pick == 0 ? 0.001 : pick == 1 ? 50.0 : pick == 2 ? -0.001 : -50.0;
-        zsl_update_score(&l, x, x->score + delta * (double)(1 + util_rand64() % 100));
-    }
-    int all_ranks = 1, all_order = 1;
-    r = 0;
-    prev = NULL;
-    for (zsl_node *x = l.header->fwd[0]; x; x = x->fwd[0]) {
-        r++;
-        if (zsl_rank(&l, x->score, zsl_member(x)) != r || zsl_at_rank(&l, r) != x) {
-            all_ranks = 0;
-        }
-        if (prev && zsl_cmp(prev->score, zsl_member(prev), x->score, zsl_member(x)) >= 0) {
-            all_order = 0;
-        }
-        if (x->backward != prev) {
-            all_order = 0;
-        }
-        prev = x;
-    }
-    CHECK(all_ranks && all_order && r == N && l.tail == prev);
-    size_t nfreed = 0;
-    CHECK(zsl_delete_rank_range(&l, 100, 5099, free_node, &nfreed) == 5000);
-    CHECK(nfreed == 5000 && l.length == N - 5000);
-    size_t before = l.length;
-    r = 0;
-    for (zsl_node *x = l.header->fwd[0]; x; x = x->fwd[0]) {
-        r++;
-        if (r % 1000 == 0) {
-            CHECK(zsl_rank(&l, x->score, zsl_member(x)) == r);
-        }
-    }
-    CHECK(r == before);
-    zsl_destroy(&l);
-}
-
 /* Scores are replied through util_d2str: its short-decimal fast path must
  * print exactly what the general shortest-round-trip search prints. */
 static int d2str_reference(char *buf, double v)
@@ -438,6 +355,5 @@ int main(void)
     run(128, 64, 20000, 2);
     run(0, 64, 5000, 3);
     run(4, 2, 5000, 4);
-    skiplist_big();
     return unit_report("zset");
 }
