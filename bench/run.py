@@ -194,6 +194,7 @@ only when a server cannot be started or dies during the run.
 import datetime
 import glob
 import io
+import json
 import math
 import os
 import platform
@@ -1360,33 +1361,73 @@ class TreeSampler(threading.Thread):
         self.sample()  # the last word, after the save
 
 
-class LatencyProbe(threading.Thread):
-    """Another client: PING after PING on its own connection, each timed,
-    while the flood and the BGSAVE run. mark() starts the BGSAVE window."""
+# The probe's own process: a thread of this one would share the GIL with the
+# memory sampler, whose /proc walks then show up as milliseconds of latency.
+PROBE_CODE = r"""
+import json, socket, sys, threading, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+lists = {"before": [], "during": []}
+state = {"cur": "before", "stop": False}
+def control():
+    for line in sys.stdin:
+        if line.strip() == "mark":
+            state["cur"] = "during"
+        else:
+            break
+    state["stop"] = True
+print("ready", flush=True)
+sys.stdin.readline()  # "go"
+threading.Thread(target=control, daemon=True).start()
+while not state["stop"]:
+    t0 = time.perf_counter()
+    s.sendall(b"*1\r\n$4\r\nPING\r\n")
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        chunk = s.recv(64)
+        if not chunk:
+            state["stop"] = True
+            break
+        buf += chunk
+    lists[state["cur"]].append(time.perf_counter() - t0)
+print(json.dumps(lists), flush=True)
+"""
+
+
+class LatencyProbe:
+    """Another client in a process of its own: PING after PING on its own
+    connection, each timed, while the flood and the BGSAVE run. mark()
+    starts the BGSAVE window."""
 
     def __init__(self, port):
-        super().__init__(daemon=True)
-        self.conn = Conn(port)
+        self.proc = subprocess.Popen([sys.executable, "-c", PROBE_CODE, str(port)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, start_new_session=True)
+        PROCS.append(self.proc)
         self.before, self.during = [], []
-        self.samples = self.before
-        self.stopping = False
 
-    def run(self):
-        try:
-            while not self.stopping:
-                t0 = time.perf_counter()
-                self.conn.call("PING")
-                self.samples.append(time.perf_counter() - t0)
-        except (OSError, ConnectionError, RespError):
-            pass
+    def start(self):
+        if self.proc.stdout.readline().strip() != b"ready":
+            raise BenchError("latency probe did not start")
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
+
+    def is_alive(self):
+        return self.proc.poll() is None
 
     def mark(self):
-        self.samples = self.during
+        self.proc.stdin.write(b"mark\n")
+        self.proc.stdin.flush()
 
     def finish(self):
-        self.stopping = True
-        self.join(10)
-        self.conn.close()
+        try:
+            self.proc.stdin.write(b"stop\n")
+            self.proc.stdin.close()
+            out = self.proc.stdout.readline()
+            self.proc.wait(10)
+            lists = json.loads(out)
+            self.before, self.during = lists["before"], lists["during"]
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            stop_proc(self.proc)
 
     @staticmethod
     def pct(xs, q):
