@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef char *str;
 
@@ -41,6 +42,17 @@ typedef struct sv {
 
 #define SV(lit) ((sv){(lit), sizeof(lit) - 1})
 int sv_eq(sv a, sv b);
+/* Byte order (memcmp), a prefix before the longer string: <0, 0, >0.
+ * Inline: sorted-set descents call it on every tie. */
+static inline int sv_cmp(sv a, sv b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c) {
+        return c;
+    }
+    return a.len < b.len ? -1 : a.len > b.len;
+}
 /* Case-insensitive compare against a C string; the usual way to match
  * command options. */
 int sv_eq_ci(sv a, const char *lit);

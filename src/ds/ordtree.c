@@ -50,16 +50,6 @@ typedef struct path {
 
 /* ---- elements and comparisons ---- */
 
-static int member_cmp(sv a, sv b)
-{
-    size_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-    if (c) {
-        return c;
-    }
-    return a.len < b.len ? -1 : a.len > b.len;
-}
-
 int ordtree_cmp(double s1, sv m1, double s2, sv m2)
 {
     if (s1 < s2) {
@@ -68,7 +58,7 @@ int ordtree_cmp(double s1, sv m1, double s2, sv m2)
     if (s1 > s2) {
         return 1;
     }
-    return member_cmp(m1, m2);
+    return sv_cmp(m1, m2);
 }
 
 static int elem_cmp(const ordtree_elem *e, double s, sv m)
@@ -205,7 +195,7 @@ static int min_le(const inner *x, uint32_t i, double s, sv m)
     if (x->min_score[i] != s) {
         return x->min_score[i] < s;
     }
-    return member_cmp(ordtree_member(x->min[i]), m) <= 0;
+    return sv_cmp(ordtree_member(x->min[i]), m) <= 0;
 }
 
 /* The child whose range holds (s, m): the last whose first element is at

@@ -387,22 +387,12 @@ static int pred_within_max(double s, sv m, const void *ctx)
     return r->maxex ? s < r->max : s <= r->max;
 }
 
-static int lex_cmp(sv a, sv b)
-{
-    size_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-    if (c) {
-        return c;
-    }
-    return a.len < b.len ? -1 : a.len > b.len;
-}
-
 int zset_lex_gte_min(sv m, const zlex_range *r)
 {
     if (r->min_kind != ZLEX_VAL) {
         return r->min_kind == ZLEX_NEG;
     }
-    int c = lex_cmp(m, r->min);
+    int c = sv_cmp(m, r->min);
     return r->minex ? c > 0 : c >= 0;
 }
 
@@ -411,7 +401,7 @@ int zset_lex_lte_max(sv m, const zlex_range *r)
     if (r->max_kind != ZLEX_VAL) {
         return r->max_kind == ZLEX_POS;
     }
-    int c = lex_cmp(m, r->max);
+    int c = sv_cmp(m, r->max);
     return r->maxex ? c < 0 : c <= 0;
 }
 
