@@ -109,6 +109,16 @@ void client_run_cleanups(client *c)
     }
 }
 
+/* Room for need entries in a growable array of clients (the batches of
+ * the I/O threads). */
+static void clients_reserve(client ***arr, int *cap, int need)
+{
+    if (need > *cap) {
+        *cap = need * 2 > 64 ? need * 2 : 64;
+        *arr = alloc_resize(*arr, sizeof(client *) * (size_t)*cap);
+    }
+}
+
 /* Reads left for the I/O threads: collected while ev_run handles events,
  * read in one batch and then finished one client at a time from
  * before_sleep. A finishing client may run a busy script whose event
@@ -394,14 +404,6 @@ static void write_io_item(void *item)
 static client **io_batch;
 static int io_batch_cap;
 
-static void io_batch_reserve(int n)
-{
-    if (n > io_batch_cap) {
-        io_batch_cap = n * 2;
-        io_batch = alloc_resize(io_batch, sizeof(client *) * (size_t)io_batch_cap);
-    }
-}
-
 /* Takes the clients waiting to be written off the pending list: those
  * that still want a write go into io_batch (returned count), in the order
  * they queued. */
@@ -414,7 +416,7 @@ static int take_pending_writes(void)
         c->in_pending = 0;
         c->pending_next = NULL;
         if (!(c->flags & CLIENT_CLOSE_ASAP) && !(ev_mask(server.loop, c->fd) & EV_WRITABLE)) {
-            io_batch_reserve(n + 1);
+            clients_reserve(&io_batch, &io_batch_cap, n + 1);
             io_batch[n++] = c;
         }
     }
@@ -763,10 +765,7 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
         /* Left for before_sleep, which hands the batch to the I/O threads
          * when it is big enough. */
         if (!c->read_deferred) {
-            if (ndeferred == deferred_cap) {
-                deferred_cap = deferred_cap ? deferred_cap * 2 : 64;
-                deferred_reads = alloc_resize(deferred_reads, sizeof(client *) * (size_t)deferred_cap);
-            }
+            clients_reserve(&deferred_reads, &deferred_cap, ndeferred + 1);
             c->read_deferred = 1;
             deferred_reads[ndeferred++] = c;
         }

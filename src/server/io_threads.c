@@ -34,7 +34,6 @@ typedef struct worker {
 
 static worker *workers; /* workers[0] is unused: index 0 is the main thread */
 static int nthreads = 1;
-static atomic_int stopping;
 static int active;
 
 static inline void cpu_relax(void)
@@ -52,9 +51,6 @@ static void *worker_main(void *arg)
         unsigned spins = 0;
         int n;
         while ((n = atomic_load_explicit(&w->pending, memory_order_acquire)) == 0) {
-            if (atomic_load_explicit(&stopping, memory_order_relaxed)) {
-                return NULL;
-            }
             cpu_relax();
             if ((++spins & 255) == 0 && util_mono_us() - since > SPIN_US) {
                 /* Park. The main thread stores pending before it reads
@@ -62,7 +58,7 @@ static void *worker_main(void *arg)
                  * one of the two always sees the other (no lost wake-up). */
                 pthread_mutex_lock(&w->mu);
                 atomic_store(&w->parked, 1);
-                while (atomic_load(&w->pending) == 0 && !atomic_load(&stopping)) {
+                while (atomic_load(&w->pending) == 0) {
                     pthread_cond_wait(&w->cv, &w->mu);
                 }
                 atomic_store(&w->parked, 0);
@@ -75,6 +71,7 @@ static void *worker_main(void *arg)
         }
         atomic_store_explicit(&w->pending, 0, memory_order_release);
     }
+    return NULL; /* not reached: workers live as long as the process */
 }
 
 void io_threads_start(int n)
@@ -94,29 +91,6 @@ void io_threads_start(int n)
         }
     }
     log_msg(LOG_NOTICE, "%d I/O threads started (the main thread included).", n);
-}
-
-void io_threads_stop(void)
-{
-    if (!workers) {
-        return;
-    }
-    atomic_store(&stopping, 1);
-    for (int i = 1; i < nthreads; i++) {
-        worker *w = &workers[i];
-        pthread_mutex_lock(&w->mu);
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-        pthread_join(w->thread, NULL);
-        pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
-        alloc_free(w->jobs);
-    }
-    alloc_free(workers);
-    workers = NULL;
-    nthreads = 1;
-    active = 0;
-    atomic_store(&stopping, 0);
 }
 
 int io_threads_engage(int n)

@@ -8,9 +8,9 @@
 #ifndef KEEL_IO_THREADS_H
 #define KEEL_IO_THREADS_H
 
-/* Starts n - 1 threads (n counts the main thread; 1 starts none). */
+/* Starts n - 1 threads (n counts the main thread; 1 starts none); they
+ * live as long as the process. */
 void io_threads_start(int n);
-void io_threads_stop(void);
 
 /* 1 when a batch of n items should be split across the threads: threads
  * exist and n reaches the engagement threshold (io-threads-min-clients, or
