@@ -229,31 +229,16 @@ command *cmd_at(int i)
     return i >= 0 && i < TABLE_LEN ? &table[i] : NULL;
 }
 
-int cmd_flag_names(uint32_t flags, const char **out, int max)
+typedef struct flag_name {
+    uint32_t flag;
+    const char *name;
+} flag_name;
+
+/* The names of the flags set in flags, in the table's order. */
+static int names_of(const flag_name *names, size_t len, uint32_t flags, const char **out, int max)
 {
-    static const struct {
-        uint32_t flag;
-        const char *name;
-    } names[] = {{CMD_WRITE, "write"},
-                 {CMD_READONLY, "readonly"},
-                 {CMD_DENYOOM, "denyoom"},
-                 {CMD_ADMIN, "admin"},
-                 {CMD_PUBSUB, "pubsub"},
-                 {CMD_NOSCRIPT, "noscript"},
-                 {CMD_BLOCKING, "blocking"},
-                 {CMD_LOADING, "loading"},
-                 {CMD_STALE, "stale"},
-                 {CMD_SKIP_MONITOR, "skip_monitor"},
-                 {CMD_SKIP_SLOWLOG, "skip_slowlog"},
-                 {CMD_NO_AUTH, "no_auth"},
-                 {CMD_FAST, "fast"},
-                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
-                 {CMD_MOVABLE_KEYS, "movablekeys"},
-                 {CMD_NO_MULTI, "no_multi"},
-                 {CMD_ALLOW_BUSY, "allow_busy"},
-                 {CMD_MAY_REPLICATE, "may_replicate"}};
     int n = 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {
+    for (size_t i = 0; i < len && n < max; i++) {
         if (flags & names[i].flag) {
             out[n++] = names[i].name;
         }
@@ -261,29 +246,43 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
     return n;
 }
 
+int cmd_flag_names(uint32_t flags, const char **out, int max)
+{
+    static const flag_name names[] = {{CMD_WRITE, "write"},
+                                      {CMD_READONLY, "readonly"},
+                                      {CMD_DENYOOM, "denyoom"},
+                                      {CMD_ADMIN, "admin"},
+                                      {CMD_PUBSUB, "pubsub"},
+                                      {CMD_NOSCRIPT, "noscript"},
+                                      {CMD_BLOCKING, "blocking"},
+                                      {CMD_LOADING, "loading"},
+                                      {CMD_STALE, "stale"},
+                                      {CMD_SKIP_MONITOR, "skip_monitor"},
+                                      {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+                                      {CMD_NO_AUTH, "no_auth"},
+                                      {CMD_FAST, "fast"},
+                                      {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+                                      {CMD_MOVABLE_KEYS, "movablekeys"},
+                                      {CMD_NO_MULTI, "no_multi"},
+                                      {CMD_ALLOW_BUSY, "allow_busy"},
+                                      {CMD_MAY_REPLICATE, "may_replicate"}};
+    return names_of(names, sizeof(names) / sizeof(names[0]), flags, out, max);
+}
+
 int cmd_key_flag_names(uint32_t flags, const char **out, int max)
 {
-    static const struct {
-        uint32_t flag;
-        const char *name;
-    } names[] = {{KS_RO, "RO"},
-                 {KS_RW, "RW"},
-                 {KS_OW, "OW"},
-                 {KS_RM, "RM"},
-                 {KS_ACCESS, "access"},
-                 {KS_UPDATE, "update"},
-                 {KS_INSERT, "insert"},
-                 {KS_DELETE, "delete"},
-                 {KS_NOT_KEY, "not_key"},
-                 {KS_INCOMPLETE, "incomplete"},
-                 {KS_VARIABLE_FLAGS, "variable_flags"}};
-    int n = 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {
-        if (flags & names[i].flag) {
-            out[n++] = names[i].name;
-        }
-    }
-    return n;
+    static const flag_name names[] = {{KS_RO, "RO"},
+                                      {KS_RW, "RW"},
+                                      {KS_OW, "OW"},
+                                      {KS_RM, "RM"},
+                                      {KS_ACCESS, "access"},
+                                      {KS_UPDATE, "update"},
+                                      {KS_INSERT, "insert"},
+                                      {KS_DELETE, "delete"},
+                                      {KS_NOT_KEY, "not_key"},
+                                      {KS_INCOMPLETE, "incomplete"},
+                                      {KS_VARIABLE_FLAGS, "variable_flags"}};
+    return names_of(names, sizeof(names) / sizeof(names[0]), flags, out, max);
 }
 
 static void stats_reset(cmd_stats *st)
