@@ -87,15 +87,11 @@ static long cron(ev_loop *l, long long id, void *data)
     /* Cron runs inside a busy script only because the script serves
      * events: no expiry, rehash or client reaping may happen under it. */
     if (server.in_script) {
-        /* Redis's "while-blocked-cron": the cron work done while a busy
-         * script holds the loop. */
-        int64_t start = util_mono_us();
         if (server.shutdown_asap) {
             if (server_shutdown(0) < 0) {
                 server.shutdown_asap = 0;
             }
         }
-        latency_add("while-blocked-cron", (util_mono_us() - start) / 1000);
         return 1000 / server.cfg.hz;
     }
     /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
