@@ -47,10 +47,10 @@ static void dataset_digest(uint8_t out[20])
         }
         uint32_t id = htonl((uint32_t)i);
         digest_mix(out, &id, sizeof(id));
-        dict_iter it;
-        dict_iter_init(&it, &d->keys);
-        dnode *n;
-        while ((n = dict_iter_next(&it))) {
+        ktable_iter it;
+        ktable_iter_init(&it, &d->keys);
+        void *n;
+        while ((n = ktable_iter_next(&it))) {
             kobj *o = (kobj *)n;
             uint8_t kd[20] = {0};
             sv k = kobj_key(o);
@@ -58,7 +58,7 @@ static void dataset_digest(uint8_t out[20])
             value_digest(o, kd);
             digest_xor(out, kd, 20);
         }
-        dict_iter_done(&it);
+        ktable_iter_done(&it);
     }
 }
 

@@ -124,10 +124,10 @@ static void empty_db(client *c, db *d, int async)
     /* Every key's watchers and trackers must learn of the flush. */
     server_key_written(d, (sv){NULL, 0}, c);
     if (async || n > 10000) {
-        dict *old = alloc_mem(sizeof(dict));
+        ktable *old = alloc_mem(sizeof(ktable));
         size_t expires;
         db_take(d, old, &expires);
-        lazyfree_dict(old);
+        lazyfree_table(old);
     } else {
         db_clear(d);
     }
@@ -318,18 +318,17 @@ void cmd_keys(client *c)
     int all = pat.len == 1 && pat.ptr[0] == '*';
     size_t h = reply_defer(R(c));
     long long n = 0;
-    dict_iter it;
-    dict_iter_init(&it, &c->db->keys);
-    dnode *node;
-    while ((node = dict_iter_next(&it))) {
-        kobj *o = (kobj *)node;
+    ktable_iter it;
+    ktable_iter_init(&it, &c->db->keys);
+    kobj *o;
+    while ((o = ktable_iter_next(&it))) {
         sv k = kobj_key(o);
         if ((all || util_glob_match(pat.ptr, pat.len, k.ptr, k.len, 0)) && !db_is_expired(o)) {
             reply_bulk(R(c), k.ptr, k.len);
             n++;
         }
     }
-    dict_iter_done(&it);
+    ktable_iter_done(&it);
     reply_defer_array(R(c), h, n);
 }
 
@@ -363,7 +362,7 @@ typedef struct scan_batch {
     size_t len, cap;
 } scan_batch;
 
-static void scan_collect(dnode *n, void *ctx)
+static void scan_collect(void *n, void *ctx)
 {
     scan_batch *b = ctx;
     if (b->len == b->cap) {
@@ -409,11 +408,11 @@ void cmd_scan(client *c)
     scan_batch b = {NULL, 0, 0};
     long long iterations = scan_budget(count);
     do {
-        cursor = dict_scan(&c->db->keys, cursor, scan_collect, &b);
+        cursor = ktable_scan(&c->db->keys, cursor, scan_collect, &b);
     } while (cursor && iterations-- && b.len < (unsigned long long)count);
 
     /* Filter after the walk: expired entries are deleted here (never while
-     * dict_scan runs, which allows only the visited node to go). */
+     * ktable_scan runs, which allows only the visited node to go). */
     size_t kept = 0;
     for (size_t i = 0; i < b.len; i++) {
         kobj *o = b.items[i];

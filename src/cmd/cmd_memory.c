@@ -43,7 +43,7 @@ static size_t keyspace_overhead(size_t *keys)
     size_t n = 0;
     *keys = 0;
     for (int i = 0; i < server.cfg.databases; i++) {
-        n += dict_slots(&server.dbs[i].keys) * sizeof(void *);
+        n += ktable_slots(&server.dbs[i].keys) * sizeof(void *);
         *keys += db_size(&server.dbs[i]);
     }
     return n;
@@ -131,7 +131,7 @@ static void memory_stats(client *c)
         reply_bulk_cstr(R(c), name);
         reply_map(R(c), 2);
         reply_bulk_cstr(R(c), "overhead.hashtable.main");
-        reply_int(R(c), (long long)(dict_slots(&d->keys) * sizeof(void *)));
+        reply_int(R(c), (long long)(ktable_slots(&d->keys) * sizeof(void *)));
         /* TTLs live inside the entries: no second table. */
         reply_bulk_cstr(R(c), "overhead.hashtable.expires");
         reply_int(R(c), 0);

@@ -15,12 +15,12 @@ static int64_t now_ms;
 static uint32_t lru_clock;
 static int lfu_on, lfu_log_factor = 10, lfu_decay_time = 1;
 
-static sv node_key(const dnode *n)
+static sv node_key(const void *n)
 {
     return kobj_key((const kobj *)n);
 }
 
-static const dict_type keyspace_type = {util_hash, node_key, NULL};
+static const ktable_type keyspace_type = {util_hash, node_key};
 
 void db_set_time(int64_t ms)
 {
@@ -115,10 +115,10 @@ void db_init(db *d, int id)
 {
     memset(d, 0, sizeof(*d));
     d->id = id;
-    dict_init(&d->keys, &keyspace_type);
+    ktable_init(&d->keys, &keyspace_type);
 }
 
-static void free_node(dnode *n, void *ctx)
+static void free_node(void *n, void *ctx)
 {
     (void)ctx;
     kobj_free((kobj *)n);
@@ -127,18 +127,18 @@ static void free_node(dnode *n, void *ctx)
 void db_clear(db *d)
 {
     db_will_flush(d);
-    dict_clear(&d->keys, free_node, NULL);
+    ktable_clear(&d->keys, free_node, NULL);
     d->expires = 0;
     d->expire_cursor = 0;
     d->avg_ttl = 0;
 }
 
-void db_take(db *d, dict *out, size_t *expires)
+void db_take(db *d, ktable *out, size_t *expires)
 {
     db_will_flush(d);
     *out = d->keys;
     *expires = d->expires;
-    dict_init(&d->keys, &keyspace_type);
+    ktable_init(&d->keys, &keyspace_type);
     d->expires = 0;
     d->expire_cursor = 0;
     d->avg_ttl = 0;
@@ -146,7 +146,7 @@ void db_take(db *d, dict *out, size_t *expires)
 
 size_t db_size(const db *d)
 {
-    return dict_size(&d->keys);
+    return ktable_size(&d->keys);
 }
 
 int db_is_expired(const kobj *o)
@@ -156,7 +156,8 @@ int db_is_expired(const kobj *o)
 
 static void remove_entry(db *d, kobj *o)
 {
-    dict_unlink(&d->keys, o->data + (o->has_expire ? 8 : 0), o->keylen);
+    sv k = kobj_key(o);
+    ktable_unlink(&d->keys, k.ptr, k.len);
     if (o->has_expire) {
         d->expires--;
     }
@@ -197,7 +198,7 @@ int db_expire_if_needed(db *d, kobj *o)
 
 kobj *db_find_raw(db *d, sv key)
 {
-    return (kobj *)dict_find(&d->keys, key.ptr, key.len);
+    return ktable_find(&d->keys, key.ptr, key.len);
 }
 
 kobj *db_lookup(db *d, sv key, int flags)
@@ -224,7 +225,7 @@ kobj *db_lookup(db *d, sv key, int flags)
 void db_add(db *d, kobj *o)
 {
     init_access_bits(o);
-    dict_insert(&d->keys, &o->node);
+    ktable_insert(&d->keys, o);
     if (o->has_expire) {
         d->expires++;
     }
@@ -251,7 +252,7 @@ void db_set(db *d, kobj *o)
     } else {
         init_access_bits(o);
     }
-    dict_replace(&d->keys, &old->node, &o->node);
+    ktable_replace(&d->keys, old, o);
     d->expires += (size_t)o->has_expire - (size_t)old->has_expire;
     lazyfree_obj(old);
 }
@@ -259,13 +260,13 @@ void db_set(db *d, kobj *o)
 void db_swap_entry(db *d, kobj *old, kobj *repl)
 {
     db_will_change(d, old);
-    dict_replace(&d->keys, &old->node, &repl->node);
+    ktable_replace(&d->keys, old, repl);
     d->expires += (size_t)repl->has_expire - (size_t)old->has_expire;
 }
 
 kobj *db_unlink(db *d, sv key)
 {
-    kobj *o = (kobj *)dict_unlink(&d->keys, key.ptr, key.len);
+    kobj *o = ktable_unlink(&d->keys, key.ptr, key.len);
     if (o) {
         db_will_change(d, o); /* unlinked, but whole: it can still be saved */
     }
@@ -312,7 +313,7 @@ kobj *db_random_key(db *d)
      * Redis does. */
     int kept_tries = 0;
     for (;;) {
-        kobj *o = (kobj *)dict_random(&d->keys);
+        kobj *o = ktable_random(&d->keys);
         if (!o || !db_is_expired(o)) {
             return o;
         }
@@ -349,7 +350,7 @@ typedef struct expire_ctx {
     long ttl_live;
 } expire_ctx;
 
-static void expire_visit(dnode *n, void *arg)
+static void expire_visit(void *n, void *arg)
 {
     expire_ctx *c = arg;
     kobj *o = (kobj *)n;
@@ -396,7 +397,7 @@ long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
         expire_ctx c = {d, 0, 0, 0, 0};
         long buckets = 0;
         for (;;) {
-            d->expire_cursor = dict_scan(&d->keys, d->expire_cursor, expire_visit, &c);
+            d->expire_cursor = ktable_scan(&d->keys, d->expire_cursor, expire_visit, &c);
             buckets++;
             if (d->expire_cursor == 0 || d->expires == 0) {
                 break;

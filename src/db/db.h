@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/dict.h"
+#include "base/ktable.h"
 #include "db/object.h"
 
 typedef struct db {
     int id;
-    dict keys;
+    ktable keys;
     size_t expires;              /* keys with a TTL */
     unsigned long expire_cursor; /* where the active cycle resumes */
     long long avg_ttl;
@@ -109,7 +109,7 @@ kobj *db_random_key(db *d);
 /* Swaps the contents of two databases (SWAPDB). */
 void db_swap(db *a, db *b);
 /* Moves all keys out, leaving d empty; returns the old table for freeing. */
-void db_take(db *d, dict *out, size_t *expires);
+void db_take(db *d, ktable *out, size_t *expires);
 
 /* One bounded round of active expiry over the given databases: samples
  * keys with TTLs and deletes the expired; stops after time_budget_us.

@@ -106,7 +106,7 @@ typedef struct sample_ctx {
     int got;
 } sample_ctx;
 
-static void sample_visit(dnode *n, void *arg)
+static void sample_visit(void *n, void *arg)
 {
     sample_ctx *s = arg;
     kobj *o = (kobj *)n;
@@ -138,10 +138,11 @@ static void fill_pool(db *dbs, int ndb, int policy, int samples)
             spread = 64;
         }
         sample_ctx s = {i, policy, samples, 0};
-        unsigned long cursor = (unsigned long)util_rand64();
+        /* A random place in the hash order (cursors are below 2^48). */
+        unsigned long cursor = (unsigned long)(util_rand64() >> 16);
         size_t buckets = (size_t)samples * 8 * (spread ? spread : 1);
         for (size_t b = 0; b < buckets && s.got < s.want; b++) {
-            cursor = dict_scan(&d->keys, cursor, sample_visit, &s);
+            cursor = ktable_scan(&d->keys, cursor, sample_visit, &s);
         }
     }
 }

@@ -9,8 +9,8 @@
 
 typedef struct job {
     struct job *next;
-    kobj *obj;   /* one entry, or */
-    dict *table; /* a detached table of entries */
+    kobj *obj;     /* one entry, or */
+    ktable *table; /* a detached table of entries */
 } job;
 
 static pthread_t worker;
@@ -20,7 +20,7 @@ static job *head, *tail;
 static int running;
 static size_t pending, freed;
 
-static void free_node(dnode *n, void *ctx)
+static void free_node(void *n, void *ctx)
 {
     (void)ctx;
     kobj_free((kobj *)n);
@@ -46,7 +46,7 @@ static void *work(void *arg)
         if (j->obj) {
             kobj_free(j->obj);
         } else {
-            dict_clear(j->table, free_node, NULL);
+            ktable_clear(j->table, free_node, NULL);
             alloc_free(j->table);
         }
         alloc_free(j);
@@ -82,7 +82,7 @@ static void enqueue(job *j)
         if (j->obj) {
             kobj_free(j->obj);
         } else {
-            dict_clear(j->table, free_node, NULL);
+            ktable_clear(j->table, free_node, NULL);
             alloc_free(j->table);
         }
         alloc_free(j);
@@ -113,10 +113,10 @@ void lazyfree_obj(kobj *o)
     enqueue(j);
 }
 
-void lazyfree_dict(dict *d)
+void lazyfree_table(ktable *t)
 {
     job *j = alloc_zero(sizeof(*j));
-    j->table = d;
+    j->table = t;
     enqueue(j);
 }
 

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "base/dict.h"
+#include "base/ktable.h"
 #include "db/object.h"
 
 /* Values with more elements than this are freed in the background. */
@@ -16,7 +16,7 @@ void lazyfree_stop(void);
 /* Frees o now or in the background depending on its size. */
 void lazyfree_obj(kobj *o);
 /* Takes a whole detached key table and frees it in the background. */
-void lazyfree_dict(dict *d);
+void lazyfree_table(ktable *t);
 size_t lazyfree_pending(void);
 size_t lazyfree_freed(void);
 

@@ -34,14 +34,15 @@ static size_t expire_size(int has_expire)
     return has_expire ? sizeof(int64_t) : 0;
 }
 
-static char *key_ptr(const kobj *o)
+static size_t keylen_size(size_t len)
 {
-    return (char *)o->data + expire_size(o->has_expire);
+    return len < OBJ_SHORT_KEY ? 1 : sizeof(uint32_t);
 }
 
 static char *val_ptr(const kobj *o)
 {
-    return key_ptr(o) + o->keylen;
+    sv k = kobj_key(o);
+    return (char *)k.ptr + k.len;
 }
 
 int64_t kobj_expire(const kobj *o)
@@ -57,9 +58,7 @@ int64_t kobj_expire(const kobj *o)
 static size_t value_size(const kobj *o)
 {
     if (o->type == OBJ_STRING && o->enc == ENC_EMBSTR) {
-        uint32_t l;
-        memcpy(&l, val_ptr(o), sizeof(l));
-        return sizeof(l) + l;
+        return 1 + (unsigned char)val_ptr(o)[0];
     }
     return 8; /* an int64 or a pointer */
 }
@@ -73,19 +72,26 @@ static kobj *shell(sv key, int type, int enc, int64_t expire, size_t vsize)
         PANIC("key too long");
     }
     int has_exp = expire >= 0;
-    kobj *o = alloc_mem(sizeof(kobj) + expire_size(has_exp) + key.len + vsize);
-    o->node.next = NULL;
+    size_t ks = keylen_size(key.len);
+    kobj *o = alloc_mem(sizeof(kobj) + expire_size(has_exp) + ks + key.len + vsize);
     o->type = (uint32_t)type;
     o->enc = (uint32_t)enc;
     o->lru = 0;
     o->has_expire = (uint32_t)has_exp;
     o->snap = kobj_snap_parity;
-    o->keylen = (uint32_t)key.len;
+    o->long_key = ks != 1;
+    char *p = o->data + expire_size(has_exp);
     if (has_exp) {
         memcpy(o->data, &expire, sizeof(expire));
     }
+    if (ks == 1) {
+        *p = (char)(unsigned char)key.len;
+    } else {
+        uint32_t len = (uint32_t)key.len;
+        memcpy(p, &len, sizeof(len));
+    }
     if (key.len) {
-        memcpy(key_ptr(o), key.ptr, key.len);
+        memcpy(p + ks, key.ptr, key.len);
     }
     return o;
 }
@@ -114,11 +120,11 @@ kobj *kobj_new_string(sv key, sv val, int64_t expire)
         return kobj_new_int(key, v, expire);
     }
     if (val.len <= OBJ_EMBSTR_MAX) {
-        kobj *o = shell(key, OBJ_STRING, ENC_EMBSTR, expire, sizeof(uint32_t) + val.len);
-        uint32_t l = (uint32_t)val.len;
-        memcpy(val_ptr(o), &l, sizeof(l));
+        kobj *o = shell(key, OBJ_STRING, ENC_EMBSTR, expire, 1 + val.len);
+        char *v = val_ptr(o);
+        v[0] = (char)(unsigned char)val.len;
         if (val.len) {
-            memcpy(val_ptr(o) + sizeof(l), val.ptr, val.len);
+            memcpy(v + 1, val.ptr, val.len);
         }
         return o;
     }
@@ -135,9 +141,8 @@ sv kobj_str(const kobj *o, char *buf)
         return (sv){buf, (size_t)n};
     }
     case ENC_EMBSTR: {
-        uint32_t l;
-        memcpy(&l, val_ptr(o), sizeof(l));
-        return (sv){val_ptr(o) + sizeof(l), l};
+        const char *v = val_ptr(o);
+        return (sv){v + 1, (unsigned char)v[0]};
     }
     case ENC_RAW: {
         str s = kobj_raw(o);

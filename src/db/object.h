@@ -1,9 +1,11 @@
-/* object: the keyspace entry. One allocation per key holds the hash-chain
- * link, a small header, the expiry time (only when the key has one), the
- * key bytes and the value: inline for small strings and integers, a pointer
- * for big strings and collections.
+/* object: the keyspace entry. One allocation per key holds a 4-byte
+ * header, the expiry time (only when the key has one), the key with its
+ * length (one byte below 255 bytes, else four) and the value: inline for
+ * small strings (one length byte) and integers, a pointer for big strings
+ * and collections. The keyspace table (base/ktable) points at entries, so
+ * an entry carries no link.
  *
- *   [next][type:4 enc:4 lru:24][has_expire:1 snap:1 keylen:30][expire?][key][value]
+ *   [type:3 enc:2 lru:24 has_expire:1 snap:1 long_key:1][expire?][keylen][key][value]
  *
  * Entries change size when a TTL is added or a string value changes form;
  * such changes build a new entry and the keyspace swaps it in
@@ -13,33 +15,35 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-#include "base/dict.h"
 #include "base/str.h"
 
 /* Type numbers match Redis's so DEBUG OBJECT and tools read the same. */
 enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_STREAM = 6, OBJ_TYPES = 7 };
 
 /* String encodings (collections report theirs through type_ops). */
-enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 8, ENC_PTR = 15 };
+enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 2, ENC_PTR = 3 };
 
 /* Strings up to this length are stored inline ("embstr"), as in Redis. */
-#define OBJ_EMBSTR_MAX 44
+#define OBJ_EMBSTR_MAX 44 /* its length must fit the one byte it has */
 /* 1 GB: Redis's keys stop at 512 MB. */
 #define OBJ_KEY_MAX ((1u << 30) - 1)
 
 typedef struct kobj {
-    dnode node;
-    uint32_t type : 4;
-    uint32_t enc : 4;
+    uint32_t type : 3;
+    uint32_t enc : 2;
     uint32_t lru : 24; /* LRU clock (seconds) or LFU (16-bit time, 8-bit log counter) */
     uint32_t has_expire : 1;
     /* Forkless snapshots: the entry is saved (or was made after the
      * snapshot began) when this equals kobj_snap_parity. */
     uint32_t snap : 1;
-    uint32_t keylen : 30;
+    uint32_t long_key : 1; /* the key length takes 4 bytes, not 1 */
     char data[];
 } kobj;
+
+/* Keys shorter than this have a one-byte length. */
+#define OBJ_SHORT_KEY 255
 
 /* Per-type operations the keyspace needs without knowing the type. */
 typedef struct type_ops {
@@ -100,10 +104,16 @@ const type_ops *obj_type_ops(int type);
 /* "string", "list", ... or "none". */
 const char *obj_type_name(int type);
 
-/* Inline: it runs for every chain comparison in the keyspace. */
+/* Inline: it runs for every key comparison in the keyspace. */
 static inline sv kobj_key(const kobj *o)
 {
-    return (sv){o->data + (o->has_expire ? sizeof(int64_t) : 0), o->keylen};
+    const char *p = o->data + (o->has_expire ? sizeof(int64_t) : 0);
+    if (!o->long_key) {
+        return (sv){p + 1, (unsigned char)p[0]};
+    }
+    uint32_t len;
+    memcpy(&len, p, sizeof(len));
+    return (sv){p + sizeof(len), len};
 }
 int64_t kobj_expire(const kobj *o); /* -1 when none */
 

@@ -22,7 +22,7 @@ static struct {
     type_memory last;
 } pass;
 
-static void visit(dnode *n, void *ctx)
+static void visit(void *n, void *ctx)
 {
     (void)ctx;
     kobj *o = (kobj *)n;
@@ -53,7 +53,7 @@ void type_memory_step(db *dbs, int ndb, int64_t now_ms)
             pass.running = 0;
             return;
         }
-        pass.cursor = dict_scan(&dbs[pass.db].keys, pass.cursor, visit, NULL);
+        pass.cursor = ktable_scan(&dbs[pass.db].keys, pass.cursor, visit, NULL);
         if (pass.cursor == 0) {
             pass.db++;
         }

@@ -1017,7 +1017,7 @@ static int load_all(reader *r)
             /* Size the table once, as Redis does; a count beyond what the
              * file could hold (a key takes 3 bytes at least) is not trusted. */
             if (a <= remaining(r) / 3 && db_size(d) == 0) {
-                dict_reserve(&d->keys, (size_t)a);
+                ktable_reserve(&d->keys, (size_t)a);
             }
             continue;
         }

@@ -797,14 +797,14 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
             continue;
         }
         rdb_stream_select(s, i, db_size(&server.dbs[i]), server.dbs[i].expires);
-        dict_iter it;
-        dict_iter_init(&it, &server.dbs[i].keys);
-        dnode *n;
-        while ((n = dict_iter_next(&it)) && !s->w.err) {
+        ktable_iter it;
+        ktable_iter_init(&it, &server.dbs[i].keys);
+        void *n;
+        while ((n = ktable_iter_next(&it)) && !s->w.err) {
             rdb_stream_key(s, i, (kobj *)n);
             rdb_key_save_delay();
         }
-        dict_iter_done(&it);
+        ktable_iter_done(&it);
     }
     return rdb_stream_close(s, path, err, errlen);
 }

@@ -68,13 +68,13 @@ static void before_change(db *d, kobj *o)
 
 static void save_whole_db(db *d)
 {
-    dict_iter it;
-    dict_iter_init(&it, &d->keys);
-    dnode *n;
-    while ((n = dict_iter_next(&it))) {
+    ktable_iter it;
+    ktable_iter_init(&it, &d->keys);
+    void *n;
+    while ((n = ktable_iter_next(&it))) {
         save_entry(d->id, (kobj *)n);
     }
-    dict_iter_done(&it);
+    ktable_iter_done(&it);
 }
 
 static void before_flush(db *d)
@@ -84,7 +84,7 @@ static void before_flush(db *d)
     }
 }
 
-static void visit(dnode *n, void *ctx)
+static void visit(void *n, void *ctx)
 {
     save_entry(*(int *)ctx, (kobj *)n);
     rdb_key_save_delay();
@@ -127,7 +127,7 @@ static int walk(int64_t budget_us)
         if (snap.cursor == 0 && db_size(d) > 0) {
             rdb_stream_select(snap.out, id, db_size(d), d->expires); /* entering a db: a size hint */
         }
-        snap.cursor = dict_scan(&d->keys, snap.cursor, visit, &id);
+        snap.cursor = ktable_scan(&d->keys, snap.cursor, visit, &id);
         if (snap.cursor == 0) {
             snap.db++;
         }
@@ -288,13 +288,13 @@ void snapshot_abort(void)
     /* Mark what was not reached as saved: the next snapshot flips the
      * parity and must find every entry unsaved. */
     for (int i = 0; i < server.cfg.databases; i++) {
-        dict_iter it;
-        dict_iter_init(&it, &server.dbs[i].keys);
-        dnode *n;
-        while ((n = dict_iter_next(&it))) {
+        ktable_iter it;
+        ktable_iter_init(&it, &server.dbs[i].keys);
+        void *n;
+        while ((n = ktable_iter_next(&it))) {
             ((kobj *)n)->snap = kobj_snap_parity;
         }
-        dict_iter_done(&it);
+        ktable_iter_done(&it);
     }
     finish(0);
 }

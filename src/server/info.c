@@ -127,7 +127,7 @@ static str section_memory(str s)
     util_bytes_human(total_h, sizeof(total_h), total);
     size_t dataset_overhead = sizeof(server) + sizeof(db) * (size_t)server.cfg.databases;
     for (int i = 0; i < server.cfg.databases; i++) {
-        dataset_overhead += dict_slots(&server.dbs[i].keys) * sizeof(void *);
+        dataset_overhead += ktable_slots(&server.dbs[i].keys) * sizeof(void *);
     }
     size_t clients_mem = 0;
     for (client *c = server.clients; c; c = c->next) {

@@ -75,6 +75,37 @@ static void on_key_new(db *d, sv key)
 
 /* ---- cron ---- */
 
+/* While a table is being resized, an idle server (no command since the
+ * last call) moves entries 1 ms at a time every millisecond, so both tables
+ * do not linger for the ~10 s the cron's 1% would take on 1M keys; a busy
+ * one leaves it to the cron, whose share is Redis's. */
+static long long idle_rehash_timer;
+
+static long idle_rehash(ev_loop *loop, long long id, void *data)
+{
+    (void)loop;
+    (void)id;
+    (void)data;
+    static long long seen = -1;
+    if (server.stats.numcommands != seen) {
+        seen = server.stats.numcommands;
+        return 1;
+    }
+    int more = 0;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        ktable *t = &server.dbs[i].keys;
+        if (server.cfg.activerehashing && ktable_is_rehashing(t) && !server.in_script) {
+            ktable_rehash_ms(t, 1);
+            more |= ktable_is_rehashing(t);
+        }
+    }
+    if (!more) {
+        idle_rehash_timer = 0;
+        return -1;
+    }
+    return 1;
+}
+
 static long cron(ev_loop *l, long long id, void *data)
 {
     (void)l;
@@ -106,12 +137,17 @@ static long cron(ev_loop *l, long long id, void *data)
     /* Bytes per type: a bounded step of the pass (db/type_memory.h). */
     type_memory_step(server.dbs, server.cfg.databases, server.now_ms);
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */
+    int rehashing = 0;
     for (int i = 0; i < server.cfg.databases; i++) {
         db *d = &server.dbs[i];
-        dict_resize_to_fit(&d->keys);
-        if (server.cfg.activerehashing && d->keys.rehash_idx >= 0) {
-            dict_rehash_ms(&d->keys, 1);
+        ktable_resize_to_fit(&d->keys);
+        if (server.cfg.activerehashing && ktable_is_rehashing(&d->keys)) {
+            ktable_rehash_ms(&d->keys, 1);
+            rehashing |= ktable_is_rehashing(&d->keys);
         }
+    }
+    if (rehashing && !idle_rehash_timer) {
+        idle_rehash_timer = ev_timer_add(server.loop, 1, idle_rehash, NULL);
     }
     /* Finish evictions a command's time budget cut short. */
     if (server.cfg.maxmemory > 0) {

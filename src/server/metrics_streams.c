@@ -74,7 +74,7 @@ static int is_live_stream(kobj *o)
     return o && o->type == OBJ_STREAM && !db_is_expired(o);
 }
 
-static void visit(dnode *n, void *ctx)
+static void visit(void *n, void *ctx)
 {
     kobj *o = (kobj *)n;
     if (is_live_stream(o)) {
@@ -94,7 +94,7 @@ void metrics_streams_step(void)
             break;
         }
         int db = pass.db;
-        pass.cursor = dict_scan(&server.dbs[db].keys, pass.cursor, visit, &db);
+        pass.cursor = ktable_scan(&server.dbs[db].keys, pass.cursor, visit, &db);
         if (pass.cursor != 0) {
             continue;
         }
