@@ -43,6 +43,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Client-compatibility programs (tests/clients): linked with the client
 # library they exercise, never with the server.
 HIREDIS_BIN := $(BUILD)/tests/hiredis_patterns
+# The lean load generator (bench/loadgen.c): bench-patterns drives the
+# limiter rows with it, and the integration suite tests it.
+LOADGEN_BIN := $(BUILD)/bench/loadgen
 # The pattern examples (examples/): the C ones are built here, and `make
 # examples` runs all of them against a fresh server (examples/run.py).
 EXAMPLE_SRCS := $(wildcard examples/*.c)
@@ -97,14 +100,14 @@ run: all
 unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: all $(HIREDIS_BIN) $(EXAMPLE_BINS)
+integration: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
 	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
 
 # The suite again with I/O threads engaged for every batch (a file list in
 # IOTHREADS_TESTS narrows it, e.g. for the ThreadSanitizer build).
 IOTHREADS_ARGS := --io-threads 3 --io-threads-do-reads yes --io-threads-min-clients 1
 IOTHREADS_TESTS := tests/integration
-integration-iothreads: all $(HIREDIS_BIN) $(EXAMPLE_BINS)
+integration-iothreads: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
 	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="$(IOTHREADS_ARGS)" $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) $(IOTHREADS_TESTS)
 
 test: unit integration
@@ -119,8 +122,12 @@ $(LOCKCYCLE_BIN): bench/lockcycle.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -lhiredis
 
-bench-patterns: all $(LOCKCYCLE_BIN)
-	$(PYTHON) bench/patterns.py ./$(BIN) $(LOCKCYCLE_BIN)
+$(LOADGEN_BIN): bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+bench-patterns: all $(LOCKCYCLE_BIN) $(LOADGEN_BIN)
+	$(PYTHON) bench/patterns.py ./$(BIN) $(LOCKCYCLE_BIN) $(LOADGEN_BIN)
 
 # Eviction quality (hit rate against an ideal cache) under redis-cli
 # --lru-test, Keel and Redis side by side: about 8 minutes, so opt-in.
@@ -256,10 +263,10 @@ build/fuzz/fuzz_aof_load: $(FUZZ_OBJ)/fuzz/fuzz_aof_load.o $(FUZZ_OBJ)/fuzz/fuzz
 	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c bench/*.c
 
 format-check:
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c bench/*.c
 
 clean:
 	rm -rf build keel-server keel-server-san

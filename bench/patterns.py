@@ -22,13 +22,25 @@ Limiter rows (redis-benchmark -c 50 -r 10000, -n 100000 at pipeline 1 and
   SET (reference)   SET rl:__rand_int__ 1: the floor a one-key write costs
                     on each server at that pipeline depth (at pipeline 1
                     mostly the read/write system calls per request).
+Limiter rows again with bench/loadgen.c instead of redis-benchmark (same
+commands, keys, -c 50, -r 10000 and request counts, in the same turn of
+each server within a round): at pipeline 1 on this 2-core machine
+redis-benchmark is itself the bottleneck (pinned to one core it runs at 99%
+CPU, mostly in its own epoll_ctl add/remove of the write event around every
+request and in send/recv), so its P1 rows measure the client: a plain SET
+comes out at only 1.1-1.3x the Lua script. loadgen keeps every connection's
+PIPELINE requests outstanding and writes new ones straight after the
+replies arrive (one send and a share of one recv per request, no epoll_ctl),
+so the server becomes the bottleneck. Each loadgen row also shows loadgen's
+own CPU, (user + sys) / wall time (median): well below 1.00 means the
+client was not saturated.
 Lock rows (bench/lockcycle.c: 4 processes, one connection each, cycles of
 SET lock:<p>:<i> <32-hex token> NX PX 30000 + release, 20,000 cycles per
 process at pipeline 1 and 100,000 at 16; every reply checked):
   SET NX PX + DELIFEQ   Keel only (Redis 7.0 has no DELIFEQ)
   SET NX PX + EVALSHA   the seed's release script; on both.
 
-Usage: bench/patterns.py KEEL_BINARY LOCKCYCLE_BINARY"""
+Usage: bench/patterns.py KEEL_BINARY LOCKCYCLE_BINARY LOADGEN_BINARY"""
 import os
 import shutil
 import socket
@@ -82,6 +94,17 @@ def benchmark(port, pipeline, *command):
     return float(line.split(",")[1].strip('"'))
 
 
+def loadgen(binary, port, pipeline, *command):
+    """(requests per second, loadgen's CPU share) of one loadgen run."""
+    n = 100000 if pipeline == 1 else 400000
+    res = subprocess.run([binary, "-p", str(port), "-c", "50", "-n", str(n), "-P", str(pipeline), "-r", "10000"] +
+                         list(command), capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit("loadgen %s failed: %s" % (" ".join(command), res.stderr.strip()))
+    fields = dict(kv.split("=", 1) for kv in res.stdout.split())
+    return float(fields["rps"]), float(fields["cpu"])
+
+
 def lock_cycles(lockcycle, port, pipeline, mode, sha=""):
     cycles = 20000 if pipeline == 1 else 100000
     out = subprocess.run([lockcycle, str(port), mode, "4", str(cycles), str(pipeline), sha], capture_output=True,
@@ -90,7 +113,7 @@ def lock_cycles(lockcycle, port, pipeline, mode, sha=""):
 
 
 def main():
-    keel_bin, lockcycle = sys.argv[1], sys.argv[2]
+    keel_bin, lockcycle, loadgen_bin = sys.argv[1], sys.argv[2], sys.argv[3]
     servers = {}
     for name, binary in (("keel", keel_bin), ("redis", REDIS)):
         servers[name] = start(binary)
@@ -100,9 +123,17 @@ def main():
             sha[name] = (cli(port, "SCRIPT", "LOAD", seed("rate_limiter.lua")),
                          cli(port, "SCRIPT", "LOAD", seed("lock_release.lua")))
         rows = {}
+        cpu = {}  # loadgen rows: loadgen's own CPU share per run
 
         def add(row, value):
             rows.setdefault(row, []).append(value)
+
+        def add_loadgen(label, name, pipeline, *command):
+            port = servers[name][1]
+            cli(port, "FLUSHALL")
+            rate, share = loadgen(loadgen_bin, port, pipeline, *command)
+            add(("limiter-loadgen", label, name, pipeline), rate)
+            cpu.setdefault(("limiter-loadgen", label, name, pipeline), []).append(share)
 
         for rnd in range(ROUNDS):
             order = ["keel", "redis"] if rnd % 2 == 0 else ["redis", "keel"]
@@ -119,6 +150,12 @@ def main():
                         cli(port, "FLUSHALL")
                         add(("limiter", "CL.THROTTLE", name, pipeline),
                             benchmark(port, pipeline, "CL.THROTTLE", "rl:__rand_int__", "1000000", "1000000", "60"))
+                    add_loadgen("EVALSHA limiter", name, pipeline, "EVALSHA", sha[name][0], "1", "rl:__rand_int__",
+                                "1700000000", "1699999940", "1000000", "60")
+                    add_loadgen("SET", name, pipeline, "SET", "rl:__rand_int__", "1")
+                    if name == "keel":
+                        add_loadgen("CL.THROTTLE", name, pipeline, "CL.THROTTLE", "rl:__rand_int__", "1000000",
+                                    "1000000", "60")
                     cli(port, "FLUSHALL")
                     add(("lock", "SET NX PX + EVALSHA release", name, pipeline),
                         lock_cycles(lockcycle, port, pipeline, "evalsha", sha[name][1]))
@@ -133,6 +170,8 @@ def main():
         def ratio(a, b):
             return statistics.median(x / y for x, y in zip(rows[a], rows[b]))
 
+        print("Limiter rows driven by redis-benchmark, lock rows by bench/lockcycle:")
+        print()
         print("| Benchmark | Server | P1 ops/s | P16 ops/s | P1 min-max | P16 min-max |")
         print("|---|---|---:|---:|---:|---:|")
         for kind, label, name in (("limiter", "SET (reference)", "redis"), ("limiter", "SET (reference)", "keel"),
@@ -148,6 +187,21 @@ def main():
                                                                          med[(kind, key, name, 16)], lo1, hi1, lo16,
                                                                          hi16))
         print()
+        print("Limiter rows driven by bench/loadgen (client CPU: loadgen's (user + sys) / wall, median):")
+        print()
+        print("| Benchmark | Server | P1 ops/s | P16 ops/s | P1 min-max | P16 min-max | P1 client CPU "
+              "| P16 client CPU |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for label, name in (("SET (reference)", "redis"), ("SET (reference)", "keel"),
+                            ("EVALSHA limiter (seed)", "redis"), ("EVALSHA limiter (seed)", "keel"),
+                            ("CL.THROTTLE", "keel")):
+            key = label.replace(" (seed)", "").replace(" (reference)", "")
+            r1, r16 = rows[("limiter-loadgen", key, name, 1)], rows[("limiter-loadgen", key, name, 16)]
+            c1, c16 = cpu[("limiter-loadgen", key, name, 1)], cpu[("limiter-loadgen", key, name, 16)]
+            print("| %s | %s | %.0f | %.0f | %.0f-%.0f | %.0f-%.0f | %.2f | %.2f |" %
+                  (label, name, statistics.median(r1), statistics.median(r16), min(r1), max(r1), min(r16), max(r16),
+                   statistics.median(c1), statistics.median(c16)))
+        print()
         print("Median of per-round ratios (%d rounds):" % ROUNDS)
         for p in (1, 16):
             lim_r = ("limiter", "EVALSHA limiter", "redis", p)
@@ -156,9 +210,15 @@ def main():
             lk_r = ("lock", "SET NX PX + EVALSHA release", "redis", p)
             lk_k = ("lock", "SET NX PX + EVALSHA release", "keel", p)
             lk_d = ("lock", "SET NX PX + DELIFEQ", "keel", p)
-            print("- P%d: CL.THROTTLE (keel) / EVALSHA limiter (redis) = %.2f; / EVALSHA limiter (keel) = %.2f; "
-                  "locks DELIFEQ (keel) / EVALSHA (redis) = %.2f; / EVALSHA (keel) = %.2f"
-                  % (p, ratio(thr, lim_r), ratio(thr, lim_k), ratio(lk_d, lk_r), ratio(lk_d, lk_k)))
+            print("- P%d, limiters by redis-benchmark: CL.THROTTLE (keel) / EVALSHA limiter (redis) = %.2f; "
+                  "/ EVALSHA limiter (keel) = %.2f; locks by lockcycle: DELIFEQ (keel) / EVALSHA (redis) = %.2f; "
+                  "/ EVALSHA (keel) = %.2f" % (p, ratio(thr, lim_r), ratio(thr, lim_k), ratio(lk_d, lk_r),
+                                               ratio(lk_d, lk_k)))
+            lg_r = ("limiter-loadgen", "EVALSHA limiter", "redis", p)
+            lg_k = ("limiter-loadgen", "EVALSHA limiter", "keel", p)
+            lg_t = ("limiter-loadgen", "CL.THROTTLE", "keel", p)
+            print("- P%d, limiters by loadgen: CL.THROTTLE (keel) / EVALSHA limiter (redis) = %.2f; "
+                  "/ EVALSHA limiter (keel) = %.2f" % (p, ratio(lg_t, lg_r), ratio(lg_t, lg_k)))
     finally:
         for proc, _, d in servers.values():
             proc.terminate()
