@@ -5,7 +5,8 @@ keel-server and Debian's redis-server, side by side.
 Starts both servers (no persistence) on free ports, loads the seed
 article's scripts (tests/seed/rate_limiter.lua, lock_release.lua) into
 both with SCRIPT LOAD, then runs ROUNDS rounds (env BENCH_ROUNDS, default
-5); within a round the order of the servers alternates (keel first in odd
+5), servers pinned to core 1 and load generators to core 0; within a
+round the order of the servers alternates (keel first in odd
 rounds), so drift in the load of this shared machine falls on both. It
 prints the median of each row and the median of the per-round ratios.
 
@@ -53,6 +54,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIS = "/usr/bin/redis-server"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+# Servers on core 1, load generators on core 0 (as bench/run.py does), so
+# the two never compete for one core.
+PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
+CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
 
 
 def free_port():
@@ -69,7 +75,8 @@ def cli(port, *args):
 def start(binary):
     port = free_port()
     d = tempfile.mkdtemp(prefix="keel-bench-patterns-")
-    proc = subprocess.Popen([binary, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"],
+    proc = subprocess.Popen(SERVER_PIN + [binary, "--port", str(port), "--dir", d, "--save", "", "--appendonly",
+                                          "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     for _ in range(200):
         try:
@@ -88,8 +95,8 @@ def seed(name):
 
 def benchmark(port, pipeline, *command):
     n = 100000 if pipeline == 1 else 400000
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n), "-P", str(pipeline), "-r",
-                          "10000", "--csv"] + list(command), capture_output=True, text=True, check=True).stdout
+    args = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n), "-P", str(pipeline), "-r", "10000", "--csv"]
+    out = subprocess.run(CLIENT_PIN + args + list(command), capture_output=True, text=True, check=True).stdout
     line = [ln for ln in out.splitlines() if ln and not ln.startswith('"test"')][-1]
     return float(line.split(",")[1].strip('"'))
 
@@ -97,8 +104,8 @@ def benchmark(port, pipeline, *command):
 def loadgen(binary, port, pipeline, *command):
     """(requests per second, loadgen's CPU share) of one loadgen run."""
     n = 100000 if pipeline == 1 else 400000
-    res = subprocess.run([binary, "-p", str(port), "-c", "50", "-n", str(n), "-P", str(pipeline), "-r", "10000"] +
-                         list(command), capture_output=True, text=True)
+    args = [binary, "-p", str(port), "-c", "50", "-n", str(n), "-P", str(pipeline), "-r", "10000"]
+    res = subprocess.run(CLIENT_PIN + args + list(command), capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit("loadgen %s failed: %s" % (" ".join(command), res.stderr.strip()))
     fields = dict(kv.split("=", 1) for kv in res.stdout.split())
@@ -107,7 +114,8 @@ def loadgen(binary, port, pipeline, *command):
 
 def lock_cycles(lockcycle, port, pipeline, mode, sha=""):
     cycles = 20000 if pipeline == 1 else 100000
-    out = subprocess.run([lockcycle, str(port), mode, "4", str(cycles), str(pipeline), sha], capture_output=True,
+    out = subprocess.run(CLIENT_PIN + [lockcycle, str(port), mode, "4", str(cycles), str(pipeline), sha],
+                         capture_output=True,
                          text=True, check=True).stdout
     return float(out.split("rate=")[1])
 
