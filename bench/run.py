@@ -480,12 +480,16 @@ class Server:
         return int(self.info("memory")["used_memory"])
 
     def settled_memory(self):
-        """used_memory once it stops changing (a lazy free may still run)."""
-        prev = self.used_memory()
-        for _ in range(50):
+        """used_memory once it has not changed for half a second: a lazy
+        free may still run, and a table being resized holds its old and new
+        arrays until the move ends (keel moves entries while idle, which
+        takes a few hundred ms for 1M keys)."""
+        prev, same = self.used_memory(), 0
+        for _ in range(100):
             time.sleep(0.1)
             cur = self.used_memory()
-            if cur == prev:
+            same = same + 1 if cur == prev else 0
+            if same == 5:
                 return cur
             prev = cur
         return prev
@@ -769,7 +773,7 @@ def memory_section(servers, tmp, notes):
             before = srv.settled_memory()
             t0 = time.time()
             pipe_load(srv, path)
-            after = srv.used_memory()
+            after = srv.settled_memory()
             per[srv.name] = (after - before) / count
             log("  memory %-28s %-5s %8.1f bytes/%s  (%.1f s load)" % (label, srv.name, per[srv.name], unit,
                                                                        time.time() - t0))

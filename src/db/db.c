@@ -366,15 +366,15 @@ static void expire_visit(void *n, void *arg)
     }
 }
 
-/* Each call scans buckets until the time budget runs out, with two early
+/* Each call scans home slots (one per ktable_scan step) until the time budget runs out, with two early
  * stops so that a keyspace with little to reclaim costs little:
  *  - after a fair sample of keys with a TTL, under 10% of them stale: the
  *    TTLs are mostly in the future (many long-TTL keys);
  *  - after EXPIRE_SPARSE_US, fewer than one key reclaimed per
- *    EXPIRE_SPARSE_RATIO buckets: keys with a TTL are rare among persistent
+ *    EXPIRE_SPARSE_RATIO slots: keys with a TTL are rare among persistent
  *    ones, and as the table holds both, finding them means walking it.
  *    Walking costs a cache miss per entry (about 0.4 us measured on a 1M
- *    key table), so one unproductive call stays near 1 ms; a 1M-bucket
+ *    key table), so one unproductive call stays near 1 ms; a 1M-slot
  *    table is still walked in under a minute at hz 10.
  * A wave of expiring keys passes neither test and gets the whole budget
  * (the adaptive part). */
