@@ -254,7 +254,15 @@ static void start_resize(ktable *t, size_t size)
     if (size < KT_MIN) {
         size = KT_MIN;
     }
-    uint64_t *s = alloc_zero((size + KT_SPILL) * sizeof(uint64_t));
+    size_t want = (size + KT_SPILL) * sizeof(uint64_t);
+    uint64_t *s = alloc_zero(want);
+    /* The allocator rounds big sizes up to a class (up to 25% more): use
+     * every slot of it rather than leave the rounding unused. */
+    size_t usable = alloc_usable(s);
+    if (usable > want) {
+        memset((char *)s + want, 0, usable - want);
+        size = usable / sizeof(uint64_t) - KT_SPILL;
+    }
     if (t->used[0] == 0) {
         alloc_free(t->slots[0]);
         t->slots[0] = s;
