@@ -473,6 +473,7 @@ def test_scan_guarantee_while_table_grows(r):
     cursor, added, calls = 0, 0, 0
     while True:
         cursor, batch = r.scan(cursor, count=20)
+        assert cursor < 2**53  # exact as a JavaScript number (node-redis 4)
         seen.update(batch)
         calls += 1
         if added < 60000:
@@ -505,6 +506,34 @@ def test_scan_guarantee_while_table_shrinks(r):
             break
     assert stable - seen == set()
     assert r.dbsize() == 500
+
+
+def test_key_and_value_lengths_at_the_entry_format_edges(r):
+    """Keys of 254/255/256 bytes straddle the one-byte key length, values of
+    44/45 bytes the inline string; with and without a TTL, through RENAME,
+    APPEND, EXPIRE/PERSIST and DEBUG RELOAD."""
+    cases = {}
+    for klen in (0, 1, 254, 255, 256, 70000):
+        for vlen in (0, 44, 45):
+            key = ("k%d-%d-" % (klen, vlen)).ljust(klen, "x") if klen else ""
+            cases[key] = "v" * vlen
+    for i, (k, v) in enumerate(cases.items()):
+        r.set(k, v, ex=1000 if i % 2 else None)
+    for i, (k, v) in enumerate(cases.items()):
+        assert r.get(k) == v.encode()
+        assert (r.ttl(k) > 0) == bool(i % 2)
+    r.execute_command("DEBUG", "RELOAD")
+    for i, (k, v) in enumerate(cases.items()):
+        assert r.get(k) == v.encode(), len(k)
+        assert (r.ttl(k) > 0) == bool(i % 2)
+        r.persist(k) if i % 2 else r.expire(k, 1000)
+        assert (r.ttl(k) > 0) != bool(i % 2)
+        r.append(k, "z")
+        assert r.get(k) == (v + "z").encode()
+    for k in list(cases)[:6]:
+        r.rename(k, k + "-renamed")
+        assert r.exists(k) == 0 and r.strlen(k + "-renamed") == len(cases[k]) + 1
+    assert r.dbsize() == len(cases)
 
 
 # ---- OBJECT ----
