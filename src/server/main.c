@@ -351,6 +351,23 @@ const char *__lsan_default_options(void)
 {
     return "use_unaligned=1";
 }
+/* Sanitizer builds free everything before exiting so leak checking sees
+ * real leaks: the keyspace table holds tagged pointers and values hold
+ * pointers at unaligned offsets, neither of which the leak scanner can
+ * follow. */
+static void free_at_exit(void)
+{
+#ifdef KEEL_FREE_AT_EXIT
+    lazyfree_stop();
+    while (server.clients) {
+        client_free(server.clients);
+    }
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db_clear(&server.dbs[i]);
+    }
+    tls_cleanup();
+#endif
+}
 
 int server_shutdown(int flags)
 {
@@ -376,19 +393,7 @@ int server_shutdown(int flags)
     if (server.cfg.pidfile && server.cfg.pidfile[0]) {
         unlink(server.cfg.pidfile);
     }
-#ifdef KEEL_FREE_AT_EXIT
-    /* Sanitizer builds free everything so leak checking sees real leaks:
-     * values hold pointers at unaligned offsets, which the leak scanner
-     * cannot follow from the tables. */
-    lazyfree_stop();
-    while (server.clients) {
-        client_free(server.clients);
-    }
-    for (int i = 0; i < server.cfg.databases; i++) {
-        db_clear(&server.dbs[i]);
-    }
-    tls_cleanup();
-#endif
+    free_at_exit();
     log_msg(LOG_WARNING, "Keel is now ready to exit, bye bye...");
     exit(0);
 }
@@ -536,10 +541,12 @@ int main(int argc, char **argv)
     int loaded = persistence_load();
     server.loading = 0;
     if (loaded < 0) {
+        free_at_exit(); /* a log refused halfway left keys behind */
         return 1;
     }
     server.dirty = 0;
     if (metrics_start() < 0) {
+        free_at_exit();
         return 1;
     }
     repl_start();
