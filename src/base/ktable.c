@@ -322,21 +322,28 @@ void ktable_resize_to_fit(ktable *t)
     }
 }
 
+/* The slot holding key (hash h) in either table: its index, and the table
+ * in *tab; SIZE_MAX when absent. */
+static size_t locate(const ktable *t, sv key, uint64_t h, int *tab)
+{
+    for (*tab = 0; *tab <= t->rehashing; (*tab)++) {
+        size_t pos = search(t, *tab, key, h);
+        if (pos != SIZE_MAX) {
+            return pos;
+        }
+    }
+    return SIZE_MAX;
+}
+
 void *ktable_find(ktable *t, const char *key, size_t len)
 {
     if (ktable_size(t) == 0) {
         return NULL;
     }
     step(t, 1);
-    sv k = {key, len};
-    uint64_t h = t->type->hash(key, len);
-    for (int tab = 0; tab <= t->rehashing; tab++) {
-        size_t pos = search(t, tab, k, h);
-        if (pos != SIZE_MAX) {
-            return slot_ptr(t->slots[tab][pos]);
-        }
-    }
-    return NULL;
+    int tab;
+    size_t pos = locate(t, (sv){key, len}, t->type->hash(key, len), &tab);
+    return pos == SIZE_MAX ? NULL : slot_ptr(t->slots[tab][pos]);
 }
 
 void ktable_insert(ktable *t, void *node)
@@ -352,35 +359,30 @@ void *ktable_unlink(ktable *t, const char *key, size_t len)
         return NULL;
     }
     step(t, 1);
-    sv k = {key, len};
-    uint64_t h = t->type->hash(key, len);
-    for (int tab = 0; tab <= t->rehashing; tab++) {
-        size_t pos = search(t, tab, k, h);
-        if (pos != SIZE_MAX) {
-            void *p = slot_ptr(t->slots[tab][pos]);
-            delete_at(t, tab, pos);
-            return p;
-        }
+    int tab;
+    size_t pos = locate(t, (sv){key, len}, t->type->hash(key, len), &tab);
+    if (pos == SIZE_MAX) {
+        return NULL;
     }
-    return NULL;
+    void *p = slot_ptr(t->slots[tab][pos]);
+    delete_at(t, tab, pos);
+    return p;
 }
 
 void ktable_replace(ktable *t, void *old, void *repl)
 {
     sv k = t->type->node_key(repl);
     uint64_t h = t->type->hash(k.ptr, k.len);
-    for (int tab = 0; tab <= t->rehashing; tab++) {
-        size_t pos = search(t, tab, k, h);
-        if (pos != SIZE_MAX) {
-            uint64_t x = t->slots[tab][pos];
-            if (slot_ptr(x) != old) {
-                PANIC("ktable_replace: the key is held by another entry");
-            }
-            t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, h) & PTR_MASK);
-            return;
-        }
+    int tab;
+    size_t pos = locate(t, k, h, &tab);
+    if (pos == SIZE_MAX) {
+        PANIC("ktable_replace: the key is not in the table");
     }
-    PANIC("ktable_replace: the key is not in the table");
+    uint64_t x = t->slots[tab][pos];
+    if (slot_ptr(x) != old) {
+        PANIC("ktable_replace: the key is held by another entry");
+    }
+    t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, h) & PTR_MASK);
 }
 
 /* Slot i of the live range: table 0 from rehash_idx, then table 1. */
