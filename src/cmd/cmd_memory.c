@@ -35,8 +35,12 @@ static void memory_usage(client *c)
         return;
     }
     /* The entry, its value, and its share of the table: its slot and its
-     * part of the free ones (a table is 56-90% full). */
+     * part of the free ones (a big table is 56-90% full). Capped at two
+     * slots: a small table's fixed minimum is no one key's cost. */
     size_t share = ktable_slots(&c->db->keys) * sizeof(uint64_t) / db_size(c->db);
+    if (share > 2 * sizeof(uint64_t)) {
+        share = 2 * sizeof(uint64_t);
+    }
     reply_int(R(c), (long long)(kobj_mem(o) + share));
 }
 
