@@ -185,14 +185,15 @@ def test_allkeys_lru_keeps_a_recent_hot_set_through_a_cold_scan(srv):
     hot = ["hot:%d" % i for i in range(1000)]
     before = used(srv)
     write(srv, "hot", 1000)
-    # Room for about 8,000 more keys of what these cost on this server.
-    limit_for(srv, 8000, per_key=max(32, (used(srv) - before) // 1000))
+    # Room for about 16,000 more keys of what these cost on this server, so
+    # a batch below is under a fifth of it.
+    limit_for(srv, 16000, per_key=max(32, (used(srv) - before) // 1000))
     # The LRU clock ticks in seconds (Redis's too), and keys used in the
     # same second tie. So the scan is spread over seconds, writing fewer
     # keys per second than a quarter of what fits, with the hot keys read
     # again after each batch: the oldest keys are then always cold ones.
     for batch in range(12):
-        write(srv, "cold%d" % batch, 2000)
+        write(srv, "cold%d" % batch, 3000)
         read(srv, hot)
         time.sleep(0.5)
     assert srv.info("stats")["evicted_keys"] > 5000
