@@ -231,7 +231,7 @@ else
   FUZZ_DRIVER := -DFUZZ_STANDALONE
 endif
 FUZZ_LOADER_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 -artifact_prefix=$(CURDIR)/build/fuzz/
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Isrc -I$(GEN) -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Werror=incompatible-pointer-types -Isrc -I$(GEN) -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
 FUZZ_SRV_OBJS := $(SRCS:src/%.c=$(FUZZ_OBJ)/%.o)
 FUZZ_LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
 

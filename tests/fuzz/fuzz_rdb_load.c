@@ -199,11 +199,10 @@ static void check_dataset(void)
     sv keys[8];
     int kdb[8], nkeys = 0;
     for (int i = 0; i < server.cfg.databases; i++) {
-        dict_iter it;
-        dict_iter_init(&it, &server.dbs[i].keys);
-        dnode *n;
-        while ((n = dict_iter_next(&it))) {
-            kobj *o = (kobj *)n;
+        ktable_iter it;
+        ktable_iter_init(&it, &server.dbs[i].keys);
+        kobj *o;
+        while ((o = ktable_iter_next(&it))) {
             round_trip(o);
             if (nkeys < 8) {
                 sv k = kobj_key(o);
@@ -211,7 +210,7 @@ static void check_dataset(void)
                 kdb[nkeys++] = i;
             }
         }
-        dict_iter_done(&it);
+        ktable_iter_done(&it);
     }
     /* Saved, the dataset must load back (before the walk changes it). */
     fuzz_save_reload();
