@@ -13,7 +13,7 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 GEN := build/gen
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc -I$(GEN) $(LUA_CFLAGS) -MMD -MP
 # libmicrohttpd serves the metrics endpoint (src/server/metrics.c).
-LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
+LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd -luring $(LUA_LIBS)
 
 ifeq ($(SANITIZE),thread)
   # ThreadSanitizer: for the I/O, lazy-free, fsync and metrics threads.
@@ -52,7 +52,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration integration-iothreads examples bench bench-patterns bench-evict format format-check docs clean fuzz
+.PHONY: all deps run test unit integration integration-iothreads integration-epoll examples bench bench-patterns bench-evict format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -109,6 +109,11 @@ IOTHREADS_ARGS := --io-threads 3 --io-threads-do-reads yes --io-threads-min-clie
 IOTHREADS_TESTS := tests/integration
 integration-iothreads: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
 	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="$(IOTHREADS_ARGS)" $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) $(IOTHREADS_TESTS)
+
+# The suite again with plain read and write calls instead of io_uring
+# batches (the default where the kernel allows io_uring).
+integration-epoll: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
+	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="--io-backend epoll" $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
 
 test: unit integration
 
@@ -233,7 +238,7 @@ endif
 FUZZ_LOADER_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 -artifact_prefix=$(CURDIR)/build/fuzz/
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Werror=incompatible-pointer-types -Isrc -I$(GEN) -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
 FUZZ_SRV_OBJS := $(SRCS:src/%.c=$(FUZZ_OBJ)/%.o)
-FUZZ_LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd $(LUA_LIBS)
+FUZZ_LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd -luring $(LUA_LIBS)
 
 $(FUZZ_OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)

@@ -17,6 +17,7 @@
 #include "net/conn.h"
 #include "net/ev.h"
 #include "net/sock.h"
+#include "net/uring.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
 #include "server/io_threads.h"
@@ -34,6 +35,7 @@
 
 static void read_handler(ev_loop *l, int fd, void *data, int mask);
 static void write_handler(ev_loop *l, int fd, void *data, int mask);
+static size_t read_room(client *c);
 
 /* A new (or RESET) connection is the default user's, and authenticated
  * already when that user is on and needs no password, as in Redis. */
@@ -423,13 +425,70 @@ static int take_pending_writes(void)
     return n;
 }
 
+static uring_op *uring_ops;
+static int uring_ops_cap;
+
+static void reserve_uring_ops(int n)
+{
+    if (n > uring_ops_cap) {
+        uring_ops_cap = n * 2 > 64 ? n * 2 : 64;
+        uring_ops = alloc_resize(uring_ops, sizeof(uring_op) * (size_t)uring_ops_cap);
+    }
+}
+
+/* write_io for a batch, one system call for all first sends. */
+static void write_io_uring(client **cs, int n)
+{
+    reserve_uring_ops(n);
+    for (int i = 0; i < n; i++) {
+        client *c = cs[i];
+        uring_ops[i] = (uring_op){c->fd, c->out.data + c->out.sent, rbuf_pending(&c->out), 0};
+    }
+    uring_send_all(uring_ops, n);
+    for (int i = 0; i < n; i++) {
+        client *c = cs[i];
+        ssize_t res = uring_ops[i].res;
+        if (res < 0) {
+            c->io_result = res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR ? 0 : -1;
+            continue;
+        }
+        c->out.sent += (size_t)res;
+        c->io_result = res;
+        if (res > 0 && rbuf_pending(&c->out) > 0) {
+            /* The socket took part of it: the rest as write_io would. */
+            write_io(c);
+            if (c->io_result >= 0) {
+                c->io_result += res;
+            }
+        }
+    }
+}
+
+/* read_io for a batch, one system call for all. */
+static void read_io_uring(client **cs, int n)
+{
+    reserve_uring_ops(n);
+    for (int i = 0; i < n; i++) {
+        client *c = cs[i];
+        size_t want = read_room(c);
+        uring_ops[i] = (uring_op){c->fd, c->qbuf + c->qlen, want, 0};
+    }
+    uring_recv_all(uring_ops, n);
+    for (int i = 0; i < n; i++) {
+        ssize_t res = uring_ops[i].res;
+        cs[i]->io_result = res < 0 ? -1 : res;
+        cs[i]->io_errno = res < 0 ? (int)-res : 0;
+    }
+}
+
 void client_flush_pending(void)
 {
     if (!server.pending_writes) {
         return;
     }
     int n = take_pending_writes();
-    if (!io_threads_engage(n)) {
+    int threads = io_threads_engage(n);
+    if (!threads && !(uring_ready() && n > 1)) {
         for (int i = 0; i < n; i++) {
             write_out(io_batch[i]);
         }
@@ -445,8 +504,13 @@ void client_flush_pending(void)
             write_out(io_batch[i]);
         }
     }
-    io_threads_run((void **)io_batch, k, write_io_item);
-    server.stats.io_threaded_writes += k;
+    if (threads) {
+        io_threads_run((void **)io_batch, k, write_io_item);
+        server.stats.io_threaded_writes += k;
+    } else {
+        write_io_uring(io_batch, k);
+        server.stats.io_uring_writes += k;
+    }
     for (int i = 0; i < k; i++) {
         write_done(io_batch[i]);
     }
@@ -617,7 +681,7 @@ int client_drain_tls(client *c)
 /* The socket part of a read: grows the query buffer and reads into it,
  * touching nothing but the client's buffer and socket, so an I/O thread
  * may run it. Leaves the read's result in io_result / io_errno. */
-static void read_io(client *c)
+static size_t read_room(client *c)
 {
     size_t want = READ_CHUNK;
     size_t big = resp_parser_pending_bulk(&c->parser, c->qlen - c->qpos);
@@ -636,6 +700,12 @@ static void read_io(client *c)
         c->qbuf = alloc_resize(c->qbuf, cap);
         c->qcap = cap;
     }
+    return want;
+}
+
+static void read_io(client *c)
+{
+    size_t want = read_room(c);
     c->io_result = conn_read(c->fd, c->tls, c->qbuf + c->qlen, want);
     c->io_errno = c->io_result < 0 ? errno : 0;
 }
@@ -724,6 +794,9 @@ void client_read_deferred(void)
         if (io_threads_engage(n)) {
             io_threads_run((void **)deferred_reads, n, read_io_item);
             server.stats.io_threaded_reads += n;
+        } else if (uring_ready() && n > 1) {
+            read_io_uring(deferred_reads, n);
+            server.stats.io_uring_reads += n;
         } else {
             for (int i = 0; i < n; i++) {
                 read_io(deferred_reads[i]);
@@ -761,7 +834,8 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     if (c->qlen == 0) {
         c->query_since = server_ms(); /* a new command begins */
     }
-    if (server.cfg.io_threads_do_reads && io_threads_enabled() && io_thread_eligible(c) && ev_in_main_iteration(l)) {
+    if (((server.cfg.io_threads_do_reads && io_threads_enabled()) || uring_ready()) && io_thread_eligible(c) &&
+        ev_in_main_iteration(l)) {
         /* Left for before_sleep, which hands the batch to the I/O threads
          * when it is big enough. */
         if (!c->read_deferred) {

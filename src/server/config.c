@@ -53,6 +53,8 @@ static const char *const enum_loglevel[] = {"debug", "verbose", "notice", "warni
 const char *const config_maxmemory_policies[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
                                                  "allkeys-lfu",     "volatile-lfu", "allkeys-random",
                                                  "volatile-random", "volatile-ttl", NULL};
+/* auto: io_uring where the kernel allows it, else epoll. */
+static const char *const enum_io_backend[] = {"auto", "epoll", "uring", NULL};
 static const char *const enum_appendfsync[] = {"always", "everysec", "no", NULL};
 static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swapdb", NULL};
 /* Keel validates every payload in full whatever this says (Redis's "yes");
@@ -433,6 +435,7 @@ static config_def defs[] = {
     {"hz", NULL, CFG_INT, S(hz), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_hz},
     {"io-threads", NULL, CFG_INT, S(io_threads), 1, 128, "1", 0, NULL, NULL, NULL, NULL},
     {"io-threads-do-reads", NULL, CFG_BOOL, S(io_threads_do_reads), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
+    {"io-backend", NULL, CFG_ENUM, S(io_backend), 0, 0, "auto", 0, enum_io_backend, NULL, NULL, NULL},
     {"io-threads-min-clients", NULL, CFG_INT, S(io_threads_min_clients), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"busy-poll-us", NULL, CFG_INT, S(busy_poll_us), 0, 10000, "100", 1, NULL, NULL, NULL, apply_busy_poll},
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},

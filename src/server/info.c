@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "net/uring.h"
 #include "repl/repl.h"
 #include "script/lua.h"
 #include "server/instant.h"
@@ -52,7 +53,7 @@ static str section_server(str s)
                    "redis_mode:standalone\r\n"
                    "os:%s %s %s\r\n"
                    "arch_bits:%d\r\n"
-                   "multiplexing_api:epoll\r\n"
+                   "multiplexing_api:%s\r\n"
                    "gcc_version:%d.%d.%d\r\n"
                    "process_id:%d\r\n"
                    "run_id:%s\r\n"
@@ -67,10 +68,10 @@ static str section_server(str s)
                    "config_file:%s\r\n"
                    "io_threads_active:%d\r\n",
                    KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
-                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)getpid(), server.runid,
-                   server.cfg.port ? server.cfg.port : server.cfg.tls_port, (long long)util_us(), (long long)up,
-                   (long long)(up / 86400), server.cfg.hz, server.cfg.hz, db_lru_clock(),
-                   server.config_file ? server.config_file : "", io_threads_active());
+                   uring_ready() ? "epoll+io_uring" : "epoll", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
+                   (int)getpid(), server.runid, server.cfg.port ? server.cfg.port : server.cfg.tls_port,
+                   (long long)util_us(), (long long)up, (long long)(up / 86400), server.cfg.hz, server.cfg.hz,
+                   db_lru_clock(), server.config_file ? server.config_file : "", io_threads_active());
     return s;
 }
 
@@ -218,14 +219,17 @@ static str section_stats(str s)
                    "total_reads_processed:%lld\r\n"
                    "total_writes_processed:%lld\r\n"
                    "io_threaded_reads_processed:%lld\r\n"
-                   "io_threaded_writes_processed:%lld\r\n",
+                   "io_threaded_writes_processed:%lld\r\n"
+                   "io_uring_reads_processed:%lld\r\n"
+                   "io_uring_writes_processed:%lld\r\n",
                    server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
                    server.stats.net_input_bytes, server.stats.net_output_bytes, instant_rate(INSTANT_NET_INPUT) / 1024,
                    instant_rate(INSTANT_NET_OUTPUT) / 1024, server.stats.rejected_conn, sync, server.stats.expiredkeys,
                    server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
                    server.stats.total_error_replies, server.stats.reads_processed, server.stats.writes_processed,
-                   server.stats.io_threaded_reads, server.stats.io_threaded_writes);
+                   server.stats.io_threaded_reads, server.stats.io_threaded_writes, server.stats.io_uring_reads,
+                   server.stats.io_uring_writes);
     str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }

@@ -18,6 +18,7 @@
 #include "db/type_memory.h"
 #include "net/sock.h"
 #include "net/tls.h"
+#include "net/uring.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
@@ -551,6 +552,17 @@ int main(int argc, char **argv)
     }
     repl_start();
     io_threads_start(server.cfg.io_threads);
+    if (server.cfg.io_backend != IO_BACKEND_EPOLL) {
+        int rc = uring_open();
+        if (rc < 0 && server.cfg.io_backend == IO_BACKEND_URING) {
+            log_msg(LOG_WARNING, "io-backend uring: the kernel refuses io_uring (%s)", strerror(-rc));
+            free_at_exit();
+            return 1;
+        }
+        if (rc < 0) {
+            log_msg(LOG_NOTICE, "io_uring is not available (%s): socket I/O uses read and write calls", strerror(-rc));
+        }
+    }
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);

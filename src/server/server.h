@@ -154,6 +154,7 @@ typedef struct server_config {
     int busy_poll_us;
     int io_threads; /* I/O threads, the main thread included */
     int io_threads_do_reads;
+    int io_backend;             /* IO_BACKEND_* */
     int io_threads_min_clients; /* batch size that engages them; 0: 2 per thread */
     int loglevel;
     char *logfile;
@@ -292,6 +293,7 @@ typedef struct server_stats {
     long long net_output_bytes;
     long long reads_processed, writes_processed;
     long long io_threaded_reads, io_threaded_writes;
+    long long io_uring_reads, io_uring_writes; /* socket steps done in an io_uring batch */
     long long total_error_replies;
     long long unexpected_error_replies;
     long long client_qbuf_limit_disconnections;
@@ -562,6 +564,8 @@ int protected_mode_denies(const client *c);
 extern const char protected_mode_error[];
 /* enable-debug-command / enable-module-command / enable-protected-configs. */
 enum { PROTECTED_NO = 0, PROTECTED_YES = 1, PROTECTED_LOCAL = 2 };
+/* io-backend, in its enum's order. */
+enum { IO_BACKEND_AUTO = 0, IO_BACKEND_EPOLL = 1, IO_BACKEND_URING = 2 };
 int server_allows_protected(int mode, const client *c);
 int server_has_debug_access(client *c);
 /* A CMD_PROTECTED command (DEBUG; MODULE LOAD, LOADEX, UNLOAD) that the

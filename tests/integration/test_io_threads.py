@@ -1,12 +1,16 @@
-"""I/O threads (io-threads, io-threads-do-reads): configuration as Redis 7.0
-has it, and every reply still right and in order when helper threads read
-and write the sockets. `make integration-iothreads` also runs the whole
-suite with threads engaged for every batch.
+"""I/O threads (io-threads, io-threads-do-reads) and the socket backend
+(io-backend): configuration as Redis 7.0 has it, and every reply still
+right and in order when helper threads read and write the sockets, when one
+io_uring submission does a batch's receives or sends, and with plain read
+and write calls. `make integration-iothreads` and `make integration-epoll`
+also run the whole suite in those modes; the default (auto) is io_uring
+where the kernel allows it.
 
 The threaded tests start Keel with io-threads-min-clients 1 (a Keel knob:
 Redis engages threads only with at least two pending clients per thread) so
 that even a handful of clients goes through the threads; they check
-INFO's io_threaded_*_processed counters to show it did.
+INFO's io_threaded_*_processed (or io_uring_*_processed) counters to show
+it did.
 """
 import os
 import socket
@@ -22,6 +26,22 @@ IS_REDIS = os.path.basename(SERVER).startswith("redis")
 keel_only = pytest.mark.skipif(IS_REDIS, reason="Keel-only knob io-threads-min-clients")
 
 THREADED = ("--io-threads", "4", "--io-threads-do-reads", "yes", "--io-threads-min-clients", "1")
+MODES = {
+    "threads": THREADED,
+    "uring": ("--io-backend", "uring"),
+    "epoll": ("--io-backend", "epoll"),
+}
+
+
+def uring_allowed():
+    """Whether this kernel lets Keel use io_uring (auto then picks it)."""
+    if IS_REDIS:
+        return False
+    s = Server()
+    try:
+        return s.client().info("server")["multiplexing_api"] == "epoll+io_uring"
+    finally:
+        s.stop()
 
 
 @pytest.mark.skipif(bool(SERVER_ARGS), reason="the suite runs with options of its own")
@@ -29,7 +49,10 @@ def test_config_defaults_and_immutable(server):
     c = server.client(decode_responses=True)
     assert c.config_get("io-threads") == {"io-threads": "1"}
     assert c.config_get("io-threads-do-reads") == {"io-threads-do-reads": "no"}
-    for name, value in (("io-threads", "2"), ("io-threads-do-reads", "yes")):
+    if not IS_REDIS:
+        assert c.config_get("io-backend") == {"io-backend": "auto"}
+    names = (("io-threads", "2"), ("io-threads-do-reads", "yes")) + ((("io-backend", "epoll"),) if not IS_REDIS else ())
+    for name, value in names:
         with pytest.raises(redis.ResponseError) as e:
             c.config_set(name, value)
         assert str(e.value) == ("CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" %
@@ -54,6 +77,16 @@ def test_out_of_range_refuses_to_start(value):
     assert want in out
 
 
+@keel_only
+def test_io_backend_refuses_unknown_value():
+    r = subprocess.run([SERVER, "--port", "0", "--io-backend", "kqueue"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=10)
+    assert r.returncode != 0
+    out = r.stdout.decode()
+    assert ">>> 'io-backend \"kqueue\"'" in out or ">>> 'io-backend kqueue'" in out
+    assert "argument(s) must be one of the following: auto, epoll, uring" in out
+
+
 def test_reads_and_writes_counted(server):
     c = server.client()
     before = c.info("stats")
@@ -64,9 +97,13 @@ def test_reads_and_writes_counted(server):
     assert after["total_writes_processed"] - before["total_writes_processed"] >= 20
 
 
-@pytest.fixture(scope="module")
-def threaded():
-    s = Server(*THREADED)
+@pytest.fixture(scope="module", params=sorted(MODES))
+def threaded(request):
+    """A server in each mode: threads engaged, io_uring batches, plain calls."""
+    if request.param == "uring" and not uring_allowed():
+        pytest.skip("the kernel refuses io_uring")
+    s = Server(*MODES[request.param])
+    s.mode = request.param
     yield s
     s.stop()
 
@@ -106,8 +143,17 @@ def test_many_clients_pipelined_through_threads(threaded):
     for w in range(24):
         assert c.get("ctr%d" % w) == b"1000"
     after = c.info("stats")
-    assert after["io_threaded_reads_processed"] > before["io_threaded_reads_processed"]
-    assert after["io_threaded_writes_processed"] > before["io_threaded_writes_processed"]
+    counter = {"threads": "io_threaded", "uring": "io_uring"}.get(threaded.mode)
+    for what in ("io_threaded", "io_uring"):
+        for step in ("reads", "writes"):
+            name = "%s_%s_processed" % (what, step)
+            if what == counter:
+                assert after[name] > before[name]
+            else:
+                assert after[name] == before[name] == 0
+    api = c.info("server")["multiplexing_api"]
+    if threaded.mode != "threads":  # (those use whichever auto picked)
+        assert api == ("epoll+io_uring" if threaded.mode == "uring" else "epoll")
 
 
 @keel_only
