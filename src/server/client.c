@@ -678,9 +678,8 @@ int client_drain_tls(client *c)
     return 0;
 }
 
-/* The socket part of a read: grows the query buffer and reads into it,
- * touching nothing but the client's buffer and socket, so an I/O thread
- * may run it. Leaves the read's result in io_result / io_errno. */
+/* Room for the next read: grows the query buffer and returns how much to
+ * ask for. Touches nothing but the client's buffer. */
 static size_t read_room(client *c)
 {
     size_t want = READ_CHUNK;
@@ -703,6 +702,9 @@ static size_t read_room(client *c)
     return want;
 }
 
+/* The socket part of a read, touching nothing but the client's buffer and
+ * socket, so an I/O thread may run it. Leaves the read's result in
+ * io_result / io_errno. */
 static void read_io(client *c)
 {
     size_t want = read_room(c);
