@@ -936,8 +936,57 @@ def build_tests(servers, tmp):
                           probe=["000000000005" if a == "__rand_int__" else a for a in xrange], expect=check_xrange))
         tests.append(Test("XREADGROUP+XACK %d consumers (entries/s)%s" % (STREAM_CONSUMERS, sfx),
                           ["XADD", "DEL", "XGROUP", "XREADGROUP", "XACK"], None, p, slow, runner=stream_group(slow, p)))
+    tests += loadgen_tests(tmp, rate_limiter(1))
     if ONLY:
         tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
+    return tests
+
+
+# The nine core tests at pipeline 1 again, driven by bench/loadgen.c: at
+# pipeline 1 redis-benchmark's own CPU (on its core) caps both servers near
+# the same rate, so its rows there compare the client more than the server.
+LOADGEN_SUFFIX = " [loadgen P1]"
+LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 150000)
+LOADGEN_CPU = {"keel": [], "redis": []}  # loadgen's CPU share per run
+
+
+def loadgen_tests(tmp, limiter_args):
+    def runner(words):
+        def run(srv, rnd):
+            binary, err = helper_bin(tmp, "loadgen")
+            if err:
+                return None, err
+            cmd = words(rnd) if callable(words) else words
+            argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(LOADGEN_N), "-P", "1",
+                                 "-r", str(KEYSPACE)] + list(cmd)
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+            srv.check_alive()
+            out = r.stdout.decode(errors="replace")
+            if r.returncode != 0 or "rps=" not in out:
+                return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
+            fields = dict(kv.split("=", 1) for kv in out.split())
+            LOADGEN_CPU[srv.name].append(float(fields["cpu"]))
+            return float(fields["rps"]), None
+        return run
+
+    def del_list(srv, rnd):
+        srv.call("DEL", "mylist")
+
+    # redis-benchmark's own commands for these tests (value "xxx", -d 3).
+    rows = [("SET", ["SET", "key:__rand_int__", "xxx"], None),
+            ("GET", ["GET", "key:__rand_int__"], None),
+            ("INCR", ["INCR", "counter:__rand_int__"], None),
+            ("LPUSH", ["LPUSH", "mylist", "xxx"], del_list),
+            ("RPOP", ["RPOP", "mylist"], None),
+            ("SADD", ["SADD", "myset", "element:__rand_int__"], None),
+            ("HSET", ["HSET", "myhash", "element:__rand_int__", "xxx"], None),
+            ("ZADD", ["ZADD", "myzset", "__rand_int__", "element:__rand_int__"], None),
+            ("EVALSHA rate limiter", limiter_args, None)]
+    tests = []
+    for label, words, prep in rows:
+        requires = ["EVALSHA", "SCRIPT", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "EXPIRE"] if callable(words) else \
+            [words[0]]
+        tests.append(Test(label + LOADGEN_SUFFIX, requires, None, 1, LOADGEN_N, prep=prep, runner=runner(words)))
     return tests
 
 
@@ -2300,6 +2349,7 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
         # One row's median still moves several percent between runs; the
         # geometric mean over every round of a group of rows is far steadier.
         groups = [("pipeline 1", lambda t: t.label.endswith(" P1")),
+                  ("pipeline 1 (loadgen)", lambda t: t.label.endswith(LOADGEN_SUFFIX)),
                   ("pipeline 16", lambda t: t.label.endswith(" P16")),
                   ("pub/sub", lambda t: t.label.startswith("PUBLISH")),
                   ("Redis 7 data commands (P16)", lambda t: t.label.endswith(DATA_SUFFIX))]
@@ -2307,6 +2357,10 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
             line = geomean_line(name, [t for t in tests if member(t)])
             if line:
                 out.append(line)
+        if LOADGEN_CPU["keel"] and LOADGEN_CPU["redis"]:
+            out.append("- bench/loadgen's own CPU share in the `[loadgen P1]` rows (median over its runs; near 1.00 "
+                       "means the client, not the server, set the pace): against keel %.2f, against redis %.2f" % (
+                           statistics.median(LOADGEN_CPU["keel"]), statistics.median(LOADGEN_CPU["redis"])))
         out.append("")
         lat = latency_rows(tests)
         if lat:
