@@ -69,8 +69,8 @@ typedef struct script_run {
     int wrote; /* a write command ran: SCRIPT KILL refuses */
     int busy;  /* past busy-reply-threshold: serving events */
     int killed;
-    int64_t start_ms;
-    sv *argv; /* the caller's command, for FUNCTION STATS */
+    int64_t start_ms; /* monotonic, from the calling command's start */
+    sv *argv;         /* the caller's command, for FUNCTION STATS */
     int argc;
 } script_run;
 
@@ -127,11 +127,11 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize == 0) {
         if (ptr) {
             vm->mem -= osize;
-            alloc_free(ptr);
+            alloc_free_sized(ptr, osize);
         }
         return NULL;
     }
-    void *p = alloc_resize(ptr, nsize);
+    void *p = alloc_resize_sized(ptr, osize, nsize);
     vm->mem += nsize;
     if (ptr) {
         vm->mem -= osize;
@@ -1210,6 +1210,14 @@ svm *svm_new(int is_functions)
     }
     lua_pushvalue(L, g);
     lua_setfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
+    lua_pushvalue(L, g);
+    vm->ref_globals = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, err_handler);
+    vm->ref_err_handler = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "KEYS");
+    vm->ref_keys_name = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "ARGV");
+    vm->ref_argv_name = luaL_ref(L, LUA_REGISTRYINDEX);
 
     /* The real globals end in an error for missing names; their metatable
      * is as hidden as the proxy's. */
@@ -1287,7 +1295,7 @@ static void run_hook(lua_State *L, lua_Debug *ar)
         raise_killed(L);
         return;
     }
-    int64_t elapsed = util_ms() - r->start_ms;
+    int64_t elapsed = util_mono_us() / 1000 - r->start_ms;
     if (!r->busy && server.cfg.busy_reply_threshold > 0 && elapsed >= server.cfg.busy_reply_threshold) {
         r->busy = 1;
         log_msg(LOG_WARNING,
@@ -1352,7 +1360,8 @@ void svm_call(client *c, script_call *sc)
     run.ro = sc->ro;
     run.resp = 2;
     run.oom = server.cfg.maxmemory > 0 && server_over_memory();
-    run.start_ms = util_ms();
+    /* The command's own start: no second clock reading per script. */
+    run.start_ms = (server.cmd_start_us ? server.cmd_start_us : util_mono_us()) / 1000;
     run.argv = c->argv;
     run.argc = c->argc;
     client *f = fake_client();
@@ -1360,7 +1369,8 @@ void svm_call(client *c, script_call *sc)
     f->flags |= CLIENT_IN_SCRIPT;
 
     lua_settop(L, 0);
-    lua_pushcfunction(L, err_handler);
+    svm *vm = sc->vm;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_err_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sc->ref);
     int nargs = 0;
     if (sc->is_function) {
@@ -1368,11 +1378,14 @@ void svm_call(client *c, script_call *sc)
         push_array(L, sc->args, sc->nargs);
         nargs = 2;
     } else {
-        lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
+        /* (The real globals have no __newindex: a raw set is a set.) */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_globals);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_keys_name);
         push_array(L, sc->keys, sc->nkeys);
-        lua_setfield(L, -2, "KEYS");
+        lua_rawset(L, -3);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_argv_name);
         push_array(L, sc->args, sc->nargs);
-        lua_setfield(L, -2, "ARGV");
+        lua_rawset(L, -3);
         lua_pop(L, 1);
     }
     cur = &run;
@@ -1384,7 +1397,8 @@ void svm_call(client *c, script_call *sc)
     server.in_script = 0;
     if (run.busy) {
         client_pause_reads(c, 0);
-        log_msg(LOG_WARNING, "Slow script finished after %lld milliseconds.", (long long)(util_ms() - run.start_ms));
+        log_msg(LOG_WARNING, "Slow script finished after %lld milliseconds.",
+                (long long)(util_mono_us() / 1000 - run.start_ms));
     }
     if (rc != 0) {
         str msg = error_text(L, -1, sc->name);
@@ -1494,7 +1508,7 @@ void script_reply_running(client *c)
         reply_bulk(R(c), cur->argv[i].ptr, cur->argv[i].len);
     }
     reply_bulk_cstr(R(c), "duration_ms");
-    reply_int(R(c), util_ms() - cur->start_ms);
+    reply_int(R(c), util_mono_us() / 1000 - cur->start_ms);
 }
 
 void script_init(void)

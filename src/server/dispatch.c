@@ -193,9 +193,17 @@ static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
     }
 }
 
+/* dispatch's clock reading, for the one call it makes next: the reading
+ * that refreshed the cached time also starts the command's duration. */
+static int64_t given_start_us;
+
 /* Runs a command that passed the gates: time, stats, propagation. */
 void dispatch_call(client *c, command *cmd)
 {
+    int64_t start = given_start_us ? given_start_us : util_mono_us();
+    given_start_us = 0;
+    int64_t outer_start = server.cmd_start_us;
+    server.cmd_start_us = start;
     int rerun = (c->flags & CLIENT_BLOCKED) != 0;
     int show = monitor_shows(c, cmd, rerun);
     if (show && monitor_first(cmd)) {
@@ -212,9 +220,9 @@ void dispatch_call(client *c, command *cmd)
     c->cmd = cmd;
     /* Set before the call, as Redis does: CLIENT INFO shows itself. */
     c->lastcmd = cmd;
-    int64_t start = util_mono_us();
     cmd->fn(c);
     int64_t dur = util_mono_us() - start;
+    server.cmd_start_us = outer_start;
     cmd_stats *st = &cmd->st;
     st->calls++;
     st->usec += dur;
@@ -241,9 +249,11 @@ void dispatch_call(client *c, command *cmd)
 
 void dispatch(client *c)
 {
+    int64_t start = 0;
     if (!(c->flags & CLIENT_IN_EXEC)) {
         server_update_time();
         db_set_time(server.now_ms);
+        start = server.now_mono_us;
     }
     command *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
     if (!cmd && (c->flags & CLIENT_MASTER)) {
@@ -351,6 +361,7 @@ void dispatch(client *c)
         cmd->st.rejected_calls++;
         return;
     }
+    given_start_us = start;
     dispatch_call(c, cmd);
     /* Serve clients blocked on keys this command fed, before the next
      * command can take the data (Redis's ordering). Never while a busy

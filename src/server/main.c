@@ -43,9 +43,21 @@ int64_t server_ms(void)
     return server.now_ms ? server.now_ms : util_ms();
 }
 
+/* Wall time minus monotonic time, re-read before each sleep and by the
+ * cron: a command then costs one monotonic clock reading, which serves
+ * both its cached wall time and its duration, and a step of the wall clock
+ * shows within one loop iteration. */
+static int64_t wall_offset_us;
+
+void server_sync_clock(void)
+{
+    wall_offset_us = util_us() - util_mono_us();
+}
+
 void server_update_time(void)
 {
-    server.now_ms = util_ms();
+    server.now_mono_us = util_mono_us();
+    server.now_ms = (server.now_mono_us + wall_offset_us) / 1000;
     db_set_lru_clock((uint32_t)(server.now_ms / 1000));
 }
 
@@ -112,6 +124,7 @@ static long cron(ev_loop *l, long long id, void *data)
     (void)l;
     (void)id;
     (void)data;
+    server_sync_clock();
     server_update_time();
     db_set_time(server.now_ms);
     server.cron_loops++;
@@ -179,6 +192,7 @@ static long cron(ev_loop *l, long long id, void *data)
 static void before_sleep(ev_loop *l)
 {
     (void)l;
+    server_sync_clock();
     /* First: the commands these reads bring may wake blocked clients. */
     client_read_deferred();
     block_handle_ready();
@@ -506,6 +520,7 @@ int main(int argc, char **argv)
 
     raise_fd_limit();
     server.loop = ev_new(server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0));
+    server_sync_clock();
     server_update_time();
     server.start_ms = server.now_ms;
     server.lastsave = server.now_ms / 1000;

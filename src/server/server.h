@@ -319,9 +319,11 @@ typedef struct server_state {
     client *pending_writes;
     uint64_t next_client_id;
     int64_t start_ms;
-    int64_t now_ms;   /* cached at each loop iteration */
-    long long dirty;  /* changes since the last save */
-    int64_t lastsave; /* seconds */
+    int64_t now_ms;       /* cached at each command and loop iteration */
+    int64_t now_mono_us;  /* the monotonic reading now_ms was derived from */
+    int64_t cmd_start_us; /* monotonic start of the command running now */
+    long long dirty;      /* changes since the last save */
+    int64_t lastsave;     /* seconds */
     int shutdown_asap;
     int expire_next_db;
     char runid[41];
@@ -554,6 +556,9 @@ void hash_active_expire(void);
 /* ---- misc ---- */
 int64_t server_ms(void);
 void server_update_time(void);
+/* Re-reads the wall clock's offset from the monotonic one (before each
+ * sleep and in the cron); server_update_time derives wall time from it. */
+void server_sync_clock(void);
 /* ---- protected mode and dangerous parts (server/protected.c) ---- */
 /* A unix-socket, internal or loopback (127.0.0.0/8, ::1) client. */
 int client_is_local(const client *c);
