@@ -17,6 +17,19 @@ static size_t used_bytes;
 static size_t peak_bytes;
 static long fail_countdown;
 
+/* What a request of n bytes really takes, and freeing a block whose size
+ * is known. jemalloc answers the first from its size classes and, told
+ * the size, frees without looking the block up; either saves one walk of
+ * its page map against malloc_usable_size. Elsewhere (sanitizer builds)
+ * the block itself is asked. */
+#ifdef KEEL_JEMALLOC
+#define BLOCK_SIZE(p, n) nallocx((n), 0)
+#define FREE_SIZED(p, size) sdallocx((p), (size), 0)
+#else
+#define BLOCK_SIZE(p, n) malloc_usable_size(p)
+#define FREE_SIZED(p, size) free(p)
+#endif
+
 static void account_add(size_t n)
 {
     size_t now = __atomic_add_fetch(&used_bytes, n, __ATOMIC_RELAXED);
@@ -47,22 +60,24 @@ static void maybe_inject_fault(size_t n)
 void *alloc_mem(size_t n)
 {
     maybe_inject_fault(n);
-    void *p = malloc(n ? n : 1);
+    size_t want = n ? n : 1;
+    void *p = malloc(want);
     if (!p) {
         oom(n);
     }
-    account_add(malloc_usable_size(p));
+    account_add(BLOCK_SIZE(p, want));
     return p;
 }
 
 void *alloc_zero(size_t n)
 {
     maybe_inject_fault(n);
-    void *p = calloc(1, n ? n : 1);
+    size_t want = n ? n : 1;
+    void *p = calloc(1, want);
     if (!p) {
         oom(n);
     }
-    account_add(malloc_usable_size(p));
+    account_add(BLOCK_SIZE(p, want));
     return p;
 }
 
@@ -73,12 +88,13 @@ void *alloc_resize(void *p, size_t n)
     }
     maybe_inject_fault(n);
     size_t old = malloc_usable_size(p);
-    void *q = realloc(p, n ? n : 1);
+    size_t want = n ? n : 1;
+    void *q = realloc(p, want);
     if (!q) {
         oom(n);
     }
     account_sub(old);
-    account_add(malloc_usable_size(q));
+    account_add(BLOCK_SIZE(q, want));
     return q;
 }
 
@@ -87,8 +103,36 @@ void alloc_free(void *p)
     if (!p) {
         return;
     }
-    account_sub(malloc_usable_size(p));
-    free(p);
+    size_t size = malloc_usable_size(p);
+    account_sub(size);
+    FREE_SIZED(p, size);
+}
+
+void *alloc_resize_sized(void *p, size_t old_n, size_t n)
+{
+    if (!p) {
+        return alloc_mem(n);
+    }
+    maybe_inject_fault(n);
+    size_t want = n ? n : 1;
+    size_t old = BLOCK_SIZE(p, old_n ? old_n : 1);
+    void *q = realloc(p, want);
+    if (!q) {
+        oom(n);
+    }
+    account_sub(old);
+    account_add(BLOCK_SIZE(q, want));
+    return q;
+}
+
+void alloc_free_sized(void *p, size_t n)
+{
+    if (!p) {
+        return;
+    }
+    size_t size = BLOCK_SIZE(p, n ? n : 1);
+    account_sub(size);
+    FREE_SIZED(p, size);
 }
 
 char *alloc_strndup(const char *s, size_t n)

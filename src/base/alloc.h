@@ -11,6 +11,10 @@ void *alloc_mem(size_t n);
 void *alloc_zero(size_t n);
 void *alloc_resize(void *p, size_t n);
 void alloc_free(void *p);
+/* The same, for a caller that knows the size it asked for (Lua's
+ * allocator is told it): no lookup of the block's size. */
+void *alloc_resize_sized(void *p, size_t old_n, size_t n);
+void alloc_free_sized(void *p, size_t n);
 char *alloc_strndup(const char *s, size_t n);
 char *alloc_strdup(const char *s);
 
