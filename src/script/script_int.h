@@ -32,6 +32,9 @@ typedef struct svm {
     int is_functions; /* the FUNCTION VM (has the load-time redis table) */
     int loading;      /* running library code for FUNCTION LOAD */
     int64_t load_start;
+    /* Registry references to what every call needs, so a call interns no
+     * name and allocates no closure for them. */
+    int ref_globals, ref_err_handler, ref_keys_name, ref_argv_name;
 } svm;
 
 svm *svm_new(int is_functions);
