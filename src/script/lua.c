@@ -1218,6 +1218,7 @@ svm *svm_new(int is_functions)
     vm->ref_keys_name = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "ARGV");
     vm->ref_argv_name = luaL_ref(L, LUA_REGISTRYINDEX);
+    vm->ref_keys = vm->ref_argv = LUA_NOREF;
 
     /* The real globals end in an error for missing names; their metatable
      * is as hidden as the proxy's. */
@@ -1354,6 +1355,62 @@ static void push_array(lua_State *L, sv *v, int n)
     }
 }
 
+/* KEYS or ARGV for an EVAL: the last call's table refilled, if the script
+ * left it as it was given (no metatable, nothing but 1..n), else a new
+ * one. A script cannot keep a reference past its call (globals and
+ * libraries are read-only, and an EVAL chunk has no upvalues), so the
+ * reuse cannot be seen; it saves two tables per call and their collection.
+ * (FCALL passes new tables: a library's functions share upvalues.) */
+/* Refills the table on top of the stack with v, if the script left it as
+ * it was given; returns 0 (table untouched or half-filled) if not. Far
+ * fewer values than last time also say no, so the array part of one long
+ * call is not scanned by every short call after it. */
+static int refill_args_table(lua_State *L, int len, sv *v, int n)
+{
+    if (len > 2 * n + 8) {
+        return 0;
+    }
+    if (lua_getmetatable(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, v[i].ptr, v[i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    for (int i = n + 1; i <= len; i++) {
+        lua_pushnil(L);
+        lua_rawseti(L, -2, i);
+    }
+    if (n > 0) {
+        lua_pushinteger(L, n);
+    } else {
+        lua_pushnil(L);
+    }
+    if (lua_next(L, -2) == 0) {
+        return 1; /* nothing after n */
+    }
+    lua_pop(L, 2);
+    return 0;
+}
+
+static void push_args_table(lua_State *L, int *ref, int *len, sv *v, int n)
+{
+    if (*ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+        if (refill_args_table(L, *len, v, n)) {
+            *len = n;
+            return;
+        }
+        lua_pop(L, 1);
+        luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    }
+    push_array(L, v, n);
+    lua_pushvalue(L, -1);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    *len = n;
+}
+
 void svm_call(client *c, script_call *sc)
 {
     lua_State *L = sc->vm->L;
@@ -1387,10 +1444,10 @@ void svm_call(client *c, script_call *sc)
         /* (The real globals have no __newindex: a raw set is a set.) */
         lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_globals);
         lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_keys_name);
-        push_array(L, sc->keys, sc->nkeys);
+        push_args_table(L, &vm->ref_keys, &vm->keys_len, sc->keys, sc->nkeys);
         lua_rawset(L, -3);
         lua_rawgeti(L, LUA_REGISTRYINDEX, vm->ref_argv_name);
-        push_array(L, sc->args, sc->nargs);
+        push_args_table(L, &vm->ref_argv, &vm->argv_len, sc->args, sc->nargs);
         lua_rawset(L, -3);
         lua_pop(L, 1);
     }

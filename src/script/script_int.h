@@ -35,6 +35,8 @@ typedef struct svm {
     /* Registry references to what every call needs, so a call interns no
      * name and allocates no closure for them. */
     int ref_globals, ref_err_handler, ref_keys_name, ref_argv_name;
+    /* The KEYS and ARGV tables of the last EVAL, and how many they held. */
+    int ref_keys, ref_argv, keys_len, argv_len;
 } svm;
 
 svm *svm_new(int is_functions);

@@ -619,3 +619,27 @@ def test_command_names_from_scripts_any_case(r, redis_ref):
     for _ in range(50):
         assert r.eval(script, 1, "s", "GET") == b"v"
         assert r.eval(script, 1, "l2", "LLEN") == 1
+
+
+def test_each_call_gets_fresh_keys_and_argv(r):
+    """Whatever a script did to KEYS and ARGV, the next call sees only its
+    own arguments (Keel refills the last call's tables when it can)."""
+    grow = "KEYS[3] = 'x'; ARGV.extra = 1; table.insert(ARGV, 'more'); return {#KEYS, #ARGV}"
+    assert r.eval(grow, 2, "a", "b", "v") == [3, 2]
+    show = "return {#KEYS, #ARGV, KEYS[1], ARGV[1], tostring(KEYS[3]), tostring(ARGV.extra), tostring(ARGV[2])}"
+    assert r.eval(show, 1, "k", "v") == [1, 1, b"k", b"v", b"nil", b"nil", b"nil"]
+    # A metatable left on ARGV must not answer for the next call.
+    r.eval("setmetatable(ARGV, {__index = function() return 'meta' end}) return ARGV[9]", 0, "v")
+    assert r.eval("return tostring(ARGV[9])", 0, "v") == b"nil"
+    # Holes punched, values replaced, the tables emptied.
+    assert r.eval("KEYS[1] = nil; ARGV[2] = 'changed'; return 1", 2, "a", "b", "x", "y") == 1
+    assert r.eval("return {KEYS[1], KEYS[2], ARGV[1], ARGV[2]}", 2, "a", "b", "x", "y") == [b"a", b"b", b"x", b"y"]
+    assert r.eval("return {#KEYS, #ARGV}", 0) == [0, 0]
+    # A long call, then a short one.
+    many = ["v%d" % i for i in range(200)]
+    assert r.eval("return #ARGV", 0, *many) == 200
+    assert r.eval("return {#ARGV, ARGV[1], tostring(ARGV[2])}", 0, "only") == [1, b"only", b"nil"]
+    assert r.eval("return #ARGV", 0, *many[:20]) == 20
+    # The same table object is not handed to two live places at once.
+    assert r.eval("local k = KEYS; return tostring(k == KEYS) .. tostring(rawequal(KEYS, ARGV))", 1, "a",
+                  "b") == b"truefalse"
