@@ -146,8 +146,9 @@ Usage: bench/run.py [--write-docs]      (make bench runs it)
 Settings come from environment variables (defaults in brackets):
   BENCH_QUICK=1        a fast smoke run (1 round, small counts)
   BENCH_ROUNDS         rounds per test [4]
-  BENCH_N              SET/GET/INCR requests at pipeline 1 [100000]
+  BENCH_N              SET/GET/INCR requests at pipeline 1 [75000]
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
+  BENCH_LOADGEN_N      requests per [loadgen P1] row [100000]
                        Other tests run a fraction of these so that the
                        whole run stays near 5 minutes on 2 idle cores
                        (plus about 2 minutes of persistence section
@@ -235,7 +236,7 @@ def env_int(name, default):
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 4)
-N1 = env_int("BENCH_N", 10000 if QUICK else 100000)
+N1 = env_int("BENCH_N", 10000 if QUICK else 75000)
 N16 = env_int("BENCH_NP", 50000 if QUICK else 1000000)
 PUBSUB_N = env_int("BENCH_PUBSUB_N", N1 // 2)
 MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
@@ -946,7 +947,7 @@ def build_tests(servers, tmp):
 # pipeline 1 redis-benchmark's own CPU (on its core) caps both servers near
 # the same rate, so its rows there compare the client more than the server.
 LOADGEN_SUFFIX = " [loadgen P1]"
-LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 150000)
+LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 100000)
 LOADGEN_CPU = {"keel": [], "redis": []}  # loadgen's CPU share per run
 
 

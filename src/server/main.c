@@ -104,13 +104,22 @@ static long idle_rehash(ev_loop *loop, long long id, void *data)
         seen = server.stats.numcommands;
         return 1;
     }
-    int more = 0;
-    for (int i = 0; i < server.cfg.databases; i++) {
+    /* One database per tick, in turn: a request arriving meanwhile waits
+     * at most one millisecond, however many tables are moving. */
+    static int next_db;
+    int more = 0, stepped = 0;
+    for (int k = 0; k < server.cfg.databases; k++) {
+        int i = (next_db + k) % server.cfg.databases;
         ktable *t = &server.dbs[i].keys;
-        if (server.cfg.activerehashing && ktable_is_rehashing(t) && !server.in_script) {
-            ktable_rehash_ms(t, 1);
-            more |= ktable_is_rehashing(t);
+        if (!server.cfg.activerehashing || !ktable_is_rehashing(t) || server.in_script) {
+            continue;
         }
+        if (!stepped) {
+            ktable_rehash_ms(t, 1);
+            next_db = i + 1;
+            stepped = 1;
+        }
+        more |= ktable_is_rehashing(t);
     }
     if (!more) {
         idle_rehash_timer = 0;
