@@ -3,7 +3,11 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+
+#include "base/log.h"
 
 /* Ops per submission; a bigger batch goes in several. */
 #define RING_ENTRIES 1024
@@ -18,13 +22,23 @@ int uring_open(void)
     }
     /* One thread submits, and completions are reaped only when we ask:
      * the kernel then skips the cross-thread wake-ups it would otherwise
-     * arrange. Older kernels lack these flags; plain setup does too. */
+     * arrange. Older kernels lack some flags: plain setup does too. */
     unsigned flags = 0;
 #if defined(IORING_SETUP_SINGLE_ISSUER) && defined(IORING_SETUP_DEFER_TASKRUN)
     flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 #endif
+#ifdef IORING_SETUP_SUBMIT_ALL
+    /* An op the kernel refuses at submission gets its error as a
+     * completion, and the rest of the batch still goes. */
+    flags |= IORING_SETUP_SUBMIT_ALL;
+#endif
     int rc = io_uring_queue_init(RING_ENTRIES, &ring, flags);
-    if (rc < 0 && flags != 0) {
+#ifdef IORING_SETUP_SUBMIT_ALL
+    if (rc == -EINVAL) { /* a kernel before 6.1: keep what it has */
+        rc = io_uring_queue_init(RING_ENTRIES, &ring, IORING_SETUP_SUBMIT_ALL);
+    }
+#endif
+    if (rc == -EINVAL) { /* before 5.18 */
         rc = io_uring_queue_init(RING_ENTRIES, &ring, 0);
     }
     if (rc < 0) {
@@ -37,6 +51,20 @@ int uring_open(void)
 int uring_ready(void)
 {
     return ready;
+}
+
+/* Files each completion's result under its op; returns how many. */
+static unsigned reap(uring_op *ops)
+{
+    unsigned head, seen = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&ring, head, cqe)
+    {
+        ops[io_uring_cqe_get_data64(cqe)].res = cqe->res;
+        seen++;
+    }
+    io_uring_cq_advance(&ring, seen);
+    return seen;
 }
 
 static void run(uring_op *ops, int n, int send)
@@ -55,27 +83,35 @@ static void run(uring_op *ops, int n, int send)
             op->res = -EAGAIN;
         }
         /* Non-blocking socket ops complete during the submission itself,
-         * so waiting for all k costs no sleep. */
-        int rc;
-        do {
-            rc = io_uring_submit_and_wait(&ring, (unsigned)k);
-        } while (rc == -EINTR);
-        unsigned head, seen = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&ring, head, cqe)
-        {
-            ops[io_uring_cqe_get_data64(cqe)].res = cqe->res;
-            seen++;
-        }
-        io_uring_cq_advance(&ring, seen);
-        while ((int)seen < k) {
-            /* (Not expected: the wait above returns with all k done.) */
-            if (io_uring_wait_cqe(&ring, &cqe) < 0) {
+         * so waiting for all k costs no sleep. Every op must have been
+         * handed over before this returns: one left in the ring would go
+         * out with the next batch, its buffer long reused. So a short or
+         * refused submission (the kernel short of memory: EAGAIN; EBUSY
+         * until completions are reaped) is retried. */
+        unsigned seen = 0;
+        for (;;) {
+            int rc = io_uring_submit_and_wait(&ring, (unsigned)k - seen);
+            if (rc >= 0 && io_uring_sq_ready(&ring) == 0) {
                 break;
             }
-            ops[io_uring_cqe_get_data64(cqe)].res = cqe->res;
-            io_uring_cqe_seen(&ring, cqe);
-            seen++;
+            if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+                log_msg(LOG_WARNING, "io_uring submission failed: %s", strerror(-rc));
+                abort(); /* (EINVAL, EFAULT...: a bug here, not a client's doing) */
+            }
+            seen += reap(ops);
+        }
+        seen += reap(ops);
+        while ((int)seen < k) {
+            struct io_uring_cqe *cqe;
+            int rc = io_uring_wait_cqe(&ring, &cqe);
+            if (rc < 0) {
+                if (rc == -EINTR || rc == -EAGAIN) {
+                    continue;
+                }
+                log_msg(LOG_WARNING, "io_uring wait failed: %s", strerror(-rc));
+                abort();
+            }
+            seen += reap(ops);
         }
     }
 }
