@@ -142,6 +142,8 @@ def test_many_clients_pipelined_through_threads(threaded):
     assert errors == []
     for w in range(24):
         assert c.get("ctr%d" % w) == b"1000"
+    if SERVER_ARGS:
+        return  # the suite's own options (make integration-*) decide which path serves
     after = c.info("stats")
     counter = {"threads": "io_threaded", "uring": "io_uring"}.get(threaded.mode)
     for what in ("io_threaded", "io_uring"):
@@ -187,11 +189,13 @@ def test_query_buffer_limit_still_closes(threaded):
     try:
         s = threaded.raw()
         # A bulk length promising 8 MB, then 2 MB of it: over the limit.
-        s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8388608\r\n" + b"x" * (2 * 1024 * 1024))
+        # The server may close while the rest is still on its way: the
+        # send then fails with a reset, which is the same answer.
         s.settimeout(5)
         try:
+            s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8388608\r\n" + b"x" * (2 * 1024 * 1024))
             assert s.recv(100) == b""
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             pass
         s.close()
         assert c.info("stats")["client_query_buffer_limit_disconnections"] >= 1
