@@ -81,13 +81,10 @@ void *alloc_zero(size_t n)
     return p;
 }
 
-void *alloc_resize(void *p, size_t n)
+/* A live block of `old` bytes (its real size) grown or shrunk to n. */
+static void *resize_block(void *p, size_t old, size_t n)
 {
-    if (!p) {
-        return alloc_mem(n);
-    }
     maybe_inject_fault(n);
-    size_t old = malloc_usable_size(p);
     size_t want = n ? n : 1;
     void *q = realloc(p, want);
     if (!q) {
@@ -98,14 +95,25 @@ void *alloc_resize(void *p, size_t n)
     return q;
 }
 
-void alloc_free(void *p)
+static void free_block(void *p, size_t size)
 {
-    if (!p) {
-        return;
-    }
-    size_t size = malloc_usable_size(p);
     account_sub(size);
     FREE_SIZED(p, size);
+}
+
+void *alloc_resize(void *p, size_t n)
+{
+    if (!p) {
+        return alloc_mem(n);
+    }
+    return resize_block(p, malloc_usable_size(p), n);
+}
+
+void alloc_free(void *p)
+{
+    if (p) {
+        free_block(p, malloc_usable_size(p));
+    }
 }
 
 void *alloc_resize_sized(void *p, size_t old_n, size_t n)
@@ -113,26 +121,14 @@ void *alloc_resize_sized(void *p, size_t old_n, size_t n)
     if (!p) {
         return alloc_mem(n);
     }
-    maybe_inject_fault(n);
-    size_t want = n ? n : 1;
-    size_t old = BLOCK_SIZE(p, old_n ? old_n : 1);
-    void *q = realloc(p, want);
-    if (!q) {
-        oom(n);
-    }
-    account_sub(old);
-    account_add(BLOCK_SIZE(q, want));
-    return q;
+    return resize_block(p, BLOCK_SIZE(p, old_n ? old_n : 1), n);
 }
 
 void alloc_free_sized(void *p, size_t n)
 {
-    if (!p) {
-        return;
+    if (p) {
+        free_block(p, BLOCK_SIZE(p, n ? n : 1));
     }
-    size_t size = BLOCK_SIZE(p, n ? n : 1);
-    account_sub(size);
-    FREE_SIZED(p, size);
 }
 
 char *alloc_strndup(const char *s, size_t n)

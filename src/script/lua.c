@@ -1355,12 +1355,6 @@ static void push_array(lua_State *L, sv *v, int n)
     }
 }
 
-/* KEYS or ARGV for an EVAL: the last call's table refilled, if the script
- * left it as it was given (no metatable, nothing but 1..n), else a new
- * one. A script cannot keep a reference past its call (globals and
- * libraries are read-only, and an EVAL chunk has no upvalues), so the
- * reuse cannot be seen; it saves two tables per call and their collection.
- * (FCALL passes new tables: a library's functions share upvalues.) */
 /* Refills the table on top of the stack with v, if the script left it as
  * it was given; returns 0 (table untouched or half-filled) if not. Far
  * fewer values than last time also say no, so the array part of one long
@@ -1394,6 +1388,12 @@ static int refill_args_table(lua_State *L, int len, sv *v, int n)
     return 0;
 }
 
+/* KEYS or ARGV for an EVAL: the last call's table refilled, if the script
+ * left it as it was given (no metatable, nothing but 1..n), else a new
+ * one. A script cannot keep a reference past its call (globals and
+ * libraries are read-only, and an EVAL chunk has no upvalues), so the
+ * reuse cannot be seen; it saves two tables per call and their collection.
+ * (FCALL passes new tables: a library's functions share upvalues.) */
 static void push_args_table(lua_State *L, int *ref, int *len, sv *v, int n)
 {
     if (*ref != LUA_NOREF) {

@@ -839,7 +839,7 @@ static void read_handler(ev_loop *l, int fd, void *data, int mask)
     if (((server.cfg.io_threads_do_reads && io_threads_enabled()) || uring_ready()) && io_thread_eligible(c) &&
         ev_in_main_iteration(l)) {
         /* Left for before_sleep, which hands the batch to the I/O threads
-         * when it is big enough. */
+         * when it is big enough, else to one io_uring submission. */
         if (!c->read_deferred) {
             clients_reserve(&deferred_reads, &deferred_cap, ndeferred + 1);
             c->read_deferred = 1;
