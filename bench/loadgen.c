@@ -19,10 +19,13 @@
  * error the exit status is 1 and the first error's text is printed, unless
  * --allow-errors.
  *
- * It prints one line: requests=N seconds=S rps=R user=U sys=S cpu=C, where
- * cpu is this process's (user + sys) / wall time, from the moment every
- * connection is up and the first requests go out: near 1.00 means the load
- * generator, not the server, was the bottleneck. */
+ * It prints one line: requests=N seconds=S rps=R user=U sys=S cpu=C
+ * p50=… p99=… p999=… max=… (milliseconds), where cpu is this
+ * process's (user + sys) / wall time, from the moment every connection is
+ * up and the first requests go out: near 1.00 means the load generator,
+ * not the server, was the bottleneck. The latencies are exact order
+ * statistics over every request: from the loop iteration that sent it to
+ * the one that parsed its reply (one clock reading per iteration). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -50,6 +53,8 @@
 #define READ_ROOM 16384
 #define MAX_EVENTS 256
 #define ERROR_TEXT_MAX 256
+/* Latencies are kept one per request, so their count is bounded. */
+#define MAX_LATENCIES 100000000L
 
 /* A growable byte buffer. */
 typedef struct {
@@ -65,6 +70,10 @@ typedef struct {
     size_t out_off;
     long outstanding; /* requests sent whose replies have not arrived */
     int want_write;   /* EPOLLOUT registered */
+    /* When each outstanding request went out (ns): a ring of PIPELINE
+     * slots, oldest at sent_head. */
+    uint64_t *sent_ns;
+    long sent_head;
 } conn_t;
 
 /* The command as RESP bytes, and where its placeholders sit in them. */
@@ -85,6 +94,8 @@ static struct {
     char *scratch; /* room for one batch of up to PIPELINE requests */
     uint64_t rng;
     char first_error[ERROR_TEXT_MAX];
+    uint64_t now_ns;     /* this loop iteration's clock reading */
+    uint32_t *latencies; /* one per completed request, in ns (capped) */
 } lg;
 
 static void die(const char *fmt, ...)
@@ -147,11 +158,11 @@ static uint64_t rng_next(void)
     return z ^ (z >> 31);
 }
 
-static double now_s(void)
+static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static double cpu_s(const struct timeval *tv)
@@ -315,15 +326,25 @@ static int conn_open(const struct addrinfo *ai, const char *host, const char *po
     return fd;
 }
 
+/* Makes k new requests at scratch, noting when they went out; returns
+ * their length in bytes. */
+static size_t conn_make(conn_t *c, long k)
+{
+    request_fill(&lg.req, lg.scratch, k);
+    for (long i = 0; i < k; i++) {
+        c->sent_ns[(c->sent_head + c->outstanding + i) % lg.pipeline] = lg.now_ns;
+    }
+    lg.issued += k;
+    c->outstanding += k;
+    return (size_t)k * lg.req.bytes.len;
+}
+
 /* Sends k new requests. Normally one send() takes them all; what a short
  * send leaves waits in c->out behind EPOLLOUT, and later requests queue
  * behind it so the byte order holds. */
 static void conn_send(conn_t *c, long k)
 {
-    size_t n = (size_t)k * lg.req.bytes.len;
-    request_fill(&lg.req, lg.scratch, k);
-    lg.issued += k;
-    c->outstanding += k;
+    size_t n = conn_make(c, k);
     if (c->want_write) {
         buf_append(&c->out, lg.scratch, n);
         return;
@@ -361,7 +382,8 @@ static void conn_flush(conn_t *c)
     }
 }
 
-/* Reads what has arrived and returns how many replies it completed. */
+/* Reads what has arrived, records the latencies of the replies it
+ * completed and returns how many they were. */
 static long conn_read(conn_t *c)
 {
     for (;;) {
@@ -404,9 +426,14 @@ static long conn_read(conn_t *c)
         }
         c->parsed += (size_t)n;
         done++;
-    }
-    if (done > c->outstanding) {
-        die("more replies than requests (%ld for %ld outstanding)", done, c->outstanding);
+        if (done > c->outstanding) {
+            die("more replies than requests (%ld for %ld outstanding)", done, c->outstanding);
+        }
+        uint64_t took = lg.now_ns - c->sent_ns[c->sent_head];
+        c->sent_head = (c->sent_head + 1) % lg.pipeline;
+        if (lg.latencies) {
+            lg.latencies[lg.completed + done - 1] = took > UINT32_MAX ? UINT32_MAX : (uint32_t)took;
+        }
     }
     c->outstanding -= done;
     /* Keep an unfinished reply; move it to the front only once it sits in
@@ -419,6 +446,50 @@ static long conn_read(conn_t *c)
         c->parsed = 0;
     }
     return done;
+}
+
+/* The closed loop: every reply that comes in sends a new request. */
+static void run(void)
+{
+    lg.epfd = epoll_create1(0);
+    if (lg.epfd < 0) {
+        die("epoll_create1: %s", strerror(errno));
+    }
+    for (long i = 0; i < lg.nconns; i++) {
+        conn_watch(&lg.conns[i], EPOLL_CTL_ADD, EPOLLIN);
+    }
+    lg.now_ns = now_ns();
+    for (long i = 0; i < lg.nconns && lg.issued < lg.total; i++) {
+        long k = lg.total - lg.issued < lg.pipeline ? lg.total - lg.issued : lg.pipeline;
+        conn_send(&lg.conns[i], k);
+    }
+    struct epoll_event evs[MAX_EVENTS];
+    while (lg.completed < lg.total) {
+        int nev = epoll_wait(lg.epfd, evs, MAX_EVENTS, -1);
+        if (nev < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            die("epoll_wait: %s", strerror(errno));
+        }
+        lg.now_ns = now_ns();
+        for (int i = 0; i < nev; i++) {
+            conn_t *c = evs[i].data.ptr;
+            if (evs[i].events & EPOLLOUT) {
+                conn_flush(c);
+            }
+            /* A hang-up or error shows itself in recv. */
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                long done = conn_read(c);
+                lg.completed += done;
+                long k = lg.total - lg.issued < done ? lg.total - lg.issued : done;
+                if (k > 0) {
+                    conn_send(c, k);
+                }
+            }
+        }
+    }
+    close(lg.epfd);
 }
 
 /* ---- main ---- */
@@ -439,6 +510,22 @@ static void usage(void)
     fprintf(stderr, "usage: loadgen [-h host] [-p port] [-c conns] [-n requests] [-P pipeline]\n"
                     "               [-r keyspace] [--allow-errors] command [arg...]\n");
     exit(2);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of the sorted latencies, in milliseconds (nearest rank). */
+static double quantile_ms(double q)
+{
+    long rank = (long)(q * (double)lg.completed + 0.999999);
+    if (rank < 1) {
+        rank = 1;
+    }
+    return lg.latencies[rank - 1] / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -474,15 +561,14 @@ int main(int argc, char **argv)
     }
     request_build(&lg.req, argc - optind, argv + optind);
     lg.scratch = xrealloc(NULL, (size_t)lg.pipeline * lg.req.bytes.len);
+    if (lg.total <= MAX_LATENCIES) {
+        lg.latencies = xrealloc(NULL, (size_t)lg.total * sizeof(*lg.latencies));
+    }
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
     int rc = getaddrinfo(host, port, &hints, &ai);
     if (rc != 0) {
         die("cannot resolve %s: %s", host, gai_strerror(rc));
-    }
-    lg.epfd = epoll_create1(0);
-    if (lg.epfd < 0) {
-        die("epoll_create1: %s", strerror(errno));
     }
     lg.conns = calloc((size_t)lg.nconns, sizeof(*lg.conns));
     if (!lg.conns) {
@@ -490,58 +576,37 @@ int main(int argc, char **argv)
     }
     for (long i = 0; i < lg.nconns; i++) {
         lg.conns[i].fd = conn_open(ai, host, port);
-        conn_watch(&lg.conns[i], EPOLL_CTL_ADD, EPOLLIN);
+        lg.conns[i].sent_ns = xrealloc(NULL, (size_t)lg.pipeline * sizeof(uint64_t));
     }
     freeaddrinfo(ai);
 
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    double start = now_s();
-    for (long i = 0; i < lg.nconns && lg.issued < lg.total; i++) {
-        long k = lg.total - lg.issued < lg.pipeline ? lg.total - lg.issued : lg.pipeline;
-        conn_send(&lg.conns[i], k);
-    }
-    struct epoll_event evs[MAX_EVENTS];
-    while (lg.completed < lg.total) {
-        int nev = epoll_wait(lg.epfd, evs, MAX_EVENTS, -1);
-        if (nev < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            die("epoll_wait: %s", strerror(errno));
-        }
-        for (int i = 0; i < nev; i++) {
-            conn_t *c = evs[i].data.ptr;
-            if (evs[i].events & EPOLLOUT) {
-                conn_flush(c);
-            }
-            /* A hang-up or error shows itself in recv. */
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                long done = conn_read(c);
-                lg.completed += done;
-                long k = lg.total - lg.issued < done ? lg.total - lg.issued : done;
-                if (k > 0) {
-                    conn_send(c, k);
-                }
-            }
-        }
-    }
-    double wall = now_s() - start;
+    uint64_t start = now_ns();
+    run();
+    double wall = (now_ns() - start) / 1e9;
     getrusage(RUSAGE_SELF, &ru1);
     double user = cpu_s(&ru1.ru_utime) - cpu_s(&ru0.ru_utime);
     double sys = cpu_s(&ru1.ru_stime) - cpu_s(&ru0.ru_stime);
-    printf("requests=%ld seconds=%.3f rps=%.0f user=%.3f sys=%.3f cpu=%.2f\n", lg.completed, wall, lg.completed / wall,
+    printf("requests=%ld seconds=%.3f rps=%.0f user=%.3f sys=%.3f cpu=%.2f", lg.completed, wall, lg.completed / wall,
            user, sys, (user + sys) / wall);
+    if (lg.latencies) {
+        qsort(lg.latencies, (size_t)lg.completed, sizeof(*lg.latencies), by_value);
+        printf(" p50=%.3f p99=%.3f p999=%.3f max=%.3f", quantile_ms(0.50), quantile_ms(0.99), quantile_ms(0.999),
+               lg.latencies[lg.completed - 1] / 1e6);
+    }
+    putchar('\n');
     fflush(stdout);
 
     for (long i = 0; i < lg.nconns; i++) {
         close(lg.conns[i].fd);
         free(lg.conns[i].in.data);
         free(lg.conns[i].out.data);
+        free(lg.conns[i].sent_ns);
     }
-    close(lg.epfd);
     free(lg.conns);
     free(lg.scratch);
+    free(lg.latencies);
     free(lg.req.bytes.data);
     free(lg.req.slots);
     if (lg.errors > 0) {

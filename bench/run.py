@@ -937,22 +937,24 @@ def build_tests(servers, tmp):
                           probe=["000000000005" if a == "__rand_int__" else a for a in xrange], expect=check_xrange))
         tests.append(Test("XREADGROUP+XACK %d consumers (entries/s)%s" % (STREAM_CONSUMERS, sfx),
                           ["XADD", "DEL", "XGROUP", "XREADGROUP", "XACK"], None, p, slow, runner=stream_group(slow, p)))
-    tests += loadgen_tests(tmp, rate_limiter(1))
+    tests += loadgen_tests(tmp, rate_limiter(1),
+                           lambda rnd: ["EVALSHA", SHAS.get("lock", ""), "1", "lock:__rand_int__", "tok"], load_locks)
     if ONLY:
         tests = [t for t in tests if re.search(ONLY, t.label, re.I)]
     return tests
 
 
-# The nine core tests at pipeline 1 again, driven by bench/loadgen.c: at
-# pipeline 1 redis-benchmark's own CPU (on its core) caps both servers near
-# the same rate, so its rows there compare the client more than the server.
+# The nine core tests and the seed's lock release at pipeline 1 again,
+# driven by bench/loadgen.c: at pipeline 1 redis-benchmark's own CPU (on its
+# core) caps both servers near the same rate, so its rows there compare the
+# client more than the server. loadgen also reports exact latencies.
 LOADGEN_SUFFIX = " [loadgen P1]"
 LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 100000)
 LOADGEN_CPU = {"keel": [], "redis": []}  # loadgen's CPU share per run
 
 
-def loadgen_tests(tmp, limiter_args):
-    def runner(words):
+def loadgen_tests(tmp, limiter_args, lock_args, load_locks):
+    def runner(test, words):
         def run(srv, rnd):
             binary, err = helper_bin(tmp, "loadgen")
             if err:
@@ -967,27 +969,31 @@ def loadgen_tests(tmp, limiter_args):
                 return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
             fields = dict(kv.split("=", 1) for kv in out.split())
             LOADGEN_CPU[srv.name].append(float(fields["cpu"]))
+            test.latency[srv.name].append((float(fields["p50"]), float(fields["p99"]), float(fields["p999"])))
             return float(fields["rps"]), None
         return run
 
     def del_list(srv, rnd):
         srv.call("DEL", "mylist")
 
-    # redis-benchmark's own commands for these tests (value "xxx", -d 3).
-    rows = [("SET", ["SET", "key:__rand_int__", "xxx"], None),
-            ("GET", ["GET", "key:__rand_int__"], None),
-            ("INCR", ["INCR", "counter:__rand_int__"], None),
-            ("LPUSH", ["LPUSH", "mylist", "xxx"], del_list),
-            ("RPOP", ["RPOP", "mylist"], None),
-            ("SADD", ["SADD", "myset", "element:__rand_int__"], None),
-            ("HSET", ["HSET", "myhash", "element:__rand_int__", "xxx"], None),
-            ("ZADD", ["ZADD", "myzset", "__rand_int__", "element:__rand_int__"], None),
-            ("EVALSHA rate limiter", limiter_args, None)]
+    # redis-benchmark's own commands for these tests (value "xxx", -d 3),
+    # then the seed's two scripts.
+    rows = [("SET", ["SET", "key:__rand_int__", "xxx"], None, None),
+            ("GET", ["GET", "key:__rand_int__"], None, None),
+            ("INCR", ["INCR", "counter:__rand_int__"], None, None),
+            ("LPUSH", ["LPUSH", "mylist", "xxx"], del_list, None),
+            ("RPOP", ["RPOP", "mylist"], None, None),
+            ("SADD", ["SADD", "myset", "element:__rand_int__"], None, None),
+            ("HSET", ["HSET", "myhash", "element:__rand_int__", "xxx"], None, None),
+            ("ZADD", ["ZADD", "myzset", "__rand_int__", "element:__rand_int__"], None, None),
+            ("EVALSHA rate limiter", limiter_args, None, ["EVALSHA", "SCRIPT", "ZREMRANGEBYSCORE", "ZCARD", "ZADD",
+                                                          "EXPIRE"]),
+            ("EVALSHA lock release", lock_args, load_locks, ["EVALSHA", "SCRIPT", "GET", "DEL"])]
     tests = []
-    for label, words, prep in rows:
-        requires = ["EVALSHA", "SCRIPT", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "EXPIRE"] if callable(words) else \
-            [words[0]]
-        tests.append(Test(label + LOADGEN_SUFFIX, requires, None, 1, LOADGEN_N, prep=prep, runner=runner(words)))
+    for label, words, prep, requires in rows:
+        t = Test(label + LOADGEN_SUFFIX, requires or [words[0]], None, 1, LOADGEN_N, prep=prep)
+        t.runner = runner(t, words)
+        tests.append(t)
     return tests
 
 
@@ -2134,8 +2140,10 @@ def throughput_rows(tests):
     return out
 
 
-# The tests whose latency percentiles the report shows (issue 15's nine).
-LATENCY_TESTS = ("SET", "GET", "INCR", "LPUSH", "RPOP", "SADD", "HSET", "ZADD", "EVALSHA rate limiter")
+# The tests whose latency percentiles the report shows (issue 15's nine,
+# and the seed's lock release).
+LATENCY_TESTS = ("SET", "GET", "INCR", "LPUSH", "RPOP", "SADD", "HSET", "ZADD", "EVALSHA rate limiter",
+                 "EVALSHA lock release")
 
 
 def latency_rows(tests):
@@ -2145,7 +2153,8 @@ def latency_rows(tests):
            "|---|---:|---:|---:|---:|---:|---:|"]
     n = 0
     for t in tests:
-        if re.sub(r" P\d+$", "", t.label) not in LATENCY_TESTS or not (t.latency["keel"] and t.latency["redis"]):
+        base = re.sub(r" (P\d+|\[loadgen P1\])$", "", t.label)
+        if base not in LATENCY_TESTS or not (t.latency["keel"] and t.latency["redis"]):
             continue
         med = {name: [statistics.median(x[i] for x in t.latency[name]) for i in range(3)] for name in t.latency}
         out.append("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |" % (
@@ -2369,8 +2378,10 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
             out.append("")
             out.append("Each server's median over the rounds of redis-benchmark's p50 and p99 (exact) and p99.9 "
                        "(the lowest bound of its latency distribution at or above 99.9%%, so an upper bound; its "
-                       "steps are 0.1 ms below 2 ms). With %d clients a request's latency includes its wait behind "
-                       "the others, so these compare servers, not one client's round trip." % CLIENTS)
+                       "steps are 0.1 ms below 2 ms). The `[loadgen P1]` rows are bench/loadgen's exact order "
+                       "statistics over every request, timed from the loop iteration that sent it to the one that "
+                       "read its reply. With %d clients a request's latency includes its wait behind the others, "
+                       "so these compare servers, not one client's round trip." % CLIENTS)
             out.append("")
             out += lat
             out.append("")

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 from conftest import ROOT, SERVER
@@ -24,7 +25,8 @@ LOADGEN = os.path.join(ROOT, "build", BUILD, "bench", "loadgen")
 
 pytestmark = pytest.mark.skipif(not os.access(LOADGEN, os.X_OK), reason="bench/loadgen is not built (make)")
 
-LINE = re.compile(r"^requests=(\d+) seconds=[\d.]+ rps=\d+ user=[\d.]+ sys=[\d.]+ cpu=[\d.]+$")
+LINE = re.compile(r"^requests=(\d+) seconds=[\d.]+ rps=\d+ user=[\d.]+ sys=[\d.]+ cpu=[\d.]+ "
+                  r"p50=([\d.]+) p99=([\d.]+) p999=([\d.]+) max=([\d.]+)$")
 
 
 def loadgen(server, *args, ok=True):
@@ -43,6 +45,13 @@ def completed(out):
     m = LINE.match(lines[0])
     assert m, out
     return int(m.group(1))
+
+
+def latencies(out):
+    """p50, p99, p99.9 and max of loadgen's output line, in ms."""
+    m = LINE.match(out.strip())
+    assert m, out
+    return [float(m.group(i)) for i in range(2, 6)]
 
 
 def calls(r, command):
@@ -160,17 +169,18 @@ def test_requests_larger_than_the_socket_buffer(server, r):
 
 class FakeServer:
     """A one-connection server answering each PING with canned bytes, sent
-    whole or one byte per send (so replies arrive split anywhere); it
-    closes the connection after `close_after` requests."""
+    whole or one byte per send (so replies arrive split anywhere), each
+    after `delay` seconds; it closes the connection after `close_after`
+    requests."""
 
     REQUEST = b"*1\r\n$4\r\nPING\r\n"
 
-    def __init__(self, reply, split=False, close_after=None):
+    def __init__(self, reply, split=False, close_after=None, delay=0):
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(1)
         self.port = self.listener.getsockname()[1]
-        self.reply, self.split, self.close_after = reply, split, close_after
+        self.reply, self.split, self.close_after, self.delay = reply, split, close_after, delay
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -188,6 +198,7 @@ class FakeServer:
                     assert buf.startswith(self.REQUEST), buf
                     buf = buf[len(self.REQUEST):]
                     chunks = [self.reply[i:i + 1] for i in range(len(self.reply))] if self.split else [self.reply]
+                    time.sleep(self.delay)
                     for c in chunks:
                         conn.sendall(c)
                     answered += 1
@@ -216,6 +227,23 @@ def test_every_reply_shape_split_across_reads():
     res = FakeServer(reply, split=True).run("-n", 20, "-P", 4)
     assert res.returncode == 0, res.stderr
     assert completed(res.stdout) == 20
+
+
+def test_latencies_count_from_each_requests_own_send():
+    # One connection, replies 30 ms apart, served in order. At pipeline 1
+    # every request waits one delay; at pipeline 4 the first batch's
+    # replies come 30, 60, 90, 120 ms after it went out, and each later
+    # request queues behind three others: 120 ms. Only lower bounds are
+    # checked, so a slow machine cannot fail this.
+    res = FakeServer(b"+PONG\r\n", delay=0.03).run("-n", 6)
+    assert res.returncode == 0, res.stderr
+    p50, p99, p999, mx = latencies(res.stdout)
+    assert 30 <= p50 <= p99 <= p999 <= mx
+    res = FakeServer(b"+PONG\r\n", delay=0.03).run("-n", 12, "-P", 4)
+    assert res.returncode == 0, res.stderr
+    p50, p99, p999, mx = latencies(res.stdout)
+    # Sorted: 30, 60, 90, then nine of 120; the median is one of the 120s.
+    assert 120 <= p50 <= p99 <= p999 <= mx
 
 
 def test_a_reply_that_is_not_resp2_is_a_protocol_error():
