@@ -556,6 +556,7 @@ void client_end_command(client *c)
 static void process_input(client *c)
 {
     resp_limits lim = {server.cfg.proto_max_bulk_len, INT_MAX, PROTO_INLINE_MAX, 0};
+    dispatch_pipeline_open();
     while (c->qpos < c->qlen && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         if (c->flags & CLIENT_BLOCKED) {
             break; /* resumes when unblocked */
@@ -628,6 +629,7 @@ static void process_input(client *c)
             client_pending_write(c);
         }
     }
+    dispatch_pipeline_close();
     /* Drop consumed bytes, keeping a command that is only partly parsed
      * (its arguments are offsets into the buffer) and a blocked client's. */
     size_t drop = c->parser.multibulk_left > 0 ? c->cmd_start : c->qpos;

@@ -54,11 +54,16 @@ void server_sync_clock(void)
     wall_offset_us = util_us() - util_mono_us();
 }
 
+void server_set_time(int64_t mono_us)
+{
+    server.now_mono_us = mono_us;
+    server.now_ms = (mono_us + wall_offset_us) / 1000;
+    db_set_lru_clock((uint32_t)(server.now_ms / 1000));
+}
+
 void server_update_time(void)
 {
-    server.now_mono_us = util_mono_us();
-    server.now_ms = (server.now_mono_us + wall_offset_us) / 1000;
-    db_set_lru_clock((uint32_t)(server.now_ms / 1000));
+    server_set_time(util_mono_us());
 }
 
 /* ---- expiry hooks from the keyspace ---- */

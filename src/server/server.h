@@ -483,6 +483,10 @@ int client_check_obuf(client *c);
 int client_obuf_class(const client *c);
 /* Run one already-parsed command (argv set) through dispatch. */
 void dispatch(client *c);
+/* Around one client's pipeline (process_input): while open, a command
+ * dispatched right after another starts from that call's end reading. */
+void dispatch_pipeline_open(void);
+void dispatch_pipeline_close(void);
 /* Run argv as a command on c; used by MULTI/EXEC and scripts. */
 void dispatch_call(client *c, command *cmd);
 void client_info_line(client *c, str *out);
@@ -556,6 +560,8 @@ void hash_active_expire(void);
 /* ---- misc ---- */
 int64_t server_ms(void);
 void server_update_time(void);
+/* The same from a monotonic reading the caller already has. */
+void server_set_time(int64_t mono_us);
 /* Re-reads the wall clock's offset from the monotonic one (before each
  * sleep and in the cron); server_update_time derives wall time from it. */
 void server_sync_clock(void);
