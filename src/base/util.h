@@ -26,8 +26,10 @@ static inline void util_put_u32(void *p, uint32_t v)
 
 int util_parse_double(const char *s, size_t len, double *out);
 int util_parse_long_double(const char *s, size_t len, long double *out);
-/* Writes a decimal integer; returns its length (buf needs 21 bytes). */
+/* Writes a decimal integer and a NUL; returns its length (buf needs 21
+ * bytes). */
 int util_ll2str(char *buf, long long v);
+int util_ull2str(char *buf, unsigned long long u);
 /* Shortest text that reads back as the same double ("inf", "-inf" too);
  * buf needs 32 bytes. Returns the length. */
 int util_d2str(char *buf, double v);

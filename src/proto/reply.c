@@ -67,15 +67,25 @@ void reply_raw(rbuf *r, const char *p, size_t len)
     r->len += len;
 }
 
-/* "<c><n>\r\n" */
+/* Room for "<c><n>\r\n" with n of up to 20 characters, and the NUL that
+ * util_ll2str writes after it. */
+#define HEADER_MAX 24
+
+/* Writes "<c><n>\r\n" at d, which has HEADER_MAX bytes of room; returns
+ * the end. */
+static char *put_header(char *d, char c, long long n)
+{
+    *d++ = c;
+    d += util_ll2str(d, n);
+    *d++ = '\r';
+    *d++ = '\n';
+    return d;
+}
+
 static void header(rbuf *r, char c, long long n)
 {
-    char buf[32];
-    buf[0] = c;
-    int l = util_ll2str(buf + 1, n);
-    buf[l + 1] = '\r';
-    buf[l + 2] = '\n';
-    reply_raw(r, buf, (size_t)l + 3);
+    reserve(r, HEADER_MAX);
+    r->len = (size_t)(put_header(r->data + r->len, c, n) - r->data);
 }
 
 void reply_ok(rbuf *r)
@@ -134,12 +144,14 @@ void reply_int(rbuf *r, long long v)
 
 void reply_bulk(rbuf *r, const char *p, size_t len)
 {
-    header(r, '$', (long long)len);
-    reserve(r, len + 2);
-    memcpy(r->data + r->len, p, len);
-    r->len += len;
-    r->data[r->len++] = '\r';
-    r->data[r->len++] = '\n';
+    /* One reservation for the header, the bytes and their CRLF. */
+    reserve(r, HEADER_MAX + len + 2);
+    char *d = put_header(r->data + r->len, '$', (long long)len);
+    memcpy(d, p, len);
+    d += len;
+    *d++ = '\r';
+    *d++ = '\n';
+    r->len = (size_t)(d - r->data);
 }
 
 void reply_bulk_cstr(rbuf *r, const char *s)

@@ -5,6 +5,8 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +64,59 @@ static void test_parse_ll(void)
         int n = util_ll2str(buf, samples[i]);
         CHECK(n == (int)strlen(buf));
         CHECK(util_parse_ll(buf, (size_t)n, &v) && v == samples[i]);
+    }
+}
+
+/* The digit-pair formatter against printf: every value below 100,000,
+ * each power of ten and its neighbours (where the digit count changes),
+ * the extremes and a spread of random 64-bit values, both signs. */
+static int same_as_printf(long long v)
+{
+    char got[32], want[32];
+    memset(got, 'x', sizeof(got));
+    int n = util_ll2str(got, v);
+    int m = snprintf(want, sizeof(want), "%lld", v);
+    return n == m && memcmp(got, want, (size_t)m + 1) == 0;
+}
+
+static int same_as_printf_u(unsigned long long u)
+{
+    char got[32], want[32];
+    memset(got, 'x', sizeof(got));
+    int n = util_ull2str(got, u);
+    int m = snprintf(want, sizeof(want), "%llu", u);
+    return n == m && memcmp(got, want, (size_t)m + 1) == 0;
+}
+
+static void test_ll2str(void)
+{
+    for (long long v = -100000; v < 100000; v++) {
+        CHECK(same_as_printf(v));
+    }
+    unsigned long long p = 1;
+    for (int k = 0; k < 20; k++, p *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            unsigned long long u = p + (unsigned long long)d;
+            CHECK(same_as_printf_u(u));
+            if (u <= (unsigned long long)LLONG_MAX) {
+                CHECK(same_as_printf((long long)u));
+                CHECK(same_as_printf(-(long long)u));
+            }
+        }
+    }
+    CHECK(same_as_printf(LLONG_MAX));
+    CHECK(same_as_printf(LLONG_MIN));
+    CHECK(same_as_printf(LLONG_MIN + 1));
+    CHECK(same_as_printf_u(ULLONG_MAX));
+    CHECK(same_as_printf_u(0));
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        CHECK(same_as_printf_u(x));
+        CHECK(same_as_printf((long long)x));
+        CHECK(same_as_printf((long long)(x >> (i % 64))));
     }
 }
 
@@ -303,6 +358,7 @@ static void test_glob(void)
 int main(void)
 {
     test_parse_ll();
+    test_ll2str();
     test_parse_double();
     test_d2str();
     test_parse_memory();
