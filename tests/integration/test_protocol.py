@@ -559,3 +559,25 @@ def test_debug_protocol_attrib(keel):
         assert exchange(b"DEBUG PROTOCOL attrib\r\n", want) == want
     finally:
         s.close()
+
+
+def test_every_command_name_is_found_in_any_case(server, r):
+    # Each top-level command of COMMAND LIST is found under its name in
+    # upper, lower and mixed case; a name one letter off is unknown, in
+    # any case, and running it says so.
+    raw = server.client()
+    raw.response_callbacks.clear()  # COMMAND's replies as sent
+    names = [n.decode() for n in raw.execute_command("COMMAND", "LIST") if b"|" not in n]
+    assert len(names) > 200
+    for name in names:
+        mixed = "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(name))
+        infos = raw.execute_command("COMMAND", "INFO", name.upper(), name.lower(), mixed)
+        assert [i[0] if i else None for i in infos] == [name.encode()] * 3, name
+    for bogus in ("GETX", "gett", "Xget", "SETT", "zaddd", "PIN"):
+        assert raw.execute_command("COMMAND", "INFO", bogus) == [None]
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command(bogus, "k")
+        assert str(e.value).startswith("unknown command '%s'" % bogus), str(e.value)
+    assert raw.execute_command("sEt", "k", "v") == b"OK"
+    assert raw.execute_command("GeT", "k") == b"v"
+    assert raw.execute_command("pInG") == b"PONG"
