@@ -77,6 +77,35 @@ static uint64_t node_hash(const ktable *t, const void *p)
     return t->type->hash(k.ptr, k.len);
 }
 
+/* The last key a lookup, insert or replace hashed, and its hash: a write
+ * looks its key up and then stores it, and this saves the second SipHash
+ * (about 150 instructions). Matched by content, never by address, so a
+ * buffer reused for another key cannot pick up a stale hash; per thread,
+ * as loading and freeing may run off the main thread. (The hash seed is
+ * set once at start-up, before any table exists.) */
+#define MEMO_MAX 64
+static _Thread_local struct {
+    uint64_t (*fn)(const void *, size_t);
+    size_t len;
+    uint64_t h;
+    char key[MEMO_MAX];
+} memo;
+
+static uint64_t key_hash(const ktable *t, const char *key, size_t len)
+{
+    if (memo.fn == t->type->hash && memo.len == len && len <= MEMO_MAX && memcmp(memo.key, key, len) == 0) {
+        return memo.h;
+    }
+    uint64_t h = t->type->hash(key, len);
+    if (len <= MEMO_MAX) {
+        memo.fn = t->type->hash;
+        memo.len = len;
+        memo.h = h;
+        memcpy(memo.key, key, len);
+    }
+    return h;
+}
+
 /* The true distance of the entry at pos; a saturated field is recomputed. */
 static size_t disp_at(const ktable *t, int tab, size_t pos, uint64_t x)
 {
@@ -342,7 +371,7 @@ void *ktable_find(ktable *t, const char *key, size_t len)
     }
     step(t, 1);
     int tab;
-    size_t pos = locate(t, (sv){key, len}, t->type->hash(key, len), &tab);
+    size_t pos = locate(t, (sv){key, len}, key_hash(t, key, len), &tab);
     return pos == SIZE_MAX ? NULL : slot_ptr(t->slots[tab][pos]);
 }
 
@@ -350,7 +379,8 @@ void ktable_insert(ktable *t, void *node)
 {
     step(t, INSERT_STEPS);
     maybe_grow(t);
-    place(t, t->rehashing, node_hash(t, node), node);
+    sv k = t->type->node_key(node);
+    place(t, t->rehashing, key_hash(t, k.ptr, k.len), node);
 }
 
 void *ktable_unlink(ktable *t, const char *key, size_t len)
@@ -372,7 +402,7 @@ void *ktable_unlink(ktable *t, const char *key, size_t len)
 void ktable_replace(ktable *t, void *old, void *repl)
 {
     sv k = t->type->node_key(repl);
-    uint64_t h = t->type->hash(k.ptr, k.len);
+    uint64_t h = key_hash(t, k.ptr, k.len);
     int tab;
     size_t pos = locate(t, k, h, &tab);
     if (pos == SIZE_MAX) {
