@@ -311,6 +311,44 @@ static void reserve_test(void)
     ktable_clear(&t, NULL, NULL);
 }
 
+/* Another hash of the same keys, so two tables place one key apart. */
+static uint64_t other_hash(const void *p, size_t len)
+{
+    return util_hash(p, len) * 0x9e3779b97f4a7c15ULL + 77;
+}
+
+static const ktable_type other_type = {other_hash, node_key};
+
+/* The last-hashed-key memo: a buffer reused for another key of the same
+ * length, and the same key hashed for two tables with different hash
+ * functions, must each get their own hash. */
+static void memo_test(void)
+{
+    ktable a, b;
+    ktable_init(&a, &good_type);
+    ktable_init(&b, &other_type);
+    char buf[16];
+    for (int i = 0; i < 1000; i++) {
+        /* Look up k<i> through buf in a, then store k<i> in b and k<i+1>
+         * (same buffer, new bytes) in a. */
+        int n = snprintf(buf, sizeof(buf), "k%d", i);
+        CHECK(ktable_find(&a, buf, (size_t)n) == (i ? &nodes[0][i] : NULL));
+        ktable_insert(&b, &nodes[0][i]);
+        n = snprintf(buf, sizeof(buf), "k%d", i + 1);
+        CHECK(ktable_find(&a, buf, (size_t)n) == NULL);
+        ktable_insert(&a, &nodes[0][i + 1]);
+    }
+    for (int i = 0; i < 1000; i++) {
+        CHECK(ktable_find(&b, nodes[0][i].key, nodes[0][i].klen) == &nodes[0][i]);
+        CHECK(ktable_find(&a, nodes[0][i + 1].key, nodes[0][i + 1].klen) == &nodes[0][i + 1]);
+        CHECK(other_hash(nodes[0][i].key, nodes[0][i].klen) != util_hash(nodes[0][i].key, nodes[0][i].klen));
+    }
+    CHECK(ktable_find(&a, "k0", 2) == NULL);
+    CHECK(ktable_size(&a) == 1000 && ktable_size(&b) == 1000);
+    ktable_clear(&a, NULL, NULL);
+    ktable_clear(&b, NULL, NULL);
+}
+
 int main(void)
 {
     init_nodes();
@@ -325,5 +363,6 @@ int main(void)
     iter_test(&poor_type);
     random_test();
     reserve_test();
+    memo_test();
     return unit_report("ktable");
 }
