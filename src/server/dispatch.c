@@ -180,7 +180,8 @@ static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
     if (c->flags & CLIENT_BLOCKED) {
         return;
     }
-    if (!(cmd->flags & CMD_SKIP_SLOWLOG) && !((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_IN_SCRIPT))) {
+    if (slowlog_wants(dur) && !(cmd->flags & CMD_SKIP_SLOWLOG) &&
+        !((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_IN_SCRIPT))) {
         sv tmp[8];
         sv *red = c->argc <= 8 ? tmp : alloc_mem(sizeof(sv) * (size_t)c->argc);
         slowlog_record(c, monitor_redact(c, c->argv, c->argc, red), c->argc, dur);

@@ -53,10 +53,15 @@ static str keep_arg(sv a)
     return str_printf(s, "... (%zu more bytes)", a.len - KEEP_BYTES);
 }
 
-void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us)
+int slowlog_wants(int64_t duration_us)
 {
     long long limit = server.cfg.slowlog_log_slower_than;
-    if (limit < 0 || duration_us < limit || server.cfg.slowlog_max_len <= 0) {
+    return limit >= 0 && duration_us >= limit && server.cfg.slowlog_max_len > 0;
+}
+
+void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us)
+{
+    if (!slowlog_wants(duration_us)) {
         return;
     }
     if (slog.n == slog.cap) {

@@ -11,6 +11,9 @@
 
 /* After a call of duration_us: logs it when over the threshold. argv is
  * the command as monitors see it (sensitive arguments redacted). */
+/* Whether a call that took duration_us goes into the log: checked before
+ * its arguments are redacted, which most calls need not be. */
+int slowlog_wants(int64_t duration_us);
 void slowlog_record(client *c, const sv *argv, int argc, int64_t duration_us);
 /* Trims the log to slowlog-max-len (after CONFIG SET). */
 void slowlog_trim(void);
