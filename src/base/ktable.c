@@ -127,6 +127,19 @@ size_t ktable_size(const ktable *t)
     return t->used[0] + t->used[1];
 }
 
+size_t ktable_longest_run(const ktable *t)
+{
+    size_t longest = 0;
+    for (int tab = 0; tab < 2; tab++) {
+        size_t run = 0;
+        for (size_t i = 0; i < t->size[tab] + t->spill[tab]; i++) {
+            run = t->slots[tab][i] ? run + 1 : 0;
+            longest = run > longest ? run : longest;
+        }
+    }
+    return longest;
+}
+
 size_t ktable_slots(const ktable *t)
 {
     return t->size[0] + t->spill[0] + t->size[1] + t->spill[1];
@@ -341,13 +354,50 @@ void ktable_reserve(ktable *t, size_t n)
     start_resize(t, SIZE_FOR(n));
 }
 
+/* The fullest stretch of the table, as a fraction: SHRINK_WINDOWS windows
+ * of SHRINK_WINDOW slots spread over it, so the cost does not grow with
+ * the table. */
+#define SHRINK_WINDOWS 64
+#define SHRINK_WINDOW 256
+
+static double densest_stretch(const ktable *t)
+{
+    size_t n = t->size[0];
+    if (n < SHRINK_WINDOWS * SHRINK_WINDOW) {
+        return (double)t->used[0] / (double)n;
+    }
+    size_t most = 0;
+    for (size_t w = 0; w < SHRINK_WINDOWS; w++) {
+        const uint64_t *s = t->slots[0] + w * (n / SHRINK_WINDOWS);
+        size_t c = 0;
+        for (size_t i = 0; i < SHRINK_WINDOW; i++) {
+            c += s[i] != 0;
+        }
+        most = c > most ? c : most;
+    }
+    return (double)most / SHRINK_WINDOW;
+}
+
 void ktable_resize_to_fit(ktable *t)
 {
     if (t->rehashing || t->size[0] <= KT_MIN) {
         return;
     }
-    if (t->used[0] * 4 < t->size[0]) {
-        start_resize(t, SIZE_FOR(t->used[0]));
+    if (t->used[0] * 4 >= t->size[0]) {
+        return;
+    }
+    /* Homes are hash positions, so keys deleted in hash order (the expiry
+     * scan's, or a client's SCAN and DEL) leave the rest bunched in one
+     * part of the hash range. Sized for their count alone, the smaller
+     * table would pack that part past full into one long run that every
+     * lookup homed there walks. So the new size also keeps the fullest
+     * stretch at most 80% full, and the shrink waits while that is not
+     * much smaller. */
+    size_t want = SIZE_FOR(t->used[0]);
+    size_t local = (size_t)((double)t->size[0] * densest_stretch(t) / 0.8) + 1;
+    want = local > want ? local : want;
+    if (want * 2 <= t->size[0]) {
+        start_resize(t, want);
     }
 }
 

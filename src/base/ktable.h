@@ -43,6 +43,8 @@ void ktable_clear(ktable *t, ktable_fn free_fn, void *ctx);
 size_t ktable_size(const ktable *t);
 /* Slots allocated (memory accounting: 8 bytes each). */
 size_t ktable_slots(const ktable *t);
+/* The longest run of occupied slots in either table (tests). */
+size_t ktable_longest_run(const ktable *t);
 void *ktable_find(ktable *t, const char *key, size_t len);
 /* Adds an entry whose key must not be present. */
 void ktable_insert(ktable *t, void *node);

@@ -349,6 +349,67 @@ static void memo_test(void)
     ktable_clear(&b, NULL, NULL);
 }
 
+/* Keys deleted in hash order (as the expiry scan and SCAN + DEL delete
+ * them) leave the rest bunched in one part of the hash range: shrinking to
+ * fit their count alone packed that part into one run of tens of
+ * thousands of slots. The shrink now keeps every stretch under full; keys
+ * deleted at random still let the table shrink to fit. */
+#define BUNCH_N 200000
+
+typedef struct {
+    char key[16];
+    size_t klen;
+} bunch_node;
+
+static sv bunch_key(const void *n)
+{
+    const bunch_node *b = n;
+    return (sv){b->key, b->klen};
+}
+
+static const ktable_type bunch_type = {util_hash, bunch_key};
+
+static void shrink_test(int hash_order)
+{
+    bunch_node *nodes_b = alloc_mem(sizeof(*nodes_b) * BUNCH_N);
+    ktable t;
+    ktable_init(&t, &bunch_type);
+    for (size_t i = 0; i < BUNCH_N; i++) {
+        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "b%zu", i);
+        ktable_insert(&t, &nodes_b[i]);
+    }
+    while (ktable_rehash(&t, 1000)) {
+    }
+    size_t before = ktable_slots(&t), run_before = ktable_longest_run(&t), kept = 0;
+    for (size_t i = 0; i < BUNCH_N; i++) {
+        uint64_t h = util_hash(nodes_b[i].key, nodes_b[i].klen);
+        /* Hash order: the lowest four fifths of the range go; at random:
+         * one key in five stays. */
+        int keep = hash_order ? h >= UINT64_MAX / 5 * 4 : i % 5 == 0;
+        if (keep) {
+            kept++;
+        } else {
+            CHECK(ktable_unlink(&t, nodes_b[i].key, nodes_b[i].klen) == &nodes_b[i]);
+        }
+    }
+    ktable_resize_to_fit(&t);
+    while (ktable_rehash(&t, 1000)) {
+    }
+    CHECK(ktable_size(&t) == kept);
+    /* Deleting only shortens runs; a shrink must not lengthen them. */
+    CHECK(ktable_longest_run(&t) <= run_before);
+    if (!hash_order) {
+        CHECK(ktable_slots(&t) * 2 < before); /* it did shrink */
+    }
+    for (size_t i = 0; i < BUNCH_N; i += 97) {
+        uint64_t h = util_hash(nodes_b[i].key, nodes_b[i].klen);
+        int kept_i = hash_order ? h >= UINT64_MAX / 5 * 4 : i % 5 == 0;
+        CHECK((ktable_find(&t, nodes_b[i].key, nodes_b[i].klen) != NULL) == kept_i);
+    }
+    ktable_clear(&t, NULL, NULL);
+    alloc_free(nodes_b);
+}
+
 int main(void)
 {
     init_nodes();
@@ -364,5 +425,7 @@ int main(void)
     random_test();
     reserve_test();
     memo_test();
+    shrink_test(1);
+    shrink_test(0);
     return unit_report("ktable");
 }
