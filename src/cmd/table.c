@@ -139,16 +139,6 @@ static size_t name_hash(const char *p, size_t len)
     return (size_t)(h ^ (h >> 29));
 }
 
-static int name_eq(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static void slots_build(void)
 {
     size_t n = 16;
@@ -201,7 +191,7 @@ command *cmd_lookup(const char *name, size_t len)
         return NULL; /* before cmd_table_init */
     }
     for (size_t i = name_hash(name, len) & slot_mask; slots[i].name; i = (i + 1) & slot_mask) {
-        if (slots[i].len == len && name_eq(slots[i].name, name, len)) {
+        if (slots[i].len == len && strncasecmp(slots[i].name, name, len) == 0) {
             return slots[i].cmd;
         }
     }

@@ -2,7 +2,7 @@
 arbitrary points, must all be parsed and answered in order."""
 import time
 
-from conftest import resp_exchange
+from conftest import raw_cmd, resp_exchange
 
 
 def test_large_pipeline_split_across_reads(server):
@@ -60,21 +60,28 @@ def replies(s, n):
         got += chunk
 
 
-def cmd(*args):
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
 # A script that spins for ARGV[1] microseconds by the server's clock: a
 # slow command that works on Redis too (DEBUG is off there by default).
 SPIN = (b"local s = redis.call('TIME') local t0 = s[1] * 1000000 + s[2] "
         b"repeat local t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 >= tonumber(ARGV[1]) return 1")
 
 
+def slow_log_from_50ms(server):
+    """A client, with the slow log and command stats emptied and logging
+    calls of 50 ms or more."""
+    r = server.client()
+    r.config_set("slowlog-log-slower-than", 50000)
+    r.config_resetstat()
+    r.slowlog_reset()
+    return r
+
+
 def test_time_moves_on_within_one_pipeline(server):
     # A command that follows a slow one in the same read sees the clock
     # after it: the key set to expire in 100 ms is gone 200 ms later.
     s = server.raw()
-    s.sendall(cmd(b"SET", b"pk", b"v", b"PX", b"100") + cmd(b"EVAL", SPIN, b"0", b"200000") + cmd(b"GET", b"pk"))
+    s.sendall(raw_cmd(b"SET", b"pk", b"v", b"PX", b"100") + raw_cmd(b"EVAL", SPIN, b"0", b"200000") +
+              raw_cmd(b"GET", b"pk"))
     assert replies(s, 3) == [b"+OK", b":1", b"$-1"]
 
 
@@ -82,15 +89,12 @@ def test_time_is_read_anew_after_an_idle_wait(server):
     # Two reads apart, with the client idle between them: the second
     # command's clock is read anew, not carried over from the first, so
     # it is not charged for the wait (the slow log stays empty).
-    r = server.client()
-    r.config_set("slowlog-log-slower-than", 50000)
-    r.config_resetstat()
-    r.slowlog_reset()
+    r = slow_log_from_50ms(server)
     s = server.raw()
-    s.sendall(cmd(b"PING"))
+    s.sendall(raw_cmd(b"PING"))
     assert replies(s, 1) == [b"+PONG"]
     time.sleep(0.2)
-    s.sendall(cmd(b"PING"))
+    s.sendall(raw_cmd(b"PING"))
     assert replies(s, 1) == [b"+PONG"]
     assert r.slowlog_get() == []
     assert r.info("commandstats")["cmdstat_ping"]["usec"] < 50000
@@ -99,12 +103,9 @@ def test_time_is_read_anew_after_an_idle_wait(server):
 def test_a_pipelined_command_is_timed_from_its_own_start(server):
     # The slow log counts each call's own time: a PING pipelined behind a
     # 100 ms script is not charged for it.
-    r = server.client()
-    r.config_set("slowlog-log-slower-than", 50000)
-    r.config_resetstat()
-    r.slowlog_reset()
+    r = slow_log_from_50ms(server)
     s = server.raw()
-    s.sendall(cmd(b"EVAL", SPIN, b"0", b"100000") + cmd(b"PING"))
+    s.sendall(raw_cmd(b"EVAL", SPIN, b"0", b"100000") + raw_cmd(b"PING"))
     assert replies(s, 2) == [b":1", b"+PONG"]
     logged = [e["command"].split()[0] for e in r.slowlog_get()]
     assert logged == [b"EVAL"], logged
