@@ -40,6 +40,14 @@ int util_parse_ll(const char *s, size_t len, long long *out)
         return 0; /* "-0" is not an integer Redis accepts */
     }
     unsigned long long v = 0;
+    /* 19 digits cannot overflow 64 bits: check for overflow only past that. */
+    size_t safe = len - i <= 19 ? len : i + 19;
+    for (; i < safe; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
     for (; i < len; i++) {
         if (s[i] < '0' || s[i] > '9') {
             return 0;

@@ -208,6 +208,22 @@ static int parse_inline(resp_parser *p, const char *buf, size_t len, size_t *pos
 static int read_header(const char *buf, size_t len, size_t *pos, const resp_limits *lim, long long *out, int *bad)
 {
     const char *start = buf + *pos;
+    /* The common header, 1-18 digits without a leading zero and a CRLF, is
+     * read in one pass; anything else (including a header cut short by the
+     * read) takes the general path below, which gives the same value. */
+    const char *s = start + 1, *end = buf + len;
+    if (s < end && *s >= '1' && *s <= '9') {
+        long long v = *s++ - '0';
+        for (int nd = 1; nd < 18 && s < end && *s >= '0' && *s <= '9'; nd++) {
+            v = v * 10 + (*s++ - '0');
+        }
+        if (end - s >= 2 && s[0] == '\r' && s[1] == '\n') {
+            *bad = 0;
+            *out = v;
+            *pos = (size_t)(s + 2 - buf);
+            return RESP_DONE;
+        }
+    }
     const char *cr = memchr(start, '\r', len - *pos);
     *bad = 0;
     if (!cr || cr + 1 >= buf + len) {
@@ -223,6 +239,53 @@ static int read_header(const char *buf, size_t len, size_t *pos, const resp_limi
     }
     *pos = (size_t)(cr - buf) + 2;
     return RESP_DONE;
+}
+
+/* The arguments of a command whose header was just read, when all of them
+ * are already in buf with plainly written lengths (the usual case): read in
+ * one pass with the state in locals. Returns 0, having changed nothing, for
+ * anything else; the general loop then reads the same bytes and gives the
+ * same arguments or the error. */
+static int parse_args_whole(resp_parser *p, const char *buf, size_t len, size_t *pos, const resp_limits *lim)
+{
+    size_t n = (size_t)p->multibulk_left;
+    if (n > p->cap) {
+        return 0;
+    }
+    const char *s = buf + *pos, *end = buf + len;
+    size_t *off = p->off, *lens = p->len;
+    for (size_t i = 0; i < n; i++) {
+        if (end - s < 4 || s[0] != '$') {
+            return 0;
+        }
+        s++;
+        size_t v;
+        if (*s == '0') {
+            v = 0;
+            s++;
+        } else if (*s >= '1' && *s <= '9') {
+            v = (size_t)(*s++ - '0');
+            for (int nd = 1; nd < 18 && s < end && *s >= '0' && *s <= '9'; nd++) {
+                v = v * 10 + (size_t)(*s++ - '0');
+            }
+        } else {
+            return 0;
+        }
+        if (end - s < 2 || s[0] != '\r' || s[1] != '\n' || v > (size_t)lim->max_bulk) {
+            return 0;
+        }
+        s += 2;
+        if ((size_t)(end - s) < v + 2 || s[v] != '\r' || s[v + 1] != '\n') {
+            return 0;
+        }
+        off[i] = (size_t)(s - buf);
+        lens[i] = v;
+        s += v + 2;
+    }
+    p->argc = n;
+    p->multibulk_left = 0;
+    *pos = (size_t)(s - buf);
+    return 1;
 }
 
 int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const resp_limits *lim, char *err,
@@ -260,6 +323,9 @@ int resp_parse(resp_parser *p, const char *buf, size_t len, size_t *pos, const r
         p->multibulk_left = n;
         /* Grow with what arrives, not with what the header promises. */
         ensure_cap(&p->off, &p->len, &p->cap, n < 1024 ? (size_t)n : 1024);
+        if (parse_args_whole(p, buf, len, pos, lim)) {
+            return RESP_DONE;
+        }
     }
     while (p->multibulk_left > 0) {
         if (p->bulk_len < 0) {

@@ -2,10 +2,13 @@
  * whether a size comes from the allocator's size classes or from the block
  * itself: every size from 1 byte to 4 MB (small, large and huge classes),
  * grown and shrunk in place and by moving, freed with and without the
- * size, and back to the starting count at the end. */
+ * size, and back to the starting count at the end. Then a block grown and
+ * shrunk a byte at a time, as a listpack is: the count stays exact and the
+ * bytes survive, whether or not a step leaves the size class. */
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/alloc.h"
 #include "base/util.h"
@@ -16,8 +19,45 @@ static size_t next_size(size_t n)
     return n < 64 ? n + 1 : n + n / 7 + (size_t)(util_rand64() % 17);
 }
 
+static void test_byte_steps(void)
+{
+    size_t base = alloc_used();
+    size_t top = 20000;
+    unsigned char *p = alloc_mem(1);
+    p[0] = 0;
+    int exact = 1, intact = 1, stayed = 0, moved = 0;
+    for (size_t n = 2; n <= top; n++) {
+        unsigned char *q = alloc_resize(p, n);
+        q[n - 1] = (unsigned char)(n - 1);
+        exact &= alloc_used() - base == malloc_usable_size(q);
+        stayed += q == p;
+        moved += q != p;
+        p = q;
+    }
+    for (size_t i = 0; i < top; i++) {
+        intact &= p[i] == (unsigned char)i;
+    }
+    for (size_t n = top - 1; n >= 1; n--) {
+        p = alloc_resize(p, n);
+        exact &= alloc_used() - base == malloc_usable_size(p);
+        intact &= p[n - 1] == (unsigned char)(n - 1) && p[0] == 0;
+    }
+    CHECK(exact);
+    CHECK(intact);
+    CHECK(moved > 0);
+#ifdef KEEL_JEMALLOC
+    /* Size classes are at most a quarter apart: most steps stay put. */
+    CHECK(stayed > (int)top * 9 / 10);
+#else
+    (void)stayed;
+#endif
+    alloc_free(p);
+    CHECK(alloc_used() == base);
+}
+
 int main(void)
 {
+    test_byte_steps();
     size_t base = alloc_used();
     int exact = 0, checks = 0;
     for (size_t n = 1; n <= ((size_t)4 << 20); n = next_size(n)) {

@@ -51,6 +51,19 @@ static const tcase cases[] = {
     {IN("*1\r\n$1048577\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
     {IN("*1\r\n$2000000000\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
     {IN("*1\r\n$3\r\nabcXY"), RESP_ERROR, 0, -1, {0}, "Protocol error: bulk string is not terminated by CRLF", 0},
+    /* headers either side of the 18-digit one-pass reading, and the forms
+     * only the general reading decides */
+    {IN("*01\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid multibulk length", 0},
+    {IN("*1\r\n$03\r\nabc\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*1\r\n$3\nabc\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*1\r\n$3 \r\nabc\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*100000000000000000\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid multibulk length", 0},
+    {IN("*1\r\n$123456789012345678\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*1\r\n$1234567890123456789\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*1\r\n$12345678901234567890\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*1\r\n$000000000000000000003\r\nabc\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: invalid bulk length", 0},
+    {IN("*12\r\n$1\r\na\r\n"), RESP_INCOMPLETE, 0, -1, {0}, NULL, 0},
+    {IN("*1\r\n$10\r\n0123456789\r\n"), RESP_DONE, 0, 1, {"0123456789"}, NULL, 0},
     /* unauthenticated limits */
     {IN("*10\r\n"), RESP_INCOMPLETE, 0, -1, {0}, NULL, 1},
     {IN("*11\r\n"), RESP_ERROR, 0, -1, {0}, "Protocol error: unauthenticated multibulk length", 1},
