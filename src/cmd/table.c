@@ -139,6 +139,18 @@ static size_t name_hash(const char *p, size_t len)
     return (size_t)(h ^ (h >> 29));
 }
 
+/* strncasecmp's answer for names without NULs, inline: the libc call was
+ * a third of a lookup's cost. */
+static int same_name(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void slots_build(void)
 {
     size_t n = 16;
@@ -191,7 +203,7 @@ command *cmd_lookup(const char *name, size_t len)
         return NULL; /* before cmd_table_init */
     }
     for (size_t i = name_hash(name, len) & slot_mask; slots[i].name; i = (i + 1) & slot_mask) {
-        if (slots[i].len == len && strncasecmp(slots[i].name, name, len) == 0) {
+        if (slots[i].len == len && same_name(slots[i].name, name, len)) {
             return slots[i].cmd;
         }
     }
