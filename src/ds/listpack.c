@@ -93,6 +93,11 @@ static size_t encoded_size(size_t len)
     return body + varint_size(body);
 }
 
+size_t lp_entry_bytes(size_t len)
+{
+    return encoded_size(len);
+}
+
 static void encode(unsigned char *p, sv val)
 {
     size_t n = varint_put(p, val.len);
@@ -219,6 +224,27 @@ lp *lp_append(lp *l, sv val)
 lp *lp_prepend(lp *l, sv val)
 {
     return lp_insert(l, lp_first(l), val, NULL);
+}
+
+lp *lp_push_front(lp *l, sv val)
+{
+    size_t sz = encoded_size(val.len);
+    lp *n = l - sz;
+    memmove(n, l, HDR); /* the old header's bytes become the entry's tail */
+    encode(n + HDR, val);
+    util_put_u32(n, (uint32_t)(lp_bytes(n) + sz));
+    util_put_u32(n + 4, (uint32_t)(lp_len(n) + 1));
+    return n;
+}
+
+lp *lp_pop_front(lp *l)
+{
+    size_t sz = entry_size(l + HDR);
+    lp *n = l + sz;
+    memmove(n, l, HDR);
+    util_put_u32(n, (uint32_t)(lp_bytes(n) - sz));
+    util_put_u32(n + 4, (uint32_t)(lp_len(n) - 1));
+    return n;
 }
 
 lp *lp_append_ll(lp *l, long long v)

@@ -51,6 +51,20 @@ lp *lp_delete_range(lp *l, long index, unsigned long count);
  * entries after each comparison (skip 1 for hash fields). NULL if none. */
 unsigned char *lp_find(lp *l, unsigned char *p, sv val, unsigned skip);
 
+/* Bytes an entry holding len bytes takes. */
+size_t lp_entry_bytes(size_t len);
+
+/* Front operations on a listpack that has free bytes before it in its
+ * block (a list's head node keeps such a gap, so pushing and popping at
+ * the front move the 8-byte header instead of every entry). Neither
+ * reallocates. lp_push_front writes val's entry and the header into the
+ * lp_entry_bytes(val.len) bytes before l, which the caller owns, and
+ * returns the new start; val must not point into those bytes.
+ * lp_pop_front drops the first entry (there must be one) by moving the
+ * header over it and returns the new start; the bytes before it are free. */
+lp *lp_push_front(lp *l, sv val);
+lp *lp_pop_front(lp *l);
+
 /* Convenience for integer members. */
 lp *lp_append_ll(lp *l, long long v);
 

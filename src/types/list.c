@@ -51,24 +51,6 @@ static int fits(size_t bytes, size_t count, long fill)
     return bytes <= maxbytes && count <= maxcount;
 }
 
-static size_t varint_len(size_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-/* Bytes an element of len bytes takes in a listpack (length varint, the
- * bytes, back-length varint). */
-static size_t entry_bytes(size_t len)
-{
-    size_t body = varint_len(len) + len;
-    return body + varint_len(body);
-}
-
 /* A listpack's fixed part (header and end byte), which merging saves. */
 static size_t lp_overhead(void)
 {
@@ -88,17 +70,39 @@ static list_node *node_new(lp *p)
     list_node *n = alloc_mem(sizeof(*n));
     n->prev = n->next = NULL;
     n->lp = p;
+    n->gap = 0;
     n->packed = n->incompressible = n->plain = 0;
     return n;
 }
 
+/* The head node keeps a gap of free bytes before its listpack once it
+ * holds GAP_MIN bytes, so LPUSH and LPOP move the 8-byte header instead of
+ * every entry (a memmove of up to the node size per call). The gap is an
+ * eighth of the node when made; pops widen it until it outgrows the
+ * entries, and a node that stops being the head gives it back. Below
+ * GAP_MIN moving the entries costs less than the slack. Every lp_* call
+ * that may reallocate needs the listpack at the start of its block:
+ * node_write closes the gap first. */
+#define GAP_MIN 512
+
+static unsigned char *node_block(const list_node *n)
+{
+    return n->lp - n->gap;
+}
+
+static void node_close_gap(list_node *n)
+{
+    if (n->gap) {
+        unsigned char *block = node_block(n);
+        memmove(block, n->lp, lp_bytes(n->lp));
+        n->lp = block;
+        n->gap = 0;
+    }
+}
+
 static void node_free(list_node *n)
 {
-    if (n->packed) {
-        alloc_free(n->lp);
-    } else {
-        lp_free(n->lp);
-    }
+    alloc_free(node_block(n));
     alloc_free(n);
 }
 
@@ -143,8 +147,9 @@ static void node_pack(list_node *n)
     util_put_u32(blob + 4, (uint32_t)plain);
     util_put_u32(blob + 8, z);
     blob = alloc_resize(blob, PACK_HDR + z);
-    lp_free(n->lp);
+    alloc_free(node_block(n));
     n->lp = blob;
+    n->gap = 0;
     n->packed = 1;
 }
 
@@ -207,8 +212,65 @@ static lp *node_read(list *l, list_node *n)
 static lp *node_write(list_node *n)
 {
     node_unpack(n);
+    node_close_gap(n);
     n->incompressible = 0;
     return n->lp;
+}
+
+/* Pushes val at the front of n, the head node, using its gap. */
+static void head_push(list_node *n, sv val)
+{
+    node_unpack(n);
+    n->incompressible = 0;
+    size_t esz = lp_entry_bytes(val.len);
+    if (n->gap >= esz) {
+        n->lp = lp_push_front(n->lp, val);
+        n->gap -= (uint32_t)esz;
+        return;
+    }
+    size_t bytes = lp_bytes(n->lp);
+    if (bytes < GAP_MIN) {
+        node_close_gap(n);
+        n->lp = lp_prepend(n->lp, val);
+        return;
+    }
+    /* A new block with the entries after a gap of an eighth of them. */
+    size_t gap = bytes / 8 + esz;
+    unsigned char *block = alloc_mem(gap + bytes);
+    memcpy(block + gap, n->lp, bytes);
+    unsigned char *old = node_block(n);
+    n->lp = lp_push_front(block + gap, val);
+    n->gap = (uint32_t)(gap - esz);
+    alloc_free(old);
+}
+
+/* Drops the first entry of n, the head node, widening its gap; once the
+ * gap outgrows the entries the node moves back to a block of its size. */
+static void head_pop(list_node *n)
+{
+    node_unpack(n);
+    n->incompressible = 0;
+    if (!n->gap && lp_bytes(n->lp) < GAP_MIN) {
+        unsigned char *p = lp_first(n->lp);
+        n->lp = lp_delete(n->lp, &p);
+        return;
+    }
+    lp *was = n->lp;
+    n->lp = lp_pop_front(n->lp);
+    n->gap += (uint32_t)(n->lp - was);
+    if (n->gap > lp_bytes(n->lp) && lp_len(n->lp)) {
+        node_close_gap(n);
+        n->lp = alloc_resize(n->lp, lp_bytes(n->lp));
+    }
+}
+
+/* A node that stopped being the head gives its gap back. */
+static void node_drop_gap(list_node *n)
+{
+    if (n && n->gap) {
+        node_close_gap(n);
+        n->lp = alloc_resize(n->lp, lp_bytes(n->lp));
+    }
 }
 
 /* Links n after `at` (at NULL: at the head). */
@@ -356,7 +418,7 @@ static void reshape(list *l, list_node *n, list_limits lim)
     for (unsigned char *p = lp_first(n->lp); p; p = lp_next(n->lp, p)) {
         sv v = lp_get(p);
         int big = is_large(v.len, lim);
-        if (lp_len(cur) > 0 && (big || !fits(lp_bytes(cur) + entry_bytes(v.len), lp_len(cur) + 1, fill))) {
+        if (lp_len(cur) > 0 && (big || !fits(lp_bytes(cur) + lp_entry_bytes(v.len), lp_len(cur) + 1, fill))) {
             list_node *piece = node_new(cur);
             link_after(l, at, piece);
             at = piece;
@@ -435,7 +497,7 @@ size_t list_mem(const list *l)
 {
     size_t m = sizeof(*l);
     for (list_node *n = l->head; n; n = n->next) {
-        m += sizeof(*n) + node_held_bytes(n);
+        m += sizeof(*n) + node_held_bytes(n) + n->gap;
     }
     return m;
 }
@@ -454,7 +516,7 @@ size_t list_node_bytes(const list_node *n)
     /* The element's length: the one whose entry fills the listpack. */
     size_t body = bytes - lp_overhead();
     for (size_t len = body > 20 ? body - 20 : 0; len <= body; len++) {
-        if (entry_bytes(len) == body) {
+        if (lp_entry_bytes(len) == body) {
             return len;
         }
     }
@@ -496,12 +558,19 @@ void list_push(list *l, sv val, int where, list_limits lim)
 {
     long fill = lim.fill;
     list_node *n = where == LIST_HEAD ? l->head : l->tail;
-    size_t esz = entry_bytes(val.len);
+    size_t esz = lp_entry_bytes(val.len);
     int large = is_large(val.len, lim);
     if (n && !large && !n->plain && fits(node_plain_bytes(n) + esz, node_count(n) + 1, fill)) {
-        node_write(n);
-        n->lp = where == LIST_HEAD ? lp_prepend(n->lp, val) : lp_append(n->lp, val);
+        if (where == LIST_HEAD) {
+            head_push(n, val);
+        } else {
+            node_write(n);
+            n->lp = lp_append(n->lp, val);
+        }
     } else {
+        if (where == LIST_HEAD) {
+            node_drop_gap(n);
+        }
         lp *p = lp_append(lp_new(), val);
         if (n || large || !fits(lp_bytes(p), 1, fill)) {
             l->compact = 0; /* a second node, or a first element already over the limit */
@@ -548,9 +617,13 @@ int list_pop(list *l, int where, list_limits lim)
     if (!n) {
         return 0;
     }
-    lp *np = node_write(n);
-    unsigned char *p = where == LIST_HEAD ? lp_first(np) : lp_last(np);
-    n->lp = lp_delete(np, &p);
+    if (where == LIST_HEAD) {
+        head_pop(n);
+    } else {
+        lp *np = node_write(n);
+        unsigned char *p = lp_last(np);
+        n->lp = lp_delete(np, &p);
+    }
     l->len--;
     drop_if_empty(l, n);
     maybe_compact(l, lim.fill);

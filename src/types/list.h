@@ -38,6 +38,7 @@ enum { LIST_HEAD = 0, LIST_TAIL = 1 };
 typedef struct list_node {
     struct list_node *prev, *next;
     lp *lp;                 /* the entries, or their packed form (list.c) */
+    uint32_t gap;           /* free bytes before lp in its block (list.c) */
     uint8_t packed;         /* lp holds the LZF-compressed form */
     uint8_t incompressible; /* packing did not pay; retried once it changes */
     uint8_t plain;          /* one large element, alone (see above) */

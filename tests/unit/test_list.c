@@ -51,6 +51,8 @@ static void model_delete(int at)
 
 #define LIM(fill) ((list_limits){(fill), 0, 0})
 
+static size_t gaps; /* checks that met a node with a front gap */
+
 static size_t limit_bytes(long fill)
 {
     return fill >= 0 ? 8192 : (size_t)4096 << (-fill - 1);
@@ -97,6 +99,14 @@ static void check(list *l, list_limits lim, int strict)
         }
         if (lim.depth == 0) {
             CHECK(!nd->packed);
+        }
+        /* The front gap: never on a packed node, never wider than the
+         * entries it sits before. */
+        if (nd->packed) {
+            CHECK(nd->gap == 0);
+        } else {
+            CHECK(nd->gap <= lp_bytes(nd->lp));
+            gaps += nd->gap > 0;
         }
         sum += cnt;
         nodes++;
@@ -334,9 +344,71 @@ static void boundary(void)
     list_free(l);
 }
 
+/* The head node's front gap: LPUSH then LPOP of many small values, as a
+ * queue does, keep their order, and the gap stays within its bounds (an
+ * eighth of the node when made, never wider than the entries) so the
+ * list's memory stays near its bytes. */
+static void front_gap(void)
+{
+    list *l = list_new();
+    list_limits lim = LIM(-2);
+    char buf[32];
+    int total = 20000, most = 0;
+    for (int i = 0; i < total; i++) {
+        int len = snprintf(buf, sizeof(buf), "job:%d", i);
+        list_push(l, (sv){buf, (size_t)len}, LIST_HEAD, lim);
+        most = l->head->gap > (uint32_t)most ? (int)l->head->gap : most;
+        CHECK(l->head->gap <= lp_bytes(l->head->lp) / 8 + 16);
+        for (list_node *nd = l->head->next; nd; nd = nd->next) {
+            CHECK(nd->gap == 0); /* a node that stopped being the head gave it back */
+        }
+    }
+    CHECK(most > 0);
+    CHECK(list_len(l) == (size_t)total);
+    sv v;
+    CHECK(list_index(l, 0, &v) && v.len == 9 && memcmp(v.ptr, "job:19999", 9) == 0);
+    CHECK(list_index(l, -1, &v) && v.len == 5 && memcmp(v.ptr, "job:0", 5) == 0);
+    int ordered = 1, bounded = 1;
+    for (int i = total - 1; i >= 0; i--) {
+        int len = snprintf(buf, sizeof(buf), "job:%d", i);
+        v = list_peek(l, LIST_HEAD);
+        ordered &= v.len == (size_t)len && memcmp(v.ptr, buf, v.len) == 0;
+        list_pop(l, LIST_HEAD, lim);
+        if (l->head) {
+            bounded &= l->head->gap <= lp_bytes(l->head->lp) || lp_len(l->head->lp) == 0;
+            size_t bytes = 0;
+            for (list_node *nd = l->head; nd; nd = nd->next) {
+                bytes += lp_bytes(nd->lp);
+            }
+            bounded &= list_mem(l) <= 2 * bytes + sizeof(list) + l->nodes * sizeof(list_node) + 8192;
+        }
+    }
+    CHECK(ordered);
+    CHECK(bounded);
+    CHECK(list_len(l) == 0 && l->head == NULL);
+    /* Mixed ends on one node: a tail write closes the gap first. */
+    for (int i = 0; i < 400; i++) {
+        int len = snprintf(buf, sizeof(buf), "v%d", i);
+        list_push(l, (sv){buf, (size_t)len}, (i % 3) ? LIST_HEAD : LIST_TAIL, lim);
+        if (i % 7 == 0) {
+            list_pop(l, LIST_HEAD, lim);
+        }
+    }
+    list_iter it;
+    list_iter_init(&it, l, 0, LIST_TAIL);
+    size_t seen = 0;
+    while (list_iter_next(&it, &v)) {
+        seen++;
+    }
+    CHECK(seen == list_len(l));
+    list_free(l);
+    printf("  front gap: widest %d bytes\n", most);
+}
+
 int main(void)
 {
     boundary();
+    front_gap();
     long fills[] = {1, 3, 16, 128, -1, -2, -3};
     for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) {
         run(fills[i], 0, 0, 8000, fills[i] == -3 ? 1200 : 500);
@@ -350,5 +422,7 @@ int main(void)
     run(-2, 0, 130, 8000, 500);
     run(16, 1, 130, 8000, 500);
     run(2, 0, 200, 8000, 500);
+    CHECK(gaps > 0); /* the random runs met front gaps */
+    printf("  checks that met a front gap: %zu\n", gaps);
     return unit_report("list");
 }
