@@ -579,3 +579,10 @@ def test_every_command_name_is_found_in_any_case(server, r):
     assert raw.execute_command("sEt", "k", "v") == b"OK"
     assert raw.execute_command("GeT", "k") == b"v"
     assert raw.execute_command("pInG") == b"PONG"
+    # Case folds letters only, byte for byte, past 16 bytes too: a non-letter
+    # one bit off, a letter with its top bit set or a trailing NUL is another
+    # name.
+    for bogus in (b"GEORADIUS\x7fRO", b"\xc7ET", b"get\x00", b"georadiusbymember_rx", b"GEORADIUSBYMEMBER-RO"):
+        assert err(r.execute_command, bogus, "k").startswith("unknown command")
+    for found in ("GeoRadius_Ro", "GEORADIUSBYMEMBER_RO", "georadiusByMember_ro"):
+        assert err(r.execute_command, found) == "wrong number of arguments for '%s' command" % found.lower()
