@@ -129,6 +129,15 @@ is not work) and Redis --enable-debug-command local.
   A replica that is not in sync within 300 s ends its test with a note, and
   both servers' INFO replication and log tails are printed.
 
+Server CPU section (cpu; its own servers): keel with --busy-poll-us 0 and
+redis, both without persistence, driven by bench/loadgen -c 50 -r 100000 at
+pipeline 1 and 16: SET, GET, LPUSH and the seed's two scripts by EVALSHA.
+  <test> P<n> [CPU]    requests / CPU seconds that every thread of the
+                       server used during the run (user + kernel, summed
+                       from /proc/<pid>/task/*/schedstat). Higher is
+                       better; it is what a request costs the server even
+                       where the client's ceiling caps the rates above.
+
 TLS section (opt-in: BENCH_SECTIONS=tls, or add tls to the list; its own
 servers): a throwaway CA and an EC P-256 server certificate made with the
 openssl CLI; a fresh keel and redis each with a plain port and a tls-port
@@ -157,6 +166,8 @@ Settings come from environment variables (defaults in brackets):
                        (MSET, LRANGE_100, ZRANGE, EVALSHA, XRANGE,
                        XREADGROUP+XACK). The report shows each test's
                        count.
+  BENCH_CPU_N, BENCH_CPU_NP  requests per server-CPU run at pipeline 1
+                       and 16 [100000, 400000]
   BENCH_PUBSUB_N       PUBLISH requests per pub/sub run [BENCH_N/2]
   BENCH_MEM_KEYS       string keys for the memory test [1000000]
   BENCH_ZSET           sorted-set members (memory, ZRANGE/ZRANK) [1000000]
@@ -176,7 +187,7 @@ Settings come from environment variables (defaults in brackets):
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
   BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
-                       persistence,replication,iothreads [all of these;
+                       persistence,replication,cpu,iothreads [all of these;
                        iothreads runs only on 4 cores or more], and the
                        opt-in acl and tls (BENCH_SECTIONS=acl or tls, or
                        added to the list)
@@ -244,7 +255,7 @@ ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
 STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
 SECTIONS = set((os.environ.get("BENCH_SECTIONS") or
-                "memory,throughput,datacmds,pubsub,persistence,replication,iothreads")
+                "memory,throughput,datacmds,pubsub,persistence,replication,cpu,iothreads")
                .split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
@@ -2056,6 +2067,103 @@ def iothreads_section(tmp, notes):
     return tests
 
 
+# ---- server CPU per request ----
+
+CPU_N = {1: env_int("BENCH_CPU_N", 15000 if QUICK else 100000), 16: env_int("BENCH_CPU_NP", 50000 if QUICK else 400000)}
+
+
+def server_cpu_ns(pid):
+    """CPU time used so far by every thread of pid, in ns (schedstat)."""
+    total = 0
+    for path in glob.glob("/proc/%d/task/*/schedstat" % pid):
+        try:
+            with open(path) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that ended between the listing and the read
+    return total
+
+
+def cpu_section(tmp, notes):
+    """Requests per second of server CPU (every thread, from
+    /proc/<pid>/task/*/schedstat) while bench/loadgen drives the server: what
+    a request costs the server, whatever the client's own ceiling. Keel runs
+    with --busy-poll-us 0 here, since a polling loop's idle spins would count
+    as CPU."""
+    if not glob.glob("/proc/self/task/*/schedstat"):
+        notes.append("server CPU per request: skipped (no /proc/<pid>/task/*/schedstat)")
+        return []
+    binary, err = helper_bin(tmp, "loadgen")
+    if err:
+        notes.append("server CPU per request: skipped (%s)" % err)
+        return []
+
+    def load_locks(srv, rnd):
+        path = os.path.join(tmp, "locks.resp")
+        if not os.path.exists(path):
+            write_resp(path, gen_locks(b"lock:", KEYSPACE))
+        pipe_load(srv, path)
+
+    def runner(words, p):
+        def run(srv, rnd):
+            cmd = words(rnd) if callable(words) else words
+            argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(CPU_N[p]), "-P", str(p),
+                                 "-r", str(KEYSPACE)] + list(cmd)
+            before = server_cpu_ns(srv.proc.pid)
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+            used = server_cpu_ns(srv.proc.pid) - before
+            srv.check_alive()
+            out = r.stdout.decode(errors="replace")
+            if r.returncode != 0 or "rps=" not in out or used <= 0:
+                return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
+            return CPU_N[p] / (used / 1e9), None
+        return run
+
+    group = []
+    for p in (1, 16):
+        rows = [("SET", ["SET", "key:__rand_int__", "xxx"], None, None),
+                ("GET", ["GET", "key:__rand_int__"], None, None),
+                ("LPUSH", ["LPUSH", "mylist", "xxx"], None, None),
+                ("EVALSHA rate limiter",
+                 lambda rnd, p=p: ["EVALSHA", SHAS.get("rate", ""), "1", "rl:cpu:%d:%d:__rand_int__" % (p, rnd),
+                                   "__rand_int__", "0", "100", "60"], None,
+                 ["EVALSHA", "SCRIPT", "ZREMRANGEBYSCORE", "ZCARD", "ZADD", "EXPIRE"]),
+                ("EVALSHA lock release", lambda rnd: ["EVALSHA", SHAS.get("lock", ""), "1", "lock:__rand_int__", "tok"],
+                 load_locks, ["EVALSHA", "SCRIPT", "GET", "DEL"])]
+        for label, words, prep, requires in rows:
+            t = Test("%s P%d [CPU]" % (label, p), requires or [words[0]], None, p, CPU_N[p], prep=prep,
+                     runner=runner(words, p))
+            if not ONLY or re.search(ONLY, t.label, re.I):
+                group.append(t)
+    if not group:
+        return []
+    pair = []
+    try:
+        for name, binary_path, extra in (("keel", KEEL_BIN, ["--busy-poll-us", "0"]), ("redis", REDIS_BIN, [])):
+            srv = Server(name, binary_path, tmp, NO_PERSISTENCE + (extra if not redis_like(binary_path) else []))
+            pair.append(srv)
+            srv.start()
+        load_scripts(pair)
+        log("server CPU per request: busy-poll off, bench/loadgen on the client core")
+        return run_rounds(runnable_tests(group, pair, notes), pair, notes, "cpu ")
+    except BenchError as e:
+        notes.append("server CPU per request skipped: %s" % str(e).strip()[-300:])
+        return []
+    finally:
+        stop_pair(pair)
+
+
+def render_cpu(tests):
+    return render_pair_section(
+        "Server CPU per request: requests per second of server CPU",
+        "A fresh pair (keel with `--busy-poll-us 0`, so its idle loop does not count; both `--save '' "
+        "--appendonly no`), driven by bench/loadgen -c %d -r %d at pipeline 1 (-n %d) and 16 (-n %d) from the "
+        "other core, %d alternating rounds. The figure is requests divided by the CPU time every thread of the "
+        "server used during the run (user and kernel, from /proc/<pid>/task/*/schedstat), so it compares what a "
+        "request costs each server even where the client's own ceiling caps the throughput rows above." % (
+            CLIENTS, KEYSPACE, CPU_N[1], CPU_N[16], ROUNDS), "server CPU per request", tests)
+
+
 def render_pair_section(title, intro, name, tests):
     """A section of Test rows from fresh server pairs: heading, how it was
     run, the table and the geometric mean."""
@@ -2333,7 +2441,7 @@ def render_replication(load, sync):
     return out
 
 
-def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=(), iot=()):
+def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=(), iot=(), cpu=()):
     out = []
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
@@ -2395,6 +2503,7 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
         out.append("")
     out += render_persistence(aof, rdb)
     out += render_replication(*repl)
+    out += render_cpu(cpu)
     out += render_tls(tls)
     out += render_iothreads(iot)
     if notes:
@@ -2466,12 +2575,15 @@ def main():
         tls = []
         if "tls" in SECTIONS:
             tls = tls_section(tmp, notes)
+        cpu = []
+        if "cpu" in SECTIONS:
+            cpu = cpu_section(tmp, notes)
         iot = []
         if "iothreads" in SECTIONS:
             iot = iothreads_section(tmp, notes)
         meta["load1"] = "%.2f" % os.getloadavg()[0]
         meta["elapsed"] = time.time() - t0
-        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls, iot)
+        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls, iot, cpu)
         print()
         print(text)
         if write:
