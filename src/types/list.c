@@ -75,14 +75,16 @@ static list_node *node_new(lp *p)
     return n;
 }
 
-/* The head node keeps a gap of free bytes before its listpack once it
- * holds GAP_MIN bytes, so LPUSH and LPOP move the 8-byte header instead of
- * every entry (a memmove of up to the node size per call). The gap is an
- * eighth of the node when made; pops widen it until it outgrows the
- * entries, and a node that stops being the head gives it back. Below
- * GAP_MIN moving the entries costs less than the slack. Every lp_* call
- * that may reallocate needs the listpack at the start of its block:
- * node_write closes the gap first. */
+/* The head node of a list of two nodes or more keeps a gap of free bytes
+ * before its listpack once it holds GAP_MIN bytes, so LPUSH and LPOP move
+ * the 8-byte header instead of every entry (a memmove of up to the node
+ * size per call). The gap is an eighth of the node when made; pops widen
+ * it until it outgrows the entries, and a node that stops being the head
+ * gives it back. Below GAP_MIN moving the entries costs less than the
+ * slack. Every lp_* call that may reallocate needs the listpack at the
+ * start of its block: node_write closes the gap first. A one-node list
+ * has none, since its tail writes (the other end of an LPUSH/RPOP queue)
+ * would close it each time. */
 #define GAP_MIN 512
 
 static unsigned char *node_block(const list_node *n)
@@ -561,11 +563,11 @@ void list_push(list *l, sv val, int where, list_limits lim)
     size_t esz = lp_entry_bytes(val.len);
     int large = is_large(val.len, lim);
     if (n && !large && !n->plain && fits(node_plain_bytes(n) + esz, node_count(n) + 1, fill)) {
-        if (where == LIST_HEAD) {
+        if (where == LIST_HEAD && n != l->tail) {
             head_push(n, val);
         } else {
             node_write(n);
-            n->lp = lp_append(n->lp, val);
+            n->lp = where == LIST_HEAD ? lp_prepend(n->lp, val) : lp_append(n->lp, val);
         }
     } else {
         if (where == LIST_HEAD) {
@@ -617,11 +619,11 @@ int list_pop(list *l, int where, list_limits lim)
     if (!n) {
         return 0;
     }
-    if (where == LIST_HEAD) {
+    if (where == LIST_HEAD && n != l->tail) {
         head_pop(n);
     } else {
         lp *np = node_write(n);
-        unsigned char *p = lp_last(np);
+        unsigned char *p = where == LIST_HEAD ? lp_first(np) : lp_last(np);
         n->lp = lp_delete(np, &p);
     }
     l->len--;

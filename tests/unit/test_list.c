@@ -386,7 +386,21 @@ static void front_gap(void)
     CHECK(ordered);
     CHECK(bounded);
     CHECK(list_len(l) == 0 && l->head == NULL);
-    /* Mixed ends on one node: a tail write closes the gap first. */
+    /* A one-node queue (LPUSH at one end, RPOP at the other) keeps no gap,
+     * which every RPOP would have to close. */
+    int gapless = 1;
+    for (int i = 0; i < 2000; i++) {
+        int len = snprintf(buf, sizeof(buf), "queued:%d", i);
+        list_push(l, (sv){buf, (size_t)len}, LIST_HEAD, lim);
+        if (i >= 300) {
+            list_pop(l, LIST_TAIL, lim);
+        }
+        gapless &= l->nodes == 1 && l->head->gap == 0;
+    }
+    CHECK(gapless);
+    CHECK(list_len(l) == 300);
+    list_trim(l, 300, 0, lim);
+    /* Mixed ends: a tail write closes the gap first. */
     for (int i = 0; i < 400; i++) {
         int len = snprintf(buf, sizeof(buf), "v%d", i);
         list_push(l, (sv){buf, (size_t)len}, (i % 3) ? LIST_HEAD : LIST_TAIL, lim);
