@@ -651,6 +651,17 @@ def gen_sensor_stream(key, n):
                b"%d.%d" % (20 + i % 15, i % 10), b"status", b"ok")
 
 
+def lock_loader(tmp):
+    """A test prep that loads the keys the seed's lock release deletes (one
+    file under tmp, written once, piped into each server)."""
+    def load_locks(srv, rnd):
+        path = os.path.join(tmp, "locks.resp")
+        if not os.path.exists(path):
+            write_resp(path, gen_locks(b"lock:", KEYSPACE))
+        pipe_load(srv, path)
+    return load_locks
+
+
 def gen_locks(prefix, n):
     for i in range(n):
         yield (b"SET", b"%s%012d" % (prefix, i), b"tok")
@@ -888,11 +899,7 @@ def build_tests(servers, tmp):
     def load_zset(srv, rnd):
         ensure_zset([srv], tmp)
 
-    def load_locks(srv, rnd):
-        path = os.path.join(tmp, "locks.resp")
-        if not os.path.exists(path):
-            write_resp(path, gen_locks(b"lock:", KEYSPACE))
-        pipe_load(srv, path)
+    load_locks = lock_loader(tmp)
 
     def del_stream(srv, rnd):
         srv.call("DEL", "bench:stream")  # every XADD run grows a stream from empty
@@ -2098,11 +2105,7 @@ def cpu_section(tmp, notes):
         notes.append("server CPU per request: skipped (%s)" % err)
         return []
 
-    def load_locks(srv, rnd):
-        path = os.path.join(tmp, "locks.resp")
-        if not os.path.exists(path):
-            write_resp(path, gen_locks(b"lock:", KEYSPACE))
-        pipe_load(srv, path)
+    load_locks = lock_loader(tmp)
 
     def runner(words, p):
         def run(srv, rnd):
