@@ -159,10 +159,20 @@ static void grow_spill(ktable *t, int tab)
     t->spill[tab] += more;
 }
 
+/* An insert that walks this far from its home found a stretch of the
+ * table packed far past the average: with uniform homes at 90% full the
+ * longest walk is about a thousand slots even at 8M slots. Keys deleted in
+ * hash order (the expiry scan's, a client's SCAN and DEL) leave the rest
+ * bunched in one part of the hash range, and new keys pile onto that part
+ * long before the table as a whole reaches 90%, into runs of 100,000 slots
+ * that every insert there walks to its end. The next insert then doubles
+ * the table, which halves every stretch's fill. */
+#define CROWDED_WALK 4096
+
 /* Robin Hood insertion of a new entry with hash h. */
 static void place(ktable *t, int tab, uint64_t h, void *p)
 {
-    size_t pos = home_of(h, t->size[tab]), d = 0;
+    size_t pos = home_of(h, t->size[tab]), d = 0, start = pos;
     uint64_t cur = pack(p, h);
     for (;; pos++, d++) {
         if (pos == t->size[tab] + t->spill[tab]) {
@@ -182,6 +192,9 @@ static void place(ktable *t, int tab, uint64_t h, void *p)
         }
     }
     t->used[tab]++;
+    if (pos - start >= CROWDED_WALK) {
+        t->crowded = 1;
+    }
 }
 
 static size_t search(const ktable *t, int tab, sv key, uint64_t h)
@@ -341,6 +354,9 @@ static void maybe_grow(ktable *t)
     }
     if (t->size[0] == 0) {
         start_resize(t, KT_MIN);
+    } else if (t->crowded) {
+        t->crowded = 0;
+        start_resize(t, t->size[0] * 2);
     } else if (t->used[0] + 1 > GROW_AT(t->size[0])) {
         start_resize(t, SIZE_FOR(t->used[0] + 1));
     }
@@ -513,6 +529,7 @@ void ktable_clear(ktable *t, ktable_fn free_fn, void *ctx)
     }
     t->rehashing = 0;
     t->rehash_idx = 0;
+    t->crowded = 0;
 }
 
 /* ---- scan ---- */

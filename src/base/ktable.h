@@ -33,6 +33,7 @@ typedef struct ktable {
     size_t rehash_idx; /* table 0's slots below this have moved */
     int rehashing;
     int pause_rehash; /* iterators and scans in progress */
+    int crowded;      /* an insert walked CROWDED_WALK slots (ktable.c) */
 } ktable;
 
 typedef void (*ktable_fn)(void *node, void *ctx);

@@ -5,7 +5,6 @@
  * below 2^48; iteration with deletion; random picks; and all of it again
  * with a hash so poor that runs pass the 255-slot distance field. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -410,6 +409,62 @@ static void shrink_test(int hash_order)
     alloc_free(nodes_b);
 }
 
+/* The growth path after the same hash-ordered delete (what a SCAN + DEL
+ * sweep leaves): the remaining keys are bunched in a fifth of the hash
+ * range, then twice as many new keys make the table grow. Growing spreads
+ * every key over a table at least as large, so no run may end up much longer
+ * than in a table filled evenly; a packing bug would leave runs of
+ * thousands. */
+#define CROWDED_RUN_BOUND 4096
+
+static void growth_test(void)
+{
+    size_t n = BUNCH_N * 3;
+    bunch_node *nodes_b = alloc_mem(sizeof(*nodes_b) * n);
+    ktable t;
+    ktable_init(&t, &bunch_type);
+    for (size_t i = 0; i < BUNCH_N; i++) {
+        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "b%zu", i);
+        ktable_insert(&t, &nodes_b[i]);
+    }
+    while (ktable_rehash(&t, 1000)) {
+    }
+    size_t run_even = ktable_longest_run(&t), kept = 0;
+    for (size_t i = 0; i < BUNCH_N; i++) {
+        if (util_hash(nodes_b[i].key, nodes_b[i].klen) >= UINT64_MAX / 5 * 4) {
+            kept++;
+        } else {
+            CHECK(ktable_unlink(&t, nodes_b[i].key, nodes_b[i].klen) == &nodes_b[i]);
+        }
+    }
+    size_t slots_before = ktable_slots(&t);
+    size_t run_during = 0;
+    for (size_t i = BUNCH_N; i < n; i++) {
+        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "g%zu", i);
+        ktable_insert(&t, &nodes_b[i]);
+        if (i % 5000 == 0) {
+            size_t r = ktable_longest_run(&t);
+            run_during = r > run_during ? r : run_during;
+        }
+    }
+    /* Without the crowding check: runs of over 100,000 slots here. */
+    CHECK(run_during < 4 * CROWDED_RUN_BOUND);
+    while (ktable_rehash(&t, 1000)) {
+    }
+    CHECK(ktable_slots(&t) > slots_before); /* it did grow */
+    CHECK(ktable_size(&t) == kept + n - BUNCH_N);
+    size_t run_after = ktable_longest_run(&t);
+    CHECK(run_after <= 2 * run_even);
+    printf("  inserts after a hash-ordered delete: longest run %zu while inserting, %zu after (evenly filled %zu)\n",
+           run_during, run_after, run_even);
+    for (size_t i = 0; i < n; i += 89) {
+        int present = i >= BUNCH_N || util_hash(nodes_b[i].key, nodes_b[i].klen) >= UINT64_MAX / 5 * 4;
+        CHECK((ktable_find(&t, nodes_b[i].key, nodes_b[i].klen) != NULL) == present);
+    }
+    ktable_clear(&t, NULL, NULL);
+    alloc_free(nodes_b);
+}
+
 int main(void)
 {
     init_nodes();
@@ -427,5 +482,6 @@ int main(void)
     memo_test();
     shrink_test(1);
     shrink_test(0);
+    growth_test();
     return unit_report("ktable");
 }
