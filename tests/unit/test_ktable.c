@@ -368,17 +368,23 @@ static sv bunch_key(const void *n)
 
 static const ktable_type bunch_type = {util_hash, bunch_key};
 
+/* BUNCH_N keys "b<i>" in nodes_b, inserted into t, the move finished. */
+static void fill_bunch(ktable *t, bunch_node *nodes_b)
+{
+    for (size_t i = 0; i < BUNCH_N; i++) {
+        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "b%zu", i);
+        ktable_insert(t, &nodes_b[i]);
+    }
+    while (ktable_rehash(t, 1000)) {
+    }
+}
+
 static void shrink_test(int hash_order)
 {
     bunch_node *nodes_b = alloc_mem(sizeof(*nodes_b) * BUNCH_N);
     ktable t;
     ktable_init(&t, &bunch_type);
-    for (size_t i = 0; i < BUNCH_N; i++) {
-        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "b%zu", i);
-        ktable_insert(&t, &nodes_b[i]);
-    }
-    while (ktable_rehash(&t, 1000)) {
-    }
+    fill_bunch(&t, nodes_b);
     size_t before = ktable_slots(&t), run_before = ktable_longest_run(&t), kept = 0;
     for (size_t i = 0; i < BUNCH_N; i++) {
         uint64_t h = util_hash(nodes_b[i].key, nodes_b[i].klen);
@@ -423,12 +429,7 @@ static void growth_test(void)
     bunch_node *nodes_b = alloc_mem(sizeof(*nodes_b) * n);
     ktable t;
     ktable_init(&t, &bunch_type);
-    for (size_t i = 0; i < BUNCH_N; i++) {
-        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "b%zu", i);
-        ktable_insert(&t, &nodes_b[i]);
-    }
-    while (ktable_rehash(&t, 1000)) {
-    }
+    fill_bunch(&t, nodes_b);
     size_t run_even = ktable_longest_run(&t), kept = 0;
     for (size_t i = 0; i < BUNCH_N; i++) {
         if (util_hash(nodes_b[i].key, nodes_b[i].klen) >= UINT64_MAX / 5 * 4) {
