@@ -352,11 +352,18 @@ static void maybe_grow(ktable *t)
             return;
         }
     }
+    if (t->crowded) {
+        /* Doubling thins every stretch. A table already 16 times the
+         * size its count needs is crowded by equal homes, which no size
+         * cures, so growth stops there (SipHash makes that rare). */
+        t->crowded = 0;
+        if (t->size[0] < 16 * SIZE_FOR(t->used[0] + 1)) {
+            start_resize(t, t->size[0] * 2);
+            return;
+        }
+    }
     if (t->size[0] == 0) {
         start_resize(t, KT_MIN);
-    } else if (t->crowded) {
-        t->crowded = 0;
-        start_resize(t, t->size[0] * 2);
     } else if (t->used[0] + 1 > GROW_AT(t->size[0])) {
         start_resize(t, SIZE_FOR(t->used[0] + 1));
     }

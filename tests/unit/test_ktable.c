@@ -466,6 +466,32 @@ static void growth_test(void)
     alloc_free(nodes_b);
 }
 
+/* Keys with equal homes crowd the table whatever its size: growth for
+ * crowding stops at 16 times what the count needs, so memory stays
+ * bounded. */
+static void equal_homes_test(void)
+{
+    static const ktable_type poor_bunch_type = {poor_hash, bunch_key};
+    size_t n = 30000;
+    bunch_node *nodes_b = alloc_mem(sizeof(*nodes_b) * n);
+    ktable t;
+    ktable_init(&t, &poor_bunch_type);
+    for (size_t i = 0; i < n; i++) {
+        nodes_b[i].klen = (size_t)snprintf(nodes_b[i].key, sizeof(nodes_b[i].key), "e%zu", i);
+        ktable_insert(&t, &nodes_b[i]);
+    }
+    while (ktable_rehash(&t, 1000)) {
+    }
+    CHECK(ktable_size(&t) == n);
+    printf("  equal homes: %zu keys in %zu slots\n", n, ktable_slots(&t));
+    CHECK(ktable_slots(&t) < 32 * n);
+    for (size_t i = 0; i < n; i += 101) {
+        CHECK(ktable_find(&t, nodes_b[i].key, nodes_b[i].klen) == &nodes_b[i]);
+    }
+    ktable_clear(&t, NULL, NULL);
+    alloc_free(nodes_b);
+}
+
 int main(void)
 {
     init_nodes();
@@ -484,5 +510,6 @@ int main(void)
     shrink_test(1);
     shrink_test(0);
     growth_test();
+    equal_homes_test();
     return unit_report("ktable");
 }
