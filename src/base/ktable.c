@@ -437,6 +437,39 @@ static size_t locate(const ktable *t, sv key, uint64_t h, int *tab)
     return SIZE_MAX;
 }
 
+/* Where the last entry found sits, if that slot still holds it: entries
+ * are unique, so the slot is right for that entry's key. */
+static size_t last_slot(const ktable *t, const void *node, int *tab)
+{
+    int lt = t->last_tab;
+    size_t lp = t->last_pos;
+    if (node == NULL || node != t->last_node || lt > t->rehashing || lp >= t->size[lt] + t->spill[lt] ||
+        slot_ptr(t->slots[lt][lp]) != node) {
+        return SIZE_MAX;
+    }
+    *tab = lt;
+    return lp;
+}
+
+/* The slot of key (hash h): the remembered one when it holds this key (a
+ * different hash rules that out with one compare), else found by probing. */
+static size_t find_slot(ktable *t, sv key, uint64_t h, int *tab)
+{
+    size_t pos;
+    if (h == t->last_hash && (pos = last_slot(t, t->last_node, tab)) != SIZE_MAX &&
+        sv_eq(t->type->node_key(t->last_node), key)) {
+        return pos;
+    }
+    pos = locate(t, key, h, tab);
+    if (pos != SIZE_MAX) {
+        t->last_tab = *tab;
+        t->last_pos = pos;
+        t->last_node = slot_ptr(t->slots[*tab][pos]);
+        t->last_hash = h;
+    }
+    return pos;
+}
+
 void *ktable_find(ktable *t, const char *key, size_t len)
 {
     if (ktable_size(t) == 0) {
@@ -444,7 +477,7 @@ void *ktable_find(ktable *t, const char *key, size_t len)
     }
     step(t, 1);
     int tab;
-    size_t pos = locate(t, (sv){key, len}, key_hash(t, key, len), &tab);
+    size_t pos = find_slot(t, (sv){key, len}, key_hash(t, key, len), &tab);
     return pos == SIZE_MAX ? NULL : slot_ptr(t->slots[tab][pos]);
 }
 
@@ -463,7 +496,7 @@ void *ktable_unlink(ktable *t, const char *key, size_t len)
     }
     step(t, 1);
     int tab;
-    size_t pos = locate(t, (sv){key, len}, t->type->hash(key, len), &tab);
+    size_t pos = find_slot(t, (sv){key, len}, key_hash(t, key, len), &tab);
     if (pos == SIZE_MAX) {
         return NULL;
     }
@@ -474,10 +507,12 @@ void *ktable_unlink(ktable *t, const char *key, size_t len)
 
 void ktable_replace(ktable *t, void *old, void *repl)
 {
-    sv k = t->type->node_key(repl);
-    uint64_t h = key_hash(t, k.ptr, k.len);
     int tab;
-    size_t pos = locate(t, k, h, &tab);
+    size_t pos = last_slot(t, old, &tab);
+    if (pos == SIZE_MAX) {
+        sv k = t->type->node_key(repl);
+        pos = locate(t, k, key_hash(t, k.ptr, k.len), &tab);
+    }
     if (pos == SIZE_MAX) {
         PANIC("ktable_replace: the key is not in the table");
     }
@@ -485,7 +520,11 @@ void ktable_replace(ktable *t, void *old, void *repl)
     if (slot_ptr(x) != old) {
         PANIC("ktable_replace: the key is held by another entry");
     }
-    t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, h) & PTR_MASK);
+    /* Same key, same hash: the tag and distance stay. */
+    t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, 0) & PTR_MASK);
+    if (t->last_node == old) {
+        t->last_node = repl;
+    }
 }
 
 /* Slot i of the live range: table 0 from rehash_idx, then table 1. */

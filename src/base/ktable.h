@@ -34,6 +34,13 @@ typedef struct ktable {
     int rehashing;
     int pause_rehash; /* iterators and scans in progress */
     int crowded;      /* an insert walked CROWDED_WALK slots (ktable.c) */
+    /* The slot of the last entry found or replaced: a command looks its key
+     * up, then replaces or unlinks it (SET over a key, INCR). Trusted only
+     * while that slot still holds that entry, so nothing need reset it. */
+    int last_tab;
+    size_t last_pos;
+    const void *last_node;
+    uint64_t last_hash;
 } ktable;
 
 typedef void (*ktable_fn)(void *node, void *ctx);

@@ -88,8 +88,16 @@ static void random_ops(const ktable_type *type, int nkeys, int ops)
     ktable t;
     ktable_init(&t, type);
     model_reset();
+    int recent[3] = {0, 0, 0};
     for (int op = 0; op < ops; op++) {
+        /* Half the operations reuse one of the last three keys, as a
+         * command does (look up, then replace or unlink), so the table's
+         * remembered slot is used, also after other keys moved it. */
         int i = (int)(util_rand64() % (uint64_t)nkeys);
+        if (util_rand64() % 2) {
+            i = recent[util_rand64() % 3];
+        }
+        recent[op % 3] = i;
         int r = (int)(util_rand64() % 100);
         if (r < 45) {
             if (!present[i]) {
