@@ -227,11 +227,13 @@ int client_obuf_class(const client *c)
 
 int client_check_obuf(client *c)
 {
-    if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
+    size_t used = rbuf_pending(&c->out);
+    /* Called after every command with a reply: under every limit and with
+     * no soft-limit clock running, there is nothing to check or reset. */
+    if ((used < server.cfg.obuf_floor && c->obuf_soft_since == 0) || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
         return 0;
     }
     obuf_limit *l = &server.cfg.obuf[client_obuf_class(c)];
-    size_t used = rbuf_pending(&c->out);
     int over = 0;
     if (l->hard && used >= (size_t)l->hard) {
         over = 1;

@@ -108,6 +108,15 @@ static int set_obuf(const char *val, char *err, size_t errlen)
         return -1;
     }
     memcpy(server.cfg.obuf, tmp, sizeof(tmp));
+    server.cfg.obuf_floor = SIZE_MAX;
+    for (int i = 0; i < OBUF_CLASSES; i++) {
+        long long lim[2] = {tmp[i].hard, tmp[i].soft};
+        for (int j = 0; j < 2; j++) {
+            if (lim[j] && (size_t)lim[j] < server.cfg.obuf_floor) {
+                server.cfg.obuf_floor = (size_t)lim[j];
+            }
+        }
+    }
     return 0;
 }
 

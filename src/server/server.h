@@ -171,6 +171,7 @@ typedef struct server_config {
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
     obuf_limit obuf[OBUF_CLASSES];
+    size_t obuf_floor;            /* the smallest limit set in obuf: below it none can trip */
     int enable_debug_command;     /* PROTECTED_NO, _YES or _LOCAL */
     int enable_module_command;    /* the same for MODULE LOAD|LOADEX|UNLOAD */
     int enable_protected_configs; /* the same for CONFIG SET of dir, dbfilename */
