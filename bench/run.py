@@ -168,6 +168,8 @@ Settings come from environment variables (defaults in brackets):
                        count.
   BENCH_CPU_N, BENCH_CPU_NP  requests per server-CPU run at pipeline 1
                        and 16 [100000, 400000]
+  BENCH_SWEEP_KEYS     keys loaded, and new keys set, by the SCAN + DEL
+                       sweep test [150000; 30000 with BENCH_QUICK]
   BENCH_PUBSUB_N       PUBLISH requests per pub/sub run [BENCH_N/2]
   BENCH_MEM_KEYS       string keys for the memory test [1000000]
   BENCH_ZSET           sorted-set members (memory, ZRANGE/ZRANK) [1000000]
@@ -187,7 +189,7 @@ Settings come from environment variables (defaults in brackets):
                        BENCH_QUICK]
   BENCH_REPL_SAMPLE_MS replica lag sampling period in ms [200]
   BENCH_SECTIONS       comma list of memory,throughput,datacmds,pubsub,
-                       persistence,replication,cpu,iothreads [all of these;
+                       persistence,replication,cpu,sweep,iothreads [all of these;
                        iothreads runs only on 4 cores or more], and the
                        opt-in acl and tls (BENCH_SECTIONS=acl or tls, or
                        added to the list)
@@ -255,7 +257,7 @@ ZSET_N = env_int("BENCH_ZSET", 100000 if QUICK else 1000000)
 HASHES = env_int("BENCH_HASHES", 10000 if QUICK else 100000)
 STREAM_N = env_int("BENCH_STREAM_N", 100000 if QUICK else 1000000)
 SECTIONS = set((os.environ.get("BENCH_SECTIONS") or
-                "memory,throughput,datacmds,pubsub,persistence,replication,cpu,iothreads")
+                "memory,throughput,datacmds,pubsub,persistence,replication,cpu,sweep,iothreads")
                .split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
@@ -2156,6 +2158,75 @@ def cpu_section(tmp, notes):
         stop_pair(pair)
 
 
+SWEEP_KEYS = env_int("BENCH_SWEEP_KEYS", 30000 if QUICK else 150000)
+
+
+def sweep_section(tmp, notes):
+    """SETs of new keys right after a client's SCAN + DEL sweep: a fresh pair
+    per run of rounds; each round loads SWEEP_KEYS keys, deletes the first
+    80% of them in SCAN's cursor order (hash order, which leaves the rest
+    bunched in one part of the hash range), then bench/loadgen sets
+    SWEEP_KEYS new keys at pipeline 1. An open-addressing table is at risk
+    here where a chained one is not (docs/ARCHITECTURE.md, "Keyspace")."""
+    binary, err = helper_bin(tmp, "loadgen")
+    if err:
+        notes.append("SET after a SCAN + DEL sweep: skipped (%s)" % err)
+        return []
+    path = os.path.join(tmp, "sweep.resp")
+
+    def prep(srv, rnd):
+        srv.call("FLUSHALL")
+        if not os.path.exists(path):
+            write_resp(path, ((b"SET", b"sw:%d" % i, b"v") for i in range(SWEEP_KEYS)))
+        pipe_load(srv, path)
+        deleted, cursor = 0, b"0"
+        while deleted < SWEEP_KEYS * 4 // 5:
+            cursor, keys = srv.call("SCAN", cursor, "COUNT", "1000")
+            if keys:
+                deleted += srv.call("DEL", *keys)
+            if cursor in (b"0", "0", 0):
+                break
+
+    def run(srv, rnd):
+        argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(SWEEP_KEYS), "-P", "1",
+                             "-r", "1000000000", "SET", "new:__rand_int__", "v"]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
+        srv.check_alive()
+        out = r.stdout.decode(errors="replace")
+        if r.returncode != 0 or "rps=" not in out:
+            return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
+        fields = dict(kv.split("=", 1) for kv in out.split())
+        return float(fields["rps"]), None
+
+    t = Test("SET new keys after a SCAN + DEL sweep [loadgen P1]", ["SET", "SCAN", "DEL"], None, 1, SWEEP_KEYS,
+             prep=prep, runner=run)
+    if ONLY and not re.search(ONLY, t.label, re.I):
+        return []
+    pair = []
+    try:
+        for name, binary_path in (("keel", KEEL_BIN), ("redis", REDIS_BIN)):
+            srv = Server(name, binary_path, tmp, NO_PERSISTENCE)
+            pair.append(srv)
+            srv.start()
+        log("SET after a SCAN + DEL sweep of %d keys" % SWEEP_KEYS)
+        return run_rounds(runnable_tests([t], pair, notes), pair, notes, "sweep ")
+    except BenchError as e:
+        notes.append("SET after a SCAN + DEL sweep skipped: %s" % str(e).strip()[-300:])
+        return []
+    finally:
+        stop_pair(pair)
+
+
+def render_sweep(tests):
+    return render_pair_section(
+        "Inserts after a SCAN + DEL sweep",
+        "A fresh pair (`--save '' --appendonly no`). Each of %d alternating rounds starts with FLUSHALL, loads "
+        "%d keys through redis-cli --pipe, deletes the first 80%% of them in SCAN's cursor order (SCAN COUNT "
+        "1000, then DEL of the batch), then bench/loadgen -c %d sets %d new keys at pipeline 1. A chained table "
+        "has no case here; an open-addressing one can, since the survivors sit bunched in one part of the hash "
+        "range (docs/ARCHITECTURE.md)." % (ROUNDS, SWEEP_KEYS, CLIENTS, SWEEP_KEYS), "sweep", tests)
+
+
 def render_cpu(tests):
     return render_pair_section(
         "Server CPU per request: requests per second of server CPU",
@@ -2444,7 +2515,7 @@ def render_replication(load, sync):
     return out
 
 
-def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=(), iot=(), cpu=()):
+def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tls=(), iot=(), cpu=(), sweep=()):
     out = []
     out.append("- Date: %s" % meta["date"])
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
@@ -2507,6 +2578,7 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
     out += render_persistence(aof, rdb)
     out += render_replication(*repl)
     out += render_cpu(cpu)
+    out += render_sweep(sweep)
     out += render_tls(tls)
     out += render_iothreads(iot)
     if notes:
@@ -2581,12 +2653,15 @@ def main():
         cpu = []
         if "cpu" in SECTIONS:
             cpu = cpu_section(tmp, notes)
+        sweep = []
+        if "sweep" in SECTIONS:
+            sweep = sweep_section(tmp, notes)
         iot = []
         if "iothreads" in SECTIONS:
             iot = iothreads_section(tmp, notes)
         meta["load1"] = "%.2f" % os.getloadavg()[0]
         meta["elapsed"] = time.time() - t0
-        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls, iot, cpu)
+        text = render(meta, mem_rows, tests + ps_tests, notes, aof, rdb, repl, tls, iot, cpu, sweep)
         print()
         print(text)
         if write:
