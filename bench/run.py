@@ -973,6 +973,24 @@ LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 100000)
 LOADGEN_CPU = {"keel": [], "redis": []}  # loadgen's CPU share per run
 
 
+def run_loadgen(srv, binary, n, pipeline, keyspace, cmd, timeout=600, around=None):
+    """bench/loadgen against srv from the client core: its key=value fields,
+    or (None, error). around: a callable run before and after it, whose
+    two results come back as fields["around"] = (before, after)."""
+    argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(n), "-P", str(pipeline),
+                         "-r", str(keyspace)] + list(cmd)
+    before = around() if around else None
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    after = around() if around else None
+    srv.check_alive()
+    out = r.stdout.decode(errors="replace")
+    if r.returncode != 0 or "rps=" not in out:
+        return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
+    fields = dict(kv.split("=", 1) for kv in out.split())
+    fields["around"] = (before, after)
+    return fields, None
+
+
 def loadgen_tests(tmp, limiter_args, lock_args, load_locks):
     def runner(test, words):
         def run(srv, rnd):
@@ -980,14 +998,9 @@ def loadgen_tests(tmp, limiter_args, lock_args, load_locks):
             if err:
                 return None, err
             cmd = words(rnd) if callable(words) else words
-            argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(LOADGEN_N), "-P", "1",
-                                 "-r", str(KEYSPACE)] + list(cmd)
-            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-            srv.check_alive()
-            out = r.stdout.decode(errors="replace")
-            if r.returncode != 0 or "rps=" not in out:
-                return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
-            fields = dict(kv.split("=", 1) for kv in out.split())
+            fields, err = run_loadgen(srv, binary, LOADGEN_N, 1, KEYSPACE, cmd)
+            if err:
+                return None, err
             LOADGEN_CPU[srv.name].append(float(fields["cpu"]))
             test.latency[srv.name].append((float(fields["p50"]), float(fields["p99"]), float(fields["p999"])))
             return float(fields["rps"]), None
@@ -2112,16 +2125,14 @@ def cpu_section(tmp, notes):
     def runner(words, p):
         def run(srv, rnd):
             cmd = words(rnd) if callable(words) else words
-            argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(CPU_N[p]), "-P", str(p),
-                                 "-r", str(KEYSPACE)] + list(cmd)
-            before = server_cpu_ns(srv.proc.pid)
-            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-            used = server_cpu_ns(srv.proc.pid) - before
-            srv.check_alive()
-            out = r.stdout.decode(errors="replace")
-            if r.returncode != 0 or "rps=" not in out or used <= 0:
-                return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
-            return CPU_N[p] / (used / 1e9), None
+            fields, err = run_loadgen(srv, binary, CPU_N[p], p, KEYSPACE, cmd,
+                                      around=lambda: server_cpu_ns(srv.proc.pid))
+            if err:
+                return None, err
+            before, after = fields["around"]
+            if after <= before:
+                return None, "no server CPU time counted"
+            return CPU_N[p] / ((after - before) / 1e9), None
         return run
 
     group = []
@@ -2188,15 +2199,8 @@ def sweep_section(tmp, notes):
                 break
 
     def run(srv, rnd):
-        argv = CLIENT_PIN + [binary, "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(SWEEP_KEYS), "-P", "1",
-                             "-r", "1000000000", "SET", "new:__rand_int__", "v"]
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
-        srv.check_alive()
-        out = r.stdout.decode(errors="replace")
-        if r.returncode != 0 or "rps=" not in out:
-            return None, "loadgen exit %d: %s" % (r.returncode, (out + r.stderr.decode(errors="replace"))[-300:])
-        fields = dict(kv.split("=", 1) for kv in out.split())
-        return float(fields["rps"]), None
+        fields, err = run_loadgen(srv, binary, SWEEP_KEYS, 1, 1000000000, ["SET", "new:__rand_int__", "v"], 900)
+        return (None, err) if err else (float(fields["rps"]), None)
 
     t = Test("SET new keys after a SCAN + DEL sweep [loadgen P1]", ["SET", "SCAN", "DEL"], None, 1, SWEEP_KEYS,
              prep=prep, runner=run)
