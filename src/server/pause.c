@@ -12,18 +12,23 @@ static struct {
     int64_t until_ms;
 } pauses[PAUSE_PURPOSES];
 
+static int nactive; /* purposes with active set: none, and the gate is one test */
 static client **held;
 static int nheld, cap_held;
 static long long timer_id;
 
 static int any_active(int *all)
 {
+    *all = 0;
+    if (nactive == 0) {
+        return 0;
+    }
     int64_t now = server_ms();
     int on = 0;
-    *all = 0;
     for (int i = 0; i < PAUSE_PURPOSES; i++) {
         if (pauses[i].active && pauses[i].until_ms && pauses[i].until_ms <= now) {
             pauses[i].active = 0;
+            nactive--;
         }
         if (pauses[i].active) {
             on = 1;
@@ -119,6 +124,8 @@ void pause_start(int purpose, int64_t until_ms, int all)
             until_ms = pauses[purpose].until_ms;
         }
         all |= pauses[purpose].all;
+    } else {
+        nactive++;
     }
     pauses[purpose].active = 1;
     pauses[purpose].all = all;
@@ -134,7 +141,10 @@ void pause_start(int purpose, int64_t until_ms, int all)
 
 void pause_end(int purpose)
 {
-    pauses[purpose].active = 0;
+    if (pauses[purpose].active) {
+        pauses[purpose].active = 0;
+        nactive--;
+    }
     release();
 }
 
