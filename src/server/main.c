@@ -190,6 +190,7 @@ static long cron(ev_loop *l, long long id, void *data)
      * demand, so scrapers cannot add work to the loop (the other ticks
      * advance its bounded keyspace pass for stream groups). */
     metrics_cron();
+    migrate_cron();
     aof_cron();
     persistence_cron();
     client_reap();

@@ -507,6 +507,8 @@ void client_flush_pending(void);
 void client_read_deferred(void);
 void client_reap(void);
 void client_cron(void);
+/* Closes MIGRATE's target connections unused for 10 s. */
+void migrate_cron(void);
 void client_process_input(client *c);
 /* Moves what OpenSSL decrypted beyond the last read into c's query buffer
  * (epoll cannot report it); -1 when the connection failed. */
