@@ -288,6 +288,18 @@ static str section_keyspace(str s)
     return s;
 }
 
+/* Redis's sections for modules (Keel loads none) and cluster mode (Keel
+ * is a standalone server): monitoring tools read cluster_enabled. */
+static str section_modules(str s)
+{
+    return str_append_cstr(s, "# Modules\r\n");
+}
+
+static str section_cluster(str s)
+{
+    return str_append_cstr(s, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
 static str section_latencystats(str s)
 {
     return latency_info(str_append_cstr(s, "# Latencystats\r\n"));
@@ -307,9 +319,11 @@ static const section sections[] = {
     {"stats", section_stats, 1},
     {"replication", section_replication, 1},
     {"cpu", section_cpu, 1},
+    {"modules", section_modules, 1},
     {"commandstats", section_commandstats, 0},
     {"latencystats", section_latencystats, 0},
     {"errorstats", errorstats_info, 1},
+    {"cluster", section_cluster, 1},
     {"keyspace", section_keyspace, 1},
 };
 
