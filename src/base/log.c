@@ -1,6 +1,8 @@
 /* log: one line per message, "pid:role dd Mon yyyy hh:mm:ss.mmm <c> text". */
 #include "base/log.h"
 
+#include "base/log_syslog.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,18 @@
 
 static int min_level = LOG_NOTICE;
 static FILE *out;
+static int to_syslog;
+
+void log_set_syslog(int on, const char *ident, int facility)
+{
+    if (to_syslog) {
+        log_syslog_close();
+    }
+    to_syslog = on;
+    if (on) {
+        log_syslog_open(ident && *ident ? ident : "redis", facility);
+    }
+}
 
 static const char *names[] = {"debug", "verbose", "notice", "warning", "nothing"};
 
@@ -81,4 +95,7 @@ void log_msg(int level, const char *fmt, ...)
     static const char marks[] = ".-*#";
     fprintf(f, "%d:M %s %c %s\n", (int)getpid(), ts, marks[level < 4 ? level : 3], msg);
     fflush(f);
+    if (to_syslog) {
+        log_syslog_line(level, msg);
+    }
 }

@@ -8,6 +8,9 @@ void log_set_level(int level);
 int log_get_level(void);
 /* Empty path means stdout. Returns 0, or -1 if the file cannot be opened. */
 int log_set_file(const char *path);
+/* Sends every line to syslog(3) too while on (syslog-enabled), as ident,
+ * to facility (0 user, 1-8 local0-local7). */
+void log_set_syslog(int on, const char *ident, int facility);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Level name <-> number ("debug", "verbose", "notice", "warning", "nothing"). */
 int log_level_from_name(const char *name);

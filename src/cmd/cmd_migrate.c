@@ -101,6 +101,11 @@ static target_conn *conn_open(sv host, long long port, sv name, long long timeou
     return t;
 }
 
+int migrate_cached(void)
+{
+    return nconns;
+}
+
 void migrate_cron(void)
 {
     int64_t now = server_ms();

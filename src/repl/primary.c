@@ -126,6 +126,11 @@ size_t repl_backlog_bytes(void)
     return server.cfg.repl_backlog_size < 16384 ? 16384 : (size_t)server.cfg.repl_backlog_size;
 }
 
+size_t repl_backlog_memory(void)
+{
+    return repl.bl ? repl.bl->size : 0;
+}
+
 void repl_backlog_resized(void)
 {
     if (repl.bl) {

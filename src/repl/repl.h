@@ -71,6 +71,9 @@ void repl_primary_init(void);
 /* CONFIG SET repl-backlog-size (Redis's floor: 16 KB). */
 void repl_backlog_resized(void);
 size_t repl_backlog_bytes(void);
+/* The backlog's buffer, 0 before the first replica made one (INFO
+ * mem_replication_backlog). */
+size_t repl_backlog_memory(void);
 
 /* FAILOVER (failover.c) and what it asks of the primary side. */
 const char *repl_failover_state(void);

@@ -423,6 +423,172 @@ static str get_tls_port(void)
     return str_from_ll(server.cfg.tls_port);
 }
 
+/* shutdown-on-sigint / shutdown-on-sigterm: any of default (no flag),
+ * save, nosave, now, force (not save with nosave), as SHUTDOWN's flags.
+ * Keel never waits for replicas before exiting, so "now" changes nothing. */
+static int enum_index(const char *const *names, const char *val);
+static void enum_error(const char *const *enums, char *err, size_t errlen);
+
+static const char *const shutdown_words[] = {"default", "save", "nosave", "now", "force", NULL};
+
+static int parse_shutdown_flags(const char *val, int *out, char *err, size_t errlen)
+{
+    int flags = 0, words = 0;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", val);
+    for (char *save, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        int i = enum_index(shutdown_words, w);
+        if (i < 0) {
+            enum_error(shutdown_words, err, errlen);
+            return -1;
+        }
+        words++;
+        flags |= i == 1   ? SHUTDOWN_SAVE
+                 : i == 2 ? SHUTDOWN_NOSAVE
+                 : i == 3 ? SHUTDOWN_NOW
+                 : i == 4 ? SHUTDOWN_FORCE
+                          : 0;
+    }
+    if (words == 0) {
+        enum_error(shutdown_words, err, errlen);
+        return -1;
+    }
+    if ((flags & SHUTDOWN_SAVE) && (flags & SHUTDOWN_NOSAVE)) {
+        snprintf(err, errlen, "shutdown options SAVE and NOSAVE can't be used simultaneously");
+        return -1;
+    }
+    *out = flags;
+    return 0;
+}
+
+static str shutdown_flags_text(int flags)
+{
+    str s = str_empty(32);
+    if (!(flags & (SHUTDOWN_SAVE | SHUTDOWN_NOSAVE | SHUTDOWN_FORCE | SHUTDOWN_NOW))) {
+        return str_append_cstr(s, "default");
+    }
+    const char *names[] = {"save", "nosave", "now", "force"};
+    int bits[] = {SHUTDOWN_SAVE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_FORCE};
+    for (int i = 0; i < 4; i++) {
+        if (flags & bits[i]) {
+            s = str_printf(s, "%s%s", str_len(s) ? " " : "", names[i]);
+        }
+    }
+    return s;
+}
+
+static int set_shutdown_on_sigint(const char *val, char *err, size_t errlen)
+{
+    return parse_shutdown_flags(val, &server.cfg.shutdown_on_sigint, err, errlen);
+}
+
+static str get_shutdown_on_sigint(void)
+{
+    return shutdown_flags_text(server.cfg.shutdown_on_sigint);
+}
+
+static int set_shutdown_on_sigterm(const char *val, char *err, size_t errlen)
+{
+    return parse_shutdown_flags(val, &server.cfg.shutdown_on_sigterm, err, errlen);
+}
+
+static str get_shutdown_on_sigterm(void)
+{
+    return shutdown_flags_text(server.cfg.shutdown_on_sigterm);
+}
+
+static const char *const enum_supervised[] = {"no", "upstart", "systemd", "auto", NULL};
+static const char *const enum_syslog_facility[] = {"user",   "local0", "local1", "local2", "local3",
+                                                   "local4", "local5", "local6", "local7", NULL};
+
+static void apply_syslog(void)
+{
+    log_set_syslog(server.cfg.syslog_enabled, server.cfg.syslog_ident, server.cfg.syslog_facility);
+}
+
+/* Redis 7.0 directives of features Keel does not have, or has in its own
+ * way: accepted and shown by CONFIG GET with Redis's types and defaults,
+ * so a redis.conf moves over unchanged, but they change nothing (the
+ * cluster ones change nothing in a standalone Redis either). README.md
+ * lists them. */
+static struct {
+    long long defrag_ignore_bytes, defrag_max_scan_fields, socket_mark_id, maxmemory_clients, cluster_node_timeout;
+    long long cluster_link_sendbuf_limit;
+    int activedefrag, defrag_lower, defrag_upper, defrag_cycle_min, defrag_cycle_max;
+    int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
+    int propagation_error, shutdown_timeout;
+    char *bind_source_addr, *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
+    int cluster_enabled, cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
+    int cluster_require_full_coverage, cluster_replica_no_failover, cluster_replica_validity_factor;
+    int cluster_migration_barrier, cluster_allow_replica_migration, cluster_allow_reads_when_down;
+    int cluster_allow_pubsubshard_when_down, cluster_preferred_endpoint_type;
+    char *cluster_config_file, *cluster_announce_ip, *cluster_announce_hostname;
+} inert;
+
+#define I(field) (&inert.field)
+
+static const char *const enum_propagation_error[] = {"ignore", "panic", "panic-on-replicas", NULL};
+static const char *const enum_endpoint_type[] = {"ip", "hostname", "unknown-endpoint", NULL};
+
+/* activedefrag: as in Debian's redis-server, which also runs on the system
+ * jemalloc: "yes" is refused with Redis's words. */
+static int set_activedefrag(const char *val, char *err, size_t errlen)
+{
+    int i = enum_index(enum_yes_no, val);
+    if (i < 0) {
+        snprintf(err, errlen, "argument must be 'yes' or 'no'");
+        return -1;
+    }
+    if (i == 1) {
+        snprintf(err, errlen,
+                 "Active defragmentation cannot be enabled: it requires a Redis server compiled with a "
+                 "modified Jemalloc like the one shipped by default with the Redis source distribution");
+        return -1;
+    }
+    inert.activedefrag = 0;
+    return 0;
+}
+
+static str get_activedefrag(void)
+{
+    return str_new("no", 2);
+}
+
+/* cluster-enabled: Keel has no cluster mode, so only "no". */
+static int set_cluster_enabled(const char *val, char *err, size_t errlen)
+{
+    int i = enum_index(enum_yes_no, val);
+    if (i != 0) {
+        snprintf(err, errlen,
+                 i < 0 ? "argument must be 'yes' or 'no'"
+                       : "Keel has no cluster mode: shard with twemproxy (docs/SCALING.md)");
+        return -1;
+    }
+    return 0;
+}
+
+static str get_cluster_enabled(void)
+{
+    return str_new("no", 2);
+}
+
+/* maxmemory-clients: client eviction is not implemented; 0 (off, the
+ * default) is accepted, anything else refused rather than ignored. */
+static int set_maxmemory_clients(const char *val, char *err, size_t errlen)
+{
+    long long v;
+    if (!util_parse_memory(val, &v) || v != 0) {
+        snprintf(err, errlen, "Keel has no client eviction: only 0 is accepted");
+        return -1;
+    }
+    return 0;
+}
+
+static str get_maxmemory_clients(void)
+{
+    return str_new("0", 1);
+}
+
 #define S(field) (&server.cfg.field)
 
 static config_def defs[] = {
@@ -575,6 +741,73 @@ static config_def defs[] = {
     {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"supervised", NULL, CFG_ENUM, S(supervised), 0, 0, "no", 0, enum_supervised, NULL, NULL, NULL},
+    {"active-expire-effort", NULL, CFG_INT, S(active_expire_effort), 1, 10, "1", 1, NULL, NULL, NULL, NULL},
+    {"shutdown-on-sigint", NULL, CFG_SPECIAL, NULL, 0, 0, "default", 1, NULL, set_shutdown_on_sigint,
+     get_shutdown_on_sigint, NULL},
+    {"shutdown-on-sigterm", NULL, CFG_SPECIAL, NULL, 0, 0, "default", 1, NULL, set_shutdown_on_sigterm,
+     get_shutdown_on_sigterm, NULL},
+    {"syslog-enabled", NULL, CFG_BOOL, S(syslog_enabled), 0, 1, "no", 0, NULL, NULL, NULL, apply_syslog},
+    {"syslog-ident", NULL, CFG_STR, S(syslog_ident), 0, 0, "redis", 0, NULL, NULL, NULL, apply_syslog},
+    {"syslog-facility", NULL, CFG_ENUM, S(syslog_facility), 0, 0, "local0", 0, enum_syslog_facility, NULL, NULL,
+     apply_syslog},
+    {"activedefrag", NULL, CFG_SPECIAL, NULL, 0, 0, "no", 1, NULL, set_activedefrag, get_activedefrag, NULL},
+    {"active-defrag-ignore-bytes", NULL, CFG_MEM, I(defrag_ignore_bytes), 1, LLONG_MAX, "100mb", 1, NULL, NULL, NULL,
+     NULL},
+    {"active-defrag-threshold-lower", NULL, CFG_INT, I(defrag_lower), 0, 1000, "10", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-threshold-upper", NULL, CFG_INT, I(defrag_upper), 0, 1000, "100", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-cycle-min", NULL, CFG_INT, I(defrag_cycle_min), 1, 99, "1", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-cycle-max", NULL, CFG_INT, I(defrag_cycle_max), 1, 99, "25", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-max-scan-fields", NULL, CFG_LL, I(defrag_max_scan_fields), 1, LLONG_MAX, "1000", 1, NULL, NULL,
+     NULL, NULL},
+    {"maxmemory-clients", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_maxmemory_clients, get_maxmemory_clients,
+     NULL},
+    {"aof-disable-auto-gc", NULL, CFG_BOOL, I(aof_disable_auto_gc), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
+    {"crash-log-enabled", NULL, CFG_BOOL, I(crash_log), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"crash-memcheck-enabled", NULL, CFG_BOOL, I(crash_memcheck), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"replica-ignore-disk-write-errors", NULL, CFG_BOOL, I(replica_ignore_disk_errors), 0, 1, "no", 1, NULL, NULL, NULL,
+     NULL},
+    {"replica-ignore-maxmemory", "slave-ignore-maxmemory", CFG_BOOL, S(replica_ignore_maxmemory), 0, 1, "yes", 1, NULL,
+     NULL, NULL, NULL},
+    {"propagation-error-behavior", NULL, CFG_ENUM, I(propagation_error), 0, 0, "ignore", 1, enum_propagation_error,
+     NULL, NULL, NULL},
+    {"shutdown-timeout", NULL, CFG_INT, I(shutdown_timeout), 0, INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
+    {"socket-mark-id", NULL, CFG_LL, I(socket_mark_id), 0, UINT32_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"bind-source-addr", NULL, CFG_STR, I(bind_source_addr), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"ignore-warnings", NULL, CFG_STR, I(ignore_warnings), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"server_cpulist", NULL, CFG_STR, I(server_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"bio_cpulist", NULL, CFG_STR, I(bio_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"aof_rewrite_cpulist", NULL, CFG_STR, I(aof_rewrite_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"bgsave_cpulist", NULL, CFG_STR, I(bgsave_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},
+    {"cluster-enabled", NULL, CFG_SPECIAL, NULL, 0, 0, "no", 0, NULL, set_cluster_enabled, get_cluster_enabled, NULL},
+    {"cluster-config-file", NULL, CFG_STR, I(cluster_config_file), 0, 0, "nodes.conf", 0, NULL, NULL, NULL, NULL},
+    {"cluster-port", NULL, CFG_INT, I(cluster_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
+    {"cluster-node-timeout", NULL, CFG_LL, I(cluster_node_timeout), 0, LLONG_MAX, "15000", 1, NULL, NULL, NULL, NULL},
+    {"cluster-announce-ip", NULL, CFG_STR, I(cluster_announce_ip), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"cluster-announce-hostname", NULL, CFG_STR, I(cluster_announce_hostname), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"cluster-announce-port", NULL, CFG_INT, I(cluster_announce_port), 0, 65535, "0", 1, NULL, NULL, NULL, NULL},
+    {"cluster-announce-bus-port", NULL, CFG_INT, I(cluster_announce_bus_port), 0, 65535, "0", 1, NULL, NULL, NULL,
+     NULL},
+    {"cluster-announce-tls-port", NULL, CFG_INT, I(cluster_announce_tls_port), 0, 65535, "0", 1, NULL, NULL, NULL,
+     NULL},
+    {"cluster-preferred-endpoint-type", NULL, CFG_ENUM, I(cluster_preferred_endpoint_type), 0, 0, "ip", 1,
+     enum_endpoint_type, NULL, NULL, NULL},
+    {"cluster-require-full-coverage", NULL, CFG_BOOL, I(cluster_require_full_coverage), 0, 1, "yes", 1, NULL, NULL,
+     NULL, NULL},
+    {"cluster-replica-no-failover", "cluster-slave-no-failover", CFG_BOOL, I(cluster_replica_no_failover), 0, 1, "no",
+     1, NULL, NULL, NULL, NULL},
+    {"cluster-replica-validity-factor", "cluster-slave-validity-factor", CFG_INT, I(cluster_replica_validity_factor), 0,
+     INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
+    {"cluster-migration-barrier", NULL, CFG_INT, I(cluster_migration_barrier), 0, INT_MAX, "1", 1, NULL, NULL, NULL,
+     NULL},
+    {"cluster-allow-replica-migration", NULL, CFG_BOOL, I(cluster_allow_replica_migration), 0, 1, "yes", 1, NULL, NULL,
+     NULL, NULL},
+    {"cluster-allow-reads-when-down", NULL, CFG_BOOL, I(cluster_allow_reads_when_down), 0, 1, "no", 1, NULL, NULL, NULL,
+     NULL},
+    {"cluster-allow-pubsubshard-when-down", NULL, CFG_BOOL, I(cluster_allow_pubsubshard_when_down), 0, 1, "yes", 1,
+     NULL, NULL, NULL, NULL},
+    {"cluster-link-sendbuf-limit", NULL, CFG_MEM, I(cluster_link_sendbuf_limit), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL,
+     NULL},
     {"tls-port", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_tls_port, get_tls_port, NULL},
     {"tls-cert-file", NULL, CFG_STR, S(tls_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-key-file", NULL, CFG_STR, S(tls_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},

@@ -18,6 +18,7 @@
 #include "server/latency.h"
 #include "server/persistence.h"
 #include "server/server.h"
+#include "server/supervise.h"
 
 extern const char *const config_maxmemory_policies[];
 
@@ -53,9 +54,12 @@ static str section_server(str s)
                    "redis_mode:standalone\r\n"
                    "os:%s %s %s\r\n"
                    "arch_bits:%d\r\n"
+                   "monotonic_clock:POSIX clock_gettime\r\n"
                    "multiplexing_api:%s\r\n"
+                   "atomicvar_api:c11-builtin\r\n"
                    "gcc_version:%d.%d.%d\r\n"
                    "process_id:%d\r\n"
+                   "process_supervised:%s\r\n"
                    "run_id:%s\r\n"
                    "tcp_port:%d\r\n"
                    "server_time_usec:%lld\r\n"
@@ -69,9 +73,10 @@ static str section_server(str s)
                    "io_threads_active:%d\r\n",
                    KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
                    uring_ready() ? "epoll+io_uring" : "epoll", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
-                   (int)getpid(), server.runid, server.cfg.port ? server.cfg.port : server.cfg.tls_port,
-                   (long long)util_us(), (long long)up, (long long)(up / 86400), server.cfg.hz, server.cfg.hz,
-                   db_lru_clock(), server.config_file ? server.config_file : "", io_threads_active());
+                   (int)getpid(), supervise_mode_name(server.cfg.supervised), server.runid,
+                   server.cfg.port ? server.cfg.port : server.cfg.tls_port, (long long)util_us(), (long long)up,
+                   (long long)(up / 86400), server.cfg.hz, server.cfg.hz, db_lru_clock(),
+                   server.config_file ? server.config_file : "", io_threads_active());
     return s;
 }
 
@@ -138,55 +143,66 @@ static str section_memory(str s)
     size_t dataset = used > dataset_overhead + clients_mem ? used - dataset_overhead - clients_mem : 0;
     double frag = used ? (double)rss / (double)used : 0;
     double alloc_frag = allocated ? (double)active / (double)allocated : 1;
-    s = str_printf(s,
-                   "# Memory\r\n"
-                   "used_memory:%zu\r\n"
-                   "used_memory_human:%s\r\n"
-                   "used_memory_rss:%zu\r\n"
-                   "used_memory_rss_human:%s\r\n"
-                   "used_memory_peak:%zu\r\n"
-                   "used_memory_peak_human:%s\r\n"
-                   "used_memory_peak_perc:%.2f%%\r\n"
-                   "used_memory_overhead:%zu\r\n"
-                   "used_memory_startup:%zu\r\n"
-                   "used_memory_dataset:%zu\r\n"
-                   "used_memory_dataset_perc:%.2f%%\r\n"
-                   "allocator_allocated:%zu\r\n"
-                   "allocator_active:%zu\r\n"
-                   "allocator_resident:%zu\r\n"
-                   "total_system_memory:%llu\r\n"
-                   "total_system_memory_human:%s\r\n"
-                   "used_memory_lua:%zu\r\n"
-                   "used_memory_vm_eval:%zu\r\n"
-                   "used_memory_scripts_eval:%zu\r\n"
-                   "number_of_cached_scripts:%zu\r\n"
-                   "number_of_functions:%zu\r\n"
-                   "number_of_libraries:%zu\r\n"
-                   "used_memory_vm_functions:%zu\r\n"
-                   "used_memory_vm_total:%zu\r\n"
-                   "used_memory_functions:%zu\r\n"
-                   "used_memory_scripts:%zu\r\n"
-                   "maxmemory:%lld\r\n"
-                   "maxmemory_human:%s\r\n"
-                   "maxmemory_policy:%s\r\n"
-                   "allocator_frag_ratio:%.2f\r\n"
-                   "mem_fragmentation_ratio:%.2f\r\n"
-                   "mem_fragmentation_bytes:%lld\r\n"
-                   "mem_not_counted_for_evict:0\r\n"
-                   "mem_clients_slaves:0\r\n"
-                   "mem_clients_normal:%zu\r\n"
-                   "mem_allocator:%s\r\n"
-                   "lazyfree_pending_objects:%zu\r\n"
-                   "lazyfreed_objects:%zu\r\n",
-                   used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
-                   dataset_overhead + clients_mem, startup, dataset, used ? 100.0 * (double)dataset / (double)used : 0,
-                   allocated, active, resident, total, total_h, script_eval_vm_memory(), script_eval_vm_memory(),
-                   script_eval_cache_memory(), script_eval_cached_count(), script_functions_count(),
-                   script_libraries_count(), script_functions_vm_memory(),
-                   script_eval_vm_memory() + script_functions_vm_memory(), script_functions_memory(),
-                   script_eval_cache_memory() + script_functions_memory(), server.cfg.maxmemory, max_h,
-                   config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag, frag,
-                   (long long)rss - (long long)used, clients_mem, alloc_name(), lazyfree_pending(), lazyfree_freed());
+    char lua_h[32], vm_total_h[32], scripts_h[32];
+    size_t lua = script_eval_vm_memory(), vm_total = lua + script_functions_vm_memory();
+    size_t scripts = script_eval_cache_memory() + script_functions_memory();
+    util_bytes_human(lua_h, sizeof(lua_h), lua);
+    util_bytes_human(vm_total_h, sizeof(vm_total_h), vm_total);
+    util_bytes_human(scripts_h, sizeof(scripts_h), scripts);
+    s = str_printf(
+        s,
+        "# Memory\r\n"
+        "used_memory:%zu\r\n"
+        "used_memory_human:%s\r\n"
+        "used_memory_rss:%zu\r\n"
+        "used_memory_rss_human:%s\r\n"
+        "used_memory_peak:%zu\r\n"
+        "used_memory_peak_human:%s\r\n"
+        "used_memory_peak_perc:%.2f%%\r\n"
+        "used_memory_overhead:%zu\r\n"
+        "used_memory_startup:%zu\r\n"
+        "used_memory_dataset:%zu\r\n"
+        "used_memory_dataset_perc:%.2f%%\r\n"
+        "allocator_allocated:%zu\r\n"
+        "allocator_active:%zu\r\n"
+        "allocator_resident:%zu\r\n"
+        "total_system_memory:%llu\r\n"
+        "total_system_memory_human:%s\r\n"
+        "used_memory_lua:%zu\r\n"
+        "used_memory_lua_human:%s\r\n"
+        "used_memory_vm_eval:%zu\r\n"
+        "used_memory_scripts_eval:%zu\r\n"
+        "number_of_cached_scripts:%zu\r\n"
+        "number_of_functions:%zu\r\n"
+        "number_of_libraries:%zu\r\n"
+        "used_memory_vm_functions:%zu\r\n"
+        "used_memory_vm_total:%zu\r\n"
+        "used_memory_vm_total_human:%s\r\n"
+        "used_memory_functions:%zu\r\n"
+        "used_memory_scripts:%zu\r\n"
+        "used_memory_scripts_human:%s\r\n"
+        "maxmemory:%lld\r\n"
+        "maxmemory_human:%s\r\n"
+        "maxmemory_policy:%s\r\n"
+        "allocator_frag_ratio:%.2f\r\n"
+        "mem_fragmentation_ratio:%.2f\r\n"
+        "mem_fragmentation_bytes:%lld\r\n"
+        "mem_not_counted_for_evict:0\r\n"
+        "mem_clients_slaves:0\r\n"
+        "mem_cluster_links:0\r\n"
+        "mem_aof_buffer:0\r\n"
+        "mem_replication_backlog:%zu\r\n"
+        "mem_clients_normal:%zu\r\n"
+        "mem_allocator:%s\r\n"
+        "lazyfree_pending_objects:%zu\r\n"
+        "lazyfreed_objects:%zu\r\n",
+        used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
+        dataset_overhead + clients_mem, startup, dataset, used ? 100.0 * (double)dataset / (double)used : 0, allocated,
+        active, resident, total, total_h, lua, lua_h, script_eval_vm_memory(), script_eval_cache_memory(),
+        script_eval_cached_count(), script_functions_count(), script_libraries_count(), script_functions_vm_memory(),
+        vm_total, vm_total_h, script_functions_memory(), scripts, scripts_h, server.cfg.maxmemory, max_h,
+        config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag, frag, (long long)rss - (long long)used,
+        repl_backlog_memory(), clients_mem, alloc_name(), lazyfree_pending(), lazyfree_freed());
     return s;
 }
 
@@ -206,10 +222,13 @@ static str section_stats(str s)
                    "%s"
                    "expired_keys:%lld\r\n"
                    "expired_stale_perc:0.00\r\n"
+                   "expired_time_cap_reached_count:%lld\r\n"
+                   "expire_cycle_cpu_milliseconds:%lld\r\n"
                    "evicted_keys:%lld\r\n"
                    "evicted_clients:0\r\n"
                    "keyspace_hits:%lld\r\n"
                    "keyspace_misses:%lld\r\n"
+                   "migrate_cached_sockets:%d\r\n"
                    "latest_fork_usec:0\r\n"
                    "total_forks:0\r\n"
                    "client_query_buffer_limit_disconnections:%lld\r\n"
@@ -225,7 +244,8 @@ static str section_stats(str s)
                    server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
                    server.stats.net_input_bytes, server.stats.net_output_bytes, instant_rate(INSTANT_NET_INPUT) / 1024,
                    instant_rate(INSTANT_NET_OUTPUT) / 1024, server.stats.rejected_conn, sync, server.stats.expiredkeys,
-                   server.stats.evictedkeys, server.stats.keyspace_hits, server.stats.keyspace_misses,
+                   server.stats.expire_cycle_cap_reached, server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
+                   server.stats.keyspace_hits, server.stats.keyspace_misses, migrate_cached(),
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
                    server.stats.total_error_replies, server.stats.reads_processed, server.stats.writes_processed,
                    server.stats.io_threaded_reads, server.stats.io_threaded_writes, server.stats.io_uring_reads,
@@ -239,16 +259,25 @@ static str section_replication(str s)
     return repl_info(s);
 }
 
+static str cpu_line(str s, const char *name, const struct timeval *tv)
+{
+    return str_printf(s, "%s:%ld.%06ld\r\n", name, (long)tv->tv_sec, (long)tv->tv_usec);
+}
+
+/* INFO runs on the main thread, so RUSAGE_THREAD is the event loop's. */
 static str section_cpu(str s)
 {
-    struct rusage self;
+    struct rusage self, children, main_thread;
     getrusage(RUSAGE_SELF, &self);
-    return str_printf(s,
-                      "# CPU\r\n"
-                      "used_cpu_sys:%ld.%06ld\r\n"
-                      "used_cpu_user:%ld.%06ld\r\n",
-                      (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec, (long)self.ru_utime.tv_sec,
-                      (long)self.ru_utime.tv_usec);
+    getrusage(RUSAGE_CHILDREN, &children);
+    getrusage(RUSAGE_THREAD, &main_thread);
+    s = str_append_cstr(s, "# CPU\r\n");
+    s = cpu_line(s, "used_cpu_sys", &self.ru_stime);
+    s = cpu_line(s, "used_cpu_user", &self.ru_utime);
+    s = cpu_line(s, "used_cpu_sys_children", &children.ru_stime);
+    s = cpu_line(s, "used_cpu_user_children", &children.ru_utime);
+    s = cpu_line(s, "used_cpu_sys_main_thread", &main_thread.ru_stime);
+    return cpu_line(s, "used_cpu_user_main_thread", &main_thread.ru_utime);
 }
 
 static str commandstat_line(str s, const char *name, const cmd_stats *st)

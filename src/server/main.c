@@ -30,6 +30,7 @@
 #include "server/metrics.h"
 #include "server/persistence.h"
 #include "server/server.h"
+#include "server/supervise.h"
 #include "server/tls_server.h"
 
 server_state server;
@@ -133,6 +134,13 @@ static long idle_rehash(ev_loop *loop, long long id, void *data)
     return 1;
 }
 
+/* The SHUTDOWN flags for a shutdown a signal asked for (shutdown-on-sigint,
+ * shutdown-on-sigterm). */
+static int signal_shutdown_flags(void)
+{
+    return server.shutdown_asap == SIGINT ? server.cfg.shutdown_on_sigint : server.cfg.shutdown_on_sigterm;
+}
+
 static long cron(ev_loop *l, long long id, void *data)
 {
     (void)l;
@@ -147,7 +155,7 @@ static long cron(ev_loop *l, long long id, void *data)
      * events: no expiry, rehash or client reaping may happen under it. */
     if (server.in_script) {
         if (server.shutdown_asap) {
-            if (server_shutdown(0) < 0) {
+            if (server_shutdown(signal_shutdown_flags()) < 0) {
                 server.shutdown_asap = 0;
             }
         }
@@ -155,10 +163,14 @@ static long cron(ev_loop *l, long long id, void *data)
     }
     /* Active expiry: up to 25% of the cron period, as Redis budgets it. */
     if (server.cfg.active_expire) {
-        int64_t budget = 250000 / server.cfg.hz;
+        /* active-expire-effort 1-10 raises it by 2 points a step, as Redis. */
+        int64_t budget = (250000 + 20000 * (int64_t)(server.cfg.active_expire_effort - 1)) / server.cfg.hz;
         int64_t start = util_mono_us();
         db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
-        latency_add("expire-cycle", (util_mono_us() - start) / 1000);
+        int64_t took = util_mono_us() - start;
+        latency_add("expire-cycle", took / 1000);
+        server.stats.expire_cycle_us += took;
+        server.stats.expire_cycle_cap_reached += took > budget;
     }
     /* Hash fields with TTLs that nobody reads: a bounded sweep. */
     hash_active_expire();
@@ -195,7 +207,7 @@ static long cron(ev_loop *l, long long id, void *data)
     persistence_cron();
     client_reap();
     if (server.shutdown_asap) {
-        if (server_shutdown(0) < 0) {
+        if (server_shutdown(signal_shutdown_flags()) < 0) {
             log_msg(LOG_WARNING, "SIGTERM received but errors trying to shut down the server, check the logs for more "
                                  "information");
             server.shutdown_asap = 0;
@@ -224,8 +236,7 @@ static void before_sleep(ev_loop *l)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    server.shutdown_asap = 1;
+    server.shutdown_asap = sig; /* which signal: signal_shutdown_flags */
 }
 
 static void write_pidfile(void)
@@ -402,6 +413,7 @@ static void free_at_exit(void)
 int server_shutdown(int flags)
 {
     log_msg(LOG_WARNING, "User requested shutdown...");
+    supervise_stopping(server.cfg.supervised);
     aof_stop();
     child_kill();
     snapshot_abort();
@@ -600,6 +612,7 @@ int main(int argc, char **argv)
     log_msg(LOG_NOTICE, "Keel %s (redis-compatible %s) started, pid=%d, port=%d", KEEL_VERSION,
             KEEL_REDIS_COMPAT_VERSION, (int)getpid(), server.cfg.port);
     log_msg(LOG_NOTICE, "Ready to accept connections");
+    supervise_ready(server.cfg.supervised);
     ev_run(server.loop);
     return 0;
 }

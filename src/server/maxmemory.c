@@ -5,6 +5,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/evict.h"
+#include "repl/repl.h"
 #include "server/latency.h"
 #include "server/server.h"
 
@@ -23,7 +24,9 @@ static void on_evicted(db *d, sv key)
 
 int server_evict(void)
 {
-    if (server.cfg.maxmemory <= 0) {
+    /* A replica's keys are its primary's: it deletes what the primary
+     * evicts (the DELs in the stream), unless replica-ignore-maxmemory no. */
+    if (server.cfg.maxmemory <= 0 || (server.cfg.replica_ignore_maxmemory && repl_is_replica())) {
         return 0;
     }
     evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples, server.cfg.maxmemory_eviction_tenacity,

@@ -264,6 +264,14 @@ typedef struct server_config {
     char *oom_score_adj_values;
     int disable_thp;
     int jemalloc_bg_thread;
+    int supervised;               /* SUPERVISED_* (server/supervise.h) */
+    int active_expire_effort;     /* 1-10: the expiry cycle's share of the cron period */
+    int replica_ignore_maxmemory; /* a replica leaves eviction to its primary */
+    int shutdown_on_sigint;       /* SHUTDOWN_* flags for the signal's shutdown */
+    int shutdown_on_sigterm;
+    int syslog_enabled;
+    char *syslog_ident;
+    int syslog_facility; /* index into config.c's facility names */
     char *acllog_max_len_str;
     char *aclfile;
     int acl_pubsub_default; /* 0 resetchannels, 1 allchannels */
@@ -287,6 +295,8 @@ typedef struct server_stats {
     long long numcommands;
     long long rejected_conn;
     long long expiredkeys;
+    long long expire_cycle_us;          /* time the active expiry cycles took */
+    long long expire_cycle_cap_reached; /* cycles that ran out of their time budget */
     long long evictedkeys;
     long long keyspace_hits;
     long long keyspace_misses;
@@ -509,6 +519,8 @@ void client_reap(void);
 void client_cron(void);
 /* Closes MIGRATE's target connections unused for 10 s. */
 void migrate_cron(void);
+/* MIGRATE's open target connections (INFO migrate_cached_sockets). */
+int migrate_cached(void);
 void client_process_input(client *c);
 /* Moves what OpenSSL decrypted beyond the last read into c's query buffer
  * (epoll cannot report it); -1 when the connection failed. */
@@ -629,6 +641,8 @@ const char *server_write_refusal(client *c);
 #define SHUTDOWN_NOSAVE 1
 #define SHUTDOWN_SAVE 2
 #define SHUTDOWN_FORCE 4
+/* shutdown-on-sig*'s "now": Keel never waits for replicas, so the same. */
+#define SHUTDOWN_NOW 8
 /* Saves (with SAVE, or save points and no NOSAVE) and exits; returns -1
  * and stays up when the save failed and FORCE was not given. */
 int server_shutdown(int flags);

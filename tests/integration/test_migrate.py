@@ -170,8 +170,10 @@ def test_connection_is_cached_and_reopened(pair):
     src, dst, a, b = pair
     for i in range(5):
         a.set("k%d" % i, i)
+    assert a.info("stats")["migrate_cached_sockets"] == 0
     assert a.execute_command("MIGRATE", "127.0.0.1", dst.port, "k0", 0, 1000) == b"OK"
     assert a.execute_command("MIGRATE", "127.0.0.1", dst.port, "k1", 0, 1000) == b"OK"
+    assert a.info("stats")["migrate_cached_sockets"] == 1
     # One connection from the source did both (plus this client's own).
     clients = b.client_list()
     assert len(clients) == 2

@@ -1,0 +1,259 @@
+"""Every directive of Redis 7.0 is accepted, so a redis.conf moves over
+unchanged; the ones with an effect here have it (supervised, syslog,
+shutdown-on-sigint/-sigterm, active-expire-effort), and those of features
+Keel does not have answer as Debian's redis-server does."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import SERVER, Server, err, free_port
+
+
+def test_every_redis_directive_is_known(r, redis_ref):
+    names = set(redis_ref.config_get("*"))
+    ours = set(r.config_get("*"))
+    assert sorted(names - ours) == []
+
+
+# Directives added for Redis's sake: Keel's defaults must be Redis's.
+ADDED = ["active-defrag-cycle-max", "active-defrag-cycle-min", "active-defrag-ignore-bytes",
+         "active-defrag-max-scan-fields", "active-defrag-threshold-lower", "active-defrag-threshold-upper",
+         "active-expire-effort", "activedefrag", "aof-disable-auto-gc", "aof_rewrite_cpulist", "bgsave_cpulist",
+         "bind-source-addr", "bio_cpulist", "cluster-allow-pubsubshard-when-down", "cluster-allow-reads-when-down",
+         "cluster-allow-replica-migration", "cluster-announce-bus-port", "cluster-announce-hostname",
+         "cluster-announce-ip", "cluster-announce-port", "cluster-announce-tls-port", "cluster-config-file",
+         "cluster-enabled", "cluster-link-sendbuf-limit", "cluster-migration-barrier", "cluster-node-timeout",
+         "cluster-port", "cluster-preferred-endpoint-type", "cluster-replica-no-failover",
+         "cluster-replica-validity-factor", "cluster-require-full-coverage", "cluster-slave-no-failover",
+         "cluster-slave-validity-factor", "crash-log-enabled", "crash-memcheck-enabled", "ignore-warnings",
+         "maxmemory-clients", "propagation-error-behavior", "replica-ignore-disk-write-errors",
+         "replica-ignore-maxmemory", "server_cpulist", "shutdown-on-sigint", "shutdown-on-sigterm",
+         "shutdown-timeout", "slave-ignore-maxmemory", "socket-mark-id", "supervised", "syslog-enabled",
+         "syslog-facility", "syslog-ident"]
+
+
+def test_added_directives_have_redis_defaults(r, redis_ref):
+    for name in ADDED:
+        assert r.config_get(name) == redis_ref.config_get(name), name
+
+
+def test_values_set_and_refused_as_redis(r, redis_ref):
+    for c in (r, redis_ref):
+        assert c.config_set("active-expire-effort", 7) is True
+        assert c.config_get("active-expire-effort") == {"active-expire-effort": "7"}
+        assert c.config_set("shutdown-on-sigterm", "nosave force") is True
+        assert c.config_get("shutdown-on-sigterm") == {"shutdown-on-sigterm": "nosave force"}
+        assert c.config_set("shutdown-on-sigint", "force now save") is True
+        assert c.config_get("shutdown-on-sigint") == {"shutdown-on-sigint": "save now force"}
+        assert c.config_set("shutdown-on-sigint", "default now") is True
+        assert c.config_get("shutdown-on-sigint") == {"shutdown-on-sigint": "now"}
+        c.config_set("shutdown-on-sigint", "default")
+        assert c.config_set("cluster-node-timeout", 5000) is True
+        assert c.config_set("propagation-error-behavior", "panic") is True
+        c.config_set("active-expire-effort", 1)
+        c.config_set("shutdown-on-sigterm", "default")
+        c.config_set("cluster-node-timeout", 15000)
+        c.config_set("propagation-error-behavior", "ignore")
+    for name, value in (("activedefrag", "yes"), ("active-expire-effort", "11"), ("active-expire-effort", "0"),
+                        ("shutdown-on-sigterm", "sometimes"), ("shutdown-on-sigint", "save nosave"),
+                        ("supervised", "systemd"),
+                        ("syslog-enabled", "yes"), ("cluster-enabled", "yes")):
+        want = err(redis_ref.config_set, name, value)
+        assert err(r.config_set, name, value) == want, (name, value)
+
+
+def test_cluster_enabled_yes_stops_startup():
+    p = subprocess.run([SERVER, "--port", str(free_port()), "--cluster-enabled", "yes"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = p.stdout.decode()
+    assert p.returncode != 0
+    assert "Keel has no cluster mode: shard with twemproxy (docs/SCALING.md)" in out
+
+
+def test_maxmemory_clients_other_than_zero_is_refused(r):
+    assert r.config_set("maxmemory-clients", "0") is True
+    assert err(r.config_set, "maxmemory-clients", "10mb") == \
+        "CONFIG SET failed (possibly related to argument 'maxmemory-clients') - " \
+        "Keel has no client eviction: only 0 is accepted"
+
+
+def notify_listener(abstract):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if abstract:
+        name = "@keel-test-%d-%d" % (os.getpid(), time.time_ns())
+        sock.bind("\0" + name[1:])
+    else:
+        name = os.path.join(tempfile.mkdtemp(prefix="keel-notify-"), "notify")
+        sock.bind(name)
+    sock.settimeout(30)
+    return sock, name
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+@pytest.mark.parametrize("mode", ["systemd", "auto"])
+def test_supervised_systemd_notifies_ready_and_stopping(mode, abstract):
+    """Debian's redis-server.service is Type=notify and runs the server with
+    --supervised systemd: systemd waits for READY=1."""
+    sock, name = notify_listener(abstract)
+    env = dict(os.environ, NOTIFY_SOCKET=name)
+    env.pop("UPSTART_JOB", None)
+    s = Server("--supervised", mode, env=env)
+    try:
+        msg = sock.recv(4096).decode()
+        assert "READY=1\n" in msg and "STATUS=Ready to accept connections\n" in msg
+        assert s.client().ping()
+        assert s.client().info("server")["process_supervised"] == "systemd"
+        s.client().shutdown(nosave=True)
+        assert sock.recv(4096).decode() == "STOPPING=1\n"
+    finally:
+        s.stop()
+        sock.close()
+
+
+def test_supervised_no_sends_nothing():
+    sock, name = notify_listener(False)
+    sock.settimeout(0.5)
+    s = Server("--supervised", "no", env=dict(os.environ, NOTIFY_SOCKET=name))
+    try:
+        assert s.client().info("server")["process_supervised"] == "no"
+        with pytest.raises(socket.timeout):
+            sock.recv(4096)
+    finally:
+        s.stop()
+        sock.close()
+
+
+def test_supervised_upstart_stops_itself_when_ready():
+    env = dict(os.environ, UPSTART_JOB="keel")
+    env.pop("NOTIFY_SOCKET", None)
+    d = tempfile.mkdtemp(prefix="keel-test-")
+    log = open(os.path.join(d, "log"), "w")
+    p = subprocess.Popen([SERVER, "--port", str(free_port()), "--dir", d, "--supervised", "upstart"], stdout=log,
+                         stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.time() + 30
+        state = None
+        while time.time() < deadline:
+            with open("/proc/%d/stat" % p.pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if state == "T":
+                break
+            time.sleep(0.02)
+        assert state == "T"
+        os.kill(p.pid, signal.SIGCONT)
+        os.kill(p.pid, signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
+    text = open(os.path.join(d, "log")).read()
+    assert "supervised by upstart, will stop to signal readiness." in text
+
+
+@pytest.mark.parametrize("sig,directive,value,saved", [
+    (signal.SIGTERM, "shutdown-on-sigterm", "default", True),
+    (signal.SIGTERM, "shutdown-on-sigterm", "nosave", False),
+    (signal.SIGINT, "shutdown-on-sigint", "nosave", False),
+    (signal.SIGINT, "shutdown-on-sigint", "default", True),
+])
+def test_shutdown_on_signal_flags(keel, sig, directive, value, saved):
+    s = keel("--save", "3600 1", "--" + directive, value)
+    c = s.client()
+    c.set("k", "v")
+    s.proc.send_signal(sig)
+    assert s.proc.wait(timeout=30) == 0
+    assert os.path.exists(os.path.join(s.dir, "dump.rdb")) == saved
+
+
+def test_shutdown_on_sigterm_save_without_save_points(keel):
+    s = keel("--save", "", "--shutdown-on-sigterm", "save")
+    s.client().set("k", "v")
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=30) == 0
+    assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
+
+
+def test_syslog_receives_the_log_lines(tmp_path):
+    """syslog(3) writes to /dev/log; where none exists (a container), the
+    test binds it itself and reads what the server sends."""
+    if os.path.exists("/dev/log") or os.geteuid() != 0:
+        pytest.skip("needs to bind /dev/log (root, and no syslog daemon)")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("/dev/log")
+    sock.settimeout(10)
+    try:
+        s = Server("--syslog-enabled", "yes", "--syslog-ident", "keeltest", "--syslog-facility", "local3")
+        try:
+            seen = []
+            deadline = time.time() + 10
+            while time.time() < deadline and not any("Ready to accept connections" in m for m in seen):
+                seen.append(sock.recv(4096).decode(errors="replace"))
+            ready = [m for m in seen if "Ready to accept connections" in m]
+            assert ready
+            # <priority> = facility local3 (19) * 8 + notice (5)
+            assert ready[0].startswith("<157>") and "keeltest[" in ready[0]
+        finally:
+            s.stop()
+    finally:
+        sock.close()
+        os.unlink("/dev/log")
+
+
+@pytest.mark.parametrize("ignore,keeps_all", [("yes", True), ("no", False)])
+def test_replica_ignore_maxmemory(keel, ignore, keeps_all):
+    """A replica with a smaller maxmemory than its data keeps every key its
+    primary sends (the primary decides what is evicted), unless told
+    replica-ignore-maxmemory no."""
+    primary = keel()
+    replica = keel("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru", "--replica-ignore-maxmemory", ignore)
+    p, r = primary.client(), replica.client()
+    assert r.replicaof("127.0.0.1", primary.port)
+    deadline = time.time() + 30
+    while r.info("replication").get("master_link_status") != "up":
+        assert time.time() < deadline
+        time.sleep(0.02)
+    pipe = p.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("key:%d" % i, "x" * 200)
+    pipe.execute()
+    deadline = time.time() + 30
+    while r.info("replication")["slave_repl_offset"] != p.info("replication")["master_repl_offset"]:
+        assert time.time() < deadline
+        time.sleep(0.02)
+    r.ping()  # a command, so an eviction pass would have run
+    time.sleep(0.3)  # and a cron pass
+    assert p.dbsize() == 20000
+    if keeps_all:
+        assert r.dbsize() == 20000
+    else:
+        assert r.dbsize() < 20000
+
+
+# INFO fields added beside the directives; each must exist on both servers.
+INFO_FIELDS = {"server": ["monotonic_clock", "atomicvar_api", "process_supervised"],
+               "memory": ["used_memory_lua_human", "used_memory_vm_total_human", "used_memory_scripts_human",
+                          "mem_cluster_links", "mem_aof_buffer", "mem_replication_backlog"],
+               "stats": ["expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds", "migrate_cached_sockets"],
+               "cpu": ["used_cpu_sys_children", "used_cpu_user_children", "used_cpu_sys_main_thread",
+                       "used_cpu_user_main_thread"]}
+
+
+def test_info_fields_as_redis(r, redis_ref):
+    for section, names in INFO_FIELDS.items():
+        ours, theirs = r.info(section), redis_ref.info(section)
+        for name in names:
+            assert name in ours and name in theirs, (section, name)
+    for c in (r, redis_ref):
+        # No replica has attached: no backlog yet.
+        assert c.info("memory")["mem_replication_backlog"] == 0
+        assert c.info("server")["process_supervised"] == "no"
+    cpu = r.info("cpu")
+    assert 0 < cpu["used_cpu_sys_main_thread"] + cpu["used_cpu_user_main_thread"] <= \
+        cpu["used_cpu_sys"] + cpu["used_cpu_user"]
