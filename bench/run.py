@@ -155,9 +155,9 @@ Usage: bench/run.py [--write-docs]      (make bench runs it)
 Settings come from environment variables (defaults in brackets):
   BENCH_QUICK=1        a fast smoke run (1 round, small counts)
   BENCH_ROUNDS         rounds per test [4]
-  BENCH_N              SET/GET/INCR requests at pipeline 1 [75000]
+  BENCH_N              SET/GET/INCR requests at pipeline 1 [50000]
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
-  BENCH_LOADGEN_N      requests per [loadgen P1] row [100000]
+  BENCH_LOADGEN_N      requests per [loadgen P1] row [75000]
                        Other tests run a fraction of these so that the
                        whole run stays near 5 minutes on 2 idle cores
                        (plus about 2 minutes of persistence section
@@ -169,7 +169,7 @@ Settings come from environment variables (defaults in brackets):
   BENCH_CPU_N, BENCH_CPU_NP  requests per server-CPU run at pipeline 1
                        and 16 [100000, 400000]
   BENCH_SWEEP_KEYS     keys loaded, and new keys set, by the SCAN + DEL
-                       sweep test [150000; 30000 with BENCH_QUICK]
+                       sweep test [100000; 30000 with BENCH_QUICK]
   BENCH_PUBSUB_N       PUBLISH requests per pub/sub run [BENCH_N/2]
   BENCH_MEM_KEYS       string keys for the memory test [1000000]
   BENCH_ZSET           sorted-set members (memory, ZRANGE/ZRANK) [1000000]
@@ -249,7 +249,7 @@ def env_int(name, default):
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 4)
-N1 = env_int("BENCH_N", 10000 if QUICK else 75000)
+N1 = env_int("BENCH_N", 10000 if QUICK else 50000)
 N16 = env_int("BENCH_NP", 50000 if QUICK else 1000000)
 PUBSUB_N = env_int("BENCH_PUBSUB_N", N1 // 2)
 MEM_KEYS = env_int("BENCH_MEM_KEYS", 100000 if QUICK else 1000000)
@@ -969,7 +969,7 @@ def build_tests(servers, tmp):
 # core) caps both servers near the same rate, so its rows there compare the
 # client more than the server. loadgen also reports exact latencies.
 LOADGEN_SUFFIX = " [loadgen P1]"
-LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 100000)
+LOADGEN_N = env_int("BENCH_LOADGEN_N", 15000 if QUICK else 75000)
 LOADGEN_CPU = {"keel": [], "redis": []}  # loadgen's CPU share per run
 
 
@@ -2169,7 +2169,7 @@ def cpu_section(tmp, notes):
         stop_pair(pair)
 
 
-SWEEP_KEYS = env_int("BENCH_SWEEP_KEYS", 30000 if QUICK else 150000)
+SWEEP_KEYS = env_int("BENCH_SWEEP_KEYS", 30000 if QUICK else 100000)
 
 
 def sweep_section(tmp, notes):
