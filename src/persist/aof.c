@@ -300,6 +300,11 @@ void aof_stop(void)
     fsync(aof.fd);
 }
 
+size_t aof_buffer_memory(void)
+{
+    return aof.buf ? str_mem(aof.buf) : 0;
+}
+
 str aof_info(str s)
 {
     s = str_printf(s,

@@ -50,5 +50,7 @@ int aof_check(const char *path, int fix);
 str aof_key_commands(str out, kobj *o);
 /* INFO persistence's AOF fields. */
 str aof_info(str s);
+/* Memory of the commands waiting to be written (INFO mem_aof_buffer). */
+size_t aof_buffer_memory(void);
 
 #endif

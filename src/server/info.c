@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "net/uring.h"
+#include "persist/aof.h"
 #include "repl/repl.h"
 #include "script/lua.h"
 #include "server/instant.h"
@@ -190,7 +191,7 @@ static str section_memory(str s)
         "mem_not_counted_for_evict:0\r\n"
         "mem_clients_slaves:0\r\n"
         "mem_cluster_links:0\r\n"
-        "mem_aof_buffer:0\r\n"
+        "mem_aof_buffer:%zu\r\n"
         "mem_replication_backlog:%zu\r\n"
         "mem_clients_normal:%zu\r\n"
         "mem_allocator:%s\r\n"
@@ -202,7 +203,7 @@ static str section_memory(str s)
         script_eval_cached_count(), script_functions_count(), script_libraries_count(), script_functions_vm_memory(),
         vm_total, vm_total_h, script_functions_memory(), scripts, scripts_h, server.cfg.maxmemory, max_h,
         config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag, frag, (long long)rss - (long long)used,
-        repl_backlog_memory(), clients_mem, alloc_name(), lazyfree_pending(), lazyfree_freed());
+        aof_buffer_memory(), repl_backlog_memory(), clients_mem, alloc_name(), lazyfree_pending(), lazyfree_freed());
     return s;
 }
 
