@@ -189,7 +189,7 @@ else
 endif
 
 # Redis listpack validator/reader (RDB and DUMP payload bytes).
-FUZZ_RLP_SRCS := tests/fuzz/fuzz_redis_listpack.c src/ds/redis_listpack.c src/base/alloc.c src/base/log.c src/base/util.c
+FUZZ_RLP_SRCS := tests/fuzz/fuzz_redis_listpack.c src/ds/redis_listpack.c src/base/alloc.c src/base/log.c src/base/log_syslog.c src/base/util.c
 
 build/fuzz/fuzz_redis_listpack: $(FUZZ_RLP_SRCS)
 	@mkdir -p $(dir $@)
@@ -202,7 +202,7 @@ endif
 # Intset blobs and Keel's intset (ds/ alone), and the scripts' cmsgpack and
 # struct modules (with Lua only); both drive themselves with fuzz_main.h
 # when clang is missing.
-FUZZ_INTSET_SRCS := tests/fuzz/fuzz_intset.c src/ds/intset.c src/base/alloc.c src/base/log.c src/base/util.c
+FUZZ_INTSET_SRCS := tests/fuzz/fuzz_intset.c src/ds/intset.c src/base/alloc.c src/base/log.c src/base/log_syslog.c src/base/util.c
 FUZZ_LUA_SRCS := tests/fuzz/fuzz_lua_codecs.c src/script/cmsgpack.c src/script/struct.c
 ifeq ($(HAVE_CLANG),yes)
   FUZZ_SMALL_CC := clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -Itests/fuzz -fsanitize=fuzzer,address,undefined
