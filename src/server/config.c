@@ -430,6 +430,7 @@ static int enum_index(const char *const *names, const char *val);
 static void enum_error(const char *const *enums, char *err, size_t errlen);
 
 static const char *const shutdown_words[] = {"default", "save", "nosave", "now", "force", NULL};
+static const int shutdown_bits[] = {0, SHUTDOWN_SAVE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_FORCE};
 
 static int parse_shutdown_flags(const char *val, int *out, char *err, size_t errlen)
 {
@@ -443,11 +444,7 @@ static int parse_shutdown_flags(const char *val, int *out, char *err, size_t err
             return -1;
         }
         words++;
-        flags |= i == 1   ? SHUTDOWN_SAVE
-                 : i == 2 ? SHUTDOWN_NOSAVE
-                 : i == 3 ? SHUTDOWN_NOW
-                 : i == 4 ? SHUTDOWN_FORCE
-                          : 0;
+        flags |= shutdown_bits[i];
     }
     if (words == 0) {
         enum_error(shutdown_words, err, errlen);
@@ -461,20 +458,16 @@ static int parse_shutdown_flags(const char *val, int *out, char *err, size_t err
     return 0;
 }
 
+/* The flags' words in Redis's order, or "default" for none. */
 static str shutdown_flags_text(int flags)
 {
     str s = str_empty(32);
-    if (!(flags & (SHUTDOWN_SAVE | SHUTDOWN_NOSAVE | SHUTDOWN_FORCE | SHUTDOWN_NOW))) {
-        return str_append_cstr(s, "default");
-    }
-    const char *names[] = {"save", "nosave", "now", "force"};
-    int bits[] = {SHUTDOWN_SAVE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_FORCE};
-    for (int i = 0; i < 4; i++) {
-        if (flags & bits[i]) {
-            s = str_printf(s, "%s%s", str_len(s) ? " " : "", names[i]);
+    for (int i = 1; shutdown_words[i]; i++) {
+        if (flags & shutdown_bits[i]) {
+            s = str_printf(s, "%s%s", str_len(s) ? " " : "", shutdown_words[i]);
         }
     }
-    return s;
+    return str_len(s) ? s : str_append_cstr(s, "default");
 }
 
 static int set_shutdown_on_sigint(const char *val, char *err, size_t errlen)
@@ -512,13 +505,13 @@ static void apply_syslog(void)
  * cluster ones change nothing in a standalone Redis either). README.md
  * lists them. */
 static struct {
-    long long defrag_ignore_bytes, defrag_max_scan_fields, socket_mark_id, maxmemory_clients, cluster_node_timeout;
+    long long defrag_ignore_bytes, defrag_max_scan_fields, socket_mark_id, cluster_node_timeout;
     long long cluster_link_sendbuf_limit;
-    int activedefrag, defrag_lower, defrag_upper, defrag_cycle_min, defrag_cycle_max;
+    int defrag_lower, defrag_upper, defrag_cycle_min, defrag_cycle_max;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
     int propagation_error, shutdown_timeout;
     char *bind_source_addr, *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
-    int cluster_enabled, cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
+    int cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
     int cluster_require_full_coverage, cluster_replica_no_failover, cluster_replica_validity_factor;
     int cluster_migration_barrier, cluster_allow_replica_migration, cluster_allow_reads_when_down;
     int cluster_allow_pubsubshard_when_down, cluster_preferred_endpoint_type;
@@ -545,7 +538,6 @@ static int set_activedefrag(const char *val, char *err, size_t errlen)
                  "modified Jemalloc like the one shipped by default with the Redis source distribution");
         return -1;
     }
-    inert.activedefrag = 0;
     return 0;
 }
 
