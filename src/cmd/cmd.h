@@ -11,6 +11,10 @@
  *   SPEC("name", KS_* flags, begin search, find keys)
  * and, for the few whose keys or key flags only their syntax can tell,
  *   KEYS("name", finder)
+ * and, for a command with Redis 7's command tips (what a cluster client or
+ * a test should know of its reply: nondeterministic_output, request_policy
+ * and response_policy), one line of space-separated tips
+ *   TIPS("name", "tip tip ...")
  * Subcommands are entries of their own: dispatch checks their arity and
  * gates on their flags, and they have their own stats, as in Redis 7.
  * This header turns those lines into handler prototypes; table.c turns them
@@ -133,6 +137,7 @@ struct command {
     const key_spec *specs;  /* its SPEC lines, in order */
     int nspecs;
     cmd_keys_fn keys; /* its KEYS line's finder; NULL: the specs say it all */
+    const char *tips; /* its TIPS line's words; NULL: none */
     /* ACL (src/acl/): the command's id in user bitmaps and its categories
      * as bits (the table line's plus those Redis derives from flags). Set
      * at start-up. */

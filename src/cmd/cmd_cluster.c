@@ -1,9 +1,9 @@
 /* cmd_cluster: the cluster commands of a standalone server. Keel has no
  * cluster mode (sharding is done by proxies, docs/SCALING.md), and Redis
  * without cluster-enabled answers these with one error; clients that probe
- * for a cluster (CLUSTER SLOTS, CLUSTER INFO) read that answer. Unlike
- * Redis, CLUSTER's subcommands are not listed one by one, so an unknown
- * subcommand gets the same error rather than "unknown subcommand". */
+ * for a cluster (CLUSTER SLOTS, CLUSTER INFO) read that answer. CLUSTER's
+ * subcommands are in the table (table_cluster.def), so an unknown one or a
+ * wrong arity gets dispatch's error first, as in Redis. */
 #include "server/server.h"
 
 void cmd_cluster(client *c)

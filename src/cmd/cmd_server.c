@@ -11,11 +11,13 @@
 
 /* ---- COMMAND ---- */
 
-static void reply_acl_categories(client *c, const char *acl)
+/* A table string of space-separated words as an array: ACL categories are
+ * status replies, command tips bulk strings, as in Redis. */
+static void reply_words(client *c, const char *words, int as_status)
 {
     size_t h = reply_defer(R(c));
     long long n = 0;
-    const char *p = acl;
+    const char *p = words;
     while (p && *p) {
         while (*p == ' ') {
             p++;
@@ -25,7 +27,11 @@ static void reply_acl_categories(client *c, const char *acl)
             e++;
         }
         if (e > p) {
-            reply_status_len(R(c), p, (size_t)(e - p));
+            if (as_status) {
+                reply_status_len(R(c), p, (size_t)(e - p));
+            } else {
+                reply_bulk(R(c), p, (size_t)(e - p));
+            }
             n++;
         }
         p = e;
@@ -116,8 +122,8 @@ static void reply_command_info(client *c, command *cmd)
     reply_int(R(c), cmd->first_key);
     reply_int(R(c), cmd->last_key);
     reply_int(R(c), cmd->key_step);
-    reply_acl_categories(c, cmd->acl);
-    reply_empty_array(R(c)); /* tips */
+    reply_words(c, cmd->acl, 1);
+    reply_words(c, cmd->tips, 0);
     reply_array(R(c), cmd->nspecs);
     for (int i = 0; i < cmd->nspecs; i++) {
         reply_key_spec(c, &cmd->specs[i]);

@@ -62,6 +62,17 @@ static const struct {
 #undef CMD
     {NULL, NULL}};
 
+static const struct {
+    const char *name;
+    const char *tips;
+} tip_lines[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
+#define TIPS(name_, tips_) {name_, tips_},
+#include "cmd/table_all.def"
+#undef TIPS
+#undef CMD
+    {NULL, NULL}};
+
 static dict by_name;
 
 /* Links each container to its run of subcommands. */
@@ -84,12 +95,12 @@ static void link_subcommands(void)
     }
 }
 
-/* A SPEC or KEYS line naming no command is a typo in the table. */
+/* A SPEC, KEYS or TIPS line naming no command is a typo in the table. */
 static command *named(const char *name)
 {
     command *cmd = cmd_lookup_full(name, strlen(name));
     if (!cmd) {
-        PANIC("command table: a SPEC or KEYS line names no command: %s", name);
+        PANIC("command table: a SPEC, KEYS or TIPS line names no command: %s", name);
     }
     return cmd;
 }
@@ -107,6 +118,9 @@ static void link_key_specs(void)
     }
     for (size_t i = 0; finders[i].name; i++) {
         named(finders[i].name)->keys = finders[i].keys;
+    }
+    for (size_t i = 0; tip_lines[i].name; i++) {
+        named(tip_lines[i].name)->tips = tip_lines[i].tips;
     }
 }
 

@@ -67,7 +67,8 @@ static const char *const enum_tls_auth[] = {"no", "yes", "optional", NULL};
 
 /* ---- special directives ---- */
 
-static const char *obuf_class_names[] = {"normal", "replica", "pubsub"};
+/* Printed as Redis 7.0 prints them ("slave"); both names are read. */
+static const char *obuf_class_names[] = {"normal", "slave", "pubsub"};
 
 static int set_obuf(const char *val, char *err, size_t errlen)
 {

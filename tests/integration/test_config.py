@@ -63,7 +63,8 @@ def test_config_file_directives_honoured(keel):
     assert cfg["hz"] == "20"
     assert cfg["hash-max-listpack-entries"] == "99"
     assert cfg["proto-max-bulk-len"] == str(2 * 1024 * 1024)
-    assert "pubsub 67108864 16777216 90" in cfg["client-output-buffer-limit"]
+    assert cfg["client-output-buffer-limit"] == ("normal 0 0 0 slave 268435456 67108864 60 "
+                                                 "pubsub 67108864 16777216 90")  # Redis 7.0 prints "slave"
     assert cfg["appendonly"] == "no"
     info = r.info("server")
     assert info["config_file"].endswith("keel.conf")
@@ -250,7 +251,7 @@ def test_config_rewrite_roundtrip(keel):
     assert "maxmemory 64mb" in appended
     assert "maxmemory-policy allkeys-lfu" in appended
     assert "slowlog-max-len 256" in appended
-    assert ("client-output-buffer-limit normal 0 0 0 replica 1073741824 536870912 120 "
+    assert ("client-output-buffer-limit normal 0 0 0 slave 1073741824 536870912 120 "
             "pubsub 67108864 16777216 90" in appended)
     # defaults not already in the file are not added
     assert not directive_lines(text, "lfu-log-factor")
