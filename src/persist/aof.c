@@ -1090,7 +1090,7 @@ void aof_disable(void)
 /* Replays run on a client of their own while nothing is appended. */
 static void replay_begin(void)
 {
-    replay_client = client_new(-1, CLIENT_FAKE);
+    replay_client = client_new(-1, CLIENT_FAKE | CLIENT_REPLAY);
     replay_client->authenticated = 1;
     aof.loading = 1;
 }

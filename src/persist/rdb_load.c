@@ -957,6 +957,8 @@ static int load_all(reader *r)
     db *d = &server.dbs[0];
     int64_t expire = -1, now = server_ms();
     long long keys = 0;
+    /* INFO rdb_last_load_keys_*: this load's, from its start. */
+    server.stats.rdb_last_load_keys_loaded = server.stats.rdb_last_load_keys_expired = 0;
     for (;;) {
         unsigned char type;
         if (r_byte(r, &type) < 0) {
@@ -1078,8 +1080,10 @@ static int load_all(reader *r)
             }
             if (expired) {
                 kobj_free(o); /* expired while the server was down */
+                server.stats.rdb_last_load_keys_expired++;
             } else {
                 db_add(d, o);
+                server.stats.rdb_last_load_keys_loaded++;
             }
         }
         str_free(key);

@@ -131,6 +131,15 @@ size_t repl_backlog_memory(void)
     return repl.bl ? repl.bl->size : 0;
 }
 
+size_t repl_replica_buffers_memory(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        n += replicas[i]->c->out.cap + (replicas[i]->pending ? str_cap(replicas[i]->pending) : 0);
+    }
+    return n;
+}
+
 void repl_backlog_resized(void)
 {
     if (repl.bl) {
@@ -418,6 +427,7 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
             return;
         }
         c->out.sent += (size_t)n;
+        server.stats.net_repl_output_bytes += n;
     }
     rbuf_compact(&c->out);
     while (r->hdr_sent < r->hdr_len) {
@@ -430,6 +440,7 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
             return;
         }
         r->hdr_sent += (size_t)n;
+        server.stats.net_repl_output_bytes += n;
     }
     /* A bounded piece per event, so other clients are served meanwhile. */
     size_t budget = 1 << 20;
@@ -451,7 +462,7 @@ static void write_bulk(ev_loop *l, int fd, void *data, int mask)
             return;
         }
         budget -= (size_t)n;
-        server.stats.net_output_bytes += n;
+        server.stats.net_repl_output_bytes += n;
     }
     if (r->rdb_sent == r->rdb_size) {
         go_online(r);

@@ -74,6 +74,9 @@ size_t repl_backlog_bytes(void);
 /* The backlog's buffer, 0 before the first replica made one (INFO
  * mem_replication_backlog). */
 size_t repl_backlog_memory(void);
+/* Replicas' output buffers and held-back streams (INFO mem_clients_slaves;
+ * not counted for maxmemory). */
+size_t repl_replica_buffers_memory(void);
 
 /* FAILOVER (failover.c) and what it asks of the primary side. */
 const char *repl_failover_state(void);

@@ -619,7 +619,7 @@ static void link_read(ev_loop *l, int fd, void *data, int mask)
             return;
         }
         lnk.last_io_ms = server_ms();
-        server.stats.net_input_bytes += n;
+        server.stats.net_repl_input_bytes += n;
         if (lnk.state == LINK_TRANSFER) {
             transfer_bytes(buf, (size_t)n);
         } else {

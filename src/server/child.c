@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/util.h"
+#include "server/latency.h"
 #include "server/server.h"
 
 static pid_t pid = -1;
@@ -20,7 +22,15 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
     if (pid > 0) {
         return -1;
     }
+    int64_t before = util_mono_us();
     pid_t p = fork();
+    if (p > 0) {
+        /* INFO latest_fork_usec: the parent's pause while the kernel copies
+         * its page tables. */
+        server.stats.latest_fork_usec = util_mono_us() - before;
+        server.stats.total_forks++;
+        latency_add("fork", server.stats.latest_fork_usec / 1000);
+    }
     if (p < 0) {
         log_msg(LOG_WARNING, "Can't fork a background child: %s", strerror(errno));
         return -1;

@@ -298,7 +298,11 @@ static int write_done(client *c)
         return -1;
     }
     size_t total = (size_t)c->io_result;
-    server.stats.net_output_bytes += (long long)total;
+    if (c->flags & CLIENT_REPLICA) {
+        server.stats.net_repl_output_bytes += (long long)total;
+    } else {
+        server.stats.net_output_bytes += (long long)total;
+    }
     if (rbuf_pending(&c->out) == 0) {
         /* All sent: an idle client holds no output buffer either. */
         rbuf_free(&c->out);
@@ -662,6 +666,17 @@ void client_pause_reads(client *c, int pause)
     }
 }
 
+/* Bytes read: the primary's stream (on a replica) is counted apart, as
+ * Redis 7 counts it (total_net_repl_input_bytes). */
+static void count_input(const client *c, ssize_t n)
+{
+    if (c->flags & CLIENT_MASTER) {
+        server.stats.net_repl_input_bytes += n;
+    } else {
+        server.stats.net_input_bytes += n;
+    }
+}
+
 /* TLS: the rest of a record OpenSSL decrypted but the read had no room
  * for. epoll will not report it, so it joins the query buffer now. */
 int client_drain_tls(client *c)
@@ -677,7 +692,7 @@ int client_drain_tls(client *c)
             return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
         }
         c->qlen += (size_t)n;
-        server.stats.net_input_bytes += n;
+        count_input(c, n);
     }
     return 0;
 }
@@ -743,7 +758,7 @@ static void read_done(client *c)
     if (c->qlen > c->qbuf_peak) {
         c->qbuf_peak = c->qlen;
     }
-    server.stats.net_input_bytes += n;
+    count_input(c, n);
     c->last_interaction = server_ms();
     /* Everything buffered counts, including the parsed arguments of a
      * command still arriving (a huge MSET must not evade the limit). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 #include "base/util.h"
 #include "server/server.h"
 
@@ -61,6 +62,17 @@ void reply_err(client *c, const char *msg)
 {
     server.stats.total_error_replies++;
     count_error(msg);
+    if (c->flags & (CLIENT_MASTER | CLIENT_REPLICA | CLIENT_REPLAY)) {
+        /* The stream or the log holds a command this server refuses: the
+         * two sides (or the file and this build) disagree. */
+        server.stats.unexpected_error_replies++;
+        log_msg(LOG_WARNING, "== CRITICAL == This %s is sending an error to %s: '%s'",
+                c->flags & CLIENT_REPLICA ? "primary" : "server",
+                c->flags & CLIENT_REPLICA  ? "its replica"
+                : c->flags & CLIENT_MASTER ? "its primary's stream"
+                                           : "the append-only file replay",
+                msg);
+    }
     reply_error(R(c), msg);
 }
 

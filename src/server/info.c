@@ -136,12 +136,15 @@ static str section_memory(str s)
     for (int i = 0; i < server.cfg.databases; i++) {
         dataset_overhead += ktable_slots(&server.dbs[i].keys) * sizeof(void *);
     }
-    size_t clients_mem = 0;
+    size_t clients_mem = 0, replicas_mem = repl_replica_buffers_memory();
     for (client *c = server.clients; c; c = c->next) {
-        clients_mem += sizeof(*c) + c->qcap + c->out.cap;
+        if (!(c->flags & CLIENT_REPLICA)) {
+            clients_mem += sizeof(*c) + c->qcap + c->out.cap;
+        }
     }
     size_t startup = 0;
-    size_t dataset = used > dataset_overhead + clients_mem ? used - dataset_overhead - clients_mem : 0;
+    size_t overhead = dataset_overhead + clients_mem + replicas_mem + repl_backlog_memory() + aof_buffer_memory();
+    size_t dataset = used > overhead ? used - overhead : 0;
     double frag = used ? (double)rss / (double)used : 0;
     double alloc_frag = allocated ? (double)active / (double)allocated : 1;
     char lua_h[32], vm_total_h[32], scripts_h[32];
@@ -150,60 +153,70 @@ static str section_memory(str s)
     util_bytes_human(lua_h, sizeof(lua_h), lua);
     util_bytes_human(vm_total_h, sizeof(vm_total_h), vm_total);
     util_bytes_human(scripts_h, sizeof(scripts_h), scripts);
-    s = str_printf(
-        s,
-        "# Memory\r\n"
-        "used_memory:%zu\r\n"
-        "used_memory_human:%s\r\n"
-        "used_memory_rss:%zu\r\n"
-        "used_memory_rss_human:%s\r\n"
-        "used_memory_peak:%zu\r\n"
-        "used_memory_peak_human:%s\r\n"
-        "used_memory_peak_perc:%.2f%%\r\n"
-        "used_memory_overhead:%zu\r\n"
-        "used_memory_startup:%zu\r\n"
-        "used_memory_dataset:%zu\r\n"
-        "used_memory_dataset_perc:%.2f%%\r\n"
-        "allocator_allocated:%zu\r\n"
-        "allocator_active:%zu\r\n"
-        "allocator_resident:%zu\r\n"
-        "total_system_memory:%llu\r\n"
-        "total_system_memory_human:%s\r\n"
-        "used_memory_lua:%zu\r\n"
-        "used_memory_lua_human:%s\r\n"
-        "used_memory_vm_eval:%zu\r\n"
-        "used_memory_scripts_eval:%zu\r\n"
-        "number_of_cached_scripts:%zu\r\n"
-        "number_of_functions:%zu\r\n"
-        "number_of_libraries:%zu\r\n"
-        "used_memory_vm_functions:%zu\r\n"
-        "used_memory_vm_total:%zu\r\n"
-        "used_memory_vm_total_human:%s\r\n"
-        "used_memory_functions:%zu\r\n"
-        "used_memory_scripts:%zu\r\n"
-        "used_memory_scripts_human:%s\r\n"
-        "maxmemory:%lld\r\n"
-        "maxmemory_human:%s\r\n"
-        "maxmemory_policy:%s\r\n"
-        "allocator_frag_ratio:%.2f\r\n"
-        "mem_fragmentation_ratio:%.2f\r\n"
-        "mem_fragmentation_bytes:%lld\r\n"
-        "mem_not_counted_for_evict:0\r\n"
-        "mem_clients_slaves:0\r\n"
-        "mem_cluster_links:0\r\n"
-        "mem_aof_buffer:%zu\r\n"
-        "mem_replication_backlog:%zu\r\n"
-        "mem_clients_normal:%zu\r\n"
-        "mem_allocator:%s\r\n"
-        "lazyfree_pending_objects:%zu\r\n"
-        "lazyfreed_objects:%zu\r\n",
-        used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0,
-        dataset_overhead + clients_mem, startup, dataset, used ? 100.0 * (double)dataset / (double)used : 0, allocated,
-        active, resident, total, total_h, lua, lua_h, script_eval_vm_memory(), script_eval_cache_memory(),
-        script_eval_cached_count(), script_functions_count(), script_libraries_count(), script_functions_vm_memory(),
-        vm_total, vm_total_h, script_functions_memory(), scripts, scripts_h, server.cfg.maxmemory, max_h,
-        config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag, frag, (long long)rss - (long long)used,
-        aof_buffer_memory(), repl_backlog_memory(), clients_mem, alloc_name(), lazyfree_pending(), lazyfree_freed());
+    s = str_printf(s,
+                   "# Memory\r\n"
+                   "used_memory:%zu\r\n"
+                   "used_memory_human:%s\r\n"
+                   "used_memory_rss:%zu\r\n"
+                   "used_memory_rss_human:%s\r\n"
+                   "used_memory_peak:%zu\r\n"
+                   "used_memory_peak_human:%s\r\n"
+                   "used_memory_peak_perc:%.2f%%\r\n"
+                   "used_memory_overhead:%zu\r\n"
+                   "used_memory_startup:%zu\r\n"
+                   "used_memory_dataset:%zu\r\n"
+                   "used_memory_dataset_perc:%.2f%%\r\n"
+                   "allocator_allocated:%zu\r\n"
+                   "allocator_active:%zu\r\n"
+                   "allocator_resident:%zu\r\n"
+                   "total_system_memory:%llu\r\n"
+                   "total_system_memory_human:%s\r\n"
+                   "used_memory_lua:%zu\r\n"
+                   "used_memory_lua_human:%s\r\n"
+                   "used_memory_vm_eval:%zu\r\n"
+                   "used_memory_scripts_eval:%zu\r\n"
+                   "number_of_cached_scripts:%zu\r\n"
+                   "number_of_functions:%zu\r\n"
+                   "number_of_libraries:%zu\r\n"
+                   "used_memory_vm_functions:%zu\r\n"
+                   "used_memory_vm_total:%zu\r\n"
+                   "used_memory_vm_total_human:%s\r\n"
+                   "used_memory_functions:%zu\r\n"
+                   "used_memory_scripts:%zu\r\n"
+                   "used_memory_scripts_human:%s\r\n"
+                   "maxmemory:%lld\r\n"
+                   "maxmemory_human:%s\r\n"
+                   "maxmemory_policy:%s\r\n"
+                   "allocator_frag_ratio:%.2f\r\n"
+                   "allocator_frag_bytes:%lld\r\n"
+                   "allocator_rss_ratio:%.2f\r\n"
+                   "allocator_rss_bytes:%lld\r\n"
+                   "rss_overhead_ratio:%.2f\r\n"
+                   "rss_overhead_bytes:%lld\r\n"
+                   "mem_fragmentation_ratio:%.2f\r\n"
+                   "mem_fragmentation_bytes:%lld\r\n"
+                   "mem_not_counted_for_evict:%zu\r\n"
+                   "mem_replication_backlog:%zu\r\n"
+                   "mem_total_replication_buffers:%zu\r\n"
+                   "mem_clients_slaves:%zu\r\n"
+                   "mem_clients_normal:%zu\r\n"
+                   "mem_cluster_links:0\r\n"
+                   "mem_aof_buffer:%zu\r\n"
+                   "mem_allocator:%s\r\n"
+                   "active_defrag_running:0\r\n"
+                   "lazyfree_pending_objects:%zu\r\n"
+                   "lazyfreed_objects:%zu\r\n",
+                   used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0, overhead,
+                   startup, dataset, used ? 100.0 * (double)dataset / (double)used : 0, allocated, active, resident,
+                   total, total_h, lua, lua_h, script_eval_vm_memory(), script_eval_cache_memory(),
+                   script_eval_cached_count(), script_functions_count(), script_libraries_count(),
+                   script_functions_vm_memory(), vm_total, vm_total_h, script_functions_memory(), scripts, scripts_h,
+                   server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag,
+                   (long long)active - (long long)allocated, active ? (double)resident / (double)active : 1,
+                   (long long)resident - (long long)active, resident ? (double)rss / (double)resident : 1,
+                   (long long)rss - (long long)resident, frag, (long long)rss - (long long)used,
+                   server_memory_not_counted(), repl_backlog_memory(), repl_backlog_memory() + replicas_mem,
+                   replicas_mem, clients_mem, aof_buffer_memory(), alloc_name(), lazyfree_pending(), lazyfree_freed());
     return s;
 }
 
@@ -217,8 +230,12 @@ static str section_stats(str s)
                    "instantaneous_ops_per_sec:%lld\r\n"
                    "total_net_input_bytes:%lld\r\n"
                    "total_net_output_bytes:%lld\r\n"
+                   "total_net_repl_input_bytes:%lld\r\n"
+                   "total_net_repl_output_bytes:%lld\r\n"
                    "instantaneous_input_kbps:%.2f\r\n"
                    "instantaneous_output_kbps:%.2f\r\n"
+                   "instantaneous_input_repl_kbps:%.2f\r\n"
+                   "instantaneous_output_repl_kbps:%.2f\r\n"
                    "rejected_connections:%lld\r\n"
                    "%s"
                    "expired_keys:%lld\r\n"
@@ -227,13 +244,23 @@ static str section_stats(str s)
                    "expire_cycle_cpu_milliseconds:%lld\r\n"
                    "evicted_keys:%lld\r\n"
                    "evicted_clients:0\r\n"
+                   "total_eviction_exceeded_time:%lld\r\n"
+                   "current_eviction_exceeded_time:%lld\r\n"
                    "keyspace_hits:%lld\r\n"
                    "keyspace_misses:%lld\r\n"
+                   "latest_fork_usec:%lld\r\n"
+                   "total_forks:%lld\r\n"
                    "migrate_cached_sockets:%d\r\n"
-                   "latest_fork_usec:0\r\n"
-                   "total_forks:0\r\n"
+                   /* activedefrag cannot be turned on (config.c), so these stay 0 */
+                   "active_defrag_hits:0\r\n"
+                   "active_defrag_misses:0\r\n"
+                   "active_defrag_key_hits:0\r\n"
+                   "active_defrag_key_misses:0\r\n"
+                   "total_active_defrag_time:0\r\n"
+                   "current_active_defrag_time:0\r\n"
                    "client_query_buffer_limit_disconnections:%lld\r\n"
                    "client_output_buffer_limit_disconnections:%lld\r\n"
+                   "unexpected_error_replies:%lld\r\n"
                    "total_error_replies:%lld\r\n"
                    "dump_payload_sanitizations:0\r\n"
                    "total_reads_processed:%lld\r\n"
@@ -243,14 +270,20 @@ static str section_stats(str s)
                    "io_uring_reads_processed:%lld\r\n"
                    "io_uring_writes_processed:%lld\r\n",
                    server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
-                   server.stats.net_input_bytes, server.stats.net_output_bytes, instant_rate(INSTANT_NET_INPUT) / 1024,
-                   instant_rate(INSTANT_NET_OUTPUT) / 1024, server.stats.rejected_conn, sync, server.stats.expiredkeys,
-                   server.stats.expire_cycle_cap_reached, server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
-                   server.stats.keyspace_hits, server.stats.keyspace_misses, migrate_cached(),
+                   server.stats.net_input_bytes + server.stats.net_repl_input_bytes,
+                   server.stats.net_output_bytes + server.stats.net_repl_output_bytes,
+                   server.stats.net_repl_input_bytes, server.stats.net_repl_output_bytes,
+                   instant_rate(INSTANT_NET_INPUT) / 1024, instant_rate(INSTANT_NET_OUTPUT) / 1024,
+                   instant_rate(INSTANT_NET_REPL_INPUT) / 1024, instant_rate(INSTANT_NET_REPL_OUTPUT) / 1024,
+                   server.stats.rejected_conn, sync, server.stats.expiredkeys, server.stats.expire_cycle_cap_reached,
+                   server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
+                   server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
+                   server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
+                   server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(),
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
-                   server.stats.total_error_replies, server.stats.reads_processed, server.stats.writes_processed,
-                   server.stats.io_threaded_reads, server.stats.io_threaded_writes, server.stats.io_uring_reads,
-                   server.stats.io_uring_writes);
+                   server.stats.unexpected_error_replies, server.stats.total_error_replies,
+                   server.stats.reads_processed, server.stats.writes_processed, server.stats.io_threaded_reads,
+                   server.stats.io_threaded_writes, server.stats.io_uring_reads, server.stats.io_uring_writes);
     str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }

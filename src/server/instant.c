@@ -18,7 +18,9 @@ static long long counter(int metric)
     switch (metric) {
     case INSTANT_OPS: return server.stats.numcommands;
     case INSTANT_NET_INPUT: return server.stats.net_input_bytes;
-    default: return server.stats.net_output_bytes;
+    case INSTANT_NET_OUTPUT: return server.stats.net_output_bytes;
+    case INSTANT_NET_REPL_INPUT: return server.stats.net_repl_input_bytes;
+    default: return server.stats.net_repl_output_bytes;
     }
 }
 

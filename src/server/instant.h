@@ -4,7 +4,14 @@
 #ifndef KEEL_INSTANT_H
 #define KEEL_INSTANT_H
 
-enum { INSTANT_OPS, INSTANT_NET_INPUT, INSTANT_NET_OUTPUT, INSTANT_METRICS };
+enum {
+    INSTANT_OPS,
+    INSTANT_NET_INPUT,
+    INSTANT_NET_OUTPUT,
+    INSTANT_NET_REPL_INPUT,
+    INSTANT_NET_REPL_OUTPUT,
+    INSTANT_METRICS
+};
 
 /* From the cron: takes a sample when 100 ms have passed since the last. */
 void instant_sample(void);

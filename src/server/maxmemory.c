@@ -5,13 +5,42 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/evict.h"
+#include "persist/aof.h"
 #include "repl/repl.h"
 #include "server/latency.h"
 #include "server/server.h"
 
+/* Memory eviction leaves out, as Redis does: replicas' output buffers and
+ * the AOF's pending buffer. Evicting grows both (each eviction is a DEL for
+ * them), so counting them would evict more to make room for the news of
+ * evicting. */
+size_t server_memory_not_counted(void)
+{
+    return repl_replica_buffers_memory() + aof_buffer_memory();
+}
+
 static size_t counted_memory(void)
 {
-    return alloc_used();
+    size_t used = alloc_used(), skip = server_memory_not_counted();
+    return used > skip ? used - skip : 0;
+}
+
+/* INFO's eviction_exceeded times: how long memory stayed over the limit
+ * after an eviction pass, the current period and the finished ones. */
+static void note_exceeded(int still_over)
+{
+    int64_t now = util_mono_us() / 1000;
+    if (still_over && !server.stats.eviction_exceeded_since) {
+        server.stats.eviction_exceeded_since = now ? now : 1;
+    } else if (!still_over && server.stats.eviction_exceeded_since) {
+        server.stats.eviction_exceeded_ms += now - server.stats.eviction_exceeded_since;
+        server.stats.eviction_exceeded_since = 0;
+    }
+}
+
+long long server_eviction_exceeded_current_ms(void)
+{
+    return server.stats.eviction_exceeded_since ? util_mono_us() / 1000 - server.stats.eviction_exceeded_since : 0;
 }
 
 static void on_evicted(db *d, sv key)
@@ -36,6 +65,7 @@ int server_evict(void)
     if (evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over) > 0) {
         latency_add("eviction-cycle", (util_mono_us() - start) / 1000);
     }
+    note_exceeded(still_over);
     return still_over;
 }
 

@@ -395,10 +395,13 @@ str persistence_info(str s)
                    "rdb_last_bgsave_time_sec:%lld\r\n"
                    "rdb_current_bgsave_time_sec:%lld\r\n"
                    "rdb_saves:%lld\r\n"
-                   "rdb_last_cow_size:0\r\n",
+                   "rdb_last_cow_size:0\r\n"
+                   "rdb_last_load_keys_expired:%lld\r\n"
+                   "rdb_last_load_keys_loaded:%lld\r\n",
                    server.dirty, bgsave_in_progress(), (long long)server.lastsave, last_save_ok ? "ok" : "err",
                    last_bgsave_secs,
-                   bgsave_in_progress() ? (long long)((server_ms() - bgsave_started_ms) / 1000) : -1LL, rdb_saves);
+                   bgsave_in_progress() ? (long long)((server_ms() - bgsave_started_ms) / 1000) : -1LL, rdb_saves,
+                   server.stats.rdb_last_load_keys_expired, server.stats.rdb_last_load_keys_loaded);
     s = aof_info(s);
     return str_append_cstr(s, "module_fork_in_progress:0\r\n"
                               "module_fork_last_cow_size:0\r\n");

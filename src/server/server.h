@@ -43,6 +43,7 @@
 #define CLIENT_REPLY_OFF (1u << 17)
 #define CLIENT_REPLY_SKIP (1u << 18)      /* CLIENT REPLY SKIP: this command's reply goes */
 #define CLIENT_REPLY_SKIP_NEXT (1u << 19) /* set by SKIP itself: the next one's goes */
+#define CLIENT_REPLAY (1u << 20)          /* the AOF replay's: an error reply is unexpected */
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */
@@ -300,8 +301,17 @@ typedef struct server_stats {
     long long evictedkeys;
     long long keyspace_hits;
     long long keyspace_misses;
-    long long net_input_bytes;
-    long long net_output_bytes;
+    /* INFO's totals are the sums with the repl counters, as in Redis 7.0;
+     * its instantaneous_*_kbps rates are of these alone. */
+    long long net_input_bytes;       /* from clients, not the primary's stream */
+    long long net_output_bytes;      /* to clients, not replicas */
+    long long net_repl_input_bytes;  /* the primary's stream and snapshot */
+    long long net_repl_output_bytes; /* streams and snapshots to replicas */
+    long long total_forks;
+    long long latest_fork_usec;
+    long long eviction_exceeded_ms;  /* time over maxmemory, periods that ended */
+    int64_t eviction_exceeded_since; /* monotonic ms the current one began; 0: none */
+    long long rdb_last_load_keys_loaded, rdb_last_load_keys_expired;
     long long reads_processed, writes_processed;
     long long io_threaded_reads, io_threaded_writes;
     long long io_uring_reads, io_uring_writes; /* socket steps done in an io_uring batch */
@@ -628,6 +638,10 @@ int server_over_memory(void);
 /* The maxmemory gate of dispatch (and of each command EXEC runs): a denyoom
  * command while over the limit after evicting. */
 int server_refuses_for_memory(const command *cmd);
+/* What maxmemory does not count (INFO mem_not_counted_for_evict). */
+size_t server_memory_not_counted(void);
+/* How long memory has stayed over maxmemory after eviction, now (ms). */
+long long server_eviction_exceeded_current_ms(void);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
 /* The gates a command meets again when EXEC runs it: the error it gets
  * (OOM over maxmemory, MISCONF while writes cannot be persisted,

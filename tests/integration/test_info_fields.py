@@ -1,0 +1,195 @@
+"""INFO fields Redis 7.0 has, each with what it measures here: the field
+set compared with Debian's redis-server (redis_ref), then the figures that
+need a workload to move: replication traffic counted apart from clients',
+forks, the keys the last RDB load took and skipped, time spent over
+maxmemory, error replies nobody should get (the AOF replay's, a primary's
+to its replica), and the memory maxmemory leaves out."""
+import glob
+import os
+import signal
+import time
+
+import pytest
+from conftest import SERVER
+from persist_util import TempDirs, removal_fixture, spawn_fixture
+from repl_util import Cluster, wait_in_sync, wait_until
+
+mkdir = TempDirs("keel-info-")
+_remove_tmpdirs = removal_fixture(mkdir)
+spawn = spawn_fixture(mkdir)
+IS_REDIS = os.path.basename(SERVER).startswith("redis")
+keel_only = pytest.mark.skipif(IS_REDIS, reason="Keel's own accounting")
+
+# Redis 7.0 fields Keel does not print, with the reason.
+NOT_PRINTED = {
+    # Keel frees a client's reply buffer once it is sent, so there is no
+    # resize policy whose steps these would count.
+    "reply_buffer_shrinks", "reply_buffer_expands",
+    # Keel keeps no separate table of keys a writable replica set TTLs on.
+    "slave_expires_tracked_keys",
+}
+
+
+def raw_info(client, section):
+    conn = client.connection_pool.get_connection("INFO")
+    try:
+        conn.send_command("INFO", section)
+        return conn.read_response().decode()
+    finally:
+        client.connection_pool.release(conn)
+
+
+def fields(client, section="everything"):
+    out = set()
+    for line in raw_info(client, section).splitlines():
+        if line and not line.startswith("#") and ":" in line:
+            name = line.split(":", 1)[0]
+            if not name.startswith(("cmdstat_", "errorstat_", "latency_percentiles_usec_", "db")):
+                out.add(name)
+    return out
+
+
+def test_every_redis_info_field_is_printed(r, redis_ref):
+    r.set("k", "v")
+    r.execute_command("PING", "x")  # a command stat and an error stat on both
+    redis_ref.set("k", "v")
+    missing = fields(redis_ref) - fields(r) - NOT_PRINTED
+    assert not missing, sorted(missing)
+    assert fields(r) >= {"total_net_repl_input_bytes", "allocator_rss_ratio", "rdb_last_load_keys_loaded",
+                         "current_eviction_exceeded_time", "unexpected_error_replies", "active_defrag_running"}
+
+
+def stats(c):
+    return c.info("stats")
+
+
+@pytest.fixture
+def cluster():
+    c = Cluster(mkdir)
+    yield c
+    c.stop_all()
+
+
+def test_replication_traffic_is_counted_apart(cluster):
+    primary, replica = cluster.start("keel"), cluster.start("keel")
+    replica.replicaof(primary)
+    wait_in_sync(primary, replica)
+    p_before, r_before = primary.node.client().info("stats"), replica.node.client().info("stats")
+    primary.c.set("big", "x" * 100_000)
+    wait_in_sync(primary, replica)
+    p, rep = primary.node.client().info("stats"), replica.node.client().info("stats")
+    sent = p["total_net_repl_output_bytes"] - p_before["total_net_repl_output_bytes"]
+    got = rep["total_net_repl_input_bytes"] - r_before["total_net_repl_input_bytes"]
+    assert 100_000 < sent < 101_000 and 100_000 < got < 101_000
+    # the totals hold the replication bytes too, as in Redis 7.0
+    assert p["total_net_input_bytes"] - p_before["total_net_input_bytes"] > 100_000
+    assert rep["total_net_input_bytes"] - r_before["total_net_input_bytes"] >= got
+    assert p["total_net_output_bytes"] - p_before["total_net_output_bytes"] >= sent
+    # a full sync's snapshot counts too
+    assert p_before["total_net_repl_output_bytes"] > 0 and r_before["total_net_repl_input_bytes"] > 0
+    mem = primary.node.client().info("memory")
+    assert mem["mem_replication_backlog"] > 0
+    assert mem["mem_total_replication_buffers"] >= mem["mem_clients_slaves"]
+    if not IS_REDIS:  # Redis 7 shares one buffer between the backlog and the replicas; Keel has two
+        assert mem["mem_total_replication_buffers"] == mem["mem_replication_backlog"] + mem["mem_clients_slaves"]
+    assert mem["mem_not_counted_for_evict"] == mem["mem_clients_slaves"] + mem["mem_aof_buffer"]
+
+
+def bgsave(c):
+    c.bgsave()
+    wait_until(lambda: c.info("persistence")["rdb_bgsave_in_progress"] == 0, "the BGSAVE to end")
+
+
+@keel_only
+def test_forks_are_counted(spawn):
+    c = spawn(SERVER, None, "--bgsave-forkless", "no").client()
+    before = stats(c)
+    assert before["total_forks"] == 0 and before["latest_fork_usec"] == 0
+    c.set("k", "v")
+    bgsave(c)
+    after = stats(c)
+    assert after["total_forks"] == 1 and after["latest_fork_usec"] > 0
+    c.config_set("bgsave-forkless", "yes")  # Keel's default: a snapshot without a child
+    bgsave(c)
+    assert stats(c)["total_forks"] == 1
+
+
+def test_last_rdb_load_counts_loaded_and_expired_keys(spawn):
+    node = spawn()
+    c = node.client()
+    c.set("a", "1")
+    c.set("b", "2")
+    c.set("gone", "x", px=400)
+    c.save()
+    time.sleep(0.5)
+    c = spawn.restart(node).client()
+    p = c.info("persistence")
+    assert (p["rdb_last_load_keys_loaded"], p["rdb_last_load_keys_expired"]) == (2, 1)
+
+
+def test_time_over_maxmemory_is_measured(spawn):
+    c = spawn(SERVER, None, "--maxmemory-policy", "noeviction").client()
+    for i in range(2000):
+        c.set("k%d" % i, "x" * 100)
+    assert stats(c)["total_eviction_exceeded_time"] == 0
+    c.config_set("maxmemory", 1)
+    with pytest.raises(Exception, match="OOM"):
+        c.set("one", "more")
+    time.sleep(0.05)
+    s = stats(c)
+    assert s["current_eviction_exceeded_time"] >= 40
+    assert s["total_eviction_exceeded_time"] >= s["current_eviction_exceeded_time"]
+    c.config_set("maxmemory", 0)
+    c.config_set("maxmemory", 1 << 30)
+    c.set("one", "more")  # the next check finds memory under the limit
+    s = stats(c)
+    assert s["current_eviction_exceeded_time"] == 0 and s["total_eviction_exceeded_time"] >= 40
+
+
+@keel_only
+def test_aof_replay_errors_are_unexpected(spawn):
+    node = spawn(SERVER, None, "--appendonly", "yes")
+    c = node.client()
+    c.set("k", "abc")
+    node.stop()
+    incr = glob.glob(os.path.join(node.dir, "appendonlydir", "*.incr.aof"))
+    assert len(incr) == 1
+    with open(incr[0], "ab") as f:
+        f.write(b"*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n")  # an error on a string that is not a number
+    c = spawn.restart(node).client()
+    assert c.get("k") == b"abc"
+    s = stats(c)
+    assert s["unexpected_error_replies"] == 1 and s["total_error_replies"] == 1
+    assert "== CRITICAL ==" in node_log(spawn)
+
+
+def node_log(spawn):
+    return spawn.nodes[-1].log_text()
+
+
+@keel_only
+def test_replica_buffers_do_not_count_for_maxmemory(cluster):
+    """A replica that reads slowly holds the stream in its output buffer;
+    maxmemory leaves that out (as Redis does), or evicting would free keys
+    to pay for the DELs it sends the replica."""
+    primary, replica = cluster.start("keel"), cluster.start("keel")
+    replica.replicaof(primary)
+    wait_in_sync(primary, replica)
+    c = primary.node.client()
+    c.config_set("client-output-buffer-limit", "replica 0 0 0")
+    c.config_set("maxmemory-policy", "allkeys-random")
+    os.kill(replica.node.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(400):
+            c.set("k%d" % i, b"x" * 50_000)
+        mem = c.info("memory")
+        assert mem["mem_clients_slaves"] > 4_000_000
+        assert mem["mem_not_counted_for_evict"] == mem["mem_clients_slaves"] + mem["mem_aof_buffer"]
+        # under the limit only once the replica's buffer is left out
+        limit = mem["used_memory"] - mem["mem_not_counted_for_evict"] + 2_000_000
+        assert limit < mem["used_memory"]
+        c.config_set("maxmemory", limit)
+        c.set("one", "more")
+        assert c.info("stats")["evicted_keys"] == 0 and c.dbsize() == 401
+    finally:
+        os.kill(replica.node.proc.pid, signal.SIGCONT)
