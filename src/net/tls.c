@@ -365,6 +365,11 @@ void tls_conn_free(tls_conn *t)
     alloc_free(t);
 }
 
+void tls_conn_abandon(tls_conn *t)
+{
+    t->failed = 1;
+}
+
 /* Records why the connection failed, for the caller's log line. */
 static void conn_failed(tls_conn *t, int ssl_error, int sys_errno)
 {

@@ -51,6 +51,9 @@ tls_conn *tls_conn_accepted(int fd, int auth_clients);
 tls_conn *tls_conn_connecting(int fd);
 /* Sends close_notify if the socket takes it at once, then frees. */
 void tls_conn_free(tls_conn *t);
+/* The session now belongs to another process (a forked debugger): free
+ * it here without the close_notify that would end it there. */
+void tls_conn_abandon(tls_conn *t);
 
 /* Advances the handshake: TLS_OK once done, TLS_WANT_READ/WRITE for the
  * event to wait for, TLS_ERROR (tls_conn_error says why). */

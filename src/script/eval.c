@@ -214,15 +214,9 @@ void script_start(client *c, svm *vm, int ref, const char *name, int is_function
     svm_call(c, &sc);
 }
 
-void script_eval_command(client *c, int by_sha, int ro)
+static void eval_command(client *c, int by_sha, int ro)
 {
     long long numkeys;
-    /* No script has a SHA1 that is not 40 characters: Redis says so
-     * before it looks at numkeys. */
-    if (by_sha && c->argv[1].len != 40) {
-        reply_err(c, "NOSCRIPT No matching script. Please use EVAL.");
-        return;
-    }
     if (!script_parse_numkeys(c, 2, &numkeys)) {
         return;
     }
@@ -242,6 +236,51 @@ void script_eval_command(client *c, int by_sha, int ro)
         }
     }
     script_start(c, evm, s->ref, sha, 0, s->flags, ro, numkeys);
+}
+
+void script_eval_command(client *c, int by_sha, int ro)
+{
+    /* No script has a SHA1 that is not 40 characters: Redis says so
+     * before it looks at numkeys. */
+    if (by_sha && c->argv[1].len != 40) {
+        reply_err(c, "NOSCRIPT No matching script. Please use EVAL.");
+        return;
+    }
+    /* (Inside EXEC the reply array is half-built: no session there.) */
+    if (!(c->flags & CLIENT_LUA_DEBUG) || (c->flags & CLIENT_IN_EXEC)) {
+        eval_command(c, by_sha, ro);
+        return;
+    }
+    /* SCRIPT DEBUG YES|SYNC: this EVAL runs under the debugger (ldb.c),
+     * which needs the source to show. */
+    if (by_sha) {
+        reply_err(c, "ERR Please use EVAL instead of EVALSHA for debugging");
+        return;
+    }
+    if (ldb_session_start(c)) {
+        eval_command(c, 0, ro);
+        ldb_session_end(c);
+    }
+}
+
+/* SCRIPT DEBUG YES|SYNC|NO: how this connection's next EVALs run. The
+ * debugger writes to the socket itself, so no reply may be waiting. */
+static void script_debug(client *c)
+{
+    if ((c->flags & CLIENT_IN_EXEC) || rbuf_pending(&c->out)) {
+        reply_err(c, "ERR SCRIPT DEBUG must be called outside a pipeline");
+    } else if (arg_is(c, 2, "NO")) {
+        c->flags &= ~(CLIENT_LUA_DEBUG | CLIENT_LUA_DEBUG_SYNC);
+        reply_ok(R(c));
+    } else if (arg_is(c, 2, "YES")) {
+        c->flags = (c->flags | CLIENT_LUA_DEBUG) & ~CLIENT_LUA_DEBUG_SYNC;
+        reply_ok(R(c));
+    } else if (arg_is(c, 2, "SYNC")) {
+        c->flags |= CLIENT_LUA_DEBUG | CLIENT_LUA_DEBUG_SYNC;
+        reply_ok(R(c));
+    } else {
+        reply_err(c, "ERR Use SCRIPT DEBUG YES/SYNC/NO");
+    }
 }
 
 static void script_flush(void)
@@ -276,9 +315,14 @@ void script_script_command(client *c)
         reply_ok(R(c));
     } else if (arg_is(c, 1, "KILL")) {
         script_kill(c, 0);
+    } else if (arg_is(c, 1, "DEBUG")) {
+        script_debug(c);
     } else if (arg_is(c, 1, "HELP")) {
         static const char *const help[] = {
             "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DEBUG (YES|SYNC|NO)",
+            "    Run the next EVALs of this connection under the Lua debugger (YES: in a forked",
+            "    child, changes discarded; SYNC: blocking the server, changes kept) or not.",
             "EXISTS <sha1> [<sha1> ...]",
             "    Return information about the existence of the scripts in the script cache.",
             "FLUSH [ASYNC|SYNC]",

@@ -509,6 +509,9 @@ static void lua_to_reply(client *c, lua_State *L, int idx, int resp, int depth)
 /* Fails a redis.call/pcall: raises for call, returns {err=} for pcall. */
 static int call_fail(lua_State *L, int raise, const char *msg)
 {
+    if (ldb_tracing()) {
+        ldb_log_call_error(msg);
+    }
     if (raise) {
         return svm_raise(L, msg);
     }
@@ -612,6 +615,9 @@ static int redis_call_common(lua_State *L, int raise)
 /* The command itself, once its arguments are in fake->argv. */
 static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
 {
+    if (ldb_tracing()) {
+        ldb_log_call(fake->argv, argc);
+    }
     command *cmd = script_cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
     if (!cmd) {
         return call_fail(L, raise, "ERR Unknown Redis command called from script");
@@ -674,6 +680,9 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     dispatch_call(fake, cmd);
     fake->user = NULL;
     client_end_command(fake);
+    if (ldb_tracing()) {
+        ldb_log_reply(fake->out.data, fake->out.len);
+    }
     resp_to_lua(L, fake->out.data, fake->out.data + fake->out.len, 0);
     fake_reset_reply();
     if (raise && lua_type(L, -1) == LUA_TTABLE) {
@@ -833,12 +842,6 @@ static int l_redis_true(lua_State *L)
     return 1;
 }
 
-static int l_redis_false(lua_State *L)
-{
-    lua_pushboolean(L, 0);
-    return 1;
-}
-
 static int l_redis_nothing(lua_State *L)
 {
     (void)L;
@@ -887,8 +890,8 @@ static void push_redis_table(lua_State *L)
      * written for older servers and do nothing. */
     set_fn(L, "replicate_commands", l_redis_true);
     set_fn(L, "set_repl", l_redis_nothing);
-    set_fn(L, "breakpoint", l_redis_false);
-    set_fn(L, "debug", l_redis_nothing);
+    set_fn(L, "breakpoint", ldb_lua_breakpoint);
+    set_fn(L, "debug", ldb_lua_debug);
     set_int(L, "REPL_NONE", 0);
     set_int(L, "REPL_AOF", 1);
     set_int(L, "REPL_SLAVE", 2);
@@ -995,7 +998,7 @@ static int l_pairs(lua_State *L)
 
 /* Compiles source chunk s as loadstring/load do: the function, or nil and
  * the error message (bytecode is refused). */
-static int load_chunk(lua_State *L, const char *s, size_t len, const char *name)
+int svm_load_chunk(lua_State *L, const char *s, size_t len, const char *name)
 {
     if (len > 0 && s[0] == '\033') {
         lua_pushnil(L);
@@ -1015,7 +1018,7 @@ static int l_loadstring(lua_State *L)
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     const char *name = luaL_optstring(L, 2, s);
-    return load_chunk(L, s, len, name);
+    return svm_load_chunk(L, s, len, name);
 }
 
 /* load(func [, name]): gathers the pieces first, so the bytecode check
@@ -1045,7 +1048,7 @@ static int l_load(lua_State *L)
     luaL_pushresult(&b);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
-    return load_chunk(L, s, len, name);
+    return svm_load_chunk(L, s, len, name);
 }
 
 /* Replaces the value at the top of the stack (the proxy's __index) by a
@@ -1453,7 +1456,11 @@ void svm_call(client *c, script_call *sc)
     }
     cur = &run;
     server.in_script = 1;
-    lua_sethook(L, run_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    if (ldb_active()) {
+        lua_sethook(L, ldb_hook, LUA_MASKLINE | LUA_MASKCOUNT, LDB_HOOK_COUNT);
+    } else {
+        lua_sethook(L, run_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    }
     int rc = lua_pcall(L, nargs, 1, 1);
     lua_sethook(L, NULL, 0, 0);
     cur = NULL;

@@ -41,6 +41,11 @@ int script_functions_load_code(const char *code, size_t len, str *err);
 /* Removes every function library (DEBUG RELOAD). */
 void script_functions_clear(void);
 
+/* Lua debugger sessions forked by SCRIPT DEBUG YES: the cron reaps the
+ * ended ones, shutdown ends the rest. */
+void script_ldb_reap(void);
+void script_ldb_kill_children(void);
+
 /* Internal between eval.c/functions.c and lua.c. */
 void script_eval_init(void);
 void script_functions_init(void);

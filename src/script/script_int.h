@@ -84,6 +84,31 @@ int script_open_cmsgpack(lua_State *L);
  * 1; returns 0 if there is no shebang. */
 int script_has_shebang(const char *code, size_t len);
 
+/* Compiles source (never bytecode) as loadstring does: 1 with the function
+ * pushed, or 2 with nil and the message pushed. */
+int svm_load_chunk(lua_State *L, const char *s, size_t len, const char *name);
+
+/* The Lua debugger (ldb.c). A session wraps one EVAL of a connection with
+ * SCRIPT DEBUG set: start returns 0 when this process has nothing more to
+ * do for it (the forked child runs it, or the fork failed and an error was
+ * replied), else 1, and end follows the EVAL (in a child it never
+ * returns). */
+int ldb_session_start(client *c);
+void ldb_session_end(client *c);
+int ldb_active(void);
+/* The hook scripts run under during a session (lines, and a count for
+ * the timeout). */
+#define LDB_HOOK_COUNT 100000
+void ldb_hook(lua_State *L, lua_Debug *ar);
+/* True while redis.call should log what it runs (stepping). */
+int ldb_tracing(void);
+void ldb_log_call(const sv *argv, int argc);
+void ldb_log_call_error(const char *msg);
+void ldb_log_reply(const char *resp, size_t len);
+/* redis.debug() and redis.breakpoint(). */
+int ldb_lua_debug(lua_State *L);
+int ldb_lua_breakpoint(lua_State *L);
+
 /* True while a function (not an EVAL script) runs. */
 int script_running_is_function(void);
 

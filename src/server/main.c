@@ -22,6 +22,7 @@
 #include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
+#include "script/lua.h"
 #include "server/block.h"
 #include "server/child.h"
 #include "server/instant.h"
@@ -205,6 +206,7 @@ static long cron(ev_loop *l, long long id, void *data)
     migrate_cron();
     aof_cron();
     persistence_cron();
+    script_ldb_reap();
     client_reap();
     if (server.shutdown_asap) {
         if (server_shutdown(signal_shutdown_flags()) < 0) {
@@ -416,6 +418,7 @@ int server_shutdown(int flags)
     supervise_stopping(server.cfg.supervised);
     aof_stop();
     child_kill();
+    script_ldb_kill_children();
     snapshot_abort();
     /* A dataset still loading is not saved over the files it comes from. */
     if (!server.loading && ((flags & SHUTDOWN_SAVE) || (persistence_save_points_set() && !(flags & SHUTDOWN_NOSAVE)))) {

@@ -44,6 +44,8 @@
 #define CLIENT_REPLY_SKIP (1u << 18)      /* CLIENT REPLY SKIP: this command's reply goes */
 #define CLIENT_REPLY_SKIP_NEXT (1u << 19) /* set by SKIP itself: the next one's goes */
 #define CLIENT_REPLAY (1u << 20)          /* the AOF replay's: an error reply is unexpected */
+#define CLIENT_LUA_DEBUG (1u << 21)       /* SCRIPT DEBUG YES or SYNC: EVAL runs under the debugger */
+#define CLIENT_LUA_DEBUG_SYNC (1u << 22)  /* ... SYNC: in this process */
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */

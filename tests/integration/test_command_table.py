@@ -7,7 +7,7 @@ from redis.connection import Connection
 from conftest import err
 
 # Redis 7.0 commands Keel does not have yet, with the reason. Keep it short.
-NOT_YET = {"script|debug": "the Lua debugger is not implemented"}
+NOT_YET = {}
 # Arities that differ because Keel takes a newer Redis's arguments.
 NEWER_ARITY = {"zrank": "Redis 7.2's WITHSCORE", "zrevrank": "Redis 7.2's WITHSCORE"}
 
