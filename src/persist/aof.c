@@ -317,10 +317,11 @@ str aof_info(str s)
                    "aof_rewrites:%lld\r\n"
                    "aof_rewrites_consecutive_failures:0\r\n"
                    "aof_last_write_status:%s\r\n"
-                   "aof_last_cow_size:0\r\n",
+                   "aof_last_cow_size:%zu\r\n",
                    aof.on, aof.rewriting, aof.rewrite_scheduled, aof.rewrite_timed ? aof.last_rewrite_secs : -1LL,
                    aof.rewriting ? (long long)((server_ms() - aof.rewrite_start_ms) / 1000) : -1LL,
-                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites, aof.write_ok ? "ok" : "err");
+                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites, aof.write_ok ? "ok" : "err",
+                   child_cow_info()->last_aof);
     if (aof.on) {
         s = str_printf(s,
                        "aof_current_size:%lld\r\naof_base_size:%lld\r\naof_pending_rewrite:%d\r\n"

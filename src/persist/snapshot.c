@@ -46,6 +46,7 @@ static struct {
     int (*throttle)(void);
     int close_ok;
     char close_err[512];
+    long long saved, total; /* keys written so far, of the keys at the start */
 } snap;
 
 static void save_entry(int dbid, kobj *o)
@@ -56,6 +57,7 @@ static void save_entry(int dbid, kobj *o)
         return;
     }
     rdb_stream_key(snap.out, dbid, o);
+    snap.saved++;
     o->snap = kobj_snap_parity;
 }
 
@@ -271,7 +273,22 @@ static void begin(const char *path, void (*done)(int ok))
     snap.done = done;
     snap.db = 0;
     snap.cursor = 0;
+    snap.saved = snap.total = 0;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        snap.total += (long long)db_size(&server.dbs[i]);
+    }
     snap.timer = ev_timer_add(server.loop, 0, step, NULL);
+}
+
+int snapshot_progress(long long *saved, long long *total)
+{
+    if (!snap.active) {
+        *saved = *total = 0;
+        return 0;
+    }
+    *saved = snap.saved;
+    *total = snap.total;
+    return 1;
 }
 
 int snapshot_running(void)

@@ -20,6 +20,9 @@ int snapshot_start(const char *path, rdb_form form, void (*done)(int ok));
  * returns 1 to hold the walk while the readers are behind. */
 int snapshot_start_sink(rdb_sink_fn fn, void *ctx, int (*throttle)(void), void (*done)(int ok));
 int snapshot_running(void);
+/* The running snapshot's keys written and keys to write (INFO
+ * current_save_keys_*); 0 and zeros when none runs. */
+int snapshot_progress(long long *saved, long long *total);
 /* Stops a running snapshot and deletes its temporary file (done(0)). */
 void snapshot_abort(void);
 /* Finishes a running snapshot at once (shutdown, SAVE). */

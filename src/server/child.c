@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,48 @@ static pid_t pid = -1;
 static int type = CHILD_NONE;
 static int64_t started;
 static void (*on_done)(int ok);
+static child_cow cow;
+
+const child_cow *child_cow_info(void)
+{
+    return &cow;
+}
+
+/* The child's private dirty memory (its copies), from smaps_rollup. */
+static void sample_cow(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    size_t kb = 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long v;
+        if (sscanf(line, "Private_Dirty: %lu kB", &v) == 1) {
+            kb += v;
+        }
+    }
+    fclose(f);
+    cow.current = kb * 1024;
+    cow.sampled_ms = server_ms();
+    if (cow.current > cow.peak) {
+        cow.peak = cow.current;
+    }
+}
+
+/* A child ended: its peak is the type's last figure. */
+static void end_cow(int t)
+{
+    if (t == CHILD_RDB) {
+        cow.last_rdb = cow.peak;
+    } else if (t == CHILD_AOF) {
+        cow.last_aof = cow.peak;
+    }
+    cow.current = cow.peak = 0;
+    cow.sampled_ms = 0;
+}
 
 int child_start(int t, int (*fn)(void), void (*done)(int ok))
 {
@@ -43,6 +86,7 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
     pid = p;
     type = t;
     started = server_ms();
+    cow.current = cow.peak = 0;
     on_done = done;
     return 0;
 }
@@ -64,9 +108,11 @@ void child_reap(void)
     }
     int status;
     if (waitpid(pid, &status, WNOHANG) != pid) {
+        sample_cow();
         return;
     }
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    end_cow(type);
     void (*done)(int) = on_done;
     pid = -1;
     type = CHILD_NONE;
@@ -83,6 +129,7 @@ void child_kill(void)
     }
     kill(pid, SIGUSR1);
     waitpid(pid, NULL, 0);
+    end_cow(type);
     void (*done)(int) = on_done;
     pid = -1;
     type = CHILD_NONE;

@@ -4,6 +4,7 @@
 #ifndef KEEL_CHILD_H
 #define KEEL_CHILD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { CHILD_NONE, CHILD_RDB, CHILD_AOF };
@@ -19,5 +20,15 @@ int64_t child_started_ms(void);
 void child_reap(void);
 /* Stops the child and discards its work (shutdown). */
 void child_kill(void);
+
+/* Copy-on-write of the running child, as INFO persistence reports it: the
+ * memory the child holds privately (pages it copied since the fork), read
+ * from /proc by the cron while the child runs. */
+typedef struct child_cow {
+    size_t current, peak;      /* 0 when no child runs */
+    int64_t sampled_ms;        /* when current was read */
+    size_t last_rdb, last_aof; /* the peak of the last child of each type */
+} child_cow;
+const child_cow *child_cow_info(void);
 
 #endif

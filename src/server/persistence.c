@@ -380,14 +380,21 @@ str persistence_info(str s)
                        (long long)(server.loading_start_ms / 1000), server.loading_total, server.loading_done, perc,
                        eta);
     }
+    /* A forked child's copies are read from /proc; a forkless snapshot
+     * copies nothing and reports how far its walk has come. */
+    const child_cow *cow = child_cow_info();
+    long long saved, total;
+    snapshot_progress(&saved, &total);
     s = str_printf(s,
-                   ""
-                   "current_cow_peak:0\r\n"
-                   "current_cow_size:0\r\n"
-                   "current_cow_size_age:0\r\n"
-                   "current_fork_perc:0.00\r\n"
-                   "current_save_keys_processed:0\r\n"
-                   "current_save_keys_total:0\r\n"
+                   "current_cow_peak:%zu\r\n"
+                   "current_cow_size:%zu\r\n"
+                   "current_cow_size_age:%lld\r\n"
+                   "current_fork_perc:%.2f\r\n"
+                   "current_save_keys_processed:%lld\r\n"
+                   "current_save_keys_total:%lld\r\n",
+                   cow->peak, cow->current, cow->sampled_ms ? (long long)(server_ms() - cow->sampled_ms) / 1000 : 0LL,
+                   total ? 100.0 * (double)saved / (double)total : 0.0, saved, total);
+    s = str_printf(s,
                    "rdb_changes_since_last_save:%lld\r\n"
                    "rdb_bgsave_in_progress:%d\r\n"
                    "rdb_last_save_time:%lld\r\n"
@@ -395,13 +402,13 @@ str persistence_info(str s)
                    "rdb_last_bgsave_time_sec:%lld\r\n"
                    "rdb_current_bgsave_time_sec:%lld\r\n"
                    "rdb_saves:%lld\r\n"
-                   "rdb_last_cow_size:0\r\n"
+                   "rdb_last_cow_size:%zu\r\n"
                    "rdb_last_load_keys_expired:%lld\r\n"
                    "rdb_last_load_keys_loaded:%lld\r\n",
                    server.dirty, bgsave_in_progress(), (long long)server.lastsave, last_save_ok ? "ok" : "err",
                    last_bgsave_secs,
                    bgsave_in_progress() ? (long long)((server_ms() - bgsave_started_ms) / 1000) : -1LL, rdb_saves,
-                   server.stats.rdb_last_load_keys_expired, server.stats.rdb_last_load_keys_loaded);
+                   cow->last_rdb, server.stats.rdb_last_load_keys_expired, server.stats.rdb_last_load_keys_loaded);
     s = aof_info(s);
     return str_append_cstr(s, "module_fork_in_progress:0\r\n"
                               "module_fork_last_cow_size:0\r\n");

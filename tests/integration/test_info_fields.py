@@ -193,3 +193,43 @@ def test_replica_buffers_do_not_count_for_maxmemory(cluster):
         assert c.info("stats")["evicted_keys"] == 0 and c.dbsize() == 401
     finally:
         os.kill(replica.node.proc.pid, signal.SIGCONT)
+
+
+def persistence(c):
+    return c.info("persistence")
+
+
+@keel_only
+def test_save_progress_of_a_forkless_snapshot(spawn):
+    c = spawn().client()
+    c.execute_command("DEBUG", "POPULATE", 2000)
+    c.config_set("rdb-key-save-delay", 1000)  # about 2 s for the walk
+    c.bgsave()
+    p = wait_until(lambda: (lambda p: p if p["current_save_keys_processed"] > 0 else None)(persistence(c)),
+                   "the snapshot to start writing")
+    assert p["current_save_keys_total"] == 2000 and p["current_save_keys_processed"] < 2000
+    assert abs(p["current_fork_perc"] - 100.0 * p["current_save_keys_processed"] / 2000) < 0.01
+    assert p["current_cow_size"] == 0  # nothing is copied without a fork
+    c.config_set("rdb-key-save-delay", 0)
+    wait_until(lambda: persistence(c)["rdb_bgsave_in_progress"] == 0, "the BGSAVE to end")
+    p = persistence(c)
+    assert (p["current_save_keys_processed"], p["current_save_keys_total"], p["current_fork_perc"]) == (0, 0, 0)
+
+
+@keel_only
+def test_copy_on_write_of_a_forked_save_is_measured(spawn):
+    c = spawn(SERVER, None, "--bgsave-forkless", "no").client()
+    c.execute_command("DEBUG", "POPULATE", 2000, "k", 10000)
+    c.config_set("rdb-key-save-delay", 1000)  # the child takes about 2 s
+    c.bgsave()
+    # Changing a byte of each value makes the kernel copy its page for one side.
+    pipe = c.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.setrange("k:%d" % i, 0, "z")
+    pipe.execute()
+    p = wait_until(lambda: (lambda p: p if p["current_cow_size"] > 4_000_000 else None)(persistence(c)),
+                   "the child's copies to show")
+    assert p["current_cow_peak"] >= p["current_cow_size"]
+    wait_until(lambda: persistence(c)["rdb_bgsave_in_progress"] == 0, "the BGSAVE to end", timeout=30)
+    p = persistence(c)
+    assert p["rdb_last_cow_size"] > 4_000_000 and p["current_cow_size"] == 0
