@@ -171,6 +171,12 @@ int db_expire_if_needed(db *d, kobj *o)
     if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired()) {
         return 1; /* hidden, but left for the master's DEL */
     }
+    db_expire_now(d, o);
+    return 1;
+}
+
+void db_expire_now(db *d, kobj *o)
+{
     /* The deletion is timed as Redis's "expire-del": it includes saving
      * the entry first when a snapshot has not reached it yet. */
     int64_t start = util_mono_us();
@@ -193,7 +199,6 @@ int db_expire_if_needed(db *d, kobj *o)
     if (kb != small) {
         alloc_free(kb);
     }
-    return 1;
 }
 
 kobj *db_find_raw(db *d, sv key)

@@ -105,6 +105,8 @@ kobj *db_set_expire(db *d, kobj *o, int64_t expire);
 int db_is_expired(const kobj *o);
 /* Deletes o if expired (calling key_expired); returns 1 if it was. */
 int db_expire_if_needed(db *d, kobj *o);
+/* Deletes expired o as expiry does (hooks called), whoever keeps keys. */
+void db_expire_now(db *d, kobj *o);
 kobj *db_random_key(db *d);
 /* Swaps the contents of two databases (SWAPDB). */
 void db_swap(db *a, db *b);

@@ -78,6 +78,14 @@ size_t repl_backlog_memory(void);
  * not counted for maxmemory). */
 size_t repl_replica_buffers_memory(void);
 
+/* Keys a writable replica's own clients gave a TTL (replica_expires.c):
+ * noted after such a write, deleted by the cron once expired, forgotten
+ * when the replica is promoted. */
+void repl_track_expires(client *c, const command *cmd);
+void repl_expire_tracked(void);
+void repl_forget_tracked(void);
+size_t repl_tracked_expires(void);
+
 /* FAILOVER (failover.c) and what it asks of the primary side. */
 const char *repl_failover_state(void);
 void repl_failover_check(void);

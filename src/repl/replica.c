@@ -728,6 +728,7 @@ void repl_set_primary(const char *host, int port)
             repl_shift_id();
             repl.seldb = -1;
             repl_drop_replicas();
+            repl_forget_tracked(); /* a primary expires every key itself */
             log_msg(LOG_NOTICE, "MASTER MODE enabled (user request from '%s')",
                     server.current_client ? server.current_client->addr : "config");
         }
@@ -737,6 +738,7 @@ void repl_set_primary(const char *host, int port)
     lnk.port = port;
     lnk.down_since_ms = 0; /* never up with this primary: INFO says -1 */
     repl_drop_replicas();
+    repl_forget_tracked();
     lnk.state = LINK_CONNECT;
     log_msg(LOG_NOTICE, "REPLICAOF %s:%d enabled", host, port);
     link_connect();

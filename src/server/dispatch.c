@@ -256,8 +256,14 @@ void dispatch_call(client *c, command *cmd)
     if (show) {
         monitor_feed(c, c->argv, c->argc);
     }
-    if (server.dirty > dirty && (cmd->flags & CMD_WRITE) && !c->propagate_as_is) {
-        propagate_cmd(c->db->id, c->argv, c->argc);
+    if (server.dirty > dirty && (cmd->flags & CMD_WRITE)) {
+        if (!c->propagate_as_is) {
+            propagate_cmd(c->db->id, c->argv, c->argc);
+        }
+        /* A writable replica's own write: its TTLs are ours to expire. */
+        if (!(c->flags & CLIENT_MASTER) && repl_is_replica()) {
+            repl_track_expires(c, cmd);
+        }
     }
     c->propagate_as_is = 0;
     server.propagate_depth--;

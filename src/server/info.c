@@ -251,6 +251,7 @@ static str section_stats(str s)
                    "latest_fork_usec:%lld\r\n"
                    "total_forks:%lld\r\n"
                    "migrate_cached_sockets:%d\r\n"
+                   "slave_expires_tracked_keys:%zu\r\n"
                    /* activedefrag cannot be turned on (config.c), so these stay 0 */
                    "active_defrag_hits:0\r\n"
                    "active_defrag_misses:0\r\n"
@@ -279,7 +280,7 @@ static str section_stats(str s)
                    server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
                    server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
                    server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
-                   server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(),
+                   server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(),
                    server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
                    server.stats.unexpected_error_replies, server.stats.total_error_replies,
                    server.stats.reads_processed, server.stats.writes_processed, server.stats.io_threaded_reads,

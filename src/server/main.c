@@ -168,6 +168,9 @@ static long cron(ev_loop *l, long long id, void *data)
         int64_t budget = (250000 + 20000 * (int64_t)(server.cfg.active_expire_effort - 1)) / server.cfg.hz;
         int64_t start = util_mono_us();
         db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
+        if (repl_is_replica()) {
+            repl_expire_tracked();
+        }
         int64_t took = util_mono_us() - start;
         latency_add("expire-cycle", took / 1000);
         server.stats.expire_cycle_us += took;

@@ -25,8 +25,6 @@ NOT_PRINTED = {
     # Keel frees a client's reply buffer once it is sent, so there is no
     # resize policy whose steps these would count.
     "reply_buffer_shrinks", "reply_buffer_expands",
-    # Keel keeps no separate table of keys a writable replica set TTLs on.
-    "slave_expires_tracked_keys",
 }
 
 

@@ -1018,3 +1018,35 @@ def test_config_set_repl_backlog_size_resizes_the_ring(cluster):
     assert int(info["repl_backlog_histlen"]) == 32768
     assert int(info["repl_backlog_first_byte_offset"]) == int(info["master_repl_offset"]) - 32768 + 1
     wait_in_sync(primary, replica)
+
+
+# ---------------------------------------------------------------- writable replicas
+
+@pairs
+def test_writable_replica_expires_its_own_keys(cluster, kinds):
+    """Keys a writable replica's own clients give a TTL are unknown to the
+    primary, which will never send their DEL: the replica tracks and
+    expires them itself (INFO slave_expires_tracked_keys), while keys from
+    the primary still wait for the primary's DEL."""
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    replica.c.config_set("replica-read-only", "no")
+    r = replica.client()
+    primary.c.set("theirs", "1", px=2000)
+    wait_in_sync(primary, replica)
+    r.set("mine", "1", px=1000)
+    r.execute_command("SET", "mine2", "1")
+    r.execute_command("PEXPIRE", "mine2", 1000)
+    replica.client(3).set("mine3", "1", px=1000)
+    r.eval("redis.call('set', KEYS[1], '1', 'PX', 1000)", 1, "byscript")
+    r.set("kept", "1")  # no TTL: not tracked
+    assert int(replica.info("stats")["slave_expires_tracked_keys"]) == 4
+    assert replica.info("keyspace")["db0"].startswith("keys=5,expires=4,")
+    wait_until(lambda: int(replica.info("stats")["slave_expires_tracked_keys"]) == 0,
+               "the replica to expire its own keys", peers=(primary, replica))
+    # Gone for real (not just hidden): the keyspace no longer counts them;
+    # "theirs" went when the primary's DEL arrived.
+    wait_until(lambda: replica.info("keyspace")["db0"].startswith("keys=1,expires=0,"),
+               "the primary's key to go too", peers=(primary, replica))
+    assert "db3" not in replica.info("keyspace")
+    assert r.get("kept") == "1"
