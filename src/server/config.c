@@ -565,21 +565,39 @@ static str get_cluster_enabled(void)
     return str_new("no", 2);
 }
 
-/* maxmemory-clients: client eviction is not implemented; 0 (off, the
- * default) is accepted, anything else refused rather than ignored. */
+/* maxmemory-clients: bytes, or "N%" of maxmemory, as Redis reads it. */
 static int set_maxmemory_clients(const char *val, char *err, size_t errlen)
 {
+    size_t len = strlen(val);
     long long v;
-    if (!util_parse_memory(val, &v) || v != 0) {
-        snprintf(err, errlen, "Keel has no client eviction: only 0 is accepted");
+    if (len > 1 && val[len - 1] == '%') {
+        if (!util_parse_ll(val, len - 1, &v) || v < 0) {
+            snprintf(err, errlen, "argument must be a memory or percent value");
+            return -1;
+        }
+        if (v > 100) {
+            snprintf(err, errlen, "percentage argument must be less or equal to 100");
+            return -1;
+        }
+        server.cfg.maxmemory_clients = 0;
+        server.cfg.maxmemory_clients_perc = (int)v;
+        return 0;
+    }
+    if (!util_parse_memory(val, &v) || v < 0) {
+        snprintf(err, errlen, "argument must be a memory or percent value");
         return -1;
     }
+    server.cfg.maxmemory_clients = v;
+    server.cfg.maxmemory_clients_perc = 0;
     return 0;
 }
 
 static str get_maxmemory_clients(void)
 {
-    return str_new("0", 1);
+    if (server.cfg.maxmemory_clients_perc) {
+        return str_printf(str_empty(8), "%d%%", server.cfg.maxmemory_clients_perc);
+    }
+    return str_from_ll(server.cfg.maxmemory_clients);
 }
 
 #define S(field) (&server.cfg.field)

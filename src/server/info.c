@@ -139,7 +139,7 @@ static str section_memory(str s)
     size_t clients_mem = 0, replicas_mem = repl_replica_buffers_memory();
     for (client *c = server.clients; c; c = c->next) {
         if (!(c->flags & CLIENT_REPLICA)) {
-            clients_mem += sizeof(*c) + c->qcap + c->out.cap;
+            clients_mem += client_mem(c);
         }
     }
     size_t startup = 0;
@@ -243,7 +243,7 @@ static str section_stats(str s)
                    "expired_time_cap_reached_count:%lld\r\n"
                    "expire_cycle_cpu_milliseconds:%lld\r\n"
                    "evicted_keys:%lld\r\n"
-                   "evicted_clients:0\r\n"
+                   "evicted_clients:%lld\r\n"
                    "total_eviction_exceeded_time:%lld\r\n"
                    "current_eviction_exceeded_time:%lld\r\n"
                    "keyspace_hits:%lld\r\n"
@@ -277,7 +277,7 @@ static str section_stats(str s)
                    instant_rate(INSTANT_NET_INPUT) / 1024, instant_rate(INSTANT_NET_OUTPUT) / 1024,
                    instant_rate(INSTANT_NET_REPL_INPUT) / 1024, instant_rate(INSTANT_NET_REPL_OUTPUT) / 1024,
                    server.stats.rejected_conn, sync, server.stats.expiredkeys, server.stats.expire_cycle_cap_reached,
-                   server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
+                   server.stats.expire_cycle_us / 1000, server.stats.evictedkeys, server.stats.evicted_clients,
                    server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
                    server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
                    server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(),

@@ -234,6 +234,7 @@ static void before_sleep(ev_loop *l)
     /* A quick expiry pass when the last cron pass ran out of budget is left
      * to cron; here only replies and closes. */
     client_flush_pending();
+    client_evict_check();
     client_reap();
 }
 

@@ -166,6 +166,10 @@ typedef struct server_config {
     char *pidfile;
     int protected_mode;
     long long maxmemory;
+    /* maxmemory-clients: all clients' memory at most this many bytes, or
+     * this percent of maxmemory (client_evict.c); 0 both: no limit. */
+    long long maxmemory_clients;
+    int maxmemory_clients_perc;
     int maxmemory_policy;
     int maxmemory_samples;
     int maxmemory_eviction_tenacity;
@@ -301,6 +305,7 @@ typedef struct server_stats {
     long long expire_cycle_us;          /* time the active expiry cycles took */
     long long expire_cycle_cap_reached; /* cycles that ran out of their time budget */
     long long evictedkeys;
+    long long evicted_clients;
     long long keyspace_hits;
     long long keyspace_misses;
     /* INFO's totals are the sums with the repl counters, as in Redis 7.0;
@@ -513,6 +518,11 @@ void dispatch_pipeline_close(void);
 /* Run argv as a command on c; used by MULTI/EXEC and scripts. */
 void dispatch_call(client *c, command *cmd);
 void client_info_line(client *c, str *out);
+/* The memory a client holds (CLIENT LIST tot-mem, maxmemory-clients). */
+size_t client_mem(const client *c);
+/* maxmemory-clients: disconnects the biggest clients while all together
+ * hold more than the limit (client_evict.c; before the loop sleeps). */
+void client_evict_check(void);
 client *client_by_id(uint64_t id);
 /* Copies argv into owned strings (a command that outlives its query
  * buffer: blocked clients, queued MULTI commands). */

@@ -75,11 +75,67 @@ def test_cluster_enabled_yes_stops_startup():
     assert "Keel has no cluster mode: shard with twemproxy (docs/SCALING.md)" in out
 
 
-def test_maxmemory_clients_other_than_zero_is_refused(r):
-    assert r.config_set("maxmemory-clients", "0") is True
-    assert err(r.config_set, "maxmemory-clients", "10mb") == \
-        "CONFIG SET failed (possibly related to argument 'maxmemory-clients') - " \
-        "Keel has no client eviction: only 0 is accepted"
+@pytest.mark.parametrize("value,shown", [("10%", "10%"), ("5mb", "5242880"), ("0%", "0"), ("100%", "100%"),
+                                         ("0", "0")])
+def test_maxmemory_clients_values_as_redis(r, redis_ref, value, shown):
+    for c in (r, redis_ref):
+        assert c.config_set("maxmemory-clients", value) is True
+        assert c.config_get("maxmemory-clients") == {"maxmemory-clients": shown}
+        c.config_set("maxmemory-clients", "0")
+
+
+@pytest.mark.parametrize("value,why", [("-1", "argument must be a memory or percent value"),
+                                       ("abc", "argument must be a memory or percent value"),
+                                       ("101%", "percentage argument must be less or equal to 100")])
+def test_maxmemory_clients_errors_as_redis(r, redis_ref, value, why):
+    want = "CONFIG SET failed (possibly related to argument 'maxmemory-clients') - " + why
+    assert err(r.config_set, "maxmemory-clients", value) == err(redis_ref.config_set, "maxmemory-clients", value) \
+        == want
+
+
+def half_sent_bulk(port, size):
+    """A connection that has sent `size` bytes of a bulk argument it never
+    finishes: that much query buffer held on the server."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"*2\r\n$3\r\nSET\r\n$%d\r\n" % (size + 1) + b"x" * size)
+    return s
+
+
+def closed(sock):
+    try:
+        sock.settimeout(0.2)
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize("kind,limit", [("keel", "5%"), ("keel", "5mb"), ("redis", "5%")])
+def test_maxmemory_clients_evicts_the_biggest_clients(keel, kind, limit):
+    """Over maxmemory-clients the clients holding the most memory go first,
+    until the rest fit; CLIENT NO-EVICT ON spares one; INFO counts them."""
+    s = keel() if kind == "keel" else Server("--save", "", binary="/usr/bin/redis-server")
+    try:
+        admin = s.client()
+        assert admin.client_no_evict("on") == b"OK"
+        big = [half_sent_bulk(s.port, 3 << 20) for _ in range(2)]
+        small = half_sent_bulk(s.port, 200 << 10)
+        time.sleep(0.3)  # the bytes arrive
+        assert admin.info("stats")["evicted_clients"] == 0
+        admin.config_set("maxmemory", "100mb")  # 5% of it: 5 MB
+        admin.config_set("maxmemory-clients", limit)
+        deadline = time.time() + 5
+        while time.time() < deadline and admin.info("stats")["evicted_clients"] < 1:
+            admin.ping()  # a command and a loop pass: the check runs
+            time.sleep(0.05)
+        # One of the two big ones brings the total under 5 MB; the rest stay.
+        assert admin.info("stats")["evicted_clients"] == 1
+        assert sorted(closed(b) for b in big) == [False, True]
+        assert not closed(small)
+        assert admin.ping() is True
+    finally:
+        s.stop()
 
 
 def notify_listener(abstract):
