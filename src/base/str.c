@@ -104,6 +104,30 @@ str str_append_cstr(str s, const char *p)
     return str_append(s, p, strlen(p));
 }
 
+str str_append_quoted(str s, const char *p, size_t len)
+{
+    s = str_append(s, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        switch (ch) {
+        case '\\': s = str_append(s, "\\\\", 2); break;
+        case '"': s = str_append(s, "\\\"", 2); break;
+        case '\n': s = str_append(s, "\\n", 2); break;
+        case '\r': s = str_append(s, "\\r", 2); break;
+        case '\t': s = str_append(s, "\\t", 2); break;
+        case '\a': s = str_append(s, "\\a", 2); break;
+        case '\b': s = str_append(s, "\\b", 2); break;
+        default:
+            if (ch >= 0x20 && ch < 0x7f) {
+                s = str_append(s, (const char *)&ch, 1);
+            } else {
+                s = str_printf(s, "\\x%02x", ch);
+            }
+        }
+    }
+    return str_append(s, "\"", 1);
+}
+
 str str_printf(str s, const char *fmt, ...)
 {
     va_list ap;

@@ -22,6 +22,10 @@ size_t str_cap(const str s);
 str str_append(str s, const char *p, size_t len);
 str str_append_cstr(str s, const char *p);
 str str_printf(str s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends p in double quotes with C escapes (\\ \" \n \r \t \a \b, and
+ * \xHH for other bytes outside printable ASCII), as Redis quotes a value in
+ * MONITOR, CONFIG REWRITE and the Lua debugger. */
+str str_append_quoted(str s, const char *p, size_t len);
 /* Make room for at least `extra` more bytes without changing the length. */
 str str_reserve(str s, size_t extra);
 /* Set the length (must fit in capacity); writes the terminating NUL. */

@@ -170,31 +170,6 @@ static void send_logs(void)
 
 /* ---- how values look ---- */
 
-/* A string quoted, with escapes for what is not printable. */
-static str repr_bytes(str s, const char *p, size_t len)
-{
-    s = str_append(s, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        switch (ch) {
-        case '\\': s = str_append(s, "\\\\", 2); break;
-        case '"': s = str_append(s, "\\\"", 2); break;
-        case '\n': s = str_append(s, "\\n", 2); break;
-        case '\r': s = str_append(s, "\\r", 2); break;
-        case '\t': s = str_append(s, "\\t", 2); break;
-        case '\a': s = str_append(s, "\\a", 2); break;
-        case '\b': s = str_append(s, "\\b", 2); break;
-        default:
-            if (ch >= 0x20 && ch < 0x7f) {
-                s = str_append(s, (const char *)&ch, 1);
-            } else {
-                s = str_printf(s, "\\x%02x", ch);
-            }
-        }
-    }
-    return str_append(s, "\"", 1);
-}
-
 /* A Lua value as the debugger prints it: tables whose keys run 1..n as
  * {a; b}, others as {[k]=v; ...}. */
 static str repr_value(str s, lua_State *L, int idx, int level)
@@ -209,7 +184,7 @@ static str repr_value(str s, lua_State *L, int idx, int level)
     case LUA_TSTRING: {
         size_t len;
         const char *p = lua_tolstring(L, idx, &len);
-        return repr_bytes(s, p, len);
+        return str_append_quoted(s, p, len);
     }
     case LUA_TNUMBER: return str_printf(s, "%g", (double)lua_tonumber(L, idx));
     case LUA_TBOOLEAN: return str_append_cstr(s, lua_toboolean(L, idx) ? "true" : "false");
@@ -247,7 +222,7 @@ static str repr_value(str s, lua_State *L, int idx, int level)
     default: {
         char buf[64];
         snprintf(buf, sizeof(buf), "%s@%p", lua_typename(L, lua_type(L, idx)), lua_topointer(L, idx));
-        return repr_bytes(s, buf, strlen(buf));
+        return str_append_quoted(s, buf, strlen(buf));
     }
     }
 }
@@ -281,7 +256,7 @@ static const char *human_reply(str *s, const char *p, const char *end, int depth
     }
     switch (*p) {
     case '+':
-    case '-': *s = repr_bytes(*s, p, (size_t)(e - p)); return next;
+    case '-': *s = str_append_quoted(*s, p, (size_t)(e - p)); return next;
     case ':':
     case '(': *s = str_append(*s, p + 1, (size_t)(e - p - 1)); return next;
     case ',':
@@ -299,7 +274,7 @@ static const char *human_reply(str *s, const char *p, const char *end, int depth
         if (n > end - next) {
             n = end - next;
         }
-        *s = repr_bytes(*s, next, (size_t)n);
+        *s = str_append_quoted(*s, next, (size_t)n);
         return next + n + 2 <= end ? next + n + 2 : end;
     case '*':
     case '~':

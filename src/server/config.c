@@ -1348,26 +1348,7 @@ static str append_arg(str out, const char *p, size_t len)
     if (plain) {
         return str_append(out, p, len);
     }
-    out = str_append(out, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        switch (ch) {
-        case '\\': out = str_append(out, "\\\\", 2); break;
-        case '"': out = str_append(out, "\\\"", 2); break;
-        case '\n': out = str_append(out, "\\n", 2); break;
-        case '\r': out = str_append(out, "\\r", 2); break;
-        case '\t': out = str_append(out, "\\t", 2); break;
-        case '\a': out = str_append(out, "\\a", 2); break;
-        case '\b': out = str_append(out, "\\b", 2); break;
-        default:
-            if (isprint(ch)) {
-                out = str_append(out, (const char *)&ch, 1);
-            } else {
-                out = str_printf(out, "\\x%02x", ch);
-            }
-        }
-    }
-    return str_append(out, "\"", 1);
+    return str_append_quoted(out, p, len);
 }
 
 /* "name value\n" for one directive with its current value. */

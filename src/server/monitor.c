@@ -73,31 +73,6 @@ const sv *monitor_redact(client *c, const sv *argv, int argc, sv *out)
     return out;
 }
 
-/* An argument quoted as Redis's monitor output has it. */
-static str quoted(str s, sv a)
-{
-    s = str_append(s, "\"", 1);
-    for (size_t i = 0; i < a.len; i++) {
-        unsigned char ch = (unsigned char)a.ptr[i];
-        switch (ch) {
-        case '\\': s = str_append(s, "\\\\", 2); break;
-        case '"': s = str_append(s, "\\\"", 2); break;
-        case '\n': s = str_append(s, "\\n", 2); break;
-        case '\r': s = str_append(s, "\\r", 2); break;
-        case '\t': s = str_append(s, "\\t", 2); break;
-        case '\a': s = str_append(s, "\\a", 2); break;
-        case '\b': s = str_append(s, "\\b", 2); break;
-        default:
-            if (isprint(ch)) {
-                s = str_append(s, (const char *)&ch, 1);
-            } else {
-                s = str_printf(s, "\\x%02x", ch);
-            }
-        }
-    }
-    return str_append(s, "\"", 1);
-}
-
 void monitor_feed(client *c, const sv *argv, int argc)
 {
     if (monitor_count == 0) {
@@ -118,7 +93,7 @@ void monitor_feed(client *c, const sv *argv, int argc)
     const sv *show = monitor_redact(c, argv, argc, red);
     for (int i = 0; i < argc; i++) {
         line = str_append(line, " ", 1);
-        line = quoted(line, show[i]);
+        line = str_append_quoted(line, show[i].ptr, show[i].len);
     }
     if (red != tmp) {
         alloc_free(red);

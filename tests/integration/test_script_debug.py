@@ -134,6 +134,7 @@ import time
 import pytest
 
 from conftest import SERVER, raw_cmd
+from resp_client import RespConn, RespError
 
 # Where Keel deliberately differs from Redis 7.0 the tests say both: Keel
 # keeps a command pipelined behind another (Redis drops it), counts the
@@ -154,67 +155,33 @@ class Err(str):
     """An error reply: its text without the leading '-'."""
 
 
-def read_reply(f):
-    """One RESP2/RESP3 reply: simple strings as str, bulk strings as bytes."""
-    line = f.readline()
-    if not line:
-        raise EOFError("connection closed")
-    assert line.endswith(b"\r\n"), line
-    t, rest = line[:1], line[1:-2]
-    if t == b"+":
-        return rest.decode()
-    if t == b"-":
-        return Err(rest.decode())
-    if t == b":":
-        return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)
-        assert data.endswith(b"\r\n"), data
-        return data[:-2]
-    if t in (b"*", b"~"):
-        n = int(rest)
-        return None if n < 0 else [read_reply(f) for _ in range(n)]
-    if t == b"%":
-        return {read_reply(f): read_reply(f) for _ in range(int(rest))}
-    if t == b"_":
-        return None
-    if t == b",":
-        return float(rest)
-    if t == b"#":
-        return rest == b"t"
-    raise AssertionError("unexpected reply line %r" % line)
-
-
-class Conn:
-    """A raw RESP connection; every read times out so a hang fails."""
+class Conn(RespConn):
+    """A raw RESP connection (resp_client's reader) whose error replies are
+    Err strings; every read times out so a hang fails."""
 
     def __init__(self, server, timeout=5):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-        self.f = self.sock.makefile("rb")
+        super().__init__(server)
+        self.sock.settimeout(timeout)
 
-    def send(self, *args):
-        self.sock.sendall(raw_cmd(*args))
+    def read(self, timeout=5):
+        v = super().read(timeout)
+        return Err(str(v)) if isinstance(v, RespError) else v
 
-    def read(self):
-        return read_reply(self.f)
-
-    def call(self, *args):
-        self.send(*args)
-        return self.read()
+    def raw(self, n):
+        """The next n bytes as sent."""
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
 
     def at_eof(self):
         """True once the server has closed the connection (and sent nothing more)."""
+        if self.buf:
+            return False
         try:
-            return self.f.read(1) == b""
+            return self.sock.recv(1) == b""
         except ConnectionResetError:
             return True
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
 
 
 class Debugger(Conn):
@@ -717,12 +684,11 @@ def test_final_reply_in_resp3(server, r):
     assert c.call("SCRIPT", "DEBUG", "SYNC") == "OK"
     # The frames stay RESP2 arrays of simple strings; the final reply is RESP3.
     c.send("EVAL", "return {1, false}", 0)
-    assert c.f.readline() == b"*2\r\n"
-    assert c.f.readline() == b"+* Stopped at 1, stop reason = step over\r\n"
-    assert c.f.readline() == b"+-> 1   return {1, false}\r\n"
+    first = b"*2\r\n+* Stopped at 1, stop reason = step over\r\n+-> 1   return {1, false}\r\n"
+    assert c.raw(len(first)) == first
     c.send("c")
     final = b"*1\r\n+<endsession>\r\n*2\r\n:1\r\n_\r\n"
-    assert c.f.read(len(final)) == final
+    assert c.raw(len(final)) == final
     assert c.at_eof()
     c.close()
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "base/util.h"
 #include "unit.h"
 
@@ -355,8 +356,29 @@ static void test_glob(void)
     }
 }
 
+/* str_append_quoted: Redis's quoting (MONITOR, CONFIG REWRITE, the Lua
+ * debugger). */
+static int quotes_as(const char *in, size_t len, const char *want)
+{
+    str s = str_append_quoted(str_new("x=", 2), in, len);
+    int ok = str_len(s) == strlen(want) && memcmp(s, want, str_len(s)) == 0;
+    str_free(s);
+    return ok;
+}
+
+static void test_quoted(void)
+{
+    CHECK(quotes_as("", 0, "x=\"\""));
+    CHECK(quotes_as("plain text", 10, "x=\"plain text\""));
+    CHECK(quotes_as("a\"b\\c", 5, "x=\"a\\\"b\\\\c\""));
+    CHECK(quotes_as("\n\r\t\a\b", 5, "x=\"\\n\\r\\t\\a\\b\""));
+    CHECK(quotes_as("\x01\x7f\xff ~", 5, "x=\"\\x01\\x7f\\xff ~\""));
+    CHECK(quotes_as("a\0b", 3, "x=\"a\\x00b\""));
+}
+
 int main(void)
 {
+    test_quoted();
     test_parse_ll();
     test_ll2str();
     test_parse_double();
