@@ -87,20 +87,6 @@ static void log_line(str line)
     ldb.log[ldb.nlog++] = line;
 }
 
-static void log_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_fmt(const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        n = 0;
-    }
-    log_line(str_new(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1));
-}
-
 /* Values and replies are cut at maxlen, with a hint the first time (not
  * once the user has chosen a maxlen). */
 static void log_trimmed(str line)
@@ -589,7 +575,7 @@ static void dbg_trace(lua_State *L)
     for (; lua_getstack(L, level, &ar); level++) {
         lua_getinfo(L, "Snl", &ar);
         if (ar.source && strcmp(ar.source, "@user_script") == 0) {
-            log_fmt("%s %s:", level == 0 ? "In" : "From", ar.name ? ar.name : "top level");
+            log_line(str_printf(str_empty(64), "%s %s:", level == 0 ? "In" : "From", ar.name ? ar.name : "top level"));
             log_source_line(ar.currentline);
         }
     }
@@ -605,7 +591,7 @@ static void dbg_break(void)
             log_line(cstr("No breakpoints set. Use 'b <line>' to add one."));
             return;
         }
-        log_fmt("%d breakpoints set:", ldb.nbp);
+        log_line(str_printf(str_empty(64), "%d breakpoints set:", ldb.nbp));
         for (int i = 0; i < ldb.nbp; i++) {
             log_source_line(ldb.bp[i]);
         }
@@ -614,7 +600,7 @@ static void dbg_break(void)
     for (int j = 1; j < ldb.argc; j++) {
         long long line;
         if (!util_parse_ll(ldb.argv[j], str_len(ldb.argv[j]), &line)) {
-            log_fmt("Invalid argument:'%.*s'", (int)str_len(ldb.argv[j]), ldb.argv[j]);
+            log_line(str_printf(str_empty(64), "Invalid argument:'%.*s'", (int)str_len(ldb.argv[j]), ldb.argv[j]));
         } else if (line == 0) {
             ldb.nbp = 0;
             log_line(cstr("All breakpoints removed."));
@@ -711,7 +697,7 @@ static void dbg_maxlen(void)
         ldb.maxlen_hint_sent = 1; /* the user knows now */
     }
     if (ldb.maxlen) {
-        log_fmt("<value> replies are truncated at %d bytes.", ldb.maxlen);
+        log_line(str_printf(str_empty(64), "<value> replies are truncated at %d bytes.", ldb.maxlen));
     } else {
         log_line(cstr("<value> replies are unlimited."));
     }
@@ -813,7 +799,7 @@ void ldb_hook(lua_State *L, lua_Debug *ar)
                          : timeout ? "timeout reached, infinite loop?"
                                    : "step over";
     ldb.step = ldb.luabp = 0;
-    log_fmt("* Stopped at %d, stop reason = %s", ldb.currentline, reason);
+    log_line(str_printf(str_empty(64), "* Stopped at %d, stop reason = %s", ldb.currentline, reason));
     log_source_line(ldb.currentline);
     if (repl(L) < 0 && timeout) {
         /* Nobody can stop it any more: end it rather than block forever. */
