@@ -386,10 +386,11 @@ static void expire_visit(void *n, void *arg)
 #define EXPIRE_SPARSE_US 1000
 #define EXPIRE_SPARSE_RATIO 64
 
-long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
+long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db, long *sampled)
 {
     int64_t start = util_mono_us();
     long total = 0;
+    *sampled = 0;
     for (int i = 0; i < ndb; i++) {
         db *d = &dbs[(*next_db + i) % ndb];
         if (d->expires == 0) {
@@ -421,6 +422,7 @@ long db_active_expire(db *dbs, int ndb, int64_t budget_us, int *next_db)
             }
         }
         total += c.expired;
+        *sampled += c.sampled;
         if (d->expires == 0) {
             d->avg_ttl = 0;
         } else if (c.ttl_live) {

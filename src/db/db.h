@@ -115,8 +115,8 @@ void db_take(db *d, ktable *out, size_t *expires);
 
 /* One bounded round of active expiry over the given databases: samples
  * keys with TTLs and deletes the expired; stops after time_budget_us.
- * Returns keys expired. */
-long db_active_expire(db *dbs, int ndb, int64_t time_budget_us, int *next_db);
+ * Returns keys expired; *sampled gets how many keys with a TTL it looked at. */
+long db_active_expire(db *dbs, int ndb, int64_t time_budget_us, int *next_db, long *sampled);
 
 /* Update LRU/LFU on access. */
 void db_touch(kobj *o);

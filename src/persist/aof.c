@@ -62,7 +62,8 @@ static struct {
     /* rewrites */
     int rewrite_scheduled;
     long long rewrites;
-    int64_t rewrite_start_ms; /* of the running rewrite */
+    long long rewrite_failures; /* consecutive, since the last success */
+    int64_t rewrite_start_ms;   /* of the running rewrite */
     long long last_rewrite_secs;
     int rewrite_timed;   /* a rewrite has ended (else INFO says -1) */
     int rewrite_offline; /* the running rewrite is BGREWRITEAOF with the AOF off */
@@ -315,12 +316,12 @@ str aof_info(str s)
                    "aof_current_rewrite_time_sec:%lld\r\n"
                    "aof_last_bgrewrite_status:%s\r\n"
                    "aof_rewrites:%lld\r\n"
-                   "aof_rewrites_consecutive_failures:0\r\n"
+                   "aof_rewrites_consecutive_failures:%lld\r\n"
                    "aof_last_write_status:%s\r\n"
                    "aof_last_cow_size:%zu\r\n",
                    aof.on, aof.rewriting, aof.rewrite_scheduled, aof.rewrite_timed ? aof.last_rewrite_secs : -1LL,
                    aof.rewriting ? (long long)((server_ms() - aof.rewrite_start_ms) / 1000) : -1LL,
-                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites, aof.write_ok ? "ok" : "err",
+                   aof.last_rewrite_ok ? "ok" : "err", aof.rewrites, aof.rewrite_failures, aof.write_ok ? "ok" : "err",
                    child_cow_info()->last_aof);
     if (aof.on) {
         s = str_printf(s,
@@ -854,6 +855,13 @@ static void unlink_file(long long seq, int base)
 
 static void rewrite_done_offline(int ok);
 
+/* INFO aof_last_bgrewrite_status and aof_rewrites_consecutive_failures. */
+static void rewrite_outcome(int ok)
+{
+    aof.last_rewrite_ok = ok;
+    aof.rewrite_failures = ok ? 0 : aof.rewrite_failures + 1;
+}
+
 static void rewrite_done(int ok)
 {
     if (aof.rewrite_offline) {
@@ -863,7 +871,7 @@ static void rewrite_done(int ok)
     aof.rewriting = 0;
     aof.last_rewrite_secs = (server_ms() - aof.rewrite_start_ms) / 1000;
     aof.rewrite_timed = 1;
-    aof.last_rewrite_ok = ok;
+    rewrite_outcome(ok);
     if (!ok || !aof.on) {
         log_msg(LOG_WARNING, "Background AOF rewrite failed");
         unlink_file(aof.rewrite_base_seq, 1);
@@ -877,7 +885,7 @@ static void rewrite_done(int ok)
     int installed = write_manifest(aof.rewrite_base_seq, NULL, 0, aof.incr_seq);
     latency_add("aof-rename", (util_mono_us() - start) / 1000);
     if (installed < 0) {
-        aof.last_rewrite_ok = 0;
+        rewrite_outcome(0);
         unlink_file(aof.rewrite_base_seq, 1);
         return;
     }
@@ -913,7 +921,7 @@ static void rewrite_done_offline(int ok)
     aof.rewriting = 0;
     aof.last_rewrite_secs = (server_ms() - aof.rewrite_start_ms) / 1000;
     aof.rewrite_timed = 1;
-    aof.last_rewrite_ok = ok;
+    rewrite_outcome(ok);
     if (!ok) {
         log_msg(LOG_WARNING, "Background AOF rewrite failed");
         unlink_file(aof.rewrite_base_seq, 1);
@@ -924,7 +932,7 @@ static void rewrite_done_offline(int ok)
     manifest old;
     int had = manifest_read(mpath, &old) == 1;
     if (write_manifest(aof.rewrite_base_seq, NULL, 0, 0) < 0) {
-        aof.last_rewrite_ok = 0;
+        rewrite_outcome(0);
         unlink_file(aof.rewrite_base_seq, 1);
     } else {
         if (had) {

@@ -239,7 +239,7 @@ static str section_stats(str s)
                    "rejected_connections:%lld\r\n"
                    "%s"
                    "expired_keys:%lld\r\n"
-                   "expired_stale_perc:0.00\r\n"
+                   "expired_stale_perc:%.2f\r\n"
                    "expired_time_cap_reached_count:%lld\r\n"
                    "expire_cycle_cpu_milliseconds:%lld\r\n"
                    "evicted_keys:%lld\r\n"
@@ -276,8 +276,9 @@ static str section_stats(str s)
                    server.stats.net_repl_input_bytes, server.stats.net_repl_output_bytes,
                    instant_rate(INSTANT_NET_INPUT) / 1024, instant_rate(INSTANT_NET_OUTPUT) / 1024,
                    instant_rate(INSTANT_NET_REPL_INPUT) / 1024, instant_rate(INSTANT_NET_REPL_OUTPUT) / 1024,
-                   server.stats.rejected_conn, sync, server.stats.expiredkeys, server.stats.expire_cycle_cap_reached,
-                   server.stats.expire_cycle_us / 1000, server.stats.evictedkeys, server.stats.evicted_clients,
+                   server.stats.rejected_conn, sync, server.stats.expiredkeys, server.stats.expired_stale_perc,
+                   server.stats.expire_cycle_cap_reached, server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
+                   server.stats.evicted_clients,
                    server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
                    server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
                    server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(),

@@ -167,7 +167,16 @@ static long cron(ev_loop *l, long long id, void *data)
         /* active-expire-effort 1-10 raises it by 2 points a step, as Redis. */
         int64_t budget = (250000 + 20000 * (int64_t)(server.cfg.active_expire_effort - 1)) / server.cfg.hz;
         int64_t start = util_mono_us();
-        db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db);
+        long sampled;
+        long expired = db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db, &sampled);
+        if (sampled > 0) {
+            /* INFO expired_stale_perc: the share of sampled keys found
+             * expired, a running average weighing each cycle 5%, as Redis
+             * estimates how much of the keyspace is expired but not yet
+             * reclaimed. */
+            double perc = 100.0 * (double)expired / (double)sampled;
+            server.stats.expired_stale_perc = server.stats.expired_stale_perc * 0.95 + perc * 0.05;
+        }
         if (repl_is_replica()) {
             repl_expire_tracked();
         }

@@ -326,7 +326,7 @@ typedef struct server_stats {
     long long unexpected_error_replies;
     long long client_qbuf_limit_disconnections;
     long long client_outbuf_limit_disconnections;
-    long long expired_stale_perc;
+    double expired_stale_perc;
     long long expire_cycle_cpu_ms;
     long long pubsub_messages;
 } server_stats;

@@ -231,3 +231,46 @@ def test_copy_on_write_of_a_forked_save_is_measured(spawn):
     wait_until(lambda: persistence(c)["rdb_bgsave_in_progress"] == 0, "the BGSAVE to end", timeout=30)
     p = persistence(c)
     assert p["rdb_last_cow_size"] > 4_000_000 and p["current_cow_size"] == 0
+
+
+def child_pids(pid):
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(name))
+    return out
+
+
+@keel_only
+def test_aof_rewrite_failures_in_a_row_are_counted(spawn):
+    node = spawn(SERVER, None, "--appendonly", "yes", "--bgsave-forkless", "no")
+    c = node.client()
+    c.execute_command("DEBUG", "POPULATE", 1000)
+    c.config_set("rdb-key-save-delay", 10000)  # the child would take 10 s
+    for failures in (1, 2):
+        c.bgrewriteaof()
+        (child,) = wait_until(lambda: child_pids(node.proc.pid), "the rewrite child")
+        os.kill(child, signal.SIGKILL)
+        wait_until(lambda: persistence(c)["aof_rewrite_in_progress"] == 0, "the rewrite to end")
+        p = persistence(c)
+        assert p["aof_last_bgrewrite_status"] == "err" and p["aof_rewrites_consecutive_failures"] == failures
+    c.config_set("rdb-key-save-delay", 0)
+    c.bgrewriteaof()
+    wait_until(lambda: persistence(c)["aof_rewrite_in_progress"] == 0, "the rewrite to end")
+    p = persistence(c)
+    assert p["aof_last_bgrewrite_status"] == "ok" and p["aof_rewrites_consecutive_failures"] == 0
+
+
+def test_expired_stale_perc_follows_the_expiry_cycle(r):
+    assert r.info("stats")["expired_stale_perc"] == 0
+    pipe = r.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("stale:%d" % i, "x", px=100)
+    pipe.execute()
+    wait_until(lambda: r.info("stats")["expired_stale_perc"] > 0, "the cycle to find expired keys")
