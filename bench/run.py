@@ -193,6 +193,8 @@ Settings come from environment variables (defaults in brackets):
                        iothreads runs only on 4 cores or more], and the
                        opt-in acl and tls (BENCH_SECTIONS=acl or tls, or
                        added to the list)
+  BENCH_KEEL_ARGS      extra arguments for every Keel server (an experiment:
+                       e.g. "--busy-poll-us 0"); the report says they were set
   BENCH_ONLY           run only throughput, pub/sub and AOF tests whose
                        label matches this regular expression (e.g. "P1$",
                        "^ZRANK", "AOF"); the RDB load and BGSAVE tests
@@ -264,6 +266,7 @@ RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
 RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 2)
 BGSAVE_ROUNDS = min(RDB_ROUNDS, env_int("BENCH_BGSAVE_ROUNDS", 1))
 ONLY = os.environ.get("BENCH_ONLY", "")
+KEEL_EXTRA = os.environ.get("BENCH_KEEL_ARGS", "").split()
 REPL_KEYS = env_int("BENCH_REPL_KEYS", 100000 if QUICK else 1000000)
 REPL_SYNC_ROUNDS = env_int("BENCH_REPL_SYNC_ROUNDS", 1 if QUICK else 2)
 REPL_SAMPLE_MS = env_int("BENCH_REPL_SAMPLE_MS", 200)
@@ -404,6 +407,8 @@ class Server:
         argv = [self.binary, "--port", str(self.port), "--dir", self.dir] + self.args
         if redis_like(self.binary):
             argv += ["--daemonize", "no", "--bind", "127.0.0.1"] + self.redis_args
+        else:
+            argv += KEEL_EXTRA
         logf = open(self.log, "w")
         # A session of its own: Ctrl-C reaches us, and we stop the servers.
         self.proc = subprocess.Popen(self.pin + argv, stdout=logf, stderr=subprocess.STDOUT,
@@ -2525,7 +2530,9 @@ def render(meta, mem_rows, tests, notes, aof=(), rdb=None, repl=(None, None), tl
     out.append("- Machine: %s (load average at start %s, at end %s)" % (meta["machine"], meta["load0"],
                                                                        meta["load1"]))
     out.append("- Servers: keel %s at commit %s (redis_version %s) vs Debian redis-server %s; redis-benchmark from "
-               "redis-tools" % (meta["keel_version"], meta["commit"], meta["keel_compat"], meta["redis_version"]))
+               "redis-tools%s" % (meta["keel_version"], meta["commit"], meta["keel_compat"], meta["redis_version"],
+                                  "; keel with the extra arguments %s (BENCH_KEEL_ARGS)" % " ".join(KEEL_EXTRA)
+                                  if KEEL_EXTRA else ""))
     out.append("- Settings: %d alternating rounds; redis-benchmark -c %d -r %d (ZRANK/ZRANGE: -r %d; rate limiter: "
                "-r 10000); -n per test in the table; both servers with --save '' --appendonly no%s; %s"
                % (ROUNDS, CLIENTS, KEYSPACE, ZSET_N,
