@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,15 +114,20 @@ static void drop_logs(void)
     ldb.nlog = 0;
 }
 
+#define SEND_TIMEOUT_S 5
+
+/* -1 once the client has taken nothing for SEND_TIMEOUT_S (the socket's
+ * send timeout, set_blocking) or the connection failed. */
 static int write_all(const char *p, size_t len)
 {
     client *c = ldb.c;
+    int64_t start = util_mono_us();
     while (len > 0) {
         ssize_t n = conn_write(c->fd, c->tls, p, len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n <= 0) {
+        if (n <= 0 || util_mono_us() - start >= SEND_TIMEOUT_S * 1000000LL) {
             return -1;
         }
         p += n;
@@ -876,12 +883,17 @@ int ldb_lua_breakpoint(lua_State *L)
 
 /* ---- sessions ---- */
 
+/* Blocking for the session; a client that stops reading makes a write
+ * give up after SEND_TIMEOUT_S (the session then goes on without it)
+ * rather than hold a sync session's server forever. */
 static void set_blocking(int fd, int on)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0) {
         fcntl(fd, F_SETFL, on ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
     }
+    struct timeval tv = {on ? SEND_TIMEOUT_S : 0, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 /* What the client was already owed goes first, so frames never overtake

@@ -1089,3 +1089,22 @@ def test_eval_inside_exec_is_not_debugged(dbg):
     assert d.call("EVAL", "return 7", 0) == "QUEUED"
     assert d.call("EXEC") == [7]
     assert d.call("PING") == "PONG"
+
+
+@keel_only
+def test_sync_session_survives_a_client_that_stops_reading(keel):
+    """A frame the client does not read holds a SYNC session's server at
+    most 5 s: the write gives up and the script runs on without it."""
+    s = keel()
+    d = Debugger(s)
+    try:
+        d.eval("for i = 1, 20 do redis.debug(string.rep('x', 1000000)) end\nredis.breakpoint()\n"
+               "redis.call('set', 'after', '1')\nreturn 1")
+        d.send("c")  # the next frame holds 20 MB of <debug> lines; never read
+        c = s.client(socket_timeout=30)
+        start = time.time()
+        assert c.get("after") == b"1"  # answered once the session let go
+        assert time.time() - start < 12
+        c.close()
+    finally:
+        d.close()
