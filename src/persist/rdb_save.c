@@ -20,6 +20,7 @@
 #include "persist/rdb_format.h"
 #include "proto/resp_parse.h"
 #include "script/lua.h"
+#include "server/child.h"
 #include "server/latency.h"
 #include "server/server.h"
 #include "types/hash.h"
@@ -792,6 +793,10 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
     if (!s) {
         return -1;
     }
+    long long total = 0, done = 0;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        total += (long long)db_size(&server.dbs[i]);
+    }
     for (int i = 0; i < server.cfg.databases && !s->w.err; i++) {
         if (db_size(&server.dbs[i]) == 0) {
             continue;
@@ -803,6 +808,9 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
         while ((n = ktable_iter_next(&it)) && !s->w.err) {
             rdb_stream_key(s, i, (kobj *)n);
             rdb_key_save_delay();
+            if ((++done & 1023) == 0) {
+                child_report_progress(done, total); /* INFO current_save_keys_* of a forked save */
+            }
         }
         ktable_iter_done(&it);
     }

@@ -2,6 +2,7 @@
 #include "server/child.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,44 @@ static int type = CHILD_NONE;
 static int64_t started;
 static void (*on_done)(int ok);
 static child_cow cow;
+static int progress_rd = -1; /* the server's end of the progress pipe */
+static int progress_wr = -1; /* the child's end */
+static long long progress_done, progress_total;
+
+void child_report_progress(long long done, long long total)
+{
+    if (progress_wr >= 0) {
+        long long rec[2] = {done, total};
+        /* Whole or not at all (16 bytes < PIPE_BUF); a full pipe drops it. */
+        ssize_t n = write(progress_wr, rec, sizeof(rec));
+        (void)n;
+    }
+}
+
+int child_progress(long long *done, long long *total)
+{
+    *done = pid > 0 ? progress_done : 0;
+    *total = pid > 0 ? progress_total : 0;
+    return pid > 0;
+}
+
+static void read_progress(void)
+{
+    long long rec[2];
+    while (progress_rd >= 0 && read(progress_rd, rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+        progress_done = rec[0];
+        progress_total = rec[1];
+    }
+}
+
+static void close_progress(void)
+{
+    if (progress_rd >= 0) {
+        close(progress_rd);
+    }
+    progress_rd = -1;
+    progress_done = progress_total = 0;
+}
 
 const child_cow *child_cow_info(void)
 {
@@ -65,6 +104,10 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
     if (pid > 0) {
         return -1;
     }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fds[0] = fds[1] = -1;
+    }
     int64_t before = util_mono_us();
     pid_t p = fork();
     if (p > 0) {
@@ -76,13 +119,26 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
     }
     if (p < 0) {
         log_msg(LOG_WARNING, "Can't fork a background child: %s", strerror(errno));
+        if (fds[0] >= 0) {
+            close(fds[0]);
+            close(fds[1]);
+        }
         return -1;
     }
     if (p == 0) {
+        if (fds[0] >= 0) {
+            close(fds[0]);
+        }
+        progress_wr = fds[1];
         /* The child leaves without the parent's exit work: its sockets,
          * threads and files are not the child's to close or flush. */
         _exit(fn() == 0 ? 0 : 1);
     }
+    if (fds[1] >= 0) {
+        close(fds[1]);
+    }
+    close_progress();
+    progress_rd = fds[0];
     pid = p;
     type = t;
     started = server_ms();
@@ -109,8 +165,10 @@ void child_reap(void)
     int status;
     if (waitpid(pid, &status, WNOHANG) != pid) {
         sample_cow();
+        read_progress();
         return;
     }
+    close_progress();
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     end_cow(type);
     void (*done)(int) = on_done;
@@ -129,6 +187,7 @@ void child_kill(void)
     }
     kill(pid, SIGUSR1);
     waitpid(pid, NULL, 0);
+    close_progress();
     end_cow(type);
     void (*done)(int) = on_done;
     pid = -1;

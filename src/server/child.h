@@ -31,4 +31,10 @@ typedef struct child_cow {
 } child_cow;
 const child_cow *child_cow_info(void);
 
+/* Progress of the running child: it reports keys written of keys to write
+ * through a pipe (child_report_progress, a no-op outside a child), and the
+ * cron keeps the last report. 0 when no child runs. */
+void child_report_progress(long long done, long long total);
+int child_progress(long long *done, long long *total);
+
 #endif

@@ -384,7 +384,9 @@ str persistence_info(str s)
      * copies nothing and reports how far its walk has come. */
     const child_cow *cow = child_cow_info();
     long long saved, total;
-    snapshot_progress(&saved, &total);
+    if (!child_progress(&saved, &total)) {
+        snapshot_progress(&saved, &total);
+    }
     s = str_printf(s,
                    "current_cow_peak:%zu\r\n"
                    "current_cow_size:%zu\r\n"

@@ -274,3 +274,20 @@ def test_expired_stale_perc_follows_the_expiry_cycle(r):
         pipe.set("stale:%d" % i, "x", px=100)
     pipe.execute()
     wait_until(lambda: r.info("stats")["expired_stale_perc"] > 0, "the cycle to find expired keys")
+
+
+@keel_only
+def test_save_progress_of_a_forked_save(spawn):
+    c = spawn(SERVER, None, "--bgsave-forkless", "no").client()
+    c.execute_command("DEBUG", "POPULATE", 5000)
+    c.config_set("rdb-key-save-delay", 300)  # the child takes about 1.5 s
+    c.bgsave()
+    p = wait_until(lambda: (lambda p: p if p["current_save_keys_processed"] > 0 else None)(persistence(c)),
+                   "the child's first report")
+    # The child reports every 1024 keys through its pipe.
+    assert p["current_save_keys_total"] == 5000
+    assert p["current_save_keys_processed"] % 1024 == 0 and p["current_save_keys_processed"] < 5000
+    assert abs(p["current_fork_perc"] - 100.0 * p["current_save_keys_processed"] / 5000) < 0.01
+    wait_until(lambda: persistence(c)["rdb_bgsave_in_progress"] == 0, "the BGSAVE to end", timeout=30)
+    p = persistence(c)
+    assert (p["current_save_keys_processed"], p["current_save_keys_total"]) == (0, 0)
