@@ -35,6 +35,7 @@
 #include "base/util.h"
 #include "net/conn.h"
 #include "script/script_int.h"
+#include "server/child.h"
 
 #define MAX_ARGS 1024
 #define MAX_ARG_LEN 1024
@@ -929,7 +930,7 @@ static void close_others(client *mine)
 int ldb_session_start(client *c)
 {
     if (!(c->flags & CLIENT_LUA_DEBUG_SYNC)) {
-        pid_t pid = fork();
+        pid_t pid = child_fork();
         if (pid < 0) {
             reply_errf(c, "ERR Fork() failed: can't run EVAL in debugging mode: %s", strerror(errno));
             return 0;

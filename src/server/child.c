@@ -99,15 +99,8 @@ static void end_cow(int t)
     cow.sampled_ms = 0;
 }
 
-int child_start(int t, int (*fn)(void), void (*done)(int ok))
+pid_t child_fork(void)
 {
-    if (pid > 0) {
-        return -1;
-    }
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-        fds[0] = fds[1] = -1;
-    }
     int64_t before = util_mono_us();
     pid_t p = fork();
     if (p > 0) {
@@ -117,6 +110,19 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
         server.stats.total_forks++;
         latency_add("fork", server.stats.latest_fork_usec / 1000);
     }
+    return p;
+}
+
+int child_start(int t, int (*fn)(void), void (*done)(int ok))
+{
+    if (pid > 0) {
+        return -1;
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fds[0] = fds[1] = -1;
+    }
+    pid_t p = child_fork();
     if (p < 0) {
         log_msg(LOG_WARNING, "Can't fork a background child: %s", strerror(errno));
         if (fds[0] >= 0) {

@@ -6,9 +6,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum { CHILD_NONE, CHILD_RDB, CHILD_AOF };
 
+/* fork(), counted and timed for INFO (total_forks, latest_fork_usec) and
+ * the latency monitor's "fork" event: every fork of the server goes
+ * through it (child_start, the Lua debugger's sessions). */
+pid_t child_fork(void);
 /* Forks a child of the given type that runs fn and exits with its result
  * (0: success); done(ok) runs in the server when the child has ended.
  * Returns -1 when a child is already running or fork failed. */

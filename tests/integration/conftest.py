@@ -34,6 +34,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def child_pids(pid, zombies=False):
+    """The pids of the processes whose parent is pid (a server's forked
+    children), zombies only when asked for."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and (zombies or fields[0] != "Z"):
+                out.append(int(name))
+    return out
+
+
 def err(fn, *args):
     """The error text fn(*args) fails with (redis-py drops a leading "ERR ")."""
     with pytest.raises(redis.ResponseError) as e:

@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from conftest import SERVER
+from conftest import SERVER, child_pids
 from persist_util import TempDirs, removal_fixture, spawn_fixture
 from repl_util import Cluster, wait_in_sync, wait_until
 
@@ -231,20 +231,6 @@ def test_copy_on_write_of_a_forked_save_is_measured(spawn):
     wait_until(lambda: persistence(c)["rdb_bgsave_in_progress"] == 0, "the BGSAVE to end", timeout=30)
     p = persistence(c)
     assert p["rdb_last_cow_size"] > 4_000_000 and p["current_cow_size"] == 0
-
-
-def child_pids(pid):
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(name))
-    return out
 
 
 @keel_only

@@ -133,7 +133,7 @@ import time
 
 import pytest
 
-from conftest import SERVER, raw_cmd
+from conftest import SERVER, child_pids, raw_cmd
 from resp_client import RespConn, RespError
 
 # Where Keel deliberately differs from Redis 7.0 the tests say both: Keel
@@ -778,24 +778,9 @@ def test_timeout_stop_reason(keel):
 # ---- fork mode (SCRIPT DEBUG YES) ----
 
 
-def children(pid):
-    """The pids of the processes whose parent is pid (zombies included)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(name))
-    return out
-
-
 def wait_no_children(pid, timeout=5):
     deadline = time.time() + timeout
-    while children(pid):
+    while child_pids(pid, zombies=True):  # gone, reaped by the server too
         assert time.time() < deadline, "debugging child still there"
         time.sleep(0.02)
 
@@ -823,10 +808,12 @@ def test_fork_session_runs_beside_the_server_and_rolls_back(dbg, server, r):
 def test_two_fork_sessions_at_once(dbg, r):
     # Each client starts its session before the next one sends SCRIPT DEBUG
     # (Redis keeps one global debugger connection, set by SCRIPT DEBUG).
+    forks = r.info("stats")["total_forks"]
     a = dbg("YES")
     a.eval("redis.call('set','fa','1')\nreturn 'A'")
     b = dbg("YES")
     b.eval("redis.call('set','fb','1')\nreturn 'B'")
+    assert r.info("stats")["total_forks"] == forks + 2  # each session is a fork, counted as one
     assert a.call("s")[:2] == ["<redis> set fa 1", '<reply> "+OK"']
     assert b.call("s")[:2] == ["<redis> set fb 1", '<reply> "+OK"']
     assert a.finish("c") == b"A"
@@ -848,7 +835,7 @@ def test_fork_client_disconnect(dbg, server, r):
     d = dbg("YES")
     d.eval("redis.call('set','fa','1')\nreturn 'A'")
     # The session lives in a child process of the server.
-    assert len(children(server.proc.pid)) == 1
+    assert len(child_pids(server.proc.pid)) == 1
     d.close()
     # It runs the script to its end and exits.
     wait_no_children(server.proc.pid)
