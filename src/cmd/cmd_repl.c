@@ -63,6 +63,37 @@ void cmd_wait(client *c)
     repl_wait(c, numreplicas, timeout);
 }
 
+/* WAITAOF numlocal numreplicas timeout (Redis 7.2) */
+void cmd_waitaof(client *c)
+{
+    if (repl_is_replica()) {
+        reply_err(c, "ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas "
+                     "are just local and are not propagated.");
+        return;
+    }
+    long long numlocal, numreplicas, timeout;
+    const char *positive = "ERR value is out of range, must be positive";
+    if (!arg_ll(c, 1, &numlocal) || !arg_ll(c, 2, &numreplicas)) {
+        return;
+    }
+    if (numlocal < 0 || numreplicas < 0) {
+        reply_err(c, positive);
+        return;
+    }
+    if (!arg_ll_range(c, 3, LLONG_MIN, LLONG_MAX, &timeout, "ERR timeout is not an integer or out of range")) {
+        return;
+    }
+    if (timeout < 0) {
+        reply_err(c, "ERR timeout is negative");
+        return;
+    }
+    if (numlocal && !server.cfg.appendonly) {
+        reply_err(c, "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
+        return;
+    }
+    repl_waitaof(c, numlocal > 0, numreplicas, timeout);
+}
+
 void cmd_replconf(client *c)
 {
     repl_replconf(c);

@@ -29,6 +29,7 @@
 #include "base/util.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
+#include "repl/repl.h"
 #include "server/child.h"
 #include "server/latency.h"
 #include "server/persistence.h"
@@ -51,8 +52,17 @@ static struct {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int fsync_fd; /* -1: nothing to do */
-    int fsync_busy;
+    int fsync_fd;           /* -1: nothing to do */
+    _Atomic int fsync_busy; /* read unlocked by the latency events and INFO */
+    /* WAITAOF's positions, in bytes of commands ever fed to the log (they
+     * run on across files): fed, written to the file, and known to be on
+     * disk; with the replication offset each covers (a replica's FACK). */
+    long long fed, written, written_reploff;
+    _Atomic long long synced, synced_reploff;
+    long long job_seq, job_reploff; /* what the background fsync covers */
+    int history, job_history;       /* replication offsets of another history never count */
+    int base_pending;               /* appendonly turned on: nothing counts as synced
+                                       until the first base is in a manifest */
     int thread_started;
     int registered; /* the propagation listener is installed */
     /* the files of the manifest in force */
@@ -104,6 +114,68 @@ static int fsync_paused(void)
     return server.cfg.no_appendfsync_on_rewrite && busy();
 }
 
+/* ---- what is on disk (WAITAOF) ---- */
+
+/* Everything fed up to seq, and the replication stream up to reploff, is
+ * on disk. Both only grow; the fsync thread and the main thread both call
+ * this, under aof.lock when the thread runs. */
+static void note_synced(long long seq, long long reploff)
+{
+    if (seq > aof.synced) {
+        aof.synced = seq;
+    }
+    if (reploff > aof.synced_reploff) {
+        aof.synced_reploff = reploff;
+    }
+}
+
+/* note_synced from the main thread. */
+static void synced_through(long long seq, long long reploff)
+{
+    if (aof.thread_started) {
+        pthread_mutex_lock(&aof.lock);
+    }
+    note_synced(seq, reploff);
+    if (aof.thread_started) {
+        pthread_mutex_unlock(&aof.lock);
+    }
+}
+
+/* After a synchronous fsync of everything written. */
+static void synced_all_written(void)
+{
+    synced_through(aof.written, aof.written_reploff);
+}
+
+void aof_new_history(void)
+{
+    if (aof.thread_started) {
+        pthread_mutex_lock(&aof.lock);
+    }
+    aof.history++;
+    aof.synced_reploff = 0;
+    aof.written_reploff = 0;
+    aof.base_pending = aof.on;
+    if (aof.thread_started) {
+        pthread_mutex_unlock(&aof.lock);
+    }
+}
+
+long long aof_fed(void)
+{
+    return aof.fed;
+}
+
+int aof_synced_through(long long seq)
+{
+    return aof.on && !aof.base_pending && aof.synced >= seq;
+}
+
+long long aof_fsynced_reploff(void)
+{
+    return aof.on && !aof.base_pending ? (long long)aof.synced_reploff : -1;
+}
+
 /* ---- the background fsync thread ---- */
 
 static void *fsync_main(void *arg)
@@ -115,12 +187,17 @@ static void *fsync_main(void *arg)
             pthread_cond_wait(&aof.cond, &aof.lock);
         }
         int fd = aof.fsync_fd;
+        long long seq = aof.job_seq, reploff = aof.job_reploff;
+        int history = aof.job_history;
         aof.fsync_fd = -1;
         aof.fsync_busy = 1;
         pthread_mutex_unlock(&aof.lock);
-        fdatasync(fd);
+        int ok = fdatasync(fd) == 0;
         pthread_mutex_lock(&aof.lock);
         aof.fsync_busy = 0;
+        if (ok) {
+            note_synced(seq, history == aof.history ? reploff : -1);
+        }
     }
     return NULL;
 }
@@ -155,7 +232,9 @@ static void aof_feed(int dbid, sv *argv, int argc)
             aof.last_ts = now;
         }
     }
+    size_t before = str_len(aof.buf);
     aof.buf = resp_append_command_in_db(aof.buf, &aof.db, dbid, argv, argc);
+    aof.fed += (long long)(str_len(aof.buf) - before);
 }
 
 /* DEBUG AOF-WRITE-ERROR: writes fail with ENOSPC (tests of a full disk). */
@@ -168,7 +247,15 @@ void aof_debug_fail_writes(int on)
 
 void aof_flush(void)
 {
-    if (!aof.on || str_len(aof.buf) == 0) {
+    if (!aof.on) {
+        return;
+    }
+    if (str_len(aof.buf) == 0) {
+        /* Idle with everything on disk: the replication stream since then
+         * brought nothing for the log (pings, acks), so it is covered too. */
+        if (aof.synced == aof.fed && aof.synced_reploff < repl.offset) {
+            synced_through(aof.fed, repl.offset);
+        }
         return;
     }
     size_t done = 0, len = str_len(aof.buf);
@@ -203,7 +290,9 @@ void aof_flush(void)
     /* Keep what could not be written: it is retried on the next flush. */
     memmove(aof.buf, aof.buf + done, len - done);
     str_set_len(aof.buf, len - done);
+    aof.written += (long long)done;
     if (done == len) {
+        aof.written_reploff = repl.offset;
         if (!aof.write_ok) {
             log_msg(LOG_WARNING, "AOF write error looks solved, Keel can write again.");
         }
@@ -218,6 +307,8 @@ void aof_flush(void)
             snprintf(aof.write_err, sizeof(aof.write_err), "MISCONF Errors writing to the AOF file: %s",
                      strerror(errno));
             aof.write_ok = 0;
+        } else {
+            synced_all_written();
         }
         aof.last_fsync_ms = server_ms();
     }
@@ -284,8 +375,11 @@ void aof_cron(void)
     pthread_mutex_lock(&aof.lock);
     if (aof.fsync_busy || aof.fsync_fd >= 0) {
         aof.fsyncs_delayed++; /* the disk is slower than a second: note it, as Redis does */
-    } else {
+    } else if (aof.synced < aof.written) {
         aof.fsync_fd = aof.fd;
+        aof.job_seq = aof.written;
+        aof.job_reploff = aof.written_reploff;
+        aof.job_history = aof.history;
         pthread_cond_signal(&aof.cond);
         aof.last_fsync_ms = now;
     }
@@ -298,7 +392,9 @@ void aof_stop(void)
         return;
     }
     aof_flush();
-    fsync(aof.fd);
+    if (fsync(aof.fd) == 0) {
+        synced_all_written();
+    }
 }
 
 size_t aof_buffer_memory(void)
@@ -820,7 +916,9 @@ static int open_new_incr(long long seq)
     }
     if (aof.fd >= 0) {
         aof_flush();
-        fsync(aof.fd);
+        if (fsync(aof.fd) == 0) {
+            synced_all_written();
+        }
         close(aof.fd);
     }
     aof.fd = fd;
@@ -900,6 +998,7 @@ static void rewrite_done(int ok)
     aof.base_commands = aof.rewrite_commands;
     aof.rewrites++;
     aof.base_size = current_size();
+    aof.base_pending = 0;
     log_msg(LOG_NOTICE, "Background AOF rewrite finished successfully");
 }
 
@@ -1062,6 +1161,7 @@ int aof_enable(void)
         return -1;
     }
     aof.on = 1;
+    aof.base_pending = 1;
     aof.last_fsync_ms = server_ms();
     install_listener();
     /* The base comes from a rewrite of what is in memory now. */
@@ -1083,7 +1183,9 @@ void aof_disable(void)
         return;
     }
     aof_flush();
-    fsync(aof.fd);
+    if (fsync(aof.fd) == 0) {
+        synced_all_written();
+    }
     close(aof.fd);
     aof.fd = -1;
     aof.on = 0;

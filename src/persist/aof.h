@@ -48,6 +48,17 @@ int aof_check(const char *path, int fix);
 /* The commands that rebuild o (aof_commands.c), appended to out: the form
  * of an AOF base written with aof-use-rdb-preamble no. */
 str aof_key_commands(str out, kobj *o);
+/* WAITAOF: bytes of commands fed to the log so far, and whether all of
+ * the first seq are on disk (never while the log is off, or before the
+ * first base of a log turned on at run time is in place). */
+long long aof_fed(void);
+int aof_synced_through(long long seq);
+/* A replica's FACK: its primary's stream is on disk up to this offset
+ * (-1: no log). */
+long long aof_fsynced_reploff(void);
+/* A replica's full sync replaced the data and the stream's offsets:
+ * nothing counts as synced until the log's new base is in place. */
+void aof_new_history(void);
 /* INFO persistence's AOF fields. */
 str aof_info(str s);
 /* Memory of the commands waiting to be written (INFO mem_aof_buffer). */

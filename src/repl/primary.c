@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "net/conn.h"
+#include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
 #include "server/child.h"
@@ -30,6 +31,7 @@ typedef struct replica {
     client *c;
     int state;
     long long ack_off;
+    long long fack_off; /* on disk in its AOF (REPLCONF ACK .. FACK), -1: never said */
     int64_t ack_ms;
     int listening_port;
     char announce_ip[64];
@@ -60,14 +62,17 @@ static int64_t first_waiting_ms; /* when the oldest waiting replica came */
 static int64_t no_replicas_since_ms;
 static long long sync_full, sync_partial_ok, sync_partial_err;
 
-/* WAIT */
+/* WAIT and WAITAOF */
 typedef struct waiter {
     client *c;
     long long offset, want;
     long long timer;
+    int aof;           /* WAITAOF: replicas count once their AOF has it */
+    int want_local;    /* WAITAOF: the local log must have it on disk */
+    long long aof_seq; /* ... up to here (aof_fed) */
 } waiter;
 static waiter *waiters;
-static int nwaiters, cap_waiters;
+static int nwaiters, cap_waiters, naof_waiters;
 static int need_getack;
 
 static replica *replica_of(client *c, int create)
@@ -76,6 +81,7 @@ static replica *replica_of(client *c, int create)
         replica *r = alloc_zero(sizeof(*r));
         r->c = c;
         r->rdb_fd = -1;
+        r->fack_off = -1;
         c->rstate = r;
     }
     return c->rstate;
@@ -666,13 +672,18 @@ void repl_replconf(client *c)
                 replica_of(c, 1)->capa_psync2 = 1;
             }
         } else if (arg_is(c, i, "ack") || arg_is(c, i, "fack")) {
-            /* From a replica, no reply: the offset it has applied. */
+            /* From a replica, no reply: the offset it has applied, and
+             * (FACK, Redis 7.2) how much of it its AOF has on disk. */
             replica *r = c->rstate;
-            long long off;
+            long long off, foff;
             if (r && (c->flags & CLIENT_REPLICA) && arg_is(c, i, "ack") &&
                 util_parse_ll(c->argv[i + 1].ptr, c->argv[i + 1].len, &off)) {
                 if (off > r->ack_off) {
                     r->ack_off = off;
+                }
+                if (i + 3 < c->argc && arg_is(c, i + 2, "fack") &&
+                    util_parse_ll(c->argv[i + 3].ptr, c->argv[i + 3].len, &foff) && foff > r->fack_off) {
+                    r->fack_off = foff;
                 }
                 r->ack_ms = server_ms();
                 if (r->state == RS_WAIT_ACK) {
@@ -699,11 +710,13 @@ void repl_replconf(client *c)
 
 /* ---- WAIT ---- */
 
-static long long acked(long long offset)
+/* Online replicas that have applied (or, aof, have on disk) offset. */
+static long long acked(long long offset, int aof)
 {
     long long n = 0;
     for (int i = 0; i < nreplicas; i++) {
-        n += replicas[i]->state == RS_ONLINE && replicas[i]->ack_off >= offset;
+        replica *r = replicas[i];
+        n += r->state == RS_ONLINE && (aof ? r->fack_off : r->ack_off) >= offset;
     }
     return n;
 }
@@ -713,16 +726,37 @@ static void wait_remove(int i)
     if (waiters[i].timer) {
         ev_timer_del(server.loop, waiters[i].timer);
     }
+    naof_waiters -= waiters[i].aof;
     waiters[i] = waiters[--nwaiters];
+}
+
+/* WAITAOF's reply: [the local log has it (0|1), replicas' logs that have it] */
+static void reply_waitaof(client *c, long long aof_seq, long long offset)
+{
+    reply_array(R(c), 2);
+    reply_int(R(c), aof_synced_through(aof_seq));
+    reply_int(R(c), acked(offset, 1));
+}
+
+static int wait_satisfied(const waiter *w)
+{
+    if (w->aof && w->want_local && !aof_synced_through(w->aof_seq)) {
+        return 0;
+    }
+    return acked(w->offset, w->aof) >= w->want;
 }
 
 static void wait_finish(int i)
 {
-    client *c = waiters[i].c;
-    long long n = acked(waiters[i].offset);
+    waiter w = waiters[i];
+    client *c = w.c;
     wait_remove(i);
     c->flags &= ~CLIENT_BLOCKED;
-    reply_int(R(c), n);
+    if (w.aof) {
+        reply_waitaof(c, w.aof_seq, w.offset);
+    } else {
+        reply_int(R(c), acked(w.offset, 0));
+    }
     client_end_command(c);
     client_pending_write(c);
     if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
@@ -791,7 +825,7 @@ void repl_wait_check(void)
 {
     repl_failover_check();
     for (int i = 0; i < nwaiters;) {
-        if (acked(waiters[i].offset) >= waiters[i].want) {
+        if (wait_satisfied(&waiters[i])) {
             wait_finish(i);
         } else {
             i++;
@@ -799,25 +833,49 @@ void repl_wait_check(void)
     }
 }
 
-void repl_wait(client *c, long long numreplicas, long long timeout_ms)
+void repl_wait_aof_check(void)
 {
-    long long offset = repl.offset;
-    long long n = acked(offset);
-    if (n >= numreplicas || (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) || server.in_script) {
-        reply_int(R(c), n);
+    if (naof_waiters) {
+        repl_wait_check();
+    }
+}
+
+/* Blocks c until w is satisfied or the timeout ends; contexts that cannot
+ * block (MULTI, scripts) get the count at once. */
+static void wait_block(client *c, waiter w, long long timeout_ms)
+{
+    if (wait_satisfied(&w) || (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) || server.in_script) {
+        if (w.aof) {
+            reply_waitaof(c, w.aof_seq, w.offset);
+        } else {
+            reply_int(R(c), acked(w.offset, 0));
+        }
         return;
     }
     if (nwaiters == cap_waiters) {
         cap_waiters = cap_waiters ? cap_waiters * 2 : 4;
         waiters = alloc_resize(waiters, sizeof(waiter) * (size_t)cap_waiters);
     }
-    waiter *w = &waiters[nwaiters++];
-    w->c = c;
-    w->offset = offset;
-    w->want = numreplicas;
-    w->timer = timeout_ms > 0 ? ev_timer_add(server.loop, (long)timeout_ms, wait_deadline, c) : 0;
+    w.c = c;
+    w.timer = timeout_ms > 0 ? ev_timer_add(server.loop, (long)timeout_ms, wait_deadline, c) : 0;
+    waiters[nwaiters++] = w;
+    naof_waiters += w.aof;
     c->flags |= CLIENT_BLOCKED;
-    need_getack = 1;
+    if (w.want > 0) {
+        need_getack = 1;
+    }
+}
+
+void repl_wait(client *c, long long numreplicas, long long timeout_ms)
+{
+    wait_block(c, (waiter){.offset = repl.offset, .want = numreplicas}, timeout_ms);
+}
+
+void repl_waitaof(client *c, int numlocal, long long numreplicas, long long timeout_ms)
+{
+    wait_block(
+        c, (waiter){.offset = repl.offset, .want = numreplicas, .aof = 1, .want_local = numlocal, .aof_seq = aof_fed()},
+        timeout_ms);
 }
 
 void repl_before_sleep(void)

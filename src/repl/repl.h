@@ -57,6 +57,11 @@ void repl_role_replicas(client *c);
 void cmd_sync_impl(client *c, int psync);
 void repl_replconf(client *c);
 void repl_wait(client *c, long long numreplicas, long long timeout_ms);
+/* WAITAOF: until the local log (numlocal > 0) and numreplicas replicas'
+ * logs have c's writes on disk. */
+void repl_waitaof(client *c, int numlocal, long long numreplicas, long long timeout_ms);
+/* After the local log synced: answers the WAITAOF-ers it satisfies. */
+void repl_wait_aof_check(void);
 /* Creates the backlog (and, on a primary, a new replication ID) when the
  * first replica attaches. */
 void repl_ensure_backlog(void);
@@ -106,6 +111,9 @@ void repl_set_primary_failover(const char *host, int port);
 void repl_master_applied(client *c, const char *p, size_t len, size_t reply_mark);
 /* REPLCONF GETACK from our primary: ack after this command. */
 void repl_ack_requested(void);
+/* Every tick: the primary hears at once when the log synced more of its
+ * stream (WAITAOF waits on it). */
+void repl_replica_fack_check(void);
 /* Whether the link to the primary is up (serve-stale-data, INFO). */
 int repl_link_up(void);
 void repl_replica_info(str *s);

@@ -55,8 +55,9 @@ static struct {
     /* The master client's stream inside MULTI waits for EXEC. */
     str multi_bytes;
     int ack_now;
-    int psync_failover; /* this handshake's PSYNC carries FAILOVER */
-} lnk = {.fd = -1, .tmp_fd = -1};
+    long long fack_sent; /* the last FACK offset sent (-1: none) */
+    int psync_failover;  /* this handshake's PSYNC carries FAILOVER */
+} lnk = {.fd = -1, .tmp_fd = -1, .fack_sent = -1};
 
 int repl_is_replica(void)
 {
@@ -476,6 +477,7 @@ static void transfer_done(void)
     repl.offset = lnk.new_offset;
     repl_reset_backlog();
     /* The log restarts from the new data. */
+    aof_new_history();
     if (server.cfg.appendonly) {
         aof_rewrite();
     }
@@ -490,9 +492,23 @@ static void send_ack(void)
     if (!lnk.master || (lnk.master->flags & CLIENT_CLOSE_ASAP)) {
         return;
     }
-    char off[32], buf[96];
+    /* What the log has on disk goes too (Redis 7.2's FACK, for WAITAOF):
+     * the applied writes are written first, and under `appendfsync always`
+     * synced. Older primaries read the ACK and ignore the rest. */
+    aof_flush();
+    long long fack = aof_fsynced_reploff();
+    char off[32], foff[32], buf[160];
     int n = snprintf(off, sizeof(off), "%lld", repl.offset);
-    int len = snprintf(buf, sizeof(buf), "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n", n, off);
+    int len;
+    if (fack >= 0) {
+        int fn = snprintf(foff, sizeof(foff), "%lld", fack);
+        len =
+            snprintf(buf, sizeof(buf), "*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n$4\r\nFACK\r\n$%d\r\n%s\r\n",
+                     n, off, fn, foff);
+    } else {
+        len = snprintf(buf, sizeof(buf), "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n", n, off);
+    }
+    lnk.fack_sent = fack;
     reply_raw(R(lnk.master), buf, (size_t)len);
     client_pending_write(lnk.master);
 }
@@ -545,6 +561,13 @@ static void become_connected(const char *rest, size_t len)
         server.current_client = prev;
     }
     send_ack();
+}
+
+void repl_replica_fack_check(void)
+{
+    if (lnk.state == LINK_CONNECTED && aof_fsynced_reploff() > lnk.fack_sent) {
+        send_ack();
+    }
 }
 
 void repl_ack_requested(void)

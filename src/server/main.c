@@ -217,6 +217,10 @@ static long cron(ev_loop *l, long long id, void *data)
     metrics_cron();
     migrate_cron();
     aof_cron();
+    /* A background fsync may have finished: WAITAOF-ers, here and on the
+     * primary of this replica, hear of it within a tick. */
+    repl_wait_aof_check();
+    repl_replica_fack_check();
     persistence_cron();
     script_ldb_reap();
     client_reap();
@@ -240,6 +244,7 @@ static void before_sleep(ev_loop *l)
     repl_before_sleep();
     /* The log first: a reply may leave only once its write is logged. */
     aof_flush();
+    repl_wait_aof_check();
     /* A quick expiry pass when the last cron pass ran out of budget is left
      * to cron; here only replies and closes. */
     client_flush_pending();
