@@ -708,6 +708,61 @@ static int parse_fields(client *c, int at, const char *count_err)
     return at + 2;
 }
 
+/* argv[i] as an absolute field expiry in ms (seconds unless unit_ms,
+ * relative to now unless absolute), within Redis's bounds; 0 after
+ * replying an error. */
+static int field_expire_time(client *c, int i, int unit_ms, int absolute, long long *out)
+{
+    long long when;
+    if (!arg_ll(c, i, &when)) {
+        return 0;
+    }
+    if (when < 0) {
+        reply_err(c, "ERR invalid expire time, must be >= 0");
+        return 0;
+    }
+    if (!unit_ms) {
+        if (when > HFE_MAX_MS / 1000) {
+            reply_errf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
+            return 0;
+        }
+        when *= 1000;
+    }
+    long long base = absolute ? 0 : db_time();
+    if (when > HFE_MAX_MS - base) {
+        reply_errf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
+        return 0;
+    }
+    *out = when + base;
+    return 1;
+}
+
+/* EX / PX / EXAT / PXAT at argv[i]: sets *unit_ms and *absolute; 0 if
+ * argv[i] is none of them. */
+static int ttl_option(client *c, int i, int *unit_ms, int *absolute)
+{
+    static const char *names[] = {"EX", "PX", "EXAT", "PXAT"};
+    for (int k = 0; k < 4; k++) {
+        if (arg_is(c, i, names[k])) {
+            *unit_ms = k % 2;
+            *absolute = k >= 2;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Propagates HDEL key <fields>, the form of fields a command deleted. */
+static void propagate_hdel(client *c, sv key, const sv *fields, int n)
+{
+    sv *argv = alloc_mem(sizeof(sv) * (size_t)(n + 2));
+    argv[0] = SV("HDEL");
+    argv[1] = key;
+    memcpy(argv + 2, fields, sizeof(sv) * (size_t)n);
+    propagate_also(c, argv, n + 2);
+    alloc_free(argv);
+}
+
 static void hexpire_generic(client *c, int unit_ms, int absolute)
 {
     int bad;
@@ -717,26 +772,9 @@ static void hexpire_generic(client *c, int unit_ms, int absolute)
         return;
     }
     long long when;
-    if (!arg_ll(c, 2, &when)) {
+    if (!field_expire_time(c, 2, unit_ms, absolute, &when)) {
         return;
     }
-    if (when < 0) {
-        reply_err(c, "ERR invalid expire time, must be >= 0");
-        return;
-    }
-    if (!unit_ms) {
-        if (when > HFE_MAX_MS / 1000) {
-            reply_errf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
-            return;
-        }
-        when *= 1000;
-    }
-    long long base = absolute ? 0 : db_time();
-    if (when > HFE_MAX_MS - base) {
-        reply_errf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
-        return;
-    }
-    when += base;
     int cond = 0, at = 3;
     if (arg_is(c, 3, "NX")) {
         cond = COND_NX;
@@ -915,4 +953,276 @@ void cmd_hpersist(client *c)
     } else {
         propagate_none(c);
     }
+}
+
+/* ---- Redis 8: HGETDEL, HGETEX, HSETEX ---- */
+
+/* HGETDEL key FIELDS numfields field...: the values, then the fields go
+ * (propagated as HDEL of those that existed). */
+void cmd_hgetdel(client *c)
+{
+    int first = parse_fields(c, 2, "ERR Number of fields must be a positive integer");
+    if (!first) {
+        return;
+    }
+    int bad;
+    sv key = c->argv[1];
+    kobj *o = lookup_hash(c, key, 1, &bad);
+    if (bad) {
+        return;
+    }
+    reply_array(R(c), c->argc - first);
+    int ndel = 0;
+    sv *gone = alloc_mem(sizeof(sv) * (size_t)(c->argc - first));
+    for (int i = first; i < c->argc; i++) {
+        sv v;
+        if (!o || !hash_get(hash_of(o), c->argv[i], &v)) {
+            reply_null(R(c));
+            continue;
+        }
+        reply_sv(c, v);
+        int d;
+        kobj_set_ptr(o, hash_del(hash_of(o), c->argv[i], &d));
+        gone[ndel++] = c->argv[i];
+    }
+    if (ndel) {
+        propagate_hdel(c, key, gone, ndel);
+        signal_write(c, NOTIFY_HASH, "hdel", key);
+        drop_if_empty(c, key, o);
+    }
+    alloc_free(gone);
+}
+
+/* HGETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST] FIELDS n field...:
+ * the values, then the fields' TTLs are set (a time already past deletes
+ * them) or removed. Propagated as HPEXPIREAT, HDEL or HPERSIST of the
+ * fields that exist. */
+void cmd_hgetex(client *c)
+{
+    int unit_ms, absolute, persist = 0, set_ttl = 0, at = 2;
+    long long when = 0;
+    if (ttl_option(c, 2, &unit_ms, &absolute)) {
+        if (!field_expire_time(c, 3, unit_ms, absolute, &when)) {
+            return;
+        }
+        set_ttl = 1;
+        at = 4;
+    } else if (arg_is(c, 2, "PERSIST")) {
+        persist = 1;
+        at = 3;
+    }
+    int first = parse_fields(c, at, "ERR Number of fields must be a positive integer");
+    if (!first) {
+        return;
+    }
+    int bad;
+    sv key = c->argv[1];
+    kobj *o = lookup_hash(c, key, set_ttl || persist, &bad);
+    if (bad) {
+        return;
+    }
+    int nfields = c->argc - first;
+    reply_array(R(c), nfields);
+    /* Fields the option applies to: HPEXPIREAT key ms FIELDS n <fields>
+     * (HPERSIST key FIELDS n <fields>) with the fields from prop[5]. */
+    sv *prop = alloc_mem(sizeof(sv) * (size_t)(nfields + 5));
+    int n = 0;
+    for (int i = first; i < c->argc; i++) {
+        sv v;
+        if (!o || !hash_get(hash_of(o), c->argv[i], &v)) {
+            reply_null(R(c));
+            continue;
+        }
+        reply_sv(c, v);
+        int found;
+        if (persist && hash_field_expire(hash_of(o), c->argv[i], &found) < 0) {
+            continue; /* nothing to remove */
+        }
+        prop[5 + n++] = c->argv[i];
+    }
+    if (!n || !(set_ttl || persist)) {
+        alloc_free(prop);
+        return;
+    }
+    hash *h = hash_of(o);
+    const char *event;
+    if (persist) {
+        for (int k = 0; k < n; k++) {
+            h = hash_set_field_expire(h, prop[5 + k], -1);
+        }
+        event = "hpersist";
+    } else if (when <= db_time()) {
+        for (int k = 0; k < n; k++) {
+            int d;
+            h = hash_del(h, prop[5 + k], &d);
+        }
+        event = "hexpired";
+    } else {
+        for (int k = 0; k < n; k++) {
+            h = hash_set_field_expire(h, prop[5 + k], when);
+        }
+        track(c->db, key);
+        event = "hexpire";
+    }
+    kobj_set_ptr(o, h);
+    char tbuf[32], nbuf[32];
+    sv count = {nbuf, (size_t)util_ll2str(nbuf, n)};
+    if (persist) {
+        prop[1] = SV("HPERSIST");
+        prop[2] = key;
+        prop[3] = SV("FIELDS");
+        prop[4] = count;
+        propagate_also(c, prop + 1, n + 4);
+    } else if (when <= db_time()) {
+        propagate_hdel(c, key, prop + 5, n);
+    } else {
+        prop[0] = SV("HPEXPIREAT");
+        prop[1] = key;
+        prop[2] = (sv){tbuf, (size_t)util_ll2str(tbuf, when)};
+        prop[3] = SV("FIELDS");
+        prop[4] = count;
+        propagate_also(c, prop, n + 5);
+    }
+    signal_write(c, NOTIFY_HASH, event, key);
+    drop_if_empty(c, key, o);
+    alloc_free(prop);
+}
+
+/* HSETEX key [FNX | FXX] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+ * FIELDS n field value...: sets all the fields, or none when FNX (none may
+ * exist) or FXX (all must) fails; replies 1 if it set them. Without a TTL
+ * option the fields lose theirs, as with HSET. Propagated as HSET (no
+ * option), HSETEX key PXAT ms / KEEPTTL FIELDS ..., or, for a time
+ * already past, HDEL of the fields that existed. */
+void cmd_hsetex(client *c)
+{
+    enum { ANY, FNX, FXX } cond = ANY;
+    int ttl = 0, keepttl = 0, first = 0;
+    long long when = 0;
+    for (int i = 2; i < c->argc && !first;) {
+        int unit_ms = 0, absolute = 0;
+        if (arg_is(c, i, "FNX") || arg_is(c, i, "FXX")) {
+            if (cond != ANY) {
+                reply_err(c, "ERR Only one of FXX or FNX arguments can be specified");
+                return;
+            }
+            cond = arg_is(c, i, "FNX") ? FNX : FXX;
+            i++;
+        } else if (arg_is(c, i, "KEEPTTL") || ttl_option(c, i, &unit_ms, &absolute)) {
+            if (ttl || keepttl) {
+                reply_err(c, "ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified");
+                return;
+            }
+            if (arg_is(c, i, "KEEPTTL")) {
+                keepttl = 1;
+                i++;
+                continue;
+            }
+            if (i + 1 >= c->argc) {
+                reply_err(c, "ERR missing expire time");
+                return;
+            }
+            if (!field_expire_time(c, i + 1, unit_ms, absolute, &when)) {
+                return;
+            }
+            ttl = 1;
+            i += 2;
+        } else if (arg_is(c, i, "FIELDS")) {
+            long long n;
+            if (i + 1 >= c->argc || !util_parse_ll(c->argv[i + 1].ptr, c->argv[i + 1].len, &n) || n < 1) {
+                reply_err(c, "ERR invalid number of fields");
+                return;
+            }
+            if (n > (c->argc - i - 2) / 2 || c->argc - i - 2 != 2 * n) {
+                reply_arity_error(c);
+                return;
+            }
+            first = i + 2;
+        } else {
+            reply_errf(c, "ERR unknown argument: %.*s", (int)(c->argv[i].len < 128 ? c->argv[i].len : 128),
+                       c->argv[i].ptr);
+            return;
+        }
+    }
+    if (!first) {
+        reply_err(c, "ERR Mandatory argument FIELDS is missing or not at the right position");
+        return;
+    }
+    int bad;
+    sv key = c->argv[1];
+    kobj *o = lookup_hash(c, key, 1, &bad);
+    if (bad) {
+        return;
+    }
+    if (cond != ANY) {
+        for (int i = first; i < c->argc; i += 2) {
+            sv v;
+            int exists = o && hash_get(hash_of(o), c->argv[i], &v);
+            if (exists != (cond == FXX)) {
+                reply_int(R(c), 0);
+                return;
+            }
+        }
+    }
+    int nfields = (c->argc - first) / 2;
+    if (ttl && when <= db_time()) {
+        /* Set and at once expired: only fields that existed change. */
+        sv *gone = alloc_mem(sizeof(sv) * (size_t)nfields);
+        int ndel = 0;
+        for (int i = first; o && i < c->argc; i += 2) {
+            int d;
+            kobj_set_ptr(o, hash_del(hash_of(o), c->argv[i], &d));
+            if (d) {
+                gone[ndel++] = c->argv[i];
+            }
+        }
+        if (ndel) {
+            propagate_hdel(c, key, gone, ndel);
+            signal_write(c, NOTIFY_HASH, "hexpired", key);
+            drop_if_empty(c, key, o);
+        } else {
+            propagate_none(c);
+        }
+        alloc_free(gone);
+        reply_int(R(c), 1);
+        return;
+    }
+    hash *h = o ? hash_of(o) : hash_new();
+    hash_limits lim = limits();
+    for (int i = first; i < c->argc; i += 2) {
+        int added;
+        h = hash_set(h, c->argv[i], c->argv[i + 1], keepttl ? HASH_KEEP_TTL : 0, &lim, &added);
+        if (ttl) {
+            h = hash_set_field_expire(h, c->argv[i], when);
+        }
+    }
+    put_back(c, key, o, h);
+    /* The propagated form: the option decided here, the TTL absolute. */
+    sv *prop = alloc_mem(sizeof(sv) * (size_t)(c->argc + 4));
+    char tbuf[32], nbuf[32];
+    int k = 0;
+    if (!ttl && !keepttl) {
+        prop[k++] = SV("HSET");
+        prop[k++] = key;
+    } else {
+        prop[k++] = SV("HSETEX");
+        prop[k++] = key;
+        if (keepttl) {
+            prop[k++] = SV("KEEPTTL");
+        } else {
+            prop[k++] = SV("PXAT");
+            prop[k++] = (sv){tbuf, (size_t)util_ll2str(tbuf, when)};
+        }
+        prop[k++] = SV("FIELDS");
+        prop[k++] = (sv){nbuf, (size_t)util_ll2str(nbuf, nfields)};
+    }
+    memcpy(prop + k, c->argv + first, sizeof(sv) * (size_t)(c->argc - first));
+    propagate_also(c, prop, k + c->argc - first);
+    alloc_free(prop);
+    signal_write(c, NOTIFY_HASH, "hset", key);
+    if (ttl) {
+        track(c->db, key);
+        notify_event(NOTIFY_HASH, "hexpire", key, c->db->id);
+    }
+    reply_int(R(c), 1);
 }
