@@ -461,6 +461,7 @@ void cmd_config(client *c)
         memset(&server.stats, 0, sizeof(server.stats));
         errorstats_reset();
         cmd_stats_reset();
+        rbuf_resizes_reset();
         alloc_reset_peak();
         reply_ok(R(c));
     } else {

@@ -18,8 +18,28 @@ void rbuf_init(rbuf *r, int resp)
     r->resp = resp;
 }
 
+/* INFO reply_buffer_expands / _shrinks: reallocations to a larger buffer,
+ * and buffers that had grown past their first size given back. Only
+ * resizes count, so the hot path never touches these. */
+#define RBUF_FIRST (16 * 1024)
+static _Atomic long long expands, shrinks;
+
+void rbuf_resizes(long long *grown, long long *shrunk)
+{
+    *grown = expands;
+    *shrunk = shrinks;
+}
+
+void rbuf_resizes_reset(void)
+{
+    expands = shrinks = 0;
+}
+
 void rbuf_free(rbuf *r)
 {
+    if (r->cap > RBUF_FIRST) {
+        shrinks++;
+    }
     alloc_free(r->data);
     r->data = NULL;
     r->len = r->cap = r->sent = 0;
@@ -35,6 +55,7 @@ void rbuf_compact(rbuf *r)
     if (r->sent == r->len) {
         r->sent = r->len = 0;
         if (r->cap > RBUF_IDLE_MAX) {
+            shrinks++;
             alloc_free(r->data);
             r->data = NULL;
             r->cap = 0;
@@ -52,9 +73,12 @@ static void reserve(rbuf *r, size_t n)
         return;
     }
     size_t need = r->len + n;
-    size_t cap = r->cap ? r->cap : 16 * 1024;
+    size_t cap = r->cap ? r->cap : RBUF_FIRST;
     while (cap < need) {
         cap = cap < (64u << 20) ? cap * 2 : cap + (64u << 20);
+    }
+    if (cap > RBUF_FIRST) {
+        expands++; /* past the size every buffer starts with */
     }
     r->data = alloc_resize(r->data, cap);
     r->cap = cap;

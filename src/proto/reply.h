@@ -21,6 +21,10 @@ void rbuf_free(rbuf *r);
 size_t rbuf_pending(const rbuf *r);
 /* Drop what was sent; shrink a large idle buffer. */
 void rbuf_compact(rbuf *r);
+/* How many times reply buffers grew, and grown ones were given back
+ * (INFO reply_buffer_expands / reply_buffer_shrinks). */
+void rbuf_resizes(long long *grown, long long *shrunk);
+void rbuf_resizes_reset(void);
 
 void reply_raw(rbuf *r, const char *p, size_t len);
 void reply_ok(rbuf *r);

@@ -223,69 +223,73 @@ static str section_memory(str s)
 static str section_stats(str s)
 {
     str sync = repl_sync_stats(str_empty(96));
-    s = str_printf(s,
-                   "# Stats\r\n"
-                   "total_connections_received:%lld\r\n"
-                   "total_commands_processed:%lld\r\n"
-                   "instantaneous_ops_per_sec:%lld\r\n"
-                   "total_net_input_bytes:%lld\r\n"
-                   "total_net_output_bytes:%lld\r\n"
-                   "total_net_repl_input_bytes:%lld\r\n"
-                   "total_net_repl_output_bytes:%lld\r\n"
-                   "instantaneous_input_kbps:%.2f\r\n"
-                   "instantaneous_output_kbps:%.2f\r\n"
-                   "instantaneous_input_repl_kbps:%.2f\r\n"
-                   "instantaneous_output_repl_kbps:%.2f\r\n"
-                   "rejected_connections:%lld\r\n"
-                   "%s"
-                   "expired_keys:%lld\r\n"
-                   "expired_stale_perc:%.2f\r\n"
-                   "expired_time_cap_reached_count:%lld\r\n"
-                   "expire_cycle_cpu_milliseconds:%lld\r\n"
-                   "evicted_keys:%lld\r\n"
-                   "evicted_clients:%lld\r\n"
-                   "total_eviction_exceeded_time:%lld\r\n"
-                   "current_eviction_exceeded_time:%lld\r\n"
-                   "keyspace_hits:%lld\r\n"
-                   "keyspace_misses:%lld\r\n"
-                   "latest_fork_usec:%lld\r\n"
-                   "total_forks:%lld\r\n"
-                   "migrate_cached_sockets:%d\r\n"
-                   "slave_expires_tracked_keys:%zu\r\n"
-                   /* activedefrag cannot be turned on (config.c), so these stay 0 */
-                   "active_defrag_hits:0\r\n"
-                   "active_defrag_misses:0\r\n"
-                   "active_defrag_key_hits:0\r\n"
-                   "active_defrag_key_misses:0\r\n"
-                   "total_active_defrag_time:0\r\n"
-                   "current_active_defrag_time:0\r\n"
-                   "client_query_buffer_limit_disconnections:%lld\r\n"
-                   "client_output_buffer_limit_disconnections:%lld\r\n"
-                   "unexpected_error_replies:%lld\r\n"
-                   "total_error_replies:%lld\r\n"
-                   "dump_payload_sanitizations:0\r\n"
-                   "total_reads_processed:%lld\r\n"
-                   "total_writes_processed:%lld\r\n"
-                   "io_threaded_reads_processed:%lld\r\n"
-                   "io_threaded_writes_processed:%lld\r\n"
-                   "io_uring_reads_processed:%lld\r\n"
-                   "io_uring_writes_processed:%lld\r\n",
-                   server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
-                   server.stats.net_input_bytes + server.stats.net_repl_input_bytes,
-                   server.stats.net_output_bytes + server.stats.net_repl_output_bytes,
-                   server.stats.net_repl_input_bytes, server.stats.net_repl_output_bytes,
-                   instant_rate(INSTANT_NET_INPUT) / 1024, instant_rate(INSTANT_NET_OUTPUT) / 1024,
-                   instant_rate(INSTANT_NET_REPL_INPUT) / 1024, instant_rate(INSTANT_NET_REPL_OUTPUT) / 1024,
-                   server.stats.rejected_conn, sync, server.stats.expiredkeys, server.stats.expired_stale_perc,
-                   server.stats.expire_cycle_cap_reached, server.stats.expire_cycle_us / 1000, server.stats.evictedkeys,
-                   server.stats.evicted_clients,
-                   server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
-                   server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
-                   server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(),
-                   server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
-                   server.stats.unexpected_error_replies, server.stats.total_error_replies,
-                   server.stats.reads_processed, server.stats.writes_processed, server.stats.io_threaded_reads,
-                   server.stats.io_threaded_writes, server.stats.io_uring_reads, server.stats.io_uring_writes);
+    long long grown, shrunk;
+    rbuf_resizes(&grown, &shrunk);
+    s = str_printf(
+        s,
+        "# Stats\r\n"
+        "total_connections_received:%lld\r\n"
+        "total_commands_processed:%lld\r\n"
+        "instantaneous_ops_per_sec:%lld\r\n"
+        "total_net_input_bytes:%lld\r\n"
+        "total_net_output_bytes:%lld\r\n"
+        "total_net_repl_input_bytes:%lld\r\n"
+        "total_net_repl_output_bytes:%lld\r\n"
+        "instantaneous_input_kbps:%.2f\r\n"
+        "instantaneous_output_kbps:%.2f\r\n"
+        "instantaneous_input_repl_kbps:%.2f\r\n"
+        "instantaneous_output_repl_kbps:%.2f\r\n"
+        "rejected_connections:%lld\r\n"
+        "%s"
+        "expired_keys:%lld\r\n"
+        "expired_stale_perc:%.2f\r\n"
+        "expired_time_cap_reached_count:%lld\r\n"
+        "expire_cycle_cpu_milliseconds:%lld\r\n"
+        "evicted_keys:%lld\r\n"
+        "evicted_clients:%lld\r\n"
+        "total_eviction_exceeded_time:%lld\r\n"
+        "current_eviction_exceeded_time:%lld\r\n"
+        "keyspace_hits:%lld\r\n"
+        "keyspace_misses:%lld\r\n"
+        "latest_fork_usec:%lld\r\n"
+        "total_forks:%lld\r\n"
+        "migrate_cached_sockets:%d\r\n"
+        "slave_expires_tracked_keys:%zu\r\n"
+        /* activedefrag cannot be turned on (config.c), so these stay 0 */
+        "active_defrag_hits:0\r\n"
+        "active_defrag_misses:0\r\n"
+        "active_defrag_key_hits:0\r\n"
+        "active_defrag_key_misses:0\r\n"
+        "total_active_defrag_time:0\r\n"
+        "current_active_defrag_time:0\r\n"
+        "client_query_buffer_limit_disconnections:%lld\r\n"
+        "client_output_buffer_limit_disconnections:%lld\r\n"
+        "unexpected_error_replies:%lld\r\n"
+        "total_error_replies:%lld\r\n"
+        "dump_payload_sanitizations:0\r\n"
+        "total_reads_processed:%lld\r\n"
+        "total_writes_processed:%lld\r\n"
+        "io_threaded_reads_processed:%lld\r\n"
+        "io_threaded_writes_processed:%lld\r\n"
+        "reply_buffer_shrinks:%lld\r\n"
+        "reply_buffer_expands:%lld\r\n"
+        "io_uring_reads_processed:%lld\r\n"
+        "io_uring_writes_processed:%lld\r\n",
+        server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
+        server.stats.net_input_bytes + server.stats.net_repl_input_bytes,
+        server.stats.net_output_bytes + server.stats.net_repl_output_bytes, server.stats.net_repl_input_bytes,
+        server.stats.net_repl_output_bytes, instant_rate(INSTANT_NET_INPUT) / 1024,
+        instant_rate(INSTANT_NET_OUTPUT) / 1024, instant_rate(INSTANT_NET_REPL_INPUT) / 1024,
+        instant_rate(INSTANT_NET_REPL_OUTPUT) / 1024, server.stats.rejected_conn, sync, server.stats.expiredkeys,
+        server.stats.expired_stale_perc, server.stats.expire_cycle_cap_reached, server.stats.expire_cycle_us / 1000,
+        server.stats.evictedkeys, server.stats.evicted_clients,
+        server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
+        server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
+        server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(),
+        server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
+        server.stats.unexpected_error_replies, server.stats.total_error_replies, server.stats.reads_processed,
+        server.stats.writes_processed, server.stats.io_threaded_reads, server.stats.io_threaded_writes, shrunk, grown,
+        server.stats.io_uring_reads, server.stats.io_uring_writes);
     str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }
