@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev openssl
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
       node-redis libhiredis-dev liblzf-dev redis-sentinel nutcracker
-      libmicrohttpd-dev liburing-dev python3-prometheus-client prometheus-redis-exporter chromium)
+      libmicrohttpd-dev liburing-dev libxxhash-dev python3-prometheus-client prometheus-redis-exporter chromium)
 IOREDIS_MARK="$ROOT/tests/clients/node_modules/ioredis/package.json"
 
 missing=()

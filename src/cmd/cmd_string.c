@@ -1,8 +1,12 @@
 /* String commands: GET/SET and friends, counters, ranges, and the
- * compare-and-delete commands used to release locks without Lua. */
+ * compare-and-set / compare-and-delete forms (Redis 8.4's IFEQ, IFNE and
+ * their digest variants, DELEX, DIGEST) used to update and release locks
+ * without Lua. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "base/alloc.h"
 #include "base/util.h"
@@ -118,6 +122,76 @@ static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *
     propagate_set(c, key, val, expire, keepttl && expire < 0 && old);
 }
 
+/* ---- compare conditions (Redis 8.4) ---- */
+
+enum { CMP_NONE, CMP_IFEQ, CMP_IFNE, CMP_IFDEQ, CMP_IFDNE };
+
+static int compare_kind(sv a)
+{
+    static const char *const names[] = {"IFEQ", "IFNE", "IFDEQ", "IFDNE"};
+    for (int k = 0; k < 4; k++) {
+        if (sv_eq_ci(a, names[k])) {
+            return k + 1;
+        }
+    }
+    return CMP_NONE;
+}
+
+/* DIGEST's value: XXH3 (64 bits, seed 0) of the string's bytes. */
+static uint64_t value_digest(kobj *o)
+{
+    char buf[32];
+    sv v = kobj_str(o, buf);
+    return XXH3_64bits(v.ptr, v.len);
+}
+
+/* Whether the string at old (NULL: absent) passes the condition. A missing
+ * key equals nothing: IFEQ/IFDEQ fail and IFNE/IFDNE pass on it. A digest
+ * is checked only when there is a value to compare: exactly 16 hex digits,
+ * either case. -1 after replying that error. */
+static int compare_passes(client *c, kobj *old, int kind, sv arg)
+{
+    if (!old) {
+        return kind == CMP_IFNE || kind == CMP_IFDNE;
+    }
+    if (kind == CMP_IFEQ || kind == CMP_IFNE) {
+        char buf[32];
+        return sv_eq(kobj_str(old, buf), arg) == (kind == CMP_IFEQ);
+    }
+    uint64_t want = 0;
+    for (size_t i = 0; i < arg.len && arg.len == 16; i++) {
+        int ch = arg.ptr[i], d = ch >= '0' && ch <= '9'   ? ch - '0'
+                                 : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                          : -1;
+        if (d < 0) {
+            break;
+        }
+        want = want << 4 | (uint64_t)d;
+        if (i == 15) {
+            return (value_digest(old) == want) == (kind == CMP_IFDEQ);
+        }
+    }
+    reply_err(c, "ERR The digest must be exactly 16 hexadecimal characters");
+    return -1;
+}
+
+/* DIGEST key: the value's XXH3 as 16 lowercase hex digits, nil if absent. */
+void cmd_digest(client *c)
+{
+    kobj *o;
+    int rc = get_string(c, c->argv[1], &o, 0);
+    if (rc <= 0) {
+        if (rc == 0) {
+            reply_null(R(c));
+        }
+        return;
+    }
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)value_digest(o));
+    reply_bulk(R(c), hex, 16);
+}
+
 /* ---- GET / SET ---- */
 
 void cmd_get(client *c)
@@ -136,27 +210,29 @@ void cmd_get(client *c)
 
 #define SET_NX 1
 #define SET_XX 2
-#define SET_IFEQ 4
+#define SET_IF 4 /* IFEQ, IFNE, IFDEQ or IFDNE */
 #define SET_GET 8
 #define SET_KEEPTTL 16
 #define SET_EXPIRE 32
 
 void cmd_set(client *c)
 {
-    int flags = 0, kind = 0;
+    int flags = 0, kind = 0, cmp = CMP_NONE;
     int64_t expire = -1;
-    sv ifeq = {0}, when = {0};
+    sv cmp_arg = {0}, when = {0};
     for (int i = 3; i < c->argc; i++) {
         sv a = c->argv[i];
         int has_next = i + 1 < c->argc;
         int k = expiry_kind(a);
-        if (sv_eq_ci(a, "NX") && !(flags & (SET_XX | SET_IFEQ))) {
+        int ck = compare_kind(a);
+        if (sv_eq_ci(a, "NX") && !(flags & (SET_XX | SET_IF))) {
             flags |= SET_NX;
-        } else if (sv_eq_ci(a, "XX") && !(flags & (SET_NX | SET_IFEQ))) {
+        } else if (sv_eq_ci(a, "XX") && !(flags & (SET_NX | SET_IF))) {
             flags |= SET_XX;
-        } else if (sv_eq_ci(a, "IFEQ") && has_next && !(flags & (SET_NX | SET_XX))) {
-            flags |= SET_IFEQ;
-            ifeq = c->argv[++i];
+        } else if (ck && has_next && !(flags & (SET_NX | SET_XX | SET_IF))) {
+            flags |= SET_IF;
+            cmp = ck;
+            cmp_arg = c->argv[++i];
         } else if (sv_eq_ci(a, "GET")) {
             flags |= SET_GET;
         } else if (sv_eq_ci(a, "KEEPTTL") && !(flags & (SET_EXPIRE))) {
@@ -175,9 +251,20 @@ void cmd_set(client *c)
     }
     sv key = c->argv[1], val = c->argv[2];
     kobj *old = db_lookup(c->db, key, LOOKUP_NOTOUCH);
-    if (old && old->type != OBJ_STRING && (flags & (SET_GET | SET_IFEQ))) {
+    if (old && old->type != OBJ_STRING && (flags & (SET_GET | SET_IF))) {
         reply_wrongtype(c);
         return;
+    }
+    int ok = 1;
+    if ((flags & SET_NX) && old) {
+        ok = 0;
+    } else if ((flags & SET_XX) && !old) {
+        ok = 0;
+    } else if (flags & SET_IF) {
+        ok = compare_passes(c, old, cmp, cmp_arg);
+        if (ok < 0) {
+            return;
+        }
     }
     /* GET's reply is the old value whether or not the set happens. */
     if (flags & SET_GET) {
@@ -186,15 +273,6 @@ void cmd_set(client *c)
         } else {
             reply_null(R(c));
         }
-    }
-    int ok = 1;
-    if ((flags & SET_NX) && old) {
-        ok = 0;
-    } else if ((flags & SET_XX) && !old) {
-        ok = 0;
-    } else if (flags & SET_IFEQ) {
-        char buf[32];
-        ok = old && sv_eq(kobj_str(old, buf), ifeq);
     }
     if (!ok) {
         if (!(flags & SET_GET)) {
@@ -356,6 +434,58 @@ void cmd_msetnx(client *c)
     if (rc >= 0) {
         reply_int(R(c), rc);
     }
+}
+
+/* MSETEX numkeys key value [key value ...] [NX | XX] [EX s | PX ms |
+ * EXAT s | PXAT ms | KEEPTTL] (Redis 8.4): all the keys or none (NX: none
+ * may exist, XX: all must), with one expiry; replies 1 if it set them.
+ * Each key is propagated as its own SET with an absolute PXAT (Redis 7.0
+ * replicas read it), wrapped in MULTI/EXEC. */
+void cmd_msetex(client *c)
+{
+    long long n;
+    if (!util_parse_ll(c->argv[1].ptr, c->argv[1].len, &n) || n < 1 || n > INT_MAX) {
+        reply_err(c, "ERR invalid numkeys value");
+        return;
+    }
+    if (n > (c->argc - 2) / 2) {
+        reply_err(c, "ERR wrong number of key-value pairs");
+        return;
+    }
+    int nx = 0, xx = 0, keepttl = 0, kind = 0;
+    sv when = {0};
+    for (int i = 2 + 2 * (int)n; i < c->argc; i++) {
+        sv a = c->argv[i];
+        int k = expiry_kind(a);
+        if ((sv_eq_ci(a, "NX") || sv_eq_ci(a, "XX")) && !nx && !xx) {
+            *(sv_eq_ci(a, "NX") ? &nx : &xx) = 1;
+        } else if (sv_eq_ci(a, "KEEPTTL") && !keepttl && !kind) {
+            keepttl = 1;
+        } else if (k && i + 1 < c->argc && !keepttl && !kind) {
+            kind = k;
+            when = c->argv[++i];
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    int64_t expire = -1;
+    if (kind && !parse_expiry_kind(c, when, kind, "msetex", &expire)) {
+        return;
+    }
+    int end = 2 + 2 * (int)n;
+    if (nx || xx) {
+        for (int i = 2; i < end; i += 2) {
+            if ((db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH) != NULL) != xx) {
+                reply_int(R(c), 0);
+                return;
+            }
+        }
+    }
+    for (int i = 2; i < end; i += 2) {
+        store(c, c->argv[i], c->argv[i + 1], expire, keepttl, db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH));
+    }
+    reply_int(R(c), 1);
 }
 
 /* ---- in-place edits ---- */
@@ -597,12 +727,6 @@ void cmd_incrbyfloat(client *c)
 
 /* ---- compare-and-delete ---- */
 
-static void delete_key(client *c, sv key)
-{
-    db_delete(c->db, key);
-    signal_write(c, NOTIFY_GENERIC, "del", key);
-}
-
 void cmd_delifeq(client *c)
 {
     kobj *o;
@@ -612,30 +736,33 @@ void cmd_delifeq(client *c)
     }
     char buf[32];
     if (rc && sv_eq(kobj_str(o, buf), c->argv[2])) {
-        delete_key(c, c->argv[1]);
+        cmd_delete_key(c, c->argv[1]);
         reply_int(R(c), 1);
     } else {
         reply_int(R(c), 0);
     }
 }
 
+/* DELEX key [IFEQ v | IFNE v | IFDEQ digest | IFDNE digest] (Redis 8.4):
+ * without a condition any key goes, as with DEL; with one, only a string
+ * that passes it. */
 void cmd_delex(client *c)
 {
     if (c->argc == 2) {
         int existed = db_lookup(c->db, c->argv[1], LOOKUP_NOTOUCH) != NULL;
         if (existed) {
-            delete_key(c, c->argv[1]);
+            cmd_delete_key(c, c->argv[1]);
         }
         reply_int(R(c), existed);
         return;
     }
-    int eq;
-    if (c->argc == 4 && arg_is(c, 2, "IFEQ")) {
-        eq = 1;
-    } else if (c->argc == 4 && arg_is(c, 2, "IFNE")) {
-        eq = 0;
-    } else {
-        reply_syntax_error(c);
+    if (c->argc != 4) {
+        reply_arity_error(c);
+        return;
+    }
+    int kind = compare_kind(c->argv[2]);
+    if (!kind) {
+        reply_err(c, "ERR Invalid condition. Use IFEQ, IFNE, IFDEQ, or IFDNE");
         return;
     }
     kobj *o;
@@ -646,12 +773,12 @@ void cmd_delex(client *c)
         }
         return;
     }
-    char buf[32];
-    int same = sv_eq(kobj_str(o, buf), c->argv[3]);
-    if (same == eq) {
-        delete_key(c, c->argv[1]);
-        reply_int(R(c), 1);
-    } else {
-        reply_int(R(c), 0);
+    int pass = compare_passes(c, o, kind, c->argv[3]);
+    if (pass < 0) {
+        return;
     }
+    if (pass) {
+        cmd_delete_key(c, c->argv[1]);
+    }
+    reply_int(R(c), pass);
 }

@@ -125,8 +125,9 @@ int keys_has_any(const command *cmd)
 
 /* ---- finders (KEYS lines) ---- */
 
-/* SET key value [... GET ...]: the value is read only with GET; otherwise
- * it is overwritten unread (Redis's OW update). */
+/* SET key value [... GET | IFEQ/IFNE/IFDEQ/IFDNE ...]: the value is read
+ * only with GET or a compare condition; otherwise it is overwritten unread
+ * (Redis's OW update). */
 int keys_set(const command *cmd, const sv *argv, int argc, key_ref *out, int max)
 {
     if (max < 1 || argc < 2) {
@@ -135,7 +136,8 @@ int keys_set(const command *cmd, const sv *argv, int argc, key_ref *out, int max
     out[0].pos = 1;
     out[0].flags = KS_OW | KS_UPDATE;
     for (int i = 3; i < argc; i++) {
-        if (arg_is_ci(argv[i], "get")) {
+        if (arg_is_ci(argv[i], "get") || arg_is_ci(argv[i], "ifeq") || arg_is_ci(argv[i], "ifne") ||
+            arg_is_ci(argv[i], "ifdeq") || arg_is_ci(argv[i], "ifdne")) {
             out[0].flags = cmd->specs[0].flags & ~KS_VARIABLE_FLAGS;
         }
     }

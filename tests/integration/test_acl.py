@@ -176,7 +176,8 @@ def test_command_rules_single_commands_as_a_set(admin):
     words = acl_list_line(admin, "t").split()
     assert words[:5] == ["user", "t", "off", "sanitize-payload", "resetchannels"]
     assert words[5] == "-@all"
-    assert set(words[6:]) == {"+get", "+mget", "+strlen", "+getrange", "+substr", "+lcs"}
+    reads = {"+get", "+mget", "+strlen", "+getrange", "+substr", "+lcs"}
+    assert set(words[6:]) == reads | (set() if IS_REDIS else {"+digest"})  # DIGEST: Redis 8.4
     # Categories tie on size order: Keel's @hash has more commands than 7.0's.
     admin.execute_command("ACL", "SETUSER", "t", "reset", "+@hash", "+@list")
     assert set(acl_list_line(admin, "t").split()[5:]) == {"-@all", "+@list", "+@hash"}

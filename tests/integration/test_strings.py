@@ -226,7 +226,7 @@ def test_delifeq_delex(r):
     r.set("k", "v")
     assert r.execute_command("DELEX", "k") == 1
     assert r.execute_command("DELEX", "k") == 0
-    with pytest.raises(redis.ResponseError, match="syntax error"):
+    with pytest.raises(redis.ResponseError, match="Invalid condition"):
         r.execute_command("DELEX", "k", "IFXX", "v")
 
 
