@@ -68,9 +68,11 @@ void xreply_id(client *c, const stream_id *id)
 }
 
 /* The current entry of it as [id, [f, v, ...]]. */
-static void reply_current(client *c, stream_iter *it, const stream_id *id, size_t nf)
+/* [id, [f, v, ...]], or with claim (XREADGROUP CLAIM's shape) [id,
+ * [f, v, ...], idle ms, delivery count]. */
+static void reply_current(client *c, stream_iter *it, const stream_id *id, size_t nf, const long long *claim)
 {
-    reply_array(R(c), 2);
+    reply_array(R(c), claim ? 4 : 2);
     xreply_id(c, id);
     reply_array(R(c), (long long)nf * 2);
     for (size_t i = 0; i < nf; i++) {
@@ -79,12 +81,25 @@ static void reply_current(client *c, stream_iter *it, const stream_id *id, size_
         reply_sv(c, f);
         reply_sv(c, v);
     }
+    if (claim) {
+        reply_int(R(c), claim[0]);
+        reply_int(R(c), claim[1]);
+    }
 }
 
 long xreply_range(client *c, stream *s, const stream_id *start, const stream_id *end, long long count, int rev,
                   xdelivery *d)
 {
     size_t h = reply_defer(R(c));
+    long n = xreply_range_items(c, s, start, end, count, rev, d);
+    reply_defer_array(R(c), h, n);
+    return n;
+}
+
+long xreply_range_items(client *c, stream *s, const stream_id *start, const stream_id *end, long long count, int rev,
+                        xdelivery *d)
+{
+    static const long long fresh[2] = {0, 0}; /* a first delivery: never idle, never delivered */
     stream_iter it;
     stream_iter_init(&it, s, start, end, rev);
     stream_id id;
@@ -96,7 +111,7 @@ long xreply_range(client *c, stream *s, const stream_id *start, const stream_id 
             stream_group_advance(s, d->g, &id);
             advanced = 1;
         }
-        reply_current(c, &it, &id, nf);
+        reply_current(c, &it, &id, nf, d && d->claim_shape ? fresh : NULL);
         if (d && !d->noack) {
             stream_nack *k = stream_pel_deliver(d->g, d->consumer, &id, server.now_ms);
             xpropagate_claim(c, d->key, d->group_name, &id, k, &d->g->last_id);
@@ -104,7 +119,6 @@ long xreply_range(client *c, stream *s, const stream_id *start, const stream_id 
         n++;
     }
     stream_iter_done(&it);
-    reply_defer_array(R(c), h, n);
     if (d && advanced) {
         xpropagate_setid(c, d->key, d->group_name, d->g);
     }
@@ -119,11 +133,26 @@ int xreply_entry(client *c, stream *s, const stream_id *id)
     size_t nf;
     int found = stream_iter_next(&it, &got, &nf);
     if (found) {
-        reply_current(c, &it, &got, nf);
+        reply_current(c, &it, &got, nf, NULL);
     } else {
         reply_array(R(c), 2);
         xreply_id(c, id);
         reply_null_array(R(c));
+    }
+    stream_iter_done(&it);
+    return found;
+}
+
+int xreply_entry_claimed(client *c, stream *s, const stream_id *id, long long idle, long long count)
+{
+    stream_iter it;
+    stream_iter_init(&it, s, id, id, 0);
+    stream_id got;
+    size_t nf;
+    int found = stream_iter_next(&it, &got, &nf);
+    if (found) {
+        long long claim[2] = {idle, count};
+        reply_current(c, &it, &got, nf, claim);
     }
     stream_iter_done(&it);
     return found;

@@ -29,6 +29,7 @@ typedef struct xdelivery {
     stream_group *g;
     stream_consumer *consumer;
     int noack;
+    int claim_shape; /* XREADGROUP CLAIM: entries carry idle time and count */
 } xdelivery;
 
 /* Replies the live entries in [start, end] (descending when rev), at most
@@ -38,6 +39,13 @@ typedef struct xdelivery {
  * Returns how many were replied. */
 long xreply_range(client *c, stream *s, const stream_id *start, const stream_id *end, long long count, int rev,
                   xdelivery *d);
+/* The same entries without the enclosing array (the caller counts them
+ * into an array of its own). */
+long xreply_range_items(client *c, stream *s, const stream_id *start, const stream_id *end, long long count, int rev,
+                        xdelivery *d);
+/* XREADGROUP CLAIM's [id, [f, v, ...], idle, count] for a live entry;
+ * replies nothing and returns 0 when it was deleted. */
+int xreply_entry_claimed(client *c, stream *s, const stream_id *id, long long idle, long long count);
 /* One entry [id, [f, v, ...]] (or [id, nil] when deleted, for PEL
  * history); returns 1 if it existed. */
 int xreply_entry(client *c, stream *s, const stream_id *id);

@@ -1,12 +1,16 @@
 /* XREAD and XREADGROUP: reading several streams at once, optionally
- * waiting (BLOCK) on the framework in server/block.h. A waiting command is
+ * waiting (BLOCK) on the framework in server/block.h. XREADGROUP's CLAIM
+ * (Redis 8.4) first takes over pending entries idle long enough, then
+ * reads new ones. A waiting command is
  * re-run whole when one of its streams is written, so what it serves then
  * follows the same rules as an immediate read. For XREAD, "$" and "+" are
  * turned into concrete IDs before waiting, so entries that arrive while
  * the client waits are what it gets. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/util.h"
 #include "cmd/cmd_stream.h"
 #include "server/block.h"
 
@@ -17,6 +21,8 @@ typedef struct xread_args {
     int streams_at, nstreams;
     int group_at; /* argv index of the group name (0: XREAD) */
     int noack;
+    int claim;              /* CLAIM given: pending entries idle at least */
+    long long claim_min_ms; /* this long are served first */
 } xread_args;
 
 static int parse_args(client *c, xread_args *a, int group)
@@ -60,6 +66,21 @@ static int parse_args(client *c, xread_args *a, int group)
             }
             a->group_at = i + 1;
             i += 2;
+        } else if (arg_is(c, i, "CLAIM") && more) {
+            if (!group) {
+                reply_err(c, "ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead.");
+                return 0;
+            }
+            i++;
+            if (!util_parse_ll(c->argv[i].ptr, c->argv[i].len, &a->claim_min_ms)) {
+                reply_err(c, "ERR min-idle-time is not an integer");
+                return 0;
+            }
+            if (a->claim_min_ms < 0) {
+                reply_err(c, "ERR min-idle-time must be a positive integer");
+                return 0;
+            }
+            a->claim = 1;
         } else if (arg_is(c, i, "NOACK")) {
             if (!group) {
                 reply_err(c, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.");
@@ -196,8 +217,102 @@ static void reply_history(client *c, const xread_args *a, sv key, stream_group *
     reply_defer_array(R(c), h, n);
 }
 
-/* Whether target t has something to serve now. */
-static int ready(const xread_target *t, int group)
+/* ---- CLAIM ---- */
+
+typedef struct claimable {
+    stream_id id;
+    stream_nack *n;
+} claimable;
+
+static int by_delivery(const void *a, const void *b)
+{
+    const claimable *x = a, *y = b;
+    if (x->n->delivery_time != y->n->delivery_time) {
+        return x->n->delivery_time < y->n->delivery_time ? -1 : 1;
+    }
+    return stream_id_cmp(&x->id, &y->id);
+}
+
+/* The group's pending entries idle at least min_ms, oldest delivery first
+ * (Redis's order). A scan of the whole PEL: XREADGROUP CLAIM costs O(PEL),
+ * like XPENDING's IDLE filter. */
+static claimable *claimable_entries(stream_group *g, long long min_ms, size_t *n)
+{
+    claimable *out = NULL;
+    size_t cap = 0;
+    *n = 0;
+    idtree_pos p;
+    stream_id zero = {0, 0};
+    for (int ok = idtree_seek_ge(&g->pel, &zero, &p); ok; ok = idtree_next(&p)) {
+        stream_nack *k = idtree_val(&p);
+        if (server.now_ms - k->delivery_time < min_ms) {
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            out = alloc_resize(out, sizeof(*out) * cap);
+        }
+        out[(*n)++] = (claimable){idtree_key(&p), k};
+    }
+    if (*n > 1) {
+        qsort(out, *n, sizeof(*out), by_delivery);
+    }
+    return out;
+}
+
+static int entry_exists(stream *s, const stream_id *id)
+{
+    stream_iter it;
+    stream_iter_init(&it, s, id, id, 0);
+    stream_id got;
+    size_t nf;
+    int found = stream_iter_next(&it, &got, &nf);
+    stream_iter_done(&it);
+    return found;
+}
+
+/* Whether some entry of the stream can be claimed now. */
+static int any_claimable(const xread_target *t, long long min_ms)
+{
+    size_t n;
+    claimable *c = claimable_entries(t->g, min_ms, &n);
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        found = entry_exists(t->s, &c[i].id);
+    }
+    alloc_free(c);
+    return found;
+}
+
+/* Serves up to count (0: all) claimable entries to the consumer as
+ * [id, fields, idle ms, deliveries so far], then counts the delivery:
+ * owner, time and count change, propagated as XCLAIM. Entries deleted from
+ * the stream stay pending and are skipped. Returns how many it served. */
+static long serve_claimed(client *c, const xread_args *a, xread_target *t, sv key, stream_consumer *cons)
+{
+    size_t n;
+    claimable *e = claimable_entries(t->g, a->claim_min_ms, &n);
+    long served = 0;
+    for (size_t i = 0; i < n && (a->count == 0 || served < a->count); i++) {
+        stream_nack *k = e[i].n;
+        if (!xreply_entry_claimed(c, t->s, &e[i].id, server.now_ms - k->delivery_time, (long long)k->delivery_count)) {
+            continue;
+        }
+        if (k->consumer != cons) {
+            stream_pel_assign(t->g, k, &e[i].id, cons);
+        }
+        k->delivery_time = server.now_ms;
+        k->delivery_count++;
+        xpropagate_claim(c, key, c->argv[a->group_at], &e[i].id, k, &t->g->last_id);
+        served++;
+    }
+    alloc_free(e);
+    return served;
+}
+
+/* Whether target t has new entries to serve now (or, for a consumer's
+ * history, anything). */
+static int ready_new(const xread_target *t, int group)
 {
     if (!t->s || t->s->length == 0) {
         return group && !t->newest; /* history is always served */
@@ -216,6 +331,16 @@ static int ready(const xread_target *t, int group)
     }
     stream_id top;
     return stream_edge_id(t->s, 0, &top) && stream_id_cmp(&top, after) > 0;
+}
+
+/* Whether target t has something to serve now: new entries, or with
+ * CLAIM pending entries idle long enough. */
+static int ready(const xread_target *t, const xread_args *a)
+{
+    if (ready_new(t, a->group_at != 0)) {
+        return 1;
+    }
+    return a->claim && t->newest && t->s && any_claimable(t, a->claim_min_ms);
 }
 
 static void serve_one(client *c, const xread_args *a, xread_target *t, sv key)
@@ -240,9 +365,23 @@ static void serve_one(client *c, const xread_args *a, xread_target *t, sv key)
     } else {
         stream_id start = t->g->last_id, end = {UINT64_MAX, UINT64_MAX};
         stream_id_incr(&start);
-        xdelivery d = {key, c->argv[a->group_at], t->g, cons, a->noack};
-        if (xreply_range(c, t->s, &start, &end, a->count, 0, &d) > 0) {
-            cons->active_time = server.now_ms;
+        xdelivery d = {key, c->argv[a->group_at], t->g, cons, a->noack, 0};
+        if (!a->claim) {
+            if (xreply_range(c, t->s, &start, &end, a->count, 0, &d) > 0) {
+                cons->active_time = server.now_ms;
+            }
+        } else {
+            /* Claimed entries first, then new ones, COUNT for both. */
+            size_t h = reply_defer(R(c));
+            long n = serve_claimed(c, a, t, key, cons);
+            if (a->count == 0 || n < a->count) {
+                d.claim_shape = 1;
+                n += xreply_range_items(c, t->s, &start, &end, a->count ? a->count - n : 0, 0, &d);
+            }
+            reply_defer_array(R(c), h, n);
+            if (n > 0) {
+                cons->active_time = server.now_ms;
+            }
         }
     }
     server.dirty++;
@@ -264,7 +403,7 @@ static void read_generic(client *c, int group)
     }
     int any = 0;
     for (int i = 0; i < a.nstreams && !any; i++) {
-        any = ready(&t[i], group);
+        any = ready(&t[i], &a);
     }
     if (any) {
         /* Readiness is checked again as each stream is served: serving a
@@ -273,7 +412,7 @@ static void read_generic(client *c, int group)
         size_t h = reply_defer(R(c));
         long n = 0;
         for (int i = 0; i < a.nstreams; i++) {
-            if (ready(&t[i], group)) {
+            if (ready(&t[i], &a)) {
                 serve_one(c, &a, &t[i], c->argv[a.streams_at + i]);
                 n++;
             }
@@ -314,7 +453,8 @@ void cmd_xread(client *c)
     read_generic(c, 0);
 }
 
-/* XREADGROUP GROUP g consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ... */
+/* XREADGROUP GROUP g consumer [COUNT n] [BLOCK ms] [CLAIM min-idle-ms] [NOACK]
+ * STREAMS key ... id ... */
 void cmd_xreadgroup(client *c)
 {
     read_generic(c, 1);
