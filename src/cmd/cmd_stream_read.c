@@ -233,33 +233,6 @@ static int by_delivery(const void *a, const void *b)
     return stream_id_cmp(&x->id, &y->id);
 }
 
-/* The group's pending entries idle at least min_ms, oldest delivery first
- * (Redis's order). A scan of the whole PEL: XREADGROUP CLAIM costs O(PEL),
- * like XPENDING's IDLE filter. */
-static claimable *claimable_entries(stream_group *g, long long min_ms, size_t *n)
-{
-    claimable *out = NULL;
-    size_t cap = 0;
-    *n = 0;
-    idtree_pos p;
-    stream_id zero = {0, 0};
-    for (int ok = idtree_seek_ge(&g->pel, &zero, &p); ok; ok = idtree_next(&p)) {
-        stream_nack *k = idtree_val(&p);
-        if (server.now_ms - k->delivery_time < min_ms) {
-            continue;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            out = alloc_resize(out, sizeof(*out) * cap);
-        }
-        out[(*n)++] = (claimable){idtree_key(&p), k};
-    }
-    if (*n > 1) {
-        qsort(out, *n, sizeof(*out), by_delivery);
-    }
-    return out;
-}
-
 static int entry_exists(stream *s, const stream_id *id)
 {
     stream_iter it;
@@ -271,17 +244,90 @@ static int entry_exists(stream *s, const stream_id *id)
     return found;
 }
 
+static int idle_enough(const stream_nack *k, long long min_ms)
+{
+    return server.now_ms - k->delivery_time >= min_ms;
+}
+
+/* Sift-down in a max-heap of claimables by delivery order. */
+static void heap_down(claimable *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, top = i;
+        if (l < n && by_delivery(&h[l], &h[top]) > 0) {
+            top = l;
+        }
+        if (r < n && by_delivery(&h[r], &h[top]) > 0) {
+            top = r;
+        }
+        if (top == i) {
+            return;
+        }
+        claimable t = h[i];
+        h[i] = h[top];
+        h[top] = t;
+        i = top;
+    }
+}
+
+static void heap_up(claimable *h, size_t i)
+{
+    while (i > 0 && by_delivery(&h[i], &h[(i - 1) / 2]) > 0) {
+        claimable t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* The group's pending entries idle at least min_ms that still exist in the
+ * stream, oldest delivery first (Redis's order), at most limit of them (0:
+ * all). One pass over the PEL, as XPENDING's IDLE filter makes; memory
+ * stays within limit entries (a max-heap keeps the oldest seen so far). */
+static claimable *claimable_entries(stream *s, stream_group *g, long long min_ms, long long limit, size_t *n)
+{
+    size_t cap = 0, bound = limit > 0 && (unsigned long long)limit < idtree_count(&g->pel) ? (size_t)limit : 0;
+    claimable *h = NULL;
+    *n = 0;
+    idtree_pos p;
+    stream_id zero = {0, 0};
+    for (int ok = idtree_seek_ge(&g->pel, &zero, &p); ok; ok = idtree_next(&p)) {
+        stream_nack *k = idtree_val(&p);
+        claimable e = {idtree_key(&p), k};
+        if (!idle_enough(k, min_ms) || (bound && *n == bound && by_delivery(&e, &h[0]) >= 0) ||
+            !entry_exists(s, &e.id)) {
+            continue;
+        }
+        if (bound && *n == bound) {
+            h[0] = e; /* replaces the newest delivery kept so far */
+            heap_down(h, *n, 0);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            h = alloc_resize(h, sizeof(*h) * cap);
+        }
+        h[(*n)++] = e;
+        heap_up(h, *n - 1);
+    }
+    if (*n > 1) {
+        qsort(h, *n, sizeof(*h), by_delivery);
+    }
+    return h;
+}
+
 /* Whether some entry of the stream can be claimed now. */
 static int any_claimable(const xread_target *t, long long min_ms)
 {
-    size_t n;
-    claimable *c = claimable_entries(t->g, min_ms, &n);
-    int found = 0;
-    for (size_t i = 0; i < n && !found; i++) {
-        found = entry_exists(t->s, &c[i].id);
+    idtree_pos p;
+    stream_id zero = {0, 0};
+    for (int ok = idtree_seek_ge(&t->g->pel, &zero, &p); ok; ok = idtree_next(&p)) {
+        stream_id id = idtree_key(&p);
+        if (idle_enough(idtree_val(&p), min_ms) && entry_exists(t->s, &id)) {
+            return 1;
+        }
     }
-    alloc_free(c);
-    return found;
+    return 0;
 }
 
 /* Serves up to count (0: all) claimable entries to the consumer as
@@ -291,13 +337,11 @@ static int any_claimable(const xread_target *t, long long min_ms)
 static long serve_claimed(client *c, const xread_args *a, xread_target *t, sv key, stream_consumer *cons)
 {
     size_t n;
-    claimable *e = claimable_entries(t->g, a->claim_min_ms, &n);
+    claimable *e = claimable_entries(t->s, t->g, a->claim_min_ms, a->count, &n);
     long served = 0;
-    for (size_t i = 0; i < n && (a->count == 0 || served < a->count); i++) {
+    for (size_t i = 0; i < n; i++) {
         stream_nack *k = e[i].n;
-        if (!xreply_entry_claimed(c, t->s, &e[i].id, server.now_ms - k->delivery_time, (long long)k->delivery_count)) {
-            continue;
-        }
+        xreply_entry_claimed(c, t->s, &e[i].id, server.now_ms - k->delivery_time, (long long)k->delivery_count);
         if (k->consumer != cons) {
             stream_pel_assign(t->g, k, &e[i].id, cons);
         }

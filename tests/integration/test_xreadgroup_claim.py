@@ -159,3 +159,15 @@ def test_replica_sees_the_same_pending_entries(keel):
     want = [(e[0], e[1], e[3]) for e in x(p, "XPENDING", "s", "g", "-", "+", 10)]
     assert want == [(b"1-0", b"c3", 3), (b"2-0", b"c2", 1), (b"3-0", b"c2", 1)]
     assert [(e[0], e[1], e[3]) for e in x(q, "XPENDING", "s", "g", "-", "+", 10)] == want
+
+
+def test_count_takes_the_oldest_deliveries_and_skips_deleted_entries(r):
+    prepare(r, 6, read=0)
+    for eid in ("1-0", "2-0"):  # re-delivered later: now the newest deliveries
+        time.sleep(0.005)
+        r.execute_command("XCLAIM", "s", "g", "c1", 0, eid)
+    r.xdel("s", "4-0")
+    got = entries(x(r, "XREADGROUP", "GROUP", "g", "c2", "COUNT", 3, "CLAIM", 0, "STREAMS", "s", ">"))
+    assert [e[0] for e in got] == [b"3-0", b"5-0", b"6-0"]
+    got = entries(x(r, "XREADGROUP", "GROUP", "g", "c2", "COUNT", 3, "CLAIM", 0, "STREAMS", "s", ">"))
+    assert [e[0] for e in got] == [b"1-0", b"2-0", b"3-0"]
