@@ -297,18 +297,24 @@ void cmd_hsetnx(client *c)
 
 /* ---- reads ---- */
 
+/* The field's value, or nil (o NULL: no hash); returns whether it exists. */
+static int reply_field(client *c, kobj *o, sv field)
+{
+    sv v;
+    if (o && hash_get(hash_of(o), field, &v)) {
+        reply_sv(c, v);
+        return 1;
+    }
+    reply_null(R(c));
+    return 0;
+}
+
 void cmd_hget(client *c)
 {
     int bad;
     kobj *o = lookup_hash(c, c->argv[1], 0, &bad);
-    sv v;
-    if (bad) {
-        return;
-    }
-    if (o && hash_get(hash_of(o), c->argv[2], &v)) {
-        reply_sv(c, v);
-    } else {
-        reply_null(R(c));
+    if (!bad) {
+        reply_field(c, o, c->argv[2]);
     }
 }
 
@@ -321,12 +327,7 @@ void cmd_hmget(client *c)
     }
     reply_array(R(c), c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
-        sv v;
-        if (o && hash_get(hash_of(o), c->argv[i], &v)) {
-            reply_sv(c, v);
-        } else {
-            reply_null(R(c));
-        }
+        reply_field(c, o, c->argv[i]);
     }
 }
 
@@ -975,12 +976,9 @@ void cmd_hgetdel(client *c)
     int ndel = 0;
     sv *gone = alloc_mem(sizeof(sv) * (size_t)(c->argc - first));
     for (int i = first; i < c->argc; i++) {
-        sv v;
-        if (!o || !hash_get(hash_of(o), c->argv[i], &v)) {
-            reply_null(R(c));
+        if (!reply_field(c, o, c->argv[i])) {
             continue;
         }
-        reply_sv(c, v);
         int d;
         kobj_set_ptr(o, hash_del(hash_of(o), c->argv[i], &d));
         gone[ndel++] = c->argv[i];
@@ -1028,12 +1026,9 @@ void cmd_hgetex(client *c)
     sv *prop = alloc_mem(sizeof(sv) * (size_t)(nfields + 5));
     int n = 0;
     for (int i = first; i < c->argc; i++) {
-        sv v;
-        if (!o || !hash_get(hash_of(o), c->argv[i], &v)) {
-            reply_null(R(c));
+        if (!reply_field(c, o, c->argv[i])) {
             continue;
         }
-        reply_sv(c, v);
         int found;
         if (persist && hash_field_expire(hash_of(o), c->argv[i], &found) < 0) {
             continue; /* nothing to remove */

@@ -125,7 +125,7 @@ long xreply_range_items(client *c, stream *s, const stream_id *start, const stre
     return n;
 }
 
-int xreply_entry(client *c, stream *s, const stream_id *id)
+int xreply_entry(client *c, stream *s, const stream_id *id, const long long *claim)
 {
     stream_iter it;
     stream_iter_init(&it, s, id, id, 0);
@@ -133,8 +133,8 @@ int xreply_entry(client *c, stream *s, const stream_id *id)
     size_t nf;
     int found = stream_iter_next(&it, &got, &nf);
     if (found) {
-        reply_current(c, &it, &got, nf, NULL);
-    } else {
+        reply_current(c, &it, &got, nf, claim);
+    } else if (!claim) {
         reply_array(R(c), 2);
         xreply_id(c, id);
         reply_null_array(R(c));
@@ -143,17 +143,13 @@ int xreply_entry(client *c, stream *s, const stream_id *id)
     return found;
 }
 
-int xreply_entry_claimed(client *c, stream *s, const stream_id *id, long long idle, long long count)
+int xentry_exists(stream *s, const stream_id *id)
 {
     stream_iter it;
     stream_iter_init(&it, s, id, id, 0);
     stream_id got;
     size_t nf;
     int found = stream_iter_next(&it, &got, &nf);
-    if (found) {
-        long long claim[2] = {idle, count};
-        reply_current(c, &it, &got, nf, claim);
-    }
     stream_iter_done(&it);
     return found;
 }

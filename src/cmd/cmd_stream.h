@@ -47,8 +47,12 @@ long xreply_range_items(client *c, stream *s, const stream_id *start, const stre
  * replies nothing and returns 0 when it was deleted. */
 int xreply_entry_claimed(client *c, stream *s, const stream_id *id, long long idle, long long count);
 /* One entry [id, [f, v, ...]] (or [id, nil] when deleted, for PEL
- * history); returns 1 if it existed. */
-int xreply_entry(client *c, stream *s, const stream_id *id);
+ * history); with claim, XREADGROUP CLAIM's [id, [f, v, ...], idle ms,
+ * delivery count] (claim[0], claim[1]) and nothing when deleted. Returns 1
+ * if it existed. */
+int xreply_entry(client *c, stream *s, const stream_id *id, const long long *claim);
+/* Whether entry id is in the stream (not deleted). */
+int xentry_exists(stream *s, const stream_id *id);
 
 /* Propagation of group state, in Redis's forms. */
 void xpropagate_claim(client *c, sv key, sv group, const stream_id *id, const stream_nack *n, const stream_id *last);

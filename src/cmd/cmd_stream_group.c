@@ -492,7 +492,7 @@ void cmd_xclaim(client *c)
         if (justid) {
             xreply_id(c, &id);
         } else {
-            xreply_entry(c, s, &id);
+            xreply_entry(c, s, &id, NULL);
         }
         n++;
         xpropagate_claim(c, c->argv[1], c->argv[2], &id, k, &g->last_id);
@@ -598,7 +598,7 @@ void cmd_xautoclaim(client *c)
         if (justid) {
             xreply_id(c, &claimed[i]);
         } else {
-            xreply_entry(c, s, &claimed[i]);
+            xreply_entry(c, s, &claimed[i], NULL);
         }
     }
     reply_array(R(c), ndeleted);

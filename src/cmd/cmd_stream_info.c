@@ -64,7 +64,7 @@ static void reply_edge(client *c, stream *s, int last)
         reply_null(R(c));
         return;
     }
-    xreply_entry(c, s, &id);
+    xreply_entry(c, s, &id, NULL);
 }
 
 /* PEL records from a tree, at most count (0: all); with_consumer adds the

@@ -206,7 +206,7 @@ static void reply_history(client *c, const xread_args *a, sv key, stream_group *
         for (int ok = idtree_seek_ge(&cons->pel, &from, &p); ok && (count == 0 || n < count); ok = idtree_next(&p)) {
             stream_id id = idtree_key(&p);
             stream_nack *k = idtree_val(&p);
-            if (xreply_entry(c, s, &id)) {
+            if (xreply_entry(c, s, &id, NULL)) {
                 k->delivery_time = server.now_ms;
                 k->delivery_count++;
                 xpropagate_claim(c, key, c->argv[a->group_at], &id, k, &g->last_id);
@@ -231,17 +231,6 @@ static int by_delivery(const void *a, const void *b)
         return x->n->delivery_time < y->n->delivery_time ? -1 : 1;
     }
     return stream_id_cmp(&x->id, &y->id);
-}
-
-static int entry_exists(stream *s, const stream_id *id)
-{
-    stream_iter it;
-    stream_iter_init(&it, s, id, id, 0);
-    stream_id got;
-    size_t nf;
-    int found = stream_iter_next(&it, &got, &nf);
-    stream_iter_done(&it);
-    return found;
 }
 
 static int idle_enough(const stream_nack *k, long long min_ms)
@@ -295,7 +284,7 @@ static claimable *claimable_entries(stream *s, stream_group *g, long long min_ms
         stream_nack *k = idtree_val(&p);
         claimable e = {idtree_key(&p), k};
         if (!idle_enough(k, min_ms) || (bound && *n == bound && by_delivery(&e, &h[0]) >= 0) ||
-            !entry_exists(s, &e.id)) {
+            !xentry_exists(s, &e.id)) {
             continue;
         }
         if (bound && *n == bound) {
@@ -323,7 +312,7 @@ static int any_claimable(const xread_target *t, long long min_ms)
     stream_id zero = {0, 0};
     for (int ok = idtree_seek_ge(&t->g->pel, &zero, &p); ok; ok = idtree_next(&p)) {
         stream_id id = idtree_key(&p);
-        if (idle_enough(idtree_val(&p), min_ms) && entry_exists(t->s, &id)) {
+        if (idle_enough(idtree_val(&p), min_ms) && xentry_exists(t->s, &id)) {
             return 1;
         }
     }
@@ -341,7 +330,8 @@ static long serve_claimed(client *c, const xread_args *a, xread_target *t, sv ke
     long served = 0;
     for (size_t i = 0; i < n; i++) {
         stream_nack *k = e[i].n;
-        xreply_entry_claimed(c, t->s, &e[i].id, server.now_ms - k->delivery_time, (long long)k->delivery_count);
+        long long claim[2] = {server.now_ms - k->delivery_time, (long long)k->delivery_count};
+        xreply_entry(c, t->s, &e[i].id, claim);
         if (k->consumer != cons) {
             stream_pel_assign(t->g, k, &e[i].id, cons);
         }

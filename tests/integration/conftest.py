@@ -57,6 +57,16 @@ def err(fn, *args):
     return str(e.value)
 
 
+def unparsed(client, *names):
+    """A client on client's pool that leaves the replies of the commands
+    named as the server sent them (redis-py turns SET's into a bool and
+    expects two-field stream entries, for instance)."""
+    c = redis.Redis(connection_pool=client.connection_pool)
+    for name in names:
+        c.response_callbacks.pop(name, None)
+    return c
+
+
 def raw_cmd(*args):
     """One command as RESP bytes, for raw-socket tests."""
     out = b"*%d\r\n" % len(args)

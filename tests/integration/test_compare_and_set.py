@@ -8,30 +8,17 @@ instead of a Lua script: acquire with SET NX PX, extend with SET IFEQ
 KEEPTTL... PX, release with DELEX IFEQ."""
 import time
 
-import pytest
-import redis
-from conftest import WRONGTYPE
+from conftest import WRONGTYPE, err, unparsed
 
 BAD_DIGEST = "The digest must be exactly 16 hexadecimal characters"
 
 
-def raw(r):
-    """A client of r's pool that leaves SET's and COMMAND's replies as sent
-    (redis-py turns SET's into a bool, GET option or not)."""
-    c = redis.Redis(connection_pool=r.connection_pool)
-    for name in ("SET", "COMMAND"):
-        c.response_callbacks.pop(name, None)
-    return c
-
-
 def x(r, *args):
-    return raw(r).execute_command(*args)
+    return unparsed(r, "SET", "COMMAND").execute_command(*args)
 
 
 def error(r, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        r.execute_command(*args)
-    return str(e.value)
+    return err(r.execute_command, *args)
 
 
 def test_digest_is_xxh3_in_16_hex_digits(r):

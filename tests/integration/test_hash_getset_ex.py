@@ -8,8 +8,8 @@ test suite."""
 import time
 
 import pytest
-import redis
-from conftest import WRONGTYPE
+from conftest import WRONGTYPE, err
+from test_hashes import enc  # noqa: F401 - both encodings, as there
 
 NUMFIELDS = "Number of fields must be a positive integer"
 MISSING_FIELDS = "Mandatory argument FIELDS is missing or not at the right position"
@@ -17,22 +17,12 @@ MISMATCH = "The `numfields` parameter must match the number of arguments"
 ONE_TTL = "Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified"
 
 
-@pytest.fixture(params=["listpack", "hashtable"])
-def enc(request, r):
-    if request.param == "hashtable":
-        r.config_set("hash-max-listpack-entries", 0)
-    yield request.param
-    r.config_set("hash-max-listpack-entries", 128)
-
-
 def x(r, *args):
     return r.execute_command(*args)
 
 
 def error(r, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        r.execute_command(*args)
-    return str(e.value)
+    return err(r.execute_command, *args)
 
 
 def now_ms():

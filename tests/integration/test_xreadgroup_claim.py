@@ -9,27 +9,15 @@ ignores CLAIM. Behaviour and error texts follow Redis 8.4's test suite;
 Debian's Redis 7.0 has no CLAIM."""
 import time
 
-import pytest
-import redis
-
-from conftest import Server
-
-
-def raw(r):
-    c = redis.Redis(connection_pool=r.connection_pool, decode_responses=False)
-    for name in ("XREADGROUP", "XPENDING", "XREAD"):
-        c.response_callbacks.pop(name, None)
-    return c
+from conftest import err, unparsed
 
 
 def x(r, *args):
-    return raw(r).execute_command(*args)
+    return unparsed(r, "XREADGROUP", "XPENDING", "XREAD").execute_command(*args)
 
 
 def error(r, *args):
-    with pytest.raises(redis.ResponseError) as e:
-        r.execute_command(*args)
-    return str(e.value)
+    return err(r.execute_command, *args)
 
 
 def prepare(r, n=2, read=None):
