@@ -313,7 +313,7 @@ static int match_class(const char **pp, const char *pend, int c, int nocase)
                 hit = 1;
             }
             p++;
-        } else if (p + 2 < pend && p[1] == '-' && p[2] != ']') {
+        } else if (p + 2 < pend && p[1] == '-') { /* as Redis: "[0-]" is '0' to ']' */
             int a = lower_if((unsigned char)p[0], nocase), b = lower_if((unsigned char)p[2], nocase);
             int x = lower_if(c, nocase);
             if (a > b) {
@@ -347,6 +347,11 @@ int util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, in
     const char *p = pat, *pend = pat + plen;
     const char *str = s, *send = s + slen;
     const char *star_p = NULL, *star_s = NULL;
+    if (slen == 0) {
+        /* Redis's matcher never matches an empty string except with the
+         * empty pattern or the lone "*" its callers treat as match-all. */
+        return plen == 0 || (plen == 1 && pat[0] == '*');
+    }
     while (str < send) {
         if (p < pend && *p == '*') {
             while (p < pend && *p == '*') {

@@ -170,10 +170,12 @@ void cmd_swapdb(client *c)
         return;
     }
     if (a != b) {
+        /* Clients see other contents under the same db numbers: a WATCHed
+         * key that exists on either side changed (hence a signal before
+         * and after), and keys blocked clients wait for may have appeared. */
+        server_key_written(a, (sv){NULL, 0}, c);
+        server_key_written(b, (sv){NULL, 0}, c);
         db_swap(a, b);
-        /* Clients see other contents under the same db numbers: every
-         * WATCHed key of both changed, and keys blocked clients wait for
-         * may have appeared. */
         server_key_written(a, (sv){NULL, 0}, c);
         server_key_written(b, (sv){NULL, 0}, c);
     }

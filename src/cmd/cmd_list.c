@@ -306,7 +306,7 @@ void cmd_lpos(client *c)
             }
             if (rank == 0) {
                 reply_err(c, "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
-                             "or use negative to start from the last match");
+                             "or use negative to start from the end of the list");
                 return;
             }
         } else if (arg_is(c, i, "COUNT") && more) {

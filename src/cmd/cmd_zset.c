@@ -1155,7 +1155,9 @@ static void inter_visit(sv m, double s, void *ctx)
         if (!src_score(&x->srcs[j], m, &o)) {
             return;
         }
-        aggregate(&v, weighted(o, x->srcs[j].weight), x->agg);
+        /* Only the first input's product is cleaned of NaN (inf * 0), as
+         * in Redis: a later NaN sums to 0 and never wins MIN or MAX. */
+        aggregate(&v, o * x->srcs[j].weight, x->agg);
     }
     x->count++;
     if (x->acc) {

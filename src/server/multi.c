@@ -179,6 +179,9 @@ static void on_key_write(db *d, sv key, client *by)
         return;
     }
     if (key.ptr == NULL) {
+        /* A whole db is about to be emptied or was swapped (the hook runs
+         * before and after a swap): as in Redis, only watched keys that
+         * exist in it count as changed (expired or not). */
         char prefix[16];
         int pl = snprintf(prefix, sizeof(prefix), "%d:", d->id);
         dict_iter it;
@@ -186,7 +189,8 @@ static void on_key_write(db *d, sv key, client *by)
         dnode *n;
         while ((n = dict_iter_next(&it))) {
             dict_entry *e = (dict_entry *)n;
-            if (e->keylen >= (size_t)pl && memcmp(e->key, prefix, (size_t)pl) == 0) {
+            if (e->keylen >= (size_t)pl && memcmp(e->key, prefix, (size_t)pl) == 0 &&
+                db_find_raw(d, (sv){e->key + pl, e->keylen - (size_t)pl})) {
                 touch_entry(e);
             }
         }

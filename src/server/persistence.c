@@ -301,8 +301,8 @@ int persistence_save_points_set(void)
 static void clear_all(void)
 {
     for (int i = 0; i < server.cfg.databases; i++) {
+        server_key_written(&server.dbs[i], (sv){NULL, 0}, NULL); /* before: watchers of existing keys */
         db_clear(&server.dbs[i]);
-        server_key_written(&server.dbs[i], (sv){NULL, 0}, NULL);
     }
     script_functions_clear();
 }

@@ -106,6 +106,9 @@ static unsigned char *lp_find_member(lp *l, sv member)
 /* Inserts the pair at its place in the order. */
 static lp *lp_insert_sorted(lp *l, double score, sv member)
 {
+    if (score == 0) {
+        score = 0; /* the compact form keeps no -0, as Redis's listpack (the skiplist form does) */
+    }
     unsigned char *p = lp_first(l);
     while (p) {
         unsigned char *sp = lp_next(l, p);
@@ -264,9 +267,6 @@ zset *zset_add(zset *z, double score, sv member, int flags, int *out, double *ne
         *out = ZADD_OUT_NAN;
         return z;
     }
-    if (score == 0) {
-        score = 0; /* -0 is stored (and replied) as 0, as Redis does */
-    }
     double cur;
     if (zset_score(z, member, &cur)) {
         if (nx) {
@@ -278,9 +278,6 @@ zset *zset_add(zset *z, double score, sv member, int flags, int *out, double *ne
             if (isnan(score)) {
                 *out = ZADD_OUT_NAN;
                 return z;
-            }
-            if (score == 0) {
-                score = 0;
             }
         }
         if ((lt && score >= cur) || (gt && score <= cur)) {

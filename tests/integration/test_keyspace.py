@@ -307,6 +307,11 @@ def test_keys_patterns(r):
     assert sorted(r.keys("f[oX]o")) == [b"fXo", b"foo"]
     assert r.keys("f\\*o") == [b"f*o"]
     assert r.keys("nomatch*") == []
+    # Redis's class rules: "x-]" is the range x..']'; an empty key matches
+    # only "*" (and the empty pattern).
+    r.mset({"k0": 1, "k5": 1, "": 1})
+    assert sorted(r.keys("k[0-]")) == [b"k0", b"k5"]
+    assert b"" in r.keys("*") and b"" not in r.keys("**")
 
 
 def test_keys_skips_expired(r, no_active_expire):

@@ -197,7 +197,7 @@ def test_lpos_errors(r):
     r.rpush("l", "a")
     assert err(r.execute_command, "LPOS", "l", "a", "RANK", "0") == (
         "RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
-        "or use negative to start from the last match")
+        "or use negative to start from the end of the list")
     assert err(r.execute_command, "LPOS", "l", "a", "RANK", "x") == NOT_INT
     assert err(r.execute_command, "LPOS", "l", "a", "RANK", "-9223372036854775808") == (
         "value is out of range, value must between -9223372036854775807 and 9223372036854775807")

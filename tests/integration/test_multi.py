@@ -110,6 +110,30 @@ def test_watch_invalidated_by(server, change):
     assert a.execute_command("EXEC") is None
 
 
+@pytest.mark.parametrize("change", ["FLUSHDB", "FLUSHALL", "SWAPDB"])
+def test_watch_of_a_missing_key_survives_flush_and_swap(server, change):
+    """As in Redis: emptying or swapping a db touches only watched keys that
+    exist there (SWAPDB: on either side)."""
+    a, b = server.client(), server.client()
+    a.flushall()
+    a.set("other", "1")
+    b.execute_command("SELECT", 1)
+    b.set("other1", "1")
+    a.execute_command("WATCH", "w")
+    b.execute_command(*(["SWAPDB", 0, 1] if change == "SWAPDB" else [change]))
+    a.execute_command("MULTI")
+    a.execute_command("PING")
+    assert a.execute_command("EXEC") == [b"PONG"]
+    # A watched key that exists in the other db is touched by the swap.
+    b.set("w", "there")
+    a.execute_command("WATCH", "w")
+    a.execute_command("SWAPDB", 0, 1)
+    a.execute_command("MULTI")
+    a.execute_command("PING")
+    assert a.execute_command("EXEC") is None
+    a.flushall()
+
+
 def test_watch_expired_key(server):
     a = server.client()
     a.flushall()

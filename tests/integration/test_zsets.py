@@ -74,6 +74,34 @@ def test_zadd_incr(z):
     assert cmd(z, "ZADD", "nokey", "XX", "INCR", 1, "a") is None
 
 
+def test_negative_zero_scores(r):
+    """As Redis: a reply shows the -0 it computed; the compact encoding
+    stores it as 0, the skiplist keeps -0."""
+    assert cmd(r, "ZINCRBY", "new", "-0", "m") == b"-0"
+    assert cmd(r, "ZSCORE", "new", "m") == b"0"
+    assert cmd(r, "ZADD", "new2", "INCR", "-0", "m") == b"-0"
+    assert cmd(r, "ZINCRBY", "new2", "-0", "m") == b"0"  # 0 + -0
+    r.config_set("zset-max-listpack-entries", 0)
+    try:
+        r.zadd("big", {"a": "-0"})
+        assert cmd(r, "ZSCORE", "big", "a") == b"-0"
+        assert cmd(r, "ZRANGE", "big", "0", "-1", "WITHSCORES") == [b"a", b"-0"]
+    finally:
+        r.config_set("zset-max-listpack-entries", 128)
+
+
+def test_zinter_nan_from_a_later_input(r):
+    """inf * 0 is NaN: the first input's product is taken as 0, a later
+    one sums to 0 and never wins MIN or MAX (Redis's rule)."""
+    r.zadd("zi", {"a": "inf"})
+    r.zadd("y", {"a": 5})
+    assert cmd(r, "ZINTER", 2, "zi", "zi", "WEIGHTS", 3, 0, "WITHSCORES") == [b"a", b"0"]
+    assert cmd(r, "ZINTER", 2, "y", "zi", "WEIGHTS", 1, 0, "WITHSCORES") == [b"a", b"0"]
+    assert cmd(r, "ZINTER", 2, "zi", "zi", "WEIGHTS", 1, 0, "AGGREGATE", "MIN", "WITHSCORES") == [b"a", b"inf"]
+    assert cmd(r, "ZINTER", 2, "zi", "zi", "WEIGHTS", 0, 1, "AGGREGATE", "MAX", "WITHSCORES") == [b"a", b"inf"]
+    assert r.zinterstore("dst", {"y": 1, "zi": 0}) == 1 and cmd(r, "ZSCORE", "dst", "a") == b"0"
+
+
 def test_zadd_errors(z):
     assert err(cmd, z, "ZADD", "k", "NX", "XX", 1, "a") == "XX and NX options at the same time are not compatible"
     for opts in (["GT", "LT"], ["GT", "NX"], ["LT", "NX"]):
