@@ -518,6 +518,11 @@ void cmd_xdel(client *c)
 /* XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n] */
 void cmd_xtrim(client *c)
 {
+    /* The arguments first, as Redis: a missing key does not excuse them. */
+    trim_args a;
+    if (!parse_trim_args(c, &a, 0)) {
+        return;
+    }
     int bad;
     stream *s = xlookup(c, c->argv[1], 1, &bad);
     if (bad) {
@@ -525,10 +530,6 @@ void cmd_xtrim(client *c)
     }
     if (!s) {
         reply_int(R(c), 0);
-        return;
-    }
-    trim_args a;
-    if (!parse_trim_args(c, &a, 0)) {
         return;
     }
     long long deleted = stream_trim_run(s, &a.t);
@@ -586,16 +587,16 @@ void cmd_xsetid(client *c)
     if (s->length > 0 && stream_edge_id(s, 0, &top)) {
         /* As Redis 7.0: only a stream with entries holds the ID to the
          * last deletion. */
-        if (stream_id_cmp(&id, &s->max_deleted_id) < 0) {
-            reply_err(c, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-            return;
-        }
         if (stream_id_cmp(&id, &top) < 0) {
             reply_err(c, "ERR The ID specified in XSETID is smaller than the target stream top item");
             return;
         }
         if (added != -1 && s->length > (uint64_t)added) {
             reply_err(c, "ERR The entries_added specified in XSETID is smaller than the target stream length");
+            return;
+        }
+        if (stream_id_cmp(&id, &s->max_deleted_id) < 0) {
+            reply_err(c, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
             return;
         }
     }

@@ -60,9 +60,10 @@ void cmd_xgroup(client *c)
     sv key = c->argv[2], gname = c->argv[3];
     int mkstream = 0;
     long long entries_read = STREAM_ENTRIES_READ_UNKNOWN;
-    if (sub == XG_CREATE) {
+    if (sub == XG_CREATE || sub == XG_SETID) {
+        /* Options before the key, as Redis checks them. */
         for (int i = 5; i < c->argc;) {
-            if (arg_is(c, i, "MKSTREAM")) {
+            if (sub == XG_CREATE && arg_is(c, i, "MKSTREAM")) {
                 mkstream = 1;
                 i++;
             } else if (arg_is(c, i, "ENTRIESREAD") && i + 1 < c->argc) {
@@ -127,15 +128,6 @@ void cmd_xgroup(client *c)
             id = s->last_id;
         } else if (!xarg_id(c, 4, &id, 0, NULL)) {
             return;
-        }
-        if (c->argc == 7) {
-            if (!arg_is(c, 5, "ENTRIESREAD")) {
-                subcommand_syntax_error(c);
-                return;
-            }
-            if (!parse_entries_read(c, 6, &entries_read)) {
-                return;
-            }
         }
         g->last_id = id;
         g->entries_read = entries_read;

@@ -172,6 +172,8 @@ static int resolve_targets(client *c, const xread_args *a, xread_target *t)
             t[i].after = t[i].s ? t[i].s->last_id : (stream_id){0, 0};
         } else if (!xarg_id(c, a->streams_at + a->nstreams + i, &t[i].after, 0, NULL)) {
             return 0;
+        } else if (a->group_at && t[i].after.ms == UINT64_MAX && t[i].after.seq == UINT64_MAX) {
+            t[i].newest = 1; /* Redis 7.0 reads the largest ID as ">" (it stands for it inside) */
         }
     }
     return 1;

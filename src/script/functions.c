@@ -172,23 +172,25 @@ static void lib_commit(fn_lib *lib)
 }
 
 /* Runs library code and returns the detached library, or NULL with the
- * error reply text in *err. */
-static fn_lib *lib_create(const char *code, size_t len, str *err)
+ * error reply text in *err. The checks come in Redis 7.0's order: the
+ * shebang line, its values, the name, the engine, then (refuse_existing)
+ * a library of that name, and only then the code. */
+static fn_lib *lib_create(const char *code, size_t len, int refuse_existing, str *err)
 {
     if (!script_has_shebang(code, len)) {
         *err = str_new("ERR Missing library metadata", 28);
         return NULL;
     }
     const char *nl = memchr(code, '\n', len);
-    const char *end = nl ? nl : code + len;
-    const char *p = code + 2, *tok = p;
+    if (!nl) {
+        *err = str_new("ERR Invalid library metadata", 28);
+        return NULL;
+    }
+    const char *end = nl, *p = code + 2, *engine = p;
     while (p < end && *p != ' ') {
         p++;
     }
-    if ((size_t)(p - tok) != 3 || memcmp(tok, "lua", 3) != 0) {
-        *err = str_printf(str_empty(64), "ERR Engine '%.*s' not found", (int)(p - tok), tok);
-        return NULL;
-    }
+    size_t engine_len = (size_t)(p - engine);
     const char *name = NULL;
     size_t name_len = 0;
     while (p < end) {
@@ -198,12 +200,16 @@ static fn_lib *lib_create(const char *code, size_t len, str *err)
         if (p == end) {
             break;
         }
-        tok = p;
+        const char *tok = p;
         while (p < end && *p != ' ') {
             p++;
         }
         size_t tlen = (size_t)(p - tok);
-        if (tlen >= 5 && memcmp(tok, "name=", 5) == 0) {
+        if (tlen >= 5 && strncasecmp(tok, "name=", 5) == 0) {
+            if (name) {
+                *err = str_new("ERR Invalid metadata value, name argument was given multiple times", 66);
+                return NULL;
+            }
             name = tok + 5;
             name_len = tlen - 5;
         } else {
@@ -221,8 +227,16 @@ static fn_lib *lib_create(const char *code, size_t len, str *err)
                        110);
         return NULL;
     }
+    if (engine_len != 3 || strncasecmp(engine, "lua", 3) != 0) {
+        *err = str_printf(str_empty(64), "ERR Engine '%.*s' not found", (int)engine_len, engine);
+        return NULL;
+    }
+    if (refuse_existing && lib_find(name, name_len)) {
+        *err = str_printf(str_empty(64), "ERR Library '%.*s' already exists", (int)name_len, name);
+        return NULL;
+    }
     str cerr = NULL;
-    int ref = svm_compile(fvm, nl ? nl : "", nl ? len - (size_t)(nl - code) : 0, "@user_function", &cerr);
+    int ref = svm_compile(fvm, nl, len - (size_t)(nl - code), "@user_function", &cerr);
     if (ref == LUA_NOREF) {
         *err = str_printf(str_empty(64), "ERR Error compiling function: %s", cerr);
         str_free(cerr);
@@ -260,10 +274,22 @@ int functions_lua_register(lua_State *L)
     }
     int argc = lua_gettop(L);
     int name_idx, fn_idx, desc_idx = 0, flags = 0;
-    if (argc == 1 && lua_type(L, 1) == LUA_TTABLE) {
+    if (argc < 1 || argc > 2) {
+        return svm_raise(L, "ERR wrong number of arguments to redis.register_function");
+    }
+    /* Redis's texts, which differ between the named and positional forms;
+     * names and descriptions may be numbers (lua_isstring), as there. */
+    if (argc == 1 && lua_type(L, 1) != LUA_TTABLE) {
+        return svm_raise(L, "ERR calling redis.register_function with a single argument is only applicable to Lua "
+                            "table (representing named arguments).");
+    }
+    if (argc == 1) {
         lua_pushnil(L);
         while (lua_next(L, 1)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            if (lua_type(L, -2) != LUA_TSTRING) {
+                return svm_raise(L, "ERR named argument key given to redis.register_function is not a string");
+            }
+            const char *k = lua_tostring(L, -2);
             if (strcmp(k, "function_name") != 0 && strcmp(k, "callback") != 0 && strcmp(k, "description") != 0 &&
                 strcmp(k, "flags") != 0) {
                 return svm_raise(L, "ERR unknown argument given to redis.register_function");
@@ -283,7 +309,7 @@ int functions_lua_register(lua_State *L)
             return svm_raise(L, "ERR redis.register_function must get a callback argument");
         }
         if (!lua_isnil(L, 4)) {
-            if (lua_type(L, 4) != LUA_TSTRING) {
+            if (!lua_isstring(L, 4)) {
                 return svm_raise(L, "ERR description argument given to redis.register_function must be a string");
             }
             desc_idx = 4;
@@ -309,17 +335,21 @@ int functions_lua_register(lua_State *L)
                 lua_pop(L, 1);
             }
         }
-    } else if (argc == 2) {
+        if (!lua_isstring(L, name_idx)) {
+            return svm_raise(L, "ERR function_name argument given to redis.register_function must be a string");
+        }
+        if (lua_type(L, fn_idx) != LUA_TFUNCTION) {
+            return svm_raise(L, "ERR callback argument given to redis.register_function must be a function");
+        }
+    } else {
         name_idx = 1;
         fn_idx = 2;
-    } else {
-        return svm_raise(L, "ERR wrong number of arguments to redis.register_function");
-    }
-    if (lua_type(L, name_idx) != LUA_TSTRING) {
-        return svm_raise(L, "ERR function_name argument given to redis.register_function must be a string");
-    }
-    if (lua_type(L, fn_idx) != LUA_TFUNCTION) {
-        return svm_raise(L, "ERR callback argument given to redis.register_function must be a function");
+        if (!lua_isstring(L, name_idx)) {
+            return svm_raise(L, "ERR first argument to redis.register_function must be a string");
+        }
+        if (lua_type(L, fn_idx) != LUA_TFUNCTION) {
+            return svm_raise(L, "ERR second argument to redis.register_function must be a function");
+        }
     }
     size_t nlen;
     const char *name = lua_tolstring(L, name_idx, &nlen);
@@ -359,6 +389,10 @@ void script_fcall_command(client *c, int ro)
     }
     fn_func *f = e->val;
     long long numkeys;
+    if (!util_parse_ll(c->argv[2].ptr, c->argv[2].len, &numkeys)) {
+        reply_err(c, "ERR Bad number of keys provided"); /* FCALL's own text */
+        return;
+    }
     if (!script_parse_numkeys(c, 2, &numkeys)) {
         return;
     }
@@ -387,7 +421,7 @@ static void function_load(client *c)
         }
     }
     str err = NULL;
-    fn_lib *lib = lib_create(c->argv[i].ptr, c->argv[i].len, &err);
+    fn_lib *lib = lib_create(c->argv[i].ptr, c->argv[i].len, !replace, &err);
     if (lib && lib_check(lib, replace, &err) < 0) {
         lib_free(lib, 1);
         lib = NULL;
@@ -497,7 +531,7 @@ static void restore_one(const char *code, size_t len, void *ctx)
     if (rc->err) {
         return;
     }
-    fn_lib *lib = lib_create(code, len, &rc->err);
+    fn_lib *lib = lib_create(code, len, 0, &rc->err);
     if (lib) {
         rc->made = alloc_resize(rc->made, sizeof(*rc->made) * (size_t)(rc->nmade + 1));
         rc->made[rc->nmade++] = lib;
@@ -577,7 +611,7 @@ void script_functions_each(void (*fn)(const char *code, size_t len, void *ctx), 
 
 int script_functions_load_code(const char *code, size_t len, str *err)
 {
-    fn_lib *lib = lib_create(code, len, err);
+    fn_lib *lib = lib_create(code, len, 0, err);
     if (!lib) {
         return -1;
     }

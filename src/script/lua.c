@@ -358,15 +358,12 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
 
 /* ---- Lua value -> reply to the caller ---- */
 
+/* A Lua number as an integer reply. Out of range (and NaN) it is what
+ * Redis's unchecked cast gives on x86-64, LLONG_MIN, without the undefined
+ * behaviour. */
 static long long num_to_ll(lua_Number d)
 {
-    if (isnan(d)) {
-        return 0;
-    }
-    if (d >= 9223372036854775807.0) {
-        return INT64_MAX;
-    }
-    if (d <= -9223372036854775808.0) {
+    if (isnan(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0) {
         return INT64_MIN;
     }
     return (long long)d;
@@ -706,10 +703,21 @@ static int l_redis_pcall(lua_State *L)
     return redis_call_common(L, 0);
 }
 
+/* redis.error_reply / status_reply given something else than one string:
+ * like Redis, they return (not raise) an error reply, so the script goes on
+ * and, if it returns it, the client gets the bare text. */
+static int bad_reply_args(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushliteral(L, "ERR wrong number or type of arguments");
+    lua_setfield(L, -2, "err");
+    return 1;
+}
+
 static int l_redis_error_reply(lua_State *L)
 {
     if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
-        return svm_raise(L, "ERR wrong number or type of arguments");
+        return bad_reply_args(L);
     }
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
@@ -731,7 +739,7 @@ static int l_redis_error_reply(lua_State *L)
 static int l_redis_status_reply(lua_State *L)
 {
     if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
-        return svm_raise(L, "ERR wrong number or type of arguments");
+        return bad_reply_args(L);
     }
     lua_newtable(L);
     lua_pushvalue(L, 1);

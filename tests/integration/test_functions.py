@@ -57,7 +57,7 @@ def test_fcall_errors(f):
     assert err(f.fcall, "nosuch", 0) == "Function not found"
     assert err(f.fcall, "echo_key", -1) == "Number of keys can't be negative"
     assert err(f.fcall, "echo_key", 5) == "Number of keys can't be greater than number of args"
-    assert err(f.fcall, "echo_key", "x") == "value is not an integer or out of range"
+    assert err(f.fcall, "echo_key", "x") == "Bad number of keys provided"
     fn(f, "LOAD", "#!lua name=l6\nredis.register_function('f6', function() error('boom') end)")
     assert err(f.fcall, "f6", 0) == "user_function:2: boom script: f6, on @user_function:2."
     fn(f, "LOAD", "#!lua name=l5\nredis.register_function('f5', function() return x end)")
@@ -82,7 +82,7 @@ def test_fcall_errors(f):
     ("#!lua name=l4\nredis.register_function{function_name='f4', callback=function() end, bogus=1}",
      "Error registering functions: ERR unknown argument given to redis.register_function"),
     ("#!lua name=l4\nredis.register_function('f4', 'notfn')",
-     "Error registering functions: ERR callback argument given to redis.register_function must be a function"),
+     "Error registering functions: ERR second argument to redis.register_function must be a function"),
     ("#!lua name=l4\nredis.register_function('f', function() end)\nredis.register_function('f', function() end)",
      "Error registering functions: ERR Function already exists in the library"),
     ("#!lua name=l6\nredis.call('ping')",
