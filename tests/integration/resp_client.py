@@ -76,27 +76,42 @@ class RespConn:
             n = int(rest)
             return None if n < 0 else self._bytes(n)
         if t == b"=":
-            return self._bytes(int(rest))[4:]
+            data = self._bytes(int(rest))
+            return self.frame("verbatim", (data[:3], data[4:]))
         if t == b"_":
-            return None
+            return self.frame("null", None)
         if t == b",":
-            return float(rest)
+            return self.frame("double", float(rest))
         if t == b"#":
-            return rest == b"t"
+            return self.frame("bool", rest == b"t")
+        if t == b"(":
+            return self.frame("big", int(rest))
         if t in (b"*", b"~", b">"):
             n = int(rest)
             if n < 0:
                 return None
             items = [self.read(timeout) for _ in range(n)]
-            return Push(items) if t == b">" else items
+            return items if t == b"*" else self.frame("set" if t == b"~" else "push", items)
         if t == b"%":
-            n = int(rest)
-            out = {}
-            for _ in range(n):
+            pairs = []
+            for _ in range(int(rest)):
                 k = self.read(timeout)
-                out[k] = self.read(timeout)
-            return out
+                pairs.append((k, self.read(timeout)))
+            return self.frame("map", pairs)
         raise AssertionError("bad frame %r" % line)
+
+    def frame(self, kind, value):
+        """The Python value of a RESP3 frame without a RESP2 twin; a
+        subclass may keep the types apart instead."""
+        if kind == "verbatim":
+            return value[1]
+        if kind == "set":
+            return value
+        if kind == "push":
+            return Push(value)
+        if kind == "map":
+            return dict(value)
+        return value
 
     def try_read(self, timeout=0.3):
         """A frame, or None if nothing arrives within timeout."""
