@@ -585,18 +585,14 @@ void cmd_xsetid(client *c)
     }
     stream_id top;
     if (s->length > 0 && stream_edge_id(s, 0, &top)) {
-        /* As Redis 7.0: only a stream with entries holds the ID to the
-         * last deletion. */
+        /* As Redis 7.0: only a stream with entries has a top item to stay
+         * above; the last deletion's ID is not compared. */
         if (stream_id_cmp(&id, &top) < 0) {
             reply_err(c, "ERR The ID specified in XSETID is smaller than the target stream top item");
             return;
         }
         if (added != -1 && s->length > (uint64_t)added) {
             reply_err(c, "ERR The entries_added specified in XSETID is smaller than the target stream length");
-            return;
-        }
-        if (stream_id_cmp(&id, &s->max_deleted_id) < 0) {
-            reply_err(c, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
             return;
         }
     }

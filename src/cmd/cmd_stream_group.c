@@ -126,6 +126,10 @@ void cmd_xgroup(client *c)
         }
         if (c->argv[4].len == 1 && c->argv[4].ptr[0] == '$') {
             id = s->last_id;
+        } else if (c->argv[4].len == 1 && (c->argv[4].ptr[0] == '-' || c->argv[4].ptr[0] == '+')) {
+            /* SETID, unlike CREATE, reads its ID loosely in Redis: "-" is
+             * the smallest ID and "+" the largest. */
+            id = c->argv[4].ptr[0] == '-' ? (stream_id){0, 0} : (stream_id){UINT64_MAX, UINT64_MAX};
         } else if (!xarg_id(c, 4, &id, 0, NULL)) {
             return;
         }

@@ -286,6 +286,12 @@ def test_xgroup_setid(x):
             == "unknown subcommand or wrong number of arguments for 'SETID'. Try XGROUP HELP.")
     assert err(x, "XGROUP", "SETID", "s", "g") == "wrong number of arguments for 'xgroup|setid' command"
     assert group_info(x, "s", "g")["last-delivered-id"] == "3-0"
+    # SETID reads "-" and "+" as the smallest and largest IDs (CREATE does not).
+    assert x("XGROUP", "SETID", "s", "g", "-") == "OK"
+    assert group_info(x, "s", "g")["last-delivered-id"] == "0-0"
+    assert x("XGROUP", "SETID", "s", "g", "+") == "OK"
+    assert group_info(x, "s", "g")["last-delivered-id"] == "18446744073709551615-18446744073709551615"
+    assert err(x, "XGROUP", "CREATE", "s", "g2", "-") == BAD_ID
 
 
 def test_xgroup_setid_back_redelivers_and_moves_ownership(x):

@@ -729,6 +729,11 @@ def test_xsetid_on_empty_stream_ignores_max_deleted(x):
     i = info(x, "s")
     assert (i["length"], i["last-generated-id"], i["max-deleted-entry-id"], i["entries-added"],
             i["recorded-first-entry-id"]) == (0, "1-0", "10-0", 5, "0-0")
+    # Nor with entries: only the top item bounds it.
+    fill(x, "t", ["1-1", "5-0"])
+    xc(x, "XDEL", "t", "5-0")
+    assert xc(x, "XSETID", "t", "3-0") == "OK"
+    assert err(xc, x, "XSETID", "t", "1-0") == "The ID specified in XSETID is smaller than the target stream top item"
 
 
 def test_xinfo_stream_tracks_writes(x):
