@@ -41,6 +41,19 @@ void cmd_role(client *c)
     repl_role_replicas(c);
 }
 
+/* WAIT's and WAITAOF's timeout (ms, 0: for ever); 0 after replying. */
+static int wait_timeout(client *c, int i, long long *timeout)
+{
+    if (!arg_ll_range(c, i, LLONG_MIN, LLONG_MAX, timeout, "ERR timeout is not an integer or out of range")) {
+        return 0;
+    }
+    if (*timeout < 0) {
+        reply_err(c, "ERR timeout is negative");
+        return 0;
+    }
+    return 1;
+}
+
 void cmd_wait(client *c)
 {
     if (repl_is_replica()) {
@@ -53,11 +66,7 @@ void cmd_wait(client *c)
     if (!arg_ll(c, 1, &numreplicas)) {
         return;
     }
-    if (!arg_ll_range(c, 2, LLONG_MIN, LLONG_MAX, &timeout, "ERR timeout is not an integer or out of range")) {
-        return;
-    }
-    if (timeout < 0) {
-        reply_err(c, "ERR timeout is negative");
+    if (!wait_timeout(c, 2, &timeout)) {
         return;
     }
     repl_wait(c, numreplicas, timeout);
@@ -72,19 +81,14 @@ void cmd_waitaof(client *c)
         return;
     }
     long long numlocal, numreplicas, timeout;
-    const char *positive = "ERR value is out of range, must be positive";
     if (!arg_ll(c, 1, &numlocal) || !arg_ll(c, 2, &numreplicas)) {
         return;
     }
     if (numlocal < 0 || numreplicas < 0) {
-        reply_err(c, positive);
+        reply_err(c, "ERR value is out of range, must be positive");
         return;
     }
-    if (!arg_ll_range(c, 3, LLONG_MIN, LLONG_MAX, &timeout, "ERR timeout is not an integer or out of range")) {
-        return;
-    }
-    if (timeout < 0) {
-        reply_err(c, "ERR timeout is negative");
+    if (!wait_timeout(c, 3, &timeout)) {
         return;
     }
     if (numlocal && !server.cfg.appendonly) {
