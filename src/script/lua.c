@@ -869,17 +869,15 @@ static void set_int(lua_State *L, const char *name, int v)
 }
 
 /* Fields shared by the run-time and the load-time redis tables. */
-static void redis_common_fields(lua_State *L)
+/* The fields library code also sees while FUNCTION LOAD runs it: Redis
+ * gives load time only logging and the version (besides register_function). */
+static void redis_load_fields(lua_State *L)
 {
     set_fn(L, "log", l_redis_log);
     set_int(L, "LOG_DEBUG", LOG_DEBUG);
     set_int(L, "LOG_VERBOSE", LOG_VERBOSE);
     set_int(L, "LOG_NOTICE", LOG_NOTICE);
     set_int(L, "LOG_WARNING", LOG_WARNING);
-    set_fn(L, "sha1hex", l_redis_sha1hex);
-    set_fn(L, "error_reply", l_redis_error_reply);
-    set_fn(L, "status_reply", l_redis_status_reply);
-    set_fn(L, "setresp", l_redis_setresp);
     lua_pushstring(L, KEEL_REDIS_COMPAT_VERSION);
     lua_setfield(L, -2, "REDIS_VERSION");
     int maj = 0, min = 0, pat = 0;
@@ -890,7 +888,11 @@ static void redis_common_fields(lua_State *L)
 static void push_redis_table(lua_State *L)
 {
     lua_newtable(L);
-    redis_common_fields(L);
+    redis_load_fields(L);
+    set_fn(L, "sha1hex", l_redis_sha1hex);
+    set_fn(L, "error_reply", l_redis_error_reply);
+    set_fn(L, "status_reply", l_redis_status_reply);
+    set_fn(L, "setresp", l_redis_setresp);
     set_fn(L, "call", l_redis_call);
     set_fn(L, "pcall", l_redis_pcall);
     set_fn(L, "acl_check_cmd", l_redis_acl_check_cmd);
@@ -1114,16 +1116,17 @@ static int missing_global(lua_State *L)
 }
 
 /* __index of the globals proxy while library code runs at FUNCTION LOAD:
- * `redis` is the load-time table then. Otherwise the proxy's __index is the
- * real globals table itself, which Lua follows without calling C. */
-static int globals_index(lua_State *L)
+ * as in Redis, the load-time `redis` table is the only global then (the
+ * functions it registers see every global when they are called).
+ * Otherwise the proxy's __index is the real globals table itself, which
+ * Lua follows without calling C. */
+static int globals_index_loading(lua_State *L)
 {
-    svm *vm = lua_touserdata(L, lua_upvalueindex(2));
-    if (vm->loading && lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "redis") == 0) {
+    if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "redis") == 0) {
         lua_getfield(L, LUA_REGISTRYINDEX, RK_REDIS_LOAD);
         return 1;
     }
-    return strict_index(L); /* same upvalue 1: the real table */
+    return missing_global(L);
 }
 
 static const char *const allowed_globals[] = {"assert",       "collectgarbage", "coroutine", "error",    "gcinfo",
@@ -1214,7 +1217,7 @@ svm *svm_new(int is_functions)
     }
     if (is_functions) {
         lua_newtable(L);
-        redis_common_fields(L);
+        redis_load_fields(L);
         set_fn(L, "register_function", functions_lua_register);
         make_readonly(L, strict_index);
         lua_setfield(L, LUA_REGISTRYINDEX, RK_REDIS_LOAD);
@@ -1492,13 +1495,13 @@ void svm_call(client *c, script_call *sc)
 
 /* The globals proxy's __index: the load-time function while library code
  * loads, else the real table. */
-static void globals_index_set(lua_State *L, svm *vm, int loading)
+static void globals_index_set(lua_State *L, int loading)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS_MT);
-    lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
     if (loading) {
-        lua_pushlightuserdata(L, vm);
-        lua_pushcclosure(L, globals_index, 2);
+        lua_pushcfunction(L, globals_index_loading);
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, RK_GLOBALS);
     }
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
@@ -1510,15 +1513,13 @@ int svm_run_load(svm *vm, int ref, str *err)
     lua_settop(L, 0);
     lua_pushcfunction(L, err_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    vm->loading = 1;
     vm->load_start = util_ms();
     loading_vm = vm;
-    globals_index_set(L, vm, 1);
+    globals_index_set(L, 1);
     lua_sethook(L, load_hook, LUA_MASKCOUNT, HOOK_COUNT);
     int rc = lua_pcall(L, 0, 0, 1);
     lua_sethook(L, NULL, 0, 0);
-    globals_index_set(L, vm, 0);
-    vm->loading = 0;
+    globals_index_set(L, 0);
     loading_vm = NULL;
     if (rc != 0) {
         *err = error_text(L, -1, NULL);

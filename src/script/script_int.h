@@ -30,7 +30,6 @@ typedef struct svm {
     lua_State *L;
     size_t mem;       /* bytes the interpreter holds */
     int is_functions; /* the FUNCTION VM (has the load-time redis table) */
-    int loading;      /* running library code for FUNCTION LOAD */
     int64_t load_start;
     /* Registry references to what every call needs, so a call interns no
      * name and allocates no closure for them. */

@@ -208,6 +208,25 @@ def test_function_kill(keel):
     b.close()
 
 
+@pytest.mark.parametrize("name", ["error", "string", "pairs", "_G", "redis.setresp", "redis.sha1hex",
+                                  "redis.error_reply", "redis.pcall"])
+def test_load_time_sees_only_the_load_api(f, name):
+    # As in Redis: while FUNCTION LOAD runs a library's code, `redis` (with
+    # register_function, log, LOG_* and the version) is its only global.
+    code = "#!lua name=lt\nlocal v = %s\nredis.register_function('lt', function() return 1 end)" % name
+    assert err(fn, f, "LOAD", code) == ("Error registering functions: ERR user_function:2: Script attempted to "
+                                        "access nonexistent global variable '%s'" % name.split(".")[-1])
+
+
+def test_functions_see_every_global_when_called(f):
+    fn(f, "LOAD", "#!lua name=lg\nredis.log(redis.LOG_NOTICE, 'loading lg')\n"
+       "local v = redis.REDIS_VERSION_NUM\n"
+       "local function up(s) return string.upper(s) end\n"
+       "redis.register_function('lg', function(keys, args) "
+       "return {up(args[1]), redis.sha1hex('a'), type(pairs), v > 0} end)")
+    assert f.fcall("lg", 0, "abc") == [b"ABC", b"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8", b"function", 1]
+
+
 def test_fcall_keys_and_args_are_arguments_not_globals(f):
     fn(f, "LOAD", "#!lua name=ka\nredis.register_function('ka', function(keys, args) "
        "return {#keys, #args, type(KEYS)} end)")
