@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "server/free_wait.h"
 #include "server/server.h"
 
 /* ---- helpers ---- */
@@ -114,24 +115,36 @@ static int flush_mode(client *c)
     return -1;
 }
 
-/* Empties one db; the keys of a big one are freed off the main thread. */
-static void empty_db(client *c, db *d, int async)
+/* Empties one db; the keys of a big one are freed off the main thread.
+ * Returns the ticket of that free, or 0 when nothing is left to free. */
+static uint64_t empty_db(client *c, db *d, int async)
 {
     size_t n = db_size(d);
     if (n == 0) {
-        return;
+        return 0;
     }
     /* Every key's watchers and trackers must learn of the flush. */
     server_key_written(d, (sv){NULL, 0}, c);
+    server.dirty += (long long)n;
     if (async || n > 10000) {
         ktable *old = alloc_mem(sizeof(ktable));
         size_t expires;
         db_take(d, old, &expires);
-        lazyfree_table(old);
-    } else {
-        db_clear(d);
+        return lazyfree_table(old);
     }
-    server.dirty += (long long)n;
+    db_clear(d);
+    return 0;
+}
+
+/* ASYNC replies at once; a synchronous flush replies once the memory is
+ * freed (free_wait), without stalling other clients. */
+static void flush_reply(client *c, int async, uint64_t ticket)
+{
+    if (async || ticket == 0) {
+        reply_ok(R(c));
+    } else {
+        free_wait_reply_ok(c, ticket);
+    }
 }
 
 void cmd_flushdb(client *c)
@@ -140,9 +153,9 @@ void cmd_flushdb(client *c)
     if (async < 0) {
         return;
     }
-    empty_db(c, c->db, async);
+    uint64_t ticket = empty_db(c, c->db, async);
     server.dirty++;
-    reply_ok(R(c));
+    flush_reply(c, async, ticket);
 }
 
 void cmd_flushall(client *c)
@@ -151,11 +164,13 @@ void cmd_flushall(client *c)
     if (async < 0) {
         return;
     }
+    uint64_t last = 0;
     for (int i = 0; i < server.cfg.databases; i++) {
-        empty_db(c, &server.dbs[i], async);
+        uint64_t t = empty_db(c, &server.dbs[i], async);
+        last = t ? t : last;
     }
     server.dirty++;
-    reply_ok(R(c));
+    flush_reply(c, async, last);
 }
 
 void cmd_swapdb(client *c)

@@ -4,6 +4,9 @@
 #include "db/lazyfree.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 
@@ -19,11 +22,34 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static job *head, *tail;
 static int running;
 static size_t pending, freed;
+/* Jobs are freed in queue order by one worker, so a job's ticket (its
+ * place in the queue) is done once that many jobs are. */
+static uint64_t queued;
+static _Atomic uint64_t finished;
+static int signal_fd = -1;
 
 static void free_node(void *n, void *ctx)
 {
     (void)ctx;
     kobj_free((kobj *)n);
+}
+
+static void free_job(job *j)
+{
+    int table = j->table != NULL;
+    if (j->obj) {
+        kobj_free(j->obj);
+    } else {
+        ktable_clear(j->table, free_node, NULL);
+        alloc_free(j->table);
+    }
+    alloc_free(j);
+    atomic_fetch_add(&finished, 1);
+    if (table && signal_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t n = write(signal_fd, &one, sizeof(one));
+        (void)n; /* a full counter is still readable */
+    }
 }
 
 static void *work(void *arg)
@@ -43,13 +69,7 @@ static void *work(void *arg)
             tail = NULL;
         }
         pthread_mutex_unlock(&lock);
-        if (j->obj) {
-            kobj_free(j->obj);
-        } else {
-            ktable_clear(j->table, free_node, NULL);
-            alloc_free(j->table);
-        }
-        alloc_free(j);
+        free_job(j);
         pthread_mutex_lock(&lock);
         pending--;
         freed++;
@@ -60,6 +80,7 @@ static void *work(void *arg)
 
 void lazyfree_start(void)
 {
+    signal_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     running = 1;
     pthread_create(&worker, NULL, work, NULL);
 }
@@ -74,19 +95,18 @@ void lazyfree_stop(void)
     pthread_cond_signal(&cond);
     pthread_mutex_unlock(&lock);
     pthread_join(worker, NULL);
+    if (signal_fd >= 0) {
+        close(signal_fd);
+        signal_fd = -1;
+    }
 }
 
-static void enqueue(job *j)
+static uint64_t enqueue(job *j)
 {
+    uint64_t ticket = ++queued;
     if (!running) {
-        if (j->obj) {
-            kobj_free(j->obj);
-        } else {
-            ktable_clear(j->table, free_node, NULL);
-            alloc_free(j->table);
-        }
-        alloc_free(j);
-        return;
+        free_job(j);
+        return ticket;
     }
     pthread_mutex_lock(&lock);
     j->next = NULL;
@@ -99,6 +119,7 @@ static void enqueue(job *j)
     pending++;
     pthread_cond_signal(&cond);
     pthread_mutex_unlock(&lock);
+    return ticket;
 }
 
 void lazyfree_obj(kobj *o)
@@ -113,11 +134,28 @@ void lazyfree_obj(kobj *o)
     enqueue(j);
 }
 
-void lazyfree_table(ktable *t)
+uint64_t lazyfree_table(ktable *t)
 {
     job *j = alloc_zero(sizeof(*j));
     j->table = t;
-    enqueue(j);
+    return enqueue(j);
+}
+
+int lazyfree_done(uint64_t ticket)
+{
+    return atomic_load(&finished) >= ticket;
+}
+
+int lazyfree_signal_fd(void)
+{
+    return signal_fd;
+}
+
+void lazyfree_drain_signal(void)
+{
+    uint64_t n;
+    ssize_t r = read(signal_fd, &n, sizeof(n));
+    (void)r; /* EAGAIN: nothing was signalled */
 }
 
 size_t lazyfree_pending(void)

@@ -4,6 +4,7 @@
 #define KEEL_LAZYFREE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/ktable.h"
 #include "db/object.h"
@@ -15,8 +16,14 @@ void lazyfree_start(void);
 void lazyfree_stop(void);
 /* Frees o now or in the background depending on its size. */
 void lazyfree_obj(kobj *o);
-/* Takes a whole detached key table and frees it in the background. */
-void lazyfree_table(ktable *t);
+/* Takes a whole detached key table and frees it in the background.
+ * Returns its ticket: lazyfree_done(ticket) is true once it is freed. */
+uint64_t lazyfree_table(ktable *t);
+int lazyfree_done(uint64_t ticket);
+/* An eventfd that becomes readable when a table job ends (-1 if none);
+ * the reader drains it with lazyfree_drain_signal(). */
+int lazyfree_signal_fd(void);
+void lazyfree_drain_signal(void);
 size_t lazyfree_pending(void);
 size_t lazyfree_freed(void);
 

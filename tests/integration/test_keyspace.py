@@ -93,6 +93,47 @@ def test_flushdb_flushall_options(r):
     assert err(r, "FLUSHALL", "ASYNC", "SYNC") == "syntax error"
 
 
+
+def fill(r, n, prefix="big:"):
+    # Small MSETs: the connection's buffers stay small beside the keys.
+    p = r.pipeline(transaction=False)
+    for start in range(0, n, 200):
+        p.mset({"%s%d" % (prefix, i): "value-%d" % i for i in range(start, min(n, start + 200))})
+    p.execute()
+
+
+@pytest.mark.parametrize("cmd", [("FLUSHALL",), ("FLUSHALL", "SYNC"), ("FLUSHDB",), ("FLUSHDB", "SYNC")])
+def test_sync_flush_replies_once_memory_is_freed(r, cmd):
+    # A big keyspace is freed off the main thread (Keel, as Redis 7.4), but
+    # a synchronous flush answers only once it is freed: the memory is back
+    # when the reply arrives, and the commands pipelined after it see the
+    # empty keyspace.
+    r.flushall()
+    before = r.info("memory")["used_memory"]
+    fill(r, 60000)
+    full = r.info("memory")["used_memory"]
+    assert full - before > 2_000_000
+    p = r.pipeline(transaction=False)
+    p.execute_command(*cmd)
+    p.dbsize()
+    p.set("after", "1")
+    p.info("memory")
+    replies = p.execute()
+    assert replies[:3] == [True, 0, True]
+    assert replies[3]["used_memory"] - before < (full - before) / 10
+
+
+def test_flush_in_multi_and_async(r):
+    fill(r, 30000)
+    p = r.pipeline(transaction=True)
+    p.flushall()
+    p.dbsize()
+    assert p.execute() == [True, 0]
+    fill(r, 30000)
+    assert r.execute_command("FLUSHALL", "ASYNC") is True
+    assert r.dbsize() == 0
+
+
 # ---- SWAPDB ----
 
 def test_swapdb(server, r):
