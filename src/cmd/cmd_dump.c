@@ -85,11 +85,7 @@ void cmd_restore(client *c)
         reply_ok(R(c));
         return;
     }
-    if (old) {
-        db_set(c->db, o);
-    } else {
-        db_add(c->db, o);
-    }
+    db_set_new(c->db, o);
     /* A restored key is a new key (the old one's LFU counter does not
      * carry over); IDLETIME applies under LRU, FREQ under LFU. */
     db_restore_access(o, idle, freq);

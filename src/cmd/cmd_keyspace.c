@@ -270,11 +270,9 @@ void cmd_copy(client *c)
         return;
     }
     kobj *n = kobj_dup_as(o, newkey, kobj_expire(o));
+    db_set_new(dst, n); /* frees any old value, lazily when big */
     if (old) {
-        db_set(dst, n);               /* frees the old value, lazily when big */
         db_restore_access(n, -1, -1); /* a copy is a new key, not an access */
-    } else {
-        db_add(dst, n);
     }
     signal_write_db(c, dst, "copy_to", newkey);
     reply_int(R(c), 1);
@@ -306,7 +304,7 @@ static void rename_generic(client *c, int nx)
     /* The value moves to an entry with the new key; a value at the target
      * is overwritten (and freed lazily when big). */
     kobj *n = kobj_rekey(o, to, expire);
-    db_set(c->db, n);
+    db_set_new(c->db, n);
     n->lru = lru;
     signal_write(c, NOTIFY_GENERIC, "rename_from", from);
     signal_write(c, NOTIFY_GENERIC, "rename_to", to);

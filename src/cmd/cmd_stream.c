@@ -195,6 +195,16 @@ void xpropagate_create_consumer(client *c, sv key, sv group, sv consumer)
     propagate_also(c, argv, 5);
 }
 
+stream_group *xfind_group(client *c, stream *s)
+{
+    stream_group *g = s ? stream_group_find(s, c->argv[2]) : NULL;
+    if (!g) {
+        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)c->argv[1].len, c->argv[1].ptr,
+                   (int)c->argv[2].len, c->argv[2].ptr);
+    }
+    return g;
+}
+
 stream_group *xlookup_group(client *c, int write, stream **sp)
 {
     int bad;
@@ -202,13 +212,8 @@ stream_group *xlookup_group(client *c, int write, stream **sp)
     if (bad) {
         return NULL;
     }
-    stream_group *g = s ? stream_group_find(s, c->argv[2]) : NULL;
-    if (!g) {
-        reply_errf(c, "NOGROUP No such key '%.*s' or consumer group '%.*s'", (int)c->argv[1].len, c->argv[1].ptr,
-                   (int)c->argv[2].len, c->argv[2].ptr);
-    }
     *sp = s;
-    return g;
+    return xfind_group(c, s);
 }
 
 /* ---- XADD / XTRIM arguments ---- */

@@ -63,6 +63,9 @@ void xpropagate_create_consumer(client *c, sv key, sv group, sv consumer);
  * XAUTOCLAIM, XACKDEL): NULL after replying WRONGTYPE or Redis's "NOGROUP
  * No such key 'k' or consumer group 'g'". */
 stream_group *xlookup_group(client *c, int write, stream **sp);
+/* The group named at argv[2] of s (NULL: absent), or NULL after replying
+ * that NOGROUP error. */
+stream_group *xfind_group(client *c, stream *s);
 
 /* XDELEX / XACKDEL (Redis 8.2): what a deletion does to group references.
  * KEEPREF leaves pending entries alone, DELREF removes the entry from

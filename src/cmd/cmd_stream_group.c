@@ -177,7 +177,7 @@ void cmd_xgroup(client *c)
 void cmd_xack(client *c)
 {
     int bad;
-    stream *s = xlookup(c, c->argv[1], 1, &bad);
+    stream *s = xlookup(c, c->argv[1], LOOKUP_FOR_READ_WRITE, &bad);
     if (bad) {
         return;
     }
@@ -218,9 +218,9 @@ void cmd_xackdel(client *c)
     }
     /* A missing key answers -1 for every ID; a missing group is NOGROUP. */
     int bad;
-    stream *s = xlookup(c, c->argv[1], 1, &bad);
+    stream *s = xlookup(c, c->argv[1], LOOKUP_FOR_READ_WRITE, &bad);
     stream_group *g = NULL;
-    if (bad || (s && !(g = xlookup_group(c, 1, &s)))) {
+    if (bad || (s && !(g = xlookup_group(c, LOOKUP_FOR_READ_WRITE, &s)))) {
         alloc_free(ids);
         return;
     }
@@ -293,7 +293,7 @@ void cmd_xpending(client *c)
         }
     }
     stream *s;
-    stream_group *g = xlookup_group(c, 0, &s);
+    stream_group *g = xlookup_group(c, LOOKUP_FOR_READ, &s);
     if (!g) {
         return;
     }
@@ -392,7 +392,7 @@ static stream_consumer *claimer(client *c, stream_group *g, stream_consumer **ca
 void cmd_xclaim(client *c)
 {
     stream *s;
-    stream_group *g = xlookup_group(c, 1, &s);
+    stream_group *g = xlookup_group(c, LOOKUP_FOR_READ_WRITE, &s);
     if (!g) {
         return;
     }
@@ -507,6 +507,9 @@ void cmd_xclaim(client *c)
  * entries per entry it may claim, so one call's work is bounded. */
 void cmd_xautoclaim(client *c)
 {
+    /* Redis looks the key up before parsing (its keymiss event comes
+     * first) and checks the type and group after. */
+    kobj *o = lookup_read_write(c, c->argv[1]);
     long long minidle, count = 100;
     if (!arg_ll_range(c, 4, LLONG_MIN, LLONG_MAX, &minidle, "ERR Invalid min-idle-time argument for XAUTOCLAIM")) {
         return;
@@ -536,8 +539,12 @@ void cmd_xautoclaim(client *c)
             return;
         }
     }
-    stream *s;
-    stream_group *g = xlookup_group(c, 1, &s);
+    if (o && o->type != OBJ_STREAM) {
+        reply_wrongtype(c);
+        return;
+    }
+    stream *s = o ? kobj_ptr(o) : NULL;
+    stream_group *g = xfind_group(c, s);
     if (!g) {
         return;
     }

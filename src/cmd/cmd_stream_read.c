@@ -124,8 +124,8 @@ static int resolve_targets(client *c, const xread_args *a, xread_target *t)
     sv gname = a->group_at ? c->argv[a->group_at] : (sv){NULL, 0};
     for (int i = 0; i < a->nstreams; i++) {
         sv key = c->argv[a->streams_at + i], idarg = c->argv[a->streams_at + a->nstreams + i];
-        /* XREADGROUP changes the group: its lookups are writes. */
-        kobj *o = a->group_at ? lookup_write(c, key) : lookup_read(c, key);
+        /* XREADGROUP changes the group, but like Redis counts a read. */
+        kobj *o = a->group_at ? lookup_read_write(c, key) : lookup_read(c, key);
         memset(&t[i], 0, sizeof(t[i]));
         if (o && o->type != OBJ_STREAM) {
             if (block_is_rerun(c) && a->group_at) {
@@ -436,6 +436,13 @@ static void read_generic(client *c, int group)
     }
     if (group) {
         propagate_none(c); /* the group changes propagate in their own forms */
+    }
+    if (!block_is_rerun(c)) {
+        /* Redis looks every stream up a second time to serve it: its
+         * keyspace hits, misses and keymiss events count both. */
+        for (int i = 0; i < a.nstreams; i++) {
+            lookup_read(c, c->argv[a.streams_at + i]);
+        }
     }
     int any = 0;
     for (int i = 0; i < a.nstreams && !any; i++) {

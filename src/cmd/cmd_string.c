@@ -14,12 +14,12 @@
 
 /* ---- shared helpers ---- */
 
-/* Looks up a string key; replies WRONGTYPE and returns -1 on a type
- * mismatch, 0 if absent, 1 if found. */
-static int get_string(client *c, sv key, kobj **out, int write)
+/* Looks up a string key (mode: LOOKUP_FOR_*); replies WRONGTYPE and
+ * returns -1 on a type mismatch, 0 if absent, 1 if found. */
+static int get_string(client *c, sv key, kobj **out, int mode)
 {
     int bad;
-    *out = lookup_typed(c, key, OBJ_STRING, write, &bad);
+    *out = lookup_typed(c, key, OBJ_STRING, mode, &bad);
     return bad ? -1 : *out != NULL;
 }
 
@@ -105,7 +105,8 @@ static int parse_expiry_kind(client *c, sv arg, int kind, const char *cmdname, i
  * already in the past deletes the key instead, as Redis does. */
 static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *old)
 {
-    if (keepttl && old) {
+    int kept = keepttl && old;
+    if (kept) {
         expire = kobj_expire(old);
     }
     if (expire >= 0 && expire <= db_time()) {
@@ -116,10 +117,10 @@ static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *
     }
     db_set(c->db, kobj_new_string(key, val, expire));
     signal_write(c, NOTIFY_STRING, "set", key);
-    if (expire >= 0) {
+    if (expire >= 0 && !kept) { /* a kept TTL is no new expire event */
         notify_event(NOTIFY_GENERIC, "expire", key, c->db->id);
     }
-    propagate_set(c, key, val, expire, keepttl && expire < 0 && old);
+    propagate_set(c, key, val, expire, kept && expire < 0);
 }
 
 /* ---- compare conditions (Redis 8.4) ---- */
@@ -180,7 +181,7 @@ static int compare_passes(client *c, kobj *old, int kind, sv arg)
 void cmd_digest(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 0);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ);
     if (rc <= 0) {
         if (rc == 0) {
             reply_null(R(c));
@@ -197,7 +198,7 @@ void cmd_digest(client *c)
 void cmd_get(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 0);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ);
     if (rc < 0) {
         return;
     }
@@ -250,7 +251,8 @@ void cmd_set(client *c)
         return;
     }
     sv key = c->argv[1], val = c->argv[2];
-    kobj *old = db_lookup(c->db, key, LOOKUP_NOTOUCH);
+    /* GET reads the old value as GET does (stats, keymiss). */
+    kobj *old = (flags & SET_GET) ? lookup_read_write(c, key) : db_lookup(c->db, key, LOOKUP_NOTOUCH);
     if (old && old->type != OBJ_STRING && (flags & (SET_GET | SET_IF))) {
         reply_wrongtype(c);
         return;
@@ -319,7 +321,7 @@ void cmd_psetex(client *c)
 void cmd_getset(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ_WRITE);
     if (rc < 0) {
         return;
     }
@@ -334,7 +336,7 @@ void cmd_getset(client *c)
 void cmd_getdel(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ_WRITE);
     if (rc <= 0) {
         if (rc == 0) {
             reply_null(R(c));
@@ -365,7 +367,7 @@ void cmd_getex(client *c)
     }
     int has_expire = kind != 0;
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ_WRITE);
     if (rc <= 0) {
         if (rc == 0) {
             reply_null(R(c));
@@ -513,7 +515,7 @@ kobj *string_make_raw(client *c, sv key, kobj *o)
 void cmd_append(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_WRITE);
     if (rc < 0) {
         return;
     }
@@ -532,7 +534,7 @@ void cmd_append(client *c)
 void cmd_strlen(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 0);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ);
     if (rc < 0) {
         return;
     }
@@ -551,7 +553,7 @@ void cmd_setrange(client *c)
         return;
     }
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_WRITE);
     if (rc < 0) {
         return;
     }
@@ -582,7 +584,7 @@ void cmd_getrange(client *c)
         return;
     }
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 0);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_READ);
     if (rc < 0) {
         return;
     }
@@ -620,7 +622,7 @@ void cmd_getrange(client *c)
 static void incr_generic(client *c, long long by)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_WRITE);
     if (rc < 0) {
         return;
     }
@@ -690,7 +692,7 @@ void cmd_incrbyfloat(client *c)
     long double by, v = 0;
     /* Redis checks the key's type and value before the increment. */
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_WRITE);
     if (rc < 0) {
         return;
     }
@@ -730,7 +732,7 @@ void cmd_incrbyfloat(client *c)
 void cmd_delifeq(client *c)
 {
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_WRITE);
     if (rc < 0) {
         return;
     }
@@ -766,7 +768,7 @@ void cmd_delex(client *c)
         return;
     }
     kobj *o;
-    int rc = get_string(c, c->argv[1], &o, 1);
+    int rc = get_string(c, c->argv[1], &o, LOOKUP_FOR_WRITE);
     if (rc <= 0) {
         if (rc == 0) {
             reply_int(R(c), 0);

@@ -262,6 +262,19 @@ void db_set(db *d, kobj *o)
     lazyfree_obj(old);
 }
 
+void db_set_new(db *d, kobj *o)
+{
+    sv k = kobj_key(o);
+    if (!db_find_raw(d, k)) {
+        db_add(d, o);
+        return;
+    }
+    db_set(d, o);
+    if (db_hooks_installed.key_new) {
+        db_hooks_installed.key_new(d, k);
+    }
+}
+
 void db_swap_entry(db *d, kobj *old, kobj *repl)
 {
     db_will_change(d, old);

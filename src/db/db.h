@@ -94,6 +94,10 @@ kobj *db_find_raw(db *d, sv key);
 void db_add(db *d, kobj *o);
 /* Adds or overwrites; the old entry (if any) is freed. */
 void db_set(db *d, kobj *o);
+/* db_set for a key that replaces any old one as a new key (RENAME, COPY
+ * and RESTORE REPLACE delete the target and add anew in Redis): the
+ * key_new hook runs whether or not there was an old entry. */
+void db_set_new(db *d, kobj *o);
 /* Puts `repl` in place of `old` (same key); frees neither. */
 void db_swap_entry(db *d, kobj *old, kobj *repl);
 /* Removes a key; returns 1 if it existed. Frees it (lazily when asked). */

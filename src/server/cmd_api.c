@@ -330,10 +330,21 @@ kobj *lookup_write(client *c, sv key)
     return o;
 }
 
-kobj *lookup_typed(client *c, sv key, int type, int write, int *bad)
+kobj *lookup_read_write(client *c, sv key)
+{
+    kobj *o = lookup_read(c, key);
+    if (o) {
+        db_will_change(c->db, o);
+    }
+    return o;
+}
+
+kobj *lookup_typed(client *c, sv key, int type, int mode, int *bad)
 {
     *bad = 0;
-    kobj *o = write ? lookup_write(c, key) : lookup_read(c, key);
+    kobj *o = mode == LOOKUP_FOR_READ    ? lookup_read(c, key)
+              : mode == LOOKUP_FOR_WRITE ? lookup_write(c, key)
+                                         : lookup_read_write(c, key);
     if (o && (int)o->type != type) {
         reply_wrongtype(c);
         *bad = 1;

@@ -82,12 +82,12 @@ static void on_key_modified(db *d, sv key)
     server_key_written(d, key, NULL);
 }
 
-/* notify-keyspace-events "n": before the command's own event, as Redis. */
 static void on_keyspace_latency(const char *event, int64_t us)
 {
     latency_add(event, us / 1000);
 }
 
+/* notify-keyspace-events "n": before the command's own event, as Redis. */
 static void on_key_new(db *d, sv key)
 {
     notify_event(NOTIFY_NEW, "new", key, d->id);

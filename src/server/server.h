@@ -440,9 +440,14 @@ int arg_mpop(client *c, int at, const char *end0, const char *end1, int *nkeys, 
 /* ---- key lookup for commands: hit/miss stats, type check ---- */
 kobj *lookup_read(client *c, sv key);
 kobj *lookup_write(client *c, sv key);
-/* Looks up a key expecting `type`; on type mismatch replies WRONGTYPE and
- * sets *bad. NULL without *bad means absent. */
-kobj *lookup_typed(client *c, sv key, int type, int write, int *bad);
+/* A read that may then change the key (GETDEL, GETEX, XREADGROUP, ...:
+ * commands Redis looks their key up for as reads): counted and notified
+ * (keymiss) as a read, prepared for a change as a write. */
+kobj *lookup_read_write(client *c, sv key);
+enum { LOOKUP_FOR_READ = 0, LOOKUP_FOR_WRITE = 1, LOOKUP_FOR_READ_WRITE = 2 };
+/* Looks up a key expecting `type` (`mode` one of LOOKUP_FOR_*); on type
+ * mismatch replies WRONGTYPE and sets *bad. NULL without *bad means absent. */
+kobj *lookup_typed(client *c, sv key, int type, int mode, int *bad);
 /* The string entry o of key (NULL: absent, created empty) as a raw,
  * mutable str entry, swapped in if it had another form; edit it with
  * kobj_raw / kobj_set_raw. o must be a string looked up for writing. */

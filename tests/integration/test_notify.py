@@ -233,3 +233,66 @@ def test_new_key_event(server, r):
     finally:
         r.config_set("notify-keyspace-events", "")
         c.close()
+
+
+def test_new_key_event_when_a_target_is_replaced(server, r):
+    """RENAME, COPY REPLACE and RESTORE REPLACE delete the target and add a
+    new key, so "new" comes even when the target existed."""
+    r.mset({"a": "1", "b": "2", "c": "3"})
+    payload = r.dump("c")
+    r.config_set("notify-keyspace-events", "KEAn")
+    c = RespConn(server)
+    c.call("PSUBSCRIBE", "__keyevent@*__:*")
+    try:
+        r.rename("a", "b")
+        assert [e for e, _ in events(c)] == [ke(b"new"), ke(b"rename_from"), ke(b"rename_to")]
+        r.copy("b", "c", replace=True)
+        assert [e for e, _ in events(c)] == [ke(b"new"), ke(b"copy_to")]
+        r.restore("c", 0, payload, replace=True)
+        assert [e for e, _ in events(c)] == [ke(b"new"), ke(b"restore")]
+    finally:
+        r.config_set("notify-keyspace-events", "")
+        c.close()
+
+
+def test_keymiss_from_commands_that_read_before_writing(server, r):
+    """GETDEL, GETEX, GETSET, SET ... GET and the stream group commands look
+    their key up as a read (keymiss, keyspace_misses); XREAD looks every
+    stream up twice, once to resolve its ID and once to serve it."""
+    c = RespConn(server)
+    c.call("SUBSCRIBE", "__keyevent@0__:keymiss")
+    r.config_set("notify-keyspace-events", "Em")
+    cases = [(("GETDEL", "x"), [b"x"]), (("GETEX", "x"), [b"x"]), (("GETSET", "x", "1"), [b"x"]),
+             (("SET", "y", "1", "GET"), [b"y"]), (("XACK", "s", "g", "1-1"), [b"s"]),
+             (("XCLAIM", "s", "g", "c", "0", "1-1"), [b"s"]), (("XAUTOCLAIM", "s", "g", "c", "0", "0"), [b"s"]),
+             (("XAUTOCLAIM", "s", "g", "c", "0", "0", "COUNT", "0"), [b"s"]),
+             (("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"), [b"s"]),
+             (("XREAD", "STREAMS", "s", "t", "0", "0"), [b"s", b"t", b"s", b"t"]),
+             (("SETRANGE", "z", "0", "a"), []), (("INCR", "n"), [])]
+    try:
+        for cmd, keys in cases:
+            before = r.info("stats")["keyspace_misses"]
+            try:
+                r.execute_command(*cmd)
+            except redis.ResponseError:
+                pass
+            got = []
+            while True:
+                m = c.try_read(0.1)
+                if m is None:
+                    break
+                got.append(m[2])
+            assert got == keys, cmd
+            assert r.info("stats")["keyspace_misses"] - before == len(keys), cmd
+            r.delete("x", "y", "z", "n")
+    finally:
+        r.config_set("notify-keyspace-events", "")
+        c.close()
+
+
+def test_set_keepttl_is_no_expire_event(r, watcher):
+    r.set("t", "1", ex=100)
+    assert events(watcher) == both(b"t", b"set") + both(b"t", b"expire")
+    r.set("t", "2", keepttl=True)
+    assert events(watcher) == both(b"t", b"set")
+    assert r.ttl("t") > 0
