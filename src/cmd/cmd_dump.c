@@ -3,6 +3,8 @@
  * Redis with the tools people use for migrations. The format is
  * persist/rdb's; RESTORE checks the payload and every encoding in it before
  * the keyspace changes. */
+#include <limits.h>
+
 #include "base/alloc.h"
 #include "base/util.h"
 #include "persist/rdb.h"
@@ -68,7 +70,9 @@ void cmd_restore(client *c)
     }
     int64_t expire = -1;
     if (ttl > 0) {
-        expire = absttl ? ttl : server.now_ms + ttl;
+        /* A relative TTL past the clock's range wraps to the past in
+         * Redis: the key is restored as already expired. */
+        expire = absttl ? ttl : ttl > LLONG_MAX - server.now_ms ? 0 : server.now_ms + ttl;
     }
     char err[128];
     kobj *o = rdb_restore_value(c->argv[3].ptr, c->argv[3].len, key, expire, err, sizeof(err));

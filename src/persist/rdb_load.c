@@ -1124,7 +1124,9 @@ int rdb_load_file(const char *path, char *err, size_t errlen)
 }
 
 /* A DUMP payload's trailer: the version it was written with and the
- * CRC64 of what comes before (0: not computed, as in Redis's files). */
+ * CRC64 of what comes before. Unlike an RDB file's, it is always checked
+ * (Redis has no "not computed" 0 here). Versions up to RDB_MAX_VERSION
+ * (Redis 7.4's 12) are read, so newer servers' payloads restore too. */
 static int payload_ok(const unsigned char *p, size_t len, char *err, size_t errlen)
 {
     if (len >= 10) {
@@ -1133,7 +1135,7 @@ static int payload_ok(const unsigned char *p, size_t len, char *err, size_t errl
         for (int i = 7; i >= 0; i--) {
             stored = stored << 8 | p[len - 8 + i];
         }
-        if (ver <= RDB_MAX_VERSION && (stored == 0 || crc64(0, p, len - 8) == stored)) {
+        if (ver <= RDB_MAX_VERSION && crc64(0, p, len - 8) == stored) {
             return 1;
         }
     }

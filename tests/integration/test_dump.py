@@ -132,6 +132,19 @@ def test_restore_options_and_ttl(r):
     assert err(r.execute_command, "RESTORE", "k", 0, p, "BOGUS") == "syntax error"
     assert r.execute_command("RESTORE", "k", 0, p, "IDLETIME", 100) == b"OK"
     assert r.object("idletime", "k") >= 99
+    # A relative TTL past the clock's range: restored as already expired,
+    # and REPLACE has removed the old key (as in Redis).
+    assert r.restore("k", 9223372036854775807, p, replace=True) == b"OK"
+    assert r.exists("k") == 0
+
+
+def test_restore_checks_every_crc(r):
+    # An RDB file's CRC of 0 means "not computed"; a DUMP payload's is
+    # always checked, as in Redis.
+    body = b"\x00\x05hello\x0a\x00"
+    assert err(r.restore, "z", 0, body + b"\x00" * 8) == "DUMP payload version or checksum are wrong"
+    assert r.restore("z", 0, with_crc(body)) == b"OK"
+    assert r.get("z") == b"hello"
 
 
 @keel_only

@@ -166,6 +166,12 @@ def test_append_strlen(r):
     assert r.append("n", "3") == 3
     assert r.get("n") == b"123"
     assert r.object("encoding", "k") == b"raw"
+    # APPEND to a missing key stores the value as SET would
+    assert r.append("e", "hello") == 5
+    assert r.object("encoding", "e") == b"embstr"
+    assert r.append("i", "12") == 2
+    assert r.object("encoding", "i") == b"int"
+    assert r.incr("i") == 13
 
 
 def test_setrange_getrange(r):
