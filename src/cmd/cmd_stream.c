@@ -303,7 +303,11 @@ static int parse_trim_args(client *c, trim_args *a, int xadd)
         reply_err(c, "ERR syntax error, XTRIM must be called with a trimming strategy");
         return 0;
     }
-    if (limit_given) {
+    if (c->flags & (CLIENT_MASTER | CLIENT_REPLAY)) {
+        /* The primary's stream and the AOF carry the exact threshold an
+         * approximate trim reached, with its LIMIT: trim exactly, as Redis. */
+        a->t.limit = 0;
+    } else if (limit_given) {
         if (!a->t.approx) {
             reply_err(c, "ERR syntax error, LIMIT cannot be used without the special ~ option");
             return 0;

@@ -162,6 +162,9 @@ def populate_streams(c, first):
     x("XADD", "x:s", "*", "f", "late")
     x("XREADGROUP", "GROUP", "g2", "erin", "STREAMS", "x:s", ">")
     x("XTRIM", "x:big", "MAXLEN", "~", "400")
+    # logged as "MAXLEN = <length reached> LIMIT 50", which replay obeys
+    x("XTRIM", "x:big", "MAXLEN", "~", "380", "LIMIT", "50")
+    x("XADD", "x:big", "MAXLEN", "~", "370", "LIMIT", "40", "%d-0" % (10**12 + 800), "f", "limited")
     x("XTRIM", "x:big", "MINID", "%d-0" % (10**12 + 350))
     x("XREADGROUP", "GROUP", "gb", "w2", "COUNT", "20", "STREAMS", "x:big", ">")
     pend = x("XPENDING", "x:big", "gb", "-", "+", 100)
