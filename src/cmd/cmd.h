@@ -53,6 +53,9 @@ typedef void (*cmd_fn)(client *c);
 #define CMD_CONTAINER (1u << 20) /* argv[1] names a subcommand (CLIENT, CONFIG...) */
 #define CMD_SKIP_SLOWLOG (1u << 21)
 #define CMD_NO_MANDATORY_KEYS (1u << 22) /* EVAL, FCALL: zero keys is fine */
+/* Shown by COMMAND as Redis shows them; nothing here depends on them. */
+#define CMD_ASKING (1u << 23)
+#define CMD_NO_ASYNC_LOADING (1u << 24)
 
 /* INFO commandstats counters. */
 typedef struct cmd_stats {

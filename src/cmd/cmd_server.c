@@ -110,8 +110,11 @@ static void reply_key_spec(client *c, const key_spec *s)
 
 static void reply_command_info(client *c, command *cmd)
 {
+    /* A container that needs a subcommand shows no flags of its own (its
+     * subcommands have them); COMMAND, which also runs alone, shows its. */
     const char *flags[24];
-    int nf = cmd_flag_names(cmd->flags, flags, 24);
+    int bare = (cmd->flags & CMD_CONTAINER) && cmd->arity == -2;
+    int nf = bare ? 0 : cmd_flag_names(cmd->flags, flags, 24);
     reply_array(R(c), 10);
     reply_bulk_cstr(R(c), cmd->name);
     reply_int(R(c), cmd->arity);

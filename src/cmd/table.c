@@ -362,6 +362,7 @@ static int names_of(const flag_name *names, size_t len, uint32_t flags, const ch
     return n;
 }
 
+/* In Redis's order; may_replicate is hidden, as Redis hides it. */
 int cmd_flag_names(uint32_t flags, const char **out, int max)
 {
     static const flag_name names[] = {{CMD_WRITE, "write"},
@@ -375,13 +376,14 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
                                       {CMD_STALE, "stale"},
                                       {CMD_SKIP_MONITOR, "skip_monitor"},
                                       {CMD_SKIP_SLOWLOG, "skip_slowlog"},
-                                      {CMD_NO_AUTH, "no_auth"},
+                                      {CMD_ASKING, "asking"},
                                       {CMD_FAST, "fast"},
+                                      {CMD_NO_AUTH, "no_auth"},
                                       {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
-                                      {CMD_MOVABLE_KEYS, "movablekeys"},
+                                      {CMD_NO_ASYNC_LOADING, "no_async_loading"},
                                       {CMD_NO_MULTI, "no_multi"},
-                                      {CMD_ALLOW_BUSY, "allow_busy"},
-                                      {CMD_MAY_REPLICATE, "may_replicate"}};
+                                      {CMD_MOVABLE_KEYS, "movablekeys"},
+                                      {CMD_ALLOW_BUSY, "allow_busy"}};
     return names_of(names, sizeof(names) / sizeof(names[0]), flags, out, max);
 }
 

@@ -806,6 +806,7 @@ def test_replicaof_unreachable_primary(cluster):
     assert p.c.config_set("replica-serve-stale-data", "no") is True
     assert raw_reply(p, "GET", "k") == MASTERDOWN
     assert raw_reply(p, "DBSIZE") == MASTERDOWN
+    assert raw_reply(p, "PING") == MASTERDOWN  # PING has no "stale" flag in Redis
     assert p.repl()["master_link_status"] == "down"
     assert p.c.config_set("replica-serve-stale-data", "yes") is True
     assert p.c.execute_command("REPLICAOF", "NO", "ONE") == "OK"
