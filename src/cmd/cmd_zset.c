@@ -710,15 +710,20 @@ static int pop_generic(client *c, sv *keys, int nkeys, int max, int emitkey, lon
     kobj *o = NULL;
     sv key = {0};
     for (int i = 0; i < nkeys; i++) {
-        int bad;
-        o = lookup_typed(c, keys[i], OBJ_ZSET, 1, &bad);
-        if (bad) {
+        kobj *k = lookup_write(c, keys[i]);
+        if (!k) {
+            continue;
+        }
+        if (k->type != OBJ_ZSET) {
+            if (block_is_rerun(c)) {
+                continue; /* a waiter's key of another type is just not ready */
+            }
+            reply_wrongtype(c);
             return -1;
         }
-        if (o) {
-            key = keys[i];
-            break;
-        }
+        o = k;
+        key = keys[i];
+        break;
     }
     if (!o) {
         if (!quiet) {
@@ -835,13 +840,11 @@ void cmd_bzpopmax(client *c)
 
 void cmd_bzmpop(client *c)
 {
+    /* Redis reads the timeout after the other arguments. */
     int64_t deadline;
-    if (!block_parse_timeout(c, 1, &deadline)) {
-        return;
-    }
     long long count;
     int numkeys, max;
-    if (!arg_mpop(c, 2, "MIN", "MAX", &numkeys, &max, &count)) {
+    if (!arg_mpop(c, 2, "MIN", "MAX", &numkeys, &max, &count) || !block_parse_timeout(c, 1, &deadline)) {
         return;
     }
     sv *keys = &c->argv[3];

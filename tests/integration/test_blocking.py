@@ -100,3 +100,45 @@ def test_disconnect_while_blocked_is_cleaned_up(server):
     assert r.info("clients")["blocked_clients"] == 0
     r.rpush("q", "x")
     assert r.lrange("q", 0, -1) == [b"x"]  # nobody consumed it
+
+
+@pytest.mark.parametrize("cmd", [("BZPOPMIN", "z", 5), ("BZPOPMAX", "z", 5), ("BZMPOP", 5, 1, "z", "MIN")])
+def test_sorted_set_waiter_ignores_a_key_of_another_type(server, cmd):
+    # As list and stream waiters do: a key created with another type is not
+    # ready for them, and they keep waiting until it is a sorted set.
+    r = server.client()
+    r.flushall()
+    w = server.client()
+    t, box = blocked_call(w, *cmd)
+    wait_blocked(r)
+    r.rpush("z", "a")
+    r.delete("z")
+    r.set("z", "v")
+    time.sleep(0.1)
+    assert t.is_alive() and not box
+    r.delete("z")
+    r.zadd("z", {"m": 1})
+    t.join(5)
+    assert box["value"] in ((b"z", b"m", 1.0), [b"z", [[b"m", b"1"]]])  # redis-py parses BZPOP*
+
+
+def test_blocking_list_commands_are_refused_in_scripts(r):
+    # noscript, as in Redis: a script must not run BLPOP and friends (which
+    # would pop and then not block anyway).
+    r.rpush("l", "a")
+    for cmd in ("'blpop', KEYS[1], 0", "'brpop', KEYS[1], 0", "'blmove', KEYS[1], 'x', 'LEFT', 'LEFT', 0",
+                "'brpoplpush', KEYS[1], 'x', 0"):
+        with pytest.raises(redis.ResponseError) as e:
+            r.eval("return redis.call(%s)" % cmd, 1, "l")
+        assert str(e.value).startswith("This Redis command is not allowed from script")
+    assert r.lrange("l", 0, -1) == [b"a"]
+
+
+def test_bzmpop_reads_its_timeout_last(r):
+    for args, text in [(("abc", 1, "z", "LEFT"), "syntax error"),
+                       (("-1", 1, "z", "MIN", "COUNT", 0), "count should be greater than 0"),
+                       (("abc", 1, "z", "MIN"), "timeout is not a float or out of range"),
+                       (("-1", 1, "z", "MIN"), "timeout is negative")]:
+        with pytest.raises(redis.ResponseError) as e:
+            r.execute_command("BZMPOP", *args)
+        assert str(e.value) == text
