@@ -273,6 +273,9 @@ static int set_notify(const char *val, char *err, size_t errlen)
     return 0;
 }
 
+/* Redis's canonical order: "A" or the type classes, "n", then K, E, m.
+ * Redis 7.0 leaves "n" out after "A" though the class stays on (a bug
+ * fixed later); Keel prints it. */
 static str get_notify(void)
 {
     int f = server.cfg.notify_keyspace_events;
@@ -292,6 +295,9 @@ static str get_notify(void)
             }
         }
     }
+    if (f & NOTIFY_NEW) {
+        s = str_append_cstr(s, "n");
+    }
     if (f & NOTIFY_KEYSPACE) {
         s = str_append_cstr(s, "K");
     }
@@ -300,9 +306,6 @@ static str get_notify(void)
     }
     if (f & NOTIFY_KEY_MISS) {
         s = str_append_cstr(s, "m");
-    }
-    if (f & NOTIFY_NEW) {
-        s = str_append_cstr(s, "n");
     }
     return s;
 }
