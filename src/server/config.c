@@ -27,6 +27,11 @@
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
 
+/* flags: CONFIG SET needs enable-protected-configs to allow the client;
+ * a hidden (debug) parameter answers CONFIG GET only when named exactly,
+ * never a glob, as in Redis. */
+enum { CFG_PROTECTED = 1, CFG_HIDDEN = 2 };
+
 typedef struct config_def config_def;
 struct config_def {
     const char *name;
@@ -42,8 +47,7 @@ struct config_def {
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
     void (*apply)(void);
-    /* CONFIG SET needs enable-protected-configs to allow the client. */
-    int protected_;
+    int flags; /* CFG_PROTECTED, CFG_HIDDEN */
 };
 
 static const char *const enum_yes_no[] = {"no", "yes", NULL};
@@ -630,7 +634,7 @@ static config_def defs[] = {
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
-    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL, 1},
+    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL, CFG_PROTECTED},
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
@@ -668,10 +672,12 @@ static config_def defs[] = {
     {"auto-aof-rewrite-min-size", NULL, CFG_MEM, S(auto_aof_rewrite_min_size), 0, LLONG_MAX, "64mb", 1, NULL, NULL,
      NULL, NULL},
     {"aof-load-truncated", NULL, CFG_BOOL, S(aof_load_truncated), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL, 1},
+    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL,
+     CFG_PROTECTED},
     {"rdbcompression", NULL, CFG_BOOL, S(rdbcompression), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"bgsave-forkless", NULL, CFG_BOOL, S(bgsave_forkless), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL,
+     CFG_HIDDEN},
     {"stop-writes-on-bgsave-error", NULL, CFG_BOOL, S(stop_writes_on_bgsave_error), 0, 1, "yes", 1, NULL, NULL, NULL,
      NULL},
     {"rdbchecksum", NULL, CFG_BOOL, S(rdbchecksum), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
@@ -1091,7 +1097,7 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 int config_is_protected(const char *name)
 {
     config_def *d = find_def(name);
-    return d && d->protected_;
+    return d && (d->flags & CFG_PROTECTED);
 }
 
 str config_get_value(const char *name, int *found)
@@ -1101,30 +1107,62 @@ str config_get_value(const char *name, int *found)
     return d ? get_def(d) : NULL;
 }
 
-/* Replies with every (name, value) whose name or alias matches a pattern. */
+/* The directive a name or alias of len bytes (any case) names; *k is 0
+ * for its name, 1 for its alias. */
+static int find_name(const char *p, size_t len, int *k)
+{
+    for (int i = 0; i < NDEFS; i++) {
+        const char *names[2] = {defs[i].name, defs[i].alias};
+        for (*k = 0; *k < 2; (*k)++) {
+            if (names[*k] && strlen(names[*k]) == len && strncasecmp(names[*k], p, len) == 0) {
+                return i;
+            }
+        }
+    }
+    return -1;
+}
+
+static void reply_param(client *c, const char *name, size_t len, config_def *d)
+{
+    str v = get_def(d);
+    reply_bulk(R(c), name, len);
+    reply_bulk(R(c), v, str_len(v));
+    str_free(v);
+}
+
+/* CONFIG GET, as Redis 7.0 answers it: a pattern without glob characters
+ * names one directive or alias, hidden ones too, and the reply echoes it
+ * as typed ("HZ"); a glob matches names and aliases in any case, hidden
+ * ones never, and the reply gives them in lower case. A name answers once
+ * however many patterns reach it, spelled as the first one did. */
 void config_get_matching(client *c, sv *patterns, int n)
 {
     size_t h = reply_defer(R(c));
     long long pairs = 0;
-    for (int i = 0; i < NDEFS; i++) {
-        const char *names[2] = {defs[i].name, defs[i].alias};
-        for (int k = 0; k < 2; k++) {
-            if (!names[k]) {
-                continue;
-            }
-            int hit = 0;
-            for (int p = 0; p < n && !hit; p++) {
-                hit = util_glob_match(patterns[p].ptr, patterns[p].len, names[k], strlen(names[k]), 1);
-            }
-            if (hit) {
-                str v = get_def(&defs[i]);
-                reply_bulk_cstr(R(c), names[k]);
-                reply_bulk(R(c), v, str_len(v));
-                str_free(v);
+    unsigned char(*seen)[2] = alloc_zero(sizeof(*seen) * NDEFS);
+    for (int p = 0; p < n; p++) {
+        sv pat = patterns[p];
+        if (!memchr(pat.ptr, '*', pat.len) && !memchr(pat.ptr, '?', pat.len) && !memchr(pat.ptr, '[', pat.len)) {
+            int k, i = find_name(pat.ptr, pat.len, &k);
+            if (i >= 0 && !seen[i][k]) {
+                seen[i][k] = 1;
+                reply_param(c, pat.ptr, pat.len, &defs[i]);
                 pairs++;
+            }
+            continue;
+        }
+        for (int i = 0; i < NDEFS; i++) {
+            const char *names[2] = {defs[i].name, defs[i].alias};
+            for (int k = 0; k < 2 && !(defs[i].flags & CFG_HIDDEN); k++) {
+                if (names[k] && !seen[i][k] && util_glob_match(pat.ptr, pat.len, names[k], strlen(names[k]), 1)) {
+                    seen[i][k] = 1;
+                    reply_param(c, names[k], strlen(names[k]), &defs[i]);
+                    pairs++;
+                }
             }
         }
     }
+    alloc_free(seen);
     reply_defer_map(R(c), h, pairs);
 }
 

@@ -441,6 +441,23 @@ def cfg(rs):
             rs.config_set(name, before[name])
 
 
+def test_config_get_glob_skips_hidden_debug_params(cfg):
+    assert "rdb-key-save-delay" not in cfg.config_get("*")
+    assert cfg.config_get("rdb-key-save-del?") == {}
+    assert cfg.config_get("rdb-key-save-delay") == {"rdb-key-save-delay": "0"}
+    assert cfg.config_get("RDB-KEY-SAVE-DELAY") == {"RDB-KEY-SAVE-DELAY": "0"}
+
+
+def test_config_get_echoes_an_exact_name_as_typed(cfg):
+    assert cfg.config_get("HZ") == {"HZ": "10"}
+    assert cfg.config_get("H?") == {"hz": "10"}
+    assert cfg.config_get("SLAVE-READ-ONLY") == {"SLAVE-READ-ONLY": "yes"}
+    assert cfg.config_get("SLAVE-READ-*") == {"slave-read-only": "yes"}
+    # a name reached twice answers once, spelled as first asked
+    assert cfg.execute_command("CONFIG", "GET", "HZ", "hz", "h?") == ["HZ", "10"]
+    assert cfg.execute_command("CONFIG", "GET", "h?", "HZ") == ["hz", "10"]
+
+
 @pytest.mark.parametrize("classes,shown", [("En", "nE"), ("Kn", "nK"), ("gznsK", "gsznK"), ("KEA", "AKE"),
                                            ("Ex$lsmhz", "$lshzxEm"), ("", "")])
 def test_notify_keyspace_events_canonical_order(cfg, classes, shown):
