@@ -470,3 +470,15 @@ def test_notify_keyspace_events_all_with_new_keeps_n(cfg):
     # Redis 7.0 prints "AKEm" here though new-key events stay on (a bug).
     assert cfg.config_set("notify-keyspace-events", "KEAnm") is True
     assert cfg.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AnKEm"}
+
+
+def test_config_set_odd_arguments_is_a_syntax_error(cfg):
+    assert err(cfg.execute_command, "CONFIG", "SET", "hz", "10", "maxmemory") == "syntax error"
+    assert "wrong number of arguments" in err(cfg.execute_command, "CONFIG", "SET", "hz")
+
+
+def test_config_help_as_redis(cfg):
+    lines = cfg.execute_command("CONFIG", "HELP")
+    assert lines[0] == "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    assert lines[-2:] == ["HELP", "    Prints this help."]
+    assert len(lines) == 11
