@@ -18,11 +18,13 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/tls.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/slowlog.h"
+#include "server/supervise.h"
 #include "server/tls_server.h"
 
 enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
@@ -31,6 +33,15 @@ enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
  * a hidden (debug) parameter answers CONFIG GET only when named exactly,
  * never a glob, as in Redis. */
 enum { CFG_PROTECTED = 1, CFG_HIDDEN = 2 };
+
+/* A directive's words and the value each stands for, in Redis's order
+ * (its error text lists them so). Words may share a value: CONFIG GET
+ * shows the first one (oom-score-adj "relative" reads back "yes"). */
+typedef struct config_enum {
+    const char *name;
+    int val;
+    int unlisted; /* accepted, but not named in the error text */
+} config_enum;
 
 typedef struct config_def config_def;
 struct config_def {
@@ -41,7 +52,7 @@ struct config_def {
     long long min, max;
     const char *dflt;
     int mutable_;
-    const char *const *enums;
+    const config_enum *enums;
     /* CFG_SPECIAL: parse into the server struct / render back. */
     int (*set)(const char *val, char *err, size_t errlen);
     str (*get)(void);
@@ -50,24 +61,73 @@ struct config_def {
     int flags; /* CFG_PROTECTED, CFG_HIDDEN */
 };
 
-static const char *const enum_yes_no[] = {"no", "yes", NULL};
-static const char *const enum_debug[] = {"no", "yes", "local", NULL};
-static const char *const enum_loglevel[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
+static const config_enum enum_yes_no[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
+static const config_enum enum_debug[] = {{"no", 0}, {"yes", 1}, {"local", 2}, {NULL, 0}};
+/* "nothing" is Redis 7.2's; the error text stays 7.0's. */
+static const config_enum enum_loglevel[] = {{"debug", LOG_DEBUG},        {"verbose", LOG_VERBOSE},
+                                            {"notice", LOG_NOTICE},      {"warning", LOG_WARNING},
+                                            {"nothing", LOG_NOTHING, 1}, {NULL, 0}};
 /* Index order is the eviction module's policy numbering. */
 const char *const config_maxmemory_policies[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
                                                  "allkeys-lfu",     "volatile-lfu", "allkeys-random",
                                                  "volatile-random", "volatile-ttl", NULL};
+static const config_enum enum_maxmemory_policy[] = {{"volatile-lru", 2},   {"volatile-lfu", 4}, {"volatile-random", 6},
+                                                    {"volatile-ttl", 7},   {"allkeys-lru", 1},  {"allkeys-lfu", 3},
+                                                    {"allkeys-random", 5}, {"noeviction", 0},   {NULL, 0}};
 /* auto: io_uring where the kernel allows it, else epoll. */
-static const char *const enum_io_backend[] = {"auto", "epoll", "uring", NULL};
-static const char *const enum_appendfsync[] = {"always", "everysec", "no", NULL};
-static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swapdb", NULL};
+static const config_enum enum_io_backend[] = {
+    {"auto", IO_BACKEND_AUTO}, {"epoll", IO_BACKEND_EPOLL}, {"uring", IO_BACKEND_URING}, {NULL, 0}};
+/* Stored as the word itself (persist/aof.c reads it). */
+static const config_enum enum_appendfsync[] = {{"everysec", 0}, {"always", 1}, {"no", 2}, {NULL, 0}};
+static const config_enum enum_diskless_load[] = {{"disabled", 0}, {"on-empty-db", 1}, {"swapdb", 2}, {NULL, 0}};
 /* Keel validates every payload in full whatever this says (Redis's "yes");
  * the setting is kept so Redis configurations load and read back. */
-static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
-static const char *const enum_pubsub_default[] = {"resetchannels", "allchannels", NULL};
-static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
-/* Index order is net/tls.h's TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL. */
-static const char *const enum_tls_auth[] = {"no", "yes", "optional", NULL};
+static const config_enum enum_sanitize[] = {{"no", 0}, {"yes", 1}, {"clients", 2}, {NULL, 0}};
+static const config_enum enum_pubsub_default[] = {{"allchannels", 1}, {"resetchannels", 0}, {NULL, 0}};
+static const config_enum enum_oom_score_adj[] = {{"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
+static const config_enum enum_tls_auth[] = {
+    {"no", TLS_AUTH_NO}, {"yes", TLS_AUTH_YES}, {"optional", TLS_AUTH_OPTIONAL}, {NULL, 0}};
+
+static const config_enum *enum_find(const config_enum *e, const char *val)
+{
+    for (; e->name; e++) {
+        if (strcasecmp(e->name, val) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* The word CONFIG GET shows for a value: the first that stands for it. */
+static const char *enum_name(const config_enum *e, int val)
+{
+    for (; e->name; e++) {
+        if (e->val == val) {
+            return e->name;
+        }
+    }
+    return "";
+}
+
+/* Redis's text for a value outside a directive's choices. */
+static void enum_error(const config_enum *e, char *err, size_t errlen)
+{
+    str all = str_empty(64);
+    for (; e->name; e++) {
+        if (!e->unlisted) {
+            all = str_printf(all, "%s%s", str_len(all) ? ", " : "", e->name);
+        }
+    }
+    snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
+    str_free(all);
+}
+
+/* 1 for yes, 0 for no (any case), -1 for anything else. */
+static int yes_no(const char *val)
+{
+    const config_enum *e = enum_find(enum_yes_no, val);
+    return e ? e->val : -1;
+}
 
 /* ---- special directives ---- */
 
@@ -434,11 +494,9 @@ static str get_tls_port(void)
 /* shutdown-on-sigint / shutdown-on-sigterm: any of default (no flag),
  * save, nosave, now, force (not save with nosave), as SHUTDOWN's flags.
  * Keel never waits for replicas before exiting, so "now" changes nothing. */
-static int enum_index(const char *const *names, const char *val);
-static void enum_error(const char *const *enums, char *err, size_t errlen);
-
-static const char *const shutdown_words[] = {"default", "save", "nosave", "now", "force", NULL};
-static const int shutdown_bits[] = {0, SHUTDOWN_SAVE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_FORCE};
+static const config_enum shutdown_words[] = {
+    {"default", 0},        {"save", SHUTDOWN_SAVE},   {"nosave", SHUTDOWN_NOSAVE},
+    {"now", SHUTDOWN_NOW}, {"force", SHUTDOWN_FORCE}, {NULL, 0}};
 
 static int parse_shutdown_flags(const char *val, int *out, char *err, size_t errlen)
 {
@@ -446,13 +504,13 @@ static int parse_shutdown_flags(const char *val, int *out, char *err, size_t err
     char buf[128];
     snprintf(buf, sizeof(buf), "%s", val);
     for (char *save, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-        int i = enum_index(shutdown_words, w);
-        if (i < 0) {
+        const config_enum *e = enum_find(shutdown_words, w);
+        if (!e) {
             enum_error(shutdown_words, err, errlen);
             return -1;
         }
         words++;
-        flags |= shutdown_bits[i];
+        flags |= e->val;
     }
     if (words == 0) {
         enum_error(shutdown_words, err, errlen);
@@ -470,9 +528,9 @@ static int parse_shutdown_flags(const char *val, int *out, char *err, size_t err
 static str shutdown_flags_text(int flags)
 {
     str s = str_empty(32);
-    for (int i = 1; shutdown_words[i]; i++) {
-        if (flags & shutdown_bits[i]) {
-            s = str_printf(s, "%s%s", str_len(s) ? " " : "", shutdown_words[i]);
+    for (int i = 1; shutdown_words[i].name; i++) {
+        if (flags & shutdown_words[i].val) {
+            s = str_printf(s, "%s%s", str_len(s) ? " " : "", shutdown_words[i].name);
         }
     }
     return str_len(s) ? s : str_append_cstr(s, "default");
@@ -498,9 +556,15 @@ static str get_shutdown_on_sigterm(void)
     return shutdown_flags_text(server.cfg.shutdown_on_sigterm);
 }
 
-static const char *const enum_supervised[] = {"no", "upstart", "systemd", "auto", NULL};
-static const char *const enum_syslog_facility[] = {"user",   "local0", "local1", "local2", "local3",
-                                                   "local4", "local5", "local6", "local7", NULL};
+static const config_enum enum_supervised[] = {{"upstart", SUPERVISED_UPSTART},
+                                              {"systemd", SUPERVISED_SYSTEMD},
+                                              {"auto", SUPERVISED_AUTO},
+                                              {"no", SUPERVISED_NO},
+                                              {NULL, 0}};
+/* The value is the index log_set_syslog takes. */
+static const config_enum enum_syslog_facility[] = {{"user", 0},   {"local0", 1}, {"local1", 2}, {"local2", 3},
+                                                   {"local3", 4}, {"local4", 5}, {"local5", 6}, {"local6", 7},
+                                                   {"local7", 8}, {NULL, 0}};
 
 static void apply_syslog(void)
 {
@@ -528,14 +592,14 @@ static struct {
 
 #define I(field) (&inert.field)
 
-static const char *const enum_propagation_error[] = {"ignore", "panic", "panic-on-replicas", NULL};
-static const char *const enum_endpoint_type[] = {"ip", "hostname", "unknown-endpoint", NULL};
+static const config_enum enum_propagation_error[] = {{"ignore", 0}, {"panic", 1}, {"panic-on-replicas", 2}, {NULL, 0}};
+static const config_enum enum_endpoint_type[] = {{"ip", 0}, {"hostname", 1}, {"unknown-endpoint", 2}, {NULL, 0}};
 
 /* activedefrag: as in Debian's redis-server, which also runs on the system
  * jemalloc: "yes" is refused with Redis's words. */
 static int set_activedefrag(const char *val, char *err, size_t errlen)
 {
-    int i = enum_index(enum_yes_no, val);
+    int i = yes_no(val);
     if (i < 0) {
         snprintf(err, errlen, "argument must be 'yes' or 'no'");
         return -1;
@@ -557,7 +621,7 @@ static str get_activedefrag(void)
 /* cluster-enabled: Keel has no cluster mode, so only "no". */
 static int set_cluster_enabled(const char *val, char *err, size_t errlen)
 {
-    int i = enum_index(enum_yes_no, val);
+    int i = yes_no(val);
     if (i != 0) {
         snprintf(err, errlen,
                  i < 0 ? "argument must be 'yes' or 'no'"
@@ -639,8 +703,8 @@ static config_def defs[] = {
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"maxmemory", NULL, CFG_MEM, S(maxmemory), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL, NULL},
-    {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, config_maxmemory_policies, NULL,
-     NULL, apply_lfu},
+    {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, enum_maxmemory_policy, NULL, NULL,
+     apply_lfu},
     {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, 64, "5", 1, NULL, NULL, NULL, NULL},
     {"maxmemory-eviction-tenacity", NULL, CFG_INT, S(maxmemory_eviction_tenacity), 0, 100, "10", 1, NULL, NULL, NULL,
      NULL},
@@ -871,27 +935,6 @@ int config_deferred(const char *name)
     return d && d->apply == apply_tls;
 }
 
-static int enum_index(const char *const *names, const char *val)
-{
-    for (int i = 0; names[i]; i++) {
-        if (strcasecmp(names[i], val) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* Redis's text for a value outside a directive's choices. */
-static void enum_error(const char *const *enums, char *err, size_t errlen)
-{
-    str all = str_empty(64);
-    for (int j = 0; enums[j]; j++) {
-        all = str_printf(all, "%s%s", j ? ", " : "", enums[j]);
-    }
-    snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
-    str_free(all);
-}
-
 /* save: "" (none) or "<seconds> <changes>" pairs, seconds >= 1 and
  * changes >= 0, separated by single spaces, as Redis checks them. */
 static int save_points_valid(const char *val)
@@ -920,7 +963,7 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     long long v;
     switch (d->type) {
     case CFG_BOOL: {
-        int i = enum_index(enum_yes_no, val);
+        int i = yes_no(val);
         if (i < 0) {
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
@@ -963,8 +1006,10 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
         }
         *(long long *)d->ptr = v;
         break;
-    case CFG_STR:
-        if (d->enums && enum_index(d->enums, val) < 0) {
+    case CFG_STR: {
+        /* An enum's word is stored as CONFIG GET shows it ("Always" as "always"). */
+        const config_enum *e = d->enums ? enum_find(d->enums, val) : NULL;
+        if (d->enums && !e) {
             enum_error(d->enums, err, errlen);
             return -1;
         }
@@ -973,15 +1018,16 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
             return -1;
         }
         alloc_free(*(char **)d->ptr);
-        *(char **)d->ptr = alloc_strdup(val);
+        *(char **)d->ptr = alloc_strdup(e ? enum_name(d->enums, e->val) : val);
         break;
+    }
     case CFG_ENUM: {
-        int i = enum_index(d->enums, val);
-        if (i < 0) {
+        const config_enum *e = enum_find(d->enums, val);
+        if (!e) {
             enum_error(d->enums, err, errlen);
             return -1;
         }
-        *(int *)d->ptr = i;
+        *(int *)d->ptr = e->val;
         break;
     }
     case CFG_SPECIAL:
@@ -1014,7 +1060,7 @@ static str get_def(config_def *d)
         return str_new(s ? s : "", s ? strlen(s) : 0);
     }
     case CFG_ENUM: {
-        const char *s = d->enums[*(int *)d->ptr];
+        const char *s = enum_name(d->enums, *(int *)d->ptr);
         return str_new(s, strlen(s));
     }
     default: return d->get();

@@ -163,7 +163,8 @@ BAD_FILES = [
     ("hz 10\nmaxmemory\n", 2, "maxmemory", "Bad directive or wrong number of arguments"),
     ("requirepass \"abc\n", 1, "requirepass \"abc", "Unbalanced quotes in configuration line"),
     ("maxmemory-policy sometimes\n", 1, "maxmemory-policy sometimes",
-     "argument(s) must be one of the following: noeviction, allkeys-lru"),
+     "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, "
+     "allkeys-lru, allkeys-lfu, allkeys-random, noeviction"),
     ("databases 0\n", 1, "databases 0", "argument must be between 1 and 2147483647 inclusive"),
 ]
 
@@ -470,6 +471,40 @@ def test_notify_keyspace_events_all_with_new_keeps_n(cfg):
     # Redis 7.0 prints "AKEm" here though new-key events stay on (a bug).
     assert cfg.config_set("notify-keyspace-events", "KEAnm") is True
     assert cfg.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AnKEm"}
+
+
+@pytest.mark.parametrize("name,choices", [
+    ("appendfsync", "everysec, always, no"),
+    ("acl-pubsub-default", "allchannels, resetchannels"),
+    ("maxmemory-policy", "volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, "
+                         "allkeys-random, noeviction"),
+    ("loglevel", "debug, verbose, notice, warning"),
+    ("oom-score-adj", "no, yes, relative, absolute"),
+    ("repl-diskless-load", "disabled, on-empty-db, swapdb"),
+    ("sanitize-dump-payload", "no, yes, clients"),
+    ("cluster-preferred-endpoint-type", "ip, hostname, unknown-endpoint"),
+    ("propagation-error-behavior", "ignore, panic, panic-on-replicas"),
+])
+def test_enum_errors_list_choices_in_redis_order(cfg, name, choices):
+    assert set_err(cfg, name, "nosuch") == "argument(s) must be one of the following: " + choices
+
+
+@keel_only
+def test_loglevel_nothing_is_a_deliberate_superset(cfg):
+    # Redis 7.2's level; the error text above stays Redis 7.0's.
+    assert cfg.config_set("loglevel", "nothing") is True
+    assert cfg.config_get("loglevel") == {"loglevel": "nothing"}
+
+
+@pytest.mark.parametrize("name,value,shown", [("appendfsync", "Always", "always"),
+                                              ("repl-diskless-load", "SWAPDB", "swapdb"),
+                                              ("sanitize-dump-payload", "Clients", "clients"),
+                                              ("maxmemory-policy", "ALLKEYS-LRU", "allkeys-lru"),
+                                              ("oom-score-adj", "relative", "yes"),
+                                              ("oom-score-adj", "Relative", "yes")])
+def test_enum_values_read_back_canonical(cfg, name, value, shown):
+    assert cfg.config_set(name, value) is True
+    assert cfg.config_get(name) == {name: shown}
 
 
 def test_config_set_odd_arguments_is_a_syntax_error(cfg):
