@@ -27,7 +27,9 @@
 #include "server/supervise.h"
 #include "server/tls_server.h"
 
-enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
+/* CFG_MEM holds a long long, CFG_UMEM an unsigned one (maxmemory and
+ * cluster-link-sendbuf-limit, unsigned in Redis too). */
+enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_UMEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
 
 /* flags: CONFIG SET needs enable-protected-configs to allow the client;
  * a hidden (debug) parameter answers CONFIG GET only when named exactly,
@@ -127,6 +129,52 @@ static int yes_no(const char *val)
 {
     const config_enum *e = enum_find(enum_yes_no, val);
     return e ? e->val : -1;
+}
+
+/* A memory value as Redis reads one: digits and an optional unit (b, k,
+ * kb, m, mb, g, gb, in any case). No digits at all is 0, so "" sets 0; a
+ * number past 2^64-1 saturates and the unit's product wraps, both as in
+ * Redis, so that its bounds checks answer the same. */
+static int parse_memory(const char *s, unsigned long long *out)
+{
+    static const struct {
+        const char *unit;
+        unsigned long long mul;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1000},
+                 {"kb", 1024},
+                 {"m", 1000 * 1000},
+                 {"mb", 1024 * 1024},
+                 {"g", 1000ULL * 1000 * 1000},
+                 {"gb", 1ULL << 30}};
+    const char *u = s;
+    while (isdigit((unsigned char)*u)) {
+        u++;
+    }
+    if (u - s >= 128) {
+        return 0; /* Redis copies the digits into 128 bytes */
+    }
+    unsigned long long mul = 0;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && !mul; i++) {
+        if (strcasecmp(u, units[i].unit) == 0) {
+            mul = units[i].mul;
+        }
+    }
+    if (!mul) {
+        return 0;
+    }
+    unsigned long long v = 0;
+    for (const char *p = s; p < u; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10) {
+            v = ULLONG_MAX;
+            break;
+        }
+        v = v * 10 + d;
+    }
+    *out = v * mul;
+    return 1;
 }
 
 /* ---- special directives ---- */
@@ -412,8 +460,14 @@ static void apply_appendonly(void)
     }
 }
 
+/* Redis's smallest backlog: a smaller CONFIG SET reads back as this. */
+#define BACKLOG_MIN_SIZE 16384
+
 static void apply_backlog_size(void)
 {
+    if (server.loop && server.cfg.repl_backlog_size < BACKLOG_MIN_SIZE) {
+        server.cfg.repl_backlog_size = BACKLOG_MIN_SIZE;
+    }
     repl_backlog_resized();
 }
 
@@ -578,7 +632,7 @@ static void apply_syslog(void)
  * lists them. */
 static struct {
     long long defrag_ignore_bytes, defrag_max_scan_fields, socket_mark_id, cluster_node_timeout;
-    long long cluster_link_sendbuf_limit;
+    unsigned long long cluster_link_sendbuf_limit;
     int defrag_lower, defrag_upper, defrag_cycle_min, defrag_cycle_max;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
     int propagation_error, shutdown_timeout;
@@ -636,30 +690,28 @@ static str get_cluster_enabled(void)
     return str_new("no", 2);
 }
 
-/* maxmemory-clients: bytes, or "N%" of maxmemory, as Redis reads it. */
+/* maxmemory-clients: bytes, or "N%" of maxmemory, as Redis reads it.
+ * Redis keeps a percent as a negative number in the same signed field, so
+ * a byte count past 2^63 reads as a percent there; that is mirrored. */
 static int set_maxmemory_clients(const char *val, char *err, size_t errlen)
 {
     size_t len = strlen(val);
+    unsigned long long bytes;
     long long v;
-    if (len > 1 && val[len - 1] == '%') {
-        if (!util_parse_ll(val, len - 1, &v) || v < 0) {
-            snprintf(err, errlen, "argument must be a memory or percent value");
-            return -1;
-        }
-        if (v > 100) {
-            snprintf(err, errlen, "percentage argument must be less or equal to 100");
-            return -1;
-        }
-        server.cfg.maxmemory_clients = 0;
-        server.cfg.maxmemory_clients_perc = (int)v;
-        return 0;
-    }
-    if (!util_parse_memory(val, &v) || v < 0) {
+    if (parse_memory(val, &bytes)) {
+        v = (long long)bytes;
+    } else if (len > 1 && val[len - 1] == '%' && util_parse_ll(val, len - 1, &v) && v >= 0) {
+        v = -v;
+    } else {
         snprintf(err, errlen, "argument must be a memory or percent value");
         return -1;
     }
-    server.cfg.maxmemory_clients = v;
-    server.cfg.maxmemory_clients_perc = 0;
+    if (v < -100) {
+        snprintf(err, errlen, "percentage argument must be less or equal to 100");
+        return -1;
+    }
+    server.cfg.maxmemory_clients = v < 0 ? 0 : v;
+    server.cfg.maxmemory_clients_perc = v < 0 ? (int)-v : 0;
     return 0;
 }
 
@@ -702,7 +754,7 @@ static config_def defs[] = {
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"maxmemory", NULL, CFG_MEM, S(maxmemory), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory", NULL, CFG_UMEM, S(maxmemory), 0, 0, "0", 1, NULL, NULL, NULL, NULL},
     {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, enum_maxmemory_policy, NULL, NULL,
      apply_lfu},
     {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, 64, "5", 1, NULL, NULL, NULL, NULL},
@@ -750,7 +802,7 @@ static config_def defs[] = {
     {"list-compress-depth", NULL, CFG_INT, S(list_compress_depth), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_LL, S(hash_max_listpack_entries), 0, LLONG_MAX, "128",
      1, NULL, NULL, NULL, NULL},
-    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_LL, S(hash_max_listpack_value), 0, LLONG_MAX, "64", 1,
+    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_MEM, S(hash_max_listpack_value), 0, LLONG_MAX, "64", 1,
      NULL, NULL, NULL, NULL},
     {"set-max-intset-entries", NULL, CFG_LL, S(set_max_intset_entries), 0, LLONG_MAX, "512", 1, NULL, NULL, NULL, NULL},
     {"set-max-listpack-entries", NULL, CFG_LL, S(set_max_listpack_entries), 0, LLONG_MAX, "128", 1, NULL, NULL, NULL,
@@ -758,7 +810,7 @@ static config_def defs[] = {
     {"set-max-listpack-value", NULL, CFG_LL, S(set_max_listpack_value), 0, LLONG_MAX, "64", 1, NULL, NULL, NULL, NULL},
     {"zset-max-listpack-entries", "zset-max-ziplist-entries", CFG_LL, S(zset_max_listpack_entries), 0, LLONG_MAX, "128",
      1, NULL, NULL, NULL, NULL},
-    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_LL, S(zset_max_listpack_value), 0, LLONG_MAX, "64", 1,
+    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_MEM, S(zset_max_listpack_value), 0, LLONG_MAX, "64", 1,
      NULL, NULL, NULL, NULL},
     {"stream-node-max-bytes", NULL, CFG_MEM, S(stream_node_max_bytes), 0, LLONG_MAX, "4096", 1, NULL, NULL, NULL, NULL},
     {"stream-node-max-entries", NULL, CFG_LL, S(stream_node_max_entries), 0, LLONG_MAX, "100", 1, NULL, NULL, NULL,
@@ -890,8 +942,7 @@ static config_def defs[] = {
      NULL},
     {"cluster-allow-pubsubshard-when-down", NULL, CFG_BOOL, I(cluster_allow_pubsubshard_when_down), 0, 1, "yes", 1,
      NULL, NULL, NULL, NULL},
-    {"cluster-link-sendbuf-limit", NULL, CFG_MEM, I(cluster_link_sendbuf_limit), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL,
-     NULL},
+    {"cluster-link-sendbuf-limit", NULL, CFG_UMEM, I(cluster_link_sendbuf_limit), 0, 0, "0", 1, NULL, NULL, NULL, NULL},
     {"tls-port", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_tls_port, get_tls_port, NULL},
     {"tls-cert-file", NULL, CFG_STR, S(tls_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-key-file", NULL, CFG_STR, S(tls_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
@@ -996,16 +1047,24 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
         }
         break;
     case CFG_MEM:
-        if (!util_parse_memory(val, &v)) {
+    case CFG_UMEM: {
+        unsigned long long u;
+        if (!parse_memory(val, &u)) {
             snprintf(err, errlen, "argument must be a memory value");
             return -1;
         }
-        if (v < d->min || v > d->max) {
+        if (d->type == CFG_UMEM) {
+            *(unsigned long long *)d->ptr = u;
+            break;
+        }
+        /* (compared unsigned: past 2^63 is above any max, as in Redis) */
+        if (u < (unsigned long long)d->min || u > (unsigned long long)d->max) {
             snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
             return -1;
         }
-        *(long long *)d->ptr = v;
+        *(long long *)d->ptr = (long long)u;
         break;
+    }
     case CFG_STR: {
         /* An enum's word is stored as CONFIG GET shows it ("Always" as "always"). */
         const config_enum *e = d->enums ? enum_find(d->enums, val) : NULL;
@@ -1055,6 +1114,7 @@ static str get_def(config_def *d)
         return str_from_ll(*(int *)d->ptr);
     case CFG_LL:
     case CFG_MEM: return str_from_ll(*(long long *)d->ptr);
+    case CFG_UMEM: return str_printf(str_empty(24), "%llu", *(unsigned long long *)d->ptr);
     case CFG_STR: {
         const char *s = *(char **)d->ptr;
         return str_new(s ? s : "", s ? strlen(s) : 0);
@@ -1442,17 +1502,18 @@ static str append_arg(str out, const char *p, size_t len)
 static str append_directive(str out, config_def *d)
 {
     str val = get_def(d);
-    if (d->type == CFG_MEM) {
+    if (d->type == CFG_MEM || d->type == CFG_UMEM) {
         /* Operators wrote "100mb": keep whole units readable. */
-        long long v = *(long long *)d->ptr;
+        unsigned long long v =
+            d->type == CFG_UMEM ? *(unsigned long long *)d->ptr : (unsigned long long)*(long long *)d->ptr;
         static const struct {
-            long long unit;
+            unsigned long long unit;
             const char *suffix;
-        } units[] = {{1LL << 30, "gb"}, {1LL << 20, "mb"}, {1LL << 10, "kb"}};
+        } units[] = {{1ULL << 30, "gb"}, {1ULL << 20, "mb"}, {1ULL << 10, "kb"}};
         for (size_t i = 0; v > 0 && i < sizeof(units) / sizeof(units[0]); i++) {
             if (v % units[i].unit == 0) {
                 str_clear(val);
-                val = str_printf(val, "%lld%s", v / units[i].unit, units[i].suffix);
+                val = str_printf(val, "%llu%s", v / units[i].unit, units[i].suffix);
                 break;
             }
         }

@@ -184,7 +184,7 @@ static str section_memory(str s)
                    "used_memory_functions:%zu\r\n"
                    "used_memory_scripts:%zu\r\n"
                    "used_memory_scripts_human:%s\r\n"
-                   "maxmemory:%lld\r\n"
+                   "maxmemory:%llu\r\n"
                    "maxmemory_human:%s\r\n"
                    "maxmemory_policy:%s\r\n"
                    "allocator_frag_ratio:%.2f\r\n"

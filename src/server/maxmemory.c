@@ -55,7 +55,7 @@ int server_evict(void)
 {
     /* A replica's keys are its primary's: it deletes what the primary
      * evicts (the DELs in the stream), unless replica-ignore-maxmemory no. */
-    if (server.cfg.maxmemory <= 0 || (server.cfg.replica_ignore_maxmemory && repl_is_replica())) {
+    if (server.cfg.maxmemory == 0 || (server.cfg.replica_ignore_maxmemory && repl_is_replica())) {
         return 0;
     }
     evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples, server.cfg.maxmemory_eviction_tenacity,

@@ -165,7 +165,7 @@ typedef struct server_config {
     int daemonize;
     char *pidfile;
     int protected_mode;
-    long long maxmemory;
+    unsigned long long maxmemory; /* unsigned, as Redis's: 99999999999999999999 reads back 2^64-1 */
     /* maxmemory-clients: all clients' memory at most this many bytes, or
      * this percent of maxmemory (client_evict.c); 0 both: no limit. */
     long long maxmemory_clients;

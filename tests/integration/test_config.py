@@ -507,6 +507,47 @@ def test_enum_values_read_back_canonical(cfg, name, value, shown):
     assert cfg.config_get(name) == {name: shown}
 
 
+@pytest.mark.parametrize("name", ["maxmemory", "maxmemory-clients", "auto-aof-rewrite-min-size",
+                                  "cluster-link-sendbuf-limit", "hll-sparse-max-bytes", "stream-node-max-bytes",
+                                  "hash-max-listpack-value", "zset-max-ziplist-value"])
+def test_memory_param_empty_is_zero(cfg, name):
+    assert cfg.config_set(name, "") is True
+    assert cfg.config_get(name) == {name: "0"}
+
+
+@pytest.mark.parametrize("name,low", [("proto-max-bulk-len", 1048576), ("client-query-buffer-limit", 1048576),
+                                      ("active-defrag-ignore-bytes", 1), ("repl-backlog-size", 1)])
+def test_memory_param_empty_or_huge_out_of_range(cfg, name, low):
+    for value in ("", "99999999999999999999"):
+        assert set_err(cfg, name, value) == "argument must be between %d and 9223372036854775807 inclusive" % low
+
+
+def test_memory_param_huge_values_as_redis(cfg):
+    # unsigned in Redis: a number past 2^64-1 saturates
+    for name in ("maxmemory", "cluster-link-sendbuf-limit"):
+        assert cfg.config_set(name, "99999999999999999999") is True
+        assert cfg.config_get(name) == {name: "18446744073709551615"}
+        cfg.config_set(name, "0")
+    assert set_err(cfg, "hll-sparse-max-bytes", "99999999999999999999") == \
+        "argument must be between 0 and 9223372036854775807 inclusive"
+
+
+@pytest.mark.parametrize("name", ["hash-max-listpack-value", "hash-max-ziplist-value", "zset-max-listpack-value",
+                                  "zset-max-ziplist-value"])
+def test_listpack_value_params_are_memory_values(cfg, name):
+    for value, shown in (("1k", "1000"), ("1kb", "1024"), ("2MB", "2097152"), ("1G", "1000000000"), ("5b", "5")):
+        assert cfg.config_set(name, value) is True
+        assert cfg.config_get(name) == {name: shown}
+    for value in ("abc", "-1", "1.5"):
+        assert set_err(cfg, name, value) == "argument must be a memory value"
+
+
+@pytest.mark.parametrize("value", ["1", "100", "1k", "5b"])
+def test_repl_backlog_size_has_a_floor_of_16384(cfg, value):
+    assert cfg.config_set("repl-backlog-size", value) is True
+    assert cfg.config_get("repl-backlog-size") == {"repl-backlog-size": "16384"}
+
+
 def test_config_set_odd_arguments_is_a_syntax_error(cfg):
     assert err(cfg.execute_command, "CONFIG", "SET", "hz", "10", "maxmemory") == "syntax error"
     assert "wrong number of arguments" in err(cfg.execute_command, "CONFIG", "SET", "hz")
