@@ -21,7 +21,6 @@
 #include "net/tls.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
-#include "server/metrics.h"
 #include "server/server.h"
 #include "server/slowlog.h"
 #include "server/supervise.h"
@@ -478,9 +477,11 @@ static void apply_busy_poll(void)
     }
 }
 
+/* The value stays as set (up to 2^32-1, as in Redis); the loop grows only
+ * as far as the fd limit lets descriptors go. */
 static void apply_maxclients(void)
 {
-    int want = server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0);
+    int want = server_loop_size();
     if (server.loop && ev_setsize(server.loop) < want) {
         ev_resize(server.loop, want);
     }
@@ -736,7 +737,7 @@ static config_def defs[] = {
     {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"acl-pubsub-default", NULL, CFG_ENUM, S(acl_pubsub_default), 0, 0, "resetchannels", 1, enum_pubsub_default, NULL,
      NULL, NULL},
-    {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
+    {"maxclients", NULL, CFG_LL, S(maxclients), 1, UINT32_MAX, "10000", 1, NULL, NULL, NULL, apply_maxclients},
     {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
     {"tcp-backlog", NULL, CFG_INT, S(tcp_backlog), 0, INT_MAX, "511", 0, NULL, NULL, NULL, NULL},
@@ -757,7 +758,7 @@ static config_def defs[] = {
     {"maxmemory", NULL, CFG_UMEM, S(maxmemory), 0, 0, "0", 1, NULL, NULL, NULL, NULL},
     {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, enum_maxmemory_policy, NULL, NULL,
      apply_lfu},
-    {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, 64, "5", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, INT_MAX, "5", 1, NULL, NULL, NULL, NULL},
     {"maxmemory-eviction-tenacity", NULL, CFG_INT, S(maxmemory_eviction_tenacity), 0, 100, "10", 1, NULL, NULL, NULL,
      NULL},
     {"lfu-log-factor", NULL, CFG_INT, S(lfu_log_factor), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_lfu},
@@ -797,8 +798,8 @@ static config_def defs[] = {
     {"stop-writes-on-bgsave-error", NULL, CFG_BOOL, S(stop_writes_on_bgsave_error), 0, 1, "yes", 1, NULL, NULL, NULL,
      NULL},
     {"rdbchecksum", NULL, CFG_BOOL, S(rdbchecksum), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"list-max-listpack-size", "list-max-ziplist-size", CFG_LL, S(list_max_listpack_size), -5, INT_MAX, "-2", 1, NULL,
-     NULL, NULL, NULL},
+    {"list-max-listpack-size", "list-max-ziplist-size", CFG_LL, S(list_max_listpack_size), INT_MIN, INT_MAX, "-2", 1,
+     NULL, NULL, NULL, NULL},
     {"list-compress-depth", NULL, CFG_INT, S(list_compress_depth), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_LL, S(hash_max_listpack_entries), 0, LLONG_MAX, "128",
      1, NULL, NULL, NULL, NULL},

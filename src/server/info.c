@@ -106,7 +106,7 @@ static str section_clients(str s)
                       "# Clients\r\n"
                       "connected_clients:%d\r\n"
                       "cluster_connections:0\r\n"
-                      "maxclients:%d\r\n"
+                      "maxclients:%lld\r\n"
                       "client_recent_max_input_buffer:%zu\r\n"
                       "client_recent_max_output_buffer:%zu\r\n"
                       "blocked_clients:%d\r\n"

@@ -147,8 +147,8 @@ typedef struct server_config {
     char *unixsocket;
     int unixsocketperm;
     char *requirepass;
-    int maxclients;
-    int timeout; /* idle seconds, 0 = never */
+    long long maxclients; /* 1..2^32-1 as Redis reads it; the fd limit caps it in use */
+    int timeout;          /* idle seconds, 0 = never */
     int tcp_keepalive;
     int tcp_backlog;
     int databases;
@@ -644,6 +644,9 @@ void config_commit_abandon(void);
 void config_defaults(void);
 int config_rewrite(const char *path, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);
+/* The event loop's size for maxclients, capped by the process's fd limit
+ * (main.c). */
+int server_loop_size(void);
 /* Memory limit check for denyoom commands: evicts per maxmemory-policy,
  * then 1 = still over the limit (reply OOM). */
 int server_over_memory(void);

@@ -542,6 +542,40 @@ def test_listpack_value_params_are_memory_values(cfg, name):
         assert set_err(cfg, name, value) == "argument must be a memory value"
 
 
+def test_integer_ranges_as_redis(cfg):
+    assert cfg.config_set("maxmemory-samples", "100") is True
+    assert cfg.config_get("maxmemory-samples") == {"maxmemory-samples": "100"}
+    assert set_err(cfg, "maxmemory-samples", "0") == "argument must be between 1 and 2147483647 inclusive"
+    assert cfg.config_set("maxclients", "4294967295") is True
+    assert cfg.config_get("maxclients") == {"maxclients": "4294967295"}
+    assert set_err(cfg, "maxclients", "0") == "argument must be between 1 and 4294967295 inclusive"
+    cfg.config_set("maxclients", "10000")
+    assert cfg.config_set("list-max-listpack-size", "-2147483648") is True
+    assert cfg.config_get("list-max-ziplist-size") == {"list-max-ziplist-size": "-2147483648"}
+    assert set_err(cfg, "list-max-listpack-size", "2147483648") == \
+        "argument must be between -2147483648 and 2147483647 inclusive"
+
+
+def test_list_size_below_minus_5_acts_as_minus_5(cfg):
+    assert cfg.config_set("list-max-listpack-size", "-100") is True
+    cfg.delete("l")
+    cfg.rpush("l", *["x" * 100] * 2000)
+    assert cfg.llen("l") == 2000
+    assert cfg.lrange("l", 1000, 1000) == ["x" * 100]
+
+
+def test_maxmemory_samples_beyond_the_old_cap_still_evicts(cfg):
+    cfg.config_set("maxmemory-samples", "1000")
+    cfg.config_set("maxmemory-policy", "allkeys-lru")
+    for i in range(2000):
+        cfg.set("k%d" % i, "v" * 100)
+    used = cfg.info("memory")["used_memory"]
+    cfg.config_set("maxmemory", str(used - 50 * 1024))
+    cfg.set("one-more", "v")
+    assert cfg.dbsize() < 2000
+    cfg.config_set("maxmemory", "0")
+
+
 @pytest.mark.parametrize("value", ["1", "100", "1k", "5b"])
 def test_repl_backlog_size_has_a_floor_of_16384(cfg, value):
     assert cfg.config_set("repl-backlog-size", value) is True
