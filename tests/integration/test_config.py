@@ -582,6 +582,11 @@ def test_repl_backlog_size_has_a_floor_of_16384(cfg, value):
     assert cfg.config_get("repl-backlog-size") == {"repl-backlog-size": "16384"}
 
 
+@pytest.mark.parametrize("name,value", [("rdbchecksum", "no"), ("rdbchecksum", "maybe"), ("socket-mark-id", "1")])
+def test_immutable_as_in_redis_7_0(cfg, name, value):
+    assert set_err(cfg, name, value) == "can't set immutable config"
+
+
 def test_config_set_odd_arguments_is_a_syntax_error(cfg):
     assert err(cfg.execute_command, "CONFIG", "SET", "hz", "10", "maxmemory") == "syntax error"
     assert "wrong number of arguments" in err(cfg.execute_command, "CONFIG", "SET", "hz")
