@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,8 @@ struct config_def {
     const char *dflt;
     int mutable_;
     const config_enum *enums;
-    /* CFG_SPECIAL: parse into the server struct / render back. */
+    /* CFG_SPECIAL: parse into the server struct / render back. CFG_STR:
+     * set, when given, only checks a value before it is stored. */
     int (*set)(const char *val, char *err, size_t errlen);
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
@@ -176,55 +178,88 @@ static int parse_memory(const char *s, unsigned long long *out)
     return 1;
 }
 
+/* A multi-word value's words, split at every single space as Redis splits
+ * them ("a  b" has an empty word between; "" has none). The words point
+ * into one copy of val: free words[0] when n > 0, then words. */
+static char **split_words(const char *val, int *n)
+{
+    size_t len = strlen(val);
+    int count = len ? 1 : 0;
+    for (const char *p = val; *p; p++) {
+        count += *p == ' ';
+    }
+    char **words = alloc_mem(sizeof(char *) * (size_t)(count + 1));
+    char *copy = alloc_strdup(val);
+    for (int i = 0; i < count; i++) {
+        words[i] = copy;
+        char *sp = strchr(copy, ' ');
+        if (sp) {
+            *sp = '\0';
+            copy = sp + 1;
+        }
+    }
+    if (!count) {
+        alloc_free(copy);
+    }
+    *n = count;
+    return words;
+}
+
+static void free_words(char **words, int n)
+{
+    if (n > 0) {
+        alloc_free(words[0]);
+    }
+    alloc_free(words);
+}
+
 /* ---- special directives ---- */
 
 /* Printed as Redis 7.0 prints them ("slave"); both names are read. */
 static const char *obuf_class_names[] = {"normal", "slave", "pubsub"};
 
+/* client-output-buffer-limit: groups of <class> <hard> <soft> <seconds>,
+ * checked group by group with Redis's words before any applies; "" is no
+ * group and changes nothing, as in Redis. */
 static int set_obuf(const char *val, char *err, size_t errlen)
 {
-    str args = NULL;
-    size_t *off = NULL, *lens = NULL, cap = 0;
-    long n = resp_split_args(val, strlen(val), &args, &off, &lens, &cap);
-    int ok = n > 0 && n % 4 == 0;
+    int n;
+    char **w = split_words(val, &n);
+    const char *bad = n % 4 ? "Wrong number of arguments in buffer limit configuration." : NULL;
     obuf_limit tmp[OBUF_CLASSES];
     memcpy(tmp, server.cfg.obuf, sizeof(tmp));
-    for (long i = 0; ok && i < n; i += 4) {
-        char buf[4][64];
-        for (int j = 0; j < 4; j++) {
-            size_t l = lens[i + j] < 63 ? lens[i + j] : 63;
-            memcpy(buf[j], args + off[i + j], l);
-            buf[j][l] = '\0';
-        }
+    for (int i = 0; !bad && i < n; i += 4) {
         int cls = -1;
-        if (strcasecmp(buf[0], "normal") == 0) {
+        if (strcasecmp(w[i], "normal") == 0) {
             cls = OBUF_NORMAL;
-        } else if (strcasecmp(buf[0], "replica") == 0 || strcasecmp(buf[0], "slave") == 0) {
+        } else if (strcasecmp(w[i], "replica") == 0 || strcasecmp(w[i], "slave") == 0) {
             cls = OBUF_REPLICA;
-        } else if (strcasecmp(buf[0], "pubsub") == 0) {
+        } else if (strcasecmp(w[i], "pubsub") == 0) {
             cls = OBUF_PUBSUB;
         }
-        long long hard, soft, secs;
-        if (cls < 0 || !util_parse_memory(buf[1], &hard) || !util_parse_memory(buf[2], &soft) ||
-            !util_parse_ll(buf[3], strlen(buf[3]), &secs) || secs < 0) {
-            ok = 0;
-            break;
+        unsigned long long hard, soft;
+        char *end;
+        /* strtoll cut to an int, as Redis reads the seconds */
+        int secs = (int)strtoll(w[i + 3], &end, 10);
+        if (cls < 0) {
+            bad = "Invalid client class specified in buffer limit configuration.";
+        } else if (!parse_memory(w[i + 1], &hard) || !parse_memory(w[i + 2], &soft) || secs < 0 || *end) {
+            bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        } else {
+            tmp[cls] = (obuf_limit){hard, soft, secs};
         }
-        tmp[cls] = (obuf_limit){hard, soft, secs};
     }
-    str_free(args);
-    alloc_free(off);
-    alloc_free(lens);
-    if (!ok) {
-        snprintf(err, errlen, "Invalid client-output-buffer-limit");
+    free_words(w, n);
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
         return -1;
     }
     memcpy(server.cfg.obuf, tmp, sizeof(tmp));
     server.cfg.obuf_floor = SIZE_MAX;
     for (int i = 0; i < OBUF_CLASSES; i++) {
-        long long lim[2] = {tmp[i].hard, tmp[i].soft};
+        unsigned long long lim[2] = {tmp[i].hard, tmp[i].soft};
         for (int j = 0; j < 2; j++) {
-            if (lim[j] && (size_t)lim[j] < server.cfg.obuf_floor) {
+            if (lim[j] && lim[j] < server.cfg.obuf_floor) {
                 server.cfg.obuf_floor = (size_t)lim[j];
             }
         }
@@ -237,7 +272,7 @@ static str get_obuf(void)
     str s = str_empty(64);
     for (int i = 0; i < OBUF_CLASSES; i++) {
         obuf_limit *l = &server.cfg.obuf[i];
-        s = str_printf(s, "%s%s %lld %lld %lld", i ? " " : "", obuf_class_names[i], l->hard, l->soft, l->soft_seconds);
+        s = str_printf(s, "%s%s %llu %llu %lld", i ? " " : "", obuf_class_names[i], l->hard, l->soft, l->soft_seconds);
     }
     return s;
 }
@@ -335,40 +370,65 @@ static str get_dbfilename(void)
     return str_new(d, strlen(d));
 }
 
-/* latency-tracking-info-percentiles: up to 16 numbers in [0, 100]. */
+/* A percentile as Redis's string2d reads it: all of the word a number
+ * (no leading space, not NaN, not out of range but for infinity). */
+static int parse_percentile(const char *w, double *out)
+{
+    if (!*w || isspace((unsigned char)*w)) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(w, &end);
+    if (*end || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0))) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* latency-tracking-info-percentiles: any number of percentiles in
+ * [0, 100], one per word; "" is none. */
 static int set_percentiles(const char *val, char *err, size_t errlen)
 {
-    double v[16];
-    int n = 0;
-    const char *p = val;
-    while (*p) {
-        while (*p == ' ') {
-            p++;
+    int n;
+    char **w = split_words(val, &n);
+    double *v = alloc_mem(sizeof(double) * (size_t)(n + 1));
+    const char *bad = NULL;
+    for (int i = 0; i < n && !bad; i++) {
+        if (!parse_percentile(w[i], &v[i])) {
+            bad = "Invalid latency-tracking-info-percentiles parameters";
+        } else if (v[i] < 0 || v[i] > 100) {
+            bad = "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
         }
-        if (!*p) {
-            break;
-        }
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (n == 16 || !util_parse_double(p, len, &v[n]) || v[n] < 0 || v[n] > 100) {
-            snprintf(err, errlen, "latency-tracking-info-percentiles: values must be between 0 and 100");
-            return -1;
-        }
-        n++;
-        p += len;
     }
-    memcpy(server.cfg.latency_percentiles, v, sizeof(double) * (size_t)n);
+    free_words(w, n);
+    if (bad) {
+        alloc_free(v);
+        snprintf(err, errlen, "%s", bad);
+        return -1;
+    }
+    alloc_free(server.cfg.latency_percentiles);
+    server.cfg.latency_percentiles = v;
     server.cfg.latency_percentiles_n = n;
     return 0;
 }
 
+/* Each as Redis prints it: six decimals, then trailing zeros and a
+ * trailing point dropped (99.99999999 shows as 100). */
 static str get_percentiles(void)
 {
     str s = str_empty(32);
     for (int i = 0; i < server.cfg.latency_percentiles_n; i++) {
         char buf[64];
-        util_d2str(buf, server.cfg.latency_percentiles[i]);
-        s = str_printf(s, "%s%s", i ? " " : "", buf);
+        int len = snprintf(buf, sizeof(buf), "%f", server.cfg.latency_percentiles[i]);
+        while (len > 0 && buf[len - 1] == '0') {
+            len--;
+        }
+        if (len > 0 && buf[len - 1] == '.') {
+            len--;
+        }
+        s = str_printf(s, "%s%.*s", i ? " " : "", len, buf);
     }
     return s;
 }
@@ -724,6 +784,143 @@ static str get_maxmemory_clients(void)
     return str_from_ll(server.cfg.maxmemory_clients);
 }
 
+/* oom-score-adj-values: three integers in [-2000, 2000] (for the primary,
+ * replicas and background children); shown as plain numbers. */
+static int set_oom_values(const char *val, char *err, size_t errlen)
+{
+    int n;
+    char **w = split_words(val, &n);
+    long long v[3];
+    const char *bad = n != 3 ? "wrong number of arguments" : NULL;
+    for (int i = 0; !bad && i < 3; i++) {
+        char *end;
+        v[i] = strtoll(w[i], &end, 10);
+        if (*end || v[i] < -2000 || v[i] > 2000) {
+            bad = "Invalid oom-score-adj-values, elements must be between -2000 and 2000.";
+        }
+    }
+    free_words(w, n);
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return -1;
+    }
+    alloc_free(server.cfg.oom_score_adj_values);
+    server.cfg.oom_score_adj_values = alloc_mem(64);
+    snprintf(server.cfg.oom_score_adj_values, 64, "%lld %lld %lld", v[0], v[1], v[2]);
+    return 0;
+}
+
+static str get_oom_values(void)
+{
+    const char *v = server.cfg.oom_score_adj_values;
+    return str_new(v, strlen(v));
+}
+
+/* One proc-title-template variable's text, as Redis gives it; NULL for an
+ * unknown name (names are case-sensitive). Keel has no cluster or
+ * sentinel mode, so {server-mode} is empty. */
+static str proc_title_var(const char *name, size_t len, const char *title)
+{
+    const char *unixsocket = server.cfg.unixsocket ? server.cfg.unixsocket : "";
+    str v = str_empty(32);
+#define IS(s) (len == strlen(s) && memcmp(name, s, len) == 0)
+    if (IS("title")) {
+        v = str_append_cstr(v, title);
+    } else if (IS("listen-addr")) {
+        if (server.cfg.port || server.cfg.tls_port) {
+            const char *bind = server.cfg.bind && server.cfg.bind[0] ? server.cfg.bind : "*";
+            v = str_printf(v, "%.*s:%d", (int)strcspn(bind, " "), bind,
+                           server.cfg.port ? server.cfg.port : server.cfg.tls_port);
+        } else {
+            v = str_printf(v, "unixsocket:%s", unixsocket);
+        }
+    } else if (IS("server-mode")) {
+        /* empty */
+    } else if (IS("config-file")) {
+        v = str_append_cstr(v, server.config_file ? server.config_file : "-");
+    } else if (IS("port")) {
+        v = str_printf(v, "%d", server.cfg.port);
+    } else if (IS("tls-port")) {
+        v = str_printf(v, "%d", server.cfg.tls_port);
+    } else if (IS("unixsocket")) {
+        v = str_append_cstr(v, unixsocket);
+    } else {
+        str_free(v);
+        v = NULL;
+    }
+#undef IS
+    return v;
+}
+
+/* A proc-title-template with its variables filled in and the spaces at
+ * both ends trimmed, or NULL when it is malformed: "{name}" is a variable,
+ * "{{" a literal brace; a "{" at the end or without its "}" is an error. */
+static str proc_title_expand(const char *tpl, const char *title)
+{
+    str out = str_empty(64);
+    for (const char *p = tpl; *p;) {
+        const char *open = strchr(p, '{');
+        if (!open) {
+            out = str_append_cstr(out, p);
+            break;
+        }
+        out = str_append(out, p, (size_t)(open - p));
+        if (open[1] == '{') {
+            out = str_append(out, "{", 1);
+            p = open + 2;
+            continue;
+        }
+        const char *close = open[1] ? strchr(open + 1, '}') : NULL;
+        str v = close ? proc_title_var(open + 1, (size_t)(close - open - 1), title) : NULL;
+        if (!v) {
+            str_free(out);
+            return NULL;
+        }
+        out = str_append(out, v, str_len(v));
+        str_free(v);
+        p = close + 1;
+    }
+    size_t a = 0, b = str_len(out);
+    while (a < b && out[a] == ' ') {
+        a++;
+    }
+    while (b > a && out[b - 1] == ' ') {
+        b--;
+    }
+    str t = str_new(out + a, b - a);
+    str_free(out);
+    return t;
+}
+
+/* Valid, as Redis decides: it expands with an empty title into something. */
+static int check_proc_title(const char *val, char *err, size_t errlen)
+{
+    str t = proc_title_expand(val, "");
+    int ok = t && str_len(t) > 0;
+    str_free(t);
+    if (!ok) {
+        snprintf(err, errlen, "template format is invalid or contains unknown variables");
+        return -1;
+    }
+    return 0;
+}
+
+/* cluster-announce-hostname: what Redis lets a hostname hold. */
+static int check_hostname(const char *val, char *err, size_t errlen)
+{
+    if (strlen(val) >= 256) {
+        snprintf(err, errlen, "Hostnames must be less than 256 characters");
+        return -1;
+    }
+    for (const char *p = val; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.') {
+            snprintf(err, errlen, "Hostnames may only contain alphanumeric characters, hyphens or dots");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 #define S(field) (&server.cfg.field)
 
 static config_def defs[] = {
@@ -873,9 +1070,9 @@ static config_def defs[] = {
     {"always-show-logo", NULL, CFG_BOOL, S(always_show_logo), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"set-proc-title", NULL, CFG_BOOL, S(set_proc_title), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"proc-title-template", NULL, CFG_STR, S(proc_title_template), 0, 0, "{title} {listen-addr} {server-mode}", 1, NULL,
-     NULL, NULL, NULL},
+     check_proc_title, NULL, NULL},
     {"oom-score-adj", NULL, CFG_STR, S(oom_score_adj), 0, 0, "no", 1, enum_oom_score_adj, NULL, NULL, NULL},
-    {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
+    {"oom-score-adj-values", NULL, CFG_SPECIAL, NULL, 0, 0, "0 200 800", 1, NULL, set_oom_values, get_oom_values, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"supervised", NULL, CFG_ENUM, S(supervised), 0, 0, "no", 0, enum_supervised, NULL, NULL, NULL},
@@ -921,7 +1118,8 @@ static config_def defs[] = {
     {"cluster-port", NULL, CFG_INT, I(cluster_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
     {"cluster-node-timeout", NULL, CFG_LL, I(cluster_node_timeout), 0, LLONG_MAX, "15000", 1, NULL, NULL, NULL, NULL},
     {"cluster-announce-ip", NULL, CFG_STR, I(cluster_announce_ip), 0, 0, "", 1, NULL, NULL, NULL, NULL},
-    {"cluster-announce-hostname", NULL, CFG_STR, I(cluster_announce_hostname), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"cluster-announce-hostname", NULL, CFG_STR, I(cluster_announce_hostname), 0, 0, "", 1, NULL, check_hostname, NULL,
+     NULL},
     {"cluster-announce-port", NULL, CFG_INT, I(cluster_announce_port), 0, 65535, "0", 1, NULL, NULL, NULL, NULL},
     {"cluster-announce-bus-port", NULL, CFG_INT, I(cluster_announce_bus_port), 0, 65535, "0", 1, NULL, NULL, NULL,
      NULL},
@@ -1075,6 +1273,9 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
         }
         if (d->ptr == &server.cfg.save && !save_points_valid(val)) {
             snprintf(err, errlen, "Invalid save parameters");
+            return -1;
+        }
+        if (d->set && d->set(val, err, errlen) < 0) {
             return -1;
         }
         alloc_free(*(char **)d->ptr);

@@ -136,7 +136,8 @@ struct client {
 /* Client-output-buffer-limit classes. */
 enum { OBUF_NORMAL = 0, OBUF_REPLICA = 1, OBUF_PUBSUB = 2, OBUF_CLASSES = 3 };
 typedef struct obuf_limit {
-    long long hard, soft, soft_seconds;
+    unsigned long long hard, soft; /* bytes; unsigned as in Redis */
+    long long soft_seconds;
 } obuf_limit;
 
 typedef struct server_config {
@@ -226,7 +227,7 @@ typedef struct server_config {
     long long slowlog_max_len;
     long long latency_monitor_threshold;
     int latency_tracking;
-    double latency_percentiles[16]; /* latency-tracking-info-percentiles */
+    double *latency_percentiles; /* latency-tracking-info-percentiles (any number, as Redis) */
     int latency_percentiles_n;
     char *replicaof;
     int replica_read_only;

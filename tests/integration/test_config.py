@@ -587,6 +587,80 @@ def test_immutable_as_in_redis_7_0(cfg, name, value):
     assert set_err(cfg, name, value) == "can't set immutable config"
 
 
+@pytest.mark.parametrize("value,reason", [
+    ("foo 1 2 3", "Invalid client class specified in buffer limit configuration."),
+    ("master 1 2 3", "Invalid client class specified in buffer limit configuration."),
+    ("pubsub 1 2", "Wrong number of arguments in buffer limit configuration."),
+    ("pubsub  1 2 3", "Wrong number of arguments in buffer limit configuration."),
+    ("abc", "Wrong number of arguments in buffer limit configuration."),
+    ("pubsub -1 0 0", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+    ("pubsub 1 2 3 normal x 0 0", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+    ("pubsub 1mb 1mb 1.5", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+])
+def test_client_output_buffer_limit_errors(cfg, value, reason):
+    assert set_err(cfg, "client-output-buffer-limit", value) == reason
+
+
+def test_client_output_buffer_limit_empty_changes_nothing(cfg):
+    before = cfg.config_get("client-output-buffer-limit")
+    assert cfg.config_set("client-output-buffer-limit", "") is True
+    assert cfg.config_get("client-output-buffer-limit") == before
+    assert cfg.config_set("client-output-buffer-limit", "PUBSUB 1mb 512kb 30") is True
+    assert cfg.config_get("client-output-buffer-limit")["client-output-buffer-limit"].endswith(
+        "pubsub 1048576 524288 30")
+
+
+def test_cluster_announce_hostname_is_checked(cfg):
+    assert set_err(cfg, "cluster-announce-hostname", "a b") == \
+        "Hostnames may only contain alphanumeric characters, hyphens or dots"
+    assert set_err(cfg, "cluster-announce-hostname", "a" * 256) == "Hostnames must be less than 256 characters"
+    assert cfg.config_set("cluster-announce-hostname", "node-1.example.COM") is True
+    assert cfg.config_get("cluster-announce-hostname") == {"cluster-announce-hostname": "node-1.example.COM"}
+
+
+def test_oom_score_adj_values_are_checked(cfg):
+    for value in ("1 2", "abc", "", "1 2 3 4"):
+        assert set_err(cfg, "oom-score-adj-values", value) == "wrong number of arguments"
+    for value in ("a b c", "0 200 2001", "-2001 0 0", "1 2 99999999999999999999"):
+        assert set_err(cfg, "oom-score-adj-values", value) == \
+            "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+    assert cfg.config_set("oom-score-adj-values", "+5 -0 007") is True
+    assert cfg.config_get("oom-score-adj-values") == {"oom-score-adj-values": "5 0 7"}
+
+
+@pytest.mark.parametrize("template,ok", [
+    ("{title} {listen-addr} {server-mode}", True), ("{title} {port}", True), ("{tls-port}", True),
+    ("{listen-addr}", True), ("x}", True), ("{{", True), ("{title}", False), ("{server-mode}", False),
+    ("{nosuch}", False), ("{TITLE}", False), ("{}", False), ("x{", False), ("{title", False), ("", False),
+    (" ", False)])
+def test_proc_title_template_is_checked(cfg, template, ok):
+    if ok:
+        assert cfg.config_set("proc-title-template", template) is True
+    else:
+        assert set_err(cfg, "proc-title-template", template) == \
+            "template format is invalid or contains unknown variables"
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("101", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
+    ("-1 50", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
+    ("inf", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
+    ("a", "Invalid latency-tracking-info-percentiles parameters"),
+    ("50  99", "Invalid latency-tracking-info-percentiles parameters"),
+    ("nan", "Invalid latency-tracking-info-percentiles parameters"),
+])
+def test_latency_percentiles_errors(cfg, value, reason):
+    assert set_err(cfg, "latency-tracking-info-percentiles", value) == reason
+
+
+def test_latency_percentiles_read_back_as_redis(cfg):
+    name = "latency-tracking-info-percentiles"
+    many = " ".join(str(i) for i in range(1, 21))
+    for value, shown in (("99.99999999 0.0000001 1e1 .5", "100 0 10 0.5"), (many, many), ("", "")):
+        assert cfg.config_set(name, value) is True
+        assert cfg.config_get(name) == {name: shown}
+
+
 def test_config_set_odd_arguments_is_a_syntax_error(cfg):
     assert err(cfg.execute_command, "CONFIG", "SET", "hz", "10", "maxmemory") == "syntax error"
     assert "wrong number of arguments" in err(cfg.execute_command, "CONFIG", "SET", "hz")
