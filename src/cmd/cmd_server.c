@@ -251,7 +251,7 @@ static const char *const config_help[] = {"CONFIG <subcommand> [<arg> [value] [o
                                           "REWRITE",
                                           "    Rewrite the configuration file.",
                                           "HELP",
-                                          "    Print this help.",
+                                          "    Prints this help.",
                                           NULL};
 
 /* Commands a client can reach: not those rename-command turned off. */
@@ -363,8 +363,9 @@ static char *cstr(sv v)
 
 static void config_set_cmd(client *c)
 {
+    /* (dispatch has checked the arity: at least one name and value) */
     if ((c->argc - 2) % 2 != 0) {
-        reply_subcommand_arity_error(c);
+        reply_err(c, "ERR syntax error");
         return;
     }
     /* All pairs are validated and applied together; on any failure the

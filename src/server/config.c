@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,31 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "net/tls.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
-#include "server/metrics.h"
 #include "server/server.h"
 #include "server/slowlog.h"
+#include "server/supervise.h"
 #include "server/tls_server.h"
 
-enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
+/* CFG_MEM holds a long long, CFG_UMEM an unsigned one (maxmemory and
+ * cluster-link-sendbuf-limit, unsigned in Redis too). */
+enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_UMEM, CFG_STR, CFG_ENUM, CFG_SPECIAL };
+
+/* flags: CONFIG SET needs enable-protected-configs to allow the client;
+ * a hidden (debug) parameter answers CONFIG GET only when named exactly,
+ * never a glob, as in Redis. */
+enum { CFG_PROTECTED = 1, CFG_HIDDEN = 2 };
+
+/* A directive's words and the value each stands for, in Redis's order
+ * (its error text lists them so). Words may share a value: CONFIG GET
+ * shows the first one (oom-score-adj "relative" reads back "yes"). */
+typedef struct config_enum {
+    const char *name;
+    int val;
+    int unlisted; /* accepted, but not named in the error text */
+} config_enum;
 
 typedef struct config_def config_def;
 struct config_def {
@@ -36,84 +54,212 @@ struct config_def {
     long long min, max;
     const char *dflt;
     int mutable_;
-    const char *const *enums;
-    /* CFG_SPECIAL: parse into the server struct / render back. */
+    const config_enum *enums;
+    /* CFG_SPECIAL: parse into the server struct / render back. CFG_STR:
+     * set, when given, only checks a value before it is stored. */
     int (*set)(const char *val, char *err, size_t errlen);
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
     void (*apply)(void);
-    /* CONFIG SET needs enable-protected-configs to allow the client. */
-    int protected_;
+    int flags; /* CFG_PROTECTED, CFG_HIDDEN */
 };
 
-static const char *const enum_yes_no[] = {"no", "yes", NULL};
-static const char *const enum_debug[] = {"no", "yes", "local", NULL};
-static const char *const enum_loglevel[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
+static const config_enum enum_yes_no[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
+static const config_enum enum_debug[] = {{"no", 0}, {"yes", 1}, {"local", 2}, {NULL, 0}};
+/* "nothing" is Redis 7.2's; the error text stays 7.0's. */
+static const config_enum enum_loglevel[] = {{"debug", LOG_DEBUG},        {"verbose", LOG_VERBOSE},
+                                            {"notice", LOG_NOTICE},      {"warning", LOG_WARNING},
+                                            {"nothing", LOG_NOTHING, 1}, {NULL, 0}};
 /* Index order is the eviction module's policy numbering. */
 const char *const config_maxmemory_policies[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
                                                  "allkeys-lfu",     "volatile-lfu", "allkeys-random",
                                                  "volatile-random", "volatile-ttl", NULL};
+static const config_enum enum_maxmemory_policy[] = {{"volatile-lru", 2},   {"volatile-lfu", 4}, {"volatile-random", 6},
+                                                    {"volatile-ttl", 7},   {"allkeys-lru", 1},  {"allkeys-lfu", 3},
+                                                    {"allkeys-random", 5}, {"noeviction", 0},   {NULL, 0}};
 /* auto: io_uring where the kernel allows it, else epoll. */
-static const char *const enum_io_backend[] = {"auto", "epoll", "uring", NULL};
-static const char *const enum_appendfsync[] = {"always", "everysec", "no", NULL};
-static const char *const enum_diskless_load[] = {"disabled", "on-empty-db", "swapdb", NULL};
+static const config_enum enum_io_backend[] = {
+    {"auto", IO_BACKEND_AUTO}, {"epoll", IO_BACKEND_EPOLL}, {"uring", IO_BACKEND_URING}, {NULL, 0}};
+/* Stored as the word itself (persist/aof.c reads it). */
+static const config_enum enum_appendfsync[] = {{"everysec", 0}, {"always", 1}, {"no", 2}, {NULL, 0}};
+static const config_enum enum_diskless_load[] = {{"disabled", 0}, {"on-empty-db", 1}, {"swapdb", 2}, {NULL, 0}};
 /* Keel validates every payload in full whatever this says (Redis's "yes");
  * the setting is kept so Redis configurations load and read back. */
-static const char *const enum_sanitize[] = {"no", "yes", "clients", NULL};
-static const char *const enum_pubsub_default[] = {"resetchannels", "allchannels", NULL};
-static const char *const enum_oom_score_adj[] = {"no", "yes", "relative", "absolute", NULL};
-/* Index order is net/tls.h's TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL. */
-static const char *const enum_tls_auth[] = {"no", "yes", "optional", NULL};
+static const config_enum enum_sanitize[] = {{"no", 0}, {"yes", 1}, {"clients", 2}, {NULL, 0}};
+static const config_enum enum_pubsub_default[] = {{"allchannels", 1}, {"resetchannels", 0}, {NULL, 0}};
+static const config_enum enum_oom_score_adj[] = {{"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
+static const config_enum enum_tls_auth[] = {
+    {"no", TLS_AUTH_NO}, {"yes", TLS_AUTH_YES}, {"optional", TLS_AUTH_OPTIONAL}, {NULL, 0}};
+
+static const config_enum *enum_find(const config_enum *e, const char *val)
+{
+    for (; e->name; e++) {
+        if (strcasecmp(e->name, val) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* The word CONFIG GET shows for a value: the first that stands for it. */
+static const char *enum_name(const config_enum *e, int val)
+{
+    for (; e->name; e++) {
+        if (e->val == val) {
+            return e->name;
+        }
+    }
+    return "";
+}
+
+/* Redis's text for a value outside a directive's choices. */
+static void enum_error(const config_enum *e, char *err, size_t errlen)
+{
+    str all = str_empty(64);
+    for (; e->name; e++) {
+        if (!e->unlisted) {
+            all = str_printf(all, "%s%s", str_len(all) ? ", " : "", e->name);
+        }
+    }
+    snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
+    str_free(all);
+}
+
+/* 1 for yes, 0 for no (any case), -1 for anything else. */
+static int yes_no(const char *val)
+{
+    const config_enum *e = enum_find(enum_yes_no, val);
+    return e ? e->val : -1;
+}
+
+/* A memory value as Redis reads one: digits and an optional unit (b, k,
+ * kb, m, mb, g, gb, in any case). No digits at all is 0, so "" sets 0; a
+ * number past 2^64-1 saturates and the unit's product wraps, both as in
+ * Redis, so that its bounds checks answer the same. */
+static int parse_memory(const char *s, unsigned long long *out)
+{
+    static const struct {
+        const char *unit;
+        unsigned long long mul;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1000},
+                 {"kb", 1024},
+                 {"m", 1000 * 1000},
+                 {"mb", 1024 * 1024},
+                 {"g", 1000ULL * 1000 * 1000},
+                 {"gb", 1ULL << 30}};
+    const char *u = s;
+    while (isdigit((unsigned char)*u)) {
+        u++;
+    }
+    if (u - s >= 128) {
+        return 0; /* Redis copies the digits into 128 bytes */
+    }
+    unsigned long long mul = 0;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && !mul; i++) {
+        if (strcasecmp(u, units[i].unit) == 0) {
+            mul = units[i].mul;
+        }
+    }
+    if (!mul) {
+        return 0;
+    }
+    unsigned long long v = 0;
+    for (const char *p = s; p < u; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10) {
+            v = ULLONG_MAX;
+            break;
+        }
+        v = v * 10 + d;
+    }
+    *out = v * mul;
+    return 1;
+}
+
+/* A multi-word value's words, split at every single space as Redis splits
+ * them ("a  b" has an empty word between; "" has none). The words point
+ * into one copy of val: free words[0] when n > 0, then words. */
+static char **split_words(const char *val, int *n)
+{
+    size_t len = strlen(val);
+    int count = len ? 1 : 0;
+    for (const char *p = val; *p; p++) {
+        count += *p == ' ';
+    }
+    char **words = alloc_mem(sizeof(char *) * (size_t)(count + 1));
+    char *copy = alloc_strdup(val);
+    for (int i = 0; i < count; i++) {
+        words[i] = copy;
+        char *sp = strchr(copy, ' ');
+        if (sp) {
+            *sp = '\0';
+            copy = sp + 1;
+        }
+    }
+    if (!count) {
+        alloc_free(copy);
+    }
+    *n = count;
+    return words;
+}
+
+static void free_words(char **words, int n)
+{
+    if (n > 0) {
+        alloc_free(words[0]);
+    }
+    alloc_free(words);
+}
 
 /* ---- special directives ---- */
 
 /* Printed as Redis 7.0 prints them ("slave"); both names are read. */
 static const char *obuf_class_names[] = {"normal", "slave", "pubsub"};
 
+/* client-output-buffer-limit: groups of <class> <hard> <soft> <seconds>,
+ * checked group by group with Redis's words before any applies; "" is no
+ * group and changes nothing, as in Redis. */
 static int set_obuf(const char *val, char *err, size_t errlen)
 {
-    str args = NULL;
-    size_t *off = NULL, *lens = NULL, cap = 0;
-    long n = resp_split_args(val, strlen(val), &args, &off, &lens, &cap);
-    int ok = n > 0 && n % 4 == 0;
+    int n;
+    char **w = split_words(val, &n);
+    const char *bad = n % 4 ? "Wrong number of arguments in buffer limit configuration." : NULL;
     obuf_limit tmp[OBUF_CLASSES];
     memcpy(tmp, server.cfg.obuf, sizeof(tmp));
-    for (long i = 0; ok && i < n; i += 4) {
-        char buf[4][64];
-        for (int j = 0; j < 4; j++) {
-            size_t l = lens[i + j] < 63 ? lens[i + j] : 63;
-            memcpy(buf[j], args + off[i + j], l);
-            buf[j][l] = '\0';
-        }
+    for (int i = 0; !bad && i < n; i += 4) {
         int cls = -1;
-        if (strcasecmp(buf[0], "normal") == 0) {
+        if (strcasecmp(w[i], "normal") == 0) {
             cls = OBUF_NORMAL;
-        } else if (strcasecmp(buf[0], "replica") == 0 || strcasecmp(buf[0], "slave") == 0) {
+        } else if (strcasecmp(w[i], "replica") == 0 || strcasecmp(w[i], "slave") == 0) {
             cls = OBUF_REPLICA;
-        } else if (strcasecmp(buf[0], "pubsub") == 0) {
+        } else if (strcasecmp(w[i], "pubsub") == 0) {
             cls = OBUF_PUBSUB;
         }
-        long long hard, soft, secs;
-        if (cls < 0 || !util_parse_memory(buf[1], &hard) || !util_parse_memory(buf[2], &soft) ||
-            !util_parse_ll(buf[3], strlen(buf[3]), &secs) || secs < 0) {
-            ok = 0;
-            break;
+        unsigned long long hard, soft;
+        char *end;
+        /* strtoll cut to an int, as Redis reads the seconds */
+        int secs = (int)strtoll(w[i + 3], &end, 10);
+        if (cls < 0) {
+            bad = "Invalid client class specified in buffer limit configuration.";
+        } else if (!parse_memory(w[i + 1], &hard) || !parse_memory(w[i + 2], &soft) || secs < 0 || *end) {
+            bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        } else {
+            tmp[cls] = (obuf_limit){hard, soft, secs};
         }
-        tmp[cls] = (obuf_limit){hard, soft, secs};
     }
-    str_free(args);
-    alloc_free(off);
-    alloc_free(lens);
-    if (!ok) {
-        snprintf(err, errlen, "Invalid client-output-buffer-limit");
+    free_words(w, n);
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
         return -1;
     }
     memcpy(server.cfg.obuf, tmp, sizeof(tmp));
     server.cfg.obuf_floor = SIZE_MAX;
     for (int i = 0; i < OBUF_CLASSES; i++) {
-        long long lim[2] = {tmp[i].hard, tmp[i].soft};
+        unsigned long long lim[2] = {tmp[i].hard, tmp[i].soft};
         for (int j = 0; j < 2; j++) {
-            if (lim[j] && (size_t)lim[j] < server.cfg.obuf_floor) {
+            if (lim[j] && lim[j] < server.cfg.obuf_floor) {
                 server.cfg.obuf_floor = (size_t)lim[j];
             }
         }
@@ -126,7 +272,7 @@ static str get_obuf(void)
     str s = str_empty(64);
     for (int i = 0; i < OBUF_CLASSES; i++) {
         obuf_limit *l = &server.cfg.obuf[i];
-        s = str_printf(s, "%s%s %lld %lld %lld", i ? " " : "", obuf_class_names[i], l->hard, l->soft, l->soft_seconds);
+        s = str_printf(s, "%s%s %llu %llu %lld", i ? " " : "", obuf_class_names[i], l->hard, l->soft, l->soft_seconds);
     }
     return s;
 }
@@ -224,40 +370,65 @@ static str get_dbfilename(void)
     return str_new(d, strlen(d));
 }
 
-/* latency-tracking-info-percentiles: up to 16 numbers in [0, 100]. */
+/* A percentile as Redis's string2d reads it: all of the word a number
+ * (no leading space, not NaN, not out of range but for infinity). */
+static int parse_percentile(const char *w, double *out)
+{
+    if (!*w || isspace((unsigned char)*w)) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(w, &end);
+    if (*end || isnan(v) || (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || v == 0))) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* latency-tracking-info-percentiles: any number of percentiles in
+ * [0, 100], one per word; "" is none. */
 static int set_percentiles(const char *val, char *err, size_t errlen)
 {
-    double v[16];
-    int n = 0;
-    const char *p = val;
-    while (*p) {
-        while (*p == ' ') {
-            p++;
+    int n;
+    char **w = split_words(val, &n);
+    double *v = alloc_mem(sizeof(double) * (size_t)(n + 1));
+    const char *bad = NULL;
+    for (int i = 0; i < n && !bad; i++) {
+        if (!parse_percentile(w[i], &v[i])) {
+            bad = "Invalid latency-tracking-info-percentiles parameters";
+        } else if (v[i] < 0 || v[i] > 100) {
+            bad = "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
         }
-        if (!*p) {
-            break;
-        }
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (n == 16 || !util_parse_double(p, len, &v[n]) || v[n] < 0 || v[n] > 100) {
-            snprintf(err, errlen, "latency-tracking-info-percentiles: values must be between 0 and 100");
-            return -1;
-        }
-        n++;
-        p += len;
     }
-    memcpy(server.cfg.latency_percentiles, v, sizeof(double) * (size_t)n);
+    free_words(w, n);
+    if (bad) {
+        alloc_free(v);
+        snprintf(err, errlen, "%s", bad);
+        return -1;
+    }
+    alloc_free(server.cfg.latency_percentiles);
+    server.cfg.latency_percentiles = v;
     server.cfg.latency_percentiles_n = n;
     return 0;
 }
 
+/* Each as Redis prints it: six decimals, then trailing zeros and a
+ * trailing point dropped (99.99999999 shows as 100). */
 static str get_percentiles(void)
 {
     str s = str_empty(32);
     for (int i = 0; i < server.cfg.latency_percentiles_n; i++) {
         char buf[64];
-        util_d2str(buf, server.cfg.latency_percentiles[i]);
-        s = str_printf(s, "%s%s", i ? " " : "", buf);
+        int len = snprintf(buf, sizeof(buf), "%f", server.cfg.latency_percentiles[i]);
+        while (len > 0 && buf[len - 1] == '0') {
+            len--;
+        }
+        if (len > 0 && buf[len - 1] == '.') {
+            len--;
+        }
+        s = str_printf(s, "%s%.*s", i ? " " : "", len, buf);
     }
     return s;
 }
@@ -273,6 +444,9 @@ static int set_notify(const char *val, char *err, size_t errlen)
     return 0;
 }
 
+/* Redis's canonical order: "A" or the type classes, "n", then K, E, m.
+ * Redis 7.0 leaves "n" out after "A" though the class stays on (a bug
+ * fixed later); Keel prints it. */
 static str get_notify(void)
 {
     int f = server.cfg.notify_keyspace_events;
@@ -292,6 +466,9 @@ static str get_notify(void)
             }
         }
     }
+    if (f & NOTIFY_NEW) {
+        s = str_append_cstr(s, "n");
+    }
     if (f & NOTIFY_KEYSPACE) {
         s = str_append_cstr(s, "K");
     }
@@ -300,9 +477,6 @@ static str get_notify(void)
     }
     if (f & NOTIFY_KEY_MISS) {
         s = str_append_cstr(s, "m");
-    }
-    if (f & NOTIFY_NEW) {
-        s = str_append_cstr(s, "n");
     }
     return s;
 }
@@ -345,8 +519,14 @@ static void apply_appendonly(void)
     }
 }
 
+/* Redis's smallest backlog: a smaller CONFIG SET reads back as this. */
+#define BACKLOG_MIN_SIZE 16384
+
 static void apply_backlog_size(void)
 {
+    if (server.loop && server.cfg.repl_backlog_size < BACKLOG_MIN_SIZE) {
+        server.cfg.repl_backlog_size = BACKLOG_MIN_SIZE;
+    }
     repl_backlog_resized();
 }
 
@@ -357,9 +537,11 @@ static void apply_busy_poll(void)
     }
 }
 
+/* The value stays as set (up to 2^32-1, as in Redis); the loop grows only
+ * as far as the fd limit lets descriptors go. */
 static void apply_maxclients(void)
 {
-    int want = server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0);
+    int want = server_loop_size();
     if (server.loop && ev_setsize(server.loop) < want) {
         ev_resize(server.loop, want);
     }
@@ -427,11 +609,9 @@ static str get_tls_port(void)
 /* shutdown-on-sigint / shutdown-on-sigterm: any of default (no flag),
  * save, nosave, now, force (not save with nosave), as SHUTDOWN's flags.
  * Keel never waits for replicas before exiting, so "now" changes nothing. */
-static int enum_index(const char *const *names, const char *val);
-static void enum_error(const char *const *enums, char *err, size_t errlen);
-
-static const char *const shutdown_words[] = {"default", "save", "nosave", "now", "force", NULL};
-static const int shutdown_bits[] = {0, SHUTDOWN_SAVE, SHUTDOWN_NOSAVE, SHUTDOWN_NOW, SHUTDOWN_FORCE};
+static const config_enum shutdown_words[] = {
+    {"default", 0},        {"save", SHUTDOWN_SAVE},   {"nosave", SHUTDOWN_NOSAVE},
+    {"now", SHUTDOWN_NOW}, {"force", SHUTDOWN_FORCE}, {NULL, 0}};
 
 static int parse_shutdown_flags(const char *val, int *out, char *err, size_t errlen)
 {
@@ -439,13 +619,13 @@ static int parse_shutdown_flags(const char *val, int *out, char *err, size_t err
     char buf[128];
     snprintf(buf, sizeof(buf), "%s", val);
     for (char *save, *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-        int i = enum_index(shutdown_words, w);
-        if (i < 0) {
+        const config_enum *e = enum_find(shutdown_words, w);
+        if (!e) {
             enum_error(shutdown_words, err, errlen);
             return -1;
         }
         words++;
-        flags |= shutdown_bits[i];
+        flags |= e->val;
     }
     if (words == 0) {
         enum_error(shutdown_words, err, errlen);
@@ -463,9 +643,9 @@ static int parse_shutdown_flags(const char *val, int *out, char *err, size_t err
 static str shutdown_flags_text(int flags)
 {
     str s = str_empty(32);
-    for (int i = 1; shutdown_words[i]; i++) {
-        if (flags & shutdown_bits[i]) {
-            s = str_printf(s, "%s%s", str_len(s) ? " " : "", shutdown_words[i]);
+    for (int i = 1; shutdown_words[i].name; i++) {
+        if (flags & shutdown_words[i].val) {
+            s = str_printf(s, "%s%s", str_len(s) ? " " : "", shutdown_words[i].name);
         }
     }
     return str_len(s) ? s : str_append_cstr(s, "default");
@@ -491,9 +671,15 @@ static str get_shutdown_on_sigterm(void)
     return shutdown_flags_text(server.cfg.shutdown_on_sigterm);
 }
 
-static const char *const enum_supervised[] = {"no", "upstart", "systemd", "auto", NULL};
-static const char *const enum_syslog_facility[] = {"user",   "local0", "local1", "local2", "local3",
-                                                   "local4", "local5", "local6", "local7", NULL};
+static const config_enum enum_supervised[] = {{"upstart", SUPERVISED_UPSTART},
+                                              {"systemd", SUPERVISED_SYSTEMD},
+                                              {"auto", SUPERVISED_AUTO},
+                                              {"no", SUPERVISED_NO},
+                                              {NULL, 0}};
+/* The value is the index log_set_syslog takes. */
+static const config_enum enum_syslog_facility[] = {{"user", 0},   {"local0", 1}, {"local1", 2}, {"local2", 3},
+                                                   {"local3", 4}, {"local4", 5}, {"local5", 6}, {"local6", 7},
+                                                   {"local7", 8}, {NULL, 0}};
 
 static void apply_syslog(void)
 {
@@ -507,7 +693,7 @@ static void apply_syslog(void)
  * lists them. */
 static struct {
     long long defrag_ignore_bytes, defrag_max_scan_fields, socket_mark_id, cluster_node_timeout;
-    long long cluster_link_sendbuf_limit;
+    unsigned long long cluster_link_sendbuf_limit;
     int defrag_lower, defrag_upper, defrag_cycle_min, defrag_cycle_max;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
     int propagation_error, shutdown_timeout;
@@ -521,14 +707,14 @@ static struct {
 
 #define I(field) (&inert.field)
 
-static const char *const enum_propagation_error[] = {"ignore", "panic", "panic-on-replicas", NULL};
-static const char *const enum_endpoint_type[] = {"ip", "hostname", "unknown-endpoint", NULL};
+static const config_enum enum_propagation_error[] = {{"ignore", 0}, {"panic", 1}, {"panic-on-replicas", 2}, {NULL, 0}};
+static const config_enum enum_endpoint_type[] = {{"ip", 0}, {"hostname", 1}, {"unknown-endpoint", 2}, {NULL, 0}};
 
 /* activedefrag: as in Debian's redis-server, which also runs on the system
  * jemalloc: "yes" is refused with Redis's words. */
 static int set_activedefrag(const char *val, char *err, size_t errlen)
 {
-    int i = enum_index(enum_yes_no, val);
+    int i = yes_no(val);
     if (i < 0) {
         snprintf(err, errlen, "argument must be 'yes' or 'no'");
         return -1;
@@ -550,7 +736,7 @@ static str get_activedefrag(void)
 /* cluster-enabled: Keel has no cluster mode, so only "no". */
 static int set_cluster_enabled(const char *val, char *err, size_t errlen)
 {
-    int i = enum_index(enum_yes_no, val);
+    int i = yes_no(val);
     if (i != 0) {
         snprintf(err, errlen,
                  i < 0 ? "argument must be 'yes' or 'no'"
@@ -565,30 +751,28 @@ static str get_cluster_enabled(void)
     return str_new("no", 2);
 }
 
-/* maxmemory-clients: bytes, or "N%" of maxmemory, as Redis reads it. */
+/* maxmemory-clients: bytes, or "N%" of maxmemory, as Redis reads it.
+ * Redis keeps a percent as a negative number in the same signed field, so
+ * a byte count past 2^63 reads as a percent there; that is mirrored. */
 static int set_maxmemory_clients(const char *val, char *err, size_t errlen)
 {
     size_t len = strlen(val);
+    unsigned long long bytes;
     long long v;
-    if (len > 1 && val[len - 1] == '%') {
-        if (!util_parse_ll(val, len - 1, &v) || v < 0) {
-            snprintf(err, errlen, "argument must be a memory or percent value");
-            return -1;
-        }
-        if (v > 100) {
-            snprintf(err, errlen, "percentage argument must be less or equal to 100");
-            return -1;
-        }
-        server.cfg.maxmemory_clients = 0;
-        server.cfg.maxmemory_clients_perc = (int)v;
-        return 0;
-    }
-    if (!util_parse_memory(val, &v) || v < 0) {
+    if (parse_memory(val, &bytes)) {
+        v = (long long)bytes;
+    } else if (len > 1 && val[len - 1] == '%' && util_parse_ll(val, len - 1, &v) && v >= 0) {
+        v = -v;
+    } else {
         snprintf(err, errlen, "argument must be a memory or percent value");
         return -1;
     }
-    server.cfg.maxmemory_clients = v;
-    server.cfg.maxmemory_clients_perc = 0;
+    if (v < -100) {
+        snprintf(err, errlen, "percentage argument must be less or equal to 100");
+        return -1;
+    }
+    server.cfg.maxmemory_clients = v < 0 ? 0 : v;
+    server.cfg.maxmemory_clients_perc = v < 0 ? (int)-v : 0;
     return 0;
 }
 
@@ -598,6 +782,143 @@ static str get_maxmemory_clients(void)
         return str_printf(str_empty(8), "%d%%", server.cfg.maxmemory_clients_perc);
     }
     return str_from_ll(server.cfg.maxmemory_clients);
+}
+
+/* oom-score-adj-values: three integers in [-2000, 2000] (for the primary,
+ * replicas and background children); shown as plain numbers. */
+static int set_oom_values(const char *val, char *err, size_t errlen)
+{
+    int n;
+    char **w = split_words(val, &n);
+    long long v[3];
+    const char *bad = n != 3 ? "wrong number of arguments" : NULL;
+    for (int i = 0; !bad && i < 3; i++) {
+        char *end;
+        v[i] = strtoll(w[i], &end, 10);
+        if (*end || v[i] < -2000 || v[i] > 2000) {
+            bad = "Invalid oom-score-adj-values, elements must be between -2000 and 2000.";
+        }
+    }
+    free_words(w, n);
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return -1;
+    }
+    alloc_free(server.cfg.oom_score_adj_values);
+    server.cfg.oom_score_adj_values = alloc_mem(64);
+    snprintf(server.cfg.oom_score_adj_values, 64, "%lld %lld %lld", v[0], v[1], v[2]);
+    return 0;
+}
+
+static str get_oom_values(void)
+{
+    const char *v = server.cfg.oom_score_adj_values;
+    return str_new(v, strlen(v));
+}
+
+/* One proc-title-template variable's text, as Redis gives it; NULL for an
+ * unknown name (names are case-sensitive). Keel has no cluster or
+ * sentinel mode, so {server-mode} is empty. */
+static str proc_title_var(const char *name, size_t len, const char *title)
+{
+    const char *unixsocket = server.cfg.unixsocket ? server.cfg.unixsocket : "";
+    str v = str_empty(32);
+#define IS(s) (len == strlen(s) && memcmp(name, s, len) == 0)
+    if (IS("title")) {
+        v = str_append_cstr(v, title);
+    } else if (IS("listen-addr")) {
+        if (server.cfg.port || server.cfg.tls_port) {
+            const char *bind = server.cfg.bind && server.cfg.bind[0] ? server.cfg.bind : "*";
+            v = str_printf(v, "%.*s:%d", (int)strcspn(bind, " "), bind,
+                           server.cfg.port ? server.cfg.port : server.cfg.tls_port);
+        } else {
+            v = str_printf(v, "unixsocket:%s", unixsocket);
+        }
+    } else if (IS("server-mode")) {
+        /* empty */
+    } else if (IS("config-file")) {
+        v = str_append_cstr(v, server.config_file ? server.config_file : "-");
+    } else if (IS("port")) {
+        v = str_printf(v, "%d", server.cfg.port);
+    } else if (IS("tls-port")) {
+        v = str_printf(v, "%d", server.cfg.tls_port);
+    } else if (IS("unixsocket")) {
+        v = str_append_cstr(v, unixsocket);
+    } else {
+        str_free(v);
+        v = NULL;
+    }
+#undef IS
+    return v;
+}
+
+/* A proc-title-template with its variables filled in and the spaces at
+ * both ends trimmed, or NULL when it is malformed: "{name}" is a variable,
+ * "{{" a literal brace; a "{" at the end or without its "}" is an error. */
+static str proc_title_expand(const char *tpl, const char *title)
+{
+    str out = str_empty(64);
+    for (const char *p = tpl; *p;) {
+        const char *open = strchr(p, '{');
+        if (!open) {
+            out = str_append_cstr(out, p);
+            break;
+        }
+        out = str_append(out, p, (size_t)(open - p));
+        if (open[1] == '{') {
+            out = str_append(out, "{", 1);
+            p = open + 2;
+            continue;
+        }
+        const char *close = open[1] ? strchr(open + 1, '}') : NULL;
+        str v = close ? proc_title_var(open + 1, (size_t)(close - open - 1), title) : NULL;
+        if (!v) {
+            str_free(out);
+            return NULL;
+        }
+        out = str_append(out, v, str_len(v));
+        str_free(v);
+        p = close + 1;
+    }
+    size_t a = 0, b = str_len(out);
+    while (a < b && out[a] == ' ') {
+        a++;
+    }
+    while (b > a && out[b - 1] == ' ') {
+        b--;
+    }
+    str t = str_new(out + a, b - a);
+    str_free(out);
+    return t;
+}
+
+/* Valid, as Redis decides: it expands with an empty title into something. */
+static int check_proc_title(const char *val, char *err, size_t errlen)
+{
+    str t = proc_title_expand(val, "");
+    int ok = t && str_len(t) > 0;
+    str_free(t);
+    if (!ok) {
+        snprintf(err, errlen, "template format is invalid or contains unknown variables");
+        return -1;
+    }
+    return 0;
+}
+
+/* cluster-announce-hostname: what Redis lets a hostname hold. */
+static int check_hostname(const char *val, char *err, size_t errlen)
+{
+    if (strlen(val) >= 256) {
+        snprintf(err, errlen, "Hostnames must be less than 256 characters");
+        return -1;
+    }
+    for (const char *p = val; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.') {
+            snprintf(err, errlen, "Hostnames may only contain alphanumeric characters, hyphens or dots");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 #define S(field) (&server.cfg.field)
@@ -613,7 +934,7 @@ static config_def defs[] = {
     {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"acl-pubsub-default", NULL, CFG_ENUM, S(acl_pubsub_default), 0, 0, "resetchannels", 1, enum_pubsub_default, NULL,
      NULL, NULL},
-    {"maxclients", NULL, CFG_INT, S(maxclients), 1, 1000000, "10000", 1, NULL, NULL, NULL, apply_maxclients},
+    {"maxclients", NULL, CFG_LL, S(maxclients), 1, UINT32_MAX, "10000", 1, NULL, NULL, NULL, apply_maxclients},
     {"timeout", NULL, CFG_INT, S(timeout), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"tcp-keepalive", NULL, CFG_INT, S(tcp_keepalive), 0, INT_MAX, "300", 1, NULL, NULL, NULL, NULL},
     {"tcp-backlog", NULL, CFG_INT, S(tcp_backlog), 0, INT_MAX, "511", 0, NULL, NULL, NULL, NULL},
@@ -627,14 +948,14 @@ static config_def defs[] = {
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"loglevel", NULL, CFG_ENUM, S(loglevel), 0, 0, "notice", 1, enum_loglevel, NULL, NULL, apply_loglevel},
     {"logfile", NULL, CFG_STR, S(logfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
-    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL, 1},
+    {"dir", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_dir, get_dir, NULL, CFG_PROTECTED},
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"maxmemory", NULL, CFG_MEM, S(maxmemory), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL, NULL},
-    {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, config_maxmemory_policies, NULL,
-     NULL, apply_lfu},
-    {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, 64, "5", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory", NULL, CFG_UMEM, S(maxmemory), 0, 0, "0", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, enum_maxmemory_policy, NULL, NULL,
+     apply_lfu},
+    {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, INT_MAX, "5", 1, NULL, NULL, NULL, NULL},
     {"maxmemory-eviction-tenacity", NULL, CFG_INT, S(maxmemory_eviction_tenacity), 0, 100, "10", 1, NULL, NULL, NULL,
      NULL},
     {"lfu-log-factor", NULL, CFG_INT, S(lfu_log_factor), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_lfu},
@@ -665,19 +986,21 @@ static config_def defs[] = {
     {"auto-aof-rewrite-min-size", NULL, CFG_MEM, S(auto_aof_rewrite_min_size), 0, LLONG_MAX, "64mb", 1, NULL, NULL,
      NULL, NULL},
     {"aof-load-truncated", NULL, CFG_BOOL, S(aof_load_truncated), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL, 1},
+    {"dbfilename", NULL, CFG_SPECIAL, NULL, 0, 0, "dump.rdb", 1, NULL, set_dbfilename, get_dbfilename, NULL,
+     CFG_PROTECTED},
     {"rdbcompression", NULL, CFG_BOOL, S(rdbcompression), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"bgsave-forkless", NULL, CFG_BOOL, S(bgsave_forkless), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"rdb-key-save-delay", NULL, CFG_INT, S(rdb_key_save_delay), INT_MIN, INT_MAX, "0", 1, NULL, NULL, NULL, NULL,
+     CFG_HIDDEN},
     {"stop-writes-on-bgsave-error", NULL, CFG_BOOL, S(stop_writes_on_bgsave_error), 0, 1, "yes", 1, NULL, NULL, NULL,
      NULL},
-    {"rdbchecksum", NULL, CFG_BOOL, S(rdbchecksum), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"list-max-listpack-size", "list-max-ziplist-size", CFG_LL, S(list_max_listpack_size), -5, INT_MAX, "-2", 1, NULL,
-     NULL, NULL, NULL},
+    {"rdbchecksum", NULL, CFG_BOOL, S(rdbchecksum), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
+    {"list-max-listpack-size", "list-max-ziplist-size", CFG_LL, S(list_max_listpack_size), INT_MIN, INT_MAX, "-2", 1,
+     NULL, NULL, NULL, NULL},
     {"list-compress-depth", NULL, CFG_INT, S(list_compress_depth), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"hash-max-listpack-entries", "hash-max-ziplist-entries", CFG_LL, S(hash_max_listpack_entries), 0, LLONG_MAX, "128",
      1, NULL, NULL, NULL, NULL},
-    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_LL, S(hash_max_listpack_value), 0, LLONG_MAX, "64", 1,
+    {"hash-max-listpack-value", "hash-max-ziplist-value", CFG_MEM, S(hash_max_listpack_value), 0, LLONG_MAX, "64", 1,
      NULL, NULL, NULL, NULL},
     {"set-max-intset-entries", NULL, CFG_LL, S(set_max_intset_entries), 0, LLONG_MAX, "512", 1, NULL, NULL, NULL, NULL},
     {"set-max-listpack-entries", NULL, CFG_LL, S(set_max_listpack_entries), 0, LLONG_MAX, "128", 1, NULL, NULL, NULL,
@@ -685,7 +1008,7 @@ static config_def defs[] = {
     {"set-max-listpack-value", NULL, CFG_LL, S(set_max_listpack_value), 0, LLONG_MAX, "64", 1, NULL, NULL, NULL, NULL},
     {"zset-max-listpack-entries", "zset-max-ziplist-entries", CFG_LL, S(zset_max_listpack_entries), 0, LLONG_MAX, "128",
      1, NULL, NULL, NULL, NULL},
-    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_LL, S(zset_max_listpack_value), 0, LLONG_MAX, "64", 1,
+    {"zset-max-listpack-value", "zset-max-ziplist-value", CFG_MEM, S(zset_max_listpack_value), 0, LLONG_MAX, "64", 1,
      NULL, NULL, NULL, NULL},
     {"stream-node-max-bytes", NULL, CFG_MEM, S(stream_node_max_bytes), 0, LLONG_MAX, "4096", 1, NULL, NULL, NULL, NULL},
     {"stream-node-max-entries", NULL, CFG_LL, S(stream_node_max_entries), 0, LLONG_MAX, "100", 1, NULL, NULL, NULL,
@@ -747,9 +1070,9 @@ static config_def defs[] = {
     {"always-show-logo", NULL, CFG_BOOL, S(always_show_logo), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"set-proc-title", NULL, CFG_BOOL, S(set_proc_title), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"proc-title-template", NULL, CFG_STR, S(proc_title_template), 0, 0, "{title} {listen-addr} {server-mode}", 1, NULL,
-     NULL, NULL, NULL},
+     check_proc_title, NULL, NULL},
     {"oom-score-adj", NULL, CFG_STR, S(oom_score_adj), 0, 0, "no", 1, enum_oom_score_adj, NULL, NULL, NULL},
-    {"oom-score-adj-values", NULL, CFG_STR, S(oom_score_adj_values), 0, 0, "0 200 800", 1, NULL, NULL, NULL, NULL},
+    {"oom-score-adj-values", NULL, CFG_SPECIAL, NULL, 0, 0, "0 200 800", 1, NULL, set_oom_values, get_oom_values, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"supervised", NULL, CFG_ENUM, S(supervised), 0, 0, "no", 0, enum_supervised, NULL, NULL, NULL},
@@ -783,7 +1106,7 @@ static config_def defs[] = {
     {"propagation-error-behavior", NULL, CFG_ENUM, I(propagation_error), 0, 0, "ignore", 1, enum_propagation_error,
      NULL, NULL, NULL},
     {"shutdown-timeout", NULL, CFG_INT, I(shutdown_timeout), 0, INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
-    {"socket-mark-id", NULL, CFG_LL, I(socket_mark_id), 0, UINT32_MAX, "0", 1, NULL, NULL, NULL, NULL},
+    {"socket-mark-id", NULL, CFG_LL, I(socket_mark_id), 0, UINT32_MAX, "0", 0, NULL, NULL, NULL, NULL},
     {"bind-source-addr", NULL, CFG_STR, I(bind_source_addr), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"ignore-warnings", NULL, CFG_STR, I(ignore_warnings), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"server_cpulist", NULL, CFG_STR, I(server_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},
@@ -795,7 +1118,8 @@ static config_def defs[] = {
     {"cluster-port", NULL, CFG_INT, I(cluster_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
     {"cluster-node-timeout", NULL, CFG_LL, I(cluster_node_timeout), 0, LLONG_MAX, "15000", 1, NULL, NULL, NULL, NULL},
     {"cluster-announce-ip", NULL, CFG_STR, I(cluster_announce_ip), 0, 0, "", 1, NULL, NULL, NULL, NULL},
-    {"cluster-announce-hostname", NULL, CFG_STR, I(cluster_announce_hostname), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"cluster-announce-hostname", NULL, CFG_STR, I(cluster_announce_hostname), 0, 0, "", 1, NULL, check_hostname, NULL,
+     NULL},
     {"cluster-announce-port", NULL, CFG_INT, I(cluster_announce_port), 0, 65535, "0", 1, NULL, NULL, NULL, NULL},
     {"cluster-announce-bus-port", NULL, CFG_INT, I(cluster_announce_bus_port), 0, 65535, "0", 1, NULL, NULL, NULL,
      NULL},
@@ -817,8 +1141,7 @@ static config_def defs[] = {
      NULL},
     {"cluster-allow-pubsubshard-when-down", NULL, CFG_BOOL, I(cluster_allow_pubsubshard_when_down), 0, 1, "yes", 1,
      NULL, NULL, NULL, NULL},
-    {"cluster-link-sendbuf-limit", NULL, CFG_MEM, I(cluster_link_sendbuf_limit), 0, LLONG_MAX, "0", 1, NULL, NULL, NULL,
-     NULL},
+    {"cluster-link-sendbuf-limit", NULL, CFG_UMEM, I(cluster_link_sendbuf_limit), 0, 0, "0", 1, NULL, NULL, NULL, NULL},
     {"tls-port", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_tls_port, get_tls_port, NULL},
     {"tls-cert-file", NULL, CFG_STR, S(tls_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-key-file", NULL, CFG_STR, S(tls_key_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
@@ -862,27 +1185,6 @@ int config_deferred(const char *name)
     return d && d->apply == apply_tls;
 }
 
-static int enum_index(const char *const *names, const char *val)
-{
-    for (int i = 0; names[i]; i++) {
-        if (strcasecmp(names[i], val) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* Redis's text for a value outside a directive's choices. */
-static void enum_error(const char *const *enums, char *err, size_t errlen)
-{
-    str all = str_empty(64);
-    for (int j = 0; enums[j]; j++) {
-        all = str_printf(all, "%s%s", j ? ", " : "", enums[j]);
-    }
-    snprintf(err, errlen, "argument(s) must be one of the following: %s", all);
-    str_free(all);
-}
-
 /* save: "" (none) or "<seconds> <changes>" pairs, seconds >= 1 and
  * changes >= 0, separated by single spaces, as Redis checks them. */
 static int save_points_valid(const char *val)
@@ -911,7 +1213,7 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
     long long v;
     switch (d->type) {
     case CFG_BOOL: {
-        int i = enum_index(enum_yes_no, val);
+        int i = yes_no(val);
         if (i < 0) {
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
@@ -944,18 +1246,28 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
         }
         break;
     case CFG_MEM:
-        if (!util_parse_memory(val, &v)) {
+    case CFG_UMEM: {
+        unsigned long long u;
+        if (!parse_memory(val, &u)) {
             snprintf(err, errlen, "argument must be a memory value");
             return -1;
         }
-        if (v < d->min || v > d->max) {
+        if (d->type == CFG_UMEM) {
+            *(unsigned long long *)d->ptr = u;
+            break;
+        }
+        /* (compared unsigned: past 2^63 is above any max, as in Redis) */
+        if (u < (unsigned long long)d->min || u > (unsigned long long)d->max) {
             snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
             return -1;
         }
-        *(long long *)d->ptr = v;
+        *(long long *)d->ptr = (long long)u;
         break;
-    case CFG_STR:
-        if (d->enums && enum_index(d->enums, val) < 0) {
+    }
+    case CFG_STR: {
+        /* An enum's word is stored as CONFIG GET shows it ("Always" as "always"). */
+        const config_enum *e = d->enums ? enum_find(d->enums, val) : NULL;
+        if (d->enums && !e) {
             enum_error(d->enums, err, errlen);
             return -1;
         }
@@ -963,16 +1275,20 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
             snprintf(err, errlen, "Invalid save parameters");
             return -1;
         }
+        if (d->set && d->set(val, err, errlen) < 0) {
+            return -1;
+        }
         alloc_free(*(char **)d->ptr);
-        *(char **)d->ptr = alloc_strdup(val);
+        *(char **)d->ptr = alloc_strdup(e ? enum_name(d->enums, e->val) : val);
         break;
+    }
     case CFG_ENUM: {
-        int i = enum_index(d->enums, val);
-        if (i < 0) {
+        const config_enum *e = enum_find(d->enums, val);
+        if (!e) {
             enum_error(d->enums, err, errlen);
             return -1;
         }
-        *(int *)d->ptr = i;
+        *(int *)d->ptr = e->val;
         break;
     }
     case CFG_SPECIAL:
@@ -1000,12 +1316,13 @@ static str get_def(config_def *d)
         return str_from_ll(*(int *)d->ptr);
     case CFG_LL:
     case CFG_MEM: return str_from_ll(*(long long *)d->ptr);
+    case CFG_UMEM: return str_printf(str_empty(24), "%llu", *(unsigned long long *)d->ptr);
     case CFG_STR: {
         const char *s = *(char **)d->ptr;
         return str_new(s ? s : "", s ? strlen(s) : 0);
     }
     case CFG_ENUM: {
-        const char *s = d->enums[*(int *)d->ptr];
+        const char *s = enum_name(d->enums, *(int *)d->ptr);
         return str_new(s, strlen(s));
     }
     default: return d->get();
@@ -1088,7 +1405,7 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 int config_is_protected(const char *name)
 {
     config_def *d = find_def(name);
-    return d && d->protected_;
+    return d && (d->flags & CFG_PROTECTED);
 }
 
 str config_get_value(const char *name, int *found)
@@ -1098,30 +1415,62 @@ str config_get_value(const char *name, int *found)
     return d ? get_def(d) : NULL;
 }
 
-/* Replies with every (name, value) whose name or alias matches a pattern. */
+/* The directive a name or alias of len bytes (any case) names; *k is 0
+ * for its name, 1 for its alias. */
+static int find_name(const char *p, size_t len, int *k)
+{
+    for (int i = 0; i < NDEFS; i++) {
+        const char *names[2] = {defs[i].name, defs[i].alias};
+        for (*k = 0; *k < 2; (*k)++) {
+            if (names[*k] && strlen(names[*k]) == len && strncasecmp(names[*k], p, len) == 0) {
+                return i;
+            }
+        }
+    }
+    return -1;
+}
+
+static void reply_param(client *c, const char *name, size_t len, config_def *d)
+{
+    str v = get_def(d);
+    reply_bulk(R(c), name, len);
+    reply_bulk(R(c), v, str_len(v));
+    str_free(v);
+}
+
+/* CONFIG GET, as Redis 7.0 answers it: a pattern without glob characters
+ * names one directive or alias, hidden ones too, and the reply echoes it
+ * as typed ("HZ"); a glob matches names and aliases in any case, hidden
+ * ones never, and the reply gives them in lower case. A name answers once
+ * however many patterns reach it, spelled as the first one did. */
 void config_get_matching(client *c, sv *patterns, int n)
 {
     size_t h = reply_defer(R(c));
     long long pairs = 0;
-    for (int i = 0; i < NDEFS; i++) {
-        const char *names[2] = {defs[i].name, defs[i].alias};
-        for (int k = 0; k < 2; k++) {
-            if (!names[k]) {
-                continue;
-            }
-            int hit = 0;
-            for (int p = 0; p < n && !hit; p++) {
-                hit = util_glob_match(patterns[p].ptr, patterns[p].len, names[k], strlen(names[k]), 1);
-            }
-            if (hit) {
-                str v = get_def(&defs[i]);
-                reply_bulk_cstr(R(c), names[k]);
-                reply_bulk(R(c), v, str_len(v));
-                str_free(v);
+    unsigned char(*seen)[2] = alloc_zero(sizeof(*seen) * NDEFS);
+    for (int p = 0; p < n; p++) {
+        sv pat = patterns[p];
+        if (!memchr(pat.ptr, '*', pat.len) && !memchr(pat.ptr, '?', pat.len) && !memchr(pat.ptr, '[', pat.len)) {
+            int k, i = find_name(pat.ptr, pat.len, &k);
+            if (i >= 0 && !seen[i][k]) {
+                seen[i][k] = 1;
+                reply_param(c, pat.ptr, pat.len, &defs[i]);
                 pairs++;
+            }
+            continue;
+        }
+        for (int i = 0; i < NDEFS; i++) {
+            const char *names[2] = {defs[i].name, defs[i].alias};
+            for (int k = 0; k < 2 && !(defs[i].flags & CFG_HIDDEN); k++) {
+                if (names[k] && !seen[i][k] && util_glob_match(pat.ptr, pat.len, names[k], strlen(names[k]), 1)) {
+                    seen[i][k] = 1;
+                    reply_param(c, names[k], strlen(names[k]), &defs[i]);
+                    pairs++;
+                }
             }
         }
     }
+    alloc_free(seen);
     reply_defer_map(R(c), h, pairs);
 }
 
@@ -1355,17 +1704,18 @@ static str append_arg(str out, const char *p, size_t len)
 static str append_directive(str out, config_def *d)
 {
     str val = get_def(d);
-    if (d->type == CFG_MEM) {
+    if (d->type == CFG_MEM || d->type == CFG_UMEM) {
         /* Operators wrote "100mb": keep whole units readable. */
-        long long v = *(long long *)d->ptr;
+        unsigned long long v =
+            d->type == CFG_UMEM ? *(unsigned long long *)d->ptr : (unsigned long long)*(long long *)d->ptr;
         static const struct {
-            long long unit;
+            unsigned long long unit;
             const char *suffix;
-        } units[] = {{1LL << 30, "gb"}, {1LL << 20, "mb"}, {1LL << 10, "kb"}};
+        } units[] = {{1ULL << 30, "gb"}, {1ULL << 20, "mb"}, {1ULL << 10, "kb"}};
         for (size_t i = 0; v > 0 && i < sizeof(units) / sizeof(units[0]); i++) {
             if (v % units[i].unit == 0) {
                 str_clear(val);
-                val = str_printf(val, "%lld%s", v / units[i].unit, units[i].suffix);
+                val = str_printf(val, "%llu%s", v / units[i].unit, units[i].suffix);
                 break;
             }
         }

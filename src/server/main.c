@@ -309,16 +309,28 @@ static void raise_fd_limit(void)
     }
     if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
         getrlimit(RLIMIT_NOFILE, &lim);
-        int possible = (int)lim.rlim_cur - reserved_fds();
+        long long possible = (long long)lim.rlim_cur - reserved_fds();
         if (possible < 1) {
             possible = 1;
         }
         log_msg(LOG_WARNING,
-                "You requested maxclients of %d requiring at least %llu max file descriptors; "
-                "maxclients lowered to %d.",
+                "You requested maxclients of %lld requiring at least %llu max file descriptors; "
+                "maxclients lowered to %lld.",
                 server.cfg.maxclients, (unsigned long long)want, possible);
         server.cfg.maxclients = possible;
     }
+}
+
+int server_loop_size(void)
+{
+    long long want = server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0);
+    struct rlimit lim;
+    /* Every descriptor is below the fd limit, so a maxclients beyond it
+     * (CONFIG SET takes up to 2^32-1, as Redis) needs no bigger table. */
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && (rlim_t)want > lim.rlim_cur) {
+        want = (long long)lim.rlim_cur;
+    }
+    return want > INT_MAX ? INT_MAX : (int)want;
 }
 
 /* Binds port on every bind address (a '-' prefix marks one that may be
@@ -567,7 +579,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     raise_fd_limit();
-    server.loop = ev_new(server.cfg.maxclients + 128 + (server.cfg.metrics_port ? METRICS_FD_RESERVE : 0));
+    server.loop = ev_new(server_loop_size());
     server_sync_clock();
     server_update_time();
     server.start_ms = server.now_ms;

@@ -10,6 +10,10 @@
 #include "server/latency.h"
 #include "server/server.h"
 
+/* The most keys one eviction round samples per database (the old bound of
+ * maxmemory-samples, which now takes any int as in Redis). */
+#define MAX_SAMPLES 64
+
 /* Memory eviction leaves out, as Redis does: replicas' output buffers and
  * the AOF's pending buffer. Evicting grows both (each eviction is a DEL for
  * them), so counting them would evict more to make room for the news of
@@ -55,11 +59,13 @@ int server_evict(void)
 {
     /* A replica's keys are its primary's: it deletes what the primary
      * evicts (the DELs in the stream), unless replica-ignore-maxmemory no. */
-    if (server.cfg.maxmemory <= 0 || (server.cfg.replica_ignore_maxmemory && repl_is_replica())) {
+    if (server.cfg.maxmemory == 0 || (server.cfg.replica_ignore_maxmemory && repl_is_replica())) {
         return 0;
     }
-    evict_params p = {server.cfg.maxmemory_policy, server.cfg.maxmemory_samples, server.cfg.maxmemory_eviction_tenacity,
-                      counted_memory(), (size_t)server.cfg.maxmemory};
+    /* Capped so that one round stays within the command's time budget. */
+    int samples = server.cfg.maxmemory_samples > MAX_SAMPLES ? MAX_SAMPLES : server.cfg.maxmemory_samples;
+    evict_params p = {server.cfg.maxmemory_policy, samples, server.cfg.maxmemory_eviction_tenacity, counted_memory(),
+                      (size_t)server.cfg.maxmemory};
     int still_over;
     int64_t start = util_mono_us();
     if (evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over) > 0) {

