@@ -90,6 +90,19 @@ class Peer:
         self.node.stop()
 
 
+def cluster_fixture(mkdir):
+    """A test fixture named `cluster`: a Cluster on mkdir's directories,
+    whose processes are all stopped (and checked) after the test."""
+
+    @pytest.fixture(name="cluster")
+    def cluster():
+        c = Cluster(mkdir)
+        yield c
+        c.stop_all()
+
+    return cluster
+
+
 class Cluster:
     """start(kind, *args) -> Peer on a fresh directory; stop_all() ends
     every process started (SIGTERM, then SIGKILL), last started first, and

@@ -164,6 +164,25 @@ class Gen:
             return self.pick(["-1", "0", "abc", "9223372036854775807"])
         return str(s) if unit == "s" else str(s * 1000 + self.pick([0, 1, 999]))
 
+    def getex_opts(self, invalid=False):
+        """GETEX's options: an expiry, PERSIST or none (and with invalid,
+        sometimes a bad combination)."""
+        t = self.rnd.randrange(8 if invalid else 7)
+        if t == 0:
+            return ["EX", self.rel_ttl("s")]
+        if t == 1:
+            return ["PX", self.rel_ttl("ms")]
+        if t == 2:
+            return ["EXAT", self.abs_ttl("s")]
+        if t == 3:
+            return ["PXAT", self.abs_ttl("ms")]
+        if t == 4:
+            return ["PERSIST"]
+        if t == 5 and invalid:
+            return self.pick([["EX", "10", "PX", "10"], ["PERSIST", "EX", "10"], ["EX"], ["FOO"],
+                              ["EX", "10", "PERSIST"], ["KEEPTTL"]])
+        return []
+
     def rank(self):
         if self.rnd.random() < 0.02:
             return self.pick(["a", "1.5", "", "9223372036854775807", "-9223372036854775808"])
@@ -242,19 +261,7 @@ class Gen:
         if n == 16:
             return ["MGET"] + self.srcs(1, 4), None
         if n == 17:
-            opts = []
-            t = r.randrange(7)
-            if t == 0:
-                opts = ["EX", self.rel_ttl("s")]
-            elif t == 1:
-                opts = ["PX", self.rel_ttl("ms")]
-            elif t == 2:
-                opts = ["EXAT", self.abs_ttl("s")]
-            elif t == 3:
-                opts = ["PXAT", self.abs_ttl("ms")]
-            elif t == 4:
-                opts = ["PERSIST"]
-            return ["GETEX", k] + opts, None
+            return ["GETEX", k] + self.getex_opts(), None
         if n == 18:
             return ["SET", k, self.pick(["0", "1", "-1", "10", "9223372036854775806",
                                          "-9223372036854775807", "1.5", "2.25"])], None

@@ -344,22 +344,7 @@ class BitsGen(Gen):
         if n == 9:
             return ["GETDEL", k], None
         if n in (10, 11):
-            opts = []
-            t = r.randrange(8)
-            if t == 0:
-                opts = ["EX", self.rel_ttl("s")]
-            elif t == 1:
-                opts = ["PX", self.rel_ttl("ms")]
-            elif t == 2:
-                opts = ["EXAT", self.abs_ttl("s")]
-            elif t == 3:
-                opts = ["PXAT", self.abs_ttl("ms")]
-            elif t == 4:
-                opts = ["PERSIST"]
-            elif t == 5:
-                opts = self.pick([["EX", "10", "PX", "10"], ["PERSIST", "EX", "10"], ["EX"], ["FOO"],
-                                  ["EX", "10", "PERSIST"], ["KEEPTTL"]])
-            return ["GETEX", k] + opts, None
+            return ["GETEX", k] + self.getex_opts(invalid=True), None
         if n == 12:
             return [self.pick(["GETSET", "SETNX"]), k, self.val()], None
         if n == 13:

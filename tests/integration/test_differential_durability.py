@@ -77,7 +77,7 @@ import shutil
 
 import pytest
 from persist_util import TempDirs, assert_same, forget_what_redis70_aof_forgets, removal_fixture, snapshot
-from repl_util import HOST, REDIS, Cluster, Peer, digests, kinds_param, link_up, wait_in_sync, wait_until
+from repl_util import HOST, REDIS, Peer, cluster_fixture, digests, kinds_param, link_up, wait_in_sync, wait_until
 from resp_client import RespConn
 from test_differential import Endpoint, Gen, _seeds, cli, short
 from test_differential_more import ScriptGen, StreamGen
@@ -92,12 +92,7 @@ HISTORY = 40
 mkdir = TempDirs("keel-dur-")
 _remove_tmpdirs = removal_fixture(mkdir)
 
-
-@pytest.fixture
-def cluster():
-    c = Cluster(mkdir)
-    yield c
-    c.stop_all()
+cluster = cluster_fixture(mkdir)
 
 
 # ---------------------------------------------------------------- the commands

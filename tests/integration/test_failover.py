@@ -6,21 +6,15 @@ import threading
 import time
 
 import pytest
-import redis
 from persist_util import TempDirs, removal_fixture
-from repl_util import HOST, Cluster, kinds_param, raw_reply, replicate, wait_in_sync, wait_until
+from repl_util import HOST, cluster_fixture, kinds_param, raw_reply, replicate, wait_in_sync, wait_until
 
 mkdir = TempDirs("keel-failover-")
 _remove_tmpdirs = removal_fixture(mkdir)
 
 PAIRS = [kinds_param("keel", "keel"), kinds_param("redis", "keel"), kinds_param("keel", "redis")]
 
-
-@pytest.fixture
-def cluster():
-    c = Cluster(mkdir)
-    yield c
-    c.stop_all()
+cluster = cluster_fixture(mkdir)
 
 
 def role(peer):

@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import SERVER, child_pids
 from persist_util import TempDirs, removal_fixture, spawn_fixture
-from repl_util import Cluster, wait_in_sync, wait_until
+from repl_util import cluster_fixture, wait_in_sync, wait_until
 
 mkdir = TempDirs("keel-info-")
 _remove_tmpdirs = removal_fixture(mkdir)
@@ -56,12 +56,7 @@ def test_every_redis_info_field_is_printed(r, redis_ref):
 def stats(c):
     return c.info("stats")
 
-
-@pytest.fixture
-def cluster():
-    c = Cluster(mkdir)
-    yield c
-    c.stop_all()
+cluster = cluster_fixture(mkdir)
 
 
 def test_replication_traffic_is_counted_apart(cluster):

@@ -9,19 +9,13 @@ import socket
 import threading
 import time
 
-import pytest
 from persist_util import TempDirs, removal_fixture
-from repl_util import HOST, Cluster, Raw, wait_until
+from repl_util import HOST, Raw, cluster_fixture, wait_until
 
 mkdir = TempDirs("keel-repl-faults-")
 _remove_tmpdirs = removal_fixture(mkdir)
 
-
-@pytest.fixture
-def cluster():
-    c = Cluster(mkdir)
-    yield c
-    c.stop_all()
+cluster = cluster_fixture(mkdir)
 
 
 def read_command(f):

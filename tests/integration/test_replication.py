@@ -31,7 +31,7 @@ import pytest
 import redis
 from conftest import free_port
 from persist_util import TempDirs, assert_same, removal_fixture, snapshot
-from repl_util import (DEADLINE, HOST, REDIS, Cluster, Raw, assert_same_data, kinds_param, link_up,
+from repl_util import (DEADLINE, HOST, REDIS, Raw, assert_same_data, cluster_fixture, kinds_param, link_up,
                        online, parse_commands, raw_reply, read_rdb_payload, replica_entry, replicate, stays,
                        wait_in_sync, wait_link_up, wait_until)
 
@@ -61,12 +61,7 @@ LIB = ("#!lua name=repllib\n"
        "redis.register_function{function_name='repl_get', callback=function(keys, args) "
        "return redis.call('GET', keys[1]) end, flags={'no-writes'}}\n")
 
-
-@pytest.fixture
-def cluster():
-    c = Cluster(mkdir)
-    yield c
-    c.stop_all()
+cluster = cluster_fixture(mkdir)
 
 
 def start(cluster, kinds):

@@ -15,7 +15,7 @@ import time
 import pytest
 import redis
 from persist_util import Node, TempDirs, removal_fixture
-from repl_util import Cluster, Raw, base_args, raw_reply, replicate, wait_in_sync, wait_until
+from repl_util import Raw, base_args, cluster_fixture, raw_reply, replicate, wait_in_sync, wait_until
 
 mkdir = TempDirs("keel-waitaof-")
 _remove_tmpdirs = removal_fixture(mkdir)
@@ -25,12 +25,7 @@ ON_REPLICA = ("-ERR WAITAOF cannot be used with replica instances. Please also n
 NO_AOF = "-ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled."
 POSITIVE = "-ERR value is out of range, must be positive"
 
-
-@pytest.fixture
-def cluster():
-    c = Cluster(mkdir)
-    yield c
-    c.stop_all()
+cluster = cluster_fixture(mkdir)
 
 
 def waitaof(peer, numlocal, numreplicas, timeout_ms):
