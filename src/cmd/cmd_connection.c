@@ -230,23 +230,32 @@ static void client_list(client *c)
         return;
     }
     str out = str_empty(1024);
-    for (client *t = server.clients; t; t = t->next) {
-        if (type.ptr && client_type_matches(t, type) != 1) {
-            continue;
-        }
-        if (ids_from) {
-            int hit = 0;
-            for (int i = ids_from; i < c->argc && !hit; i++) {
-                long long id;
-                util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id);
-                hit = (uint64_t)id == t->id;
+    if (ids_from) {
+        /* In the order asked, a repeated ID repeated, as Redis does. */
+        for (int i = ids_from; i < c->argc; i++) {
+            long long id;
+            util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id);
+            for (client *t = server.clients; t; t = t->next) {
+                if ((uint64_t)id == t->id) {
+                    client_info_line(t, &out);
+                    out = str_append(out, "\n", 1);
+                    break;
+                }
             }
-            if (!hit) {
+        }
+    } else {
+        /* Oldest first, as Redis lists them: new clients join the head. */
+        client *last = server.clients;
+        while (last && last->next) {
+            last = last->next;
+        }
+        for (client *t = last; t; t = t->prev) {
+            if (type.ptr && client_type_matches(t, type) != 1) {
                 continue;
             }
+            client_info_line(t, &out);
+            out = str_append(out, "\n", 1);
         }
-        client_info_line(t, &out);
-        out = str_append(out, "\n", 1);
     }
     reply_verbatim(R(c), out, str_len(out), "txt");
     str_free(out);
@@ -270,15 +279,17 @@ static void client_kill(client *c)
         reply_err(c, "ERR No such client");
         return;
     }
-    if ((c->argc - 2) % 2 != 0) {
-        reply_syntax_error(c);
-        return;
-    }
     long long id = 0, maxage = 0;
     sv addr = {0}, laddr = {0}, type = {0};
     acl_user *user = NULL;
     int skipme = 1;
+    /* Filters are read in order, as Redis does: a bad value is reported
+     * before a later missing value or unknown word. */
     for (int i = 2; i < c->argc; i += 2) {
+        if (i + 1 >= c->argc) {
+            reply_syntax_error(c);
+            return;
+        }
         sv v = c->argv[i + 1];
         if (arg_is(c, i, "ID")) {
             if (!util_parse_ll(v.ptr, v.len, &id) || id <= 0) {
@@ -394,8 +405,18 @@ static const char *const client_help[] = {
     "    Stop the current client pause, resuming traffic.",
     "NO-TOUCH (ON|OFF)",
     "    Will not touch LRU/LFU stats when this mode is on.",
+    "CACHING (YES|NO)",
+    "    Whether the next command's keys are tracked (OPTIN / OPTOUT tracking).",
+    "GETREDIR",
+    "    Return the ID of the client tracking invalidations are redirected to, 0 or -1.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Turn client-side caching invalidation messages on or off.",
+    "TRACKINGINFO",
+    "    Return the tracking state of the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock a client blocked in a blocking command, with a timeout reply or an error.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
     NULL};
 
 /* Subcommand names and arities are checked by dispatch (the SUB lines of
@@ -450,7 +471,8 @@ void cmd_client(client *c)
         /* The flags take effect in the read loop (client.c), which drops
          * replies after the command ran. */
         if (arg_is(c, 2, "ON")) {
-            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP_NEXT);
+            /* also ends a SKIP this command was to be skipped by */
+            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
             reply_ok(R(c));
         } else if (arg_is(c, 2, "OFF")) {
             c->flags |= CLIENT_REPLY_OFF;

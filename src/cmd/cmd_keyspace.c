@@ -120,11 +120,12 @@ static int flush_mode(client *c)
 static uint64_t empty_db(client *c, db *d, int async)
 {
     size_t n = db_size(d);
+    /* Every key's watchers and trackers must learn of the flush (the
+     * trackers even of an empty db's: Redis sends them a flush then too). */
+    server_key_written(d, (sv){NULL, 0}, c);
     if (n == 0) {
         return 0;
     }
-    /* Every key's watchers and trackers must learn of the flush. */
-    server_key_written(d, (sv){NULL, 0}, c);
     server.dirty += (long long)n;
     if (async || n > 10000) {
         ktable *old = alloc_mem(sizeof(ktable));

@@ -18,6 +18,7 @@
  * which is always safe for the clients' caches. */
 #include "pubsub/tracking.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -422,30 +423,50 @@ static int overlap(sv a, sv b)
     return sv_starts(a, b) || sv_starts(b, a);
 }
 
+static int sv_order(const void *a, const void *b)
+{
+    return sv_cmp(*(const sv *)a, *(const sv *)b);
+}
+
+/* A client's BCAST prefixes in byte order, as Redis keeps them (a radix
+ * tree): what TRACKINGINFO lists and overlaps are checked in. The views
+ * point into the table; free the array. */
+static sv *sorted_prefixes(const struct tracking_state *st, size_t *n)
+{
+    *n = dict_size(&st->prefixes);
+    sv *out = alloc_mem(sizeof(sv) * (*n ? *n : 1));
+    size_t i = 0;
+    dict_iter it;
+    dict_iter_init(&it, (dict *)&st->prefixes);
+    dnode *node;
+    while ((node = dict_iter_next(&it))) {
+        dict_entry *e = (dict_entry *)node;
+        out[i++] = (sv){e->key, e->keylen};
+    }
+    dict_iter_done(&it);
+    qsort(out, *n, sizeof(sv), sv_order);
+    return out;
+}
+
 /* Refuses a prefix that contains or is contained by another one of the
  * same client (it would get each invalidation twice). */
 static int prefixes_ok(client *c, sv *prefixes, int n)
 {
     for (int i = 0; i < n; i++) {
         if (c->tstate) {
-            dict_iter it;
-            dict_iter_init(&it, &c->tstate->prefixes);
-            dnode *node;
-            dict_entry *clash = NULL;
-            while ((node = dict_iter_next(&it)) && !clash) {
-                dict_entry *e = (dict_entry *)node;
-                if (overlap(prefixes[i], (sv){e->key, e->keylen})) {
-                    clash = e;
+            size_t have;
+            sv *mine = sorted_prefixes(c->tstate, &have);
+            for (size_t j = 0; j < have; j++) {
+                if (overlap(prefixes[i], mine[j])) {
+                    reply_errf(c,
+                               "ERR Prefix '%.*s' overlaps with an existing prefix '%.*s'. Prefixes for a single "
+                               "client must not overlap.",
+                               (int)prefixes[i].len, prefixes[i].ptr, (int)mine[j].len, mine[j].ptr);
+                    alloc_free(mine);
+                    return 0;
                 }
             }
-            dict_iter_done(&it);
-            if (clash) {
-                reply_errf(c,
-                           "ERR Prefix '%.*s' overlaps with an existing prefix '%.*s'. Prefixes for a single "
-                           "client must not overlap.",
-                           (int)prefixes[i].len, prefixes[i].ptr, (int)clash->keylen, clash->key);
-                return 0;
-            }
+            alloc_free(mine);
         }
         for (int j = i + 1; j < n; j++) {
             if (overlap(prefixes[i], prefixes[j])) {
@@ -551,8 +572,8 @@ static void client_tracking(client *c)
     for (int i = 0; i < nprefix; i++) {
         bcast_add(c, prefixes[i]);
     }
-    if ((opts & TRK_BCAST) && dict_size(&st->prefixes) == 0) {
-        bcast_add(c, (sv){"", 0}); /* every key */
+    if ((opts & TRK_BCAST) && nprefix == 0) {
+        bcast_add(c, (sv){"", 0}); /* every key (also beside earlier prefixes, as in Redis) */
     }
     reply_ok(R(c));
 out:
@@ -562,7 +583,7 @@ out:
 static void client_caching(client *c)
 {
     struct tracking_state *st = c->tstate;
-    if (!(c->flags & CLIENT_TRACKING) || !st || !(st->flags & (TRK_OPTIN | TRK_OPTOUT))) {
+    if (!(c->flags & CLIENT_TRACKING) || !st) {
         reply_err(c, "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or "
                      "OPTOUT mode enabled");
         return;
@@ -631,15 +652,13 @@ static void client_trackinginfo(client *c)
         reply_empty_array(R(c));
         return;
     }
-    reply_array(R(c), (long long)dict_size(&st->prefixes));
-    dict_iter it;
-    dict_iter_init(&it, &st->prefixes);
-    dnode *n;
-    while ((n = dict_iter_next(&it))) {
-        dict_entry *e = (dict_entry *)n;
-        reply_bulk(R(c), e->key, e->keylen);
+    size_t np;
+    sv *pre = sorted_prefixes(st, &np);
+    reply_array(R(c), (long long)np);
+    for (size_t i = 0; i < np; i++) {
+        reply_bulk(R(c), pre[i].ptr, pre[i].len);
     }
-    dict_iter_done(&it);
+    alloc_free(pre);
 }
 
 /* The CLIENT extension: returns 1 if the subcommand is one of ours. */

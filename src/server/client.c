@@ -606,9 +606,11 @@ static void process_input(client *c)
             c->argv[i] = resp_parser_arg(&c->parser, c->qbuf, (size_t)i);
         }
         size_t reply_mark = c->out.len;
+        dispatch(c);
+        /* A SKIP before this command drops its reply, unless the command
+         * was CLIENT REPLY ON, which clears it. */
         int skip = (c->flags & CLIENT_REPLY_SKIP) != 0;
         c->flags &= ~CLIENT_REPLY_SKIP;
-        dispatch(c);
         /* CLIENT REPLY OFF|SKIP: the command's reply is dropped (OFF's and
          * SKIP's own replies too; ON's is sent). */
         if (c->flags & CLIENT_REPLY_SKIP_NEXT) {

@@ -191,6 +191,11 @@ static int client_pause(client *c)
     if (!arg_is(c, 1, "PAUSE")) {
         return 0;
     }
+    if (c->argc > 4) { /* Redis's text for a subcommand it cannot match */
+        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                   (int)c->argv[1].len, c->argv[1].ptr);
+        return 1;
+    }
     long long ms;
     if (!arg_ll_range(c, 2, LLONG_MIN, LLONG_MAX, &ms, "ERR timeout is not an integer or out of range")) {
         return 1;
@@ -202,9 +207,6 @@ static int client_pause(client *c)
     int all = 1;
     if (c->argc == 4 && arg_is(c, 3, "WRITE")) {
         all = 0;
-    } else if (c->argc > 4) {
-        reply_syntax_error(c);
-        return 1;
     } else if (c->argc == 4 && !arg_is(c, 3, "ALL")) {
         reply_err(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
         return 1;
