@@ -153,6 +153,9 @@ int acl_check_channel(const acl_user *u, sv channel, int literal);
 /* Replies the NOPERM error for a denial at top level or in MULTI and logs
  * it. */
 void acl_deny_reply(struct client *c, const command *cmd, int denial, int pos, int context);
+/* acl_deny_reply's log entry, with its error text written to text instead
+ * of replied. */
+void acl_deny_log(struct client *c, const command *cmd, int denial, int pos, int context, char *text, size_t len);
 /* The error text redis.call gets for a denial (Redis's script texts). */
 const char *acl_script_error(int denial);
 /* The object of a denial as ACL LOG and DRYRUN name it. */

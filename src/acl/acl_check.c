@@ -231,18 +231,25 @@ sv acl_denial_object(const command *cmd, const sv *argv, int denial, int pos, ch
     return argv[pos];
 }
 
-void acl_deny_reply(client *c, const command *cmd, int denial, int pos, int context)
+void acl_deny_log(client *c, const command *cmd, int denial, int pos, int context, char *text, size_t len)
 {
     char buf[160];
     sv object = acl_denial_object(cmd, c->argv, denial, pos, buf, sizeof(buf));
     acl_log_add(c, denial, context, object, (sv){c->user->name, str_len(c->user->name)});
     if (denial == ACL_DENIED_CMD) {
-        reply_errf(c, "NOPERM this user has no permissions to run the '%s' command", acl_cmd_fullname(cmd));
+        snprintf(text, len, "NOPERM this user has no permissions to run the '%s' command", acl_cmd_fullname(cmd));
     } else if (denial == ACL_DENIED_KEY) {
-        reply_err(c, "NOPERM this user has no permissions to access one of the keys used as arguments");
+        snprintf(text, len, "NOPERM this user has no permissions to access one of the keys used as arguments");
     } else {
-        reply_err(c, "NOPERM this user has no permissions to access one of the channels used as arguments");
+        snprintf(text, len, "NOPERM this user has no permissions to access one of the channels used as arguments");
     }
+}
+
+void acl_deny_reply(client *c, const command *cmd, int denial, int pos, int context)
+{
+    char text[256];
+    acl_deny_log(c, cmd, denial, pos, context, text, sizeof(text));
+    reply_err(c, text);
 }
 
 const char *acl_script_error(int denial)

@@ -66,7 +66,9 @@ void acl_log_add(client *c, int reason, int context, sv object, sv username)
     int64_t now = server_ms();
     str info = str_empty(256);
     client_info_line(c, &info);
-    for (log_entry **pp = &head; *pp; pp = &(*pp)->next) {
+    /* Like Redis, only the 10 newest entries are candidates to merge with. */
+    int scanned = 0;
+    for (log_entry **pp = &head; *pp && scanned < 10; pp = &(*pp)->next, scanned++) {
         log_entry *e = *pp;
         if (e->reason == reason && e->context == context && same_str(e->object, object) &&
             same_str(e->username, username) && now - e->updated < GROUPING_MS) {

@@ -319,8 +319,32 @@ int acl_user_apply(acl_user *u, const char *op, size_t len, const char **why)
     return 0;
 }
 
+/* Redis joins a selector split over several arguments before it applies
+ * any rule, so an unmatched "(" is reported before any other bad rule. */
+static int selectors_closed(const sv *rules, int n, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        sv r = rules[i];
+        if (r.len && r.ptr[0] == '(' && r.ptr[r.len - 1] != ')') {
+            int j = i + 1;
+            while (j < n && !(rules[j].len && rules[j].ptr[rules[j].len - 1] == ')')) {
+                j++;
+            }
+            if (j == n) {
+                snprintf(err, errlen, "Unmatched parenthesis in acl selector starting at '%.*s'.", (int)r.len, r.ptr);
+                return 0;
+            }
+            i = j;
+        }
+    }
+    return 1;
+}
+
 int acl_user_apply_all(acl_user *u, const sv *rules, int n, char *err, size_t errlen)
 {
+    if (!selectors_closed(rules, n, err, errlen)) {
+        return -1;
+    }
     acl_user tmp = {0};
     user_copy_rules(&tmp, u);
     int rc = 0;

@@ -142,6 +142,14 @@ static void acl_deluser(client *c)
     reply_int(R(c), n);
 }
 
+/* Redis's own text for ACL CAT, LOG and GENPASS given too many arguments
+ * (the subcommand as the client sent it). */
+static void reply_acl_sub_arity(client *c)
+{
+    reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try ACL HELP.",
+               (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);
+}
+
 static void acl_cat(client *c)
 {
     if (c->argc == 2) {
@@ -152,7 +160,7 @@ static void acl_cat(client *c)
         return;
     }
     if (c->argc > 3) {
-        reply_subcommand_arity_error(c);
+        reply_acl_sub_arity(c);
         return;
     }
     uint32_t cat = acl_category_flag(c->argv[2].ptr, c->argv[2].len);
@@ -176,7 +184,7 @@ static void acl_genpass(client *c)
 {
     long long bits = 256;
     if (c->argc > 3) {
-        reply_subcommand_arity_error(c);
+        reply_acl_sub_arity(c);
         return;
     }
     if (c->argc == 3 && !arg_ll(c, 2, &bits)) {
@@ -203,7 +211,7 @@ static void acl_log(client *c)
 {
     long long count = 10;
     if (c->argc > 3) {
-        reply_subcommand_arity_error(c);
+        reply_acl_sub_arity(c);
         return;
     }
     if (c->argc == 3) {

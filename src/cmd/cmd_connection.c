@@ -48,7 +48,8 @@ static int authenticate(client *c, sv user, sv pass)
 {
     acl_user *u = acl_check_credentials(user, pass);
     if (!u) {
-        acl_log_add(c, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, SV("AUTH"), user);
+        /* the object is the command as sent (AUTH, auth, HELLO), as in Redis */
+        acl_log_add(c, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, c->argv[0], user);
         return 0;
     }
     c->user = u;

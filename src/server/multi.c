@@ -253,6 +253,13 @@ uint32_t multi_queued_flags(client *c)
     return f;
 }
 
+void multi_abort_exec(client *c, const char *err)
+{
+    reply_errf(c, "EXECABORT Transaction discarded because of: %s", err);
+    free_queue(c);
+    unwatch_all(c);
+}
+
 void cmd_exec(client *c)
 {
     if (!(c->flags & CLIENT_MULTI)) {

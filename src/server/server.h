@@ -559,6 +559,9 @@ void client_pause_reads(client *c, int pause);
 /* Counts provided by feature modules for CLIENT LIST (may be NULL). */
 extern int (*client_sub_count)(client *c, int kind);
 extern int (*client_multi_count)(client *c);
+/* A refused EXEC: replies "EXECABORT Transaction discarded because of:
+ * <err>" and discards the transaction, as Redis does. */
+void multi_abort_exec(client *c, const char *err);
 extern int (*client_watch_count)(client *c);
 /* The tracking redirect target id, or -1 (CLIENT LIST redir=). */
 extern long long (*client_tracking_redir)(client *c);

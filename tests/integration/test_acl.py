@@ -900,3 +900,41 @@ def test_literal_prefix_patterns_match_as_globs(admin):
     for key, allowed in cases.items():
         got = admin.execute_command("ACL", "DRYRUN", "lp", "GET", key)
         assert (got == b"OK" or got == "OK") == allowed, (key, got)
+
+
+def test_refused_exec_discards_the_transaction(server, admin):
+    admin.execute_command("ACL", "SETUSER", "nx", "on", ">pw", "+multi", "+get", "~*")
+    c = RespConn(server)
+    try:
+        assert c.call("AUTH", "nx", "pw") == "OK"
+        assert c.call("MULTI") == "OK"
+        assert c.call("GET", "foo") == "QUEUED"
+        assert str(c.call("EXEC")) == ("EXECABORT Transaction discarded because of: NOPERM this user has no "
+                                       "permissions to run the 'exec' command")
+        assert c.call("GET", "foo") is None  # no longer in MULTI
+    finally:
+        c.sock.close()
+        admin.execute_command("ACL", "DELUSER", "nx")
+
+
+def test_failed_logins_are_logged_under_the_command_sent(server, admin):
+    admin.execute_command("ACL", "LOG", "RESET")
+    admin.execute_command("ACL", "SETUSER", "lg", "on", ">pw")
+    c = RespConn(server)
+    try:
+        for cmd in (("auth", "lg", "x"), ("HELLO", "2", "AUTH", "lg", "x")):
+            assert str(c.call(*cmd)).startswith("WRONGPASS")
+    finally:
+        c.sock.close()
+        admin.execute_command("ACL", "DELUSER", "lg")
+    objects = [(e["object"], e["count"]) for e in log_entries(server)]
+    assert objects == [(b"HELLO", 1), (b"auth", 1)]
+
+
+def test_setuser_reports_an_unmatched_selector_first(admin):
+    with pytest.raises(redis.ResponseError) as e:
+        admin.execute_command("ACL", "SETUSER", "um", "on", "+@bad", "(~foo")
+    assert str(e.value) == "Unmatched parenthesis in acl selector starting at '(~foo'."
+    with pytest.raises(redis.ResponseError) as e:
+        admin.execute_command("ACL", "CAT", "read", "x")
+    assert str(e.value) == "unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP."
