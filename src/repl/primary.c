@@ -757,11 +757,7 @@ static void wait_finish(int i)
     } else {
         reply_int(R(c), acked(w.offset, 0));
     }
-    client_end_command(c);
-    client_pending_write(c);
-    if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
-        client_process_input(c);
-    }
+    client_resume(c);
 }
 
 static void wait_forget(client *c)

@@ -148,17 +148,6 @@ static void unblock(client *c)
     }
 }
 
-/* After a waiting client got its answer: finish the command and go on with
- * whatever it pipelined behind it. */
-static void resume(client *c)
-{
-    client_end_command(c);
-    client_pending_write(c);
-    if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
-        client_process_input(c);
-    }
-}
-
 static void reply_timeout(client *c, int kind)
 {
     if (kind == BLOCK_REPLY_NULL) {
@@ -180,7 +169,7 @@ static long on_deadline(ev_loop *l, long long id, void *data)
     c->bstate->timer = 0; /* this timer is being removed by the loop */
     unblock(c);
     reply_timeout(c, kind);
-    resume(c);
+    client_resume(c);
     return -1;
 }
 
@@ -335,7 +324,7 @@ void block_handle_ready(void)
                     server.current_client = c;
                     if (rerun(c)) {
                         unblock(c);
-                        resume(c);
+                        client_resume(c);
                     }
                     server.current_client = NULL;
                 }
@@ -400,7 +389,7 @@ static int client_unblock(client *c)
     } else {
         reply_timeout(t, kind);
     }
-    resume(t);
+    client_resume(t);
     reply_int(R(c), 1);
     return 1;
 }

@@ -656,6 +656,15 @@ void client_process_input(client *c)
     process_input(c);
 }
 
+void client_resume(client *c)
+{
+    client_end_command(c);
+    client_pending_write(c);
+    if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
+        process_input(c);
+    }
+}
+
 void client_pause_reads(client *c, int pause)
 {
     if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {

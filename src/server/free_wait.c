@@ -20,11 +20,7 @@ static void finish(int i)
     waiters[i] = waiters[--nwaiters];
     c->flags &= ~CLIENT_BLOCKED;
     reply_ok(R(c));
-    client_end_command(c);
-    client_pending_write(c);
-    if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
-        client_process_input(c);
-    }
+    client_resume(c);
 }
 
 static void on_signal(ev_loop *l, int fd, void *data, int mask)

@@ -83,11 +83,7 @@ static void release(void)
         if (c->flags & CLIENT_BLOCKED) {
             continue;
         }
-        client_end_command(c);
-        client_pending_write(c);
-        if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
-            client_process_input(c);
-        }
+        client_resume(c);
     }
     alloc_free(list);
 }

@@ -550,6 +550,9 @@ void migrate_cron(void);
 /* MIGRATE's open target connections (INFO migrate_cached_sockets). */
 int migrate_cached(void);
 void client_process_input(client *c);
+/* After a waiting client got its answer (blocked, paused, WAIT, a flush):
+ * finishes the command and goes on with what it pipelined behind it. */
+void client_resume(client *c);
 /* Moves what OpenSSL decrypted beyond the last read into c's query buffer
  * (epoll cannot report it); -1 when the connection failed. */
 int client_drain_tls(client *c);
