@@ -92,27 +92,12 @@ static void propagate_pop(client *c, sv key, int where, long count)
     propagate_also(c, argv, argc);
 }
 
-/* Index of the first of keys holding a (non-empty) list; -1 if none; -2
- * after replying WRONGTYPE. When the blocking framework re-runs a waiting
- * command, a key of another type is just not ready: the client keeps
- * waiting, as in Redis. */
+/* Index of the first of keys holding a (non-empty) list (see
+ * lookup_first_ready). */
 static int first_ready_key(client *c, sv *keys, int n)
 {
-    for (int i = 0; i < n; i++) {
-        kobj *o = lookup_write(c, keys[i]);
-        if (!o) {
-            continue;
-        }
-        if (o->type != OBJ_LIST) {
-            if (block_is_rerun(c)) {
-                continue;
-            }
-            reply_wrongtype(c);
-            return -2;
-        }
-        return i;
-    }
-    return -1;
+    kobj *o;
+    return lookup_first_ready(c, keys, n, OBJ_LIST, &o);
 }
 
 /* ---- pushes ---- */

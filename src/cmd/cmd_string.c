@@ -524,19 +524,19 @@ void cmd_append(client *c)
     if (!check_size(c, cur + c->argv[2].len)) {
         return;
     }
+    size_t len = c->argv[2].len;
     if (!o) {
         /* A new key is stored as SET stores its value (an integer, or a
          * short string inline), as Redis does. */
         db_add(c->db, kobj_new_string(c->argv[1], c->argv[2], -1));
-        signal_write(c, NOTIFY_STRING, "append", c->argv[1]);
-        reply_int(R(c), (long long)c->argv[2].len);
-        return;
+    } else {
+        o = string_make_raw(c, c->argv[1], o);
+        str s = str_append(kobj_raw(o), c->argv[2].ptr, c->argv[2].len);
+        kobj_set_raw(o, s);
+        len = str_len(s);
     }
-    o = string_make_raw(c, c->argv[1], o);
-    str s = str_append(kobj_raw(o), c->argv[2].ptr, c->argv[2].len);
-    kobj_set_raw(o, s);
     signal_write(c, NOTIFY_STRING, "append", c->argv[1]);
-    reply_int(R(c), (long long)str_len(s));
+    reply_int(R(c), (long long)len);
 }
 
 void cmd_strlen(client *c)

@@ -709,21 +709,12 @@ static int pop_generic(client *c, sv *keys, int nkeys, int max, int emitkey, lon
 {
     kobj *o = NULL;
     sv key = {0};
-    for (int i = 0; i < nkeys; i++) {
-        kobj *k = lookup_write(c, keys[i]);
-        if (!k) {
-            continue;
-        }
-        if (k->type != OBJ_ZSET) {
-            if (block_is_rerun(c)) {
-                continue; /* a waiter's key of another type is just not ready */
-            }
-            reply_wrongtype(c);
-            return -1;
-        }
-        o = k;
-        key = keys[i];
-        break;
+    int at = lookup_first_ready(c, keys, nkeys, OBJ_ZSET, &o);
+    if (at == -2) {
+        return -1;
+    }
+    if (at >= 0) {
+        key = keys[at];
     }
     if (!o) {
         if (!quiet) {

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "server/block.h"
 #include "server/server.h"
 
 /* Error replies counted by their code (the first word: ERR, WRONGTYPE,
@@ -351,6 +352,26 @@ kobj *lookup_typed(client *c, sv key, int type, int mode, int *bad)
         return NULL;
     }
     return o;
+}
+
+int lookup_first_ready(client *c, const sv *keys, int n, int type, kobj **out)
+{
+    for (int i = 0; i < n; i++) {
+        kobj *o = lookup_write(c, keys[i]);
+        if (!o) {
+            continue;
+        }
+        if ((int)o->type != type) {
+            if (block_is_rerun(c)) {
+                continue;
+            }
+            reply_wrongtype(c);
+            return -2;
+        }
+        *out = o;
+        return i;
+    }
+    return -1;
 }
 
 /* ---- shared write helpers ---- */

@@ -449,6 +449,11 @@ enum { LOOKUP_FOR_READ = 0, LOOKUP_FOR_WRITE = 1, LOOKUP_FOR_READ_WRITE = 2 };
 /* Looks up a key expecting `type` (`mode` one of LOOKUP_FOR_*); on type
  * mismatch replies WRONGTYPE and sets *bad. NULL without *bad means absent. */
 kobj *lookup_typed(client *c, sv key, int type, int mode, int *bad);
+/* The blocking pops' lookup: index of the first of keys holding a value of
+ * `type` (*out: it, looked up for writing); -1 if none; -2 after replying
+ * WRONGTYPE. While the blocking framework re-runs a waiting command, a key
+ * of another type is just not ready: the client keeps waiting, as in Redis. */
+int lookup_first_ready(client *c, const sv *keys, int n, int type, kobj **out);
 /* The string entry o of key (NULL: absent, created empty) as a raw,
  * mutable str entry, swapped in if it had another form; edit it with
  * kobj_raw / kobj_set_raw. o must be a string looked up for writing. */
