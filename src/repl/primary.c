@@ -32,7 +32,7 @@ typedef struct replica {
     int state;
     long long ack_off;
     long long fack_off; /* on disk in its AOF (REPLCONF ACK .. FACK), -1: never said */
-    int64_t ack_ms;
+    int64_t ack_ms;     /* monotonic: lag is a duration, immune to wall-clock steps */
     int listening_port;
     char announce_ip[64];
     int capa_eof, capa_psync2;
@@ -406,7 +406,7 @@ static void go_online(replica *r)
         ev_del(server.loop, c->fd, EV_WRITABLE); /* write_bulk's */
     }
     r->state = RS_ONLINE;
-    r->ack_ms = server_ms();
+    r->ack_ms = util_mono_us() / 1000;
     if (r->pending && str_len(r->pending)) {
         reply_raw(R(c), r->pending, str_len(r->pending));
         client_pending_write(c);
@@ -568,7 +568,7 @@ static int try_partial(client *c, replica *r)
                            : snprintf(line, sizeof(line), "+CONTINUE\r\n");
     reply_raw(R(c), line, (size_t)n);
     r->state = RS_ONLINE;
-    r->ack_ms = server_ms();
+    r->ack_ms = util_mono_us() / 1000;
     backlog_copy_from(repl.bl, off, copy_to_client, c);
     client_pending_write(c);
     log_msg(
@@ -685,7 +685,7 @@ void repl_replconf(client *c)
                     util_parse_ll(c->argv[i + 3].ptr, c->argv[i + 3].len, &foff) && foff > r->fack_off) {
                     r->fack_off = foff;
                 }
-                r->ack_ms = server_ms();
+                r->ack_ms = util_mono_us() / 1000;
                 if (r->state == RS_WAIT_ACK) {
                     go_online(r);
                 }
@@ -920,7 +920,7 @@ const char *replica_ip(replica *r, char *buf, size_t len)
 int repl_good_replicas(void)
 {
     int n = 0;
-    int64_t now = server_ms();
+    int64_t now = util_mono_us() / 1000;
     for (int i = 0; i < nreplicas; i++) {
         replica *r = replicas[i];
         n += r->state == RS_ONLINE && (now - r->ack_ms) / 1000 <= server.cfg.min_replicas_max_lag;
@@ -943,7 +943,7 @@ void repl_primary_info(str *s)
     if (server.cfg.min_replicas_to_write > 0 && server.cfg.min_replicas_max_lag > 0) {
         *s = str_printf(*s, "min_slaves_good_slaves:%d\r\n", repl_good_replicas());
     }
-    int64_t now = server_ms();
+    int64_t now = util_mono_us() / 1000;
     for (int i = 0; i < nreplicas; i++) {
         replica *r = replicas[i];
         char ip[128];
@@ -999,7 +999,7 @@ void repl_primary_cron(void)
     /* Replicas that went silent (no ack for repl-timeout) are dropped. */
     for (int i = 0; i < nreplicas; i++) {
         replica *r = replicas[i];
-        if (r->state == RS_ONLINE && now - r->ack_ms > (int64_t)server.cfg.repl_timeout * 1000 &&
+        if (r->state == RS_ONLINE && util_mono_us() / 1000 - r->ack_ms > (int64_t)server.cfg.repl_timeout * 1000 &&
             !(r->c->flags & CLIENT_CLOSE_ASAP)) {
             log_msg(LOG_WARNING, "Disconnecting timedout replica (streaming sync): %s", r->c->addr);
             client_close_async(r->c);
