@@ -8,9 +8,11 @@
  * Ids rather than pointers are stored so that a client leaving needs no
  * sweep of the table; stale ids are skipped when an invalidation is sent.
  *
- * BCAST mode: clients register prefixes; every change of a key with such
- * a prefix is sent to them, with nothing remembered per key. Lookups try
- * each distinct registered prefix length, so the cost per write is the
+ * BCAST mode: clients register prefixes; a changed key with such a prefix
+ * is noted under the prefix, and before the event loop sleeps each prefix
+ * sends its clients one invalidation listing its changed keys, once each,
+ * sorted (as Redis does: fewer pushes when writes come in bursts). Lookups
+ * try each distinct registered prefix length, so the cost per write is the
  * number of distinct lengths, not the number of prefixes.
  *
  * The table is bounded by tracking-table-max-keys (default 1M, as Redis;
@@ -45,8 +47,16 @@ struct tracking_state {
 /* key -> dict* of client ids (8-byte keys, no value) */
 static dict keys_table;
 static size_t total_items;
-/* prefix -> dict* (client id -> client*) */
+/* A BCAST prefix: its clients and the keys changed since the last send,
+ * each with the id of its last writer (NOLOOP clients skip their own). */
+typedef struct bcast_prefix {
+    dict clients; /* client id -> client* */
+    dict changed; /* key -> (void *)(uintptr_t) writer id, 0: none */
+} bcast_prefix;
+/* prefix -> bcast_prefix* */
 static dict bcast_table;
+/* Prefixes with changed keys to send (a count: the loop's check is free). */
+static size_t bcast_dirty;
 /* Distinct prefix lengths registered in bcast_table, with reference
  * counts; few in practice, so a small array. */
 typedef struct plen {
@@ -99,9 +109,9 @@ static client *redirect_client(uint64_t id)
     return t;
 }
 
-/* One invalidation to tracking client t: key, or NULL for "flush
+/* One invalidation to tracking client t: n keys, or keys NULL for "flush
  * everything". Goes to the redirect target if t has one. */
-static void send_invalidation(client *t, const sv *key)
+static void send_invalidation(client *t, const sv *keys, size_t n)
 {
     struct tracking_state *st = t->tstate;
     client *to = t;
@@ -138,9 +148,11 @@ static void send_invalidation(client *t, const sv *key)
         reply_bulk_cstr(rb, "message");
         reply_bulk_cstr(rb, "__redis__:invalidate");
     }
-    if (key) {
-        reply_array(rb, 1);
-        reply_bulk(rb, key->ptr, key->len);
+    if (keys) {
+        reply_array(rb, (long long)n);
+        for (size_t i = 0; i < n; i++) {
+            reply_bulk(rb, keys[i].ptr, keys[i].len);
+        }
     } else {
         reply_null(rb);
     }
@@ -170,13 +182,14 @@ static void invalidate_key(sv key, client *by)
         if ((st->flags & TRK_BCAST) || ((st->flags & TRK_NOLOOP) && t == by)) {
             continue;
         }
-        send_invalidation(t, &key);
+        send_invalidation(t, &key, 1);
     }
     dict_iter_done(&it);
     id_set_free(ids);
     alloc_free(e);
 }
 
+/* Notes key under every prefix it has; sent by send_broadcasts. */
 static void invalidate_bcast(sv key, client *by)
 {
     for (int i = 0; i < nplens; i++) {
@@ -187,18 +200,100 @@ static void invalidate_bcast(sv key, client *by)
         if (!e) {
             continue;
         }
-        dict_iter it;
-        dict_iter_init(&it, e->val);
-        dnode *n;
-        while ((n = dict_iter_next(&it))) {
-            client *t = ((dict_entry *)n)->val;
-            if ((t->tstate->flags & TRK_NOLOOP) && t == by) {
-                continue;
-            }
-            send_invalidation(t, &key);
-        }
-        dict_iter_done(&it);
+        bcast_prefix *bp = e->val;
+        bcast_dirty += dict_size(&bp->changed) == 0;
+        int created;
+        dict_entry *k = dict_entry_upsert(&bp->changed, key.ptr, key.len, &created);
+        k->val = (void *)(uintptr_t)(by ? by->id : 0);
     }
+}
+
+static int entry_order(const void *a, const void *b)
+{
+    const dict_entry *x = *(dict_entry *const *)a, *y = *(dict_entry *const *)b;
+    return sv_cmp((sv){x->key, x->keylen}, (sv){y->key, y->keylen});
+}
+
+/* The entries of d in key byte order (as Redis's radix trees keep keys
+ * and prefixes), in an array the caller frees. */
+static dict_entry **sorted_entries(dict *d)
+{
+    size_t n = dict_size(d), i = 0;
+    dict_entry **v = alloc_mem(sizeof(*v) * (n ? n : 1));
+    dict_iter it;
+    dict_iter_init(&it, d);
+    dnode *nd;
+    while ((nd = dict_iter_next(&it))) {
+        v[i++] = (dict_entry *)nd;
+    }
+    dict_iter_done(&it);
+    qsort(v, n, sizeof(*v), entry_order);
+    return v;
+}
+
+/* One prefix's changed keys to each of its clients, emptying the set. A
+ * NOLOOP client gets the keys others changed last (nothing if none). */
+static void send_prefix(bcast_prefix *bp)
+{
+    size_t n = dict_size(&bp->changed);
+    dict_entry **ents = sorted_entries(&bp->changed);
+    sv *keys = alloc_mem(sizeof(*keys) * n), *mine = NULL;
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = (sv){ents[i]->key, ents[i]->keylen};
+    }
+    dict_iter it;
+    dict_iter_init(&it, &bp->clients);
+    dnode *nd;
+    while ((nd = dict_iter_next(&it))) {
+        client *t = ((dict_entry *)nd)->val;
+        if (!(t->tstate->flags & TRK_NOLOOP)) {
+            send_invalidation(t, keys, n);
+            continue;
+        }
+        if (!mine) {
+            mine = alloc_mem(sizeof(*mine) * n);
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((uint64_t)(uintptr_t)ents[i]->val != t->id) {
+                mine[m++] = keys[i];
+            }
+        }
+        if (m) {
+            send_invalidation(t, mine, m);
+        }
+    }
+    dict_iter_done(&it);
+    alloc_free(mine);
+    alloc_free(keys);
+    alloc_free(ents);
+    dict_entry_clear(&bp->changed, NULL);
+}
+
+/* Before the loop sleeps: every prefix with changed keys, in prefix order
+ * (a key under two prefixes goes out once per prefix, as in Redis). */
+static void send_broadcasts(void)
+{
+    if (!bcast_dirty) {
+        return;
+    }
+    dict_entry **prefixes = sorted_entries(&bcast_table);
+    for (size_t i = 0, n = dict_size(&bcast_table); i < n; i++) {
+        bcast_prefix *bp = prefixes[i]->val;
+        if (dict_size(&bp->changed)) {
+            send_prefix(bp);
+        }
+    }
+    alloc_free(prefixes);
+    bcast_dirty = 0;
+}
+
+static void bcast_prefix_free(bcast_prefix *bp)
+{
+    bcast_dirty -= dict_size(&bp->changed) > 0;
+    dict_entry_clear(&bp->clients, NULL);
+    dict_entry_clear(&bp->changed, NULL);
+    alloc_free(bp);
 }
 
 static void drop_table(void)
@@ -232,7 +327,7 @@ static void on_key_write(db *d, sv key, client *by)
             dict_iter_init(&it, &trackers);
             dnode *n;
             while ((n = dict_iter_next(&it))) {
-                send_invalidation(((dict_entry *)n)->val, NULL);
+                send_invalidation(((dict_entry *)n)->val, NULL, 0);
             }
             dict_iter_done(&it);
         }
@@ -356,11 +451,14 @@ static void bcast_add(client *c, sv prefix)
     }
     dict_entry *e = dict_entry_upsert(&bcast_table, prefix.ptr, prefix.len, &created);
     if (created) {
-        e->val = id_set_new();
+        bcast_prefix *bp = alloc_mem(sizeof(*bp));
+        dict_init(&bp->clients, &dict_type_entry);
+        dict_init(&bp->changed, &dict_type_entry);
+        e->val = bp;
         plen_ref(prefix.len, 1);
     }
     sv id = id_key(&c->id);
-    dict_insert(e->val, &dict_entry_new(id.ptr, id.len, c)->node);
+    dict_insert(&((bcast_prefix *)e->val)->clients, &dict_entry_new(id.ptr, id.len, c)->node);
 }
 
 static void bcast_remove_all(client *c)
@@ -373,9 +471,10 @@ static void bcast_remove_all(client *c)
         dict_entry *p = (dict_entry *)n;
         dict_entry *e = dict_entry_find(&bcast_table, p->key, p->keylen);
         if (e) {
-            dict_entry_remove(e->val, (const char *)&c->id, sizeof(c->id), NULL);
-            if (dict_size(e->val) == 0) {
-                id_set_free(e->val);
+            bcast_prefix *bp = e->val;
+            dict_entry_remove(&bp->clients, (const char *)&c->id, sizeof(c->id), NULL);
+            if (dict_size(&bp->clients) == 0) {
+                bcast_prefix_free(bp);
                 dict_entry_remove(&bcast_table, p->key, p->keylen, NULL);
                 plen_ref(p->keylen, -1);
             }
@@ -423,28 +522,18 @@ static int overlap(sv a, sv b)
     return sv_starts(a, b) || sv_starts(b, a);
 }
 
-static int sv_order(const void *a, const void *b)
-{
-    return sv_cmp(*(const sv *)a, *(const sv *)b);
-}
-
-/* A client's BCAST prefixes in byte order, as Redis keeps them (a radix
- * tree): what TRACKINGINFO lists and overlaps are checked in. The views
- * point into the table; free the array. */
+/* A client's BCAST prefixes in byte order: what TRACKINGINFO lists and
+ * overlaps are checked in. The views point into the table; free the
+ * array. */
 static sv *sorted_prefixes(const struct tracking_state *st, size_t *n)
 {
     *n = dict_size(&st->prefixes);
+    dict_entry **ents = sorted_entries((dict *)&st->prefixes);
     sv *out = alloc_mem(sizeof(sv) * (*n ? *n : 1));
-    size_t i = 0;
-    dict_iter it;
-    dict_iter_init(&it, (dict *)&st->prefixes);
-    dnode *node;
-    while ((node = dict_iter_next(&it))) {
-        dict_entry *e = (dict_entry *)node;
-        out[i++] = (sv){e->key, e->keylen};
+    for (size_t i = 0; i < *n; i++) {
+        out[i] = (sv){ents[i]->key, ents[i]->keylen};
     }
-    dict_iter_done(&it);
-    qsort(out, *n, sizeof(sv), sv_order);
+    alloc_free(ents);
     return out;
 }
 
@@ -716,4 +805,5 @@ void tracking_init(void)
     cmd_client_register(client_ext);
     server_on_key_write(on_key_write);
     dispatch_after_call = after_call;
+    before_sleep_broadcast = send_broadcasts;
 }

@@ -234,6 +234,8 @@ static long cron(ev_loop *l, long long id, void *data)
     return 1000 / server.cfg.hz;
 }
 
+void (*before_sleep_broadcast)(void);
+
 static void before_sleep(ev_loop *l)
 {
     (void)l;
@@ -242,6 +244,9 @@ static void before_sleep(ev_loop *l)
     client_read_deferred();
     block_handle_ready();
     repl_before_sleep();
+    if (before_sleep_broadcast) {
+        before_sleep_broadcast();
+    }
     /* The log first: a reply may leave only once its write is logged. */
     aof_flush();
     repl_wait_aof_check();

@@ -590,6 +590,9 @@ extern int (*gate_multi)(client *c, command *cmd);
  * client tracking remembers reads here and pushes held back during the
  * command are released. May be NULL. */
 extern void (*dispatch_after_call)(client *c, command *cmd, int top);
+/* Runs before the event loop sleeps, ahead of the replies' writes: client
+ * tracking sends the BCAST invalidations gathered meanwhile. May be NULL. */
+extern void (*before_sleep_broadcast)(void);
 /* While a script runs past busy-reply-threshold: refuses what is not
  * CMD_ALLOW_BUSY with a BUSY error (installed by scripting). */
 extern int (*gate_busy)(client *c, command *cmd);

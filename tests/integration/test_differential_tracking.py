@@ -58,10 +58,6 @@ Normalized or left out on purpose:
   1000 s and more, or times in the past that delete at once): timing.
 
 Left out by design or as a known gap:
-- BATCH_NOTE: Redis sends a BCAST client one invalidation per prefix and
-  event-loop iteration, listing each key once, sorted; Keel sends one per
-  write (a known gap: correct for a cache, more pushes). Consecutive key
-  invalidations are compared merged, keys sorted and unique.
 - SWAPDB_NOTE: Keel sends tracking clients a flush invalidation on SWAPDB
   (their cached values of both dbs are stale); Redis 7.0 sends nothing and
   keeps the tracking table. The writer's SWAPDB becomes DBSIZE here.
@@ -76,7 +72,9 @@ value or unknown word); CLIENT CACHING's
 errors on a client tracking in another mode; CLIENT LIST lists clients
 oldest first, and with ID a repeated id again; CLIENT REPLY ON right after
 SKIP answers OK; CLIENT PAUSE with an extra argument is "unknown subcommand
-or wrong number of arguments".
+or wrong number of arguments"; a BCAST client gets one invalidation per
+prefix and event-loop iteration, each key once, sorted (pushes are now
+compared as sent).
 
 Knobs: KEEL_TRACK_SEEDS=1-300 (or 1,5,9; default 1-30) and
 KEEL_TRACK_COMMANDS=N (steps per seed and test, default 200);
@@ -198,34 +196,8 @@ class Side:
         t_pushes, _ = frames_until(self.t, pong)
         rt_pushes, _ = frames_until(self.rt, pong)
         sub_msgs, _ = frames_until(self.sub, pong)
-        return {"reply": reply, "pushes before reply": merged(plain(before)), "t pushes": merged(plain(t_pushes)),
-                "rt pushes": merged(plain(rt_pushes)), "sub messages": merged(plain(sub_msgs))}
-
-
-def invalidated_keys(f):
-    """The key list of an invalidation (a RESP3 push or a message on
-    __redis__:invalidate), else None (a flush's null too)."""
-    if isinstance(f, list) and len(f) == 2 and f[0] == b"invalidate" and isinstance(f[1], list):
-        return f[1]
-    if isinstance(f, list) and len(f) == 3 and f[:2] == [b"message", b"__redis__:invalidate"] \
-            and isinstance(f[2], list):
-        return f[2]
-    return None
-
-
-def merged(frames):
-    """Consecutive key invalidations as one, keys sorted and unique (BATCH_NOTE)."""
-    out = []
-    for f in frames:
-        keys = invalidated_keys(f)
-        prev = invalidated_keys(out[-1]) if out else None
-        if keys is not None and prev is not None and f[:-1] == out[-1][:-1]:
-            out[-1] = out[-1][:-1] + [sorted(set(prev) | set(keys))]
-        elif keys is not None:
-            out.append(f[:-1] + [sorted(set(keys))])
-        else:
-            out.append(f)
-    return out
+        return {"reply": reply, "pushes before reply": plain(before), "t pushes": plain(t_pushes),
+                "rt pushes": plain(rt_pushes), "sub messages": plain(sub_msgs)}
 
 
 class TrackGen:
