@@ -189,10 +189,11 @@ int util_ll2str(char *buf, long long v)
 /* Fast path for values that are a short decimal n / 10^k (integers,
  * prices, millisecond timestamps, most scores): finds the smallest k whose
  * n reads back as v, checked exactly (n < 2^53 and 10^k <= 10^19 are exact,
- * and IEEE division rounds like strtod does). Within these bounds %.15g
- * prints the same digits without an exponent, so the result is identical
- * to the slow path, only 10x cheaper. Returns -1 when it does not apply. */
-static int d2str_short(char *buf, double v)
+ * and IEEE division rounds like strtod does). Within these bounds the
+ * digits are those of the slow path, only 10x cheaper. Writes |v|'s
+ * significant digits and returns their count, with *exp10 the power of ten
+ * of the last one; -1 when it does not apply. */
+static int d2digits_short(double v, char *digits, int *exp10)
 {
     static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
                                    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
@@ -209,58 +210,112 @@ static int d2str_short(char *buf, double v)
         if ((double)n / pow10[k] != a) {
             continue;
         }
-        char digits[24];
-        int nd = util_ll2str(digits, n), len = 0;
-        if (v < 0) {
-            buf[len++] = '-';
+        int nd = util_ll2str(digits, n);
+        *exp10 = -k;
+        while (nd > 1 && digits[nd - 1] == '0') {
+            nd--;
+            (*exp10)++;
         }
-        if (nd <= k) {
-            /* 0.000ddd: leading zeros of the fraction. */
-            buf[len++] = '0';
-            buf[len++] = '.';
-            for (int i = 0; i < k - nd; i++) {
-                buf[len++] = '0';
-            }
-            memcpy(buf + len, digits, (size_t)nd);
-            len += nd;
-        } else {
-            memcpy(buf + len, digits, (size_t)(nd - k));
-            len += nd - k;
-            if (k) {
-                buf[len++] = '.';
-                memcpy(buf + len, digits + nd - k, (size_t)k);
-                len += k;
-            }
-        }
-        buf[len] = '\0';
-        return len;
+        return nd;
     }
     return -1;
 }
 
+/* The same for any finite nonzero v: the shortest of %.15e..%.17e that
+ * reads back exactly (any text of at most 15 significant digits survives
+ * a round trip through a double, DBL_DIG; subnormals carry fewer digits,
+ * so their search starts at 1). */
+static int d2digits(double v, char *digits, int *exp10)
+{
+    char buf[40];
+    for (int prec = fabs(v) < DBL_MIN ? 1 : 15;; prec++) {
+        snprintf(buf, sizeof(buf), "%.*e", prec - 1, fabs(v));
+        if (strtod(buf, NULL) == fabs(v) || prec == 17) {
+            break;
+        }
+    }
+    int nd = 0;
+    const char *p = buf;
+    for (; *p != 'e'; p++) {
+        if (*p != '.') {
+            digits[nd++] = *p;
+        }
+    }
+    int e = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0') {
+        nd--;
+    }
+    *exp10 = e - (nd - 1);
+    return nd;
+}
+
+/* Redis 7.2's layout of the digits d[0..nd) times 10^k (as its fpconv
+ * lays them out):
+ * a plain integer up to 7 zeros past the digits; a plain decimal when the
+ * fraction has fewer than 7 digits or the point sits within the first 4
+ * places; otherwise d.ddde+X, the exponent without padding. */
+static int d2str_layout(char *buf, int neg, const char *d, int nd, int k)
+{
+    int len = 0, e = k + nd - 1, ae = e < 0 ? -e : e;
+    if (neg) {
+        buf[len++] = '-';
+    }
+    if (k >= 0 && ae < nd + 7) {
+        memcpy(buf + len, d, (size_t)nd);
+        len += nd;
+        memset(buf + len, '0', (size_t)k);
+        len += k;
+    } else if (k < 0 && (k > -7 || ae < 4)) {
+        int point = nd + k; /* digits before the point */
+        if (point <= 0) {
+            buf[len++] = '0';
+            buf[len++] = '.';
+            memset(buf + len, '0', (size_t)-point);
+            len += -point;
+            memcpy(buf + len, d, (size_t)nd);
+            len += nd;
+        } else {
+            memcpy(buf + len, d, (size_t)point);
+            len += point;
+            buf[len++] = '.';
+            memcpy(buf + len, d + point, (size_t)(nd - point));
+            len += nd - point;
+        }
+    } else {
+        buf[len++] = d[0];
+        if (nd > 1) {
+            buf[len++] = '.';
+            memcpy(buf + len, d + 1, (size_t)(nd - 1));
+            len += nd - 1;
+        }
+        len += sprintf(buf + len, "e%c%d", e < 0 ? '-' : '+', ae);
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 int util_d2str(char *buf, double v)
 {
-    int fast = d2str_short(buf, v);
-    if (fast >= 0) {
-        return fast;
-    }
     if (isinf(v)) {
         return sprintf(buf, v > 0 ? "inf" : "-inf");
+    }
+    if (isnan(v)) {
+        return sprintf(buf, "nan");
     }
     if (v == 0) {
         return sprintf(buf, signbit(v) ? "-0" : "0");
     }
-    /* The shortest of %.15g..%.17g that reads back exactly: any text of
-     * at most 15 significant digits survives a round trip through a
-     * double (DBL_DIG), so when one exists %.15g prints it (%g drops
-     * trailing zeros). Subnormals carry fewer digits: search from 1. */
-    for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-        int n = sprintf(buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return n;
-        }
+    /* Integers within half of long long's range print as integers (as
+     * Redis 7.2+ does: 100000000, not 1e+8). */
+    if (v >= (double)(-LLONG_MAX / 2) && v <= (double)(LLONG_MAX / 2) && v == (double)(long long)v) {
+        return util_ll2str(buf, (long long)v);
     }
-    return sprintf(buf, "%.17g", v);
+    char digits[24];
+    int k, nd = d2digits_short(v, digits, &k);
+    if (nd < 0) {
+        nd = d2digits(v, digits, &k);
+    }
+    return d2str_layout(buf, v < 0, digits, nd, k);
 }
 
 int util_ld2str(char *buf, size_t cap, long double v)

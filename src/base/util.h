@@ -30,8 +30,10 @@ int util_parse_long_double(const char *s, size_t len, long double *out);
  * bytes). */
 int util_ll2str(char *buf, long long v);
 int util_ull2str(char *buf, unsigned long long u);
-/* Shortest text that reads back as the same double ("inf", "-inf" too);
- * buf needs 32 bytes. Returns the length. */
+/* Shortest text that reads back as the same double, laid out as Redis
+ * 7.2+ replies doubles: integers plainly (up to 2^62), else the shortest
+ * digits as a plain decimal or d.ddde+X by its rules ("inf", "-inf",
+ * "-0" too); buf needs 32 bytes. Returns the length. */
 int util_d2str(char *buf, double v);
 /* Long double formatting as INCRBYFLOAT prints it: no exponent, no
  * trailing zeros. buf needs 5*1024 bytes at most; returns length or -1. */

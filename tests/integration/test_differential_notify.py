@@ -155,10 +155,10 @@ class NotifyGen:
         return self.g.key() if self.rnd.random() < 0.92 else self.pick(MISSING)
 
     def gkey(self):
-        """Geo sets live apart: their scores are 52-bit geohashes, which
-        Redis 7.0 prints as %.17g integers and Keel in 7.2's shortest form
-        ("3.38708275659012e+15"), so no command that replies with scores
-        may read them."""
+        """Geo sets live apart from the commands that reply with scores:
+        Keel once printed their 52-bit geohash scores in exponent form
+        (fixed: integers print whole, as in Redis); kept apart so that
+        seeds still replay the sequences they always did."""
         return self.pick(GEO_KEYS)
 
     def command(self):

@@ -137,14 +137,15 @@ static void test_parse_double(void)
     CHECK(!util_parse_double("1e999", 5, &d));
 }
 
-/* d2str output must read back exactly and be the shortest such text. */
+/* d2str output must read back exactly and, but for integers (printed
+ * whole below 2^62), be the shortest such text. */
 static void check_d2str(double x)
 {
     char buf[64], shorter[400];
     int n = util_d2str(buf, x);
     CHECK(n == (int)strlen(buf));
     CHECK(strtod(buf, NULL) == x || (x == 0 && strtod(buf, NULL) == 0));
-    if (isinf(x) || x == 0) {
+    if (isinf(x) || x == 0 || (fabs(x) <= 4611686018427387903.0 && x == trunc(x))) {
         return;
     }
     /* No precision with fewer significant digits reads back exactly. */
@@ -199,6 +200,43 @@ static void test_d2str(void)
     CHECK(strcmp(buf, "0.3333333333333333") == 0);
     util_d2str(buf, 5e-324);
     CHECK(strcmp(buf, "5e-324") == 0);
+    /* Redis 7.2+'s layout: integers whole up to 2^62, decimals plain while
+     * the fraction has under 7 digits or the point is in the first 4
+     * places, else d.ddde+X with the exponent unpadded. */
+    static const struct {
+        double v;
+        const char *text;
+    } layout[] = {
+        {4171231148697020.0, "4171231148697020"}, /* a geohash score */
+        {1e8, "100000000"},
+        {123456789012345678.0, "123456789012345680"},
+        {4611686018427387904.0, "4611686018427387904"},
+        {9223372036854775808.0, "9223372036854776000"}, /* shortest digits, zeros */
+        {1e19, "1e+19"},
+        {12345678e10, "123456780000000000"},
+        {1e20, "1e+20"},
+        {1.5e20, "1.5e+20"},
+        {1e21, "1e+21"},
+        {-1e100, "-1e+100"},
+        {1.5e-7, "1.5e-7"},
+        {1e-5, "0.00001"},
+        {1.5e-6, "1.5e-6"},
+        {0.000123, "0.000123"},
+        {0.0001234567, "1.234567e-4"},
+        {12345.1234567, "1.23451234567e+4"},
+        {123.1234567, "123.1234567"},
+        {-0.5, "-0.5"},
+        {-0.0, "-0"},
+        {DBL_MAX, "1.7976931348623157e+308"},
+        {1e-300, "1e-300"},
+    };
+    for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+        util_d2str(buf, layout[i].v);
+        CHECK(strcmp(buf, layout[i].text) == 0);
+        if (strcmp(buf, layout[i].text) != 0) {
+            fprintf(stderr, "  d2str(%.17g) = %s, want %s\n", layout[i].v, buf, layout[i].text);
+        }
+    }
     double fixed[] = {0.1,
                       0.2,
                       0.3,

@@ -272,8 +272,10 @@ static void run(size_t entries, size_t value, int steps, uint64_t seed)
     zset_free(z);
 }
 
-/* Scores are replied through util_d2str: its short-decimal fast path must
- * print exactly what the general shortest-round-trip search prints. */
+/* Scores are replied through util_d2str: its fast paths must print
+ * exactly what this plain reading of the rules prints (Redis 7.2+'s
+ * d2string: integers below 2^62 as integers, else the shortest digits that
+ * read back, plain when the exponent is small enough, else d.ddde+X). */
 static int d2str_reference(char *buf, double v)
 {
     if (isinf(v)) {
@@ -282,13 +284,40 @@ static int d2str_reference(char *buf, double v)
     if (v == 0) {
         return sprintf(buf, signbit(v) ? "-0" : "0");
     }
+    if (fabs(v) <= 4611686018427387903.0 && v == trunc(v)) {
+        return sprintf(buf, "%lld", (long long)v);
+    }
+    char e[64];
     for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-        int n = sprintf(buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return n;
+        sprintf(e, "%.*e", prec - 1, fabs(v));
+        if (strtod(e, NULL) == fabs(v)) {
+            break;
         }
     }
-    return sprintf(buf, "%.17g", v);
+    char d[32];
+    int nd = 0;
+    char *x = strchr(e, 'e');
+    for (char *p = e; p < x; p++) {
+        if (*p != '.') {
+            d[nd++] = *p;
+        }
+    }
+    while (nd > 1 && d[nd - 1] == '0') {
+        nd--;
+    }
+    d[nd] = '\0';
+    int ex = atoi(x + 1), k = ex - (nd - 1), aex = abs(ex);
+    const char *sign = v < 0 ? "-" : "";
+    if (k >= 0 && aex < nd + 7) {
+        return sprintf(buf, "%s%s%.*s", sign, d, k, "0000000000000000000000");
+    }
+    if (k < 0 && (k > -7 || aex < 4)) {
+        if (ex < 0) {
+            return sprintf(buf, "%s0.%.*s%s", sign, -ex - 1, "0000000000", d);
+        }
+        return sprintf(buf, "%s%.*s.%s", sign, ex + 1, d, d + ex + 1);
+    }
+    return sprintf(buf, "%s%c%s%.*s%se%c%d", sign, d[0], nd > 1 ? "." : "", nd - 1, d + 1, "", ex < 0 ? '-' : '+', aex);
 }
 
 static void score_format(void)
