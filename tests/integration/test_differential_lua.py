@@ -19,15 +19,23 @@ command, numkeys 0):
   `return redis.call(...)`: the Lua -> RESP3 conversion, frames read typed
   (maps and sets compared order-insensitively).
 
-The command generators are the two tests' own (strings, hashes, sets, sorted
-sets, lists, the keyspace, bitmaps, HyperLogLogs, geo, SORT, expiry),
-without MULTI blocks (not allowed in scripts) and without the items those
-tests compare across the servers by a side reading (DUMP/RESTORE across
-servers, encodings). PF* commands that meet a sparse HLL cut in half an
+The command generators are those tests' own (strings, hashes, sets, sorted
+sets, lists, the keyspace, bitmaps, HyperLogLogs, geo, SORT, expiry, and
+test_differential_more.py's stream commands whose replies hold no times),
+without MULTI blocks (not allowed in scripts), DUMP (a stream's payload
+is Keel's own bytes), and the items those tests compare across the servers
+by a side reading (DUMP/RESTORE across servers, encodings). PF* commands that meet a sparse HLL cut in half an
 opcode run uncompared, as test_differential_bits.py explains (cut_sparse). A command's norm (sorted, pairs, TTL class) applies to
 the arrays the description holds as well; replies in no set order go only
 through the RESP2 scripts (in RESP3 a null is nil, which cuts a Lua array
 short at an order-dependent place).
+
+STICKY_ERRNO: numeric SORTs are left out. Redis 7.0 checks errno after
+strtod without clearing it first, so once some earlier command left ERANGE
+behind, its SORT of plain numbers fails with "One or more scores can't be
+converted into double" (test_differential_bits.py avoids what sets it; the
+commands here do not). SORT ... ALPHA and BY nosort still run, so the
+sorting Redis forces on a set's SORT inside a script is compared.
 
 Knobs: KEEL_LUA_SEEDS=1-300 (or 1,5,9; default 1-20) and KEEL_LUA_COMMANDS=N
 (default 300). A failure shows the seed, the command, both replies and the
@@ -39,7 +47,7 @@ import pytest
 from resp_client import RespConn
 from test_differential import Gen, _seeds, cli, plain, ref_endpoint, short
 from test_differential_bits import BitsGen, meets_cut_hll, resync
-from test_differential_more import TypedConn, Typed, tplain
+from test_differential_more import StreamGen, TypedConn, Typed, tplain
 
 SEEDS = _seeds(os.environ.get("KEEL_LUA_SEEDS", "1-20"))
 COMMANDS = int(os.environ.get("KEEL_LUA_COMMANDS", "300"))
@@ -97,13 +105,23 @@ class LuaGen:
         self.core = Gen(seed + 500000)
         self.bits = BitsGen(seed + 600000)
         self.rnd = self.core.rnd
+        self.streams = StreamGen(self.rnd)
 
     def command(self):
         while True:
-            g = self.core if self.rnd.random() < 0.6 else self.bits
+            t = self.rnd.random()
+            if t < 0.2:
+                args, norm = self.streams.command()
+                if norm is not None:
+                    continue  # (idle times and XINFO's masked fields)
+                return args, norm
+            g = self.core if t < 0.65 else self.bits
             args, norm = g.base_command()
-            if args and args[0] == "xdump":
-                continue
+            if args and args[0] in ("xdump", "DUMP"):
+                continue  # (a stream's payload bytes are Keel's own; "nokey" may be one)
+            words = [str(a).upper() for a in args]
+            if words[0] in ("SORT", "SORT_RO") and "ALPHA" not in words and "NOSORT" not in words:
+                continue  # (STICKY_ERRNO)
             if isinstance(norm, tuple) and norm[0] in ("enc", "exec"):
                 continue
             if isinstance(norm, tuple) and norm[0] == "ttl":
