@@ -141,6 +141,24 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 /* ---- errors ---- */
 
+/* Marks the error table on top of the stack as counted in the error
+ * statistics already (the command's own error reply was): passed on by
+ * the script, it is not counted again. Redis's field name, which scripts
+ * can see. */
+static void mark_counted(lua_State *L)
+{
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "ignore_error_stats_update");
+}
+
+static int is_counted(lua_State *L, int idx)
+{
+    lua_getfield(L, idx, "ignore_error_stats_update");
+    int counted = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return counted;
+}
+
 int svm_raise(lua_State *L, const char *msg)
 {
     lua_newtable(L);
@@ -173,6 +191,9 @@ static int err_handler(lua_State *L)
     lua_newtable(L);
     int t = lua_gettop(L);
     if (lua_type(L, 1) == LUA_TTABLE) {
+        if (is_counted(L, 1)) {
+            mark_counted(L);
+        }
         lua_getfield(L, 1, "err");
         if (lua_type(L, -1) != LUA_TSTRING) {
             lua_pop(L, 1);
@@ -193,12 +214,16 @@ static int err_handler(lua_State *L)
     return 1;
 }
 
-/* Formats the handler's table (or a bare message) into one error line. */
-static str error_text(lua_State *L, int idx, const char *name)
+/* Formats the handler's table (or a bare message) into one error line;
+ * *counted (if given) tells whether it was counted where it arose. */
+static str error_text(lua_State *L, int idx, const char *name, int *counted)
 {
     str out = str_empty(128);
     if (idx < 0) {
         idx = lua_gettop(L) + idx + 1;
+    }
+    if (counted) {
+        *counted = lua_type(L, idx) == LUA_TTABLE && is_counted(L, idx);
     }
     if (lua_type(L, idx) == LUA_TTABLE) {
         lua_getfield(L, idx, "err");
@@ -263,6 +288,7 @@ static const char *resp_to_lua(lua_State *L, const char *p, const char *end, int
         lua_newtable(L);
         lua_pushlstring(L, p, (size_t)(le - p));
         lua_setfield(L, -2, "err");
+        mark_counted(L);
         return next;
     case ':': lua_pushnumber(L, (lua_Number)line_ll(p, le)); return next;
     case '(':
@@ -413,7 +439,8 @@ static void lua_to_reply(client *c, lua_State *L, int idx, int resp, int depth)
         return;
     }
     if (table_field(L, idx, "err", LUA_TSTRING)) {
-        reply_err(c, lua_tostring(L, -1));
+        int counted = is_counted(L, idx);
+        (counted ? reply_err_counted : reply_err)(c, lua_tostring(L, -1));
         lua_pop(L, 1);
         return;
     }
@@ -518,6 +545,23 @@ static int call_fail(lua_State *L, int raise, const char *msg)
     return 1;
 }
 
+/* A command refused before it ran (unknown, arity, ACL, read-only...):
+ * counted now as Redis's scriptCall counts it, an error and a rejected
+ * call, so the script passing the error on does not count it again. */
+static int call_refuse(lua_State *L, int raise, command *cmd, const char *msg)
+{
+    if (ldb_tracing()) {
+        ldb_log_call_error(msg);
+    }
+    errorstats_count(msg);
+    stats_count_rejected(cmd);
+    lua_newtable(L);
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "err");
+    mark_counted(L);
+    return raise ? lua_error(L) : 1;
+}
+
 static void fake_reset_reply(void)
 {
     fake->out.len = 0;
@@ -617,25 +661,25 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     }
     command *cmd = script_cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
     if (!cmd) {
-        return call_fail(L, raise, "ERR Unknown Redis command called from script");
+        return call_refuse(L, raise, NULL, "ERR Unknown Redis command called from script");
     }
     if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {
-        return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
+        return call_refuse(L, raise, cmd, "ERR Wrong number of args calling Redis command from script");
     }
     /* A container's subcommand decides (CONFIG GET, OBJECT ENCODING ...);
      * a name it does not have is an unknown command, as in Redis. */
     command *sub = cmd_resolve(cmd, fake->argv, argc);
     if (!sub) {
-        return call_fail(L, raise, "ERR Unknown Redis command called from script");
+        return call_refuse(L, raise, NULL, "ERR Unknown Redis command called from script");
     }
     if (sub != cmd) {
         if (sub->arity > 0 ? argc != sub->arity : argc < -sub->arity) {
-            return call_fail(L, raise, "ERR Wrong number of args calling Redis command from script");
+            return call_refuse(L, raise, sub, "ERR Wrong number of args calling Redis command from script");
         }
         cmd = sub;
     }
     if (cmd->flags & CMD_NOSCRIPT) {
-        return call_fail(L, raise, "ERR This Redis command is not allowed from script");
+        return call_refuse(L, raise, cmd, "ERR This Redis command is not allowed from script");
     }
     /* The caller's ACL user decides, with Redis's script texts; the denial
      * is logged in the "lua" context. */
@@ -647,22 +691,22 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
             sv object = acl_denial_object(cmd, fake->argv, denial, pos, buf, sizeof(buf));
             acl_user *u = r->caller->user;
             acl_log_add(r->caller, denial, ACL_CTX_LUA, object, (sv){u->name, str_len(u->name)});
-            return call_fail(L, raise, acl_script_error(denial));
+            return call_refuse(L, raise, cmd, acl_script_error(denial));
         }
     }
     /* may_replicate commands (PUBLISH, PFCOUNT) count as writes here, as
      * in Redis: a read-only script may run on a replica. */
     if ((cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) && r->ro) {
-        return call_fail(L, raise, "ERR Write commands are not allowed from read-only scripts.");
+        return call_refuse(L, raise, cmd, "ERR Write commands are not allowed from read-only scripts.");
     }
     /* Past maxmemory a script may not start writing (it could not be
      * stopped half-way later), unless it declared allow-oom. */
     if ((cmd->flags & CMD_DENYOOM) && r->oom && !r->wrote && !(r->flags & SCRIPT_FLAG_ALLOW_OOM)) {
-        return call_fail(L, raise, OOM_ERROR);
+        return call_refuse(L, raise, cmd, OOM_ERROR);
     }
     const char *refusal = (cmd->flags & CMD_WRITE) ? server_write_refusal(fake) : NULL;
     if (refusal) {
-        return call_fail(L, raise, refusal); /* as at the top level */
+        return call_refuse(L, raise, cmd, refusal); /* as at the top level */
     }
     if (cmd->flags & CMD_WRITE) {
         r->wrote = 1;
@@ -1482,8 +1526,9 @@ void svm_call(client *c, script_call *sc)
                 (long long)(util_mono_us() / 1000 - run.start_ms));
     }
     if (rc != 0) {
-        str msg = error_text(L, -1, sc->name);
-        reply_err(c, msg);
+        int counted;
+        str msg = error_text(L, -1, sc->name, &counted);
+        (counted ? reply_err_counted : reply_err)(c, msg);
         str_free(msg);
     } else {
         lua_to_reply(c, L, -1, run.resp, 0);
@@ -1522,7 +1567,7 @@ int svm_run_load(svm *vm, int ref, str *err)
     globals_index_set(L, 0);
     loading_vm = NULL;
     if (rc != 0) {
-        *err = error_text(L, -1, NULL);
+        *err = error_text(L, -1, NULL, NULL);
     }
     lua_settop(L, 0);
     return rc == 0 ? 0 : -1;

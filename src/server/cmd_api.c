@@ -59,10 +59,15 @@ void errorstats_reset(void)
     nerror_codes = 0;
 }
 
-void reply_err(client *c, const char *msg)
+void errorstats_count(const char *msg)
 {
     server.stats.total_error_replies++;
     count_error(msg);
+}
+
+void reply_err(client *c, const char *msg)
+{
+    errorstats_count(msg);
     if (c->flags & (CLIENT_MASTER | CLIENT_REPLICA | CLIENT_REPLAY)) {
         /* The stream or the log holds a command this server refuses: the
          * two sides (or the file and this build) disagree. */

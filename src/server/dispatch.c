@@ -20,6 +20,25 @@
 
 int (*gate_multi)(client *c, command *cmd);
 void (*dispatch_after_call)(client *c, command *cmd, int top);
+/* total_error_replies when the last command started or ended: the
+ * errors past it are the running command's own. */
+static long long errors_seen;
+/* The running command replied an error counted where it arose. */
+static int error_passed_on;
+
+void reply_err_counted(client *c, const char *msg)
+{
+    error_passed_on = 1;
+    reply_error(R(c), msg);
+}
+
+void stats_count_rejected(command *cmd)
+{
+    if (cmd) {
+        cmd->st.rejected_calls++;
+    }
+    errors_seen = server.stats.total_error_replies;
+}
 int (*gate_busy)(client *c, command *cmd);
 
 static void reply_unknown(client *c)
@@ -232,7 +251,7 @@ void dispatch_call(client *c, command *cmd)
         show = 0;
     }
     long long dirty = server.dirty;
-    long long errors = server.stats.total_error_replies;
+    errors_seen = server.stats.total_error_replies;
     int top = server.propagate_depth == 0;
     if (top) {
         propagate_begin();
@@ -249,9 +268,15 @@ void dispatch_call(client *c, command *cmd)
     st->calls++;
     st->usec += dur;
     server.stats.numcommands++;
-    if (server.stats.total_error_replies > errors) {
+    /* Failed: an error counted since the last command (nested ones too)
+     * ended, or one passed on uncounted. So EXEC or a script is failed for
+     * its own error, not for one a command inside it replied, as in
+     * Redis. */
+    if (server.stats.total_error_replies > errors_seen || error_passed_on) {
         st->failed_calls++;
     }
+    errors_seen = server.stats.total_error_replies;
+    error_passed_on = 0;
     observe(c, cmd, st, dur);
     if (show) {
         monitor_feed(c, c->argv, c->argc);

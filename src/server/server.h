@@ -400,6 +400,9 @@ int subcommand_pick(client *c, const char *const *names, int n, const char *cons
 void reply_subcommand_arity_error(client *c);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
+/* Counts an error in total_error_replies and errorstats (by its first
+ * word) without replying it. */
+void errorstats_count(const char *msg);
 /* INFO errorstats: counts per error code; reset by CONFIG RESETSTAT. */
 str errorstats_info(str out);
 void errorstats_reset(void);
@@ -590,6 +593,13 @@ extern int (*gate_multi)(client *c, command *cmd);
  * client tracking remembers reads here and pushes held back during the
  * command are released. May be NULL. */
 extern void (*dispatch_after_call)(client *c, command *cmd, int top);
+/* Replies an error already counted in the error statistics where it
+ * arose (a command's error a script passes on): not counted again, but
+ * the running command is failed, as in Redis. */
+void reply_err_counted(client *c, const char *msg);
+/* A command a script called was refused before it ran (its error already
+ * counted): counts a rejected call of cmd (NULL: unknown). */
+void stats_count_rejected(command *cmd);
 /* Runs before the event loop sleeps, ahead of the replies' writes: client
  * tracking sends the BCAST invalidations gathered meanwhile. May be NULL. */
 extern void (*before_sleep_broadcast)(void);

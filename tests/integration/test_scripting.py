@@ -1,4 +1,5 @@
 """EVAL, EVALSHA, EVAL_RO, SCRIPT: conversions, errors, sandbox, busy scripts."""
+import contextlib
 import hashlib
 import socket
 import threading
@@ -644,3 +645,57 @@ def test_each_call_gets_fresh_keys_and_argv(r):
     # The same table object is not handed to two live places at once.
     assert r.eval("local k = KEYS; return tostring(k == KEYS) .. tostring(rawequal(KEYS, ARGV))", 1, "a",
                   "b") == b"truefalse"
+
+
+def _script_counters(r):
+    stats = r.info("commandstats")
+    errs = r.info("errorstats")
+
+    def cmd(name):
+        c = stats.get("cmdstat_" + name, {})
+        return (c.get("calls", 0), c.get("rejected_calls", 0), c.get("failed_calls", 0))
+
+    # (redis-py leaves errorstats values as "count=N")
+    counts = {k: int(v["count"] if isinstance(v, dict) else str(v).split("=")[1]) for k, v in errs.items()}
+    return cmd, counts, r.info("stats")["total_error_replies"]
+
+
+@pytest.mark.parametrize("body, want_eval_failed, want_inner, want_errs", [
+    # redis.call's error raised: counted once (by LPUSH), EVAL failed too
+    ("return redis.call('lpush', KEYS[1], 'x')", 1, ("lpush", (1, 0, 1)), {"errorstat_WRONGTYPE": 1}),
+    # redis.pcall's error returned as the script's reply: the same
+    ("return redis.pcall('lpush', KEYS[1], 'x')", 1, ("lpush", (1, 0, 1)), {"errorstat_WRONGTYPE": 1}),
+    # caught and not returned: only LPUSH failed
+    ("redis.pcall('lpush', KEYS[1], 'x') return 1", 0, ("lpush", (1, 0, 1)), {"errorstat_WRONGTYPE": 1}),
+    # refused before running: a rejected GET, counted once
+    ("return redis.call('get')", 1, ("get", (0, 1, 0)), {"errorstat_ERR": 1}),
+    ("redis.pcall('get') return 1", 0, ("get", (0, 1, 0)), {"errorstat_ERR": 1}),
+    # the script's own error: counted by EVAL
+    ("return redis.error_reply('MY own')", 1, ("get", (0, 0, 0)), {"errorstat_MY": 1}),
+], ids=["call", "pcall-returned", "pcall-caught", "refused", "refused-caught", "own-error"])
+def test_script_error_statistics(r, body, want_eval_failed, want_inner, want_errs):
+    """Redis 7.0's counting: an error a command inside the script replied
+    (or a refusal before it ran) is counted once, where it arose; the
+    script's command fails when its own reply is an error."""
+    r.set("s", "x")
+    r.config_resetstat()
+    with pytest.raises(redis.ResponseError) if want_eval_failed else contextlib.nullcontext():
+        r.eval(body, 1, "s")
+    cmd, errs, total = _script_counters(r)
+    assert cmd("eval") == (1, 0, want_eval_failed)
+    assert cmd(want_inner[0]) == want_inner[1]
+    assert errs == want_errs
+    assert total == sum(want_errs.values())
+
+
+def test_exec_is_not_failed_by_its_commands_errors(r):
+    r.set("s", "x")
+    r.config_resetstat()
+    p = r.pipeline(transaction=True)
+    p.lpush("s", "x").get("s")
+    res = p.execute(raise_on_error=False)
+    assert isinstance(res[0], redis.ResponseError) and res[1] == b"x"
+    cmd, errs, total = _script_counters(r)
+    assert cmd("exec") == (1, 0, 0)
+    assert cmd("lpush") == (1, 0, 1)
+    assert errs == {"errorstat_WRONGTYPE": 1} and total == 1
