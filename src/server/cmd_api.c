@@ -47,9 +47,18 @@ static void count_error(const char *msg)
 
 str errorstats_info(str out)
 {
+    /* In code order, as Redis lists them (from a radix tree). */
+    int order[MAX_ERROR_CODES];
+    for (int i = 0; i < nerror_codes; i++) {
+        int j = i;
+        for (; j > 0 && strcmp(error_codes[order[j - 1]].code, error_codes[i].code) > 0; j--) {
+            order[j] = order[j - 1];
+        }
+        order[j] = i;
+    }
     out = str_append_cstr(out, "# Errorstats\r\n");
     for (int i = 0; i < nerror_codes; i++) {
-        out = str_printf(out, "errorstat_%s:count=%lld\r\n", error_codes[i].code, error_codes[i].count);
+        out = str_printf(out, "errorstat_%s:count=%lld\r\n", error_codes[order[i]].code, error_codes[order[i]].count);
     }
     return out;
 }

@@ -11,6 +11,11 @@ from Lua scripts), both servers' counters must agree:
 - INFO stats: keyspace_hits and keyspace_misses, expired and evicted keys
   stay out (timing).
 
+Beside the generated commands: unknown commands and subcommands, missing
+scripts and functions, a small function library calling through, Lua
+errors of each kind (raised, returned, caught, runtime, syntax), and
+commands run as a user who may not write (NOPERM).
+
 Monitoring (prometheus-redis-exporter, Datadog, INFO dashboards) reads
 exactly these fields, so a command counted under another name, or an error
 counted twice or not at all, shows as a false alarm there.
@@ -54,7 +59,9 @@ def counters(conn):
         fields = dict(kv.split("=", 1) for kv in v.split(","))
         out[k] = "calls=%s,rejected=%s,failed=%s" % (fields.get("calls"), fields.get("rejected_calls"),
                                                      fields.get("failed_calls"))
-    out.update(info_fields(conn, "errorstats"))
+    errs = info_fields(conn, "errorstats")
+    out.update(errs)
+    out["errorstats order"] = " ".join(errs)  # (Redis lists them by name)
     stats = info_fields(conn, "stats")
     for k in ("total_error_replies", "keyspace_hits", "keyspace_misses", "unexpected_error_replies"):
         out[k] = stats.get(k)
@@ -74,7 +81,13 @@ class StatsGen:
         out = []
         while len(out) < n:
             t = self.rnd.random()
-            if t < 0.45:
+            if t < 0.05:
+                out.append(self.rnd.choice(ODD))
+            elif t < 0.12:
+                # as a user who may read but not write (NOPERM, rejected)
+                args, _ = self.lua.command()
+                out.append(("limited", args))
+            elif t < 0.45:
                 out.extend(args for args, _ in self.gen.block())
             elif t < 0.8:
                 args, _ = self.lua.command()
@@ -85,7 +98,42 @@ class StatsGen:
         return out
 
 
-def run(conn, shas, item):
+# Errors from outside the generators: unknown commands and subcommands,
+# scripts and functions that do not exist, Lua errors of every kind.
+ODD = [
+    ["NOSUCHCMD", "x"],
+    ["CONFIG", "NOSUCHSUB"],
+    ["OBJECT", "FREQ", "k0"],
+    ["EVALSHA", "0" * 40, "0"],
+    ["FCALL", "nosuchfunc", "0"],
+    ["FCALL", "stats_call", "1", "k0", "LPUSH", "k0", "x"],
+    ["FCALL", "stats_call", "1", "k1", "GET", "k1"],
+    ["FCALL_RO", "stats_call", "1", "k1", "SET", "k1", "v"],
+    ["FCALL", "stats_pcall", "1", "k0", "INCR", "k0"],
+    ["EVAL", "return redis.call('nosuch')", "0"],
+    ["EVAL", "return redis.pcall('set', 'k9')", "0"],
+    ["EVAL", "error('plain')", "0"],
+    ["EVAL", "error({err='CUSTOM raised'})", "0"],
+    ["EVAL", "return {err='MINE returned'}", "0"],
+    ["EVAL", "local ok, e = pcall(redis.call, 'incr', 'k3') return ok", "0"],
+    ["EVAL", "return redis.call('incr', 'k3') + nil", "0"],
+    ["EVAL", "syntax error here", "0"],
+    ["EVAL_RO", "return redis.call('del', 'k1')", "0"],
+    ["SCRIPT", "NOSUCH"],
+    ["SUBSCRIBE"],
+]
+
+LIBRARY = """#!lua name=statslib
+redis.register_function('stats_call', function(keys, args) return redis.call(unpack(args)) end)
+redis.register_function{function_name='stats_pcall', callback=function(keys, args)
+  local r = redis.pcall(unpack(args)) if type(r) == 'table' and r.err then return 0 end return r end,
+  flags={'no-writes'}}
+"""
+
+
+def run(conn, shas, item, limited=None):
+    if isinstance(item, tuple) and item[0] == "limited":
+        conn, item = limited, item[1]
     if isinstance(item, tuple):
         _, script, args = item
         conn.send("EVALSHA", shas[script], "0", *args)
@@ -101,18 +149,25 @@ def run(conn, shas, item):
 def test_stats_differential(server, redis_ref, seed):
     keel_ep, ref_ep = server, ref_endpoint(redis_ref)
     keel, ref = RespConn(keel_ep), RespConn(ref_ep)
+    limited = {}
     try:
         shas = {}
         for c in (keel, ref):
             assert c.call("FLUSHALL") == "OK"
             assert c.call("SCRIPT", "FLUSH") == "OK"
+            assert c.call("FUNCTION", "FLUSH") == "OK"
+            assert c.call("FUNCTION", "LOAD", LIBRARY) == b"statslib"
             for name, body in SCRIPTS.items():
                 shas[name] = c.call("SCRIPT", "LOAD", body)
+            assert c.call("ACL", "SETUSER", "statsro", "reset", "on", "nopass", "~*", "+@all", "-@write") == "OK"
+        limited = {keel: RespConn(keel_ep), ref: RespConn(ref_ep)}
+        for c, lc in limited.items():
+            assert lc.call("AUTH", "statsro", "x") == "OK"
             assert c.call("CONFIG", "RESETSTAT") == "OK"
         items = StatsGen(seed).batch(COMMANDS)
         for item in items:
-            run(keel, shas, item)
-            run(ref, shas, item)
+            run(keel, shas, item, limited[keel])
+            run(ref, shas, item, limited[ref])
         # (a MULTI left open at the end would queue the INFO calls)
         for c in (keel, ref):
             run(c, shas, ["DISCARD"])
@@ -120,11 +175,17 @@ def test_stats_differential(server, redis_ref, seed):
         if got != want:
             diff = ["  %s: keel %s, redis %s" % (k, got.get(k), want.get(k))
                     for k in sorted(set(got) | set(want)) if got.get(k) != want.get(k)]
-            shown = "\n".join("  " + (("[%s] " % it[1]) + cli(it[2]) if isinstance(it, tuple) else cli(it))
+            shown = "\n".join("  " + (("[%s] " % it[1]) + cli(it[2]) if isinstance(it, tuple) and len(it) == 3
+                                      else "[statsro] " + cli(it[1]) if isinstance(it, tuple) else cli(it))
                               for it in items)
             pytest.fail("seed %d: counters differ after %d commands:\n%s\ncommands:\n%s\n"
                         "(rerun: KEEL_STATS_SEEDS=%d KEEL_STATS_COMMANDS=%d)"
                         % (seed, len(items), "\n".join(diff), shown[-6000:], seed, COMMANDS), pytrace=False)
     finally:
-        keel.close()
-        ref.close()
+        for c in [keel, ref] + list(limited.values()):
+            c.close()
+        for ep in (keel_ep, ref_ep):
+            c = RespConn(ep)
+            c.call("ACL", "DELUSER", "statsro")
+            c.call("FUNCTION", "FLUSH")
+            c.close()
