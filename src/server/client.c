@@ -177,6 +177,7 @@ void client_free(client *c)
         forget_deferred_read(c);
     }
     free_argv_owned(c);
+    client_forget_original(c);
     alloc_free(c->argv_owned);
     alloc_free(c->argv);
     alloc_free(c->qbuf);
@@ -553,6 +554,7 @@ static void protocol_error(client *c, const char *msg)
 void client_end_command(client *c)
 {
     free_argv_owned(c);
+    client_forget_original(c);
     c->argc = 0;
     c->cmd = NULL;
     c->propagate_as_is = 0;

@@ -201,9 +201,11 @@ static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
     }
     if (slowlog_wants(dur) && !(cmd->flags & CMD_SKIP_SLOWLOG) &&
         !((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_IN_SCRIPT))) {
+        sv *argv = c->orig_argv ? c->orig_argv : c->argv;
+        int argc = c->orig_argv ? c->orig_argc : c->argc;
         sv tmp[8];
-        sv *red = c->argc <= 8 ? tmp : alloc_mem(sizeof(sv) * (size_t)c->argc);
-        slowlog_record(c, monitor_redact(c, c->argv, c->argc, red), c->argc, dur);
+        sv *red = argc <= 8 ? tmp : alloc_mem(sizeof(sv) * (size_t)argc);
+        slowlog_record(c, monitor_redact(c, argv, argc, red), argc, dur);
         if (red != tmp) {
             alloc_free(red);
         }
@@ -279,7 +281,11 @@ void dispatch_call(client *c, command *cmd)
     error_passed_on = 0;
     observe(c, cmd, st, dur);
     if (show) {
-        monitor_feed(c, c->argv, c->argc);
+        /* As sent, not as rewritten for the replicas (XADD's ID). */
+        monitor_feed(c, c->orig_argv ? c->orig_argv : c->argv, c->orig_argv ? c->orig_argc : c->argc);
+    }
+    if (c->orig_argv) {
+        client_forget_original(c);
     }
     if (server.dirty > dirty && (cmd->flags & CMD_WRITE)) {
         if (!c->propagate_as_is) {

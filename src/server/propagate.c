@@ -191,14 +191,32 @@ static str own(client *c, sv val)
     return s;
 }
 
+/* The argv as sent, kept once before the first rewrite. */
+static void keep_original(client *c)
+{
+    if (!c->orig_argv) {
+        c->orig_argv = alloc_mem(sizeof(sv) * (size_t)(c->argc ? c->argc : 1));
+        memcpy(c->orig_argv, c->argv, sizeof(sv) * (size_t)c->argc);
+        c->orig_argc = c->argc;
+    }
+}
+
+void client_forget_original(client *c)
+{
+    alloc_free(c->orig_argv);
+    c->orig_argv = NULL;
+}
+
 void client_rewrite_arg(client *c, int i, sv val)
 {
+    keep_original(c);
     str s = own(c, val);
     c->argv[i] = (sv){s, str_len(s)};
 }
 
 void client_rewrite_argv(client *c, sv *argv, int argc)
 {
+    keep_original(c);
     if (argc > c->argv_cap) {
         c->argv_cap = argc;
         c->argv = alloc_resize(c->argv, sizeof(sv) * (size_t)argc);
@@ -217,7 +235,8 @@ void client_rewrite_argv(client *c, sv *argv, int argc)
 void client_own_argv(client *c)
 {
     for (int i = 0; i < c->argc; i++) {
-        client_rewrite_arg(c, i, c->argv[i]);
+        str s = own(c, c->argv[i]); /* the same words: no original to keep */
+        c->argv[i] = (sv){s, str_len(s)};
     }
 }
 

@@ -103,6 +103,10 @@ struct client {
     /* Strings owned by the current argv (rewrites, queued commands). */
     str *argv_owned;
     int argv_owned_len, argv_owned_cap;
+    /* argv as the client sent it, saved by the command's first rewrite
+     * (MONITOR and SLOWLOG show it, as Redis does); NULL: not rewritten. */
+    sv *orig_argv;
+    int orig_argc;
     command *cmd;
     command *lastcmd;
 
@@ -487,6 +491,8 @@ void propagate_none(client *c);
  * command ends); used for deterministic rewrites. */
 void client_rewrite_arg(client *c, int i, sv val);
 void client_rewrite_argv(client *c, sv *argv, int argc);
+/* Drops the argv kept by the first rewrite (at the end of each call). */
+void client_forget_original(client *c);
 
 /* Hooks other modules register for propagated writes (AOF, replicas). */
 typedef void (*propagate_fn)(int dbid, sv *argv, int argc);

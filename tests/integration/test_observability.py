@@ -241,6 +241,23 @@ def test_monitor_shows_commands_with_db_and_address(server, r):
         m.close()
 
 
+def test_monitor_and_slowlog_show_arguments_as_sent(server, sl):
+    """XADD * and SET ... EX are rewritten for replicas (the ID, PXAT);
+    MONITOR and SLOWLOG show what the client sent, as Redis does."""
+    m = Monitor(server.port)
+    try:
+        sl.execute_command("XADD", "mon:s", "*", "f", "v")
+        sl.execute_command("SET", "mon:k", "v", "EX", "100")
+        sl.set("end", "1")
+        body = [parsed(x)[3].lower() for x in m.lines_until(b'"end"')]
+        assert body[:2] == [b'"xadd" "mon:s" "*" "f" "v"', b'"set" "mon:k" "v" "ex" "100"']
+    finally:
+        m.close()
+    logged = [e[3] for e in slowlog(sl)]
+    assert [b"XADD", b"mon:s", b"*", b"f", b"v"] in logged
+    assert [b"SET", b"mon:k", b"v", b"EX", b"100"] in logged
+
+
 def test_monitor_redacts_auth_and_marks_scripts_and_transactions(server, r):
     m = Monitor(server.port)
     try:
