@@ -403,9 +403,11 @@ int util_glob_match(const char *pat, size_t plen, const char *s, size_t slen, in
     const char *str = s, *send = s + slen;
     const char *star_p = NULL, *star_s = NULL;
     if (slen == 0) {
-        /* Redis's matcher never matches an empty string except with the
-         * empty pattern or the lone "*" its callers treat as match-all. */
-        return plen == 0 || (plen == 1 && pat[0] == '*');
+        /* Redis's matcher matches an empty string with the empty pattern
+         * only, not even with "*": PSUBSCRIBE * gets nothing PUBLISHed to
+         * "". KEYS and the SCANs treat a lone "*" as match-all before
+         * matching, as Redis does. */
+        return plen == 0;
     }
     while (str < send) {
         if (p < pend && *p == '*') {

@@ -74,6 +74,22 @@ def test_channel_and_matching_pattern_count_twice(server, r):
     c.close()
 
 
+def test_empty_channel_matches_no_pattern(server, r):
+    """Redis's matcher never matches an empty name with a non-empty
+    pattern, "*" included: PUBLISH "" reaches only its channel's
+    subscribers, and PUBSUB CHANNELS * leaves "" out."""
+    c = RespConn(server)
+    c.call("PSUBSCRIBE", "*")
+    c.call("SUBSCRIBE", "")
+    assert r.publish("", "x") == 1
+    assert c.read() == [b"message", b"", b"x"]
+    assert r.publish("a", "y") == 1
+    assert c.read() == [b"pmessage", b"*", b"a", b"y"]
+    assert r.execute_command("PUBSUB", "CHANNELS", "*") == []
+    assert r.execute_command("PUBSUB", "CHANNELS") == [b""]
+    c.close()
+
+
 # ---- confirmations and unsubscribe paths (RESP2 wire format) ----
 
 

