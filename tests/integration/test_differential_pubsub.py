@@ -8,7 +8,9 @@ SHARDCHANNELS / SHARDNUMSUB, PING with and without a message, a data
 command in the subscribed state, RESET, and wrong arities. After every step
 each connection is read up to the answer of a PING, and every frame each
 connection got (replies, subscription confirmations, messages and
-pmessages, RESP3 pushes) must be the same on both servers.
+pmessages, RESP3 pushes) must be the same on both servers, and so must the
+CLIENT LIST fields of each (flags, db, sub/psub/ssub counts, multi, the last
+command, the protocol).
 
 Order left open by Redis and normalized: PUBSUB CHANNELS and SHARDCHANNELS
 lists (sorted), the pmessages one publish sends one client for several
@@ -153,11 +155,29 @@ def _payload(f):
     return v[2:]
 
 
+# The CLIENT LIST fields compared for each connection (the others are
+# times, addresses, buffer sizes and memory).
+LIST_FIELDS = ("flags", "db", "sub", "psub", "ssub", "multi", "cmd", "resp")
+
+
 class Side:
     def __init__(self, ep):
         self.conns = {"a2": TypedConn(ep), "b2": TypedConn(ep), "c3": TypedConn(ep), "pub": TypedConn(ep)}
         hello = self.conns["c3"].call("HELLO", "3")
         assert isinstance(hello, Typed) and hello.kind == "map"
+        self.ids = {str(c.call("CLIENT", "ID")): role for role, c in self.conns.items()}
+        self.observer = TypedConn(ep)
+
+    def client_list(self):
+        text = self.observer.call("CLIENT", "LIST")
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        out = {}
+        for line in text.splitlines():
+            f = dict(kv.split("=", 1) for kv in line.split(" ") if "=" in kv)
+            role = self.ids.get(f.get("id"))
+            if role:
+                out[role] = " ".join("%s=%s" % (k, f.get(k)) for k in LIST_FIELDS)
+        return out
 
     def step(self, who, args):
         self.conns[who].send(*args)
@@ -174,10 +194,11 @@ class Side:
             if role == who:
                 # PUSH_AFTER_REPLY: replies first, pushes after (stable)
                 got[role] = ([f for f in got[role] if not _is_push(f)] + [f for f in got[role] if _is_push(f)])
+        got["CLIENT LIST"] = self.client_list()
         return got
 
     def close(self):
-        for c in self.conns.values():
+        for c in list(self.conns.values()) + [self.observer]:
             c.close()
 
 
@@ -196,7 +217,7 @@ def test_pubsub_differential(server, redis_ref, seed):
             who, args = gen.step()
             got, want = keel.step(who, args), ref.step(who, args)
             if got != want:
-                roles = [r for r in ROLES if got.get(r) != want.get(r)]
+                roles = [r for r in ROLES + ["CLIENT LIST"] if got.get(r) != want.get(r)]
                 pytest.fail("seed %d, step #%d differs: %s sends %s\n%s\nprevious steps:\n%s\n"
                             "(rerun: KEEL_PUBSUB_SEEDS=%d KEEL_PUBSUB_STEPS=%d)"
                             % (seed, i, who, cli(args),
