@@ -150,7 +150,8 @@ static int l_pack(lua_State *L)
                 size = len;
             }
             if (opt == 'c') {
-                luaL_argcheck(L, len >= size, arg - 1, "string too short");
+                /* Redis names the argument after this one here. */
+                luaL_argcheck(L, len >= size, arg, "string too short");
                 luaL_addlstring(&b, s, size);
             } else {
                 luaL_addlstring(&b, s, len);
