@@ -9,7 +9,9 @@ from Lua scripts), both servers' counters must agree:
 - INFO errorstats: the count per error prefix (WRONGTYPE, ERR, NOSCRIPT,
   EXECABORT...), and INFO stats' total_error_replies;
 - INFO stats: keyspace_hits and keyspace_misses, expired and evicted keys
-  stay out (timing).
+  stay out (timing);
+- INFO keyspace: keys and expires per database (not avg_ttl, an
+  estimate).
 
 Beside the generated commands: unknown commands and subcommands, missing
 scripts and functions, a small function library calling through, Lua
@@ -62,6 +64,9 @@ def counters(conn):
     errs = info_fields(conn, "errorstats")
     out.update(errs)
     out["errorstats order"] = " ".join(errs)  # (Redis lists them by name)
+    for db, v in info_fields(conn, "keyspace").items():
+        # keys and expires per db (avg_ttl is an estimate, time-dependent)
+        out[db] = ",".join(kv for kv in v.split(",") if not kv.startswith("avg_ttl="))
     stats = info_fields(conn, "stats")
     for k in ("total_error_replies", "keyspace_hits", "keyspace_misses", "unexpected_error_replies"):
         out[k] = stats.get(k)
