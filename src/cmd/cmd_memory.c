@@ -64,6 +64,26 @@ static size_t clients_memory(void)
     return n;
 }
 
+/* db.N: the main table's overhead of each non-empty database. */
+static void memory_stats_dbs(client *c)
+{
+    for (int i = 0; i < server.cfg.databases; i++) {
+        db *d = &server.dbs[i];
+        if (db_size(d) == 0) {
+            continue;
+        }
+        char name[32];
+        snprintf(name, sizeof(name), "db.%d", i);
+        reply_bulk_cstr(R(c), name);
+        reply_map(R(c), 2);
+        reply_bulk_cstr(R(c), "overhead.hashtable.main");
+        reply_int(R(c), (long long)(ktable_slots(&d->keys) * sizeof(void *)));
+        /* TTLs live inside the entries: no second table. */
+        reply_bulk_cstr(R(c), "overhead.hashtable.expires");
+        reply_int(R(c), 0);
+    }
+}
+
 static void memory_stats(client *c)
 {
     size_t used = alloc_used(), peak = alloc_peak(), keys;
@@ -78,7 +98,7 @@ static void memory_stats(client *c)
         ndbs += db_size(&server.dbs[i]) > 0;
     }
     const type_memory *tm = type_memory_last();
-    reply_map(R(c), 20 + TYPE_MEMORY_NTYPES + ndbs);
+    reply_map(R(c), 27 + TYPE_MEMORY_NTYPES + ndbs);
     reply_bulk_cstr(R(c), "peak.allocated");
     reply_int(R(c), (long long)(peak > used ? peak : used));
     reply_bulk_cstr(R(c), "total.allocated");
@@ -91,10 +111,15 @@ static void memory_stats(client *c)
     reply_int(R(c), 0);
     reply_bulk_cstr(R(c), "clients.normal");
     reply_int(R(c), (long long)clients);
+    reply_bulk_cstr(R(c), "cluster.links");
+    reply_int(R(c), 0);
     reply_bulk_cstr(R(c), "aof.buffer");
     reply_int(R(c), 0);
     reply_bulk_cstr(R(c), "lua.caches");
     reply_int(R(c), 0);
+    reply_bulk_cstr(R(c), "functions.caches");
+    reply_int(R(c), 0);
+    memory_stats_dbs(c);
     reply_bulk_cstr(R(c), "overhead.total");
     reply_int(R(c), (long long)overhead);
     reply_bulk_cstr(R(c), "keys.count");
@@ -115,6 +140,16 @@ static void memory_stats(client *c)
     reply_int(R(c), (long long)resident);
     reply_bulk_cstr(R(c), "allocator-fragmentation.ratio");
     reply_double(R(c), allocated ? (double)active / (double)allocated : 1);
+    reply_bulk_cstr(R(c), "allocator-fragmentation.bytes");
+    reply_int(R(c), (long long)active - (long long)allocated);
+    reply_bulk_cstr(R(c), "allocator-rss.ratio");
+    reply_double(R(c), active ? (double)resident / (double)active : 1);
+    reply_bulk_cstr(R(c), "allocator-rss.bytes");
+    reply_int(R(c), (long long)resident - (long long)active);
+    reply_bulk_cstr(R(c), "rss-overhead.ratio");
+    reply_double(R(c), resident ? (double)rss / (double)resident : 1);
+    reply_bulk_cstr(R(c), "rss-overhead.bytes");
+    reply_int(R(c), (long long)rss - (long long)resident);
     reply_bulk_cstr(R(c), "fragmentation");
     reply_double(R(c), used ? (double)rss / (double)used : 1);
     reply_bulk_cstr(R(c), "fragmentation.bytes");
@@ -127,21 +162,6 @@ static void memory_stats(client *c)
         reply_bulk_cstr(R(c), name);
         reply_int(R(c), (long long)tm->bytes[type_memory_types[i].type]);
     }
-    for (int i = 0; i < server.cfg.databases; i++) {
-        db *d = &server.dbs[i];
-        if (db_size(d) == 0) {
-            continue;
-        }
-        char name[32];
-        snprintf(name, sizeof(name), "db.%d", i);
-        reply_bulk_cstr(R(c), name);
-        reply_map(R(c), 2);
-        reply_bulk_cstr(R(c), "overhead.hashtable.main");
-        reply_int(R(c), (long long)(ktable_slots(&d->keys) * sizeof(void *)));
-        /* TTLs live inside the entries: no second table. */
-        reply_bulk_cstr(R(c), "overhead.hashtable.expires");
-        reply_int(R(c), 0);
-    }
 }
 
 /* A short diagnosis in the spirit of Redis's MEMORY DOCTOR. */
@@ -151,28 +171,24 @@ static void memory_doctor(client *c)
     str out = str_empty(512);
     int issues = 0;
     if (used < 5 * 1024 * 1024) {
-        out =
-            str_append_cstr(out, "Hi Sam, this instance is empty or is using very little memory, my issues detector "
-                                 "can't be used in these conditions. Please, leave for your mission on Earth and fill "
-                                 "it with some data. The new Sam and I will be back to our programming as soon as I "
-                                 "finished rebooting.");
+        out = str_append_cstr(out, "Memory doctor: this instance holds less than 5 MB, too little for the "
+                                   "figures below to mean anything. Load some data and ask again.");
         reply_verbatim(R(c), out, str_len(out), "txt");
         str_free(out);
         return;
     }
-    out = str_append_cstr(out, "Sam, I detected a few issues in this Keel instance memory implants:\n\n");
+    out = str_append_cstr(out, "Memory doctor: this Keel instance shows the following issues.\n\n");
     if (peak > used && (double)peak / (double)used > 1.5) {
-        out =
-            str_append_cstr(out, " * Peak memory: In the past this instance used more than 150% the memory that is "
-                                 "currently using. The allocator is normally not able to release memory after a peak, "
-                                 "so you can expect to see a big fragmentation ratio.\n\n");
+        out = str_append_cstr(out, " * Peak memory: the peak was more than 1.5 times what is in use now. Memory freed "
+                                   "since stays with the process for the most part, so expect a high fragmentation "
+                                   "ratio until it is reused.\n\n");
         issues++;
     }
     if ((double)rss / (double)used > 1.4) {
         out = str_printf(out,
-                         " * High total RSS: This instance has a memory fragmentation and RSS overhead greater "
-                         "than 1.4 (this means that the Resident Set Size of the process is %.2f times the used "
-                         "memory). Consider MEMORY PURGE, or restarting the instance.\n\n",
+                         " * Resident memory: the process holds %.2f times the memory in use (more than 1.4), "
+                         "through fragmentation and allocator overhead. MEMORY PURGE returns free pages to the "
+                         "kernel; a restart compacts everything.\n\n",
                          (double)rss / (double)used);
         issues++;
     }
@@ -184,10 +200,9 @@ static void memory_doctor(client *c)
     if (issues == 0) {
         str_free(out);
         out = str_empty(128);
-        out = str_append_cstr(out, "Hi Sam, I can't find any memory issue in your instance. I can only account for "
-                                   "what occurs on this base.");
+        out = str_append_cstr(out, "Memory doctor: no memory issue found in this instance.");
     } else {
-        out = str_append_cstr(out, "I'm here to keep you safe, Sam. I want to help you.\n");
+        out = str_append_cstr(out, "INFO memory and MEMORY STATS give the figures behind each point.\n");
     }
     reply_verbatim(R(c), out, str_len(out), "txt");
     str_free(out);
@@ -203,16 +218,16 @@ static void append_stats(void *ctx, const char *s)
 
 static const char *const memory_help[] = {"MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                           "DOCTOR",
-                                          "    Return memory problems reports.",
+                                          "    A plain-text check of the memory figures, with advice.",
                                           "MALLOC-STATS",
-                                          "    Return internal statistics report from the memory allocator.",
+                                          "    The allocator's own statistics report (jemalloc's).",
                                           "PURGE",
-                                          "    Attempt to purge dirty pages for reclamation by the allocator.",
+                                          "    Give the allocator's free pages back to the kernel.",
                                           "STATS",
-                                          "    Return information about the memory usage of the server.",
+                                          "    The server's memory broken down: dataset, overheads, allocator, RSS.",
                                           "USAGE <key> [SAMPLES <count>]",
-                                          "    Return memory in bytes used by <key> and its value. Nested values are",
-                                          "    sampled up to <count> times (default: 5, 0 means sample all).",
+                                          "    Bytes the key and its value take. Big collections are estimated from",
+                                          "    <count> of their elements (5 by default, 0 for all of them).",
                                           "HELP",
                                           "    Prints this help.",
                                           NULL};

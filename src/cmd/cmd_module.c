@@ -5,19 +5,18 @@
 #include "base/log.h"
 #include "server/server.h"
 
-static const char *const module_help[] = {
-    "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "LIST",
-    "    Return a list of loaded modules.",
-    "LOAD <path> [<arg> ...]",
-    "    Load a module library from <path>, passing to it any optional arguments.",
-    "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
-    "    Load a module library from <path>, while passing it module configurations and optional arguments.",
-    "UNLOAD <name>",
-    "    Unload a module.",
-    "HELP",
-    "    Prints this help.",
-    NULL};
+static const char *const module_help[] = {"MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                                          "LIST",
+                                          "    The loaded modules (none: Keel does not load Redis modules).",
+                                          "LOAD <path> [<arg> ...]",
+                                          "    Load a module; refused, as Keel has no module API.",
+                                          "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+                                          "    The same with module parameters; refused likewise.",
+                                          "UNLOAD <name>",
+                                          "    Unload a module; there is none to unload.",
+                                          "HELP",
+                                          "    Prints this help.",
+                                          NULL};
 
 void cmd_module(client *c)
 {

@@ -243,13 +243,13 @@ static const char *const command_help[] = {"COMMAND <subcommand> [<arg> [value] 
 
 static const char *const config_help[] = {"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                           "GET <pattern>",
-                                          "    Return parameters matching the glob-like <pattern> and their values.",
+                                          "    Each parameter whose name matches the glob <pattern>, with its value.",
                                           "SET <directive> <value>",
-                                          "    Set the configuration <directive> to <value>.",
+                                          "    Change parameters at run time (several pairs at once, all or none).",
                                           "RESETSTAT",
-                                          "    Reset statistics reported by the INFO command.",
+                                          "    Zero the counters INFO reports (commands, errors, hits, ...).",
                                           "REWRITE",
-                                          "    Rewrite the configuration file.",
+                                          "    Write the running configuration back into the file it came from.",
                                           "HELP",
                                           "    Prints this help.",
                                           NULL};

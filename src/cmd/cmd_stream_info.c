@@ -5,11 +5,12 @@
 
 static const char *const xinfo_help[] = {"XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                          "CONSUMERS <key> <groupname>",
-                                         "    Show consumers of <groupname>.",
+                                         "    The consumers of the group, with their pending counts and idle times.",
                                          "GROUPS <key>",
-                                         "    Show the stream consumer groups.",
+                                         "    The stream's consumer groups and where each has read up to.",
                                          "STREAM <key> [FULL [COUNT <count>]",
-                                         "    Show information about the stream.",
+                                         "    The stream's length, IDs and first and last entries (FULL: its",
+                                         "    entries, groups and pending lists, up to <count> of each).",
                                          "HELP",
                                          "    Print this help.",
                                          NULL};

@@ -197,19 +197,18 @@ void latency_reset_histograms(void)
 static const char *const help[] = {
     "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "DOCTOR",
-    "    Return a human readable latency analysis report.",
+    "    A plain-text report on the spikes recorded and what may cause them.",
     "GRAPH <event>",
-    "    Return an ASCII latency graph for the <event> class.",
+    "    The <event>'s recorded spikes drawn as a text chart.",
     "HISTORY <event>",
-    "    Return time-latency samples for the <event> class.",
+    "    The <event>'s recorded spikes as (unix time, milliseconds) pairs.",
     "LATEST",
-    "    Return the latest latency samples for all events.",
+    "    For each event: its last spike's time and size, and its largest.",
     "RESET [<event> ...]",
-    "    Reset latency data of one or more <event> classes.",
-    "    (default: reset all data for all event classes)",
+    "    Forget the spikes of the named events (of every event if none is named).",
     "HISTOGRAM [COMMAND ...]",
-    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
-    "    If no commands are specified then all histograms are replied.",
+    "    Per command (the named ones, or every command called so far): its call",
+    "    count and the cumulative distribution of its durations in microseconds.",
     NULL,
 };
 
@@ -320,15 +319,15 @@ static void latency_doctor(client *c)
 {
     str out = str_empty(512);
     if (nevents == 0 || server.cfg.latency_monitor_threshold <= 0) {
-        out = str_append_cstr(out, "Dave, no latency spike was observed during the lifetime of this Keel instance, "
-                                   "not in the slightest bit. I honestly think you ought to sleep a little. ");
+        out = str_append_cstr(out, "Latency doctor: no latency spike was recorded since this Keel instance "
+                                   "started. ");
         if (server.cfg.latency_monitor_threshold <= 0) {
             out = str_append_cstr(out, "(The latency monitor is off: set latency-monitor-threshold to a number of "
                                        "milliseconds to enable it.)");
         }
         out = str_append(out, "\n", 1);
     } else {
-        out = str_append_cstr(out, "Dave, I have observed latency spikes in this Keel instance.\n\n");
+        out = str_append_cstr(out, "Latency doctor: this Keel instance recorded latency spikes.\n\n");
         for (int i = 0; i < nevents; i++) {
             const event *e = &events[i];
             if (e->n == 0) {
@@ -343,7 +342,7 @@ static void latency_doctor(client *c)
                              "all time event %lldms.\n",
                              i + 1, e->name, e->n, (long long)(sum / e->n), (long long)e->max);
         }
-        out = str_append_cstr(out, "\nI have a few advices for you:\n\n- Check SLOWLOG GET for the slow commands, "
+        out = str_append_cstr(out, "\nWhat to look at:\n\n- Check SLOWLOG GET for the slow commands, "
                                    "and avoid O(N) commands on big values; run big deletes with UNLINK.\n");
         if (event_seen("eviction-del") || event_seen("expire-del")) {
             out = str_append_cstr(out, "- Evicted or expired keys were slow to delete. Keel frees values of more than "

@@ -698,6 +698,11 @@ def test_config_misc(config_pair):
         diffs = []
         for cmd, after in MISC:
             got, want = plain(keel.call(*cmd)), plain(ref.call(*cmd))
+            if cmd[1:2] == ["HELP"] and isinstance(got, list) and isinstance(want, list):
+                # the subcommands and their syntax; the descriptions are
+                # each server's own words
+                got = [x for x in got if not str(x).startswith("    ")]
+                want = [x for x in want if not str(x).startswith("    ")]
             if cmd[1:2] == ["GET"] and isinstance(got, list) and isinstance(want, list):
                 # (Redis 7.0 answers in dict order; Keel's own parameters
                 # may match a glob too)
