@@ -64,6 +64,20 @@ static size_t clients_memory(void)
     return n;
 }
 
+/* "<name>.ratio" (or "fragmentation" itself) and "<name>.bytes": how much
+ * larger the outer figure is than the inner one. */
+static void ratio_pair(client *c, const char *name, size_t outer, size_t inner)
+{
+    char key[64];
+    int plain = strcmp(name, "fragmentation") == 0;
+    snprintf(key, sizeof(key), plain ? "%s" : "%s.ratio", name);
+    reply_bulk_cstr(R(c), key);
+    reply_double(R(c), inner ? (double)outer / (double)inner : 1);
+    snprintf(key, sizeof(key), "%s.bytes", name);
+    reply_bulk_cstr(R(c), key);
+    reply_int(R(c), (long long)outer - (long long)inner);
+}
+
 /* db.N: the main table's overhead of each non-empty database. */
 static void memory_stats_dbs(client *c)
 {
@@ -138,22 +152,10 @@ static void memory_stats(client *c)
     reply_int(R(c), (long long)active);
     reply_bulk_cstr(R(c), "allocator.resident");
     reply_int(R(c), (long long)resident);
-    reply_bulk_cstr(R(c), "allocator-fragmentation.ratio");
-    reply_double(R(c), allocated ? (double)active / (double)allocated : 1);
-    reply_bulk_cstr(R(c), "allocator-fragmentation.bytes");
-    reply_int(R(c), (long long)active - (long long)allocated);
-    reply_bulk_cstr(R(c), "allocator-rss.ratio");
-    reply_double(R(c), active ? (double)resident / (double)active : 1);
-    reply_bulk_cstr(R(c), "allocator-rss.bytes");
-    reply_int(R(c), (long long)resident - (long long)active);
-    reply_bulk_cstr(R(c), "rss-overhead.ratio");
-    reply_double(R(c), resident ? (double)rss / (double)resident : 1);
-    reply_bulk_cstr(R(c), "rss-overhead.bytes");
-    reply_int(R(c), (long long)rss - (long long)resident);
-    reply_bulk_cstr(R(c), "fragmentation");
-    reply_double(R(c), used ? (double)rss / (double)used : 1);
-    reply_bulk_cstr(R(c), "fragmentation.bytes");
-    reply_int(R(c), (long long)rss - (long long)used);
+    ratio_pair(c, "allocator-fragmentation", active, allocated);
+    ratio_pair(c, "allocator-rss", resident, active);
+    ratio_pair(c, "rss-overhead", rss, resident);
+    ratio_pair(c, "fragmentation", rss, used);
     /* Keel's own: the dataset's bytes per type as the last pass over the
      * keyspace measured them (db/type_memory.h). */
     for (int i = 0; i < TYPE_MEMORY_NTYPES; i++) {
