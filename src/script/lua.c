@@ -530,19 +530,25 @@ static void lua_to_reply(client *c, lua_State *L, int idx, int resp, int depth)
 
 /* ---- the redis table ---- */
 
-/* Fails a redis.call/pcall: raises for call, returns {err=} for pcall. */
-static int call_fail(lua_State *L, int raise, const char *msg)
+/* Fails a redis.call/pcall with {err=msg}: raised for call, returned
+ * for pcall; counted marks it as already in the error statistics. */
+static int call_error(lua_State *L, int raise, const char *msg, int counted)
 {
     if (ldb_tracing()) {
         ldb_log_call_error(msg);
     }
-    if (raise) {
-        return svm_raise(L, msg);
-    }
     lua_newtable(L);
     lua_pushstring(L, msg);
     lua_setfield(L, -2, "err");
-    return 1;
+    if (counted) {
+        mark_counted(L);
+    }
+    return raise ? lua_error(L) : 1;
+}
+
+static int call_fail(lua_State *L, int raise, const char *msg)
+{
+    return call_error(L, raise, msg, 0);
 }
 
 /* A command refused before it ran (unknown, arity, ACL, read-only...):
@@ -550,16 +556,9 @@ static int call_fail(lua_State *L, int raise, const char *msg)
  * call, so the script passing the error on does not count it again. */
 static int call_refuse(lua_State *L, int raise, command *cmd, const char *msg)
 {
-    if (ldb_tracing()) {
-        ldb_log_call_error(msg);
-    }
     errorstats_count(msg);
     stats_count_rejected(cmd);
-    lua_newtable(L);
-    lua_pushstring(L, msg);
-    lua_setfield(L, -2, "err");
-    mark_counted(L);
-    return raise ? lua_error(L) : 1;
+    return call_error(L, raise, msg, 1);
 }
 
 static void fake_reset_reply(void)

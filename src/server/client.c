@@ -177,7 +177,7 @@ void client_free(client *c)
         forget_deferred_read(c);
     }
     free_argv_owned(c);
-    client_forget_original(c);
+    alloc_free(c->orig_argv);
     alloc_free(c->argv_owned);
     alloc_free(c->argv);
     alloc_free(c->qbuf);

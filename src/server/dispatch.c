@@ -20,6 +20,7 @@
 
 int (*gate_multi)(client *c, command *cmd);
 void (*dispatch_after_call)(client *c, command *cmd, int top);
+int (*gate_busy)(client *c, command *cmd);
 /* total_error_replies when the last command started or ended: the
  * errors past it are the running command's own. */
 static long long errors_seen;
@@ -39,7 +40,6 @@ void stats_count_rejected(command *cmd)
     }
     errors_seen = server.stats.total_error_replies;
 }
-int (*gate_busy)(client *c, command *cmd);
 
 static void reply_unknown(client *c)
 {
@@ -201,8 +201,8 @@ static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
     }
     if (slowlog_wants(dur) && !(cmd->flags & CMD_SKIP_SLOWLOG) &&
         !((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_IN_SCRIPT))) {
-        sv *argv = c->orig_argv ? c->orig_argv : c->argv;
-        int argc = c->orig_argv ? c->orig_argc : c->argc;
+        int argc;
+        sv *argv = client_sent_argv(c, &argc);
         sv tmp[8];
         sv *red = argc <= 8 ? tmp : alloc_mem(sizeof(sv) * (size_t)argc);
         slowlog_record(c, monitor_redact(c, argv, argc, red), argc, dur);
@@ -282,11 +282,11 @@ void dispatch_call(client *c, command *cmd)
     observe(c, cmd, st, dur);
     if (show) {
         /* As sent, not as rewritten for the replicas (XADD's ID). */
-        monitor_feed(c, c->orig_argv ? c->orig_argv : c->argv, c->orig_argv ? c->orig_argc : c->argc);
+        int argc;
+        sv *argv = client_sent_argv(c, &argc);
+        monitor_feed(c, argv, argc);
     }
-    if (c->orig_argv) {
-        client_forget_original(c);
-    }
+    client_forget_original(c);
     if (server.dirty > dirty && (cmd->flags & CMD_WRITE)) {
         if (!c->propagate_as_is) {
             propagate_cmd(c->db->id, c->argv, c->argc);

@@ -194,17 +194,27 @@ static str own(client *c, sv val)
 /* The argv as sent, kept once before the first rewrite. */
 static void keep_original(client *c)
 {
-    if (!c->orig_argv) {
-        c->orig_argv = alloc_mem(sizeof(sv) * (size_t)(c->argc ? c->argc : 1));
-        memcpy(c->orig_argv, c->argv, sizeof(sv) * (size_t)c->argc);
-        c->orig_argc = c->argc;
+    if (c->orig_kept) {
+        return;
     }
+    if (c->argc > c->orig_cap) {
+        c->orig_cap = c->argc;
+        c->orig_argv = alloc_resize(c->orig_argv, sizeof(sv) * (size_t)c->orig_cap);
+    }
+    memcpy(c->orig_argv, c->argv, sizeof(sv) * (size_t)c->argc);
+    c->orig_argc = c->argc;
+    c->orig_kept = 1;
 }
 
 void client_forget_original(client *c)
 {
-    alloc_free(c->orig_argv);
-    c->orig_argv = NULL;
+    c->orig_kept = 0;
+}
+
+sv *client_sent_argv(client *c, int *argc)
+{
+    *argc = c->orig_kept ? c->orig_argc : c->argc;
+    return c->orig_kept ? c->orig_argv : c->argv;
 }
 
 void client_rewrite_arg(client *c, int i, sv val)

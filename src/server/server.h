@@ -104,9 +104,10 @@ struct client {
     str *argv_owned;
     int argv_owned_len, argv_owned_cap;
     /* argv as the client sent it, saved by the command's first rewrite
-     * (MONITOR and SLOWLOG show it, as Redis does); NULL: not rewritten. */
+     * (MONITOR and SLOWLOG show it, as Redis does) while orig_kept; the
+     * array stays with the client, so a rewrite allocates nothing. */
     sv *orig_argv;
-    int orig_argc;
+    int orig_argc, orig_cap, orig_kept;
     command *cmd;
     command *lastcmd;
 
@@ -493,6 +494,8 @@ void client_rewrite_arg(client *c, int i, sv val);
 void client_rewrite_argv(client *c, sv *argv, int argc);
 /* Drops the argv kept by the first rewrite (at the end of each call). */
 void client_forget_original(client *c);
+/* The argv as the client sent it (before any rewrite). */
+sv *client_sent_argv(client *c, int *argc);
 
 /* Hooks other modules register for propagated writes (AOF, replicas). */
 typedef void (*propagate_fn)(int dbid, sv *argv, int argc);
