@@ -13,7 +13,7 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 GEN := build/gen
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Isrc -I$(GEN) $(LUA_CFLAGS) -MMD -MP
 # libmicrohttpd serves the metrics endpoint (src/server/metrics.c).
-LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd -luring -lxxhash $(LUA_LIBS)
+LIBS := -lpthread -ldl -lm -lssl -lcrypto -llzf -lmicrohttpd -luring -lxxhash $(LUA_LIBS)
 
 ifeq ($(SANITIZE),thread)
   # ThreadSanitizer: for the I/O, lazy-free, fsync and metrics threads.
@@ -238,7 +238,7 @@ endif
 FUZZ_LOADER_OPTS = -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=30 -artifact_prefix=$(CURDIR)/build/fuzz/
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(WARN) -Werror=incompatible-pointer-types -Isrc -I$(GEN) -Itests/fuzz $(LUA_CFLAGS) -MMD -MP
 FUZZ_SRV_OBJS := $(SRCS:src/%.c=$(FUZZ_OBJ)/%.o)
-FUZZ_LIBS := -lpthread -lm -lssl -lcrypto -llzf -lmicrohttpd -luring -lxxhash $(LUA_LIBS)
+FUZZ_LIBS := -lpthread -ldl -lm -lssl -lcrypto -llzf -lmicrohttpd -luring -lxxhash $(LUA_LIBS)
 
 $(FUZZ_OBJ)/%.o: src/%.c
 	@mkdir -p $(dir $@)

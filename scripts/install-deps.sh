@@ -7,11 +7,13 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libssl-dev: TLS (and SHA-1); openssl: the CLI the TLS tests and the bench's
-# tls section make their certificates with.
+# tls section make their certificates with. redis-redisearch: a Redis module
+# built for Redis, which the module tests load into Keel and Redis alike.
 PKGS=(build-essential pkg-config libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libssl-dev openssl
       python3-pytest python3-pytest-xdist python3-redis redis-server redis-tools clang-format
       node-redis libhiredis-dev liblzf-dev redis-sentinel nutcracker
-      libmicrohttpd-dev liburing-dev libxxhash-dev python3-prometheus-client prometheus-redis-exporter chromium)
+      libmicrohttpd-dev liburing-dev libxxhash-dev python3-prometheus-client prometheus-redis-exporter chromium
+      redis-redisearch)
 IOREDIS_MARK="$ROOT/tests/clients/node_modules/ioredis/package.json"
 
 missing=()

@@ -81,6 +81,8 @@ typedef struct acl_user {
 /* Creates the default user (on nopass ~* &* +@all) with requirepass's
  * password if one is set. Call after cmd_table_init. */
 void acl_init(void);
+/* A command added after start-up (a module's): its categories, from its flags. */
+void acl_command_added(command *cmd);
 extern acl_user *acl_default_user;
 acl_user *acl_user_find(const char *name, size_t len);
 /* The users in name order (as ACL LIST and ACL USERS show them). */

@@ -17,7 +17,8 @@ static void count_category(const acl_selector *s, uint32_t cat, long *on, long *
 {
     *on = *off = 0;
     for (int i = 0; i < acl_nids; i++) {
-        if (cmd_by_id(i)->acl_cats & cat) {
+        const command *cmd = cmd_by_id(i);
+        if (cmd && !cmd->gone && (cmd->acl_cats & cat)) {
             if (acl_bit_get(s, i)) {
                 (*on)++;
             } else {

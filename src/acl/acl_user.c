@@ -144,8 +144,10 @@ static void update_allperm(acl_user *u)
 {
     const acl_selector *s = &u->sels[0];
     int all = (s->flags & ACL_SEL_ALLKEYS) && (s->flags & ACL_SEL_ALLCHANNELS);
+    /* Ids no command holds yet (room for modules' commands) do not count:
+     * a user with every command has the ones a module adds later too. */
     for (int i = 0; all && i < acl_nids; i++) {
-        all = acl_bit_get(s, i);
+        all = acl_bit_get(s, i) || !cmd_by_id(i);
     }
     u->allperm = all;
 }
@@ -526,13 +528,20 @@ void acl_apply_requirepass(void)
     }
 }
 
+void acl_command_added(command *cmd)
+{
+    cmd->acl_cats = acl_command_categories(cmd);
+}
+
 void acl_init(void)
 {
     acl_nids = cmd_total();
     acl_nwords = (acl_nids + 63) / 64;
     for (int i = 0; i < acl_nids; i++) {
         command *cmd = cmd_by_id(i);
-        cmd->acl_cats = acl_command_categories(cmd);
+        if (cmd) {
+            cmd->acl_cats = acl_command_categories(cmd);
+        }
     }
     acl_default_user = acl_user_new_detached("default", 7);
     static const char *const steps[] = {"+@all", "~*", "&*", "on", "nopass"};

@@ -172,7 +172,16 @@ command *cmd_lookup_full(const char *name, size_t len);
 /* What argv runs: cmd itself, or the subcommand argv[1] names (NULL when
  * cmd is a container and argv[1] names none of its subcommands). */
 command *cmd_resolve(command *cmd, const sv *argv, int argc);
-/* Commands and subcommands together, by ACL id (0 .. cmd_total()-1). */
+/* Commands added at run time (a module's): at most this many, ever. */
+#define CMD_EXTRA_MAX 1024
+/* Adds cmd (which must outlive the table) under its name: -1 when the
+ * name is taken or no room is left. Its acl_id is set here. */
+int cmd_table_add(command *cmd);
+/* Takes an added command's name away; the entry stays (clients may still
+ * point at it as their last command) but is gone from every listing. */
+void cmd_table_remove(command *cmd);
+/* Commands and subcommands together, by ACL id (0 .. cmd_total()-1; an id
+ * of the room for added commands that none has taken yet gives NULL). */
 int cmd_total(void);
 command *cmd_by_id(int id);
 /* Iteration over the table. */

@@ -171,7 +171,7 @@ static void acl_cat(client *c)
     long long n = 0;
     for (int id = 0; id < cmd_total(); id++) {
         command *cmd = cmd_by_id(id);
-        if (cmd->acl_cats & cat) {
+        if (cmd && !cmd->gone && (cmd->acl_cats & cat)) {
             reply_bulk_cstr(R(c), cmd->name);
             n++;
         }

@@ -5,6 +5,7 @@
 #include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "server/server.h"
 
 void cmd_ping(client *c)
@@ -170,7 +171,7 @@ void cmd_hello(client *c)
     reply_bulk_cstr(R(c), "role");
     reply_bulk_cstr(R(c), (c->flags & CLIENT_REPLICA) ? "replica" : "master");
     reply_bulk_cstr(R(c), "modules");
-    reply_empty_array(R(c));
+    module_list_reply(c);
 }
 
 void cmd_select(client *c)

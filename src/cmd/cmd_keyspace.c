@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "module/module.h"
 #include "server/free_wait.h"
 #include "server/server.h"
 
@@ -86,10 +87,16 @@ void cmd_exists(client *c)
     reply_int(R(c), n);
 }
 
+/* TYPE's answer: a module value shows its type's own name, as in Redis. */
+static const char *kobj_type_name(const kobj *o)
+{
+    return o->type == OBJ_MODULE ? module_value_type_name(o) : obj_type_name(o->type);
+}
+
 void cmd_type(client *c)
 {
     kobj *o = lookup_counted(c, c->db, c->argv[1], 1, 1);
-    reply_status(R(c), o ? obj_type_name(o->type) : "none");
+    reply_status(R(c), o ? kobj_type_name(o) : "none");
 }
 
 void cmd_dbsize(client *c)
@@ -270,7 +277,17 @@ void cmd_copy(client *c)
         reply_int(R(c), 0);
         return;
     }
-    kobj *n = kobj_dup_as(o, newkey, kobj_expire(o));
+    kobj *n;
+    if (o->type == OBJ_MODULE) {
+        void *v;
+        if (module_value_copy(o, newkey, &v) < 0) {
+            reply_err(c, "ERR not supported for this module key");
+            return;
+        }
+        n = kobj_new_ptr(newkey, OBJ_MODULE, v, kobj_expire(o));
+    } else {
+        n = kobj_dup_as(o, newkey, kobj_expire(o));
+    }
     db_set_new(dst, n); /* frees any old value, lazily when big */
     if (old) {
         db_restore_access(n, -1, -1); /* a copy is a new key, not an access */
@@ -440,7 +457,7 @@ void cmd_scan(client *c)
         if (pat.ptr && !util_glob_match(pat.ptr, pat.len, k.ptr, k.len, 0)) {
             continue;
         }
-        if (type.ptr && !sv_eq_ci(type, obj_type_name(o->type))) {
+        if (type.ptr && !sv_eq_ci(type, kobj_type_name(o))) {
             continue;
         }
         b.items[kept++] = o;

@@ -1,34 +1,66 @@
-/* cmd_module: MODULE, so that tools probing for modules get Redis's
- * answers. Keel has no module API: the list is always empty and loading
- * always fails. LOAD, LOADEX and UNLOAD are gated by enable-module-command
- * in dispatch (CMD_PROTECTED), before they get here. */
+/* cmd_module: MODULE. LOAD, LOADEX and UNLOAD are gated by
+ * enable-module-command in dispatch (CMD_PROTECTED), before they get
+ * here; the work is src/module/'s. */
+#include <stdio.h>
+
 #include "base/log.h"
+#include "module/module.h"
 #include "server/server.h"
 
 static const char *const module_help[] = {"MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                           "LIST",
-                                          "    The loaded modules (none: Keel does not load Redis modules).",
+                                          "    The loaded modules: name, version, path and arguments of each.",
                                           "LOAD <path> [<arg> ...]",
-                                          "    Load a module; refused, as Keel has no module API.",
+                                          "    Load the module at path, handing it the arguments.",
                                           "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
-                                          "    The same with module parameters; refused likewise.",
+                                          "    The same with the arguments after ARGS (module configs are refused).",
                                           "UNLOAD <name>",
-                                          "    Unload a module; there is none to unload.",
+                                          "    Unload a module that has no data types.",
                                           "HELP",
                                           "    Prints this help.",
                                           NULL};
+
+static void load(client *c, int first_arg)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%.*s", (int)c->argv[2].len, c->argv[2].ptr);
+    if (module_load(path, c->argv + first_arg, c->argc - first_arg) < 0) {
+        reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+        return;
+    }
+    reply_ok(R(c));
+}
 
 void cmd_module(client *c)
 {
     if (arg_is(c, 1, "HELP")) {
         reply_help(c, module_help);
     } else if (arg_is(c, 1, "LIST")) {
-        reply_array(R(c), 0);
-    } else if (arg_is(c, 1, "LOAD") || arg_is(c, 1, "LOADEX")) {
-        log_msg(LOG_WARNING, "Module %.*s failed to load: Keel has no module API", (int)c->argv[2].len, c->argv[2].ptr);
-        reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+        module_list_reply(c);
+    } else if (arg_is(c, 1, "LOAD")) {
+        load(c, 3);
+    } else if (arg_is(c, 1, "LOADEX")) {
+        int i = 3;
+        if (i < c->argc && arg_is(c, i, "CONFIG")) {
+            log_msg(LOG_WARNING, "Module %.*s: LOADEX CONFIG is not supported by Keel", (int)c->argv[2].len,
+                    c->argv[2].ptr);
+            reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+            return;
+        }
+        if (i < c->argc && !arg_is(c, i, "ARGS")) {
+            reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+            return;
+        }
+        load(c, i < c->argc ? i + 1 : i);
     } else if (arg_is(c, 1, "UNLOAD")) {
-        reply_err(c, "ERR Error unloading module: no such module with that name");
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)c->argv[2].len, c->argv[2].ptr);
+        const char *why;
+        if (module_unload(name, &why) < 0) {
+            reply_errf(c, "ERR Error unloading module: %s", why);
+            return;
+        }
+        reply_ok(R(c));
     } else {
         reply_subcommand_unknown(c);
     }

@@ -75,6 +75,11 @@ static const struct {
 
 static dict by_name;
 
+/* Commands added at run time (modules): each keeps its place, and so its
+ * ACL id, for good; an unloaded module's are only unnamed (gone). */
+static command *extra[CMD_EXTRA_MAX];
+static int nextra;
+
 /* Links each container to its run of subcommands. */
 static void link_subcommands(void)
 {
@@ -324,25 +329,53 @@ command *cmd_resolve(command *cmd, const sv *argv, int argc)
 
 int cmd_total(void)
 {
-    return TABLE_LEN + SUBTABLE_LEN;
+    return TABLE_LEN + SUBTABLE_LEN + CMD_EXTRA_MAX;
 }
 
 command *cmd_by_id(int id)
 {
-    if (id < 0 || id >= TABLE_LEN + SUBTABLE_LEN) {
+    if (id < 0 || id >= TABLE_LEN + SUBTABLE_LEN + nextra) {
         return NULL;
+    }
+    if (id >= TABLE_LEN + SUBTABLE_LEN) {
+        return extra[id - TABLE_LEN - SUBTABLE_LEN];
     }
     return id < TABLE_LEN ? &table[id] : &subtable[id - TABLE_LEN];
 }
 
 int cmd_count(void)
 {
-    return TABLE_LEN;
+    return TABLE_LEN + nextra;
 }
 
 command *cmd_at(int i)
 {
+    if (i >= TABLE_LEN && i < TABLE_LEN + nextra) {
+        return extra[i - TABLE_LEN];
+    }
     return i >= 0 && i < TABLE_LEN ? &table[i] : NULL;
+}
+
+int cmd_table_add(command *cmd)
+{
+    if (nextra == CMD_EXTRA_MAX || cmd_lookup(cmd->name, strlen(cmd->name))) {
+        return -1;
+    }
+    cmd->acl_id = TABLE_LEN + SUBTABLE_LEN + nextra;
+    extra[nextra++] = cmd;
+    dict_entry *e = dict_entry_new(cmd->name, strlen(cmd->name), cmd);
+    dict_insert(&by_name, &e->node);
+    slots_build();
+    return 0;
+}
+
+void cmd_table_remove(command *cmd)
+{
+    if (cmd_lookup(cmd->name, strlen(cmd->name)) == cmd) {
+        dict_entry_remove(&by_name, cmd->name, strlen(cmd->name), NULL);
+        slots_build();
+    }
+    cmd->gone = 1;
 }
 
 typedef struct flag_name {

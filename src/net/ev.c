@@ -34,10 +34,11 @@ struct ev_loop {
     long long next_timer_id;
     int stop;
     ev_hook_fn before_sleep;
-    long poll_max_us; /* busy-poll ceiling; 0 turns polling off */
-    long poll_us;     /* current window, adapted to how long sleeps last */
-    int depth;        /* ev_process calls in progress */
-    int from_run;     /* the outermost of them is ev_run's */
+    void (*before_wait)(void), (*after_wait)(void); /* around each wait for events */
+    long poll_max_us;                               /* busy-poll ceiling; 0 turns polling off */
+    long poll_us;                                   /* current window, adapted to how long sleeps last */
+    int depth;                                      /* ev_process calls in progress */
+    int from_run;                                   /* the outermost of them is ev_run's */
 };
 
 ev_loop *ev_new(int setsize)
@@ -162,6 +163,12 @@ void ev_timer_del(ev_loop *l, long long id)
     }
 }
 
+void ev_set_wait_hooks(ev_loop *l, void (*before)(void), void (*after)(void))
+{
+    l->before_wait = before;
+    l->after_wait = after;
+}
+
 void ev_set_before_sleep(ev_loop *l, ev_hook_fn fn)
 {
     l->before_sleep = fn;
@@ -277,7 +284,13 @@ int ev_process(ev_loop *l, long max_wait_ms)
             wait = d;
         }
     }
+    if (l->before_wait) {
+        l->before_wait();
+    }
     int n = wait_events(l, (int)wait);
+    if (l->after_wait) {
+        l->after_wait();
+    }
     l->depth++;
     for (int i = 0; i < n; i++) {
         int fd = l->fired[i].data.fd;

@@ -25,6 +25,8 @@ int ev_mask(ev_loop *loop, int fd);
 long long ev_timer_add(ev_loop *loop, long ms, ev_timer_fn fn, void *data);
 void ev_timer_del(ev_loop *loop, long long id);
 void ev_set_before_sleep(ev_loop *loop, ev_hook_fn fn);
+/* Run right before and right after each wait for events (modules' GIL). */
+void ev_set_wait_hooks(ev_loop *loop, void (*before)(void), void (*after)(void));
 /* Poll for up to max_us (adaptively) before sleeping; 0 disables. */
 void ev_set_busy_poll(ev_loop *loop, long max_us);
 /* The current polling window in microseconds (tests and INFO). */

@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "persist/aof.h"
 #include "proto/resp_parse.h"
 #include "server/server.h"
@@ -291,6 +292,7 @@ str aof_key_commands(str out, kobj *o)
     case OBJ_SET: set_commands(&out, key, kobj_ptr(o)); break;
     case OBJ_ZSET: zset_commands(&out, key, kobj_ptr(o)); break;
     case OBJ_HASH: hash_commands(&out, key, kobj_ptr(o)); break;
+    case OBJ_MODULE: out = module_aof_rewrite(out, o); break;
     default: stream_commands(&out, key, kobj_ptr(o)); break;
     }
     int64_t expire = kobj_expire(o);

@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "ds/intset.h"
 #include "ds/redis_listpack.h"
+#include "module/module.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
 #include "script/lua.h"
@@ -56,6 +57,31 @@ static int fail(reader *r, const char *fmt, const char *what)
         r->failed = 1;
     }
     return -1;
+}
+
+/* The reader as module values see it (src/module/). */
+static int r_len(reader *r, uint64_t *len);
+static str r_string(reader *r);
+static int r_bytes(reader *r, void *buf, size_t n);
+
+int rdb_in_len(rdb_in *r, uint64_t *v)
+{
+    return r_len((reader *)r, v);
+}
+
+str rdb_in_string(rdb_in *r)
+{
+    return r_string((reader *)r);
+}
+
+int rdb_in_bytes(rdb_in *r, void *buf, size_t len)
+{
+    return r_bytes((reader *)r, buf, len);
+}
+
+int rdb_in_fail(rdb_in *r, const char *msg, const char *what)
+{
+    return fail((reader *)r, msg, what);
 }
 
 static uint64_t remaining(const reader *r)
@@ -919,6 +945,10 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
         v = load_stream(r, type);
         otype = OBJ_STREAM;
         break;
+    case RDB_TYPE_MODULE_2:
+        v = module_rdb_load_value((rdb_in *)r, key);
+        otype = OBJ_MODULE;
+        break;
     default: {
         char t[16];
         snprintf(t, sizeof(t), "%d", type);
@@ -930,7 +960,7 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
         return NULL;
     }
     kobj *o = kobj_new_ptr(key, otype, v, expire);
-    if (otype != OBJ_STREAM && obj_type_ops(otype)->length(v) == 0) {
+    if (otype != OBJ_STREAM && otype != OBJ_MODULE && obj_type_ops(otype)->length(v) == 0) {
         kobj_free(o);
         *skip = 1;
         return NULL;
@@ -1054,8 +1084,14 @@ static int load_all(reader *r)
         if (type == RDB_OPCODE_EOF) {
             break;
         }
-        if (type == RDB_OPCODE_MODULE_AUX || type == 246) {
-            return fail(r, "The RDB holds module or pre-release function data, which Keel cannot load%s", "");
+        if (type == RDB_OPCODE_MODULE_AUX) {
+            if (module_rdb_load_aux((rdb_in *)r) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (type == 246) {
+            return fail(r, "The RDB holds pre-release function data, which Keel cannot load%s", "");
         }
         if (r->f && (++keys & 1023) == 0) {
             persistence_loading_progress((long long)r->pos, (long long)r->size);

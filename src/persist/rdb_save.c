@@ -14,6 +14,7 @@
 #include "base/crc64.h"
 #include "base/util.h"
 #include "ds/redis_listpack.h"
+#include "module/module.h"
 #include "persist/aof.h"
 #include "persist/bgwriter.h"
 #include "persist/rdb.h"
@@ -459,6 +460,22 @@ static void save_stream(writer *w, stream *s)
 
 static void save_function(const char *code, size_t len, void *ctx);
 
+/* The writer as module values see it (src/module/). */
+void rdb_out_len(rdb_out *w, uint64_t v)
+{
+    w_len((writer *)w, v);
+}
+
+void rdb_out_string(rdb_out *w, const char *p, size_t len)
+{
+    w_string((writer *)w, p, len);
+}
+
+void rdb_out_bytes(rdb_out *w, const void *p, size_t len)
+{
+    w_bytes((writer *)w, p, len);
+}
+
 /* ---- keys ---- */
 
 /* The value's RDB type byte. */
@@ -470,6 +487,7 @@ static int value_type(kobj *o)
     case OBJ_SET: return RDB_TYPE_SET;
     case OBJ_ZSET: return RDB_TYPE_ZSET_2;
     case OBJ_HASH: return hash_ttl_count(kobj_ptr(o)) > 0 ? RDB_TYPE_HASH_METADATA : RDB_TYPE_HASH;
+    case OBJ_MODULE: return RDB_TYPE_MODULE_2;
     default: return RDB_TYPE_STREAM_LISTPACKS_2;
     }
 }
@@ -487,6 +505,7 @@ static void save_value(writer *w, kobj *o, int type)
     case RDB_TYPE_ZSET_2: save_zset(w, kobj_ptr(o)); break;
     case RDB_TYPE_HASH: save_hash(w, kobj_ptr(o), 0); break;
     case RDB_TYPE_HASH_METADATA: save_hash(w, kobj_ptr(o), 1); break;
+    case RDB_TYPE_MODULE_2: module_rdb_save_value((rdb_out *)w, o); break;
     default: save_stream(w, kobj_ptr(o)); break;
     }
 }

@@ -19,6 +19,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "net/tls.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
@@ -1368,6 +1369,10 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 {
     if (at_startup && strcasecmp(name, "rename-command") == 0) {
         return rename_command(value, err, errlen);
+    }
+    if (at_startup && strcasecmp(name, "loadmodule") == 0) {
+        module_queue_load(value); /* loaded once the server is set up */
+        return 0;
     }
     if (at_startup && strcasecmp(name, "user") == 0) {
         /* "--user alice on >pw": the command line's form of a user line. */

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
+#include "module/module.h"
 #include "net/uring.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
@@ -357,11 +358,12 @@ static str section_keyspace(str s)
     return s;
 }
 
-/* Redis's sections for modules (Keel loads none) and cluster mode (Keel
- * is a standalone server): monitoring tools read cluster_enabled. */
+/* Redis's sections for modules (one line per loaded module) and cluster
+ * mode (Keel is a standalone server): monitoring tools read
+ * cluster_enabled. */
 static str section_modules(str s)
 {
-    return str_append_cstr(s, "# Modules\r\n");
+    return module_info_lines(str_append_cstr(s, "# Modules\r\n"));
 }
 
 static str section_cluster(str s)

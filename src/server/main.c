@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "db/lazyfree.h"
 #include "db/type_memory.h"
+#include "module/module.h"
 #include "net/sock.h"
 #include "net/tls.h"
 #include "net/uring.h"
@@ -599,13 +600,19 @@ int main(int argc, char **argv)
     db_hooks_installed.latency = on_keyspace_latency;
     cmd_table_init();
     acl_init();
+    types_init();
+    features_init();
+    module_init();
+    /* Modules before the users: ACL rules may name their commands. */
+    if (module_load_queued() < 0) {
+        fprintf(stderr, "Keel could not load a module given by loadmodule: see the log\n");
+        return 1;
+    }
     if (acl_load_startup(err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "Aborting Keel startup because of ACL errors: %s", err);
         fprintf(stderr, "Aborting Keel startup because of ACL errors: %s\n", err);
         return 1;
     }
-    types_init();
-    features_init();
     repl_init();
     lazyfree_start();
     /* A bad certificate or key stops start-up before anything listens. */
@@ -646,6 +653,7 @@ int main(int argc, char **argv)
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);
+    ev_set_wait_hooks(server.loop, module_gil_release, module_gil_acquire);
     ev_set_busy_poll(server.loop, server.cfg.busy_poll_us);
     log_msg(LOG_NOTICE, "Keel %s (redis-compatible %s) started, pid=%d, port=%d", KEEL_VERSION,
             KEEL_REDIS_COMPAT_VERSION, (int)getpid(), server.cfg.port);

@@ -39,8 +39,13 @@ void signal_write(client *c, int notify_class, const char *event, sv key)
 
 /* Publishes __keyspace@<db>__:<key> <event> and __keyevent@<db>__:<event>
  * <key> as notify-keyspace-events selects. */
+void (*notify_module_hook)(int notify_class, const char *event, sv key, int dbid);
+
 void notify_event(int notify_class, const char *event, sv key, int dbid)
 {
+    if (notify_module_hook) {
+        notify_module_hook(notify_class, event, key, dbid);
+    }
     int flags = server.cfg.notify_keyspace_events;
     if (!notify_publish || !(flags & notify_class)) {
         return;

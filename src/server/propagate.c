@@ -59,9 +59,11 @@ void propagate_cmd(int dbid, sv *argv, int argc)
 
 static int suspended;
 
-void propagate_suspend(int on)
+int propagate_suspend(int on)
 {
+    int was = suspended;
     suspended = on;
+    return was;
 }
 
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets)

@@ -471,6 +471,9 @@ kobj *string_make_raw(client *c, sv key, kobj *o);
 /* Every change to a key calls this once: counts dirty, invalidates WATCH
  * and tracking, wakes blocked clients, emits the keyspace event. */
 void signal_write(client *c, int notify_class, const char *event, sv key);
+/* Modules subscribed to keyspace events (src/module/); NULL while none
+ * is: called for every event, whatever notify-keyspace-events says. */
+extern void (*notify_module_hook)(int notify_class, const char *event, sv key, int dbid);
 /* The keyspace notification alone (e.g. for extra events). */
 void notify_event(int notify_class, const char *event, sv key, int dbid);
 /* Deletes key (returns 0 if absent), propagating DEL and signalling "del":
@@ -511,7 +514,7 @@ void propagate_cmd(int dbid, sv *argv, int argc);
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets);
 /* While on, nothing propagates (a log replayed into memory by DEBUG
  * LOADAOF, inside a command, must not be logged or sent again). */
-void propagate_suspend(int on);
+int propagate_suspend(int on); /* returns the state before */
 /* The current command goes to replicas as it is, though it wrote nothing
  * (PUBLISH: subscribers of replicas hear it too). */
 void propagate_to_replicas(client *c);

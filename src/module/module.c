@@ -1,0 +1,398 @@
+/* module: loading and unloading modules, their commands, and the calls
+ * into a module command from dispatch. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acl/acl.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "module/module_int.h"
+
+static km_module **modules;
+static int nmodules;
+static str *queued; /* loadmodule lines, until the server is set up */
+static int nqueued;
+
+int module_count(void)
+{
+    return nmodules;
+}
+
+km_module *km_module_by_name(const char *name)
+{
+    for (int i = 0; i < nmodules; i++) {
+        if (modules[i]->name && strcasecmp(modules[i]->name, name) == 0) {
+            return modules[i];
+        }
+    }
+    return NULL;
+}
+
+km_command *km_command_of(const command *cmd)
+{
+    return (km_command *)cmd;
+}
+
+/* ---- commands ---- */
+
+/* Dispatch's handler of every module command: argv becomes module
+ * strings, the module's function runs in a context of its own. */
+static void run_command(client *c)
+{
+    km_command *kc = km_command_of(c->cmd);
+    km_ctx ctx;
+    km_ctx_init(&ctx, kc->module, c);
+    ctx.flags |= KCTX_IN_COMMAND;
+    km_string *small[16];
+    km_string **argv = c->argc <= 16 ? small : alloc_mem(sizeof(*argv) * (size_t)c->argc);
+    for (int i = 0; i < c->argc; i++) {
+        argv[i] = km_string_new(NULL, c->argv[i].ptr, c->argv[i].len);
+    }
+    kc->fn(&ctx, argv, c->argc);
+    km_ctx_done(&ctx);
+    for (int i = 0; i < c->argc; i++) {
+        km_string_release(NULL, argv[i]);
+    }
+    if (argv != small) {
+        alloc_free(argv);
+    }
+}
+
+/* A module command's keys when it asked for "getkeys-api": the module is
+ * asked (its function runs in a keys-request context and calls KeyAtPos)
+ * instead of the first/last/step it gave. */
+static int keys_by_module(const command *cmd, const sv *argv, int argc, key_ref *out, int max)
+{
+    km_command *kc = km_command_of(cmd);
+    km_ctx ctx;
+    km_ctx_init(&ctx, kc->module, server.current_client);
+    ctx.flags |= KCTX_KEYS_POS;
+    km_string **args = alloc_mem(sizeof(*args) * (size_t)(argc > 0 ? argc : 1));
+    for (int i = 0; i < argc; i++) {
+        args[i] = km_string_new(NULL, argv[i].ptr, argv[i].len);
+    }
+    kc->fn(&ctx, args, argc);
+    int n = 0;
+    for (int i = 0; i < ctx.nkeys_pos && n < max; i++) {
+        if (ctx.keys_pos[i] > 0 && ctx.keys_pos[i] < argc) {
+            out[n++] = (key_ref){ctx.keys_pos[i], KS_RW | KS_ACCESS | KS_UPDATE};
+        }
+    }
+    km_ctx_done(&ctx);
+    for (int i = 0; i < argc; i++) {
+        km_string_release(NULL, args[i]);
+    }
+    alloc_free(args);
+    return n;
+}
+
+/* The command flags a module names in CreateCommand's strflags; -1 for a
+ * word Redis does not know. */
+static int parse_flags(const char *s, uint32_t *flags, int *getkeys)
+{
+    static const struct {
+        const char *word;
+        uint32_t flag;
+    } words[] = {{"write", CMD_WRITE},
+                 {"readonly", CMD_READONLY},
+                 {"admin", CMD_ADMIN},
+                 {"deny-oom", CMD_DENYOOM},
+                 {"deny-script", CMD_NOSCRIPT},
+                 {"allow-loading", CMD_LOADING},
+                 {"pubsub", CMD_PUBSUB},
+                 {"random", 0},
+                 {"allow-stale", CMD_STALE},
+                 {"no-monitor", CMD_SKIP_MONITOR},
+                 {"no-slowlog", CMD_SKIP_SLOWLOG},
+                 {"fast", CMD_FAST},
+                 {"no-auth", CMD_NO_AUTH},
+                 {"may-replicate", CMD_MAY_REPLICATE},
+                 {"no-mandatory-keys", CMD_NO_MANDATORY_KEYS},
+                 {"blocking", CMD_BLOCKING},
+                 {"allow-busy", CMD_ALLOW_BUSY},
+                 {"no-cluster", 0},
+                 {"getchannels-api", 0},
+                 {"no-async-loading", CMD_NO_ASYNC_LOADING}};
+    *flags = 0;
+    *getkeys = 0;
+    const char *p = s ? s : "";
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ' ') {
+            e++;
+        }
+        size_t len = (size_t)(e - p);
+        if (len == 0) {
+            break;
+        }
+        int known = 0;
+        if (len == 11 && strncasecmp(p, "getkeys-api", 11) == 0) {
+            *getkeys = known = 1;
+        }
+        for (size_t i = 0; !known && i < sizeof(words) / sizeof(words[0]); i++) {
+            if (strlen(words[i].word) == len && strncasecmp(words[i].word, p, len) == 0) {
+                *flags |= words[i].flag;
+                known = 1;
+            }
+        }
+        if (!known) {
+            return -1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step)
+{
+    uint32_t flags;
+    int getkeys;
+    if (!ctx || !ctx->module || !name || !fn || parse_flags(strflags, &flags, &getkeys) < 0) {
+        return KM_ERR;
+    }
+    if (strchr(name, ' ') || strchr(name, '|') || cmd_lookup(name, strlen(name))) {
+        return KM_ERR;
+    }
+    /* Redis takes any numbers here; a first key of 0 or less means none. */
+    if (first > 0 && step <= 0) {
+        step = 1;
+    }
+    km_command *kc = alloc_zero(sizeof(*kc));
+    kc->module = ctx->module;
+    kc->fn = fn;
+    kc->name = alloc_strdup(name);
+    for (char *q = kc->name; *q; q++) {
+        *q = (*q >= 'A' && *q <= 'Z') ? (char)(*q + 32) : *q;
+    }
+    command *cmd = &kc->cmd;
+    cmd->name = kc->name;
+    cmd->fn = run_command;
+    cmd->arity = -1;
+    cmd->flags = flags | (getkeys ? CMD_MOVABLE_KEYS : 0);
+    cmd->first_key = first;
+    cmd->last_key = last;
+    cmd->key_step = step;
+    cmd->acl = "";
+    cmd->group = "module";
+    cmd->summary = "";
+    if (getkeys) {
+        cmd->keys = keys_by_module;
+    } else if (first > 0 && (last >= first || last < 0)) {
+        key_spec *ks = alloc_zero(sizeof(*ks));
+        /* The range after the first key: up to last (relative to first),
+         * or, for a negative last, that many from the end. */
+        uint32_t kf = (flags & CMD_WRITE) ? KS_RW | KS_ACCESS | KS_UPDATE : KS_RO | KS_ACCESS;
+        *ks = (key_spec){kf, KS_INDEX(first), KS_RANGE(last < 0 ? last : last - first, step, 0)};
+        cmd->specs = ks;
+        cmd->nspecs = 1;
+    }
+    if (cmd_table_add(cmd) < 0) {
+        alloc_free((void *)cmd->specs);
+        alloc_free(kc->name);
+        alloc_free(kc);
+        return KM_ERR;
+    }
+    acl_command_added(cmd);
+    km_module *m = ctx->module;
+    m->cmds = alloc_resize(m->cmds, sizeof(*m->cmds) * (size_t)(m->ncmds + 1));
+    m->cmds[m->ncmds++] = kc;
+    return KM_OK;
+}
+
+/* ---- loading ---- */
+
+static void module_free(km_module *m)
+{
+    for (int i = 0; i < m->ncmds; i++) {
+        cmd_table_remove(&m->cmds[i]->cmd); /* the entries stay: see cmd_table_remove */
+    }
+    alloc_free(m->cmds);
+    alloc_free(m->types);
+    alloc_free(m->name);
+    alloc_free(m->path);
+    str_free(m->args);
+    alloc_free(m);
+}
+
+int module_load(const char *path, const sv *args, int nargs)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        log_msg(LOG_WARNING, "Module %s failed to load: %s", path, dlerror());
+        return -1;
+    }
+    km_onload_fn onload = (km_onload_fn)(uintptr_t)dlsym(h, "RedisModule_OnLoad");
+    if (!onload) {
+        log_msg(LOG_WARNING, "Module %s does not export RedisModule_OnLoad() symbol. Module not loaded.", path);
+        dlclose(h);
+        return -1;
+    }
+    km_thread_init(); /* from now on the main thread holds the GIL */
+    km_module *m = alloc_zero(sizeof(*m));
+    m->path = alloc_strdup(path);
+    m->handle = h;
+    m->args = str_empty(32);
+    m->loading = 1;
+    km_ctx ctx;
+    km_ctx_init(&ctx, m, NULL);
+    km_string **argv = alloc_mem(sizeof(*argv) * (size_t)(nargs > 0 ? nargs : 1));
+    for (int i = 0; i < nargs; i++) {
+        argv[i] = km_string_new(NULL, args[i].ptr, args[i].len);
+        m->args = str_append(m->args, args[i].ptr, args[i].len);
+        if (i + 1 < nargs) {
+            m->args = str_append(m->args, " ", 1);
+        }
+    }
+    m->handle = h;
+    /* Listed before OnLoad runs, so its commands and types find it. */
+    modules = alloc_resize(modules, sizeof(*modules) * (size_t)(nmodules + 1));
+    modules[nmodules++] = m;
+    int rc = onload(&ctx, argv, nargs);
+    km_ctx_done(&ctx);
+    for (int i = 0; i < nargs; i++) {
+        km_string_release(NULL, argv[i]);
+    }
+    alloc_free(argv);
+    m->loading = 0;
+    if (rc != KM_OK || !m->name) {
+        log_msg(LOG_WARNING, "Module %s initialization failed. Module not loaded", path);
+        nmodules--;
+        km_types_forget(m);
+        km_notify_forget(m);
+        km_timers_forget(m);
+        module_free(m);
+        dlclose(h);
+        return -1;
+    }
+    log_msg(LOG_NOTICE, "Module '%s' loaded from %s", m->name, path);
+    return 0;
+}
+
+int module_unload(const char *name, const char **err)
+{
+    km_module *m = km_module_by_name(name);
+    if (!m) {
+        *err = "no such module with that name";
+        return -1;
+    }
+    if (m->ntypes > 0) {
+        *err = "the module exports one or more module-side data types, can't unload";
+        return -1;
+    }
+    if (km_has_blocked(m)) {
+        *err = "the module has blocked clients, can't unload";
+        return -1;
+    }
+    void (*onunload)(km_ctx *) = (void (*)(km_ctx *))(uintptr_t)dlsym(m->handle, "RedisModule_OnUnload");
+    if (onunload) {
+        km_ctx ctx;
+        km_ctx_init(&ctx, m, NULL);
+        onunload(&ctx);
+        km_ctx_done(&ctx);
+    }
+    for (int i = 0; i < nmodules; i++) {
+        if (modules[i] == m) {
+            modules[i] = modules[--nmodules];
+            break;
+        }
+    }
+    km_notify_forget(m);
+    km_timers_forget(m);
+    log_msg(LOG_NOTICE, "Module %s unloaded", m->name);
+    void *h = m->handle;
+    module_free(m);
+    dlclose(h);
+    return 0;
+}
+
+void module_list_reply(client *c)
+{
+    reply_array(R(c), nmodules);
+    for (int i = 0; i < nmodules; i++) {
+        km_module *m = modules[i];
+        reply_map(R(c), 4);
+        reply_bulk_cstr(R(c), "name");
+        reply_bulk_cstr(R(c), m->name);
+        reply_bulk_cstr(R(c), "ver");
+        reply_int(R(c), m->ver);
+        reply_bulk_cstr(R(c), "path");
+        reply_bulk_cstr(R(c), m->path);
+        reply_bulk_cstr(R(c), "args");
+        int n = 0;
+        str parts[64];
+        const char *p = m->args;
+        while (*p && n < 64) {
+            const char *e = strchr(p, ' ');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            parts[n++] = str_new(p, len);
+            p += len + (e ? 1 : 0);
+        }
+        reply_array(R(c), n);
+        for (int j = 0; j < n; j++) {
+            reply_bulk(R(c), parts[j], str_len(parts[j]));
+            str_free(parts[j]);
+        }
+    }
+}
+
+str module_info_lines(str s)
+{
+    for (int i = 0; i < nmodules; i++) {
+        s = str_printf(s, "module:name=%s,ver=%d,api=1,filters=0,usedby=[],using=[],options=[]\r\n", modules[i]->name,
+                       modules[i]->ver);
+    }
+    return s;
+}
+
+void module_queue_load(const char *line)
+{
+    queued = alloc_resize(queued, sizeof(*queued) * (size_t)(nqueued + 1));
+    queued[nqueued++] = str_new(line, strlen(line));
+}
+
+int module_load_queued(void)
+{
+    int rc = 0;
+    for (int i = 0; i < nqueued; i++) {
+        sv parts[64];
+        int n = 0;
+        char *p = queued[i];
+        while (*p && n < 64) {
+            while (*p == ' ') {
+                p++;
+            }
+            char *e = p;
+            while (*e && *e != ' ') {
+                e++;
+            }
+            if (e > p) {
+                parts[n++] = (sv){p, (size_t)(e - p)};
+            }
+            p = e;
+        }
+        if (n > 0) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%.*s", (int)parts[0].len, parts[0].ptr);
+            if (module_load(path, parts + 1, n - 1) < 0) {
+                log_msg(LOG_WARNING, "Can't load module from %s: server aborting", path);
+                rc = -1;
+            }
+        }
+        str_free(queued[i]);
+        if (rc < 0) {
+            for (int j = i + 1; j < nqueued; j++) {
+                str_free(queued[j]);
+            }
+            break;
+        }
+    }
+    alloc_free(queued);
+    queued = NULL;
+    nqueued = 0;
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* module: Redis modules in Keel. A module is a shared object built for
+ * Redis 7's module API (module_abi.h): MODULE LOAD or the loadmodule
+ * directive opens it and runs its OnLoad, which registers commands and
+ * data types through the API functions it looks up by name. Its commands
+ * go through dispatch like any other; its data types live in the
+ * keyspace as OBJ_MODULE values and persist in RDB files, AOF rewrites
+ * and DUMP payloads in Redis's own form, so a dump.rdb holding module
+ * data moves between Keel and Redis with the same module loaded. */
+#ifndef KEEL_MODULE_H
+#define KEEL_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/str.h"
+
+typedef struct client client;
+typedef struct kobj kobj;
+
+/* Keyspace type number of module values (Redis's OBJ_MODULE). */
+#define OBJ_MODULE 5
+
+/* Registers the module value type with the keyspace; once at start-up. */
+void module_init(void);
+/* Loads the module at path with its arguments. Returns 0, or -1 with the
+ * reason logged. */
+int module_load(const char *path, const sv *args, int nargs);
+/* Unloads a module by name: 0, or -1 with Redis's reason in *err. */
+int module_unload(const char *name, const char **err);
+/* MODULE LIST's reply. */
+void module_list_reply(client *c);
+int module_count(void);
+/* INFO modules: "module:name=...,ver=...,api=1,..." per module. */
+str module_info_lines(str s);
+/* loadmodule directives seen while reading the configuration, loaded
+ * once the server is set up (before the dataset, which may hold their
+ * types). */
+void module_queue_load(const char *line);
+int module_load_queued(void);
+/* The lock module threads take to touch data (ThreadSafeContextLock):
+ * the main thread holds it except while it waits for events. */
+void module_gil_release(void);
+void module_gil_acquire(void);
+/* The type name TYPE shows for a module value (its module's 9 letters). */
+const char *module_value_type_name(const kobj *o);
+
+/* RDB: a module value is its type's 64-bit id, then what the type's
+ * rdb_save wrote (each item after an opcode), then an EOF opcode. The
+ * writer and loader of src/persist/ provide these primitives. */
+typedef struct rdb_out rdb_out;
+typedef struct rdb_in rdb_in;
+void rdb_out_len(rdb_out *w, uint64_t v);
+void rdb_out_string(rdb_out *w, const char *p, size_t len);
+void rdb_out_bytes(rdb_out *w, const void *p, size_t len);
+int rdb_in_len(rdb_in *r, uint64_t *v);
+str rdb_in_string(rdb_in *r); /* NULL on error */
+int rdb_in_bytes(rdb_in *r, void *buf, size_t len);
+/* Fails the load with msg (formatted with what). */
+int rdb_in_fail(rdb_in *r, const char *msg, const char *what);
+void module_rdb_save_value(rdb_out *w, const kobj *o);
+/* The value of an RDB_TYPE_MODULE_2 key (for the keyspace type
+ * OBJ_MODULE), or NULL after rdb_in_fail. */
+void *module_rdb_load_value(rdb_in *r, sv key);
+/* A module's aux data (RDB_OPCODE_MODULE_AUX, after the opcode): handed
+ * to its type's aux_load; -1 after rdb_in_fail. */
+int module_rdb_load_aux(rdb_in *r);
+/* COPY of a module value: -1 when its type has no copy method. */
+int module_value_copy(const kobj *o, sv newkey, void **out);
+/* A key's module value as the commands that rebuild it (the type's
+ * aof_rewrite), appended to out in RESP. */
+str module_aof_rewrite(str out, const kobj *o);
+
+#endif

@@ -1,0 +1,176 @@
+/* module_abi: the binary interface a Redis module is built against, as the
+ * Redis module API reference documents it: the numbers a module passes
+ * and gets back, the layout of the structures it hands over, and the
+ * signatures of its callbacks. A module compiled for Redis 7 finds here
+ * the same values, so Keel loads it unchanged. Keel's own tests build
+ * their modules against this header. */
+#ifndef KEEL_MODULE_ABI_H
+#define KEEL_MODULE_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KM_OK 0
+#define KM_ERR 1
+#define KM_APIVER_1 1
+
+/* OpenKey modes. */
+#define KM_READ (1 << 0)
+#define KM_WRITE (1 << 1)
+#define KM_OPEN_KEY_NOTOUCH (1 << 16)
+
+#define KM_LIST_HEAD 0
+#define KM_LIST_TAIL 1
+
+/* KeyType answers. */
+enum {
+    KM_KEYTYPE_EMPTY = 0,
+    KM_KEYTYPE_STRING = 1,
+    KM_KEYTYPE_LIST = 2,
+    KM_KEYTYPE_HASH = 3,
+    KM_KEYTYPE_SET = 4,
+    KM_KEYTYPE_ZSET = 5,
+    KM_KEYTYPE_MODULE = 6,
+    KM_KEYTYPE_STREAM = 7
+};
+
+/* CallReplyType answers. */
+enum {
+    KM_REPLY_UNKNOWN = -1,
+    KM_REPLY_STRING = 0,
+    KM_REPLY_ERROR = 1,
+    KM_REPLY_INTEGER = 2,
+    KM_REPLY_ARRAY = 3,
+    KM_REPLY_NULL = 4,
+    KM_REPLY_MAP = 5,
+    KM_REPLY_SET = 6,
+    KM_REPLY_BOOL = 7,
+    KM_REPLY_DOUBLE = 8,
+    KM_REPLY_BIG_NUMBER = 9,
+    KM_REPLY_VERBATIM_STRING = 10,
+    KM_REPLY_ATTRIBUTE = 11
+};
+
+/* ReplyWithArray's length not known yet (set later by ReplySetArrayLength). */
+#define KM_POSTPONED_LEN (-1L)
+#define KM_NO_EXPIRE (-1LL)
+
+/* HashSet / HashGet flags; a HashSet value that deletes the field. */
+#define KM_HASH_NONE 0
+#define KM_HASH_NX (1 << 0)
+#define KM_HASH_XX (1 << 1)
+#define KM_HASH_CFIELDS (1 << 2)
+#define KM_HASH_EXISTS (1 << 3)
+#define KM_HASH_DELETE ((void *)(intptr_t)1)
+
+/* ZsetAdd flags (in and out). */
+#define KM_ZADD_XX (1 << 0)
+#define KM_ZADD_NX (1 << 1)
+#define KM_ZADD_ADDED (1 << 2)
+#define KM_ZADD_UPDATED (1 << 3)
+#define KM_ZADD_NOP (1 << 4)
+#define KM_ZADD_GT (1 << 5)
+#define KM_ZADD_LT (1 << 6)
+
+/* GetContextFlags bits. */
+#define KM_CTX_FLAGS_LUA (1 << 0)
+#define KM_CTX_FLAGS_MULTI (1 << 1)
+#define KM_CTX_FLAGS_MASTER (1 << 2)
+#define KM_CTX_FLAGS_SLAVE (1 << 3)
+#define KM_CTX_FLAGS_READONLY (1 << 4)
+#define KM_CTX_FLAGS_CLUSTER (1 << 5)
+#define KM_CTX_FLAGS_AOF (1 << 6)
+#define KM_CTX_FLAGS_RDB (1 << 7)
+#define KM_CTX_FLAGS_MAXMEMORY (1 << 8)
+#define KM_CTX_FLAGS_EVICT (1 << 9)
+#define KM_CTX_FLAGS_OOM (1 << 10)
+#define KM_CTX_FLAGS_OOM_WARNING (1 << 11)
+#define KM_CTX_FLAGS_REPLICATED (1 << 12)
+#define KM_CTX_FLAGS_LOADING (1 << 13)
+#define KM_CTX_FLAGS_ACTIVE_CHILD (1 << 18)
+#define KM_CTX_FLAGS_MULTI_DIRTY (1 << 19)
+#define KM_CTX_FLAGS_DENY_BLOCKING (1 << 21)
+#define KM_CTX_FLAGS_RESP3 (1 << 22)
+
+/* Keyspace notification classes: the same bits as the server's. */
+#define KM_NOTIFY_GENERIC (1 << 2)
+#define KM_NOTIFY_STRING (1 << 3)
+#define KM_NOTIFY_LIST (1 << 4)
+#define KM_NOTIFY_SET (1 << 5)
+#define KM_NOTIFY_HASH (1 << 6)
+#define KM_NOTIFY_ZSET (1 << 7)
+#define KM_NOTIFY_EXPIRED (1 << 8)
+#define KM_NOTIFY_EVICTED (1 << 9)
+#define KM_NOTIFY_STREAM (1 << 10)
+#define KM_NOTIFY_KEY_MISS (1 << 11)
+#define KM_NOTIFY_LOADED (1 << 12)
+#define KM_NOTIFY_MODULE (1 << 13)
+#define KM_NOTIFY_NEW (1 << 14)
+
+/* The data type methods structure's versions: 1 ends at free, 2 adds the
+ * aux fields, 3 free_effort .. defrag, 4 the "2" variants. */
+#define KM_TYPE_METHOD_VERSION 4
+
+/* Aux data triggers. */
+#define KM_AUX_BEFORE_RDB (1 << 0)
+#define KM_AUX_AFTER_RDB (1 << 1)
+
+/* The objects a module holds pointers to; their insides are Keel's. */
+typedef struct km_ctx km_ctx;
+typedef struct km_string km_string;
+typedef struct km_key km_key;
+typedef struct km_call_reply km_call_reply;
+typedef struct km_io km_io;
+typedef struct km_type km_type;
+typedef struct km_digest km_digest;
+typedef struct km_blocked km_blocked;
+typedef struct km_dict km_dict;
+typedef struct km_dict_iter km_dict_iter;
+typedef uint64_t km_timer_id;
+
+typedef int (*km_cmd_fn)(km_ctx *ctx, km_string **argv, int argc);
+typedef int (*km_onload_fn)(km_ctx *ctx, km_string **argv, int argc);
+typedef void *(*km_type_load_fn)(km_io *rdb, int encver);
+typedef void (*km_type_save_fn)(km_io *rdb, void *value);
+typedef void (*km_type_rewrite_fn)(km_io *aof, km_string *key, void *value);
+typedef size_t (*km_type_mem_fn)(const void *value);
+typedef void (*km_type_digest_fn)(km_digest *md, void *value);
+typedef void (*km_type_free_fn)(void *value);
+typedef int (*km_type_aux_load_fn)(km_io *rdb, int encver, int when);
+typedef void (*km_type_aux_save_fn)(km_io *rdb, int when);
+typedef size_t (*km_type_free_effort_fn)(km_string *key, const void *value);
+typedef void (*km_type_unlink_fn)(km_string *key, const void *value);
+typedef void *(*km_type_copy_fn)(km_string *fromkey, km_string *tokey, const void *value);
+typedef void (*km_timer_fn)(km_ctx *ctx, void *data);
+typedef int (*km_notify_fn)(km_ctx *ctx, int type, const char *event, km_string *key);
+
+/* What CreateDataType reads; a module fills the fields of its version. */
+typedef struct km_type_methods {
+    uint64_t version;
+    km_type_load_fn rdb_load;
+    km_type_save_fn rdb_save;
+    km_type_rewrite_fn aof_rewrite;
+    km_type_mem_fn mem_usage;
+    km_type_digest_fn digest;
+    km_type_free_fn free;
+    /* version 2 */
+    km_type_aux_load_fn aux_load;
+    km_type_aux_save_fn aux_save;
+    int aux_save_triggers;
+    /* version 3 */
+    km_type_free_effort_fn free_effort;
+    km_type_unlink_fn unlink;
+    km_type_copy_fn copy;
+    void *defrag;
+    /* version 4 */
+    void *mem_usage2;
+    void *free_effort2;
+    void *unlink2;
+    void *copy2;
+} km_type_methods;
+
+/* A module's RedisModule_Init reads the first word of the context it gets
+ * in OnLoad: the function that looks API functions up by name. */
+typedef int (*km_get_api_fn)(const char *name, void *out);
+
+#endif

@@ -1,0 +1,451 @@
+/* module_api: contexts, automatic memory, the look-up of API functions by
+ * name, and the API's general functions (allocation, logging, time,
+ * context flags, replication, the cluster questions). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "module/module_int.h"
+#include "repl/repl.h"
+#include "server/persistence.h"
+
+/* ---- contexts ---- */
+
+void km_ctx_init(km_ctx *ctx, km_module *m, client *c)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->getapi = km_get_api;
+    ctx->module = m;
+    ctx->c = c;
+}
+
+void km_auto_add(km_ctx *ctx, int kind, void *p)
+{
+    if (!ctx || !(ctx->flags & KCTX_AUTO_MEMORY)) {
+        return;
+    }
+    if (ctx->nautos == ctx->cap_autos) {
+        ctx->cap_autos = ctx->cap_autos ? ctx->cap_autos * 2 : 16;
+        ctx->autos = alloc_resize(ctx->autos, sizeof(*ctx->autos) * (size_t)ctx->cap_autos);
+    }
+    ctx->autos[ctx->nautos].kind = kind;
+    ctx->autos[ctx->nautos++].p = p;
+}
+
+int km_auto_forget(km_ctx *ctx, void *p)
+{
+    if (!ctx) {
+        return 0;
+    }
+    for (int i = ctx->nautos - 1; i >= 0; i--) {
+        if (ctx->autos[i].p == p) {
+            ctx->autos[i] = ctx->autos[--ctx->nautos];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void km_ctx_done(km_ctx *ctx)
+{
+    /* Keys first: closing one may still read strings the module made. */
+    for (int pass = 0; pass < 3; pass++) {
+        static const int order[3] = {KAUTO_KEY, KAUTO_REPLY, KAUTO_STRING};
+        for (int i = 0; i < ctx->nautos; i++) {
+            void *p = ctx->autos[i].p;
+            if (ctx->autos[i].kind != order[pass] || !p) {
+                continue;
+            }
+            ctx->autos[i].p = NULL;
+            switch (order[pass]) {
+            case KAUTO_KEY: km_key_close(p); break;
+            case KAUTO_REPLY: km_call_reply_free(p); break;
+            default: km_string_release(NULL, p); break;
+            }
+        }
+    }
+    for (int i = 0; i < ctx->nautos; i++) {
+        if (ctx->autos[i].kind == KAUTO_POOL && ctx->autos[i].p) {
+            alloc_free(ctx->autos[i].p);
+        }
+    }
+    alloc_free(ctx->autos);
+    ctx->autos = NULL;
+    ctx->nautos = ctx->cap_autos = 0;
+    alloc_free(ctx->postponed);
+    ctx->postponed = NULL;
+    alloc_free(ctx->keys_pos);
+    ctx->keys_pos = NULL;
+}
+
+/* ---- allocation ---- */
+
+static void *api_alloc(size_t n)
+{
+    return alloc_mem(n ? n : 1);
+}
+
+static void *api_calloc(size_t n, size_t size)
+{
+    size_t bytes = n * size;
+    return alloc_zero(bytes ? bytes : 1);
+}
+
+static void *api_realloc(void *p, size_t n)
+{
+    return alloc_resize(p, n ? n : 1);
+}
+
+static void api_free(void *p)
+{
+    alloc_free(p);
+}
+
+static char *api_strdup(const char *s)
+{
+    return alloc_strdup(s);
+}
+
+/* Memory that lives until the command returns. */
+static void *api_pool_alloc(km_ctx *ctx, size_t n)
+{
+    void *p = alloc_zero(n ? n : 1);
+    int was = ctx->flags;
+    ctx->flags |= KCTX_AUTO_MEMORY;
+    km_auto_add(ctx, KAUTO_POOL, p);
+    ctx->flags = was;
+    return p;
+}
+
+/* ---- module information ---- */
+
+static int api_is_module_name_busy(const char *name)
+{
+    return km_module_by_name(name) != NULL;
+}
+
+static void api_set_module_attribs(km_ctx *ctx, const char *name, int ver, int apiver)
+{
+    (void)apiver;
+    if (!ctx->module || ctx->module->name) {
+        return;
+    }
+    ctx->module->name = alloc_strdup(name);
+    ctx->module->ver = ver;
+}
+
+static int api_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *flags, int first, int last,
+                              int step)
+{
+    return km_create_command(ctx, name, fn, flags, first, last, step);
+}
+
+static int api_wrong_arity(km_ctx *ctx)
+{
+    if (ctx->c && ctx->c->argc > 0) {
+        reply_errf(ctx->c, "ERR wrong number of arguments for '%.*s' command", (int)ctx->c->argv[0].len,
+                   ctx->c->argv[0].ptr);
+    }
+    return KM_OK;
+}
+
+static int log_level(const char *level)
+{
+    if (!level || strcasecmp(level, "notice") == 0) {
+        return LOG_NOTICE;
+    }
+    if (strcasecmp(level, "debug") == 0) {
+        return LOG_DEBUG;
+    }
+    if (strcasecmp(level, "verbose") == 0) {
+        return LOG_VERBOSE;
+    }
+    return strcasecmp(level, "warning") == 0 ? LOG_WARNING : LOG_NOTICE;
+}
+
+static void log_va(const km_module *m, const char *level, const char *fmt, va_list ap)
+{
+    char msg[4096];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    log_msg(log_level(level), "<%s> %s", m && m->name ? m->name : "module", msg);
+}
+
+static void api_log(km_ctx *ctx, const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_va(ctx ? ctx->module : NULL, level, fmt, ap);
+    va_end(ap);
+}
+
+static void api_log_io_error(km_io *io, const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_va(io && io->type ? io->type->module : NULL, level, fmt, ap);
+    va_end(ap);
+}
+
+static long long api_milliseconds(void)
+{
+    return util_mono_us() / 1000;
+}
+
+static unsigned long long api_get_client_id(km_ctx *ctx)
+{
+    return ctx->c && !(ctx->c->flags & CLIENT_FAKE) ? ctx->c->id : 0;
+}
+
+static int api_get_selected_db(km_ctx *ctx)
+{
+    return ctx->c ? ctx->c->db->id : 0;
+}
+
+static int api_select_db(km_ctx *ctx, int id)
+{
+    if (!ctx->c || id < 0 || id >= server.cfg.databases) {
+        return KM_ERR;
+    }
+    client_select_db(ctx->c, id);
+    return KM_OK;
+}
+
+static int api_get_context_flags(km_ctx *ctx)
+{
+    int f = 0;
+    client *c = ctx ? ctx->c : NULL;
+    if (c) {
+        if (c->flags & (CLIENT_IN_SCRIPT)) {
+            f |= KM_CTX_FLAGS_LUA;
+        }
+        if (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC)) {
+            f |= KM_CTX_FLAGS_MULTI;
+        }
+        if (c->flags & CLIENT_MASTER) {
+            f |= KM_CTX_FLAGS_REPLICATED;
+        }
+        if (c->resp == 3) {
+            f |= KM_CTX_FLAGS_RESP3;
+        }
+        if (c->flags & (CLIENT_IN_SCRIPT | CLIENT_IN_EXEC | CLIENT_MULTI)) {
+            f |= KM_CTX_FLAGS_DENY_BLOCKING;
+        }
+    }
+    if (server.in_script) {
+        f |= KM_CTX_FLAGS_LUA | KM_CTX_FLAGS_DENY_BLOCKING;
+    }
+    if (server.in_exec) {
+        f |= KM_CTX_FLAGS_MULTI | KM_CTX_FLAGS_DENY_BLOCKING;
+    }
+    if (repl_is_replica()) {
+        f |= KM_CTX_FLAGS_SLAVE;
+        if (server.cfg.replica_read_only) {
+            f |= KM_CTX_FLAGS_READONLY;
+        }
+    } else {
+        f |= KM_CTX_FLAGS_MASTER;
+    }
+    if (server.cfg.appendonly) {
+        f |= KM_CTX_FLAGS_AOF;
+    }
+    if (persistence_save_points_set()) {
+        f |= KM_CTX_FLAGS_RDB;
+    }
+    if (server.cfg.maxmemory > 0) {
+        f |= KM_CTX_FLAGS_MAXMEMORY;
+        if (server.cfg.maxmemory_policy != 0) { /* 0: noeviction */
+            f |= KM_CTX_FLAGS_EVICT;
+        }
+    }
+    if (server.loading) {
+        f |= KM_CTX_FLAGS_LOADING;
+    }
+    return f;
+}
+
+static void api_auto_memory(km_ctx *ctx)
+{
+    ctx->flags |= KCTX_AUTO_MEMORY;
+}
+
+static int api_is_keys_position_request(km_ctx *ctx)
+{
+    return (ctx->flags & KCTX_KEYS_POS) != 0;
+}
+
+static void api_key_at_pos(km_ctx *ctx, int pos)
+{
+    if (!(ctx->flags & KCTX_KEYS_POS)) {
+        return;
+    }
+    if (ctx->nkeys_pos == ctx->cap_keys_pos) {
+        ctx->cap_keys_pos = ctx->cap_keys_pos ? ctx->cap_keys_pos * 2 : 8;
+        ctx->keys_pos = alloc_resize(ctx->keys_pos, sizeof(int) * (size_t)ctx->cap_keys_pos);
+    }
+    ctx->keys_pos[ctx->nkeys_pos++] = pos;
+}
+
+static void api_get_random_bytes(unsigned char *dst, size_t len)
+{
+    util_os_random(dst, len);
+}
+
+static void api_get_random_hex_chars(char *dst, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    api_get_random_bytes((unsigned char *)dst, len);
+    for (size_t i = 0; i < len; i++) {
+        dst[i] = hex[(unsigned char)dst[i] & 15];
+    }
+}
+
+/* ---- replication ---- */
+
+static int api_replicate(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sv *argv;
+    str *owned;
+    int flags = 0;
+    int argc = km_build_argv(ctx, cmdname, fmt, ap, &argv, &owned, &flags);
+    va_end(ap);
+    if (argc < 0) {
+        return KM_ERR;
+    }
+    int dbid = ctx->c ? ctx->c->db->id : 0;
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    propagate_cmd(dbid, argv, argc);
+    if (top) {
+        propagate_end();
+    }
+    km_free_argv(argv, owned, argc);
+    return KM_OK;
+}
+
+static int api_replicate_verbatim(km_ctx *ctx)
+{
+    client *c = ctx->c;
+    if (!c || !(ctx->flags & KCTX_IN_COMMAND)) {
+        return KM_ERR;
+    }
+    propagate_cmd(c->db->id, c->argv, c->argc);
+    return KM_OK;
+}
+
+/* ---- cluster: Keel runs no cluster, and says so as Redis does when
+ * cluster mode is off. ---- */
+
+static size_t api_get_cluster_size(void)
+{
+    return 0;
+}
+
+static const char *api_get_my_cluster_id(void)
+{
+    return NULL;
+}
+
+static char **api_get_cluster_nodes_list(km_ctx *ctx, size_t *numnodes)
+{
+    (void)ctx;
+    if (numnodes) {
+        *numnodes = 0;
+    }
+    return NULL;
+}
+
+static void api_free_cluster_nodes_list(char **ids)
+{
+    (void)ids;
+}
+
+static int api_get_cluster_node_info(km_ctx *ctx, const char *id, char *ip, char *primary, int *port, int *flags)
+{
+    (void)ctx, (void)id, (void)ip, (void)primary, (void)port, (void)flags;
+    return KM_ERR;
+}
+
+static void api_set_cluster_flags(km_ctx *ctx, uint64_t flags)
+{
+    (void)ctx, (void)flags;
+}
+
+static void api_register_cluster_message_receiver(km_ctx *ctx, uint8_t type, void *callback)
+{
+    (void)ctx, (void)type, (void)callback;
+}
+
+static int api_send_cluster_message(km_ctx *ctx, const char *target, uint8_t type, const char *msg, uint32_t len)
+{
+    (void)ctx, (void)target, (void)type, (void)msg, (void)len;
+    return KM_ERR;
+}
+
+const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
+                                    {"Calloc", api_calloc},
+                                    {"Realloc", api_realloc},
+                                    {"Free", api_free},
+                                    {"Strdup", api_strdup},
+                                    {"PoolAlloc", api_pool_alloc},
+                                    {"IsModuleNameBusy", api_is_module_name_busy},
+                                    {"SetModuleAttribs", api_set_module_attribs},
+                                    {"CreateCommand", api_create_command},
+                                    {"WrongArity", api_wrong_arity},
+                                    {"Log", api_log},
+                                    {"LogIOError", api_log_io_error},
+                                    {"Milliseconds", api_milliseconds},
+                                    {"GetClientId", api_get_client_id},
+                                    {"GetSelectedDb", api_get_selected_db},
+                                    {"SelectDb", api_select_db},
+                                    {"GetContextFlags", api_get_context_flags},
+                                    {"AutoMemory", api_auto_memory},
+                                    {"IsKeysPositionRequest", api_is_keys_position_request},
+                                    {"KeyAtPos", api_key_at_pos},
+                                    {"GetRandomBytes", api_get_random_bytes},
+                                    {"GetRandomHexChars", api_get_random_hex_chars},
+                                    {"Replicate", api_replicate},
+                                    {"ReplicateVerbatim", api_replicate_verbatim},
+                                    {"GetClusterSize", api_get_cluster_size},
+                                    {"GetMyClusterID", api_get_my_cluster_id},
+                                    {"GetClusterNodesList", api_get_cluster_nodes_list},
+                                    {"FreeClusterNodesList", api_free_cluster_nodes_list},
+                                    {"GetClusterNodeInfo", api_get_cluster_node_info},
+                                    {"SetClusterFlags", api_set_cluster_flags},
+                                    {"RegisterClusterMessageReceiver", api_register_cluster_message_receiver},
+                                    {"SendClusterMessage", api_send_cluster_message},
+                                    {NULL, NULL}};
+
+/* ---- the look-up ---- */
+
+static const km_api_entry *const tables[] = {km_api_core, km_api_string, km_api_reply,  km_api_key,
+                                             km_api_call, km_api_type,   km_api_thread, km_api_notify};
+
+int km_get_api(const char *name, void *out)
+{
+    if (!name || strncmp(name, "RedisModule_", 12) != 0) {
+        return KM_ERR;
+    }
+    const char *want = name + 12;
+    if (strcmp(want, "GetApi") == 0) {
+        void *fn = (void *)(uintptr_t)km_get_api;
+        memcpy(out, &fn, sizeof(fn));
+        return KM_OK;
+    }
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        for (const km_api_entry *e = tables[t]; e->name; e++) {
+            if (strcmp(e->name, want) == 0) {
+                memcpy(out, &e->fn, sizeof(e->fn));
+                return KM_OK;
+            }
+        }
+    }
+    return KM_ERR;
+}

@@ -1,0 +1,511 @@
+/* module_call: RedisModule_Call, which runs a command on a private client
+ * as scripts do, and the reply tree the module reads back. The argument
+ * builder here also serves Replicate and EmitAOF. */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "acl/acl.h"
+#include "base/alloc.h"
+#include "base/util.h"
+#include "module/module_int.h"
+
+struct km_call_reply {
+    int type;
+    const char *proto; /* this element's bytes, inside the root's copy */
+    size_t protolen;
+    const char *str; /* strings, errors, verbatim text, big numbers */
+    size_t len;
+    long long ll; /* integers, booleans */
+    double d;
+    km_call_reply *elems; /* arrays, sets, maps (2 per pair) */
+    size_t n;
+    km_ctx *ctx;
+    str owned; /* the root's copy of the whole reply */
+};
+
+/* ---- arguments ---- */
+
+/* argv for cmdname from fmt's arguments; letters that are not arguments
+ * (! A R 3 0 C S W M E ...) are collected in *flags as themselves. */
+int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap, sv **argv_out, str **owned_out,
+                  int *flagbits)
+{
+    (void)ctx;
+    int cap = 8, argc = 0;
+    sv *argv = alloc_mem(sizeof(sv) * (size_t)cap);
+    str *owned = alloc_zero(sizeof(str) * (size_t)cap);
+    argv[argc++] = (sv){cmdname, strlen(cmdname)};
+    for (const char *f = fmt ? fmt : ""; *f; f++) {
+        sv one[1];
+        km_string **many = NULL;
+        size_t nmany = 0;
+        str keep = NULL;
+        int n = 1;
+        switch (*f) {
+        case 'c': {
+            const char *s = va_arg(ap, const char *);
+            one[0] = (sv){s, strlen(s)};
+            break;
+        }
+        case 's': {
+            km_string *s = va_arg(ap, km_string *);
+            one[0] = (sv){s->s, str_len(s->s)};
+            break;
+        }
+        case 'b': {
+            const char *p = va_arg(ap, const char *);
+            size_t len = va_arg(ap, size_t);
+            one[0] = (sv){p, len};
+            break;
+        }
+        case 'l': {
+            long long v = va_arg(ap, long long);
+            keep = str_from_ll(v);
+            one[0] = (sv){keep, str_len(keep)};
+            break;
+        }
+        case 'v':
+            many = va_arg(ap, km_string **);
+            nmany = va_arg(ap, size_t);
+            n = (int)nmany;
+            break;
+        default:
+            if (flagbits && (*f == '!' || *f == 'A' || *f == 'R' || *f == '3' || *f == '0' || *f == 'C' || *f == 'S' ||
+                             *f == 'W' || *f == 'M' || *f == 'E' || *f == 'K' || *f == 'D' || *f == 'X')) {
+                *flagbits |= 1 << (*f & 31);
+                continue;
+            }
+            km_free_argv(argv, owned, argc);
+            return -1;
+        }
+        if (argc + n > cap) {
+            int ncap = (argc + n) * 2;
+            argv = alloc_resize(argv, sizeof(sv) * (size_t)ncap);
+            owned = alloc_resize(owned, sizeof(str) * (size_t)ncap);
+            memset(owned + cap, 0, sizeof(str) * (size_t)(ncap - cap));
+            cap = ncap;
+        }
+        if (many) {
+            for (size_t i = 0; i < nmany; i++) {
+                argv[argc++] = (sv){many[i]->s, str_len(many[i]->s)};
+            }
+        } else {
+            owned[argc] = keep;
+            argv[argc++] = one[0];
+        }
+    }
+    *argv_out = argv;
+    *owned_out = owned;
+    return argc;
+}
+
+void km_free_argv(sv *argv, str *owned, int argc)
+{
+    for (int i = 0; i < argc; i++) {
+        str_free(owned[i]);
+    }
+    alloc_free(owned);
+    alloc_free(argv);
+}
+
+#define FLAG(ch) (1 << ((ch)&31))
+
+/* ---- the reply tree ---- */
+
+static size_t line_end(const char *p, const char *end)
+{
+    const char *q = p;
+    while (q + 1 < end && !(q[0] == '\r' && q[1] == '\n')) {
+        q++;
+    }
+    return (size_t)(q - p);
+}
+
+/* Parses one element at *pp (bytes our own reply writers made) into r. */
+static int parse(const char **pp, const char *end, km_call_reply *r)
+{
+    const char *p = *pp;
+    if (p >= end) {
+        return -1;
+    }
+    char t = *p++;
+    size_t ln = line_end(p, end);
+    const char *line = p;
+    p += ln + 2;
+    long long n = 0;
+    r->proto = *pp;
+    switch (t) {
+    case '+':
+        r->type = KM_REPLY_STRING;
+        r->str = line;
+        r->len = ln;
+        break;
+    case '-':
+        r->type = KM_REPLY_ERROR;
+        r->str = line;
+        r->len = ln;
+        break;
+    case ':':
+        r->type = KM_REPLY_INTEGER;
+        util_parse_ll(line, ln, &r->ll);
+        break;
+    case ',':
+        r->type = KM_REPLY_DOUBLE;
+        util_parse_double(line, ln, &r->d);
+        break;
+    case '(':
+        r->type = KM_REPLY_BIG_NUMBER;
+        r->str = line;
+        r->len = ln;
+        break;
+    case '#':
+        r->type = KM_REPLY_BOOL;
+        r->ll = ln > 0 && line[0] == 't';
+        break;
+    case '_': r->type = KM_REPLY_NULL; break;
+    case '$':
+    case '=':
+        util_parse_ll(line, ln, &n);
+        if (n < 0) {
+            r->type = KM_REPLY_NULL;
+            break;
+        }
+        if (p + n + 2 > end) {
+            return -1;
+        }
+        r->type = t == '$' ? KM_REPLY_STRING : KM_REPLY_VERBATIM_STRING;
+        r->str = t == '=' && n >= 4 ? p + 4 : p;
+        r->len = t == '=' && n >= 4 ? (size_t)n - 4 : (size_t)n;
+        p += n + 2;
+        break;
+    case '*':
+    case '~':
+    case '%':
+    case '|':
+    case '>':
+        util_parse_ll(line, ln, &n);
+        if (n < 0) {
+            r->type = KM_REPLY_NULL;
+            break;
+        }
+        r->type = t == '%' ? KM_REPLY_MAP : t == '~' ? KM_REPLY_SET : t == '|' ? KM_REPLY_ATTRIBUTE : KM_REPLY_ARRAY;
+        r->n = (size_t)n;
+        size_t items = t == '%' || t == '|' ? r->n * 2 : r->n;
+        r->elems = items ? alloc_zero(sizeof(km_call_reply) * items) : NULL;
+        for (size_t i = 0; i < items; i++) {
+            if (parse(&p, end, &r->elems[i]) < 0) {
+                return -1;
+            }
+        }
+        break;
+    default: return -1;
+    }
+    r->protolen = (size_t)(p - *pp);
+    *pp = p;
+    return 0;
+}
+
+static void free_elems(km_call_reply *r)
+{
+    size_t items = r->type == KM_REPLY_MAP || r->type == KM_REPLY_ATTRIBUTE ? r->n * 2 : r->n;
+    for (size_t i = 0; r->elems && i < items; i++) {
+        free_elems(&r->elems[i]);
+    }
+    alloc_free(r->elems);
+}
+
+void km_call_reply_free(km_call_reply *r)
+{
+    if (!r) {
+        return;
+    }
+    free_elems(r);
+    str_free(r->owned);
+    alloc_free(r);
+}
+
+int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len)
+{
+    if (!r) {
+        return -1;
+    }
+    *p = r->proto;
+    *len = r->protolen;
+    return 0;
+}
+
+static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len)
+{
+    km_call_reply *r = alloc_zero(sizeof(*r));
+    r->owned = str_new(p, len);
+    const char *q = r->owned;
+    if (parse(&q, r->owned + len, r) < 0) {
+        free_elems(r);
+        memset(r, 0, sizeof(*r) - sizeof(str));
+        r->type = KM_REPLY_UNKNOWN;
+    }
+    r->ctx = ctx;
+    km_auto_add(ctx, KAUTO_REPLY, r);
+    return r;
+}
+
+static km_call_reply *error_reply(km_ctx *ctx, const char *msg)
+{
+    str s = str_new("-", 1);
+    s = str_append_cstr(s, msg);
+    s = str_append(s, "\r\n", 2);
+    km_call_reply *r = reply_from(ctx, s, str_len(s));
+    str_free(s);
+    return r;
+}
+
+/* ---- running a command ---- */
+
+/* One private client per nesting level (a module command called through
+ * Call may Call again), reused across calls. */
+#define CALL_DEPTH_MAX 16
+static client *fakes[CALL_DEPTH_MAX];
+static int depth;
+
+static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sv *argv;
+    str *owned;
+    int flags = 0;
+    int argc = km_build_argv(ctx, cmdname, fmt, ap, &argv, &owned, &flags);
+    va_end(ap);
+    if (argc < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    km_call_reply *reply = NULL;
+    int errors_as_replies = (flags & FLAG('E')) != 0;
+    command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
+    command *run = cmd ? cmd_resolve(cmd, argv, argc) : NULL;
+    if (!cmd || !run) {
+        errno = ENOENT;
+        if (errors_as_replies) {
+            reply = error_reply(ctx, "ERR Unknown Redis command");
+        }
+        goto done;
+    }
+    if ((run->arity > 0 && run->arity != argc) || argc < -run->arity) {
+        errno = EINVAL;
+        if (errors_as_replies) {
+            reply = error_reply(ctx, "ERR Wrong number of args calling Redis command from module");
+        }
+        goto done;
+    }
+    if (depth == CALL_DEPTH_MAX) {
+        errno = ENOSPC;
+        goto done;
+    }
+    client *caller = ctx->c;
+    if ((flags & FLAG('C')) && caller && caller->user) {
+        int pos = 0;
+        if (acl_check(caller->user, run, argv, argc, &pos) != ACL_OK) {
+            errno = EACCES;
+            if (errors_as_replies) {
+                reply = error_reply(ctx, "NOPERM User does not have permissions to run this command");
+            }
+            goto done;
+        }
+    }
+    if ((flags & FLAG('W')) && (run->flags & CMD_WRITE)) {
+        errno = ENOSPC;
+        if (errors_as_replies) {
+            reply = error_reply(ctx, "ERR Write command called while not allowed");
+        }
+        goto done;
+    }
+    if (!fakes[depth]) {
+        fakes[depth] = client_new(-1, CLIENT_FAKE);
+        fakes[depth]->authenticated = 1;
+    }
+    client *f = fakes[depth++];
+    client_select_db(f, caller ? caller->db->id : 0);
+    f->resp = (flags & FLAG('3')) || ((flags & FLAG('0')) && caller && caller->resp == 3) ? 3 : 2;
+    f->out.resp = f->resp;
+    f->out.len = f->out.sent = 0;
+    /* The client's own array: a rewrite may grow it. */
+    if (argc > f->argv_cap) {
+        f->argv_cap = argc < 16 ? 16 : argc;
+        f->argv = alloc_resize(f->argv, sizeof(sv) * (size_t)f->argv_cap);
+    }
+    memcpy(f->argv, argv, sizeof(sv) * (size_t)argc);
+    f->argc = argc;
+    int was = 0;
+    int replicate = (flags & FLAG('!')) != 0;
+    if (!replicate) {
+        was = propagate_suspend(1);
+    }
+    dispatch_call(f, run);
+    client_end_command(f);
+    if (!replicate) {
+        propagate_suspend(was);
+    }
+    reply = reply_from(ctx, f->out.data, f->out.len);
+    f->out.len = f->out.sent = 0;
+    depth--;
+done:
+    km_free_argv(argv, owned, argc);
+    return reply;
+}
+
+static void api_free_call_reply(km_call_reply *r)
+{
+    if (!r) {
+        return;
+    }
+    if (r->owned) {
+        km_auto_forget(r->ctx, r);
+        km_call_reply_free(r);
+    }
+}
+
+static int api_call_reply_type(km_call_reply *r)
+{
+    return r ? r->type : KM_REPLY_UNKNOWN;
+}
+
+static size_t api_call_reply_length(km_call_reply *r)
+{
+    if (!r) {
+        return 0;
+    }
+    switch (r->type) {
+    case KM_REPLY_STRING:
+    case KM_REPLY_ERROR:
+    case KM_REPLY_VERBATIM_STRING:
+    case KM_REPLY_BIG_NUMBER: return r->len;
+    case KM_REPLY_ARRAY:
+    case KM_REPLY_SET:
+    case KM_REPLY_MAP:
+    case KM_REPLY_ATTRIBUTE: return r->n;
+    default: return 0;
+    }
+}
+
+static km_call_reply *api_call_reply_array_element(km_call_reply *r, size_t i)
+{
+    if (!r || (r->type != KM_REPLY_ARRAY && r->type != KM_REPLY_SET) || i >= r->n) {
+        return NULL;
+    }
+    return &r->elems[i];
+}
+
+static int api_call_reply_map_element(km_call_reply *r, size_t i, km_call_reply **key, km_call_reply **val)
+{
+    if (!r || r->type != KM_REPLY_MAP || i >= r->n) {
+        return KM_ERR;
+    }
+    if (key) {
+        *key = &r->elems[2 * i];
+    }
+    if (val) {
+        *val = &r->elems[2 * i + 1];
+    }
+    return KM_OK;
+}
+
+static long long api_call_reply_integer(km_call_reply *r)
+{
+    return r && r->type == KM_REPLY_INTEGER ? r->ll : LLONG_MIN;
+}
+
+static double api_call_reply_double(km_call_reply *r)
+{
+    return r && r->type == KM_REPLY_DOUBLE ? r->d : 0.0;
+}
+
+static int api_call_reply_bool(km_call_reply *r)
+{
+    return r && r->type == KM_REPLY_BOOL ? (int)r->ll : 0;
+}
+
+static const char *api_call_reply_string_ptr(km_call_reply *r, size_t *len)
+{
+    if (!r || (r->type != KM_REPLY_STRING && r->type != KM_REPLY_ERROR)) {
+        if (len) {
+            *len = 0;
+        }
+        return NULL;
+    }
+    if (len) {
+        *len = r->len;
+    }
+    return r->str;
+}
+
+static const char *api_call_reply_verbatim(km_call_reply *r, size_t *len, const char **format)
+{
+    if (!r || r->type != KM_REPLY_VERBATIM_STRING) {
+        return NULL;
+    }
+    if (len) {
+        *len = r->len;
+    }
+    if (format) {
+        *format = r->str - 4;
+    }
+    return r->str;
+}
+
+static const char *api_call_reply_big_number(km_call_reply *r, size_t *len)
+{
+    if (!r || r->type != KM_REPLY_BIG_NUMBER) {
+        return NULL;
+    }
+    if (len) {
+        *len = r->len;
+    }
+    return r->str;
+}
+
+static const char *api_call_reply_proto(km_call_reply *r, size_t *len)
+{
+    if (!r) {
+        return NULL;
+    }
+    if (len) {
+        *len = r->protolen;
+    }
+    return r->proto;
+}
+
+static km_string *api_create_string_from_call_reply(km_call_reply *r)
+{
+    if (!r) {
+        return NULL;
+    }
+    char buf[32];
+    switch (r->type) {
+    case KM_REPLY_STRING:
+    case KM_REPLY_ERROR: return km_string_new(r->ctx, r->str, r->len);
+    case KM_REPLY_INTEGER: {
+        int n = util_ll2str(buf, r->ll);
+        return km_string_new(r->ctx, buf, (size_t)n);
+    }
+    default: return NULL;
+    }
+}
+
+const km_api_entry km_api_call[] = {{"Call", api_call},
+                                    {"FreeCallReply", api_free_call_reply},
+                                    {"CallReplyType", api_call_reply_type},
+                                    {"CallReplyLength", api_call_reply_length},
+                                    {"CallReplyArrayElement", api_call_reply_array_element},
+                                    {"CallReplySetElement", api_call_reply_array_element},
+                                    {"CallReplyMapElement", api_call_reply_map_element},
+                                    {"CallReplyInteger", api_call_reply_integer},
+                                    {"CallReplyDouble", api_call_reply_double},
+                                    {"CallReplyBool", api_call_reply_bool},
+                                    {"CallReplyStringPtr", api_call_reply_string_ptr},
+                                    {"CallReplyVerbatim", api_call_reply_verbatim},
+                                    {"CallReplyBigNumber", api_call_reply_big_number},
+                                    {"CallReplyProto", api_call_reply_proto},
+                                    {"CreateStringFromCallReply", api_create_string_from_call_reply},
+                                    {NULL, NULL}};

@@ -1,0 +1,186 @@
+/* module_int: what the files of src/module/ share. A loaded module, its
+ * commands and data types, and the objects the API hands out (contexts,
+ * strings, keys, call replies, RDB/AOF IO). */
+#ifndef KEEL_MODULE_INT_H
+#define KEEL_MODULE_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "module/module.h"
+#include "module/module_abi.h"
+#include "server/server.h"
+
+typedef struct km_module km_module;
+
+/* A module command: the table entry dispatch sees, and the module's
+ * function behind it. */
+typedef struct km_command {
+    command cmd; /* first: dispatch hands back &cmd */
+    km_module *module;
+    km_cmd_fn fn;
+    char *name;
+} km_command;
+
+struct km_type {
+    km_module *module;
+    char name[10];
+    int encver;
+    uint64_t id; /* name and encver, as RDB files name the type */
+    km_type_methods m;
+};
+
+struct km_module {
+    char *name;
+    int ver;
+    char *path;
+    void *handle;
+    str args; /* as MODULE LIST shows them */
+    km_command **cmds;
+    int ncmds;
+    km_type **types;
+    int ntypes;
+    int loading; /* in OnLoad: data types may be created */
+};
+
+/* Strings: reference counted byte strings. */
+struct km_string {
+    str s;
+    int refs;
+};
+
+/* What a context was made for. */
+#define KCTX_AUTO_MEMORY (1 << 0)
+#define KCTX_THREAD_SAFE (1 << 1)
+#define KCTX_BLOCKED_REPLY (1 << 2)
+#define KCTX_BLOCKED_TIMEOUT (1 << 3)
+#define KCTX_KEYS_POS (1 << 4)
+#define KCTX_IN_COMMAND (1 << 5)
+
+/* Objects freed when an auto-memory context ends. */
+enum { KAUTO_STRING, KAUTO_KEY, KAUTO_REPLY, KAUTO_POOL };
+
+struct km_ctx {
+    km_get_api_fn getapi; /* first: a module's Init reads it */
+    km_module *module;
+    client *c; /* who replies go to (a private client for thread-safe contexts) */
+    int flags;
+    struct {
+        int kind;
+        void *p;
+    } * autos;
+    int nautos, cap_autos;
+    size_t *postponed; /* defer handles of open postponed arrays */
+    int npostponed, cap_postponed;
+    km_blocked *blocked; /* the blocked client being answered, or the thread-safe one's */
+    int *keys_pos;       /* KeyAtPos answers during a keys request */
+    int nkeys_pos, cap_keys_pos;
+    long long replies; /* top-level replies written */
+};
+
+struct km_key {
+    km_ctx *ctx;
+    db *d;
+    sv name; /* points into keystr */
+    km_string *keystr;
+    int mode;
+    int written; /* a change was made: signal it on close */
+};
+
+struct km_io {
+    km_type *type;
+    void *out; /* rdb_out or the AOF rewrite's str */
+    void *in;  /* rdb_in while loading */
+    int error;
+    km_string *key;
+    km_ctx *ctx;
+    int is_aof;
+    str *aof; /* the rewrite's output */
+};
+
+/* A digest being made: the open sequence (acc_seq) and what the ended
+ * sequences folded into acc, as Redis composes module digests. */
+struct km_digest {
+    uint8_t acc[20];
+    uint8_t acc_seq[20];
+};
+
+struct km_blocked {
+    km_module *module;
+    client *c; /* NULL once the client went away */
+    km_cmd_fn reply_cb, timeout_cb;
+    void (*free_privdata)(km_ctx *ctx, void *privdata);
+    void *privdata;
+    int64_t deadline; /* monotonic ms, 0: none */
+    long long timer;
+    client *reply_client; /* what a thread-safe context wrote meanwhile */
+    int unblocked;
+    struct km_blocked *next; /* the queue of unblocked ones */
+};
+
+/* ---- module_api.c ---- */
+void km_ctx_init(km_ctx *ctx, km_module *m, client *c);
+/* Frees what an auto-memory context still holds and closes it. */
+void km_ctx_done(km_ctx *ctx);
+void km_auto_add(km_ctx *ctx, int kind, void *p);
+/* Takes p off the context's list: 1 if it was there. */
+int km_auto_forget(km_ctx *ctx, void *p);
+int km_get_api(const char *name, void *out);
+/* The registry of API functions by name (module_api.c builds it from
+ * each file's table). */
+typedef struct km_api_entry {
+    const char *name;
+    void *fn;
+} km_api_entry;
+extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
+    km_api_thread[], km_api_notify[];
+
+/* ---- module_string.c ---- */
+km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
+void km_string_release(km_ctx *ctx, km_string *s);
+
+/* argv for a command from Call's / Replicate's / EmitAOF's format and
+ * arguments; letters that are flags, not arguments, go into *flags (bit
+ * `letter & 31`) when flags is not NULL, else they are an error (-1). */
+int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap, sv **argv, str **owned, int *flags);
+void km_free_argv(sv *argv, str *owned, int argc);
+int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len);
+int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step);
+
+/* ---- module_key.c ---- */
+void km_key_close(km_key *k);
+
+/* ---- module_call.c ---- */
+void km_call_reply_free(km_call_reply *r);
+
+/* ---- module_type.c ---- */
+km_type *km_type_by_id(uint64_t id);
+void km_types_forget(km_module *m);
+/* The value behind an OBJ_MODULE entry. */
+typedef struct km_value {
+    km_type *type;
+    void *v;
+} km_value;
+km_value *km_value_new(km_type *t, void *v);
+void km_value_free(km_value *mv);
+
+/* ---- module_thread.c ---- */
+extern pthread_mutex_t km_gil;
+void km_thread_init(void);
+int km_on_main_thread(void);
+/* Whether m has clients blocked and not yet unblocked by its threads. */
+int km_has_blocked(const km_module *m);
+/* Cancels m's pending timers (it is being unloaded). */
+void km_timers_forget(km_module *m);
+/* A private client that gathers replies (thread-safe contexts). */
+client *km_reply_client_new(void);
+
+/* ---- module_notify.c ---- */
+void km_notify_forget(km_module *m);
+
+/* ---- module.c ---- */
+km_module *km_module_by_name(const char *name);
+/* The module whose OnLoad or command is running (for log lines). */
+km_command *km_command_of(const command *cmd);
+
+#endif

@@ -1,0 +1,268 @@
+/* module_reply: the Reply* functions. A command context replies to its
+ * client; a blocked client's reply callback to that client; a thread-safe
+ * context of a blocked client to a private client whose bytes follow the
+ * blocked client's answer; any other thread-safe context nowhere. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/util.h"
+#include "module/module_int.h"
+
+static rbuf *out(km_ctx *ctx)
+{
+    if (!ctx || !ctx->c || (ctx->flags & KCTX_KEYS_POS)) {
+        return NULL;
+    }
+    if ((ctx->flags & KCTX_THREAD_SAFE) && !ctx->blocked) {
+        return NULL;
+    }
+    return R(ctx->c);
+}
+
+static int api_reply_with_long_long(km_ctx *ctx, long long v)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_int(r, v);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_error(km_ctx *ctx, const char *err)
+{
+    if (out(ctx)) {
+        reply_err(ctx->c, err);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_simple_string(km_ctx *ctx, const char *msg)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        /* A status line must not hold line breaks: spaces in their place. */
+        size_t len = strlen(msg);
+        if (strpbrk(msg, "\r\n")) {
+            char *copy = alloc_strdup(msg);
+            for (size_t i = 0; i < len; i++) {
+                copy[i] = (copy[i] == '\r' || copy[i] == '\n') ? ' ' : copy[i];
+            }
+            reply_status_len(r, copy, len);
+            alloc_free(copy);
+        } else {
+            reply_status_len(r, msg, len);
+        }
+    }
+    return KM_OK;
+}
+
+static void push_postponed(km_ctx *ctx, size_t handle)
+{
+    if (ctx->npostponed == ctx->cap_postponed) {
+        ctx->cap_postponed = ctx->cap_postponed ? ctx->cap_postponed * 2 : 4;
+        ctx->postponed = alloc_resize(ctx->postponed, sizeof(size_t) * (size_t)ctx->cap_postponed);
+    }
+    ctx->postponed[ctx->npostponed++] = handle;
+}
+
+/* An aggregate of n elements (pairs for a map), or, with KM_POSTPONED_LEN,
+ * one whose length a Set*Length call gives later. */
+static int aggregate(km_ctx *ctx, long n, void (*head)(rbuf *, long long))
+{
+    rbuf *r = out(ctx);
+    if (!r) {
+        return KM_OK;
+    }
+    if (n == KM_POSTPONED_LEN) {
+        push_postponed(ctx, reply_defer(r));
+    } else {
+        head(r, n);
+    }
+    return KM_OK;
+}
+
+static void set_length(km_ctx *ctx, long n, void (*set)(rbuf *, size_t, long long))
+{
+    rbuf *r = out(ctx);
+    if (!r || ctx->npostponed == 0) {
+        return;
+    }
+    set(r, ctx->postponed[--ctx->npostponed], n);
+}
+
+static int api_reply_with_array(km_ctx *ctx, long n)
+{
+    return aggregate(ctx, n, reply_array);
+}
+
+static int api_reply_with_map(km_ctx *ctx, long n)
+{
+    return aggregate(ctx, n, reply_map);
+}
+
+static int api_reply_with_set(km_ctx *ctx, long n)
+{
+    return aggregate(ctx, n, reply_set);
+}
+
+static void api_reply_set_array_length(km_ctx *ctx, long n)
+{
+    set_length(ctx, n, reply_defer_array);
+}
+
+static void api_reply_set_map_length(km_ctx *ctx, long n)
+{
+    set_length(ctx, n, reply_defer_map);
+}
+
+static void api_reply_set_set_length(km_ctx *ctx, long n)
+{
+    set_length(ctx, n, reply_defer_set);
+}
+
+static int api_reply_with_empty_array(km_ctx *ctx)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_array(r, 0);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_null_array(km_ctx *ctx)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_null_array(r);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_string_buffer(km_ctx *ctx, const char *p, size_t len)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_bulk(r, p, len);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_cstring(km_ctx *ctx, const char *s)
+{
+    return api_reply_with_string_buffer(ctx, s, strlen(s));
+}
+
+static int api_reply_with_string(km_ctx *ctx, km_string *s)
+{
+    size_t len;
+    const char *p = s ? s->s : NULL;
+    len = p ? str_len(s->s) : 0;
+    rbuf *r = out(ctx);
+    if (r) {
+        if (p) {
+            reply_bulk(r, p, len);
+        } else {
+            reply_null(r);
+        }
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_empty_string(km_ctx *ctx)
+{
+    return api_reply_with_string_buffer(ctx, "", 0);
+}
+
+static int api_reply_with_verbatim_string_type(km_ctx *ctx, const char *p, size_t len, const char *ext)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_verbatim(r, p, len, ext);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_verbatim_string(km_ctx *ctx, const char *p, size_t len)
+{
+    return api_reply_with_verbatim_string_type(ctx, p, len, "txt");
+}
+
+static int api_reply_with_null(km_ctx *ctx)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_null(r);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_bool(km_ctx *ctx, int b)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_bool(r, b);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_double(km_ctx *ctx, double d)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_double(r, d);
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_long_double(km_ctx *ctx, long double d)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        char buf[128];
+        int n = util_ld2str(buf, sizeof(buf), d);
+        reply_bulk(r, buf, (size_t)(n > 0 ? n : 0));
+    }
+    return KM_OK;
+}
+
+static int api_reply_with_call_reply(km_ctx *ctx, km_call_reply *reply)
+{
+    rbuf *r = out(ctx);
+    const char *p;
+    size_t len;
+    if (r && km_call_reply_proto_of(reply, &p, &len) == 0) {
+        if (len > 0 && p[0] == '-') {
+            /* An error passed on: already counted where it arose. */
+            char *msg = alloc_strndup(p + 1, len >= 3 ? len - 3 : 0);
+            reply_err_counted(ctx->c, msg);
+            alloc_free(msg);
+        } else {
+            reply_raw(r, p, len);
+        }
+    }
+    return KM_OK;
+}
+
+const km_api_entry km_api_reply[] = {{"ReplyWithLongLong", api_reply_with_long_long},
+                                     {"ReplyWithError", api_reply_with_error},
+                                     {"ReplyWithSimpleString", api_reply_with_simple_string},
+                                     {"ReplyWithArray", api_reply_with_array},
+                                     {"ReplyWithMap", api_reply_with_map},
+                                     {"ReplyWithSet", api_reply_with_set},
+                                     {"ReplySetArrayLength", api_reply_set_array_length},
+                                     {"ReplySetMapLength", api_reply_set_map_length},
+                                     {"ReplySetSetLength", api_reply_set_set_length},
+                                     {"ReplyWithEmptyArray", api_reply_with_empty_array},
+                                     {"ReplyWithNullArray", api_reply_with_null_array},
+                                     {"ReplyWithStringBuffer", api_reply_with_string_buffer},
+                                     {"ReplyWithCString", api_reply_with_cstring},
+                                     {"ReplyWithString", api_reply_with_string},
+                                     {"ReplyWithEmptyString", api_reply_with_empty_string},
+                                     {"ReplyWithVerbatimString", api_reply_with_verbatim_string},
+                                     {"ReplyWithVerbatimStringType", api_reply_with_verbatim_string_type},
+                                     {"ReplyWithNull", api_reply_with_null},
+                                     {"ReplyWithBool", api_reply_with_bool},
+                                     {"ReplyWithDouble", api_reply_with_double},
+                                     {"ReplyWithLongDouble", api_reply_with_long_double},
+                                     {"ReplyWithCallReply", api_reply_with_call_reply},
+                                     {NULL, NULL}};

@@ -1,0 +1,491 @@
+/* module_thread: what lets a module work outside a command: the global
+ * lock (GIL) its threads take to touch data, thread-safe contexts,
+ * blocked clients answered later (from a thread or a timer), and timers.
+ *
+ * The main thread holds the GIL whenever it runs and lets go only while
+ * it waits for events, so a module thread that locks runs between two
+ * loop iterations, never beside a command. A thread hands a finished
+ * blocked client back through a queue and an eventfd; the main thread
+ * then runs the reply callback and resumes the client. */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "module/module_int.h"
+
+pthread_mutex_t km_gil = PTHREAD_MUTEX_INITIALIZER;
+static int gil_on; /* a module is loaded: the main thread holds the GIL */
+static pthread_t main_thread;
+
+int km_on_main_thread(void)
+{
+    return !gil_on || pthread_equal(pthread_self(), main_thread);
+}
+
+void module_gil_acquire(void)
+{
+    if (gil_on) {
+        pthread_mutex_lock(&km_gil);
+    }
+}
+
+void module_gil_release(void)
+{
+    if (gil_on) {
+        pthread_mutex_unlock(&km_gil);
+    }
+}
+
+/* ---- thread-safe contexts ---- */
+
+static km_ctx *api_get_thread_safe_context(km_blocked *bc)
+{
+    km_ctx *ctx = alloc_mem(sizeof(*ctx));
+    km_ctx_init(ctx, bc ? bc->module : NULL, bc ? bc->reply_client : NULL);
+    ctx->flags |= KCTX_THREAD_SAFE;
+    ctx->blocked = bc;
+    return ctx;
+}
+
+static km_ctx *api_get_detached_thread_safe_context(km_ctx *from)
+{
+    km_ctx *ctx = api_get_thread_safe_context(NULL);
+    ctx->module = from ? from->module : NULL;
+    return ctx;
+}
+
+static void api_free_thread_safe_context(km_ctx *ctx)
+{
+    if (!ctx) {
+        return;
+    }
+    km_ctx_done(ctx);
+    alloc_free(ctx);
+}
+
+static void api_thread_safe_context_lock(km_ctx *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&km_gil);
+}
+
+static int api_thread_safe_context_try_lock(km_ctx *ctx)
+{
+    (void)ctx;
+    if (pthread_mutex_trylock(&km_gil) != 0) {
+        errno = EBUSY;
+        return KM_ERR;
+    }
+    return KM_OK;
+}
+
+static void api_thread_safe_context_unlock(km_ctx *ctx)
+{
+    (void)ctx;
+    pthread_mutex_unlock(&km_gil);
+}
+
+/* ---- blocked clients ---- */
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static km_blocked *queue_head, *queue_tail;
+static int wake_fd = -1;
+static km_blocked **blocked; /* every blocked client not yet answered */
+static int nblocked, cap_blocked;
+
+client *km_reply_client_new(void)
+{
+    client *rc = client_new(-1, CLIENT_FAKE);
+    rc->authenticated = 1;
+    return rc;
+}
+
+static void forget_blocked(km_blocked *bc)
+{
+    for (int i = 0; i < nblocked; i++) {
+        if (blocked[i] == bc) {
+            blocked[i] = blocked[--nblocked];
+            return;
+        }
+    }
+}
+
+/* The module's callback for bc's client, with the command's arguments. */
+static void run_callback(km_blocked *bc, km_cmd_fn fn, int flag)
+{
+    client *c = bc->c;
+    km_ctx ctx;
+    km_ctx_init(&ctx, bc->module, c);
+    ctx.flags |= flag;
+    ctx.blocked = bc;
+    int argc = c->argc;
+    km_string **argv = alloc_mem(sizeof(*argv) * (size_t)(argc > 0 ? argc : 1));
+    for (int i = 0; i < argc; i++) {
+        argv[i] = km_string_new(NULL, c->argv[i].ptr, c->argv[i].len);
+    }
+    fn(&ctx, argv, argc);
+    km_ctx_done(&ctx);
+    for (int i = 0; i < argc; i++) {
+        km_string_release(NULL, argv[i]);
+    }
+    alloc_free(argv);
+}
+
+static void free_privdata(km_blocked *bc)
+{
+    if (bc->free_privdata && bc->privdata) {
+        km_ctx ctx;
+        km_ctx_init(&ctx, bc->module, bc->c);
+        bc->free_privdata(&ctx, bc->privdata);
+        km_ctx_done(&ctx);
+    }
+    bc->privdata = NULL;
+}
+
+/* The client waits no more: what the thread-safe context wrote follows
+ * the callback's reply, then the client goes on with its pipeline. */
+static void release_client(km_blocked *bc)
+{
+    client *c = bc->c;
+    if (!c) {
+        return;
+    }
+    if (bc->reply_client && bc->reply_client->out.len > 0) {
+        reply_raw(R(c), bc->reply_client->out.data, bc->reply_client->out.len);
+    }
+    bc->c = NULL;
+    c->flags &= ~CLIENT_BLOCKED;
+    client_resume(c);
+}
+
+static void bc_free(km_blocked *bc)
+{
+    if (bc->timer) {
+        ev_timer_del(server.loop, bc->timer);
+    }
+    if (bc->reply_client) {
+        client_free(bc->reply_client);
+    }
+    alloc_free(bc);
+}
+
+static void handle_unblocked(km_blocked *bc)
+{
+    forget_blocked(bc);
+    if (bc->c) {
+        if (bc->reply_cb) {
+            run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY);
+        }
+        free_privdata(bc);
+        release_client(bc);
+    } else {
+        free_privdata(bc);
+    }
+    bc_free(bc);
+}
+
+static void on_wake(ev_loop *l, int fd, void *data, int mask)
+{
+    (void)l, (void)data, (void)mask;
+    uint64_t n;
+    while (read(fd, &n, sizeof(n)) > 0) {
+    }
+    pthread_mutex_lock(&queue_lock);
+    km_blocked *list = queue_head;
+    queue_head = queue_tail = NULL;
+    pthread_mutex_unlock(&queue_lock);
+    while (list) {
+        km_blocked *next = list->next;
+        handle_unblocked(list);
+        list = next;
+    }
+}
+
+static long on_timeout(ev_loop *l, long long id, void *data)
+{
+    (void)l, (void)id;
+    km_blocked *bc = data;
+    bc->timer = 0;
+    if (bc->c) {
+        if (bc->timeout_cb) {
+            run_callback(bc, bc->timeout_cb, KCTX_BLOCKED_TIMEOUT);
+        } else {
+            reply_null(R(bc->c));
+        }
+        /* The client is answered; the thread still owns bc until it
+         * unblocks it (then only its private data is freed). */
+        bc->reply_client->out.len = 0;
+        release_client(bc);
+    }
+    return -1;
+}
+
+/* A client that goes away while blocked: its bc lives on without it. */
+static void on_client_gone(client *c)
+{
+    for (int i = 0; i < nblocked; i++) {
+        if (blocked[i]->c == c) {
+            blocked[i]->c = NULL;
+            c->flags &= ~CLIENT_BLOCKED;
+        }
+    }
+}
+
+static int wake_setup(void)
+{
+    if (wake_fd >= 0) {
+        return 0;
+    }
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0 || ev_add(server.loop, wake_fd, EV_READABLE, on_wake, NULL) < 0) {
+        log_msg(LOG_WARNING, "Modules cannot block clients: no eventfd (%s)", strerror(errno));
+        return -1;
+    }
+    client_register_cleanup(on_client_gone);
+    return 0;
+}
+
+static km_blocked *api_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb,
+                                    void (*free_cb)(km_ctx *, void *), long long timeout_ms)
+{
+    client *c = ctx->c;
+    km_blocked *bc = alloc_zero(sizeof(*bc));
+    bc->module = ctx->module;
+    bc->reply_cb = reply_cb;
+    bc->timeout_cb = timeout_cb;
+    bc->free_privdata = free_cb;
+    bc->reply_client = km_reply_client_new();
+    wake_setup();
+    if (nblocked == cap_blocked) {
+        cap_blocked = cap_blocked ? cap_blocked * 2 : 8;
+        blocked = alloc_resize(blocked, sizeof(*blocked) * (size_t)cap_blocked);
+    }
+    blocked[nblocked++] = bc;
+    int deny = !c || c->fd < 0 || (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) || server.in_script;
+    if (deny) {
+        if (c) {
+            reply_err(c, server.in_script || (c->flags & CLIENT_IN_SCRIPT)
+                             ? "ERR Blocking module command called from Lua script"
+                             : "ERR Blocking module command called from transaction");
+        }
+        return bc;
+    }
+    bc->c = c;
+    bc->reply_client->resp = c->resp;
+    bc->reply_client->out.resp = c->resp;
+    c->flags |= CLIENT_BLOCKED;
+    client_own_argv(c);
+    if (timeout_ms > 0) {
+        bc->timer = ev_timer_add(server.loop, (long)timeout_ms, on_timeout, bc);
+    }
+    return bc;
+}
+
+static int api_unblock_client(km_blocked *bc, void *privdata)
+{
+    if (!bc) {
+        return KM_ERR;
+    }
+    pthread_mutex_lock(&queue_lock);
+    bc->privdata = privdata;
+    bc->next = NULL;
+    if (queue_tail) {
+        queue_tail->next = bc;
+    } else {
+        queue_head = bc;
+    }
+    queue_tail = bc;
+    pthread_mutex_unlock(&queue_lock);
+    uint64_t one = 1;
+    if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        log_msg(LOG_WARNING, "Module unblock: cannot wake the main thread (%s)", strerror(errno));
+    }
+    return KM_OK;
+}
+
+static int api_abort_block(km_blocked *bc)
+{
+    if (!bc) {
+        return KM_ERR;
+    }
+    bc->reply_cb = NULL;
+    return api_unblock_client(bc, NULL);
+}
+
+static int api_is_blocked_reply_request(km_ctx *ctx)
+{
+    return (ctx->flags & KCTX_BLOCKED_REPLY) != 0;
+}
+
+static int api_is_blocked_timeout_request(km_ctx *ctx)
+{
+    return (ctx->flags & KCTX_BLOCKED_TIMEOUT) != 0;
+}
+
+static void *api_get_blocked_client_private_data(km_ctx *ctx)
+{
+    return ctx->blocked ? ctx->blocked->privdata : NULL;
+}
+
+static km_blocked *api_get_blocked_client_handle(km_ctx *ctx)
+{
+    return ctx->blocked;
+}
+
+static int api_blocked_client_disconnected(km_ctx *ctx)
+{
+    return ctx->blocked && !ctx->blocked->c;
+}
+
+static void api_set_disconnect_callback(km_blocked *bc, void *callback)
+{
+    (void)bc, (void)callback; /* the bc outlives its client either way */
+}
+
+/* ---- timers ---- */
+
+typedef struct km_timer {
+    km_timer_id id;
+    long long ev_id;
+    km_module *module;
+    km_timer_fn fn;
+    void *data;
+    int64_t when_ms; /* monotonic */
+} km_timer;
+
+static km_timer **timers;
+static int ntimers;
+static km_timer_id next_timer_id = 1;
+
+static void timer_remove(int i)
+{
+    alloc_free(timers[i]);
+    timers[i] = timers[--ntimers];
+}
+
+static long on_timer(ev_loop *l, long long ev_id, void *data)
+{
+    (void)l, (void)ev_id;
+    km_timer_id id = (km_timer_id)(uintptr_t)data;
+    for (int i = 0; i < ntimers; i++) {
+        if (timers[i]->id == id) {
+            km_timer t = *timers[i];
+            timer_remove(i);
+            km_ctx ctx;
+            km_ctx_init(&ctx, t.module, NULL);
+            t.fn(&ctx, t.data);
+            km_ctx_done(&ctx);
+            break;
+        }
+    }
+    return -1;
+}
+
+static km_timer_id api_create_timer(km_ctx *ctx, long long period, km_timer_fn fn, void *data)
+{
+    km_timer *t = alloc_zero(sizeof(*t));
+    t->id = next_timer_id++;
+    t->module = ctx->module;
+    t->fn = fn;
+    t->data = data;
+    t->when_ms = util_mono_us() / 1000 + period;
+    t->ev_id = ev_timer_add(server.loop, (long)(period > 0 ? period : 0), on_timer, (void *)(uintptr_t)t->id);
+    timers = alloc_resize(timers, sizeof(*timers) * (size_t)(ntimers + 1));
+    timers[ntimers++] = t;
+    return t->id;
+}
+
+static int find_timer(km_ctx *ctx, km_timer_id id)
+{
+    for (int i = 0; i < ntimers; i++) {
+        if (timers[i]->id == id && (!ctx || timers[i]->module == ctx->module)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int api_stop_timer(km_ctx *ctx, km_timer_id id, void **data)
+{
+    int i = find_timer(ctx, id);
+    if (i < 0) {
+        return KM_ERR;
+    }
+    if (data) {
+        *data = timers[i]->data;
+    }
+    ev_timer_del(server.loop, timers[i]->ev_id);
+    timer_remove(i);
+    return KM_OK;
+}
+
+static int api_get_timer_info(km_ctx *ctx, km_timer_id id, uint64_t *remaining, void **data)
+{
+    int i = find_timer(ctx, id);
+    if (i < 0) {
+        return KM_ERR;
+    }
+    if (remaining) {
+        int64_t left = timers[i]->when_ms - util_mono_us() / 1000;
+        *remaining = left > 0 ? (uint64_t)left : 0;
+    }
+    if (data) {
+        *data = timers[i]->data;
+    }
+    return KM_OK;
+}
+
+int km_has_blocked(const km_module *m)
+{
+    for (int i = 0; i < nblocked; i++) {
+        if (blocked[i]->module == m) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void km_timers_forget(km_module *m)
+{
+    for (int i = 0; i < ntimers;) {
+        if (timers[i]->module == m) {
+            ev_timer_del(server.loop, timers[i]->ev_id);
+            timer_remove(i);
+        } else {
+            i++;
+        }
+    }
+}
+
+void km_thread_init(void)
+{
+    if (!gil_on) {
+        main_thread = pthread_self();
+        pthread_mutex_lock(&km_gil);
+        gil_on = 1;
+    }
+}
+
+const km_api_entry km_api_thread[] = {{"GetThreadSafeContext", api_get_thread_safe_context},
+                                      {"GetDetachedThreadSafeContext", api_get_detached_thread_safe_context},
+                                      {"FreeThreadSafeContext", api_free_thread_safe_context},
+                                      {"ThreadSafeContextLock", api_thread_safe_context_lock},
+                                      {"ThreadSafeContextTryLock", api_thread_safe_context_try_lock},
+                                      {"ThreadSafeContextUnlock", api_thread_safe_context_unlock},
+                                      {"BlockClient", api_block_client},
+                                      {"UnblockClient", api_unblock_client},
+                                      {"AbortBlock", api_abort_block},
+                                      {"IsBlockedReplyRequest", api_is_blocked_reply_request},
+                                      {"IsBlockedTimeoutRequest", api_is_blocked_timeout_request},
+                                      {"GetBlockedClientPrivateData", api_get_blocked_client_private_data},
+                                      {"GetBlockedClientHandle", api_get_blocked_client_handle},
+                                      {"BlockedClientDisconnected", api_blocked_client_disconnected},
+                                      {"SetDisconnectCallback", api_set_disconnect_callback},
+                                      {"CreateTimer", api_create_timer},
+                                      {"StopTimer", api_stop_timer},
+                                      {"GetTimerInfo", api_get_timer_info},
+                                      {NULL, NULL}};

@@ -1,0 +1,589 @@
+/* module_type: module data types. A type has a nine-letter name and an
+ * encoding version, which together make the 64-bit id RDB files name it
+ * by; its values sit in the keyspace as OBJ_MODULE entries (a km_value:
+ * type and the module's pointer). Saving and loading go through the
+ * type's callbacks and the Save / Load functions here, which write each
+ * item after an opcode, in Redis's own layout. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/digest.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "module/module_int.h"
+#include "proto/resp_parse.h"
+
+/* Opcodes before each saved item (RDB_TYPE_MODULE_2). */
+enum { MOD_OP_EOF = 0, MOD_OP_SINT = 1, MOD_OP_UINT = 2, MOD_OP_FLOAT = 3, MOD_OP_DOUBLE = 4, MOD_OP_STRING = 5 };
+
+static const char id_charset[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static km_type **types;
+static int ntypes;
+
+static uint64_t type_id(const char *name, int encver)
+{
+    uint64_t id = 0;
+    for (int i = 0; i < 9; i++) {
+        id = (id << 6) | (uint64_t)(strchr(id_charset, name[i]) - id_charset);
+    }
+    return (id << 10) | (uint64_t)encver;
+}
+
+/* The name an id stands for (9 letters and a NUL). */
+static void id_name(uint64_t id, char out[10])
+{
+    uint64_t bits = id >> 10;
+    for (int i = 8; i >= 0; i--) {
+        out[i] = id_charset[bits & 63];
+        bits >>= 6;
+    }
+    out[9] = '\0';
+}
+
+km_type *km_type_by_id(uint64_t id)
+{
+    for (int i = 0; i < ntypes; i++) {
+        if ((types[i]->id >> 10) == (id >> 10)) {
+            return types[i];
+        }
+    }
+    return NULL;
+}
+
+static km_type *type_by_name(const char *name)
+{
+    for (int i = 0; i < ntypes; i++) {
+        if (memcmp(types[i]->name, name, 9) == 0) {
+            return types[i];
+        }
+    }
+    return NULL;
+}
+
+void km_types_forget(km_module *m)
+{
+    for (int i = 0; i < ntypes;) {
+        if (types[i]->module == m) {
+            alloc_free(types[i]);
+            types[i] = types[--ntypes];
+        } else {
+            i++;
+        }
+    }
+}
+
+static km_type *api_create_data_type(km_ctx *ctx, const char *name, int encver, void *methods_ptr)
+{
+    const km_type_methods *methods = methods_ptr;
+    if (!ctx->module || !ctx->module->loading || !name || strlen(name) != 9 || strspn(name, id_charset) != 9 ||
+        encver < 0 || encver > 1023 || type_by_name(name) || !methods) {
+        return NULL;
+    }
+    km_type *t = alloc_zero(sizeof(*t));
+    t->module = ctx->module;
+    memcpy(t->name, name, 10);
+    t->encver = encver;
+    t->id = type_id(name, encver);
+    /* Only the fields of the version the module filled are read. */
+    size_t have = offsetof(km_type_methods, aux_load);
+    if (methods->version >= 4) {
+        have = sizeof(km_type_methods);
+    } else if (methods->version == 3) {
+        have = offsetof(km_type_methods, mem_usage2);
+    } else if (methods->version == 2) {
+        have = offsetof(km_type_methods, free_effort);
+    }
+    memcpy(&t->m, methods, have);
+    types = alloc_resize(types, sizeof(*types) * (size_t)(ntypes + 1));
+    types[ntypes++] = t;
+    km_module *m = ctx->module;
+    m->types = alloc_resize(m->types, sizeof(*m->types) * (size_t)(m->ntypes + 1));
+    m->types[m->ntypes++] = t;
+    return t;
+}
+
+/* ---- values in the keyspace ---- */
+
+km_value *km_value_new(km_type *t, void *v)
+{
+    km_value *mv = alloc_mem(sizeof(*mv));
+    mv->type = t;
+    mv->v = v;
+    return mv;
+}
+
+void km_value_free(km_value *mv)
+{
+    if (!mv) {
+        return;
+    }
+    if (mv->type->m.free && mv->v) {
+        mv->type->m.free(mv->v);
+    }
+    alloc_free(mv);
+}
+
+/* The lazy-free thread frees big keyspaces (FLUSHALL ASYNC, a synchronous
+ * flush of many keys): a module's free method then runs under the GIL, as
+ * module code off the main thread must. */
+static void value_free(void *v)
+{
+    if (km_on_main_thread()) {
+        km_value_free(v);
+        return;
+    }
+    pthread_mutex_lock(&km_gil);
+    km_value_free(v);
+    pthread_mutex_unlock(&km_gil);
+}
+
+/* COPY goes through module_value_copy; this serves nothing else. */
+static void *value_dup(const void *v)
+{
+    (void)v;
+    return NULL;
+}
+
+static size_t value_mem(const void *v)
+{
+    const km_value *mv = v;
+    size_t n = sizeof(*mv);
+    if (mv->type->m.mem_usage) {
+        n += mv->type->m.mem_usage(mv->v);
+    }
+    return n;
+}
+
+static const char *value_encoding(const void *v)
+{
+    (void)v;
+    return "raw";
+}
+
+static void value_digest(const void *v, uint8_t d[20])
+{
+    const km_value *mv = v;
+    km_digest md;
+    memset(&md, 0, sizeof(md));
+    memset(d, 0, 20);
+    if (mv->type->m.digest) {
+        mv->type->m.digest(&md, mv->v);
+        digest_xor(d, md.acc, 20);
+    }
+}
+
+static size_t value_length(const void *v)
+{
+    (void)v;
+    return 1; /* never an empty collection */
+}
+
+static const type_ops module_ops = {"module",       value_free,   value_dup,   value_mem,
+                                    value_encoding, value_digest, value_length};
+
+void module_init(void)
+{
+    obj_register_type(OBJ_MODULE, &module_ops);
+}
+
+const char *module_value_type_name(const kobj *o)
+{
+    return ((const km_value *)kobj_ptr(o))->type->name;
+}
+
+int module_value_copy(const kobj *o, sv newkey, void **out)
+{
+    const km_value *mv = kobj_ptr(o);
+    if (!mv->type->m.copy) {
+        return -1;
+    }
+    sv from = kobj_key(o);
+    km_string *fk = km_string_new(NULL, from.ptr, from.len);
+    km_string *tk = km_string_new(NULL, newkey.ptr, newkey.len);
+    void *v = mv->type->m.copy(fk, tk, mv->v);
+    km_string_release(NULL, fk);
+    km_string_release(NULL, tk);
+    if (!v) {
+        return -1;
+    }
+    *out = km_value_new(mv->type, v);
+    return 0;
+}
+
+/* ---- saving ---- */
+
+/* Frees what an IO handed out (its context, the key name). */
+static void io_done(km_io *io)
+{
+    if (io->ctx) {
+        km_ctx_done(io->ctx);
+        alloc_free(io->ctx);
+        io->ctx = NULL;
+    }
+    km_string_release(NULL, io->key);
+    io->key = NULL;
+}
+
+static void op(km_io *io, int code)
+{
+    rdb_out_len(io->out, (uint64_t)code);
+}
+
+static void api_save_unsigned(km_io *io, uint64_t v)
+{
+    if (io->is_aof || !io->out) {
+        return;
+    }
+    op(io, MOD_OP_UINT);
+    rdb_out_len(io->out, v);
+}
+
+static void api_save_signed(km_io *io, int64_t v)
+{
+    api_save_unsigned(io, (uint64_t)v);
+}
+
+static void api_save_string_buffer(km_io *io, const char *p, size_t len)
+{
+    if (io->is_aof || !io->out) {
+        return;
+    }
+    op(io, MOD_OP_STRING);
+    rdb_out_string(io->out, p, len);
+}
+
+static void api_save_string(km_io *io, km_string *s)
+{
+    api_save_string_buffer(io, s->s, str_len(s->s));
+}
+
+static void api_save_double(km_io *io, double d)
+{
+    if (io->is_aof || !io->out) {
+        return;
+    }
+    op(io, MOD_OP_DOUBLE);
+    unsigned char b[8];
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(u >> (8 * i)); /* little endian, as Redis writes it */
+    }
+    rdb_out_bytes(io->out, b, 8);
+}
+
+static void api_save_float(km_io *io, float f)
+{
+    if (io->is_aof || !io->out) {
+        return;
+    }
+    op(io, MOD_OP_FLOAT);
+    unsigned char b[4];
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    for (int i = 0; i < 4; i++) {
+        b[i] = (unsigned char)(u >> (8 * i));
+    }
+    rdb_out_bytes(io->out, b, 4);
+}
+
+void module_rdb_save_value(rdb_out *w, const kobj *o)
+{
+    const km_value *mv = kobj_ptr(o);
+    rdb_out_len(w, mv->type->id);
+    km_io io;
+    memset(&io, 0, sizeof(io));
+    io.type = mv->type;
+    io.out = w;
+    sv key = kobj_key(o);
+    io.key = km_string_new(NULL, key.ptr, key.len);
+    if (mv->type->m.rdb_save) {
+        mv->type->m.rdb_save(&io, mv->v);
+    }
+    io_done(&io);
+    rdb_out_len(w, MOD_OP_EOF);
+}
+
+/* ---- loading ---- */
+
+/* The next item's opcode must be want: otherwise the load fails. */
+static int expect(km_io *io, int want)
+{
+    uint64_t code;
+    if (io->error || rdb_in_len(io->in, &code) < 0) {
+        io->error = 1;
+        return -1;
+    }
+    if (code != (uint64_t)want) {
+        io->error = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t api_load_unsigned(km_io *io)
+{
+    uint64_t v = 0;
+    if (!io->in || expect(io, MOD_OP_UINT) < 0) {
+        return 0;
+    }
+    if (rdb_in_len(io->in, &v) < 0) {
+        io->error = 1;
+        return 0;
+    }
+    return v;
+}
+
+static int64_t api_load_signed(km_io *io)
+{
+    return (int64_t)api_load_unsigned(io);
+}
+
+static str load_str(km_io *io)
+{
+    if (!io->in || expect(io, MOD_OP_STRING) < 0) {
+        return NULL;
+    }
+    str s = rdb_in_string(io->in);
+    if (!s) {
+        io->error = 1;
+    }
+    return s;
+}
+
+static km_string *api_load_string(km_io *io)
+{
+    str s = load_str(io);
+    if (!s) {
+        return km_string_new(NULL, "", 0);
+    }
+    km_string *ks = alloc_mem(sizeof(*ks));
+    ks->s = s;
+    ks->refs = 1;
+    return ks;
+}
+
+static char *api_load_string_buffer(km_io *io, size_t *len)
+{
+    str s = load_str(io);
+    size_t n = s ? str_len(s) : 0;
+    char *p = alloc_mem(n + 1);
+    if (s) {
+        memcpy(p, s, n);
+    }
+    p[n] = '\0';
+    if (len) {
+        *len = n;
+    }
+    str_free(s);
+    return p;
+}
+
+static double api_load_double(km_io *io)
+{
+    unsigned char b[8];
+    if (!io->in || expect(io, MOD_OP_DOUBLE) < 0 || rdb_in_bytes(io->in, b, 8) < 0) {
+        io->error = 1;
+        return 0;
+    }
+    uint64_t u = 0;
+    for (int i = 7; i >= 0; i--) {
+        u = (u << 8) | b[i];
+    }
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+static float api_load_float(km_io *io)
+{
+    unsigned char b[4];
+    if (!io->in || expect(io, MOD_OP_FLOAT) < 0 || rdb_in_bytes(io->in, b, 4) < 0) {
+        io->error = 1;
+        return 0;
+    }
+    uint32_t u = 0;
+    for (int i = 3; i >= 0; i--) {
+        u = (u << 8) | b[i];
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void *module_rdb_load_value(rdb_in *r, sv key)
+{
+    uint64_t id;
+    if (rdb_in_len(r, &id) < 0) {
+        return NULL;
+    }
+    km_type *t = km_type_by_id(id);
+    if (!t) {
+        char name[10];
+        id_name(id, name);
+        rdb_in_fail(r, "The RDB file contains module data I can't load: no matching module type '%s'", name);
+        return NULL;
+    }
+    if (!t->m.rdb_load) {
+        rdb_in_fail(r, "The module type '%s' has no rdb_load method", t->name);
+        return NULL;
+    }
+    km_io io;
+    memset(&io, 0, sizeof(io));
+    io.type = t;
+    io.in = r;
+    io.key = km_string_new(NULL, key.ptr, key.len);
+    void *v = t->m.rdb_load(&io, (int)(id & 1023));
+    io_done(&io);
+    if (!io.error && v) {
+        uint64_t eof;
+        if (rdb_in_len(r, &eof) < 0 || eof != MOD_OP_EOF) {
+            io.error = 1;
+        }
+    }
+    if (io.error || !v) {
+        if (v && t->m.free) {
+            t->m.free(v);
+        }
+        rdb_in_fail(r, "Error loading the value of module type '%s' (bad or truncated data)", t->name);
+        return NULL;
+    }
+    return km_value_new(t, v);
+}
+
+int module_rdb_load_aux(rdb_in *r)
+{
+    uint64_t id, when_op, when;
+    if (rdb_in_len(r, &id) < 0 || rdb_in_len(r, &when_op) < 0 || rdb_in_len(r, &when) < 0) {
+        return -1;
+    }
+    km_type *t = km_type_by_id(id);
+    if (!t || !t->m.aux_load) {
+        char name[10];
+        id_name(id, name);
+        return rdb_in_fail(r, "The RDB file contains AUX module data I can't load: no matching module '%s'", name);
+    }
+    if (when_op != MOD_OP_UINT) {
+        return rdb_in_fail(r, "The RDB holds module aux data of type '%s' in a form Keel does not know", t->name);
+    }
+    km_io io;
+    memset(&io, 0, sizeof(io));
+    io.type = t;
+    io.in = r;
+    int rc = t->m.aux_load(&io, (int)(id & 1023), (int)when);
+    uint64_t eof;
+    io_done(&io);
+    if (rc != KM_OK || io.error || rdb_in_len(r, &eof) < 0 || eof != MOD_OP_EOF) {
+        return rdb_in_fail(r, "Error loading the aux data of module type '%s'", t->name);
+    }
+    return 0;
+}
+
+/* ---- AOF rewrite ---- */
+
+static void api_emit_aof(km_io *io, const char *cmdname, const char *fmt, ...)
+{
+    if (!io->is_aof || !io->aof) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    sv *argv;
+    str *owned;
+    int argc = km_build_argv(NULL, cmdname, fmt, ap, &argv, &owned, NULL);
+    va_end(ap);
+    if (argc < 0) {
+        io->error = 1;
+        log_msg(LOG_WARNING, "Fatal: AOF method for module data type '%s' tried to emit a command with a bad format",
+                io->type->name);
+        return;
+    }
+    *io->aof = resp_append_command(*io->aof, argv, argc);
+    km_free_argv(argv, owned, argc);
+}
+
+str module_aof_rewrite(str out, const kobj *o)
+{
+    const km_value *mv = kobj_ptr(o);
+    if (!mv->type->m.aof_rewrite) {
+        log_msg(LOG_WARNING, "The module type '%s' has no AOF rewrite method: its key is left out of the rewrite",
+                mv->type->name);
+        return out;
+    }
+    km_io io;
+    memset(&io, 0, sizeof(io));
+    io.type = mv->type;
+    io.is_aof = 1;
+    io.aof = &out;
+    sv key = kobj_key(o);
+    io.key = km_string_new(NULL, key.ptr, key.len);
+    mv->type->m.aof_rewrite(&io, io.key, mv->v);
+    io_done(&io);
+    return out;
+}
+
+/* ---- IO context ---- */
+
+static km_ctx *api_get_context_from_io(km_io *io)
+{
+    if (!io->ctx) {
+        io->ctx = alloc_mem(sizeof(km_ctx));
+        km_ctx_init(io->ctx, io->type ? io->type->module : NULL, NULL);
+    }
+    return io->ctx;
+}
+
+static const km_string *api_get_key_name_from_io(km_io *io)
+{
+    return io->key;
+}
+
+static int api_is_io_error(km_io *io)
+{
+    return io->error;
+}
+
+/* ---- digests: each sequence of items is folded in as Redis does, so
+ * DEBUG DIGEST matches Redis's for the same module data. ---- */
+
+static void api_digest_add_string_buffer(km_digest *md, const char *p, size_t len)
+{
+    digest_mix(md->acc_seq, p, len);
+}
+
+static void api_digest_add_long_long(km_digest *md, long long v)
+{
+    char buf[32];
+    int n = util_ll2str(buf, v);
+    api_digest_add_string_buffer(md, buf, (size_t)n);
+}
+
+static void api_digest_end_sequence(km_digest *md)
+{
+    digest_xor(md->acc, md->acc_seq, 20);
+    memset(md->acc_seq, 0, 20);
+}
+
+const km_api_entry km_api_type[] = {{"CreateDataType", api_create_data_type},
+                                    {"SaveUnsigned", api_save_unsigned},
+                                    {"SaveSigned", api_save_signed},
+                                    {"SaveString", api_save_string},
+                                    {"SaveStringBuffer", api_save_string_buffer},
+                                    {"SaveDouble", api_save_double},
+                                    {"SaveFloat", api_save_float},
+                                    {"LoadUnsigned", api_load_unsigned},
+                                    {"LoadSigned", api_load_signed},
+                                    {"LoadString", api_load_string},
+                                    {"LoadStringBuffer", api_load_string_buffer},
+                                    {"LoadDouble", api_load_double},
+                                    {"LoadFloat", api_load_float},
+                                    {"EmitAOF", api_emit_aof},
+                                    {"GetContextFromIO", api_get_context_from_io},
+                                    {"GetKeyNameFromIO", api_get_key_name_from_io},
+                                    {"IsIOError", api_is_io_error},
+                                    {"DigestAddStringBuffer", api_digest_add_string_buffer},
+                                    {"DigestAddLongLong", api_digest_add_long_long},
+                                    {"DigestEndSequence", api_digest_end_sequence},
+                                    {NULL, NULL}};
