@@ -235,6 +235,17 @@ int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len)
     return 0;
 }
 
+/* Every element answers for the root's context (strings made from them
+ * join its automatic memory). */
+static void set_ctx(km_call_reply *r, km_ctx *ctx)
+{
+    r->ctx = ctx;
+    size_t items = r->type == KM_REPLY_MAP || r->type == KM_REPLY_ATTRIBUTE ? r->n * 2 : r->n;
+    for (size_t i = 0; r->elems && i < items; i++) {
+        set_ctx(&r->elems[i], ctx);
+    }
+}
+
 static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len)
 {
     km_call_reply *r = alloc_zero(sizeof(*r));
@@ -245,7 +256,7 @@ static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len)
         memset(r, 0, sizeof(*r) - sizeof(str));
         r->type = KM_REPLY_UNKNOWN;
     }
-    r->ctx = ctx;
+    set_ctx(r, ctx);
     km_auto_add(ctx, KAUTO_REPLY, r);
     return r;
 }
