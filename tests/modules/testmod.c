@@ -1,0 +1,1345 @@
+/* testmod: a Redis module for Keel's module API tests.
+ *
+ * It is built against Keel's ABI header only (src/module/module_abi.h),
+ * never against redismodule.h, and loads unchanged into Redis 7.0 and into
+ * Keel, so tests/integration/test_modules.py can run the same commands on
+ * both and compare the replies. Every command is small and deterministic;
+ * the names start with "tm.".
+ *
+ * Like any module, it looks each API function up by name through the
+ * function whose address is the first word of the context OnLoad gets,
+ * and keeps the pointers in static variables. A function the server does
+ * not offer leaves its pointer NULL: OnLoad logs the names (tm.missing
+ * lists them too) and goes on, as modules built with Redis's header do.
+ *
+ * OnLoad arguments (all kept for tm.args): "notype" registers no data type
+ * (so MODULE UNLOAD can succeed), "fail" makes OnLoad fail after it has
+ * created its commands, "refuseunload" makes OnUnload refuse.
+ *
+ * Build: cc -O2 -g -fPIC -shared -std=c11 -Wall -I src -o testmod.so \
+ *        tests/modules/testmod.c -lpthread
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "module/module_abi.h"
+
+/* ------------------------------------------------------------------ the API table */
+
+/* Callback types the header leaves to the module. */
+typedef int (*blk_reply_fn)(km_ctx *ctx, km_string **argv, int argc);
+typedef void (*blk_free_fn)(km_ctx *ctx, void *privdata);
+
+/* X(return type, name without the RedisModule_ prefix, parameter list) */
+#define TM_API(X)                                                                                                      \
+    X(void *, Alloc, (size_t bytes))                                                                                   \
+    X(void *, Calloc, (size_t nmemb, size_t size))                                                                     \
+    X(void *, Realloc, (void *ptr, size_t bytes))                                                                      \
+    X(void, Free, (void *ptr))                                                                                         \
+    X(char *, Strdup, (const char *str))                                                                               \
+    X(void, SetModuleAttribs, (km_ctx * ctx, const char *name, int ver, int apiver))                                   \
+    X(int, IsModuleNameBusy, (const char *name))                                                                       \
+    X(int, CreateCommand,                                                                                              \
+      (km_ctx * ctx, const char *name, km_cmd_fn fn, const char *flags, int first, int last, int step))                \
+    X(void, Log, (km_ctx * ctx, const char *level, const char *fmt, ...))                                              \
+    X(void, AutoMemory, (km_ctx * ctx))                                                                                \
+    X(int, WrongArity, (km_ctx * ctx))                                                                                 \
+    X(int, ReplyWithLongLong, (km_ctx * ctx, long long ll))                                                            \
+    X(int, ReplyWithSimpleString, (km_ctx * ctx, const char *msg))                                                     \
+    X(int, ReplyWithError, (km_ctx * ctx, const char *err))                                                            \
+    X(int, ReplyWithArray, (km_ctx * ctx, long len))                                                                   \
+    X(void, ReplySetArrayLength, (km_ctx * ctx, long len))                                                             \
+    X(int, ReplyWithMap, (km_ctx * ctx, long len))                                                                     \
+    X(int, ReplyWithSet, (km_ctx * ctx, long len))                                                                     \
+    X(int, ReplyWithNull, (km_ctx * ctx))                                                                              \
+    X(int, ReplyWithNullArray, (km_ctx * ctx))                                                                         \
+    X(int, ReplyWithEmptyArray, (km_ctx * ctx))                                                                        \
+    X(int, ReplyWithEmptyString, (km_ctx * ctx))                                                                       \
+    X(int, ReplyWithBool, (km_ctx * ctx, int b))                                                                       \
+    X(int, ReplyWithDouble, (km_ctx * ctx, double d))                                                                  \
+    X(int, ReplyWithBigNumber, (km_ctx * ctx, const char *bignum, size_t len))                                         \
+    X(int, ReplyWithVerbatimString, (km_ctx * ctx, const char *buf, size_t len))                                       \
+    X(int, ReplyWithCString, (km_ctx * ctx, const char *buf))                                                          \
+    X(int, ReplyWithStringBuffer, (km_ctx * ctx, const char *buf, size_t len))                                         \
+    X(int, ReplyWithString, (km_ctx * ctx, km_string * str))                                                           \
+    X(int, ReplyWithCallReply, (km_ctx * ctx, km_call_reply * reply))                                                  \
+    X(km_string *, CreateString, (km_ctx * ctx, const char *ptr, size_t len))                                          \
+    X(km_string *, CreateStringFromLongLong, (km_ctx * ctx, long long ll))                                             \
+    X(km_string *, CreateStringFromString, (km_ctx * ctx, const km_string *str))                                       \
+    X(km_string *, CreateStringPrintf, (km_ctx * ctx, const char *fmt, ...))                                           \
+    X(void, FreeString, (km_ctx * ctx, km_string * str))                                                               \
+    X(const char *, StringPtrLen, (const km_string *str, size_t *len))                                                 \
+    X(int, StringToLongLong, (const km_string *str, long long *ll))                                                    \
+    X(int, StringToDouble, (const km_string *str, double *d))                                                          \
+    X(int, StringAppendBuffer, (km_ctx * ctx, km_string * str, const char *buf, size_t len))                           \
+    X(int, StringCompare, (km_string * a, km_string * b))                                                              \
+    X(km_key *, OpenKey, (km_ctx * ctx, km_string * name, int mode))                                                   \
+    X(void, CloseKey, (km_key * key))                                                                                  \
+    X(int, KeyType, (km_key * key))                                                                                    \
+    X(size_t, ValueLength, (km_key * key))                                                                             \
+    X(int, DeleteKey, (km_key * key))                                                                                  \
+    X(int, StringSet, (km_key * key, km_string * str))                                                                 \
+    X(char *, StringDMA, (km_key * key, size_t * len, int mode))                                                       \
+    X(long long, GetExpire, (km_key * key))                                                                            \
+    X(int, SetExpire, (km_key * key, long long ms))                                                                    \
+    X(int, HashSet, (km_key * key, int flags, ...))                                                                    \
+    X(int, HashGet, (km_key * key, int flags, ...))                                                                    \
+    X(int, ListPush, (km_key * key, int where, km_string *ele))                                                        \
+    X(km_string *, ListPop, (km_key * key, int where))                                                                 \
+    X(int, ZsetAdd, (km_key * key, double score, km_string *ele, int *flags))                                          \
+    X(int, ZsetScore, (km_key * key, km_string * ele, double *score))                                                  \
+    X(km_call_reply *, Call, (km_ctx * ctx, const char *cmd, const char *fmt, ...))                                    \
+    X(int, CallReplyType, (km_call_reply * reply))                                                                     \
+    X(size_t, CallReplyLength, (km_call_reply * reply))                                                                \
+    X(km_call_reply *, CallReplyArrayElement, (km_call_reply * reply, size_t idx))                                     \
+    X(const char *, CallReplyStringPtr, (km_call_reply * reply, size_t * len))                                         \
+    X(long long, CallReplyInteger, (km_call_reply * reply))                                                            \
+    X(void, FreeCallReply, (km_call_reply * reply))                                                                    \
+    X(int, ReplicateVerbatim, (km_ctx * ctx))                                                                          \
+    X(km_type *, CreateDataType, (km_ctx * ctx, const char *name, int encver, km_type_methods *methods))               \
+    X(int, ModuleTypeSetValue, (km_key * key, km_type * mt, void *value))                                              \
+    X(km_type *, ModuleTypeGetType, (km_key * key))                                                                    \
+    X(void *, ModuleTypeGetValue, (km_key * key))                                                                      \
+    X(void, SaveUnsigned, (km_io * io, uint64_t value))                                                                \
+    X(uint64_t, LoadUnsigned, (km_io * io))                                                                            \
+    X(void, SaveSigned, (km_io * io, int64_t value))                                                                   \
+    X(int64_t, LoadSigned, (km_io * io))                                                                               \
+    X(void, SaveString, (km_io * io, km_string * s))                                                                   \
+    X(void, SaveStringBuffer, (km_io * io, const char *str, size_t len))                                               \
+    X(km_string *, LoadString, (km_io * io))                                                                           \
+    X(char *, LoadStringBuffer, (km_io * io, size_t * len))                                                            \
+    X(void, SaveDouble, (km_io * io, double value))                                                                    \
+    X(double, LoadDouble, (km_io * io))                                                                                \
+    X(void, SaveFloat, (km_io * io, float value))                                                                      \
+    X(float, LoadFloat, (km_io * io))                                                                                  \
+    X(void, EmitAOF, (km_io * io, const char *cmd, const char *fmt, ...))                                              \
+    X(void, DigestAddStringBuffer, (km_digest * md, const char *ele, size_t len))                                      \
+    X(void, DigestAddLongLong, (km_digest * md, long long ll))                                                         \
+    X(void, DigestEndSequence, (km_digest * md))                                                                       \
+    X(km_blocked *, BlockClient,                                                                                       \
+      (km_ctx * ctx, blk_reply_fn reply, blk_reply_fn timeout, blk_free_fn free_privdata, long long ms))               \
+    X(int, UnblockClient, (km_blocked * bc, void *privdata))                                                           \
+    X(void *, GetBlockedClientPrivateData, (km_ctx * ctx))                                                             \
+    X(km_ctx *, GetThreadSafeContext, (km_blocked * bc))                                                               \
+    X(void, FreeThreadSafeContext, (km_ctx * ctx))                                                                     \
+    X(void, ThreadSafeContextLock, (km_ctx * ctx))                                                                     \
+    X(void, ThreadSafeContextUnlock, (km_ctx * ctx))                                                                   \
+    X(int, GetContextFlags, (km_ctx * ctx))                                                                            \
+    X(km_timer_id, CreateTimer, (km_ctx * ctx, long long period, km_timer_fn callback, void *data))
+
+#define TM_DECLARE(ret, name, params) static ret(*RedisModule_##name) params;
+TM_API(TM_DECLARE)
+#undef TM_DECLARE
+
+/* The names OnLoad could not find, for the log and tm.missing. */
+static char missing_apis[2048];
+
+static void fetch_api(km_get_api_fn getapi, const char *name, void *out)
+{
+    if (getapi(name, out) != KM_OK || *(void **)out == NULL) {
+        *(void **)out = NULL;
+        size_t used = strlen(missing_apis);
+        snprintf(missing_apis + used, sizeof(missing_apis) - used, "%s%s", used ? " " : "", name);
+    }
+}
+
+#define TM_FETCH(ret, name, params) fetch_api(getapi, "RedisModule_" #name, (void *)&RedisModule_##name);
+
+/* ------------------------------------------------------------------ helpers */
+
+#define WRONGTYPE_MSG "WRONGTYPE Operation against a key holding the wrong kind of value"
+
+static const char *str_of(km_string *s, size_t *len)
+{
+    return RedisModule_StringPtrLen(s, len);
+}
+
+/* Case-insensitive comparison of an argument with a word. */
+static int arg_is(km_string *s, const char *word)
+{
+    size_t len;
+    const char *p = str_of(s, &len);
+    return len == strlen(word) && strncasecmp(p, word, len) == 0;
+}
+
+/* A copy of an argument as a NUL-terminated string (RedisModule_Alloc'd). */
+static char *arg_dup(km_string *s)
+{
+    size_t len;
+    const char *p = str_of(s, &len);
+    char *out = RedisModule_Alloc(len + 1);
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return out;
+}
+
+static void sleep_ms(long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* ------------------------------------------------------------------ tm.reply */
+
+/* tm.reply <kind>: one reply of each kind the reply API can build. */
+static int cmd_reply(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_string *k = argv[1];
+    if (arg_is(k, "longlong"))
+        return RedisModule_ReplyWithLongLong(ctx, -1234567890123LL);
+    if (arg_is(k, "simple"))
+        return RedisModule_ReplyWithSimpleString(ctx, "hello simple");
+    if (arg_is(k, "error"))
+        return RedisModule_ReplyWithError(ctx, "ERR custom failure");
+    if (arg_is(k, "errcode"))
+        return RedisModule_ReplyWithError(ctx, "MYCODE something went wrong");
+    if (arg_is(k, "array")) {
+        /* [1, "two", [3, "four", null], null, [], -5] */
+        RedisModule_ReplyWithArray(ctx, 6);
+        RedisModule_ReplyWithLongLong(ctx, 1);
+        RedisModule_ReplyWithCString(ctx, "two");
+        RedisModule_ReplyWithArray(ctx, 3);
+        RedisModule_ReplyWithLongLong(ctx, 3);
+        RedisModule_ReplyWithSimpleString(ctx, "four");
+        RedisModule_ReplyWithNull(ctx);
+        RedisModule_ReplyWithNull(ctx);
+        RedisModule_ReplyWithArray(ctx, 0);
+        return RedisModule_ReplyWithLongLong(ctx, -5);
+    }
+    if (arg_is(k, "postponed")) {
+        /* [10, [20, 21], "x"] with both lengths set after the elements. */
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithLongLong(ctx, 10);
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithLongLong(ctx, 20);
+        RedisModule_ReplyWithLongLong(ctx, 21);
+        RedisModule_ReplySetArrayLength(ctx, 2);
+        RedisModule_ReplyWithCString(ctx, "x");
+        RedisModule_ReplySetArrayLength(ctx, 3);
+        return KM_OK;
+    }
+    if (arg_is(k, "postponed-empty")) {
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplySetArrayLength(ctx, 0);
+        return KM_OK;
+    }
+    if (arg_is(k, "null"))
+        return RedisModule_ReplyWithNull(ctx);
+    if (arg_is(k, "double")) {
+        RedisModule_ReplyWithArray(ctx, 6);
+        RedisModule_ReplyWithDouble(ctx, 3.14);
+        RedisModule_ReplyWithDouble(ctx, 1e300);
+        RedisModule_ReplyWithDouble(ctx, -0.5);
+        RedisModule_ReplyWithDouble(ctx, 10.0);
+        RedisModule_ReplyWithDouble(ctx, INFINITY);
+        return RedisModule_ReplyWithDouble(ctx, -INFINITY);
+    }
+    if (arg_is(k, "cstring"))
+        return RedisModule_ReplyWithCString(ctx, "a c string");
+    if (arg_is(k, "buffer"))
+        return RedisModule_ReplyWithStringBuffer(ctx, "ab\0cd", 5);
+    if (arg_is(k, "printf")) {
+        km_string *s = RedisModule_CreateStringPrintf(ctx, "%s-%lld", "printf", 42LL);
+        RedisModule_ReplyWithString(ctx, s);
+        RedisModule_FreeString(ctx, s);
+        return KM_OK;
+    }
+    if (arg_is(k, "fromll")) {
+        km_string *s = RedisModule_CreateStringFromLongLong(ctx, -9007199254740993LL);
+        RedisModule_ReplyWithString(ctx, s);
+        RedisModule_FreeString(ctx, s);
+        return KM_OK;
+    }
+    if (arg_is(k, "empties")) {
+        RedisModule_ReplyWithArray(ctx, 3);
+        RedisModule_ReplyWithEmptyArray(ctx);
+        RedisModule_ReplyWithEmptyString(ctx);
+        return RedisModule_ReplyWithNullArray(ctx);
+    }
+    if (arg_is(k, "map")) {
+        /* {"a": 1, "b": [true, false]} (a flat array in RESP2) */
+        RedisModule_ReplyWithMap(ctx, 2);
+        RedisModule_ReplyWithCString(ctx, "a");
+        RedisModule_ReplyWithLongLong(ctx, 1);
+        RedisModule_ReplyWithCString(ctx, "b");
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithBool(ctx, 1);
+        return RedisModule_ReplyWithBool(ctx, 0);
+    }
+    if (arg_is(k, "set")) {
+        RedisModule_ReplyWithSet(ctx, 2);
+        RedisModule_ReplyWithCString(ctx, "m1");
+        return RedisModule_ReplyWithCString(ctx, "m2");
+    }
+    if (arg_is(k, "bignumber"))
+        return RedisModule_ReplyWithBigNumber(ctx, "123456789012345678901234567890", 30);
+    if (arg_is(k, "verbatim"))
+        return RedisModule_ReplyWithVerbatimString(ctx, "verbatim text", 13);
+    return RedisModule_ReplyWithError(ctx, "ERR unknown reply kind");
+}
+
+/* ------------------------------------------------------------------ strings */
+
+/* tm.str.tonum s: [StringToLongLong's value or "no-ll",
+ *                  StringToDouble's value or "no-double"] */
+static int cmd_str_tonum(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    long long ll;
+    double d;
+    RedisModule_ReplyWithArray(ctx, 2);
+    if (RedisModule_StringToLongLong(argv[1], &ll) == KM_OK)
+        RedisModule_ReplyWithLongLong(ctx, ll);
+    else
+        RedisModule_ReplyWithSimpleString(ctx, "no-ll");
+    if (RedisModule_StringToDouble(argv[1], &d) == KM_OK)
+        RedisModule_ReplyWithDouble(ctx, d);
+    else
+        RedisModule_ReplyWithSimpleString(ctx, "no-double");
+    return KM_OK;
+}
+
+/* tm.str.append a b: [a copy of a with b appended, a itself] */
+static int cmd_str_append(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_string *s = RedisModule_CreateStringFromString(ctx, argv[1]);
+    size_t blen;
+    const char *b = str_of(argv[2], &blen);
+    if (RedisModule_StringAppendBuffer(ctx, s, b, blen) != KM_OK) {
+        RedisModule_FreeString(ctx, s);
+        return RedisModule_ReplyWithError(ctx, "ERR StringAppendBuffer failed");
+    }
+    /* A second append of the same bytes, to see the buffer grow. */
+    RedisModule_StringAppendBuffer(ctx, s, "|", 1);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithString(ctx, s);
+    RedisModule_ReplyWithString(ctx, argv[1]);
+    RedisModule_FreeString(ctx, s);
+    return KM_OK;
+}
+
+/* tm.str.compare a b: the sign of StringCompare(a, b) */
+static int cmd_str_compare(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    int c = RedisModule_StringCompare(argv[1], argv[2]);
+    return RedisModule_ReplyWithLongLong(ctx, c < 0 ? -1 : c > 0 ? 1 : 0);
+}
+
+/* ------------------------------------------------------------------ key API on native types */
+
+/* Replies WRONGTYPE and closes the key; for `return wrongtype(ctx, key);`. */
+static int wrongtype(km_ctx *ctx, km_key *key)
+{
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithError(ctx, WRONGTYPE_MSG);
+}
+
+/* tm.kset k v */
+static int cmd_kset(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_WRITE);
+    int rc = RedisModule_StringSet(key, argv[2]);
+    RedisModule_CloseKey(key);
+    if (rc != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR StringSet failed");
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* tm.kget k: the string through StringDMA (READ), nil when missing */
+static int cmd_kget(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    int type = RedisModule_KeyType(key);
+    if (type == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithNull(ctx);
+    }
+    if (type != KM_KEYTYPE_STRING)
+        return wrongtype(ctx, key);
+    size_t len;
+    char *p = RedisModule_StringDMA(key, &len, KM_READ);
+    RedisModule_ReplyWithStringBuffer(ctx, p, len);
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* tm.kupper k: upper-cases the string's ASCII letters in place through a
+ * WRITE StringDMA; the length, nil when the key is missing. */
+static int cmd_kupper(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ | KM_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithNull(ctx);
+    }
+    if (type != KM_KEYTYPE_STRING)
+        return wrongtype(ctx, key);
+    size_t len;
+    char *p = RedisModule_StringDMA(key, &len, KM_WRITE);
+    for (size_t i = 0; i < len; i++)
+        if (p[i] >= 'a' && p[i] <= 'z')
+            p[i] = (char)(p[i] - 'a' + 'A');
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, (long long)len);
+}
+
+/* tm.ktype k: KeyType's number */
+static int cmd_ktype(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    int type = RedisModule_KeyType(key);
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, type);
+}
+
+/* tm.klen k: ValueLength */
+static int cmd_klen(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    size_t len = RedisModule_ValueLength(key);
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, (long long)len);
+}
+
+/* tm.kdel k: 1 if the key was there (DeleteKey), else 0 */
+static int cmd_kdel(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_WRITE);
+    int existed = RedisModule_KeyType(key) != KM_KEYTYPE_EMPTY;
+    int rc = RedisModule_DeleteKey(key);
+    RedisModule_CloseKey(key);
+    if (rc != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR DeleteKey failed");
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, existed);
+}
+
+/* tm.kexpire k ms: SetExpire (-1 is REDISMODULE_NO_EXPIRE) */
+static int cmd_kexpire(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    long long ms;
+    if (RedisModule_StringToLongLong(argv[2], &ms) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR invalid milliseconds");
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_WRITE);
+    int rc = RedisModule_SetExpire(key, ms);
+    RedisModule_CloseKey(key);
+    if (rc != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR SetExpire failed");
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* tm.kttl k: GetExpire (remaining milliseconds, or -1), -2 when the key
+ * is missing (READ gives no key handle then: Redis 7.0's GetExpire would
+ * crash on it) */
+static int cmd_kttl(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    if (RedisModule_KeyType(key) == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithLongLong(ctx, -2);
+    }
+    long long ttl = RedisModule_GetExpire(key);
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, ttl);
+}
+
+/* tm.hset k f v [f v ...]: HashSet per pair (KM_HASH_NONE), the sum of
+ * what it returned; a value of ":delete:" removes the field. */
+static int cmd_hset(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 4 || argc % 2 != 0)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != KM_KEYTYPE_EMPTY && type != KM_KEYTYPE_HASH)
+        return wrongtype(ctx, key);
+    long long total = 0;
+    for (int i = 2; i < argc; i += 2) {
+        void *value = arg_is(argv[i + 1], ":delete:") ? KM_HASH_DELETE : (void *)argv[i + 1];
+        total += RedisModule_HashSet(key, KM_HASH_NONE, argv[i], value, NULL);
+    }
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, total);
+}
+
+/* tm.hsetc k f v: HashSet with KM_HASH_CFIELDS (field as a C string) */
+static int cmd_hsetc(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 4)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != KM_KEYTYPE_EMPTY && type != KM_KEYTYPE_HASH)
+        return wrongtype(ctx, key);
+    char *field = arg_dup(argv[2]);
+    int n = RedisModule_HashSet(key, KM_HASH_CFIELDS, field, argv[3], NULL);
+    RedisModule_Free(field);
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, n);
+}
+
+/* tm.hget k f: HashGet, nil when the key or field is absent */
+static int cmd_hget(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    int type = RedisModule_KeyType(key);
+    if (type == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithNull(ctx);
+    }
+    if (type != KM_KEYTYPE_HASH)
+        return wrongtype(ctx, key);
+    km_string *value = NULL;
+    RedisModule_HashGet(key, KM_HASH_NONE, argv[2], &value, NULL);
+    if (value) {
+        RedisModule_ReplyWithString(ctx, value);
+        RedisModule_FreeString(ctx, value);
+    } else {
+        RedisModule_ReplyWithNull(ctx);
+    }
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* tm.hexists k f: HashGet with KM_HASH_EXISTS */
+static int cmd_hexists(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    int type = RedisModule_KeyType(key);
+    if (type == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithLongLong(ctx, 0);
+    }
+    if (type != KM_KEYTYPE_HASH)
+        return wrongtype(ctx, key);
+    int exists = -1;
+    RedisModule_HashGet(key, KM_HASH_EXISTS, argv[2], &exists, NULL);
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, exists);
+}
+
+/* tm.lpush k v: ListPush at the head, the new length */
+static int cmd_lpush(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ | KM_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != KM_KEYTYPE_EMPTY && type != KM_KEYTYPE_LIST)
+        return wrongtype(ctx, key);
+    if (RedisModule_ListPush(key, KM_LIST_HEAD, argv[2]) != KM_OK) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithError(ctx, "ERR ListPush failed");
+    }
+    long long len = (long long)RedisModule_ValueLength(key);
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, len);
+}
+
+/* tm.rpop k: ListPop at the tail, nil when empty */
+static int cmd_rpop(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ | KM_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithNull(ctx);
+    }
+    if (type != KM_KEYTYPE_LIST)
+        return wrongtype(ctx, key);
+    km_string *ele = RedisModule_ListPop(key, KM_LIST_TAIL);
+    RedisModule_CloseKey(key);
+    if (!ele)
+        return RedisModule_ReplyWithNull(ctx);
+    RedisModule_ReplyWithString(ctx, ele);
+    RedisModule_FreeString(ctx, ele);
+    RedisModule_ReplicateVerbatim(ctx);
+    return KM_OK;
+}
+
+/* tm.zadd k score member [NX|XX|GT|LT ...]: ZsetAdd, the out-flags */
+static int cmd_zadd(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 4)
+        return RedisModule_WrongArity(ctx);
+    double score;
+    if (RedisModule_StringToDouble(argv[2], &score) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR invalid score");
+    int flags = 0;
+    for (int i = 4; i < argc; i++) {
+        if (arg_is(argv[i], "NX"))
+            flags |= KM_ZADD_NX;
+        else if (arg_is(argv[i], "XX"))
+            flags |= KM_ZADD_XX;
+        else if (arg_is(argv[i], "GT"))
+            flags |= KM_ZADD_GT;
+        else if (arg_is(argv[i], "LT"))
+            flags |= KM_ZADD_LT;
+        else
+            return RedisModule_ReplyWithError(ctx, "ERR unknown flag");
+    }
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ | KM_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != KM_KEYTYPE_EMPTY && type != KM_KEYTYPE_ZSET)
+        return wrongtype(ctx, key);
+    int rc = RedisModule_ZsetAdd(key, score, argv[3], &flags);
+    RedisModule_CloseKey(key);
+    if (rc != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR ZsetAdd failed");
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, flags);
+}
+
+/* tm.zscore k member: ZsetScore, nil when absent */
+static int cmd_zscore(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    int type = RedisModule_KeyType(key);
+    if (type == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithNull(ctx);
+    }
+    if (type != KM_KEYTYPE_ZSET)
+        return wrongtype(ctx, key);
+    double score;
+    int rc = RedisModule_ZsetScore(key, argv[2], &score);
+    RedisModule_CloseKey(key);
+    if (rc != KM_OK)
+        return RedisModule_ReplyWithNull(ctx);
+    return RedisModule_ReplyWithDouble(ctx, score);
+}
+
+/* ------------------------------------------------------------------ Call */
+
+/* The error a failed Call (NULL reply) turns into, from errno. */
+static int reply_call_failure(km_ctx *ctx)
+{
+    const char *why = errno == ENOENT     ? "ENOENT"
+                      : errno == EINVAL   ? "EINVAL"
+                      : errno == EPERM    ? "EPERM"
+                      : errno == EROFS    ? "EROFS"
+                      : errno == ENETDOWN ? "ENETDOWN"
+                      : errno == ENOSPC   ? "ENOSPC"
+                      : errno == ESPIPE   ? "ESPIPE"
+                      : errno == EACCES   ? "EACCES"
+                                          : "other";
+    char msg[64];
+    snprintf(msg, sizeof(msg), "ERR Call failed: %s", why);
+    return RedisModule_ReplyWithError(ctx, msg);
+}
+
+/* The command name of tm.call's argv[1] as a C string. */
+static int call_and_forward(km_ctx *ctx, km_string **argv, int argc, const char *fmt)
+{
+    if (argc < 2)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_AutoMemory(ctx);
+    char *cmd = arg_dup(argv[1]);
+    errno = 0;
+    km_call_reply *reply = RedisModule_Call(ctx, cmd, fmt, argv + 2, (size_t)(argc - 2));
+    RedisModule_Free(cmd);
+    if (!reply)
+        return reply_call_failure(ctx);
+    RedisModule_ReplyWithCallReply(ctx, reply);
+    RedisModule_FreeCallReply(reply);
+    return KM_OK;
+}
+
+/* tm.call cmd args...: Call with "v", the reply forwarded as it is */
+static int cmd_call(km_ctx *ctx, km_string **argv, int argc)
+{
+    return call_and_forward(ctx, argv, argc, "v");
+}
+
+/* tm.callrepl cmd args...: the same with "!" (the write replicates) */
+static int cmd_callrepl(km_ctx *ctx, km_string **argv, int argc)
+{
+    return call_and_forward(ctx, argv, argc, "!v");
+}
+
+/* tm.callargs cmd args...: Call with the arguments passed one by one in
+ * every format letter that fits: "s" for the strings, "l" for those that
+ * are integers, "c" for the first, "b" for the last. */
+static int cmd_callargs(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 2 || argc > 5)
+        return RedisModule_WrongArity(ctx);
+    char *cmd = arg_dup(argv[1]);
+    km_call_reply *reply = NULL;
+    errno = 0;
+    if (argc == 2) {
+        reply = RedisModule_Call(ctx, cmd, "");
+    } else if (argc == 3) {
+        long long ll;
+        if (RedisModule_StringToLongLong(argv[2], &ll) == KM_OK)
+            reply = RedisModule_Call(ctx, cmd, "l", ll);
+        else
+            reply = RedisModule_Call(ctx, cmd, "s", argv[2]);
+    } else if (argc == 4) {
+        char *first = arg_dup(argv[2]);
+        reply = RedisModule_Call(ctx, cmd, "cs", first, argv[3]);
+        RedisModule_Free(first);
+    } else {
+        char *first = arg_dup(argv[2]);
+        size_t blen;
+        const char *b = str_of(argv[4], &blen);
+        reply = RedisModule_Call(ctx, cmd, "csb", first, argv[3], b, blen);
+        RedisModule_Free(first);
+    }
+    RedisModule_Free(cmd);
+    if (!reply)
+        return reply_call_failure(ctx);
+    RedisModule_ReplyWithCallReply(ctx, reply);
+    RedisModule_FreeCallReply(reply);
+    return KM_OK;
+}
+
+/* One CallReply element as a reply: strings and errors as bulk strings,
+ * integers as integers, anything else as its type number in a simple
+ * string "type:N". */
+static void reply_element(km_ctx *ctx, km_call_reply *r)
+{
+    if (!r) {
+        RedisModule_ReplyWithSimpleString(ctx, "none");
+        return;
+    }
+    int t = RedisModule_CallReplyType(r);
+    if (t == KM_REPLY_STRING || t == KM_REPLY_ERROR) {
+        size_t len;
+        const char *p = RedisModule_CallReplyStringPtr(r, &len);
+        RedisModule_ReplyWithStringBuffer(ctx, p, len);
+    } else if (t == KM_REPLY_INTEGER) {
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyInteger(r));
+    } else if (t == KM_REPLY_NULL) {
+        RedisModule_ReplyWithNull(ctx);
+    } else {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "type:%d", t);
+        RedisModule_ReplyWithSimpleString(ctx, buf);
+    }
+}
+
+/* tm.callinfo cmd args...: [type, length, first element (for an array)
+ * or the reply itself (otherwise), last element or "none"] */
+static int cmd_callinfo(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 2)
+        return RedisModule_WrongArity(ctx);
+    char *cmd = arg_dup(argv[1]);
+    errno = 0;
+    km_call_reply *reply = RedisModule_Call(ctx, cmd, "v", argv + 2, (size_t)(argc - 2));
+    RedisModule_Free(cmd);
+    if (!reply)
+        return reply_call_failure(ctx);
+    int type = RedisModule_CallReplyType(reply);
+    size_t len = RedisModule_CallReplyLength(reply);
+    RedisModule_ReplyWithArray(ctx, 4);
+    RedisModule_ReplyWithLongLong(ctx, type);
+    RedisModule_ReplyWithLongLong(ctx, (long long)len);
+    if (type == KM_REPLY_ARRAY) {
+        reply_element(ctx, len ? RedisModule_CallReplyArrayElement(reply, 0) : NULL);
+        reply_element(ctx, len ? RedisModule_CallReplyArrayElement(reply, len - 1) : NULL);
+    } else {
+        reply_element(ctx, reply);
+        RedisModule_ReplyWithSimpleString(ctx, "none");
+    }
+    RedisModule_FreeCallReply(reply);
+    return KM_OK;
+}
+
+/* ------------------------------------------------------------------ the data type */
+
+typedef struct {
+    long long n;
+    double d;
+    float f;
+    char *s;
+    size_t slen;
+} tm_record;
+
+typedef struct {
+    size_t count, cap;
+    tm_record *recs;
+} tm_value;
+
+static km_type *tm_type;
+
+static tm_value *tval_new(void)
+{
+    tm_value *v = RedisModule_Alloc(sizeof(*v));
+    v->count = v->cap = 0;
+    v->recs = NULL;
+    return v;
+}
+
+/* Appends a record; takes ownership of s (RedisModule_Alloc'd). */
+static void tval_push(tm_value *v, long long n, double d, char *s, size_t slen)
+{
+    if (v->count == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 4;
+        v->recs = RedisModule_Realloc(v->recs, v->cap * sizeof(tm_record));
+    }
+    tm_record *r = &v->recs[v->count++];
+    r->n = n;
+    r->d = d;
+    r->f = (float)d;
+    r->s = s;
+    r->slen = slen;
+}
+
+static void tval_free(void *value)
+{
+    tm_value *v = value;
+    for (size_t i = 0; i < v->count; i++)
+        RedisModule_Free(v->recs[i].s);
+    RedisModule_Free(v->recs);
+    RedisModule_Free(v);
+}
+
+/* The format: count (unsigned), then per record n (signed), d (double),
+ * f (float) and s; the strings of even records go through
+ * SaveStringBuffer/LoadStringBuffer, those of odd records through
+ * SaveString/LoadString. */
+static void tval_rdb_save(km_io *io, void *value)
+{
+    tm_value *v = value;
+    RedisModule_SaveUnsigned(io, v->count);
+    for (size_t i = 0; i < v->count; i++) {
+        tm_record *r = &v->recs[i];
+        RedisModule_SaveSigned(io, r->n);
+        RedisModule_SaveDouble(io, r->d);
+        RedisModule_SaveFloat(io, r->f);
+        if (i % 2 == 0) {
+            RedisModule_SaveStringBuffer(io, r->s, r->slen);
+        } else {
+            km_string *s = RedisModule_CreateString(NULL, r->s, r->slen);
+            RedisModule_SaveString(io, s);
+            RedisModule_FreeString(NULL, s);
+        }
+    }
+}
+
+static void *tval_rdb_load(km_io *io, int encver)
+{
+    if (encver != 1)
+        return NULL;
+    tm_value *v = tval_new();
+    uint64_t count = RedisModule_LoadUnsigned(io);
+    for (uint64_t i = 0; i < count; i++) {
+        long long n = (long long)RedisModule_LoadSigned(io);
+        double d = RedisModule_LoadDouble(io);
+        float f = RedisModule_LoadFloat(io);
+        char *s;
+        size_t slen;
+        if (i % 2 == 0) {
+            char *loaded = RedisModule_LoadStringBuffer(io, &slen);
+            s = RedisModule_Alloc(slen + 1);
+            memcpy(s, loaded, slen);
+            RedisModule_Free(loaded);
+        } else {
+            km_string *str = RedisModule_LoadString(io);
+            const char *p = str_of(str, &slen);
+            s = RedisModule_Alloc(slen + 1);
+            memcpy(s, p, slen);
+            RedisModule_FreeString(NULL, str);
+        }
+        s[slen] = '\0';
+        tval_push(v, n, d, s, slen);
+        v->recs[v->count - 1].f = f;
+    }
+    return v;
+}
+
+static void tval_aof_rewrite(km_io *aof, km_string *key, void *value)
+{
+    tm_value *v = value;
+    for (size_t i = 0; i < v->count; i++) {
+        tm_record *r = &v->recs[i];
+        char d[64];
+        snprintf(d, sizeof(d), "%.17g", r->d);
+        RedisModule_EmitAOF(aof, "tm.tadd", "slcb", key, r->n, d, r->s, r->slen);
+    }
+}
+
+static size_t tval_mem_usage(const void *value)
+{
+    const tm_value *v = value;
+    size_t size = sizeof(*v) + v->cap * sizeof(tm_record);
+    for (size_t i = 0; i < v->count; i++)
+        size += v->recs[i].slen + 1;
+    return size;
+}
+
+static void tval_digest(km_digest *md, void *value)
+{
+    tm_value *v = value;
+    for (size_t i = 0; i < v->count; i++) {
+        tm_record *r = &v->recs[i];
+        char d[64];
+        int dlen = snprintf(d, sizeof(d), "%.17g", r->d);
+        RedisModule_DigestAddLongLong(md, r->n);
+        RedisModule_DigestAddStringBuffer(md, d, (size_t)dlen);
+        RedisModule_DigestAddStringBuffer(md, r->s, r->slen);
+        RedisModule_DigestEndSequence(md);
+    }
+}
+
+/* Opens key for the data type commands: *keyp is the key (NULL for a
+ * missing key opened READ, as Redis answers), *out its value (NULL when
+ * the key is empty). Replies WRONGTYPE and returns -1 when the key holds
+ * anything else (an error when the type is not registered); 0 otherwise. */
+static int open_tkey(km_ctx *ctx, km_string *name, int mode, km_key **keyp, tm_value **out)
+{
+    *keyp = NULL;
+    *out = NULL;
+    if (!tm_type) {
+        RedisModule_ReplyWithError(ctx, "ERR testtype1 is not registered (loaded with notype)");
+        return -1;
+    }
+    km_key *key = RedisModule_OpenKey(ctx, name, mode);
+    int type = RedisModule_KeyType(key);
+    *keyp = key;
+    *out = NULL;
+    if (type == KM_KEYTYPE_EMPTY)
+        return 0;
+    if (type != KM_KEYTYPE_MODULE || RedisModule_ModuleTypeGetType(key) != tm_type) {
+        wrongtype(ctx, key);
+        return -1;
+    }
+    *out = RedisModule_ModuleTypeGetValue(key);
+    return 0;
+}
+
+/* tm.tadd key n d s: appends a record (creating the key), the new count */
+static int cmd_tadd(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 5)
+        return RedisModule_WrongArity(ctx);
+    long long n;
+    double d;
+    if (RedisModule_StringToLongLong(argv[2], &n) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR n is not an integer");
+    if (RedisModule_StringToDouble(argv[3], &d) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR d is not a double");
+    km_key *key;
+    tm_value *v;
+    if (open_tkey(ctx, argv[1], KM_READ | KM_WRITE, &key, &v) != 0)
+        return KM_OK;
+    if (!v) {
+        v = tval_new();
+        RedisModule_ModuleTypeSetValue(key, tm_type, v);
+    }
+    size_t slen;
+    const char *p = str_of(argv[4], &slen);
+    char *s = RedisModule_Alloc(slen + 1);
+    memcpy(s, p, slen);
+    s[slen] = '\0';
+    tval_push(v, n, d, s, slen);
+    size_t count = v->count;
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, (long long)count);
+}
+
+/* tm.tget key: [[n, d, f, s], ...], nil when the key is missing */
+static int cmd_tget(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key;
+    tm_value *v;
+    if (open_tkey(ctx, argv[1], KM_READ, &key, &v) != 0)
+        return KM_OK;
+    if (!v) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithNull(ctx);
+    }
+    RedisModule_ReplyWithArray(ctx, (long)v->count);
+    for (size_t i = 0; i < v->count; i++) {
+        tm_record *r = &v->recs[i];
+        RedisModule_ReplyWithArray(ctx, 4);
+        RedisModule_ReplyWithLongLong(ctx, r->n);
+        RedisModule_ReplyWithDouble(ctx, r->d);
+        RedisModule_ReplyWithDouble(ctx, (double)r->f);
+        RedisModule_ReplyWithStringBuffer(ctx, r->s, r->slen);
+    }
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* tm.tlen key: the number of records, 0 when the key is missing */
+static int cmd_tlen(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key;
+    tm_value *v;
+    if (open_tkey(ctx, argv[1], KM_READ, &key, &v) != 0)
+        return KM_OK;
+    size_t count = v ? v->count : 0;
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, (long long)count);
+}
+
+/* ------------------------------------------------------------------ blocking from a thread */
+
+typedef struct {
+    km_blocked *bc;
+    long long ms;
+    char *value;
+} tm_block_job;
+
+static int block_reply(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    tm_block_job *job = RedisModule_GetBlockedClientPrivateData(ctx);
+    return RedisModule_ReplyWithCString(ctx, job->value);
+}
+
+static int block_timeout(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    return RedisModule_ReplyWithError(ctx, "ERR tm.block timed out");
+}
+
+static void block_free(km_ctx *ctx, void *privdata)
+{
+    (void)ctx;
+    tm_block_job *job = privdata;
+    RedisModule_Free(job->value);
+    RedisModule_Free(job);
+}
+
+static void *block_thread(void *arg)
+{
+    tm_block_job *job = arg;
+    sleep_ms(job->ms);
+    km_ctx *tctx = RedisModule_GetThreadSafeContext(job->bc);
+    RedisModule_ThreadSafeContextLock(tctx);
+    km_call_reply *r = RedisModule_Call(tctx, "INCR", "c", "tm:counter");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_ThreadSafeContextUnlock(tctx);
+    RedisModule_FreeThreadSafeContext(tctx);
+    RedisModule_UnblockClient(job->bc, job);
+    return NULL;
+}
+
+/* tm.block ms value [timeout_ms]: replies value after a thread has slept
+ * ms milliseconds and INCRed tm:counter (in the client's db) under the
+ * GIL; "-ERR tm.block timed out" once timeout_ms (0: none) have passed. */
+static int cmd_block(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3 && argc != 4)
+        return RedisModule_WrongArity(ctx);
+    long long ms, timeout = 0;
+    if (RedisModule_StringToLongLong(argv[1], &ms) != KM_OK || ms < 0 ||
+        (argc == 4 && (RedisModule_StringToLongLong(argv[3], &timeout) != KM_OK || timeout < 0)))
+        return RedisModule_ReplyWithError(ctx, "ERR invalid milliseconds");
+    tm_block_job *job = RedisModule_Alloc(sizeof(*job));
+    job->ms = ms;
+    job->value = arg_dup(argv[2]);
+    job->bc = RedisModule_BlockClient(ctx, block_reply, block_timeout, block_free, timeout);
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, block_thread, job) != 0) {
+        RedisModule_UnblockClient(job->bc, job);
+        return KM_OK;
+    }
+    pthread_detach(tid);
+    return KM_OK;
+}
+
+typedef struct {
+    char *key;
+    long long times;
+} tm_count_job;
+
+static void *count_thread(void *arg)
+{
+    tm_count_job *job = arg;
+    km_ctx *tctx = RedisModule_GetThreadSafeContext(NULL);
+    for (long long i = 0; i < job->times; i++) {
+        RedisModule_ThreadSafeContextLock(tctx);
+        km_call_reply *r = RedisModule_Call(tctx, "INCR", "c", job->key);
+        if (r)
+            RedisModule_FreeCallReply(r);
+        RedisModule_ThreadSafeContextUnlock(tctx);
+    }
+    RedisModule_FreeThreadSafeContext(tctx);
+    RedisModule_Free(job->key);
+    RedisModule_Free(job);
+    return NULL;
+}
+
+/* tm.threadcount key [times]: a detached thread INCRs key (db 0) times
+ * times (default 100), taking the GIL for each; replies OK at once. */
+static int cmd_threadcount(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2 && argc != 3)
+        return RedisModule_WrongArity(ctx);
+    long long times = 100;
+    if (argc == 3 && RedisModule_StringToLongLong(argv[2], &times) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR invalid count");
+    tm_count_job *job = RedisModule_Alloc(sizeof(*job));
+    job->key = arg_dup(argv[1]);
+    job->times = times;
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, count_thread, job) != 0) {
+        RedisModule_Free(job->key);
+        RedisModule_Free(job);
+        return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+    }
+    pthread_detach(tid);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* ------------------------------------------------------------------ context flags, timers, args */
+
+#define TM_CTXFLAGS_MASK                                                                                               \
+    (KM_CTX_FLAGS_MULTI | KM_CTX_FLAGS_LUA | KM_CTX_FLAGS_MASTER | KM_CTX_FLAGS_SLAVE | KM_CTX_FLAGS_READONLY |        \
+     KM_CTX_FLAGS_AOF | KM_CTX_FLAGS_RDB | KM_CTX_FLAGS_MAXMEMORY | KM_CTX_FLAGS_EVICT | KM_CTX_FLAGS_DENY_BLOCKING)
+
+/* tm.ctxflags: GetContextFlags() & the mask above, as flag names */
+static int cmd_ctxflags(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    static const struct {
+        int bit;
+        const char *name;
+    } names[] = {
+        {KM_CTX_FLAGS_MULTI, "multi"},       {KM_CTX_FLAGS_LUA, "lua"},
+        {KM_CTX_FLAGS_MASTER, "master"},     {KM_CTX_FLAGS_SLAVE, "slave"},
+        {KM_CTX_FLAGS_READONLY, "readonly"}, {KM_CTX_FLAGS_AOF, "aof"},
+        {KM_CTX_FLAGS_RDB, "rdb"},           {KM_CTX_FLAGS_MAXMEMORY, "maxmemory"},
+        {KM_CTX_FLAGS_EVICT, "evict"},       {KM_CTX_FLAGS_DENY_BLOCKING, "deny-blocking"},
+    };
+    int flags = RedisModule_GetContextFlags(ctx) & TM_CTXFLAGS_MASK;
+    RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+    long n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (flags & names[i].bit) {
+            RedisModule_ReplyWithCString(ctx, names[i].name);
+            n++;
+        }
+    }
+    RedisModule_ReplySetArrayLength(ctx, n);
+    return KM_OK;
+}
+
+static void timer_fired(km_ctx *ctx, void *data)
+{
+    char *key = data;
+    km_call_reply *r = RedisModule_Call(ctx, "SET", "cc", key, "fired");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_Free(key);
+}
+
+/* tm.timer ms key: a timer that SETs key to "fired" after ms, in the db
+ * the client had selected when it created the timer */
+static int cmd_timer(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    long long ms;
+    if (RedisModule_StringToLongLong(argv[1], &ms) != KM_OK || ms < 0)
+        return RedisModule_ReplyWithError(ctx, "ERR invalid milliseconds");
+    RedisModule_CreateTimer(ctx, ms, timer_fired, arg_dup(argv[2]));
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* The OnLoad arguments joined by spaces. */
+static char *load_args;
+static int refuse_unload;
+
+static int cmd_args(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    return RedisModule_ReplyWithCString(ctx, load_args ? load_args : "");
+}
+
+/* tm.missing: the API functions the server did not provide */
+static int cmd_missing(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    return RedisModule_ReplyWithCString(ctx, missing_apis);
+}
+
+/* ------------------------------------------------------------------ loading */
+
+static const struct {
+    const char *name;
+    km_cmd_fn fn;
+    const char *flags;
+    int first, last, step;
+} commands[] = {
+    {"tm.reply", cmd_reply, "readonly fast", 0, 0, 0},
+    {"tm.str.tonum", cmd_str_tonum, "readonly fast", 0, 0, 0},
+    {"tm.str.append", cmd_str_append, "readonly fast", 0, 0, 0},
+    {"tm.str.compare", cmd_str_compare, "readonly fast", 0, 0, 0},
+    {"tm.kset", cmd_kset, "write deny-oom", 1, 1, 1},
+    {"tm.kget", cmd_kget, "readonly fast", 1, 1, 1},
+    {"tm.kupper", cmd_kupper, "write", 1, 1, 1},
+    {"tm.ktype", cmd_ktype, "readonly fast", 1, 1, 1},
+    {"tm.klen", cmd_klen, "readonly fast", 1, 1, 1},
+    {"tm.kdel", cmd_kdel, "write", 1, 1, 1},
+    {"tm.kexpire", cmd_kexpire, "write", 1, 1, 1},
+    {"tm.kttl", cmd_kttl, "readonly fast", 1, 1, 1},
+    {"tm.hset", cmd_hset, "write deny-oom", 1, 1, 1},
+    {"tm.hsetc", cmd_hsetc, "write deny-oom", 1, 1, 1},
+    {"tm.hget", cmd_hget, "readonly fast", 1, 1, 1},
+    {"tm.hexists", cmd_hexists, "readonly fast", 1, 1, 1},
+    {"tm.lpush", cmd_lpush, "write deny-oom", 1, 1, 1},
+    {"tm.rpop", cmd_rpop, "write", 1, 1, 1},
+    {"tm.zadd", cmd_zadd, "write deny-oom", 1, 1, 1},
+    {"tm.zscore", cmd_zscore, "readonly fast", 1, 1, 1},
+    {"tm.call", cmd_call, "", 0, 0, 0},
+    {"tm.callrepl", cmd_callrepl, "", 0, 0, 0},
+    {"tm.callargs", cmd_callargs, "", 0, 0, 0},
+    {"tm.callinfo", cmd_callinfo, "", 0, 0, 0},
+    {"tm.tadd", cmd_tadd, "write deny-oom", 1, 1, 1},
+    {"tm.tget", cmd_tget, "readonly", 1, 1, 1},
+    {"tm.tlen", cmd_tlen, "readonly fast", 1, 1, 1},
+    {"tm.block", cmd_block, "", 0, 0, 0},
+    {"tm.threadcount", cmd_threadcount, "", 0, 0, 0},
+    {"tm.ctxflags", cmd_ctxflags, "readonly fast", 0, 0, 0},
+    {"tm.timer", cmd_timer, "", 0, 0, 0},
+    {"tm.args", cmd_args, "readonly fast", 0, 0, 0},
+    {"tm.missing", cmd_missing, "readonly fast", 0, 0, 0},
+};
+
+int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
+{
+    km_get_api_fn getapi = (km_get_api_fn)((void **)ctx)[0];
+    missing_apis[0] = '\0';
+    TM_API(TM_FETCH)
+    if (!RedisModule_SetModuleAttribs || !RedisModule_CreateCommand || !RedisModule_StringPtrLen ||
+        !RedisModule_Alloc) {
+        fprintf(stderr, "testmod: the server lacks a core API function: %s\n", missing_apis);
+        return KM_ERR;
+    }
+    if (RedisModule_IsModuleNameBusy && RedisModule_IsModuleNameBusy("testmod"))
+        return KM_ERR;
+    RedisModule_SetModuleAttribs(ctx, "testmod", 1, KM_APIVER_1);
+    if (missing_apis[0]) {
+        if (RedisModule_Log)
+            RedisModule_Log(ctx, "warning", "testmod: missing API functions: %s", missing_apis);
+        else
+            fprintf(stderr, "testmod: missing API functions: %s\n", missing_apis);
+    }
+
+    /* The arguments, joined by spaces, and the ones that change loading. */
+    int with_type = 1, fail = 0;
+    size_t total = 1;
+    for (int i = 0; i < argc; i++) {
+        size_t len;
+        str_of(argv[i], &len);
+        total += len + 1;
+    }
+    if (load_args)
+        RedisModule_Free(load_args);
+    load_args = RedisModule_Alloc(total);
+    load_args[0] = '\0';
+    refuse_unload = 0;
+    for (int i = 0; i < argc; i++) {
+        size_t len, used = strlen(load_args);
+        const char *p = str_of(argv[i], &len);
+        if (i)
+            load_args[used++] = ' ';
+        memcpy(load_args + used, p, len);
+        load_args[used + len] = '\0';
+        if (arg_is(argv[i], "notype"))
+            with_type = 0;
+        if (arg_is(argv[i], "fail"))
+            fail = 1;
+        if (arg_is(argv[i], "refuseunload"))
+            refuse_unload = 1;
+    }
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (RedisModule_CreateCommand(ctx, commands[i].name, commands[i].fn, commands[i].flags, commands[i].first,
+                                      commands[i].last, commands[i].step) != KM_OK)
+            return KM_ERR;
+    }
+
+    if (with_type) {
+        km_type_methods methods = {
+            .version = KM_TYPE_METHOD_VERSION,
+            .rdb_load = tval_rdb_load,
+            .rdb_save = tval_rdb_save,
+            .aof_rewrite = tval_aof_rewrite,
+            .mem_usage = tval_mem_usage,
+            .digest = tval_digest,
+            .free = tval_free,
+        };
+        tm_type = RedisModule_CreateDataType(ctx, "testtype1", 1, &methods);
+        if (!tm_type)
+            return KM_ERR;
+    }
+    return fail ? KM_ERR : KM_OK;
+}
+
+int RedisModule_OnUnload(km_ctx *ctx)
+{
+    (void)ctx;
+    if (refuse_unload)
+        return KM_ERR;
+    RedisModule_Free(load_args);
+    load_args = NULL;
+    return KM_OK;
+}
