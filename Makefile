@@ -268,10 +268,10 @@ build/fuzz/fuzz_aof_load: $(FUZZ_OBJ)/fuzz/fuzz_aof_load.o $(FUZZ_OBJ)/fuzz/fuzz
 	$(FUZZ_CC) $(FUZZ_SAN_LD) -o $@ $^ $(FUZZ_LIBS)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c bench/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/modules/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c bench/*.c
 
 format-check:
-	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c bench/*.c
+	clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/clients/*.c tests/modules/*.c tests/fuzz/*.c tests/fuzz/*.h examples/*.c bench/*.c
 
 clean:
 	rm -rf build keel-server keel-server-san

@@ -56,6 +56,7 @@ typedef void (*cmd_fn)(client *c);
 /* Shown by COMMAND as Redis shows them; nothing here depends on them. */
 #define CMD_ASKING (1u << 23)
 #define CMD_NO_ASYNC_LOADING (1u << 24)
+#define CMD_MODULE (1u << 25) /* a module's command */
 
 /* INFO commandstats counters. */
 typedef struct cmd_stats {

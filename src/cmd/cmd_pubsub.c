@@ -29,6 +29,13 @@ static void confirm_unsub(client *c, int kind, sv name)
 
 static void subscribe_cmd(client *c, int kind)
 {
+    /* A module's Call runs on a client that expects one reply per command
+     * (MULTI is let through, as Redis does for old clients' sake). */
+    if ((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_MULTI)) {
+        static const char *const names[] = {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"};
+        reply_errf(c, "ERR %s isn't allowed for a DENY BLOCKING client", names[kind]);
+        return;
+    }
     for (int i = 1; i < c->argc; i++) {
         pubsub_subscribe(c, kind, c->argv[i]);
         reply_confirm(c, sub_word[kind], c->argv[i], pubsub_confirm_count(c, kind));

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "server/server.h"
 
 /* ---- COMMAND ---- */
@@ -140,6 +141,16 @@ static void reply_command_info(client *c, command *cmd)
 static void reply_command_docs(client *c, command *cmd)
 {
     reply_bulk_cstr(R(c), cmd->name);
+    if (cmd->flags & CMD_MODULE) {
+        /* A module's command: its group and module, as Redis 7.0 shows one
+         * registered without docs. */
+        reply_map(R(c), 2);
+        reply_bulk_cstr(R(c), "group");
+        reply_bulk_cstr(R(c), "module");
+        reply_bulk_cstr(R(c), "module");
+        reply_bulk_cstr(R(c), module_command_owner(cmd));
+        return;
+    }
     reply_map(R(c), cmd->nsubs ? 4 : 3);
     reply_bulk_cstr(R(c), "summary");
     reply_bulk_cstr(R(c), cmd->summary);
@@ -158,8 +169,12 @@ static void reply_command_docs(client *c, command *cmd)
 
 /* COMMAND LIST's filters: none, PATTERN (on full names, "config|get"
  * included) or ACLCAT (a category named without its "@", as Redis). */
-static int list_match(const command *cmd, sv pattern, sv aclcat)
+static int list_match(const command *cmd, sv pattern, sv aclcat, sv module)
 {
+    if (module.ptr) {
+        const char *owner = (cmd->flags & CMD_MODULE) ? module_command_owner(cmd) : NULL;
+        return owner && strlen(owner) == module.len && strncasecmp(owner, module.ptr, module.len) == 0;
+    }
     if (pattern.ptr) {
         return util_glob_match(pattern.ptr, pattern.len, cmd->name, strlen(cmd->name), 1);
     }
@@ -319,14 +334,13 @@ void cmd_command(client *c)
         }
         reply_defer_map(R(c), h, n);
     } else if (arg_is(c, 1, "LIST")) {
-        sv pattern = {0}, aclcat = {0};
+        sv pattern = {0}, aclcat = {0}, module = {0};
         if (c->argc == 5 && arg_is(c, 2, "FILTERBY") && arg_is(c, 3, "PATTERN")) {
             pattern = c->argv[4];
         } else if (c->argc == 5 && arg_is(c, 2, "FILTERBY") && arg_is(c, 3, "ACLCAT")) {
             aclcat = c->argv[4];
         } else if (c->argc == 5 && arg_is(c, 2, "FILTERBY") && arg_is(c, 3, "MODULE")) {
-            reply_empty_array(R(c)); /* no modules */
-            return;
+            module = c->argv[4];
         } else if (c->argc != 2) {
             reply_syntax_error(c);
             return;
@@ -338,7 +352,7 @@ void cmd_command(client *c)
             command *cmd = cmd_at(i);
             for (int j = -1; j < cmd->nsubs && !cmd->gone; j++) {
                 command *e = j < 0 ? cmd : &cmd->subs[j];
-                if (list_match(e, pattern, aclcat)) {
+                if (list_match(e, pattern, aclcat, module)) {
                     reply_bulk_cstr(R(c), e->name);
                     n++;
                 }

@@ -401,6 +401,7 @@ int cmd_flag_names(uint32_t flags, const char **out, int max)
     static const flag_name names[] = {{CMD_WRITE, "write"},
                                       {CMD_READONLY, "readonly"},
                                       {CMD_DENYOOM, "denyoom"},
+                                      {CMD_MODULE, "module"},
                                       {CMD_ADMIN, "admin"},
                                       {CMD_PUBSUB, "pubsub"},
                                       {CMD_NOSCRIPT, "noscript"},

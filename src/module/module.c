@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "module/module_int.h"
+#include "proto/resp_parse.h"
 
 static km_module **modules;
 static int nmodules;
@@ -37,6 +38,12 @@ km_command *km_command_of(const command *cmd)
 
 /* ---- commands ---- */
 
+const char *module_command_owner(const command *cmd)
+{
+    const km_module *m = km_command_of(cmd)->module;
+    return m && m->name ? m->name : "";
+}
+
 /* Dispatch's handler of every module command: argv becomes module
  * strings, the module's function runs in a context of its own. */
 static void run_command(client *c)
@@ -45,6 +52,9 @@ static void run_command(client *c)
     km_ctx ctx;
     km_ctx_init(&ctx, kc->module, c);
     ctx.flags |= KCTX_IN_COMMAND;
+    /* A module command propagates only what it asks to (Replicate,
+     * ReplicateVerbatim, Call with "!"), as in Redis. */
+    propagate_none(c);
     km_string *small[16];
     km_string **argv = c->argc <= 16 ? small : alloc_mem(sizeof(*argv) * (size_t)c->argc);
     for (int i = 0; i < c->argc; i++) {
@@ -173,7 +183,7 @@ int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *s
     cmd->name = kc->name;
     cmd->fn = run_command;
     cmd->arity = -1;
-    cmd->flags = flags | (getkeys ? CMD_MOVABLE_KEYS : 0);
+    cmd->flags = flags | CMD_MODULE | (getkeys ? CMD_MOVABLE_KEYS : 0);
     cmd->first_key = first;
     cmd->last_key = last;
     cmd->key_step = step;
@@ -186,8 +196,10 @@ int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *s
         key_spec *ks = alloc_zero(sizeof(*ks));
         /* The range after the first key: up to last (relative to first),
          * or, for a negative last, that many from the end. */
-        uint32_t kf = (flags & CMD_WRITE) ? KS_RW | KS_ACCESS | KS_UPDATE : KS_RO | KS_ACCESS;
-        *ks = (key_spec){kf, KS_INDEX(first), KS_RANGE(last < 0 ? last : last - first, step, 0)};
+        /* Redis cannot tell what a legacy module command does with its keys,
+         * so it says read-write for all, and so does Keel (ACL included). */
+        *ks = (key_spec){KS_RW | KS_ACCESS | KS_UPDATE, KS_INDEX(first),
+                         KS_RANGE(last < 0 ? last : last - first, step, 0)};
         cmd->specs = ks;
         cmd->nspecs = 1;
     }
@@ -215,7 +227,10 @@ static void module_free(km_module *m)
     alloc_free(m->types);
     alloc_free(m->name);
     alloc_free(m->path);
-    str_free(m->args);
+    for (int i = 0; i < m->nargs; i++) {
+        str_free(m->args[i]);
+    }
+    alloc_free(m->args);
     alloc_free(m);
 }
 
@@ -236,17 +251,15 @@ int module_load(const char *path, const sv *args, int nargs)
     km_module *m = alloc_zero(sizeof(*m));
     m->path = alloc_strdup(path);
     m->handle = h;
-    m->args = str_empty(32);
+    m->args = alloc_mem(sizeof(str) * (size_t)(nargs > 0 ? nargs : 1));
+    m->nargs = nargs;
     m->loading = 1;
     km_ctx ctx;
     km_ctx_init(&ctx, m, NULL);
     km_string **argv = alloc_mem(sizeof(*argv) * (size_t)(nargs > 0 ? nargs : 1));
     for (int i = 0; i < nargs; i++) {
         argv[i] = km_string_new(NULL, args[i].ptr, args[i].len);
-        m->args = str_append(m->args, args[i].ptr, args[i].len);
-        if (i + 1 < nargs) {
-            m->args = str_append(m->args, " ", 1);
-        }
+        m->args[i] = str_new(args[i].ptr, args[i].len);
     }
     m->handle = h;
     /* Listed before OnLoad runs, so its commands and types find it. */
@@ -288,12 +301,16 @@ int module_unload(const char *name, const char **err)
         *err = "the module has blocked clients, can't unload";
         return -1;
     }
-    void (*onunload)(km_ctx *) = (void (*)(km_ctx *))(uintptr_t)dlsym(m->handle, "RedisModule_OnUnload");
+    int (*onunload)(km_ctx *) = (int (*)(km_ctx *))(uintptr_t)dlsym(m->handle, "RedisModule_OnUnload");
     if (onunload) {
         km_ctx ctx;
         km_ctx_init(&ctx, m, NULL);
-        onunload(&ctx);
+        int rc = onunload(&ctx);
         km_ctx_done(&ctx);
+        if (rc == KM_ERR) {
+            *err = "operation not possible.";
+            return -1;
+        }
     }
     for (int i = 0; i < nmodules; i++) {
         if (modules[i] == m) {
@@ -323,19 +340,9 @@ void module_list_reply(client *c)
         reply_bulk_cstr(R(c), "path");
         reply_bulk_cstr(R(c), m->path);
         reply_bulk_cstr(R(c), "args");
-        int n = 0;
-        str parts[64];
-        const char *p = m->args;
-        while (*p && n < 64) {
-            const char *e = strchr(p, ' ');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            parts[n++] = str_new(p, len);
-            p += len + (e ? 1 : 0);
-        }
-        reply_array(R(c), n);
-        for (int j = 0; j < n; j++) {
-            reply_bulk(R(c), parts[j], str_len(parts[j]));
-            str_free(parts[j]);
+        reply_array(R(c), m->nargs);
+        for (int j = 0; j < m->nargs; j++) {
+            reply_bulk(R(c), m->args[j], str_len(m->args[j]));
         }
     }
 }
@@ -358,39 +365,36 @@ void module_queue_load(const char *line)
 int module_load_queued(void)
 {
     int rc = 0;
-    for (int i = 0; i < nqueued; i++) {
-        sv parts[64];
-        int n = 0;
-        char *p = queued[i];
-        while (*p && n < 64) {
-            while (*p == ' ') {
-                p++;
-            }
-            char *e = p;
-            while (*e && *e != ' ') {
-                e++;
-            }
-            if (e > p) {
-                parts[n++] = (sv){p, (size_t)(e - p)};
-            }
-            p = e;
+    str words = NULL;
+    size_t *off = NULL, *lens = NULL, cap = 0;
+    for (int i = 0; i < nqueued && rc == 0; i++) {
+        /* The directive's words, each quoted by the configuration reader. */
+        if (words) {
+            str_clear(words);
         }
-        if (n > 0) {
-            char path[4096];
-            snprintf(path, sizeof(path), "%.*s", (int)parts[0].len, parts[0].ptr);
-            if (module_load(path, parts + 1, n - 1) < 0) {
-                log_msg(LOG_WARNING, "Can't load module from %s: server aborting", path);
-                rc = -1;
-            }
-        }
-        str_free(queued[i]);
-        if (rc < 0) {
-            for (int j = i + 1; j < nqueued; j++) {
-                str_free(queued[j]);
-            }
+        long n = resp_split_args(queued[i], str_len(queued[i]), &words, &off, &lens, &cap);
+        if (n < 1 || n > 256) {
+            log_msg(LOG_WARNING, "Bad loadmodule directive: %s", queued[i]);
+            rc = -1;
             break;
         }
+        sv parts[256];
+        for (long j = 0; j < n; j++) {
+            parts[j] = (sv){words + off[j], lens[j]};
+        }
+        char path[4096];
+        snprintf(path, sizeof(path), "%.*s", (int)parts[0].len, parts[0].ptr);
+        if (module_load(path, parts + 1, (int)n - 1) < 0) {
+            log_msg(LOG_WARNING, "Can't load module from %s: server aborting", path);
+            rc = -1;
+        }
     }
+    for (int i = 0; i < nqueued; i++) {
+        str_free(queued[i]);
+    }
+    str_free(words);
+    alloc_free(off);
+    alloc_free(lens);
     alloc_free(queued);
     queued = NULL;
     nqueued = 0;

@@ -16,6 +16,7 @@
 
 typedef struct client client;
 typedef struct kobj kobj;
+typedef struct command command;
 
 /* Keyspace type number of module values (Redis's OBJ_MODULE). */
 #define OBJ_MODULE 5
@@ -27,6 +28,8 @@ void module_init(void);
 int module_load(const char *path, const sv *args, int nargs);
 /* Unloads a module by name: 0, or -1 with Redis's reason in *err. */
 int module_unload(const char *name, const char **err);
+/* The name of the module a command (CMD_MODULE) belongs to. */
+const char *module_command_owner(const command *cmd);
 /* MODULE LIST's reply. */
 void module_list_reply(client *c);
 int module_count(void);

@@ -231,8 +231,8 @@ static int api_get_context_flags(km_ctx *ctx)
         if (c->resp == 3) {
             f |= KM_CTX_FLAGS_RESP3;
         }
-        if (c->flags & (CLIENT_IN_SCRIPT | CLIENT_IN_EXEC | CLIENT_MULTI)) {
-            f |= KM_CTX_FLAGS_DENY_BLOCKING;
+        if (c->flags & (CLIENT_IN_SCRIPT | CLIENT_IN_EXEC | CLIENT_MULTI | CLIENT_FAKE)) {
+            f |= KM_CTX_FLAGS_DENY_BLOCKING; /* a Call's client cannot block either */
         }
     }
     if (server.in_script) {

@@ -35,7 +35,8 @@ struct km_module {
     int ver;
     char *path;
     void *handle;
-    str args; /* as MODULE LIST shows them */
+    str *args; /* as MODULE LIST shows them */
+    int nargs;
     km_command **cmds;
     int ncmds;
     km_type **types;

@@ -187,6 +187,15 @@ static int api_reply_with_verbatim_string(km_ctx *ctx, const char *p, size_t len
     return api_reply_with_verbatim_string_type(ctx, p, len, "txt");
 }
 
+static int api_reply_with_big_number(km_ctx *ctx, const char *p, size_t len)
+{
+    rbuf *r = out(ctx);
+    if (r) {
+        reply_big_number(r, p, len);
+    }
+    return KM_OK;
+}
+
 static int api_reply_with_null(km_ctx *ctx)
 {
     rbuf *r = out(ctx);
@@ -261,6 +270,7 @@ const km_api_entry km_api_reply[] = {{"ReplyWithLongLong", api_reply_with_long_l
                                      {"ReplyWithVerbatimString", api_reply_with_verbatim_string},
                                      {"ReplyWithVerbatimStringType", api_reply_with_verbatim_string_type},
                                      {"ReplyWithNull", api_reply_with_null},
+                                     {"ReplyWithBigNumber", api_reply_with_big_number},
                                      {"ReplyWithBool", api_reply_with_bool},
                                      {"ReplyWithDouble", api_reply_with_double},
                                      {"ReplyWithLongDouble", api_reply_with_long_double},

@@ -1,7 +1,11 @@
 /* module_string: the API's strings (RedisModuleString): reference counted
  * byte strings, made by the module or handed to it as arguments. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -126,9 +130,24 @@ static int api_string_to_long_long(const km_string *s, long long *out)
     return s && util_parse_ll(s->s, str_len(s->s), out) ? KM_OK : KM_ERR;
 }
 
+/* As Redis reads a double argument: all of strtod's syntax (hex, a leading
+ * '+', leading zeros), but no space first, nothing after, no NaN, and no
+ * overflow or underflow. */
 static int api_string_to_double(const km_string *s, double *out)
 {
-    return s && util_parse_double(s->s, str_len(s->s), out) ? KM_OK : KM_ERR;
+    size_t len = s ? str_len(s->s) : 0;
+    if (len == 0 || isspace((unsigned char)s->s[0])) {
+        return KM_ERR;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s->s, &end);
+    if ((size_t)(end - s->s) != len || isnan(v) ||
+        (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO))) {
+        return KM_ERR;
+    }
+    *out = v;
+    return KM_OK;
 }
 
 static int api_string_compare(const km_string *a, const km_string *b)

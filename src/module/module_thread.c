@@ -275,6 +275,7 @@ static km_blocked *api_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn t
         return bc;
     }
     bc->c = c;
+    client_select_db(bc->reply_client, c->db->id); /* its thread works in the client's db */
     bc->reply_client->resp = c->resp;
     bc->reply_client->out.resp = c->resp;
     c->flags |= CLIENT_BLOCKED;
@@ -355,7 +356,10 @@ typedef struct km_timer {
     km_timer_fn fn;
     void *data;
     int64_t when_ms; /* monotonic */
+    int dbid;        /* the creator's db: the callback runs there */
 } km_timer;
+
+static client *timer_client;
 
 static km_timer **timers;
 static int ntimers;
@@ -375,10 +379,15 @@ static long on_timer(ev_loop *l, long long ev_id, void *data)
         if (timers[i]->id == id) {
             km_timer t = *timers[i];
             timer_remove(i);
+            if (!timer_client) {
+                timer_client = km_reply_client_new();
+            }
+            client_select_db(timer_client, t.dbid < server.cfg.databases ? t.dbid : 0);
             km_ctx ctx;
-            km_ctx_init(&ctx, t.module, NULL);
+            km_ctx_init(&ctx, t.module, timer_client);
             t.fn(&ctx, t.data);
             km_ctx_done(&ctx);
+            timer_client->out.len = 0;
             break;
         }
     }
@@ -393,6 +402,7 @@ static km_timer_id api_create_timer(km_ctx *ctx, long long period, km_timer_fn f
     t->fn = fn;
     t->data = data;
     t->when_ms = util_mono_us() / 1000 + period;
+    t->dbid = ctx->c ? ctx->c->db->id : 0;
     t->ev_id = ev_timer_add(server.loop, (long)(period > 0 ? period : 0), on_timer, (void *)(uintptr_t)t->id);
     timers = alloc_resize(timers, sizeof(*timers) * (size_t)(ntimers + 1));
     timers[ntimers++] = t;

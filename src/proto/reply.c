@@ -270,6 +270,17 @@ void reply_push(rbuf *r, long long n)
     header(r, r->resp == 3 ? '>' : '*', n);
 }
 
+void reply_big_number(rbuf *r, const char *p, size_t len)
+{
+    if (r->resp != 3) {
+        reply_bulk(r, p, len);
+        return;
+    }
+    reply_raw(r, "(", 1);
+    reply_raw(r, p, len);
+    reply_raw(r, "\r\n", 2);
+}
+
 void reply_verbatim(rbuf *r, const char *p, size_t len, const char *fmt3)
 {
     if (r->resp != 3) {

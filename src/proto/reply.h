@@ -49,6 +49,8 @@ void reply_array(rbuf *r, long long n);
 void reply_map(rbuf *r, long long n);  /* n pairs: *2n in RESP2 */
 void reply_set(rbuf *r, long long n);  /* ~n, or *n */
 void reply_push(rbuf *r, long long n); /* >n, or *n */
+/* A big number: RESP3's '(' type, a bulk string in RESP2. */
+void reply_big_number(rbuf *r, const char *p, size_t len);
 void reply_verbatim(rbuf *r, const char *p, size_t len, const char *fmt3);
 void reply_empty_array(rbuf *r);
 

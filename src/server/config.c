@@ -1641,11 +1641,13 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
             char name[256];
             snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
             str val = str_empty(64);
+            /* A module's arguments stay apart: each is quoted. */
+            int quote = strcasecmp(name, "loadmodule") == 0;
             for (long i = 1; i < n; i++) {
                 if (i > 1) {
                     val = str_append(val, " ", 1);
                 }
-                val = str_append(val, args + off[i], lens[i]);
+                val = quote ? str_append_quoted(val, args + off[i], lens[i]) : str_append(val, args + off[i], lens[i]);
             }
             char e[200];
             int r = config_set(name, val, e, sizeof(e), 1);

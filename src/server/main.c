@@ -545,11 +545,13 @@ int main(int argc, char **argv)
         str val = str_empty(32);
         int n = 0;
         argi++;
+        int quote = strcmp(name, "loadmodule") == 0; /* its arguments stay apart */
         while (argi < argc && strncmp(argv[argi], "--", 2) != 0) {
             if (n++) {
                 val = str_append(val, " ", 1);
             }
-            val = str_append_cstr(val, argv[argi++]);
+            val = quote ? str_append_quoted(val, argv[argi], strlen(argv[argi])) : str_append_cstr(val, argv[argi]);
+            argi++;
         }
         int rc = config_set(name, val, err, sizeof(err), 1);
         if (rc < 0) {

@@ -1263,6 +1263,14 @@ static const struct {
     {"tm.missing", cmd_missing, "readonly fast", 0, 0, 0},
 };
 
+/* A failed load is unloaded: what OnLoad allocated goes first. */
+static int give_up(void)
+{
+    RedisModule_Free(load_args);
+    load_args = NULL;
+    return KM_ERR;
+}
+
 int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
 {
     km_get_api_fn getapi = (km_get_api_fn)((void **)ctx)[0];
@@ -1314,7 +1322,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (RedisModule_CreateCommand(ctx, commands[i].name, commands[i].fn, commands[i].flags, commands[i].first,
                                       commands[i].last, commands[i].step) != KM_OK)
-            return KM_ERR;
+            return give_up();
     }
 
     if (with_type) {
@@ -1329,9 +1337,9 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         };
         tm_type = RedisModule_CreateDataType(ctx, "testtype1", 1, &methods);
         if (!tm_type)
-            return KM_ERR;
+            return give_up();
     }
-    return fail ? KM_ERR : KM_OK;
+    return fail ? give_up() : KM_OK;
 }
 
 int RedisModule_OnUnload(km_ctx *ctx)
