@@ -94,36 +94,10 @@ static int parse_score_range(client *c, int mini, int maxi, zscore_range *r)
     return 1;
 }
 
-/* Lex bound: "[x" inclusive, "(x" exclusive, "-" and "+" the ends. */
-static int parse_lex_bound(sv a, sv *v, int *ex, int *kind)
-{
-    if (a.len == 0) {
-        return 0;
-    }
-    *ex = 0;
-    *kind = ZLEX_VAL;
-    switch (a.ptr[0]) {
-    case '+':
-    case '-':
-        if (a.len != 1) {
-            return 0;
-        }
-        *kind = a.ptr[0] == '+' ? ZLEX_POS : ZLEX_NEG;
-        *v = (sv){NULL, 0};
-        return 1;
-    case '(':
-    case '[':
-        *ex = a.ptr[0] == '(';
-        *v = (sv){a.ptr + 1, a.len - 1};
-        return 1;
-    default: return 0;
-    }
-}
-
 static int parse_lex_range(client *c, int mini, int maxi, zlex_range *r)
 {
-    if (!parse_lex_bound(c->argv[mini], &r->min, &r->minex, &r->min_kind) ||
-        !parse_lex_bound(c->argv[maxi], &r->max, &r->maxex, &r->max_kind)) {
+    if (!zset_parse_lex_bound(c->argv[mini], &r->min, &r->minex, &r->min_kind) ||
+        !zset_parse_lex_bound(c->argv[maxi], &r->max, &r->maxex, &r->max_kind)) {
         reply_err(c, "ERR min or max not valid string range item");
         return 0;
     }

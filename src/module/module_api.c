@@ -425,8 +425,8 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
 
 /* ---- the look-up ---- */
 
-static const km_api_entry *const tables[] = {km_api_core, km_api_string, km_api_reply,  km_api_key,
-                                             km_api_call, km_api_type,   km_api_thread, km_api_notify};
+static const km_api_entry *const tables[] = {km_api_core, km_api_string, km_api_reply,  km_api_key, km_api_call,
+                                             km_api_type, km_api_thread, km_api_notify, km_api_dict};
 
 int km_get_api(const char *name, void *out)
 {

@@ -86,6 +86,10 @@ struct km_key {
     km_string *keystr;
     int mode;
     int written; /* a change was made: signal it on close */
+    /* A sorted-set range being walked: ranks [zr_start, zr_end), the
+     * current one, and whether the walk went past the range. */
+    int zr_on, zr_ended;
+    size_t zr_start, zr_end, zr_rank;
 };
 
 struct km_io {
@@ -134,7 +138,7 @@ typedef struct km_api_entry {
     void *fn;
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
-    km_api_thread[], km_api_notify[];
+    km_api_thread[], km_api_notify[], km_api_dict[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);

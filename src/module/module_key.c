@@ -493,6 +493,129 @@ static int api_zset_score(km_key *k, km_string *ele, double *score)
     return zset_score(kobj_ptr(o), (sv){ele->s, str_len(ele->s)}, score) ? KM_OK : KM_ERR;
 }
 
+/* ---- sorted-set ranges ---- */
+
+/* Starts a walk over ranks [start, end) at its first (or last) element. */
+static void zr_begin(km_key *k, size_t start, size_t end, int from_last)
+{
+    k->zr_on = 1;
+    k->zr_start = start;
+    k->zr_end = end;
+    k->zr_ended = start >= end;
+    k->zr_rank = from_last && end > 0 ? end - 1 : start;
+}
+
+static zset *zr_set(km_key *k)
+{
+    kobj *o = k ? find(k) : NULL;
+    return o && o->type == OBJ_ZSET ? kobj_ptr(o) : NULL;
+}
+
+static int score_range(km_key *k, double min, double max, int minex, int maxex, int from_last)
+{
+    zset *z = zr_set(k);
+    if (!z) {
+        return KM_ERR;
+    }
+    zscore_range r = {min, max, minex, maxex};
+    size_t start, end;
+    zset_score_bounds(z, &r, &start, &end);
+    zr_begin(k, start, end, from_last);
+    return KM_OK;
+}
+
+static int api_zset_first_in_score_range(km_key *k, double min, double max, int minex, int maxex)
+{
+    return score_range(k, min, max, minex, maxex, 0);
+}
+
+static int api_zset_last_in_score_range(km_key *k, double min, double max, int minex, int maxex)
+{
+    return score_range(k, min, max, minex, maxex, 1);
+}
+
+static int lex_range(km_key *k, km_string *min, km_string *max, int from_last)
+{
+    zset *z = zr_set(k);
+    zlex_range r;
+    if (!z || !min || !max || !zset_parse_lex_bound((sv){min->s, str_len(min->s)}, &r.min, &r.minex, &r.min_kind) ||
+        !zset_parse_lex_bound((sv){max->s, str_len(max->s)}, &r.max, &r.maxex, &r.max_kind)) {
+        return KM_ERR;
+    }
+    size_t start, end;
+    zset_lex_bounds(z, &r, &start, &end);
+    zr_begin(k, start, end, from_last);
+    return KM_OK;
+}
+
+static int api_zset_first_in_lex_range(km_key *k, km_string *min, km_string *max)
+{
+    return lex_range(k, min, max, 0);
+}
+
+static int api_zset_last_in_lex_range(km_key *k, km_string *min, km_string *max)
+{
+    return lex_range(k, min, max, 1);
+}
+
+static km_string *api_zset_range_current_element(km_key *k, double *score)
+{
+    zset *z = zr_set(k);
+    if (!z || !k->zr_on || k->zr_ended || k->zr_rank >= zset_len(z)) {
+        return NULL;
+    }
+    zset_iter it;
+    zset_iter_at(&it, z, k->zr_rank, 0);
+    sv m;
+    double s;
+    if (!zset_iter_next(&it, &m, &s)) {
+        return NULL;
+    }
+    if (score) {
+        *score = s;
+    }
+    return km_string_new(k->ctx, m.ptr, m.len);
+}
+
+static int api_zset_range_next(km_key *k)
+{
+    if (!k || !k->zr_on || k->zr_ended) {
+        return 0;
+    }
+    if (k->zr_rank + 1 >= k->zr_end) {
+        k->zr_ended = 1;
+        return 0;
+    }
+    k->zr_rank++;
+    return 1;
+}
+
+static int api_zset_range_prev(km_key *k)
+{
+    if (!k || !k->zr_on || k->zr_ended) {
+        return 0;
+    }
+    if (k->zr_rank <= k->zr_start) {
+        k->zr_ended = 1;
+        return 0;
+    }
+    k->zr_rank--;
+    return 1;
+}
+
+static int api_zset_range_end_reached(km_key *k)
+{
+    return !k || !k->zr_on || k->zr_ended;
+}
+
+static void api_zset_range_stop(km_key *k)
+{
+    if (k) {
+        k->zr_on = 0;
+        k->zr_ended = 0;
+    }
+}
+
 /* ---- module types ---- */
 
 static int api_module_type_set_value(km_key *k, km_type *t, void *value)
@@ -576,6 +699,15 @@ const km_api_entry km_api_key[] = {{"OpenKey", api_open_key},
                                    {"ZsetIncrby", api_zset_incrby},
                                    {"ZsetRem", api_zset_rem},
                                    {"ZsetScore", api_zset_score},
+                                   {"ZsetFirstInScoreRange", api_zset_first_in_score_range},
+                                   {"ZsetLastInScoreRange", api_zset_last_in_score_range},
+                                   {"ZsetFirstInLexRange", api_zset_first_in_lex_range},
+                                   {"ZsetLastInLexRange", api_zset_last_in_lex_range},
+                                   {"ZsetRangeCurrentElement", api_zset_range_current_element},
+                                   {"ZsetRangeNext", api_zset_range_next},
+                                   {"ZsetRangePrev", api_zset_range_prev},
+                                   {"ZsetRangeEndReached", api_zset_range_end_reached},
+                                   {"ZsetRangeStop", api_zset_range_stop},
                                    {"ModuleTypeSetValue", api_module_type_set_value},
                                    {"ModuleTypeGetType", api_module_type_get_type},
                                    {"ModuleTypeGetValue", api_module_type_get_value},

@@ -563,3 +563,29 @@ unsigned long zset_scan(zset *z, unsigned long cursor, void (*fn)(sv member, dou
     }
     return 0;
 }
+
+/* Lex bound: "[x" inclusive, "(x" exclusive, "-" and "+" the ends. */
+int zset_parse_lex_bound(sv a, sv *v, int *ex, int *kind)
+{
+    if (a.len == 0) {
+        return 0;
+    }
+    *ex = 0;
+    *kind = ZLEX_VAL;
+    switch (a.ptr[0]) {
+    case '+':
+    case '-':
+        if (a.len != 1) {
+            return 0;
+        }
+        *kind = a.ptr[0] == '+' ? ZLEX_POS : ZLEX_NEG;
+        *v = (sv){NULL, 0};
+        return 1;
+    case '(':
+    case '[':
+        *ex = a.ptr[0] == '(';
+        *v = (sv){a.ptr + 1, a.len - 1};
+        return 1;
+    default: return 0;
+    }
+}

@@ -82,6 +82,9 @@ typedef struct zlex_range {
     int min_kind, max_kind;
 } zlex_range;
 
+/* A lex bound: "[x" inclusive, "(x" exclusive, "-" and "+" the ends; 0
+ * when a is none of those. */
+int zset_parse_lex_bound(sv a, sv *v, int *ex, int *kind);
 void zset_score_bounds(zset *z, const zscore_range *r, size_t *start, size_t *end);
 void zset_lex_bounds(zset *z, const zlex_range *r, size_t *start, size_t *end);
 int zset_lex_gte_min(sv m, const zlex_range *r);
