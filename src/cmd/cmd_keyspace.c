@@ -161,8 +161,10 @@ void cmd_flushdb(client *c)
     if (async < 0) {
         return;
     }
+    module_event_flush(1, c->db->id, !async);
     uint64_t ticket = empty_db(c, c->db, async);
     server.dirty++;
+    module_event_flush(0, c->db->id, !async);
     flush_reply(c, async, ticket);
 }
 
@@ -173,11 +175,13 @@ void cmd_flushall(client *c)
         return;
     }
     uint64_t last = 0;
+    module_event_flush(1, -1, !async);
     for (int i = 0; i < server.cfg.databases; i++) {
         uint64_t t = empty_db(c, &server.dbs[i], async);
         last = t ? t : last;
     }
     server.dirty++;
+    module_event_flush(0, -1, !async);
     flush_reply(c, async, last);
 }
 
@@ -202,6 +206,7 @@ void cmd_swapdb(client *c)
         server_key_written(a, (sv){NULL, 0}, c);
         server_key_written(b, (sv){NULL, 0}, c);
     }
+    module_event_swapdb((int)id1, (int)id2);
     server.dirty++;
     reply_ok(R(c));
 }

@@ -278,10 +278,13 @@ int module_load(const char *path, const sv *args, int nargs)
         km_types_forget(m);
         km_notify_forget(m);
         km_timers_forget(m);
+        km_events_forget(m);
+        km_filters_forget(m);
         module_free(m);
         dlclose(h);
         return -1;
     }
+    km_event_module_change(m, 1);
     log_msg(LOG_NOTICE, "Module '%s' loaded from %s", m->name, path);
     return 0;
 }
@@ -320,6 +323,9 @@ int module_unload(const char *name, const char **err)
     }
     km_notify_forget(m);
     km_timers_forget(m);
+    km_events_forget(m);
+    km_filters_forget(m);
+    km_event_module_change(m, 0);
     log_msg(LOG_NOTICE, "Module %s unloaded", m->name);
     void *h = m->handle;
     module_free(m);

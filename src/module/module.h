@@ -44,6 +44,19 @@ int module_load_queued(void);
  * the main thread holds it except while it waits for events. */
 void module_gil_release(void);
 void module_gil_acquire(void);
+/* Server events for modules that subscribed (no-ops otherwise). Loading
+ * and persistence subevents are module_abi.h's KM_SUB_LOADING_* and
+ * KM_SUB_PERSISTENCE_* numbers. */
+void module_event_flush(int start, int dbnum, int sync);
+void module_event_loading(int sub);
+void module_event_persistence(int sub);
+void module_event_client(const client *c, int connected);
+void module_event_shutdown(void);
+void module_event_cron(void);
+void module_event_swapdb(int a, int b);
+void module_event_role(int now_replica, const char *host, int port);
+/* dispatch_filter while command filters exist: runs them over c's argv. */
+void module_filter_command(client *c);
 /* The type name TYPE shows for a module value (its module's 9 letters). */
 const char *module_value_type_name(const kobj *o);
 

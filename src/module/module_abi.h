@@ -169,6 +169,96 @@ typedef struct km_type_methods {
     void *copy2;
 } km_type_methods;
 
+/* Server events (SubscribeToServerEvent): an event is passed by value as
+ * its id and the version of its data structure. */
+typedef struct km_event {
+    uint64_t id;
+    uint64_t dataver;
+} km_event;
+
+enum {
+    KM_EVENT_REPLICATION_ROLE_CHANGED = 0,
+    KM_EVENT_PERSISTENCE = 1,
+    KM_EVENT_FLUSHDB = 2,
+    KM_EVENT_LOADING = 3,
+    KM_EVENT_CLIENT_CHANGE = 4,
+    KM_EVENT_SHUTDOWN = 5,
+    KM_EVENT_REPLICA_CHANGE = 6,
+    KM_EVENT_MASTER_LINK_CHANGE = 7,
+    KM_EVENT_CRON_LOOP = 8,
+    KM_EVENT_MODULE_CHANGE = 9,
+    KM_EVENT_LOADING_PROGRESS = 10,
+    KM_EVENT_SWAPDB = 11,
+    KM_EVENT_COUNT = 16 /* room for the ids Keel does not fire */
+};
+
+/* Subevents. */
+enum { KM_SUB_ROLE_NOW_MASTER = 0, KM_SUB_ROLE_NOW_REPLICA = 1 };
+enum {
+    KM_SUB_PERSISTENCE_RDB_START = 0,
+    KM_SUB_PERSISTENCE_AOF_START = 1,
+    KM_SUB_PERSISTENCE_SYNC_RDB_START = 2,
+    KM_SUB_PERSISTENCE_ENDED = 3,
+    KM_SUB_PERSISTENCE_FAILED = 4,
+    KM_SUB_PERSISTENCE_SYNC_AOF_START = 5
+};
+enum { KM_SUB_FLUSHDB_START = 0, KM_SUB_FLUSHDB_END = 1 };
+enum {
+    KM_SUB_LOADING_RDB_START = 0,
+    KM_SUB_LOADING_AOF_START = 1,
+    KM_SUB_LOADING_REPL_START = 2,
+    KM_SUB_LOADING_ENDED = 3,
+    KM_SUB_LOADING_FAILED = 4
+};
+enum { KM_SUB_CLIENT_CONNECTED = 0, KM_SUB_CLIENT_DISCONNECTED = 1 };
+enum { KM_SUB_MODULE_LOADED = 0, KM_SUB_MODULE_UNLOADED = 1 };
+
+/* The data some events carry (each at version 1). */
+typedef struct km_flush_info {
+    uint64_t version;
+    int32_t sync;
+    int32_t dbnum; /* -1: every db (FLUSHALL) */
+} km_flush_info;
+
+typedef struct km_client_info {
+    uint64_t version;
+    uint64_t flags;
+    uint64_t id;
+    char addr[46];
+    uint16_t port;
+    uint16_t db;
+} km_client_info;
+
+typedef struct km_replication_info {
+    uint64_t version;
+    int master; /* 1 when now a primary */
+    char *masterhost;
+    int masterport;
+    char *replid1;
+    char *replid2;
+    uint64_t repl1_offset;
+    uint64_t repl2_offset;
+} km_replication_info;
+
+typedef struct km_cron_loop {
+    uint64_t version;
+    int32_t hz;
+} km_cron_loop;
+
+typedef struct km_module_change {
+    uint64_t version;
+    const char *module_name;
+    int32_t module_version;
+} km_module_change;
+
+typedef struct km_swapdb_info {
+    uint64_t version;
+    int32_t dbnum_first;
+    int32_t dbnum_second;
+} km_swapdb_info;
+
+typedef void (*km_event_fn)(km_ctx *ctx, km_event e, uint64_t subevent, void *data);
+
 /* A module's RedisModule_Init reads the first word of the context it gets
  * in OnLoad: the function that looks API functions up by name. */
 typedef int (*km_get_api_fn)(const char *name, void *out);

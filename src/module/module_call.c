@@ -348,6 +348,17 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     }
     memcpy(f->argv, argv, sizeof(sv) * (size_t)argc);
     f->argc = argc;
+    if (dispatch_filter) {
+        km_filter_run(f, ctx->module);
+        if (f->argc == 0 || !(cmd = cmd_lookup(f->argv[0].ptr, f->argv[0].len)) ||
+            !(run = cmd_resolve(cmd, f->argv, f->argc))) {
+            errno = ENOENT;
+            client_end_command(f);
+            depth--;
+            reply = errors_as_replies ? error_reply(ctx, "ERR Unknown Redis command") : NULL;
+            goto done;
+        }
+    }
     int was = 0;
     int replicate = (flags & FLAG('!')) != 0;
     if (!replicate) {

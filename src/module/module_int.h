@@ -138,7 +138,7 @@ typedef struct km_api_entry {
     void *fn;
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
-    km_api_thread[], km_api_notify[], km_api_dict[];
+    km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -182,6 +182,16 @@ client *km_reply_client_new(void);
 
 /* ---- module_notify.c ---- */
 void km_notify_forget(km_module *m);
+
+/* ---- module_filter.c ---- */
+void km_filters_forget(km_module *m);
+/* Filters c's argv (caller: the module whose Call runs it, or NULL). */
+void km_filter_run(client *c, const km_module *caller);
+
+/* ---- module_event.c ---- */
+void km_events_forget(km_module *m);
+void km_event_module_change(const km_module *m, int loaded);
+void km_client_info_fill(const client *c, km_client_info *ci);
 
 /* ---- module.c ---- */
 km_module *km_module_by_name(const char *name);

@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "net/conn.h"
 #include "net/sock.h"
 #include "persist/aof.h"
@@ -754,16 +755,21 @@ void repl_set_primary(const char *host, int port)
             repl_forget_tracked(); /* a primary expires every key itself */
             log_msg(LOG_NOTICE, "MASTER MODE enabled (user request from '%s')",
                     server.current_client ? server.current_client->addr : "config");
+            module_event_role(0, NULL, 0);
         }
         return;
     }
     snprintf(lnk.host, sizeof(lnk.host), "%s", host);
+    int was_replica = lnk.state != LINK_NONE;
     lnk.port = port;
     lnk.down_since_ms = 0; /* never up with this primary: INFO says -1 */
     repl_drop_replicas();
     repl_forget_tracked();
     lnk.state = LINK_CONNECT;
     log_msg(LOG_NOTICE, "REPLICAOF %s:%d enabled", host, port);
+    if (!was_replica) {
+        module_event_role(1, host, port);
+    }
     link_connect();
 }
 

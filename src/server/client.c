@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "net/conn.h"
 #include "net/ev.h"
 #include "net/sock.h"
@@ -75,6 +76,7 @@ client *client_new(int fd, uint32_t flags)
         }
         server.clients = c;
         server.nclients++;
+        module_event_client(c, 1);
     }
     return c;
 }
@@ -145,6 +147,9 @@ void client_free(client *c)
 {
     if (!c) {
         return;
+    }
+    if (c->fd >= 0) {
+        module_event_client(c, 0);
     }
     client_run_cleanups(c);
     if (server.current_client == c) {

@@ -306,6 +306,8 @@ void dispatch_call(client *c, command *cmd)
     }
 }
 
+void (*dispatch_filter)(client *c);
+
 void dispatch(client *c)
 {
     int64_t start = 0;
@@ -318,6 +320,15 @@ void dispatch(client *c)
         chained_us = 0;
         db_set_time(server.now_ms);
         start = server.now_mono_us;
+    }
+    /* Modules' command filters see what clients and primaries send (not
+     * the AOF replay, as in Redis). */
+    if (dispatch_filter && !(c->flags & CLIENT_FAKE)) {
+        dispatch_filter(c);
+        if (c->argc == 0) {
+            reply_err(c, "ERR unknown command '', with args beginning with: ");
+            return;
+        }
     }
     command *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
     if (!cmd && (c->flags & CLIENT_MASTER)) {

@@ -149,6 +149,7 @@ static long cron(ev_loop *l, long long id, void *data)
     (void)id;
     (void)data;
     server_sync_clock();
+    module_event_cron();
     server_update_time();
     db_set_time(server.now_ms);
     server.cron_loops++;
@@ -464,6 +465,7 @@ int server_shutdown(int flags)
             return -1;
         }
     }
+    module_event_shutdown();
     /* Past the point where shutdown may still be refused: the HTTP thread
      * is joined, so nothing runs beside exit's clean-up. */
     metrics_stop();

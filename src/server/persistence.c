@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "persist/aof.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
@@ -46,11 +47,14 @@ int persistence_save(void)
 {
     char err[512];
     int64_t start = util_mono_us();
+    module_event_persistence(2); /* SYNC_RDB_START */
     if (rdb_save_file(rdb_path(), RDB_FORM_RDB, err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "%s", err);
         last_save_ok = 0;
+        module_event_persistence(4); /* FAILED */
         return -1;
     }
+    module_event_persistence(3); /* ENDED */
     log_msg(LOG_NOTICE, "DB saved on disk (%.3f seconds)", (double)(util_mono_us() - start) / 1e6);
     server.dirty = 0;
     server.lastsave = server_ms() / 1000;
@@ -72,6 +76,7 @@ static int bgsave_child(void)
 
 static void bgsave_done(int ok)
 {
+    module_event_persistence(ok ? 3 : 4);
     last_bgsave_secs = (server_ms() - bgsave_started_ms) / 1000;
     last_save_ok = ok;
     if (ok) {
@@ -93,6 +98,7 @@ int persistence_bgsave(void)
     }
     last_bgsave_try_ms = bgsave_started_ms = server_ms();
     dirty_at_start = server.dirty;
+    module_event_persistence(0); /* RDB_START */
     if (server.cfg.bgsave_forkless) {
         if (snapshot_start(rdb_path(), RDB_FORM_RDB, bgsave_done) < 0) {
             last_save_ok = 0;
@@ -223,7 +229,9 @@ static int load_rdb(void)
 {
     char err[512];
     int64_t start = util_mono_us();
+    module_event_loading(0); /* RDB_START */
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
+    module_event_loading(rc < 0 ? 4 : 3); /* FAILED, ENDED */
     if (rc < 0) {
         log_msg(LOG_WARNING, "Fatal error loading the DB (%s): %s. Exiting.", rdb_path(), err);
         return -1;
@@ -242,7 +250,10 @@ static int load_rdb(void)
 int persistence_load(void)
 {
     if (server.cfg.appendonly) {
-        return aof_start(); /* with an AOF, the AOF is the truth, as in Redis */
+        module_event_loading(1); /* AOF_START */
+        int rc = aof_start();    /* with an AOF, the AOF is the truth, as in Redis */
+        module_event_loading(rc < 0 ? 4 : 3);
+        return rc;
     }
     return load_rdb();
 }
@@ -258,7 +269,9 @@ int persistence_load_replacement(const char *path)
     char err[512];
     server.loading = 1;
     server.loading_start_ms = server_ms();
+    module_event_loading(2); /* REPL_START */
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
+    module_event_loading(rc != 0 ? 4 : 3);
     server.loading = 0;
     if (rc != 0) {
         log_msg(LOG_WARNING, "Error loading the DB received from the master: %s", rc < 0 ? err : "no file");

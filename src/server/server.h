@@ -598,6 +598,9 @@ void server_key_written(db *d, sv key, client *by);
 /* The keyspace-event publisher (installed by pub/sub). */
 extern void (*notify_publish)(sv channel, sv message);
 
+/* Rewrites a command's argv before it is looked up (modules' command
+ * filters); NULL while there is none. */
+extern void (*dispatch_filter)(client *c);
 /* Dispatch gates other modules provide (NULL until they exist). Each
  * returns 1 when it handled the command itself (e.g. queued it). */
 extern int (*gate_multi)(client *c, command *cmd);
