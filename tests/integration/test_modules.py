@@ -6,7 +6,9 @@ Two modules are loaded:
   part of the API each (replies, strings, the key API on native types,
   RedisModule_Call and CallReply, a module data type with RDB, AOF,
   digest and DUMP/RESTORE, blocked clients unblocked from a thread,
-  thread-safe contexts, timers, context flags, OnLoad arguments);
+  thread-safe contexts, timers, context flags, OnLoad arguments, the
+  sorted-set range iterators, the Dict API, server events, command
+  filters, server info, client info, versions and time);
 - Debian's RediSearch 1.2 (redis-redisearch), a real module that uses
   threads, blocked clients and module data types, in its SAFEMODE and in
   its default concurrent mode.
@@ -35,7 +37,55 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
 - OnUnload refusing gives "ERR Error unloading module: operation not
   possible."; a module with a data type cannot be unloaded;
 - MODULE LOAD/LOADEX/UNLOAD need enable-module-command (MODULE LIST does not);
-- an RDB holding a module type's value does not load without the module.
+- an RDB holding a module type's value does not load without the module;
+- sorted-set iterators: a First*/Last* start fails (ERR) on an empty key,
+  a key of another type and an invalid lex range ("a", "", "[a" "x");
+  min > max or an exclusive empty interval is a valid, empty range. Past
+  the end ZsetRangeNext/Prev return 0 and the current element stays the
+  last one reached (CurrentElement still gives it); a step the other way
+  moves from there while EndReached stays 1. ZsetRangeStop leaves nothing
+  current and the end reached; so does no start at all. A failed lex start
+  leaves EndReached 0 (the iterator was reset before the range was
+  parsed), a failed score start leaves it 1;
+- Dict: Set and SetC answer ERR for an existing key and keep the old
+  value; Replace/ReplaceC store the new value but answer OK only for a new
+  key (ERR when they replaced); Get's nokey is 1 for a missing key; Del's
+  oldval gets the value. An iterator's first Next or Prev after a start or
+  a reseek gives the element the seek found, whichever the direction;
+  past either end every Next/Prev gives NULL. DictIteratorReseek answers
+  1 (REDISMODULE_ERR's value) for every valid op, found or not, and 0 for
+  an invalid one (raxSeek's answer passed through); DictCompare answers
+  OK when the current element compares as asked, ERR otherwise, at the end
+  and for an invalid op. Starting an iterator with an invalid op, or using
+  one after the dict changed without a reseek, crashes Redis 7.0, so no
+  test does that;
+- server events: FLUSHALL gives flushdb start/end with dbnum -1, FLUSHDB
+  the db's number, sync 0 for ASYNC; DEBUG RELOAD gives flushdb start/end
+  (-1), then loading rdb-start and ended; DEBUG LOADAOF the same with
+  aof-start; a start-up load of dump.rdb or the AOF gives loading
+  rdb-start/aof-start and ended (the module is loaded before the data);
+  SWAPDB gives its two numbers; REPLICAOF host port gives now-replica with
+  a RedisModuleReplicationInfo holding masterhost/masterport, REPLICAOF NO
+  ONE now-master, a repeat of either nothing; every connection gives
+  connected and disconnected (also for CLIENT KILL) with its id in a
+  RedisModuleClientInfo; CronLoop comes hz times a second with hz in its
+  data; SHUTDOWN gives the shutdown event;
+- IsSubEventSupported compares the subevent, signed, with the event's
+  count of subevents (see SUBEVENTS);
+- command filters see the commands of clients (a MULTI's when they are
+  queued, not again at EXEC), of RedisModule_Call (but the registering
+  module's own with REDISMODULE_CMDFILTER_NOSELF, even when a script calls
+  the module), of scripts and of functions; the arity check and the
+  command look-up come after them; INFO modules counts them (filters=N);
+- GetServerInfo(NULL) is the default sections; a missing field gives NULL,
+  0 with out_err 1 for the numeric getters, and a value that is not an
+  integer out_err 1 for Signed/Unsigned. GetClientInfoById with ci NULL
+  only checks that the client exists, and fails for a structure version
+  other than 1; its flags say tracking, multi, blocked and pubsub.
+  GetServerVersion is 0x00MMmmpp of INFO's redis_version,
+  GetTypeMethodVersion 4, GetKeyspaceNotificationFlagsAll (1 << 15) - 1;
+  SetModuleOptions(HANDLE_IO_ERRORS) shows in INFO modules as
+  options=[handle-io-errors].
 """
 import os
 import re
@@ -45,7 +95,7 @@ import time
 
 import pytest
 import redis
-from conftest import REDIS_BIN, SERVER, Server
+from conftest import REDIS_BIN, SERVER, Server, free_port
 from module_util import NO_REDISEARCH, REDISEARCH, build_testmod, loadmodule
 from persist_util import TempDirs, assert_refused, removal_fixture, spawn_fixture, start_expect_failure
 from repl_util import cluster_fixture, kinds_param, replicate, wait_in_sync
@@ -176,7 +226,7 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 33 and b"tm.tadd" in names and b"tm.block" in names
+    assert len(names) == 47 and b"tm.tadd" in names and b"tm.block" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
         b"tm.kdel", b"tm.kexpire", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype", b"tm.kupper"]
     assert err_text(x(c, "tm.reply")) == "ERR wrong number of arguments for 'tm.reply' command"
@@ -690,6 +740,606 @@ def test_context_flags_of_configured_servers(so):
         s.stop()
 
 
+# ---------------------------------------------------------------- sorted-set range iteration
+
+
+def zset_fill(conn, key, n):
+    """key: members m000.. with scores 0..n-1 (n > 128 makes a skiplist)."""
+    args = []
+    for i in range(n):
+        args += [str(i), "m%03d" % i]
+    assert conn.call("ZADD", key, *args) == n
+
+
+def score_bound(v, ex):
+    """ZRANGEBYSCORE's form of a bound: "(" before an exclusive one."""
+    return ("(" if ex else "") + v
+
+
+def test_zset_iterator_score_ranges(c):
+    x(c, "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d")
+    Z = lambda *a: dbl(x(c, "tm.zrange", "z", *a))  # noqa: E731
+    assert Z("score", "first", "-inf", "+inf") == [b"a", 1, b"b", 2, b"c", 3, b"d", 4]
+    assert Z("score", "last", "-inf", "+inf") == [b"d", 4, b"c", 3, b"b", 2, b"a", 1]
+    assert Z("score", "first", "2", "3") == [b"b", 2, b"c", 3]
+    assert Z("score", "first", "2", "3", "1", "0") == [b"c", 3]
+    assert Z("score", "first", "2", "3", "0", "1") == [b"b", 2]
+    assert Z("score", "last", "2", "3", "0", "1") == [b"b", 2]
+    assert Z("score", "first", "2", "3", "1", "1") == []
+    assert Z("score", "last", "1", "4", "1", "1") == [b"c", 3, b"b", 2]
+    assert Z("score", "first", "2", "2") == [b"b", 2]
+    assert Z("score", "first", "2", "2", "1", "0") == []
+    assert Z("score", "first", "3", "2") == []
+    assert Z("score", "last", "5", "9") == []
+    assert Z("score", "first", "-inf", "0") == []
+    assert Z("score", "first", "1.5", "inf") == [b"b", 2, b"c", 3, b"d", 4]
+    # The start refuses an empty key and a key of another type.
+    assert err_text(x(c, "tm.zrange", "nokey", "score", "first", "0", "1")) == "ERR ZsetFirstInScoreRange failed"
+    assert err_text(x(c, "tm.zrange", "nokey", "score", "last", "0", "1")) == "ERR ZsetLastInScoreRange failed"
+    x(c, "SET", "s", "v")
+    x(c, "RPUSH", "l", "v")
+    for key in ("s", "l"):
+        assert err_text(x(c, "tm.zrange", key, "score", "first", "0", "1")) == "ERR ZsetFirstInScoreRange failed"
+        assert err_text(x(c, "tm.zrange", key, "lex", "last", "-", "+")) == "ERR ZsetLastInLexRange failed"
+    assert x(c, "EXISTS", "nokey") == 0
+
+
+def test_zset_iterator_lex_ranges(c):
+    x(c, "ZADD", "l", "0", "a", "0", "ab", "0", "abc", "0", "b", "0", "c")
+    L = lambda *a: dbl(x(c, "tm.zrange", "l", "lex", *a))  # noqa: E731
+    names = lambda r: r[::2]  # noqa: E731
+    assert L("first", "-", "+") == [b"a", 0, b"ab", 0, b"abc", 0, b"b", 0, b"c", 0]
+    assert names(L("last", "-", "+")) == [b"c", b"b", b"abc", b"ab", b"a"]
+    assert names(L("first", "[ab", "(b")) == [b"ab", b"abc"]
+    assert names(L("last", "[ab", "(b")) == [b"abc", b"ab"]
+    assert names(L("first", "(a", "[b")) == [b"ab", b"abc", b"b"]
+    assert names(L("first", "-", "[b")) == [b"a", b"ab", b"abc", b"b"]
+    assert names(L("first", "[c", "+")) == [b"c"]
+    for lo, hi in (("+", "-"), ("(a", "(ab"), ("[b", "-"), ("(c", "+"), ("[b", "[a")):
+        assert L("first", lo, hi) == [] and L("last", lo, hi) == [], (lo, hi)
+    # An invalid range: the start fails.
+    for lo, hi in (("a", "b"), ("[a", "x"), ("", "+"), ("[a", ""), ("-", "b")):
+        for end, fn in (("first", "ZsetFirstInLexRange"), ("last", "ZsetLastInLexRange")):
+            assert err_text(x(c, "tm.zrange", "l", "lex", end, lo, hi)) == "ERR %s failed" % fn, (lo, hi)
+    assert err_text(x(c, "tm.zrange", "nokey", "lex", "first", "-", "+")) == "ERR ZsetFirstInLexRange failed"
+
+
+@pytest.mark.parametrize("n,encoding", [(100, b"listpack"), (300, b"skiplist")])
+def test_zset_iterator_matches_zrange(c, n, encoding):
+    """The iterator walks what ZRANGEBYSCORE / ZRANGEBYLEX and their REV
+    forms list, in both encodings."""
+    zset_fill(c, "z", n)
+    assert x(c, "OBJECT", "ENCODING", "z") == encoding
+    zl = "zl"
+    assert x(c, "ZADD", zl, *[a for i in range(n) for a in ("0", "m%03d" % i)]) == n
+    for lo, hi, minex, maxex in [("-inf", "+inf", 0, 0), ("10", "20", 0, 0), ("10", "20", 1, 1), ("10", "20", 1, 0),
+                                 ("0", "0", 0, 0), ("0", "0", 1, 0), ("-5", "3.5", 0, 0), (str(n - 3), "inf", 0, 1),
+                                 ("50.5", "50.7", 0, 0), ("7", "6", 0, 0), (str(n), "+inf", 0, 0)]:
+        args = [lo, hi, str(minex), str(maxex)]
+        lob, hib = score_bound(lo, minex), score_bound(hi, maxex)
+        want = x(c, "ZRANGEBYSCORE", "z", lob, hib, "WITHSCORES")
+        assert dbl(x(c, "tm.zrange", "z", "score", "first", *args)) == dbl(want), args
+        want = x(c, "ZREVRANGEBYSCORE", "z", hib, lob, "WITHSCORES")
+        assert dbl(x(c, "tm.zrange", "z", "score", "last", *args)) == dbl(want), args
+    for lo, hi in [("-", "+"), ("[m010", "[m020"), ("(m010", "(m020"), ("[m05", "(m06"), ("(m099", "+"),
+                   ("-", "(m000"), ("[m100", "[m1"), ("[zz", "+")]:
+        want = x(c, "ZRANGEBYLEX", zl, lo, hi)
+        got = x(c, "tm.zrange", zl, "lex", "first", lo, hi)
+        assert got[::2] == want and all(dbl(s) == 0 for s in got[1::2]), (lo, hi)
+        want = x(c, "ZREVRANGEBYLEX", zl, hi, lo)
+        assert x(c, "tm.zrange", zl, "lex", "last", lo, hi)[::2] == want, (lo, hi)
+    # Past the end of the range: the current element stays the last one
+    # reached, ZsetRangePrev steps back from it, the end stays reached.
+    W = lambda *a: dbl(x(c, "tm.zwalk", "z", *a))  # noqa: E731
+    assert W("sfirst", "10", "12", "0", "0", "cur", "next", "next", "next", "cur", "end", "prev", "cur", "end") == [
+        0, [b"m010", 10], 1, 1, 0, [b"m012", 12], 1, 1, [b"m011", 11], 1]
+    assert W("slast", "10", "12", "0", "0", "cur", "prev", "prev", "prev", "cur", "next", "cur") == [
+        0, [b"m012", 12], 1, 1, 0, [b"m010", 10], 1, [b"m011", 11]]
+    assert dbl(x(c, "tm.zwalk", zl, "llast", "[m010", "[m012", "cur", "prev", "prev", "prev", "cur", "next",
+                 "cur")) == [0, [b"m012", 0], 1, 1, 0, [b"m010", 0], 1, [b"m011", 0]]
+
+
+def test_zset_iterator_steps(c):
+    x(c, "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d")
+    W = lambda *a: dbl(x(c, "tm.zwalk", "z", *a))  # noqa: E731
+    # Forward past the end, back, then ZsetRangeStop.
+    assert W("sfirst", "1", "4", "0", "0", "cur", "next", "cur", "next", "next", "next", "cur", "end", "prev", "cur",
+             "end", "stop", "cur", "end", "next", "prev") == [
+        0, [b"a", 1], 1, [b"b", 2], 1, 1, 0, [b"d", 4], 1, 1, [b"c", 3], 1, "OK", None, 1, 0, 0]
+    # Backward past the start, then forward.
+    assert W("slast", "1", "4", "0", "0", "cur", "prev", "prev", "prev", "cur", "prev", "cur", "end", "next", "cur",
+             "end") == [0, [b"d", 4], 1, 1, 1, [b"a", 1], 0, [b"a", 1], 1, 1, [b"b", 2], 1]
+    # Stopped midway and started again (a stop is not needed to restart).
+    assert W("sfirst", "1", "4", "0", "0", "next", "cur", "stop", "slast", "-inf", "2", "0", "0", "cur", "prev", "cur",
+             "prev", "end", "sfirst", "3", "inf", "1", "0", "cur", "next", "end", "cur") == [
+        0, 1, [b"b", 2], "OK", 0, [b"b", 2], 1, [b"a", 1], 0, 1, 0, [b"d", 4], 0, 1, [b"d", 4]]
+    # No iterator started: nothing current, the end reached.
+    assert W("next", "prev", "cur", "end", "stop") == [0, 0, None, 1, "OK"]
+    # An empty range.
+    assert W("sfirst", "9", "10", "0", "0", "cur", "end", "next", "prev", "cur") == [0, None, 1, 0, 0, None]
+    assert W("lfirst", "[x", "[y", "end", "llast", "(a", "(a", "end") == [0, 1, 0, 1]
+    # A failed start: an invalid lex range leaves the end not reached (the
+    # start had reset the iterator before it parsed the range), an empty
+    # key or another type leaves it reached.
+    assert W("lfirst", "x", "y", "cur", "end") == [1, None, 0]
+    assert W("sfirst", "1", "4", "0", "0", "next", "llast", "[a", "b", "cur", "end", "next") == [0, 1, 1, None, 0, 0]
+    assert x(c, "tm.zwalk", "nokey", "sfirst", "0", "1", "0", "0", "cur", "end") == [1, None, 1]
+    x(c, "SET", "s", "v")
+    assert x(c, "tm.zwalk", "s", "slast", "0", "1", "0", "0", "llast", "-", "+", "cur") == [1, 1, None]
+
+
+# ---------------------------------------------------------------- the Dict API
+
+
+# Keys that are prefixes of each other, binary ones and the empty key.
+DICT_KEYS = [b"", b"\x00", b"a", b"a\x00", b"ab", b"abc", b"b", b"\xff", b"\xffa"]
+DICT_PROBES = DICT_KEYS + [b"\x00\x00", b"aa", b"abcd", b"abd", b"c", b"\xfe", b"\xff\x00", b"\xffb"]
+
+
+def dict_fill_args(keys=DICT_KEYS):
+    """tm.dict ops that set every key to "v" + its position."""
+    out = []
+    for i, k in enumerate(keys):
+        out += ["setc" if i % 2 else "set", k, b"v%d" % i]
+    return out
+
+
+def dict_seek_model(keys, op, k):
+    """Where an iterator started with (op, k) stands: an index into
+    sorted(keys) (keys compare as bytes, a prefix first), or None (EOF)."""
+    ks = sorted(keys)
+    pick = {
+        "^": lambda: 0 if ks else None,
+        "$": lambda: len(ks) - 1 if ks else None,
+        ">": lambda: next((i for i, e in enumerate(ks) if e > k), None),
+        ">=": lambda: next((i for i, e in enumerate(ks) if e >= k), None),
+        "==": lambda: next((i for i, e in enumerate(ks) if e == k), None),
+        "<": lambda: next((i for i in reversed(range(len(ks))) if ks[i] < k), None),
+        "<=": lambda: next((i for i in reversed(range(len(ks))) if ks[i] <= k), None),
+    }
+    return pick[op]()
+
+
+def dict_walk_model(keys, values, op, k, steps):
+    """The replies to next/prev steps after a start with (op, k): the first
+    step (either way) gives the element the start found; each later one
+    moves; past either end every step gives nil."""
+    ks = sorted(keys)
+    pos, out = dict_seek_model(keys, op, k), []
+    for i, step in enumerate(steps):
+        if pos is not None and i > 0:
+            pos += 1 if step.startswith("next") else -1
+            if not 0 <= pos < len(ks):
+                pos = None
+        out.append(None if pos is None else [ks[pos], values[ks[pos]]])
+    return out
+
+
+def test_dict_set_get_replace_delete(c):
+    got = x(c, "tm.dict", "set", "a", "1", "setc", "ab", "2", "set", "abc", "3", "set", "b", "4", "size",
+            "set", "a", "x", "setc", "a", "y", "get", "a",
+            "replace", "a", "5", "get", "a", "replacec", "zz", "6", "replacec", "zz", "7", "replace", "new", "n",
+            "getc", "zz", "get", "nope", "getc", "nope", "getn", "abc", "getn", "nope", "size",
+            "del", "zz", "delc", "zz", "del", "nope", "delc", "new", "deln", "b", "deln", "b", "size", "keys")
+    assert got == [
+        0, 0, 0, 0, 4,
+        1, 1, [b"1", 0],  # Set does not overwrite: ERR
+        1, [b"5", 0], 0, 1, 0,  # Replace overwrites, but answers OK only for a new key
+        [b"7", 0], [None, 1], [None, 1], b"3", None, 6,
+        [0, b"7"], [1, None], [1, None], [0, b"n"], 0, 1, 3, [b"a", b"ab", b"abc"]]
+    # Binary keys, the empty key, keys that are prefixes of each other.
+    got = x(c, "tm.dict", *dict_fill_args(), "size", "keys", "get", b"", "getc", b"a\x00", "get", b"a\x00\x00",
+            "delc", b"", "getc", b"", "size", "keys")
+    assert got == [0] * len(DICT_KEYS) + [len(DICT_KEYS), sorted(DICT_KEYS), [b"v0", 0], [b"v3", 0], [None, 1],
+                                          [0, b"v0"], [None, 1], len(DICT_KEYS) - 1, sorted(DICT_KEYS)[1:]]
+    # Errors end the script with an error element.
+    got = x(c, "tm.dict", "set", "a", "1", "bogus", "size")
+    assert got[0] == 0 and err_text(got[1]) == "ERR unknown op" and len(got) == 2
+    got = x(c, "tm.dict", "set", "a")
+    assert len(got) == 1 and err_text(got[0]) == "ERR missing argument"
+    got = x(c, "tm.dict", "next", "seek", ">", "a", "size")
+    assert err_text(got[0]) == "ERR no iterator" and err_text(got[1]) == "ERR no iterator" and got[2] == 0
+    assert x(c, "tm.dict") == []
+
+
+@pytest.mark.parametrize("op", ["^", "$", ">", ">=", "<", "<=", "=="])
+def test_dict_iterator_ops(c, op):
+    """Each seek op from each probe key, walked forward and backward past
+    both ends, through the RedisModuleString and the C forms alike."""
+    values = {k: b"v%d" % i for i, k in enumerate(DICT_KEYS)}
+    patterns = [("iter", ["next", "next", "prev", "prev", "prev"]),
+                ("iterc", ["prevc", "prevc", "nextc", "nextc", "nextc"]),
+                ("iter", ["next"] * 11 + ["prev", "next"]),
+                ("iterc", ["prevc"] * 11 + ["nextc", "prevc"])]
+    script, want = dict_fill_args(), [0] * len(DICT_KEYS)
+    for k in DICT_PROBES:
+        for start, steps in patterns:
+            script += [start, op, k] + steps
+            want += ["OK"] + dict_walk_model(DICT_KEYS, values, op, k, steps)
+    assert x(c, "tm.dict", *script) == want
+    # On an empty dict every start finds nothing.
+    assert x(c, "tm.dict", "iterc", op, "a", "nextc", "prevc", "iter", op, "", "prev", "next", "size") == [
+        "OK", None, None, "OK", None, None, 0]
+
+
+def test_dict_reseek_and_compare(c):
+    fill = ["set", "a", "1", "set", "ab", "2", "set", "abc", "3", "set", "b", "4"]
+    # DictIteratorReseek answers 1 (REDISMODULE_ERR's value) when the seek
+    # is done, whether or not it finds an element: Redis 7.0 passes
+    # raxSeek's 1/0 through. DictCompare answers OK (0) when the current
+    # element compares as asked, ERR (1) when not, or at the end.
+    got = x(c, "tm.dict", *fill, "iter", "^", "", "next",
+            "cmp", "==", "a", "cmp", ">", "", "cmp", "<", "ab", "cmp", ">=", "a", "cmp", "<=", "a", "cmp", ">", "a",
+            "cmpc", "<", "a", "cmpc", "==", "ab", "cmp", "=", "a", "cmpc", "xx", "a",
+            "seek", ">", "ab", "next", "cmp", "==", "abc", "seekc", "<", "ab", "prev", "seek", "==", "zz", "next",
+            "cmp", "==", "zz", "cmp", "<", "zz", "seek", "$", "", "nextc", "seekc", ">=", "aa", "prevc", "prevc",
+            "cmpc", "==", "a")
+    assert got == [0, 0, 0, 0, "OK", [b"a", b"1"],
+                   0, 0, 0, 0, 0, 1, 1, 1, 1, 1,
+                   1, [b"abc", b"3"], 0, 1, [b"a", b"1"], 1, None,
+                   1, 1, 1, [b"b", b"4"], 1, [b"ab", b"2"], [b"a", b"1"],
+                   0]
+    # Changing the dict, then seeking again (the documented way to go on).
+    assert x(c, "tm.dict", "set", "a", "1", "iter", ">", "a", "next", "set", "b", "2", "seek", ">", "a", "next",
+             "next", "del", "a", "seek", "^", "", "nextk", "nextk") == [
+        0, "OK", None, 0, 1, [b"b", b"2"], None, [0, b"1"], 1, b"b", None]
+    # An empty dict.
+    assert x(c, "tm.dict", "size", "iter", "^", "", "next", "prev", "iter", "$", "", "prev", "seek", ">=", "a",
+             "next", "cmp", "==", "a", "cmpc", ">", "") == [0, "OK", None, None, "OK", None, 1, None, 1, 1]
+
+
+def test_dict_global_and_large(c):
+    """A dict made with a NULL context keeps its entries across calls; a
+    big one iterates in byte order both ways."""
+    assert x(c, "tm.dict", "global", "clear", "size") == ["OK", 0]
+    assert x(c, "tm.dict", "global", "set", "k", "v", "set", "k2", "v2", "size") == [0, 0, 2]
+    assert x(c, "tm.dict", "size", "get", "k") == [0, [None, 1]]
+    assert x(c, "tm.dict", "global", "get", "k", "delc", "k2", "size", "keys") == [[b"v", 0], [0, b"v2"], 1, [b"k"]]
+    assert x(c, "tm.dict", "global", "clear", "size") == ["OK", 0]
+    keys = [b"%d" % i for i in range(1000)] + [b"k\x00%d" % i for i in range(0, 1000, 7)]
+    script = []
+    for k in keys:
+        script += ["setc", k, b"x" + k]
+    got = x(c, "tm.dict", *script, "size", "keys", "iterc", "$", "", *["prevc"] * len(keys), "prevc")
+    n = len(keys)
+    assert got[:n] == [0] * n and got[n] == n and got[n + 1] == sorted(keys)
+    assert got[n + 2] == "OK" and got[n + 3:-1] == [[k, b"x" + k] for k in sorted(keys, reverse=True)]
+    assert got[-1] is None
+
+
+# ---------------------------------------------------------------- server events
+
+
+def events(conn, keep_clients=False):
+    """tm.events, without the ClientChange lines unless asked for."""
+    return [e for e in x(conn, "tm.events") if keep_clients or not e.startswith(b"client ")]
+
+
+def test_server_events_flush_swapdb_reload(c):
+    assert x(c, "tm.events", "reset") == "OK"
+    x(c, "SET", "k", "v")
+    assert x(c, "FLUSHALL") == "OK"
+    x(c, "SELECT", "3")
+    assert x(c, "FLUSHDB") == "OK"
+    assert x(c, "FLUSHALL", "ASYNC") == "OK"
+    x(c, "SELECT", "2")
+    assert x(c, "FLUSHDB", "ASYNC") == "OK"
+    assert x(c, "SWAPDB", "0", "1") == "OK"
+    x(c, "SELECT", "0")
+    x(c, "SET", "k", "v")
+    assert x(c, "DEBUG", "RELOAD") == "OK"
+    assert events(c) == [
+        b"flushdb start sync=1 db=-1", b"flushdb end sync=1 db=-1",
+        b"flushdb start sync=1 db=3", b"flushdb end sync=1 db=3",
+        b"flushdb start sync=0 db=-1", b"flushdb end sync=0 db=-1",
+        b"flushdb start sync=0 db=2", b"flushdb end sync=0 db=2",
+        b"swapdb 0 1",
+        # DEBUG RELOAD empties the keyspace, then loads the RDB it saved.
+        b"flushdb start sync=1 db=-1", b"flushdb end sync=1 db=-1",
+        b"loading rdb-start", b"loading ended",
+    ]
+    assert x(c, "GET", "k") == b"v"
+    assert x(c, "tm.events", "reset") == "OK"
+    assert events(c) == []
+    assert err_text(x(c, "tm.events", "bogus")) == "ERR syntax: tm.events [reset|cron]"
+
+
+def test_server_events_clients(msrv, c):
+    me = x(c, "CLIENT", "ID")
+    x(c, "tm.events", "reset")
+    other = RespConn(msrv)
+    oid = x(other, "CLIENT", "ID")
+    other.close()
+    killed = RespConn(msrv)
+    kid = x(killed, "CLIENT", "ID")
+    assert x(c, "CLIENT", "KILL", "ID", str(kid)) == 1
+    killed.close()
+    for cid in (oid, kid):
+        poll(lambda: b"client disconnected %d" % cid in events(c, True), "client %d's disconnection" % cid)
+    got = events(c, True)
+    for cid in (oid, kid):
+        assert [e for e in got if e.endswith(b" %d" % cid)] == [b"client connected %d" % cid,
+                                                                b"client disconnected %d" % cid]
+    assert not any(e.endswith(b" %d" % me) for e in got)
+
+
+def test_server_events_role_change(c):
+    port = free_port()
+    with pytest.raises(OSError):  # nobody listens there: the replica only tries
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    x(c, "tm.events", "reset")
+    try:
+        assert x(c, "REPLICAOF", "127.0.0.1", str(port)) == "OK"
+        assert x(c, "REPLICAOF", "127.0.0.1", str(port)) == "OK Already connected to specified master"
+    finally:
+        assert x(c, "REPLICAOF", "NO", "ONE") == "OK"
+    assert x(c, "REPLICAOF", "NO", "ONE") == "OK"
+    assert events(c) == [b"role replica of 127.0.0.1:%d" % port, b"role master"]
+
+
+def test_server_events_cron_loop(c):
+    x(c, "tm.events", "reset")
+    poll(lambda: x(c, "tm.events", "cron")[0] >= 2, "CronLoop events")
+    assert x(c, "tm.events", "cron")[1] == 10
+    try:
+        assert x(c, "CONFIG", "SET", "hz", "50") == "OK"
+        poll(lambda: x(c, "tm.events", "cron")[1] == 50, "a CronLoop event with hz 50")
+    finally:
+        x(c, "CONFIG", "SET", "hz", "10")
+    assert events(c) == []
+
+
+def test_server_events_startup_loading_and_shutdown(spawn, so):
+    n = spawn(SERVER, None, *loadmodule(so))
+    conn = conn_of(n)
+    assert events(conn) == []  # no dump.rdb to load
+    conn.call("SET", "k", "v")
+    assert conn.call("SAVE") == "OK"
+    conn.close()
+    n.shutdown("NOSAVE")
+    assert "testmod: got the shutdown event" in n.log_text()
+    n = spawn(SERVER, n.dir, *loadmodule(so))
+    conn = conn_of(n)
+    # The module loads before the data: it sees the load at start-up.
+    assert events(conn) == [b"loading rdb-start", b"loading ended"]
+    assert conn.call("GET", "k") == b"v"
+    conn.close()
+
+
+def test_server_events_aof_loading(spawn, so):
+    n = spawn(SERVER, None, "--appendonly", "yes", *loadmodule(so))
+    conn = conn_of(n)
+    conn.call("SET", "k", "v")
+    assert conn.call("tm.events", "reset") == "OK"
+    assert conn.call("DEBUG", "LOADAOF") == "OK"
+    assert events(conn) == [b"flushdb start sync=1 db=-1", b"flushdb end sync=1 db=-1", b"loading aof-start",
+                            b"loading ended"]
+    conn.close()
+    n = spawn.restart(n)
+    conn = conn_of(n)
+    assert events(conn) == [b"loading aof-start", b"loading ended"]
+    assert conn.call("GET", "k") == b"v"
+    conn.close()
+
+
+# Redis 7.0's IsSubEventSupported for event ids 0..17 (rows) and subevents
+# -1..6 (columns): "subevent < the event's count of subevents", a signed
+# comparison, so -1 passes for every event Redis 7.0 knows but
+# ReplBackup (12, gone since 7.0) and ids past 16; the events without
+# subevents (Shutdown 5, CronLoop 8, SwapDB 11) pass nothing else.
+SUBEVENTS = {
+    0: [1, 1, 1, 0, 0, 0, 0, 0], 1: [1, 1, 1, 1, 1, 1, 1, 0], 2: [1, 1, 1, 0, 0, 0, 0, 0],
+    3: [1, 1, 1, 1, 1, 1, 0, 0], 4: [1, 1, 1, 0, 0, 0, 0, 0], 5: [1, 0, 0, 0, 0, 0, 0, 0],
+    6: [1, 1, 1, 0, 0, 0, 0, 0], 7: [1, 1, 1, 0, 0, 0, 0, 0], 8: [1, 0, 0, 0, 0, 0, 0, 0],
+    9: [1, 1, 1, 0, 0, 0, 0, 0], 10: [1, 1, 1, 0, 0, 0, 0, 0], 11: [1, 0, 0, 0, 0, 0, 0, 0],
+    12: [0] * 8, 13: [1, 1, 1, 0, 0, 0, 0, 0], 14: [1, 1, 1, 1, 0, 0, 0, 0], 15: [1, 1, 1, 0, 0, 0, 0, 0],
+    16: [1, 1, 0, 0, 0, 0, 0, 0], 17: [0] * 8,
+}
+
+
+def test_is_subevent_supported(c):
+    got = {e: [x(c, "tm.subevent", str(e), str(s)) for s in range(-1, 7)] for e in SUBEVENTS}
+    assert got == SUBEVENTS
+
+
+# ---------------------------------------------------------------- command filters
+
+
+def test_command_filter_rewrites_client_commands(c):
+    assert err_text(x(c, "tm.filter", "off")) == "ERR the filter is off"
+    assert x(c, "tm.filter", "on") == "OK"
+    try:
+        assert err_text(x(c, "tm.filter", "on")) == "ERR the filter is on already"
+        assert x(c, "tm.filter", "reset") == "OK"
+        assert b"filters=1," in x(c, "INFO", "modules")
+        assert x(c, "SET", "tm:filtered", "v") == "OK"
+        assert x(c, "GET", "tm:filtered") == b"v-filtered"
+        assert x(c, "SET", "tm:filtered", "w", "tm:drop", "GET") == b"v-filtered"
+        assert x(c, "GET", "tm:filtered") == b"w-filtered"
+        # Deleting an argument before the arity check.
+        assert err_text(x(c, "SET", "tm:filtered", "tm:drop")) == "ERR wrong number of arguments for 'set' command"
+        assert x(c, "DEL", "tm:filtered") == 1
+        assert x(c, "RPUSH", "tm:filtered", "a", "tm:ins", "b", "tm:drop", "tm:ins") == 6
+        assert x(c, "LRANGE", "tm:filtered", "0", "-1") == [b"a", b"tm:ins", b"inserted", b"b", b"tm:ins",
+                                                            b"inserted"]
+        # The command name is looked up after the filters.
+        assert x(c, "tm:ping", "tm:filtered") == b"tm:filtered"
+        # Other commands go through untouched.
+        assert err_text(x(c, "SET", "plain", "v", "tm:drop")) == "ERR syntax error"
+        assert x(c, "GET", "plain") is None
+        assert x(c, "SET", "plain", "v") == "OK" and x(c, "GET", "plain") == b"v"
+        assert x(c, "tm.filter", "log") == [
+            b"SET tm:filtered v", b"GET tm:filtered", b"SET tm:filtered w tm:drop GET", b"GET tm:filtered",
+            b"SET tm:filtered tm:drop", b"DEL tm:filtered", b"RPUSH tm:filtered a tm:ins b tm:drop tm:ins",
+            b"LRANGE tm:filtered 0 -1", b"tm:ping tm:filtered"]
+    finally:
+        assert x(c, "tm.filter", "off") == "OK"
+    assert b"filters=0," in x(c, "INFO", "modules")
+    assert x(c, "SET", "tm:filtered", "v") == "OK"
+    assert x(c, "GET", "tm:filtered") == b"v"
+    assert x(c, "tm.filter", "reset") == "OK"
+    assert x(c, "tm.filter", "log") == []
+
+
+def test_command_filter_calls_scripts_transactions(msrv, c):
+    """Redis 7.0 runs the filters on a client's commands (in MULTI when it
+    queues them, not again at EXEC), on RedisModule_Call's commands (but
+    for the registering module's own with NOSELF) and on the commands of
+    scripts and functions."""
+    x(c, "FUNCTION", "FLUSH")
+    assert x(c, "FUNCTION", "LOAD", "#!lua name=tmf\nredis.register_function('tmset', function(keys, args) "
+                                    "return redis.call('SET', keys[1], args[1]) end)") == b"tmf"
+    assert x(c, "tm.filter", "on") == "OK"
+    other = RespConn(msrv)
+    try:
+        x(c, "tm.filter", "reset")
+        assert x(c, "tm.call", "SET", "tm:filtered", "call") == "OK"
+        assert x(c, "GET", "tm:filtered") == b"call-filtered"
+        assert x(c, "EVAL", "return redis.call('SET', KEYS[1], 'lua')", "1", "tm:filtered") == "OK"
+        assert x(c, "GET", "tm:filtered") == b"lua-filtered"
+        assert err_text(x(c, "EVAL", "return redis.pcall('SET', 'tm:filtered', 'tm:drop')", "0")) == \
+            "ERR Wrong number of args calling Redis command from script"
+        assert x(c, "FCALL", "tmset", "1", "tm:filtered", "fn") == "OK"
+        assert x(c, "GET", "tm:filtered") == b"fn-filtered"
+        assert x(c, "MULTI") == "OK"
+        assert x(c, "SET", "tm:filtered", "multi") == "QUEUED"
+        assert x(other, "tm.filter", "log")[-1] == b"SET tm:filtered multi"  # filtered when queued
+        assert x(c, "EXEC") == ["OK"]
+        assert x(c, "GET", "tm:filtered") == b"multi-filtered"
+        assert x(c, "tm.filter", "log") == [
+            b"SET tm:filtered call", b"GET tm:filtered", b"SET tm:filtered lua", b"GET tm:filtered",
+            b"SET tm:filtered tm:drop", b"SET tm:filtered fn", b"GET tm:filtered", b"SET tm:filtered multi",
+            b"GET tm:filtered"]
+        # NOSELF: the module's own Calls are left alone, wherever they run.
+        assert x(c, "tm.filter", "off") == "OK"
+        assert x(c, "tm.filter", "on", "noself") == "OK"
+        x(c, "tm.filter", "reset")
+        assert x(c, "tm.call", "SET", "tm:filtered", "call") == "OK"
+        assert x(c, "GET", "tm:filtered") == b"call"
+        assert x(c, "EVAL", "return redis.call('tm.call', 'SET', 'tm:filtered', 'lua')", "0") == "OK"
+        assert x(c, "tm.call", "GET", "tm:filtered") == b"lua"
+        assert x(c, "EVAL", "return redis.call('SET', 'tm:filtered', 'lua')", "0") == "OK"
+        assert x(c, "SET", "tm:filtered", "client", "GET") == b"lua-filtered"
+        assert x(c, "tm.filter", "log") == [b"GET tm:filtered", b"SET tm:filtered lua",
+                                            b"SET tm:filtered client GET"]
+    finally:
+        other.close()
+        x(c, "tm.filter", "off")
+        x(c, "FUNCTION", "FLUSH")
+
+
+# ---------------------------------------------------------------- server info, clients, versions, time
+
+
+def info_field(conn, section, field):
+    for line in x(conn, "INFO", section).decode().splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+def test_server_info_fields(msrv, c):
+    I = lambda s, f: dbl(x(c, "tm.info", s, f))  # noqa: E731
+    missing = [None, None, [0, 1], [0, 1], [0, 1]]
+    # (dbl() makes numbers of the strings that hold one, on both sides.)
+    assert I("server", "redis_mode") == dbl([b"standalone", b"standalone", [0, 1], [0, 1], [0, 1]])
+    assert I("-", "redis_mode") == I("server", "redis_mode")  # NULL: the default sections
+    assert I("everything", "redis_mode") == I("server", "redis_mode")
+    assert I("server", "arch_bits") == dbl([b"64", b"64", [64, 0], [64, 0], [64, 0]])
+    port = str(msrv.port).encode()
+    assert I("server", "tcp_port") == dbl([port, port, [msrv.port, 0], [msrv.port, 0], [msrv.port, 0]])
+    assert I("server", "hz") == dbl([b"10", b"10", [10, 0], [10, 0], [10, 0]])
+    assert I("all", "configured_hz") == I("server", "hz")
+    assert I("replication", "role") == dbl([b"master", b"master", [0, 1], [0, 1], [0, 1]])
+    assert I("replication", "connected_slaves") == dbl([b"0", b"0", [0, 0], [0, 0], [0, 0]])
+    assert I("memory", "maxmemory_policy") == dbl([b"noeviction", b"noeviction", [0, 1], [0, 1], [0, 1]])
+    assert I("persistence", "loading") == dbl([b"0", b"0", [0, 0], [0, 0], [0, 0]])
+    # A field of another section, a field no section has, no such section.
+    assert I("server", "role") == missing
+    assert I("server", "nosuch") == missing
+    assert I("nosuchsection", "redis_mode") == missing
+    x(c, "SET", "k", "v")
+    ks = b"keys=1,expires=0,avg_ttl=0"
+    assert I("keyspace", "db0") == [ks, ks, [0, 1], [0, 1], [0, 1]]
+    # A decimal: not a signed or unsigned integer, a double.
+    got = I("cpu", "used_cpu_sys")
+    assert got[2][1] == 1 and got[3][1] == 1 and got[4][1] == 0 and got[4][0] >= 0
+    assert got[0] == got[1] and float(got[0]) == got[4][0]
+    # The same numbers as INFO itself.
+    got = x(c, "tm.info", "stats", "total_connections_received")
+    assert int(got[0]) >= 1 and got[2] == [int(got[0]), 0]
+    assert err_text(x(c, "tm.info", "server")) == "ERR wrong number of arguments for 'tm.info' command"
+
+
+def test_client_info_by_id(msrv, c):
+    me = x(c, "CLIENT", "ID")
+    port = int(re.search(rb" addr=127\.0\.0\.1:(\d+) ", b" " + x(c, "CLIENT", "INFO")).group(1))
+    assert x(c, "tm.clientinfo") == [[], me, b"127.0.0.1", port, 0]
+    assert x(c, "tm.clientinfo", str(me)) == [[], me, b"127.0.0.1", port, 0]
+    x(c, "SELECT", "5")
+    assert x(c, "tm.clientinfo")[4] == 5
+    assert x(c, "CLIENT", "TRACKING", "on") == "OK"
+    assert x(c, "tm.clientinfo")[0] == [b"tracking"]
+    assert x(c, "MULTI") == "OK"
+    assert x(c, "tm.clientinfo") == "QUEUED"
+    assert x(c, "EXEC") == [[[b"tracking", b"multi"], me, b"127.0.0.1", port, 5]]
+    assert x(c, "CLIENT", "TRACKING", "off") == "OK"
+    x(c, "SELECT", "0")
+    # Another client: blocked, then subscribed (RESP3, so it can still ask).
+    other = RespConn(msrv)
+    oid = x(other, "CLIENT", "ID")
+    other.send("BLPOP", "nokey", "0")
+    poll(lambda: x(c, "tm.clientinfo", str(oid))[0] == [b"blocked"], "the client to block")
+    x(c, "LPUSH", "nokey", "v")
+    assert other.read() == [b"nokey", b"v"]
+    assert x(c, "tm.clientinfo", str(oid))[0] == []
+    assert isinstance(x(other, "HELLO", "3"), dict)
+    assert x(other, "SUBSCRIBE", "ch") == [b"subscribe", b"ch", 1]
+    assert x(other, "tm.clientinfo")[:2] == [[b"pubsub"], oid]
+    # Existence only (ci NULL), no such client, a structure version Redis does not know.
+    assert x(c, "tm.clientinfo", str(oid), "exists") == 0
+    assert x(c, "tm.clientinfo", "987654321", "exists") == 1
+    assert err_text(x(c, "tm.clientinfo", "987654321")) == "ERR GetClientInfoById failed"
+    assert err_text(x(c, "tm.clientinfo", str(me), "v2")) == "ERR GetClientInfoById failed"
+    # Names.
+    assert x(c, "tm.clientname") is None
+    assert x(c, "CLIENT", "SETNAME", "tm-me") == "OK"
+    assert x(c, "tm.clientname") == b"tm-me"
+    assert x(other, "tm.clientname", str(me)) == b"tm-me"
+    assert x(c, "tm.clientname", str(oid)) is None
+    assert x(c, "tm.clientname", "987654321") is None
+    other.close()
+
+
+def test_versions_time_and_flags(c):
+    version, type_version = x(c, "tm.version")
+    major, minor, patch = (int(p) for p in info_field(c, "server", "redis_version").split("."))
+    assert version == (major << 16) | (minor << 8) | patch and version >= 0x070000
+    assert type_version == 4  # REDISMODULE_TYPE_METHOD_VERSION in Redis 7.0
+    ms, mono = x(c, "tm.time")
+    secs, usecs = (int(v) for v in x(c, "TIME"))
+    assert abs(ms - (secs * 1000 + usecs // 1000)) < 1000
+    time.sleep(0.05)
+    ms2, mono2 = x(c, "tm.time")
+    assert 50_000 <= mono2 - mono < 5_000_000 and ms2 >= ms + 49
+    assert x(c, "tm.avoidrepl") == 0
+    # Every notification class Redis 7.0 has, "new" (1 << 14) included.
+    assert x(c, "tm.notifyall") == (1 << 15) - 1
+
+
+def test_module_options(so):
+    s = Server(*BASE, *loadmodule(so))
+    try:
+        conn = RespConn(s)
+        line = [ln for ln in x(conn, "INFO", "modules").decode().splitlines() if ln.startswith("module:")]
+        assert line == ["module:name=testmod,ver=1,api=1,filters=0,usedby=[],using=[],options=[]"]
+        assert x(conn, "tm.options") == "OK"
+        assert b"options=[handle-io-errors]" in x(conn, "INFO", "modules")
+        conn.close()
+    finally:
+        s.stop()
+
+
 # ---------------------------------------------------------------- typed data shared by the persistence tests
 
 
@@ -1001,6 +1651,28 @@ def diff_commands():
               ("RENAME", "t", "t2"), ("tm.tget", "t2"), ("tm.ktype", "t2"), ("tm.klen", "t2"),
               ("tm.call", "tm.tget", "t2"), ("tm.callinfo", "tm.tget", "t2"), ("SCAN", "0", "TYPE", "testtype1"),
               ("EXISTS", "t", "t2"), ("tm.tadd",), ("tm.tget", "a", "b")]:
+        add(*a)
+    # sorted-set iteration, the Dict API, info fields, clients, subevents, filters
+    for a in [("ZADD", "zi", "1", "a", "2", "b", "3", "c"), ("tm.zrange", "zi", "score", "first", "-inf", "+inf"),
+              ("tm.zrange", "zi", "score", "last", "1", "3", "1", "0"), ("tm.zrange", "zi", "lex", "first", "-", "+"),
+              ("tm.zrange", "zi", "lex", "last", "x", "+"), ("tm.zrange", "s", "score", "first", "0", "1"),
+              ("tm.zrange", "nokey", "lex", "last", "-", "+"), ("tm.zrange", "zi", "bogus", "first", "0", "1"),
+              ("tm.zrange", "zi", "score", "first", "a", "1"), ("tm.zrange", "zi"),
+              ("tm.zwalk", "zi", "sfirst", "1", "3", "0", "0", "cur", "next", "next", "next", "cur", "end", "prev",
+               "cur", "stop", "cur", "end"),
+              ("tm.zwalk", "zi", "slast", "(1", "3", "0", "0"), ("tm.zwalk", "zi", "lfirst", "[a", "b", "end", "bogus"),
+              ("tm.dict", "set", "a", "1", "replace", "a", "2", "get", "a", "iter", ">", "", "next", "prev", "seek",
+               "<", "b", "prev", "cmp", "==", "a", "stop", "del", "a", "size", "nextc"),
+              ("tm.dict", "setc", "\x00", "z", "set", "", "e", "set", "\xff", "f", "keys", "iterc", "$", "", "prevc",
+               "prevc", "prevc", "prevc", "nextc"),
+              ("tm.dict", "iter", "<=", "a", "next", "seekc", "^", "", "cmpc", "==", "a", "stop", "nextk"),
+              ("tm.dict", "get"), ("tm.dict", "set", "a", "1", "oops", "size"),
+              ("tm.info", "server", "redis_mode"), ("tm.info", "replication", "role"),
+              ("tm.info", "server", "nosuch"), ("tm.info", "nosuch", "x"), ("tm.info", "keyspace", "db0"),
+              ("tm.info", "memory", "maxmemory"), ("tm.subevent", "2", "1"), ("tm.subevent", "5", "0"),
+              ("tm.subevent", "x", "0"), ("tm.notifyall",), ("tm.avoidrepl",), ("tm.clientname",),
+              ("tm.clientinfo", "987654321"), ("tm.clientinfo", "987654321", "exists"), ("tm.events", "bogus"),
+              ("tm.filter", "off"), ("tm.filter", "bogus"), ("tm.filter", "on", "bogus")]:
         add(*a)
     # transactions, scripts, blocking, flags
     add("MULTI")

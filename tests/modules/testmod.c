@@ -11,6 +11,12 @@
  * and keeps the pointers in static variables. A function the server does
  * not offer leaves its pointer NULL: OnLoad logs the names (tm.missing
  * lists them too) and goes on, as modules built with Redis's header do.
+ * The commands of the newer API groups (sorted-set iterators, Dict, server
+ * events, command filters, server info and the like) answer "ERR the
+ * server lacks RedisModule_X" then instead of calling a NULL pointer.
+ *
+ * A load that succeeds subscribes to the server events tm.events logs and
+ * makes the global dict of "tm.dict global".
  *
  * OnLoad arguments (all kept for tm.args): "notype" registers no data type
  * (so MODULE UNLOAD can succeed), "fail" makes OnLoad fail after it has
@@ -37,6 +43,100 @@
 /* Callback types the header leaves to the module. */
 typedef int (*blk_reply_fn)(km_ctx *ctx, km_string **argv, int argc);
 typedef void (*blk_free_fn)(km_ctx *ctx, void *privdata);
+
+/* What the header does not hold yet for server events, command filters
+ * and server info, written here from the API reference (Redis 7.0's
+ * numbers and layouts). */
+
+/* RedisModuleEvent, passed by value: the event's id and the version of the
+ * structure its callback gets as data (1 for every event in Redis 7.0). */
+typedef struct {
+    uint64_t id;
+    uint64_t dataver;
+} tm_event;
+typedef void (*tm_event_fn)(km_ctx *ctx, tm_event eid, uint64_t subevent, void *data);
+
+/* RedisModuleEvent_* ids. */
+#define TM_EVENT_REPLICATION_ROLE_CHANGED 0
+#define TM_EVENT_PERSISTENCE 1
+#define TM_EVENT_FLUSHDB 2
+#define TM_EVENT_LOADING 3
+#define TM_EVENT_CLIENT_CHANGE 4
+#define TM_EVENT_SHUTDOWN 5
+#define TM_EVENT_REPLICA_CHANGE 6
+#define TM_EVENT_MASTER_LINK_CHANGE 7
+#define TM_EVENT_CRON_LOOP 8
+#define TM_EVENT_MODULE_CHANGE 9
+#define TM_EVENT_LOADING_PROGRESS 10
+#define TM_EVENT_SWAPDB 11
+
+/* Subevents: FlushDB start 0 / end 1; Loading rdb-start 0, aof-start 1,
+ * repl-start 2, ended 3, failed 4; ClientChange connected 0 / disconnected
+ * 1; ReplicationRoleChanged now-master 0 / now-replica 1. Shutdown,
+ * CronLoop and SwapDB have none (subevent 0). */
+#define TM_SUB_FLUSHDB_START 0
+#define TM_SUB_FLUSHDB_END 1
+#define TM_SUB_CLIENT_CONNECTED 0
+#define TM_SUB_ROLE_NOW_MASTER 0
+
+/* The data of FlushDB (RedisModuleFlushInfoV1): sync is 1 for a
+ * synchronous flush, dbnum -1 for FLUSHALL. */
+typedef struct {
+    uint64_t version;
+    int32_t sync;
+    int32_t dbnum;
+} tm_flush_info;
+
+/* RedisModuleClientInfoV1: ClientChange's data, GetClientInfoById's out. */
+#define TM_CLIENTINFO_VERSION 1
+#define TM_CLIENTINFO_FLAG_SSL (1 << 0)
+#define TM_CLIENTINFO_FLAG_PUBSUB (1 << 1)
+#define TM_CLIENTINFO_FLAG_BLOCKED (1 << 2)
+#define TM_CLIENTINFO_FLAG_TRACKING (1 << 3)
+#define TM_CLIENTINFO_FLAG_UNIXSOCKET (1 << 4)
+#define TM_CLIENTINFO_FLAG_MULTI (1 << 5)
+typedef struct {
+    uint64_t version;
+    uint64_t flags;
+    uint64_t id;
+    char addr[46];
+    uint16_t port;
+    uint16_t db;
+} tm_client_info;
+
+/* RedisModuleReplicationInfoV1: ReplicationRoleChanged's data. */
+typedef struct {
+    uint64_t version;
+    int master;
+    char *masterhost;
+    int masterport;
+    char *replid1;
+    char *replid2;
+    uint64_t repl1_offset;
+    uint64_t repl2_offset;
+} tm_repl_info;
+
+/* RedisModuleCronLoopV1 and RedisModuleSwapDbInfoV1. */
+typedef struct {
+    uint64_t version;
+    int32_t hz;
+} tm_cron_info;
+typedef struct {
+    uint64_t version;
+    int32_t dbnum_first;
+    int32_t dbnum_second;
+} tm_swapdb_info;
+
+/* Command filters: the filter handle, the context a filter callback gets,
+ * REDISMODULE_CMDFILTER_NOSELF (not applied to the module's own Calls). */
+typedef struct tm_cmd_filter tm_cmd_filter;
+typedef struct tm_filter_ctx tm_filter_ctx;
+typedef void (*tm_filter_fn)(tm_filter_ctx *fctx);
+#define TM_CMDFILTER_NOSELF (1 << 0)
+
+/* GetServerInfo's answer; REDISMODULE_OPTIONS_HANDLE_IO_ERRORS. */
+typedef struct tm_server_info tm_server_info;
+#define TM_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
 
 /* X(return type, name without the RedisModule_ prefix, parameter list) */
 #define TM_API(X)                                                                                                      \
@@ -133,14 +233,71 @@ typedef void (*blk_free_fn)(km_ctx *ctx, void *privdata);
     X(void, ThreadSafeContextLock, (km_ctx * ctx))                                                                     \
     X(void, ThreadSafeContextUnlock, (km_ctx * ctx))                                                                   \
     X(int, GetContextFlags, (km_ctx * ctx))                                                                            \
-    X(km_timer_id, CreateTimer, (km_ctx * ctx, long long period, km_timer_fn callback, void *data))
+    X(km_timer_id, CreateTimer, (km_ctx * ctx, long long period, km_timer_fn callback, void *data))                    \
+    X(int, ZsetFirstInScoreRange, (km_key * key, double min, double max, int minex, int maxex))                        \
+    X(int, ZsetLastInScoreRange, (km_key * key, double min, double max, int minex, int maxex))                         \
+    X(int, ZsetFirstInLexRange, (km_key * key, km_string * min, km_string * max))                                      \
+    X(int, ZsetLastInLexRange, (km_key * key, km_string * min, km_string * max))                                       \
+    X(km_string *, ZsetRangeCurrentElement, (km_key * key, double *score))                                             \
+    X(int, ZsetRangeNext, (km_key * key))                                                                              \
+    X(int, ZsetRangePrev, (km_key * key))                                                                              \
+    X(int, ZsetRangeEndReached, (km_key * key))                                                                        \
+    X(void, ZsetRangeStop, (km_key * key))                                                                             \
+    X(km_dict *, CreateDict, (km_ctx * ctx))                                                                           \
+    X(void, FreeDict, (km_ctx * ctx, km_dict * d))                                                                     \
+    X(uint64_t, DictSize, (km_dict * d))                                                                               \
+    X(int, DictSetC, (km_dict * d, void *key, size_t keylen, void *ptr))                                               \
+    X(int, DictReplaceC, (km_dict * d, void *key, size_t keylen, void *ptr))                                           \
+    X(int, DictSet, (km_dict * d, km_string * key, void *ptr))                                                         \
+    X(int, DictReplace, (km_dict * d, km_string * key, void *ptr))                                                     \
+    X(void *, DictGetC, (km_dict * d, void *key, size_t keylen, int *nokey))                                           \
+    X(void *, DictGet, (km_dict * d, km_string * key, int *nokey))                                                     \
+    X(int, DictDelC, (km_dict * d, void *key, size_t keylen, void *oldval))                                            \
+    X(int, DictDel, (km_dict * d, km_string * key, void *oldval))                                                      \
+    X(km_dict_iter *, DictIteratorStartC, (km_dict * d, const char *op, void *key, size_t keylen))                     \
+    X(km_dict_iter *, DictIteratorStart, (km_dict * d, const char *op, km_string *key))                                \
+    X(void, DictIteratorStop, (km_dict_iter * di))                                                                     \
+    X(int, DictIteratorReseekC, (km_dict_iter * di, const char *op, void *key, size_t keylen))                         \
+    X(int, DictIteratorReseek, (km_dict_iter * di, const char *op, km_string *key))                                    \
+    X(void *, DictNextC, (km_dict_iter * di, size_t * keylen, void **dataptr))                                         \
+    X(void *, DictPrevC, (km_dict_iter * di, size_t * keylen, void **dataptr))                                         \
+    X(km_string *, DictNext, (km_ctx * ctx, km_dict_iter * di, void **dataptr))                                        \
+    X(km_string *, DictPrev, (km_ctx * ctx, km_dict_iter * di, void **dataptr))                                        \
+    X(int, DictCompareC, (km_dict_iter * di, const char *op, void *key, size_t keylen))                                \
+    X(int, DictCompare, (km_dict_iter * di, const char *op, km_string *key))                                           \
+    X(int, SubscribeToServerEvent, (km_ctx * ctx, tm_event event, tm_event_fn callback))                               \
+    X(int, IsSubEventSupported, (tm_event event, int64_t subevent))                                                    \
+    X(tm_cmd_filter *, RegisterCommandFilter, (km_ctx * ctx, tm_filter_fn callback, int flags))                        \
+    X(int, UnregisterCommandFilter, (km_ctx * ctx, tm_cmd_filter * filter))                                            \
+    X(int, CommandFilterArgsCount, (tm_filter_ctx * fctx))                                                             \
+    X(km_string *, CommandFilterArgGet, (tm_filter_ctx * fctx, int pos))                                               \
+    X(int, CommandFilterArgInsert, (tm_filter_ctx * fctx, int pos, km_string *arg))                                    \
+    X(int, CommandFilterArgReplace, (tm_filter_ctx * fctx, int pos, km_string *arg))                                   \
+    X(int, CommandFilterArgDelete, (tm_filter_ctx * fctx, int pos))                                                    \
+    X(tm_server_info *, GetServerInfo, (km_ctx * ctx, const char *section))                                            \
+    X(void, FreeServerInfo, (km_ctx * ctx, tm_server_info * data))                                                     \
+    X(km_string *, ServerInfoGetField, (km_ctx * ctx, tm_server_info * data, const char *field))                       \
+    X(const char *, ServerInfoGetFieldC, (tm_server_info * data, const char *field))                                   \
+    X(long long, ServerInfoGetFieldSigned, (tm_server_info * data, const char *field, int *out_err))                   \
+    X(unsigned long long, ServerInfoGetFieldUnsigned, (tm_server_info * data, const char *field, int *out_err))        \
+    X(double, ServerInfoGetFieldDouble, (tm_server_info * data, const char *field, int *out_err))                      \
+    X(unsigned long long, GetClientId, (km_ctx * ctx))                                                                 \
+    X(int, GetClientInfoById, (void *ci, uint64_t id))                                                                 \
+    X(km_string *, GetClientNameById, (km_ctx * ctx, uint64_t id))                                                     \
+    X(int, GetServerVersion, (void))                                                                                   \
+    X(int, GetTypeMethodVersion, (void))                                                                               \
+    X(long long, Milliseconds, (void))                                                                                 \
+    X(uint64_t, MonotonicMicroseconds, (void))                                                                         \
+    X(int, AvoidReplicaTraffic, (void))                                                                                \
+    X(int, GetKeyspaceNotificationFlagsAll, (void))                                                                    \
+    X(void, SetModuleOptions, (km_ctx * ctx, int options))
 
 #define TM_DECLARE(ret, name, params) static ret(*RedisModule_##name) params;
 TM_API(TM_DECLARE)
 #undef TM_DECLARE
 
 /* The names OnLoad could not find, for the log and tm.missing. */
-static char missing_apis[2048];
+static char missing_apis[8192];
 
 static void fetch_api(km_get_api_fn getapi, const char *name, void *out)
 {
@@ -1220,6 +1377,903 @@ static int cmd_missing(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithCString(ctx, missing_apis);
 }
 
+/* ------------------------------------------------------------------ sorted-set range iteration */
+
+/* Replies an error and returns 1 when the server lacks one of the API
+ * functions named (space-separated, without the RedisModule_ prefix): the
+ * commands of the newer API groups answer so instead of calling through a
+ * NULL pointer. */
+static int lacks(km_ctx *ctx, const char *names)
+{
+    const char *p = names;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        char want[96];
+        snprintf(want, sizeof(want), "RedisModule_%.*s", (int)n, p);
+        size_t wlen = strlen(want);
+        for (const char *m = strstr(missing_apis, want); m; m = strstr(m + 1, want)) {
+            if ((m == missing_apis || m[-1] == ' ') && (m[wlen] == ' ' || m[wlen] == '\0')) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "ERR the server lacks %s", want);
+                RedisModule_ReplyWithError(ctx, msg);
+                return 1;
+            }
+        }
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
+#define ZITER_APIS                                                                                                     \
+    "ZsetFirstInScoreRange ZsetLastInScoreRange ZsetFirstInLexRange ZsetLastInLexRange ZsetRangeCurrentElement "       \
+    "ZsetRangeNext ZsetRangePrev ZsetRangeEndReached ZsetRangeStop"
+
+/* Opens key for the iterator commands. Redis gives no handle for a missing
+ * key opened READ, so an empty key is opened again for WRITE (nothing is
+ * written to it): the iterator functions then answer for an empty key. */
+static km_key *open_zkey(km_ctx *ctx, km_string *name)
+{
+    km_key *key = RedisModule_OpenKey(ctx, name, KM_READ);
+    if (RedisModule_KeyType(key) == KM_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        key = RedisModule_OpenKey(ctx, name, KM_READ | KM_WRITE);
+    }
+    return key;
+}
+
+/* Starts a range on key: by score (a: min max [minex maxex], the flags 0
+ * when left out) or by lex (a: min max), at its first element or its last.
+ * *what names the function called. Returns its answer (KM_OK / KM_ERR), or
+ * -1 when a score bound or flag is not a number. */
+static int zrange_begin(km_key *key, int lex, int last, km_string **a, int na, const char **what)
+{
+    if (lex) {
+        *what = last ? "ZsetLastInLexRange" : "ZsetFirstInLexRange";
+        return last ? RedisModule_ZsetLastInLexRange(key, a[0], a[1])
+                    : RedisModule_ZsetFirstInLexRange(key, a[0], a[1]);
+    }
+    *what = last ? "ZsetLastInScoreRange" : "ZsetFirstInScoreRange";
+    double min, max;
+    long long minex = 0, maxex = 0;
+    if (RedisModule_StringToDouble(a[0], &min) != KM_OK || RedisModule_StringToDouble(a[1], &max) != KM_OK)
+        return -1;
+    if (na == 4 &&
+        (RedisModule_StringToLongLong(a[2], &minex) != KM_OK || RedisModule_StringToLongLong(a[3], &maxex) != KM_OK))
+        return -1;
+    return last ? RedisModule_ZsetLastInScoreRange(key, min, max, (int)minex, (int)maxex)
+                : RedisModule_ZsetFirstInScoreRange(key, min, max, (int)minex, (int)maxex);
+}
+
+/* Replies the iterator's current element as [member, score], nil when
+ * ZsetRangeCurrentElement gives none. */
+static void reply_zcurrent(km_ctx *ctx, km_key *key)
+{
+    double score = 0;
+    km_string *ele = RedisModule_ZsetRangeCurrentElement(key, &score);
+    if (!ele) {
+        RedisModule_ReplyWithNull(ctx);
+        return;
+    }
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithString(ctx, ele);
+    RedisModule_ReplyWithDouble(ctx, score);
+    RedisModule_FreeString(ctx, ele);
+}
+
+/* tm.zrange key score|lex first|last min max [minex maxex]: walks the
+ * range as modules usually do (while !ZsetRangeEndReached: the current
+ * element, then ZsetRangeNext from the first element or ZsetRangePrev
+ * from the last), and replies [member, score, ...] in the order walked;
+ * "ERR <function> failed" when the start refuses (a key of another type,
+ * an empty key, an invalid lex range). */
+static int cmd_zrange(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, ZITER_APIS))
+        return KM_OK;
+    if (argc != 6 && argc != 8)
+        return RedisModule_WrongArity(ctx);
+    int lex = arg_is(argv[2], "lex"), last = arg_is(argv[3], "last");
+    if ((!lex && !arg_is(argv[2], "score")) || (!last && !arg_is(argv[3], "first")) || (lex && argc != 6))
+        return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.zrange key score|lex first|last min max [minex maxex]");
+    km_key *key = open_zkey(ctx, argv[1]);
+    const char *what;
+    int rc = zrange_begin(key, lex, last, argv + 4, argc - 4, &what);
+    if (rc != KM_OK) {
+        RedisModule_CloseKey(key);
+        if (rc < 0)
+            return RedisModule_ReplyWithError(ctx, "ERR a score bound or flag is not a number");
+        char msg[64];
+        snprintf(msg, sizeof(msg), "ERR %s failed", what);
+        return RedisModule_ReplyWithError(ctx, msg);
+    }
+    RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+    long n = 0;
+    /* The bound only keeps a broken iterator from looping for ever. */
+    for (int guard = 0; guard < 100000 && !RedisModule_ZsetRangeEndReached(key); guard++) {
+        double score = 0;
+        km_string *ele = RedisModule_ZsetRangeCurrentElement(key, &score);
+        if (!ele) {
+            RedisModule_ReplyWithSimpleString(ctx, "no current element before the end");
+            n++;
+            break;
+        }
+        RedisModule_ReplyWithString(ctx, ele);
+        RedisModule_ReplyWithDouble(ctx, score);
+        RedisModule_FreeString(ctx, ele);
+        n += 2;
+        if (last)
+            RedisModule_ZsetRangePrev(key);
+        else
+            RedisModule_ZsetRangeNext(key);
+    }
+    RedisModule_ZsetRangeStop(key);
+    RedisModule_ReplySetArrayLength(ctx, n);
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* tm.zwalk key step...: the iterator functions one call per step, one
+ * reply element per step: sfirst|slast min max minex maxex and
+ * lfirst|llast min max (the start's return code), next and prev (their
+ * return), cur ([member, score] or nil), end (ZsetRangeEndReached), stop
+ * (ZsetRangeStop: OK). A bad step ends the walk with an error element. */
+static int cmd_zwalk(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, ZITER_APIS))
+        return KM_OK;
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = open_zkey(ctx, argv[1]);
+    RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+    long n = 0;
+    for (int i = 2; i < argc; n++) {
+        km_string *step = argv[i++];
+        int starts = arg_is(step, "sfirst") || arg_is(step, "slast") || arg_is(step, "lfirst") || arg_is(step, "llast");
+        if (starts) {
+            int lex = arg_is(step, "lfirst") || arg_is(step, "llast");
+            int last = arg_is(step, "slast") || arg_is(step, "llast");
+            int na = lex ? 2 : 4;
+            const char *what;
+            int rc = i + na <= argc ? zrange_begin(key, lex, last, argv + i, na, &what) : -1;
+            i += na;
+            if (rc < 0) {
+                RedisModule_ReplyWithError(ctx, "ERR bad range arguments");
+                n++;
+                break;
+            }
+            RedisModule_ReplyWithLongLong(ctx, rc);
+        } else if (arg_is(step, "next")) {
+            RedisModule_ReplyWithLongLong(ctx, RedisModule_ZsetRangeNext(key));
+        } else if (arg_is(step, "prev")) {
+            RedisModule_ReplyWithLongLong(ctx, RedisModule_ZsetRangePrev(key));
+        } else if (arg_is(step, "cur")) {
+            reply_zcurrent(ctx, key);
+        } else if (arg_is(step, "end")) {
+            RedisModule_ReplyWithLongLong(ctx, RedisModule_ZsetRangeEndReached(key));
+        } else if (arg_is(step, "stop")) {
+            RedisModule_ZsetRangeStop(key);
+            RedisModule_ReplyWithSimpleString(ctx, "OK");
+        } else {
+            RedisModule_ReplyWithError(ctx, "ERR unknown step");
+            n++;
+            break;
+        }
+    }
+    RedisModule_ZsetRangeStop(key);
+    RedisModule_ReplySetArrayLength(ctx, n);
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* ------------------------------------------------------------------ the Dict API */
+
+#define DICT_APIS                                                                                                      \
+    "CreateDict FreeDict DictSize DictSetC DictReplaceC DictSet DictReplace DictGetC DictGet DictDelC DictDel "        \
+    "DictIteratorStartC DictIteratorStart DictIteratorStop DictIteratorReseekC DictIteratorReseek DictNextC "          \
+    "DictPrevC DictNext DictPrev DictCompareC DictCompare"
+
+/* A value in a dict: a copy of the script's value argument. */
+typedef struct {
+    size_t len;
+    char bytes[];
+} tm_dval;
+
+static tm_dval *dval_new(km_string *s)
+{
+    size_t len;
+    const char *p = str_of(s, &len);
+    tm_dval *v = RedisModule_Alloc(sizeof(*v) + len);
+    v->len = len;
+    memcpy(v->bytes, p, len);
+    return v;
+}
+
+static void reply_dval(km_ctx *ctx, void *data)
+{
+    tm_dval *v = data;
+    if (v)
+        RedisModule_ReplyWithStringBuffer(ctx, v->bytes, v->len);
+    else
+        RedisModule_ReplyWithNull(ctx);
+}
+
+/* The dict "tm.dict global ..." works on: made with a NULL context once
+ * the module has loaded, kept across calls, freed by OnUnload. */
+static km_dict *global_dict;
+
+/* Empties d, freeing its values (entries are taken off one at a time from
+ * a fresh iterator each: changing a dict under an iterator is not safe). */
+static void dict_clear(km_dict *d)
+{
+    for (;;) {
+        km_dict_iter *it = RedisModule_DictIteratorStartC(d, "^", NULL, 0);
+        size_t klen;
+        void *data = NULL;
+        char *k = RedisModule_DictNextC(it, &klen, &data);
+        char *copy = NULL;
+        if (k) {
+            copy = RedisModule_Alloc(klen + 1);
+            memcpy(copy, k, klen);
+        }
+        RedisModule_DictIteratorStop(it);
+        if (!copy)
+            return;
+        RedisModule_DictDelC(d, copy, klen, NULL);
+        RedisModule_Free(copy);
+        RedisModule_Free(data);
+    }
+}
+
+/* Frees a value that a set or delete may have left unreferenced: `v` is no
+ * longer in d under key (DictGetC says what is). */
+static void dval_drop_unless_stored(km_dict *d, const char *k, size_t klen, void *v)
+{
+    if (v && RedisModule_DictGetC(d, (void *)k, klen, NULL) != v)
+        RedisModule_Free(v);
+}
+
+/* tm.dict [global] op...: a small script on a dict (a fresh one made with
+ * CreateDict(ctx) and freed at the end, or the module's global one), one
+ * reply element per op. Ops ("c" variants take the key as a C buffer, the
+ * others as a RedisModuleString):
+ *   set|setc|replace|replacec k v   the function's return code
+ *   get|getc k                      [value or nil, *nokey]
+ *   getn k                          DictGetC with nokey NULL: value or nil
+ *   del|delc k                      [return code, *oldval or nil]
+ *   deln k                          DictDelC with oldval NULL: return code
+ *   size                            DictSize
+ *   iter|iterc op k                 DictIteratorStart (ending the last
+ *                                   iterator): OK
+ *   seek|seekc op k                 DictIteratorReseek's return code
+ *   next|nextc|prev|prevc           [key, value] or nil at the end
+ *   nextk                           DictNextC with dataptr NULL: key or nil
+ *   cmp|cmpc op k                   DictCompare's return code
+ *   stop                            DictIteratorStop: OK
+ *   keys                            every key, from a new "^" iterator
+ *   clear                           deletes every entry: OK
+ * A bad op or a missing argument ends the script with an error element. */
+static int cmd_dict(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, DICT_APIS))
+        return KM_OK;
+    int global = argc > 1 && arg_is(argv[1], "global");
+    if (global && !global_dict)
+        return RedisModule_ReplyWithError(ctx, "ERR no global dict");
+    km_dict *d = global ? global_dict : RedisModule_CreateDict(ctx);
+    km_dict_iter *it = NULL;
+    RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+    long n = 0;
+    for (int i = 1 + global; i < argc; n++) {
+        km_string *op = argv[i++];
+        int left = argc - i;
+        int cvar = 0;
+        size_t klen = 0;
+        const char *k = left > 0 ? str_of(argv[i], &klen) : NULL;
+#define OP(word) (arg_is(op, word) || (arg_is(op, word "c") && (cvar = 1)))
+#define NEEDS(count)                                                                                                   \
+    if (left < (count)) {                                                                                              \
+        RedisModule_ReplyWithError(ctx, "ERR missing argument");                                                       \
+        n++;                                                                                                           \
+        break;                                                                                                         \
+    }
+        if (OP("set") || OP("replace")) {
+            NEEDS(2);
+            int replace = arg_is(op, "replace") || arg_is(op, "replacec");
+            void *old = RedisModule_DictGetC(d, (void *)k, klen, NULL);
+            tm_dval *v = dval_new(argv[i + 1]);
+            int rc;
+            if (replace)
+                rc = cvar ? RedisModule_DictReplaceC(d, (void *)k, klen, v) : RedisModule_DictReplace(d, argv[i], v);
+            else
+                rc = cvar ? RedisModule_DictSetC(d, (void *)k, klen, v) : RedisModule_DictSet(d, argv[i], v);
+            dval_drop_unless_stored(d, k, klen, v);
+            dval_drop_unless_stored(d, k, klen, old);
+            i += 2;
+            RedisModule_ReplyWithLongLong(ctx, rc);
+        } else if (OP("get")) {
+            NEEDS(1);
+            int nokey = -1;
+            void *v = cvar ? RedisModule_DictGetC(d, (void *)k, klen, &nokey) : RedisModule_DictGet(d, argv[i], &nokey);
+            i++;
+            RedisModule_ReplyWithArray(ctx, 2);
+            reply_dval(ctx, v);
+            RedisModule_ReplyWithLongLong(ctx, nokey);
+        } else if (arg_is(op, "getn")) {
+            NEEDS(1);
+            reply_dval(ctx, RedisModule_DictGetC(d, (void *)k, klen, NULL));
+            i++;
+        } else if (OP("del")) {
+            NEEDS(1);
+            void *stored = RedisModule_DictGetC(d, (void *)k, klen, NULL);
+            void *old = NULL;
+            int rc = cvar ? RedisModule_DictDelC(d, (void *)k, klen, &old) : RedisModule_DictDel(d, argv[i], &old);
+            i++;
+            RedisModule_ReplyWithArray(ctx, 2);
+            RedisModule_ReplyWithLongLong(ctx, rc);
+            if (old && old != stored)
+                RedisModule_ReplyWithSimpleString(ctx, "oldval is not the value stored");
+            else
+                reply_dval(ctx, old);
+            dval_drop_unless_stored(d, k, klen, stored);
+        } else if (arg_is(op, "deln")) {
+            NEEDS(1);
+            void *stored = RedisModule_DictGetC(d, (void *)k, klen, NULL);
+            RedisModule_ReplyWithLongLong(ctx, RedisModule_DictDelC(d, (void *)k, klen, NULL));
+            dval_drop_unless_stored(d, k, klen, stored);
+            i++;
+        } else if (arg_is(op, "size")) {
+            RedisModule_ReplyWithLongLong(ctx, (long long)RedisModule_DictSize(d));
+        } else if (OP("iter") || OP("seek") || OP("cmp")) {
+            NEEDS(2);
+            char *sop = arg_dup(argv[i]);
+            size_t plen;
+            const char *p = str_of(argv[i + 1], &plen);
+            if (arg_is(op, "iter") || arg_is(op, "iterc")) {
+                if (it)
+                    RedisModule_DictIteratorStop(it);
+                it = cvar ? RedisModule_DictIteratorStartC(d, sop, (void *)p, plen)
+                          : RedisModule_DictIteratorStart(d, sop, argv[i + 1]);
+                RedisModule_ReplyWithSimpleString(ctx, "OK");
+            } else if (!it) {
+                RedisModule_ReplyWithError(ctx, "ERR no iterator");
+            } else if (arg_is(op, "seek") || arg_is(op, "seekc")) {
+                RedisModule_ReplyWithLongLong(ctx, cvar ? RedisModule_DictIteratorReseekC(it, sop, (void *)p, plen)
+                                                        : RedisModule_DictIteratorReseek(it, sop, argv[i + 1]));
+            } else {
+                RedisModule_ReplyWithLongLong(ctx, cvar ? RedisModule_DictCompareC(it, sop, (void *)p, plen)
+                                                        : RedisModule_DictCompare(it, sop, argv[i + 1]));
+            }
+            RedisModule_Free(sop);
+            i += 2;
+        } else if (OP("next") || OP("prev") || arg_is(op, "nextk")) {
+            if (!it) {
+                RedisModule_ReplyWithError(ctx, "ERR no iterator");
+                continue;
+            }
+            int prev = arg_is(op, "prev") || arg_is(op, "prevc");
+            void *data = NULL;
+            if (arg_is(op, "nextk")) {
+                char *key = RedisModule_DictNextC(it, &klen, NULL);
+                if (key)
+                    RedisModule_ReplyWithStringBuffer(ctx, key, klen);
+                else
+                    RedisModule_ReplyWithNull(ctx);
+            } else if (cvar) {
+                char *key = prev ? RedisModule_DictPrevC(it, &klen, &data) : RedisModule_DictNextC(it, &klen, &data);
+                if (key) {
+                    RedisModule_ReplyWithArray(ctx, 2);
+                    RedisModule_ReplyWithStringBuffer(ctx, key, klen);
+                    reply_dval(ctx, data);
+                } else {
+                    RedisModule_ReplyWithNull(ctx);
+                }
+            } else {
+                km_string *key = prev ? RedisModule_DictPrev(ctx, it, &data) : RedisModule_DictNext(ctx, it, &data);
+                if (key) {
+                    RedisModule_ReplyWithArray(ctx, 2);
+                    RedisModule_ReplyWithString(ctx, key);
+                    reply_dval(ctx, data);
+                    RedisModule_FreeString(ctx, key);
+                } else {
+                    RedisModule_ReplyWithNull(ctx);
+                }
+            }
+        } else if (arg_is(op, "stop")) {
+            if (it)
+                RedisModule_DictIteratorStop(it);
+            it = NULL;
+            RedisModule_ReplyWithSimpleString(ctx, "OK");
+        } else if (arg_is(op, "keys")) {
+            km_dict_iter *all = RedisModule_DictIteratorStartC(d, "^", NULL, 0);
+            RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+            long nk = 0;
+            char *key;
+            while ((key = RedisModule_DictNextC(all, &klen, NULL)) != NULL && nk < 100000) {
+                RedisModule_ReplyWithStringBuffer(ctx, key, klen);
+                nk++;
+            }
+            RedisModule_ReplySetArrayLength(ctx, nk);
+            RedisModule_DictIteratorStop(all);
+        } else if (arg_is(op, "clear")) {
+            if (it)
+                RedisModule_DictIteratorStop(it);
+            it = NULL;
+            dict_clear(d);
+            RedisModule_ReplyWithSimpleString(ctx, "OK");
+        } else {
+            RedisModule_ReplyWithError(ctx, "ERR unknown op");
+            n++;
+            break;
+        }
+#undef OP
+#undef NEEDS
+    }
+    if (it)
+        RedisModule_DictIteratorStop(it);
+    if (!global) {
+        dict_clear(d);
+        RedisModule_FreeDict(ctx, d);
+    }
+    RedisModule_ReplySetArrayLength(ctx, n);
+    return KM_OK;
+}
+
+/* ------------------------------------------------------------------ server events */
+
+/* The events OnLoad subscribes to (CronLoop is counted, not logged). */
+static const uint64_t subscribed_events[] = {
+    TM_EVENT_REPLICATION_ROLE_CHANGED,
+    TM_EVENT_FLUSHDB,
+    TM_EVENT_LOADING,
+    TM_EVENT_CLIENT_CHANGE,
+    TM_EVENT_SHUTDOWN,
+    TM_EVENT_CRON_LOOP,
+    TM_EVENT_SWAPDB,
+};
+
+/* The log tm.events replies: one line per event, oldest first, up to a
+ * bound (past it events are only counted in event_dropped). Only the main
+ * thread touches it. */
+#define TM_EVENT_LOG_MAX 10000
+static char *event_log[TM_EVENT_LOG_MAX];
+static size_t event_count, event_dropped;
+static long long cron_count;
+static long long cron_hz;
+
+static void log_event(const char *fmt, ...)
+{
+    if (event_count == TM_EVENT_LOG_MAX) {
+        event_dropped++;
+        return;
+    }
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    event_log[event_count++] = RedisModule_Strdup(line);
+}
+
+static void event_log_reset(void)
+{
+    for (size_t i = 0; i < event_count; i++)
+        RedisModule_Free(event_log[i]);
+    event_count = event_dropped = 0;
+    cron_count = 0;
+    cron_hz = 0;
+}
+
+static void on_server_event(km_ctx *ctx, tm_event eid, uint64_t sub, void *data)
+{
+    static const char *loading[] = {"rdb-start", "aof-start", "repl-start", "ended", "failed"};
+    switch (eid.id) {
+    case TM_EVENT_FLUSHDB: {
+        tm_flush_info *fi = data;
+        const char *what = sub == TM_SUB_FLUSHDB_START ? "start" : sub == TM_SUB_FLUSHDB_END ? "end" : "?";
+        if (fi)
+            log_event("flushdb %s sync=%d db=%d", what, (int)fi->sync, (int)fi->dbnum);
+        else
+            log_event("flushdb %s (no data)", what);
+        break;
+    }
+    case TM_EVENT_LOADING: log_event("loading %s", sub < 5 ? loading[sub] : "?"); break;
+    case TM_EVENT_CLIENT_CHANGE: {
+        tm_client_info *ci = data;
+        log_event("client %s %llu", sub == TM_SUB_CLIENT_CONNECTED ? "connected" : "disconnected",
+                  ci ? (unsigned long long)ci->id : 0ULL);
+        break;
+    }
+    case TM_EVENT_SHUTDOWN:
+        log_event("shutdown");
+        RedisModule_Log(ctx, "warning", "testmod: got the shutdown event");
+        break;
+    case TM_EVENT_REPLICATION_ROLE_CHANGED: {
+        tm_repl_info *ri = data;
+        if (sub == TM_SUB_ROLE_NOW_MASTER)
+            log_event("role master");
+        else if (ri && ri->masterhost)
+            log_event("role replica of %s:%d", ri->masterhost, ri->masterport);
+        else
+            log_event("role replica");
+        break;
+    }
+    case TM_EVENT_CRON_LOOP: {
+        tm_cron_info *ci = data;
+        cron_count++;
+        cron_hz = ci ? ci->hz : -1;
+        break;
+    }
+    case TM_EVENT_SWAPDB: {
+        tm_swapdb_info *si = data;
+        log_event("swapdb %d %d", si ? (int)si->dbnum_first : -9, si ? (int)si->dbnum_second : -9);
+        break;
+    }
+    default: log_event("event %llu sub %llu", (unsigned long long)eid.id, (unsigned long long)sub);
+    }
+}
+
+/* Subscribes to subscribed_events; a refusal goes into the log. */
+static void subscribe_events(km_ctx *ctx)
+{
+    if (!RedisModule_SubscribeToServerEvent)
+        return;
+    for (size_t i = 0; i < sizeof(subscribed_events) / sizeof(subscribed_events[0]); i++) {
+        tm_event e = {subscribed_events[i], 1};
+        if (RedisModule_SubscribeToServerEvent(ctx, e, on_server_event) != KM_OK)
+            log_event("subscribing to event %llu failed", (unsigned long long)e.id);
+    }
+}
+
+/* tm.events [reset|cron]: the events logged since the last reset, oldest
+ * first (with "(N dropped)" last if the log filled up); reset empties the
+ * log and the CronLoop count: OK; cron: [CronLoop events counted, the hz
+ * the last one gave]. */
+static int cmd_events(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "SubscribeToServerEvent"))
+        return KM_OK;
+    if (argc > 2)
+        return RedisModule_WrongArity(ctx);
+    if (argc == 2 && arg_is(argv[1], "reset")) {
+        event_log_reset();
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (argc == 2 && arg_is(argv[1], "cron")) {
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithLongLong(ctx, cron_count);
+        return RedisModule_ReplyWithLongLong(ctx, cron_hz);
+    }
+    if (argc == 2)
+        return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.events [reset|cron]");
+    RedisModule_ReplyWithArray(ctx, (long)(event_count + (event_dropped ? 1 : 0)));
+    for (size_t i = 0; i < event_count; i++)
+        RedisModule_ReplyWithCString(ctx, event_log[i]);
+    if (event_dropped) {
+        char line[64];
+        snprintf(line, sizeof(line), "(%zu dropped)", event_dropped);
+        RedisModule_ReplyWithCString(ctx, line);
+    }
+    return KM_OK;
+}
+
+/* tm.subevent id subevent: IsSubEventSupported for {id, version 1} */
+static int cmd_subevent(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "IsSubEventSupported"))
+        return KM_OK;
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    long long id, sub;
+    if (RedisModule_StringToLongLong(argv[1], &id) != KM_OK || RedisModule_StringToLongLong(argv[2], &sub) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR id and subevent must be integers");
+    tm_event e = {(uint64_t)id, 1};
+    return RedisModule_ReplyWithLongLong(ctx, RedisModule_IsSubEventSupported(e, (int64_t)sub));
+}
+
+/* ------------------------------------------------------------------ command filters */
+
+#define FILTER_APIS                                                                                                    \
+    "RegisterCommandFilter UnregisterCommandFilter CommandFilterArgsCount CommandFilterArgGet "                        \
+    "CommandFilterArgInsert CommandFilterArgReplace CommandFilterArgDelete"
+
+static tm_cmd_filter *cmd_filter;
+
+/* What the filter saw: the commands whose first argument was tm:filtered,
+ * as they reached it, oldest first. */
+#define TM_FILTER_LOG_MAX 1000
+static char *filter_log[TM_FILTER_LOG_MAX];
+static size_t filter_count;
+
+static void filter_log_reset(void)
+{
+    for (size_t i = 0; i < filter_count; i++)
+        RedisModule_Free(filter_log[i]);
+    filter_count = 0;
+}
+
+static int filter_arg_is(tm_filter_ctx *fctx, int pos, const char *word)
+{
+    km_string *s = RedisModule_CommandFilterArgGet(fctx, pos);
+    return s && arg_is(s, word);
+}
+
+static void filter_replace_c(tm_filter_ctx *fctx, int pos, const char *buf, size_t len)
+{
+    /* The filtered command keeps the string: no context, no auto memory. */
+    RedisModule_CommandFilterArgReplace(fctx, pos, RedisModule_CreateString(NULL, buf, len));
+}
+
+/* The filter: applies to commands whose first argument is tm:filtered.
+ * It logs the command, then rewrites it:
+ *   - a command named tm:ping becomes PING (argument 0 replaced);
+ *   - every later argument "tm:drop" is deleted;
+ *   - after every later argument "tm:ins" the argument "inserted" goes in;
+ *   - SET's value (argument 2) gets "-filtered" appended. */
+static void tm_command_filter(tm_filter_ctx *fctx)
+{
+    int argc = RedisModule_CommandFilterArgsCount(fctx);
+    if (argc < 2 || !filter_arg_is(fctx, 1, "tm:filtered"))
+        return;
+    if (filter_count < TM_FILTER_LOG_MAX) {
+        char line[512];
+        size_t used = 0;
+        for (int i = 0; i < argc && used < sizeof(line) - 1; i++) {
+            size_t len;
+            const char *p = str_of(RedisModule_CommandFilterArgGet(fctx, i), &len);
+            used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%.*s", i ? " " : "", (int)len, p);
+        }
+        if (used < sizeof(line) && RedisModule_CommandFilterArgGet(fctx, argc) != NULL)
+            snprintf(line + used, sizeof(line) - used, " (an argument past the end!)");
+        filter_log[filter_count++] = RedisModule_Strdup(line);
+    }
+    if (filter_arg_is(fctx, 0, "tm:ping"))
+        filter_replace_c(fctx, 0, "PING", 4);
+    for (int i = RedisModule_CommandFilterArgsCount(fctx) - 1; i >= 2; i--)
+        if (filter_arg_is(fctx, i, "tm:drop"))
+            RedisModule_CommandFilterArgDelete(fctx, i);
+    for (int i = RedisModule_CommandFilterArgsCount(fctx) - 1; i >= 2; i--)
+        if (filter_arg_is(fctx, i, "tm:ins"))
+            RedisModule_CommandFilterArgInsert(fctx, i + 1, RedisModule_CreateString(NULL, "inserted", 8));
+    if (filter_arg_is(fctx, 0, "set") && RedisModule_CommandFilterArgsCount(fctx) >= 3) {
+        size_t len;
+        const char *p = str_of(RedisModule_CommandFilterArgGet(fctx, 2), &len);
+        char *buf = RedisModule_Alloc(len + 9);
+        memcpy(buf, p, len);
+        memcpy(buf + len, "-filtered", 9);
+        filter_replace_c(fctx, 2, buf, len + 9);
+        RedisModule_Free(buf);
+    }
+}
+
+/* tm.filter on [noself] | off | log | reset: registers the filter above
+ * (REDISMODULE_CMDFILTER_NOSELF with noself) or unregisters it (OK, or
+ * "ERR UnregisterCommandFilter failed"); log: what it saw; reset: empties
+ * that log. */
+static int cmd_filter_cmd(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, FILTER_APIS))
+        return KM_OK;
+    if (argc < 2 || argc > 3)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "on")) {
+        int noself = argc == 3 && arg_is(argv[2], "noself");
+        if (argc == 3 && !noself)
+            return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.filter on [noself]");
+        if (cmd_filter)
+            return RedisModule_ReplyWithError(ctx, "ERR the filter is on already");
+        cmd_filter = RedisModule_RegisterCommandFilter(ctx, tm_command_filter, noself ? TM_CMDFILTER_NOSELF : 0);
+        if (!cmd_filter)
+            return RedisModule_ReplyWithError(ctx, "ERR RegisterCommandFilter failed");
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "off")) {
+        if (!cmd_filter)
+            return RedisModule_ReplyWithError(ctx, "ERR the filter is off");
+        int rc = RedisModule_UnregisterCommandFilter(ctx, cmd_filter);
+        cmd_filter = NULL;
+        if (rc != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR UnregisterCommandFilter failed");
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "log")) {
+        RedisModule_ReplyWithArray(ctx, (long)filter_count);
+        for (size_t i = 0; i < filter_count; i++)
+            RedisModule_ReplyWithCString(ctx, filter_log[i]);
+        return KM_OK;
+    }
+    if (arg_is(argv[1], "reset")) {
+        filter_log_reset();
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.filter on [noself] | off | log | reset");
+}
+
+/* ------------------------------------------------------------------ server info, clients, misc */
+
+/* tm.info section field: what GetServerInfo(section; "-" for NULL, the
+ * default sections) says of field: [ServerInfoGetField (nil when absent),
+ * ServerInfoGetFieldC (nil when absent), [ServerInfoGetFieldSigned, its
+ * out_err], [...Unsigned, out_err], [...Double, out_err]] */
+static int cmd_info(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetServerInfo FreeServerInfo ServerInfoGetField ServerInfoGetFieldC ServerInfoGetFieldSigned "
+                   "ServerInfoGetFieldUnsigned ServerInfoGetFieldDouble"))
+        return KM_OK;
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    char *section = arg_is(argv[1], "-") ? NULL : arg_dup(argv[1]);
+    char *field = arg_dup(argv[2]);
+    tm_server_info *info = RedisModule_GetServerInfo(ctx, section);
+    RedisModule_Free(section);
+    if (!info) {
+        RedisModule_Free(field);
+        return RedisModule_ReplyWithError(ctx, "ERR GetServerInfo failed");
+    }
+    RedisModule_ReplyWithArray(ctx, 5);
+    km_string *s = RedisModule_ServerInfoGetField(ctx, info, field);
+    if (s) {
+        RedisModule_ReplyWithString(ctx, s);
+        RedisModule_FreeString(ctx, s);
+    } else {
+        RedisModule_ReplyWithNull(ctx);
+    }
+    const char *c = RedisModule_ServerInfoGetFieldC(info, field);
+    if (c)
+        RedisModule_ReplyWithCString(ctx, c);
+    else
+        RedisModule_ReplyWithNull(ctx);
+    int err = -1;
+    long long sv = RedisModule_ServerInfoGetFieldSigned(info, field, &err);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, sv);
+    RedisModule_ReplyWithLongLong(ctx, err);
+    err = -1;
+    unsigned long long uv = RedisModule_ServerInfoGetFieldUnsigned(info, field, &err);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, (long long)uv);
+    RedisModule_ReplyWithLongLong(ctx, err);
+    err = -1;
+    double dv = RedisModule_ServerInfoGetFieldDouble(info, field, &err);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithDouble(ctx, dv);
+    RedisModule_ReplyWithLongLong(ctx, err);
+    RedisModule_FreeServerInfo(ctx, info);
+    RedisModule_Free(field);
+    return KM_OK;
+}
+
+/* tm.clientinfo [id [exists|v2]]: GetClientInfoById for id (by default the
+ * caller, GetClientId) as [flag names, id, addr, port, db]; "ERR
+ * GetClientInfoById failed" when it fails. With "exists" ci is NULL (the
+ * return code alone: 0 or 1); "v2" asks for a structure version the
+ * server does not know. */
+static int cmd_clientinfo(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetClientInfoById GetClientId"))
+        return KM_OK;
+    if (argc > 3)
+        return RedisModule_WrongArity(ctx);
+    long long id = (long long)RedisModule_GetClientId(ctx);
+    if (argc >= 2 && RedisModule_StringToLongLong(argv[1], &id) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR id must be an integer");
+    if (argc == 3 && arg_is(argv[2], "exists"))
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_GetClientInfoById(NULL, (uint64_t)id));
+    tm_client_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.version = argc == 3 && arg_is(argv[2], "v2") ? 2 : TM_CLIENTINFO_VERSION;
+    if (RedisModule_GetClientInfoById(&ci, (uint64_t)id) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR GetClientInfoById failed");
+    static const struct {
+        uint64_t bit;
+        const char *name;
+    } flags[] = {
+        {TM_CLIENTINFO_FLAG_SSL, "ssl"},
+        {TM_CLIENTINFO_FLAG_PUBSUB, "pubsub"},
+        {TM_CLIENTINFO_FLAG_BLOCKED, "blocked"},
+        {TM_CLIENTINFO_FLAG_TRACKING, "tracking"},
+        {TM_CLIENTINFO_FLAG_UNIXSOCKET, "unixsocket"},
+        {TM_CLIENTINFO_FLAG_MULTI, "multi"},
+    };
+    RedisModule_ReplyWithArray(ctx, 5);
+    RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+    long n = 0;
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        if (ci.flags & flags[i].bit) {
+            RedisModule_ReplyWithCString(ctx, flags[i].name);
+            n++;
+        }
+    }
+    RedisModule_ReplySetArrayLength(ctx, n);
+    RedisModule_ReplyWithLongLong(ctx, (long long)ci.id);
+    ci.addr[sizeof(ci.addr) - 1] = '\0';
+    RedisModule_ReplyWithCString(ctx, ci.addr);
+    RedisModule_ReplyWithLongLong(ctx, ci.port);
+    return RedisModule_ReplyWithLongLong(ctx, ci.db);
+}
+
+/* tm.clientname [id]: GetClientNameById (by default for the caller), nil
+ * when it gives NULL */
+static int cmd_clientname(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetClientNameById GetClientId"))
+        return KM_OK;
+    if (argc > 2)
+        return RedisModule_WrongArity(ctx);
+    long long id = (long long)RedisModule_GetClientId(ctx);
+    if (argc == 2 && RedisModule_StringToLongLong(argv[1], &id) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR id must be an integer");
+    km_string *name = RedisModule_GetClientNameById(ctx, (uint64_t)id);
+    if (!name)
+        return RedisModule_ReplyWithNull(ctx);
+    RedisModule_ReplyWithString(ctx, name);
+    RedisModule_FreeString(ctx, name);
+    return KM_OK;
+}
+
+/* tm.version: [GetServerVersion, GetTypeMethodVersion] */
+static int cmd_version(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (lacks(ctx, "GetServerVersion GetTypeMethodVersion"))
+        return KM_OK;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_GetServerVersion());
+    return RedisModule_ReplyWithLongLong(ctx, RedisModule_GetTypeMethodVersion());
+}
+
+/* tm.time: [Milliseconds, MonotonicMicroseconds] */
+static int cmd_time(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (lacks(ctx, "Milliseconds MonotonicMicroseconds"))
+        return KM_OK;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_Milliseconds());
+    return RedisModule_ReplyWithLongLong(ctx, (long long)RedisModule_MonotonicMicroseconds());
+}
+
+/* tm.avoidrepl: AvoidReplicaTraffic */
+static int cmd_avoidrepl(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (lacks(ctx, "AvoidReplicaTraffic"))
+        return KM_OK;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, RedisModule_AvoidReplicaTraffic());
+}
+
+/* tm.notifyall: GetKeyspaceNotificationFlagsAll */
+static int cmd_notifyall(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (lacks(ctx, "GetKeyspaceNotificationFlagsAll"))
+        return KM_OK;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    return RedisModule_ReplyWithLongLong(ctx, RedisModule_GetKeyspaceNotificationFlagsAll());
+}
+
+/* tm.options: SetModuleOptions(REDISMODULE_OPTIONS_HANDLE_IO_ERRORS): OK */
+static int cmd_options(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (lacks(ctx, "SetModuleOptions"))
+        return KM_OK;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_SetModuleOptions(ctx, TM_OPTIONS_HANDLE_IO_ERRORS);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -1261,6 +2315,20 @@ static const struct {
     {"tm.timer", cmd_timer, "", 0, 0, 0},
     {"tm.args", cmd_args, "readonly fast", 0, 0, 0},
     {"tm.missing", cmd_missing, "readonly fast", 0, 0, 0},
+    {"tm.zrange", cmd_zrange, "readonly", 1, 1, 1},
+    {"tm.zwalk", cmd_zwalk, "readonly", 1, 1, 1},
+    {"tm.dict", cmd_dict, "readonly fast", 0, 0, 0},
+    {"tm.events", cmd_events, "readonly fast", 0, 0, 0},
+    {"tm.subevent", cmd_subevent, "readonly fast", 0, 0, 0},
+    {"tm.filter", cmd_filter_cmd, "readonly fast", 0, 0, 0},
+    {"tm.info", cmd_info, "readonly", 0, 0, 0},
+    {"tm.clientinfo", cmd_clientinfo, "readonly fast", 0, 0, 0},
+    {"tm.clientname", cmd_clientname, "readonly fast", 0, 0, 0},
+    {"tm.version", cmd_version, "readonly fast", 0, 0, 0},
+    {"tm.time", cmd_time, "readonly fast", 0, 0, 0},
+    {"tm.avoidrepl", cmd_avoidrepl, "readonly fast", 0, 0, 0},
+    {"tm.notifyall", cmd_notifyall, "readonly fast", 0, 0, 0},
+    {"tm.options", cmd_options, "readonly fast", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -1339,7 +2407,15 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         if (!tm_type)
             return give_up();
     }
-    return fail ? give_up() : KM_OK;
+    if (fail)
+        return give_up();
+    /* Only a load that succeeds subscribes to events and makes the global
+     * dict: Redis 7.0 keeps the subscriptions of a module whose OnLoad
+     * fails, with callbacks into the unloaded library. */
+    subscribe_events(ctx);
+    if (RedisModule_CreateDict && !global_dict)
+        global_dict = RedisModule_CreateDict(NULL);
+    return KM_OK;
 }
 
 int RedisModule_OnUnload(km_ctx *ctx)
@@ -1349,5 +2425,14 @@ int RedisModule_OnUnload(km_ctx *ctx)
         return KM_ERR;
     RedisModule_Free(load_args);
     load_args = NULL;
+    /* The server drops the module's event subscriptions and filters. */
+    event_log_reset();
+    filter_log_reset();
+    cmd_filter = NULL;
+    if (global_dict) {
+        dict_clear(global_dict);
+        RedisModule_FreeDict(NULL, global_dict);
+        global_dict = NULL;
+    }
     return KM_OK;
 }
