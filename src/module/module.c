@@ -356,8 +356,9 @@ void module_list_reply(client *c)
 str module_info_lines(str s)
 {
     for (int i = 0; i < nmodules; i++) {
-        s = str_printf(s, "module:name=%s,ver=%d,api=1,filters=0,usedby=[],using=[],options=[]\r\n", modules[i]->name,
-                       modules[i]->ver);
+        s = str_printf(s, "module:name=%s,ver=%d,api=1,filters=%d,usedby=[],using=[],options=[%s]\r\n",
+                       modules[i]->name, modules[i]->ver, modules[i]->nfilters,
+                       (modules[i]->options & 1) ? "handle-io-errors" : "");
     }
     return s;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -190,9 +191,12 @@ static void api_log_io_error(km_io *io, const char *level, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The wall clock, as Redis's (mstime). */
 static long long api_milliseconds(void)
 {
-    return util_mono_us() / 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static unsigned long long api_get_client_id(km_ctx *ctx)

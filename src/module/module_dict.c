@@ -50,7 +50,8 @@ static uint64_t api_dict_size(km_dict *d)
     return d->order.length;
 }
 
-/* Sets key; replace says whether an existing one changes (else ERR). */
+/* Sets key: OK for a new key; for an existing one ERR, after storing the
+ * value only with replace (Redis answers so for Replace too). */
 static int put(km_dict *d, const void *key, size_t len, void *val, int replace)
 {
     int created;
@@ -59,9 +60,10 @@ static int put(km_dict *d, const void *key, size_t len, void *val, int replace)
         return KM_ERR;
     }
     e->val = val;
-    if (created) {
-        ordtree_insert(&d->order, 0, (sv){key, len});
+    if (!created) {
+        return KM_ERR;
     }
+    ordtree_insert(&d->order, 0, (sv){key, len});
     return KM_OK;
 }
 
@@ -202,14 +204,16 @@ static void api_dict_iterator_stop(km_dict_iter *it)
     alloc_free(it);
 }
 
+/* Redis answers 1 for any known op (found or not) and 0 for another: its
+ * radix tree's seek result, passed on as is. */
 static int api_dict_iterator_reseek_c(km_dict_iter *it, const char *op, void *key, size_t len)
 {
-    return seek(it, op, (sv){key, len}) < 0 ? KM_ERR : KM_OK;
+    return seek(it, op, (sv){key, len}) < 0 ? 0 : 1;
 }
 
 static int api_dict_iterator_reseek(km_dict_iter *it, const char *op, km_string *key)
 {
-    return seek(it, op, (sv){key->s, str_len(key->s)}) < 0 ? KM_ERR : KM_OK;
+    return seek(it, op, (sv){key->s, str_len(key->s)}) < 0 ? 0 : 1;
 }
 
 /* A step (none right after a seek), then the key there: its bytes (valid

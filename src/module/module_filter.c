@@ -34,6 +34,7 @@ static km_filter *api_register_command_filter(km_ctx *ctx, void (*fn)(void *), i
     *f = (km_filter){ctx->module, fn, flags};
     filters = alloc_resize(filters, sizeof(*filters) * (size_t)(nfilters + 1));
     filters[nfilters++] = f;
+    ctx->module->nfilters++;
     dispatch_filter = module_filter_command;
     return f;
 }
@@ -44,6 +45,7 @@ static int api_unregister_command_filter(km_ctx *ctx, km_filter *f)
         if (filters[i] == f && (!ctx || !ctx->module || f->module == ctx->module)) {
             memmove(filters + i, filters + i + 1, sizeof(*filters) * (size_t)(nfilters - i - 1));
             nfilters--;
+            f->module->nfilters--;
             alloc_free(f);
             if (nfilters == 0) {
                 dispatch_filter = NULL;

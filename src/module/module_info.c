@@ -25,8 +25,9 @@ static void free_value(void *v)
 static km_server_info *api_get_server_info(km_ctx *ctx, const char *section)
 {
     (void)ctx;
-    str text =
-        info_generate(section && section[0] ? section : "default", 0, section && !strcasecmp(section, "everything"));
+    const char *name = section && section[0] ? section : "default";
+    int all = strcasecmp(name, "all") == 0, everything = strcasecmp(name, "everything") == 0;
+    str text = info_generate(all || everything ? "default" : name, all, everything);
     km_server_info *si = alloc_mem(sizeof(*si));
     dict_init(&si->fields, &dict_type_entry);
     const char *p = text, *end = text + str_len(text);
@@ -118,13 +119,22 @@ static double api_server_info_get_field_double(km_server_info *si, const char *n
 static int api_get_client_info_by_id(void *ci, uint64_t id)
 {
     client *c = client_by_id(id);
-    if (!c) {
-        return KM_ERR;
+    if (!c || (ci && ((km_client_info *)ci)->version != 1)) {
+        return KM_ERR; /* only the structure's version 1 is known */
     }
     if (ci) {
         km_client_info_fill(c, ci);
     }
     return KM_OK;
+}
+
+static km_string *api_get_client_name_by_id(km_ctx *ctx, uint64_t id)
+{
+    client *c = client_by_id(id);
+    if (!c || !c->name || str_len(c->name) == 0) {
+        return NULL;
+    }
+    return km_string_new(ctx, c->name, str_len(c->name));
 }
 
 /* ---- versions and options ---- */
@@ -152,14 +162,20 @@ static int api_avoid_replica_traffic(void)
     return 0; /* Keel never asks replicas to hold back (no failover pause) */
 }
 
+/* Every class bit, as Redis 7.0 answers (its "all" of this call
+ * includes the module-only ones). */
 static int api_get_keyspace_notification_flags_all(void)
 {
-    return NOTIFY_ALL;
+    return (1 << 15) - 1;
 }
 
+/* Kept for INFO modules; IO errors fail a load here whatever the
+ * options say (never the whole server, as Redis does without them). */
 static void api_set_module_options(km_ctx *ctx, int options)
 {
-    (void)ctx, (void)options; /* IO errors always fail a load here, never the server */
+    if (ctx && ctx->module) {
+        ctx->module->options = options;
+    }
 }
 
 const km_api_entry km_api_info[] = {{"GetServerInfo", api_get_server_info},
@@ -170,6 +186,7 @@ const km_api_entry km_api_info[] = {{"GetServerInfo", api_get_server_info},
                                     {"ServerInfoGetFieldUnsigned", api_server_info_get_field_unsigned},
                                     {"ServerInfoGetFieldDouble", api_server_info_get_field_double},
                                     {"GetClientInfoById", api_get_client_info_by_id},
+                                    {"GetClientNameById", api_get_client_name_by_id},
                                     {"GetServerVersion", api_get_server_version},
                                     {"GetTypeMethodVersion", api_get_type_method_version},
                                     {"MonotonicMicroseconds", api_monotonic_microseconds},

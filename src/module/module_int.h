@@ -42,6 +42,8 @@ struct km_module {
     km_type **types;
     int ntypes;
     int loading; /* in OnLoad: data types may be created */
+    int options; /* SetModuleOptions' bits */
+    int nfilters;
 };
 
 /* Strings: reference counted byte strings. */

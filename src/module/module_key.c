@@ -59,6 +59,7 @@ static km_key *api_open_key(km_ctx *ctx, km_string *name, int mode)
     name->refs++;
     k->name = (sv){name->s, str_len(name->s)};
     k->mode = mode;
+    k->zr_ended = 1; /* no walk yet */
     km_auto_add(ctx, KAUTO_KEY, k);
     return k;
 }
@@ -493,7 +494,11 @@ static int api_zset_score(km_key *k, km_string *ele, double *score)
     return zset_score(kobj_ptr(o), (sv){ele->s, str_len(ele->s)}, score) ? KM_OK : KM_ERR;
 }
 
-/* ---- sorted-set ranges ---- */
+/* ---- sorted-set ranges ----
+ * As Redis's: a walk keeps its current element when a step would leave
+ * the range (the step returns 0 and the end is reached, yet a step back
+ * still moves from there); with no walk, the end counts as reached,
+ * except after a lex start refused for its bounds. */
 
 /* Starts a walk over ranks [start, end) at its first (or last) element. */
 static void zr_begin(km_key *k, size_t start, size_t end, int from_last)
@@ -503,6 +508,12 @@ static void zr_begin(km_key *k, size_t start, size_t end, int from_last)
     k->zr_end = end;
     k->zr_ended = start >= end;
     k->zr_rank = from_last && end > 0 ? end - 1 : start;
+}
+
+static void zr_reset(km_key *k, int ended)
+{
+    k->zr_on = 0;
+    k->zr_ended = ended;
 }
 
 static zset *zr_set(km_key *k)
@@ -537,9 +548,13 @@ static int api_zset_last_in_score_range(km_key *k, double min, double max, int m
 static int lex_range(km_key *k, km_string *min, km_string *max, int from_last)
 {
     zset *z = zr_set(k);
+    if (!z) {
+        return KM_ERR;
+    }
     zlex_range r;
-    if (!z || !min || !max || !zset_parse_lex_bound((sv){min->s, str_len(min->s)}, &r.min, &r.minex, &r.min_kind) ||
+    if (!min || !max || !zset_parse_lex_bound((sv){min->s, str_len(min->s)}, &r.min, &r.minex, &r.min_kind) ||
         !zset_parse_lex_bound((sv){max->s, str_len(max->s)}, &r.max, &r.maxex, &r.max_kind)) {
+        zr_reset(k, 0);
         return KM_ERR;
     }
     size_t start, end;
@@ -561,7 +576,7 @@ static int api_zset_last_in_lex_range(km_key *k, km_string *min, km_string *max)
 static km_string *api_zset_range_current_element(km_key *k, double *score)
 {
     zset *z = zr_set(k);
-    if (!z || !k->zr_on || k->zr_ended || k->zr_rank >= zset_len(z)) {
+    if (!z || !k->zr_on || k->zr_start >= k->zr_end || k->zr_rank >= zset_len(z)) {
         return NULL;
     }
     zset_iter it;
@@ -579,7 +594,7 @@ static km_string *api_zset_range_current_element(km_key *k, double *score)
 
 static int api_zset_range_next(km_key *k)
 {
-    if (!k || !k->zr_on || k->zr_ended) {
+    if (!k || !k->zr_on || k->zr_start >= k->zr_end) {
         return 0;
     }
     if (k->zr_rank + 1 >= k->zr_end) {
@@ -592,7 +607,7 @@ static int api_zset_range_next(km_key *k)
 
 static int api_zset_range_prev(km_key *k)
 {
-    if (!k || !k->zr_on || k->zr_ended) {
+    if (!k || !k->zr_on || k->zr_start >= k->zr_end) {
         return 0;
     }
     if (k->zr_rank <= k->zr_start) {
@@ -605,14 +620,13 @@ static int api_zset_range_prev(km_key *k)
 
 static int api_zset_range_end_reached(km_key *k)
 {
-    return !k || !k->zr_on || k->zr_ended;
+    return !k || k->zr_ended;
 }
 
 static void api_zset_range_stop(km_key *k)
 {
     if (k) {
-        k->zr_on = 0;
-        k->zr_ended = 0;
+        zr_reset(k, 1);
     }
 }
 

@@ -1271,6 +1271,13 @@ int aof_reload(void)
     return rc < 0 ? -1 : 0;
 }
 
+int aof_on_disk(void)
+{
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
+    return access(mpath, F_OK) == 0;
+}
+
 int aof_start(void)
 {
     char mpath[PATH_MAX];

@@ -15,6 +15,8 @@ typedef struct kobj kobj;
  * an AOF, the RDB snapshot, from which a new AOF is made), then starts
  * appending. -1 after logging why the server cannot start. */
 int aof_start(void);
+/* Whether an AOF (its manifest) exists to be loaded. */
+int aof_on_disk(void);
 /* DEBUG LOADAOF: the log is flushed and its files loaded again into the
  * (emptied) databases, the AOF state left as it is. -1 on a bad file. */
 int aof_reload(void);

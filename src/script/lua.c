@@ -658,6 +658,15 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     if (ldb_tracing()) {
         ldb_log_call(fake->argv, argc);
     }
+    if (dispatch_filter) {
+        /* Modules' command filters see scripts' calls too, as in Redis. */
+        fake->argc = argc;
+        dispatch_filter(fake);
+        argc = fake->argc;
+        if (argc == 0) {
+            return call_refuse(L, raise, NULL, "ERR Unknown Redis command called from script");
+        }
+    }
     command *cmd = script_cmd_lookup(fake->argv[0].ptr, fake->argv[0].len);
     if (!cmd) {
         return call_refuse(L, raise, NULL, "ERR Unknown Redis command called from script");

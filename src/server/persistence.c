@@ -229,9 +229,15 @@ static int load_rdb(void)
 {
     char err[512];
     int64_t start = util_mono_us();
-    module_event_loading(0); /* RDB_START */
+    /* Modules hear of a load only when there is a file to load. */
+    int exists = access(rdb_path(), F_OK) == 0;
+    if (exists) {
+        module_event_loading(0); /* RDB_START */
+    }
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
-    module_event_loading(rc < 0 ? 4 : 3); /* FAILED, ENDED */
+    if (exists) {
+        module_event_loading(rc < 0 ? 4 : 3); /* FAILED, ENDED */
+    }
     if (rc < 0) {
         log_msg(LOG_WARNING, "Fatal error loading the DB (%s): %s. Exiting.", rdb_path(), err);
         return -1;
@@ -250,9 +256,16 @@ static int load_rdb(void)
 int persistence_load(void)
 {
     if (server.cfg.appendonly) {
-        module_event_loading(1); /* AOF_START */
-        int rc = aof_start();    /* with an AOF, the AOF is the truth, as in Redis */
-        module_event_loading(rc < 0 ? 4 : 3);
+        /* With an AOF, the AOF is the truth, as in Redis; modules hear of
+         * a load only when there is one to load. */
+        int exists = aof_on_disk();
+        if (exists) {
+            module_event_loading(1); /* AOF_START */
+        }
+        int rc = aof_start();
+        if (exists) {
+            module_event_loading(rc < 0 ? 4 : 3);
+        }
         return rc;
     }
     return load_rdb();
@@ -313,11 +326,13 @@ int persistence_save_points_set(void)
 /* Empties every database and the function libraries (DEBUG RELOAD). */
 static void clear_all(void)
 {
+    module_event_flush(1, -1, 1);
     for (int i = 0; i < server.cfg.databases; i++) {
         server_key_written(&server.dbs[i], (sv){NULL, 0}, NULL); /* before: watchers of existing keys */
         db_clear(&server.dbs[i]);
     }
     script_functions_clear();
+    module_event_flush(0, -1, 1);
 }
 
 /* SAVE */
@@ -344,7 +359,10 @@ void cmd_lastsave(client *c)
 void persistence_debug_loadaof(client *c)
 {
     clear_all();
-    if (aof_reload() < 0) {
+    module_event_loading(1); /* AOF_START */
+    int rc = aof_reload();
+    module_event_loading(rc < 0 ? 4 : 3);
+    if (rc < 0) {
         reply_err(c, "ERR Error loading the AOF, check server logs.");
         return;
     }
