@@ -375,6 +375,28 @@ static char *cstr(sv v)
     return alloc_strndup(v.ptr, v.len);
 }
 
+/* Modules subscribed to Config events hear which parameters changed, by
+ * their names in lower case. */
+static void config_set_event(client *c, int npairs)
+{
+    const char *small[16];
+    const char **names = npairs <= 16 ? small : alloc_mem(sizeof(char *) * (size_t)npairs);
+    for (int i = 0; i < npairs; i++) {
+        char *n = cstr(c->argv[2 + 2 * i]);
+        for (char *p = n; *p; p++) {
+            *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
+        }
+        names[i] = n;
+    }
+    module_event_config(names, npairs);
+    for (int i = 0; i < npairs; i++) {
+        alloc_free((char *)names[i]);
+    }
+    if (names != small) {
+        alloc_free(names);
+    }
+}
+
 static void config_set_cmd(client *c)
 {
     /* (dispatch has checked the arity: at least one name and value) */
@@ -453,6 +475,7 @@ static void config_set_cmd(client *c)
     }
     config_commit_abandon();
     if (failed < 0) {
+        config_set_event(c, npairs);
         reply_ok(R(c));
     } else if (unknown) {
         sv n = c->argv[2 + 2 * failed];

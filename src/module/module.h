@@ -55,6 +55,15 @@ void module_event_shutdown(void);
 void module_event_cron(void);
 void module_event_swapdb(int a, int b);
 void module_event_role(int now_replica, const char *host, int port);
+void module_event_replica(int online);
+void module_event_master_link(int up);
+void module_event_loading_progress(int aof, long long done, long long total);
+void module_event_fork_child(int born);
+/* EventLoop: before the loop sleeps (0) and after it wakes (1). */
+void module_event_loop(int after_sleep);
+void module_event_config(const char **names, int n);
+/* The event loop's hook after each wait: the GIL back, then EventLoop. */
+void module_after_wait(void);
 /* dispatch_filter while command filters exist: runs them over c's argv. */
 void module_filter_command(client *c);
 /* The type name TYPE shows for a module value (its module's 9 letters). */

@@ -189,7 +189,7 @@ enum {
     KM_EVENT_MODULE_CHANGE = 9,
     KM_EVENT_LOADING_PROGRESS = 10,
     KM_EVENT_SWAPDB = 11,
-    KM_EVENT_COUNT = 16 /* room for the ids Keel does not fire */
+    KM_EVENT_COUNT = 17 /* ids 0..16, Redis 7.0's (12 is unused) */
 };
 
 /* Subevents. */
@@ -212,6 +212,13 @@ enum {
 };
 enum { KM_SUB_CLIENT_CONNECTED = 0, KM_SUB_CLIENT_DISCONNECTED = 1 };
 enum { KM_SUB_MODULE_LOADED = 0, KM_SUB_MODULE_UNLOADED = 1 };
+enum { KM_SUB_REPLICA_ONLINE = 0, KM_SUB_REPLICA_OFFLINE = 1 };
+enum { KM_SUB_MASTER_LINK_UP = 0, KM_SUB_MASTER_LINK_DOWN = 1 };
+enum { KM_SUB_LOADING_PROGRESS_RDB = 0, KM_SUB_LOADING_PROGRESS_AOF = 1 };
+enum { KM_SUB_FORK_CHILD_BORN = 0, KM_SUB_FORK_CHILD_DIED = 1 };
+enum { KM_SUB_EVENTLOOP_BEFORE_SLEEP = 0, KM_SUB_EVENTLOOP_AFTER_SLEEP = 1 };
+enum { KM_SUB_CONFIG_CHANGE = 0 };
+enum { KM_EVENT_FORK_CHILD = 13, KM_EVENT_EVENTLOOP = 15, KM_EVENT_CONFIG = 16 };
 
 /* The data some events carry (each at version 1). */
 typedef struct km_flush_info {
@@ -250,6 +257,18 @@ typedef struct km_module_change {
     const char *module_name;
     int32_t module_version;
 } km_module_change;
+
+typedef struct km_loading_progress {
+    uint64_t version;
+    int32_t hz;
+    int32_t progress; /* 0..1024, or -1 when unknown */
+} km_loading_progress;
+
+typedef struct km_config_change {
+    uint64_t version;
+    uint32_t num_changes;
+    const char **config_names;
+} km_config_change;
 
 typedef struct km_swapdb_info {
     uint64_t version;

@@ -170,6 +170,40 @@ void module_event_role(int now_replica, const char *host, int port)
     fire(KM_EVENT_REPLICATION_ROLE_CHANGED, now_replica ? KM_SUB_ROLE_NOW_REPLICA : KM_SUB_ROLE_NOW_MASTER, &ri);
 }
 
+void module_event_replica(int online)
+{
+    fire(KM_EVENT_REPLICA_CHANGE, online ? KM_SUB_REPLICA_ONLINE : KM_SUB_REPLICA_OFFLINE, NULL);
+}
+
+void module_event_master_link(int up)
+{
+    fire(KM_EVENT_MASTER_LINK_CHANGE, up ? KM_SUB_MASTER_LINK_UP : KM_SUB_MASTER_LINK_DOWN, NULL);
+}
+
+void module_event_loading_progress(int aof, long long done, long long total)
+{
+    km_loading_progress lp = {1, server.cfg.hz, total > 0 ? (int32_t)(done * 1024 / total) : -1};
+    fire(KM_EVENT_LOADING_PROGRESS, aof ? KM_SUB_LOADING_PROGRESS_AOF : KM_SUB_LOADING_PROGRESS_RDB, &lp);
+}
+
+void module_event_fork_child(int born)
+{
+    fire(KM_EVENT_FORK_CHILD, born ? KM_SUB_FORK_CHILD_BORN : KM_SUB_FORK_CHILD_DIED, NULL);
+}
+
+void module_event_loop(int after_sleep)
+{
+    if (nlisteners[KM_EVENT_EVENTLOOP] > 0) {
+        fire(KM_EVENT_EVENTLOOP, after_sleep ? KM_SUB_EVENTLOOP_AFTER_SLEEP : KM_SUB_EVENTLOOP_BEFORE_SLEEP, NULL);
+    }
+}
+
+void module_event_config(const char **names, int n)
+{
+    km_config_change cc = {1, (uint32_t)n, names};
+    fire(KM_EVENT_CONFIG, KM_SUB_CONFIG_CHANGE, &cc);
+}
+
 void km_event_module_change(const km_module *m, int loaded)
 {
     km_module_change mc = {1, m->name, m->ver};

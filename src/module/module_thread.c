@@ -40,6 +40,12 @@ void module_gil_release(void)
     }
 }
 
+void module_after_wait(void)
+{
+    module_gil_acquire();
+    module_event_loop(1);
+}
+
 /* ---- thread-safe contexts ---- */
 
 static km_ctx *api_get_thread_safe_context(km_blocked *bc)

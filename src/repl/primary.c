@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "net/conn.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
@@ -229,6 +230,9 @@ static void replica_cleanup(client *c)
     for (int i = 0; i < nreplicas; i++) {
         if (replicas[i] == r) {
             log_msg(LOG_NOTICE, "Connection with replica %s lost.", c->addr);
+            if (r->state == RS_ONLINE) {
+                module_event_replica(0);
+            }
             replicas[i] = replicas[--nreplicas];
             if (nreplicas == 0) {
                 no_replicas_since_ms = server_ms();
@@ -407,6 +411,7 @@ static void go_online(replica *r)
     }
     r->state = RS_ONLINE;
     r->ack_ms = util_mono_us() / 1000;
+    module_event_replica(1);
     if (r->pending && str_len(r->pending)) {
         reply_raw(R(c), r->pending, str_len(r->pending));
         client_pending_write(c);
@@ -569,6 +574,7 @@ static int try_partial(client *c, replica *r)
     reply_raw(R(c), line, (size_t)n);
     r->state = RS_ONLINE;
     r->ack_ms = util_mono_us() / 1000;
+    module_event_replica(1);
     backlog_copy_from(repl.bl, off, copy_to_client, c);
     client_pending_write(c);
     log_msg(

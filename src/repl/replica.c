@@ -264,6 +264,7 @@ static int handshake_reply(const char *line)
                 repl_failover_psync_result(1);
             }
             lnk.state = LINK_CONNECTED;
+            module_event_master_link(1);
             return 1;
         }
         if (strncmp(line, "-NOMASTERLINK", 13) == 0 || strncmp(line, "-LOADING", 8) == 0) {
@@ -484,6 +485,7 @@ static void transfer_done(void)
     }
     log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
     lnk.state = LINK_CONNECTED;
+    module_event_master_link(1);
 }
 
 /* ---- the master client ---- */
@@ -612,6 +614,7 @@ void repl_master_lost(client *c)
     if (lnk.state == LINK_CONNECTED) {
         log_msg(LOG_NOTICE, "Connection with master lost.");
         lnk.state = LINK_CONNECT;
+        module_event_master_link(0);
     }
 }
 

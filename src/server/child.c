@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "server/latency.h"
 #include "server/server.h"
 
@@ -109,6 +110,7 @@ pid_t child_fork(void)
         server.stats.latest_fork_usec = util_mono_us() - before;
         server.stats.total_forks++;
         latency_add("fork", server.stats.latest_fork_usec / 1000);
+        module_event_fork_child(1);
     }
     return p;
 }
@@ -175,6 +177,7 @@ void child_reap(void)
         return;
     }
     close_progress();
+    module_event_fork_child(0);
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     end_cow(type);
     void (*done)(int) = on_done;
@@ -193,6 +196,7 @@ void child_kill(void)
     }
     kill(pid, SIGUSR1);
     waitpid(pid, NULL, 0);
+    module_event_fork_child(0);
     close_progress();
     end_cow(type);
     void (*done)(int) = on_done;

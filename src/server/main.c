@@ -242,6 +242,7 @@ static void before_sleep(ev_loop *l)
 {
     (void)l;
     server_sync_clock();
+    module_event_loop(0);
     /* First: the commands these reads bring may wake blocked clients. */
     client_read_deferred();
     block_handle_ready();
@@ -657,7 +658,7 @@ int main(int argc, char **argv)
     write_pidfile();
     ev_timer_add(server.loop, 1, cron, NULL);
     ev_set_before_sleep(server.loop, before_sleep);
-    ev_set_wait_hooks(server.loop, module_gil_release, module_gil_acquire);
+    ev_set_wait_hooks(server.loop, module_gil_release, module_after_wait);
     ev_set_busy_poll(server.loop, server.cfg.busy_poll_us);
     log_msg(LOG_NOTICE, "Keel %s (redis-compatible %s) started, pid=%d, port=%d", KEEL_VERSION,
             KEEL_REDIS_COMPAT_VERSION, (int)getpid(), server.cfg.port);
