@@ -31,6 +31,50 @@ static void load(client *c, int first_arg)
     reply_ok(R(c));
 }
 
+/* MODULE LOADEX path [CONFIG name value ...] [ARGS arg ...]: the values
+ * wait for the module's LoadConfigs; any it did not take fails the load. */
+static void loadex(client *c)
+{
+    int i = 3;
+    char err[256];
+    while (i + 2 < c->argc + 0 && arg_is(c, i, "CONFIG")) {
+        char name[256], value[4096];
+        snprintf(name, sizeof(name), "%.*s", (int)c->argv[i + 1].len, c->argv[i + 1].ptr);
+        snprintf(value, sizeof(value), "%.*s", (int)c->argv[i + 2].len, c->argv[i + 2].ptr);
+        if (module_config_set(name, value, err, sizeof(err), 1) < 0) {
+            module_config_drop_waiting();
+            reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+            return;
+        }
+        i += 3;
+    }
+    if (i < c->argc && !arg_is(c, i, "ARGS")) {
+        module_config_drop_waiting();
+        reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%.*s", (int)c->argv[2].len, c->argv[2].ptr);
+    int first = i < c->argc ? i + 1 : i;
+    if (module_load(path, c->argv + first, c->argc - first) < 0) {
+        module_config_drop_waiting();
+        reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+        return;
+    }
+    const char *orphan;
+    if (module_config_unclaimed(&orphan)) {
+        log_msg(LOG_WARNING,
+                "Module Configurations were not set, likely a missing LoadConfigs call (%s). Unloading "
+                "the module.",
+                orphan);
+        module_config_drop_waiting();
+        module_unload_last();
+        reply_err(c, "ERR Error loading the extension. Please check the server logs.");
+        return;
+    }
+    reply_ok(R(c));
+}
+
 void cmd_module(client *c)
 {
     if (arg_is(c, 1, "HELP")) {
@@ -40,18 +84,7 @@ void cmd_module(client *c)
     } else if (arg_is(c, 1, "LOAD")) {
         load(c, 3);
     } else if (arg_is(c, 1, "LOADEX")) {
-        int i = 3;
-        if (i < c->argc && arg_is(c, i, "CONFIG")) {
-            log_msg(LOG_WARNING, "Module %.*s: LOADEX CONFIG is not supported by Keel", (int)c->argv[2].len,
-                    c->argv[2].ptr);
-            reply_err(c, "ERR Error loading the extension. Please check the server logs.");
-            return;
-        }
-        if (i < c->argc && !arg_is(c, i, "ARGS")) {
-            reply_err(c, "ERR Error loading the extension. Please check the server logs.");
-            return;
-        }
-        load(c, i < c->argc ? i + 1 : i);
+        loadex(c);
     } else if (arg_is(c, 1, "UNLOAD")) {
         char name[256];
         snprintf(name, sizeof(name), "%.*s", (int)c->argv[2].len, c->argv[2].ptr);

@@ -473,6 +473,21 @@ static void config_set_cmd(client *c)
                 "settings.",
                 (int)c->argv[2 + 2 * failed].len, c->argv[2 + 2 * failed].ptr);
     }
+    /* Modules' apply callbacks, once each, after all the pairs are set. */
+    const char *apply_failed = NULL;
+    if (failed < 0 && module_config_apply(err, sizeof(err), &apply_failed) < 0) {
+        for (int i = 0; i < npairs; i++) {
+            char *n2 = cstr(c->argv[2 + 2 * i]);
+            if (failed < 0 && strcasecmp(n2, apply_failed) == 0) {
+                failed = i;
+            }
+            char e2[256];
+            config_set(n2, old[i], e2, sizeof(e2), 1);
+            alloc_free(n2);
+        }
+        failed = failed < 0 ? 0 : failed;
+    }
+    module_config_apply_abandon();
     config_commit_abandon();
     if (failed < 0) {
         config_set_event(c, npairs);

@@ -21,6 +21,11 @@ int module_count(void)
     return nmodules;
 }
 
+km_module *km_module_at(int i)
+{
+    return modules[i];
+}
+
 km_module *km_module_by_name(const char *name)
 {
     for (int i = 0; i < nmodules; i++) {
@@ -218,6 +223,18 @@ int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *s
 
 /* ---- loading ---- */
 
+/* Everything of m's that the server holds: its types, subscriptions,
+ * timers, filters and configuration parameters. */
+static void forget_state(km_module *m)
+{
+    km_types_forget(m);
+    km_notify_forget(m);
+    km_timers_forget(m);
+    km_events_forget(m);
+    km_filters_forget(m);
+    km_configs_forget(m);
+}
+
 static void module_free(km_module *m)
 {
     for (int i = 0; i < m->ncmds; i++) {
@@ -275,11 +292,7 @@ int module_load(const char *path, const sv *args, int nargs)
     if (rc != KM_OK || !m->name) {
         log_msg(LOG_WARNING, "Module %s initialization failed. Module not loaded", path);
         nmodules--;
-        km_types_forget(m);
-        km_notify_forget(m);
-        km_timers_forget(m);
-        km_events_forget(m);
-        km_filters_forget(m);
+        forget_state(m);
         module_free(m);
         dlclose(h);
         return -1;
@@ -321,16 +334,25 @@ int module_unload(const char *name, const char **err)
             break;
         }
     }
-    km_notify_forget(m);
-    km_timers_forget(m);
-    km_events_forget(m);
-    km_filters_forget(m);
+    forget_state(m); /* no data types: nothing of the keyspace is its */
     km_event_module_change(m, 0);
     log_msg(LOG_NOTICE, "Module %s unloaded", m->name);
     void *h = m->handle;
     module_free(m);
     dlclose(h);
     return 0;
+}
+
+void module_unload_last(void)
+{
+    if (nmodules == 0) {
+        return;
+    }
+    km_module *m = modules[--nmodules];
+    forget_state(m);
+    void *h = m->handle;
+    module_free(m);
+    dlclose(h);
 }
 
 void module_list_reply(client *c)
@@ -405,5 +427,12 @@ int module_load_queued(void)
     alloc_free(queued);
     queued = NULL;
     nqueued = 0;
+    const char *orphan;
+    if (rc == 0 && module_config_unclaimed(&orphan)) {
+        log_msg(LOG_WARNING,
+                "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting (%s)",
+                orphan);
+        rc = -1;
+    }
     return rc;
 }

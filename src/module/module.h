@@ -26,6 +26,9 @@ void module_init(void);
 /* Loads the module at path with its arguments. Returns 0, or -1 with the
  * reason logged. */
 int module_load(const char *path, const sv *args, int nargs);
+/* Unloads the module loaded last, whatever it holds (a LOADEX whose
+ * configuration it did not take). */
+void module_unload_last(void);
 /* Unloads a module by name: 0, or -1 with Redis's reason in *err. */
 int module_unload(const char *name, const char **err);
 /* The name of the module a command (CMD_MODULE) belongs to. */
@@ -33,6 +36,22 @@ const char *module_command_owner(const command *cmd);
 /* MODULE LIST's reply. */
 void module_list_reply(client *c);
 int module_count(void);
+/* Modules' configuration parameters ("<module>.<name>"). set: 0, -1 with
+ * err, -2 when no module has it (at start-up a dotted name waits for its
+ * module instead); apply runs the apply callbacks the sets since the last
+ * apply asked for (-1 with err and the parameter's name). */
+int module_config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
+int module_config_apply(char *err, size_t errlen, const char **failed);
+void module_config_apply_abandon(void);
+str module_config_get(const char *name, int *found);
+int module_config_protected(const char *name);
+/* CONFIG GET: the module parameters the patterns match, as reply pairs. */
+long long module_config_reply_matching(client *c, const sv *patterns, int n);
+/* A value given for a module parameter no loaded module has (1, *name). */
+int module_config_unclaimed(const char **name);
+void module_config_drop_waiting(void);
+/* Modules' own INFO sections for INFO's section argument. */
+str module_info_sections(str s, const char *section, int everything);
 /* INFO modules: "module:name=...,ver=...,api=1,..." per module. */
 str module_info_lines(str s);
 /* loadmodule directives seen while reading the configuration, loaded

@@ -41,8 +41,9 @@ struct km_module {
     int ncmds;
     km_type **types;
     int ntypes;
-    int loading; /* in OnLoad: data types may be created */
-    int options; /* SetModuleOptions' bits */
+    int loading;                                       /* in OnLoad: data types may be created */
+    int options;                                       /* SetModuleOptions' bits */
+    void (*info_fn)(void *ictx, int for_crash_report); /* RegisterInfoFunc's */
     int nfilters;
 };
 
@@ -140,7 +141,8 @@ typedef struct km_api_entry {
     void *fn;
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
-    km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[];
+    km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
+    km_api_scan[], km_api_config[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -156,6 +158,7 @@ int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *s
 
 /* ---- module_key.c ---- */
 void km_key_close(km_key *k);
+km_key *km_open_key(km_ctx *ctx, km_string *name, int mode);
 
 /* ---- module_call.c ---- */
 void km_call_reply_free(km_call_reply *r);
@@ -190,6 +193,9 @@ void km_filters_forget(km_module *m);
 /* Filters c's argv (caller: the module whose Call runs it, or NULL). */
 void km_filter_run(client *c, const km_module *caller);
 
+/* ---- module_config.c ---- */
+void km_configs_forget(km_module *m);
+
 /* ---- module_event.c ---- */
 void km_events_forget(km_module *m);
 void km_event_module_change(const km_module *m, int loaded);
@@ -197,6 +203,7 @@ void km_client_info_fill(const client *c, km_client_info *ci);
 
 /* ---- module.c ---- */
 km_module *km_module_by_name(const char *name);
+km_module *km_module_at(int i); /* 0 .. module_count()-1 */
 /* The module whose OnLoad or command is running (for log lines). */
 km_command *km_command_of(const command *cmd);
 

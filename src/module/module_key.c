@@ -37,7 +37,7 @@ static void changed(km_key *k)
     server_key_written(k->d, k->name, k->ctx ? k->ctx->c : NULL);
 }
 
-static km_key *api_open_key(km_ctx *ctx, km_string *name, int mode)
+km_key *km_open_key(km_ctx *ctx, km_string *name, int mode)
 {
     db *d = ctx->c ? ctx->c->db : &server.dbs[0];
     sv key = {name->s, str_len(name->s)};
@@ -691,7 +691,7 @@ static int api_key_exists(km_ctx *ctx, km_string *name)
     return db_lookup(d, (sv){name->s, str_len(name->s)}, LOOKUP_NOTOUCH) != NULL;
 }
 
-const km_api_entry km_api_key[] = {{"OpenKey", api_open_key},
+const km_api_entry km_api_key[] = {{"OpenKey", km_open_key},
                                    {"CloseKey", api_close_key},
                                    {"KeyType", api_key_type},
                                    {"KeyExists", api_key_exists},

@@ -1397,6 +1397,10 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
     }
     config_def *d = find_def(name);
     if (!d) {
+        int rc = module_config_set(name, value, err, errlen, at_startup);
+        if (rc != -2) {
+            return rc;
+        }
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%.64s'", name);
         return -2;
     }
@@ -1410,14 +1414,17 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 int config_is_protected(const char *name)
 {
     config_def *d = find_def(name);
-    return d && (d->flags & CFG_PROTECTED);
+    return d ? (d->flags & CFG_PROTECTED) != 0 : module_config_protected(name);
 }
 
 str config_get_value(const char *name, int *found)
 {
     config_def *d = find_def(name);
-    *found = d != NULL;
-    return d ? get_def(d) : NULL;
+    if (!d) {
+        return module_config_get(name, found);
+    }
+    *found = 1;
+    return get_def(d);
 }
 
 /* The directive a name or alias of len bytes (any case) names; *k is 0
@@ -1476,6 +1483,7 @@ void config_get_matching(client *c, sv *patterns, int n)
         }
     }
     alloc_free(seen);
+    pairs += module_config_reply_matching(c, patterns, n);
     reply_defer_map(R(c), h, pairs);
 }
 
