@@ -147,7 +147,8 @@ struct command {
      * at start-up. */
     int acl_id;
     uint32_t acl_cats;
-    int gone; /* renamed to "" by rename-command: out of COMMAND's lists */
+    int gone;          /* renamed to "" by rename-command: out of COMMAND's lists */
+    void *module_data; /* a module's command (CMD_MODULE): src/module/'s record */
 };
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);
@@ -178,6 +179,9 @@ command *cmd_resolve(command *cmd, const sv *argv, int argc);
 /* Adds cmd (which must outlive the table) under its name: -1 when the
  * name is taken or no room is left. Its acl_id is set here. */
 int cmd_table_add(command *cmd);
+/* Gives an added container's subcommand (in its parent's subs) an ACL id;
+ * -1 when no room is left. */
+int cmd_table_add_sub(command *sub);
 /* Takes an added command's name away; the entry stays (clients may still
  * point at it as their last command) but is gone from every listing. */
 void cmd_table_remove(command *cmd);

@@ -142,13 +142,7 @@ static void reply_command_docs(client *c, command *cmd)
 {
     reply_bulk_cstr(R(c), cmd->name);
     if (cmd->flags & CMD_MODULE) {
-        /* A module's command: its group and module, as Redis 7.0 shows one
-         * registered without docs. */
-        reply_map(R(c), 2);
-        reply_bulk_cstr(R(c), "group");
-        reply_bulk_cstr(R(c), "module");
-        reply_bulk_cstr(R(c), "module");
-        reply_bulk_cstr(R(c), module_command_owner(cmd));
+        module_command_docs(c, cmd); /* the module's own documentation */
         return;
     }
     reply_map(R(c), cmd->nsubs ? 4 : 3);

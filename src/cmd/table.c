@@ -77,8 +77,10 @@ static dict by_name;
 
 /* Commands added at run time (modules): each keeps its place, and so its
  * ACL id, for good; an unloaded module's are only unnamed (gone). */
-static command *extra[CMD_EXTRA_MAX];
+static command *extra[CMD_EXTRA_MAX]; /* by ACL id, subcommands too */
 static int nextra;
+static command *extra_tops[CMD_EXTRA_MAX]; /* the top-level ones, for listings */
+static int nextra_tops;
 
 /* Links each container to its run of subcommands. */
 static void link_subcommands(void)
@@ -345,13 +347,13 @@ command *cmd_by_id(int id)
 
 int cmd_count(void)
 {
-    return TABLE_LEN + nextra;
+    return TABLE_LEN + nextra_tops;
 }
 
 command *cmd_at(int i)
 {
-    if (i >= TABLE_LEN && i < TABLE_LEN + nextra) {
-        return extra[i - TABLE_LEN];
+    if (i >= TABLE_LEN && i < TABLE_LEN + nextra_tops) {
+        return extra_tops[i - TABLE_LEN];
     }
     return i >= 0 && i < TABLE_LEN ? &table[i] : NULL;
 }
@@ -363,9 +365,20 @@ int cmd_table_add(command *cmd)
     }
     cmd->acl_id = TABLE_LEN + SUBTABLE_LEN + nextra;
     extra[nextra++] = cmd;
+    extra_tops[nextra_tops++] = cmd;
     dict_entry *e = dict_entry_new(cmd->name, strlen(cmd->name), cmd);
     dict_insert(&by_name, &e->node);
     slots_build();
+    return 0;
+}
+
+int cmd_table_add_sub(command *sub)
+{
+    if (nextra == CMD_EXTRA_MAX) {
+        return -1;
+    }
+    sub->acl_id = TABLE_LEN + SUBTABLE_LEN + nextra;
+    extra[nextra++] = sub;
     return 0;
 }
 

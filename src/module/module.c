@@ -38,7 +38,7 @@ km_module *km_module_by_name(const char *name)
 
 km_command *km_command_of(const command *cmd)
 {
-    return (km_command *)cmd;
+    return cmd->module_data;
 }
 
 /* ---- commands ---- */
@@ -163,28 +163,29 @@ static int parse_flags(const char *s, uint32_t *flags, int *getkeys)
     return 0;
 }
 
-int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step)
+/* Fills cmd, a command entry for a module's function, with kc its module
+ * side: name (lower case), flags and the legacy first/last/step key range.
+ * -1 when strflags is bad. */
+static int fill_command(km_command *kc, command *cmd, km_module *m, const char *name, km_cmd_fn fn,
+                        const char *strflags, int first, int last, int step)
 {
     uint32_t flags;
     int getkeys;
-    if (!ctx || !ctx->module || !name || !fn || parse_flags(strflags, &flags, &getkeys) < 0) {
-        return KM_ERR;
-    }
-    if (strchr(name, ' ') || strchr(name, '|') || cmd_lookup(name, strlen(name))) {
-        return KM_ERR;
+    if (parse_flags(strflags, &flags, &getkeys) < 0) {
+        return -1;
     }
     /* Redis takes any numbers here; a first key of 0 or less means none. */
     if (first > 0 && step <= 0) {
         step = 1;
     }
-    km_command *kc = alloc_zero(sizeof(*kc));
-    kc->module = ctx->module;
+    kc->module = m;
     kc->fn = fn;
+    kc->entry = cmd;
     kc->name = alloc_strdup(name);
     for (char *q = kc->name; *q; q++) {
         *q = (*q >= 'A' && *q <= 'Z') ? (char)(*q + 32) : *q;
     }
-    command *cmd = &kc->cmd;
+    cmd->module_data = kc;
     cmd->name = kc->name;
     cmd->fn = run_command;
     cmd->arity = -1;
@@ -198,26 +199,77 @@ int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *s
     if (getkeys) {
         cmd->keys = keys_by_module;
     } else if (first > 0 && (last >= first || last < 0)) {
-        key_spec *ks = alloc_zero(sizeof(*ks));
         /* The range after the first key: up to last (relative to first),
-         * or, for a negative last, that many from the end. */
-        /* Redis cannot tell what a legacy module command does with its keys,
-         * so it says read-write for all, and so does Keel (ACL included). */
+         * or, for a negative last, that many from the end. Redis cannot
+         * tell what a legacy module command does with its keys, so it says
+         * read-write for all, and so does Keel (ACL included). */
+        key_spec *ks = alloc_zero(sizeof(*ks));
         *ks = (key_spec){KS_RW | KS_ACCESS | KS_UPDATE, KS_INDEX(first),
                          KS_RANGE(last < 0 ? last : last - first, step, 0)};
         cmd->specs = ks;
         cmd->nspecs = 1;
     }
-    if (cmd_table_add(cmd) < 0) {
-        alloc_free((void *)cmd->specs);
+    return 0;
+}
+
+static void remember(km_module *m, km_command *kc)
+{
+    m->cmds = alloc_resize(m->cmds, sizeof(*m->cmds) * (size_t)(m->ncmds + 1));
+    m->cmds[m->ncmds++] = kc;
+}
+
+int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step)
+{
+    if (!ctx || !ctx->module || !name || !fn || strchr(name, ' ') || strchr(name, '|') ||
+        cmd_lookup(name, strlen(name))) {
+        return KM_ERR;
+    }
+    km_command *kc = alloc_zero(sizeof(*kc));
+    if (fill_command(kc, &kc->cmd, ctx->module, name, fn, strflags, first, last, step) < 0 ||
+        cmd_table_add(&kc->cmd) < 0) {
+        alloc_free((void *)kc->cmd.specs);
         alloc_free(kc->name);
         alloc_free(kc);
         return KM_ERR;
     }
-    acl_command_added(cmd);
-    km_module *m = ctx->module;
-    m->cmds = alloc_resize(m->cmds, sizeof(*m->cmds) * (size_t)(m->ncmds + 1));
-    m->cmds[m->ncmds++] = kc;
+    acl_command_added(&kc->cmd);
+    remember(ctx->module, kc);
+    return KM_OK;
+}
+
+/* Subcommands live in their parent's array (the command table's layout
+ * for containers), allocated once at this size. */
+#define KM_SUBS_MAX 64
+
+int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first, int last,
+                         int step)
+{
+    km_command *pk = parent && (parent->flags & CMD_MODULE) ? km_command_of(parent) : NULL;
+    if (!pk || parent->parent || !name || !fn || strchr(name, ' ') || strchr(name, '|') ||
+        parent->nsubs == KM_SUBS_MAX) {
+        return KM_ERR;
+    }
+    char full[512];
+    snprintf(full, sizeof(full), "%s|%s", parent->name, name);
+    if (cmd_lookup_sub(parent, name, strlen(name))) {
+        return KM_ERR;
+    }
+    if (!parent->subs) {
+        parent->subs = alloc_zero(sizeof(command) * KM_SUBS_MAX);
+    }
+    command *sub = &parent->subs[parent->nsubs];
+    km_command *kc = alloc_zero(sizeof(*kc));
+    if (fill_command(kc, sub, pk->module, full, fn, strflags, first, last, step) < 0 || cmd_table_add_sub(sub) < 0) {
+        alloc_free((void *)sub->specs);
+        alloc_free(kc->name);
+        alloc_free(kc);
+        memset(sub, 0, sizeof(*sub));
+        return KM_ERR;
+    }
+    sub->parent = parent;
+    parent->nsubs++;
+    acl_command_added(sub);
+    remember(pk->module, kc);
     return KM_OK;
 }
 
@@ -238,7 +290,7 @@ static void forget_state(km_module *m)
 static void module_free(km_module *m)
 {
     for (int i = 0; i < m->ncmds; i++) {
-        cmd_table_remove(&m->cmds[i]->cmd); /* the entries stay: see cmd_table_remove */
+        cmd_table_remove(m->cmds[i]->entry); /* the entries stay: see cmd_table_remove */
     }
     alloc_free(m->cmds);
     alloc_free(m->types);

@@ -31,6 +31,8 @@ int module_load(const char *path, const sv *args, int nargs);
 void module_unload_last(void);
 /* Unloads a module by name: 0, or -1 with Redis's reason in *err. */
 int module_unload(const char *name, const char **err);
+/* COMMAND DOCS's map for a module's command (CMD_MODULE). */
+void module_command_docs(client *c, const command *cmd);
 /* The name of the module a command (CMD_MODULE) belongs to. */
 const char *module_command_owner(const command *cmd);
 /* MODULE LIST's reply. */

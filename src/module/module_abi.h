@@ -278,6 +278,78 @@ typedef struct km_swapdb_info {
 
 typedef void (*km_event_fn)(km_ctx *ctx, km_event e, uint64_t subevent, void *data);
 
+/* SetCommandInfo's structures (Redis 7.0's layouts). Arrays end with a
+ * zeroed element; their strides come from the version structure, so a
+ * module built against a later header still reads right. */
+typedef struct km_cmd_info_version {
+    int version;
+    size_t sizeof_historyentry;
+    size_t sizeof_keyspec;
+    size_t sizeof_arg;
+} km_cmd_info_version;
+
+typedef struct km_cmd_history {
+    const char *since;
+    const char *changes;
+} km_cmd_history;
+
+/* Key spec begin-search and find-keys kinds. */
+enum { KM_KSPEC_BS_INVALID = 0, KM_KSPEC_BS_UNKNOWN = 1, KM_KSPEC_BS_INDEX = 2, KM_KSPEC_BS_KEYWORD = 3 };
+enum { KM_KSPEC_FK_OMITTED = 0, KM_KSPEC_FK_UNKNOWN = 1, KM_KSPEC_FK_RANGE = 2, KM_KSPEC_FK_KEYNUM = 3 };
+
+typedef struct km_cmd_key_spec {
+    const char *notes;
+    uint64_t flags; /* the same bits as the server's key-spec flags (RO, RW, ...) */
+    int begin_search_type;
+    union {
+        struct {
+            int pos;
+        } index;
+        struct {
+            const char *keyword;
+            int startfrom;
+        } keyword;
+    } bs;
+    int find_keys_type;
+    union {
+        struct {
+            int lastkey;
+            int keystep;
+            int limit;
+        } range;
+        struct {
+            int keynumidx;
+            int firstkey;
+            int keystep;
+        } keynum;
+    } fk;
+} km_cmd_key_spec;
+
+typedef struct km_cmd_arg {
+    const char *name;
+    int type;
+    int key_spec_index;
+    const char *token;
+    const char *summary;
+    const char *since;
+    int flags;
+    const char *deprecated_since;
+    struct km_cmd_arg *subargs;
+    const char *display_text;
+} km_cmd_arg;
+
+typedef struct km_cmd_info {
+    const km_cmd_info_version *version;
+    const char *summary;
+    const char *complexity;
+    const char *since;
+    km_cmd_history *history;
+    const char *tips;
+    int arity;
+    km_cmd_key_spec *key_specs;
+    km_cmd_arg *args;
+} km_cmd_info;
+
 /* A module's RedisModule_Init reads the first word of the context it gets
  * in OnLoad: the function that looks API functions up by name. */
 typedef int (*km_get_api_fn)(const char *name, void *out);

@@ -16,10 +16,15 @@ typedef struct km_module km_module;
 /* A module command: the table entry dispatch sees, and the module's
  * function behind it. */
 typedef struct km_command {
-    command cmd; /* first: dispatch hands back &cmd */
+    command cmd;    /* a top-level command's entry */
+    command *entry; /* the entry: &cmd, or a slot of the parent's subs */
     km_module *module;
     km_cmd_fn fn;
     char *name;
+    /* SetCommandInfo's documentation (NULL when not given). */
+    char *summary, *complexity, *since, *tips;
+    char **history; /* since, changes pairs */
+    int nhistory;
 } km_command;
 
 struct km_type {
@@ -142,7 +147,7 @@ typedef struct km_api_entry {
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
-    km_api_scan[], km_api_config[];
+    km_api_scan[], km_api_config[], km_api_cmdinfo[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -155,6 +160,8 @@ int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap,
 void km_free_argv(sv *argv, str *owned, int argc);
 int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len);
 int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step);
+int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first, int last,
+                         int step);
 
 /* ---- module_key.c ---- */
 void km_key_close(km_key *k);

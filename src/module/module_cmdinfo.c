@@ -1,0 +1,199 @@
+/* module_cmdinfo: Redis 7's command metadata for modules' commands:
+ * GetCommand, CreateSubcommand and SetCommandInfo (arity, summary,
+ * complexity, since, history, tips, key specs), shown by COMMAND INFO and
+ * COMMAND DOCS and used for key extraction (ACL, GETKEYS) as Keel's own
+ * commands' are. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "module/module_int.h"
+
+static command *api_get_command(km_ctx *ctx, const char *name)
+{
+    command *cmd = name ? cmd_lookup_full(name, strlen(name)) : NULL;
+    if (!cmd || !(cmd->flags & CMD_MODULE) || km_command_of(cmd)->module != ctx->module) {
+        return NULL;
+    }
+    return cmd;
+}
+
+static int api_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first,
+                                 int last, int step)
+{
+    return km_create_subcommand(parent, name, fn, strflags, first, last, step);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? alloc_strdup(s) : NULL;
+}
+
+/* An element of a module's zero-terminated array, by the stride its
+ * header gave. */
+static const void *at(const void *base, size_t stride, size_t i)
+{
+    return (const char *)base + stride * i;
+}
+
+/* The key specs of info as the command table's (flag bits are the same). */
+static int convert_specs(const km_cmd_info *info, key_spec **out)
+{
+    size_t stride = info->version->sizeof_keyspec;
+    int n = 0;
+    while (info->key_specs && ((const km_cmd_key_spec *)at(info->key_specs, stride, (size_t)n))->begin_search_type) {
+        n++;
+    }
+    key_spec *ks = n ? alloc_zero(sizeof(key_spec) * (size_t)n) : NULL;
+    for (int i = 0; i < n; i++) {
+        const km_cmd_key_spec *m = at(info->key_specs, stride, (size_t)i);
+        key_spec *k = &ks[i];
+        k->flags = (uint32_t)m->flags & 0x7FF;
+        switch (m->begin_search_type) {
+        case KM_KSPEC_BS_INDEX:
+            k->begin = KS_BEGIN_INDEX;
+            k->begin_at = m->bs.index.pos;
+            break;
+        case KM_KSPEC_BS_KEYWORD:
+            k->begin = KS_BEGIN_KEYWORD;
+            k->keyword = dup_or_null(m->bs.keyword.keyword);
+            k->begin_at = m->bs.keyword.startfrom;
+            break;
+        case KM_KSPEC_BS_UNKNOWN: k->begin = KS_BEGIN_UNKNOWN; break;
+        default: alloc_free(ks); return -1;
+        }
+        switch (m->find_keys_type) {
+        case KM_KSPEC_FK_OMITTED: /* a single key: the range of one */
+        case KM_KSPEC_FK_RANGE:
+            k->find = KS_FIND_RANGE;
+            if (m->find_keys_type == KM_KSPEC_FK_RANGE) {
+                k->a = m->fk.range.lastkey;
+                k->b = m->fk.range.keystep;
+                k->c = m->fk.range.limit;
+            } else {
+                k->b = 1;
+            }
+            break;
+        case KM_KSPEC_FK_KEYNUM:
+            k->find = KS_FIND_KEYNUM;
+            k->a = m->fk.keynum.keynumidx;
+            k->b = m->fk.keynum.firstkey;
+            k->c = m->fk.keynum.keystep;
+            break;
+        case KM_KSPEC_FK_UNKNOWN: k->find = KS_FIND_UNKNOWN; break;
+        default: alloc_free(ks); return -1;
+        }
+    }
+    *out = ks;
+    return n;
+}
+
+static int api_set_command_info(command *cmd, const km_cmd_info *info)
+{
+    if (!cmd || !(cmd->flags & CMD_MODULE) || !info || !info->version || info->version->version < 1) {
+        return KM_ERR;
+    }
+    km_command *kc = km_command_of(cmd);
+    key_spec *specs = NULL;
+    int nspecs = info->key_specs ? convert_specs(info, &specs) : -2;
+    if (nspecs == -1) {
+        return KM_ERR;
+    }
+    if (info->arity) {
+        cmd->arity = info->arity;
+    }
+    if (info->summary) {
+        kc->summary = dup_or_null(info->summary);
+        cmd->summary = kc->summary;
+    }
+    kc->complexity = dup_or_null(info->complexity);
+    kc->since = dup_or_null(info->since);
+    if (info->tips) {
+        kc->tips = dup_or_null(info->tips);
+        cmd->tips = kc->tips;
+    }
+    if (info->history) {
+        size_t stride = info->version->sizeof_historyentry;
+        int n = 0;
+        while (((const km_cmd_history *)at(info->history, stride, (size_t)n))->since) {
+            n++;
+        }
+        kc->history = alloc_zero(sizeof(char *) * 2 * (size_t)n);
+        kc->nhistory = n;
+        for (int i = 0; i < n; i++) {
+            const km_cmd_history *h = at(info->history, stride, (size_t)i);
+            kc->history[2 * i] = dup_or_null(h->since);
+            kc->history[2 * i + 1] = dup_or_null(h->changes);
+        }
+    }
+    if (nspecs >= 0) {
+        alloc_free((void *)cmd->specs);
+        cmd->specs = specs;
+        cmd->nspecs = nspecs;
+        /* The legacy range from the first spec when it is a plain one, as
+         * Redis derives it; other forms make the keys movable. */
+        cmd->first_key = cmd->last_key = cmd->key_step = 0;
+        int movable = 0;
+        for (int i = 0; i < nspecs; i++) {
+            const key_spec *k = &specs[i];
+            int plain = k->begin == KS_BEGIN_INDEX && k->find == KS_FIND_RANGE && k->c <= 1;
+            if (plain && i == 0) {
+                cmd->first_key = k->begin_at;
+                cmd->last_key = k->a >= 0 ? k->begin_at + k->a : k->a;
+                cmd->key_step = k->b;
+            } else if (!plain || (k->flags & KS_INCOMPLETE)) {
+                movable = 1;
+            }
+        }
+        if (movable) {
+            cmd->flags |= CMD_MOVABLE_KEYS;
+        }
+        cmd->keys = NULL;
+    }
+    return KM_OK;
+}
+
+void module_command_docs(client *c, const command *cmd)
+{
+    const km_command *kc = km_command_of(cmd);
+    int n = 2 + (kc->summary != NULL) + (kc->since != NULL) + (kc->complexity != NULL) + (kc->nhistory > 0) +
+            (cmd->nsubs > 0);
+    reply_map(R(c), n);
+    if (kc->summary) {
+        reply_bulk_cstr(R(c), "summary");
+        reply_bulk_cstr(R(c), kc->summary);
+    }
+    if (kc->since) {
+        reply_bulk_cstr(R(c), "since");
+        reply_bulk_cstr(R(c), kc->since);
+    }
+    reply_bulk_cstr(R(c), "group");
+    reply_bulk_cstr(R(c), "module");
+    if (kc->complexity) {
+        reply_bulk_cstr(R(c), "complexity");
+        reply_bulk_cstr(R(c), kc->complexity);
+    }
+    reply_bulk_cstr(R(c), "module");
+    reply_bulk_cstr(R(c), kc->module && kc->module->name ? kc->module->name : "");
+    if (kc->nhistory > 0) {
+        reply_bulk_cstr(R(c), "history");
+        reply_array(R(c), kc->nhistory);
+        for (int i = 0; i < kc->nhistory; i++) {
+            reply_array(R(c), 2);
+            reply_bulk_cstr(R(c), kc->history[2 * i]);
+            reply_bulk_cstr(R(c), kc->history[2 * i + 1] ? kc->history[2 * i + 1] : "");
+        }
+    }
+    if (cmd->nsubs > 0) {
+        reply_bulk_cstr(R(c), "subcommands");
+        reply_map(R(c), cmd->nsubs);
+        for (int i = 0; i < cmd->nsubs; i++) {
+            reply_bulk_cstr(R(c), cmd->subs[i].name);
+            module_command_docs(c, &cmd->subs[i]);
+        }
+    }
+}
+
+const km_api_entry km_api_cmdinfo[] = {{"GetCommand", api_get_command},
+                                       {"CreateSubcommand", api_create_subcommand},
+                                       {"SetCommandInfo", api_set_command_info},
+                                       {NULL, NULL}};
