@@ -8,7 +8,9 @@ Two modules are loaded:
   digest and DUMP/RESTORE, blocked clients unblocked from a thread,
   thread-safe contexts, timers, context flags, OnLoad arguments, the
   sorted-set range iterators, the Dict API, server events, command
-  filters, server info, client info, versions and time);
+  filters, server info, client info, versions and time, INFO sections of
+  modules, the Scan API, module configs, command metadata: subcommands
+  and SetCommandInfo);
 - Debian's RediSearch 1.2 (redis-redisearch), a real module that uses
   threads, blocked clients and module data types, in its SAFEMODE and in
   its default concurrent mode.
@@ -85,7 +87,52 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   GetServerVersion is 0x00MMmmpp of INFO's redis_version,
   GetTypeMethodVersion 4, GetKeyspaceNotificationFlagsAll (1 << 15) - 1;
   SetModuleOptions(HANDLE_IO_ERRORS) shows in INFO modules as
-  options=[handle-io-errors].
+  options=[handle-io-errors];
+- more server events: Config comes once per successful CONFIG SET with
+  the names as given (lower-cased, an alias kept, in argument order), also
+  for unchanged values, none for a refused one (data: version, then
+  num_changes, then config_names). ForkChild born/died around BGSAVE's
+  child (Keel forks only with bgsave-forkless no). EventLoop before/after
+  sleep come in pairs. LoadingProgress: for an RDB each time 2 MB more of
+  the file were read (none for a small file), for an AOF from its first
+  command on, at most hz times a second, with {hz, progress 0..1024}.
+  ReplicaChange online/offline on a primary (its replica online after the
+  sync, offline when its link drops); MasterLinkChange up/down on a
+  replica; REPLICAOF NO ONE with the link up gives link-down twice, then
+  the role change;
+- INFO sections of modules: the callback runs for INFO everything,
+  modules, <module> and <module>_<section> (and an unknown
+  <module>_<x>, which shows nothing), not for the default sections, all or
+  other sections. Headers "# <module>" (section NULL or "") and
+  "# <module>_<section>", fields <module>_<field>, dict fields
+  <module>_<name>:a=1,b=two; doubles as %.17g. AddSection answers ERR for
+  a section not asked for, and so do the fields after it; a field before
+  any section is ERR and not shown; a dict field left open is closed by
+  the next section or when the callback returns;
+- Scan: one dict bucket per call (1 while more remains, 0 at the end),
+  the callback gets an open key; a finished cursor answers 0, errno
+  ENOENT, until ScanCursorRestart; deleting the current key is safe.
+  ScanKey: hash field/value, set member/NULL, sorted set member/score as
+  %.17g; a compact encoding in one call; another type or a missing key
+  answers 0 with errno EINVAL;
+- module configs: named <module>.<name>; the callbacks get the short
+  name; LoadConfigs calls each setter once, with the default or the value
+  given (--<module>.<name> value, MODULE LOADEX ... CONFIG name value ...
+  ARGS ...), no apply; a refused value fails the load. CONFIG SET calls no
+  setter for an unchanged value, runs each (apply function, privdata)
+  pair once after all the setters, and puts old values back when a setter
+  or an apply fails. Error texts: see test_module_configs_set. CONFIG GET
+  * shows them but the HIDDEN ones; CONFIG REWRITE writes the values that
+  differ from the defaults. MEMORY on a string config is accepted;
+- command metadata: CreateSubcommand makes "<container>|<sub>" (arity -2
+  unless SetCommandInfo says otherwise), refused for a name taken, a
+  subcommand of a subcommand and a command with a function. COMMAND INFO
+  nests the subcommands, COMMAND DOCS shows summary, since, group,
+  complexity, module, history and arguments in that order. SetCommandInfo
+  refuses an invalid info with EINVAL, a second info with EEXIST; its key
+  specs replace the legacy (first, last, step), adding movablekeys when
+  they cannot be said so. An unknown subcommand: "ERR unknown subcommand
+  'x'. Try TM.CONTAINER HELP.".
 """
 import os
 import re
@@ -98,7 +145,7 @@ import redis
 from conftest import REDIS_BIN, SERVER, Server, free_port
 from module_util import NO_REDISEARCH, REDISEARCH, build_testmod, loadmodule
 from persist_util import TempDirs, assert_refused, removal_fixture, spawn_fixture, start_expect_failure
-from repl_util import cluster_fixture, kinds_param, replicate, wait_in_sync
+from repl_util import cluster_fixture, kinds_param, replicate, wait_in_sync, wait_link_up
 from resp_client import RespConn, RespError
 from test_differential_more import Typed, TypedConn, tplain
 
@@ -226,9 +273,10 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 47 and b"tm.tadd" in names and b"tm.block" in names
+    assert len(names) == 60 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
-        b"tm.kdel", b"tm.kexpire", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype", b"tm.kupper"]
+        b"tm.kdel", b"tm.kexpire", b"tm.keynum", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype",
+        b"tm.kupper"]
     assert err_text(x(c, "tm.reply")) == "ERR wrong number of arguments for 'tm.reply' command"
     assert err_text(x(c, "tm.hset", "h", "f")) == "ERR wrong number of arguments for 'tm.hset' command"
 
@@ -1041,7 +1089,7 @@ def test_server_events_flush_swapdb_reload(c):
     assert x(c, "GET", "k") == b"v"
     assert x(c, "tm.events", "reset") == "OK"
     assert events(c) == []
-    assert err_text(x(c, "tm.events", "bogus")) == "ERR syntax: tm.events [reset|cron]"
+    assert err_text(x(c, "tm.events", "bogus")) == "ERR syntax: tm.events [reset|cron|progress]"
 
 
 def test_server_events_clients(msrv, c):
@@ -1086,7 +1134,7 @@ def test_server_events_cron_loop(c):
         poll(lambda: x(c, "tm.events", "cron")[1] == 50, "a CronLoop event with hz 50")
     finally:
         x(c, "CONFIG", "SET", "hz", "10")
-    assert events(c) == []
+    assert events(c) == [b"config 1 hz", b"config 1 hz"]
 
 
 def test_server_events_startup_loading_and_shutdown(spawn, so):
@@ -1114,10 +1162,15 @@ def test_server_events_aof_loading(spawn, so):
     assert conn.call("DEBUG", "LOADAOF") == "OK"
     assert events(conn) == [b"flushdb start sync=1 db=-1", b"flushdb end sync=1 db=-1", b"loading aof-start",
                             b"loading ended"]
+    # An AOF's load gives LoadingProgress from its first command on (Redis
+    # 7.0: every 1024 commands, at most hz times a second).
+    rdb, aof, hz, progress = conn.call("tm.events", "progress")
+    assert aof >= 1 and hz == 10 and 0 <= progress <= 1024, (rdb, aof, hz, progress)
     conn.close()
     n = spawn.restart(n)
     conn = conn_of(n)
     assert events(conn) == [b"loading aof-start", b"loading ended"]
+    assert conn.call("tm.events", "progress")[1] >= 1
     assert conn.call("GET", "k") == b"v"
     conn.close()
 
@@ -1140,6 +1193,115 @@ SUBEVENTS = {
 def test_is_subevent_supported(c):
     got = {e: [x(c, "tm.subevent", str(e), str(s)) for s in range(-1, 7)] for e in SUBEVENTS}
     assert got == SUBEVENTS
+
+
+def is_keel(conn):
+    """The server on conn is Keel (its INFO server has keel_version)."""
+    return info_field(conn, "server", "keel_version") is not None
+
+
+def test_server_events_config(c):
+    """CONFIG SET gives one Config event with the names of the parameters
+    set, in the order given, lower-cased, an alias as given, even when a
+    value does not change; a refused CONFIG SET gives none."""
+    x(c, "tm.events", "reset")
+    try:
+        assert x(c, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru") == "OK"
+        assert x(c, "CONFIG", "SET", "HZ", "20", "Maxmemory", "10mb") == "OK"
+        assert x(c, "CONFIG", "SET", "SLAVE-Lazy-Flush", "no") == "OK"
+        assert x(c, "CONFIG", "SET", "hz", "20") == "OK"
+        assert err_text(x(c, "CONFIG", "SET", "maxmemory-policy", "bogus")).startswith(
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy')")
+        assert err_text(x(c, "CONFIG", "SET", "hz", "11", "HZ", "12")) == \
+            "ERR CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter"
+        assert x(c, "CONFIG", "SET", "testmod.num", "10") == "OK"  # the module's own, unchanged
+        got = events(c)
+    finally:
+        assert x(c, "CONFIG", "SET", "maxmemory-policy", "noeviction", "hz", "10", "maxmemory", "0") == "OK"
+    assert got == [b"config 1 maxmemory-policy", b"config 2 hz maxmemory", b"config 1 slave-lazy-flush",
+                   b"config 1 hz", b"config 1 testmod.num"]
+
+
+def test_server_events_eventloop(c):
+    """EventLoop fires before the loop sleeps and after it wakes: both
+    come, in pairs."""
+    assert x(c, "tm.eventloop", "reset") == "OK"
+    for _ in range(3):
+        x(c, "PING")
+    time.sleep(0.25)  # idle: the loop still wakes for its timers (hz 10)
+    before, after = x(c, "tm.eventloop")
+    assert before >= 3 and after >= 3 and abs(before - after) <= 1, (before, after)
+    assert err_text(x(c, "tm.eventloop", "bogus")) == "ERR wrong number of arguments for 'tm.eventloop' command"
+
+
+def test_server_events_fork_child(spawn, so, c):
+    """ForkChild: born when BGSAVE forks, died when the child is reaped.
+    Keel saves without forking unless started with bgsave-forkless no."""
+    extra = ["--bgsave-forkless", "no"] if is_keel(c) else []
+    n = spawn(SERVER, None, *extra, *loadmodule(so))
+    conn = conn_of(n)
+    conn.call("SET", "k", "v")
+    assert conn.call("tm.events", "reset") == "OK"
+    assert conn.call("BGSAVE") == "Background saving started"
+    poll(lambda: b"fork died" in events(conn), "the fork child's end")
+    assert events(conn) == [b"fork born", b"fork died"]
+    # SAVE does not fork.
+    assert conn.call("tm.events", "reset") == "OK"
+    assert conn.call("SAVE") == "OK"
+    assert events(conn) == []
+    conn.close()
+
+
+def test_server_events_loading_progress(c):
+    """LoadingProgress comes while an RDB loads (Redis 7.0: each time 2 MB
+    more of the file were read, at most hz times a second; so not at all
+    for a small file) with the hz and the progress (0..1024) in its data."""
+    blob = os.urandom(1024).hex().encode()  # 2 KB that does not compress
+    for i in range(0, 1600, 100):
+        assert x(c, "MSET", *[a for k in range(i, i + 100) for a in (b"big:%d" % k, blob[k % 64:] + b"%d" % k)]) == "OK"
+    x(c, "tm.events", "reset")
+    assert x(c, "DEBUG", "RELOAD") == "OK"
+    rdb, aof, hz, progress = x(c, "tm.events", "progress")
+    assert rdb >= 1 and aof == 0 and hz == 10 and 0 <= progress <= 1024, (rdb, aof, hz, progress)
+    assert x(c, "DBSIZE") == 1600
+    assert events(c) == [b"flushdb start sync=1 db=-1", b"flushdb end sync=1 db=-1", b"loading rdb-start",
+                         b"loading ended"]
+
+
+@pytest.mark.parametrize("kinds", [kinds_param("keel", "keel"), kinds_param("redis", "keel"),
+                                   kinds_param("keel", "redis")])
+def test_server_events_replica_and_master_link(cluster, so, kinds):
+    """ReplicaChange on the primary (a replica comes online, goes offline)
+    and MasterLinkChange on the replica (the link up, down)."""
+    primary = cluster.start(kinds[0], *loadmodule(so))
+    replica = cluster.start(kinds[1], *loadmodule(so))
+    p, q = conn_of(primary), conn_of(replica)
+    p.call("SET", "k", "v")
+    for conn in (p, q):
+        assert conn.call("tm.events", "reset") == "OK"
+    replicate(primary, replica)
+    on_primary = lambda: [e for e in events(p) if e.startswith(b"replica ")]  # noqa: E731 (no fork lines)
+    poll(lambda: on_primary() == [b"replica online"], "the primary's replica online event")
+    assert events(q) == [b"role replica of 127.0.0.1:%d" % primary.port, b"flushdb start sync=1 db=-1",
+                         b"flushdb end sync=1 db=-1", b"loading repl-start", b"loading ended", b"masterlink up"]
+    # The link broken from the replica's side: down, then up again (the
+    # primary sees its replica go offline and come back).
+    for conn in (p, q):
+        conn.call("tm.events", "reset")
+    assert q.call("CLIENT", "KILL", "TYPE", "master") == 1
+    wait_link_up(replica, primary)
+    poll(lambda: on_primary() == [b"replica offline", b"replica online"], "the replica's return")
+    assert [e for e in events(q) if e.startswith(b"masterlink ")] == [b"masterlink down", b"masterlink up"]
+    # REPLICAOF NO ONE with the link up: Redis 7.0 fires the link-down
+    # event twice (once for the connected link it drops, once more as it
+    # frees the primary's client), then the role change.
+    for conn in (p, q):
+        conn.call("tm.events", "reset")
+    assert q.call("REPLICAOF", "NO", "ONE") == "OK"
+    assert events(q) == [b"masterlink down", b"masterlink down", b"role master"]
+    poll(lambda: on_primary() == [b"replica offline"], "the primary's replica offline event")
+    p.close()
+    q.close()
 
 
 # ---------------------------------------------------------------- command filters
@@ -1338,6 +1500,542 @@ def test_module_options(so):
         conn.close()
     finally:
         s.stop()
+
+
+# ---------------------------------------------------------------- INFO sections of modules
+
+
+def info_sections(text):
+    """INFO's text as [(section header, [its field lines])], in order."""
+    out = []
+    for line in text.decode().split("\r\n"):
+        if line.startswith("# "):
+            out.append((line[2:], []))
+        elif line:
+            out[-1][1].append(line)
+    return out
+
+
+def module_sections(text):
+    """The testmod sections of INFO's text, numbers (also inside dict
+    fields) as floats: Redis 7.0 writes InfoAddFieldDouble's values with
+    %.17g (3.1400000000000001), where Keel may write the shortest form."""
+    def value(v):
+        if "=" in v:
+            return [(kv.split("=", 1)[0], value(kv.split("=", 1)[1])) for kv in v.split(",")]
+        return dbl(v.encode()) if NUMBER_TEXT.match(v.encode()) else v
+    return [(name, [(f.split(":", 1)[0], value(f.split(":", 1)[1])) for f in fields])
+            for name, fields in info_sections(text) if name.startswith("testmod")]
+
+
+TESTMOD_SECTIONS = [
+    ("testmod", [("testmod_plain", "yes")]),
+    ("testmod_stats", [("testmod_str", "hello world"), ("testmod_cstr", "c-value"), ("testmod_dbl", 3.14),
+                       ("testmod_neg", -0.5), ("testmod_big", 1e300), ("testmod_ll", -42.0),
+                       ("testmod_ull", 18446744073709551615.0),
+                       ("testmod_dict", [("a", 1.0), ("b", "two"), ("c", 1.5)])]),
+    ("testmod_extra", [("testmod_n", 7.0)]),
+]
+INFO_CALLS_ALL_OK = ["crash=0", "section:NULL=ok", "plain=ok", "section:stats=ok", "str=ok", "cstr=ok", "dbl=ok",
+                     "neg=ok", "big=ok", "ll=ok", "ull=ok", "dict=ok", "a=ok", "b=ok", "c=ok", "enddict=ok",
+                     "section:extra=ok", "n=ok"]
+
+
+def test_info_sections_of_modules(c):
+    """Which INFO forms run a module's info callback and show its sections:
+    "everything", "modules", the module's name (all its sections) and
+    <module>_<section> (that one); not the default ones, "all" or another
+    section. The sections are "# <module>" (NULL or "" as the name) and
+    "# <module>_<name>", each field <module>_<field>, an empty line
+    between two sections as between the server's own."""
+    infolog = lambda: [e.decode() for e in x(c, "tm.infolog")]  # noqa: E731
+    calls = lambda: x(c, "tm.infolog", "calls")  # noqa: E731
+    for form in [(), ("default",), ("all",), ("stats",), ("server", "clients")]:
+        before = calls()
+        text = x(c, "INFO", *form)
+        assert b"testmod_" not in text and b"# testmod" not in text, form
+        assert calls() == before, "the info callback ran for INFO %r" % (form,)
+    for form in [("everything",), ("modules",), ("testmod",), ("TestMod",), ("modules", "testmod_stats")]:
+        text = x(c, "INFO", *form)
+        assert module_sections(text) == TESTMOD_SECTIONS, form
+        assert infolog() == INFO_CALLS_ALL_OK, form
+    # "everything" puts them after the server's own sections.
+    names = [n for n, _ in info_sections(x(c, "INFO", "everything"))]
+    assert names[-4:] == ["Keyspace", "testmod", "testmod_stats", "testmod_extra"]
+    assert [n for n, _ in info_sections(x(c, "INFO", "modules"))] == ["Modules", "testmod", "testmod_stats",
+                                                                       "testmod_extra"]
+    # One section: AddSection answers ERR for the others, and so does
+    # every field added while no requested section is open.
+    assert module_sections(x(c, "INFO", "testmod_stats")) == TESTMOD_SECTIONS[1:2]
+    assert infolog() == ["crash=0", "section:NULL=err", "plain=err", "section:stats=ok", "str=ok", "cstr=ok",
+                         "dbl=ok", "neg=ok", "big=ok", "ll=ok", "ull=ok", "dict=ok", "a=ok", "b=ok", "c=ok",
+                         "enddict=ok", "section:extra=err", "n=err"]
+    assert module_sections(x(c, "INFO", "TESTMOD_STATS")) == TESTMOD_SECTIONS[1:2]
+    assert x(c, "INFO", "testmod_extra") == b"# testmod_extra\r\ntestmod_n:7\r\n"
+    assert module_sections(x(c, "INFO", "testmod_stats", "testmod_extra")) == TESTMOD_SECTIONS[1:]
+    got = info_sections(x(c, "INFO", "server", "testmod_extra"))
+    assert [n for n, _ in got] == ["Server", "testmod_extra"] and got[1][1] == ["testmod_n:7"]
+    # A section the module does not add: the callback runs, nothing shows.
+    before = calls()
+    assert x(c, "INFO", "testmod_nosuch") == b""
+    assert calls() == before + 1 and infolog()[2:4] == ["plain=err", "section:stats=err"]
+
+
+def test_info_sections_edge_cases(c):
+    """"" names the default section as NULL does; a field before any section
+    is refused (ERR) and not shown; a dict field left open is closed by the
+    next section or when the callback returns (fields added meanwhile go
+    into it); a callback that adds nothing shows nothing."""
+    try:
+        assert x(c, "tm.infomode", "empty") == "OK"
+        assert module_sections(x(c, "INFO", "testmod")) == TESTMOD_SECTIONS
+        assert x(c, "tm.infolog")[1] == b'section:""=ok'
+        assert x(c, "tm.infomode", "early") == "OK"
+        text = x(c, "INFO", "testmod")
+        assert module_sections(text) == TESTMOD_SECTIONS and b"early" not in text
+        assert x(c, "tm.infolog")[1:3] == [b"early=err", b"section:NULL=ok"]
+        assert x(c, "tm.infomode", "nodictend") == "OK"
+        got = module_sections(x(c, "INFO", "testmod"))
+        assert got[:2] == TESTMOD_SECTIONS[:2]
+        assert got[2] == ("testmod_extra", [("testmod_open", [("x", 1.0), ("n", 7.0)])])
+        assert x(c, "tm.infomode", "none") == "OK"
+        assert x(c, "INFO", "testmod") == b""
+        assert [n for n, _ in info_sections(x(c, "INFO", "modules"))] == ["Modules"]
+        assert x(c, "tm.infolog") == [b"crash=0"]
+        assert err_text(x(c, "tm.infomode", "bogus")) == "ERR syntax: tm.infomode normal|empty|early|nodictend|none"
+    finally:
+        assert x(c, "tm.infomode", "normal") == "OK"
+
+
+# ---------------------------------------------------------------- the Scan API
+
+
+def test_scan_keyspace(c):
+    """Scan visits every key of the selected db once (a scan with no keys
+    answers 0 at once), handing the callback an open key; it answers 1
+    while more remains, so a big keyspace takes several calls; a finished
+    cursor answers 0 with errno ENOENT until ScanCursorRestart."""
+    assert x(c, "tm.scan") == []
+    assert x(c, "tm.scan", "steps") == [1, []]
+    assert x(c, "tm.scan", "restart") == [0, 0, b"ENOENT", 0, 0]
+    x(c, "SET", "a", "1")
+    x(c, "HSET", "h", "f1", "v1", "f2", "v2")
+    x(c, "RPUSH", "l", "x")
+    x(c, "SADD", "s", "x", "y", "3")
+    x(c, "ZADD", "z", "1", "m")
+    x(c, "XADD", "x", "1-1", "f", "v")
+    x(c, "tm.tadd", "t", "1", "1", "a")
+    x(c, "SELECT", "1")
+    x(c, "SET", "other-db", "1")
+    x(c, "SELECT", "0")
+    assert x(c, "tm.scan") == [b"a", b"h", b"l", b"s", b"t", b"x", b"z"]
+    # "name KeyType ValueLength" (a module value's length is 0).
+    assert x(c, "tm.scan", "types") == [b"a 1 1", b"h 3 2", b"l 2 1", b"s 4 3", b"t 6 0", b"x 7 1", b"z 5 1"]
+    x(c, "SELECT", "1")
+    assert x(c, "tm.scan") == [b"other-db"]
+    x(c, "SELECT", "0")
+    assert x(c, "FLUSHALL") == "OK"
+    names = sorted(b"key:%d" % i for i in range(1000))
+    for i in range(0, 1000, 250):
+        x(c, "MSET", *[a for n in names[i:i + 250] for a in (n, b"v")])
+    calls, got = x(c, "tm.scan", "steps")
+    assert got == names and calls > 1
+    assert x(c, "tm.scan", "restart") == [1000, 0, b"ENOENT", 0, 1000]
+    # Deleting the key the callback is on is safe.
+    for i in range(0, 300, 100):
+        x(c, "MSET", *[a for k in range(i, i + 100) for a in (b"del:%d" % k, b"v")])
+    assert x(c, "tm.scan", "delete") == [300, names]
+    assert x(c, "DBSIZE") == 1000
+    assert err_text(x(c, "tm.scan", "bogus")) == "ERR syntax: tm.scan [types|steps|restart|delete]"
+
+
+def scankey(conn, key):
+    """tm.scankey with the values compared by value (sorted-set scores)."""
+    calls, err, elements, again = x(conn, "tm.scankey", key)
+    return calls, err, [[f, dbl(v)] for f, v in elements], again
+
+
+def test_scan_key_elements(c):
+    """ScanKey: a hash gives field and value, a set each member with value
+    NULL, a sorted set each member with its score as a string. A compact
+    encoding goes in one call, a hash table takes several; a finished
+    cursor answers 0, errno ENOENT. Another type or a missing key: 0 with
+    errno EINVAL at once (and again), no element."""
+    x(c, "HSET", "h", "f1", "v1", "f2", "v2")
+    x(c, "SADD", "si", "3", "1", "2")
+    x(c, "SADD", "s", "x", "y", "3")
+    x(c, "ZADD", "z", "1.5", "m1", "0.1", "m2", "3", "m3", "-inf", "m4")
+    done = [0, b"ENOENT"]
+    assert scankey(c, "h") == (1, b"0", [[b"f1", b"v1"], [b"f2", b"v2"]], done)
+    assert scankey(c, "si") == (1, b"0", [[b"1", None], [b"2", None], [b"3", None]], done)
+    calls, err, elements, again = scankey(c, "s")
+    assert err == b"0" and elements == [[b"3", None], [b"x", None], [b"y", None]] and again == done
+    assert scankey(c, "z") == (1, b"0", [[b"m1", 1.5], [b"m2", 0.1], [b"m3", 3.0], [b"m4", float("-inf")]], done)
+    # Past the compact encodings' limits (512 entries, 128 for a zset).
+    for i in range(0, 600, 200):
+        r = range(i + 1, i + 201)
+        x(c, "HSET", "bh", *[a for k in r for a in (b"f%d" % k, b"v%d" % k)])
+        x(c, "SADD", "bs", *[b"m%d" % k for k in r])
+        x(c, "SADD", "bi", *[b"%d" % k for k in r])
+        x(c, "ZADD", "bz", *[a for k in r for a in (b"%d.25" % k, b"m%d" % k)])
+    assert [x(c, "OBJECT", "ENCODING", k) for k in ("bh", "bs", "bi", "bz")] == \
+        [b"hashtable", b"hashtable", b"hashtable", b"skiplist"]
+    expect = {
+        "bh": sorted([b"f%d" % k, b"v%d" % k] for k in range(1, 601)),
+        "bs": sorted([b"m%d" % k, None] for k in range(1, 601)),
+        "bi": sorted([b"%d" % k, None] for k in range(1, 601)),
+        "bz": sorted([b"m%d" % k, k + 0.25] for k in range(1, 601)),
+    }
+    for key, elements in expect.items():
+        calls, err, got, again = scankey(c, key)
+        assert (err, got, again) == (b"0", elements, done), key
+        assert calls > 1, key
+    x(c, "SET", "str", "v")
+    x(c, "RPUSH", "l", "a")
+    x(c, "XADD", "x", "1-1", "f", "v")
+    x(c, "tm.tadd", "t", "1", "1", "a")
+    for key in ("str", "l", "x", "t", "nokey"):
+        assert scankey(c, key) == (1, b"EINVAL", [], [0, b"EINVAL"]), key
+
+
+# ---------------------------------------------------------------- module configs
+
+
+CONFIG_DEFAULTS = {b"testmod.str": b"hello", b"testmod.fixed": b"stone", b"testmod.secret": b"pw",
+                   b"testmod.flag": b"yes", b"testmod.noload": b"no", b"testmod.num": b"10", b"testmod.mem": b"1024",
+                   b"testmod.prot": b"1", b"testmod.mode": b"mid", b"testmod.bits": b"a c", b"testmod.strmem": b"x"}
+# tm.config values: [str, fixed, secret, flag, noload, num, mem, hidden, prot, mode, bits]
+VALUES_DEFAULT = [b"hello", b"stone", b"pw", 1, 0, 10, 1024, 7, 1, 2, 5]
+# The setters LoadConfigs calls at load, in the order of registration.
+LOAD_SETS = [b"set str hello", b"set fixed stone", b"set secret pw", b"set flag 1", b"set noload 0", b"set num 10",
+             b"set mem 1024", b"set hidden 7", b"set prot 1", b"set mode 2", b"set bits 5", b"set strmem x"]
+REGISTERED = (b"str ok -,fixed ok -,secret ok -,flag ok -,noload ok -,num ok -,mem ok -,hidden ok -,prot ok -,"
+              b"mode ok -,bits ok -,num(again) err EALREADY,bad name err EINVAL,str-memory ok -,LoadConfigs ok -")
+
+
+def config_get(conn, pattern):
+    flat = x(conn, "CONFIG", "GET", pattern)
+    return dict(zip(flat[::2], flat[1::2]))
+
+
+def set_err(conn, name, *args):
+    """CONFIG SET's error text for a refusal related to `name`, past its
+    common prefix."""
+    text = err_text(x(conn, "CONFIG", "SET", *args))
+    prefix = "ERR CONFIG SET failed (possibly related to argument '%s') - " % name
+    assert text.startswith(prefix), text
+    return text[len(prefix):]
+
+
+def restore_configs(conn):
+    assert x(conn, "CONFIG", "SET", "testmod.str", "hello", "testmod.secret", "pw", "testmod.flag", "yes",
+             "testmod.noload", "no", "testmod.num", "10", "testmod.mem", "1024", "testmod.hidden", "7",
+             "testmod.mode", "mid", "testmod.bits", "a c", "testmod.strmem", "x") == "OK"
+
+
+def test_module_configs_get(c):
+    """Register*Config: the configs are testmod.<name>; CONFIG GET shows
+    them (a HIDDEN one only by its exact name), also in CONFIG GET *; a
+    name taken or with a character other than letters, digits and dashes
+    is refused; LoadConfigs calls every setter with its default."""
+    assert x(c, "tm.config", "registered") == REGISTERED
+    assert config_get(c, "testmod.*") == CONFIG_DEFAULTS
+    assert config_get(c, "testmod.hidden") == {b"testmod.hidden": b"7"}
+    # A name (not a pattern) comes back as written, as for the server's own.
+    assert config_get(c, "Testmod.Num") == {b"Testmod.Num": b"10"}
+    assert config_get(c, "TESTMOD.NU*") == {b"testmod.num": b"10"}
+    flat = x(c, "CONFIG", "GET", "testmod.hidden", "testmod.num", "testmod.n*")
+    assert sorted(zip(flat[::2], flat[1::2])) == [(b"testmod.hidden", b"7"), (b"testmod.noload", b"no"),
+                                                  (b"testmod.num", b"10")]
+    every = config_get(c, "*")
+    assert {k: v for k, v in every.items() if k.startswith(b"testmod.")} == CONFIG_DEFAULTS
+    assert x(c, "tm.config", "values") == VALUES_DEFAULT
+    assert err_text(x(c, "tm.config", "bogus")) == "ERR syntax: tm.config log|reset|values|registered"
+
+
+def test_module_configs_set(c):
+    """CONFIG SET of module configs: the server checks types, bounds, enum
+    names and memory units and answers with its own texts, the setter's
+    error after "- "; an unchanged value calls no setter; each apply
+    callback (a function and privdata pair) runs once per CONFIG SET,
+    after all the setters; an apply that fails puts the old values back
+    (setters again, then the apply callbacks again)."""
+    assert x(c, "tm.config", "reset") == "OK"
+    try:
+        assert x(c, "CONFIG", "SET", "testmod.num", "5") == "OK"
+        assert x(c, "tm.config", "log") == [b"set num 5", b"apply a"]
+        assert x(c, "tm.config", "reset") == "OK"
+        assert x(c, "CONFIG", "SET", "testmod.num", "5") == "OK"
+        assert x(c, "tm.config", "log") == []  # unchanged: no setter, no apply
+        # Numbers.
+        bounds = "argument must be between -5 and 1000 inclusive"
+        assert set_err(c, "testmod.num", "testmod.num", "1001") == bounds
+        assert set_err(c, "testmod.num", "testmod.num", "-6") == bounds
+        for bad in ("abc", "1.5", ""):
+            assert set_err(c, "testmod.num", "testmod.num", bad) == "argument couldn't be parsed into an integer"
+        assert set_err(c, "testmod.num", "testmod.num", "13") == "13 is unlucky"
+        assert x(c, "CONFIG", "SET", "TESTMOD.NUM", "-5") == "OK"
+        # Memory units.
+        for given, stored in (("1mb", b"1048576"), ("5k", b"5000"), ("1gb", b"1073741824"), ("2KB", b"2048"),
+                              ("1024", b"1024")):
+            assert x(c, "CONFIG", "SET", "testmod.mem", given) == "OK"
+            assert config_get(c, "testmod.mem") == {b"testmod.mem": stored}, given
+        for bad in ("2tb", "-1", "1zb", "x"):
+            assert set_err(c, "testmod.mem", "testmod.mem", bad) == "argument must be a memory value", bad
+        # Booleans, enums, bit flags, strings.
+        assert x(c, "CONFIG", "SET", "testmod.flag", "no") == "OK"
+        assert x(c, "CONFIG", "SET", "testmod.noload", "YES") == "OK"
+        assert set_err(c, "testmod.flag", "testmod.flag", "maybe") == "argument must be 'yes' or 'no'"
+        assert x(c, "CONFIG", "SET", "testmod.mode", "HIGH") == "OK"
+        assert config_get(c, "testmod.mode") == {b"testmod.mode": b"high"}
+        assert set_err(c, "testmod.mode", "testmod.mode", "nope") == \
+            "argument(s) must be one of the following: low, mid, high"
+        assert x(c, "CONFIG", "SET", "testmod.bits", "c b") == "OK"
+        assert config_get(c, "testmod.bits") == {b"testmod.bits": b"b c"}
+        for bad in ("x", "", "a x"):
+            assert set_err(c, "testmod.bits", "testmod.bits", bad) == \
+                "argument(s) must be one of the following: a, b, c", bad
+        assert x(c, "CONFIG", "SET", "testmod.str", "two words") == "OK"
+        assert set_err(c, "testmod.str", "testmod.str", "bad") == "the value bad is refused"
+        assert x(c, "CONFIG", "SET", "testmod.secret", "s3") == "OK"
+        assert x(c, "CONFIG", "SET", "testmod.hidden", "9") == "OK"
+        assert x(c, "tm.config", "values") == [b"two words", b"stone", b"s3", 0, 1, -5, 1024, 9, 1, 4, 6]
+        assert x(c, "tm.config", "log") == [
+            b"set num 13", b"set num -5", b"apply a", b"set mem 1048576", b"apply a", b"set mem 5000", b"apply a",
+            b"set mem 1073741824", b"apply a", b"set mem 2048", b"apply a", b"set mem 1024", b"apply a",
+            b"set flag 0", b"set noload 1", b"set mode 4", b"apply b", b"set bits 6", b"set str two words",
+            b"set str bad", b"set secret s3", b"set hidden 9"]
+        # Flags: IMMUTABLE and PROTECTED (enable-protected-configs is no).
+        assert set_err(c, "testmod.fixed", "testmod.fixed", "rock") == "can't set immutable config"
+        assert set_err(c, "testmod.prot", "testmod.prot", "3") == "can't set protected config"
+        assert err_text(x(c, "CONFIG", "SET", "testmod.nosuch", "1")) == \
+            "ERR Unknown option or number of arguments for CONFIG SET - 'testmod.nosuch'"
+        # Several at once: every setter, then each apply callback once.
+        assert x(c, "tm.config", "reset") == "OK"
+        assert x(c, "CONFIG", "SET", "testmod.num", "1", "testmod.mem", "2", "testmod.mode", "low") == "OK"
+        assert x(c, "tm.config", "log") == [b"set num 1", b"set mem 2", b"set mode 1", b"apply a", b"apply b"]
+        assert x(c, "tm.config", "reset") == "OK"
+        assert x(c, "CONFIG", "SET", "testmod.num", "3", "testmod.mode", "low") == "OK"  # mode unchanged
+        assert x(c, "tm.config", "log") == [b"set num 3", b"apply a"]
+        assert set_err(c, "testmod.num", "testmod.num", "4", "testmod.num", "5") == "duplicate parameter"
+        # A setter refusing: the ones before it get their old values back.
+        assert x(c, "tm.config", "reset") == "OK"
+        assert set_err(c, "testmod.str", "testmod.num", "5", "testmod.str", "bad") == "the value bad is refused"
+        assert x(c, "tm.config", "log") == [b"set num 5", b"set str bad", b"set num 3"]
+        # An apply refusing (the error names the config by its short name).
+        assert x(c, "tm.config", "reset") == "OK"
+        assert set_err(c, "num", "testmod.num", "666", "testmod.mode", "high") == "apply refused 666"
+        assert x(c, "tm.config", "log") == [b"set num 666", b"set mode 4", b"apply a", b"set num 3", b"set mode 1",
+                                            b"apply a", b"apply b"]
+        assert config_get(c, "testmod.num") == {b"testmod.num": b"3"}
+        assert config_get(c, "testmod.mode") == {b"testmod.mode": b"low"}
+    finally:
+        restore_configs(c)
+    assert config_get(c, "testmod.*") == CONFIG_DEFAULTS
+
+
+def test_module_configs_at_load(so):
+    """Values given at load (MODULE LOADEX ... CONFIG name value ... ARGS
+    ...) reach the setters instead of the defaults, before OnLoad returns;
+    a value the server or a setter refuses, or a config the module does not
+    register, fails the load. Unloading removes the configs."""
+    s = Server(*BASE, "--enable-module-command", "yes")
+    try:
+        conn = RespConn(s)
+        for bad in (["CONFIG", "testmod.num", "5000"], ["CONFIG", "testmod.str", "bad"],
+                    ["CONFIG", "testmod.nosuch", "1"], ["CONFIG", "num", "5"], ["CONFIG", "testmod.num"],
+                    ["BOGUS"]):
+            assert err_text(x(conn, "MODULE", "LOADEX", so, *bad, "ARGS", "notype")) == LOAD_ERR, bad
+            assert x(conn, "MODULE", "LIST") == []
+        assert x(conn, "MODULE", "LOADEX", so, "CONFIG", "testmod.num", "5", "CONFIG", "testmod.mode", "low",
+                 "CONFIG", "testmod.fixed", "rock", "CONFIG", "testmod.mem", "2mb", "ARGS", "notype", "x y") == "OK"
+        assert x(conn, "tm.args") == b"notype x y"
+        assert x(conn, "tm.config", "log") == [b"set str hello", b"set fixed rock", b"set secret pw", b"set flag 1",
+                                               b"set noload 0", b"set num 5", b"set mem 2097152", b"set hidden 7",
+                                               b"set prot 1", b"set mode 1", b"set bits 5", b"set strmem x"]
+        assert config_get(conn, "testmod.*") == {**CONFIG_DEFAULTS, b"testmod.num": b"5", b"testmod.mode": b"low",
+                                                 b"testmod.fixed": b"rock", b"testmod.mem": b"2097152"}
+        assert x(conn, "MODULE", "UNLOAD", "testmod") == "OK"
+        assert config_get(conn, "testmod.*") == {}
+        assert err_text(x(conn, "CONFIG", "SET", "testmod.num", "1")) == \
+            "ERR Unknown option or number of arguments for CONFIG SET - 'testmod.num'"
+        conn.close()
+    finally:
+        s.stop()
+
+
+def test_module_configs_on_the_command_line_and_rewrite(so):
+    """--testmod.<name> value with --loadmodule: the value reaches the
+    setter at load; CONFIG REWRITE writes the values that differ from the
+    defaults, and a server started on the rewritten file has them."""
+    s = Server(*BASE, "--testmod.num", "5", "--testmod.str", "from the command line",
+               config="loadmodule %s notype\ntestmod.mode high\n" % so)
+    try:
+        conn = RespConn(s)
+        assert x(conn, "tm.config", "log")[:6] == [b"set str from the command line", b"set fixed stone",
+                                                   b"set secret pw", b"set flag 1", b"set noload 0", b"set num 5"]
+        assert config_get(conn, "testmod.mode") == {b"testmod.mode": b"high"}
+        assert x(conn, "CONFIG", "SET", "testmod.bits", "a b", "testmod.hidden", "9", "testmod.secret", "hush") == "OK"
+        assert x(conn, "CONFIG", "REWRITE") == "OK"
+        conn.close()
+        with open(os.path.join(s.dir, "keel.conf")) as f:
+            rewritten = f.read()
+    finally:
+        s.stop()
+    lines = rewritten.splitlines()
+    for line in ("testmod.num 5", 'testmod.str "from the command line"', "testmod.mode high", "testmod.bits a b",
+                 "testmod.hidden 9", 'testmod.secret "hush"'):
+        assert line in lines, (line, rewritten)
+    assert not any(line.startswith(("testmod.flag", "testmod.mem", "testmod.fixed")) for line in lines), rewritten
+    s = Server(config=rewritten)  # (its own --port and --dir come after the file and win)
+    try:
+        conn = RespConn(s)
+        assert x(conn, "tm.config", "values") == [b"from the command line", b"stone", b"hush", 1, 0, 5, 1024, 9, 1, 4,
+                                                  3]
+        conn.close()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("args,named", [(["--testmod.num", "5000"], ["testmod.num"]),
+                                        (["--testmod.str", "bad"], ["testmod.str"]),
+                                        (["--testmod.nosuch", "1"], [])])
+def test_module_config_refused_at_startup(so, args, named):
+    """A config value the module refuses at load, or a testmod.* config it
+    does not register, stops the start (the log names the config it
+    refused; Redis 7.0 does not name an unknown one)."""
+    d = mkdir()
+    for attempt in range(3):  # the free port may be taken before the server binds it
+        rc, log = start_expect_failure(SERVER, d, "--loadmodule", so, *args)
+        if "Address already in use" not in log:
+            break
+    assert_refused(rc, log, *named)
+
+
+# ---------------------------------------------------------------- command metadata
+
+
+def keyspec(flags, begin, find, notes=None):
+    out = [b"notes", notes] if notes else []
+    return out + [b"flags", flags, b"begin_search", begin, b"find_keys", find]
+
+
+def index_at(i):
+    return [b"type", b"index", b"spec", [b"index", i]]
+
+
+def range_of(lastkey, keystep=1, limit=0):
+    return [b"type", b"range", b"spec", [b"lastkey", lastkey, b"keystep", keystep, b"limit", limit]]
+
+
+SUB1_INFO = [b"tm.container|sub1", -2, ["readonly", "module", "fast"], 2, 2, 1, [], [],
+             [keyspec(["RW", "access", "update"], index_at(2), range_of(0))], []]
+SUB2_INFO = [b"tm.container|sub2", 4, ["write", "module"], 2, 3, 1, [], [],
+             [keyspec(["RW", "insert"], index_at(2), range_of(1))], []]
+
+
+def test_command_info_of_subcommands(c):
+    """A container made with CreateCommand(NULL) and its subcommands
+    (CreateSubcommand; "container|sub" for GetCommand and COMMAND): the
+    container's arity is -2 and so is a subcommand's until SetCommandInfo
+    gives another; COMMAND INFO nests the subcommands; the key specs of
+    CreateSubcommand's (first, last, step) say RW access update."""
+    (info,) = x(c, "COMMAND", "INFO", "tm.container")
+    # (subcommands in no set order)
+    assert info[:9] == [b"tm.container", -2, ["module"], 0, 0, 0, [], [], []]
+    assert sorted(info[9]) == [SUB1_INFO, SUB2_INFO]
+    assert x(c, "COMMAND", "INFO", "tm.container|sub1", "tm.container|sub2", "tm.container|nosuch") == [
+        SUB1_INFO, SUB2_INFO, None]
+    name, docs = x(c, "COMMAND", "DOCS", "tm.container")
+    assert name == b"tm.container" and docs[:5] == [b"group", b"module", b"module", b"testmod", b"subcommands"]
+    assert dict(zip(docs[5][::2], docs[5][1::2])) == {
+        b"tm.container|sub1": [b"group", b"module", b"module", b"testmod"],
+        b"tm.container|sub2": [b"summary", b"The second subcommand.", b"group", b"module", b"module", b"testmod"]}
+    assert x(c, "tm.container", "sub1") == [b"sub1", 2]
+    assert x(c, "tm.container", "SUB1", "k", "more") == [b"SUB1", 4]
+    assert x(c, "tm.container", "sub2", "k", "j") == [b"sub2", 4]
+    assert err_text(x(c, "tm.container")) == "ERR wrong number of arguments for 'tm.container' command"
+    assert err_text(x(c, "tm.container", "sub2", "k")) == \
+        "ERR wrong number of arguments for 'tm.container|sub2' command"
+    assert err_text(x(c, "tm.container", "sub2", "k", "j", "i")) == \
+        "ERR wrong number of arguments for 'tm.container|sub2' command"
+    assert err_text(x(c, "tm.container", "nosuch")) == "ERR unknown subcommand 'nosuch'. Try TM.CONTAINER HELP."
+    assert x(c, "COMMAND", "GETKEYS", "tm.container", "sub1", "k") == [b"k"]
+    assert x(c, "COMMAND", "GETKEYS", "tm.container", "sub2", "k", "j") == [b"k", b"j"]
+    assert err_text(x(c, "COMMAND", "GETKEYS", "tm.container", "sub2", "k")) == \
+        "ERR Invalid number of arguments specified for command"
+    assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.cont*")) == [
+        b"tm.container", b"tm.container|sub1", b"tm.container|sub2"]
+    # GetCommand finds the module's own commands only, by any case.
+    for name, found in (("tm.reply", 1), ("TM.Reply", 1), ("tm.container|sub1", 1), ("tm.container|nosuch", 0),
+                        ("get", 0), ("config|get", 0), ("nosuch", 0)):
+        assert x(c, "tm.cmdinfo", "get", name) == found, name
+
+
+DESCRIBED_INFO = [
+    b"tm.described", -2, ["readonly", "module", "movablekeys"], 1, 1, 1, [],
+    [b"nondeterministic_output", b"request_policy:all_shards"],
+    [keyspec(["RO", "access"], index_at(1), range_of(0), notes=b"the key read"),
+     keyspec(["OW", "update"], [b"type", b"keyword", b"spec", [b"keyword", b"STORE", b"startfrom", 2]], range_of(0))],
+    []]
+DESCRIBED_DOCS = [
+    b"summary", b"Reads a key, maybe stores it.", b"since", b"1.0.0", b"group", b"module", b"complexity",
+    b"O(N) where N is the count", b"module", b"testmod", b"history",
+    [[b"1.2.4", b"Added the `COUNT` argument."], [b"2.0.0", b"Added the `STORE` and `FAST`/`SLOW` arguments."]],
+    b"arguments",
+    [[b"name", b"key", b"type", b"key", b"key_spec_index", 0, b"summary", b"the key to read"],
+     [b"name", b"count", b"type", b"integer", b"token", b"COUNT", b"since", b"1.2.4", b"flags", ["optional"]],
+     [b"name", b"dest", b"type", b"key", b"key_spec_index", 1, b"token", b"STORE", b"since", b"2.0.0", b"flags",
+      ["optional"]],
+     [b"name", b"mode", b"type", b"oneof", b"deprecated_since", b"3.0.0", b"flags", ["optional"], b"arguments",
+      [[b"name", b"fast", b"type", b"pure-token", b"token", b"FAST"],
+       [b"name", b"slow", b"type", b"pure-token", b"token", b"SLOW", b"since", b"2.0.0"]]],
+     [b"name", b"extra", b"type", b"string", b"flags", ["optional", "multiple"]]]]
+# What SetCommandInfo and CreateSubcommand answered at load (tm.cmdinfo log).
+CMDINFO_LOG = (
+    b"create-sub1 ok,create-sub2 ok,create-sub1-again err,create-sub1-deeper err,create-sub-of-described err,"
+    b"info-sub2 ok,info-described ok,info-keynum ok,no-version err EINVAL,history-without-changes err EINVAL,"
+    b"keyspec-ro-and-rw err EINVAL,keyspec-no-ro-rw-ow-rm err EINVAL,keyspec-insert-and-delete err EINVAL,"
+    b"keyspec-keyword-null err EINVAL,keyspec-bs-7 err EINVAL,keyspec-fk-9 err EINVAL,arg-type-42 err EINVAL,"
+    b"arg-pure-token-without-token err EINVAL,arg-key-without-spec err EINVAL,arg-spec-not-key err EINVAL,"
+    b"arg-bad-flags err EINVAL,arg-oneof-without-subargs err EINVAL,arg-string-with-subargs err EINVAL,"
+    b"arg-nested-invalid err EINVAL,valid ok,valid-again err EEXIST")
+
+
+def test_command_info_set_by_module(c):
+    """SetCommandInfo: summary, complexity, since, history, tips, arity,
+    key specs (index / keyword begin search, range / keynum find keys,
+    notes) and arguments reach COMMAND INFO, COMMAND DOCS, COMMAND GETKEYS
+    and the arity check; the legacy (first, last, step) is recomputed from
+    the key specs ("movablekeys" when they cannot say it). An invalid info
+    is refused with EINVAL and changes nothing; a second info, EEXIST."""
+    assert x(c, "tm.cmdinfo", "log") == CMDINFO_LOG
+    assert x(c, "COMMAND", "INFO", "tm.described") == [DESCRIBED_INFO]
+    assert x(c, "COMMAND", "DOCS", "tm.described") == [b"tm.described", DESCRIBED_DOCS]
+    assert x(c, "COMMAND", "GETKEYS", "tm.described", "k1") == [b"k1"]
+    assert x(c, "COMMAND", "GETKEYS", "tm.described", "k1", "COUNT", "3", "STORE", "k2") == [b"k1", b"k2"]
+    assert x(c, "COMMAND", "GETKEYS", "tm.described", "k1", "STORE") == [b"k1"]
+    assert err_text(x(c, "tm.described")) == "ERR wrong number of arguments for 'tm.described' command"
+    assert x(c, "tm.described", "k", "FAST") == [b"tm.described", b"k", b"FAST"]
+    # Key numbers (keynum): the legacy 2, 2, 1 given to CreateCommand is
+    # replaced.
+    assert x(c, "COMMAND", "INFO", "tm.keynum") == [[
+        b"tm.keynum", -3, ["readonly", "module", "movablekeys"], 0, 0, 0, [], [],
+        [keyspec(["RO", "access"], index_at(1),
+                 [b"type", b"keynum", b"spec", [b"keynumidx", 0, b"firstkey", 1, b"keystep", 1]])], []]]
+    assert x(c, "COMMAND", "GETKEYS", "tm.keynum", "2", "a", "b", "c") == [b"a", b"b"]
+    for bad in (["5", "a", "b"], ["0", "a"]):
+        assert err_text(x(c, "COMMAND", "GETKEYS", "tm.keynum", *bad)) == \
+            "ERR Invalid arguments specified for command", bad
+    assert err_text(x(c, "tm.keynum", "1")) == "ERR wrong number of arguments for 'tm.keynum' command"
+    # tm.badinfo got only the first valid info: arity 2 and a summary.
+    assert x(c, "COMMAND", "INFO", "tm.badinfo") == [
+        [b"tm.badinfo", 2, ["readonly", "module", "fast"], 0, 0, 0, [], [], [], []]]
+    assert x(c, "COMMAND", "DOCS", "tm.badinfo") == [
+        b"tm.badinfo", [b"summary", b"Every earlier info was refused.", b"group", b"module", b"module", b"testmod"]]
+    assert x(c, "tm.badinfo", "x") == [b"tm.badinfo", b"x"]
+    assert err_text(x(c, "tm.badinfo", "x", "y")) == "ERR wrong number of arguments for 'tm.badinfo' command"
+    assert err_text(x(c, "COMMAND", "GETKEYS", "tm.badinfo", "a")) == "ERR The command has no key arguments"
 
 
 # ---------------------------------------------------------------- typed data shared by the persistence tests
@@ -1674,6 +2372,22 @@ def diff_commands():
               ("tm.clientinfo", "987654321"), ("tm.clientinfo", "987654321", "exists"), ("tm.events", "bogus"),
               ("tm.filter", "off"), ("tm.filter", "bogus"), ("tm.filter", "on", "bogus")]:
         add(*a)
+    # the Scan API, INFO sections, configs, command metadata, events
+    for a in [("tm.scan",), ("tm.scan", "types"), ("tm.scankey", "h"), ("tm.scankey", "zi"), ("tm.scankey", "t2"),
+              ("tm.scankey", "nokey"), ("tm.scan", "bogus"), ("INFO", "testmod_extra"), ("tm.infolog",),
+              ("INFO", "testmod_nosuch"), ("tm.infomode", "bogus"), ("tm.config", "registered"),
+              ("tm.config", "values"), ("CONFIG", "GET", "testmod.num"), ("CONFIG", "GET", "Testmod.Hidden"),
+              ("CONFIG", "SET", "testmod.num", "1001"), ("CONFIG", "SET", "testmod.mode", "nope"),
+              ("CONFIG", "SET", "testmod.mem", "2tb"), ("CONFIG", "SET", "testmod.fixed", "x"),
+              ("CONFIG", "SET", "testmod.str", "bad"), ("tm.cmdinfo", "log"), ("tm.cmdinfo", "get", "tm.described"),
+              ("tm.container", "sub1", "k"), ("tm.container", "sub2", "a"), ("tm.container", "nosuch"),
+              ("tm.container",), ("tm.described", "k", "COUNT", "1"), ("tm.keynum", "1"),
+              ("COMMAND", "GETKEYS", "tm.keynum", "2", "a", "b"), ("COMMAND", "GETKEYS", "tm.described", "a", "STORE",
+                                                                  "b"),
+              ("tm.eventloop", "bogus")]:
+        add(*a)
+    add("COMMAND", "INFO", "tm.described", "tm.keynum", "tm.container|sub2", "tm.badinfo", how="resp2")
+    add("COMMAND", "DOCS", "tm.described", "tm.badinfo", how="resp2")
     # transactions, scripts, blocking, flags
     add("MULTI")
     add("tm.tadd", "t3", "1", "1", "m")

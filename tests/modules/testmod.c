@@ -12,11 +12,17 @@
  * not offer leaves its pointer NULL: OnLoad logs the names (tm.missing
  * lists them too) and goes on, as modules built with Redis's header do.
  * The commands of the newer API groups (sorted-set iterators, Dict, server
- * events, command filters, server info and the like) answer "ERR the
- * server lacks RedisModule_X" then instead of calling a NULL pointer.
+ * events, command filters, server info, INFO sections, Scan, configs,
+ * command metadata and the like) answer "ERR the server lacks
+ * RedisModule_X" then instead of calling a NULL pointer.
  *
- * A load that succeeds subscribes to the server events tm.events logs and
- * makes the global dict of "tm.dict global".
+ * A load that succeeds subscribes to the server events tm.events logs,
+ * makes the global dict of "tm.dict global" and registers the INFO
+ * callback (tm.infomode). OnLoad also creates the commands that carry
+ * command metadata (tm.container with its subcommands sub1 and sub2,
+ * tm.described, tm.keynum, tm.badinfo) and registers the module's configs
+ * (testmod.*, see "module configs"), then calls LoadConfigs: a config
+ * value given at load that is refused fails the load.
  *
  * OnLoad arguments (all kept for tm.args): "notype" registers no data type
  * (so MODULE UNLOAD can succeed), "fail" makes OnLoad fail after it has
@@ -137,6 +143,207 @@ typedef void (*tm_filter_fn)(tm_filter_ctx *fctx);
 /* GetServerInfo's answer; REDISMODULE_OPTIONS_HANDLE_IO_ERRORS. */
 typedef struct tm_server_info tm_server_info;
 #define TM_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
+
+/* The later server events (RedisModuleEvent_ForkChild, _EventLoop,
+ * _Config; ids 12 ReplBackup and 14 ReplAsyncLoad are not used here) and
+ * the subevents of the ones tm.events logs since the third batch. */
+#define TM_EVENT_FORK_CHILD 13
+#define TM_EVENT_EVENTLOOP 15
+#define TM_EVENT_CONFIG 16
+#define TM_SUB_REPLICA_CHANGE_ONLINE 0  /* REDISMODULE_SUBEVENT_REPLICA_CHANGE_ONLINE */
+#define TM_SUB_REPLICA_CHANGE_OFFLINE 1 /* ..._OFFLINE */
+#define TM_SUB_MASTER_LINK_UP 0         /* REDISMODULE_SUBEVENT_MASTER_LINK_UP */
+#define TM_SUB_MASTER_LINK_DOWN 1       /* ..._DOWN */
+#define TM_SUB_LOADING_PROGRESS_RDB 0   /* REDISMODULE_SUBEVENT_LOADING_PROGRESS_RDB */
+#define TM_SUB_LOADING_PROGRESS_AOF 1   /* ..._AOF */
+#define TM_SUB_FORK_CHILD_BORN 0        /* REDISMODULE_SUBEVENT_FORK_CHILD_BORN */
+#define TM_SUB_FORK_CHILD_DIED 1        /* ..._DIED */
+#define TM_SUB_EVENTLOOP_BEFORE_SLEEP 0 /* REDISMODULE_SUBEVENT_EVENTLOOP_BEFORE_SLEEP */
+#define TM_SUB_EVENTLOOP_AFTER_SLEEP 1  /* ..._AFTER_SLEEP */
+#define TM_SUB_CONFIG_CHANGE 0          /* REDISMODULE_SUBEVENT_CONFIG_CHANGE */
+
+/* RedisModuleLoadingProgressV1: LoadingProgress's data; progress is
+ * 0..1024 (loaded bytes * 1024 / total), -1 when unknown. */
+typedef struct {
+    uint64_t version;
+    int32_t hz;
+    int32_t progress;
+} tm_loading_progress;
+
+/* RedisModuleConfigChangeV1: Config's data. Note the order: the count
+ * comes before the array of names (the API reference's prose lists them
+ * the other way round; the structure is this one). */
+typedef struct {
+    uint64_t version;
+    uint32_t num_changes;
+    const char **config_names;
+} tm_config_change;
+
+/* INFO sections (RegisterInfoFunc): RedisModuleInfoCtx and
+ * RedisModuleInfoFunc (for_crash_report is 1 when the server prints the
+ * INFO of a crash report). */
+typedef struct tm_info_ctx tm_info_ctx;
+typedef void (*tm_info_fn)(tm_info_ctx *ictx, int for_crash_report);
+
+/* The Scan API: RedisModuleScanCursor, RedisModuleScanCB (one key of the
+ * selected db; key may be NULL) and RedisModuleScanKeyCB (one element of a
+ * hash, set or sorted set; value NULL for a set). Both return void. */
+typedef struct tm_scan_cursor tm_scan_cursor;
+typedef void (*tm_scan_fn)(km_ctx *ctx, km_string *keyname, km_key *key, void *privdata);
+typedef void (*tm_scankey_fn)(km_key *key, km_string *field, km_string *value, void *privdata);
+
+/* Module configs: REDISMODULE_CONFIG_* flags (an unsigned int argument)
+ * and the callback types RedisModuleConfigGet{String,Bool,Numeric,Enum}Func,
+ * RedisModuleConfigSet{String,Bool,Numeric,Enum}Func and
+ * RedisModuleConfigApplyFunc. A setter or apply callback that fails may
+ * set *err to a string the server frees. */
+#define TM_CONFIG_DEFAULT 0
+#define TM_CONFIG_IMMUTABLE (1U << 0)
+#define TM_CONFIG_SENSITIVE (1U << 1)
+#define TM_CONFIG_HIDDEN (1U << 4)
+#define TM_CONFIG_PROTECTED (1U << 5)
+#define TM_CONFIG_DENY_LOADING (1U << 6)
+#define TM_CONFIG_MEMORY (1U << 7)
+#define TM_CONFIG_BITFLAGS (1U << 8)
+typedef km_string *(*tm_cfg_get_string_fn)(const char *name, void *privdata);
+typedef long long (*tm_cfg_get_numeric_fn)(const char *name, void *privdata);
+typedef int (*tm_cfg_get_bool_fn)(const char *name, void *privdata);
+typedef int (*tm_cfg_get_enum_fn)(const char *name, void *privdata);
+typedef int (*tm_cfg_set_string_fn)(const char *name, km_string *val, void *privdata, km_string **err);
+typedef int (*tm_cfg_set_numeric_fn)(const char *name, long long val, void *privdata, km_string **err);
+typedef int (*tm_cfg_set_bool_fn)(const char *name, int val, void *privdata, km_string **err);
+typedef int (*tm_cfg_set_enum_fn)(const char *name, int val, void *privdata, km_string **err);
+typedef int (*tm_cfg_apply_fn)(km_ctx *ctx, void *privdata, km_string **err);
+
+/* Command metadata (GetCommand, CreateSubcommand, SetCommandInfo), Redis
+ * 7.0's structures, field by field in Redis's order. RedisModuleCommand is
+ * opaque. The server steps through the history, key-spec and argument
+ * arrays by the sizes the version structure gives, so each array may
+ * grow in later versions; every array ends with an all-zero element (for
+ * key specs: begin_search_type 0). */
+typedef struct tm_command tm_command;
+
+/* RedisModuleCommandArgType (an enum, so an int). */
+enum {
+    TM_ARG_TYPE_STRING = 0,
+    TM_ARG_TYPE_INTEGER = 1,
+    TM_ARG_TYPE_DOUBLE = 2,
+    TM_ARG_TYPE_KEY = 3,
+    TM_ARG_TYPE_PATTERN = 4,
+    TM_ARG_TYPE_UNIX_TIME = 5,
+    TM_ARG_TYPE_PURE_TOKEN = 6,
+    TM_ARG_TYPE_ONEOF = 7, /* needs subargs */
+    TM_ARG_TYPE_BLOCK = 8  /* needs subargs */
+};
+/* REDISMODULE_CMD_ARG_* (an int field). */
+#define TM_CMD_ARG_NONE 0
+#define TM_CMD_ARG_OPTIONAL (1 << 0)
+#define TM_CMD_ARG_MULTIPLE (1 << 1)
+#define TM_CMD_ARG_MULTIPLE_TOKEN (1 << 2)
+
+/* RedisModuleKeySpecBeginSearchType and RedisModuleKeySpecFindKeysType
+ * (enums: ints); 0 marks "absent" in both. */
+enum { TM_KSPEC_BS_INVALID = 0, TM_KSPEC_BS_UNKNOWN = 1, TM_KSPEC_BS_INDEX = 2, TM_KSPEC_BS_KEYWORD = 3 };
+enum { TM_KSPEC_FK_OMITTED = 0, TM_KSPEC_FK_UNKNOWN = 1, TM_KSPEC_FK_RANGE = 2, TM_KSPEC_FK_KEYNUM = 3 };
+
+/* REDISMODULE_CMD_KEY_* key-spec flags (a uint64_t field). */
+#define TM_CMD_KEY_RO (1ULL << 0)
+#define TM_CMD_KEY_RW (1ULL << 1)
+#define TM_CMD_KEY_OW (1ULL << 2)
+#define TM_CMD_KEY_RM (1ULL << 3)
+#define TM_CMD_KEY_ACCESS (1ULL << 4)
+#define TM_CMD_KEY_UPDATE (1ULL << 5)
+#define TM_CMD_KEY_INSERT (1ULL << 6)
+#define TM_CMD_KEY_DELETE (1ULL << 7)
+#define TM_CMD_KEY_NOT_KEY (1ULL << 8)
+#define TM_CMD_KEY_INCOMPLETE (1ULL << 9)
+#define TM_CMD_KEY_VARIABLE_FLAGS (1ULL << 10)
+
+/* RedisModuleCommandArg, Redis 7.0's fields in order (7.2 appends
+ * `const char *display_text` after subargs). On x86-64: name 0, type 8,
+ * key_spec_index 12, token 16, summary 24, since 32, flags 40,
+ * deprecated_since 48, subargs 56; 64 bytes. */
+typedef struct tm_cmd_arg {
+    const char *name;
+    int type;           /* TM_ARG_TYPE_* */
+    int key_spec_index; /* the key spec of a KEY argument, else -1 */
+    const char *token;
+    const char *summary;
+    const char *since;
+    int flags; /* TM_CMD_ARG_* */
+    const char *deprecated_since;
+    struct tm_cmd_arg *subargs; /* ONEOF and BLOCK: zero-terminated array */
+} tm_cmd_arg;
+
+/* RedisModuleCommandHistoryEntry: since, then changes; 16 bytes. */
+typedef struct {
+    const char *since;
+    const char *changes;
+} tm_cmd_history;
+
+/* RedisModuleCommandKeySpec. On x86-64: notes 0, flags 8,
+ * begin_search_type 16, the bs union at 24 (index.pos: an int;
+ * keyword.keyword a pointer at 24, keyword.startfrom an int at 32), 16
+ * bytes; find_keys_type 40, the fk union at 44 (range: lastkey, keystep,
+ * limit; keynum: keynumidx, firstkey, keystep; three ints each), 12
+ * bytes; 56 bytes in all. */
+typedef struct {
+    const char *notes;
+    uint64_t flags;        /* TM_CMD_KEY_* */
+    int begin_search_type; /* TM_KSPEC_BS_* */
+    union {
+        struct {
+            int pos;
+        } index;
+        struct {
+            const char *keyword;
+            int startfrom;
+        } keyword;
+    } bs;
+    int find_keys_type; /* TM_KSPEC_FK_* */
+    union {
+        struct {
+            int lastkey;
+            int keystep;
+            int limit;
+        } range;
+        struct {
+            int keynumidx;
+            int firstkey;
+            int keystep;
+        } keynum;
+    } fk;
+} tm_cmd_keyspec;
+
+/* RedisModuleCommandInfoVersion: version 1 and the sizes of one history
+ * entry, key spec and argument as the module was built (x86-64: int at 0,
+ * size_t at 8, 16, 24; 32 bytes). REDISMODULE_COMMAND_INFO_VERSION points
+ * at such a structure holding {1, 16, 56, 64}. */
+typedef struct {
+    int version;
+    size_t sizeof_historyentry;
+    size_t sizeof_keyspec;
+    size_t sizeof_arg;
+} tm_cmd_info_version;
+
+/* RedisModuleCommandInfo (x86-64 offsets: version 0, summary 8,
+ * complexity 16, since 24, history 32, tips 40, arity 48, key_specs 56,
+ * args 64; 72 bytes). Every field but version is optional; arity 0 means
+ * -2 for a command with subcommands and -1 otherwise. */
+typedef struct {
+    const tm_cmd_info_version *version;
+    const char *summary;
+    const char *complexity;
+    const char *since;
+    tm_cmd_history *history; /* ends with {NULL, NULL} */
+    const char *tips;        /* space-separated */
+    int arity;
+    tm_cmd_keyspec *key_specs; /* ends with begin_search_type 0 */
+    tm_cmd_arg *args;          /* ends with an all-zero element */
+} tm_cmd_info;
+
+static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), sizeof(tm_cmd_keyspec),
+                                                   sizeof(tm_cmd_arg)};
 
 /* X(return type, name without the RedisModule_ prefix, parameter list) */
 #define TM_API(X)                                                                                                      \
@@ -290,7 +497,39 @@ typedef struct tm_server_info tm_server_info;
     X(uint64_t, MonotonicMicroseconds, (void))                                                                         \
     X(int, AvoidReplicaTraffic, (void))                                                                                \
     X(int, GetKeyspaceNotificationFlagsAll, (void))                                                                    \
-    X(void, SetModuleOptions, (km_ctx * ctx, int options))
+    X(void, SetModuleOptions, (km_ctx * ctx, int options))                                                             \
+    X(int, RegisterInfoFunc, (km_ctx * ctx, tm_info_fn cb))                                                            \
+    X(int, InfoAddSection, (tm_info_ctx * ictx, const char *name))                                                     \
+    X(int, InfoBeginDictField, (tm_info_ctx * ictx, const char *name))                                                 \
+    X(int, InfoEndDictField, (tm_info_ctx * ictx))                                                                     \
+    X(int, InfoAddFieldString, (tm_info_ctx * ictx, const char *field, km_string *value))                              \
+    X(int, InfoAddFieldCString, (tm_info_ctx * ictx, const char *field, const char *value))                            \
+    X(int, InfoAddFieldDouble, (tm_info_ctx * ictx, const char *field, double value))                                  \
+    X(int, InfoAddFieldLongLong, (tm_info_ctx * ictx, const char *field, long long value))                             \
+    X(int, InfoAddFieldULongLong, (tm_info_ctx * ictx, const char *field, unsigned long long value))                   \
+    X(tm_scan_cursor *, ScanCursorCreate, (void))                                                                      \
+    X(void, ScanCursorRestart, (tm_scan_cursor * cursor))                                                              \
+    X(void, ScanCursorDestroy, (tm_scan_cursor * cursor))                                                              \
+    X(int, Scan, (km_ctx * ctx, tm_scan_cursor * cursor, tm_scan_fn fn, void *privdata))                               \
+    X(int, ScanKey, (km_key * key, tm_scan_cursor * cursor, tm_scankey_fn fn, void *privdata))                         \
+    X(int, RegisterStringConfig,                                                                                       \
+      (km_ctx * ctx, const char *name, const char *default_val, unsigned int flags, tm_cfg_get_string_fn getfn,        \
+       tm_cfg_set_string_fn setfn, tm_cfg_apply_fn applyfn, void *privdata))                                           \
+    X(int, RegisterBoolConfig,                                                                                         \
+      (km_ctx * ctx, const char *name, int default_val, unsigned int flags, tm_cfg_get_bool_fn getfn,                  \
+       tm_cfg_set_bool_fn setfn, tm_cfg_apply_fn applyfn, void *privdata))                                             \
+    X(int, RegisterNumericConfig,                                                                                      \
+      (km_ctx * ctx, const char *name, long long default_val, unsigned int flags, long long min, long long max,        \
+       tm_cfg_get_numeric_fn getfn, tm_cfg_set_numeric_fn setfn, tm_cfg_apply_fn applyfn, void *privdata))             \
+    X(int, RegisterEnumConfig,                                                                                         \
+      (km_ctx * ctx, const char *name, int default_val, unsigned int flags, const char **enum_values,                  \
+       const int *int_values, int num_enum_vals, tm_cfg_get_enum_fn getfn, tm_cfg_set_enum_fn setfn,                   \
+       tm_cfg_apply_fn applyfn, void *privdata))                                                                       \
+    X(int, LoadConfigs, (km_ctx * ctx))                                                                                \
+    X(tm_command *, GetCommand, (km_ctx * ctx, const char *name))                                                      \
+    X(int, CreateSubcommand,                                                                                           \
+      (tm_command * parent, const char *name, km_cmd_fn fn, const char *flags, int first, int last, int step))         \
+    X(int, SetCommandInfo, (tm_command * command, const tm_cmd_info *info))
 
 #define TM_DECLARE(ret, name, params) static ret(*RedisModule_##name) params;
 TM_API(TM_DECLARE)
@@ -1822,15 +2061,22 @@ static int cmd_dict(km_ctx *ctx, km_string **argv, int argc)
 
 /* ------------------------------------------------------------------ server events */
 
-/* The events OnLoad subscribes to (CronLoop is counted, not logged). */
+/* The events OnLoad subscribes to (CronLoop, LoadingProgress and
+ * EventLoop are counted, not logged: they come too often). */
 static const uint64_t subscribed_events[] = {
     TM_EVENT_REPLICATION_ROLE_CHANGED,
     TM_EVENT_FLUSHDB,
     TM_EVENT_LOADING,
     TM_EVENT_CLIENT_CHANGE,
     TM_EVENT_SHUTDOWN,
+    TM_EVENT_REPLICA_CHANGE,
+    TM_EVENT_MASTER_LINK_CHANGE,
     TM_EVENT_CRON_LOOP,
+    TM_EVENT_LOADING_PROGRESS,
     TM_EVENT_SWAPDB,
+    TM_EVENT_FORK_CHILD,
+    TM_EVENT_EVENTLOOP,
+    TM_EVENT_CONFIG,
 };
 
 /* The log tm.events replies: one line per event, oldest first, up to a
@@ -1841,6 +2087,11 @@ static char *event_log[TM_EVENT_LOG_MAX];
 static size_t event_count, event_dropped;
 static long long cron_count;
 static long long cron_hz;
+/* LoadingProgress: events per subevent (rdb, aof), what the last one said. */
+static long long progress_count[2];
+static long long progress_hz, progress_last;
+/* EventLoop: events per subevent (before sleep, after sleep). */
+static long long eventloop_count[2];
 
 static void log_event(const char *fmt, ...)
 {
@@ -1863,6 +2114,8 @@ static void event_log_reset(void)
     event_count = event_dropped = 0;
     cron_count = 0;
     cron_hz = 0;
+    progress_count[0] = progress_count[1] = 0;
+    progress_hz = progress_last = 0;
 }
 
 static void on_server_event(km_ctx *ctx, tm_event eid, uint64_t sub, void *data)
@@ -1910,6 +2163,45 @@ static void on_server_event(km_ctx *ctx, tm_event eid, uint64_t sub, void *data)
         log_event("swapdb %d %d", si ? (int)si->dbnum_first : -9, si ? (int)si->dbnum_second : -9);
         break;
     }
+    case TM_EVENT_REPLICA_CHANGE:
+        log_event("replica %s", sub == TM_SUB_REPLICA_CHANGE_ONLINE    ? "online"
+                                : sub == TM_SUB_REPLICA_CHANGE_OFFLINE ? "offline"
+                                                                       : "?");
+        break;
+    case TM_EVENT_MASTER_LINK_CHANGE:
+        log_event("masterlink %s", sub == TM_SUB_MASTER_LINK_UP ? "up" : sub == TM_SUB_MASTER_LINK_DOWN ? "down" : "?");
+        break;
+    case TM_EVENT_LOADING_PROGRESS: {
+        tm_loading_progress *lp = data;
+        if (sub <= TM_SUB_LOADING_PROGRESS_AOF)
+            progress_count[sub]++;
+        progress_hz = lp ? lp->hz : -9;
+        progress_last = lp ? lp->progress : -9;
+        break;
+    }
+    case TM_EVENT_FORK_CHILD:
+        log_event("fork %s", sub == TM_SUB_FORK_CHILD_BORN ? "born" : sub == TM_SUB_FORK_CHILD_DIED ? "died" : "?");
+        break;
+    case TM_EVENT_EVENTLOOP:
+        if (sub <= TM_SUB_EVENTLOOP_AFTER_SLEEP)
+            eventloop_count[sub]++;
+        break;
+    case TM_EVENT_CONFIG: {
+        /* "config N name1 name2 ...", the names as the server gave them. */
+        tm_config_change *cc = data;
+        char line[256];
+        size_t used = 0;
+        if (!cc) {
+            log_event("config sub %llu (no data)", (unsigned long long)sub);
+            break;
+        }
+        used += (size_t)snprintf(line, sizeof(line), "config%s %u", sub == TM_SUB_CONFIG_CHANGE ? "" : " ?",
+                                 (unsigned)cc->num_changes);
+        for (uint32_t i = 0; i < cc->num_changes && used < sizeof(line) - 1; i++)
+            used += (size_t)snprintf(line + used, sizeof(line) - used, " %s", cc->config_names[i]);
+        log_event("%s", line);
+        break;
+    }
     default: log_event("event %llu sub %llu", (unsigned long long)eid.id, (unsigned long long)sub);
     }
 }
@@ -1926,10 +2218,12 @@ static void subscribe_events(km_ctx *ctx)
     }
 }
 
-/* tm.events [reset|cron]: the events logged since the last reset, oldest
- * first (with "(N dropped)" last if the log filled up); reset empties the
- * log and the CronLoop count: OK; cron: [CronLoop events counted, the hz
- * the last one gave]. */
+/* tm.events [reset|cron|progress]: the events logged since the last reset,
+ * oldest first (with "(N dropped)" last if the log filled up); reset
+ * empties the log and the CronLoop and LoadingProgress counts: OK; cron:
+ * [CronLoop events counted, the hz the last one gave]; progress:
+ * [LoadingProgress rdb events, aof events, the last one's hz, its
+ * progress]. */
 static int cmd_events(km_ctx *ctx, km_string **argv, int argc)
 {
     if (lacks(ctx, "SubscribeToServerEvent"))
@@ -1945,8 +2239,15 @@ static int cmd_events(km_ctx *ctx, km_string **argv, int argc)
         RedisModule_ReplyWithLongLong(ctx, cron_count);
         return RedisModule_ReplyWithLongLong(ctx, cron_hz);
     }
+    if (argc == 2 && arg_is(argv[1], "progress")) {
+        RedisModule_ReplyWithArray(ctx, 4);
+        RedisModule_ReplyWithLongLong(ctx, progress_count[0]);
+        RedisModule_ReplyWithLongLong(ctx, progress_count[1]);
+        RedisModule_ReplyWithLongLong(ctx, progress_hz);
+        return RedisModule_ReplyWithLongLong(ctx, progress_last);
+    }
     if (argc == 2)
-        return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.events [reset|cron]");
+        return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.events [reset|cron|progress]");
     RedisModule_ReplyWithArray(ctx, (long)(event_count + (event_dropped ? 1 : 0)));
     for (size_t i = 0; i < event_count; i++)
         RedisModule_ReplyWithCString(ctx, event_log[i]);
@@ -1956,6 +2257,23 @@ static int cmd_events(km_ctx *ctx, km_string **argv, int argc)
         RedisModule_ReplyWithCString(ctx, line);
     }
     return KM_OK;
+}
+
+/* tm.eventloop [reset]: [EventLoop before-sleep events, after-sleep
+ * events] counted since the last reset (reset: OK) */
+static int cmd_eventloop(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "SubscribeToServerEvent"))
+        return KM_OK;
+    if (argc > 2 || (argc == 2 && !arg_is(argv[1], "reset")))
+        return RedisModule_WrongArity(ctx);
+    if (argc == 2) {
+        eventloop_count[0] = eventloop_count[1] = 0;
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, eventloop_count[0]);
+    return RedisModule_ReplyWithLongLong(ctx, eventloop_count[1]);
 }
 
 /* tm.subevent id subevent: IsSubEventSupported for {id, version 1} */
@@ -2274,6 +2592,904 @@ static int cmd_options(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* ------------------------------------------------------------------ INFO sections */
+
+#define INFO_APIS                                                                                                      \
+    "RegisterInfoFunc InfoAddSection InfoBeginDictField InfoEndDictField InfoAddFieldString InfoAddFieldCString "      \
+    "InfoAddFieldDouble InfoAddFieldLongLong InfoAddFieldULongLong"
+
+/* What the INFO callback adds, chosen by tm.infomode:
+ *   normal: section NULL (the default one: plain=yes), section "stats"
+ *           (str, cstr, dbl, neg, big, ll, ull, the dict field
+ *           dict:a=1,b=two,c=1.5), section "extra" (n=7);
+ *   empty:  the same with "" for the first section's name;
+ *   early:  a field (early=x) before any section, then as normal;
+ *   nodictend: as normal, but neither dict field is ended (the second is
+ *           still open when the callback returns);
+ *   none:   nothing at all.
+ * Each call's answer goes into the log tm.infolog replies. */
+enum { INFO_NORMAL, INFO_EMPTY, INFO_EARLY, INFO_NODICTEND, INFO_NONE };
+static int info_mode = INFO_NORMAL;
+
+#define TM_INFO_LOG_MAX 64
+static char *info_log[TM_INFO_LOG_MAX];
+static size_t info_log_count;
+static long long info_calls;
+
+static void info_log_reset(void)
+{
+    for (size_t i = 0; i < info_log_count; i++)
+        RedisModule_Free(info_log[i]);
+    info_log_count = 0;
+}
+
+static void info_note(const char *what, int rc)
+{
+    if (info_log_count == TM_INFO_LOG_MAX)
+        return;
+    char line[128];
+    snprintf(line, sizeof(line), "%s=%s", what, rc == KM_OK ? "ok" : rc == KM_ERR ? "err" : "?");
+    info_log[info_log_count++] = RedisModule_Strdup(line);
+}
+
+static void tm_info_func(tm_info_ctx *ictx, int for_crash_report)
+{
+    info_log_reset();
+    info_calls++;
+    char line[64];
+    snprintf(line, sizeof(line), "crash=%d", for_crash_report);
+    info_log[info_log_count++] = RedisModule_Strdup(line);
+    if (info_mode == INFO_NONE)
+        return;
+    if (info_mode == INFO_EARLY)
+        info_note("early", RedisModule_InfoAddFieldCString(ictx, "early", "x"));
+
+    info_note(info_mode == INFO_EMPTY ? "section:\"\"" : "section:NULL",
+              RedisModule_InfoAddSection(ictx, info_mode == INFO_EMPTY ? "" : NULL));
+    info_note("plain", RedisModule_InfoAddFieldCString(ictx, "plain", "yes"));
+
+    info_note("section:stats", RedisModule_InfoAddSection(ictx, "stats"));
+    km_string *s = RedisModule_CreateString(NULL, "hello world", 11);
+    info_note("str", RedisModule_InfoAddFieldString(ictx, "str", s));
+    RedisModule_FreeString(NULL, s);
+    info_note("cstr", RedisModule_InfoAddFieldCString(ictx, "cstr", "c-value"));
+    info_note("dbl", RedisModule_InfoAddFieldDouble(ictx, "dbl", 3.14));
+    info_note("neg", RedisModule_InfoAddFieldDouble(ictx, "neg", -0.5));
+    info_note("big", RedisModule_InfoAddFieldDouble(ictx, "big", 1e300));
+    info_note("ll", RedisModule_InfoAddFieldLongLong(ictx, "ll", -42));
+    info_note("ull", RedisModule_InfoAddFieldULongLong(ictx, "ull", 18446744073709551615ULL));
+    info_note("dict", RedisModule_InfoBeginDictField(ictx, "dict"));
+    info_note("a", RedisModule_InfoAddFieldLongLong(ictx, "a", 1));
+    info_note("b", RedisModule_InfoAddFieldCString(ictx, "b", "two"));
+    info_note("c", RedisModule_InfoAddFieldDouble(ictx, "c", 1.5));
+    if (info_mode != INFO_NODICTEND)
+        info_note("enddict", RedisModule_InfoEndDictField(ictx));
+
+    info_note("section:extra", RedisModule_InfoAddSection(ictx, "extra"));
+    if (info_mode == INFO_NODICTEND) {
+        info_note("open", RedisModule_InfoBeginDictField(ictx, "open"));
+        info_note("x", RedisModule_InfoAddFieldLongLong(ictx, "x", 1));
+    }
+    info_note("n", RedisModule_InfoAddFieldLongLong(ictx, "n", 7));
+}
+
+/* tm.infomode normal|empty|early|nodictend|none: what the INFO callback
+ * adds from now on: OK */
+static int cmd_infomode(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, INFO_APIS))
+        return KM_OK;
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    static const char *modes[] = {"normal", "empty", "early", "nodictend", "none"};
+    for (int i = 0; i < (int)(sizeof(modes) / sizeof(modes[0])); i++) {
+        if (arg_is(argv[1], modes[i])) {
+            info_mode = i;
+            return RedisModule_ReplyWithSimpleString(ctx, "OK");
+        }
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.infomode normal|empty|early|nodictend|none");
+}
+
+/* tm.infolog: what the INFO callback's last run did: "crash=<its
+ * for_crash_report>", then "<call>=ok|err" for each Info* call in order;
+ * tm.infolog calls: how many times it ran. */
+static int cmd_infolog(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, INFO_APIS))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "calls"))
+        return RedisModule_ReplyWithLongLong(ctx, info_calls);
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_ReplyWithArray(ctx, (long)info_log_count);
+    for (size_t i = 0; i < info_log_count; i++)
+        RedisModule_ReplyWithCString(ctx, info_log[i]);
+    return KM_OK;
+}
+
+/* ------------------------------------------------------------------ the Scan API */
+
+#define SCAN_APIS "ScanCursorCreate ScanCursorRestart ScanCursorDestroy Scan ScanKey"
+
+/* What a scan collects: one line per key (or per element) as bytes. */
+typedef struct {
+    char **items;
+    size_t *lens;
+    size_t n, cap;
+    km_ctx *ctx;
+    int with_types; /* tm.scan types: "name type length" */
+    int deleting;   /* tm.scan delete: keys named del:* are deleted */
+    long long deleted;
+} scan_acc;
+
+static void acc_push(scan_acc *a, const char *p, size_t len)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->items = RedisModule_Realloc(a->items, a->cap * sizeof(*a->items));
+        a->lens = RedisModule_Realloc(a->lens, a->cap * sizeof(*a->lens));
+    }
+    a->items[a->n] = RedisModule_Alloc(len + 1);
+    memcpy(a->items[a->n], p, len);
+    a->items[a->n][len] = '\0';
+    a->lens[a->n++] = len;
+}
+
+static void acc_free(scan_acc *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        RedisModule_Free(a->items[i]);
+    RedisModule_Free(a->items);
+    RedisModule_Free(a->lens);
+    memset(a, 0, sizeof(*a));
+}
+
+static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen < blen ? -1 : alen > blen ? 1 : 0);
+}
+
+/* Sorts the items (byte order) and replies them as an array. */
+static void acc_reply_sorted(km_ctx *ctx, scan_acc *a)
+{
+    for (size_t i = 1; i < a->n; i++) { /* insertion sort: small inputs, no qsort context needed */
+        char *it = a->items[i];
+        size_t len = a->lens[i], j = i;
+        while (j > 0 && bytes_cmp(a->items[j - 1], a->lens[j - 1], it, len) > 0) {
+            a->items[j] = a->items[j - 1];
+            a->lens[j] = a->lens[j - 1];
+            j--;
+        }
+        a->items[j] = it;
+        a->lens[j] = len;
+    }
+    RedisModule_ReplyWithArray(ctx, (long)a->n);
+    for (size_t i = 0; i < a->n; i++)
+        RedisModule_ReplyWithStringBuffer(ctx, a->items[i], a->lens[i]);
+}
+
+static void scan_collect(km_ctx *ctx, km_string *keyname, km_key *key, void *privdata)
+{
+    scan_acc *a = privdata;
+    size_t len;
+    const char *p = str_of(keyname, &len);
+    if (a->deleting && len >= 4 && memcmp(p, "del:", 4) == 0) {
+        /* The API reference: deleting the current key is safe. */
+        km_key *k = RedisModule_OpenKey(ctx, keyname, KM_READ | KM_WRITE);
+        if (RedisModule_DeleteKey(k) == KM_OK)
+            a->deleted++;
+        RedisModule_CloseKey(k);
+        return;
+    }
+    if (!a->with_types) {
+        acc_push(a, p, len);
+        return;
+    }
+    /* The key handle is given "as best effort": open it when it is not. */
+    km_key *k = key ? key : RedisModule_OpenKey(ctx, keyname, KM_READ);
+    char line[600];
+    int n = snprintf(line, sizeof(line), "%.*s %d %zu%s", (int)(len > 500 ? 500 : len), p, RedisModule_KeyType(k),
+                     RedisModule_ValueLength(k), key ? "" : " (no handle)");
+    if (!key)
+        RedisModule_CloseKey(k);
+    acc_push(a, line, (size_t)n);
+}
+
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case 0: return "0";
+    case EINVAL: return "EINVAL";
+    case ENOENT: return "ENOENT";
+    default: return "other";
+    }
+}
+
+/* tm.scan [types|steps|restart|delete]: Scan over the selected db.
+ *   (none):  every key name, sorted;
+ *   types:   "name type length" for every key, sorted (KeyType and
+ *            ValueLength of the handle the callback gets);
+ *   steps:   [the number of Scan calls it took (each call 1 until the
+ *            last, which answers 0), the sorted names];
+ *   restart: [keys seen by a full scan, what one more Scan then answers
+ *            and its errno, keys seen by it, keys seen by a full scan
+ *            after ScanCursorRestart];
+ *   delete:  deletes every key named del:* from inside the callback:
+ *            [the number deleted, the sorted names of the others]. */
+static int cmd_scan(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, SCAN_APIS))
+        return KM_OK;
+    if (argc > 2)
+        return RedisModule_WrongArity(ctx);
+    scan_acc a;
+    memset(&a, 0, sizeof(a));
+    tm_scan_cursor *c = RedisModule_ScanCursorCreate();
+    if (argc == 1 || arg_is(argv[1], "types") || arg_is(argv[1], "steps") || arg_is(argv[1], "delete")) {
+        a.with_types = argc == 2 && arg_is(argv[1], "types");
+        a.deleting = argc == 2 && arg_is(argv[1], "delete");
+        long long calls = 1;
+        while (RedisModule_Scan(ctx, c, scan_collect, &a))
+            calls++;
+        if (argc == 2 && (arg_is(argv[1], "steps") || a.deleting)) {
+            RedisModule_ReplyWithArray(ctx, 2);
+            RedisModule_ReplyWithLongLong(ctx, a.deleting ? a.deleted : calls);
+        }
+        acc_reply_sorted(ctx, &a);
+    } else if (arg_is(argv[1], "restart")) {
+        while (RedisModule_Scan(ctx, c, scan_collect, &a)) {
+        }
+        size_t first = a.n;
+        errno = 0;
+        int rc = RedisModule_Scan(ctx, c, scan_collect, &a);
+        int err = errno;
+        size_t after = a.n - first;
+        RedisModule_ScanCursorRestart(c);
+        while (RedisModule_Scan(ctx, c, scan_collect, &a)) {
+        }
+        RedisModule_ReplyWithArray(ctx, 5);
+        RedisModule_ReplyWithLongLong(ctx, (long long)first);
+        RedisModule_ReplyWithLongLong(ctx, rc);
+        RedisModule_ReplyWithCString(ctx, errno_name(err));
+        RedisModule_ReplyWithLongLong(ctx, (long long)after);
+        RedisModule_ReplyWithLongLong(ctx, (long long)(a.n - first - after));
+    } else {
+        RedisModule_ReplyWithError(ctx, "ERR syntax: tm.scan [types|steps|restart|delete]");
+    }
+    RedisModule_ScanCursorDestroy(c);
+    acc_free(&a);
+    return KM_OK;
+}
+
+static void scankey_collect(km_key *key, km_string *field, km_string *value, void *privdata)
+{
+    (void)key;
+    scan_acc *a = privdata;
+    size_t flen, vlen = 0;
+    const char *f = str_of(field, &flen);
+    const char *v = value ? str_of(value, &vlen) : NULL;
+    /* field, a NUL byte, then "=value" or "(null)": sorts by field. */
+    char *buf = RedisModule_Alloc(flen + vlen + 8);
+    memcpy(buf, f, flen);
+    buf[flen] = '\0';
+    size_t n = flen + 1;
+    if (v) {
+        buf[n++] = '=';
+        memcpy(buf + n, v, vlen);
+        n += vlen;
+    } else {
+        memcpy(buf + n, "(null)", 6);
+        n += 6;
+    }
+    acc_push(a, buf, n);
+    RedisModule_Free(buf);
+}
+
+/* tm.scankey key: ScanKey over key (opened READ) until it answers 0:
+ * [the number of calls, the errno of the last one, the elements sorted
+ * by field as [field, value] (value nil when the callback got NULL), [what
+ * one more ScanKey answers, its errno]]. */
+static int cmd_scankey(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, SCAN_APIS))
+        return KM_OK;
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ);
+    tm_scan_cursor *c = RedisModule_ScanCursorCreate();
+    scan_acc a;
+    memset(&a, 0, sizeof(a));
+    long long calls = 0;
+    int rc, err;
+    do {
+        errno = 0;
+        rc = RedisModule_ScanKey(key, c, scankey_collect, &a);
+        err = errno;
+        calls++;
+    } while (rc && calls < 1000000);
+    errno = 0;
+    int again = RedisModule_ScanKey(key, c, scankey_collect, &a);
+    int again_err = errno;
+    RedisModule_ScanCursorDestroy(c);
+    if (key)
+        RedisModule_CloseKey(key);
+    /* Sort the "field\0..." items, then reply each as [field, value]. */
+    for (size_t i = 1; i < a.n; i++) {
+        char *it = a.items[i];
+        size_t len = a.lens[i], j = i;
+        while (j > 0 && bytes_cmp(a.items[j - 1], a.lens[j - 1], it, len) > 0) {
+            a.items[j] = a.items[j - 1];
+            a.lens[j] = a.lens[j - 1];
+            j--;
+        }
+        a.items[j] = it;
+        a.lens[j] = len;
+    }
+    RedisModule_ReplyWithArray(ctx, 4);
+    RedisModule_ReplyWithLongLong(ctx, calls);
+    RedisModule_ReplyWithCString(ctx, errno_name(err));
+    RedisModule_ReplyWithArray(ctx, (long)a.n);
+    for (size_t i = 0; i < a.n; i++) {
+        size_t flen = strlen(a.items[i]); /* up to the NUL written after the field */
+        const char *rest = a.items[i] + flen + 1;
+        size_t rlen = a.lens[i] - flen - 1;
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithStringBuffer(ctx, a.items[i], flen);
+        if (rlen && rest[0] == '=')
+            RedisModule_ReplyWithStringBuffer(ctx, rest + 1, rlen - 1);
+        else
+            RedisModule_ReplyWithNull(ctx);
+    }
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, again);
+    RedisModule_ReplyWithCString(ctx, errno_name(again_err));
+    acc_free(&a);
+    return KM_OK;
+}
+
+/* ------------------------------------------------------------------ module configs */
+
+#define CONFIG_APIS "RegisterStringConfig RegisterBoolConfig RegisterNumericConfig RegisterEnumConfig LoadConfigs"
+
+/* The module's side of its configs (the server asks the getters and tells
+ * the setters). Their names in CONFIG are testmod.<name>:
+ *   str     string, default "hello"; the setter refuses "bad" ("the value
+ *           bad is refused") and logs every value it gets;
+ *   fixed   string IMMUTABLE, default "stone";
+ *   secret  string SENSITIVE, default "pw";
+ *   flag    bool, default yes;
+ *   noload  bool DENY_LOADING, default no;
+ *   num     numeric -5..1000, default 10; the setter refuses 13 ("13 is
+ *           unlucky"); apply callback A, which fails while num is 666
+ *           ("apply refused 666");
+ *   mem     numeric MEMORY 0..2^40, default 1024; apply callback A (the
+ *           same function and privdata as num's: one call for both);
+ *   hidden  numeric HIDDEN, default 7;
+ *   prot    numeric PROTECTED, default 1;
+ *   mode    enum low=1 mid=2 high=4, default mid; apply callback B;
+ *   bits    enum BITFLAGS a=1 b=2 c=4, default 5;
+ *   strmem  string with the MEMORY flag (meant for numeric configs; Redis
+ *           7.0 takes it), default "x".
+ * Every setter and apply call is logged (tm.config log). */
+typedef struct {
+    km_string *val;
+} cfg_string;
+static cfg_string cfg_str, cfg_fixed, cfg_secret, cfg_strmem;
+static int cfg_flag, cfg_noload;
+static long long cfg_num, cfg_mem, cfg_hidden, cfg_prot;
+static int cfg_mode, cfg_bits;
+/* The apply callbacks' privdata. The server runs an apply callback once
+ * per CONFIG SET for each distinct (function, privdata) pair, and a
+ * config's privdata also goes to its getter and setter: so those find
+ * their value by the config's name, not by privdata. */
+static int cfg_apply_a, cfg_apply_b;
+
+#define TM_CFG_LOG_MAX 256
+static char *cfg_log[TM_CFG_LOG_MAX];
+static size_t cfg_log_count;
+/* Registration results, in order: "name ok|err errno". */
+static char cfg_registered[1024];
+
+static void cfg_note(const char *fmt, ...)
+{
+    if (cfg_log_count == TM_CFG_LOG_MAX)
+        return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    cfg_log[cfg_log_count++] = RedisModule_Strdup(line);
+}
+
+static void cfg_log_reset(void)
+{
+    for (size_t i = 0; i < cfg_log_count; i++)
+        RedisModule_Free(cfg_log[i]);
+    cfg_log_count = 0;
+}
+
+/* The config's own name, whether the callback got "name" or
+ * "testmod.name". */
+static const char *cfg_short(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+static cfg_string *cfg_string_slot(const char *name)
+{
+    name = cfg_short(name);
+    return !strcmp(name, "fixed")    ? &cfg_fixed
+           : !strcmp(name, "secret") ? &cfg_secret
+           : !strcmp(name, "strmem") ? &cfg_strmem
+                                     : &cfg_str;
+}
+
+static int *cfg_int_slot(const char *name)
+{
+    name = cfg_short(name);
+    return !strcmp(name, "noload") ? &cfg_noload
+           : !strcmp(name, "mode") ? &cfg_mode
+           : !strcmp(name, "bits") ? &cfg_bits
+                                   : &cfg_flag;
+}
+
+static long long *cfg_numeric_slot(const char *name)
+{
+    name = cfg_short(name);
+    return !strcmp(name, "mem")      ? &cfg_mem
+           : !strcmp(name, "hidden") ? &cfg_hidden
+           : !strcmp(name, "prot")   ? &cfg_prot
+                                     : &cfg_num;
+}
+
+static km_string *cfg_get_string(const char *name, void *privdata)
+{
+    (void)privdata;
+    return cfg_string_slot(name)->val;
+}
+
+static int cfg_set_string(const char *name, km_string *val, void *privdata, km_string **err)
+{
+    (void)privdata;
+    size_t len;
+    const char *p = str_of(val, &len);
+    cfg_note("set %s %.*s", name, (int)len, p);
+    if (arg_is(val, "bad")) {
+        *err = RedisModule_CreateString(NULL, "the value bad is refused", 24);
+        return KM_ERR;
+    }
+    cfg_string *c = cfg_string_slot(name);
+    if (c->val)
+        RedisModule_FreeString(NULL, c->val);
+    c->val = RedisModule_CreateString(NULL, p, len); /* val is freed after the call */
+    return KM_OK;
+}
+
+static int cfg_get_int(const char *name, void *privdata)
+{
+    (void)privdata;
+    return *cfg_int_slot(name);
+}
+
+static int cfg_set_int(const char *name, int val, void *privdata, km_string **err)
+{
+    (void)privdata;
+    (void)err;
+    cfg_note("set %s %d", name, val);
+    *cfg_int_slot(name) = val;
+    return KM_OK;
+}
+
+static long long cfg_get_numeric(const char *name, void *privdata)
+{
+    (void)privdata;
+    return *cfg_numeric_slot(name);
+}
+
+static int cfg_set_numeric(const char *name, long long val, void *privdata, km_string **err)
+{
+    (void)privdata;
+    cfg_note("set %s %lld", name, val);
+    if (val == 13) {
+        *err = RedisModule_CreateString(NULL, "13 is unlucky", 13);
+        return KM_ERR;
+    }
+    *cfg_numeric_slot(name) = val;
+    return KM_OK;
+}
+
+static int cfg_apply(km_ctx *ctx, void *privdata, km_string **err)
+{
+    (void)ctx;
+    int which_a = privdata == &cfg_apply_a;
+    cfg_note("apply %s", which_a ? "a" : privdata == &cfg_apply_b ? "b" : "?");
+    if (which_a && cfg_num == 666) {
+        *err = RedisModule_CreateString(NULL, "apply refused 666", 17);
+        return KM_ERR;
+    }
+    return KM_OK;
+}
+
+static void cfg_registered_note(const char *name, int rc, int err)
+{
+    size_t used = strlen(cfg_registered);
+    snprintf(cfg_registered + used, sizeof(cfg_registered) - used, "%s%s %s %s", used ? "," : "", name,
+             rc == KM_OK ? "ok" : "err",
+             rc == KM_OK       ? "-"
+             : err == EINVAL   ? "EINVAL"
+             : err == EALREADY ? "EALREADY"
+             : err == EBUSY    ? "EBUSY"
+                               : "other");
+}
+
+static const char *mode_names[] = {"low", "mid", "high"};
+static const int mode_values[] = {1, 2, 4};
+static const char *bits_names[] = {"a", "b", "c"};
+static const int bits_values[] = {1, 2, 4};
+
+/* Registers the configs above, then a few the server must refuse (their
+ * answers go to cfg_registered too), then LoadConfigs. Returns
+ * LoadConfigs's answer (KM_OK when the server lacks the API). */
+static int register_configs(km_ctx *ctx)
+{
+    cfg_registered[0] = '\0';
+    cfg_log_reset(); /* the log starts with what LoadConfigs does */
+    if (!RedisModule_RegisterStringConfig || !RedisModule_RegisterBoolConfig || !RedisModule_RegisterNumericConfig ||
+        !RedisModule_RegisterEnumConfig || !RedisModule_LoadConfigs)
+        return KM_OK;
+    int rc;
+#define REG(name, call)                                                                                                \
+    do {                                                                                                               \
+        errno = 0;                                                                                                     \
+        rc = (call);                                                                                                   \
+        cfg_registered_note(name, rc, errno);                                                                          \
+    } while (0)
+    REG("str", RedisModule_RegisterStringConfig(ctx, "str", "hello", TM_CONFIG_DEFAULT, cfg_get_string, cfg_set_string,
+                                                NULL, NULL));
+    REG("fixed", RedisModule_RegisterStringConfig(ctx, "fixed", "stone", TM_CONFIG_IMMUTABLE, cfg_get_string,
+                                                  cfg_set_string, NULL, NULL));
+    REG("secret", RedisModule_RegisterStringConfig(ctx, "secret", "pw", TM_CONFIG_SENSITIVE, cfg_get_string,
+                                                   cfg_set_string, NULL, NULL));
+    REG("flag",
+        RedisModule_RegisterBoolConfig(ctx, "flag", 1, TM_CONFIG_DEFAULT, cfg_get_int, cfg_set_int, NULL, NULL));
+    REG("noload",
+        RedisModule_RegisterBoolConfig(ctx, "noload", 0, TM_CONFIG_DENY_LOADING, cfg_get_int, cfg_set_int, NULL, NULL));
+    REG("num", RedisModule_RegisterNumericConfig(ctx, "num", 10, TM_CONFIG_DEFAULT, -5, 1000, cfg_get_numeric,
+                                                 cfg_set_numeric, cfg_apply, &cfg_apply_a));
+    REG("mem", RedisModule_RegisterNumericConfig(ctx, "mem", 1024, TM_CONFIG_MEMORY, 0, 1LL << 40, cfg_get_numeric,
+                                                 cfg_set_numeric, cfg_apply, &cfg_apply_a));
+    REG("hidden", RedisModule_RegisterNumericConfig(ctx, "hidden", 7, TM_CONFIG_HIDDEN, 0, 100, cfg_get_numeric,
+                                                    cfg_set_numeric, NULL, NULL));
+    REG("prot", RedisModule_RegisterNumericConfig(ctx, "prot", 1, TM_CONFIG_PROTECTED, 0, 100, cfg_get_numeric,
+                                                  cfg_set_numeric, NULL, NULL));
+    REG("mode", RedisModule_RegisterEnumConfig(ctx, "mode", 2, TM_CONFIG_DEFAULT, mode_names, mode_values, 3,
+                                               cfg_get_int, cfg_set_int, cfg_apply, &cfg_apply_b));
+    REG("bits", RedisModule_RegisterEnumConfig(ctx, "bits", 5, TM_CONFIG_BITFLAGS, bits_names, bits_values, 3,
+                                               cfg_get_int, cfg_set_int, NULL, NULL));
+    /* A name taken and a name with a character other than letters, digits
+     * and dashes: refused. MEMORY on a string config: accepted. */
+    REG("num(again)", RedisModule_RegisterNumericConfig(ctx, "num", 1, TM_CONFIG_DEFAULT, 0, 10, cfg_get_numeric,
+                                                        cfg_set_numeric, NULL, NULL));
+    REG("bad name",
+        RedisModule_RegisterBoolConfig(ctx, "bad name", 1, TM_CONFIG_DEFAULT, cfg_get_int, cfg_set_int, NULL, NULL));
+    REG("str-memory", RedisModule_RegisterStringConfig(ctx, "strmem", "x", TM_CONFIG_MEMORY, cfg_get_string,
+                                                       cfg_set_string, NULL, NULL));
+#undef REG
+    errno = 0;
+    rc = RedisModule_LoadConfigs(ctx);
+    cfg_registered_note("LoadConfigs", rc, errno);
+    return rc;
+}
+
+/* tm.config log|reset|values|registered:
+ *   log:        the setter and apply calls since the last reset ("set
+ *               <name as the callback got it> <value>", "apply a|b");
+ *   reset:      empties that log: OK;
+ *   values:     what the module holds: [str, fixed, secret, flag, noload,
+ *               num, mem, hidden, prot, mode, bits];
+ *   registered: the Register*Config and LoadConfigs answers at load, as
+ *               "name ok|err errno" joined by commas. */
+static int cmd_config(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, CONFIG_APIS))
+        return KM_OK;
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "log")) {
+        RedisModule_ReplyWithArray(ctx, (long)cfg_log_count);
+        for (size_t i = 0; i < cfg_log_count; i++)
+            RedisModule_ReplyWithCString(ctx, cfg_log[i]);
+        return KM_OK;
+    }
+    if (arg_is(argv[1], "reset")) {
+        cfg_log_reset();
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "registered"))
+        return RedisModule_ReplyWithCString(ctx, cfg_registered);
+    if (arg_is(argv[1], "values")) {
+        RedisModule_ReplyWithArray(ctx, 11);
+        cfg_string *strs[] = {&cfg_str, &cfg_fixed, &cfg_secret};
+        for (int i = 0; i < 3; i++) {
+            if (strs[i]->val)
+                RedisModule_ReplyWithString(ctx, strs[i]->val);
+            else
+                RedisModule_ReplyWithNull(ctx);
+        }
+        RedisModule_ReplyWithLongLong(ctx, cfg_flag);
+        RedisModule_ReplyWithLongLong(ctx, cfg_noload);
+        RedisModule_ReplyWithLongLong(ctx, cfg_num);
+        RedisModule_ReplyWithLongLong(ctx, cfg_mem);
+        RedisModule_ReplyWithLongLong(ctx, cfg_hidden);
+        RedisModule_ReplyWithLongLong(ctx, cfg_prot);
+        RedisModule_ReplyWithLongLong(ctx, cfg_mode);
+        return RedisModule_ReplyWithLongLong(ctx, cfg_bits);
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.config log|reset|values|registered");
+}
+
+static void configs_free(void)
+{
+    cfg_string *strs[] = {&cfg_str, &cfg_fixed, &cfg_secret, &cfg_strmem};
+    for (int i = 0; i < 4; i++) {
+        if (strs[i]->val)
+            RedisModule_FreeString(NULL, strs[i]->val);
+        strs[i]->val = NULL;
+    }
+    cfg_log_reset();
+}
+
+/* ------------------------------------------------------------------ command metadata */
+
+#define CMDINFO_APIS "GetCommand CreateSubcommand SetCommandInfo"
+
+/* tm.container sub1 key / tm.container sub2 key1 key2: [the subcommand's
+ * name as called, argc] */
+static int cmd_container_sub(km_ctx *ctx, km_string **argv, int argc)
+{
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithString(ctx, argv[1]);
+    return RedisModule_ReplyWithLongLong(ctx, argc);
+}
+
+/* tm.described key [COUNT n] [STORE dest] [FAST|SLOW] and tm.keynum
+ * numkeys key [key ...]: their arguments, as given (the server checked
+ * the arity declared in their command info). */
+static int cmd_echo_args(km_ctx *ctx, km_string **argv, int argc)
+{
+    RedisModule_ReplyWithArray(ctx, argc);
+    for (int i = 0; i < argc; i++)
+        RedisModule_ReplyWithString(ctx, argv[i]);
+    return KM_OK;
+}
+
+/* tm.described's command info: everything a version 1 info holds. */
+static tm_cmd_history described_history[] = {
+    {"1.2.4", "Added the `COUNT` argument."},
+    {"2.0.0", "Added the `STORE` and `FAST`/`SLOW` arguments."},
+    {NULL, NULL},
+};
+static tm_cmd_keyspec described_keyspecs[] = {
+    {.notes = "the key read",
+     .flags = TM_CMD_KEY_RO | TM_CMD_KEY_ACCESS,
+     .begin_search_type = TM_KSPEC_BS_INDEX,
+     .bs.index.pos = 1,
+     .find_keys_type = TM_KSPEC_FK_RANGE,
+     .fk.range = {0, 1, 0}},
+    {.flags = TM_CMD_KEY_OW | TM_CMD_KEY_UPDATE,
+     .begin_search_type = TM_KSPEC_BS_KEYWORD,
+     .bs.keyword = {"STORE", 2},
+     .find_keys_type = TM_KSPEC_FK_RANGE,
+     .fk.range = {0, 1, 0}},
+    {0},
+};
+static tm_cmd_arg described_mode_args[] = {
+    {.name = "fast", .type = TM_ARG_TYPE_PURE_TOKEN, .key_spec_index = -1, .token = "FAST"},
+    {.name = "slow", .type = TM_ARG_TYPE_PURE_TOKEN, .key_spec_index = -1, .token = "SLOW", .since = "2.0.0"},
+    {0},
+};
+static tm_cmd_arg described_args[] = {
+    {.name = "key", .type = TM_ARG_TYPE_KEY, .key_spec_index = 0, .summary = "the key to read"},
+    {.name = "count",
+     .type = TM_ARG_TYPE_INTEGER,
+     .key_spec_index = -1,
+     .token = "COUNT",
+     .since = "1.2.4",
+     .flags = TM_CMD_ARG_OPTIONAL},
+    {.name = "dest",
+     .type = TM_ARG_TYPE_KEY,
+     .key_spec_index = 1,
+     .token = "STORE",
+     .since = "2.0.0",
+     .flags = TM_CMD_ARG_OPTIONAL},
+    {.name = "mode",
+     .type = TM_ARG_TYPE_ONEOF,
+     .key_spec_index = -1,
+     .flags = TM_CMD_ARG_OPTIONAL,
+     .deprecated_since = "3.0.0",
+     .subargs = described_mode_args},
+    {.name = "extra",
+     .type = TM_ARG_TYPE_STRING,
+     .key_spec_index = -1,
+     .flags = TM_CMD_ARG_OPTIONAL | TM_CMD_ARG_MULTIPLE},
+    {0},
+};
+static tm_cmd_info described_info = {
+    .version = &tm_cmd_info_v1,
+    .summary = "Reads a key, maybe stores it.",
+    .complexity = "O(N) where N is the count",
+    .since = "1.0.0",
+    .history = described_history,
+    .tips = "nondeterministic_output request_policy:all_shards",
+    .arity = -2,
+    .key_specs = described_keyspecs,
+    .args = described_args,
+};
+
+/* tm.container sub2: two keys from argument 2, arity 4. */
+static tm_cmd_keyspec sub2_keyspecs[] = {
+    {.flags = TM_CMD_KEY_RW | TM_CMD_KEY_INSERT,
+     .begin_search_type = TM_KSPEC_BS_INDEX,
+     .bs.index.pos = 2,
+     .find_keys_type = TM_KSPEC_FK_RANGE,
+     .fk.range = {1, 1, 0}},
+    {0},
+};
+static tm_cmd_info sub2_info = {
+    .version = &tm_cmd_info_v1,
+    .summary = "The second subcommand.",
+    .arity = 4,
+    .key_specs = sub2_keyspecs,
+};
+
+/* tm.keynum numkeys key...: the keys counted by argument 1. The command is
+ * created with the legacy (first, last, step) 2, 2, 1, which the info may
+ * still replace. */
+static tm_cmd_keyspec keynum_keyspecs[] = {
+    {.flags = TM_CMD_KEY_RO | TM_CMD_KEY_ACCESS,
+     .begin_search_type = TM_KSPEC_BS_INDEX,
+     .bs.index.pos = 1,
+     .find_keys_type = TM_KSPEC_FK_KEYNUM,
+     .fk.keynum = {0, 1, 1}},
+    {0},
+};
+static tm_cmd_info keynum_info = {.version = &tm_cmd_info_v1, .arity = -3, .key_specs = keynum_keyspecs};
+
+/* What the metadata calls OnLoad makes answered, "what ok|err [errno]"
+ * joined by commas (tm.cmdinfo log); SetCommandInfo's errno only. */
+static char cmdinfo_log[2048];
+
+static void cmdinfo_note(const char *what, int rc, int err)
+{
+    size_t used = strlen(cmdinfo_log);
+    const char *e = rc == KM_OK || err < 0 ? "" : err == EINVAL ? " EINVAL" : err == EEXIST ? " EEXIST" : " other";
+    snprintf(cmdinfo_log + used, sizeof(cmdinfo_log) - used, "%s%s %s%s", used ? "," : "", what,
+             rc == KM_OK ? "ok" : "err", e);
+}
+
+/* Invalid infos SetCommandInfo must refuse (each on tm.badinfo), then a
+ * valid one, then the valid one again. */
+static void try_bad_infos(tm_command *cmd)
+{
+    static tm_cmd_history no_changes[] = {{"1.0.0", NULL}, {NULL, NULL}};
+    static tm_cmd_keyspec two_access[] = {
+        {.flags = TM_CMD_KEY_RO | TM_CMD_KEY_RW, .begin_search_type = TM_KSPEC_BS_INDEX, .bs.index.pos = 1}, {0}};
+    static tm_cmd_keyspec no_access[] = {
+        {.flags = TM_CMD_KEY_ACCESS, .begin_search_type = TM_KSPEC_BS_INDEX, .bs.index.pos = 1}, {0}};
+    static tm_cmd_keyspec two_writes[] = {{.flags = TM_CMD_KEY_RW | TM_CMD_KEY_INSERT | TM_CMD_KEY_DELETE,
+                                           .begin_search_type = TM_KSPEC_BS_INDEX,
+                                           .bs.index.pos = 1},
+                                          {0}};
+    static tm_cmd_keyspec no_keyword[] = {
+        {.flags = TM_CMD_KEY_RO, .begin_search_type = TM_KSPEC_BS_KEYWORD, .bs.keyword = {NULL, 1}}, {0}};
+    static tm_cmd_keyspec bad_bs[] = {{.flags = TM_CMD_KEY_RO, .begin_search_type = 7}, {0}};
+    static tm_cmd_keyspec bad_fk[] = {
+        {.flags = TM_CMD_KEY_RO, .begin_search_type = TM_KSPEC_BS_INDEX, .bs.index.pos = 1, .find_keys_type = 9}, {0}};
+    static tm_cmd_arg bad_type[] = {{.name = "x", .type = 42, .key_spec_index = -1}, {0}};
+    static tm_cmd_arg token_missing[] = {{.name = "x", .type = TM_ARG_TYPE_PURE_TOKEN, .key_spec_index = -1}, {0}};
+    static tm_cmd_arg key_no_spec[] = {{.name = "x", .type = TM_ARG_TYPE_KEY, .key_spec_index = -1}, {0}};
+    static tm_cmd_arg spec_not_key[] = {{.name = "x", .type = TM_ARG_TYPE_STRING, .key_spec_index = 3}, {0}};
+    static tm_cmd_arg bad_flags[] = {{.name = "x", .type = TM_ARG_TYPE_STRING, .key_spec_index = -1, .flags = 1 << 5},
+                                     {0}};
+    static tm_cmd_arg oneof_empty[] = {{.name = "x", .type = TM_ARG_TYPE_ONEOF, .key_spec_index = -1}, {0}};
+    static tm_cmd_arg string_subargs[] = {
+        {.name = "x", .type = TM_ARG_TYPE_STRING, .key_spec_index = -1, .subargs = bad_flags}, {0}};
+    static tm_cmd_arg nested_bad[] = {
+        {.name = "x", .type = TM_ARG_TYPE_BLOCK, .key_spec_index = -1, .subargs = token_missing}, {0}};
+    const struct {
+        const char *what;
+        tm_cmd_info info;
+    } cases[] = {
+        {"no-version", {.version = NULL, .summary = "x"}},
+        {"history-without-changes", {.version = &tm_cmd_info_v1, .history = no_changes}},
+        {"keyspec-ro-and-rw", {.version = &tm_cmd_info_v1, .key_specs = two_access}},
+        {"keyspec-no-ro-rw-ow-rm", {.version = &tm_cmd_info_v1, .key_specs = no_access}},
+        {"keyspec-insert-and-delete", {.version = &tm_cmd_info_v1, .key_specs = two_writes}},
+        {"keyspec-keyword-null", {.version = &tm_cmd_info_v1, .key_specs = no_keyword}},
+        {"keyspec-bs-7", {.version = &tm_cmd_info_v1, .key_specs = bad_bs}},
+        {"keyspec-fk-9", {.version = &tm_cmd_info_v1, .key_specs = bad_fk}},
+        {"arg-type-42", {.version = &tm_cmd_info_v1, .args = bad_type}},
+        {"arg-pure-token-without-token", {.version = &tm_cmd_info_v1, .args = token_missing}},
+        {"arg-key-without-spec", {.version = &tm_cmd_info_v1, .args = key_no_spec}},
+        {"arg-spec-not-key", {.version = &tm_cmd_info_v1, .args = spec_not_key}},
+        {"arg-bad-flags", {.version = &tm_cmd_info_v1, .args = bad_flags}},
+        {"arg-oneof-without-subargs", {.version = &tm_cmd_info_v1, .args = oneof_empty}},
+        {"arg-string-with-subargs", {.version = &tm_cmd_info_v1, .args = string_subargs}},
+        {"arg-nested-invalid", {.version = &tm_cmd_info_v1, .args = nested_bad}},
+        {"valid", {.version = &tm_cmd_info_v1, .summary = "Every earlier info was refused.", .arity = 2}},
+        {"valid-again", {.version = &tm_cmd_info_v1, .summary = "A second info.", .arity = 3}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        errno = 0;
+        int rc = RedisModule_SetCommandInfo(cmd, &cases[i].info);
+        cmdinfo_note(cases[i].what, rc, errno);
+    }
+}
+
+/* Creates tm.container (sub1, sub2), tm.described, tm.keynum and
+ * tm.badinfo; the answers that are not OK go into cmdinfo_log. Returns
+ * KM_ERR when a command cannot be created at all. */
+static int register_command_metadata(km_ctx *ctx)
+{
+    cmdinfo_log[0] = '\0';
+    if (!RedisModule_GetCommand || !RedisModule_CreateSubcommand || !RedisModule_SetCommandInfo)
+        return KM_OK;
+    if (RedisModule_CreateCommand(ctx, "tm.container", NULL, "", 0, 0, 0) != KM_OK ||
+        RedisModule_CreateCommand(ctx, "tm.described", cmd_echo_args, "readonly", 0, 0, 0) != KM_OK ||
+        RedisModule_CreateCommand(ctx, "tm.keynum", cmd_echo_args, "readonly", 2, 2, 1) != KM_OK ||
+        RedisModule_CreateCommand(ctx, "tm.badinfo", cmd_echo_args, "readonly fast", 0, 0, 0) != KM_OK)
+        return KM_ERR;
+    tm_command *container = RedisModule_GetCommand(ctx, "tm.container");
+    if (!container)
+        return KM_ERR;
+    int rc;
+    rc = RedisModule_CreateSubcommand(container, "sub1", cmd_container_sub, "readonly fast", 2, 2, 1);
+    cmdinfo_note("create-sub1", rc, -1);
+    rc = RedisModule_CreateSubcommand(container, "sub2", cmd_container_sub, "write", 0, 0, 0);
+    cmdinfo_note("create-sub2", rc, -1);
+    rc = RedisModule_CreateSubcommand(container, "sub1", cmd_container_sub, "readonly", 0, 0, 0);
+    cmdinfo_note("create-sub1-again", rc, -1);
+    tm_command *sub1 = RedisModule_GetCommand(ctx, "tm.container|sub1");
+    rc = sub1 ? RedisModule_CreateSubcommand(sub1, "deeper", cmd_container_sub, "", 0, 0, 0) : -1;
+    cmdinfo_note("create-sub1-deeper", rc, -1);
+    tm_command *described = RedisModule_GetCommand(ctx, "tm.described");
+    rc = RedisModule_CreateSubcommand(described, "sub", cmd_container_sub, "", 0, 0, 0);
+    cmdinfo_note("create-sub-of-described", rc, -1);
+    tm_command *sub2 = RedisModule_GetCommand(ctx, "tm.container|sub2");
+    rc = sub2 ? RedisModule_SetCommandInfo(sub2, &sub2_info) : -1;
+    cmdinfo_note("info-sub2", rc, errno);
+    rc = RedisModule_SetCommandInfo(described, &described_info);
+    cmdinfo_note("info-described", rc, errno);
+    rc = RedisModule_SetCommandInfo(RedisModule_GetCommand(ctx, "tm.keynum"), &keynum_info);
+    cmdinfo_note("info-keynum", rc, errno);
+    try_bad_infos(RedisModule_GetCommand(ctx, "tm.badinfo"));
+    return KM_OK;
+}
+
+/* tm.cmdinfo log: what the metadata calls at load answered ("what ok|err
+ * [errno]", joined by commas); tm.cmdinfo get <name>: 1 when GetCommand
+ * finds name, else 0. */
+static int cmd_cmdinfo(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, CMDINFO_APIS))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return RedisModule_ReplyWithCString(ctx, cmdinfo_log);
+    if (argc == 3 && arg_is(argv[1], "get")) {
+        char *name = arg_dup(argv[2]);
+        tm_command *cmd = RedisModule_GetCommand(ctx, name);
+        RedisModule_Free(name);
+        return RedisModule_ReplyWithLongLong(ctx, cmd != NULL);
+    }
+    if (argc != 2 && argc != 3)
+        return RedisModule_WrongArity(ctx);
+    return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.cmdinfo log | get <name>");
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -2329,6 +3545,13 @@ static const struct {
     {"tm.avoidrepl", cmd_avoidrepl, "readonly fast", 0, 0, 0},
     {"tm.notifyall", cmd_notifyall, "readonly fast", 0, 0, 0},
     {"tm.options", cmd_options, "readonly fast", 0, 0, 0},
+    {"tm.eventloop", cmd_eventloop, "readonly fast", 0, 0, 0},
+    {"tm.infomode", cmd_infomode, "readonly fast", 0, 0, 0},
+    {"tm.infolog", cmd_infolog, "readonly fast", 0, 0, 0},
+    {"tm.scan", cmd_scan, "write", 0, 0, 0},
+    {"tm.scankey", cmd_scankey, "readonly", 1, 1, 1},
+    {"tm.config", cmd_config, "readonly fast", 0, 0, 0},
+    {"tm.cmdinfo", cmd_cmdinfo, "readonly fast", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -2336,6 +3559,7 @@ static int give_up(void)
 {
     RedisModule_Free(load_args);
     load_args = NULL;
+    configs_free();
     return KM_ERR;
 }
 
@@ -2407,7 +3631,14 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         if (!tm_type)
             return give_up();
     }
+    if (register_command_metadata(ctx) != KM_OK)
+        return give_up();
     if (fail)
+        return give_up();
+    /* A config value given at load (--testmod.x, MODULE LOADEX ... CONFIG)
+     * that a setter or the server refuses makes LoadConfigs fail, and the
+     * load with it. */
+    if (register_configs(ctx) != KM_OK)
         return give_up();
     /* Only a load that succeeds subscribes to events and makes the global
      * dict: Redis 7.0 keeps the subscriptions of a module whose OnLoad
@@ -2415,6 +3646,8 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     subscribe_events(ctx);
     if (RedisModule_CreateDict && !global_dict)
         global_dict = RedisModule_CreateDict(NULL);
+    if (RedisModule_RegisterInfoFunc)
+        RedisModule_RegisterInfoFunc(ctx, tm_info_func);
     return KM_OK;
 }
 
@@ -2428,6 +3661,8 @@ int RedisModule_OnUnload(km_ctx *ctx)
     /* The server drops the module's event subscriptions and filters. */
     event_log_reset();
     filter_log_reset();
+    info_log_reset();
+    configs_free();
     cmd_filter = NULL;
     if (global_dict) {
         dict_clear(global_dict);
