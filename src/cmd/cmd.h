@@ -101,6 +101,7 @@ typedef struct key_spec {
      * follows), the step, limit; keynum: where the count is (relative to the
      * first), where the keys start (relative to the first), the step. */
     int a, b, c;
+    const char *notes; /* a module's words on it; NULL for the table's */
 } key_spec;
 
 /* The begin-search and find-keys halves of a SPEC line. */

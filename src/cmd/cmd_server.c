@@ -54,7 +54,11 @@ static void reply_key_flags(client *c, uint32_t flags)
  * begin_search and find_keys, each search a map of its type and spec. */
 static void reply_key_spec(client *c, const key_spec *s)
 {
-    reply_map(R(c), 3);
+    reply_map(R(c), s->notes ? 4 : 3);
+    if (s->notes) {
+        reply_bulk_cstr(R(c), "notes");
+        reply_bulk_cstr(R(c), s->notes);
+    }
     reply_bulk_cstr(R(c), "flags");
     reply_key_flags(c, s->flags);
     reply_bulk_cstr(R(c), "begin_search");
@@ -467,23 +471,27 @@ static void config_set_cmd(client *c)
                 "settings.",
                 (int)c->argv[2 + 2 * failed].len, c->argv[2 + 2 * failed].ptr);
     }
-    /* Modules' apply callbacks, once each, after all the pairs are set. */
+    /* Modules' apply callbacks, once each, after all the pairs are set; one
+     * refusing puts every pair back (Redis names the parameter by its name
+     * inside the module). */
     const char *apply_failed = NULL;
+    char apply_name[256] = "";
     if (failed < 0 && module_config_apply(err, sizeof(err), &apply_failed) < 0) {
+        snprintf(apply_name, sizeof(apply_name), "%s", apply_failed);
         for (int i = 0; i < npairs; i++) {
             char *n2 = cstr(c->argv[2 + 2 * i]);
-            if (failed < 0 && strcasecmp(n2, apply_failed) == 0) {
-                failed = i;
-            }
             char e2[256];
             config_set(n2, old[i], e2, sizeof(e2), 1);
             alloc_free(n2);
         }
-        failed = failed < 0 ? 0 : failed;
+        char e3[256];
+        module_config_apply(e3, sizeof(e3), &apply_failed); /* the old values applied again */
     }
     module_config_apply_abandon();
     config_commit_abandon();
-    if (failed < 0) {
+    if (apply_name[0]) {
+        reply_errf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", apply_name, err);
+    } else if (failed < 0) {
         config_set_event(c, npairs);
         reply_ok(R(c));
     } else if (unknown) {
@@ -548,6 +556,8 @@ void cmd_info(client *c)
             out = str_append(out, part, str_len(part));
             str_free(part);
         }
+        /* Modules' own sections come once, after the server's. */
+        out = module_info_sections(out, c->argv + 1, c->argc - 1);
     }
     reply_verbatim(R(c), out, str_len(out), "txt");
     str_free(out);

@@ -318,6 +318,9 @@ command *cmd_lookup_full(const char *name, size_t len)
     /* "config|get" names the subcommand even when CONFIG was renamed (as
      * Redis's COMMAND INFO does). */
     command *parent = cmd_lookup_original(name, (size_t)(bar - name));
+    if (!parent) {
+        parent = cmd_lookup(name, (size_t)(bar - name)); /* a module's container */
+    }
     return parent ? cmd_lookup_sub(parent, bar + 1, len - (size_t)(bar - name) - 1) : NULL;
 }
 

@@ -220,8 +220,7 @@ static void remember(km_module *m, km_command *kc)
 
 int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step)
 {
-    if (!ctx || !ctx->module || !name || !fn || strchr(name, ' ') || strchr(name, '|') ||
-        cmd_lookup(name, strlen(name))) {
+    if (!ctx || !ctx->module || !name || strchr(name, ' ') || strchr(name, '|') || cmd_lookup(name, strlen(name))) {
         return KM_ERR;
     }
     km_command *kc = alloc_zero(sizeof(*kc));
@@ -231,6 +230,9 @@ int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *s
         alloc_free(kc->name);
         alloc_free(kc);
         return KM_ERR;
+    }
+    if (!fn) {
+        kc->cmd.arity = -2; /* a container: only its subcommands run */
     }
     acl_command_added(&kc->cmd);
     remember(ctx->module, kc);
@@ -245,7 +247,7 @@ int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const 
                          int step)
 {
     km_command *pk = parent && (parent->flags & CMD_MODULE) ? km_command_of(parent) : NULL;
-    if (!pk || parent->parent || !name || !fn || strchr(name, ' ') || strchr(name, '|') ||
+    if (!pk || pk->fn || parent->parent || !name || !fn || strchr(name, ' ') || strchr(name, '|') ||
         parent->nsubs == KM_SUBS_MAX) {
         return KM_ERR;
     }
@@ -267,6 +269,7 @@ int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const 
         return KM_ERR;
     }
     sub->parent = parent;
+    sub->arity = -2; /* the container's name and its own, at least */
     parent->nsubs++;
     acl_command_added(sub);
     remember(pk->module, kc);

@@ -49,11 +49,16 @@ str module_config_get(const char *name, int *found);
 int module_config_protected(const char *name);
 /* CONFIG GET: the module parameters the patterns match, as reply pairs. */
 long long module_config_reply_matching(client *c, const sv *patterns, int n);
+/* CONFIG REWRITE: a module parameter's directive (NULL: no such one); the
+ * parameters not written in place that differ from their defaults. */
+str module_config_directive(const char *name);
+void module_config_rewrite_begin(void);
+str module_config_rewrite_rest(str out, int *has_signature, const char *signature);
 /* A value given for a module parameter no loaded module has (1, *name). */
 int module_config_unclaimed(const char **name);
 void module_config_drop_waiting(void);
 /* Modules' own INFO sections for INFO's section argument. */
-str module_info_sections(str s, const char *section, int everything);
+str module_info_sections(str s, const sv *sections, int n);
 /* INFO modules: "module:name=...,ver=...,api=1,..." per module. */
 str module_info_lines(str s);
 /* loadmodule directives seen while reading the configuration, loaded
@@ -78,7 +83,9 @@ void module_event_swapdb(int a, int b);
 void module_event_role(int now_replica, const char *host, int port);
 void module_event_replica(int online);
 void module_event_master_link(int up);
-void module_event_loading_progress(int aof, long long done, long long total);
+/* At most hz times a second; of the kind of load the last Loading event
+ * began. */
+void module_event_loading_progress(long long done, long long total);
 void module_event_fork_child(int born);
 /* EventLoop: before the loop sleeps (0) and after it wakes (1). */
 void module_event_loop(int after_sleep);

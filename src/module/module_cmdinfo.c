@@ -3,6 +3,7 @@
  * complexity, since, history, tips, key specs), shown by COMMAND INFO and
  * COMMAND DOCS and used for key extraction (ACL, GETKEYS) as Keel's own
  * commands' are. */
+#include <errno.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -48,6 +49,7 @@ static int convert_specs(const km_cmd_info *info, key_spec **out)
         const km_cmd_key_spec *m = at(info->key_specs, stride, (size_t)i);
         key_spec *k = &ks[i];
         k->flags = (uint32_t)m->flags & 0x7FF;
+        k->notes = dup_or_null(m->notes);
         switch (m->begin_search_type) {
         case KM_KSPEC_BS_INDEX:
             k->begin = KS_BEGIN_INDEX;
@@ -87,17 +89,149 @@ static int convert_specs(const km_cmd_info *info, key_spec **out)
     return n;
 }
 
+/* Argument descriptions (COMMAND DOCS has no use for them yet, but a bad
+ * one refuses the whole info, as in Redis). */
+enum { ARG_STRING, ARG_INTEGER, ARG_DOUBLE, ARG_KEY, ARG_PATTERN, ARG_UNIX_TIME, ARG_PURE_TOKEN, ARG_ONEOF, ARG_BLOCK };
+
+static int args_valid(const km_cmd_arg *args, size_t stride)
+{
+    for (size_t i = 0; args && ((const km_cmd_arg *)at(args, stride, i))->name; i++) {
+        const km_cmd_arg *a = at(args, stride, i);
+        if (a->type < ARG_STRING || a->type > ARG_BLOCK || (a->flags & ~7)) {
+            return 0;
+        }
+        if (a->type == ARG_PURE_TOKEN && !a->token) {
+            return 0;
+        }
+        if (a->type == ARG_KEY ? a->key_spec_index < 0 : a->key_spec_index != -1 && a->key_spec_index != 0) {
+            return 0;
+        }
+        int container = a->type == ARG_ONEOF || a->type == ARG_BLOCK;
+        if (container != (a->subargs != NULL) || (a->subargs && !args_valid(a->subargs, stride))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* What Redis refuses in an info: no version, a history entry without its
+ * changes, key specs with not exactly one of RO/RW/OW/RM or more than one
+ * of INSERT/DELETE/UPDATE, a keyword search without its keyword, unknown
+ * search kinds, bad arguments. */
+static int info_valid(const km_cmd_info *info)
+{
+    if (!info->version || info->version->version < 1) {
+        return 0;
+    }
+    for (size_t i = 0;
+         info->history && ((const km_cmd_history *)at(info->history, info->version->sizeof_historyentry, i))->since;
+         i++) {
+        if (!((const km_cmd_history *)at(info->history, info->version->sizeof_historyentry, i))->changes) {
+            return 0;
+        }
+    }
+    size_t stride = info->version->sizeof_keyspec;
+    for (size_t i = 0; info->key_specs && ((const km_cmd_key_spec *)at(info->key_specs, stride, i))->begin_search_type;
+         i++) {
+        const km_cmd_key_spec *k = at(info->key_specs, stride, i);
+        int access = __builtin_popcountll(k->flags & (KS_RO | KS_RW | KS_OW | KS_RM));
+        int change = __builtin_popcountll(k->flags & (KS_INSERT | KS_DELETE | KS_UPDATE));
+        if (access != 1 || change > 1 || k->begin_search_type > KM_KSPEC_BS_KEYWORD ||
+            k->find_keys_type > KM_KSPEC_FK_KEYNUM || k->find_keys_type < 0 ||
+            (k->begin_search_type == KM_KSPEC_BS_KEYWORD && !k->bs.keyword.keyword)) {
+            return 0;
+        }
+    }
+    return args_valid(info->args, info->version->sizeof_arg);
+}
+
+/* The arguments kept for COMMAND DOCS. */
+static km_doc_arg *copy_args(const km_cmd_arg *args, size_t stride, int *n)
+{
+    *n = 0;
+    while (args && ((const km_cmd_arg *)at(args, stride, (size_t)*n))->name) {
+        (*n)++;
+    }
+    km_doc_arg *out = *n ? alloc_zero(sizeof(km_doc_arg) * (size_t)*n) : NULL;
+    for (int i = 0; i < *n; i++) {
+        const km_cmd_arg *a = at(args, stride, (size_t)i);
+        km_doc_arg *d = &out[i];
+        d->name = dup_or_null(a->name);
+        d->type = a->type;
+        d->key_spec_index = a->key_spec_index;
+        d->token = dup_or_null(a->token);
+        d->summary = dup_or_null(a->summary);
+        d->since = dup_or_null(a->since);
+        d->deprecated_since = dup_or_null(a->deprecated_since);
+        d->flags = a->flags;
+        d->subargs = copy_args(a->subargs, stride, &d->nsubargs);
+    }
+    return out;
+}
+
+static void reply_args(client *c, const km_doc_arg *args, int n)
+{
+    static const char *const types[] = {"string",    "integer",    "double", "key",  "pattern",
+                                        "unix-time", "pure-token", "oneof",  "block"};
+    reply_array(R(c), n);
+    for (int i = 0; i < n; i++) {
+        const km_doc_arg *a = &args[i];
+        int fields = 2 + (a->type == ARG_KEY) + (a->token != NULL) + (a->summary != NULL) + (a->since != NULL) +
+                     (a->deprecated_since != NULL) + (a->flags != 0) + (a->nsubargs > 0);
+        reply_map(R(c), fields);
+        reply_bulk_cstr(R(c), "name");
+        reply_bulk_cstr(R(c), a->name);
+        reply_bulk_cstr(R(c), "type");
+        reply_bulk_cstr(R(c), types[a->type]);
+        if (a->type == ARG_KEY) {
+            reply_bulk_cstr(R(c), "key_spec_index");
+            reply_int(R(c), a->key_spec_index);
+        }
+        const char *texts[4][2] = {{"token", a->token},
+                                   {"summary", a->summary},
+                                   {"since", a->since},
+                                   {"deprecated_since", a->deprecated_since}};
+        for (int t = 0; t < 4; t++) {
+            if (texts[t][1]) {
+                reply_bulk_cstr(R(c), texts[t][0]);
+                reply_bulk_cstr(R(c), texts[t][1]);
+            }
+        }
+        if (a->flags) {
+            static const char *const words[] = {"optional", "multiple", "multiple_token"};
+            reply_bulk_cstr(R(c), "flags");
+            reply_set(R(c), __builtin_popcount((unsigned)a->flags));
+            for (int f = 0; f < 3; f++) {
+                if (a->flags & (1 << f)) {
+                    reply_status(R(c), words[f]);
+                }
+            }
+        }
+        if (a->nsubargs > 0) {
+            reply_bulk_cstr(R(c), "arguments");
+            reply_args(c, a->subargs, a->nsubargs);
+        }
+    }
+}
+
 static int api_set_command_info(command *cmd, const km_cmd_info *info)
 {
-    if (!cmd || !(cmd->flags & CMD_MODULE) || !info || !info->version || info->version->version < 1) {
+    if (!cmd || !(cmd->flags & CMD_MODULE) || !info || !info_valid(info)) {
+        errno = EINVAL;
         return KM_ERR;
     }
     km_command *kc = km_command_of(cmd);
+    if (kc->has_info) {
+        errno = EEXIST;
+        return KM_ERR;
+    }
     key_spec *specs = NULL;
     int nspecs = info->key_specs ? convert_specs(info, &specs) : -2;
     if (nspecs == -1) {
+        errno = EINVAL;
         return KM_ERR;
     }
+    kc->has_info = 1;
     if (info->arity) {
         cmd->arity = info->arity;
     }
@@ -125,6 +259,7 @@ static int api_set_command_info(command *cmd, const km_cmd_info *info)
             kc->history[2 * i + 1] = dup_or_null(h->changes);
         }
     }
+    kc->args = copy_args(info->args, info->version->sizeof_arg, &kc->nargs);
     if (nspecs >= 0) {
         alloc_free((void *)cmd->specs);
         cmd->specs = specs;
@@ -156,7 +291,7 @@ void module_command_docs(client *c, const command *cmd)
 {
     const km_command *kc = km_command_of(cmd);
     int n = 2 + (kc->summary != NULL) + (kc->since != NULL) + (kc->complexity != NULL) + (kc->nhistory > 0) +
-            (cmd->nsubs > 0);
+            (kc->nargs > 0) + (cmd->nsubs > 0);
     reply_map(R(c), n);
     if (kc->summary) {
         reply_bulk_cstr(R(c), "summary");
@@ -182,6 +317,10 @@ void module_command_docs(client *c, const command *cmd)
             reply_bulk_cstr(R(c), kc->history[2 * i]);
             reply_bulk_cstr(R(c), kc->history[2 * i + 1] ? kc->history[2 * i + 1] : "");
         }
+    }
+    if (kc->nargs > 0) {
+        reply_bulk_cstr(R(c), "arguments");
+        reply_args(c, kc->args, kc->nargs);
     }
     if (cmd->nsubs > 0) {
         reply_bulk_cstr(R(c), "subcommands");

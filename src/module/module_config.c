@@ -5,6 +5,7 @@
  * them (or the defaults). A module's setter may refuse a value with its
  * own error; its apply callback runs once per CONFIG SET, after all the
  * pairs are set. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,7 +39,8 @@ typedef struct km_config {
     void *get, *set;
     km_apply_fn apply;
     void *privdata;
-    str dflt; /* the default, as text */
+    str dflt;      /* the default, as text */
+    int rewritten; /* CONFIG REWRITE has written it already */
 } km_config;
 
 static km_config **configs;
@@ -109,14 +111,34 @@ static str value_text(km_config *cf)
     }
 }
 
-/* Sets cf from text through the module's setter: 0, or -1 with err. */
-static int set_text(km_config *cf, const char *value, char *err, size_t errlen)
+/* The module's getters, by type. */
+static long long get_int(km_config *cf)
+{
+    const char *short_name = cf->name + strlen(cf->module->name) + 1;
+    if (cf->type == CFG_NUMERIC) {
+        return ((long long (*)(const char *, void *))cf->get)(short_name, cf->privdata);
+    }
+    return ((int (*)(const char *, void *))cf->get)(short_name, cf->privdata);
+}
+
+/* Sets cf from text through the module's setter: 0, 1 when changed_only
+ * and the value is the one it has (the setter is not called), or -1 with
+ * err. */
+static int set_text(km_config *cf, const char *value, int changed_only, char *err, size_t errlen)
 {
     const char *short_name = cf->name + strlen(cf->module->name) + 1;
     km_string *merr = NULL;
     int rc = KM_OK;
     switch (cf->type) {
     case CFG_STRING: {
+        if (changed_only) {
+            str cur = value_text(cf);
+            int same = strcmp(cur, value) == 0;
+            str_free(cur);
+            if (same) {
+                return 1;
+            }
+        }
         km_string *v = km_string_new(NULL, value, strlen(value));
         rc = ((int (*)(const char *, km_string *, void *, km_string **))cf->set)(short_name, v, cf->privdata, &merr);
         km_string_release(NULL, v);
@@ -132,6 +154,9 @@ static int set_text(km_config *cf, const char *value, char *err, size_t errlen)
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
         }
+        if (changed_only && get_int(cf) == b) {
+            return 1;
+        }
         rc = ((int (*)(const char *, int, void *, km_string **))cf->set)(short_name, b, cf->privdata, &merr);
         break;
     }
@@ -139,28 +164,51 @@ static int set_text(km_config *cf, const char *value, char *err, size_t errlen)
         long long v;
         int ok;
         if (cf->flags & KM_CONFIG_MEMORY) {
-            ok = util_parse_memory(value, &v) == 0;
+            ok = util_parse_memory(value, &v);
         } else {
             ok = util_parse_ll(value, strlen(value), &v);
         }
         if (!ok) {
-            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            snprintf(err, errlen,
+                     (cf->flags & KM_CONFIG_MEMORY) ? "argument must be a memory value"
+                                                    : "argument couldn't be parsed into an integer");
             return -1;
         }
         if (v < cf->min || v > cf->max) {
             snprintf(err, errlen, "argument must be between %lld and %lld inclusive", cf->min, cf->max);
             return -1;
         }
+        if (changed_only && get_int(cf) == v) {
+            return 1;
+        }
         rc = ((int (*)(const char *, long long, void *, km_string **))cf->set)(short_name, v, cf->privdata, &merr);
         break;
     }
     default: {
-        int v = 0, found = 0;
-        for (int i = 0; i < cf->nenum && !found; i++) {
-            if (strcasecmp(cf->enum_names[i], value) == 0) {
-                v = cf->enum_values[i];
-                found = 1;
+        int v = 0, found = 1;
+        /* One name, or with BITFLAGS any number of them (their bits OR-ed). */
+        const char *p = value;
+        int words = 0;
+        while (found && *p) {
+            while (*p == ' ') {
+                p++;
             }
+            size_t len = strcspn(p, " ");
+            if (len == 0) {
+                break;
+            }
+            found = 0;
+            for (int i = 0; i < cf->nenum && !found; i++) {
+                if (strlen(cf->enum_names[i]) == len && strncasecmp(cf->enum_names[i], p, len) == 0) {
+                    v |= cf->enum_values[i];
+                    found = 1;
+                }
+            }
+            words++;
+            p += len;
+        }
+        if (words == 0 || (words > 1 && !(cf->flags & KM_CONFIG_BITFLAGS))) {
+            found = 0;
         }
         if (!found) {
             str list = str_empty(64);
@@ -170,6 +218,9 @@ static int set_text(km_config *cf, const char *value, char *err, size_t errlen)
             snprintf(err, errlen, "argument(s) must be one of the following: %s", list);
             str_free(list);
             return -1;
+        }
+        if (changed_only && get_int(cf) == v) {
+            return 1;
         }
         rc = ((int (*)(const char *, int, void *, km_string **))cf->set)(short_name, v, cf->privdata, &merr);
         break;
@@ -189,18 +240,25 @@ static int set_text(km_config *cf, const char *value, char *err, size_t errlen)
 static km_config *reg(km_ctx *ctx, const char *name, int type, int flags, void *get, void *set, km_apply_fn apply,
                       void *privdata)
 {
-    if (!ctx->module || !ctx->module->loading || !name || !name[0] || !get || !set) {
+    if (!ctx->module || !ctx->module->loading) {
+        errno = EBUSY; /* only while the module loads */
+        return NULL;
+    }
+    if (!name || !name[0] || !get || !set) {
+        errno = EINVAL;
         return NULL;
     }
     for (const char *p = name; *p; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
               *p == '_')) {
-            return NULL; /* Redis takes letters, digits, '-' and '_' */
+            errno = EINVAL; /* Redis takes letters, digits, '-' and '_' */
+            return NULL;
         }
     }
     char full[512];
     snprintf(full, sizeof(full), "%s.%s", ctx->module->name, name);
     if (find(full)) {
+        errno = EALREADY;
         return NULL;
     }
     km_config *cf = alloc_zero(sizeof(*cf));
@@ -300,7 +358,7 @@ static int api_load_configs(km_ctx *ctx)
                 break;
             }
         }
-        int rc = set_text(cf, given ? given : cf->dflt, err, sizeof(err));
+        int rc = set_text(cf, given ? given : cf->dflt, 0, err, sizeof(err));
         str_free(given);
         if (rc < 0) {
             log_msg(LOG_WARNING, "Issue during loading of configuration %s : %s", cf->name, err);
@@ -334,10 +392,11 @@ int module_config_set(const char *name, const char *value, char *err, size_t err
         snprintf(err, errlen, "can't set config while loading");
         return -1;
     }
-    if (set_text(cf, value, err, errlen) < 0) {
+    int rc = set_text(cf, value, !at_startup, err, errlen);
+    if (rc < 0) {
         return -1;
     }
-    if (!at_startup && cf->apply) {
+    if (rc == 0 && !at_startup && cf->apply) {
         int seen = 0;
         for (int i = 0; i < nto_apply && !seen; i++) {
             seen = to_apply[i]->apply == cf->apply && to_apply[i]->privdata == cf->privdata;
@@ -350,21 +409,28 @@ int module_config_set(const char *name, const char *value, char *err, size_t err
     return 0;
 }
 
+/* Runs the queued apply callbacks; on a refusal the queue stays, so the
+ * caller can run them again once it has put the old values back. */
 int module_config_apply(char *err, size_t errlen, const char **failed)
 {
     int rc = 0;
-    for (int i = 0; i < nto_apply && rc == 0; i++) {
+    for (int i = 0; i < nto_apply; i++) {
         km_config *cf = to_apply[i];
         km_ctx ctx;
         km_ctx_init(&ctx, cf->module, NULL);
         km_string *merr = NULL;
         if (cf->apply(&ctx, cf->privdata, &merr) != KM_OK) {
             snprintf(err, errlen, "%s", merr ? merr->s : "Apply failed");
-            *failed = cf->name;
+            if (rc == 0) {
+                *failed = cf->name + strlen(cf->module->name) + 1; /* Redis names it so */
+            }
             rc = -1;
         }
         km_string_release(NULL, merr);
         km_ctx_done(&ctx);
+        if (rc < 0) {
+            return rc;
+        }
     }
     nto_apply = 0;
     return rc;
@@ -402,7 +468,12 @@ long long module_config_reply_matching(client *c, const sv *patterns, int n)
                                       util_glob_match(pat.ptr, pat.len, cf->name, strlen(cf->name), 1);
             if (match) {
                 str v = value_text(cf);
-                reply_bulk_cstr(R(c), cf->name);
+                /* An exact name comes back as it was asked, as Redis answers. */
+                if (literal) {
+                    reply_bulk(R(c), pat.ptr, pat.len);
+                } else {
+                    reply_bulk_cstr(R(c), cf->name);
+                }
                 reply_bulk(R(c), v, str_len(v));
                 str_free(v);
                 pairs++;
@@ -411,6 +482,57 @@ long long module_config_reply_matching(client *c, const sv *patterns, int n)
         }
     }
     return pairs;
+}
+
+/* CONFIG REWRITE: the directive of a module parameter ("name value", a
+ * string quoted), or NULL when name is none. */
+str module_config_directive(const char *name)
+{
+    km_config *cf = find(name);
+    if (!cf) {
+        return NULL;
+    }
+    cf->rewritten = 1;
+    str v = value_text(cf);
+    str line = str_printf(str_empty(64), "%s ", cf->name);
+    line = cf->type == CFG_STRING ? str_append_quoted(line, v, str_len(v)) : str_append(line, v, str_len(v));
+    str_free(v);
+    return line;
+}
+
+void module_config_rewrite_begin(void)
+{
+    for (int i = 0; i < nconfigs; i++) {
+        configs[i]->rewritten = 0;
+    }
+}
+
+/* The parameters not rewritten in place whose value is not the default,
+ * appended to out one directive a line. */
+str module_config_rewrite_rest(str out, int *has_signature, const char *signature)
+{
+    for (int i = 0; i < nconfigs; i++) {
+        km_config *cf = configs[i];
+        if (cf->rewritten) {
+            continue;
+        }
+        str v = value_text(cf);
+        int changed = strcmp(v, cf->dflt) != 0;
+        str_free(v);
+        if (!changed) {
+            continue;
+        }
+        if (!*has_signature) {
+            out = str_append_cstr(out, signature);
+            out = str_append(out, "\n", 1);
+            *has_signature = 1;
+        }
+        str line = module_config_directive(cf->name);
+        out = str_append(out, line, str_len(line));
+        out = str_append(out, "\n", 1);
+        str_free(line);
+    }
+    return out;
 }
 
 int module_config_unclaimed(const char **name)

@@ -15,10 +15,21 @@ typedef void (*km_info_fn)(void *ictx, int for_crash_report);
 typedef struct km_info_ctx {
     km_module *module;
     str out;
-    const char *want; /* the section asked for; NULL: all of them */
-    int in_section;   /* a section is open and wanted */
-    int in_dict;      /* a dict field is open */
+    const sv *want; /* the sections asked for; NULL: all of them */
+    int nwant;
+    int in_section; /* a section is open and wanted */
+    int in_dict;    /* a dict field is open */
 } km_info_ctx;
+
+static int asked(const sv *want, int n, const char *name)
+{
+    for (int i = 0; i < n; i++) {
+        if (want[i].len == strlen(name) && strncasecmp(want[i].ptr, name, want[i].len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int api_register_info_func(km_ctx *ctx, km_info_fn fn)
 {
@@ -51,7 +62,7 @@ static int api_info_add_section(km_info_ctx *ic, const char *name)
     } else {
         snprintf(full, sizeof(full), "%s", ic->module->name);
     }
-    ic->in_section = !ic->want || strcasecmp(ic->want, full) == 0 || strcasecmp(ic->want, ic->module->name) == 0;
+    ic->in_section = !ic->want || asked(ic->want, ic->nwant, full) || asked(ic->want, ic->nwant, ic->module->name);
     if (!ic->in_section) {
         return KM_ERR;
     }
@@ -131,24 +142,25 @@ static int api_info_add_field_ulong_long(km_info_ctx *ic, const char *field, uns
     return add_field(ic, field, buf, (size_t)n);
 }
 
-/* The modules' sections for INFO's section argument (see the top). */
-str module_info_sections(str s, const char *section, int everything)
+/* The modules' sections for INFO's section arguments (see the top). */
+str module_info_sections(str s, const sv *sections, int n)
 {
-    int every_module = everything || strcasecmp(section, "modules") == 0;
+    int every_module = asked(sections, n, "everything") || asked(sections, n, "modules");
     for (int i = 0; i < module_count(); i++) {
         km_module *m = km_module_at(i);
         if (!m->info_fn) {
             continue;
         }
-        if (!every_module) {
-            size_t n = strlen(m->name);
-            int mine =
-                strcasecmp(section, m->name) == 0 || (strncasecmp(section, m->name, n) == 0 && section[n] == '_');
-            if (!mine) {
-                continue;
-            }
+        int mine = every_module || asked(sections, n, m->name);
+        size_t len = strlen(m->name);
+        for (int k = 0; k < n && !mine; k++) {
+            mine =
+                sections[k].len > len && strncasecmp(sections[k].ptr, m->name, len) == 0 && sections[k].ptr[len] == '_';
         }
-        km_info_ctx ic = {m, str_empty(256), every_module ? NULL : section, 0, 0};
+        if (!mine) {
+            continue;
+        }
+        km_info_ctx ic = {m, str_empty(256), every_module ? NULL : sections, n, 0, 0};
         m->info_fn(&ic, 0);
         end_dict(&ic);
         if (str_len(ic.out)) {

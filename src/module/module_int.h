@@ -15,6 +15,14 @@ typedef struct km_module km_module;
 
 /* A module command: the table entry dispatch sees, and the module's
  * function behind it. */
+/* An argument description of SetCommandInfo's, for COMMAND DOCS. */
+typedef struct km_doc_arg {
+    char *name, *token, *summary, *since, *deprecated_since;
+    int type, key_spec_index, flags;
+    struct km_doc_arg *subargs;
+    int nsubargs;
+} km_doc_arg;
+
 typedef struct km_command {
     command cmd;    /* a top-level command's entry */
     command *entry; /* the entry: &cmd, or a slot of the parent's subs */
@@ -25,6 +33,9 @@ typedef struct km_command {
     char *summary, *complexity, *since, *tips;
     char **history; /* since, changes pairs */
     int nhistory;
+    int has_info; /* SetCommandInfo was called (once is all Redis allows) */
+    km_doc_arg *args;
+    int nargs;
 } km_command;
 
 struct km_type {

@@ -761,7 +761,7 @@ static int replay_file(const char *path, int last)
             free_argv(argv, argc);
             valid = r.pos;
         }
-        if ((++cmds & 1023) == 0) {
+        if ((++cmds & 1023) == 1) { /* from the first command on */
             persistence_loading_progress(r.pos, r.size);
         }
         if (rc == READ_BAD) {

@@ -970,6 +970,7 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
 
 static int load_all(reader *r)
 {
+    uint64_t reported = 0; /* where the last progress report was */
     char magic[10] = {0};
     if (r_bytes(r, magic, 9) < 0 || memcmp(magic, "REDIS", 5) != 0) {
         return fail(r, "Wrong signature trying to load DB from file%s", "");
@@ -1093,7 +1094,9 @@ static int load_all(reader *r)
         if (type == 246) {
             return fail(r, "The RDB holds pre-release function data, which Keel cannot load%s", "");
         }
-        if (r->f && (++keys & 1023) == 0) {
+        /* Every 1024 keys or 2 MB, whichever comes first. */
+        if (r->f && ((++keys & 1023) == 0 || r->pos - reported >= (2u << 20))) {
+            reported = r->pos;
             persistence_loading_progress((long long)r->pos, (long long)r->size);
         }
         str key = r_string(r);

@@ -748,6 +748,9 @@ void repl_set_primary(const char *host, int port)
     lnk.multi_bytes = NULL;
     if (!host) {
         if (lnk.state != LINK_NONE) {
+            if (lnk.state == LINK_CONNECTED) {
+                module_event_master_link(0);
+            }
             lnk.state = LINK_NONE;
             lnk.host[0] = '\0';
             /* A new history continues ours: replicas that followed the old

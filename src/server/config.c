@@ -1798,6 +1798,7 @@ static str append_users(str out)
 
 static str rewrite_content(const char *old)
 {
+    module_config_rewrite_begin();
     str out = str_empty(strlen(old) + 1024);
     int seen[NDEFS] = {0};
     int has_signature = 0, users_written = 0;
@@ -1817,6 +1818,7 @@ static str rewrite_content(const char *old)
         }
         config_def *d = NULL;
         int is_user = 0;
+        str module_line = NULL;
         if (p < line + plen && *p != '#') {
             if (args) {
                 str_clear(args);
@@ -1827,6 +1829,7 @@ static str rewrite_content(const char *old)
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
                 is_user = strcasecmp(name, "user") == 0;
+                module_line = d ? NULL : module_config_directive(name);
             }
         } else if (plen == strlen(REWRITE_SIGNATURE) && memcmp(line, REWRITE_SIGNATURE, plen) == 0) {
             has_signature = 1;
@@ -1837,6 +1840,10 @@ static str rewrite_content(const char *old)
                 out = append_users(out);
                 users_written = 1;
             }
+        } else if (module_line) {
+            out = str_append(out, module_line, str_len(module_line));
+            out = str_append(out, "\n", 1);
+            str_free(module_line);
         } else if (!d) {
             out = str_append(out, line, len);
             out = str_append(out, "\n", 1);
@@ -1864,6 +1871,7 @@ static str rewrite_content(const char *old)
             out = append_directive(out, &defs[i]);
         }
     }
+    out = module_config_rewrite_rest(out, &has_signature, REWRITE_SIGNATURE);
     if (!users_written && !(server.cfg.aclfile && server.cfg.aclfile[0])) {
         if (!has_signature) {
             out = str_append_cstr(out, REWRITE_SIGNATURE "\n");

@@ -419,8 +419,5 @@ str info_generate(const char *section_name, int all, int everything)
     for (int i = 0; i < nextensions; i++) {
         s = extensions[i](s, section_name, all || everything || dflt);
     }
-    if (module_count() > 0) {
-        s = module_info_sections(s, section_name, everything);
-    }
     return s;
 }

@@ -299,10 +299,10 @@ void persistence_loading_progress(long long done, long long total)
     static int64_t last_ms;
     server.loading_done = done;
     server.loading_total = total;
+    module_event_loading_progress(done, total);
     if (!server.loading) {
         return; /* DEBUG RELOAD: inside a command, no events may run */
     }
-    module_event_loading_progress(server.cfg.appendonly, done, total);
     int64_t now = util_mono_us() / 1000;
     if (now - last_ms < 100) {
         return;

