@@ -357,6 +357,20 @@ int module_load(const char *path, const sv *args, int nargs)
     return 0;
 }
 
+/* The module's OnUnload, if it has one: KM_ERR when it refuses. */
+static int call_onunload(km_module *m)
+{
+    int (*onunload)(km_ctx *) = (int (*)(km_ctx *))(uintptr_t)dlsym(m->handle, "RedisModule_OnUnload");
+    if (!onunload) {
+        return KM_OK;
+    }
+    km_ctx ctx;
+    km_ctx_init(&ctx, m, NULL);
+    int rc = onunload(&ctx);
+    km_ctx_done(&ctx);
+    return rc;
+}
+
 int module_unload(const char *name, const char **err)
 {
     km_module *m = km_module_by_name(name);
@@ -372,16 +386,9 @@ int module_unload(const char *name, const char **err)
         *err = "the module has blocked clients, can't unload";
         return -1;
     }
-    int (*onunload)(km_ctx *) = (int (*)(km_ctx *))(uintptr_t)dlsym(m->handle, "RedisModule_OnUnload");
-    if (onunload) {
-        km_ctx ctx;
-        km_ctx_init(&ctx, m, NULL);
-        int rc = onunload(&ctx);
-        km_ctx_done(&ctx);
-        if (rc == KM_ERR) {
-            *err = "operation not possible.";
-            return -1;
-        }
+    if (call_onunload(m) == KM_ERR) {
+        *err = "operation not possible.";
+        return -1;
     }
     for (int i = 0; i < nmodules; i++) {
         if (modules[i] == m) {
@@ -404,6 +411,7 @@ void module_unload_last(void)
         return;
     }
     km_module *m = modules[--nmodules];
+    call_onunload(m); /* its answer does not matter: it goes */
     forget_state(m);
     void *h = m->handle;
     module_free(m);
