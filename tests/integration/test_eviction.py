@@ -69,10 +69,13 @@ def test_object_freq_grows_logarithmically(srv):
     srv.set("k", "v")
     assert srv.object("freq", "k") == 5  # a new key starts at LFU_INIT_VAL
     read(srv, ["k"], 100)
-    # About 10 after 100 hits at factor 10 (Redis's documented curve).
-    assert 7 <= srv.object("freq", "k") <= 14
+    # About 10 after 100 hits at factor 10 and 19 after 1000 (Redis's
+    # documented curve). The counter grows at random: these bounds hold in
+    # all of 200,000 simulated runs of Redis's increment rule (the tighter
+    # 7..14 and 14..26 failed about one run in 500).
+    assert 6 <= srv.object("freq", "k") <= 17
     read(srv, ["k"], 900)
-    assert 14 <= srv.object("freq", "k") <= 26
+    assert 11 <= srv.object("freq", "k") <= 32
     # OBJECT FREQ itself is not an access.
     f = srv.object("freq", "k")
     for _ in range(20):
