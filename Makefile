@@ -52,7 +52,7 @@ EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit integration integration-iothreads integration-epoll examples bench bench-patterns bench-evict format format-check docs clean fuzz
+.PHONY: all deps run test unit integration integration-iothreads integration-epoll examples bench bench-patterns bench-evict bench-modules format format-check docs clean fuzz
 
 all: deps $(BIN)
 
@@ -138,6 +138,11 @@ bench-patterns: all $(LOCKCYCLE_BIN) $(LOADGEN_BIN)
 # --lru-test, Keel and Redis side by side: about 8 minutes, so opt-in.
 bench-evict: all
 	$(PYTHON) bench/lru_quality.py
+
+# Module commands (the key API, Call, RediSearch), Keel and Redis side by
+# side with the same modules loaded (figures in docs/BENCHMARKS.md).
+bench-modules: all
+	$(PYTHON) bench/modules.py
 
 docs: all
 	$(PYTHON) scripts/gen_commands_md.py > docs/COMMANDS.md
