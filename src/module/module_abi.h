@@ -334,8 +334,7 @@ typedef struct km_cmd_arg {
     const char *since;
     int flags;
     const char *deprecated_since;
-    struct km_cmd_arg *subargs;
-    const char *display_text;
+    struct km_cmd_arg *subargs; /* (7.2 appends display_text; 7.0 has none) */
 } km_cmd_arg;
 
 typedef struct km_cmd_info {

@@ -56,10 +56,7 @@ typedef void (*blk_free_fn)(km_ctx *ctx, void *privdata);
 
 /* RedisModuleEvent, passed by value: the event's id and the version of the
  * structure its callback gets as data (1 for every event in Redis 7.0). */
-typedef struct {
-    uint64_t id;
-    uint64_t dataver;
-} tm_event;
+typedef km_event tm_event; /* module_abi.h's, checked against Redis by these tests */
 typedef void (*tm_event_fn)(km_ctx *ctx, tm_event eid, uint64_t subevent, void *data);
 
 /* RedisModuleEvent_* ids. */
@@ -87,11 +84,7 @@ typedef void (*tm_event_fn)(km_ctx *ctx, tm_event eid, uint64_t subevent, void *
 
 /* The data of FlushDB (RedisModuleFlushInfoV1): sync is 1 for a
  * synchronous flush, dbnum -1 for FLUSHALL. */
-typedef struct {
-    uint64_t version;
-    int32_t sync;
-    int32_t dbnum;
-} tm_flush_info;
+typedef km_flush_info tm_flush_info; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleClientInfoV1: ClientChange's data, GetClientInfoById's out. */
 #define TM_CLIENTINFO_VERSION 1
@@ -101,37 +94,14 @@ typedef struct {
 #define TM_CLIENTINFO_FLAG_TRACKING (1 << 3)
 #define TM_CLIENTINFO_FLAG_UNIXSOCKET (1 << 4)
 #define TM_CLIENTINFO_FLAG_MULTI (1 << 5)
-typedef struct {
-    uint64_t version;
-    uint64_t flags;
-    uint64_t id;
-    char addr[46];
-    uint16_t port;
-    uint16_t db;
-} tm_client_info;
+typedef km_client_info tm_client_info; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleReplicationInfoV1: ReplicationRoleChanged's data. */
-typedef struct {
-    uint64_t version;
-    int master;
-    char *masterhost;
-    int masterport;
-    char *replid1;
-    char *replid2;
-    uint64_t repl1_offset;
-    uint64_t repl2_offset;
-} tm_repl_info;
+typedef km_replication_info tm_repl_info; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleCronLoopV1 and RedisModuleSwapDbInfoV1. */
-typedef struct {
-    uint64_t version;
-    int32_t hz;
-} tm_cron_info;
-typedef struct {
-    uint64_t version;
-    int32_t dbnum_first;
-    int32_t dbnum_second;
-} tm_swapdb_info;
+typedef km_cron_loop tm_cron_info;     /* module_abi.h's, checked against Redis by these tests */
+typedef km_swapdb_info tm_swapdb_info; /* module_abi.h's, checked against Redis by these tests */
 
 /* Command filters: the filter handle, the context a filter callback gets,
  * REDISMODULE_CMDFILTER_NOSELF (not applied to the module's own Calls). */
@@ -164,20 +134,12 @@ typedef struct tm_server_info tm_server_info;
 
 /* RedisModuleLoadingProgressV1: LoadingProgress's data; progress is
  * 0..1024 (loaded bytes * 1024 / total), -1 when unknown. */
-typedef struct {
-    uint64_t version;
-    int32_t hz;
-    int32_t progress;
-} tm_loading_progress;
+typedef km_loading_progress tm_loading_progress; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleConfigChangeV1: Config's data. Note the order: the count
  * comes before the array of names (the API reference's prose lists them
  * the other way round; the structure is this one). */
-typedef struct {
-    uint64_t version;
-    uint32_t num_changes;
-    const char **config_names;
-} tm_config_change;
+typedef km_config_change tm_config_change; /* module_abi.h's, checked against Redis by these tests */
 
 /* INFO sections (RegisterInfoFunc): RedisModuleInfoCtx and
  * RedisModuleInfoFunc (for_crash_report is 1 when the server prints the
@@ -263,23 +225,10 @@ enum { TM_KSPEC_FK_OMITTED = 0, TM_KSPEC_FK_UNKNOWN = 1, TM_KSPEC_FK_RANGE = 2, 
  * `const char *display_text` after subargs). On x86-64: name 0, type 8,
  * key_spec_index 12, token 16, summary 24, since 32, flags 40,
  * deprecated_since 48, subargs 56; 64 bytes. */
-typedef struct tm_cmd_arg {
-    const char *name;
-    int type;           /* TM_ARG_TYPE_* */
-    int key_spec_index; /* the key spec of a KEY argument, else -1 */
-    const char *token;
-    const char *summary;
-    const char *since;
-    int flags; /* TM_CMD_ARG_* */
-    const char *deprecated_since;
-    struct tm_cmd_arg *subargs; /* ONEOF and BLOCK: zero-terminated array */
-} tm_cmd_arg;
+typedef km_cmd_arg tm_cmd_arg; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleCommandHistoryEntry: since, then changes; 16 bytes. */
-typedef struct {
-    const char *since;
-    const char *changes;
-} tm_cmd_history;
+typedef km_cmd_history tm_cmd_history; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleCommandKeySpec. On x86-64: notes 0, flags 8,
  * begin_search_type 16, the bs union at 24 (index.pos: an int;
@@ -287,60 +236,19 @@ typedef struct {
  * bytes; find_keys_type 40, the fk union at 44 (range: lastkey, keystep,
  * limit; keynum: keynumidx, firstkey, keystep; three ints each), 12
  * bytes; 56 bytes in all. */
-typedef struct {
-    const char *notes;
-    uint64_t flags;        /* TM_CMD_KEY_* */
-    int begin_search_type; /* TM_KSPEC_BS_* */
-    union {
-        struct {
-            int pos;
-        } index;
-        struct {
-            const char *keyword;
-            int startfrom;
-        } keyword;
-    } bs;
-    int find_keys_type; /* TM_KSPEC_FK_* */
-    union {
-        struct {
-            int lastkey;
-            int keystep;
-            int limit;
-        } range;
-        struct {
-            int keynumidx;
-            int firstkey;
-            int keystep;
-        } keynum;
-    } fk;
-} tm_cmd_keyspec;
+typedef km_cmd_key_spec tm_cmd_keyspec; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleCommandInfoVersion: version 1 and the sizes of one history
  * entry, key spec and argument as the module was built (x86-64: int at 0,
  * size_t at 8, 16, 24; 32 bytes). REDISMODULE_COMMAND_INFO_VERSION points
  * at such a structure holding {1, 16, 56, 64}. */
-typedef struct {
-    int version;
-    size_t sizeof_historyentry;
-    size_t sizeof_keyspec;
-    size_t sizeof_arg;
-} tm_cmd_info_version;
+typedef km_cmd_info_version tm_cmd_info_version; /* module_abi.h's, checked against Redis by these tests */
 
 /* RedisModuleCommandInfo (x86-64 offsets: version 0, summary 8,
  * complexity 16, since 24, history 32, tips 40, arity 48, key_specs 56,
  * args 64; 72 bytes). Every field but version is optional; arity 0 means
  * -2 for a command with subcommands and -1 otherwise. */
-typedef struct {
-    const tm_cmd_info_version *version;
-    const char *summary;
-    const char *complexity;
-    const char *since;
-    tm_cmd_history *history; /* ends with {NULL, NULL} */
-    const char *tips;        /* space-separated */
-    int arity;
-    tm_cmd_keyspec *key_specs; /* ends with begin_search_type 0 */
-    tm_cmd_arg *args;          /* ends with an all-zero element */
-} tm_cmd_info;
+typedef km_cmd_info tm_cmd_info; /* module_abi.h's, checked against Redis by these tests */
 
 static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), sizeof(tm_cmd_keyspec),
                                                    sizeof(tm_cmd_arg)};
