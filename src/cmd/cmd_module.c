@@ -37,7 +37,7 @@ static void loadex(client *c)
 {
     int i = 3;
     char err[256];
-    while (i + 2 < c->argc + 0 && arg_is(c, i, "CONFIG")) {
+    while (i + 2 < c->argc && arg_is(c, i, "CONFIG")) {
         char name[256], value[4096];
         snprintf(name, sizeof(name), "%.*s", (int)c->argv[i + 1].len, c->argv[i + 1].ptr);
         snprintf(value, sizeof(value), "%.*s", (int)c->argv[i + 2].len, c->argv[i + 2].ptr);

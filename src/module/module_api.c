@@ -24,17 +24,22 @@ void km_ctx_init(km_ctx *ctx, km_module *m, client *c)
     ctx->c = c;
 }
 
-void km_auto_add(km_ctx *ctx, int kind, void *p)
+/* Puts p on ctx's list of what its end frees, automatic memory or not. */
+static void auto_push(km_ctx *ctx, int kind, void *p)
 {
-    if (!ctx || !(ctx->flags & KCTX_AUTO_MEMORY)) {
-        return;
-    }
     if (ctx->nautos == ctx->cap_autos) {
         ctx->cap_autos = ctx->cap_autos ? ctx->cap_autos * 2 : 16;
         ctx->autos = alloc_resize(ctx->autos, sizeof(*ctx->autos) * (size_t)ctx->cap_autos);
     }
     ctx->autos[ctx->nautos].kind = kind;
     ctx->autos[ctx->nautos++].p = p;
+}
+
+void km_auto_add(km_ctx *ctx, int kind, void *p)
+{
+    if (ctx && (ctx->flags & KCTX_AUTO_MEMORY)) {
+        auto_push(ctx, kind, p);
+    }
 }
 
 int km_auto_forget(km_ctx *ctx, void *p)
@@ -115,10 +120,7 @@ static char *api_strdup(const char *s)
 static void *api_pool_alloc(km_ctx *ctx, size_t n)
 {
     void *p = alloc_zero(n ? n : 1);
-    int was = ctx->flags;
-    ctx->flags |= KCTX_AUTO_MEMORY;
-    km_auto_add(ctx, KAUTO_POOL, p);
-    ctx->flags = was;
+    auto_push(ctx, KAUTO_POOL, p);
     return p;
 }
 

@@ -253,7 +253,8 @@ static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len)
     const char *q = r->owned;
     if (parse(&q, r->owned + len, r) < 0) {
         free_elems(r);
-        memset(r, 0, sizeof(*r) - sizeof(str));
+        r->elems = NULL;
+        r->n = 0;
         r->type = KM_REPLY_UNKNOWN;
     }
     set_ctx(r, ctx);

@@ -185,10 +185,10 @@ static long long api_get_abs_expire(km_key *k)
 
 static int api_string_set(km_key *k, km_string *val)
 {
-    kobj *o = writable(k) ? find_for_write(k) : NULL;
-    if (!writable(k) || (o && o->type != OBJ_STRING && 0)) {
+    if (!writable(k)) {
         return KM_ERR;
     }
+    find_for_write(k); /* any old value goes, whatever its type, as in Redis */
     db_set(k->d, kobj_new_string(k->name, (sv){val->s, str_len(val->s)}, -1));
     changed(k);
     return KM_OK;

@@ -40,18 +40,7 @@ static int api_reply_with_simple_string(km_ctx *ctx, const char *msg)
 {
     rbuf *r = out(ctx);
     if (r) {
-        /* A status line must not hold line breaks: spaces in their place. */
-        size_t len = strlen(msg);
-        if (strpbrk(msg, "\r\n")) {
-            char *copy = alloc_strdup(msg);
-            for (size_t i = 0; i < len; i++) {
-                copy[i] = (copy[i] == '\r' || copy[i] == '\n') ? ' ' : copy[i];
-            }
-            reply_status_len(r, copy, len);
-            alloc_free(copy);
-        } else {
-            reply_status_len(r, msg, len);
-        }
+        reply_status(r, msg); /* line breaks become spaces there */
     }
     return KM_OK;
 }

@@ -77,10 +77,8 @@ static int api_scan(km_ctx *ctx, km_scan_cursor *cur, km_scan_fn fn, void *privd
         km_string *name = km_string_new(NULL, ns.v[i], str_len(ns.v[i]));
         km_key *k = NULL;
         if (db_find_raw(d, (sv){ns.v[i], str_len(ns.v[i])})) {
-            int was = ctx->flags;
-            ctx->flags &= ~KCTX_AUTO_MEMORY; /* the walk closes it itself */
             k = km_open_key(ctx, name, KM_READ | KM_OPEN_KEY_NOTOUCH);
-            ctx->flags = was;
+            km_auto_forget(ctx, k); /* the walk closes it itself */
         }
         fn(ctx, name, k, privdata);
         km_key_close(k);

@@ -226,6 +226,26 @@ static void io_done(km_io *io)
     io->key = NULL;
 }
 
+/* Doubles and floats go in their IEEE bytes, little endian, as Redis
+ * writes them. */
+static void put_le(km_io *io, uint64_t u, int n)
+{
+    unsigned char b[8];
+    for (int i = 0; i < n; i++) {
+        b[i] = (unsigned char)(u >> (8 * i));
+    }
+    rdb_out_bytes(io->out, b, (size_t)n);
+}
+
+static uint64_t get_le(const unsigned char *b, int n)
+{
+    uint64_t u = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        u = (u << 8) | b[i];
+    }
+    return u;
+}
+
 static void op(km_io *io, int code)
 {
     rdb_out_len(io->out, (uint64_t)code);
@@ -265,13 +285,9 @@ static void api_save_double(km_io *io, double d)
         return;
     }
     op(io, MOD_OP_DOUBLE);
-    unsigned char b[8];
     uint64_t u;
     memcpy(&u, &d, 8);
-    for (int i = 0; i < 8; i++) {
-        b[i] = (unsigned char)(u >> (8 * i)); /* little endian, as Redis writes it */
-    }
-    rdb_out_bytes(io->out, b, 8);
+    put_le(io, u, 8);
 }
 
 static void api_save_float(km_io *io, float f)
@@ -280,13 +296,9 @@ static void api_save_float(km_io *io, float f)
         return;
     }
     op(io, MOD_OP_FLOAT);
-    unsigned char b[4];
     uint32_t u;
     memcpy(&u, &f, 4);
-    for (int i = 0; i < 4; i++) {
-        b[i] = (unsigned char)(u >> (8 * i));
-    }
-    rdb_out_bytes(io->out, b, 4);
+    put_le(io, u, 4);
 }
 
 void module_rdb_save_value(rdb_out *w, const kobj *o)
@@ -388,10 +400,7 @@ static double api_load_double(km_io *io)
         io->error = 1;
         return 0;
     }
-    uint64_t u = 0;
-    for (int i = 7; i >= 0; i--) {
-        u = (u << 8) | b[i];
-    }
+    uint64_t u = get_le(b, 8);
     double d;
     memcpy(&d, &u, 8);
     return d;
@@ -404,10 +413,7 @@ static float api_load_float(km_io *io)
         io->error = 1;
         return 0;
     }
-    uint32_t u = 0;
-    for (int i = 3; i >= 0; i--) {
-        u = (u << 8) | b[i];
-    }
+    uint32_t u = (uint32_t)get_le(b, 4);
     float f;
     memcpy(&f, &u, 4);
     return f;
