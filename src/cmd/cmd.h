@@ -15,6 +15,11 @@
  * a test should know of its reply: nondeterministic_output, request_policy
  * and response_policy), one line of space-separated tips
  *   TIPS("name", "tip tip ...")
+ * and, for COMMAND DOCS, the Redis version that brought the command, its
+ * time complexity and its arguments (their syntax: src/cmd/cmd_docs.c)
+ *   DOCS("name", "since", "complexity", "arguments")
+ * and, for a deprecated command or one meant for servers, not users,
+ *   DOCFLAGS("name", "deprecated syscmd", "deprecated since", "replaced by")
  * Subcommands are entries of their own: dispatch checks their arity and
  * gates on their flags, and they have their own stats, as in Redis 7.
  * This header turns those lines into handler prototypes; table.c turns them
@@ -121,6 +126,12 @@ typedef struct key_ref {
 
 typedef struct command command;
 
+/* A command's DOCS and DOCFLAGS lines; NULL: not given. */
+typedef struct cmd_doc {
+    const char *since, *complexity, *args;
+    const char *flags, *deprecated_since, *replaced_by;
+} cmd_doc;
+
 /* A finder, for a command whose specs cannot say it all (SORT's STORE may
  * come anywhere; SET's flags depend on GET): writes up to max keys to out,
  * in the order Redis lists them, and returns how many. */
@@ -150,6 +161,7 @@ struct command {
     uint32_t acl_cats;
     int gone;          /* renamed to "" by rename-command: out of COMMAND's lists */
     void *module_data; /* a module's command (CMD_MODULE): src/module/'s record */
+    cmd_doc doc;
 };
 
 #define CMD(fn, name, arity, flags, first, last, step, acl, group, summary) void fn(client *c);

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "cmd/cmd_docs.h"
 #include "module/module.h"
 #include "server/server.h"
 
@@ -139,29 +140,6 @@ static void reply_command_info(client *c, command *cmd)
     reply_array(R(c), cmd->nsubs); /* a container's subcommands, each described alike */
     for (int i = 0; i < cmd->nsubs; i++) {
         reply_command_info(c, &cmd->subs[i]);
-    }
-}
-
-static void reply_command_docs(client *c, command *cmd)
-{
-    reply_bulk_cstr(R(c), cmd->name);
-    if (cmd->flags & CMD_MODULE) {
-        module_command_docs(c, cmd); /* the module's own documentation */
-        return;
-    }
-    reply_map(R(c), cmd->nsubs ? 4 : 3);
-    reply_bulk_cstr(R(c), "summary");
-    reply_bulk_cstr(R(c), cmd->summary);
-    reply_bulk_cstr(R(c), "since");
-    reply_bulk_cstr(R(c), "1.0.0");
-    reply_bulk_cstr(R(c), "group");
-    reply_bulk_cstr(R(c), cmd->group);
-    if (cmd->nsubs) {
-        reply_bulk_cstr(R(c), "subcommands");
-        reply_map(R(c), cmd->nsubs);
-        for (int i = 0; i < cmd->nsubs; i++) {
-            reply_command_docs(c, &cmd->subs[i]);
-        }
     }
 }
 
@@ -316,7 +294,8 @@ void cmd_command(client *c)
             reply_map(R(c), reachable_count());
             for (int i = 0; i < cmd_count(); i++) {
                 if (!cmd_at(i)->gone) {
-                    reply_command_docs(c, cmd_at(i));
+                    reply_bulk_cstr(R(c), cmd_at(i)->name);
+                    cmd_docs_reply(c, cmd_at(i));
                 }
             }
             return;
@@ -326,7 +305,8 @@ void cmd_command(client *c)
         for (int i = 2; i < c->argc; i++) {
             command *cmd = cmd_lookup_full(c->argv[i].ptr, c->argv[i].len);
             if (cmd) {
-                reply_command_docs(c, cmd);
+                reply_bulk_cstr(R(c), cmd->name);
+                cmd_docs_reply(c, cmd);
                 n++;
             }
         }

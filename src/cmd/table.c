@@ -73,6 +73,20 @@ static const struct {
 #undef CMD
     {NULL, NULL}};
 
+static const struct {
+    const char *name;
+    cmd_doc doc;
+} doc_lines[] = {
+#define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
+#define DOCS(name_, since_, complexity_, args_) {name_, {since_, complexity_, args_, NULL, NULL, NULL}},
+#define DOCFLAGS(name_, flags_, deprecated_since_, replaced_by_)                                                       \
+    {name_, {NULL, NULL, NULL, flags_, deprecated_since_, replaced_by_}},
+#include "cmd/table_all.def"
+#undef DOCFLAGS
+#undef DOCS
+#undef CMD
+    {NULL, {0}}};
+
 static dict by_name;
 
 /* Commands added at run time (modules): each keeps its place, and so its
@@ -102,12 +116,13 @@ static void link_subcommands(void)
     }
 }
 
-/* A SPEC, KEYS or TIPS line naming no command is a typo in the table. */
+/* A SPEC, KEYS, TIPS, DOCS or DOCFLAGS line naming no command is a typo in
+ * the table. */
 static command *named(const char *name)
 {
     command *cmd = cmd_lookup_full(name, strlen(name));
     if (!cmd) {
-        PANIC("command table: a SPEC, KEYS or TIPS line names no command: %s", name);
+        PANIC("command table: a SPEC, KEYS, TIPS, DOCS or DOCFLAGS line names no command: %s", name);
     }
     return cmd;
 }
@@ -128,6 +143,19 @@ static void link_key_specs(void)
     }
     for (size_t i = 0; tip_lines[i].name; i++) {
         named(tip_lines[i].name)->tips = tip_lines[i].tips;
+    }
+    for (size_t i = 0; doc_lines[i].name; i++) {
+        cmd_doc *d = &named(doc_lines[i].name)->doc;
+        const cmd_doc *line = &doc_lines[i].doc;
+        if (line->since) { /* a DOCS line */
+            d->since = line->since;
+            d->complexity = line->complexity;
+            d->args = line->args;
+        } else {
+            d->flags = line->flags;
+            d->deprecated_since = line->deprecated_since;
+            d->replaced_by = line->replaced_by;
+        }
     }
 }
 

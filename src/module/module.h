@@ -17,6 +17,7 @@
 typedef struct client client;
 typedef struct kobj kobj;
 typedef struct command command;
+typedef struct cmd_docs cmd_docs;
 
 /* Keyspace type number of module values (Redis's OBJ_MODULE). */
 #define OBJ_MODULE 5
@@ -31,8 +32,8 @@ int module_load(const char *path, const sv *args, int nargs);
 void module_unload_last(void);
 /* Unloads a module by name: 0, or -1 with Redis's reason in *err. */
 int module_unload(const char *name, const char **err);
-/* COMMAND DOCS's map for a module's command (CMD_MODULE). */
-void module_command_docs(client *c, const command *cmd);
+/* What COMMAND DOCS shows of a module's command (CMD_MODULE). */
+void module_command_docs(const command *cmd, cmd_docs *d);
 /* The name of the module a command (CMD_MODULE) belongs to. */
 const char *module_command_owner(const command *cmd);
 /* MODULE LIST's reply. */

@@ -91,22 +91,20 @@ static int convert_specs(const km_cmd_info *info, key_spec **out)
 
 /* Argument descriptions (COMMAND DOCS has no use for them yet, but a bad
  * one refuses the whole info, as in Redis). */
-enum { ARG_STRING, ARG_INTEGER, ARG_DOUBLE, ARG_KEY, ARG_PATTERN, ARG_UNIX_TIME, ARG_PURE_TOKEN, ARG_ONEOF, ARG_BLOCK };
-
 static int args_valid(const km_cmd_arg *args, size_t stride)
 {
     for (size_t i = 0; args && ((const km_cmd_arg *)at(args, stride, i))->name; i++) {
         const km_cmd_arg *a = at(args, stride, i);
-        if (a->type < ARG_STRING || a->type > ARG_BLOCK || (a->flags & ~7)) {
+        if (a->type < CMD_ARG_STRING || a->type > CMD_ARG_BLOCK || (a->flags & ~7)) {
             return 0;
         }
-        if (a->type == ARG_PURE_TOKEN && !a->token) {
+        if (a->type == CMD_ARG_PURE_TOKEN && !a->token) {
             return 0;
         }
-        if (a->type == ARG_KEY ? a->key_spec_index < 0 : a->key_spec_index != -1 && a->key_spec_index != 0) {
+        if (a->type == CMD_ARG_KEY ? a->key_spec_index < 0 : a->key_spec_index != -1 && a->key_spec_index != 0) {
             return 0;
         }
-        int container = a->type == ARG_ONEOF || a->type == ARG_BLOCK;
+        int container = a->type == CMD_ARG_ONEOF || a->type == CMD_ARG_BLOCK;
         if (container != (a->subargs != NULL) || (a->subargs && !args_valid(a->subargs, stride))) {
             return 0;
         }
@@ -146,16 +144,16 @@ static int info_valid(const km_cmd_info *info)
 }
 
 /* The arguments kept for COMMAND DOCS. */
-static km_doc_arg *copy_args(const km_cmd_arg *args, size_t stride, int *n)
+static cmd_doc_arg *copy_args(const km_cmd_arg *args, size_t stride, int *n)
 {
     *n = 0;
     while (args && ((const km_cmd_arg *)at(args, stride, (size_t)*n))->name) {
         (*n)++;
     }
-    km_doc_arg *out = *n ? alloc_zero(sizeof(km_doc_arg) * (size_t)*n) : NULL;
+    cmd_doc_arg *out = *n ? alloc_zero(sizeof(cmd_doc_arg) * (size_t)*n) : NULL;
     for (int i = 0; i < *n; i++) {
         const km_cmd_arg *a = at(args, stride, (size_t)i);
-        km_doc_arg *d = &out[i];
+        cmd_doc_arg *d = &out[i];
         d->name = dup_or_null(a->name);
         d->type = a->type;
         d->key_spec_index = a->key_spec_index;
@@ -167,51 +165,6 @@ static km_doc_arg *copy_args(const km_cmd_arg *args, size_t stride, int *n)
         d->subargs = copy_args(a->subargs, stride, &d->nsubargs);
     }
     return out;
-}
-
-static void reply_args(client *c, const km_doc_arg *args, int n)
-{
-    static const char *const types[] = {"string",    "integer",    "double", "key",  "pattern",
-                                        "unix-time", "pure-token", "oneof",  "block"};
-    reply_array(R(c), n);
-    for (int i = 0; i < n; i++) {
-        const km_doc_arg *a = &args[i];
-        int fields = 2 + (a->type == ARG_KEY) + (a->token != NULL) + (a->summary != NULL) + (a->since != NULL) +
-                     (a->deprecated_since != NULL) + (a->flags != 0) + (a->nsubargs > 0);
-        reply_map(R(c), fields);
-        reply_bulk_cstr(R(c), "name");
-        reply_bulk_cstr(R(c), a->name);
-        reply_bulk_cstr(R(c), "type");
-        reply_bulk_cstr(R(c), types[a->type]);
-        if (a->type == ARG_KEY) {
-            reply_bulk_cstr(R(c), "key_spec_index");
-            reply_int(R(c), a->key_spec_index);
-        }
-        const char *texts[4][2] = {{"token", a->token},
-                                   {"summary", a->summary},
-                                   {"since", a->since},
-                                   {"deprecated_since", a->deprecated_since}};
-        for (int t = 0; t < 4; t++) {
-            if (texts[t][1]) {
-                reply_bulk_cstr(R(c), texts[t][0]);
-                reply_bulk_cstr(R(c), texts[t][1]);
-            }
-        }
-        if (a->flags) {
-            static const char *const words[] = {"optional", "multiple", "multiple_token"};
-            reply_bulk_cstr(R(c), "flags");
-            reply_set(R(c), __builtin_popcount((unsigned)a->flags));
-            for (int f = 0; f < 3; f++) {
-                if (a->flags & (1 << f)) {
-                    reply_status(R(c), words[f]);
-                }
-            }
-        }
-        if (a->nsubargs > 0) {
-            reply_bulk_cstr(R(c), "arguments");
-            reply_args(c, a->subargs, a->nsubargs);
-        }
-    }
 }
 
 static int api_set_command_info(command *cmd, const km_cmd_info *info)
@@ -287,49 +240,18 @@ static int api_set_command_info(command *cmd, const km_cmd_info *info)
     return KM_OK;
 }
 
-void module_command_docs(client *c, const command *cmd)
+void module_command_docs(const command *cmd, cmd_docs *d)
 {
     const km_command *kc = km_command_of(cmd);
-    int n = 2 + (kc->summary != NULL) + (kc->since != NULL) + (kc->complexity != NULL) + (kc->nhistory > 0) +
-            (kc->nargs > 0) + (cmd->nsubs > 0);
-    reply_map(R(c), n);
-    if (kc->summary) {
-        reply_bulk_cstr(R(c), "summary");
-        reply_bulk_cstr(R(c), kc->summary);
-    }
-    if (kc->since) {
-        reply_bulk_cstr(R(c), "since");
-        reply_bulk_cstr(R(c), kc->since);
-    }
-    reply_bulk_cstr(R(c), "group");
-    reply_bulk_cstr(R(c), "module");
-    if (kc->complexity) {
-        reply_bulk_cstr(R(c), "complexity");
-        reply_bulk_cstr(R(c), kc->complexity);
-    }
-    reply_bulk_cstr(R(c), "module");
-    reply_bulk_cstr(R(c), kc->module && kc->module->name ? kc->module->name : "");
-    if (kc->nhistory > 0) {
-        reply_bulk_cstr(R(c), "history");
-        reply_array(R(c), kc->nhistory);
-        for (int i = 0; i < kc->nhistory; i++) {
-            reply_array(R(c), 2);
-            reply_bulk_cstr(R(c), kc->history[2 * i]);
-            reply_bulk_cstr(R(c), kc->history[2 * i + 1] ? kc->history[2 * i + 1] : "");
-        }
-    }
-    if (kc->nargs > 0) {
-        reply_bulk_cstr(R(c), "arguments");
-        reply_args(c, kc->args, kc->nargs);
-    }
-    if (cmd->nsubs > 0) {
-        reply_bulk_cstr(R(c), "subcommands");
-        reply_map(R(c), cmd->nsubs);
-        for (int i = 0; i < cmd->nsubs; i++) {
-            reply_bulk_cstr(R(c), cmd->subs[i].name);
-            module_command_docs(c, &cmd->subs[i]);
-        }
-    }
+    *d = (cmd_docs){.summary = kc->summary,
+                    .since = kc->since,
+                    .group = "module",
+                    .complexity = kc->complexity,
+                    .module = kc->module && kc->module->name ? kc->module->name : "",
+                    .history = (const char *const *)kc->history,
+                    .nhistory = kc->nhistory,
+                    .args = kc->args,
+                    .nargs = kc->nargs};
 }
 
 const km_api_entry km_api_cmdinfo[] = {{"GetCommand", api_get_command},

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 
+#include "cmd/cmd_docs.h"
 #include "module/module.h"
 #include "module/module_abi.h"
 #include "server/server.h"
@@ -15,14 +16,6 @@ typedef struct km_module km_module;
 
 /* A module command: the table entry dispatch sees, and the module's
  * function behind it. */
-/* An argument description of SetCommandInfo's, for COMMAND DOCS. */
-typedef struct km_doc_arg {
-    char *name, *token, *summary, *since, *deprecated_since;
-    int type, key_spec_index, flags;
-    struct km_doc_arg *subargs;
-    int nsubargs;
-} km_doc_arg;
-
 typedef struct km_command {
     command cmd;    /* a top-level command's entry */
     command *entry; /* the entry: &cmd, or a slot of the parent's subs */
@@ -33,8 +26,8 @@ typedef struct km_command {
     char *summary, *complexity, *since, *tips;
     char **history; /* since, changes pairs */
     int nhistory;
-    int has_info; /* SetCommandInfo was called (once is all Redis allows) */
-    km_doc_arg *args;
+    int has_info;      /* SetCommandInfo was called (once is all Redis allows) */
+    cmd_doc_arg *args; /* SetCommandInfo's, for COMMAND DOCS */
     int nargs;
 } km_command;
 
