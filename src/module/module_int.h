@@ -69,6 +69,7 @@ struct km_string {
 #define KCTX_BLOCKED_TIMEOUT (1 << 3)
 #define KCTX_KEYS_POS (1 << 4)
 #define KCTX_IN_COMMAND (1 << 5)
+#define KCTX_BLOCKED_DISCONNECTED (1 << 6) /* a free callback: the client went away */
 
 /* Objects freed when an auto-memory context ends. */
 enum { KAUTO_STRING, KAUTO_KEY, KAUTO_REPLY, KAUTO_POOL };
@@ -85,8 +86,9 @@ struct km_ctx {
     int nautos, cap_autos;
     size_t *postponed; /* defer handles of open postponed arrays */
     int npostponed, cap_postponed;
-    km_blocked *blocked; /* the blocked client being answered, or the thread-safe one's */
-    int *keys_pos;       /* KeyAtPos answers during a keys request */
+    km_blocked *blocked;    /* the blocked client being answered, or the thread-safe one's */
+    void *blocked_privdata; /* the free and disconnect callbacks' (they get no handle) */
+    int *keys_pos;          /* KeyAtPos answers during a keys request */
     int nkeys_pos, cap_keys_pos;
     long long replies; /* top-level replies written */
 };
@@ -127,6 +129,7 @@ struct km_blocked {
     client *c; /* NULL once the client went away */
     km_cmd_fn reply_cb, timeout_cb;
     void (*free_privdata)(km_ctx *ctx, void *privdata);
+    void (*disconnect_cb)(km_ctx *ctx, km_blocked *bc); /* SetDisconnectCallback's */
     void *privdata;
     int64_t deadline; /* monotonic ms, 0: none */
     long long timer;

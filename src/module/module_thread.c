@@ -141,11 +141,17 @@ static void run_callback(km_blocked *bc, km_cmd_fn fn, int flag)
     alloc_free(argv);
 }
 
+/* As Redis's, the free callback's context has the private data but no
+ * handle, and says whether the client went away (or timed out) first. */
 static void free_privdata(km_blocked *bc)
 {
     if (bc->free_privdata && bc->privdata) {
         km_ctx ctx;
         km_ctx_init(&ctx, bc->module, bc->c);
+        ctx.blocked_privdata = bc->privdata;
+        if (!bc->c) {
+            ctx.flags |= KCTX_BLOCKED_DISCONNECTED;
+        }
         bc->free_privdata(&ctx, bc->privdata);
         km_ctx_done(&ctx);
     }
@@ -230,14 +236,25 @@ static long on_timeout(ev_loop *l, long long id, void *data)
     return -1;
 }
 
-/* A client that goes away while blocked: its bc lives on without it. */
+/* A client that goes away while blocked: the module hears of it through
+ * its disconnect callback, and its bc lives on without the client. A
+ * timeout or an unblock has let go of the client already: no call then. */
 static void on_client_gone(client *c)
 {
     for (int i = 0; i < nblocked; i++) {
-        if (blocked[i]->c == c) {
-            blocked[i]->c = NULL;
-            c->flags &= ~CLIENT_BLOCKED;
+        km_blocked *bc = blocked[i];
+        if (bc->c != c) {
+            continue;
         }
+        if (bc->disconnect_cb) {
+            km_ctx ctx;
+            km_ctx_init(&ctx, bc->module, c);
+            ctx.blocked_privdata = bc->privdata;
+            bc->disconnect_cb(&ctx, bc);
+            km_ctx_done(&ctx);
+        }
+        bc->c = NULL;
+        c->flags &= ~CLIENT_BLOCKED;
     }
 }
 
@@ -320,6 +337,7 @@ static int api_abort_block(km_blocked *bc)
         return KM_ERR;
     }
     bc->reply_cb = NULL;
+    bc->disconnect_cb = NULL;
     return api_unblock_client(bc, NULL);
 }
 
@@ -335,7 +353,7 @@ static int api_is_blocked_timeout_request(km_ctx *ctx)
 
 static void *api_get_blocked_client_private_data(km_ctx *ctx)
 {
-    return ctx->blocked ? ctx->blocked->privdata : NULL;
+    return ctx->blocked ? ctx->blocked->privdata : ctx->blocked_privdata;
 }
 
 static km_blocked *api_get_blocked_client_handle(km_ctx *ctx)
@@ -343,14 +361,15 @@ static km_blocked *api_get_blocked_client_handle(km_ctx *ctx)
     return ctx->blocked;
 }
 
+/* Only a free callback's context can say so, as in Redis. */
 static int api_blocked_client_disconnected(km_ctx *ctx)
 {
-    return ctx->blocked && !ctx->blocked->c;
+    return (ctx->flags & KCTX_BLOCKED_DISCONNECTED) != 0;
 }
 
-static void api_set_disconnect_callback(km_blocked *bc, void *callback)
+static void api_set_disconnect_callback(km_blocked *bc, void (*callback)(km_ctx *, km_blocked *))
 {
-    (void)bc, (void)callback; /* the bc outlives its client either way */
+    bc->disconnect_cb = callback;
 }
 
 /* ---- timers ---- */
