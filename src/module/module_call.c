@@ -2,6 +2,7 @@
  * as scripts do, and the reply tree the module reads back. The argument
  * builder here also serves Replicate and EmitAOF. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -399,11 +400,11 @@ static size_t api_call_reply_length(km_call_reply *r)
     if (!r) {
         return 0;
     }
+    /* Verbatim strings and big numbers have none, as in Redis: their
+     * readers give their lengths. */
     switch (r->type) {
     case KM_REPLY_STRING:
-    case KM_REPLY_ERROR:
-    case KM_REPLY_VERBATIM_STRING:
-    case KM_REPLY_BIG_NUMBER: return r->len;
+    case KM_REPLY_ERROR: return r->len;
     case KM_REPLY_ARRAY:
     case KM_REPLY_SET:
     case KM_REPLY_MAP:
@@ -412,12 +413,24 @@ static size_t api_call_reply_length(km_call_reply *r)
     }
 }
 
-static km_call_reply *api_call_reply_array_element(km_call_reply *r, size_t i)
+/* Element i of an aggregate of the type asked for (an array's reader
+ * does not read a set, nor the other way round, as in Redis). */
+static km_call_reply *element(km_call_reply *r, int type, size_t i)
 {
-    if (!r || (r->type != KM_REPLY_ARRAY && r->type != KM_REPLY_SET) || i >= r->n) {
+    if (!r || r->type != type || i >= r->n) {
         return NULL;
     }
     return &r->elems[i];
+}
+
+static km_call_reply *api_call_reply_array_element(km_call_reply *r, size_t i)
+{
+    return element(r, KM_REPLY_ARRAY, i);
+}
+
+static km_call_reply *api_call_reply_set_element(km_call_reply *r, size_t i)
+{
+    return element(r, KM_REPLY_SET, i);
 }
 
 static int api_call_reply_map_element(km_call_reply *r, size_t i, km_call_reply **key, km_call_reply **val)
@@ -439,14 +452,15 @@ static long long api_call_reply_integer(km_call_reply *r)
     return r && r->type == KM_REPLY_INTEGER ? r->ll : LLONG_MIN;
 }
 
+/* Another type's reply reads as Redis's markers: LLONG_MIN, INT_MIN. */
 static double api_call_reply_double(km_call_reply *r)
 {
-    return r && r->type == KM_REPLY_DOUBLE ? r->d : 0.0;
+    return r && r->type == KM_REPLY_DOUBLE ? r->d : (double)LLONG_MIN;
 }
 
 static int api_call_reply_bool(km_call_reply *r)
 {
-    return r && r->type == KM_REPLY_BOOL ? (int)r->ll : 0;
+    return r && r->type == KM_REPLY_BOOL ? (int)r->ll : INT_MIN;
 }
 
 static const char *api_call_reply_string_ptr(km_call_reply *r, size_t *len)
@@ -521,7 +535,7 @@ const km_api_entry km_api_call[] = {{"Call", api_call},
                                     {"CallReplyType", api_call_reply_type},
                                     {"CallReplyLength", api_call_reply_length},
                                     {"CallReplyArrayElement", api_call_reply_array_element},
-                                    {"CallReplySetElement", api_call_reply_array_element},
+                                    {"CallReplySetElement", api_call_reply_set_element},
                                     {"CallReplyMapElement", api_call_reply_map_element},
                                     {"CallReplyInteger", api_call_reply_integer},
                                     {"CallReplyDouble", api_call_reply_double},
