@@ -2,6 +2,8 @@
  * client; a blocked client's reply callback to that client; a thread-safe
  * context of a blocked client to a private client whose bytes follow the
  * blocked client's answer; any other thread-safe context nowhere. */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -212,13 +214,22 @@ static int api_reply_with_double(km_ctx *ctx, double d)
     return KM_OK;
 }
 
+/* Redis's human form (%.17Lf without trailing zeros; inf, -inf and nan
+ * spelled out), a double in RESP3. */
 static int api_reply_with_long_double(km_ctx *ctx, long double d)
 {
     rbuf *r = out(ctx);
     if (r) {
         char buf[128];
-        int n = util_ld2str(buf, sizeof(buf), d);
-        reply_bulk(r, buf, (size_t)(n > 0 ? n : 0));
+        int n = isinf(d) || isnan(d) ? snprintf(buf, sizeof(buf), "%Lf", d) : util_ld2str(buf, sizeof(buf), d);
+        n = n > 0 ? n : 0;
+        if (r->resp == 3) {
+            reply_raw(r, ",", 1);
+            reply_raw(r, buf, (size_t)n);
+            reply_raw(r, "\r\n", 2);
+        } else {
+            reply_bulk(r, buf, (size_t)n);
+        }
     }
     return KM_OK;
 }
