@@ -414,7 +414,13 @@ static void zset_limits_now(void)
 static int zadd(km_key *k, double score, km_string *ele, int *flagsptr, int incr, double *newscore)
 {
     kobj *o = writable(k) ? find_for_write(k) : NULL;
-    if (!writable(k) || !ele || (o && o->type != OBJ_ZSET) || score != score) {
+    if (!writable(k) || !ele || (o && o->type != OBJ_ZSET)) {
+        return KM_ERR;
+    }
+    if (score != score) {
+        if (flagsptr) {
+            *flagsptr = 0; /* as Redis clears them when the score is NaN */
+        }
         return KM_ERR;
     }
     int in = flagsptr ? *flagsptr : 0;
@@ -437,9 +443,13 @@ static int zadd(km_key *k, double score, km_string *ele, int *flagsptr, int incr
         db_add(k->d, kobj_new_ptr(k->name, OBJ_ZSET, z, -1));
     }
     if (out & ZADD_OUT_NAN) {
+        if (flagsptr) {
+            *flagsptr = 0;
+        }
         return KM_ERR;
     }
-    if (newscore) {
+    /* A NOP (NX, XX, GT, LT said no) leaves the caller's variable alone. */
+    if (newscore && !(out & ZADD_OUT_NOP)) {
         *newscore = ns;
     }
     if (flagsptr) {
@@ -685,10 +695,19 @@ static km_string *api_get_key_name_from_module_key(km_key *k)
     return k ? k->keystr : NULL;
 }
 
+/* A read, as Redis's: no LRU touch, but a hit or a miss counted, and a
+ * miss fires keymiss. */
 static int api_key_exists(km_ctx *ctx, km_string *name)
 {
     db *d = ctx->c ? ctx->c->db : &server.dbs[0];
-    return db_lookup(d, (sv){name->s, str_len(name->s)}, LOOKUP_NOTOUCH) != NULL;
+    sv key = {name->s, str_len(name->s)};
+    if (db_lookup(d, key, LOOKUP_NOTOUCH)) {
+        server.stats.keyspace_hits++;
+        return 1;
+    }
+    server.stats.keyspace_misses++;
+    notify_event(NOTIFY_KEY_MISS, "keymiss", key, d->id);
+    return 0;
 }
 
 const km_api_entry km_api_key[] = {{"OpenKey", km_open_key},
