@@ -100,13 +100,15 @@ static void api_retain_string(km_ctx *ctx, km_string *s)
     }
 }
 
+/* One more reference, which an auto-memory context drops at its end (the
+ * caller may free it sooner), as in Redis. */
 static km_string *api_hold_string(km_ctx *ctx, km_string *s)
 {
     if (!s) {
         return NULL;
     }
     s->refs++;
-    (void)ctx;
+    km_auto_add(ctx, KAUTO_STRING, s);
     return s;
 }
 
