@@ -116,10 +116,14 @@ static char *api_strdup(const char *s)
     return alloc_strdup(s);
 }
 
-/* Memory that lives until the command returns. */
+/* Memory that lives until the command returns; none for 0 bytes (NULL,
+ * as Redis answers). */
 static void *api_pool_alloc(km_ctx *ctx, size_t n)
 {
-    void *p = alloc_zero(n ? n : 1);
+    if (n == 0) {
+        return NULL;
+    }
+    void *p = alloc_zero(n);
     auto_push(ctx, KAUTO_POOL, p);
     return p;
 }
@@ -313,6 +317,10 @@ static void api_get_random_hex_chars(char *dst, size_t len)
 
 static int api_replicate(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
 {
+    /* Only a command the server knows replicates, as in Redis. */
+    if (!cmd_lookup(cmdname, strlen(cmdname))) {
+        return KM_ERR;
+    }
     va_list ap;
     va_start(ap, fmt);
     sv *argv;
@@ -323,12 +331,14 @@ static int api_replicate(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
     if (argc < 0) {
         return KM_ERR;
     }
+    /* "A": not to the AOF, "R": not to replicas (km_build_argv's bits). */
+    int targets = (flags & (1 << ('A' & 31)) ? 0 : PROPAGATE_AOF) | (flags & (1 << ('R' & 31)) ? 0 : PROPAGATE_REPL);
     int dbid = ctx->c ? ctx->c->db->id : 0;
     int top = server.propagate_depth == 0;
     if (top) {
         propagate_begin();
     }
-    propagate_cmd(dbid, argv, argc);
+    propagate_cmd_to(dbid, argv, argc, targets);
     if (top) {
         propagate_end();
     }
@@ -359,12 +369,10 @@ static const char *api_get_my_cluster_id(void)
     return NULL;
 }
 
+/* NULL, numnodes left alone (as Redis with cluster mode off). */
 static char **api_get_cluster_nodes_list(km_ctx *ctx, size_t *numnodes)
 {
-    (void)ctx;
-    if (numnodes) {
-        *numnodes = 0;
-    }
+    (void)ctx, (void)numnodes;
     return NULL;
 }
 
