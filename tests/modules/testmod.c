@@ -16,6 +16,11 @@
  * command metadata and the like) answer "ERR the server lacks
  * RedisModule_X" then instead of calling a NULL pointer.
  *
+ * The section "API coverage: the second batch" (tests/integration/
+ * test_modules_api2.py) holds the commands for the functions the others
+ * leave out, a second data type (testtype2) among them; its functions
+ * have their own table (TM_API2).
+ *
  * A load that succeeds subscribes to the server events tm.events logs,
  * makes the global dict of "tm.dict global" and registers the INFO
  * callback (tm.infomode). OnLoad also creates the commands that carry
@@ -3398,6 +3403,1137 @@ static int cmd_cmdinfo(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithError(ctx, "ERR syntax: tm.cmdinfo log | get <name>");
 }
 
+/* ------------------------------------------------------------------ API coverage: the second batch */
+
+/* Commands for the API functions the sections above leave out: the side
+ * calls of blocked clients (AbortBlock, what the reply, timeout, free and
+ * disconnect callbacks' contexts say), TryLock and detached thread-safe
+ * contexts, the typed CallReply readers, more strings, replies and key
+ * calls, ModuleTypeReplaceValue, a second data type (testtype2) whose
+ * callbacks read their IO (key name, context, errors), keyspace events,
+ * timers, SelectDb, random bytes, a getkeys-api command, PoolAlloc,
+ * Replicate and the cluster answers. Their functions have a table of
+ * their own (TM_API2), fetched in OnLoad like the first. */
+
+typedef void (*tm_disconnect_fn)(km_ctx *ctx, km_blocked *bc);
+typedef void (*tm_cluster_msg_fn)(km_ctx *ctx, const char *sender_id, uint8_t type, const unsigned char *payload,
+                                  uint32_t len);
+
+/* REDISMODULE_CLUSTER_FLAG_NO_FAILOVER, ..._NO_REDIRECTION */
+#define TM_CLUSTER_FLAG_NO_FAILOVER (1 << 1)
+#define TM_CLUSTER_FLAG_NO_REDIRECTION (1 << 2)
+
+#define TM_API2(X)                                                                                                     \
+    X(int, AbortBlock, (km_blocked * bc))                                                                              \
+    X(int, BlockedClientDisconnected, (km_ctx * ctx))                                                                  \
+    X(km_blocked *, GetBlockedClientHandle, (km_ctx * ctx))                                                            \
+    X(int, IsBlockedReplyRequest, (km_ctx * ctx))                                                                      \
+    X(int, IsBlockedTimeoutRequest, (km_ctx * ctx))                                                                    \
+    X(void, SetDisconnectCallback, (km_blocked * bc, tm_disconnect_fn callback))                                       \
+    X(int, ThreadSafeContextTryLock, (km_ctx * ctx))                                                                   \
+    X(km_ctx *, GetDetachedThreadSafeContext, (km_ctx * ctx))                                                          \
+    X(const char *, CallReplyBigNumber, (km_call_reply * reply, size_t * len))                                         \
+    X(int, CallReplyBool, (km_call_reply * reply))                                                                     \
+    X(double, CallReplyDouble, (km_call_reply * reply))                                                                \
+    X(int, CallReplyMapElement, (km_call_reply * reply, size_t idx, km_call_reply * *key, km_call_reply * *val))       \
+    X(const char *, CallReplyProto, (km_call_reply * reply, size_t * len))                                             \
+    X(km_call_reply *, CallReplySetElement, (km_call_reply * reply, size_t idx))                                       \
+    X(const char *, CallReplyVerbatim, (km_call_reply * reply, size_t * len, const char **format))                     \
+    X(km_string *, CreateStringFromCallReply, (km_call_reply * reply))                                                 \
+    X(km_string *, CreateStringFromDouble, (km_ctx * ctx, double d))                                                   \
+    X(km_string *, HoldString, (km_ctx * ctx, km_string * str))                                                        \
+    X(void, RetainString, (km_ctx * ctx, km_string * str))                                                             \
+    X(void, TrimStringAllocation, (km_string * str))                                                                   \
+    X(int, ReplyWithLongDouble, (km_ctx * ctx, long double ld))                                                        \
+    X(int, ReplyWithVerbatimStringType, (km_ctx * ctx, const char *buf, size_t len, const char *ext))                  \
+    X(void, ReplySetMapLength, (km_ctx * ctx, long len))                                                               \
+    X(void, ReplySetSetLength, (km_ctx * ctx, long len))                                                               \
+    X(long long, GetAbsExpire, (km_key * key))                                                                         \
+    X(int, SetAbsExpire, (km_key * key, long long when))                                                               \
+    X(int, KeyExists, (km_ctx * ctx, km_string * name))                                                                \
+    X(int, UnlinkKey, (km_key * key))                                                                                  \
+    X(int, StringTruncate, (km_key * key, size_t newlen))                                                              \
+    X(int, ZsetIncrby, (km_key * key, double score, km_string *ele, int *flags, double *newscore))                     \
+    X(int, ZsetRem, (km_key * key, km_string * ele, int *deleted))                                                     \
+    X(int, ModuleTypeReplaceValue, (km_key * key, km_type * mt, void *value, void **old))                              \
+    X(km_string *, GetKeyNameFromModuleKey, (km_key * key))                                                            \
+    X(km_ctx *, GetContextFromIO, (km_io * io))                                                                        \
+    X(const km_string *, GetKeyNameFromIO, (km_io * io))                                                               \
+    X(int, IsIOError, (km_io * io))                                                                                    \
+    X(void, LogIOError, (km_io * io, const char *level, const char *fmt, ...))                                         \
+    X(int, SubscribeToKeyspaceEvents, (km_ctx * ctx, int types, km_notify_fn callback))                                \
+    X(int, NotifyKeyspaceEvent, (km_ctx * ctx, int type, const char *event, km_string *key))                           \
+    X(int, GetNotifyKeyspaceEvents, (void))                                                                            \
+    X(int, GetTimerInfo, (km_ctx * ctx, km_timer_id id, uint64_t * remaining, void **data))                            \
+    X(int, StopTimer, (km_ctx * ctx, km_timer_id id, void **data))                                                     \
+    X(int, SelectDb, (km_ctx * ctx, int id))                                                                           \
+    X(int, GetSelectedDb, (km_ctx * ctx))                                                                              \
+    X(void, GetRandomBytes, (unsigned char *dst, size_t len))                                                          \
+    X(void, GetRandomHexChars, (char *dst, size_t len))                                                                \
+    X(int, IsKeysPositionRequest, (km_ctx * ctx))                                                                      \
+    X(void, KeyAtPos, (km_ctx * ctx, int pos))                                                                         \
+    X(void *, PoolAlloc, (km_ctx * ctx, size_t bytes))                                                                 \
+    X(int, Replicate, (km_ctx * ctx, const char *cmdname, const char *fmt, ...))                                       \
+    X(size_t, GetClusterSize, (void))                                                                                  \
+    X(const char *, GetMyClusterID, (void))                                                                            \
+    X(char **, GetClusterNodesList, (km_ctx * ctx, size_t * numnodes))                                                 \
+    X(void, FreeClusterNodesList, (char **ids))                                                                        \
+    X(int, GetClusterNodeInfo, (km_ctx * ctx, const char *id, char *ip, char *master_id, int *port, int *flags))       \
+    X(void, SetClusterFlags, (km_ctx * ctx, uint64_t flags))                                                           \
+    X(void, RegisterClusterMessageReceiver, (km_ctx * ctx, uint8_t type, tm_cluster_msg_fn callback))                  \
+    X(int, SendClusterMessage, (km_ctx * ctx, const char *target_id, uint8_t type, const char *msg, uint32_t len))
+
+#define TM_DECLARE2(ret, name, params) static ret(*RedisModule_##name) params;
+TM_API2(TM_DECLARE2)
+#undef TM_DECLARE2
+
+/* A log of short lines the tests read back and clear (tm.bc log, tm.t2
+ * log, tm.notify log). Threads write the blocked clients' one, so it locks. */
+#define TM_LOG_LINES 32
+typedef struct {
+    pthread_mutex_t lock;
+    char lines[TM_LOG_LINES][200];
+    int n;
+} tm_log;
+
+static tm_log bc_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+static tm_log io_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+static tm_log ks_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+
+static void log_add(tm_log *l, const char *fmt, ...)
+{
+    pthread_mutex_lock(&l->lock);
+    if (l->n < TM_LOG_LINES) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(l->lines[l->n++], sizeof(l->lines[0]), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Replies the lines logged so far and empties the log. */
+static int log_reply(km_ctx *ctx, tm_log *l)
+{
+    pthread_mutex_lock(&l->lock);
+    RedisModule_ReplyWithArray(ctx, l->n);
+    for (int i = 0; i < l->n; i++)
+        RedisModule_ReplyWithCString(ctx, l->lines[i]);
+    l->n = 0;
+    pthread_mutex_unlock(&l->lock);
+    return KM_OK;
+}
+
+/* ---- blocked clients */
+
+#define BC_APIS                                                                                                        \
+    "AbortBlock BlockedClientDisconnected GetBlockedClientHandle IsBlockedReplyRequest IsBlockedTimeoutRequest "       \
+    "SetDisconnectCallback"
+
+typedef struct {
+    km_blocked *bc;
+    long long ms;
+    int abort; /* answer through a thread-safe context, then AbortBlock */
+    char value[32];
+} tm_bc_job;
+
+static km_blocked *bc_last; /* the handle tm.bc made last */
+
+/* What a context says the blocked client it serves is. */
+static const char *handle_of(km_ctx *ctx)
+{
+    km_blocked *h = RedisModule_GetBlockedClientHandle(ctx);
+    return h == NULL ? "null" : h == bc_last ? "bc" : "other";
+}
+
+static int bc_on_reply(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    tm_bc_job *job = RedisModule_GetBlockedClientPrivateData(ctx);
+    log_add(&bc_log, "reply reply=%d timeout=%d handle=%s privdata=%s", RedisModule_IsBlockedReplyRequest(ctx),
+            RedisModule_IsBlockedTimeoutRequest(ctx), handle_of(ctx), job ? job->value : "null");
+    return RedisModule_ReplyWithCString(ctx, job ? job->value : "no privdata");
+}
+
+static int bc_on_timeout(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    log_add(&bc_log, "timeout reply=%d timeout=%d handle=%s privdata=%s", RedisModule_IsBlockedReplyRequest(ctx),
+            RedisModule_IsBlockedTimeoutRequest(ctx), handle_of(ctx),
+            RedisModule_GetBlockedClientPrivateData(ctx) ? "set" : "null");
+    return RedisModule_ReplyWithError(ctx, "ERR tm.bc timed out");
+}
+
+static void bc_on_free(km_ctx *ctx, void *privdata)
+{
+    void *p = RedisModule_GetBlockedClientPrivateData(ctx);
+    log_add(&bc_log, "free disconnected=%d handle=%s privdata=%s", RedisModule_BlockedClientDisconnected(ctx),
+            handle_of(ctx),
+            p == privdata ? "same"
+            : p           ? "other"
+                          : "null");
+    RedisModule_Free(privdata);
+}
+
+static void bc_on_disconnect(km_ctx *ctx, km_blocked *bc)
+{
+    log_add(&bc_log, "disconnect disconnected=%d handle=%s arg=%s", RedisModule_BlockedClientDisconnected(ctx),
+            handle_of(ctx), bc == bc_last ? "bc" : "other");
+}
+
+static void *bc_thread(void *arg)
+{
+    tm_bc_job *job = arg;
+    sleep_ms(job->ms);
+    if (!job->abort) {
+        RedisModule_UnblockClient(job->bc, job);
+        return NULL;
+    }
+    km_blocked *bc = job->bc;
+    RedisModule_Free(job);
+    km_ctx *tctx = RedisModule_GetThreadSafeContext(bc);
+    RedisModule_ReplyWithCString(tctx, "from the thread");
+    RedisModule_FreeThreadSafeContext(tctx);
+    RedisModule_AbortBlock(bc);
+    return NULL;
+}
+
+/* tm.bc reply|abort|now ms [timeout_ms] | tm.bc log: blocks the client
+ * with a disconnect callback. A thread sleeps ms, then ("reply") unblocks
+ * it with private data the reply callback answers (the value "done"), or
+ * ("abort") answers through a thread-safe context and calls AbortBlock;
+ * "now" calls AbortBlock before the command returns and answers
+ * "aborted" itself. Every callback logs what its context says; "log"
+ * replies the lines and empties the log. */
+static int cmd_bc(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, BC_APIS))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return log_reply(ctx, &bc_log);
+    if (argc != 3 && argc != 4)
+        return RedisModule_WrongArity(ctx);
+    long long ms, timeout = 0;
+    if (RedisModule_StringToLongLong(argv[2], &ms) != KM_OK || ms < 0 ||
+        (argc == 4 && (RedisModule_StringToLongLong(argv[3], &timeout) != KM_OK || timeout < 0)))
+        return RedisModule_ReplyWithError(ctx, "ERR invalid milliseconds");
+    int now = arg_is(argv[1], "now"), abort = arg_is(argv[1], "abort");
+    if (!now && !abort && !arg_is(argv[1], "reply"))
+        return RedisModule_ReplyWithError(ctx, "ERR unknown mode");
+    km_blocked *bc = RedisModule_BlockClient(ctx, bc_on_reply, bc_on_timeout, bc_on_free, timeout);
+    bc_last = bc;
+    RedisModule_SetDisconnectCallback(bc, bc_on_disconnect);
+    log_add(&bc_log, "command reply=%d timeout=%d handle=%s", RedisModule_IsBlockedReplyRequest(ctx),
+            RedisModule_IsBlockedTimeoutRequest(ctx), handle_of(ctx));
+    if (now) {
+        RedisModule_AbortBlock(bc);
+        return RedisModule_ReplyWithSimpleString(ctx, "aborted");
+    }
+    tm_bc_job *job = RedisModule_Alloc(sizeof(*job));
+    job->bc = bc;
+    job->ms = ms;
+    job->abort = abort;
+    snprintf(job->value, sizeof(job->value), "done");
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, bc_thread, job) != 0) {
+        RedisModule_Free(job);
+        RedisModule_AbortBlock(bc);
+        return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+    }
+    pthread_detach(tid);
+    return KM_OK;
+}
+
+/* ---- TryLock and detached thread-safe contexts */
+
+typedef struct {
+    km_ctx *tctx;
+    km_blocked *bc;
+    int rc, err;
+    long tries;
+} tm_lock_job;
+
+static void *trylock_once(void *arg)
+{
+    tm_lock_job *job = arg;
+    errno = 0;
+    job->rc = RedisModule_ThreadSafeContextTryLock(job->tctx);
+    job->err = errno;
+    if (job->rc == KM_OK)
+        RedisModule_ThreadSafeContextUnlock(job->tctx);
+    return NULL;
+}
+
+static int lock_reply(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    tm_lock_job *job = RedisModule_GetBlockedClientPrivateData(ctx);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithSimpleString(ctx, job->rc == KM_OK ? "locked" : "not locked");
+    return RedisModule_ReplyWithLongLong(ctx, job->tries > 0);
+}
+
+static void lock_free(km_ctx *ctx, void *privdata)
+{
+    (void)ctx;
+    RedisModule_Free(privdata);
+}
+
+/* Tries until the lock is free (the main thread waits for events), at
+ * most about 5 s, then unblocks the client. */
+static void *trylock_until(void *arg)
+{
+    tm_lock_job *job = arg;
+    job->tctx = RedisModule_GetThreadSafeContext(job->bc);
+    for (job->tries = 1; job->tries <= 5000; job->tries++) {
+        job->rc = RedisModule_ThreadSafeContextTryLock(job->tctx);
+        if (job->rc == KM_OK)
+            break;
+        sleep_ms(1);
+    }
+    if (job->rc == KM_OK) {
+        km_call_reply *r = RedisModule_Call(job->tctx, "INCR", "c", "tm:trylock");
+        if (r)
+            RedisModule_FreeCallReply(r);
+        RedisModule_ThreadSafeContextUnlock(job->tctx);
+    }
+    RedisModule_FreeThreadSafeContext(job->tctx);
+    RedisModule_UnblockClient(job->bc, job);
+    return NULL;
+}
+
+/* tm.trylock busy: a thread's TryLock while this command holds the lock,
+ * [rc, errno name]; tm.trylock idle: blocks the client while a thread
+ * tries until it gets the lock (then INCRs tm:trylock), ["locked", 1]. */
+static int cmd_trylock(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "ThreadSafeContextTryLock"))
+        return KM_OK;
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    pthread_t tid;
+    if (arg_is(argv[1], "busy")) {
+        tm_lock_job job = {RedisModule_GetThreadSafeContext(NULL), NULL, -1, 0, 0};
+        if (pthread_create(&tid, NULL, trylock_once, &job) != 0)
+            return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+        pthread_join(tid, NULL);
+        RedisModule_FreeThreadSafeContext(job.tctx);
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithLongLong(ctx, job.rc);
+        return RedisModule_ReplyWithSimpleString(ctx, job.err == EBUSY ? "EBUSY" : job.err ? strerror(job.err) : "0");
+    }
+    if (!arg_is(argv[1], "idle"))
+        return RedisModule_ReplyWithError(ctx, "ERR unknown mode");
+    tm_lock_job *job = RedisModule_Calloc(1, sizeof(*job));
+    job->rc = -1;
+    job->bc = RedisModule_BlockClient(ctx, lock_reply, NULL, lock_free, 0);
+    if (pthread_create(&tid, NULL, trylock_until, job) != 0) {
+        RedisModule_AbortBlock(job->bc);
+        RedisModule_Free(job);
+        return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+    }
+    pthread_detach(tid);
+    return KM_OK;
+}
+
+typedef struct {
+    km_ctx *tctx;
+    char *key, *value;
+} tm_detached_job;
+
+static void *detached_thread(void *arg)
+{
+    tm_detached_job *job = arg;
+    RedisModule_ThreadSafeContextLock(job->tctx);
+    char value[128];
+    snprintf(value, sizeof(value), "%s db=%d", job->value, RedisModule_GetSelectedDb(job->tctx));
+    km_call_reply *r = RedisModule_Call(job->tctx, "SET", "cc", job->key, value);
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_ThreadSafeContextUnlock(job->tctx);
+    RedisModule_FreeThreadSafeContext(job->tctx);
+    RedisModule_Free(job->key);
+    RedisModule_Free(job->value);
+    RedisModule_Free(job);
+    return NULL;
+}
+
+/* tm.detached key value: a thread with a detached thread-safe context
+ * (made here) SETs key to "value db=<its selected db>"; replies OK at once. */
+static int cmd_detached(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetDetachedThreadSafeContext GetSelectedDb"))
+        return KM_OK;
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    tm_detached_job *job = RedisModule_Alloc(sizeof(*job));
+    job->tctx = RedisModule_GetDetachedThreadSafeContext(ctx);
+    job->key = arg_dup(argv[1]);
+    job->value = arg_dup(argv[2]);
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, detached_thread, job) != 0) {
+        RedisModule_FreeThreadSafeContext(job->tctx);
+        RedisModule_Free(job->key);
+        RedisModule_Free(job->value);
+        RedisModule_Free(job);
+        return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+    }
+    pthread_detach(tid);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* ---- the typed CallReply readers */
+
+#define CR_APIS                                                                                                        \
+    "CallReplyBigNumber CallReplyBool CallReplyDouble CallReplyMapElement CallReplyProto CallReplySetElement "         \
+    "CallReplyVerbatim CreateStringFromCallReply"
+
+/* A reply element as text ("string:abc", "double:1.5", ...), aggregates
+ * as arrays headed "array:N" / "set:N" / "map:N" (N from
+ * CallReplyLength), read through the reader of their type. */
+static void describe_reply(km_ctx *ctx, km_call_reply *r)
+{
+    if (!r) {
+        RedisModule_ReplyWithSimpleString(ctx, "NULL element");
+        return;
+    }
+    int t = RedisModule_CallReplyType(r);
+    size_t len = RedisModule_CallReplyLength(r), n = 0;
+    char buf[256];
+    const char *p;
+    if (t == KM_REPLY_ARRAY || t == KM_REPLY_SET) {
+        RedisModule_ReplyWithArray(ctx, (long)len + 1);
+        snprintf(buf, sizeof(buf), "%s:%zu", t == KM_REPLY_ARRAY ? "array" : "set", len);
+        RedisModule_ReplyWithCString(ctx, buf);
+        for (size_t i = 0; i < len; i++)
+            describe_reply(ctx, t == KM_REPLY_ARRAY ? RedisModule_CallReplyArrayElement(r, i)
+                                                    : RedisModule_CallReplySetElement(r, i));
+        return;
+    }
+    if (t == KM_REPLY_MAP) {
+        RedisModule_ReplyWithArray(ctx, 2 * (long)len + 1);
+        snprintf(buf, sizeof(buf), "map:%zu", len);
+        RedisModule_ReplyWithCString(ctx, buf);
+        for (size_t i = 0; i < len; i++) {
+            km_call_reply *k = NULL, *v = NULL;
+            if (RedisModule_CallReplyMapElement(r, i, &k, &v) != KM_OK)
+                k = v = NULL;
+            describe_reply(ctx, k);
+            describe_reply(ctx, v);
+        }
+        return;
+    }
+    switch (t) {
+    case KM_REPLY_STRING:
+    case KM_REPLY_ERROR:
+        p = RedisModule_CallReplyStringPtr(r, &n);
+        snprintf(buf, sizeof(buf), "%s:%.*s", t == KM_REPLY_STRING ? "string" : "error", (int)n, p);
+        break;
+    case KM_REPLY_INTEGER: snprintf(buf, sizeof(buf), "integer:%lld", RedisModule_CallReplyInteger(r)); break;
+    case KM_REPLY_NULL: snprintf(buf, sizeof(buf), "null"); break;
+    case KM_REPLY_BOOL: snprintf(buf, sizeof(buf), "bool:%d", RedisModule_CallReplyBool(r)); break;
+    case KM_REPLY_DOUBLE: snprintf(buf, sizeof(buf), "double:%.17g", RedisModule_CallReplyDouble(r)); break;
+    case KM_REPLY_BIG_NUMBER:
+        p = RedisModule_CallReplyBigNumber(r, &n);
+        snprintf(buf, sizeof(buf), "bignumber:%.*s", (int)n, p ? p : "NULL");
+        break;
+    case KM_REPLY_VERBATIM_STRING: {
+        const char *format = NULL;
+        p = RedisModule_CallReplyVerbatim(r, &n, &format);
+        snprintf(buf, sizeof(buf), "verbatim:%.3s:%.*s", format ? format : "NULL", (int)n, p ? p : "NULL");
+        break;
+    }
+    default: snprintf(buf, sizeof(buf), "type:%d", t);
+    }
+    size_t used = strlen(buf);
+    snprintf(buf + used, sizeof(buf) - used, " len=%zu", len);
+    RedisModule_ReplyWithCString(ctx, buf);
+}
+
+/* tm.cr 2|3 cmd args...: Call (in RESP3 with "3"), then [the reply
+ * described, its CallReplyProto, CreateStringFromCallReply of it (nil
+ * when it gives NULL), and what every typed reader answers for it:
+ * [Integer, Double (%.17g), Bool, BigNumber, Verbatim, ArrayElement(0),
+ * SetElement(0), MapElement(0), MapElement(length)] (pointers as 1/0)]. */
+static int cmd_cr(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, CR_APIS))
+        return KM_OK;
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    char *cmd = arg_dup(argv[2]);
+    errno = 0;
+    km_call_reply *r = RedisModule_Call(ctx, cmd, arg_is(argv[1], "3") ? "3v" : "v", argv + 3, (size_t)(argc - 3));
+    RedisModule_Free(cmd);
+    if (!r)
+        return reply_call_failure(ctx);
+    RedisModule_ReplyWithArray(ctx, 4);
+    describe_reply(ctx, r);
+    size_t plen = 0;
+    const char *proto = RedisModule_CallReplyProto(r, &plen);
+    RedisModule_ReplyWithStringBuffer(ctx, proto ? proto : "", plen);
+    km_string *s = RedisModule_CreateStringFromCallReply(r);
+    if (s) {
+        RedisModule_ReplyWithString(ctx, s);
+        RedisModule_FreeString(ctx, s);
+    } else {
+        RedisModule_ReplyWithNull(ctx);
+    }
+    char d[64];
+    size_t n;
+    const char *format;
+    km_call_reply *k, *v;
+    RedisModule_ReplyWithArray(ctx, 9);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyInteger(r));
+    snprintf(d, sizeof(d), "%.17g", RedisModule_CallReplyDouble(r));
+    RedisModule_ReplyWithCString(ctx, d);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyBool(r));
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyBigNumber(r, &n) != NULL);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyVerbatim(r, &n, &format) != NULL);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyArrayElement(r, 0) != NULL);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplySetElement(r, 0) != NULL);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyMapElement(r, 0, &k, &v) == KM_OK);
+    RedisModule_ReplyWithLongLong(ctx,
+                                  RedisModule_CallReplyMapElement(r, RedisModule_CallReplyLength(r), &k, &v) == KM_OK);
+    RedisModule_FreeCallReply(r);
+    return KM_OK;
+}
+
+/* ---- strings */
+
+static km_string *kept_string; /* what tm.str2 keep ... holds between commands */
+
+/* tm.str2 double <d>: CreateStringFromDouble of StringToDouble(d);
+ * tm.str2 retain <v>: (auto memory) a string made, retained, appended
+ * "+" to (a retained string is the module's alone) and kept;
+ * tm.str2 hold <v>: HoldString(NULL, the argument), kept;
+ * tm.str2 holdauto <v>: (auto memory) HoldString(ctx, a new string):
+ * [same pointer or copy, its text], both left to the context;
+ * tm.str2 get / free: the kept string (nil when none) / FreeString of it;
+ * tm.str2 trim <v>: v with 1000 "x" appended, after TrimStringAllocation,
+ * and the kept string's text after trimming it too (nil when none). */
+static int cmd_str2(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "CreateStringFromDouble HoldString RetainString TrimStringAllocation"))
+        return KM_OK;
+    if (argc != 2 && argc != 3)
+        return RedisModule_WrongArity(ctx);
+    km_string *arg = argc == 3 ? argv[2] : NULL;
+    if (arg_is(argv[1], "double") && arg) {
+        double d;
+        if (RedisModule_StringToDouble(arg, &d) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR not a double");
+        km_string *s = RedisModule_CreateStringFromDouble(ctx, d);
+        RedisModule_ReplyWithString(ctx, s);
+        RedisModule_FreeString(ctx, s);
+        return KM_OK;
+    }
+    if ((arg_is(argv[1], "retain") || arg_is(argv[1], "hold")) && arg) {
+        if (kept_string)
+            RedisModule_FreeString(NULL, kept_string);
+        if (arg_is(argv[1], "hold")) {
+            kept_string = RedisModule_HoldString(NULL, arg);
+        } else {
+            RedisModule_AutoMemory(ctx);
+            size_t len;
+            const char *p = str_of(arg, &len);
+            km_string *s = RedisModule_CreateString(ctx, p, len);
+            RedisModule_RetainString(ctx, s);
+            RedisModule_StringAppendBuffer(ctx, s, "+", 1);
+            kept_string = s;
+        }
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "holdauto") && arg) {
+        RedisModule_AutoMemory(ctx);
+        size_t len;
+        const char *p = str_of(arg, &len);
+        km_string *s = RedisModule_CreateString(ctx, p, len);
+        km_string *h = RedisModule_HoldString(ctx, s);
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithSimpleString(ctx, h == s ? "same" : "copy");
+        return RedisModule_ReplyWithString(ctx, h);
+    }
+    if (arg_is(argv[1], "get") && !arg)
+        return kept_string ? RedisModule_ReplyWithString(ctx, kept_string) : RedisModule_ReplyWithNull(ctx);
+    if (arg_is(argv[1], "free") && !arg) {
+        if (kept_string)
+            RedisModule_FreeString(NULL, kept_string);
+        kept_string = NULL;
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "trim") && arg) {
+        size_t len;
+        const char *p = str_of(arg, &len);
+        km_string *s = RedisModule_CreateString(NULL, p, len);
+        char xs[1000];
+        memset(xs, 'x', sizeof(xs));
+        RedisModule_StringAppendBuffer(NULL, s, xs, sizeof(xs));
+        RedisModule_TrimStringAllocation(s);
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithString(ctx, s);
+        RedisModule_FreeString(NULL, s);
+        if (!kept_string)
+            return RedisModule_ReplyWithNull(ctx);
+        RedisModule_TrimStringAllocation(kept_string);
+        return RedisModule_ReplyWithString(ctx, kept_string);
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR unknown subcommand");
+}
+
+/* ---- replies */
+
+/* tm.reply2 longdouble <v> | verbatim | postmap | postset | postnested:
+ * ReplyWithLongDouble(strtold(v)); ReplyWithVerbatimStringType with
+ * "mkd"; postponed map, set and nested lengths set by ReplySetMapLength /
+ * ReplySetSetLength / ReplySetArrayLength. */
+static int cmd_reply2(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "ReplyWithLongDouble ReplyWithVerbatimStringType ReplySetMapLength ReplySetSetLength"))
+        return KM_OK;
+    if (argc == 3 && arg_is(argv[1], "longdouble")) {
+        char *s = arg_dup(argv[2]);
+        long double ld = strtold(s, NULL);
+        RedisModule_Free(s);
+        return RedisModule_ReplyWithLongDouble(ctx, ld);
+    }
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "verbatim"))
+        return RedisModule_ReplyWithVerbatimStringType(ctx, "# title\nbody", 12, "mkd");
+    if (arg_is(argv[1], "postmap")) {
+        /* {"a": {"x", "y", "z"}, "b": 1} */
+        RedisModule_ReplyWithMap(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithCString(ctx, "a");
+        RedisModule_ReplyWithSet(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithCString(ctx, "x");
+        RedisModule_ReplyWithCString(ctx, "y");
+        RedisModule_ReplyWithCString(ctx, "z");
+        RedisModule_ReplySetSetLength(ctx, 3);
+        RedisModule_ReplyWithCString(ctx, "b");
+        RedisModule_ReplyWithLongLong(ctx, 1);
+        RedisModule_ReplySetMapLength(ctx, 2);
+        return KM_OK;
+    }
+    if (arg_is(argv[1], "postset")) {
+        RedisModule_ReplyWithSet(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithLongLong(ctx, 1);
+        RedisModule_ReplyWithLongLong(ctx, 2);
+        RedisModule_ReplySetSetLength(ctx, 2);
+        return KM_OK;
+    }
+    if (arg_is(argv[1], "postnested")) {
+        /* [{"k": []}, {"m"}] */
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithMap(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithCString(ctx, "k");
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplySetArrayLength(ctx, 0);
+        RedisModule_ReplySetMapLength(ctx, 1);
+        RedisModule_ReplyWithSet(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithCString(ctx, "m");
+        RedisModule_ReplySetSetLength(ctx, 1);
+        RedisModule_ReplySetArrayLength(ctx, 2);
+        return KM_OK;
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR unknown reply kind");
+}
+
+/* ---- the key API */
+
+#define OKEY_APIS                                                                                                      \
+    "GetAbsExpire SetAbsExpire KeyExists UnlinkKey StringTruncate ZsetIncrby ZsetRem GetKeyNameFromModuleKey"
+
+/* tm.okey <op> key [args]: one key call on key opened READ|WRITE (a
+ * missing key too), or READ only when op ends in ".ro" (nil for a missing
+ * key then):
+ *   exists: KeyExists (no key opened)     absexpire: GetAbsExpire
+ *   setabsexpire <ms>: its result          unlink: [result, KeyType after]
+ *   truncate <len>: its result              keyname: [name, same/copy]
+ *   zincr <score> <member> [NX|XX|GT|LT]...: [result, out-flags, new score]
+ *   zrem <member>: [result, deleted] */
+static int cmd_okey(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, OKEY_APIS))
+        return KM_OK;
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    size_t oplen;
+    const char *op = str_of(argv[1], &oplen);
+    int ro = oplen > 3 && strncasecmp(op + oplen - 3, ".ro", 3) == 0;
+    char name[32];
+    snprintf(name, sizeof(name), "%.*s", (int)(ro ? oplen - 3 : oplen), op);
+    if (strcasecmp(name, "exists") == 0)
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_KeyExists(ctx, argv[2]));
+    km_key *key = RedisModule_OpenKey(ctx, argv[2], ro ? KM_READ : KM_READ | KM_WRITE);
+    if (!key)
+        return RedisModule_ReplyWithNull(ctx);
+    long long ll;
+    double d;
+    if (strcasecmp(name, "absexpire") == 0 && argc == 3) {
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_GetAbsExpire(key));
+    } else if (strcasecmp(name, "setabsexpire") == 0 && argc == 4 &&
+               RedisModule_StringToLongLong(argv[3], &ll) == KM_OK) {
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_SetAbsExpire(key, ll));
+    } else if (strcasecmp(name, "unlink") == 0 && argc == 3) {
+        int rc = RedisModule_UnlinkKey(key);
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithLongLong(ctx, rc);
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_KeyType(key));
+    } else if (strcasecmp(name, "truncate") == 0 && argc == 4 && RedisModule_StringToLongLong(argv[3], &ll) == KM_OK) {
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_StringTruncate(key, (size_t)ll));
+    } else if (strcasecmp(name, "keyname") == 0 && argc == 3) {
+        km_string *kn = RedisModule_GetKeyNameFromModuleKey(key);
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithString(ctx, kn);
+        RedisModule_ReplyWithSimpleString(ctx, kn == argv[2] ? "same" : "copy");
+    } else if (strcasecmp(name, "zincr") == 0 && argc >= 5 && RedisModule_StringToDouble(argv[3], &d) == KM_OK) {
+        int flags = 0;
+        for (int i = 5; i < argc; i++) {
+            flags |= arg_is(argv[i], "NX")   ? KM_ZADD_NX
+                     : arg_is(argv[i], "XX") ? KM_ZADD_XX
+                     : arg_is(argv[i], "GT") ? KM_ZADD_GT
+                     : arg_is(argv[i], "LT") ? KM_ZADD_LT
+                                             : 0;
+        }
+        double newscore = -12345;
+        int rc = RedisModule_ZsetIncrby(key, d, argv[4], &flags, &newscore);
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.17g", newscore);
+        RedisModule_ReplyWithArray(ctx, 3);
+        RedisModule_ReplyWithLongLong(ctx, rc);
+        RedisModule_ReplyWithLongLong(ctx, flags);
+        RedisModule_ReplyWithCString(ctx, buf);
+    } else if (strcasecmp(name, "zrem") == 0 && argc == 4) {
+        int deleted = -1;
+        int rc = RedisModule_ZsetRem(key, argv[3], &deleted);
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithLongLong(ctx, rc);
+        RedisModule_ReplyWithLongLong(ctx, deleted);
+    } else {
+        RedisModule_ReplyWithError(ctx, "ERR unknown op or bad arguments");
+    }
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* tm.treplace key s: ModuleTypeReplaceValue(key, testtype1, a new value
+ * holding one record (0, 0, s)) whatever key holds: [result, the count
+ * of records the old value had (it is freed), or -1]. */
+static int cmd_treplace(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "ModuleTypeReplaceValue"))
+        return KM_OK;
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    if (!tm_type)
+        return RedisModule_ReplyWithError(ctx, "ERR testtype1 is not registered (loaded with notype)");
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ | KM_WRITE);
+    tm_value *nv = tval_new();
+    size_t slen;
+    const char *p = str_of(argv[2], &slen);
+    char *s = RedisModule_Alloc(slen + 1);
+    memcpy(s, p, slen);
+    s[slen] = '\0';
+    tval_push(nv, 0, 0, s, slen);
+    void *old = NULL;
+    int rc = RedisModule_ModuleTypeReplaceValue(key, tm_type, nv, &old);
+    long long count = -1;
+    if (rc == KM_OK) {
+        count = (long long)((tm_value *)old)->count;
+        tval_free(old);
+    } else {
+        tval_free(nv);
+    }
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, rc);
+    return RedisModule_ReplyWithLongLong(ctx, count);
+}
+
+/* ---- testtype2: a data type whose callbacks read their IO */
+
+/* A string; a "short" value claims two strings in the RDB but saves one,
+ * so loading it runs out of data. */
+typedef struct {
+    char *s;
+    size_t len;
+    int short_save;
+} tm_t2;
+
+static km_type *tm_type2;
+
+static void t2_free(void *value)
+{
+    tm_t2 *v = value;
+    RedisModule_Free(v->s);
+    RedisModule_Free(v);
+}
+
+/* Logs what the IO says: the key name, whether it gives a context (the
+ * same one twice), its error flag. */
+static void io_note(km_io *io, const char *what)
+{
+    const km_string *k = RedisModule_GetKeyNameFromIO(io);
+    size_t klen = 0;
+    const char *kp = k ? RedisModule_StringPtrLen(k, &klen) : "(null)";
+    km_ctx *c1 = RedisModule_GetContextFromIO(io);
+    km_ctx *c2 = RedisModule_GetContextFromIO(io);
+    log_add(&io_log, "%s key=%.*s ctx=%s error=%d", what, (int)(k ? klen : 6), kp,
+            c1 == NULL ? "null"
+            : c1 == c2 ? "stable"
+                       : "changing",
+            RedisModule_IsIOError(io));
+}
+
+static void t2_rdb_save(km_io *io, void *value)
+{
+    tm_t2 *v = value;
+    io_note(io, "save");
+    RedisModule_SaveUnsigned(io, v->short_save ? 2 : 1);
+    RedisModule_SaveStringBuffer(io, v->s, v->len);
+}
+
+static void *t2_rdb_load(km_io *io, int encver)
+{
+    if (encver != 1)
+        return NULL;
+    io_note(io, "load");
+    uint64_t n = RedisModule_LoadUnsigned(io);
+    tm_t2 *v = NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t len = 0;
+        char *p = RedisModule_LoadStringBuffer(io, &len);
+        if (RedisModule_IsIOError(io)) {
+            const km_string *k = RedisModule_GetKeyNameFromIO(io);
+            size_t klen = 0;
+            const char *kp = k ? RedisModule_StringPtrLen(k, &klen) : "";
+            RedisModule_LogIOError(io, "warning", "testtype2: short read for key %.*s", (int)klen, kp);
+            io_note(io, "ioerror");
+            if (p)
+                RedisModule_Free(p);
+            if (v)
+                t2_free(v);
+            return NULL;
+        }
+        if (v) {
+            RedisModule_Free(p);
+            continue;
+        }
+        v = RedisModule_Alloc(sizeof(*v));
+        v->s = p;
+        v->len = len;
+        v->short_save = 0;
+    }
+    return v;
+}
+
+static void t2_aof_rewrite(km_io *aof, km_string *key, void *value)
+{
+    (void)key;
+    tm_t2 *v = value;
+    /* The key as the IO names it. */
+    RedisModule_EmitAOF(aof, "tm.t2", "csb", "set", RedisModule_GetKeyNameFromIO(aof), v->s, v->len);
+}
+
+static size_t t2_mem_usage(const void *value)
+{
+    const tm_t2 *v = value;
+    return sizeof(*v) + v->len;
+}
+
+/* tm.t2 set key value [short] | get key | log: a testtype2 value (a
+ * "short" one loads with an IO error); its text (nil for a missing key);
+ * the lines its callbacks logged, emptied. */
+static int cmd_t2(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetContextFromIO GetKeyNameFromIO IsIOError LogIOError"))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return log_reply(ctx, &io_log);
+    if (!tm_type2)
+        return RedisModule_ReplyWithError(ctx, "ERR testtype2 is not registered (loaded with notype)");
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    int set = arg_is(argv[1], "set");
+    if ((set && argc != 4 && argc != 5) || (!set && (argc != 3 || !arg_is(argv[1], "get"))))
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[2], set ? KM_READ | KM_WRITE : KM_READ);
+    int type = RedisModule_KeyType(key);
+    if (type != KM_KEYTYPE_EMPTY && RedisModule_ModuleTypeGetType(key) != tm_type2) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithError(ctx, WRONGTYPE_MSG);
+    }
+    if (!set) {
+        tm_t2 *v = type == KM_KEYTYPE_EMPTY ? NULL : RedisModule_ModuleTypeGetValue(key);
+        if (v)
+            RedisModule_ReplyWithStringBuffer(ctx, v->s, v->len);
+        else
+            RedisModule_ReplyWithNull(ctx);
+        RedisModule_CloseKey(key);
+        return KM_OK;
+    }
+    tm_t2 *v = RedisModule_Alloc(sizeof(*v));
+    v->s = arg_dup(argv[3]);
+    str_of(argv[3], &v->len);
+    v->short_save = argc == 5 && arg_is(argv[4], "short");
+    RedisModule_ModuleTypeSetValue(key, tm_type2, v);
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* ---- keyspace events */
+
+static int ks_subscribed;
+
+static int notify_on_event(km_ctx *ctx, int type, const char *event, km_string *key)
+{
+    size_t len;
+    const char *p = str_of(key, &len);
+    log_add(&ks_log, "%d %s %.*s db=%d", type, event, (int)len, p, RedisModule_GetSelectedDb(ctx));
+    return KM_OK;
+}
+
+/* tm.notify sub <types> | log | emit <type> <event> <key> | flags: subscribes
+ * (once) to the event classes in the bit mask types, logging each event
+ * as "type event key db=N"; the log, emptied; NotifyKeyspaceEvent's
+ * result; GetNotifyKeyspaceEvents. */
+static int cmd_notify(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "SubscribeToKeyspaceEvents NotifyKeyspaceEvent GetNotifyKeyspaceEvents GetSelectedDb"))
+        return KM_OK;
+    long long ll;
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return log_reply(ctx, &ks_log);
+    if (argc == 2 && arg_is(argv[1], "flags"))
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_GetNotifyKeyspaceEvents());
+    if (argc == 3 && arg_is(argv[1], "sub") && RedisModule_StringToLongLong(argv[2], &ll) == KM_OK) {
+        if (ks_subscribed)
+            return RedisModule_ReplyWithError(ctx, "ERR already subscribed");
+        ks_subscribed = 1;
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_SubscribeToKeyspaceEvents(ctx, (int)ll, notify_on_event));
+    }
+    if (argc == 5 && arg_is(argv[1], "emit") && RedisModule_StringToLongLong(argv[2], &ll) == KM_OK) {
+        char *event = arg_dup(argv[3]);
+        int rc = RedisModule_NotifyKeyspaceEvent(ctx, (int)ll, event, argv[4]);
+        RedisModule_Free(event);
+        return RedisModule_ReplyWithLongLong(ctx, rc);
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR unknown subcommand or bad arguments");
+}
+
+/* ---- timers */
+
+/* tm.tmr create <ms> <key> | info <id> | stop <id>: a timer (the callback
+ * SETs key to "fired"), its id; [remaining ms, its data] or an error;
+ * its data (freed) or an error. */
+static int cmd_tmr(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetTimerInfo StopTimer"))
+        return KM_OK;
+    long long ll;
+    if (argc == 4 && arg_is(argv[1], "create") && RedisModule_StringToLongLong(argv[2], &ll) == KM_OK && ll >= 0) {
+        km_timer_id id = RedisModule_CreateTimer(ctx, ll, timer_fired, arg_dup(argv[3]));
+        return RedisModule_ReplyWithLongLong(ctx, (long long)id);
+    }
+    if (argc != 3 || RedisModule_StringToLongLong(argv[2], &ll) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR bad arguments");
+    void *data = NULL;
+    if (arg_is(argv[1], "info")) {
+        uint64_t remaining = 0;
+        if (RedisModule_GetTimerInfo(ctx, (km_timer_id)ll, &remaining, &data) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR no such timer");
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithLongLong(ctx, (long long)remaining);
+        return RedisModule_ReplyWithCString(ctx, data);
+    }
+    if (arg_is(argv[1], "stop")) {
+        if (RedisModule_StopTimer(ctx, (km_timer_id)ll, &data) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR no such timer");
+        RedisModule_ReplyWithCString(ctx, data);
+        RedisModule_Free(data);
+        return KM_OK;
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR unknown subcommand");
+}
+
+/* ---- databases, random bytes, keys by API, pool memory */
+
+/* tm.db <n>: [GetSelectedDb, SelectDb(n)'s result, GetSelectedDb]; the
+ * client stays in the db selected. */
+static int cmd_db(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "SelectDb GetSelectedDb"))
+        return KM_OK;
+    long long n;
+    if (argc != 2 || RedisModule_StringToLongLong(argv[1], &n) != KM_OK)
+        return RedisModule_WrongArity(ctx);
+    int before = RedisModule_GetSelectedDb(ctx);
+    int rc = RedisModule_SelectDb(ctx, (int)n);
+    RedisModule_ReplyWithArray(ctx, 3);
+    RedisModule_ReplyWithLongLong(ctx, before);
+    RedisModule_ReplyWithLongLong(ctx, rc);
+    return RedisModule_ReplyWithLongLong(ctx, RedisModule_GetSelectedDb(ctx));
+}
+
+/* tm.rand <n>: [GetRandomBytes(n) in hex, GetRandomHexChars(n)] */
+static int cmd_rand(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "GetRandomBytes GetRandomHexChars"))
+        return KM_OK;
+    long long n;
+    if (argc != 2 || RedisModule_StringToLongLong(argv[1], &n) != KM_OK || n < 0 || n > 4096)
+        return RedisModule_WrongArity(ctx);
+    unsigned char *bytes = RedisModule_Alloc((size_t)n + 1);
+    char *hex = RedisModule_Alloc(2 * (size_t)n + 1);
+    RedisModule_GetRandomBytes(bytes, (size_t)n);
+    for (long long i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithStringBuffer(ctx, hex, 2 * (size_t)n);
+    RedisModule_GetRandomHexChars(hex, (size_t)n);
+    RedisModule_ReplyWithStringBuffer(ctx, hex, (size_t)n);
+    RedisModule_Free(bytes);
+    RedisModule_Free(hex);
+    return KM_OK;
+}
+
+/* tm.gk [KEY k | VAL v]...: (getkeys-api) the keys are the arguments
+ * after each KEY; asked for them, it names their positions with KeyAtPos;
+ * run, it replies [IsKeysPositionRequest, the keys...]. */
+static int cmd_gk(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "IsKeysPositionRequest KeyAtPos"))
+        return KM_OK;
+    int keys_request = RedisModule_IsKeysPositionRequest(ctx);
+    /* A keys request has no client to answer (WrongArity would crash Redis
+     * 7.0): it names the keys it finds. */
+    if (argc % 2 != 1 && !keys_request)
+        return RedisModule_WrongArity(ctx);
+    if (!keys_request)
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+    long n = 0;
+    if (!keys_request) {
+        RedisModule_ReplyWithLongLong(ctx, keys_request);
+        n++;
+    }
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!arg_is(argv[i], "KEY"))
+            continue;
+        if (keys_request) {
+            RedisModule_KeyAtPos(ctx, i + 1);
+        } else {
+            RedisModule_ReplyWithString(ctx, argv[i + 1]);
+            n++;
+        }
+    }
+    if (!keys_request)
+        RedisModule_ReplySetArrayLength(ctx, n);
+    return KM_OK;
+}
+
+/* tm.pool <count> <size>: count PoolAlloc blocks of size bytes, each
+ * filled and checked after all were made: [all intact, every block of 8
+ * bytes or more 8-aligned, PoolAlloc(0) is NULL]. */
+static int cmd_pool(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "PoolAlloc"))
+        return KM_OK;
+    long long count, size;
+    if (argc != 3 || RedisModule_StringToLongLong(argv[1], &count) != KM_OK ||
+        RedisModule_StringToLongLong(argv[2], &size) != KM_OK || count < 1 || count > 1000 || size < 1 || size > 100000)
+        return RedisModule_WrongArity(ctx);
+    unsigned char **blocks = RedisModule_PoolAlloc(ctx, sizeof(*blocks) * (size_t)count);
+    int aligned = ((uintptr_t)blocks % sizeof(void *)) == 0;
+    for (long long i = 0; i < count; i++) {
+        blocks[i] = RedisModule_PoolAlloc(ctx, (size_t)size);
+        if (size >= 8 && (uintptr_t)blocks[i] % 8 != 0)
+            aligned = 0;
+        memset(blocks[i], (int)(i & 0xff), (size_t)size);
+    }
+    int intact = 1;
+    for (long long i = 0; i < count; i++)
+        for (long long j = 0; j < size; j++)
+            if (blocks[i][j] != (unsigned char)(i & 0xff))
+                intact = 0;
+    RedisModule_ReplyWithArray(ctx, 3);
+    RedisModule_ReplyWithLongLong(ctx, intact);
+    RedisModule_ReplyWithLongLong(ctx, aligned);
+    return RedisModule_ReplyWithLongLong(ctx, RedisModule_PoolAlloc(ctx, 0) == NULL);
+}
+
+/* ---- Replicate */
+
+/* tm.rep <-|A|R> <times> cmd args...: Replicate(cmd args) times times
+ * (format "v", "Av": not to the AOF, "Rv": not to replicas) without
+ * running it; the last result. */
+static int cmd_rep(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "Replicate"))
+        return KM_OK;
+    long long times;
+    if (argc < 4 || RedisModule_StringToLongLong(argv[2], &times) != KM_OK || times < 1)
+        return RedisModule_WrongArity(ctx);
+    const char *fmt = arg_is(argv[1], "A") ? "Av" : arg_is(argv[1], "R") ? "Rv" : "v";
+    char *cmd = arg_dup(argv[3]);
+    int rc = KM_OK;
+    for (long long i = 0; i < times; i++)
+        rc = RedisModule_Replicate(ctx, cmd, fmt, argv + 4, (size_t)(argc - 4));
+    RedisModule_Free(cmd);
+    return RedisModule_ReplyWithLongLong(ctx, rc);
+}
+
+/* ---- the cluster answers */
+
+static void cluster_receiver(km_ctx *ctx, const char *sender_id, uint8_t type, const unsigned char *payload,
+                             uint32_t len)
+{
+    (void)ctx, (void)sender_id, (void)type, (void)payload, (void)len;
+}
+
+/* tm.cluster: [GetClusterSize, GetMyClusterID (nil for NULL),
+ * GetClusterNodesList NULL or not, its numnodes (99 before), result of
+ * GetClusterNodeInfo("nosuch") with its port and flags (-7 before),
+ * SendClusterMessage's result]; SetClusterFlags,
+ * RegisterClusterMessageReceiver and FreeClusterNodesList are called
+ * too. */
+static int cmd_cluster(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (lacks(ctx, "GetClusterSize GetMyClusterID GetClusterNodesList FreeClusterNodesList GetClusterNodeInfo "
+                   "SetClusterFlags RegisterClusterMessageReceiver SendClusterMessage"))
+        return KM_OK;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_SetClusterFlags(ctx, TM_CLUSTER_FLAG_NO_FAILOVER | TM_CLUSTER_FLAG_NO_REDIRECTION);
+    RedisModule_RegisterClusterMessageReceiver(ctx, 7, cluster_receiver);
+    size_t numnodes = 99;
+    char **ids = RedisModule_GetClusterNodesList(ctx, &numnodes);
+    char ip[64] = "", master[64] = "";
+    int port = -7, flags = -7;
+    int info = RedisModule_GetClusterNodeInfo(ctx, "nosuch", ip, master, &port, &flags);
+    const char *myid = RedisModule_GetMyClusterID();
+    RedisModule_ReplyWithArray(ctx, 8);
+    RedisModule_ReplyWithLongLong(ctx, (long long)RedisModule_GetClusterSize());
+    if (myid)
+        RedisModule_ReplyWithCString(ctx, myid);
+    else
+        RedisModule_ReplyWithNull(ctx);
+    RedisModule_ReplyWithSimpleString(ctx, ids ? "list" : "NULL");
+    RedisModule_ReplyWithLongLong(ctx, (long long)numnodes);
+    RedisModule_ReplyWithLongLong(ctx, info);
+    RedisModule_ReplyWithLongLong(ctx, port);
+    RedisModule_ReplyWithLongLong(ctx, flags);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_SendClusterMessage(ctx, NULL, 7, "hi", 2));
+    RedisModule_FreeClusterNodesList(ids);
+    return KM_OK;
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -3460,6 +4596,23 @@ static const struct {
     {"tm.scankey", cmd_scankey, "readonly", 1, 1, 1},
     {"tm.config", cmd_config, "readonly fast", 0, 0, 0},
     {"tm.cmdinfo", cmd_cmdinfo, "readonly fast", 0, 0, 0},
+    {"tm.bc", cmd_bc, "", 0, 0, 0},
+    {"tm.trylock", cmd_trylock, "", 0, 0, 0},
+    {"tm.detached", cmd_detached, "", 0, 0, 0},
+    {"tm.cr", cmd_cr, "", 0, 0, 0},
+    {"tm.str2", cmd_str2, "readonly fast", 0, 0, 0},
+    {"tm.reply2", cmd_reply2, "readonly fast", 0, 0, 0},
+    {"tm.okey", cmd_okey, "write", 2, 2, 1},
+    {"tm.treplace", cmd_treplace, "write deny-oom", 1, 1, 1},
+    {"tm.t2", cmd_t2, "write deny-oom", 0, 0, 0},
+    {"tm.notify", cmd_notify, "", 0, 0, 0},
+    {"tm.tmr", cmd_tmr, "", 0, 0, 0},
+    {"tm.db", cmd_db, "", 0, 0, 0},
+    {"tm.rand", cmd_rand, "readonly fast", 0, 0, 0},
+    {"tm.gk", cmd_gk, "readonly getkeys-api", 0, 0, 0},
+    {"tm.pool", cmd_pool, "readonly fast", 0, 0, 0},
+    {"tm.rep", cmd_rep, "", 0, 0, 0},
+    {"tm.cluster", cmd_cluster, "readonly fast", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -3476,6 +4629,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     km_get_api_fn getapi = (km_get_api_fn)((void **)ctx)[0];
     missing_apis[0] = '\0';
     TM_API(TM_FETCH)
+    TM_API2(TM_FETCH)
     if (!RedisModule_SetModuleAttribs || !RedisModule_CreateCommand || !RedisModule_StringPtrLen ||
         !RedisModule_Alloc) {
         fprintf(stderr, "testmod: the server lacks a core API function: %s\n", missing_apis);
@@ -3537,6 +4691,17 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         };
         tm_type = RedisModule_CreateDataType(ctx, "testtype1", 1, &methods);
         if (!tm_type)
+            return give_up();
+        km_type_methods methods2 = {
+            .version = KM_TYPE_METHOD_VERSION,
+            .rdb_load = t2_rdb_load,
+            .rdb_save = t2_rdb_save,
+            .aof_rewrite = t2_aof_rewrite,
+            .mem_usage = t2_mem_usage,
+            .free = t2_free,
+        };
+        tm_type2 = RedisModule_CreateDataType(ctx, "testtype2", 1, &methods2);
+        if (!tm_type2)
             return give_up();
     }
     if (register_command_metadata(ctx) != KM_OK)
