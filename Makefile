@@ -37,7 +37,7 @@ CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_MODE) $(EXTRA_CFLAGS)
 SRCS := $(wildcard src/*/*.c)
 OBJS := $(SRCS:src/%.c=$(BUILD)/%.o)
 # Unit tests link the layers below the server (DESIGN: testable alone).
-LIB_OBJS := $(filter $(BUILD)/base/% $(BUILD)/ds/% $(BUILD)/proto/% $(BUILD)/types/% $(BUILD)/db/% $(BUILD)/net/% $(BUILD)/repl/backlog.o $(BUILD)/server/metrics_format.o,$(OBJS))
+LIB_OBJS := $(filter $(BUILD)/base/% $(BUILD)/ds/% $(BUILD)/proto/% $(BUILD)/types/% $(BUILD)/db/% $(BUILD)/net/% $(BUILD)/repl/backlog.o $(BUILD)/server/metrics_format.o $(BUILD)/cmd/cmd_docs_syntax.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Client-compatibility programs (tests/clients): linked with the client

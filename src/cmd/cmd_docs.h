@@ -42,7 +42,10 @@ typedef struct cmd_docs {
     int nargs;
 } cmd_docs;
 
-/* Parses a DOCS line's argument syntax (see cmd_docs.c) into a tree held
+/* COMMAND DOCS's names of the argument types, by CMD_ARG_* value. */
+extern const char *const cmd_arg_type_names[];
+
+/* Parses a DOCS line's argument syntax (see cmd_docs_syntax.c) into a tree held
  * by one allocation, *block, for the caller to alloc_free. Returns 0, or
  * -1 with *err saying what is wrong. */
 int cmd_doc_args_parse(const char *text, cmd_doc_arg **args, int *nargs, void **block, const char **err);
