@@ -15,14 +15,15 @@ static void write_args(client *c, const cmd_doc_arg *args, int n)
     reply_array(R(c), n);
     for (int i = 0; i < n; i++) {
         const cmd_doc_arg *a = &args[i];
-        int fields = 2 + (a->type == CMD_ARG_KEY) + (a->token != NULL) + (a->summary != NULL) + (a->since != NULL) +
+        int index = a->type == CMD_ARG_KEY || a->key_spec_index >= 0;
+        int fields = 2 + index + (a->token != NULL) + (a->summary != NULL) + (a->since != NULL) +
                      (a->deprecated_since != NULL) + (a->flags != 0) + (a->nsubargs > 0);
         reply_map(R(c), fields);
         reply_bulk_cstr(R(c), "name");
         reply_bulk_cstr(R(c), a->name);
         reply_bulk_cstr(R(c), "type");
         reply_bulk_cstr(R(c), cmd_arg_type_names[a->type]);
-        if (a->type == CMD_ARG_KEY) {
+        if (index) {
             reply_bulk_cstr(R(c), "key_spec_index");
             reply_int(R(c), a->key_spec_index);
         }

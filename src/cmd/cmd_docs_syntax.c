@@ -16,7 +16,9 @@
  *   ?  optional     +  multiple     &  multiple_token
  *   @7.0.0  since   %6.2.0  deprecated since
  *   #n  the key spec of a key argument (by default the key arguments take
- *       0, 1, 2... in order; #n sets the count to n)
+ *       0, 1, 2... in order; #n sets the count to n), or of a pattern that
+ *       names keys (SORT's BY and GET)
+ * A name may hold a ':' ("ADDR=ip:port:string"): the type follows the last.
  * So SET's arguments read
  *   key:key value:string condition:{NX XX}?@2.6.12 GET?@6.2.0
  *   expiration:{EX=seconds:integer@2.6.12 ... KEEPTTL@6.0.0}?
@@ -88,7 +90,7 @@ static int parse_mods(parser *ps, cmd_doc_arg *a)
             }
             const char *kept = keep(ps, v, (size_t)(ps->p - v), 0);
             *(m == '@' ? &a->since : &a->deprecated_since) = kept;
-        } else if (m == '#' && a->type == CMD_ARG_KEY) {
+        } else if (m == '#' && (a->type == CMD_ARG_KEY || a->type == CMD_ARG_PATTERN)) {
             int idx = 0;
             const char *v = ps->p;
             while (*ps->p >= '0' && *ps->p <= '9' && idx < 1000) {
@@ -111,11 +113,17 @@ static int parse_item(parser *ps, cmd_doc_arg *a)
     memset(a, 0, sizeof(*a));
     a->key_spec_index = -1;
     const char *start = ps->p;
-    const char *colon = start;
-    while (!ends_item(*colon) && *colon != ':' && *colon != '(' && *colon != '{') {
-        colon++;
+    const char *end = start; /* the item's text up to a group's bracket */
+    while (!ends_item(*end) && *end != '(' && *end != '{') {
+        end++;
     }
-    if (*colon != ':') { /* a pure token, named after itself */
+    const char *colon = NULL; /* the last one: names may hold one (ip:port) */
+    for (const char *s = start; s < end; s++) {
+        if (*s == ':') {
+            colon = s;
+        }
+    }
+    if (!colon) { /* a pure token, named after itself */
         while (is_word_char(*ps->p)) {
             ps->p++;
         }

@@ -156,7 +156,8 @@ static cmd_doc_arg *copy_args(const km_cmd_arg *args, size_t stride, int *n)
         cmd_doc_arg *d = &out[i];
         d->name = dup_or_null(a->name);
         d->type = a->type;
-        d->key_spec_index = a->key_spec_index;
+        /* Only keys show theirs (a module's other arguments may hold 0). */
+        d->key_spec_index = a->type == CMD_ARG_KEY ? a->key_spec_index : -1;
         d->token = dup_or_null(a->token);
         d->summary = dup_or_null(a->summary);
         d->since = dup_or_null(a->since);

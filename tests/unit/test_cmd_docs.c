@@ -49,6 +49,13 @@ static void test_forms(void)
     CHECK(n == 1 && a[0].flags == (CMD_ARG_MULTIPLE | CMD_ARG_MULTIPLE_TOKEN));
     alloc_free(block);
 
+    /* A name with a colon; a pattern's key spec. */
+    CHECK(cmd_doc_args_parse("ADDR=ip:port:string? k:key BY=pattern:pattern#1 d:key", &a, &n, &block, &err) == 0);
+    CHECK(n == 4 && streq(a[0].name, "ip:port") && streq(a[0].token, "ADDR") && a[0].type == CMD_ARG_STRING);
+    CHECK(a[0].flags == CMD_ARG_OPTIONAL && a[1].key_spec_index == 0 && a[2].key_spec_index == 1);
+    CHECK(a[3].key_spec_index == 2);
+    alloc_free(block);
+
     /* Nothing at all: no arguments. */
     CHECK(cmd_doc_args_parse("", &a, &n, &block, &err) == 0 && n == 0);
     alloc_free(block);
@@ -66,7 +73,7 @@ static void test_errors(void)
         "a:string)",     /* stray bracket */
         "a:string!",     /* unknown modifier */
         "a:string@",     /* version missing */
-        "a:string#1",    /* # on a non-key */
+        "a:string#1",    /* # on a non-key, non-pattern */
         "a:key#",        /* number missing */
         ":string",       /* no name */
         "x=:pure-token", /* no name after the token */
