@@ -76,7 +76,7 @@ def render_arg(a):
     flags = {as_str(f) for f in a.get("flags", [])}
     token = as_str(a["token"]) if "token" in a else None
     if kind == "pure-token":
-        text = token
+        text = token or '""'  # MIGRATE's empty key
     elif kind in ("oneof", "block"):
         sep = " | " if kind == "oneof" else " "
         text = sep.join(render_arg(pairs(s)) for s in a["arguments"])
