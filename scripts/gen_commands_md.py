@@ -141,12 +141,12 @@ def render(rows):
     for group in sorted(groups):
         out.append("## %s" % group)
         out.append("")
-        out.append("| Command | Arity | Flags | Keys | Key flags | Summary | Complexity |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append("| Command | Syntax | Arity | Flags | Keys | Key flags | Summary | Complexity |")
+        out.append("|---|---|---|---|---|---|---|---|")
         for row in sorted(groups[group], key=lambda x: x["name"]):
             usage = (row["name"].upper().replace("|", " ") + " " + row["syntax"]).strip()
-            out.append("| `%s` | %s | %s | %s | %s | %s | %s |" % (
-                cell(usage), arity_text(row["arity"]), cell(", ".join(row["flags"])),
+            out.append("| `%s` | `%s` | %s | %s | %s | %s | %s | %s |" % (
+                row["name"].upper(), cell(usage), arity_text(row["arity"]), cell(", ".join(row["flags"])),
                 row["keys"], row["key_flags"], cell(row["summary"]), cell(row["complexity"])))
         out.append("")
     return "\n".join(out)

@@ -279,6 +279,10 @@ static int parse_trim_args(client *c, trim_args *a, int xadd)
             }
             limit_given = 1;
             i++;
+        } else if (arg_is(c, i, "KEEPREF") || arg_is(c, i, "DELREF") || arg_is(c, i, "ACKED")) {
+            a->t.refs = arg_is(c, i, "KEEPREF")  ? STREAM_REFS_KEEP
+                        : arg_is(c, i, "DELREF") ? STREAM_REFS_DELETE
+                                                 : STREAM_REFS_ACKED;
         } else if (xadd && arg_is(c, i, "NOMKSTREAM")) {
             a->nomkstream = 1;
         } else if (xadd) {
@@ -331,14 +335,17 @@ static void rewrite_trim_exact(client *c, stream *s, const trim_args *a)
     if (a->t.strategy == STREAM_TRIM_MAXLEN) {
         client_rewrite_arg(c, a->arg_at, (sv){buf, (size_t)util_ll2str(buf, (long long)s->length)});
     } else {
-        stream_id first = s->length ? s->first_id : (stream_id){UINT64_MAX, UINT64_MAX};
+        /* An entry-by-entry trim may have stepped over entries a group
+         * needs: the replay must stop where this one did, not before them. */
+        stream_id first = a->t.by_entry ? a->t.next : s->length ? s->first_id : (stream_id){UINT64_MAX, UINT64_MAX};
         client_rewrite_arg(c, a->arg_at, (sv){buf, (size_t)stream_id_format(buf, &first)});
     }
 }
 
 /* ---- commands ---- */
 
-/* XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] *|id f v ... */
+/* XADD key [NOMKSTREAM] [KEEPREF|DELREF|ACKED] [MAXLEN|MINID [=|~] threshold
+ * [LIMIT n]] *|id f v ... */
 void cmd_xadd(client *c)
 {
     trim_args a;

@@ -627,8 +627,88 @@ static int trim_wants(const stream *s, const stream_trim *t, const stream_id *id
     return stream_id_cmp(id, &t->minid) < 0;
 }
 
-long long stream_trim_run(stream *s, const stream_trim *t)
+int stream_entry_referenced(const stream *s, const stream_id *id)
 {
+    for (int i = 0; i < s->ngroups; i++) {
+        const stream_group *g = s->groups[i];
+        if (stream_id_cmp(id, &g->last_id) > 0 || stream_pel_find(g, id)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A trim that looks at every entry (DELREF, ACKED with groups present):
+ * from the front, entries a group still needs are stepped over under
+ * ACKED, so a stream may stay longer than MAXLEN. `~` cannot take whole
+ * blocks here; its LIMIT bounds the entries examined instead. Entries past
+ * the least last-delivered ID of the groups are all still needed, so an
+ * ACKED walk ends there. */
+static long long trim_by_entry(stream *s, stream_trim *t)
+{
+    stream_id horizon = {UINT64_MAX, UINT64_MAX};
+    for (int i = 0; t->refs == STREAM_REFS_ACKED && i < s->ngroups; i++) {
+        if (stream_id_cmp(&s->groups[i]->last_id, &horizon) < 0) {
+            horizon = s->groups[i]->last_id;
+        }
+    }
+    long long removed = 0, examined = 0;
+    stream_id from = {0, 0};
+    idtree_pos pos;
+    t->next = (stream_id){UINT64_MAX, UINT64_MAX};
+    while (idtree_seek_ge(&s->blocks, &from, &pos)) {
+        stream_block *b = idtree_val(&pos);
+        stream_id first = idtree_key(&pos), prev;
+        from = b->last;
+        int have = 0;
+        entry_view e;
+        for (size_t o = b->entries_off; o < b->used; o = e.next) {
+            entry_decode(b, &first, o, &prev, &have, &e);
+            if (e.deleted) {
+                continue;
+            }
+            if (!trim_wants(s, t, &e.id) || (t->limit && examined >= t->limit) || stream_id_cmp(&e.id, &horizon) > 0) {
+                t->next = e.id;
+                return removed;
+            }
+            examined++;
+            if (t->refs == STREAM_REFS_ACKED && stream_entry_referenced(s, &e.id)) {
+                continue;
+            }
+            for (int i = 0; t->refs == STREAM_REFS_DELETE && i < s->ngroups; i++) {
+                stream_pel_ack(s->groups[i], &e.id);
+            }
+            removed++;
+            int last = b->live == 1;
+            mark_deleted(s, b, &first, o);
+            if (last) {
+                break; /* b is freed */
+            }
+        }
+        /* On past this block's last ID. */
+        if (from.seq == UINT64_MAX) {
+            if (from.ms == UINT64_MAX) {
+                break;
+            }
+            from.ms++;
+            from.seq = 0;
+        } else {
+            from.seq++;
+        }
+    }
+    return removed;
+}
+
+long long stream_trim_run(stream *s, stream_trim *t)
+{
+    t->by_entry = t->refs != STREAM_REFS_KEEP && s->ngroups > 0;
+    if (t->by_entry) {
+        long long removed = trim_by_entry(s, t);
+        if (removed) {
+            refresh_first_id(s);
+        }
+        return removed;
+    }
     long long removed = 0;
     idtree_pos pos;
     while (idtree_first(&s->blocks, &pos)) {

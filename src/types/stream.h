@@ -77,15 +77,28 @@ int stream_has(const stream *s, const stream_id *id);
 int stream_edge_id(const stream *s, int first, stream_id *out);
 
 enum { STREAM_TRIM_MAXLEN = 1, STREAM_TRIM_MINID = 2 };
+/* What a trim does with consumer groups' references (Redis 8.2): KEEPREF
+ * leaves their PEL entries, DELREF drops them with the entries, ACKED
+ * removes only entries every group has read and acknowledged. */
+enum { STREAM_REFS_KEEP, STREAM_REFS_DELETE, STREAM_REFS_ACKED };
 typedef struct stream_trim {
     int strategy;     /* STREAM_TRIM_* */
     int approx;       /* `~`: whole blocks only */
     long long maxlen; /* MAXLEN threshold */
     stream_id minid;  /* MINID threshold */
     long long limit;  /* most entries to remove with `~` (0: no limit) */
+    int refs;         /* STREAM_REFS_* */
+    /* Out: set when the trim looked at entries one by one (DELREF or ACKED
+     * with groups present); next is the first entry it did not examine
+     * ({UINT64_MAX, UINT64_MAX}: none), the exact MINID a replay needs. */
+    int by_entry;
+    stream_id next;
 } stream_trim;
+/* 1 if a consumer group still needs the entry: it is in a PEL, or a group
+ * has not been served it yet. */
+int stream_entry_referenced(const stream *s, const stream_id *id);
 /* Removes entries from the front per t; returns how many. */
-long long stream_trim_run(stream *s, const stream_trim *t);
+long long stream_trim_run(stream *s, stream_trim *t);
 
 /* Range iteration over live entries with start <= id <= end, ascending or
  * (rev) descending. The stream must not change during the iteration. */
