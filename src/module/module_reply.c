@@ -222,14 +222,7 @@ static int api_reply_with_long_double(km_ctx *ctx, long double d)
     if (r) {
         char buf[128];
         int n = isinf(d) || isnan(d) ? snprintf(buf, sizeof(buf), "%Lf", d) : util_ld2str(buf, sizeof(buf), d);
-        n = n > 0 ? n : 0;
-        if (r->resp == 3) {
-            reply_raw(r, ",", 1);
-            reply_raw(r, buf, (size_t)n);
-            reply_raw(r, "\r\n", 2);
-        } else {
-            reply_bulk(r, buf, (size_t)n);
-        }
+        reply_double_text(r, buf, (size_t)(n > 0 ? n : 0));
     }
     return KM_OK;
 }

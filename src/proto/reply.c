@@ -194,17 +194,22 @@ void reply_bulk_ll(rbuf *r, long long v)
     reply_bulk(r, buf, (size_t)n);
 }
 
+void reply_double_text(rbuf *r, const char *text, size_t len)
+{
+    if (r->resp == 3) {
+        reply_raw(r, ",", 1);
+        reply_raw(r, text, len);
+        reply_raw(r, "\r\n", 2);
+    } else {
+        reply_bulk(r, text, len);
+    }
+}
+
 void reply_double(rbuf *r, double d)
 {
     char buf[64];
     int n = util_d2str(buf, d);
-    if (r->resp == 3) {
-        reply_raw(r, ",", 1);
-        reply_raw(r, buf, (size_t)n);
-        reply_raw(r, "\r\n", 2);
-    } else {
-        reply_bulk(r, buf, (size_t)n);
-    }
+    reply_double_text(r, buf, (size_t)n);
 }
 
 void reply_bulk_double(rbuf *r, double d)

@@ -40,6 +40,8 @@ void reply_bulk_cstr(rbuf *r, const char *s);
 void reply_bulk_ll(rbuf *r, long long v);
 /* A double as a bulk string (RESP2) or ',' double (RESP3). */
 void reply_double(rbuf *r, double d);
+/* A double already written out (a long double's text, inf, nan). */
+void reply_double_text(rbuf *r, const char *text, size_t len);
 /* A double always written as bulk text (e.g. INCRBYFLOAT's reply). */
 void reply_bulk_double(rbuf *r, double d);
 void reply_null(rbuf *r);        /* $-1 or _ */

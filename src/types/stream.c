@@ -638,12 +638,13 @@ int stream_entry_referenced(const stream *s, const stream_id *id)
     return 0;
 }
 
-/* A trim that looks at every entry (DELREF, ACKED with groups present):
- * from the front, entries a group still needs are stepped over under
- * ACKED, so a stream may stay longer than MAXLEN. `~` cannot take whole
- * blocks here; its LIMIT bounds the entries examined instead. Entries past
- * the least last-delivered ID of the groups are all still needed, so an
- * ACKED walk ends there. */
+/* A trim entry by entry, from the front: what is left of an exact trim
+ * once whole blocks went, and all of a DELREF or ACKED one (with groups
+ * present). ACKED steps over entries a group still needs, so a stream may
+ * stay longer than MAXLEN; entries past the least last-delivered ID of the
+ * groups are all still needed, so its walk ends there. `~` cannot take
+ * whole blocks under DELREF or ACKED; its LIMIT bounds the entries
+ * examined instead. */
 static long long trim_by_entry(stream *s, stream_trim *t)
 {
     stream_id horizon = {UINT64_MAX, UINT64_MAX};
@@ -702,16 +703,9 @@ static long long trim_by_entry(stream *s, stream_trim *t)
 long long stream_trim_run(stream *s, stream_trim *t)
 {
     t->by_entry = t->refs != STREAM_REFS_KEEP && s->ngroups > 0;
-    if (t->by_entry) {
-        long long removed = trim_by_entry(s, t);
-        if (removed) {
-            refresh_first_id(s);
-        }
-        return removed;
-    }
     long long removed = 0;
     idtree_pos pos;
-    while (idtree_first(&s->blocks, &pos)) {
+    while (!t->by_entry && idtree_first(&s->blocks, &pos)) {
         if (t->strategy == STREAM_TRIM_MAXLEN && s->length <= (uint64_t)t->maxlen) {
             break;
         }
@@ -722,35 +716,17 @@ long long stream_trim_run(stream *s, stream_trim *t)
         }
         int whole = t->strategy == STREAM_TRIM_MAXLEN ? s->length - b->live >= (uint64_t)t->maxlen
                                                       : stream_id_cmp(&b->last, &t->minid) < 0;
-        if (whole) {
-            s->length -= b->live;
-            removed += b->live;
-            block_remove(s, &first);
-            continue;
-        }
-        if (t->approx) {
+        if (!whole) {
             break;
         }
-        /* Trim inside the first block, entry by entry. */
-        stream_id prev;
-        int have = 0;
-        entry_view e;
-        for (size_t o = b->entries_off; o < b->used; o = e.next) {
-            entry_decode(b, &first, o, &prev, &have, &e);
-            if (e.deleted) {
-                continue;
-            }
-            if (!trim_wants(s, t, &e.id)) {
-                break;
-            }
-            removed++;
-            if (b->live == 1) {
-                mark_deleted(s, b, &first, o); /* frees b: stop walking it */
-                break;
-            }
-            mark_deleted(s, b, &first, o);
-        }
-        break;
+        s->length -= b->live;
+        removed += b->live;
+        block_remove(s, &first);
+    }
+    /* What whole blocks did not cover (all of it for DELREF and ACKED),
+     * entry by entry; `~` stops at whole blocks. */
+    if (t->by_entry || !t->approx) {
+        removed += trim_by_entry(s, t);
     }
     if (removed) {
         refresh_first_id(s);
