@@ -378,13 +378,7 @@ void cmd_xadd(client *c)
     }
     stream_id id;
     if (!a.id_given) {
-        uint64_t now = (uint64_t)server.now_ms;
-        if (now > last.ms) {
-            id = (stream_id){now, 0};
-        } else {
-            id = last;
-            stream_id_incr(&id);
-        }
+        stream_auto_id(&last, (uint64_t)server.now_ms, &id); /* last is not the greatest: checked above */
     } else if (!a.seq_given && a.id.ms == last.ms) {
         if (last.seq == UINT64_MAX) {
             reply_err(c, "ERR The ID specified in XADD is equal or smaller than the target stream top item");

@@ -353,6 +353,16 @@ int stream_id_incr(stream_id *id)
     return 1;
 }
 
+int stream_auto_id(const stream_id *last, uint64_t now_ms, stream_id *out)
+{
+    if (now_ms > last->ms) {
+        *out = (stream_id){now_ms, 0};
+        return 1;
+    }
+    *out = *last;
+    return stream_id_incr(out);
+}
+
 int stream_id_decr(stream_id *id)
 {
     if (id->seq == 0) {

@@ -62,6 +62,10 @@ int stream_id_parse(sv s, stream_id *id, uint64_t missing_seq, int *star);
 /* id + 1 / id - 1; return 0 at the ends of the ID space. */
 int stream_id_incr(stream_id *id);
 int stream_id_decr(stream_id *id);
+/* The ID "*" gives a new entry after last at time now_ms: now_ms-0 when
+ * the clock is ahead of last, else last + 1. Returns 0 when last is the
+ * greatest ID (none is left). */
+int stream_auto_id(const stream_id *last, uint64_t now_ms, stream_id *out);
 
 /* ---- entries ---- */
 
