@@ -115,6 +115,17 @@ enum {
 #define KM_AUX_BEFORE_RDB (1 << 0)
 #define KM_AUX_AFTER_RDB (1 << 1)
 
+/* Streams: an entry's ID (RedisModuleStreamID) and the flags of
+ * StreamAdd, StreamIteratorStart and StreamTrimByLength / ByID. */
+typedef struct km_stream_id {
+    uint64_t ms;
+    uint64_t seq;
+} km_stream_id;
+#define KM_STREAM_ADD_AUTOID (1 << 0)
+#define KM_STREAM_ITERATOR_EXCLUSIVE (1 << 0)
+#define KM_STREAM_ITERATOR_REVERSE (1 << 1)
+#define KM_STREAM_TRIM_APPROX (1 << 0)
+
 /* The objects a module holds pointers to; their insides are Keel's. */
 typedef struct km_ctx km_ctx;
 typedef struct km_string km_string;

@@ -104,6 +104,7 @@ struct km_key {
      * current one, and whether the walk went past the range. */
     int zr_on, zr_ended;
     size_t zr_start, zr_end, zr_rank;
+    struct km_stream_walk *sw; /* a stream iterator (module_stream.c), or NULL */
 };
 
 struct km_io {
@@ -154,7 +155,7 @@ typedef struct km_api_entry {
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
-    km_api_scan[], km_api_config[], km_api_cmdinfo[];
+    km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_stream[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -173,6 +174,14 @@ int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const 
 /* ---- module_key.c ---- */
 void km_key_close(km_key *k);
 km_key *km_open_key(km_ctx *ctx, km_string *name, int mode);
+/* The key's entry now (NULL: none), without touching its LRU. */
+kobj *km_key_lookup(km_key *k);
+/* A write through k: dirty, WATCH, tracking and blocked clients told. */
+void km_key_changed(km_key *k);
+
+/* ---- module_stream.c ---- */
+/* Ends k's stream iterator, if it has one (CloseKey, StreamIteratorStop). */
+void km_stream_walk_free(km_key *k);
 
 /* ---- module_call.c ---- */
 void km_call_reply_free(km_call_reply *r);

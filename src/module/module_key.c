@@ -3,7 +3,7 @@
  * keeps the name, not the entry: writes may replace an entry, so every
  * call looks the key up again. As in Redis, these calls emit no keyspace
  * events (a module does that itself) but do tell WATCH, client tracking
- * and blocked clients that the key changed. */
+ * and blocked clients that the key changed. Streams are module_stream.c's. */
 #include <stdarg.h>
 #include <string.h>
 
@@ -35,6 +35,16 @@ static void changed(km_key *k)
 {
     server.dirty++;
     server_key_written(k->d, k->name, k->ctx ? k->ctx->c : NULL);
+}
+
+kobj *km_key_lookup(km_key *k)
+{
+    return find(k);
+}
+
+void km_key_changed(km_key *k)
+{
+    changed(k);
 }
 
 km_key *km_open_key(km_ctx *ctx, km_string *name, int mode)
@@ -69,6 +79,7 @@ void km_key_close(km_key *k)
     if (!k) {
         return;
     }
+    km_stream_walk_free(k);
     km_string_release(NULL, k->keystr);
     alloc_free(k);
 }
