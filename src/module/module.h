@@ -106,6 +106,7 @@ typedef struct rdb_in rdb_in;
 void rdb_out_len(rdb_out *w, uint64_t v);
 void rdb_out_string(rdb_out *w, const char *p, size_t len);
 void rdb_out_bytes(rdb_out *w, const void *p, size_t len);
+void rdb_out_opcode(rdb_out *w, int opcode); /* one byte, as RDB opcodes are written */
 int rdb_in_len(rdb_in *r, uint64_t *v);
 str rdb_in_string(rdb_in *r); /* NULL on error */
 int rdb_in_bytes(rdb_in *r, void *buf, size_t len);
@@ -115,6 +116,12 @@ void module_rdb_save_value(rdb_out *w, const kobj *o);
 /* The value of an RDB_TYPE_MODULE_2 key (for the keyspace type
  * OBJ_MODULE), or NULL after rdb_in_fail. */
 void *module_rdb_load_value(rdb_in *r, sv key);
+/* Modules' aux data for an RDB file (not the commands form): the
+ * RDB_OPCODE_MODULE_AUX records of the types whose aux_save_triggers hold
+ * when (MODULE_AUX_BEFORE_RDB: after the header's aux fields, before the
+ * function libraries; MODULE_AUX_AFTER_RDB: after the last key). */
+enum { MODULE_AUX_BEFORE_RDB = 1, MODULE_AUX_AFTER_RDB = 2 }; /* the API's KM_AUX_* */
+void module_rdb_save_aux(rdb_out *w, int when);
 /* A module's aux data (RDB_OPCODE_MODULE_AUX, after the opcode): handed
  * to its type's aux_load; -1 after rdb_in_fail. */
 int module_rdb_load_aux(rdb_in *r);

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "module/module_int.h"
+#include "persist/rdb_format.h"
 #include "proto/resp_parse.h"
 
 /* Opcodes before each saved item (RDB_TYPE_MODULE_2). */
@@ -318,6 +319,34 @@ void module_rdb_save_value(rdb_out *w, const kobj *o)
     rdb_out_len(w, MOD_OP_EOF);
 }
 
+/* Aux data, as Redis 7.0 writes it: for each type whose aux_save_triggers
+ * include when, the opcode, the type's id, when (after a UINT opcode, as
+ * every item is), what aux_save wrote and an EOF opcode. A type that
+ * writes nothing still gets its (empty) record: Redis 7.0 keeps it. */
+_Static_assert(MODULE_AUX_BEFORE_RDB == KM_AUX_BEFORE_RDB && MODULE_AUX_AFTER_RDB == KM_AUX_AFTER_RDB,
+               "module.h's aux triggers are the API's");
+
+void module_rdb_save_aux(rdb_out *w, int when)
+{
+    for (int i = 0; i < ntypes; i++) {
+        km_type *t = types[i];
+        if (!t->m.aux_save || !(t->m.aux_save_triggers & when)) {
+            continue;
+        }
+        rdb_out_opcode(w, RDB_OPCODE_MODULE_AUX);
+        rdb_out_len(w, t->id);
+        rdb_out_len(w, MOD_OP_UINT);
+        rdb_out_len(w, (uint64_t)when);
+        km_io io;
+        memset(&io, 0, sizeof(io));
+        io.type = t;
+        io.out = w;
+        t->m.aux_save(&io, when);
+        io_done(&io);
+        rdb_out_len(w, MOD_OP_EOF);
+    }
+}
+
 /* ---- loading ---- */
 
 /* The next item's opcode must be want: otherwise the load fails. */
@@ -469,7 +498,10 @@ int module_rdb_load_aux(rdb_in *r)
     if (!t || !t->m.aux_load) {
         char name[10];
         id_name(id, name);
-        return rdb_in_fail(r, "The RDB file contains AUX module data I can't load: no matching module '%s'", name);
+        return rdb_in_fail(r,
+                           t ? "The RDB file contains module AUX data, but the module '%s' doesn't seem to support it."
+                             : "The RDB file contains AUX module data I can't load: no matching module '%s'",
+                           name);
     }
     if (when_op != MOD_OP_UINT) {
         return rdb_in_fail(r, "The RDB holds module aux data of type '%s' in a form Keel does not know", t->name);

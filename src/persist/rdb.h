@@ -48,6 +48,9 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);
 /* rdb-key-save-delay, as Redis's test suites use it to stretch a save:
  * n > 0 waits n microseconds per key, n < 0 one microsecond every -n keys. */
 void rdb_key_save_delay(void);
+/* After the last key, before close (which may run on another thread):
+ * what comes after the keys (modules' MODULE_AUX_AFTER_RDB aux data). */
+void rdb_stream_keys_done(rdb_stream *s);
 int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen);
 void rdb_stream_abort(rdb_stream *s);
 /* Bytes of a file snapshot handed over and not yet written (0 for a sink):

@@ -476,6 +476,11 @@ void rdb_out_bytes(rdb_out *w, const void *p, size_t len)
     w_bytes((writer *)w, p, len);
 }
 
+void rdb_out_opcode(rdb_out *w, int opcode)
+{
+    w_byte((writer *)w, (unsigned char)opcode);
+}
+
 /* ---- keys ---- */
 
 /* The value's RDB type byte. */
@@ -681,6 +686,9 @@ static rdb_stream *open_with(FILE *f, rdb_stream *s)
     snprintf(buf, sizeof(buf), "%zu", alloc_used());
     w_aux(w, "used-mem", buf);
     w_aux(w, "aof-base", "0");
+    /* Modules' aux data for before the keys comes ahead of the function
+     * libraries, where Redis 7.0 writes it. */
+    module_rdb_save_aux((rdb_out *)w, MODULE_AUX_BEFORE_RDB);
     script_functions_each(save_function, w);
     return s;
 }
@@ -732,6 +740,13 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
         save_key(&s->w, o);
     }
     s->keys++;
+}
+
+void rdb_stream_keys_done(rdb_stream *s)
+{
+    if (!s->commands) {
+        module_rdb_save_aux((rdb_out *)&s->w, MODULE_AUX_AFTER_RDB);
+    }
 }
 
 void rdb_stream_abort(rdb_stream *s)
@@ -833,5 +848,6 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
         }
         ktable_iter_done(&it);
     }
+    rdb_stream_keys_done(s);
     return rdb_stream_close(s, path, err, errlen);
 }

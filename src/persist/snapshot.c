@@ -183,6 +183,7 @@ static long step(ev_loop *l, long long id, void *data)
     if (!walk(STEP_US)) {
         return 0; /* again at once, after serving clients */
     }
+    rdb_stream_keys_done(snap.out); /* here: module code runs on the main thread only */
     if (snap.sink) {
         snap.timer = 0;
         finish(1); /* nothing to sync: the sink gets the last bytes now */
@@ -323,5 +324,6 @@ void snapshot_finish_now(void)
     }
     stop_timer();
     walk(-1);
+    rdb_stream_keys_done(snap.out);
     finish(1);
 }
