@@ -684,7 +684,8 @@ static int load_stream_node(reader *r, stream *s, const stream_id *master, const
             break;
         }
         if (!(flags & STREAM_FLAG_DELETED)) {
-            if ((*have_last && stream_id_cmp(&id, last) <= 0) || nf == 0) {
+            /* An entry without fields is valid: a module's StreamAdd makes one. */
+            if (*have_last && stream_id_cmp(&id, last) <= 0) {
                 rc = fail(r, "Corrupt RDB: %s", "stream entries out of order");
                 break;
             }
