@@ -173,7 +173,10 @@ static void hash_commands(str *out, sv key, hash *h)
     hash_iter_done(&it);
 }
 
-static void stream_entries(str *out, sv key, stream *s)
+/* The entries as XADDs; returns how many. An entry without fields (a
+ * module's StreamAdd makes one) has no XADD: it is left out, as Redis
+ * 7.0's rewrite leaves it (its XADD fails on replay). */
+static size_t stream_entries(str *out, sv key, stream *s)
 {
     stream_iter it;
     stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX}, id;
@@ -184,7 +187,11 @@ static void stream_entries(str *out, sv key, stream *s)
      * only until the next pair, so each entry's pairs are copied to hold. */
     str hold = str_empty(256);
     stream_iter_init(&it, s, &lo, &hi, 0);
+    size_t n = 0;
     while (stream_iter_next(&it, &id, &nf)) {
+        if (nf == 0) {
+            continue;
+        }
         if (3 + 2 * nf > cap) {
             cap = 3 + 2 * nf;
             argv = alloc_resize(argv, cap * sizeof(*argv));
@@ -207,11 +214,13 @@ static void stream_entries(str *out, sv key, stream *s)
             argv[3 + i] = (sv){hold + off, lens[i]};
         }
         emit(out, argv, (int)(3 + 2 * nf));
+        n++;
     }
     stream_iter_done(&it);
     str_free(hold);
     alloc_free(argv);
     alloc_free(lens);
+    return n;
 }
 
 static void stream_groups(str *out, sv key, stream *s)
@@ -259,11 +268,10 @@ static void stream_groups(str *out, sv key, stream *s)
 static void stream_commands(str *out, sv key, stream *s)
 {
     char a[48], b[48], c[32];
-    if (s->length > 0) {
-        stream_entries(out, key, s);
-    } else {
-        /* An empty stream must still exist: one entry trimmed away at
-         * once; XSETID then restores the real last ID. */
+    if (s->length == 0 || stream_entries(out, key, s) == 0) {
+        /* An empty stream (or one of entries without fields) must still
+         * exist: one entry trimmed away at once; XSETID then restores the
+         * real last ID. */
         sv argv[7] = {SV("XADD"), key, SV("MAXLEN"), SV("0"), SV("0-1"), SV("x"), SV("y")};
         emit(out, argv, 7);
     }
