@@ -31,7 +31,9 @@
  *
  * OnLoad arguments (all kept for tm.args): "notype" registers no data type
  * (so MODULE UNLOAD can succeed), "fail" makes OnLoad fail after it has
- * created its commands, "refuseunload" makes OnUnload refuse.
+ * created its commands, "refuseunload" makes OnUnload refuse; "aux",
+ * "auxbefore" and "auxafter" register the aux data type (see "streams and
+ * aux data").
  *
  * Build: cc -O2 -g -fPIC -shared -std=c11 -Wall -I src -o testmod.so \
  *        tests/modules/testmod.c -lpthread
@@ -4534,6 +4536,415 @@ static int cmd_cluster(km_ctx *ctx, km_string **argv, int argc)
     return KM_OK;
 }
 
+/* ------------------------------------------------------------------ streams and aux data */
+
+/* The third batch (tests/integration/test_modules_stream.py): the stream
+ * key API (StreamAdd, StreamDelete, the entry iterator, the trims, the
+ * ID / string conversions) and a data type with aux data (tmauxtype,
+ * registered only when the module is loaded with "aux", "auxbefore" or
+ * "auxafter": its aux_save writes the module's aux state into every RDB
+ * file, before the keys, after them or both, and aux_load logs what it
+ * read back). The functions have their own table (TM_API3). */
+
+/* RedisModuleStreamID and the flags, module_abi.h's. */
+typedef km_stream_id tm_stream_id;
+
+#define TM_API3(X)                                                                                                     \
+    X(int, StreamAdd, (km_key * key, int flags, tm_stream_id *id, km_string **argv, int64_t numfields))                \
+    X(int, StreamDelete, (km_key * key, tm_stream_id * id))                                                            \
+    X(int, StreamIteratorStart, (km_key * key, int flags, tm_stream_id *startid, tm_stream_id *endid))                 \
+    X(int, StreamIteratorStop, (km_key * key))                                                                         \
+    X(int, StreamIteratorNextID, (km_key * key, tm_stream_id * id, long *numfields))                                   \
+    X(int, StreamIteratorNextField, (km_key * key, km_string * *field_ptr, km_string * *value_ptr))                    \
+    X(int, StreamIteratorDelete, (km_key * key))                                                                       \
+    X(long long, StreamTrimByLength, (km_key * key, int flags, long long length))                                      \
+    X(long long, StreamTrimByID, (km_key * key, int flags, tm_stream_id *id))                                          \
+    X(km_string *, CreateStringFromStreamID, (km_ctx * ctx, const tm_stream_id *id))                                   \
+    X(int, StringToStreamID, (const km_string *str, tm_stream_id *id))
+
+#define TM_DECLARE3(ret, name, params) static ret(*RedisModule_##name) params;
+TM_API3(TM_DECLARE3)
+#undef TM_DECLARE3
+
+#define STREAM_APIS                                                                                                    \
+    "StreamAdd StreamDelete StreamIteratorStart StreamIteratorStop StreamIteratorNextID StreamIteratorNextField "      \
+    "StreamIteratorDelete StreamTrimByLength StreamTrimByID CreateStringFromStreamID StringToStreamID Replicate"
+
+/* errno as its name: what the stream functions set when they fail. */
+static const char *stream_errno(int e)
+{
+    static char other[32];
+    switch (e) {
+    case EINVAL: return "EINVAL";
+    case ENOTSUP: return "ENOTSUP";
+    case EBADF: return "EBADF";
+    case EDOM: return "EDOM";
+    case EFBIG: return "EFBIG";
+    case ENOENT: return "ENOENT";
+    case ERANGE: return "ERANGE";
+    case 0: return "errno=0";
+    default: snprintf(other, sizeof(other), "errno=%d", e); return other;
+    }
+}
+
+/* "name: ERRNO" as an error reply, for a function that failed. */
+static int reply_failed(km_ctx *ctx, const char *fn)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "ERR %s: %s", fn, stream_errno(errno));
+    return RedisModule_ReplyWithError(ctx, msg);
+}
+
+/* An ID argument: "null" is no ID (a NULL pointer), anything else goes
+ * through StringToStreamID. Returns 0 (after replying) when invalid. */
+static int stream_id_arg(km_ctx *ctx, km_string *arg, tm_stream_id *id, tm_stream_id **out)
+{
+    if (arg_is(arg, "null")) {
+        *out = NULL;
+        return 1;
+    }
+    if (RedisModule_StringToStreamID(arg, id) != KM_OK) {
+        RedisModule_ReplyWithError(ctx, "ERR invalid stream ID");
+        return 0;
+    }
+    *out = id;
+    return 1;
+}
+
+static void reply_stream_id(km_ctx *ctx, const tm_stream_id *id)
+{
+    km_string *s = RedisModule_CreateStringFromStreamID(ctx, id);
+    RedisModule_ReplyWithString(ctx, s);
+    RedisModule_FreeString(ctx, s);
+}
+
+/* The key for mode "r" (READ: a missing key gives NULL, which the stream
+ * functions refuse with EINVAL) or "w" (READ|WRITE). */
+static km_key *open_skey(km_ctx *ctx, km_string *name, km_string *mode)
+{
+    return RedisModule_OpenKey(ctx, name, arg_is(mode, "r") ? KM_READ : KM_READ | KM_WRITE);
+}
+
+/* One step of tm.stream iter, replied as one element of its array. */
+static int stream_iter_op(km_ctx *ctx, km_key *key, km_string **a, int na)
+{
+    tm_stream_id id, *pid;
+    long nf = -1;
+    if (arg_is(a[0], "next")) {
+        if (RedisModule_StreamIteratorNextID(key, &id, &nf) != KM_OK)
+            return RedisModule_ReplyWithSimpleString(ctx, stream_errno(errno)), 1;
+        RedisModule_ReplyWithArray(ctx, 2);
+        reply_stream_id(ctx, &id);
+        RedisModule_ReplyWithLongLong(ctx, nf);
+        return 1;
+    }
+    if (arg_is(a[0], "nextnull")) {
+        int rc = RedisModule_StreamIteratorNextID(key, NULL, NULL);
+        RedisModule_ReplyWithSimpleString(ctx, rc == KM_OK ? "OK" : stream_errno(errno));
+        return 1;
+    }
+    if (arg_is(a[0], "field") || arg_is(a[0], "fieldnull")) {
+        km_string *f = NULL, *v = NULL;
+        int null = arg_is(a[0], "fieldnull");
+        if (RedisModule_StreamIteratorNextField(key, null ? NULL : &f, null ? NULL : &v) != KM_OK)
+            return RedisModule_ReplyWithSimpleString(ctx, stream_errno(errno)), 1;
+        if (null)
+            return RedisModule_ReplyWithSimpleString(ctx, "OK"), 1;
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithString(ctx, f);
+        RedisModule_ReplyWithString(ctx, v);
+        RedisModule_FreeString(ctx, f);
+        RedisModule_FreeString(ctx, v);
+        return 1;
+    }
+    if (arg_is(a[0], "fields")) {
+        long n = 0;
+        km_string *f, *v;
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        while (RedisModule_StreamIteratorNextField(key, &f, &v) == KM_OK) {
+            RedisModule_ReplyWithString(ctx, f);
+            RedisModule_ReplyWithString(ctx, v);
+            RedisModule_FreeString(ctx, f);
+            RedisModule_FreeString(ctx, v);
+            n += 2;
+        }
+        RedisModule_ReplySetArrayLength(ctx, n);
+        return 1;
+    }
+    if (arg_is(a[0], "all")) {
+        /* The rest of the walk: [[id, [f, v, ...]], ...] */
+        long n = 0;
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        while (RedisModule_StreamIteratorNextID(key, &id, &nf) == KM_OK) {
+            RedisModule_ReplyWithArray(ctx, 2);
+            reply_stream_id(ctx, &id);
+            RedisModule_ReplyWithArray(ctx, nf * 2);
+            for (long i = 0; i < nf; i++) {
+                km_string *f, *v;
+                if (RedisModule_StreamIteratorNextField(key, &f, &v) != KM_OK) {
+                    RedisModule_ReplyWithNull(ctx);
+                    RedisModule_ReplyWithNull(ctx);
+                    continue;
+                }
+                RedisModule_ReplyWithString(ctx, f);
+                RedisModule_ReplyWithString(ctx, v);
+                RedisModule_FreeString(ctx, f);
+                RedisModule_FreeString(ctx, v);
+            }
+            n++;
+        }
+        RedisModule_ReplySetArrayLength(ctx, n);
+        return 1;
+    }
+    if (arg_is(a[0], "del") || arg_is(a[0], "stop")) {
+        int rc = arg_is(a[0], "del") ? RedisModule_StreamIteratorDelete(key) : RedisModule_StreamIteratorStop(key);
+        RedisModule_ReplyWithSimpleString(ctx, rc == KM_OK ? "OK" : stream_errno(errno));
+        return 1;
+    }
+    if (arg_is(a[0], "sdel") && na >= 2) {
+        /* StreamDelete while the iterator runs. */
+        if (RedisModule_StringToStreamID(a[1], &id) != KM_OK)
+            return RedisModule_ReplyWithSimpleString(ctx, "bad id"), 2;
+        int rc = RedisModule_StreamDelete(key, &id);
+        RedisModule_ReplyWithSimpleString(ctx, rc == KM_OK ? "OK" : stream_errno(errno));
+        return 2;
+    }
+    if (arg_is(a[0], "start") && na >= 4) {
+        long long flags;
+        tm_stream_id s, e, *ps, *pe;
+        if (RedisModule_StringToLongLong(a[1], &flags) != KM_OK ||
+            (!arg_is(a[2], "null") && RedisModule_StringToStreamID(a[2], &s) != KM_OK) ||
+            (!arg_is(a[3], "null") && RedisModule_StringToStreamID(a[3], &e) != KM_OK))
+            return RedisModule_ReplyWithSimpleString(ctx, "bad start"), 4;
+        ps = arg_is(a[2], "null") ? NULL : &s;
+        pe = arg_is(a[3], "null") ? NULL : &e;
+        int rc = RedisModule_StreamIteratorStart(key, (int)flags, ps, pe);
+        RedisModule_ReplyWithSimpleString(ctx, rc == KM_OK ? "OK" : stream_errno(errno));
+        return 4;
+    }
+    (void)pid;
+    RedisModule_ReplyWithSimpleString(ctx, "unknown op");
+    return 1;
+}
+
+/* tm.stream <op> key ...: one stream function on key, opened "r" (READ)
+ * or "w" (READ|WRITE); a failure answers "ERR <function>: <errno name>".
+ *   add key mode flags id|null [field value ...]  StreamAdd: the ID it
+ *       set (OK when given none); flags is the raw flags word
+ *   addrep key field value ...  StreamAdd with AUTOID, then Replicate of
+ *       "XADD key <that ID> field value ...", as modules are told to do
+ *   del key mode id|null        StreamDelete
+ *   trimlen key mode flags n    StreamTrimByLength: how many went
+ *   trimid key mode flags id|null  StreamTrimByID
+ *   iter key mode flags start|null end|null [step ...]  StreamIteratorStart
+ *       then each step (next, nextnull, field, fieldnull, fields, all,
+ *       del, stop, sdel <id>, start <flags> <start> <end>): an array of
+ *       their answers, the start's first (OK or the errno name). The key
+ *       is closed with the iterator left running unless a step stopped it.
+ *   conv str                    StringToStreamID then
+ *       CreateStringFromStreamID: the ID as the server reads it */
+static int cmd_stream(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, STREAM_APIS))
+        return KM_OK;
+    if (argc == 3 && arg_is(argv[1], "conv")) {
+        tm_stream_id id;
+        if (RedisModule_StringToStreamID(argv[2], &id) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR invalid stream ID");
+        reply_stream_id(ctx, &id);
+        return KM_OK;
+    }
+    if (argc < 4)
+        return RedisModule_WrongArity(ctx);
+    km_string *op = argv[1];
+    tm_stream_id id, *pid;
+    long long flags = 0, n;
+    if (arg_is(op, "addrep")) {
+        if ((argc - 3) % 2)
+            return RedisModule_WrongArity(ctx);
+        km_key *key = RedisModule_OpenKey(ctx, argv[2], KM_READ | KM_WRITE);
+        int rc = RedisModule_StreamAdd(key, KM_STREAM_ADD_AUTOID, &id, argv + 3, (argc - 3) / 2);
+        RedisModule_CloseKey(key);
+        if (rc != KM_OK)
+            return reply_failed(ctx, "StreamAdd");
+        km_string *ids = RedisModule_CreateStringFromStreamID(ctx, &id);
+        RedisModule_Replicate(ctx, "XADD", "ssv", argv[2], ids, argv + 3, (size_t)(argc - 3));
+        RedisModule_ReplyWithString(ctx, ids);
+        RedisModule_FreeString(ctx, ids);
+        return KM_OK;
+    }
+    if (arg_is(op, "add")) {
+        if (argc < 6 || (argc - 6) % 2 || RedisModule_StringToLongLong(argv[4], &flags) != KM_OK)
+            return RedisModule_WrongArity(ctx);
+        if (!stream_id_arg(ctx, argv[5], &id, &pid))
+            return KM_OK;
+        km_key *key = open_skey(ctx, argv[2], argv[3]);
+        errno = 0;
+        int rc = RedisModule_StreamAdd(key, (int)flags, pid, argv + 6, (argc - 6) / 2);
+        RedisModule_CloseKey(key);
+        if (rc != KM_OK)
+            return reply_failed(ctx, "StreamAdd");
+        if (!pid)
+            return RedisModule_ReplyWithSimpleString(ctx, "OK");
+        reply_stream_id(ctx, pid);
+        return KM_OK;
+    }
+    if (arg_is(op, "del")) {
+        if (argc != 5)
+            return RedisModule_WrongArity(ctx);
+        if (!stream_id_arg(ctx, argv[4], &id, &pid))
+            return KM_OK;
+        km_key *key = open_skey(ctx, argv[2], argv[3]);
+        errno = 0;
+        int rc = RedisModule_StreamDelete(key, pid);
+        RedisModule_CloseKey(key);
+        return rc == KM_OK ? RedisModule_ReplyWithSimpleString(ctx, "OK") : reply_failed(ctx, "StreamDelete");
+    }
+    if (arg_is(op, "trimlen") || arg_is(op, "trimid")) {
+        int bylen = arg_is(op, "trimlen");
+        if (argc != 6 || RedisModule_StringToLongLong(argv[4], &flags) != KM_OK)
+            return RedisModule_WrongArity(ctx);
+        if (bylen && RedisModule_StringToLongLong(argv[5], &n) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR invalid length");
+        if (!bylen && !stream_id_arg(ctx, argv[5], &id, &pid))
+            return KM_OK;
+        km_key *key = open_skey(ctx, argv[2], argv[3]);
+        errno = 0;
+        long long got = bylen ? RedisModule_StreamTrimByLength(key, (int)flags, n)
+                              : RedisModule_StreamTrimByID(key, (int)flags, pid);
+        RedisModule_CloseKey(key);
+        if (got < 0)
+            return reply_failed(ctx, bylen ? "StreamTrimByLength" : "StreamTrimByID");
+        return RedisModule_ReplyWithLongLong(ctx, got);
+    }
+    if (arg_is(op, "iter")) {
+        tm_stream_id s, e, *ps, *pe;
+        if (argc < 7 || RedisModule_StringToLongLong(argv[4], &flags) != KM_OK)
+            return RedisModule_WrongArity(ctx);
+        if (!stream_id_arg(ctx, argv[5], &s, &ps) || !stream_id_arg(ctx, argv[6], &e, &pe))
+            return KM_OK;
+        km_key *key = open_skey(ctx, argv[2], argv[3]);
+        errno = 0;
+        int rc = RedisModule_StreamIteratorStart(key, (int)flags, ps, pe);
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        RedisModule_ReplyWithSimpleString(ctx, rc == KM_OK ? "OK" : stream_errno(errno));
+        long replied = 1;
+        for (int i = 7; i < argc; replied++) {
+            errno = 0;
+            i += stream_iter_op(ctx, key, argv + i, argc - i);
+        }
+        RedisModule_ReplySetArrayLength(ctx, replied);
+        RedisModule_CloseKey(key); /* a running iterator goes with the key */
+        return KM_OK;
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR unknown op");
+}
+
+/* ---- aux data */
+
+/* The aux state: a string the tests set; aux_save writes it with the
+ * "when" it was called for and a few numbers derived from it, aux_load
+ * reads them back, logs them and takes the string back. A value of
+ * "fail" makes aux_load fail (the load with it). */
+static km_type *tm_aux_type;
+static char *aux_value;
+static tm_log aux_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+
+static void aux_set(const char *p, size_t len)
+{
+    char *v = RedisModule_Alloc(len + 1);
+    memcpy(v, p, len);
+    v[len] = '\0';
+    if (aux_value)
+        RedisModule_Free(aux_value);
+    aux_value = v;
+}
+
+static void aux_save(km_io *io, int when)
+{
+    const char *v = aux_value ? aux_value : "";
+    log_add(&aux_log, "save when=%d value=%s", when, v);
+    RedisModule_SaveUnsigned(io, (uint64_t)when);
+    RedisModule_SaveStringBuffer(io, v, strlen(v));
+    RedisModule_SaveSigned(io, -7 * (int64_t)when);
+    RedisModule_SaveDouble(io, when + 0.5);
+    RedisModule_SaveFloat(io, 0.25f * (float)when);
+}
+
+static int aux_load(km_io *io, int encver, int when)
+{
+    uint64_t saved_when = RedisModule_LoadUnsigned(io);
+    size_t len = 0;
+    char *v = RedisModule_LoadStringBuffer(io, &len);
+    int64_t sg = RedisModule_LoadSigned(io);
+    double d = RedisModule_LoadDouble(io);
+    float f = RedisModule_LoadFloat(io);
+    int error = RedisModule_IsIOError(io);
+    log_add(&aux_log, "load when=%d encver=%d saved_when=%llu value=%.*s signed=%lld double=%g float=%g error=%d", when,
+            encver, (unsigned long long)saved_when, (int)len, v ? v : "", (long long)sg, d, (double)f, error);
+    int fail = error || (len == 4 && memcmp(v, "fail", 4) == 0);
+    if (!fail && v)
+        aux_set(v, len);
+    if (v)
+        RedisModule_Free(v);
+    return fail ? KM_ERR : KM_OK;
+}
+
+/* No value of this type is ever made: it exists for its aux data. */
+static void *aux_rdb_load(km_io *io, int encver)
+{
+    (void)io;
+    (void)encver;
+    return NULL;
+}
+
+static void aux_rdb_save(km_io *io, void *value)
+{
+    (void)io;
+    (void)value;
+}
+
+static void aux_free(void *value)
+{
+    (void)value;
+}
+
+/* tm.aux set value | get | log: the aux state; what it is now; the lines
+ * aux_save and aux_load logged, emptied. */
+static int cmd_aux(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return log_reply(ctx, &aux_log);
+    if (!tm_aux_type)
+        return RedisModule_ReplyWithError(ctx, "ERR tmauxtype is not registered (load with aux)");
+    if (argc == 2 && arg_is(argv[1], "get"))
+        return RedisModule_ReplyWithCString(ctx, aux_value ? aux_value : "");
+    if (argc == 3 && arg_is(argv[1], "set")) {
+        size_t len;
+        const char *p = str_of(argv[2], &len);
+        aux_set(p, len);
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    return RedisModule_WrongArity(ctx);
+}
+
+/* OnLoad: the aux type for the arguments "aux" (before and after the
+ * keys), "auxbefore" and "auxafter"; encver 2. */
+static int register_aux_type(km_ctx *ctx, int triggers)
+{
+    km_type_methods methods = {
+        .version = KM_TYPE_METHOD_VERSION,
+        .rdb_load = aux_rdb_load,
+        .rdb_save = aux_rdb_save,
+        .free = aux_free,
+        .aux_load = aux_load,
+        .aux_save = aux_save,
+        .aux_save_triggers = triggers,
+    };
+    tm_aux_type = RedisModule_CreateDataType(ctx, "tmauxtype", 2, &methods);
+    return tm_aux_type ? KM_OK : KM_ERR;
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -4613,6 +5024,8 @@ static const struct {
     {"tm.pool", cmd_pool, "readonly fast", 0, 0, 0},
     {"tm.rep", cmd_rep, "", 0, 0, 0},
     {"tm.cluster", cmd_cluster, "readonly fast", 0, 0, 0},
+    {"tm.stream", cmd_stream, "write deny-oom", 2, 2, 1},
+    {"tm.aux", cmd_aux, "readonly fast", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -4630,6 +5043,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     missing_apis[0] = '\0';
     TM_API(TM_FETCH)
     TM_API2(TM_FETCH)
+    TM_API3(TM_FETCH)
     if (!RedisModule_SetModuleAttribs || !RedisModule_CreateCommand || !RedisModule_StringPtrLen ||
         !RedisModule_Alloc) {
         fprintf(stderr, "testmod: the server lacks a core API function: %s\n", missing_apis);
@@ -4646,7 +5060,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     }
 
     /* The arguments, joined by spaces, and the ones that change loading. */
-    int with_type = 1, fail = 0;
+    int with_type = 1, fail = 0, aux_triggers = 0;
     size_t total = 1;
     for (int i = 0; i < argc; i++) {
         size_t len;
@@ -4671,6 +5085,12 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             fail = 1;
         if (arg_is(argv[i], "refuseunload"))
             refuse_unload = 1;
+        if (arg_is(argv[i], "aux"))
+            aux_triggers = KM_AUX_BEFORE_RDB | KM_AUX_AFTER_RDB;
+        if (arg_is(argv[i], "auxbefore"))
+            aux_triggers = KM_AUX_BEFORE_RDB;
+        if (arg_is(argv[i], "auxafter"))
+            aux_triggers = KM_AUX_AFTER_RDB;
     }
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -4704,6 +5124,8 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         if (!tm_type2)
             return give_up();
     }
+    if (aux_triggers && register_aux_type(ctx, aux_triggers) != KM_OK)
+        return give_up();
     if (register_command_metadata(ctx) != KM_OK)
         return give_up();
     if (fail)
