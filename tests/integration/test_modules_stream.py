@@ -66,6 +66,7 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   aux_save in its fork child for BGSAVE and full syncs, so only SAVE and
   DEBUG RELOAD show in the server's own log.
 """
+import glob
 import os
 import shutil
 import time
@@ -450,7 +451,6 @@ def info_without_index(reply):
 
 
 def aof_incr_commands(server):
-    import glob
     out = []
     for path in sorted(glob.glob(os.path.join(server.dir, "appendonlydir", "*.incr.aof"))):
         with open(path, "rb") as f:

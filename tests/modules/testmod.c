@@ -4628,7 +4628,7 @@ static km_key *open_skey(km_ctx *ctx, km_string *name, km_string *mode)
 /* One step of tm.stream iter, replied as one element of its array. */
 static int stream_iter_op(km_ctx *ctx, km_key *key, km_string **a, int na)
 {
-    tm_stream_id id, *pid;
+    tm_stream_id id;
     long nf = -1;
     if (arg_is(a[0], "next")) {
         if (RedisModule_StreamIteratorNextID(key, &id, &nf) != KM_OK)
@@ -4722,7 +4722,6 @@ static int stream_iter_op(km_ctx *ctx, km_key *key, km_string **a, int na)
         RedisModule_ReplyWithSimpleString(ctx, rc == KM_OK ? "OK" : stream_errno(errno));
         return 4;
     }
-    (void)pid;
     RedisModule_ReplyWithSimpleString(ctx, "unknown op");
     return 1;
 }
