@@ -19,19 +19,38 @@ static pid_t pid = -1;
 static int type = CHILD_NONE;
 static int64_t started;
 static void (*on_done)(int ok);
+static void (*on_done_status)(int exitcode, int bysignal); /* an inline child's */
 static child_cow cow;
 static int progress_rd = -1; /* the server's end of the progress pipe */
 static int progress_wr = -1; /* the child's end */
 static long long progress_done, progress_total;
+static double fork_progress = -1;
 
-void child_report_progress(long long done, long long total)
+/* A report: keys done, keys in all, and a module child's progress in
+ * millionths (-1: none given). */
+static void report(long long done, long long total, long long millionths)
 {
     if (progress_wr >= 0) {
-        long long rec[2] = {done, total};
-        /* Whole or not at all (16 bytes < PIPE_BUF); a full pipe drops it. */
+        long long rec[3] = {done, total, millionths};
+        /* Whole or not at all (24 bytes < PIPE_BUF); a full pipe drops it. */
         ssize_t n = write(progress_wr, rec, sizeof(rec));
         (void)n;
     }
+}
+
+void child_report_progress(long long done, long long total)
+{
+    report(done, total, -1);
+}
+
+void child_report_fork_progress(double progress)
+{
+    report(0, 0, progress < 0 ? -1 : (long long)(progress * 1e6));
+}
+
+double child_fork_progress(void)
+{
+    return pid > 0 ? fork_progress : -1;
 }
 
 int child_progress(long long *done, long long *total)
@@ -43,10 +62,13 @@ int child_progress(long long *done, long long *total)
 
 static void read_progress(void)
 {
-    long long rec[2];
+    long long rec[3];
     while (progress_rd >= 0 && read(progress_rd, rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
         progress_done = rec[0];
         progress_total = rec[1];
+        if (rec[2] >= 0) {
+            fork_progress = (double)rec[2] / 1e6;
+        }
     }
 }
 
@@ -57,6 +79,7 @@ static void close_progress(void)
     }
     progress_rd = -1;
     progress_done = progress_total = 0;
+    fork_progress = -1;
 }
 
 const child_cow *child_cow_info(void)
@@ -95,6 +118,8 @@ static void end_cow(int t)
         cow.last_rdb = cow.peak;
     } else if (t == CHILD_AOF) {
         cow.last_aof = cow.peak;
+    } else if (t == CHILD_MODULE) {
+        cow.last_module = cow.peak;
     }
     cow.current = cow.peak = 0;
     cow.sampled_ms = 0;
@@ -115,9 +140,20 @@ pid_t child_fork(void)
     return p;
 }
 
-int child_start(int t, int (*fn)(void), void (*done)(int ok))
+/* SIGUSR1 in a module's child: it leaves with 255, which the server
+ * reads as "ended by SIGUSR1" (Redis's convention for a killed child). */
+static void on_kill_signal(int sig)
+{
+    (void)sig;
+    _exit(255);
+}
+
+/* Forks a child of type t: 0 in the child (its end of the progress pipe
+ * set), its pid in the server (the child's state recorded), -1. */
+static pid_t fork_child(int t)
 {
     if (pid > 0) {
+        errno = EEXIST;
         return -1;
     }
     int fds[2];
@@ -126,11 +162,13 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
     }
     pid_t p = child_fork();
     if (p < 0) {
+        int e = errno;
         log_msg(LOG_WARNING, "Can't fork a background child: %s", strerror(errno));
         if (fds[0] >= 0) {
             close(fds[0]);
             close(fds[1]);
         }
+        errno = e;
         return -1;
     }
     if (p == 0) {
@@ -138,9 +176,7 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
             close(fds[0]);
         }
         progress_wr = fds[1];
-        /* The child leaves without the parent's exit work: its sockets,
-         * threads and files are not the child's to close or flush. */
-        _exit(fn() == 0 ? 0 : 1);
+        return 0;
     }
     if (fds[1] >= 0) {
         close(fds[1]);
@@ -151,8 +187,45 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
     type = t;
     started = server_ms();
     cow.current = cow.peak = 0;
+    on_done = NULL;
+    on_done_status = NULL;
+    return p;
+}
+
+int child_start(int t, int (*fn)(void), void (*done)(int ok))
+{
+    pid_t p = fork_child(t);
+    if (p < 0) {
+        return -1;
+    }
+    if (p == 0) {
+        /* The child leaves without the parent's exit work: its sockets,
+         * threads and files are not the child's to close or flush. */
+        _exit(fn() == 0 ? 0 : 1);
+    }
     on_done = done;
     return 0;
+}
+
+pid_t child_start_inline(int t, void (*done)(int exitcode, int bysignal))
+{
+    pid_t p = fork_child(t);
+    if (p == 0) {
+        signal(SIGUSR1, on_kill_signal);
+    } else if (p > 0) {
+        on_done_status = done;
+    }
+    return p;
+}
+
+void child_exit(int code)
+{
+    _exit(code);
+}
+
+pid_t child_pid(void)
+{
+    return pid;
 }
 
 int child_running(void)
@@ -163,6 +236,18 @@ int child_running(void)
 int64_t child_started_ms(void)
 {
     return started;
+}
+
+/* The child is gone: its state cleared (ForkChild's died event is the
+ * caller's to fire). */
+static void forget_child(void)
+{
+    close_progress();
+    end_cow(type);
+    pid = -1;
+    type = CHILD_NONE;
+    on_done = NULL;
+    on_done_status = NULL;
 }
 
 void child_reap(void)
@@ -176,34 +261,59 @@ void child_reap(void)
         read_progress();
         return;
     }
-    close_progress();
-    module_event_fork_child(0);
-    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    end_cow(type);
+    int exitcode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int bysignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    if (exitcode == 255) {
+        exitcode = 1; /* left by the SIGUSR1 handler: killed */
+        bysignal = SIGUSR1;
+    }
     void (*done)(int) = on_done;
-    pid = -1;
-    type = CHILD_NONE;
-    on_done = NULL;
+    void (*done_status)(int, int) = on_done_status;
+    if (type == CHILD_MODULE && (exitcode != 0 || bysignal)) {
+        cow.peak = 0; /* Redis hears a module child's copies only from one that succeeded */
+    }
+    /* The state goes first: a done handler may start the next child. */
+    forget_child();
+    if (done_status) {
+        /* A module's handler runs before the died event, as in Redis. */
+        done_status(exitcode, bysignal);
+        module_event_fork_child(0);
+        return;
+    }
+    module_event_fork_child(0);
     if (done) {
-        done(ok);
+        done(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
+/* Stops the child and waits for it; a snapshot's or rewrite's done
+ * handler hears of the failure, a module's is not called (as Redis's
+ * KillForkChild). */
+static void kill_child(void)
+{
+    kill(pid, SIGUSR1);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    void (*done)(int) = on_done;
+    forget_child();
+    module_event_fork_child(0);
+    if (done) {
+        done(0);
     }
 }
 
 void child_kill(void)
 {
-    if (pid <= 0) {
-        return;
+    if (pid > 0) {
+        kill_child();
     }
-    kill(pid, SIGUSR1);
-    waitpid(pid, NULL, 0);
-    module_event_fork_child(0);
-    close_progress();
-    end_cow(type);
-    void (*done)(int) = on_done;
-    pid = -1;
-    type = CHILD_NONE;
-    on_done = NULL;
-    if (done) {
-        done(0);
+}
+
+int child_kill_pid(pid_t p, int t)
+{
+    if (pid <= 0 || p != pid || type != t) {
+        return -1;
     }
+    kill_child();
+    return 0;
 }

@@ -419,6 +419,10 @@ str persistence_info(str s)
     if (!child_progress(&saved, &total)) {
         snapshot_progress(&saved, &total);
     }
+    /* A module child's heartbeat says how far it is, as in Redis. */
+    double fork_perc = child_fork_progress() > 0 ? child_fork_progress() * 100
+                       : total                   ? 100.0 * (double)saved / (double)total
+                                                 : 0.0;
     s = str_printf(s,
                    "current_cow_peak:%zu\r\n"
                    "current_cow_size:%zu\r\n"
@@ -427,7 +431,7 @@ str persistence_info(str s)
                    "current_save_keys_processed:%lld\r\n"
                    "current_save_keys_total:%lld\r\n",
                    cow->peak, cow->current, cow->sampled_ms ? (long long)(server_ms() - cow->sampled_ms) / 1000 : 0LL,
-                   total ? 100.0 * (double)saved / (double)total : 0.0, saved, total);
+                   fork_perc, saved, total);
     s = str_printf(s,
                    "rdb_changes_since_last_save:%lld\r\n"
                    "rdb_bgsave_in_progress:%d\r\n"
@@ -444,6 +448,6 @@ str persistence_info(str s)
                    bgsave_in_progress() ? (long long)((server_ms() - bgsave_started_ms) / 1000) : -1LL, rdb_saves,
                    cow->last_rdb, server.stats.rdb_last_load_keys_expired, server.stats.rdb_last_load_keys_loaded);
     s = aof_info(s);
-    return str_append_cstr(s, "module_fork_in_progress:0\r\n"
-                              "module_fork_last_cow_size:0\r\n");
+    return str_printf(s, "module_fork_in_progress:%d\r\nmodule_fork_last_cow_size:%zu\r\n",
+                      child_running() == CHILD_MODULE, cow->last_module);
 }
