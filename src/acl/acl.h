@@ -35,7 +35,7 @@
 enum { ACL_OK = 0, ACL_DENIED_CMD = 1, ACL_DENIED_KEY = 2, ACL_DENIED_AUTH = 3, ACL_DENIED_CHANNEL = 4 };
 
 /* Where a denial happened (the ACL LOG's context field). */
-enum { ACL_CTX_TOPLEVEL = 0, ACL_CTX_MULTI = 1, ACL_CTX_LUA = 2 };
+enum { ACL_CTX_TOPLEVEL = 0, ACL_CTX_MULTI = 1, ACL_CTX_LUA = 2, ACL_CTX_MODULE = 3 };
 
 typedef struct acl_keypat {
     str pat;
@@ -149,6 +149,10 @@ int acl_check(const acl_user *u, const command *cmd, const sv *argv, int argc, i
  * selector allowing cmd has allkeys or a read pattern "*" (SORT's BY and
  * GET patterns need it, as in Redis). */
 int acl_full_key_access(const acl_user *u, const command *cmd);
+/* Whether u may access key as a key spec with flags (KS_ACCESS, KS_INSERT,
+ * KS_UPDATE, KS_DELETE) would: some selector allows all keys or has a
+ * pattern matching key with the access they need (any access for none). */
+int acl_check_key(const acl_user *u, sv key, uint32_t ks_flags);
 /* Whether u may publish to / subscribe to channel (literal: a pattern as
  * PSUBSCRIBE gives it must be allowed literally). */
 int acl_check_channel(const acl_user *u, sv channel, int literal);

@@ -212,6 +212,17 @@ int acl_full_key_access(const acl_user *u, const command *cmd)
     return 0;
 }
 
+int acl_check_key(const acl_user *u, sv key, uint32_t ks_flags)
+{
+    for (int i = 0; i < u->nsels; i++) {
+        const acl_selector *s = &u->sels[i];
+        if ((s->flags & ACL_SEL_ALLKEYS) || key_allowed(s, key, key_needs(ks_flags))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int acl_check_channel(const acl_user *u, sv channel, int literal)
 {
     for (int i = 0; i < u->nsels; i++) {

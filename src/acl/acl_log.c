@@ -120,7 +120,7 @@ static const char *reason_name(int r)
 
 static const char *context_name(int ctx)
 {
-    return ctx == ACL_CTX_MULTI ? "multi" : ctx == ACL_CTX_LUA ? "lua" : "toplevel";
+    return ctx == ACL_CTX_MULTI ? "multi" : ctx == ACL_CTX_LUA ? "lua" : ctx == ACL_CTX_MODULE ? "module" : "toplevel";
 }
 
 void acl_log_reply(client *c, long long count)

@@ -53,6 +53,7 @@ static int authenticate(client *c, sv user, sv pass)
         acl_log_add(c, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, c->argv[0], user);
         return 0;
     }
+    module_user_changed(c);
     c->user = u;
     c->authenticated = 1;
     return 1;

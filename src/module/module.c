@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "acl/acl.h"
 #include "base/alloc.h"
@@ -288,6 +289,8 @@ static void forget_state(km_module *m)
     km_events_forget(m);
     km_filters_forget(m);
     km_configs_forget(m);
+    km_shared_forget(m);
+    km_acl_forget(m);
 }
 
 static void module_free(km_module *m)
@@ -308,6 +311,12 @@ static void module_free(km_module *m)
 
 int module_load(const char *path, const sv *args, int nargs)
 {
+    /* As Redis 7.0: a file nobody may execute is not loaded. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+        log_msg(LOG_WARNING, "Module %s failed to load: It does not have execute permissions.", path);
+        return -1;
+    }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         log_msg(LOG_WARNING, "Module %s failed to load: %s", path, dlerror());
@@ -382,6 +391,10 @@ int module_unload(const char *name, const char **err)
         *err = "the module exports one or more module-side data types, can't unload";
         return -1;
     }
+    if (km_shared_in_use(m)) {
+        *err = "the module exports APIs used by other modules. Please unload them first and try again";
+        return -1;
+    }
     if (km_has_blocked(m)) {
         *err = "the module has blocked clients, can't unload";
         return -1;
@@ -441,9 +454,12 @@ void module_list_reply(client *c)
 str module_info_lines(str s)
 {
     for (int i = 0; i < nmodules; i++) {
-        s = str_printf(s, "module:name=%s,ver=%d,api=1,filters=%d,usedby=[],using=[],options=[%s]\r\n",
-                       modules[i]->name, modules[i]->ver, modules[i]->nfilters,
-                       (modules[i]->options & 1) ? "handle-io-errors" : "");
+        s = str_printf(s, "module:name=%s,ver=%d,api=1,filters=%d,usedby=", modules[i]->name, modules[i]->ver,
+                       modules[i]->nfilters);
+        s = km_shared_info(s, modules[i], 1);
+        s = str_append_cstr(s, ",using=");
+        s = km_shared_info(s, modules[i], 0);
+        s = str_printf(s, ",options=[%s]\r\n", (modules[i]->options & 1) ? "handle-io-errors" : "");
     }
     return s;
 }

@@ -95,6 +95,9 @@ void module_event_config(const char **names, int n);
 void module_after_wait(void);
 /* dispatch_filter while command filters exist: runs them over c's argv. */
 void module_filter_command(client *c);
+/* c's user changes (AUTH, HELLO's AUTH): the module callback that
+ * AuthenticateClientWithUser left on it, if any, is told once. */
+void module_user_changed(client *c);
 /* The type name TYPE shows for a module value (its module's 9 letters). */
 const char *module_value_type_name(const kobj *o);
 

@@ -360,6 +360,33 @@ typedef struct km_cmd_info {
     km_cmd_arg *args;
 } km_cmd_info;
 
+/* Module users and ACL checks. ACLCheckKeyPermissions takes the key spec
+ * flags (only ACCESS, UPDATE, INSERT, DELETE); ACLCheckChannelPermissions
+ * the channel flags; ACLAddLogEntry a reason. */
+typedef struct km_user km_user;
+typedef void (*km_user_changed_fn)(uint64_t client_id, void *privdata);
+#define KM_CMD_KEY_RO (1ULL << 0)
+#define KM_CMD_KEY_RW (1ULL << 1)
+#define KM_CMD_KEY_OW (1ULL << 2)
+#define KM_CMD_KEY_RM (1ULL << 3)
+#define KM_CMD_KEY_ACCESS (1ULL << 4)
+#define KM_CMD_KEY_UPDATE (1ULL << 5)
+#define KM_CMD_KEY_INSERT (1ULL << 6)
+#define KM_CMD_KEY_DELETE (1ULL << 7)
+#define KM_CMD_CHANNEL_PATTERN (1ULL << 0)
+#define KM_CMD_CHANNEL_PUBLISH (1ULL << 1)
+#define KM_CMD_CHANNEL_SUBSCRIBE (1ULL << 2)
+#define KM_CMD_CHANNEL_UNSUBSCRIBE (1ULL << 3)
+enum { KM_ACL_LOG_AUTH = 0, KM_ACL_LOG_CMD = 1, KM_ACL_LOG_KEY = 2, KM_ACL_LOG_CHANNEL = 3 };
+
+/* RegisterAuthCallback (Redis 7.2): a callback's answers. */
+#define KM_AUTH_HANDLED 0
+#define KM_AUTH_NOT_HANDLED 1
+typedef int (*km_auth_fn)(km_ctx *ctx, km_string *username, km_string *password, km_string **err);
+
+/* The fork API: the done handler the server calls when the child ended. */
+typedef void (*km_fork_done_fn)(int exitcode, int bysignal, void *user_data);
+
 /* A module's RedisModule_Init reads the first word of the context it gets
  * in OnLoad: the function that looks API functions up by name. */
 typedef int (*km_get_api_fn)(const char *name, void *out);

@@ -11,7 +11,9 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "module/module_int.h"
+#include "persist/snapshot.h"
 #include "repl/repl.h"
+#include "server/child.h"
 #include "server/persistence.h"
 
 /* ---- contexts ---- */
@@ -274,6 +276,9 @@ static int api_get_context_flags(km_ctx *ctx)
     if (server.loading) {
         f |= KM_CTX_FLAGS_LOADING;
     }
+    if (child_running() != CHILD_NONE || snapshot_running()) { /* a forkless BGSAVE stands for Redis's child */
+        f |= KM_CTX_FLAGS_ACTIVE_CHILD;
+    }
     return f;
 }
 
@@ -440,9 +445,9 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
 /* ---- the look-up ---- */
 
 static const km_api_entry *const tables[] = {
-    km_api_core,   km_api_string, km_api_reply,  km_api_key,     km_api_call,   km_api_type,
-    km_api_thread, km_api_notify, km_api_dict,   km_api_event,   km_api_info,   km_api_filter,
-    km_api_infofn, km_api_scan,   km_api_config, km_api_cmdinfo, km_api_stream,
+    km_api_core,   km_api_string,  km_api_reply, km_api_key,    km_api_call,   km_api_type,   km_api_thread,
+    km_api_notify, km_api_dict,    km_api_event, km_api_info,   km_api_filter, km_api_infofn, km_api_scan,
+    km_api_config, km_api_cmdinfo, km_api_fork,  km_api_shared, km_api_acl,    km_api_stream,
 };
 
 int km_get_api(const char *name, void *out)

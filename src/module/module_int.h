@@ -155,7 +155,7 @@ typedef struct km_api_entry {
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
-    km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_stream[];
+    km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_fork[], km_api_shared[], km_api_acl[], km_api_stream[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -223,6 +223,20 @@ void km_configs_forget(km_module *m);
 void km_events_forget(km_module *m);
 void km_event_module_change(const km_module *m, int loaded);
 void km_client_info_fill(const client *c, km_client_info *ci);
+
+/* ---- module_shared.c ---- */
+/* Whether another module (or m itself) uses one of m's shared APIs. */
+int km_shared_in_use(const km_module *m);
+/* m's APIs go, and it uses no others' (it is being unloaded). */
+void km_shared_forget(km_module *m);
+/* INFO modules' "[a|b]": the modules using m's APIs (usedby) or the ones
+ * whose APIs m uses. */
+str km_shared_info(str s, const km_module *m, int usedby);
+
+/* ---- module_acl.c ---- */
+/* The clients m authenticated with a callback lose their user and are
+ * closed (m is being unloaded), its callbacks told first. */
+void km_acl_forget(km_module *m);
 
 /* ---- module.c ---- */
 km_module *km_module_by_name(const char *name);

@@ -219,6 +219,14 @@ sv *client_sent_argv(client *c, int *argc)
     return c->orig_kept ? c->orig_argv : c->argv;
 }
 
+void client_redact_arg(client *c, int i)
+{
+    keep_original(c);
+    if (i < c->orig_argc) {
+        c->orig_argv[i] = SV("(redacted)");
+    }
+}
+
 void client_rewrite_arg(client *c, int i, sv val)
 {
     keep_original(c);

@@ -84,6 +84,7 @@ struct client {
     int resp; /* 2 or 3 */
     int authenticated;
     struct acl_user *user; /* ACL user (src/acl/); the default user until AUTH */
+    void *module_auth;     /* a module's user-changed callback (module_acl.c) */
     str name;
     str lib_name;
     str lib_ver;
@@ -499,6 +500,9 @@ void client_rewrite_argv(client *c, sv *argv, int argc);
 void client_forget_original(client *c);
 /* The argv as the client sent it (before any rewrite). */
 sv *client_sent_argv(client *c, int *argc);
+/* Argument i reads "(redacted)" in MONITOR and SLOWLOG (the command
+ * itself still gets it). */
+void client_redact_arg(client *c, int i);
 
 /* Hooks other modules register for propagated writes (AOF, replicas). */
 typedef void (*propagate_fn)(int dbid, sv *argv, int argc);
