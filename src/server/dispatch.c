@@ -259,9 +259,7 @@ void dispatch_call(client *c, command *cmd)
         propagate_begin();
     }
     server.propagate_depth++;
-    c->cmd = cmd;
-    /* Set before the call, as Redis does: CLIENT INFO shows itself. */
-    c->lastcmd = cmd;
+    c->cmd = cmd; /* c->lastcmd was set at look-up: EXEC's commands leave it EXEC */
     cmd->fn(c);
     last_end_us = util_mono_us();
     int64_t dur = last_end_us - start;
@@ -336,6 +334,9 @@ void dispatch(client *c)
          * (DEL of an expired key...) whatever rename-command says here. */
         cmd = cmd_lookup_original(c->argv[0].ptr, c->argv[0].len);
     }
+    /* CLIENT LIST's cmd= and ACL LOG's client info name the command from
+     * the moment it is looked up, refused or not, as in Redis. */
+    c->lastcmd = cmd;
     if (!cmd) {
         reply_unknown(c);
         if (c->flags & CLIENT_MULTI) {
@@ -357,6 +358,7 @@ void dispatch(client *c)
      * arity, flags and counters are the ones that count, as in Redis 7. */
     if (cmd->nsubs && c->argc >= 2) {
         command *sub = cmd_lookup_sub(cmd, c->argv[1].ptr, c->argv[1].len);
+        c->lastcmd = sub;
         if (!sub || !arity_ok(sub, c->argc)) {
             if (sub) {
                 reply_errf(c, "ERR wrong number of arguments for '%s' command", sub->name);

@@ -86,6 +86,7 @@ import os
 import time
 
 import pytest
+import redis
 from conftest import raw_cmd
 from resp_client import Push, RespConn
 from test_differential import Gen, _seeds, cli, normalize, plain, ref_endpoint, short
@@ -706,3 +707,40 @@ def test_client_differential(server, redis_ref, seed):
     finally:
         keel.close()
         ref.close()
+
+
+def test_client_list_cmd_field_names_the_command_looked_up(server, redis_ref):
+    """CLIENT LIST's cmd= (and so ACL LOG's client info) names a command
+    from its look-up, refused or not: the unknown ones give NULL, a
+    container's unknown subcommand too, a queued command itself, and EXEC
+    stays EXEC after the commands it ran."""
+    steps = [("GET", "k"), ("NOSUCH",), ("GET",), ("CONFIG", "NOSUCH"), ("CONFIG", "GET"), ("PING",),
+             ("MULTI",), ("SET", "x", "1"), ("EXEC",), ("ACL", "SETUSER", "lim", "on", "nopass", "+get", "+client",
+                                                     "+auth", "~*"), ("AUTH", "lim", "x"), ("SET", "y", "1")]
+    seen = {}
+    for name, peer in (("keel", server.client()), ("redis", redis_ref)):
+        kw = peer.connection_pool.connection_kwargs
+        watched = redis.Redis(host=kw["host"], port=kw["port"])
+        observer = redis.Redis(host=kw["host"], port=kw["port"])
+        observer.set_response_callback("CLIENT LIST", lambda x, **_: x)
+        watched.client_setname("watched")
+        fields = []
+        for step in steps:
+            try:
+                watched.execute_command(*step)
+            except redis.ResponseError:
+                pass
+            line = [ln for ln in observer.execute_command("CLIENT LIST").decode().splitlines()
+                    if "name=watched" in ln][0]
+            fields.append([f for f in line.split() if f.startswith("cmd=")][0])
+        denied = [e for e in observer.acl_log() if e["reason"] == "command"]
+        fields.append(denied[0]["client-info"]["cmd"])
+        observer.execute_command("ACL", "DELUSER", "lim")
+        observer.acl_log_reset()
+        watched.close()
+        observer.close()
+        seen[name] = fields
+    assert seen["keel"] == seen["redis"]
+    assert seen["keel"][:9] == ["cmd=get", "cmd=NULL", "cmd=get", "cmd=NULL", "cmd=config|get", "cmd=ping",
+                                "cmd=multi", "cmd=set", "cmd=exec"]
+    assert seen["keel"][-1] == "set"  # the denied SET, in ACL LOG
