@@ -396,7 +396,11 @@ int module_unload(const char *name, const char **err)
         return -1;
     }
     if (km_has_blocked(m)) {
-        *err = "the module has blocked clients, can't unload";
+        *err = "the module has blocked clients. Please wait them unblocked and try again";
+        return -1;
+    }
+    if (km_has_timers(m)) {
+        *err = "the module holds timer that is not fired. Please stop the timer or wait until it fires.";
         return -1;
     }
     if (call_onunload(m) == KM_ERR) {

@@ -203,6 +203,7 @@ void km_thread_init(void);
 int km_on_main_thread(void);
 /* Whether m has clients blocked and not yet unblocked by its threads. */
 int km_has_blocked(const km_module *m);
+int km_has_timers(const km_module *m); /* an unfired timer holds a module, as in Redis */
 /* Cancels m's pending timers (it is being unloaded). */
 void km_timers_forget(km_module *m);
 /* A private client that gathers replies (thread-safe contexts). */

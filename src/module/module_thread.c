@@ -484,6 +484,16 @@ int km_has_blocked(const km_module *m)
     return 0;
 }
 
+int km_has_timers(const km_module *m)
+{
+    for (int i = 0; i < ntimers; i++) {
+        if (timers[i]->module == m) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void km_timers_forget(km_module *m)
 {
     for (int i = 0; i < ntimers;) {

@@ -314,6 +314,32 @@ def test_module_load_list_unload(so):
         s.stop()
 
 
+def test_module_unload_waits_for_timers_and_blocked_clients(so):
+    s = Server(*BASE, "--enable-module-command", "yes")
+    try:
+        conn, other = RespConn(s), RespConn(s)
+        assert x(conn, "MODULE", "LOAD", so, "notype") == "OK"
+        # A timer not fired yet holds the module.
+        assert x(conn, "tm.timer", "300", "fired") == "OK"
+        assert err_text(x(conn, "MODULE", "UNLOAD", "testmod")) == \
+            "ERR Error unloading module: the module holds timer that is not fired. Please stop the timer or " \
+            "wait until it fires."
+        deadline = time.time() + 10
+        while x(conn, "GET", "fired") != b"fired" and time.time() < deadline:
+            time.sleep(0.05)
+        # So does a client blocked on one of its commands.
+        other.send("tm.block", "500", "done")
+        time.sleep(0.1)
+        assert err_text(x(conn, "MODULE", "UNLOAD", "testmod")) == \
+            "ERR Error unloading module: the module has blocked clients. Please wait them unblocked and try again"
+        assert other.read(timeout=10) == b"done"
+        assert x(conn, "MODULE", "UNLOAD", "testmod") == "OK"
+        conn.close()
+        other.close()
+    finally:
+        s.stop()
+
+
 def test_module_command_needs_enable_module_command(c):
     assert err_text(x(c, "MODULE", "UNLOAD", "testmod")) == \
         "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run " \
