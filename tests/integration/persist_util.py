@@ -249,21 +249,28 @@ def answers_ping(port):
 def start_expect_failure(binary, dir, *args, timeout=8, argv=server_argv):
     """Start a server that must refuse to start (argv(binary, port, dir,
     args) is its command line): returns (returncode, log). One that answers
-    PING or is still running after `timeout` seconds fails the test."""
-    port = free_port()
-    log = os.path.join(dir, "refused-%d.log" % port)
-    with open(log, "w") as f:
-        p = subprocess.Popen(argv(binary, port, dir, args), stdout=f, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while p.poll() is None:
-            started = answers_ping(port)
-            if started or time.time() > deadline:
-                p.kill()
-                p.wait()
-                pytest.fail("server %s on a bad file:\n%s" % ("accepted connections" if started else "did not exit",
-                                                              read_file(log).decode(errors="replace")[-3000:]))
-            time.sleep(0.02)
-    return p.returncode, read_file(log).decode(errors="replace")
+    PING or is still running after `timeout` seconds fails the test. A
+    refusal because the free port was taken meanwhile (by another test's
+    outgoing connection) is not the one asked for: it starts again on
+    another port."""
+    for attempt in range(5):
+        port = free_port()
+        log = os.path.join(dir, "refused-%d.log" % port)
+        with open(log, "w") as f:
+            p = subprocess.Popen(argv(binary, port, dir, args), stdout=f, stderr=subprocess.STDOUT)
+            deadline = time.time() + timeout
+            while p.poll() is None:
+                started = answers_ping(port)
+                if started or time.time() > deadline:
+                    p.kill()
+                    p.wait()
+                    pytest.fail("server %s on a bad file:\n%s" % ("accepted connections" if started else "did not exit",
+                                                                  read_file(log).decode(errors="replace")[-3000:]))
+                time.sleep(0.02)
+        text = read_file(log).decode(errors="replace")
+        if "Address already in use" not in text:
+            break
+    return p.returncode, text
 
 
 def assert_refused(rc, log, *names):
