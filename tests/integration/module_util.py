@@ -12,8 +12,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 from conftest import ROOT
+from resp_client import RespError
 
 TESTMOD_SRC = os.path.join(ROOT, "tests", "modules", "testmod.c")
 TESTMOD_ACL_SRC = os.path.join(ROOT, "tests", "modules", "testmod_acl.c")
@@ -64,3 +66,25 @@ def build_testmod_acl(copy=None):
 def loadmodule(path, *args):
     """The command line options that load `path` with module arguments."""
     return ["--loadmodule", path] + list(args)
+
+
+def x(conn, *args):
+    """One command on a RespConn, its reply."""
+    return conn.call(*args)
+
+
+def err_text(reply):
+    assert isinstance(reply, RespError), "expected an error, got %r" % (reply,)
+    return str(reply)
+
+
+def poll(fn, what, timeout=10):
+    """fn()'s first true value, polled until timeout seconds passed."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.01)

@@ -143,10 +143,10 @@ import time
 import pytest
 import redis
 from conftest import REDIS_BIN, SERVER, Server, free_port
-from module_util import NO_REDISEARCH, REDISEARCH, build_testmod, loadmodule
+from module_util import NO_REDISEARCH, REDISEARCH, build_testmod, err_text, loadmodule, poll, x  # noqa: F401
 from persist_util import TempDirs, assert_refused, removal_fixture, spawn_fixture, start_expect_failure
 from repl_util import cluster_fixture, kinds_param, replicate, wait_in_sync, wait_link_up
-from resp_client import RespConn, RespError
+from resp_client import RespConn
 from test_differential_more import Typed, TypedConn, tplain
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -208,9 +208,6 @@ def typed(server, proto=2):
     return conn
 
 
-def x(conn, *args):
-    return conn.call(*args)
-
 
 NUMBER_TEXT = re.compile(rb"^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$|^-?inf$")
 
@@ -231,20 +228,6 @@ def dbl(v):
     return v
 
 
-def err_text(reply):
-    assert isinstance(reply, RespError), "expected an error, got %r" % (reply,)
-    return str(reply)
-
-
-def poll(fn, what, timeout=5):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------- loading, arguments, MODULE LIST

@@ -57,10 +57,9 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   SLOWLOG (and MONITOR) show "(redacted)" for the positions redacted;
 - GetClientUserNameById of an unknown id: NULL with ENOENT.
 
-Found, not fixed (not module API): Redis 7.0 shows a user's single-command
-rules as "-@all +set +get" after +get then +set (Keel: "+get +set"), so the
-tests give one command rule per user; an ACL LOG entry's client-info says
-cmd=<the denied command> in Redis (Keel: the client's previous one).
+Redis 7.0 lists a user's single-command rules in its hash-seeded command
+dict's order (test_differential_acl.py's docstring), so the tests give one
+command rule per user.
 """
 import os
 import shutil
@@ -69,8 +68,8 @@ import time
 
 import pytest
 from conftest import REDIS_BIN, SERVER, Server, child_pids
-from module_util import build_testmod_acl, loadmodule
-from resp_client import RespConn, RespError
+from module_util import build_testmod_acl, err_text, loadmodule, poll, x
+from resp_client import RespConn
 
 ON_REDIS = os.path.realpath(SERVER) == os.path.realpath(REDIS_BIN)
 KEEL_ONLY = pytest.mark.skipif(ON_REDIS, reason="Keel's own behaviour")
@@ -114,24 +113,7 @@ def c(srv):
     conn.close()
 
 
-def x(conn, *args):
-    return conn.call(*args)
 
-
-def err_text(reply):
-    assert isinstance(reply, RespError), "expected an error, got %r" % (reply,)
-    return str(reply)
-
-
-def poll(fn, what, timeout=10):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.01)
 
 
 def info(conn, section):

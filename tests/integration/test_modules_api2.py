@@ -88,7 +88,7 @@ import pytest
 from conftest import REDIS_BIN, SERVER, Server
 from module_util import loadmodule
 from repl_util import Raw, parse_commands, read_rdb_payload
-from resp_client import RespConn, RespError
+from resp_client import RespConn
 from test_differential_more import Typed, tplain
 from test_modules import BASE, WRONGTYPE, c, dbl, err_text, mref, msrv, poll, so, typed, x  # noqa: F401 - fixtures
 
