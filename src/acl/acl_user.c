@@ -411,11 +411,7 @@ void acl_kill_revoked_subscribers(acl_user *u)
         if (pubsub_client_any(c, PUBSUB_CHANNEL, channel_revoked, u) ||
             pubsub_client_any(c, PUBSUB_SHARD, channel_revoked, u) ||
             pubsub_client_any(c, PUBSUB_PATTERN, pattern_revoked, u)) {
-            if (c == server.current_client) {
-                c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-            } else {
-                client_close_async(c);
-            }
+            client_close_soon(c);
         }
     }
 }
@@ -428,11 +424,7 @@ void acl_kill_clients_of(acl_user *u)
         }
         c->user = acl_default_user;
         c->authenticated = 0;
-        if (c == server.current_client) {
-            c->flags |= CLIENT_CLOSE_AFTER_REPLY; /* it gets DELUSER's reply first */
-        } else {
-            client_close_async(c);
-        }
+        client_close_soon(c); /* the one served gets DELUSER's reply first */
     }
 }
 

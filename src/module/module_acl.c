@@ -57,11 +57,7 @@ static void revoke(client *c)
     module_user_changed(c);
     client_set_default_user(c);
     c->authenticated = 0;
-    if (c == server.current_client) {
-        c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-    } else {
-        client_close_async(c);
-    }
+    client_close_soon(c);
 }
 
 void km_acl_forget(km_module *m)

@@ -210,6 +210,15 @@ void client_close_async(client *c)
     }
 }
 
+void client_close_soon(client *c)
+{
+    if (c == server.current_client) {
+        c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    } else {
+        client_close_async(c);
+    }
+}
+
 void client_pending_write(client *c)
 {
     if (c->fd < 0 || c->in_pending || (c->flags & CLIENT_CLOSE_ASAP)) {

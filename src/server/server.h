@@ -533,6 +533,9 @@ client *client_new(int fd, uint32_t flags);
 void client_free(client *c);
 void client_set_default_user(client *c);
 void client_close_async(client *c);
+/* Closes c: after its reply when it is the client being served (the
+ * command that closes it answers it first), else as client_close_async. */
+void client_close_soon(client *c);
 void client_select_db(client *c, int id);
 /* Queue c for writing before the loop sleeps. */
 void client_pending_write(client *c);
