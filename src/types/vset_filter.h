@@ -1,0 +1,30 @@
+/* vset_filter: the FILTER expressions of VSIM, run against an element's
+ * JSON attributes, e.g. `.year >= 1980 and .genre in ["action", "drama"]`.
+ *
+ * Values are numbers (doubles), strings, tuples ([1, "a"], for `in`) and
+ * null. `.name` reads a top-level field of the attributes object: a JSON
+ * number gives a number, a string a string, true / false 1 / 0, an array
+ * of numbers and strings a tuple; a missing field or any other JSON value
+ * makes the whole expression false, as does invalid JSON.
+ *
+ * Operators, loosest first (all left-associative, `**` too):
+ *   or ||   |   and &&   |   > >= < <= == != in   |   + -   |   * / %   |
+ *   **   |   not !   |   ( )
+ * `a in b` tests membership when b is a tuple and substring when both are
+ * strings. */
+#ifndef KEEL_VSET_FILTER_H
+#define KEEL_VSET_FILTER_H
+
+#include <stddef.h>
+
+typedef struct vfilter vfilter;
+
+/* Compiles expr (len bytes, need not end in NUL). On a syntax error
+ * returns NULL and sets *errpos to the offset where reading failed (never
+ * past len). */
+vfilter *vfilter_compile(const char *expr, size_t len, size_t *errpos);
+/* 1 when the attributes json (len bytes) satisfy the expression, else 0. */
+int vfilter_match(const vfilter *f, const char *json, size_t len);
+void vfilter_free(vfilter *f);
+
+#endif
