@@ -20,9 +20,9 @@
 /* Redis's order: ACL CAT lists them so, and the rule description tries
  * them so. */
 static const char *const categories[] = {
-    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
-    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
-    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
+    "keyspace", "read",        "write",      "set",         "sortedset", "list",     "hash", "string",
+    "bitmap",   "hyperloglog", "geo",        "stream",      "pubsub",    "admin",    "fast", "slow",
+    "blocking", "dangerous",   "connection", "transaction", "scripting", "vectorset"};
 #define NCATS ((int)(sizeof(categories) / sizeof(categories[0])))
 #define CAT(name) acl_category_flag(name, strlen(name))
 

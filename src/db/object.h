@@ -19,8 +19,18 @@
 
 #include "base/str.h"
 
-/* Type numbers match Redis's so DEBUG OBJECT and tools read the same. */
-enum { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_STREAM = 6, OBJ_TYPES = 7 };
+/* Type numbers match Redis's so DEBUG OBJECT and tools read the same.
+ * Vector sets (a module type in Redis 8) take the one number left. */
+enum {
+    OBJ_STRING = 0,
+    OBJ_LIST = 1,
+    OBJ_SET = 2,
+    OBJ_ZSET = 3,
+    OBJ_HASH = 4,
+    OBJ_STREAM = 6,
+    OBJ_VSET = 7,
+    OBJ_TYPES = 8
+};
 
 /* String encodings (collections report theirs through type_ops). */
 enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 2, ENC_PTR = 3 };

@@ -9,8 +9,8 @@
 #include "base/util.h"
 
 const struct type_memory_type type_memory_types[TYPE_MEMORY_NTYPES] = {
-    {OBJ_STRING, "string"}, {OBJ_LIST, "list"}, {OBJ_SET, "set"},
-    {OBJ_ZSET, "zset"},     {OBJ_HASH, "hash"}, {OBJ_STREAM, "stream"},
+    {OBJ_STRING, "string"}, {OBJ_LIST, "list"},     {OBJ_SET, "set"},        {OBJ_ZSET, "zset"},
+    {OBJ_HASH, "hash"},     {OBJ_STREAM, "stream"}, {OBJ_VSET, "vectorset"},
 };
 
 static struct {

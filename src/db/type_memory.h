@@ -52,7 +52,7 @@ const type_memory *type_memory_last(void);
 /* The types the figures cover, in the order reports list them, with
  * their TYPE names (fixed here: the HTTP thread and unit tests read them
  * without the types' registration). */
-#define TYPE_MEMORY_NTYPES 6
+#define TYPE_MEMORY_NTYPES 7
 extern const struct type_memory_type {
     int type;
     const char *name;

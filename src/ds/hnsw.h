@@ -68,7 +68,7 @@ size_t hnsw_vector_bytes(const hnsw *h);
  * MEMORY USAGE; values are the caller's to count. */
 size_t hnsw_mem(const hnsw *h);
 
-/* Adds vec (dim floats; it is copied, normalized and quantized here) with
+/* Adds vec (dim finite floats; it is copied, normalized and quantized here) with
  * value, linking it to neighbours found with a search of width ef
  * (ef >= 1). The node gets the next id. */
 hnsw_node *hnsw_insert(hnsw *h, const float *vec, void *value, uint32_t ef);
@@ -104,7 +104,8 @@ float hnsw_node_l2(const hnsw_node *n);
 float hnsw_node_range(const hnsw_node *n);
 /* Links at level (<= the node's level): sets *links, returns the count. */
 uint32_t hnsw_node_links(const hnsw_node *n, uint32_t level, hnsw_node *const **links);
-/* Room for links at level. */
+/* Room for links at level: for a loaded node, the larger of what was
+ * saved and this graph's default. */
 uint32_t hnsw_node_max_links(const hnsw_node *n, uint32_t level);
 
 /* Node i (0 <= i < hnsw_count) of the node array. Deletions move the last

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "base/str.h"
+#include "persist/rdb_io.h"
 
 typedef struct client client;
 typedef struct kobj kobj;
@@ -102,23 +103,12 @@ void module_user_changed(client *c);
 const char *module_value_type_name(const kobj *o);
 
 /* RDB: a module value is its type's 64-bit id, then what the type's
- * rdb_save wrote (each item after an opcode), then an EOF opcode. The
- * writer and loader of src/persist/ provide these primitives. */
-typedef struct rdb_out rdb_out;
-typedef struct rdb_in rdb_in;
-void rdb_out_len(rdb_out *w, uint64_t v);
-void rdb_out_string(rdb_out *w, const char *p, size_t len);
-void rdb_out_bytes(rdb_out *w, const void *p, size_t len);
-void rdb_out_opcode(rdb_out *w, int opcode); /* one byte, as RDB opcodes are written */
-int rdb_in_len(rdb_in *r, uint64_t *v);
-str rdb_in_string(rdb_in *r); /* NULL on error */
-int rdb_in_bytes(rdb_in *r, void *buf, size_t len);
-/* Fails the load with msg (formatted with what). */
-int rdb_in_fail(rdb_in *r, const char *msg, const char *what);
+ * rdb_save wrote (each item after an opcode), then an EOF opcode, through
+ * the primitives of persist/rdb_io.h. */
 void module_rdb_save_value(rdb_out *w, const kobj *o);
-/* The value of an RDB_TYPE_MODULE_2 key (for the keyspace type
- * OBJ_MODULE), or NULL after rdb_in_fail. */
-void *module_rdb_load_value(rdb_in *r, sv key);
+/* The value of an RDB_TYPE_MODULE_2 key whose type id (already read) is
+ * id (for the keyspace type OBJ_MODULE), or NULL after rdb_in_fail. */
+void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id);
 /* Modules' aux data for an RDB file (not the commands form): the
  * RDB_OPCODE_MODULE_AUX records of the types whose aux_save_triggers hold
  * when (MODULE_AUX_BEFORE_RDB: after the header's aux fields, before the

@@ -104,7 +104,8 @@ static int key_type(const kobj *o)
     case OBJ_HASH: return KM_KEYTYPE_HASH;
     case OBJ_SET: return KM_KEYTYPE_SET;
     case OBJ_ZSET: return KM_KEYTYPE_ZSET;
-    case OBJ_MODULE: return KM_KEYTYPE_MODULE;
+    case OBJ_MODULE:
+    case OBJ_VSET: return KM_KEYTYPE_MODULE;
     default: return KM_KEYTYPE_STREAM;
     }
 }
@@ -124,7 +125,7 @@ static size_t api_value_length(km_key *k)
         char buf[32];
         return kobj_str(o, buf).len;
     }
-    if (o->type == OBJ_MODULE) {
+    if (o->type == OBJ_MODULE || o->type == OBJ_VSET) {
         return 0;
     }
     return obj_type_ops(o->type)->length(kobj_ptr(o));

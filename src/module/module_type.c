@@ -15,32 +15,17 @@
 #include "persist/rdb_format.h"
 #include "proto/resp_parse.h"
 
-/* Opcodes before each saved item (RDB_TYPE_MODULE_2). */
-enum { MOD_OP_EOF = 0, MOD_OP_SINT = 1, MOD_OP_UINT = 2, MOD_OP_FLOAT = 3, MOD_OP_DOUBLE = 4, MOD_OP_STRING = 5 };
-
-static const char id_charset[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 static km_type **types;
 static int ntypes;
 
 static uint64_t type_id(const char *name, int encver)
 {
-    uint64_t id = 0;
-    for (int i = 0; i < 9; i++) {
-        id = (id << 6) | (uint64_t)(strchr(id_charset, name[i]) - id_charset);
-    }
-    return (id << 10) | (uint64_t)encver;
+    return rdb_module_type_id(name, encver);
 }
 
-/* The name an id stands for (9 letters and a NUL). */
 static void id_name(uint64_t id, char out[10])
 {
-    uint64_t bits = id >> 10;
-    for (int i = 8; i >= 0; i--) {
-        out[i] = id_charset[bits & 63];
-        bits >>= 6;
-    }
-    out[9] = '\0';
+    rdb_module_type_name(id, out);
 }
 
 km_type *km_type_by_id(uint64_t id)
@@ -78,8 +63,8 @@ void km_types_forget(km_module *m)
 static km_type *api_create_data_type(km_ctx *ctx, const char *name, int encver, void *methods_ptr)
 {
     const km_type_methods *methods = methods_ptr;
-    if (!ctx->module || !ctx->module->loading || !name || strlen(name) != 9 || strspn(name, id_charset) != 9 ||
-        encver < 0 || encver > 1023 || type_by_name(name) || !methods) {
+    if (!ctx->module || !ctx->module->loading || !name || !rdb_module_type_name_ok(name) || encver < 0 ||
+        encver > 1023 || type_by_name(name) || !methods || strcmp(name, "vectorset") == 0) {
         return NULL;
     }
     km_type *t = alloc_zero(sizeof(*t));
@@ -247,18 +232,12 @@ static uint64_t get_le(const unsigned char *b, int n)
     return u;
 }
 
-static void op(km_io *io, int code)
-{
-    rdb_out_len(io->out, (uint64_t)code);
-}
-
 static void api_save_unsigned(km_io *io, uint64_t v)
 {
     if (io->is_aof || !io->out) {
         return;
     }
-    op(io, MOD_OP_UINT);
-    rdb_out_len(io->out, v);
+    rdb_out_mod_uint(io->out, v);
 }
 
 static void api_save_signed(km_io *io, int64_t v)
@@ -271,8 +250,7 @@ static void api_save_string_buffer(km_io *io, const char *p, size_t len)
     if (io->is_aof || !io->out) {
         return;
     }
-    op(io, MOD_OP_STRING);
-    rdb_out_string(io->out, p, len);
+    rdb_out_mod_string(io->out, p, len);
 }
 
 static void api_save_string(km_io *io, km_string *s)
@@ -285,7 +263,7 @@ static void api_save_double(km_io *io, double d)
     if (io->is_aof || !io->out) {
         return;
     }
-    op(io, MOD_OP_DOUBLE);
+    rdb_out_len(io->out, RDB_MOD_DOUBLE);
     uint64_t u;
     memcpy(&u, &d, 8);
     put_le(io, u, 8);
@@ -296,7 +274,7 @@ static void api_save_float(km_io *io, float f)
     if (io->is_aof || !io->out) {
         return;
     }
-    op(io, MOD_OP_FLOAT);
+    rdb_out_len(io->out, RDB_MOD_FLOAT);
     uint32_t u;
     memcpy(&u, &f, 4);
     put_le(io, u, 4);
@@ -316,7 +294,7 @@ void module_rdb_save_value(rdb_out *w, const kobj *o)
         mv->type->m.rdb_save(&io, mv->v);
     }
     io_done(&io);
-    rdb_out_len(w, MOD_OP_EOF);
+    rdb_out_len(w, RDB_MOD_EOF);
 }
 
 /* Aux data, as Redis 7.0 writes it: for each type whose aux_save_triggers
@@ -335,7 +313,7 @@ void module_rdb_save_aux(rdb_out *w, int when)
         }
         rdb_out_opcode(w, RDB_OPCODE_MODULE_AUX);
         rdb_out_len(w, t->id);
-        rdb_out_len(w, MOD_OP_UINT);
+        rdb_out_len(w, RDB_MOD_UINT);
         rdb_out_len(w, (uint64_t)when);
         km_io io;
         memset(&io, 0, sizeof(io));
@@ -343,7 +321,7 @@ void module_rdb_save_aux(rdb_out *w, int when)
         io.out = w;
         t->m.aux_save(&io, when);
         io_done(&io);
-        rdb_out_len(w, MOD_OP_EOF);
+        rdb_out_len(w, RDB_MOD_EOF);
     }
 }
 
@@ -367,10 +345,7 @@ static int expect(km_io *io, int want)
 static uint64_t api_load_unsigned(km_io *io)
 {
     uint64_t v = 0;
-    if (!io->in || expect(io, MOD_OP_UINT) < 0) {
-        return 0;
-    }
-    if (rdb_in_len(io->in, &v) < 0) {
+    if (io->error || !io->in || rdb_in_mod_uint(io->in, &v) < 0) {
         io->error = 1;
         return 0;
     }
@@ -384,10 +359,7 @@ static int64_t api_load_signed(km_io *io)
 
 static str load_str(km_io *io)
 {
-    if (!io->in || expect(io, MOD_OP_STRING) < 0) {
-        return NULL;
-    }
-    str s = rdb_in_string(io->in);
+    str s = io->error || !io->in ? NULL : rdb_in_mod_string(io->in);
     if (!s) {
         io->error = 1;
     }
@@ -425,7 +397,7 @@ static char *api_load_string_buffer(km_io *io, size_t *len)
 static double api_load_double(km_io *io)
 {
     unsigned char b[8];
-    if (!io->in || expect(io, MOD_OP_DOUBLE) < 0 || rdb_in_bytes(io->in, b, 8) < 0) {
+    if (!io->in || expect(io, RDB_MOD_DOUBLE) < 0 || rdb_in_bytes(io->in, b, 8) < 0) {
         io->error = 1;
         return 0;
     }
@@ -438,7 +410,7 @@ static double api_load_double(km_io *io)
 static float api_load_float(km_io *io)
 {
     unsigned char b[4];
-    if (!io->in || expect(io, MOD_OP_FLOAT) < 0 || rdb_in_bytes(io->in, b, 4) < 0) {
+    if (!io->in || expect(io, RDB_MOD_FLOAT) < 0 || rdb_in_bytes(io->in, b, 4) < 0) {
         io->error = 1;
         return 0;
     }
@@ -448,12 +420,8 @@ static float api_load_float(km_io *io)
     return f;
 }
 
-void *module_rdb_load_value(rdb_in *r, sv key)
+void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id)
 {
-    uint64_t id;
-    if (rdb_in_len(r, &id) < 0) {
-        return NULL;
-    }
     km_type *t = km_type_by_id(id);
     if (!t) {
         char name[10];
@@ -474,7 +442,7 @@ void *module_rdb_load_value(rdb_in *r, sv key)
     io_done(&io);
     if (!io.error && v) {
         uint64_t eof;
-        if (rdb_in_len(r, &eof) < 0 || eof != MOD_OP_EOF) {
+        if (rdb_in_len(r, &eof) < 0 || eof != RDB_MOD_EOF) {
             io.error = 1;
         }
     }
@@ -503,7 +471,7 @@ int module_rdb_load_aux(rdb_in *r)
                              : "The RDB file contains AUX module data I can't load: no matching module '%s'",
                            name);
     }
-    if (when_op != MOD_OP_UINT) {
+    if (when_op != RDB_MOD_UINT) {
         return rdb_in_fail(r, "The RDB holds module aux data of type '%s' in a form Keel does not know", t->name);
     }
     km_io io;
@@ -513,7 +481,7 @@ int module_rdb_load_aux(rdb_in *r)
     int rc = t->m.aux_load(&io, (int)(id & 1023), (int)when);
     uint64_t eof;
     io_done(&io);
-    if (rc != KM_OK || io.error || rdb_in_len(r, &eof) < 0 || eof != MOD_OP_EOF) {
+    if (rc != KM_OK || io.error || rdb_in_len(r, &eof) < 0 || eof != RDB_MOD_EOF) {
         return rdb_in_fail(r, "Error loading the aux data of module type '%s'", t->name);
     }
     return 0;

@@ -3,7 +3,9 @@
  * are Redis 7.0's: collections in commands of up to 64 elements, an
  * expiry as PEXPIREAT, a stream as its XADDs, then XSETID, its groups,
  * their consumers and pending entries as XCLAIM ... FORCE. Hash field
- * TTLs (a Redis 7.4 feature) follow as HPEXPIREAT.
+ * TTLs (a Redis 7.4 feature) follow as HPEXPIREAT. A vector set is a
+ * RESTORE of its serialized form (Redis 8 writes none: it relies on the
+ * preamble).
  *
  * As in Redis, a pending entry whose stream entry was deleted cannot be
  * rebuilt (XCLAIM drops it); unlike Redis, every consumer is created
@@ -14,6 +16,7 @@
 #include "base/util.h"
 #include "module/module.h"
 #include "persist/aof.h"
+#include "persist/rdb.h"
 #include "proto/resp_parse.h"
 #include "server/server.h"
 #include "types/hash.h"
@@ -301,6 +304,15 @@ str aof_key_commands(str out, kobj *o)
     case OBJ_ZSET: zset_commands(&out, key, kobj_ptr(o)); break;
     case OBJ_HASH: hash_commands(&out, key, kobj_ptr(o)); break;
     case OBJ_MODULE: out = module_aof_rewrite(out, o); break;
+    case OBJ_VSET: {
+        /* No command rebuilds a graph (nor a projected vector) exactly:
+         * the set is restored from its serialized form, as DUMP gives it. */
+        str payload = rdb_dump_value(o);
+        sv argv[4] = {SV("RESTORE"), key, SV("0"), {payload, str_len(payload)}};
+        emit(&out, argv, 4);
+        str_free(payload);
+        break;
+    }
     default: stream_commands(&out, key, kobj_ptr(o)); break;
     }
     int64_t expire = kobj_expire(o);

@@ -23,6 +23,7 @@
 #include "module/module.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
+#include "persist/rdb_vset.h"
 #include "script/lua.h"
 #include "server/persistence.h"
 #include "server/server.h"
@@ -946,10 +947,20 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
         v = load_stream(r, type);
         otype = OBJ_STREAM;
         break;
-    case RDB_TYPE_MODULE_2:
-        v = module_rdb_load_value((rdb_in *)r, key);
-        otype = OBJ_MODULE;
+    case RDB_TYPE_MODULE_2: {
+        uint64_t id;
+        if (r_len(r, &id) < 0) {
+            return NULL;
+        }
+        if (vset_rdb_is_type(id)) {
+            v = vset_rdb_load((rdb_in *)r, (int)(id & 1023));
+            otype = OBJ_VSET;
+        } else {
+            v = module_rdb_load_value((rdb_in *)r, key, id);
+            otype = OBJ_MODULE;
+        }
         break;
+    }
     default: {
         char t[16];
         snprintf(t, sizeof(t), "%d", type);

@@ -19,6 +19,7 @@
 #include "persist/bgwriter.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
+#include "persist/rdb_vset.h"
 #include "proto/resp_parse.h"
 #include "script/lua.h"
 #include "server/child.h"
@@ -492,7 +493,8 @@ static int value_type(kobj *o)
     case OBJ_SET: return RDB_TYPE_SET;
     case OBJ_ZSET: return RDB_TYPE_ZSET_2;
     case OBJ_HASH: return hash_ttl_count(kobj_ptr(o)) > 0 ? RDB_TYPE_HASH_METADATA : RDB_TYPE_HASH;
-    case OBJ_MODULE: return RDB_TYPE_MODULE_2;
+    case OBJ_MODULE:
+    case OBJ_VSET: return RDB_TYPE_MODULE_2;
     default: return RDB_TYPE_STREAM_LISTPACKS_2;
     }
 }
@@ -510,7 +512,13 @@ static void save_value(writer *w, kobj *o, int type)
     case RDB_TYPE_ZSET_2: save_zset(w, kobj_ptr(o)); break;
     case RDB_TYPE_HASH: save_hash(w, kobj_ptr(o), 0); break;
     case RDB_TYPE_HASH_METADATA: save_hash(w, kobj_ptr(o), 1); break;
-    case RDB_TYPE_MODULE_2: module_rdb_save_value((rdb_out *)w, o); break;
+    case RDB_TYPE_MODULE_2:
+        if (o->type == OBJ_VSET) {
+            vset_rdb_save((rdb_out *)w, kobj_ptr(o));
+        } else {
+            module_rdb_save_value((rdb_out *)w, o);
+        }
+        break;
     default: save_stream(w, kobj_ptr(o)); break;
     }
 }

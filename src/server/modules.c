@@ -15,6 +15,7 @@ void set_type_register(void);
 void list_type_register(void);
 void zset_type_register(void);
 void stream_type_register(void);
+void vset_type_register(void);
 
 void types_init(void)
 {
@@ -23,6 +24,7 @@ void types_init(void)
     list_type_register();
     zset_type_register();
     stream_type_register();
+    vset_type_register();
 }
 
 void features_init(void)

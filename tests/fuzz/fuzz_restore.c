@@ -91,7 +91,7 @@ static void check_restored(void)
     if (strcmp(d1, d2) != 0) {
         fuzz_die("DUMP and RESTORE changed the value");
     }
-    static const sv walk[][5] = {
+    static const sv walk[][6] = {
         {AI("TYPE"), AI("k")},
         {AI("OBJECT"), AI("ENCODING"), AI("k")},
         {AI("MEMORY"), AI("USAGE"), AI("k")},
@@ -109,10 +109,30 @@ static void check_restored(void)
         {AI("APPEND"), AI("k"), AI("x")},
         {AI("TTL"), AI("k")},
         {AI("OBJECT"), AI("FREQ"), AI("k")},
+        {AI("VINFO"), AI("k")},
+        {AI("VRANDMEMBER"), AI("k"), AI("-3")},
+        {AI("VSIM"), AI("k"), AI("VALUES"), AI("2"), AI("1"), AI("-1")},
+        {AI("VADD"), AI("k"), AI("VALUES"), AI("2"), AI("1"), AI("x")},
+        {AI("VREM"), AI("k"), AI("x")},
     };
-    static const int argcs[] = {2, 3, 3, 4, 4, 2, 5, 2, 4, 3, 3, 4, 4, 5, 3, 2, 3};
+    static const int argcs[] = {2, 3, 3, 4, 4, 2, 5, 2, 4, 3, 3, 4, 4, 5, 3, 2, 3, 2, 3, 6, 6, 3};
+    _Static_assert(sizeof(argcs) / sizeof(argcs[0]) == sizeof(walk) / sizeof(walk[0]), "one count per call");
     for (size_t i = 0; i < sizeof(argcs) / sizeof(argcs[0]); i++) {
         str_free(call(argcs[i], walk[i]));
+    }
+    /* A vector set: a search from one of its own elements, through the
+     * graph and exactly, and a removal that repairs the graph. */
+    str picked = call(2, (sv[]){A("VRANDMEMBER"), A("k")});
+    str member = bulk_body(picked);
+    str_free(picked);
+    if (member) {
+        sv m = {member, str_len(member)};
+        str_free(call(6, (sv[]){A("VSIM"), A("k"), A("ELE"), m, A("COUNT"), A("5")}));
+        str_free(call(5, (sv[]){A("VSIM"), A("k"), A("ELE"), m, A("TRUTH")}));
+        str_free(call(3, (sv[]){A("VLINKS"), A("k"), m}));
+        str_free(call(3, (sv[]){A("VREM"), A("k"), m}));
+        str_free(call(5, (sv[]){A("VSIM"), A("k2"), A("ELE"), m, A("WITHSCORES")}));
+        str_free(member);
     }
     str_free(d1);
     str_free(d2);

@@ -33,8 +33,8 @@ pytestmark = [
 MAXMEMORY = 64 * 1024 * 1024 + 1234567
 KEYS_DB0, TTL_KEYS_DB0, KEYS_DB1 = 300, 100, 20
 # One key of each collection type, in db 2 (strings are the keys above).
-TYPED_KEYS_DB2 = {"list": 1, "set": 1, "zset": 1, "hash": 1, "stream": 1}
-TYPES = ("string", "list", "set", "zset", "hash", "stream")
+TYPED_KEYS_DB2 = {"list": 1, "set": 1, "zset": 1, "hash": 1, "stream": 1, "vectorset": 1}
+TYPES = ("string", "list", "set", "zset", "hash", "stream", "vectorset")
 HITS, MISSES = 200, 100
 SHORT_TTL_KEYS = 30
 # Background PINGs per second while Chromium looks at the page.
@@ -271,6 +271,7 @@ def page(tmp_path_factory):
         c2.hset("hash", mapping={"f%d" % i: "v" * 30 for i in range(1000)})
         for i in range(300):
             c2.xadd("stream", {"n": i})
+            c2.execute_command("VADD", "vset", "VALUES", 3, i, 1, -i, "e%d" % i)
         c2.connection_pool.disconnect()
         # Hits and misses (2 to 1).
         p = c.pipeline(transaction=False)

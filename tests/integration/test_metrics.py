@@ -357,7 +357,7 @@ def test_stream_figures_stay_fresh_while_a_long_pass_runs(keel):
     assert time.time() - t < 2
 
 
-TYPES = ("string", "list", "set", "zset", "hash", "stream")
+TYPES = ("string", "list", "set", "zset", "hash", "stream", "vectorset")
 
 
 def fill_mixed(c):
@@ -378,10 +378,11 @@ def fill_mixed(c):
         p.hset("hs:%d" % i, mapping={"f%d" % j: "v" for j in range(10)})
         for j in range(50):
             p.xadd("x:%d" % (i % 20), {"a": "b" * 30})
+            p.execute_command("VADD", "v:%d" % (i % 10), "VALUES", 4, i, j, 1, -1, "e%d-%d" % (i, j))
         if i % 20 == 19:
             p.execute()
     p.execute()
-    return {"string": 20002, "list": 200, "set": 400, "zset": 400, "hash": 400, "stream": 20}
+    return {"string": 20002, "list": 200, "set": 400, "zset": 400, "hash": 400, "stream": 20, "vectorset": 10}
 
 
 def type_figures(smp):
@@ -416,6 +417,9 @@ def test_dataset_bytes_per_type_add_up_to_the_dataset(keel):
     for t, payload in (("list", 200 * 200 * 7), ("set", 200 * 200 * 4), ("zset", 200 * 200 * 12),
                        ("hash", 200 * 200 * 23), ("stream", 200 * 50 * 31)):
         assert payload < size[t] < 16 * payload, (t, size[t], payload)
+    # 10,000 vector-set elements: a node with its level-0 links (32 slots)
+    # and an element each, a few hundred bytes.
+    assert 10000 * 100 < size["vectorset"] < 10000 * 2000
     assert value(smp, "keel_dataset_pass_seconds") >= 0
     raw = c.execute_command("MEMORY", "STATS")
     stats = dict(zip(raw[::2], raw[1::2]))

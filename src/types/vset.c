@@ -1,0 +1,270 @@
+/* vset: see vset.h. An item is one allocation holding the element bytes,
+ * its dict link, its attributes and a pointer to its graph node; the node
+ * points back at the item, so a search result names its element at once. */
+#include "types/vset.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/digest.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* VINFO's vset-uid: Redis numbers the sets it makes from 0. */
+static uint64_t next_uid;
+
+static sv item_key(const dnode *n)
+{
+    const vset_item *it = (const vset_item *)n;
+    return (sv){it->ele, it->len};
+}
+
+static const dict_type item_type = {util_hash, item_key, NULL};
+
+static void item_free(dnode *n, void *ctx)
+{
+    (void)ctx;
+    vset_item *it = (vset_item *)n;
+    str_free(it->attr);
+    alloc_free(it);
+}
+
+static vset *make(hnsw *h)
+{
+    vset *v = alloc_zero(sizeof(*v));
+    v->h = h;
+    dict_init(&v->items, &item_type);
+    v->uid = next_uid++;
+    return v;
+}
+
+/* Each level's random seed: the graph's levels need not repeat between
+ * runs, only be well spread. */
+static uint64_t seed(void)
+{
+    return util_rand64();
+}
+
+vset *vset_new(uint32_t dim, int quant, uint32_t m, uint32_t proj_in)
+{
+    vset *v = make(hnsw_new(dim, quant, m, seed()));
+    if (proj_in > 0) {
+        float *p = alloc_mem(sizeof(float) * (size_t)dim * proj_in);
+        float scale = 1.0f / sqrtf((float)proj_in);
+        for (uint32_t i = 0; i < dim; i++) {
+            for (uint32_t j = 0; j < proj_in; j++) {
+                p[(size_t)i * proj_in + j] = (__builtin_popcount(i & j) & 1) ? -scale : scale;
+            }
+        }
+        v->proj = p;
+        v->proj_in = proj_in;
+    }
+    return v;
+}
+
+void vset_take_projection(vset *v, float *matrix, uint32_t proj_in)
+{
+    alloc_free(v->proj);
+    v->proj = matrix;
+    v->proj_in = proj_in;
+}
+
+void vset_free(vset *v)
+{
+    if (!v) {
+        return;
+    }
+    hnsw_free(v->h, NULL);
+    dict_clear(&v->items, item_free, NULL);
+    alloc_free(v->proj);
+    alloc_free(v);
+}
+
+vset_item *vset_load_item(vset *v, sv ele, str attr)
+{
+    if (dict_find(&v->items, ele.ptr, ele.len)) {
+        return NULL;
+    }
+    vset_item *it = alloc_mem(sizeof(*it) + ele.len);
+    it->hnode.next = NULL;
+    it->node = NULL;
+    it->attr = attr;
+    it->len = (uint32_t)ele.len;
+    memcpy(it->ele, ele.ptr, ele.len);
+    dict_insert(&v->items, &it->hnode);
+    if (attr) {
+        v->nattrs++;
+    }
+    return it;
+}
+
+/* The copy goes through the loader's path, so it has the same ids, levels
+ * and links: a copied set answers searches exactly as the original. */
+vset *vset_dup(const vset *v)
+{
+    hnsw *src = v->h;
+    vset *d = make(hnsw_new(hnsw_dim(src), hnsw_quant(src), hnsw_m(src), seed()));
+    if (v->proj) {
+        size_t n = sizeof(float) * (size_t)hnsw_dim(src) * v->proj_in;
+        float *p = alloc_mem(n);
+        memcpy(p, v->proj, n);
+        vset_take_projection(d, p, v->proj_in);
+    }
+    uint32_t nlinks[HNSW_MAX_LEVEL], room[HNSW_MAX_LEVEL];
+    uint64_t *ids = NULL;
+    size_t cap = 0;
+    for (uint64_t i = 0; i < hnsw_count(src); i++) {
+        hnsw_node *n = hnsw_node_at(src, i);
+        vset_item *it = vset_item_of(n);
+        uint32_t level = hnsw_node_level(n);
+        size_t total = 0;
+        for (uint32_t l = 0; l <= level; l++) {
+            hnsw_node *const *links;
+            nlinks[l] = hnsw_node_links(n, l, &links);
+            room[l] = hnsw_node_max_links(n, l);
+            if (total + nlinks[l] > cap) {
+                cap = (total + nlinks[l]) * 2;
+                ids = alloc_resize(ids, sizeof(uint64_t) * cap);
+            }
+            for (uint32_t k = 0; k < nlinks[l]; k++) {
+                ids[total++] = hnsw_node_id(links[k]);
+            }
+        }
+        vset_item *copy = vset_load_item(d, (sv){it->ele, it->len}, it->attr ? str_dup(it->attr) : NULL);
+        copy->node = hnsw_load_node(d->h, hnsw_node_id(n), level, hnsw_node_raw(n), hnsw_node_l2(n), hnsw_node_range(n),
+                                    nlinks, room, ids, copy);
+    }
+    alloc_free(ids);
+    if (hnsw_load_finish(d->h) < 0) {
+        PANIC("vset_dup: a graph that was valid failed to copy");
+    }
+    return d;
+}
+
+size_t vset_len(const vset *v)
+{
+    return (size_t)hnsw_count(v->h);
+}
+
+size_t vset_mem(const vset *v)
+{
+    size_t n = sizeof(*v) + hnsw_mem(v->h) + dict_slots(&v->items) * sizeof(void *);
+    if (v->proj) {
+        n += sizeof(float) * (size_t)hnsw_dim(v->h) * v->proj_in;
+    }
+    /* Items: sampled, like Redis's MEMORY USAGE does for big values. */
+    uint64_t count = hnsw_count(v->h);
+    uint64_t sample = count < 64 ? count : 64;
+    size_t items = 0;
+    for (uint64_t i = 0; i < sample; i++) {
+        vset_item *it = vset_item_of(hnsw_node_at(v->h, i * count / sample));
+        items += alloc_usable(it) + (it->attr ? str_len(it->attr) + 8 : 0);
+    }
+    if (sample) {
+        n += items / sample * count;
+    }
+    return n;
+}
+
+/* OBJECT ENCODING: Redis reports a module value as "raw". */
+const char *vset_encoding(const vset *v)
+{
+    (void)v;
+    return "raw";
+}
+
+/* Order-independent: each element with its attributes and stored vector
+ * folds in by XOR. */
+void vset_digest(const vset *v, uint8_t d[20])
+{
+    size_t vb = hnsw_vector_bytes(v->h);
+    for (uint64_t i = 0; i < hnsw_count(v->h); i++) {
+        hnsw_node *n = hnsw_node_at(v->h, i);
+        vset_item *it = vset_item_of(n);
+        uint8_t e[20] = {0};
+        digest_mix(e, it->ele, it->len);
+        digest_mix(e, hnsw_node_raw(n), vb);
+        if (it->attr) {
+            digest_mix(e, it->attr, str_len(it->attr));
+        }
+        digest_xor(d, e, sizeof(e));
+    }
+}
+
+uint32_t vset_dim(const vset *v)
+{
+    return hnsw_dim(v->h);
+}
+
+uint32_t vset_input_dim(const vset *v)
+{
+    return v->proj ? v->proj_in : hnsw_dim(v->h);
+}
+
+void vset_project(const vset *v, const float *in, float *out)
+{
+    uint32_t dim = hnsw_dim(v->h);
+    if (!v->proj) {
+        memcpy(out, in, sizeof(float) * dim);
+        return;
+    }
+    for (uint32_t i = 0; i < dim; i++) {
+        const float *row = v->proj + (size_t)i * v->proj_in;
+        float sum = 0;
+        for (uint32_t j = 0; j < v->proj_in; j++) {
+            sum += row[j] * in[j];
+        }
+        out[i] = sum;
+    }
+}
+
+vset_item *vset_find(const vset *v, sv ele)
+{
+    return (vset_item *)dict_find((dict *)&v->items, ele.ptr, ele.len);
+}
+
+void vset_set_attr(vset *v, vset_item *it, sv attr)
+{
+    if (it->attr) {
+        str_free(it->attr);
+        it->attr = NULL;
+        v->nattrs--;
+    }
+    if (attr.len > 0) {
+        it->attr = str_new(attr.ptr, attr.len);
+        v->nattrs++;
+    }
+}
+
+int vset_add(vset *v, sv ele, const float *vec, uint32_t ef, const sv *attr)
+{
+    vset_item *it = vset_find(v, ele);
+    int added = 0;
+    if (it) {
+        /* A new vector means a new place in the graph. */
+        hnsw_delete(v->h, it->node);
+    } else {
+        it = vset_load_item(v, ele, NULL);
+        added = 1;
+    }
+    it->node = hnsw_insert(v->h, vec, it, ef);
+    if (attr) {
+        vset_set_attr(v, it, *attr);
+    }
+    return added;
+}
+
+int vset_remove(vset *v, sv ele)
+{
+    vset_item *it = (vset_item *)dict_unlink(&v->items, ele.ptr, ele.len);
+    if (!it) {
+        return 0;
+    }
+    hnsw_delete(v->h, it->node);
+    if (it->attr) {
+        v->nattrs--;
+    }
+    item_free(&it->hnode, NULL);
+    return 1;
+}
