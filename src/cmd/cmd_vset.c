@@ -135,6 +135,18 @@ static float *fit_vector(client *c, vset *v, float *vec, uint32_t *dim, int allo
     return vec;
 }
 
+/* argv[j] as an integer in [min, max] into *out; else replies err, 0. */
+static int int_opt(client *c, int j, long long min, long long max, long long *out, const char *err)
+{
+    long long n;
+    if (!util_parse_ll(c->argv[j].ptr, c->argv[j].len, &n) || n < min || n > max) {
+        reply_err(c, err);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
 static const char *quant_name(int q)
 {
     return q == HNSW_QUANT_F32 ? "f32" : q == HNSW_QUANT_Q8 ? "int8" : "bin";
@@ -172,19 +184,15 @@ void cmd_vadd(client *c)
         if (arg_is(c, j, "CAS")) {
             continue;
         } else if (arg_is(c, j, "EF") && more) {
-            if (!util_parse_ll(c->argv[j + 1].ptr, c->argv[j + 1].len, &ef) || ef <= 0 || ef > VSET_MAX_EF) {
+            if (!int_opt(c, ++j, 1, VSET_MAX_EF, &ef, "ERR invalid EF")) {
                 alloc_free(vec);
-                reply_err(c, "ERR invalid EF");
                 return;
             }
-            j++;
         } else if (arg_is(c, j, "M") && more) {
-            if (!util_parse_ll(c->argv[j + 1].ptr, c->argv[j + 1].len, &m) || m < HNSW_MIN_M || m > HNSW_MAX_M) {
+            if (!int_opt(c, ++j, HNSW_MIN_M, HNSW_MAX_M, &m, "ERR invalid M")) {
                 alloc_free(vec);
-                reply_err(c, "ERR invalid M");
                 return;
             }
-            j++;
         } else if (arg_is(c, j, "SETATTR") && more) {
             attr = c->argv[++j];
             has_attr = 1;
@@ -325,7 +333,6 @@ static int vsim_options(client *c, int j, vsim_opts *o)
 {
     for (; j < c->argc; j++) {
         int more = j + 1 < c->argc;
-        long long n;
         if (arg_is(c, j, "WITHSCORES")) {
             o->withscores = 1;
         } else if (arg_is(c, j, "WITHATTRIBS")) {
@@ -335,12 +342,9 @@ static int vsim_options(client *c, int j, vsim_opts *o)
         } else if (arg_is(c, j, "NOTHREAD")) {
             continue;
         } else if (arg_is(c, j, "COUNT") && more) {
-            if (!util_parse_ll(c->argv[j + 1].ptr, c->argv[j + 1].len, &n) || n <= 0) {
-                reply_err(c, "ERR invalid COUNT");
+            if (!int_opt(c, ++j, 1, LLONG_MAX, &o->count, "ERR invalid COUNT")) {
                 return 0;
             }
-            o->count = n;
-            j++;
         } else if (arg_is(c, j, "EPSILON") && more) {
             double e;
             if (!util_parse_double(c->argv[j + 1].ptr, c->argv[j + 1].len, &e) || e <= 0) {
@@ -350,19 +354,13 @@ static int vsim_options(client *c, int j, vsim_opts *o)
             o->epsilon = e;
             j++;
         } else if (arg_is(c, j, "EF") && more) {
-            if (!util_parse_ll(c->argv[j + 1].ptr, c->argv[j + 1].len, &n) || n <= 0) {
-                reply_err(c, "ERR invalid EF");
+            if (!int_opt(c, ++j, 1, LLONG_MAX, &o->ef, "ERR invalid EF")) {
                 return 0;
             }
-            o->ef = n;
-            j++;
         } else if (arg_is(c, j, "FILTER-EF") && more) {
-            if (!util_parse_ll(c->argv[j + 1].ptr, c->argv[j + 1].len, &n) || n <= 0) {
-                reply_err(c, "ERR invalid FILTER-EF");
+            if (!int_opt(c, ++j, 1, LLONG_MAX, &o->filter_ef, "ERR invalid FILTER-EF")) {
                 return 0;
             }
-            o->filter_ef = n;
-            j++;
         } else if (arg_is(c, j, "FILTER") && more) {
             sv e = c->argv[j + 1];
             size_t pos = 0;
