@@ -407,6 +407,24 @@ def test_memory_usage_counts_the_graph(r):
     assert 256_000 < used < 1_500_000
 
 
+def test_memory_usage_is_honest(keel):
+    """MEMORY USAGE within 10% of what the set took from the allocator
+    (DESIGN's bar), for each quantization, attributes included."""
+    s = keel("--save", "")
+    c = s.client()
+    rng = random.Random(2)
+    for quant, dim, attrs in (("Q8", 64, False), ("NOQUANT", 24, True), ("BIN", 128, False)):
+        c.flushall()
+        before = c.info("memory")["used_memory"]
+        p = c.pipeline(transaction=False)
+        for i in range(4000):
+            extra = ["SETATTR", '{"i": %d, "name": "element-%d"}' % (i, i)] if attrs else []
+            p.execute_command("VADD", "v", "VALUES", dim, *rand_vec(rng, dim), "element:%d" % i, quant, *extra)
+        p.execute()
+        grew = c.info("memory")["used_memory"] - before
+        assert abs(c.memory_usage("v") - grew) <= 0.1 * grew, (quant, c.memory_usage("v"), grew)
+
+
 # ---- persistence ----
 
 
