@@ -248,11 +248,45 @@ static const char *const debug_help[] = {
     "    Save the RDB (unless NOSAVE) and load it back into memory.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    0 stops expiring keys in the background; 1 starts again.",
+    "HTSTATS <dbid> [full]",
+    "    The keyspace table's size and element count, and the table it is moving to, if any.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
     "    Print this help.",
     NULL};
+
+/* DEBUG HTSTATS <dbid> [full]: the keyspace table's size and count, and
+ * those of the table it is moving to, in Redis 7.0's layout (tests wait
+ * for "rehashing target" to go). Expiry times live in the entries, so
+ * there is no expires table to describe. */
+static void debug_htstats(client *c)
+{
+    long long id;
+    if (!arg_ll(c, 2, &id)) {
+        return;
+    }
+    if (id < 0 || id >= server.cfg.databases) {
+        reply_err(c, "ERR Out of range database");
+        return;
+    }
+    const ktable *t = &server.dbs[id].keys;
+    str out = str_empty(256);
+    out = str_append_cstr(out, "[Dictionary HT]\n");
+    if (ktable_size(t) == 0) {
+        out = str_append_cstr(out, "No stats available for empty dictionaries\n");
+    }
+    for (int i = 0; i < 2 && ktable_size(t) > 0; i++) {
+        if (i == 1 && !ktable_is_rehashing(t)) {
+            break;
+        }
+        out = str_printf(out, "Hash table %d stats (%s):\n table size: %zu\n number of elements: %zu\n", i,
+                         i == 0 ? "main hash table" : "rehashing target", t->size[i], t->used[i]);
+    }
+    out = str_append_cstr(out, "[Expires HT]\nNo stats available for empty dictionaries\n");
+    reply_verbatim(R(c), out, str_len(out), "txt");
+    str_free(out);
+}
 
 void cmd_debug(client *c)
 {
@@ -309,6 +343,8 @@ void cmd_debug(client *c)
         debug_packed_threshold(c);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
+    } else if (arg_is(c, 1, "HTSTATS") && (c->argc == 3 || c->argc == 4)) {
+        debug_htstats(c);
     } else {
         reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
                    (int)c->argv[1].len, c->argv[1].ptr);

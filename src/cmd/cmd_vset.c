@@ -1,5 +1,5 @@
 /* Vector set commands (Redis 8): VADD, VREM, VSIM, VCARD, VDIM, VEMB,
- * VLINKS, VINFO, VSETATTR, VGETATTR, VRANDMEMBER, VISMEMBER. Argument
+ * VLINKS, VINFO, VSETATTR, VGETATTR, VRANDMEMBER, VISMEMBER, VRANGE. Argument
  * order, defaults, replies and error texts are Redis's.
  *
  * Differences, on purpose: every command runs on the main thread (Redis
@@ -17,6 +17,7 @@
 #include "server/server.h"
 #include "types/vset.h"
 #include "types/vset_filter.h"
+#include "types/zset.h"
 
 #define VSET_DEFAULT_BUILD_EF 200
 #define VSET_DEFAULT_SEARCH_EF 100
@@ -397,7 +398,7 @@ static void vsim_reply(client *c, vset *v, const hnsw_hit *hits, size_t n, const
     }
     for (size_t i = 0; i < shown; i++) {
         vset_item *it = vset_item_of(hits[i].node);
-        reply_bulk(R(c), it->ele, it->len);
+        reply_sv(c, vset_item_ele(it));
         if (resp3 && o->withscores && o->withattribs) {
             reply_array(R(c), 2);
         }
@@ -599,7 +600,7 @@ void cmd_vlinks(client *c)
         }
         for (uint32_t j = 0; j < n; j++) {
             vset_item *nb = vset_item_of(links[j]);
-            reply_bulk(R(c), nb->ele, nb->len);
+            reply_sv(c, vset_item_ele(nb));
             if (withscores) {
                 float d = hnsw_distance(v->h, it->node, links[j]);
                 reply_double(R(c), 1.0 - d / 2.0);
@@ -642,8 +643,7 @@ void cmd_vinfo(client *c)
 
 static void reply_item(client *c, hnsw_node *n)
 {
-    vset_item *it = vset_item_of(n);
-    reply_bulk(R(c), it->ele, it->len);
+    reply_sv(c, vset_item_ele(vset_item_of(n)));
 }
 
 /* VRANDMEMBER key [count]: SRANDMEMBER's semantics. Members are drawn
@@ -736,4 +736,45 @@ void cmd_vrandmember(client *c)
         reply_item(c, hnsw_node_at(v->h, idx[i]));
     }
     alloc_free(idx);
+}
+
+/* VRANGE key start end [count]: elements in byte order between two
+ * ZRANGEBYLEX-style bounds, at most count of them (all when count is
+ * negative or not given), through the order tree: O(log N + M). */
+void cmd_vrange(client *c)
+{
+    if (c->argc > 5) {
+        reply_arity_error(c);
+        return;
+    }
+    zlex_range r;
+    if (!zset_parse_lex_bound(c->argv[2], &r.min, &r.minex, &r.min_kind) ||
+        !zset_parse_lex_bound(c->argv[3], &r.max, &r.maxex, &r.max_kind)) {
+        reply_err(c, "ERR invalid start or end range");
+        return;
+    }
+    long long count = -1;
+    if (c->argc == 5 && !util_parse_ll(c->argv[4].ptr, c->argv[4].len, &count)) {
+        reply_err(c, "ERR invalid count");
+        return;
+    }
+    int bad;
+    vset *v = read_set(c, &bad);
+    if (bad) {
+        return;
+    }
+    size_t start = 0, end = 0;
+    if (v && count != 0) {
+        vset_lex_bounds(v, &r, &start, &end);
+    }
+    if (end > start && count > 0 && (uint64_t)count < end - start) {
+        end = start + (size_t)count;
+    }
+    reply_array(R(c), end > start ? (long long)(end - start) : 0);
+    if (end > start) {
+        ordtree_pos p = ordtree_at(&v->order, start);
+        for (size_t i = start; i < end; i++, p = ordtree_pos_next(p)) {
+            reply_sv(c, ordtree_member(ordtree_pos_elem(p)));
+        }
+    }
 }

@@ -509,11 +509,11 @@ void ordtree_init(ordtree *t)
     t->inners = 0;
 }
 
-static void free_subtree(ordtree *t, void *node, int height)
+static void free_subtree(ordtree *t, void *node, int height, int elems)
 {
     if (height == 0) {
         leaf *l = node;
-        for (uint32_t i = 0; i < l->n; i++) {
+        for (uint32_t i = 0; elems && i < l->n; i++) {
             alloc_free(l->e[i]);
         }
         leaf_free(t, l);
@@ -521,7 +521,7 @@ static void free_subtree(ordtree *t, void *node, int height)
     }
     inner *x = node;
     for (uint32_t i = 0; i < x->n; i++) {
-        free_subtree(t, x->child[i], height - 1);
+        free_subtree(t, x->child[i], height - 1, elems);
     }
     inner_free(t, x);
 }
@@ -529,7 +529,15 @@ static void free_subtree(ordtree *t, void *node, int height)
 void ordtree_destroy(ordtree *t)
 {
     if (t->root) {
-        free_subtree(t, t->root, t->height);
+        free_subtree(t, t->root, t->height, 1);
+    }
+    ordtree_init(t);
+}
+
+void ordtree_destroy_nodes(ordtree *t)
+{
+    if (t->root) {
+        free_subtree(t, t->root, t->height, 0);
     }
     ordtree_init(t);
 }
@@ -537,13 +545,20 @@ void ordtree_destroy(ordtree *t)
 ordtree_elem *ordtree_insert(ordtree *t, double score, sv member)
 {
     ordtree_elem *e = elem_new(score, member);
+    ordtree_link(t, e);
+    return e;
+}
+
+void ordtree_link(ordtree *t, ordtree_elem *e)
+{
+    sv member = ordtree_member(e);
+    double score = e->score;
     if (!t->root) {
         t->root = leaf_new(t);
     }
     path p;
     descend_key(t, score, member, &p);
     insert_at(t, &p, e);
-    return e;
 }
 
 void ordtree_unlink(ordtree *t, ordtree_elem *e)

@@ -79,6 +79,12 @@ void ordtree_destroy(ordtree *t);
 /* Inserts a new element (allocated here, owned by the tree); the member
  * must not be present. */
 ordtree_elem *ordtree_insert(ordtree *t, double score, sv member);
+/* Links an element the caller made (hnode, score, mlen and member set; it
+ * may sit inside a bigger allocation) and keeps owning; its member must
+ * not be present. */
+void ordtree_link(ordtree *t, ordtree_elem *e);
+/* Frees the nodes but not the elements (for callers that own them). */
+void ordtree_destroy_nodes(ordtree *t);
 /* Unlinks e without freeing it (the caller frees it with alloc_free). */
 void ordtree_unlink(ordtree *t, ordtree_elem *e);
 /* Changes e's score, moving it if the order requires; e stays the same

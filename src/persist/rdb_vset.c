@@ -105,7 +105,8 @@ void vset_rdb_save(rdb_out *w, const vset *v)
     for (uint64_t i = 0; i < hnsw_count(h); i++) {
         hnsw_node *n = hnsw_node_at(h, i);
         vset_item *it = vset_item_of(n);
-        rdb_out_mod_string(w, it->ele, it->len);
+        sv ele = vset_item_ele(it);
+        rdb_out_mod_string(w, ele.ptr, ele.len);
         if (v->nattrs) {
             rdb_out_mod_string(w, it->attr ? it->attr : "", it->attr ? str_len(it->attr) : 0);
         }

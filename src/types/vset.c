@@ -10,14 +10,20 @@
 #include "base/digest.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "types/zset.h"
 
 /* VINFO's vset-uid: Redis numbers the sets it makes from 0. */
 static uint64_t next_uid;
 
+/* The dict links items by their ordtree_elem, whose dnode comes first. */
 static sv item_key(const dnode *n)
 {
-    const vset_item *it = (const vset_item *)n;
-    return (sv){it->ele, it->len};
+    return ordtree_member((const ordtree_elem *)n);
+}
+
+static vset_item *item_of_node(dnode *n)
+{
+    return n ? vset_item_of_elem((ordtree_elem *)n) : NULL;
 }
 
 static const dict_type item_type = {util_hash, item_key, NULL};
@@ -25,7 +31,7 @@ static const dict_type item_type = {util_hash, item_key, NULL};
 static void item_free(dnode *n, void *ctx)
 {
     (void)ctx;
-    vset_item *it = (vset_item *)n;
+    vset_item *it = item_of_node(n);
     str_free(it->attr);
     alloc_free(it);
 }
@@ -35,6 +41,7 @@ static vset *make(hnsw *h)
     vset *v = alloc_zero(sizeof(*v));
     v->h = h;
     dict_init(&v->items, &item_type);
+    ordtree_init(&v->order);
     v->uid = next_uid++;
     return v;
 }
@@ -77,6 +84,7 @@ void vset_free(vset *v)
     }
     hnsw_free(v->h, NULL);
     dict_clear(&v->items, item_free, NULL);
+    ordtree_destroy_nodes(&v->order);
     alloc_free(v->proj);
     alloc_free(v);
 }
@@ -86,13 +94,21 @@ vset_item *vset_load_item(vset *v, sv ele, str attr)
     if (dict_find(&v->items, ele.ptr, ele.len)) {
         return NULL;
     }
-    vset_item *it = alloc_mem(sizeof(*it) + ele.len);
-    it->hnode.next = NULL;
+    if (ele.len > UINT32_MAX) {
+        PANIC("vector set element too long");
+    }
+    vset_item *it = alloc_mem(sizeof(*it) + ordtree_elem_size(ele.len));
     it->node = NULL;
     it->attr = attr;
-    it->len = (uint32_t)ele.len;
-    memcpy(it->ele, ele.ptr, ele.len);
-    dict_insert(&v->items, &it->hnode);
+    ordtree_elem *e = vset_item_elem(it);
+    e->hnode.next = NULL;
+    e->score = 0;
+    e->mlen = (uint32_t)ele.len;
+    if (ele.len) {
+        memcpy(e->member, ele.ptr, ele.len);
+    }
+    dict_insert(&v->items, &e->hnode);
+    ordtree_link(&v->order, e);
     if (attr) {
         v->nattrs++;
     }
@@ -131,7 +147,7 @@ vset *vset_dup(const vset *v)
                 ids[total++] = hnsw_node_id(links[k]);
             }
         }
-        vset_item *copy = vset_load_item(d, (sv){it->ele, it->len}, it->attr ? str_dup(it->attr) : NULL);
+        vset_item *copy = vset_load_item(d, vset_item_ele(it), it->attr ? str_dup(it->attr) : NULL);
         copy->node = hnsw_load_node(d->h, hnsw_node_id(n), level, hnsw_node_raw(n), hnsw_node_l2(n), hnsw_node_range(n),
                                     nlinks, room, ids, copy);
     }
@@ -149,7 +165,7 @@ size_t vset_len(const vset *v)
 
 size_t vset_mem(const vset *v)
 {
-    size_t n = sizeof(*v) + hnsw_mem(v->h) + dict_slots(&v->items) * sizeof(void *);
+    size_t n = sizeof(*v) + hnsw_mem(v->h) + dict_slots(&v->items) * sizeof(void *) + ordtree_node_bytes(&v->order);
     if (v->proj) {
         n += sizeof(float) * (size_t)hnsw_dim(v->h) * v->proj_in;
     }
@@ -183,7 +199,8 @@ void vset_digest(const vset *v, uint8_t d[20])
         hnsw_node *n = hnsw_node_at(v->h, i);
         vset_item *it = vset_item_of(n);
         uint8_t e[20] = {0};
-        digest_mix(e, it->ele, it->len);
+        sv ele = vset_item_ele(it);
+        digest_mix(e, ele.ptr, ele.len);
         digest_mix(e, hnsw_node_raw(n), vb);
         if (it->attr) {
             digest_mix(e, it->attr, str_len(it->attr));
@@ -221,7 +238,7 @@ void vset_project(const vset *v, const float *in, float *out)
 
 vset_item *vset_find(const vset *v, sv ele)
 {
-    return (vset_item *)dict_find((dict *)&v->items, ele.ptr, ele.len);
+    return item_of_node(dict_find((dict *)&v->items, ele.ptr, ele.len));
 }
 
 void vset_set_attr(vset *v, vset_item *it, sv attr)
@@ -257,14 +274,21 @@ int vset_add(vset *v, sv ele, const float *vec, uint32_t ef, const sv *attr)
 
 int vset_remove(vset *v, sv ele)
 {
-    vset_item *it = (vset_item *)dict_unlink(&v->items, ele.ptr, ele.len);
+    vset_item *it = item_of_node(dict_unlink(&v->items, ele.ptr, ele.len));
     if (!it) {
         return 0;
     }
+    ordtree_unlink(&v->order, vset_item_elem(it));
     hnsw_delete(v->h, it->node);
     if (it->attr) {
         v->nattrs--;
     }
-    item_free(&it->hnode, NULL);
+    item_free(&vset_item_elem(it)->hnode, NULL);
     return 1;
+}
+
+void vset_lex_bounds(const vset *v, const struct zlex_range *r, size_t *start, size_t *end)
+{
+    *start = ordtree_prefix_count(&v->order, zset_pred_lex_below_min, r);
+    *end = ordtree_prefix_count(&v->order, zset_pred_lex_within_max, r);
 }

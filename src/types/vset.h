@@ -17,6 +17,7 @@
 #include "base/dict.h"
 #include "base/str.h"
 #include "ds/hnsw.h"
+#include "ds/ordtree.h"
 
 /* Redis's limit on vector components. */
 #define VSET_MAX_DIM 65536
@@ -24,18 +25,34 @@
  * it is refused rather than allowed to exhaust memory. */
 #define VSET_MAX_PROJECTION (256u * 1024 * 1024)
 
+/* An element: this, then in the same allocation the ordtree_elem that
+ * holds the element's bytes and links it into the dict (by element) and
+ * the order tree (by element bytes, every score 0). */
 typedef struct vset_item {
-    dnode hnode; /* first: the element dict's link */
     hnsw_node *node;
     str attr; /* JSON attributes, or NULL */
-    uint32_t len;
-    char ele[];
 } vset_item;
+
+static inline ordtree_elem *vset_item_elem(const vset_item *it)
+{
+    return (ordtree_elem *)(void *)(it + 1);
+}
+
+static inline vset_item *vset_item_of_elem(const ordtree_elem *e)
+{
+    return (vset_item *)(void *)e - 1;
+}
+
+static inline sv vset_item_ele(const vset_item *it)
+{
+    return ordtree_member(vset_item_elem(it));
+}
 
 typedef struct vset {
     hnsw *h;
-    dict items;  /* element -> vset_item */
-    float *proj; /* dim rows of proj_in floats, or NULL */
+    dict items;    /* element -> its ordtree_elem */
+    ordtree order; /* the elements in byte order, for VRANGE */
+    float *proj;   /* dim rows of proj_in floats, or NULL */
     uint32_t proj_in;
     uint64_t uid;    /* VINFO vset-uid: unique per set made */
     uint64_t nattrs; /* elements with attributes */
@@ -70,6 +87,10 @@ int vset_add(vset *v, sv ele, const float *vec, uint32_t ef, const sv *attr);
 int vset_remove(vset *v, sv ele);
 /* Sets (or, when empty, removes) an item's attributes. */
 void vset_set_attr(vset *v, vset_item *it, sv attr);
+/* The 0-based ranks [*start, *end) of the elements within r (a zlex_range
+ * of types/zset.h: "[x", "(x", "-", "+" bounds over element bytes). */
+struct zlex_range;
+void vset_lex_bounds(const vset *v, const struct zlex_range *r, size_t *start, size_t *end);
 
 /* The item of a graph node. */
 static inline vset_item *vset_item_of(const hnsw_node *n)

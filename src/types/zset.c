@@ -402,12 +402,12 @@ int zset_lex_lte_max(sv m, const zlex_range *r)
     return r->maxex ? c < 0 : c <= 0;
 }
 
-static int pred_lex_below_min(double s, sv m, const void *ctx)
+int zset_pred_lex_below_min(double s, sv m, const void *ctx)
 {
     return !zset_lex_gte_min(m, ctx);
 }
 
-static int pred_lex_within_max(double s, sv m, const void *ctx)
+int zset_pred_lex_within_max(double s, sv m, const void *ctx)
 {
     return zset_lex_lte_max(m, ctx);
 }
@@ -438,8 +438,8 @@ void zset_score_bounds(zset *z, const zscore_range *r, size_t *start, size_t *en
 
 void zset_lex_bounds(zset *z, const zlex_range *r, size_t *start, size_t *end)
 {
-    *start = prefix_count(z, pred_lex_below_min, r);
-    *end = prefix_count(z, pred_lex_within_max, r);
+    *start = prefix_count(z, zset_pred_lex_below_min, r);
+    *end = prefix_count(z, zset_pred_lex_within_max, r);
 }
 
 static void free_unlinked(ordtree_elem *e, void *ctx)

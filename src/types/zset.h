@@ -89,6 +89,10 @@ void zset_score_bounds(zset *z, const zscore_range *r, size_t *start, size_t *en
 void zset_lex_bounds(zset *z, const zlex_range *r, size_t *start, size_t *end);
 int zset_lex_gte_min(sv m, const zlex_range *r);
 int zset_lex_lte_max(sv m, const zlex_range *r);
+/* The same as ordtree predicates over a range's two ends (ctx is the
+ * zlex_range): true below min, true up to max. */
+int zset_pred_lex_below_min(double s, sv m, const void *ctx);
+int zset_pred_lex_within_max(double s, sv m, const void *ctx);
 /* Deletes ranks [start, end). */
 zset *zset_delete_ranks(zset *z, size_t start, size_t end);
 

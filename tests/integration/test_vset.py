@@ -345,6 +345,51 @@ def test_vlinks_vinfo_vrandmember(r):
     assert r.execute_command("VRANDMEMBER", "v", 0) == []
 
 
+def test_vrange(r):
+    words = ["apple", "apricot", "banana", "cherry", "date", "fig", "grape", "kiwi", "lemon", "mango"]
+    rng = random.Random(4)
+    for w in rng.sample(words, len(words)):
+        vadd(r, "w", rand_vec(rng, 3), w)
+    vr = lambda *a: [x.decode() for x in r.execute_command("VRANGE", "w", *a)]  # noqa: E731
+    assert vr("-", "+") == words
+    assert vr("-", "+", -1) == words
+    assert vr("-", "+", 3) == words[:3]
+    assert vr("-", "+", 0) == []
+    assert vr("[apple", "[date", 10) == ["apple", "apricot", "banana", "cherry", "date"]
+    assert vr("(apple", "(date") == ["apricot", "banana", "cherry"]
+    assert vr("[app", "[apr") == ["apple"]
+    assert vr("[cherry", "[cherry") == ["cherry"]
+    assert vr("[grape", "[apple") == []
+    assert vr("[zebra", "+") == []
+    # The stateless iterator: each page starts after the last element seen.
+    seen, start = [], "-"
+    while True:
+        page = vr(start, "+", 3)
+        seen += page
+        if len(page) < 3:
+            break
+        start = "(" + page[-1]
+    assert seen == words
+    # Byte order, shorter first on a common prefix; binary elements too.
+    for e in (b"a", b"a\x00", b"\xff", b"B", b""):
+        vadd(r, "b", [1, 2], e)
+    assert r.execute_command("VRANGE", "b", "-", "+") == [b"", b"B", b"a", b"a\x00", b"\xff"]
+    # Removals and updates keep the order; so do a reload and a RESTORE.
+    r.execute_command("VREM", "w", "cherry")
+    vadd(r, "w", [1, 1, 1], "banana")
+    assert vr("[b", "[d") == ["banana"]
+    assert r.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert vr("-", "+") == [w for w in words if w != "cherry"]
+    r.restore("w2", 0, r.dump("w"))
+    assert r.execute_command("VRANGE", "w2", "-", "+") == r.execute_command("VRANGE", "w", "-", "+")
+    assert r.execute_command("VRANGE", "nokey", "-", "+") == []
+    assert err(r.execute_command, "VRANGE", "w", "apple", "+") == "invalid start or end range"
+    assert err(r.execute_command, "VRANGE", "w", "-", "+", "x") == "invalid count"
+    assert err(r.execute_command, "VRANGE", "w", "-") == "wrong number of arguments for 'vrange' command"
+    r.set("s", "x")
+    assert err(r.execute_command, "VRANGE", "s", "-", "+") == WRONGTYPE
+
+
 def test_resp3_shapes(server, r):
     vadd(r, "v", [1, 0], "a", "SETATTR", '{"x": 1}')
     vadd(r, "v", [0, 1], "b")
@@ -367,7 +412,7 @@ def test_acl_category_and_flags(r):
     name = lambda x: x.decode() if isinstance(x, bytes) else x  # noqa: E731
     got = {name(x) for x in r.acl_cat("vectorset")}
     assert got == {"vadd", "vcard", "vdim", "vemb", "vgetattr", "vinfo", "vismember", "vlinks", "vrandmember",
-                   "vrem", "vsetattr", "vsim"}
+                   "vrange", "vrem", "vsetattr", "vsim"}
     writes = {name(x) for x in r.acl_cat("write")} & got
     assert writes == {"vadd", "vrem", "vsetattr"}
 

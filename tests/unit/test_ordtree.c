@@ -325,8 +325,50 @@ static void member_order(void)
     CHECK(ordtree_elem_size(12) == 32);
 }
 
+/* Elements the caller allocates (inside a bigger block, as vector sets
+ * do) are linked in order, unlinked, and outlive ordtree_destroy_nodes. */
+static void caller_owned(void)
+{
+    enum { N = 1000 };
+    char **blocks = alloc_mem(sizeof(char *) * N);
+    ordtree t;
+    ordtree_init(&t);
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof(name), "m%05d", (i * 7919) % N);
+        blocks[i] = alloc_mem(16 + ordtree_elem_size((size_t)len));
+        ordtree_elem *e = (ordtree_elem *)(void *)(blocks[i] + 16);
+        e->hnode.next = NULL;
+        e->score = 0;
+        e->mlen = (uint32_t)len;
+        memcpy(e->member, name, (size_t)len);
+        ordtree_link(&t, e);
+    }
+    CHECK(t.length == N && ordtree_check(&t) == 0);
+    ordtree_pos p = ordtree_at(&t, 0);
+    int sorted = 1;
+    for (int i = 0; i < N; i++, p = ordtree_pos_next(p)) {
+        char want[16];
+        snprintf(want, sizeof(want), "m%05d", i);
+        sv m = ordtree_member(ordtree_pos_elem(p));
+        sorted &= m.len == strlen(want) && memcmp(m.ptr, want, m.len) == 0;
+    }
+    CHECK(sorted && p.leaf == NULL);
+    for (int i = 0; i < N; i += 2) {
+        ordtree_unlink(&t, (ordtree_elem *)(void *)(blocks[i] + 16));
+    }
+    CHECK(t.length == N / 2 && ordtree_check(&t) == 0);
+    ordtree_destroy_nodes(&t);
+    CHECK(t.length == 0 && t.root == NULL);
+    for (int i = 0; i < N; i++) {
+        alloc_free(blocks[i]); /* still the caller's, whole */
+    }
+    alloc_free(blocks);
+}
+
 int main(void)
 {
+    caller_owned();
     member_order();
     size_t sizes[] = {0, 1, 3, 20, 124, 126, 400, 3000, 12000};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
