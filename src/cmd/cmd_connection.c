@@ -59,6 +59,17 @@ static int authenticate(client *c, sv user, sv pass)
     return 1;
 }
 
+/* AUTH's and HELLO's: 1 when c is authenticated, else 0 with the error
+ * replied. */
+static int auth_user(client *c, sv user, sv pass)
+{
+    if (!authenticate(c, user, pass)) {
+        reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return 0;
+    }
+    return 1;
+}
+
 void cmd_reset(client *c)
 {
     client_run_cleanups(c);
@@ -86,11 +97,9 @@ void cmd_auth(client *c)
                      "sure your configuration is correct?");
         return;
     }
-    if (!authenticate(c, user, pass)) {
-        reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
-        return;
+    if (auth_user(c, user, pass) == 1) {
+        reply_ok(R(c));
     }
-    reply_ok(R(c));
 }
 
 static int valid_name(sv name)
@@ -124,14 +133,15 @@ void cmd_hello(client *c)
         }
         i = 2;
     }
-    sv setname = {NULL, 0};
-    int has_name = 0;
+    sv setname = {NULL, 0}, user = {NULL, 0}, pass = {NULL, 0};
+    int has_name = 0, has_auth = 0;
+    /* All options are read first, then the client authenticates (the last
+     * AUTH given), as in Redis: a bad SETNAME leaves the user as it was. */
     for (; i < c->argc; i++) {
         if (arg_is(c, i, "AUTH") && i + 2 < c->argc) {
-            if (!authenticate(c, c->argv[i + 1], c->argv[i + 2])) {
-                reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
-                return;
-            }
+            user = c->argv[i + 1];
+            pass = c->argv[i + 2];
+            has_auth = 1;
             i += 2;
         } else if (arg_is(c, i, "SETNAME") && i + 1 < c->argc) {
             setname = c->argv[++i];
@@ -144,6 +154,9 @@ void cmd_hello(client *c)
             reply_errf(c, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].len, c->argv[i].ptr);
             return;
         }
+    }
+    if (has_auth && auth_user(c, user, pass) != 1) {
+        return;
     }
     if (!c->authenticated) {
         reply_err(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "

@@ -601,6 +601,28 @@ def test_auth_and_hello(server, admin):
     assert err_text(RespConn(server).call("AUTH", "v", "pw")) == WRONGPASS
 
 
+@keel_only
+def test_hello_reads_its_options_before_authenticating(server, admin):
+    """Redis 7.2's order (its HELLO reads every option, then authenticates
+    with the last AUTH, so that a module's auth callback can block it);
+    Redis 7.0 authenticated inside its option loop."""
+    admin.execute_command("ACL", "SETUSER", "v", "on", ">pw", "+@all", "~*")
+    admin.execute_command("ACL", "SETUSER", "w", "on", ">pw2", "+@all", "~*")
+    rc = RespConn(server)
+    # A bad SETNAME (or option) after AUTH: refused before the client
+    # authenticates, so it keeps its user.
+    reply = rc.call("HELLO", "2", "AUTH", "v", "pw", "SETNAME", "bad name")
+    assert err_text(reply) == "ERR Client names cannot contain spaces, newlines or special characters."
+    assert err_text(rc.call("HELLO", "2", "AUTH", "v", "pw", "BOGUS")) == "ERR Syntax error in HELLO option 'BOGUS'"
+    assert rc.call("ACL", "WHOAMI") == b"default"
+    # Of two AUTH options the last counts.
+    rc.call("HELLO", "2", "AUTH", "v", "bad", "AUTH", "w", "pw2")
+    assert rc.call("ACL", "WHOAMI") == b"w"
+    assert err_text(rc.call("HELLO", "2", "AUTH", "v", "pw", "AUTH", "w", "bad")) == WRONGPASS
+    assert rc.call("ACL", "WHOAMI") == b"w"
+    rc.close()
+
+
 def test_off_user_keeps_connections_deluser_closes_them(server, admin):
     admin.execute_command("ACL", "SETUSER", "v", "on", ">pw", "+@all", "~*")
     rc = conn(server, "v")
