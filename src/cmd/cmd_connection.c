@@ -59,10 +59,18 @@ static int authenticate(client *c, sv user, sv pass)
     return 1;
 }
 
-/* AUTH's and HELLO's: 1 when c is authenticated, else 0 with the error
- * replied. */
+/* AUTH's and HELLO's: the modules' auth callbacks first (Redis 7.2),
+ * then the user's passwords. 1: authenticated; 0: refused, the error
+ * replied; -1: a module blocked the client, and the command runs again
+ * when the module answers. */
 static int auth_user(client *c, sv user, sv pass)
 {
+    switch (module_auth(c, user, pass)) {
+    case MODULE_AUTH_OK: return 1;
+    case MODULE_AUTH_FAILED: return 0;
+    case MODULE_AUTH_BLOCKED: return -1;
+    default: break;
+    }
     if (!authenticate(c, user, pass)) {
         reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
         return 0;
@@ -136,7 +144,8 @@ void cmd_hello(client *c)
     sv setname = {NULL, 0}, user = {NULL, 0}, pass = {NULL, 0};
     int has_name = 0, has_auth = 0;
     /* All options are read first, then the client authenticates (the last
-     * AUTH given), as in Redis: a bad SETNAME leaves the user as it was. */
+     * AUTH given), as in Redis: a module's auth callback may block it, and
+     * the command then runs again from the start when it answers. */
     for (; i < c->argc; i++) {
         if (arg_is(c, i, "AUTH") && i + 2 < c->argc) {
             user = c->argv[i + 1];

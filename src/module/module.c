@@ -291,6 +291,7 @@ static void forget_state(km_module *m)
     km_configs_forget(m);
     km_shared_forget(m);
     km_acl_forget(m);
+    km_auth_forget(m);
 }
 
 static void module_free(km_module *m)

@@ -99,6 +99,14 @@ void module_filter_command(client *c);
 /* c's user changes (AUTH, HELLO's AUTH): the module callback that
  * AuthenticateClientWithUser left on it, if any, is told once. */
 void module_user_changed(client *c);
+/* AUTH's and HELLO's AUTH: modules' auth callbacks (Redis 7.2's
+ * RegisterAuthCallback), the last registered first. NOT_HANDLED: none
+ * decided, the password check is next; OK: a callback authenticated c;
+ * FAILED: one refused, its error already replied; BLOCKED: one blocked c
+ * (BlockClientOnAuth), and the command runs again when the module
+ * answers, taking up from that callback. */
+enum { MODULE_AUTH_NOT_HANDLED = 0, MODULE_AUTH_OK = 1, MODULE_AUTH_FAILED = 2, MODULE_AUTH_BLOCKED = 3 };
+int module_auth(client *c, sv user, sv pass);
 /* The type name TYPE shows for a module value (its module's 9 letters). */
 const char *module_value_type_name(const kobj *o);
 

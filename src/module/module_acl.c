@@ -294,6 +294,7 @@ static int authenticate(km_ctx *ctx, acl_user *u, km_user_changed_fn fn, void *p
     module_user_changed(c);
     c->user = u;
     c->authenticated = 1;
+    km_auth_note_authenticated(c);
     if (fn) {
         auth_track *t = alloc_zero(sizeof(*t));
         *t = (auth_track){fn, privdata, ctx->module};

@@ -135,6 +135,10 @@ struct km_blocked {
     int64_t deadline; /* monotonic ms, 0: none */
     long long timer;
     client *reply_client; /* what a thread-safe context wrote meanwhile */
+    /* BlockClientOnAuth's: the reply callback, and the auth callback entry
+     * that blocked (module_auth.c; NULL for other blocks). */
+    km_auth_fn auth_reply_cb;
+    void *auth_entry;
     int unblocked;
     struct km_blocked *next; /* the queue of unblocked ones */
 };
@@ -155,7 +159,8 @@ typedef struct km_api_entry {
 } km_api_entry;
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
-    km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_fork[], km_api_shared[], km_api_acl[], km_api_stream[];
+    km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_fork[], km_api_shared[], km_api_acl[], km_api_stream[],
+    km_api_auth[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -208,6 +213,25 @@ int km_has_timers(const km_module *m); /* an unfired timer holds a module, as in
 void km_timers_forget(km_module *m);
 /* A private client that gathers replies (thread-safe contexts). */
 client *km_reply_client_new(void);
+/* BlockClient: c blocked (bc->c set), or, in MULTI or a script, an error
+ * replied and a handle without a client. */
+km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb, void (*free_cb)(km_ctx *, void *),
+                            long long timeout_ms);
+/* A handled bc's end: its private data through the module's free
+ * callback, then the handle itself (it is off the blocked list). */
+void km_blocked_free_privdata(km_blocked *bc);
+void km_blocked_free(km_blocked *bc);
+
+/* ---- module_auth.c ---- */
+/* An auth block the module's thread unblocked: the client's AUTH or HELLO
+ * runs again from the callback that blocked (or, the client gone, only
+ * the private data is freed). */
+void km_auth_unblocked(km_blocked *bc);
+/* AuthenticateClientWithUser did authenticate c: an auth callback under
+ * way for c has handled it with success. */
+void km_auth_note_authenticated(client *c);
+/* m's auth callbacks go (it is being unloaded). */
+void km_auth_forget(km_module *m);
 
 /* ---- module_notify.c ---- */
 void km_notify_forget(km_module *m);

@@ -143,7 +143,7 @@ static void run_callback(km_blocked *bc, km_cmd_fn fn, int flag)
 
 /* As Redis's, the free callback's context has the private data but no
  * handle, and says whether the client went away (or timed out) first. */
-static void free_privdata(km_blocked *bc)
+void km_blocked_free_privdata(km_blocked *bc)
 {
     if (bc->free_privdata && bc->privdata) {
         km_ctx ctx;
@@ -174,7 +174,7 @@ static void release_client(km_blocked *bc)
     client_resume(c);
 }
 
-static void bc_free(km_blocked *bc)
+void km_blocked_free(km_blocked *bc)
 {
     if (bc->timer) {
         ev_timer_del(server.loop, bc->timer);
@@ -188,16 +188,20 @@ static void bc_free(km_blocked *bc)
 static void handle_unblocked(km_blocked *bc)
 {
     forget_blocked(bc);
+    if (bc->auth_entry) {
+        km_auth_unblocked(bc); /* the AUTH or HELLO goes on (module_auth.c) */
+        return;
+    }
     if (bc->c) {
         if (bc->reply_cb) {
             run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY);
         }
-        free_privdata(bc);
+        km_blocked_free_privdata(bc);
         release_client(bc);
     } else {
-        free_privdata(bc);
+        km_blocked_free_privdata(bc);
     }
-    bc_free(bc);
+    km_blocked_free(bc);
 }
 
 static void on_wake(ev_loop *l, int fd, void *data, int mask)
@@ -254,7 +258,7 @@ static void on_client_gone(client *c)
             km_ctx_done(&ctx);
         }
         bc->c = NULL;
-        c->flags &= ~CLIENT_BLOCKED;
+        c->flags &= ~(CLIENT_BLOCKED | CLIENT_AUTH_BLOCKED);
     }
 }
 
@@ -272,8 +276,8 @@ static int wake_setup(void)
     return 0;
 }
 
-static km_blocked *api_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb,
-                                    void (*free_cb)(km_ctx *, void *), long long timeout_ms)
+km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb, void (*free_cb)(km_ctx *, void *),
+                            long long timeout_ms)
 {
     client *c = ctx->c;
     km_blocked *bc = alloc_zero(sizeof(*bc));
@@ -337,6 +341,7 @@ static int api_abort_block(km_blocked *bc)
         return KM_ERR;
     }
     bc->reply_cb = NULL;
+    bc->auth_reply_cb = NULL; /* an aborted auth block is not handled: the next callback goes on */
     bc->disconnect_cb = NULL;
     return api_unblock_client(bc, NULL);
 }
@@ -521,7 +526,7 @@ const km_api_entry km_api_thread[] = {{"GetThreadSafeContext", api_get_thread_sa
                                       {"ThreadSafeContextLock", api_thread_safe_context_lock},
                                       {"ThreadSafeContextTryLock", api_thread_safe_context_try_lock},
                                       {"ThreadSafeContextUnlock", api_thread_safe_context_unlock},
-                                      {"BlockClient", api_block_client},
+                                      {"BlockClient", km_block_client},
                                       {"UnblockClient", api_unblock_client},
                                       {"AbortBlock", api_abort_block},
                                       {"IsBlockedReplyRequest", api_is_blocked_reply_request},

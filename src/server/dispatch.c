@@ -265,19 +265,25 @@ void dispatch_call(client *c, command *cmd)
     int64_t dur = last_end_us - start;
     server.cmd_start_us = outer_start;
     cmd_stats *st = &cmd->st;
-    st->calls++;
-    st->usec += dur;
-    server.stats.numcommands++;
-    /* Failed: an error counted since the last command (nested ones too)
-     * ended, or one passed on uncounted. So EXEC or a script is failed for
-     * its own error, not for one a command inside it replied, as in
-     * Redis. */
-    if (server.stats.total_error_replies > errors_seen || error_passed_on) {
-        st->failed_calls++;
+    /* An AUTH or HELLO a module's auth callback blocked is counted when it
+     * ends (run again then), and not at all if the client goes first, as
+     * in Redis 7.2. */
+    int counted = (c->flags & (CLIENT_BLOCKED | CLIENT_AUTH_BLOCKED)) != (CLIENT_BLOCKED | CLIENT_AUTH_BLOCKED);
+    if (counted) {
+        st->calls++;
+        st->usec += dur;
+        server.stats.numcommands++;
+        /* Failed: an error counted since the last command (nested ones
+         * too) ended, or one passed on uncounted. So EXEC or a script is
+         * failed for its own error, not for one a command inside it
+         * replied, as in Redis. */
+        if (server.stats.total_error_replies > errors_seen || error_passed_on) {
+            st->failed_calls++;
+        }
     }
     errors_seen = server.stats.total_error_replies;
     error_passed_on = 0;
-    observe(c, cmd, st, dur);
+    observe(c, cmd, counted ? st : NULL, dur);
     if (show) {
         /* As sent, not as rewritten for the replicas (XADD's ID). */
         int argc;

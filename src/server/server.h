@@ -46,6 +46,9 @@
 #define CLIENT_REPLAY (1u << 20)          /* the AOF replay's: an error reply is unexpected */
 #define CLIENT_LUA_DEBUG (1u << 21)       /* SCRIPT DEBUG YES or SYNC: EVAL runs under the debugger */
 #define CLIENT_LUA_DEBUG_SYNC (1u << 22)  /* ... SYNC: in this process */
+/* Blocked in a module's auth callback (BlockClientOnAuth): its AUTH or
+ * HELLO is counted in INFO commandstats when it ends, as in Redis 7.2. */
+#define CLIENT_AUTH_BLOCKED (1u << 23)
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */
