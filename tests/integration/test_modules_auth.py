@@ -28,9 +28,10 @@ tests/unit/moduleapi/moduleauth.tcl:
 
 Keel's own choices where Redis 7.2's code says nothing a test checks or
 behaves oddly:
-- Redis sends no refusal at all when the client has replies not yet
-  written (addAuthErrReply's clientHasPendingReplies check, which also
-  swallows a pipelined refusal); Keel always replies, once;
+- Redis 7.2's addAuthErrReply sends nothing when the client has output
+  not yet written (its clientHasPendingReplies check, there for the
+  error BlockClientOnAuth replied in MULTI); Keel replies every refusal,
+  once, and only leaves out the second error in that MULTI case;
 - BlockClientOnAuth outside an auth callback (or twice in one) returns
   NULL and replies nothing.
 """
