@@ -108,8 +108,9 @@ enum {
 #define KM_NOTIFY_NEW (1 << 14)
 
 /* The data type methods structure's versions: 1 ends at free, 2 adds the
- * aux fields, 3 free_effort .. defrag, 4 the "2" variants. */
-#define KM_TYPE_METHOD_VERSION 4
+ * aux fields, 3 free_effort .. defrag, 4 the "2" variants, 5 aux_save2
+ * (Redis 7.2). */
+#define KM_TYPE_METHOD_VERSION 5
 
 /* Aux data triggers. */
 #define KM_AUX_BEFORE_RDB (1 << 0)
@@ -178,6 +179,10 @@ typedef struct km_type_methods {
     void *free_effort2;
     void *unlink2;
     void *copy2;
+    /* version 5: aux_save's twin, whose record is left out of the file
+     * when it writes nothing (so the file loads without the module); it
+     * is used instead of aux_save when both are given */
+    km_type_aux_save_fn aux_save2;
 } km_type_methods;
 
 /* Server events (SubscribeToServerEvent): an event is passed by value as

@@ -74,8 +74,10 @@ static km_type *api_create_data_type(km_ctx *ctx, const char *name, int encver, 
     t->id = type_id(name, encver);
     /* Only the fields of the version the module filled are read. */
     size_t have = offsetof(km_type_methods, aux_load);
-    if (methods->version >= 4) {
+    if (methods->version >= 5) {
         have = sizeof(km_type_methods);
+    } else if (methods->version == 4) {
+        have = offsetof(km_type_methods, aux_save2);
     } else if (methods->version == 3) {
         have = offsetof(km_type_methods, mem_usage2);
     } else if (methods->version == 2) {
@@ -300,7 +302,9 @@ void module_rdb_save_value(rdb_out *w, const kobj *o)
 /* Aux data, as Redis 7.0 writes it: for each type whose aux_save_triggers
  * include when, the opcode, the type's id, when (after a UINT opcode, as
  * every item is), what aux_save wrote and an EOF opcode. A type that
- * writes nothing still gets its (empty) record: Redis 7.0 keeps it. */
+ * writes nothing still gets its (empty) record: Redis 7.0 keeps it. With
+ * aux_save2 (Redis 7.2) what the type writes is gathered first, and a
+ * type that wrote nothing gets no record. */
 _Static_assert(MODULE_AUX_BEFORE_RDB == KM_AUX_BEFORE_RDB && MODULE_AUX_AFTER_RDB == KM_AUX_AFTER_RDB,
                "module.h's aux triggers are the API's");
 
@@ -308,19 +312,36 @@ void module_rdb_save_aux(rdb_out *w, int when)
 {
     for (int i = 0; i < ntypes; i++) {
         km_type *t = types[i];
-        if (!t->m.aux_save || !(t->m.aux_save_triggers & when)) {
+        km_type_aux_save_fn save = t->m.aux_save2 ? t->m.aux_save2 : t->m.aux_save;
+        if (!save || !(t->m.aux_save_triggers & when)) {
             continue;
         }
-        rdb_out_opcode(w, RDB_OPCODE_MODULE_AUX);
-        rdb_out_len(w, t->id);
-        rdb_out_len(w, RDB_MOD_UINT);
-        rdb_out_len(w, (uint64_t)when);
         km_io io;
         memset(&io, 0, sizeof(io));
         io.type = t;
-        io.out = w;
-        t->m.aux_save(&io, when);
+        rdb_out *body = t->m.aux_save2 ? rdb_out_mem_new() : NULL;
+        if (!body) {
+            rdb_out_opcode(w, RDB_OPCODE_MODULE_AUX);
+            rdb_out_len(w, t->id);
+            rdb_out_len(w, RDB_MOD_UINT);
+            rdb_out_len(w, (uint64_t)when);
+        }
+        io.out = body ? body : w;
+        save(&io, when);
         io_done(&io);
+        if (body) {
+            str bytes = rdb_out_mem_take(body);
+            if (str_len(bytes) == 0) {
+                str_free(bytes);
+                continue;
+            }
+            rdb_out_opcode(w, RDB_OPCODE_MODULE_AUX);
+            rdb_out_len(w, t->id);
+            rdb_out_len(w, RDB_MOD_UINT);
+            rdb_out_len(w, (uint64_t)when);
+            rdb_out_bytes(w, bytes, str_len(bytes));
+            str_free(bytes);
+        }
         rdb_out_len(w, RDB_MOD_EOF);
     }
 }

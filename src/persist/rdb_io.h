@@ -26,6 +26,11 @@ int rdb_in_bytes(rdb_in *r, void *buf, size_t len);
 /* Fails the load with msg (formatted with what). */
 int rdb_in_fail(rdb_in *r, const char *msg, const char *what);
 
+/* A writer into memory (compressing as rdbcompression says), and its
+ * bytes once done (the writer is freed). */
+rdb_out *rdb_out_mem_new(void);
+str rdb_out_mem_take(rdb_out *w);
+
 /* Opcodes before each item of a module-type value. */
 enum { RDB_MOD_EOF = 0, RDB_MOD_SINT = 1, RDB_MOD_UINT = 2, RDB_MOD_FLOAT = 3, RDB_MOD_DOUBLE = 4, RDB_MOD_STRING = 5 };
 

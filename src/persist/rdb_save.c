@@ -482,6 +482,22 @@ void rdb_out_opcode(rdb_out *w, int opcode)
     w_byte((writer *)w, (unsigned char)opcode);
 }
 
+rdb_out *rdb_out_mem_new(void)
+{
+    writer *w = alloc_zero(sizeof(*w));
+    w->mem = str_empty(64);
+    w->compress = server.cfg.rdbcompression;
+    return (rdb_out *)w;
+}
+
+str rdb_out_mem_take(rdb_out *out)
+{
+    writer *w = (writer *)out;
+    str s = w->mem;
+    alloc_free(w);
+    return s;
+}
+
 /* ---- keys ---- */
 
 /* The value's RDB type byte. */

@@ -33,7 +33,7 @@
  * (so MODULE UNLOAD can succeed), "fail" makes OnLoad fail after it has
  * created its commands, "refuseunload" makes OnUnload refuse; "aux",
  * "auxbefore" and "auxafter" register the aux data type (see "streams and
- * aux data").
+ * aux data"), "aux2" the same type with aux_save2 in place of aux_save.
  *
  * Build: cc -O2 -g -fPIC -shared -std=c11 -Wall -I src -o testmod.so \
  *        tests/modules/testmod.c -lpthread
@@ -4889,6 +4889,14 @@ static int aux_load(km_io *io, int encver, int when)
     return fail ? KM_ERR : KM_OK;
 }
 
+/* aux_save2 (Redis 7.2): the same, but nothing while the state is empty,
+ * so that the file then holds no record of this module. */
+static void aux_save2(km_io *io, int when)
+{
+    if (aux_value && aux_value[0])
+        aux_save(io, when);
+}
+
 /* No value of this type is ever made: it exists for its aux data. */
 static void *aux_rdb_load(km_io *io, int encver)
 {
@@ -4929,7 +4937,7 @@ static int cmd_aux(km_ctx *ctx, km_string **argv, int argc)
 
 /* OnLoad: the aux type for the arguments "aux" (before and after the
  * keys), "auxbefore" and "auxafter"; encver 2. */
-static int register_aux_type(km_ctx *ctx, int triggers)
+static int register_aux_type(km_ctx *ctx, int triggers, int use_save2)
 {
     km_type_methods methods = {
         .version = KM_TYPE_METHOD_VERSION,
@@ -4937,8 +4945,9 @@ static int register_aux_type(km_ctx *ctx, int triggers)
         .rdb_save = aux_rdb_save,
         .free = aux_free,
         .aux_load = aux_load,
-        .aux_save = aux_save,
+        .aux_save = use_save2 ? NULL : aux_save,
         .aux_save_triggers = triggers,
+        .aux_save2 = use_save2 ? aux_save2 : NULL,
     };
     tm_aux_type = RedisModule_CreateDataType(ctx, "tmauxtype", 2, &methods);
     return tm_aux_type ? KM_OK : KM_ERR;
@@ -5059,7 +5068,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     }
 
     /* The arguments, joined by spaces, and the ones that change loading. */
-    int with_type = 1, fail = 0, aux_triggers = 0;
+    int with_type = 1, fail = 0, aux_triggers = 0, aux_use_save2 = 0;
     size_t total = 1;
     for (int i = 0; i < argc; i++) {
         size_t len;
@@ -5090,6 +5099,10 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             aux_triggers = KM_AUX_BEFORE_RDB;
         if (arg_is(argv[i], "auxafter"))
             aux_triggers = KM_AUX_AFTER_RDB;
+        if (arg_is(argv[i], "aux2")) {
+            aux_triggers = KM_AUX_BEFORE_RDB | KM_AUX_AFTER_RDB;
+            aux_use_save2 = 1;
+        }
     }
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -5123,7 +5136,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         if (!tm_type2)
             return give_up();
     }
-    if (aux_triggers && register_aux_type(ctx, aux_triggers) != KM_OK)
+    if (aux_triggers && register_aux_type(ctx, aux_triggers, aux_use_save2) != KM_OK)
         return give_up();
     if (register_command_metadata(ctx) != KM_OK)
         return give_up();
