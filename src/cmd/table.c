@@ -495,4 +495,9 @@ void cmd_stats_reset(void)
     for (int i = 0; i < SUBTABLE_LEN; i++) {
         stats_reset(&subtable[i].st);
     }
+    /* Modules' commands and subcommands too, as Redis resets every
+     * command's. */
+    for (int i = 0; i < nextra; i++) {
+        stats_reset(&extra[i]->st);
+    }
 }

@@ -140,6 +140,14 @@ struct km_blocked {
     km_auth_fn auth_reply_cb;
     void *auth_entry;
     int unblocked;
+    /* The command that blocked (its INFO commandstats get the time the
+     * module measured and the reply callback's), and BlockedClientMeasure-
+     * TimeStart / End's clock: started at (monotonic us, 0: stopped) and
+     * the sum so far; only the module's thread touches them until it
+     * unblocks the client, whose queue lock orders them for the loop. */
+    struct command *cmd;
+    int64_t measure_start_us;
+    int64_t measured_us;
     struct km_blocked *next; /* the queue of unblocked ones */
 };
 

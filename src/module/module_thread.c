@@ -193,8 +193,19 @@ static void handle_unblocked(km_blocked *bc)
         return;
     }
     if (bc->c) {
+        /* As Redis's updateStatsOnUnblock: the command's time gains what
+         * the module measured in the background and the reply callback's
+         * own, and an error the callback replied makes it a failed call. */
+        int64_t start = util_mono_us();
+        long long errors = server.stats.total_error_replies;
         if (bc->reply_cb) {
             run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY);
+        }
+        if (bc->cmd) {
+            bc->cmd->st.usec += bc->measured_us + (util_mono_us() - start);
+            if (server.stats.total_error_replies > errors) {
+                bc->cmd->st.failed_calls++;
+            }
         }
         km_blocked_free_privdata(bc);
         release_client(bc);
@@ -302,6 +313,7 @@ km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_c
         return bc;
     }
     bc->c = c;
+    bc->cmd = c->cmd;
     client_select_db(bc->reply_client, c->db->id); /* its thread works in the client's db */
     bc->reply_client->resp = c->resp;
     bc->reply_client->out.resp = c->resp;
@@ -311,6 +323,22 @@ km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_c
         bc->timer = ev_timer_add(server.loop, (long)timeout_ms, on_timeout, bc);
     }
     return bc;
+}
+
+static int api_blocked_client_measure_time_start(km_blocked *bc)
+{
+    bc->measure_start_us = util_mono_us();
+    return KM_OK;
+}
+
+static int api_blocked_client_measure_time_end(km_blocked *bc)
+{
+    if (!bc->measure_start_us) {
+        return KM_ERR;
+    }
+    bc->measured_us += util_mono_us() - bc->measure_start_us;
+    bc->measure_start_us = 0;
+    return KM_OK;
 }
 
 static int api_unblock_client(km_blocked *bc, void *privdata)
@@ -528,6 +556,8 @@ const km_api_entry km_api_thread[] = {{"GetThreadSafeContext", api_get_thread_sa
                                       {"ThreadSafeContextUnlock", api_thread_safe_context_unlock},
                                       {"BlockClient", km_block_client},
                                       {"UnblockClient", api_unblock_client},
+                                      {"BlockedClientMeasureTimeStart", api_blocked_client_measure_time_start},
+                                      {"BlockedClientMeasureTimeEnd", api_blocked_client_measure_time_end},
                                       {"AbortBlock", api_abort_block},
                                       {"IsBlockedReplyRequest", api_is_blocked_reply_request},
                                       {"IsBlockedTimeoutRequest", api_is_blocked_timeout_request},

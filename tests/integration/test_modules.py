@@ -733,6 +733,20 @@ def test_block_unblocked_by_thread(msrv, c):
     other.close()
 
 
+def test_block_measured_time_in_commandstats(c):
+    """BlockedClientMeasureTimeStart / End: the time the module measured in
+    its thread (tm.block's sleep) and its reply callback's is the command's
+    time in INFO commandstats; an error the callback replies fails it."""
+    assert x(c, "CONFIG", "RESETSTAT") == "OK"
+    assert x(c, "tm.block", "300", "v") == b"v"
+    assert x(c, "tm.block", "0", "w") == b"w"
+    stats = x(c, "INFO", "commandstats").decode()
+    line = next(l for l in stats.splitlines() if l.startswith("cmdstat_tm.block:"))
+    fields = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+    assert fields["calls"] == "2" and fields["failed_calls"] == "0"
+    assert 300000 <= int(fields["usec"]) < 5000000
+
+
 def test_block_timeout(c):
     started = time.time()
     assert err_text(x(c, "tm.block", "400", "late", "50")) == "ERR tm.block timed out"

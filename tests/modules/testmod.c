@@ -349,6 +349,8 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(km_blocked *, BlockClient,                                                                                       \
       (km_ctx * ctx, blk_reply_fn reply, blk_reply_fn timeout, blk_free_fn free_privdata, long long ms))               \
     X(int, UnblockClient, (km_blocked * bc, void *privdata))                                                           \
+    X(int, BlockedClientMeasureTimeStart, (km_blocked * bc))                                                           \
+    X(int, BlockedClientMeasureTimeEnd, (km_blocked * bc))                                                             \
     X(void *, GetBlockedClientPrivateData, (km_ctx * ctx))                                                             \
     X(km_ctx *, GetThreadSafeContext, (km_blocked * bc))                                                               \
     X(void, FreeThreadSafeContext, (km_ctx * ctx))                                                                     \
@@ -1373,7 +1375,10 @@ static void block_free(km_ctx *ctx, void *privdata)
 static void *block_thread(void *arg)
 {
     tm_block_job *job = arg;
+    /* The sleep is the command's work: INFO commandstats count it. */
+    RedisModule_BlockedClientMeasureTimeStart(job->bc);
     sleep_ms(job->ms);
+    RedisModule_BlockedClientMeasureTimeEnd(job->bc);
     km_ctx *tctx = RedisModule_GetThreadSafeContext(job->bc);
     RedisModule_ThreadSafeContextLock(tctx);
     km_call_reply *r = RedisModule_Call(tctx, "INCR", "c", "tm:counter");
@@ -1386,8 +1391,9 @@ static void *block_thread(void *arg)
 }
 
 /* tm.block ms value [timeout_ms]: replies value after a thread has slept
- * ms milliseconds and INCRed tm:counter (in the client's db) under the
- * GIL; "-ERR tm.block timed out" once timeout_ms (0: none) have passed. */
+ * ms milliseconds (measured with BlockedClientMeasureTimeStart / End) and
+ * INCRed tm:counter (in the client's db) under the GIL; "-ERR tm.block
+ * timed out" once timeout_ms (0: none) have passed. */
 static int cmd_block(km_ctx *ctx, km_string **argv, int argc)
 {
     if (argc != 3 && argc != 4)
