@@ -383,7 +383,7 @@ static int vsim_options(client *c, int j, vsim_opts *o)
     return 1;
 }
 
-static void vsim_reply(client *c, vset *v, const hnsw_hit *hits, size_t n, const vsim_opts *o)
+static void vsim_reply(client *c, const hnsw_hit *hits, size_t n, const vsim_opts *o)
 {
     int resp3 = R(c)->resp == 3;
     int as_map = resp3 && (o->withscores || o->withattribs);
@@ -413,7 +413,6 @@ static void vsim_reply(client *c, vset *v, const hnsw_hit *hits, size_t n, const
             }
         }
     }
-    (void)v;
 }
 
 /* VSIM key ELE|FP32|VALUES query [WITHSCORES] [WITHATTRIBS] [COUNT n]
@@ -482,7 +481,7 @@ void cmd_vsim(client *c)
     } else {
         n = hnsw_search(v->h, vec, k, (uint32_t)ef, o.filter ? filter_item : NULL, o.filter, (size_t)filter_ef, hits);
     }
-    vsim_reply(c, v, hits, n, &o);
+    vsim_reply(c, hits, n, &o);
     alloc_free(hits);
     vfilter_free(o.filter);
     alloc_free(vec);
