@@ -72,7 +72,7 @@ static int auth_user(client *c, sv user, sv pass)
     default: break;
     }
     if (!authenticate(c, user, pass)) {
-        reply_err(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        reply_err(c, AUTH_WRONGPASS);
         return 0;
     }
     return 1;

@@ -40,6 +40,18 @@ static vset *vset_of(kobj *o)
     return (vset *)kobj_ptr(o);
 }
 
+/* Infinities and NaNs (a FP32 blob's bytes, a double too big for a float,
+ * a projection that overflowed) would make every distance NaN. */
+static int all_finite(const float *v, uint32_t n)
+{
+    for (uint32_t j = 0; j < n; j++) {
+        if (!isfinite(v[j])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* A vector argument at argv[at]: FP32 <blob> or VALUES <n> <v1..vn>,
  * after REDUCE <dim> when reduce is not NULL. Returns the floats (owned)
  * with *dim, *reduce (0 without REDUCE) and *used (arguments read), or
@@ -92,13 +104,9 @@ static float *parse_vector(client *c, int at, uint32_t *reduce, uint32_t *dim, i
     } else {
         return NULL;
     }
-    /* Infinities and NaNs (a FP32 blob's bytes, or a double too big for
-     * a float) would make every distance NaN. */
-    for (uint32_t j = 0; j < *dim; j++) {
-        if (!isfinite(vec[j])) {
-            alloc_free(vec);
-            return NULL;
-        }
+    if (!all_finite(vec, *dim)) {
+        alloc_free(vec);
+        return NULL;
     }
     *used = at - start;
     return vec;
@@ -120,12 +128,10 @@ static float *fit_vector(client *c, vset *v, float *vec, uint32_t *dim, int allo
         alloc_free(vec);
         vec = out;
         *dim = vset_dim(v);
-        for (uint32_t j = 0; j < *dim; j++) {
-            if (!isfinite(vec[j])) { /* a projection loaded from a file may hold anything */
-                reply_err(c, "ERR invalid vector specification");
-                alloc_free(vec);
-                return NULL;
-            }
+        if (!all_finite(vec, *dim)) {
+            reply_err(c, "ERR invalid vector specification");
+            alloc_free(vec);
+            return NULL;
         }
     }
     if (*dim != vset_dim(v)) {
@@ -159,10 +165,6 @@ static const char *quant_name(int q)
  *      [EF n] [SETATTR json] [M n] */
 void cmd_vadd(client *c)
 {
-    if (c->argc < 5) {
-        reply_arity_error(c);
-        return;
-    }
     uint32_t reduce, dim;
     int used;
     float *vec = parse_vector(c, 2, &reduce, &dim, &used);
@@ -224,8 +226,6 @@ void cmd_vadd(client *c)
             return;
         }
         v = vset_new(reduce ? reduce : dim, quant, (uint32_t)m, reduce ? dim : 0);
-        o = kobj_new_ptr(key, OBJ_VSET, v, -1);
-        db_add(c->db, o);
     } else {
         v = vset_of(o);
         if (hnsw_quant(v->h) != quant) {
@@ -244,10 +244,18 @@ void cmd_vadd(client *c)
             return;
         }
     }
-    /* A new set's vector is projected like any later one. */
+    /* A new set's vector is projected like any later one; the set joins
+     * the keyspace only once its first vector is known to be good (an
+     * empty set must not exist). */
     vec = fit_vector(c, v, vec, &dim, 0);
     if (!vec) {
+        if (!o) {
+            vset_free(v);
+        }
         return;
+    }
+    if (!o) {
+        db_add(c->db, kobj_new_ptr(key, OBJ_VSET, v, -1));
     }
     int added = vset_add(v, c->argv[ele_at], vec, (uint32_t)ef, has_attr ? &attr : NULL);
     alloc_free(vec);
@@ -265,7 +273,6 @@ void cmd_vrem(client *c)
     }
     if (!o || !vset_remove(vset_of(o), c->argv[2])) {
         reply_bool(R(c), 0);
-        propagate_none(c);
         return;
     }
     signal_write(c, 0, NULL, key);
@@ -284,7 +291,6 @@ void cmd_vsetattr(client *c)
     vset_item *it = o ? vset_find(vset_of(o), c->argv[2]) : NULL;
     if (!it) {
         reply_bool(R(c), 0);
-        propagate_none(c);
         return;
     }
     vset_set_attr(vset_of(o), it, c->argv[3]);

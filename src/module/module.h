@@ -106,6 +106,8 @@ void module_user_changed(client *c);
  * (BlockClientOnAuth), and the command runs again when the module
  * answers, taking up from that callback. */
 enum { MODULE_AUTH_NOT_HANDLED = 0, MODULE_AUTH_OK = 1, MODULE_AUTH_FAILED = 2, MODULE_AUTH_BLOCKED = 3 };
+/* The refusal AUTH and HELLO reply when no better reason is given. */
+#define AUTH_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
 int module_auth(client *c, sv user, sv pass);
 /* The type name TYPE shows for a module value (its module's 9 letters). */
 const char *module_value_type_name(const kobj *o);

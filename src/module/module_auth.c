@@ -30,8 +30,6 @@
 #include "base/log.h"
 #include "module/module_int.h"
 
-#define WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
-
 /* A registered callback. The list runs from the newest; an entry stays
  * where it is while others come and go, so a blocked client can take up
  * from the one that blocked it. */
@@ -143,7 +141,7 @@ static int run_callback(attempt *a, km_module *m, km_auth_fn fn, km_blocked *rep
 static void reply_refusal(client *c, km_string *err)
 {
     if (!err) {
-        reply_err(c, WRONGPASS);
+        reply_err(c, AUTH_WRONGPASS);
         return;
     }
     if (str_len(err->s) > 0 && err->s[0] == '-') {

@@ -1,6 +1,9 @@
-/* vset: see vset.h. An item is one allocation holding the element bytes,
- * its dict link, its attributes and a pointer to its graph node; the node
- * points back at the item, so a search result names its element at once. */
+/* vset: see vset.h. An item is one allocation: its attributes and graph
+ * node, then the ordtree_elem with the element bytes that links it into
+ * the dict and the order tree; the node points back at the item, so a
+ * search result names its element at once. A graph's level generator is
+ * seeded at random: levels need not repeat between runs, only be well
+ * spread (a copy or a load keeps the levels it is given). */
 #include "types/vset.h"
 
 #include <math.h>
@@ -46,16 +49,9 @@ static vset *make(hnsw *h)
     return v;
 }
 
-/* Each level's random seed: the graph's levels need not repeat between
- * runs, only be well spread. */
-static uint64_t seed(void)
-{
-    return util_rand64();
-}
-
 vset *vset_new(uint32_t dim, int quant, uint32_t m, uint32_t proj_in)
 {
-    vset *v = make(hnsw_new(dim, quant, m, seed()));
+    vset *v = make(hnsw_new(dim, quant, m, util_rand64()));
     if (proj_in > 0) {
         float *p = alloc_mem(sizeof(float) * (size_t)dim * proj_in);
         float scale = 1.0f / sqrtf((float)proj_in);
@@ -120,7 +116,7 @@ vset_item *vset_load_item(vset *v, sv ele, str attr)
 vset *vset_dup(const vset *v)
 {
     hnsw *src = v->h;
-    vset *d = make(hnsw_new(hnsw_dim(src), hnsw_quant(src), hnsw_m(src), seed()));
+    vset *d = make(hnsw_new(hnsw_dim(src), hnsw_quant(src), hnsw_m(src), util_rand64()));
     if (v->proj) {
         size_t n = sizeof(float) * (size_t)hnsw_dim(src) * v->proj_in;
         float *p = alloc_mem(n);
