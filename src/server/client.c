@@ -739,7 +739,11 @@ static size_t read_room(client *c)
     }
     if (c->qcap - c->qlen < want) {
         size_t cap = c->qlen + want;
-        if (big < BIG_ARG && cap < c->qcap * 2) {
+        /* Doubling amortizes many small arguments. The last bytes of a big
+         * one (its remainder under BIG_ARG) need only a chunk more: a
+         * 3 MB argument must not leave a 6 MB buffer. */
+        int in_big_arg = resp_parser_pending_bulk(&c->parser, 0) >= BIG_ARG;
+        if (big < BIG_ARG && !in_big_arg && cap < c->qcap * 2) {
             cap = c->qcap * 2;
         }
         c->qbuf = alloc_resize(c->qbuf, cap);

@@ -586,3 +586,23 @@ def test_every_command_name_is_found_in_any_case(server, r):
         assert err(r.execute_command, bogus, "k").startswith("unknown command")
     for found in ("GeoRadius_Ro", "GEORADIUSBYMEMBER_RO", "georadiusByMember_ro"):
         assert err(r.execute_command, found) == "wrong number of arguments for '%s' command" % found.lower()
+
+
+def test_big_argument_buffer_fits_it(server, r):
+    """The query buffer holding a big argument stays about its size, even when
+    the last bytes arrive on their own (they once doubled it)."""
+    size = 3 << 20
+    c = Conn(server)
+    c.send(b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$4\r\nhalf\r\n")
+    assert c.read() == "OK"
+    c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % size + b"x" * (size - 100))
+    time.sleep(0.3)
+    c.send(b"x" * 50)  # 50 still to come
+    time.sleep(0.2)
+    line = [x for x in r.client_list() if x["name"] == "half"][0]
+    held = int(line["qbuf"]) + int(line["qbuf-free"])
+    assert size - 100 < held < size + 64 * 1024, held
+    c.send(b"x" * 50 + b"\r\n")
+    assert c.read() == "OK"
+    assert r.strlen("k") == size
+    c.close()
