@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "cmd/cmd_stream.h"
+#include "types/stream_idmp.h"
 
 /* ---- type registration ---- */
 
@@ -23,6 +24,16 @@ stream *xlookup(client *c, sv key, int write, int *bad)
 {
     kobj *o = lookup_typed(c, key, OBJ_STREAM, write, bad);
     return o ? kobj_ptr(o) : NULL;
+}
+
+stream *xlookup_existing(client *c, sv key)
+{
+    int bad;
+    stream *s = xlookup(c, key, 1, &bad);
+    if (!s && !bad) {
+        reply_err(c, "ERR no such key");
+    }
+    return s;
 }
 
 stream_limits xlimits(void)
@@ -225,7 +236,37 @@ typedef struct trim_args {
     int id_at; /* XADD: argv index of the ID */
     int id_given, seq_given;
     stream_id id;
+    int idmp;    /* XADD: IDMP_* (idempotent production) */
+    sv pid, iid; /* IDMP's producer and idempotent IDs (IDMPAUTO: pid) */
 } trim_args;
+
+enum { IDMP_NONE, IDMP_GIVEN, IDMP_AUTO };
+
+/* XADD's IDMP pid iid / IDMPAUTO pid at argv[*i]; returns 0 after replying
+ * an error. */
+static int parse_idmp(client *c, trim_args *a, int *i)
+{
+    int aut = arg_is(c, *i, "IDMPAUTO");
+    const char *name = aut ? "IDMPAUTO" : "IDMP";
+    if (a->idmp) {
+        reply_err(c, "ERR IDMP/IDMPAUTO specified multiple times");
+        return 0;
+    }
+    a->idmp = aut ? IDMP_AUTO : IDMP_GIVEN;
+    a->pid = c->argv[++*i];
+    if (a->pid.len == 0) {
+        reply_errf(c, "ERR %s requires a non-empty producer ID", name);
+        return 0;
+    }
+    if (!aut) {
+        a->iid = c->argv[++*i];
+        if (a->iid.len == 0) {
+            reply_err(c, "ERR IDMP requires a non-empty idempotent ID");
+            return 0;
+        }
+    }
+    return 1;
+}
 
 /* Parses XADD's options (xadd) or XTRIM's from argv[2]; returns 0 after
  * replying an error. Mirrors Redis's order of checks and texts. */
@@ -285,6 +326,10 @@ static int parse_trim_args(client *c, trim_args *a, int xadd)
                                                  : STREAM_REFS_ACKED;
         } else if (xadd && arg_is(c, i, "NOMKSTREAM")) {
             a->nomkstream = 1;
+        } else if (xadd && ((arg_is(c, i, "IDMP") && more >= 2) || (arg_is(c, i, "IDMPAUTO") && more >= 1))) {
+            if (!parse_idmp(c, a, &i)) {
+                return 0;
+            }
         } else if (xadd) {
             int star;
             if (!xarg_id(c, i, &a->id, 0, &star)) {
@@ -299,6 +344,11 @@ static int parse_trim_args(client *c, trim_args *a, int xadd)
         }
     }
     a->id_at = i;
+    /* A replica and the AOF get the ID the entry was given. */
+    if (a->idmp && a->id_given && !(c->flags & (CLIENT_MASTER | CLIENT_REPLAY))) {
+        reply_err(c, "ERR IDMP/IDMPAUTO can be used only with auto-generated IDs");
+        return 0;
+    }
     if (a->t.limit && !a->t.strategy) {
         reply_err(c, "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
         return 0;
@@ -371,6 +421,18 @@ void cmd_xadd(client *c)
         reply_null(R(c));
         return;
     }
+    unsigned char auto_iid[16];
+    if (a.idmp == IDMP_AUTO) {
+        stream_idmp_auto_iid(&c->argv[fpos], (size_t)nfv, auto_iid);
+        a.iid = (sv){(const char *)auto_iid, sizeof(auto_iid)};
+    }
+    stream_id first;
+    if (a.idmp && s && !a.id_given && stream_idmp_find(s, a.pid, a.iid, server.now_ms, &first)) {
+        /* A retry: the entry is there already. Nothing is written. */
+        s->iids_duplicates++;
+        xreply_id(c, &first);
+        return;
+    }
     stream_id last = s ? s->last_id : (stream_id){0, 0};
     if (last.ms == UINT64_MAX && last.seq == UINT64_MAX) {
         reply_err(c, "ERR The stream has exhausted the last possible ID, unable to add more items");
@@ -398,6 +460,10 @@ void cmd_xadd(client *c)
     }
     stream_limits lim = xlimits();
     stream_append(s, &id, &c->argv[fpos], (size_t)nfv, &lim);
+    if (a.idmp) {
+        stream_idmp_record(s, a.pid, a.iid, &id);
+        s->iids_added++;
+    }
     xreply_id(c, &id);
     signal_write(c, NOTIFY_STREAM, "xadd", key);
     if (a.t.strategy) {
@@ -584,13 +650,8 @@ void cmd_xsetid(client *c)
             return;
         }
     }
-    int bad;
-    stream *s = xlookup(c, c->argv[1], 1, &bad);
-    if (bad) {
-        return;
-    }
+    stream *s = xlookup_existing(c, c->argv[1]);
     if (!s) {
-        reply_err(c, "ERR no such key");
         return;
     }
     stream_id top;

@@ -12,6 +12,9 @@
 /* The stream at key (NULL if absent); WRONGTYPE replied and *bad set when
  * the key holds another type. */
 stream *xlookup(client *c, sv key, int write, int *bad);
+/* The stream at key for a write that needs it to exist: NULL after
+ * replying WRONGTYPE or "no such key". */
+stream *xlookup_existing(client *c, sv key);
 /* The block limits in force (stream-node-max-bytes / -entries). */
 stream_limits xlimits(void);
 

@@ -2,6 +2,7 @@
  * Redis 7's reply shapes (with 7.2's consumer activity fields), so
  * monitoring that reads lag and pending counts works unchanged. */
 #include "cmd/cmd_stream.h"
+#include "types/stream_idmp.h"
 
 static const char *const xinfo_help[] = {"XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                                          "CONSUMERS <key> <groupname>",
@@ -55,6 +56,21 @@ static void reply_stream_head(client *c, stream *s)
     reply_int(R(c), (long long)s->entries_added);
     field(c, "recorded-first-entry-id");
     xreply_id(c, &s->first_id);
+    /* Idempotent production (Redis 8.6), counted after dropping what
+     * expired. */
+    stream_idmp_expire(s, server.now_ms);
+    field(c, "idmp-duration");
+    reply_int(R(c), s->idmp_duration);
+    field(c, "idmp-maxsize");
+    reply_int(R(c), s->idmp_maxsize);
+    field(c, "pids-tracked");
+    reply_int(R(c), (long long)stream_idmp_pids(s));
+    field(c, "iids-tracked");
+    reply_int(R(c), (long long)stream_idmp_iids(s));
+    field(c, "iids-added");
+    reply_int(R(c), (long long)s->iids_added);
+    field(c, "iids-duplicates");
+    reply_int(R(c), (long long)s->iids_duplicates);
 }
 
 /* The first (or last) entry as XINFO STREAM shows it, nil when empty. */
@@ -94,7 +110,7 @@ static void reply_pel(client *c, const idtree *pel, long long count, int with_co
 
 static void info_stream_full(client *c, stream *s, long long count)
 {
-    reply_map(R(c), 9);
+    reply_map(R(c), 15);
     reply_stream_head(c, s);
     field(c, "entries");
     stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
@@ -159,7 +175,7 @@ static void info_stream(client *c, stream *s)
         info_stream_full(c, s, count);
         return;
     }
-    reply_map(R(c), 10);
+    reply_map(R(c), 16);
     reply_stream_head(c, s);
     field(c, "groups");
     reply_int(R(c), s->ngroups);

@@ -3,7 +3,8 @@
  * are Redis 7.0's: collections in commands of up to 64 elements, an
  * expiry as PEXPIREAT, a stream as its XADDs, then XSETID, its groups,
  * their consumers and pending entries as XCLAIM ... FORCE. Hash field
- * TTLs (a Redis 7.4 feature) follow as HPEXPIREAT. A vector set is a
+ * TTLs (a Redis 7.4 feature) follow as HPEXPIREAT, a stream's idempotent
+ * producers (Redis 8.6) as XCFGSET and XIDMPRECORD. A vector set is a
  * RESTORE of its serialized form (Redis 8 writes none: it relies on the
  * preamble).
  *
@@ -24,6 +25,7 @@
 #include "types/set.h"
 #include "types/stream.h"
 #include "types/stream_group.h"
+#include "types/stream_idmp.h"
 #include "types/zset.h"
 
 /* Elements per command, as Redis's rewrite: long enough to amortize the
@@ -268,6 +270,43 @@ static void stream_groups(str *out, sv key, stream *s)
     }
 }
 
+typedef struct idmp_emit {
+    str *out;
+    sv key, pid;
+} idmp_emit;
+
+static void idmp_producer(void *ctx, sv pid, size_t n)
+{
+    (void)n;
+    ((idmp_emit *)ctx)->pid = pid;
+}
+
+static void idmp_iid(void *ctx, sv iid, const stream_id *id)
+{
+    idmp_emit *e = ctx;
+    char buf[48];
+    sv argv[5] = {SV("XIDMPRECORD"), e->key, e->pid, iid, num_id(buf, id)};
+    emit(e->out, argv, 5);
+}
+
+/* Idempotent production (Redis 8.6): the settings first (a change clears
+ * the remembered iids), then each remembered iid. The lifetime counters
+ * have no command and start again from 0. */
+static void stream_idmp_commands(str *out, sv key, stream *s)
+{
+    if (!stream_idmp_in_use(s)) {
+        return;
+    }
+    char d[32], m[32];
+    sv cfg[6] = {SV("XCFGSET"),       key,
+                 SV("IDMP-DURATION"), num_ll(d, s->idmp_duration),
+                 SV("IDMP-MAXSIZE"),  num_ll(m, s->idmp_maxsize)};
+    emit(out, cfg, 6);
+    static const stream_idmp_visitor v = {idmp_producer, idmp_iid};
+    idmp_emit e = {out, key, {NULL, 0}};
+    stream_idmp_walk(s, &v, &e);
+}
+
 static void stream_commands(str *out, sv key, stream *s)
 {
     char a[48], b[48], c[32];
@@ -287,6 +326,7 @@ static void stream_commands(str *out, sv key, stream *s)
                    num_id(b, &s->max_deleted_id)};
     emit(out, setid, 7);
     stream_groups(out, key, s);
+    stream_idmp_commands(out, key, s);
 }
 
 str aof_key_commands(str out, kobj *o)

@@ -6,7 +6,8 @@
  * sorted sets and hashes as plain element lists, streams with their groups
  * and pending entries (STREAM_LISTPACKS_2), function libraries, expiry
  * times, aux fields and the CRC64 trailer. A hash with field TTLs uses
- * Redis 7.4's HASH_METADATA type, which only 7.4+ reads (as in Redis).
+ * Redis 7.4's HASH_METADATA type, which only 7.4+ reads (as in Redis), and
+ * a stream with idempotent producers Redis 8.6's STREAM_LISTPACKS_4.
  * Keel loads all of those and the compact encodings Redis 7.x writes
  * (listpack, intset, quicklist, set listpack), validating every length and
  * every compact encoding against the file before using it. */

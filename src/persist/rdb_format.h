@@ -32,6 +32,7 @@
 #define RDB_TYPE_SET_LISTPACK 20
 #define RDB_TYPE_STREAM_LISTPACKS_3 21
 #define RDB_TYPE_HASH_METADATA 24
+#define RDB_TYPE_STREAM_LISTPACKS_4 26 /* Redis 8.6: with idempotent producers */
 
 /* Quicklist node containers. */
 #define RDB_QUICKLIST_PLAIN 1

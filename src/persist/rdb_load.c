@@ -32,6 +32,7 @@
 #include "types/set.h"
 #include "types/stream.h"
 #include "types/stream_group.h"
+#include "types/stream_idmp.h"
 #include "types/zset.h"
 
 #define RDB_TYPE_STREAM_LISTPACKS 15
@@ -788,7 +789,7 @@ static int load_groups(reader *r, stream *s, int type)
             str cname = r_string(r);
             uint64_t seen, active, cpel;
             if (!cname || r_le64(r, &seen) < 0 ||
-                (type == RDB_TYPE_STREAM_LISTPACKS_3 ? r_le64(r, &active) : (active = seen, 0)) < 0 ||
+                (type >= RDB_TYPE_STREAM_LISTPACKS_3 ? r_le64(r, &active) : (active = seen, 0)) < 0 ||
                 r_signed(r, seen, 1, "consumer seen time") < 0 || r_signed(r, active, 1, "consumer active time") < 0 ||
                 r_count(r, &cpel, 16, "consumer pending entry") < 0) {
                 str_free(cname);
@@ -830,6 +831,53 @@ static int load_groups(reader *r, stream *s, int type)
         if (rc < 0) {
             return -1;
         }
+    }
+    return 0;
+}
+
+/* STREAM_LISTPACKS_4's tail (Redis 8.6): IDMP settings, producers with
+ * their iids oldest first, lifetime counters. */
+static int load_stream_idmp(reader *r, stream *s)
+{
+    uint64_t duration, maxsize, npids;
+    if (r_len(r, &duration) < 0 || r_len(r, &maxsize) < 0) {
+        return -1;
+    }
+    if (duration < 1 || duration > IDMP_DURATION_MAX || maxsize < 1 || maxsize > IDMP_MAXSIZE_MAX) {
+        return fail(r, "Corrupt RDB: %s", "stream IDMP settings out of range");
+    }
+    s->idmp_duration = (uint32_t)duration;
+    s->idmp_maxsize = (uint32_t)maxsize;
+    if (r_count(r, &npids, 2, "stream IDMP producer") < 0) {
+        return -1;
+    }
+    for (uint64_t i = 0; i < npids; i++) {
+        uint64_t niids;
+        str pid = r_string(r);
+        if (!pid || r_count(r, &niids, 3, "stream IDMP iid") < 0) {
+            str_free(pid);
+            return -1;
+        }
+        int rc = str_len(pid) ? 0 : fail(r, "Corrupt RDB: %s", "empty stream IDMP producer");
+        for (uint64_t j = 0; j < niids && rc == 0; j++) {
+            stream_id id;
+            str iid = r_string(r);
+            if (!iid || r_id(r, &id) < 0) {
+                rc = -1;
+            } else if (str_len(iid) == 0 || stream_id_cmp(&id, &s->last_id) > 0) {
+                rc = fail(r, "Corrupt RDB: %s", "stream IDMP iid");
+            } else {
+                stream_idmp_record(s, S_(pid), S_(iid), &id);
+            }
+            str_free(iid);
+        }
+        str_free(pid);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    if (r_len(r, &s->iids_added) < 0 || r_len(r, &s->iids_duplicates) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -889,6 +937,9 @@ static void *load_stream(reader *r, int type)
     if (load_groups(r, s, type) < 0) {
         goto bad;
     }
+    if (type == RDB_TYPE_STREAM_LISTPACKS_4 && load_stream_idmp(r, s) < 0) {
+        goto bad;
+    }
     return s;
 bad:
     stream_free(s);
@@ -944,6 +995,7 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
     case RDB_TYPE_STREAM_LISTPACKS:
     case RDB_TYPE_STREAM_LISTPACKS_2:
     case RDB_TYPE_STREAM_LISTPACKS_3:
+    case RDB_TYPE_STREAM_LISTPACKS_4:
         v = load_stream(r, type);
         otype = OBJ_STREAM;
         break;

@@ -30,6 +30,7 @@
 #include "types/set.h"
 #include "types/stream.h"
 #include "types/stream_group.h"
+#include "types/stream_idmp.h"
 #include "types/zset.h"
 
 /* Output goes to a file (snapshots) or to a string (DUMP payloads). */
@@ -430,8 +431,38 @@ static void save_pel(writer *w, const idtree *pel, int with_nacks)
     }
 }
 
-static void save_stream(writer *w, stream *s)
+static void save_idmp_producer(void *ctx, sv pid, size_t n)
 {
+    w_string(ctx, pid.ptr, pid.len);
+    w_len(ctx, n);
+}
+
+static void save_idmp_iid(void *ctx, sv iid, const stream_id *id)
+{
+    w_string(ctx, iid.ptr, iid.len);
+    w_len(ctx, id->ms);
+    w_len(ctx, id->seq);
+}
+
+/* Redis 8.6's tail of a STREAM_LISTPACKS_4 value: the settings, each
+ * producer's iids oldest first, and the two lifetime counters. */
+static void save_stream_idmp(writer *w, const stream *s)
+{
+    w_len(w, s->idmp_duration);
+    w_len(w, s->idmp_maxsize);
+    w_len(w, stream_idmp_pids(s));
+    static const stream_idmp_visitor v = {save_idmp_producer, save_idmp_iid};
+    stream_idmp_walk(s, &v, w);
+    w_len(w, s->iids_added);
+    w_len(w, s->iids_duplicates);
+}
+
+/* STREAM_LISTPACKS_2 (what Redis 7.0 reads), or STREAM_LISTPACKS_4 when
+ * the stream has idempotent-production state (consumers then carry their
+ * active time, as from 7.2). */
+static void save_stream(writer *w, stream *s, int type)
+{
+    int v4 = type == RDB_TYPE_STREAM_LISTPACKS_4;
     save_stream_nodes(w, s);
     w_len(w, s->length);
     w_len(w, s->last_id.ms);
@@ -454,8 +485,14 @@ static void save_stream(writer *w, stream *s)
             const stream_consumer *c = g->consumers[j];
             w_string(w, c->name, str_len(c->name));
             w_le64(w, (uint64_t)c->seen_time);
+            if (v4) {
+                w_le64(w, (uint64_t)c->active_time);
+            }
             save_pel(w, &c->pel, 0);
         }
+    }
+    if (v4) {
+        save_stream_idmp(w, s);
     }
 }
 
@@ -511,7 +548,7 @@ static int value_type(kobj *o)
     case OBJ_HASH: return hash_ttl_count(kobj_ptr(o)) > 0 ? RDB_TYPE_HASH_METADATA : RDB_TYPE_HASH;
     case OBJ_MODULE:
     case OBJ_VSET: return RDB_TYPE_MODULE_2;
-    default: return RDB_TYPE_STREAM_LISTPACKS_2;
+    default: return stream_idmp_in_use(kobj_ptr(o)) ? RDB_TYPE_STREAM_LISTPACKS_4 : RDB_TYPE_STREAM_LISTPACKS_2;
     }
 }
 
@@ -535,7 +572,7 @@ static void save_value(writer *w, kobj *o, int type)
             module_rdb_save_value((rdb_out *)w, o);
         }
         break;
-    default: save_stream(w, kobj_ptr(o)); break;
+    default: save_stream(w, kobj_ptr(o), type); break;
     }
 }
 

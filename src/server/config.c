@@ -27,6 +27,7 @@
 #include "server/slowlog.h"
 #include "server/supervise.h"
 #include "server/tls_server.h"
+#include "types/stream_idmp.h"
 
 /* CFG_MEM holds a long long, CFG_UMEM an unsigned one (maxmemory and
  * cluster-link-sendbuf-limit, unsigned in Redis too). */
@@ -538,6 +539,13 @@ static void apply_busy_poll(void)
     }
 }
 
+/* What new streams start with (types/ knows nothing of the config). */
+static void apply_stream_idmp(void)
+{
+    stream_idmp_default_duration = (uint32_t)server.cfg.stream_idmp_duration;
+    stream_idmp_default_maxsize = (uint32_t)server.cfg.stream_idmp_maxsize;
+}
+
 /* The value stays as set (up to 2^32-1, as in Redis); the loop grows only
  * as far as the fd limit lets descriptors go. */
 static void apply_maxclients(void)
@@ -1014,6 +1022,10 @@ static config_def defs[] = {
     {"stream-node-max-bytes", NULL, CFG_MEM, S(stream_node_max_bytes), 0, LLONG_MAX, "4096", 1, NULL, NULL, NULL, NULL},
     {"stream-node-max-entries", NULL, CFG_LL, S(stream_node_max_entries), 0, LLONG_MAX, "100", 1, NULL, NULL, NULL,
      NULL},
+    {"stream-idmp-duration", NULL, CFG_LL, S(stream_idmp_duration), 1, IDMP_DURATION_MAX, "100", 1, NULL, NULL, NULL,
+     apply_stream_idmp},
+    {"stream-idmp-maxsize", NULL, CFG_LL, S(stream_idmp_maxsize), 1, IDMP_MAXSIZE_MAX, "100", 1, NULL, NULL, NULL,
+     apply_stream_idmp},
     {"busy-reply-threshold", "lua-time-limit", CFG_LL, S(busy_reply_threshold), 0, LLONG_MAX, "5000", 1, NULL, NULL,
      NULL, NULL},
     {"tracking-table-max-keys", NULL, CFG_LL, S(tracking_table_max_keys), 0, LLONG_MAX, "1000000", 1, NULL, NULL, NULL,

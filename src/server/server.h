@@ -228,6 +228,8 @@ typedef struct server_config {
     long long zset_max_listpack_value;
     long long stream_node_max_bytes;
     long long stream_node_max_entries;
+    long long stream_idmp_duration; /* a new stream's IDMP-DURATION (seconds) */
+    long long stream_idmp_maxsize;  /* a new stream's IDMP-MAXSIZE */
     /* scripting */
     long long busy_reply_threshold;
     long long tracking_table_max_keys;

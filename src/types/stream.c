@@ -26,6 +26,7 @@
 #include "base/util.h"
 #include "ds/varint.h"
 #include "types/stream_group.h"
+#include "types/stream_idmp.h"
 
 typedef struct stream_block {
     uint32_t used;        /* bytes of data in use */
@@ -383,6 +384,8 @@ stream *stream_new(void)
 {
     stream *s = alloc_zero(sizeof(*s));
     idtree_init(&s->blocks);
+    s->idmp_duration = stream_idmp_default_duration;
+    s->idmp_maxsize = stream_idmp_default_maxsize;
     return s;
 }
 
@@ -397,6 +400,7 @@ void stream_free(stream *s)
     }
     idtree_clear(&s->blocks);
     stream_groups_free(s);
+    stream_idmp_free(s);
     alloc_free(s);
 }
 
@@ -418,6 +422,7 @@ stream *stream_dup(const stream *s)
         idtree_insert(&d->blocks, &k, c);
     }
     stream_groups_dup(d, s);
+    stream_idmp_dup(d, s);
     return d;
 }
 
@@ -433,7 +438,7 @@ size_t stream_mem(const stream *s)
     for (int ok = idtree_first(&s->blocks, &p); ok; ok = idtree_next(&p)) {
         n += block_mem(idtree_val(&p));
     }
-    return n + stream_groups_mem(s);
+    return n + stream_groups_mem(s) + stream_idmp_mem(s);
 }
 
 const char *stream_encoding(const stream *s)

@@ -30,6 +30,12 @@ typedef struct stream {
     stream_id max_deleted_id; /* the greatest ID removed by XDEL */
     stream_group **groups;    /* sorted by name */
     int ngroups;
+    /* Idempotent production (types/stream_idmp.h). */
+    struct stream_idmp *idmp; /* remembered producer iids, NULL when none */
+    uint32_t idmp_duration;   /* seconds an iid is remembered */
+    uint32_t idmp_maxsize;    /* iids remembered per producer */
+    uint64_t iids_added;      /* IDMP entries ever added */
+    uint64_t iids_duplicates; /* IDMP retries answered without adding */
 } stream;
 
 typedef struct stream_limits {

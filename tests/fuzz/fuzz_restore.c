@@ -91,7 +91,7 @@ static void check_restored(void)
     if (strcmp(d1, d2) != 0) {
         fuzz_die("DUMP and RESTORE changed the value");
     }
-    static const sv walk[][6] = {
+    static const sv walk[][8] = {
         {AI("TYPE"), AI("k")},
         {AI("OBJECT"), AI("ENCODING"), AI("k")},
         {AI("MEMORY"), AI("USAGE"), AI("k")},
@@ -114,8 +114,12 @@ static void check_restored(void)
         {AI("VSIM"), AI("k"), AI("VALUES"), AI("2"), AI("1"), AI("-1")},
         {AI("VADD"), AI("k"), AI("VALUES"), AI("2"), AI("1"), AI("x")},
         {AI("VREM"), AI("k"), AI("x")},
+        {AI("XINFO"), AI("STREAM"), AI("k")},
+        {AI("XADD"), AI("k"), AI("IDMP"), AI("p0"), AI("i0"), AI("*"), AI("f"), AI("v")},
+        {AI("XADD"), AI("k"), AI("IDMPAUTO"), AI("p1"), AI("*"), AI("f"), AI("v")},
+        {AI("XCFGSET"), AI("k"), AI("IDMP-MAXSIZE"), AI("1")},
     };
-    static const int argcs[] = {2, 3, 3, 4, 4, 2, 5, 2, 4, 3, 3, 4, 4, 5, 3, 2, 3, 2, 3, 6, 6, 3};
+    static const int argcs[] = {2, 3, 3, 4, 4, 2, 5, 2, 4, 3, 3, 4, 4, 5, 3, 2, 3, 2, 3, 6, 6, 3, 3, 8, 7, 4};
     _Static_assert(sizeof(argcs) / sizeof(argcs[0]) == sizeof(walk) / sizeof(walk[0]), "one count per call");
     for (size_t i = 0; i < sizeof(argcs) / sizeof(argcs[0]); i++) {
         str_free(call(argcs[i], walk[i]));

@@ -27,6 +27,7 @@ is marked where the generator or the normalization avoids it):
   generated (plus "~" with LIMIT once, as an error check on XADD "=").
 - XINFO STREAM's radix-tree-keys/radix-tree-nodes: the shape of Redis's rax
   is an implementation detail, masked.
+- XINFO STREAM's idempotent-production fields (Redis 8.6): dropped.
 - XINFO CONSUMERS's "inactive" field (Redis 7.2): dropped before comparing,
   like "idle" (time-dependent) is masked.
 - XINFO STREAM FULL (7.2's active-time fields), XREADGROUP CLAIM, XACKDEL,
@@ -627,6 +628,10 @@ def mask_fields(x, drop=(), mask=()):
     return _unpairs(out, was_map)
 
 
+IDMP_FIELDS = (b"idmp-duration", b"idmp-maxsize", b"pids-tracked", b"iids-tracked", b"iids-added",
+               b"iids-duplicates")
+
+
 def norm_reply(reply, norm, argv):
     """reply (after plain/tplain) made comparable for norm."""
     if norm is None or isinstance(reply, tuple):
@@ -634,8 +639,9 @@ def norm_reply(reply, norm, argv):
     if norm == "xinfo" and len(argv) > 1:
         sub = argv[1].upper()
         if sub == "STREAM":
-            # the shape of the radix tree is an implementation detail
-            return mask_fields(reply, mask=(b"radix-tree-keys", b"radix-tree-nodes"))
+            # the shape of the radix tree is an implementation detail; the
+            # idempotent-production fields are Redis 8.6's addition
+            return mask_fields(reply, drop=IDMP_FIELDS, mask=(b"radix-tree-keys", b"radix-tree-nodes"))
         if sub == "CONSUMERS" and isinstance(reply, list):
             # idle is time-dependent; inactive is Redis 7.2's addition
             return [mask_fields(c, drop=(b"inactive",), mask=(b"idle",)) for c in reply]

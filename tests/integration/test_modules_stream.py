@@ -437,8 +437,9 @@ def test_stream_differential(msrv, mref, proto):
 
 def info_without_index(reply):
     """XINFO STREAM's reply (a flat array or RESP3 map pairs) without the
-    index's shape."""
-    drop = (b"radix-tree-keys", b"radix-tree-nodes")
+    index's shape, nor Redis 8.6's idempotent-production fields."""
+    drop = (b"radix-tree-keys", b"radix-tree-nodes", b"idmp-duration", b"idmp-maxsize", b"pids-tracked",
+            b"iids-tracked", b"iids-added", b"iids-duplicates")
     if isinstance(reply, list):
         pairs = list(zip(reply[0::2], reply[1::2]))
         return [kv for kv in pairs if kv[0] not in drop]

@@ -1109,20 +1109,29 @@ def test_xinfo_consumers_inactive(x):
     assert rows[1]["name"] == "reader" and 0 <= rows[1]["inactive"] < 5000
 
 
+# Redis 8.6's idempotent-production fields (test_stream_idmp.py checks them).
+IDMP_KEYS = ["idmp-duration", "idmp-maxsize", "pids-tracked", "iids-tracked", "iids-added", "iids-duplicates"]
+
+
+def without_idmp(d):
+    assert [d.pop(k) for k in IDMP_KEYS] == [100, 100, 0, 0, 0, 0]
+    return d
+
+
 def test_xinfo_stream(x):
     x("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
     info = x("XINFO", "STREAM", "s")
     assert info[0::2] == ["length", "radix-tree-keys", "radix-tree-nodes", "last-generated-id",
-                          "max-deleted-entry-id", "entries-added", "recorded-first-entry-id", "groups",
-                          "first-entry", "last-entry"]
-    d = fields(info)
+                          "max-deleted-entry-id", "entries-added", "recorded-first-entry-id"] + IDMP_KEYS + \
+        ["groups", "first-entry", "last-entry"]
+    d = without_idmp(fields(info))
     assert isinstance(d.pop("radix-tree-keys"), int) and isinstance(d.pop("radix-tree-nodes"), int)
     assert d == {"length": 0, "last-generated-id": "0-0", "max-deleted-entry-id": "0-0", "entries-added": 0,
                  "recorded-first-entry-id": "0-0", "groups": 1, "first-entry": None, "last-entry": None}
     x("XADD", "s", "1-0", "a", "1")
     x("XADD", "s", "2-0", "b", "2", "c", "3")
     x("XGROUP", "CREATE", "s", "h", "0")
-    d = fields(x("XINFO", "STREAM", "s"))
+    d = without_idmp(fields(x("XINFO", "STREAM", "s")))
     assert isinstance(d.pop("radix-tree-keys"), int) and isinstance(d.pop("radix-tree-nodes"), int)
     assert d == {"length": 2, "last-generated-id": "2-0", "max-deleted-entry-id": "0-0", "entries-added": 2,
                  "recorded-first-entry-id": "1-0", "groups": 2, "first-entry": ["1-0", ["a", "1"]],
@@ -1158,7 +1167,8 @@ def test_xinfo_stream_full(x):
     now = int(time.time() * 1000)
     info = x("XINFO", "STREAM", "s", "FULL")
     assert info[0::2] == ["length", "radix-tree-keys", "radix-tree-nodes", "last-generated-id",
-                          "max-deleted-entry-id", "entries-added", "recorded-first-entry-id", "entries", "groups"]
+                          "max-deleted-entry-id", "entries-added", "recorded-first-entry-id"] + IDMP_KEYS + \
+        ["entries", "groups"]
     d = fields(info)
     assert isinstance(d["radix-tree-keys"], int) and isinstance(d["radix-tree-nodes"], int)
     assert (d["length"], d["last-generated-id"], d["entries-added"]) == (3, "3-0", 3)

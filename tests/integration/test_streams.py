@@ -42,9 +42,10 @@ XSETID_SMALLER = "The ID specified in XSETID is smaller than the target stream t
 XSETID_MAXDEL = "The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
 XSETID_ADDED = "The entries_added specified in XSETID is smaller than the target stream length"
 UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+IDMP_KEYS = ["idmp-duration", "idmp-maxsize", "pids-tracked", "iids-tracked", "iids-added", "iids-duplicates"]
 INFO_KEYS = ["length", "radix-tree-keys", "radix-tree-nodes", "last-generated-id",
-             "max-deleted-entry-id", "entries-added", "recorded-first-entry-id",
-             "groups", "first-entry", "last-entry"]
+             "max-deleted-entry-id", "entries-added", "recorded-first-entry-id"] + IDMP_KEYS + \
+            ["groups", "first-entry", "last-entry"]
 RAW_REPLIES = ("XRANGE", "XREVRANGE", "XREAD", "XADD", "XSETID", "COPY", "RENAME")
 
 
