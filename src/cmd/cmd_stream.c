@@ -461,7 +461,7 @@ void cmd_xadd(client *c)
     stream_limits lim = xlimits();
     stream_append(s, &id, &c->argv[fpos], (size_t)nfv, &lim);
     if (a.idmp) {
-        stream_idmp_record(s, a.pid, a.iid, &id);
+        stream_idmp_record(s, a.pid, a.iid, &id, server.now_ms);
         s->iids_added++;
     }
     xreply_id(c, &id);

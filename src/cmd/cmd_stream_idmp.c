@@ -69,7 +69,7 @@ void cmd_xidmprecord(client *c)
         reply_err(c, "ERR The ID specified in XIDMPRECORD is greater than the stream's last ID");
         return;
     }
-    stream_idmp_record(s, pid, iid, &id);
+    stream_idmp_record(s, pid, iid, &id, server.now_ms);
     reply_ok(R(c));
     signal_write(c, NOTIFY_STREAM, "xidmprecord", c->argv[1]);
 }

@@ -867,7 +867,7 @@ static int load_stream_idmp(reader *r, stream *s)
             } else if (str_len(iid) == 0 || stream_id_cmp(&id, &s->last_id) > 0) {
                 rc = fail(r, "Corrupt RDB: %s", "stream IDMP iid");
             } else {
-                stream_idmp_record(s, S_(pid), S_(iid), &id);
+                stream_idmp_record(s, S_(pid), S_(iid), &id, 0);
             }
             str_free(iid);
         }

@@ -32,8 +32,9 @@ typedef struct idmp_producer {
 } idmp_producer;
 
 struct stream_idmp {
-    dict producers; /* pid -> idmp_producer */
-    uint64_t iids;  /* iids remembered across producers */
+    dict producers;       /* pid -> idmp_producer */
+    uint64_t iids;        /* iids remembered across producers */
+    unsigned long cursor; /* where the next expiry scan step starts */
 };
 
 static sv iid_key(const dnode *n)
@@ -156,7 +157,21 @@ static void producer_remove(stream *s, idmp_producer *p, idmp_iid *e)
     alloc_free(e);
 }
 
-void stream_idmp_record(stream *s, sv pid, sv iid, const stream_id *id)
+typedef struct scan_ctx {
+    stream *s;
+    int64_t now_ms;
+    const idmp_producer *keep; /* the producer being written to */
+} scan_ctx;
+
+static void scan_expire(dnode *n, void *ctx)
+{
+    scan_ctx *sc = ctx;
+    if ((const idmp_producer *)n != sc->keep) {
+        producer_expire(sc->s, (idmp_producer *)n, sc->now_ms);
+    }
+}
+
+void stream_idmp_record(stream *s, sv pid, sv iid, const stream_id *id, int64_t now_ms)
 {
     if (!s->idmp) {
         s->idmp = alloc_zero(sizeof(*s->idmp));
@@ -201,6 +216,13 @@ void stream_idmp_record(stream *s, sv pid, sv iid, const stream_id *id)
     p->ring[(p->head + p->count) % p->cap] = e;
     p->count++;
     s->idmp->iids++;
+    if (now_ms > 0) {
+        /* Two scan steps (a bucket or two each) per new iid. */
+        scan_ctx sc = {s, now_ms, p};
+        for (int step = 0; step < 2; step++) {
+            s->idmp->cursor = dict_scan(&s->idmp->producers, s->idmp->cursor, scan_expire, &sc);
+        }
+    }
 }
 
 /* ---- the whole stream ---- */
@@ -296,7 +318,7 @@ static void dup_producer(void *ctx, sv pid, size_t n)
 static void dup_iid(void *ctx, sv iid, const stream_id *id)
 {
     dup_ctx *d = ctx;
-    stream_idmp_record(d->dst, d->pid, iid, id);
+    stream_idmp_record(d->dst, d->pid, iid, id, 0);
 }
 
 void stream_idmp_dup(stream *dst, const stream *src)

@@ -5,10 +5,10 @@
  *
  * A producer keeps at most the stream's idmp_maxsize iids (the oldest goes
  * first) and none older than idmp_duration seconds, measured by the entry
- * ID's milliseconds. Expiry is lazy: a producer's old iids go when that
- * producer is next looked up, and every producer's when the stream's
- * counts are read or saved; the memory an idle producer holds is bounded
- * by idmp_maxsize. A producer with no iid left is forgotten. */
+ * ID's milliseconds. Expiry needs no timer: a producer's old iids go when
+ * it is looked up, each new iid also checks a couple of other producers in
+ * turn (so idle ones go while the stream is written), and XINFO checks
+ * them all. A producer with no iid left is forgotten. */
 #ifndef KEEL_STREAM_IDMP_H
 #define KEEL_STREAM_IDMP_H
 
@@ -35,8 +35,11 @@ void stream_idmp_auto_iid(const sv *fv, size_t nfv, unsigned char out[16]);
  * older than the stream's duration at now_ms). */
 int stream_idmp_find(stream *s, sv pid, sv iid, int64_t now_ms, stream_id *id);
 /* Remembers iid -> id for pid (replacing what pid had for iid), dropping
- * pid's oldest iids beyond the stream's maxsize. */
-void stream_idmp_record(stream *s, sv pid, sv iid, const stream_id *id);
+ * pid's oldest iids beyond the stream's maxsize. With now_ms > 0 it also
+ * expires a few other producers, in turn: producers that stopped writing
+ * are forgotten as the stream goes on, so the memory follows the
+ * producers active within the duration. (Loaders pass 0.) */
+void stream_idmp_record(stream *s, sv pid, sv iid, const stream_id *id, int64_t now_ms);
 /* Drops every producer's iids older than the duration at now_ms. */
 void stream_idmp_expire(stream *s, int64_t now_ms);
 /* Forgets every producer (XCFGSET with new values); counters stay. */

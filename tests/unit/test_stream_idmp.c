@@ -94,7 +94,7 @@ static void run(uint32_t maxsize, uint32_t duration, int steps)
         }
         if (!found || rand() % 8 == 0) { /* a new entry, or a replica's replay */
             stream_id id = {(uint64_t)now, (uint64_t)step};
-            stream_idmp_record(s, pid, iv, &id);
+            stream_idmp_record(s, pid, iv, &id, rand() % 2 ? now : 0);
             model_record(p, iid, id, maxsize);
         }
         if (step % 97 == 0) {
@@ -119,6 +119,27 @@ static void run(uint32_t maxsize, uint32_t duration, int steps)
     CHECK(stream_idmp_iids(s) == 0 && stream_idmp_pids(s) == 0 && s->iids_added == 7 && stream_idmp_mem(s) == 0);
     stream_free(s);
     stream_free(d);
+}
+
+/* Producers that stop writing are forgotten while others write on, with
+ * no XINFO or lookup of theirs. */
+static void test_idle_producers_go(void)
+{
+    stream *s = stream_new();
+    s->idmp_duration = 1;
+    char pb[16], ib[16];
+    for (int i = 0; i < 1000; i++) {
+        stream_id id = {1000, (uint64_t)i};
+        stream_idmp_record(s, name(pb, 'p', i), name(ib, 'i', 0), &id, 1000);
+    }
+    CHECK(stream_idmp_pids(s) == 1000);
+    for (int i = 0; i < 1000; i++) {
+        stream_id id = {5000, (uint64_t)i};
+        stream_idmp_record(s, name(pb, 'q', 0), name(ib, 'i', i), &id, 5000);
+    }
+    CHECK(stream_idmp_pids(s) == 1);
+    CHECK(stream_idmp_iids(s) == 100);
+    stream_free(s);
 }
 
 static void test_auto_iid(void)
@@ -146,6 +167,7 @@ int main(void)
 {
     srand(4242);
     test_auto_iid();
+    test_idle_producers_go();
     run(1, 100, 3000);
     run(5, 100, 20000);
     run(8, 2, 20000);
