@@ -14,6 +14,7 @@ db_hooks db_hooks_installed;
 static int64_t now_ms;
 static uint32_t lru_clock;
 static int lfu_on, lfu_log_factor = 10, lfu_decay_time = 1;
+int db_lrm_on;
 
 static sv node_key(const void *n)
 {
@@ -49,6 +50,11 @@ void db_set_lfu(int on, int log_factor, int decay_time)
     lfu_decay_time = decay_time;
 }
 
+void db_set_lrm(int on)
+{
+    db_lrm_on = on;
+}
+
 int db_lfu_enabled(void)
 {
     return lfu_on;
@@ -74,16 +80,24 @@ long long db_lfu_idle_minutes(const kobj *o)
 }
 
 /* Runs on every key access, so it stays a handful of integer operations:
- * under LRU a store of the clock; under LFU a decay, one draw of the cheap
- * PRNG and a multiply (lfu.h). */
+ * under LRU a store of the clock; under LRM nothing (changes stamp it, in
+ * db_will_change); under LFU a decay, one draw of the cheap PRNG and a
+ * multiply (lfu.h). */
 void db_touch(kobj *o)
 {
     if (!lfu_on) {
-        o->lru = lru_clock;
+        if (!db_lrm_on) {
+            o->lru = lru_clock;
+        }
         return;
     }
     o->lru = lfu_access(o->lru, lfu_now(), (uint32_t)lfu_log_factor, (uint32_t)lfu_decay_time,
                         (uint32_t)(util_rand64() >> 32));
+}
+
+void db_touch_modified(kobj *o)
+{
+    o->lru = lru_clock;
 }
 
 long long db_idle_seconds(const kobj *o)

@@ -48,12 +48,20 @@ typedef struct db_hooks {
 
 extern db_hooks db_hooks_installed;
 
+/* Set under the LRM policies (Redis 8.6): the 24 access bits then hold
+ * the time of the last change, which db_touch_modified stamps. */
+extern int db_lrm_on;
+void db_touch_modified(kobj *o);
+
 /* Every path that changes or removes an existing entry calls this first
  * (the db functions below do; commands get it through lookup_write). */
 static inline void db_will_change(db *d, kobj *o)
 {
     if (o->snap != kobj_snap_parity && db_hooks_installed.before_change) {
         db_hooks_installed.before_change(d, o);
+    }
+    if (db_lrm_on) {
+        db_touch_modified(o);
     }
 }
 
@@ -79,6 +87,8 @@ int64_t db_time(void);
 void db_set_lru_clock(uint32_t clock);
 /* 0 = LRU, 1 = LFU (with log factor and decay time in minutes). */
 void db_set_lfu(int on, int log_factor, int decay_time);
+/* 1 = LRM: like LRU, but only changes move a key's clock, not reads. */
+void db_set_lrm(int on);
 int db_lfu_enabled(void);
 uint32_t db_lru_clock(void);
 

@@ -40,7 +40,7 @@ static void candidate_set_key(candidate *cd, sv k)
 static int volatile_only(int policy)
 {
     return policy == EVICT_VOLATILE_LRU || policy == EVICT_VOLATILE_LFU || policy == EVICT_VOLATILE_RANDOM ||
-           policy == EVICT_VOLATILE_TTL;
+           policy == EVICT_VOLATILE_TTL || policy == EVICT_VOLATILE_LRM;
 }
 
 static int random_policy(int policy)
@@ -55,7 +55,9 @@ static unsigned long long score_of(kobj *o, int policy)
 {
     switch (policy) {
     case EVICT_ALLKEYS_LRU:
-    case EVICT_VOLATILE_LRU: return (unsigned long long)db_idle_seconds(o);
+    case EVICT_VOLATILE_LRU:
+    case EVICT_ALLKEYS_LRM: /* the same clock, moved by changes only */
+    case EVICT_VOLATILE_LRM: return (unsigned long long)db_idle_seconds(o);
     case EVICT_ALLKEYS_LFU:
     case EVICT_VOLATILE_LFU: {
         unsigned long long idle = (unsigned long long)db_lfu_idle_minutes(o);

@@ -1,4 +1,5 @@
-/* evict: enforcing maxmemory with Redis's eight policies. Candidates are
+/* evict: enforcing maxmemory with Redis's policies (the eight of 7.0 and
+ * 8.6's two LRM ones). Candidates are
  * sampled (maxmemory-samples per round) into a small pool that keeps the
  * best ones between rounds, so the choice approximates true LRU/LFU/TTL
  * order without per-key bookkeeping beyond the 24 bits in each entry. */
@@ -17,7 +18,9 @@ enum {
     EVICT_VOLATILE_LFU,
     EVICT_ALLKEYS_RANDOM,
     EVICT_VOLATILE_RANDOM,
-    EVICT_VOLATILE_TTL
+    EVICT_VOLATILE_TTL,
+    EVICT_ALLKEYS_LRM, /* Redis 8.6: least recently modified */
+    EVICT_VOLATILE_LRM
 };
 
 typedef struct evict_params {

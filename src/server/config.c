@@ -73,12 +73,20 @@ static const config_enum enum_loglevel[] = {{"debug", LOG_DEBUG},        {"verbo
                                             {"notice", LOG_NOTICE},      {"warning", LOG_WARNING},
                                             {"nothing", LOG_NOTHING, 1}, {NULL, 0}};
 /* Index order is the eviction module's policy numbering. */
-const char *const config_maxmemory_policies[] = {"noeviction",      "allkeys-lru",  "volatile-lru",
-                                                 "allkeys-lfu",     "volatile-lfu", "allkeys-random",
-                                                 "volatile-random", "volatile-ttl", NULL};
-static const config_enum enum_maxmemory_policy[] = {{"volatile-lru", 2},   {"volatile-lfu", 4}, {"volatile-random", 6},
-                                                    {"volatile-ttl", 7},   {"allkeys-lru", 1},  {"allkeys-lfu", 3},
-                                                    {"allkeys-random", 5}, {"noeviction", 0},   {NULL, 0}};
+const char *const config_maxmemory_policies[] = {
+    "noeviction",   "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random",
+    "volatile-ttl", "allkeys-lrm", "volatile-lrm", NULL};
+static const config_enum enum_maxmemory_policy[] = {{"volatile-lru", 2},
+                                                    {"volatile-lfu", 4},
+                                                    {"volatile-random", 6},
+                                                    {"volatile-ttl", 7},
+                                                    {"allkeys-lru", 1},
+                                                    {"allkeys-lfu", 3},
+                                                    {"allkeys-random", 5},
+                                                    {"noeviction", 0},
+                                                    {"allkeys-lrm", 8},
+                                                    {"volatile-lrm", 9},
+                                                    {NULL, 0}};
 /* auto: io_uring where the kernel allows it, else epoll. */
 static const config_enum enum_io_backend[] = {
     {"auto", IO_BACKEND_AUTO}, {"epoll", IO_BACKEND_EPOLL}, {"uring", IO_BACKEND_URING}, {NULL, 0}};
@@ -492,6 +500,7 @@ static void apply_lfu(void)
 {
     int pol = server.cfg.maxmemory_policy;
     db_set_lfu(pol == 3 || pol == 4, server.cfg.lfu_log_factor, server.cfg.lfu_decay_time);
+    db_set_lrm(pol == 8 || pol == 9);
 }
 
 /* Redis accepts any hz and clamps it, so scripts that set 0 keep working. */
