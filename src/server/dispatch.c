@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "repl/repl.h"
 #include "server/block.h"
+#include "server/hotkeys.h"
 #include "server/latency.h"
 #include "server/monitor.h"
 #include "server/pause.h"
@@ -260,9 +261,13 @@ void dispatch_call(client *c, command *cmd)
     }
     server.propagate_depth++;
     c->cmd = cmd; /* c->lastcmd was set at look-up: EXEC's commands leave it EXEC */
+    size_t out_before = c->out.len;
     cmd->fn(c);
     last_end_us = util_mono_us();
     int64_t dur = last_end_us - start;
+    if (hotkeys_on && !(c->flags & CLIENT_BLOCKED)) {
+        hotkeys_record(c, cmd, dur, c->out.len > out_before ? c->out.len - out_before : 0, top);
+    }
     server.cmd_start_us = outer_start;
     cmd_stats *st = &cmd->st;
     /* An AUTH or HELLO a module's auth callback blocked is counted when it

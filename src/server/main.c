@@ -26,6 +26,7 @@
 #include "script/lua.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/hotkeys.h"
 #include "server/instant.h"
 #include "server/io_threads.h"
 #include "server/latency.h"
@@ -217,6 +218,7 @@ static long cron(ev_loop *l, long long id, void *data)
      * demand, so scrapers cannot add work to the loop (the other ticks
      * advance its bounded keyspace pass for stream groups). */
     metrics_cron();
+    hotkeys_cron();
     migrate_cron();
     aof_cron();
     /* A background fsync may have finished: WAITAOF-ers, here and on the

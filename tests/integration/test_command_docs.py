@@ -15,7 +15,8 @@ GROUPS = ["generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "t
           "server", "scripting", "hyperloglog", "cluster", "geo", "stream", "bitmap"]
 # Redis 7.0 arities its own argument trees do not add up to (checked by
 # running the arity test on Redis 7.0's docs): skipped by that test.
-ARITY_QUIRKS = {"command|getkeys", "command|getkeysandflags", "debug", "geohash", "geopos", "pfmerge"}
+ARITY_QUIRKS = {"command|getkeys", "command|getkeysandflags", "debug", "geohash", "geopos", "pfmerge",
+                "hotkeys|start"}  # Redis 8.6: arity -2 so a bare START says METRICS is required
 # Redis 7.0 gives these no complexity (Keel does).
 NO_COMPLEXITY_IN_REDIS = {"lolwut", "monitor", "psync", "sync"}
 NEWEST_COMPARED = (7, 0, 99)  # arguments since a later Redis are Keel's additions
