@@ -9,18 +9,10 @@ import time
 import pytest
 import redis
 
-from test_eviction import alive, limit_for, read, used, write
+from test_eviction import alive, limit_for, read, srv, used, write  # noqa: F401 (srv: a fixture)
 
 POLICY_NOTE = ("Please note that when switching between policies at runtime LRU and LFU data will take some time "
                "to adjust.")
-
-
-@pytest.fixture
-def srv(keel):
-    s = keel()
-    c = s.client()
-    yield c
-    c.close()
 
 
 def test_policy_names(srv):

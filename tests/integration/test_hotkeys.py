@@ -14,21 +14,22 @@ import redis
 from conftest import err, raw_cmd, resp_exchange, unparsed
 
 
+def no_session(cl):
+    """Stops and drops whatever session a test left."""
+    try:
+        cl.execute_command("HOTKEYS", "STOP")
+    except redis.ResponseError:
+        pass
+    cl.execute_command("HOTKEYS", "RESET")
+
+
 @pytest.fixture
 def c(server):
     cl = server.client(decode_responses=True)
-    try:
-        cl.execute_command("HOTKEYS", "STOP")
-    except redis.ResponseError:
-        pass
-    cl.execute_command("HOTKEYS", "RESET")
+    no_session(cl)
     cl.flushall()
     yield cl
-    try:
-        cl.execute_command("HOTKEYS", "STOP")
-    except redis.ResponseError:
-        pass
-    cl.execute_command("HOTKEYS", "RESET")
+    no_session(cl)
     cl.close()
 
 

@@ -15,6 +15,7 @@ import time
 import pytest
 import redis
 from conftest import WRONGTYPE, Server, err, unparsed
+from test_aof_rewrite import restart
 
 BAD_ID = "Invalid stream ID specified as stream command argument"
 AUTO_ONLY = "IDMP/IDMPAUTO can be used only with auto-generated IDs"
@@ -89,16 +90,6 @@ def wait_for(cond, what, timeout=20):
         if time.time() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(0.02)
-
-
-def restart(keel, s, *args):
-    """SHUTDOWN NOSAVE, then a new server on the same dir."""
-    try:
-        s.client().shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass
-    s.proc.wait(10)
-    return keel("--dir", s.dir, "--save", "", *args)
 
 
 # ---------------------------------------------------------------- XADD IDMP / IDMPAUTO
