@@ -244,8 +244,15 @@ def keel():
         return s
 
     yield start
+    # Every server stops, even after one reports a failure.
+    failures = []
     for s in started:
-        s.stop()
+        try:
+            s.stop()
+        except AssertionError as e:
+            failures.append(e)
+    if failures:
+        raise failures[0]
 
 
 def blocked_call(client, *args):
