@@ -63,6 +63,9 @@ static void trim(void)
 
 void acl_log_add(client *c, int reason, int context, sv object, sv username)
 {
+    if (reason > 0 && reason < 5) {
+        server.stats.acl_denied[reason]++;
+    }
     int64_t now = server_ms();
     str info = str_empty(256);
     client_info_line(c, &info);

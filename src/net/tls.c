@@ -420,6 +420,27 @@ int tls_handshake(tls_conn *t)
     return TLS_ERROR;
 }
 
+int tls_peer_cn(const tls_conn *t, char *buf, size_t cap)
+{
+    X509 *cert = SSL_get_peer_certificate(t->ssl);
+    if (!cert) {
+        return -1;
+    }
+    int len = -1;
+    X509_NAME *subject = X509_get_subject_name(cert);
+    int at = subject ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
+    if (at >= 0 && SSL_get_verify_result(t->ssl) == X509_V_OK) {
+        const ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+        int n = ASN1_STRING_length(cn);
+        if (n >= 0 && (size_t)n <= cap) {
+            memcpy(buf, ASN1_STRING_get0_data(cn), (size_t)n);
+            len = n;
+        }
+    }
+    X509_free(cert);
+    return len;
+}
+
 int tls_established(const tls_conn *t)
 {
     return t->established;

@@ -59,6 +59,10 @@ void tls_conn_abandon(tls_conn *t);
  * event to wait for, TLS_ERROR (tls_conn_error says why). */
 int tls_handshake(tls_conn *t);
 int tls_established(const tls_conn *t);
+/* The Common Name of the certificate the peer presented and the handshake
+ * verified, copied into buf (up to cap bytes); its length, or -1 when
+ * there is none (no certificate, no CN, or a CN longer than cap). */
+int tls_peer_cn(const tls_conn *t, char *buf, size_t cap);
 const char *tls_conn_error(const tls_conn *t);
 
 /* As read(2) and write(2): >0 bytes, 0 for the peer's close (reads), -1

@@ -24,6 +24,7 @@
 #include "server/io_threads.h"
 #include "server/pause.h"
 #include "server/server.h"
+#include "server/tls_server.h"
 
 #define READ_CHUNK (16 * 1024)
 /* Big bulk arguments get an exact-size buffer past this, so a 512 MB value
@@ -371,6 +372,7 @@ static void want_writable(client *c, int on)
  * have come after the handshake. */
 static void tls_step(client *c)
 {
+    int was_established = tls_established(c->tls);
     int rc = tls_handshake(c->tls);
     if (rc == TLS_ERROR) {
         log_msg(LOG_VERBOSE, "Error accepting a client connection: %s (addr=%s laddr=%s)", tls_conn_error(c->tls),
@@ -388,6 +390,9 @@ static void tls_step(client *c)
         return;
     }
     if (rc == TLS_OK) {
+        if (server.cfg.tls_auth_clients_user && !was_established) {
+            tls_server_cert_login(c);
+        }
         read_handler(server.loop, c->fd, c, EV_READABLE);
     }
 }

@@ -100,6 +100,7 @@ static const config_enum enum_pubsub_default[] = {{"allchannels", 1}, {"resetcha
 static const config_enum enum_oom_score_adj[] = {{"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
 static const config_enum enum_tls_auth[] = {
     {"no", TLS_AUTH_NO}, {"yes", TLS_AUTH_YES}, {"optional", TLS_AUTH_OPTIONAL}, {NULL, 0}};
+static const config_enum enum_tls_auth_user[] = {{"off", 0}, {"CN", 1}, {NULL, 0}};
 
 static const config_enum *enum_find(const config_enum *e, const char *val)
 {
@@ -1175,6 +1176,8 @@ static config_def defs[] = {
     {"tls-ca-cert-file", NULL, CFG_STR, S(tls_ca_cert_file), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-ca-cert-dir", NULL, CFG_STR, S(tls_ca_cert_dir), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-auth-clients", NULL, CFG_ENUM, S(tls_auth_clients), 0, 0, "yes", 1, enum_tls_auth, NULL, NULL, NULL},
+    {"tls-auth-clients-user", NULL, CFG_ENUM, S(tls_auth_clients_user), 0, 0, "off", 1, enum_tls_auth_user, NULL, NULL,
+     NULL},
     {"tls-protocols", NULL, CFG_STR, S(tls_protocols), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-ciphers", NULL, CFG_STR, S(tls_ciphers), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},
     {"tls-ciphersuites", NULL, CFG_STR, S(tls_ciphersuites), 0, 0, "", 1, NULL, NULL, NULL, apply_tls},

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/util.h"
 #include "db/lazyfree.h"
@@ -275,7 +276,12 @@ static str section_stats(str s)
         "reply_buffer_shrinks:%lld\r\n"
         "reply_buffer_expands:%lld\r\n"
         "io_uring_reads_processed:%lld\r\n"
-        "io_uring_writes_processed:%lld\r\n",
+        "io_uring_writes_processed:%lld\r\n"
+        "acl_access_denied_auth:%lld\r\n"
+        "acl_access_denied_cmd:%lld\r\n"
+        "acl_access_denied_key:%lld\r\n"
+        "acl_access_denied_channel:%lld\r\n"
+        "acl_access_denied_tls_cert:%lld\r\n",
         server.stats.numconnections, server.stats.numcommands, (long long)(instant_rate(INSTANT_OPS) + 0.5),
         server.stats.net_input_bytes + server.stats.net_repl_input_bytes,
         server.stats.net_output_bytes + server.stats.net_repl_output_bytes, server.stats.net_repl_input_bytes,
@@ -290,7 +296,9 @@ static str section_stats(str s)
         server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
         server.stats.unexpected_error_replies, server.stats.total_error_replies, server.stats.reads_processed,
         server.stats.writes_processed, server.stats.io_threaded_reads, server.stats.io_threaded_writes, shrunk, grown,
-        server.stats.io_uring_reads, server.stats.io_uring_writes);
+        server.stats.io_uring_reads, server.stats.io_uring_writes, server.stats.acl_denied[ACL_DENIED_AUTH],
+        server.stats.acl_denied[ACL_DENIED_CMD], server.stats.acl_denied[ACL_DENIED_KEY],
+        server.stats.acl_denied[ACL_DENIED_CHANNEL], server.stats.acl_denied[0]);
     str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }

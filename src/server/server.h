@@ -300,7 +300,8 @@ typedef struct server_config {
     char *tls_cert_file, *tls_key_file, *tls_key_file_pass;
     char *tls_client_cert_file, *tls_client_key_file, *tls_client_key_file_pass;
     char *tls_dh_params_file, *tls_ca_cert_file, *tls_ca_cert_dir;
-    int tls_auth_clients; /* TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL */
+    int tls_auth_clients;      /* TLS_AUTH_NO, TLS_AUTH_YES, TLS_AUTH_OPTIONAL */
+    int tls_auth_clients_user; /* 1: a client's certificate CN names its ACL user (Redis 8.6) */
     char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
     int tls_prefer_server_ciphers;
     int tls_session_caching;
@@ -318,6 +319,9 @@ typedef struct server_stats {
     long long expire_cycle_cap_reached; /* cycles that ran out of their time budget */
     long long evictedkeys;
     long long evicted_clients;
+    /* Redis 7.2's acl_access_denied_*: by ACL_DENIED_* reason (1-4); [0]
+     * is 8.6's tls_cert: a client certificate whose CN names no user. */
+    long long acl_denied[5];
     long long keyspace_hits;
     long long keyspace_misses;
     /* INFO's totals are the sums with the repl counters, as in Redis 7.0;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "base/log.h"
+#include "module/module.h"
 #include "net/tls.h"
 #include "server/server.h"
 
@@ -84,4 +86,22 @@ int tls_server_set_port(int port, char *err, size_t errlen)
     server.tls_listen_count = count;
     server.cfg.tls_port = port;
     return 0;
+}
+
+void tls_server_cert_login(client *c)
+{
+    char cn[256];
+    int n = tls_peer_cn(c->tls, cn, sizeof(cn));
+    if (n < 0) {
+        return; /* no certificate (tls-auth-clients optional or no) */
+    }
+    acl_user *u = acl_user_find(cn, (size_t)n);
+    if (!u || !(u->flags & ACL_USER_ON)) {
+        server.stats.acl_denied[0]++;
+        log_msg(LOG_VERBOSE, "TLS client %s: certificate CN '%.*s' names no enabled ACL user", c->addr, n, cn);
+        return;
+    }
+    module_user_changed(c);
+    c->user = u;
+    c->authenticated = 1;
 }

@@ -16,5 +16,10 @@ int tls_server_start(void);
 /* CONFIG SET tls-port: listens on the new port (0: none) before closing
  * the old listeners, so a failure changes nothing; -1 with err. */
 int tls_server_set_port(int port, char *err, size_t errlen);
+/* After a client's handshake, with tls-auth-clients-user CN: the client is
+ * logged in as the ACL user its certificate's Common Name names (when that
+ * user exists and is on), or counted in acl_access_denied_tls_cert. */
+typedef struct client client;
+void tls_server_cert_login(client *c);
 
 #endif

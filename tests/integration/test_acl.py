@@ -961,3 +961,26 @@ def test_setuser_reports_an_unmatched_selector_first(admin):
     with pytest.raises(redis.ResponseError) as e:
         admin.execute_command("ACL", "CAT", "read", "x")
     assert str(e.value) == "unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP."
+
+
+def test_info_counts_denials_by_reason(server, admin):
+    """INFO stats' acl_access_denied_* (Redis 7.2): one per denial, by
+    reason, as the ACL LOG records them; CONFIG RESETSTAT zeroes them."""
+    def denied():
+        s = admin.info("stats")
+        return [int(s["acl_access_denied_" + r]) for r in ("auth", "cmd", "key", "channel", "tls_cert")]
+
+    admin.config_resetstat()
+    assert denied() == [0, 0, 0, 0, 0]
+    admin.execute_command("ACL", "SETUSER", "u", "on", ">pw", "+get", "+publish", "~k*", "&ch*")
+    rc = RespConn(server)
+    assert err_text(rc.call("AUTH", "u", "nope")) == WRONGPASS
+    assert rc.call("AUTH", "u", "pw") == "OK"
+    assert err_text(rc.call("SET", "k1", "v")) == NOPERM_CMD % "set"
+    assert err_text(rc.call("GET", "other")) == NOPERM_KEY
+    assert err_text(rc.call("GET", "other2")) == NOPERM_KEY
+    assert err_text(rc.call("PUBLISH", "news", "x")) == NOPERM_CHAN
+    rc.sock.close()
+    assert denied() == [1, 1, 2, 1, 0]
+    admin.config_resetstat()
+    assert denied() == [0, 0, 0, 0, 0]

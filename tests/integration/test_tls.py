@@ -155,6 +155,48 @@ def test_auth_clients_optional(start, pki):
     conn_refused(other.ping)
 
 
+def test_auth_clients_user_cn_logs_the_client_in(start, pki):
+    """tls-auth-clients-user CN (Redis 8.6): a client whose verified
+    certificate's Common Name names an enabled ACL user is that user from
+    its first command, with no AUTH; otherwise it stays the default user
+    and acl_access_denied_tls_cert counts it."""
+    s = start("--tls-auth-clients", "optional", "--tls-auth-clients-user", "CN")
+    s.plain().config_set("requirepass", "secret")  # after start-up: the readiness PING has none
+    admin = s.plain(password="secret", decode_responses=True)
+    assert admin.config_get("tls-auth-clients-user") == {"tls-auth-clients-user": "CN"}
+    admin.execute_command("ACL", "SETUSER", "keel-test-client", "on", "nopass", "+@all", "-flushall", "~app:*")
+    c = s.client(decode_responses=True)
+    assert c.execute_command("ACL", "WHOAMI") == "keel-test-client"
+    assert c.set("app:1", "v") is True
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.set("other", "v")  # the user's own rules apply
+    c.close()
+    # No certificate: the default user, who needs its password.
+    anon = tls_client(pki, s.tls_port)
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        anon.ping()
+    anon.close()
+    assert int(admin.info("stats")["acl_access_denied_tls_cert"]) == 0
+    # A certificate whose CN names no user (or a user that is off).
+    admin.execute_command("ACL", "SETUSER", "keel-test-client", "off")
+    c = s.client(decode_responses=True)
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        c.ping()
+    c.close()
+    assert int(admin.info("stats")["acl_access_denied_tls_cert"]) == 1
+    # Off (the default): the certificate names nobody.
+    admin.execute_command("ACL", "SETUSER", "keel-test-client", "on")
+    assert admin.config_set("tls-auth-clients-user", "off") is True
+    c = s.client(decode_responses=True)
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        c.ping()
+    c.close()
+    assert admin.config_get("tls-auth-clients-user") == {"tls-auth-clients-user": "off"}
+    with pytest.raises(redis.exceptions.ResponseError):
+        admin.config_set("tls-auth-clients-user", "SAN")
+    admin.close()
+
+
 def test_auth_clients_no(start, pki):
     s = start("--tls-auth-clients", "no")
     assert tls_client(pki, s.tls_port).ping() is True
