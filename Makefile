@@ -120,6 +120,7 @@ test: unit integration
 bench: all
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/observability.py
+	$(PYTHON) bench/idempotency.py
 
 # docs/PATTERNS.md's figures: rate limiters and lock cycles, Keel and Redis.
 LOCKCYCLE_BIN := $(BUILD)/bench/lockcycle

@@ -72,7 +72,8 @@ static const config_enum enum_debug[] = {{"no", 0}, {"yes", 1}, {"local", 2}, {N
 static const config_enum enum_loglevel[] = {{"debug", LOG_DEBUG},        {"verbose", LOG_VERBOSE},
                                             {"notice", LOG_NOTICE},      {"warning", LOG_WARNING},
                                             {"nothing", LOG_NOTHING, 1}, {NULL, 0}};
-/* Index order is the eviction module's policy numbering. */
+/* Index order is the eviction module's policy numbering. The LRM ones are
+ * Redis 8.6's; the error text stays 7.0's (as for loglevel nothing). */
 const char *const config_maxmemory_policies[] = {
     "noeviction",   "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random",
     "volatile-ttl", "allkeys-lrm", "volatile-lrm", NULL};
@@ -84,8 +85,8 @@ static const config_enum enum_maxmemory_policy[] = {{"volatile-lru", 2},
                                                     {"allkeys-lfu", 3},
                                                     {"allkeys-random", 5},
                                                     {"noeviction", 0},
-                                                    {"allkeys-lrm", 8},
-                                                    {"volatile-lrm", 9},
+                                                    {"allkeys-lrm", 8, 1},
+                                                    {"volatile-lrm", 9, 1},
                                                     {NULL, 0}};
 /* auto: io_uring where the kernel allows it, else epoll. */
 static const config_enum enum_io_backend[] = {

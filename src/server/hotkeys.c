@@ -23,7 +23,7 @@
 
 #define HK_COUNT_DEFAULT 10
 #define HK_COUNT_MAX 64
-#define HK_SUMMARY 1024       /* counters per metric: the top 64 of a skewed load come out right */
+#define HK_SUMMARY 1024 /* counters per metric: the top 64 of a skewed load come out right */
 #define HK_KEY_MAX 4096 /* longer keys are not tracked: at most 8 MB of copies */
 
 int hotkeys_on;

@@ -484,6 +484,9 @@ KEEL_ONLY_PARAMS = {
     "metrics-port": "Keel's metrics endpoint",
     "set-max-listpack-entries": "Redis 7.2's listpack sets",
     "set-max-listpack-value": "Redis 7.2's listpack sets",
+    "stream-idmp-duration": "Redis 8.6's idempotent stream production",
+    "stream-idmp-maxsize": "Redis 8.6's idempotent stream production",
+    "tls-auth-clients-user": "Redis 8.6's TLS certificate login",
 }
 # Never CONFIG SET: they would move, lock or break the test servers (or
 # touch the host: TLS files, the log file, the pid file).

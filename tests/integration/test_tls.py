@@ -403,7 +403,8 @@ REDIS70_TLS_DEFAULTS = {
 def test_config_get_tls(shared, pki):
     got = shared.plain(decode_responses=True).config_get("tls-*")
     want = dict(REDIS70_TLS_DEFAULTS, **{"tls-port": str(shared.tls_port), "tls-cert-file": pki.server_crt,
-                                         "tls-key-file": pki.server_key, "tls-ca-cert-file": pki.ca_crt})
+                                         "tls-key-file": pki.server_key, "tls-ca-cert-file": pki.ca_crt,
+                                         "tls-auth-clients-user": "off"})  # the last: Redis 8.6's
     assert got == want
 
 

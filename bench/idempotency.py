@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""What idempotent production costs (Redis 8.6's XADD IDMP / IDMPAUTO):
+XADD at pipeline 1 and 16, plain, with IDMP (one producer, a fresh iid per
+message, so every call remembers one and forgets the oldest) and with
+IDMPAUTO (the iid hashed from the fields), on Keel; and plain XADD on
+Debian's redis-server 7.0 (which has no IDMP) for scale. `make bench` runs
+it after bench/run.py; it prints requests per second and two ratios:
+IDMP/plain on Keel (the cost) and Keel-with-IDMP/Redis-plain.
+
+Streams are capped with MAXLEN ~ 10000 so memory stays flat. Servers are
+pinned to one core and redis-benchmark to the other, measured alternately
+round after round; medians over the rounds.
+
+Environment: BENCH_IDMP_ROUNDS [2], BENCH_IDMP_N (requests at pipeline 1)
+[100000; pipeline 16 runs 5x as many], KEEL_SERVER [./keel-server].
+
+Never fails because of slowness: the exit status is non-zero only when a
+server cannot start."""
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
+REDIS = "/usr/bin/redis-server"
+BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+ROUNDS = int(os.environ.get("BENCH_IDMP_ROUNDS") or 2)
+N1 = int(os.environ.get("BENCH_IDMP_N") or 100000)
+PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
+CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
+
+CAP = ["MAXLEN", "~", "10000"]
+FORMS = {
+    "plain": ["XADD", "s"] + CAP + ["*", "f", "__rand_int__"],
+    "IDMP": ["XADD", "s", "IDMP", "producer-1", "msg-__rand_int__"] + CAP + ["*", "f", "v"],
+    "IDMPAUTO": ["XADD", "s", "IDMPAUTO", "producer-1"] + CAP + ["*", "f", "__rand_int__"],
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(binary, tmp, name):
+    port = free_port()
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    proc = subprocess.Popen(SERVER_PIN + [binary, "--port", str(port), "--dir", d, "--save", "", "--appendonly",
+                                          "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("idempotency bench: %s did not start" % name)
+
+
+def rps(port, argv, pipeline, n):
+    out = subprocess.run(CLIENT_PIN + [BENCH, "-p", str(port), "-c", "50", "-r", "100000000", "-n", str(n), "-P",
+                                       str(pipeline), "--csv"] + argv,
+                         capture_output=True, text=True, timeout=600).stdout
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.split(",")]
+        if len(cells) > 1 and cells[0].upper().startswith("XADD"):
+            return float(cells[1])
+    return float("nan")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="keel-idmp-")
+    procs = []
+    try:
+        keel, kport = start(KEEL, tmp, "keel")
+        procs.append(keel)
+        redis = rport = None
+        if os.path.exists(REDIS):
+            redis, rport = start(REDIS, tmp, "redis")
+            procs.append(redis)
+        runs = [("keel", kport, form) for form in FORMS] + ([("redis", rport, "plain")] if rport else [])
+        results = {(who, form, p): [] for who, _, form in runs for p in (1, 16)}
+        for rnd in range(ROUNDS):
+            for p in (1, 16):
+                order = runs if rnd % 2 == 0 else list(reversed(runs))
+                for who, port, form in order:
+                    n = N1 * (5 if p == 16 else 1)
+                    results[(who, form, p)].append(rps(port, FORMS[form], p, n))
+        med = {k: statistics.median(v) for k, v in results.items()}
+        print("Idempotent production: XADD on Keel plain, with IDMP and with IDMPAUTO, and plain on Redis 7.0 "
+              "(%d rounds, medians, requests/s)" % ROUNDS)
+        print()
+        print("| pipeline | Keel plain | Keel IDMP | Keel IDMPAUTO | Redis plain | IDMP/plain | IDMPAUTO/plain "
+              "| Keel IDMP/Redis plain |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for p in (1, 16):
+            kp, ki, ka = med[("keel", "plain", p)], med[("keel", "IDMP", p)], med[("keel", "IDMPAUTO", p)]
+            rp = med.get(("redis", "plain", p), float("nan"))
+            print("| %d | %.0f | %.0f | %.0f | %.0f | %.3f | %.3f | %.2f |" % (p, kp, ki, ka, rp, ki / kp, ka / kp,
+                                                                           ki / rp))
+        return 0
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
