@@ -73,11 +73,12 @@ def workload(c, policy):
 
 def test_allkeys_lrm_evicts_keys_only_read_first(srv):
     evicted, old, new = workload(srv, "allkeys-lrm")
-    # (The sampling approximates: a few victims may come from the others.)
-    assert new >= 480 and old <= 500 - evicted + 20, (evicted, old, new)
+    # (The sampling approximates: a few victims may come from the others;
+    # the opposite choice would leave about 500 - evicted of the ones kept.)
+    assert new >= 450 and old <= 500 - evicted + 50, (evicted, old, new)
     # allkeys-lru on the same workload: the reads protect the old keys.
     evicted, old, new = workload(srv, "allkeys-lru")
-    assert old >= 480 and new <= 500 - evicted + 20, (evicted, old, new)
+    assert old >= 450 and new <= 500 - evicted + 50, (evicted, old, new)
 
 
 def test_volatile_lrm_evicts_only_keys_with_a_ttl(srv):
