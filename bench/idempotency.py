@@ -12,7 +12,7 @@ pinned to one core and redis-benchmark to the other, measured alternately
 round after round; medians over the rounds.
 
 Environment: BENCH_IDMP_ROUNDS [2], BENCH_IDMP_N (requests at pipeline 1)
-[100000; pipeline 16 runs 5x as many], KEEL_SERVER [./keel-server].
+[50000; pipeline 16 runs 5x as many], KEEL_SERVER [./keel-server].
 
 Never fails because of slowness: the exit status is non-zero only when a
 server cannot start."""
@@ -30,7 +30,7 @@ KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
 REDIS = "/usr/bin/redis-server"
 BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 ROUNDS = int(os.environ.get("BENCH_IDMP_ROUNDS") or 2)
-N1 = int(os.environ.get("BENCH_IDMP_N") or 100000)
+N1 = int(os.environ.get("BENCH_IDMP_N") or 50000)
 PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
 SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
 CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
