@@ -18,12 +18,12 @@ Never fails because of slowness: the exit status is non-zero only when a
 server cannot start."""
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from bench_servers import CLIENT_PIN, start
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
@@ -31,9 +31,6 @@ REDIS = "/usr/bin/redis-server"
 BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 ROUNDS = int(os.environ.get("BENCH_IDMP_ROUNDS") or 2)
 N1 = int(os.environ.get("BENCH_IDMP_N") or 50000)
-PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
-SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
-CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
 
 CAP = ["MAXLEN", "~", "10000"]
 FORMS = {
@@ -41,31 +38,6 @@ FORMS = {
     "IDMP": ["XADD", "s", "IDMP", "producer-1", "msg-__rand_int__"] + CAP + ["*", "f", "v"],
     "IDMPAUTO": ["XADD", "s", "IDMPAUTO", "producer-1"] + CAP + ["*", "f", "__rand_int__"],
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(binary, tmp, name):
-    port = free_port()
-    d = os.path.join(tmp, name)
-    os.makedirs(d)
-    proc = subprocess.Popen(SERVER_PIN + [binary, "--port", str(port), "--dir", d, "--save", "", "--appendonly",
-                                          "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("idempotency bench: %s did not start" % name)
 
 
 def rps(port, argv, pipeline, n):
@@ -83,11 +55,11 @@ def main():
     tmp = tempfile.mkdtemp(prefix="keel-idmp-")
     procs = []
     try:
-        keel, kport = start(KEEL, tmp, "keel")
+        keel, kport = start(KEEL, tmp, "keel", [], "idempotency")
         procs.append(keel)
         redis = rport = None
         if os.path.exists(REDIS):
-            redis, rport = start(REDIS, tmp, "redis")
+            redis, rport = start(REDIS, tmp, "redis", [], "idempotency")
             procs.append(redis)
         runs = [("keel", kport, form) for form in FORMS] + ([("redis", rport, "plain")] if rport else [])
         results = {(who, form, p): [] for who, _, form in runs for p in (1, 16)}

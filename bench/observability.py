@@ -16,14 +16,14 @@ Never fails because of slowness: the exit status is non-zero only when a
 server cannot start."""
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
+
+from bench_servers import CLIENT_PIN, free_port, start
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
@@ -31,37 +31,9 @@ BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 ROUNDS = int(os.environ.get("BENCH_OBS_ROUNDS") or 2)
 N1 = int(os.environ.get("BENCH_OBS_N") or 100000)
-PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
-SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
-CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
 
 OFF = ["--slowlog-log-slower-than", "-1", "--latency-tracking", "no", "--latency-monitor-threshold", "0"]
 ON = ["--slowlog-log-slower-than", "10000", "--latency-tracking", "yes", "--latency-monitor-threshold", "1"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(tmp, name, extra):
-    port = free_port()
-    d = os.path.join(tmp, name)
-    os.makedirs(d)
-    proc = subprocess.Popen(SERVER_PIN + [KEEL, "--port", str(port), "--dir", d, "--save", "", "--appendonly", "no"]
-                            + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("observability bench: %s did not start" % name)
 
 
 def scraper(url, stop, counts):
@@ -92,8 +64,8 @@ def main():
     procs = []
     try:
         mport = free_port()
-        on, on_port = start(tmp, "on", ON + ["--metrics-port", str(mport)])
-        off, off_port = start(tmp, "off", OFF)
+        on, on_port = start(KEEL, tmp, "on", ON + ["--metrics-port", str(mport)], "observability")
+        off, off_port = start(KEEL, tmp, "off", OFF, "observability")
         procs = [on, off]
         stop, counts = threading.Event(), [0, 0]
         t = threading.Thread(target=scraper, args=("http://127.0.0.1:%d/metrics" % mport, stop, counts), daemon=True)
