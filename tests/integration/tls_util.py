@@ -129,6 +129,8 @@ class TLSServer(Server):
             except (OSError, ssl.SSLError):
                 pass
             time.sleep(0.05)
+        self.proc.kill()  # not left running after the test
+        self.proc.wait()
         raise RuntimeError("server did not start:\n" + self.log_text())
 
     def alive(self):
