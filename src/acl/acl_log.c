@@ -63,7 +63,7 @@ static void trim(void)
 
 void acl_log_add(client *c, int reason, int context, sv object, sv username)
 {
-    if (reason > 0 && reason < 5) {
+    if (reason > ACL_OK && reason <= ACL_DENIED_CHANNEL) {
         server.stats.acl_denied[reason]++;
     }
     int64_t now = server_ms();

@@ -19,6 +19,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "db/evict.h"
 #include "module/module.h"
 #include "net/tls.h"
 #include "persist/aof.h"
@@ -501,8 +502,9 @@ static void apply_loglevel(void)
 static void apply_lfu(void)
 {
     int pol = server.cfg.maxmemory_policy;
-    db_set_lfu(pol == 3 || pol == 4, server.cfg.lfu_log_factor, server.cfg.lfu_decay_time);
-    db_set_lrm(pol == 8 || pol == 9);
+    db_set_lfu(pol == EVICT_ALLKEYS_LFU || pol == EVICT_VOLATILE_LFU, server.cfg.lfu_log_factor,
+               server.cfg.lfu_decay_time);
+    db_set_lrm(pol == EVICT_ALLKEYS_LRM || pol == EVICT_VOLATILE_LRM);
 }
 
 /* Redis accepts any hz and clamps it, so scripts that set 0 keep working. */

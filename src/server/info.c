@@ -298,7 +298,7 @@ static str section_stats(str s)
         server.stats.writes_processed, server.stats.io_threaded_reads, server.stats.io_threaded_writes, shrunk, grown,
         server.stats.io_uring_reads, server.stats.io_uring_writes, server.stats.acl_denied[ACL_DENIED_AUTH],
         server.stats.acl_denied[ACL_DENIED_CMD], server.stats.acl_denied[ACL_DENIED_KEY],
-        server.stats.acl_denied[ACL_DENIED_CHANNEL], server.stats.acl_denied[0]);
+        server.stats.acl_denied[ACL_DENIED_CHANNEL], server.stats.acl_denied_tls_cert);
     str_free(sync);
     return info_stats_extra ? info_stats_extra(s) : s;
 }

@@ -319,9 +319,9 @@ typedef struct server_stats {
     long long expire_cycle_cap_reached; /* cycles that ran out of their time budget */
     long long evictedkeys;
     long long evicted_clients;
-    /* Redis 7.2's acl_access_denied_*: by ACL_DENIED_* reason (1-4); [0]
-     * is 8.6's tls_cert: a client certificate whose CN names no user. */
+    /* Redis 7.2's acl_access_denied_*, indexed by ACL_DENIED_* reason */
     long long acl_denied[5];
+    long long acl_denied_tls_cert; /* 8.6's: a certificate CN naming no enabled user */
     long long keyspace_hits;
     long long keyspace_misses;
     /* INFO's totals are the sums with the repl counters, as in Redis 7.0;

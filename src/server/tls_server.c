@@ -97,7 +97,7 @@ void tls_server_cert_login(client *c)
     }
     acl_user *u = acl_user_find(cn, (size_t)n);
     if (!u || !(u->flags & ACL_USER_ON)) {
-        server.stats.acl_denied[0]++;
+        server.stats.acl_denied_tls_cert++;
         log_msg(LOG_VERBOSE, "TLS client %s: certificate CN '%.*s' names no enabled ACL user", c->addr, n, cn);
         return;
     }

@@ -400,7 +400,7 @@ void stream_free(stream *s)
     }
     idtree_clear(&s->blocks);
     stream_groups_free(s);
-    stream_idmp_free(s);
+    stream_idmp_clear(s);
     alloc_free(s);
 }
 

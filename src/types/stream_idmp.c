@@ -106,11 +106,12 @@ static void producer_free(dnode *n, void *ctx)
  * forgets p when nothing is left. Returns 0 when p is gone. */
 static int producer_expire(stream *s, idmp_producer *p, int64_t now_ms)
 {
-    uint64_t horizon = (uint64_t)(now_ms > 0 ? now_ms : 0);
     uint64_t keep_ms = (uint64_t)s->idmp_duration * 1000;
-    horizon = horizon > keep_ms ? horizon - keep_ms : 0;
-    while (p->count && ring_at(p, 0)->id.ms <= horizon && horizon > 0) {
-        drop_oldest(s, p);
+    if (now_ms > 0 && (uint64_t)now_ms > keep_ms) {
+        uint64_t horizon = (uint64_t)now_ms - keep_ms;
+        while (p->count && ring_at(p, 0)->id.ms <= horizon) {
+            drop_oldest(s, p);
+        }
     }
     if (p->count) {
         return 1;
@@ -297,11 +298,6 @@ void stream_idmp_walk(const stream *s, const stream_idmp_visitor *v, void *ctx)
 {
     walk_ctx w = {v, ctx};
     each_producer(s, walk_one, &w);
-}
-
-void stream_idmp_free(stream *s)
-{
-    stream_idmp_clear(s);
 }
 
 typedef struct dup_ctx {

@@ -42,7 +42,8 @@ int stream_idmp_find(stream *s, sv pid, sv iid, int64_t now_ms, stream_id *id);
 void stream_idmp_record(stream *s, sv pid, sv iid, const stream_id *id, int64_t now_ms);
 /* Drops every producer's iids older than the duration at now_ms. */
 void stream_idmp_expire(stream *s, int64_t now_ms);
-/* Forgets every producer (XCFGSET with new values); counters stay. */
+/* Forgets every producer (XCFGSET with new values, or the stream's end);
+ * counters stay. */
 void stream_idmp_clear(stream *s);
 size_t stream_idmp_pids(const stream *s);
 uint64_t stream_idmp_iids(const stream *s);
@@ -59,7 +60,6 @@ typedef struct stream_idmp_visitor {
 } stream_idmp_visitor;
 void stream_idmp_walk(const stream *s, const stream_idmp_visitor *v, void *ctx);
 
-void stream_idmp_free(stream *s);
 void stream_idmp_dup(stream *dst, const stream *src);
 size_t stream_idmp_mem(const stream *s);
 
