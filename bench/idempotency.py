@@ -19,16 +19,14 @@ server cannot start."""
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 
-from bench_servers import CLIENT_PIN, start
+from bench_servers import rps, start
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
 REDIS = "/usr/bin/redis-server"
-BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 ROUNDS = int(os.environ.get("BENCH_IDMP_ROUNDS") or 2)
 N1 = int(os.environ.get("BENCH_IDMP_N") or 50000)
 
@@ -38,17 +36,6 @@ FORMS = {
     "IDMP": ["XADD", "s", "IDMP", "producer-1", "msg-__rand_int__"] + CAP + ["*", "f", "v"],
     "IDMPAUTO": ["XADD", "s", "IDMPAUTO", "producer-1"] + CAP + ["*", "f", "__rand_int__"],
 }
-
-
-def rps(port, argv, pipeline, n):
-    out = subprocess.run(CLIENT_PIN + [BENCH, "-p", str(port), "-c", "50", "-r", "100000000", "-n", str(n), "-P",
-                                       str(pipeline), "--csv"] + argv,
-                         capture_output=True, text=True, timeout=600).stdout
-    for line in out.splitlines():
-        cells = [c.strip('"') for c in line.split(",")]
-        if len(cells) > 1 and cells[0].upper().startswith("XADD"):
-            return float(cells[1])
-    return float("nan")
 
 
 def main():
@@ -68,7 +55,7 @@ def main():
                 order = runs if rnd % 2 == 0 else list(reversed(runs))
                 for who, port, form in order:
                     n = N1 * (5 if p == 16 else 1)
-                    results[(who, form, p)].append(rps(port, FORMS[form], p, n))
+                    results[(who, form, p)].append(rps(port, p, n, FORMS[form], keyspace=100000000))
         med = {k: statistics.median(v) for k, v in results.items()}
         print("Idempotent production: XADD on Keel plain, with IDMP and with IDMPAUTO, and plain on Redis 7.0 "
               "(%d rounds, medians, requests/s)" % ROUNDS)

@@ -21,12 +21,13 @@ when a server does not start or a module does not load."""
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from bench_servers import CLIENT_PIN, SERVER_PIN, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
@@ -36,15 +37,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DOCS = int(os.environ.get("BENCH_DOCS", "20000"))
 N1 = int(os.environ.get("BENCH_N", "50000"))
 N16 = int(os.environ.get("BENCH_NP", "300000"))
-PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
-SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
-CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(port, *args):

@@ -17,17 +17,15 @@ server cannot start."""
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import urllib.request
 
-from bench_servers import CLIENT_PIN, free_port, start
+from bench_servers import free_port, rps, start
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
-BENCH = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 ROUNDS = int(os.environ.get("BENCH_OBS_ROUNDS") or 2)
 N1 = int(os.environ.get("BENCH_OBS_N") or 100000)
@@ -48,17 +46,6 @@ def scraper(url, stop, counts):
         stop.wait(0.1)
 
 
-def rps(port, test, pipeline, n):
-    out = subprocess.run(CLIENT_PIN + [BENCH, "-p", str(port), "-c", "50", "-r", "100000", "-n", str(n), "-P",
-                                       str(pipeline), "-t", test, "--csv"],
-                         capture_output=True, text=True, timeout=600).stdout
-    for line in out.splitlines():
-        cells = [c.strip('"') for c in line.split(",")]
-        if len(cells) > 1 and cells[0].upper() == test.upper():
-            return float(cells[1])
-    return float("nan")
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="keel-obs-")
     procs = []
@@ -77,7 +64,7 @@ def main():
                 n = N1 * (5 if p == 16 else 1)
                 order = (("on", on_port), ("off", off_port)) if rnd % 2 == 0 else (("off", off_port), ("on", on_port))
                 for which, port in order:
-                    results[(name, p, which)].append(rps(port, name, p, n))
+                    results[(name, p, which)].append(rps(port, p, n, ["-t", name], row=name))
         stop.set()
         t.join()
         print("Observability cost: Keel with slow log, latency tracking, latency monitor and a /metrics "

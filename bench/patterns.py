@@ -44,27 +44,18 @@ process at pipeline 1 and 100,000 at 16; every reply checked):
 Usage: bench/patterns.py KEEL_BINARY LOCKCYCLE_BINARY LOADGEN_BINARY"""
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from bench_servers import CLIENT_PIN, SERVER_PIN, free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIS = "/usr/bin/redis-server"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-# Servers on core 1, load generators on core 0 (as bench/run.py does), so
-# the two never compete for one core.
-PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
-SERVER_PIN = ["taskset", "-c", "1"] if PIN else []
-CLIENT_PIN = ["taskset", "-c", "0"] if PIN else []
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(port, *args):
