@@ -525,3 +525,23 @@ def test_kill9_then_retrying_everything_adds_each_message_once(keel):
         ns = [int(f[b"n"]) for f in fields if f[b"p"] == p.pid.encode()]
         assert ns == list(range(p.sent + 1)), (p.pid, p.sent, len(ns))
     assert len(fields) == sum(p.sent + 1 for p in producers)
+
+
+def test_restore_refuses_idmp_settings_out_of_range(c):
+    """A STREAM_LISTPACKS_4 payload whose IDMP settings are out of range
+    (a crafted or corrupt file) is refused, not loaded."""
+    from test_dump import crc64, with_crc
+    c.execute_command("XADD", "s", "1-1", "f", "v")
+    assert cfg(c, "s", "IDMP-DURATION", 77, "IDMP-MAXSIZE", 7) == b"OK"
+    payload = c.dump("s")
+    assert payload[0] == 26 and crc64(payload[:-8]) == int.from_bytes(payload[-8:], "little")
+    body = payload[:-8]
+    # The tail: duration 77, maxsize 7, no producers, 0 added, 0 duplicates,
+    # then the 2-byte RDB version.
+    assert body[-7:-2] == bytes([77, 7, 0, 0, 0])
+    assert c.restore("copy", 0, with_crc(body)) == b"OK" and settings(c, "copy") == (77, 7)
+    for at, bad in ((-7, 0), (-6, 0)):
+        forged = bytearray(body)
+        forged[at] = bad
+        assert err(c.restore, "bad", 0, with_crc(bytes(forged))) == "Bad data format"
+    assert c.exists("bad") == 0
