@@ -3,6 +3,7 @@
 #include "base/alloc.h"
 
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,120 @@ void alloc_stats(size_t *allocated, size_t *active, size_t *resident)
     mallctl("stats.active", active, &sz, NULL, 0);
     mallctl("stats.resident", resident, &sz, NULL, 0);
 #endif
+}
+
+/* ---- active defragmentation ---- */
+
+static int defrag_forced;
+static long long defrag_hits, defrag_misses;
+
+void alloc_defrag_force(int on)
+{
+    defrag_forced = on;
+}
+
+void alloc_defrag_counts(long long *hits, long long *misses)
+{
+    *hits = defrag_hits;
+    *misses = defrag_misses;
+}
+
+#ifdef KEEL_JEMALLOC
+/* What experimental.utilization.query writes (jemalloc 5.2+): the bin's
+ * current slab, then the queried block's slab (free and total regions,
+ * bytes), then the totals of every slab of that size class. */
+typedef struct slab_use {
+    void *slabcur;
+    size_t nfree, nregs, size;
+    size_t bin_nfree, bin_nregs;
+} slab_use;
+
+static size_t util_mib[4];
+static size_t util_miblen; /* 0: not looked up yet; SIZE_MAX: missing */
+
+int alloc_defrag_supported(void)
+{
+    if (util_miblen == 0) {
+        util_miblen = sizeof(util_mib) / sizeof(util_mib[0]);
+        if (mallctlnametomib("experimental.utilization.query", util_mib, &util_miblen) != 0) {
+            util_miblen = SIZE_MAX;
+        }
+    }
+    return util_miblen != SIZE_MAX;
+}
+
+/* Worth moving: a block of a slab (not a large extent) that is neither the
+ * slab jemalloc fills next nor full, and used less than the size class's
+ * slabs are on average. Emptying such slabs is what returns their pages;
+ * the new block comes, without the thread cache, from the fullest slab
+ * with room. */
+static int worth_moving(void *p)
+{
+    if (!alloc_defrag_supported()) {
+        return 0;
+    }
+    slab_use u;
+    size_t len = sizeof(u);
+    if (mallctlbymib(util_mib, util_miblen, &u, &len, &p, sizeof(p)) != 0 || len != sizeof(u)) {
+        return 0;
+    }
+    if (u.nregs <= 1 || u.nfree == 0 || u.bin_nregs == 0) {
+        return 0;
+    }
+    const char *cur = u.slabcur, *c = p;
+    if (cur && c >= cur && c < cur + u.size) {
+        return 0;
+    }
+    /* used / nregs < bin_used / bin_nregs, without division. */
+    return (u.nregs - u.nfree) * u.bin_nregs < (u.bin_nregs - u.bin_nfree) * u.nregs;
+}
+
+static void *move_block(void *p, size_t size)
+{
+    void *q = mallocx(size, MALLOCX_TCACHE_NONE);
+    if (!q) {
+        oom(size);
+    }
+    memcpy(q, p, size);
+    dallocx(p, MALLOCX_TCACHE_NONE);
+    return q;
+}
+#else
+int alloc_defrag_supported(void)
+{
+    return 0;
+}
+
+static int worth_moving(void *p)
+{
+    (void)p;
+    return 0;
+}
+
+static void *move_block(void *p, size_t size)
+{
+    void *q = malloc(size);
+    if (!q) {
+        oom(size);
+    }
+    memcpy(q, p, size);
+    free(p);
+    return q;
+}
+#endif
+
+void *alloc_defrag(void *p)
+{
+    if (!p) {
+        return NULL;
+    }
+    if (!defrag_forced && !worth_moving(p)) {
+        defrag_misses++;
+        return NULL;
+    }
+    defrag_hits++;
+    /* The whole usable block moves: callers may have used its slack. */
+    return move_block(p, malloc_usable_size(p));
 }
 
 void alloc_fail_after(long n)

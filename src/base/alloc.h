@@ -31,6 +31,21 @@ const char *alloc_name(void);
  * 0 when the allocator offers none. */
 void alloc_stats(size_t *allocated, size_t *active, size_t *resident);
 
+/* Active defragmentation. Asks the allocator whether p sits in a slab that
+ * is emptier than its size class's average (jemalloc's
+ * experimental.utilization.query, present in the stock library since 5.2);
+ * if so moves it to the fullest slab with room, frees p and returns the new
+ * block (same size class, so used_memory does not change), else returns
+ * NULL and p stays. Only for blocks of alloc_mem/alloc_zero/alloc_resize. */
+void *alloc_defrag(void *p);
+/* 1 when the allocator can answer (jemalloc builds). */
+int alloc_defrag_supported(void);
+/* Tests: when on, alloc_defrag moves every block it is given, whatever the
+ * allocator (so a sanitizer build checks that every pointer is fixed up). */
+void alloc_defrag_force(int on);
+/* Blocks moved and blocks left in place since start. */
+void alloc_defrag_counts(long long *hits, long long *misses);
+
 /* Test hook: make the n-th allocation from now fail (0 disables). A failed
  * allocation behaves like real OOM: log and abort. */
 void alloc_fail_after(long n);

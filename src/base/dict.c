@@ -262,6 +262,22 @@ void dict_replace(dict *d, dnode *old, dnode *repl)
     *pp = repl;
 }
 
+void dict_relink_moved(dict *d, const dnode *old, dnode *repl)
+{
+    sv k = d->type->node_key(repl);
+    uint64_t h = d->type->hash(k.ptr, k.len);
+    for (int t = 0; t <= 1 && d->size[t]; t++) {
+        /* Compared by address only: old's memory is gone. */
+        for (dnode **pp = &d->table[t][h & (d->size[t] - 1)]; *pp; pp = &(*pp)->next) {
+            if (*pp == old) {
+                *pp = repl;
+                return;
+            }
+        }
+    }
+    abort(); /* a caller bug: old was not in the dict */
+}
+
 dnode *dict_random(dict *d)
 {
     if (dict_size(d) == 0) {
@@ -339,16 +355,35 @@ static unsigned long rev(unsigned long v)
     return v;
 }
 
-static void visit_bucket(dnode *n, dict_node_fn fn, void *ctx)
+/* A scan's per-bucket work: visit calls f->visit on each node; defrag
+ * moves nodes with f->move and relinks them in place. */
+typedef struct scan_fns {
+    dict_node_fn visit;
+    dict_move_fn move;
+} scan_fns;
+typedef void (*bucket_fn)(dnode **head, const scan_fns *f, void *ctx);
+
+static void visit_bucket(dnode **head, const scan_fns *f, void *ctx)
 {
+    dnode *n = *head;
     while (n) {
-        dnode *next = n->next; /* fn may delete n */
-        fn(n, ctx);
+        dnode *next = n->next; /* visit may delete n */
+        f->visit(n, ctx);
         n = next;
     }
 }
 
-unsigned long dict_scan(dict *d, unsigned long v, dict_node_fn fn, void *ctx)
+static void defrag_bucket(dnode **head, const scan_fns *f, void *ctx)
+{
+    for (dnode **pp = head; *pp; pp = &(*pp)->next) {
+        dnode *moved = f->move(*pp, ctx);
+        if (moved) {
+            *pp = moved; /* its next was copied with it */
+        }
+    }
+}
+
+static unsigned long scan(dict *d, unsigned long v, bucket_fn bucket, const scan_fns *fn, void *ctx)
 {
     if (dict_size(d) == 0) {
         return 0;
@@ -356,7 +391,7 @@ unsigned long dict_scan(dict *d, unsigned long v, dict_node_fn fn, void *ctx)
     d->pause_rehash++;
     if (!is_rehashing(d)) {
         unsigned long m0 = d->size[0] - 1;
-        visit_bucket(d->table[0][v & m0], fn, ctx);
+        bucket(&d->table[0][v & m0], fn, ctx);
         v |= ~m0;
         v = rev(v);
         v++;
@@ -364,10 +399,10 @@ unsigned long dict_scan(dict *d, unsigned long v, dict_node_fn fn, void *ctx)
     } else {
         int small = d->size[0] <= d->size[1] ? 0 : 1, large = 1 - small;
         unsigned long m0 = d->size[small] - 1, m1 = d->size[large] - 1;
-        visit_bucket(d->table[small][v & m0], fn, ctx);
+        bucket(&d->table[small][v & m0], fn, ctx);
         /* Every bucket of the larger table that expands this one. */
         do {
-            visit_bucket(d->table[large][v & m1], fn, ctx);
+            bucket(&d->table[large][v & m1], fn, ctx);
             v |= ~m1;
             v = rev(v);
             v++;
@@ -376,6 +411,50 @@ unsigned long dict_scan(dict *d, unsigned long v, dict_node_fn fn, void *ctx)
     }
     d->pause_rehash--;
     return v;
+}
+
+unsigned long dict_scan(dict *d, unsigned long v, dict_node_fn fn, void *ctx)
+{
+    scan_fns f = {.visit = fn};
+    return scan(d, v, visit_bucket, &f, ctx);
+}
+
+unsigned long dict_defrag_scan(dict *d, unsigned long v, dict_move_fn fn, void *ctx)
+{
+    scan_fns f = {.move = fn};
+    return scan(d, v, defrag_bucket, &f, ctx);
+}
+
+typedef struct node_budget {
+    size_t visited;
+} node_budget;
+
+static dnode *move_whole_node(dnode *n, void *ctx)
+{
+    ((node_budget *)ctx)->visited++;
+    return alloc_defrag(n);
+}
+
+unsigned long dict_defrag_nodes(dict *d, unsigned long cursor, size_t budget)
+{
+    if (cursor == 0) {
+        dict_defrag_tables(d);
+    }
+    node_budget b = {0};
+    do {
+        cursor = dict_defrag_scan(d, cursor, move_whole_node, &b);
+    } while (cursor != 0 && b.visited < budget);
+    return cursor;
+}
+
+void dict_defrag_tables(dict *d)
+{
+    for (int t = 0; t < 2; t++) {
+        dnode **moved = alloc_defrag(d->table[t]);
+        if (moved) {
+            d->table[t] = moved;
+        }
+    }
 }
 
 void dict_iter_init(dict_iter *it, dict *d)

@@ -51,6 +51,9 @@ void dict_insert(dict *d, dnode *n);
 dnode *dict_unlink(dict *d, const char *key, size_t len);
 /* Puts `repl` where `old` is (same key); used when an entry is reallocated. */
 void dict_replace(dict *d, dnode *old, dnode *repl);
+/* repl is a moved copy of old (active defragmentation: old is already
+ * freed, so only its address is used): repl takes its place in the chain. */
+void dict_relink_moved(dict *d, const dnode *old, dnode *repl);
 /* A random node, or NULL if empty. Not perfectly uniform (chains). */
 dnode *dict_random(dict *d);
 /* Rehash at most n buckets; returns 1 if more remain. */
@@ -68,6 +71,18 @@ void dict_resize_to_fit(dict *d);
  * next cursor (0 when done). fn may not delete nodes other than the one it
  * is given; deleting that one is allowed. */
 unsigned long dict_scan(dict *d, unsigned long cursor, dict_node_fn fn, void *ctx);
+
+/* Active defragmentation: the same walk as dict_scan, but fn may return a
+ * moved copy of the node it is given (next pointer included), which takes
+ * its place in the chain; NULL leaves it. */
+typedef dnode *(*dict_move_fn)(dnode *n, void *ctx);
+unsigned long dict_defrag_scan(dict *d, unsigned long cursor, dict_move_fn fn, void *ctx);
+/* Moves the bucket arrays where the allocator advises (alloc_defrag). */
+void dict_defrag_tables(dict *d);
+/* For a dict whose nodes are each one whole allocation: moves the tables
+ * (when cursor is 0), then the nodes of about `budget` nodes' worth of
+ * buckets; returns the cursor to go on from, 0 when done. */
+unsigned long dict_defrag_nodes(dict *d, unsigned long cursor, size_t budget);
 
 /* Plain iteration (rehash paused while it lasts; the visitor may delete
  * the node it is given). */

@@ -527,6 +527,45 @@ void ktable_replace(ktable *t, void *old, void *repl)
     }
 }
 
+/* The slot holding addr, whose key hashes to h, found by address alone:
+ * the entry there may be freed memory (it moved), so no key is read, and
+ * the probe goes on to the end of the run. */
+static size_t search_addr(const ktable *t, int tab, const void *addr, uint64_t h)
+{
+    size_t n = t->size[tab];
+    if (n == 0 || t->used[tab] == 0) {
+        return SIZE_MAX;
+    }
+    size_t pos = home_of(h, n), end = n + t->spill[tab];
+    if (tab == 0 && t->rehashing && pos < t->rehash_idx) {
+        pos = t->rehash_idx;
+    }
+    for (; pos < end && t->slots[tab][pos] != 0; pos++) {
+        if (slot_ptr(t->slots[tab][pos]) == addr) {
+            return pos;
+        }
+    }
+    return SIZE_MAX;
+}
+
+void ktable_replace_moved(ktable *t, const void *old, void *repl)
+{
+    sv k = t->type->node_key(repl);
+    uint64_t h = key_hash(t, k.ptr, k.len);
+    for (int tab = 0; tab <= t->rehashing; tab++) {
+        size_t pos = search_addr(t, tab, old, h);
+        if (pos != SIZE_MAX) {
+            uint64_t x = t->slots[tab][pos];
+            t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, 0) & PTR_MASK);
+            if (t->last_node == old) {
+                t->last_node = repl;
+            }
+            return;
+        }
+    }
+    PANIC("ktable_replace_moved: the entry is not in the table");
+}
+
 /* Slot i of the live range: table 0 from rehash_idx, then table 1. */
 static uint64_t live_slot(const ktable *t, size_t i)
 {

@@ -60,6 +60,9 @@ void ktable_insert(ktable *t, void *node);
 void *ktable_unlink(ktable *t, const char *key, size_t len);
 /* Puts `repl` where `old` is (same key): an entry was reallocated. */
 void ktable_replace(ktable *t, void *old, void *repl);
+/* The same when old is a moved entry's former address (active
+ * defragmentation): old is only compared, never read. */
+void ktable_replace_moved(ktable *t, const void *old, void *repl);
 /* A random entry (uniform unless the table is very sparse), or NULL. */
 void *ktable_random(ktable *t);
 int ktable_is_rehashing(const ktable *t);

@@ -61,6 +61,15 @@ void str_free(str s)
     }
 }
 
+str str_defrag(str s)
+{
+    if (!s) {
+        return NULL;
+    }
+    str_hdr *h = alloc_defrag(HDR(s));
+    return h ? (char *)h + sizeof(str_hdr) : NULL;
+}
+
 size_t str_len(const str s)
 {
     return HDR(s)->len;

@@ -35,6 +35,9 @@ str str_grow_zero(str s, size_t len);
 void str_clear(str s);
 /* Bytes the allocation really uses (for memory accounting). */
 size_t str_mem(const str s);
+/* Active defragmentation (alloc_defrag): the moved str, or NULL when s
+ * stays where it is. */
+str str_defrag(str s);
 /* Release unused capacity. */
 str str_shrink(str s);
 

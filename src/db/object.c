@@ -271,6 +271,17 @@ void kobj_free(kobj *o)
     alloc_free(o);
 }
 
+kobj *kobj_defrag(kobj *o)
+{
+    if (o->type == OBJ_STRING && o->enc == ENC_RAW) {
+        str moved = str_defrag(kobj_raw(o));
+        if (moved) {
+            kobj_set_raw(o, moved);
+        }
+    }
+    return alloc_defrag(o);
+}
+
 size_t kobj_mem(const kobj *o)
 {
     size_t n = alloc_usable(o);

@@ -65,10 +65,19 @@ typedef struct type_ops {
     /* Folds the value's content into a digest as Redis does (base/digest.h). */
     void (*digest)(const void *v, uint8_t d[20]);
     size_t (*length)(const void *v); /* element count, for lazy-free sizing */
+    /* Active defragmentation (server/defrag.h): moves the value's blocks
+     * that alloc_defrag advises, about `budget` elements from *cursor on
+     * (0: the start), and fixes every pointer to them. Sets *cursor to where
+     * the next call goes on, 0 when the value is done; between two calls
+     * the value may be written, so a cursor is a position (rank, ID, scan
+     * cursor), never a pointer. Returns the value's handle, moved or not.
+     * The key and its database are for module types, whose callbacks are
+     * told them. NULL: the value is left as it is. */
+    void *(*defrag)(void *v, sv key, int dbid, unsigned long *cursor, size_t budget);
 } type_ops;
 
 /* Defines `static const type_ops var`, named tname, whose callbacks forward
- * to prefix##_free, _dup, _mem, _encoding, _digest and _len: the typed
+ * to prefix##_free, _dup, _mem, _encoding, _digest, _len and _defrag: the typed
  * functions of a types/ module (they take their own pointer type, so each
  * needs a void * adapter, and the adapters are the same for every family). */
 #define TYPE_OPS_DEFINE(var, tname, prefix)                                                                            \
@@ -96,13 +105,20 @@ typedef struct type_ops {
     {                                                                                                                  \
         return prefix##_len(v);                                                                                        \
     }                                                                                                                  \
+    static void *prefix##_ops_defrag(void *v, sv key, int dbid, unsigned long *cursor, size_t budget)                  \
+    {                                                                                                                  \
+        (void)key;                                                                                                     \
+        (void)dbid;                                                                                                    \
+        return prefix##_defrag(v, cursor, budget);                                                                     \
+    }                                                                                                                  \
     static const type_ops var = {tname,                                                                                \
                                  prefix##_ops_free,                                                                    \
                                  prefix##_ops_dup,                                                                     \
                                  prefix##_ops_mem,                                                                     \
                                  prefix##_ops_encoding,                                                                \
                                  prefix##_ops_digest,                                                                  \
-                                 prefix##_ops_length}
+                                 prefix##_ops_length,                                                                  \
+                                 prefix##_ops_defrag}
 
 /* Flipped when a snapshot begins, so every existing entry reads as "not
  * yet saved"; new entries take the current value ("nothing to save"). */
@@ -156,6 +172,10 @@ kobj *kobj_rekey(kobj *o, sv newkey, int64_t expire);
 void kobj_free(kobj *o);
 /* Frees only the entry, not a pointed-to value. */
 void kobj_free_shell(kobj *o);
+/* Active defragmentation of the entry itself and of a raw string's bytes
+ * (collections go through their type_ops): returns the moved entry, which
+ * the caller puts in o's place (db_move_entry), or NULL when o stays. */
+kobj *kobj_defrag(kobj *o);
 /* Bytes used by the entry and its value. */
 size_t kobj_mem(const kobj *o);
 

@@ -666,6 +666,27 @@ hnsw *hnsw_new(uint32_t dim, int quant, uint32_t m, uint64_t seed)
     return h;
 }
 
+/* Only the graph points at its struct's blocks; the scratch holds no
+ * state between calls, so it moves like the rest. */
+static void *defrag_or_keep(void *p)
+{
+    void *m = alloc_defrag(p);
+    return m ? m : p;
+}
+
+hnsw *hnsw_defrag_top(hnsw *h)
+{
+    h = defrag_or_keep(h);
+    h->nodes = defrag_or_keep(h->nodes);
+    h->cand.a = defrag_or_keep(h->cand.a);
+    h->res.a = defrag_or_keep(h->res.a);
+    h->w = defrag_or_keep(h->w);
+    h->tmp = defrag_or_keep(h->tmp);
+    h->fbuf = defrag_or_keep(h->fbuf);
+    h->qbuf = defrag_or_keep(h->qbuf);
+    return h;
+}
+
 void hnsw_free(hnsw *h, void (*free_value)(void *value))
 {
     if (!h) {

@@ -67,6 +67,12 @@ size_t hnsw_vector_bytes(const hnsw *h);
 /* Bytes the graph holds (nodes, vectors, links, the node array), for
  * MEMORY USAGE; values are the caller's to count. */
 size_t hnsw_mem(const hnsw *h);
+/* Active defragmentation of the graph's own blocks: its struct, the node
+ * array and the search scratch move where alloc_defrag advises. Returns
+ * the graph, moved or not. The nodes stay: each is pointed at from the
+ * link arrays of all its neighbours, the node array, the entry point and
+ * its value's owner. */
+hnsw *hnsw_defrag_top(hnsw *h);
 
 /* Adds vec (dim finite floats; it is copied, normalized and quantized here) with
  * value, linking it to neighbours found with a search of width ef

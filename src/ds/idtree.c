@@ -438,3 +438,73 @@ void idtree_set_val(const idtree_pos *p, void *val)
 {
     p->leaf->ptrs[p->i] = val;
 }
+
+/* ---- active defragmentation ---- */
+
+/* Moves the nodes from the root down to the leaf whose range holds k,
+ * repointing each one's parent (or the root) and, for the leaf, its
+ * neighbours in the chain: nothing else points at a node. */
+static idtree_node *defrag_way(idtree *t, const stream_id *k)
+{
+    idtree_node *x = t->root, *parent = NULL;
+    int ci = 0;
+    for (;;) {
+        idtree_node *m = alloc_defrag(x);
+        if (m) {
+            x = m;
+            if (parent) {
+                parent->ptrs[ci] = x;
+            } else {
+                t->root = x;
+            }
+            if (x->leaf && x->prev) {
+                x->prev->next = x;
+            }
+            if (x->leaf && x->next) {
+                x->next->prev = x;
+            }
+        }
+        if (x->leaf) {
+            return x;
+        }
+        parent = x;
+        ci = child_index(x, k);
+        x = x->ptrs[ci];
+    }
+}
+
+int idtree_defrag_step(idtree *t, stream_id *from, size_t max, idtree_move_fn move, void *ctx, size_t *offered)
+{
+    if (!t->root) {
+        return 0;
+    }
+    idtree_node *x = defrag_way(t, from);
+    int i = lower_bound(x, from);
+    if (i == x->n) {
+        /* Past this leaf's keys: the next leaf is the one to do. */
+        if (!x->next) {
+            return 0;
+        }
+        *from = x->next->keys[0];
+        x = defrag_way(t, from);
+        i = lower_bound(x, from);
+    }
+    size_t done = 0;
+    max = max ? max : 1;
+    for (; i < x->n && done < max; i++, done++) {
+        void *m = move ? move(x->ptrs[i], &x->keys[i], ctx) : NULL;
+        if (m) {
+            x->ptrs[i] = m;
+        }
+    }
+    *offered += done;
+    if (i < x->n) {
+        *from = x->keys[i];
+        return 1;
+    }
+    if (!x->next) {
+        return 0;
+    }
+    *from = x->next->keys[0];
+    return 1;
+}

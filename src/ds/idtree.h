@@ -79,4 +79,16 @@ stream_id idtree_key(const idtree_pos *p);
 void *idtree_val(const idtree_pos *p);
 void idtree_set_val(const idtree_pos *p, void *val);
 
+/* Active defragmentation, one leaf per call. Moves (alloc_defrag) the
+ * nodes on the way from the root to the leaf holding the first key >=
+ * *from, then offers that leaf's values from there on, at most max of
+ * them (at least one), to move (NULL: the values stay), which returns a
+ * value's new address, or NULL when it stays; the tree then holds the new
+ * one. move must not change this tree. Adds the values offered to
+ * *offered. Returns 1 and sets *from to the next key when more follow, 0
+ * at the tree's end. A key, not a position, carries the walk on, so the
+ * tree may change between calls. */
+typedef void *(*idtree_move_fn)(void *val, const stream_id *key, void *ctx);
+int idtree_defrag_step(idtree *t, stream_id *from, size_t max, idtree_move_fn move, void *ctx, size_t *offered);
+
 #endif

@@ -688,6 +688,82 @@ size_t ordtree_delete_ranks(ordtree *t, size_t start, size_t end, void (*fn)(ord
     return removed;
 }
 
+/* ---- defragmentation ---- */
+
+/* Moves the nodes on the way p where the allocator advises and points
+ * their parents (or the root) and, for a leaf, its neighbours at the new
+ * address; p follows. Nodes also on `done`, the way of the leaf before in
+ * the same call, were offered already. */
+static void defrag_way(ordtree *t, path *p, const path *done)
+{
+    int h = t->height;
+    for (int lvl = 0; lvl <= h; lvl++) {
+        if (done && p->node[lvl] == done->node[lvl]) {
+            continue;
+        }
+        void *moved = alloc_defrag(p->node[lvl]);
+        if (!moved) {
+            continue;
+        }
+        p->node[lvl] = moved;
+        if (lvl == 0) {
+            t->root = moved;
+        } else {
+            ((inner *)p->node[lvl - 1])->child[p->idx[lvl - 1]] = moved;
+        }
+        if (lvl == h) {
+            leaf *l = moved;
+            if (l->prev) {
+                l->prev->next = l;
+            }
+            if (l->next) {
+                l->next->prev = l;
+            }
+        }
+    }
+}
+
+/* e, now at position 0 of the leaf p leads to, moved: every inner node
+ * whose subtree starts with it keeps it as min (its score is the same). */
+static void repoint_first(const ordtree *t, const path *p, ordtree_elem *e)
+{
+    for (int lvl = t->height - 1; lvl >= 0; lvl--) {
+        ((inner *)p->node[lvl])->min[p->idx[lvl]] = e;
+        if (p->idx[lvl] != 0) {
+            break; /* not the first of the levels above */
+        }
+    }
+}
+
+size_t ordtree_defrag(ordtree *t, size_t rank, size_t budget, ordtree_move_fn move, void *ctx)
+{
+    if (budget == 0) {
+        budget = 1; /* every call makes progress */
+    }
+    path p, done;
+    int have_done = 0;
+    size_t offered = 0;
+    while (rank < t->length && offered < budget) {
+        descend_rank(t, rank, &p);
+        defrag_way(t, &p, have_done ? &done : NULL);
+        leaf *l = p.node[t->height];
+        for (uint32_t i = p.idx[t->height]; i < l->n && offered < budget; i++) {
+            ordtree_elem *moved = move(l->e[i], ctx);
+            if (moved) {
+                l->e[i] = moved;
+                if (i == 0) {
+                    repoint_first(t, &p, moved);
+                }
+            }
+            offered++;
+            rank++;
+        }
+        done = p;
+        have_done = 1;
+    }
+    return rank < t->length ? rank : 0;
+}
+
 size_t ordtree_node_bytes(const ordtree *t)
 {
     return t->leaves * sizeof(leaf) + t->inners * sizeof(inner);

@@ -102,6 +102,18 @@ size_t ordtree_prefix_count(const ordtree *t, ordtree_pred_fn pred, const void *
 /* Unlinks the elements of 0-based ranks [start, end) and hands each to fn
  * (which owns it from then on). Returns how many were removed. */
 size_t ordtree_delete_ranks(ordtree *t, size_t start, size_t end, void (*fn)(ordtree_elem *e, void *ctx), void *ctx);
+/* Active defragmentation, in bounded steps. Offers the elements of ranks
+ * [rank, rank + budget) to move, which returns the element's new address
+ * (it moved it) or NULL (it stays); the tree then points at the new one,
+ * in its leaf and wherever it is a subtree's first element. move must not
+ * change the tree. On the way the leaves and inner nodes above those ranks
+ * move where alloc_defrag advises. Returns the rank the next call starts
+ * from, 0 once the last element was offered; a rank, so the tree may
+ * change between calls (an element may then be offered twice or not at
+ * all in one pass). Cost: budget elements (at least one) and a descent per
+ * leaf. */
+typedef ordtree_elem *(*ordtree_move_fn)(ordtree_elem *e, void *ctx);
+size_t ordtree_defrag(ordtree *t, size_t rank, size_t budget, ordtree_move_fn move, void *ctx);
 /* Bytes allocated for the nodes (not the elements). */
 size_t ordtree_node_bytes(const ordtree *t);
 /* Bytes asked of the allocator for an element with an mlen-byte member. */

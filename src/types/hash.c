@@ -885,3 +885,37 @@ void hash_digest(const hash *h, uint8_t d[20])
         dict_iter_done(&it);
     }
 }
+
+hash *hash_defrag(hash *h, unsigned long *cursor, size_t budget)
+{
+    switch (enc_of(h)) {
+    case HASH_ENC_LISTPACK: {
+        lp *l = alloc_defrag(LP(h));
+        *cursor = 0;
+        return l ? (hash *)l : h;
+    }
+    case HASH_ENC_LPEX: {
+        hash_lpex *x = LPX(h);
+        lp *l = alloc_defrag(x->l);
+        if (l) {
+            x->l = l;
+        }
+        hash_lpex *moved = alloc_defrag(x);
+        *cursor = 0;
+        return moved ? tag_lpex(moved) : h;
+    }
+    default: {
+        hash_ht *t = HT(h);
+        if (*cursor == 0) {
+            hash_ht *moved = alloc_defrag(t);
+            if (moved) {
+                t = moved;
+                h = tag_ht(t);
+            }
+        }
+        /* Nodes hold the field, value and TTL in one block. */
+        *cursor = dict_defrag_nodes(&t->d, *cursor, budget);
+        return h;
+    }
+    }
+}

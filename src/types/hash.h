@@ -40,6 +40,8 @@ hash *hash_new(void);
 void hash_free(hash *h);
 hash *hash_dup(const hash *h);
 size_t hash_len(const hash *h);
+/* Active defragmentation: type_ops.defrag's contract (db/object.h). */
+hash *hash_defrag(hash *v, unsigned long *cursor, size_t budget);
 int hash_enc(const hash *h);
 const char *hash_encoding(const hash *h);
 size_t hash_mem(const hash *h);

@@ -825,3 +825,90 @@ void list_tidy(list *l, list_limits lim)
     maybe_compact(l, lim.fill);
     settle_all(l, lim.depth);
 }
+
+/* ---- active defragmentation ---- */
+
+/* The node holding element index (in range), and the index of its first
+ * element, walking from the nearer end over the node counts (a packed
+ * node's is in its header: nothing is unpacked). */
+static list_node *node_of_index(const list *l, size_t index, size_t *first)
+{
+    if (index < l->len / 2) {
+        size_t at = 0;
+        list_node *n = l->head;
+        while (index >= at + node_count(n)) {
+            at += node_count(n);
+            n = n->next;
+        }
+        *first = at;
+        return n;
+    }
+    size_t end = l->len; /* one past n's last element */
+    list_node *n = l->tail;
+    while (index < end - node_count(n)) {
+        end -= node_count(n);
+        n = n->prev;
+    }
+    *first = end - node_count(n);
+    return n;
+}
+
+/* Moves n and its data block (front gap included; packed or not) where
+ * the allocator advises, and points the neighbours, the list's ends and
+ * its open node at the new node. Returns n's address now. */
+static list_node *defrag_node(list *l, list_node *n)
+{
+    unsigned char *block = alloc_defrag(node_block(n));
+    if (block) {
+        n->lp = block + n->gap;
+    }
+    int open = l->open == n;
+    list_node *moved = alloc_defrag(n);
+    if (!moved) {
+        return n;
+    }
+    if (moved->prev) {
+        moved->prev->next = moved;
+    } else {
+        l->head = moved;
+    }
+    if (moved->next) {
+        moved->next->prev = moved;
+    } else {
+        l->tail = moved;
+    }
+    if (open) {
+        l->open = moved;
+    }
+    return moved;
+}
+
+/* The cursor is the index of the first element of the next node to do, so
+ * writes between calls only shift which node that is (one may be done
+ * twice or missed in a pass). The budget counts elements: whole nodes are
+ * done until it is spent (at least one node per call), and the list struct
+ * moves on the first call. */
+list *list_defrag(list *l, unsigned long *cursor, size_t budget)
+{
+    if (*cursor == 0) {
+        list *moved = alloc_defrag(l);
+        if (moved) {
+            l = moved;
+        }
+    }
+    if (*cursor >= l->len) {
+        *cursor = 0;
+        return l;
+    }
+    size_t at, done = 0;
+    list_node *n = node_of_index(l, *cursor, &at);
+    do {
+        n = defrag_node(l, n);
+        size_t count = node_count(n);
+        at += count;
+        done += count;
+        n = n->next;
+    } while (n && done < budget);
+    *cursor = n ? at : 0;
+    return l;
+}

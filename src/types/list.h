@@ -66,6 +66,9 @@ list *list_new(void);
 void list_free(list *l);
 list *list_dup(const list *l);
 size_t list_len(const list *l);
+/* Active defragmentation: type_ops.defrag's contract (db/object.h); the
+ * budget counts elements, done a whole node at a time. */
+list *list_defrag(list *v, unsigned long *cursor, size_t budget);
 size_t list_mem(const list *l);
 /* Inspection, for MEMORY/DEBUG and tests: packed nodes in the list, and a
  * node's entry count and unpacked bytes, whichever its form (for a plain

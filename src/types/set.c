@@ -493,3 +493,24 @@ void set_digest(const set *s, uint8_t d[20])
     }
     set_iter_done(&it);
 }
+
+set *set_defrag(set *s, unsigned long *cursor, size_t budget)
+{
+    int enc = enc_of(s);
+    void *p = raw(s);
+    if (enc != SET_ENC_HT) {
+        /* A listpack or an intset: one block. */
+        void *moved = alloc_defrag(p);
+        *cursor = 0;
+        return moved ? tag(moved, enc) : s;
+    }
+    if (*cursor == 0) {
+        void *moved = alloc_defrag(p);
+        if (moved) {
+            p = moved;
+            s = tag(p, enc);
+        }
+    }
+    *cursor = dict_defrag_nodes(p, *cursor, budget);
+    return s;
+}

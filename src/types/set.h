@@ -36,6 +36,8 @@ set *set_new_intset(void);
 void set_free(set *s);
 set *set_dup(const set *s);
 size_t set_len(const set *s);
+/* Active defragmentation: type_ops.defrag's contract (db/object.h). */
+set *set_defrag(set *v, unsigned long *cursor, size_t budget);
 int set_enc(const set *s);
 const char *set_encoding(const set *s);
 size_t set_mem(const set *s);

@@ -36,6 +36,9 @@ typedef struct stream {
     uint32_t idmp_maxsize;    /* iids remembered per producer */
     uint64_t iids_added;      /* IDMP entries ever added */
     uint64_t iids_duplicates; /* IDMP retries answered without adding */
+    /* Where an unfinished defragmentation walk goes on in the tree its
+     * cursor names (types/stream_defrag.c). */
+    stream_id defrag_at;
 } stream;
 
 typedef struct stream_limits {
@@ -47,6 +50,8 @@ stream *stream_new(void);
 void stream_free(stream *s);
 stream *stream_dup(const stream *s);
 size_t stream_len(const stream *s);
+/* Active defragmentation: type_ops.defrag's contract (db/object.h). */
+stream *stream_defrag(stream *v, unsigned long *cursor, size_t budget);
 size_t stream_mem(const stream *s);
 const char *stream_encoding(const stream *s);
 void stream_digest(const stream *s, uint8_t d[20]);

@@ -347,3 +347,115 @@ size_t stream_idmp_mem(const stream *s)
     each_producer(s, mem_one, &n);
     return n;
 }
+
+/* ---- active defragmentation ---- */
+
+/* A producer is pointed at by its chain in the producer table, which a
+ * defrag scan relinks; an iid by its producer's index chain and ring
+ * slot. The walk goes through the producer table with a scan cursor; a
+ * scan step covers a bucket (or, while rehashing, the buckets it expands
+ * to) whatever its length, so a walk stopped inside one keeps how many of
+ * the step's producers it finished and where the next one's ring
+ * resumes: *at = {scan cursor, skip << 32 | ring}. ring is 0 when that
+ * producer's own blocks still have to move, else 1 + the next iid's ring
+ * index. Writes between calls only make the walk miss or repeat some
+ * blocks; each call still moves forward. */
+typedef struct defrag_walk {
+    uint32_t skip, ring; /* from *at */
+    uint32_t seen;       /* producers met in this scan step */
+    size_t budget, spent;
+    int stopped;                /* the budget ran out at producer stop_k ... */
+    uint32_t stop_k, stop_ring; /* ... whose ring resumes here (as ring) */
+} defrag_walk;
+
+/* A moved iid takes its old place in its ring slot and index chain. */
+static void move_iid(idmp_producer *p, uint32_t i)
+{
+    uint32_t slot = (p->head + i) % p->cap;
+    idmp_iid *e = p->ring[slot];
+    idmp_iid *m = alloc_defrag(e);
+    if (m) {
+        p->ring[slot] = m;
+        dict_relink_moved(&p->index, &e->node, &m->node);
+    }
+}
+
+static dnode *move_producer(dnode *n, void *ctx)
+{
+    defrag_walk *w = ctx;
+    uint32_t k = w->seen++;
+    if (k < w->skip || w->stopped) {
+        return NULL;
+    }
+    uint32_t ring = k == w->skip ? w->ring : 0;
+    if (w->spent >= w->budget) {
+        w->stopped = 1;
+        w->stop_k = k;
+        w->stop_ring = ring;
+        return NULL;
+    }
+    idmp_producer *p = (idmp_producer *)n, *moved = NULL;
+    if (ring == 0) {
+        /* Nothing points into a producer but its chain: its index (a dict
+         * inside it) and ring move with it or on their own. */
+        moved = alloc_defrag(p);
+        if (moved) {
+            p = moved;
+        }
+        idmp_iid **r = alloc_defrag(p->ring);
+        if (r) {
+            p->ring = r;
+        }
+        dict_defrag_tables(&p->index);
+        w->spent++;
+        ring = 1;
+    }
+    uint32_t i = ring - 1;
+    for (; i < p->count && w->spent < w->budget; i++, w->spent++) {
+        move_iid(p, i);
+    }
+    if (i < p->count) {
+        w->stopped = 1;
+        w->stop_k = k;
+        w->stop_ring = i + 1;
+    }
+    return moved ? &moved->node : NULL;
+}
+
+void stream_idmp_defrag_top(stream *s)
+{
+    if (!s->idmp) {
+        return;
+    }
+    struct stream_idmp *m = alloc_defrag(s->idmp);
+    if (m) {
+        s->idmp = m;
+    }
+    dict_defrag_tables(&s->idmp->producers);
+}
+
+int stream_idmp_defrag_step(stream *s, stream_id *at, size_t budget, size_t *spent)
+{
+    if (!s->idmp) {
+        return 0;
+    }
+    defrag_walk w = {(uint32_t)(at->seq >> 32), (uint32_t)at->seq, 0, budget ? budget : 1, 0, 0, 0, 0};
+    unsigned long v = (unsigned long)at->ms;
+    int more = 1;
+    while (w.spent < w.budget) {
+        w.seen = 0;
+        unsigned long next = dict_defrag_scan(&s->idmp->producers, v, move_producer, &w);
+        if (w.stopped) {
+            break;
+        }
+        v = next;
+        w.skip = w.ring = 0;
+        if (v == 0) {
+            more = 0;
+            break;
+        }
+    }
+    *spent += w.spent;
+    *at = (stream_id){v, w.stopped ? (uint64_t)w.stop_k << 32 | w.stop_ring : (uint64_t)w.skip << 32 | w.ring};
+    return more;
+}

@@ -63,4 +63,12 @@ void stream_idmp_walk(const stream *s, const stream_idmp_visitor *v, void *ctx);
 void stream_idmp_dup(stream *dst, const stream *src);
 size_t stream_idmp_mem(const stream *s);
 
+/* Active defragmentation (types/stream_defrag.c). _top moves the
+ * producer table itself; _step moves producers (with their rings and
+ * index tables) and iids, about budget of them (at least one), from *at
+ * on ({0, 0}: the start), adding what it did to *spent. Returns 1 when
+ * more remain (*at says where they begin), 0 when the walk is over. */
+void stream_idmp_defrag_top(stream *s);
+int stream_idmp_defrag_step(stream *s, stream_id *at, size_t budget, size_t *spent);
+
 #endif

@@ -288,3 +288,54 @@ void vset_lex_bounds(const vset *v, const struct zlex_range *r, size_t *start, s
     *start = ordtree_prefix_count(&v->order, zset_pred_lex_below_min, r);
     *end = ordtree_prefix_count(&v->order, zset_pred_lex_within_max, r);
 }
+
+/* ---- active defragmentation ---- */
+
+/* An item (one block: its attributes and graph node pointers, then the
+ * ordtree element with the dict link and the element bytes) is pointed at
+ * by the dict chain, the order tree (its leaf slot, and inner nodes where
+ * it is a subtree's first element) and its graph node's value. The order
+ * tree walks by rank and repoints itself; this fixes the other two. */
+static ordtree_elem *move_item(ordtree_elem *e, void *ctx)
+{
+    vset *v = ctx;
+    vset_item *it = vset_item_of_elem(e);
+    str attr = str_defrag(it->attr);
+    if (attr) {
+        it->attr = attr;
+    }
+    vset_item *moved = alloc_defrag(it);
+    if (!moved) {
+        return NULL;
+    }
+    if (moved->node) {
+        hnsw_node_set_value(moved->node, moved);
+    }
+    dict_relink_moved(&v->items, &vset_item_elem(it)->hnode, &vset_item_elem(moved)->hnode);
+    return vset_item_elem(moved);
+}
+
+/* The first call (cursor 0) moves the set's own blocks: its struct, the
+ * projection matrix, the graph's struct and arrays and the dict's tables;
+ * then every call moves about budget items from rank *cursor on (the
+ * order tree's walk gives 0 back only once it is done). The graph's nodes
+ * stay where they are (see hnsw_defrag_top): finding every link to one
+ * means searching each neighbour's link arrays at each level, O(M^2) per
+ * node, and a link missed would be a dangling pointer. */
+vset *vset_defrag(vset *v, unsigned long *cursor, size_t budget)
+{
+    if (*cursor == 0) {
+        vset *m = alloc_defrag(v);
+        if (m) {
+            v = m;
+        }
+        float *p = alloc_defrag(v->proj);
+        if (p) {
+            v->proj = p;
+        }
+        v->h = hnsw_defrag_top(v->h);
+        dict_defrag_tables(&v->items);
+    }
+    *cursor = ordtree_defrag(&v->order, *cursor, budget, move_item, v);
+    return v;
+}

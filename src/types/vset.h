@@ -68,6 +68,8 @@ void vset_free(vset *v);
 /* A copy with the same graph, ids and all (COPY, keys moved by modules). */
 vset *vset_dup(const vset *v);
 size_t vset_len(const vset *v);
+/* Active defragmentation: type_ops.defrag's contract (db/object.h). */
+vset *vset_defrag(vset *v, unsigned long *cursor, size_t budget);
 size_t vset_mem(const vset *v);
 const char *vset_encoding(const vset *v);
 void vset_digest(const vset *v, uint8_t d[20]);

@@ -589,3 +589,40 @@ int zset_parse_lex_bound(sv a, sv *v, int *ex, int *kind)
     default: return 0;
     }
 }
+
+/* ---- active defragmentation ---- */
+
+/* The element moves, then its dict link is found by its old address in
+ * the bucket its member hashes to (the old memory is not read). */
+static ordtree_elem *defrag_elem(ordtree_elem *e, void *ctx)
+{
+    ordtree_elem *moved = alloc_defrag(e);
+    if (moved) {
+        dict_relink_moved(ctx, &e->hnode, &moved->hnode);
+    }
+    return moved;
+}
+
+/* A listpack is one block, done in one call. The big encoding goes by
+ * rank (the cursor; ordtree_defrag): its struct and dict tables move on the
+ * first call, then each call offers `budget` elements in order, with the
+ * tree nodes above them. */
+zset *zset_defrag(zset *z, unsigned long *cursor, size_t budget)
+{
+    if (!is_big(z)) {
+        lp *moved = alloc_defrag(lpk(z));
+        *cursor = 0;
+        return moved ? from_lp(moved) : z;
+    }
+    zbig *b = big(z);
+    if (*cursor == 0) {
+        zbig *moved = alloc_defrag(b);
+        if (moved) {
+            b = moved;
+            z = from_big(b);
+        }
+        dict_defrag_tables(&b->d);
+    }
+    *cursor = ordtree_defrag(&b->t, *cursor, budget, defrag_elem, &b->d);
+    return z;
+}

@@ -36,6 +36,8 @@ zset *zset_new(size_t n, size_t maxlen);
 void zset_free(void *z);
 void *zset_dup(const void *z);
 size_t zset_len(const zset *z);
+/* Active defragmentation: type_ops.defrag's contract (db/object.h). */
+zset *zset_defrag(zset *v, unsigned long *cursor, size_t budget);
 int zset_is_listpack(const zset *z);
 const char *zset_encoding(const zset *z);
 /* Bytes allocated (sampled for big sets), for MEMORY USAGE. */

@@ -139,9 +139,114 @@ static void run(int pattern, int steps, int remove_front)
     idtree_clear(&t);
 }
 
+/* Defragmentation in steps of a few values with every node and value
+ * moved (forced), keys inserted and removed between the steps: the tree
+ * must stay whole (walks, seeks, the leaf chain) and every value must be
+ * the one its move gave. Values here are fake pointers, so the move
+ * function maps a key's value to a second fake one. */
+static void *val2_of(const stream_id *k)
+{
+    return (void *)((uintptr_t)val_of(k) | ((uintptr_t)1 << 62));
+}
+
+static void *move_val(void *val, const stream_id *key, void *ctx)
+{
+    (*(size_t *)ctx)++;
+    CHECK(val == val_of(key) || val == val2_of(key));
+    return val == val_of(key) ? val2_of(key) : NULL;
+}
+
+static void test_defrag(int pattern, size_t budget)
+{
+    idtree t;
+    idtree_init(&t);
+    n = 0;
+    for (int s = 0; s < 5000; s++) {
+        stream_id k = random_key(pattern, s);
+        int i = model_find(&k);
+        if (!(i < n && stream_id_cmp(&model[i], &k) == 0) && idtree_insert(&t, &k, val_of(&k))) {
+            memmove(&model[i + 1], &model[i], sizeof(stream_id) * (size_t)(n - i));
+            model[i] = k;
+            n++;
+        }
+    }
+    alloc_defrag_force(1);
+    stream_id at = {0, 0};
+    size_t offered = 0, moves = 0, calls = 0;
+    int more = 1;
+    while (more && calls < 100000) {
+        size_t before = offered;
+        more = idtree_defrag_step(&t, &at, budget, move_val, &moves, &offered);
+        CHECK(offered - before <= budget && (offered > before || !more || n == 0));
+        calls++;
+        /* Writes between the steps, before and after the position. */
+        int op = more ? rand() % 4 : 3;
+        if (op == 0 && n > 0) {
+            stream_id k = model[rand() % n];
+            int i = model_find(&k);
+            idtree_remove(&t, &k);
+            memmove(&model[i], &model[i + 1], sizeof(stream_id) * (size_t)(n - i - 1));
+            n--;
+        } else if (op == 1 && n < MAXN) {
+            stream_id k = random_key(pattern, rand() % 5000);
+            int i = model_find(&k);
+            /* A new key gets the moved form when it is behind the walk. */
+            void *v = stream_id_cmp(&k, &at) < 0 ? val2_of(&k) : val_of(&k);
+            if (!(i < n && stream_id_cmp(&model[i], &k) == 0) && idtree_insert(&t, &k, v)) {
+                memmove(&model[i + 1], &model[i], sizeof(stream_id) * (size_t)(n - i));
+                model[i] = k;
+                n++;
+            }
+        }
+    }
+    alloc_defrag_force(0);
+    CHECK(!more);
+    CHECK(moves == offered);
+    CHECK(idtree_count(&t) == (size_t)n);
+    /* Every key the walk was still to reach got moved; a walk never steps
+     * back, so each value is in its moved form. */
+    idtree_pos p;
+    int ok = idtree_first(&t, &p), i = 0;
+    for (; ok && i < n; i++, ok = idtree_next(&p)) {
+        stream_id k = idtree_key(&p);
+        CHECK(stream_id_cmp(&k, &model[i]) == 0);
+        CHECK(idtree_val(&p) == val2_of(&model[i]));
+    }
+    CHECK(i == n && !ok);
+    ok = idtree_last(&t, &p);
+    for (i = n - 1; ok && i >= 0; i--, ok = idtree_prev(&p)) {
+        stream_id k = idtree_key(&p);
+        CHECK(stream_id_cmp(&k, &model[i]) == 0);
+    }
+    CHECK(i == -1 && !ok);
+    for (int j = 0; j < 200 && n > 0; j++) {
+        stream_id k = model[rand() % n];
+        CHECK(idtree_find(&t, &k) == val2_of(&k));
+        CHECK(idtree_seek_ge(&t, &k, &p) && idtree_val(&p) == val2_of(&k));
+    }
+    /* An empty tree and a one-leaf tree are done in one step. */
+    idtree e;
+    idtree_init(&e);
+    stream_id z = {0, 0};
+    size_t o = 0;
+    CHECK(idtree_defrag_step(&e, &z, budget, move_val, &moves, &o) == 0 && o == 0);
+    idtree_insert(&e, &z, val_of(&z));
+    alloc_defrag_force(1);
+    CHECK(idtree_defrag_step(&e, &z, budget, move_val, &moves, &o) == 0 && o == 1);
+    alloc_defrag_force(0);
+    CHECK(idtree_find(&e, &z) == val2_of(&z));
+    idtree_clear(&e);
+    idtree_clear(&t);
+}
+
 int main(void)
 {
     srand(12345);
+    for (int pattern = 0; pattern < 3; pattern++) {
+        test_defrag(pattern, 1);
+        test_defrag(pattern, 7);
+        test_defrag(pattern, 1000);
+    }
     for (int pattern = 0; pattern < 3; pattern++) {
         run(pattern, 40000, 0);
         run(pattern, 40000, 1);

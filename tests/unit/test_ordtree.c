@@ -366,8 +366,117 @@ static void caller_owned(void)
     alloc_free(blocks);
 }
 
+/* ---- defragmentation ---- */
+
+typedef struct defrag_stats {
+    size_t offered, moved, model_misses;
+} defrag_stats;
+
+/* Moves e where alloc_defrag says and follows it in the model, which the
+ * checks then compare with the tree pointer by pointer: an element the
+ * tree did not repoint shows as a mismatch (and, freed, to ASan). */
+static ordtree_elem *defrag_move(ordtree_elem *e, void *ctx)
+{
+    defrag_stats *st = ctx;
+    st->offered++;
+    size_t i = model_lower_bound(e->score, ordtree_member(e));
+    if (i >= model_n || model[i] != e) {
+        st->model_misses++;
+        return NULL;
+    }
+    ordtree_elem *moved = alloc_defrag(e);
+    if (moved) {
+        model[i] = moved;
+        st->moved++;
+    }
+    return moved;
+}
+
+/* One random change, as a write between two defrag calls would make. */
+static void defrag_churn(ordtree *t, int ties)
+{
+    uint64_t op = util_rand64() % 4;
+    if (op == 0 || model_n == 0) {
+        insert_new(t, draw_score(ties));
+    } else if (op == 1) {
+        size_t i = util_rand64() % model_n;
+        ordtree_elem *e = model[i];
+        ordtree_unlink(t, e);
+        model_remove_at(i);
+        alloc_free(e);
+    } else if (op == 2) {
+        size_t i = util_rand64() % model_n;
+        ordtree_elem *e = model[i];
+        model_remove_at(i);
+        ordtree_update_score(t, e, draw_score(ties));
+        model_insert(e);
+    } else {
+        size_t start = util_rand64() % model_n, len = util_rand64() % 40, freed = 0;
+        size_t want = (start + len > model_n ? model_n : start + len) - start;
+        ordtree_delete_ranks(t, start, start + len, free_counted, &freed);
+        memmove(&model[start], &model[start + want], sizeof(*model) * (model_n - start - want));
+        model_n -= want;
+    }
+}
+
+/* With every block moving (alloc_defrag_force), a pass in steps of a few
+ * elements, with or without changes between the steps, leaves a tree
+ * that still matches the model (so every pointer to a moved element or
+ * node was fixed); without changes every element is offered exactly once,
+ * each step offers at most the budget and every node moves at least once.
+ * With force off nothing is disturbed. */
+static void defrag_session(size_t size, int ties, int churn, unsigned long seed)
+{
+    util_rand_seed(seed);
+    ordtree t;
+    ordtree_init(&t);
+    model_n = 0;
+    for (size_t i = 0; i < size; i++) {
+        insert_new(&t, draw_score(ties));
+    }
+    size_t before = t.length, nodes = t.leaves + t.inners;
+    long long hits0, misses0, hits1, misses1;
+    alloc_defrag_counts(&hits0, &misses0);
+    alloc_defrag_force(1);
+    defrag_stats st = {0};
+    size_t rank = 0, calls = 0, within = 1;
+    do {
+        size_t was = st.offered;
+        rank = ordtree_defrag(&t, rank, 7, defrag_move, &st);
+        within &= st.offered - was <= 7 && (st.offered > was || rank == 0);
+        calls++;
+        if (churn) {
+            defrag_churn(&t, ties);
+        }
+    } while (rank != 0 && calls < 1000000);
+    alloc_defrag_force(0);
+    alloc_defrag_counts(&hits1, &misses1);
+    CHECK(rank == 0 && within && st.model_misses == 0);
+    if (!churn) {
+        CHECK(st.offered == before && st.moved == before);
+        CHECK(calls == (before + 6) / 7 + (before == 0));
+        CHECK((size_t)(hits1 - hits0) >= before + nodes);
+    }
+    check_against_model(&t);
+    /* Force off: whatever the allocator advises (nothing without jemalloc). */
+    st = (defrag_stats){0};
+    rank = 0;
+    do {
+        rank = ordtree_defrag(&t, rank, 100, defrag_move, &st);
+    } while (rank != 0);
+    CHECK(st.offered == t.length && st.model_misses == 0);
+    check_against_model(&t);
+    ordtree_destroy(&t);
+}
+
 int main(void)
 {
+    size_t defrag_sizes[] = {0, 1, 7, 124, 126, 2000, 12000};
+    for (size_t i = 0; i < sizeof(defrag_sizes) / sizeof(defrag_sizes[0]); i++) {
+        for (int churn = 0; churn <= 1; churn++) {
+            defrag_session(defrag_sizes[i], (int)i & 1, churn, 300 + i);
+        }
+    }
     caller_owned();
     member_order();
     size_t sizes[] = {0, 1, 3, 20, 124, 126, 400, 3000, 12000};

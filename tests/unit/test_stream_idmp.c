@@ -163,9 +163,153 @@ static void test_auto_iid(void)
     CHECK(memcmp(h1, h2, 16) == 0);
 }
 
+/* ---- active defragmentation ----
+ * Many producers (so the producer table has chains and rehashes), each
+ * with up to DP_IIDS iids, defragmented with every block forced to move in
+ * steps of a few blocks, while producers are added, written, expired and
+ * forgotten between the steps. Then each producer's iids must be found,
+ * and be in its ring in arrival order; a ring slot or index chain left
+ * pointing at a freed iid shows under ASan or as a wrong answer. */
+
+#define DP_PIDS 300
+#define DP_IIDS 50
+
+static int dp_n[DP_PIDS];
+static int dp_iid[DP_PIDS][DP_IIDS];
+static stream_id dp_id[DP_PIDS][DP_IIDS];
+static uint64_t dp_clock;
+
+static void dp_drop(int p, int at)
+{
+    memmove(&dp_iid[p][at], &dp_iid[p][at + 1], sizeof(int) * (size_t)(dp_n[p] - at - 1));
+    memmove(&dp_id[p][at], &dp_id[p][at + 1], sizeof(stream_id) * (size_t)(dp_n[p] - at - 1));
+    dp_n[p]--;
+}
+
+static void dp_record(stream *s, int p, int iid)
+{
+    char pb[16], ib[16];
+    stream_id id = {++dp_clock, 0};
+    stream_idmp_record(s, name(pb, 'p', p), name(ib, 'i', iid), &id, 0);
+    for (int i = 0; i < dp_n[p]; i++) {
+        if (dp_iid[p][i] == iid) {
+            dp_drop(p, i);
+            break;
+        }
+    }
+    if (dp_n[p] == (int)s->idmp_maxsize) {
+        dp_drop(p, 0);
+    }
+    dp_iid[p][dp_n[p]] = iid;
+    dp_id[p][dp_n[p]] = id;
+    dp_n[p]++;
+}
+
+/* Everything older than the last `keep` ms goes (duration 1 s). */
+static void dp_expire(stream *s, uint64_t keep)
+{
+    int64_t now = (int64_t)(dp_clock - keep + 1000);
+    stream_idmp_expire(s, now);
+    for (int p = 0; p < DP_PIDS; p++) {
+        while (dp_n[p] && dp_id[p][0].ms <= (uint64_t)now - 1000) {
+            dp_drop(p, 0);
+        }
+    }
+}
+
+typedef struct dp_walk {
+    int p, i, bad;
+} dp_walk;
+
+static int dp_num(sv name)
+{
+    int x = 0;
+    for (size_t i = 1; i < name.len; i++) {
+        x = x * 10 + (name.ptr[i] - '0');
+    }
+    return x;
+}
+
+static void dp_producer(void *ctx, sv pid, size_t cnt)
+{
+    dp_walk *w = ctx;
+    w->p = dp_num(pid);
+    w->i = 0;
+    w->bad += cnt != (size_t)dp_n[w->p];
+}
+
+static void dp_iid_seen(void *ctx, sv iid, const stream_id *id)
+{
+    dp_walk *w = ctx;
+    int i = w->i++;
+    w->bad += i >= dp_n[w->p] || dp_num(iid) != dp_iid[w->p][i] || stream_id_cmp(id, &dp_id[w->p][i]) != 0;
+}
+
+static void dp_check(stream *s)
+{
+    uint64_t iids = 0;
+    size_t pids = 0;
+    for (int p = 0; p < DP_PIDS; p++) {
+        char pb[16], ib[16];
+        iids += (uint64_t)dp_n[p];
+        pids += dp_n[p] > 0;
+        for (int i = 0; i < dp_n[p]; i++) {
+            stream_id got;
+            CHECK(stream_idmp_find(s, name(pb, 'p', p), name(ib, 'i', dp_iid[p][i]), 0, &got) &&
+                  stream_id_cmp(&got, &dp_id[p][i]) == 0);
+        }
+    }
+    CHECK(stream_idmp_iids(s) == iids && stream_idmp_pids(s) == pids);
+    dp_walk w = {0, 0, 0};
+    static const stream_idmp_visitor v = {dp_producer, dp_iid_seen};
+    stream_idmp_walk(s, &v, &w);
+    CHECK(w.bad == 0);
+}
+
+static void test_defrag(size_t budget, int writes)
+{
+    memset(dp_n, 0, sizeof(dp_n));
+    dp_clock = 100000;
+    stream *s = stream_new();
+    s->idmp_maxsize = DP_IIDS;
+    s->idmp_duration = 1;
+    for (int i = 0; i < 6000; i++) {
+        int p = rand() % (DP_PIDS / 2);
+        dp_record(s, p, rand() % (p % 7 == 0 ? 80 : 10));
+    }
+    dp_check(s);
+    alloc_defrag_force(1);
+    unsigned long cursor = 0;
+    long calls = 0;
+    do {
+        s = stream_defrag(s, &cursor, budget);
+        calls++;
+        int op = rand() % 10;
+        if (!writes || !cursor) {
+            continue;
+        }
+        if (op < 6) { /* new producers too: the table grows and rehashes */
+            dp_record(s, rand() % DP_PIDS, rand() % 60);
+        } else if (op == 6) { /* producers forgotten under the walk */
+            dp_expire(s, 3000);
+        }
+        if (calls % 101 == 0) {
+            dp_check(s);
+        }
+    } while (cursor && calls < 1000000);
+    alloc_defrag_force(0);
+    CHECK(cursor == 0);
+    dp_check(s);
+    stream_free(s);
+}
+
 int main(void)
 {
     srand(4242);
+    test_defrag(3, 1);
+    test_defrag(1, 1);
+    test_defrag(40, 1);
+    test_defrag(1000000, 0);
     test_auto_iid();
     test_idle_producers_go();
     run(1, 100, 3000);

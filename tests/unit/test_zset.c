@@ -377,8 +377,297 @@ static void score_format(void)
     CHECK(same);
 }
 
+/* ---- active defragmentation ----
+ * A model of its own, for sets of thousands (several tree levels): members
+ * "m<id>" (some padded long), present[] and score[] by id. */
+
+#define DMAX 12000
+
+static int d_present[DMAX];
+static double d_score[DMAX];
+static int d_order[DMAX];
+
+static sv d_member(int id, char *buf)
+{
+    int len = snprintf(buf, 80, "m%d", id);
+    if (id % 13 == 0) {
+        len += snprintf(buf + len, 80 - (size_t)len, "-%040d", id); /* a longer element */
+    }
+    return (sv){buf, (size_t)len};
+}
+
+/* The id of member "m<id>..." (member bytes are not NUL-terminated). */
+static int d_id(sv m)
+{
+    int id = 0;
+    for (size_t i = 1; i < m.len && m.ptr[i] >= '0' && m.ptr[i] <= '9'; i++) {
+        id = id * 10 + (m.ptr[i] - '0');
+    }
+    return id < DMAX ? id : 0;
+}
+
+static int d_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    char bx[80], by[80];
+    return ordtree_cmp(d_score[x], d_member(x, bx), d_score[y], d_member(y, by));
+}
+
+/* The present ids in the set's order; returns their number. */
+static int d_sorted(void)
+{
+    int k = 0;
+    for (int id = 0; id < DMAX; id++) {
+        if (d_present[id]) {
+            d_order[k++] = id;
+        }
+    }
+    qsort(d_order, (size_t)k, sizeof(d_order[0]), d_cmp);
+    return k;
+}
+
+static double d_random_score(void)
+{
+    return (double)(util_rand64() % 40); /* many ties: member order matters */
+}
+
+static zset *d_add(zset *z, int id, double score)
+{
+    char buf[80];
+    int out;
+    z = zset_add(z, score, d_member(id, buf), 0, &out, NULL);
+    CHECK(out == (d_present[id] ? (score != d_score[id] ? ZADD_OUT_UPDATED : 0) : ZADD_OUT_ADDED));
+    d_present[id] = 1;
+    d_score[id] = score;
+    return z;
+}
+
+/* One write, as a command between two defrag calls would make: adds,
+ * score changes (moving an element in the order), removals, rank range
+ * deletes. */
+static zset *d_churn(zset *z, int ids)
+{
+    int id = (int)(util_rand64() % (uint64_t)ids);
+    char buf[80];
+    switch (util_rand64() % 4) {
+    case 0:
+    case 1: return d_add(z, id, d_random_score());
+    case 2: {
+        int removed;
+        z = zset_remove(z, d_member(id, buf), &removed);
+        CHECK(removed == d_present[id]);
+        d_present[id] = 0;
+        return z;
+    }
+    default: {
+        size_t len = zset_len(z);
+        if (len == 0) {
+            return z;
+        }
+        size_t start = util_rand64() % len, end = start + util_rand64() % 5;
+        zset_iter it;
+        sv m;
+        double s;
+        zset_iter_at(&it, z, start, 0);
+        for (size_t r = start; r < end && zset_iter_next(&it, &m, &s); r++) {
+            d_present[d_id(m)] = 0;
+        }
+        return zset_delete_ranks(z, start, end);
+    }
+    }
+}
+
+static void d_scan_mark(sv m, double s, void *ctx)
+{
+    int *seen = ctx;
+    int id = d_id(m);
+    seen[id]++;
+    CHECK(d_present[id] && d_score[id] == s);
+}
+
+/* Everything the set answers, against the model: both walks, rank and
+ * score of every member, rank lookups, score bounds, a full scan of the
+ * member dict, and members that are not there. */
+static void d_check(zset *z)
+{
+    int k = d_sorted();
+    CHECK(zset_len(z) == (size_t)k);
+    char buf[80];
+    zset_iter it;
+    sv m;
+    double s;
+    int fwd = 1, back = 1, ranks = 1, at = 1, i = 0;
+    zset_iter_at(&it, z, 0, 0);
+    for (; zset_iter_next(&it, &m, &s); i++) {
+        fwd &= i < k && sv_eq(m, d_member(d_order[i], buf)) && s == d_score[d_order[i]];
+    }
+    fwd &= i == k;
+    i = k - 1;
+    zset_iter_at(&it, z, (size_t)(k ? k - 1 : 0), 1);
+    for (; k && zset_iter_next(&it, &m, &s); i--) {
+        back &= i >= 0 && sv_eq(m, d_member(d_order[i], buf));
+    }
+    back &= i == -1;
+    for (i = 0; i < k; i++) {
+        double sc = NAN;
+        ranks &= zset_rank(z, d_member(d_order[i], buf), &sc) == i && sc == d_score[d_order[i]];
+        if (i % 37 == 0) {
+            zset_iter_at(&it, z, (size_t)i, 0);
+            at &= zset_iter_next(&it, &m, &s) && sv_eq(m, d_member(d_order[i], buf));
+        }
+    }
+    CHECK(fwd && back && ranks && at);
+    int absent = 1;
+    for (int id = 0; id < DMAX; id += 7) {
+        double sc;
+        absent &=
+            d_present[id] || (!zset_score(z, d_member(id, buf), &sc) && zset_rank(z, d_member(id, buf), NULL) < 0);
+    }
+    CHECK(absent);
+    int bounds = 1;
+    for (int q = 0; q < 8; q++) {
+        zscore_range r = {d_random_score(), d_random_score() + 5, q & 1, (q >> 1) & 1};
+        size_t start, end, ms = 0, me = 0;
+        zset_score_bounds(z, &r, &start, &end);
+        while ((int)ms < k && (r.minex ? d_score[d_order[ms]] <= r.min : d_score[d_order[ms]] < r.min)) {
+            ms++;
+        }
+        while ((int)me < k && (r.maxex ? d_score[d_order[me]] < r.max : d_score[d_order[me]] <= r.max)) {
+            me++;
+        }
+        bounds &= start == ms && end == me;
+    }
+    CHECK(bounds);
+    static int seen[DMAX];
+    memset(seen, 0, sizeof(seen));
+    unsigned long cursor = 0;
+    do {
+        cursor = zset_scan(z, cursor, d_scan_mark, seen);
+    } while (cursor != 0);
+    int once = 1;
+    for (int id = 0; id < DMAX; id++) {
+        once &= d_present[id] ? seen[id] >= 1 : seen[id] == 0;
+    }
+    CHECK(once);
+    CHECK(zset_mem(z) > 0);
+}
+
+/* Defrag to completion with every block forced to move, in steps of
+ * `budget` elements, optionally writing between the steps; then the whole
+ * set is checked. Returns the steps taken. */
+static zset *d_pass(zset *z, size_t budget, int churn, int ids, int *steps)
+{
+    unsigned long cursor = 0;
+    int calls = 0;
+    alloc_defrag_force(1);
+    do {
+        z = zset_defrag(z, &cursor, budget);
+        calls++;
+        if (churn) {
+            z = d_churn(z, ids);
+        }
+    } while (cursor != 0 && calls < 1000000);
+    alloc_defrag_force(0);
+    CHECK(cursor == 0);
+    *steps = calls;
+    return z;
+}
+
+static void defrag(void)
+{
+    util_rand_seed(21);
+    zset_set_limits(128, 64);
+    long long hits0, misses0, hits1, misses1;
+    int steps;
+
+    /* A listpack: one block, moved whole in one step (whatever cursor it
+     * is handed, as after a conversion); the handle changes. */
+    memset(d_present, 0, sizeof(d_present));
+    zset *z = zset_new(0, 0);
+    for (int id = 0; id < 100; id++) {
+        z = d_add(z, id, d_random_score());
+    }
+    CHECK(zset_is_listpack(z));
+    zset *was = z;
+    unsigned long cursor = 4242;
+    alloc_defrag_force(1);
+    z = zset_defrag(z, &cursor, 7);
+    alloc_defrag_force(0);
+    CHECK(cursor == 0 && z != was && zset_is_listpack(z));
+    d_check(z);
+    z = d_pass(z, 7, 1, 150, &steps);
+    CHECK(steps == 1);
+    d_check(z);
+    zset_free(z);
+
+    /* A small big-encoded set: under the budget, done in one step. */
+    memset(d_present, 0, sizeof(d_present));
+    z = zset_new(1000, 0);
+    for (int id = 0; id < 60; id++) {
+        z = d_add(z, id, d_random_score());
+    }
+    CHECK(!zset_is_listpack(z));
+    z = d_pass(z, 100, 0, 0, &steps);
+    CHECK(steps == 1);
+    d_check(z);
+    zset_free(z);
+
+    /* A big set over several tree levels: a quiet pass moves every element
+     * and node once (the struct, tables and tree nodes on top), in
+     * ceil(n / budget) steps. */
+    memset(d_present, 0, sizeof(d_present));
+    z = zset_new(0, 0);
+    for (int id = 0; id < DMAX; id++) {
+        z = d_add(z, id, d_random_score());
+    }
+    alloc_defrag_counts(&hits0, &misses0);
+    z = d_pass(z, 7, 0, 0, &steps);
+    alloc_defrag_counts(&hits1, &misses1);
+    CHECK(steps == (DMAX + 6) / 7);
+    CHECK(hits1 - hits0 > DMAX + DMAX / ORDTREE_LEAF_CAP);
+    d_check(z);
+
+    /* Then passes with writes between every step: adds, removals, score
+     * moves and rank deletes shift the rank cursor under it. */
+    for (int pass = 0; pass < 3; pass++) {
+        z = d_pass(z, 7 + (size_t)pass * 50, 1, DMAX, &steps);
+        d_check(z);
+    }
+    /* The set shrinking under the cursor: the next step finds it past the
+     * end and finishes. */
+    cursor = 0;
+    alloc_defrag_force(1);
+    for (int i = 0; i < 200; i++) {
+        z = zset_defrag(z, &cursor, 7);
+    }
+    CHECK(cursor > 0);
+    size_t len = zset_len(z);
+    zset_iter it;
+    sv m;
+    double s;
+    zset_iter_at(&it, z, 100, 0);
+    while (zset_iter_next(&it, &m, &s)) {
+        d_present[d_id(m)] = 0;
+    }
+    z = zset_delete_ranks(z, 100, len);
+    z = zset_defrag(z, &cursor, 7);
+    alloc_defrag_force(0);
+    CHECK(cursor == 0);
+    d_check(z);
+
+    /* Force off: only what the allocator advises (nothing without
+     * jemalloc) moves, and nothing breaks. */
+    cursor = 0;
+    do {
+        z = zset_defrag(z, &cursor, 64);
+    } while (cursor != 0);
+    d_check(z);
+    zset_free(z);
+}
+
 int main(void)
 {
+    defrag();
     score_format();
     run(16, 64, 20000, 1);
     run(128, 64, 20000, 2);
