@@ -10,6 +10,7 @@
 #include "base/sha1.h"
 #include "base/util.h"
 #include "persist/aof.h"
+#include "server/defrag.h"
 #include "server/persistence.h"
 #include "server/server.h"
 
@@ -225,6 +226,10 @@ static const char *const debug_help[] = {
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "AOF-WRITE-ERROR <ON|OFF>",
     "    Make every AOF write fail (ON) or work again (OFF), to test the error paths.",
+    "DEFRAG [FORCE] [STEPS <n>]",
+    "    Run the active defragmentation pass now: all of it, or <n> steps of it (a few",
+    "    keys, or part of a big value) from where the last call stopped. FORCE moves",
+    "    every block (to test pointer fix-ups). Replies with the blocks moved.",
     "DIGEST",
     "    Output a hex signature of the whole dataset.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -288,6 +293,30 @@ static void debug_htstats(client *c)
     str_free(out);
 }
 
+/* DEBUG DEFRAG [FORCE] [STEPS <n>] */
+static void debug_defrag(client *c)
+{
+    int force = 0;
+    long long steps = 0;
+    for (int i = 2; i < c->argc; i++) {
+        if (arg_is(c, i, "FORCE")) {
+            force = 1;
+        } else if (arg_is(c, i, "STEPS") && i + 1 < c->argc) {
+            if (!arg_ll(c, ++i, &steps)) {
+                return;
+            }
+            if (steps < 1) {
+                reply_err(c, "ERR STEPS must be positive");
+                return;
+            }
+        } else {
+            reply_err(c, "ERR syntax error");
+            return;
+        }
+    }
+    reply_int(R(c), defrag_pass_now(force, steps));
+}
+
 void cmd_debug(client *c)
 {
     if (arg_is(c, 1, "HELP") && c->argc == 2) {
@@ -345,6 +374,8 @@ void cmd_debug(client *c)
         debug_populate(c);
     } else if (arg_is(c, 1, "HTSTATS") && (c->argc == 3 || c->argc == 4)) {
         debug_htstats(c);
+    } else if (arg_is(c, 1, "DEFRAG")) {
+        debug_defrag(c);
     } else {
         reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
                    (int)c->argv[1].len, c->argv[1].ptr);

@@ -296,6 +296,11 @@ void db_swap_entry(db *d, kobj *old, kobj *repl)
     d->expires += (size_t)repl->has_expire - (size_t)old->has_expire;
 }
 
+void db_move_entry(db *d, kobj *old, kobj *repl)
+{
+    ktable_replace_moved(&d->keys, old, repl);
+}
+
 kobj *db_unlink(db *d, sv key)
 {
     kobj *o = ktable_unlink(&d->keys, key.ptr, key.len);

@@ -110,6 +110,10 @@ void db_set(db *d, kobj *o);
 void db_set_new(db *d, kobj *o);
 /* Puts `repl` in place of `old` (same key); frees neither. */
 void db_swap_entry(db *d, kobj *old, kobj *repl);
+/* The entry was moved in memory (active defragmentation): `repl` takes
+ * the place of old, which is already freed (only its address is used);
+ * nothing about the key changed, so no hook runs. */
+void db_move_entry(db *d, kobj *old, kobj *repl);
 /* Removes a key; returns 1 if it existed. Frees it (lazily when asked). */
 int db_delete(db *d, sv key);
 /* Removes and returns the entry without freeing it. */

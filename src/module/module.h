@@ -81,6 +81,8 @@ void module_event_persistence(int sub);
 void module_event_client(const client *c, int connected);
 void module_event_shutdown(void);
 void module_event_cron(void);
+/* Each module's RegisterDefragFunc callback: a defrag pass begins. */
+void module_defrag_globals(void);
 void module_event_swapdb(int a, int b);
 void module_event_role(int now_replica, const char *host, int port);
 void module_event_replica(int online);

@@ -138,6 +138,7 @@ typedef struct km_digest km_digest;
 typedef struct km_blocked km_blocked;
 typedef struct km_dict km_dict;
 typedef struct km_dict_iter km_dict_iter;
+typedef struct km_defrag_ctx km_defrag_ctx;
 typedef uint64_t km_timer_id;
 
 typedef int (*km_cmd_fn)(km_ctx *ctx, km_string **argv, int argc);
@@ -154,6 +155,8 @@ typedef size_t (*km_type_free_effort_fn)(km_string *key, const void *value);
 typedef void (*km_type_unlink_fn)(km_string *key, const void *value);
 typedef void *(*km_type_copy_fn)(km_string *fromkey, km_string *tokey, const void *value);
 typedef void (*km_timer_fn)(km_ctx *ctx, void *data);
+/* RegisterDefragFunc's callback: a module's global data. */
+typedef void (*km_defrag_fn)(km_defrag_ctx *ctx);
 typedef int (*km_notify_fn)(km_ctx *ctx, int type, const char *event, km_string *key);
 
 /* What CreateDataType reads; a module fills the fields of its version. */

@@ -445,9 +445,10 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
 /* ---- the look-up ---- */
 
 static const km_api_entry *const tables[] = {
-    km_api_core,   km_api_string,  km_api_reply, km_api_key,    km_api_call,   km_api_type,   km_api_thread,
-    km_api_notify, km_api_dict,    km_api_event, km_api_info,   km_api_filter, km_api_infofn, km_api_scan,
-    km_api_config, km_api_cmdinfo, km_api_fork,  km_api_shared, km_api_acl,    km_api_stream, km_api_auth,
+    km_api_core,   km_api_string, km_api_reply,  km_api_key,     km_api_call, km_api_type,
+    km_api_thread, km_api_notify, km_api_dict,   km_api_event,   km_api_info, km_api_filter,
+    km_api_infofn, km_api_scan,   km_api_config, km_api_cmdinfo, km_api_fork, km_api_shared,
+    km_api_acl,    km_api_stream, km_api_auth,   km_api_defrag,
 };
 
 int km_get_api(const char *name, void *out)

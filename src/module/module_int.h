@@ -53,6 +53,7 @@ struct km_module {
     int loading;                                       /* in OnLoad: data types may be created */
     int options;                                       /* SetModuleOptions' bits */
     void (*info_fn)(void *ictx, int for_crash_report); /* RegisterInfoFunc's */
+    km_defrag_fn defrag_fn;                            /* RegisterDefragFunc's */
     int nfilters;
 };
 
@@ -168,7 +169,7 @@ typedef struct km_api_entry {
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
     km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_fork[], km_api_shared[], km_api_acl[], km_api_stream[],
-    km_api_auth[];
+    km_api_auth[], km_api_defrag[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -209,6 +210,8 @@ typedef struct km_value {
 } km_value;
 km_value *km_value_new(km_type *t, void *v);
 void km_value_free(km_value *mv);
+/* ---- module_defrag.c: type_ops.defrag for module values ---- */
+void *km_value_defrag(km_value *mv, sv key, int dbid, unsigned long *cursor, size_t budget);
 
 /* ---- module_thread.c ---- */
 extern pthread_mutex_t km_gil;

@@ -168,8 +168,13 @@ static size_t value_length(const void *v)
     return 1; /* never an empty collection */
 }
 
-static const type_ops module_ops = {"module",       value_free,   value_dup,   value_mem,
-                                    value_encoding, value_digest, value_length};
+static void *value_defrag(void *v, sv key, int dbid, unsigned long *cursor, size_t budget)
+{
+    return km_value_defrag(v, key, dbid, cursor, budget);
+}
+
+static const type_ops module_ops = {"module",       value_free,   value_dup,    value_mem,
+                                    value_encoding, value_digest, value_length, value_defrag};
 
 void module_init(void)
 {

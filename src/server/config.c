@@ -58,8 +58,9 @@ struct config_def {
     const char *dflt;
     int mutable_;
     const config_enum *enums;
-    /* CFG_SPECIAL: parse into the server struct / render back. CFG_STR:
-     * set, when given, only checks a value before it is stored. */
+    /* CFG_SPECIAL: parse into the server struct / render back. CFG_STR
+     * and CFG_BOOL: set, when given, only checks a value before it is
+     * stored. */
     int (*set)(const char *val, char *err, size_t errlen);
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
@@ -714,9 +715,8 @@ static void apply_syslog(void)
  * cluster ones change nothing in a standalone Redis either). README.md
  * lists them. */
 static struct {
-    long long defrag_ignore_bytes, defrag_max_scan_fields, socket_mark_id, cluster_node_timeout;
+    long long socket_mark_id, cluster_node_timeout;
     unsigned long long cluster_link_sendbuf_limit;
-    int defrag_lower, defrag_upper, defrag_cycle_min, defrag_cycle_max;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
     int propagation_error, shutdown_timeout;
     char *bind_source_addr, *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
@@ -732,27 +732,18 @@ static struct {
 static const config_enum enum_propagation_error[] = {{"ignore", 0}, {"panic", 1}, {"panic-on-replicas", 2}, {NULL, 0}};
 static const config_enum enum_endpoint_type[] = {{"ip", 0}, {"hostname", 1}, {"unknown-endpoint", 2}, {NULL, 0}};
 
-/* activedefrag: as in Debian's redis-server, which also runs on the system
- * jemalloc: "yes" is refused with Redis's words. */
-static int set_activedefrag(const char *val, char *err, size_t errlen)
+/* activedefrag: Keel moves blocks by asking the stock jemalloc where they
+ * sit (base/alloc.h), so it needs no patched allocator; a build on another
+ * allocator (the sanitizer build) refuses "yes" with Redis's words. */
+static int check_activedefrag(const char *val, char *err, size_t errlen)
 {
-    int i = yes_no(val);
-    if (i < 0) {
-        snprintf(err, errlen, "argument must be 'yes' or 'no'");
-        return -1;
-    }
-    if (i == 1) {
+    if (yes_no(val) == 1 && !alloc_defrag_supported()) {
         snprintf(err, errlen,
                  "Active defragmentation cannot be enabled: it requires a Redis server compiled with a "
                  "modified Jemalloc like the one shipped by default with the Redis source distribution");
         return -1;
     }
     return 0;
-}
-
-static str get_activedefrag(void)
-{
-    return str_new("no", 2);
 }
 
 /* cluster-enabled: Keel has no cluster mode, so only "no". */
@@ -1111,14 +1102,14 @@ static config_def defs[] = {
     {"syslog-ident", NULL, CFG_STR, S(syslog_ident), 0, 0, "redis", 0, NULL, NULL, NULL, apply_syslog},
     {"syslog-facility", NULL, CFG_ENUM, S(syslog_facility), 0, 0, "local0", 0, enum_syslog_facility, NULL, NULL,
      apply_syslog},
-    {"activedefrag", NULL, CFG_SPECIAL, NULL, 0, 0, "no", 1, NULL, set_activedefrag, get_activedefrag, NULL},
-    {"active-defrag-ignore-bytes", NULL, CFG_MEM, I(defrag_ignore_bytes), 1, LLONG_MAX, "100mb", 1, NULL, NULL, NULL,
+    {"activedefrag", NULL, CFG_BOOL, S(activedefrag), 0, 1, "no", 1, NULL, check_activedefrag, NULL, NULL},
+    {"active-defrag-ignore-bytes", NULL, CFG_MEM, S(defrag_ignore_bytes), 1, LLONG_MAX, "100mb", 1, NULL, NULL, NULL,
      NULL},
-    {"active-defrag-threshold-lower", NULL, CFG_INT, I(defrag_lower), 0, 1000, "10", 1, NULL, NULL, NULL, NULL},
-    {"active-defrag-threshold-upper", NULL, CFG_INT, I(defrag_upper), 0, 1000, "100", 1, NULL, NULL, NULL, NULL},
-    {"active-defrag-cycle-min", NULL, CFG_INT, I(defrag_cycle_min), 1, 99, "1", 1, NULL, NULL, NULL, NULL},
-    {"active-defrag-cycle-max", NULL, CFG_INT, I(defrag_cycle_max), 1, 99, "25", 1, NULL, NULL, NULL, NULL},
-    {"active-defrag-max-scan-fields", NULL, CFG_LL, I(defrag_max_scan_fields), 1, LLONG_MAX, "1000", 1, NULL, NULL,
+    {"active-defrag-threshold-lower", NULL, CFG_INT, S(defrag_lower), 0, 1000, "10", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-threshold-upper", NULL, CFG_INT, S(defrag_upper), 0, 1000, "100", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-cycle-min", NULL, CFG_INT, S(defrag_cycle_min), 1, 99, "1", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-cycle-max", NULL, CFG_INT, S(defrag_cycle_max), 1, 99, "25", 1, NULL, NULL, NULL, NULL},
+    {"active-defrag-max-scan-fields", NULL, CFG_LL, S(defrag_max_scan_fields), 1, LLONG_MAX, "1000", 1, NULL, NULL,
      NULL, NULL},
     {"maxmemory-clients", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_maxmemory_clients, get_maxmemory_clients,
      NULL},
@@ -1244,6 +1235,9 @@ static int set_def(config_def *d, const char *val, char *err, size_t errlen)
         int i = yes_no(val);
         if (i < 0) {
             snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        if (d->set && d->set(val, err, errlen) < 0) {
             return -1;
         }
         *(int *)d->ptr = i;

@@ -16,6 +16,7 @@
 #include "persist/aof.h"
 #include "repl/repl.h"
 #include "script/lua.h"
+#include "server/defrag.h"
 #include "server/instant.h"
 #include "server/io_threads.h"
 #include "server/latency.h"
@@ -149,6 +150,8 @@ static str section_memory(str s)
     size_t dataset = used > overhead ? used - overhead : 0;
     double frag = used ? (double)rss / (double)used : 0;
     double alloc_frag = allocated ? (double)active / (double)allocated : 1;
+    defrag_info dfi;
+    defrag_get_info(&dfi);
     char lua_h[32], vm_total_h[32], scripts_h[32];
     size_t lua = script_eval_vm_memory(), vm_total = lua + script_functions_vm_memory();
     size_t scripts = script_eval_cache_memory() + script_functions_memory();
@@ -205,7 +208,7 @@ static str section_memory(str s)
                    "mem_cluster_links:0\r\n"
                    "mem_aof_buffer:%zu\r\n"
                    "mem_allocator:%s\r\n"
-                   "active_defrag_running:0\r\n"
+                   "active_defrag_running:%d\r\n"
                    "lazyfree_pending_objects:%zu\r\n"
                    "lazyfreed_objects:%zu\r\n",
                    used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0, overhead,
@@ -218,13 +221,16 @@ static str section_memory(str s)
                    (long long)resident - (long long)active, resident ? (double)rss / (double)resident : 1,
                    (long long)rss - (long long)resident, frag, (long long)rss - (long long)used,
                    server_memory_not_counted(), repl_backlog_memory(), repl_backlog_memory() + replicas_mem,
-                   replicas_mem, clients_mem, aof_buffer_memory(), alloc_name(), lazyfree_pending(), lazyfree_freed());
+                   replicas_mem, clients_mem, aof_buffer_memory(), alloc_name(), dfi.running, lazyfree_pending(),
+                   lazyfree_freed());
     return s;
 }
 
 static str section_stats(str s)
 {
     str sync = repl_sync_stats(str_empty(96));
+    defrag_info dfi;
+    defrag_get_info(&dfi);
     long long grown, shrunk;
     rbuf_resizes(&grown, &shrunk);
     s = str_printf(
@@ -257,13 +263,12 @@ static str section_stats(str s)
         "total_forks:%lld\r\n"
         "migrate_cached_sockets:%d\r\n"
         "slave_expires_tracked_keys:%zu\r\n"
-        /* activedefrag cannot be turned on (config.c), so these stay 0 */
-        "active_defrag_hits:0\r\n"
-        "active_defrag_misses:0\r\n"
-        "active_defrag_key_hits:0\r\n"
-        "active_defrag_key_misses:0\r\n"
-        "total_active_defrag_time:0\r\n"
-        "current_active_defrag_time:0\r\n"
+        "active_defrag_hits:%lld\r\n"
+        "active_defrag_misses:%lld\r\n"
+        "active_defrag_key_hits:%lld\r\n"
+        "active_defrag_key_misses:%lld\r\n"
+        "total_active_defrag_time:%lld\r\n"
+        "current_active_defrag_time:%lld\r\n"
         "client_query_buffer_limit_disconnections:%lld\r\n"
         "client_output_buffer_limit_disconnections:%lld\r\n"
         "unexpected_error_replies:%lld\r\n"
@@ -292,7 +297,8 @@ static str section_stats(str s)
         server.stats.evictedkeys, server.stats.evicted_clients,
         server.stats.eviction_exceeded_ms + server_eviction_exceeded_current_ms(),
         server_eviction_exceeded_current_ms(), server.stats.keyspace_hits, server.stats.keyspace_misses,
-        server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(),
+        server.stats.latest_fork_usec, server.stats.total_forks, migrate_cached(), repl_tracked_expires(), dfi.hits,
+        dfi.misses, dfi.key_hits, dfi.key_misses, dfi.total_ms, dfi.current_ms,
         server.stats.client_qbuf_limit_disconnections, server.stats.client_outbuf_limit_disconnections,
         server.stats.unexpected_error_replies, server.stats.total_error_replies, server.stats.reads_processed,
         server.stats.writes_processed, server.stats.io_threaded_reads, server.stats.io_threaded_writes, shrunk, grown,

@@ -26,6 +26,7 @@
 #include "script/lua.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/defrag.h"
 #include "server/hotkeys.h"
 #include "server/instant.h"
 #include "server/io_threads.h"
@@ -190,6 +191,7 @@ static long cron(ev_loop *l, long long id, void *data)
     }
     /* Hash fields with TTLs that nobody reads: a bounded sweep. */
     hash_active_expire();
+    defrag_cron();
     /* Bytes per type: a bounded step of the pass (db/type_memory.h). */
     type_memory_step(server.dbs, server.cfg.databases, server.now_ms);
     /* Keyspace tables: resize after deletes, rehash 1 ms per db at most. */

@@ -283,8 +283,15 @@ typedef struct server_config {
     char *oom_score_adj_values;
     int disable_thp;
     int jemalloc_bg_thread;
-    int supervised;               /* SUPERVISED_* (server/supervise.h) */
-    int active_expire_effort;     /* 1-10: the expiry cycle's share of the cron period */
+    int supervised;           /* SUPERVISED_* (server/supervise.h) */
+    int active_expire_effort; /* 1-10: the expiry cycle's share of the cron period */
+    /* Active defragmentation (server/defrag.h): thresholds in percent of
+     * fragmentation, effort in percent of the CPU. */
+    int activedefrag;
+    long long defrag_ignore_bytes;
+    int defrag_lower, defrag_upper;
+    int defrag_cycle_min, defrag_cycle_max;
+    long long defrag_max_scan_fields;
     int replica_ignore_maxmemory; /* a replica leaves eviction to its primary */
     int shutdown_on_sigint;       /* SHUTDOWN_* flags for the signal's shutdown */
     int shutdown_on_sigterm;

@@ -473,6 +473,8 @@ ACCEPTED_DEFAULTS = {
 # Values only Keel accepts (CONFIG SET answers OK where Redis 7.0 refuses).
 KEEL_ONLY_VALUES = {
     ("loglevel", "nothing"): "Redis 7.2's level, kept as a deliberate superset (the error text stays 7.0's)",
+    ("activedefrag", "yes"): "Keel defragments on the stock jemalloc, which Debian's Redis cannot (test_defrag.py)",
+    ("activedefrag", "YES"): "the same, in capitals",
 }
 # Parameters only Keel has: its own features, and 7.2's set-max-listpack-*.
 KEEL_ONLY_PARAMS = {

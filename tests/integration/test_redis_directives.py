@@ -59,7 +59,7 @@ def test_values_set_and_refused_as_redis(r, redis_ref):
         c.config_set("shutdown-on-sigterm", "default")
         c.config_set("cluster-node-timeout", 15000)
         c.config_set("propagation-error-behavior", "ignore")
-    for name, value in (("activedefrag", "yes"), ("active-expire-effort", "11"), ("active-expire-effort", "0"),
+    for name, value in (("active-expire-effort", "11"), ("active-expire-effort", "0"),
                         ("shutdown-on-sigterm", "sometimes"), ("shutdown-on-sigint", "save nosave"),
                         ("supervised", "systemd"),
                         ("syslog-enabled", "yes"), ("cluster-enabled", "yes")):
