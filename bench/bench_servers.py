@@ -42,6 +42,14 @@ def start(binary, tmp, name, extra, bench):
     raise SystemExit("%s bench: %s did not start" % (bench, name))
 
 
+def stop_all(procs, tmp):
+    """Kills the servers a bench started and removes its directory."""
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def rps(port, pipeline, n, args, keyspace=100000, row=None):
     """Requests per second of redis-benchmark -c 50 at `pipeline` with
     `args` (-t tests, or a command); the CSV row whose name starts with

@@ -17,12 +17,11 @@ Environment: BENCH_IDMP_ROUNDS [2], BENCH_IDMP_N (requests at pipeline 1)
 Never fails because of slowness: the exit status is non-zero only when a
 server cannot start."""
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 
-from bench_servers import rps, start
+from bench_servers import rps, start, stop_all
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
@@ -70,10 +69,7 @@ def main():
                                                                            ki / rp))
         return 0
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import urllib.request
 
-from bench_servers import free_port, rps, start
+from bench_servers import free_port, rps, start, stop_all
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
@@ -79,10 +79,7 @@ def main():
             print("| %s P%d | %.0f | %.0f | %.3f |" % (name.upper(), p, a, b, a / b if b else float("nan")))
         return 0
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

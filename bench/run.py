@@ -154,7 +154,7 @@ Usage: bench/run.py [--write-docs]      (make bench runs it)
 
 Settings come from environment variables (defaults in brackets):
   BENCH_QUICK=1        a fast smoke run (1 round, small counts)
-  BENCH_ROUNDS         rounds per test [4]
+  BENCH_ROUNDS         rounds per test [3: make bench stays under 10 minutes]
   BENCH_N              SET/GET/INCR requests at pipeline 1 [50000]
   BENCH_NP             SET/GET/INCR requests at pipeline 16 [1000000]
   BENCH_LOADGEN_N      requests per [loadgen P1] row [75000]
@@ -179,7 +179,7 @@ Settings come from environment variables (defaults in brackets):
   BENCH_RDB_MB         size of the persistence section's RDB in MB
                        [1000; 100 with BENCH_QUICK]
   BENCH_RDB_VALUE      bytes per string value of that RDB [1000]
-  BENCH_RDB_ROUNDS     rounds of the RDB load test [2]
+  BENCH_RDB_ROUNDS     rounds of the RDB load test [1]
   BENCH_BGSAVE_ROUNDS  of those, rounds that also measure BGSAVE under
                        writes [1] (a 1 GB BGSAVE under the flood takes
                        about 30 s on 2 cores)
@@ -250,7 +250,7 @@ def env_int(name, default):
 
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
-ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 4)
+ROUNDS = env_int("BENCH_ROUNDS", 1 if QUICK else 3)
 N1 = env_int("BENCH_N", 10000 if QUICK else 50000)
 N16 = env_int("BENCH_NP", 50000 if QUICK else 1000000)
 PUBSUB_N = env_int("BENCH_PUBSUB_N", N1 // 2)
@@ -263,7 +263,7 @@ SECTIONS = set((os.environ.get("BENCH_SECTIONS") or
                .split(","))
 RDB_MB = env_int("BENCH_RDB_MB", 100 if QUICK else 1000)
 RDB_VALUE = env_int("BENCH_RDB_VALUE", 1000)
-RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 2)
+RDB_ROUNDS = env_int("BENCH_RDB_ROUNDS", 1)
 BGSAVE_ROUNDS = min(RDB_ROUNDS, env_int("BENCH_BGSAVE_ROUNDS", 1))
 ONLY = os.environ.get("BENCH_ONLY", "")
 KEEL_EXTRA = os.environ.get("BENCH_KEEL_ARGS", "").split()
@@ -293,8 +293,12 @@ class BenchError(Exception):
     """A real error (a server would not start or died): exit non-zero."""
 
 
+T0 = time.time()
+
+
 def log(msg):
-    print(msg, flush=True)
+    """Progress lines carry the seconds since start, so a slow section shows."""
+    print("[%4ds] %s" % (time.time() - T0, msg), flush=True)
 
 
 # ---- a minimal RESP2 client (control traffic only; load goes through
