@@ -366,3 +366,24 @@ def test_cycle_under_writes_matches_a_twin(keel):
     assert ca.execute_command("DEBUG", "DIGEST") == cb.execute_command("DEBUG", "DIGEST")
     ca.close()
     cb.close()
+
+
+def test_activedefrag_in_the_config_file(keel, tmp_path):
+    """A redis.conf with `activedefrag yes` starts Keel (jemalloc) with the
+    cycle on, or (another allocator) stops it with Redis's words, as
+    Debian's Redis stops."""
+    from conftest import SERVER
+    from persist_util import start_expect_failure
+
+    probe = keel("--save", "")
+    on_jemalloc = jemalloc(probe.client())
+    if on_jemalloc:
+        s = keel("--save", "", "--activedefrag", "yes", "--active-defrag-cycle-max", "50")
+        c = s.client()
+        assert c.config_get("activedefrag") == {"activedefrag": "yes"}
+        assert c.config_get("active-defrag-cycle-max") == {"active-defrag-cycle-max": "50"}
+        c.close()
+    else:
+        rc, log = start_expect_failure(SERVER, str(tmp_path), "--activedefrag", "yes")
+        assert rc != 0
+        assert "Active defragmentation cannot be enabled" in log
