@@ -323,6 +323,12 @@ void *alloc_defrag(void *p)
     return move_block(p, malloc_usable_size(p));
 }
 
+void *alloc_defrag_keep(void *p)
+{
+    void *moved = alloc_defrag(p);
+    return moved ? moved : p;
+}
+
 void alloc_fail_after(long n)
 {
     fail_countdown = n;

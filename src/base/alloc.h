@@ -38,6 +38,9 @@ void alloc_stats(size_t *allocated, size_t *active, size_t *resident);
  * block (same size class, so used_memory does not change), else returns
  * NULL and p stays. Only for blocks of alloc_mem/alloc_zero/alloc_resize. */
 void *alloc_defrag(void *p);
+/* alloc_defrag for a caller that only stores the result back: the moved
+ * block, or p itself when it stays. */
+void *alloc_defrag_keep(void *p);
 /* 1 when the allocator can answer (jemalloc builds). */
 int alloc_defrag_supported(void);
 /* Tests: when on, alloc_defrag moves every block it is given, whatever the

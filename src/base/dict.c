@@ -450,10 +450,7 @@ unsigned long dict_defrag_nodes(dict *d, unsigned long cursor, size_t budget)
 void dict_defrag_tables(dict *d)
 {
     for (int t = 0; t < 2; t++) {
-        dnode **moved = alloc_defrag(d->table[t]);
-        if (moved) {
-            d->table[t] = moved;
-        }
+        d->table[t] = alloc_defrag_keep(d->table[t]);
     }
 }
 

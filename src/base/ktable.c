@@ -505,6 +505,16 @@ void *ktable_unlink(ktable *t, const char *key, size_t len)
     return p;
 }
 
+/* repl takes old's slot; same key, same hash, so tag and distance stay. */
+static void put_in_slot(ktable *t, int tab, size_t pos, const void *old, void *repl)
+{
+    uint64_t x = t->slots[tab][pos];
+    t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, 0) & PTR_MASK);
+    if (t->last_node == old) {
+        t->last_node = repl;
+    }
+}
+
 void ktable_replace(ktable *t, void *old, void *repl)
 {
     int tab;
@@ -516,15 +526,10 @@ void ktable_replace(ktable *t, void *old, void *repl)
     if (pos == SIZE_MAX) {
         PANIC("ktable_replace: the key is not in the table");
     }
-    uint64_t x = t->slots[tab][pos];
-    if (slot_ptr(x) != old) {
+    if (slot_ptr(t->slots[tab][pos]) != old) {
         PANIC("ktable_replace: the key is held by another entry");
     }
-    /* Same key, same hash: the tag and distance stay. */
-    t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, 0) & PTR_MASK);
-    if (t->last_node == old) {
-        t->last_node = repl;
-    }
+    put_in_slot(t, tab, pos, old, repl);
 }
 
 /* The slot holding addr, whose key hashes to h, found by address alone:
@@ -555,11 +560,7 @@ void ktable_replace_moved(ktable *t, const void *old, void *repl)
     for (int tab = 0; tab <= t->rehashing; tab++) {
         size_t pos = search_addr(t, tab, old, h);
         if (pos != SIZE_MAX) {
-            uint64_t x = t->slots[tab][pos];
-            t->slots[tab][pos] = (x & ~PTR_MASK) | (pack(repl, 0) & PTR_MASK);
-            if (t->last_node == old) {
-                t->last_node = repl;
-            }
+            put_in_slot(t, tab, pos, old, repl);
             return;
         }
     }

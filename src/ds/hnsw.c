@@ -668,22 +668,16 @@ hnsw *hnsw_new(uint32_t dim, int quant, uint32_t m, uint64_t seed)
 
 /* Only the graph points at its struct's blocks; the scratch holds no
  * state between calls, so it moves like the rest. */
-static void *defrag_or_keep(void *p)
-{
-    void *m = alloc_defrag(p);
-    return m ? m : p;
-}
-
 hnsw *hnsw_defrag_top(hnsw *h)
 {
-    h = defrag_or_keep(h);
-    h->nodes = defrag_or_keep(h->nodes);
-    h->cand.a = defrag_or_keep(h->cand.a);
-    h->res.a = defrag_or_keep(h->res.a);
-    h->w = defrag_or_keep(h->w);
-    h->tmp = defrag_or_keep(h->tmp);
-    h->fbuf = defrag_or_keep(h->fbuf);
-    h->qbuf = defrag_or_keep(h->qbuf);
+    h = alloc_defrag_keep(h);
+    h->nodes = alloc_defrag_keep(h->nodes);
+    h->cand.a = alloc_defrag_keep(h->cand.a);
+    h->res.a = alloc_defrag_keep(h->res.a);
+    h->w = alloc_defrag_keep(h->w);
+    h->tmp = alloc_defrag_keep(h->tmp);
+    h->fbuf = alloc_defrag_keep(h->fbuf);
+    h->qbuf = alloc_defrag_keep(h->qbuf);
     return h;
 }
 

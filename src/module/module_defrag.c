@@ -103,10 +103,7 @@ void module_defrag_globals(void)
  * done; a value left for later carries its module cursor plus one. */
 void *km_value_defrag(km_value *mv, sv key, int dbid, unsigned long *cursor, size_t budget)
 {
-    km_value *moved = alloc_defrag(mv);
-    if (moved) {
-        mv = moved;
-    }
+    mv = alloc_defrag_keep(mv);
     km_type_defrag_fn fn = (km_type_defrag_fn)mv->type->m.defrag;
     if (!fn) {
         *cursor = 0;

@@ -149,6 +149,12 @@ static int pass_step(int64_t deadline_us, long long max_steps)
     }
 }
 
+static void pass_end(void)
+{
+    st.open = 0;
+    later_clear();
+}
+
 static void pass_reset(void)
 {
     later_clear();
@@ -196,8 +202,7 @@ static void cycle_end(const char *why)
     log_msg(LOG_VERBOSE, "Active defrag %s after %lld ms: fragmentation now %.0f%% (%zu bytes)", why,
             (long long)(took / 1000), pct, bytes);
     st.running = 0;
-    st.open = 0;
-    later_clear();
+    pass_end();
 }
 
 void defrag_cron(void)
@@ -260,8 +265,7 @@ long long defrag_pass_now(int force, long long steps)
         pass_reset();
     }
     if (pass_step(0, steps)) {
-        st.open = 0;
-        later_clear();
+        pass_end();
     }
     alloc_defrag_force(0);
     return moved_so_far() - before;

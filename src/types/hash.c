@@ -896,10 +896,7 @@ hash *hash_defrag(hash *h, unsigned long *cursor, size_t budget)
     }
     case HASH_ENC_LPEX: {
         hash_lpex *x = LPX(h);
-        lp *l = alloc_defrag(x->l);
-        if (l) {
-            x->l = l;
-        }
+        x->l = alloc_defrag_keep(x->l);
         hash_lpex *moved = alloc_defrag(x);
         *cursor = 0;
         return moved ? tag_lpex(moved) : h;

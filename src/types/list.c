@@ -891,10 +891,7 @@ static list_node *defrag_node(list *l, list_node *n)
 list *list_defrag(list *l, unsigned long *cursor, size_t budget)
 {
     if (*cursor == 0) {
-        list *moved = alloc_defrag(l);
-        if (moved) {
-            l = moved;
-        }
+        l = alloc_defrag_keep(l);
     }
     if (*cursor >= l->len) {
         *cursor = 0;

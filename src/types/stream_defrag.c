@@ -82,20 +82,12 @@ static void *move_nack(void *val, const stream_id *key, void *ctx)
 
 static size_t group_top(stream *s, int gi)
 {
-    stream_group *g = alloc_defrag(s->groups[gi]);
-    if (g) {
-        s->groups[gi] = g;
-    } else {
-        g = s->groups[gi];
-    }
+    stream_group *g = s->groups[gi] = alloc_defrag_keep(s->groups[gi]);
     str name = str_defrag(g->name);
     if (name) {
         g->name = name;
     }
-    stream_consumer **arr = alloc_defrag(g->consumers);
-    if (arr) {
-        g->consumers = arr;
-    }
+    g->consumers = alloc_defrag_keep(g->consumers);
     return 1;
 }
 
@@ -138,14 +130,8 @@ stream *stream_defrag(stream *s, unsigned long *cursor, size_t budget)
     size_t spent = 0;
     budget = budget ? budget : 1;
     if (phase == PH_START) {
-        stream *m = alloc_defrag(s);
-        if (m) {
-            s = m;
-        }
-        stream_group **groups = alloc_defrag(s->groups);
-        if (groups) {
-            s->groups = groups;
-        }
+        s = alloc_defrag_keep(s);
+        s->groups = alloc_defrag_keep(s->groups);
         stream_idmp_defrag_top(s);
         s->defrag_at = (stream_id){0, 0};
         phase = PH_BLOCKS;

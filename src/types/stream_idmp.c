@@ -402,10 +402,7 @@ static dnode *move_producer(dnode *n, void *ctx)
         if (moved) {
             p = moved;
         }
-        idmp_iid **r = alloc_defrag(p->ring);
-        if (r) {
-            p->ring = r;
-        }
+        p->ring = alloc_defrag_keep(p->ring);
         dict_defrag_tables(&p->index);
         w->spent++;
         ring = 1;
@@ -427,10 +424,7 @@ void stream_idmp_defrag_top(stream *s)
     if (!s->idmp) {
         return;
     }
-    struct stream_idmp *m = alloc_defrag(s->idmp);
-    if (m) {
-        s->idmp = m;
-    }
+    s->idmp = alloc_defrag_keep(s->idmp);
     dict_defrag_tables(&s->idmp->producers);
 }
 

@@ -325,14 +325,8 @@ static ordtree_elem *move_item(ordtree_elem *e, void *ctx)
 vset *vset_defrag(vset *v, unsigned long *cursor, size_t budget)
 {
     if (*cursor == 0) {
-        vset *m = alloc_defrag(v);
-        if (m) {
-            v = m;
-        }
-        float *p = alloc_defrag(v->proj);
-        if (p) {
-            v->proj = p;
-        }
+        v = alloc_defrag_keep(v);
+        v->proj = alloc_defrag_keep(v->proj);
         v->h = hnsw_defrag_top(v->h);
         dict_defrag_tables(&v->items);
     }
