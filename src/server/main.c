@@ -283,6 +283,23 @@ static void write_pidfile(void)
     }
 }
 
+/* The start-up banner: with always-show-logo, or on a terminal with no log
+ * file, as Redis shows its logo. Tools that start servers (Redis's own test
+ * suite among them) wait for its "PID: n" to know the server is up. */
+static void show_banner(void)
+{
+    int tty = !server.cfg.syslog_enabled && !(server.cfg.logfile && server.cfg.logfile[0]) && isatty(STDOUT_FILENO);
+    if (!server.cfg.always_show_logo && !tty) {
+        log_msg(LOG_NOTICE, "Running mode=standalone, port=%d.", server.cfg.port);
+        return;
+    }
+    log_msg(LOG_NOTICE, "   _  __          _ ");
+    log_msg(LOG_NOTICE, "  | |/ /___  ___ | |   Keel %s (Redis %s compatible), %d bits", KEEL_VERSION,
+            KEEL_REDIS_COMPAT_VERSION, (int)(sizeof(void *) * 8));
+    log_msg(LOG_NOTICE, "  | ' </ -_)/ -_)| |   Running in standalone mode");
+    log_msg(LOG_NOTICE, "  |_|\\_\\___|\\___||_|   Port: %d PID: %d", server.cfg.port, (int)getpid());
+}
+
 static void daemonize(void)
 {
     if (fork() != 0) {
@@ -633,6 +650,7 @@ int main(int argc, char **argv)
     if (open_listeners() < 0) {
         return 1;
     }
+    show_banner();
     server.loading = 1;
     server.loading_start_ms = server_ms();
     int loaded = persistence_load();

@@ -970,3 +970,20 @@ def test_instantaneous_rates_follow_the_load(server):
     assert st["instantaneous_input_kbps"] > 10 and st["instantaneous_output_kbps"] > 1
     time.sleep(2.2)  # 16 samples of an idle server
     assert c.info("stats")["instantaneous_ops_per_sec"] < 50
+
+
+def test_start_up_banner_follows_always_show_logo(keel):
+    """With always-show-logo the log carries a banner with "PID: n" (tools
+    that start servers, Redis's own test suite among them, wait for it);
+    without it, on a pipe, Redis's one line "Running mode=..., port=...".
+    Either way the banner comes before the data loads."""
+    s = keel("--always-show-logo", "yes")
+    log = s.log_text()
+    assert " PID: %d" % s.proc.pid in log
+    assert "Port: %d" % s.port in log
+    assert "Running mode=" not in log
+    assert log.index("PID: %d" % s.proc.pid) < log.index("Ready to accept connections")
+    s2 = keel()
+    log2 = s2.log_text()
+    assert "Running mode=standalone, port=%d." % s2.port in log2
+    assert " PID: " not in log2
