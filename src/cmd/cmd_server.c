@@ -520,22 +520,8 @@ void cmd_config(client *c)
 
 void cmd_info(client *c)
 {
-    str out;
-    if (c->argc == 1) {
-        out = info_generate("default", 0, 0);
-    } else {
-        out = str_empty(1024);
-        for (int i = 1; i < c->argc; i++) {
-            char name[64];
-            snprintf(name, sizeof(name), "%.*s", (int)c->argv[i].len, c->argv[i].ptr);
-            int all = strcasecmp(name, "all") == 0, every = strcasecmp(name, "everything") == 0;
-            str part = info_generate(name, all, every);
-            if (str_len(out) && str_len(part)) {
-                out = str_append_cstr(out, "\r\n");
-            }
-            out = str_append(out, part, str_len(part));
-            str_free(part);
-        }
+    str out = info_generate(c->argv + 1, c->argc - 1);
+    if (c->argc > 1) {
         /* Modules' own sections come once, after the server's. */
         out = module_info_sections(out, c->argv + 1, c->argc - 1);
     }

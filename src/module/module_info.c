@@ -26,8 +26,7 @@ static km_server_info *api_get_server_info(km_ctx *ctx, const char *section)
 {
     (void)ctx;
     const char *name = section && section[0] ? section : "default";
-    int all = strcasecmp(name, "all") == 0, everything = strcasecmp(name, "everything") == 0;
-    str text = info_generate(all || everything ? "default" : name, all, everything);
+    str text = info_generate(&(sv){name, strlen(name)}, 1);
     km_server_info *si = alloc_mem(sizeof(*si));
     dict_init(&si->fields, &dict_type_entry);
     const char *p = text, *end = text + str_len(text);

@@ -385,7 +385,7 @@ static int client_unblock(client *c)
     int kind = t->bstate->timeout_reply;
     unblock(t);
     if (as_error) {
-        reply_err(t, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        reply_err_to_blocked(t, t->cmd, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
     } else {
         reply_timeout(t, kind);
     }

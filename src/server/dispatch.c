@@ -42,6 +42,16 @@ void stats_count_rejected(command *cmd)
     errors_seen = server.stats.total_error_replies;
 }
 
+void reply_err_to_blocked(client *c, command *cmd, const char *msg)
+{
+    long long before = server.stats.total_error_replies;
+    reply_err(c, msg);
+    errors_seen += server.stats.total_error_replies - before;
+    if (cmd) {
+        cmd->st.failed_calls++;
+    }
+}
+
 static void reply_unknown(client *c)
 {
     /* As Redis: the quoted arguments together show at most ~128 bytes. */
@@ -275,9 +285,13 @@ void dispatch_call(client *c, command *cmd)
      * in Redis 7.2. */
     int counted = (c->flags & (CLIENT_BLOCKED | CLIENT_AUTH_BLOCKED)) != (CLIENT_BLOCKED | CLIENT_AUTH_BLOCKED);
     if (counted) {
-        st->calls++;
+        /* A blocked command served later is one call, as in Redis: its
+         * re-run adds only its time and whether it failed. */
+        if (!rerun) {
+            st->calls++;
+            server.stats.numcommands++;
+        }
         st->usec += dur;
-        server.stats.numcommands++;
         /* Failed: an error counted since the last command (nested ones
          * too) ended, or one passed on uncounted. So EXEC or a script is
          * failed for its own error, not for one a command inside it

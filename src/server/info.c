@@ -26,22 +26,7 @@
 
 extern const char *const config_maxmemory_policies[];
 
-#define MAX_INFO_EXT 8
-static info_section_fn extensions[MAX_INFO_EXT];
-static int nextensions;
 str (*info_stats_extra)(str s);
-
-void info_register(info_section_fn fn)
-{
-    if (nextensions < MAX_INFO_EXT) {
-        extensions[nextensions++] = fn;
-    }
-}
-
-static int want(const char *section, int all, const char *name)
-{
-    return all || strcasecmp(section, name) == 0;
-}
 
 static str section_server(str s)
 {
@@ -406,32 +391,37 @@ static const section sections[] = {
     {"cpu", section_cpu, 1},
     {"modules", section_modules, 1},
     {"commandstats", section_commandstats, 0},
-    {"latencystats", section_latencystats, 0},
     {"errorstats", errorstats_info, 1},
+    {"latencystats", section_latencystats, 0},
     {"cluster", section_cluster, 1},
     {"keyspace", section_keyspace, 1},
 };
 
-/* section: a name, "default", "all" or "everything". */
-str info_generate(const char *section_name, int all, int everything)
+/* names: what INFO was given, each a section, "default", "all" or
+ * "everything" (none means "default"). Every section asked for comes once,
+ * in the fixed order above, however often or in whatever order it was
+ * named, as Redis answers "INFO keyspace server" or "INFO cpu all". */
+str info_generate(const sv *names, int n)
 {
+    enum { NSECTIONS = sizeof(sections) / sizeof(sections[0]) };
+    unsigned char take[NSECTIONS] = {0};
+    for (int j = 0; j < (n ? n : 1); j++) {
+        sv name = n ? names[j] : (sv){"default", 7};
+        int every = sv_eq_ci(name, "all") || sv_eq_ci(name, "everything");
+        int dflt = sv_eq_ci(name, "default");
+        for (size_t i = 0; i < NSECTIONS; i++) {
+            take[i] |= every || (dflt && sections[i].in_default) || sv_eq_ci(name, sections[i].name);
+        }
+    }
     str s = str_empty(4096);
-    int dflt = strcasecmp(section_name, "default") == 0;
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-        const section *sec = &sections[i];
-        int take = everything || (all && sec->in_default) || (dflt && sec->in_default) ||
-                   want(section_name, 0, sec->name) ||
-                   (all && (strcmp(sec->name, "commandstats") == 0 || strcmp(sec->name, "latencystats") == 0));
-        if (!take) {
+    for (size_t i = 0; i < NSECTIONS; i++) {
+        if (!take[i]) {
             continue;
         }
         if (str_len(s)) {
             s = str_append_cstr(s, "\r\n");
         }
-        s = sec->fn(s);
-    }
-    for (int i = 0; i < nextensions; i++) {
-        s = extensions[i](s, section_name, all || everything || dflt);
+        s = sections[i].fn(s);
     }
     return s;
 }

@@ -105,7 +105,7 @@ static void publish(void)
     }
     last_commands = commands;
     last_publish_ms = now;
-    s->info = info_generate("everything", 1, 1);
+    s->info = info_generate(&(sv){"everything", 10}, 1);
     s->slowlog = slowlog_json(str_empty(256), METRICS_SLOWLOG_ENTRIES);
     metrics_streams_refresh();
     s->streams = metrics_streams_last();

@@ -638,6 +638,9 @@ void reply_err_counted(client *c, const char *msg);
 /* A command a script called was refused before it ran (its error already
  * counted): counts a rejected call of cmd (NULL: unknown). */
 void stats_count_rejected(command *cmd);
+/* Replies an error to a client blocked in cmd, ending it (CLIENT UNBLOCK
+ * ... ERROR): cmd failed, not the command that is running. */
+void reply_err_to_blocked(client *c, command *cmd, const char *msg);
 /* Runs before the event loop sleeps, ahead of the replies' writes: client
  * tracking sends the BCAST invalidations gathered meanwhile. May be NULL. */
 extern void (*before_sleep_broadcast)(void);
@@ -652,8 +655,6 @@ void client_end_command(client *c);
 void cmd_client_register(int (*fn)(client *c));
 /* Extra INFO sections from feature modules: append "# Name\r\n..." when
  * the section is asked for. */
-typedef str (*info_section_fn)(str out, const char *section, int all);
-void info_register(info_section_fn fn);
 /* Extra "field:value\r\n" lines at the end of INFO's Stats section (pub/sub
  * and tracking counters). May be NULL. */
 extern str (*info_stats_extra)(str s);
@@ -690,7 +691,7 @@ int protected_command_allowed(client *c, const command *cmd);
 /* Listening sockets for port on every bind address, into fds (at most
  * 16); -1 (logged) when one that must exist cannot be bound. */
 int server_listen_tcp(int port, int *fds, int *count);
-str info_generate(const char *section, int all, int everything);
+str info_generate(const sv *names, int n);
 int config_load_file(const char *path, char *err, size_t errlen);
 /* The same for a config text in memory (the fuzz target's entry). */
 int config_load_string(const char *text, size_t len, char *err, size_t errlen);

@@ -53,6 +53,30 @@ def test_every_redis_info_field_is_printed(r, redis_ref):
                          "current_eviction_exceeded_time", "unexpected_error_replies", "active_defrag_running"}
 
 
+def headers(client, *sections):
+    conn = client.connection_pool.get_connection("INFO")
+    try:
+        conn.send_command("INFO", *sections)
+        text = conn.read_response().decode()
+    finally:
+        client.connection_pool.release(conn)
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_several_sections_come_once_each_in_redis_order(r, redis_ref):
+    """INFO with several names gives each section once, in the server's
+    fixed order whatever the order asked, as Redis 7.0 does."""
+    r.set("k", "v")
+    redis_ref.set("k", "v")
+    for asked in (("cpu", "all"), ("keyspace", "server"), ("cpu", "cpu"), ("default", "commandstats"),
+                  ("latencystats", "errorstats", "commandstats"), ("everything",), ("all",), (),
+                  ("CPU", "Keyspace", "nosuchsection")):
+        got = headers(r, *asked)
+        assert got == headers(redis_ref, *asked), asked
+        assert len(got) == len(set(got)), asked
+    assert headers(r, "cpu", "all").count("# CPU") == 1
+
+
 def stats(c):
     return c.info("stats")
 
