@@ -65,7 +65,9 @@ static void dataset_digest(uint8_t out[20])
 
 static void debug_object(client *c)
 {
-    kobj *o = db_lookup(c->db, c->argv[2], LOOKUP_NOTOUCH);
+    /* The stored key, expired or not (a replica keeps expired keys for
+     * the primary's DEL), as Redis finds it. */
+    kobj *o = db_find_raw(c->db, c->argv[2]);
     if (!o) {
         reply_err(c, "ERR no such key");
         return;

@@ -825,7 +825,7 @@ static void hexpire_generic(client *c, int unit_ms, int absolute)
             reply_int(R(c), 0);
             continue;
         }
-        if (when <= db_time()) {
+        if (expire_time_passed(when)) {
             int d;
             h = hash_del(h, f, &d);
             sv del[3] = {SV("HDEL"), key, f};
@@ -1046,7 +1046,7 @@ void cmd_hgetex(client *c)
             h = hash_set_field_expire(h, prop[5 + k], -1);
         }
         event = "hpersist";
-    } else if (when <= db_time()) {
+    } else if (expire_time_passed(when)) {
         for (int k = 0; k < n; k++) {
             int d;
             h = hash_del(h, prop[5 + k], &d);
@@ -1068,7 +1068,7 @@ void cmd_hgetex(client *c)
         prop[3] = SV("FIELDS");
         prop[4] = count;
         propagate_also(c, prop + 1, n + 4);
-    } else if (when <= db_time()) {
+    } else if (expire_time_passed(when)) {
         propagate_hdel(c, key, prop + 5, n);
     } else {
         prop[0] = SV("HPEXPIREAT");
@@ -1160,7 +1160,7 @@ void cmd_hsetex(client *c)
         }
     }
     int nfields = (c->argc - first) / 2;
-    if (ttl && when <= db_time()) {
+    if (ttl && expire_time_passed(when)) {
         /* Set and at once expired: only fields that existed change. */
         sv *gone = alloc_mem(sizeof(sv) * (size_t)nfields);
         int ndel = 0;

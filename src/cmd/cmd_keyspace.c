@@ -11,6 +11,7 @@
 #include "db/lazyfree.h"
 #include "module/module.h"
 #include "server/free_wait.h"
+#include "server/persistence.h"
 #include "server/server.h"
 
 /* ---- helpers ---- */
@@ -130,6 +131,7 @@ static uint64_t empty_db(client *c, db *d, int async)
     /* Every key's watchers and trackers must learn of the flush (the
      * trackers even of an empty db's: Redis sends them a flush then too). */
     server_key_written(d, (sv){NULL, 0}, c);
+    watch_db_replaced(d, NULL);
     if (n == 0) {
         return 0;
     }
@@ -163,7 +165,7 @@ void cmd_flushdb(client *c)
     }
     module_event_flush(1, c->db->id, !async);
     uint64_t ticket = empty_db(c, c->db, async);
-    server.dirty++;
+    propagate_also(c, c->argv, c->argc); /* even when nothing was there, as Redis */
     module_event_flush(0, c->db->id, !async);
     flush_reply(c, async, ticket);
 }
@@ -180,7 +182,10 @@ void cmd_flushall(client *c)
         uint64_t t = empty_db(c, &server.dbs[i], async);
         last = t ? t : last;
     }
-    server.dirty++;
+    /* Propagated even when nothing was there or the save below reset the
+     * change count; the count grows by the keys removed, as in Redis. */
+    propagate_also(c, c->argv, c->argc);
+    persistence_save_after_flushall();
     module_event_flush(0, -1, !async);
     flush_reply(c, async, last);
 }
@@ -197,11 +202,14 @@ void cmd_swapdb(client *c)
         return;
     }
     if (a != b) {
-        /* Clients see other contents under the same db numbers: a WATCHed
-         * key that exists on either side changed (hence a signal before
-         * and after), and keys blocked clients wait for may have appeared. */
+        /* Clients see other contents under the same db numbers: tracked
+         * keys changed (hence a signal before and after), WATCHed ones as
+         * watch_db_replaced says, and keys blocked clients wait for may
+         * have appeared. */
         server_key_written(a, (sv){NULL, 0}, c);
         server_key_written(b, (sv){NULL, 0}, c);
+        watch_db_replaced(a, b);
+        watch_db_replaced(b, a);
         db_swap(a, b);
         server_key_written(a, (sv){NULL, 0}, c);
         server_key_written(b, (sv){NULL, 0}, c);

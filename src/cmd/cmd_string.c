@@ -102,14 +102,15 @@ static int parse_expiry_kind(client *c, sv arg, int kind, const char *cmdname, i
 }
 
 /* Stores val at key with the given absolute expiry (-1 none); an expiry
- * already in the past deletes the key instead, as Redis does. */
+ * already in the past deletes the key instead, as Redis does (but see
+ * expire_time_passed). */
 static void store(client *c, sv key, sv val, int64_t expire, int keepttl, kobj *old)
 {
     int kept = keepttl && old;
     if (kept) {
         expire = kobj_expire(old);
     }
-    if (expire >= 0 && expire <= db_time()) {
+    if (expire >= 0 && expire_time_passed(expire)) {
         if (!cmd_delete_key(c, key)) {
             propagate_none(c);
         }

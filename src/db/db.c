@@ -229,7 +229,11 @@ kobj *db_lookup(db *d, sv key, int flags)
     if (o->has_expire && db_is_expired(o)) {
         int keep = db_hooks_installed.keep_expired ? db_hooks_installed.keep_expired() : 0;
         if (keep != 2) {
-            if (!(flags & LOOKUP_NOEXPIRE)) {
+            if (flags & LOOKUP_WRITE) {
+                /* A writable replica's own write replaces the key: it
+                 * must not stay beside the new one (as Redis). */
+                db_expire_now(d, o);
+            } else if (!(flags & LOOKUP_NOEXPIRE)) {
                 db_expire_if_needed(d, o);
             }
             return NULL;
@@ -243,6 +247,16 @@ kobj *db_lookup(db *d, sv key, int flags)
 
 void db_add(db *d, kobj *o)
 {
+    /* Where expired keys stay hidden (a replica waiting for the primary's
+     * DEL), a new key may have an expired namesake: it goes first, so the
+     * table never holds the same key twice. */
+    if (db_hooks_installed.keep_expired && db_hooks_installed.keep_expired() == 1) {
+        kobj *old = db_find_raw(d, kobj_key(o));
+        if (old) {
+            ASSERT(db_is_expired(old));
+            db_expire_now(d, old);
+        }
+    }
     init_access_bits(o);
     ktable_insert(&d->keys, o);
     if (o->has_expire) {

@@ -23,6 +23,7 @@ typedef struct db {
 #define LOOKUP_NONE 0
 #define LOOKUP_NOTOUCH 1  /* do not update LRU/LFU (TYPE, OBJECT, TTL...) */
 #define LOOKUP_NOEXPIRE 2 /* do not delete an expired key (still hidden) */
+#define LOOKUP_WRITE 4    /* a client's write: an expired key a replica keeps for the primary's DEL goes now */
 
 /* Hooks the server installs; each may be NULL. */
 typedef struct db_hooks {

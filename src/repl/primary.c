@@ -20,6 +20,7 @@
 #include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
+#include "server/block.h"
 #include "server/child.h"
 #include "server/persistence.h"
 
@@ -776,6 +777,26 @@ static void wait_forget(client *c)
     }
 }
 
+/* CLIENT UNBLOCK, or the instance becoming a replica: a WAIT or WAITAOF
+ * ends now, with err or with the counts so far. */
+static int wait_end_early(client *c, const char *err)
+{
+    for (int i = 0; i < nwaiters; i++) {
+        if (waiters[i].c == c) {
+            if (!err) {
+                wait_finish(i);
+                return 1;
+            }
+            wait_remove(i);
+            c->flags &= ~CLIENT_BLOCKED;
+            reply_err_to_blocked(c, c->cmd, err);
+            client_resume(c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static long wait_deadline(ev_loop *l, long long id, void *data)
 {
     (void)l;
@@ -997,7 +1018,9 @@ void repl_primary_cron(void)
 {
     static int64_t last_ping;
     int64_t now = server_ms();
-    if (nreplicas > 0 && now - last_ping >= (int64_t)server.cfg.repl_ping_replica_period * 1000) {
+    if (nreplicas == 0 || last_ping == 0) {
+        last_ping = now; /* the first PING comes a period after a replica attaches */
+    } else if (now - last_ping >= (int64_t)server.cfg.repl_ping_replica_period * 1000) {
         last_ping = now;
         sv ping = SV("PING");
         feed_control(&ping, 1);
@@ -1033,5 +1056,6 @@ void repl_primary_cron(void)
 void repl_primary_init(void)
 {
     client_register_cleanup(replica_cleanup);
+    block_register_unblocker(wait_end_early);
     no_replicas_since_ms = server_ms();
 }

@@ -35,9 +35,14 @@ void repl_shift_id(void)
 
 /* Expired keys on a replica wait for the primary's DEL: hidden from
  * clients (1), alive for the master client (2), whose commands must find
- * what the primary sees. */
+ * what the primary sees. The AOF's replay sees keys alive too (2): the log
+ * holds the DEL of every key that expired before a later write, so a key
+ * it writes had not expired then, and keeps its TTL. */
 static int keep_expired(void)
 {
+    if (server.loading) {
+        return 2;
+    }
     if (!repl_is_replica()) {
         /* Paused writes: nothing may change, not even by expiring. */
         return pause_writes_active() ? 1 : 0;

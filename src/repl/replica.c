@@ -22,6 +22,7 @@
 #include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
+#include "server/block.h"
 #include "server/persistence.h"
 
 enum { LINK_NONE, LINK_CONNECT, LINK_CONNECTING, LINK_HANDSHAKE, LINK_TRANSFER, LINK_CONNECTED };
@@ -767,6 +768,10 @@ void repl_set_primary(const char *host, int port)
     }
     snprintf(lnk.host, sizeof(lnk.host), "%s", host);
     int was_replica = lnk.state != LINK_NONE;
+    /* A client blocked here must not take what the primary will send
+     * (BLPOP popping a replicated push would fork the data): every wait
+     * ends with an error and the connection closes, as in Redis. */
+    block_end_all("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
     lnk.port = port;
     lnk.down_since_ms = 0; /* never up with this primary: INFO says -1 */
     repl_drop_replicas();

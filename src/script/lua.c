@@ -1595,12 +1595,11 @@ static int busy_gate(client *c, command *cmd)
     if (allowed) {
         return 0;
     }
-    reply_errf(c, "BUSY Redis is busy running a script. You can only call %s KILL or SHUTDOWN NOSAVE.",
-               cur->is_function ? "FUNCTION" : "SCRIPT");
-    cmd->st.rejected_calls++;
-    if (c->flags & CLIENT_MULTI) {
-        c->flags |= CLIENT_DIRTY_EXEC;
-    }
+    command_refuse(c, cmd,
+                   cur->is_function ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                                      "SHUTDOWN NOSAVE."
+                                    : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                                      "SHUTDOWN NOSAVE.");
     return 1;
 }
 

@@ -378,20 +378,52 @@ static int client_unblock(client *c)
         }
     }
     client *t = client_by_id((uint64_t)id);
-    if (!t || !t->bstate || !(t->flags & CLIENT_BLOCKED)) {
-        reply_int(R(c), 0);
+    reply_int(R(c), t && block_end_early(t, as_error ? "UNBLOCKED client unblocked via CLIENT UNBLOCK" : NULL));
+    return 1;
+}
+
+#define MAX_UNBLOCKERS 4
+static int (*unblockers[MAX_UNBLOCKERS])(client *c, const char *err);
+static int nunblockers;
+
+void block_register_unblocker(int (*fn)(client *c, const char *err))
+{
+    if (nunblockers < MAX_UNBLOCKERS) {
+        unblockers[nunblockers++] = fn;
+    }
+}
+
+int block_end_early(client *c, const char *err)
+{
+    if (!(c->flags & CLIENT_BLOCKED)) {
+        return 0;
+    }
+    if (c->bstate) {
+        int kind = c->bstate->timeout_reply;
+        unblock(c);
+        if (err) {
+            reply_err_to_blocked(c, c->cmd, err);
+        } else {
+            reply_timeout(c, kind);
+        }
+        client_resume(c);
         return 1;
     }
-    int kind = t->bstate->timeout_reply;
-    unblock(t);
-    if (as_error) {
-        reply_err_to_blocked(t, t->cmd, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    } else {
-        reply_timeout(t, kind);
+    for (int i = 0; i < nunblockers; i++) {
+        if (unblockers[i](c, err)) {
+            return 1;
+        }
     }
-    client_resume(t);
-    reply_int(R(c), 1);
-    return 1;
+    return 0;
+}
+
+void block_end_all(const char *err)
+{
+    for (client *c = server.clients; c; c = c->next) {
+        if (block_end_early(c, err)) {
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        }
+    }
 }
 
 void block_init(void)

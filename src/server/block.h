@@ -41,6 +41,16 @@ int block_is_rerun(client *c);
 void block_handle_ready(void);
 void block_check_timeouts(void);
 void block_init(void);
+/* Ends c's wait now, whatever it waits for: with err, or (NULL) with the
+ * reply its timeout would give (CLIENT UNBLOCK). Returns 0 when c does
+ * not wait, or waits in a way that cannot end early (a CLIENT PAUSE). */
+int block_end_early(client *c, const char *err);
+/* The other ways to wait (WAIT, WAITAOF) register how to end one early:
+ * fn returns 0 when c is not one of its waiters. */
+void block_register_unblocker(int (*fn)(client *c, const char *err));
+/* Ends every wait with err and closes those connections once the error
+ * is sent: the instance is becoming a replica, as in Redis. */
+void block_end_all(const char *err);
 /* Number of clients blocked right now (INFO blocked_clients). */
 int block_count(void);
 

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "repl/repl.h"
 #include "server/block.h"
 #include "server/server.h"
 
@@ -338,7 +339,7 @@ kobj *lookup_read(client *c, sv key)
 
 kobj *lookup_write(client *c, sv key)
 {
-    kobj *o = db_lookup(c->db, key, LOOKUP_NONE);
+    kobj *o = db_lookup(c->db, key, LOOKUP_WRITE);
     if (o) {
         db_will_change(c->db, o); /* the command may change it next */
     }
@@ -411,9 +412,14 @@ int cmd_drop_if_empty(client *c, sv key, size_t len)
     return 1;
 }
 
+int expire_time_passed(int64_t when)
+{
+    return when <= db_time() && !server.loading && !repl_is_replica();
+}
+
 void cmd_expire_key(client *c, kobj *o, sv key, int64_t when)
 {
-    if (when <= db_time()) {
+    if (expire_time_passed(when)) {
         cmd_delete_key(c, key);
         return;
     }

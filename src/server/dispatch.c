@@ -52,6 +52,19 @@ void reply_err_to_blocked(client *c, command *cmd, const char *msg)
     }
 }
 
+void command_refuse(client *c, command *cmd, const char *err)
+{
+    if (cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI)) {
+        multi_abort_exec(c, err);
+    } else {
+        reply_err(c, err);
+        if (c->flags & CLIENT_MULTI) {
+            c->flags |= CLIENT_DIRTY_EXEC;
+        }
+    }
+    cmd->st.rejected_calls++;
+}
+
 static void reply_unknown(client *c)
 {
     /* As Redis: the quoted arguments together show at most ~128 bytes. */
@@ -122,15 +135,15 @@ void reply_subcommand_arity_error(client *c)
     reply_errf(c, "ERR wrong number of arguments for '%s' command", name);
 }
 
-const char *server_refusal(client *c, const command *cmd)
+static const char *server_refusal(client *c, uint32_t flags)
 {
     if (c->flags & CLIENT_MASTER) {
         return NULL; /* the primary's writes are applied whatever our state */
     }
-    if (server_refuses_for_memory(cmd)) {
+    if (server_refuses_for_memory(flags)) {
         return OOM_ERROR;
     }
-    return (cmd->flags & CMD_WRITE) ? server_write_refusal(c) : NULL;
+    return (flags & CMD_WRITE) ? server_write_refusal(c) : NULL;
 }
 
 const char *server_write_refusal(client *c)
@@ -148,15 +161,15 @@ const char *server_write_refusal(client *c)
 /* Replication's gates, checked before MULTI queues a command (Redis's
  * order): writes on a read-only replica, and everything but CMD_STALE
  * commands while the link is down with replica-serve-stale-data no. */
-static const char *replica_refusal(client *c, const command *cmd)
+static const char *replica_refusal(client *c, uint32_t flags)
 {
     if (!repl_is_replica() || (c->flags & CLIENT_MASTER)) {
         return NULL;
     }
-    if ((cmd->flags & CMD_WRITE) && server.cfg.replica_read_only) {
+    if ((flags & CMD_WRITE) && server.cfg.replica_read_only) {
         return READONLY_ERROR;
     }
-    if (!server.cfg.replica_serve_stale_data && !repl_link_up() && !(cmd->flags & CMD_STALE)) {
+    if (!server.cfg.replica_serve_stale_data && !repl_link_up() && !(flags & CMD_STALE)) {
         return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     }
     return NULL;
@@ -258,6 +271,7 @@ void dispatch_call(client *c, command *cmd)
     int64_t outer_start = server.cmd_start_us;
     server.cmd_start_us = start;
     int rerun = (c->flags & CLIENT_BLOCKED) != 0;
+    int served_later = block_is_rerun(c); /* a command blocked on keys, run again */
     int show = monitor_shows(c, cmd, rerun);
     if (show && monitor_first(cmd)) {
         monitor_feed(c, c->argv, c->argc);
@@ -287,7 +301,7 @@ void dispatch_call(client *c, command *cmd)
     if (counted) {
         /* A blocked command served later is one call, as in Redis: its
          * re-run adds only its time and whether it failed. */
-        if (!rerun) {
+        if (!served_later) {
             st->calls++;
             server.stats.numcommands++;
         }
@@ -447,28 +461,31 @@ void dispatch(client *c)
     if (gate_busy && gate_busy(c, cmd)) {
         return;
     }
-    const char *refusal = replica_refusal(c, cmd);
+    /* The server's state gates (OOM, MISCONF, NOREPLICAS, READONLY,
+     * MASTERDOWN, LOADING), before MULTI queues a command, as in Redis: a
+     * command refused there fails the transaction, and EXEC is judged by
+     * the commands it would run, so none is refused halfway through it. */
+    uint32_t flags = cmd->flags;
+    if (cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI)) {
+        flags = (flags & ~CMD_STALE) | multi_queued_flags(c);
+    } else if ((c->flags & CLIENT_MULTI) && cmd->fn != cmd_discard && cmd->fn != cmd_quit && cmd->fn != cmd_reset) {
+        flags |= CMD_DENYOOM; /* the queue itself takes memory */
+    }
+    const char *refusal = server_refusal(c, flags);
+    if (!refusal) {
+        refusal = replica_refusal(c, flags);
+    }
+    if (!refusal && server.loading && !(cmd->flags & CMD_LOADING)) {
+        refusal = "LOADING Redis is loading the dataset in memory";
+    }
     if (refusal) {
-        reply_err(c, refusal);
-        cmd->st.rejected_calls++;
-        if (c->flags & CLIENT_MULTI) {
-            c->flags |= CLIENT_DIRTY_EXEC;
-        }
+        command_refuse(c, cmd, refusal);
         return;
     }
     if (pause_gate(c, cmd)) {
         return; /* runs when CLIENT PAUSE or FAILOVER's pause ends */
     }
     if (gate_multi && gate_multi(c, cmd)) {
-        return;
-    }
-    refusal = server_refusal(c, cmd);
-    if (!refusal && server.loading && !(cmd->flags & CMD_LOADING)) {
-        refusal = "LOADING Redis is loading the dataset in memory";
-    }
-    if (refusal) {
-        reply_err(c, refusal);
-        cmd->st.rejected_calls++;
         return;
     }
     given_start_us = start;

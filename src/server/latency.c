@@ -263,15 +263,23 @@ static void latency_histogram(client *c)
         return;
     }
     size_t h = reply_defer(R(c));
-    long long n = 0;
+    hist_ctx hc = {c, 0};
     for (int i = 2; i < c->argc; i++) {
         command *cmd = cmd_lookup_full(c->argv[i].ptr, c->argv[i].len);
-        if (cmd && cmd->st.hist && hist_total(cmd->st.hist) > 0) { /* unknown names are skipped, as Redis does */
-            histogram_reply(cmd->name, &cmd->st, c);
-            n++;
+        if (!cmd) {
+            continue; /* unknown names are skipped, as Redis does */
+        }
+        /* A container stands for its subcommands ("client": client|id...). */
+        for (int j = 0; j < cmd->nsubs; j++) {
+            if (cmd->subs[j].st.hist) {
+                histogram_all(cmd->subs[j].name, &cmd->subs[j].st, &hc);
+            }
+        }
+        if (cmd->st.hist) {
+            histogram_all(cmd->name, &cmd->st, &hc);
         }
     }
-    reply_defer_map(R(c), h, n);
+    reply_defer_map(R(c), h, hc.n);
 }
 
 static void latency_graph(client *c, const event *e)

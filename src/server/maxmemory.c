@@ -80,7 +80,7 @@ int server_over_memory(void)
     return server_evict();
 }
 
-int server_refuses_for_memory(const command *cmd)
+int server_refuses_for_memory(uint32_t cmd_flags)
 {
-    return (cmd->flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory();
+    return (cmd_flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory();
 }

@@ -4,7 +4,8 @@
  * dispatch_call, so they share EXEC's clock and their writes propagate
  * together, wrapped in MULTI/EXEC. WATCH registers (db, key) -> clients;
  * any write to a watched key (signal_write, expiry, FLUSH*, SWAPDB) marks
- * its watchers dirty and their EXEC fails with a null reply. */
+ * its watchers dirty and their EXEC fails with a null reply. A key that had
+ * expired when it was watched changes only when it comes back. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ typedef struct watched {
     str name; /* "dbid:key" */
     int dbid;
     size_t prefix; /* length of "dbid:" */
+    int expired;   /* the key had expired (not yet reclaimed) when watched */
     struct watched *next;
 } watched;
 
@@ -37,6 +39,7 @@ struct watch_state {
 
 typedef struct watcher {
     client *c;
+    watched *wk; /* c's record of the key */
     struct watcher *next;
 } watcher;
 
@@ -155,19 +158,35 @@ static void watch_key(client *c, sv key)
     k->name = name;
     k->dbid = c->db->id;
     k->prefix = prefix;
+    kobj *o = db_find_raw(c->db, key);
+    k->expired = o && db_is_expired(o);
     k->next = c->wstate->keys;
     c->wstate->keys = k;
     c->wstate->n++;
     dict_entry *e = dict_entry_upsert(&watch_registry, name, str_len(name), NULL);
     watcher *w = alloc_zero(sizeof(*w));
     w->c = c;
+    w->wk = k;
     w->next = e->val;
     e->val = w;
 }
 
-static void touch_entry(dict_entry *e)
+/* The watched key e was written in d. As in Redis, a key that had already
+ * expired when it was watched and is now gone (reclaimed or deleted) did
+ * not change: it is watched from then on as a missing key. */
+static void touch_entry(dict_entry *e, db *d, sv key)
 {
+    int gone = -1;
     for (watcher *w = e->val; w; w = w->next) {
+        if (w->wk->expired) {
+            if (gone < 0) {
+                gone = db_find_raw(d, key) == NULL;
+            }
+            if (gone) {
+                w->wk->expired = 0;
+                continue;
+            }
+        }
         w->c->flags |= CLIENT_DIRTY_CAS;
     }
 }
@@ -175,34 +194,55 @@ static void touch_entry(dict_entry *e)
 static void on_key_write(db *d, sv key, client *by)
 {
     (void)by;
-    if (dict_size(&watch_registry) == 0) {
-        return;
-    }
-    if (key.ptr == NULL) {
-        /* A whole db is about to be emptied or was swapped (the hook runs
-         * before and after a swap): as in Redis, only watched keys that
-         * exist in it count as changed (expired or not). */
-        char prefix[16];
-        int pl = snprintf(prefix, sizeof(prefix), "%d:", d->id);
-        dict_iter it;
-        dict_iter_init(&it, &watch_registry);
-        dnode *n;
-        while ((n = dict_iter_next(&it))) {
-            dict_entry *e = (dict_entry *)n;
-            if (e->keylen >= (size_t)pl && memcmp(e->key, prefix, (size_t)pl) == 0 &&
-                db_find_raw(d, (sv){e->key + pl, e->keylen - (size_t)pl})) {
-                touch_entry(e);
-            }
-        }
-        dict_iter_done(&it);
-        return;
+    if (dict_size(&watch_registry) == 0 || key.ptr == NULL) {
+        return; /* whole databases: watch_db_replaced */
     }
     str name = reg_name(d->id, key, NULL);
     dict_entry *e = dict_entry_find(&watch_registry, name, str_len(name));
     if (e) {
-        touch_entry(e);
+        touch_entry(e, d, key);
     }
     str_free(name);
+}
+
+static int is_expired_in(db *d, sv key)
+{
+    kobj *o = d ? db_find_raw(d, key) : NULL;
+    return o && db_is_expired(o);
+}
+
+void watch_db_replaced(db *d, db *with)
+{
+    if (dict_size(&watch_registry) == 0) {
+        return;
+    }
+    char prefix[16];
+    int pl = snprintf(prefix, sizeof(prefix), "%d:", d->id);
+    dict_iter it;
+    dict_iter_init(&it, &watch_registry);
+    dnode *n;
+    while ((n = dict_iter_next(&it))) {
+        dict_entry *e = (dict_entry *)n;
+        if (e->keylen < (size_t)pl || memcmp(e->key, prefix, (size_t)pl) != 0) {
+            continue;
+        }
+        sv key = {e->key + pl, e->keylen - (size_t)pl};
+        int in_old = db_find_raw(d, key) != NULL, in_new = with && db_find_raw(with, key) != NULL;
+        if (!in_old && !in_new) {
+            continue;
+        }
+        int new_expired = in_new && is_expired_in(with, key);
+        for (watcher *w = e->val; w; w = w->next) {
+            if (w->wk->expired && (!in_new || new_expired)) {
+                w->wk->expired = in_new; /* gone, or expired still */
+            } else if (!w->wk->expired && !in_old && new_expired) {
+                w->wk->expired = 1; /* a missing key became an expired one */
+            } else {
+                w->c->flags |= CLIENT_DIRTY_CAS;
+            }
+        }
+    }
+    dict_iter_done(&it);
 }
 
 /* A watched key that has expired but was not yet reclaimed counts as
@@ -212,7 +252,7 @@ static int watched_key_expired(client *c)
     for (watched *k = c->wstate ? c->wstate->keys : NULL; k; k = k->next) {
         db *d = &server.dbs[k->dbid];
         sv key = {k->name + k->prefix, str_len(k->name) - k->prefix};
-        kobj *o = db_find_raw(d, key);
+        kobj *o = k->expired ? NULL : db_find_raw(d, key);
         if (o && db_is_expired(o)) {
             return 1;
         }
@@ -246,11 +286,12 @@ void cmd_discard(client *c)
 
 uint32_t multi_queued_flags(client *c)
 {
-    uint32_t f = 0;
+    uint32_t f = 0, all = CMD_STALE;
     for (int i = 0; c->mstate && i < c->mstate->n; i++) {
         f |= c->mstate->cmds[i].cmd->flags;
+        all &= c->mstate->cmds[i].cmd->flags;
     }
-    return f;
+    return (f & ~CMD_STALE) | all;
 }
 
 void multi_abort_exec(client *c, const char *err)
@@ -313,11 +354,6 @@ void cmd_exec(client *c)
                        denial == ACL_DENIED_CMD   ? "no permission to execute the command or subcommand"
                        : denial == ACL_DENIED_KEY ? "no permission to touch the specified keys"
                                                   : "no permission to access one of the channels used as arguments");
-            continue;
-        }
-        const char *refusal = server_refusal(c, q->cmd);
-        if (refusal) {
-            reply_err(c, refusal);
             continue;
         }
         dispatch_call(c, q->cmd);

@@ -4,8 +4,6 @@
 #include "base/alloc.h"
 #include "server/block.h"
 
-uint32_t multi_queued_flags(client *c);
-
 static struct {
     int active;
     int all;

@@ -117,6 +117,22 @@ int persistence_bgsave(void)
     return 0;
 }
 
+int persistence_save_after_flushall(void)
+{
+    if (!persistence_save_points_set() || server.loading) {
+        return 0;
+    }
+    /* A background save of the old data would bring it back: stopped
+     * first, as Redis kills its child. */
+    if (child_running() == CHILD_RDB) {
+        child_kill();
+    } else if (snapshot_running() && !aof_rewriting()) {
+        snapshot_abort();
+    }
+    persistence_save();
+    return 1;
+}
+
 void persistence_schedule_bgsave(void)
 {
     bgsave_scheduled = 1;
@@ -329,7 +345,8 @@ static void clear_all(void)
 {
     module_event_flush(1, -1, 1);
     for (int i = 0; i < server.cfg.databases; i++) {
-        server_key_written(&server.dbs[i], (sv){NULL, 0}, NULL); /* before: watchers of existing keys */
+        server_key_written(&server.dbs[i], (sv){NULL, 0}, NULL); /* before: trackers of existing keys */
+        watch_db_replaced(&server.dbs[i], NULL);
         db_clear(&server.dbs[i]);
     }
     script_functions_clear();

@@ -23,6 +23,10 @@ void persistence_debug_loadaof(client *c);
 /* BGSAVE: a forked child writes the snapshot; 0 started, -1 not (already
  * running, or fork failed). The cron reaps it and runs the save points. */
 int persistence_bgsave(void);
+/* FLUSHALL with save points set saves the emptied dataset at once, so a
+ * restart cannot bring the flushed keys back (as Redis does; not while the
+ * AOF replays). Returns 1 when it saved, which resets the change count. */
+int persistence_save_after_flushall(void);
 /* BGSAVE SCHEDULE: run a BGSAVE as soon as the running child ends. */
 void persistence_schedule_bgsave(void);
 void persistence_cron(void);

@@ -119,10 +119,11 @@ void propagate_end(void)
     /* Each listener gets the commands meant for it, wrapped in MULTI/EXEC
      * when there is more than one. */
     for (int l = 0; l < nlisteners; l++) {
-        int n = 0, first = -1;
+        int n = 0, first = -1, last = -1;
         for (int i = 0; i < npending; i++) {
             if (pending[i].targets & listener_targets[l]) {
                 first = first < 0 ? i : first;
+                last = i;
                 n++;
             }
         }
@@ -138,7 +139,8 @@ void propagate_end(void)
             }
         }
         if (n > 1) {
-            emit_word(listeners[l], pending[first].dbid, "EXEC");
+            /* In the last command's db: no SELECT before the EXEC. */
+            emit_word(listeners[l], pending[last].dbid, "EXEC");
         }
     }
     npending = 0;

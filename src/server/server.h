@@ -500,6 +500,11 @@ int cmd_delete_key(client *c, sv key);
  * has just changed, when len is 0, with the "del" keyspace event (no DEL is
  * propagated). Returns 1 if it deleted the key. */
 int cmd_drop_if_empty(client *c, sv key, size_t len);
+/* Whether an expiry time a command gives is already past, so the key (or
+ * field) goes at once. Never while the AOF replays (its later writes were
+ * made before the time passed) nor on a replica (the primary's DEL
+ * decides), as Redis: there the time is set and the key expires later. */
+int expire_time_passed(int64_t when);
 /* Sets an absolute expiry on o (deleting the key if it is in the past),
  * propagating PEXPIREAT and signalling "expire". */
 void cmd_expire_key(client *c, kobj *o, sv key, int64_t when);
@@ -608,6 +613,13 @@ extern int (*client_multi_count)(client *c);
 /* A refused EXEC: replies "EXECABORT Transaction discarded because of:
  * <err>" and discards the transaction, as Redis does. */
 void multi_abort_exec(client *c, const char *err);
+/* A gate refuses cmd with err: replied, counted as rejected, and inside
+ * MULTI the transaction fails (EXEC itself answers EXECABORT with err and
+ * ends it), as in Redis. */
+void command_refuse(client *c, command *cmd, const char *err);
+/* The command flags of c's queued transaction, together; CMD_STALE only
+ * when every one of them has it (EXEC itself has it). */
+uint32_t multi_queued_flags(client *c);
 extern int (*client_watch_count)(client *c);
 /* The tracking redirect target id, or -1 (CLIENT LIST redir=). */
 extern long long (*client_tracking_redir)(client *c);
@@ -616,6 +628,11 @@ extern long long (*client_tracking_redir)(client *c);
  * register here); called by signal_write and by expiry/eviction. */
 typedef void (*key_write_fn)(db *d, sv key, client *by);
 void server_on_key_write(key_write_fn fn);
+/* WATCH: d's keys are about to be replaced by with's (SWAPDB) or dropped
+ * (with NULL). A watched key that exists on either side changed, unless it
+ * had expired when watched and is now gone or expired still; a missing key
+ * that becomes an expired one is watched as expired, as in Redis 7.0. */
+void watch_db_replaced(db *d, db *with);
 /* key.ptr == NULL means every key of d changed (FLUSHDB, SWAPDB). */
 void server_key_written(db *d, sv key, client *by);
 /* The keyspace-event publisher (installed by pub/sub). */
@@ -719,18 +736,14 @@ int server_loop_size(void);
 /* Memory limit check for denyoom commands: evicts per maxmemory-policy,
  * then 1 = still over the limit (reply OOM). */
 int server_over_memory(void);
-/* The maxmemory gate of dispatch (and of each command EXEC runs): a denyoom
- * command while over the limit after evicting. */
-int server_refuses_for_memory(const command *cmd);
+/* The maxmemory gate of dispatch: a command with these flags is denyoom
+ * while over the limit after evicting. */
+int server_refuses_for_memory(uint32_t cmd_flags);
 /* What maxmemory does not count (INFO mem_not_counted_for_evict). */
 size_t server_memory_not_counted(void);
 /* How long memory has stayed over maxmemory after eviction, now (ms). */
 long long server_eviction_exceeded_current_ms(void);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
-/* The gates a command meets again when EXEC runs it: the error it gets
- * (OOM over maxmemory, MISCONF while writes cannot be persisted,
- * NOREPLICAS), or NULL; never for the master client. */
-const char *server_refusal(client *c, const command *cmd);
 /* Why a write by c may not happen now (a read-only replica, MISCONF,
  * NOREPLICAS), or NULL: also checked by scripts before each write. */
 const char *server_write_refusal(client *c);

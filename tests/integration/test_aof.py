@@ -794,6 +794,29 @@ TAILS = {
 }
 
 
+def test_replay_keeps_the_ttl_of_a_key_written_again_before_it_expired(spawn):
+    """A list gets a TTL and is pushed to again before it expires; the
+    server dies and restarts after the TTL has passed. The replay must not
+    expire the key between the two pushes (the log would hold the DEL if it
+    had expired then): the second push extends the list that has the TTL,
+    so the key is gone after the restart, not reborn without a TTL."""
+    a = spawn(SERVER, None, *ALWAYS)
+    c = a.client()
+    c.rpush("list", "foo")
+    assert c.pexpire("list", 300) is True
+    c.rpush("list", "bar")
+    c.set("plain", "v")
+    a.kill9()
+    time.sleep(0.5)
+    b = spawn.restart(a)
+    c = b.client()
+    assert c.llen("list") == 0
+    assert c.ttl("list") == -2
+    assert c.get("plain") == b"v"
+    b = spawn.restart(b)
+    assert b.client().exists("list") == 0
+
+
 def torn(spawn, tail):
     """A dir whose incr file holds k0..k49 and then `tail`."""
     a = spawn(SERVER, None, *ALWAYS)

@@ -164,6 +164,14 @@ def test_latency_histogram_and_info_latencystats(server):
     assert all(k & (k - 1) == 0 for k in keys)  # powers of two
     counts = [buckets[k] for k in keys]
     assert counts == sorted(counts) and counts[-1] == 5  # cumulative
+    # A container stands for its subcommands that were called, as in Redis.
+    c.client_id()
+    c.execute_command("CLIENT", "LIST")
+    hist = c.execute_command("LATENCY", "HISTOGRAM", "client")
+    names = hist[0::2] if isinstance(hist, list) else list(hist)
+    assert sorted(names) == [b"client|id", b"client|list"]
+    hist = c.execute_command("LATENCY", "HISTOGRAM", "client|id")
+    assert (hist[0::2] if isinstance(hist, list) else list(hist)) == [b"client|id"]
     info = c.info("latencystats")
     assert "latency_percentiles_usec_set" in info
     p = info["latency_percentiles_usec_set"]

@@ -405,6 +405,39 @@ def test_flushall_then_save_leaves_nothing(spawn):
     assert b.client().execute_command("FUNCTION", "LIST") == []
 
 
+def test_flushall_with_save_points_saves_at_once(spawn):
+    """With save points set, FLUSHALL saves the emptied dataset then and
+    there (as Redis 7.0 does): a kill -9 right after it cannot bring the
+    flushed keys back from the last snapshot, and the change count is 0.
+    A background save of the old data running meanwhile is stopped first."""
+    a = spawn(save="3600 1")
+    c = a.client()
+    c.set("old", "v")
+    save(a)
+    for i in range(2000):
+        c.set("k%d" % i, "x" * 100)
+    c.execute_command("DEBUG", "SLEEP", "0")
+    saves = c.info("persistence")["rdb_saves"]
+    c.bgsave()
+    assert c.flushall() is True
+    info = c.info("persistence")
+    assert info["rdb_changes_since_last_save"] == 0
+    assert info["rdb_saves"] == saves + 1
+    assert info["rdb_last_bgsave_status"] == "ok"
+    assert info["rdb_bgsave_in_progress"] == 0
+    a.kill9()
+    b = spawn.restart(a)
+    assert b.client().dbsize() == 0
+    # Without save points nothing is written: the snapshot keeps what it had.
+    b.client().config_set("save", "")
+    b.client().set("k", "v")
+    assert b.raw().execute_command("SAVE") == b"OK"
+    assert b.client().flushall() is True
+    assert b.client().info("persistence")["rdb_changes_since_last_save"] == 1  # the key removed
+    b.kill9()
+    assert spawn.restart(b).client().get("k") == b"v"
+
+
 def test_function_library_round_trip(spawn):
     a = spawn()
     c = a.raw()

@@ -488,6 +488,65 @@ def test_writable_replica_writes_stay_local(cluster, kinds):
     assert raw_reply(replica, "SET", "local", "2") == READONLY
 
 
+@pairs
+def test_writable_replica_write_replaces_an_expired_key_it_kept(cluster, kinds):
+    """A key the primary set with a TTL has expired on a writable replica,
+    which keeps it for the primary's DEL. A client's write there replaces it
+    (INCR starts from nothing, without the old TTL) and the replica holds the
+    key once; the key nobody wrote stays for the DEL."""
+    primary, replica = start(cluster, kinds)
+    assert primary.c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0) == "OK"
+    replicate(primary, replica)
+    primary.c.set("kept", "v")
+    wait_in_sync(primary, replica)
+    primary.c.set("key1", "5", px=200)
+    primary.c.set("key2", "5", px=200)
+    wait_in_sync(primary, replica)
+    wait_until(lambda: replica.c.exists("key1", "key2") == 0, "the keys to expire on the replica")
+    assert replica.c.dbsize() == 3
+    assert replica.c.config_set("replica-read-only", "no") is True
+    assert replica.c.incr("key1") == 1
+    assert replica.c.ttl("key1") == -1
+    assert replica.c.get("key2") is None
+    assert replica.c.dbsize() == 3
+    assert sorted(replica.c.keys("*")) == ["kept", "key1"]
+    assert replica.c.config_set("replica-read-only", "yes") is True
+    assert primary.c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1) == "OK"
+
+
+UNBLOCKED_ROLE = "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+
+
+@pairs
+def test_becoming_a_replica_ends_every_wait(cluster, kinds):
+    """A primary with clients blocked in BLPOP (and WAIT) becomes the
+    replica of another: each gets UNBLOCKED and its connection closes, so
+    none can take what the new primary sends (a BLPOP served there would
+    pop a replicated element and fork the data)."""
+    b, a = start(cluster, kinds)  # b is the primary that becomes a replica of a
+    blpop, wait = Raw(b.port), Raw(b.port)
+    try:
+        blpop.send("BLPOP", "foo", 0)
+        b.c.set("w", "1")
+        wait.send("WAIT", 5, 0)
+        wait_until(lambda: b.info("clients")["blocked_clients"] == "2", "two blocked clients")
+        assert b.c.execute_command("REPLICAOF", HOST, a.port) == "OK"
+        assert blpop.line().decode() == UNBLOCKED_ROLE
+        assert wait.line().decode() == UNBLOCKED_ROLE
+        for conn in (blpop, wait):
+            conn.sock.settimeout(5)
+            with pytest.raises(ConnectionError):
+                conn._fill()  # closed once the error was sent
+    finally:
+        blpop.close()
+        wait.close()
+    wait_link_up(b)
+    a.c.rpush("foo", "a", "b", "c")
+    wait_in_sync(a, b)
+    assert b.c.lrange("foo", 0, -1) == ["a", "b", "c"]
+    assert_same_data(a, b, (0,))
+
+
 # ---------------------------------------------------------------- 5: WAIT
 
 @pairs
@@ -523,6 +582,34 @@ def test_wait_without_replicas_and_bad_arguments(cluster):
     assert raw_reply(p, "WAIT", "x", 1) == "-ERR value is not an integer or out of range"
     assert raw_reply(p, "WAIT", 1, "x") == "-ERR timeout is not an integer or out of range"
     assert raw_reply(p, "WAIT", 1) == "-ERR wrong number of arguments for 'wait' command"
+
+
+def test_client_unblock_ends_a_wait(cluster):
+    """CLIENT UNBLOCK ends a WAIT as Redis 7.0 does: TIMEOUT replies the
+    count so far, ERROR the UNBLOCKED error (a failed call of WAIT)."""
+    (p,) = start(cluster, ("keel",))
+    assert p.c.execute_command("CONFIG", "RESETSTAT") == "OK"
+    for how, want in (("TIMEOUT", ":0"), ("ERROR", "-UNBLOCKED client unblocked via CLIENT UNBLOCK")):
+        w = Raw(p.port)
+        try:
+            w.send("CLIENT", "ID")
+            cid = int(w.line()[1:])
+            w.send("SET", "k", "v")
+            assert w.line() == b"+OK"
+            w.send("WAIT", 1, 0)
+            wait_until(lambda: p.info("clients")["blocked_clients"] == "1", "WAIT to block")
+            assert p.c.execute_command("CLIENT", "UNBLOCK", cid, how) == 1
+            assert w.line().decode() == want
+            assert p.c.execute_command("CLIENT", "UNBLOCK", cid, how) == 0
+            w.send("PING")
+            assert w.line() == b"+PONG"
+        finally:
+            w.close()
+    # Failed: the one that got the error (Redis 7.0 counts the TIMEOUT one
+    # too, though it replied the count).
+    stat = p.info("commandstats")["cmdstat_wait"]
+    failed = "2" if os.path.basename(p.binary).startswith("redis") else "1"
+    assert stat.startswith("calls=2,") and stat.endswith(",rejected_calls=0,failed_calls=" + failed), stat
 
 
 # ---------------------------------------------------------------- 6: promotion (PSYNC2)
