@@ -10,6 +10,7 @@
 #include "cmd/cmd_docs.h"
 #include "module/module.h"
 #include "server/server.h"
+#include "server/shutdown.h"
 
 /* ---- COMMAND ---- */
 
@@ -564,7 +565,7 @@ void cmd_lolwut(client *c)
 
 void cmd_shutdown(client *c)
 {
-    int flags = 0;
+    int flags = 0, abort = 0;
     for (int i = 1; i < c->argc; i++) {
         if (arg_is(c, i, "NOSAVE")) {
             flags |= SHUTDOWN_NOSAVE;
@@ -572,18 +573,33 @@ void cmd_shutdown(client *c)
             flags |= SHUTDOWN_SAVE;
         } else if (arg_is(c, i, "FORCE")) {
             flags |= SHUTDOWN_FORCE;
-        } else if (arg_is(c, i, "NOW") || arg_is(c, i, "ABORT")) {
-            continue;
+        } else if (arg_is(c, i, "NOW")) {
+            flags |= SHUTDOWN_NOW;
+        } else if (arg_is(c, i, "ABORT")) {
+            abort = 1;
         } else {
             reply_syntax_error(c);
             return;
         }
     }
-    if ((flags & SHUTDOWN_SAVE) && (flags & SHUTDOWN_NOSAVE)) {
+    if ((abort && flags) || ((flags & SHUTDOWN_SAVE) && (flags & SHUTDOWN_NOSAVE))) {
         reply_syntax_error(c);
         return;
     }
-    if (server_shutdown(flags) < 0) {
+    if (abort) {
+        if (shutdown_abort() < 0) {
+            reply_err(c, "ERR No shutdown in progress.");
+        } else {
+            reply_ok(R(c));
+        }
+        return;
+    }
+    /* Inside a transaction or a script nothing may wait: no waiting for
+     * replicas then, as in Redis. */
+    if (c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT)) {
+        flags |= SHUTDOWN_NOW;
+    }
+    if (shutdown_begin(flags, c) < 0) {
         reply_err(c, "ERR Errors trying to SHUTDOWN. Check logs.");
     }
 }

@@ -22,6 +22,7 @@
 #include "repl/repl.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/pause.h"
 #include "server/persistence.h"
 
 /* RS_NONE: only REPLCONF so far (its settings wait for SYNC/PSYNC). */
@@ -924,6 +925,25 @@ static const char *state_name(int s)
     return "none";
 }
 
+int repl_replicas_in_sync(int *total, int log_lagging)
+{
+    int in_sync = 0;
+    for (int i = 0; i < nreplicas; i++) {
+        replica *r = replicas[i];
+        if (r->ack_off == repl.offset) {
+            in_sync++;
+        } else if (log_lagging) {
+            char ip[128];
+            long lag = r->state == RS_ONLINE ? (long)((util_mono_us() / 1000 - r->ack_ms) / 1000) : 0;
+            log_msg(LOG_WARNING, "Lagging replica %s:%d reported offset %lld behind master, lag=%ld, state=%s.",
+                    replica_ip(r, ip, sizeof(ip)), r->listening_port, repl.offset - r->ack_off, lag,
+                    state_name(r->state));
+        }
+    }
+    *total = nreplicas;
+    return in_sync;
+}
+
 const char *replica_ip(replica *r, char *buf, size_t len)
 {
     if (r->announce_ip[0]) {
@@ -1020,7 +1040,8 @@ void repl_primary_cron(void)
     int64_t now = server_ms();
     if (nreplicas == 0 || last_ping == 0) {
         last_ping = now; /* the first PING comes a period after a replica attaches */
-    } else if (now - last_ping >= (int64_t)server.cfg.repl_ping_replica_period * 1000) {
+    } else if (now - last_ping >= (int64_t)server.cfg.repl_ping_replica_period * 1000 && !pause_writes_active()) {
+        /* (not while writes are paused: the offset stands still then) */
         last_ping = now;
         sv ping = SV("PING");
         feed_control(&ping, 1);

@@ -96,6 +96,10 @@ const char *repl_failover_state(void);
 void repl_failover_check(void);
 void repl_failover_psync_result(int ok);
 void repl_request_acks(void);
+/* Replicas whose acknowledged offset is the primary's (total: all of
+ * them); with log_lagging, each other one is logged as Redis logs it when
+ * shutting down. */
+int repl_replicas_in_sync(int *total, int log_lagging);
 int repl_find_replica(const char *host, int port, int *online);
 /* A replica (host NULL: any) that has acked the whole stream. */
 int repl_replica_caught_up(const char *host, int port, char *out, size_t outlen, int *out_port);

@@ -630,8 +630,7 @@ static str get_tls_port(void)
 }
 
 /* shutdown-on-sigint / shutdown-on-sigterm: any of default (no flag),
- * save, nosave, now, force (not save with nosave), as SHUTDOWN's flags.
- * Keel never waits for replicas before exiting, so "now" changes nothing. */
+ * save, nosave, now, force (not save with nosave), as SHUTDOWN's flags. */
 static const config_enum shutdown_words[] = {
     {"default", 0},        {"save", SHUTDOWN_SAVE},   {"nosave", SHUTDOWN_NOSAVE},
     {"now", SHUTDOWN_NOW}, {"force", SHUTDOWN_FORCE}, {NULL, 0}};
@@ -718,7 +717,7 @@ static struct {
     long long socket_mark_id, cluster_node_timeout;
     unsigned long long cluster_link_sendbuf_limit;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
-    int propagation_error, shutdown_timeout;
+    int propagation_error;
     char *bind_source_addr, *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
     int cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
     int cluster_require_full_coverage, cluster_replica_no_failover, cluster_replica_validity_factor;
@@ -1122,7 +1121,7 @@ static config_def defs[] = {
      NULL, NULL, NULL},
     {"propagation-error-behavior", NULL, CFG_ENUM, I(propagation_error), 0, 0, "ignore", 1, enum_propagation_error,
      NULL, NULL, NULL},
-    {"shutdown-timeout", NULL, CFG_INT, I(shutdown_timeout), 0, INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
+    {"shutdown-timeout", NULL, CFG_INT, S(shutdown_timeout), 0, INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
     {"socket-mark-id", NULL, CFG_LL, I(socket_mark_id), 0, UINT32_MAX, "0", 0, NULL, NULL, NULL, NULL},
     {"bind-source-addr", NULL, CFG_STR, I(bind_source_addr), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"ignore-warnings", NULL, CFG_STR, I(ignore_warnings), 0, 0, "", 1, NULL, NULL, NULL, NULL},

@@ -22,6 +22,7 @@
 #include "server/latency.h"
 #include "server/persistence.h"
 #include "server/server.h"
+#include "server/shutdown.h"
 #include "server/supervise.h"
 
 extern const char *const config_maxmemory_policies[];
@@ -66,7 +67,7 @@ static str section_server(str s)
                    server.cfg.port ? server.cfg.port : server.cfg.tls_port, (long long)util_us(), (long long)up,
                    (long long)(up / 86400), server.cfg.hz, server.cfg.hz, db_lru_clock(),
                    server.config_file ? server.config_file : "", io_threads_active());
-    return s;
+    return shutdown_info(s);
 }
 
 static str section_clients(str s)

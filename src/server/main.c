@@ -34,6 +34,7 @@
 #include "server/metrics.h"
 #include "server/persistence.h"
 #include "server/server.h"
+#include "server/shutdown.h"
 #include "server/supervise.h"
 #include "server/tls_server.h"
 
@@ -231,12 +232,14 @@ static long cron(ev_loop *l, long long id, void *data)
     script_ldb_reap();
     client_reap();
     if (server.shutdown_asap) {
-        if (server_shutdown(signal_shutdown_flags()) < 0) {
+        int flags = signal_shutdown_flags();
+        server.shutdown_asap = 0;
+        if (shutdown_begin(flags, NULL) < 0) {
             log_msg(LOG_WARNING, "SIGTERM received but errors trying to shut down the server, check the logs for more "
                                  "information");
-            server.shutdown_asap = 0;
         }
     }
+    shutdown_check();
     return 1000 / server.cfg.hz;
 }
 

@@ -7,6 +7,7 @@
 #include "server/block.h"
 #include "server/pause.h"
 #include "server/server.h"
+#include "server/shutdown.h"
 
 void multi_init(void);
 /* Each collection family registers its type_ops (in its cmd_<family>.c). */
@@ -32,6 +33,7 @@ void features_init(void)
     multi_init();
     pause_init();
     block_init();
+    shutdown_init();
     pubsub_init();
     tracking_init();
     script_init();

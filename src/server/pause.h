@@ -1,5 +1,5 @@
-/* pause: CLIENT PAUSE and the pause FAILOVER takes while its replica
- * catches up. Paused commands wait (their clients look blocked) and run in
+/* pause: CLIENT PAUSE, and the pauses FAILOVER and a shutdown take while
+ * replicas catch up. Paused commands wait (their clients look blocked) and run in
  * arrival order when every pause has ended. A WRITE pause holds what may
  * change data or be replicated; ALL holds everything. Replicas and the
  * master link are never paused. While writes are paused, keys are neither
@@ -12,7 +12,7 @@
 
 #include "server/server.h"
 
-enum { PAUSE_BY_CLIENT = 0, PAUSE_BY_FAILOVER = 1, PAUSE_PURPOSES = 2 };
+enum { PAUSE_BY_CLIENT = 0, PAUSE_BY_FAILOVER = 1, PAUSE_BY_SHUTDOWN = 2, PAUSE_PURPOSES = 3 };
 
 /* Until until_ms (0: until pause_end); all = every command, not only writes. */
 void pause_start(int purpose, int64_t until_ms, int all);

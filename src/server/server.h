@@ -163,6 +163,7 @@ typedef struct server_config {
     int tcp_backlog;
     int databases;
     int hz;
+    int shutdown_timeout; /* seconds a shutdown waits for lagging replicas */
     int dynamic_hz;
     int busy_poll_us;
     int io_threads; /* I/O threads, the main thread included */
@@ -752,10 +753,11 @@ const char *server_write_refusal(client *c);
 #define SHUTDOWN_NOSAVE 1
 #define SHUTDOWN_SAVE 2
 #define SHUTDOWN_FORCE 4
-/* shutdown-on-sig*'s "now": Keel never waits for replicas, so the same. */
+/* Do not wait for lagging replicas first (server/shutdown.h). */
 #define SHUTDOWN_NOW 8
 /* Saves (with SAVE, or save points and no NOSAVE) and exits; returns -1
- * and stays up when the save failed and FORCE was not given. */
+ * and stays up when the save failed and FORCE was not given. The waiting
+ * for replicas before it is server/shutdown.h's. */
 int server_shutdown(int flags);
 
 #endif
