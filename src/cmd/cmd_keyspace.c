@@ -380,7 +380,9 @@ void cmd_keys(client *c)
 
 void cmd_randomkey(client *c)
 {
+    int was = propagate_removals_alone(1);
     kobj *o = db_random_key(c->db);
+    propagate_removals_alone(was);
     if (!o) {
         reply_null(R(c));
         return;
@@ -463,7 +465,9 @@ void cmd_scan(client *c)
     for (size_t i = 0; i < b.len; i++) {
         kobj *o = b.items[i];
         if (db_is_expired(o)) {
+            int was = propagate_removals_alone(1);
             db_expire_if_needed(c->db, o);
+            propagate_removals_alone(was);
             continue;
         }
         sv k = kobj_key(o);

@@ -29,6 +29,7 @@
 #include "base/util.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
+#include "proto/resp_parse.h"
 #include "repl/repl.h"
 #include "server/child.h"
 #include "server/latency.h"
@@ -442,7 +443,51 @@ typedef struct manifest {
     int n;
 } manifest;
 
-/* Parses the manifest at path; 1 ok, 0 no such file, -1 malformed. */
+/* One manifest line: "file <name> seq <n> type <b|h|i>", in any order,
+ * the name quoted as Redis quotes it when it has spaces; keys Keel does not
+ * know are skipped (a later version's). 0, or -1 with why in err. */
+static int manifest_line(const char *line, size_t len, manifest_file *mf, const char **err)
+{
+    str args = NULL;
+    size_t *off = NULL, *lens = NULL, cap = 0;
+    long n = resp_split_args(line, len, &args, &off, &lens, &cap);
+    int have_file = 0, have_seq = 0, have_type = 0, rc = 0;
+    *err = "Invalid AOF manifest file format";
+    if (n < 6 || n % 2) {
+        rc = -1;
+    }
+    for (long k = 0; rc == 0 && k + 1 < n; k += 2) {
+        sv key = {args + off[k], lens[k]}, v = {args + off[k + 1], lens[k + 1]};
+        if (sv_eq_ci(key, "file")) {
+            if (v.len == 0 || v.len >= sizeof(mf->name) || memchr(v.ptr, '/', v.len) || memchr(v.ptr, '\0', v.len)) {
+                rc = -1;
+            } else {
+                memcpy(mf->name, v.ptr, v.len);
+                mf->name[v.len] = '\0';
+                have_file = 1;
+            }
+        } else if (sv_eq_ci(key, "seq")) {
+            rc = util_parse_ll(v.ptr, v.len, &mf->seq) && mf->seq > 0 ? 0 : -1;
+            have_seq = 1;
+        } else if (sv_eq_ci(key, "type")) {
+            if (v.len != 1 || (v.ptr[0] != 'b' && v.ptr[0] != 'h' && v.ptr[0] != 'i')) {
+                *err = "Unknown AOF file type";
+                rc = -1;
+            }
+            mf->type = v.len ? v.ptr[0] : 0;
+            have_type = 1;
+        }
+    }
+    str_free(args);
+    alloc_free(off);
+    alloc_free(lens);
+    return rc == 0 && have_file && have_seq && have_type ? 0 : -1;
+}
+
+/* Parses the manifest at path; 1 ok, 0 no such file, -1 malformed (logged
+ * with Redis's words, so the operator knows what to fix). As Redis: blank
+ * or over-long lines, a second base, incremental files out of order and an
+ * empty manifest are refused rather than loaded in part. */
 static int manifest_read(const char *path, manifest *m)
 {
     m->files = NULL;
@@ -451,43 +496,56 @@ static int manifest_read(const char *path, manifest *m)
     if (!f) {
         return errno == ENOENT ? 0 : -1;
     }
-    char line[1024];
-    int rc = 1;
-    while (fgets(line, sizeof(line), f)) {
+    enum { MAX_LINE = 1024 };
+    char line[MAX_LINE + 2];
+    const char *err = NULL;
+    int bases = 0;
+    long long last_incr = 0;
+    while (!err && fgets(line, sizeof(line), f)) {
         size_t l = strlen(line);
+        if (l > MAX_LINE && line[l - 1] != '\n') {
+            err = "The AOF manifest file contains too long line";
+            break;
+        }
         while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) {
             line[--l] = '\0';
         }
-        if (l == 0 || line[0] == '#') {
+        if (l > 0 && line[0] == '#') {
             continue;
         }
         manifest_file mf = {{0}, 0, 0};
-        char *save = NULL;
-        int have_name = 0;
-        for (char *k = strtok_r(line, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
-            char *v = strtok_r(NULL, " ", &save);
-            if (!v) {
-                rc = -1;
-                break;
-            }
-            if (strcmp(k, "file") == 0 && strlen(v) < sizeof(mf.name) && !strchr(v, '/')) {
-                strcpy(mf.name, v);
-                have_name = 1;
-            } else if (strcmp(k, "seq") == 0) {
-                mf.seq = atoll(v);
-            } else if (strcmp(k, "type") == 0 && strlen(v) == 1) {
-                mf.type = v[0];
-            }
-        }
-        if (rc < 0 || !have_name || (mf.type != 'b' && mf.type != 'h' && mf.type != 'i')) {
-            rc = -1;
+        if (manifest_line(line, l, &mf, &err) < 0) {
             break;
         }
+        err = NULL;
+        if (mf.type == 'b' && ++bases > 1) {
+            err = "Found duplicate base file information";
+        } else if (mf.type == 'i' && mf.seq <= last_incr) {
+            err = "Found a non-monotonic sequence number";
+        }
+        last_incr = mf.type == 'i' ? mf.seq : last_incr;
         m->files = alloc_resize(m->files, sizeof(manifest_file) * (size_t)(m->n + 1));
         m->files[m->n++] = mf;
     }
     fclose(f);
-    return rc;
+    if (!err && m->n == 0) {
+        err = "Found an empty AOF manifest";
+    }
+    if (err) {
+        log_msg(LOG_WARNING, "%s: %s", err, path);
+        return -1;
+    }
+    return 1;
+}
+
+/* "file <name>": quoted when the name has spaces or quotes, as Redis. */
+static str manifest_name(str text, const char *name)
+{
+    text = str_append_cstr(text, "file ");
+    if (strpbrk(name, " \t\"'\\")) {
+        return str_append_quoted(text, name, strlen(name));
+    }
+    return str_append_cstr(text, name);
 }
 
 static int write_file_synced(const char *path, const char *data, size_t len)
@@ -701,7 +759,7 @@ static int replay_file(const char *path, int last)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        log_msg(LOG_WARNING, "Can't open the append-only file %s: %s", path, strerror(errno));
+        log_msg(LOG_WARNING, "Can't open the append-only file %s for reading: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
@@ -810,7 +868,7 @@ static int load_base(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        log_msg(LOG_WARNING, "Can't open the AOF base file %s: %s", path, strerror(errno));
+        log_msg(LOG_WARNING, "Can't open the AOF base file %s for reading: %s", path, strerror(errno));
         return -1;
     }
     char sig[5] = {0};
@@ -883,15 +941,15 @@ static int write_manifest(long long base_seq, const long long *incrs, int nincrs
     char name[512];
     if (base_seq > 0) {
         file_name(name, sizeof(name), base_seq, 1);
-        text = str_printf(text, "file %s seq %lld type b\n", name, base_seq);
+        text = str_printf(manifest_name(text, name), " seq %lld type b\n", base_seq);
     }
     for (int i = 0; i < nincrs; i++) {
         file_name(name, sizeof(name), incrs[i], 0);
-        text = str_printf(text, "file %s seq %lld type i\n", name, incrs[i]);
+        text = str_printf(manifest_name(text, name), " seq %lld type i\n", incrs[i]);
     }
     if (incr_seq > 0) { /* none after a rewrite with the AOF off */
         file_name(name, sizeof(name), incr_seq, 0);
-        text = str_printf(text, "file %s seq %lld type i\n", name, incr_seq);
+        text = str_printf(manifest_name(text, name), " seq %lld type i\n", incr_seq);
     }
     char mpath[PATH_MAX];
     manifest_path(mpath);

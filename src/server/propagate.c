@@ -154,13 +154,29 @@ void propagate_end(void)
     }
 }
 
+static int removals_alone;
+
+int propagate_removals_alone(int on)
+{
+    int was = removals_alone;
+    removals_alone = on;
+    return was;
+}
+
 void propagate_removal(int dbid, sv key)
 {
+    sv argv[2] = {SV("DEL"), key};
+    if (removals_alone) {
+        /* Found by a walk of the keyspace: each DEL on its own, now. */
+        for (int l = 0; l < nlisteners && !suspended; l++) {
+            listeners[l](dbid, argv, 2);
+        }
+        return;
+    }
     int top = server.propagate_depth == 0;
     if (top) {
         propagate_begin();
     }
-    sv argv[2] = {SV("DEL"), key};
     propagate_cmd(dbid, argv, 2);
     if (top) {
         propagate_end();

@@ -547,6 +547,10 @@ void propagate_to_replicas(client *c);
 /* A key removed by the server itself (expiry, eviction) replays as DEL;
  * standalone when no command is running, else inside its batch. */
 void propagate_removal(int dbid, sv key);
+/* While on (SCAN and RANDOMKEY walking the keyspace), the keys found
+ * expired go out at once, each DEL alone, never wrapped with the running
+ * command's writes, as Redis sends them. Returns the previous setting. */
+int propagate_removals_alone(int on);
 /* DEBUG PROPAGATION-LOG ON|OFF|GET: record what propagates (tests). */
 void propagate_debug_log(client *c, sv mode);
 

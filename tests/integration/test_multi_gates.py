@@ -278,3 +278,33 @@ def test_transaction_over_several_dbs_ends_without_select(pair):
     keel, ref = [replication_stream(s, action) for s in pair]
     assert keel == ref
     assert keel.endswith(b"$1\r\nv\r\n*1\r\n$4\r\nEXEC\r\n")
+
+
+@pytest.mark.parametrize("read", [("SCAN", "0"), ("RANDOMKEY",), ("MGET", "foo1", "foo2")])
+def test_keys_found_expired_by_a_read_are_deleted_unwrapped(pair, read):
+    """SCAN and RANDOMKEY, walking the keyspace, send the DEL of each key
+    they find expired on its own; a command that names its keys (MGET)
+    wraps them in MULTI/EXEC like any other writes of one command. Both as
+    Redis 7.0 does."""
+    def action(c):
+        c.execute_command(*read)
+
+    out = []
+    for s in pair:
+        c = s.client()
+        try:
+            c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+            c.flushall()
+            c.set("foo1", "bar", px=1)
+            c.set("foo2", "bar", px=1)
+            time.sleep(0.01)
+            out.append(replication_stream(s, action))
+        finally:
+            c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            c.close()
+    keel, ref = out
+    assert (b"MULTI" in keel) == (read[0] == "MGET") and keel.count(b"DEL") == 2
+    if read[0] == "MGET":
+        assert keel == ref
+    else:  # (the order of a walk is the hash table's)
+        assert sorted(keel.split(b"*2\r\n$3\r\nDEL")) == sorted(ref.split(b"*2\r\n$3\r\nDEL"))
