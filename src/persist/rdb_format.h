@@ -24,7 +24,12 @@
 #define RDB_TYPE_HASH 4
 #define RDB_TYPE_ZSET_2 5
 #define RDB_TYPE_MODULE_2 7
+#define RDB_TYPE_HASH_ZIPMAP 9   /* Redis 2.x-6.2 files (persist/rdb_legacy.h) */
+#define RDB_TYPE_LIST_ZIPLIST 10 /* " */
 #define RDB_TYPE_SET_INTSET 11
+#define RDB_TYPE_ZSET_ZIPLIST 12   /* " */
+#define RDB_TYPE_HASH_ZIPLIST 13   /* " */
+#define RDB_TYPE_LIST_QUICKLIST 14 /* " */
 #define RDB_TYPE_HASH_LISTPACK 16
 #define RDB_TYPE_ZSET_LISTPACK 17
 #define RDB_TYPE_LIST_QUICKLIST_2 18

@@ -23,6 +23,7 @@
 #include "module/module.h"
 #include "persist/rdb.h"
 #include "persist/rdb_format.h"
+#include "persist/rdb_legacy.h"
 #include "persist/rdb_vset.h"
 #include "script/lua.h"
 #include "server/persistence.h"
@@ -307,6 +308,30 @@ static str r_listpack(reader *r, size_t *count)
     return blob;
 }
 
+/* A Redis 6.2 ziplist (or, with zipmap, a Redis 2.x zipmap) blob, read
+ * and converted to a listpack blob; NULL after an error. */
+static str r_legacy_packed(reader *r, int zipmap, size_t *count)
+{
+    str blob = r_string(r);
+    if (!blob) {
+        return NULL;
+    }
+    size_t len, n;
+    unsigned char *lp = zipmap ? zipmap_to_listpack((unsigned char *)blob, str_len(blob), &len, &n)
+                               : ziplist_to_listpack((unsigned char *)blob, str_len(blob), &len, &n);
+    str_free(blob);
+    if (!lp) {
+        fail(r, "Corrupt RDB: %s integrity check failed", zipmap ? "zipmap" : "ziplist");
+        return NULL;
+    }
+    str out = str_new((const char *)lp, len);
+    alloc_free(lp);
+    if (count) {
+        *count = n;
+    }
+    return out;
+}
+
 /* The next listpack element as bytes (integers formatted into buf). */
 static int lp_next_sv(rlp_iter *it, sv *out, char *buf)
 {
@@ -357,12 +382,15 @@ static void *load_list(reader *r, int type)
         }
         return l;
     }
-    if (r_count(r, &n, 2, "quicklist node") < 0) {
+    if (type == RDB_TYPE_LIST_ZIPLIST) {
+        n = 1;
+    } else if (r_count(r, &n, type == RDB_TYPE_LIST_QUICKLIST ? 1 : 2, "quicklist node") < 0) {
         goto bad;
     }
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t container;
-        if (r_len(r, &container) < 0) {
+        uint64_t container = RDB_QUICKLIST_PACKED; /* Redis 6.2's nodes are all ziplists */
+        int legacy = type != RDB_TYPE_LIST_QUICKLIST_2;
+        if (!legacy && r_len(r, &container) < 0) {
             goto bad;
         }
         if (container == RDB_QUICKLIST_PLAIN) {
@@ -378,7 +406,7 @@ static void *load_list(reader *r, int type)
             fail(r, "Corrupt RDB: %s", "quicklist integrity check failed");
             goto bad;
         }
-        str blob = r_listpack(r, NULL);
+        str blob = legacy ? r_legacy_packed(r, 0, NULL) : r_listpack(r, NULL);
         if (!blob) {
             goto bad;
         }
@@ -510,7 +538,7 @@ static void *load_zset(reader *r, int type)
         }
     } else {
         size_t count;
-        str blob = r_listpack(r, &count);
+        str blob = type == RDB_TYPE_ZSET_ZIPLIST ? r_legacy_packed(r, 0, &count) : r_listpack(r, &count);
         if (!blob) {
             return NULL;
         }
@@ -581,7 +609,8 @@ static void *load_hash(reader *r, int type)
         }
     } else {
         size_t count;
-        str blob = r_listpack(r, &count);
+        str blob = type == RDB_TYPE_HASH_LISTPACK ? r_listpack(r, &count)
+                                                  : r_legacy_packed(r, type == RDB_TYPE_HASH_ZIPMAP, &count);
         if (!blob) {
             goto bad;
         }
@@ -970,6 +999,8 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
         return o;
     }
     case RDB_TYPE_LIST:
+    case RDB_TYPE_LIST_ZIPLIST:
+    case RDB_TYPE_LIST_QUICKLIST:
     case RDB_TYPE_LIST_QUICKLIST_2:
         v = load_list(r, type);
         otype = OBJ_LIST;
@@ -982,11 +1013,14 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
         break;
     case RDB_TYPE_ZSET:
     case RDB_TYPE_ZSET_2:
+    case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
         v = load_zset(r, type);
         otype = OBJ_ZSET;
         break;
     case RDB_TYPE_HASH:
+    case RDB_TYPE_HASH_ZIPMAP:
+    case RDB_TYPE_HASH_ZIPLIST:
     case RDB_TYPE_HASH_LISTPACK:
     case RDB_TYPE_HASH_METADATA:
         v = load_hash(r, type);
@@ -1021,6 +1055,7 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
     }
     }
     if (!v) {
+        *skip = !r->failed; /* an empty set: no value and no error */
         return NULL;
     }
     kobj *o = kobj_new_ptr(key, otype, v, expire);
@@ -1173,7 +1208,7 @@ static int load_all(reader *r)
         expire = -1;
         if (!o && !skip) {
             str_free(key);
-            return -1;
+            return fail(r, "Corrupt RDB: %s", "bad value"); /* (keeps the first error's text) */
         }
         if (o) {
             if (db_find_raw(d, S_(key))) {

@@ -159,6 +159,29 @@ typedef struct job {
     long ms;
 } job;
 
+/* The job threads, joined before the module is unloaded: a thread still
+ * returning from job_main after its UnblockClient must not run in code
+ * that dlclose has unmapped. (Only the main thread starts and joins them.) */
+#define MAX_THREADS 64
+static pthread_t threads[MAX_THREADS];
+static int nthreads;
+
+static void join_threads(void)
+{
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    nthreads = 0;
+}
+
+static void keep_thread(pthread_t tid)
+{
+    if (nthreads == MAX_THREADS) {
+        join_threads(); /* old jobs: long finished */
+    }
+    threads[nthreads++] = tid;
+}
+
 static void *job_main(void *arg)
 {
     job *j = arg;
@@ -245,7 +268,7 @@ static int block_cb(km_ctx *ctx, km_string *username, km_string *password, km_st
         free(j);
         return KM_AUTH_HANDLED;
     }
-    pthread_detach(tid);
+    keep_thread(tid);
     return KM_AUTH_HANDLED;
 }
 
@@ -321,5 +344,12 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             return KM_ERR;
         }
     }
+    return KM_OK;
+}
+
+int RedisModule_OnUnload(km_ctx *ctx)
+{
+    (void)ctx;
+    join_threads();
     return KM_OK;
 }
