@@ -156,11 +156,8 @@ int acl_check_key(const acl_user *u, sv key, uint32_t ks_flags);
 /* Whether u may publish to / subscribe to channel (literal: a pattern as
  * PSUBSCRIBE gives it must be allowed literally). */
 int acl_check_channel(const acl_user *u, sv channel, int literal);
-/* Replies the NOPERM error for a denial at top level or in MULTI and logs
- * it. */
-void acl_deny_reply(struct client *c, const command *cmd, int denial, int pos, int context);
-/* acl_deny_reply's log entry, with its error text written to text instead
- * of replied. */
+/* Logs a denial at top level or in MULTI (ACL LOG) and writes its NOPERM
+ * error text to text, for dispatch to refuse the command with. */
 void acl_deny_log(struct client *c, const command *cmd, int denial, int pos, int context, char *text, size_t len);
 /* The error text redis.call gets for a denial (Redis's script texts). */
 const char *acl_script_error(int denial);

@@ -256,13 +256,6 @@ void acl_deny_log(client *c, const command *cmd, int denial, int pos, int contex
     }
 }
 
-void acl_deny_reply(client *c, const command *cmd, int denial, int pos, int context)
-{
-    char text[256];
-    acl_deny_log(c, cmd, denial, pos, context, text, sizeof(text));
-    reply_err(c, text);
-}
-
 const char *acl_script_error(int denial)
 {
     switch (denial) {

@@ -754,13 +754,16 @@ static int wait_satisfied(const waiter *w)
     return acked(w->offset, w->aof) >= w->want;
 }
 
-static void wait_finish(int i)
+/* Ends waiter i: with the counts, or with err (a failed call). */
+static void wait_finish(int i, const char *err)
 {
     waiter w = waiters[i];
     client *c = w.c;
     wait_remove(i);
     c->flags &= ~CLIENT_BLOCKED;
-    if (w.aof) {
+    if (err) {
+        reply_err_to_blocked(c, c->cmd, err);
+    } else if (w.aof) {
         reply_waitaof(c, w.aof_seq, w.offset);
     } else {
         reply_int(R(c), acked(w.offset, 0));
@@ -784,14 +787,7 @@ static int wait_end_early(client *c, const char *err)
 {
     for (int i = 0; i < nwaiters; i++) {
         if (waiters[i].c == c) {
-            if (!err) {
-                wait_finish(i);
-                return 1;
-            }
-            wait_remove(i);
-            c->flags &= ~CLIENT_BLOCKED;
-            reply_err_to_blocked(c, c->cmd, err);
-            client_resume(c);
+            wait_finish(i, err);
             return 1;
         }
     }
@@ -804,7 +800,7 @@ static long wait_deadline(ev_loop *l, long long id, void *data)
     for (int i = 0; i < nwaiters; i++) {
         if (waiters[i].timer == id && waiters[i].c == data) {
             waiters[i].timer = 0; /* the loop removes this timer */
-            wait_finish(i);
+            wait_finish(i, NULL);
             break;
         }
     }
@@ -850,7 +846,7 @@ void repl_wait_check(void)
     repl_failover_check();
     for (int i = 0; i < nwaiters;) {
         if (wait_satisfied(&waiters[i])) {
-            wait_finish(i);
+            wait_finish(i, NULL);
         } else {
             i++;
         }

@@ -1595,11 +1595,10 @@ static int busy_gate(client *c, command *cmd)
     if (allowed) {
         return 0;
     }
-    command_refuse(c, cmd,
-                   cur->is_function ? "BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                                      "SHUTDOWN NOSAVE."
-                                    : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-                                      "SHUTDOWN NOSAVE.");
+    char msg[128];
+    snprintf(msg, sizeof(msg), "BUSY Redis is busy running a script. You can only call %s KILL or SHUTDOWN NOSAVE.",
+             cur->is_function ? "FUNCTION" : "SCRIPT");
+    command_refuse(c, cmd, msg);
     return 1;
 }
 

@@ -157,6 +157,20 @@ static void reply_timeout(client *c, int kind)
     }
 }
 
+/* Ends c's wait on keys: with err (a failed call), or NULL for the reply
+ * its timeout gives. */
+static void end_wait(client *c, const char *err)
+{
+    int kind = c->bstate->timeout_reply;
+    unblock(c);
+    if (err) {
+        reply_err_to_blocked(c, c->cmd, err);
+    } else {
+        reply_timeout(c, kind);
+    }
+    client_resume(c);
+}
+
 static long on_deadline(ev_loop *l, long long id, void *data)
 {
     (void)l;
@@ -165,11 +179,8 @@ static long on_deadline(ev_loop *l, long long id, void *data)
     if (!c->bstate) {
         return -1;
     }
-    int kind = c->bstate->timeout_reply;
     c->bstate->timer = 0; /* this timer is being removed by the loop */
-    unblock(c);
-    reply_timeout(c, kind);
-    client_resume(c);
+    end_wait(c, NULL);
     return -1;
 }
 
@@ -399,14 +410,7 @@ int block_end_early(client *c, const char *err)
         return 0;
     }
     if (c->bstate) {
-        int kind = c->bstate->timeout_reply;
-        unblock(c);
-        if (err) {
-            reply_err_to_blocked(c, c->cmd, err);
-        } else {
-            reply_timeout(c, kind);
-        }
-        client_resume(c);
+        end_wait(c, err);
         return 1;
     }
     for (int i = 0; i < nunblockers; i++) {

@@ -423,20 +423,12 @@ void dispatch(client *c)
     if (c->user && !c->user->allperm && !(c->flags & CLIENT_MASTER)) {
         int pos = 0;
         int denial = acl_check(c->user, cmd, c->argv, c->argc, &pos);
-        if (denial != ACL_OK && cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI)) {
-            /* A refused EXEC discards its transaction, as in Redis. */
-            char text[256];
-            acl_deny_log(c, cmd, denial, pos, ACL_CTX_MULTI, text, sizeof(text));
-            multi_abort_exec(c, text);
-            cmd->st.rejected_calls++;
-            return;
-        }
         if (denial != ACL_OK) {
-            acl_deny_reply(c, cmd, denial, pos, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL);
-            cmd->st.rejected_calls++;
-            if (c->flags & CLIENT_MULTI) {
-                c->flags |= CLIENT_DIRTY_EXEC;
-            }
+            /* (a refused EXEC discards its transaction, as in Redis) */
+            char text[256];
+            acl_deny_log(c, cmd, denial, pos, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, text,
+                         sizeof(text));
+            command_refuse(c, cmd, text);
             return;
         }
     }

@@ -141,6 +141,13 @@ static void unwatch_all(client *c)
     c->flags &= ~CLIENT_DIRTY_CAS;
 }
 
+/* key is stored in d (NULL: none) but has expired, not yet reclaimed. */
+static int is_expired_in(db *d, sv key)
+{
+    kobj *o = d ? db_find_raw(d, key) : NULL;
+    return o && db_is_expired(o);
+}
+
 static void watch_key(client *c, sv key)
 {
     if (!c->wstate) {
@@ -158,8 +165,7 @@ static void watch_key(client *c, sv key)
     k->name = name;
     k->dbid = c->db->id;
     k->prefix = prefix;
-    kobj *o = db_find_raw(c->db, key);
-    k->expired = o && db_is_expired(o);
+    k->expired = is_expired_in(c->db, key);
     k->next = c->wstate->keys;
     c->wstate->keys = k;
     c->wstate->n++;
@@ -205,12 +211,6 @@ static void on_key_write(db *d, sv key, client *by)
     str_free(name);
 }
 
-static int is_expired_in(db *d, sv key)
-{
-    kobj *o = d ? db_find_raw(d, key) : NULL;
-    return o && db_is_expired(o);
-}
-
 void watch_db_replaced(db *d, db *with)
 {
     if (dict_size(&watch_registry) == 0) {
@@ -252,8 +252,7 @@ static int watched_key_expired(client *c)
     for (watched *k = c->wstate ? c->wstate->keys : NULL; k; k = k->next) {
         db *d = &server.dbs[k->dbid];
         sv key = {k->name + k->prefix, str_len(k->name) - k->prefix};
-        kobj *o = k->expired ? NULL : db_find_raw(d, key);
-        if (o && db_is_expired(o)) {
+        if (!k->expired && is_expired_in(d, key)) {
             return 1;
         }
     }

@@ -117,10 +117,10 @@ int persistence_bgsave(void)
     return 0;
 }
 
-int persistence_save_after_flushall(void)
+void persistence_save_after_flushall(void)
 {
     if (!persistence_save_points_set() || server.loading) {
-        return 0;
+        return;
     }
     /* A background save of the old data would bring it back: stopped
      * first, as Redis kills its child. */
@@ -130,7 +130,6 @@ int persistence_save_after_flushall(void)
         snapshot_abort();
     }
     persistence_save();
-    return 1;
 }
 
 void persistence_schedule_bgsave(void)

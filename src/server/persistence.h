@@ -25,8 +25,8 @@ void persistence_debug_loadaof(client *c);
 int persistence_bgsave(void);
 /* FLUSHALL with save points set saves the emptied dataset at once, so a
  * restart cannot bring the flushed keys back (as Redis does; not while the
- * AOF replays). Returns 1 when it saved, which resets the change count. */
-int persistence_save_after_flushall(void);
+ * AOF replays). */
+void persistence_save_after_flushall(void);
 /* BGSAVE SCHEDULE: run a BGSAVE as soon as the running child ends. */
 void persistence_schedule_bgsave(void);
 void persistence_cron(void);

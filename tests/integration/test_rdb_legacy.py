@@ -134,6 +134,17 @@ def load(binary, data, tmp_path, name):
     return Server(*args, binary=binary)
 
 
+def load_both(data, tmp_path):
+    """Keel and Redis 7.0, each started on its own copy of data; the first
+    is stopped again if the second does not start."""
+    keel = load(SERVER, data, tmp_path, "keel")
+    try:
+        return [keel, load(REDIS_BIN, data, tmp_path, "redis")]
+    except BaseException:
+        keel.stop()
+        raise
+
+
 def read_back(c, keys):
     got = {}
     for k, (kind, _) in keys.items():
@@ -152,7 +163,7 @@ def test_redis6_files_load_as_in_redis(seed, tmp_path):
     if not os.access(REDIS_BIN, os.X_OK):
         pytest.skip("needs Debian's redis-server")
     data, keys = legacy_rdb(seed)
-    servers = [load(SERVER, data, tmp_path, "keel"), load(REDIS_BIN, data, tmp_path, "redis")]
+    servers = load_both(data, tmp_path)
     try:
         kc, rc = [s.client() for s in servers]
         assert kc.dbsize() == len(keys)
@@ -221,7 +232,7 @@ def test_empty_collections_are_skipped_as_in_redis(tmp_path):
     body += b"\x0d" + rdb_str(b"hash_ziplist") + rdb_str(ziplist([]))
     body += b"\x00" + rdb_str(b"real") + rdb_str(b"value") + b"\xff"
     data = body + struct.pack("<Q", crc64(body))
-    servers = [load(SERVER, data, tmp_path, "keel"), load(REDIS_BIN, data, tmp_path, "redis")]
+    servers = load_both(data, tmp_path)
     try:
         for s in servers:
             c = s.client()

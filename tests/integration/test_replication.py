@@ -748,8 +748,10 @@ def test_replica_hides_expired_keys_and_waits_for_the_primarys_del(cluster, kind
     assert replica.c.ttl("short") == -2
     assert replica.c.keys("*") == ["kept"]
     # ...but never deletes it itself: that is the primary's DEL (Redis
-    # behaviour: the key still counts on the replica until then).
+    # behaviour: the key still counts on the replica until then, and DEBUG
+    # OBJECT, which looks at what is stored, still finds it).
     assert replica.c.dbsize() == 2
+    assert "encoding:" in str(replica.c.execute_command("DEBUG", "OBJECT", "short"))
     wait_in_sync(primary, replica)
     assert replica.c.dbsize() == 2
     assert primary.c.dbsize() == 2
