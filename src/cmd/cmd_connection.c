@@ -82,7 +82,7 @@ void cmd_reset(client *c)
 {
     client_run_cleanups(c);
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC | CLIENT_PUBSUB | CLIENT_TRACKING |
-                  CLIENT_NO_EVICT | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+                  CLIENT_NO_EVICT | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_SILENCED);
     client_select_db(c, 0);
     c->resp = 2;
     c->out.resp = 2;
@@ -494,10 +494,10 @@ void cmd_client(client *c)
         reply_ok(R(c));
     } else if (arg_is(c, 1, "REPLY")) {
         /* The flags take effect in the read loop (client.c), which drops
-         * replies after the command ran. */
+         * replies after the command ran; OFF and SKIP have none. */
         if (arg_is(c, 2, "ON")) {
             /* also ends a SKIP this command was to be skipped by */
-            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_SILENCED);
             reply_ok(R(c));
         } else if (arg_is(c, 2, "OFF")) {
             c->flags |= CLIENT_REPLY_OFF;

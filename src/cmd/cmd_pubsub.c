@@ -12,6 +12,7 @@ static const char *const unsub_word[PUBSUB_KINDS] = {"unsubscribe", "punsubscrib
 /* [word, name-or-nil, count] */
 static void reply_confirm(client *c, const char *word, sv name, int count)
 {
+    client_push_begin(c);
     reply_push(R(c), 3);
     reply_bulk_cstr(R(c), word);
     if (name.ptr) {
@@ -20,6 +21,7 @@ static void reply_confirm(client *c, const char *word, sv name, int count)
         reply_null(R(c));
     }
     reply_int(R(c), count);
+    client_push_end(c);
 }
 
 static void confirm_unsub(client *c, int kind, sv name)

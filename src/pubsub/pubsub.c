@@ -44,7 +44,9 @@ static void held_release(void)
         return;
     }
     if (!(c->flags & CLIENT_CLOSE_ASAP)) {
+        client_push_begin(c);
         reply_raw(&c->out, held.data + held.sent, rbuf_pending(&held));
+        client_push_end(c);
         client_pending_write(c);
         client_check_obuf(c);
     }

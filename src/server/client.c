@@ -570,6 +570,24 @@ static void protocol_error(client *c, const char *msg)
     client_pending_write(c);
 }
 
+/* A push to the client running a command goes out even when its reply is
+ * silenced, as Redis sends subscribe confirmations, messages and
+ * invalidations past CLIENT REPLY OFF|SKIP: the silenced bytes before it
+ * are dropped now and the mark moves past it. */
+void client_push_begin(client *c)
+{
+    if (c->flags & CLIENT_SILENCED) {
+        c->out.len = c->reply_mark;
+    }
+}
+
+void client_push_end(client *c)
+{
+    if (c->flags & CLIENT_SILENCED) {
+        c->reply_mark = c->out.len;
+    }
+}
+
 void client_end_command(client *c)
 {
     free_argv_owned(c);
@@ -626,21 +644,21 @@ static void process_input(client *c)
         for (int i = 0; i < c->argc; i++) {
             c->argv[i] = resp_parser_arg(&c->parser, c->qbuf, (size_t)i);
         }
-        size_t reply_mark = c->out.len;
-        dispatch(c);
-        /* A SKIP before this command drops its reply, unless the command
-         * was CLIENT REPLY ON, which clears it. */
-        int skip = (c->flags & CLIENT_REPLY_SKIP) != 0;
-        c->flags &= ~CLIENT_REPLY_SKIP;
-        /* CLIENT REPLY OFF|SKIP: the command's reply is dropped (OFF's and
-         * SKIP's own replies too; ON's is sent). */
+        /* CLIENT REPLY SKIP drops the reply of the command after it. */
         if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
             c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
-            skip = 1;
         }
-        if ((skip || (c->flags & CLIENT_REPLY_OFF)) && !(c->flags & CLIENT_BLOCKED)) {
-            c->out.len = reply_mark;
+        if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) {
+            c->flags |= CLIENT_SILENCED;
         }
+        size_t reply_mark = c->out.len;
+        c->reply_mark = reply_mark;
+        dispatch(c);
+        /* CLIENT REPLY ON clears the silence (its +OK is sent). */
+        if ((c->flags & CLIENT_SILENCED) && !(c->flags & CLIENT_BLOCKED)) {
+            c->out.len = c->reply_mark;
+        }
+        c->flags &= ~(CLIENT_SILENCED | CLIENT_REPLY_SKIP);
         if (c->flags & CLIENT_MASTER) {
             /* The primary's stream: counted, passed on, never answered. */
             repl_master_applied(c, c->qbuf + c->cmd_start, c->qpos - c->cmd_start, reply_mark);

@@ -49,6 +49,9 @@
 /* Blocked in a module's auth callback (BlockClientOnAuth): its AUTH or
  * HELLO is counted in INFO commandstats when it ends, as in Redis 7.2. */
 #define CLIENT_AUTH_BLOCKED (1u << 23)
+/* The running command's reply is dropped from reply_mark on (CLIENT REPLY
+ * OFF|SKIP); pushes to the client are not (client_push_begin/end). */
+#define CLIENT_SILENCED (1u << 24)
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */
@@ -97,7 +100,8 @@ struct client {
     /* Input: query buffer with a parse position, parser state, argv. */
     char *qbuf;
     size_t qlen, qcap, qpos;
-    size_t cmd_start; /* where the command being parsed begins */
+    size_t cmd_start;  /* where the command being parsed begins */
+    size_t reply_mark; /* out.len when the running command began (or after its last push) */
     size_t qbuf_peak;
     int64_t query_since; /* ms: when the bytes still in qbuf began arriving */
     resp_parser parser;
@@ -671,6 +675,8 @@ extern void (*before_sleep_broadcast)(void);
 extern int (*gate_busy)(client *c, command *cmd);
 /* Resets per-command state after a command completes. */
 void client_end_command(client *c);
+void client_push_begin(client *c);
+void client_push_end(client *c);
 
 /* CLIENT subcommands added by feature modules (TRACKING, UNBLOCK...): the
  * function returns 1 if it handled the subcommand. */

@@ -606,3 +606,68 @@ def test_big_argument_buffer_fits_it(server, r):
     assert c.read() == "OK"
     assert r.strlen("k") == size
     c.close()
+
+
+def test_client_reply_off_keeps_pushes(server):
+    """Pushes are not replies: subscribe confirmations, messages, keyspace
+    events and invalidations reach a client whose replies CLIENT REPLY
+    OFF|SKIP silence, in RESP2 and RESP3, as in Redis 7.0.15."""
+    from resp_client import Push, RespConn
+    pub = RespConn(server)
+    c3 = RespConn(server, resp3=True)
+    c2 = RespConn(server)
+    try:
+        pub.call("CONFIG", "SET", "notify-keyspace-events", "KA")
+        c3.send("CLIENT", "REPLY", "OFF")
+        c3.send("SUBSCRIBE", "ch")
+        got = c3.read()
+        assert isinstance(got, Push) and got == [b"subscribe", b"ch", 1]
+        c3.send("PSUBSCRIBE", "__keyspace@0__:*")
+        assert c3.read() == [b"psubscribe", b"__keyspace@0__:*", 2]
+        # its own write: the silenced OK is dropped, the event it causes is not
+        c3.send("SET", "pk", "v")
+        assert c3.read() == [b"pmessage", b"__keyspace@0__:*", b"__keyspace@0__:pk", b"set"]
+        c3.send("PUBLISH", "ch", "self")
+        assert c3.read() == [b"message", b"ch", b"self"]
+        assert pub.call("PUBLISH", "ch", "hi") == 1
+        assert c3.read() == [b"message", b"ch", b"hi"]
+        c3.send("UNSUBSCRIBE", "ch")
+        assert c3.read() == [b"unsubscribe", b"ch", 1]
+        c3.send("GET", "pk")
+        assert c3.try_read() is None
+        assert c3.call("CLIENT", "REPLY", "ON") == "OK"
+        assert c3.call("GET", "pk") == b"v"
+
+        # RESP2 and SKIP: the confirmation of the skipped command is sent
+        c2.send("CLIENT", "REPLY", "SKIP")
+        c2.send("PSUBSCRIBE", "c*")
+        assert c2.read() == [b"psubscribe", b"c*", 1]
+        assert pub.call("PUBLISH", "ch", "two") == 1
+        assert c2.read() == [b"pmessage", b"c*", b"ch", b"two"]
+        assert c2.call("PING") == [b"pong", b""]
+
+        # RESET while silenced answers, and the silence is gone
+        c3.send("CLIENT", "REPLY", "OFF")
+        assert c3.call("RESET") == "RESET"
+        assert c3.call("ECHO", "e") == b"e"
+    finally:
+        pub.call("CONFIG", "SET", "notify-keyspace-events", "")
+        for conn in (pub, c3, c2):
+            conn.close()
+
+
+def test_client_reply_off_keeps_invalidations(server):
+    """A RESP3 client tracking its own reads gets the invalidation of its
+    own silenced write."""
+    from resp_client import RespConn
+    c = RespConn(server, resp3=True)
+    try:
+        assert c.call("CLIENT", "TRACKING", "ON") == "OK"
+        c.call("SET", "tk", "1")
+        assert c.call("GET", "tk") == b"1"
+        c.send("CLIENT", "REPLY", "OFF")
+        c.send("SET", "tk", "2")
+        assert c.read() == [b"invalidate", [b"tk"]]
+        assert c.try_read() is None
+    finally:
+        c.close()
