@@ -8,7 +8,8 @@
 # 7.2+ on purpose (listpack encodings, shortest doubles, XINFO's IDMP
 # fields) Redis 7.0's tests disagree, and a few tests need DEBUG hooks
 # Keel does not have. Needs root (apt-get) on first use. REDIS_SUITE_PORT
-# moves the ports it uses (default 21111).
+# moves the ports it uses (default 21111); REDIS_SUITE_SERVER names the
+# binary under test (default ./keel-server; a copy lets you rebuild meanwhile).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/build/redis-suite"
@@ -26,7 +27,7 @@ if [ ! -d "$src/tests" ]; then
     tar xzf "$out"/redis_*.orig.tar.gz -C "$src" --strip-components=1
 fi
 mkdir -p "$src/src"
-ln -sf "$root/keel-server" "$src/src/redis-server"
+ln -sf "${REDIS_SUITE_SERVER:-$root/keel-server}" "$src/src/redis-server"
 for tool in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
     ln -sf "/usr/bin/$tool" "$src/src/$tool"
 done

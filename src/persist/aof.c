@@ -68,6 +68,9 @@ static struct {
     int registered; /* the propagation listener is installed */
     /* the files of the manifest in force */
     long long base_seq, incr_seq;
+    /* The base's name as the manifest gave it ("": Redis 7's pattern): an
+     * AOF of Redis 6 moved in as the base keeps its old name. */
+    char base_name[256];
     long long *old_incrs; /* incremental files a rewrite will retire */
     int nold_incrs;
     /* rewrites */
@@ -755,7 +758,7 @@ typedef struct pending_cmd {
 
 /* Replays an incremental (or command-form base) file. The last file may
  * end in a command cut short; it is cut off when allowed. */
-static int replay_file(const char *path, int last)
+static int replay_file(const char *path, long long from, int last)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -764,7 +767,12 @@ static int replay_file(const char *path, int last)
     }
     struct stat st;
     fstat(fileno(f), &st);
-    cmd_reader r = {f, 0, (long long)st.st_size};
+    if (from > 0 && fseeko(f, (off_t)from, SEEK_SET) != 0) {
+        log_msg(LOG_WARNING, "Can't seek in the append-only file %s: %s", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    cmd_reader r = {f, from, (long long)st.st_size};
     long long valid = 0, cmds = 0;
     /* MULTI ... EXEC replays whole or not at all. */
     pending_cmd *tx = NULL;
@@ -863,8 +871,11 @@ static int replay_file(const char *path, int last)
     return 0;
 }
 
-/* A base file: an RDB snapshot or (aof-use-rdb-preamble no) commands. */
-static int load_base(const char *path)
+/* A base file: an RDB snapshot or (aof-use-rdb-preamble no) commands;
+ * an AOF of Redis 6 moved in as the base may go on with commands after
+ * its RDB preamble. last: no incremental file follows (a torn command at
+ * the end may then be cut off, as in Redis). */
+static int load_base(const char *path, int last)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -876,14 +887,19 @@ static int load_base(const char *path)
     fclose(f);
     if (n == 5 && memcmp(sig, "REDIS", 5) == 0) {
         char err[512];
-        if (rdb_load_file(path, err, sizeof(err)) != 0) {
+        uint64_t end = 0;
+        if (rdb_load_file_end(path, &end, err, sizeof(err)) != 0) {
             log_msg(LOG_WARNING, "Error loading the AOF base file %s: %s", path, err);
             return -1;
         }
         log_msg(LOG_NOTICE, "DB loaded from base file %s", path);
+        struct stat st;
+        if (stat(path, &st) == 0 && (uint64_t)st.st_size > end) {
+            return replay_file(path, (long long)end, last);
+        }
         return 0;
     }
-    return replay_file(path, 0);
+    return replay_file(path, 0, last);
 }
 
 static void path_in_dir(char *out, size_t cap, const char *name)
@@ -907,6 +923,15 @@ static long long top_seq(const manifest *m)
     return top;
 }
 
+static long long top_incr_seq(const manifest *m)
+{
+    long long top = 0;
+    for (int i = 0; i < m->n; i++) {
+        top = m->files[i].type != 'b' && m->files[i].seq > top ? m->files[i].seq : top;
+    }
+    return top;
+}
+
 /* The highest sequence number the manifest on disk uses (0: none), so new
  * files never take an old name. */
 static long long manifest_top_seq(void)
@@ -923,6 +948,10 @@ static long long manifest_top_seq(void)
  * a base written as commands, .base.aof. */
 static void file_name(char *out, size_t cap, long long seq, int base)
 {
+    if (base && seq == aof.base_seq && aof.base_name[0]) {
+        snprintf(out, cap, "%s", aof.base_name);
+        return;
+    }
     int commands = base && (seq == aof.rewrite_base_seq ? aof.rewrite_commands : aof.base_commands);
     snprintf(out, cap, "%s.%lld.%s", basename_cfg(), seq, !base ? "incr.aof" : commands ? "base.aof" : "base.rdb");
 }
@@ -1053,6 +1082,7 @@ static void rewrite_done(int ok)
     }
     aof.nold_incrs = 0;
     aof.base_seq = aof.rewrite_base_seq;
+    aof.base_name[0] = '\0';
     aof.base_commands = aof.rewrite_commands;
     aof.rewrites++;
     aof.base_size = current_size();
@@ -1215,6 +1245,7 @@ int aof_enable(void)
     aof.buf = aof.buf ? aof.buf : str_empty(4096);
     aof.nold_incrs = 0;
     aof.base_seq = top;
+    aof.base_name[0] = '\0';
     if (open_new_incr(top + 1) < 0) {
         return -1;
     }
@@ -1272,7 +1303,7 @@ static void replay_end(void)
 }
 
 /* Loads the files a manifest names: the base, then the incremental files
- * in order (a torn tail is allowed in the last one only). With track, the
+ * in order (a torn tail is allowed in the last file only). With track, the
  * base and the older incremental files are remembered for appending.
  * Returns the index of the last incremental file (-1: none), -2 on error. */
 static int load_files(const manifest *m, int track)
@@ -1288,14 +1319,15 @@ static int load_files(const manifest *m, int track)
         path_in_dir(path, sizeof(path), m->files[i].name);
         int ok = 0;
         if (m->files[i].type == 'b') {
-            ok = load_base(path);
+            ok = load_base(path, last_incr < 0);
             if (track) {
                 aof.base_seq = m->files[i].seq;
+                snprintf(aof.base_name, sizeof(aof.base_name), "%s", m->files[i].name);
                 size_t len = strlen(m->files[i].name);
                 aof.base_commands = len >= 9 && strcmp(m->files[i].name + len - 9, ".base.aof") == 0;
             }
         } else if (m->files[i].type == 'i') {
-            ok = replay_file(path, i == last_incr);
+            ok = replay_file(path, 0, i == last_incr);
             if (track && i != last_incr) {
                 aof.old_incrs = alloc_resize(aof.old_incrs, sizeof(long long) * (size_t)(aof.nold_incrs + 1));
                 aof.old_incrs[aof.nold_incrs++] = m->files[i].seq;
@@ -1336,10 +1368,61 @@ int aof_on_disk(void)
     return access(mpath, F_OK) == 0;
 }
 
+/* Redis before 7 kept the log in one file, <appendfilename> in the
+ * working directory. As Redis 7 does, it becomes the base of a new
+ * manifest and moves into the AOF directory; a start that died between
+ * writing the manifest and the move finishes the move. 0, or -1. */
+static int upgrade_single_file(void)
+{
+    const char *old = basename_cfg();
+    if (access(old, F_OK) != 0) {
+        return 0;
+    }
+    char mpath[PATH_MAX], moved[PATH_MAX];
+    manifest_path(mpath);
+    path_in_dir(moved, sizeof(moved), old);
+    manifest m;
+    int rc = manifest_read(mpath, &m);
+    int interrupted =
+        rc == 1 && m.n == 1 && m.files[0].type == 'b' && strcmp(m.files[0].name, old) == 0 && access(moved, F_OK) != 0;
+    alloc_free(m.files);
+    if (rc != 0 && !interrupted) {
+        return 0;
+    }
+    if (mkdir(dirname_cfg(), 0755) != 0 && errno != EEXIST) {
+        log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
+        return -1;
+    }
+    if (rc == 0) {
+        str text = str_append_cstr(manifest_name(str_empty(64), old), " seq 1 type b\n");
+        int wrote = write_file_synced(mpath, text, str_len(text));
+        str_free(text);
+        if (wrote < 0) {
+            log_msg(LOG_WARNING, "Can't write the AOF manifest %s: %s", mpath, strerror(errno));
+            return -1;
+        }
+    }
+    if (rename(old, moved) != 0) {
+        log_msg(LOG_WARNING, "Error moving the old AOF file %s into the AOF directory: %s", old, strerror(errno));
+        return -1;
+    }
+    int dfd = open(dirname_cfg(), O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    log_msg(LOG_NOTICE, "Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).", old,
+            dirname_cfg());
+    return 0;
+}
+
 int aof_start(void)
 {
     char mpath[PATH_MAX];
     manifest_path(mpath);
+    if (upgrade_single_file() < 0) {
+        return -1;
+    }
     manifest m;
     int rc = manifest_read(mpath, &m);
     if (rc < 0) {
@@ -1353,11 +1436,12 @@ int aof_start(void)
         /* The last incremental file is the one appended to from now on. */
         int last_incr = load_files(&m, 1);
         ok = last_incr == -2 ? -1 : 0;
-        long long top = top_seq(&m);
         if (ok == 0 && last_incr < 0) {
-            /* A base alone (BGREWRITEAOF with the AOF off): appends go to a
-             * new incremental file from now on. */
-            ok = open_new_incr(top + 1) < 0 || write_manifest(aof.base_seq, NULL, 0, top + 1) < 0 ? -1 : 0;
+            /* A base alone (BGREWRITEAOF with the AOF off, an upgraded
+             * Redis 6 file): appends go to a new incremental file, numbered
+             * apart from the bases as Redis does. */
+            long long incr = top_incr_seq(&m) + 1;
+            ok = open_new_incr(incr) < 0 || write_manifest(aof.base_seq, NULL, 0, incr) < 0 ? -1 : 0;
         } else if (ok == 0) {
             char path[PATH_MAX];
             path_in_dir(path, sizeof(path), m.files[last_incr].name);
@@ -1395,6 +1479,7 @@ int aof_start(void)
                 ok = -1;
             } else {
                 aof.base_seq = 1;
+                aof.base_name[0] = '\0';
                 log_msg(LOG_NOTICE, "Creating AOF base file %s on server start", name);
             }
         }

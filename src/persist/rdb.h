@@ -31,6 +31,9 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen);
 /* Loads path into the databases (which the caller has emptied). Returns 0,
  * 1 when there is no such file, or -1 with a message in err. */
 int rdb_load_file(const char *path, char *err, size_t errlen);
+/* The same, telling in *end where the snapshot ended: an AOF of Redis 6
+ * (one file, RDB preamble) goes on with commands after it. */
+int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen);
 
 /* A snapshot written a key at a time (forkless BGSAVE): open writes the
  * header, aux fields and function libraries to a temporary file; keys may

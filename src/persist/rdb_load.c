@@ -1241,6 +1241,12 @@ static int load_all(reader *r)
 
 int rdb_load_file(const char *path, char *err, size_t errlen)
 {
+    uint64_t end;
+    return rdb_load_file_end(path, &end, err, errlen);
+}
+
+int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen)
+{
     FILE *f = fopen(path, "r");
     if (!f) {
         if (errno == ENOENT) {
@@ -1258,6 +1264,7 @@ int rdb_load_file(const char *path, char *err, size_t errlen)
     reader r = {f, NULL, 0, (uint64_t)st.st_size, 0, err, errlen, 0};
     int rc = load_all(&r);
     fclose(f);
+    *end = r.pos;
     return rc < 0 ? -1 : 0;
 }
 
