@@ -605,6 +605,61 @@ void config_commit_abandon(void)
     tls_dirty = 0;
 }
 
+/* port and bind: at run time the listeners move (as in Redis). */
+static int set_port(const char *val, char *err, size_t errlen)
+{
+    long long v;
+    if (!util_parse_ll(val, strlen(val), &v)) {
+        snprintf(err, errlen, "argument couldn't be parsed into an integer");
+        return -1;
+    }
+    if (v < 0 || v > 65535) {
+        snprintf(err, errlen, "argument must be between 0 and 65535 inclusive");
+        return -1;
+    }
+    if (!server.loop) {
+        server.cfg.port = (int)v;
+        return 0;
+    }
+    return server_set_listen((int)v, server.cfg.bind ? server.cfg.bind : "", err, errlen);
+}
+
+static str get_port(void)
+{
+    return str_from_ll(server.cfg.port);
+}
+
+static int set_bind(const char *val, char *err, size_t errlen)
+{
+    /* Words separated by single spaces, as CONFIG GET shows them. */
+    str norm = str_empty(64);
+    const char *p = val;
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        size_t n = strcspn(p, " ");
+        if (n) {
+            norm = str_append(str_len(norm) ? str_append(norm, " ", 1) : norm, p, n);
+        }
+        p += n;
+    }
+    int rc = 0;
+    if (!server.loop) {
+        alloc_free(server.cfg.bind);
+        server.cfg.bind = alloc_strdup(norm);
+    } else {
+        rc = server_set_listen(server.cfg.port, norm, err, errlen);
+    }
+    str_free(norm);
+    return rc;
+}
+
+static str get_bind(void)
+{
+    return str_append_cstr(str_empty(32), server.cfg.bind ? server.cfg.bind : "");
+}
+
 /* tls-port: at run time the listeners move (Redis rebinds too). */
 static int set_tls_port(const char *val, char *err, size_t errlen)
 {
@@ -936,8 +991,8 @@ static int check_hostname(const char *val, char *err, size_t errlen)
 #define S(field) (&server.cfg.field)
 
 static config_def defs[] = {
-    {"port", NULL, CFG_INT, S(port), 0, 65535, "6379", 0, NULL, NULL, NULL, NULL},
-    {"bind", NULL, CFG_STR, S(bind), 0, 0, "127.0.0.1 -::1", 0, NULL, NULL, NULL, NULL},
+    {"port", NULL, CFG_SPECIAL, NULL, 0, 0, "6379", 1, NULL, set_port, get_port, NULL},
+    {"bind", NULL, CFG_SPECIAL, NULL, 0, 0, "127.0.0.1 -::1", 1, NULL, set_bind, get_bind, NULL},
     {"metrics-port", NULL, CFG_INT, S(metrics_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
     {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
@@ -1385,6 +1440,22 @@ static int rename_command(const char *value, char *err, size_t errlen)
     return 0;
 }
 
+/* In config files and on the command line, as in Redis 7: the first
+ * "save" replaces the default points, later ones add theirs ("save \"\""
+ * clears them all). */
+static int set_save_at_startup(config_def *d, const char *value, char *err, size_t errlen)
+{
+    static int seen;
+    if (!seen || !value[0] || !server.cfg.save || !server.cfg.save[0]) {
+        seen = 1;
+        return set_def(d, value, err, errlen);
+    }
+    str joined = str_printf(str_empty(64), "%s %s", server.cfg.save, value);
+    int rc = set_def(d, joined, err, errlen);
+    str_free(joined);
+    return rc;
+}
+
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
 {
     if (at_startup && strcasecmp(name, "rename-command") == 0) {
@@ -1427,6 +1498,9 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
     if (!at_startup && !d->mutable_) {
         snprintf(err, errlen, "can't set immutable config");
         return -1;
+    }
+    if (at_startup && d->ptr == &server.cfg.save) {
+        return set_save_at_startup(d, value, err, errlen);
     }
     return set_def(d, value, err, errlen);
 }

@@ -395,6 +395,60 @@ int server_listen_tcp(int port, int *fds, int *count)
     return 0;
 }
 
+/* Replaces a set of TCP listeners with ones on port over the configured
+ * bind addresses (port 0: none). The old sockets close first, since the
+ * same address and port may be wanted again. */
+static int relisten(int port, int *fds, int *count, ev_file_fn accept)
+{
+    for (int i = 0; i < *count; i++) {
+        ev_del(server.loop, fds[i], EV_READABLE);
+        close(fds[i]);
+    }
+    *count = 0;
+    int n = 0;
+    if (port != 0 && server_listen_tcp(port, fds, &n) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        ev_add(server.loop, fds[i], EV_READABLE, accept, NULL);
+    }
+    *count = n;
+    return 0;
+}
+
+/* CONFIG SET port / bind at run time, as in Redis: the listeners move;
+ * if the new ones cannot open, the old configuration is listened on again
+ * and the change refused. */
+int server_set_listen(int port, const char *bind, char *err, size_t errlen)
+{
+    int old_port = server.cfg.port;
+    char *old_bind = server.cfg.bind;
+    int rebind = strcmp(bind, old_bind ? old_bind : "") != 0;
+    if (port == old_port && !rebind) {
+        return 0;
+    }
+    server.cfg.port = port;
+    server.cfg.bind = alloc_strdup(bind);
+    int ok = relisten(port, server.listen_fds, &server.listen_count, client_accept) == 0;
+    if (ok && rebind) {
+        ok = relisten(server.cfg.tls_port, server.tls_listen_fds, &server.tls_listen_count, client_accept_tls) == 0;
+    }
+    if (ok) {
+        alloc_free(old_bind);
+        return 0;
+    }
+    alloc_free(server.cfg.bind);
+    server.cfg.port = old_port;
+    server.cfg.bind = old_bind;
+    relisten(old_port, server.listen_fds, &server.listen_count, client_accept);
+    if (rebind) {
+        relisten(server.cfg.tls_port, server.tls_listen_fds, &server.tls_listen_count, client_accept_tls);
+    }
+    snprintf(err, errlen, "%s",
+             rebind ? "Failed to bind to specified addresses." : "Unable to listen on this port. Check server logs.");
+    return -1;
+}
+
 static int open_listeners(void)
 {
     char err[256];
