@@ -49,30 +49,6 @@ static sv string_bytes(const kobj *o, char *buf)
     return o ? kobj_str(o, buf) : (sv){"", 0};
 }
 
-/* The string entry o of key (NULL: absent) made raw and at least len bytes
- * long, growing with zeros; *grew says whether it was created or grew. */
-static kobj *string_grow(client *c, sv key, kobj *o, size_t len, int *grew)
-{
-    if (!o) {
-        /* A new key: one allocation of the exact size (Redis's size too). */
-        str s = str_empty(len);
-        memset(s, 0, len);
-        str_set_len(s, len);
-        o = kobj_new_raw(key, s, -1);
-        db_add(c->db, o);
-        *grew = 1;
-        return o;
-    }
-    char buf[32];
-    size_t before = kobj_str(o, buf).len;
-    *grew = before < len;
-    o = string_make_raw(c, key, o);
-    if (*grew) {
-        kobj_set_raw(o, str_grow_zero(kobj_raw(o), len));
-    }
-    return o;
-}
-
 /* Start and end of BITCOUNT / BITPOS as Redis clamps them: negative values
  * count from the end; the result may be empty (start > end). total is the
  * length in the range's unit (bytes or bits). */

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cmd/cmd_docs.h"
+#include "db/lazyfree.h"
 #include "module/module.h"
 #include "server/server.h"
 #include "server/shutdown.h"
@@ -501,6 +502,7 @@ void cmd_config(client *c)
         errorstats_reset();
         cmd_stats_reset();
         rbuf_resizes_reset();
+        lazyfree_reset_freed();
         alloc_reset_peak();
         reply_ok(R(c));
     } else {

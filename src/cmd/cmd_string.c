@@ -513,6 +513,30 @@ kobj *string_make_raw(client *c, sv key, kobj *o)
     return n;
 }
 
+/* The string entry o of key (NULL: absent) made raw and at least len bytes
+ * long, growing with zeros; *grew says whether it was created or grew. */
+kobj *string_grow(client *c, sv key, kobj *o, size_t len, int *grew)
+{
+    if (!o) {
+        /* A new key: one allocation of the exact size (Redis's size too). */
+        str s = str_empty(len);
+        memset(s, 0, len);
+        str_set_len(s, len);
+        o = kobj_new_raw(key, s, -1);
+        db_add(c->db, o);
+        *grew = 1;
+        return o;
+    }
+    char buf[32];
+    size_t before = kobj_str(o, buf).len;
+    *grew = before < len;
+    o = string_make_raw(c, key, o);
+    if (*grew) {
+        kobj_set_raw(o, str_grow_zero(kobj_raw(o), len));
+    }
+    return o;
+}
+
 void cmd_append(client *c)
 {
     kobj *o;
@@ -577,11 +601,10 @@ void cmd_setrange(client *c)
         check_size(c, (size_t)server.cfg.proto_max_bulk_len + 1);
         return;
     }
-    o = string_make_raw(c, c->argv[1], o);
+    int grew;
+    o = string_grow(c, c->argv[1], o, (size_t)off + val.len, &grew);
     str s = kobj_raw(o);
-    s = str_grow_zero(s, (size_t)off + val.len);
     memcpy(s + off, val.ptr, val.len);
-    kobj_set_raw(o, s);
     signal_write(c, NOTIFY_STRING, "setrange", c->argv[1]);
     reply_int(R(c), (long long)str_len(s));
 }

@@ -173,3 +173,10 @@ size_t lazyfree_freed(void)
     pthread_mutex_unlock(&lock);
     return n;
 }
+
+void lazyfree_reset_freed(void)
+{
+    pthread_mutex_lock(&lock);
+    freed = 0;
+    pthread_mutex_unlock(&lock);
+}

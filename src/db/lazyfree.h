@@ -26,5 +26,7 @@ int lazyfree_signal_fd(void);
 void lazyfree_drain_signal(void);
 size_t lazyfree_pending(void);
 size_t lazyfree_freed(void);
+/* CONFIG RESETSTAT: lazyfreed_objects starts again from 0. */
+void lazyfree_reset_freed(void);
 
 #endif

@@ -34,6 +34,16 @@ void resp_parser_reset(resp_parser *p)
     }
 }
 
+void resp_parser_trim(resp_parser *p, size_t max)
+{
+    if (p->cap > max && p->multibulk_left == 0 && p->argc == 0) {
+        alloc_free(p->off);
+        alloc_free(p->len);
+        p->off = p->len = NULL;
+        p->cap = 0;
+    }
+}
+
 void resp_parser_shift(resp_parser *p, size_t n)
 {
     if (p->is_inline) {

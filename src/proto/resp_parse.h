@@ -40,6 +40,8 @@ void resp_parser_init(resp_parser *p);
 void resp_parser_free(resp_parser *p);
 /* Forget the finished (or abandoned) command, keeping allocations. */
 void resp_parser_reset(resp_parser *p);
+/* Between commands: frees argument arrays grown past max entries. */
+void resp_parser_trim(resp_parser *p, size_t max);
 /* The caller dropped n bytes from the front of its buffer. */
 void resp_parser_shift(resp_parser *p, size_t n);
 /* The first byte of buf the parser still needs (the first argument of a

@@ -160,6 +160,59 @@ static eval_script *get_or_compile(client *c, sv body, char sha[41])
     return s;
 }
 
+/* The flags the script of an EVAL or EVALSHA declared: 0 when it
+ * declared none (no shebang, or not cached: the command fails anyway). */
+static int eval_declared_flags(client *c, int by_sha, int *flags)
+{
+    if (c->argc < 2) {
+        return 0;
+    }
+    if (by_sha) {
+        dict_entry *e = cache_find_sha(c->argv[1], NULL);
+        const eval_script *s = e ? e->val : NULL;
+        if (!s || (s->flags & SCRIPT_FLAG_EVAL_COMPAT)) {
+            return 0;
+        }
+        *flags = s->flags;
+        return 1;
+    }
+    sv body = c->argv[1];
+    str err = NULL;
+    if (!script_has_shebang(body.ptr, body.len) || parse_shebang(body.ptr, body.len, flags, &err) < 0) {
+        str_free(err);
+        return 0;
+    }
+    return 1;
+}
+
+uint32_t script_command_flags(client *c, const command *cmd)
+{
+    int flags, declared;
+    if (cmd->fn == cmd_eval || cmd->fn == cmd_eval_ro) {
+        declared = eval_declared_flags(c, 0, &flags);
+    } else if (cmd->fn == cmd_evalsha || cmd->fn == cmd_evalsha_ro) {
+        declared = eval_declared_flags(c, 1, &flags);
+    } else if (cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro) {
+        declared = c->argc >= 2 && script_function_flags(c->argv[1], &flags);
+    } else {
+        return cmd->flags;
+    }
+    if (!declared) {
+        return cmd->flags;
+    }
+    uint32_t f = cmd->flags & ~(CMD_STALE | CMD_DENYOOM | CMD_WRITE | CMD_MAY_REPLICATE);
+    if (!(flags & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES))) {
+        f |= CMD_DENYOOM;
+    }
+    if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
+        f |= CMD_WRITE;
+    }
+    if (flags & SCRIPT_FLAG_ALLOW_STALE) {
+        f |= CMD_STALE;
+    }
+    return f;
+}
+
 /* Parses numkeys at argv[i]; replies the error and returns 0 on bad
  * input. */
 int script_parse_numkeys(client *c, int i, long long *numkeys)

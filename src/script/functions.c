@@ -380,6 +380,16 @@ int functions_lua_register(lua_State *L)
 
 /* ---- FCALL ---- */
 
+int script_function_flags(sv name, int *flags)
+{
+    dict_entry *e = dict_entry_find(&funcs, name.ptr, name.len);
+    if (!e) {
+        return 0;
+    }
+    *flags = ((fn_func *)e->val)->flags;
+    return 1;
+}
+
 void script_fcall_command(client *c, int ro)
 {
     dict_entry *e = dict_entry_find(&funcs, c->argv[1].ptr, c->argv[1].len);

@@ -18,6 +18,11 @@ void script_eval_command(client *c, int by_sha, int ro);
 void script_script_command(client *c);
 /* FCALL / FCALL_RO. */
 void script_fcall_command(client *c, int ro);
+/* The flags a command runs under: for EVAL, EVALSHA and FCALL (and their
+ * _RO forms) of a script that declares flags (a shebang, a function's),
+ * as Redis derives them, its own write, deny-oom and stale flags instead of
+ * the command's, and no may-replicate; any other command's table flags. */
+uint32_t script_command_flags(client *c, const command *cmd);
 /* FUNCTION LOAD|LIST|DELETE|FLUSH|DUMP|RESTORE|STATS|KILL|HELP. */
 void script_function_command(client *c);
 

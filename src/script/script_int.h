@@ -120,4 +120,7 @@ int script_parse_numkeys(client *c, int i, long long *numkeys);
  * SHA1 or the function name, for errors. */
 void script_start(client *c, svm *vm, int ref, const char *name, int is_function, int flags, int ro, long long numkeys);
 
+/* A loaded function's declared flags: 1 with *flags, 0 when not found. */
+int script_function_flags(sv name, int *flags);
+
 #endif

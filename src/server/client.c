@@ -597,6 +597,20 @@ void client_end_command(client *c)
     c->propagate_as_is = 0;
 }
 
+/* A command of thousands of arguments leaves its argument arrays that
+ * big; they go afterwards (Redis frees argv after every command), so an
+ * idle client does not keep megabytes. */
+static void trim_arg_arrays(client *c)
+{
+    enum { KEEP_ARGS = 1024 };
+    if (c->argv_cap > KEEP_ARGS) {
+        alloc_free(c->argv);
+        c->argv = NULL;
+        c->argv_cap = 0;
+    }
+    resp_parser_trim(&c->parser, KEEP_ARGS);
+}
+
 /* Runs every complete command in the query buffer. */
 static void process_input(client *c)
 {
@@ -667,6 +681,7 @@ static void process_input(client *c)
         c->query_since = server_ms(); /* the bytes after it are a new command */
         if (!(c->flags & CLIENT_BLOCKED)) {
             client_end_command(c);
+            trim_arg_arrays(c);
         }
         if (rbuf_pending(&c->out)) {
             /* The limits hold per command, not per cron tick: a pipeline
@@ -698,6 +713,7 @@ void client_process_input(client *c)
 void client_resume(client *c)
 {
     client_end_command(c);
+    trim_arg_arrays(c);
     client_pending_write(c);
     if (c->qlen > c->qpos && !(c->flags & CLIENT_CLOSE_ASAP)) {
         process_input(c);

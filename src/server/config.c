@@ -560,6 +560,24 @@ static void apply_stream_idmp(void)
     stream_idmp_default_maxsize = (uint32_t)server.cfg.stream_idmp_maxsize;
 }
 
+/* A limit below what is in use evicts at once (as Redis), not at the
+ * next write. */
+static void apply_maxmemory(void)
+{
+    if (!server.loop || server.cfg.maxmemory == 0) {
+        return;
+    }
+    size_t used = alloc_used();
+    if ((unsigned long long)server.cfg.maxmemory < used) {
+        log_msg(LOG_WARNING,
+                "WARNING: the new maxmemory value set via CONFIG SET (%llu) is smaller than the current memory usage "
+                "(%zu). This will result in key eviction and/or the inability to accept new write commands depending "
+                "on the maxmemory-policy.",
+                (unsigned long long)server.cfg.maxmemory, used);
+    }
+    server_over_memory();
+}
+
 /* The value stays as set (up to 2^32-1, as in Redis); the loop grows only
  * as far as the fd limit lets descriptors go. */
 static void apply_maxclients(void)
@@ -1019,7 +1037,7 @@ static config_def defs[] = {
     {"daemonize", NULL, CFG_BOOL, S(daemonize), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"pidfile", NULL, CFG_STR, S(pidfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"protected-mode", NULL, CFG_BOOL, S(protected_mode), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
-    {"maxmemory", NULL, CFG_UMEM, S(maxmemory), 0, 0, "0", 1, NULL, NULL, NULL, NULL},
+    {"maxmemory", NULL, CFG_UMEM, S(maxmemory), 0, 0, "0", 1, NULL, NULL, NULL, apply_maxmemory},
     {"maxmemory-policy", NULL, CFG_ENUM, S(maxmemory_policy), 0, 0, "noeviction", 1, enum_maxmemory_policy, NULL, NULL,
      apply_lfu},
     {"maxmemory-samples", NULL, CFG_INT, S(maxmemory_samples), 1, INT_MAX, "5", 1, NULL, NULL, NULL, NULL},

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "repl/repl.h"
+#include "script/lua.h"
 #include "server/block.h"
 #include "server/hotkeys.h"
 #include "server/latency.h"
@@ -457,7 +458,7 @@ void dispatch(client *c)
      * MASTERDOWN, LOADING), before MULTI queues a command, as in Redis: a
      * command refused there fails the transaction, and EXEC is judged by
      * the commands it would run, so none is refused halfway through it. */
-    uint32_t flags = cmd->flags;
+    uint32_t flags = script_command_flags(c, cmd);
     if (cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI)) {
         flags = (flags & ~CMD_STALE) | multi_queued_flags(c);
     } else if ((c->flags & CLIENT_MULTI) && cmd->fn != cmd_discard && cmd->fn != cmd_quit && cmd->fn != cmd_reset) {

@@ -105,10 +105,15 @@ static str section_clients(str s)
                       server.nclients, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub, blocked);
 }
 
+/* used_memory as it was when INFO began: the text INFO is building is not
+ * the dataset's, and counting it made a server kept at maxmemory look
+ * kilobytes over. */
+static size_t used_before_info;
+
 static str section_memory(str s)
 {
     char used_h[32], peak_h[32], rss_h[32], max_h[32], total_h[32];
-    size_t used = alloc_used(), peak = alloc_peak(), rss = alloc_rss();
+    size_t used = used_before_info, peak = alloc_peak(), rss = alloc_rss();
     if (used > peak) {
         peak = used;
     }
@@ -414,6 +419,7 @@ str info_generate(const sv *names, int n)
             take[i] |= every || (dflt && sections[i].in_default) || sv_eq_ci(name, sections[i].name);
         }
     }
+    used_before_info = alloc_used();
     str s = str_empty(4096);
     for (size_t i = 0; i < NSECTIONS; i++) {
         if (!take[i]) {

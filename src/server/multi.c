@@ -11,10 +11,12 @@
 
 #include "acl/acl.h"
 #include "base/alloc.h"
+#include "script/lua.h"
 #include "server/server.h"
 
 typedef struct queued {
     command *cmd;
+    uint32_t flags; /* the command's as queued (a script's declared ones) */
     int argc;
     str *argv;
 } queued;
@@ -97,6 +99,7 @@ static int gate(client *c, command *cmd)
     }
     queued *q = &m->cmds[m->n++];
     q->cmd = cmd;
+    q->flags = script_command_flags(c, cmd);
     q->argc = c->argc;
     q->argv = alloc_mem(sizeof(str) * (size_t)c->argc);
     for (int i = 0; i < c->argc; i++) {
@@ -287,8 +290,8 @@ uint32_t multi_queued_flags(client *c)
 {
     uint32_t f = 0, all = CMD_STALE;
     for (int i = 0; c->mstate && i < c->mstate->n; i++) {
-        f |= c->mstate->cmds[i].cmd->flags;
-        all &= c->mstate->cmds[i].cmd->flags;
+        f |= c->mstate->cmds[i].flags;
+        all &= c->mstate->cmds[i].flags;
     }
     return (f & ~CMD_STALE) | all;
 }

@@ -2,6 +2,7 @@
 #include "server/pause.h"
 
 #include "base/alloc.h"
+#include "script/lua.h"
 #include "server/block.h"
 
 static struct {
@@ -148,7 +149,7 @@ int pause_gate(client *c, const command *cmd)
     if ((c->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_FAKE)) || !any_active(&all)) {
         return 0;
     }
-    uint32_t f = cmd->flags;
+    uint32_t f = script_command_flags(c, cmd);
     if (cmd->fn == cmd_exec) {
         f |= multi_queued_flags(c);
     }

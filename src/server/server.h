@@ -488,6 +488,9 @@ int lookup_first_ready(client *c, const sv *keys, int n, int type, kobj **out);
  * mutable str entry, swapped in if it had another form; edit it with
  * kobj_raw / kobj_set_raw. o must be a string looked up for writing. */
 kobj *string_make_raw(client *c, sv key, kobj *o);
+/* o (NULL: absent) made raw and at least len bytes long, zero-filled; a new
+ * key is allocated at its exact size. *grew: created or grew. */
+kobj *string_grow(client *c, sv key, kobj *o, size_t len, int *grew);
 
 /* ---- the write path ---- */
 /* Every change to a key calls this once: counts dirty, invalidates WATCH

@@ -143,6 +143,57 @@ def test_client_pause_errors(cluster):
     assert raw_reply(p, "CLIENT", "UNPAUSE") == "+OK"
 
 
+def test_client_pause_write_judges_scripts_by_their_declared_flags(cluster):
+    """Under CLIENT PAUSE WRITE a script that declares no-writes (shebang
+    flags, a function's flags) runs at once, also queued in MULTI; one
+    without a shebang (may replicate) or declaring it writes waits."""
+    (p,) = [cluster.start("keel")]
+    ro_body = "#!lua flags=no-writes\nreturn 'ro'"
+    p.c.execute_command("FUNCTION", "LOAD",
+                        "#!lua name=lib\n"
+                        "redis.register_function{function_name='f_ro', callback=function() return 'fro' end,"
+                        " flags={'no-writes'}}\n"
+                        "redis.register_function('f_rw', function() return 'frw' end)")
+    ro_sha = p.c.execute_command("SCRIPT", "LOAD", ro_body)
+    cases = {
+        "eval no-writes": (("EVAL", ro_body, 0), "ro", False),
+        "evalsha no-writes": (("EVALSHA", ro_sha, 0), "ro", False),
+        "eval_ro legacy": (("EVAL_RO", "return 'r'", 0), "r", False),
+        "fcall no-writes": (("FCALL", "f_ro", 0), "fro", False),
+        "eval legacy": (("EVAL", "return 'l'", 0), "l", True),
+        "eval shebang": (("EVAL", "#!lua\nreturn 'w'", 0), "w", True),
+        "fcall writes": (("FCALL", "f_rw", 0), "frw", True),
+    }
+    assert p.c.execute_command("CLIENT", "PAUSE", 60000, "WRITE") == "OK"
+    results, threads = {}, []
+
+    def call(name, args):
+        results[name] = p.client().execute_command(*args)
+
+    def transaction(name, body, want):
+        pipe = p.client().pipeline(transaction=True)
+        pipe.execute_command("EVAL", body, 0)
+        results[name] = pipe.execute()[0]
+        assert results[name] == want
+
+    for name, (args, _, _) in cases.items():
+        threads.append(threading.Thread(target=call, args=(name, args)))
+    threads.append(threading.Thread(target=transaction, args=("multi no-writes", ro_body, "ro")))
+    threads.append(threading.Thread(target=transaction, args=("multi shebang", "#!lua\nreturn 'm'", "m")))
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(results) == 5, "the no-writes scripts ran")
+    time.sleep(0.2)
+    assert sorted(results) == ["eval no-writes", "eval_ro legacy", "evalsha no-writes", "fcall no-writes",
+                               "multi no-writes"]
+    p.c.execute_command("CLIENT", "UNPAUSE")
+    for t in threads:
+        t.join(5)
+    assert len(results) == 9
+    for name, (_, want, _) in cases.items():
+        assert results[name] == want, name
+
+
 def test_paused_multi_waits_at_exec(cluster):
     (p,) = [cluster.start("keel")]
     c = p.client()

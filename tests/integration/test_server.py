@@ -651,7 +651,7 @@ def test_config_set_values_and_errors(r):
 
 
 def test_config_immutable(r):
-    for name, val in (("daemonize", "yes"), ("databases", "3"), ("bind", "0.0.0.0"),
+    for name, val in (("daemonize", "yes"), ("databases", "3"), ("tcp-backlog", "100"),
                       ("enable-debug-command", "yes"), ("unixsocket", "/tmp/x.sock")):
         with pytest.raises(redis.ResponseError) as e:
             r.config_set(name, val)
@@ -682,6 +682,35 @@ def test_config_resetstat_and_misc(r):
         r.execute_command("CONFIG", "REWRITE")
     assert err_text(e) == "The server is running without a config file"
     assert r.execute_command("CONFIG", "HELP")[0].startswith(b"CONFIG <subcommand>")
+
+
+def test_config_resetstat_zeroes_lazyfreed_objects(r):
+    r.sadd("lazy:big", *range(5000))
+    assert r.unlink("lazy:big") == 1
+    deadline = time.time() + 5
+    while r.info("memory")["lazyfree_pending_objects"] and time.time() < deadline:
+        time.sleep(0.01)
+    assert r.info("memory")["lazyfreed_objects"] >= 1
+    assert r.config_resetstat() is True
+    assert r.info("memory")["lazyfreed_objects"] == 0
+
+
+def test_a_command_of_many_arguments_leaves_no_big_arrays(server, r):
+    """After one SADD of 100,000 members (unlinked again) the connection
+    keeps no argument arrays of that size: memory goes back near where it
+    was, as in Redis's lazyfree test."""
+    c = server.client()
+    c.ping()
+    before = r.info("memory")["used_memory"]
+    assert c.sadd("many", *range(100_000)) == 100_000
+    assert c.unlink("many") == 1
+    deadline = time.time() + 5
+    while r.info("memory")["used_memory"] > before + 400_000 and time.time() < deadline:
+        time.sleep(0.05)
+    assert r.info("memory")["used_memory"] < before + 400_000
+    tot = int(c.client_info()["tot-mem"])
+    assert tot < 200_000, tot
+    c.close()
 
 
 # ---- DEBUG ----
