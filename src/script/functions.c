@@ -36,14 +36,14 @@ struct fn_lib {
 
 static svm *fvm;
 static fn_lib *libs;
-static dict funcs; /* name -> fn_func */
+static dict funcs; /* name -> fn_func; names match in any case, as in Redis */
 static fn_lib *loading;
 static size_t nfuncs_total, nlibs, code_bytes;
 
 void script_functions_init(void)
 {
     fvm = svm_new(1);
-    dict_init(&funcs, &dict_type_entry);
+    dict_init(&funcs, &dict_type_entry_nocase);
 }
 
 size_t script_functions_vm_memory(void)
@@ -358,7 +358,7 @@ int functions_lua_register(lua_State *L)
                             "least one character long");
     }
     for (int i = 0; i < lib->nfuncs; i++) {
-        if (str_len(lib->funcs[i]->name) == nlen && memcmp(lib->funcs[i]->name, name, nlen) == 0) {
+        if (str_len(lib->funcs[i]->name) == nlen && strncasecmp(lib->funcs[i]->name, name, nlen) == 0) {
             return svm_raise(L, "ERR Function already exists in the library");
         }
     }
@@ -654,15 +654,12 @@ static void function_stats(client *c)
 }
 
 /* FUNCTION: dispatch checked the subcommand and its arity (the SUB lines);
- * only the upper bounds of LOAD and FLUSH are left to check here. */
+ * only the upper bound of FLUSH is left to check here (LOAD names any
+ * extra argument as an unknown option, as Redis does). */
 void script_function_command(client *c)
 {
     int argc = c->argc;
     if (arg_is(c, 1, "LOAD")) {
-        if (argc > 4) {
-            reply_subcommand_arity_error(c);
-            return;
-        }
         function_load(c);
     } else if (arg_is(c, 1, "LIST")) {
         function_list(c);

@@ -732,6 +732,9 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     if (ldb_tracing()) {
         ldb_log_reply(fake->out.data, fake->out.len);
     }
+    /* The arguments are done with: their stack slots go to the reply (an
+     * unpack of 7999 values leaves no room for it otherwise). */
+    lua_settop(L, 0);
     resp_to_lua(L, fake->out.data, fake->out.data + fake->out.len, 0);
     fake_reset_reply();
     if (raise && lua_type(L, -1) == LUA_TTABLE) {

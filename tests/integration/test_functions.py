@@ -4,7 +4,7 @@ import time
 import pytest
 import redis
 
-from conftest import err, raw_cmd, resp_exchange
+from conftest import SERVER, err, raw_cmd, resp_exchange
 
 LIB = "#!lua name=mylib\nredis.register_function('echo_key', function(keys, args) return {keys[1], args[1]} end)"
 LIB_TABLE = """#!lua name=tlib
@@ -103,6 +103,30 @@ def test_function_name_clash_across_libraries(f):
     fn(f, "LOAD", LIB)
     assert err(fn, f, "LOAD", LIB.replace("mylib", "other")) == "Function echo_key already exists"
     assert [lib[1] for lib in fn(f, "LIST")] == [b"mylib"]
+
+
+def test_function_names_match_in_any_case(f):
+    """As in Redis 7: FCALL finds a function whatever the case, and a name
+    differing only in case clashes with another library's."""
+    fn(f, "LOAD", LIB)
+    assert f.fcall("ECHO_KEY", 1, "k", "a") == [b"k", b"a"]
+    assert err(fn, f, "LOAD", LIB.replace("mylib", "other").replace("'echo_key'", "'Echo_Key'")) == \
+        "Function Echo_Key already exists"
+    assert [lib[1] for lib in fn(f, "LIST")] == [b"mylib"]
+
+
+@pytest.mark.skipif(SERVER.endswith("redis-server"), reason="Redis 7.0 loads such a library, then crashes deleting it")
+def test_names_differing_in_case_clash_within_a_library(f):
+    two = "#!lua name=two\nredis.register_function('g', function() return 1 end)\n" \
+          "redis.register_function('G', function() return 2 end)"
+    assert err(fn, f, "LOAD", two) == "Error registering functions: ERR Function already exists in the library"
+    assert fn(f, "LIST") == []
+
+
+def test_load_names_extra_arguments_as_unknown_options(f):
+    assert err(fn, f, "LOAD", "foo", "bar", LIB) == "Unknown option given: foo"
+    assert err(fn, f, "LOAD", "REPLACE", "x", LIB) == "Unknown option given: x"
+    assert fn(f, "LIST") == []
 
 
 def test_load_timeout(f):

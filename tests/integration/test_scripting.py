@@ -699,3 +699,15 @@ def test_exec_is_not_failed_by_its_commands_errors(r):
     assert cmd("exec") == (1, 0, 0)
     assert cmd("lpush") == (1, 0, 1)
     assert errs == {"errorstat_WRONGTYPE": 1} and total == 1
+
+
+def test_call_with_thousands_of_unpacked_arguments(r):
+    """unpack of 7999 values fills Lua's C stack nearly to its limit; the
+    reply still gets its stack slots (Redis's "massive arguments" test)."""
+    r.delete("massive")
+    script = "local a = {} for i=1,7999 do a[i] = 1 end return redis.call('lpush', KEYS[1], unpack(a))"
+    assert r.eval(script, 1, "massive") == 7999
+    script = "local a = {} for i=1,7999 do a[i] = 'x' end redis.pcall('rpush', KEYS[1], unpack(a)) " \
+             "return #redis.call('lrange', KEYS[1], 0, -1)"
+    assert r.eval(script, 1, "massive") == 15998
+    r.delete("massive")
