@@ -1085,8 +1085,8 @@ void client_info_line(client *c, str *out)
         (long long)((now - c->last_interaction) / 1000), client_flags_str(c, flags), c->db->id,
         client_sub_count ? client_sub_count(c, 0) : 0, client_sub_count ? client_sub_count(c, 1) : 0,
         client_sub_count ? client_sub_count(c, 2) : 0, client_multi_count ? client_multi_count(c) : -1,
-        client_watch_count ? client_watch_count(c) : 0, c->qlen - c->qpos, c->qcap - c->qlen, (size_t)0, c->out.cap,
-        c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out), client_mem(c),
+        client_watch_count ? client_watch_count(c) : 0, c->qlen, c->qcap - c->qlen, (size_t)0, c->out.cap, c->out.cap,
+        rbuf_pending(&c->out), rbuf_pending(&c->out), client_mem(c),
         fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "", c->lastcmd ? c->lastcmd->name : "NULL",
         c->user ? c->user->name : "default", client_tracking_redir ? client_tracking_redir(c) : -1LL, c->resp,
         c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");

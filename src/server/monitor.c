@@ -49,28 +49,40 @@ void cmd_monitor(client *c)
     reply_ok(R(c));
 }
 
-/* Arguments that Redis never shows: AUTH's, and HELLO's after AUTH. */
+/* Arguments that Redis never shows: AUTH's, HELLO's after AUTH and
+ * MIGRATE's after AUTH or AUTH2. */
 const sv *monitor_redact(client *c, const sv *argv, int argc, sv *out)
 {
-    int from = -1, to = argc;
+    (void)c;
+    int redacted = 0;
+    for (int i = 0; i < argc; i++) {
+        out[i] = argv[i];
+    }
     if (argc >= 2 && sv_eq_ci(argv[0], "auth")) {
-        from = 1;
+        for (int i = 1; i < argc; i++) {
+            out[i] = SV("(redacted)");
+        }
+        redacted = 1;
     } else if (argc >= 2 && sv_eq_ci(argv[0], "hello")) {
         for (int i = 1; i + 2 < argc; i++) {
             if (sv_eq_ci(argv[i], "auth")) {
-                from = i + 1;
-                to = i + 3;
+                out[i + 1] = out[i + 2] = SV("(redacted)");
+                redacted = 1;
                 break;
             }
         }
+    } else if (argc > 6 && sv_eq_ci(argv[0], "migrate")) {
+        /* options after the first six, until KEYS */
+        for (int i = 6; i < argc && !sv_eq_ci(argv[i], "keys"); i++) {
+            int n = sv_eq_ci(argv[i], "auth") ? 1 : sv_eq_ci(argv[i], "auth2") ? 2 : 0;
+            for (int j = 1; j <= n && i + j < argc; j++) {
+                out[i + j] = SV("(redacted)");
+                redacted = 1;
+            }
+            i += n;
+        }
     }
-    if (from < 0) {
-        return argv;
-    }
-    for (int i = 0; i < argc; i++) {
-        out[i] = i >= from && i < to ? SV("(redacted)") : argv[i];
-    }
-    return out;
+    return redacted ? out : argv;
 }
 
 void monitor_feed(client *c, const sv *argv, int argc)

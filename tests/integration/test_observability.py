@@ -120,6 +120,27 @@ def test_slowlog_redacts_auth_and_logs_inside_exec_and_scripts(server, sl):
     assert inner and inner[0][4] == b"?:0" and inner[0][5] == b""
 
 
+def test_migrate_credentials_are_redacted(server, sl):
+    """MIGRATE's AUTH password and AUTH2 user and password show as
+    "(redacted)" in SLOWLOG and MONITOR, as in Redis 7.0."""
+    from resp_client import RespConn
+    mon = RespConn(server)
+    try:
+        assert mon.call("MONITOR") == "OK"
+        for opts in ((), ("AUTH", "pw1"), ("AUTH2", "user2", "pw2")):
+            sl.execute_command("MIGRATE", "127.0.0.1", server.port, "no-such-key", 9, 5000, *opts)
+        lines = [mon.read() for _ in range(3)]
+    finally:
+        mon.close()
+    assert lines[0].endswith('"no-such-key" "9" "5000"')
+    assert lines[1].endswith('"no-such-key" "9" "5000" "AUTH" "(redacted)"')
+    assert lines[2].endswith('"no-such-key" "9" "5000" "AUTH2" "(redacted)" "(redacted)"')
+    logged = [e[3] for e in slowlog(sl, -1) if e[3][0].upper() == b"MIGRATE"]
+    assert [b"AUTH2", b"(redacted)", b"(redacted)"] == logged[0][6:]
+    assert [b"AUTH", b"(redacted)"] == logged[1][6:]
+    assert not any(b"pw" in a for x in logged for a in x)
+
+
 # ---------------------------------------------------------------- LATENCY
 
 def test_latency_events_latest_history_reset(r):

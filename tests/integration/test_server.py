@@ -114,6 +114,8 @@ def test_client_list_and_info(server, r):
                 "qbuf", "qbuf-free", "obl", "oll", "omem", "tot-mem", "events", "cmd", "user", "resp"):
         assert key in f, key
     assert f["name"] == "lister" and f["db"] == "3" and f["cmd"] == "client|info" and f["flags"] == "N"
+    # the query buffer still holds the command being run, as in Redis
+    assert f["qbuf"] == str(len(b"*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n"))
     assert f["id"] == str(r.client_id())
     assert re.match(r"127\.0\.0\.1:\d+$", f["addr"])
     assert f["laddr"] == "127.0.0.1:%d" % server.port
