@@ -319,6 +319,11 @@ static void on_key_write(db *d, sv key, client *by)
     if (dict_size(&trackers) == 0) {
         return;
     }
+    /* A script's (or module's) call writes for the client that ran it:
+     * NOLOOP skips that client, as in Redis. */
+    if (by && (by->flags & CLIENT_FAKE) && server.current_client) {
+        by = server.current_client;
+    }
     if (!key.ptr) {
         int in_cmd = server.propagate_depth > 0;
         if (!in_cmd || last_flush_cmd != server.stats.numcommands) {

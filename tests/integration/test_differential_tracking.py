@@ -87,7 +87,7 @@ import time
 
 import pytest
 import redis
-from conftest import raw_cmd
+from conftest import SERVER, raw_cmd
 from resp_client import Push, RespConn
 from test_differential import Gen, _seeds, cli, normalize, plain, ref_endpoint, short
 
@@ -744,3 +744,30 @@ def test_client_list_cmd_field_names_the_command_looked_up(server, redis_ref):
     assert seen["keel"][:9] == ["cmd=get", "cmd=NULL", "cmd=get", "cmd=NULL", "cmd=config|get", "cmd=ping",
                                 "cmd=multi", "cmd=set", "cmd=exec"]
     assert seen["keel"][-1] == "set"  # the denied SET, in ACL LOG
+
+
+@pytest.mark.parametrize("bcast", [False, pytest.param(True, marks=pytest.mark.skipif(
+    SERVER.endswith("redis-server"), reason="Redis 7.0's BCAST takes the script's own client for the writer"))],
+    ids=["default", "bcast"])
+def test_noloop_covers_the_clients_own_scripts(server, bcast):
+    """NOLOOP skips the invalidation of a key the client's own EVAL wrote,
+    as Redis does in the default mode (the script's call writes for the
+    client that ran it; Keel does the same under BCAST, where Redis 7.0
+    counts the script's own client as the writer); another client's script
+    write is still announced."""
+    from resp_client import RespConn
+    me, other = RespConn(server, resp3=True), RespConn(server)
+    try:
+        opts = ("BCAST", "PREFIX", "nl:") if bcast else ()
+        assert me.call("CLIENT", "TRACKING", "ON", "NOLOOP", *opts) == "OK"
+        assert me.call("SET", "nl:k", "1") == "OK"
+        assert me.call("GET", "nl:k") == b"1"
+        assert me.call("EVAL", "return redis.call('set', KEYS[1], '2')", 1, "nl:k") == "OK"
+        assert me.call("GET", "nl:k") == b"2"  # no push before the reply
+        other.call("EVAL", "return redis.call('set', KEYS[1], '3')", 1, "nl:k")
+        got = me.read()
+        assert got == [b"invalidate", [b"nl:k"]], got
+        assert me.call("CLIENT", "TRACKING", "OFF") == "OK"
+    finally:
+        me.close()
+        other.close()
