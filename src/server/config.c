@@ -623,8 +623,9 @@ void config_commit_abandon(void)
     tls_dirty = 0;
 }
 
-/* port and bind: at run time the listeners move (as in Redis). */
-static int set_port(const char *val, char *err, size_t errlen)
+/* A port number as CONFIG SET takes one: 0 with *port, or -1 with the
+ * error. */
+static int parse_port(const char *val, int *port, char *err, size_t errlen)
 {
     long long v;
     if (!util_parse_ll(val, strlen(val), &v)) {
@@ -635,11 +636,22 @@ static int set_port(const char *val, char *err, size_t errlen)
         snprintf(err, errlen, "argument must be between 0 and 65535 inclusive");
         return -1;
     }
+    *port = (int)v;
+    return 0;
+}
+
+/* port and bind: at run time the listeners move (as in Redis). */
+static int set_port(const char *val, char *err, size_t errlen)
+{
+    int port;
+    if (parse_port(val, &port, err, errlen) < 0) {
+        return -1;
+    }
     if (!server.loop) {
-        server.cfg.port = (int)v;
+        server.cfg.port = port;
         return 0;
     }
-    return server_set_listen((int)v, server.cfg.bind ? server.cfg.bind : "", err, errlen);
+    return server_set_listen(port, server.cfg.bind ? server.cfg.bind : "", err, errlen);
 }
 
 static str get_port(void)
@@ -681,20 +693,15 @@ static str get_bind(void)
 /* tls-port: at run time the listeners move (Redis rebinds too). */
 static int set_tls_port(const char *val, char *err, size_t errlen)
 {
-    long long v;
-    if (!util_parse_ll(val, strlen(val), &v)) {
-        snprintf(err, errlen, "argument couldn't be parsed into an integer");
-        return -1;
-    }
-    if (v < 0 || v > 65535) {
-        snprintf(err, errlen, "argument must be between 0 and 65535 inclusive");
+    int port;
+    if (parse_port(val, &port, err, errlen) < 0) {
         return -1;
     }
     if (!server.loop) {
-        server.cfg.tls_port = (int)v;
+        server.cfg.tls_port = port;
         return 0;
     }
-    return tls_server_set_port((int)v, err, errlen);
+    return tls_server_set_port(port, err, errlen);
 }
 
 static str get_tls_port(void)
