@@ -52,6 +52,11 @@ int block_count(void)
     return nblocked;
 }
 
+int block_rerun_served(client *c)
+{
+    return c->bstate && c->bstate->rerun && !c->bstate->reblocked;
+}
+
 int block_is_rerun(client *c)
 {
     return c->bstate && c->bstate->rerun;

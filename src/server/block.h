@@ -34,6 +34,8 @@ int block_parse_timeout_ms(client *c, int i, int64_t *deadline);
 int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_reply);
 
 /* True while the framework is re-running a waiting client's command. */
+/* The re-run now ending served the command (it did not block again). */
+int block_rerun_served(client *c);
 int block_is_rerun(client *c);
 
 /* Called by the server: serve clients whose keys became ready, time out

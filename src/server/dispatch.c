@@ -215,13 +215,14 @@ static int monitor_shows(const client *c, const command *cmd, int rerun)
 }
 
 /* After a call: the slow log, the latency monitor, the histogram. A call
- * that blocked is not logged (it has not run yet). */
+ * that blocked is not logged (it has not run yet); it is when it is
+ * served, as it was sent, as in Redis. */
 static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
 {
     if (st) {
         latency_track(st, dur);
     }
-    if (c->flags & CLIENT_BLOCKED) {
+    if ((c->flags & CLIENT_BLOCKED) && !block_rerun_served(c)) {
         return;
     }
     if (slowlog_wants(dur) && !(cmd->flags & CMD_SKIP_SLOWLOG) &&

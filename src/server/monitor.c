@@ -49,8 +49,21 @@ void cmd_monitor(client *c)
     reply_ok(R(c));
 }
 
-/* Arguments that Redis never shows: AUTH's, HELLO's after AUTH and
- * MIGRATE's after AUTH or AUTH2. */
+/* Configs whose values Redis keeps out of logs. */
+static int sensitive_config(sv name)
+{
+    static const char *const names[] = {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (sv_eq_ci(name, names[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Arguments that Redis never shows: AUTH's, HELLO's after AUTH,
+ * MIGRATE's after AUTH or AUTH2, ACL SETUSER's and the values CONFIG SET
+ * gives passwords. */
 const sv *monitor_redact(client *c, const sv *argv, int argc, sv *out)
 {
     (void)c;
@@ -69,6 +82,18 @@ const sv *monitor_redact(client *c, const sv *argv, int argc, sv *out)
                 out[i + 1] = out[i + 2] = SV("(redacted)");
                 redacted = 1;
                 break;
+            }
+        }
+    } else if (argc > 2 && sv_eq_ci(argv[0], "acl") && sv_eq_ci(argv[1], "setuser")) {
+        for (int i = 2; i < argc; i++) {
+            out[i] = SV("(redacted)");
+        }
+        redacted = 1;
+    } else if (argc > 3 && sv_eq_ci(argv[0], "config") && sv_eq_ci(argv[1], "set")) {
+        for (int i = 2; i + 1 < argc; i += 2) {
+            if (sensitive_config(argv[i])) {
+                out[i + 1] = SV("(redacted)");
+                redacted = 1;
             }
         }
     } else if (argc > 6 && sv_eq_ci(argv[0], "migrate")) {

@@ -3,6 +3,7 @@ here also passes against Debian's redis-server 7.0.15 with
 KEEL_SERVER=/usr/bin/redis-server)."""
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -139,6 +140,38 @@ def test_migrate_credentials_are_redacted(server, sl):
     assert [b"AUTH2", b"(redacted)", b"(redacted)"] == logged[0][6:]
     assert [b"AUTH", b"(redacted)"] == logged[1][6:]
     assert not any(b"pw" in a for x in logged for a in x)
+
+
+def test_slowlog_redacts_acl_setuser_and_password_configs(sl):
+    sl.execute_command("ACL", "SETUSER", "slow-user", "+get", ">secret")
+    sl.execute_command("CONFIG", "SET", "masterauth", "pw", "maxmemory-samples", "5")
+    sl.execute_command("CONFIG", "SET", "requirepass", "")
+    entries = [e[3] for e in slowlog(sl, -1)]
+    assert [b"ACL", b"SETUSER", b"(redacted)", b"(redacted)", b"(redacted)"] in entries
+    assert [b"CONFIG", b"SET", b"masterauth", b"(redacted)", b"maxmemory-samples", b"5"] in entries
+    assert [b"CONFIG", b"SET", b"requirepass", b"(redacted)"] in entries
+    sl.execute_command("ACL", "DELUSER", "slow-user")
+    sl.config_set("masterauth", "")
+
+
+def test_slowlog_logs_a_blocked_command_when_served(server, sl):
+    """A BLPOP is logged once, as sent, when a push serves it (not when it
+    blocks), as in Redis."""
+    waiter = server.client()
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("v", waiter.blpop("sl:l", 0)))
+    t.start()
+    deadline = time.time() + 5
+    while sl.info("clients")["blocked_clients"] == 0 and time.time() < deadline:
+        time.sleep(0.01)
+    assert [b"BLPOP", b"sl:l", b"0"] not in [e[3] for e in slowlog(sl, -1)]
+    sl.lpush("sl:l", "x")
+    t.join(5)
+    assert got["v"] == (b"sl:l", b"x")
+    entries = [e[3] for e in slowlog(sl, -1)]
+    assert entries.count([b"BLPOP", b"sl:l", b"0"]) == 1
+    assert entries[0] == [b"BLPOP", b"sl:l", b"0"]  # after the LPUSH that served it
+    waiter.close()
 
 
 # ---------------------------------------------------------------- LATENCY
