@@ -23,6 +23,7 @@
 #include "persist/snapshot.h"
 #include "repl/repl.h"
 #include "server/block.h"
+#include "server/oom_score.h"
 #include "server/persistence.h"
 
 enum { LINK_NONE, LINK_CONNECT, LINK_CONNECTING, LINK_HANDSHAKE, LINK_TRANSFER, LINK_CONNECTED };
@@ -763,6 +764,7 @@ void repl_set_primary(const char *host, int port)
             log_msg(LOG_NOTICE, "MASTER MODE enabled (user request from '%s')",
                     server.current_client ? server.current_client->addr : "config");
             module_event_role(0, NULL, 0);
+            oom_score_apply(OOM_CLASS_CURRENT);
         }
         return;
     }
@@ -780,6 +782,7 @@ void repl_set_primary(const char *host, int port)
     log_msg(LOG_NOTICE, "REPLICAOF %s:%d enabled", host, port);
     if (!was_replica) {
         module_event_role(1, host, port);
+        oom_score_apply(OOM_CLASS_CURRENT);
     }
     link_connect();
 }

@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "module/module.h"
 #include "server/latency.h"
+#include "server/oom_score.h"
 #include "server/server.h"
 
 static pid_t pid = -1;
@@ -176,6 +177,7 @@ static pid_t fork_child(int t)
             close(fds[0]);
         }
         progress_wr = fds[1];
+        oom_score_apply(OOM_CLASS_CHILD); /* the kernel kills a child first */
         return 0;
     }
     if (fds[1] >= 0) {

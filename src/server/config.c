@@ -24,6 +24,7 @@
 #include "net/tls.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
+#include "server/oom_score.h"
 #include "server/server.h"
 #include "server/slowlog.h"
 #include "server/supervise.h"
@@ -896,10 +897,44 @@ static int set_oom_values(const char *val, char *err, size_t errlen)
         snprintf(err, errlen, "%s", bad);
         return -1;
     }
-    alloc_free(server.cfg.oom_score_adj_values);
+    char *old = server.cfg.oom_score_adj_values;
     server.cfg.oom_score_adj_values = alloc_mem(64);
     snprintf(server.cfg.oom_score_adj_values, 64, "%lld %lld %lld", v[0], v[1], v[2]);
+    if (server.loop && oom_score_apply(OOM_CLASS_CURRENT) < 0) {
+        alloc_free(server.cfg.oom_score_adj_values);
+        server.cfg.oom_score_adj_values = old;
+        snprintf(err, errlen, "Failed to set current oom_score_adj. Check server logs.");
+        return -1;
+    }
+    alloc_free(old);
     return 0;
+}
+
+/* oom-score-adj: applied at once; a score the kernel refuses leaves the
+ * mode as it was. */
+static int set_oom_mode(const char *val, char *err, size_t errlen)
+{
+    const config_enum *e = enum_find(enum_oom_score_adj, val);
+    if (!e) {
+        enum_error(enum_oom_score_adj, err, errlen);
+        return -1;
+    }
+    char *old = server.cfg.oom_score_adj;
+    server.cfg.oom_score_adj = alloc_strdup(enum_name(enum_oom_score_adj, e->val));
+    if (server.loop && oom_score_apply(OOM_CLASS_CURRENT) < 0) {
+        alloc_free(server.cfg.oom_score_adj);
+        server.cfg.oom_score_adj = old;
+        oom_score_apply(OOM_CLASS_CURRENT);
+        snprintf(err, errlen, "Failed to set current oom_score_adj. Check server logs.");
+        return -1;
+    }
+    alloc_free(old);
+    return 0;
+}
+
+static str get_oom_mode(void)
+{
+    return str_append_cstr(str_empty(16), server.cfg.oom_score_adj ? server.cfg.oom_score_adj : "no");
 }
 
 static str get_oom_values(void)
@@ -1167,7 +1202,7 @@ static config_def defs[] = {
     {"set-proc-title", NULL, CFG_BOOL, S(set_proc_title), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"proc-title-template", NULL, CFG_STR, S(proc_title_template), 0, 0, "{title} {listen-addr} {server-mode}", 1, NULL,
      check_proc_title, NULL, NULL},
-    {"oom-score-adj", NULL, CFG_STR, S(oom_score_adj), 0, 0, "no", 1, enum_oom_score_adj, NULL, NULL, NULL},
+    {"oom-score-adj", NULL, CFG_SPECIAL, NULL, 0, 0, "no", 1, NULL, set_oom_mode, get_oom_mode, NULL},
     {"oom-score-adj-values", NULL, CFG_SPECIAL, NULL, 0, 0, "0 200 800", 1, NULL, set_oom_values, get_oom_values, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"jemalloc-bg-thread", NULL, CFG_BOOL, S(jemalloc_bg_thread), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},

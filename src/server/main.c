@@ -32,6 +32,7 @@
 #include "server/io_threads.h"
 #include "server/latency.h"
 #include "server/metrics.h"
+#include "server/oom_score.h"
 #include "server/persistence.h"
 #include "server/server.h"
 #include "server/shutdown.h"
@@ -708,6 +709,9 @@ int main(int argc, char **argv)
         return 1;
     }
     show_banner();
+    if (oom_score_apply(OOM_CLASS_CURRENT) < 0) {
+        log_msg(LOG_WARNING, "Failed to set oom_score_adj: oom-score-adj is left as it is");
+    }
     server.loading = 1;
     server.loading_start_ms = server_ms();
     int loaded = persistence_load();
