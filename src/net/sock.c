@@ -159,6 +159,34 @@ void sock_local_name(int fd, char *buf, size_t len)
 
 int sock_connect_tcp(const char *host, int port, char *err, size_t errlen)
 {
+    return sock_connect_tcp_from(host, port, NULL, err, errlen);
+}
+
+/* Binds fd to the local address source (any port) before it connects. */
+static int bind_source(int fd, int family, const char *source, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(source, NULL, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", gai_strerror(rc));
+        return -1;
+    }
+    int bound = -1;
+    for (struct addrinfo *a = res; a && bound < 0; a = a->ai_next) {
+        bound = bind(fd, a->ai_addr, a->ai_addrlen);
+    }
+    if (bound < 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+    }
+    freeaddrinfo(res);
+    return bound;
+}
+
+int sock_connect_tcp_from(const char *host, int port, const char *source, char *err, size_t errlen)
+{
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -173,6 +201,11 @@ int sock_connect_tcp(const char *host, int port, char *err, size_t errlen)
     for (struct addrinfo *a = res; a; a = a->ai_next) {
         fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0) {
+            continue;
+        }
+        if (source && source[0] && bind_source(fd, a->ai_family, source, err, errlen) < 0) {
+            close(fd);
+            fd = -1;
             continue;
         }
         if (sock_set_nonblock(fd) == 0 && (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS)) {

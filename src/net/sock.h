@@ -19,6 +19,8 @@ void sock_local_name(int fd, char *buf, size_t len);
 /* A non-blocking connect to host:port (the connection completes when the
  * fd becomes writable); -1 with a message in err. */
 int sock_connect_tcp(const char *host, int port, char *err, size_t errlen);
+/* The same from the local address source (NULL or "": any). */
+int sock_connect_tcp_from(const char *host, int port, const char *source, char *err, size_t errlen);
 /* The pending error of a completed connect (0 when it succeeded). */
 int sock_connect_error(int fd);
 

@@ -724,7 +724,8 @@ static void link_connect(void)
 {
     char err[256] = "";
     log_msg(LOG_NOTICE, "Connecting to MASTER %s:%d", lnk.host, lnk.port);
-    int fd = sock_connect_tcp(lnk.host, lnk.port, err, sizeof(err));
+    /* bind-source-addr: the address the primary sees us coming from. */
+    int fd = sock_connect_tcp_from(lnk.host, lnk.port, server.cfg.bind_source_addr, err, sizeof(err));
     if (fd < 0) {
         log_msg(LOG_WARNING, "Unable to connect to MASTER: %s", err);
         return;

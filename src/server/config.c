@@ -799,7 +799,7 @@ static struct {
     unsigned long long cluster_link_sendbuf_limit;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
     int propagation_error;
-    char *bind_source_addr, *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
+    char *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
     int cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
     int cluster_require_full_coverage, cluster_replica_no_failover, cluster_replica_validity_factor;
     int cluster_migration_barrier, cluster_allow_replica_migration, cluster_allow_reads_when_down;
@@ -1052,7 +1052,7 @@ static int check_hostname(const char *val, char *err, size_t errlen)
 
 static config_def defs[] = {
     {"port", NULL, CFG_SPECIAL, NULL, 0, 0, "6379", 1, NULL, set_port, get_port, NULL},
-    {"bind", NULL, CFG_SPECIAL, NULL, 0, 0, "127.0.0.1 -::1", 1, NULL, set_bind, get_bind, NULL},
+    {"bind", NULL, CFG_SPECIAL, NULL, 0, 0, "* -::*", 1, NULL, set_bind, get_bind, NULL},
     {"metrics-port", NULL, CFG_INT, S(metrics_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
     {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
@@ -1238,7 +1238,7 @@ static config_def defs[] = {
      NULL, NULL, NULL},
     {"shutdown-timeout", NULL, CFG_INT, S(shutdown_timeout), 0, INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
     {"socket-mark-id", NULL, CFG_LL, I(socket_mark_id), 0, UINT32_MAX, "0", 0, NULL, NULL, NULL, NULL},
-    {"bind-source-addr", NULL, CFG_STR, I(bind_source_addr), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"bind-source-addr", NULL, CFG_STR, S(bind_source_addr), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"ignore-warnings", NULL, CFG_STR, I(ignore_warnings), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"server_cpulist", NULL, CFG_STR, I(server_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"bio_cpulist", NULL, CFG_STR, I(bio_cpulist), 0, 0, "", 0, NULL, NULL, NULL, NULL},

@@ -155,9 +155,10 @@ typedef struct obuf_limit {
 
 typedef struct server_config {
     int port;
-    char *bind;         /* space-separated addresses */
-    int metrics_port;   /* HTTP /metrics, /json and dashboard; 0 = off */
-    char *metrics_bind; /* one address */
+    char *bind;             /* space-separated addresses */
+    char *bind_source_addr; /* local address of the replication link ("": any) */
+    int metrics_port;       /* HTTP /metrics, /json and dashboard; 0 = off */
+    char *metrics_bind;     /* one address */
     char *unixsocket;
     int unixsocketperm;
     char *requirepass;

@@ -140,6 +140,32 @@ def test_protected_mode_denies_non_loopback(keel):
     c.close()
 
 
+def test_default_bind_is_every_address_under_protected_mode(keel):
+    """With no bind directive Keel listens on every address, as Redis 7.0
+    ("* -::*"), and protected mode keeps peers out until a password is
+    set; CONFIG SET bind "" closes the TCP listener."""
+    ip = need_ip()
+    s = keel()
+    c = s.client()
+    assert cfg(c, "bind") == "* -::*"
+    sock = socket.create_connection((ip, s.port), timeout=5)
+    assert read_until_closed(sock) == DENIED
+    sock.close()
+    c.config_set("requirepass", "pw")
+    remote = redis.Redis(host=ip, port=s.port, password="pw", socket_timeout=5)
+    assert remote.ping() is True
+    remote.close()
+    assert c.config_set("bind", "")
+    assert cfg(c, "bind") == ""
+    assert c.execute_command("AUTH", "pw") and c.ping()  # an open connection stays
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+    assert c.config_set("bind", "127.0.0.1")
+    assert redis.Redis(port=s.port, password="pw").ping()
+    c.config_set("requirepass", "")
+    c.close()
+
+
 def test_protected_mode_applies_with_explicit_bind_and_lifts_when_off(keel):
     """Redis 7.0 protects whether or not bind is set; protected-mode no
     (at start or through CONFIG SET from a local client) lets peers in."""

@@ -1135,3 +1135,15 @@ def test_writable_replica_expires_its_own_keys(cluster, kinds):
                "the primary's key to go too", peers=(primary, replica))
     assert "db3" not in replica.info("keyspace")
     assert r.get("kept") == "1"
+
+
+@pytest.mark.parametrize("kinds", [kinds_param("keel", "keel"), kinds_param("redis", "keel")])
+def test_bind_source_addr_is_the_replicas_address(cluster, kinds):
+    """bind-source-addr: the replica's link leaves from that local address,
+    so the primary lists the replica under it (127.0.0.2 is loopback on
+    Linux)."""
+    primary, replica = [cluster.start(k) for k in kinds]
+    primary.c.config_set("protected-mode", "no")  # Redis counts only 127.0.0.1 as local
+    assert replica.c.config_set("bind-source-addr", "127.0.0.2")
+    replicate(primary, replica)
+    assert "ip=127.0.0.2," in primary.repl()["slave0"]
