@@ -841,6 +841,9 @@ static void read_done(client *c)
         client_close_async(c);
         return;
     }
+    if (client_evict_after_read(c)) {
+        return;
+    }
     server.current_client = c;
     process_input(c);
     server.current_client = NULL;

@@ -35,14 +35,8 @@ static int evictable(const client *c)
     return c->fd >= 0 && !(c->flags & (CLIENT_NO_EVICT | CLIENT_MASTER | CLIENT_REPLICA | CLIENT_CLOSE_ASAP));
 }
 
-void client_evict_check(void)
+static void evict_over(size_t max)
 {
-    static int64_t last_ms;
-    size_t max = limit();
-    if (max == 0 || server.now_ms == last_ms) {
-        return;
-    }
-    last_ms = server.now_ms;
     size_t total = 0;
     int n = 0;
     for (client *c = server.clients; c; c = c->next) {
@@ -70,4 +64,25 @@ void client_evict_check(void)
         client_close_async(cand[i].c);
     }
     alloc_free(cand);
+}
+
+void client_evict_check(void)
+{
+    static int64_t last_ms;
+    size_t max = limit();
+    if (max == 0 || server.now_ms == last_ms) {
+        return;
+    }
+    last_ms = server.now_ms;
+    evict_over(max);
+}
+
+int client_evict_after_read(client *c)
+{
+    size_t max = limit();
+    if (max == 0 || !evictable(c) || client_mem(c) <= max) {
+        return 0;
+    }
+    evict_over(max);
+    return (c->flags & CLIENT_CLOSE_ASAP) != 0;
 }

@@ -590,6 +590,10 @@ size_t client_mem(const client *c);
 /* maxmemory-clients: disconnects the biggest clients while all together
  * hold more than the limit (client_evict.c; before the loop sleeps). */
 void client_evict_check(void);
+/* After a read: a client that alone holds more than maxmemory-clients is
+ * evicted at once, before its command runs (as Redis checks before each
+ * command); 1 when c was. */
+int client_evict_after_read(client *c);
 client *client_by_id(uint64_t id);
 /* Copies argv into owned strings (a command that outlives its query
  * buffer: blocked clients, queued MULTI commands). */

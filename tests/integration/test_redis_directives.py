@@ -138,6 +138,32 @@ def test_maxmemory_clients_evicts_the_biggest_clients(keel, kind, limit):
         s.stop()
 
 
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_a_command_bigger_than_maxmemory_clients_is_not_run(keel, kind):
+    """A client whose one command holds more than maxmemory-clients is
+    evicted before the command runs, as in Redis (which checks before each
+    command); a smaller one runs."""
+    s = keel() if kind == "keel" else Server("--save", "", binary="/usr/bin/redis-server")
+    try:
+        admin = s.client()
+        admin.client_no_evict("on")
+        admin.config_set("maxmemory-clients", "1mb")
+        small = s.client()
+        assert small.mset({"k": "v", "k2": "v" * 300_000}) is True
+        big = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        value = b"v" * (2 << 20)
+        big.sendall(b"*5\r\n$4\r\nMSET\r\n$1\r\nk\r\n$1\r\nw\r\n$2\r\nk3\r\n$%d\r\n%s\r\n" % (len(value), value))
+        deadline = time.time() + 5
+        while not closed(big) and time.time() < deadline:
+            pass
+        assert closed(big)
+        assert admin.info("stats")["evicted_clients"] == 1
+        assert admin.get("k") == b"v" and admin.exists("k3") == 0
+        assert small.get("k") == b"v"
+    finally:
+        s.stop()
+
+
 def notify_listener(abstract):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     if abstract:
