@@ -22,6 +22,7 @@
 
 struct pubsub_state {
     dict names[PUBSUB_KINDS]; /* dict_entry: name -> NULL */
+    size_t bytes;             /* the records of the names, for client memory */
 };
 
 /* name -> dict* of subscribers (dict_entry: 8-byte client id -> client*) */
@@ -148,6 +149,7 @@ int pubsub_subscribe(client *c, int kind, sv name)
     if (!created) {
         return 0;
     }
+    st->bytes += sizeof(dict_entry) + name.len;
     dict_entry *e = dict_entry_upsert(&registry[kind], name.ptr, name.len, &created);
     if (created) {
         dict *subs = alloc_mem(sizeof(dict));
@@ -189,6 +191,7 @@ int pubsub_unsubscribe(client *c, int kind, sv name)
     if (!found) {
         return 0;
     }
+    c->pstate->bytes -= sizeof(dict_entry) + name.len;
     registry_remove(c, kind, name.ptr, name.len);
     return 1;
 }
@@ -209,6 +212,7 @@ int pubsub_unsubscribe_all(client *c, int kind, pubsub_name_fn fn)
         dict_entry *e = (dict_entry *)node;
         registry_remove(c, kind, e->key, e->keylen);
         dict_unlink(mine, e->key, e->keylen);
+        c->pstate->bytes -= sizeof(dict_entry) + e->keylen;
         if (fn) {
             fn(c, kind, (sv){e->key, e->keylen});
         }
@@ -356,6 +360,13 @@ static int sub_count(client *c, int kind)
     return kind >= 0 && kind < PUBSUB_KINDS ? pubsub_count(c, kind) : 0;
 }
 
+/* The client's subscriptions, in its memory for maxmemory-clients (the
+ * names' records and, for the registry, one entry each). */
+static size_t pubsub_mem(client *c)
+{
+    return c->pstate ? sizeof(*c->pstate) + 2 * c->pstate->bytes : 0;
+}
+
 void pubsub_init(void)
 {
     for (int k = 0; k < PUBSUB_KINDS; k++) {
@@ -364,6 +375,7 @@ void pubsub_init(void)
     rbuf_init(&held, 3);
     client_register_cleanup(cleanup);
     client_sub_count = sub_count;
+    client_pubsub_mem = pubsub_mem;
     notify_publish = notify_publisher;
     info_stats_extra = info_stats;
 }

@@ -1067,10 +1067,14 @@ int (*client_sub_count)(client *c, int patterns);
 int (*client_multi_count)(client *c);
 int (*client_watch_count)(client *c);
 long long (*client_tracking_redir)(client *c);
+size_t (*client_multi_mem)(client *c);
+size_t (*client_pubsub_mem)(client *c);
 
 size_t client_mem(const client *c)
 {
-    return sizeof(*c) + c->qcap + c->out.cap + sizeof(sv) * (size_t)c->argv_cap;
+    client *m = (client *)c; /* the hooks only read */
+    return sizeof(*c) + c->qcap + c->out.cap + sizeof(sv) * (size_t)c->argv_cap +
+           (client_multi_mem ? client_multi_mem(m) : 0) + (client_pubsub_mem ? client_pubsub_mem(m) : 0);
 }
 
 void client_info_line(client *c, str *out)
@@ -1078,21 +1082,22 @@ void client_info_line(client *c, str *out)
     char flags[32];
     int64_t now = server_ms();
     int fd = c->fd;
-    *out = str_printf(
-        *out,
-        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
-        "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu "
-        "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d "
-        "lib-name=%s lib-ver=%s",
-        (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "", (long long)((now - c->ctime) / 1000),
-        (long long)((now - c->last_interaction) / 1000), client_flags_str(c, flags), c->db->id,
-        client_sub_count ? client_sub_count(c, 0) : 0, client_sub_count ? client_sub_count(c, 1) : 0,
-        client_sub_count ? client_sub_count(c, 2) : 0, client_multi_count ? client_multi_count(c) : -1,
-        client_watch_count ? client_watch_count(c) : 0, c->qlen, c->qcap - c->qlen, (size_t)0, c->out.cap, c->out.cap,
-        rbuf_pending(&c->out), rbuf_pending(&c->out), client_mem(c),
-        fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "", c->lastcmd ? c->lastcmd->name : "NULL",
-        c->user ? c->user->name : "default", client_tracking_redir ? client_tracking_redir(c) : -1LL, c->resp,
-        c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+    *out = str_printf(*out,
+                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d "
+                      "ssub=%d multi=%d watch=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu "
+                      "obl=%zu oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d "
+                      "lib-name=%s lib-ver=%s",
+                      (unsigned long long)c->id, c->addr, c->laddr, fd, c->name ? c->name : "",
+                      (long long)((now - c->ctime) / 1000), (long long)((now - c->last_interaction) / 1000),
+                      client_flags_str(c, flags), c->db->id, client_sub_count ? client_sub_count(c, 0) : 0,
+                      client_sub_count ? client_sub_count(c, 1) : 0, client_sub_count ? client_sub_count(c, 2) : 0,
+                      client_multi_count ? client_multi_count(c) : -1, client_watch_count ? client_watch_count(c) : 0,
+                      c->qlen, c->qcap - c->qlen, (size_t)0, client_multi_mem ? client_multi_mem(c) : 0, c->out.cap,
+                      c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out), client_mem(c),
+                      fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "",
+                      c->lastcmd ? c->lastcmd->name : "NULL", c->user ? c->user->name : "default",
+                      client_tracking_redir ? client_tracking_redir(c) : -1LL, c->resp, c->lib_name ? c->lib_name : "",
+                      c->lib_ver ? c->lib_ver : "");
 }
 
 client *client_by_id(uint64_t id)

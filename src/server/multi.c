@@ -24,6 +24,7 @@ typedef struct queued {
 struct multi_state {
     queued *cmds;
     int n, cap;
+    size_t bytes; /* the queued commands' arguments and records */
 };
 
 typedef struct watched {
@@ -37,6 +38,7 @@ typedef struct watched {
 struct watch_state {
     watched *keys;
     int n;
+    size_t bytes; /* the records of the watched keys */
 };
 
 typedef struct watcher {
@@ -102,8 +104,10 @@ static int gate(client *c, command *cmd)
     q->flags = script_command_flags(c, cmd);
     q->argc = c->argc;
     q->argv = alloc_mem(sizeof(str) * (size_t)c->argc);
+    m->bytes += sizeof(queued) + sizeof(str) * (size_t)c->argc;
     for (int i = 0; i < c->argc; i++) {
         q->argv[i] = str_new(c->argv[i].ptr, c->argv[i].len);
+        m->bytes += c->argv[i].len;
     }
     reply_status(R(c), "QUEUED");
     return 1;
@@ -172,6 +176,7 @@ static void watch_key(client *c, sv key)
     k->next = c->wstate->keys;
     c->wstate->keys = k;
     c->wstate->n++;
+    c->wstate->bytes += sizeof(watched) + sizeof(watcher) + str_len(name);
     dict_entry *e = dict_entry_upsert(&watch_registry, name, str_len(name), NULL);
     watcher *w = alloc_zero(sizeof(*w));
     w->c = c;
@@ -403,6 +408,13 @@ static int watch_count(client *c)
     return c->wstate ? c->wstate->n : 0;
 }
 
+/* CLIENT LIST multi-mem, and part of the client's memory for
+ * maxmemory-clients: the queue and the watched keys, as Redis counts. */
+static size_t multi_mem(client *c)
+{
+    return (c->mstate ? c->mstate->bytes : 0) + (c->wstate ? c->wstate->bytes : 0);
+}
+
 void multi_init(void)
 {
     dict_init(&watch_registry, &dict_type_entry);
@@ -411,4 +423,5 @@ void multi_init(void)
     client_register_cleanup(cleanup);
     client_multi_count = multi_count;
     client_watch_count = watch_count;
+    client_multi_mem = multi_mem;
 }

@@ -640,6 +640,10 @@ uint32_t multi_queued_flags(client *c);
 extern int (*client_watch_count)(client *c);
 /* The tracking redirect target id, or -1 (CLIENT LIST redir=). */
 extern long long (*client_tracking_redir)(client *c);
+/* Memory a client holds in MULTI's queue and WATCH (CLIENT LIST multi-mem)
+ * and in its subscriptions: counted by client_mem, as Redis counts them. */
+extern size_t (*client_multi_mem)(client *c);
+extern size_t (*client_pubsub_mem)(client *c);
 
 /* Key-write listeners (WATCH, tracking, blocked clients, keyspace events
  * register here); called by signal_write and by expiry/eviction. */

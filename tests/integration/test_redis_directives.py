@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import pytest
+import resp_client
 
 from conftest import SERVER, Server, err, free_port
 
@@ -152,7 +153,11 @@ def test_a_command_bigger_than_maxmemory_clients_is_not_run(keel, kind):
         assert small.mset({"k": "v", "k2": "v" * 300_000}) is True
         big = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         value = b"v" * (2 << 20)
-        big.sendall(b"*5\r\n$4\r\nMSET\r\n$1\r\nk\r\n$1\r\nw\r\n$2\r\nk3\r\n$%d\r\n%s\r\n" % (len(value), value))
+        try:
+            big.sendall(b"*5\r\n$4\r\nMSET\r\n$1\r\nk\r\n$1\r\nw\r\n$2\r\nk3\r\n$%d\r\n%s\r\n"
+                        % (len(value), value))
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # evicted while still sending
         deadline = time.time() + 5
         while not closed(big) and time.time() < deadline:
             pass
@@ -160,6 +165,37 @@ def test_a_command_bigger_than_maxmemory_clients_is_not_run(keel, kind):
         assert admin.info("stats")["evicted_clients"] == 1
         assert admin.get("k") == b"v" and admin.exists("k3") == 0
         assert small.get("k") == b"v"
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+@pytest.mark.parametrize("cmd", ["WATCH", "SUBSCRIBE", "PSUBSCRIBE"])
+def test_watches_and_subscriptions_count_toward_maxmemory_clients(keel, kind, cmd):
+    """Watched keys and subscriptions are client memory too: a client that
+    keeps adding them is evicted, as in Redis; MULTI's queue shows in
+    CLIENT LIST multi-mem."""
+    s = keel() if kind == "keel" else Server("--save", "", binary="/usr/bin/redis-server")
+    try:
+        admin = s.client()
+        admin.client_no_evict("on")
+        admin.config_set("maxmemory-clients", 200_000)
+        rr = resp_client.RespConn(s)
+        evicted = False
+        for j in range(200_000):
+            try:
+                rr.call(cmd, "name-%d" % j)
+            except (OSError, EOFError, ConnectionError):
+                evicted = True
+                break
+        assert evicted
+        assert admin.info("stats")["evicted_clients"] == 1
+        admin.config_set("maxmemory-clients", 0)
+        q = resp_client.RespConn(s)
+        assert q.call("MULTI") == "OK"
+        assert q.call("SET", "k", "x" * 1000) == "QUEUED"
+        line = [l for l in admin.execute_command("CLIENT", "LIST").decode().splitlines() if "multi=1" in l][0]
+        assert int(line.split("multi-mem=")[1].split()[0]) >= 1000
     finally:
         s.stop()
 
