@@ -243,6 +243,8 @@ static const char *const debug_help[] = {
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named <prefix>:<num> (default prefix 'key'),",
     "    with values of <size> bytes if given. Existing keys are left alone.",
+    "PAUSE-CRON <0|1>",
+    "    Stop (1) or resume (0) the server's periodic work.",
     "PROPAGATION-LOG <ON|OFF|GET>",
     "    Record what commands propagate to the AOF and replicas, and show them.",
     "PROTOCOL <type>",
@@ -341,6 +343,13 @@ void cmd_debug(client *c)
         persistence_debug_loadaof(c);
     } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
         debug_object(c);
+    } else if (arg_is(c, 1, "PAUSE-CRON") && c->argc == 3) {
+        long long v;
+        if (!arg_ll(c, 2, &v)) {
+            return;
+        }
+        server.cron_paused = v != 0;
+        reply_ok(R(c));
     } else if (arg_is(c, 1, "SET-ACTIVE-EXPIRE") && c->argc == 3) {
         long long v;
         if (!arg_ll(c, 2, &v)) {

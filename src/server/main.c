@@ -152,6 +152,9 @@ static long cron(ev_loop *l, long long id, void *data)
     (void)l;
     (void)id;
     (void)data;
+    if (server.cron_paused) {
+        return 1000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
+    }
     server_sync_clock();
     module_event_cron();
     server_update_time();

@@ -385,6 +385,7 @@ typedef struct server_state {
     int expire_next_db;
     char runid[41];
     long long cron_loops;
+    int cron_paused; /* DEBUG PAUSE-CRON 1: the periodic work stops (tests) */
     client *current_client;
     int in_exec;
     int in_script;

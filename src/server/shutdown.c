@@ -98,6 +98,12 @@ int shutdown_begin(int flags, client *c)
 
 int shutdown_abort(void)
 {
+    if (!sd.waiting && server.shutdown_asap) {
+        /* A signal asked for it and the cron has not begun it yet. */
+        server.shutdown_asap = 0;
+        log_msg(LOG_WARNING, "Shutdown manually aborted.");
+        return 0;
+    }
     if (!sd.waiting) {
         return -1;
     }

@@ -735,6 +735,26 @@ def test_debug_commands(r):
     assert err_text(e) == "unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP."
 
 
+def test_debug_pause_cron_holds_sigterm_until_shutdown_abort(keel):
+    """DEBUG PAUSE-CRON 1 stops the periodic work, so a SIGTERM waits;
+    SHUTDOWN ABORT cancels it, as in Redis's own test."""
+    s = keel("--enable-debug-command", "yes")
+    c = s.client()
+    assert c.execute_command("DEBUG", "PAUSE-CRON", "1") == b"OK"
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert s.proc.poll() is None
+    assert c.execute_command("SHUTDOWN", "ABORT") in (True, b"OK")
+    assert c.execute_command("DEBUG", "PAUSE-CRON", "0") == b"OK"
+    time.sleep(0.3)
+    assert c.ping() is True
+    assert "Shutdown manually aborted" in s.log_text()
+    with pytest.raises(redis.ResponseError, match="No shutdown in progress"):
+        c.execute_command("SHUTDOWN", "ABORT")
+    c.shutdown(nosave=True)  # redis-py takes the closed connection as done
+    s.proc.wait(10)
+
+
 def test_debug_digest(r):
     empty = r.execute_command("DEBUG", "DIGEST")
     assert empty == b"0" * 40
