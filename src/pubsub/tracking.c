@@ -382,10 +382,26 @@ static void evict_if_full(void)
 /* Remembers the keys a read-only command named, found as COMMAND GETKEYS
  * finds them (so ZUNION's and XREAD's count too). OPTIN tracks only after
  * CLIENT CACHING yes, OPTOUT skips only after CLIENT CACHING no. */
+/* A script's call ran a read command (for the script's caller). */
+static int script_read_seen;
+
+static int is_script_cmd(const command *cmd)
+{
+    return cmd->fn == cmd_eval || cmd->fn == cmd_evalsha || cmd->fn == cmd_eval_ro || cmd->fn == cmd_evalsha_ro ||
+           cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro;
+}
+
+/* A script tracks the keys it declares, and only when it called a read
+ * command, as in Redis; any other read command its own keys. */
 static void remember_reads(client *c, command *cmd)
 {
     struct tracking_state *st = c->tstate;
-    if (!(cmd->flags & CMD_READONLY) || !keys_has_any(cmd) || (st->flags & TRK_BCAST)) {
+    int script = is_script_cmd(cmd);
+    int read = script ? script_read_seen : (cmd->flags & CMD_READONLY) != 0;
+    if (script) {
+        script_read_seen = 0;
+    }
+    if (!read || !keys_has_any(cmd) || (st->flags & TRK_BCAST)) {
         return;
     }
     if ((st->flags & TRK_OPTIN) && !(st->flags & TRK_CACHING)) {
@@ -412,6 +428,13 @@ static void remember_reads(client *c, command *cmd)
  * pushes held for this client. */
 static void after_call(client *c, command *cmd, int top)
 {
+    if ((c->flags & (CLIENT_FAKE | CLIENT_IN_SCRIPT)) == (CLIENT_FAKE | CLIENT_IN_SCRIPT) &&
+        (cmd->flags & CMD_READONLY)) {
+        script_read_seen = 1;
+    }
+    if (is_script_cmd(cmd) && !((c->flags & CLIENT_TRACKING) && c->tstate)) {
+        script_read_seen = 0;
+    }
     if ((c->flags & CLIENT_TRACKING) && c->tstate) {
         remember_reads(c, cmd);
         if (top) {

@@ -771,3 +771,34 @@ def test_noloop_covers_the_clients_own_scripts(server, bcast):
     finally:
         me.close()
         other.close()
+
+
+def test_scripts_track_their_declared_keys_when_they_read(server):
+    """A script tracks the keys it declares, and only if it called a read
+    command (Redis's rule, so a client can cache a script's result under
+    its keys); EVAL_RO and FCALL alike."""
+    from resp_client import RespConn
+    me, other = RespConn(server, resp3=True), RespConn(server)
+    try:
+        assert me.call("CLIENT", "TRACKING", "ON") == "OK"
+        other.call("MSET", "sk1", "1", "sk2", "1")
+        # no read command: nothing tracked
+        me.call("EVAL", "redis.call('set', 'sk3', 'bar')", 2, "sk1", "sk2")
+        other.call("MSET", "sk2", "2", "sk1", "2")
+        assert me.call("PING") == "PONG"  # no invalidation before it
+        # a read of another key: the declared keys are tracked
+        me.call("EVAL", "redis.call('get', 'sk3')", 2, "sk1", "sk2")
+        other.call("MSET", "sk2", "3", "sk1", "3")
+        assert me.read() == [b"invalidate", [b"sk2"]]
+        assert me.read() == [b"invalidate", [b"sk1"]]
+        me.call("EVAL_RO", "redis.call('ping')", 2, "sk1", "sk2")
+        other.call("MSET", "sk2", "4", "sk1", "4")
+        assert me.call("PING") == "PONG"
+        me.call("EVAL_RO", "redis.call('get', KEYS[1])", 2, "sk1", "sk2")
+        other.call("MSET", "sk2", "5", "sk1", "5")
+        assert me.read() == [b"invalidate", [b"sk2"]]
+        assert me.read() == [b"invalidate", [b"sk1"]]
+        assert me.call("PING") == "PONG"
+    finally:
+        me.close()
+        other.close()
