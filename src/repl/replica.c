@@ -828,6 +828,14 @@ void repl_replica_cron(void)
     }
 }
 
+/* Bytes of the primary's stream read but not applied yet (a paused
+ * replica's, or a command still arriving): INFO slave_read_repl_offset
+ * counts them, slave_repl_offset not. */
+static long long read_not_applied(void)
+{
+    return lnk.master && lnk.state == LINK_CONNECTED ? (long long)lnk.master->qlen : 0;
+}
+
 void repl_replica_info(str *s)
 {
     int64_t now = server_ms();
@@ -842,7 +850,7 @@ void repl_replica_info(str *s)
                     "slave_repl_offset:%lld\r\n",
                     lnk.host, lnk.port, up ? "up" : "down",
                     up && lnk.master ? (long long)((now - lnk.master->last_interaction) / 1000) : -1LL,
-                    lnk.state == LINK_TRANSFER, repl.offset, repl.offset);
+                    lnk.state == LINK_TRANSFER, repl.offset + read_not_applied(), repl.offset);
     if (lnk.state == LINK_TRANSFER) {
         *s = str_printf(*s,
                         "master_sync_total_bytes:%lld\r\n"

@@ -620,8 +620,10 @@ static void process_input(client *c)
         if (c->flags & CLIENT_BLOCKED) {
             break; /* resumes when unblocked */
         }
-        if ((c->flags & CLIENT_MASTER) && pause_all_active()) {
-            break; /* CLIENT PAUSE ALL stops replication too; resumed at the end */
+        if ((c->flags & CLIENT_MASTER) && pause_writes_active()) {
+            /* A paused replica reads its primary's stream but applies
+             * nothing until the pause ends, as in Redis; resumed then. */
+            break;
         }
         /* Before AUTH a client may send only small commands, so an
          * unauthenticated peer cannot make us buffer much (as Redis). */

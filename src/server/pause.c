@@ -55,7 +55,7 @@ static void release(void)
     if (any_active(&all)) {
         return;
     }
-    /* The master link stopped reading under ALL: catch up with it. */
+    /* The master link stopped applying under the pause: catch up. */
     for (client *m = server.clients; m; m = m->next) {
         if ((m->flags & CLIENT_MASTER) && m->qlen > m->qpos && !(m->flags & CLIENT_CLOSE_ASAP)) {
             client *prev = server.current_client;

@@ -1147,3 +1147,26 @@ def test_bind_source_addr_is_the_replicas_address(cluster, kinds):
     assert replica.c.config_set("bind-source-addr", "127.0.0.2")
     replicate(primary, replica)
     assert "ip=127.0.0.2," in primary.repl()["slave0"]
+
+
+@pytest.mark.parametrize("kinds", PAIRS)
+def test_a_paused_replica_reads_but_does_not_apply(cluster, kinds):
+    """CLIENT PAUSE WRITE on a replica: it goes on reading its primary's
+    stream (slave_read_repl_offset) but applies nothing (slave_repl_offset,
+    the data) until the pause ends, as in Redis 7."""
+    primary, replica = [cluster.start(k) for k in kinds]
+    replicate(primary, replica)
+    primary.c.set("foo", "bar")
+    wait_in_sync(primary, replica)
+    old = int(primary.repl()["master_repl_offset"])
+    assert replica.c.execute_command("CLIENT", "PAUSE", 100000, "WRITE") == "OK"
+    primary.c.set("foo2", "bar2")
+    now = int(primary.repl()["master_repl_offset"])
+    wait_until(lambda: int(replica.repl()["slave_read_repl_offset"]) == now, "the replica to read the write",
+               peers=(primary, replica))
+    assert int(replica.repl()["slave_repl_offset"]) == old
+    assert replica.c.get("foo2") is None
+    assert replica.c.execute_command("CLIENT", "UNPAUSE") == "OK"
+    wait_until(lambda: int(replica.repl()["slave_repl_offset"]) == now, "the replica to apply it",
+               peers=(primary, replica))
+    assert replica.c.get("foo2") == "bar2"
