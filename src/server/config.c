@@ -561,8 +561,19 @@ static void apply_stream_idmp(void)
     stream_idmp_default_maxsize = (uint32_t)server.cfg.stream_idmp_maxsize;
 }
 
-/* A limit below what is in use evicts at once (as Redis), not at the
- * next write. */
+/* Runs once, right after the command that lowered the limit. */
+static long evict_after_config(ev_loop *l, long long id, void *data)
+{
+    (void)l;
+    (void)id;
+    (void)data;
+    server_over_memory();
+    return -1;
+}
+
+/* A limit below what is in use evicts right after CONFIG SET (as Redis,
+ * from a timer: not inside the command, whose MULTI or script would wrap
+ * the DELs), not at the next write. */
 static void apply_maxmemory(void)
 {
     if (!server.loop || server.cfg.maxmemory == 0) {
@@ -576,7 +587,7 @@ static void apply_maxmemory(void)
                 "on the maxmemory-policy.",
                 (unsigned long long)server.cfg.maxmemory, used);
     }
-    server_over_memory();
+    ev_timer_add(server.loop, 0, evict_after_config, NULL);
 }
 
 /* The value stays as set (up to 2^32-1, as in Redis); the loop grows only

@@ -274,3 +274,47 @@ def test_setrange_creates_a_key_at_its_size(r):
     assert r.setrange("sr", 5, "ab") == 100_001
     assert r.getrange("sr", 4, 7) == b"\x00ab\x00"
     r.delete("sr")
+
+
+def test_eviction_news_does_not_drain_the_database(keel):
+    """Evicting a key sends invalidations to the clients tracking it, which
+    takes memory; a pass frees what was over when it began, counting only
+    what the deletions gave back (as Redis), so the news of evicting does
+    not evict more and more (Redis's own feedback-loop test)."""
+    from resp_client import RespConn
+    s = keel("--maxmemory-policy", "allkeys-lru", "--maxmemory-eviction-tenacity", "100")
+    r = s.client()
+    trackers = [RespConn(s, resp3=True) for _ in range(10)]
+    for t in trackers:
+        assert t.call("CLIENT", "TRACKING", "ON") == "OK"
+    for j in range(300):
+        key = "%d%s" % (j, "x" * 1000)
+        r.set(key, "x")
+        for t in trackers:
+            t.call("GET", key)
+    time.sleep(1.1)
+    r.config_set("maxmemory", used(r) - 40000)
+    time.sleep(0.2)
+    evicted = r.info("stats")["evicted_keys"]
+    assert 10 <= evicted <= 150, evicted  # Redis 7.0: 60 to 90 here
+    assert r.dbsize() == 300 - evicted >= 150
+    for t in trackers:
+        assert t.read()[0] == b"invalidate"
+        t.close()
+    r.config_set("maxmemory", 0)
+
+
+def test_config_set_maxmemory_in_multi_evicts_after_it(keel):
+    """The eviction a lower limit calls for runs after the command, not
+    inside it: a transaction that lowers maxmemory completes as it was
+    queued (Redis answers 1 OK 2), then the key goes."""
+    s = keel("--maxmemory-policy", "allkeys-lru")
+    c = s.client()
+    p = c.pipeline(transaction=True)
+    p.incr("x").config_set("maxmemory", 1).incr("x")
+    assert p.execute() == [1, True, 2]
+    deadline = time.time() + 5
+    while c.dbsize() and time.time() < deadline:
+        time.sleep(0.01)
+    assert c.dbsize() == 0
+    c.config_set("maxmemory", 0)
