@@ -31,6 +31,13 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen);
 /* Loads path into the databases (which the caller has emptied). Returns 0,
  * 1 when there is no such file, or -1 with a message in err. */
 int rdb_load_file(const char *path, char *err, size_t errlen);
+/* The replication history the last loaded RDB recorded (Redis's repl-id,
+ * repl-offset and repl-stream-db aux fields): 1 with them, 0 when it had
+ * none. */
+int rdb_loaded_repl_info(char id[41], long long *offset, int *stream_db);
+/* While set, a key the load drops because it expired while the server was
+ * down is passed to it (a restarted primary tells its replicas). */
+extern void (*rdb_expired_on_load)(int dbid, sv key);
 /* The same, telling in *end where the snapshot ended: an AOF of Redis 6
  * (one file, RDB preamble) goes on with commands after it. */
 int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen);

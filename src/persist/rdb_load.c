@@ -1067,8 +1067,44 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
     return o;
 }
 
+/* ---- the replication history an RDB records ---- */
+
+static struct {
+    char id[41];
+    long long offset;
+    int stream_db;
+} loaded_repl;
+
+void (*rdb_expired_on_load)(int dbid, sv key);
+
+static void note_repl_aux(sv k, sv v)
+{
+    long long n;
+    if (sv_eq_ci(k, "repl-id") && v.len == 40) {
+        memcpy(loaded_repl.id, v.ptr, 40);
+        loaded_repl.id[40] = '\0';
+    } else if (sv_eq_ci(k, "repl-offset") && util_parse_ll(v.ptr, v.len, &n) && n >= 0) {
+        loaded_repl.offset = n;
+    } else if (sv_eq_ci(k, "repl-stream-db") && util_parse_ll(v.ptr, v.len, &n) && n >= 0 && n < server.cfg.databases) {
+        loaded_repl.stream_db = (int)n;
+    }
+}
+
+int rdb_loaded_repl_info(char id[41], long long *offset, int *stream_db)
+{
+    if (!loaded_repl.id[0] || loaded_repl.offset < 0 || loaded_repl.stream_db < 0) {
+        return 0;
+    }
+    memcpy(id, loaded_repl.id, 41);
+    *offset = loaded_repl.offset;
+    *stream_db = loaded_repl.stream_db;
+    return 1;
+}
+
 static int load_all(reader *r)
 {
+    loaded_repl.id[0] = '\0';
+    loaded_repl.offset = loaded_repl.stream_db = -1;
     uint64_t reported = 0; /* where the last progress report was */
     char magic[10] = {0};
     if (r_bytes(r, magic, 9) < 0 || memcmp(magic, "REDIS", 5) != 0) {
@@ -1159,6 +1195,9 @@ static int load_all(reader *r)
             if (v && str_len(k) == 9 && memcmp(k, "redis-ver", 9) == 0) {
                 log_msg(LOG_NOTICE, "Loading RDB produced by version %.*s", (int)str_len(v), v);
             }
+            if (v) {
+                note_repl_aux(S_(k), S_(v));
+            }
             str_free(k);
             str_free(v);
             if (!v) {
@@ -1217,6 +1256,9 @@ static int load_all(reader *r)
                 return fail(r, "Corrupt RDB: %s", "duplicated key");
             }
             if (expired) {
+                if (rdb_expired_on_load) {
+                    rdb_expired_on_load(d->id, kobj_key(o));
+                }
                 kobj_free(o); /* expired while the server was down */
                 server.stats.rdb_last_load_keys_expired++;
             } else {

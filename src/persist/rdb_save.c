@@ -21,6 +21,7 @@
 #include "persist/rdb_format.h"
 #include "persist/rdb_vset.h"
 #include "proto/resp_parse.h"
+#include "repl/repl.h"
 #include "script/lua.h"
 #include "server/child.h"
 #include "server/latency.h"
@@ -746,6 +747,17 @@ static rdb_stream *open_with(FILE *f, rdb_stream *s)
     w_aux(w, "ctime", buf);
     snprintf(buf, sizeof(buf), "%zu", alloc_used());
     w_aux(w, "used-mem", buf);
+    /* The replication history, so a restart can continue it (restart.c). */
+    char replid[41];
+    long long reploff;
+    int stream_db;
+    if (repl_rdb_info(replid, &reploff, &stream_db)) {
+        snprintf(buf, sizeof(buf), "%d", stream_db);
+        w_aux(w, "repl-stream-db", buf);
+        w_aux(w, "repl-id", replid);
+        snprintf(buf, sizeof(buf), "%lld", reploff);
+        w_aux(w, "repl-offset", buf);
+    }
     w_aux(w, "aof-base", "0");
     /* Modules' aux data for before the keys comes ahead of the function
      * libraries, where Redis 7.0 writes it. */
@@ -782,9 +794,12 @@ void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires)
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
 {
     int64_t e = kobj_expire(o);
-    if (e >= 0 && e <= server_ms()) {
-        return; /* already expired: not written out */
+    if (s->commands && e >= 0 && e <= server_ms()) {
+        return; /* already expired: not written out as commands */
     }
+    /* An RDB keeps a key that expired but is not reclaimed yet, as Redis
+     * writes it: a primary loading it drops it and tells its replicas
+     * (restart.c), which may still hold it. */
     if (s->commands) {
         if (dbid != s->db) {
             select_command(s, dbid);

@@ -40,6 +40,17 @@ void repl_before_sleep(void);
 void repl_shift_id(void);
 void repl_new_id(void);
 
+/* ---- across a restart (restart.c) ---- */
+/* What an RDB records of the history (repl-id, repl-offset, repl-stream-db):
+ * 1 when this server is in a replication chain. */
+int repl_rdb_info(char id[41], long long *offset, int *stream_db);
+/* Around the start-up load of the RDB: a replica continues the history it
+ * recorded (a partial resync can follow); a primary keeps it as its
+ * secondary ID with the DELs of the keys that expired meanwhile in its
+ * backlog, so its replicas can. loaded: the load succeeded. */
+void repl_restart_begin_load(void);
+void repl_restart_end_load(int loaded);
+
 /* ---- primary side (primary.c) ---- */
 /* Appends raw stream bytes to the backlog and every replica. */
 void repl_feed_raw(const char *p, size_t len);

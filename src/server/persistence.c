@@ -249,7 +249,9 @@ static int load_rdb(void)
     if (exists) {
         module_event_loading(0); /* RDB_START */
     }
+    repl_restart_begin_load();
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
+    repl_restart_end_load(rc == 0);
     if (exists) {
         module_event_loading(rc < 0 ? 4 : 3); /* FAILED, ENDED */
     }

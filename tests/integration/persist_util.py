@@ -81,14 +81,15 @@ class Node:
     are only the latter, so a restart with another binary gets that
     binary's base arguments."""
 
-    def __init__(self, binary, dir, args=(), save="", base_args=no_args):
+    def __init__(self, binary, dir, args=(), save="", base_args=no_args, port=None):
         self.binary, self.dir, self.args, self.save = binary, dir, list(args), save
         self.base_args = base_args
         self.killed = False
         # The free port may be taken (by another test's outgoing connection)
-        # before the server binds it: then start again on another one.
+        # before the server binds it: then start again on another one
+        # (unless the port was given: a restart where peers expect it).
         for attempt in range(5):
-            self.port = free_port()
+            self.port = port or free_port()
             self.log = os.path.join(dir, "server-%d.log" % self.port)
             self.logf = open(self.log, "w")
             argv = server_argv(binary, self.port, dir, list(base_args(binary)) + self.args, save)

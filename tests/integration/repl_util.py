@@ -89,6 +89,17 @@ class Peer:
         self.c.close()
         self.node.stop()
 
+    def restart(self, *args, down=0.0):
+        """SHUTDOWN SAVE (the dump.rdb records the replication history),
+        `down` seconds later the same kind on the same dir and port with
+        `args`."""
+        self.c.shutdown(save=True)
+        self.node.proc.wait(20)
+        self.node.logf.close()
+        time.sleep(down)
+        self.node = Node(self.binary, self.node.dir, args, save="", base_args=base_args, port=self.port)
+        self.c = self.client()
+
 
 def cluster_fixture(mkdir):
     """A test fixture named `cluster`: a Cluster on mkdir's directories,
