@@ -58,6 +58,11 @@ int log_set_file(const char *path)
     return 0;
 }
 
+int log_fd(void)
+{
+    return fileno(out ? out : stdout);
+}
+
 int log_level_from_name(const char *name)
 {
     for (int i = 0; i <= LOG_NOTHING; i++) {

@@ -8,6 +8,8 @@ void log_set_level(int level);
 int log_get_level(void);
 /* Empty path means stdout. Returns 0, or -1 if the file cannot be opened. */
 int log_set_file(const char *path);
+/* The descriptor lines go to (a crash report writes to it directly). */
+int log_fd(void);
 /* Sends every line to syslog(3) too while on (syslog-enabled), as ident,
  * to facility (0 user, 1-8 local0-local7). */
 void log_set_syslog(int on, const char *ident, int facility);

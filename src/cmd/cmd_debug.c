@@ -1,6 +1,7 @@
 /* DEBUG: a subset for tests and operators. Allowed per enable-debug-command
  * (checked in dispatch through the command's protected flag). */
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -243,6 +244,8 @@ static const char *const debug_help[] = {
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named <prefix>:<num> (default prefix 'key'),",
     "    with values of <size> bytes if given. Existing keys are left alone.",
+    "SEGFAULT",
+    "    Crash the server with SIGSEGV (the crash report's test).",
     "PAUSE-CRON <0|1>",
     "    Stop (1) or resume (0) the server's periodic work.",
     "PROPAGATION-LOG <ON|OFF|GET>",
@@ -343,6 +346,8 @@ void cmd_debug(client *c)
         persistence_debug_loadaof(c);
     } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
         debug_object(c);
+    } else if (arg_is(c, 1, "SEGFAULT") && c->argc == 2) {
+        raise(SIGSEGV); /* the crash report's own test, as Redis's */
     } else if (arg_is(c, 1, "PAUSE-CRON") && c->argc == 3) {
         long long v;
         if (!arg_ll(c, 2, &v)) {

@@ -38,6 +38,9 @@ int rdb_loaded_repl_info(char id[41], long long *offset, int *stream_db);
 /* While set, a key the load drops because it expired while the server was
  * down is passed to it (a restarted primary tells its replicas). */
 extern void (*rdb_expired_on_load)(int dbid, sv key);
+/* While on, a key or function library the file holds replaces the one in
+ * memory (DEBUG RELOAD NOFLUSH MERGE); off, it fails the load. */
+void rdb_load_merge(int on);
 /* The same, telling in *end where the snapshot ended: an AOF of Redis 6
  * (one file, RDB preamble) goes on with commands after it. */
 int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen);

@@ -1077,6 +1077,14 @@ static struct {
 
 void (*rdb_expired_on_load)(int dbid, sv key);
 
+/* Keys and libraries already in memory give way to the file's. */
+static int merge_existing;
+
+void rdb_load_merge(int on)
+{
+    merge_existing = on;
+}
+
 static void note_repl_aux(sv k, sv v)
 {
     long long n;
@@ -1211,7 +1219,7 @@ static int load_all(reader *r)
                 return -1;
             }
             str err = NULL;
-            int rc = script_functions_load_code(code, str_len(code), &err);
+            int rc = script_functions_load_code(code, str_len(code), merge_existing, &err);
             str_free(code);
             if (rc < 0) {
                 fail(r, "Failed loading a function library: %s", err ? err : "");
@@ -1251,9 +1259,12 @@ static int load_all(reader *r)
         }
         if (o) {
             if (db_find_raw(d, S_(key))) {
-                kobj_free(o);
-                str_free(key);
-                return fail(r, "Corrupt RDB: %s", "duplicated key");
+                if (!merge_existing) {
+                    kobj_free(o);
+                    str_free(key);
+                    return fail(r, "Corrupt RDB: %s", "duplicated key");
+                }
+                db_delete(d, S_(key)); /* DEBUG RELOAD NOFLUSH MERGE: the file's wins */
             }
             if (expired) {
                 if (rdb_expired_on_load) {

@@ -56,7 +56,7 @@ void repl_failover_psync_result(int ok)
         log_msg(LOG_NOTICE, "Failover target %s:%d is now the primary", fo.host, fo.port);
         finish();
     } else {
-        abort_failover("the target refused the failover PSYNC");
+        abort_failover("Failover target rejected psync request");
     }
 }
 
@@ -93,6 +93,7 @@ void repl_failover_check(void)
     }
     if (fo.deadline_ms && server_ms() >= fo.deadline_ms) {
         if (fo.force && fo.host[0]) {
+            log_msg(LOG_NOTICE, "FAILOVER to %s:%d: time out exceeded, failing over.", fo.host, fo.port);
             switch_to(fo.host, fo.port);
         } else {
             abort_failover("Replica never caught up before timeout");

@@ -619,13 +619,13 @@ void script_functions_each(void (*fn)(const char *code, size_t len, void *ctx), 
     }
 }
 
-int script_functions_load_code(const char *code, size_t len, str *err)
+int script_functions_load_code(const char *code, size_t len, int replace, str *err)
 {
     fn_lib *lib = lib_create(code, len, 0, err);
     if (!lib) {
         return -1;
     }
-    if (lib_check(lib, 0, err) != 0) {
+    if (lib_check(lib, replace, err) != 0) {
         lib_free(lib, 1);
         return -1;
     }

@@ -42,7 +42,7 @@ size_t script_libraries_count(void);
 /* Snapshots: every function library's source, in load order; and loading
  * one library from source (0, or -1 with *err set, a new str). */
 void script_functions_each(void (*fn)(const char *code, size_t len, void *ctx), void *ctx);
-int script_functions_load_code(const char *code, size_t len, str *err);
+int script_functions_load_code(const char *code, size_t len, int replace, str *err);
 /* Removes every function library (DEBUG RELOAD). */
 void script_functions_clear(void);
 

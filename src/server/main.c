@@ -26,6 +26,7 @@
 #include "script/lua.h"
 #include "server/block.h"
 #include "server/child.h"
+#include "server/crash.h"
 #include "server/defrag.h"
 #include "server/hotkeys.h"
 #include "server/instant.h"
@@ -661,6 +662,7 @@ int main(int argc, char **argv)
     if (server.cfg.daemonize) {
         daemonize();
     }
+    crash_install();
     if (server.cfg.dir && server.cfg.dir[0] && chdir(server.cfg.dir) < 0) {
         log_msg(LOG_WARNING, "Can't chdir to '%s': %s", server.cfg.dir, strerror(errno));
         return 1;

@@ -249,9 +249,7 @@ static int load_rdb(void)
     if (exists) {
         module_event_loading(0); /* RDB_START */
     }
-    repl_restart_begin_load();
     int rc = rdb_load_file(rdb_path(), err, sizeof(err));
-    repl_restart_end_load(rc == 0);
     if (exists) {
         module_event_loading(rc < 0 ? 4 : 3); /* FAILED, ENDED */
     }
@@ -285,7 +283,11 @@ int persistence_load(void)
         }
         return rc;
     }
-    return load_rdb();
+    /* Only at start-up does the RDB's replication history count. */
+    repl_restart_begin_load();
+    int rc = load_rdb();
+    repl_restart_end_load(rc == 0);
+    return rc;
 }
 
 int persistence_load_replacement(const char *path)
@@ -391,11 +393,15 @@ void persistence_debug_loadaof(client *c)
 
 void persistence_debug_reload(client *c)
 {
-    int save = 1;
+    int save = 1, flush = 1, merge = 0;
     for (int i = 2; i < c->argc; i++) {
         if (arg_is(c, i, "NOSAVE")) {
             save = 0;
-        } else if (!arg_is(c, i, "MERGE") && !arg_is(c, i, "NOFLUSH")) {
+        } else if (arg_is(c, i, "NOFLUSH")) {
+            flush = 0;
+        } else if (arg_is(c, i, "MERGE")) {
+            merge = 1;
+        } else {
             reply_syntax_error(c);
             return;
         }
@@ -406,8 +412,15 @@ void persistence_debug_reload(client *c)
     }
     /* The snapshot just written, never the AOF (as Redis): a running log
      * keeps its files and must not see the loaded data again. */
-    clear_all();
-    if (load_rdb() < 0) {
+    /* NOFLUSH loads on top of what is in memory: a key or library there
+     * already fails the load, unless MERGE lets the file's replace it. */
+    if (flush) {
+        clear_all();
+    }
+    rdb_load_merge(merge);
+    int rc = load_rdb();
+    rdb_load_merge(0);
+    if (rc < 0) {
         reply_err(c, "ERR Error trying to load the RDB dump, check server logs.");
         return;
     }

@@ -129,6 +129,26 @@ def test_load_names_extra_arguments_as_unknown_options(f):
     assert fn(f, "LIST") == []
 
 
+def test_debug_reload_noflush_and_merge(keel):
+    """DEBUG RELOAD NOFLUSH loads the snapshot on top of what is in memory:
+    a library (or key) there already fails it, as in Redis; with MERGE the
+    file's replace them."""
+    s = keel("--enable-debug-command", "yes")
+    c = s.client()
+    fn(c, "LOAD", LIB)
+    c.set("k", "v")
+    assert c.execute_command("DEBUG", "RELOAD") == b"OK"
+    with pytest.raises(redis.ResponseError, match="Error trying to load the RDB"):
+        c.execute_command("DEBUG", "RELOAD", "NOFLUSH")
+    c.set("k", "changed")
+    c.set("extra", "1")
+    assert c.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE") == b"OK"
+    assert c.get("k") == b"v"  # the file's value won
+    assert c.get("extra") == b"1"  # what the file lacks stays
+    assert [lib[1] for lib in fn(c, "LIST")] == [b"mylib"]
+    assert c.fcall("echo_key", 1, "a", "b") == [b"a", b"b"]
+
+
 def test_load_timeout(f):
     assert err(fn, f, "LOAD", "#!lua name=slow\nwhile true do end") == \
         "Error registering functions: ERR FUNCTION LOAD timeout"

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import ROOT, SERVER, err
+from conftest import ROOT, SERVER, err, free_port
 from test_protocol import Conn, Err
 
 
@@ -753,6 +753,49 @@ def test_debug_pause_cron_holds_sigterm_until_shutdown_abort(keel):
         c.execute_command("SHUTDOWN", "ABORT")
     c.shutdown(nosave=True)  # redis-py takes the closed connection as done
     s.proc.wait(10)
+
+
+@pytest.mark.skipif(SERVER.endswith(("-san", "-tsan", "redis-server")),
+                    reason="sanitizer builds keep their own crash reports; Redis's report differs")
+@pytest.mark.parametrize("how", ["DEBUG SEGFAULT", "SIGABRT"])
+def test_a_fatal_signal_writes_a_crash_report(tmp_path, how):
+    """A fatal signal leaves Redis's kind of bug report in the log (the
+    signal, the command running, the stack trace), then the process dies of
+    that signal as it would have."""
+    port = free_port()
+    log = tmp_path / "crash.log"
+    proc = subprocess.Popen([SERVER, "--port", str(port), "--dir", str(tmp_path), "--enable-debug-command", "yes",
+                             "--logfile", str(log)])
+    try:
+        c = redis.Redis(port=port, socket_timeout=5)
+        deadline = time.time() + 10
+        while True:
+            try:
+                c.ping()
+                break
+            except redis.ConnectionError:
+                assert time.time() < deadline
+                time.sleep(0.02)
+        if how == "SIGABRT":
+            proc.send_signal(signal.SIGABRT)
+            want = signal.SIGABRT
+        else:
+            with pytest.raises(redis.ConnectionError):
+                c.execute_command("DEBUG", "SEGFAULT")
+            want = signal.SIGSEGV
+        assert proc.wait(10) == -want
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text(errors="replace")
+    assert "=== KEEL BUG REPORT START" in text
+    assert "crashed by signal: %d" % want in text
+    assert "------ STACK TRACE ------" in text
+    assert "keel-server" in text.split("STACK TRACE")[1]  # frames of the binary
+    if how == "DEBUG SEGFAULT":
+        assert "Running command: debug" in text
+    assert "=== KEEL BUG REPORT END" in text
 
 
 def test_debug_digest(r):
