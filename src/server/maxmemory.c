@@ -82,5 +82,12 @@ int server_over_memory(void)
 
 int server_refuses_for_memory(uint32_t cmd_flags)
 {
-    return (cmd_flags & CMD_DENYOOM) && server.cfg.maxmemory > 0 && server_over_memory();
+    /* Every command evicts first, as in Redis: what it reads, and the
+     * invalidations of what was evicted, come after; only a deny-oom one
+     * is refused. Never under a busy script, whose keys must stay. */
+    if (server.cfg.maxmemory == 0 || server.in_script) {
+        return 0;
+    }
+    int over = server_over_memory();
+    return (cmd_flags & CMD_DENYOOM) && over;
 }

@@ -802,3 +802,28 @@ def test_scripts_track_their_declared_keys_when_they_read(server):
     finally:
         me.close()
         other.close()
+
+
+def test_the_invalidation_of_an_evicted_key_comes_before_the_reply(keel):
+    """Any command evicts first when memory is over the limit (not only a
+    deny-oom one), so a tracking client reads the invalidation of the
+    evicted key before the reply of the command that caused it, as in
+    Redis."""
+    from resp_client import RespConn
+    s = keel()
+    c = RespConn(s, resp3=True)
+    try:
+        assert c.call("CLIENT", "TRACKING", "ON") == "OK"
+        mem = c.call("INFO", "memory").decode()
+        used = int(mem.split("used_memory:")[1].split()[0])
+        assert c.call("CONFIG", "SET", "maxmemory", used + 100 * 1024) == "OK"
+        assert c.call("CONFIG", "SET", "maxmemory-policy", "volatile-random") == "OK"
+        assert c.call("SETEX", "volatile-key", 10000, "x") == "OK"
+        assert c.call("GET", "volatile-key") == b"x"
+        assert c.call("SETBIT", "big-key", 1600000, 0) == 0  # 200 KB: over the limit
+        c.send("GETBIT", "big-key", 0)
+        assert c.read() == [b"invalidate", [b"volatile-key"]]
+        assert c.read() == 0
+        assert c.call("CONFIG", "SET", "maxmemory", 0) == "OK"
+    finally:
+        c.close()
