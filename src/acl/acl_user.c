@@ -509,10 +509,10 @@ void acl_apply_requirepass(void)
     }
     const char *why;
     acl_user_apply(acl_default_user, "resetpass", 9, &why);
-    const char *pw = server.cfg.requirepass;
-    if (pw && pw[0]) {
+    str pw = server.cfg.requirepass; /* may hold a NUL */
+    if (pw && str_len(pw)) {
         str op = str_new(">", 1);
-        op = str_append_cstr(op, pw);
+        op = str_append(op, pw, str_len(pw));
         acl_user_apply(acl_default_user, op, str_len(op), &why);
         str_free(op);
     } else {

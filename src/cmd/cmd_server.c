@@ -422,7 +422,7 @@ static void config_set_cmd(client *c)
     }
     for (int i = 0; failed < 0 && i < npairs; i++) {
         char *name = cstr(c->argv[2 + 2 * i]), *val = cstr(c->argv[3 + 2 * i]);
-        if (config_set(name, val, err, sizeof(err), 0) < 0) {
+        if (config_set_len(name, val, c->argv[3 + 2 * i].len, err, sizeof(err), 0) < 0) {
             failed = i;
         }
         alloc_free(name);
@@ -431,7 +431,7 @@ static void config_set_cmd(client *c)
             for (int j = 0; j < i; j++) {
                 char *n2 = cstr(c->argv[2 + 2 * j]);
                 char e2[256];
-                config_set(n2, old[j], e2, sizeof(e2), 1);
+                config_set_len(n2, old[j], str_len(old[j]), e2, sizeof(e2), 1);
                 alloc_free(n2);
             }
         }
@@ -445,7 +445,7 @@ static void config_set_cmd(client *c)
                 failed = i;
             }
             char e2[256];
-            config_set(n2, old[i], e2, sizeof(e2), 1);
+            config_set_len(n2, old[i], str_len(old[i]), e2, sizeof(e2), 1);
             alloc_free(n2);
         }
         log_msg(LOG_WARNING,
@@ -463,7 +463,7 @@ static void config_set_cmd(client *c)
         for (int i = 0; i < npairs; i++) {
             char *n2 = cstr(c->argv[2 + 2 * i]);
             char e2[256];
-            config_set(n2, old[i], e2, sizeof(e2), 1);
+            config_set_len(n2, old[i], str_len(old[i]), e2, sizeof(e2), 1);
             alloc_free(n2);
         }
         char e3[256];

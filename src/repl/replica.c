@@ -108,13 +108,9 @@ static void link_retry(const char *why)
     }
 }
 
-static void send_cmd(int argc, const char **argv)
+static void send_cmd_sv(int argc, const sv *v)
 {
-    sv v[8];
-    for (int i = 0; i < argc && i < 8; i++) {
-        v[i] = (sv){argv[i], strlen(argv[i])};
-    }
-    str out = resp_append_command(str_empty(128), v, argc < 8 ? argc : 8);
+    str out = resp_append_command(str_empty(128), v, argc);
     /* Handshake commands are tiny: a fresh socket takes them whole (one
      * TLS record too). */
     ssize_t n = conn_write(lnk.fd, lnk.tls, out, str_len(out));
@@ -126,6 +122,15 @@ static void send_cmd(int argc, const char **argv)
     str_free(out);
 }
 
+static void send_cmd(int argc, const char **argv)
+{
+    sv v[8];
+    for (int i = 0; i < argc && i < 8; i++) {
+        v[i] = (sv){argv[i], strlen(argv[i])};
+    }
+    send_cmd_sv(argc < 8 ? argc : 8, v);
+}
+
 /* Sends the command of the current step (skipping the ones not needed). */
 static void handshake_send(void)
 {
@@ -134,14 +139,18 @@ static void handshake_send(void)
         switch (lnk.step) {
         case HS_PING: send_cmd(1, (const char *[]){"PING"}); return;
         case HS_AUTH:
-            if (!server.cfg.masterauth || !server.cfg.masterauth[0]) {
+            if (!server.cfg.masterauth || !str_len(server.cfg.masterauth)) {
                 lnk.step++;
                 continue;
             }
-            if (server.cfg.masteruser && server.cfg.masteruser[0]) {
-                send_cmd(3, (const char *[]){"AUTH", server.cfg.masteruser, server.cfg.masterauth});
-            } else {
-                send_cmd(2, (const char *[]){"AUTH", server.cfg.masterauth});
+            {
+                /* masterauth is a str: a binary password goes whole. */
+                sv pw = {server.cfg.masterauth, str_len(server.cfg.masterauth)};
+                if (server.cfg.masteruser && server.cfg.masteruser[0]) {
+                    send_cmd_sv(3, (sv[]){SV("AUTH"), {server.cfg.masteruser, strlen(server.cfg.masteruser)}, pw});
+                } else {
+                    send_cmd_sv(2, (sv[]){SV("AUTH"), pw});
+                }
             }
             return;
         case HS_PORT:

@@ -635,6 +635,43 @@ void config_commit_abandon(void)
     tls_dirty = 0;
 }
 
+/* requirepass and masterauth: binary-safe (a password may hold a NUL, as
+ * in Redis), kept as str; config_set_len sets them from any bytes. */
+static void set_password(str *field, const char *val, size_t len)
+{
+    str_free(*field);
+    *field = str_new(val, len);
+    if (field == &server.cfg.requirepass) {
+        acl_apply_requirepass();
+    }
+}
+
+static int set_requirepass(const char *val, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    set_password(&server.cfg.requirepass, val, strlen(val));
+    return 0;
+}
+
+static str get_requirepass(void)
+{
+    return str_new(server.cfg.requirepass, server.cfg.requirepass ? str_len(server.cfg.requirepass) : 0);
+}
+
+static int set_masterauth(const char *val, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    set_password(&server.cfg.masterauth, val, strlen(val));
+    return 0;
+}
+
+static str get_masterauth(void)
+{
+    return str_new(server.cfg.masterauth, server.cfg.masterauth ? str_len(server.cfg.masterauth) : 0);
+}
+
 /* A port number as CONFIG SET takes one: 0 with *port, or -1 with the
  * error. */
 static int parse_port(const char *val, int *port, char *err, size_t errlen)
@@ -1068,7 +1105,7 @@ static config_def defs[] = {
     {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
-    {"requirepass", NULL, CFG_STR, S(requirepass), 0, 0, "", 1, NULL, NULL, NULL, acl_apply_requirepass},
+    {"requirepass", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_requirepass, get_requirepass, NULL},
     {"aclfile", NULL, CFG_STR, S(aclfile), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"acl-pubsub-default", NULL, CFG_ENUM, S(acl_pubsub_default), 0, 0, "resetchannels", 1, enum_pubsub_default, NULL,
      NULL, NULL},
@@ -1172,7 +1209,7 @@ static config_def defs[] = {
     {"repl-diskless-sync", NULL, CFG_BOOL, S(repl_diskless_sync), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"repl-backlog-size", NULL, CFG_MEM, S(repl_backlog_size), 1, LLONG_MAX, "1mb", 1, NULL, NULL, NULL,
      apply_backlog_size},
-    {"masterauth", NULL, CFG_STR, S(masterauth), 0, 0, "", 1, NULL, NULL, NULL, NULL},
+    {"masterauth", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_masterauth, get_masterauth, NULL},
     {"sanitize-dump-payload", NULL, CFG_STR, S(sanitize_dump_payload), 0, 0, "no", 1, enum_sanitize, NULL, NULL, NULL},
     {"masteruser", NULL, CFG_STR, S(masteruser), 0, 0, "", 1, NULL, NULL, NULL, NULL},
     {"min-replicas-to-write", "min-slaves-to-write", CFG_INT, S(min_replicas_to_write), 0, INT_MAX, "0", 1, NULL, NULL,
@@ -1527,6 +1564,18 @@ static int set_save_at_startup(config_def *d, const char *value, char *err, size
     return rc;
 }
 
+int config_set_len(const char *name, const char *value, size_t len, char *err, size_t errlen, int at_startup)
+{
+    if (memchr(value, '\0', len)) {
+        if (strcasecmp(name, "requirepass") == 0 || strcasecmp(name, "masterauth") == 0) {
+            set_password(strcasecmp(name, "requirepass") == 0 ? &server.cfg.requirepass : &server.cfg.masterauth, value,
+                         len);
+            return 0;
+        }
+    }
+    return config_set(name, value, err, errlen, at_startup); /* (up to a NUL, as a C string) */
+}
+
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
 {
     if (at_startup && strcasecmp(name, "rename-command") == 0) {
@@ -1823,7 +1872,7 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 val = quote ? str_append_quoted(val, args + off[i], lens[i]) : str_append(val, args + off[i], lens[i]);
             }
             char e[200];
-            int r = config_set(name, val, e, sizeof(e), 1);
+            int r = config_set_len(name, val, str_len(val), e, sizeof(e), 1);
             str_free(val);
             if (r == -2) {
                 snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");

@@ -161,7 +161,7 @@ typedef struct server_config {
     char *metrics_bind;     /* one address */
     char *unixsocket;
     int unixsocketperm;
-    char *requirepass;
+    str requirepass;      /* binary-safe: a password may hold a NUL */
     long long maxclients; /* 1..2^32-1 as Redis reads it; the fd limit caps it in use */
     int timeout;          /* idle seconds, 0 = never */
     int tcp_keepalive;
@@ -250,7 +250,7 @@ typedef struct server_config {
     int replica_read_only;
     int repl_diskless_sync;
     long long repl_backlog_size;
-    char *masterauth;
+    str masterauth; /* binary-safe too */
     char *masteruser;
     char *sanitize_dump_payload; /* stored: Keel always sanitizes */
     int min_replicas_to_write;
@@ -740,6 +740,9 @@ int config_load_string(const char *text, size_t len, char *err, size_t errlen);
 /* The i-th directive's name, NULL past the last. */
 const char *config_name_at(int i);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
+/* The same for a value of len bytes: requirepass and masterauth keep a NUL
+ * (binary passwords, as in Redis); any other stops at it. */
+int config_set_len(const char *name, const char *value, size_t len, char *err, size_t errlen, int at_startup);
 str config_get_value(const char *name, int *found);
 /* A config CONFIG SET refuses unless enable-protected-configs allows the
  * client (dir, dbfilename: they choose where the server writes files). */

@@ -728,3 +728,17 @@ def test_config_set_port_and_bind_move_the_listener(keel):
     s.port = new  # so the fixture can stop it
     r.close()
     r2.close()
+
+
+def test_binary_password_in_a_config_file(keel):
+    """requirepass "a\\x00b" in a file keeps the NUL, and CONFIG REWRITE
+    writes it back the same way."""
+    s = keel(config='requirepass "a\\x00b"\n')
+    c = redis.Redis(port=s.port)
+    with pytest.raises(redis.ResponseError, match="WRONGPASS"):
+        c.execute_command("AUTH", "a")
+    assert c.execute_command("AUTH", b"a\x00b") is True
+    assert c.execute_command("CONFIG", "GET", "requirepass") == [b"requirepass", b"a\x00b"]
+    assert c.execute_command("CONFIG", "REWRITE") in (True, b"OK")
+    assert 'requirepass "a\\x00b"' in read_conf(s)
+    c.close()

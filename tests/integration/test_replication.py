@@ -1170,3 +1170,27 @@ def test_a_paused_replica_reads_but_does_not_apply(cluster, kinds):
     wait_until(lambda: int(replica.repl()["slave_repl_offset"]) == now, "the replica to apply it",
                peers=(primary, replica))
     assert replica.c.get("foo2") == "bar2"
+
+
+@pytest.mark.parametrize("kinds", PAIRS)
+def test_binary_requirepass_and_masterauth(cluster, kinds):
+    """A password may hold a NUL byte, as in Redis: CONFIG SET requirepass
+    and masterauth keep every byte, AUTH compares them all, and a replica
+    authenticates with the whole masterauth."""
+    primary, replica = [cluster.start(k) for k in kinds]
+    pw = b"abc\x00def"
+    admin = primary.bytes_client()
+    assert admin.execute_command("CONFIG", "SET", "requirepass", pw) == b"OK"
+    assert admin.execute_command("CONFIG", "GET", "requirepass") == [b"requirepass", pw]
+    other = primary.node.raw()
+    with pytest.raises(redis.ResponseError, match="WRONGPASS"):
+        other.execute_command("AUTH", "abc")
+    assert other.execute_command("AUTH", pw) in (True, b"OK")
+    rc = replica.bytes_client()
+    rc.execute_command("CONFIG", "SET", "masterauth", "abc")
+    rc.execute_command("REPLICAOF", HOST, primary.port)
+    stays(lambda: replica.repl()["master_link_status"] == "down", "the link to stay down with a wrong password")
+    rc.execute_command("CONFIG", "SET", "masterauth", pw)
+    wait_until(lambda: replica.repl()["master_link_status"] == "up", "the link with the binary password",
+               peers=(primary, replica))
+    assert rc.execute_command("CONFIG", "GET", "masterauth") == [b"masterauth", pw]
