@@ -785,7 +785,11 @@ static int load_groups(reader *r, stream *s, int type)
             str_free(name);
             return -1;
         }
-        stream_group *g = stream_group_add(s, S_(name), &last, (long long)entries_read);
+        /* Redis 6.2 and older did not count the reads: estimated from the
+         * group's last ID, as Redis 7 does when it loads such a stream. */
+        long long read =
+            type == RDB_TYPE_STREAM_LISTPACKS ? stream_estimate_distance(s, &last) : (long long)entries_read;
+        stream_group *g = stream_group_add(s, S_(name), &last, read);
         str_free(name);
         if (!g) {
             return fail(r, "Corrupt RDB: %s", "duplicate consumer group");

@@ -280,3 +280,34 @@ def test_function_payloads_move_both_ways(r, redis_ref):
     # a key's payload is not a function payload
     r.set("k", "v")
     assert err(r.execute_command, "FUNCTION", "RESTORE", r.dump("k")) == "given type is not a function"
+
+
+def legacy_stream_payload():
+    """A stream as Redis 6.2 and older write it (STREAM_LISTPACKS, RDB 9):
+    entries 5-0 and 6-0, group g1 read up to 5-0 and g2 not at all; no
+    entries-added or entries-read counters in the format."""
+    sid = struct.pack(">QQ", 5, 0)
+    entries = b"\x02\x01\x00\x01\x01\x01\x81f\x02\x00\x01"  # master: count 2, deleted 0, 1 field f, end
+    entries += b"\x02\x01\x00\x01\x00\x01\x81v\x02\x04\x01"  # same fields, 5-0: v, lp-count
+    entries += b"\x02\x01\x01\x01\x00\x01\x81w\x02\x04\x01"  # same fields, 6-0: w, lp-count
+    node = struct.pack("<IH", 6 + len(entries) + 1, 15) + entries + b"\xff"
+    body = b"\x0f" + rdb_len(1) + rdb_str(sid) + rdb_str(node)
+    body += rdb_len(2) + rdb_len(6) + rdb_len(0)  # length, last ID
+    body += rdb_len(2)
+    body += rdb_str(b"g1") + rdb_len(5) + rdb_len(0) + rdb_len(0) + rdb_len(0)  # last ID, no PEL, no consumers
+    body += rdb_str(b"g2") + rdb_len(0) + rdb_len(0) + rdb_len(0) + rdb_len(0)
+    return with_crc(body + b"\x09\x00")
+
+
+def test_legacy_stream_groups_get_estimated_reads(r):
+    """A stream from Redis 6.2 or older has no read counters: as Redis 7
+    does, entries-added is its length and each group's entries-read is
+    estimated from its last ID, so XINFO's lag is known."""
+    assert r.restore("legacy", 0, legacy_stream_payload(), replace=True) == b"OK"
+    info = r.xinfo_stream("legacy", full=True)
+    assert info["entries-added"] == 2
+    assert info["max-deleted-entry-id"] == b"0-0"
+    g1, g2 = info["groups"]
+    assert (g1["name"], g1["entries-read"], g1["lag"]) == (b"g1", 1, 1)
+    assert (g2["name"], g2["entries-read"], g2["lag"]) == (b"g2", 0, 2)
+    assert r.xrange("legacy") == [(b"5-0", {b"f": b"v"}), (b"6-0", {b"f": b"w"})]
