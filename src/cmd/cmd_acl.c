@@ -145,8 +145,7 @@ static void acl_deluser(client *c)
  * (the subcommand as the client sent it). */
 static void reply_acl_sub_arity(client *c)
 {
-    reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try ACL HELP.",
-               (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);
+    reply_subcommand_syntax_error(c);
 }
 
 static void acl_cat(client *c)

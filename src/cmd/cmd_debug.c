@@ -393,7 +393,6 @@ void cmd_debug(client *c)
     } else if (arg_is(c, 1, "DEFRAG")) {
         debug_defrag(c);
     } else {
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
+        reply_subcommand_syntax_error(c);
     }
 }

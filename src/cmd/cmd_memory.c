@@ -261,7 +261,6 @@ void cmd_memory(client *c)
 #endif
         reply_ok(R(c));
     } else {
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try MEMORY HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
+        reply_subcommand_syntax_error(c);
     }
 }

@@ -165,12 +165,9 @@ static void pubsub_help(client *c)
 
 void cmd_pubsub(client *c)
 {
-    sv sub = c->argv[1];
-    int shown = (int)(sub.len < 128 ? sub.len : 128);
     if (arg_is(c, 1, "CHANNELS") || arg_is(c, 1, "SHARDCHANNELS")) {
         if (c->argc > 3) {
-            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB HELP.", shown,
-                       sub.ptr);
+            reply_subcommand_syntax_error(c);
             return;
         }
         list_channels(c, arg_is(c, 1, "CHANNELS") ? PUBSUB_CHANNEL : PUBSUB_SHARD);

@@ -46,8 +46,7 @@ static int parse_entries_read(client *c, int i, long long *v)
 
 static void subcommand_syntax_error(client *c)
 {
-    reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XGROUP HELP.",
-               (int)c->argv[1].len, c->argv[1].ptr);
+    reply_subcommand_syntax_error(c);
 }
 
 void cmd_xgroup(client *c)

@@ -157,8 +157,7 @@ static void info_stream(client *c, stream *s)
     int full = 0;
     if (c->argc > 3) {
         if (!arg_is(c, 3, "FULL") || (c->argc > 4 && (c->argc != 6 || !arg_is(c, 4, "COUNT")))) {
-            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XINFO HELP.",
-                       (int)c->argv[1].len, c->argv[1].ptr);
+            reply_subcommand_syntax_error(c);
             return;
         }
         full = 1;

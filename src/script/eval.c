@@ -389,7 +389,7 @@ void script_script_command(client *c)
             NULL};
         reply_help(c, help);
     } else if (arg_is(c, 1, "FLUSH")) {
-        reply_subcommand_arity_error(c);
+        reply_err(c, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
     } else {
         reply_subcommand_unknown(c);
     }

@@ -552,7 +552,7 @@ static void function_restore(client *c)
 {
     int policy = 0; /* 0 append, 1 replace, 2 flush */
     if (c->argc > 4) {
-        reply_syntax_error(c);
+        reply_subcommand_syntax_error(c);
         return;
     }
     if (c->argc == 4) {
@@ -674,7 +674,7 @@ void script_function_command(client *c)
         functions_changed(c);
     } else if (arg_is(c, 1, "FLUSH")) {
         if (argc > 3) {
-            reply_subcommand_arity_error(c);
+            reply_subcommand_syntax_error(c);
             return;
         }
         if (argc == 3 && !arg_is(c, 2, "ASYNC") && !arg_is(c, 2, "SYNC")) {

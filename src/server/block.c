@@ -376,8 +376,7 @@ static int client_unblock(client *c)
     /* Too many arguments is Redis's generic subcommand error (too few
      * never get here: the arity of client|unblock). */
     if (c->argc > 4) {
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
+        reply_subcommand_syntax_error(c);
         return 1;
     }
     long long id;

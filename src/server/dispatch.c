@@ -105,35 +105,31 @@ void reply_help(client *c, const char *const *lines)
     }
 }
 
-void reply_subcommand_unknown(client *c)
+/* The container's name in capitals, as Redis's "Try X HELP" says it. */
+static void container_upper(client *c, char name[64])
 {
-    char name[64];
-    size_t n = c->argv[0].len < sizeof(name) - 1 ? c->argv[0].len : sizeof(name) - 1;
+    size_t n = c->argv[0].len < 63 ? c->argv[0].len : 63;
     for (size_t i = 0; i < n; i++) {
         char ch = c->argv[0].ptr[i];
         name[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
     }
     name[n] = '\0';
+}
+
+void reply_subcommand_unknown(client *c)
+{
+    char name[64];
+    container_upper(c, name);
     reply_errf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)(c->argv[1].len < 128 ? c->argv[1].len : 128),
                c->argv[1].ptr, name);
 }
 
-void reply_subcommand_arity_error(client *c)
+void reply_subcommand_syntax_error(client *c)
 {
-    /* Redis names a subcommand "container|sub", in lower case. */
-    char name[128];
-    size_t n = 0;
-    for (int a = 0; a < 2; a++) {
-        if (a) {
-            name[n++] = '|';
-        }
-        for (size_t i = 0; i < c->argv[a].len && n < sizeof(name) - 2; i++) {
-            char ch = c->argv[a].ptr[i];
-            name[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-        }
-    }
-    name[n] = '\0';
-    reply_errf(c, "ERR wrong number of arguments for '%s' command", name);
+    char name[64];
+    container_upper(c, name);
+    reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
+               (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr, name);
 }
 
 static const char *server_refusal(client *c, uint32_t flags)

@@ -187,8 +187,7 @@ static int client_pause(client *c)
         return 0;
     }
     if (c->argc > 4) { /* Redis's text for a subcommand it cannot match */
-        reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                   (int)c->argv[1].len, c->argv[1].ptr);
+        reply_subcommand_syntax_error(c);
         return 1;
     }
     long long ms;

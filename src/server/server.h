@@ -424,9 +424,10 @@ void reply_help(client *c, const char *const *lines);
  * help is given, is answered here. Returns the index in names, or -1 when
  * it replied. */
 int subcommand_pick(client *c, const char *const *names, int n, const char *const *help);
-/* "wrong number of arguments for 'client|kill' command", for the argument
- * counts a subcommand checks beyond its arity (an upper bound, pairs). */
-void reply_subcommand_arity_error(client *c);
+/* "unknown subcommand or wrong number of arguments for 'kill'. Try CLIENT
+ * HELP.": Redis's reply to argument counts a subcommand checks beyond its
+ * arity (an upper bound, pairs). */
+void reply_subcommand_syntax_error(client *c);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
 /* Counts an error in total_error_replies and errorstats (by its first

@@ -153,8 +153,7 @@ void cmd_slowlog(client *c)
     if (which == 0) {
         long long count = 10;
         if (c->argc > 3) {
-            reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try SLOWLOG HELP.",
-                       (int)c->argv[1].len, c->argv[1].ptr);
+            reply_subcommand_syntax_error(c);
             return;
         }
         if (c->argc == 3 &&

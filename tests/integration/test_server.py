@@ -450,6 +450,30 @@ def test_subcommand_arity_errors_match_redis(r, redis_ref, args):
     assert mine == "wrong number of arguments for '%s|%s' command" % (args[0].lower(), args[1].lower())
 
 
+SUB_SYNTAX_LINES = [
+    ("FUNCTION", "FLUSH", "a", "b"), ("FUNCTION", "RESTORE", "a", "b", "c"), ("CLIENT", "PAUSE", "1", "WRITE", "x"),
+    ("SLOWLOG", "GET", "1", "2"), ("PUBSUB", "CHANNELS", "a", "b"), ("XINFO", "STREAM", "s", "x"),
+]
+
+
+@pytest.mark.parametrize("args", SUB_SYNTAX_LINES, ids=lambda a: " ".join(a))
+def test_subcommand_extra_arguments_answer_as_redis(r, redis_ref, args):
+    """Counts a subcommand checks itself beyond its arity get Redis's
+    "unknown subcommand or wrong number of arguments for 'x'. Try C HELP."."""
+    r.delete("s")
+    r.xadd("s", {"f": "v"})
+    redis_ref.delete("s")
+    redis_ref.xadd("s", {"f": "v"})
+    mine = error_of(r, *args)
+    assert mine == error_of(redis_ref, *args)
+    assert mine == "unknown subcommand or wrong number of arguments for '%s'. Try %s HELP." % (args[1], args[0])
+
+
+def test_script_flush_extra_arguments(r, redis_ref):
+    for server in (r, redis_ref):
+        assert error_of(server, "SCRIPT", "FLUSH", "a", "b") == "SCRIPT FLUSH only support SYNC|ASYNC option"
+
+
 def test_subcommand_arity_in_scripts(r):
     """Scripts get the same check (lua.c), with the script error text."""
     for args in (("object", "encoding"), ("xgroup", "destroy", "s"), ("memory", "stats", "x")):
