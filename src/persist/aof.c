@@ -1039,6 +1039,11 @@ static void unlink_file(long long seq, int base)
 }
 
 static void rewrite_done_offline(int ok);
+static void unlink_manifest_files(const manifest *m, long long keep_seq);
+
+/* The files an earlier run of the log left (CONFIG SET appendonly no, then
+ * yes): the first rewrite after the log is back replaces them. */
+static manifest stale_files;
 
 /* INFO aof_last_bgrewrite_status and aof_rewrites_consecutive_failures. */
 static void rewrite_outcome(int ok)
@@ -1081,6 +1086,10 @@ static void rewrite_done(int ok)
         unlink_file(aof.old_incrs[i], 0);
     }
     aof.nold_incrs = 0;
+    unlink_manifest_files(&stale_files, -1);
+    alloc_free(stale_files.files);
+    stale_files.files = NULL;
+    stale_files.n = 0;
     aof.base_seq = aof.rewrite_base_seq;
     aof.base_name[0] = '\0';
     aof.base_commands = aof.rewrite_commands;
@@ -1183,7 +1192,9 @@ static int rewrite_offline(void)
 
 int aof_rewrite(void)
 {
-    if (busy()) {
+    /* Inside EXEC the base would hold the transaction's first half and the
+     * new incremental file all of it (replayed twice): after it, as Redis. */
+    if (busy() || server.in_exec) {
         aof.rewrite_scheduled = 1;
         return 1;
     }
@@ -1240,7 +1251,16 @@ int aof_enable(void)
         log_msg(LOG_WARNING, "Can't create the AOF directory %s: %s", dirname_cfg(), strerror(errno));
         return -1;
     }
-    /* Fresh files after whatever an earlier run left in the directory. */
+    /* Fresh files after whatever an earlier run left in the directory,
+     * which go once the first rewrite has replaced them. */
+    char mpath[PATH_MAX];
+    manifest_path(mpath);
+    alloc_free(stale_files.files);
+    if (manifest_read(mpath, &stale_files) != 1) {
+        alloc_free(stale_files.files);
+        stale_files.files = NULL;
+        stale_files.n = 0;
+    }
     long long top = manifest_top_seq();
     aof.buf = aof.buf ? aof.buf : str_empty(4096);
     aof.nold_incrs = 0;
@@ -1255,7 +1275,9 @@ int aof_enable(void)
     install_listener();
     /* The base comes from a rewrite of what is in memory now. */
     aof.rewrite_base_seq = top + 1;
-    if (busy()) {
+    if (busy() || server.in_exec) {
+        log_msg(LOG_NOTICE, "AOF was enabled but there is already another background operation. An AOF background "
+                            "was scheduled to start when possible.");
         aof.rewrite_scheduled = 1;
         return 0;
     }

@@ -338,6 +338,7 @@ void cmd_exec(client *c)
     c->argv_cap = 0;
     reply_array(R(c), m->n);
     c->flags |= CLIENT_IN_EXEC;
+    server.in_exec++;
     for (int i = 0; i < m->n; i++) {
         queued *q = &m->cmds[i];
         if (q->argc > c->argv_cap) {
@@ -366,6 +367,7 @@ void cmd_exec(client *c)
         dispatch_call(c, q->cmd);
     }
     c->flags &= ~CLIENT_IN_EXEC;
+    server.in_exec--;
     alloc_free(c->argv);
     c->argv = saved_argv;
     c->argc = saved_argc;

@@ -222,8 +222,9 @@ void cmd_bgsave(client *c)
         reply_err(c, "ERR Background save already in progress");
         return;
     }
-    if (child_running() != CHILD_NONE || snapshot_running()) {
-        if (!schedule) {
+    /* Inside EXEC the snapshot would hold half a transaction: after it. */
+    if (child_running() != CHILD_NONE || snapshot_running() || server.in_exec) {
+        if (!schedule && !server.in_exec) {
             reply_err(c, "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in "
                          "order to schedule a BGSAVE whenever possible.");
             return;

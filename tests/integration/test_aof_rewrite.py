@@ -249,3 +249,54 @@ def test_bgrewriteaof_with_the_aof_off_writes_a_base_alone(keel):
     s2.dir = s.dir  # restart() starts again in srv.dir
     s3 = restart(keel, s2, "--appendonly", "yes")
     assert s3.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
+
+
+def transaction(srv, *cmds):
+    """The replies of MULTI cmds... EXEC, as sent (no client parsing)."""
+    from resp_client import RespConn
+    c = RespConn(srv)
+    try:
+        assert c.call("MULTI") == "OK"
+        for cmd in cmds:
+            assert c.call(*cmd) == "QUEUED"
+        return c.call("EXEC")
+    finally:
+        c.close()
+
+
+def test_rewrite_and_enable_inside_multi_wait_for_the_transaction(keel):
+    """BGREWRITEAOF or CONFIG SET appendonly yes inside MULTI is scheduled
+    (Redis's replies), not started mid-transaction: a base taken there held
+    the first INCR and the new incremental file both, so a reload counted
+    it twice."""
+    srv = keel("--appendonly", "yes", "--enable-debug-command", "yes")
+    r = srv.client()
+    assert transaction(srv, ("INCR", "x"), ("BGREWRITEAOF",), ("INCR", "x")) == \
+        [1, "Background append only file rewriting scheduled", 2]
+    wait_rewrite(r)
+    assert manifest(srv)[0][1] == "appendonly.aof.2.base.rdb"
+    assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
+    assert r.get("x") == b"2"
+    # the log turned on inside a transaction
+    r.config_set("appendonly", "no")
+    assert transaction(srv, ("INCR", "y"), ("CONFIG", "SET", "appendonly", "yes"), ("INCR", "y")) == [1, "OK", 2]
+    wait_rewrite(r)
+    assert "An AOF background was scheduled to start when possible" in srv.log_text()
+    # the earlier run's files went with the first rewrite after it
+    listed = [line[1] for line in manifest(srv)] + ["appendonly.aof.manifest"]
+    assert sorted(os.listdir(os.path.join(srv.dir, AOF_DIR))) == sorted(listed)
+    assert r.execute_command("DEBUG", "LOADAOF") == b"OK"
+    assert r.get("y") == b"2"
+    assert r.get("x") == b"2"
+
+
+def test_bgsave_inside_multi_is_scheduled(keel):
+    srv = keel("--enable-debug-command", "yes")
+    r = srv.client()
+    assert transaction(srv, ("INCR", "z"), ("BGSAVE",), ("INCR", "z")) == [1, "Background saving scheduled", 2]
+    deadline = time.time() + 10
+    while r.info("persistence")["rdb_changes_since_last_save"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert r.info("persistence")["rdb_changes_since_last_save"] == 0
+    assert r.execute_command("DEBUG", "RELOAD", "NOSAVE") == b"OK"
+    assert r.get("z") == b"2"
