@@ -1194,3 +1194,19 @@ def test_binary_requirepass_and_masterauth(cluster, kinds):
     wait_until(lambda: replica.repl()["master_link_status"] == "up", "the link with the binary password",
                peers=(primary, replica))
     assert rc.execute_command("CONFIG", "GET", "masterauth") == [b"masterauth", pw]
+
+
+@pytest.mark.parametrize("kinds", [kinds_param("keel", "keel"), kinds_param("redis", "keel")])
+def test_scripts_on_a_read_only_replica_are_judged_by_their_flags(cluster, kinds):
+    """A script that declares no flags may write: a read-only replica
+    refuses it before it runs (READONLY); one declaring no-writes runs, as
+    does a legacy script that does not write."""
+    primary, replica = [cluster.start(k) for k in kinds]
+    replicate(primary, replica)
+    c = replica.c
+    with pytest.raises(redis.ResponseError, match="^You can't write against a read only replica"):
+        c.eval("#!lua\nreturn 1", 0)
+    assert c.eval("#!lua flags=no-writes\nreturn 2", 0) == 2
+    assert c.eval("return 3", 0) == 3
+    with pytest.raises(redis.ResponseError, match="READONLY|read only replica"):
+        c.eval("return redis.call('set', 'k', 'v')", 0)
