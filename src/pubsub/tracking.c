@@ -822,6 +822,11 @@ static long long redir_of(client *c)
     return c->tstate && (c->flags & CLIENT_TRACKING) ? (long long)c->tstate->redirect : -1;
 }
 
+void tracking_cron(void)
+{
+    evict_if_full();
+}
+
 void tracking_init(void)
 {
     client_tracking_redir = redir_of;

@@ -19,5 +19,8 @@ size_t tracking_total_keys(void);
 size_t tracking_total_items(void);
 size_t tracking_total_prefixes(void);
 size_t tracking_clients(void);
+/* Every cron tick: a table over tracking-table-max-keys (lowered by CONFIG
+ * SET, say) sheds keys, each invalidated for its readers, as in Redis. */
+void tracking_cron(void);
 
 #endif

@@ -22,6 +22,7 @@
 #include "net/uring.h"
 #include "persist/aof.h"
 #include "persist/snapshot.h"
+#include "pubsub/tracking.h"
 #include "repl/repl.h"
 #include "script/lua.h"
 #include "server/block.h"
@@ -218,6 +219,7 @@ static long cron(ev_loop *l, long long id, void *data)
         server_over_memory();
     }
     client_cron();
+    tracking_cron();
     /* Replication's timers run once a second, as Redis's do. */
     if (server.cron_loops % server.cfg.hz == 0) {
         repl_cron();

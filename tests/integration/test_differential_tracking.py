@@ -827,3 +827,23 @@ def test_the_invalidation_of_an_evicted_key_comes_before_the_reply(keel):
         assert c.call("CONFIG", "SET", "maxmemory", 0) == "OK"
     finally:
         c.close()
+
+
+def test_lowering_the_table_limit_sheds_keys(server):
+    """CONFIG SET tracking-table-max-keys below the table's size: within a
+    cron tick keys are shed, each invalidated for the clients that read it,
+    as in Redis."""
+    from resp_client import RespConn
+    c = RespConn(server, resp3=True)
+    admin = server.client()
+    try:
+        assert c.call("CLIENT", "TRACKING", "ON") == "OK"
+        c.call("MSET", "shed1", "1", "shed2", "2")
+        assert c.call("MGET", "shed1", "shed2") == [b"1", b"2"]
+        admin.config_set("tracking-table-max-keys", 1)
+        got = c.read(timeout=5)
+        assert got[0] == b"invalidate" and got[1][0] in (b"shed1", b"shed2"), got
+        assert admin.info("stats")["tracking_total_keys"] == 1
+    finally:
+        admin.config_set("tracking-table-max-keys", 1000000)
+        c.close()
