@@ -10,6 +10,7 @@
 #include "cmd/cmd_docs.h"
 #include "db/lazyfree.h"
 #include "module/module.h"
+#include "repl/repl.h"
 #include "server/server.h"
 #include "server/shutdown.h"
 
@@ -503,6 +504,7 @@ void cmd_config(client *c)
         cmd_stats_reset();
         rbuf_resizes_reset();
         lazyfree_reset_freed();
+        repl_sync_stats_reset();
         alloc_reset_peak();
         reply_ok(R(c));
     } else {

@@ -1021,6 +1021,11 @@ str repl_sync_stats(str s)
                       sync_partial_ok, sync_partial_err);
 }
 
+void repl_sync_stats_reset(void)
+{
+    sync_full = sync_partial_ok = sync_partial_err = 0;
+}
+
 void repl_drop_replicas(void)
 {
     for (int i = 0; i < nreplicas; i++) {

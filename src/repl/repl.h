@@ -82,6 +82,8 @@ void repl_reset_backlog(void);
 void repl_wait_check(void);
 /* INFO stats: sync_full, sync_partial_ok, sync_partial_err. */
 str repl_sync_stats(str s);
+/* CONFIG RESETSTAT. */
+void repl_sync_stats_reset(void);
 void repl_primary_cron(void);
 void repl_primary_init(void);
 /* CONFIG SET repl-backlog-size (Redis's floor: 16 KB). */

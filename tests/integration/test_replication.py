@@ -1210,3 +1210,12 @@ def test_scripts_on_a_read_only_replica_are_judged_by_their_flags(cluster, kinds
     assert c.eval("return 3", 0) == 3
     with pytest.raises(redis.ResponseError, match="READONLY|read only replica"):
         c.eval("return redis.call('set', 'k', 'v')", 0)
+
+
+@pytest.mark.parametrize("kinds", [kinds_param("keel", "keel"), kinds_param("redis", "keel")])
+def test_config_resetstat_zeroes_the_sync_counters(cluster, kinds):
+    primary, replica = [cluster.start(k) for k in kinds]
+    replicate(primary, replica)
+    assert primary.stat("sync_full") == 1
+    assert primary.c.config_resetstat()
+    assert (primary.stat("sync_full"), primary.stat("sync_partial_ok"), primary.stat("sync_partial_err")) == (0, 0, 0)
