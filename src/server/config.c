@@ -1517,9 +1517,13 @@ static str get_def(config_def *d)
  * tell a changed value from a default one whatever spelling set it. */
 static str default_vals[NDEFS];
 
+/* Whether a "save" directive was read since the defaults were set. */
+static int save_directive_seen;
+
 void config_defaults(void)
 {
     char err[256];
+    save_directive_seen = 0;
     for (int i = 0; i < NDEFS; i++) {
         if (set_def(&defs[i], defs[i].dflt, err, sizeof(err)) < 0) {
             PANIC("bad default for %s: %s", defs[i].name, err);
@@ -1548,20 +1552,20 @@ static int rename_command(const char *value, char *err, size_t errlen)
     return 0;
 }
 
-/* In config files and on the command line, as in Redis 7: the first
- * "save" replaces the default points, later ones add theirs ("save \"\""
- * clears them all). */
-static int set_save_at_startup(config_def *d, const char *value, char *err, size_t errlen)
+int config_set_directive(const char *name, const char *value, size_t len, char *err, size_t errlen)
 {
-    static int seen;
-    if (!seen || !value[0] || !server.cfg.save || !server.cfg.save[0]) {
-        seen = 1;
-        return set_def(d, value, err, errlen);
+    /* As in Redis 7: the first "save" replaces the default points, later
+     * ones add theirs ("save \"\"" clears them all). */
+    if (strcasecmp(name, "save") == 0 && save_directive_seen && value[0] && server.cfg.save && server.cfg.save[0]) {
+        str joined = str_printf(str_empty(64), "%s %s", server.cfg.save, value);
+        int rc = config_set(name, joined, err, errlen, 1);
+        str_free(joined);
+        return rc;
     }
-    str joined = str_printf(str_empty(64), "%s %s", server.cfg.save, value);
-    int rc = set_def(d, joined, err, errlen);
-    str_free(joined);
-    return rc;
+    if (strcasecmp(name, "save") == 0) {
+        save_directive_seen = 1;
+    }
+    return config_set_len(name, value, len, err, errlen, 1);
 }
 
 int config_set_len(const char *name, const char *value, size_t len, char *err, size_t errlen, int at_startup)
@@ -1618,9 +1622,6 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
     if (!at_startup && !d->mutable_) {
         snprintf(err, errlen, "can't set immutable config");
         return -1;
-    }
-    if (at_startup && d->ptr == &server.cfg.save) {
-        return set_save_at_startup(d, value, err, errlen);
     }
     return set_def(d, value, err, errlen);
 }
@@ -1854,7 +1855,7 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 if (strcasecmp(name, "save") == 0 && find_def(name)) {
-                    config_set("save", "", msg, sizeof(msg), 1);
+                    config_set_directive("save", "", 0, msg, sizeof(msg));
                     continue;
                 }
             }
@@ -1872,7 +1873,7 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 val = quote ? str_append_quoted(val, args + off[i], lens[i]) : str_append(val, args + off[i], lens[i]);
             }
             char e[200];
-            int r = config_set_len(name, val, str_len(val), e, sizeof(e), 1);
+            int r = config_set_directive(name, val, str_len(val), e, sizeof(e));
             str_free(val);
             if (r == -2) {
                 snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");

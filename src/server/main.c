@@ -641,7 +641,7 @@ int main(int argc, char **argv)
             val = quote ? str_append_quoted(val, argv[argi], strlen(argv[argi])) : str_append_cstr(val, argv[argi]);
             argi++;
         }
-        int rc = config_set(name, val, err, sizeof(err), 1);
+        int rc = config_set_directive(name, val, str_len(val), err, sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (Keel %s) ***\n>>> '%s %s'\n%s\n", KEEL_VERSION, name, val,
                     rc == -2 ? "Bad directive or wrong number of arguments" : err);

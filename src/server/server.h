@@ -744,6 +744,10 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
 /* The same for a value of len bytes: requirepass and masterauth keep a NUL
  * (binary passwords, as in Redis); any other stops at it. */
 int config_set_len(const char *name, const char *value, size_t len, char *err, size_t errlen, int at_startup);
+/* A directive of a config file or the command line: config_set_len at
+ * start-up, except that save lines accumulate as in Redis 7 (the first
+ * replaces the default points). config_defaults starts over. */
+int config_set_directive(const char *name, const char *value, size_t len, char *err, size_t errlen);
 str config_get_value(const char *name, int *found);
 /* A config CONFIG SET refuses unless enable-protected-configs allows the
  * client (dir, dbfilename: they choose where the server writes files). */

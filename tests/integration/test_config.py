@@ -742,3 +742,15 @@ def test_binary_password_in_a_config_file(keel):
     assert c.execute_command("CONFIG", "REWRITE") in (True, b"OK")
     assert 'requirepass "a\\x00b"' in read_conf(s)
     c.close()
+
+
+def test_config_set_rollback_restores_save_exactly(r):
+    """A CONFIG SET that fails puts save back as it was: the accumulation
+    of save lines belongs to config files and the command line only."""
+    before = r.config_get("save")["save"]
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("CONFIG", "SET", "save", "100 1", "maxmemory-policy", "bogus")
+    assert r.config_get("save")["save"] == before
+    assert r.config_set("save", "200 2")
+    assert r.config_get("save")["save"] == "200 2"
+    r.config_set("save", before)
