@@ -379,24 +379,18 @@ static void evict_if_full(void)
     }
 }
 
-/* Remembers the keys a read-only command named, found as COMMAND GETKEYS
- * finds them (so ZUNION's and XREAD's count too). OPTIN tracks only after
- * CLIENT CACHING yes, OPTOUT skips only after CLIENT CACHING no. */
 /* A script's call ran a read command (for the script's caller). */
 static int script_read_seen;
 
-static int is_script_cmd(const command *cmd)
-{
-    return cmd->fn == cmd_eval || cmd->fn == cmd_evalsha || cmd->fn == cmd_eval_ro || cmd->fn == cmd_evalsha_ro ||
-           cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro;
-}
-
-/* A script tracks the keys it declares, and only when it called a read
- * command, as in Redis; any other read command its own keys. */
+/* Remembers the keys a read-only command named, found as COMMAND GETKEYS
+ * finds them (so ZUNION's and XREAD's count too); a script the keys it
+ * declares, and only when it called a read command, as in Redis. OPTIN
+ * tracks only after CLIENT CACHING yes, OPTOUT skips only after CLIENT
+ * CACHING no. */
 static void remember_reads(client *c, command *cmd)
 {
     struct tracking_state *st = c->tstate;
-    int script = is_script_cmd(cmd);
+    int script = command_runs_script(cmd);
     int read = script ? script_read_seen : (cmd->flags & CMD_READONLY) != 0;
     if (script) {
         script_read_seen = 0;
@@ -432,7 +426,7 @@ static void after_call(client *c, command *cmd, int top)
         (cmd->flags & CMD_READONLY)) {
         script_read_seen = 1;
     }
-    if (is_script_cmd(cmd) && !((c->flags & CLIENT_TRACKING) && c->tstate)) {
+    if (command_runs_script(cmd) && !((c->flags & CLIENT_TRACKING) && c->tstate)) {
         script_read_seen = 0;
     }
     if ((c->flags & CLIENT_TRACKING) && c->tstate) {

@@ -192,12 +192,17 @@ static int arity_ok(const command *cmd, int argc)
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
+int command_runs_script(const command *cmd)
+{
+    return cmd->fn == cmd_eval || cmd->fn == cmd_evalsha || cmd->fn == cmd_eval_ro || cmd->fn == cmd_evalsha_ro ||
+           cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro;
+}
+
 /* Scripts show in MONITOR before the commands they run, as in Redis;
  * everything else once it has run (so EXEC follows its commands). */
 static int monitor_first(const command *cmd)
 {
-    return cmd->fn == cmd_eval || cmd->fn == cmd_evalsha || cmd->fn == cmd_eval_ro || cmd->fn == cmd_evalsha_ro ||
-           cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro;
+    return command_runs_script(cmd);
 }
 
 /* Whether MONITOR shows a call: not admin commands, not AOF loading, not

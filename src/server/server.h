@@ -428,6 +428,8 @@ int subcommand_pick(client *c, const char *const *names, int n, const char *cons
  * HELP.": Redis's reply to argument counts a subcommand checks beyond its
  * arity (an upper bound, pairs). */
 void reply_subcommand_syntax_error(client *c);
+/* EVAL, EVALSHA, FCALL and their _RO forms. */
+int command_runs_script(const command *cmd);
 /* Error reply that also counts in stats (all errors should go through). */
 void reply_err(client *c, const char *msg);
 /* Counts an error in total_error_replies and errorstats (by its first
