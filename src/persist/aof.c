@@ -1522,9 +1522,10 @@ int aof_start(void)
 
 /* ---- keel-check-aof ---- */
 
-/* Checks one incremental (RESP) file; with fix, cuts it back to its last
- * complete command. Returns 0 when the file is (now) valid. */
-static int check_incr(const char *path, int fix)
+/* Checks the commands of a file from offset from (0, or where an RDB
+ * preamble ended); with fix, cuts it back to its last complete command.
+ * Returns 0 when the file is (now) valid. */
+static int check_commands(const char *path, long long from, int fix)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -1533,8 +1534,13 @@ static int check_incr(const char *path, int fix)
     }
     struct stat st;
     fstat(fileno(f), &st);
-    cmd_reader r = {f, 0, (long long)st.st_size};
-    long long valid = 0, cmds = 0;
+    if (fseeko(f, from, SEEK_SET) != 0) {
+        printf("Cannot seek in file %s: %s\n", path, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    cmd_reader r = {f, from, (long long)st.st_size};
+    long long valid = from, cmds = 0;
     int rc;
     for (;;) {
         str *argv;
@@ -1566,47 +1572,11 @@ static int check_incr(const char *path, int fix)
     return 0;
 }
 
-/* An RDB base: the signature and, when written with one, the CRC64 of
- * the whole file (its last 8 bytes). */
-static int check_base(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        printf("Cannot open file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    /* The CRC covers everything but the stored checksum: the last 8 bytes
-     * read are held back until more data shows they were not the end. */
-    static unsigned char buf[8 + 65536];
-    uint64_t crc = 0;
-    size_t held = 0, n, total = 0;
-    int sig_ok = 0;
-    while ((n = fread(buf + held, 1, sizeof(buf) - held, f)) > 0) {
-        if (total == 0) {
-            sig_ok = n >= 9 && memcmp(buf, "REDIS", 5) == 0;
-        }
-        total += n;
-        size_t have = held + n;
-        size_t feed = have > 8 ? have - 8 : 0;
-        crc = crc64(crc, buf, feed);
-        memmove(buf, buf + feed, have - feed);
-        held = have - feed;
-    }
-    fclose(f);
-    uint64_t stored = 0;
-    for (int i = (int)held - 1; i >= 0; i--) {
-        stored = stored << 8 | buf[i];
-    }
-    if (!sig_ok || total < 18 || (stored != 0 && stored != crc)) {
-        printf("RDB base %s is not valid (%s)\n", path, !sig_ok ? "bad signature" : "checksum mismatch");
-        return -1;
-    }
-    printf("RDB base %s is valid\n", path);
-    return 0;
-}
-
-/* One file, by what it holds: an RDB, or commands (an incremental file or
- * a base written with aof-use-rdb-preamble no). */
+/* One file, by what it holds: commands (an incremental file, or a base
+ * written with aof-use-rdb-preamble no), an RDB (a base), or an RDB and
+ * commands after it (Redis 6's single file with a preamble). The RDB is
+ * walked value by value with the server's own loader, so a corrupt value
+ * shows as well as a wrong checksum. */
 static int check_file(const char *path, int fix)
 {
     FILE *f = fopen(path, "r");
@@ -1615,7 +1585,22 @@ static int check_file(const char *path, int fix)
         (void)!fread(sig, 1, 5, f);
         fclose(f);
     }
-    return memcmp(sig, "REDIS", 5) == 0 ? check_base(path) : check_incr(path, fix);
+    if (memcmp(sig, "REDIS", 5) != 0) {
+        return check_commands(path, 0, fix);
+    }
+    uint64_t end;
+    char err[512];
+    if (rdb_check_file(path, &end, err, sizeof(err)) < 0) {
+        printf("RDB %s is not valid: %s\n", path, err);
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size == end) {
+        printf("RDB base %s is valid\n", path);
+        return 0;
+    }
+    printf("RDB preamble of %s is valid (%llu bytes), commands follow\n", path, (unsigned long long)end);
+    return check_commands(path, (long long)end, fix);
 }
 
 int aof_check(const char *path, int fix)
@@ -1654,7 +1639,7 @@ int aof_check(const char *path, int fix)
         } else if (m.files[i].type == 'i') {
             /* Only the last file may be cut back: a cut elsewhere would drop
              * the writes of the files after it. */
-            rc |= check_incr(p, fix && i == last_incr) < 0;
+            rc |= check_commands(p, 0, fix && i == last_incr) < 0;
         }
     }
     alloc_free(m.files);

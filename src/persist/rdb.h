@@ -44,6 +44,10 @@ void rdb_load_merge(int on);
 /* The same, telling in *end where the snapshot ended: an AOF of Redis 6
  * (one file, RDB preamble) goes on with commands after it. */
 int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen);
+/* keel-check-aof: reads every value of path and keeps none, telling in
+ * *end where the snapshot ended. Needs only the configuration's defaults
+ * and the registered types. Returns 0, or -1 with a message in err. */
+int rdb_check_file(const char *path, uint64_t *end, char *err, size_t errlen);
 
 /* A snapshot written a key at a time (forkless BGSAVE): open writes the
  * header, aux fields and function libraries to a temporary file; keys may

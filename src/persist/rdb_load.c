@@ -1083,6 +1083,9 @@ void (*rdb_expired_on_load)(int dbid, sv key);
 
 /* Keys and libraries already in memory give way to the file's. */
 static int merge_existing;
+/* keel-check-aof: the file is walked, each value read and freed, nothing
+ * kept (no database, no function library is touched). */
+static int check_only;
 
 void rdb_load_merge(int on)
 {
@@ -1178,6 +1181,9 @@ static int load_all(reader *r)
             if (r_len(r, &id) < 0) {
                 return -1;
             }
+            if (check_only) {
+                continue;
+            }
             if (id >= (uint64_t)server.cfg.databases) {
                 char n[32];
                 snprintf(n, sizeof(n), "%d", server.cfg.databases);
@@ -1196,7 +1202,7 @@ static int load_all(reader *r)
             }
             /* Size the table once, as Redis does; a count beyond what the
              * file could hold (a key takes 3 bytes at least) is not trusted. */
-            if (a <= remaining(r) / 3 && db_size(d) == 0) {
+            if (!check_only && a <= remaining(r) / 3 && db_size(d) == 0) {
                 ktable_reserve(&d->keys, (size_t)a);
             }
             continue;
@@ -1221,6 +1227,10 @@ static int load_all(reader *r)
             str code = r_string(r);
             if (!code) {
                 return -1;
+            }
+            if (check_only) {
+                str_free(code);
+                continue;
             }
             str err = NULL;
             int rc = script_functions_load_code(code, str_len(code), merge_existing, &err);
@@ -1261,7 +1271,9 @@ static int load_all(reader *r)
             str_free(key);
             return fail(r, "Corrupt RDB: %s", "bad value"); /* (keeps the first error's text) */
         }
-        if (o) {
+        if (o && check_only) {
+            kobj_free(o);
+        } else if (o) {
             if (db_find_raw(d, S_(key))) {
                 if (!merge_existing) {
                     kobj_free(o);
@@ -1323,6 +1335,18 @@ int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen)
     fclose(f);
     *end = r.pos;
     return rc < 0 ? -1 : 0;
+}
+
+int rdb_check_file(const char *path, uint64_t *end, char *err, size_t errlen)
+{
+    check_only = 1;
+    int rc = rdb_load_file_end(path, end, err, errlen);
+    check_only = 0;
+    if (rc == 1) {
+        snprintf(err, errlen, "Can't open %s: %s", path, strerror(ENOENT));
+        return -1;
+    }
+    return rc;
 }
 
 /* A DUMP payload's trailer: the version it was written with and the

@@ -578,6 +578,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "Usage: keel-check-aof [--fix] <file.manifest|file.aof>\n");
             return 1;
         }
+        /* An RDB in the log is walked by the server's loader, which reads
+         * the configuration's defaults and the registered types. */
+        config_defaults();
+        types_init();
+        log_set_level(LOG_WARNING); /* not the loader's progress notes */
         return aof_check(argv[first + fix], fix) == 0 ? 0 : 1;
     }
     for (int i = 1; i < argc; i++) {

@@ -1,7 +1,8 @@
 """keel-check-aof (keel-server --check-aof, or the binary under that name):
 validates a manifest and its files as redis-check-aof does, and with --fix
 cuts a torn last command off the last incremental file, after which the
-server and Debian's redis-check-aof accept the log."""
+server and Debian's redis-check-aof accept the log. An RDB (a base, or the
+preamble of Redis 6's single file) is read value by value."""
 import os
 import subprocess
 
@@ -60,11 +61,62 @@ def test_corrupt_base_and_format_errors(keel):
     data[len(data) // 2] ^= 0xFF
     open(base, "wb").write(bytes(data))
     rc, out = check(manifest)
-    assert rc == 1 and "checksum mismatch" in out
+    assert rc == 1 and "appendonly.aof.1.base.rdb is not valid" in out
     data = open(incr, "rb").read()
     open(incr, "wb").write(b"!" + data[1:])
     rc, out = check(incr)
     assert rc == 1 and "has a format error at offset 0" in out
+
+
+def snapshot(keel, *args):
+    """A dump.rdb holding a string, a hash, a key with a TTL and a function
+    library: the values the checker walks."""
+    s = keel("--save", "", *args)
+    r = s.client()
+    r.set("a", "1")
+    r.hset("h", mapping={"f": "1", "g": "2"})
+    r.set("t", "x", ex=3600)
+    r.function_load("#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+    r.save()
+    s.stop()
+    return open(os.path.join(s.dir, "dump.rdb"), "rb").read()
+
+
+def test_redis6_preamble_file_is_walked_then_its_commands_checked(keel, tmp_path):
+    """Redis 6's single appendonly.aof: an RDB, then commands. The checker
+    finds where the RDB ends by reading it, checks the commands after it,
+    and --fix cuts a torn last command; the server then loads the file."""
+    rdb = snapshot(keel)
+    tail = b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\ny\r\n"
+    f = tmp_path / "appendonly.aof"
+    f.write_bytes(rdb + tail)
+    rc, out = check(str(f))
+    assert rc == 0, out
+    assert "RDB preamble of %s is valid (%d bytes)" % (f, len(rdb)) in out
+    assert "commands=1" in out and "AOF %s is valid" % f in out
+    f.write_bytes(rdb + tail + TORN)
+    rc, out = check(str(f))
+    assert rc == 1 and "is truncated at offset %d" % (len(rdb) + len(tail)) in out
+    rc, out = check("--fix", str(f))
+    assert rc == 0 and f.read_bytes() == rdb + tail
+    assert subprocess.run(["redis-check-aof", str(f)], stdout=subprocess.DEVNULL).returncode == 0
+    s = keel("--dir", str(tmp_path), "--save", "", "--appendonly", "yes")
+    r = s.client()
+    assert r.get("a") == b"1" and r.get("x") == b"y" and r.fcall("f", 0) == 1
+
+
+def test_rdb_without_checksum_is_still_walked(keel, tmp_path):
+    """With rdbchecksum no the file has no CRC to compare: a value cut
+    short is found by reading it."""
+    rdb = snapshot(keel, "--rdbchecksum", "no")
+    f = tmp_path / "base.rdb"
+    f.write_bytes(rdb)
+    rc, out = check(str(f))
+    assert rc == 0 and "RDB base %s is valid" % f in out
+    cut = rdb.index(b"lib") + 8  # inside the function library's code
+    f.write_bytes(rdb[:cut])
+    rc, out = check(str(f))
+    assert rc == 1 and "RDB %s is not valid" % f in out
 
 
 def test_usage_and_binary_name(tmp_path):
