@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "base/crc64.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "persist/rdb.h"

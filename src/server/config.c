@@ -29,6 +29,7 @@
 #include "server/slowlog.h"
 #include "server/supervise.h"
 #include "server/tls_server.h"
+#include "server/watchdog.h"
 #include "types/stream_idmp.h"
 
 /* CFG_MEM holds a long long, CFG_UMEM an unsigned one (maxmemory and
@@ -494,6 +495,14 @@ static str get_notify(void)
         s = str_append_cstr(s, "m");
     }
     return s;
+}
+
+/* At once, as Redis arms it (at start-up the first cron tick does). */
+static void apply_watchdog(void)
+{
+    if (server.loop) {
+        watchdog_cron();
+    }
 }
 
 static void apply_loglevel(void)
@@ -1115,6 +1124,8 @@ static config_def defs[] = {
     {"tcp-backlog", NULL, CFG_INT, S(tcp_backlog), 0, INT_MAX, "511", 0, NULL, NULL, NULL, NULL},
     {"databases", NULL, CFG_INT, S(databases), 1, INT_MAX, "16", 0, NULL, NULL, NULL, NULL},
     {"hz", NULL, CFG_INT, S(hz), 0, INT_MAX, "10", 1, NULL, NULL, NULL, apply_hz},
+    {"watchdog-period", NULL, CFG_INT, S(watchdog_period), 0, INT_MAX, "0", 1, NULL, NULL, NULL, apply_watchdog,
+     CFG_HIDDEN},
     {"io-threads", NULL, CFG_INT, S(io_threads), 1, 128, "1", 0, NULL, NULL, NULL, NULL},
     {"io-threads-do-reads", NULL, CFG_BOOL, S(io_threads_do_reads), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"io-backend", NULL, CFG_ENUM, S(io_backend), 0, 0, "auto", 0, enum_io_backend, NULL, NULL, NULL},

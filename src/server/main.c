@@ -40,6 +40,7 @@
 #include "server/shutdown.h"
 #include "server/supervise.h"
 #include "server/tls_server.h"
+#include "server/watchdog.h"
 
 server_state server;
 
@@ -154,6 +155,7 @@ static long cron(ev_loop *l, long long id, void *data)
     (void)l;
     (void)id;
     (void)data;
+    watchdog_cron();
     if (server.cron_paused) {
         return 1000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
     }

@@ -168,6 +168,7 @@ typedef struct server_config {
     int tcp_backlog;
     int databases;
     int hz;
+    int watchdog_period;  /* ms; 0: off (server/watchdog.c) */
     int shutdown_timeout; /* seconds a shutdown waits for lagging replicas */
     int dynamic_hz;
     int busy_poll_us;

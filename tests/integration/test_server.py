@@ -779,27 +779,32 @@ def test_debug_pause_cron_holds_sigterm_until_shutdown_abort(keel):
     s.proc.wait(10)
 
 
+def start_logged(tmp_path):
+    """A server writing its log to tmp_path/server.log, and a client."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    proc = subprocess.Popen([SERVER, "--port", str(port), "--dir", str(tmp_path), "--enable-debug-command", "yes",
+                             "--save", "", "--logfile", str(log)])
+    c = redis.Redis(port=port, socket_timeout=5)
+    deadline = time.time() + 10
+    while True:
+        try:
+            c.ping()
+            return proc, c, log
+        except redis.ConnectionError:
+            assert time.time() < deadline
+            time.sleep(0.02)
+
+
 @pytest.mark.skipif(SERVER.endswith(("-san", "-tsan", "redis-server")),
                     reason="sanitizer builds keep their own crash reports; Redis's report differs")
 @pytest.mark.parametrize("how", ["DEBUG SEGFAULT", "SIGABRT"])
 def test_a_fatal_signal_writes_a_crash_report(tmp_path, how):
     """A fatal signal leaves Redis's kind of bug report in the log (the
-    signal, the command running, the stack trace), then the process dies of
-    that signal as it would have."""
-    port = free_port()
-    log = tmp_path / "crash.log"
-    proc = subprocess.Popen([SERVER, "--port", str(port), "--dir", str(tmp_path), "--enable-debug-command", "yes",
-                             "--logfile", str(log)])
+    signal, the command running, the stack trace with Keel's functions by
+    name), then the process dies of that signal as it would have."""
+    proc, c, log = start_logged(tmp_path)
     try:
-        c = redis.Redis(port=port, socket_timeout=5)
-        deadline = time.time() + 10
-        while True:
-            try:
-                c.ping()
-                break
-            except redis.ConnectionError:
-                assert time.time() < deadline
-                time.sleep(0.02)
         if how == "SIGABRT":
             proc.send_signal(signal.SIGABRT)
             want = signal.SIGABRT
@@ -816,10 +821,43 @@ def test_a_fatal_signal_writes_a_crash_report(tmp_path, how):
     assert "=== KEEL BUG REPORT START" in text
     assert "crashed by signal: %d" % want in text
     assert "------ STACK TRACE ------" in text
-    assert "keel-server" in text.split("STACK TRACE")[1]  # frames of the binary
+    stack = text.split("STACK TRACE")[1]
+    assert "keel-server(main+0x" in stack  # frames named from the symbol table
     if how == "DEBUG SEGFAULT":
         assert "Running command: debug" in text
+        assert "keel-server(dispatch_call+0x" in stack  # the command's caller
     assert "=== KEEL BUG REPORT END" in text
+
+
+@pytest.mark.skipif(SERVER.endswith("-tsan"), reason="TSan reports calls made inside signal handlers")
+def test_watchdog_logs_the_stack_of_a_blocked_main_thread(tmp_path):
+    """watchdog-period (Redis's software watchdog): a main thread away from
+    its event loop for longer than the period logs where it is, and goes
+    on. The period is raised to two cron ticks at least; 0 turns it off. The
+    config is hidden from CONFIG GET patterns, as in Redis."""
+    proc, c, log = start_logged(tmp_path)
+    try:
+        assert c.config_get("*").get("watchdog-period") is None
+        assert c.config_get("watchdog-period") == {"watchdog-period": "0"}
+        with pytest.raises(redis.ResponseError, match="argument must be between 0 and 2147483647 inclusive"):
+            c.config_set("watchdog-period", -1)
+        assert c.config_set("watchdog-period", 200)
+        start = time.monotonic()
+        assert c.execute_command("DEBUG", "SLEEP", "1") == b"OK"
+        if not SERVER.endswith("redis-server"):  # Redis's sleep ends at the signal
+            assert time.monotonic() - start >= 0.95
+        assert c.ping()
+        text = log.read_text(errors="replace")
+        assert text.count("--- WATCHDOG TIMER EXPIRED ---") == 1
+        trace = text.split("--- WATCHDOG TIMER EXPIRED ---")[1]
+        want = "debugCommand" if SERVER.endswith("redis-server") else "(cmd_debug+0x"
+        assert want in trace
+        assert c.config_set("watchdog-period", 0)
+        c.execute_command("DEBUG", "SLEEP", "0.5")
+        assert log.read_text(errors="replace").count("--- WATCHDOG TIMER EXPIRED ---") == 1
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_debug_digest(r):
