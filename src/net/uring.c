@@ -48,6 +48,14 @@ int uring_open(void)
     return 0;
 }
 
+void uring_close(void)
+{
+    if (ready) {
+        io_uring_queue_exit(&ring);
+        ready = 0;
+    }
+}
+
 int uring_ready(void)
 {
     return ready;

@@ -19,6 +19,10 @@ typedef struct uring_op {
 /* Sets up the ring; 0, or -errno when the kernel refuses io_uring (too
  * old, or disabled by sysctl or a seccomp filter). */
 int uring_open(void);
+/* Tears the ring down (CONFIG SET io-backend epoll); safe when closed.
+ * Never called while a batch is in flight: the batches run to the end
+ * inside uring_recv_all and uring_send_all. */
+void uring_close(void);
 int uring_ready(void);
 /* Every op is attempted without waiting (MSG_DONTWAIT); all have their
  * result when these return. */

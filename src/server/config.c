@@ -22,8 +22,10 @@
 #include "db/evict.h"
 #include "module/module.h"
 #include "net/tls.h"
+#include "net/uring.h"
 #include "persist/aof.h"
 #include "repl/repl.h"
+#include "server/metrics.h"
 #include "server/oom_score.h"
 #include "server/server.h"
 #include "server/slowlog.h"
@@ -748,6 +750,70 @@ static str get_bind(void)
     return str_append_cstr(str_empty(32), server.cfg.bind ? server.cfg.bind : "");
 }
 
+/* metrics-port and metrics-bind: at run time the endpoint moves. */
+static int set_metrics_port(const char *val, char *err, size_t errlen)
+{
+    int port;
+    if (parse_port(val, &port, err, errlen) < 0) {
+        return -1;
+    }
+    if (!server.loop) {
+        server.cfg.metrics_port = port;
+        return 0;
+    }
+    return metrics_move(port, server.cfg.metrics_bind ? server.cfg.metrics_bind : "", err, errlen);
+}
+
+static str get_metrics_port(void)
+{
+    return str_from_ll(server.cfg.metrics_port);
+}
+
+static int set_metrics_bind(const char *val, char *err, size_t errlen)
+{
+    if (!server.loop) {
+        alloc_free(server.cfg.metrics_bind);
+        server.cfg.metrics_bind = alloc_strdup(val);
+        return 0;
+    }
+    return metrics_move(server.cfg.metrics_port, val, err, errlen);
+}
+
+static str get_metrics_bind(void)
+{
+    return str_append_cstr(str_empty(32), server.cfg.metrics_bind ? server.cfg.metrics_bind : "");
+}
+
+/* io-backend: at run time the ring is opened or closed between two
+ * batches (no operation is ever left in flight across them). */
+static int set_io_backend(const char *val, char *err, size_t errlen)
+{
+    const config_enum *e = enum_find(enum_io_backend, val);
+    if (!e) {
+        enum_error(enum_io_backend, err, errlen);
+        return -1;
+    }
+    if (server.loop) {
+        if (e->val == IO_BACKEND_EPOLL) {
+            uring_close();
+        } else {
+            int rc = uring_open();
+            if (rc < 0 && e->val == IO_BACKEND_URING) {
+                snprintf(err, errlen, "the kernel refuses io_uring (%s)", strerror(-rc));
+                return -1;
+            }
+        }
+    }
+    server.cfg.io_backend = e->val;
+    return 0;
+}
+
+static str get_io_backend(void)
+{
+    const char *name = enum_name(enum_io_backend, server.cfg.io_backend);
+    return str_new(name, strlen(name));
+}
+
 /* tls-port: at run time the listeners move (Redis rebinds too). */
 static int set_tls_port(const char *val, char *err, size_t errlen)
 {
@@ -1110,8 +1176,8 @@ static int check_hostname(const char *val, char *err, size_t errlen)
 static config_def defs[] = {
     {"port", NULL, CFG_SPECIAL, NULL, 0, 0, "6379", 1, NULL, set_port, get_port, NULL},
     {"bind", NULL, CFG_SPECIAL, NULL, 0, 0, "* -::*", 1, NULL, set_bind, get_bind, NULL},
-    {"metrics-port", NULL, CFG_INT, S(metrics_port), 0, 65535, "0", 0, NULL, NULL, NULL, NULL},
-    {"metrics-bind", NULL, CFG_STR, S(metrics_bind), 0, 0, "127.0.0.1", 0, NULL, NULL, NULL, NULL},
+    {"metrics-port", NULL, CFG_SPECIAL, NULL, 0, 0, "0", 1, NULL, set_metrics_port, get_metrics_port, NULL},
+    {"metrics-bind", NULL, CFG_SPECIAL, NULL, 0, 0, "127.0.0.1", 1, NULL, set_metrics_bind, get_metrics_bind, NULL},
     {"unixsocket", NULL, CFG_STR, S(unixsocket), 0, 0, "", 0, NULL, NULL, NULL, NULL},
     {"unixsocketperm", NULL, CFG_INT, S(unixsocketperm), 0, 0777, "0", 0, NULL, NULL, NULL, NULL},
     {"requirepass", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_requirepass, get_requirepass, NULL},
@@ -1128,7 +1194,7 @@ static config_def defs[] = {
      CFG_HIDDEN},
     {"io-threads", NULL, CFG_INT, S(io_threads), 1, 128, "1", 0, NULL, NULL, NULL, NULL},
     {"io-threads-do-reads", NULL, CFG_BOOL, S(io_threads_do_reads), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
-    {"io-backend", NULL, CFG_ENUM, S(io_backend), 0, 0, "auto", 0, enum_io_backend, NULL, NULL, NULL},
+    {"io-backend", NULL, CFG_SPECIAL, NULL, 0, 0, "auto", 1, NULL, set_io_backend, get_io_backend, NULL},
     {"io-threads-min-clients", NULL, CFG_INT, S(io_threads_min_clients), 0, INT_MAX, "0", 1, NULL, NULL, NULL, NULL},
     {"busy-poll-us", NULL, CFG_INT, S(busy_poll_us), 0, 10000, "100", 1, NULL, NULL, NULL, apply_busy_poll},
     {"dynamic-hz", NULL, CFG_BOOL, S(dynamic_hz), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},

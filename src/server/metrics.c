@@ -228,6 +228,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return send_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", "text/plain");
 }
 
+/* Why the last metrics_start failed, for CONFIG SET's error. */
+static char last_error[256];
+
 int metrics_start(void)
 {
     if (server.cfg.metrics_port == 0) {
@@ -237,6 +240,7 @@ int metrics_start(void)
     const char *bind = server.cfg.metrics_bind && server.cfg.metrics_bind[0] ? server.cfg.metrics_bind : "127.0.0.1";
     int fd = sock_listen_tcp(bind, server.cfg.metrics_port, server.cfg.tcp_backlog, err, sizeof(err));
     if (fd < 0) {
+        snprintf(last_error, sizeof(last_error), "%s", err);
         log_msg(LOG_WARNING, "Could not create the metrics listening socket %s:%d: %s", bind, server.cfg.metrics_port,
                 err);
         return -1;
@@ -260,6 +264,7 @@ int metrics_start(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!daemon_) {
         close(fd);
+        snprintf(last_error, sizeof(last_error), "the HTTP server did not start");
         log_msg(LOG_WARNING, "Could not start the metrics HTTP server on %s:%d", bind, server.cfg.metrics_port);
         metrics_stop();
         return -1;
@@ -282,4 +287,31 @@ void metrics_stop(void)
     pthread_mutex_unlock(&current_lock);
     snapshot_release(s);
     metrics_streams_reset();
+}
+
+int metrics_move(int port, const char *bind, char *err, size_t errlen)
+{
+    const char *old_bind = server.cfg.metrics_bind ? server.cfg.metrics_bind : "";
+    if (port == server.cfg.metrics_port && strcmp(bind, old_bind) == 0) {
+        return 0;
+    }
+    /* The old listener goes first: the new address may overlap it (the
+     * same port on a wider address). */
+    int old_port = server.cfg.metrics_port;
+    char *saved = server.cfg.metrics_bind;
+    metrics_stop();
+    server.cfg.metrics_port = port;
+    server.cfg.metrics_bind = alloc_strdup(bind);
+    if (metrics_start() == 0) {
+        alloc_free(saved);
+        return 0;
+    }
+    snprintf(err, errlen, "Unable to listen on this port: %s", last_error);
+    alloc_free(server.cfg.metrics_bind);
+    server.cfg.metrics_port = old_port;
+    server.cfg.metrics_bind = saved;
+    if (metrics_start() < 0) {
+        log_msg(LOG_WARNING, "The metrics endpoint could not go back to its old address either: it is off");
+    }
+    return -1;
 }

@@ -13,6 +13,8 @@
 #ifndef KEEL_METRICS_H
 #define KEEL_METRICS_H
 
+#include <stddef.h>
+
 /* Concurrent HTTP connections at most: a flood of scrapers can hold no
  * more descriptors or connection buffers than this. */
 #define METRICS_MAX_CONNECTIONS 256
@@ -28,6 +30,11 @@
  * when metrics-port is 0), after publishing a first snapshot. Returns -1
  * (logged) when the port cannot be opened. */
 int metrics_start(void);
+/* CONFIG SET metrics-port / metrics-bind at run time: moves the endpoint
+ * (port 0 turns it off). On failure the old address is kept, and err
+ * says why. The descriptors main() set aside for the endpoint are sized
+ * at start-up only. */
+int metrics_move(int port, const char *bind, char *err, size_t errlen);
 /* Called by every cron tick: publishes a new snapshot once a second, and
  * advances the stream groups' pass on the other ticks. */
 void metrics_cron(void);

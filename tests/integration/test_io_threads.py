@@ -51,8 +51,7 @@ def test_config_defaults_and_immutable(server):
     assert c.config_get("io-threads-do-reads") == {"io-threads-do-reads": "no"}
     if not IS_REDIS:
         assert c.config_get("io-backend") == {"io-backend": "auto"}
-    names = (("io-threads", "2"), ("io-threads-do-reads", "yes")) + ((("io-backend", "epoll"),) if not IS_REDIS else ())
-    for name, value in names:
+    for name, value in (("io-threads", "2"), ("io-threads-do-reads", "yes")):
         with pytest.raises(redis.ResponseError) as e:
             c.config_set(name, value)
         assert str(e.value) == ("CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" %
@@ -63,6 +62,38 @@ def test_config_defaults_and_immutable(server):
     assert info["io_threaded_writes_processed"] == 0
     assert info["total_reads_processed"] > 0
     assert info["total_writes_processed"] > 0
+
+
+@keel_only
+def test_io_backend_changes_at_run_time(server):
+    """CONFIG SET io-backend closes or opens the ring between two batches;
+    traffic from many clients goes on right through the switches."""
+    c = server.client(decode_responses=True)
+    uring = uring_allowed()
+    was = c.config_get("io-backend")["io-backend"]
+    with pytest.raises(redis.ResponseError,
+                       match="CONFIG SET failed \\(possibly related to argument 'io-backend'\\) - argument\\(s\\) must be one of"):
+        c.config_set("io-backend", "kqueue")
+    try:
+        for backend, api in (("epoll", "epoll"), ("auto", "epoll+io_uring" if uring else "epoll"),
+                             ("uring", "epoll+io_uring"), ("epoll", "epoll")):
+            if backend == "uring" and not uring:
+                with pytest.raises(redis.ResponseError, match="the kernel refuses io_uring"):
+                    c.config_set("io-backend", backend)
+                continue
+            assert c.config_set("io-backend", backend)
+            assert c.config_get("io-backend") == {"io-backend": backend}
+            assert c.info("server")["multiplexing_api"] == api
+            c.flushall()
+            errors = []
+            ts = [threading.Thread(target=worker, args=(server, w, 3, errors)) for w in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert errors == []
+    finally:
+        c.config_set("io-backend", was)
 
 
 @pytest.mark.parametrize("value", ["0", "129", "x"])

@@ -14,6 +14,7 @@ import subprocess
 import time
 
 import pytest
+import redis
 from conftest import SERVER, Server, free_port
 
 prometheus_parser = pytest.importorskip("prometheus_client.parser")
@@ -129,11 +130,43 @@ def listening_ports(pid):
 
 # ------------------------------------------------------------ config
 
-def test_config_get_and_fixed_at_start(ms, mr):
+def test_config_get(ms, mr):
     assert mr.config_get("metrics-port") == {"metrics-port": str(ms.mport)}
     assert mr.config_get("metrics-bind") == {"metrics-bind": "127.0.0.1"}
-    with pytest.raises(Exception):
-        mr.config_set("metrics-port", str(free_port()))
+
+
+def test_config_set_moves_opens_and_closes_the_endpoint(keel):
+    """metrics-port and metrics-bind change at run time: the endpoint
+    opens, moves and closes; an address that cannot be opened is refused
+    and the endpoint stays where it was."""
+    s = keel()
+    c = s.client(decode_responses=True)
+    first = free_port()
+    assert c.config_set("metrics-port", first)
+    assert listening_ports(s.proc.pid) == {s.port, first}
+    assert "keel_" in scrape(first)
+    second = free_port()
+    assert c.config_set("metrics-port", second)
+    assert listening_ports(s.proc.pid) == {s.port, second}
+    assert "keel_" in scrape(second)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        taken = busy.getsockname()[1]
+        with pytest.raises(redis.ResponseError, match="Unable to listen on this port"):
+            c.config_set("metrics-port", taken)
+    assert c.config_get("metrics-port") == {"metrics-port": str(second)}
+    assert "keel_" in scrape(second)
+    with pytest.raises(redis.ResponseError, match="argument must be between 0 and 65535 inclusive"):
+        c.config_set("metrics-port", 70000)
+    with pytest.raises(redis.ResponseError, match="Unable to listen on this port"):
+        c.config_set("metrics-bind", "192.0.2.1")  # not an address of this host
+    assert c.config_get("metrics-bind") == {"metrics-bind": "127.0.0.1"}
+    assert c.config_set("metrics-bind", "0.0.0.0")
+    assert "keel_" in scrape(second)
+    assert c.config_set("metrics-port", 0)
+    assert listening_ports(s.proc.pid) == {s.port}
+    assert c.ping()
 
 
 def test_metrics_port_zero_opens_nothing(keel):
