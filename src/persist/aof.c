@@ -1300,9 +1300,11 @@ void aof_disable(void)
     aof.fd = -1;
     aof.on = 0;
     if (child_running() == CHILD_AOF) {
+        log_msg(LOG_NOTICE, "Killing running AOF rewrite child: %ld", (long)child_pid());
         child_kill();
     }
     if (aof.rewriting && snapshot_running()) {
+        log_msg(LOG_NOTICE, "Stopping the running AOF rewrite (a forkless one: no child)");
         snapshot_abort();
     }
     aof.rewrite_scheduled = 0;

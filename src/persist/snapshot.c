@@ -47,6 +47,10 @@ static struct {
     int close_ok;
     char close_err[512];
     long long saved, total; /* keys written so far, of the keys at the start */
+    /* rdb-key-save-delay (a test knob that makes a snapshot last): the
+     * walk waits until then before its next step, instead of spinning the
+     * delay away on the main thread as a child or a helper thread may. */
+    int64_t resume_us;
 } snap;
 
 static void save_entry(int dbid, kobj *o)
@@ -89,7 +93,9 @@ static void before_flush(db *d)
 static void visit(void *n, void *ctx)
 {
     save_entry(*(int *)ctx, (kobj *)n);
-    rdb_key_save_delay();
+    if (server.cfg.rdb_key_save_delay < 0) {
+        rdb_key_save_delay(); /* a microsecond every so many keys */
+    }
 }
 
 /* The snapshot is over (its stream closed or aborted): tell its owner. */
@@ -123,13 +129,21 @@ static int walk(int64_t budget_us)
 {
     int64_t start = util_mono_us();
     int n = 0;
+    int delay = budget_us >= 0 ? server.cfg.rdb_key_save_delay : 0;
     while (snap.db < server.cfg.databases) {
         db *d = &server.dbs[snap.db];
         int id = snap.db;
+        if (delay > 0 && util_mono_us() < snap.resume_us) {
+            return 0;
+        }
         if (snap.cursor == 0 && db_size(d) > 0) {
             rdb_stream_select(snap.out, id, db_size(d), d->expires); /* entering a db: a size hint */
         }
+        long long before = snap.saved;
         snap.cursor = ktable_scan(&d->keys, snap.cursor, visit, &id);
+        if (delay > 0) {
+            snap.resume_us = util_mono_us() + (int64_t)delay * (snap.saved - before);
+        }
         if (snap.cursor == 0) {
             snap.db++;
         }
@@ -181,7 +195,8 @@ static long step(ev_loop *l, long long id, void *data)
         return 1; /* the replicas or the disk are behind: let them catch up */
     }
     if (!walk(STEP_US)) {
-        return 0; /* again at once, after serving clients */
+        int64_t wait = snap.resume_us - util_mono_us();
+        return wait > 0 ? (long)((wait + 999) / 1000) : 0; /* else again at once, after serving clients */
     }
     rdb_stream_keys_done(snap.out); /* here: module code runs on the main thread only */
     if (snap.sink) {
@@ -275,6 +290,7 @@ static void begin(const char *path, void (*done)(int ok))
     snap.db = 0;
     snap.cursor = 0;
     snap.saved = snap.total = 0;
+    snap.resume_us = 0;
     for (int i = 0; i < server.cfg.databases; i++) {
         snap.total += (long long)db_size(&server.dbs[i]);
     }

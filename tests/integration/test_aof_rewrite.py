@@ -11,8 +11,9 @@ import subprocess
 import threading
 import time
 
+import pytest
 import redis
-from conftest import err
+from conftest import SERVER, err
 
 AOF_DIR = "appendonlydir"
 
@@ -118,6 +119,35 @@ def test_disable_at_run_time_stops_appending(keel):
     time.sleep(0.1)
     assert os.path.getsize(incr) == size
     assert r.info("persistence")["aof_enabled"] == 0
+
+
+@pytest.mark.parametrize("forkless", ["yes", "no"])
+def test_disable_during_a_rewrite_stops_it(keel, forkless):
+    """appendonly no stops a rewrite in progress (a forked child is killed,
+    as in Redis, whose log line is kept); the log is off and nothing of the
+    stopped rewrite stays behind."""
+    if SERVER.endswith("redis-server"):
+        if forkless == "yes":
+            pytest.skip("Redis always forks")
+        s = keel("--save", "", "--appendonly", "yes")
+    else:
+        s = keel("--save", "", "--appendonly", "yes", "--bgsave-forkless", forkless)
+    r = s.client()
+    wait_rewrite(r)
+    r.mset({"k%d" % i: "v" for i in range(100)})
+    r.config_set("rdb-key-save-delay", 1000000)  # a rewrite that would last 100 s
+    r.bgrewriteaof()
+    assert r.info("persistence")["aof_rewrite_in_progress"] == 1
+    r.config_set("appendonly", "no")
+    want = "Killing running AOF rewrite child: " if forkless == "no" else "Stopping the running AOF rewrite"
+    deadline = time.time() + 10
+    while want not in s.log_text() or r.info("persistence")["aof_rewrite_in_progress"]:
+        assert time.time() < deadline, s.log_text()[-2000:]
+        time.sleep(0.05)
+    r.config_set("rdb-key-save-delay", 0)
+    p = r.info("persistence")
+    assert p["aof_enabled"] == 0 and p["aof_rewrite_scheduled"] == 0
+    assert r.dbsize() == 100
 
 
 def test_rewrite_while_bgsave_is_scheduled(keel):
