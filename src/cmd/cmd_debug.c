@@ -231,6 +231,8 @@ static const char *const debug_help[] = {
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "AOF-WRITE-ERROR <ON|OFF>",
     "    Make every AOF write fail (ON) or work again (OFF), to test the error paths.",
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes every directive, defaults included.",
     "DEFRAG [FORCE] [STEPS <n>]",
     "    Run the active defragmentation pass now: all of it, or <n> steps of it (a few",
     "    keys, or part of a big value) from where the last call stopped. FORCE moves",
@@ -350,6 +352,15 @@ void cmd_debug(client *c)
         persistence_debug_loadaof(c);
     } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
         debug_object(c);
+    } else if (arg_is(c, 1, "CONFIG-REWRITE-FORCE-ALL") && c->argc == 2) {
+        char err[256];
+        if (!server.config_file) {
+            reply_err(c, "ERR The server is running without a config file");
+        } else if (config_rewrite(server.config_file, 1, err, sizeof(err)) < 0) {
+            reply_errf(c, "ERR CONFIG-REWRITE-FORCE-ALL failed: %s", err);
+        } else {
+            reply_ok(R(c));
+        }
     } else if (arg_is(c, 1, "SEGFAULT") && c->argc == 2) {
         raise(SIGSEGV); /* the crash report's own test, as Redis's */
     } else if (arg_is(c, 1, "PAUSE-CRON") && c->argc == 3) {

@@ -2088,7 +2088,7 @@ static str append_users(str out)
     return out;
 }
 
-static str rewrite_content(const char *old)
+static str rewrite_content(const char *old, int force_all)
 {
     module_config_rewrite_begin();
     str out = str_empty(strlen(old) + 1024);
@@ -2155,7 +2155,7 @@ static str rewrite_content(const char *old)
         str cur = get_def(&defs[i]);
         int changed = str_len(cur) != str_len(default_vals[i]) || memcmp(cur, default_vals[i], str_len(cur)) != 0;
         str_free(cur);
-        if (changed) {
+        if (changed || force_all) {
             if (!has_signature) {
                 out = str_append_cstr(out, REWRITE_SIGNATURE "\n");
                 has_signature = 1;
@@ -2192,14 +2192,14 @@ static int write_all(int fd, const char *p, size_t len)
 /* Rewrites the config file in place of the old one: the new text goes to a
  * temporary file in the same directory, is fsynced and renamed over the
  * original, so a crash or error leaves either the old file or the new one. */
-int config_rewrite(const char *path, char *err, size_t errlen)
+int config_rewrite(const char *path, int force_all, char *err, size_t errlen)
 {
     str old = read_whole_file(path);
     if (!old) {
         snprintf(err, errlen, "%s", strerror(errno));
         return -1;
     }
-    str content = rewrite_content(old);
+    str content = rewrite_content(old, force_all);
     str_free(old);
 
     struct stat st;

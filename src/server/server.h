@@ -764,7 +764,7 @@ int config_deferred(const char *name);
 int config_commit(char *err, size_t errlen);
 void config_commit_abandon(void);
 void config_defaults(void);
-int config_rewrite(const char *path, char *err, size_t errlen);
+int config_rewrite(const char *path, int force_all, char *err, size_t errlen);
 void config_get_matching(client *c, sv *patterns, int n);
 /* The event loop's size for maxclients, capped by the process's fd limit
  * (main.c). */

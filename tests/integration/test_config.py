@@ -273,6 +273,27 @@ def test_config_rewrite_roundtrip(keel):
     r2.close()
 
 
+def test_debug_config_rewrite_force_all_restarts_the_same(keel):
+    """DEBUG CONFIG-REWRITE-FORCE-ALL (Redis's check that every directive
+    CONFIG REWRITE can write reads back): every directive goes to the
+    file, defaults included, and a server started from it has the same
+    configuration."""
+    s = keel("--enable-debug-command", "yes", config="hz 20\n")
+    r = s.client(decode_responses=True)
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.config_set("save", "100 10")
+    r.config_set("notify-keyspace-events", "KEA")
+    before = r.config_get("*")
+    assert r.execute_command("DEBUG", "CONFIG-REWRITE-FORCE-ALL") == "OK"
+    text = read_conf(s)
+    for name in ("lfu-log-factor", "tcp-keepalive", "client-output-buffer-limit", "hz"):
+        assert directive_lines(text, name), name
+    s2 = keel(config=text)  # its own port and dir come from its command line
+    after = s2.client(decode_responses=True).config_get("*")
+    differ = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert differ <= {"port", "dir"}, {k: (before.get(k), after.get(k)) for k in differ}
+
+
 def test_config_rewrite_is_stable(keel):
     s = keel(config=REWRITE_CONF)
     r = s.client(decode_responses=True)
