@@ -652,6 +652,11 @@ static void bmove_generic(client *c, int from, int to, int timeout_at)
     if (rc < 0) {
         return;
     }
+    if (rc == 1 && timeout_at == 3) {
+        sv argv[3] = {SV("RPOPLPUSH"), src, dst}; /* BRPOPLPUSH goes on as RPOPLPUSH, as in Redis */
+        propagate_also(c, argv, 3);
+        return;
+    }
     if (rc == 1) {
         char fbuf[8], tbuf[8];
         strcpy(fbuf, from == LIST_HEAD ? "LEFT" : "RIGHT");

@@ -566,7 +566,7 @@ def test_propagation_blocking_served_at_once(r, plog):
     log = plog()
     assert log[:4] == [["0", "RPUSH", "a", "1", "2", "3"], ["0", "LPOP", "a"], ["0", "RPOP", "a"],
                        ["0", "LMOVE", "a", "b", "LEFT", "RIGHT"]]
-    assert log[5:] == [["0", "LMOVE", "a", "b", "RIGHT", "LEFT"], ["0", "RPOP", "b", "2"]]
+    assert log[5:] == [["0", "RPOPLPUSH", "a", "b"], ["0", "RPOP", "b", "2"]]  # as Redis 7.0 names it
 
 
 def test_propagation_blocking_after_wait(server, r, plog):
@@ -580,8 +580,14 @@ def test_propagation_blocking_after_wait(server, r, plog):
     r.rpush("q2", "w")
     assert c.read_response() == b"w"
     c.disconnect()
+    c = blocked_conn(server, "BRPOPLPUSH", "q3", "d", 0)
+    wait_blocked(r, 1)
+    r.rpush("q3", "z")
+    assert c.read_response() == b"z"
+    c.disconnect()
     assert plog() == [["0", "RPUSH", "q", "v"], ["0", "LPOP", "q"], ["0", "RPUSH", "q2", "w"],
-                      ["0", "LMOVE", "q2", "d", "RIGHT", "LEFT"]]
+                      ["0", "LMOVE", "q2", "d", "RIGHT", "LEFT"], ["0", "RPUSH", "q3", "z"],
+                      ["0", "RPOPLPUSH", "q3", "d"]]
 
 
 # ---------------- blocking ----------------
