@@ -63,9 +63,10 @@ rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx);
 /* SELECTDB with a RESIZEDB size hint, so a loader sizes its table once. */
 void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires);
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);
-/* rdb-key-save-delay, as Redis's test suites use it to stretch a save:
- * n > 0 waits n microseconds per key, n < 0 one microsecond every -n keys. */
-void rdb_key_save_delay(void);
+/* rdb-key-save-delay and key-load-delay, as Redis's test suites use them
+ * to stretch a save or a load: d > 0 waits d microseconds (a key's worth),
+ * d < 0 one microsecond every -d calls. */
+void rdb_debug_delay(int d);
 /* After the last key, before close (which may run on another thread):
  * what comes after the keys (modules' MODULE_AUX_AFTER_RDB aux data). */
 void rdb_stream_keys_done(rdb_stream *s);

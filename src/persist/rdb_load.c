@@ -1254,8 +1254,9 @@ static int load_all(reader *r)
         if (type == 246) {
             return fail(r, "The RDB holds pre-release function data, which Keel cannot load%s", "");
         }
-        /* Every 1024 keys or 2 MB, whichever comes first. */
-        if (r->f && ((++keys & 1023) == 0 || r->pos - reported >= (2u << 20))) {
+        /* Every 1024 keys or loading-process-events-interval-bytes,
+         * whichever comes first. */
+        if (r->f && ((++keys & 1023) == 0 || r->pos - reported >= (uint64_t)server.cfg.loading_events_interval)) {
             reported = r->pos;
             persistence_loading_progress((long long)r->pos, (long long)r->size);
         }
@@ -1294,6 +1295,9 @@ static int load_all(reader *r)
             }
         }
         str_free(key);
+        if (server.cfg.key_load_delay && !check_only) {
+            rdb_debug_delay(server.cfg.key_load_delay);
+        }
     }
     /* RDB 5 and later end with a CRC64 of everything before it (0: none). */
     if (version >= 5) {

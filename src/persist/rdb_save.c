@@ -884,10 +884,9 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-void rdb_key_save_delay(void)
+void rdb_debug_delay(int d)
 {
     static unsigned long keys;
-    int d = server.cfg.rdb_key_save_delay;
     if (d == 0 || (d < 0 && ++keys % (unsigned long)-(long)d != 0)) {
         return;
     }
@@ -917,7 +916,7 @@ int rdb_save_file(const char *path, rdb_form form, char *err, size_t errlen)
         void *n;
         while ((n = ktable_iter_next(&it)) && !s->w.err) {
             rdb_stream_key(s, i, (kobj *)n);
-            rdb_key_save_delay();
+            rdb_debug_delay(server.cfg.rdb_key_save_delay);
             if ((++done & 1023) == 0) {
                 child_report_progress(done, total); /* INFO current_save_keys_* of a forked save */
             }

@@ -94,7 +94,7 @@ static void visit(void *n, void *ctx)
 {
     save_entry(*(int *)ctx, (kobj *)n);
     if (server.cfg.rdb_key_save_delay < 0) {
-        rdb_key_save_delay(); /* a microsecond every so many keys */
+        rdb_debug_delay(server.cfg.rdb_key_save_delay); /* a microsecond every so many keys */
     }
 }
 

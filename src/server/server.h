@@ -221,7 +221,9 @@ typedef struct server_config {
     int rdbcompression;
     int stop_writes_on_bgsave_error;
     int bgsave_forkless;
-    int rdb_key_save_delay; /* test knob: microseconds per key saved */
+    int rdb_key_save_delay;      /* test knob: microseconds per key saved */
+    int key_load_delay;          /* test knob: microseconds per key loaded */
+    int loading_events_interval; /* bytes loaded between two looks at the clients */
     int rdbchecksum;
     /* collections encodings */
     long long list_max_listpack_size;

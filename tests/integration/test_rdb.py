@@ -856,18 +856,27 @@ def test_bad_file_with_other_dbfilename_refused(good_rdb):
 
 def test_clients_get_loading_while_the_snapshot_loads(keel):
     """While a snapshot loads, the port is open and commands get -LOADING
-    (INFO still answers, with loading:1 and progress), as in Redis."""
+    (INFO still answers, with loading:1 and progress), as in Redis. The
+    load is stretched by Redis's test knobs: key-load-delay (microseconds
+    per key) and loading-process-events-interval-bytes (how often the
+    loader serves clients), both hidden from CONFIG GET patterns."""
     import socket as _socket
     src = keel("--save", "", "--enable-debug-command", "yes")
-    c = src.client(socket_timeout=120)  # 2M keys: slow on a loaded machine
-    c.execute_command("DEBUG", "POPULATE", "2000000", "k", "40")
+    c = src.client(socket_timeout=120)
+    for name, default in (("key-load-delay", "0"), ("loading-process-events-interval-bytes", "2097152")):
+        assert c.config_get(name) == {name: default}
+        assert name not in c.config_get("*")
+    with pytest.raises(redis.ResponseError, match="argument must be between 1024 and 2147483647 inclusive"):
+        c.config_set("loading-process-events-interval-bytes", 1023)
+    c.execute_command("DEBUG", "POPULATE", "3000", "k", "40")
     c.save()
     try:
         c.shutdown(nosave=True)
     except redis.ConnectionError:
         pass
     src.proc.wait(10)
-    argv = [SERVER, "--port", str(src.port), "--dir", src.dir, "--save", ""]
+    argv = [SERVER, "--port", str(src.port), "--dir", src.dir, "--save", "", "--key-load-delay", "1000",
+            "--loading-process-events-interval-bytes", "1024"]  # 3 s of loading
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         seen_loading = seen_info = False
@@ -894,7 +903,7 @@ def test_clients_get_loading_while_the_snapshot_loads(keel):
                 time.sleep(0.01)
         assert seen_loading and seen_info
         r = redis.Redis(port=src.port)
-        assert r.dbsize() == 2000000 and r.info("persistence")["loading"] == 0
+        assert r.dbsize() == 3000 and r.info("persistence")["loading"] == 0
         r.close()
     finally:
         proc.terminate()
