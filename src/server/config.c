@@ -1818,6 +1818,7 @@ static int load_include(const char *pattern, int depth, char *msg, size_t msglen
 }
 
 static int load_text(const char *path, const char *text, size_t len, int depth, char *err, size_t errlen);
+static int multi_word(const config_def *d);
 
 int config_load_file(const char *path, char *err, size_t errlen)
 {
@@ -1827,6 +1828,11 @@ int config_load_file(const char *path, char *err, size_t errlen)
 int config_load_string(const char *text, size_t len, char *err, size_t errlen)
 {
     return load_text("(string)", text, len, 0, err, errlen);
+}
+
+int config_load_options(const char *text, size_t len, char *err, size_t errlen)
+{
+    return load_text(NULL, text, len, 0, err, errlen);
 }
 
 const char *config_name_at(int i)
@@ -1927,22 +1933,41 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 for (long i = 1; i < n; i++) {
                     uargs[i - 1] = (sv){args + off[i], lens[i]};
                 }
-                acl_config_user_line(uargs, (int)n - 1, path, lineno);
+                acl_config_user_line(uargs, (int)n - 1, path ? path : "(command line)", lineno);
             }
         } else if (n < 2) {
-            /* "save" with no value ("save \"\"") reads as an empty value. */
+            /* A directive of several words may have none ("save" alone
+             * clears the points; an empty list gets its own error); one of
+             * a single value needs it, as in Redis. */
+            config_def *d = NULL;
             if (n == 1) {
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
-                if (strcasecmp(name, "save") == 0 && find_def(name)) {
-                    config_set_directive("save", "", 0, msg, sizeof(msg));
-                    continue;
+                d = find_def(name);
+                if (d && multi_word(d)) {
+                    char e[200];
+                    if (config_set_directive(d->name, "", 0, e, sizeof(e)) < 0) {
+                        snprintf(msg, sizeof(msg), "%s", e);
+                    }
+                    if (!msg[0]) {
+                        continue;
+                    }
                 }
             }
-            snprintf(msg, sizeof(msg), "Bad directive or wrong number of arguments");
+            if (!msg[0]) {
+                snprintf(msg, sizeof(msg), "%s",
+                         d ? "wrong number of arguments" : "Bad directive or wrong number of arguments");
+            }
         } else {
             char name[256];
             snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
+            config_def *d = find_def(name);
+            /* One value, or for replicaof exactly two (host and port; an
+             * empty one, which older Keel rewrites wrote, reads as none). */
+            if (d && ((n > 2 && !multi_word(d)) || (d->set == set_replicaof && n != 3 && lens[1] > 0))) {
+                snprintf(msg, sizeof(msg), "wrong number of arguments");
+                goto failed;
+            }
             str val = str_empty(64);
             /* A module's arguments stay apart: each is quoted. */
             int quote = strcasecmp(name, "loadmodule") == 0;
@@ -1960,6 +1985,12 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
             } else if (r < 0) {
                 snprintf(msg, sizeof(msg), "%s", e);
             }
+        }
+    failed:
+        if (msg[0] && !path) { /* the command line's options */
+            snprintf(err, errlen, "\n*** FATAL CONFIG FILE ERROR (Keel %s) ***\n>>> '%s'\n%s", KEEL_VERSION, p, msg);
+            rc = -1;
+            break;
         }
         if (msg[0]) {
             snprintf(err, errlen,
@@ -1986,7 +2017,15 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
  * joins them back with single spaces. */
 static int multi_word(const config_def *d)
 {
-    static const char *const names[] = {"save", "bind", "client-output-buffer-limit", "replicaof", NULL};
+    static const char *const names[] = {"save",
+                                        "bind",
+                                        "client-output-buffer-limit",
+                                        "replicaof",
+                                        "oom-score-adj-values",
+                                        "shutdown-on-sigint",
+                                        "shutdown-on-sigterm",
+                                        "latency-tracking-info-percentiles",
+                                        NULL};
     for (int i = 0; names[i]; i++) {
         if (strcmp(d->name, names[i]) == 0) {
             return 1;
@@ -2014,6 +2053,10 @@ static str append_arg(str out, const char *p, size_t len)
 static str append_directive(str out, config_def *d)
 {
     str val = get_def(d);
+    if (d->set == set_replicaof && str_len(val) == 0) {
+        str_free(val); /* not a replica: no line, as Redis rewrites it */
+        return out;
+    }
     if (d->type == CFG_MEM || d->type == CFG_UMEM) {
         /* Operators wrote "100mb": keep whole units readable. */
         unsigned long long v =

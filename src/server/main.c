@@ -630,33 +630,44 @@ int main(int argc, char **argv)
         }
         argi++;
     }
-    /* --name value [value...]: values run until the next --option. */
-    while (argi < argc) {
-        if (strncmp(argv[argi], "--", 2) != 0) {
-            fprintf(stderr, "Invalid argument '%s'. Options must start with '--'.\n", argv[argi]);
-            return 1;
-        }
-        const char *name = argv[argi] + 2;
-        str val = str_empty(32);
-        int n = 0;
-        argi++;
-        int quote = strcmp(name, "loadmodule") == 0; /* its arguments stay apart */
-        while (argi < argc && strncmp(argv[argi], "--", 2) != 0) {
-            if (n++) {
-                val = str_append(val, " ", 1);
+    /* The options become directive lines, read as a file's, as Redis 7
+     * builds them: "--name" starts a line and the arguments after it are
+     * its values, quoted. An argument right after a bare "--name" is its
+     * value even when it starts with "--" (--proc-title-template --x--);
+     * "--name value" in one argument is a whole line; "--save" with no
+     * value reads as save "". */
+    str options = str_empty(256);
+    int have_value = 1, have_option = 0;
+    for (; argi < argc; argi++) {
+        const char *a = argv[argi];
+        if (have_value && strncmp(a, "--", 2) == 0) {
+            if (have_option) {
+                options = str_append(options, "\n", 1);
             }
-            val = quote ? str_append_quoted(val, argv[argi], strlen(argv[argi])) : str_append_cstr(val, argv[argi]);
-            argi++;
-        }
-        int rc = config_set_directive(name, val, str_len(val), err, sizeof(err));
-        if (rc < 0) {
-            fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (Keel %s) ***\n>>> '%s %s'\n%s\n", KEEL_VERSION, name, val,
-                    rc == -2 ? "Bad directive or wrong number of arguments" : err);
-            str_free(val);
+            options = str_append_cstr(options, a + 2);
+            have_option = 1;
+            have_value = strchr(a + 2, ' ') != NULL; /* name and value in one argument */
+            if (!have_value && strcasecmp(a, "--save") == 0 &&
+                (argi + 1 == argc || strncmp(argv[argi + 1], "--", 2) == 0)) {
+                options = str_append_cstr(options, " \"\"");
+                have_value = 1;
+            }
+        } else if (!have_option) {
+            fprintf(stderr, "Invalid argument '%s'. Options must start with '--'.\n", a);
+            str_free(options);
             return 1;
+        } else {
+            options = str_append(options, " ", 1);
+            options = str_append_quoted(options, a, strlen(a));
+            have_value = 1;
         }
-        str_free(val);
     }
+    if (config_load_options(options, str_len(options), err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        str_free(options);
+        return 1;
+    }
+    str_free(options);
 
     /* OpenSSL allocates through base/alloc on a server with TLS from the
      * start (before anything has used OpenSSL); one without keeps its

@@ -743,6 +743,9 @@ str info_generate(const sv *names, int n);
 int config_load_file(const char *path, char *err, size_t errlen);
 /* The same for a config text in memory (the fuzz target's entry). */
 int config_load_string(const char *text, size_t len, char *err, size_t errlen);
+/* The command line's options, turned into directive lines (main.c): read
+ * as a file's, with errors that name no file. */
+int config_load_options(const char *text, size_t len, char *err, size_t errlen);
 /* The i-th directive's name, NULL past the last. */
 const char *config_name_at(int i);
 int config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);

@@ -162,7 +162,8 @@ BAD_FILES = [
     ("maxmemory lots\n", 1, "maxmemory lots", "argument must be a memory value"),
     ("\n\nmaxclients abc\n", 3, "maxclients abc", "argument couldn't be parsed into an integer"),
     ("appendonly perhaps\n", 1, "appendonly perhaps", "argument must be 'yes' or 'no'"),
-    ("hz 10\nmaxmemory\n", 2, "maxmemory", "Bad directive or wrong number of arguments"),
+    ("hz 10\nmaxmemory\n", 2, "maxmemory", "wrong number of arguments"),
+    ("port 6379 6380\n", 1, "port 6379 6380", "wrong number of arguments"),
     ("requirepass \"abc\n", 1, "requirepass \"abc", "Unbalanced quotes in configuration line"),
     ("maxmemory-policy sometimes\n", 1, "maxmemory-policy sometimes",
      "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, "
@@ -273,6 +274,39 @@ def test_config_rewrite_roundtrip(keel):
     r2.close()
 
 
+# Redis 7's reading of the command line: "--name" starts a directive, the
+# arguments after it are its values; right after a bare "--name" an
+# argument is a value even when it starts with "--".
+COMMAND_LINE_ERRORS = [
+    (["--port"], "'port'", "wrong number of arguments"),
+    (["--port", "6380", "--loglevel"], "'loglevel'", "wrong number of arguments"),
+    (["--port", "6379", "6380"], "'port \"6379\" \"6380\"'", "wrong number of arguments"),
+    (["--port", "--loglevel", "verbose"], "'port \"--loglevel\" \"verbose\"'", "wrong number of arguments"),
+    (["--port", "--bla", "--loglevel", "verbose"], "'port \"--bla\"'", "argument couldn't be parsed into an integer"),
+    (["--logfile", "--my--log--file", "--loglevel", "--bla"], "'loglevel \"--bla\"'",
+     "argument(s) must be one of the following"),
+    (["--shutdown-on-sigint"], "'shutdown-on-sigint'", "argument(s) must be one of the following"),
+    (["--replicaof", "127.0.0.1", "abc"], "'replicaof \"127.0.0.1\" \"abc\"'", "Invalid master port"),
+    (["--replicaof", "--127.0.0.1", "--abc"], "'replicaof \"--127.0.0.1\"'", "wrong number of arguments"),
+]
+
+
+@pytest.mark.parametrize("args,line,why", COMMAND_LINE_ERRORS, ids=[" ".join(a) for a, _, _ in COMMAND_LINE_ERRORS])
+def test_command_line_errors(args, line, why):
+    p = subprocess.run([SERVER] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+    out = p.stdout.decode()
+    assert p.returncode != 0
+    assert ">>> %s\n%s" % (line, why) in out, out
+
+
+def test_command_line_values_may_start_with_dashes_or_share_an_argument(keel):
+    s = keel("--proc-title-template", "--my--title--template", "--loglevel verbose", "--maxmemory '700mb'")
+    c = s.client(decode_responses=True)
+    assert c.config_get("proc-title-template") == {"proc-title-template": "--my--title--template"}
+    assert c.config_get("loglevel") == {"loglevel": "verbose"}
+    assert c.config_get("maxmemory") == {"maxmemory": str(700 * 1024 * 1024)}
+
+
 def test_debug_config_rewrite_force_all_restarts_the_same(keel):
     """DEBUG CONFIG-REWRITE-FORCE-ALL (Redis's check that every directive
     CONFIG REWRITE can write reads back): every directive goes to the
@@ -292,6 +326,28 @@ def test_debug_config_rewrite_force_all_restarts_the_same(keel):
     after = s2.client(decode_responses=True).config_get("*")
     differ = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert differ <= {"port", "dir"}, {k: (before.get(k), after.get(k)) for k in differ}
+
+
+def test_config_rewrite_after_promotion_drops_replicaof(keel):
+    """A replica's file names its primary; after REPLICAOF NO ONE the
+    rewrite removes that line (as Redis does) and the server starts again
+    from the file, a primary. An empty replicaof (written by older Keel)
+    reads as none; one value alone is refused as in Redis."""
+    primary = keel()
+    s = keel(config="hz 11\nreplicaof 127.0.0.1 %d\n" % primary.port)
+    r = s.client(decode_responses=True)
+    assert r.info("replication")["role"] == "slave"
+    r.execute_command("REPLICAOF", "NO", "ONE")
+    assert r.execute_command("CONFIG", "REWRITE") == "OK"
+    text = read_conf(s)
+    assert not directive_lines(text, "replicaof") and directive_lines(text, "hz")
+    s2 = keel(config=text)
+    assert s2.client(decode_responses=True).info("replication")["role"] == "master"
+    if not SERVER.endswith("redis-server"):  # Redis refuses it
+        s3 = keel(config='replicaof ""\n')
+        assert s3.client(decode_responses=True).info("replication")["role"] == "master"
+    with pytest.raises(RuntimeError, match="wrong number of arguments"):
+        keel(config="replicaof 127.0.0.1\n")
 
 
 def test_config_rewrite_is_stable(keel):
