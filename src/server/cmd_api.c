@@ -80,14 +80,27 @@ void reply_err(client *c, const char *msg)
     errorstats_count(msg);
     if (c->flags & (CLIENT_MASTER | CLIENT_REPLICA | CLIENT_REPLAY)) {
         /* The stream or the log holds a command this server refuses: the
-         * two sides (or the file and this build) disagree. */
+         * two sides (or the file and this build) disagree. Redis's words,
+         * which operators grep for. */
         server.stats.unexpected_error_replies++;
-        log_msg(LOG_WARNING, "== CRITICAL == This %s is sending an error to %s: '%s'",
-                c->flags & CLIENT_REPLICA ? "primary" : "server",
-                c->flags & CLIENT_REPLICA  ? "its replica"
-                : c->flags & CLIENT_MASTER ? "its primary's stream"
-                                           : "the append-only file replay",
-                msg);
+        const char *from = c->flags & CLIENT_MASTER ? "replica" : c->flags & CLIENT_REPLICA ? "master" : "server";
+        const char *to = c->flags & CLIENT_MASTER    ? "master"
+                         : c->flags & CLIENT_REPLICA ? "replica"
+                                                     : "AOF-loading-client";
+        const char *cmd = c->cmd ? c->cmd->name : "<unknown>";
+        /* The generic code is implied, as in Redis's log ("ERR x" as "x"). */
+        const char *text = strncmp(msg, "ERR ", 4) == 0 ? msg + 4 : msg;
+        log_msg(LOG_WARNING,
+                "== CRITICAL == This %s is sending an error to its %s: '%s' after processing the command '%s'", from,
+                to, text, cmd);
+        /* propagation-error-behavior: panic stops on both, panic-on-replicas
+         * on the replication stream only; ignore (the default) goes on. A
+         * writable replica diverges by design: it never stops, as in Redis. */
+        int mode = server.cfg.propagation_error_behavior;
+        if ((c->flags & CLIENT_MASTER && server.cfg.replica_read_only && mode != PROPAGATION_ERR_IGNORE) ||
+            (c->flags & CLIENT_REPLAY && mode == PROPAGATION_ERR_PANIC)) {
+            PANIC("This %s panicked sending an error to its %s after processing the command '%s'", from, to, cmd);
+        }
     }
     reply_error(R(c), msg);
 }

@@ -921,7 +921,6 @@ static struct {
     long long socket_mark_id, cluster_node_timeout;
     unsigned long long cluster_link_sendbuf_limit;
     int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
-    int propagation_error;
     char *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
     int cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
     int cluster_require_full_coverage, cluster_replica_no_failover, cluster_replica_validity_factor;
@@ -932,7 +931,10 @@ static struct {
 
 #define I(field) (&inert.field)
 
-static const config_enum enum_propagation_error[] = {{"ignore", 0}, {"panic", 1}, {"panic-on-replicas", 2}, {NULL, 0}};
+static const config_enum enum_propagation_error[] = {{"ignore", PROPAGATION_ERR_IGNORE},
+                                                     {"panic", PROPAGATION_ERR_PANIC},
+                                                     {"panic-on-replicas", PROPAGATION_ERR_PANIC_ON_REPLICAS},
+                                                     {NULL, 0}};
 static const config_enum enum_endpoint_type[] = {{"ip", 0}, {"hostname", 1}, {"unknown-endpoint", 2}, {NULL, 0}};
 
 /* activedefrag: Keel moves blocks by asking the stock jemalloc where they
@@ -1362,8 +1364,8 @@ static config_def defs[] = {
      NULL},
     {"replica-ignore-maxmemory", "slave-ignore-maxmemory", CFG_BOOL, S(replica_ignore_maxmemory), 0, 1, "yes", 1, NULL,
      NULL, NULL, NULL},
-    {"propagation-error-behavior", NULL, CFG_ENUM, I(propagation_error), 0, 0, "ignore", 1, enum_propagation_error,
-     NULL, NULL, NULL},
+    {"propagation-error-behavior", NULL, CFG_ENUM, S(propagation_error_behavior), 0, 0, "ignore", 1,
+     enum_propagation_error, NULL, NULL, NULL},
     {"shutdown-timeout", NULL, CFG_INT, S(shutdown_timeout), 0, INT_MAX, "10", 1, NULL, NULL, NULL, NULL},
     {"socket-mark-id", NULL, CFG_LL, I(socket_mark_id), 0, UINT32_MAX, "0", 0, NULL, NULL, NULL, NULL},
     {"bind-source-addr", NULL, CFG_STR, S(bind_source_addr), 0, 0, "", 1, NULL, NULL, NULL, NULL},

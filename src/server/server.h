@@ -221,9 +221,10 @@ typedef struct server_config {
     int rdbcompression;
     int stop_writes_on_bgsave_error;
     int bgsave_forkless;
-    int rdb_key_save_delay;      /* test knob: microseconds per key saved */
-    int key_load_delay;          /* test knob: microseconds per key loaded */
-    int loading_events_interval; /* bytes loaded between two looks at the clients */
+    int rdb_key_save_delay;         /* test knob: microseconds per key saved */
+    int key_load_delay;             /* test knob: microseconds per key loaded */
+    int propagation_error_behavior; /* PROPAGATION_ERR_* */
+    int loading_events_interval;    /* bytes loaded between two looks at the clients */
     int rdbchecksum;
     /* collections encodings */
     long long list_max_listpack_size;
@@ -730,6 +731,7 @@ extern const char protected_mode_error[];
 enum { PROTECTED_NO = 0, PROTECTED_YES = 1, PROTECTED_LOCAL = 2 };
 /* io-backend, in its enum's order. */
 enum { IO_BACKEND_AUTO = 0, IO_BACKEND_EPOLL = 1, IO_BACKEND_URING = 2 };
+enum { PROPAGATION_ERR_IGNORE = 0, PROPAGATION_ERR_PANIC = 1, PROPAGATION_ERR_PANIC_ON_REPLICAS = 2 };
 int server_allows_protected(int mode, const client *c);
 int server_has_debug_access(client *c);
 /* A CMD_PROTECTED command (DEBUG; MODULE LOAD, LOADEX, UNLOAD) that the

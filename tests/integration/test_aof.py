@@ -910,6 +910,26 @@ def test_torn_tail_refused_with_aof_load_truncated_no(spawn, tail):
     check_torn_loaded(b.client())
 
 
+def test_a_command_that_fails_in_the_replay(spawn):
+    """A command of the log that fails when replayed (INCR of a string) is
+    logged as Redis logs it and skipped; with propagation-error-behavior
+    panic the server stops instead of starting with data the log did not
+    mean (panic-on-replicas concerns replicas only)."""
+    a = spawn(SERVER, None, *ALWAYS)
+    a.client().set("k", "foo")
+    a.stop()
+    with open(incr_path(a), "ab") as f:
+        f.write(b"*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n")
+    rc, log = start_expect_failure(SERVER, a.dir, *ALWAYS, "--propagation-error-behavior", "panic")
+    assert rc != 0
+    assert ("This server panicked sending an error to its AOF-loading-client after processing the command 'incr'"
+            in log), log[-3000:]
+    b = spawn(SERVER, a.dir, *ALWAYS, "--propagation-error-behavior", "panic-on-replicas")
+    assert b.client().get("k") == b"foo"
+    assert ("== CRITICAL == This server is sending an error to its AOF-loading-client: 'value is not an integer or "
+            "out of range' after processing the command 'incr'") in b.log_text()
+
+
 def test_aof_load_truncated_config(spawn):
     a = spawn(SERVER, None, *ALWAYS, "--aof-load-truncated", "no")
     assert a.client().config_get("aof-load-truncated") == {"aof-load-truncated": "no"}

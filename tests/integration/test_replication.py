@@ -489,6 +489,34 @@ def test_writable_replica_writes_stay_local(cluster, kinds):
 
 
 @pairs
+@pytest.mark.parametrize("behavior", ["ignore", "panic-on-replicas"])
+def test_an_error_on_the_replication_stream(cluster, kinds, behavior):
+    """A command of the stream that fails on the replica (here INCRBY of a
+    string a write of its own put there while it was writable) is logged as
+    Redis logs it; with propagation-error-behavior ignore (the default) the
+    replica goes on, with panic-on-replicas (or panic) a read-only replica
+    stops rather than diverge further (a writable one never does)."""
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    replica.c.config_set("replica-read-only", "no")
+    replica.c.config_set("propagation-error-behavior", behavior)
+    assert replica.c.set("number", "foo") is True
+    replica.c.config_set("replica-read-only", "yes")
+    primary.c.incrby("number", 1)
+    want = ("== CRITICAL == This replica is sending an error to its master: 'value is not an integer or out "
+            "of range' after processing the command 'incrby'")
+    wait_until(lambda: want in replica.node.log_text(), "the error logged")
+    if behavior == "ignore":
+        wait_in_sync(primary, replica)
+        assert replica.c.get("number") == "foo" and primary.c.get("number") == "1"
+        return
+    assert replica.node.wait_exit(10) != 0
+    replica.node.killed = True  # gone: nothing to stop
+    assert ("This replica panicked sending an error to its master after processing the command 'incrby'"
+            in replica.node.log_text())
+
+
+@pairs
 def test_writable_replica_write_replaces_an_expired_key_it_kept(cluster, kinds):
     """A key the primary set with a TTL has expired on a writable replica,
     which keeps it for the primary's DEL. A client's write there replaces it
