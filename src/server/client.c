@@ -249,9 +249,18 @@ int client_check_obuf(client *c)
     if ((used < server.cfg.obuf_floor && c->obuf_soft_since == 0) || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
         return 0;
     }
-    obuf_limit *l = &server.cfg.obuf[client_obuf_class(c)];
+    int cls = client_obuf_class(c);
+    obuf_limit *l = &server.cfg.obuf[cls];
+    /* A replica's hard limit is never below repl-backlog-size, as in Redis:
+     * a partial resync queues up to that much from the backlog at once,
+     * and a lower limit would drop the replica it just accepted, again
+     * and again. */
+    unsigned long long hard = l->hard;
+    if (cls == OBUF_REPLICA && hard && hard < (unsigned long long)server.cfg.repl_backlog_size) {
+        hard = (unsigned long long)server.cfg.repl_backlog_size;
+    }
     int over = 0;
-    if (l->hard && used >= (size_t)l->hard) {
+    if (hard && used >= (size_t)hard) {
         over = 1;
     } else if (l->soft && used >= (size_t)l->soft) {
         if (c->obuf_soft_since == 0) {

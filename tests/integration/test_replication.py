@@ -489,6 +489,29 @@ def test_writable_replica_writes_stay_local(cluster, kinds):
 
 
 @pairs
+def test_partial_resync_bigger_than_the_replica_output_limit(cluster, kinds):
+    """A partial resync may queue up to repl-backlog-size at once: a
+    replica's hard output limit below it counts as repl-backlog-size (as in
+    Redis), or the primary would drop the replica it just accepted, again
+    and again."""
+    primary, replica = start(cluster, kinds)
+    primary.c.config_set("repl-backlog-size", "64mb")
+    primary.c.config_set("client-output-buffer-limit", "replica 512k 0 0")
+    replicate(primary, replica)
+    big = "A" * (4 << 20)
+    p = primary.c.pipeline(transaction=True)
+    p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    p.set("k1", big)
+    p.set("k2", big)
+    p.execute()
+    wait_until(lambda: replica.c.exists("k1", "k2") == 2, "the big keys on the replica", peers=(primary, replica))
+    wait_in_sync(primary, replica)
+    stats = primary.info("stats")
+    assert stats["sync_full"] == "1" and stats["sync_partial_ok"] == "1", stats
+    assert replica.c.strlen("k2") == len(big)
+
+
+@pairs
 @pytest.mark.parametrize("behavior", ["ignore", "panic-on-replicas"])
 def test_an_error_on_the_replication_stream(cluster, kinds, behavior):
     """A command of the stream that fails on the replica (here INCRBY of a
