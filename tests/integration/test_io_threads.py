@@ -85,13 +85,7 @@ def test_io_backend_changes_at_run_time(server):
             assert c.config_get("io-backend") == {"io-backend": backend}
             assert c.info("server")["multiplexing_api"] == api
             c.flushall()
-            errors = []
-            ts = [threading.Thread(target=worker, args=(server, w, 3, errors)) for w in range(8)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            assert errors == []
+            assert run_workers(server, 8, 3) == []
     finally:
         c.config_set("io-backend", was)
 
@@ -159,18 +153,23 @@ def worker(srv, wid, rounds, errors):
         errors.append("worker %d: %r" % (wid, e))
 
 
+def run_workers(srv, n, rounds):
+    """n workers at once, each `rounds` pipelines; the errors they met."""
+    errors = []
+    ts = [threading.Thread(target=worker, args=(srv, w, rounds, errors)) for w in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errors
+
+
 @keel_only
 def test_many_clients_pipelined_through_threads(threaded):
     c = threaded.client()
     c.flushall()
     before = c.info("stats")
-    errors = []
-    ts = [threading.Thread(target=worker, args=(threaded, w, 20, errors)) for w in range(24)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert errors == []
+    assert run_workers(threaded, 24, 20) == []
     for w in range(24):
         assert c.get("ctr%d" % w) == b"1000"
     if SERVER_ARGS:
