@@ -72,9 +72,13 @@ static str section_server(str s)
 
 static str section_clients(str s)
 {
-    int blocked = 0, pubsub = 0, tracking = 0;
+    int blocked = 0, pubsub = 0, tracking = 0, replicas = 0;
     size_t max_in = 0, max_out = 0;
     for (client *c = server.clients; c; c = c->next) {
+        /* connected_clients leaves the replicas out, as Redis counts it
+         * (they are in connected_slaves); a replica's link to its primary
+         * counts. */
+        replicas += (c->flags & CLIENT_REPLICA) != 0;
         if (c->flags & CLIENT_BLOCKED) {
             blocked++;
         }
@@ -102,7 +106,8 @@ static str section_clients(str s)
                       "tracking_clients:%d\r\n"
                       "pubsub_clients:%d\r\n"
                       "clients_in_timeout_table:%d\r\n",
-                      server.nclients, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub, blocked);
+                      server.nclients - replicas, server.cfg.maxclients, max_in, max_out, blocked, tracking, pubsub,
+                      blocked);
 }
 
 /* used_memory as it was when INFO began: the text INFO is building is not

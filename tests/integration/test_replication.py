@@ -340,6 +340,19 @@ def test_writes_during_the_full_sync_are_not_lost(cluster, kinds):
 # ---------------------------------------------------------------- 3: ROLE and INFO replication
 
 @pairs
+def test_connected_clients_leaves_replicas_out(cluster, kinds):
+    """INFO connected_clients: a primary does not count its replicas (they
+    are connected_slaves); a replica counts its link to the primary."""
+    primary, replica = start(cluster, kinds)
+    before = int(primary.info("clients")["connected_clients"])
+    replicate(primary, replica)
+    assert int(primary.info("clients")["connected_clients"]) == before
+    assert primary.repl()["connected_slaves"] == "1"
+    others = len(replica.c.client_list()) - 1  # every connection but the primary's link
+    assert int(replica.info("clients")["connected_clients"]) == others + 1
+
+
+@pairs
 def test_role_and_info_replication(cluster, kinds):
     primary, replica = start(cluster, kinds)
     pinfo = primary.repl()
