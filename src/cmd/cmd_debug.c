@@ -231,6 +231,8 @@ static const char *const debug_help[] = {
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "AOF-WRITE-ERROR <ON|OFF>",
     "    Make every AOF write fail (ON) or work again (OFF), to test the error paths.",
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Sleep before each write of the AOF buffer (0: don't), to test reply ordering.",
     "CONFIG-REWRITE-FORCE-ALL",
     "    Like CONFIG REWRITE but writes every directive, defaults included.",
     "DEFRAG [FORCE] [STEPS <n>]",
@@ -342,6 +344,13 @@ void cmd_debug(client *c)
         struct timespec left = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
         while (secs > 0 && nanosleep(&left, &left) != 0 && errno == EINTR) {
         }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "AOF-FLUSH-SLEEP") && c->argc == 3) {
+        long long us;
+        if (!arg_ll(c, 2, &us)) {
+            return;
+        }
+        aof_debug_flush_sleep(us);
         reply_ok(R(c));
     } else if (arg_is(c, 1, "AOF-WRITE-ERROR") && c->argc == 3) {
         aof_debug_fail_writes(arg_is(c, 2, "ON"));

@@ -248,6 +248,15 @@ void aof_debug_fail_writes(int on)
     debug_fail_writes = on;
 }
 
+/* DEBUG AOF-FLUSH-SLEEP: each write of the buffer first waits this long
+ * (Redis's hook for tests of the fsync-always reply barrier). */
+static long long debug_flush_sleep_us;
+
+void aof_debug_flush_sleep(long long us)
+{
+    debug_flush_sleep_us = us > 0 ? us : 0;
+}
+
 void aof_flush(void)
 {
     if (!aof.on) {
@@ -262,6 +271,9 @@ void aof_flush(void)
         return;
     }
     size_t done = 0, len = str_len(aof.buf);
+    if (debug_flush_sleep_us) {
+        usleep((useconds_t)(debug_flush_sleep_us < 10000000 ? debug_flush_sleep_us : 10000000));
+    }
     int64_t start = util_mono_us();
     while (done < len) {
         ssize_t n = debug_fail_writes ? (errno = ENOSPC, -1) : write(aof.fd, aof.buf + done, len - done);

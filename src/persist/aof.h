@@ -40,6 +40,9 @@ int aof_enable(void);
 void aof_disable(void);
 /* Test hook (DEBUG AOF-WRITE-ERROR ON|OFF): make log writes fail. */
 void aof_debug_fail_writes(int on);
+/* Test hook (DEBUG AOF-FLUSH-SLEEP <microseconds>, 0: off): each write of
+ * the log's buffer waits first. */
+void aof_debug_flush_sleep(long long us);
 /* While the log cannot be written: the MISCONF text for refused writes
  * ("Errors writing to the AOF file: ..."), else NULL. */
 const char *aof_write_error(void);

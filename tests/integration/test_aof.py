@@ -910,6 +910,26 @@ def test_torn_tail_refused_with_aof_load_truncated_no(spawn, tail):
     check_torn_loaded(b.client())
 
 
+def test_appendfsync_always_replies_after_the_write(spawn):
+    """Under appendfsync always a write's reply leaves only once the log
+    holds it: with DEBUG AOF-FLUSH-SLEEP stretching each write of the log,
+    the reply of INCR comes after the sleep, and the file has grown."""
+    a = spawn(SERVER, None, *ALWAYS, "--enable-debug-command", "yes")
+    c = a.client()
+    c.set("x", "1")
+    path = incr_path(a)
+    c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", 300000)
+    size = os.path.getsize(path)
+    start = time.monotonic()
+    assert c.incr("x") == 2
+    assert time.monotonic() - start >= 0.29
+    assert os.path.getsize(path) > size
+    c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", 0)
+    start = time.monotonic()
+    assert c.incr("x") == 3
+    assert time.monotonic() - start < 0.29
+
+
 def test_a_command_that_fails_in_the_replay(spawn):
     """A command of the log that fails when replayed (INCR of a string) is
     logged as Redis logs it and skipped; with propagation-error-behavior
