@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/digest.h"
+#include "base/log.h"
 #include "base/sha1.h"
 #include "base/util.h"
 #include "persist/aof.h"
@@ -245,6 +246,8 @@ static const char *const debug_help[] = {
     "    Output a hex signature of each key's value.",
     "LOADAOF",
     "    Flush the AOF and load it back into memory.",
+    "LOG <message>",
+    "    Write a message to the server log.",
     "OBJECT <key>",
     "    Show low level details of the key's value (encoding, quicklist nodes).",
     "POPULATE <count> [<prefix>] [<size>]",
@@ -344,6 +347,9 @@ void cmd_debug(client *c)
         struct timespec left = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
         while (secs > 0 && nanosleep(&left, &left) != 0 && errno == EINTR) {
         }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "LOG") && c->argc == 3) {
+        log_msg(LOG_WARNING, "DEBUG LOG: %.*s", (int)c->argv[2].len, c->argv[2].ptr);
         reply_ok(R(c));
     } else if (arg_is(c, 1, "AOF-FLUSH-SLEEP") && c->argc == 3) {
         long long us;

@@ -1306,7 +1306,10 @@ static int load_all(reader *r)
             return -1;
         }
         if (stored != 0 && server.cfg.rdbchecksum && stored != computed) {
-            return fail(r, "Wrong RDB checksum%s", "");
+            /* Redis's words (tools and tests look for "RDB CRC error"). */
+            log_msg(LOG_WARNING, "Wrong RDB checksum expected: (%llx) got (%llx). Aborting now.",
+                    (unsigned long long)stored, (unsigned long long)computed);
+            return fail(r, "Wrong RDB checksum (RDB CRC error)%s", "");
         }
     }
     return 0;

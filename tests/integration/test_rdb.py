@@ -838,6 +838,9 @@ def test_flipped_byte_refused(good_rdb, reference, where):
     else:
         data[len(data) // 2] ^= 0x01
     assert_refuses(dir_with(bytes(data)))
+    if where == "payload":  # the checksum's refusal, in Redis's words (they grep "CRC error")
+        rc, log = start_expect_failure(SERVER, dir_with(bytes(data)), argv=capped_argv)
+        assert "Wrong RDB checksum expected: (" in log and "RDB CRC error" in log, log[-3000:]
 
 
 @pytest.mark.parametrize("header", [b"REDIX0010", b"REDIS0099"], ids=["magic", "future-version"])

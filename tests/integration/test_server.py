@@ -829,6 +829,16 @@ def test_a_fatal_signal_writes_a_crash_report(tmp_path, how):
     assert "=== KEEL BUG REPORT END" in text
 
 
+def test_debug_log_writes_to_the_log(tmp_path):
+    proc, c, log = start_logged(tmp_path)
+    try:
+        assert c.execute_command("DEBUG", "LOG", "marker 42") == b"OK"
+        assert "DEBUG LOG: marker 42" in log.read_text()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.skipif(SERVER.endswith("-tsan"), reason="TSan reports calls made inside signal handlers")
 def test_watchdog_logs_the_stack_of_a_blocked_main_thread(tmp_path):
     """watchdog-period (Redis's software watchdog): a main thread away from
