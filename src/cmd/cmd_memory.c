@@ -111,7 +111,7 @@ static void memory_stats(client *c)
     for (int i = 0; i < server.cfg.databases; i++) {
         ndbs += db_size(&server.dbs[i]) > 0;
     }
-    const type_memory *tm = type_memory_last();
+    const type_memory *tm = type_memory_last(server_ms());
     reply_map(R(c), 27 + TYPE_MEMORY_NTYPES + ndbs);
     reply_bulk_cstr(R(c), "peak.allocated");
     reply_int(R(c), (long long)(peak > used ? peak : used));

@@ -18,6 +18,7 @@ static struct {
     int db;
     unsigned long cursor;
     int64_t started_ms;
+    int64_t wanted_ms; /* when the figures were last read */
     type_memory building;
     type_memory last;
 } pass;
@@ -28,6 +29,21 @@ static void visit(void *n, void *ctx)
     kobj *o = (kobj *)n;
     pass.building.bytes[o->type] += kobj_mem(o);
     pass.building.keys[o->type]++;
+}
+
+/* Whether the last figures counted keys far from today's number (a load,
+ * a bulk import or a flush since): the pass then runs at full pace. */
+static int figures_stale(db *dbs, int ndb)
+{
+    size_t now = 0, then = 0;
+    for (int i = 0; i < ndb; i++) {
+        now += db_size(&dbs[i]);
+    }
+    for (int t = 0; t < OBJ_TYPES; t++) {
+        then += pass.last.keys[t];
+    }
+    size_t lo = then < now ? then : now, hi = then < now ? now : then;
+    return hi - lo > 100 + lo / 10;
 }
 
 void type_memory_step(db *dbs, int ndb, int64_t now_ms)
@@ -42,7 +58,9 @@ void type_memory_step(db *dbs, int ndb, int64_t now_ms)
         pass.cursor = 0;
         pass.started_ms = now_ms;
     }
-    int64_t deadline = util_mono_us() + TYPE_MEMORY_BUDGET_US;
+    int wanted = !pass.last.known || (pass.wanted_ms && now_ms - pass.wanted_ms < TYPE_MEMORY_WANTED_MS) ||
+                 figures_stale(dbs, ndb);
+    int64_t deadline = util_mono_us() + (wanted ? TYPE_MEMORY_BUDGET_US : TYPE_MEMORY_IDLE_US);
     for (int steps = 1;; steps++) {
         if (pass.db >= ndb) {
             /* Complete (or the databases shrank under it): publish. */
@@ -63,7 +81,8 @@ void type_memory_step(db *dbs, int ndb, int64_t now_ms)
     }
 }
 
-const type_memory *type_memory_last(void)
+const type_memory *type_memory_last(int64_t now_ms)
 {
+    pass.wanted_ms = now_ms;
     return &pass.last;
 }

@@ -109,7 +109,7 @@ static void publish(void)
     s->slowlog = slowlog_json(str_empty(256), METRICS_SLOWLOG_ENTRIES);
     metrics_streams_refresh();
     s->streams = metrics_streams_last();
-    s->types = *type_memory_last();
+    s->types = *type_memory_last(now);
     pthread_mutex_init(&s->render_lock, NULL);
     s->publish_us = util_us() - start_us;
 
