@@ -1946,7 +1946,7 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
-                if (d && multi_word(d)) {
+                if (d && multi_word(d) && d->set != set_replicaof) {
                     char e[200];
                     if (config_set_directive(d->name, "", 0, e, sizeof(e)) < 0) {
                         snprintf(msg, sizeof(msg), "%s", e);

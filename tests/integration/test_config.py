@@ -288,6 +288,7 @@ COMMAND_LINE_ERRORS = [
     (["--shutdown-on-sigint"], "'shutdown-on-sigint'", "argument(s) must be one of the following"),
     (["--replicaof", "127.0.0.1", "abc"], "'replicaof \"127.0.0.1\" \"abc\"'", "Invalid master port"),
     (["--replicaof", "--127.0.0.1", "--abc"], "'replicaof \"--127.0.0.1\"'", "wrong number of arguments"),
+    (["--replicaof"], "'replicaof'", "wrong number of arguments"),
 ]
 
 
