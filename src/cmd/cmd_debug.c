@@ -267,6 +267,8 @@ static const char *const debug_help[] = {
     "    1GB by default, less than 4GB allowed; 0 restores the default.",
     "RELOAD [NOSAVE|MERGE|NOFLUSH ...]",
     "    Save the RDB (unless NOSAVE) and load it back into memory.",
+    "REPLICATE <command> [<arg> ...]",
+    "    Send the command to the replicas (not the AOF) without running it here.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    0 stops expiring keys in the background; 1 starts again.",
     "HTSTATS <dbid> [full]",
@@ -347,6 +349,9 @@ void cmd_debug(client *c)
         struct timespec left = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
         while (secs > 0 && nanosleep(&left, &left) != 0 && errno == EINTR) {
         }
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "REPLICATE") && c->argc >= 3) {
+        propagate_cmd_to(c->db->id, c->argv + 2, c->argc - 2, PROPAGATE_REPL);
         reply_ok(R(c));
     } else if (arg_is(c, 1, "LOG") && c->argc == 3) {
         log_msg(LOG_WARNING, "DEBUG LOG: %.*s", (int)c->argv[2].len, c->argv[2].ptr);

@@ -525,6 +525,22 @@ def test_partial_resync_bigger_than_the_replica_output_limit(cluster, kinds):
 
 
 @pairs
+def test_debug_replicate_sends_to_replicas_only(cluster, kinds):
+    """DEBUG REPLICATE (Redis's test hook): the command goes to the
+    replicas and is not run on the primary; an unknown one is the replica's
+    error, logged."""
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    assert primary.c.execute_command("DEBUG", "REPLICATE", "SET", "only-there", "1") in ("OK", True)
+    primary.c.set("after", "2")
+    wait_in_sync(primary, replica)
+    assert replica.c.get("only-there") == "1" and replica.c.get("after") == "2"
+    assert primary.c.exists("only-there") == 0
+    primary.c.execute_command("DEBUG", "REPLICATE", "fake-command-1")
+    wait_until(lambda: "fake-command-1" in replica.node.log_text(), "the replica's error logged")
+
+
+@pairs
 @pytest.mark.parametrize("behavior", ["ignore", "panic-on-replicas"])
 def test_an_error_on_the_replication_stream(cluster, kinds, behavior):
     """A command of the stream that fails on the replica (here INCRBY of a
