@@ -858,13 +858,14 @@ def test_watchdog_logs_the_stack_of_a_blocked_main_thread(tmp_path):
             assert time.monotonic() - start >= 0.95
         assert c.ping()
         text = log.read_text(errors="replace")
-        assert text.count("--- WATCHDOG TIMER EXPIRED ---") == 1
-        trace = text.split("--- WATCHDOG TIMER EXPIRED ---")[1]
+        # (a loaded machine may also hold the loop back past a period)
+        assert text.count("--- WATCHDOG TIMER EXPIRED ---") >= 1
         want = "debugCommand" if SERVER.endswith("redis-server") else "(cmd_debug+0x"
-        assert want in trace
+        assert any(want in t for t in text.split("--- WATCHDOG TIMER EXPIRED ---")[1:])
         assert c.config_set("watchdog-period", 0)
+        fired = log.read_text(errors="replace").count("--- WATCHDOG TIMER EXPIRED ---")
         c.execute_command("DEBUG", "SLEEP", "0.5")
-        assert log.read_text(errors="replace").count("--- WATCHDOG TIMER EXPIRED ---") == 1
+        assert log.read_text(errors="replace").count("--- WATCHDOG TIMER EXPIRED ---") == fired
     finally:
         proc.kill()
         proc.wait()
