@@ -652,14 +652,14 @@ int main(int argc, char **argv)
                 options = str_append_cstr(options, " \"\"");
                 have_value = 1;
             }
-        } else if (!have_option) {
-            fprintf(stderr, "Invalid argument '%s'. Options must start with '--'.\n", a);
-            str_free(options);
-            return 1;
         } else {
-            options = str_append(options, " ", 1);
+            /* (Before any "--name", words form a line of their own, as
+             * Redis reads "loglevel verbose" there.) */
+            if (have_option) {
+                options = str_append(options, " ", 1);
+            }
             options = str_append_quoted(options, a, strlen(a));
-            have_value = 1;
+            have_option = have_value = 1;
         }
     }
     if (config_load_options(options, str_len(options), err, sizeof(err)) < 0) {
