@@ -373,14 +373,7 @@ void cmd_debug(client *c)
     } else if (arg_is(c, 1, "OBJECT") && c->argc == 3) {
         debug_object(c);
     } else if (arg_is(c, 1, "CONFIG-REWRITE-FORCE-ALL") && c->argc == 2) {
-        char err[256];
-        if (!server.config_file) {
-            reply_err(c, "ERR The server is running without a config file");
-        } else if (config_rewrite(server.config_file, 1, err, sizeof(err)) < 0) {
-            reply_errf(c, "ERR CONFIG-REWRITE-FORCE-ALL failed: %s", err);
-        } else {
-            reply_ok(R(c));
-        }
+        config_rewrite_reply(c, 1);
     } else if (arg_is(c, 1, "SEGFAULT") && c->argc == 2) {
         raise(SIGSEGV); /* the crash report's own test, as Redis's */
     } else if (arg_is(c, 1, "PAUSE-CRON") && c->argc == 3) {

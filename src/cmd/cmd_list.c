@@ -632,8 +632,10 @@ void cmd_brpop(client *c)
     bpop_generic(c, LIST_TAIL);
 }
 
-/* BLMOVE / BRPOPLPUSH: served at once, or after waiting on the source. */
-static void bmove_generic(client *c, int from, int to, int timeout_at)
+/* BLMOVE / BRPOPLPUSH: served at once, or after waiting on the source;
+ * served, it goes on as LMOVE, or as RPOPLPUSH (as_rpoplpush), as in
+ * Redis. */
+static void bmove_generic(client *c, int from, int to, int timeout_at, int as_rpoplpush)
 {
     int64_t deadline;
     if (!block_parse_timeout(c, timeout_at, &deadline)) {
@@ -652,8 +654,8 @@ static void bmove_generic(client *c, int from, int to, int timeout_at)
     if (rc < 0) {
         return;
     }
-    if (rc == 1 && timeout_at == 3) {
-        sv argv[3] = {SV("RPOPLPUSH"), src, dst}; /* BRPOPLPUSH goes on as RPOPLPUSH, as in Redis */
+    if (rc == 1 && as_rpoplpush) {
+        sv argv[3] = {SV("RPOPLPUSH"), src, dst};
         propagate_also(c, argv, 3);
         return;
     }
@@ -676,12 +678,12 @@ void cmd_blmove(client *c)
     if (!parse_where(c, 3, &from) || !parse_where(c, 4, &to)) {
         return;
     }
-    bmove_generic(c, from, to, 5);
+    bmove_generic(c, from, to, 5, 0);
 }
 
 void cmd_brpoplpush(client *c)
 {
-    bmove_generic(c, LIST_TAIL, LIST_HEAD, 3);
+    bmove_generic(c, LIST_TAIL, LIST_HEAD, 3, 1);
 }
 
 /* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] */

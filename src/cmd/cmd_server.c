@@ -508,16 +508,7 @@ void cmd_config(client *c)
         alloc_reset_peak();
         reply_ok(R(c));
     } else {
-        char err[256];
-        if (!server.config_file) {
-            reply_err(c, "ERR The server is running without a config file");
-        } else if (config_rewrite(server.config_file, 0, err, sizeof(err)) < 0) {
-            log_msg(LOG_WARNING, "CONFIG REWRITE failed: %s", err);
-            reply_errf(c, "ERR Rewriting config file: %s", err);
-        } else {
-            log_msg(LOG_NOTICE, "CONFIG REWRITE executed with success.");
-            reply_ok(R(c));
-        }
+        config_rewrite_reply(c, 0);
     }
 }
 

@@ -192,7 +192,7 @@ uint32_t script_command_flags(client *c, const command *cmd)
         declared = eval_declared_flags(c, 0, &flags);
     } else if (cmd->fn == cmd_evalsha || cmd->fn == cmd_evalsha_ro) {
         declared = eval_declared_flags(c, 1, &flags);
-    } else if (command_runs_script(cmd)) { /* FCALL, FCALL_RO */
+    } else if (cmd->fn == cmd_fcall || cmd->fn == cmd_fcall_ro) {
         declared = c->argc >= 2 && script_function_flags(c->argv[1], &flags);
     } else {
         return cmd->flags;

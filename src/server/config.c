@@ -1946,17 +1946,12 @@ static int load_text(const char *path, const char *text, size_t len, int depth, 
                 char name[256];
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
-                if (d && multi_word(d) && d->set != set_replicaof) {
-                    char e[200];
-                    if (config_set_directive(d->name, "", 0, e, sizeof(e)) < 0) {
-                        snprintf(msg, sizeof(msg), "%s", e);
-                    }
-                    if (!msg[0]) {
-                        continue;
-                    }
-                }
             }
-            if (!msg[0]) {
+            if (d && multi_word(d) && d->set != set_replicaof) {
+                if (config_set_directive(d->name, "", 0, msg, sizeof(msg)) == 0) {
+                    continue;
+                }
+            } else {
                 snprintf(msg, sizeof(msg), "%s",
                          d ? "wrong number of arguments" : "Bad directive or wrong number of arguments");
             }
@@ -2289,4 +2284,24 @@ int config_rewrite(const char *path, int force_all, char *err, size_t errlen)
     alloc_free(tmp);
     str_free(content);
     return ok ? 0 : -1;
+}
+
+void config_rewrite_reply(client *c, int force_all)
+{
+    char err[256];
+    if (!server.config_file) {
+        reply_err(c, "ERR The server is running without a config file");
+    } else if (config_rewrite(server.config_file, force_all, err, sizeof(err)) < 0) {
+        if (force_all) {
+            reply_errf(c, "ERR CONFIG-REWRITE-FORCE-ALL failed: %s", err);
+            return;
+        }
+        log_msg(LOG_WARNING, "CONFIG REWRITE failed: %s", err);
+        reply_errf(c, "ERR Rewriting config file: %s", err);
+    } else {
+        if (!force_all) {
+            log_msg(LOG_NOTICE, "CONFIG REWRITE executed with success.");
+        }
+        reply_ok(R(c));
+    }
 }

@@ -772,6 +772,9 @@ int config_commit(char *err, size_t errlen);
 void config_commit_abandon(void);
 void config_defaults(void);
 int config_rewrite(const char *path, int force_all, char *err, size_t errlen);
+/* CONFIG REWRITE (force_all 0) or DEBUG CONFIG-REWRITE-FORCE-ALL (1) of
+ * the server's config file, logged and replied as Redis does each. */
+void config_rewrite_reply(client *c, int force_all);
 void config_get_matching(client *c, sv *patterns, int n);
 /* The event loop's size for maxclients, capped by the process's fd limit
  * (main.c). */

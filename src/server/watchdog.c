@@ -15,9 +15,10 @@
 #include "server/crash.h"
 #include "server/server.h"
 
+/* Made on first use, from the cron: on the main thread, after daemonize's
+ * fork (a forked child never runs the cron). */
 static timer_t timer;
-static int created; /* after a fork (daemonize) the timer is made anew */
-static pid_t created_in;
+static int created;
 static int armed;
 
 static void expired(int sig)
@@ -49,7 +50,6 @@ static int create(void)
         return -1;
     }
     created = 1;
-    created_in = getpid();
     return 0;
 }
 
@@ -72,10 +72,8 @@ void watchdog_cron(void)
         }
         return;
     }
-    if (!created || created_in != getpid()) {
-        if (create() < 0) {
-            return;
-        }
+    if (!created && create() < 0) {
+        return;
     }
     long tick = 1000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
     arm(period < 2 * tick ? 2 * tick : period);
