@@ -418,8 +418,11 @@ def test_flushall_with_save_points_saves_at_once(spawn):
         c.set("k%d" % i, "x" * 100)
     c.execute_command("DEBUG", "SLEEP", "0")
     saves = c.info("persistence")["rdb_saves"]
+    c.config_set("rdb-key-save-delay", 1000)  # 2 s of saving: still running at FLUSHALL on a loaded machine
     c.bgsave()
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
     assert c.flushall() is True
+    c.config_set("rdb-key-save-delay", 0)
     info = c.info("persistence")
     assert info["rdb_changes_since_last_save"] == 0
     assert info["rdb_saves"] == saves + 1
