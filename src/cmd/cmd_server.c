@@ -390,13 +390,14 @@ static void config_set_cmd(client *c)
     int npairs = (c->argc - 2) / 2;
     str *old = alloc_zero(sizeof(str) * (size_t)npairs);
     char err[512];
-    int failed = -1, unknown = 0;
+    int failed = -1, unknown = 0, loading = 0;
     for (int i = 0; i < npairs; i++) {
         char *name = cstr(c->argv[2 + 2 * i]);
         int found;
         old[i] = config_get_value(name, &found);
         int refused =
             found && config_is_protected(name) && !server_allows_protected(server.cfg.enable_protected_configs, c);
+        loading = found && config_denied_while_loading(name);
         alloc_free(name);
         if (!found) {
             failed = i;
@@ -406,6 +407,10 @@ static void config_set_cmd(client *c)
         if (refused) {
             failed = i;
             snprintf(err, sizeof(err), "can't set protected config");
+            break;
+        }
+        if (loading) {
+            failed = i;
             break;
         }
     }
@@ -477,6 +482,8 @@ static void config_set_cmd(client *c)
     } else if (failed < 0) {
         config_set_event(c, npairs);
         reply_ok(R(c));
+    } else if (loading) {
+        reply_err(c, "LOADING Redis is loading the dataset in memory"); /* before ERR: clients retry it */
     } else if (unknown) {
         sv n = c->argv[2 + 2 * failed];
         reply_errf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'", (int)n.len, n.ptr);

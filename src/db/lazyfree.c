@@ -34,12 +34,16 @@ static void free_node(void *n, void *ctx)
     kobj_free((kobj *)n);
 }
 
-static void free_job(job *j)
+/* Returns how many objects it freed (INFO lazyfreed_objects counts keys,
+ * as Redis: a flushed table adds its size). */
+static size_t free_job(job *j)
 {
     int table = j->table != NULL;
+    size_t n = 1;
     if (j->obj) {
         kobj_free(j->obj);
     } else {
+        n = ktable_size(j->table);
         ktable_clear(j->table, free_node, NULL);
         alloc_free(j->table);
     }
@@ -47,9 +51,10 @@ static void free_job(job *j)
     atomic_fetch_add(&finished, 1);
     if (table && signal_fd >= 0) {
         uint64_t one = 1;
-        ssize_t n = write(signal_fd, &one, sizeof(one));
-        (void)n; /* a full counter is still readable */
+        ssize_t w = write(signal_fd, &one, sizeof(one));
+        (void)w; /* a full counter is still readable */
     }
+    return n;
 }
 
 static void *work(void *arg)
@@ -69,10 +74,10 @@ static void *work(void *arg)
             tail = NULL;
         }
         pthread_mutex_unlock(&lock);
-        free_job(j);
+        size_t n = free_job(j);
         pthread_mutex_lock(&lock);
         pending--;
-        freed++;
+        freed += n;
     }
     pthread_mutex_unlock(&lock);
     return NULL;

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/str.h"
 
@@ -44,6 +45,26 @@ void rdb_load_merge(int on);
 /* The same, telling in *end where the snapshot ended: an AOF of Redis 6
  * (one file, RDB preamble) goes on with commands after it. */
 int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen);
+/* Bytes pulled on demand (a replica's diskless load reads its primary's
+ * socket): read fills buf with 1 to len bytes and returns how many, 0 at
+ * the end of the input, -1 on an error. */
+typedef struct rdb_source {
+    ssize_t (*read)(void *ctx, void *buf, size_t len);
+    void *ctx;
+} rdb_source;
+/* Where a load puts what it reads instead of the live data set (a
+ * replica's swapdb load): databases of its own (server.cfg.databases of
+ * them, empty), and each function library's code, handed over (owned). */
+typedef struct db db;
+typedef struct rdb_target {
+    db *dbs;
+    void (*library)(str code, void *ctx);
+    void *ctx;
+} rdb_target;
+/* Loads one snapshot from src, reading no byte past its CRC trailer; size
+ * is its length when known, else 0; to is NULL for the live data set.
+ * Returns 0, or -1 with a message in err. */
+int rdb_load_source(const rdb_source *src, uint64_t size, const rdb_target *to, char *err, size_t errlen);
 /* keel-check-aof: reads every value of path and keeps none, telling in
  * *end where the snapshot ended. Needs only the configuration's defaults
  * and the registered types. Returns 0, or -1 with a message in err. */

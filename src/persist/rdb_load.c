@@ -39,10 +39,19 @@
 #define RDB_TYPE_STREAM_LISTPACKS 15
 #define RDB_MAX_VERSION 12
 
-/* Input comes from a file (snapshots) or from memory (RESTORE payloads). */
+/* Input comes from a file (snapshots), from memory (RESTORE payloads) or
+ * from a source pulled on demand (a replica's diskless load), whose size
+ * may be unknown (UNKNOWN_SIZE): then nothing is allocated ahead of the
+ * bytes that back it. */
+#define UNKNOWN_SIZE UINT64_MAX
+/* Without a known size, reads grow a value by at most this much at once. */
+#define STREAM_STEP (1u << 20)
+
 typedef struct reader {
     FILE *f;
     const unsigned char *mem;
+    const rdb_source *src;
+    const rdb_target *to; /* where keys and libraries go (NULL: the server's) */
     uint64_t pos, size;
     uint64_t crc;
     char *err;
@@ -100,7 +109,15 @@ static int r_bytes(reader *r, void *buf, size_t n)
     if (n > remaining(r)) {
         return fail(r, "Unexpected end of file reading %s", "data");
     }
-    if (!r->f) {
+    if (r->src) {
+        for (size_t got = 0; got < n;) {
+            ssize_t k = r->src->read(r->src->ctx, (char *)buf + got, n - got);
+            if (k <= 0) {
+                return fail(r, "Short read: %s", k == 0 ? "end of stream" : "I/O error or timeout");
+            }
+            got += (size_t)k;
+        }
+    } else if (!r->f) {
         memcpy(buf, r->mem + r->pos, n);
     } else if (n && fread(buf, 1, n, r->f) != n) {
         return fail(r, "Short read: %s", strerror(errno));
@@ -183,6 +200,34 @@ static int r_count(reader *r, uint64_t *n, uint64_t min_bytes, const char *what)
     return 0;
 }
 
+/* len bytes as a string (owned; NULL after an error). From a source of
+ * unknown size the string grows with the bytes that arrive, so a corrupt
+ * length costs no more memory than the stream really sends. */
+static str r_blob(reader *r, uint64_t len)
+{
+    size_t first = r->size == UNKNOWN_SIZE && len > STREAM_STEP ? STREAM_STEP : (size_t)len;
+    str s = str_empty(first);
+    for (uint64_t have = 0; have < len;) {
+        size_t step = len - have > STREAM_STEP && r->size == UNKNOWN_SIZE ? STREAM_STEP : (size_t)(len - have);
+        s = str_reserve(s, step);
+        if (r_bytes(r, s + have, step) < 0) {
+            str_free(s);
+            return NULL;
+        }
+        have += step;
+        str_set_len(s, (size_t)have);
+    }
+    return s;
+}
+
+/* How many elements to make room for ahead of reading them: a count the
+ * file's size vouches for (r_count), at most 64k from a source of
+ * unknown size. */
+static size_t room_for(const reader *r, uint64_t n)
+{
+    return r->size == UNKNOWN_SIZE && n > 65536 ? 65536 : (size_t)n;
+}
+
 /* A string (owned; NULL after an error). */
 static str r_string(reader *r)
 {
@@ -224,15 +269,14 @@ static str r_string(reader *r)
                 fail(r, "Corrupt RDB: %s", "bad LZF lengths");
                 return NULL;
             }
-            unsigned char *c = alloc_mem(clen ? clen : 1);
-            if (r_bytes(r, c, clen) < 0) {
-                alloc_free(c);
+            str c = r_blob(r, clen);
+            if (!c) {
                 return NULL;
             }
             str s = str_empty(ulen);
             str_set_len(s, ulen);
             unsigned int got = lzf_decompress(c, (unsigned int)clen, s, (unsigned int)ulen);
-            alloc_free(c);
+            str_free(c);
             if (got != ulen) {
                 str_free(s);
                 fail(r, "Corrupt RDB: %s", "invalid LZF compressed string");
@@ -247,13 +291,7 @@ static str r_string(reader *r)
         fail(r, "Corrupt RDB: %s longer than the file", "string");
         return NULL;
     }
-    str s = str_empty(len);
-    str_set_len(s, len);
-    if (r_bytes(r, s, len) < 0) {
-        str_free(s);
-        return NULL;
-    }
-    return s;
+    return r_blob(r, len);
 }
 
 static sv S_(str s)
@@ -458,7 +496,7 @@ static void *load_set(reader *r, int type)
             if (!m) {
                 break;
             }
-            s = set_add_checked(r, s, S_(m), n);
+            s = set_add_checked(r, s, S_(m), room_for(r, n));
             str_free(m);
         }
     } else if (type == RDB_TYPE_SET_INTSET) {
@@ -524,7 +562,7 @@ static void *load_zset(reader *r, int type)
         if (r_count(r, &n, 2, "sorted set") < 0) {
             return NULL;
         }
-        z = zset_new(n, 0);
+        z = zset_new(room_for(r, n), 0);
         for (uint64_t i = 0; i < n && !r->failed; i++) {
             str m = r_string(r);
             double score;
@@ -1135,7 +1173,8 @@ static int load_all(reader *r)
     if (version < 1 || version > RDB_MAX_VERSION) {
         return fail(r, "Can't handle RDB format version %s", magic + 5);
     }
-    db *d = &server.dbs[0];
+    db *dbs = r->to ? r->to->dbs : server.dbs;
+    db *d = &dbs[0];
     int64_t expire = -1, now = server_ms();
     long long keys = 0;
     /* INFO rdb_last_load_keys_*: this load's, from its start. */
@@ -1192,7 +1231,7 @@ static int load_all(reader *r)
                             "databases",
                             n);
             }
-            d = &server.dbs[id];
+            d = &dbs[id];
             continue;
         }
         if (type == RDB_OPCODE_RESIZEDB) {
@@ -1203,7 +1242,7 @@ static int load_all(reader *r)
             /* Size the table once, as Redis does; a count beyond what the
              * file could hold (a key takes 3 bytes at least) is not trusted. */
             if (!check_only && a <= remaining(r) / 3 && db_size(d) == 0) {
-                ktable_reserve(&d->keys, (size_t)a);
+                ktable_reserve(&d->keys, r->size == UNKNOWN_SIZE && a > (1u << 20) ? (1u << 20) : (size_t)a);
             }
             continue;
         }
@@ -1232,6 +1271,10 @@ static int load_all(reader *r)
                 str_free(code);
                 continue;
             }
+            if (r->to) {
+                r->to->library(code, r->to->ctx);
+                continue;
+            }
             str err = NULL;
             int rc = script_functions_load_code(code, str_len(code), merge_existing, &err);
             str_free(code);
@@ -1256,9 +1299,10 @@ static int load_all(reader *r)
         }
         /* Every 1024 keys or loading-process-events-interval-bytes,
          * whichever comes first. */
-        if (r->f && ((++keys & 1023) == 0 || r->pos - reported >= (uint64_t)server.cfg.loading_events_interval)) {
+        if ((r->f || r->src) &&
+            ((++keys & 1023) == 0 || r->pos - reported >= (uint64_t)server.cfg.loading_events_interval)) {
             reported = r->pos;
-            persistence_loading_progress((long long)r->pos, (long long)r->size);
+            persistence_loading_progress((long long)r->pos, r->size == UNKNOWN_SIZE ? 0 : (long long)r->size);
         }
         str key = r_string(r);
         if (!key) {
@@ -1337,11 +1381,17 @@ int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen)
         fclose(f);
         return -1;
     }
-    reader r = {f, NULL, 0, (uint64_t)st.st_size, 0, err, errlen, 0};
+    reader r = {f, NULL, NULL, NULL, 0, (uint64_t)st.st_size, 0, err, errlen, 0};
     int rc = load_all(&r);
     fclose(f);
     *end = r.pos;
     return rc < 0 ? -1 : 0;
+}
+
+int rdb_load_source(const rdb_source *src, uint64_t size, const rdb_target *to, char *err, size_t errlen)
+{
+    reader r = {NULL, NULL, src, to, 0, size ? size : UNKNOWN_SIZE, 0, err, errlen, 0};
+    return load_all(&r) < 0 ? -1 : 0;
 }
 
 int rdb_check_file(const char *path, uint64_t *end, char *err, size_t errlen)
@@ -1384,7 +1434,7 @@ int rdb_parse_functions(const char *payload, size_t len, void (*fn)(const char *
         return -1;
     }
     char why[256];
-    reader r = {NULL, p, 0, len - 10, 0, why, sizeof(why), 0};
+    reader r = {NULL, p, NULL, NULL, 0, len - 10, 0, why, sizeof(why), 0};
     while (r.pos < r.size) {
         unsigned char op;
         if (r_byte(&r, &op) < 0 || op != RDB_OPCODE_FUNCTION2) {
@@ -1409,7 +1459,7 @@ kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire,
         return NULL;
     }
     char why[256];
-    reader r = {NULL, p, 0, len - 10, 0, why, sizeof(why), 0};
+    reader r = {NULL, p, NULL, NULL, 0, len - 10, 0, why, sizeof(why), 0};
     unsigned char type;
     int skip = 0;
     kobj *o = NULL;

@@ -2,12 +2,13 @@
  * AUTH, REPLCONF, PSYNC) asks to continue our history from its offset, and
  * the primary either continues (+CONTINUE) or sends a snapshot
  * (+FULLRESYNC, then the RDB as a sized bulk or with an EOF mark), which is
- * written to a temporary file and loaded whole before the link becomes the
- * master client. The master client's commands run like any client's but
- * reply to nobody; the bytes they came in are passed on unchanged to our
- * own replicas and the backlog, so offsets stay the primary's. */
+ * written to a temporary file and loaded whole, or (repl-diskless-load)
+ * loaded as it arrives, before the link becomes the master client. The master client's commands run like any client's
+ * but reply to nobody; the bytes they came in are passed on unchanged to our own replicas and the backlog, so offsets
+ * stay the primary's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "net/conn.h"
 #include "net/sock.h"
 #include "persist/aof.h"
+#include "persist/rdb.h"
 #include "persist/snapshot.h"
 #include "repl/repl.h"
 #include "server/block.h"
@@ -54,6 +56,9 @@ static struct {
     long long size, done;
     int tmp_fd;
     char tmp_path[64];
+    int diskless;      /* this transfer is loaded from the socket */
+    int loading;       /* ...and the load is running (its reads watch the timeout) */
+    unsigned long gen; /* counts connections closed: a load sees its own go */
     int64_t sync_start_ms;
     /* The master client's stream inside MULTI waits for EXEC. */
     str multi_bytes;
@@ -77,6 +82,7 @@ static void link_read(ev_loop *l, int fd, void *data, int mask);
 /* Drops the connection (not the master client) and the transfer file. */
 static void link_close(void)
 {
+    lnk.gen++;
     if (lnk.fd >= 0) {
         ev_del(server.loop, lnk.fd, EV_READABLE | EV_WRITABLE);
         tls_conn_free(lnk.tls);
@@ -193,6 +199,25 @@ static void become_connected(const char *rest, size_t len);
 static void transfer_bytes(const char *p, size_t len);
 
 /* The reply of one handshake step. Returns 0 when the link was dropped. */
+/* repl-diskless-load: swapdb always loads from the socket (the old data
+ * waits aside), on-empty-db only when there is nothing to lose. */
+static int diskless_load_wanted(void)
+{
+    const char *how = server.cfg.repl_diskless_load;
+    if (strcmp(how, "swapdb") == 0) {
+        return 1;
+    }
+    if (strcmp(how, "on-empty-db") != 0) {
+        return 0;
+    }
+    for (int i = 0; i < server.cfg.databases; i++) {
+        if (db_size(&server.dbs[i]) > 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int handshake_reply(const char *line)
 {
     switch (lnk.step) {
@@ -241,6 +266,10 @@ static int handshake_reply(const char *line)
             lnk.have_header = 0;
             lnk.done = 0;
             lnk.sync_start_ms = server_ms();
+            lnk.diskless = diskless_load_wanted();
+            if (lnk.diskless) {
+                return 1;
+            }
             snprintf(lnk.tmp_path, sizeof(lnk.tmp_path), "temp-%lld.%d.rdb", (long long)(server_ms() / 1000),
                      (int)getpid());
             lnk.tmp_fd = open(lnk.tmp_path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
@@ -348,6 +377,7 @@ static void handshake_input(void)
 /* ---- the snapshot ---- */
 
 static void transfer_done(void);
+static void diskless_load(const char *p, size_t len);
 
 static void transfer_bytes(const char *p, size_t len)
 {
@@ -385,7 +415,8 @@ static void transfer_bytes(const char *p, size_t len)
             lnk.eof_mode = 1;
             memcpy(lnk.eof_mark, h + 5, EOF_MARK_LEN);
             memset(lnk.tail, 0, sizeof(lnk.tail));
-            log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+            log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF %s",
+                    lnk.diskless ? "to parser" : "to disk");
         } else {
             char *end;
             lnk.size = strtoll(h + 1, &end, 10);
@@ -394,13 +425,18 @@ static void transfer_bytes(const char *p, size_t len)
                 return;
             }
             lnk.eof_mode = 0;
-            log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: receiving %lld bytes from master to disk", lnk.size);
+            log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: receiving %lld bytes from master %s", lnk.size,
+                    lnk.diskless ? "to parser" : "to disk");
         }
         str_free(lnk.in);
         lnk.in = NULL;
         lnk.have_header = 1;
     }
     if (!lnk.have_header || lnk.state != LINK_TRANSFER) {
+        return;
+    }
+    if (lnk.diskless) {
+        diskless_load(p, len);
         return;
     }
     size_t take = len;
@@ -460,30 +496,187 @@ static void transfer_bytes(const char *p, size_t len)
     str_free(after);
 }
 
+/* Before the new data set loads: loading serves events (clients get
+ * -LOADING), so the stream that follows must wait in the socket until the
+ * master client reads it; our own snapshot and sub-replicas would describe
+ * the old data. */
+static void sync_load_begins(int flushing)
+{
+    ev_del(server.loop, lnk.fd, EV_READABLE);
+    if (flushing) {
+        log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Flushing old data");
+    }
+    if (snapshot_running()) {
+        snapshot_abort();
+    }
+    repl_drop_replicas();
+    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory");
+}
+
+static void sync_load_finished(void);
+
 static void transfer_done(void)
 {
-    /* Loading serves events (clients get -LOADING): the stream that
-     * follows must wait in the socket until the master client reads it. */
-    ev_del(server.loop, lnk.fd, EV_READABLE);
     if (fsync(lnk.tmp_fd) < 0) {
         log_msg(LOG_WARNING, "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: %s",
                 strerror(errno));
     }
     close(lnk.tmp_fd);
     lnk.tmp_fd = -1;
-    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Flushing old data");
-    /* Our own snapshot or sub-replicas would describe the old data. */
-    if (snapshot_running()) {
-        snapshot_abort();
-    }
-    repl_drop_replicas();
-    log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory");
+    sync_load_begins(1);
     if (persistence_load_replacement(lnk.tmp_path) < 0) {
         log_msg(LOG_WARNING, "Failed trying to load the MASTER synchronization DB from disk");
         unlink(lnk.tmp_path);
         link_retry(NULL);
         return;
     }
+    sync_load_finished();
+}
+
+/* ---- diskless load: the snapshot parsed straight from the socket ---- */
+
+/* What the loader reads through: bytes taken from the socket as it asks,
+ * never past a sized snapshot's end (the stream may follow it at once). */
+typedef struct wire {
+    str buf; /* read from the socket, from pos not yet given */
+    size_t pos;
+    unsigned long gen;      /* the connection this load reads */
+    long long left_to_read; /* a sized snapshot's bytes not read yet (-1: EOF mark mode) */
+} wire;
+
+/* Waits up to 100 ms for the socket, then gives the event loop a turn;
+ * -1 once repl-timeout has passed without a byte. */
+static int wire_wait(void)
+{
+    struct pollfd pf = {.fd = lnk.fd, .events = lnk.tls && tls_read_wants_write(lnk.tls) ? POLLOUT : POLLIN};
+    if (poll(&pf, 1, 100) == 0) {
+        persistence_loading_progress(lnk.done, lnk.eof_mode ? 0 : lnk.size);
+    }
+    if (server_ms() - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
+        log_msg(LOG_WARNING, "Timeout receiving bulk data from MASTER... If the problem persists try to set the "
+                             "'repl-timeout' parameter in redis.conf to a larger value.");
+        return -1;
+    }
+    return 0;
+}
+
+static ssize_t wire_read(void *ctx, void *out, size_t len)
+{
+    wire *w = ctx;
+    while (w->pos == str_len(w->buf)) {
+        if (lnk.gen != w->gen) {
+            return -1; /* the link was dropped while events ran */
+        }
+        size_t want = 64 * 1024;
+        if (w->left_to_read >= 0 && (long long)want > w->left_to_read) {
+            want = (size_t)w->left_to_read;
+        }
+        if (want == 0) {
+            return 0;
+        }
+        str_clear(w->buf);
+        w->pos = 0;
+        w->buf = str_reserve(w->buf, want);
+        ssize_t n = conn_read(lnk.fd, lnk.tls, w->buf, want);
+        if (n > 0) {
+            str_set_len(w->buf, (size_t)n);
+            lnk.last_io_ms = server_ms();
+            server.stats.net_repl_input_bytes += n;
+            if (w->left_to_read >= 0) {
+                w->left_to_read -= n;
+            }
+            break;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            log_msg(LOG_WARNING, "I/O error trying to sync with MASTER: %s",
+                    n == 0 ? "connection lost" : strerror(errno));
+            return n == 0 ? 0 : -1;
+        }
+        if (wire_wait() < 0) {
+            return -1;
+        }
+    }
+    size_t have = str_len(w->buf) - w->pos;
+    size_t take = have < len ? have : len;
+    memcpy(out, w->buf + w->pos, take);
+    w->pos += take;
+    lnk.done += (long long)take;
+    return (ssize_t)take;
+}
+
+/* Loads the snapshot as it arrives; p holds its first bytes (and, when
+ * sized, maybe the start of the stream after it). */
+static void diskless_load(const char *p, size_t len)
+{
+    int swap = strcmp(server.cfg.repl_diskless_load, "swapdb") == 0;
+    size_t first = len;
+    if (!lnk.eof_mode && (long long)first > lnk.size) {
+        first = (size_t)lnk.size;
+    }
+    wire w = {str_new(p, first), 0, lnk.gen, lnk.eof_mode ? -1 : lnk.size - (long long)first};
+    str after = len > first ? str_new(p + first, len - first) : NULL;
+    /* A snapshot of the history we already hold (the primary's ID is
+     * ours): the old data set is an earlier point of it, served while the
+     * new one loads, as Redis 7's async loading. */
+    int async = swap && memcmp(repl.replid, lnk.new_replid, 40) == 0;
+    sync_load_begins(!swap);
+    rdb_source src = {wire_read, &w};
+    lnk.loading = 1;
+    int rc = persistence_load_stream(&src, lnk.eof_mode ? 0 : (uint64_t)lnk.size, swap, async);
+    lnk.loading = 0;
+    if (lnk.gen != w.gen) {
+        /* The link was dropped while events ran (its reads then failed). */
+        persistence_load_stream_end(rc == 0);
+        str_free(w.buf);
+        str_free(after);
+        return;
+    }
+    const char *why = NULL;
+    if (rc == 0 && lnk.eof_mode) {
+        char mark[EOF_MARK_LEN];
+        size_t got = 0;
+        while (got < EOF_MARK_LEN) {
+            ssize_t n = wire_read(&w, mark + got, EOF_MARK_LEN - got);
+            if (n <= 0) {
+                break;
+            }
+            got += (size_t)n;
+        }
+        if (got < EOF_MARK_LEN || memcmp(mark, lnk.eof_mark, EOF_MARK_LEN) != 0) {
+            why = "Replication stream EOF marker is broken";
+        }
+    } else if (rc == 0 && (w.left_to_read > 0 || w.pos < str_len(w.buf))) {
+        why = "The master's RDB payload is longer than its snapshot";
+    }
+    if (rc == 0 && why) {
+        log_msg(LOG_WARNING, "%s", why);
+        rc = -1;
+    }
+    persistence_load_stream_end(rc == 0);
+    if (rc < 0) {
+        str_free(w.buf);
+        str_free(after);
+        link_retry(NULL);
+        return;
+    }
+    /* Bytes of the stream that came with the snapshot's end. */
+    if (w.pos < str_len(w.buf)) {
+        str rest = str_new(w.buf + w.pos, str_len(w.buf) - w.pos);
+        if (after) {
+            rest = str_append(rest, after, str_len(after));
+        }
+        str_free(after);
+        after = rest;
+    }
+    str_free(w.buf);
+    sync_load_finished();
+    become_connected(after ? after : "", after ? str_len(after) : 0);
+    str_free(after);
+}
+
+/* The new data set is in: our history is the primary's from here. */
+static void sync_load_finished(void)
+{
     memcpy(repl.replid, lnk.new_replid, 41);
     repl.replid2[0] = '\0';
     repl.second_offset = -1;
@@ -820,7 +1013,7 @@ void repl_replica_cron(void)
         now - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
         link_retry("Timeout connecting to the MASTER...");
     }
-    if (lnk.state == LINK_TRANSFER && now - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
+    if (lnk.state == LINK_TRANSFER && !lnk.loading && now - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
         link_retry("Timeout receiving bulk data from MASTER... If the problem persists try to set the "
                    "'repl-timeout' parameter in redis.conf to a larger value.");
     }

@@ -40,8 +40,9 @@ enum { CFG_BOOL, CFG_INT, CFG_LL, CFG_MEM, CFG_UMEM, CFG_STR, CFG_ENUM, CFG_SPEC
 
 /* flags: CONFIG SET needs enable-protected-configs to allow the client;
  * a hidden (debug) parameter answers CONFIG GET only when named exactly,
- * never a glob, as in Redis. */
-enum { CFG_PROTECTED = 1, CFG_HIDDEN = 2 };
+ * never a glob, as in Redis; CONFIG SET refuses a deny-loading one with
+ * -LOADING while a data set loads (sync or async). */
+enum { CFG_PROTECTED = 1, CFG_HIDDEN = 2, CFG_DENY_LOADING = 4 };
 
 /* A directive's words and the value each stands for, in Redis's order
  * (its error text lists them so). Words may share a value: CONFIG GET
@@ -69,7 +70,7 @@ struct config_def {
     str (*get)(void);
     /* Called after a successful change (runtime or start-up). */
     void (*apply)(void);
-    int flags; /* CFG_PROTECTED, CFG_HIDDEN */
+    int flags; /* CFG_PROTECTED, CFG_HIDDEN, CFG_DENY_LOADING */
 };
 
 static const config_enum enum_yes_no[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
@@ -1231,7 +1232,7 @@ static config_def defs[] = {
     {"lazyfree-lazy-server-del", NULL, CFG_BOOL, S(lazyfree_lazy_server_del), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"notify-keyspace-events", NULL, CFG_SPECIAL, NULL, 0, 0, "", 1, NULL, set_notify, get_notify, NULL},
     {"save", NULL, CFG_STR, S(save), 0, 0, "3600 1 300 100 60 10000", 1, NULL, NULL, NULL, NULL},
-    {"appendonly", NULL, CFG_BOOL, S(appendonly), 0, 1, "no", 1, NULL, NULL, NULL, apply_appendonly},
+    {"appendonly", NULL, CFG_BOOL, S(appendonly), 0, 1, "no", 1, NULL, NULL, NULL, apply_appendonly, CFG_DENY_LOADING},
     {"appendfsync", NULL, CFG_STR, S(appendfsync), 0, 0, "everysec", 1, enum_appendfsync, NULL, NULL, NULL},
     {"appendfilename", NULL, CFG_STR, S(appendfilename), 0, 0, "appendonly.aof", 0, NULL, NULL, NULL, NULL},
     {"appenddirname", NULL, CFG_STR, S(appenddirname), 0, 0, "appendonlydir", 0, NULL, NULL, NULL, NULL},
@@ -1712,6 +1713,12 @@ int config_is_protected(const char *name)
 {
     config_def *d = find_def(name);
     return d ? (d->flags & CFG_PROTECTED) != 0 : module_config_protected(name);
+}
+
+int config_denied_while_loading(const char *name)
+{
+    config_def *d = find_def(name);
+    return d && (d->flags & CFG_DENY_LOADING) && (server.loading || server.async_loading);
 }
 
 str config_get_value(const char *name, int *found)

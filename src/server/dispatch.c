@@ -470,7 +470,8 @@ void dispatch(client *c)
     if (!refusal) {
         refusal = replica_refusal(c, flags);
     }
-    if (!refusal && server.loading && !(cmd->flags & CMD_LOADING)) {
+    if (!refusal && ((server.loading && !(cmd->flags & CMD_LOADING)) ||
+                     (server.async_loading && (cmd->flags & CMD_NO_ASYNC_LOADING)))) {
         refusal = "LOADING Redis is loading the dataset in memory";
     }
     if (refusal) {

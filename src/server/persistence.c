@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "db/lazyfree.h"
 #include "module/module.h"
 #include "persist/aof.h"
 #include "persist/rdb.h"
@@ -22,6 +24,7 @@
 #include "server/persistence.h"
 
 static void clear_all(void);
+static void clear_all_how(int lazy);
 
 static int last_save_ok = 1;
 static long long rdb_saves;
@@ -298,7 +301,7 @@ int persistence_load_replacement(const char *path)
                 rdb_path(), strerror(errno));
         return -1;
     }
-    clear_all();
+    clear_all_how(server.cfg.replica_lazy_flush);
     char err[512];
     server.loading = 1;
     server.loading_start_ms = server_ms();
@@ -320,7 +323,7 @@ void persistence_loading_progress(long long done, long long total)
     server.loading_done = done;
     server.loading_total = total;
     module_event_loading_progress(done, total);
-    if (!server.loading) {
+    if (!server.loading && !server.async_loading) {
         return; /* DEBUG RELOAD: inside a command, no events may run */
     }
     int64_t now = util_mono_us() / 1000;
@@ -345,16 +348,128 @@ int persistence_save_points_set(void)
 }
 
 /* Empties every database and the function libraries (DEBUG RELOAD). */
-static void clear_all(void)
+/* Frees a table taken out of a db: a big one off the main thread. */
+static void free_table(ktable *t)
+{
+    ktable *own = alloc_mem(sizeof(*own));
+    *own = *t;
+    lazyfree_table(own);
+}
+
+/* Empties every database, each key's watchers and trackers told; with
+ * lazy (replica-lazy-flush) the tables are freed off the main thread. */
+static void clear_all_how(int lazy)
 {
     module_event_flush(1, -1, 1);
     for (int i = 0; i < server.cfg.databases; i++) {
-        server_key_written(&server.dbs[i], (sv){NULL, 0}, NULL); /* before: trackers of existing keys */
-        watch_db_replaced(&server.dbs[i], NULL);
-        db_clear(&server.dbs[i]);
+        db *d = &server.dbs[i];
+        server_key_written(d, (sv){NULL, 0}, NULL); /* before: trackers of existing keys */
+        watch_db_replaced(d, NULL);
+        if (lazy && db_size(d) > 0) {
+            ktable t;
+            size_t expires;
+            db_take(d, &t, &expires);
+            free_table(&t);
+        } else {
+            db_clear(d);
+        }
     }
     script_functions_clear();
     module_event_flush(0, -1, 1);
+}
+
+static void clear_all(void)
+{
+    clear_all_how(0);
+}
+
+/* A swapdb load's own databases and libraries, swapped in at its end. */
+static struct {
+    db *dbs;
+    str *libs;
+    size_t nlibs;
+} incoming;
+
+static void incoming_library(str code, void *ctx)
+{
+    (void)ctx;
+    incoming.libs = alloc_resize(incoming.libs, (incoming.nlibs + 1) * sizeof(str));
+    incoming.libs[incoming.nlibs++] = code;
+}
+
+int persistence_load_stream(const rdb_source *src, uint64_t size, int swap, int async)
+{
+    rdb_target to = {NULL, incoming_library, NULL};
+    if (swap) {
+        incoming.dbs = alloc_mem((size_t)server.cfg.databases * sizeof(db));
+        for (int i = 0; i < server.cfg.databases; i++) {
+            db_init(&incoming.dbs[i], i);
+        }
+        to.dbs = incoming.dbs;
+    } else {
+        clear_all_how(server.cfg.replica_lazy_flush);
+    }
+    char err[512];
+    if (swap && async) {
+        server.async_loading = 1;
+    } else {
+        server.loading = 1;
+    }
+    server.loading_start_ms = server_ms();
+    module_event_loading(2); /* REPL_START */
+    int rc = rdb_load_source(src, size, swap ? &to : NULL, err, sizeof(err));
+    module_event_loading(rc != 0 ? 4 : 3);
+    server.loading = server.async_loading = 0;
+    if (rc != 0) {
+        log_msg(LOG_WARNING, "Error loading the DB received from the master: %s", err);
+        log_msg(LOG_WARNING, "Failed trying to load the MASTER synchronization DB from socket, check server logs.");
+    }
+    return rc;
+}
+
+void persistence_load_stream_end(int ok)
+{
+    if (!incoming.dbs) {
+        if (!ok) {
+            clear_all_how(1); /* never serve half a data set */
+        }
+        return;
+    }
+    if (ok) {
+        log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+        module_event_flush(1, -1, 1);
+        script_functions_clear();
+        for (size_t i = 0; i < incoming.nlibs; i++) {
+            str err = NULL;
+            if (script_functions_load_code(incoming.libs[i], str_len(incoming.libs[i]), 0, &err) < 0) {
+                log_msg(LOG_WARNING, "Can't load a function library of the master's: %s", err ? err : "");
+            }
+            str_free(err);
+        }
+    } else {
+        log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Discarding the half-loaded data set, the old one stays");
+    }
+    for (int i = 0; i < server.cfg.databases; i++) {
+        if (ok) {
+            db *d = &server.dbs[i];
+            server_key_written(d, (sv){NULL, 0}, NULL);
+            watch_db_replaced(d, NULL);
+            db_swap(d, &incoming.dbs[i]);
+        }
+        ktable t;
+        size_t expires;
+        db_take(&incoming.dbs[i], &t, &expires);
+        free_table(&t);
+    }
+    if (ok) {
+        module_event_flush(0, -1, 1);
+    }
+    for (size_t i = 0; i < incoming.nlibs; i++) {
+        str_free(incoming.libs[i]);
+    }
+    alloc_free(incoming.libs);
+    alloc_free(incoming.dbs);
+    memset(&incoming, 0, sizeof(incoming));
 }
 
 /* SAVE */
@@ -430,7 +545,7 @@ void persistence_debug_reload(client *c)
 
 str persistence_info(str s)
 {
-    s = str_printf(s, "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n", server.loading);
+    s = str_printf(s, "# Persistence\r\nloading:%d\r\nasync_loading:%d\r\n", server.loading, server.async_loading);
     if (server.loading) {
         int64_t elapsed = server_ms() - server.loading_start_ms;
         double perc = server.loading_total ? 100.0 * (double)server.loading_done / (double)server.loading_total : 0;

@@ -13,6 +13,17 @@ int persistence_load(void);
 /* Replaces the dataset with the snapshot a primary sent (renamed to
  * dbfilename first, as Redis does); -1 leaves the databases empty. */
 int persistence_load_replacement(const char *path);
+/* A replica's diskless load (repl-diskless-load): loads the snapshot from
+ * src as it arrives (size: its length, 0 when unknown). Without swap the
+ * databases are emptied first; with swap (swapdb) the load fills
+ * databases of its own, and with async the old data set is served
+ * meanwhile (INFO async_loading) instead of -LOADING.
+ * persistence_load_stream_end must follow: with ok the new data set
+ * replaces the old; without, a swap load is dropped and the old stays,
+ * other loads leave the databases empty. */
+typedef struct rdb_source rdb_source;
+int persistence_load_stream(const rdb_source *src, uint64_t size, int swap, int async);
+void persistence_load_stream_end(int ok);
 /* Loaders report their progress (bytes done of total) every so often;
  * during start-up this also serves clients (with -LOADING). */
 void persistence_loading_progress(long long done, long long total);

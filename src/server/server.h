@@ -399,6 +399,10 @@ typedef struct server_state {
     int sentinel_mode;
     /* Loading the dataset at start-up: clients are served -LOADING. */
     int loading;
+    /* A replica's swapdb load of a snapshot of the same history: the old
+     * data set is served meanwhile, commands flagged no-async-loading
+     * are refused -LOADING. */
+    int async_loading;
     int64_t loading_start_ms;
     long long loading_total, loading_done;
 } server_state;
@@ -762,6 +766,8 @@ str config_get_value(const char *name, int *found);
 /* A config CONFIG SET refuses unless enable-protected-configs allows the
  * client (dir, dbfilename: they choose where the server writes files). */
 int config_is_protected(const char *name);
+/* appendonly cannot change while a data set loads (sync or async). */
+int config_denied_while_loading(const char *name);
 /* Directives whose change takes effect once per CONFIG SET, after all its
  * pairs are set (the TLS files: a new certificate and its key are only
  * valid together). config_commit applies them: -1 with err when that

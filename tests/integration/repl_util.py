@@ -9,8 +9,10 @@ Every server gets its own --dir, `--save ""`, `--enable-debug-command yes`
 (Redis waits 5 s by default before a diskless full sync starts, hoping more
 replicas join)."""
 import os
+import random
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -345,3 +347,152 @@ def assert_same_data(primary, replica, dbs, exact=True):
     assert rk == pk
     assert rd == pd
     assert pd != "0" * 40 or not before["data"]
+
+
+# ---------------------------------------------------------------- datasets
+
+DBS = (0, 1, 3, 15)
+LIB = ("#!lua name=repllib\n"
+       "redis.register_function('repl_echo', function(keys, args) return args[1] end)\n"
+       "redis.register_function{function_name='repl_get', callback=function(keys, args) "
+       "return redis.call('GET', keys[1]) end, flags={'no-writes'}}\n")
+
+
+def preload(peer):
+    """Every type and encoding in db 0 (strings: short, empty, binary,
+    integers, 300 KB random, compressible; lists, hashes, sorted sets small
+    and big; sets as intset, small and big; streams with deleted entries, two
+    groups, consumers with and without pending entries), TTLs, more keys (some
+    with db 0's names) in dbs 1, 3 and 15, a function library."""
+    rng = random.Random(20240611)
+    c = peer.bytes_client(0)
+    p = c.pipeline(transaction=False)
+    p.set("s:short", "hello")
+    p.set("s:empty", "")
+    p.set(b"s:bin\x00\xff", b"\x00\r\n\xff binary")
+    for v in ("0", "-1", "127", "32767", "2147483648", str(2**63 - 1), str(-2**63), "007", "1.5", "-0"):
+        p.set("s:int:" + v, v)
+    p.incrby("s:counter", 41)
+    p.set("s:big", rng.randbytes(300_000))
+    p.set("s:lzf", "ab" * 20_000)
+    p.rpush("l:small", "a", "1", "-99", "", "x" * 100)
+    p.rpush("l:big", *[str(i) if i % 3 == 0 else "item-%d" % i for i in range(5000)])
+    p.hset("h:small", mapping={"f": "v", "n": 12, "e": ""})
+    p.hset("h:big", mapping={"field:%d" % i: "v" * (i % 70) for i in range(1000)})
+    p.sadd("set:int", *range(-5, 300))
+    p.sadd("set:small", "a", "b", "c")
+    p.sadd("set:big", *["m%d" % i for i in range(2000)])
+    p.zadd("z:small", {"a": 1, "b": -2.5, "c": float("inf"), "d": float("-inf")})
+    p.zadd("z:big", {"m%d" % i: i * 0.25 for i in range(1000)})
+    p.set("t:px", "x", px=3_600_000)
+    p.expire("l:small", 7200)
+    p.expireat("h:small", int(time.time()) + 86400)
+    p.pexpire("z:big", 5_000_000)
+    p.execute()
+    x = c.execute_command
+    for i in range(1, 21):
+        x("XADD", "x:s", "%d-%d" % (1000 + i, i), "f", "v%d" % i, "n", i)
+    x("XDEL", "x:s", "1005-5")
+    x("XGROUP", "CREATE", "x:s", "g1", "0")
+    x("XGROUP", "CREATE", "x:s", "g2", "$")
+    x("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "4", "STREAMS", "x:s", ">")
+    x("XREADGROUP", "GROUP", "g1", "bob", "COUNT", "3", "STREAMS", "x:s", ">")
+    x("XACK", "x:s", "g1", "1002-2")
+    x("XGROUP", "CREATECONSUMER", "x:s", "g1", "carol")
+    p = c.pipeline(transaction=False)
+    for i in range(1, 1201):
+        p.execute_command("XADD", "x:big", "%d-0" % (10**12 + i), "f%d" % (i // 100), i, "pad", "p" * (i % 30))
+    p.execute()
+    x("EXPIRE", "x:big", 100_000)
+    x("FUNCTION", "LOAD", LIB)
+    for db in (1, 3, 15):
+        d = peer.bytes_client(db)
+        d.set("s:short", "db%d" % db)
+        d.rpush("l:db", *range(db + 1))
+        d.hset("h:db", mapping={"db": db})
+        d.set("t:db", "x", ex=1000 * db)
+        d.close()
+    c.close()
+
+
+# ---------------------------------------------------------------- a fake primary
+
+def read_command(f):
+    """One RESP array of bulk strings, names upper-cased."""
+    line = f.readline()
+    if not line.startswith(b"*"):
+        raise OSError("closed or not RESP: %r" % line)
+    args = []
+    for _ in range(int(line[1:])):
+        n = int(f.readline()[1:])
+        args.append(f.read(n + 2)[:-2])
+    args[0] = args[0].upper()
+    return args
+
+
+class FakePrimary:
+    """Accepts replicas, answers the handshake, then runs `serve(conn)`
+    for the snapshot part; counts the connections it got."""
+
+    def __init__(self, serve):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((HOST, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.serve = serve
+        self.connections = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            try:
+                conn.settimeout(5)
+                self.handshake(conn)
+                self.serve(conn)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def handshake(self, conn):
+        f = conn.makefile("rb")
+        while True:
+            cmd = read_command(f)
+            if cmd[0] == b"PING":
+                conn.sendall(b"+PONG\r\n")
+            elif cmd[0] in (b"REPLCONF", b"AUTH"):
+                conn.sendall(b"+OK\r\n")
+            elif cmd[0] == b"PSYNC":
+                conn.sendall(b"+FULLRESYNC " + b"a" * 40 + b" 0\r\n")
+                return
+            else:
+                raise OSError("unexpected %r" % cmd)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def valid_rdb(cluster):
+    """A real snapshot with two keys, from a scratch Keel server."""
+    p = cluster.start("keel")
+    p.c.mset({"x": "1", "y": "2"})
+    raw = Raw(p.port)
+    raw.send("SYNC")
+    line = raw.line()
+    while line == b"":
+        line = raw.line()
+    assert line.startswith(b"$")
+    data = raw.exact(int(line[1:]))
+    raw.close()
+    return data

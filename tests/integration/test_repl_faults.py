@@ -1,113 +1,44 @@
 """Replication under bad peers: a fake primary (a Python socket server that
 speaks the handshake) sends a truncated snapshot, a corrupt one, or garbage
-instead of one; a fake replica asks for the stream and stops reading. The
-server must keep serving, report the link down, retry, never serve half a
-dataset, and drop a replica that does not read. Keel only (the fake peers
+instead of one, to a replica that writes it to disk or (repl-diskless-load)
+parses it from the socket; a fake replica asks for the stream and stops
+reading. The server must keep serving, report the link down, retry, never
+serve half a dataset (with swapdb: keep the old one), never allocate what a
+length only claims, and drop a replica that does not read. Keel only (the fake peers
 script one side of the protocol)."""
 import contextlib
-import socket
+import os
 import threading
 import time
 
+import pytest
+import redis
+
 from persist_util import TempDirs, removal_fixture
-from repl_util import HOST, Raw, cluster_fixture, wait_until
+from repl_util import HOST, FakePrimary, Raw, cluster_fixture, valid_rdb, wait_until
 
 mkdir = TempDirs("keel-repl-faults-")
 _remove_tmpdirs = removal_fixture(mkdir)
 
 cluster = cluster_fixture(mkdir)
 
-
-def read_command(f):
-    """One RESP array of bulk strings, names upper-cased."""
-    line = f.readline()
-    if not line.startswith(b"*"):
-        raise OSError("closed or not RESP: %r" % line)
-    args = []
-    for _ in range(int(line[1:])):
-        n = int(f.readline()[1:])
-        args.append(f.read(n + 2)[:-2])
-    args[0] = args[0].upper()
-    return args
-
-
-class FakePrimary:
-    """Accepts replicas, answers the handshake, then runs `serve(conn)`
-    for the snapshot part; counts the connections it got."""
-
-    def __init__(self, serve):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((HOST, 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.serve = serve
-        self.connections = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            try:
-                conn.settimeout(5)
-                self.handshake(conn)
-                self.serve(conn)
-            except OSError:
-                pass
-            finally:
-                conn.close()
-
-    def handshake(self, conn):
-        f = conn.makefile("rb")
-        while True:
-            cmd = read_command(f)
-            if cmd[0] == b"PING":
-                conn.sendall(b"+PONG\r\n")
-            elif cmd[0] in (b"REPLCONF", b"AUTH"):
-                conn.sendall(b"+OK\r\n")
-            elif cmd[0] == b"PSYNC":
-                conn.sendall(b"+FULLRESYNC " + b"a" * 40 + b" 0\r\n")
-                return
-            else:
-                raise OSError("unexpected %r" % cmd)
-
-    def close(self):
-        self.stop = True
-        self.thread.join(2)
-        self.sock.close()
-
-
-def valid_rdb(cluster):
-    """A real snapshot with two keys, from a scratch Keel server."""
-    p = cluster.start("keel")
-    p.c.mset({"x": "1", "y": "2"})
-    raw = Raw(p.port)
-    raw.send("SYNC")
-    line = raw.line()
-    while line == b"":
-        line = raw.line()
-    assert line.startswith(b"$")
-    data = raw.exact(int(line[1:]))
-    raw.close()
-    return data
+MY_LIB = "#!lua name=mine\nredis.register_function{function_name='mine', callback=function() return 'old' end, " \
+    "flags={'no-writes'}}"
+MARK = b"m" * 40
 
 
 @contextlib.contextmanager
-def replica_of_fake(cluster, serve):
-    """A Keel server with data of its own, told to replicate a fake primary
-    that runs serve(conn) after the handshake; yields it once it has tried
-    twice (so the first failure was handled and a retry began)."""
+def replica_of_fake(cluster, serve, *args, own_data=True):
+    """A Keel server started with args, with data of its own (a key and a
+    function library) unless own_data is false, told to replicate a fake
+    primary that runs serve(conn) after the handshake; yields it once it
+    has tried twice (so the first failure was handled and a retry began)."""
     fake = FakePrimary(serve)
     try:
-        r = cluster.start("keel")
-        r.c.set("mine", "old data")
+        r = cluster.start("keel", *args)
+        if own_data:
+            r.c.set("mine", "old data")
+            r.c.execute_command("FUNCTION", "LOAD", MY_LIB)
         assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
         wait_until(lambda: fake.connections >= 2, "the replica retried")
         yield r
@@ -202,3 +133,153 @@ def test_psync_from_an_unknown_history_gets_a_full_resync(cluster):
     assert line.startswith(b"+FULLRESYNC ")
     raw.close()
     wait_until(lambda: p.stat("sync_partial_err") == 1, "the refused partial resync counted")
+
+
+# ---------------------------------------------------------------- diskless load (repl-diskless-load)
+# The snapshot is parsed as it arrives. swapdb loads into databases of its
+# own, so whatever goes wrong the old data set (keys and libraries) stays;
+# on-empty-db loads straight into the (empty) databases.
+
+def eof_framed(rdb, mark=MARK):
+    """The snapshot as a diskless primary sends it: an EOF mark announced,
+    the RDB, then the mark."""
+    return b"$EOF:" + MARK + b"\r\n" + rdb + mark
+
+
+def keeps_old_data(r):
+    assert r.repl()["master_link_status"] == "down"
+    assert r.c.get("mine") == "old data"
+    assert r.c.dbsize() == 1
+    assert r.c.execute_command("FCALL_RO", "mine", 0) == "old"
+    info = r.info("persistence")
+    assert info["loading"] == "0" and info["async_loading"] == "0"
+
+
+@pytest.mark.parametrize("framing", ["sized", "eof"])
+def test_swapdb_keeps_the_old_data_when_the_snapshot_is_cut(cluster, framing):
+    rdb = valid_rdb(cluster)
+
+    def serve(conn):
+        if framing == "sized":
+            conn.sendall(b"$%d\r\n" % len(rdb) + rdb[: len(rdb) // 2])
+        else:
+            conn.sendall(b"$EOF:" + MARK + b"\r\n" + rdb[: len(rdb) // 2])
+
+    with replica_of_fake(cluster, serve, "--repl-diskless-load", "swapdb") as r:
+        keeps_old_data(r)
+        log = open(r.node.log).read()
+        assert "to parser" in log
+        assert "Failed trying to load the MASTER synchronization DB from socket" in log
+        assert not [n for n in os.listdir(r.node.dir) if n.endswith(".rdb")]
+
+
+def test_swapdb_keeps_the_old_data_when_the_snapshot_is_corrupt(cluster):
+    rdb = bytearray(valid_rdb(cluster))
+    rdb[len(rdb) // 2] ^= 0xFF  # the CRC64 trailer no longer matches
+
+    def serve(conn):
+        conn.sendall(eof_framed(bytes(rdb)))
+        time.sleep(0.5)
+
+    with replica_of_fake(cluster, serve, "--repl-diskless-load", "swapdb") as r:
+        keeps_old_data(r)
+        assert "RDB CRC error" in open(r.node.log).read()
+
+
+def test_a_broken_eof_mark_fails_the_load(cluster):
+    rdb = valid_rdb(cluster)
+
+    def serve(conn):
+        conn.sendall(eof_framed(rdb, mark=b"x" * 40))
+        time.sleep(0.5)
+
+    with replica_of_fake(cluster, serve, "--repl-diskless-load", "swapdb") as r:
+        keeps_old_data(r)
+        assert "Replication stream EOF marker is broken" in open(r.node.log).read()
+
+
+def test_on_empty_db_failure_leaves_the_replica_empty(cluster):
+    rdb = bytearray(valid_rdb(cluster))
+    rdb[len(rdb) // 2] ^= 0xFF
+
+    def serve(conn):
+        conn.sendall(b"$%d\r\n" % len(rdb) + bytes(rdb))
+        time.sleep(0.5)
+
+    with replica_of_fake(cluster, serve, "--repl-diskless-load", "on-empty-db", own_data=False) as r:
+        assert r.repl()["master_link_status"] == "down"
+        assert r.c.dbsize() == 0
+        assert "receiving %d bytes from master to parser" % len(rdb) in open(r.node.log).read()
+
+
+def test_a_huge_string_claim_costs_only_what_arrives(cluster):
+    """An EOF-framed snapshot has no size to check lengths against: a string
+    claiming 2^40 bytes, of which 10 arrive, must not allocate the claim."""
+    rdb = b"REDIS0011" + b"\x00" + b"\x01k" + b"\x81" + (1 << 40).to_bytes(8, "big") + b"0123456789"
+
+    def serve(conn):
+        conn.sendall(b"$EOF:" + MARK + b"\r\n" + rdb)
+
+    with replica_of_fake(cluster, serve, "--repl-diskless-load", "swapdb") as r:
+        assert int(r.info("memory")["used_memory"]) < 64 * 1024 * 1024
+        keeps_old_data(r)
+
+
+@pytest.mark.parametrize("framing", ["sized", "eof"])
+def test_the_stream_that_follows_the_snapshot_in_one_write(cluster, framing):
+    """Commands sent right behind the snapshot, in the same packet, are the
+    replication stream: applied once the load ends, not taken for RDB."""
+    rdb = valid_rdb(cluster)
+    stream = b"*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n"
+
+    def serve(conn):
+        head = b"$%d\r\n" % len(rdb) + rdb if framing == "sized" else eof_framed(rdb)
+        conn.sendall(head + stream)
+        conn.settimeout(5)
+        try:
+            while conn.recv(4096):  # REPLCONF ACKs, until the test ends
+                pass
+        except OSError:
+            pass
+
+    fake = FakePrimary(serve)
+    try:
+        r = cluster.start("keel", "--repl-diskless-load", "swapdb")
+        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
+        wait_until(lambda: r.c.get("after") == "1", "the command after the snapshot applied")
+        assert r.c.mget("x", "y") == ["1", "2"]
+        assert r.repl()["master_link_status"] == "up"
+        assert fake.connections == 1
+    finally:
+        fake.close()
+
+
+def test_a_stalled_transfer_serves_clients_then_times_out(cluster):
+    """While the primary sends nothing the replica keeps answering (INFO;
+    -LOADING for the rest) and gives up after repl-timeout,
+    putting the old data set back."""
+    rdb = valid_rdb(cluster)
+    stalled = threading.Event()
+
+    def serve(conn):
+        conn.sendall(b"$EOF:" + MARK + b"\r\n" + rdb[:20])
+        stalled.set()
+        time.sleep(4)
+
+    fake = FakePrimary(serve)
+    try:
+        r = cluster.start("keel", "--repl-diskless-load", "swapdb", "--repl-timeout", "2")
+        r.c.set("mine", "old data")
+        r.c.execute_command("FUNCTION", "LOAD", MY_LIB)
+        assert r.c.execute_command("REPLICAOF", HOST, fake.port) == "OK"
+        assert stalled.wait(10)
+        wait_until(lambda: r.info("persistence")["loading"] == "1", "loading")
+        for cmd in (("GET", "mine"), ("PING",)):  # PING too, as in Redis
+            with pytest.raises(redis.exceptions.BusyLoadingError):
+                r.c.execute_command(*cmd)
+        wait_until(lambda: r.info("persistence")["loading"] == "0", "the load given up")
+        assert "Timeout receiving bulk data from MASTER" in open(r.node.log).read()
+        assert r.c.get("mine") == "old data"
+        assert r.c.execute_command("FCALL_RO", "mine", 0) == "old"
+    finally:
+        fake.close()

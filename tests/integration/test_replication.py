@@ -31,8 +31,8 @@ import pytest
 import redis
 from conftest import free_port
 from persist_util import TempDirs, assert_same, removal_fixture, snapshot
-from repl_util import (DEADLINE, HOST, REDIS, Raw, assert_same_data, cluster_fixture, kinds_param, link_up,
-                       online, parse_commands, raw_reply, read_rdb_payload, replica_entry, replicate, stays,
+from repl_util import (DBS, DEADLINE, HOST, REDIS, Raw, assert_same_data, cluster_fixture, kinds_param, link_up,
+                       online, parse_commands, preload, raw_reply, read_rdb_payload, replica_entry, replicate, stays,
                        wait_in_sync, wait_link_up, wait_until)
 
 mkdir = TempDirs("keel-repl-")
@@ -45,7 +45,6 @@ TRIOS = [kinds_param("keel", "keel", "keel"), kinds_param("redis", "keel", "redi
 pairs = pytest.mark.parametrize("kinds", PAIRS)
 trios = pytest.mark.parametrize("kinds", TRIOS)
 
-DBS = (0, 1, 3, 15)
 HEX = set("0123456789abcdef")
 ZERO_ID = "0" * 40
 READONLY = "-READONLY You can't write against a read only replica."
@@ -56,10 +55,6 @@ NOREPLICAS = "-NOREPLICAS Not enough good replicas to write."
 NOMASTERLINK = "-NOMASTERLINK Can't SYNC while not connected with my master"
 MASTERDOWN = "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 BAD_PORT = "-ERR Invalid master port"
-LIB = ("#!lua name=repllib\n"
-       "redis.register_function('repl_echo', function(keys, args) return args[1] end)\n"
-       "redis.register_function{function_name='repl_get', callback=function(keys, args) "
-       "return redis.call('GET', keys[1]) end, flags={'no-writes'}}\n")
 
 cluster = cluster_fixture(mkdir)
 
@@ -73,63 +68,6 @@ def is_replid(v):
 
 
 # ---------------------------------------------------------------- datasets
-
-def preload(peer):
-    """Every type and encoding in db 0 (strings: short, empty, binary,
-    integers, 300 KB random, compressible; lists, hashes, sorted sets small
-    and big; sets as intset, small and big; streams with deleted entries, two
-    groups, consumers with and without pending entries), TTLs, more keys (some
-    with db 0's names) in dbs 1, 3 and 15, a function library."""
-    rng = random.Random(20240611)
-    c = peer.bytes_client(0)
-    p = c.pipeline(transaction=False)
-    p.set("s:short", "hello")
-    p.set("s:empty", "")
-    p.set(b"s:bin\x00\xff", b"\x00\r\n\xff binary")
-    for v in ("0", "-1", "127", "32767", "2147483648", str(2**63 - 1), str(-2**63), "007", "1.5", "-0"):
-        p.set("s:int:" + v, v)
-    p.incrby("s:counter", 41)
-    p.set("s:big", rng.randbytes(300_000))
-    p.set("s:lzf", "ab" * 20_000)
-    p.rpush("l:small", "a", "1", "-99", "", "x" * 100)
-    p.rpush("l:big", *[str(i) if i % 3 == 0 else "item-%d" % i for i in range(5000)])
-    p.hset("h:small", mapping={"f": "v", "n": 12, "e": ""})
-    p.hset("h:big", mapping={"field:%d" % i: "v" * (i % 70) for i in range(1000)})
-    p.sadd("set:int", *range(-5, 300))
-    p.sadd("set:small", "a", "b", "c")
-    p.sadd("set:big", *["m%d" % i for i in range(2000)])
-    p.zadd("z:small", {"a": 1, "b": -2.5, "c": float("inf"), "d": float("-inf")})
-    p.zadd("z:big", {"m%d" % i: i * 0.25 for i in range(1000)})
-    p.set("t:px", "x", px=3_600_000)
-    p.expire("l:small", 7200)
-    p.expireat("h:small", int(time.time()) + 86400)
-    p.pexpire("z:big", 5_000_000)
-    p.execute()
-    x = c.execute_command
-    for i in range(1, 21):
-        x("XADD", "x:s", "%d-%d" % (1000 + i, i), "f", "v%d" % i, "n", i)
-    x("XDEL", "x:s", "1005-5")
-    x("XGROUP", "CREATE", "x:s", "g1", "0")
-    x("XGROUP", "CREATE", "x:s", "g2", "$")
-    x("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "4", "STREAMS", "x:s", ">")
-    x("XREADGROUP", "GROUP", "g1", "bob", "COUNT", "3", "STREAMS", "x:s", ">")
-    x("XACK", "x:s", "g1", "1002-2")
-    x("XGROUP", "CREATECONSUMER", "x:s", "g1", "carol")
-    p = c.pipeline(transaction=False)
-    for i in range(1, 1201):
-        p.execute_command("XADD", "x:big", "%d-0" % (10**12 + i), "f%d" % (i // 100), i, "pad", "p" * (i % 30))
-    p.execute()
-    x("EXPIRE", "x:big", 100_000)
-    x("FUNCTION", "LOAD", LIB)
-    for db in (1, 3, 15):
-        d = peer.bytes_client(db)
-        d.set("s:short", "db%d" % db)
-        d.rpush("l:db", *range(db + 1))
-        d.hset("h:db", mapping={"db": db})
-        d.set("t:db", "x", ex=1000 * db)
-        d.close()
-    c.close()
-
 
 def write_load(primary):
     """Writes of every kind the replication stream must carry, across

@@ -721,6 +721,21 @@ def test_config_resetstat_zeroes_lazyfreed_objects(r):
     assert r.info("memory")["lazyfreed_objects"] == 0
 
 
+def test_lazyfreed_objects_counts_the_keys_of_a_flushed_db(r):
+    """FLUSHDB ASYNC adds the db's key count, as Redis counts it."""
+    r.select(9)
+    try:
+        r.mset({"lazy:%d" % i: i for i in range(2000)})
+        assert r.config_resetstat() is True
+        assert r.flushdb(asynchronous=True) is True
+        deadline = time.time() + 5
+        while r.info("memory")["lazyfreed_objects"] < 2000 and time.time() < deadline:
+            time.sleep(0.01)
+        assert r.info("memory")["lazyfreed_objects"] == 2000
+    finally:
+        r.select(0)
+
+
 def test_a_command_of_many_arguments_leaves_no_big_arrays(server, r):
     """After one SADD of 100,000 members (unlinked again) the connection
     keeps no argument arrays of that size: memory goes back near where it
