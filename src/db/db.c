@@ -267,6 +267,15 @@ void db_add(db *d, kobj *o)
     }
 }
 
+void db_add_loaded(db *d, kobj *o)
+{
+    init_access_bits(o);
+    ktable_insert(&d->keys, o);
+    if (o->has_expire) {
+        d->expires++;
+    }
+}
+
 void db_set(db *d, kobj *o)
 {
     sv k = kobj_key(o);

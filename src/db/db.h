@@ -103,6 +103,10 @@ kobj *db_lookup(db *d, sv key, int flags);
 kobj *db_find_raw(db *d, sv key);
 /* Adds an entry whose key is absent. Counts its TTL. */
 void db_add(db *d, kobj *o);
+/* The same for a key a snapshot load brings in: no keyspace event (Redis
+ * sends none while loading), the table may not be the live one (a
+ * replica's swapdb load) and holds no namesake (the loader checks). */
+void db_add_loaded(db *d, kobj *o);
 /* Adds or overwrites; the old entry (if any) is freed. */
 void db_set(db *d, kobj *o);
 /* db_set for a key that replaces any old one as a new key (RENAME, COPY

@@ -40,11 +40,11 @@
 #define RDB_MAX_VERSION 12
 
 /* Input comes from a file (snapshots), from memory (RESTORE payloads) or
- * from a source pulled on demand (a replica's diskless load), whose size
- * may be unknown (UNKNOWN_SIZE): then nothing is allocated ahead of the
- * bytes that back it. */
+ * from a source pulled on demand (a replica's diskless load). A source's
+ * size is only a claim, or unknown (UNKNOWN_SIZE): nothing is allocated
+ * ahead of the bytes that back it. */
 #define UNKNOWN_SIZE UINT64_MAX
-/* Without a known size, reads grow a value by at most this much at once. */
+/* From a source, reads grow a value by at most this much at once. */
 #define STREAM_STEP (1u << 20)
 
 typedef struct reader {
@@ -200,15 +200,15 @@ static int r_count(reader *r, uint64_t *n, uint64_t min_bytes, const char *what)
     return 0;
 }
 
-/* len bytes as a string (owned; NULL after an error). From a source of
- * unknown size the string grows with the bytes that arrive, so a corrupt
- * length costs no more memory than the stream really sends. */
+/* len bytes as a string (owned; NULL after an error). From a source the
+ * string grows with the bytes that arrive, so a corrupt length costs no
+ * more memory than the stream really sends. */
 static str r_blob(reader *r, uint64_t len)
 {
-    size_t first = r->size == UNKNOWN_SIZE && len > STREAM_STEP ? STREAM_STEP : (size_t)len;
+    size_t first = r->src && len > STREAM_STEP ? STREAM_STEP : (size_t)len;
     str s = str_empty(first);
     for (uint64_t have = 0; have < len;) {
-        size_t step = len - have > STREAM_STEP && r->size == UNKNOWN_SIZE ? STREAM_STEP : (size_t)(len - have);
+        size_t step = r->src && len - have > STREAM_STEP ? STREAM_STEP : (size_t)(len - have);
         s = str_reserve(s, step);
         if (r_bytes(r, s + have, step) < 0) {
             str_free(s);
@@ -221,11 +221,10 @@ static str r_blob(reader *r, uint64_t len)
 }
 
 /* How many elements to make room for ahead of reading them: a count the
- * file's size vouches for (r_count), at most 64k from a source of
- * unknown size. */
+ * file's size vouches for (r_count), at most 64k from a source. */
 static size_t room_for(const reader *r, uint64_t n)
 {
-    return r->size == UNKNOWN_SIZE && n > 65536 ? 65536 : (size_t)n;
+    return r->src && n > 65536 ? 65536 : (size_t)n;
 }
 
 /* A string (owned; NULL after an error). */
@@ -1242,7 +1241,7 @@ static int load_all(reader *r)
             /* Size the table once, as Redis does; a count beyond what the
              * file could hold (a key takes 3 bytes at least) is not trusted. */
             if (!check_only && a <= remaining(r) / 3 && db_size(d) == 0) {
-                ktable_reserve(&d->keys, r->size == UNKNOWN_SIZE && a > (1u << 20) ? (1u << 20) : (size_t)a);
+                ktable_reserve(&d->keys, r->src && a > (1u << 20) ? (1u << 20) : (size_t)a);
             }
             continue;
         }
@@ -1334,7 +1333,7 @@ static int load_all(reader *r)
                 kobj_free(o); /* expired while the server was down */
                 server.stats.rdb_last_load_keys_expired++;
             } else {
-                db_add(d, o);
+                db_add_loaded(d, o);
                 server.stats.rdb_last_load_keys_loaded++;
             }
         }

@@ -544,14 +544,14 @@ typedef struct wire {
     long long left_to_read; /* a sized snapshot's bytes not read yet (-1: EOF mark mode) */
 } wire;
 
-/* Waits up to 100 ms for the socket, then gives the event loop a turn;
- * -1 once repl-timeout has passed without a byte. */
+/* Waits up to 100 ms for the socket and gives the event loop its turn
+ * (at most every 100 ms, however the bytes trickle in); -1 once
+ * repl-timeout has passed without a byte. */
 static int wire_wait(void)
 {
     struct pollfd pf = {.fd = lnk.fd, .events = lnk.tls && tls_read_wants_write(lnk.tls) ? POLLOUT : POLLIN};
-    if (poll(&pf, 1, 100) == 0) {
-        persistence_loading_progress(lnk.done, lnk.eof_mode ? 0 : lnk.size);
-    }
+    (void)poll(&pf, 1, 100);
+    persistence_loading_progress(lnk.done, lnk.eof_mode ? 0 : lnk.size);
     if (server_ms() - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
         log_msg(LOG_WARNING, "Timeout receiving bulk data from MASTER... If the problem persists try to set the "
                              "'repl-timeout' parameter in redis.conf to a larger value.");

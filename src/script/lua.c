@@ -1374,6 +1374,7 @@ static void run_hook(lua_State *L, lua_Debug *ar)
     int64_t elapsed = util_mono_us() / 1000 - r->start_ms;
     if (!r->busy && server.cfg.busy_reply_threshold > 0 && elapsed >= server.cfg.busy_reply_threshold) {
         r->busy = 1;
+        server.busy_caller = r->caller;
         log_msg(LOG_WARNING,
                 "Slow script detected: still in execution after %lld milliseconds. You can try killing the "
                 "script using the %s KILL command.",
@@ -1532,6 +1533,7 @@ void svm_call(client *c, script_call *sc)
     cur = NULL;
     server.in_script = 0;
     if (run.busy) {
+        server.busy_caller = NULL;
         client_pause_reads(c, 0);
         log_msg(LOG_WARNING, "Slow script finished after %lld milliseconds.",
                 (long long)(util_mono_us() / 1000 - run.start_ms));

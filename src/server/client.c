@@ -144,6 +144,9 @@ static void forget_deferred_read(client *c)
     }
 }
 
+/* The master client whose stream waits for a busy script to end. */
+static client *held_master;
+
 void client_free(client *c)
 {
     if (!c) {
@@ -155,6 +158,9 @@ void client_free(client *c)
     client_run_cleanups(c);
     if (server.current_client == c) {
         server.current_client = NULL;
+    }
+    if (held_master == c) {
+        held_master = NULL;
     }
     if (c->fd >= 0) {
         ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
@@ -634,6 +640,12 @@ static void process_input(client *c)
              * nothing until the pause ends, as in Redis; resumed then. */
             break;
         }
+        if ((c->flags & CLIENT_MASTER) && server.busy_caller && server.busy_caller != c) {
+            /* A busy script answers others -BUSY; the primary's stream
+             * waits for it to end instead, as in Redis. */
+            held_master = c;
+            break;
+        }
         /* Before AUTH a client may send only small commands, so an
          * unauthenticated peer cannot make us buffer much (as Redis). */
         lim.unauth = !c->authenticated;
@@ -713,6 +725,21 @@ static void process_input(client *c)
         c->qlen = keep;
         c->qpos -= drop;
         c->cmd_start = 0;
+    }
+}
+
+void client_resume_held_master(void)
+{
+    client *m = held_master;
+    if (!m || server.busy_caller) {
+        return;
+    }
+    held_master = NULL;
+    if (!(m->flags & CLIENT_CLOSE_ASAP)) {
+        client *prev = server.current_client;
+        server.current_client = m;
+        client_process_input(m);
+        server.current_client = prev;
     }
 }
 

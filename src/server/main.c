@@ -261,6 +261,7 @@ static void before_sleep(ev_loop *l)
     module_event_loop(0);
     /* First: the commands these reads bring may wake blocked clients. */
     client_read_deferred();
+    client_resume_held_master();
     block_handle_ready();
     repl_before_sleep();
     if (before_sleep_broadcast) {

@@ -393,6 +393,9 @@ typedef struct server_state {
     client *current_client;
     int in_exec;
     int in_script;
+    /* The client whose script runs past busy-reply-threshold (others get
+     * -BUSY; the primary's stream waits instead), or NULL. */
+    client *busy_caller;
     /* The client whose command is running right now, for propagation. */
     int propagate_depth;
     struct propagation *prop;
@@ -627,6 +630,9 @@ void migrate_cron(void);
 /* MIGRATE's open target connections (INFO migrate_cached_sockets). */
 int migrate_cached(void);
 void client_process_input(client *c);
+/* The primary's stream held while a script was busy: applied once it
+ * ended (from before_sleep, never inside another command). */
+void client_resume_held_master(void);
 /* After a waiting client got its answer (blocked, paused, WAIT, a flush):
  * finishes the command and goes on with what it pipelined behind it. */
 void client_resume(client *c);

@@ -255,6 +255,27 @@ def test_new_key_event_when_a_target_is_replaced(server, r):
         c.close()
 
 
+def test_a_snapshot_load_sends_no_new_events(keel):
+    """Keys a load brings in (DEBUG RELOAD here; a replica's full sync too)
+    are not created by a command: no "new" event, as in Redis."""
+    server = keel("--enable-debug-command", "yes")
+    r = server.client()
+    r.set("loaded:a", "1")
+    r.rpush("loaded:b", "x")
+    r.config_set("notify-keyspace-events", "KEAn")
+    c = RespConn(server)
+    c.call("PSUBSCRIBE", "__key*@*__:*")
+    try:
+        assert r.execute_command("DEBUG", "RELOAD") == b"OK"
+        assert r.get("loaded:a") == b"1"
+        assert [m for m in events(c) if m[1] == b"new" or m[0].endswith(b":new")] == []
+        r.set("loaded:c", "1")
+        assert events(c) == both(b"loaded:c", b"new") + both(b"loaded:c", b"set")
+    finally:
+        r.config_set("notify-keyspace-events", "")
+        c.close()
+
+
 def test_keymiss_from_commands_that_read_before_writing(server, r):
     """GETDEL, GETEX, GETSET, SET ... GET and the stream group commands look
     their key up as a read (keymiss, keyspace_misses); XREAD looks every

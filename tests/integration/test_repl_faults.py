@@ -212,13 +212,16 @@ def test_on_empty_db_failure_leaves_the_replica_empty(cluster):
         assert "receiving %d bytes from master to parser" % len(rdb) in open(r.node.log).read()
 
 
-def test_a_huge_string_claim_costs_only_what_arrives(cluster):
-    """An EOF-framed snapshot has no size to check lengths against: a string
-    claiming 2^40 bytes, of which 10 arrive, must not allocate the claim."""
+@pytest.mark.parametrize("framing", ["sized", "eof"])
+def test_a_huge_string_claim_costs_only_what_arrives(cluster, framing):
+    """A socket gives no size to check lengths against (an EOF-framed
+    snapshot has none, a sized one only claims it): a string claiming 2^40
+    bytes, of which 10 arrive, must not allocate the claim."""
     rdb = b"REDIS0011" + b"\x00" + b"\x01k" + b"\x81" + (1 << 40).to_bytes(8, "big") + b"0123456789"
 
     def serve(conn):
-        conn.sendall(b"$EOF:" + MARK + b"\r\n" + rdb)
+        head = b"$%d\r\n" % (1 << 41) if framing == "sized" else b"$EOF:" + MARK + b"\r\n"
+        conn.sendall(head + rdb)
 
     with replica_of_fake(cluster, serve, "--repl-diskless-load", "swapdb") as r:
         assert int(r.info("memory")["used_memory"]) < 64 * 1024 * 1024

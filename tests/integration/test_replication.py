@@ -507,6 +507,33 @@ def test_an_error_on_the_replication_stream(cluster, kinds, behavior):
 
 
 @pairs
+def test_the_primarys_stream_waits_for_a_busy_script_on_the_replica(cluster, kinds):
+    """While a script on the replica runs past busy-reply-threshold, other
+    clients get -BUSY but the primary's commands wait in their buffer (an
+    error sent to the primary would panic the replica under
+    propagation-error-behavior panic); they are applied once the script is
+    killed."""
+    primary, replica = start(cluster, kinds)
+    replica.c.config_set("busy-reply-threshold", 100)
+    replica.c.config_set("propagation-error-behavior", "panic")
+    replicate(primary, replica)
+    busy = Raw(replica.port)
+    busy.send("EVAL", "while true do end", "0")
+    wait_until(lambda: raw_reply(replica, "PING").startswith("-BUSY"), "the replica busy")
+    for i in range(100):
+        primary.c.set("during:%d" % i, i)
+    primary.c.incr("during:counter")
+    time.sleep(0.3)  # the stream reaches the replica while the script runs
+    assert raw_reply(replica, "SCRIPT", "KILL") == "+OK"
+    assert busy.line().startswith(b"-ERR")
+    busy.close()
+    wait_in_sync(primary, replica)
+    assert replica.alive()
+    assert replica.c.get("during:99") == "99" and replica.c.get("during:counter") == "1"
+    assert "CRITICAL" not in replica.node.log_text()
+
+
+@pairs
 def test_writable_replica_write_replaces_an_expired_key_it_kept(cluster, kinds):
     """A key the primary set with a TTL has expired on a writable replica,
     which keeps it for the primary's DEL. A client's write there replaces it
