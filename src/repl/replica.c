@@ -3,9 +3,10 @@
  * the primary either continues (+CONTINUE) or sends a snapshot
  * (+FULLRESYNC, then the RDB as a sized bulk or with an EOF mark), which is
  * written to a temporary file and loaded whole, or (repl-diskless-load)
- * loaded as it arrives, before the link becomes the master client. The master client's commands run like any client's
- * but reply to nobody; the bytes they came in are passed on unchanged to our own replicas and the backlog, so offsets
- * stay the primary's. */
+ * loaded as it arrives, before the link becomes the master client. The
+ * master client's commands run like any client's but reply to nobody; the
+ * bytes they came in are passed on unchanged to our own replicas and the
+ * backlog, so offsets stay the primary's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -198,9 +199,8 @@ static void handshake_send(void)
 static void become_connected(const char *rest, size_t len);
 static void transfer_bytes(const char *p, size_t len);
 
-/* The reply of one handshake step. Returns 0 when the link was dropped. */
-/* repl-diskless-load: swapdb always loads from the socket (the old data
- * waits aside), on-empty-db only when there is nothing to lose. */
+/* repl-diskless-load: swapdb always loads from the socket (into databases
+ * of its own), on-empty-db only when there is nothing to lose. */
 static int diskless_load_wanted(void)
 {
     const char *how = server.cfg.repl_diskless_load;
@@ -218,6 +218,7 @@ static int diskless_load_wanted(void)
     return 1;
 }
 
+/* The reply of one handshake step. Returns 0 when the link was dropped. */
 static int handshake_reply(const char *line)
 {
     switch (lnk.step) {
