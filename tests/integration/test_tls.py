@@ -707,15 +707,19 @@ def in_sync(primary, replica):
 PAIRS = [("keel", "keel"), ("redis", "keel"), ("keel", "redis")]
 
 
+@pytest.mark.parametrize("load", ["disabled", "swapdb"], ids=["load-from-file", "load-from-socket"])
 @pytest.mark.parametrize("diskless", ["yes", "no"], ids=["diskless", "disk"])
 @pytest.mark.parametrize("kinds", PAIRS, ids=["-".join(k) for k in PAIRS])
-def test_replication_over_tls(start, pki, kinds, diskless):
+def test_replication_over_tls(start, pki, kinds, diskless, load):
+    """The primary sends the snapshot from its walk (diskless) or a file;
+    the replica loads it from a file or parses it off the TLS socket
+    (repl-diskless-load swapdb)."""
     binaries = {"keel": SERVER, "redis": REDIS}
     if "redis" in kinds and not HAVE_REDIS:
         pytest.skip("needs Debian's redis-server")
     common = ["--repl-diskless-sync-delay", "0", "--tls-replication", "yes"]
     primary = start(*common, "--repl-diskless-sync", diskless, binary=binaries[kinds[0]])
-    replica = start(*common, binary=binaries[kinds[1]])
+    replica = start(*common, "--repl-diskless-load", load, binary=binaries[kinds[1]])
     pc, rc = primary.client(), replica.client()
     dataset(pc)
     assert rc.replicaof(HOST, primary.tls_port) == b"OK"
