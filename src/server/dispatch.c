@@ -453,9 +453,6 @@ void dispatch(client *c)
         cmd->st.rejected_calls++;
         return;
     }
-    if (gate_busy && gate_busy(c, cmd)) {
-        return;
-    }
     /* The server's state gates (OOM, MISCONF, NOREPLICAS, READONLY,
      * MASTERDOWN, LOADING), before MULTI queues a command, as in Redis: a
      * command refused there fails the transaction, and EXEC is judged by
@@ -476,6 +473,11 @@ void dispatch(client *c)
     }
     if (refusal) {
         command_refuse(c, cmd, refusal);
+        return;
+    }
+    /* After them, as in Redis: a write to a read-only replica or during a
+     * load is refused for that, not for a busy script. */
+    if (gate_busy && gate_busy(c, cmd)) {
         return;
     }
     if (pause_gate(c, cmd)) {

@@ -497,7 +497,14 @@ void persistence_debug_loadaof(client *c)
 {
     clear_all();
     module_event_loading(1); /* AOF_START */
+    /* Loading, as in Redis: the load serves events (other clients hear
+     * -LOADING), so the caller's own reads wait, as a busy script's do. */
+    server.loading = 1;
+    server.loading_start_ms = server_ms();
+    client_pause_reads(c, 1);
     int rc = aof_reload();
+    client_pause_reads(c, 0);
+    server.loading = 0;
     module_event_loading(rc < 0 ? 4 : 3);
     if (rc < 0) {
         reply_err(c, "ERR Error loading the AOF, check server logs.");

@@ -1113,6 +1113,40 @@ def test_debug_loadaof_reloads_the_log(spawn):
     assert b.client().mget("n", "after") == [b"6", b"1"]
 
 
+def test_a_slow_script_in_the_log_answers_others_loading(spawn):
+    """DEBUG LOADAOF replaying a script that runs past busy-reply-threshold:
+    other clients are told -LOADING (the load is what they wait for), not
+    -BUSY, as in Redis; the script's writes are in once it ends."""
+    a = spawn(SERVER, None, *ALWAYS, "--enable-debug-command", "yes", "--busy-reply-threshold", "10",
+              "--aof-use-rdb-preamble", "no")
+    c = a.client()
+    c.set("before", "1")
+    slow = ("redis.call('set', KEYS[1], 'y') local t = redis.call('time') local start = t[1] * 1000000 + t[2] "
+            "repeat t = redis.call('time') until t[1] * 1000000 + t[2] - start > 500000 return 'ok'")
+    with open(incr_path(a), "ab") as f:
+        f.write(b"*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n")
+        f.write(b"*4\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n1\r\n$1\r\nx\r\n" % (len(slow), slow.encode()))
+    loader = a.client()
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("reply", loader.execute_command("DEBUG", "LOADAOF")))
+    t.start()
+    other = a.client()
+    deadline = time.time() + 10
+    error = None
+    while error is None and time.time() < deadline:
+        try:
+            other.ping()
+        except redis.ResponseError as e:
+            error = str(e)
+        except redis.exceptions.BusyLoadingError as e:
+            error = "LOADING " + str(e)
+    t.join(20)
+    assert error is not None and error.startswith("LOADING"), error
+    assert box["reply"] in (b"OK", "OK", True)
+    assert b"Slow script detected" in read_file(a.log)
+    assert a.client(9).get("x") == b"y" and c.get("before") == b"1"
+
+
 # ---------------------------------------------------------------- 10: aof-use-rdb-preamble no, timestamps
 
 def wait_base(node, seq, timeout=20):
