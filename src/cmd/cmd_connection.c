@@ -295,7 +295,7 @@ static void client_kill(client *c)
                 if (t == c) {
                     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
                 } else {
-                    client_close_async(t);
+                    client_kill_now(t);
                 }
                 reply_ok(R(c));
                 return;
@@ -382,7 +382,7 @@ static void client_kill(client *c)
         if (t == c) {
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
         } else {
-            client_close_async(t);
+            client_kill_now(t);
         }
         killed++;
     }

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "acl/acl.h"
@@ -214,6 +215,16 @@ void client_close_async(client *c)
     clients_marked++;
     if (c->fd >= 0) {
         ev_del(server.loop, c->fd, EV_READABLE | EV_WRITABLE);
+    }
+}
+
+void client_kill_now(client *c)
+{
+    client_close_async(c);
+    /* The peer sees the close now, as with Redis, not once the command
+     * running (a MULTI with DEBUG SLEEP after the kill) is over. */
+    if (c->fd >= 0) {
+        shutdown(c->fd, SHUT_RDWR);
     }
 }
 

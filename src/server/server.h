@@ -582,6 +582,9 @@ client *client_new(int fd, uint32_t flags);
 void client_free(client *c);
 void client_set_default_user(client *c);
 void client_close_async(client *c);
+/* CLIENT KILL of another client: closed like client_close_async, but its
+ * connection is shut at once. */
+void client_kill_now(client *c);
 /* Closes c: after its reply when it is the client being served (the
  * command that closes it answers it first), else as client_close_async. */
 void client_close_soon(client *c);

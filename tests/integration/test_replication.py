@@ -749,6 +749,31 @@ def test_partial_resync_after_the_link_is_cut(cluster, kinds, cut):
 
 
 @pairs
+def test_a_killed_link_closes_at_once(cluster, kinds):
+    """CLIENT KILL closes the connection at once, not when the command that
+    runs it ends: killed inside a MULTI that then sleeps, the primary sees
+    its replica go during the sleep, and its backlog (repl-backlog-ttl 1)
+    expires, so the reconnection needs a full sync."""
+    primary, replica = start(cluster, kinds)
+    primary.c.config_set("repl-backlog-ttl", 1)
+    replicate(primary, replica)
+    full = primary.stat("sync_full")
+    raw = Raw(replica.port)
+    start_s = time.time()
+    raw.send("MULTI")
+    raw.send("CLIENT", "KILL", "TYPE", "master")
+    raw.send("DEBUG", "SLEEP", "3")
+    raw.send("EXEC")
+    wait_until(lambda: primary.repl()["connected_slaves"] == "0", "the primary to see its replica go")
+    assert time.time() - start_s < 2.5  # during the sleep
+    assert [raw.line() for _ in range(4)] == [b"+OK", b"+QUEUED", b"+QUEUED", b"*2"]
+    raw.close()
+    wait_link_up(replica, primary)
+    wait_in_sync(primary, replica)
+    assert primary.stat("sync_partial_err") >= 1 and primary.stat("sync_full") == full + 1
+
+
+@pairs
 def test_backlog_too_short_forces_full_resync(cluster, kinds):
     primary, replica = start(cluster, kinds)
     assert primary.c.config_set("repl-backlog-size", "16384") is True
