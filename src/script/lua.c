@@ -1593,10 +1593,9 @@ static int busy_gate(client *c, command *cmd)
     if (!cur || !cur->busy || c == cur->caller) {
         return 0;
     }
-    int allowed = (cmd->flags & CMD_ALLOW_BUSY) != 0;
-    if (allowed && (cmd->fn == cmd_script || cmd->fn == cmd_function)) {
-        allowed = arg_is(c, 1, "KILL");
-    }
+    /* A subcommand's own flag decides (SCRIPT KILL, FUNCTION KILL and
+     * STATS); a container's says only that some of its subcommands may. */
+    int allowed = (cmd->flags & CMD_ALLOW_BUSY) && !cmd->nsubs;
     if (allowed) {
         return 0;
     }

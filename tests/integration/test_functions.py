@@ -244,6 +244,12 @@ def test_function_kill(keel):
     busy = b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
     assert resp_exchange(b, raw_cmd("GET", "x")) == busy
     assert resp_exchange(b, raw_cmd("SCRIPT", "KILL")) == busy
+    # FUNCTION STATS is allowed while busy (Redis's allow-busy flag) and
+    # names what runs; other FUNCTION subcommands are not.
+    stats = c.execute_command("FUNCTION", "STATS")
+    assert stats[0] == b"running_script"
+    assert stats[1][:4] == [b"name", b"spin", b"command", [b"FCALL", b"spin", b"0"]]
+    assert resp_exchange(b, raw_cmd("FUNCTION", "LIST")) == busy
     assert resp_exchange(b, raw_cmd("FUNCTION", "KILL")) == b"+OK\r\n"
     a.settimeout(10)
     assert a.recv(1000) == b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n"
