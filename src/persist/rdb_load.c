@@ -1358,6 +1358,19 @@ static int load_all(reader *r)
     return 0;
 }
 
+/* A failed load of a snapshot is logged in Redis's words too, which
+ * tools and tests look for. */
+static int load_result(const reader *r, int rc)
+{
+    if (rc >= 0) {
+        return 0;
+    }
+    if (!check_only) {
+        log_msg(LOG_WARNING, "Internal error in RDB reading offset %llu -> %s", (unsigned long long)r->pos, r->err);
+    }
+    return -1;
+}
+
 int rdb_load_file(const char *path, char *err, size_t errlen)
 {
     uint64_t end;
@@ -1384,13 +1397,13 @@ int rdb_load_file_end(const char *path, uint64_t *end, char *err, size_t errlen)
     int rc = load_all(&r);
     fclose(f);
     *end = r.pos;
-    return rc < 0 ? -1 : 0;
+    return load_result(&r, rc);
 }
 
 int rdb_load_source(const rdb_source *src, uint64_t size, const rdb_target *to, char *err, size_t errlen)
 {
     reader r = {NULL, NULL, src, to, 0, size ? size : UNKNOWN_SIZE, 0, err, errlen, 0};
-    return load_all(&r) < 0 ? -1 : 0;
+    return load_result(&r, load_all(&r));
 }
 
 int rdb_check_file(const char *path, uint64_t *end, char *err, size_t errlen)
