@@ -64,8 +64,12 @@ static int fail(reader *r, const char *fmt, const char *what)
     if (!r->failed) {
         char msg[256];
         snprintf(msg, sizeof(msg), fmt, what);
-        snprintf(r->err, r->errlen, "%s (at byte %llu of %llu)", msg, (unsigned long long)r->pos,
-                 (unsigned long long)r->size);
+        if (r->size == UNKNOWN_SIZE) {
+            snprintf(r->err, r->errlen, "%s (at byte %llu)", msg, (unsigned long long)r->pos);
+        } else {
+            snprintf(r->err, r->errlen, "%s (at byte %llu of %llu)", msg, (unsigned long long)r->pos,
+                     (unsigned long long)r->size);
+        }
         r->failed = 1;
     }
     return -1;
