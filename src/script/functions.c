@@ -132,12 +132,14 @@ static void lib_remove(fn_lib *lib)
     lib_free(lib, 1);
 }
 
-/* Clash checks for committing lib. Returns 0, or -1 with *err set. */
-static int lib_check(fn_lib *lib, int replace, str *err)
+/* Clash checks for committing lib. Returns 0, or -1 with *err set (in
+ * Redis's words: FUNCTION RESTORE names the library without quotes). */
+static int lib_check(fn_lib *lib, int replace, int restoring, str *err)
 {
     fn_lib *old = lib_find(lib->name, str_len(lib->name));
     if (old && !replace) {
-        *err = str_printf(str_empty(64), "ERR Library '%s' already exists", lib->name);
+        *err = str_printf(str_empty(64),
+                          restoring ? "ERR Library %s already exists" : "ERR Library '%s' already exists", lib->name);
         return -1;
     }
     for (int i = 0; i < lib->nfuncs; i++) {
@@ -432,7 +434,7 @@ static void function_load(client *c)
     }
     str err = NULL;
     fn_lib *lib = lib_create(c->argv[i].ptr, c->argv[i].len, !replace, &err);
-    if (lib && lib_check(lib, replace, &err) < 0) {
+    if (lib && lib_check(lib, replace, 0, &err) < 0) {
         lib_free(lib, 1);
         lib = NULL;
     }
@@ -482,12 +484,14 @@ static void reply_lib(client *c, fn_lib *lib, int withcode)
 
 static void function_list(client *c)
 {
-    int withcode = 0;
+    int withcode = 0, named = 0;
     sv pattern = {NULL, 0};
+    /* Each option once: a second one is an unknown argument, as in Redis. */
     for (int i = 2; i < c->argc; i++) {
-        if (arg_is(c, i, "WITHCODE")) {
+        if (arg_is(c, i, "WITHCODE") && !withcode) {
             withcode = 1;
-        } else if (arg_is(c, i, "LIBRARYNAME")) {
+        } else if (arg_is(c, i, "LIBRARYNAME") && !named) {
+            named = 1;
             if (i + 1 >= c->argc) {
                 reply_err(c, "ERR library name argument was not given");
                 return;
@@ -586,7 +590,7 @@ static void function_restore(client *c)
                 }
             }
         } else {
-            lib_check(made[i], policy == 1, &err);
+            lib_check(made[i], policy == 1, 1, &err);
         }
     }
     if (err) {
@@ -625,7 +629,7 @@ int script_functions_load_code(const char *code, size_t len, int replace, str *e
     if (!lib) {
         return -1;
     }
-    if (lib_check(lib, replace, err) != 0) {
+    if (lib_check(lib, replace, 0, err) != 0) {
         lib_free(lib, 1);
         return -1;
     }

@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "base/sha1.h"
 #include "base/util.h"
+#include "repl/repl.h"
 #include "script/script_int.h"
 #include "server/persistence.h"
 
@@ -715,6 +716,11 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     const char *refusal = (cmd->flags & CMD_WRITE) ? server_write_refusal(fake) : NULL;
     if (refusal) {
         return call_refuse(L, raise, cmd, refusal); /* as at the top level */
+    }
+    /* An allow-stale script on a replica that serves no stale data runs
+     * only commands that may (INFO, ...), as in Redis. */
+    if (repl_is_replica() && !repl_link_up() && !server.cfg.replica_serve_stale_data && !(cmd->flags & CMD_STALE)) {
+        return call_refuse(L, raise, cmd, "ERR Can not execute the command on a stale replica");
     }
     if (cmd->flags & CMD_WRITE) {
         r->wrote = 1;
