@@ -271,6 +271,8 @@ static const char *const debug_help[] = {
     "    Send the command to the replicas (not the AOF) without running it here.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    0 stops expiring keys in the background; 1 starts again.",
+    "SET-DISABLE-DENY-SCRIPTS <0|1>",
+    "    1 lets scripts call commands flagged noscript (tests only); 0 refuses them again.",
     "HTSTATS <dbid> [full]",
     "    The keyspace table's size and element count, and the table it is moving to, if any.",
     "SLEEP <seconds>",
@@ -382,6 +384,13 @@ void cmd_debug(client *c)
             return;
         }
         server.cron_paused = v != 0;
+        reply_ok(R(c));
+    } else if (arg_is(c, 1, "SET-DISABLE-DENY-SCRIPTS") && c->argc == 3) {
+        long long v;
+        if (!arg_ll(c, 2, &v)) {
+            return;
+        }
+        server.script_allow_noscript = v != 0;
         reply_ok(R(c));
     } else if (arg_is(c, 1, "SET-ACTIVE-EXPIRE") && c->argc == 3) {
         long long v;

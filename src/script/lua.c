@@ -687,7 +687,8 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
         }
         cmd = sub;
     }
-    if (cmd->flags & CMD_NOSCRIPT) {
+    /* (A script from a script stays refused even then: one runs at a time.) */
+    if ((cmd->flags & CMD_NOSCRIPT) && (!server.script_allow_noscript || command_runs_script(cmd))) {
         return call_refuse(L, raise, cmd, "ERR This Redis command is not allowed from script");
     }
     /* The caller's ACL user decides, with Redis's script texts; the denial
@@ -1122,6 +1123,20 @@ static int l_load(lua_State *L)
     return svm_load_chunk(L, s, len, name);
 }
 
+/* What getmetatable() shows of a proxy: an empty table that cannot be
+ * written either, so `getmetatable(_G).__index = ...` fails as in Redis
+ * ("Attempt to modify a readonly table"). */
+static void push_sealed_metatable(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, ro_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
 /* Replaces the value at the top of the stack (the proxy's __index) by a
  * read-only proxy of the table at `real`, recorded in the RK_RO registry. */
 static void push_readonly_proxy(lua_State *L, int real)
@@ -1133,7 +1148,7 @@ static void push_readonly_proxy(lua_State *L, int real)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
+    push_sealed_metatable(L);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     lua_getfield(L, LUA_REGISTRYINDEX, RK_RO);
@@ -1270,7 +1285,12 @@ svm *svm_new(int is_functions)
             lua_getmetatable(L, -1);
             lua_pushvalue(L, -3);
             lua_setfield(L, -2, "__index");
-            lua_pushboolean(L, 0);
+            /* getmetatable('') shows a sealed table whose __index is the
+             * proxy: writing through it fails as in Redis. */
+            push_sealed_metatable(L);
+            lua_pushliteral(L, "__index");
+            lua_pushvalue(L, -5);
+            lua_rawset(L, -3);
             lua_setfield(L, -2, "__metatable");
             lua_pop(L, 2);
         }

@@ -396,6 +396,9 @@ typedef struct server_state {
     /* The client whose script runs past busy-reply-threshold (others get
      * -BUSY; the primary's stream waits instead), or NULL. */
     client *busy_caller;
+    /* DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call noscript
+     * commands (Redis's test hook). */
+    int script_allow_noscript;
     /* The client whose command is running right now, for propagation. */
     int propagate_depth;
     struct propagation *prop;

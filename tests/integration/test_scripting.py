@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from conftest import err, raw_cmd, resp_exchange, seed_script
+from conftest import SERVER, err, raw_cmd, resp_exchange, seed_script
 
 LOCK_RELEASE = seed_script("lock_release.lua")
 
@@ -268,6 +268,21 @@ def test_noscript_commands_refused(r):
         b"ERR This Redis command is not allowed from script"
 
 
+def test_debug_set_disable_deny_scripts(keel):
+    """Redis's test hook: with it on, scripts may call commands flagged
+    noscript (CLIENT ID here); Keel still refuses a script from a script."""
+    r = keel("--enable-debug-command", "yes").client()
+    body = "return redis.call('client', 'id')"
+    assert err(r.eval, body, 0).startswith("This Redis command is not allowed from script")
+    assert r.execute_command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", 1) == b"OK"
+    assert isinstance(r.eval(body, 0), int)  # the script's own client
+    if "redis-server" not in SERVER:
+        assert err(r.eval, "return redis.call('eval', 'return 1', '0')", 0).startswith(
+            "This Redis command is not allowed from script")
+    assert r.execute_command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", 0) == b"OK"
+    assert err(r.eval, body, 0).startswith("This Redis command is not allowed from script")
+
+
 def test_eval_ro_refuses_writes(r):
     r.set("a", "1")
     body = "return redis.call('set', 'a', 'b')"
@@ -387,7 +402,8 @@ def test_struct_bad_option_errors_and_evalsha_short_sha(r):
     ("string.upper = nil", "user_script:1: Attempt to modify a readonly table"),
     ("redis.call = nil", "user_script:1: Attempt to modify a readonly table"),
     ("cjson.encode = nil", "user_script:1: Attempt to modify a readonly table"),
-    ("getmetatable('').__index.upper = nil", "attempt to index a boolean value"),
+    ("getmetatable('').__index.upper = nil", "user_script:1: Attempt to modify a readonly table"),
+    ("local g = getmetatable(_G) g.__index = {}", "Attempt to modify a readonly table"),
     ("return loadstring(string.dump(function() return 1 end))()", "attempt to call a nil value"),
 ])
 def test_sandbox_escapes_refused(r, body, expected):
