@@ -778,7 +778,7 @@ str config_get_value(const char *name, int *found);
 /* A config CONFIG SET refuses unless enable-protected-configs allows the
  * client (dir, dbfilename: they choose where the server writes files). */
 int config_is_protected(const char *name);
-/* appendonly cannot change while a data set loads (sync or async). */
+/* appendonly and dir cannot change while a data set loads (sync or async). */
 int config_denied_while_loading(const char *name);
 /* Directives whose change takes effect once per CONFIG SET, after all its
  * pairs are set (the TLS files: a new certificate and its key are only

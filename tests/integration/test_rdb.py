@@ -882,7 +882,8 @@ def test_clients_get_loading_while_the_snapshot_loads(keel):
         pass
     src.proc.wait(10)
     argv = [SERVER, "--port", str(src.port), "--dir", src.dir, "--save", "", "--key-load-delay", "1000",
-            "--loading-process-events-interval-bytes", "1024"]  # 3 s of loading
+            "--loading-process-events-interval-bytes", "1024",  # 3 s of loading
+            "--enable-protected-configs", "yes"]  # (dir is protected too)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         seen_loading = seen_info = False
@@ -899,9 +900,18 @@ def test_clients_get_loading_while_the_snapshot_loads(keel):
                         info = b""
                         while b"aof_enabled" not in info:
                             info += s.recv(4096)
-                        if b"loading:1" in info:
+                        if b"loading:1" in info and not seen_info:
                             assert b"loading_loaded_perc:" in info and b"loading_total_bytes:" in info
                             seen_info = True
+                            # CONFIG SET works, but not for appendonly and
+                            # dir (Redis's deny-loading configs). Once, early
+                            # in the load: later the load may end meanwhile.
+                            s.sendall(b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$8\r\nloglevel\r\n$7\r\nverbose\r\n")
+                            assert s.recv(256) == b"+OK\r\n"
+                            for name in (b"dir", b"appendonly"):
+                                s.sendall(b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$2\r\nno\r\n"
+                                          % (len(name), name))
+                                assert s.recv(256) == b"-LOADING Redis is loading the dataset in memory\r\n"
                         continue
                     if reply.startswith(b"$"):
                         break
