@@ -401,6 +401,11 @@ void aof_cron(void)
     pthread_mutex_unlock(&aof.lock);
 }
 
+int aof_initial_rewrite_pending(void)
+{
+    return aof.on && aof.base_pending;
+}
+
 void aof_stop(void)
 {
     if (!aof.on) {

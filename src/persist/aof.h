@@ -26,6 +26,10 @@ void aof_flush(void);
 /* Once a second under `everysec`: a background sync of what was written. */
 void aof_cron(void);
 /* At shutdown: write and sync everything. */
+/* appendonly was turned on (or a full sync restarted the log) and the
+ * rewrite that writes its first base has not finished: the files on disk
+ * do not hold the data set yet. */
+int aof_initial_rewrite_pending(void);
 void aof_stop(void);
 /* BGREWRITEAOF: a forked child writes a new base while writes go to a new
  * incremental file; the manifest then retires the old files. 0 started,

@@ -541,6 +541,16 @@ static void free_at_exit(void)
 int server_shutdown(int flags)
 {
     log_msg(LOG_WARNING, "User requested shutdown...");
+    /* Exiting before the log's first base is written would lose the data
+     * (Redis refuses too, unless FORCE). */
+    if (aof_initial_rewrite_pending()) {
+        if (!(flags & SHUTDOWN_FORCE)) {
+            log_msg(LOG_WARNING, "Writing initial AOF, can't exit.");
+            log_msg(LOG_WARNING, "Errors trying to shut down the server. Check the logs for more information.");
+            return -1;
+        }
+        log_msg(LOG_WARNING, "Writing initial AOF. Exit anyway.");
+    }
     supervise_stopping(server.cfg.supervised);
     aof_stop();
     child_kill();
@@ -551,6 +561,7 @@ int server_shutdown(int flags)
         log_msg(LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
         if (persistence_save() < 0 && !(flags & SHUTDOWN_FORCE)) {
             log_msg(LOG_WARNING, "Error trying to save the DB, can't exit.");
+            log_msg(LOG_WARNING, "Errors trying to shut down the server. Check the logs for more information.");
             return -1;
         }
     }

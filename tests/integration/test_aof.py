@@ -1113,6 +1113,30 @@ def test_debug_loadaof_reloads_the_log(spawn):
     assert b.client().mget("n", "after") == [b"6", b"1"]
 
 
+def test_shutdown_waits_for_the_first_base_of_a_new_log(spawn):
+    """appendonly turned on at run time: until the rewrite that writes the
+    log's first base ends, the files do not hold the data set, so SHUTDOWN
+    is refused (Redis's "Writing initial AOF, can't exit"); SHUTDOWN FORCE
+    exits anyway."""
+    a = spawn(SERVER, None, "--rdb-key-save-delay", "100000")  # 0.1 s a key
+    c = a.client()
+    c.mset({"k%d" % i: i for i in range(100)})
+    assert c.config_set("appendonly", "yes") is True
+    with pytest.raises(redis.ResponseError, match="^Errors trying to SHUTDOWN. Check logs.$"):
+        c.shutdown()
+    log = read_file(a.log)
+    assert b"Writing initial AOF, can't exit." in log
+    assert b"Errors trying to shut down the server. Check the logs for more information." in log
+    assert c.get("k1") == b"1"  # still serving
+    try:
+        c.shutdown(nosave=True, force=True)
+    except redis.ConnectionError:
+        pass
+    assert a.proc.wait(20) == 0
+    assert b"Writing initial AOF. Exit anyway." in read_file(a.log)
+    a.killed = True
+
+
 def test_a_slow_script_in_the_log_answers_others_loading(spawn):
     """DEBUG LOADAOF replaying a script that runs past busy-reply-threshold:
     other clients are told -LOADING (the load is what they wait for), not
