@@ -846,6 +846,9 @@ static int replay_file(const char *path, long long from, int last)
         if ((++cmds & 1023) == 1) { /* from the first command on */
             persistence_loading_progress(r.pos, r.size);
         }
+        if (server.cfg.key_load_delay) {
+            rdb_debug_delay(server.cfg.key_load_delay); /* Redis's test knob: per command here */
+        }
         if (rc == READ_BAD) {
             break;
         }

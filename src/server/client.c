@@ -579,7 +579,9 @@ void client_reap(void)
     client *c = server.clients;
     while (c) {
         client *next = c->next;
-        if (c->flags & CLIENT_CLOSE_ASAP) {
+        if ((c->flags & CLIENT_CLOSE_ASAP) && (c->flags & CLIENT_PROTECTED)) {
+            clients_marked++; /* freed once its command has returned */
+        } else if (c->flags & CLIENT_CLOSE_ASAP) {
             client_free(c);
         }
         c = next;

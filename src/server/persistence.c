@@ -498,11 +498,14 @@ void persistence_debug_loadaof(client *c)
     clear_all();
     module_event_loading(1); /* AOF_START */
     /* Loading, as in Redis: the load serves events (other clients hear
-     * -LOADING), so the caller's own reads wait, as a busy script's do. */
+     * -LOADING), so the caller's own reads wait, as a busy script's do,
+     * and a kill meanwhile frees it only after. */
     server.loading = 1;
     server.loading_start_ms = server_ms();
     client_pause_reads(c, 1);
+    c->flags |= CLIENT_PROTECTED;
     int rc = aof_reload();
+    c->flags &= ~CLIENT_PROTECTED;
     client_pause_reads(c, 0);
     server.loading = 0;
     module_event_loading(rc < 0 ? 4 : 3);

@@ -52,6 +52,9 @@
 /* The running command's reply is dropped from reply_mark on (CLIENT REPLY
  * OFF|SKIP); pushes to the client are not (client_push_begin/end). */
 #define CLIENT_SILENCED (1u << 24)
+/* Its command serves events (DEBUG LOADAOF): killed meanwhile, it is freed
+ * only once the flag is gone (Redis's protectClient). */
+#define CLIENT_PROTECTED (1u << 25)
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */

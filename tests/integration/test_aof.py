@@ -1150,25 +1150,64 @@ def test_a_slow_script_in_the_log_answers_others_loading(spawn):
     with open(incr_path(a), "ab") as f:
         f.write(b"*2\r\n$6\r\nSELECT\r\n$1\r\n9\r\n")
         f.write(b"*4\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n1\r\n$1\r\nx\r\n" % (len(slow), slow.encode()))
-    loader = a.client()
-    box = {}
-    t = threading.Thread(target=lambda: box.setdefault("reply", loader.execute_command("DEBUG", "LOADAOF")))
-    t.start()
-    other = a.client()
-    deadline = time.time() + 10
-    error = None
-    while error is None and time.time() < deadline:
-        try:
-            other.ping()
-        except redis.ResponseError as e:
-            error = str(e)
-        except redis.exceptions.BusyLoadingError as e:
-            error = "LOADING " + str(e)
+    box, t = debug_loadaof_in_a_thread(a)
+    assert first_error_of_ping(a).startswith("LOADING")
     t.join(20)
-    assert error is not None and error.startswith("LOADING"), error
     assert box["reply"] in (b"OK", "OK", True)
     assert b"Slow script detected" in read_file(a.log)
     assert a.client(9).get("x") == b"y" and c.get("before") == b"1"
+
+
+def debug_loadaof_in_a_thread(node):
+    """DEBUG LOADAOF sent from a thread: its reply (or the ConnectionError
+    ending it) lands in box["reply"]; box["id"] is its client's ID."""
+    loader = node.client()
+    box = {"id": loader.client_id()}
+
+    def load():
+        try:
+            box["reply"] = loader.execute_command("DEBUG", "LOADAOF")
+        except redis.ConnectionError as e:
+            box["reply"] = e
+
+    t = threading.Thread(target=load)
+    t.start()
+    return box, t
+
+
+def first_error_of_ping(node, timeout=10):
+    other = node.client()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            other.ping()
+        except redis.ResponseError as e:
+            return str(e)
+        except redis.exceptions.BusyLoadingError as e:
+            return "LOADING " + str(e)
+    return ""
+
+
+def test_the_client_of_debug_loadaof_killed_meanwhile(spawn):
+    """While DEBUG LOADAOF serves other clients (every 1024 commands; Redis's
+    key-load-delay slows the replay), one of them kills the client running
+    it: that client goes once the load is over, never under it."""
+    a = spawn(SERVER, None, *ALWAYS, "--enable-debug-command", "yes", "--key-load-delay", "500")
+    c = a.client()
+    p = c.pipeline(transaction=False)
+    for i in range(8000):  # 4 s of replay, clients served every 0.5 s
+        p.set("k%d" % i, i)
+    p.execute()
+    box, t = debug_loadaof_in_a_thread(a)
+    assert first_error_of_ping(a).startswith("LOADING")
+    other = a.client()
+    assert other.execute_command("CLIENT", "KILL", "ID", box["id"]) == 1
+    t.join(30)
+    assert isinstance(box["reply"], redis.ConnectionError)
+    deadline = time.time() + 20
+    while other.info("persistence")["loading"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert other.dbsize() == 8000 and other.get("k7999") == b"7999"
 
 
 # ---------------------------------------------------------------- 10: aof-use-rdb-preamble no, timestamps
