@@ -437,6 +437,12 @@ void persistence_load_stream_end(int ok)
     }
     if (ok) {
         log_msg(LOG_NOTICE, "MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+        /* A snapshot started meanwhile (async loading serves the old data:
+         * save points, an AOF rewrite) describes the old data set; its
+         * walk must not meet the new one. */
+        if (snapshot_running()) {
+            snapshot_abort();
+        }
         module_event_flush(1, -1, 1);
         script_functions_clear();
         for (size_t i = 0; i < incoming.nlibs; i++) {

@@ -141,14 +141,7 @@ def test_swapdb_of_the_same_history_serves_the_old_data_meanwhile(cluster, kinds
     replica.c.execute_command("FUNCTION", "LOAD", REPLICA_LIB)
     primary.c.execute_command("FUNCTION", "LOAD", PRIMARY_LIB)
     slow_primary_with_data(primary, 1000)
-    # Cut the link and push the backlog past the replica's offset, so the
-    # reconnection needs a full sync (of the same replication ID).
-    primary.c.config_set("repl-backlog-size", 16384)
-    pipe = primary.c.pipeline(transaction=True)
-    pipe.execute_command("CLIENT", "KILL", "TYPE", "replica")
-    for i in range(10):
-        pipe.set("fill:%d" % i, "A" * 16384)
-    pipe.execute()
+    force_full_sync_of_the_same_history(primary)
     wait_until(lambda: loading_state(replica) == ("0", "1"), "async loading", peers=(primary, replica))
     assert replica.c.get("mykey") == "myvalue"
     assert replica.c.execute_command("FCALL_RO", "where", 0) == "replica"
@@ -172,6 +165,48 @@ def test_swapdb_of_the_same_history_serves_the_old_data_meanwhile(cluster, kinds
         assert replica.c.get("mykey") is None
         assert replica.c.execute_command("FCALL_RO", "where", 0) == "primary"
         assert replica.c.dbsize() == 1010
+
+
+def force_full_sync_of_the_same_history(primary):
+    """Cut the link and push the backlog past the replica's offset, so the
+    reconnection needs a full sync (of the same replication ID)."""
+    primary.c.config_set("repl-backlog-size", 16384)
+    pipe = primary.c.pipeline(transaction=True)
+    pipe.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    for i in range(10):
+        pipe.set("fill:%d" % i, "A" * 16384)
+    pipe.execute()
+
+
+@pytest.mark.parametrize("kinds", [kinds_param("keel", "keel"), kinds_param("redis", "keel")])
+def test_a_snapshot_of_the_old_data_set_stops_at_the_swap(cluster, kinds):
+    """During async loading the replica serves (and may save) its old data
+    set; a snapshot of it still running when the new set is swapped in is
+    stopped there, never walking into the new one (Keel's snapshots are
+    forkless: the walk would otherwise see both)."""
+    primary, replica = start(cluster, kinds, "swapdb")
+    replica.c.config_set("replica-read-only", "no")
+    replicate(primary, replica)
+    replica.c.execute_command("DEBUG", "POPULATE", 300, "slave", 10)
+    slow_primary_with_data(primary, 2000)  # 4 s of loading
+    force_full_sync_of_the_same_history(primary)
+    wait_until(lambda: loading_state(replica) == ("0", "1"), "async loading", peers=(primary, replica))
+    replica.c.config_set("rdb-key-save-delay", 100000)  # its own snapshot: 0.1 s a key, 30 s in all
+    replica.c.config_set("save", "1 1")
+    replica.c.set("dirty", "1")
+    wait_until(lambda: replica.info("persistence")["rdb_bgsave_in_progress"] == "1", "a BGSAVE of the old data")
+    primary.c.config_set("rdb-key-save-delay", 0)
+    wait_link_up(replica, primary)
+    wait_until(lambda: replica.info("persistence")["rdb_bgsave_in_progress"] == "0", "the BGSAVE stopped",
+               timeout=5)
+    # Stopped, not finished: a dump.rdb now would hold the old set's keys
+    # and the new set's together.
+    assert rdb_files(replica) == []
+    replica.c.config_set("rdb-key-save-delay", 0)
+    replica.c.config_set("save", "")
+    wait_in_sync(primary, replica)
+    assert replica.c.dbsize() == 2010 and replica.c.get("dirty") is None
+    assert replica.c.execute_command("DEBUG", "DIGEST") == primary.c.execute_command("DEBUG", "DIGEST")
 
 
 @pairs
