@@ -58,6 +58,8 @@ int log_set_file(const char *path)
     return 0;
 }
 
+volatile int log_panicking;
+
 int log_fd(void)
 {
     return fileno(out ? out : stdout);

@@ -18,10 +18,14 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int log_level_from_name(const char *name);
 const char *log_level_name(int level);
 
+/* Set by PANIC before it aborts: the crash report knows the abort was
+ * ours (use-exit-on-panic applies to those only, as in Redis). */
+extern volatile int log_panicking;
 #define PANIC(...)                                                                                                     \
     do {                                                                                                               \
         log_msg(LOG_WARNING, "PANIC at %s:%d: ", __FILE__, __LINE__);                                                  \
         log_msg(LOG_WARNING, __VA_ARGS__);                                                                             \
+        log_panicking = 1;                                                                                             \
         abort();                                                                                                       \
     } while (0)
 #define ASSERT(cond)                                                                                                   \

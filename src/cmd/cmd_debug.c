@@ -255,6 +255,10 @@ static const char *const debug_help[] = {
     "    with values of <size> bytes if given. Existing keys are left alone.",
     "SEGFAULT",
     "    Crash the server with SIGSEGV (the crash report's test).",
+    "PANIC",
+    "    Crash the server as a failed internal check does (use-exit-on-panic: exit 1).",
+    "ASSERT",
+    "    Crash the server with a failed assertion.",
     "PAUSE-CRON <0|1>",
     "    Stop (1) or resume (0) the server's periodic work.",
     "PROPAGATION-LOG <ON|OFF|GET>",
@@ -378,6 +382,10 @@ void cmd_debug(client *c)
         config_rewrite_reply(c, 1);
     } else if (arg_is(c, 1, "SEGFAULT") && c->argc == 2) {
         raise(SIGSEGV); /* the crash report's own test, as Redis's */
+    } else if (arg_is(c, 1, "PANIC") && c->argc == 2) {
+        PANIC("DEBUG PANIC called at Unix time %lld", (long long)(server_ms() / 1000));
+    } else if (arg_is(c, 1, "ASSERT") && c->argc == 2) {
+        ASSERT(1 == 2);
     } else if (arg_is(c, 1, "PAUSE-CRON") && c->argc == 3) {
         long long v;
         if (!arg_ll(c, 2, &v)) {

@@ -1361,6 +1361,7 @@ static config_def defs[] = {
     {"aof-disable-auto-gc", NULL, CFG_BOOL, I(aof_disable_auto_gc), 0, 1, "no", 1, NULL, NULL, NULL, NULL},
     {"crash-log-enabled", NULL, CFG_BOOL, I(crash_log), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"crash-memcheck-enabled", NULL, CFG_BOOL, I(crash_memcheck), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
+    {"use-exit-on-panic", NULL, CFG_BOOL, S(use_exit_on_panic), 0, 1, "no", 1, NULL, NULL, NULL, NULL, CFG_HIDDEN},
     {"replica-ignore-disk-write-errors", NULL, CFG_BOOL, I(replica_ignore_disk_errors), 0, 1, "no", 1, NULL, NULL, NULL,
      NULL},
     {"replica-ignore-maxmemory", "slave-ignore-maxmemory", CFG_BOOL, S(replica_ignore_maxmemory), 0, 1, "yes", 1, NULL,

@@ -226,6 +226,7 @@ typedef struct server_config {
     int bgsave_forkless;
     int rdb_key_save_delay;         /* test knob: microseconds per key saved */
     int key_load_delay;             /* test knob: microseconds per key loaded */
+    int use_exit_on_panic;          /* hidden: a PANIC/ASSERT ends in exit(1), not SIGABRT (tests) */
     int propagation_error_behavior; /* PROPAGATION_ERR_* */
     int loading_events_interval;    /* bytes loaded between two looks at the clients */
     int rdbchecksum;

@@ -844,6 +844,29 @@ def test_a_fatal_signal_writes_a_crash_report(tmp_path, how):
     assert "=== KEEL BUG REPORT END" in text
 
 
+@pytest.mark.skipif(SERVER.endswith(("-san", "-tsan")), reason="sanitizer builds keep their own crash reports")
+@pytest.mark.parametrize("how", ["PANIC", "ASSERT", "SEGFAULT"])
+def test_use_exit_on_panic_ends_a_panic_with_exit_1(tmp_path, how):
+    """Redis's hidden test knob: a panic or a failed assertion (DEBUG PANIC,
+    DEBUG ASSERT) logs its report, then exits with status 1 instead of
+    aborting; a fatal signal (DEBUG SEGFAULT) still ends with the signal."""
+    proc, c, log = start_logged(tmp_path)
+    try:
+        assert "use-exit-on-panic" not in c.config_get("*")
+        assert c.config_get("use-exit-on-panic") == {"use-exit-on-panic": "no"}
+        assert c.config_set("use-exit-on-panic", "yes") is True
+        with pytest.raises(redis.ConnectionError):
+            c.execute_command("DEBUG", how)
+        assert proc.wait(10) == (-signal.SIGSEGV if how == "SEGFAULT" else 1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text(errors="replace")
+    want = {"PANIC": "DEBUG PANIC called at Unix time", "ASSERT": "1 == 2", "SEGFAULT": "crashed by signal"}[how]
+    assert want in text
+
+
 def test_debug_log_writes_to_the_log(tmp_path):
     proc, c, log = start_logged(tmp_path)
     try:
