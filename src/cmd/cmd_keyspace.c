@@ -137,10 +137,7 @@ static uint64_t empty_db(client *c, db *d, int async)
     }
     server.dirty += (long long)n;
     if (async || n > 10000) {
-        ktable *old = alloc_mem(sizeof(ktable));
-        size_t expires;
-        db_take(d, old, &expires);
-        return lazyfree_table(old);
+        return db_clear_lazy(d);
     }
     db_clear(d);
     return 0;

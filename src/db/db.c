@@ -158,6 +158,14 @@ void db_take(db *d, ktable *out, size_t *expires)
     d->avg_ttl = 0;
 }
 
+uint64_t db_clear_lazy(db *d)
+{
+    ktable *old = alloc_mem(sizeof(ktable));
+    size_t expires;
+    db_take(d, old, &expires);
+    return lazyfree_table(old);
+}
+
 size_t db_size(const db *d)
 {
     return ktable_size(&d->keys);

@@ -135,6 +135,9 @@ kobj *db_random_key(db *d);
 void db_swap(db *a, db *b);
 /* Moves all keys out, leaving d empty; returns the old table for freeing. */
 void db_take(db *d, ktable *out, size_t *expires);
+/* Empties d, its keys freed on the lazyfree thread; returns the ticket
+ * (lazyfree_done). */
+uint64_t db_clear_lazy(db *d);
 
 /* One bounded round of active expiry over the given databases: samples
  * keys with TTLs and deletes the expired; stops after time_budget_us.

@@ -13,7 +13,6 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "db/lazyfree.h"
 #include "module/module.h"
 #include "persist/aof.h"
 #include "persist/rdb.h"
@@ -348,14 +347,6 @@ int persistence_save_points_set(void)
 }
 
 /* Empties every database and the function libraries (DEBUG RELOAD). */
-/* Frees a table taken out of a db: a big one off the main thread. */
-static void free_table(ktable *t)
-{
-    ktable *own = alloc_mem(sizeof(*own));
-    *own = *t;
-    lazyfree_table(own);
-}
-
 /* Empties every database, each key's watchers and trackers told; with
  * lazy (replica-lazy-flush) the tables are freed off the main thread. */
 static void clear_all_how(int lazy)
@@ -366,10 +357,7 @@ static void clear_all_how(int lazy)
         server_key_written(d, (sv){NULL, 0}, NULL); /* before: trackers of existing keys */
         watch_db_replaced(d, NULL);
         if (lazy && db_size(d) > 0) {
-            ktable t;
-            size_t expires;
-            db_take(d, &t, &expires);
-            free_table(&t);
+            db_clear_lazy(d);
         } else {
             db_clear(d);
         }
@@ -462,10 +450,7 @@ void persistence_load_stream_end(int ok)
             watch_db_replaced(d, NULL);
             db_swap(d, &incoming.dbs[i]);
         }
-        ktable t;
-        size_t expires;
-        db_take(&incoming.dbs[i], &t, &expires);
-        free_table(&t);
+        db_clear_lazy(&incoming.dbs[i]);
     }
     if (ok) {
         module_event_flush(0, -1, 1);
