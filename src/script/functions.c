@@ -14,6 +14,7 @@
 #include "base/sha1.h"
 #include "base/util.h"
 #include "persist/rdb.h"
+#include "proto/resp_parse.h"
 #include "script/script_int.h"
 
 typedef struct fn_lib fn_lib;
@@ -173,11 +174,51 @@ static void lib_commit(fn_lib *lib)
     code_bytes += str_len(lib->code);
 }
 
-/* Runs library code and returns the detached library, or NULL with the
- * error reply text in *err. The checks come in Redis 7.0's order: the
- * shebang line, its values, the name, the engine, then (refuse_existing)
- * a library of that name, and only then the code. */
-static fn_lib *lib_create(const char *code, size_t len, int refuse_existing, str *err)
+/* The shebang line's words, split with Redis's quoting rules (name="x"
+ * names x): "#!<engine>" then name=<library>. 0 with the engine and name
+ * in owned strings, or -1 with the error reply text in *err. */
+static int parse_shebang(const char *line, size_t len, str *engine, str *name, str *err)
+{
+    str args = NULL;
+    size_t *off = NULL, *lens = NULL, cap = 0;
+    long n = resp_split_args(line, len, &args, &off, &lens, &cap);
+    *engine = *name = NULL;
+    if (n <= 0) {
+        *err = str_new("ERR Invalid library metadata", 28);
+    } else {
+        /* Past the "#!" (a quoted first word may be shorter). */
+        size_t skip = lens[0] < 2 ? lens[0] : 2;
+        *engine = str_new(args + off[0] + skip, lens[0] - skip);
+    }
+    for (long i = 1; i < n; i++) {
+        sv w = {args + off[i], lens[i]};
+        if (w.len >= 5 && strncasecmp(w.ptr, "name=", 5) == 0) {
+            if (*name) {
+                *err = str_new("ERR Invalid metadata value, name argument was given multiple times", 66);
+                break;
+            }
+            *name = str_new(w.ptr + 5, w.len - 5);
+        } else {
+            *err = str_printf(str_empty(64), "ERR Invalid metadata value given: %.*s", (int)w.len, w.ptr);
+            break;
+        }
+    }
+    str_free(args);
+    alloc_free(off);
+    alloc_free(lens);
+    if (*err) {
+        str_free(*engine);
+        str_free(*name);
+        *engine = *name = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The library's metadata checks, in Redis 7.0's order: the shebang line,
+ * its values, the name, the engine, then (refuse_existing) a library of
+ * that name. The name in an owned string, or NULL with *err. */
+static str lib_check_metadata(const char *code, size_t len, int refuse_existing, str *err)
 {
     if (!script_has_shebang(code, len)) {
         *err = str_new("ERR Missing library metadata", 28);
@@ -188,64 +229,49 @@ static fn_lib *lib_create(const char *code, size_t len, int refuse_existing, str
         *err = str_new("ERR Invalid library metadata", 28);
         return NULL;
     }
-    const char *end = nl, *p = code + 2, *engine = p;
-    while (p < end && *p != ' ') {
-        p++;
-    }
-    size_t engine_len = (size_t)(p - engine);
-    const char *name = NULL;
-    size_t name_len = 0;
-    while (p < end) {
-        while (p < end && *p == ' ') {
-            p++;
-        }
-        if (p == end) {
-            break;
-        }
-        const char *tok = p;
-        while (p < end && *p != ' ') {
-            p++;
-        }
-        size_t tlen = (size_t)(p - tok);
-        if (tlen >= 5 && strncasecmp(tok, "name=", 5) == 0) {
-            if (name) {
-                *err = str_new("ERR Invalid metadata value, name argument was given multiple times", 66);
-                return NULL;
-            }
-            name = tok + 5;
-            name_len = tlen - 5;
-        } else {
-            *err = str_printf(str_empty(64), "ERR Invalid metadata value given: %.*s", (int)tlen, tok);
-            return NULL;
-        }
+    str engine, name;
+    if (parse_shebang(code, (size_t)(nl - code), &engine, &name, err) < 0) {
+        return NULL;
     }
     if (!name) {
         *err = str_new("ERR Library name was not given", 30);
-        return NULL;
-    }
-    if (!valid_name(name, name_len)) {
+    } else if (!valid_name(name, str_len(name))) {
         *err = str_new("ERR Library names can only contain letters, numbers, or underscores(_) and must be at "
                        "least one character long",
                        110);
+    } else if (str_len(engine) != 3 || strncasecmp(engine, "lua", 3) != 0) {
+        *err = str_printf(str_empty(64), "ERR Engine '%.*s' not found", (int)str_len(engine), engine);
+    } else if (refuse_existing && lib_find(name, str_len(name))) {
+        *err = str_printf(str_empty(64), "ERR Library '%s' already exists", name);
+    }
+    str_free(engine);
+    if (*err) {
+        str_free(name);
         return NULL;
     }
-    if (engine_len != 3 || strncasecmp(engine, "lua", 3) != 0) {
-        *err = str_printf(str_empty(64), "ERR Engine '%.*s' not found", (int)engine_len, engine);
+    return name;
+}
+
+/* Runs library code and returns the detached library, or NULL with the
+ * error reply text in *err: the metadata is checked first, and only then
+ * the code. */
+static fn_lib *lib_create(const char *code, size_t len, int refuse_existing, str *err)
+{
+    str name = lib_check_metadata(code, len, refuse_existing, err);
+    if (!name) {
         return NULL;
     }
-    if (refuse_existing && lib_find(name, name_len)) {
-        *err = str_printf(str_empty(64), "ERR Library '%.*s' already exists", (int)name_len, name);
-        return NULL;
-    }
+    const char *nl = memchr(code, '\n', len);
     str cerr = NULL;
     int ref = svm_compile(fvm, nl, len - (size_t)(nl - code), "@user_function", &cerr);
     if (ref == LUA_NOREF) {
         *err = str_printf(str_empty(64), "ERR Error compiling function: %s", cerr);
         str_free(cerr);
+        str_free(name);
         return NULL;
     }
     fn_lib *lib = alloc_zero(sizeof(*lib));
-    lib->name = str_new(name, name_len);
+    lib->name = name;
     lib->code = str_new(code, len);
     loading = lib;
     str rerr = NULL;

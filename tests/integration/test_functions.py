@@ -72,6 +72,10 @@ def test_fcall_errors(f):
     ("#!lua name=bad-name\nredis.register_function('f', function() end)",
      "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"),
     ("#!lua name=l7 foo=bar\nreturn 1", "Invalid metadata value given: foo=bar"),
+    ("#!lua name=l7 name=l8\nreturn 1", "Invalid metadata value, name argument was given multiple times"),
+    ('#!lua name="l7\nreturn 1', "Invalid library metadata"),
+    ('#!lua name="bad\\x00name"\nredis.register_function("f", function() end)',
+     "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"),
     ("#!js name=l7\nreturn 1", "Engine 'js' not found"),
     ("#!lua name=l7\nreturn {", "Error compiling function: user_function:2: unexpected symbol near '<eof>'"),
     ("#!lua name=l3\nredis.register_function('f 2', function() return 1 end)",
@@ -97,6 +101,15 @@ def test_load_errors(f, code, expected):
     assert err(fn, f, "LOAD", code) == expected
     assert fn(f, "LIST") == []
     assert f.ping()
+
+
+@pytest.mark.parametrize("shebang", ['#!lua name="ql"', "#!lua name='ql'", '#!lua "name=ql"', "#!lua   name=ql  ",
+                                     "#!lua name=ql\r", "#!lua\tname=ql", '#!lua name="\\x71l"'])
+def test_shebang_words_split_as_redis_splits_them(f, shebang):
+    """The shebang line is split with Redis's quoting rules: quotes (and
+    escapes inside double quotes) group a word, any blank separates."""
+    assert fn(f, "LOAD", shebang + "\nredis.register_function('qf', function() return 7 end)") == b"ql"
+    assert f.fcall("qf", 0) == 7
 
 
 def test_function_name_clash_across_libraries(f):
