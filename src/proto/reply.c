@@ -117,16 +117,29 @@ void reply_ok(rbuf *r)
     reply_raw(r, "+OK\r\n", 5);
 }
 
-void reply_status_len(rbuf *r, const char *s, size_t len)
+/* s with CR and LF as spaces: in a line they would end it early. */
+static char *put_clean(char *d, const char *s, size_t len)
 {
-    reserve(r, len + 3);
-    r->data[r->len++] = '+';
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        r->data[r->len++] = (c == '\r' || c == '\n') ? ' ' : c;
+        *d++ = (c == '\r' || c == '\n') ? ' ' : c;
     }
-    r->data[r->len++] = '\r';
-    r->data[r->len++] = '\n';
+    *d++ = '\r';
+    *d++ = '\n';
+    return d;
+}
+
+/* A one-line reply: its type, then the cleaned line. */
+static void put_line(rbuf *r, char type, const char *s, size_t len)
+{
+    reserve(r, len + 3);
+    r->data[r->len++] = type;
+    r->len = (size_t)(put_clean(r->data + r->len, s, len) - r->data);
+}
+
+void reply_status_len(rbuf *r, const char *s, size_t len)
+{
+    put_line(r, '+', s, len);
 }
 
 void reply_status(rbuf *r, const char *s)
@@ -141,14 +154,7 @@ void reply_error(rbuf *r, const char *msg)
         msg++;
         len--;
     }
-    reserve(r, len + 3);
-    r->data[r->len++] = '-';
-    for (size_t i = 0; i < len; i++) {
-        char c = msg[i];
-        r->data[r->len++] = (c == '\r' || c == '\n') ? ' ' : c;
-    }
-    r->data[r->len++] = '\r';
-    r->data[r->len++] = '\n';
+    put_line(r, '-', msg, len);
 }
 
 void reply_errorf(rbuf *r, const char *fmt, ...)
@@ -277,13 +283,14 @@ void reply_push(rbuf *r, long long n)
 
 void reply_big_number(rbuf *r, const char *p, size_t len)
 {
-    if (r->resp != 3) {
-        reply_bulk(r, p, len);
+    if (r->resp == 3) {
+        put_line(r, '(', p, len);
         return;
     }
-    reply_raw(r, "(", 1);
-    reply_raw(r, p, len);
-    reply_raw(r, "\r\n", 2);
+    /* The same digits as RESP3 would carry. */
+    reserve(r, HEADER_MAX + len + 2);
+    char *d = put_header(r->data + r->len, '$', (long long)len);
+    r->len = (size_t)(put_clean(d, p, len) - r->data);
 }
 
 void reply_verbatim(rbuf *r, const char *p, size_t len, const char *fmt3)

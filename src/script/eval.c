@@ -8,7 +8,9 @@
 #include "base/alloc.h"
 #include "base/sha1.h"
 #include "base/util.h"
+#include "repl/repl.h"
 #include "script/script_int.h"
+#include "server/persistence.h"
 
 typedef struct eval_script {
     str body;
@@ -232,27 +234,55 @@ int script_parse_numkeys(client *c, int i, long long *numkeys)
     return 1;
 }
 
+/* Why a script may not start, in Redis 7.0's order, or NULL. A script
+ * with a shebang is judged by its flags: on a stale replica unless
+ * allow-stale; unless no-writes, where writes are refused (read-only
+ * replica, failed save), by a *_RO command, or without enough good
+ * replicas; past maxmemory unless allow-oom. A legacy script (no shebang)
+ * only never runs on a stale replica; its commands are judged as they
+ * come. */
+static const char *script_start_refusal(client *c, int flags, int ro)
+{
+    int stale =
+        !(c->flags & CLIENT_MASTER) && repl_is_replica() && !repl_link_up() && !server.cfg.replica_serve_stale_data;
+    if (flags & SCRIPT_FLAG_EVAL_COMPAT) {
+        return stale ? "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." : NULL;
+    }
+    if (stale && !(flags & SCRIPT_FLAG_ALLOW_STALE)) {
+        return "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag "
+               "is not set";
+    }
+    if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
+        int obey = (c->flags & CLIENT_MASTER) != 0; /* the primary's writes are not ours to refuse */
+        if (!obey && repl_is_replica() && server.cfg.replica_read_only) {
+            return READONLY_ERROR;
+        }
+        const char *e = obey ? NULL : persistence_refuses_writes();
+        if (e) {
+            return e;
+        }
+        if (ro) {
+            return "ERR Can not execute a script with write flag using *_ro command.";
+        }
+        if (!obey && (e = repl_refuses_writes()) != NULL) {
+            return e;
+        }
+    }
+    /* no-writes implies allow-oom; a replica's memory is its primary's. */
+    if (!(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM)) && server.cfg.maxmemory > 0 && !repl_is_replica() &&
+        server_over_memory()) {
+        return OOM_ERROR;
+    }
+    return NULL;
+}
+
 /* Shared by EVAL and FCALL. */
 void script_start(client *c, svm *vm, int ref, const char *name, int is_function, int flags, int ro, long long numkeys)
 {
-    if (ro && !(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES)) {
-        reply_err(c, "ERR Can not execute a script with write flag using *_ro command.");
+    const char *refusal = script_start_refusal(c, flags, ro);
+    if (refusal) {
+        reply_err(c, refusal);
         return;
-    }
-    /* A script that declared it may write is refused up front past
-     * maxmemory; legacy scripts are checked at their first write. */
-    if (!(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM)) &&
-        server.cfg.maxmemory > 0 && server_over_memory()) {
-        reply_err(c, OOM_ERROR);
-        return;
-    }
-    /* A script that may write cannot run where writes are refused. */
-    if (!(flags & SCRIPT_FLAG_EVAL_COMPAT) && !(flags & SCRIPT_FLAG_NO_WRITES) && !ro) {
-        const char *refusal = server_write_refusal(c);
-        if (refusal) {
-            reply_err(c, refusal);
-            return;
-        }
     }
     script_call sc = {.vm = vm,
                       .ref = ref,

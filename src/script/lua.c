@@ -460,13 +460,7 @@ static void lua_to_reply(client *c, lua_State *L, int idx, int resp, int depth)
     if (table_field(L, idx, "big_number", LUA_TSTRING)) {
         size_t len;
         const char *s = lua_tolstring(L, -1, &len);
-        if (r->resp == 3) {
-            reply_raw(r, "(", 1);
-            reply_raw(r, s, len);
-            reply_raw(r, "\r\n", 2);
-        } else {
-            reply_bulk(r, s, len);
-        }
+        reply_big_number(r, s, len);
         lua_pop(L, 1);
         return;
     }
@@ -714,7 +708,10 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     if ((cmd->flags & CMD_DENYOOM) && r->oom && !r->wrote && !(r->flags & SCRIPT_FLAG_ALLOW_OOM)) {
         return call_refuse(L, raise, cmd, OOM_ERROR);
     }
-    const char *refusal = (cmd->flags & CMD_WRITE) ? server_write_refusal(fake) : NULL;
+    /* Once the script wrote, the server's state (a replica gone below
+     * min-replicas-to-write, a failed save) no longer stops it half-way:
+     * its writes so far are made, as in Redis. */
+    const char *refusal = (cmd->flags & CMD_WRITE) && !r->wrote ? server_write_refusal(fake) : NULL;
     if (refusal) {
         return call_refuse(L, raise, cmd, refusal); /* as at the top level */
     }
@@ -871,6 +868,24 @@ static int l_redis_setresp(lua_State *L)
     return 0;
 }
 
+/* Where the script's next writes go: AOF, replicas, both or neither. */
+static int l_redis_set_repl(lua_State *L)
+{
+    if (!cur) {
+        return svm_raise(L, "ERR redis.set_repl can only be called inside a script invocation");
+    }
+    if (lua_gettop(L) != 1) {
+        return svm_raise(L, "ERR redis.set_repl() requires two arguments.");
+    }
+    int all = PROPAGATE_AOF | PROPAGATE_REPL;
+    lua_Integer v = lua_tointeger(L, 1);
+    if (v & ~(lua_Integer)all) {
+        return svm_raise(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    }
+    fake->propagate_skip = all & ~(int)v;
+    return 0;
+}
+
 static int l_redis_acl_check_cmd(lua_State *L)
 {
     if (lua_gettop(L) < 1 || lua_type(L, 1) != LUA_TSTRING) {
@@ -910,12 +925,6 @@ static int l_redis_true(lua_State *L)
 {
     lua_pushboolean(L, 1);
     return 1;
-}
-
-static int l_redis_nothing(lua_State *L)
-{
-    (void)L;
-    return 0;
 }
 
 static void set_fn(lua_State *L, const char *name, lua_CFunction fn)
@@ -958,10 +967,10 @@ static void push_redis_table(lua_State *L)
     set_fn(L, "call", l_redis_call);
     set_fn(L, "pcall", l_redis_pcall);
     set_fn(L, "acl_check_cmd", l_redis_acl_check_cmd);
-    /* Effects replication is the only mode: these are kept for scripts
-     * written for older servers and do nothing. */
+    /* Effects replication is the only mode: kept for scripts written for
+     * older servers, it does nothing. */
     set_fn(L, "replicate_commands", l_redis_true);
-    set_fn(L, "set_repl", l_redis_nothing);
+    set_fn(L, "set_repl", l_redis_set_repl);
     set_fn(L, "breakpoint", ldb_lua_breakpoint);
     set_fn(L, "debug", ldb_lua_debug);
     set_int(L, "REPL_NONE", 0);
@@ -1405,13 +1414,20 @@ static void run_hook(lua_State *L, lua_Debug *ar)
                 "Slow script detected: still in execution after %lld milliseconds. You can try killing the "
                 "script using the %s KILL command.",
                 (long long)elapsed, r->is_function ? "FUNCTION" : "SCRIPT");
-        client_pause_reads(r->caller, 1);
+        client_hold(r->caller, 1);
     }
     if (r->busy) {
+        /* The client whose command called the script, when that is not
+         * its caller (a module's call), must outlive the events too. */
         client *saved = server.current_client;
-        ev_process(server.loop, 0);
-        client_read_deferred();
-        client_flush_pending();
+        uint32_t kept = saved ? saved->flags & CLIENT_PROTECTED : 0;
+        if (saved) {
+            saved->flags |= CLIENT_PROTECTED;
+        }
+        client_serve_events();
+        if (saved) {
+            saved->flags = (saved->flags & ~CLIENT_PROTECTED) | kept;
+        }
         server.current_client = saved;
         if (r->killed) {
             lua_sethook(L, run_hook, LUA_MASKLINE | LUA_MASKCOUNT, 1);
@@ -1526,6 +1542,7 @@ void svm_call(client *c, script_call *sc)
     client *f = fake_client();
     f->db = c->db;
     f->flags |= CLIENT_IN_SCRIPT;
+    f->propagate_skip = 0;
 
     lua_settop(L, 0);
     svm *vm = sc->vm;
@@ -1560,7 +1577,7 @@ void svm_call(client *c, script_call *sc)
     server.in_script = 0;
     if (run.busy) {
         server.busy_caller = NULL;
-        client_pause_reads(c, 0);
+        client_hold(c, 0);
         log_msg(LOG_WARNING, "Slow script finished after %lld milliseconds.",
                 (long long)(util_mono_us() / 1000 - run.start_ms));
     }

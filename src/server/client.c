@@ -771,16 +771,29 @@ void client_resume(client *c)
     }
 }
 
-void client_pause_reads(client *c, int pause)
+void client_hold(client *c, int on)
 {
+    if (on) {
+        c->flags |= CLIENT_PROTECTED;
+    } else {
+        c->flags &= ~CLIENT_PROTECTED;
+    }
     if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
         return;
     }
-    if (pause) {
+    if (on) {
         ev_del(server.loop, c->fd, EV_READABLE);
     } else {
         ev_add(server.loop, c->fd, EV_READABLE, read_handler, c);
     }
+}
+
+void client_serve_events(void)
+{
+    ev_process(server.loop, 0);
+    client_read_deferred();
+    client_flush_pending();
+    client_reap();
 }
 
 /* Bytes read: the primary's stream (on a replica) is counted apart, as

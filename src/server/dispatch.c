@@ -329,7 +329,7 @@ void dispatch_call(client *c, command *cmd)
     client_forget_original(c);
     if (server.dirty > dirty && (cmd->flags & CMD_WRITE)) {
         if (!c->propagate_as_is) {
-            propagate_cmd(c->db->id, c->argv, c->argc);
+            propagate_cmd_for(c, c->argv, c->argc);
         }
         /* A writable replica's own write: its TTLs are ours to expire. */
         if (!(c->flags & CLIENT_MASTER) && repl_is_replica()) {

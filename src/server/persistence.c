@@ -331,10 +331,7 @@ void persistence_loading_progress(long long done, long long total)
     }
     last_ms = now;
     server_update_time();
-    ev_process(server.loop, 0);
-    client_read_deferred();
-    client_flush_pending();
-    client_reap();
+    client_serve_events();
 }
 
 int persistence_save_points_set(void)
@@ -493,11 +490,9 @@ void persistence_debug_loadaof(client *c)
      * and a kill meanwhile frees it only after. */
     server.loading = 1;
     server.loading_start_ms = server_ms();
-    client_pause_reads(c, 1);
-    c->flags |= CLIENT_PROTECTED;
+    client_hold(c, 1);
     int rc = aof_reload();
-    c->flags &= ~CLIENT_PROTECTED;
-    client_pause_reads(c, 0);
+    client_hold(c, 0);
     server.loading = 0;
     module_event_loading(rc < 0 ? 4 : 3);
     if (rc < 0) {

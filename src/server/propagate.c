@@ -183,9 +183,17 @@ void propagate_removal(int dbid, sv key)
     }
 }
 
+void propagate_cmd_for(client *c, sv *argv, int argc)
+{
+    int targets = (PROPAGATE_AOF | PROPAGATE_REPL) & ~c->propagate_skip;
+    if (targets) {
+        propagate_cmd_to(c->db->id, argv, argc, targets);
+    }
+}
+
 void propagate_also(client *c, sv *argv, int argc)
 {
-    propagate_cmd(c->db->id, argv, argc);
+    propagate_cmd_for(c, argv, argc);
     c->propagate_as_is = 1;
 }
 

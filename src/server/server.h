@@ -131,6 +131,9 @@ struct client {
 
     /* Propagation override set by a handler (deterministic rewrite). */
     int propagate_as_is;
+    /* PROPAGATE_* targets this client's writes skip (a script's fake
+     * client after redis.set_repl). */
+    int propagate_skip;
 
     struct multi_state *mstate;
     struct block_state *bstate;
@@ -568,6 +571,8 @@ void propagate_begin(void);
 void propagate_end(void);
 void propagate_cmd(int dbid, sv *argv, int argc);
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets);
+/* A command of c's, to the targets c has not turned off. */
+void propagate_cmd_for(client *c, sv *argv, int argc);
 /* While on, nothing propagates (a log replayed into memory by DEBUG
  * LOADAOF, inside a command, must not be logged or sent again). */
 int propagate_suspend(int on); /* returns the state before */
@@ -649,9 +654,14 @@ void client_resume(client *c);
 /* Moves what OpenSSL decrypted beyond the last read into c's query buffer
  * (epoll cannot report it); -1 when the connection failed. */
 int client_drain_tls(client *c);
-/* Stops (pause=1) or resumes reading from c's socket: a client whose
- * script is running while events are served must not be re-entered. */
-void client_pause_reads(client *c, int pause);
+/* While c's command serves events (a busy script, DEBUG LOADAOF's load),
+ * c is held (on=1): its socket is not read (it must not be re-entered) and
+ * a kill meanwhile frees it only once the hold ends. */
+void client_hold(client *c, int on);
+/* One turn of the event loop from inside a long command: other clients
+ * are read, answered, and freed if they went (a replica that left is seen
+ * gone, as in Redis). Hold the command's own client first. */
+void client_serve_events(void);
 /* Counts provided by feature modules for CLIENT LIST (may be NULL). */
 extern int (*client_sub_count)(client *c, int kind);
 extern int (*client_multi_count)(client *c);

@@ -538,6 +538,80 @@ def test_the_primarys_stream_waits_for_a_busy_script_on_the_replica(cluster, kin
 
 
 @pairs
+def test_a_busy_script_sees_its_replica_leave_and_writes_on(cluster, kinds):
+    """While a script runs past busy-reply-threshold the primary still
+    serves events: a replica that leaves is seen gone (INFO from the script
+    shows connected_slaves:0). With min-replicas-to-write 1 the script,
+    which already wrote, writes on: the server's state no longer stops a
+    script half-way, as in Redis."""
+    primary, replica = start(cluster, kinds)
+    replicate(primary, replica)
+    primary.c.config_set("min-replicas-to-write", 1)
+    primary.c.config_set("busy-reply-threshold", 10)
+    wait_until(lambda: primary.info()["min_slaves_good_slaves"] == "1", "a good replica")
+    busy = Raw(primary.port)
+    busy.send("EVAL", """
+        redis.call('set', KEYS[1], 'first')
+        while true do
+            local info = redis.call('info', 'replication')
+            if string.match(info, 'connected_slaves:0') then
+                redis.call('set', KEYS[1], 'after')
+                return 1
+            end
+        end""", 1, "x")
+    wait_until(lambda: raw_reply(primary, "PING").startswith("-BUSY"), "the script busy")
+    assert replica.c.execute_command("REPLICAOF", "NO", "ONE") == "OK"
+    assert busy.line() == b":1"
+    busy.close()
+    assert primary.c.get("x") == "after"
+    # A new script is refused before it writes.
+    with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+        primary.c.eval("redis.call('set', KEYS[1], 'no')", 1, "x")
+    assert primary.c.get("x") == "after"
+
+
+@pairs
+@pytest.mark.parametrize("how", ["EVAL", "FCALL"])
+def test_redis_set_repl_chooses_where_a_scripts_writes_go(cluster, kinds, how):
+    """redis.set_repl() sends the script's next writes to the AOF and the
+    replicas (REPL_ALL), to one of them, or to neither; the primary keeps
+    them all. Reloading its AOF shows what the log got."""
+    primary, replica = start(cluster, kinds)
+    primary.c.config_set("appendonly", "yes")
+    wait_until(lambda: primary.info("persistence")["aof_rewrite_in_progress"] == "0"
+               and primary.info("persistence")["aof_rewrite_scheduled"] == "0", "the first AOF rewrite")
+    replicate(primary, replica)
+    body = """
+        redis.call('set', KEYS[1], '1')
+        redis.set_repl(redis.REPL_NONE)
+        redis.call('set', KEYS[2], '2')
+        redis.set_repl(redis.REPL_AOF)
+        redis.call('set', KEYS[3], '3')
+        redis.set_repl(redis.REPL_REPLICA)
+        redis.call('set', KEYS[4], '4')
+        redis.set_repl(redis.REPL_ALL)
+        redis.call('set', KEYS[5], '5')
+    """
+    keys = ["a", "b", "c", "d", "e"]
+    if how == "EVAL":
+        primary.c.eval(body, 5, *keys)
+    else:
+        primary.c.function_load("#!lua name=repl\nredis.register_function('go', function(KEYS, ARGV)\n%s\nend)"
+                                % body)
+        primary.c.fcall("go", 5, *keys)
+    primary.c.set("sync-mark", "1")
+    wait_in_sync(primary, replica)
+    assert replica.c.mget(keys) == ["1", None, None, "4", "5"]
+    assert primary.c.mget(keys) == ["1", "2", "3", "4", "5"]
+    assert primary.c.execute_command("DEBUG", "LOADAOF") == "OK"
+    assert primary.c.mget(keys) == ["1", None, "3", None, "5"]
+    # The next script starts over with REPL_ALL.
+    primary.c.eval("redis.call('set', KEYS[1], 'again')", 1, "b")
+    wait_in_sync(primary, replica)
+    assert replica.c.get("b") == "again"
+
+
+@pairs
 def test_writable_replica_write_replaces_an_expired_key_it_kept(cluster, kinds):
     """A key the primary set with a TTL has expired on a writable replica,
     which keeps it for the primary's DEL. A client's write there replaces it

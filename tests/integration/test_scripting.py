@@ -206,6 +206,78 @@ def test_resp3_values_from_lua(server):
     s.close()
 
 
+def test_big_number_reply_keeps_to_one_line(server):
+    """A big number from Lua has CR and LF turned into spaces, as status and
+    error replies do, in both protocols."""
+    s = server.raw()
+    body = "return {big_number='123\\r\\n456'}"
+    assert resp_exchange(s, raw_cmd("EVAL", body, 0)) == b"$8\r\n123  456\r\n"
+    resp_exchange(s, raw_cmd("HELLO", 3))
+    assert resp_exchange(s, raw_cmd("EVAL", body, 0)) == b"(123  456\r\n"
+    assert resp_exchange(s, raw_cmd("PING")) == b"+PONG\r\n"
+    s.close()
+
+
+def test_set_repl_checks_its_argument(r):
+    for bad in ("12345", "4", "-1"):
+        with pytest.raises(redis.ResponseError, match="Invalid replication flags. Use REPL_AOF, REPL_REPLICA, "
+                           "REPL_ALL or REPL_NONE."):
+            r.eval("redis.set_repl(%s)" % bad, 0)
+    # Redis 7.0's words, though it takes one.
+    for call in ("redis.set_repl()", "redis.set_repl(1, 2)"):
+        with pytest.raises(redis.ResponseError, match=r"redis.set_repl\(\) requires two arguments."):
+            r.eval(call, 0)
+    assert r.eval("return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_REPLICA, redis.REPL_SLAVE, redis.REPL_ALL}",
+                  0) == [0, 1, 2, 2, 3]
+    assert r.eval("redis.set_repl(redis.REPL_ALL) return 1", 0) == 1
+
+
+def test_scripts_on_a_stale_replica(server):
+    """replica-serve-stale-data no, link down: a legacy script (no
+    shebang) never runs, not even one calling nothing; a shebang script
+    runs only with allow-stale, and then only commands flagged stale."""
+    r = server.client()
+    r.config_set("replica-serve-stale-data", "no")
+    r.execute_command("REPLICAOF", "127.0.0.1", 1)
+    masterdown = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+    try:
+        assert err(r.eval, "return 1", 0) == masterdown
+        assert err(r.eval, "return redis.call('get', KEYS[1])", 1, "x") == masterdown
+        assert err(r.eval, "#!lua flags=no-writes\nreturn 1", 0) == masterdown
+        assert r.eval("#!lua flags=allow-stale,no-writes\nreturn 1", 0) == 1
+        assert r.eval("#!lua flags=allow-stale,no-writes\nreturn redis.call('echo', 'hi')", 0) == b"hi"
+        body = "#!lua flags=allow-stale,no-writes\nreturn redis.call('get', KEYS[1])"
+        assert err(r.eval, body, 1, "x") == (
+            "Can not execute the command on a stale replica script: %s, on @user_script:2." % sha(body))
+    finally:
+        r.execute_command("REPLICAOF", "NO", "ONE")
+        r.config_set("replica-serve-stale-data", "yes")
+
+
+def test_script_start_refusals_in_redis_order(server):
+    """A shebang script that may write is refused before it runs: by *_RO
+    commands, past maxmemory OOM (first), on a read-only replica READONLY
+    (not OOM: a replica's memory is its primary's business)."""
+    r = server.client()
+    write = "#!lua\nreturn redis.call('set', KEYS[1], 'v')"
+    assert err(r.execute_command, "EVAL_RO", write, 1, "k") == (
+        "Can not execute a script with write flag using *_ro command.")
+    r.config_set("maxmemory", 1)
+    try:
+        assert err(r.eval, write, 1, "k").startswith("OOM command not allowed")
+        assert err(r.execute_command, "EVAL_RO", write, 1, "k").startswith("OOM command not allowed")
+        assert r.eval("#!lua flags=no-writes\nreturn 1", 0) == 1
+        r.execute_command("REPLICAOF", "127.0.0.1", 1)
+        try:
+            assert err(r.eval, write, 1, "k") == "You can't write against a read only replica."
+            assert err(r.execute_command, "EVAL_RO", write, 1, "k") == (
+                "You can't write against a read only replica.")
+        finally:
+            r.execute_command("REPLICAOF", "NO", "ONE")
+    finally:
+        r.config_set("maxmemory", 0)
+
+
 # ---- RESP -> Lua ----
 
 
