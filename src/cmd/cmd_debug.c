@@ -277,6 +277,8 @@ static const char *const debug_help[] = {
     "    0 stops expiring keys in the background; 1 starts again.",
     "SET-DISABLE-DENY-SCRIPTS <0|1>",
     "    1 lets scripts call commands flagged noscript (tests only); 0 refuses them again.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    1 accepts DUMP payloads and RDB files whatever their checksum (tests only).",
     "HTSTATS <dbid> [full]",
     "    The keyspace table's size and element count, and the table it is moving to, if any.",
     "SLEEP <seconds>",
@@ -341,8 +343,29 @@ static void debug_defrag(client *c)
     reply_int(R(c), defrag_pass_now(force, steps));
 }
 
+/* The on/off switches DEBUG <name> <0|1> sets (Redis's test hooks). */
+static int *debug_toggle(sv name)
+{
+    static const struct {
+        const char *name;
+        int *flag;
+    } toggles[] = {
+        {"PAUSE-CRON", &server.cron_paused},
+        {"SET-DISABLE-DENY-SCRIPTS", &server.script_allow_noscript},
+        {"SET-ACTIVE-EXPIRE", &server.cfg.active_expire},
+        {"SET-SKIP-CHECKSUM-VALIDATION", &server.skip_checksum_validation},
+    };
+    for (size_t i = 0; i < sizeof(toggles) / sizeof(toggles[0]); i++) {
+        if (sv_eq_ci(name, toggles[i].name)) {
+            return toggles[i].flag;
+        }
+    }
+    return NULL;
+}
+
 void cmd_debug(client *c)
 {
+    int *toggle;
     if (arg_is(c, 1, "HELP") && c->argc == 2) {
         reply_help(c, debug_help);
     } else if (arg_is(c, 1, "SLEEP") && c->argc == 3) {
@@ -386,26 +409,12 @@ void cmd_debug(client *c)
         PANIC("DEBUG PANIC called at Unix time %lld", (long long)(server_ms() / 1000));
     } else if (arg_is(c, 1, "ASSERT") && c->argc == 2) {
         ASSERT(1 == 2);
-    } else if (arg_is(c, 1, "PAUSE-CRON") && c->argc == 3) {
+    } else if (c->argc == 3 && (toggle = debug_toggle(c->argv[1])) != NULL) {
         long long v;
         if (!arg_ll(c, 2, &v)) {
             return;
         }
-        server.cron_paused = v != 0;
-        reply_ok(R(c));
-    } else if (arg_is(c, 1, "SET-DISABLE-DENY-SCRIPTS") && c->argc == 3) {
-        long long v;
-        if (!arg_ll(c, 2, &v)) {
-            return;
-        }
-        server.script_allow_noscript = v != 0;
-        reply_ok(R(c));
-    } else if (arg_is(c, 1, "SET-ACTIVE-EXPIRE") && c->argc == 3) {
-        long long v;
-        if (!arg_ll(c, 2, &v)) {
-            return;
-        }
-        server.cfg.active_expire = v != 0;
+        *toggle = v != 0;
         reply_ok(R(c));
     } else if (arg_is(c, 1, "DIGEST") && c->argc == 2) {
         uint8_t d[20];

@@ -258,6 +258,7 @@ static int load_rdb(void)
     }
     if (rc < 0) {
         log_msg(LOG_WARNING, "Fatal error loading the DB (%s): %s. Exiting.", rdb_path(), err);
+        log_msg(LOG_WARNING, "Terminating server after rdb file reading failure."); /* Redis's words */
         return -1;
     }
     if (rc == 0) {

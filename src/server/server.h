@@ -406,6 +406,9 @@ typedef struct server_state {
     /* DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call noscript
      * commands (Redis's test hook). */
     int script_allow_noscript;
+    /* DEBUG SET-SKIP-CHECKSUM-VALIDATION 1: DUMP payloads and RDB files
+     * load whatever their CRC (tests feeding corrupt data). */
+    int skip_checksum_validation;
     /* The client whose command is running right now, for propagation. */
     int propagate_depth;
     struct propagation *prop;

@@ -147,6 +147,40 @@ def test_restore_checks_every_crc(r):
     assert r.get("z") == b"hello"
 
 
+def debug_server(keel, *args):
+    return keel("--enable-debug-command", "yes", *args).client()
+
+
+def test_debug_skip_checksum_validation(keel):
+    """DEBUG SET-SKIP-CHECKSUM-VALIDATION 1 (Redis's test hook) takes a
+    payload whatever its CRC; the version is still checked."""
+    r = debug_server(keel)
+    body = b"\x00\x05hello\x0a\x00"
+    assert r.execute_command("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", 1) == b"OK"
+    assert r.restore("z", 0, body + b"\x00" * 8) == b"OK"
+    assert r.get("z") == b"hello"
+    assert err(r.restore, "z2", 0, b"\x00\x05hello\x63\x00" + b"\x00" * 8) == (
+        "DUMP payload version or checksum are wrong")
+    assert r.execute_command("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", 0) == b"OK"
+    assert err(r.restore, "z3", 0, body + b"\x00" * 8) == "DUMP payload version or checksum are wrong"
+
+
+def test_corrupt_payload_is_logged_at_verbose(keel):
+    """A payload refused for its content says why in the log, at verbose,
+    in Redis's words ("Hash listpack integrity check failed")."""
+    s = keel("--loglevel", "verbose", "--enable-debug-command", "yes", "--sanitize-dump-payload", "yes")
+    c = s.client()
+    entries = b"\x81a\x02" + b"\x811\x02"  # "a" and "1", each with its back-length
+    lp = struct.pack("<IH", 6 + len(entries) + 1, 2) + entries + b"\xff"
+    payload = b"\x10" + bytes([len(lp)]) + lp + b"\x0a\x00"
+    assert c.restore("h", 0, with_crc(payload)) == b"OK"
+    assert c.hgetall("h") == {b"a": b"1"}
+    bad = payload[:2] + b"\x7f" + payload[3:]  # the listpack's total-bytes no longer its length
+    assert err(c.restore, "h2", 0, with_crc(bad)) == "Bad data format"
+    log = s.log_text()
+    assert "Hash listpack integrity check failed" in log, log[-500:]
+
+
 @keel_only
 def test_hostile_payloads_change_nothing(r):
     r.rpush("l", *["v%d" % i for i in range(50)])

@@ -237,6 +237,41 @@ def test_empty_collections_are_skipped_as_in_redis(tmp_path):
         for s in servers:
             c = s.client()
             assert c.keys("*") == [b"real"] and c.get("real") == b"value"
+            # In the log, in Redis's words.
+            log = s.log_text()
+            for key in ("set", "list_ziplist", "quicklist", "quicklist_empty_node", "zset_ziplist", "hash_ziplist"):
+                assert "rdbLoadObject skipping empty key: %s\n" % key in log
+            assert "Done loading RDB, keys loaded: 1, keys expired: 0, empty keys skipped: 6." in log
     finally:
         for s in servers:
             s.stop()
+
+
+def broken_ziplist():
+    blob = bytearray(ziplist([b"a", b"b", b"c", b"d"]))
+    blob[0] ^= 0x40  # zlbytes no longer the blob's length
+    return bytes(blob)
+
+
+@pytest.mark.skipif(IS_REDIS, reason="compares Keel with Redis")
+@pytest.mark.parametrize("kind,blob,why", [
+    (0x0d, broken_ziplist(), "Hash ziplist integrity check failed"),
+    (0x09, b"\x00\xff", "Zipmap integrity check failed"),  # an empty zipmap
+    (0x0d, ziplist([b"a", b"1", b"a", b"2"]), "Hash ziplist integrity check failed"),  # a duplicate field
+], ids=["broken-ziplist", "empty-zipmap", "ziplist-dup"])
+def test_a_corrupt_file_stops_the_start_in_redis_words(tmp_path, kind, blob, why):
+    """A value that fails its checks stops the start-up, and the log says
+    why as Redis's does (tools and tests look for these lines)."""
+    if not os.access(REDIS_BIN, os.X_OK):
+        pytest.skip("needs Debian's redis-server")
+    body = b"REDIS0009\xfe\x00" + bytes([kind]) + rdb_str(b"h") + rdb_str(blob) + b"\xff"
+    data = body + struct.pack("<Q", crc64(body))
+    for binary in (SERVER, REDIS_BIN):
+        d = tmp_path / os.path.basename(binary)
+        d.mkdir()
+        (d / "dump.rdb").write_bytes(data)
+        with pytest.raises(RuntimeError) as e:
+            Server("--save", "", "--appendonly", "no", "--dir", str(d), binary=binary).stop()
+        log = str(e.value)
+        assert why in log, log[-800:]
+        assert "Terminating server after rdb file reading failure." in log, log[-800:]
