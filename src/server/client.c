@@ -157,6 +157,7 @@ void client_free(client *c)
         module_event_client(c, 0);
     }
     client_run_cleanups(c);
+    client_evict_forget(c);
     if (server.current_client == c) {
         server.current_client = NULL;
     }
@@ -586,6 +587,7 @@ void client_reap(void)
         }
         c = next;
     }
+    client_evict_reaped();
 }
 
 static void protocol_error(client *c, const char *msg)
@@ -726,6 +728,7 @@ static void process_input(client *c)
             client_check_obuf(c);
             client_pending_write(c);
         }
+        client_evict_after_command(c);
     }
     dispatch_pipeline_close();
     /* Drop consumed bytes, keeping a command that is only partly parsed
@@ -905,7 +908,7 @@ static void read_done(client *c)
         client_close_async(c);
         return;
     }
-    if (client_evict_after_read(c)) {
+    if (client_evict_if_over(c)) {
         return;
     }
     server.current_client = c;

@@ -1,10 +1,16 @@
 /* client_evict: maxmemory-clients, Redis 7's client eviction. When all
  * clients together hold more memory than the limit (bytes, or a percent of
  * maxmemory), the ones holding the most are disconnected until the rest
- * fit. Replicas, the primary's link and clients that ran CLIENT NO-EVICT ON
- * are never chosen (their memory still counts). The check runs before the
- * loop sleeps, once a millisecond at most: a scan of the client list,
- * and a sort only when something must go. */
+ * fit. Replicas and the primary's link neither count nor go; clients that
+ * ran CLIENT NO-EVICT ON count but are never chosen.
+ *
+ * The total is kept as each client's last measured memory: measured for
+ * the client whose command just ran, and for every client once a
+ * millisecond at most before the loop sleeps (output another client's
+ * command gave them, a PUBLISH's, shows then). Before each command, as in
+ * Redis, clients over the limit go first, so keys are never evicted for
+ * memory clients hold; what the evicted ones hold counts as gone until
+ * they are freed. */
 #include <stdlib.h>
 
 #include "base/alloc.h"
@@ -30,19 +36,39 @@ static size_t limit(void)
     return (size_t)server.cfg.maxmemory_clients;
 }
 
-static int evictable(const client *c)
+/* Clients whose memory counts toward the limit. */
+static int counted(const client *c)
 {
-    return c->fd >= 0 && !(c->flags & (CLIENT_NO_EVICT | CLIENT_MASTER | CLIENT_REPLICA | CLIENT_CLOSE_ASAP));
+    return c->fd >= 0 && !(c->flags & (CLIENT_MASTER | CLIENT_REPLICA | CLIENT_CLOSE_ASAP));
 }
 
-static void evict_over(size_t max)
+static int evictable(const client *c)
+{
+    return counted(c) && !(c->flags & CLIENT_NO_EVICT);
+}
+
+static size_t tracked;       /* the sum of counted clients' mem_seen */
+static size_t closing_bytes; /* held by clients evicted, not yet freed */
+
+/* Measures every client afresh: the exact total. */
+static size_t measure_all(int *nevictable)
 {
     size_t total = 0;
     int n = 0;
     for (client *c = server.clients; c; c = c->next) {
-        total += client_mem(c);
+        c->mem_seen = counted(c) ? client_mem(c) : 0;
+        total += c->mem_seen;
         n += evictable(c);
     }
+    tracked = total;
+    *nevictable = n;
+    return total;
+}
+
+static void evict_over(size_t max)
+{
+    int n;
+    size_t total = measure_all(&n);
     if (total <= max || n == 0) {
         return;
     }
@@ -50,7 +76,7 @@ static void evict_over(size_t max)
     int k = 0;
     for (client *c = server.clients; c; c = c->next) {
         if (evictable(c)) {
-            cand[k++] = (candidate){c, client_mem(c)};
+            cand[k++] = (candidate){c, c->mem_seen};
         }
     }
     qsort(cand, (size_t)k, sizeof(candidate), by_memory_desc);
@@ -60,6 +86,9 @@ static void evict_over(size_t max)
                 "maxmemory-clients (%zu)",
                 cand[i].c->addr, (unsigned long long)cand[i].c->id, cand[i].mem, total, max);
         total -= cand[i].mem;
+        tracked -= cand[i].mem;
+        closing_bytes += cand[i].mem;
+        cand[i].c->mem_seen = 0;
         server.stats.evicted_clients++;
         client_close_async(cand[i].c);
     }
@@ -77,12 +106,45 @@ void client_evict_check(void)
     evict_over(max);
 }
 
-int client_evict_after_read(client *c)
+int client_evict_if_over(client *c)
 {
     size_t max = limit();
-    if (max == 0 || !evictable(c) || client_mem(c) <= max) {
+    if (max == 0) {
+        return 0;
+    }
+    if (counted(c)) {
+        size_t m = client_mem(c);
+        tracked += m - c->mem_seen;
+        c->mem_seen = m;
+    }
+    if (tracked <= max) {
         return 0;
     }
     evict_over(max);
     return (c->flags & CLIENT_CLOSE_ASAP) != 0;
+}
+
+void client_evict_after_command(client *c)
+{
+    if (c->mem_seen && limit()) {
+        size_t m = client_mem(c);
+        tracked += m - c->mem_seen;
+        c->mem_seen = m;
+    }
+}
+
+void client_evict_forget(client *c)
+{
+    tracked -= c->mem_seen < tracked ? c->mem_seen : tracked;
+    c->mem_seen = 0;
+}
+
+size_t client_evict_closing_bytes(void)
+{
+    return closing_bytes;
+}
+
+void client_evict_reaped(void)
+{
+    closing_bytes = 0;
 }

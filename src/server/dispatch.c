@@ -453,6 +453,11 @@ void dispatch(client *c)
         cmd->st.rejected_calls++;
         return;
     }
+    /* Clients over maxmemory-clients go before keys are evicted, as in
+     * Redis; if c is one of them, its command does not run. */
+    if (c->fd >= 0 && !(c->flags & CLIENT_IN_EXEC) && client_evict_if_over(c)) {
+        return;
+    }
     /* The server's state gates (OOM, MISCONF, NOREPLICAS, READONLY,
      * MASTERDOWN, LOADING), before MULTI queues a command, as in Redis: a
      * command refused there fails the transaction, and EXEC is judged by

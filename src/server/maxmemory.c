@@ -25,7 +25,8 @@ size_t server_memory_not_counted(void)
 
 static size_t counted_memory(void)
 {
-    size_t used = alloc_used(), skip = server_memory_not_counted();
+    /* (Clients just evicted for maxmemory-clients are as good as gone.) */
+    size_t used = alloc_used(), skip = server_memory_not_counted() + client_evict_closing_bytes();
     return used > skip ? used - skip : 0;
 }
 

@@ -131,6 +131,8 @@ struct client {
 
     /* Propagation override set by a handler (deterministic rewrite). */
     int propagate_as_is;
+    /* Its memory as last measured for maxmemory-clients (client_evict.c). */
+    size_t mem_seen;
     /* PROPAGATE_* targets this client's writes skip (a script's fake
      * client after redis.set_repl). */
     int propagate_skip;
@@ -620,13 +622,21 @@ void dispatch_call(client *c, command *cmd);
 void client_info_line(client *c, str *out);
 /* The memory a client holds (CLIENT LIST tot-mem, maxmemory-clients). */
 size_t client_mem(const client *c);
-/* maxmemory-clients: disconnects the biggest clients while all together
- * hold more than the limit (client_evict.c; before the loop sleeps). */
+/* maxmemory-clients (client_evict.c): disconnects the biggest clients
+ * while all together hold more than the limit. Every client is measured
+ * before the loop sleeps (once a millisecond at most)... */
 void client_evict_check(void);
-/* After a read: a client that alone holds more than maxmemory-clients is
- * evicted at once, before its command runs (as Redis checks before each
- * command); 1 when c was. */
-int client_evict_after_read(client *c);
+/* ...and c after a read and before each command (Redis's order: clients
+ * go before keys are evicted); 1 when c itself was evicted. */
+int client_evict_if_over(client *c);
+/* c's memory after its command (its reply) counts at once. */
+void client_evict_after_command(client *c);
+/* c is being freed: its memory no longer counts. */
+void client_evict_forget(client *c);
+/* What evicted clients hold until they are freed (maxmemory discounts
+ * it), and their freeing (client_reap). */
+size_t client_evict_closing_bytes(void);
+void client_evict_reaped(void);
 client *client_by_id(uint64_t id);
 /* Copies argv into owned strings (a command that outlives its query
  * buffer: blocked clients, queued MULTI commands). */

@@ -140,6 +140,50 @@ def test_maxmemory_clients_evicts_the_biggest_clients(keel, kind, limit):
 
 
 @pytest.mark.parametrize("kind", ["keel", "redis"])
+@pytest.mark.parametrize("load", ["replies", "half-sent-commands"])
+def test_clients_go_before_keys_under_maxmemory(keel, kind, load):
+    """maxmemory 11mb holding 5 MB of keys, maxmemory-clients 3mb: clients
+    that pile up replies they never read (MGET of a 100 KB value), or
+    commands they never finish, are evicted before any key is, as in Redis
+    (it checks the clients before each command, before evicting keys)."""
+    s = keel() if kind == "keel" else Server("--save", "", binary="/usr/bin/redis-server")
+    socks = []
+    try:
+        admin = s.client()
+        admin.config_set("maxmemory", "11mb")
+        admin.config_set("maxmemory-policy", "allkeys-lru")
+        admin.config_set("maxmemory-clients", "3mb")
+        admin.client_no_evict("on")
+        for j in range(50):
+            admin.setrange(j, 100_000, "x")
+        socks = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(30)]
+        if load == "half-sent-commands":
+            for sock in socks:
+                sock.sendall(b"*250\r\n")
+        deadline = time.time() + 10
+        sent = 0
+        while time.time() < deadline and admin.info("stats")["evicted_clients"] == 0 and sent < 249:
+            for sock in socks:
+                try:
+                    if load == "replies":
+                        sock.sendall(b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n")
+                    else:
+                        sock.sendall(b"$1000\r\n" + b"x" * 1000 + b"\r\n")
+                except OSError:
+                    pass  # evicted
+            sent += 1
+            admin.ping()
+        stats = admin.info("stats")
+        assert stats["evicted_clients"] > 0
+        assert stats["evicted_keys"] == 0
+        assert admin.dbsize() == 50
+    finally:
+        for sock in socks:
+            sock.close()
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
 def test_a_command_bigger_than_maxmemory_clients_is_not_run(keel, kind):
     """A client whose one command holds more than maxmemory-clients is
     evicted before the command runs, as in Redis (which checks before each
