@@ -243,6 +243,8 @@ void client_pending_write(client *c)
     if (c->fd < 0 || c->in_pending || (c->flags & CLIENT_CLOSE_ASAP)) {
         return;
     }
+    /* Output arrives here also from others' commands (PUBLISH). */
+    client_evict_note(c);
     c->in_pending = 1;
     c->pending_next = server.pending_writes;
     server.pending_writes = c;
@@ -728,7 +730,7 @@ static void process_input(client *c)
             client_check_obuf(c);
             client_pending_write(c);
         }
-        client_evict_after_command(c);
+        client_evict_note(c);
     }
     dispatch_pipeline_close();
     /* Drop consumed bytes, keeping a command that is only partly parsed

@@ -124,9 +124,9 @@ int client_evict_if_over(client *c)
     return (c->flags & CLIENT_CLOSE_ASAP) != 0;
 }
 
-void client_evict_after_command(client *c)
+void client_evict_note(client *c)
 {
-    if (c->mem_seen && limit()) {
+    if (limit() && counted(c)) {
         size_t m = client_mem(c);
         tracked += m - c->mem_seen;
         c->mem_seen = m;

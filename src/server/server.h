@@ -629,8 +629,9 @@ void client_evict_check(void);
 /* ...and c after a read and before each command (Redis's order: clients
  * go before keys are evicted); 1 when c itself was evicted. */
 int client_evict_if_over(client *c);
-/* c's memory after its command (its reply) counts at once. */
-void client_evict_after_command(client *c);
+/* c's memory changed (its command's reply, a message for it): the new
+ * figure counts at once. */
+void client_evict_note(client *c);
 /* c is being freed: its memory no longer counts. */
 void client_evict_forget(client *c);
 /* What evicted clients hold until they are freed (maxmemory discounts

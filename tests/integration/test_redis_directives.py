@@ -140,12 +140,13 @@ def test_maxmemory_clients_evicts_the_biggest_clients(keel, kind, limit):
 
 
 @pytest.mark.parametrize("kind", ["keel", "redis"])
-@pytest.mark.parametrize("load", ["replies", "half-sent-commands"])
+@pytest.mark.parametrize("load", ["replies", "half-sent-commands", "messages"])
 def test_clients_go_before_keys_under_maxmemory(keel, kind, load):
     """maxmemory 11mb holding 5 MB of keys, maxmemory-clients 3mb: clients
-    that pile up replies they never read (MGET of a 100 KB value), or
-    commands they never finish, are evicted before any key is, as in Redis
-    (it checks the clients before each command, before evicting keys)."""
+    that pile up replies they never read (MGET of a 100 KB value), commands
+    they never finish, or messages (PUBLISH of 100 KB) are evicted before
+    any key is, as in Redis (it checks the clients before each command,
+    before evicting keys)."""
     s = keel() if kind == "keel" else Server("--save", "", binary="/usr/bin/redis-server")
     socks = []
     try:
@@ -160,6 +161,12 @@ def test_clients_go_before_keys_under_maxmemory(keel, kind, load):
         if load == "half-sent-commands":
             for sock in socks:
                 sock.sendall(b"*250\r\n")
+        elif load == "messages":
+            for sock in socks:
+                sock.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$3\r\nbla\r\n")
+            until = time.time() + 5
+            while admin.pubsub_numsub("bla") != [(b"bla", len(socks))] and time.time() < until:
+                time.sleep(0.01)
         deadline = time.time() + 10
         sent = 0
         while time.time() < deadline and admin.info("stats")["evicted_clients"] == 0 and sent < 249:
@@ -167,11 +174,15 @@ def test_clients_go_before_keys_under_maxmemory(keel, kind, load):
                 try:
                     if load == "replies":
                         sock.sendall(b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n")
+                    elif load == "messages":
+                        pass
                     else:
                         sock.sendall(b"$1000\r\n" + b"x" * 1000 + b"\r\n")
                 except OSError:
                     pass  # evicted
             sent += 1
+            if load == "messages":
+                admin.publish("bla", "x" * 100_000)
             admin.ping()
         stats = admin.info("stats")
         assert stats["evicted_clients"] > 0
