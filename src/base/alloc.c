@@ -2,6 +2,7 @@
  * sanitizer builds, where ASan must own malloc). */
 #include "base/alloc.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -206,6 +207,74 @@ void alloc_stats(size_t *allocated, size_t *active, size_t *resident)
     mallctl("stats.allocated", allocated, &sz, NULL, 0);
     mallctl("stats.active", active, &sz, NULL, 0);
     mallctl("stats.resident", resident, &sz, NULL, 0);
+#endif
+}
+
+#ifdef KEEL_JEMALLOC
+/* One try of an integer control at one width; EINVAL when the width is
+ * not the control's. */
+static int ctl_int_width(const char *name, size_t w, const long long *val, long long *old, int *write_only)
+{
+    int64_t n64 = val ? *val : 0, o64 = 0;
+    int32_t n32 = (int32_t)n64, o32 = 0;
+    uint8_t n8 = (uint8_t)(n64 != 0), o8 = 0;
+    void *newp = w == 8 ? (void *)&n64 : w == 4 ? (void *)&n32 : (void *)&n8;
+    void *oldp = w == 8 ? (void *)&o64 : w == 4 ? (void *)&o32 : (void *)&o8;
+    size_t got = w;
+    int rc = mallctl(name, oldp, &got, val ? newp : NULL, val ? w : 0);
+    if (rc == EPERM && val) {
+        rc = mallctl(name, NULL, NULL, newp, w); /* it may only be written */
+        *write_only = rc == 0;
+        return rc;
+    }
+    if (rc == 0) {
+        *old = w == 8 ? o64 : w == 4 ? o32 : o8;
+    }
+    return rc;
+}
+#endif
+
+int alloc_ctl_int(const char *name, const long long *val, long long *old, int *write_only)
+{
+    *write_only = 0;
+#ifdef KEEL_JEMALLOC
+    static const size_t widths[] = {8, 4, 1};
+    for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+        int rc = ctl_int_width(name, widths[i], val, old, write_only);
+        if (rc != EINVAL) {
+            return rc;
+        }
+    }
+    return EINVAL;
+#else
+    (void)name, (void)val, (void)old;
+    return ENOENT;
+#endif
+}
+
+int alloc_ctl_str(const char *name, const char *val, const char **old, int *write_only)
+{
+    *write_only = 0;
+    *old = NULL;
+#ifdef KEEL_JEMALLOC
+    /* Read first: the old value is the answer, also when writing. */
+    size_t sz = sizeof(*old);
+    int rc = mallctl(name, (void *)old, &sz, NULL, 0);
+    if (rc != 0 && !(rc == EPERM && val)) {
+        return rc;
+    }
+    if (val) {
+        int void_ctl = strcmp(val, "VOID") == 0;
+        int wrc = mallctl(name, NULL, NULL, void_ctl ? NULL : (void *)&val, void_ctl ? 0 : sizeof(val));
+        if (rc != 0) {
+            *write_only = wrc == 0;
+            return wrc;
+        }
+    }
+    return 0;
+#else
+    (void)name, (void)val;
+    return ENOENT;
 #endif
 }
 

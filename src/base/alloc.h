@@ -30,6 +30,14 @@ const char *alloc_name(void);
 /* Allocator-reported totals (jemalloc stats.allocated / active / resident);
  * 0 when the allocator offers none. */
 void alloc_stats(size_t *allocated, size_t *active, size_t *resident);
+/* jemalloc's control names (DEBUG MALLCTL / MALLCTL-STR). An integer one
+ * is read into *old, set to *val if val is given (its width, 8, 4 or 1
+ * bytes, is jemalloc's to know); *write_only is set when it can only be
+ * written. A string one is read into *old; val "VOID" runs a control that
+ * takes nothing (thread.tcache.flush). 0, or the errno jemalloc gave
+ * (ENOENT without jemalloc). */
+int alloc_ctl_int(const char *name, const long long *val, long long *old, int *write_only);
+int alloc_ctl_str(const char *name, const char *val, const char **old, int *write_only);
 
 /* Active defragmentation. Asks the allocator whether p sits in a slab that
  * is emptier than its size class's average (jemalloc's

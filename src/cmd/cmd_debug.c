@@ -273,6 +273,10 @@ static const char *const debug_help[] = {
     "    Save the RDB (unless NOSAVE) and load it back into memory.",
     "REPLICATE <command> [<arg> ...]",
     "    Send the command to the replicas (not the AOF) without running it here.",
+    "MALLCTL <key> [<val>]",
+    "    Get or set a jemalloc integer control (jemalloc builds).",
+    "MALLCTL-STR <key> [<val>]",
+    "    Get or set a jemalloc string control; <val> VOID runs one that takes nothing.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    0 stops expiring keys in the background; 1 starts again.",
     "SET-DISABLE-DENY-SCRIPTS <0|1>",
@@ -343,6 +347,45 @@ static void debug_defrag(client *c)
     reply_int(R(c), defrag_pass_now(force, steps));
 }
 
+/* DEBUG MALLCTL|MALLCTL-STR <name> [<value>]: reads (and sets) one of
+ * jemalloc's controls, as Redis's tests do. */
+static void debug_mallctl(client *c, int is_str)
+{
+    char name[128];
+    if (c->argv[2].len >= sizeof(name)) {
+        reply_err(c, "ERR control name too long");
+        return;
+    }
+    memcpy(name, c->argv[2].ptr, c->argv[2].len);
+    name[c->argv[2].len] = '\0';
+    int write_only, rc;
+    if (is_str) {
+        str val = c->argc == 4 ? str_new(c->argv[3].ptr, c->argv[3].len) : NULL;
+        const char *old;
+        rc = alloc_ctl_str(name, val, &old, &write_only);
+        str_free(val);
+        if (rc == 0 && !write_only) {
+            reply_bulk_cstr(R(c), old);
+            return;
+        }
+    } else {
+        long long v, old;
+        if (c->argc == 4 && !arg_ll(c, 3, &v)) {
+            return;
+        }
+        rc = alloc_ctl_int(name, c->argc == 4 ? &v : NULL, &old, &write_only);
+        if (rc == 0 && !write_only) {
+            reply_int(R(c), old);
+            return;
+        }
+    }
+    if (rc == 0) {
+        reply_ok(R(c));
+    } else {
+        reply_errf(c, "ERR %s", strerror(rc));
+    }
+}
+
 /* The on/off switches DEBUG <name> <0|1> sets (Redis's test hooks). */
 static int *debug_toggle(sv name)
 {
@@ -409,6 +452,8 @@ void cmd_debug(client *c)
         PANIC("DEBUG PANIC called at Unix time %lld", (long long)(server_ms() / 1000));
     } else if (arg_is(c, 1, "ASSERT") && c->argc == 2) {
         ASSERT(1 == 2);
+    } else if ((arg_is(c, 1, "MALLCTL") || arg_is(c, 1, "MALLCTL-STR")) && (c->argc == 3 || c->argc == 4)) {
+        debug_mallctl(c, arg_is(c, 1, "MALLCTL-STR"));
     } else if (c->argc == 3 && (toggle = debug_toggle(c->argv[1])) != NULL) {
         long long v;
         if (!arg_ll(c, 2, &v)) {

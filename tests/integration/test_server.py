@@ -909,6 +909,25 @@ def test_watchdog_logs_the_stack_of_a_blocked_main_thread(tmp_path):
         proc.wait()
 
 
+def test_debug_mallctl(keel):
+    """DEBUG MALLCTL / MALLCTL-STR read and set jemalloc's controls, as
+    Redis's defrag tests use them; without jemalloc (sanitizer builds)
+    every name is unknown."""
+    c = keel("--enable-debug-command", "yes").client()
+    if not c.info("memory")["mem_allocator"].startswith("jemalloc"):
+        assert err(c.execute_command, "DEBUG", "MALLCTL", "arenas.page") == "No such file or directory"
+        return
+    page = c.execute_command("DEBUG", "MALLCTL", "arenas.page")
+    assert isinstance(page, int) and page >= 4096
+    assert b"." in c.execute_command("DEBUG", "MALLCTL-STR", "version")
+    assert c.execute_command("DEBUG", "MALLCTL-STR", "thread.tcache.flush", "VOID") == b"OK"
+    assert c.execute_command("DEBUG", "MALLCTL", "thread.tcache.enabled", 1) == 1  # the old value
+    assert err(c.execute_command, "DEBUG", "MALLCTL", "no.such.name") == "No such file or directory"
+    assert err(c.execute_command, "DEBUG", "MALLCTL", "arenas.page", 5) == "Operation not permitted"
+    assert err(c.execute_command, "DEBUG", "MALLCTL", "arenas.page", "x") == (
+        "value is not an integer or out of range")
+
+
 def test_debug_digest(r):
     empty = r.execute_command("DEBUG", "DIGEST")
     assert empty == b"0" * 40
