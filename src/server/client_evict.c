@@ -106,24 +106,6 @@ void client_evict_check(void)
     evict_over(max);
 }
 
-int client_evict_if_over(client *c)
-{
-    size_t max = limit();
-    if (max == 0) {
-        return 0;
-    }
-    if (counted(c)) {
-        size_t m = client_mem(c);
-        tracked += m - c->mem_seen;
-        c->mem_seen = m;
-    }
-    if (tracked <= max) {
-        return 0;
-    }
-    evict_over(max);
-    return (c->flags & CLIENT_CLOSE_ASAP) != 0;
-}
-
 void client_evict_note(client *c)
 {
     if (limit() && counted(c)) {
@@ -131,6 +113,24 @@ void client_evict_note(client *c)
         tracked += m - c->mem_seen;
         c->mem_seen = m;
     }
+}
+
+int client_evict_if_over(client *c)
+{
+    /* When the clients over the limit cannot go (CLIENT NO-EVICT), the
+     * scan is not redone before every command: once a millisecond. */
+    static int64_t stuck_ms = -1;
+    size_t max = limit();
+    if (max == 0) {
+        return 0;
+    }
+    client_evict_note(c);
+    if (tracked <= max || stuck_ms == server.now_ms) {
+        return 0;
+    }
+    evict_over(max);
+    stuck_ms = tracked > max ? server.now_ms : -1;
+    return (c->flags & CLIENT_CLOSE_ASAP) != 0;
 }
 
 void client_evict_forget(client *c)

@@ -195,6 +195,24 @@ def test_clients_go_before_keys_under_maxmemory(keel, kind, load):
 
 
 @pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_clients_over_the_limit_that_cannot_go_keep_working(keel, kind):
+    """Every client over a 1-byte maxmemory-clients has CLIENT NO-EVICT on:
+    none can go, and their commands keep running."""
+    s = keel() if kind == "keel" else Server("--save", "", binary="/usr/bin/redis-server")
+    try:
+        clients = [s.client() for _ in range(3)]
+        for c in clients:
+            assert c.client_no_evict("on") == b"OK"
+        clients[0].config_set("maxmemory-clients", 1)
+        for i in range(200):
+            assert clients[i % 3].set("k%d" % i, "v" * 100) is True
+        assert clients[1].dbsize() == 200
+        assert clients[2].info("stats")["evicted_clients"] == 0
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
 def test_a_command_bigger_than_maxmemory_clients_is_not_run(keel, kind):
     """A client whose one command holds more than maxmemory-clients is
     evicted before the command runs, as in Redis (which checks before each
