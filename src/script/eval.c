@@ -10,7 +10,6 @@
 #include "base/util.h"
 #include "repl/repl.h"
 #include "script/script_int.h"
-#include "server/persistence.h"
 
 typedef struct eval_script {
     str body;
@@ -243,28 +242,17 @@ int script_parse_numkeys(client *c, int i, long long *numkeys)
  * come. */
 static const char *script_start_refusal(client *c, int flags, int ro)
 {
-    int stale =
-        !(c->flags & CLIENT_MASTER) && repl_is_replica() && !repl_link_up() && !server.cfg.replica_serve_stale_data;
+    int stale = server_stale_for(c);
     if (flags & SCRIPT_FLAG_EVAL_COMPAT) {
-        return stale ? "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." : NULL;
+        return stale ? MASTERDOWN_ERROR : NULL;
     }
     if (stale && !(flags & SCRIPT_FLAG_ALLOW_STALE)) {
         return "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag "
                "is not set";
     }
     if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
-        int obey = (c->flags & CLIENT_MASTER) != 0; /* the primary's writes are not ours to refuse */
-        if (!obey && repl_is_replica() && server.cfg.replica_read_only) {
-            return READONLY_ERROR;
-        }
-        const char *e = obey ? NULL : persistence_refuses_writes();
+        const char *e = server_write_refusal(c, ro);
         if (e) {
-            return e;
-        }
-        if (ro) {
-            return "ERR Can not execute a script with write flag using *_ro command.";
-        }
-        if (!obey && (e = repl_refuses_writes()) != NULL) {
             return e;
         }
     }

@@ -711,13 +711,13 @@ static int redis_call_run(lua_State *L, int raise, script_run *r, int argc)
     /* Once the script wrote, the server's state (a replica gone below
      * min-replicas-to-write, a failed save) no longer stops it half-way:
      * its writes so far are made, as in Redis. */
-    const char *refusal = (cmd->flags & CMD_WRITE) && !r->wrote ? server_write_refusal(fake) : NULL;
+    const char *refusal = (cmd->flags & CMD_WRITE) && !r->wrote ? server_write_refusal(fake, 0) : NULL;
     if (refusal) {
         return call_refuse(L, raise, cmd, refusal); /* as at the top level */
     }
     /* An allow-stale script on a replica that serves no stale data runs
      * only commands that may (INFO, ...), as in Redis. */
-    if (repl_is_replica() && !repl_link_up() && !server.cfg.replica_serve_stale_data && !(cmd->flags & CMD_STALE)) {
+    if (server_stale_for(fake) && !(cmd->flags & CMD_STALE)) {
         return call_refuse(L, raise, cmd, "ERR Can not execute the command on a stale replica");
     }
     if (cmd->flags & CMD_WRITE) {

@@ -140,19 +140,28 @@ static const char *server_refusal(client *c, uint32_t flags)
     if (server_refuses_for_memory(flags)) {
         return OOM_ERROR;
     }
-    return (flags & CMD_WRITE) ? server_write_refusal(c) : NULL;
+    return (flags & CMD_WRITE) ? server_write_refusal(c, 0) : NULL;
 }
 
-const char *server_write_refusal(client *c)
+const char *server_write_refusal(client *c, int ro)
 {
-    if (c->flags & CLIENT_MASTER) {
-        return NULL;
-    }
-    if (repl_is_replica() && server.cfg.replica_read_only) {
+    int obey = (c->flags & CLIENT_MASTER) != 0; /* the primary's writes are not ours to refuse */
+    if (!obey && repl_is_replica() && server.cfg.replica_read_only) {
         return READONLY_ERROR;
     }
-    const char *e = persistence_refuses_writes();
-    return e ? e : repl_refuses_writes();
+    const char *e = obey ? NULL : persistence_refuses_writes();
+    if (e) {
+        return e;
+    }
+    if (ro) {
+        return "ERR Can not execute a script with write flag using *_ro command.";
+    }
+    return obey ? NULL : repl_refuses_writes();
+}
+
+int server_stale_for(const client *c)
+{
+    return !(c->flags & CLIENT_MASTER) && repl_is_replica() && !repl_link_up() && !server.cfg.replica_serve_stale_data;
 }
 
 /* Replication's gates, checked before MULTI queues a command (Redis's
@@ -166,8 +175,8 @@ static const char *replica_refusal(client *c, uint32_t flags)
     if ((flags & CMD_WRITE) && server.cfg.replica_read_only) {
         return READONLY_ERROR;
     }
-    if (!server.cfg.replica_serve_stale_data && !repl_link_up() && !(flags & CMD_STALE)) {
-        return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    if (server_stale_for(c) && !(flags & CMD_STALE)) {
+        return MASTERDOWN_ERROR;
     }
     return NULL;
 }

@@ -344,7 +344,6 @@ int persistence_save_points_set(void)
     return s && *s;
 }
 
-/* Empties every database and the function libraries (DEBUG RELOAD). */
 /* Empties every database, each key's watchers and trackers told; with
  * lazy (replica-lazy-flush) the tables are freed off the main thread. */
 static void clear_all_how(int lazy)

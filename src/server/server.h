@@ -837,9 +837,16 @@ size_t server_memory_not_counted(void);
 long long server_eviction_exceeded_current_ms(void);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
 /* Why a write by c may not happen now (a read-only replica, MISCONF,
- * NOREPLICAS), or NULL: also checked by scripts before each write. */
-const char *server_write_refusal(client *c);
+ * NOREPLICAS), or NULL: also checked by scripts before each write and
+ * before one with the write flag starts. ro: c's command may not write at
+ * all (*_RO running such a script), refused in Redis's place among them,
+ * before NOREPLICAS. */
+const char *server_write_refusal(client *c, int ro);
 #define READONLY_ERROR "READONLY You can't write against a read only replica."
+#define MASTERDOWN_ERROR "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+/* A replica whose link is down with replica-serve-stale-data no: only
+ * commands flagged stale run (for c unless it is the primary's link). */
+int server_stale_for(const client *c);
 /* SHUTDOWN flags. */
 #define SHUTDOWN_NOSAVE 1
 #define SHUTDOWN_SAVE 2
