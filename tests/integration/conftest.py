@@ -5,6 +5,7 @@ parallel under pytest-xdist. Tests that need special configuration start
 their own with `keel(...)`.
 """
 import os
+import random
 import socket
 import subprocess
 import tempfile
@@ -28,10 +29,45 @@ def seed_script(name):
         return f.read()
 
 
+def _port_slice():
+    """This process's own run of ports: below the kernel's ephemeral range
+    (so no outgoing connection of another test can take a port between
+    free_port() and the server's bind), one slice per xdist worker (so two
+    workers never hand out the same one), starting at a random place in it
+    (so a run does not meet the last run's ports in TIME_WAIT)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low = 10000
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0) % workers
+    size = (ephemeral_low - low) // workers
+    first = low + worker * size
+    return first, size, random.randrange(size)
+
+
+_PORTS = None
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, from this process's slice (_port_slice),
+    handed out in turn."""
+    global _PORTS
+    if _PORTS is None:
+        _PORTS = list(_port_slice())
+    first, size, _ = _PORTS
+    for _ in range(size):
+        port = first + _PORTS[2]
+        _PORTS[2] = (_PORTS[2] + 1) % size
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d..%d" % (first, first + size - 1))
 
 
 def child_pids(pid, zombies=False):

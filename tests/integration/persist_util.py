@@ -79,9 +79,10 @@ class Node:
     """A server process on a given --dir (kept across restarts). Its command
     line is server_argv() with base_args(binary) before `args`; node.args
     are only the latter, so a restart with another binary gets that
-    binary's base arguments."""
+    binary's base arguments. `prefix` goes before the command line (e.g.
+    prlimit and its options)."""
 
-    def __init__(self, binary, dir, args=(), save="", base_args=no_args, port=None):
+    def __init__(self, binary, dir, args=(), save="", base_args=no_args, port=None, prefix=()):
         self.binary, self.dir, self.args, self.save = binary, dir, list(args), save
         self.base_args = base_args
         self.killed = False
@@ -92,7 +93,7 @@ class Node:
             self.port = port or free_port()
             self.log = os.path.join(dir, "server-%d.log" % self.port)
             self.logf = open(self.log, "w")
-            argv = server_argv(binary, self.port, dir, list(base_args(binary)) + self.args, save)
+            argv = list(prefix) + server_argv(binary, self.port, dir, list(base_args(binary)) + self.args, save)
             self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT)
             if self._wait_listening():
                 break
