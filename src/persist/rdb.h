@@ -81,6 +81,10 @@ rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen);
  * full sync); close then takes no path. */
 typedef void (*rdb_sink_fn)(const char *p, size_t len, void *ctx);
 rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx);
+/* A snapshot with no key in it, in memory: the header, the aux fields and,
+ * if functions, the function libraries (a replica's REPLCONF
+ * rdb-filter-only). NULL if it could not be written. */
+str rdb_snapshot_no_keys(int functions);
 /* SELECTDB with a RESIZEDB size hint, so a loader sizes its table once. */
 void rdb_stream_select(rdb_stream *s, int dbid, size_t keys, size_t expires);
 void rdb_stream_key(rdb_stream *s, int dbid, kobj *o);

@@ -641,6 +641,8 @@ struct rdb_stream {
     bgwriter *bg; /* a file: written by a helper thread (bgwriter.h) */
     int sink;     /* no file: the bytes go to a sink (diskless sync) */
     int commands; /* RDB_FORM_COMMANDS: no RDB framing, keys as commands */
+    int no_keys;  /* header, aux fields and (unless no_functions) libraries only */
+    int no_functions;
 };
 
 /* Unlinking a big temporary file can take the filesystem many
@@ -681,7 +683,9 @@ static ssize_t bg_write(void *cookie, const char *p, size_t n)
     return (ssize_t)n;
 }
 
-rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx)
+/* A stream whose bytes go to fn; with no_keys, only what comes before the
+ * keys is written (and no module aux data, which belongs with them). */
+static rdb_stream *open_sink(rdb_sink_fn fn, void *ctx, int no_keys, int no_functions)
 {
     rdb_stream *s = alloc_zero(sizeof(*s));
     sink_cookie *c = alloc_mem(sizeof(*c));
@@ -695,7 +699,32 @@ rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx)
     }
     setvbuf(f, NULL, _IOFBF, 64 * 1024);
     s->sink = 1;
+    s->no_keys = no_keys;
+    s->no_functions = no_functions;
     return open_with(f, s);
+}
+
+rdb_stream *rdb_stream_open_sink(rdb_sink_fn fn, void *ctx)
+{
+    return open_sink(fn, ctx, 0, 0);
+}
+
+static void append_to_str(const char *p, size_t len, void *ctx)
+{
+    str *out = ctx;
+    *out = str_append(*out, p, len);
+}
+
+str rdb_snapshot_no_keys(int functions)
+{
+    str out = str_empty(256);
+    rdb_stream *s = open_sink(append_to_str, &out, 1, !functions);
+    char err[128];
+    if (!s || rdb_stream_close(s, NULL, err, sizeof(err)) < 0) {
+        str_free(out);
+        return NULL;
+    }
+    return out;
 }
 
 rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen)
@@ -761,8 +790,12 @@ static rdb_stream *open_with(FILE *f, rdb_stream *s)
     w_aux(w, "aof-base", "0");
     /* Modules' aux data for before the keys comes ahead of the function
      * libraries, where Redis 7.0 writes it. */
-    module_rdb_save_aux((rdb_out *)w, MODULE_AUX_BEFORE_RDB);
-    script_functions_each(save_function, w);
+    if (!s->no_keys) {
+        module_rdb_save_aux((rdb_out *)w, MODULE_AUX_BEFORE_RDB);
+    }
+    if (!s->no_functions) {
+        script_functions_each(save_function, w);
+    }
     return s;
 }
 

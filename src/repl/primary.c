@@ -18,7 +18,9 @@
 #include "module/module.h"
 #include "net/conn.h"
 #include "persist/aof.h"
+#include "persist/rdb.h"
 #include "persist/snapshot.h"
+#include "proto/resp_parse.h"
 #include "repl/repl.h"
 #include "server/block.h"
 #include "server/child.h"
@@ -28,7 +30,9 @@
 /* RS_NONE: only REPLCONF so far (its settings wait for SYNC/PSYNC). */
 /* RS_WAIT_ACK: a diskless snapshot was sent; the stream follows the
  * replica's first ACK (its EOF-mark reader must see the mark last). */
-enum { RS_NONE, RS_WAIT_BGSAVE_START, RS_WAIT_BGSAVE_END, RS_SEND_BULK, RS_WAIT_ACK, RS_ONLINE };
+/* RS_RDB_SENT: one that wanted the snapshot alone (REPLCONF rdb-only 1)
+ * has it, and goes. */
+enum { RS_NONE, RS_WAIT_BGSAVE_START, RS_WAIT_BGSAVE_END, RS_SEND_BULK, RS_WAIT_ACK, RS_ONLINE, RS_RDB_SENT };
 
 typedef struct replica {
     client *c;
@@ -40,6 +44,9 @@ typedef struct replica {
     char announce_ip[64];
     int capa_eof, capa_psync2;
     int old_sync;             /* SYNC: no +FULLRESYNC line */
+    int rdb_only;             /* REPLCONF rdb-only 1: no stream after it */
+    int no_keys;              /* REPLCONF rdb-filter-only: a snapshot without keys, */
+    int with_functions;       /* ... with the function libraries or not */
     int diskless;             /* gets the snapshot straight from the walk */
     long long initial_offset; /* where its stream starts */
     str pending;              /* stream held back until the snapshot is sent */
@@ -182,7 +189,7 @@ void repl_feed_raw(const char *p, size_t len)
         if (r->state == RS_ONLINE) {
             reply_raw(R(r->c), p, len);
             client_pending_write(r->c);
-        } else if (r->state != RS_WAIT_BGSAVE_START) {
+        } else if (r->state != RS_WAIT_BGSAVE_START && r->state != RS_RDB_SENT) {
             r->pending = str_append(r->pending ? r->pending : str_empty(len), p, len);
             check_pending_limit(r);
         }
@@ -401,16 +408,40 @@ static ssize_t send_rdb(replica *r, int fd, size_t want)
     return n;
 }
 
-static void go_online(replica *r)
+/* The snapshot file is sent: write_bulk's file and event go. */
+static void end_bulk(replica *r)
 {
-    client *c = r->c;
     if (r->rdb_fd >= 0) {
         close(r->rdb_fd);
         r->rdb_fd = -1;
     }
     if (r->state == RS_SEND_BULK) {
-        ev_del(server.loop, c->fd, EV_WRITABLE); /* write_bulk's */
+        ev_del(server.loop, r->c->fd, EV_WRITABLE);
     }
+}
+
+/* The snapshot was all an rdb-only replica (redis-cli --rdb) wanted: it
+ * goes once that is written, as from Redis. */
+static void rdb_only_done(replica *r)
+{
+    client *c = r->c;
+    end_bulk(r);
+    r->state = RS_RDB_SENT;
+    str_free(r->pending);
+    r->pending = NULL;
+    log_msg(LOG_NOTICE, "RDB transfer completed, rdb only replica (%s) should be disconnected asap", c->addr);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    client_pending_write(c);
+}
+
+static void go_online(replica *r)
+{
+    client *c = r->c;
+    if (r->rdb_only) {
+        rdb_only_done(r);
+        return;
+    }
+    end_bulk(r);
     r->state = RS_ONLINE;
     r->ack_ms = util_mono_us() / 1000;
     module_event_replica(1);
@@ -497,6 +528,10 @@ static void diskless_done(int ok)
         }
         reply_raw(R(r->c), eof_mark, 40);
         client_pending_write(r->c);
+        if (r->rdb_only) {
+            rdb_only_done(r); /* no ACK to wait for */
+            continue;
+        }
         r->state = RS_WAIT_ACK;
         log_msg(LOG_NOTICE,
                 "Streamed RDB transfer with replica %s succeeded (socket). Waiting for REPLCONF ACK from replica to "
@@ -541,6 +576,33 @@ void repl_snapshot_done(int ok)
 }
 
 /* ---- SYNC / PSYNC ---- */
+
+/* A replica that asked for a snapshot without keys (REPLCONF
+ * rdb-filter-only) gets it at once: a few bytes of header and function
+ * libraries, made in memory and sent as a bulk, never shared with the
+ * others' snapshot. */
+static void send_without_keys(replica *r)
+{
+    client *c = r->c;
+    str rdb = rdb_snapshot_no_keys(r->with_functions);
+    if (!rdb) {
+        log_msg(LOG_WARNING, "SYNC failed: could not write the filtered snapshot for replica %s", c->addr);
+        client_close_async(c);
+        return;
+    }
+    repl.seldb = -1; /* the stream after it starts with a SELECT */
+    fullresync_line(r, repl.offset);
+    char hdr[32];
+    int n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", str_len(rdb));
+    reply_raw(R(c), hdr, (size_t)n);
+    reply_raw(R(c), rdb, str_len(rdb));
+    client_pending_write(c);
+    server.stats.net_repl_output_bytes += n + (long long)str_len(rdb);
+    str_free(rdb);
+    log_msg(LOG_NOTICE, "Sending a snapshot without keys (%s) to replica %s",
+            r->with_functions ? "function libraries only" : "empty", c->addr);
+    go_online(r);
+}
 
 static void copy_to_client(const char *p, size_t len, void *ctx)
 {
@@ -610,6 +672,11 @@ void cmd_sync_impl(client *c, int psync)
         return;
     }
     replica *r = replica_of(c, 1);
+    if (r->no_keys && !r->capa_eof) {
+        /* (Redis sends these through sockets only, with the EOF mark.) */
+        reply_err(c, "ERR Filtered replica requires EOF capability");
+        return;
+    }
     log_msg(LOG_NOTICE, "Replica %s asks for synchronization", c->addr);
     c->flags |= CLIENT_REPLICA;
     replicas = alloc_resize(replicas, sizeof(replica *) * (size_t)(nreplicas + 1));
@@ -627,6 +694,10 @@ void cmd_sync_impl(client *c, int psync)
     }
     sync_full++;
     repl_ensure_backlog();
+    if (r->no_keys) {
+        send_without_keys(r);
+        return;
+    }
     int others_waiting = 0;
     for (int i = 0; i < nreplicas; i++) {
         others_waiting += replicas[i] != r && replicas[i]->state == RS_WAIT_BGSAVE_START;
@@ -651,6 +722,38 @@ void cmd_sync_impl(client *c, int psync)
         }
     }
     start_snapshot();
+}
+
+/* REPLCONF rdb-filter-only "<filter> ...": what to keep of the snapshot,
+ * whose keys always go; "functions" (the only filter) keeps the function
+ * libraries, none ("") keeps nothing. Returns 0 after an error reply. */
+static int replconf_filter(client *c, sv filters)
+{
+    str buf = NULL;
+    size_t *off = NULL, *lens = NULL, cap = 0;
+    long n = resp_split_args(filters.ptr, filters.len, &buf, &off, &lens, &cap);
+    int ok = n >= 0, functions = 0;
+    if (!ok) {
+        reply_err(c, "ERR Missing rdb-filter-only values");
+    }
+    for (long i = 0; ok && i < n; i++) {
+        sv f = {buf + off[i], lens[i]};
+        if (sv_eq_ci(f, "functions")) {
+            functions = 1;
+        } else {
+            reply_errf(c, "ERR Unsupported rdb-filter-only option: %.*s", (int)(f.len < 128 ? f.len : 128), f.ptr);
+            ok = 0;
+        }
+    }
+    if (ok) {
+        replica *r = replica_of(c, 1);
+        r->no_keys = 1;
+        r->with_functions = functions;
+    }
+    str_free(buf);
+    alloc_free(off);
+    alloc_free(lens);
+    return ok;
 }
 
 /* REPLCONF <option> <value> ... */
@@ -705,8 +808,20 @@ void repl_replconf(client *c)
                 repl_ack_requested();
             }
             return;
-        } else if (arg_is(c, i, "rdb-only") || arg_is(c, i, "rdb-filter-only")) {
-            /* Accepted; the snapshot is always the whole dataset. */
+        } else if (arg_is(c, i, "rdb-only")) {
+            long long v;
+            if (!arg_ll(c, i + 1, &v)) {
+                return;
+            }
+            if (v < 0 || v > 1) {
+                reply_err(c, "ERR value is out of range, value must between 0 and 1");
+                return;
+            }
+            replica_of(c, 1)->rdb_only = (int)v;
+        } else if (arg_is(c, i, "rdb-filter-only")) {
+            if (!replconf_filter(c, c->argv[i + 1])) {
+                return;
+            }
         } else {
             reply_errf(c, "ERR Unrecognized REPLCONF option: %.*s", (int)(c->argv[i].len < 128 ? c->argv[i].len : 128),
                        c->argv[i].ptr);
@@ -917,6 +1032,7 @@ static const char *state_name(int s)
     case RS_SEND_BULK: return "send_bulk";
     case RS_WAIT_ACK: /* as Redis shows it */
     case RS_ONLINE: return "online";
+    case RS_RDB_SENT: return "rdb_transmitted";
     }
     return "none";
 }

@@ -273,6 +273,17 @@ class Raw:
                 return
             self.buf = self.buf[1:]
 
+    def until_closed(self, timeout):
+        """Everything else the server sends until it closes the connection;
+        fails if it is still open after `timeout` seconds."""
+        self.sock.settimeout(timeout)
+        while True:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                data, self.buf = self.buf, b""
+                return data
+            self.buf += chunk
+
     def close(self):
         self.sock.close()
 
@@ -286,6 +297,19 @@ def raw_reply(peer, *args):
         return r.line().decode()
     finally:
         r.close()
+
+
+def snapshot_in(data):
+    """The RDB in a primary's whole reply to SYNC, in either form: "$<len>"
+    and the bytes, or "$EOF:<mark>", the bytes and the mark."""
+    data = data.lstrip(b"\n")
+    if data.startswith(b"$EOF:"):
+        mark = data[5:45]
+        assert data[45:47] == b"\r\n" and data.endswith(mark), data[:80]
+        return data[47:-40]
+    head, rest = data.split(b"\r\n", 1)
+    assert head.startswith(b"$") and len(rest) == int(head[1:]), data[:80]
+    return rest
 
 
 def read_rdb_payload(raw):

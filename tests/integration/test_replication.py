@@ -33,7 +33,7 @@ import redis
 from conftest import free_port
 from persist_util import TempDirs, assert_same, removal_fixture, snapshot
 from repl_util import (DBS, DEADLINE, HOST, REDIS, Raw, assert_same_data, cluster_fixture, kinds_param, link_up,
-                       online, parse_commands, preload, raw_reply, read_rdb_payload, replica_entry, replicate, stays,
+                       online, parse_commands, preload, raw_reply, read_rdb_payload, replica_entry, replicate, snapshot_in, stays,
                        wait_in_sync, wait_link_up, wait_until)
 
 mkdir = TempDirs("keel-repl-")
@@ -1137,6 +1137,102 @@ def test_redis_cli_rdb_downloads_a_valid_snapshot(cluster):
     assert check.returncode == 0, check.stdout + check.stderr
     assert "RDB looks OK" in check.stdout
     assert p.c.get("s:short") == "hello"  # the primary carries on
+
+
+LIB = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)"
+
+
+@pytest.mark.skipif(not shutil.which("redis-cli"), reason="needs redis-cli (apt-get install redis-tools)")
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_redis_cli_functions_rdb_holds_the_libraries_alone(cluster, diskless):
+    """redis-cli --functions-rdb (REPLCONF rdb-filter-only functions): a
+    snapshot with the function libraries and no key, which a server then
+    starts from; the primary drops the rdb-only replica once it is sent."""
+    (p,) = start(cluster, ("keel",))
+    assert p.c.config_set("repl-diskless-sync", diskless) is True
+    preload(p)
+    assert p.c.function_load(LIB) == "lib1"
+    libraries = p.c.function_list()
+    path = os.path.join(p.node.dir, "cli.rdb")
+    out = subprocess.run([shutil.which("redis-cli"), "-h", HOST, "-p", str(p.port), "--functions-rdb", path],
+                         capture_output=True, text=True, timeout=DEADLINE)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Transfer finished with success" in out.stdout + out.stderr
+    os.replace(path, p.node.rdb)
+    p.c.set("should-not-exist", "1")
+    assert p.c.execute_command("DEBUG", "RELOAD", "NOSAVE") == "OK"
+    assert p.c.dbsize() == 0
+    assert sorted(p.c.function_list()) == sorted(libraries) and len(libraries) >= 2
+    wait_until(lambda: p.repl()["connected_slaves"] == "0", "the rdb-only replica to be dropped")
+
+
+def sync_reply(port, *replconf):
+    """What a primary sends for SYNC after the REPLCONF pairs given, until
+    it closes the connection (within 5 s)."""
+    raw = Raw(port)
+    try:
+        for name, value in replconf:
+            raw.send("REPLCONF", name, value)
+            assert raw.line() == b"+OK"
+        raw.send("SYNC")
+        return raw.until_closed(5)
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_rdb_only_replica_gets_the_snapshot_then_goes(cluster, diskless):
+    """REPLCONF rdb-only 1: the snapshot and no stream after it (the primary
+    closes the connection), through a file or sockets."""
+    (p,) = start(cluster, ("keel",))
+    assert p.c.config_set("repl-diskless-sync", diskless) is True
+    p.c.set("k", "v")
+    got = sync_reply(p.port, ("capa", "eof"), ("rdb-only", "1"))
+    assert got.lstrip(b"\n").startswith(b"$EOF:" if diskless == "yes" else b"$"), got[:80]
+    assert snapshot_in(got).startswith(b"REDIS0010")
+    p.c.set("after", "1")  # (no replica left to stream it to)
+    wait_until(lambda: p.repl()["connected_slaves"] == "0", "the rdb-only replica to be dropped")
+
+
+def test_rdb_filter_only_arguments(cluster):
+    (p,) = start(cluster, ("keel",))
+    raw = Raw(p.port)
+    try:
+        for value, reply in [("bogus", b"-ERR Unsupported rdb-filter-only option: bogus"),
+                             ("functions bogus", b"-ERR Unsupported rdb-filter-only option: bogus"),
+                             ("'functions", b"-ERR Missing rdb-filter-only values"),
+                             ("", b"+OK"), ("FUNCTIONS", b"+OK"), ('"functions" functions', b"+OK")]:
+            raw.send("REPLCONF", "rdb-filter-only", value)
+            assert raw.line() == reply, value
+        for value, reply in [("2", b"-ERR value is out of range, value must between 0 and 1"),
+                             ("-1", b"-ERR value is out of range, value must between 0 and 1"),
+                             ("x", b"-ERR value is not an integer or out of range"),
+                             ("0", b"+OK"), ("1", b"+OK")]:
+            raw.send("REPLCONF", "rdb-only", value)
+            assert raw.line() == reply, value
+        # A filtered snapshot goes only to a replica that reads the EOF mark.
+        raw.send("SYNC")
+        assert raw.line() == b"-ERR Filtered replica requires EOF capability"
+    finally:
+        raw.close()
+
+
+def test_rdb_filter_only_empty_sends_a_snapshot_of_nothing(cluster):
+    """rdb-filter-only "": neither keys nor functions, a valid snapshot."""
+    (p,) = start(cluster, ("keel",))
+    p.c.set("k", "v")
+    assert p.c.function_load(LIB) == "lib1"
+    got = sync_reply(p.port, ("capa", "eof"), ("rdb-only", "1"), ("rdb-filter-only", ""))
+    payload = snapshot_in(got)
+    assert payload.startswith(b"REDIS0010")
+    assert b"func1" not in payload and b"\x00\x01k\x01v" not in payload
+    path = os.path.join(p.node.dir, "empty.rdb")
+    with open(path, "wb") as f:
+        f.write(payload)
+    if shutil.which("redis-check-rdb"):
+        check = subprocess.run([shutil.which("redis-check-rdb"), path], capture_output=True, text=True,
+                               timeout=DEADLINE)
+        assert "RDB looks OK" in check.stdout and "0 keys read" in check.stdout, check.stdout
 
 
 # ---------------------------------------------------------------- diskless and disk full syncs
