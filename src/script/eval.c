@@ -49,6 +49,35 @@ size_t script_eval_cache_memory(void)
     return cache_bytes;
 }
 
+typedef struct script_budget {
+    size_t visited;
+} script_budget;
+
+static dnode *move_script(dnode *n, void *ctx)
+{
+    ((script_budget *)ctx)->visited++;
+    dict_entry *e = (dict_entry *)n;
+    eval_script *s = e->val;
+    str body = str_defrag(s->body);
+    if (body) {
+        s->body = body;
+    }
+    e->val = alloc_defrag_keep(s);
+    return alloc_defrag(n);
+}
+
+unsigned long script_eval_defrag(unsigned long cursor, size_t budget)
+{
+    if (cursor == 0) {
+        dict_defrag_tables(&cache);
+    }
+    script_budget b = {0};
+    do {
+        cursor = dict_defrag_scan(&cache, cursor, move_script, &b);
+    } while (cursor != 0 && b.visited < budget);
+    return cursor;
+}
+
 /* "#!lua [flags=a,b]" on the first line. Returns 0 with *flags set, or
  * -1 with the error reply text in *err. */
 static int parse_shebang(const char *code, size_t len, int *flags, str *err)

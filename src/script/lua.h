@@ -36,6 +36,11 @@ size_t script_eval_vm_memory(void);
 size_t script_functions_vm_memory(void);
 size_t script_eval_cached_count(void);
 size_t script_eval_cache_memory(void);
+/* Active defragmentation: moves the cached EVAL scripts' bodies and
+ * entries of about `budget` scripts from cursor on; returns the cursor to
+ * go on from, 0 when done. (Their compiled functions live in the VM's
+ * heap, which is not moved, as in Redis.) */
+unsigned long script_eval_defrag(unsigned long cursor, size_t budget);
 size_t script_functions_memory(void);
 size_t script_functions_count(void);
 size_t script_libraries_count(void);

@@ -10,6 +10,7 @@
 #include "db/db.h"
 #include "module/module.h"
 #include "persist/snapshot.h"
+#include "script/lua.h"
 #include "server/child.h"
 #include "server/latency.h"
 #include "server/server.h"
@@ -41,9 +42,12 @@ static struct {
     unsigned long cursor; /* 0 with db 0: a pass not yet begun */
     big_value *later;     /* big values met and not finished */
     size_t nlater, cap;
-    size_t budget;       /* elements per value step */
-    int64_t deadline_us; /* of the running slice, 0: none */
-    int open;            /* a pass has begun and not ended */
+    size_t budget;               /* elements per value step */
+    int64_t deadline_us;         /* of the running slice, 0: none */
+    int open;                    /* a pass has begun and not ended */
+    long long pass_moved_before; /* blocks moved before the pass began */
+    int scripts_done;            /* the EVAL script cache, after the keys */
+    unsigned long script_cursor;
 } st;
 
 static long long moved_so_far(void)
@@ -132,7 +136,11 @@ static int pass_step(int64_t deadline_us, long long max_steps)
         if (st.nlater > 0) {
             later_step();
         } else if (st.db >= server.cfg.databases) {
-            return 1;
+            if (st.scripts_done) {
+                return 1;
+            }
+            st.script_cursor = script_eval_defrag(st.script_cursor, st.budget);
+            st.scripts_done = st.script_cursor == 0;
         } else {
             db *d = &server.dbs[st.db];
             st.cursor = ktable_scan(&d->keys, st.cursor, defrag_key, d);
@@ -144,7 +152,7 @@ static int pass_step(int64_t deadline_us, long long max_steps)
             return 0;
         }
         if (max_steps && n >= max_steps) {
-            return st.nlater == 0 && st.db >= server.cfg.databases;
+            return st.nlater == 0 && st.db >= server.cfg.databases && st.scripts_done;
         }
     }
 }
@@ -158,9 +166,12 @@ static void pass_end(void)
 static void pass_reset(void)
 {
     later_clear();
+    st.pass_moved_before = moved_so_far();
     st.open = 1;
     st.db = 0;
     st.cursor = 0;
+    st.scripts_done = 0;
+    st.script_cursor = 0;
     st.budget = server.cfg.defrag_max_scan_fields > 0 ? (size_t)server.cfg.defrag_max_scan_fields : 1;
     module_defrag_globals();
 }
@@ -203,6 +214,27 @@ static void cycle_end(const char *why)
             (long long)(took / 1000), pct, bytes);
     st.running = 0;
     pass_end();
+}
+
+/* The pass is over: while the waste stays above the thresholds and the
+ * pass moved something, another begins at once (as Redis does: a cycle
+ * ends only when the fragmentation is down), else the cycle ends. */
+static void next_pass_or_end(void)
+{
+    double pct;
+    size_t bytes;
+    fragmentation(&pct, &bytes);
+    long long moved = moved_so_far();
+    int progress = moved > st.pass_moved_before;
+    if (progress && pct > server.cfg.defrag_lower && (long long)bytes > server.cfg.defrag_ignore_bytes) {
+        log_msg(LOG_VERBOSE, "Active defrag pass done: fragmentation still %.0f%% (%zu bytes), another pass", pct,
+                bytes);
+        int e = effort(pct);
+        st.running = e > st.running ? e : st.running;
+        pass_reset();
+        return;
+    }
+    cycle_end("done");
 }
 
 void defrag_cron(void)
@@ -251,7 +283,7 @@ void defrag_cron(void)
     int64_t took = util_mono_us() - start;
     latency_add("active-defrag-cycle", took / 1000);
     if (done) {
-        cycle_end("done");
+        next_pass_or_end();
     }
 }
 

@@ -132,6 +132,57 @@ def test_forced_pass_moves_every_value_and_keeps_it(server):
     c.close()
 
 
+def test_forced_pass_moves_cached_scripts_and_they_still_run(server):
+    """The EVAL script cache is moved too (its bodies and entries, as Redis
+    moves its scripts dict): every script still runs by its SHA, SCRIPT
+    EXISTS finds it, and a flush after the moves frees what was moved."""
+    c = server.client()
+    c.flushall()
+    c.script_flush()
+    shas = [c.script_load("return 'r%d' .. (ARGV[1] or '')" % i) for i in range(300)]
+    moved = c.execute_command("DEBUG", "DEFRAG", "FORCE")
+    assert moved >= 3 * len(shas)  # entry, script and body of each at least
+    assert [c.evalsha(sha, 0, "!") for sha in shas[::37]] == [b"r%d!" % i for i in range(0, 300, 37)]
+    assert all(c.script_exists(*shas))
+    assert c.execute_command("DEBUG", "DEFRAG", "FORCE") >= 3 * len(shas)
+    assert c.evalsha(shas[-1], 0) == b"r299"
+    c.script_flush()
+    assert not any(c.script_exists(*shas[:10]))
+    c.close()
+
+
+def test_cycle_moves_script_bodies_out_of_sparse_slabs(keel):
+    """Redis's scenario: script bodies and values of one size class,
+    interleaved; deleting the values leaves every slab half full of
+    bodies, which only moving the script cache can pack again."""
+    s = keel("--save", "", "--hz", "100")
+    c = s.client()
+    if not jemalloc(c):
+        pytest.skip("needs jemalloc (the release build)")
+    dummy = "--" + "x" * 400 + "\nreturn "
+    for first in range(0, 50000, 5000):
+        p = c.pipeline(transaction=False)
+        for j in range(first, first + 5000):
+            body = dummy + "%06d" % j
+            p.script_load(body)
+            p.set("k%d" % j, body)
+        p.execute()
+    for first in range(0, 50000, 10000):
+        c.delete(*["k%d" % j for j in range(first, first + 10000)])
+    time.sleep(0.12)
+    assert c.info("memory")["allocator_frag_ratio"] > 1.4
+    for name, value in (("active-defrag-threshold-lower", 5), ("active-defrag-cycle-min", 65),
+                        ("active-defrag-cycle-max", 75), ("active-defrag-ignore-bytes", "1500kb")):
+        c.config_set(name, value)
+    c.config_set("activedefrag", "yes")
+    wait_for(lambda: c.info("memory")["active_defrag_running"] > 0, "the cycle to start", 10, every=0.01)
+    wait_for(lambda: c.info("memory")["active_defrag_running"] == 0, "the cycle to end", 60, every=0.1)
+    time.sleep(0.12)
+    assert c.info("memory")["allocator_frag_ratio"] <= 1.05
+    assert c.eval(dummy + "000123", 0) == 123  # (a cached body, found by its SHA)
+    c.close()
+
+
 def test_forced_steps_with_writes_between_them(server):
     """The pass a few steps at a time over values past the step budget,
     while a writer changes them between steps; then every value reads the
@@ -288,6 +339,48 @@ def test_cycle_lowers_fragmentation_and_keeps_data(keel):
     hits = stats["active_defrag_hits"]
     time.sleep(0.5)
     assert c.info("stats")["active_defrag_hits"] == hits
+    c.close()
+
+
+def wait_for(cond, what, seconds, every=0.05):
+    deadline = time.time() + seconds
+    while not cond():
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(every)
+
+
+def test_cycle_runs_until_the_fragmentation_is_down(keel):
+    """A cycle reports running until the waste is below its threshold: a
+    pass that leaves it above begins another at once (as Redis's), so a
+    client that waits for active_defrag_running to fall (Redis's own test
+    does) sees the fragmentation down. Redis's scenario: eviction under
+    maxmemory leaves the slabs part empty."""
+    s = keel("--save", "", "--loglevel", "verbose", "--hz", "100")
+    c = s.client()
+    if not jemalloc(c):
+        pytest.skip("needs jemalloc (the release build)")
+    c.config_set("maxmemory", "40mb")
+    c.config_set("maxmemory-policy", "allkeys-lru")
+    for prefix, n, size in (("asdf1", 280000, 150), ("asdf2", 70000, 300)):
+        for first in range(0, n, 5000):
+            p = c.pipeline(transaction=False)
+            for i in range(first, min(n, first + 5000)):
+                p.set("%s%d" % (prefix, i), "A" * size)
+            p.execute()
+    time.sleep(0.12)
+    assert c.info("memory")["allocator_frag_ratio"] >= 1.4
+    c.config_set("maxmemory", "50mb")
+    for name, value in (("active-defrag-threshold-lower", 5), ("active-defrag-cycle-min", 65),
+                        ("active-defrag-cycle-max", 75), ("active-defrag-ignore-bytes", "2mb")):
+        c.config_set(name, value)
+    before = c.execute_command("DEBUG", "DIGEST")
+    c.config_set("activedefrag", "yes")
+    wait_for(lambda: c.info("memory")["active_defrag_running"] > 0, "the cycle to start", 10)
+    wait_for(lambda: c.info("memory")["active_defrag_running"] == 0, "the cycle to end", 120, every=0.1)
+    time.sleep(0.12)
+    mem = c.info("memory")
+    assert mem["allocator_frag_ratio"] < 1.1, mem
+    assert c.execute_command("DEBUG", "DIGEST") == before
     c.close()
 
 
