@@ -48,19 +48,21 @@ def _port_slice():
     return first, size, random.randrange(size)
 
 
-_PORTS = None
+_SLICE = None  # (first port, size) once looked up
+_next = 0       # where the next look starts, within the slice
 
 
 def free_port():
     """A port nothing listens on, from this process's slice (_port_slice),
     handed out in turn."""
-    global _PORTS
-    if _PORTS is None:
-        _PORTS = list(_port_slice())
-    first, size, _ = _PORTS
+    global _SLICE, _next
+    if _SLICE is None:
+        first, size, _next = _port_slice()
+        _SLICE = (first, size)
+    first, size = _SLICE
     for _ in range(size):
-        port = first + _PORTS[2]
-        _PORTS[2] = (_PORTS[2] + 1) % size
+        port = first + _next
+        _next = (_next + 1) % size
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

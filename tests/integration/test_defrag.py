@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from conftest import err
+from repl_util import wait_until
 
 REFUSED = ("CONFIG SET failed (possibly related to argument 'activedefrag') - Active defragmentation cannot be "
            "enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default "
@@ -175,8 +176,8 @@ def test_cycle_moves_script_bodies_out_of_sparse_slabs(keel):
                         ("active-defrag-cycle-max", 75), ("active-defrag-ignore-bytes", "1500kb")):
         c.config_set(name, value)
     c.config_set("activedefrag", "yes")
-    wait_for(lambda: c.info("memory")["active_defrag_running"] > 0, "the cycle to start", 10, every=0.01)
-    wait_for(lambda: c.info("memory")["active_defrag_running"] == 0, "the cycle to end", 60, every=0.1)
+    wait_until(lambda: c.info("memory")["active_defrag_running"] > 0, "the cycle to start", 10)
+    wait_until(lambda: c.info("memory")["active_defrag_running"] == 0, "the cycle to end", 60)
     time.sleep(0.12)
     assert c.info("memory")["allocator_frag_ratio"] <= 1.05
     assert c.eval(dummy + "000123", 0) == 123  # (a cached body, found by its SHA)
@@ -342,13 +343,6 @@ def test_cycle_lowers_fragmentation_and_keeps_data(keel):
     c.close()
 
 
-def wait_for(cond, what, seconds, every=0.05):
-    deadline = time.time() + seconds
-    while not cond():
-        assert time.time() < deadline, "timed out waiting for " + what
-        time.sleep(every)
-
-
 def test_cycle_runs_until_the_fragmentation_is_down(keel):
     """A cycle reports running until the waste is below its threshold: a
     pass that leaves it above begins another at once (as Redis's), so a
@@ -375,8 +369,8 @@ def test_cycle_runs_until_the_fragmentation_is_down(keel):
         c.config_set(name, value)
     before = c.execute_command("DEBUG", "DIGEST")
     c.config_set("activedefrag", "yes")
-    wait_for(lambda: c.info("memory")["active_defrag_running"] > 0, "the cycle to start", 10)
-    wait_for(lambda: c.info("memory")["active_defrag_running"] == 0, "the cycle to end", 120, every=0.1)
+    wait_until(lambda: c.info("memory")["active_defrag_running"] > 0, "the cycle to start", 10)
+    wait_until(lambda: c.info("memory")["active_defrag_running"] == 0, "the cycle to end", 120)
     time.sleep(0.12)
     mem = c.info("memory")
     assert mem["allocator_frag_ratio"] < 1.1, mem
