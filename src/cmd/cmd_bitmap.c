@@ -35,7 +35,7 @@ static int bit_offset(client *c, int i, int fieldbits, uint64_t *out)
     if (skip) {
         v = (long long)((unsigned long long)v * (unsigned long long)fieldbits);
     }
-    if (v < 0 || (v >> 3) >= server.cfg.proto_max_bulk_len) {
+    if (v < 0 || ((v >> 3) >= server.cfg.proto_max_bulk_len && !client_must_obey(c))) {
         reply_err(c, ERR_OFFSET);
         return 0;
     }

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/sha1.h"
 #include "base/util.h"
+#include "ds/listpack.h"
 #include "persist/aof.h"
 #include "server/defrag.h"
 #include "server/persistence.h"
@@ -100,27 +101,46 @@ static void debug_object(client *c)
  * this many bytes get a plain node of their own. As Redis: a memory value
  * ("100", "1k", "1mb"), 0 (or "") restores the 1 GB default, and it must stay
  * below 4 GB less 1 MB (a plain node's length is 32 bits in places). */
-static void debug_packed_threshold(client *c)
+/* A size argument under 4 GB ("" and "0" are 0); -1 when not one. */
+static long long size_under_4gb(sv a)
 {
     char buf[64];
     long long v;
-    sv a = c->argv[2];
     if (a.len == 0) {
-        v = 0;
-    } else if (a.len >= sizeof(buf)) {
-        v = -1;
-    } else {
-        memcpy(buf, a.ptr, a.len);
-        buf[a.len] = '\0';
-        if (!util_parse_memory(buf, &v)) {
-            v = -1;
-        }
+        return 0;
     }
-    if (v < 0 || v > (1LL << 32) - (1LL << 20)) {
+    if (a.len >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, a.ptr, a.len);
+    buf[a.len] = '\0';
+    if (!util_parse_memory(buf, &v) || v < 0 || v > (1LL << 32) - (1LL << 20)) {
+        return -1;
+    }
+    return v;
+}
+
+static void debug_packed_threshold(client *c)
+{
+    long long v = size_under_4gb(c->argv[2]);
+    if (v < 0) {
         reply_err(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
         return;
     }
     server.cfg.list_plain_min = v == 0 ? LIST_PLAIN_MIN_DEFAULT : (size_t)v;
+    reply_ok(R(c));
+}
+
+/* DEBUG LISTPACK-SAFE-LIMIT <size>: the size past which a hash, set or
+ * sorted set leaves its listpack (1 GB, as Redis); lowered by tests. */
+static void debug_listpack_safe_limit(client *c)
+{
+    long long v = size_under_4gb(c->argv[2]);
+    if (v < 0) {
+        reply_err(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+        return;
+    }
+    lp_set_safe_limit((size_t)v);
     reply_ok(R(c));
 }
 
@@ -259,6 +279,9 @@ static const char *const debug_help[] = {
     "    Crash the server as a failed internal check does (use-exit-on-panic: exit 1).",
     "ASSERT",
     "    Crash the server with a failed assertion.",
+    "LISTPACK-SAFE-LIMIT <size>",
+    "    Hashes, sets and sorted sets leave their listpack past <size> bytes.",
+    "    1GB by default (as Redis), less than 4GB allowed; 0 restores the default.",
     "PAUSE-CRON <0|1>",
     "    Stop (1) or resume (0) the server's periodic work.",
     "PROPAGATION-LOG <ON|OFF|GET>",
@@ -485,6 +508,8 @@ void cmd_debug(client *c)
         propagate_debug_log(c, c->argv[2]);
     } else if (arg_is(c, 1, "QUICKLIST-PACKED-THRESHOLD") && c->argc == 3) {
         debug_packed_threshold(c);
+    } else if (arg_is(c, 1, "LISTPACK-SAFE-LIMIT") && c->argc == 3) {
+        debug_listpack_safe_limit(c);
     } else if (arg_is(c, 1, "POPULATE") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else if (arg_is(c, 1, "HTSTATS") && (c->argc == 3 || c->argc == 4)) {

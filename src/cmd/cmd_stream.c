@@ -345,7 +345,7 @@ static int parse_trim_args(client *c, trim_args *a, int xadd)
     }
     a->id_at = i;
     /* A replica and the AOF get the ID the entry was given. */
-    if (a->idmp && a->id_given && !(c->flags & (CLIENT_MASTER | CLIENT_REPLAY))) {
+    if (a->idmp && a->id_given && !client_must_obey(c)) {
         reply_err(c, "ERR IDMP/IDMPAUTO can be used only with auto-generated IDs");
         return 0;
     }
@@ -357,7 +357,7 @@ static int parse_trim_args(client *c, trim_args *a, int xadd)
         reply_err(c, "ERR syntax error, XTRIM must be called with a trimming strategy");
         return 0;
     }
-    if (c->flags & (CLIENT_MASTER | CLIENT_REPLAY)) {
+    if (client_must_obey(c)) {
         /* The primary's stream and the AOF carry the exact threshold an
          * approximate trim reached, with its LIMIT: trim exactly, as Redis. */
         a->t.limit = 0;
@@ -452,6 +452,11 @@ void cmd_xadd(client *c)
     }
     if (stream_id_cmp(&id, &last) <= 0) {
         reply_err(c, "ERR The ID specified in XADD is equal or smaller than the target stream top item");
+        return;
+    }
+    if (stream_entry_too_large(&c->argv[fpos], (size_t)nfv)) {
+        /* Checked after the ID, as Redis; but no empty key is left. */
+        reply_err(c, "ERR Elements are too large to be stored");
         return;
     }
     if (!s) {

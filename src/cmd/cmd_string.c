@@ -32,7 +32,7 @@ static void reply_value(client *c, kobj *o)
 
 static int check_size(client *c, size_t len)
 {
-    if ((long long)len > server.cfg.proto_max_bulk_len) {
+    if (len > (unsigned long long)server.cfg.proto_max_bulk_len && !client_must_obey(c)) {
         reply_err(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return 0;
     }
@@ -597,8 +597,7 @@ void cmd_setrange(client *c)
         reply_int(R(c), (long long)cur);
         return;
     }
-    if ((unsigned long long)off + val.len > (unsigned long long)server.cfg.proto_max_bulk_len) {
-        check_size(c, (size_t)server.cfg.proto_max_bulk_len + 1);
+    if (!check_size(c, (size_t)off + val.len)) { /* no wrap: off <= LLONG_MAX, compared unsigned */
         return;
     }
     int grew;

@@ -36,7 +36,7 @@ static size_t expire_size(int has_expire)
 
 static size_t keylen_size(size_t len)
 {
-    return len < OBJ_SHORT_KEY ? 1 : sizeof(uint32_t);
+    return len < OBJ_SHORT_KEY ? 1 : sizeof(uint64_t);
 }
 
 static char *val_ptr(const kobj *o)
@@ -68,9 +68,6 @@ unsigned kobj_snap_parity;
 
 static kobj *shell(sv key, int type, int enc, int64_t expire, size_t vsize)
 {
-    if (key.len > OBJ_KEY_MAX) {
-        PANIC("key too long");
-    }
     int has_exp = expire >= 0;
     size_t ks = keylen_size(key.len);
     kobj *o = alloc_mem(sizeof(kobj) + expire_size(has_exp) + ks + key.len + vsize);
@@ -87,7 +84,7 @@ static kobj *shell(sv key, int type, int enc, int64_t expire, size_t vsize)
     if (ks == 1) {
         *p = (char)(unsigned char)key.len;
     } else {
-        uint32_t len = (uint32_t)key.len;
+        uint64_t len = key.len;
         memcpy(p, &len, sizeof(len));
     }
     if (key.len) {

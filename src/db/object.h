@@ -1,6 +1,6 @@
 /* object: the keyspace entry. One allocation per key holds a 4-byte
  * header, the expiry time (only when the key has one), the key with its
- * length (one byte below 255 bytes, else four) and the value: inline for
+ * length (one byte below 255 bytes, else eight) and the value: inline for
  * small strings (one length byte) and integers, a pointer for big strings
  * and collections. The keyspace table (base/ktable) points at entries, so
  * an entry carries no link.
@@ -37,8 +37,6 @@ enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 2, ENC_PTR = 3 };
 
 /* Strings up to this length are stored inline ("embstr"), as in Redis. */
 #define OBJ_EMBSTR_MAX 44 /* its length must fit the one byte it has */
-/* 1 GB: Redis's keys stop at 512 MB. */
-#define OBJ_KEY_MAX ((1u << 30) - 1)
 
 typedef struct kobj {
     uint32_t type : 3;
@@ -48,7 +46,7 @@ typedef struct kobj {
     /* Forkless snapshots: the entry is saved (or was made after the
      * snapshot began) when this equals kobj_snap_parity. */
     uint32_t snap : 1;
-    uint32_t long_key : 1; /* the key length takes 4 bytes, not 1 */
+    uint32_t long_key : 1; /* the key length takes 8 bytes, not 1 */
     char data[];
 } kobj;
 
@@ -137,9 +135,9 @@ static inline sv kobj_key(const kobj *o)
     if (!o->long_key) {
         return (sv){p + 1, (unsigned char)p[0]};
     }
-    uint32_t len;
+    uint64_t len;
     memcpy(&len, p, sizeof(len));
-    return (sv){p + sizeof(len), len};
+    return (sv){p + sizeof(len), (size_t)len};
 }
 int64_t kobj_expire(const kobj *o); /* -1 when none */
 

@@ -18,6 +18,19 @@ size_t lp_bytes(const lp *l)
     return util_get_u32(l);
 }
 
+static size_t safe_bytes = LP_SAFE_BYTES_DEFAULT;
+
+int lp_safe_to_add(const lp *l, size_t add)
+{
+    size_t have = l ? lp_bytes(l) : 0;
+    return add <= safe_bytes && have <= safe_bytes - add;
+}
+
+void lp_set_safe_limit(size_t bytes)
+{
+    safe_bytes = bytes ? bytes : LP_SAFE_BYTES_DEFAULT;
+}
+
 size_t lp_len(const lp *l)
 {
     return util_get_u32(l + 4);

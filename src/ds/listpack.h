@@ -54,6 +54,16 @@ unsigned char *lp_find(lp *l, unsigned char *p, sv val, unsigned skip);
 /* Bytes an entry holding len bytes takes. */
 size_t lp_entry_bytes(size_t len);
 
+/* A collection keeps its listpack under 1 GB, as Redis (lpSafeToAdd):
+ * past it, whatever the *-max-listpack-value settings, it takes its big
+ * encoding, so the 32-bit lengths never wrap and an RDB can carry it to
+ * Redis. 1 when adding `add` bytes keeps l (NULL: none yet) within it. */
+#define LP_SAFE_BYTES_DEFAULT ((size_t)1 << 30)
+int lp_safe_to_add(const lp *l, size_t add);
+/* DEBUG LISTPACK-SAFE-LIMIT: a lower bound, so tests need not move gigabytes
+ * (0 restores the default). */
+void lp_set_safe_limit(size_t bytes);
+
 /* Front operations on a listpack that has free bytes before it in its
  * block (a list's head node keeps such a gap, so pushing and popping at
  * the front move the 8-byte header instead of every entry). Neither

@@ -68,21 +68,31 @@ static int elem_cmp(const ordtree_elem *e, double s, sv m)
 
 size_t ordtree_elem_size(size_t mlen)
 {
-    return offsetof(ordtree_elem, member) + mlen;
+    return offsetof(ordtree_elem, member) + (mlen >= ORDTREE_LONG_MEMBER ? sizeof(uint64_t) : 0) + mlen;
+}
+
+void ordtree_elem_init(ordtree_elem *e, double score, sv member)
+{
+    e->hnode.next = NULL;
+    e->score = score;
+    size_t head = 0;
+    if (member.len >= ORDTREE_LONG_MEMBER) {
+        uint64_t len = member.len;
+        memcpy(e->member, &len, sizeof(len));
+        head = sizeof(len);
+        e->mlen = ORDTREE_LONG_MEMBER;
+    } else {
+        e->mlen = (uint32_t)member.len;
+    }
+    if (member.len) {
+        memcpy(e->member + head, member.ptr, member.len);
+    }
 }
 
 static ordtree_elem *elem_new(double score, sv member)
 {
-    if (member.len > UINT32_MAX) {
-        PANIC("sorted set member too long");
-    }
     ordtree_elem *e = alloc_mem(ordtree_elem_size(member.len));
-    e->hnode.next = NULL;
-    e->score = score;
-    e->mlen = (uint32_t)member.len;
-    if (member.len) {
-        memcpy(e->member, member.ptr, member.len);
-    }
+    ordtree_elem_init(e, score, member);
     return e;
 }
 

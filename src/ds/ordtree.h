@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/dict.h"
 #include "base/str.h"
@@ -35,13 +36,22 @@
 typedef struct ordtree_elem {
     dnode hnode; /* first: the dict sees the element as a dnode */
     double score;
-    uint32_t mlen;
+    uint32_t mlen; /* ORDTREE_LONG_MEMBER: a 64-bit length leads member[] */
     char member[];
 } ordtree_elem;
 
+/* Members of 4 GB or more (as big as Redis allows once proto-max-bulk-len
+ * is raised) keep their length in 8 bytes before the member. */
+#define ORDTREE_LONG_MEMBER UINT32_MAX
+
 static inline sv ordtree_member(const ordtree_elem *e)
 {
-    return (sv){e->member, e->mlen};
+    if (e->mlen != ORDTREE_LONG_MEMBER) {
+        return (sv){e->member, e->mlen};
+    }
+    uint64_t len;
+    memcpy(&len, e->member, sizeof(len));
+    return (sv){e->member + sizeof(len), (size_t)len};
 }
 
 /* 125 pointers and the leaf's header make exactly 1024 bytes, one jemalloc
@@ -118,6 +128,8 @@ size_t ordtree_defrag(ordtree *t, size_t rank, size_t budget, ordtree_move_fn mo
 size_t ordtree_node_bytes(const ordtree *t);
 /* Bytes asked of the allocator for an element with an mlen-byte member. */
 size_t ordtree_elem_size(size_t mlen);
+/* Fills in a new element (ordtree_elem_size(member.len) bytes at e). */
+void ordtree_elem_init(ordtree_elem *e, double score, sv member);
 
 /* Verifies every invariant of the tree (for tests): 0 when they all hold,
  * else a negative number naming the first one broken (see ordtree.c). */

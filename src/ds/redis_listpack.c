@@ -181,6 +181,46 @@ static void entry_close(rlp_builder *b, size_t start)
     b->count++;
 }
 
+/* Encoding+data bytes of the integer v: the smallest encoding that holds it. */
+static size_t int_body_size(long long v)
+{
+    if (v >= 0 && v <= 127) {
+        return 1;
+    }
+    if (v >= -4096 && v <= 4095) {
+        return 2;
+    }
+    if (v >= INT16_MIN && v <= INT16_MAX) {
+        return 3;
+    }
+    if (v >= -(1LL << 23) && v < (1LL << 23)) {
+        return 4;
+    }
+    return v >= INT32_MIN && v <= INT32_MAX ? 5 : 9;
+}
+
+/* Encoding+data bytes of a string stored as a string. */
+static size_t str_body_size(size_t len)
+{
+    return (len < 64 ? 1 : len < 4096 ? 2 : 5) + len;
+}
+
+size_t rlp_int_size(long long v)
+{
+    size_t n = int_body_size(v);
+    return n + (size_t)backlen_size(n);
+}
+
+size_t rlp_item_size(const char *s, size_t len)
+{
+    long long v;
+    if (util_parse_ll(s, len, &v)) {
+        return rlp_int_size(v);
+    }
+    size_t n = str_body_size(len);
+    return n + (size_t)backlen_size(n);
+}
+
 void rlp_append_int(rlp_builder *b, long long v)
 {
     reserve(b, INT_ENTRY_MAX);
@@ -188,30 +228,22 @@ void rlp_append_int(rlp_builder *b, long long v)
     unsigned char *p = b->buf + start;
     /* Conversion to unsigned is modular, giving the two's complement. */
     uint64_t u = (uint64_t)v;
-    if (v >= 0 && v <= 127) {
-        p[0] = (unsigned char)v;
-        b->len += 1;
-    } else if (v >= -4096 && v <= 4095) {
+    size_t n = int_body_size(v);
+    switch (n) {
+    case 1: p[0] = (unsigned char)v; break;
+    case 2:
         p[0] = (unsigned char)(0xC0 | ((u >> 8) & 0x1F));
         p[1] = (unsigned char)u;
-        b->len += 2;
-    } else if (v >= INT16_MIN && v <= INT16_MAX) {
-        p[0] = ENC_INT16;
-        put_le(p + 1, u, 2);
-        b->len += 3;
-    } else if (v >= -(1LL << 23) && v < (1LL << 23)) {
-        p[0] = ENC_INT24;
-        put_le(p + 1, u, 3);
-        b->len += 4;
-    } else if (v >= INT32_MIN && v <= INT32_MAX) {
-        p[0] = ENC_INT32;
-        put_le(p + 1, u, 4);
-        b->len += 5;
-    } else {
-        p[0] = ENC_INT64;
-        put_le(p + 1, u, 8);
-        b->len += 9;
+        break;
+    case 3: p[0] = ENC_INT16; break;
+    case 4: p[0] = ENC_INT24; break;
+    case 5: p[0] = ENC_INT32; break;
+    default: p[0] = ENC_INT64; break;
     }
+    if (n > 2) {
+        put_le(p + 1, u, (int)n - 1);
+    }
+    b->len += n;
     entry_close(b, start);
 }
 
@@ -231,18 +263,17 @@ void rlp_append(rlp_builder *b, const char *s, size_t len)
     reserve(b, STR_OVERHEAD_MAX + len);
     size_t start = b->len;
     unsigned char *p = b->buf + start;
-    if (len < 64) {
+    size_t hdr = str_body_size(len) - len;
+    if (hdr == 1) {
         p[0] = (unsigned char)(0x80 | len);
-        b->len += 1;
-    } else if (len < 4096) {
+    } else if (hdr == 2) {
         p[0] = (unsigned char)(0xE0 | (len >> 8));
         p[1] = (unsigned char)len;
-        b->len += 2;
     } else {
         p[0] = ENC_STR32;
         put_le(p + 1, len, 4);
-        b->len += 5;
     }
+    b->len += hdr;
     if (len) {
         memcpy(b->buf + b->len, s, len);
         b->len += len;

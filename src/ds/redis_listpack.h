@@ -44,6 +44,10 @@ void rlp_builder_init(rlp_builder *b);
  * listpack does, so it reads back byte for byte. */
 void rlp_append(rlp_builder *b, const char *p, size_t len);
 void rlp_append_int(rlp_builder *b, long long v);
+/* The bytes an item adds to a listpack (encoding, data, backlen), as
+ * rlp_append_int / rlp_append would write it. */
+size_t rlp_int_size(long long v);
+size_t rlp_item_size(const char *s, size_t len);
 /* The finished blob (header + entries + 0xFF), allocated with alloc_mem;
  * *len its size. The builder is reset. */
 unsigned char *rlp_builder_finish(rlp_builder *b, size_t *len);

@@ -20,10 +20,6 @@
 #include "module/module_int.h"
 #include "types/stream.h"
 
-/* Redis refuses an entry whose strings add up to more than a listpack
- * can hold (STREAM_LISTPACK_MAX_SIZE). */
-#define ENTRY_MAX_BYTES (1ull << 30)
-
 /* An iterator on an open key. Keel's stream_iter needs a stream that does
  * not change under it, so a change made through this key (a delete of
  * the current entry, an add, a trim) ends the walk and starts it again
@@ -158,13 +154,12 @@ static int api_stream_add(km_key *k, int flags, km_stream_id *id, km_string **ar
             return KM_ERR;
         }
     }
-    size_t nfv = (size_t)numfields * 2, bytes = 0;
+    size_t nfv = (size_t)numfields * 2;
     sv *fv = alloc_mem(sizeof(sv) * (nfv ? nfv : 1));
     for (size_t i = 0; i < nfv; i++) {
         fv[i] = (sv){argv[i]->s, str_len(argv[i]->s)};
-        bytes += fv[i].len;
     }
-    if (bytes > ENTRY_MAX_BYTES) {
+    if (stream_entry_too_large(fv, nfv)) {
         alloc_free(fv);
         errno = ERANGE;
         return KM_ERR;

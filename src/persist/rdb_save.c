@@ -14,6 +14,7 @@
 #include "base/crc64.h"
 #include "base/util.h"
 #include "ds/redis_listpack.h"
+#include "ds/varint.h"
 #include "module/module.h"
 #include "persist/aof.h"
 #include "persist/bgwriter.h"
@@ -124,8 +125,10 @@ static void w_string(writer *w, const void *p, size_t len)
         }
         return;
     }
-    /* As Redis: only strings over 20 bytes are worth a compression try. */
-    if (w->compress && len > 20) {
+    /* As Redis: only strings over 20 bytes are worth a compression try;
+     * LZF's lengths are 32 bits, so a longer one is written as it is (a
+     * 4 GB string cut to its low bits would be a corrupt file). */
+    if (w->compress && len > 20 && len <= UINT32_MAX) {
         size_t cap = len - 4;
         unsigned char *out = alloc_mem(cap + 1);
         unsigned int clen = lzf_compress(p, (unsigned int)len, out, (unsigned int)cap);
@@ -312,107 +315,191 @@ static void id_be(unsigned char *b, const stream_id *id)
     }
 }
 
-/* One Redis stream node: a master entry (count, deleted, the fields of
- * the node's first entry, 0), then each entry as flags, ms and seq deltas
- * from the node's key, its values (same fields) or its count and pairs,
- * and its element count for backward walks. */
-typedef struct node_builder {
-    rlp_builder b;
-    stream_id master;
-    str *fields;
-    size_t nfields;
-    size_t count;
-} node_builder;
-
+/* One Redis stream node is a listpack: a master entry (count, deleted,
+ * the fields of the node's first entry, 0), then each entry as flags, ms
+ * and seq deltas from the node's key, its values (same fields) or its
+ * count and pairs, and its element count for backward walks. */
 #define STREAM_FLAG_SAMEFIELDS 2
 
-static void append_ll(rlp_builder *b, long long v)
+/* A stream is written in the nodes Redis would have built appending the
+ * same entries: a node ends before an entry whose strings would take its
+ * listpack to stream-node-max-bytes (at most 1 GB: a listpack's lengths
+ * are 32 bits) or once it holds stream-node-max-entries. The plan tracks
+ * the current node's exact listpack size as Redis's lpBytes would. */
+typedef struct stream_plan {
+    size_t max_n, max_bytes;
+    size_t n, bytes;  /* the current node's entries and listpack bytes */
+    stream_id master; /* its first entry's ID ... */
+    str fields;       /* ... and field names, each as a varint length and bytes */
+    size_t nfields;
+} stream_plan;
+
+static stream_plan stream_plan_new(void)
 {
-    rlp_append_int(b, v);
+    size_t max_bytes = (size_t)server.cfg.stream_node_max_bytes;
+    if (max_bytes == 0 || max_bytes > STREAM_ENTRY_MAX_BYTES) {
+        max_bytes = STREAM_ENTRY_MAX_BYTES;
+    }
+    return (stream_plan){(size_t)server.cfg.stream_node_max_entries, max_bytes, 0, 0, {0, 0}, str_empty(64), 0};
 }
 
-/* Streams are written as nodes of up to 100 entries, Redis's default. */
-#define SAVE_NODE_ENTRIES 100
+/* 1 when the entry's field names are the node's master fields. */
+static int stream_plan_same(const stream_plan *p, const sv *fv, size_t nf)
+{
+    if (nf != p->nfields) {
+        return 0;
+    }
+    const char *at = p->fields;
+    for (size_t i = 0; i < nf; i++) {
+        size_t n;
+        uint64_t len = varint_get((const unsigned char *)at, &n);
+        at += n;
+        if (len != fv[2 * i].len || memcmp(at, fv[2 * i].ptr, len) != 0) {
+            return 0;
+        }
+        at += len;
+    }
+    return 1;
+}
+
+/* Takes in the next entry: 1 when it starts a node. *same: it has the
+ * node's master fields. */
+static int stream_plan_add(stream_plan *p, const stream_id *id, const sv *fv, size_t nf, int *same)
+{
+    size_t strings = 0;
+    for (size_t i = 0; i < 2 * nf; i++) {
+        strings += fv[i].len;
+    }
+    int starts = p->n == 0 || p->bytes + strings >= p->max_bytes || (p->max_n && p->n >= p->max_n);
+    if (starts) {
+        /* The master entry: count, deleted, the field names, a 0. */
+        p->n = 0;
+        p->bytes = RLP_EMPTY_SIZE + rlp_int_size(1) + rlp_int_size(0) + rlp_int_size((long long)nf) + rlp_int_size(0);
+        p->master = *id;
+        p->nfields = nf;
+        str_clear(p->fields);
+        for (size_t i = 0; i < nf; i++) {
+            unsigned char len[10];
+            p->fields = str_append(p->fields, (const char *)len, varint_put(len, fv[2 * i].len));
+            p->fields = str_append(p->fields, fv[2 * i].ptr, fv[2 * i].len);
+            p->bytes += rlp_item_size(fv[2 * i].ptr, fv[2 * i].len);
+        }
+    }
+    *same = stream_plan_same(p, fv, nf);
+    /* The entry: flags, ID deltas, [count, fields], values, item count. */
+    p->bytes += rlp_int_size(*same ? STREAM_FLAG_SAMEFIELDS : 0) + rlp_int_size((long long)(id->ms - p->master.ms)) +
+                rlp_int_size((long long)(id->seq - p->master.seq)) +
+                rlp_int_size((long long)(*same ? nf + 3 : 2 * nf + 4));
+    if (!*same) {
+        p->bytes += rlp_int_size((long long)nf);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        if (!*same) {
+            p->bytes += rlp_item_size(fv[2 * i].ptr, fv[2 * i].len);
+        }
+        p->bytes += rlp_item_size(fv[2 * i + 1].ptr, fv[2 * i + 1].len);
+    }
+    /* The master entry's count grows with the node. */
+    p->n++;
+    p->bytes += rlp_int_size((long long)p->n) - rlp_int_size((long long)p->n - 1);
+    return starts;
+}
+
+/* The iterator's current entry, its strings copied into buf (the
+ * iterator's last only until its next call); fv points into buf. */
+static sv *stream_entry_copy(stream_iter *it, size_t nf, str *buf, sv **fv, size_t *cap)
+{
+    if (2 * nf > *cap) {
+        *cap = 2 * nf;
+        *fv = alloc_resize(*fv, sizeof(sv) * *cap);
+    }
+    str_clear(*buf);
+    for (size_t i = 0; i < nf; i++) {
+        sv f, v;
+        stream_iter_field(it, &f, &v);
+        (*fv)[2 * i].len = f.len;
+        (*fv)[2 * i + 1].len = v.len;
+        *buf = str_append(*buf, f.ptr, f.len);
+        *buf = str_append(*buf, v.ptr, v.len);
+    }
+    const char *at = *buf;
+    for (size_t i = 0; i < 2 * nf; i++) {
+        (*fv)[i].ptr = at;
+        at += (*fv)[i].len;
+    }
+    return *fv;
+}
 
 static void save_stream_nodes(writer *w, stream *s)
 {
-    /* Count nodes first (the count is written before them). */
-    size_t nodes = (s->length + SAVE_NODE_ENTRIES - 1) / SAVE_NODE_ENTRIES;
-    w_len(w, nodes);
-    stream_iter it;
     stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX}, id;
-    size_t nf;
+    size_t nf, cap = 0;
+    str buf = str_empty(256);
+    sv *fv = NULL;
+    int same;
+    stream_iter it;
+    /* A dry run first: the node count is written before the nodes, and
+     * each node's entry count before its entries. */
+    size_t *counts = NULL, nodes = 0, ncap = 0;
+    stream_plan plan = stream_plan_new();
     stream_iter_init(&it, s, &lo, &hi, 0);
-    /* Entries of one node are gathered as strings first: the master entry
-     * needs the node's count before any entry is written. */
-    typedef struct pending_entry {
-        stream_id id;
-        size_t nf;
-        str *fv;
-    } pending_entry;
-    pending_entry batch[SAVE_NODE_ENTRIES];
-    size_t nb = 0;
-    int more = 1;
-    while (more) {
-        more = stream_iter_next(&it, &id, &nf);
-        if (more) {
-            batch[nb].id = id;
-            batch[nb].nf = nf;
-            batch[nb].fv = alloc_mem(sizeof(str) * (2 * nf + 1));
-            for (size_t i = 0; i < nf; i++) {
-                sv f, v;
-                stream_iter_field(&it, &f, &v);
-                batch[nb].fv[2 * i] = str_new(f.ptr, f.len);
-                batch[nb].fv[2 * i + 1] = str_new(v.ptr, v.len);
+    while (stream_iter_next(&it, &id, &nf)) {
+        if (stream_plan_add(&plan, &id, stream_entry_copy(&it, nf, &buf, &fv, &cap), nf, &same)) {
+            if (nodes == ncap) {
+                ncap = ncap ? 2 * ncap : 16;
+                counts = alloc_resize(counts, ncap * sizeof(*counts));
             }
-            nb++;
+            counts[nodes++] = 0;
         }
-        if (nb == 0 || (more && nb < SAVE_NODE_ENTRIES)) {
-            continue;
-        }
-        stream_id master = batch[0].id;
-        rlp_builder b;
-        rlp_builder_init(&b);
-        append_ll(&b, (long long)nb); /* live entries */
-        append_ll(&b, 0);             /* deleted entries */
-        append_ll(&b, (long long)batch[0].nf);
-        for (size_t i = 0; i < batch[0].nf; i++) {
-            rlp_append(&b, batch[0].fv[2 * i], str_len(batch[0].fv[2 * i]));
-        }
-        append_ll(&b, 0); /* the master entry's terminator */
-        for (size_t e = 0; e < nb; e++) {
-            int same = batch[e].nf == batch[0].nf;
-            for (size_t i = 0; same && i < batch[e].nf; i++) {
-                same = str_len(batch[e].fv[2 * i]) == str_len(batch[0].fv[2 * i]) &&
-                       memcmp(batch[e].fv[2 * i], batch[0].fv[2 * i], str_len(batch[0].fv[2 * i])) == 0;
-            }
-            append_ll(&b, same ? STREAM_FLAG_SAMEFIELDS : 0);
-            append_ll(&b, (long long)(batch[e].id.ms - master.ms));
-            append_ll(&b, (long long)(batch[e].id.seq - master.seq));
-            if (!same) {
-                append_ll(&b, (long long)batch[e].nf);
-            }
-            for (size_t i = 0; i < batch[e].nf; i++) {
-                if (!same) {
-                    rlp_append(&b, batch[e].fv[2 * i], str_len(batch[e].fv[2 * i]));
-                }
-                rlp_append(&b, batch[e].fv[2 * i + 1], str_len(batch[e].fv[2 * i + 1]));
-            }
-            append_ll(&b, (long long)(same ? batch[e].nf + 3 : 2 * batch[e].nf + 4));
-        }
-        unsigned char key[16];
-        id_be(key, &master);
-        w_string(w, key, 16);
-        w_listpack(w, &b);
-        for (size_t e = 0; e < nb; e++) {
-            for (size_t i = 0; i < 2 * batch[e].nf; i++) {
-                str_free(batch[e].fv[i]);
-            }
-            alloc_free(batch[e].fv);
-        }
-        nb = 0;
+        counts[nodes - 1]++;
     }
     stream_iter_done(&it);
+    w_len(w, nodes);
+    rlp_builder b;
+    rlp_builder_init(&b);
+    size_t node = 0, left = 0;
+    str_free(plan.fields);
+    plan = stream_plan_new();
+    stream_iter_init(&it, s, &lo, &hi, 0);
+    while (stream_iter_next(&it, &id, &nf)) {
+        stream_entry_copy(&it, nf, &buf, &fv, &cap);
+        if (stream_plan_add(&plan, &id, fv, nf, &same)) {
+            left = counts[node++];
+            rlp_append_int(&b, (long long)left); /* live entries */
+            rlp_append_int(&b, 0);               /* deleted ones */
+            rlp_append_int(&b, (long long)nf);
+            for (size_t i = 0; i < nf; i++) {
+                rlp_append(&b, fv[2 * i].ptr, fv[2 * i].len);
+            }
+            rlp_append_int(&b, 0); /* the master entry's terminator */
+        }
+        rlp_append_int(&b, same ? STREAM_FLAG_SAMEFIELDS : 0);
+        rlp_append_int(&b, (long long)(id.ms - plan.master.ms));
+        rlp_append_int(&b, (long long)(id.seq - plan.master.seq));
+        if (!same) {
+            rlp_append_int(&b, (long long)nf);
+        }
+        for (size_t i = 0; i < nf; i++) {
+            if (!same) {
+                rlp_append(&b, fv[2 * i].ptr, fv[2 * i].len);
+            }
+            rlp_append(&b, fv[2 * i + 1].ptr, fv[2 * i + 1].len);
+        }
+        /* The entry's item count, for backward walks. */
+        rlp_append_int(&b, (long long)(same ? nf + 3 : 2 * nf + 4));
+        if (--left == 0) {
+            unsigned char key[16];
+            id_be(key, &plan.master);
+            w_string(w, key, 16);
+            w_listpack(w, &b);
+        }
+    }
+    stream_iter_done(&it);
+    str_free(plan.fields);
+    str_free(buf);
+    alloc_free(fv);
+    alloc_free(counts);
+    rlp_builder_free(&b);
 }
 
 static void save_pel(writer *w, const idtree *pel, int with_nacks)

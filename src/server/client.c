@@ -670,7 +670,9 @@ static void process_input(client *c)
             lim.max_bulk = lim.max_bulk < 16384 ? lim.max_bulk : 16384;
             lim.max_multibulk = 10;
         } else {
-            lim.max_bulk = server.cfg.proto_max_bulk_len;
+            /* The primary's stream is not held to our limits (as Redis):
+             * what it accepted, its replicas must apply. */
+            lim.max_bulk = client_must_obey(c) ? LLONG_MAX : server.cfg.proto_max_bulk_len;
             lim.max_multibulk = INT_MAX;
         }
         char err[256];
@@ -900,8 +902,9 @@ static void read_done(client *c)
     count_input(c, n);
     c->last_interaction = server_ms();
     /* Everything buffered counts, including the parsed arguments of a
-     * command still arriving (a huge MSET must not evade the limit). */
-    if ((long long)c->qlen > server.cfg.client_query_buffer_limit) {
+     * command still arriving (a huge MSET must not evade the limit); the
+     * primary's stream alone is exempt, as in Redis. */
+    if ((long long)c->qlen > server.cfg.client_query_buffer_limit && !client_must_obey(c)) {
         str info = str_empty(256);
         client_info_line(c, &info);
         log_msg(LOG_WARNING, "Closing client that reached max query buffer length: %s", info);

@@ -154,6 +154,14 @@ struct client {
     int io_errno;
 };
 
+/* The primary's stream and the AOF replay: what they send was accepted
+ * once already, so size limits meant for clients do not apply (as Redis's
+ * mustObeyClient). */
+static inline int client_must_obey(const client *c)
+{
+    return (c->flags & (CLIENT_MASTER | CLIENT_REPLAY)) != 0;
+}
+
 /* Client-output-buffer-limit classes. */
 enum { OBUF_NORMAL = 0, OBUF_REPLICA = 1, OBUF_PUBSUB = 2, OBUF_CLASSES = 3 };
 typedef struct obuf_limit {

@@ -15,7 +15,10 @@
 /* ---- hashtable encoding ---- */
 
 /* One allocation per field: [link][flen][vlen|ttl bit][expire?][field][value].
- * The 8-byte expiry is present only for fields that have a TTL. */
+ * The 8-byte expiry is present only for fields that have a TTL. A field
+ * or value of 2 GB or more (as big as Redis allows once
+ * proto-max-bulk-len is raised) makes a long node: flen HNODE_LONG, and
+ * both lengths in 8 bytes each after the expiry. */
 typedef struct hnode {
     dnode node;
     uint32_t flen;
@@ -24,6 +27,7 @@ typedef struct hnode {
 } hnode;
 
 #define HNODE_TTL 0x80000000u
+#define HNODE_LONG UINT32_MAX
 
 typedef struct hash_ht {
     dict d;
@@ -143,14 +147,34 @@ static int64_t hnode_expire(const hnode *n)
     return t;
 }
 
+/* The field's and value's lengths, and where the field starts. */
+static const char *hnode_lens(const hnode *n, size_t *flen, size_t *vlen)
+{
+    const char *p = n->data + ttl_size(n);
+    if (n->flen != HNODE_LONG) {
+        *flen = n->flen;
+        *vlen = n->vlen & ~HNODE_TTL;
+        return p;
+    }
+    uint64_t l[2];
+    memcpy(l, p, sizeof(l));
+    *flen = (size_t)l[0];
+    *vlen = (size_t)l[1];
+    return p + sizeof(l);
+}
+
 static sv hnode_field(const hnode *n)
 {
-    return (sv){n->data + ttl_size(n), n->flen};
+    size_t flen, vlen;
+    const char *p = hnode_lens(n, &flen, &vlen);
+    return (sv){p, flen};
 }
 
 static sv hnode_val(const hnode *n)
 {
-    return (sv){n->data + ttl_size(n) + n->flen, n->vlen & ~HNODE_TTL};
+    size_t flen, vlen;
+    const char *p = hnode_lens(n, &flen, &vlen);
+    return (sv){p + flen, vlen};
 }
 
 static sv hnode_key(const dnode *n)
@@ -163,21 +187,24 @@ static const dict_type hnode_type = {util_hash, hnode_key, NULL};
 static hnode *hnode_new(sv f, sv v, int64_t expire)
 {
     size_t ts = expire >= 0 ? sizeof(int64_t) : 0;
-    if (f.len >= HNODE_TTL || v.len >= HNODE_TTL) {
-        PANIC("hash field or value too long");
-    }
-    hnode *n = alloc_mem(sizeof(hnode) + ts + f.len + v.len);
+    int is_long = f.len >= HNODE_TTL || v.len >= HNODE_TTL;
+    size_t head = ts + (is_long ? 2 * sizeof(uint64_t) : 0);
+    hnode *n = alloc_mem(sizeof(hnode) + head + f.len + v.len);
     n->node.next = NULL;
-    n->flen = (uint32_t)f.len;
-    n->vlen = (uint32_t)v.len | (ts ? HNODE_TTL : 0);
+    n->flen = is_long ? HNODE_LONG : (uint32_t)f.len;
+    n->vlen = (is_long ? 0 : (uint32_t)v.len) | (ts ? HNODE_TTL : 0);
     if (ts) {
         memcpy(n->data, &expire, sizeof(expire));
     }
+    if (is_long) {
+        uint64_t l[2] = {f.len, v.len};
+        memcpy(n->data + ts, l, sizeof(l));
+    }
     if (f.len) {
-        memcpy(n->data + ts, f.ptr, f.len);
+        memcpy(n->data + head, f.ptr, f.len);
     }
     if (v.len) {
-        memcpy(n->data + ts + f.len, v.ptr, v.len);
+        memcpy(n->data + head + f.len, v.ptr, v.len);
     }
     return n;
 }
@@ -409,18 +436,25 @@ static hash *lpex_set(hash *h, sv field, sv val, int flags, const hash_limits *l
     return h;
 }
 
+/* Whether field and val may go into the listpack l. */
+static int lp_takes(const lp *l, sv field, sv val, const hash_limits *lim)
+{
+    return (long long)field.len <= lim->max_listpack_value && (long long)val.len <= lim->max_listpack_value &&
+           lp_safe_to_add(l, field.len + val.len);
+}
+
 hash *hash_set(hash *h, sv field, sv val, int flags, const hash_limits *lim, int *added)
 {
     *added = 0;
     if (enc_of(h) == HASH_ENC_LPEX) {
-        if ((long long)field.len > lim->max_listpack_value || (long long)val.len > lim->max_listpack_value) {
+        if (!lp_takes(LPX(h)->l, field, val, lim)) {
             h = hash_convert_ht(h);
         } else {
             return lpex_set(h, field, val, flags, lim, added);
         }
     }
     if (enc_of(h) == HASH_ENC_LISTPACK) {
-        if ((long long)field.len > lim->max_listpack_value || (long long)val.len > lim->max_listpack_value) {
+        if (!lp_takes(LP(h), field, val, lim)) {
             h = hash_convert_ht(h);
         } else {
             lp *l = LP(h);

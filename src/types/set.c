@@ -37,25 +37,39 @@ static set *tag(void *p, int enc)
 
 typedef struct snode {
     dnode node;
-    uint32_t len;
+    uint32_t len; /* SNODE_LONG: a 64-bit length leads the data */
     char data[];
 } snode;
+
+/* Members of 4 GB or more (as big as Redis allows once proto-max-bulk-len
+ * is raised) keep their length in 8 bytes before the member. */
+#define SNODE_LONG UINT32_MAX
 
 static sv snode_key(const dnode *n)
 {
     const snode *e = (const snode *)n;
-    return (sv){e->data, e->len};
+    if (e->len != SNODE_LONG) {
+        return (sv){e->data, e->len};
+    }
+    uint64_t len;
+    memcpy(&len, e->data, sizeof(len));
+    return (sv){e->data + sizeof(len), (size_t)len};
 }
 
 static const dict_type snode_type = {util_hash, snode_key, NULL};
 
 static snode *snode_new(sv m)
 {
-    snode *e = alloc_mem(sizeof(snode) + m.len);
+    size_t head = m.len >= SNODE_LONG ? sizeof(uint64_t) : 0;
+    snode *e = alloc_mem(sizeof(snode) + head + m.len);
     e->node.next = NULL;
-    e->len = (uint32_t)m.len;
+    e->len = head ? SNODE_LONG : (uint32_t)m.len;
+    if (head) {
+        uint64_t len = m.len;
+        memcpy(e->data, &len, sizeof(len));
+    }
     if (m.len) {
-        memcpy(e->data, m.ptr, m.len);
+        memcpy(e->data + head, m.ptr, m.len);
     }
     return e;
 }
@@ -264,7 +278,8 @@ set *set_add(set *s, sv m, const set_limits *lim, int *added)
         if (first && lp_find(l, first, m, 0)) {
             return s;
         }
-        if ((long long)lp_len(l) < lim->max_listpack_entries && (long long)m.len <= lim->max_listpack_value) {
+        if ((long long)lp_len(l) < lim->max_listpack_entries && (long long)m.len <= lim->max_listpack_value &&
+            lp_safe_to_add(l, m.len)) {
             *added = 1;
             return tag(lp_append(l, m), SET_ENC_LISTPACK);
         }

@@ -480,6 +480,18 @@ void stream_digest(const stream *s, uint8_t d[20])
 
 /* ---- entries ---- */
 
+int stream_entry_too_large(const sv *fv, size_t nfv)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < nfv; i++) {
+        bytes += fv[i].len;
+        if (bytes > STREAM_ENTRY_MAX_BYTES) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void stream_append(stream *s, const stream_id *id, const sv *fv, size_t nfv, const stream_limits *lim)
 {
     size_t nf = nfv / 2;

@@ -80,8 +80,16 @@ int stream_auto_id(const stream_id *last, uint64_t now_ms, stream_id *out);
 
 /* ---- entries ---- */
 
+/* The most bytes the strings of one entry may add up to, as in Redis
+ * (STREAM_LISTPACK_MAX_SIZE): a Redis stream node is a listpack, whose
+ * lengths are 32 bits, so a bigger entry could be neither saved in an RDB
+ * nor kept in a block (whose offsets are 32 bits too). */
+#define STREAM_ENTRY_MAX_BYTES ((size_t)1 << 30)
+/* 1 when the entry fv (nfv strings) is over STREAM_ENTRY_MAX_BYTES: XADD
+ * then answers "Elements are too large to be stored". */
+int stream_entry_too_large(const sv *fv, size_t nfv);
 /* Appends an entry with id > last_id; fv holds nfv (even, >= 2) strings
- * alternating field and value. */
+ * alternating field and value, within STREAM_ENTRY_MAX_BYTES. */
 void stream_append(stream *s, const stream_id *id, const sv *fv, size_t nfv, const stream_limits *lim);
 /* Deletes the live entry id; returns 1 if there was one. Updates first_id
  * and max_deleted_id as XDEL does. */

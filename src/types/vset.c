@@ -90,19 +90,11 @@ vset_item *vset_load_item(vset *v, sv ele, str attr)
     if (dict_find(&v->items, ele.ptr, ele.len)) {
         return NULL;
     }
-    if (ele.len > UINT32_MAX) {
-        PANIC("vector set element too long");
-    }
     vset_item *it = alloc_mem(sizeof(*it) + ordtree_elem_size(ele.len));
     it->node = NULL;
     it->attr = attr;
     ordtree_elem *e = vset_item_elem(it);
-    e->hnode.next = NULL;
-    e->score = 0;
-    e->mlen = (uint32_t)ele.len;
-    if (ele.len) {
-        memcpy(e->member, ele.ptr, ele.len);
-    }
+    ordtree_elem_init(e, 0, ele);
     dict_insert(&v->items, &e->hnode);
     ordtree_link(&v->order, e);
     if (attr) {

@@ -305,7 +305,8 @@ zset *zset_add(zset *z, double score, sv member, int flags, int *out, double *ne
         *out = ZADD_OUT_NOP;
         return z;
     }
-    if (!is_big(z) && (zset_len(z) + 1 > max_entries || member.len > max_value)) {
+    if (!is_big(z) &&
+        (zset_len(z) + 1 > max_entries || member.len > max_value || !lp_safe_to_add(lpk(z), member.len))) {
         z = zset_to_skiplist(z);
     }
     if (is_big(z)) {

@@ -740,6 +740,48 @@ def test_plain_list_nodes_to_redis(spawn):
     assert kc.lrange("from-redis", 0, -1) == PLAIN_LIST and ql_nodes(kc, "from-redis") == 6
 
 
+def stream_nodes(c, key):
+    return dict(zip(*[iter(c.execute_command("XINFO", "STREAM", key))] * 2))[b"radix-tree-keys"]
+
+
+@pytest.mark.parametrize("limits, entries, value", [
+    (("--stream-node-max-entries", "10"), 95, 10),
+    (("--stream-node-max-bytes", "4096"), 60, 1000),
+    (("--stream-node-max-bytes", "700", "--stream-node-max-entries", "200"), 300, 30),
+    (("--stream-node-max-bytes", "0", "--stream-node-max-entries", "0"), 300, 100),
+])
+def test_stream_nodes_follow_node_limits(spawn, limits, entries, value):
+    """The file's stream nodes are the ones Redis builds with the same
+    stream-node-max-entries / -bytes (unlimited, a node stops at 1 GB: a
+    listpack's lengths are 32 bits), so a stream moves to Redis as it would
+    have grown there: Redis loading the file has as many nodes as Redis
+    that took the same XADDs, and the same entries."""
+    def fill(node):
+        c = node.raw()
+        for i in range(entries):
+            # Strings and integers (a listpack stores those as integers),
+            # and every seventh entry with fields of its own.
+            fields = {"f": "%d" % i, "v": b"x" * value if i % 2 else i * 1000}
+            if i % 7 == 0:
+                fields["extra"] = "e%d" % i
+            c.xadd("s", fields, id="%d-%d" % (i // 3 + 1, i % 3))
+        return c
+    r = spawn(REDIS, None, *limits)
+    want = stream_nodes(fill(r), "s")
+    assert want == 1 if "0" in limits else want > 5
+    k = spawn(SERVER, None, *limits)
+    fill(k)
+    before = snapshot(k, [0])
+    data = save(k)
+    out = subprocess.run([CHECK_RDB, k.rdb], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    assert out.returncode == 0, out.stdout.decode(errors="replace")
+    back = spawn(REDIS, dir_with(data), "--sanitize-dump-payload", "yes")
+    assert stream_nodes(back.raw(), "s") == want
+    assert_same(before, snapshot(back, [0]))
+    # And Keel reads its own file back.
+    assert_same(before, snapshot(spawn(SERVER, dir_with(data)), [0]))
+
+
 # ---------------------------------------------------------------- bad files
 
 def rdb_len(n):

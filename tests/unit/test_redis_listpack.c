@@ -222,6 +222,7 @@ static void test_string_sizes(void)
         size_t len;
         unsigned char *blob = rlp_builder_finish(&b, &len);
         CHECK(len == 6 + elen + L + blen + 1);
+        CHECK(rlp_item_size(s, L) == elen + L + blen);
         CHECK(memcmp(blob + 6, enc, elen) == 0);
         CHECK(memcmp(blob + 6 + elen + L, bl, blen) == 0);
         size_t count;
@@ -285,8 +286,10 @@ static void test_int_boundaries(void)
                 char buf[32];
                 int n = util_ll2str(buf, int_cases[c].v);
                 rlp_append(&b, buf, (size_t)n);
+                CHECK(rlp_item_size(buf, (size_t)n) == int_cases[c].size + 1);
             } else {
                 rlp_append_int(&b, int_cases[c].v);
+                CHECK(rlp_int_size(int_cases[c].v) == int_cases[c].size + 1);
             }
             size_t len;
             unsigned char *blob = rlp_builder_finish(&b, &len);
