@@ -27,6 +27,7 @@
 #include "repl/repl.h"
 #include "server/metrics.h"
 #include "server/oom_score.h"
+#include "server/proctitle.h"
 #include "server/server.h"
 #include "server/slowlog.h"
 #include "server/supervise.h"
@@ -1069,86 +1070,10 @@ static str get_oom_values(void)
     return str_new(v, strlen(v));
 }
 
-/* One proc-title-template variable's text, as Redis gives it; NULL for an
- * unknown name (names are case-sensitive). Keel has no cluster or
- * sentinel mode, so {server-mode} is empty. */
-static str proc_title_var(const char *name, size_t len, const char *title)
-{
-    const char *unixsocket = server.cfg.unixsocket ? server.cfg.unixsocket : "";
-    str v = str_empty(32);
-#define IS(s) (len == strlen(s) && memcmp(name, s, len) == 0)
-    if (IS("title")) {
-        v = str_append_cstr(v, title);
-    } else if (IS("listen-addr")) {
-        if (server.cfg.port || server.cfg.tls_port) {
-            const char *bind = server.cfg.bind && server.cfg.bind[0] ? server.cfg.bind : "*";
-            v = str_printf(v, "%.*s:%d", (int)strcspn(bind, " "), bind,
-                           server.cfg.port ? server.cfg.port : server.cfg.tls_port);
-        } else {
-            v = str_printf(v, "unixsocket:%s", unixsocket);
-        }
-    } else if (IS("server-mode")) {
-        /* empty */
-    } else if (IS("config-file")) {
-        v = str_append_cstr(v, server.config_file ? server.config_file : "-");
-    } else if (IS("port")) {
-        v = str_printf(v, "%d", server.cfg.port);
-    } else if (IS("tls-port")) {
-        v = str_printf(v, "%d", server.cfg.tls_port);
-    } else if (IS("unixsocket")) {
-        v = str_append_cstr(v, unixsocket);
-    } else {
-        str_free(v);
-        v = NULL;
-    }
-#undef IS
-    return v;
-}
-
-/* A proc-title-template with its variables filled in and the spaces at
- * both ends trimmed, or NULL when it is malformed: "{name}" is a variable,
- * "{{" a literal brace; a "{" at the end or without its "}" is an error. */
-static str proc_title_expand(const char *tpl, const char *title)
-{
-    str out = str_empty(64);
-    for (const char *p = tpl; *p;) {
-        const char *open = strchr(p, '{');
-        if (!open) {
-            out = str_append_cstr(out, p);
-            break;
-        }
-        out = str_append(out, p, (size_t)(open - p));
-        if (open[1] == '{') {
-            out = str_append(out, "{", 1);
-            p = open + 2;
-            continue;
-        }
-        const char *close = open[1] ? strchr(open + 1, '}') : NULL;
-        str v = close ? proc_title_var(open + 1, (size_t)(close - open - 1), title) : NULL;
-        if (!v) {
-            str_free(out);
-            return NULL;
-        }
-        out = str_append(out, v, str_len(v));
-        str_free(v);
-        p = close + 1;
-    }
-    size_t a = 0, b = str_len(out);
-    while (a < b && out[a] == ' ') {
-        a++;
-    }
-    while (b > a && out[b - 1] == ' ') {
-        b--;
-    }
-    str t = str_new(out + a, b - a);
-    str_free(out);
-    return t;
-}
-
 /* Valid, as Redis decides: it expands with an empty title into something. */
 static int check_proc_title(const char *val, char *err, size_t errlen)
 {
-    str t = proc_title_expand(val, "");
+    str t = proctitle_expand(val, "");
     int ok = t && str_len(t) > 0;
     str_free(t);
     if (!ok) {
@@ -1332,7 +1257,7 @@ static config_def defs[] = {
     {"always-show-logo", NULL, CFG_BOOL, S(always_show_logo), 0, 1, "no", 0, NULL, NULL, NULL, NULL},
     {"set-proc-title", NULL, CFG_BOOL, S(set_proc_title), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},
     {"proc-title-template", NULL, CFG_STR, S(proc_title_template), 0, 0, "{title} {listen-addr} {server-mode}", 1, NULL,
-     check_proc_title, NULL, NULL},
+     check_proc_title, NULL, proctitle_update},
     {"oom-score-adj", NULL, CFG_SPECIAL, NULL, 0, 0, "no", 1, NULL, set_oom_mode, get_oom_mode, NULL},
     {"oom-score-adj-values", NULL, CFG_SPECIAL, NULL, 0, 0, "0 200 800", 1, NULL, set_oom_values, get_oom_values, NULL},
     {"disable-thp", NULL, CFG_BOOL, S(disable_thp), 0, 1, "yes", 0, NULL, NULL, NULL, NULL},

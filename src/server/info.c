@@ -58,7 +58,7 @@ static str section_server(str s)
                    "hz:%d\r\n"
                    "configured_hz:%d\r\n"
                    "lru_clock:%u\r\n"
-                   "executable:keel-server\r\n"
+                   "executable:%s\r\n"
                    "config_file:%s\r\n"
                    "io_threads_active:%d\r\n",
                    KEEL_REDIS_COMPAT_VERSION, KEEL_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
@@ -66,7 +66,8 @@ static str section_server(str s)
                    (int)getpid(), supervise_mode_name(server.cfg.supervised), server.runid,
                    server.cfg.port ? server.cfg.port : server.cfg.tls_port, (long long)util_us(), (long long)up,
                    (long long)(up / 86400), server.cfg.hz, server.cfg.hz, db_lru_clock(),
-                   server.config_file ? server.config_file : "", io_threads_active());
+                   server.executable ? server.executable : "", server.config_file ? server.config_file : "",
+                   io_threads_active());
     return shutdown_info(s);
 }
 

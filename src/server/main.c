@@ -36,6 +36,7 @@
 #include "server/metrics.h"
 #include "server/oom_score.h"
 #include "server/persistence.h"
+#include "server/proctitle.h"
 #include "server/server.h"
 #include "server/shutdown.h"
 #include "server/supervise.h"
@@ -599,6 +600,7 @@ int main(int argc, char **argv)
         log_set_level(LOG_WARNING); /* not the loader's progress notes */
         return aof_check(argv[first + fix], fix) == 0 ? 0 : 1;
     }
+    proctitle_init(argc, argv);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--version") == 0) {
             printf("Keel server v=%s (redis-compatible %s) malloc=%s bits=%d\n", KEEL_VERSION,
@@ -745,6 +747,7 @@ int main(int argc, char **argv)
     if (open_listeners() < 0) {
         return 1;
     }
+    proctitle_start();
     show_banner();
     if (oom_score_apply(OOM_CLASS_CURRENT) < 0) {
         log_msg(LOG_WARNING, "Failed to set oom_score_adj: oom-score-adj is left as it is");

@@ -385,6 +385,7 @@ typedef struct server_state {
     server_config cfg;
     server_stats stats;
     char *config_file;
+    char *executable; /* argv[0] made absolute at start, as Redis's INFO gives it */
     ev_loop *loop;
     int listen_fds[16];
     int listen_count;
