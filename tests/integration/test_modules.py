@@ -2393,12 +2393,14 @@ def diff_commands():
               ("tm.dict", "iter", "<=", "a", "next", "seekc", "^", "", "cmpc", "==", "a", "stop", "nextk"),
               ("tm.dict", "get"), ("tm.dict", "set", "a", "1", "oops", "size"),
               ("tm.info", "server", "redis_mode"), ("tm.info", "replication", "role"),
-              ("tm.info", "server", "nosuch"), ("tm.info", "nosuch", "x"), ("tm.info", "keyspace", "db0"),
-              ("tm.info", "memory", "maxmemory"), ("tm.subevent", "2", "1"), ("tm.subevent", "5", "0"),
+              ("tm.info", "server", "nosuch"), ("tm.info", "nosuch", "x"), ("tm.info", "memory", "maxmemory"), ("tm.subevent", "2", "1"), ("tm.subevent", "5", "0"),
               ("tm.subevent", "x", "0"), ("tm.notifyall",), ("tm.avoidrepl",), ("tm.clientname",),
               ("tm.clientinfo", "987654321"), ("tm.clientinfo", "987654321", "exists"), ("tm.events", "bogus"),
               ("tm.filter", "off"), ("tm.filter", "bogus"), ("tm.filter", "on", "bogus")]:
         add(*a)
+    # Redis's avg_ttl is an estimate its expire cycle refreshes: after the
+    # keys with a TTL above are gone it may still show their last average.
+    add("tm.info", "keyspace", "db0", how="no_avg_ttl")
     # the Scan API, INFO sections, configs, command metadata, events
     for a in [("tm.scan",), ("tm.scan", "types"), ("tm.scankey", "h"), ("tm.scankey", "zi"), ("tm.scankey", "t2"),
               ("tm.scankey", "nokey"), ("tm.scan", "bogus"), ("INFO", "testmod_extra"), ("tm.infolog",),
@@ -2458,6 +2460,8 @@ def test_differential_against_redis(msrv, mref, proto):
             continue
         if how == "sorted":
             got = [sorted(g) for g in got]
+        if how == "no_avg_ttl":
+            got = [[re.sub(rb"avg_ttl=\d+", b"avg_ttl=*", x) if isinstance(x, bytes) else x for x in g] for g in got]
         assert got[0] == got[1], "reply to %r differs (RESP%d):\n  keel:  %r\n  redis: %r\nafter %r" % (
             args, proto, got[0], got[1], done[-8:-1])
     k.close()
