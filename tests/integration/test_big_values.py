@@ -12,6 +12,8 @@ hold, and the limits a replica must not apply to its primary.
 - A hash, set or sorted set leaves its listpack once it would pass 1 GB
   (Redis's lpSafeToAdd), whatever *-max-listpack-value allows; tested with
   the limit lowered by DEBUG LISTPACK-SAFE-LIMIT (Keel only).
+- Lists keep elements up to 4 GB less 64 bytes (a node is a listpack); a
+  longer one is refused with XADD's error (Redis keeps it).
 - The opt-in tests (KEEL_LARGE_TESTS=1: up to 14 GB of memory and 5 GB of
   disk, about five minutes) pass that limit for real; save and load a
   string over 4 GB (LZF's lengths are 32 bits, so it must be written
@@ -19,10 +21,10 @@ hold, and the limits a replica must not apply to its primary.
   values, and keys of over 4 GB through DEBUG RELOAD (Keel's 32-bit
   lengths cut a set member short and stopped the server on the others).
 
-Every test but the Keel-only and opt-in ones passes against Debian's redis-server 7.0.15
-(KEEL_SERVER=/usr/bin/redis-server), replication ones in all three pairings
-(Redis 7.0 compresses a 4 GB string with a cut length, so the opt-in one
-fails on it)."""
+Every test but the Keel-only and opt-in ones passes against Debian's
+redis-server 7.0.15 (KEEL_SERVER=/usr/bin/redis-server), replication ones in
+all three pairings. The opt-in ones are Keel's: Redis 7.0 compresses a 4 GB
+string with a cut length, and keeps list elements over 4 GB."""
 import os
 
 import pytest
@@ -291,3 +293,32 @@ def test_elements_over_4gb(big_server, kind):
     assert c.eval(length, 0) == HUGE
     c.flushall()
     c.config_set("proto-max-bulk-len", 2 * GB)
+
+
+@large
+def test_list_element_over_4gb_refused(big_server):
+    """Keel's lists keep elements up to 4 GB less 64 bytes (a node's
+    listpack has 32-bit lengths; Redis keeps longer ones): a longer one is
+    refused with XADD's error, by every way into a list, rather than stop
+    the server."""
+    c = big_server.client(socket_timeout=900)
+    c.flushall()
+    c.config_set("proto-max-bulk-len", 8 * GB)
+    try:
+        c.setrange("big", HUGE - 3, "end")
+        c.rpush("l", "a", "b")
+        for put in ("redis.call('rpush', 'l', big)", "redis.call('lpush', 'new', big)",
+                    "redis.call('lset', 'l', 0, big)", "redis.call('linsert', 'l', 'before', 'b', big)"):
+            with pytest.raises(Exception, match=TOO_LARGE):
+                c.eval("local big = redis.call('get', 'big'); return " + put, 0)
+        assert c.lrange("l", 0, -1) == [b"a", b"b"] and c.exists("new") == 0
+        c.set("p_a", "small")
+        c.rename("big", "p_b")
+        c.rpush("src", "a", "b")
+        c.rpush("dst", "old")
+        with pytest.raises(Exception, match=TOO_LARGE):
+            c.sort("src", get="p_*", store="dst", alpha=True)
+        assert c.lrange("dst", 0, -1) == [b"old"]
+    finally:
+        c.flushall()
+        c.config_set("proto-max-bulk-len", 2 * GB)
