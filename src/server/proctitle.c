@@ -17,8 +17,9 @@ extern char **environ;
 static char *area;      /* argv[0]'s first byte ... */
 static size_t area_len; /* ... to the end of the last string after it */
 static char *exec_name; /* argv[0], kept for {title} */
-/* The copies, held here so they stay reachable (leak checkers). */
-static char **saved_argv, **saved_environ;
+/* The copies, held here so they stay reachable for leak checkers even
+ * when unsetenv drops an entry from environ (supervise does). */
+static char **saved_argv, **saved_env, **env_array;
 
 /* argv[0] with the working directory before it unless it starts with a
  * '/', its leading "./" dropped (Redis's getAbsolutePath, less its ".."
@@ -62,20 +63,22 @@ void proctitle_init(int argc, char **argv)
             end += strlen(environ[i]) + 1;
         }
     }
-    /* Plain malloc: the copies live as long as the process. */
-    saved_environ = malloc(sizeof(char *) * (nenv + 1));
+    /* Plain malloc: the copies live as long as the process. environ gets
+     * an array of its own, which setenv and unsetenv may change. */
+    saved_env = malloc(sizeof(char *) * (nenv + 1));
+    char **env = env_array = malloc(sizeof(char *) * (nenv + 1));
     saved_argv = malloc(sizeof(char *) * (size_t)argc);
-    if (!saved_environ || !saved_argv) {
+    if (!saved_env || !env || !saved_argv) {
         return;
     }
     for (size_t i = 0; i < nenv; i++) {
-        saved_environ[i] = strdup(environ[i]);
-        if (!saved_environ[i]) {
+        saved_env[i] = env[i] = strdup(environ[i]);
+        if (!saved_env[i]) {
             return;
         }
     }
-    saved_environ[nenv] = NULL;
-    environ = saved_environ;
+    saved_env[nenv] = env[nenv] = NULL;
+    environ = env;
     for (int i = 0; i < argc; i++) {
         saved_argv[i] = strdup(argv[i]);
         if (!saved_argv[i]) {
