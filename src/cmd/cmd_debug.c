@@ -100,7 +100,7 @@ static void debug_object(client *c)
 /* DEBUG QUICKLIST-PACKED-THRESHOLD <size>: list elements of at least
  * this many bytes get a plain node of their own. As Redis: a memory value
  * ("100", "1k", "1mb"), 0 (or "") restores the 1 GB default, and it must stay
- * below 4 GB less 1 MB (a plain node's length is 32 bits in places). */
+ * below 4 GB less 1 MB (Redis's bound: its plain node has 32-bit lengths in places). */
 /* A size argument under 4 GB ("" and "0" are 0); -1 when not one. */
 static long long size_under_4gb(sv a)
 {

@@ -102,25 +102,10 @@ static int first_ready_key(client *c, sv *keys, int n)
 
 /* ---- pushes ---- */
 
-/* 1 when argv[from..] all fit a list; else replies the error. */
-static int elements_fit(client *c, int from)
-{
-    for (int i = from; i < c->argc; i++) {
-        if (c->argv[i].len > LIST_ELEMENT_MAX) {
-            reply_err(c, "ERR Elements are too large to be stored");
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static void push_generic(client *c, int where, int only_existing)
 {
     sv key = c->argv[1];
     int bad;
-    if (!elements_fit(c, 2)) {
-        return;
-    }
     list *l = get_list(c, key, 1, &bad);
     if (bad) {
         return;
@@ -390,7 +375,7 @@ void cmd_lset(client *c)
         return;
     }
     long long index;
-    if (!arg_ll(c, 2, &index) || !elements_fit(c, 3)) {
+    if (!arg_ll(c, 2, &index)) {
         return;
     }
     if (index < LONG_MIN || index > LONG_MAX || !list_set(l, (long)index, c->argv[3], server_list_limits())) {
@@ -421,9 +406,6 @@ void cmd_linsert(client *c)
     }
     if (!l) {
         reply_int(R(c), 0);
-        return;
-    }
-    if (!elements_fit(c, 4)) {
         return;
     }
     list_iter it;

@@ -505,41 +505,32 @@ static void sort_generic(client *c, int readonly)
     } else {
         list_limits lim = server_list_limits();
         list *l = list_new();
-        int too_large = 0;
-        for (long long j = start; j <= end && !too_large; j++) {
+        for (long long j = start; j <= end; j++) {
             sv e = {v[j].ele, v[j].elen};
             if (!nget) {
                 list_push(l, e, LIST_TAIL, lim);
             }
-            for (int g = 0; g < nget && !too_large; g++) {
+            for (int g = 0; g < nget; g++) {
                 sv val;
                 char buf[32];
                 if (!pattern_value(&x, &gets[g], e, &val, buf)) {
                     val = (sv){"", 0};
                 }
-                /* A string a GET pattern names may be longer than a list keeps. */
-                too_large = val.len > LIST_ELEMENT_MAX;
-                if (!too_large) {
-                    list_push(l, val, LIST_TAIL, lim);
-                }
+                list_push(l, val, LIST_TAIL, lim);
             }
         }
         /* Every view above is dead once the destination (which may be the
          * sorted key itself) is replaced. */
-        if (too_large) {
-            list_free(l); /* the destination is left as it was */
-            reply_err(c, "ERR Elements are too large to be stored");
-        } else if (outlen > 0) {
+        if (outlen > 0) {
             db_set(c->db, kobj_new_ptr(store, OBJ_LIST, l, -1));
             signal_write(c, NOTIFY_LIST, "sortstore", store);
-            reply_int(R(c), outlen);
         } else {
             list_free(l);
             if (db_delete(c->db, store)) {
                 signal_write(c, NOTIFY_GENERIC, "del", store);
             }
-            reply_int(R(c), outlen);
         }
+        reply_int(R(c), outlen);
     }
     alloc_free(v);
     alloc_free(gets);

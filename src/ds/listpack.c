@@ -6,16 +6,38 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/log.h"
 #include "base/util.h"
 #include "ds/varint.h"
 
 #define HDR 8
 #define END 0xFF
 
+/* The total length is 32 bits. A listpack past it (only a list's plain
+ * node grows so, holding one element over 4 GB, as Redis's lists keep)
+ * stores BYTES_WALKED there, and its size is found by walking its
+ * entries: one step for such a node. */
+#define BYTES_WALKED UINT32_MAX
+
+static size_t entry_size(const unsigned char *p);
+
+static size_t walked_bytes(const lp *l)
+{
+    const unsigned char *p = l + HDR;
+    for (size_t i = util_get_u32(l + 4); i > 0; i--) {
+        p += entry_size(p);
+    }
+    return (size_t)(p - l) + 1;
+}
+
 size_t lp_bytes(const lp *l)
 {
-    return util_get_u32(l);
+    uint32_t b = util_get_u32(l);
+    return b != BYTES_WALKED ? b : walked_bytes(l);
+}
+
+static void set_bytes(lp *l, size_t bytes)
+{
+    util_put_u32(l, bytes < BYTES_WALKED ? (uint32_t)bytes : BYTES_WALKED);
 }
 
 static size_t safe_bytes = LP_SAFE_BYTES_DEFAULT;
@@ -202,9 +224,6 @@ static lp *splice(lp *l, size_t off, size_t oldsz, size_t newsz)
 {
     size_t total = lp_bytes(l);
     size_t ntotal = total - oldsz + newsz;
-    if (ntotal > UINT32_MAX) {
-        PANIC("listpack over 4GB");
-    }
     if (newsz > oldsz) {
         l = alloc_resize(l, ntotal);
     }
@@ -212,7 +231,7 @@ static lp *splice(lp *l, size_t off, size_t oldsz, size_t newsz)
     if (newsz < oldsz) {
         l = alloc_resize(l, ntotal);
     }
-    util_put_u32(l, (uint32_t)ntotal);
+    set_bytes(l, ntotal);
     return l;
 }
 
@@ -241,21 +260,21 @@ lp *lp_prepend(lp *l, sv val)
 
 lp *lp_push_front(lp *l, sv val)
 {
-    size_t sz = encoded_size(val.len);
+    size_t sz = encoded_size(val.len), bytes = lp_bytes(l);
     lp *n = l - sz;
     memmove(n, l, HDR); /* the old header's bytes become the entry's tail */
     encode(n + HDR, val);
-    util_put_u32(n, (uint32_t)(lp_bytes(n) + sz));
+    set_bytes(n, bytes + sz);
     util_put_u32(n + 4, (uint32_t)(lp_len(n) + 1));
     return n;
 }
 
 lp *lp_pop_front(lp *l)
 {
-    size_t sz = entry_size(l + HDR);
+    size_t sz = entry_size(l + HDR), bytes = lp_bytes(l);
     lp *n = l + sz;
     memmove(n, l, HDR);
-    util_put_u32(n, (uint32_t)(lp_bytes(n) - sz));
+    set_bytes(n, bytes - sz);
     util_put_u32(n + 4, (uint32_t)(lp_len(n) - 1));
     return n;
 }

@@ -5,6 +5,9 @@
  *   entry = [len: LEB128 varint][bytes][backlen: size of len+bytes, varint
  *            stored back to front so it can be read from the entry's end]
  *
+ * A listpack past 4 GB (a list's plain node holding an element that big)
+ * keeps UINT32_MAX as its total and walks its entries to find it.
+ *
  * A 16-byte member costs 18 bytes. Positions are pointers into the buffer;
  * any function that returns a new lp may move it, so callers reassign and
  * re-derive positions (insert/delete hand back the updated position). */

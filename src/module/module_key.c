@@ -4,7 +4,6 @@
  * call looks the key up again. As in Redis, these calls emit no keyspace
  * events (a module does that itself) but do tell WATCH, client tracking
  * and blocked clients that the key changed. Streams are module_stream.c's. */
-#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -289,10 +288,6 @@ static int api_list_push(km_key *k, int where, km_string *ele)
 {
     kobj *o = writable(k) ? find_for_write(k) : NULL;
     if (!writable(k) || !ele || (o && o->type != OBJ_LIST)) {
-        return KM_ERR;
-    }
-    if (str_len(ele->s) > LIST_ELEMENT_MAX) {
-        errno = ERANGE;
         return KM_ERR;
     }
     if (!o) {

@@ -412,18 +412,6 @@ static int lp_next_int(rlp_iter *it, long long *v)
 
 /* ---- collections ---- */
 
-/* 1 when *s (r_string's result) is there and fits a list; else fails
- * the load (and frees it). */
-static int list_element_loads(reader *r, str *s)
-{
-    if (*s && str_len(*s) > LIST_ELEMENT_MAX) {
-        fail(r, "%s", "List element over 4 GB: longer than a Keel list keeps");
-        str_free(*s);
-        *s = NULL;
-    }
-    return *s != NULL;
-}
-
 static void *load_list(reader *r, int type)
 {
     uint64_t n;
@@ -434,7 +422,7 @@ static void *load_list(reader *r, int type)
         }
         for (uint64_t i = 0; i < n; i++) {
             str s = r_string(r);
-            if (!list_element_loads(r, &s)) {
+            if (!s) {
                 goto bad;
             }
             list_push(l, S_(s), LIST_TAIL, server_list_limits());
@@ -462,7 +450,7 @@ static void *load_list(reader *r, int type)
                 s = NULL;
                 fail(r, "Corrupt RDB: %s", "quicklist plain node is empty");
             }
-            if (!list_element_loads(r, &s)) {
+            if (!s) {
                 goto bad;
             }
             list_append_plain(l, S_(s), server_list_limits());

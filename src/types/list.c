@@ -252,7 +252,10 @@ static void head_pop(list_node *n)
 {
     node_unpack(n);
     n->incompressible = 0;
-    if (!n->gap && lp_bytes(n->lp) < GAP_MIN) {
+    /* A node losing its last entry goes, so it keeps no gap (a plain
+     * one's would not fit 32 bits). */
+    if (lp_len(n->lp) == 1 || (!n->gap && lp_bytes(n->lp) < GAP_MIN)) {
+        node_close_gap(n);
         unsigned char *p = lp_first(n->lp);
         n->lp = lp_delete(n->lp, &p);
         return;

@@ -53,13 +53,6 @@ typedef struct list {
     int depth;       /* the compress depth of the last write */
 } list;
 
-/* The longest element a list keeps: even a plain node holds its element
- * in a listpack, whose lengths are 32 bits. Redis keeps longer ones once
- * proto-max-bulk-len allows them; Keel refuses them (pushes answer "ERR
- * Elements are too large to be stored", a file holding one does not load)
- * rather than wrap. */
-#define LIST_ELEMENT_MAX ((size_t)UINT32_MAX - 64)
-
 /* Redis's default packed threshold: 1 GB. */
 #define LIST_PLAIN_MIN_DEFAULT ((size_t)1 << 30)
 
