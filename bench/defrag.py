@@ -64,7 +64,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="keel-defrag-")
     procs = []
     try:
-        keel, kport = start(KEEL, tmp, "keel", [], "defrag")
+        keel, kport = start(KEEL, tmp, "keel", ["--enable-debug-command", "yes"], "defrag")
         redis, rport = start(REDIS, tmp, "redis", ["--enable-debug-command", "yes"], "defrag")
         procs += [keel, redis]
         for port in (kport, rport):

@@ -97,7 +97,7 @@ server of the same kind (keel -> keel, redis -> redis) with --save '' in a
 new directory, pinned to the servers' core like every server here (so the
 replica shares its primary's core and redis-benchmark keeps the other);
 both get --repl-diskless-sync-delay 0 (the 5 s wait for more replicas
-is not work) and Redis --enable-debug-command local.
+is not work) and --enable-debug-command local.
   SET with 1 replica P16
                        a primary with one replica attached (REPLICAOF,
                        then in sync, and state=online in the primary's
@@ -1671,10 +1671,8 @@ def persistence_section(tmp, notes):
 
 # Redis waits repl-diskless-sync-delay (5 s) for more replicas before a
 # diskless full sync starts; that wait is policy, not work, so it is 0 here.
-# DEBUG (POPULATE, DIGEST) is off by default on Redis 7; Keel allows it
-# from local connections by default.
-REPL_ARGS = NO_PERSISTENCE + ["--repl-diskless-sync-delay", "0"]
-REPL_REDIS_ARGS = ["--enable-debug-command", "local"]
+# DEBUG (POPULATE, DIGEST) is off by default, on Redis 7 as on Keel.
+REPL_ARGS = NO_PERSISTENCE + ["--repl-diskless-sync-delay", "0", "--enable-debug-command", "local"]
 REPL_SYNC_TIMEOUT = 300  # seconds for a full sync or a catch-up before giving up
 
 
@@ -1744,7 +1742,7 @@ def wait_online(primary, replica, timeout=REPL_SYNC_TIMEOUT):
 def start_replica(primary, tmp):
     """A fresh, empty server of the primary's kind (own directory, --save '',
     pinned like the primary), not yet replicating."""
-    rep = Server(primary.name + "-replica", primary.binary, tmp, REPL_ARGS, redis_args=REPL_REDIS_ARGS)
+    rep = Server(primary.name + "-replica", primary.binary, tmp, REPL_ARGS)
     try:
         rep.start()
     except BaseException:
@@ -1853,7 +1851,7 @@ def repl_load_test(tmp, notes):
     replicas = []
     try:
         try:
-            primaries = start_pair(tmp, REPL_ARGS, redis_args=REPL_REDIS_ARGS)
+            primaries = start_pair(tmp, REPL_ARGS)
         except BenchError as e:
             notes.append("%s skipped: a server did not start: %s" % (t.label, str(e).strip()[-300:]))
             return None
@@ -1942,7 +1940,7 @@ def full_sync_test(tmp, notes):
     (diskless, its default, and to disk). Returns {"rows": {"keel": [s..],
     "keel_disk": [s..], "redis": [s..], "redis_disk": [s..]}, "how": {server: loader}} or None."""
     try:
-        primaries = start_pair(tmp, REPL_ARGS, redis_args=REPL_REDIS_ARGS)
+        primaries = start_pair(tmp, REPL_ARGS)
     except BenchError as e:
         notes.append("Full sync skipped: a server did not start: %s" % str(e).strip()[-300:])
         return None

@@ -1146,7 +1146,7 @@ static config_def defs[] = {
      NULL, NULL, NULL},
     {"client-output-buffer-limit", NULL, CFG_SPECIAL, NULL, 0, 0,
      "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60", 1, NULL, set_obuf, get_obuf, NULL},
-    {"enable-debug-command", NULL, CFG_ENUM, S(enable_debug_command), 0, 0, "local", 0, enum_debug, NULL, NULL, NULL},
+    {"enable-debug-command", NULL, CFG_ENUM, S(enable_debug_command), 0, 0, "no", 0, enum_debug, NULL, NULL, NULL},
     {"enable-module-command", NULL, CFG_ENUM, S(enable_module_command), 0, 0, "no", 0, enum_debug, NULL, NULL, NULL},
     {"enable-protected-configs", NULL, CFG_ENUM, S(enable_protected_configs), 0, 0, "no", 0, enum_debug, NULL, NULL,
      NULL},

@@ -21,6 +21,9 @@ SERVER = os.environ.get("KEEL_SERVER", os.path.join(ROOT, "keel-server"))
 # Options for every server the suite starts (a test's own options come
 # after and win), e.g. to run the whole suite with I/O threads engaged.
 SERVER_ARGS = os.environ.get("KEEL_SERVER_ARGS", "").split()
+# Every server the tests start allows DEBUG from loopback, as Redis's own
+# test suite sets it (the default is Redis's, no); a test's options win.
+DEBUG_ARGS = ["--enable-debug-command", "local"]
 
 
 def seed_script(name):
@@ -137,7 +140,8 @@ class Server:
         for attempt in range(5):
             self.port = free_port()
             self.logf = open(self.log, "w")
-            extra = SERVER_ARGS if binary == SERVER else []
+            extra = DEBUG_ARGS if config is None or "enable-debug-command" not in config else []
+            extra = extra + (SERVER_ARGS if binary == SERVER else [])
             self.proc = subprocess.Popen(argv + extra + ["--port", str(self.port), "--dir", self.dir] + list(args),
                                          stdout=self.logf, stderr=subprocess.STDOUT, env=env)
             if self._wait_ready():

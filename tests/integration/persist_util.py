@@ -14,7 +14,7 @@ import time
 
 import pytest
 import redis
-from conftest import SERVER, Server, free_port
+from conftest import DEBUG_ARGS, SERVER, Server, free_port
 
 REDIS = "/usr/bin/redis-server"
 IS_REDIS = SERVER.endswith("redis-server")
@@ -72,7 +72,7 @@ def no_args(binary):
 def server_argv(binary, port, dir, args, save=""):
     """The command line of a server on `port` and `dir`, with the save
     points `save` (none by default)."""
-    return [binary, "--port", str(port), "--dir", dir, "--save", save] + list(args)
+    return [binary, "--port", str(port), "--dir", dir, "--save", save] + DEBUG_ARGS + list(args)
 
 
 class Node:

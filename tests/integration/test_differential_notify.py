@@ -466,7 +466,6 @@ ACCEPTED_DEFAULTS = {
     "port": "the fixture gives each server its own free port",
     "dir": "the fixture gives each server its own temporary directory",
     "bind": "Keel listens on loopback unless configured, as Debian's and Redis's shipped redis.conf do",
-    "enable-debug-command": "DEBUG only from loopback/unix clients, which the test suites use",
     "hash-max-listpack-entries": "Keel's tuning for its hash encoding (a config file can set 512)",
     "hash-max-ziplist-entries": "the alias of hash-max-listpack-entries",
 }

@@ -969,8 +969,14 @@ def test_debug_set_active_expire(r):
         r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
-def test_enable_debug_command_no(keel):
-    s = keel("--enable-debug-command", "no")
+@pytest.mark.parametrize("how", ["default", "set"])
+def test_enable_debug_command_no(keel, how):
+    """No by default, as Redis 7.0 (DEBUG can stop or crash the server)."""
+    if how == "default":
+        # A config naming the option keeps the harness's `local` off.
+        s = keel(config="# enable-debug-command is left at its default\n")
+    else:
+        s = keel("--enable-debug-command", "no")
     r = s.client()
     with pytest.raises(redis.ResponseError) as e:
         r.execute_command("DEBUG", "SLEEP", "0")
