@@ -832,5 +832,6 @@ void tracking_init(void)
     cmd_client_register(client_ext);
     server_on_key_write(on_key_write);
     dispatch_after_call = after_call;
+    dispatch_before_command = evict_if_full;
     before_sleep_broadcast = send_broadcasts;
 }

@@ -22,6 +22,7 @@
 
 int (*gate_multi)(client *c, command *cmd);
 void (*dispatch_after_call)(client *c, command *cmd, int top);
+void (*dispatch_before_command)(void);
 int (*gate_busy)(client *c, command *cmd);
 /* total_error_replies when the last command started or ended: the
  * errors past it are the running command's own. */
@@ -471,6 +472,9 @@ void dispatch(client *c)
      * MASTERDOWN, LOADING), before MULTI queues a command, as in Redis: a
      * command refused there fails the transaction, and EXEC is judged by
      * the commands it would run, so none is refused halfway through it. */
+    if (dispatch_before_command) {
+        dispatch_before_command();
+    }
     uint32_t flags = script_command_flags(c, cmd);
     if (cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI)) {
         flags = (flags & ~CMD_STALE) | multi_queued_flags(c);

@@ -730,6 +730,10 @@ extern int (*gate_multi)(client *c, command *cmd);
  * client tracking remembers reads here and pushes held back during the
  * command are released. May be NULL. */
 extern void (*dispatch_after_call)(client *c, command *cmd, int top);
+/* Runs before each command a client sends is checked (queued ones too);
+ * client tracking brings its table back within tracking-table-max-keys
+ * here, as Redis does. May be NULL. */
+extern void (*dispatch_before_command)(void);
 /* Replies an error already counted in the error statistics where it
  * arose (a command's error a script passes on): not counted again, but
  * the running command is failed, as in Redis. */

@@ -455,6 +455,25 @@ def test_tracking_table_max_keys_invalidates_early(server, r, t3):
         r.config_set("tracking-table-max-keys", 1000000)
 
 
+def test_lowered_max_keys_applies_before_the_next_command(server, r, t3):
+    """As Redis (its #11715): the table is brought within the limit before
+    each command, queued ones too, not only by the cron (paused here), so
+    the invalidation comes before QUEUED."""
+    assert t3.call("MGET", "a", "b") == [None, None]
+    assert t3.call("MULTI") == "OK"
+    r.execute_command("DEBUG", "PAUSE-CRON", "1")
+    try:
+        r.config_set("tracking-table-max-keys", 1)
+        t3.sock.sendall(b"PING\r\n")
+        m = t3.read()
+        assert isinstance(m, Push) and m[0] == b"invalidate" and m[1] in ([b"a"], [b"b"]), m
+        assert t3.read() == "QUEUED"
+        assert t3.call("EXEC") == ["PONG"]
+    finally:
+        r.config_set("tracking-table-max-keys", 1000000)
+        r.execute_command("DEBUG", "PAUSE-CRON", "0")
+
+
 def test_client_list_shows_redirect(server, r):
     target = server.client()
     tid = target.client_id()
