@@ -911,15 +911,7 @@ static void flush_output(client *c)
  * the server close them, and a restarted server must be able to bind. */
 static void close_others(client *mine)
 {
-    for (int i = 0; i < server.listen_count; i++) {
-        close(server.listen_fds[i]);
-    }
-    for (int i = 0; i < server.tls_listen_count; i++) {
-        close(server.tls_listen_fds[i]);
-    }
-    if (server.unix_fd >= 0) {
-        close(server.unix_fd);
-    }
+    server_close_listeners();
     for (client *c = server.clients; c; c = c->next) {
         if (c != mine && c->fd >= 0) {
             close(c->fd);

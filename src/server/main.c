@@ -539,6 +539,21 @@ static void free_at_exit(void)
 #endif
 }
 
+void server_close_listeners(void)
+{
+    for (int i = 0; i < server.listen_count; i++) {
+        close(server.listen_fds[i]);
+    }
+    for (int i = 0; i < server.tls_listen_count; i++) {
+        close(server.tls_listen_fds[i]);
+    }
+    if (server.unix_fd >= 0) {
+        close(server.unix_fd);
+    }
+    server.listen_count = server.tls_listen_count = 0;
+    server.unix_fd = -1;
+}
+
 int server_shutdown(int flags)
 {
     log_msg(LOG_WARNING, "User requested shutdown...");
@@ -571,6 +586,9 @@ int server_shutdown(int flags)
      * is joined, so nothing runs beside exit's clean-up. */
     metrics_stop();
     client_flush_pending();
+    /* From here a new connection is refused, not accepted and then
+     * dropped while exit's clean-up runs (as Redis). */
+    server_close_listeners();
     if (server.cfg.unixsocket && server.cfg.unixsocket[0]) {
         unlink(server.cfg.unixsocket);
     }

@@ -798,6 +798,8 @@ int protected_command_allowed(client *c, const command *cmd);
  * 16); -1 (logged) when one that must exist cannot be bound. */
 int server_listen_tcp(int port, int *fds, int *count);
 int server_set_listen(int port, const char *bind, char *err, size_t errlen);
+/* Closes every listening socket (TCP, TLS, unix): at exit, and in a child. */
+void server_close_listeners(void);
 str info_generate(const sv *names, int n);
 int config_load_file(const char *path, char *err, size_t errlen);
 /* The same for a config text in memory (the fuzz target's entry). */

@@ -651,6 +651,12 @@ def test_unkillable_after_write_then_shutdown_nosave(keel):
         b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either "
         b"wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n")
     b.sendall(raw_cmd("SHUTDOWN", "NOSAVE"))
+    b.settimeout(10)
+    assert b.recv(100) == b""  # no reply: the connection closes
+    # Once the shutdown's connection is gone, so are the listeners (Redis's
+    # test of this asks for a refused connection).
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", s.port), timeout=5).close()
     s.proc.wait(timeout=10)
     assert s.proc.returncode == 0
     a.close()
