@@ -294,6 +294,11 @@ void alloc_defrag_counts(long long *hits, long long *misses)
     *misses = defrag_misses;
 }
 
+void alloc_defrag_counts_reset(void)
+{
+    defrag_hits = defrag_misses = 0;
+}
+
 #ifdef KEEL_JEMALLOC
 /* What experimental.utilization.query writes (jemalloc 5.2+): the bin's
  * current slab, then the queried block's slab (free and total regions,

@@ -54,8 +54,9 @@ int alloc_defrag_supported(void);
 /* Tests: when on, alloc_defrag moves every block it is given, whatever the
  * allocator (so a sanitizer build checks that every pointer is fixed up). */
 void alloc_defrag_force(int on);
-/* Blocks moved and blocks left in place since start. */
+/* Blocks moved and blocks left in place since start (or the reset). */
 void alloc_defrag_counts(long long *hits, long long *misses);
+void alloc_defrag_counts_reset(void);
 
 /* Test hook: make the n-th allocation from now fail (0 disables). A failed
  * allocation behaves like real OOM: log and abort. */

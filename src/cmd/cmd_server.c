@@ -11,6 +11,7 @@
 #include "db/lazyfree.h"
 #include "module/module.h"
 #include "repl/repl.h"
+#include "server/defrag.h"
 #include "server/server.h"
 #include "server/shutdown.h"
 
@@ -513,6 +514,7 @@ void cmd_config(client *c)
         lazyfree_reset_freed();
         repl_sync_stats_reset();
         alloc_reset_peak();
+        defrag_reset_stats();
         reply_ok(R(c));
     } else {
         config_rewrite_reply(c, 0);

@@ -237,14 +237,15 @@ static void next_pass_or_end(void)
     cycle_end("done");
 }
 
-void defrag_cron(void)
+/* One cron tick of the cycle. */
+static void tick(void)
 {
     if (!server.cfg.activedefrag || !alloc_defrag_supported()) {
         cycle_end("stopped");
         return;
     }
     /* A fork's pages or a snapshot's walk: moving now only costs. */
-    if (server.loading || snapshot_running() || child_running() != CHILD_NONE) {
+    if (snapshot_running() || child_running() != CHILD_NONE) {
         return;
     }
     int64_t now = server.now_ms;
@@ -287,6 +288,31 @@ void defrag_cron(void)
     }
 }
 
+void defrag_cron(void)
+{
+    if (!server.loading) {
+        tick(); /* while loading, the load gives the ticks */
+    }
+}
+
+void defrag_while_loading(void)
+{
+    static int64_t last_ms;
+    int64_t period = 1000 / server.cfg.hz;
+    int64_t now = util_mono_us() / 1000;
+    if (now - last_ms > 1000) {
+        last_ms = now - period; /* a new load: no ticks owed from before */
+    }
+    if (now - last_ms < period) {
+        return;
+    }
+    server_update_time();
+    while (now - last_ms >= period) {
+        last_ms += period;
+        tick();
+    }
+}
+
 long long defrag_pass_now(int force, long long steps)
 {
     /* The cycle, if one runs, begins again when it next measures. */
@@ -306,6 +332,17 @@ long long defrag_pass_now(int force, long long steps)
 int64_t defrag_deadline_us(void)
 {
     return st.deadline_us;
+}
+
+void defrag_reset_stats(void)
+{
+    alloc_defrag_counts_reset();
+    st.pass_moved_before = 0; /* the pass's progress counts from here */
+    st.key_hits = st.key_misses = 0;
+    st.total_us = 0;
+    if (st.running) {
+        st.started_us = util_mono_us();
+    }
 }
 
 void defrag_get_info(defrag_info *out)

@@ -23,6 +23,11 @@
 
 /* Runs from cron, every tick: starts, advances or ends the cycle. */
 void defrag_cron(void);
+/* A load (start-up, DEBUG RELOAD/LOADAOF, a replica's full sync) blocks
+ * the event loop, so cron does not run: it calls this between keys, and
+ * the cycle gets the ticks it missed since, as in Redis 7.0, so a dataset
+ * loaded from a fragmenting AOF is defragmented as it arrives. */
+void defrag_while_loading(void);
 
 /* DEBUG DEFRAG: the pass, now, whatever the configs: all of it (steps 0)
  * or that many work items of it (a few keys, or one step of a big value),
@@ -34,6 +39,9 @@ long long defrag_pass_now(int force, long long steps);
 /* When the running slice must end (util_mono_us), 0 for none: a module's
  * DefragShouldStop asks. */
 int64_t defrag_deadline_us(void);
+
+/* CONFIG RESETSTAT: the counts and times INFO shows start again from 0. */
+void defrag_reset_stats(void);
 
 typedef struct defrag_info {
     int running;          /* CPU percent of the running cycle, 0 if none */

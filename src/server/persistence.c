@@ -20,6 +20,7 @@
 #include "repl/repl.h"
 #include "script/lua.h"
 #include "server/child.h"
+#include "server/defrag.h"
 #include "server/persistence.h"
 
 static void clear_all(void);
@@ -323,6 +324,7 @@ void persistence_loading_progress(long long done, long long total)
     server.loading_done = done;
     server.loading_total = total;
     module_event_loading_progress(done, total);
+    defrag_while_loading();
     if (!server.loading && !server.async_loading) {
         return; /* DEBUG RELOAD: inside a command, no events may run */
     }

@@ -343,6 +343,55 @@ def test_cycle_lowers_fragmentation_and_keeps_data(keel):
     c.close()
 
 
+def test_cycle_runs_while_loading(keel):
+    """A load blocks the event loop, so cron does not run; as Redis 7.0
+    (its whileBlockedCron), the load gives the cycle the ticks it missed, so
+    an AOF that fragments memory as it replays is defragmented as it loads
+    (Redis's memefficiency test). CONFIG RESETSTAT zeroes the counts."""
+    s = keel("--save", "", "--appendonly", "yes", "--auto-aof-rewrite-percentage", "0", "--hz", "100")
+    c = s.client(socket_timeout=120)
+    if not jemalloc(c):
+        pytest.skip("needs jemalloc (the release build)")
+    # Small values, then in turns two of every three of them deleted and
+    # bigger ones written, which cannot fill the holes: the AOF's replay
+    # fragments memory all along (a script's DELs replay as one MULTI
+    # block, hence many small scripts).
+    n, batch = 150000, 3000
+    p = c.pipeline(transaction=False)
+    for i in range(n):
+        p.set("k:%d" % i, "v" * 100)
+    p.execute()
+    for b in range(n // batch):
+        c.eval("for i=%d,%d do if i %% 3 ~= 0 then redis.call('del','k:'..i) end end return 1" %
+               (b * batch, (b + 1) * batch - 1), 0)
+        p = c.pipeline(transaction=False)
+        for i in range(b * batch // 3, (b + 1) * batch // 3):
+            p.set("big:%d" % i, "w" * 300)
+        p.execute()
+    digest = c.execute_command("DEBUG", "DIGEST")
+    for name, value in (("active-defrag-ignore-bytes", "1mb"), ("active-defrag-threshold-lower", 5),
+                        ("active-defrag-cycle-min", 65), ("active-defrag-cycle-max", 75)):
+        c.config_set(name, value)
+    # The live dataset is defragmented first, so no cycle over it starts
+    # from cron before the load: every hit below is the load's.
+    assert c.execute_command("DEBUG", "DEFRAG") > 0
+    assert c.info("stats")["active_defrag_hits"] > 0
+    c.config_set("activedefrag", "yes")
+    c.config_resetstat()  # as Redis, the defrag counts too
+    stats = c.info("stats")
+    assert [stats[k] for k in ("active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits",
+                               "active_defrag_key_misses", "total_active_defrag_time")] == [0, 0, 0, 0, 0]
+    # One write: no cron tick runs between the load and the switch off.
+    p = c.pipeline(transaction=False)
+    p.execute_command("DEBUG", "LOADAOF")
+    p.config_set("activedefrag", "no")
+    assert p.execute() == [b"OK", True]
+    assert c.info("stats")["active_defrag_hits"] > 10000
+    assert c.info("memory")["allocator_frag_ratio"] < 1.4  # 1.5 without the cycle
+    assert c.execute_command("DEBUG", "DIGEST") == digest
+    c.close()
+
+
 def test_cycle_runs_until_the_fragmentation_is_down(keel):
     """A cycle reports running until the waste is below its threshold: a
     pass that leaves it above begins another at once (as Redis's), so a
