@@ -133,7 +133,11 @@ void reply_subcommand_syntax_error(client *c)
                (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr, name);
 }
 
-static const char *server_refusal(client *c, uint32_t flags)
+/* A command's gates in Redis's order (a script's write is judged by
+ * server_write_refusal, in the order Redis gives scripts): OOM, MISCONF,
+ * NOREPLICAS, READONLY. MISCONF refuses PING too, as in Redis, so Sentinel
+ * takes a primary that cannot persist for down. */
+static const char *server_refusal(client *c, command *cmd, uint32_t flags)
 {
     if (c->flags & CLIENT_MASTER) {
         return NULL; /* the primary's writes are applied whatever our state */
@@ -141,7 +145,15 @@ static const char *server_refusal(client *c, uint32_t flags)
     if (server_refuses_for_memory(flags)) {
         return OOM_ERROR;
     }
-    return (flags & CMD_WRITE) ? server_write_refusal(c, 0) : NULL;
+    const char *e = (flags & CMD_WRITE) || cmd->fn == cmd_ping ? persistence_refuses_writes() : NULL;
+    if (e || !(flags & CMD_WRITE)) {
+        return e;
+    }
+    e = repl_refuses_writes();
+    if (e) {
+        return e;
+    }
+    return repl_is_replica() && server.cfg.replica_read_only ? READONLY_ERROR : NULL;
 }
 
 const char *server_write_refusal(client *c, int ro)
@@ -481,7 +493,7 @@ void dispatch(client *c)
     } else if ((c->flags & CLIENT_MULTI) && cmd->fn != cmd_discard && cmd->fn != cmd_quit && cmd->fn != cmd_reset) {
         flags |= CMD_DENYOOM; /* the queue itself takes memory */
     }
-    const char *refusal = server_refusal(c, flags);
+    const char *refusal = server_refusal(c, cmd, flags);
     if (!refusal) {
         refusal = replica_refusal(c, flags);
     }

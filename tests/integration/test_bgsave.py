@@ -193,6 +193,34 @@ def test_misconf_also_refuses_writes_queued_in_a_transaction(keel):
     r.config_set("dir", s.dir)
 
 
+def test_misconf_refuses_ping_too(keel):
+    """As Redis 7.0: PING gets MISCONF while writes do, so Sentinel takes a
+    primary that cannot persist for down (its down-conditions test); a
+    successful save brings PONG back."""
+    s, r = after_a_failed_bgsave(keel)
+    assert err(r.ping) == MISCONF
+    assert r.echo("x") == "x"  # other reads still answer
+    r.config_set("dir", s.dir)
+    r.bgsave()
+    wait_bgsave_done(r)
+    assert r.ping() is True
+
+
+def test_misconf_comes_before_readonly_on_a_replica(keel):
+    """Redis's order for a command: MISCONF, then READONLY. (A script's
+    write gets READONLY first, as in Redis.)"""
+    s, r = after_a_failed_bgsave(keel)
+    r.replicaof("127.0.0.1", 1)  # nothing listens there: it stays a replica
+    try:
+        assert err(r.set, "b", "2") == MISCONF
+        assert err(r.ping) == MISCONF
+        # (redis-py drops READONLY, the error's code, from the text)
+        assert err(r.eval, "return redis.call('SET', 'b', '2')", 0).startswith("You can't write against a read only")
+    finally:
+        r.replicaof("no", "one")
+        r.config_set("dir", s.dir)
+
+
 def test_misconf_refuses_writes_from_scripts(keel):
     s, r = after_a_failed_bgsave(keel)
     assert err(r.eval, "return redis.call('SET', 'b', '2')", 0).startswith("MISCONF")
