@@ -2,7 +2,9 @@
 # Runs Redis's own test suite (the Tcl tests of Debian's redis source
 # package, 7.0.15 on Debian 12) against ./keel-server, a unit at a time:
 #   scripts/redis-test-suite.sh [unit/type/string integration/replication ...]
-# With no argument every unit of the suite runs (about an hour). Results go
+# With no argument every unit of the suite runs (about an hour); the unit
+# name `sentinel` runs Redis's Sentinel suite instead (Debian's
+# redis-sentinel watching keel-server instances, about five minutes). Results go
 # to build/redis-suite/<unit>.log and a summary to build/redis-suite/summary.
 # A developer's tool, not part of `make test`: where Keel answers as Redis
 # 7.2+ on purpose (listpack encodings, shortest doubles, XINFO's IDMP
@@ -28,7 +30,7 @@ if [ ! -d "$src/tests" ]; then
 fi
 mkdir -p "$src/src"
 ln -sf "${REDIS_SUITE_SERVER:-$root/keel-server}" "$src/src/redis-server"
-for tool in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
+for tool in redis-cli redis-benchmark redis-check-aof redis-check-rdb redis-sentinel; do
     ln -sf "/usr/bin/$tool" "$src/src/$tool"
 done
 if [ $# -eq 0 ]; then
@@ -37,8 +39,14 @@ fi
 : > "$out/summary"
 for unit in "$@"; do
     log="$out/$(echo "$unit" | tr / _).log"
-    (cd "$src" && timeout 900 ./runtest --single "$unit" --clients 1 --ignore-encoding --baseport "${REDIS_SUITE_PORT:-21111}" > "$log" 2>&1) && rc=0 || rc=$?
-    ok=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -c '^\[ok\]' || true)
-    err=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -cE '^\[(err|exception)\]' || true)
+    if [ "$unit" = sentinel ]; then
+        (cd "$src" && timeout 1800 ./runtest-sentinel > "$log" 2>&1) && rc=0 || rc=$?
+        ok=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -c ': OK$' || true)
+        err=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -c ': FAILED' || true)
+    else
+        (cd "$src" && timeout 900 ./runtest --single "$unit" --clients 1 --ignore-encoding --baseport "${REDIS_SUITE_PORT:-21111}" > "$log" 2>&1) && rc=0 || rc=$?
+        ok=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -c '^\[ok\]' || true)
+        err=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -cE '^\[(err|exception)\]' || true)
+    fi
     echo "$unit rc=$rc ok=$ok err=$err" | tee -a "$out/summary"
 done
