@@ -922,7 +922,7 @@ static void apply_syslog(void)
 static struct {
     long long socket_mark_id, cluster_node_timeout;
     unsigned long long cluster_link_sendbuf_limit;
-    int aof_disable_auto_gc, crash_log, crash_memcheck, replica_ignore_disk_errors;
+    int aof_disable_auto_gc, crash_log, crash_memcheck;
     char *ignore_warnings, *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
     int cluster_port, cluster_announce_port, cluster_announce_bus_port, cluster_announce_tls_port;
     int cluster_require_full_coverage, cluster_replica_no_failover, cluster_replica_validity_factor;
@@ -1287,7 +1287,7 @@ static config_def defs[] = {
     {"crash-log-enabled", NULL, CFG_BOOL, I(crash_log), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"crash-memcheck-enabled", NULL, CFG_BOOL, I(crash_memcheck), 0, 1, "yes", 1, NULL, NULL, NULL, NULL},
     {"use-exit-on-panic", NULL, CFG_BOOL, S(use_exit_on_panic), 0, 1, "no", 1, NULL, NULL, NULL, NULL, CFG_HIDDEN},
-    {"replica-ignore-disk-write-errors", NULL, CFG_BOOL, I(replica_ignore_disk_errors), 0, 1, "no", 1, NULL, NULL, NULL,
+    {"replica-ignore-disk-write-errors", NULL, CFG_BOOL, S(replica_ignore_disk_errors), 0, 1, "no", 1, NULL, NULL, NULL,
      NULL},
     {"replica-ignore-maxmemory", "slave-ignore-maxmemory", CFG_BOOL, S(replica_ignore_maxmemory), 0, 1, "yes", 1, NULL,
      NULL, NULL, NULL},

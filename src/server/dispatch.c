@@ -139,13 +139,26 @@ void reply_subcommand_syntax_error(client *c)
  * takes a primary that cannot persist for down. */
 static const char *server_refusal(client *c, command *cmd, uint32_t flags)
 {
+    const char *e = (flags & CMD_WRITE) || cmd->fn == cmd_ping ? persistence_refuses_writes() : NULL;
     if (c->flags & CLIENT_MASTER) {
-        return NULL; /* the primary's writes are applied whatever our state */
+        /* The primary's writes are applied whatever our state, but, as in
+         * Redis 7.0, a replica that cannot persist them stops rather than
+         * drift from its files, unless replica-ignore-disk-write-errors. */
+        if (e && cmd->fn != cmd_ping && !server.cfg.replica_ignore_disk_errors) {
+            PANIC("Replica was unable to write command to disk.");
+        }
+        if (e) {
+            static int64_t logged_ms;
+            if (server.now_ms - logged_ms > 10000) {
+                logged_ms = server.now_ms;
+                log_msg(LOG_WARNING, "Replica is applying a command even though it is unable to write to disk.");
+            }
+        }
+        return NULL;
     }
     if (server_refuses_for_memory(flags)) {
         return OOM_ERROR;
     }
-    const char *e = (flags & CMD_WRITE) || cmd->fn == cmd_ping ? persistence_refuses_writes() : NULL;
     if (e || !(flags & CMD_WRITE)) {
         return e;
     }

@@ -269,6 +269,7 @@ typedef struct server_config {
     int latency_percentiles_n;
     char *replicaof;
     int replica_read_only;
+    int replica_ignore_disk_errors; /* replica-ignore-disk-write-errors */
     int repl_diskless_sync;
     long long repl_backlog_size;
     str masterauth; /* binary-safe too */

@@ -25,6 +25,7 @@ import random
 import select
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -505,6 +506,40 @@ def test_an_error_on_the_replication_stream(cluster, kinds, behavior):
     replica.node.killed = True  # gone: nothing to stop
     assert ("This replica panicked sending an error to its master after processing the command 'incrby'"
             in replica.node.log_text())
+
+
+@pairs
+@pytest.mark.parametrize("ignore", ["no", "yes"])
+def test_a_replica_that_cannot_persist(cluster, kinds, ignore):
+    """As Redis 7.0: a replica whose own save failed (save points set,
+    stop-writes-on-bgsave-error) stops at the primary's next write rather
+    than hold data its files miss, unless replica-ignore-disk-write-errors
+    is yes: then it applies the write and logs that it could not persist."""
+    primary = cluster.start(kinds[0])
+    replica = cluster.start(kinds[1], "--enable-protected-configs", "local")
+    replicate(primary, replica)
+    r = replica.c
+    r.config_set("replica-ignore-disk-write-errors", ignore)
+    r.config_set("save", "3600 1")
+    gone = tempfile.mkdtemp(prefix="keel-gone-")
+    r.config_set("dir", gone)
+    shutil.rmtree(gone)  # the save cannot create its file
+    try:
+        r.bgsave()
+    except redis.ResponseError:
+        pass  # a forkless save fails at once
+    wait_until(lambda: replica.info("persistence")["rdb_last_bgsave_status"] == "err", "the save to fail")
+    primary.c.set("k", "v")
+    if ignore == "yes":
+        wait_in_sync(primary, replica)
+        assert r.get("k") == "v"
+        wait_until(lambda: "Replica is applying a command even though it is unable to write to disk."
+                   in replica.node.log_text(), "the warning logged")
+        r.config_set("dir", replica.node.dir)
+        return
+    assert replica.node.wait_exit(10) != 0
+    replica.node.killed = True  # gone: nothing to stop
+    assert "Replica was unable to write command to disk." in replica.node.log_text()
 
 
 @pairs
