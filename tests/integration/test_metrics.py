@@ -436,7 +436,9 @@ def test_dataset_bytes_per_type_add_up_to_the_dataset(keel):
     def settled():
         smp = samples(scrape(mport))[0]
         return smp if type_figures(smp)[1] == counts else None
-    smp = wait_for(settled, timeout=60)
+    # Two passes (the first may have begun during the fill), each a slice
+    # per cron tick: about 35 s under ASan, so a slow machine gets room.
+    smp = wait_for(settled, timeout=300)
     assert smp, type_figures(samples(scrape(mport))[0])
     size, keys = type_figures(smp)
     info = c.info("memory")
@@ -463,7 +465,7 @@ def test_dataset_bytes_per_type_add_up_to_the_dataset(keel):
     assert {x["labels"]["type"]: x["value"] for x in m["keel_dataset_bytes"]} == size
 
     c.flushall()
-    assert wait_for(lambda: all(v == 0 for v in type_figures(samples(scrape(mport))[0])[0].values()))
+    assert wait_for(lambda: all(v == 0 for v in type_figures(samples(scrape(mport))[0])[0].values()), timeout=60)
 
 
 def test_dataset_bytes_follow_a_growing_key(keel):
