@@ -162,11 +162,7 @@ static const char *server_refusal(client *c, command *cmd, uint32_t flags)
     if (e || !(flags & CMD_WRITE)) {
         return e;
     }
-    e = repl_refuses_writes();
-    if (e) {
-        return e;
-    }
-    return repl_is_replica() && server.cfg.replica_read_only ? READONLY_ERROR : NULL;
+    return repl_refuses_writes(); /* READONLY comes after, from replica_refusal */
 }
 
 const char *server_write_refusal(client *c, int ro)
