@@ -667,8 +667,15 @@ def test_tcp_keepalive(keel):
 
 
 def test_idle_connections_cost_little_memory(keel):
-    """5,000 connections that sent one PING each: at most 4 KB of RSS per
-    connection (Redis 7.0 takes about 9.4 KB on this test; Keel only)."""
+    """5,000 connections that sent one PING each: at most 2 KB of RSS per
+    connection (Keel only; Redis 7.0 takes about 6.3 KB on this test).
+
+    Both readings follow MEMORY PURGE: a burst of connections leaves the
+    allocator holding the pages of buffers already freed (each reply in a
+    batch has its own until the batch is sent), which it returns within
+    seconds by itself; how many depends on how the burst was batched, so
+    without the purge the figure wandered between 2.7 and 4.5 KB. The
+    purge leaves what the connections themselves hold."""
     n = 5000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = n + 256
@@ -689,6 +696,8 @@ def test_idle_connections_cost_little_memory(keel):
     for w in warm:
         w.close()
     time.sleep(0.5)
+    c = s.client()
+    c.execute_command("MEMORY", "PURGE")
     before = rss(s)
     socks = []
     try:
@@ -699,8 +708,9 @@ def test_idle_connections_cost_little_memory(keel):
         for sock in socks:
             assert sock.recv(16) == b"+PONG\r\n"
         time.sleep(0.5)
+        c.execute_command("MEMORY", "PURGE")
         per_conn = (rss(s) - before) / n
-        assert s.client().info("clients")["connected_clients"] == n + 1
+        assert c.info("clients")["connected_clients"] == n + 1
     finally:
         for sock in socks:
             sock.close()
@@ -711,7 +721,7 @@ def test_idle_connections_cost_little_memory(keel):
         return  # the figure is reported, not held to Keel's bound
     if not s.client().info("memory")["mem_allocator"].startswith("jemalloc"):
         return  # a sanitizer build: its allocator's redzones are the cost
-    assert per_conn <= 4096
+    assert per_conn <= 2048
     alive(s)
 
 
