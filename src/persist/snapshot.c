@@ -49,8 +49,12 @@ static struct {
     long long saved, total; /* keys written so far, of the keys at the start */
     /* rdb-key-save-delay (a test knob that makes a snapshot last): the
      * walk waits until then before its next step, instead of spinning the
-     * delay away on the main thread as a child or a helper thread may. */
+     * delay away on the main thread as a child or a helper thread may.
+     * Every key saved is charged, by the walk or by a write that saved it
+     * first, so the snapshot lasts as long as a child's would however
+     * many keys writes touch meanwhile. */
     int64_t resume_us;
+    long long charged;
 } snap;
 
 static void save_entry(int dbid, kobj *o)
@@ -139,10 +143,10 @@ static int walk(int64_t budget_us)
         if (snap.cursor == 0 && db_size(d) > 0) {
             rdb_stream_select(snap.out, id, db_size(d), d->expires); /* entering a db: a size hint */
         }
-        long long before = snap.saved;
         snap.cursor = ktable_scan(&d->keys, snap.cursor, visit, &id);
         if (delay > 0) {
-            snap.resume_us = util_mono_us() + (int64_t)delay * (snap.saved - before);
+            snap.resume_us = util_mono_us() + (int64_t)delay * (snap.saved - snap.charged);
+            snap.charged = snap.saved;
         }
         if (snap.cursor == 0) {
             snap.db++;
@@ -289,7 +293,7 @@ static void begin(const char *path, void (*done)(int ok))
     snap.done = done;
     snap.db = 0;
     snap.cursor = 0;
-    snap.saved = snap.total = 0;
+    snap.saved = snap.total = snap.charged = 0;
     snap.resume_us = 0;
     for (int i = 0; i < server.cfg.databases; i++) {
         snap.total += (long long)db_size(&server.dbs[i]);
