@@ -49,7 +49,11 @@ typedef struct replica {
     int with_functions;       /* ... with the function libraries or not */
     int diskless;             /* gets the snapshot straight from the walk */
     long long initial_offset; /* where its stream starts */
-    str pending;              /* stream held back until the snapshot is sent */
+    /* Its place in the stream, from the moment its snapshot began (held
+     * back until the snapshot is sent) or its partial resync was
+     * accepted; while reading, the blocks from there on stay. */
+    backlog_reader rd;
+    int reading;
     int rdb_fd;
     off_t rdb_sent, rdb_size;
     char hdr[32];
@@ -115,6 +119,14 @@ static void feed(int dbid, sv *argv, int argc);
 void repl_reset_backlog(void)
 {
     static int listening;
+    /* A new history: a replica still reading the old one (every caller
+     * has dropped them already) cannot go on. */
+    for (int i = 0; i < nreplicas; i++) {
+        if (replicas[i]->reading) {
+            replicas[i]->reading = 0;
+            client_close_async(replicas[i]->c);
+        }
+    }
     backlog_free(repl.bl);
     repl.bl = backlog_new(repl_backlog_bytes(), repl.offset);
     if (!listening) {
@@ -142,35 +154,96 @@ size_t repl_backlog_bytes(void)
     return server.cfg.repl_backlog_size < 16384 ? 16384 : (size_t)server.cfg.repl_backlog_size;
 }
 
+size_t repl_buffer_memory(void)
+{
+    return repl.bl ? repl.bl->mem : 0;
+}
+
+/* The blocks are the backlog's up to its limit; beyond it, replicas keep
+ * them (Redis 7's split of one buffer between the two figures). */
 size_t repl_backlog_memory(void)
 {
-    return repl.bl ? repl.bl->size : 0;
+    size_t mem = repl_buffer_memory();
+    return nreplicas > 0 && mem > repl_backlog_bytes() ? repl_backlog_bytes() : mem;
 }
 
 size_t repl_replica_buffers_memory(void)
 {
-    size_t n = 0;
+    size_t n = repl_buffer_memory() - repl_backlog_memory();
     for (int i = 0; i < nreplicas; i++) {
-        n += replicas[i]->c->out.cap + (replicas[i]->pending ? str_cap(replicas[i]->pending) : 0);
+        n += replicas[i]->c->out.cap;
     }
     return n;
+}
+
+/* Frees the blocks neither the backlog nor a replica needs. */
+static void trim(void)
+{
+    long long keep_from = repl.bl->end_offset + 1;
+    for (int i = 0; i < nreplicas; i++) {
+        if (replicas[i]->reading && replicas[i]->rd.offset < keep_from) {
+            keep_from = replicas[i]->rd.offset;
+        }
+    }
+    backlog_trim(repl.bl, keep_from);
 }
 
 void repl_backlog_resized(void)
 {
     if (repl.bl) {
-        backlog_resize(repl.bl, repl_backlog_bytes());
+        repl.bl->limit = repl_backlog_bytes();
+        trim();
     }
 }
 
-static void check_pending_limit(replica *r)
+static void start_reading(replica *r, long long offset)
 {
-    obuf_limit *l = &server.cfg.obuf[OBUF_REPLICA];
-    if (l->hard && str_len(r->pending) >= (size_t)l->hard) {
-        log_msg(LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
-                r->c->addr);
-        server.stats.client_outbuf_limit_disconnections++;
-        client_close_async(r->c);
+    backlog_reader_start(repl.bl, &r->rd, offset);
+    r->reading = 1;
+}
+
+static void stop_reading(replica *r)
+{
+    if (r->reading) {
+        r->reading = 0;
+        if (repl.bl) {
+            trim();
+        }
+    }
+}
+
+size_t repl_output_lag(const client *c)
+{
+    replica *r = c->rstate;
+    return r && r->reading && repl.bl ? backlog_reader_lag(repl.bl, &r->rd) : 0;
+}
+
+int repl_output_more(const client *c)
+{
+    replica *r = c->rstate;
+    return r && r->state == RS_ONLINE && repl_output_lag(c) > 0;
+}
+
+static void copy_to_client(const char *p, size_t len, void *ctx)
+{
+    reply_raw(R((client *)ctx), p, len);
+}
+
+/* Bytes of the stream copied to an online replica's output at a time: the
+ * rest waits in the shared blocks, not in a buffer of its own. */
+#define FILL_MAX (256 * 1024)
+
+void repl_output_fill(client *c)
+{
+    replica *r = c->rstate;
+    size_t have = rbuf_pending(&c->out);
+    if (!r || r->state != RS_ONLINE || !r->reading || !repl.bl || have >= FILL_MAX || (c->flags & CLIENT_CLOSE_ASAP)) {
+        return;
+    }
+    backlog_block *was = r->rd.blk;
+    backlog_read(repl.bl, &r->rd, FILL_MAX - have, copy_to_client, c);
+    if (r->rd.blk != was) {
+        trim(); /* it left a block behind: maybe the last to need it */
     }
 }
 
@@ -183,16 +256,17 @@ void repl_feed_raw(const char *p, size_t len)
     repl.offset += (long long)len;
     for (int i = 0; i < nreplicas; i++) {
         replica *r = replicas[i];
-        if (r->c->flags & CLIENT_CLOSE_ASAP) {
+        if (!r->reading || (r->c->flags & CLIENT_CLOSE_ASAP)) {
             continue;
         }
         if (r->state == RS_ONLINE) {
-            reply_raw(R(r->c), p, len);
             client_pending_write(r->c);
-        } else if (r->state != RS_WAIT_BGSAVE_START && r->state != RS_RDB_SENT) {
-            r->pending = str_append(r->pending ? r->pending : str_empty(len), p, len);
-            check_pending_limit(r);
         }
+        client_check_obuf(r->c); /* what it lags by counts as its output */
+    }
+    /* The head block may have fallen out of what the backlog keeps. */
+    if (repl.bl->head != repl.bl->tail && repl.bl->histlen - repl.bl->head->used >= repl.bl->limit) {
+        trim();
     }
 }
 
@@ -252,7 +326,7 @@ static void replica_cleanup(client *c)
     if (r->rdb_fd >= 0) {
         close(r->rdb_fd);
     }
-    str_free(r->pending);
+    stop_reading(r);
     alloc_free(r->piece);
     alloc_free(r);
 }
@@ -262,6 +336,7 @@ static void fullresync_line(replica *r, long long offset)
 {
     r->state = RS_WAIT_BGSAVE_END;
     r->initial_offset = offset;
+    start_reading(r, offset + 1);
     if (!r->old_sync) {
         char line[96];
         int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %lld\r\n", repl.replid, offset);
@@ -427,8 +502,7 @@ static void rdb_only_done(replica *r)
     client *c = r->c;
     end_bulk(r);
     r->state = RS_RDB_SENT;
-    str_free(r->pending);
-    r->pending = NULL;
+    stop_reading(r);
     log_msg(LOG_NOTICE, "RDB transfer completed, rdb only replica (%s) should be disconnected asap", c->addr);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
     client_pending_write(c);
@@ -445,12 +519,9 @@ static void go_online(replica *r)
     r->state = RS_ONLINE;
     r->ack_ms = util_mono_us() / 1000;
     module_event_replica(1);
-    if (r->pending && str_len(r->pending)) {
-        reply_raw(R(c), r->pending, str_len(r->pending));
+    if (repl_output_lag(c)) {
         client_pending_write(c);
     }
-    str_free(r->pending);
-    r->pending = NULL;
     log_msg(LOG_NOTICE, "Synchronization with replica %s succeeded", c->addr);
 }
 
@@ -604,11 +675,6 @@ static void send_without_keys(replica *r)
     go_online(r);
 }
 
-static void copy_to_client(const char *p, size_t len, void *ctx)
-{
-    reply_raw(R((client *)ctx), p, len);
-}
-
 static int try_partial(client *c, replica *r)
 {
     sv id = c->argv[1];
@@ -632,6 +698,14 @@ static int try_partial(client *c, replica *r)
                 c->addr, off);
         return 0;
     }
+    unsigned long long hard = client_obuf_hard(c);
+    if (hard && (unsigned long long)(repl.offset + 1 - off) >= hard) {
+        /* It would be over its output limit at once, dropped, and back. */
+        log_msg(LOG_NOTICE,
+                "Unable to partial resync with replica %s: the %lld bytes it lacks exceed its output buffer limit.",
+                c->addr, repl.offset + 1 - off);
+        return 0;
+    }
     char line[96];
     int n = r->capa_psync2 ? snprintf(line, sizeof(line), "+CONTINUE %s\r\n", repl.replid)
                            : snprintf(line, sizeof(line), "+CONTINUE\r\n");
@@ -639,7 +713,7 @@ static int try_partial(client *c, replica *r)
     r->state = RS_ONLINE;
     r->ack_ms = util_mono_us() / 1000;
     module_event_replica(1);
-    backlog_copy_from(repl.bl, off, copy_to_client, c);
+    start_reading(r, off);
     client_pending_write(c);
     log_msg(
         LOG_NOTICE,
@@ -712,10 +786,7 @@ void cmd_sync_impl(client *c, int psync)
         for (int i = 0; i < nreplicas; i++) {
             replica *o = replicas[i];
             if (o != r && o->state == RS_WAIT_BGSAVE_END) {
-                fullresync_line(r, o->initial_offset);
-                if (o->pending) {
-                    r->pending = str_new(o->pending, str_len(o->pending));
-                }
+                fullresync_line(r, o->initial_offset); /* o keeps the stream since then */
                 log_msg(LOG_NOTICE, "Waiting for end of BGSAVE for SYNC");
                 return;
             }

@@ -89,12 +89,22 @@ void repl_primary_init(void);
 /* CONFIG SET repl-backlog-size (Redis's floor: 16 KB). */
 void repl_backlog_resized(void);
 size_t repl_backlog_bytes(void);
-/* The backlog's buffer, 0 before the first replica made one (INFO
+/* The stream's shared blocks (INFO mem_total_replication_buffers), 0
+ * before the first replica made a backlog. */
+size_t repl_buffer_memory(void);
+/* Their part the backlog's limit accounts for (INFO
  * mem_replication_backlog). */
 size_t repl_backlog_memory(void);
-/* Replicas' output buffers and held-back streams (INFO mem_clients_slaves;
- * not counted for maxmemory). */
+/* The rest, kept for lagging replicas, and replicas' output buffers (INFO
+ * mem_clients_slaves; not counted for maxmemory). */
 size_t repl_replica_buffers_memory(void);
+/* A replica client's stream not yet in its output buffer (it counts
+ * toward its output limits), and the next piece of it copied there
+ * before a write. */
+size_t repl_output_lag(const client *c);
+void repl_output_fill(client *c);
+/* Whether an online replica has stream left to write. */
+int repl_output_more(const client *c);
 
 /* Keys a writable replica's own clients gave a TTL (replica_expires.c):
  * noted after such a write, deleted by the cron once expired, forgotten

@@ -261,24 +261,30 @@ int client_obuf_class(const client *c)
     return OBUF_NORMAL;
 }
 
+unsigned long long client_obuf_hard(const client *c)
+{
+    int cls = client_obuf_class(c);
+    unsigned long long hard = server.cfg.obuf[cls].hard;
+    /* A replica's hard limit is never below repl-backlog-size, as in Redis:
+     * a partial resync queues up to that much from the backlog at once,
+     * and a lower limit would drop the replica it just accepted, again
+     * and again. */
+    if (cls == OBUF_REPLICA && hard && hard < (unsigned long long)server.cfg.repl_backlog_size) {
+        hard = (unsigned long long)server.cfg.repl_backlog_size;
+    }
+    return hard;
+}
+
 int client_check_obuf(client *c)
 {
-    size_t used = rbuf_pending(&c->out);
+    size_t used = rbuf_pending(&c->out) + repl_output_lag(c);
     /* Called after every command with a reply: under every limit and with
      * no soft-limit clock running, there is nothing to check or reset. */
     if ((used < server.cfg.obuf_floor && c->obuf_soft_since == 0) || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) {
         return 0;
     }
-    int cls = client_obuf_class(c);
-    obuf_limit *l = &server.cfg.obuf[cls];
-    /* A replica's hard limit is never below repl-backlog-size, as in Redis:
-     * a partial resync queues up to that much from the backlog at once,
-     * and a lower limit would drop the replica it just accepted, again
-     * and again. */
-    unsigned long long hard = l->hard;
-    if (cls == OBUF_REPLICA && hard && hard < (unsigned long long)server.cfg.repl_backlog_size) {
-        hard = (unsigned long long)server.cfg.repl_backlog_size;
-    }
+    obuf_limit *l = &server.cfg.obuf[client_obuf_class(c)];
+    unsigned long long hard = client_obuf_hard(c);
     int over = 0;
     if (hard && used >= (size_t)hard) {
         over = 1;
@@ -357,7 +363,9 @@ static int write_done(client *c)
     if (total) {
         c->last_interaction = server_ms();
     }
-    if (rbuf_pending(&c->out) == 0) {
+    /* (An online replica's stream waits in the shared blocks: more to
+     * write.) */
+    if (rbuf_pending(&c->out) == 0 && !(c->rstate && repl_output_more(c))) {
         c->obuf_soft_since = 0;
         if ((ev_mask(server.loop, c->fd) & EV_WRITABLE) && !(c->tls && tls_read_wants_write(c->tls))) {
             ev_del(server.loop, c->fd, EV_WRITABLE);
@@ -380,6 +388,9 @@ static int write_out(client *c)
 {
     /* Replies to writes go out only after the writes are in the log. */
     aof_flush();
+    if (c->rstate) {
+        repl_output_fill(c);
+    }
     write_io(c);
     return write_done(c);
 }
@@ -1145,7 +1156,7 @@ size_t (*client_pubsub_mem)(client *c);
 size_t client_mem(const client *c)
 {
     client *m = (client *)c; /* the hooks only read */
-    return sizeof(*c) + c->qcap + c->out.cap + sizeof(sv) * (size_t)c->argv_cap +
+    return sizeof(*c) + c->qcap + c->out.cap + repl_output_lag(c) + sizeof(sv) * (size_t)c->argv_cap +
            (client_multi_mem ? client_multi_mem(m) : 0) + (client_pubsub_mem ? client_pubsub_mem(m) : 0);
 }
 
@@ -1165,7 +1176,7 @@ void client_info_line(client *c, str *out)
                       client_sub_count ? client_sub_count(c, 1) : 0, client_sub_count ? client_sub_count(c, 2) : 0,
                       client_multi_count ? client_multi_count(c) : -1, client_watch_count ? client_watch_count(c) : 0,
                       c->qlen, c->qcap - c->qlen, (size_t)0, client_multi_mem ? client_multi_mem(c) : 0, c->out.cap,
-                      c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out), client_mem(c),
+                      c->out.cap, rbuf_pending(&c->out), rbuf_pending(&c->out) + repl_output_lag(c), client_mem(c),
                       fd >= 0 ? ((ev_mask(server.loop, fd) & EV_WRITABLE) ? "rw" : "r") : "",
                       c->lastcmd ? c->lastcmd->name : "NULL", c->user ? c->user->name : "default",
                       client_tracking_redir ? client_tracking_redir(c) : -1LL, c->resp, c->lib_name ? c->lib_name : "",
@@ -1203,7 +1214,7 @@ void client_cron(void)
                 continue;
             }
         }
-        if (rbuf_pending(&c->out)) {
+        if (rbuf_pending(&c->out) || repl_output_lag(c)) {
             client_check_obuf(c);
         }
     }

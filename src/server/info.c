@@ -217,9 +217,8 @@ static str section_memory(str s)
                    (long long)active - (long long)allocated, active ? (double)resident / (double)active : 1,
                    (long long)resident - (long long)active, resident ? (double)rss / (double)resident : 1,
                    (long long)rss - (long long)resident, frag, (long long)rss - (long long)used,
-                   server_memory_not_counted(), repl_backlog_memory(), repl_backlog_memory() + replicas_mem,
-                   replicas_mem, clients_mem, aof_buffer_memory(), alloc_name(), dfi.running, lazyfree_pending(),
-                   lazyfree_freed());
+                   server_memory_not_counted(), repl_backlog_memory(), repl_buffer_memory(), replicas_mem, clients_mem,
+                   aof_buffer_memory(), alloc_name(), dfi.running, lazyfree_pending(), lazyfree_freed());
     return s;
 }
 

@@ -621,6 +621,8 @@ void client_pending_write(client *c);
 /* Enforce output buffer limits; returns 1 if c was scheduled to close. */
 int client_check_obuf(client *c);
 int client_obuf_class(const client *c);
+/* The hard output limit c is held to, 0: none. */
+unsigned long long client_obuf_hard(const client *c);
 /* Run one already-parsed command (argv set) through dispatch. */
 void dispatch(client *c);
 /* Around one client's pipeline (process_input): while open, a command

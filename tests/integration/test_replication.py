@@ -1369,20 +1369,34 @@ def test_redis_cli_replica_logs_the_stream(cluster):
     assert '"SET","after","2"' in out, out
 
 
-def test_config_set_repl_backlog_size_resizes_the_ring(cluster):
-    """Keel's backlog is a ring of exactly repl-backlog-size bytes. (Redis
-    7.0 keeps a list of shared replication-buffer blocks and trims them
-    lazily, so its histlen runs past the size: this is Keel's own.)"""
+def test_config_set_repl_backlog_size_resizes_the_backlog(cluster):
+    """The backlog is the newest blocks of the shared replication buffer:
+    once the replica has read them it keeps at least repl-backlog-size
+    bytes, and at most one 16 KB block more, and a smaller size given by
+    CONFIG SET frees the rest at once."""
     primary, replica = start(cluster, ("keel", "keel"))
     replicate(primary, replica)
-    assert primary.c.config_set("repl-backlog-size", "32kb") is True
-    for i in range(100):
+    for i in range(300):
         primary.c.set("k%d" % i, "v" * 1000)
+    wait_in_sync(primary, replica)
+    primary.c.set("one-more", "v")  # a write after the replica read them all: the trim's turn
+    assert int(primary.repl()["repl_backlog_histlen"]) > 200000  # the 1 MB default keeps them all
+    assert primary.c.config_set("repl-backlog-size", "32kb") is True
     info = primary.repl()
     assert info["repl_backlog_size"] == "32768"
-    assert int(info["repl_backlog_histlen"]) == 32768
-    assert int(info["repl_backlog_first_byte_offset"]) == int(info["master_repl_offset"]) - 32768 + 1
+    histlen = int(info["repl_backlog_histlen"])
+    assert 32768 <= histlen <= 32768 + 16384
+    assert int(info["repl_backlog_first_byte_offset"]) == int(info["master_repl_offset"]) - histlen + 1
+    mem = {k: int(v) for k, v in primary.info("memory").items() if k.startswith("mem_")
+           and v.isdigit()}
+    assert histlen <= mem["mem_total_replication_buffers"] <= histlen + 2 * 16384
+    assert mem["mem_replication_backlog"] == min(mem["mem_total_replication_buffers"], 32768)
+    for i in range(100):
+        primary.c.set("k%d" % i, "v" * 1000)
     wait_in_sync(primary, replica)
+    primary.c.set("one-more", "v")
+    histlen = int(primary.repl()["repl_backlog_histlen"])
+    assert 32768 <= histlen <= 32768 + 16384
 
 
 # ---------------------------------------------------------------- writable replicas
