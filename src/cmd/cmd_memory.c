@@ -44,26 +44,6 @@ static void memory_usage(client *c)
     reply_int(R(c), (long long)(kobj_mem(o) + share));
 }
 
-static size_t keyspace_overhead(size_t *keys)
-{
-    size_t n = 0;
-    *keys = 0;
-    for (int i = 0; i < server.cfg.databases; i++) {
-        n += ktable_slots(&server.dbs[i].keys) * sizeof(void *);
-        *keys += db_size(&server.dbs[i]);
-    }
-    return n;
-}
-
-static size_t clients_memory(void)
-{
-    size_t n = 0;
-    for (client *t = server.clients; t; t = t->next) {
-        n += sizeof(*t) + t->qcap + t->out.cap;
-    }
-    return n;
-}
-
 /* "<name>.ratio" (or "fragmentation" itself) and "<name>.bytes": how much
  * larger the outer figure is than the inner one. */
 static void ratio_pair(client *c, const char *name, size_t outer, size_t inner)
@@ -100,9 +80,13 @@ static void memory_stats_dbs(client *c)
 
 static void memory_stats(client *c)
 {
-    size_t used = alloc_used(), peak = alloc_peak(), keys;
-    size_t table = keyspace_overhead(&keys), clients = clients_memory();
-    size_t overhead = table + clients + sizeof(server);
+    size_t used = alloc_used(), peak = alloc_peak(), keys = 0;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        keys += db_size(&server.dbs[i]);
+    }
+    memory_overhead mo;
+    server_memory_overhead(&mo);
+    size_t overhead = mo.total;
     size_t dataset = used > overhead ? used - overhead : 0;
     size_t allocated, active, resident;
     alloc_stats(&allocated, &active, &resident);
@@ -120,19 +104,19 @@ static void memory_stats(client *c)
     reply_bulk_cstr(R(c), "startup.allocated");
     reply_int(R(c), 0);
     reply_bulk_cstr(R(c), "replication.backlog");
-    reply_int(R(c), 0);
+    reply_int(R(c), (long long)mo.repl_backlog);
     reply_bulk_cstr(R(c), "clients.slaves");
-    reply_int(R(c), 0);
+    reply_int(R(c), (long long)mo.clients_replicas);
     reply_bulk_cstr(R(c), "clients.normal");
-    reply_int(R(c), (long long)clients);
+    reply_int(R(c), (long long)mo.clients_normal);
     reply_bulk_cstr(R(c), "cluster.links");
-    reply_int(R(c), 0);
+    reply_int(R(c), 0); /* no cluster bus */
     reply_bulk_cstr(R(c), "aof.buffer");
-    reply_int(R(c), 0);
+    reply_int(R(c), (long long)mo.aof_buffer);
     reply_bulk_cstr(R(c), "lua.caches");
-    reply_int(R(c), 0);
+    reply_int(R(c), (long long)mo.lua_caches);
     reply_bulk_cstr(R(c), "functions.caches");
-    reply_int(R(c), 0);
+    reply_int(R(c), (long long)mo.functions_caches);
     memory_stats_dbs(c);
     reply_bulk_cstr(R(c), "overhead.total");
     reply_int(R(c), (long long)overhead);

@@ -116,6 +116,27 @@ static str section_clients(str s)
  * kilobytes over. */
 static size_t used_before_info;
 
+void server_memory_overhead(memory_overhead *m)
+{
+    m->db_tables = sizeof(server) + sizeof(db) * (size_t)server.cfg.databases;
+    for (int i = 0; i < server.cfg.databases; i++) {
+        m->db_tables += ktable_slots(&server.dbs[i].keys) * sizeof(void *);
+    }
+    m->clients_normal = 0;
+    for (client *c = server.clients; c; c = c->next) {
+        if (!(c->flags & CLIENT_REPLICA)) {
+            m->clients_normal += client_mem(c);
+        }
+    }
+    m->repl_backlog = repl_backlog_memory();
+    m->clients_replicas = repl_replica_buffers_memory();
+    m->aof_buffer = aof_buffer_memory();
+    m->lua_caches = script_eval_cache_memory();
+    m->functions_caches = script_functions_memory();
+    m->total = m->db_tables + m->clients_normal + m->repl_backlog + m->clients_replicas + m->aof_buffer +
+               m->lua_caches + m->functions_caches;
+}
+
 static str section_memory(str s)
 {
     char used_h[32], peak_h[32], rss_h[32], max_h[32], total_h[32];
@@ -132,18 +153,9 @@ static str section_memory(str s)
     util_bytes_human(rss_h, sizeof(rss_h), rss);
     util_bytes_human(max_h, sizeof(max_h), (unsigned long long)server.cfg.maxmemory);
     util_bytes_human(total_h, sizeof(total_h), total);
-    size_t dataset_overhead = sizeof(server) + sizeof(db) * (size_t)server.cfg.databases;
-    for (int i = 0; i < server.cfg.databases; i++) {
-        dataset_overhead += ktable_slots(&server.dbs[i].keys) * sizeof(void *);
-    }
-    size_t clients_mem = 0, replicas_mem = repl_replica_buffers_memory();
-    for (client *c = server.clients; c; c = c->next) {
-        if (!(c->flags & CLIENT_REPLICA)) {
-            clients_mem += client_mem(c);
-        }
-    }
-    size_t startup = 0;
-    size_t overhead = dataset_overhead + clients_mem + replicas_mem + repl_backlog_memory() + aof_buffer_memory();
+    memory_overhead mo;
+    server_memory_overhead(&mo);
+    size_t startup = 0, overhead = mo.total;
     size_t dataset = used > overhead ? used - overhead : 0;
     double frag = used ? (double)rss / (double)used : 0;
     double alloc_frag = allocated ? (double)active / (double)allocated : 1;
@@ -217,8 +229,8 @@ static str section_memory(str s)
                    (long long)active - (long long)allocated, active ? (double)resident / (double)active : 1,
                    (long long)resident - (long long)active, resident ? (double)rss / (double)resident : 1,
                    (long long)rss - (long long)resident, frag, (long long)rss - (long long)used,
-                   server_memory_not_counted(), repl_backlog_memory(), repl_buffer_memory(), replicas_mem, clients_mem,
-                   aof_buffer_memory(), alloc_name(), dfi.running, lazyfree_pending(), lazyfree_freed());
+                   server_memory_not_counted(), mo.repl_backlog, repl_buffer_memory(), mo.clients_replicas,
+                   mo.clients_normal, mo.aof_buffer, alloc_name(), dfi.running, lazyfree_pending(), lazyfree_freed());
     return s;
 }
 

@@ -851,6 +851,19 @@ int server_over_memory(void);
 int server_refuses_for_memory(uint32_t cmd_flags);
 /* What maxmemory does not count (INFO mem_not_counted_for_evict). */
 size_t server_memory_not_counted(void);
+/* Where the memory that is not the dataset goes, as INFO memory and
+ * MEMORY STATS both report it (Redis's overhead breakdown). */
+typedef struct memory_overhead {
+    size_t repl_backlog;     /* replication.backlog */
+    size_t clients_replicas; /* clients.slaves */
+    size_t clients_normal;
+    size_t aof_buffer;
+    size_t lua_caches;       /* the EVAL scripts' bodies */
+    size_t functions_caches; /* the function libraries' */
+    size_t db_tables;        /* the key tables' slots, and the server's own structs */
+    size_t total;
+} memory_overhead;
+void server_memory_overhead(memory_overhead *m);
 /* How long memory has stayed over maxmemory after eviction, now (ms). */
 long long server_eviction_exceeded_current_ms(void);
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."

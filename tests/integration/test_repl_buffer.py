@@ -66,6 +66,12 @@ def test_replicas_that_lag_together_share_one_buffer(cluster, kinds):
     assert 1024 * KB < total < 1536 * KB
     # The backlog holds it all, beyond its 16 KB size, for the replicas.
     assert repl_int(primary, "repl_backlog_histlen") > 1024 * KB
+    # Its limit's worth counts as the backlog, the rest as the replicas'
+    # (not counted for maxmemory), in INFO and MEMORY STATS alike.
+    stats = dict(zip(*[iter(primary.c.execute_command("MEMORY", "STATS"))] * 2))
+    assert stats["replication.backlog"] == mem(primary, "mem_replication_backlog") < 64 * KB
+    assert mem(primary, "mem_clients_slaves") >= total - 64 * KB
+    assert stats["clients.slaves"] >= total - 64 * KB
     # Losing one of the two frees nothing: the other still needs it all.
     a.c.execute_command("REPLICAOF", "NO", "ONE")
     wait_until(lambda: repl_int(primary, "connected_slaves") == 1, "the primary to see one replica go")
