@@ -5,18 +5,21 @@
 
 #include "base/alloc.h"
 
-/* A block's room: big enough that a write rarely spans two, small enough
- * that a trim frees memory in steps; and at most a 16th of the limit, so
- * the backlog never holds much more than its limit (a big write spans
- * many blocks: as one, it would stay whole, and a replica far behind
- * could resume from it only to overflow its output limit, again and
- * again). */
+/* A block: big enough that a write rarely spans two, small enough that a
+ * trim frees memory in steps; and at most a 16th of the limit, so the
+ * backlog never holds much more than its limit (a big write spans many
+ * blocks: as one, it would stay whole, and a replica far behind could
+ * resume from it only to overflow its output limit, again and again). */
 #define BLOCK_SIZE (16 * 1024)
 
+/* A block's room. Its allocation, header included, is a size the
+ * allocator hands out whole (16 KB, not 16 KB and a header, which would
+ * take a 20 KB class). */
 static size_t block_size(const backlog *b)
 {
     size_t size = b->limit / 16;
-    return size < 1024 ? 1024 : size > BLOCK_SIZE ? BLOCK_SIZE : size;
+    size = size < 1024 ? 1024 : size > BLOCK_SIZE ? BLOCK_SIZE : size;
+    return size - sizeof(backlog_block);
 }
 
 backlog *backlog_new(size_t limit, long long end_offset)

@@ -136,7 +136,7 @@ static void test_readers_at_the_end(void)
     CHECK(early.blk == NULL);
     static char chunk[1024];
     memset(chunk, 'a', sizeof(chunk));
-    backlog_append(b, chunk, sizeof(chunk)); /* exactly one block (16384 / 16) */
+    backlog_append(b, chunk, sizeof(chunk)); /* a block and part of a second (1 KB blocks, headers included) */
     backlog_reader_start(b, &late, b->end_offset + 1);
     CHECK(backlog_reader_lag(b, &late) == 0);
     memset(chunk, 'b', sizeof(chunk));
