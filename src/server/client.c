@@ -388,10 +388,23 @@ static int write_out(client *c)
 {
     /* Replies to writes go out only after the writes are in the log. */
     aof_flush();
-    if (c->rstate) {
-        repl_output_fill(c);
+    if (!c->rstate) {
+        write_io(c);
+        return write_done(c);
     }
-    write_io(c);
+    /* A replica: its stream, a piece at a time from the shared blocks, for
+     * as long as the socket takes each piece whole. */
+    ssize_t total = 0;
+    do {
+        repl_output_fill(c);
+        write_io(c);
+        if (c->io_result < 0) {
+            total = -1;
+            break;
+        }
+        total += c->io_result;
+    } while (rbuf_pending(&c->out) == 0 && repl_output_more(c) && total < MAX_WRITE_PER_EVENT);
+    c->io_result = total;
     return write_done(c);
 }
 
