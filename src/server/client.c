@@ -396,6 +396,9 @@ static int write_out(client *c)
      * as long as the socket takes each piece whole. */
     ssize_t total = 0;
     do {
+        if (rbuf_pending(&c->out) == 0) {
+            c->out.len = c->out.sent = 0; /* all sent: the next piece reuses the room */
+        }
         repl_output_fill(c);
         write_io(c);
         if (c->io_result < 0) {
