@@ -135,12 +135,17 @@ size_t backlog_read(backlog *b, backlog_reader *rd, size_t max, void (*fn)(const
     return done;
 }
 
+int backlog_over_limit(const backlog *b)
+{
+    return b->head != b->tail && b->histlen - b->head->used >= b->limit;
+}
+
 void backlog_trim(backlog *b, long long keep_from)
 {
-    backlog_block *k;
     /* A block a reader has just finished stays until the reader moves on:
      * the reader still points at it. */
-    while ((k = b->head) != b->tail && k->offset + (long long)k->used < keep_from && b->histlen - k->used >= b->limit) {
+    while (backlog_over_limit(b) && b->head->offset + (long long)b->head->used < keep_from) {
+        backlog_block *k = b->head;
         b->head = k->next;
         b->histlen -= k->used;
         b->mem -= sizeof(*k) + k->size;

@@ -49,6 +49,9 @@ size_t backlog_reader_lag(const backlog *b, const backlog_reader *rd);
  * reader past them. Returns how many. */
 size_t backlog_read(backlog *b, backlog_reader *rd, size_t max, void (*fn)(const char *p, size_t len, void *ctx),
                     void *ctx);
+/* Whether the oldest block is more than the limit needs (a trim may free
+ * it, unless a reader still wants it). */
+int backlog_over_limit(const backlog *b);
 /* Frees the oldest blocks the limit does not need and no reader is in or
  * behind: keep_from is the lowest offset a reader wants (or past the end
  * when none reads). */

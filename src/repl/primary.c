@@ -179,6 +179,9 @@ size_t repl_replica_buffers_memory(void)
 /* Frees the blocks neither the backlog nor a replica needs. */
 static void trim(void)
 {
+    if (!backlog_over_limit(repl.bl)) {
+        return; /* the common case, before looking at the replicas */
+    }
     long long keep_from = repl.bl->end_offset + 1;
     for (int i = 0; i < nreplicas; i++) {
         if (replicas[i]->reading && replicas[i]->rd.offset < keep_from) {
@@ -264,10 +267,7 @@ void repl_feed_raw(const char *p, size_t len)
         }
         client_check_obuf(r->c); /* what it lags by counts as its output */
     }
-    /* The head block may have fallen out of what the backlog keeps. */
-    if (repl.bl->head != repl.bl->tail && repl.bl->histlen - repl.bl->head->used >= repl.bl->limit) {
-        trim();
-    }
+    trim();
 }
 
 static str encoded;

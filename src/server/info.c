@@ -163,7 +163,7 @@ static str section_memory(str s)
     defrag_get_info(&dfi);
     char lua_h[32], vm_total_h[32], scripts_h[32];
     size_t lua = script_eval_vm_memory(), vm_total = lua + script_functions_vm_memory();
-    size_t scripts = script_eval_cache_memory() + script_functions_memory();
+    size_t scripts = mo.lua_caches + mo.functions_caches;
     util_bytes_human(lua_h, sizeof(lua_h), lua);
     util_bytes_human(vm_total_h, sizeof(vm_total_h), vm_total);
     util_bytes_human(scripts_h, sizeof(scripts_h), scripts);
@@ -222,10 +222,10 @@ static str section_memory(str s)
                    "lazyfreed_objects:%zu\r\n",
                    used, used_h, rss, rss_h, peak, peak_h, peak ? 100.0 * (double)used / (double)peak : 0, overhead,
                    startup, dataset, used ? 100.0 * (double)dataset / (double)used : 0, allocated, active, resident,
-                   total, total_h, lua, lua_h, script_eval_vm_memory(), script_eval_cache_memory(),
-                   script_eval_cached_count(), script_functions_count(), script_libraries_count(),
-                   script_functions_vm_memory(), vm_total, vm_total_h, script_functions_memory(), scripts, scripts_h,
-                   server.cfg.maxmemory, max_h, config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag,
+                   total, total_h, lua, lua_h, lua, mo.lua_caches, script_eval_cached_count(), script_functions_count(),
+                   script_libraries_count(), script_functions_vm_memory(), vm_total, vm_total_h, mo.functions_caches,
+                   scripts, scripts_h, server.cfg.maxmemory, max_h,
+                   config_maxmemory_policies[server.cfg.maxmemory_policy], alloc_frag,
                    (long long)active - (long long)allocated, active ? (double)resident / (double)active : 1,
                    (long long)resident - (long long)active, resident ? (double)rss / (double)resident : 1,
                    (long long)rss - (long long)resident, frag, (long long)rss - (long long)used,
