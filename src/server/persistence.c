@@ -34,6 +34,8 @@ static long long last_bgsave_secs = -1;
 static int bgsave_scheduled;
 static int64_t last_bgsave_try_ms;
 static int64_t bgsave_started_ms;
+/* Set while FLUSHALL stops the background save: stopped is not failed. */
+static int bgsave_stopping;
 
 /* A background save of either kind: a forkless snapshot or a child. */
 static int bgsave_in_progress(void)
@@ -81,7 +83,11 @@ static void bgsave_done(int ok)
 {
     module_event_persistence(ok ? 3 : 4);
     last_bgsave_secs = (server_ms() - bgsave_started_ms) / 1000;
-    last_save_ok = ok;
+    if (bgsave_stopping) {
+        log_msg(LOG_WARNING, "Background saving stopped by FLUSHALL");
+    } else {
+        last_save_ok = ok;
+    }
     if (ok) {
         log_msg(LOG_NOTICE, "Background saving terminated with success");
         server.dirty -= dirty_at_start;
@@ -120,19 +126,25 @@ int persistence_bgsave(void)
     return 0;
 }
 
-void persistence_save_after_flushall(void)
+void persistence_stop_bgsave_for_flushall(void)
 {
-    if (!persistence_save_points_set() || server.loading) {
+    if (!bgsave_in_progress()) {
         return;
     }
-    /* A background save of the old data would bring it back: stopped
-     * first, as Redis kills its child. */
+    bgsave_stopping = 1;
     if (child_running() == CHILD_RDB) {
         child_kill();
-    } else if (snapshot_running() && !aof_rewriting()) {
+    } else {
         snapshot_abort();
     }
-    persistence_save();
+    bgsave_stopping = 0;
+}
+
+void persistence_save_after_flushall(void)
+{
+    if (persistence_save_points_set() && !server.loading) {
+        persistence_save();
+    }
 }
 
 void persistence_schedule_bgsave(void)

@@ -34,6 +34,11 @@ void persistence_debug_loadaof(client *c);
 /* BGSAVE: a forked child writes the snapshot; 0 started, -1 not (already
  * running, or fork failed). The cron reaps it and runs the save points. */
 int persistence_bgsave(void);
+/* FLUSHALL stops a background save (a BGSAVE, or the snapshot of a full
+ * sync; not an AOF rewrite), as Redis kills its RDB child: its file would
+ * bring the flushed keys back, and a forkless walk would first save every
+ * key the flush deletes. Stopped is not failed: no MISCONF follows. */
+void persistence_stop_bgsave_for_flushall(void);
 /* FLUSHALL with save points set saves the emptied dataset at once, so a
  * restart cannot bring the flushed keys back (as Redis does; not while the
  * AOF replays). */
