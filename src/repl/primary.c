@@ -604,6 +604,7 @@ static void diskless_done(int ok)
             continue;
         }
         r->state = RS_WAIT_ACK;
+        r->ack_ms = util_mono_us() / 1000; /* its lag counts from here */
         log_msg(LOG_NOTICE,
                 "Streamed RDB transfer with replica %s succeeded (socket). Waiting for REPLCONF ACK from replica to "
                 "enable streaming",
@@ -1153,7 +1154,10 @@ int repl_good_replicas(void)
     int64_t now = util_mono_us() / 1000;
     for (int i = 0; i < nreplicas; i++) {
         replica *r = replicas[i];
-        n += r->state == RS_ONLINE && (now - r->ack_ms) / 1000 <= server.cfg.min_replicas_max_lag;
+        /* One that has its snapshot is good while its first ACK is on the
+         * way, as Redis counts it online from then. */
+        int online = r->state == RS_ONLINE || r->state == RS_WAIT_ACK;
+        n += online && (now - r->ack_ms) / 1000 <= server.cfg.min_replicas_max_lag;
     }
     return n;
 }

@@ -197,10 +197,10 @@ def replica_entry(primary, replica):
 
 
 def online(primary, replica):
-    """The primary counts the replica as online. A Redis primary puts a
-    replica that took a diskless full sync online only at its first REPLCONF
-    ACK (replicas ack once a second), so WAIT, ROLE and min-replicas-to-write
-    ignore it for up to a second after the replica's link is up."""
+    """The primary shows the replica online: from the end of its snapshot
+    (and counts it for min-replicas-to-write from then). After a diskless
+    full sync the stream follows the replica's first REPLCONF ACK, sent once
+    the snapshot is loaded, so WAIT may lag until then."""
     e = replica_entry(primary, replica)
     return e is not None and e["state"] == "online"
 

@@ -976,6 +976,29 @@ def test_min_replicas_to_write(cluster, kinds):
     assert "min_slaves_good_slaves" not in primary.repl()
 
 
+@pairs
+def test_replica_counts_for_min_replicas_once_its_snapshot_is_sent(cluster, kinds):
+    """A replica that has the whole of a diskless snapshot and is still
+    loading it (its first REPLCONF ACK comes after the load) is online to
+    the primary and counts for min-replicas-to-write, as Redis 7.0 counts
+    it from the snapshot's end: writes are not refused meanwhile. Redis's
+    unit/scripting "not enough good replicas state change during long
+    script" runs into that window."""
+    primary = cluster.start(kinds[0], "--repl-diskless-sync", "yes")
+    # 2 ms a key: 2 s for the load, serving INFO meanwhile
+    replica = cluster.start(kinds[1], "--key-load-delay", "2000", "--loading-process-events-interval-bytes", "1024")
+    primary.c.execute_command("DEBUG", "POPULATE", "1000")
+    assert primary.c.config_set("min-replicas-to-write", 1) is True
+    assert replica.replicaof(primary) == "OK"
+    wait_until(lambda: online(primary, replica), "the primary to see the replica online", peers=(primary, replica))
+    assert replica.info("persistence")["loading"] == "1"  # no ACK yet
+    assert primary.repl()["min_slaves_good_slaves"] == "1"
+    assert primary.c.set("k", "v") is True
+    wait_link_up(replica, primary)
+    wait_in_sync(primary, replica)
+    assert replica.c.get("k") == "v"
+
+
 # ---------------------------------------------------------------- 11: SLAVEOF and REPLICAOF NO ONE
 
 @pairs
