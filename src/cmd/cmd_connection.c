@@ -261,7 +261,7 @@ static void client_list(client *c)
             long long id;
             util_parse_ll(c->argv[i].ptr, c->argv[i].len, &id);
             for (client *t = server.clients; t; t = t->next) {
-                if ((uint64_t)id == t->id) {
+                if ((uint64_t)id == t->id && !(t->flags & CLIENT_GONE)) {
                     client_info_line(t, &out);
                     out = str_append(out, "\n", 1);
                     break;
@@ -275,7 +275,7 @@ static void client_list(client *c)
             last = last->next;
         }
         for (client *t = last; t; t = t->prev) {
-            if (type.ptr && client_type_matches(t, type) != 1) {
+            if ((t->flags & CLIENT_GONE) || (type.ptr && client_type_matches(t, type) != 1)) {
                 continue;
             }
             client_info_line(t, &out);
@@ -291,7 +291,7 @@ static void client_kill(client *c)
     if (c->argc == 3) {
         /* Old form: CLIENT KILL addr:port */
         for (client *t = server.clients; t; t = t->next) {
-            if (sv_eq(c->argv[2], (sv){t->addr, strlen(t->addr)})) {
+            if (!(t->flags & CLIENT_GONE) && sv_eq(c->argv[2], (sv){t->addr, strlen(t->addr)})) {
                 if (t == c) {
                     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
                 } else {
@@ -358,7 +358,7 @@ static void client_kill(client *c)
     }
     long long killed = 0;
     for (client *t = server.clients; t; t = t->next) {
-        if (id && t->id != (uint64_t)id) {
+        if ((t->flags & CLIENT_GONE) || (id && t->id != (uint64_t)id)) {
             continue;
         }
         if (addr.ptr && !sv_eq(addr, (sv){t->addr, strlen(t->addr)})) {

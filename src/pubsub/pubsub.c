@@ -49,6 +49,7 @@ static void held_release(void)
         reply_raw(&c->out, held.data + held.sent, rbuf_pending(&held));
         client_push_end(c);
         client_pending_write(c);
+        client_evict_note(c);
         client_check_obuf(c);
     }
     held.len = held.sent = 0;
@@ -79,6 +80,10 @@ void pubsub_push_end(client *t)
         return;
     }
     client_pending_write(t);
+    /* Measured now that it holds the message (client_pending_write
+     * measures only a client that had nothing pending): the next command
+     * finds a subscriber over maxmemory-clients, as in Redis. */
+    client_evict_note(t);
     client_check_obuf(t);
 }
 

@@ -40,8 +40,9 @@
 
 struct tracking_state {
     unsigned flags;
-    uint64_t redirect; /* 0: none */
-    dict prefixes;     /* BCAST prefixes of this client (dict_entry -> NULL) */
+    uint64_t redirect;   /* 0: none */
+    dict prefixes;       /* BCAST prefixes of this client (dict_entry -> NULL) */
+    size_t prefix_bytes; /* their entries' bytes, for maxmemory-clients */
 };
 
 /* key -> dict* of client ids (8-byte keys, no value) */
@@ -471,6 +472,8 @@ static void bcast_add(client *c, sv prefix)
     if (!created) {
         return;
     }
+    /* The client's entry and its share of the shared prefix's table. */
+    c->tstate->prefix_bytes += 2 * (sizeof(dict_entry) + prefix.len) + sizeof(dict_entry) + sizeof(c->id);
     dict_entry *e = dict_entry_upsert(&bcast_table, prefix.ptr, prefix.len, &created);
     if (created) {
         bcast_prefix *bp = alloc_mem(sizeof(*bp));
@@ -504,6 +507,7 @@ static void bcast_remove_all(client *c)
     }
     dict_iter_done(&it);
     dict_entry_clear(&st->prefixes, NULL);
+    st->prefix_bytes = 0;
 }
 
 static void disable(client *c)
@@ -544,9 +548,8 @@ static int overlap(sv a, sv b)
     return sv_starts(a, b) || sv_starts(b, a);
 }
 
-/* A client's BCAST prefixes in byte order: what TRACKINGINFO lists and
- * overlaps are checked in. The views point into the table; free the
- * array. */
+/* A client's BCAST prefixes in byte order, as TRACKINGINFO lists them.
+ * The views point into the table; free the array. */
 static sv *sorted_prefixes(const struct tracking_state *st, size_t *n)
 {
     *n = dict_size(&st->prefixes);
@@ -559,25 +562,42 @@ static sv *sorted_prefixes(const struct tracking_state *st, size_t *n)
     return out;
 }
 
+/* The first (in byte order, as Redis names it) of the client's prefixes
+ * that p overlaps; found = 0 when none. One pass, no sorting: a client
+ * adding prefixes one at a time pays for the ones it has, not for
+ * sorting them each time. */
+static sv overlapping_prefix(const struct tracking_state *st, sv p, int *found)
+{
+    sv first = {NULL, 0};
+    *found = 0;
+    dict_iter it;
+    dict_iter_init(&it, (dict *)&st->prefixes);
+    dnode *n;
+    while ((n = dict_iter_next(&it))) {
+        dict_entry *e = (dict_entry *)n;
+        sv q = {e->key, e->keylen};
+        if (overlap(p, q) && (!*found || sv_cmp(q, first) < 0)) {
+            first = q;
+            *found = 1;
+        }
+    }
+    dict_iter_done(&it);
+    return first;
+}
+
 /* Refuses a prefix that contains or is contained by another one of the
  * same client (it would get each invalidation twice). */
 static int prefixes_ok(client *c, sv *prefixes, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (c->tstate) {
-            size_t have;
-            sv *mine = sorted_prefixes(c->tstate, &have);
-            for (size_t j = 0; j < have; j++) {
-                if (overlap(prefixes[i], mine[j])) {
-                    reply_errf(c,
-                               "ERR Prefix '%.*s' overlaps with an existing prefix '%.*s'. Prefixes for a single "
-                               "client must not overlap.",
-                               (int)prefixes[i].len, prefixes[i].ptr, (int)mine[j].len, mine[j].ptr);
-                    alloc_free(mine);
-                    return 0;
-                }
-            }
-            alloc_free(mine);
+        int found = 0;
+        sv mine = c->tstate ? overlapping_prefix(c->tstate, prefixes[i], &found) : (sv){NULL, 0};
+        if (found) {
+            reply_errf(c,
+                       "ERR Prefix '%.*s' overlaps with an existing prefix '%.*s'. Prefixes for a single "
+                       "client must not overlap.",
+                       (int)prefixes[i].len, prefixes[i].ptr, (int)mine.len, mine.ptr);
+            return 0;
         }
         for (int j = i + 1; j < n; j++) {
             if (overlap(prefixes[i], prefixes[j])) {
@@ -821,9 +841,19 @@ void tracking_cron(void)
     evict_if_full();
 }
 
+/* What a client's tracking state holds: its BCAST prefixes, counted for
+ * maxmemory-clients (a client adding prefixes without end is evicted, as
+ * in Redis). */
+static size_t tracking_mem(client *c)
+{
+    struct tracking_state *st = c->tstate;
+    return st ? sizeof(*st) + dict_slots(&st->prefixes) * sizeof(void *) + st->prefix_bytes : 0;
+}
+
 void tracking_init(void)
 {
     client_tracking_redir = redir_of;
+    client_tracking_mem = tracking_mem;
     dict_init(&keys_table, &dict_type_entry);
     dict_init(&bcast_table, &dict_type_entry);
     dict_init(&trackers, &dict_type_entry);

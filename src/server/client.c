@@ -222,6 +222,7 @@ void client_close_async(client *c)
 void client_kill_now(client *c)
 {
     client_close_async(c);
+    c->flags |= CLIENT_GONE;
     /* The peer sees the close now, as with Redis, not once the command
      * running (a MULTI with DEBUG SLEEP after the kill) is over. */
     if (c->fd >= 0) {
@@ -1168,12 +1169,14 @@ int (*client_watch_count)(client *c);
 long long (*client_tracking_redir)(client *c);
 size_t (*client_multi_mem)(client *c);
 size_t (*client_pubsub_mem)(client *c);
+size_t (*client_tracking_mem)(client *c);
 
 size_t client_mem(const client *c)
 {
     client *m = (client *)c; /* the hooks only read */
     return sizeof(*c) + c->qcap + c->out.cap + repl_output_lag(c) + sizeof(sv) * (size_t)c->argv_cap +
-           (client_multi_mem ? client_multi_mem(m) : 0) + (client_pubsub_mem ? client_pubsub_mem(m) : 0);
+           (client_multi_mem ? client_multi_mem(m) : 0) + (client_pubsub_mem ? client_pubsub_mem(m) : 0) +
+           (client_tracking_mem ? client_tracking_mem(m) : 0);
 }
 
 void client_info_line(client *c, str *out)

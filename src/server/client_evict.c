@@ -5,12 +5,13 @@
  * ran CLIENT NO-EVICT ON count but are never chosen.
  *
  * The total is kept as each client's last measured memory: measured for
- * the client whose command just ran, and for every client once a
- * millisecond at most before the loop sleeps (output another client's
- * command gave them, a PUBLISH's, shows then). Before each command, as in
+ * the client whose command just ran, for a client a message or an
+ * invalidation was pushed to (as it gets it), and for every client once a
+ * millisecond at most before the loop sleeps. Before each command, as in
  * Redis, clients over the limit go first, so keys are never evicted for
- * memory clients hold; what the evicted ones hold counts as gone until
- * they are freed. */
+ * memory clients hold. An evicted client's socket is shut at once and it
+ * is gone to CLIENT LIST (CLIENT_GONE); what it holds counts as gone
+ * until it is freed. */
 #include <stdlib.h>
 
 #include "base/alloc.h"
@@ -90,7 +91,7 @@ static void evict_over(size_t max)
         closing_bytes += cand[i].mem;
         cand[i].c->mem_seen = 0;
         server.stats.evicted_clients++;
-        client_close_async(cand[i].c);
+        client_kill_now(cand[i].c);
     }
     alloc_free(cand);
 }

@@ -55,6 +55,10 @@
 /* Its command serves events (DEBUG LOADAOF): killed meanwhile, it is freed
  * only once the flag is gone (Redis's protectClient). */
 #define CLIENT_PROTECTED (1u << 25)
+/* Killed or evicted by another client's command: freed at the next reap,
+ * but gone already to CLIENT LIST and CLIENT KILL, as Redis frees such a
+ * client at once. */
+#define CLIENT_GONE (1u << 26)
 
 /* Keyspace notification classes (notify-keyspace-events letters). */
 #define NOTIFY_KEYSPACE (1 << 0)  /* K */
@@ -704,10 +708,12 @@ uint32_t multi_queued_flags(client *c);
 extern int (*client_watch_count)(client *c);
 /* The tracking redirect target id, or -1 (CLIENT LIST redir=). */
 extern long long (*client_tracking_redir)(client *c);
-/* Memory a client holds in MULTI's queue and WATCH (CLIENT LIST multi-mem)
- * and in its subscriptions: counted by client_mem, as Redis counts them. */
+/* Memory a client holds in MULTI's queue and WATCH (CLIENT LIST multi-mem),
+ * in its subscriptions and in its tracking prefixes: counted by client_mem,
+ * as Redis counts them. */
 extern size_t (*client_multi_mem)(client *c);
 extern size_t (*client_pubsub_mem)(client *c);
+extern size_t (*client_tracking_mem)(client *c);
 
 /* Key-write listeners (WATCH, tracking, blocked clients, keyspace events
  * register here); called by signal_write and by expiry/eviction. */
