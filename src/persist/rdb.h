@@ -77,6 +77,9 @@ int rdb_check_file(const char *path, uint64_t *end, char *err, size_t errlen);
 typedef struct rdb_stream rdb_stream;
 typedef struct kobj kobj;
 rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen);
+/* Removes temp-<pid>.rdb if a stream is writing it; async-signal-safe (a
+ * second SIGINT during a shutdown's save exits at once, as in Redis). */
+void rdb_remove_temp_from_signal(void);
 /* The same snapshot handed to fn in chunks instead of a file (a diskless
  * full sync); close then takes no path. */
 typedef void (*rdb_sink_fn)(const char *p, size_t len, void *ctx);

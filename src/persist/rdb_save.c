@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liblzf/lzf.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -724,6 +725,7 @@ struct rdb_stream {
     writer w;
     int db;       /* the db of the last SELECTDB written, -1 at first */
     char tmp[64]; /* the temporary file, renamed over the target at the end */
+    int base_tmp; /* tmp is temp-<pid>.rdb (base_tmp_path) */
     long long keys;
     bgwriter *bg; /* a file: written by a helper thread (bgwriter.h) */
     int sink;     /* no file: the bytes go to a sink (diskless sync) */
@@ -742,6 +744,26 @@ static void unlink_temp(const char *path)
 }
 
 static unsigned tmp_serial;
+/* The first file stream open is temp-<pid>.rdb, as Redis names the one
+ * its process writes (tools and Redis's tests look for it); another open
+ * meanwhile gets a serial too. A signal handler may remove it. */
+static char base_tmp_path[64];
+static volatile sig_atomic_t base_tmp_open;
+
+static void stream_ended(rdb_stream *s)
+{
+    if (s->base_tmp) {
+        base_tmp_open = 0;
+    }
+    alloc_free(s);
+}
+
+void rdb_remove_temp_from_signal(void)
+{
+    if (base_tmp_open) {
+        unlink(base_tmp_path);
+    }
+}
 
 /* A sink's FILE: stdio buffers, the sink gets the bytes in chunks. */
 typedef struct sink_cookie {
@@ -818,7 +840,14 @@ rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen)
 {
     rdb_stream *s = alloc_zero(sizeof(*s));
     s->commands = form == RDB_FORM_COMMANDS;
-    snprintf(s->tmp, sizeof(s->tmp), "temp-%d-%u.rdb", (int)getpid(), tmp_serial++);
+    if (!base_tmp_open) {
+        snprintf(base_tmp_path, sizeof(base_tmp_path), "temp-%d.rdb", (int)getpid());
+        memcpy(s->tmp, base_tmp_path, sizeof(s->tmp));
+        s->base_tmp = 1;
+        base_tmp_open = 1;
+    } else {
+        snprintf(s->tmp, sizeof(s->tmp), "temp-%d-%u.rdb", (int)getpid(), tmp_serial++);
+    }
     /* The bytes go through stdio's buffer to the helper thread that
      * writes the file, so the event loop never waits for the disk. */
     int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -836,7 +865,7 @@ rdb_stream *rdb_stream_open(rdb_form form, char *err, size_t errlen)
         errno = e ? e : EIO;
         snprintf(err, errlen, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", s->tmp,
                  server.cfg.dir && server.cfg.dir[0] ? server.cfg.dir : ".", strerror(errno));
-        alloc_free(s);
+        stream_ended(s);
         return NULL;
     }
     return open_with(f, s);
@@ -955,7 +984,7 @@ void rdb_stream_abort(rdb_stream *s)
         bgwriter_abort(s->bg);
         unlink_temp(s->tmp);
     }
-    alloc_free(s);
+    stream_ended(s);
 }
 
 size_t rdb_stream_backlog(rdb_stream *s)
@@ -1000,7 +1029,7 @@ int rdb_stream_close(rdb_stream *s, const char *path, char *err, size_t errlen)
         unlink_temp(s->tmp);
         rc = -1;
     }
-    alloc_free(s);
+    stream_ended(s);
     return rc;
 }
 

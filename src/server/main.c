@@ -282,6 +282,16 @@ static void before_sleep(ev_loop *l)
 
 static void on_signal(int sig)
 {
+    /* A second SIGINT while the first shutdown is still under way (saving
+     * a big data set, waiting for replicas): exit now, leaving no
+     * temporary file, as Redis does. Only async-signal-safe calls. */
+    if (sig == SIGINT && (server.shutdown_asap || server_shutting_down)) {
+        static const char msg[] = "You insist... exiting now.\n";
+        ssize_t w = write(log_fd(), msg, sizeof(msg) - 1);
+        (void)w;
+        rdb_remove_temp_from_signal();
+        _exit(1);
+    }
     server.shutdown_asap = sig; /* which signal: signal_shutdown_flags */
 }
 
@@ -554,15 +564,19 @@ void server_close_listeners(void)
     server.unix_fd = -1;
 }
 
+volatile int server_shutting_down;
+
 int server_shutdown(int flags)
 {
     log_msg(LOG_WARNING, "User requested shutdown...");
+    server_shutting_down = 1;
     /* Exiting before the log's first base is written would lose the data
      * (Redis refuses too, unless FORCE). */
     if (aof_initial_rewrite_pending()) {
         if (!(flags & SHUTDOWN_FORCE)) {
             log_msg(LOG_WARNING, "Writing initial AOF, can't exit.");
             log_msg(LOG_WARNING, "Errors trying to shut down the server. Check the logs for more information.");
+            server_shutting_down = 0;
             return -1;
         }
         log_msg(LOG_WARNING, "Writing initial AOF. Exit anyway.");
@@ -578,6 +592,7 @@ int server_shutdown(int flags)
         if (persistence_save() < 0 && !(flags & SHUTDOWN_FORCE)) {
             log_msg(LOG_WARNING, "Error trying to save the DB, can't exit.");
             log_msg(LOG_WARNING, "Errors trying to shut down the server. Check the logs for more information.");
+            server_shutting_down = 0;
             return -1;
         }
     }

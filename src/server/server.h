@@ -894,5 +894,8 @@ int server_stale_for(const client *c);
  * and stays up when the save failed and FORCE was not given. The waiting
  * for replicas before it is server/shutdown.h's. */
 int server_shutdown(int flags);
+/* Set while a shutdown saves or waits for replicas: a SIGINT then exits at
+ * once (main.c's handler). */
+extern volatile int server_shutting_down; /* (sig_atomic_t is int here) */
 
 #endif

@@ -41,6 +41,7 @@ static void release_clients(const char *err)
 static void stop_waiting(void)
 {
     sd.waiting = 0;
+    server_shutting_down = 0;
     pause_end(PAUSE_BY_SHUTDOWN);
 }
 
@@ -88,6 +89,7 @@ int shutdown_begin(int flags, client *c)
     /* Writes stand still, so the offset the replicas must reach does too. */
     log_msg(LOG_NOTICE, "Waiting for replicas before shutting down.");
     sd.waiting = 1;
+    server_shutting_down = 1;
     sd.flags = flags;
     sd.deadline_ms = server_ms() + (int64_t)server.cfg.shutdown_timeout * 1000;
     pause_start(PAUSE_BY_SHUTDOWN, 0, 0);

@@ -371,6 +371,36 @@ def test_shutdown_on_sigterm_save_without_save_points(keel):
     assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
 
 
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_second_sigint_during_a_shutdown_save_exits_at_once(kind):
+    """SIGINT starts a shutdown that saves (2 s here: 20 keys, 100 ms
+    each); a second SIGINT while temp-<pid>.rdb is being written exits at
+    once with status 1, removes the temporary file and leaves no dump, as
+    Redis does ("You insist... exiting now."). Redis's unit/shutdown "Temp
+    rdb will be deleted in signal handle"."""
+    s = Server("--save", "3600 1", **({} if kind == "keel" else {"binary": "/usr/bin/redis-server"}))
+    try:
+        c = s.client()
+        for i in range(20):
+            c.set(i, i)
+        c.config_set("rdb-key-save-delay", 100000)
+        temp = os.path.join(s.dir, "temp-%d.rdb" % s.proc.pid)
+        s.proc.send_signal(signal.SIGINT)
+        deadline = time.time() + 5
+        while time.time() < deadline and not os.path.exists(temp):
+            time.sleep(0.01)
+        assert os.path.exists(temp)
+        s.proc.send_signal(signal.SIGINT)
+        assert s.proc.wait(timeout=1.5) == 1
+        assert not os.path.exists(temp)
+        assert not os.path.exists(os.path.join(s.dir, "dump.rdb"))
+    finally:
+        if s.proc.poll() is None:
+            s.stop()
+        else:
+            s.logf.close()  # exit status 1 is the point here
+
+
 def test_syslog_receives_the_log_lines(tmp_path):
     """syslog(3) writes to /dev/log; where none exists (a container), the
     test binds it itself and reads what the server sends."""
