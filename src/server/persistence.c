@@ -54,8 +54,10 @@ int persistence_save(void)
     int64_t start = util_mono_us();
     module_event_persistence(2); /* SYNC_RDB_START */
     if (rdb_save_file(rdb_path(), RDB_FORM_RDB, err, sizeof(err)) < 0) {
+        /* Its caller learns of it (SAVE's error, a shutdown that stays):
+         * only a failed background save stops writes (MISCONF), as in
+         * Redis. */
         log_msg(LOG_WARNING, "%s", err);
-        last_save_ok = 0;
         module_event_persistence(4); /* FAILED */
         return -1;
     }

@@ -196,6 +196,31 @@ def test_failed_save_refuses_writes_with_misconf(keel):
     assert r.set("c", "3") is True
 
 
+def test_failed_save_does_not_stop_writes(keel):
+    """A SAVE that fails tells its caller (an error) and leaves writes
+    alone: only a failed background save stops them (MISCONF), as in Redis
+    7.0, whose unit/shutdown then expects PING to answer after a SHUTDOWN
+    whose save failed."""
+    s = keel("--save", "3600 1")
+    r = s.client(decode_responses=True)
+    gone = tempfile.mkdtemp(prefix="keel-gone-")
+    r.config_set("dir", gone)
+    shutil.rmtree(gone)  # the save cannot create its file any more
+    try:
+        r.set("a", "1")
+        with pytest.raises(redis.ResponseError) as e:
+            r.save()
+        assert str(e.value) == ""  # a bare -ERR, as Redis answers it
+        assert info(r)["rdb_last_bgsave_status"] == "ok"
+        assert r.set("b", "2") is True
+        assert r.ping() is True
+        with pytest.raises(redis.ResponseError):
+            r.shutdown()  # its save fails: the server stays
+        assert r.ping() is True
+    finally:
+        r.config_set("dir", s.dir)
+
+
 def test_shutdown_during_bgsave_still_saves(keel):
     s = keel("--save", "3600 1")
     r = s.client()
