@@ -753,6 +753,13 @@ void cmd_sync_impl(client *c, int psync)
         return;
     }
     log_msg(LOG_NOTICE, "Replica %s asks for synchronization", c->addr);
+    long long offset;
+    if (psync && !util_parse_ll(c->argv[2].ptr, c->argv[2].len, &offset)) {
+        /* Refused before it becomes a replica, as Redis does. */
+        log_msg(LOG_WARNING, "Replica %s asks for synchronization but with a wrong offset", c->addr);
+        reply_err(c, "ERR value is not an integer or out of range");
+        return;
+    }
     c->flags |= CLIENT_REPLICA;
     replicas = alloc_resize(replicas, sizeof(replica *) * (size_t)(nreplicas + 1));
     replicas[nreplicas++] = r;

@@ -1070,6 +1070,19 @@ def test_replicaof_itself_never_links(cluster):
     assert p.c.set("k", "w") is True
 
 
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_psync_with_a_wrong_offset_is_refused(cluster, kind):
+    """PSYNC whose offset is not an integer gets Redis's integer error and
+    the connection does not become a replica (Keel answered a FULLRESYNC).
+    Redis's integration/replication "PSYNC with wrong offset should throw
+    error"."""
+    (p,) = start(cluster, (kind,))
+    assert raw_reply(p, "PSYNC", "replicationid", "offset_str") == "-ERR value is not an integer or out of range"
+    assert raw_reply(p, "PSYNC", "?", "1.5") == "-ERR value is not an integer or out of range"
+    assert p.repl()["connected_slaves"] == "0"
+    assert p.stat("sync_full") == 0
+
+
 def test_replicaof_unreachable_primary(cluster):
     (p,) = start(cluster, ("keel",))
     p.c.set("k", "v")
