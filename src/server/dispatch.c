@@ -320,8 +320,20 @@ void dispatch_call(client *c, command *cmd)
     server.propagate_depth++;
     c->cmd = cmd; /* c->lastcmd was set at look-up: EXEC's commands leave it EXEC */
     size_t out_before = c->out.len;
+    int was_replica = (c->flags & CLIENT_REPLICA) != 0;
     cmd->fn(c);
     last_end_us = util_mono_us();
+    if (was_replica && c->out.len > out_before) {
+        /* A replica's connection carries the replication stream: a reply
+         * would land among its bytes. A replica that sends a command that
+         * replies is dropped instead, as in Redis. */
+        c->out.len = out_before;
+        str info = str_empty(256);
+        client_info_line(c, &info);
+        log_msg(LOG_WARNING, "Replica generated a reply to command '%s', disconnecting it: %s", cmd->name, info);
+        str_free(info);
+        client_close_async(c);
+    }
     int64_t dur = last_end_us - start;
     if (hotkeys_on && !(c->flags & CLIENT_BLOCKED)) {
         hotkeys_record(c, cmd, dur, c->out.len > out_before ? c->out.len - out_before : 0, top);

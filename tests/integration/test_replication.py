@@ -1083,6 +1083,37 @@ def test_psync_with_a_wrong_offset_is_refused(cluster, kind):
     assert p.stat("sync_full") == 0
 
 
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+@pytest.mark.parametrize("command,name", [(("PING",), "ping"), (("XINFO", "HELP"), "xinfo|help")])
+def test_replica_that_sends_a_replying_command_is_dropped(cluster, kind, command, name):
+    """A connection that became a replica (SYNC) and then sends a command
+    that replies is dropped with Redis's log line: the reply would land
+    among the stream's bytes. It gets its snapshot and no reply. Redis's
+    integration/replication "replica do not write the reply to the
+    replication link"."""
+    (p,) = start(cluster, (kind,))
+    p.c.config_set("repl-diskless-sync", "no")
+    raw = Raw(p.port)
+    try:
+        raw.send("SYNC")
+        time.sleep(0.3)
+        raw.send(*command)
+        raw.sock.settimeout(5)
+        got = b""
+        while True:
+            chunk = raw.sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        size = int(got[1:got.index(b"\r\n")])
+        assert got.startswith(b"$") and len(got) == got.index(b"\r\n") + 2 + size  # the snapshot, nothing after
+    finally:
+        raw.close()
+    wait_until(lambda: "Replica generated a reply to command '%s', disconnecting it: " % name in p.node.log_text(),
+               "the log line", peers=(p,))
+    assert p.repl()["connected_slaves"] == "0"
+
+
 def test_replicaof_unreachable_primary(cluster):
     (p,) = start(cluster, ("keel",))
     p.c.set("k", "v")
