@@ -175,7 +175,7 @@ void cmd_flushall(client *c)
     }
     uint64_t last = 0;
     module_event_flush(1, -1, !async);
-    persistence_stop_bgsave_for_flushall();
+    persistence_stop_bgsave("FLUSHALL");
     for (int i = 0; i < server.cfg.databases; i++) {
         uint64_t t = empty_db(c, &server.dbs[i], async);
         last = t ? t : last;

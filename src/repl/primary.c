@@ -302,6 +302,29 @@ static void feed_control(sv *argv, int argc)
 /* Client cleanup hook: a replica's or a WAIT-er's state goes with it. */
 static void wait_forget(client *c);
 
+/* A replica that waited for the running snapshot is gone: with none left
+ * waiting, the snapshot is stopped (as Redis kills its child), so it takes
+ * no more time and the next full sync can start at once. One made for
+ * sockets is of no use to anyone now; one made to a file is kept when
+ * save points are set, as the file is worth having. */
+static void snapshot_unwanted(void)
+{
+    if (!snap_for_replicas) {
+        return;
+    }
+    for (int i = 0; i < nreplicas; i++) {
+        if (replicas[i]->state == RS_WAIT_BGSAVE_END && !(replicas[i]->c->flags & CLIENT_CLOSE_ASAP)) {
+            return;
+        }
+    }
+    if (snap_diskless) {
+        log_msg(LOG_WARNING, "Diskless rdb transfer, last replica dropped, killing fork child.");
+        snapshot_abort();
+    } else if (!persistence_save_points_set()) {
+        persistence_stop_bgsave("its replicas going");
+    }
+}
+
 static void replica_cleanup(client *c)
 {
     wait_forget(c);
@@ -327,6 +350,9 @@ static void replica_cleanup(client *c)
         close(r->rdb_fd);
     }
     stop_reading(r);
+    if (r->state == RS_WAIT_BGSAVE_END) {
+        snapshot_unwanted();
+    }
     alloc_free(r->piece);
     alloc_free(r);
 }

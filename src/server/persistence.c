@@ -34,8 +34,9 @@ static long long last_bgsave_secs = -1;
 static int bgsave_scheduled;
 static int64_t last_bgsave_try_ms;
 static int64_t bgsave_started_ms;
-/* Set while FLUSHALL stops the background save: stopped is not failed. */
-static int bgsave_stopping;
+/* Why the background save is being stopped (FLUSHALL, its replicas gone):
+ * stopped is not failed. */
+static const char *bgsave_stopping;
 
 /* A background save of either kind: a forkless snapshot or a child. */
 static int bgsave_in_progress(void)
@@ -86,7 +87,7 @@ static void bgsave_done(int ok)
     module_event_persistence(ok ? 3 : 4);
     last_bgsave_secs = (server_ms() - bgsave_started_ms) / 1000;
     if (bgsave_stopping) {
-        log_msg(LOG_WARNING, "Background saving stopped by FLUSHALL");
+        log_msg(LOG_WARNING, "Background saving stopped by %s", bgsave_stopping);
     } else {
         last_save_ok = ok;
     }
@@ -128,18 +129,18 @@ int persistence_bgsave(void)
     return 0;
 }
 
-void persistence_stop_bgsave_for_flushall(void)
+void persistence_stop_bgsave(const char *why)
 {
     if (!bgsave_in_progress()) {
         return;
     }
-    bgsave_stopping = 1;
+    bgsave_stopping = why;
     if (child_running() == CHILD_RDB) {
         child_kill();
     } else {
         snapshot_abort();
     }
-    bgsave_stopping = 0;
+    bgsave_stopping = NULL;
 }
 
 void persistence_save_after_flushall(void)

@@ -34,11 +34,13 @@ void persistence_debug_loadaof(client *c);
 /* BGSAVE: a forked child writes the snapshot; 0 started, -1 not (already
  * running, or fork failed). The cron reaps it and runs the save points. */
 int persistence_bgsave(void);
-/* FLUSHALL stops a background save (a BGSAVE, or the snapshot of a full
- * sync; not an AOF rewrite), as Redis kills its RDB child: its file would
- * bring the flushed keys back, and a forkless walk would first save every
- * key the flush deletes. Stopped is not failed: no MISCONF follows. */
-void persistence_stop_bgsave_for_flushall(void);
+/* Stops a background save (a BGSAVE, or the snapshot of a full sync; not
+ * an AOF rewrite), as Redis kills its RDB child; why ("FLUSHALL") goes to
+ * the log. FLUSHALL stops it because its file would bring the flushed keys
+ * back (and a forkless walk would first save every key the flush deletes);
+ * a full sync's, once no replica waits for it. Stopped is not failed: no
+ * MISCONF follows. */
+void persistence_stop_bgsave(const char *why);
 /* FLUSHALL with save points set saves the emptied dataset at once, so a
  * restart cannot bring the flushed keys back (as Redis does; not while the
  * AOF replays). */
