@@ -980,7 +980,9 @@ void repl_set_primary(const char *host, int port)
     block_end_all("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
     lnk.port = port;
     lnk.down_since_ms = 0; /* never up with this primary: INFO says -1 */
-    repl_drop_replicas();
+    /* Our replicas stay (as in Redis 7): if the new primary continues our
+     * history they go on; a new history reaches them when it does (a
+     * +CONTINUE with a new ID, or a snapshot about to load). */
     repl_forget_tracked();
     lnk.state = LINK_CONNECT;
     log_msg(LOG_NOTICE, "REPLICAOF %s:%d enabled", host, port);
