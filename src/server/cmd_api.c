@@ -87,7 +87,9 @@ void reply_err(client *c, const char *msg)
         const char *to = c->flags & CLIENT_MASTER    ? "master"
                          : c->flags & CLIENT_REPLICA ? "replica"
                                                      : "AOF-loading-client";
-        const char *cmd = c->cmd ? c->cmd->name : "<unknown>";
+        /* (the command looked up last: a refused one never became c->cmd) */
+        const command *named = c->lastcmd ? c->lastcmd : c->cmd;
+        const char *cmd = named ? named->name : "<unknown>";
         /* The generic code is implied, as in Redis's log ("ERR x" as "x"). */
         const char *text = strncmp(msg, "ERR ", 4) == 0 ? msg + 4 : msg;
         log_msg(LOG_WARNING,

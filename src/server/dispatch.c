@@ -320,20 +320,8 @@ void dispatch_call(client *c, command *cmd)
     server.propagate_depth++;
     c->cmd = cmd; /* c->lastcmd was set at look-up: EXEC's commands leave it EXEC */
     size_t out_before = c->out.len;
-    int was_replica = (c->flags & CLIENT_REPLICA) != 0;
     cmd->fn(c);
     last_end_us = util_mono_us();
-    if (was_replica && c->out.len > out_before) {
-        /* A replica's connection carries the replication stream: a reply
-         * would land among its bytes. A replica that sends a command that
-         * replies is dropped instead, as in Redis. */
-        c->out.len = out_before;
-        str info = str_empty(256);
-        client_info_line(c, &info);
-        log_msg(LOG_WARNING, "Replica generated a reply to command '%s', disconnecting it: %s", cmd->name, info);
-        str_free(info);
-        client_close_async(c);
-    }
     int64_t dur = last_end_us - start;
     if (hotkeys_on && !(c->flags & CLIENT_BLOCKED)) {
         hotkeys_record(c, cmd, dur, c->out.len > out_before ? c->out.len - out_before : 0, top);
@@ -391,7 +379,29 @@ void dispatch_call(client *c, command *cmd)
 
 void (*dispatch_filter)(client *c);
 
+static void dispatch_gated(client *c);
+
 void dispatch(client *c)
+{
+    size_t out_before = c->out.len;
+    int was_replica = (c->flags & CLIENT_REPLICA) != 0;
+    dispatch_gated(c);
+    if (was_replica && c->out.len > out_before) {
+        /* A replica's connection carries the replication stream: a reply
+         * (an error too) would land among its bytes. A replica that sends
+         * a command that replies is dropped instead, as in Redis. */
+        c->out.len = out_before;
+        str info = str_empty(256);
+        client_info_line(c, &info);
+        log_msg(LOG_WARNING, "Replica generated a reply to command '%s', disconnecting it: %s",
+                c->lastcmd ? c->lastcmd->name : "<unknown>", info);
+        str_free(info);
+        client_close_async(c);
+    }
+}
+
+/* Looks the command up and runs it if every gate lets it through. */
+static void dispatch_gated(client *c)
 {
     int64_t start = 0;
     if (!(c->flags & CLIENT_IN_EXEC)) {
@@ -529,6 +539,13 @@ void dispatch(client *c)
     /* After them, as in Redis: a write to a read-only replica or during a
      * load is refused for that, not for a busy script. */
     if (gate_busy && gate_busy(c, cmd)) {
+        return;
+    }
+    /* A replica's connection is for acknowledgements: one that read or
+     * wrote keys would slip past CLIENT PAUSE, which replicas are exempt
+     * from (Redis's rule, and its words). */
+    if ((c->flags & CLIENT_REPLICA) && (flags & (CMD_READONLY | CMD_WRITE | CMD_MAY_REPLICATE))) {
+        command_refuse(c, cmd, "ERR Replica can't interact with the keyspace");
         return;
     }
     if (pause_gate(c, cmd)) {
