@@ -823,12 +823,21 @@ void client_hold(client *c, int on)
     }
 }
 
+static int serving_inside;
+
 void client_serve_events(void)
 {
+    serving_inside++;
     ev_process(server.loop, 0);
     client_read_deferred();
     client_flush_pending();
     client_reap();
+    serving_inside--;
+}
+
+int client_serving_events_inside(void)
+{
+    return serving_inside > 0;
 }
 
 /* Bytes read: the primary's stream (on a replica) is counted apart, as

@@ -692,6 +692,9 @@ void client_hold(client *c, int on);
  * are read, answered, and freed if they went (a replica that left is seen
  * gone, as in Redis). Hold the command's own client first. */
 void client_serve_events(void);
+/* Whether events are being served that way right now (a load, a busy
+ * script): the event loop is not having its own turn. */
+int client_serving_events_inside(void);
 /* Counts provided by feature modules for CLIENT LIST (may be NULL). */
 extern int (*client_sub_count)(client *c, int kind);
 extern int (*client_multi_count)(client *c);

@@ -2,7 +2,8 @@
  * one-shot timer of that period aimed at the main thread. A main thread
  * that does not return to the cron in time (a slow command, a stall in a
  * system call) gets SIGALRM, whose handler logs the stack it was
- * interrupted in, and goes on. As in Redis the period is raised to two
+ * interrupted in, and goes on (a load or a busy script counts as one long
+ * stall, though it serves events). As in Redis the period is raised to two
  * cron ticks at least, so an idle server never trips it. */
 #include "server/watchdog.h"
 
@@ -70,6 +71,12 @@ void watchdog_cron(void)
             arm(0);
             armed = 0;
         }
+        return;
+    }
+    /* Only the event loop's own turns re-arm it: a load or a busy script
+     * serves events (and runs the cron) from deep inside, yet holds the
+     * server all the same, so it is reported, as in Redis. */
+    if (client_serving_events_inside()) {
         return;
     }
     if (!created && create() < 0) {
