@@ -1071,6 +1071,123 @@ def test_replicaof_itself_never_links(cluster):
 
 
 @pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_replica_keeps_its_replicas_until_a_new_snapshot_loads(cluster, kind):
+    """A replica told to follow another primary keeps its own replicas (as
+    Redis 7 does): until a snapshot from the new primary loads, its data
+    and history are what they were. Here that full sync dies halfway (the
+    new primary goes), so the replica keeps its history, goes back to the
+    old primary with a partial resync, and its replica never notices.
+    Redis's integration/replication "Don't disconnect with replicas before
+    loading transferred RDB when full sync" and "Discard cache master
+    before loading transferred RDB when full sync". (The replica is the
+    kind under test; the others are Keel.)"""
+    a, b, sub = start(cluster, ("keel", "keel", "keel"))
+    r = cluster.start(kind)
+    a.c.set("a", "b")
+    b.c.execute_command("DEBUG", "POPULATE", "10", "b", "10")
+    b.c.config_set("rdb-key-save-delay", "1000000")  # 10 s: the sync never ends
+    replicate(a, r)
+    replicate(r, sub)
+    assert sub.c.get("a") == "b"
+    assert r.replicaof(b) == "OK"
+    wait_until(lambda: b.info("persistence")["rdb_bgsave_in_progress"] == "1" and
+               r.repl()["master_sync_in_progress"] == "1", "the full sync from the new primary", peers=(b, r))
+    b.node.kill9()
+    time.sleep(0.3)
+    lost = "Connection with master lost"
+    assert lost not in sub.node.log_text()
+    assert r.repl()["master_replid"] == a.repl()["master_replid"] == sub.repl()["master_replid"]
+    full, partial = a.stat("sync_full"), a.stat("sync_partial_ok")
+    assert r.replicaof(a) == "OK"
+    wait_link_up(r, a)
+    assert (a.stat("sync_full"), a.stat("sync_partial_ok")) == (full, partial + 1)
+    a.c.set("c", "d")
+    wait_in_sync(a, r)
+    wait_until(lambda: sub.c.get("c") == "d", "the write to reach the replica's replica", peers=(r, sub))
+    assert lost not in sub.node.log_text()
+    assert (r.stat("sync_full"), r.stat("sync_partial_ok")) == (1, 0)
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_watchdog_during_a_diskless_load(cluster, kind):
+    """A replica loading straight from the socket holds the server (it only
+    serves events in between), so its watchdog reports the load, and the
+    signal breaking into its wait for the primary's bytes does not break
+    the sync: one full sync, and the data arrives. Redis's
+    integration/replication "replica can handle EINTR if use diskless
+    load". (The replica is the kind under test.)"""
+    p = cluster.start("keel")
+    r = cluster.start(kind)
+    p.c.execute_command("DEBUG", "POPULATE", "100", "master", "100000")
+    p.c.config_set("rdbcompression", "no")
+    p.c.config_set("repl-diskless-sync", "yes")
+    p.c.config_set("repl-diskless-sync-delay", "0")
+    p.c.config_set("rdb-key-save-delay", "10000")  # 10 ms a key: a 1 s load
+    r.c.config_set("repl-diskless-load", "on-empty-db")
+    r.c.config_set("watchdog-period", "200")
+    assert r.replicaof(p) == "OK"
+    wait_until(lambda: "Loading DB in memory" in r.node.log_text(), "the load to start", peers=(p, r))
+    wait_until(lambda: "WATCHDOG TIMER EXPIRED" in r.node.log_text().split("Loading DB in memory", 1)[1],
+               "the watchdog to report the load", peers=(p, r))
+    assert r.info("persistence")["loading"] == "1"
+    r.c.config_set("watchdog-period", "0")
+    wait_link_up(r, p)
+    assert r.c.dbsize() == 100
+    assert p.stat("sync_full") == 1
+
+
+def full_sync_waiter(peer, diskless):
+    """A raw replica that asked for a full sync (the EOF-mark form when
+    diskless) and reads nothing more."""
+    raw = Raw(peer.port)
+    if diskless:
+        raw.send("REPLCONF", "capa", "eof", "capa", "psync2")
+        assert raw.line() == b"+OK"
+    raw.send("PSYNC", "?", "-1")
+    return raw
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+@pytest.mark.parametrize("diskless", ["no", "yes"])
+def test_snapshot_no_replica_waits_for_is_stopped(cluster, kind, diskless):
+    """A full sync's snapshot stops once the last replica waiting for it
+    goes (as Redis kills its child), so it takes no more time and the next
+    full sync starts at once; stopped is not failed. One made to a file is
+    kept when save points are set: the file is worth having. Redis's
+    integration/replication "Kill rdb child process if its dumping RDB is
+    not useful"."""
+    (p,) = start(cluster, (kind,))
+    p.c.execute_command("DEBUG", "POPULATE", "100000", "key", "100")
+    p.c.config_set("repl-diskless-sync", diskless)
+    p.c.config_set("repl-diskless-sync-delay", "0")
+    p.c.config_set("rdb-key-save-delay", "100")  # 10 s in all
+    saving = lambda: p.info("persistence")["rdb_bgsave_in_progress"] == "1"  # noqa: E731
+    first, second = full_sync_waiter(p, diskless == "yes"), full_sync_waiter(p, diskless == "yes")
+    try:
+        wait_until(lambda: saving() and p.repl()["connected_slaves"] == "2", "the snapshot for two replicas")
+        first.close()
+        stays(saving, "the snapshot goes on while a replica waits for it", seconds=0.3)
+        second.close()
+        wait_until(lambda: not saving(), "the snapshot to stop", timeout=5)
+        assert p.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    finally:
+        first.close()
+        second.close()
+    if diskless == "no":
+        p.c.config_set("save", "900 1")
+        first, second = full_sync_waiter(p, False), full_sync_waiter(p, False)
+        try:
+            wait_until(lambda: saving() and p.repl()["connected_slaves"] == "2", "the snapshot for two replicas")
+        finally:
+            first.close()
+            second.close()
+        wait_until(lambda: p.repl()["connected_slaves"] == "0", "the replicas gone")
+        stays(saving, "a snapshot with save points set goes on", seconds=0.5)
+        p.c.flushall()  # (stops it)
+        p.c.config_set("save", "")
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
 def test_psync_with_a_wrong_offset_is_refused(cluster, kind):
     """PSYNC whose offset is not an integer gets Redis's integer error and
     the connection does not become a replica (Keel answered a FULLRESYNC).
@@ -1084,11 +1201,15 @@ def test_psync_with_a_wrong_offset_is_refused(cluster, kind):
 
 
 @pytest.mark.parametrize("kind", ["keel", "redis"])
-@pytest.mark.parametrize("command,name", [(("PING",), "ping"), (("XINFO", "HELP"), "xinfo|help")])
+@pytest.mark.parametrize("command,name", [(("PING",), "ping"), (("XINFO", "HELP"), "xinfo|help"),
+                                          (("GET", "foo"), "get")])
 def test_replica_that_sends_a_replying_command_is_dropped(cluster, kind, command, name):
     """A connection that became a replica (SYNC) and then sends a command
     that replies is dropped with Redis's log line: the reply would land
-    among the stream's bytes. It gets its snapshot and no reply. Redis's
+    among the stream's bytes. It gets its snapshot and no reply. A command
+    that reads or writes keys is refused first ("Replica can't interact
+    with the keyspace": replicas are exempt from CLIENT PAUSE), an error
+    to a replica, which the log calls critical. Redis's
     integration/replication "replica do not write the reply to the
     replication link"."""
     (p,) = start(cluster, (kind,))
@@ -1112,6 +1233,12 @@ def test_replica_that_sends_a_replying_command_is_dropped(cluster, kind, command
     wait_until(lambda: "Replica generated a reply to command '%s', disconnecting it: " % name in p.node.log_text(),
                "the log line", peers=(p,))
     assert p.repl()["connected_slaves"] == "0"
+    refused = ("== CRITICAL == This master is sending an error to its replica: 'Replica can't interact with the "
+               "keyspace' after processing the command 'get'")
+    assert (refused in p.node.log_text()) == (name == "get")
+    if name == "get":
+        assert "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0" in p.c.execute_command(
+            "INFO", "commandstats")
 
 
 def test_replicaof_unreachable_primary(cluster):

@@ -909,6 +909,25 @@ def test_watchdog_logs_the_stack_of_a_blocked_main_thread(tmp_path):
         proc.wait()
 
 
+def test_watchdog_reports_a_busy_script_that_serves_events(tmp_path):
+    """A script past busy-reply-threshold serves events (other clients get
+    -BUSY) from deep inside the script, and the cron with them; the server
+    is held all the same, so the watchdog still reports it, as in Redis
+    (only the event loop's own turns re-arm it)."""
+    proc, c, log = start_logged(tmp_path)
+    try:
+        c.config_set("busy-reply-threshold", 50)
+        c.config_set("watchdog-period", 200)
+        spin = "local t = redis.call('TIME') local e = t[1] * 1e6 + t[2] + 1e6 " \
+               "while true do t = redis.call('TIME') if t[1] * 1e6 + t[2] > e then break end end return 1"
+        assert c.eval(spin, 0) == 1
+        assert c.ping()
+        assert log.read_text(errors="replace").count("--- WATCHDOG TIMER EXPIRED ---") >= 1
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_debug_mallctl(keel):
     """DEBUG MALLCTL / MALLCTL-STR read and set jemalloc's controls, as
     Redis's defrag tests use them; without jemalloc (sanitizer builds)
