@@ -210,6 +210,13 @@ void alloc_stats(size_t *allocated, size_t *active, size_t *resident)
 #endif
 }
 
+void alloc_thread_cache_flush(void)
+{
+#ifdef KEEL_JEMALLOC
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+#endif
+}
+
 #ifdef KEEL_JEMALLOC
 /* One try of an integer control at one width; EINVAL when the width is
  * not the control's. */

@@ -30,6 +30,9 @@ const char *alloc_name(void);
 /* Allocator-reported totals (jemalloc stats.allocated / active / resident);
  * 0 when the allocator offers none. */
 void alloc_stats(size_t *allocated, size_t *active, size_t *resident);
+/* Gives the blocks the calling thread's cache holds back to the
+ * allocator (jemalloc's thread.tcache.flush; nothing elsewhere). */
+void alloc_thread_cache_flush(void);
 /* jemalloc's control names (DEBUG MALLCTL / MALLCTL-STR). An integer one
  * is read into *old, set to *val if val is given (its width, 8, 4 or 1
  * bytes, is jemalloc's to know); *write_only is set when it can only be

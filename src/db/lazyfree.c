@@ -60,8 +60,21 @@ static size_t free_job(job *j)
 static void *work(void *arg)
 {
     (void)arg;
+    int freed_since_flush = 0;
     pthread_mutex_lock(&lock);
     for (;;) {
+        if (!head && freed_since_flush) {
+            /* Idle from here: the blocks this thread freed and keeps in
+             * its cache go back to their pages, which can then empty (an
+             * idle thread's cache is never trimmed, and would hold one
+             * block per page of what it freed: fragmentation no
+             * defragmentation can move). */
+            pthread_mutex_unlock(&lock);
+            alloc_thread_cache_flush();
+            freed_since_flush = 0;
+            pthread_mutex_lock(&lock);
+            continue;
+        }
         while (!head && running) {
             pthread_cond_wait(&cond, &lock);
         }
@@ -75,6 +88,7 @@ static void *work(void *arg)
         }
         pthread_mutex_unlock(&lock);
         size_t n = free_job(j);
+        freed_since_flush = 1;
         pthread_mutex_lock(&lock);
         pending--;
         freed += n;

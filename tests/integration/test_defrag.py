@@ -523,3 +523,22 @@ def test_activedefrag_in_the_config_file(keel, tmp_path):
         rc, log = start_expect_failure(SERVER, str(tmp_path), "--activedefrag", "yes")
         assert rc != 0
         assert "Active defragmentation cannot be enabled" in log
+
+
+def test_blocks_freed_off_the_main_thread_go_back_to_their_pages(keel):
+    """The lazy-free thread gives back the blocks its cache keeps once it
+    has nothing left to free: an idle thread's cache is never trimmed, and
+    would keep one block in many a page of what it freed, pages no
+    defragmentation can empty (Redis 7.0 keeps them: 4.5 MB wasted here;
+    Keel before, 3.4 MB). What Redis's memefficiency unit tripped over
+    after its first test's flush."""
+    s = keel("--save", "")
+    c = s.client()
+    if not jemalloc(c):
+        pytest.skip("needs jemalloc (the release build)")
+    c.execute_command("DEBUG", "POPULATE", "300000", "a", "150")
+    c.execute_command("DEBUG", "POPULATE", "100000", "b", "300")
+    c.flushall(asynchronous=True)
+    wait_until(lambda: c.info("memory")["lazyfree_pending_objects"] == 0, "the flush to end")
+    wait_until(lambda: c.info("memory")["allocator_frag_bytes"] < 1500000, "the pages freed", 3)
+    c.close()
