@@ -337,7 +337,7 @@ static int api_replicate(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
         return KM_ERR;
     }
     /* "A": not to the AOF, "R": not to replicas (km_build_argv's bits). */
-    int targets = (flags & (1 << ('A' & 31)) ? 0 : PROPAGATE_AOF) | (flags & (1 << ('R' & 31)) ? 0 : PROPAGATE_REPL);
+    int targets = (flags & km_call_flag('A') ? 0 : PROPAGATE_AOF) | (flags & km_call_flag('R') ? 0 : PROPAGATE_REPL);
     int dbid = ctx->c ? ctx->c->db->id : 0;
     int top = server.propagate_depth == 0;
     if (top) {

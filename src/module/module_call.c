@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "acl/acl.h"
 #include "base/alloc.h"
 #include "base/util.h"
 #include "module/module_int.h"
+#include "repl/repl.h"
+#include "server/persistence.h"
 
 struct km_call_reply {
     int type;
@@ -22,10 +25,18 @@ struct km_call_reply {
     km_call_reply *elems; /* arrays, sets, maps (2 per pair) */
     size_t n;
     km_ctx *ctx;
+    int resp3; /* the call asked for RESP3 (its client spoke it) */
     str owned; /* the root's copy of the whole reply */
 };
 
 /* ---- arguments ---- */
+
+int km_call_flag(char ch)
+{
+    static const char letters[] = "!AR30CSWMEKDX";
+    const char *p = ch ? strchr(letters, ch) : NULL;
+    return p ? 1 << (p - letters) : 0;
+}
 
 /* argv for cmdname from fmt's arguments; letters that are not arguments
  * (! A R 3 0 C S W M E ...) are collected in *flags as themselves. */
@@ -72,9 +83,8 @@ int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap,
             n = (int)nmany;
             break;
         default:
-            if (flagbits && (*f == '!' || *f == 'A' || *f == 'R' || *f == '3' || *f == '0' || *f == 'C' || *f == 'S' ||
-                             *f == 'W' || *f == 'M' || *f == 'E' || *f == 'K' || *f == 'D' || *f == 'X')) {
-                *flagbits |= 1 << (*f & 31);
+            if (flagbits && km_call_flag(*f)) {
+                *flagbits |= km_call_flag(*f);
                 continue;
             }
             km_free_argv(argv, owned, argc);
@@ -110,7 +120,7 @@ void km_free_argv(sv *argv, str *owned, int argc)
     alloc_free(argv);
 }
 
-#define FLAG(ch) (1 << ((ch)&31))
+#define FLAG(ch) km_call_flag(ch)
 
 /* ---- the reply tree ---- */
 
@@ -226,28 +236,30 @@ void km_call_reply_free(km_call_reply *r)
     alloc_free(r);
 }
 
-int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len)
+int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, int *resp3)
 {
     if (!r) {
         return -1;
     }
     *p = r->proto;
     *len = r->protolen;
+    *resp3 = r->resp3;
     return 0;
 }
 
 /* Every element answers for the root's context (strings made from them
- * join its automatic memory). */
-static void set_ctx(km_call_reply *r, km_ctx *ctx)
+ * join its automatic memory) and was written in the root's protocol. */
+static void set_ctx(km_call_reply *r, km_ctx *ctx, int resp3)
 {
     r->ctx = ctx;
+    r->resp3 = resp3;
     size_t items = r->type == KM_REPLY_MAP || r->type == KM_REPLY_ATTRIBUTE ? r->n * 2 : r->n;
     for (size_t i = 0; r->elems && i < items; i++) {
-        set_ctx(&r->elems[i], ctx);
+        set_ctx(&r->elems[i], ctx, resp3);
     }
 }
 
-static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len)
+static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len, int resp3)
 {
     km_call_reply *r = alloc_zero(sizeof(*r));
     r->owned = str_new(p, len);
@@ -258,7 +270,7 @@ static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len)
         r->n = 0;
         r->type = KM_REPLY_UNKNOWN;
     }
-    set_ctx(r, ctx);
+    set_ctx(r, ctx, resp3);
     km_auto_add(ctx, KAUTO_REPLY, r);
     return r;
 }
@@ -268,7 +280,7 @@ static km_call_reply *error_reply(km_ctx *ctx, const char *msg)
     str s = str_new("-", 1);
     s = str_append_cstr(s, msg);
     s = str_append(s, "\r\n", 2);
-    km_call_reply *r = reply_from(ctx, s, str_len(s));
+    km_call_reply *r = reply_from(ctx, s, str_len(s), 0);
     str_free(s);
     return r;
 }
@@ -298,17 +310,52 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     int errors_as_replies = (flags & FLAG('E')) != 0;
     command *cmd = cmd_lookup(argv[0].ptr, argv[0].len);
     command *run = cmd ? cmd_resolve(cmd, argv, argc) : NULL;
+    /* The errors (with E) are the ones a client would get, as Redis 7. */
+    char why[256];
     if (!cmd || !run) {
         errno = ENOENT;
         if (errors_as_replies) {
-            reply = error_reply(ctx, "ERR Unknown Redis command");
+            str e = command_unknown_error(argv, argc, cmd != NULL && argc > 1);
+            reply = error_reply(ctx, e);
+            str_free(e);
         }
         goto done;
     }
     if ((run->arity > 0 && run->arity != argc) || argc < -run->arity) {
         errno = EINVAL;
         if (errors_as_replies) {
-            reply = error_reply(ctx, "ERR Wrong number of args calling Redis command from module");
+            snprintf(why, sizeof(why), "ERR wrong number of arguments for '%s' command", run->name);
+            reply = error_reply(ctx, why);
+        }
+        goto done;
+    }
+    /* S: as a script would run it: no command scripts may not run, and no
+     * write the server refuses for its persistence or its replicas. */
+    if ((flags & FLAG('S')) && (run->flags & CMD_NOSCRIPT)) {
+        errno = EINVAL;
+        if (errors_as_replies) {
+            snprintf(why, sizeof(why), "ERR command '%s' is not allowed on script mode", run->name);
+            reply = error_reply(ctx, why);
+        }
+        goto done;
+    }
+    if ((flags & FLAG('S')) && (run->flags & CMD_WRITE)) {
+        const char *e = repl_refuses_writes();
+        e = e ? e : persistence_refuses_writes();
+        if (e) {
+            errno = ESPIPE;
+            if (errors_as_replies) {
+                reply = error_reply(ctx, e);
+            }
+            goto done;
+        }
+    }
+    /* M: deny-oom commands are refused over maxmemory (judged as it is,
+     * not evicting from inside a module's command). */
+    if ((flags & FLAG('M')) && (run->flags & CMD_DENYOOM) && server_memory_exceeded()) {
+        errno = ENOSPC;
+        if (errors_as_replies) {
+            reply = error_reply(ctx, OOM_ERROR);
         }
         goto done;
     }
@@ -330,7 +377,8 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     if ((flags & FLAG('W')) && (run->flags & CMD_WRITE)) {
         errno = ENOSPC;
         if (errors_as_replies) {
-            reply = error_reply(ctx, "ERR Write command called while not allowed");
+            snprintf(why, sizeof(why), "ERR Write command '%s' was called while write is not allowed.", run->name);
+            reply = error_reply(ctx, why);
         }
         goto done;
     }
@@ -371,7 +419,7 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     if (!replicate) {
         propagate_suspend(was);
     }
-    reply = reply_from(ctx, f->out.data, f->out.len);
+    reply = reply_from(ctx, f->out.data, f->out.len, f->resp == 3);
     f->out.len = f->out.sent = 0;
     depth--;
 done:

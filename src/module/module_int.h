@@ -179,8 +179,13 @@ void km_string_release(km_ctx *ctx, km_string *s);
  * arguments; letters that are flags, not arguments, go into *flags (bit
  * `letter & 31`) when flags is not NULL, else they are an error (-1). */
 int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap, sv **argv, str **owned, int *flags);
+/* A format flag letter's bit in km_build_argv's *flags (one each for
+ * "!AR30CSWMEKDX"), 0 for a letter that is not a flag. */
+int km_call_flag(char ch);
 void km_free_argv(sv *argv, str *owned, int argc);
-int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len);
+/* A call reply's bytes, and whether they are RESP3 (the call's client
+ * spoke it); -1 for no reply. */
+int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, int *resp3);
 int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step);
 int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first, int last,
                          int step);

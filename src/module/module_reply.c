@@ -232,7 +232,11 @@ static int api_reply_with_call_reply(km_ctx *ctx, km_call_reply *reply)
     rbuf *r = out(ctx);
     const char *p;
     size_t len;
-    if (r && km_call_reply_proto_of(reply, &p, &len) == 0) {
+    int resp3;
+    if (r && km_call_reply_proto_of(reply, &p, &len, &resp3) == 0) {
+        if (resp3 && ctx->c->resp == 2) {
+            return KM_ERR; /* a RESP2 client cannot read it (Redis refuses too) */
+        }
         if (len > 0 && p[0] == '-') {
             /* An error passed on: already counted where it arose. */
             char *msg = alloc_strndup(p + 1, len >= 3 ? len - 3 : 0);

@@ -67,17 +67,36 @@ void command_refuse(client *c, command *cmd, const char *err)
     cmd->st.rejected_calls++;
 }
 
-static void reply_unknown(client *c)
+str command_unknown_error(const sv *argv, int argc, int subcommand)
 {
+    if (subcommand) {
+        str e = str_printf(str_empty(64), "ERR unknown subcommand '%.*s'. Try ",
+                           (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].ptr);
+        size_t n = argv[0].len < 63 ? argv[0].len : 63;
+        for (size_t i = 0; i < n; i++) {
+            char ch = argv[0].ptr[i];
+            char up = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+            e = str_append(e, &up, 1);
+        }
+        return str_append_cstr(e, " HELP.");
+    }
     /* As Redis: the quoted arguments together show at most ~128 bytes. */
     str args = str_empty(128);
-    for (int i = 1; i < c->argc && str_len(args) < 128; i++) {
+    for (int i = 1; i < argc && str_len(args) < 128; i++) {
         size_t room = 128 - str_len(args);
-        args = str_printf(args, "'%.*s' ", (int)(c->argv[i].len < room ? c->argv[i].len : room), c->argv[i].ptr);
+        args = str_printf(args, "'%.*s' ", (int)(argv[i].len < room ? argv[i].len : room), argv[i].ptr);
     }
-    reply_errf(c, "ERR unknown command '%.*s', with args beginning with: %s",
-               (int)(c->argv[0].len < 128 ? c->argv[0].len : 128), c->argv[0].ptr, args);
+    str e = str_printf(str_empty(64), "ERR unknown command '%.*s', with args beginning with: %s",
+                       (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr, args);
     str_free(args);
+    return e;
+}
+
+static void reply_unknown(client *c)
+{
+    str e = command_unknown_error(c->argv, c->argc, 0);
+    reply_err(c, e);
+    str_free(e);
 }
 
 void reply_help(client *c, const char *const *lines)
@@ -119,10 +138,9 @@ static void container_upper(client *c, char name[64])
 
 void reply_subcommand_unknown(client *c)
 {
-    char name[64];
-    container_upper(c, name);
-    reply_errf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)(c->argv[1].len < 128 ? c->argv[1].len : 128),
-               c->argv[1].ptr, name);
+    str e = command_unknown_error(c->argv, c->argc, 1);
+    reply_err(c, e);
+    str_free(e);
 }
 
 void reply_subcommand_syntax_error(client *c)

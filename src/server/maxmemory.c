@@ -81,6 +81,11 @@ int server_over_memory(void)
     return server_evict();
 }
 
+int server_memory_exceeded(void)
+{
+    return server.cfg.maxmemory > 0 && counted_memory() > (size_t)server.cfg.maxmemory;
+}
+
 int server_refuses_for_memory(uint32_t cmd_flags)
 {
     /* Every command evicts first, as in Redis: what it reads, and the

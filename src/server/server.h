@@ -456,6 +456,10 @@ void reply_sv(client *c, sv v);
 /* Container commands (CLIENT, CONFIG, ...): "ERR unknown subcommand 'x'.
  * Try CLIENT HELP." for argv[1]. */
 void reply_subcommand_unknown(client *c);
+/* Redis's error for a command the table lacks ("ERR unknown command 'x',
+ * with args beginning with: ...") or, with subcommand, a container's
+ * subcommand it lacks (argv[1]); the caller frees it. */
+str command_unknown_error(const sv *argv, int argc, int subcommand);
 /* A container's HELP: each line of a NULL-terminated list as a status. */
 void reply_help(client *c, const char *const *lines);
 /* Which of names argv[1] is, for a container's handler. The subcommand's
@@ -858,6 +862,8 @@ int server_over_memory(void);
 /* The maxmemory gate of dispatch: a command with these flags is denyoom
  * while over the limit after evicting. */
 int server_refuses_for_memory(uint32_t cmd_flags);
+/* Over maxmemory right now (nothing evicted to find out). */
+int server_memory_exceeded(void);
 /* What maxmemory does not count (INFO mem_not_counted_for_evict). */
 size_t server_memory_not_counted(void);
 /* Where the memory that is not the dataset goes, as INFO memory and

@@ -256,7 +256,7 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 79 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
+    assert len(names) == 80 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
         b"tm.kdel", b"tm.kexpire", b"tm.keynum", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype",
         b"tm.kupper"]
@@ -624,6 +624,50 @@ def test_call_format_letters(c):
     assert x(c, "tm.callargs", "GET", "123") is None  # "l"
     x(c, "SET", "123", "num")
     assert x(c, "tm.callargs", "GET", "123") == b"num"
+
+
+def test_call_flags_and_their_errors(msrv, mref):
+    """Call's flags ("E" errors as replies, "S" script mode, "W" no writes,
+    "M" deny-oom over maxmemory, "3" RESP3) give the errors a client
+    would get, in Redis 7.0's words; each flag letter is its own ("S" was
+    taken for "3", "A" for "!"). A RESP3 reply cannot be forwarded to a
+    RESP2 client (ReplyWithCallReply refuses, as Redis). Redis's
+    tests/modules/basics.c asks the same."""
+    for srv in (msrv, mref):
+        c = RespConn(srv)
+        try:
+            assert c.call("FLUSHALL") == "OK"
+            assert err_text(x(c, "tm.callwith", "E", "nosuch")) == (
+                "ERR unknown command 'nosuch', with args beginning with: ")
+            assert err_text(x(c, "tm.callwith", "E", "nosuch", "a", "b")) == (
+                "ERR unknown command 'nosuch', with args beginning with: 'a' 'b' ")
+            assert err_text(x(c, "tm.callwith", "E", "CONFIG", "nosuch")) == (
+                "ERR unknown subcommand 'nosuch'. Try CONFIG HELP.")
+            assert err_text(x(c, "tm.callwith", "E", "SET", "x")) == "ERR wrong number of arguments for 'set' command"
+            assert err_text(x(c, "tm.callwith", "SE", "SHUTDOWN")) == (
+                "ERR command 'shutdown' is not allowed on script mode")
+            assert err_text(x(c, "tm.callwith", "WE", "SET", "x", "1")) == (
+                "ERR Write command 'set' was called while write is not allowed.")
+            assert err_text(x(c, "tm.callwith", "W", "SET", "x", "1")) == "ERR Call failed: ENOSPC"
+            assert x(c, "tm.callwith", "S", "SET", "x", "1") == "OK"  # "S" is not RESP3
+            assert x(c, "tm.callwith", "A", "GET", "x") == b"1"  # "A" does not replicate the call
+            assert x(c, "tm.callwith", "WE", "GET", "x") == b"1"
+            c.call("HSET", "h", "f", "v")
+            assert err_text(x(c, "tm.callwith", "3", "HGETALL", "h")) == "ERR not forwarded"
+            assert x(c, "tm.callwith", "", "HGETALL", "h") == [b"f", b"v"]
+            c.call("CONFIG", "SET", "maxmemory", "1")
+            try:
+                assert err_text(x(c, "tm.callwith", "ME", "SET", "y", "1")) == (
+                    "OOM command not allowed when used memory > 'maxmemory'.")
+                assert x(c, "tm.callwith", "ME", "GET", "x") == b"1"
+            finally:
+                c.call("CONFIG", "SET", "maxmemory", "0")
+            assert x(c, "EXISTS", "y") == 0
+        finally:
+            c.close()
+    conn = typed(msrv, 3)
+    assert tplain(conn.call("tm.callwith", "3", "HGETALL", "h")) == Typed("map", [(b"f", b"v")])
+    conn.close()
 
 
 # ---------------------------------------------------------------- the module data type

@@ -1017,6 +1017,34 @@ static int cmd_callrepl(km_ctx *ctx, km_string **argv, int argc)
     return call_and_forward(ctx, argv, argc, "!v");
 }
 
+/* tm.callwith flags cmd args...: Call with the format flags given ("E",
+ * "3", "SW"...) then "v"; the reply forwarded, or "ERR not forwarded"
+ * when ReplyWithCallReply refuses it (RESP3 to a RESP2 client). */
+static int cmd_callwith(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_AutoMemory(ctx);
+    char fmt[32];
+    size_t flen;
+    const char *flags = RedisModule_StringPtrLen(argv[1], &flen);
+    if (flen > sizeof(fmt) - 2)
+        return RedisModule_ReplyWithError(ctx, "ERR too many flags");
+    memcpy(fmt, flags, flen);
+    memcpy(fmt + flen, "v", 2);
+    char *cmd = arg_dup(argv[2]);
+    errno = 0;
+    km_call_reply *reply = RedisModule_Call(ctx, cmd, fmt, argv + 3, (size_t)(argc - 3));
+    RedisModule_Free(cmd);
+    if (!reply)
+        return reply_call_failure(ctx);
+    /* (Redis 7.0 learns the reply is RESP3 only once it is read) */
+    (void)RedisModule_CallReplyType(reply);
+    if (RedisModule_ReplyWithCallReply(ctx, reply) != KM_OK)
+        RedisModule_ReplyWithError(ctx, "ERR not forwarded");
+    return KM_OK;
+}
+
 /* tm.callargs cmd args...: Call with the arguments passed one by one in
  * every format letter that fits: "s" for the strings, "l" for those that
  * are integers, "c" for the first, "b" for the last. */
@@ -4989,6 +5017,7 @@ static const struct {
     {"tm.zscore", cmd_zscore, "readonly fast", 1, 1, 1},
     {"tm.call", cmd_call, "", 0, 0, 0},
     {"tm.callrepl", cmd_callrepl, "", 0, 0, 0},
+    {"tm.callwith", cmd_callwith, "", 0, 0, 0},
     {"tm.callargs", cmd_callargs, "", 0, 0, 0},
     {"tm.callinfo", cmd_callinfo, "", 0, 0, 0},
     {"tm.tadd", cmd_tadd, "write deny-oom", 1, 1, 1},
