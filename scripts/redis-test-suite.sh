@@ -6,6 +6,9 @@
 # name `sentinel` runs Redis's Sentinel suite instead (Debian's
 # redis-sentinel watching keel-server instances, about five minutes). Results go
 # to build/redis-suite/<unit>.log and a summary to build/redis-suite/summary.
+# The unit name `moduleapi` builds Redis's test modules (tests/modules, a
+# test peer compiled from the same source package, never part of Keel) and
+# runs each unit/moduleapi/* test that Redis's runtest-moduleapi runs.
 # A developer's tool, not part of `make test`: where Keel answers as Redis
 # 7.2+ on purpose (listpack encodings, shortest doubles, XINFO's IDMP
 # fields) Redis 7.0's tests disagree: those tests are listed, with the
@@ -34,6 +37,16 @@ ln -sf "${REDIS_SUITE_SERVER:-$root/keel-server}" "$src/src/redis-server"
 for tool in redis-cli redis-benchmark redis-check-aof redis-check-rdb redis-sentinel; do
     ln -sf "/usr/bin/$tool" "$src/src/$tool"
 done
+units=""
+for unit in "$@"; do
+    if [ "$unit" = moduleapi ]; then
+        make -C "$src/tests/modules" >/dev/null
+        units="$units $(grep -o -- '--single unit/moduleapi/[a-z_]*' "$src/runtest-moduleapi" | cut -d' ' -f2)"
+    else
+        units="$units $unit"
+    fi
+done
+set -- $units
 if [ $# -eq 0 ]; then
     # (Not the cluster units: their servers need cluster-enabled yes,
     # which Keel refuses, so each would wait out its timeout.)
