@@ -71,6 +71,16 @@ void *alloc_mem(size_t n)
     return p;
 }
 
+void *alloc_try(size_t n)
+{
+    size_t want = n ? n : 1;
+    void *p = malloc(want);
+    if (p) {
+        account_add(BLOCK_SIZE(p, want));
+    }
+    return p;
+}
+
 void *alloc_zero(size_t n)
 {
     maybe_inject_fault(n);

@@ -9,6 +9,9 @@
 
 void *alloc_mem(size_t n);
 void *alloc_zero(size_t n);
+/* As alloc_mem, but NULL when the memory cannot be had instead of the
+ * out-of-memory abort (modules' TryAlloc). */
+void *alloc_try(size_t n);
 void *alloc_resize(void *p, size_t n);
 void alloc_free(void *p);
 /* The same, for a caller that knows the size it asked for (Lua's

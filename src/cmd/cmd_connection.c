@@ -126,6 +126,15 @@ static void set_name(client *c, sv name)
     c->name = name.len ? str_new(name.ptr, name.len) : NULL;
 }
 
+int client_name_set(client *c, sv name)
+{
+    if (!valid_name(name)) {
+        return -1;
+    }
+    set_name(c, name);
+    return 0;
+}
+
 void cmd_hello(client *c)
 {
     long long ver = 0;

@@ -61,6 +61,7 @@ enum {
 #define KM_HASH_XX (1 << 1)
 #define KM_HASH_CFIELDS (1 << 2)
 #define KM_HASH_EXISTS (1 << 3)
+#define KM_HASH_COUNT_ALL (1 << 4)
 #define KM_HASH_DELETE ((void *)(intptr_t)1)
 
 /* ZsetAdd flags (in and out). */

@@ -1,6 +1,7 @@
 /* module_api: contexts, automatic memory, the look-up of API functions by
  * name, and the API's general functions (allocation, logging, time,
  * context flags, replication, the cluster questions). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include "base/util.h"
 #include "module/module_int.h"
 #include "persist/snapshot.h"
+#include "pubsub/pubsub.h"
 #include "repl/repl.h"
 #include "server/child.h"
+#include "server/latency.h"
 #include "server/persistence.h"
 
 /* ---- contexts ---- */
@@ -276,10 +279,126 @@ static int api_get_context_flags(km_ctx *ctx)
     if (server.loading) {
         f |= KM_CTX_FLAGS_LOADING;
     }
+    if (server.cfg.maxmemory > 0) {
+        size_t used = alloc_used() - server_memory_not_counted();
+        if (used > (size_t)server.cfg.maxmemory) {
+            f |= KM_CTX_FLAGS_OOM;
+        }
+        if ((double)used > 0.75 * (double)server.cfg.maxmemory) {
+            f |= KM_CTX_FLAGS_OOM_WARNING;
+        }
+    }
+
     if (child_running() != CHILD_NONE || snapshot_running()) { /* a forkless BGSAVE stands for Redis's child */
         f |= KM_CTX_FLAGS_ACTIVE_CHILD;
     }
     return f;
+}
+
+/* The flags GetContextFlags can set (Redis's GetContextFlagsAll answers
+ * which ones the server knows). */
+static int api_get_context_flags_all(void)
+{
+    return KM_CTX_FLAGS_LUA | KM_CTX_FLAGS_MULTI | KM_CTX_FLAGS_MASTER | KM_CTX_FLAGS_SLAVE | KM_CTX_FLAGS_READONLY |
+           KM_CTX_FLAGS_CLUSTER | KM_CTX_FLAGS_AOF | KM_CTX_FLAGS_RDB | KM_CTX_FLAGS_MAXMEMORY | KM_CTX_FLAGS_EVICT |
+           KM_CTX_FLAGS_OOM | KM_CTX_FLAGS_OOM_WARNING | KM_CTX_FLAGS_REPLICATED | KM_CTX_FLAGS_LOADING |
+           KM_CTX_FLAGS_ACTIVE_CHILD | KM_CTX_FLAGS_DENY_BLOCKING | KM_CTX_FLAGS_RESP3;
+}
+
+/* ---- the keyspace and the server at large ---- */
+
+static unsigned long long api_db_size(km_ctx *ctx)
+{
+    return ctx->c ? (unsigned long long)db_size(ctx->c->db) : 0;
+}
+
+static km_string *api_random_key(km_ctx *ctx)
+{
+    kobj *o = ctx->c ? db_random_key(ctx->c->db) : NULL;
+    if (!o) {
+        return NULL;
+    }
+    sv k = kobj_key(o);
+    return km_string_new(ctx, k.ptr, k.len);
+}
+
+static const char *api_get_current_command_name(km_ctx *ctx)
+{
+    return ctx && ctx->c && ctx->c->cmd ? ctx->c->cmd->name : NULL;
+}
+
+static int api_signal_modified_key(km_ctx *ctx, km_string *key)
+{
+    if (ctx->c) {
+        server_key_written(ctx->c->db, (sv){key->s, str_len(key->s)}, ctx->c);
+    }
+    return KM_OK;
+}
+
+static int api_publish_message(km_ctx *ctx, km_string *channel, km_string *message)
+{
+    (void)ctx;
+    return (int)pubsub_publish((sv){channel->s, str_len(channel->s)}, (sv){message->s, str_len(message->s)}, 0);
+}
+
+static int api_publish_message_shard(km_ctx *ctx, km_string *channel, km_string *message)
+{
+    (void)ctx;
+    return (int)pubsub_publish((sv){channel->s, str_len(channel->s)}, (sv){message->s, str_len(message->s)}, 1);
+}
+
+static int api_set_client_name_by_id(uint64_t id, km_string *name)
+{
+    client *c = client_by_id(id);
+    if (!name) {
+        errno = EINVAL;
+        return KM_ERR;
+    }
+    if (!c) {
+        errno = ENOENT;
+        return KM_ERR;
+    }
+    if (client_name_set(c, (sv){name->s, str_len(name->s)}) < 0) {
+        errno = EINVAL;
+        return KM_ERR;
+    }
+    return KM_OK;
+}
+
+static float api_get_used_memory_ratio(void)
+{
+    size_t used = alloc_used() - server_memory_not_counted();
+    return server.cfg.maxmemory > 0 ? (float)used / (float)server.cfg.maxmemory : 0;
+}
+
+static void api_latency_add_sample(const char *event, long long latency_ms)
+{
+    latency_add(event, latency_ms); /* (kept only past latency-monitor-threshold) */
+}
+
+/* RedisModule_Assert's failure: the module found the server in a state
+ * it cannot go on from, and the server stops as on its own failed
+ * assertion (the report names the module's file and line). */
+static void api_assert(const char *estr, const char *file, int line)
+{
+    PANIC("=== ASSERTION FAILED (module) === %s:%d '%s' is not true", file, line, estr);
+}
+
+/* ---- memory ---- */
+
+static void *api_try_alloc(size_t n)
+{
+    return alloc_try(n ? n : 1);
+}
+
+static size_t api_malloc_size(void *p)
+{
+    return alloc_usable(p);
+}
+
+static size_t api_malloc_size_string(km_string *s)
+{
+    return alloc_usable(s) + str_mem(s->s);
 }
 
 static void api_auto_memory(km_ctx *ctx)
@@ -425,6 +544,21 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
                                     {"GetSelectedDb", api_get_selected_db},
                                     {"SelectDb", api_select_db},
                                     {"GetContextFlags", api_get_context_flags},
+                                    {"GetContextFlagsAll", api_get_context_flags_all},
+                                    {"DbSize", api_db_size},
+                                    {"RandomKey", api_random_key},
+                                    {"GetCurrentCommandName", api_get_current_command_name},
+                                    {"SignalModifiedKey", api_signal_modified_key},
+                                    {"PublishMessage", api_publish_message},
+                                    {"PublishMessageShard", api_publish_message_shard},
+                                    {"SetClientNameById", api_set_client_name_by_id},
+                                    {"GetUsedMemoryRatio", api_get_used_memory_ratio},
+                                    {"LatencyAddSample", api_latency_add_sample},
+                                    {"TryAlloc", api_try_alloc},
+                                    {"_Assert", api_assert},
+                                    {"MallocSize", api_malloc_size},
+                                    {"MallocUsableSize", api_malloc_size},
+                                    {"MallocSizeString", api_malloc_size_string},
                                     {"AutoMemory", api_auto_memory},
                                     {"IsKeysPositionRequest", api_is_keys_position_request},
                                     {"KeyAtPos", api_key_at_pos},

@@ -4,6 +4,7 @@
  * call looks the key up again. As in Redis, these calls emit no keyspace
  * events (a module does that itself) but do tell WATCH, client tracking
  * and blocked clients that the key changed. Streams are module_stream.c's. */
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -330,12 +331,25 @@ static sv field_of(void *arg, int cfields)
     return (sv){s->s, str_len(s->s)};
 }
 
+/* The fields changed or deleted (COUNT_ALL: inserted too); 0 with errno
+ * set as Redis sets it: EINVAL (no key, unknown flags), ENOTSUP (not a
+ * hash), EBADF (not open for writing), ENOENT (nothing counted). */
 static int api_hash_set(km_key *k, int flags, ...)
 {
-    kobj *o = writable(k) ? find_for_write(k) : NULL;
-    if (!writable(k) || (o && o->type != OBJ_HASH)) {
+    if (!k || (flags & ~(KM_HASH_NX | KM_HASH_XX | KM_HASH_CFIELDS | KM_HASH_COUNT_ALL))) {
+        errno = EINVAL;
         return 0;
     }
+    kobj *o = find(k);
+    if (o && o->type != OBJ_HASH) {
+        errno = ENOTSUP;
+        return 0;
+    }
+    if (!writable(k)) {
+        errno = EBADF;
+        return 0;
+    }
+    o = find_for_write(k);
     int cfields = (flags & KM_HASH_CFIELDS) != 0;
     hash_limits lim = {server.cfg.hash_max_listpack_entries, server.cfg.hash_max_listpack_value};
     hash *h = o ? kobj_ptr(o) : NULL;
@@ -370,10 +384,13 @@ static int api_hash_set(km_key *k, int flags, ...)
         }
         int added;
         h = hash_set(h, f, (sv){val->s, str_len(val->s)}, 0, &lim, &added);
-        count += exists ? 1 : 0;
+        count += exists || (flags & KM_HASH_COUNT_ALL) ? 1 : 0;
         any = 1;
     }
     va_end(ap);
+    if (count == 0) {
+        errno = ENOENT;
+    }
     if (o) {
         kobj_set_ptr(o, h);
         if (hash_len(h) == 0) {

@@ -52,6 +52,28 @@ static km_string *api_create_string_from_double(km_ctx *ctx, double v)
     return km_string_new(ctx, buf, (size_t)n);
 }
 
+static km_string *api_create_string_from_ulong_long(km_ctx *ctx, unsigned long long v)
+{
+    char buf[32];
+    int n = util_ull2str(buf, v);
+    return km_string_new(ctx, buf, (size_t)n);
+}
+
+/* As INCRBYFLOAT writes it (humanfriendly), or %.17Lg; "inf"/"-inf". */
+static km_string *api_create_string_from_long_double(km_ctx *ctx, long double v, int humanfriendly)
+{
+    char buf[5200];
+    int n;
+    if (isinf(v)) {
+        n = snprintf(buf, sizeof(buf), "%s", v > 0 ? "inf" : "-inf");
+    } else if (humanfriendly) {
+        n = util_ld2str(buf, sizeof(buf), v);
+    } else {
+        n = snprintf(buf, sizeof(buf), "%.17Lg", v);
+    }
+    return km_string_new(ctx, buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : 0);
+}
+
 static km_string *api_create_string_from_string(km_ctx *ctx, const km_string *s)
 {
     return km_string_new(ctx, s->s, str_len(s->s));
@@ -152,6 +174,39 @@ static int api_string_to_double(const km_string *s, double *out)
     return KM_OK;
 }
 
+/* A decimal in unsigned long long's range, read as Redis reads it
+ * (strtoull's syntax: leading spaces, a '+', "-0"), except that a
+ * negative number is refused rather than wrapped around. */
+static int api_string_to_ulong_long(const km_string *s, unsigned long long *out)
+{
+    size_t len = s ? str_len(s->s) : 0;
+    long long ll;
+    if (len && util_parse_ll(s->s, len, &ll)) {
+        if (ll < 0) {
+            return KM_ERR;
+        }
+        *out = (unsigned long long)ll;
+        return KM_OK;
+    }
+    if (len == 0 || memchr(s->s, '\0', len)) {
+        return KM_ERR;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s->s, &end, 10);
+    const char *first = s->s + strspn(s->s, " \t\n\v\f\r");
+    if (errno || (size_t)(end - s->s) != len || end == first || (*first == '-' && v != 0)) {
+        return KM_ERR;
+    }
+    *out = v;
+    return KM_OK;
+}
+
+static int api_string_to_long_double(const km_string *s, long double *out)
+{
+    return s && util_parse_long_double(s->s, str_len(s->s), out) ? KM_OK : KM_ERR;
+}
+
 static int api_string_compare(const km_string *a, const km_string *b)
 {
     return sv_cmp((sv){a->s, str_len(a->s)}, (sv){b->s, str_len(b->s)});
@@ -172,6 +227,10 @@ static void api_trim_string_allocation(km_string *s)
 const km_api_entry km_api_string[] = {{"CreateString", api_create_string},
                                       {"CreateStringFromLongLong", api_create_string_from_long_long},
                                       {"CreateStringFromDouble", api_create_string_from_double},
+                                      {"CreateStringFromULongLong", api_create_string_from_ulong_long},
+                                      {"CreateStringFromLongDouble", api_create_string_from_long_double},
+                                      {"StringToULongLong", api_string_to_ulong_long},
+                                      {"StringToLongDouble", api_string_to_long_double},
                                       {"CreateStringFromString", api_create_string_from_string},
                                       {"CreateStringPrintf", api_create_string_printf},
                                       {"FreeString", api_free_string},

@@ -4,7 +4,9 @@
  * type and the module's pointer). Saving and loading go through the
  * type's callbacks and the Save / Load functions here, which write each
  * item after an opcode, in Redis's own layout. */
+#include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -420,6 +422,27 @@ static char *api_load_string_buffer(km_io *io, size_t *len)
     return p;
 }
 
+/* A long double travels as text ("%La"), as Redis writes it: its width
+ * differs between platforms. */
+static void api_save_long_double(km_io *io, long double v)
+{
+    char buf[128];
+    int n = isinf(v) ? snprintf(buf, sizeof(buf), "%s", v > 0 ? "inf" : "-inf") : snprintf(buf, sizeof(buf), "%La", v);
+    api_save_string_buffer(io, buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : 0);
+}
+
+static long double api_load_long_double(km_io *io)
+{
+    size_t len;
+    char *p = api_load_string_buffer(io, &len);
+    long double v = 0;
+    if (!io->error && !util_parse_long_double(p, len, &v)) {
+        v = 0;
+    }
+    alloc_free(p);
+    return v;
+}
+
 static double api_load_double(km_io *io)
 {
     unsigned char b[8];
@@ -605,6 +628,8 @@ const km_api_entry km_api_type[] = {{"CreateDataType", api_create_data_type},
                                     {"SaveStringBuffer", api_save_string_buffer},
                                     {"SaveDouble", api_save_double},
                                     {"SaveFloat", api_save_float},
+                                    {"SaveLongDouble", api_save_long_double},
+                                    {"LoadLongDouble", api_load_long_double},
                                     {"LoadUnsigned", api_load_unsigned},
                                     {"LoadSigned", api_load_signed},
                                     {"LoadString", api_load_string},

@@ -659,6 +659,9 @@ void client_evict_forget(client *c);
 size_t client_evict_closing_bytes(void);
 void client_evict_reaped(void);
 client *client_by_id(uint64_t id);
+/* CLIENT SETNAME's rule and effect (an empty name clears it); -1 for a
+ * name with spaces, newlines or special characters. */
+int client_name_set(client *c, sv name);
 /* Copies argv into owned strings (a command that outlives its query
  * buffer: blocked clients, queued MULTI commands). */
 void client_own_argv(client *c);

@@ -430,6 +430,25 @@ def test_module_type_replace_value(c):
     assert err_text(x(c, "tm.t2", "get", "s")) == WRONGTYPE
 
 
+def test_long_double_saved_and_loaded(c, mref):
+    """SaveLongDouble / LoadLongDouble (a long double as Redis writes it,
+    text in %La form) keep a long double's range and precision through a
+    DUMP / RESTORE and a snapshot, here and in Redis 7.0 alike."""
+    for conn in (c, RespConn(mref)):
+        try:
+            assert conn.call("FLUSHALL") == "OK"
+            for key, text, want in (("a", "0.1", b"0.1"), ("b", "1e4000", b"1e+4000"),
+                                    ("c", "-3.25", b"-3.25"), ("d", "inf", b"inf")):
+                assert x(conn, "tm.t2", "set", key, text, "ld") == "OK"
+                assert x(conn, "RESTORE", key + "2", "0", x(conn, "DUMP", key)) == "OK"
+                assert x(conn, "tm.t2", "get", key + "2") == want, text
+            assert x(conn, "DEBUG", "RELOAD") == "OK"
+            assert x(conn, "tm.t2", "get", "b") == b"1e+4000"
+        finally:
+            if conn is not c:
+                conn.close()
+
+
 def test_io_key_name_context_and_errors(msrv, c):
     x(c, "tm.t2", "log")
     assert x(c, "tm.options") == "OK"  # HANDLE_IO_ERRORS: Redis would stop at a read error otherwise

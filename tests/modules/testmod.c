@@ -340,6 +340,8 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(char *, LoadStringBuffer, (km_io * io, size_t * len))                                                            \
     X(void, SaveDouble, (km_io * io, double value))                                                                    \
     X(double, LoadDouble, (km_io * io))                                                                                \
+    X(void, SaveLongDouble, (km_io * io, long double value))                                                           \
+    X(long double, LoadLongDouble, (km_io * io))                                                                       \
     X(void, SaveFloat, (km_io * io, float value))                                                                      \
     X(float, LoadFloat, (km_io * io))                                                                                  \
     X(void, EmitAOF, (km_io * io, const char *cmd, const char *fmt, ...))                                              \
@@ -446,7 +448,26 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(tm_command *, GetCommand, (km_ctx * ctx, const char *name))                                                      \
     X(int, CreateSubcommand,                                                                                           \
       (tm_command * parent, const char *name, km_cmd_fn fn, const char *flags, int first, int last, int step))         \
-    X(int, SetCommandInfo, (tm_command * command, const tm_cmd_info *info))
+    X(int, SetCommandInfo, (tm_command * command, const tm_cmd_info *info))                                            \
+    X(unsigned long long, DbSize, (km_ctx * ctx))                                                                      \
+    X(km_string *, RandomKey, (km_ctx * ctx))                                                                          \
+    X(const char *, GetCurrentCommandName, (km_ctx * ctx))                                                             \
+    X(int, SignalModifiedKey, (km_ctx * ctx, km_string * keyname))                                                     \
+    X(int, PublishMessage, (km_ctx * ctx, km_string * channel, km_string * message))                                   \
+    X(int, PublishMessageShard, (km_ctx * ctx, km_string * channel, km_string * message))                              \
+    X(int, SetClientNameById, (uint64_t id, km_string * name))                                                         \
+    X(float, GetUsedMemoryRatio, (void))                                                                               \
+    X(void, LatencyAddSample, (const char *event, long long latency))                                                  \
+    X(void *, TryAlloc, (size_t bytes))                                                                                \
+    X(size_t, MallocSize, (void *ptr))                                                                                 \
+    X(size_t, MallocUsableSize, (void *ptr))                                                                           \
+    X(size_t, MallocSizeString, (km_string * str))                                                                     \
+    X(int, GetContextFlagsAll, (void))                                                                                 \
+    X(km_string *, CreateStringFromULongLong, (km_ctx * ctx, unsigned long long ull))                                  \
+    X(km_string *, CreateStringFromLongDouble, (km_ctx * ctx, long double ld, int humanfriendly))                      \
+    X(int, StringToULongLong, (const km_string *str, unsigned long long *ull))                                         \
+    X(int, StringToLongDouble, (const km_string *str, long double *d))                                                 \
+    X(void, _Assert, (const char *estr, const char *file, int line))
 
 #define TM_DECLARE(ret, name, params) static ret(*RedisModule_##name) params;
 TM_API(TM_DECLARE)
@@ -810,6 +831,55 @@ static int cmd_hset(km_ctx *ctx, km_string **argv, int argc)
     RedisModule_CloseKey(key);
     RedisModule_ReplicateVerbatim(ctx);
     return RedisModule_ReplyWithLongLong(ctx, total);
+}
+
+/* tm.hsetflags k flags f v [f v]: one HashSet with the flags ("n" NX,
+ * "x" XX, "a" COUNT_ALL, "r": the key opened for reading only, "?" an
+ * unknown flag bit); its count, or for 0 what errno said. */
+static int cmd_hsetflags(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 5 && argc != 7)
+        return RedisModule_WrongArity(ctx);
+    size_t n;
+    const char *fl = RedisModule_StringPtrLen(argv[2], &n);
+    int flags = 0, mode = KM_WRITE;
+    for (size_t i = 0; i < n; i++) {
+        flags |= fl[i] == 'n'   ? KM_HASH_NX
+                 : fl[i] == 'x' ? KM_HASH_XX
+                 : fl[i] == 'a' ? KM_HASH_COUNT_ALL
+                 : fl[i] == '?' ? (1 << 12)
+                                : 0;
+        mode = fl[i] == 'r' ? KM_READ : mode;
+    }
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], mode);
+    void *v1 = arg_is(argv[4], ":delete:") ? KM_HASH_DELETE : (void *)argv[4];
+    errno = 0;
+    int count;
+    if (argc == 5) {
+        count = RedisModule_HashSet(key, flags, argv[3], v1, NULL);
+    } else {
+        void *v2 = arg_is(argv[6], ":delete:") ? KM_HASH_DELETE : (void *)argv[6];
+        count = RedisModule_HashSet(key, flags, argv[3], v1, argv[5], v2, NULL);
+    }
+    RedisModule_CloseKey(key);
+    if (count == 0) {
+        return RedisModule_ReplyWithError(ctx, errno == ENOENT    ? "ERR ENOENT"
+                                               : errno == ENOTSUP ? "ERR ENOTSUP"
+                                               : errno == EBADF   ? "ERR EBADF"
+                                               : errno == EINVAL  ? "ERR EINVAL"
+                                                                  : "ERR other");
+    }
+    return RedisModule_ReplyWithLongLong(ctx, count);
+}
+
+/* tm.assert 0|1: RedisModule_Assert (the "_Assert" API when false) */
+static int cmd_assert(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (!arg_is(argv[1], "1"))
+        RedisModule__Assert("tm-condition", "testmod.c", 42);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 /* tm.hsetc k f v: HashSet with KM_HASH_CFIELDS (field as a C string) */
@@ -1491,7 +1561,8 @@ static int cmd_threadcount(km_ctx *ctx, km_string **argv, int argc)
 
 #define TM_CTXFLAGS_MASK                                                                                               \
     (KM_CTX_FLAGS_MULTI | KM_CTX_FLAGS_LUA | KM_CTX_FLAGS_MASTER | KM_CTX_FLAGS_SLAVE | KM_CTX_FLAGS_READONLY |        \
-     KM_CTX_FLAGS_AOF | KM_CTX_FLAGS_RDB | KM_CTX_FLAGS_MAXMEMORY | KM_CTX_FLAGS_EVICT | KM_CTX_FLAGS_DENY_BLOCKING)
+     KM_CTX_FLAGS_AOF | KM_CTX_FLAGS_RDB | KM_CTX_FLAGS_MAXMEMORY | KM_CTX_FLAGS_EVICT | KM_CTX_FLAGS_DENY_BLOCKING |  \
+     KM_CTX_FLAGS_OOM | KM_CTX_FLAGS_OOM_WARNING)
 
 /* tm.ctxflags: GetContextFlags() & the mask above, as flag names */
 static int cmd_ctxflags(km_ctx *ctx, km_string **argv, int argc)
@@ -1508,6 +1579,7 @@ static int cmd_ctxflags(km_ctx *ctx, km_string **argv, int argc)
         {KM_CTX_FLAGS_READONLY, "readonly"}, {KM_CTX_FLAGS_AOF, "aof"},
         {KM_CTX_FLAGS_RDB, "rdb"},           {KM_CTX_FLAGS_MAXMEMORY, "maxmemory"},
         {KM_CTX_FLAGS_EVICT, "evict"},       {KM_CTX_FLAGS_DENY_BLOCKING, "deny-blocking"},
+        {KM_CTX_FLAGS_OOM, "oom"},           {KM_CTX_FLAGS_OOM_WARNING, "oom-warning"},
     };
     int flags = RedisModule_GetContextFlags(ctx) & TM_CTXFLAGS_MASK;
     RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
@@ -1557,6 +1629,87 @@ static int cmd_args(km_ctx *ctx, km_string **argv, int argc)
 }
 
 /* tm.missing: the API functions the server did not provide */
+/* tm.misc2 what args...: the API's smaller functions, one per `what`
+ * (dbsize, randomkey, cmdname, signal key, publish/spublish channel msg,
+ * setname id name, memratio, latency event ms, alloc n, strsize s,
+ * flagsall, ull s, ld s human). */
+static int cmd_misc2(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 2)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_AutoMemory(ctx);
+    if (arg_is(argv[1], "dbsize"))
+        return RedisModule_ReplyWithLongLong(ctx, (long long)RedisModule_DbSize(ctx));
+    if (arg_is(argv[1], "randomkey")) {
+        km_string *k = RedisModule_RandomKey(ctx);
+        return k ? RedisModule_ReplyWithString(ctx, k) : RedisModule_ReplyWithNull(ctx);
+    }
+    if (arg_is(argv[1], "cmdname"))
+        return RedisModule_ReplyWithCString(ctx, RedisModule_GetCurrentCommandName(ctx));
+    if (arg_is(argv[1], "flagsall"))
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_GetContextFlagsAll());
+    if (arg_is(argv[1], "memratio"))
+        return RedisModule_ReplyWithDouble(ctx, RedisModule_GetUsedMemoryRatio());
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "signal")) {
+        RedisModule_SignalModifiedKey(ctx, argv[2]);
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "alloc")) {
+        long long n;
+        if (RedisModule_StringToLongLong(argv[2], &n) != KM_OK || n < 1)
+            return RedisModule_ReplyWithError(ctx, "ERR bad size");
+        void *p = RedisModule_TryAlloc((size_t)n);
+        int ok = p && RedisModule_MallocSize(p) >= (size_t)n && RedisModule_MallocUsableSize(p) >= (size_t)n;
+        RedisModule_Free(p);
+        return RedisModule_ReplyWithLongLong(ctx, ok);
+    }
+    if (arg_is(argv[1], "strsize")) {
+        size_t len;
+        RedisModule_StringPtrLen(argv[2], &len);
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_MallocSizeString(argv[2]) > len);
+    }
+    if (arg_is(argv[1], "ull")) {
+        unsigned long long v;
+        if (RedisModule_StringToULongLong(argv[2], &v) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR not an unsigned long long");
+        return RedisModule_ReplyWithString(ctx, RedisModule_CreateStringFromULongLong(ctx, v));
+    }
+    if (argc < 4)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "publish"))
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_PublishMessage(ctx, argv[2], argv[3]));
+    if (arg_is(argv[1], "spublish"))
+        return RedisModule_ReplyWithLongLong(ctx, RedisModule_PublishMessageShard(ctx, argv[2], argv[3]));
+    if (arg_is(argv[1], "setname")) {
+        long long id;
+        if (RedisModule_StringToLongLong(argv[2], &id) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR bad id");
+        errno = 0;
+        if (RedisModule_SetClientNameById((uint64_t)id, argv[3]) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, errno == ENOENT   ? "ERR ENOENT"
+                                                   : errno == EINVAL ? "ERR EINVAL"
+                                                                     : "ERR other");
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "latency")) {
+        long long ms;
+        char *event = arg_dup(argv[2]);
+        if (RedisModule_StringToLongLong(argv[3], &ms) == KM_OK)
+            RedisModule_LatencyAddSample(event, ms);
+        RedisModule_Free(event);
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (arg_is(argv[1], "ld")) {
+        long double v;
+        if (RedisModule_StringToLongDouble(argv[2], &v) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR not a long double");
+        return RedisModule_ReplyWithString(ctx, RedisModule_CreateStringFromLongDouble(ctx, v, arg_is(argv[3], "1")));
+    }
+    return RedisModule_ReplyWithError(ctx, "ERR unknown what");
+}
+
 static int cmd_missing(km_ctx *ctx, km_string **argv, int argc)
 {
     (void)argv;
@@ -4194,11 +4347,13 @@ static int cmd_treplace(km_ctx *ctx, km_string **argv, int argc)
 /* ---- testtype2: a data type whose callbacks read their IO */
 
 /* A string; a "short" value claims two strings in the RDB but saves one,
- * so loading it runs out of data. */
+ * so loading it runs out of data; an "ld" value is a number saved with
+ * SaveLongDouble (marked by a count of 1000) and read back as %.17Lg. */
 typedef struct {
     char *s;
     size_t len;
     int short_save;
+    int as_long_double;
 } tm_t2;
 
 static km_type *tm_type2;
@@ -4230,6 +4385,11 @@ static void t2_rdb_save(km_io *io, void *value)
 {
     tm_t2 *v = value;
     io_note(io, "save");
+    if (v->as_long_double) {
+        RedisModule_SaveUnsigned(io, 1000);
+        RedisModule_SaveLongDouble(io, strtold(v->s, NULL));
+        return;
+    }
     RedisModule_SaveUnsigned(io, v->short_save ? 2 : 1);
     RedisModule_SaveStringBuffer(io, v->s, v->len);
 }
@@ -4241,6 +4401,17 @@ static void *t2_rdb_load(km_io *io, int encver)
     io_note(io, "load");
     uint64_t n = RedisModule_LoadUnsigned(io);
     tm_t2 *v = NULL;
+    if (n == 1000) {
+        long double ld = RedisModule_LoadLongDouble(io);
+        char buf[128];
+        int len = snprintf(buf, sizeof(buf), "%.17Lg", ld);
+        v = RedisModule_Alloc(sizeof(*v));
+        v->s = RedisModule_Strdup(buf);
+        v->len = (size_t)len;
+        v->short_save = 0;
+        v->as_long_double = 1;
+        return v;
+    }
     for (uint64_t i = 0; i < n; i++) {
         size_t len = 0;
         char *p = RedisModule_LoadStringBuffer(io, &len);
@@ -4264,6 +4435,7 @@ static void *t2_rdb_load(km_io *io, int encver)
         v->s = p;
         v->len = len;
         v->short_save = 0;
+        v->as_long_double = 0;
     }
     return v;
 }
@@ -4282,8 +4454,9 @@ static size_t t2_mem_usage(const void *value)
     return sizeof(*v) + v->len;
 }
 
-/* tm.t2 set key value [short] | get key | log: a testtype2 value (a
- * "short" one loads with an IO error); its text (nil for a missing key);
+/* tm.t2 set key value [short|ld] | get key | log: a testtype2 value (a
+ * "short" one loads with an IO error, an "ld" one is saved as a long
+ * double); its text (nil for a missing key);
  * the lines its callbacks logged, emptied. */
 static int cmd_t2(km_ctx *ctx, km_string **argv, int argc)
 {
@@ -4317,6 +4490,7 @@ static int cmd_t2(km_ctx *ctx, km_string **argv, int argc)
     v->s = arg_dup(argv[3]);
     str_of(argv[3], &v->len);
     v->short_save = argc == 5 && arg_is(argv[4], "short");
+    v->as_long_double = argc == 5 && arg_is(argv[4], "ld");
     RedisModule_ModuleTypeSetValue(key, tm_type2, v);
     RedisModule_CloseKey(key);
     RedisModule_ReplicateVerbatim(ctx);
@@ -5008,6 +5182,8 @@ static const struct {
     {"tm.kexpire", cmd_kexpire, "write", 1, 1, 1},
     {"tm.kttl", cmd_kttl, "readonly fast", 1, 1, 1},
     {"tm.hset", cmd_hset, "write deny-oom", 1, 1, 1},
+    {"tm.hsetflags", cmd_hsetflags, "write deny-oom", 1, 1, 1},
+    {"tm.assert", cmd_assert, "", 0, 0, 0},
     {"tm.hsetc", cmd_hsetc, "write deny-oom", 1, 1, 1},
     {"tm.hget", cmd_hget, "readonly fast", 1, 1, 1},
     {"tm.hexists", cmd_hexists, "readonly fast", 1, 1, 1},
@@ -5029,6 +5205,7 @@ static const struct {
     {"tm.timer", cmd_timer, "", 0, 0, 0},
     {"tm.args", cmd_args, "readonly fast", 0, 0, 0},
     {"tm.missing", cmd_missing, "readonly fast", 0, 0, 0},
+    {"tm.misc2", cmd_misc2, "", 0, 0, 0},
     {"tm.zrange", cmd_zrange, "readonly", 1, 1, 1},
     {"tm.zwalk", cmd_zwalk, "readonly", 1, 1, 1},
     {"tm.dict", cmd_dict, "readonly fast", 0, 0, 0},
