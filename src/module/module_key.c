@@ -285,12 +285,29 @@ static int api_string_truncate(km_key *k, size_t newlen)
 
 /* ---- lists ---- */
 
+/* Failing, Push and Pop leave errno as Redis does: EINVAL (no key or
+ * element, or an unknown end), ENOTSUP (another type), EBADF (not open
+ * for writing). */
+static int list_end_errno(km_key *k, int where, const void *ele, kobj *o)
+{
+    if (!k || !ele || (where != KM_LIST_HEAD && where != KM_LIST_TAIL)) {
+        return EINVAL;
+    }
+    if (o && o->type != OBJ_LIST) {
+        return ENOTSUP;
+    }
+    return writable(k) ? 0 : EBADF;
+}
+
 static int api_list_push(km_key *k, int where, km_string *ele)
 {
-    kobj *o = writable(k) ? find_for_write(k) : NULL;
-    if (!writable(k) || !ele || (o && o->type != OBJ_LIST)) {
+    kobj *o = k ? find(k) : NULL;
+    int e = list_end_errno(k, where, ele, o);
+    if (e) {
+        errno = e;
         return KM_ERR;
     }
+    o = find_for_write(k);
     if (!o) {
         o = kobj_new_ptr(k->name, OBJ_LIST, list_new(), -1);
         db_add(k->d, o);
@@ -303,10 +320,13 @@ static int api_list_push(km_key *k, int where, km_string *ele)
 
 static km_string *api_list_pop(km_key *k, int where)
 {
-    kobj *o = writable(k) ? find_for_write(k) : NULL;
-    if (!o || o->type != OBJ_LIST) {
+    kobj *o = k ? find(k) : NULL;
+    int e = list_end_errno(k, where, "", o);
+    if (e || !o) {
+        errno = e ? e : ENOTSUP; /* (an empty key too, as Redis) */
         return NULL;
     }
+    o = find_for_write(k);
     int end = where == KM_LIST_HEAD ? LIST_HEAD : LIST_TAIL;
     list *l = kobj_ptr(o);
     sv v = list_peek(l, end);
@@ -317,6 +337,115 @@ static km_string *api_list_pop(km_key *k, int where)
     }
     changed(k);
     return s;
+}
+
+/* The list at k, for an access by index in mode (KM_READ or KM_WRITE),
+ * with index within it; NULL with errno as Redis sets it: EINVAL (no
+ * key), ENOTSUP (no list there), EBADF (not opened so), EDOM (out of
+ * range). */
+static list *list_at(km_key *k, long index, int mode, int insert)
+{
+    if (!k) {
+        errno = EINVAL;
+        return NULL;
+    }
+    kobj *o = find(k);
+    if (!o || o->type != OBJ_LIST) {
+        errno = ENOTSUP;
+        return NULL;
+    }
+    if (!(k->mode & mode)) {
+        errno = EBADF;
+        return NULL;
+    }
+    long len = (long)list_len(kobj_ptr(o));
+    if (index < -len - insert || index >= len + insert) {
+        errno = EDOM;
+        return NULL;
+    }
+    if (mode == KM_WRITE) {
+        db_will_change(k->d, o);
+    }
+    return kobj_ptr(o);
+}
+
+static km_string *api_list_get(km_key *k, long index)
+{
+    list *l = list_at(k, index, KM_READ, 0);
+    sv v;
+    if (!l || !list_index(l, index, &v)) {
+        return NULL;
+    }
+    return km_string_new(k->ctx, v.ptr, v.len);
+}
+
+static int api_list_set(km_key *k, long index, km_string *value)
+{
+    if (!value) {
+        errno = EINVAL;
+        return KM_ERR;
+    }
+    list *l = list_at(k, index, KM_WRITE, 0);
+    if (!l) {
+        return KM_ERR;
+    }
+    list_set(l, index, (sv){value->s, str_len(value->s)}, server_list_limits());
+    changed(k);
+    return KM_OK;
+}
+
+/* The new element ends up before the one at a non-negative index (the
+ * length appends) and after the one at a negative index (-1 appends, one
+ * past the head prepends), as Redis places it; an empty key takes 0 or
+ * -1 as a push. */
+static int api_list_insert(km_key *k, long index, km_string *value)
+{
+    if (!value) {
+        errno = EINVAL;
+        return KM_ERR;
+    }
+    if (k && !find(k) && (index == 0 || index == -1)) {
+        return api_list_push(k, KM_LIST_TAIL, value);
+    }
+    list *l = list_at(k, index, KM_WRITE, 1);
+    if (!l) {
+        return KM_ERR;
+    }
+    long len = (long)list_len(l);
+    long pos = index < 0 ? len + index + 1 : index;
+    sv val = {value->s, str_len(value->s)};
+    if (pos == len) {
+        list_push(l, val, LIST_TAIL, server_list_limits());
+    } else if (pos == 0) {
+        list_push(l, val, LIST_HEAD, server_list_limits());
+    } else {
+        list_iter it;
+        sv cur;
+        list_iter_init(&it, l, pos, LIST_TAIL);
+        list_iter_next(&it, &cur);
+        list_iter_insert(&it, val, 0, server_list_limits());
+    }
+    changed(k);
+    return KM_OK;
+}
+
+static int api_list_delete(km_key *k, long index)
+{
+    list *l = list_at(k, index, KM_WRITE, 0);
+    if (!l) {
+        return KM_ERR;
+    }
+    list_iter it;
+    sv cur;
+    list_iter_init(&it, l, index, LIST_TAIL);
+    list_iter_next(&it, &cur);
+    list_iter_delete(&it);
+    list_tidy(l, server_list_limits());
+    if (list_len(l) == 0) {
+        db_delete(k->d, k->name);
+    }
+    changed(k);
+    return KM_OK;
 }
 
 /* ---- hashes ---- */
@@ -755,6 +884,10 @@ const km_api_entry km_api_key[] = {{"OpenKey", km_open_key},
                                    {"StringTruncate", api_string_truncate},
                                    {"ListPush", api_list_push},
                                    {"ListPop", api_list_pop},
+                                   {"ListGet", api_list_get},
+                                   {"ListSet", api_list_set},
+                                   {"ListInsert", api_list_insert},
+                                   {"ListDelete", api_list_delete},
                                    {"HashSet", api_hash_set},
                                    {"HashGet", api_hash_get},
                                    {"ZsetAdd", api_zset_add},

@@ -256,7 +256,7 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 83 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
+    assert len(names) == 84 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
         b"tm.kdel", b"tm.kexpire", b"tm.keynum", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype",
         b"tm.kupper"]
@@ -713,6 +713,61 @@ def test_module_assertion_stops_the_server(so, kind):
     finally:
         if s.proc.poll() is None:
             s.stop()
+
+
+def test_list_by_index(msrv, mref):
+    """ListGet, ListSet, ListInsert, ListDelete (Redis 7.0's list API by
+    index, as Redis's tests/modules/list.c drives it) and the errno each
+    failure leaves, in listpack and in many-node lists."""
+    for srv in (msrv, mref):
+        c = RespConn(srv)
+        try:
+            assert c.call("FLUSHALL") == "OK"
+            L = lambda *a: x(c, "tm.lidx", *a)  # noqa: E731
+            assert err_text(L("get", "k", "0")) == "ERR ENOTSUP"
+            assert L("insert", "k", "-1", "x") == "OK"  # an empty key: a push
+            assert L("insert", "k", "0", "foo") == "OK"
+            assert L("insert", "k", "-1", "bar") == "OK"
+            assert L("set", "k", "1", "xyz") == "OK"
+            assert x(c, "LRANGE", "k", "0", "-1") == [b"foo", b"xyz", b"bar"]
+            assert [L("get", "k", str(i)) for i in (0, 1, 2, -1, -3)] == [b"foo", b"xyz", b"bar", b"bar", b"foo"]
+            for bad in ("-4", "3"):
+                assert err_text(L("get", "k", bad)) == "ERR EDOM"
+                assert err_text(L("delete", "k", bad)) == "ERR EDOM"
+                assert err_text(L("set", "k", bad, "v")) == "ERR EDOM"
+            assert err_text(L("insert", "k", "5", "v")) == "ERR EDOM"
+            assert err_text(L("insert", "k", "-5", "v")) == "ERR EDOM"
+            assert L("insert", "k", "-2", "after-xyz") == "OK"  # a negative index: after that element
+            assert L("insert", "k", "1", "before-xyz") == "OK"
+            assert L("insert", "k", "-6", "head") == "OK"
+            assert L("insert", "k", "6", "tail") == "OK"
+            assert x(c, "LRANGE", "k", "0", "-1") == [b"head", b"foo", b"before-xyz", b"xyz", b"after-xyz", b"bar",
+                                                      b"tail"]
+            assert L("getro", "k", "0") == b"head"
+            assert err_text(L("setro", "k", "0", "v")) == "ERR EBADF"
+            assert L("delete", "k", "0") == "OK" and L("delete", "k", "-1") == "OK"
+            assert L("delete", "k", "2") == "OK"
+            assert x(c, "LRANGE", "k", "0", "-1") == [b"foo", b"before-xyz", b"after-xyz", b"bar"]
+            for _ in range(4):
+                assert L("delete", "k", "0") == "OK"
+            assert x(c, "EXISTS", "k") == 0  # the last element gone: the key too
+            assert err_text(L("pop", "k")) == "ERR ENOTSUP"
+            c.call("SET", "s", "v")
+            assert err_text(L("get", "s", "0")) == "ERR ENOTSUP"
+            assert err_text(L("pop", "s")) == "ERR ENOTSUP"
+            # A list of many nodes: every position reached by index.
+            c.call("CONFIG", "SET", "list-max-listpack-size", "4")
+            c.call("RPUSH", "big", *[str(i) for i in range(50)])
+            assert L("set", "big", "25", "X") == "OK" and L("insert", "big", "10", "Y") == "OK"
+            assert L("delete", "big", "-1") == "OK"
+            want = [str(i).encode() for i in range(49)]
+            want[25] = b"X"
+            want.insert(10, b"Y")
+            assert x(c, "LRANGE", "big", "0", "-1") == want
+            assert [L("get", "big", str(i)) for i in range(len(want))] == want
+            c.call("CONFIG", "SET", "list-max-listpack-size", "-2")
+        finally:
+            c.close()
 
 
 def test_smaller_api_functions(msrv, mref):

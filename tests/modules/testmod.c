@@ -316,6 +316,10 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(int, HashGet, (km_key * key, int flags, ...))                                                                    \
     X(int, ListPush, (km_key * key, int where, km_string *ele))                                                        \
     X(km_string *, ListPop, (km_key * key, int where))                                                                 \
+    X(km_string *, ListGet, (km_key * key, long index))                                                                \
+    X(int, ListSet, (km_key * key, long index, km_string *value))                                                      \
+    X(int, ListInsert, (km_key * key, long index, km_string *value))                                                   \
+    X(int, ListDelete, (km_key * key, long index))                                                                     \
     X(int, ZsetAdd, (km_key * key, double score, km_string *ele, int *flags))                                          \
     X(int, ZsetScore, (km_key * key, km_string * ele, double *score))                                                  \
     X(km_call_reply *, Call, (km_ctx * ctx, const char *cmd, const char *fmt, ...))                                    \
@@ -833,6 +837,27 @@ static int cmd_hset(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithLongLong(ctx, total);
 }
 
+static const char *errno_name(int e)
+{
+    switch (e) {
+    case 0: return "0";
+    case EINVAL: return "EINVAL";
+    case ENOENT: return "ENOENT";
+    case EDOM: return "EDOM";
+    case ENOTSUP: return "ENOTSUP";
+    case EBADF: return "EBADF";
+    default: return "other";
+    }
+}
+
+/* An error reply naming errno ("ERR EDOM"). */
+static int reply_errno(km_ctx *ctx)
+{
+    char msg[32];
+    snprintf(msg, sizeof(msg), "ERR %s", errno_name(errno));
+    return RedisModule_ReplyWithError(ctx, msg);
+}
+
 /* tm.hsetflags k flags f v [f v]: one HashSet with the flags ("n" NX,
  * "x" XX, "a" COUNT_ALL, "r": the key opened for reading only, "?" an
  * unknown flag bit); its count, or for 0 what errno said. */
@@ -862,14 +887,41 @@ static int cmd_hsetflags(km_ctx *ctx, km_string **argv, int argc)
         count = RedisModule_HashSet(key, flags, argv[3], v1, argv[5], v2, NULL);
     }
     RedisModule_CloseKey(key);
-    if (count == 0) {
-        return RedisModule_ReplyWithError(ctx, errno == ENOENT    ? "ERR ENOENT"
-                                               : errno == ENOTSUP ? "ERR ENOTSUP"
-                                               : errno == EBADF   ? "ERR EBADF"
-                                               : errno == EINVAL  ? "ERR EINVAL"
-                                                                  : "ERR other");
-    }
+    if (count == 0)
+        return reply_errno(ctx);
     return RedisModule_ReplyWithLongLong(ctx, count);
+}
+
+/* tm.lidx get|getro|set|setro|insert|delete|pop k [index] [value]: the list
+ * API by index (ListGet, ListSet, ListInsert, ListDelete) and ListPop at
+ * the head; the element, OK, or the errno a failure left. The "ro" forms
+ * open the key for reading only. */
+static int cmd_lidx(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_AutoMemory(ctx);
+    int ro = arg_is(argv[1], "getro") || arg_is(argv[1], "setro");
+    km_key *key = RedisModule_OpenKey(ctx, argv[2], ro ? KM_READ : KM_READ | KM_WRITE);
+    long long index = 0;
+    if (argc > 3 && RedisModule_StringToLongLong(argv[3], &index) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR bad index");
+    errno = 0;
+    if (arg_is(argv[1], "get") || arg_is(argv[1], "getro") || arg_is(argv[1], "pop")) {
+        km_string *v =
+            arg_is(argv[1], "pop") ? RedisModule_ListPop(key, KM_LIST_HEAD) : RedisModule_ListGet(key, (long)index);
+        return v ? RedisModule_ReplyWithString(ctx, v) : reply_errno(ctx);
+    }
+    int rc;
+    if (arg_is(argv[1], "delete"))
+        rc = RedisModule_ListDelete(key, (long)index);
+    else if (argc != 5)
+        return RedisModule_WrongArity(ctx);
+    else if (arg_is(argv[1], "insert"))
+        rc = RedisModule_ListInsert(key, (long)index, argv[4]);
+    else
+        rc = RedisModule_ListSet(key, (long)index, argv[4]);
+    return rc == KM_OK ? RedisModule_ReplyWithSimpleString(ctx, "OK") : reply_errno(ctx);
 }
 
 /* tm.assert 0|1: RedisModule_Assert (the "_Assert" API when false) */
@@ -2897,16 +2949,6 @@ static void scan_collect(km_ctx *ctx, km_string *keyname, km_key *key, void *pri
     if (!key)
         RedisModule_CloseKey(k);
     acc_push(a, line, (size_t)n);
-}
-
-static const char *errno_name(int e)
-{
-    switch (e) {
-    case 0: return "0";
-    case EINVAL: return "EINVAL";
-    case ENOENT: return "ENOENT";
-    default: return "other";
-    }
 }
 
 /* tm.scan [types|steps|restart|delete]: Scan over the selected db.
@@ -5184,6 +5226,7 @@ static const struct {
     {"tm.hset", cmd_hset, "write deny-oom", 1, 1, 1},
     {"tm.hsetflags", cmd_hsetflags, "write deny-oom", 1, 1, 1},
     {"tm.assert", cmd_assert, "", 0, 0, 0},
+    {"tm.lidx", cmd_lidx, "write", 2, 2, 1},
     {"tm.hsetc", cmd_hsetc, "write deny-oom", 1, 1, 1},
     {"tm.hget", cmd_hget, "readonly fast", 1, 1, 1},
     {"tm.hexists", cmd_hexists, "readonly fast", 1, 1, 1},
