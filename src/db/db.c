@@ -111,16 +111,23 @@ static void init_access_bits(kobj *o)
     o->lru = lfu_on ? lfu_pack(lfu_now(), LFU_INIT_VAL) : lru_clock;
 }
 
+int db_set_access(kobj *o, long long idle, long long freq)
+{
+    if (lfu_on && freq >= 0) {
+        o->lru = lfu_pack(lfu_now(), (uint32_t)(freq > LFU_COUNTER_MAX ? LFU_COUNTER_MAX : freq));
+        return 1;
+    }
+    if (!lfu_on && idle >= 0) {
+        o->lru = (lru_clock - (uint32_t)(idle > 0xFFFFFF ? 0xFFFFFF : idle)) & 0xFFFFFF;
+        return 1;
+    }
+    return 0;
+}
+
 void db_restore_access(kobj *o, long long idle, long long freq)
 {
     init_access_bits(o);
-    if (lfu_on) {
-        if (freq >= 0) {
-            o->lru = lfu_pack(lfu_now(), (uint32_t)(freq > LFU_COUNTER_MAX ? LFU_COUNTER_MAX : freq));
-        }
-    } else if (idle >= 0) {
-        o->lru = (lru_clock - (uint32_t)(idle > 0xFFFFFF ? 0xFFFFFF : idle)) & 0xFFFFFF;
-    }
+    db_set_access(o, idle, freq);
 }
 
 /* ---- keyspace ---- */

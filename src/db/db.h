@@ -154,5 +154,9 @@ long long db_lfu_idle_minutes(const kobj *o);
 /* Fresh access bits for a restored entry, then RESTORE's IDLETIME (under
  * LRU) or FREQ (under LFU) when given (>= 0), as Redis applies them. */
 void db_restore_access(kobj *o, long long idle, long long freq);
+/* Sets the idle time in seconds (under an LRU policy) or the LFU counter
+ * (under an LFU one; -1 leaves it) of an entry; 1 if the policy tracks the
+ * one given. */
+int db_set_access(kobj *o, long long idle, long long freq);
 
 #endif

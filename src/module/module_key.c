@@ -448,6 +448,46 @@ static int api_list_delete(km_key *k, long index)
     return KM_OK;
 }
 
+/* ---- access times: LRU idle time (milliseconds) and LFU counter ---- */
+
+static int api_get_lru(km_key *k, long long *idle_ms)
+{
+    *idle_ms = -1;
+    kobj *o = k ? find(k) : NULL;
+    if (!o) {
+        return KM_ERR;
+    }
+    if (!db_lfu_enabled()) {
+        *idle_ms = db_idle_seconds(o) * 1000;
+    }
+    return KM_OK;
+}
+
+static int api_set_lru(km_key *k, long long idle_ms)
+{
+    kobj *o = k ? find(k) : NULL;
+    return o && db_set_access(o, idle_ms < 0 ? -1 : idle_ms / 1000, -1) ? KM_OK : KM_ERR;
+}
+
+static int api_get_lfu(km_key *k, long long *freq)
+{
+    *freq = -1;
+    kobj *o = k ? find(k) : NULL;
+    if (!o) {
+        return KM_ERR;
+    }
+    if (db_lfu_enabled()) {
+        *freq = db_lfu_counter(o);
+    }
+    return KM_OK;
+}
+
+static int api_set_lfu(km_key *k, long long freq)
+{
+    kobj *o = k ? find(k) : NULL;
+    return o && db_set_access(o, -1, freq) ? KM_OK : KM_ERR;
+}
+
 /* ---- hashes ---- */
 
 static sv field_of(void *arg, int cfields)
@@ -885,6 +925,10 @@ const km_api_entry km_api_key[] = {{"OpenKey", km_open_key},
                                    {"ListPush", api_list_push},
                                    {"ListPop", api_list_pop},
                                    {"ListGet", api_list_get},
+                                   {"GetLRU", api_get_lru},
+                                   {"SetLRU", api_set_lru},
+                                   {"GetLFU", api_get_lfu},
+                                   {"SetLFU", api_set_lfu},
                                    {"ListSet", api_list_set},
                                    {"ListInsert", api_list_insert},
                                    {"ListDelete", api_list_delete},

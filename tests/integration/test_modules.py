@@ -256,7 +256,7 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 84 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
+    assert len(names) == 85 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
         b"tm.kdel", b"tm.kexpire", b"tm.keynum", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype",
         b"tm.kupper"]
@@ -767,6 +767,43 @@ def test_list_by_index(msrv, mref):
             assert [L("get", "big", str(i)) for i in range(len(want))] == want
             c.call("CONFIG", "SET", "list-max-listpack-size", "-2")
         finally:
+            c.close()
+
+
+def test_lru_and_lfu_of_a_key(msrv, mref):
+    """GetLRU / SetLRU (idle milliseconds, under an LRU policy) and GetLFU /
+    SetLFU (the counter, under an LFU one); the other one answers -1 and
+    sets nothing; a missing key fails. As Redis's tests/modules/misc.c."""
+    for srv in (msrv, mref):
+        c = RespConn(srv)
+        try:
+            assert c.call("FLUSHALL") == "OK"
+            c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+            c.call("SET", "x", "foo")
+            ok, idle = x(c, "tm.access", "getlru", "x")
+            assert ok == 1 and 0 <= idle <= 1000
+            assert x(c, "tm.access", "setlru", "x", "100000")[0] == 1
+            assert 100 <= x(c, "OBJECT", "IDLETIME", "x") <= 101
+            ok, idle = x(c, "tm.access", "getlru", "x")
+            assert ok == 1 and 100000 <= idle <= 101000
+            assert x(c, "tm.access", "getlfu", "x") == [1, -1]
+            assert x(c, "tm.access", "setlfu", "x", "100")[0] == 0
+            assert x(c, "tm.access", "getlru", "nokey") == [0, -1]
+            assert x(c, "tm.access", "setlru", "nokey", "5")[0] == 0
+            c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+            c.call("DEL", "x")
+            c.call("SET", "x", "foo")
+            assert x(c, "tm.access", "getlfu", "x") == [1, 5]
+            assert x(c, "tm.access", "setlfu", "x", "100")[0] == 1
+            assert x(c, "OBJECT", "FREQ", "x") == 100
+            assert x(c, "tm.access", "getlfu", "x") == [1, 100]
+            if srv is msrv:  # (Redis 7.0 stops on a failed assertion instead)
+                assert x(c, "tm.access", "setlfu", "x", "1000")[0] == 1
+                assert x(c, "OBJECT", "FREQ", "x") == 255
+            assert x(c, "tm.access", "getlru", "x") == [1, -1]
+            assert x(c, "tm.access", "setlru", "x", "100000")[0] == 0
+        finally:
+            c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
             c.close()
 
 

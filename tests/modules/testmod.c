@@ -320,6 +320,10 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(int, ListSet, (km_key * key, long index, km_string *value))                                                      \
     X(int, ListInsert, (km_key * key, long index, km_string *value))                                                   \
     X(int, ListDelete, (km_key * key, long index))                                                                     \
+    X(int, GetLRU, (km_key * key, long long *lru_idle))                                                                \
+    X(int, SetLRU, (km_key * key, long long lru_idle))                                                                 \
+    X(int, GetLFU, (km_key * key, long long *lfu_freq))                                                                \
+    X(int, SetLFU, (km_key * key, long long lfu_freq))                                                                 \
     X(int, ZsetAdd, (km_key * key, double score, km_string *ele, int *flags))                                          \
     X(int, ZsetScore, (km_key * key, km_string * ele, double *score))                                                  \
     X(km_call_reply *, Call, (km_ctx * ctx, const char *cmd, const char *fmt, ...))                                    \
@@ -922,6 +926,31 @@ static int cmd_lidx(km_ctx *ctx, km_string **argv, int argc)
     else
         rc = RedisModule_ListSet(key, (long)index, argv[4]);
     return rc == KM_OK ? RedisModule_ReplyWithSimpleString(ctx, "OK") : reply_errno(ctx);
+}
+
+/* tm.access getlru|getlfu key | setlru key ms | setlfu key freq: [OK 1 or
+ * ERR 0, the value read (getters)] */
+static int cmd_access(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 3 && argc != 4)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[2], KM_READ | KM_WRITE | KM_OPEN_KEY_NOTOUCH);
+    long long v = 0;
+    int rc;
+    if (arg_is(argv[1], "getlru"))
+        rc = RedisModule_GetLRU(key, &v);
+    else if (arg_is(argv[1], "getlfu"))
+        rc = RedisModule_GetLFU(key, &v);
+    else if (argc != 4 || RedisModule_StringToLongLong(argv[3], &v) != KM_OK)
+        rc = -1;
+    else
+        rc = arg_is(argv[1], "setlru") ? RedisModule_SetLRU(key, v) : RedisModule_SetLFU(key, v);
+    RedisModule_CloseKey(key);
+    if (rc == -1)
+        return RedisModule_ReplyWithError(ctx, "ERR bad arguments");
+    RedisModule_ReplyWithArray(ctx, 2);
+    RedisModule_ReplyWithLongLong(ctx, rc == KM_OK);
+    return RedisModule_ReplyWithLongLong(ctx, v);
 }
 
 /* tm.assert 0|1: RedisModule_Assert (the "_Assert" API when false) */
@@ -5226,6 +5255,7 @@ static const struct {
     {"tm.hset", cmd_hset, "write deny-oom", 1, 1, 1},
     {"tm.hsetflags", cmd_hsetflags, "write deny-oom", 1, 1, 1},
     {"tm.assert", cmd_assert, "", 0, 0, 0},
+    {"tm.access", cmd_access, "write", 2, 2, 1},
     {"tm.lidx", cmd_lidx, "write", 2, 2, 1},
     {"tm.hsetc", cmd_hsetc, "write deny-oom", 1, 1, 1},
     {"tm.hget", cmd_hget, "readonly fast", 1, 1, 1},
