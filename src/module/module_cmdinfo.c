@@ -255,7 +255,58 @@ void module_command_docs(const command *cmd, cmd_docs *d)
                     .nargs = kc->nargs};
 }
 
-const km_api_entry km_api_cmdinfo[] = {{"GetCommand", api_get_command},
-                                       {"CreateSubcommand", api_create_subcommand},
-                                       {"SetCommandInfo", api_set_command_info},
-                                       {NULL, NULL}};
+/* The positions of a command line's keys (argv[0] its name), in an array
+ * for RedisModule_Free, and with out_flags their key-spec flags (the
+ * API's bits are the server's); NULL with errno ENOENT (no such command),
+ * EINVAL (wrong arity), or 0 (no keys), as Redis. */
+static int *api_get_command_keys_with_flags(km_ctx *ctx, km_string **argv, int argc, int *num_keys, int **out_flags)
+{
+    (void)ctx;
+    *num_keys = 0;
+    sv *args = alloc_mem(sizeof(sv) * (size_t)(argc > 0 ? argc : 1));
+    for (int i = 0; i < argc; i++) {
+        args[i] = (sv){argv[i]->s, str_len(argv[i]->s)};
+    }
+    command *cmd = argc > 0 ? cmd_lookup(args[0].ptr, args[0].len) : NULL;
+    if (cmd && cmd->nsubs && argc >= 2) {
+        cmd = cmd_lookup_sub(cmd, args[1].ptr, args[1].len);
+    }
+    int *pos = NULL;
+    if (!cmd) {
+        errno = ENOENT;
+    } else if (!keys_has_any(cmd)) {
+        errno = 0;
+    } else if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+        errno = EINVAL;
+    } else {
+        key_ref *keys = alloc_mem(sizeof(key_ref) * (size_t)argc);
+        int n = keys_find(cmd, args, argc, keys);
+        errno = 0;
+        if (n > 0) {
+            *num_keys = n;
+            pos = alloc_mem(sizeof(int) * (size_t)n);
+            if (out_flags) {
+                *out_flags = alloc_mem(sizeof(int) * (size_t)n);
+            }
+            for (int i = 0; i < n; i++) {
+                pos[i] = keys[i].pos;
+                if (out_flags) {
+                    (*out_flags)[i] = (int)(keys[i].flags & 0x7FF);
+                }
+            }
+        }
+        alloc_free(keys);
+    }
+    alloc_free(args);
+    return pos;
+}
+
+static int *api_get_command_keys(km_ctx *ctx, km_string **argv, int argc, int *num_keys)
+{
+    return api_get_command_keys_with_flags(ctx, argv, argc, num_keys, NULL);
+}
+
+const km_api_entry km_api_cmdinfo[] = {
+    {"GetCommandKeys", api_get_command_keys}, {"GetCommandKeysWithFlags", api_get_command_keys_with_flags},
+    {"GetCommand", api_get_command},          {"CreateSubcommand", api_create_subcommand},
+    {"SetCommandInfo", api_set_command_info}, {NULL, NULL}};

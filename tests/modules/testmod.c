@@ -320,6 +320,8 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(int, ListSet, (km_key * key, long index, km_string *value))                                                      \
     X(int, ListInsert, (km_key * key, long index, km_string *value))                                                   \
     X(int, ListDelete, (km_key * key, long index))                                                                     \
+    X(int *, GetCommandKeys, (km_ctx * ctx, km_string * *argv, int argc, int *num_keys))                               \
+    X(int *, GetCommandKeysWithFlags, (km_ctx * ctx, km_string * *argv, int argc, int *num_keys, int **out_flags))     \
     X(int, GetLRU, (km_key * key, long long *lru_idle))                                                                \
     X(int, SetLRU, (km_key * key, long long lru_idle))                                                                 \
     X(int, GetLFU, (km_key * key, long long *lfu_freq))                                                                \
@@ -951,6 +953,36 @@ static int cmd_access(km_ctx *ctx, km_string **argv, int argc)
     RedisModule_ReplyWithArray(ctx, 2);
     RedisModule_ReplyWithLongLong(ctx, rc == KM_OK);
     return RedisModule_ReplyWithLongLong(ctx, v);
+}
+
+/* tm.getkeys 0|1 cmd args...: GetCommandKeys (0) or GetCommandKeysWithFlags
+ * (1) of the command line: [position...] or [[position, flags]...]; an
+ * empty array for none, or the errno for NULL when errno is set. */
+static int cmd_getkeys(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    int with_flags = arg_is(argv[1], "1");
+    int n = 0, *flags = NULL;
+    errno = 0;
+    int *pos = with_flags ? RedisModule_GetCommandKeysWithFlags(ctx, argv + 2, argc - 2, &n, &flags)
+                          : RedisModule_GetCommandKeys(ctx, argv + 2, argc - 2, &n);
+    if (!pos)
+        return errno ? reply_errno(ctx) : RedisModule_ReplyWithEmptyArray(ctx);
+    RedisModule_ReplyWithArray(ctx, n);
+    for (int i = 0; i < n; i++) {
+        if (with_flags) {
+            RedisModule_ReplyWithArray(ctx, 2);
+            RedisModule_ReplyWithLongLong(ctx, pos[i]);
+            RedisModule_ReplyWithLongLong(ctx, flags[i]);
+        } else {
+            RedisModule_ReplyWithLongLong(ctx, pos[i]);
+        }
+    }
+    RedisModule_Free(pos);
+    if (flags)
+        RedisModule_Free(flags);
+    return KM_OK;
 }
 
 /* tm.assert 0|1: RedisModule_Assert (the "_Assert" API when false) */
@@ -5255,6 +5287,7 @@ static const struct {
     {"tm.hset", cmd_hset, "write deny-oom", 1, 1, 1},
     {"tm.hsetflags", cmd_hsetflags, "write deny-oom", 1, 1, 1},
     {"tm.assert", cmd_assert, "", 0, 0, 0},
+    {"tm.getkeys", cmd_getkeys, "", 0, 0, 0},
     {"tm.access", cmd_access, "write", 2, 2, 1},
     {"tm.lidx", cmd_lidx, "write", 2, 2, 1},
     {"tm.hsetc", cmd_hsetc, "write deny-oom", 1, 1, 1},
