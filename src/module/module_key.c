@@ -893,6 +893,11 @@ static km_string *api_get_key_name_from_module_key(km_key *k)
     return k ? k->keystr : NULL;
 }
 
+static int api_get_db_id_from_module_key(km_key *k)
+{
+    return k ? k->d->id : -1;
+}
+
 /* A read, as Redis's: no LRU touch, but a hit or a miss counted, and a
  * miss fires keymiss. */
 static int api_key_exists(km_ctx *ctx, km_string *name)
@@ -952,4 +957,5 @@ const km_api_entry km_api_key[] = {{"OpenKey", km_open_key},
                                    {"ModuleTypeGetValue", api_module_type_get_value},
                                    {"ModuleTypeReplaceValue", api_module_type_replace_value},
                                    {"GetKeyNameFromModuleKey", api_get_key_name_from_module_key},
+                                   {"GetDbIdFromModuleKey", api_get_db_id_from_module_key},
                                    {NULL, NULL}};

@@ -321,6 +321,7 @@ static const tm_cmd_info_version tm_cmd_info_v1 = {1, sizeof(tm_cmd_history), si
     X(int, ListInsert, (km_key * key, long index, km_string *value))                                                   \
     X(int, ListDelete, (km_key * key, long index))                                                                     \
     X(int *, GetCommandKeys, (km_ctx * ctx, km_string * *argv, int argc, int *num_keys))                               \
+    X(int, GetDbIdFromModuleKey, (km_key * key))                                                                       \
     X(int *, GetCommandKeysWithFlags, (km_ctx * ctx, km_string * *argv, int argc, int *num_keys, int **out_flags))     \
     X(int, GetLRU, (km_key * key, long long *lru_idle))                                                                \
     X(int, SetLRU, (km_key * key, long long lru_idle))                                                                 \
@@ -953,6 +954,18 @@ static int cmd_access(km_ctx *ctx, km_string **argv, int argc)
     RedisModule_ReplyWithArray(ctx, 2);
     RedisModule_ReplyWithLongLong(ctx, rc == KM_OK);
     return RedisModule_ReplyWithLongLong(ctx, v);
+}
+
+/* tm.dbid key: GetDbIdFromModuleKey of the key opened (in the selected
+ * database) */
+static int cmd_keydb(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[1], KM_READ | KM_WRITE);
+    int id = RedisModule_GetDbIdFromModuleKey(key);
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, id);
 }
 
 /* tm.getkeys 0|1 cmd args...: GetCommandKeys (0) or GetCommandKeysWithFlags
@@ -5288,6 +5301,7 @@ static const struct {
     {"tm.hsetflags", cmd_hsetflags, "write deny-oom", 1, 1, 1},
     {"tm.assert", cmd_assert, "", 0, 0, 0},
     {"tm.getkeys", cmd_getkeys, "", 0, 0, 0},
+    {"tm.dbid", cmd_keydb, "readonly", 1, 1, 1},
     {"tm.access", cmd_access, "write", 2, 2, 1},
     {"tm.lidx", cmd_lidx, "write", 2, 2, 1},
     {"tm.hsetc", cmd_hsetc, "write deny-oom", 1, 1, 1},
