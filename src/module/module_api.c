@@ -156,9 +156,13 @@ static int api_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const
     return km_create_command(ctx, name, fn, flags, first, last, step);
 }
 
+/* Named as the table names the running command (a subcommand by its
+ * full name, "container|sub"), as Redis 7 names it. */
 static int api_wrong_arity(km_ctx *ctx)
 {
-    if (ctx->c && ctx->c->argc > 0) {
+    if (ctx->c && ctx->c->cmd) {
+        reply_errf(ctx->c, "ERR wrong number of arguments for '%s' command", ctx->c->cmd->name);
+    } else if (ctx->c && ctx->c->argc > 0) {
         reply_errf(ctx->c, "ERR wrong number of arguments for '%.*s' command", (int)ctx->c->argv[0].len,
                    ctx->c->argv[0].ptr);
     }

@@ -39,7 +39,7 @@ int km_call_flag(char ch)
 }
 
 /* argv for cmdname from fmt's arguments; letters that are not arguments
- * (! A R 3 0 C S W M E ...) are collected in *flags as themselves. */
+ * (! A R 3 0 C S W M E ...) are collected in *flags (km_call_flag's bits). */
 int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap, sv **argv_out, str **owned_out,
                   int *flagbits)
 {
@@ -329,8 +329,8 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         }
         goto done;
     }
-    /* S: as a script would run it: no command scripts may not run, and no
-     * write the server refuses for its persistence or its replicas. */
+    /* S: as a script would run it: neither a command scripts may not run
+     * nor a write the server refuses for its persistence or replicas. */
     if ((flags & FLAG('S')) && (run->flags & CMD_NOSCRIPT)) {
         errno = EINVAL;
         if (errors_as_replies) {

@@ -859,6 +859,8 @@ def test_smaller_api_functions(msrv, mref):
             assert x(c, "tm.misc2", "dbsize") == 1
             assert x(c, "tm.misc2", "randomkey") == b"k"
             assert x(c, "tm.misc2", "cmdname") == b"tm.misc2"
+            # WrongArity names the command as registered, not as typed.
+            assert err_text(x(c, "TM.HSET", "h", "f")) == "ERR wrong number of arguments for 'tm.hset' command"
             assert x(c, "tm.dbid", "k") == 0
             assert x(c, "SELECT", "3") == "OK" and x(c, "tm.dbid", "k") == 3 and x(c, "SELECT", "0") == "OK"
             assert other.call("WATCH", "k") == "OK"
