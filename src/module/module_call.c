@@ -366,10 +366,17 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     client *caller = ctx->c;
     if ((flags & FLAG('C')) && caller && caller->user) {
         int pos = 0;
-        if (acl_check(caller->user, run, argv, argc, &pos) != ACL_OK) {
+        int denial = acl_check(caller->user, run, argv, argc, &pos);
+        if (denial != ACL_OK) {
             errno = EACCES;
             if (errors_as_replies) {
-                reply = error_reply(ctx, "NOPERM User does not have permissions to run this command");
+                snprintf(why, sizeof(why), "ERR acl verification failed, %s.",
+                         denial == ACL_DENIED_CMD       ? "can't run this command or subcommand"
+                         : denial == ACL_DENIED_KEY     ? "can't access at least one of the keys mentioned in the "
+                                                          "command arguments"
+                         : denial == ACL_DENIED_CHANNEL ? "can't publish to the channel mentioned in the command"
+                                                        : "lacking the permissions for the command");
+                reply = error_reply(ctx, why);
             }
             goto done;
         }

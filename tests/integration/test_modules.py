@@ -663,8 +663,22 @@ def test_call_flags_and_their_errors(msrv, mref):
             finally:
                 c.call("CONFIG", "SET", "maxmemory", "0")
             assert x(c, "EXISTS", "y") == 0
+            # C: the caller's ACL user judges the call (Redis 7.0's words with E).
+            assert c.call("ACL", "SETUSER", "limited", "on", ">pw", "+@all", "-debug", "~allowed*", "&*") == "OK"
+            assert c.call("AUTH", "limited", "pw") == "OK"  # (this connection only; it closes below)
+            assert x(c, "tm.callwith", "CE", "SET", "allowed1", "1") == "OK"
+            assert err_text(x(c, "tm.callwith", "CE", "SET", "other", "1")) == (
+                "ERR acl verification failed, can't access at least one of the keys mentioned in the command "
+                "arguments.")
+            assert err_text(x(c, "tm.callwith", "CE", "DEBUG", "SLEEP", "0")) == (
+                "ERR acl verification failed, can't run this command or subcommand.")
+            assert err_text(x(c, "tm.callwith", "C", "SET", "other", "1")) == "ERR Call failed: EACCES"
         finally:
             c.close()
+    for srv in (msrv, mref):
+        admin = RespConn(srv)
+        admin.call("ACL", "DELUSER", "limited")
+        admin.close()
     conn = typed(msrv, 3)
     assert tplain(conn.call("tm.callwith", "3", "HGETALL", "h")) == Typed("map", [(b"f", b"v")])
     conn.close()
