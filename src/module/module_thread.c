@@ -413,7 +413,7 @@ typedef struct km_timer {
     km_module *module;
     km_timer_fn fn;
     void *data;
-    int64_t when_ms; /* monotonic */
+    int64_t when_us; /* monotonic */
     int dbid;        /* the creator's db: the callback runs there */
 } km_timer;
 
@@ -459,7 +459,7 @@ static km_timer_id api_create_timer(km_ctx *ctx, long long period, km_timer_fn f
     t->module = ctx->module;
     t->fn = fn;
     t->data = data;
-    t->when_ms = util_mono_us() / 1000 + period;
+    t->when_us = util_mono_us() + period * 1000;
     t->dbid = ctx->c ? ctx->c->db->id : 0;
     t->ev_id = ev_timer_add(server.loop, (long)(period > 0 ? period : 0), on_timer, (void *)(uintptr_t)t->id);
     timers = alloc_resize(timers, sizeof(*timers) * (size_t)(ntimers + 1));
@@ -498,7 +498,9 @@ static int api_get_timer_info(km_ctx *ctx, km_timer_id id, uint64_t *remaining, 
         return KM_ERR;
     }
     if (remaining) {
-        int64_t left = timers[i]->when_ms - util_mono_us() / 1000;
+        /* whole milliseconds left, as Redis counts them (a 10 s timer
+         * just made has 9999 left) */
+        int64_t left = (timers[i]->when_us - util_mono_us()) / 1000;
         *remaining = left > 0 ? (uint64_t)left : 0;
     }
     if (data) {
