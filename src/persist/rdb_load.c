@@ -1368,6 +1368,8 @@ static int load_all(reader *r)
             } else {
                 db_add_loaded(d, o);
                 server.stats.rdb_last_load_keys_loaded++;
+                /* For modules only (clients never get it), as Redis. */
+                notify_event(NOTIFY_LOADED, "loaded", kobj_key(o), d->id);
             }
         }
         str_free(key);

@@ -854,6 +854,32 @@ def test_get_command_keys(msrv, mref):
         assert [r or k for k, r in zip(keel, redis_flags)] == keel, line
 
 
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_loaded_event_for_each_key_a_snapshot_brings(so, kind):
+    """A module subscribed to REDISMODULE_NOTIFY_LOADED hears "loaded" for
+    every key a snapshot load brings in (here DEBUG RELOAD), in its
+    database, as Redis 7 tells it; clients never get this one."""
+    if kind == "redis" and not HAVE_REDIS:
+        pytest.skip(NO_REDIS)
+    s = Server(*BASE, *loadmodule(so), binary=SERVER if kind == "keel" else REDIS_BIN,
+               env=dict(os.environ, LC_ALL="C"))
+    try:
+        c = RespConn(s)
+        assert x(c, "tm.notify", "sub", str(1 << 12)) == 0
+        c.call("SET", "x", "1")
+        c.call("HSET", "y", "f", "v")
+        c.call("SELECT", "3")
+        c.call("RPUSH", "z", "a")
+        c.call("SELECT", "0")
+        assert x(c, "tm.notify", "log") == []
+        assert x(c, "DEBUG", "RELOAD") == "OK"
+        assert sorted(x(c, "tm.notify", "log")) == [b"4096 loaded x db=0", b"4096 loaded y db=0",
+                                                    b"4096 loaded z db=3"]
+        c.close()
+    finally:
+        s.stop()
+
+
 def test_smaller_api_functions(msrv, mref):
     """DbSize, RandomKey, GetCurrentCommandName, SignalModifiedKey (a
     WATCH sees it), PublishMessage(Shard), SetClientNameById,
