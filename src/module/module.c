@@ -27,6 +27,21 @@ km_module *km_module_at(int i)
     return modules[i];
 }
 
+str module_loadmodule_lines(str out)
+{
+    for (int i = 0; i < nmodules; i++) {
+        km_module *m = modules[i];
+        out = str_append_cstr(out, "loadmodule ");
+        out = str_append_quoted(out, m->path, strlen(m->path));
+        for (int a = 0; a < m->nargs; a++) {
+            out = str_append(out, " ", 1);
+            out = str_append_quoted(out, m->args[a], str_len(m->args[a]));
+        }
+        out = str_append(out, "\n", 1);
+    }
+    return out;
+}
+
 km_module *km_module_by_name(const char *name)
 {
     for (int i = 0; i < nmodules; i++) {

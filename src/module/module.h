@@ -56,6 +56,9 @@ long long module_config_reply_matching(client *c, const sv *patterns, int n);
 str module_config_directive(const char *name);
 void module_config_rewrite_begin(void);
 str module_config_rewrite_rest(str out, int *has_signature, const char *signature);
+/* CONFIG REWRITE's "loadmodule <path> <args...>" lines, one per module
+ * loaded now (at start-up or by MODULE LOAD), as Redis writes them. */
+str module_loadmodule_lines(str out);
 /* A value given for a module parameter no loaded module has (1, *name). */
 int module_config_unclaimed(const char **name);
 void module_config_drop_waiting(void);

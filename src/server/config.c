@@ -2069,7 +2069,7 @@ static str rewrite_content(const char *old, int force_all)
     module_config_rewrite_begin();
     str out = str_empty(strlen(old) + 1024);
     int seen[NDEFS] = {0};
-    int has_signature = 0, users_written = 0;
+    int has_signature = 0, users_written = 0, modules_written = 0;
     str args = NULL;
     size_t *off = NULL, *lens = NULL, cap = 0;
     for (const char *line = old; *line;) {
@@ -2085,7 +2085,7 @@ static str rewrite_content(const char *old, int force_all)
             p++;
         }
         config_def *d = NULL;
-        int is_user = 0;
+        int is_user = 0, is_loadmodule = 0;
         str module_line = NULL;
         if (p < line + plen && *p != '#') {
             if (args) {
@@ -2097,6 +2097,7 @@ static str rewrite_content(const char *old, int force_all)
                 snprintf(name, sizeof(name), "%.*s", (int)lens[0], args + off[0]);
                 d = find_def(name);
                 is_user = strcasecmp(name, "user") == 0;
+                is_loadmodule = strcasecmp(name, "loadmodule") == 0;
                 module_line = d ? NULL : module_config_directive(name);
             }
         } else if (plen == strlen(REWRITE_SIGNATURE) && memcmp(line, REWRITE_SIGNATURE, plen) == 0) {
@@ -2107,6 +2108,13 @@ static str rewrite_content(const char *old, int force_all)
             if (!users_written) {
                 out = append_users(out);
                 users_written = 1;
+            }
+        } else if (is_loadmodule) {
+            /* The modules loaded now replace the first loadmodule line (one
+             * unloaded since goes, one loaded since comes), as Redis. */
+            if (!modules_written) {
+                out = module_loadmodule_lines(out);
+                modules_written = 1;
             }
         } else if (module_line) {
             out = str_append(out, module_line, str_len(module_line));
@@ -2138,6 +2146,13 @@ static str rewrite_content(const char *old, int force_all)
             }
             out = append_directive(out, &defs[i]);
         }
+    }
+    if (!modules_written && module_count() > 0) {
+        if (!has_signature) {
+            out = str_append_cstr(out, REWRITE_SIGNATURE "\n");
+            has_signature = 1;
+        }
+        out = module_loadmodule_lines(out);
     }
     out = module_config_rewrite_rest(out, &has_signature, REWRITE_SIGNATURE);
     if (!users_written && !(server.cfg.aclfile && server.cfg.aclfile[0])) {

@@ -880,6 +880,40 @@ def test_loaded_event_for_each_key_a_snapshot_brings(so, kind):
         s.stop()
 
 
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_config_rewrite_writes_the_modules_loaded(so, kind):
+    """CONFIG REWRITE writes a loadmodule line (path and arguments) for each
+    module loaded now, MODULE LOAD's too, and drops the line of one
+    unloaded since, so a restart comes back with the same modules, as in
+    Redis (Redis's unit/moduleapi/infra)."""
+    if kind == "redis" and not HAVE_REDIS:
+        pytest.skip(NO_REDIS)
+    binary, env = (SERVER if kind == "keel" else REDIS_BIN), dict(os.environ, LC_ALL="C")
+    s = Server(config="enable-module-command yes\n", binary=binary, env=env)
+    try:
+        c = RespConn(s)
+        assert x(c, "MODULE", "LOAD", so, "notype", "a2") == "OK"  # (no data types: it can unload)
+        assert x(c, "CONFIG", "REWRITE") == "OK"
+        c.close()
+        with open(os.path.join(s.dir, "keel.conf")) as f:
+            text = f.read()
+        assert [ln for ln in text.splitlines() if ln.startswith("loadmodule")] != []
+    finally:
+        s.stop()
+    s = Server(config=text, binary=binary, env=env)
+    try:
+        c = RespConn(s)
+        assert x(c, "MODULE", "LIST") == [[b"name", b"testmod", b"ver", 1, b"path", so.encode(), b"args",
+                                          [b"notype", b"a2"]]]
+        assert x(c, "MODULE", "UNLOAD", "testmod") == "OK"
+        assert x(c, "CONFIG", "REWRITE") == "OK"
+        c.close()
+        with open(os.path.join(s.dir, "keel.conf")) as f:
+            assert "loadmodule" not in f.read()
+    finally:
+        s.stop()
+
+
 def test_smaller_api_functions(msrv, mref):
     """DbSize, RandomKey, GetCurrentCommandName, SignalModifiedKey (a
     WATCH sees it), PublishMessage(Shard), SetClientNameById,
