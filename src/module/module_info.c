@@ -26,7 +26,10 @@ static km_server_info *api_get_server_info(km_ctx *ctx, const char *section)
 {
     (void)ctx;
     const char *name = section && section[0] ? section : "default";
-    str text = info_generate(&(sv){name, strlen(name)}, 1);
+    sv names = {name, strlen(name)};
+    /* The modules' own sections too (a module's name, "everything"), as
+     * INFO gives them. */
+    str text = module_info_sections(info_generate(&names, 1), &names, 1);
     km_server_info *si = alloc_mem(sizeof(*si));
     dict_init(&si->fields, &dict_type_entry);
     const char *p = text, *end = text + str_len(text);

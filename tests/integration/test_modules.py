@@ -2789,6 +2789,7 @@ def diff_commands():
     # the Scan API, INFO sections, configs, command metadata, events
     for a in [("tm.scan",), ("tm.scan", "types"), ("tm.scankey", "h"), ("tm.scankey", "zi"), ("tm.scankey", "t2"),
               ("tm.scankey", "nokey"), ("tm.scan", "bogus"), ("INFO", "testmod_extra"), ("tm.infolog",),
+              ("tm.info", "testmod_extra", "testmod_n"), ("tm.info", "testmod", "testmod_n"), ("tm.infolog",),
               ("INFO", "testmod_nosuch"), ("tm.infomode", "bogus"), ("tm.config", "registered"),
               ("tm.config", "values"), ("CONFIG", "GET", "testmod.num"), ("CONFIG", "GET", "Testmod.Hidden"),
               ("CONFIG", "SET", "testmod.num", "1001"), ("CONFIG", "SET", "testmod.mode", "nope"),
