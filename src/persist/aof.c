@@ -26,6 +26,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
 #include "proto/resp_parse.h"
@@ -1073,6 +1074,7 @@ static void rewrite_outcome(int ok)
 
 static void rewrite_done(int ok)
 {
+    module_event_persistence(ok ? 3 : 4); /* ENDED or FAILED */
     if (aof.rewrite_offline) {
         rewrite_done_offline(ok);
         return;
@@ -1175,6 +1177,7 @@ static int start_base_writer(void)
     if (rc == 0) {
         aof.rewriting = 1;
         aof.rewrite_start_ms = server_ms();
+        module_event_persistence(1); /* AOF_START */
         log_msg(LOG_NOTICE, "Background append only file rewriting started");
     }
     return rc;
@@ -1515,7 +1518,10 @@ int aof_start(void)
             aof.base_commands = base_form() == RDB_FORM_COMMANDS;
             file_name(name, sizeof(name), 1, 1);
             path_in_dir(path, sizeof(path), name);
-            if (rdb_save_file(path, base_form(), err, sizeof(err)) < 0) {
+            module_event_persistence(5); /* SYNC_AOF_START */
+            int saved = rdb_save_file(path, base_form(), err, sizeof(err));
+            module_event_persistence(saved < 0 ? 4 : 3);
+            if (saved < 0) {
                 log_msg(LOG_WARNING, "Can't write the AOF base file %s: %s", path, err);
                 ok = -1;
             } else if (open_new_incr(1) < 0 || write_manifest(1, NULL, 0, 1) < 0) {

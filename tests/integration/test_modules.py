@@ -256,7 +256,7 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 87 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
+    assert len(names) == 88 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
         b"tm.kdel", b"tm.kexpire", b"tm.keynum", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype",
         b"tm.kupper"]
@@ -1580,6 +1580,32 @@ def test_server_events_aof_loading(spawn, so):
     assert events(conn) == [b"loading aof-start", b"loading ended"]
     assert conn.call("tm.events", "progress")[1] >= 1
     assert conn.call("GET", "k") == b"v"
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", ["keel", "redis"])
+def test_persistence_events(spawn, so, kind):
+    """The Persistence event: SYNC_AOF_START then ENDED for the AOF base a
+    start-up makes, SYNC_RDB_START and ENDED for SAVE, as Redis 7.0 tells
+    them; and in Keel, whose background saves run in the server itself,
+    AOF_START / RDB_START and ENDED for BGREWRITEAOF and BGSAVE (Redis tells
+    those to its fork child only)."""
+    if kind == "redis" and not HAVE_REDIS:
+        pytest.skip(NO_REDIS)
+    n = spawn(SERVER if kind == "keel" else REDIS_BIN, None, "--appendonly", "yes", *loadmodule(so, "persistev"))
+    conn = conn_of(n)
+    assert x(conn, "tm.persistlog") == [b"sync-aof-start", b"ended"]
+    assert x(conn, "SAVE") == "OK"
+    assert x(conn, "tm.persistlog") == [b"sync-rdb-start", b"ended"]
+    if kind == "keel":
+        idle = lambda: b"aof_rewrite_in_progress:0" in x(conn, "INFO", "persistence") and \
+            b"rdb_bgsave_in_progress:0" in x(conn, "INFO", "persistence")  # noqa: E731
+        assert x(conn, "BGREWRITEAOF") == "Background append only file rewriting started"
+        poll(idle, "the rewrite")
+        assert x(conn, "tm.persistlog") == [b"aof-start", b"ended"]
+        assert x(conn, "BGSAVE") == "Background saving started"
+        poll(idle, "the save")
+        assert x(conn, "tm.persistlog") == [b"rdb-start", b"ended"]
     conn.close()
 
 

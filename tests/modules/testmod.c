@@ -33,7 +33,8 @@
  * (so MODULE UNLOAD can succeed), "fail" makes OnLoad fail after it has
  * created its commands, "refuseunload" makes OnUnload refuse; "aux",
  * "auxbefore" and "auxafter" register the aux data type (see "streams and
- * aux data"), "aux2" the same type with aux_save2 in place of aux_save.
+ * aux data"), "aux2" the same type with aux_save2 in place of aux_save,
+ * "persistev" subscribes to the Persistence events (tm.persistlog).
  *
  * Build: cc -O2 -g -fPIC -shared -std=c11 -Wall -I src -o testmod.so \
  *        tests/modules/testmod.c -lpthread
@@ -5173,6 +5174,28 @@ static km_type *tm_aux_type;
 static char *aux_value;
 static tm_log aux_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
 
+/* ---- persistence events: with the OnLoad argument "persistev" the
+ * module hears every Persistence event from its load on (so the AOF base
+ * a start-up makes too); tm.persistlog gives them, emptied. */
+static tm_log persist_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+
+static void on_persistence(km_ctx *ctx, tm_event eid, uint64_t sub, void *data)
+{
+    (void)ctx;
+    (void)eid;
+    (void)data;
+    static const char *names[] = {"rdb-start", "aof-start", "sync-rdb-start", "ended", "failed", "sync-aof-start"};
+    log_add(&persist_log, "%s", sub < 6 ? names[sub] : "?");
+}
+
+static int cmd_persistlog(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    return log_reply(ctx, &persist_log);
+}
+
 static void aux_set(const char *p, size_t len)
 {
     char *v = RedisModule_Alloc(len + 1);
@@ -5301,6 +5324,7 @@ static const struct {
     {"tm.hsetflags", cmd_hsetflags, "write deny-oom", 1, 1, 1},
     {"tm.assert", cmd_assert, "", 0, 0, 0},
     {"tm.getkeys", cmd_getkeys, "", 0, 0, 0},
+    {"tm.persistlog", cmd_persistlog, "", 0, 0, 0},
     {"tm.dbid", cmd_keydb, "readonly", 1, 1, 1},
     {"tm.access", cmd_access, "write", 2, 2, 1},
     {"tm.lidx", cmd_lidx, "write", 2, 2, 1},
@@ -5425,6 +5449,8 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             fail = 1;
         if (arg_is(argv[i], "refuseunload"))
             refuse_unload = 1;
+        if (arg_is(argv[i], "persistev"))
+            RedisModule_SubscribeToServerEvent(ctx, (tm_event){TM_EVENT_PERSISTENCE, 1}, on_persistence);
         if (arg_is(argv[i], "aux"))
             aux_triggers = KM_AUX_BEFORE_RDB | KM_AUX_AFTER_RDB;
         if (arg_is(argv[i], "auxbefore"))
