@@ -708,14 +708,20 @@ def test_hash_set_flags_and_errno(msrv, mref):
             c.close()
 
 
+def server_with_testmod(kind, so):
+    """A server of its own, Keel or Debian's Redis 7.0 (by kind), with
+    testmod loaded; skips the test when Redis is missing."""
+    if kind == "redis" and not HAVE_REDIS:
+        pytest.skip(NO_REDIS)
+    return Server(*BASE, *loadmodule(so), binary=SERVER if kind == "keel" else REDIS_BIN,
+                  env=dict(os.environ, LC_ALL="C"))
+
+
 @pytest.mark.parametrize("kind", ["keel", "redis"])
 def test_module_assertion_stops_the_server(so, kind):
     """RedisModule_Assert: true goes on; false stops the server with an
     assertion report naming the module's file, line and condition."""
-    if kind == "redis" and not HAVE_REDIS:
-        pytest.skip(NO_REDIS)
-    s = Server(*BASE, *loadmodule(so), binary=SERVER if kind == "keel" else REDIS_BIN,
-               env=dict(os.environ, LC_ALL="C"))
+    s = server_with_testmod(kind, so)
     try:
         conn = RespConn(s)
         assert x(conn, "tm.assert", "1") == "OK"
@@ -859,10 +865,7 @@ def test_loaded_event_for_each_key_a_snapshot_brings(so, kind):
     """A module subscribed to REDISMODULE_NOTIFY_LOADED hears "loaded" for
     every key a snapshot load brings in (here DEBUG RELOAD), in its
     database, as Redis 7 tells it; clients never get this one."""
-    if kind == "redis" and not HAVE_REDIS:
-        pytest.skip(NO_REDIS)
-    s = Server(*BASE, *loadmodule(so), binary=SERVER if kind == "keel" else REDIS_BIN,
-               env=dict(os.environ, LC_ALL="C"))
+    s = server_with_testmod(kind, so)
     try:
         c = RespConn(s)
         assert x(c, "tm.notify", "sub", str(1 << 12)) == 0
