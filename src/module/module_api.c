@@ -284,7 +284,7 @@ static int api_get_context_flags(km_ctx *ctx)
         f |= KM_CTX_FLAGS_LOADING;
     }
     if (server.cfg.maxmemory > 0) {
-        size_t used = alloc_used() - server_memory_not_counted();
+        size_t used = server_memory_counted();
         if (used > (size_t)server.cfg.maxmemory) {
             f |= KM_CTX_FLAGS_OOM;
         }
@@ -292,7 +292,6 @@ static int api_get_context_flags(km_ctx *ctx)
             f |= KM_CTX_FLAGS_OOM_WARNING;
         }
     }
-
     if (child_running() != CHILD_NONE || snapshot_running()) { /* a forkless BGSAVE stands for Redis's child */
         f |= KM_CTX_FLAGS_ACTIVE_CHILD;
     }
@@ -371,8 +370,7 @@ static int api_set_client_name_by_id(uint64_t id, km_string *name)
 
 static float api_get_used_memory_ratio(void)
 {
-    size_t used = alloc_used() - server_memory_not_counted();
-    return server.cfg.maxmemory > 0 ? (float)used / (float)server.cfg.maxmemory : 0;
+    return server.cfg.maxmemory > 0 ? (float)server_memory_counted() / (float)server.cfg.maxmemory : 0;
 }
 
 static void api_latency_add_sample(const char *event, long long latency_ms)
@@ -392,7 +390,7 @@ static void api_assert(const char *estr, const char *file, int line)
 
 static void *api_try_alloc(size_t n)
 {
-    return alloc_try(n ? n : 1);
+    return alloc_try(n);
 }
 
 static size_t api_malloc_size(void *p)

@@ -268,9 +268,7 @@ static int *api_get_command_keys_with_flags(km_ctx *ctx, km_string **argv, int a
         args[i] = (sv){argv[i]->s, str_len(argv[i]->s)};
     }
     command *cmd = argc > 0 ? cmd_lookup(args[0].ptr, args[0].len) : NULL;
-    if (cmd && cmd->nsubs && argc >= 2) {
-        cmd = cmd_lookup_sub(cmd, args[1].ptr, args[1].len);
-    }
+    cmd = cmd ? cmd_resolve(cmd, args, argc) : NULL;
     int *pos = NULL;
     if (!cmd) {
         errno = ENOENT;

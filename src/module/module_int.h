@@ -176,8 +176,8 @@ km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
 void km_string_release(km_ctx *ctx, km_string *s);
 
 /* argv for a command from Call's / Replicate's / EmitAOF's format and
- * arguments; letters that are flags, not arguments, go into *flags (bit
- * `letter & 31`) when flags is not NULL, else they are an error (-1). */
+ * arguments; letters that are flags, not arguments, go into *flags (their
+ * km_call_flag bits) when flags is not NULL, else they are an error (-1). */
 int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap, sv **argv, str **owned, int *flags);
 /* A format flag letter's bit in km_build_argv's *flags (one each for
  * "!AR30CSWMEKDX"), 0 for a letter that is not a flag. */

@@ -307,8 +307,9 @@ static int api_list_push(km_key *k, int where, km_string *ele)
         errno = e;
         return KM_ERR;
     }
-    o = find_for_write(k);
-    if (!o) {
+    if (o) {
+        db_will_change(k->d, o);
+    } else {
         o = kobj_new_ptr(k->name, OBJ_LIST, list_new(), -1);
         db_add(k->d, o);
     }
@@ -326,7 +327,7 @@ static km_string *api_list_pop(km_key *k, int where)
         errno = e ? e : ENOTSUP; /* (an empty key too, as Redis) */
         return NULL;
     }
-    o = find_for_write(k);
+    db_will_change(k->d, o);
     int end = where == KM_LIST_HEAD ? LIST_HEAD : LIST_TAIL;
     list *l = kobj_ptr(o);
     sv v = list_peek(l, end);
@@ -518,7 +519,9 @@ static int api_hash_set(km_key *k, int flags, ...)
         errno = EBADF;
         return 0;
     }
-    o = find_for_write(k);
+    if (o) {
+        db_will_change(k->d, o);
+    }
     int cfields = (flags & KM_HASH_CFIELDS) != 0;
     hash_limits lim = {server.cfg.hash_max_listpack_entries, server.cfg.hash_max_listpack_value};
     hash *h = o ? kobj_ptr(o) : NULL;

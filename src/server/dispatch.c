@@ -67,18 +67,24 @@ void command_refuse(client *c, command *cmd, const char *err)
     cmd->st.rejected_calls++;
 }
 
+/* A container's name in capitals, as Redis's "Try X HELP" says it. */
+static void container_upper(sv container, char name[64])
+{
+    size_t n = container.len < 63 ? container.len : 63;
+    for (size_t i = 0; i < n; i++) {
+        char ch = container.ptr[i];
+        name[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+    }
+    name[n] = '\0';
+}
+
 str command_unknown_error(const sv *argv, int argc, int subcommand)
 {
     if (subcommand) {
-        str e = str_printf(str_empty(64), "ERR unknown subcommand '%.*s'. Try ",
-                           (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].ptr);
-        size_t n = argv[0].len < 63 ? argv[0].len : 63;
-        for (size_t i = 0; i < n; i++) {
-            char ch = argv[0].ptr[i];
-            char up = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-            e = str_append(e, &up, 1);
-        }
-        return str_append_cstr(e, " HELP.");
+        char name[64];
+        container_upper(argv[0], name);
+        return str_printf(str_empty(64), "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                          (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].ptr, name);
     }
     /* As Redis: the quoted arguments together show at most ~128 bytes. */
     str args = str_empty(128);
@@ -125,17 +131,6 @@ void reply_help(client *c, const char *const *lines)
     }
 }
 
-/* The container's name in capitals, as Redis's "Try X HELP" says it. */
-static void container_upper(client *c, char name[64])
-{
-    size_t n = c->argv[0].len < 63 ? c->argv[0].len : 63;
-    for (size_t i = 0; i < n; i++) {
-        char ch = c->argv[0].ptr[i];
-        name[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-    }
-    name[n] = '\0';
-}
-
 void reply_subcommand_unknown(client *c)
 {
     str e = command_unknown_error(c->argv, c->argc, 1);
@@ -146,7 +141,7 @@ void reply_subcommand_unknown(client *c)
 void reply_subcommand_syntax_error(client *c)
 {
     char name[64];
-    container_upper(c, name);
+    container_upper(c->argv[0], name);
     reply_errf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
                (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr, name);
 }

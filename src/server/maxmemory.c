@@ -23,7 +23,7 @@ size_t server_memory_not_counted(void)
     return repl_replica_buffers_memory() + aof_buffer_memory();
 }
 
-static size_t counted_memory(void)
+size_t server_memory_counted(void)
 {
     /* (Clients just evicted for maxmemory-clients are as good as gone.) */
     size_t used = alloc_used(), skip = server_memory_not_counted() + client_evict_closing_bytes();
@@ -65,11 +65,11 @@ int server_evict(void)
     }
     /* Capped so that one round stays within the command's time budget. */
     int samples = server.cfg.maxmemory_samples > MAX_SAMPLES ? MAX_SAMPLES : server.cfg.maxmemory_samples;
-    evict_params p = {server.cfg.maxmemory_policy, samples, server.cfg.maxmemory_eviction_tenacity, counted_memory(),
-                      (size_t)server.cfg.maxmemory};
+    evict_params p = {server.cfg.maxmemory_policy, samples, server.cfg.maxmemory_eviction_tenacity,
+                      server_memory_counted(), (size_t)server.cfg.maxmemory};
     int still_over;
     int64_t start = util_mono_us();
-    if (evict_run(server.dbs, server.cfg.databases, &p, counted_memory, on_evicted, &still_over) > 0) {
+    if (evict_run(server.dbs, server.cfg.databases, &p, server_memory_counted, on_evicted, &still_over) > 0) {
         latency_add("eviction-cycle", (util_mono_us() - start) / 1000);
     }
     note_exceeded(still_over);
@@ -83,7 +83,7 @@ int server_over_memory(void)
 
 int server_memory_exceeded(void)
 {
-    return server.cfg.maxmemory > 0 && counted_memory() > (size_t)server.cfg.maxmemory;
+    return server.cfg.maxmemory > 0 && server_memory_counted() > (size_t)server.cfg.maxmemory;
 }
 
 int server_refuses_for_memory(uint32_t cmd_flags)

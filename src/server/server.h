@@ -867,6 +867,8 @@ int server_over_memory(void);
 int server_refuses_for_memory(uint32_t cmd_flags);
 /* Over maxmemory right now (nothing evicted to find out). */
 int server_memory_exceeded(void);
+/* The memory maxmemory judges: used_memory less what it does not count. */
+size_t server_memory_counted(void);
 /* What maxmemory does not count (INFO mem_not_counted_for_evict). */
 size_t server_memory_not_counted(void);
 /* Where the memory that is not the dataset goes, as INFO memory and
