@@ -91,7 +91,8 @@ struct km_ctx {
     void *blocked_privdata; /* the free and disconnect callbacks' (they get no handle) */
     int *keys_pos;          /* KeyAtPos answers during a keys request */
     int nkeys_pos, cap_keys_pos;
-    long long replies; /* top-level replies written */
+    long long replies;    /* top-level replies written */
+    km_string *ready_key; /* a client blocked on keys: the key that is ready */
 };
 
 struct km_key {
@@ -147,6 +148,7 @@ struct km_blocked {
      * the sum so far; only the module's thread touches them until it
      * unblocks the client, whose queue lock orders them for the loop. */
     struct command *cmd;
+    int on_keys; /* BlockClientOnKeys': the block framework waits for it */
     int64_t measure_start_us;
     int64_t measured_us;
     struct km_blocked *next; /* the queue of unblocked ones */

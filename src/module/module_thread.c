@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "module/module_int.h"
+#include "server/block.h"
 
 pthread_mutex_t km_gil = PTHREAD_MUTEX_INITIALIZER;
 static int gil_on; /* a module is loaded: the main thread holds the GIL */
@@ -120,25 +121,44 @@ static void forget_blocked(km_blocked *bc)
     }
 }
 
-/* The module's callback for bc's client, with the command's arguments. */
-static void run_callback(km_blocked *bc, km_cmd_fn fn, int flag)
+/* The module's callback for bc's client, with the command's arguments
+ * (and the key that is ready, for a client blocked on keys). What it
+ * replicates goes out as one unit, as a command's would. */
+static int run_callback(km_blocked *bc, km_cmd_fn fn, int flag, const sv *ready_key)
 {
     client *c = bc->c;
     km_ctx ctx;
     km_ctx_init(&ctx, bc->module, c);
     ctx.flags |= flag;
     ctx.blocked = bc;
+    if (ready_key) {
+        ctx.ready_key = km_string_new(NULL, ready_key->ptr, ready_key->len);
+        ctx.flags |= KCTX_IN_COMMAND; /* ReplicateVerbatim replicates the blocked command */
+    }
     int argc = c->argc;
     km_string **argv = alloc_mem(sizeof(*argv) * (size_t)(argc > 0 ? argc : 1));
     for (int i = 0; i < argc; i++) {
         argv[i] = km_string_new(NULL, c->argv[i].ptr, c->argv[i].len);
     }
-    fn(&ctx, argv, argc);
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    server.propagate_depth++;
+    int rc = fn(&ctx, argv, argc);
+    server.propagate_depth--;
+    if (top) {
+        propagate_end();
+    }
     km_ctx_done(&ctx);
     for (int i = 0; i < argc; i++) {
         km_string_release(NULL, argv[i]);
     }
     alloc_free(argv);
+    if (ctx.ready_key) {
+        km_string_release(NULL, ctx.ready_key);
+    }
+    return rc;
 }
 
 /* As Redis's, the free callback's context has the private data but no
@@ -187,6 +207,20 @@ void km_blocked_free(km_blocked *bc)
 
 static void handle_unblocked(km_blocked *bc)
 {
+    if (bc->on_keys) {
+        /* UnblockClient on a client blocked on keys: it times out, as in
+         * Redis (keys_ended frees bc). A handle whose wait is over already
+         * was freed then; one without a client never waited. */
+        if (bc->c) {
+            bc->unblocked = 1;
+            block_end_early(bc->c, NULL);
+        } else {
+            forget_blocked(bc);
+            km_blocked_free_privdata(bc);
+            km_blocked_free(bc);
+        }
+        return;
+    }
     forget_blocked(bc);
     if (bc->auth_entry) {
         km_auth_unblocked(bc); /* the AUTH or HELLO goes on (module_auth.c) */
@@ -199,7 +233,7 @@ static void handle_unblocked(km_blocked *bc)
         int64_t start = util_mono_us();
         long long errors = server.stats.total_error_replies;
         if (bc->reply_cb) {
-            run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY);
+            run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY, NULL);
         }
         if (bc->cmd) {
             bc->cmd->st.usec += bc->measured_us + (util_mono_us() - start);
@@ -239,7 +273,7 @@ static long on_timeout(ev_loop *l, long long id, void *data)
     bc->timer = 0;
     if (bc->c) {
         if (bc->timeout_cb) {
-            run_callback(bc, bc->timeout_cb, KCTX_BLOCKED_TIMEOUT);
+            run_callback(bc, bc->timeout_cb, KCTX_BLOCKED_TIMEOUT, NULL);
         } else {
             reply_null(R(bc->c));
         }
@@ -258,8 +292,8 @@ static void on_client_gone(client *c)
 {
     for (int i = 0; i < nblocked; i++) {
         km_blocked *bc = blocked[i];
-        if (bc->c != c) {
-            continue;
+        if (bc->c != c || bc->on_keys) {
+            continue; /* the block framework ends a wait on keys (keys_ended) */
         }
         if (bc->disconnect_cb) {
             km_ctx ctx;
@@ -287,8 +321,10 @@ static int wake_setup(void)
     return 0;
 }
 
-km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb, void (*free_cb)(km_ctx *, void *),
-                            long long timeout_ms)
+/* A new handle for ctx's client; NULL, with the error replied, where it
+ * may not block (MULTI, a script): the handle then has no client. */
+static km_blocked *new_blocked(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb, void (*free_cb)(km_ctx *, void *),
+                               km_blocked **out)
 {
     client *c = ctx->c;
     km_blocked *bc = alloc_zero(sizeof(*bc));
@@ -310,19 +346,123 @@ km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_c
                              ? "ERR Blocking module command called from Lua script"
                              : "ERR Blocking module command called from transaction");
         }
-        return bc;
+        *out = bc;
+        return NULL;
     }
     bc->c = c;
     bc->cmd = c->cmd;
     client_select_db(bc->reply_client, c->db->id); /* its thread works in the client's db */
     bc->reply_client->resp = c->resp;
     bc->reply_client->out.resp = c->resp;
-    c->flags |= CLIENT_BLOCKED;
-    client_own_argv(c);
+    *out = bc;
+    return bc;
+}
+
+km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb, void (*free_cb)(km_ctx *, void *),
+                            long long timeout_ms)
+{
+    km_blocked *bc;
+    if (!new_blocked(ctx, reply_cb, timeout_cb, free_cb, &bc)) {
+        return bc;
+    }
+    bc->c->flags |= CLIENT_BLOCKED;
+    client_own_argv(bc->c);
     if (timeout_ms > 0) {
         bc->timer = ev_timer_add(server.loop, (long)timeout_ms, on_timeout, bc);
     }
     return bc;
+}
+
+/* ---- clients blocked on keys: the block framework keeps them waiting,
+ * in line with BLPOP's, and calls back here ---- */
+
+/* As Redis, a key that does not exist serves no one. */
+static int keys_serve(client *c, void *data, sv key)
+{
+    km_blocked *bc = data;
+    if (!db_lookup(c->db, key, LOOKUP_NOTOUCH)) {
+        return 0;
+    }
+    return run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY, &key) == KM_OK;
+}
+
+static void keys_timed_out(client *c, void *data)
+{
+    (void)c;
+    km_blocked *bc = data;
+    if (bc->timeout_cb) {
+        run_callback(bc, bc->timeout_cb, KCTX_BLOCKED_TIMEOUT, NULL);
+    } else {
+        reply_null(R(bc->c));
+    }
+}
+
+/* CLIENT UNBLOCK ends only a wait that has a timeout callback; the
+ * module's UnblockClient any. */
+static int keys_may_end_early(client *c, void *data)
+{
+    (void)c;
+    km_blocked *bc = data;
+    return bc->timeout_cb != NULL || bc->unblocked;
+}
+
+static void keys_ended(client *c, void *data, int why)
+{
+    km_blocked *bc = data;
+    if (why == BLOCK_CLIENT_GONE && bc->disconnect_cb) {
+        km_ctx ctx;
+        km_ctx_init(&ctx, bc->module, c);
+        ctx.blocked_privdata = bc->privdata;
+        bc->disconnect_cb(&ctx, bc);
+        km_ctx_done(&ctx);
+    }
+    if (why == BLOCK_CLIENT_GONE) {
+        bc->c = NULL;
+    }
+    forget_blocked(bc);
+    km_blocked_free_privdata(bc);
+    km_blocked_free(bc);
+}
+
+static const block_handler keys_handler = {keys_serve, keys_timed_out, keys_may_end_early, keys_ended};
+
+static int api_unblock_client(km_blocked *bc, void *privdata);
+
+static km_blocked *api_block_client_on_keys(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_cb,
+                                            void (*free_cb)(km_ctx *, void *), long long timeout_ms, km_string **keys,
+                                            int numkeys, void *privdata)
+{
+    km_blocked *bc;
+    int waits = new_blocked(ctx, reply_cb, timeout_cb, free_cb, &bc) != NULL;
+    bc->on_keys = 1;
+    bc->privdata = privdata;
+    if (!waits) {
+        /* Nothing will end a wait that never began: the handle goes as if
+         * unblocked, its private data through the free callback (Redis
+         * 7.0 keeps both for good). */
+        api_unblock_client(bc, NULL);
+        return bc;
+    }
+    sv *names = alloc_mem(sizeof(sv) * (size_t)(numkeys > 0 ? numkeys : 1));
+    for (int i = 0; i < numkeys; i++) {
+        names[i] = (sv){keys[i]->s, str_len(keys[i]->s)};
+    }
+    int64_t deadline = timeout_ms > 0 ? server_ms() + timeout_ms : 0;
+    block_on_keys_handled(bc->c, names, numkeys, deadline, &keys_handler, bc);
+    alloc_free(names);
+    return bc;
+}
+
+static void api_signal_key_as_ready(km_ctx *ctx, km_string *key)
+{
+    if (ctx->c) {
+        block_signal_key(ctx->c->db, (sv){key->s, str_len(key->s)});
+    }
+}
+
+static km_string *api_get_blocked_client_ready_key(km_ctx *ctx)
+{
+    return ctx->ready_key;
 }
 
 static int api_blocked_client_measure_time_start(km_blocked *bc)
@@ -347,7 +487,9 @@ static int api_unblock_client(km_blocked *bc, void *privdata)
         return KM_ERR;
     }
     pthread_mutex_lock(&queue_lock);
-    bc->privdata = privdata;
+    if (!bc->on_keys) {
+        bc->privdata = privdata; /* a wait on keys keeps the data it was given */
+    }
     bc->next = NULL;
     if (queue_tail) {
         queue_tail->next = bc;
@@ -557,6 +699,9 @@ const km_api_entry km_api_thread[] = {{"GetThreadSafeContext", api_get_thread_sa
                                       {"ThreadSafeContextTryLock", api_thread_safe_context_try_lock},
                                       {"ThreadSafeContextUnlock", api_thread_safe_context_unlock},
                                       {"BlockClient", km_block_client},
+                                      {"BlockClientOnKeys", api_block_client_on_keys},
+                                      {"SignalKeyAsReady", api_signal_key_as_ready},
+                                      {"GetBlockedClientReadyKey", api_get_blocked_client_ready_key},
                                       {"UnblockClient", api_unblock_client},
                                       {"BlockedClientMeasureTimeStart", api_blocked_client_measure_time_start},
                                       {"BlockedClientMeasureTimeEnd", api_blocked_client_measure_time_end},

@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "module/module.h"
 
 typedef struct waiter {
     client *c;
@@ -22,7 +23,8 @@ typedef struct waiter {
 
 typedef struct key_waiters {
     waiter *head, *tail;
-    int ready; /* already on the ready list */
+    int ready;     /* already on the ready list */
+    int signalled; /* block_signal_key woke it: the handled waiters run too */
 } key_waiters;
 
 struct block_state {
@@ -31,8 +33,10 @@ struct block_state {
     int64_t deadline;
     int timeout_reply;
     long long timer;
-    int rerun;     /* the framework is re-running the command */
-    int reblocked; /* the re-run asked to keep waiting */
+    int rerun;              /* the framework is re-running the command */
+    int reblocked;          /* the re-run asked to keep waiting */
+    const block_handler *h; /* NULL: re-run the command */
+    void *hdata;
 };
 
 static dict registry; /* registry name -> key_waiters */
@@ -166,12 +170,20 @@ static void reply_timeout(client *c, int kind)
  * its timeout gives. */
 static void end_wait(client *c, const char *err)
 {
-    int kind = c->bstate->timeout_reply;
-    unblock(c);
+    struct block_state *b = c->bstate;
+    const block_handler *h = b->h;
+    void *hdata = b->hdata;
+    int kind = b->timeout_reply;
     if (err) {
         reply_err_to_blocked(c, c->cmd, err);
+    } else if (h) {
+        h->timed_out(c, hdata);
     } else {
         reply_timeout(c, kind);
+    }
+    unblock(c);
+    if (h) {
+        h->ended(c, hdata, err ? BLOCK_ENDED_WITH_ERROR : BLOCK_TIMED_OUT);
     }
     client_resume(c);
 }
@@ -189,7 +201,8 @@ static long on_deadline(ev_loop *l, long long id, void *data)
     return -1;
 }
 
-int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_reply)
+static int wait_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_reply, const block_handler *h,
+                        void *hdata)
 {
     if (c->flags & (CLIENT_IN_EXEC | CLIENT_IN_SCRIPT | CLIENT_MULTI) || c->fd < 0) {
         return 0;
@@ -199,9 +212,11 @@ int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_
         return 1;
     }
     struct block_state *b = alloc_zero(sizeof(*b));
-    b->keys = alloc_mem(sizeof(str) * (size_t)nkeys);
+    b->keys = alloc_mem(sizeof(str) * (size_t)(nkeys > 0 ? nkeys : 1));
     b->deadline = deadline;
     b->timeout_reply = timeout_reply;
+    b->h = h;
+    b->hdata = hdata;
     for (int i = 0; i < nkeys; i++) {
         str name = reg_name(c->db->id, keys[i]);
         int dup = 0;
@@ -240,13 +255,24 @@ int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_
     return 1;
 }
 
-static void mark_ready(str name)
+int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_reply)
+{
+    return wait_on_keys(c, keys, nkeys, deadline, timeout_reply, NULL, NULL);
+}
+
+int block_on_keys_handled(client *c, sv *keys, int nkeys, int64_t deadline, const block_handler *h, void *data)
+{
+    return wait_on_keys(c, keys, nkeys, deadline, BLOCK_REPLY_NULL, h, data);
+}
+
+static void mark_ready(str name, int signalled)
 {
     dict_entry *e = dict_entry_find(&registry, name, str_len(name));
     if (!e) {
         return;
     }
     key_waiters *kw = e->val;
+    kw->signalled |= signalled;
     if (kw->ready) {
         return;
     }
@@ -256,6 +282,42 @@ static void mark_ready(str name)
         ready = alloc_resize(ready, sizeof(str) * (size_t)cap_ready);
     }
     ready[nready++] = str_dup(name);
+}
+
+/* A write that wakes the handled waiters too: as Redis signals a key of
+ * a type clients wait for when it appears (here: after a FLUSHDB or
+ * SWAPDB), and a stream on every change. */
+static int wakes_handled(db *d, sv key, int whole_db)
+{
+    kobj *o = db_find_raw(d, key);
+    if (!o) {
+        return 0;
+    }
+    return o->type == OBJ_STREAM || (whole_db && (o->type == OBJ_LIST || o->type == OBJ_ZSET || o->type == OBJ_MODULE));
+}
+
+void block_signal_key(db *d, sv key)
+{
+    if (dict_size(&registry) == 0) {
+        return;
+    }
+    str name = reg_name(d->id, key);
+    mark_ready(name, 1);
+    str_free(name);
+}
+
+void block_key_created(db *d, sv key)
+{
+    if (dict_size(&registry) > 0 && wakes_handled(d, key, 1)) {
+        block_signal_key(d, key);
+    }
+}
+
+/* The key part of a registry name. */
+static sv name_key(str name)
+{
+    const char *colon = memchr(name, ':', str_len(name));
+    return (sv){colon + 1, str_len(name) - (size_t)(colon + 1 - name)};
 }
 
 static void on_key_write(db *d, sv key, client *by)
@@ -282,21 +344,25 @@ static void on_key_write(db *d, sv key, client *by)
         }
         dict_iter_done(&it);
         for (int i = 0; i < nn; i++) {
-            mark_ready(names[i]);
+            mark_ready(names[i], wakes_handled(d, name_key(names[i]), 1));
             str_free(names[i]);
         }
         alloc_free(names);
         return;
     }
     str name = reg_name(d->id, key);
-    mark_ready(name);
+    mark_ready(name, wakes_handled(d, key, 0));
     str_free(name);
 }
 
-/* Re-runs the command of c; returns 1 if it was served. */
-static int rerun(client *c)
+/* Re-runs the command of c (or asks its handler); returns 1 if it was
+ * served. */
+static int rerun(client *c, str name)
 {
     struct block_state *b = c->bstate;
+    if (b->h) {
+        return b->h->serve(c, b->hdata, name_key(name));
+    }
     b->rerun = 1;
     b->reblocked = 0;
     server_update_time();
@@ -321,7 +387,8 @@ void block_handle_ready(void)
             dict_entry *e = dict_entry_find(&registry, name, str_len(name));
             if (e) {
                 key_waiters *kw = e->val;
-                kw->ready = 0;
+                int signalled = kw->signalled;
+                kw->ready = kw->signalled = 0;
                 /* Snapshot: serving a client removes it from the queue. */
                 int n = 0;
                 for (waiter *w = kw->head; w; w = w->next) {
@@ -334,12 +401,17 @@ void block_handle_ready(void)
                 }
                 for (int j = 0; j < n; j++) {
                     client *c = order[j];
-                    if (!c->bstate || (c->flags & CLIENT_CLOSE_ASAP)) {
+                    if (!c->bstate || (c->flags & CLIENT_CLOSE_ASAP) || (c->bstate->h && !signalled)) {
                         continue;
                     }
                     server.current_client = c;
-                    if (rerun(c)) {
+                    const block_handler *h = c->bstate->h;
+                    void *hdata = c->bstate->hdata;
+                    if (rerun(c, name)) {
                         unblock(c);
+                        if (h) {
+                            h->ended(c, hdata, BLOCK_SERVED);
+                        }
                         client_resume(c);
                     }
                     server.current_client = NULL;
@@ -364,7 +436,13 @@ void block_check_timeouts(void)
 
 static void cleanup(client *c)
 {
+    struct block_state *b = c->bstate;
+    const block_handler *h = b ? b->h : NULL;
+    void *hdata = b ? b->hdata : NULL;
     unblock(c);
+    if (h) {
+        h->ended(c, hdata, BLOCK_CLIENT_GONE);
+    }
 }
 
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR] */
@@ -414,6 +492,9 @@ int block_end_early(client *c, const char *err)
         return 0;
     }
     if (c->bstate) {
+        if (c->bstate->h && !c->bstate->h->may_end_early(c, c->bstate->hdata)) {
+            return 0;
+        }
         end_wait(c, err);
         return 1;
     }

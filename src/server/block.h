@@ -33,6 +33,27 @@ int block_parse_timeout_ms(client *c, int i, int64_t *deadline);
  * timeout reply yourself. */
 int block_on_keys(client *c, sv *keys, int nkeys, int64_t deadline, int timeout_reply);
 
+/* A waiter served by callbacks instead of by re-running its command (a
+ * module's BlockClientOnKeys). Its waits are woken only by
+ * block_signal_key, as Redis wakes module waiters: not by every write. */
+enum { BLOCK_SERVED, BLOCK_TIMED_OUT, BLOCK_ENDED_WITH_ERROR, BLOCK_CLIENT_GONE };
+typedef struct block_handler {
+    /* key of c's db is ready: 1 served (c replied), 0 keep waiting. */
+    int (*serve)(client *c, void *data, sv key);
+    /* The deadline passed, or CLIENT UNBLOCK TIMEOUT: reply. */
+    void (*timed_out)(client *c, void *data);
+    /* Whether CLIENT UNBLOCK may end the wait. */
+    int (*may_end_early)(client *c, void *data);
+    /* The wait is over (one of the BLOCK_ reasons), after any reply. */
+    void (*ended)(client *c, void *data, int why);
+} block_handler;
+int block_on_keys_handled(client *c, sv *keys, int nkeys, int64_t deadline, const block_handler *h, void *data);
+/* Wakes every waiter on key, the handled ones included: a key of a type
+ * clients wait for was created, a stream grew, a module said so. */
+void block_signal_key(db *d, sv key);
+/* A key was created: signalled when of a type clients wait for. */
+void block_key_created(db *d, sv key);
+
 /* True while the framework is re-running a waiting client's command. */
 /* The re-run now ending served the command (it did not block again). */
 int block_rerun_served(client *c);

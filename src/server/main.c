@@ -100,6 +100,7 @@ static void on_keyspace_latency(const char *event, int64_t us)
 static void on_key_new(db *d, sv key)
 {
     notify_event(NOTIFY_NEW, "new", key, d->id);
+    block_key_created(d, key);
 }
 
 /* ---- cron ---- */

@@ -5300,6 +5300,104 @@ static int register_aux_type(km_ctx *ctx, int triggers, int use_save2)
     return tm_aux_type ? KM_OK : KM_ERR;
 }
 
+/* ------------------------------------------------------------------ API coverage: the fourth batch */
+
+/* Commands for the Redis 7.0 functions Keel added last (tests/
+ * integration/test_modules_api4.py): clients blocked on keys, ... Their
+ * functions have their own table (TM_API4). */
+
+#define TM_API4(X)                                                                                                     \
+    X(km_blocked *, BlockClientOnKeys,                                                                                 \
+      (km_ctx * ctx, blk_reply_fn reply_cb, blk_reply_fn timeout_cb, blk_free_fn free_cb, long long timeout_ms,        \
+       km_string **keys, int numkeys, void *privdata))                                                                 \
+    X(void, SignalKeyAsReady, (km_ctx * ctx, km_string * key))                                                         \
+    X(km_string *, GetBlockedClientReadyKey, (km_ctx * ctx))
+
+#define TM_DECLARE4(ret, name, params) static ret(*RedisModule_##name) params;
+TM_API4(TM_DECLARE4)
+#undef TM_DECLARE4
+
+/* ---- clients blocked on keys */
+
+static tm_log bk_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+
+/* Pops the n last elements of the list key (tail first) as the reply;
+ * 0 when it holds fewer. */
+static int bk_try_pop(km_ctx *ctx, km_string *name, long long n)
+{
+    km_key *key = RedisModule_OpenKey(ctx, name, KM_READ | KM_WRITE);
+    if (RedisModule_KeyType(key) != KM_KEYTYPE_LIST || (long long)RedisModule_ValueLength(key) < n) {
+        RedisModule_CloseKey(key);
+        return 0;
+    }
+    RedisModule_ReplyWithArray(ctx, n);
+    for (long long i = 0; i < n; i++) {
+        km_string *e = RedisModule_ListPop(key, KM_LIST_TAIL);
+        RedisModule_ReplyWithString(ctx, e);
+        RedisModule_FreeString(ctx, e);
+    }
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return 1;
+}
+
+static int bk_on_reply(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argc;
+    long long n = 0;
+    RedisModule_StringToLongLong(argv[3], &n);
+    km_string *ready = RedisModule_GetBlockedClientReadyKey(ctx);
+    const char *pd = RedisModule_GetBlockedClientPrivateData(ctx);
+    int served = bk_try_pop(ctx, ready, n);
+    log_add(&bk_log, "reply key=%s privdata=%s %s", str_of(ready, NULL), pd ? pd : "null", served ? "served" : "waits");
+    return served ? KM_OK : KM_ERR;
+}
+
+static int bk_on_timeout(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    log_add(&bk_log, "timeout timeout=%d", RedisModule_IsBlockedTimeoutRequest(ctx));
+    return RedisModule_ReplyWithError(ctx, "ERR tm.bk timed out");
+}
+
+static void bk_free(km_ctx *ctx, void *privdata)
+{
+    (void)ctx;
+    log_add(&bk_log, "free privdata=%s", (char *)privdata);
+    RedisModule_Free(privdata);
+}
+
+/* tm.bk pop key n timeout-ms [notocb]: the n last elements of the list
+ * key, waiting (BlockClientOnKeys) until it has them; notocb: no timeout
+ * callback. tm.bk signal key: SignalKeyAsReady. tm.bk log: what the
+ * callbacks saw, since the last call. */
+static int cmd_bk(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "BlockClientOnKeys SignalKeyAsReady GetBlockedClientReadyKey"))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return log_reply(ctx, &bk_log);
+    if (argc == 3 && arg_is(argv[1], "signal")) {
+        RedisModule_SignalKeyAsReady(ctx, argv[2]);
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    long long n, ms;
+    if ((argc != 5 && argc != 6) || !arg_is(argv[1], "pop"))
+        return RedisModule_WrongArity(ctx);
+    if (RedisModule_StringToLongLong(argv[3], &n) != KM_OK || n < 1 ||
+        RedisModule_StringToLongLong(argv[4], &ms) != KM_OK || ms < 0)
+        return RedisModule_ReplyWithError(ctx, "ERR n and timeout must be integers");
+    if (argc == 6 && !arg_is(argv[5], "notocb"))
+        return RedisModule_ReplyWithError(ctx, "ERR syntax error");
+    if (bk_try_pop(ctx, argv[2], n))
+        return KM_OK;
+    char *pd = RedisModule_Alloc(64);
+    snprintf(pd, 64, "pd:%s", str_of(argv[2], NULL));
+    RedisModule_BlockClientOnKeys(ctx, bk_on_reply, argc == 6 ? NULL : bk_on_timeout, bk_free, ms, &argv[2], 1, pd);
+    return KM_OK;
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -5390,6 +5488,7 @@ static const struct {
     {"tm.cluster", cmd_cluster, "readonly fast", 0, 0, 0},
     {"tm.stream", cmd_stream, "write deny-oom", 2, 2, 1},
     {"tm.aux", cmd_aux, "readonly fast", 0, 0, 0},
+    {"tm.bk", cmd_bk, "write", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -5408,6 +5507,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     TM_API(TM_FETCH)
     TM_API2(TM_FETCH)
     TM_API3(TM_FETCH)
+    TM_API4(TM_FETCH)
     if (!RedisModule_SetModuleAttribs || !RedisModule_CreateCommand || !RedisModule_StringPtrLen ||
         !RedisModule_Alloc) {
         fprintf(stderr, "testmod: the server lacks a core API function: %s\n", missing_apis);

@@ -1,0 +1,141 @@
+"""The module API, fourth batch: the Redis 7.0 functions Keel added last.
+
+testmod's commands of its "API coverage: the fourth batch" section
+(tests/modules/testmod.c) call them. Every test here passes against
+Redis 7.0 too (KEEL_SERVER=/usr/bin/redis-server).
+
+Redis 7.0 behaviour the tests rely on (found by running them on it):
+- BlockClientOnKeys: the reply callback runs when a key the client waits
+  for is signalled: created as a list, sorted set, stream or module value,
+  a stream written, or SignalKeyAsReady (of a key that exists). A push to
+  a list that exists already, or a key created as a string, wakes no
+  module client. The callback gets the ready key and the private data;
+  ERR keeps the client waiting. The timeout callback answers a timeout and
+  CLIENT UNBLOCK TIMEOUT; CLIENT UNBLOCK ERROR replies "UNBLOCKED client
+  unblocked via CLIENT UNBLOCK"; without a timeout callback CLIENT UNBLOCK
+  answers 0 and the client waits on. The free callback gets the private
+  data once, however the wait ends. In MULTI there is no wait ("Blocking
+  module command called from transaction"), and Redis 7.0 keeps the
+  handle and its private data for good; Keel frees them.
+"""
+import os
+
+import pytest
+from conftest import REDIS_BIN, SERVER
+from module_util import err_text, poll, x
+from resp_client import RespConn
+from test_modules import BASE, c, msrv, so  # noqa: F401 - fixtures
+
+ON_REDIS = os.path.realpath(SERVER) == os.path.realpath(REDIS_BIN)
+
+
+def info_field(conn, section, name):
+    for line in x(conn, "INFO", section).decode().splitlines():
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1]
+    raise AssertionError("no %s in INFO %s" % (name, section))
+
+
+def blocked(conn):
+    return int(info_field(conn, "clients", "blocked_clients"))
+
+
+def bklog(conn):
+    return [e.decode() for e in x(conn, "tm.bk", "log")]
+
+
+@pytest.fixture
+def waiter(msrv):
+    conn = RespConn(msrv)
+    yield conn
+    conn.close()
+
+
+def wait_blocked(c, n=1):
+    poll(lambda: blocked(c) == n, "%d blocked client(s)" % n)
+
+
+# ---------------------------------------------------------------- clients blocked on keys
+
+
+def test_block_on_keys_served_when_the_list_appears(c, waiter):
+    x(c, "tm.bk", "log")
+    waiter.send("tm.bk", "pop", "k", "2", "0")
+    wait_blocked(c)
+    # A string under the key is no list: nobody is woken.
+    assert x(c, "SET", "k", "v") == "OK"
+    assert x(c, "DEL", "k") == 1
+    assert x(c, "RPUSH", "k", "a", "b", "c") == 3
+    assert waiter.read() == [b"c", b"b"]
+    assert x(c, "LRANGE", "k", "0", "-1") == [b"a"]
+    assert blocked(c) == 0
+    assert bklog(c) == ["reply key=k privdata=pd:k served", "free privdata=pd:k"]
+
+
+def test_block_on_keys_a_push_to_an_existing_list_needs_a_signal(c, waiter):
+    x(c, "tm.bk", "log")
+    assert x(c, "RPUSH", "k", "a") == 1
+    waiter.send("tm.bk", "pop", "k", "3", "0")
+    wait_blocked(c)
+    assert x(c, "RPUSH", "k", "b", "c") == 3
+    assert x(c, "PING") == "PONG"
+    assert blocked(c) == 1
+    # A signal of a missing key serves no one; of this one, it does.
+    assert x(c, "tm.bk", "signal", "nokey") == "OK"
+    assert x(c, "tm.bk", "signal", "k") == "OK"
+    assert waiter.read() == [b"c", b"b", b"a"]
+    assert bklog(c) == ["reply key=k privdata=pd:k served", "free privdata=pd:k"]
+
+
+def test_block_on_keys_callback_err_keeps_waiting(c, waiter):
+    x(c, "tm.bk", "log")
+    waiter.send("tm.bk", "pop", "k", "2", "0")
+    wait_blocked(c)
+    assert x(c, "RPUSH", "k", "a") == 1  # created: the callback runs, one is not enough
+    assert x(c, "PING") == "PONG"
+    assert blocked(c) == 1
+    assert x(c, "RPUSH", "k", "b") == 2
+    assert x(c, "tm.bk", "signal", "k") == "OK"
+    assert waiter.read() == [b"b", b"a"]
+    assert bklog(c) == ["reply key=k privdata=pd:k waits", "reply key=k privdata=pd:k served",
+                        "free privdata=pd:k"]
+
+
+def test_block_on_keys_timeout_and_client_unblock(c, waiter):
+    x(c, "tm.bk", "log")
+    assert err_text(x(waiter, "tm.bk", "pop", "k", "1", "50")) == "ERR tm.bk timed out"
+    assert bklog(c) == ["timeout timeout=1", "free privdata=pd:k"]
+    wid = x(waiter, "CLIENT", "ID")
+    waiter.send("tm.bk", "pop", "k", "1", "0")
+    wait_blocked(c)
+    assert x(c, "CLIENT", "UNBLOCK", str(wid), "TIMEOUT") == 1
+    assert err_text(waiter.read()) == "ERR tm.bk timed out"
+    waiter.send("tm.bk", "pop", "k", "1", "0")
+    wait_blocked(c)
+    assert x(c, "CLIENT", "UNBLOCK", str(wid), "ERROR") == 1
+    assert err_text(waiter.read()) == "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    assert bklog(c) == ["timeout timeout=1", "free privdata=pd:k", "free privdata=pd:k"]
+    # Without a timeout callback CLIENT UNBLOCK cannot end the wait.
+    waiter.send("tm.bk", "pop", "k", "1", "0", "notocb")
+    wait_blocked(c)
+    assert x(c, "CLIENT", "UNBLOCK", str(wid), "TIMEOUT") == 0
+    assert x(c, "CLIENT", "UNBLOCK", str(wid), "ERROR") == 0
+    assert x(c, "LPUSH", "k", "z") == 1
+    assert waiter.read() == [b"z"]
+
+
+def test_block_on_keys_in_multi_and_on_disconnect(c, waiter):
+    x(c, "tm.bk", "log")
+    assert x(c, "MULTI") == "OK"
+    assert x(c, "tm.bk", "pop", "k", "1", "0") == "QUEUED"
+    assert [err_text(e) for e in x(c, "EXEC")] == ["ERR Blocking module command called from transaction"]
+    if not ON_REDIS:
+        assert poll(lambda: bklog(c) or None, "the free callback") == ["free privdata=pd:k"]
+    x(c, "tm.bk", "log")
+    waiter.send("tm.bk", "pop", "k2", "1", "0")
+    wait_blocked(c)
+    waiter.close()
+    poll(lambda: blocked(c) == 0, "the client to go")
+    assert bklog(c) == ["free privdata=pd:k2"]
+    assert x(c, "LPUSH", "k2", "a") == 1
+    assert x(c, "LLEN", "k2") == 1
