@@ -156,6 +156,14 @@ typedef size_t (*km_type_free_effort_fn)(km_string *key, const void *value);
 typedef void (*km_type_unlink_fn)(km_string *key, const void *value);
 typedef void *(*km_type_copy_fn)(km_string *fromkey, km_string *tokey, const void *value);
 typedef void (*km_timer_fn)(km_ctx *ctx, void *data);
+/* EventLoopAdd's callback (mask: KM_EVENTLOOP_*), AddOneShot's. */
+typedef void (*km_eventloop_fn)(int fd, void *data, int mask);
+typedef void (*km_oneshot_fn)(void *data);
+#define KM_EVENTLOOP_READABLE 1
+#define KM_EVENTLOOP_WRITABLE 2
+/* Yield's flags. */
+#define KM_YIELD_FLAG_NONE (1 << 0)
+#define KM_YIELD_FLAG_CLIENTS (1 << 1)
 /* RegisterDefragFunc's callback: a module's global data. */
 typedef void (*km_defrag_fn)(km_defrag_ctx *ctx);
 typedef int (*km_notify_fn)(km_ctx *ctx, int type, const char *event, km_string *key);

@@ -27,6 +27,7 @@ void km_ctx_init(km_ctx *ctx, km_module *m, client *c)
     ctx->getapi = km_get_api;
     ctx->module = m;
     ctx->c = c;
+    km_yield_ctx_init(ctx);
 }
 
 /* Puts p on ctx's list of what its end frees, automatic memory or not. */
@@ -91,6 +92,7 @@ void km_ctx_done(km_ctx *ctx)
     ctx->postponed = NULL;
     alloc_free(ctx->keys_pos);
     ctx->keys_pos = NULL;
+    km_yield_ctx_done(ctx);
 }
 
 /* ---- allocation ---- */
@@ -581,10 +583,10 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
 /* ---- the look-up ---- */
 
 static const km_api_entry *const tables[] = {
-    km_api_core,   km_api_string, km_api_reply,  km_api_key,     km_api_call, km_api_type,
-    km_api_thread, km_api_notify, km_api_dict,   km_api_event,   km_api_info, km_api_filter,
-    km_api_infofn, km_api_scan,   km_api_config, km_api_cmdinfo, km_api_fork, km_api_shared,
-    km_api_acl,    km_api_stream, km_api_auth,   km_api_defrag,
+    km_api_core,   km_api_string, km_api_reply,  km_api_key,     km_api_call,      km_api_type,
+    km_api_thread, km_api_notify, km_api_dict,   km_api_event,   km_api_info,      km_api_filter,
+    km_api_infofn, km_api_scan,   km_api_config, km_api_cmdinfo, km_api_fork,      km_api_shared,
+    km_api_acl,    km_api_stream, km_api_auth,   km_api_defrag,  km_api_eventloop,
 };
 
 int km_get_api(const char *name, void *out)

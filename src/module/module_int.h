@@ -93,6 +93,7 @@ struct km_ctx {
     int nkeys_pos, cap_keys_pos;
     long long replies;    /* top-level replies written */
     km_string *ready_key; /* a client blocked on keys: the key that is ready */
+    int64_t yield_at_us;  /* when Yield next serves events (monotonic) */
 };
 
 struct km_key {
@@ -171,7 +172,7 @@ typedef struct km_api_entry {
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
     km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_fork[], km_api_shared[], km_api_acl[], km_api_stream[],
-    km_api_auth[], km_api_defrag[];
+    km_api_auth[], km_api_defrag[], km_api_eventloop[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -239,6 +240,21 @@ km_blocked *km_block_client(km_ctx *ctx, km_cmd_fn reply_cb, km_cmd_fn timeout_c
  * callback, then the handle itself (it is off the blocked list). */
 void km_blocked_free_privdata(km_blocked *bc);
 void km_blocked_free(km_blocked *bc);
+
+/* Wakes the main thread's loop (from any thread): it then runs the
+ * unblocked clients' callbacks and the one-shot callbacks. */
+void km_wake_main(void);
+/* Whether this thread holds the GIL (the main thread, or a module thread
+ * that locked it). */
+int km_gil_held_here(void);
+
+/* ---- module_eventloop.c ---- */
+void km_eventloop_run_oneshots(void);
+/* When a context may first yield; the end of the one that made the
+ * server busy. */
+void km_yield_ctx_init(km_ctx *ctx);
+void km_yield_ctx_done(km_ctx *ctx);
+void km_eventloop_init(void);
 
 /* ---- module_auth.c ---- */
 /* An auth block the module's thread unblocked: the client's AUTH or HELLO

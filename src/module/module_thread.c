@@ -21,10 +21,16 @@
 pthread_mutex_t km_gil = PTHREAD_MUTEX_INITIALIZER;
 static int gil_on; /* a module is loaded: the main thread holds the GIL */
 static pthread_t main_thread;
+static _Thread_local int gil_locked_here; /* a module thread took it */
 
 int km_on_main_thread(void)
 {
     return !gil_on || pthread_equal(pthread_self(), main_thread);
+}
+
+int km_gil_held_here(void)
+{
+    return km_on_main_thread() || gil_locked_here;
 }
 
 void module_gil_acquire(void)
@@ -78,6 +84,7 @@ static void api_thread_safe_context_lock(km_ctx *ctx)
 {
     (void)ctx;
     pthread_mutex_lock(&km_gil);
+    gil_locked_here = 1;
 }
 
 static int api_thread_safe_context_try_lock(km_ctx *ctx)
@@ -87,12 +94,16 @@ static int api_thread_safe_context_try_lock(km_ctx *ctx)
         errno = EBUSY;
         return KM_ERR;
     }
+    gil_locked_here = 1;
     return KM_OK;
 }
 
+/* A Yield under this lock made the server busy: that ends here, as in
+ * Redis. */
 static void api_thread_safe_context_unlock(km_ctx *ctx)
 {
-    (void)ctx;
+    km_yield_ctx_done(ctx);
+    gil_locked_here = 0;
     pthread_mutex_unlock(&km_gil);
 }
 
@@ -188,6 +199,7 @@ static void release_client(km_blocked *bc)
     }
     if (bc->reply_client && bc->reply_client->out.len > 0) {
         reply_raw(R(c), bc->reply_client->out.data, bc->reply_client->out.len);
+        client_check_obuf(c); /* a thread's reply is held to the limits too */
     }
     bc->c = NULL;
     c->flags &= ~CLIENT_BLOCKED;
@@ -264,6 +276,7 @@ static void on_wake(ev_loop *l, int fd, void *data, int mask)
         handle_unblocked(list);
         list = next;
     }
+    km_eventloop_run_oneshots();
 }
 
 static long on_timeout(ev_loop *l, long long id, void *data)
@@ -498,11 +511,16 @@ static int api_unblock_client(km_blocked *bc, void *privdata)
     }
     queue_tail = bc;
     pthread_mutex_unlock(&queue_lock);
+    km_wake_main();
+    return KM_OK;
+}
+
+void km_wake_main(void)
+{
     uint64_t one = 1;
     if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-        log_msg(LOG_WARNING, "Module unblock: cannot wake the main thread (%s)", strerror(errno));
+        log_msg(LOG_WARNING, "Modules: cannot wake the main thread (%s)", strerror(errno));
     }
-    return KM_OK;
 }
 
 static int api_abort_block(km_blocked *bc)
@@ -689,6 +707,7 @@ void km_thread_init(void)
         main_thread = pthread_self();
         pthread_mutex_lock(&km_gil);
         gil_on = 1;
+        wake_setup(); /* threads may wake the loop from now on */
     }
 }
 

@@ -120,7 +120,7 @@ void km_value_free(km_value *mv)
  * module code off the main thread must. */
 static void value_free(void *v)
 {
-    if (km_on_main_thread()) {
+    if (km_gil_held_here()) {
         km_value_free(v);
         return;
     }
@@ -181,6 +181,7 @@ static const type_ops module_ops = {"module",       value_free,   value_dup,    
 void module_init(void)
 {
     obj_register_type(OBJ_MODULE, &module_ops);
+    km_eventloop_init();
 }
 
 const char *module_value_type_name(const kobj *o)

@@ -1690,7 +1690,7 @@ void script_reply_running(client *c)
 
 void script_init(void)
 {
-    gate_busy = busy_gate;
+    dispatch_add_busy_gate(busy_gate);
     script_eval_init();
     script_functions_init();
 }

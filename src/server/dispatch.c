@@ -23,7 +23,28 @@
 int (*gate_multi)(client *c, command *cmd);
 void (*dispatch_after_call)(client *c, command *cmd, int top);
 void (*dispatch_before_command)(void);
-int (*gate_busy)(client *c, command *cmd);
+/* Who refuses commands while something runs for long: a script, a
+ * module command that yields. */
+#define MAX_BUSY_GATES 2
+static int (*busy_gates[MAX_BUSY_GATES])(client *c, command *cmd);
+static int nbusy_gates;
+
+void dispatch_add_busy_gate(int (*fn)(client *c, command *cmd))
+{
+    if (nbusy_gates < MAX_BUSY_GATES) {
+        busy_gates[nbusy_gates++] = fn;
+    }
+}
+
+static int busy_gate(client *c, command *cmd)
+{
+    for (int i = 0; i < nbusy_gates; i++) {
+        if (busy_gates[i](c, cmd)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 /* total_error_replies when the last command started or ended: the
  * errors past it are the running command's own. */
 static long long errors_seen;
@@ -551,7 +572,7 @@ static void dispatch_gated(client *c)
     }
     /* After them, as in Redis: a write to a read-only replica or during a
      * load is refused for that, not for a busy script. */
-    if (gate_busy && gate_busy(c, cmd)) {
+    if (busy_gate(c, cmd)) {
         return;
     }
     /* A replica's connection is for acknowledgements: one that read or

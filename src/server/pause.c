@@ -9,6 +9,7 @@ static struct {
     int active;
     int all;
     int64_t until_ms;
+    int lifted; /* holds nothing new for now; what it held still waits */
 } pauses[PAUSE_PURPOSES];
 
 static int nactive; /* purposes with active set: none, and the gate is one test */
@@ -29,7 +30,7 @@ static int any_active(int *all)
             pauses[i].active = 0;
             nactive--;
         }
-        if (pauses[i].active) {
+        if (pauses[i].active && !pauses[i].lifted) {
             on = 1;
             *all |= pauses[i].all;
         }
@@ -134,8 +135,14 @@ void pause_start(int purpose, int64_t until_ms, int all)
     }
 }
 
+void pause_lift(int purpose, int lifted)
+{
+    pauses[purpose].lifted = lifted;
+}
+
 void pause_end(int purpose)
 {
+    pauses[purpose].lifted = 0;
     if (pauses[purpose].active) {
         pauses[purpose].active = 0;
         nactive--;

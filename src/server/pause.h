@@ -12,11 +12,15 @@
 
 #include "server/server.h"
 
-enum { PAUSE_BY_CLIENT = 0, PAUSE_BY_FAILOVER = 1, PAUSE_BY_SHUTDOWN = 2, PAUSE_PURPOSES = 3 };
+/* PAUSE_BY_MODULE: a module command that yields (module_eventloop.c). */
+enum { PAUSE_BY_CLIENT = 0, PAUSE_BY_FAILOVER = 1, PAUSE_BY_SHUTDOWN = 2, PAUSE_BY_MODULE = 3, PAUSE_PURPOSES = 4 };
 
 /* Until until_ms (0: until pause_end); all = every command, not only writes. */
 void pause_start(int purpose, int64_t until_ms, int all);
 void pause_end(int purpose);
+/* Lifted, a pause holds no new command, and the ones it held wait on
+ * until it ends (a module's Yield that serves clients meanwhile). */
+void pause_lift(int purpose, int lifted);
 int pause_writes_active(void);
 int pause_all_active(void);
 /* Dispatch's gate: 1 when c's command was held. */

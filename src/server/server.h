@@ -768,7 +768,9 @@ void reply_err_to_blocked(client *c, command *cmd, const char *msg);
 extern void (*before_sleep_broadcast)(void);
 /* While a script runs past busy-reply-threshold: refuses what is not
  * CMD_ALLOW_BUSY with a BUSY error (installed by scripting). */
-extern int (*gate_busy)(client *c, command *cmd);
+/* Refuses c's command (replying) while a script or module command
+ * runs for long: 1 when refused. */
+void dispatch_add_busy_gate(int (*fn)(client *c, command *cmd));
 /* Resets per-command state after a command completes. */
 void client_end_command(client *c);
 void client_push_begin(client *c);

@@ -17,7 +17,17 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   data once, however the wait ends. In MULTI there is no wait ("Blocking
   module command called from transaction"), and Redis 7.0 keeps the
   handle and its private data for good; Keel frees them.
+- EventLoopAdd: a bad mask or no callback is EINVAL, an fd below 0 or
+  past the loop's size ERANGE; adding twice is fine, deleting what was
+  never added too (errno 0). The callbacks run on the main thread, the
+  readable one with mask 1. EventLoopAddOneShot from a thread runs the
+  callback on the main thread soon after; without a callback EINVAL.
+- Yield: once the command has run busy-reply-threshold, other clients'
+  commands are refused with "-BUSY <text>" while it yields with the
+  CLIENTS flag (allow-busy commands run); without it they wait and run
+  after the command. Its own client's next command waits either way.
 """
+import time
 import os
 
 import pytest
@@ -139,3 +149,61 @@ def test_block_on_keys_in_multi_and_on_disconnect(c, waiter):
     assert bklog(c) == ["free privdata=pd:k2"]
     assert x(c, "LPUSH", "k2", "a") == 1
     assert x(c, "LLEN", "k2") == 1
+
+
+# ---------------------------------------------------------------- the event loop
+
+
+def test_eventloop_add_and_del_errors(c):
+    assert x(c, "tm.el", "checks") == (
+        "badmask=err:EINVAL nofn=err:EINVAL negfd=err:ERANGE hugefd=err:ERANGE delnever=ok:0 "
+        "delbadmask=err:EINVAL delnegfd=err:ERANGE add=ok:0 addagain=ok:0 del=ok:0 oneshotnofn=err:EINVAL").encode()
+
+
+def test_eventloop_watches_a_pipe_and_runs_a_oneshot(c):
+    assert x(c, "tm.el", "pipe") == b"read ping mask=1"
+    assert x(c, "tm.el", "oneshot") == b"oneshot"
+    assert x(c, "PING") == "PONG"
+
+
+# ---------------------------------------------------------------- Yield
+
+
+@pytest.fixture
+def threshold_50ms(c):
+    old = x(c, "CONFIG", "GET", "busy-reply-threshold")[1]
+    assert x(c, "CONFIG", "SET", "busy-reply-threshold", "50") == "OK"
+    yield
+    x(c, "CONFIG", "SET", "busy-reply-threshold", old)
+
+
+def test_yield_with_clients_answers_busy(c, waiter, threshold_50ms):
+    waiter.send("tm.slow", "0", "clients")
+    waiter.send("PING")  # its own next command waits for the first
+    poll(lambda: err_text(x(c, "PING")) == "BUSY tm is busy", "the module command to get busy")
+    assert err_text(x(c, "GET", "k")) == "BUSY tm is busy"
+    assert x(c, "tm.slowstop") == "OK"  # allow-busy
+    assert waiter.read() == "done"
+    assert waiter.read() == "PONG"
+    assert x(c, "PING") == "PONG"
+
+
+def test_yield_without_clients_holds_commands(c, waiter, msrv, threshold_50ms):
+    other = RespConn(msrv)
+    try:
+        waiter.send("tm.slow", "3000", "none")
+        time.sleep(0.5)
+        other.send("SET", "k", "after")
+        # Held, not refused: no reply while the module command runs.
+        with pytest.raises(OSError):
+            other.read(timeout=0.5)
+        assert waiter.read(timeout=10) == "done"
+        assert other.read() == "OK"
+        assert x(c, "GET", "k") == b"after"
+    finally:
+        other.close()
+
+
+def test_yield_before_the_threshold_serves_nothing(c):
+    # busy-reply-threshold is 5 s by default: a 100 ms command never yields.
+    assert x(c, "tm.slow", "100", "clients") == "done"

@@ -49,6 +49,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "module/module_abi.h"
 
@@ -5303,15 +5304,27 @@ static int register_aux_type(km_ctx *ctx, int triggers, int use_save2)
 /* ------------------------------------------------------------------ API coverage: the fourth batch */
 
 /* Commands for the Redis 7.0 functions Keel added last (tests/
- * integration/test_modules_api4.py): clients blocked on keys, ... Their
- * functions have their own table (TM_API4). */
+ * integration/test_modules_api4.py): clients blocked on keys, the event
+ * loop (file descriptors, one-shot callbacks) and Yield. Their functions
+ * have their own table (TM_API4). */
+
+typedef void (*tm_eventloop_fn)(int fd, void *data, int mask);
+typedef void (*tm_oneshot_fn)(void *data);
+#define TM_EVENTLOOP_READABLE 1
+#define TM_EVENTLOOP_WRITABLE 2
+#define TM_YIELD_FLAG_NONE (1 << 0)
+#define TM_YIELD_FLAG_CLIENTS (1 << 1)
 
 #define TM_API4(X)                                                                                                     \
     X(km_blocked *, BlockClientOnKeys,                                                                                 \
       (km_ctx * ctx, blk_reply_fn reply_cb, blk_reply_fn timeout_cb, blk_free_fn free_cb, long long timeout_ms,        \
        km_string **keys, int numkeys, void *privdata))                                                                 \
     X(void, SignalKeyAsReady, (km_ctx * ctx, km_string * key))                                                         \
-    X(km_string *, GetBlockedClientReadyKey, (km_ctx * ctx))
+    X(km_string *, GetBlockedClientReadyKey, (km_ctx * ctx))                                                           \
+    X(int, EventLoopAdd, (int fd, int mask, tm_eventloop_fn fn, void *data))                                           \
+    X(int, EventLoopDel, (int fd, int mask))                                                                           \
+    X(int, EventLoopAddOneShot, (tm_oneshot_fn fn, void *data))                                                        \
+    X(void, Yield, (km_ctx * ctx, int flags, const char *busy_reply))
 
 #define TM_DECLARE4(ret, name, params) static ret(*RedisModule_##name) params;
 TM_API4(TM_DECLARE4)
@@ -5396,6 +5409,169 @@ static int cmd_bk(km_ctx *ctx, km_string **argv, int argc)
     snprintf(pd, 64, "pd:%s", str_of(argv[2], NULL));
     RedisModule_BlockClientOnKeys(ctx, bk_on_reply, argc == 6 ? NULL : bk_on_timeout, bk_free, ms, &argv[2], 1, pd);
     return KM_OK;
+}
+
+/* ---- the event loop */
+
+typedef struct {
+    km_blocked *bc;
+    int fds[2];
+} tm_el_job;
+
+static void el_answer(tm_el_job *job, const char *text)
+{
+    km_ctx *ts = RedisModule_GetThreadSafeContext(job->bc);
+    RedisModule_ReplyWithCString(ts, text);
+    RedisModule_FreeThreadSafeContext(ts);
+    RedisModule_UnblockClient(job->bc, NULL);
+    RedisModule_Free(job);
+}
+
+static void el_on_readable(int fd, void *data, int mask)
+{
+    tm_el_job *job = data;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char text[128];
+    snprintf(text, sizeof(text), "read %s mask=%d", buf, mask);
+    RedisModule_EventLoopDel(fd, TM_EVENTLOOP_READABLE);
+    close(job->fds[0]);
+    close(job->fds[1]);
+    el_answer(job, text);
+}
+
+static void el_on_writable(int fd, void *data, int mask)
+{
+    (void)mask;
+    /* Writable at once: write the bytes, stop watching for it. */
+    RedisModule_EventLoopDel(fd, TM_EVENTLOOP_WRITABLE);
+    if (write(fd, "ping", 4) != 4)
+        el_answer(data, "write failed");
+}
+
+static void el_oneshot(void *data)
+{
+    el_answer(data, "oneshot");
+}
+
+static void *el_thread(void *arg)
+{
+    RedisModule_EventLoopAddOneShot(el_oneshot, arg);
+    return NULL;
+}
+
+/* The errors EventLoopAdd / Del / AddOneShot report, as "call=errno"
+ * words: a bad mask, no callback, a bad fd, deleting what was never
+ * added. */
+static int el_checks(km_ctx *ctx)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return RedisModule_ReplyWithError(ctx, "ERR pipe failed");
+    char out[512];
+    int n = 0;
+#define EL_CHECK(name, call)                                                                                           \
+    do {                                                                                                               \
+        errno = 12345;                                                                                                 \
+        int rc = (call);                                                                                               \
+        n += snprintf(out + n, sizeof(out) - (size_t)n, "%s%s=%s:%s", n ? " " : "", name, rc == KM_OK ? "ok" : "err",  \
+                      errno == 0        ? "0"                                                                          \
+                      : errno == EINVAL ? "EINVAL"                                                                     \
+                      : errno == ERANGE ? "ERANGE"                                                                     \
+                                        : "other");                                                                    \
+    } while (0)
+    EL_CHECK("badmask", RedisModule_EventLoopAdd(fds[0], 4, el_on_readable, NULL));
+    EL_CHECK("nofn", RedisModule_EventLoopAdd(fds[0], TM_EVENTLOOP_READABLE, NULL, NULL));
+    EL_CHECK("negfd", RedisModule_EventLoopAdd(-1, TM_EVENTLOOP_READABLE, el_on_readable, NULL));
+    EL_CHECK("hugefd", RedisModule_EventLoopAdd(99999999, TM_EVENTLOOP_READABLE, el_on_readable, NULL));
+    EL_CHECK("delnever", RedisModule_EventLoopDel(fds[0], TM_EVENTLOOP_READABLE));
+    EL_CHECK("delbadmask", RedisModule_EventLoopDel(fds[0], 8));
+    EL_CHECK("delnegfd", RedisModule_EventLoopDel(-1, TM_EVENTLOOP_READABLE));
+    EL_CHECK("add", RedisModule_EventLoopAdd(fds[0], TM_EVENTLOOP_READABLE, el_on_readable, NULL));
+    EL_CHECK("addagain", RedisModule_EventLoopAdd(fds[0], TM_EVENTLOOP_READABLE, el_on_readable, NULL));
+    EL_CHECK("del", RedisModule_EventLoopDel(fds[0], TM_EVENTLOOP_READABLE));
+    EL_CHECK("oneshotnofn", RedisModule_EventLoopAddOneShot(NULL, NULL));
+#undef EL_CHECK
+    close(fds[0]);
+    close(fds[1]);
+    return RedisModule_ReplyWithCString(ctx, out);
+}
+
+/* tm.el pipe: a pipe watched both ways; the writable callback writes
+ * "ping", the readable one answers "read ping mask=1". tm.el oneshot: a
+ * thread asks for a one-shot callback, which answers "oneshot". tm.el
+ * checks: el_checks. */
+static int cmd_el(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "EventLoopAdd EventLoopDel EventLoopAddOneShot"))
+        return KM_OK;
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (arg_is(argv[1], "checks"))
+        return el_checks(ctx);
+    tm_el_job *job = RedisModule_Alloc(sizeof(*job));
+    if (arg_is(argv[1], "pipe")) {
+        if (pipe(job->fds) != 0) {
+            RedisModule_Free(job);
+            return RedisModule_ReplyWithError(ctx, "ERR pipe failed");
+        }
+        job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
+        RedisModule_EventLoopAdd(job->fds[0], TM_EVENTLOOP_READABLE, el_on_readable, job);
+        RedisModule_EventLoopAdd(job->fds[1], TM_EVENTLOOP_WRITABLE, el_on_writable, job);
+        return KM_OK;
+    }
+    if (arg_is(argv[1], "oneshot")) {
+        job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
+        pthread_t t;
+        if (pthread_create(&t, NULL, el_thread, job) != 0) {
+            el_answer(job, "no thread");
+            return KM_OK;
+        }
+        pthread_detach(t);
+        return KM_OK;
+    }
+    RedisModule_Free(job);
+    return RedisModule_ReplyWithError(ctx, "ERR unknown tm.el subcommand");
+}
+
+/* ---- Yield */
+
+static volatile int slow_stop;
+
+/* tm.slow ms clients|none: works for ms milliseconds (0: until
+ * tm.slowstop), yielding every millisecond with the CLIENTS flag or
+ * none, "tm is busy" as the -BUSY text. Replies the loops it made > 0. */
+static int cmd_slow(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "Yield"))
+        return KM_OK;
+    long long ms;
+    if (argc != 3 || RedisModule_StringToLongLong(argv[1], &ms) != KM_OK)
+        return RedisModule_WrongArity(ctx);
+    int flags = arg_is(argv[2], "clients") ? TM_YIELD_FLAG_CLIENTS : TM_YIELD_FLAG_NONE;
+    uint64_t start = RedisModule_MonotonicMicroseconds();
+    long long loops = 0;
+    slow_stop = 0;
+    while (!slow_stop && (ms == 0 || RedisModule_MonotonicMicroseconds() - start < (uint64_t)ms * 1000)) {
+        RedisModule_Yield(ctx, flags, "tm is busy");
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        loops++;
+    }
+    slow_stop = 0;
+    return RedisModule_ReplyWithSimpleString(ctx, loops > 0 ? "done" : "none");
+}
+
+/* tm.slowstop (allow-busy): ends a tm.slow 0. */
+static int cmd_slowstop(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    slow_stop = 1;
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 /* ------------------------------------------------------------------ loading */
@@ -5489,6 +5665,9 @@ static const struct {
     {"tm.stream", cmd_stream, "write deny-oom", 2, 2, 1},
     {"tm.aux", cmd_aux, "readonly fast", 0, 0, 0},
     {"tm.bk", cmd_bk, "write", 0, 0, 0},
+    {"tm.el", cmd_el, "", 0, 0, 0},
+    {"tm.slow", cmd_slow, "", 0, 0, 0},
+    {"tm.slowstop", cmd_slowstop, "allow-busy", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
