@@ -111,6 +111,27 @@ static void api_reply_set_set_length(km_ctx *ctx, long n)
     set_length(ctx, n, reply_defer_set);
 }
 
+/* Attributes exist only in RESP3: for a client speaking RESP2 (or no
+ * client at all) nothing is written and the module is told (Redis 7.0's
+ * ERR), so it can answer without them. */
+static int api_reply_with_attribute(km_ctx *ctx, long n)
+{
+    rbuf *r = out(ctx);
+    if (!r || r->resp != 3) {
+        return KM_ERR;
+    }
+    return aggregate(ctx, n, reply_attribute);
+}
+
+/* A no-op where ReplyWithAttribute refused: no length was postponed. */
+static void api_reply_set_attribute_length(km_ctx *ctx, long n)
+{
+    rbuf *r = out(ctx);
+    if (r && r->resp == 3) {
+        set_length(ctx, n, reply_defer_attribute);
+    }
+}
+
 static int api_reply_with_empty_array(km_ctx *ctx)
 {
     rbuf *r = out(ctx);
@@ -258,6 +279,8 @@ const km_api_entry km_api_reply[] = {{"ReplyWithLongLong", api_reply_with_long_l
                                      {"ReplySetArrayLength", api_reply_set_array_length},
                                      {"ReplySetMapLength", api_reply_set_map_length},
                                      {"ReplySetSetLength", api_reply_set_set_length},
+                                     {"ReplyWithAttribute", api_reply_with_attribute},
+                                     {"ReplySetAttributeLength", api_reply_set_attribute_length},
                                      {"ReplyWithEmptyArray", api_reply_with_empty_array},
                                      {"ReplyWithNullArray", api_reply_with_null_array},
                                      {"ReplyWithStringBuffer", api_reply_with_string_buffer},
