@@ -12,7 +12,7 @@
 
 static rbuf *out(km_ctx *ctx)
 {
-    if (!ctx || !ctx->c || (ctx->flags & KCTX_KEYS_POS)) {
+    if (!ctx || !ctx->c || (ctx->flags & (KCTX_KEYS_POS | KCTX_CHANNELS_POS))) {
         return NULL;
     }
     if ((ctx->flags & KCTX_THREAD_SAFE) && !ctx->blocked) {
