@@ -9,6 +9,8 @@
  * and, after a command or subcommand that takes keys, one line per key spec
  * (Redis 7's: where the keys are and what the command does to them)
  *   SPEC("name", KS_* flags, begin search, find keys)
+ * (SPECN("name", flags, begin search, find keys, "notes") for a spec that
+ * Redis explains, COMMAND INFO showing the notes)
  * and, for the few whose keys or key flags only their syntax can tell,
  *   KEYS("name", finder)
  * and, for a command with Redis 7's command tips (what a cluster client or
