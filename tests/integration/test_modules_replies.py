@@ -10,7 +10,9 @@ Every test here passes against Redis 7.0 too (KEEL_SERVER=
 CallReplyAttributeElement refuses every attribute (it looks for a map's
 type), while Keel reads the pairs as the API documents; and Redis 7.0's
 CallReplyAttribute gives NULL until the reply was read (its parse is
-lazy), Keel the attribute at once. Only those assertions differ on Redis.
+lazy), Keel the attribute at once. Only those assertions differ on Redis,
+and a key position past the arguments is tested on Keel only (Keel
+leaves it out, Redis 7.0 reads past argv).
 
 Redis 7.0 behaviour the tests rely on (found by running them on it):
 - ReplyWithAttribute answers ERR to a client speaking RESP2 and writes
@@ -183,6 +185,19 @@ def test_keys_with_flags(c):
     assert x(c, "tm.posflags", "RO", "a", "OW", "b") == [0, b"a", b"b"]
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.posflags", "NOSUCH", "a")) == \
         "ERR Invalid arguments specified for command"
+
+
+@pytest.mark.skipif(ON_REDIS, reason="Redis 7.0 reads past the arguments")
+def test_key_position_past_arguments(c):
+    """A position past the command's arguments is left out (Keel only)."""
+    assert x(c, "COMMAND", "GETKEYS", "tm.posflags", "PAST", "a", "RO", "b") == [b"b"]
+    assert x(c, "ACL", "SETUSER", "past", "on", "nopass", "+@all", "~b") == "OK"
+    try:
+        assert x(c, "ACL", "DRYRUN", "past", "tm.posflags", "PAST", "a", "RO", "b") == "OK"
+        assert x(c, "ACL", "DRYRUN", "past", "tm.posflags", "PAST", "b", "RO", "a") == \
+            b"This user has no permissions to access the 'a' key"
+    finally:
+        x(c, "ACL", "DELUSER", "past")
 
 
 def test_keys_with_flags_acl(c):

@@ -5562,7 +5562,9 @@ static int pos_flags(km_string *how)
  * (getkeys-api; how: pos_flags' words): asked for its keys, names each
  * with its flags; run, replies [IsKeysPositionRequest (0), the keys].
  * tm.posrange also gave the legacy range (2, -1, 2), tm.posspec a key
- * spec (the argument at 2, RO access): the spec is preferred to asking. */
+ * spec (the argument at 2, RO access): the spec is preferred to asking.
+ * The word PAST names a position past the arguments instead (Keel leaves
+ * it out; Redis 7.0 would read past argv). */
 static int cmd_posflags(km_ctx *ctx, km_string **argv, int argc)
 {
     if (lacks(ctx, "IsKeysPositionRequest KeyAtPos KeyAtPosWithFlags"))
@@ -5570,7 +5572,9 @@ static int cmd_posflags(km_ctx *ctx, km_string **argv, int argc)
     if (RedisModule_IsKeysPositionRequest(ctx)) {
         for (int i = 1; i + 1 < argc; i += 2) {
             int flags = pos_flags(argv[i]);
-            if (flags > 0)
+            if (arg_is(argv[i], "PAST"))
+                RedisModule_KeyAtPosWithFlags(ctx, argc + 3, (int)(TM_CMD_KEY_RO | TM_CMD_KEY_ACCESS));
+            else if (flags > 0)
                 RedisModule_KeyAtPosWithFlags(ctx, i + 1, flags);
             else if (flags == 0)
                 RedisModule_KeyAtPos(ctx, i + 1);
