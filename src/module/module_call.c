@@ -137,6 +137,14 @@ static size_t line_end(const char *p, const char *end)
 static int parse(const char **pp, const char *end, km_call_reply *r);
 static void free_elems(km_call_reply *r);
 
+/* How many elements the bytes left could hold at most (the shortest, a
+ * RESP3 null, takes 3): a length beyond it is a module's lie (a reply
+ * length it did not keep to), refused before anything is allocated. */
+static size_t elements_fit(const char *p, const char *end)
+{
+    return p < end ? (size_t)(end - p) / 3 : 0;
+}
+
 /* An attribute ('|', its header line read: n pairs at *pp) describes the
  * reply after it, so it hangs on that reply (CallReplyAttribute) rather
  * than standing as an element of its own; the reply's bytes begin at the
@@ -154,6 +162,9 @@ static int parse_attributed(const char **pp, const char *p, const char *end, lon
     a->type = KM_REPLY_ATTRIBUTE;
     a->proto = start;
     a->n = n > 0 ? (size_t)n : 0;
+    if (a->n > elements_fit(p, end) / 2) {
+        return -1;
+    }
     a->elems = a->n ? alloc_zero(sizeof(km_call_reply) * a->n * 2) : NULL;
     for (size_t i = 0; i < a->n * 2; i++) {
         if (parse(&p, end, &a->elems[i]) < 0) {
@@ -240,6 +251,9 @@ static int parse(const char **pp, const char *end, km_call_reply *r)
         r->type = t == '%' ? KM_REPLY_MAP : t == '~' ? KM_REPLY_SET : KM_REPLY_ARRAY;
         r->n = (size_t)n;
         size_t items = t == '%' ? r->n * 2 : r->n;
+        if (items > elements_fit(p, end)) {
+            return -1;
+        }
         r->elems = items ? alloc_zero(sizeof(km_call_reply) * items) : NULL;
         for (size_t i = 0; i < items; i++) {
             if (parse(&p, end, &r->elems[i]) < 0) {
@@ -284,6 +298,9 @@ int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, 
     if (!r) {
         return -1;
     }
+    if (r->type == KM_REPLY_UNKNOWN) {
+        return -2;
+    }
     *p = r->proto;
     *len = r->protolen;
     *resp3 = r->resp3;
@@ -311,10 +328,13 @@ static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len, int res
     r->owned = str_new(p, len);
     const char *q = r->owned;
     if (parse(&q, r->owned + len, r) < 0) {
+        /* Unreadable (a module's reply that broke its own lengths): its
+         * bytes are all a reader gets. */
         free_elems(r);
-        r->elems = NULL;
         r->n = 0;
         r->type = KM_REPLY_UNKNOWN;
+        r->proto = r->owned;
+        r->protolen = len;
     }
     set_ctx(r, ctx, resp3);
     km_auto_add(ctx, KAUTO_REPLY, r);

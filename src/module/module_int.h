@@ -189,7 +189,8 @@ int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap,
 int km_call_flag(char ch);
 void km_free_argv(sv *argv, str *owned, int argc);
 /* A call reply's bytes, and whether they are RESP3 (the call's client
- * spoke it); -1 for no reply. */
+ * spoke it); -1 for no reply, -2 for one that could not be read (a
+ * module's reply that broke its own lengths: not to be passed on). */
 int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, int *resp3);
 int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step);
 int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first, int last,

@@ -254,7 +254,11 @@ static int api_reply_with_call_reply(km_ctx *ctx, km_call_reply *reply)
     const char *p;
     size_t len;
     int resp3;
-    if (r && km_call_reply_proto_of(reply, &p, &len, &resp3) == 0) {
+    int got = km_call_reply_proto_of(reply, &p, &len, &resp3);
+    if (r && got == -2) {
+        return KM_ERR; /* broken bytes would leave the client waiting */
+    }
+    if (r && got == 0) {
         if (resp3 && ctx->c->resp == 2) {
             return KM_ERR; /* a RESP2 client cannot read it (Redis refuses too) */
         }

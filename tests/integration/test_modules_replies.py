@@ -164,6 +164,18 @@ def test_call_reply_attribute_before_reading(c):
     assert x(c, "tm.attrcall", "ATTRFIRST", "PING") == -1
 
 
+@pytest.mark.skipif(ON_REDIS, reason="Redis 7.0's reply parser reads past the reply")
+def test_call_reply_with_a_false_length(c):
+    """A module's reply whose attribute claims more pairs than it holds is
+    an unknown reply through Call, not an allocation of them, and
+    ReplyWithCallReply refuses it (Keel only)."""
+    assert x(c, "tm.attrcall", "READ", "tm.attr", "LIE") == [
+        -1, b"|1000000000\r\n$1\r\nk\r\n:1\r\n$5\r\nvalue\r\n", -1]
+    # Nor is it passed on (the client would wait for pairs that never come).
+    assert err_text(x(c, "tm.attrcall", "FORWARD", "tm.attr", "LIE")) == "ERR refused"
+    assert x(c, "PING") == "PONG"
+
+
 def test_call_reply_attribute_forwarded(c2, c3):
     assert err_text(c2.call("tm.attrcall", "FORWARD", "tm.attr", "1")) == "ERR refused"
     assert c3.call("tm.attrcall", "FORWARD", "tm.attr", "1") == attr([(b"k0", 0)], b"value")

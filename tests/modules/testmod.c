@@ -5427,7 +5427,9 @@ TM_API6(TM_DECLARE6)
  * bulk "value". A client speaking RESP2 gets "ERR no attributes in RESP2".
  * tm.attr NESTED: an array (postponed) holding an attribute (postponed,
  * one pair) before its first element, ReplyWithAttribute's answer (1 when
- * it refused), then "x"; ReplySetAttributeLength is called either way. */
+ * it refused), then "x"; ReplySetAttributeLength is called either way.
+ * tm.attr LIE: an attribute said to hold a billion pairs, holding one
+ * (only for tm.attrcall: a client would wait for the rest). */
 static int cmd_attr(km_ctx *ctx, km_string **argv, int argc)
 {
     if (lacks(ctx, "ReplyWithAttribute ReplySetAttributeLength"))
@@ -5445,6 +5447,14 @@ static int cmd_attr(km_ctx *ctx, km_string **argv, int argc)
         RedisModule_ReplyWithCString(ctx, "x");
         RedisModule_ReplySetArrayLength(ctx, 2);
         return KM_OK;
+    }
+    if (argc == 2 && arg_is(argv[1], "LIE")) {
+        /* A length it does not keep to: a billion pairs, then one. */
+        if (RedisModule_ReplyWithAttribute(ctx, 1000000000L) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR no attributes in RESP2");
+        RedisModule_ReplyWithCString(ctx, "k");
+        RedisModule_ReplyWithLongLong(ctx, 1);
+        return RedisModule_ReplyWithCString(ctx, "value");
     }
     long long n;
     if ((argc != 2 && argc != 3) || (argc == 3 && !arg_is(argv[2], "POSTPONED")))
