@@ -125,6 +125,25 @@ static int command_channels(const command *cmd, int *first, int *only_one, int *
     return 0;
 }
 
+/* The channels a module command names when asked (getchannels-api), as
+ * Redis 7.0 checks them: only those it publishes or subscribes to (leaving
+ * one is always allowed), a pattern matched literally as PSUBSCRIBE's. */
+static int module_channels_check(const acl_selector *s, const command *cmd, const sv *argv, int argc, int *errpos)
+{
+    int n = 0;
+    key_ref *chans = cmd->channels(cmd, argv, argc, &n);
+    int result = ACL_OK;
+    for (int i = 0; i < n && result == ACL_OK; i++) {
+        if ((chans[i].flags & (CH_PUBLISH | CH_SUBSCRIBE)) &&
+            !channel_allowed(s, argv[chans[i].pos], (chans[i].flags & CH_PATTERN) != 0)) {
+            *errpos = chans[i].pos;
+            result = ACL_DENIED_CHANNEL;
+        }
+    }
+    alloc_free(chans);
+    return result;
+}
+
 static int selector_check(const acl_selector *s, const command *cmd, const sv *argv, int argc, int *errpos)
 {
     int id = cmd->acl_id;
@@ -150,6 +169,9 @@ static int selector_check(const acl_selector *s, const command *cmd, const sv *a
                 return ACL_DENIED_KEY;
             }
         }
+    }
+    if (!(s->flags & ACL_SEL_ALLCHANNELS) && cmd->channels) {
+        return module_channels_check(s, cmd, argv, argc, errpos);
     }
     if (!(s->flags & ACL_SEL_ALLCHANNELS)) {
         int first, only_one, literal;

@@ -9,6 +9,8 @@
  * and, after a command or subcommand that takes keys, one line per key spec
  * (Redis 7's: where the keys are and what the command does to them)
  *   SPEC("name", KS_* flags, begin search, find keys)
+ * (SPECN("name", flags, begin search, find keys, "notes") for a spec that
+ * Redis explains, COMMAND INFO showing the notes)
  * and, for the few whose keys or key flags only their syntax can tell,
  *   KEYS("name", finder)
  * and, for a command with Redis 7's command tips (what a cluster client or
@@ -109,6 +111,13 @@ typedef struct key_spec {
     const char *notes; /* a module's words on it; NULL for the table's */
 } key_spec;
 
+/* Channel flags, Redis 7's: what a command does with a channel argument.
+ * PATTERN: the argument is a pattern (PSUBSCRIBE's), not one channel. */
+#define CH_PATTERN (1u << 0)
+#define CH_PUBLISH (1u << 1)
+#define CH_SUBSCRIBE (1u << 2)
+#define CH_UNSUBSCRIBE (1u << 3)
+
 /* The begin-search and find-keys halves of a SPEC line. */
 #define KS_INDEX(i) KS_BEGIN_INDEX, (i), NULL
 #define KS_KEYWORD(word, from) KS_BEGIN_KEYWORD, (from), (word)
@@ -136,6 +145,9 @@ typedef struct cmd_doc {
  * come anywhere; SET's flags depend on GET): writes up to max keys to out,
  * in the order Redis lists them, and returns how many. */
 typedef int (*cmd_keys_fn)(const command *cmd, const sv *argv, int argc, key_ref *out, int max);
+/* A finder of channel arguments (key_ref flags: CH_*): an array the caller
+ * frees with alloc_free (NULL when there are none), the count in *n. */
+typedef key_ref *(*cmd_channels_fn)(const command *cmd, const sv *argv, int argc, int *n);
 
 struct command {
     const char *name;
@@ -153,6 +165,9 @@ struct command {
     const key_spec *specs;  /* its SPEC lines, in order */
     int nspecs;
     cmd_keys_fn keys; /* its KEYS line's finder; NULL: the specs say it all */
+    /* A module command's channels ("getchannels-api"); NULL for the rest:
+     * ACL knows Keel's own pub/sub commands by name. */
+    cmd_channels_fn channels;
     const char *tips; /* its TIPS line's words; NULL: none */
     /* ACL (src/acl/): the command's id in user bitmaps and its categories
      * as bits (the table line's plus those Redis derives from flags). Set
@@ -216,6 +231,11 @@ int cmd_key_flag_names(uint32_t flags, const char **out, int max);
  * entries. Returns how many, 0 also when a key count in argv is not a
  * usable number (Redis's "Invalid arguments"). */
 int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out);
+/* The keys cmd's specs alone find (a finder may prefer them, as Redis
+ * prefers specs to a module's getkeys-api): -1 when they cannot say (no
+ * spec for keys, one with VARIABLE_FLAGS, an unknown or INCOMPLETE one
+ * that applies, a bad count). out has room for argc entries. */
+int keys_find_by_specs(const command *cmd, const sv *argv, int argc, key_ref *out);
 /* Whether cmd has keys at all (a finder, or a spec that is not NOT_KEY):
  * COMMAND GETKEYS answers "The command has no key arguments" otherwise. */
 int keys_has_any(const command *cmd);

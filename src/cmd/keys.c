@@ -86,11 +86,11 @@ static int spec_keys(const key_spec *s, const sv *argv, int argc, int first, key
     return n;
 }
 
-int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out)
+/* The keys of every spec in turn; -1 when one cannot say. strict: an
+ * unknown spec, or an INCOMPLETE one that applies, cannot say either
+ * (otherwise they add what they find and the rest goes on). */
+static int specs_keys(const command *cmd, const sv *argv, int argc, key_ref *out, int strict)
 {
-    if (cmd->keys) {
-        return cmd->keys(cmd, argv, argc, out, argc);
-    }
     int n = 0;
     for (int i = 0; i < cmd->nspecs; i++) {
         const key_spec *s = &cmd->specs[i];
@@ -98,16 +98,40 @@ int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out)
             continue;
         }
         int first = spec_begin(s, argv, argc);
-        if (first == 0 || (first < 0 && s->begin == KS_BEGIN_UNKNOWN)) {
+        if (first == 0 || (first < 0 && s->begin == KS_BEGIN_UNKNOWN && !strict)) {
             continue;
+        }
+        if (strict && (first < 0 || s->find == KS_FIND_UNKNOWN || (s->flags & KS_INCOMPLETE))) {
+            return -1;
         }
         int got = first < 0 ? -1 : spec_keys(s, argv, argc, first, out + n, argc - n);
         if (got < 0) {
-            return 0;
+            return -1;
         }
         n += got;
     }
     return n;
+}
+
+int keys_find(const command *cmd, const sv *argv, int argc, key_ref *out)
+{
+    if (cmd->keys) {
+        return cmd->keys(cmd, argv, argc, out, argc);
+    }
+    int n = specs_keys(cmd, argv, argc, out, 0);
+    return n < 0 ? 0 : n;
+}
+
+int keys_find_by_specs(const command *cmd, const sv *argv, int argc, key_ref *out)
+{
+    int for_keys = 0;
+    for (int i = 0; i < cmd->nspecs; i++) {
+        if (cmd->specs[i].flags & KS_VARIABLE_FLAGS) {
+            return -1;
+        }
+        for_keys |= !(cmd->specs[i].flags & KS_NOT_KEY);
+    }
+    return for_keys ? specs_keys(cmd, argv, argc, out, 1) : -1;
 }
 
 int keys_has_any(const command *cmd)

@@ -37,7 +37,9 @@ static command subtable[] = {
 static const key_spec specs[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
 #define SPEC(name_, flags_, begin_, find_) {flags_, begin_, find_},
+#define SPECN(name_, flags_, begin_, find_, notes_) {flags_, begin_, find_, notes_},
 #include "cmd/table_all.def"
+#undef SPECN
 #undef SPEC
 #undef CMD
     {0}};
@@ -46,7 +48,9 @@ static const key_spec specs[] = {
 static const char *const spec_names[] = {
 #define CMD(fn_, name_, arity_, flags_, first_, last_, step_, acl_, group_, summary_)
 #define SPEC(name_, flags_, begin_, find_) name_,
+#define SPECN(name_, flags_, begin_, find_, notes_) name_,
 #include "cmd/table_all.def"
+#undef SPECN
 #undef SPEC
 #undef CMD
     NULL};

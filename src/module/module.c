@@ -91,37 +91,10 @@ static void run_command(client *c)
     }
 }
 
-/* A module command's keys when it asked for "getkeys-api": the module is
- * asked (its function runs in a keys-request context and calls KeyAtPos)
- * instead of the first/last/step it gave. */
-static int keys_by_module(const command *cmd, const sv *argv, int argc, key_ref *out, int max)
-{
-    km_command *kc = km_command_of(cmd);
-    km_ctx ctx;
-    km_ctx_init(&ctx, kc->module, server.current_client);
-    ctx.flags |= KCTX_KEYS_POS;
-    km_string **args = alloc_mem(sizeof(*args) * (size_t)(argc > 0 ? argc : 1));
-    for (int i = 0; i < argc; i++) {
-        args[i] = km_string_new(NULL, argv[i].ptr, argv[i].len);
-    }
-    kc->fn(&ctx, args, argc);
-    int n = 0;
-    for (int i = 0; i < ctx.nkeys_pos && n < max; i++) {
-        if (ctx.keys_pos[i] > 0 && ctx.keys_pos[i] < argc) {
-            out[n++] = (key_ref){ctx.keys_pos[i], KS_RW | KS_ACCESS | KS_UPDATE};
-        }
-    }
-    km_ctx_done(&ctx);
-    for (int i = 0; i < argc; i++) {
-        km_string_release(NULL, args[i]);
-    }
-    alloc_free(args);
-    return n;
-}
-
-/* The command flags a module names in CreateCommand's strflags; -1 for a
- * word Redis does not know. */
-static int parse_flags(const char *s, uint32_t *flags, int *getkeys)
+/* The command flags a module names in CreateCommand's strflags (and
+ * whether it asked for getkeys-api / getchannels-api); -1 for a word Redis
+ * does not know. */
+static int parse_flags(const char *s, uint32_t *flags, int *getkeys, int *getchannels)
 {
     static const struct {
         const char *word;
@@ -144,10 +117,9 @@ static int parse_flags(const char *s, uint32_t *flags, int *getkeys)
                  {"blocking", CMD_BLOCKING},
                  {"allow-busy", CMD_ALLOW_BUSY},
                  {"no-cluster", 0},
-                 {"getchannels-api", 0},
                  {"no-async-loading", CMD_NO_ASYNC_LOADING}};
     *flags = 0;
-    *getkeys = 0;
+    *getkeys = *getchannels = 0;
     const char *p = s ? s : "";
     while (*p) {
         while (*p == ' ') {
@@ -164,6 +136,9 @@ static int parse_flags(const char *s, uint32_t *flags, int *getkeys)
         int known = 0;
         if (len == 11 && strncasecmp(p, "getkeys-api", 11) == 0) {
             *getkeys = known = 1;
+        }
+        if (len == 15 && strncasecmp(p, "getchannels-api", 15) == 0) {
+            *getchannels = known = 1;
         }
         for (size_t i = 0; !known && i < sizeof(words) / sizeof(words[0]); i++) {
             if (strlen(words[i].word) == len && strncasecmp(words[i].word, p, len) == 0) {
@@ -186,8 +161,8 @@ static int fill_command(km_command *kc, command *cmd, km_module *m, const char *
                         const char *strflags, int first, int last, int step)
 {
     uint32_t flags;
-    int getkeys;
-    if (parse_flags(strflags, &flags, &getkeys) < 0) {
+    int getkeys, getchannels;
+    if (parse_flags(strflags, &flags, &getkeys, &getchannels) < 0) {
         return -1;
     }
     /* Redis takes any numbers here; a first key of 0 or less means none. */
@@ -205,6 +180,7 @@ static int fill_command(km_command *kc, command *cmd, km_module *m, const char *
     cmd->name = kc->name;
     cmd->fn = run_command;
     cmd->arity = -1;
+    /* A command that names its keys when asked may name any: movable. */
     cmd->flags = flags | CMD_MODULE | (getkeys ? CMD_MOVABLE_KEYS : 0);
     cmd->first_key = first;
     cmd->last_key = last;
@@ -212,15 +188,17 @@ static int fill_command(km_command *kc, command *cmd, km_module *m, const char *
     cmd->acl = "";
     cmd->group = "module";
     cmd->summary = "";
-    if (getkeys) {
-        cmd->keys = keys_by_module;
-    } else if (first > 0 && (last >= first || last < 0)) {
+    cmd->keys = getkeys ? km_keys_by_module : NULL;
+    cmd->channels = getchannels ? km_channels_by_module : NULL;
+    if (first > 0 && (last >= first || last < 0)) {
         /* The range after the first key: up to last (relative to first),
          * or, for a negative last, that many from the end. Redis cannot
          * tell what a legacy module command does with its keys, so it says
-         * read-write for all, and so does Keel (ACL included). */
+         * read-write for all, and so does Keel (ACL included); with
+         * getkeys-api the module tells each key's flags instead (the spec
+         * says VARIABLE_FLAGS, so the module is asked). */
         key_spec *ks = alloc_zero(sizeof(*ks));
-        *ks = (key_spec){KS_RW | KS_ACCESS | KS_UPDATE, KS_INDEX(first),
+        *ks = (key_spec){KS_RW | KS_ACCESS | KS_UPDATE | (getkeys ? KS_VARIABLE_FLAGS : 0), KS_INDEX(first),
                          KS_RANGE(last < 0 ? last : last - first, step, 0)};
         cmd->specs = ks;
         cmd->nspecs = 1;

@@ -90,8 +90,8 @@ void km_ctx_done(km_ctx *ctx)
     ctx->nautos = ctx->cap_autos = 0;
     alloc_free(ctx->postponed);
     ctx->postponed = NULL;
-    alloc_free(ctx->keys_pos);
-    ctx->keys_pos = NULL;
+    alloc_free(ctx->positions);
+    ctx->positions = NULL;
     km_yield_ctx_done(ctx);
 }
 
@@ -410,23 +410,6 @@ static void api_auto_memory(km_ctx *ctx)
     ctx->flags |= KCTX_AUTO_MEMORY;
 }
 
-static int api_is_keys_position_request(km_ctx *ctx)
-{
-    return (ctx->flags & KCTX_KEYS_POS) != 0;
-}
-
-static void api_key_at_pos(km_ctx *ctx, int pos)
-{
-    if (!(ctx->flags & KCTX_KEYS_POS)) {
-        return;
-    }
-    if (ctx->nkeys_pos == ctx->cap_keys_pos) {
-        ctx->cap_keys_pos = ctx->cap_keys_pos ? ctx->cap_keys_pos * 2 : 8;
-        ctx->keys_pos = alloc_resize(ctx->keys_pos, sizeof(int) * (size_t)ctx->cap_keys_pos);
-    }
-    ctx->keys_pos[ctx->nkeys_pos++] = pos;
-}
-
 static void api_get_random_bytes(unsigned char *dst, size_t len)
 {
     util_os_random(dst, len);
@@ -564,8 +547,6 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
                                     {"MallocUsableSize", api_malloc_size},
                                     {"MallocSizeString", api_malloc_size_string},
                                     {"AutoMemory", api_auto_memory},
-                                    {"IsKeysPositionRequest", api_is_keys_position_request},
-                                    {"KeyAtPos", api_key_at_pos},
                                     {"GetRandomBytes", api_get_random_bytes},
                                     {"GetRandomHexChars", api_get_random_hex_chars},
                                     {"Replicate", api_replicate},
@@ -586,7 +567,7 @@ static const km_api_entry *const tables[] = {
     km_api_core,   km_api_string, km_api_reply,  km_api_key,     km_api_call,      km_api_type,
     km_api_thread, km_api_notify, km_api_dict,   km_api_event,   km_api_info,      km_api_filter,
     km_api_infofn, km_api_scan,   km_api_config, km_api_cmdinfo, km_api_fork,      km_api_shared,
-    km_api_acl,    km_api_stream, km_api_auth,   km_api_defrag,  km_api_eventloop,
+    km_api_acl,    km_api_stream, km_api_auth,   km_api_defrag,  km_api_eventloop, km_api_keypos,
 };
 
 int km_get_api(const char *name, void *out)

@@ -22,8 +22,9 @@ struct km_call_reply {
     size_t len;
     long long ll; /* integers, booleans */
     double d;
-    km_call_reply *elems; /* arrays, sets, maps (2 per pair) */
+    km_call_reply *elems; /* arrays, sets, maps and attributes (2 per pair) */
     size_t n;
+    km_call_reply *attr; /* the RESP3 attribute sent before this reply, or NULL */
     km_ctx *ctx;
     int resp3; /* the call asked for RESP3 (its client spoke it) */
     str owned; /* the root's copy of the whole reply */
@@ -133,6 +134,53 @@ static size_t line_end(const char *p, const char *end)
     return (size_t)(q - p);
 }
 
+static int parse(const char **pp, const char *end, km_call_reply *r);
+static void free_elems(km_call_reply *r);
+
+/* How many elements the bytes left could hold at most (the shortest, a
+ * RESP3 null, takes 3): a length beyond it is a module's lie (a reply
+ * length it did not keep to), refused before anything is allocated. */
+static size_t elements_fit(const char *p, const char *end)
+{
+    return p < end ? (size_t)(end - p) / 3 : 0;
+}
+
+/* An attribute ('|', its header line read: n pairs at *pp) describes the
+ * reply after it, so it hangs on that reply (CallReplyAttribute) rather
+ * than standing as an element of its own; the reply's bytes begin at the
+ * attribute, as Redis 7.0 keeps them. */
+static int parse_attributed(const char **pp, const char *p, const char *end, long long n, km_call_reply *r)
+{
+    const char *start = *pp;
+    km_call_reply *a = alloc_zero(sizeof(*a));
+    if (r->attr) {
+        /* A second attribute in a row: the later one describes the reply. */
+        free_elems(r->attr);
+        alloc_free(r->attr);
+    }
+    r->attr = a;
+    a->type = KM_REPLY_ATTRIBUTE;
+    a->proto = start;
+    a->n = n > 0 ? (size_t)n : 0;
+    if (a->n > elements_fit(p, end) / 2) {
+        return -1;
+    }
+    a->elems = a->n ? alloc_zero(sizeof(km_call_reply) * a->n * 2) : NULL;
+    for (size_t i = 0; i < a->n * 2; i++) {
+        if (parse(&p, end, &a->elems[i]) < 0) {
+            return -1;
+        }
+    }
+    a->protolen = (size_t)(p - start);
+    if (parse(&p, end, r) < 0) {
+        return -1;
+    }
+    r->proto = start;
+    r->protolen = (size_t)(p - start);
+    *pp = p;
+    return 0;
+}
+
 /* Parses one element at *pp (bytes our own reply writers made) into r. */
 static int parse(const char **pp, const char *end, km_call_reply *r)
 {
@@ -190,19 +238,22 @@ static int parse(const char **pp, const char *end, km_call_reply *r)
         r->len = t == '=' && n >= 4 ? (size_t)n - 4 : (size_t)n;
         p += n + 2;
         break;
+    case '|': util_parse_ll(line, ln, &n); return parse_attributed(pp, p, end, n, r);
     case '*':
     case '~':
     case '%':
-    case '|':
     case '>':
         util_parse_ll(line, ln, &n);
         if (n < 0) {
             r->type = KM_REPLY_NULL;
             break;
         }
-        r->type = t == '%' ? KM_REPLY_MAP : t == '~' ? KM_REPLY_SET : t == '|' ? KM_REPLY_ATTRIBUTE : KM_REPLY_ARRAY;
+        r->type = t == '%' ? KM_REPLY_MAP : t == '~' ? KM_REPLY_SET : KM_REPLY_ARRAY;
         r->n = (size_t)n;
-        size_t items = t == '%' || t == '|' ? r->n * 2 : r->n;
+        size_t items = t == '%' ? r->n * 2 : r->n;
+        if (items > elements_fit(p, end)) {
+            return -1;
+        }
         r->elems = items ? alloc_zero(sizeof(km_call_reply) * items) : NULL;
         for (size_t i = 0; i < items; i++) {
             if (parse(&p, end, &r->elems[i]) < 0) {
@@ -224,6 +275,12 @@ static void free_elems(km_call_reply *r)
         free_elems(&r->elems[i]);
     }
     alloc_free(r->elems);
+    r->elems = NULL;
+    if (r->attr) {
+        free_elems(r->attr);
+        alloc_free(r->attr);
+        r->attr = NULL;
+    }
 }
 
 void km_call_reply_free(km_call_reply *r)
@@ -241,6 +298,9 @@ int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, 
     if (!r) {
         return -1;
     }
+    if (r->type == KM_REPLY_UNKNOWN) {
+        return -2;
+    }
     *p = r->proto;
     *len = r->protolen;
     *resp3 = r->resp3;
@@ -257,6 +317,9 @@ static void set_ctx(km_call_reply *r, km_ctx *ctx, int resp3)
     for (size_t i = 0; r->elems && i < items; i++) {
         set_ctx(&r->elems[i], ctx, resp3);
     }
+    if (r->attr) {
+        set_ctx(r->attr, ctx, resp3);
+    }
 }
 
 static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len, int resp3)
@@ -265,10 +328,13 @@ static km_call_reply *reply_from(km_ctx *ctx, const char *p, size_t len, int res
     r->owned = str_new(p, len);
     const char *q = r->owned;
     if (parse(&q, r->owned + len, r) < 0) {
+        /* Unreadable (a module's reply that broke its own lengths): its
+         * bytes are all a reader gets. */
         free_elems(r);
-        r->elems = NULL;
         r->n = 0;
         r->type = KM_REPLY_UNKNOWN;
+        r->proto = r->owned;
+        r->protolen = len;
     }
     set_ctx(r, ctx, resp3);
     km_auto_add(ctx, KAUTO_REPLY, r);
@@ -502,6 +568,28 @@ static int api_call_reply_map_element(km_call_reply *r, size_t i, km_call_reply 
     return KM_OK;
 }
 
+/* The attribute a RESP3 reply came with (NULL: none); the reply owns it. */
+static km_call_reply *api_call_reply_attribute(km_call_reply *r)
+{
+    return r ? r->attr : NULL;
+}
+
+/* Pair i of an attribute. Redis 7.0 answers ERR for every attribute (it
+ * checks for a map's type); Keel reads it, as the API documents. */
+static int api_call_reply_attribute_element(km_call_reply *r, size_t i, km_call_reply **key, km_call_reply **val)
+{
+    if (!r || r->type != KM_REPLY_ATTRIBUTE || i >= r->n) {
+        return KM_ERR;
+    }
+    if (key) {
+        *key = &r->elems[2 * i];
+    }
+    if (val) {
+        *val = &r->elems[2 * i + 1];
+    }
+    return KM_OK;
+}
+
 static long long api_call_reply_integer(km_call_reply *r)
 {
     return r && r->type == KM_REPLY_INTEGER ? r->ll : LLONG_MIN;
@@ -592,6 +680,8 @@ const km_api_entry km_api_call[] = {{"Call", api_call},
                                     {"CallReplyArrayElement", api_call_reply_array_element},
                                     {"CallReplySetElement", api_call_reply_set_element},
                                     {"CallReplyMapElement", api_call_reply_map_element},
+                                    {"CallReplyAttribute", api_call_reply_attribute},
+                                    {"CallReplyAttributeElement", api_call_reply_attribute_element},
                                     {"CallReplyInteger", api_call_reply_integer},
                                     {"CallReplyDouble", api_call_reply_double},
                                     {"CallReplyBool", api_call_reply_bool},

@@ -4,6 +4,7 @@
  * COMMAND DOCS and used for key extraction (ACL, GETKEYS) as Keel's own
  * commands' are. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -168,6 +169,54 @@ static cmd_doc_arg *copy_args(const km_cmd_arg *args, size_t stride, int *n)
     return out;
 }
 
+/* COMMAND INFO's legacy (first, last, step) from the key specs, as Redis
+ * 7.0 derives it: one plain range spec is the range; otherwise plain
+ * step-1 range specs that follow each other are glued into one. A spec
+ * left out (another form, a gap, a step) or an INCOMPLETE one makes the
+ * keys movable; so does getkeys-api (set already, never taken back). */
+static void legacy_range(command *cmd)
+{
+    cmd->first_key = cmd->last_key = cmd->key_step = 0;
+    int first = INT_MAX, last = 0, glued_last = 0;
+    for (int i = 0; i < cmd->nspecs; i++) {
+        const key_spec *k = &cmd->specs[i];
+        if (k->begin != KS_BEGIN_INDEX || k->find != KS_FIND_RANGE) {
+            cmd->flags |= CMD_MOVABLE_KEYS;
+            continue;
+        }
+        if (k->flags & KS_INCOMPLETE) {
+            cmd->flags |= CMD_MOVABLE_KEYS;
+        }
+        int abs_last = k->a >= 0 ? k->begin_at + k->a : k->a;
+        if (cmd->nspecs == 1) {
+            cmd->first_key = k->begin_at;
+            cmd->last_key = abs_last;
+            cmd->key_step = k->b;
+            return;
+        }
+        if (k->b != 1 || (glued_last && glued_last != k->begin_at - 1)) {
+            cmd->flags |= CMD_MOVABLE_KEYS;
+            continue;
+        }
+        first = k->begin_at < first ? k->begin_at : first;
+        /* Compared unsigned, as Redis does: a negative last (counted from
+         * the end) reaches past any index. */
+        if ((unsigned)abs_last > (unsigned)last) {
+            last = abs_last;
+        }
+        glued_last = last;
+    }
+    if (first == INT_MAX) {
+        if (cmd->nspecs > 0) {
+            cmd->flags |= CMD_MOVABLE_KEYS;
+        }
+        return;
+    }
+    cmd->first_key = first;
+    cmd->last_key = last;
+    cmd->key_step = 1;
+}
+
 static int api_set_command_info(command *cmd, const km_cmd_info *info)
 {
     if (!cmd || !(cmd->flags & CMD_MODULE) || !info || !info_valid(info)) {
@@ -218,25 +267,7 @@ static int api_set_command_info(command *cmd, const km_cmd_info *info)
         alloc_free((void *)cmd->specs);
         cmd->specs = specs;
         cmd->nspecs = nspecs;
-        /* The legacy range from the first spec when it is a plain one, as
-         * Redis derives it; other forms make the keys movable. */
-        cmd->first_key = cmd->last_key = cmd->key_step = 0;
-        int movable = 0;
-        for (int i = 0; i < nspecs; i++) {
-            const key_spec *k = &specs[i];
-            int plain = k->begin == KS_BEGIN_INDEX && k->find == KS_FIND_RANGE && k->c <= 1;
-            if (plain && i == 0) {
-                cmd->first_key = k->begin_at;
-                cmd->last_key = k->a >= 0 ? k->begin_at + k->a : k->a;
-                cmd->key_step = k->b;
-            } else if (!plain || (k->flags & KS_INCOMPLETE)) {
-                movable = 1;
-            }
-        }
-        if (movable) {
-            cmd->flags |= CMD_MOVABLE_KEYS;
-        }
-        cmd->keys = NULL;
+        legacy_range(cmd);
     }
     return KM_OK;
 }

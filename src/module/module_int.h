@@ -71,6 +71,7 @@ struct km_string {
 #define KCTX_KEYS_POS (1 << 4)
 #define KCTX_IN_COMMAND (1 << 5)
 #define KCTX_BLOCKED_DISCONNECTED (1 << 6) /* a free callback: the client went away */
+#define KCTX_CHANNELS_POS (1 << 7)
 
 /* Objects freed when an auto-memory context ends. */
 enum { KAUTO_STRING, KAUTO_KEY, KAUTO_REPLY, KAUTO_POOL };
@@ -89,8 +90,10 @@ struct km_ctx {
     int npostponed, cap_postponed;
     km_blocked *blocked;    /* the blocked client being answered, or the thread-safe one's */
     void *blocked_privdata; /* the free and disconnect callbacks' (they get no handle) */
-    int *keys_pos;          /* KeyAtPos answers during a keys request */
-    int nkeys_pos, cap_keys_pos;
+    /* What KeyAtPos(WithFlags) or ChannelAtPosWithFlags reported during a
+     * keys or channels request (module_keypos.c). */
+    key_ref *positions;
+    int npositions, cap_positions;
     long long replies;    /* top-level replies written */
     km_string *ready_key; /* a client blocked on keys: the key that is ready */
     int64_t yield_at_us;  /* when Yield next serves events (monotonic) */
@@ -172,7 +175,7 @@ typedef struct km_api_entry {
 extern const km_api_entry km_api_core[], km_api_string[], km_api_reply[], km_api_key[], km_api_call[], km_api_type[],
     km_api_thread[], km_api_notify[], km_api_dict[], km_api_event[], km_api_info[], km_api_filter[], km_api_infofn[],
     km_api_scan[], km_api_config[], km_api_cmdinfo[], km_api_fork[], km_api_shared[], km_api_acl[], km_api_stream[],
-    km_api_auth[], km_api_defrag[], km_api_eventloop[];
+    km_api_auth[], km_api_defrag[], km_api_eventloop[], km_api_keypos[];
 
 /* ---- module_string.c ---- */
 km_string *km_string_new(km_ctx *ctx, const char *p, size_t len);
@@ -187,7 +190,8 @@ int km_build_argv(km_ctx *ctx, const char *cmdname, const char *fmt, va_list ap,
 int km_call_flag(char ch);
 void km_free_argv(sv *argv, str *owned, int argc);
 /* A call reply's bytes, and whether they are RESP3 (the call's client
- * spoke it); -1 for no reply. */
+ * spoke it); -1 for no reply, -2 for one that could not be read (a
+ * module's reply that broke its own lengths: not to be passed on). */
 int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, int *resp3);
 int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step);
 int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first, int last,
@@ -204,6 +208,12 @@ void km_key_changed(km_key *k);
 /* ---- module_stream.c ---- */
 /* Ends k's stream iterator, if it has one (CloseKey, StreamIteratorStop). */
 void km_stream_walk_free(km_key *k);
+
+/* ---- module_keypos.c ---- */
+/* The finders of a command made with "getkeys-api" / "getchannels-api":
+ * the module's function is asked, in a request context of its own. */
+int km_keys_by_module(const command *cmd, const sv *argv, int argc, key_ref *out, int max);
+key_ref *km_channels_by_module(const command *cmd, const sv *argv, int argc, int *n);
 
 /* ---- module_call.c ---- */
 void km_call_reply_free(km_call_reply *r);

@@ -12,7 +12,7 @@
 
 static rbuf *out(km_ctx *ctx)
 {
-    if (!ctx || !ctx->c || (ctx->flags & KCTX_KEYS_POS)) {
+    if (!ctx || !ctx->c || (ctx->flags & (KCTX_KEYS_POS | KCTX_CHANNELS_POS))) {
         return NULL;
     }
     if ((ctx->flags & KCTX_THREAD_SAFE) && !ctx->blocked) {
@@ -109,6 +109,27 @@ static void api_reply_set_map_length(km_ctx *ctx, long n)
 static void api_reply_set_set_length(km_ctx *ctx, long n)
 {
     set_length(ctx, n, reply_defer_set);
+}
+
+/* Attributes exist only in RESP3: for a client speaking RESP2 (or no
+ * client at all) nothing is written and the module is told (Redis 7.0's
+ * ERR), so it can answer without them. */
+static int api_reply_with_attribute(km_ctx *ctx, long n)
+{
+    rbuf *r = out(ctx);
+    if (!r || r->resp != 3) {
+        return KM_ERR;
+    }
+    return aggregate(ctx, n, reply_attribute);
+}
+
+/* A no-op where ReplyWithAttribute refused: no length was postponed. */
+static void api_reply_set_attribute_length(km_ctx *ctx, long n)
+{
+    rbuf *r = out(ctx);
+    if (r && r->resp == 3) {
+        set_length(ctx, n, reply_defer_attribute);
+    }
 }
 
 static int api_reply_with_empty_array(km_ctx *ctx)
@@ -233,7 +254,11 @@ static int api_reply_with_call_reply(km_ctx *ctx, km_call_reply *reply)
     const char *p;
     size_t len;
     int resp3;
-    if (r && km_call_reply_proto_of(reply, &p, &len, &resp3) == 0) {
+    int got = km_call_reply_proto_of(reply, &p, &len, &resp3);
+    if (r && got == -2) {
+        return KM_ERR; /* broken bytes would leave the client waiting */
+    }
+    if (r && got == 0) {
         if (resp3 && ctx->c->resp == 2) {
             return KM_ERR; /* a RESP2 client cannot read it (Redis refuses too) */
         }
@@ -258,6 +283,8 @@ const km_api_entry km_api_reply[] = {{"ReplyWithLongLong", api_reply_with_long_l
                                      {"ReplySetArrayLength", api_reply_set_array_length},
                                      {"ReplySetMapLength", api_reply_set_map_length},
                                      {"ReplySetSetLength", api_reply_set_set_length},
+                                     {"ReplyWithAttribute", api_reply_with_attribute},
+                                     {"ReplySetAttributeLength", api_reply_set_attribute_length},
                                      {"ReplyWithEmptyArray", api_reply_with_empty_array},
                                      {"ReplyWithNullArray", api_reply_with_null_array},
                                      {"ReplyWithStringBuffer", api_reply_with_string_buffer},

@@ -281,6 +281,11 @@ void reply_push(rbuf *r, long long n)
     header(r, r->resp == 3 ? '>' : '*', n);
 }
 
+void reply_attribute(rbuf *r, long long n)
+{
+    header(r, '|', n);
+}
+
 void reply_big_number(rbuf *r, const char *p, size_t len)
 {
     if (r->resp == 3) {
@@ -347,4 +352,9 @@ void reply_defer_map(rbuf *r, size_t h, long long n)
 void reply_defer_set(rbuf *r, size_t h, long long n)
 {
     defer_fill(r, h, r->resp == 3 ? '~' : '*', n);
+}
+
+void reply_defer_attribute(rbuf *r, size_t h, long long n)
+{
+    defer_fill(r, h, '|', n);
 }

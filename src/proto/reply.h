@@ -51,6 +51,9 @@ void reply_array(rbuf *r, long long n);
 void reply_map(rbuf *r, long long n);  /* n pairs: *2n in RESP2 */
 void reply_set(rbuf *r, long long n);  /* ~n, or *n */
 void reply_push(rbuf *r, long long n); /* >n, or *n */
+/* RESP3's attribute (n pairs of metadata before the reply they describe).
+ * RESP2 has no such frame: callers write it only to RESP3 clients. */
+void reply_attribute(rbuf *r, long long n);
 /* A big number: RESP3's '(' type, a bulk string in RESP2. */
 void reply_big_number(rbuf *r, const char *p, size_t len);
 void reply_verbatim(rbuf *r, const char *p, size_t len, const char *fmt3);
@@ -62,5 +65,6 @@ size_t reply_defer(rbuf *r);
 void reply_defer_array(rbuf *r, size_t handle, long long n);
 void reply_defer_map(rbuf *r, size_t handle, long long n);
 void reply_defer_set(rbuf *r, size_t handle, long long n);
+void reply_defer_attribute(rbuf *r, size_t handle, long long n); /* RESP3 only */
 
 #endif

@@ -5574,6 +5574,258 @@ static int cmd_slowstop(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* ------------------------------------------------------------------ API coverage: replies and key positions */
+
+/* Commands for RESP3 attributes (ReplyWithAttribute, ReplySetAttribute-
+ * Length, CallReplyAttribute(Element)) and for commands that name their
+ * keys or channels when asked (KeyAtPosWithFlags, IsChannelsPosition-
+ * Request, ChannelAtPosWithFlags); tests/integration/
+ * test_modules_replies.py. Their functions have their own table (TM_API6).
+ * OnLoad gives tm.posspec its key spec (register_keypos_info). */
+
+#define TM_API6(X)                                                                                                     \
+    X(int, ReplyWithAttribute, (km_ctx * ctx, long len))                                                               \
+    X(void, ReplySetAttributeLength, (km_ctx * ctx, long len))                                                         \
+    X(km_call_reply *, CallReplyAttribute, (km_call_reply * reply))                                                    \
+    X(int, CallReplyAttributeElement, (km_call_reply * reply, size_t idx, km_call_reply * *key, km_call_reply * *val)) \
+    X(void, KeyAtPosWithFlags, (km_ctx * ctx, int pos, int flags))                                                     \
+    X(int, IsChannelsPositionRequest, (km_ctx * ctx))                                                                  \
+    X(void, ChannelAtPosWithFlags, (km_ctx * ctx, int pos, int flags))
+
+#define TM_DECLARE6(ret, name, params) static ret(*RedisModule_##name) params;
+TM_API6(TM_DECLARE6)
+#undef TM_DECLARE6
+
+/* ---- attributes */
+
+/* tm.attr <n> [POSTPONED]: an attribute of n pairs ("k<i>" -> i, its
+ * length given at once or postponed), then the reply it describes, the
+ * bulk "value". A client speaking RESP2 gets "ERR no attributes in RESP2".
+ * tm.attr NESTED: an array (postponed) holding an attribute (postponed,
+ * one pair) before its first element, ReplyWithAttribute's answer (1 when
+ * it refused), then "x"; ReplySetAttributeLength is called either way.
+ * tm.attr LIE: an attribute said to hold a billion pairs, holding one
+ * (only for tm.attrcall: a client would wait for the rest). */
+static int cmd_attr(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "ReplyWithAttribute ReplySetAttributeLength"))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "NESTED")) {
+        RedisModule_ReplyWithArray(ctx, KM_POSTPONED_LEN);
+        int refused = RedisModule_ReplyWithAttribute(ctx, KM_POSTPONED_LEN) != KM_OK;
+        if (!refused) {
+            RedisModule_ReplyWithCString(ctx, "source");
+            RedisModule_ReplyWithCString(ctx, "tm");
+        }
+        /* A no-op after a refusal: the array's length stays open. */
+        RedisModule_ReplySetAttributeLength(ctx, 1);
+        RedisModule_ReplyWithLongLong(ctx, refused);
+        RedisModule_ReplyWithCString(ctx, "x");
+        RedisModule_ReplySetArrayLength(ctx, 2);
+        return KM_OK;
+    }
+    if (argc == 2 && arg_is(argv[1], "LIE")) {
+        /* A length it does not keep to: a billion pairs, then one. */
+        if (RedisModule_ReplyWithAttribute(ctx, 1000000000L) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR no attributes in RESP2");
+        RedisModule_ReplyWithCString(ctx, "k");
+        RedisModule_ReplyWithLongLong(ctx, 1);
+        return RedisModule_ReplyWithCString(ctx, "value");
+    }
+    long long n;
+    if ((argc != 2 && argc != 3) || (argc == 3 && !arg_is(argv[2], "POSTPONED")))
+        return RedisModule_WrongArity(ctx);
+    if (RedisModule_StringToLongLong(argv[1], &n) != KM_OK || n < 0 || n > 100)
+        return RedisModule_ReplyWithError(ctx, "ERR bad attribute count");
+    if (RedisModule_ReplyWithAttribute(ctx, argc == 3 ? KM_POSTPONED_LEN : (long)n) != KM_OK)
+        return RedisModule_ReplyWithError(ctx, "ERR no attributes in RESP2");
+    for (long long i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%lld", i);
+        RedisModule_ReplyWithCString(ctx, key);
+        RedisModule_ReplyWithLongLong(ctx, i);
+    }
+    if (argc == 3)
+        RedisModule_ReplySetAttributeLength(ctx, (long)n);
+    return RedisModule_ReplyWithCString(ctx, "value");
+}
+
+/* A call reply's bytes as a bulk string. */
+static void reply_with_proto(km_ctx *ctx, km_call_reply *r)
+{
+    size_t len = 0;
+    const char *p = r ? RedisModule_CallReplyProto(r, &len) : NULL;
+    if (p)
+        RedisModule_ReplyWithStringBuffer(ctx, p, len);
+    else
+        RedisModule_ReplyWithNull(ctx);
+}
+
+/* tm.attrcall READ <command> [arg ...]: calls the command for a RESP3
+ * reply and describes it: [its type, its bytes, its attribute or -1]; an
+ * attribute as [its type, its length, each pair as [key bytes, value
+ * bytes] or "ERR" where CallReplyAttributeElement refused, whether the
+ * element past the last is refused (1), whether the reply itself is
+ * refused as an attribute (1)].
+ * tm.attrcall FORWARD <command> [arg ...]: passes the reply on
+ * (ReplyWithCallReply), or "ERR refused" when that refuses it. Both read
+ * the reply's type first, as Redis 7.0 needs (see ATTRFIRST).
+ * tm.attrcall ATTRFIRST <command> [arg ...]: the length of the reply's
+ * attribute (-1: none) asked before anything else is read. */
+static int cmd_attrcall(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "CallReplyAttribute CallReplyAttributeElement"))
+        return KM_OK;
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    char *name = arg_dup(argv[2]);
+    km_call_reply *r = RedisModule_Call(ctx, name, "3v", argv + 3, (size_t)(argc - 3));
+    RedisModule_Free(name);
+    if (!r)
+        return RedisModule_ReplyWithError(ctx, "ERR call failed");
+    if (arg_is(argv[1], "ATTRFIRST")) {
+        km_call_reply *early = RedisModule_CallReplyAttribute(r);
+        RedisModule_ReplyWithLongLong(ctx, early ? (long long)RedisModule_CallReplyLength(early) : -1);
+        RedisModule_FreeCallReply(r);
+        return KM_OK;
+    }
+    /* Redis 7.0 parses a call reply when it is first read: before that it
+     * knows of no attribute, nor that the reply is RESP3. */
+    int type = RedisModule_CallReplyType(r);
+    if (arg_is(argv[1], "FORWARD")) {
+        if (RedisModule_ReplyWithCallReply(ctx, r) != KM_OK)
+            RedisModule_ReplyWithError(ctx, "ERR refused");
+        RedisModule_FreeCallReply(r);
+        return KM_OK;
+    }
+    km_call_reply *attr = RedisModule_CallReplyAttribute(r);
+    km_call_reply *k, *v;
+    RedisModule_ReplyWithArray(ctx, 3);
+    RedisModule_ReplyWithLongLong(ctx, type);
+    reply_with_proto(ctx, r);
+    if (!attr) {
+        RedisModule_ReplyWithLongLong(ctx, -1);
+    } else {
+        size_t n = RedisModule_CallReplyLength(attr);
+        RedisModule_ReplyWithArray(ctx, (long)n + 4);
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyType(attr));
+        RedisModule_ReplyWithLongLong(ctx, (long long)n);
+        for (size_t i = 0; i < n; i++) {
+            if (RedisModule_CallReplyAttributeElement(attr, i, &k, &v) != KM_OK) {
+                RedisModule_ReplyWithCString(ctx, "ERR");
+                continue;
+            }
+            RedisModule_ReplyWithArray(ctx, 2);
+            reply_with_proto(ctx, k);
+            reply_with_proto(ctx, v);
+        }
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyAttributeElement(attr, n, &k, &v) == KM_ERR);
+        RedisModule_ReplyWithLongLong(ctx, RedisModule_CallReplyAttributeElement(r, 0, &k, &v) == KM_ERR);
+    }
+    RedisModule_FreeCallReply(r);
+    return KM_OK;
+}
+
+/* ---- key positions */
+
+/* A key's flags by name: RO (read), OW (overwritten unread), RM
+ * (removed), RW (read and changed); 0 for LEGACY (KeyAtPos, which says
+ * RW access update), -1 for an unknown word. */
+static int pos_flags(km_string *how)
+{
+    if (arg_is(how, "RO"))
+        return (int)(TM_CMD_KEY_RO | TM_CMD_KEY_ACCESS);
+    if (arg_is(how, "OW"))
+        return (int)(TM_CMD_KEY_OW | TM_CMD_KEY_UPDATE);
+    if (arg_is(how, "RM"))
+        return (int)(TM_CMD_KEY_RM | TM_CMD_KEY_DELETE);
+    if (arg_is(how, "RW"))
+        return (int)(TM_CMD_KEY_RW | TM_CMD_KEY_ACCESS | TM_CMD_KEY_INSERT);
+    return arg_is(how, "LEGACY") ? 0 : -1;
+}
+
+/* tm.posflags / tm.posrange / tm.posspec <how> <key> [<how> <key> ...]
+ * (getkeys-api; how: pos_flags' words): asked for its keys, names each
+ * with its flags; run, replies [IsKeysPositionRequest (0), the keys].
+ * tm.posrange also gave the legacy range (2, -1, 2), tm.posspec a key
+ * spec (the argument at 2, RO access): the spec is preferred to asking.
+ * The word PAST names a position past the arguments instead (Keel leaves
+ * it out; Redis 7.0 would read past argv). */
+static int cmd_posflags(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "IsKeysPositionRequest KeyAtPos KeyAtPosWithFlags"))
+        return KM_OK;
+    if (RedisModule_IsKeysPositionRequest(ctx)) {
+        for (int i = 1; i + 1 < argc; i += 2) {
+            int flags = pos_flags(argv[i]);
+            if (arg_is(argv[i], "PAST"))
+                RedisModule_KeyAtPosWithFlags(ctx, argc + 3, (int)(TM_CMD_KEY_RO | TM_CMD_KEY_ACCESS));
+            else if (flags > 0)
+                RedisModule_KeyAtPosWithFlags(ctx, i + 1, flags);
+            else if (flags == 0)
+                RedisModule_KeyAtPos(ctx, i + 1);
+        }
+        return KM_OK;
+    }
+    if (argc % 2 != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_ReplyWithArray(ctx, (argc - 1) / 2 + 1);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_IsKeysPositionRequest(ctx));
+    for (int i = 2; i < argc; i += 2)
+        RedisModule_ReplyWithString(ctx, argv[i]);
+    return KM_OK;
+}
+
+static tm_cmd_keyspec posspec_keyspecs[] = {
+    {.flags = TM_CMD_KEY_RO | TM_CMD_KEY_ACCESS,
+     .begin_search_type = TM_KSPEC_BS_INDEX,
+     .bs.index.pos = 2,
+     .find_keys_type = TM_KSPEC_FK_RANGE,
+     .fk.range = {0, 1, 0}},
+    {0},
+};
+static tm_cmd_info posspec_info = {.version = &tm_cmd_info_v1, .key_specs = posspec_keyspecs};
+
+static int register_keypos_info(km_ctx *ctx)
+{
+    if (!RedisModule_GetCommand || !RedisModule_SetCommandInfo)
+        return KM_OK;
+    return RedisModule_SetCommandInfo(RedisModule_GetCommand(ctx, "tm.posspec"), &posspec_info);
+}
+
+/* ---- channel positions */
+
+/* tm.chan <how> <channel> [<how> <channel> ...] (getchannels-api; how:
+ * letters P publish, S subscribe, U unsubscribe, * a pattern): asked for
+ * its channels, names each with its flags. It replies either way (a
+ * request's replies go nowhere): [IsChannelsPositionRequest,
+ * IsKeysPositionRequest, the number of channels]. */
+static int cmd_chan(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "IsChannelsPositionRequest ChannelAtPosWithFlags"))
+        return KM_OK;
+    if (argc % 2 != 1)
+        return RedisModule_WrongArity(ctx);
+    int request = RedisModule_IsChannelsPositionRequest(ctx);
+    for (int i = 1; request && i + 1 < argc; i += 2) {
+        size_t len;
+        const char *how = str_of(argv[i], &len);
+        int flags = 0;
+        for (size_t j = 0; j < len; j++) {
+            flags |= how[j] == 'P'   ? KM_CMD_CHANNEL_PUBLISH
+                     : how[j] == 'S' ? KM_CMD_CHANNEL_SUBSCRIBE
+                     : how[j] == 'U' ? KM_CMD_CHANNEL_UNSUBSCRIBE
+                     : how[j] == '*' ? KM_CMD_CHANNEL_PATTERN
+                                     : 0;
+        }
+        RedisModule_ChannelAtPosWithFlags(ctx, i + 1, flags);
+    }
+    RedisModule_ReplyWithArray(ctx, 3);
+    RedisModule_ReplyWithLongLong(ctx, request);
+    RedisModule_ReplyWithLongLong(ctx, RedisModule_IsKeysPositionRequest(ctx));
+    return RedisModule_ReplyWithLongLong(ctx, (argc - 1) / 2);
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -5668,6 +5920,12 @@ static const struct {
     {"tm.el", cmd_el, "", 0, 0, 0},
     {"tm.slow", cmd_slow, "", 0, 0, 0},
     {"tm.slowstop", cmd_slowstop, "allow-busy", 0, 0, 0},
+    {"tm.attr", cmd_attr, "readonly fast", 0, 0, 0},
+    {"tm.attrcall", cmd_attrcall, "", 0, 0, 0},
+    {"tm.posflags", cmd_posflags, "readonly getkeys-api", 0, 0, 0},
+    {"tm.posrange", cmd_posflags, "readonly getkeys-api", 2, -1, 2},
+    {"tm.posspec", cmd_posflags, "readonly getkeys-api", 0, 0, 0},
+    {"tm.chan", cmd_chan, "readonly getchannels-api", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -5687,6 +5945,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     TM_API2(TM_FETCH)
     TM_API3(TM_FETCH)
     TM_API4(TM_FETCH)
+    TM_API6(TM_FETCH)
     if (!RedisModule_SetModuleAttribs || !RedisModule_CreateCommand || !RedisModule_StringPtrLen ||
         !RedisModule_Alloc) {
         fprintf(stderr, "testmod: the server lacks a core API function: %s\n", missing_apis);
@@ -5775,7 +6034,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     }
     if (aux_triggers && register_aux_type(ctx, aux_triggers, aux_use_save2) != KM_OK)
         return give_up();
-    if (register_command_metadata(ctx) != KM_OK)
+    if (register_command_metadata(ctx) != KM_OK || register_keypos_info(ctx) != KM_OK)
         return give_up();
     if (fail)
         return give_up();
