@@ -242,5 +242,9 @@ int keys_has_any(const command *cmd);
 void cmd_table_init(void);
 /* CONFIG RESETSTAT: zero every command's and subcommand's counters. */
 void cmd_stats_reset(void);
+/* FLUSHALL's work (by: the client whose FLUSHALL is propagated, or NULL:
+ * nothing is): every db emptied, the save FLUSHALL makes when save
+ * points are set. Returns the ticket of a background free, or 0. */
+uint64_t keyspace_flush_all(client *by, int async);
 
 #endif

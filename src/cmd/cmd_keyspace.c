@@ -167,25 +167,32 @@ void cmd_flushdb(client *c)
     flush_reply(c, async, ticket);
 }
 
+uint64_t keyspace_flush_all(client *by, int async)
+{
+    uint64_t last = 0;
+    module_event_flush(1, -1, !async);
+    persistence_stop_bgsave("FLUSHALL");
+    for (int i = 0; i < server.cfg.databases; i++) {
+        uint64_t t = empty_db(by, &server.dbs[i], async);
+        last = t ? t : last;
+    }
+    /* Propagated even when nothing was there or the save below reset the
+     * change count; the count grows by the keys removed, as in Redis. */
+    if (by) {
+        propagate_also(by, by->argv, by->argc);
+    }
+    persistence_save_after_flushall();
+    module_event_flush(0, -1, !async);
+    return last;
+}
+
 void cmd_flushall(client *c)
 {
     int async = flush_mode(c);
     if (async < 0) {
         return;
     }
-    uint64_t last = 0;
-    module_event_flush(1, -1, !async);
-    persistence_stop_bgsave("FLUSHALL");
-    for (int i = 0; i < server.cfg.databases; i++) {
-        uint64_t t = empty_db(c, &server.dbs[i], async);
-        last = t ? t : last;
-    }
-    /* Propagated even when nothing was there or the save below reset the
-     * change count; the count grows by the keys removed, as in Redis. */
-    propagate_also(c, c->argv, c->argc);
-    persistence_save_after_flushall();
-    module_event_flush(0, -1, !async);
-    flush_reply(c, async, last);
+    flush_reply(c, async, keyspace_flush_all(c, async));
 }
 
 void cmd_swapdb(client *c)

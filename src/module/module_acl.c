@@ -80,6 +80,13 @@ static km_user *api_create_module_user(const char *name)
     return mu;
 }
 
+/* Call in this context runs as mu (NULL: as before); the module keeps mu
+ * alive while the context may use it. */
+static void api_set_context_user(km_ctx *ctx, const km_user *mu)
+{
+    ctx->user = mu ? mu->u : NULL;
+}
+
 static int api_free_module_user(km_user *mu)
 {
     if (!mu) {
@@ -365,6 +372,7 @@ static km_string *api_get_client_user_name_by_id(km_ctx *ctx, uint64_t id)
 }
 
 const km_api_entry km_api_acl[] = {{"CreateModuleUser", api_create_module_user},
+                                   {"SetContextUser", api_set_context_user},
                                    {"FreeModuleUser", api_free_module_user},
                                    {"SetModuleUserACL", api_set_module_user_acl},
                                    {"SetModuleUserACLString", api_set_module_user_acl_string},

@@ -11,7 +11,10 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "cmd/cmd.h"
 #include "module/module_int.h"
+#include "net/tls.h"
+#include "persist/aof.h"
 #include "persist/snapshot.h"
 #include "pubsub/pubsub.h"
 #include "repl/repl.h"
@@ -312,6 +315,34 @@ static int api_get_context_flags_all(void)
 
 /* ---- the keyspace and the server at large ---- */
 
+/* NULL for a client without TLS or a certificate, or no such client. */
+static km_string *api_get_client_certificate(km_ctx *ctx, uint64_t id)
+{
+    client *c = client_by_id(id);
+    if (!c || !c->tls) {
+        return NULL;
+    }
+    size_t len = 0;
+    char *pem = tls_peer_cert_pem(c->tls, &len);
+    if (!pem) {
+        return NULL;
+    }
+    km_string *s = km_string_new(ctx, pem, len);
+    alloc_free(pem);
+    return s;
+}
+
+/* FLUSHALL without its propagation (functions stay); restart_aof with
+ * the AOF on: the log starts again from the empty data set. */
+static void api_reset_dataset(int restart_aof, int async)
+{
+    keyspace_flush_all(NULL, async);
+    if (restart_aof && server.cfg.appendonly) {
+        aof_new_history();
+        aof_rewrite();
+    }
+}
+
 static unsigned long long api_db_size(km_ctx *ctx)
 {
     return ctx->c ? (unsigned long long)db_size(ctx->c->db) : 0;
@@ -533,6 +564,8 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
                                     {"GetContextFlags", api_get_context_flags},
                                     {"GetContextFlagsAll", api_get_context_flags_all},
                                     {"DbSize", api_db_size},
+                                    {"ResetDataset", api_reset_dataset},
+                                    {"GetClientCertificate", api_get_client_certificate},
                                     {"RandomKey", api_random_key},
                                     {"GetCurrentCommandName", api_get_current_command_name},
                                     {"SignalModifiedKey", api_signal_modified_key},

@@ -26,8 +26,9 @@ struct km_call_reply {
     size_t n;
     km_call_reply *attr; /* the RESP3 attribute sent before this reply, or NULL */
     km_ctx *ctx;
-    int resp3; /* the call asked for RESP3 (its client spoke it) */
-    str owned; /* the root's copy of the whole reply */
+    int resp3;     /* the call asked for RESP3 (its client spoke it) */
+    str owned;     /* the root's copy of the whole reply */
+    int own_error; /* an error Call made itself: counted when passed on */
 };
 
 /* ---- arguments ---- */
@@ -293,6 +294,11 @@ void km_call_reply_free(km_call_reply *r)
     alloc_free(r);
 }
 
+int km_call_reply_counted(const km_call_reply *r)
+{
+    return !r->own_error;
+}
+
 int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, int *resp3)
 {
     if (!r) {
@@ -348,6 +354,7 @@ static km_call_reply *error_reply(km_ctx *ctx, const char *msg)
     s = str_append(s, "\r\n", 2);
     km_call_reply *r = reply_from(ctx, s, str_len(s), 0);
     str_free(s);
+    r->own_error = 1;
     return r;
 }
 
@@ -405,9 +412,11 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         }
         goto done;
     }
-    if ((flags & FLAG('S')) && (run->flags & CMD_WRITE)) {
-        const char *e = repl_refuses_writes();
-        e = e ? e : persistence_refuses_writes();
+    if (flags & FLAG('S')) {
+        const char *e = run->flags & CMD_WRITE ? server_write_refusal(ctx->c, 0) : NULL;
+        if (!e && !(run->flags & CMD_STALE) && server_stale_for(ctx->c)) {
+            e = MASTERDOWN_ERROR;
+        }
         if (e) {
             errno = ESPIPE;
             if (errors_as_replies) {
@@ -430,9 +439,19 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         goto done;
     }
     client *caller = ctx->c;
-    if ((flags & FLAG('C')) && caller && caller->user) {
+    /* C: run as the context's user (SetContextUser) or its client's,
+     * checked first, as in Redis; without it as the server itself. */
+    struct acl_user *as = !(flags & FLAG('C')) ? NULL : ctx->user ? ctx->user : caller ? caller->user : NULL;
+    if ((flags & FLAG('C')) && !as) {
+        errno = ENOTSUP;
+        if (errors_as_replies) {
+            reply = error_reply(ctx, "cannot run as user, no user directly attached to context or context's client");
+        }
+        goto done;
+    }
+    if (as) {
         int pos = 0;
-        int denial = acl_check(caller->user, run, argv, argc, &pos);
+        int denial = acl_check(as, run, argv, argc, &pos);
         if (denial != ACL_OK) {
             errno = EACCES;
             if (errors_as_replies) {
@@ -487,7 +506,9 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     if (!replicate) {
         was = propagate_suspend(1);
     }
+    f->user = as; /* a script it runs checks its calls against this user */
     dispatch_call(f, run);
+    f->user = NULL;
     client_end_command(f);
     if (!replicate) {
         propagate_suspend(was);

@@ -50,6 +50,22 @@ static uint64_t api_dict_size(km_dict *d)
     return d->order.length;
 }
 
+/* The bytes the dict holds (its tree and map; not what the values point
+ * to): MallocSizeDict. */
+static size_t api_malloc_size_dict(km_dict *d)
+{
+    size_t n = sizeof(*d) + ordtree_node_bytes(&d->order) + dict_slots(&d->values) * sizeof(void *);
+    dict_iter it;
+    dict_iter_init(&it, &d->values);
+    dnode *node;
+    while ((node = dict_iter_next(&it))) {
+        size_t klen = ((dict_entry *)node)->keylen;
+        n += ordtree_elem_size(klen) + sizeof(dict_entry) + klen;
+    }
+    dict_iter_done(&it);
+    return n;
+}
+
 /* Sets key: OK for a new key; for an existing one ERR, after storing the
  * value only with replace (Redis answers so for Replace too). */
 static int put(km_dict *d, const void *key, size_t len, void *val, int replace)
@@ -305,6 +321,7 @@ static int api_dict_compare(km_dict_iter *it, const char *op, km_string *key)
 const km_api_entry km_api_dict[] = {{"CreateDict", api_create_dict},
                                     {"FreeDict", api_free_dict},
                                     {"DictSize", api_dict_size},
+                                    {"MallocSizeDict", api_malloc_size_dict},
                                     {"DictSetC", api_dict_set_c},
                                     {"DictReplaceC", api_dict_replace_c},
                                     {"DictSet", api_dict_set},

@@ -94,9 +94,10 @@ struct km_ctx {
      * keys or channels request (module_keypos.c). */
     key_ref *positions;
     int npositions, cap_positions;
-    long long replies;    /* top-level replies written */
-    km_string *ready_key; /* a client blocked on keys: the key that is ready */
-    int64_t yield_at_us;  /* when Yield next serves events (monotonic) */
+    long long replies;     /* top-level replies written */
+    km_string *ready_key;  /* a client blocked on keys: the key that is ready */
+    int64_t yield_at_us;   /* when Yield next serves events (monotonic) */
+    struct acl_user *user; /* SetContextUser's: Call runs as this user */
 };
 
 struct km_key {
@@ -193,6 +194,9 @@ void km_free_argv(sv *argv, str *owned, int argc);
  * spoke it); -1 for no reply, -2 for one that could not be read (a
  * module's reply that broke its own lengths: not to be passed on). */
 int km_call_reply_proto_of(const km_call_reply *r, const char **p, size_t *len, int *resp3);
+/* An error reply a command made is counted where it arose; one Call made
+ * itself (an unknown command, an ACL refusal) when it is passed on. */
+int km_call_reply_counted(const km_call_reply *r);
 int km_create_command(km_ctx *ctx, const char *name, km_cmd_fn fn, const char *strflags, int first, int last, int step);
 int km_create_subcommand(command *parent, const char *name, km_cmd_fn fn, const char *strflags, int first, int last,
                          int step);

@@ -30,11 +30,23 @@ static int api_reply_with_long_long(km_ctx *ctx, long long v)
     return KM_OK;
 }
 
+/* The text follows a '-' of its own, as in Redis: "-ERR x" comes out
+ * as the error "-ERR x". */
 static int api_reply_with_error(km_ctx *ctx, const char *err)
 {
-    if (out(ctx)) {
-        reply_err(ctx->c, err);
+    if (!out(ctx)) {
+        return KM_OK;
     }
+    if (err[0] != '-') {
+        reply_err(ctx->c, err);
+        return KM_OK;
+    }
+    size_t len = strlen(err);
+    char *dashed = alloc_mem(len + 2);
+    dashed[0] = '-';
+    memcpy(dashed + 1, err, len + 1);
+    reply_err(ctx->c, dashed);
+    alloc_free(dashed);
     return KM_OK;
 }
 
@@ -263,9 +275,8 @@ static int api_reply_with_call_reply(km_ctx *ctx, km_call_reply *reply)
             return KM_ERR; /* a RESP2 client cannot read it (Redis refuses too) */
         }
         if (len > 0 && p[0] == '-') {
-            /* An error passed on: already counted where it arose. */
             char *msg = alloc_strndup(p + 1, len >= 3 ? len - 3 : 0);
-            reply_err_counted(ctx->c, msg);
+            (km_call_reply_counted(reply) ? reply_err_counted : reply_err)(ctx->c, msg);
             alloc_free(msg);
         } else {
             reply_raw(r, p, len);

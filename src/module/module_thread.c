@@ -241,15 +241,16 @@ static void handle_unblocked(km_blocked *bc)
     if (bc->c) {
         /* As Redis's updateStatsOnUnblock: the command's time gains what
          * the module measured in the background and the reply callback's
-         * own, and an error the callback replied makes it a failed call. */
+         * own, and an error the callback or the module's thread replied
+         * makes it a failed call. */
         int64_t start = util_mono_us();
-        long long errors = server.stats.total_error_replies;
+        unsigned errors = bc->c->errors_replied;
         if (bc->reply_cb) {
             run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY, NULL);
         }
         if (bc->cmd) {
             bc->cmd->st.usec += bc->measured_us + (util_mono_us() - start);
-            if (server.stats.total_error_replies > errors) {
+            if (bc->c->errors_replied > errors || bc->reply_client->errors_replied > 0) {
                 bc->cmd->st.failed_calls++;
             }
         }

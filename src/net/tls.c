@@ -441,6 +441,28 @@ int tls_peer_cn(const tls_conn *t, char *buf, size_t cap)
     return len;
 }
 
+char *tls_peer_cert_pem(const tls_conn *t, size_t *len)
+{
+    X509 *cert = SSL_get_peer_certificate(t->ssl);
+    if (!cert) {
+        return NULL;
+    }
+    char *pem = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio && PEM_write_bio_X509(bio, cert)) {
+        char *data;
+        long n = BIO_get_mem_data(bio, &data);
+        if (n > 0) {
+            pem = alloc_mem((size_t)n);
+            memcpy(pem, data, (size_t)n);
+            *len = (size_t)n;
+        }
+    }
+    BIO_free(bio);
+    X509_free(cert);
+    return pem;
+}
+
 int tls_established(const tls_conn *t)
 {
     return t->established;

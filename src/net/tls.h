@@ -64,6 +64,9 @@ int tls_established(const tls_conn *t);
  * there is none (no certificate, no CN, or a CN longer than cap). */
 int tls_peer_cn(const tls_conn *t, char *buf, size_t cap);
 const char *tls_conn_error(const tls_conn *t);
+/* The certificate the peer presented, in PEM, as a new string; NULL when
+ * it presented none. */
+char *tls_peer_cert_pem(const tls_conn *t, size_t *len);
 
 /* As read(2) and write(2): >0 bytes, 0 for the peer's close (reads), -1
  * with errno EAGAIN when the operation waits for an event, or another

@@ -281,6 +281,11 @@ static const char *script_start_refusal(client *c, int flags, int ro)
     }
     if (!(flags & SCRIPT_FLAG_NO_WRITES)) {
         const char *e = server_write_refusal(c, ro);
+        if (e && strcmp(e, READONLY_ERROR) == 0) {
+            /* (Also only what a module's Call of it gets: a client's EVAL
+             * is refused before, with the plain READONLY error.) */
+            return "READONLY Can not run script with write flag on readonly replica";
+        }
         if (e) {
             return e;
         }
@@ -288,7 +293,9 @@ static const char *script_start_refusal(client *c, int flags, int ro)
     /* no-writes implies allow-oom; a replica's memory is its primary's. */
     if (!(flags & (SCRIPT_FLAG_NO_WRITES | SCRIPT_FLAG_ALLOW_OOM)) && server.cfg.maxmemory > 0 && !repl_is_replica() &&
         server_over_memory()) {
-        return OOM_ERROR;
+        /* (A client's EVAL is refused before, with the plain OOM error;
+         * this is what a module's Call of it gets, as in Redis.) */
+        return "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'";
     }
     return NULL;
 }

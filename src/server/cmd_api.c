@@ -78,6 +78,7 @@ void errorstats_count(const char *msg)
 void reply_err(client *c, const char *msg)
 {
     errorstats_count(msg);
+    c->errors_replied++;
     if (c->flags & (CLIENT_MASTER | CLIENT_REPLICA | CLIENT_REPLAY)) {
         /* The stream or the log holds a command this server refuses: the
          * two sides (or the file and this build) disagree. Redis's words,

@@ -54,6 +54,7 @@ static int error_passed_on;
 void reply_err_counted(client *c, const char *msg)
 {
     error_passed_on = 1;
+    c->errors_replied++;
     reply_error(R(c), msg);
 }
 
@@ -201,7 +202,7 @@ static const char *server_refusal(client *c, command *cmd, uint32_t flags)
 
 const char *server_write_refusal(client *c, int ro)
 {
-    int obey = (c->flags & CLIENT_MASTER) != 0; /* the primary's writes are not ours to refuse */
+    int obey = c && (c->flags & CLIENT_MASTER); /* the primary's writes are not ours to refuse */
     if (!obey && repl_is_replica() && server.cfg.replica_read_only) {
         return READONLY_ERROR;
     }
@@ -217,7 +218,8 @@ const char *server_write_refusal(client *c, int ro)
 
 int server_stale_for(const client *c)
 {
-    return !(c->flags & CLIENT_MASTER) && repl_is_replica() && !repl_link_up() && !server.cfg.replica_serve_stale_data;
+    return !(c && (c->flags & CLIENT_MASTER)) && repl_is_replica() && !repl_link_up() &&
+           !server.cfg.replica_serve_stale_data;
 }
 
 /* Replication's gates, checked before MULTI queues a command (Redis's

@@ -348,9 +348,18 @@ static str commandstat_line(str s, const char *name, const cmd_stats *st)
     if (!st->calls && !st->rejected_calls && !st->failed_calls) {
         return s;
     }
-    return str_printf(s, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_calls=%lld\r\n",
-                      name, st->calls, st->usec, st->calls ? (double)st->usec / (double)st->calls : 0.0,
-                      st->rejected_calls, st->failed_calls);
+    size_t at = str_len(s);
+    s = str_printf(s, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_calls=%lld\r\n",
+                   name, st->calls, st->usec, st->calls ? (double)st->usec / (double)st->calls : 0.0,
+                   st->rejected_calls, st->failed_calls);
+    /* A module's command name may hold what INFO's format uses (':' and
+     * line breaks): '_' instead, as Redis writes it. */
+    for (size_t i = at + 8, n = strlen(name); i < at + 8 + n; i++) {
+        if (s[i] == ':' || s[i] == '\r' || s[i] == '\n') {
+            s[i] = '_';
+        }
+    }
+    return s;
 }
 
 /* A container's subcommands appear as "cmdstat_client|setname", as in

@@ -140,6 +140,9 @@ struct client {
     /* PROPAGATE_* targets this client's writes skip (a script's fake
      * client after redis.set_repl). */
     int propagate_skip;
+    /* Error replies written so far (a module's blocked command fails
+     * when its thread replied one). */
+    unsigned errors_replied;
 
     struct multi_state *mstate;
     struct block_state *bstate;
@@ -894,7 +897,7 @@ long long server_eviction_exceeded_current_ms(void);
  * before one with the write flag starts. ro: c's command may not write at
  * all (*_RO running such a script), refused in Redis's place among them,
  * before NOREPLICAS. */
-const char *server_write_refusal(client *c, int ro);
+const char *server_write_refusal(client *c, int ro); /* c may be NULL: not the primary */
 #define READONLY_ERROR "READONLY You can't write against a read only replica."
 #define MASTERDOWN_ERROR "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 /* A replica whose link is down with replica-serve-stale-data no: only

@@ -56,6 +56,12 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
 - RedactClientCommandArgument: ERR for position 0 and beyond argc;
   SLOWLOG (and MONITOR) show "(redacted)" for the positions redacted;
 - GetClientUserNameById of an unknown id: NULL with ENOENT.
+- SetContextUser: Call with the C flag runs as the context's user (else
+  the client's): the command is checked first ("ERR acl verification
+  failed, can't run this command or subcommand."), and a script it runs
+  checks its calls against that user ("ERR The user executing the script
+  can't run this command or subcommand script: ..."). Without C, Call runs
+  as the server itself whatever the context's user.
 
 Redis 7.0 lists a user's single-command rules in its hash-seeded command
 dict's order (test_differential_acl.py's docstring), so the tests give one
@@ -547,3 +553,25 @@ def test_acl_add_log_entry_by_user_name(c):
     assert x(c, "ta.logbyname", "someone", "7", "chan") == "ERR"
     assert [log_fields(e) for e in x(c, "ACL", "LOG")] == [
         [1, b"channel", b"module", b"chan", b"someone"], [1, b"auth", b"module", b"login", b"someone"]]
+
+
+def test_set_context_user_runs_call_as_that_user(c):
+    assert x(c, "SET", "x", "5") == "OK"
+    assert x(c, "ta.user", "create", "mcu") == "OK"
+    try:
+        assert x(c, "ta.user", "setstr", "mcu", "on ~* &* +@all -set") == "OK"
+        # Without C the user is not consulted.
+        assert x(c, "ta.callas", "m:mcu", "", "set", "x", "10") == "OK"
+        assert err_text(x(c, "ta.callas", "m:mcu", "C", "set", "x", "11")) == (
+            "ERR acl verification failed, can't run this command or subcommand.")
+        assert x(c, "ta.callas", "m:mcu", "C", "get", "x") == b"10"
+        # The client's own user (default: everything) when none is set.
+        assert x(c, "ta.callas", "-", "C", "set", "x", "12") == "OK"
+        setter = x(c, "SCRIPT", "LOAD", "redis.call('set', 'x', 1) return 1").decode()
+        getter = x(c, "SCRIPT", "LOAD", "redis.call('get', 'x') return 1").decode()
+        assert x(c, "ta.callas", "m:mcu", "", "evalsha", setter, "0") == 1
+        assert err_text(x(c, "ta.callas", "m:mcu", "C", "evalsha", setter, "0")).startswith(
+            "ERR The user executing the script can't run this command or subcommand script: ")
+        assert x(c, "ta.callas", "m:mcu", "C", "evalsha", getter, "0") == 1
+    finally:
+        x(c, "ta.user", "free", "mcu")

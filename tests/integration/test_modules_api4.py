@@ -26,6 +26,23 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   commands are refused with "-BUSY <text>" while it yields with the
   CLIENTS flag (allow-busy commands run); without it they wait and run
   after the command. Its own client's next command waits either way.
+- Errors and their counts: an error a command run by Call replies counts
+  (errorstats, total_error_replies, the command's failed_calls); one Call
+  makes itself (an unknown command, a wrong arity) counts when the module
+  passes it on. A blocked client whose thread-safe context replied an
+  error is a failed call. ReplyWithError writes its text after a '-' of
+  its own: "-ERR x" arrives as the error "-ERR x".
+- Call's S flag refuses a write on a read-only replica (READONLY) and,
+  while a replica with replica-serve-stale-data no has no link, every
+  command not flagged stale (MASTERDOWN); through Call a script that may
+  write is refused at its start: "READONLY Can not run script with write
+  flag on readonly replica", "OOM allow-oom flag is not set on the
+  script, can not run it when used memory > 'maxmemory'" (a client's EVAL
+  gets the plain READONLY and OOM errors, before the script starts).
+- ResetDataset empties every db (functions stay) and propagates nothing;
+  MallocSizeDict grows with the keys; GetClientCertificate is NULL for a
+  client without TLS; INFO commandstats writes a ':' of a command name as
+  '_'.
 """
 import time
 import os
@@ -207,3 +224,111 @@ def test_yield_without_clients_holds_commands(c, waiter, msrv, threshold_50ms):
 def test_yield_before_the_threshold_serves_nothing(c):
     # busy-reply-threshold is 5 s by default: a 100 ms command never yields.
     assert x(c, "tm.slow", "100", "clients") == "done"
+
+
+# ---------------------------------------------------------------- errors and their counts
+
+
+def errorstats(c):
+    out = {}
+    for line in x(c, "INFO", "errorstats").decode().splitlines():
+        if line.startswith("errorstat_"):
+            k, v = line[len("errorstat_"):].split(":")
+            out[k] = int(v.split("=")[1])
+    return out
+
+
+def cmdstat(c, name):
+    for line in x(c, "INFO", "commandstats").decode().splitlines():
+        if line.startswith("cmdstat_%s:" % name):
+            return dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+    return None
+
+
+def test_call_errors_count_as_a_client_would_see_them(c):
+    assert x(c, "CONFIG", "RESETSTAT") == "OK"
+    assert err_text(x(c, "tm.callwith", "E", "nosuchcmd")).startswith("ERR unknown command 'nosuchcmd'")
+    assert err_text(x(c, "tm.callwith", "E", "config", "bla")) == "ERR unknown subcommand 'bla'. Try CONFIG HELP."
+    assert x(c, "SET", "s", "v") == "OK"
+    assert err_text(x(c, "tm.callwith", "E", "hgetall", "s")).startswith("WRONGTYPE")
+    assert errorstats(c) == {"ERR": 2, "WRONGTYPE": 1}
+    assert info_field(c, "stats", "total_error_replies") == "3"
+    assert cmdstat(c, "tm.callwith")["failed_calls"] == "3"
+    assert cmdstat(c, "hgetall")["failed_calls"] == "1"
+    # A thread-safe context's error makes the blocked command fail.
+    assert err_text(x(c, "tm.el", "error")) == "ERR from the loop"
+    assert cmdstat(c, "tm.el")["failed_calls"] == "1"
+    assert errorstats(c)["ERR"] == 3
+    # ReplyWithError puts a '-' of its own before the text.
+    assert err_text(x(c, "tm.misc4", "err", "-ERR dashed")) == "-ERR dashed"
+    assert err_text(x(c, "tm.misc4", "err", "ERR plain")) == "ERR plain"
+
+
+def test_call_script_mode_on_a_replica(c, msrv):
+    assert x(c, "SET", "k", "1") == "OK"
+    try:
+        assert x(c, "REPLICAOF", "127.0.0.1", "1") == "OK"
+        assert err_text(x(c, "tm.callwith", "SE", "set", "k", "2")) == "READONLY You can't write against a read only replica."
+        assert x(c, "tm.callwith", "SE", "get", "k") == b"1"
+        script = "#!lua\nreturn redis.call('get', KEYS[1])"
+        assert err_text(x(c, "tm.callwith", "E", "eval", script, "1", "k")) == (
+            "READONLY Can not run script with write flag on readonly replica")
+        assert err_text(x(c, "EVAL", script, "1", "k")) == "READONLY You can't write against a read only replica."
+        assert x(c, "tm.callwith", "E", "eval", "#!lua flags=no-writes\nreturn 2", "0") == 2
+        assert x(c, "CONFIG", "SET", "replica-serve-stale-data", "no") == "OK"
+        assert err_text(x(c, "tm.callwith", "SE", "get", "k")) == (
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    finally:
+        x(c, "CONFIG", "SET", "replica-serve-stale-data", "yes")
+        x(c, "REPLICAOF", "NO", "ONE")
+
+
+def test_call_of_a_script_over_maxmemory(c):
+    assert x(c, "SET", "k", "1") == "OK"
+    try:
+        assert x(c, "CONFIG", "SET", "maxmemory", "1") == "OK"
+        script = "#!lua\nreturn redis.call('get', KEYS[1])"
+        assert err_text(x(c, "tm.callwith", "E", "eval", script, "1", "k")) == (
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'")
+        assert err_text(x(c, "EVAL", script, "1", "k")) == "OOM command not allowed when used memory > 'maxmemory'."
+        assert x(c, "tm.callwith", "E", "eval", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+                 "1", "k") == b"1"
+    finally:
+        x(c, "CONFIG", "SET", "maxmemory", "0")
+
+
+# ---------------------------------------------------------------- smaller functions
+
+
+def test_reset_dataset_keeps_functions(c):
+    assert x(c, "SELECT", "2") == "OK"
+    assert x(c, "SET", "a", "1") == "OK"
+    assert x(c, "SELECT", "0") == "OK"
+    assert x(c, "SET", "b", "1") == "OK"
+    assert x(c, "FUNCTION", "LOAD", "#!lua name=keep\nredis.register_function('f', function() return 1 end)") == b"keep"
+    try:
+        assert x(c, "tm.misc4", "reset", "0", "0") == "OK"
+        assert x(c, "DBSIZE") == 0
+        assert x(c, "SELECT", "2") == "OK"
+        assert x(c, "DBSIZE") == 0
+        assert x(c, "SELECT", "0") == "OK"
+        assert x(c, "FCALL", "f", "0") == 1
+        assert x(c, "SET", "c", "1") == "OK"
+        assert x(c, "tm.misc4", "reset", "0", "1") == "OK"
+        assert x(c, "DBSIZE") == 0
+    finally:
+        x(c, "FUNCTION", "FLUSH")
+
+
+def test_malloc_size_dict_grows_with_its_keys(c):
+    empty = x(c, "tm.misc4", "dictsize", "0")
+    hundred = x(c, "tm.misc4", "dictsize", "100")
+    thousand = x(c, "tm.misc4", "dictsize", "1000")
+    assert 0 < empty < hundred < thousand
+
+
+def test_client_certificate_without_tls_and_weird_command_names(c):
+    assert x(c, "tm.misc4", "cert") is None
+    assert x(c, "CONFIG", "RESETSTAT") == "OK"
+    assert x(c, "tm.weird:cmd") == "OK"
+    assert cmdstat(c, "tm.weird_cmd")["calls"] == "1"

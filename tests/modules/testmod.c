@@ -5324,7 +5324,10 @@ typedef void (*tm_oneshot_fn)(void *data);
     X(int, EventLoopAdd, (int fd, int mask, tm_eventloop_fn fn, void *data))                                           \
     X(int, EventLoopDel, (int fd, int mask))                                                                           \
     X(int, EventLoopAddOneShot, (tm_oneshot_fn fn, void *data))                                                        \
-    X(void, Yield, (km_ctx * ctx, int flags, const char *busy_reply))
+    X(void, Yield, (km_ctx * ctx, int flags, const char *busy_reply))                                                  \
+    X(void, ResetDataset, (int restart_aof, int async))                                                                \
+    X(size_t, MallocSizeDict, (km_dict * d))                                                                           \
+    X(km_string *, GetClientCertificate, (km_ctx * ctx, uint64_t client_id))
 
 #define TM_DECLARE4(ret, name, params) static ret(*RedisModule_##name) params;
 TM_API4(TM_DECLARE4)
@@ -5457,6 +5460,17 @@ static void el_oneshot(void *data)
     el_answer(data, "oneshot");
 }
 
+/* As el_oneshot, an error through the thread-safe context. */
+static void el_oneshot_error(void *data)
+{
+    tm_el_job *job = data;
+    km_ctx *ts = RedisModule_GetThreadSafeContext(job->bc);
+    RedisModule_ReplyWithError(ts, "ERR from the loop");
+    RedisModule_FreeThreadSafeContext(ts);
+    RedisModule_UnblockClient(job->bc, NULL);
+    RedisModule_Free(job);
+}
+
 static void *el_thread(void *arg)
 {
     RedisModule_EventLoopAddOneShot(el_oneshot, arg);
@@ -5502,8 +5516,9 @@ static int el_checks(km_ctx *ctx)
 
 /* tm.el pipe: a pipe watched both ways; the writable callback writes
  * "ping", the readable one answers "read ping mask=1". tm.el oneshot: a
- * thread asks for a one-shot callback, which answers "oneshot". tm.el
- * checks: el_checks. */
+ * thread asks for a one-shot callback, which answers "oneshot"; tm.el
+ * error: a one-shot callback answers "ERR from the loop". tm.el checks:
+ * el_checks. */
 static int cmd_el(km_ctx *ctx, km_string **argv, int argc)
 {
     if (lacks(ctx, "EventLoopAdd EventLoopDel EventLoopAddOneShot"))
@@ -5523,6 +5538,11 @@ static int cmd_el(km_ctx *ctx, km_string **argv, int argc)
         RedisModule_EventLoopAdd(job->fds[1], TM_EVENTLOOP_WRITABLE, el_on_writable, job);
         return KM_OK;
     }
+    if (arg_is(argv[1], "error")) {
+        job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
+        RedisModule_EventLoopAddOneShot(el_oneshot_error, job);
+        return KM_OK;
+    }
     if (arg_is(argv[1], "oneshot")) {
         job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
         pthread_t t;
@@ -5535,6 +5555,57 @@ static int cmd_el(km_ctx *ctx, km_string **argv, int argc)
     }
     RedisModule_Free(job);
     return RedisModule_ReplyWithError(ctx, "ERR unknown tm.el subcommand");
+}
+
+/* ---- smaller functions */
+
+/* tm.misc4 reset restart_aof async: ResetDataset. tm.misc4 dictsize n:
+ * MallocSizeDict of a new dict of n keys. tm.misc4 cert: this client's
+ * GetClientCertificate (nil without one). tm.misc4 err text: ReplyWith-
+ * Error(text) as given. */
+static int cmd_misc4(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "ResetDataset MallocSizeDict GetClientCertificate"))
+        return KM_OK;
+    if (argc == 4 && arg_is(argv[1], "reset")) {
+        long long aof, async;
+        RedisModule_StringToLongLong(argv[2], &aof);
+        RedisModule_StringToLongLong(argv[3], &async);
+        RedisModule_ResetDataset((int)aof, (int)async);
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (argc == 3 && arg_is(argv[1], "dictsize")) {
+        long long n;
+        RedisModule_StringToLongLong(argv[2], &n);
+        km_dict *d = RedisModule_CreateDict(NULL);
+        for (long long i = 0; i < n; i++) {
+            char key[32];
+            int len = snprintf(key, sizeof(key), "key:%lld", i);
+            RedisModule_DictSetC(d, key, (size_t)len, NULL);
+        }
+        size_t size = RedisModule_MallocSizeDict(d);
+        RedisModule_FreeDict(NULL, d);
+        return RedisModule_ReplyWithLongLong(ctx, (long long)size);
+    }
+    if (argc == 2 && arg_is(argv[1], "cert")) {
+        km_string *cert = RedisModule_GetClientCertificate(ctx, RedisModule_GetClientId(ctx));
+        if (!cert)
+            return RedisModule_ReplyWithNull(ctx);
+        RedisModule_ReplyWithString(ctx, cert);
+        RedisModule_FreeString(ctx, cert);
+        return KM_OK;
+    }
+    if (argc == 3 && arg_is(argv[1], "err"))
+        return RedisModule_ReplyWithError(ctx, str_of(argv[2], NULL));
+    return RedisModule_WrongArity(ctx);
+}
+
+/* tm.weird:cmd: a name with a ':' (INFO commandstats writes '_'). */
+static int cmd_weird(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 /* ---- Yield */
@@ -5920,6 +5991,8 @@ static const struct {
     {"tm.el", cmd_el, "", 0, 0, 0},
     {"tm.slow", cmd_slow, "", 0, 0, 0},
     {"tm.slowstop", cmd_slowstop, "allow-busy", 0, 0, 0},
+    {"tm.misc4", cmd_misc4, "write", 0, 0, 0},
+    {"tm.weird:cmd", cmd_weird, "readonly", 0, 0, 0},
     {"tm.attr", cmd_attr, "readonly fast", 0, 0, 0},
     {"tm.attrcall", cmd_attrcall, "", 0, 0, 0},
     {"tm.posflags", cmd_posflags, "readonly getkeys-api", 0, 0, 0},

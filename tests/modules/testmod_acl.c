@@ -109,7 +109,11 @@
       (km_ctx * ctx, const char *name, size_t len, km_user_changed_fn cb, void *privdata, uint64_t *client_id))        \
     X(int, DeauthenticateAndCloseClient, (km_ctx * ctx, uint64_t client_id))                                           \
     X(int, RedactClientCommandArgument, (km_ctx * ctx, int pos))                                                       \
-    X(km_string *, GetClientUserNameById, (km_ctx * ctx, uint64_t id))
+    X(km_string *, GetClientUserNameById, (km_ctx * ctx, uint64_t id))                                                 \
+    X(void, SetContextUser, (km_ctx * ctx, const km_user *user))                                                       \
+    X(km_call_reply *, Call, (km_ctx * ctx, const char *cmd, const char *fmt, ...))                                    \
+    X(int, ReplyWithCallReply, (km_ctx * ctx, km_call_reply * reply))                                                  \
+    X(void, FreeCallReply, (km_call_reply * reply))
 
 #define TA_DECLARE(ret, name, params) static ret(*RedisModule_##name) params;
 TA_API(TA_DECLARE)
@@ -689,6 +693,41 @@ static int cmd_redact(km_ctx *ctx, km_string **argv, int argc)
 
 /* ------------------------------------------------------------------ loading */
 
+/* ta.callas <m:user|-> <flags> cmd args...: SetContextUser (the module
+ * user, or none for "-"), then Call with the flags given and "Ev"; the
+ * reply forwarded, or "ERR Call failed: <errno>". */
+static int cmd_callas(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc < 4)
+        return RedisModule_WrongArity(ctx);
+    if (lacks(ctx, "SetContextUser Call ReplyWithCallReply FreeCallReply"))
+        return KM_OK;
+    if (!arg_is(argv[1], "-")) {
+        int owned;
+        km_user *u = user_arg(ctx, argv[1], &owned);
+        if (!u)
+            return KM_OK;
+        RedisModule_SetContextUser(ctx, u);
+    }
+    char fmt[32], cmd[64];
+    size_t flen;
+    const char *flags = str_of(argv[2], &flen);
+    if (flen > sizeof(fmt) - 3)
+        return RedisModule_ReplyWithError(ctx, "ERR too many flags");
+    memcpy(fmt, flags, flen);
+    memcpy(fmt + flen, "Ev", 3);
+    errno = 0;
+    km_call_reply *reply = RedisModule_Call(ctx, cstr(argv[3], cmd, sizeof(cmd)), fmt, argv + 4, (size_t)(argc - 4));
+    if (!reply) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "ERR Call failed: %s", errno_name(errno));
+        return RedisModule_ReplyWithError(ctx, msg);
+    }
+    RedisModule_ReplyWithCallReply(ctx, reply);
+    RedisModule_FreeCallReply(reply);
+    return KM_OK;
+}
+
 static const struct {
     const char *name; /* after the prefix and a dot */
     km_cmd_fn fn;
@@ -701,7 +740,7 @@ static const struct {
     {"checkkey", cmd_checkkey, "", 0},     {"checkchan", cmd_checkchan, "", 0}, {"log", cmd_log, "", 0},
     {"logbyname", cmd_logbyname, "", 0},   {"auth", cmd_auth, "no-auth", 0},    {"authacl", cmd_authacl, "no-auth", 0},
     {"changes", cmd_changes, "", 0},       {"deauth", cmd_deauth, "", 0},       {"whoami", cmd_whoami, "", 0},
-    {"username", cmd_username, "", 0},     {"redact", cmd_redact, "", 0},
+    {"username", cmd_username, "", 0},     {"redact", cmd_redact, "", 0},       {"callas", cmd_callas, "", 0},
 };
 
 int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
