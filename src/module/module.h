@@ -90,9 +90,9 @@ void module_event_swapdb(int a, int b);
 void module_event_role(int now_replica, const char *host, int port);
 void module_event_replica(int online);
 void module_event_master_link(int up);
-/* At most hz times a second; of the kind of load the last Loading event
- * began. */
-void module_event_loading_progress(long long done, long long total);
+/* At most hz times a second; aof: the AOF's commands are being read (an
+ * AOF's RDB base reports as an RDB load, as in Redis). */
+void module_event_loading_progress(long long done, long long total, int aof);
 void module_event_fork_child(int born);
 /* EventLoop: before the loop sleeps (0) and after it wakes (1). */
 void module_event_loop(int after_sleep);

@@ -98,13 +98,11 @@ void module_event_flush(int start, int dbnum, int sync)
     fire(KM_EVENT_FLUSHDB, start ? KM_SUB_FLUSHDB_START : KM_SUB_FLUSHDB_END, &fi);
 }
 
-static int loading_aof;              /* the load going on reads an AOF */
 static int64_t progress_reported_ms; /* 0: not yet in this load */
 
 void module_event_loading(int sub)
 {
     if (sub == KM_SUB_LOADING_RDB_START || sub == KM_SUB_LOADING_AOF_START || sub == KM_SUB_LOADING_REPL_START) {
-        loading_aof = sub == KM_SUB_LOADING_AOF_START;
         progress_reported_ms = 0;
     }
     fire(KM_EVENT_LOADING, (uint64_t)sub, NULL);
@@ -188,7 +186,7 @@ void module_event_master_link(int up)
     fire(KM_EVENT_MASTER_LINK_CHANGE, up ? KM_SUB_MASTER_LINK_UP : KM_SUB_MASTER_LINK_DOWN, NULL);
 }
 
-void module_event_loading_progress(long long done, long long total)
+void module_event_loading_progress(long long done, long long total, int aof)
 {
     if (nlisteners[KM_EVENT_LOADING_PROGRESS] == 0) {
         return;
@@ -199,7 +197,7 @@ void module_event_loading_progress(long long done, long long total)
     }
     progress_reported_ms = now;
     km_loading_progress lp = {1, server.cfg.hz, total > 0 ? (int32_t)(done * 1024 / total) : -1};
-    fire(KM_EVENT_LOADING_PROGRESS, loading_aof ? KM_SUB_LOADING_PROGRESS_AOF : KM_SUB_LOADING_PROGRESS_RDB, &lp);
+    fire(KM_EVENT_LOADING_PROGRESS, aof ? KM_SUB_LOADING_PROGRESS_AOF : KM_SUB_LOADING_PROGRESS_RDB, &lp);
 }
 
 void module_event_fork_child(int born)

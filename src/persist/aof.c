@@ -845,7 +845,7 @@ static int replay_file(const char *path, long long from, int last)
             valid = r.pos;
         }
         if ((++cmds & 1023) == 1) { /* from the first command on */
-            persistence_loading_progress(r.pos, r.size);
+            persistence_loading_progress(r.pos, r.size, 1);
         }
         if (server.cfg.key_load_delay) {
             rdb_debug_delay(server.cfg.key_load_delay); /* Redis's test knob: per command here */

@@ -1329,7 +1329,7 @@ static int load_all(reader *r)
         if ((r->f || r->src) &&
             ((++keys & 1023) == 0 || r->pos - reported >= (uint64_t)server.cfg.loading_events_interval)) {
             reported = r->pos;
-            persistence_loading_progress((long long)r->pos, r->size == UNKNOWN_SIZE ? 0 : (long long)r->size);
+            persistence_loading_progress((long long)r->pos, r->size == UNKNOWN_SIZE ? 0 : (long long)r->size, 0);
         }
         str key = r_string(r);
         if (!key) {

@@ -552,7 +552,7 @@ static int wire_wait(void)
 {
     struct pollfd pf = {.fd = lnk.fd, .events = lnk.tls && tls_read_wants_write(lnk.tls) ? POLLOUT : POLLIN};
     (void)poll(&pf, 1, 100);
-    persistence_loading_progress(lnk.done, lnk.eof_mode ? 0 : lnk.size);
+    persistence_loading_progress(lnk.done, lnk.eof_mode ? 0 : lnk.size, 0);
     if (server_ms() - lnk.last_io_ms > (int64_t)server.cfg.repl_timeout * 1000) {
         log_msg(LOG_WARNING, "Timeout receiving bulk data from MASTER... If the problem persists try to set the "
                              "'repl-timeout' parameter in redis.conf to a larger value.");

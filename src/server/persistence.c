@@ -333,12 +333,12 @@ int persistence_load_replacement(const char *path)
     return 0;
 }
 
-void persistence_loading_progress(long long done, long long total)
+void persistence_loading_progress(long long done, long long total, int aof)
 {
     static int64_t last_ms;
     server.loading_done = done;
     server.loading_total = total;
-    module_event_loading_progress(done, total);
+    module_event_loading_progress(done, total, aof);
     defrag_while_loading();
     if (!server.loading && !server.async_loading) {
         return; /* DEBUG RELOAD: inside a command, no events may run */

@@ -26,7 +26,7 @@ int persistence_load_stream(const rdb_source *src, uint64_t size, int swap, int 
 void persistence_load_stream_end(int ok);
 /* Loaders report their progress (bytes done of total) every so often;
  * during start-up this also serves clients (with -LOADING). */
-void persistence_loading_progress(long long done, long long total);
+void persistence_loading_progress(long long done, long long total, int aof);
 /* Whether `save` has save points (Redis then saves at shutdown). */
 int persistence_save_points_set(void);
 void persistence_debug_reload(client *c);

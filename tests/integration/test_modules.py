@@ -1589,6 +1589,32 @@ def test_server_events_aof_loading(spawn, so):
     conn.close()
 
 
+def test_server_events_aof_base_progress_is_rdb_progress(spawn, so):
+    """An AOF whose base is an RDB file reports the base's loading as RDB
+    progress and its commands as AOF progress, as Redis 7.0 does."""
+    n = spawn(SERVER, None, "--appendonly", "yes", "--aof-use-rdb-preamble", "yes", *loadmodule(so))
+    conn = conn_of(n)
+    for i in range(0, 2000, 100):
+        assert conn.call("MSET", *[a for k in range(i, i + 100) for a in (b"k:%d" % k, b"v")]) == "OK"
+    assert conn.call("BGREWRITEAOF") in ("Background append only file rewriting started",
+                                          "Background append only file rewriting scheduled")
+    poll(lambda: b"aof_rewrite_in_progress:0" in conn.call("INFO", "persistence") and
+         b"aof_rewrite_scheduled:0" in conn.call("INFO", "persistence"), "the rewrite")
+    for i in range(2000):
+        conn.call("SET", b"tail:%d" % i, b"x")
+    # Slow keys (100 us each), hz 500 and events every KB (not 2 MB) make
+    # progress events come often.
+    assert conn.call("CONFIG", "SET", "key-load-delay", "100") == "OK"
+    assert conn.call("CONFIG", "SET", "loading-process-events-interval-bytes", "1024") == "OK"
+    assert conn.call("CONFIG", "SET", "hz", "500") == "OK"
+    assert conn.call("tm.events", "reset") == "OK"
+    assert conn.call("DEBUG", "LOADAOF") == "OK"
+    rdb, aof, hz, progress = conn.call("tm.events", "progress")
+    assert rdb >= 1 and aof >= 1 and hz == 500, (rdb, aof, hz, progress)
+    assert conn.call("DBSIZE") == 4000
+    conn.close()
+
+
 @pytest.mark.parametrize("kind", ["keel", "redis"])
 def test_persistence_events(spawn, so, kind):
     """The Persistence event: SYNC_AOF_START then ENDED for the AOF base a
