@@ -112,6 +112,9 @@ enum {
  * aux fields, 3 free_effort .. defrag, 4 the "2" variants, 5 aux_save2
  * (Redis 7.2). */
 #define KM_TYPE_METHOD_VERSION 5
+/* Yield's flags (Keel serves clients only while loading, whichever is given). */
+#define KM_YIELD_FLAG_NONE (1 << 0)
+#define KM_YIELD_FLAG_CLIENTS (1 << 1)
 
 /* Aux data triggers. */
 #define KM_AUX_BEFORE_RDB (1 << 0)

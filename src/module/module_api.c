@@ -529,6 +529,31 @@ static int api_send_cluster_message(km_ctx *ctx, const char *target, uint8_t typ
     return KM_ERR;
 }
 
+/* ---- Yield ---- */
+
+/* A module busy for long inside a load (an rdb_load callback) lets the
+ * server serve its clients, at most hz times a second, as the loader's
+ * progress does: they hear -LOADING but for the commands allowed while
+ * loading. Outside a load it returns at once: Keel does not answer others
+ * -BUSY during a module's long command as Redis 7.0 does. */
+static void api_yield(km_ctx *ctx, int flags, const char *busy_reply)
+{
+    (void)flags;
+    (void)busy_reply;
+    static int nesting;
+    static int64_t next_without_ctx;
+    int64_t *next = ctx ? &ctx->next_yield_us : &next_without_ctx;
+    int64_t now = util_mono_us();
+    if (nesting || now < *next) {
+        return;
+    }
+    nesting++;
+    if (persistence_serve_while_loading()) {
+        *next = now + 1000000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
+    }
+    nesting--;
+}
+
 const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
                                     {"Calloc", api_calloc},
                                     {"Realloc", api_realloc},
@@ -576,6 +601,7 @@ const km_api_entry km_api_core[] = {{"Alloc", api_alloc},
                                     {"SetClusterFlags", api_set_cluster_flags},
                                     {"RegisterClusterMessageReceiver", api_register_cluster_message_receiver},
                                     {"SendClusterMessage", api_send_cluster_message},
+                                    {"Yield", api_yield},
                                     {NULL, NULL}};
 
 /* ---- the look-up ---- */

@@ -91,8 +91,9 @@ struct km_ctx {
     void *blocked_privdata; /* the free and disconnect callbacks' (they get no handle) */
     int *keys_pos;          /* KeyAtPos answers during a keys request */
     int nkeys_pos, cap_keys_pos;
-    long long replies;    /* top-level replies written */
-    km_string *ready_key; /* a client blocked on keys: the key that is ready */
+    long long replies;     /* top-level replies written */
+    int64_t next_yield_us; /* Yield serves events again from this time on */
+    km_string *ready_key;  /* a client blocked on keys: the key that is ready */
 };
 
 struct km_key {

@@ -4,7 +4,8 @@ and db of an IO (GetDbIdFromIO) and of a digest (GetKeyNameFromDigest,
 GetDbIdFromDigest), and the type callbacks that learn a key's fate: unlink
 and free_effort (method version 3), mem_usage2, free_effort2, unlink2 and
 copy2 (version 4) with GetKeyNameFromOptCtx, GetToKeyNameFromOptCtx,
-GetDbIdFromOptCtx and GetToDbIdFromOptCtx.
+GetDbIdFromOptCtx and GetToDbIdFromOptCtx; and Yield, by which a type's
+rdb_load lets the server serve clients during a long load.
 
 testmod's commands of its "API coverage: data type callbacks" section
 (tests/modules/testmod.c: tm.dt, types testtype4 and testtype3) call them.
@@ -32,6 +33,9 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   for 0).
 - a value whose free effort is above 64 (or 0, "too much to count") is
   freed by the lazy-free thread and counts in INFO's lazyfreed_objects.
+- Yield inside rdb_load during DEBUG RELOAD serves clients: INFO says
+  loading:1, PING hears -LOADING, an allow-loading module command runs;
+  the DEBUG RELOAD caller gets its OK once the load ends.
 
 Deliberate difference: Keel frees every big value on its lazy-free thread,
 whatever the lazyfree-lazy-* settings say (Redis 7.0 frees a value
@@ -323,3 +327,26 @@ def test_lazy_free_by_free_effort(c):
     finally:
         x(c, "CONFIG", "SET", "lazyfree-lazy-user-del", "no")
     assert dtlog(c) == [unlinked % ("d", 5)] * 2
+
+
+# ---------------------------------------------------------------- Yield while loading
+
+
+def test_yield_serves_clients_during_a_load(c, msrv):
+    assert x(c, "tm.dt", "set4", "k", "1") == "OK"
+    assert x(c, "tm.dtyield", "slow", "1") == "OK"
+    reloader = RespConn(msrv)
+    try:
+        reloader.send("DEBUG", "RELOAD")
+        poll(lambda: x(c, "tm.dtyield", "state") == 1, "rdb_load waiting in Yield")
+        assert err_text(x(c, "PING")) == "LOADING Redis is loading the dataset in memory"
+        assert "loading:1" in x(c, "INFO", "persistence").decode().split()
+        assert x(c, "tm.dtyield", "slow", "0") == "OK"
+        assert reloader.read() == "OK"
+    finally:
+        x(c, "tm.dtyield", "slow", "0")
+        reloader.close()
+    assert x(c, "tm.dtyield", "state") == 0
+    assert "loading:0" in x(c, "INFO", "persistence").decode().split()
+    assert x(c, "PING") == "PONG"
+    assert x(c, "tm.dt", "get", "k") == [1, b"4@k"]

@@ -5414,8 +5414,9 @@ static int cmd_bk(km_ctx *ctx, km_string **argv, int argc)
  * getters. Two types hold the same value: testtype4 gives both the
  * version 3 and the version 4 forms (the server must take the version 4
  * ones: the version 3 ones log "v3" lines that must not appear),
- * testtype3 only the version 3 forms. Their functions have their own
- * table (TM_API5). */
+ * testtype3 only the version 3 forms. Their rdb_load can also wait,
+ * yielding (Yield), for tm.dtyield. Their functions have their own table
+ * (TM_API5). */
 
 #define TM_API5(X)                                                                                                     \
     X(km_string *, SaveDataTypeToString, (km_ctx * ctx, void *data, const km_type *mt))                                \
@@ -5427,7 +5428,8 @@ static int cmd_bk(km_ctx *ctx, km_string **argv, int argc)
     X(const km_string *, GetKeyNameFromOptCtx, (km_key_opt_ctx * ctx))                                                 \
     X(const km_string *, GetToKeyNameFromOptCtx, (km_key_opt_ctx * ctx))                                               \
     X(int, GetDbIdFromOptCtx, (km_key_opt_ctx * ctx))                                                                  \
-    X(int, GetToDbIdFromOptCtx, (km_key_opt_ctx * ctx))
+    X(int, GetToDbIdFromOptCtx, (km_key_opt_ctx * ctx))                                                                \
+    X(void, Yield, (km_ctx * ctx, int flags, const char *busy_reply))
 
 #define TM_DECLARE5(ret, name, params) static ret(*RedisModule_##name) params;
 TM_API5(TM_DECLARE5)
@@ -5451,6 +5453,9 @@ static km_type *tm_dt4, *tm_dt3;
  * asked only on the lazy-free paths in Redis, so it is not logged there:
  * the last key and db it was told are kept apart (tm.dt lasteffort). */
 static tm_log dt_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+/* tm.dtyield: rdb_load waits (yielding) while slow_load is set; in_slow_load
+ * says it is waiting. */
+static volatile int dt_slow_load, dt_in_slow_load;
 static char dt_effort_key[64] = "";
 static int dt_effort_db = -2;
 
@@ -5510,6 +5515,15 @@ static void *dt_rdb_load(km_io *io, int encver)
     }
     tm_dt *v = dt_new(effort, origin, len);
     RedisModule_Free(origin);
+    /* Waits, letting the server serve its clients, until tm.dtyield slow 0
+     * (or 10 seconds, so that a failed test cannot hang the server). */
+    km_ctx *ctx = RedisModule_GetContextFromIO(io);
+    dt_in_slow_load = dt_slow_load;
+    for (int waited = 0; dt_slow_load && waited < 10000; waited++) {
+        RedisModule_Yield(ctx, KM_YIELD_FLAG_CLIENTS, "testmod is loading slowly");
+        sleep_ms(1);
+    }
+    dt_in_slow_load = 0;
     return v;
 }
 
@@ -5765,13 +5779,31 @@ static int cmd_dt(km_ctx *ctx, km_string **argv, int argc)
         RedisModule_ReplyWithCString(ctx, v->origin);
     } else if (v) {
         km_string *s = RedisModule_SaveDataTypeToString(ctx, v, RedisModule_ModuleTypeGetType(key));
-        if (s)
+        if (s) {
             RedisModule_ReplyWithString(ctx, s);
-        else
+            RedisModule_FreeString(ctx, s); /* no automatic memory here */
+        } else {
             RedisModule_ReplyWithError(ctx, "ERR SaveDataTypeToString failed");
+        }
     }
     RedisModule_CloseKey(key);
     return KM_OK;
+}
+
+/* tm.dtyield slow 0|1: whether testtype4/3 values load slowly (their
+ * rdb_load yields until slow 0). tm.dtyield state: 1 while one waits. It
+ * may run while the server loads (allow-loading). */
+static int cmd_dtyield(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "Yield"))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "state"))
+        return RedisModule_ReplyWithLongLong(ctx, dt_in_slow_load);
+    long long on;
+    if (argc != 3 || !arg_is(argv[1], "slow") || RedisModule_StringToLongLong(argv[2], &on) != KM_OK)
+        return RedisModule_WrongArity(ctx);
+    dt_slow_load = on != 0;
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 /* ------------------------------------------------------------------ loading */
@@ -5866,6 +5898,7 @@ static const struct {
     {"tm.aux", cmd_aux, "readonly fast", 0, 0, 0},
     {"tm.bk", cmd_bk, "write", 0, 0, 0},
     {"tm.dt", cmd_dt, "write deny-oom", 2, 2, 1},
+    {"tm.dtyield", cmd_dtyield, "allow-loading", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
