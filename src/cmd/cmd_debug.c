@@ -21,7 +21,7 @@
 
 /* A value's digest as Redis's DEBUG DIGEST-VALUE computes it: its type,
  * its content, and a mark when it has a TTL (only the fact, not the time). */
-static void value_digest(kobj *o, uint8_t d[20])
+static void value_digest(kobj *o, int dbid, uint8_t d[20])
 {
     uint32_t type = htonl((uint32_t)o->type);
     digest_mix(d, &type, sizeof(type));
@@ -32,7 +32,7 @@ static void value_digest(kobj *o, uint8_t d[20])
     } else {
         const type_ops *ops = obj_type_ops(o->type);
         if (ops && ops->digest) {
-            ops->digest(kobj_ptr(o), d);
+            ops->digest(kobj_ptr(o), kobj_key(o), dbid, d);
         }
     }
     if (o->has_expire) {
@@ -61,7 +61,7 @@ static void dataset_digest(uint8_t out[20])
             uint8_t kd[20] = {0};
             sv k = kobj_key(o);
             digest_mix(kd, k.ptr, k.len);
-            value_digest(o, kd);
+            value_digest(o, i, kd);
             digest_xor(out, kd, 20);
         }
         ktable_iter_done(&it);
@@ -80,7 +80,7 @@ static void debug_object(client *c)
     char buf[512];
     int n = snprintf(buf, sizeof(buf),
                      "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%lld", (void *)o,
-                     kobj_encoding(o), kobj_mem(o), (unsigned)o->lru, db_idle_seconds(o));
+                     kobj_encoding(o), kobj_mem(o, c->db->id), (unsigned)o->lru, db_idle_seconds(o));
     if (o->type == OBJ_LIST && strcmp(kobj_encoding(o), "quicklist") == 0) {
         /* Redis's quicklist fields; ql_compressed says whether inner
          * nodes are compressed (1 for any depth), as Redis 7.0 prints it. */
@@ -497,7 +497,7 @@ void cmd_debug(client *c)
             char hex[41];
             kobj *o = db_lookup(c->db, c->argv[i], LOOKUP_NOTOUCH);
             if (o) {
-                value_digest(o, d);
+                value_digest(o, c->db->id, d);
             }
             sha1_hex(d, hex);
             reply_status(R(c), hex);

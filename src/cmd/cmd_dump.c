@@ -17,7 +17,7 @@ void cmd_dump(client *c)
         reply_null(R(c));
         return;
     }
-    str payload = rdb_dump_value(o);
+    str payload = rdb_dump_value(o, c->db->id);
     reply_bulk(R(c), payload, str_len(payload));
     str_free(payload);
 }
@@ -75,7 +75,7 @@ void cmd_restore(client *c)
         expire = absttl ? ttl : ttl > LLONG_MAX - server.now_ms ? 0 : server.now_ms + ttl;
     }
     char err[128];
-    kobj *o = rdb_restore_value(c->argv[3].ptr, c->argv[3].len, key, expire, err, sizeof(err));
+    kobj *o = rdb_restore_value(c->argv[3].ptr, c->argv[3].len, key, c->db->id, expire, err, sizeof(err));
     if (!o) {
         reply_err(c, err);
         return;

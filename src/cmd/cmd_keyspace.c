@@ -298,8 +298,9 @@ void cmd_copy(client *c)
     kobj *n;
     if (o->type == OBJ_MODULE) {
         void *v;
-        if (module_value_copy(o, newkey, &v) < 0) {
-            reply_err(c, "ERR not supported for this module key");
+        int rc = module_value_copy(o, c->db->id, newkey, dst->id, &v);
+        if (rc < 0) {
+            reply_err(c, rc == -1 ? "ERR not supported for this module key" : "ERR module key failed to copy");
             return;
         }
         n = kobj_new_ptr(newkey, OBJ_MODULE, v, kobj_expire(o));
@@ -330,15 +331,20 @@ static void rename_generic(client *c, int nx)
         }
         return;
     }
-    if (lookup_write(c, to) && nx) {
+    kobj *target = lookup_write(c, to);
+    if (target && nx) {
         reply_int(R(c), 0);
         return;
+    }
+    /* A value at the target goes first (freed lazily when big), then the
+     * source: the order in which Redis 7.0 tells module types of them. */
+    if (target) {
+        db_delete(c->db, to);
     }
     int64_t expire = kobj_expire(o);
     uint32_t lru = o->lru;
     o = db_unlink(c->db, from);
-    /* The value moves to an entry with the new key; a value at the target
-     * is overwritten (and freed lazily when big). */
+    /* The value moves to an entry with the new key. */
     kobj *n = kobj_rekey(o, to, expire);
     db_set_new(c->db, n);
     n->lru = lru;

@@ -1,5 +1,6 @@
 /* MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS / PURGE: the memory
  * introspection the seed's operators rely on. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,15 +20,19 @@ static void memory_usage(client *c)
         reply_syntax_error(c);
         return;
     }
+    /* What a module type's mem_usage2 is told: Redis's default, and for
+     * SAMPLES 0 (all) the largest count Redis gives. */
+    size_t samples = OBJ_MEM_SAMPLES;
     if (c->argc == 5) {
-        long long samples;
-        if (!arg_ll(c, 4, &samples)) {
+        long long n;
+        if (!arg_ll(c, 4, &n)) {
             return;
         }
-        if (samples < 0) {
+        if (n < 0) {
             reply_syntax_error(c);
             return;
         }
+        samples = n == 0 ? (size_t)LLONG_MAX : (size_t)n;
     }
     kobj *o = db_lookup(c->db, c->argv[2], LOOKUP_NOTOUCH);
     if (!o) {
@@ -41,7 +46,7 @@ static void memory_usage(client *c)
     if (share > 2 * sizeof(uint64_t)) {
         share = 2 * sizeof(uint64_t);
     }
-    reply_int(R(c), (long long)(kobj_mem(o) + share));
+    reply_int(R(c), (long long)(kobj_mem_sampled(o, c->db->id, samples) + share));
 }
 
 /* "<name>.ratio" (or "fragmentation" itself) and "<name>.bytes": how much

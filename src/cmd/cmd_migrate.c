@@ -271,7 +271,7 @@ static str build_commands(client *c, const migrate_args *a, int select, int *sen
         }
         char ttlbuf[32];
         int n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", ttl);
-        str payload = rdb_dump_value(o);
+        str payload = rdb_dump_value(o, c->db->id);
         sv argv[5] = {SV("RESTORE"), c->argv[i], {ttlbuf, (size_t)n}, {payload, str_len(payload)}, SV("REPLACE")};
         out = append_cmd(out, argv, a->replace ? 5 : 4);
         str_free(payload);

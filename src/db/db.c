@@ -183,6 +183,16 @@ int db_is_expired(const kobj *o)
     return o->has_expire && kobj_expire(o) <= db_time();
 }
 
+/* The value's type is told that it leaves the keyspace (module types'
+ * unlink callbacks), while the entry is still whole. */
+static void notify_unlink(db *d, kobj *o)
+{
+    const type_ops *ops = o->type == OBJ_STRING ? NULL : obj_type_ops(o->type);
+    if (ops && ops->unlink) {
+        ops->unlink(kobj_ptr(o), kobj_key(o), d->id);
+    }
+}
+
 static void remove_entry(db *d, kobj *o)
 {
     sv k = kobj_key(o);
@@ -216,7 +226,8 @@ void db_expire_now(db *d, kobj *o)
     char *kb = k.len <= sizeof(small) ? small : alloc_mem(k.len);
     memcpy(kb, k.ptr, k.len);
     remove_entry(d, o);
-    lazyfree_obj(o);
+    notify_unlink(d, o);
+    lazyfree_obj(o, d->id);
     db_report_latency("expire-del", util_mono_us() - start);
     sv key = {kb, k.len};
     if (db_hooks_installed.key_expired) {
@@ -311,7 +322,8 @@ void db_set(db *d, kobj *o)
     }
     ktable_replace(&d->keys, old, o);
     d->expires += (size_t)o->has_expire - (size_t)old->has_expire;
-    lazyfree_obj(old);
+    notify_unlink(d, old); /* an overwrite is an unlink and an add, as Redis tells modules */
+    lazyfree_obj(old, d->id);
 }
 
 void db_set_new(db *d, kobj *o)
@@ -344,6 +356,7 @@ kobj *db_unlink(db *d, sv key)
     kobj *o = ktable_unlink(&d->keys, key.ptr, key.len);
     if (o) {
         db_will_change(d, o); /* unlinked, but whole: it can still be saved */
+        notify_unlink(d, o);
     }
     if (o && o->has_expire) {
         d->expires--;
@@ -357,7 +370,7 @@ int db_delete(db *d, sv key)
     if (!o) {
         return 0;
     }
-    lazyfree_obj(o);
+    lazyfree_obj(o, d->id);
     return 1;
 }
 

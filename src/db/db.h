@@ -121,7 +121,9 @@ void db_swap_entry(db *d, kobj *old, kobj *repl);
 void db_move_entry(db *d, kobj *old, kobj *repl);
 /* Removes a key; returns 1 if it existed. Frees it (lazily when asked). */
 int db_delete(db *d, sv key);
-/* Removes and returns the entry without freeing it. */
+/* Removes and returns the entry without freeing it (RENAME and MOVE
+ * take it elsewhere); its type is told it left (type_ops.unlink), as
+ * Redis 7.0 tells a module of a key renamed or moved away. */
 kobj *db_unlink(db *d, sv key);
 /* Sets or clears (expire < 0) the TTL; returns the (possibly new) entry. */
 kobj *db_set_expire(db *d, kobj *o, int64_t expire);

@@ -141,10 +141,18 @@ static uint64_t enqueue(job *j)
     return ticket;
 }
 
-void lazyfree_obj(kobj *o)
+static size_t free_effort(const kobj *o, int dbid)
 {
     const type_ops *ops = o->type == OBJ_STRING ? NULL : obj_type_ops(o->type);
-    if (!ops || !ops->length || ops->length(kobj_ptr(o)) <= LAZYFREE_THRESHOLD) {
+    if (ops && ops->free_effort) {
+        return ops->free_effort(kobj_ptr(o), kobj_key(o), dbid);
+    }
+    return ops && ops->length ? ops->length(kobj_ptr(o)) : 1;
+}
+
+void lazyfree_obj(kobj *o, int dbid)
+{
+    if (free_effort(o, dbid) <= LAZYFREE_THRESHOLD) {
         kobj_free(o);
         return;
     }

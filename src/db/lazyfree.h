@@ -14,8 +14,10 @@
 
 void lazyfree_start(void);
 void lazyfree_stop(void);
-/* Frees o now or in the background depending on its size. */
-void lazyfree_obj(kobj *o);
+/* Frees o (a key of database dbid) now, or in the background when its
+ * free effort (its type's free_effort, else its length) is above
+ * LAZYFREE_THRESHOLD. */
+void lazyfree_obj(kobj *o, int dbid);
 /* Takes a whole detached key table and frees it in the background.
  * Returns its ticket: lazyfree_done(ticket) is true once it is freed. */
 uint64_t lazyfree_table(ktable *t);

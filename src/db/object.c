@@ -279,7 +279,7 @@ kobj *kobj_defrag(kobj *o)
     return alloc_defrag(o);
 }
 
-size_t kobj_mem(const kobj *o)
+size_t kobj_mem_sampled(const kobj *o, int dbid, size_t samples)
 {
     size_t n = alloc_usable(o);
     if (o->type == OBJ_STRING) {
@@ -288,9 +288,16 @@ size_t kobj_mem(const kobj *o)
         }
     } else {
         const type_ops *ops = obj_type_ops(o->type);
-        if (ops && ops->mem) {
+        if (ops && ops->mem_of_key) {
+            n += ops->mem_of_key(kobj_ptr(o), kobj_key(o), dbid, samples);
+        } else if (ops && ops->mem) {
             n += ops->mem(kobj_ptr(o));
         }
     }
     return n;
+}
+
+size_t kobj_mem(const kobj *o, int dbid)
+{
+    return kobj_mem_sampled(o, dbid, OBJ_MEM_SAMPLES);
 }

@@ -60,8 +60,9 @@ typedef struct type_ops {
     void *(*dup)(const void *v);
     size_t (*mem)(const void *v); /* bytes, for MEMORY USAGE */
     const char *(*encoding)(const void *v);
-    /* Folds the value's content into a digest as Redis does (base/digest.h). */
-    void (*digest)(const void *v, uint8_t d[20]);
+    /* Folds the value's content into a digest as Redis does (base/digest.h).
+     * The key and its database are for module types, as for defrag. */
+    void (*digest)(const void *v, sv key, int dbid, uint8_t d[20]);
     size_t (*length)(const void *v); /* element count, for lazy-free sizing */
     /* Active defragmentation (server/defrag.h): moves the value's blocks
      * that alloc_defrag advises, about `budget` elements from *cursor on
@@ -72,6 +73,18 @@ typedef struct type_ops {
      * The key and its database are for module types, whose callbacks are
      * told them. NULL: the value is left as it is. */
     void *(*defrag)(void *v, sv key, int dbid, unsigned long *cursor, size_t budget);
+    /* Optional; module types give them, as their callbacks want to know
+     * the key and its database (-1: none). */
+    /* MEMORY USAGE's bytes for the value in place of mem, with the
+     * number of elements it may sample. */
+    size_t (*mem_of_key)(const void *v, sv key, int dbid, size_t samples);
+    /* The work freeing the value takes, which decides lazy freeing, in
+     * place of length. */
+    size_t (*free_effort)(const void *v, sv key, int dbid);
+    /* The value leaves the keyspace under key: deleted, expired, evicted,
+     * overwritten, or renamed or moved away (not by a flush, SWAPDB or a
+     * replaced dataset), as Redis 7.0 tells modules. */
+    void (*unlink)(const void *v, sv key, int dbid);
 } type_ops;
 
 /* Defines `static const type_ops var`, named tname, whose callbacks forward
@@ -95,8 +108,10 @@ typedef struct type_ops {
     {                                                                                                                  \
         return prefix##_encoding(v);                                                                                   \
     }                                                                                                                  \
-    static void prefix##_ops_digest(const void *v, uint8_t d[20])                                                      \
+    static void prefix##_ops_digest(const void *v, sv key, int dbid, uint8_t d[20])                                    \
     {                                                                                                                  \
+        (void)key;                                                                                                     \
+        (void)dbid;                                                                                                    \
         prefix##_digest(v, d);                                                                                         \
     }                                                                                                                  \
     static size_t prefix##_ops_length(const void *v)                                                                   \
@@ -174,7 +189,11 @@ void kobj_free_shell(kobj *o);
  * (collections go through their type_ops): returns the moved entry, which
  * the caller puts in o's place (db_move_entry), or NULL when o stays. */
 kobj *kobj_defrag(kobj *o);
-/* Bytes used by the entry and its value. */
-size_t kobj_mem(const kobj *o);
+/* Bytes used by the entry and its value (in database dbid, for module
+ * types' callbacks); kobj_mem_sampled with MEMORY USAGE's SAMPLES count
+ * (kobj_mem: Redis's default, OBJ_MEM_SAMPLES). */
+#define OBJ_MEM_SAMPLES 5
+size_t kobj_mem(const kobj *o, int dbid);
+size_t kobj_mem_sampled(const kobj *o, int dbid, size_t samples);
 
 #endif

@@ -27,7 +27,7 @@ static void visit(void *n, void *ctx)
 {
     (void)ctx;
     kobj *o = (kobj *)n;
-    pass.building.bytes[o->type] += kobj_mem(o);
+    pass.building.bytes[o->type] += kobj_mem(o, pass.db);
     pass.building.keys[o->type]++;
 }
 

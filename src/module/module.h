@@ -120,10 +120,11 @@ const char *module_value_type_name(const kobj *o);
 /* RDB: a module value is its type's 64-bit id, then what the type's
  * rdb_save wrote (each item after an opcode), then an EOF opcode, through
  * the primitives of persist/rdb_io.h. */
-void module_rdb_save_value(rdb_out *w, const kobj *o);
+void module_rdb_save_value(rdb_out *w, const kobj *o, int dbid);
 /* The value of an RDB_TYPE_MODULE_2 key whose type id (already read) is
- * id (for the keyspace type OBJ_MODULE), or NULL after rdb_in_fail. */
-void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id);
+ * id (for the keyspace type OBJ_MODULE), or NULL after rdb_in_fail. dbid:
+ * the key's database (-1: unknown), as GetDbIdFromIO tells the type. */
+void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id, int dbid);
 /* Modules' aux data for an RDB file (not the commands form): the
  * RDB_OPCODE_MODULE_AUX records of the types whose aux_save_triggers hold
  * when (MODULE_AUX_BEFORE_RDB: after the header's aux fields, before the
@@ -133,10 +134,12 @@ void module_rdb_save_aux(rdb_out *w, int when);
 /* A module's aux data (RDB_OPCODE_MODULE_AUX, after the opcode): handed
  * to its type's aux_load; -1 after rdb_in_fail. */
 int module_rdb_load_aux(rdb_in *r);
-/* COPY of a module value: -1 when its type has no copy method. */
-int module_value_copy(const kobj *o, sv newkey, void **out);
-/* A key's module value as the commands that rebuild it (the type's
- * aof_rewrite), appended to out in RESP. */
-str module_aof_rewrite(str out, const kobj *o);
+/* COPY of a module value in database from_db to newkey in to_db (copy2,
+ * else copy): 0, -1 when its type has neither method, -2 when the method
+ * failed (returned NULL). */
+int module_value_copy(const kobj *o, int from_db, sv newkey, int to_db, void **out);
+/* A key's module value (of database dbid) as the commands that rebuild it
+ * (the type's aof_rewrite), appended to out in RESP. */
+str module_aof_rewrite(str out, const kobj *o, int dbid);
 
 #endif

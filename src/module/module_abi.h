@@ -140,6 +140,9 @@ typedef struct km_blocked km_blocked;
 typedef struct km_dict km_dict;
 typedef struct km_dict_iter km_dict_iter;
 typedef struct km_defrag_ctx km_defrag_ctx;
+/* What the version 4 type callbacks are told: the key (and, for copy2,
+ * the target key) and their databases. */
+typedef struct km_key_opt_ctx km_key_opt_ctx;
 typedef uint64_t km_timer_id;
 
 typedef int (*km_cmd_fn)(km_ctx *ctx, km_string **argv, int argc);
@@ -155,6 +158,10 @@ typedef void (*km_type_aux_save_fn)(km_io *rdb, int when);
 typedef size_t (*km_type_free_effort_fn)(km_string *key, const void *value);
 typedef void (*km_type_unlink_fn)(km_string *key, const void *value);
 typedef void *(*km_type_copy_fn)(km_string *fromkey, km_string *tokey, const void *value);
+typedef size_t (*km_type_mem2_fn)(km_key_opt_ctx *ctx, const void *value, size_t sample_size);
+typedef size_t (*km_type_free_effort2_fn)(km_key_opt_ctx *ctx, const void *value);
+typedef void (*km_type_unlink2_fn)(km_key_opt_ctx *ctx, const void *value);
+typedef void *(*km_type_copy2_fn)(km_key_opt_ctx *ctx, const void *value);
 typedef void (*km_timer_fn)(km_ctx *ctx, void *data);
 /* EventLoopAdd's callback (mask: KM_EVENTLOOP_*), AddOneShot's. */
 typedef void (*km_eventloop_fn)(int fd, void *data, int mask);
@@ -186,11 +193,11 @@ typedef struct km_type_methods {
     km_type_unlink_fn unlink;
     km_type_copy_fn copy;
     void *defrag;
-    /* version 4 */
-    void *mem_usage2;
-    void *free_effort2;
-    void *unlink2;
-    void *copy2;
+    /* version 4: the same four told the key and db (preferred when given) */
+    km_type_mem2_fn mem_usage2;
+    km_type_free_effort2_fn free_effort2;
+    km_type_unlink2_fn unlink2;
+    km_type_copy2_fn copy2;
     /* version 5: aux_save's twin, whose record is left out of the file
      * when it writes nothing (so the file loads without the module); it
      * is used instead of aux_save when both are given */

@@ -18,6 +18,7 @@
 #include "base/util.h"
 #include "module/module_int.h"
 #include "server/pause.h"
+#include "server/persistence.h"
 
 /* ---- file descriptors ---- */
 
@@ -204,15 +205,24 @@ static int busy_gate(client *c, command *cmd)
 static void api_yield(km_ctx *ctx, int flags, const char *reply)
 {
     static int nesting;
-    if (nesting || !ctx) {
-        return;
-    }
+    static int64_t yield_at_without_ctx; /* an rdb_load callback's call */
+    int64_t *at = ctx ? &ctx->yield_at_us : &yield_at_without_ctx;
     int64_t now = util_mono_us();
-    if (now < ctx->yield_at_us) {
+    if (nesting || now < *at) {
         return;
     }
+    int64_t next = now + 1000000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
     nesting++;
-    if (!server.loading && !busy_ctx) {
+    /* In a load (a module's rdb_load busy for long) clients are served
+     * as the loader's progress serves them: -LOADING for most. */
+    if (server.loading || server.async_loading || !ctx) {
+        if (persistence_serve_while_loading()) {
+            *at = next;
+        }
+        nesting--;
+        return;
+    }
+    if (!busy_ctx) {
         busy_ctx = ctx;
         pause_start(PAUSE_BY_MODULE, 0, 1);
         client *c = server.current_client;
@@ -232,7 +242,7 @@ static void api_yield(km_ctx *ctx, int flags, const char *reply)
     busy_reply = prev_reply;
     yield_clients = prev_clients;
     pause_lift(PAUSE_BY_MODULE, yield_clients);
-    ctx->yield_at_us = now + 1000000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
+    *at = next;
     nesting--;
 }
 

@@ -120,6 +120,7 @@ struct km_io {
     void *in;  /* rdb_in while loading */
     int error;
     km_string *key;
+    int dbid; /* the key's database, -1 when there is none (aux data, strings) */
     km_ctx *ctx;
     int is_aof;
     str *aof; /* the rewrite's output */
@@ -130,6 +131,15 @@ struct km_io {
 struct km_digest {
     uint8_t acc[20];
     uint8_t acc_seq[20];
+    km_string *key; /* the key whose value is digested, and its db */
+    int dbid;
+};
+
+/* The version 4 type callbacks' context: to_key and to_dbid only for
+ * copy2 (NULL and -1 otherwise). */
+struct km_key_opt_ctx {
+    km_string *from_key, *to_key;
+    int from_dbid, to_dbid;
 };
 
 struct km_blocked {

@@ -136,14 +136,71 @@ static void *value_dup(const void *v)
     return NULL;
 }
 
-static size_t value_mem(const void *v)
+/* The version 4 callbacks' context for a key (dbid -1: none). The key's
+ * string lives until opt_ctx_done. */
+static void opt_ctx_init(km_key_opt_ctx *oc, sv key, int dbid)
+{
+    oc->from_key = km_string_new(NULL, key.ptr, key.len);
+    oc->from_dbid = dbid;
+    oc->to_key = NULL;
+    oc->to_dbid = -1;
+}
+
+static void opt_ctx_done(km_key_opt_ctx *oc)
+{
+    km_string_release(NULL, oc->from_key);
+    km_string_release(NULL, oc->to_key);
+}
+
+/* MEMORY USAGE: mem_usage2 when the type has it, else mem_usage. */
+static size_t value_mem_of_key(const void *v, sv key, int dbid, size_t samples)
 {
     const km_value *mv = v;
     size_t n = sizeof(*mv);
-    if (mv->type->m.mem_usage) {
+    if (mv->type->m.mem_usage2) {
+        km_key_opt_ctx oc;
+        opt_ctx_init(&oc, key, dbid);
+        n += mv->type->m.mem_usage2(&oc, mv->v, samples);
+        opt_ctx_done(&oc);
+    } else if (mv->type->m.mem_usage) {
         n += mv->type->m.mem_usage(mv->v);
     }
     return n;
+}
+
+/* Lazy-free sizing: free_effort2, else free_effort, else 1 (one
+ * allocation). As in Redis, 0 means "too much to count": always lazy. */
+static size_t value_free_effort(const void *v, sv key, int dbid)
+{
+    const km_value *mv = v;
+    size_t effort = 1;
+    if (mv->type->m.free_effort2) {
+        km_key_opt_ctx oc;
+        opt_ctx_init(&oc, key, dbid);
+        effort = mv->type->m.free_effort2(&oc, mv->v);
+        opt_ctx_done(&oc);
+    } else if (mv->type->m.free_effort) {
+        km_string *k = km_string_new(NULL, key.ptr, key.len);
+        effort = mv->type->m.free_effort(k, mv->v);
+        km_string_release(NULL, k);
+    }
+    return effort == 0 ? SIZE_MAX : effort;
+}
+
+/* The key leaves the keyspace: unlink2, else unlink. */
+static void value_unlink(const void *v, sv key, int dbid)
+{
+    const km_value *mv = v;
+    if (mv->type->m.unlink2) {
+        km_key_opt_ctx oc;
+        opt_ctx_init(&oc, key, dbid);
+        mv->type->m.unlink2(&oc, mv->v);
+        opt_ctx_done(&oc);
+    } else if (mv->type->m.unlink) {
+        km_string *k = km_string_new(NULL, key.ptr, key.len);
+        mv->type->m.unlink(k, mv->v);
+        km_string_release(NULL, k);
+    }
 }
 
 static const char *value_encoding(const void *v)
@@ -152,14 +209,18 @@ static const char *value_encoding(const void *v)
     return "raw";
 }
 
-static void value_digest(const void *v, uint8_t d[20])
+static void value_digest(const void *v, sv key, int dbid, uint8_t d[20])
 {
     const km_value *mv = v;
     km_digest md;
     memset(&md, 0, sizeof(md));
-    memset(d, 0, 20);
+    /* d holds the type (and key) mixed in already: the module's part is
+     * XORed onto it, as Redis does. */
     if (mv->type->m.digest) {
+        md.key = km_string_new(NULL, key.ptr, key.len);
+        md.dbid = dbid;
         mv->type->m.digest(&md, mv->v);
+        km_string_release(NULL, md.key);
         digest_xor(d, md.acc, 20);
     }
 }
@@ -175,8 +236,16 @@ static void *value_defrag(void *v, sv key, int dbid, unsigned long *cursor, size
     return km_value_defrag(v, key, dbid, cursor, budget);
 }
 
-static const type_ops module_ops = {"module",       value_free,   value_dup,    value_mem,
-                                    value_encoding, value_digest, value_length, value_defrag};
+static const type_ops module_ops = {.name = "module",
+                                    .free = value_free,
+                                    .dup = value_dup,
+                                    .encoding = value_encoding,
+                                    .digest = value_digest,
+                                    .length = value_length,
+                                    .defrag = value_defrag,
+                                    .mem_of_key = value_mem_of_key,
+                                    .free_effort = value_free_effort,
+                                    .unlink = value_unlink};
 
 void module_init(void)
 {
@@ -189,20 +258,20 @@ const char *module_value_type_name(const kobj *o)
     return ((const km_value *)kobj_ptr(o))->type->name;
 }
 
-int module_value_copy(const kobj *o, sv newkey, void **out)
+int module_value_copy(const kobj *o, int from_db, sv newkey, int to_db, void **out)
 {
     const km_value *mv = kobj_ptr(o);
-    if (!mv->type->m.copy) {
+    if (!mv->type->m.copy && !mv->type->m.copy2) {
         return -1;
     }
-    sv from = kobj_key(o);
-    km_string *fk = km_string_new(NULL, from.ptr, from.len);
-    km_string *tk = km_string_new(NULL, newkey.ptr, newkey.len);
-    void *v = mv->type->m.copy(fk, tk, mv->v);
-    km_string_release(NULL, fk);
-    km_string_release(NULL, tk);
+    km_key_opt_ctx oc;
+    opt_ctx_init(&oc, kobj_key(o), from_db);
+    oc.to_key = km_string_new(NULL, newkey.ptr, newkey.len);
+    oc.to_dbid = to_db;
+    void *v = mv->type->m.copy2 ? mv->type->m.copy2(&oc, mv->v) : mv->type->m.copy(oc.from_key, oc.to_key, mv->v);
+    opt_ctx_done(&oc);
     if (!v) {
-        return -1;
+        return -2;
     }
     *out = km_value_new(mv->type, v);
     return 0;
@@ -290,7 +359,7 @@ static void api_save_float(km_io *io, float f)
     put_le(io, u, 4);
 }
 
-void module_rdb_save_value(rdb_out *w, const kobj *o)
+void module_rdb_save_value(rdb_out *w, const kobj *o, int dbid)
 {
     const km_value *mv = kobj_ptr(o);
     rdb_out_len(w, mv->type->id);
@@ -300,6 +369,7 @@ void module_rdb_save_value(rdb_out *w, const kobj *o)
     io.out = w;
     sv key = kobj_key(o);
     io.key = km_string_new(NULL, key.ptr, key.len);
+    io.dbid = dbid;
     if (mv->type->m.rdb_save) {
         mv->type->m.rdb_save(&io, mv->v);
     }
@@ -327,6 +397,7 @@ void module_rdb_save_aux(rdb_out *w, int when)
         km_io io;
         memset(&io, 0, sizeof(io));
         io.type = t;
+        io.dbid = -1;
         rdb_out *body = t->m.aux_save2 ? rdb_out_mem_new() : NULL;
         if (!body) {
             rdb_out_opcode(w, RDB_OPCODE_MODULE_AUX);
@@ -470,7 +541,7 @@ static float api_load_float(km_io *io)
     return f;
 }
 
-void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id)
+void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id, int dbid)
 {
     km_type *t = km_type_by_id(id);
     if (!t) {
@@ -488,6 +559,7 @@ void *module_rdb_load_value(rdb_in *r, sv key, uint64_t id)
     io.type = t;
     io.in = r;
     io.key = km_string_new(NULL, key.ptr, key.len);
+    io.dbid = dbid;
     void *v = t->m.rdb_load(&io, (int)(id & 1023));
     io_done(&io);
     if (!io.error && v) {
@@ -528,6 +600,7 @@ int module_rdb_load_aux(rdb_in *r)
     memset(&io, 0, sizeof(io));
     io.type = t;
     io.in = r;
+    io.dbid = -1;
     int rc = t->m.aux_load(&io, (int)(id & 1023), (int)when);
     uint64_t eof;
     io_done(&io);
@@ -560,7 +633,7 @@ static void api_emit_aof(km_io *io, const char *cmdname, const char *fmt, ...)
     km_free_argv(argv, owned, argc);
 }
 
-str module_aof_rewrite(str out, const kobj *o)
+str module_aof_rewrite(str out, const kobj *o, int dbid)
 {
     const km_value *mv = kobj_ptr(o);
     if (!mv->type->m.aof_rewrite) {
@@ -575,6 +648,7 @@ str module_aof_rewrite(str out, const kobj *o)
     io.aof = &out;
     sv key = kobj_key(o);
     io.key = km_string_new(NULL, key.ptr, key.len);
+    io.dbid = dbid;
     mv->type->m.aof_rewrite(&io, io.key, mv->v);
     io_done(&io);
     return out;
@@ -596,9 +670,91 @@ static const km_string *api_get_key_name_from_io(km_io *io)
     return io->key;
 }
 
+static int api_get_db_id_from_io(km_io *io)
+{
+    return io->dbid;
+}
+
 static int api_is_io_error(km_io *io)
 {
     return io->error;
+}
+
+/* ---- a value to and from a string: what rdb_save writes (its items,
+ * each after its opcode, without the type id or the EOF opcode), as
+ * Redis's SaveDataTypeToString gives it; the IO has no key and db. ---- */
+
+static km_string *api_save_data_type_to_string(km_ctx *ctx, void *data, km_type *t)
+{
+    if (!t || !t->m.rdb_save) {
+        return NULL;
+    }
+    km_io io;
+    memset(&io, 0, sizeof(io));
+    io.type = t;
+    io.dbid = -1;
+    io.out = rdb_out_mem_new();
+    t->m.rdb_save(&io, data);
+    str bytes = rdb_out_mem_take(io.out);
+    io_done(&io);
+    if (io.error) {
+        str_free(bytes);
+        return NULL;
+    }
+    km_string *s = km_string_new(ctx, bytes, str_len(bytes));
+    str_free(bytes);
+    return s;
+}
+
+/* NULL when the bytes are not what rdb_load wants (short, corrupt): a
+ * value the type made before the error is freed. */
+static void *api_load_data_type_from_string_encver(const km_string *s, km_type *t, int encver)
+{
+    if (!s || !t || !t->m.rdb_load) {
+        return NULL;
+    }
+    km_io io;
+    memset(&io, 0, sizeof(io));
+    io.type = t;
+    io.dbid = -1;
+    io.in = rdb_in_mem_new(s->s, str_len(s->s));
+    void *v = t->m.rdb_load(&io, encver);
+    rdb_in_mem_free(io.in);
+    io_done(&io);
+    if (io.error && v) {
+        if (t->m.free) {
+            t->m.free(v);
+        }
+        v = NULL;
+    }
+    return v;
+}
+
+static void *api_load_data_type_from_string(const km_string *s, km_type *t)
+{
+    return api_load_data_type_from_string_encver(s, t, 0);
+}
+
+/* ---- the version 4 callbacks' context ---- */
+
+static const km_string *api_get_key_name_from_opt_ctx(km_key_opt_ctx *oc)
+{
+    return oc->from_key;
+}
+
+static const km_string *api_get_to_key_name_from_opt_ctx(km_key_opt_ctx *oc)
+{
+    return oc->to_key;
+}
+
+static int api_get_db_id_from_opt_ctx(km_key_opt_ctx *oc)
+{
+    return oc->from_dbid;
+}
+
+static int api_get_to_db_id_from_opt_ctx(km_key_opt_ctx *oc)
+{
+    return oc->to_dbid;
 }
 
 /* ---- digests: each sequence of items is folded in as Redis does, so
@@ -622,6 +778,16 @@ static void api_digest_end_sequence(km_digest *md)
     memset(md->acc_seq, 0, 20);
 }
 
+static const km_string *api_get_key_name_from_digest(km_digest *md)
+{
+    return md->key;
+}
+
+static int api_get_db_id_from_digest(km_digest *md)
+{
+    return md->dbid;
+}
+
 const km_api_entry km_api_type[] = {{"CreateDataType", api_create_data_type},
                                     {"SaveUnsigned", api_save_unsigned},
                                     {"SaveSigned", api_save_signed},
@@ -640,7 +806,17 @@ const km_api_entry km_api_type[] = {{"CreateDataType", api_create_data_type},
                                     {"EmitAOF", api_emit_aof},
                                     {"GetContextFromIO", api_get_context_from_io},
                                     {"GetKeyNameFromIO", api_get_key_name_from_io},
+                                    {"GetDbIdFromIO", api_get_db_id_from_io},
                                     {"IsIOError", api_is_io_error},
+                                    {"SaveDataTypeToString", api_save_data_type_to_string},
+                                    {"LoadDataTypeFromString", api_load_data_type_from_string},
+                                    {"LoadDataTypeFromStringEncver", api_load_data_type_from_string_encver},
+                                    {"GetKeyNameFromOptCtx", api_get_key_name_from_opt_ctx},
+                                    {"GetToKeyNameFromOptCtx", api_get_to_key_name_from_opt_ctx},
+                                    {"GetDbIdFromOptCtx", api_get_db_id_from_opt_ctx},
+                                    {"GetToDbIdFromOptCtx", api_get_to_db_id_from_opt_ctx},
+                                    {"GetKeyNameFromDigest", api_get_key_name_from_digest},
+                                    {"GetDbIdFromDigest", api_get_db_id_from_digest},
                                     {"DigestAddStringBuffer", api_digest_add_string_buffer},
                                     {"DigestAddLongLong", api_digest_add_long_long},
                                     {"DigestEndSequence", api_digest_end_sequence},

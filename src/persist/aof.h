@@ -56,7 +56,7 @@ const char *aof_write_error(void);
 int aof_check(const char *path, int fix);
 /* The commands that rebuild o (aof_commands.c), appended to out: the form
  * of an AOF base written with aof-use-rdb-preamble no. */
-str aof_key_commands(str out, kobj *o);
+str aof_key_commands(str out, kobj *o, int dbid);
 /* WAITAOF: bytes of commands fed to the log so far, and whether all of
  * the first seq are on disk (never while the log is off, or before the
  * first base of a log turned on at run time is in place). */

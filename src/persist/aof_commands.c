@@ -329,7 +329,7 @@ static void stream_commands(str *out, sv key, stream *s)
     stream_idmp_commands(out, key, s);
 }
 
-str aof_key_commands(str out, kobj *o)
+str aof_key_commands(str out, kobj *o, int dbid)
 {
     sv key = kobj_key(o);
     switch (o->type) {
@@ -343,11 +343,11 @@ str aof_key_commands(str out, kobj *o)
     case OBJ_SET: set_commands(&out, key, kobj_ptr(o)); break;
     case OBJ_ZSET: zset_commands(&out, key, kobj_ptr(o)); break;
     case OBJ_HASH: hash_commands(&out, key, kobj_ptr(o)); break;
-    case OBJ_MODULE: out = module_aof_rewrite(out, o); break;
+    case OBJ_MODULE: out = module_aof_rewrite(out, o, dbid); break;
     case OBJ_VSET: {
         /* No command rebuilds a graph (nor a projected vector) exactly:
          * the set is restored from its serialized form, as DUMP gives it. */
-        str payload = rdb_dump_value(o);
+        str payload = rdb_dump_value(o, dbid);
         sv argv[4] = {SV("RESTORE"), key, SV("0"), {payload, str_len(payload)}};
         emit(&out, argv, 4);
         str_free(payload);

@@ -106,10 +106,10 @@ size_t rdb_stream_backlog(rdb_stream *s);
 
 /* DUMP / RESTORE payloads: a value in RDB form, the RDB version (2 bytes,
  * little endian) and a CRC64 of everything before it (8 bytes). */
-str rdb_dump_value(kobj *o);
+str rdb_dump_value(kobj *o, int dbid);
 /* A new keyspace entry for key from payload, after checking its trailer
  * and every encoding in it; NULL with Redis's error text in err. */
-kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire, char *err, size_t errlen);
+kobj *rdb_restore_value(const char *payload, size_t len, sv key, int dbid, int64_t expire, char *err, size_t errlen);
 /* FUNCTION DUMP / RESTORE payloads, as Redis writes them: each library's
  * source after a FUNCTION2 opcode, then the same trailer. parse calls fn
  * for each library; -1 with Redis's error text when the payload is bad. */

@@ -30,6 +30,9 @@ int rdb_in_fail(rdb_in *r, const char *msg, const char *what);
  * bytes once done (the writer is freed). */
 rdb_out *rdb_out_mem_new(void);
 str rdb_out_mem_take(rdb_out *w);
+/* A reader of len bytes at p (kept by the caller until it is freed). */
+rdb_in *rdb_in_mem_new(const char *p, size_t len);
+void rdb_in_mem_free(rdb_in *r);
 
 /* Opcodes before each item of a module-type value. */
 enum { RDB_MOD_EOF = 0, RDB_MOD_SINT = 1, RDB_MOD_UINT = 2, RDB_MOD_FLOAT = 3, RDB_MOD_DOUBLE = 4, RDB_MOD_STRING = 5 };

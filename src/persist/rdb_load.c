@@ -9,6 +9,7 @@
  * stops the load with a message naming what was being read and where. */
 #include <errno.h>
 #include <liblzf/lzf.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +99,27 @@ int rdb_in_bytes(rdb_in *r, void *buf, size_t len)
 int rdb_in_fail(rdb_in *r, const char *msg, const char *what)
 {
     return fail((reader *)r, msg, what);
+}
+
+/* A reader over bytes in memory, with room for its error text. */
+typedef struct mem_reader {
+    reader r;
+    char err[256];
+} mem_reader;
+
+rdb_in *rdb_in_mem_new(const char *p, size_t len)
+{
+    mem_reader *m = alloc_zero(sizeof(*m));
+    m->r.mem = (const unsigned char *)p;
+    m->r.size = len;
+    m->r.err = m->err;
+    m->r.errlen = sizeof(m->err);
+    return (rdb_in *)m;
+}
+
+void rdb_in_mem_free(rdb_in *r)
+{
+    alloc_free(r);
 }
 
 static uint64_t remaining(const reader *r)
@@ -1049,7 +1071,7 @@ bad:
 /* The value of a key of type `type`, as a new keyspace entry; NULL after
  * an error, or with *skip set for an empty collection (which old files may
  * hold, and which does not exist in the keyspace). */
-static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
+static kobj *load_value(reader *r, int type, sv key, int dbid, int64_t expire, int *skip)
 {
     *skip = 0;
     void *v = NULL;
@@ -1111,7 +1133,7 @@ static kobj *load_value(reader *r, int type, sv key, int64_t expire, int *skip)
             v = vset_rdb_load((rdb_in *)r, (int)(id & 1023));
             otype = OBJ_VSET;
         } else {
-            v = module_rdb_load_value((rdb_in *)r, key, id);
+            v = module_rdb_load_value((rdb_in *)r, key, id, dbid);
             otype = OBJ_MODULE;
         }
         break;
@@ -1202,6 +1224,7 @@ static int load_all(reader *r)
     }
     db *dbs = r->to ? r->to->dbs : server.dbs;
     db *d = &dbs[0];
+    int dbid = 0; /* d's number (also when checking only, without dbs) */
     int64_t expire = -1, now = server_ms();
     long long keys = 0, empty_skipped = 0;
     /* INFO rdb_last_load_keys_*: this load's, from its start. */
@@ -1247,6 +1270,7 @@ static int load_all(reader *r)
             if (r_len(r, &id) < 0) {
                 return -1;
             }
+            dbid = id < (uint64_t)INT_MAX ? (int)id : -1;
             if (check_only) {
                 continue;
             }
@@ -1336,7 +1360,7 @@ static int load_all(reader *r)
             return -1;
         }
         int skip;
-        kobj *o = load_value(r, type, S_(key), expire, &skip);
+        kobj *o = load_value(r, type, S_(key), dbid, expire, &skip);
         int expired = expire >= 0 && expire <= now;
         expire = -1;
         if (!o && !skip) {
@@ -1507,7 +1531,7 @@ int rdb_parse_functions(const char *payload, size_t len, void (*fn)(const char *
     return 0;
 }
 
-kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire, char *err, size_t errlen)
+kobj *rdb_restore_value(const char *payload, size_t len, sv key, int dbid, int64_t expire, char *err, size_t errlen)
 {
     const unsigned char *p = (const unsigned char *)payload;
     if (!payload_ok(p, len, err, errlen)) {
@@ -1519,7 +1543,7 @@ kobj *rdb_restore_value(const char *payload, size_t len, sv key, int64_t expire,
     int skip = 0;
     kobj *o = NULL;
     if (r_byte(&r, &type) == 0) {
-        o = load_value(&r, type, key, expire, &skip);
+        o = load_value(&r, type, key, dbid, expire, &skip);
     }
     if (o && r.pos != r.size) {
         kobj_free(o);

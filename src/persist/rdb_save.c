@@ -641,7 +641,7 @@ static int value_type(kobj *o)
     }
 }
 
-static void save_value(writer *w, kobj *o, int type)
+static void save_value(writer *w, kobj *o, int type, int dbid)
 {
     switch (type) {
     case RDB_TYPE_STRING: {
@@ -658,14 +658,14 @@ static void save_value(writer *w, kobj *o, int type)
         if (o->type == OBJ_VSET) {
             vset_rdb_save((rdb_out *)w, kobj_ptr(o));
         } else {
-            module_rdb_save_value((rdb_out *)w, o);
+            module_rdb_save_value((rdb_out *)w, o, dbid);
         }
         break;
     default: save_stream(w, kobj_ptr(o), type); break;
     }
 }
 
-static void save_key(writer *w, kobj *o)
+static void save_key(writer *w, kobj *o, int dbid)
 {
     int64_t expire = kobj_expire(o);
     if (expire >= 0) {
@@ -675,7 +675,7 @@ static void save_key(writer *w, kobj *o)
     int type = value_type(o);
     w_byte(w, (unsigned char)type);
     w_sv(w, kobj_key(o));
-    save_value(w, o, type);
+    save_value(w, o, type, dbid);
 }
 
 /* The DUMP trailer: the RDB version (2 bytes) and a CRC64 of all before. */
@@ -694,12 +694,12 @@ str rdb_dump_functions(void)
     return dump_trailer(&w);
 }
 
-str rdb_dump_value(kobj *o)
+str rdb_dump_value(kobj *o, int dbid)
 {
     writer w = {NULL, str_empty(64), 0, 0, server.cfg.rdbcompression, 0};
     int type = value_type(o);
     w_byte(&w, (unsigned char)type);
-    save_value(&w, o, type);
+    save_value(&w, o, type, dbid);
     return dump_trailer(&w);
 }
 
@@ -953,7 +953,7 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
         if (dbid != s->db) {
             select_command(s, dbid);
         }
-        str cmds = aof_key_commands(str_empty(64), o);
+        str cmds = aof_key_commands(str_empty(64), o, dbid);
         w_bytes(&s->w, cmds, str_len(cmds));
         str_free(cmds);
     } else {
@@ -962,7 +962,7 @@ void rdb_stream_key(rdb_stream *s, int dbid, kobj *o)
             w_len(&s->w, (uint64_t)dbid);
             s->db = dbid;
         }
-        save_key(&s->w, o);
+        save_key(&s->w, o, dbid);
     }
     s->keys++;
 }

@@ -539,7 +539,11 @@ const char *__lsan_default_options(void)
 static void free_at_exit(void)
 {
 #ifdef KEEL_FREE_AT_EXIT
+    /* A module value the lazy-free thread frees takes the GIL first: let
+     * go of it while the thread finishes. */
+    module_gil_release();
     lazyfree_stop();
+    module_gil_acquire();
     while (server.clients) {
         client_free(server.clients);
     }

@@ -341,15 +341,24 @@ void persistence_loading_progress(long long done, long long total, int aof)
     module_event_loading_progress(done, total, aof);
     defrag_while_loading();
     if (!server.loading && !server.async_loading) {
-        return; /* DEBUG RELOAD: inside a command, no events may run */
+        return; /* a load inside a command that serves nobody (a replica's swap) */
     }
     int64_t now = util_mono_us() / 1000;
     if (now - last_ms < 100) {
         return;
     }
     last_ms = now;
+    persistence_serve_while_loading();
+}
+
+int persistence_serve_while_loading(void)
+{
+    if (!server.loading && !server.async_loading) {
+        return 0;
+    }
     server_update_time();
     client_serve_events();
+    return 1;
 }
 
 int persistence_save_points_set(void)
@@ -547,7 +556,15 @@ void persistence_debug_reload(client *c)
         clear_all();
     }
     rdb_load_merge(merge);
+    /* Loading, as DEBUG LOADAOF is (and as in Redis): the load may serve
+     * events (its progress, a module's Yield), others hear -LOADING and
+     * the caller's own reads wait. */
+    server.loading = 1;
+    server.loading_start_ms = server_ms();
+    client_hold(c, 1);
     int rc = load_rdb();
+    client_hold(c, 0);
+    server.loading = 0;
     rdb_load_merge(0);
     if (rc < 0) {
         reply_err(c, "ERR Error trying to load the RDB dump, check server logs.");

@@ -27,6 +27,9 @@ void persistence_load_stream_end(int ok);
 /* Loaders report their progress (bytes done of total) every so often;
  * during start-up this also serves clients (with -LOADING). */
 void persistence_loading_progress(long long done, long long total, int aof);
+/* Serves clients now if a load is under way (start-up, a full sync,
+ * DEBUG RELOAD or LOADAOF): for a module's Yield. 0 when none is. */
+int persistence_serve_while_loading(void);
 /* Whether `save` has save points (Redis then saves at shutdown). */
 int persistence_save_points_set(void);
 void persistence_debug_reload(client *c);

@@ -126,7 +126,7 @@ static void content(kobj *o, uint8_t d[20])
 {
     memset(d, 0, 20);
     if (o->type != OBJ_STRING) {
-        obj_type_ops(o->type)->digest(kobj_ptr(o), d);
+        obj_type_ops(o->type)->digest(kobj_ptr(o), kobj_key(o), 0, d);
     }
 }
 
@@ -134,14 +134,14 @@ static void content(kobj *o, uint8_t d[20])
  * to as many bytes of the same type. */
 static void round_trip(kobj *o)
 {
-    str d1 = rdb_dump_value(o);
+    str d1 = rdb_dump_value(o, 0);
     char err[128];
-    kobj *o2 = rdb_restore_value(d1, str_len(d1), kobj_key(o), -1, err, sizeof(err));
+    kobj *o2 = rdb_restore_value(d1, str_len(d1), kobj_key(o), 0, -1, err, sizeof(err));
     if (!o2) {
         print_hex("DUMP", d1);
         fuzz_die("the DUMP of a loaded value does not restore");
     }
-    str d2 = rdb_dump_value(o2);
+    str d2 = rdb_dump_value(o2, 0);
     uint8_t c1[20], c2[20];
     content(o, c1);
     content(o2, c2);
@@ -163,7 +163,7 @@ static void restore(const char *payload, size_t len, size_t input_len)
     char *p = alloc_mem(len ? len : 1);
     memcpy(p, payload, len);
     fuzz_alloc_start();
-    kobj *o = rdb_restore_value(p, len, SV("k"), -1, err, sizeof(err));
+    kobj *o = rdb_restore_value(p, len, SV("k"), 0, -1, err, sizeof(err));
     fuzz_alloc_check(input_len, ALLOC_FACTOR, ALLOC_SLACK);
     if (getenv("FUZZ_VERBOSE")) {
         fprintf(stderr, "restore: %s\n", o ? "ok" : err);

@@ -21,6 +21,11 @@
  * leave out, a second data type (testtype2) among them; its functions
  * have their own table (TM_API2).
  *
+ * The section "API coverage: data type callbacks" (tests/integration/
+ * test_modules_types2.py) registers two more types, testtype4 (method
+ * version 4) and testtype3 (version 3), for tm.dt; its functions are
+ * TM_API5's.
+ *
  * A load that succeeds subscribes to the server events tm.events logs,
  * makes the global dict of "tm.dict global" and registers the INFO
  * callback (tm.infomode). OnLoad also creates the commands that carry
@@ -5897,6 +5902,409 @@ static int cmd_chan(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithLongLong(ctx, (argc - 1) / 2);
 }
 
+/* ------------------------------------------------------------------ API coverage: data type callbacks */
+
+/* Commands for the data-type functions of Redis 7.0 Keel added last
+ * (tests/integration/test_modules_types2.py): a value to and from a
+ * string (SaveDataTypeToString, LoadDataTypeFromString(Encver)), the key
+ * and db an IO or a digest is for, and the callbacks a type is told a
+ * key's fate by: unlink and free_effort (version 3), and mem_usage2,
+ * free_effort2, unlink2 and copy2 (version 4) with their context's
+ * getters. Two types hold the same value: testtype4 gives both the
+ * version 3 and the version 4 forms (the server must take the version 4
+ * ones: the version 3 ones log "v3" lines that must not appear),
+ * testtype3 only the version 3 forms. Their rdb_load can also wait,
+ * yielding (Yield), for tm.dtyield. Their functions have their own table
+ * (TM_API5). */
+
+#define TM_API5(X)                                                                                                     \
+    X(km_string *, SaveDataTypeToString, (km_ctx * ctx, void *data, const km_type *mt))                                \
+    X(void *, LoadDataTypeFromString, (const km_string *str, const km_type *mt))                                       \
+    X(void *, LoadDataTypeFromStringEncver, (const km_string *str, const km_type *mt, int encver))                     \
+    X(int, GetDbIdFromIO, (km_io * io))                                                                                \
+    X(const km_string *, GetKeyNameFromDigest, (km_digest * md))                                                       \
+    X(int, GetDbIdFromDigest, (km_digest * md))                                                                        \
+    X(const km_string *, GetKeyNameFromOptCtx, (km_key_opt_ctx * ctx))                                                 \
+    X(const km_string *, GetToKeyNameFromOptCtx, (km_key_opt_ctx * ctx))                                               \
+    X(int, GetDbIdFromOptCtx, (km_key_opt_ctx * ctx))                                                                  \
+    X(int, GetToDbIdFromOptCtx, (km_key_opt_ctx * ctx))                                                                \
+    X(void, Yield, (km_ctx * ctx, int flags, const char *busy_reply))
+
+#define TM_DECLARE5(ret, name, params) static ret(*RedisModule_##name) params;
+TM_API5(TM_DECLARE5)
+#undef TM_DECLARE5
+
+#define DT_APIS                                                                                                        \
+    "SaveDataTypeToString LoadDataTypeFromString LoadDataTypeFromStringEncver GetDbIdFromIO GetKeyNameFromDigest "     \
+    "GetDbIdFromDigest GetKeyNameFromOptCtx GetToKeyNameFromOptCtx GetDbIdFromOptCtx GetToDbIdFromOptCtx"
+
+/* A value: the free effort its callbacks report, and a word saying where
+ * it came from (given to tm.dt set, or "aof:db<n>" when an AOF rewrite
+ * remade it). failcopy makes copy and copy2 fail. */
+typedef struct {
+    long long effort;
+    char *origin;
+    int fail_copy;
+} tm_dt;
+
+static km_type *tm_dt4, *tm_dt3;
+/* What the callbacks saw, one line each (tm.dt log). free_effort is
+ * asked only on the lazy-free paths in Redis, so it is not logged there:
+ * the last key and db it was told are kept apart (tm.dt lasteffort). */
+static tm_log dt_log = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0};
+/* tm.dtyield: rdb_load waits (yielding) while slow_load is set; in_slow_load
+ * says it is waiting. */
+static volatile int dt_slow_load, dt_in_slow_load;
+static char dt_effort_key[64] = "";
+static int dt_effort_db = -2;
+
+static tm_dt *dt_new(long long effort, const char *origin, size_t len)
+{
+    tm_dt *v = RedisModule_Alloc(sizeof(*v));
+    v->effort = effort;
+    v->origin = RedisModule_Alloc(len + 1);
+    memcpy(v->origin, origin, len);
+    v->origin[len] = '\0';
+    v->fail_copy = 0;
+    return v;
+}
+
+static void dt_free(void *value)
+{
+    tm_dt *v = value;
+    RedisModule_Free(v->origin);
+    RedisModule_Free(v);
+}
+
+/* A key name as text for the log ("(null)" for none). */
+static const char *dt_name(const km_string *s, char *buf, size_t size)
+{
+    if (!s)
+        return "(null)";
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(s, &len);
+    snprintf(buf, size, "%.*s", (int)len, p);
+    return buf;
+}
+
+static void dt_rdb_save(km_io *io, void *value)
+{
+    tm_dt *v = value;
+    char k[64];
+    log_add(&dt_log, "save key=%s db=%d", dt_name(RedisModule_GetKeyNameFromIO(io), k, sizeof(k)),
+            RedisModule_GetDbIdFromIO(io));
+    RedisModule_SaveSigned(io, v->effort);
+    RedisModule_SaveStringBuffer(io, v->origin, strlen(v->origin));
+}
+
+static void *dt_rdb_load(km_io *io, int encver)
+{
+    char k[64];
+    log_add(&dt_log, "load key=%s db=%d encver=%d", dt_name(RedisModule_GetKeyNameFromIO(io), k, sizeof(k)),
+            RedisModule_GetDbIdFromIO(io), encver);
+    long long effort = RedisModule_LoadSigned(io);
+    if (RedisModule_IsIOError(io))
+        return NULL;
+    size_t len;
+    char *origin = RedisModule_LoadStringBuffer(io, &len);
+    if (RedisModule_IsIOError(io)) {
+        if (origin)
+            RedisModule_Free(origin);
+        return NULL;
+    }
+    tm_dt *v = dt_new(effort, origin, len);
+    RedisModule_Free(origin);
+    /* Waits, letting the server serve its clients, until tm.dtyield slow 0
+     * (or 10 seconds, so that a failed test cannot hang the server). */
+    km_ctx *ctx = RedisModule_GetContextFromIO(io);
+    dt_in_slow_load = dt_slow_load;
+    for (int waited = 0; dt_slow_load && waited < 10000; waited++) {
+        RedisModule_Yield(ctx, KM_YIELD_FLAG_CLIENTS, "testmod is loading slowly");
+        sleep_ms(1);
+    }
+    dt_in_slow_load = 0;
+    return v;
+}
+
+/* Remade as "tm.dt set4|set3 key effort aof:db<n>": the db the IO names. */
+static void dt_aof_rewrite(km_io *aof, km_string *key, void *value)
+{
+    tm_dt *v = value;
+    char origin[32];
+    snprintf(origin, sizeof(origin), "aof:db%d", RedisModule_GetDbIdFromIO(aof));
+    RedisModule_EmitAOF(aof, "tm.dt", "cslc", v->origin[0] == '3' ? "set3" : "set4", key, v->effort, origin);
+}
+
+/* The key and db folded in after the value, so the same value under
+ * another name or in another db digests differently. */
+static void dt_digest(km_digest *md, void *value)
+{
+    tm_dt *v = value;
+    char k[64];
+    const km_string *key = RedisModule_GetKeyNameFromDigest(md);
+    int db = RedisModule_GetDbIdFromDigest(md);
+    log_add(&dt_log, "digest key=%s db=%d", dt_name(key, k, sizeof(k)), db);
+    RedisModule_DigestAddLongLong(md, v->effort);
+    RedisModule_DigestAddStringBuffer(md, v->origin, strlen(v->origin));
+    if (key) {
+        size_t len;
+        const char *p = RedisModule_StringPtrLen(key, &len);
+        RedisModule_DigestAddStringBuffer(md, p, len);
+    }
+    RedisModule_DigestAddLongLong(md, db);
+    RedisModule_DigestEndSequence(md);
+}
+
+/* mem_usage (version 1) is never asked when mem_usage2 is given. */
+static size_t dt_mem_usage(const void *value)
+{
+    (void)value;
+    log_add(&dt_log, "mem v1");
+    return 0;
+}
+
+/* MEMORY USAGE's share: 1000000 per db number (from 1), 1000 while the
+ * key is still the name the value was set under, and the sample count
+ * (999 at most). */
+static size_t dt_mem_usage2(km_key_opt_ctx *ctx, const void *value, size_t samples)
+{
+    (void)value;
+    size_t n = 1000000 * (size_t)(RedisModule_GetDbIdFromOptCtx(ctx) + 1) + (samples > 999 ? 999 : samples);
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(RedisModule_GetKeyNameFromOptCtx(ctx), &len);
+    const tm_dt *v = value;
+    const char *at = strchr(v->origin, '@');
+    if (at && strlen(at + 1) == len && memcmp(at + 1, p, len) == 0)
+        n += 1000;
+    return n;
+}
+
+static void dt_note_effort(const km_string *key, int db)
+{
+    char k[64];
+    snprintf(dt_effort_key, sizeof(dt_effort_key), "%s", dt_name(key, k, sizeof(k)));
+    dt_effort_db = db;
+}
+
+static size_t dt_free_effort(km_string *key, const void *value)
+{
+    const tm_dt *v = value;
+    if (v->origin[0] != '3')
+        log_add(&dt_log, "effort v3");
+    dt_note_effort(key, -1);
+    return (size_t)v->effort;
+}
+
+static size_t dt_free_effort2(km_key_opt_ctx *ctx, const void *value)
+{
+    const tm_dt *v = value;
+    dt_note_effort(RedisModule_GetKeyNameFromOptCtx(ctx), RedisModule_GetDbIdFromOptCtx(ctx));
+    return (size_t)v->effort;
+}
+
+static void dt_unlink(km_string *key, const void *value)
+{
+    (void)value;
+    char k[64];
+    log_add(&dt_log, "unlink v3 key=%s", dt_name(key, k, sizeof(k)));
+}
+
+static void dt_unlink2(km_key_opt_ctx *ctx, const void *value)
+{
+    (void)value;
+    char k[64], t[64];
+    log_add(&dt_log, "unlink2 key=%s db=%d to=%s/%d", dt_name(RedisModule_GetKeyNameFromOptCtx(ctx), k, sizeof(k)),
+            RedisModule_GetDbIdFromOptCtx(ctx), dt_name(RedisModule_GetToKeyNameFromOptCtx(ctx), t, sizeof(t)),
+            RedisModule_GetToDbIdFromOptCtx(ctx));
+}
+
+static void *dt_copy_of(const tm_dt *v)
+{
+    if (v->fail_copy)
+        return NULL;
+    return dt_new(v->effort, v->origin, strlen(v->origin));
+}
+
+static void *dt_copy(km_string *fromkey, km_string *tokey, const void *value)
+{
+    char f[64], t[64];
+    log_add(&dt_log, "copy v3 from=%s to=%s", dt_name(fromkey, f, sizeof(f)), dt_name(tokey, t, sizeof(t)));
+    return dt_copy_of(value);
+}
+
+static void *dt_copy2(km_key_opt_ctx *ctx, const void *value)
+{
+    char f[64], t[64];
+    log_add(&dt_log, "copy2 from=%s/%d to=%s/%d", dt_name(RedisModule_GetKeyNameFromOptCtx(ctx), f, sizeof(f)),
+            RedisModule_GetDbIdFromOptCtx(ctx), dt_name(RedisModule_GetToKeyNameFromOptCtx(ctx), t, sizeof(t)),
+            RedisModule_GetToDbIdFromOptCtx(ctx));
+    return dt_copy_of(value);
+}
+
+static int dt_register(km_ctx *ctx)
+{
+    km_type_methods m4 = {
+        .version = KM_TYPE_METHOD_VERSION,
+        .rdb_load = dt_rdb_load,
+        .rdb_save = dt_rdb_save,
+        .aof_rewrite = dt_aof_rewrite,
+        .mem_usage = dt_mem_usage,
+        .digest = dt_digest,
+        .free = dt_free,
+        .free_effort = dt_free_effort,
+        .unlink = dt_unlink,
+        .copy = dt_copy,
+        .mem_usage2 = dt_mem_usage2,
+        .free_effort2 = dt_free_effort2,
+        .unlink2 = dt_unlink2,
+        .copy2 = dt_copy2,
+    };
+    tm_dt4 = RedisModule_CreateDataType(ctx, "testtype4", 1, &m4);
+    /* Version 3: what lies beyond (the version 4 fields) is not read. */
+    km_type_methods m3 = {
+        .version = 3,
+        .rdb_load = dt_rdb_load,
+        .rdb_save = dt_rdb_save,
+        .aof_rewrite = dt_aof_rewrite,
+        .digest = dt_digest,
+        .free = dt_free,
+        .free_effort = dt_free_effort,
+        .unlink = dt_unlink,
+        .copy = dt_copy,
+        .unlink2 = dt_unlink2,
+    };
+    tm_dt3 = RedisModule_CreateDataType(ctx, "testtype3", 1, &m3);
+    return tm_dt4 && tm_dt3 ? KM_OK : KM_ERR;
+}
+
+/* The key's testtype4 or testtype3 value (NULL, and an error replied,
+ * when it holds something else or nothing). */
+static tm_dt *dt_value(km_ctx *ctx, km_key *key)
+{
+    km_type *t = RedisModule_KeyType(key) == KM_KEYTYPE_MODULE ? RedisModule_ModuleTypeGetType(key) : NULL;
+    if (RedisModule_KeyType(key) == KM_KEYTYPE_EMPTY) {
+        RedisModule_ReplyWithError(ctx, "ERR no such key");
+        return NULL;
+    }
+    if (!t || (t != tm_dt4 && t != tm_dt3)) {
+        RedisModule_ReplyWithError(ctx, WRONGTYPE_MSG);
+        return NULL;
+    }
+    return RedisModule_ModuleTypeGetValue(key);
+}
+
+static int dt_set(km_ctx *ctx, km_string *name, km_type *t, tm_dt *v)
+{
+    km_key *key = RedisModule_OpenKey(ctx, name, KM_READ | KM_WRITE);
+    RedisModule_ModuleTypeSetValue(key, t, v);
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* tm.dt set4|set3 key effort [origin|failcopy]: a testtype4 / testtype3
+ * value (origin defaults to "<3|4>@<key>", which mem_usage2 compares with
+ * the key it is told; the origin of a testtype3 value starts with 3).
+ * tm.dt get key: [effort, origin]. tm.dt dump key: SaveDataTypeToString
+ * of its value. tm.dt restore key bytes [encver]: a testtype4 value from
+ * LoadDataTypeFromStringEncver (LoadDataTypeFromString without encver),
+ * "ERR Invalid payload" when it gives none. tm.dt log: the callbacks'
+ * lines, emptied. tm.dt lasteffort: [key, db] the last free_effort(2)
+ * was told (db -1 for the version 3 form), then forgotten. */
+static int cmd_dt(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, DT_APIS))
+        return KM_OK;
+    if (!tm_dt4)
+        return RedisModule_ReplyWithError(ctx, "ERR testtype4 is not registered (loaded with notype)");
+    if (argc == 2 && arg_is(argv[1], "log"))
+        return log_reply(ctx, &dt_log);
+    if (argc == 2 && arg_is(argv[1], "lasteffort")) {
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithCString(ctx, dt_effort_key);
+        RedisModule_ReplyWithLongLong(ctx, dt_effort_db);
+        dt_effort_key[0] = '\0';
+        dt_effort_db = -2;
+        return KM_OK;
+    }
+    if (argc < 3)
+        return RedisModule_WrongArity(ctx);
+    int set4 = arg_is(argv[1], "set4"), set3 = arg_is(argv[1], "set3");
+    if (set4 || set3) {
+        long long effort;
+        if (argc != 4 && argc != 5)
+            return RedisModule_WrongArity(ctx);
+        if (RedisModule_StringToLongLong(argv[3], &effort) != KM_OK || effort < 0)
+            return RedisModule_ReplyWithError(ctx, "ERR effort must be a non-negative integer");
+        size_t klen;
+        const char *kp = str_of(argv[2], &klen);
+        char origin[512];
+        int failcopy = argc == 5 && arg_is(argv[4], "failcopy");
+        if (argc == 5 && !failcopy) {
+            size_t olen;
+            const char *op = str_of(argv[4], &olen);
+            snprintf(origin, sizeof(origin), "%s%.*s", set3 && op[0] != '3' ? "3" : "", (int)olen, op);
+        } else {
+            snprintf(origin, sizeof(origin), "%c@%.*s", set3 ? '3' : '4', (int)klen, kp);
+        }
+        km_key *key = RedisModule_OpenKey(ctx, argv[2], KM_READ | KM_WRITE);
+        int type = RedisModule_KeyType(key);
+        RedisModule_CloseKey(key);
+        if (type != KM_KEYTYPE_EMPTY && type != KM_KEYTYPE_MODULE)
+            return RedisModule_ReplyWithError(ctx, WRONGTYPE_MSG);
+        tm_dt *v = dt_new(effort, origin, strlen(origin));
+        v->fail_copy = failcopy;
+        return dt_set(ctx, argv[2], set3 ? tm_dt3 : tm_dt4, v);
+    }
+    if (arg_is(argv[1], "restore")) {
+        long long encver = -1;
+        if (argc != 4 && argc != 5)
+            return RedisModule_WrongArity(ctx);
+        if (argc == 5 && RedisModule_StringToLongLong(argv[4], &encver) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR encver must be an integer");
+        tm_dt *v = argc == 5 ? RedisModule_LoadDataTypeFromStringEncver(argv[3], tm_dt4, (int)encver)
+                             : RedisModule_LoadDataTypeFromString(argv[3], tm_dt4);
+        if (!v)
+            return RedisModule_ReplyWithError(ctx, "ERR Invalid payload");
+        return dt_set(ctx, argv[2], tm_dt4, v);
+    }
+    if (argc != 3 || (!arg_is(argv[1], "get") && !arg_is(argv[1], "dump")))
+        return RedisModule_WrongArity(ctx);
+    km_key *key = RedisModule_OpenKey(ctx, argv[2], KM_READ);
+    tm_dt *v = dt_value(ctx, key);
+    if (v && arg_is(argv[1], "get")) {
+        RedisModule_ReplyWithArray(ctx, 2);
+        RedisModule_ReplyWithLongLong(ctx, v->effort);
+        RedisModule_ReplyWithCString(ctx, v->origin);
+    } else if (v) {
+        km_string *s = RedisModule_SaveDataTypeToString(ctx, v, RedisModule_ModuleTypeGetType(key));
+        if (s) {
+            RedisModule_ReplyWithString(ctx, s);
+            RedisModule_FreeString(ctx, s); /* no automatic memory here */
+        } else {
+            RedisModule_ReplyWithError(ctx, "ERR SaveDataTypeToString failed");
+        }
+    }
+    RedisModule_CloseKey(key);
+    return KM_OK;
+}
+
+/* tm.dtyield slow 0|1: whether testtype4/3 values load slowly (their
+ * rdb_load yields until slow 0). tm.dtyield state: 1 while one waits. It
+ * may run while the server loads (allow-loading). */
+static int cmd_dtyield(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "Yield"))
+        return KM_OK;
+    if (argc == 2 && arg_is(argv[1], "state"))
+        return RedisModule_ReplyWithLongLong(ctx, dt_in_slow_load);
+    long long on;
+    if (argc != 3 || !arg_is(argv[1], "slow") || RedisModule_StringToLongLong(argv[2], &on) != KM_OK)
+        return RedisModule_WrongArity(ctx);
+    dt_slow_load = on != 0;
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -5999,6 +6407,8 @@ static const struct {
     {"tm.posrange", cmd_posflags, "readonly getkeys-api", 2, -1, 2},
     {"tm.posspec", cmd_posflags, "readonly getkeys-api", 0, 0, 0},
     {"tm.chan", cmd_chan, "readonly getchannels-api", 0, 0, 0},
+    {"tm.dt", cmd_dt, "write deny-oom", 2, 2, 1},
+    {"tm.dtyield", cmd_dtyield, "allow-loading", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -6019,6 +6429,7 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
     TM_API3(TM_FETCH)
     TM_API4(TM_FETCH)
     TM_API6(TM_FETCH)
+    TM_API5(TM_FETCH)
     if (!RedisModule_SetModuleAttribs || !RedisModule_CreateCommand || !RedisModule_StringPtrLen ||
         !RedisModule_Alloc) {
         fprintf(stderr, "testmod: the server lacks a core API function: %s\n", missing_apis);
@@ -6103,6 +6514,8 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
         };
         tm_type2 = RedisModule_CreateDataType(ctx, "testtype2", 1, &methods2);
         if (!tm_type2)
+            return give_up();
+        if (dt_register(ctx) != KM_OK)
             return give_up();
     }
     if (aux_triggers && register_aux_type(ctx, aux_triggers, aux_use_save2) != KM_OK)
