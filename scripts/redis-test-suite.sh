@@ -41,7 +41,7 @@ units=""
 for unit in "$@"; do
     if [ "$unit" = moduleapi ]; then
         make -C "$src/tests/modules" >/dev/null
-        units="$units $(grep -o -- '--single unit/moduleapi/[a-z_]*' "$src/runtest-moduleapi" | cut -d' ' -f2)"
+        units="$units $(grep -o -- '--single unit/moduleapi/[a-z_0-9]*' "$src/runtest-moduleapi" | cut -d' ' -f2)"
     else
         units="$units $unit"
     fi

@@ -9,10 +9,13 @@
  * second) serves events. The server is "busy" until the context that
  * yielded ends: commands wait (a pause holds them, the primary's stream
  * too) and run in order afterwards, except during a Yield with the
- * CLIENTS flag, where they are refused with -BUSY (unless allow-busy). */
+ * CLIENTS flag, where they are refused with -BUSY (unless allow-busy).
+ * A module thread's Yield (under the lock) lets the main thread take a
+ * turn of its loop instead of running the loop itself. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/util.h"
@@ -222,11 +225,12 @@ static void api_yield(km_ctx *ctx, int flags, const char *reply)
         nesting--;
         return;
     }
+    int main_thread = km_on_main_thread();
     if (!busy_ctx) {
         busy_ctx = ctx;
         pause_start(PAUSE_BY_MODULE, 0, 1);
         client *c = server.current_client;
-        if (c && c->fd >= 0 && !(c->flags & CLIENT_PROTECTED)) {
+        if (main_thread && c && c->fd >= 0 && !(c->flags & CLIENT_PROTECTED)) {
             busy_held = c;
             client_hold(c, 1);
         }
@@ -236,9 +240,18 @@ static void api_yield(km_ctx *ctx, int flags, const char *reply)
     busy_reply = reply;
     yield_clients = (flags & KM_YIELD_FLAG_CLIENTS) != 0;
     pause_lift(PAUSE_BY_MODULE, yield_clients); /* the busy gate answers instead */
-    client *saved = server.current_client;
-    client_serve_events();
-    server.current_client = saved;
+    if (main_thread) {
+        client *saved = server.current_client;
+        client_serve_events();
+        server.current_client = saved;
+    } else {
+        /* A module thread holding the lock: the main thread, waiting for
+         * it between its loop's wait and its events, gets a turn. */
+        pthread_mutex_unlock(&km_gil);
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&km_gil);
+    }
     busy_reply = prev_reply;
     yield_clients = prev_clients;
     pause_lift(PAUSE_BY_MODULE, yield_clients);

@@ -5641,6 +5641,46 @@ static int cmd_slow(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithSimpleString(ctx, loops > 0 ? "done" : "none");
 }
 
+/* tm.slowbg clients|none: as tm.slow 0, in a thread holding the lock
+ * (a thread-safe context's Yield); the blocked client gets "done". */
+static void *slowbg_thread(void *arg)
+{
+    tm_el_job *job = arg;
+    km_ctx *ts = RedisModule_GetThreadSafeContext(job->bc);
+    RedisModule_ThreadSafeContextLock(ts);
+    while (!slow_stop) {
+        RedisModule_Yield(ts, job->fds[0], "tm is busy");
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    slow_stop = 0;
+    RedisModule_ThreadSafeContextUnlock(ts);
+    RedisModule_ReplyWithSimpleString(ts, "done");
+    RedisModule_FreeThreadSafeContext(ts);
+    RedisModule_UnblockClient(job->bc, NULL);
+    RedisModule_Free(job);
+    return NULL;
+}
+
+static int cmd_slowbg(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (lacks(ctx, "Yield"))
+        return KM_OK;
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    tm_el_job *job = RedisModule_Alloc(sizeof(*job));
+    job->fds[0] = arg_is(argv[1], "clients") ? TM_YIELD_FLAG_CLIENTS : TM_YIELD_FLAG_NONE;
+    slow_stop = 0;
+    job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, slowbg_thread, job) != 0) {
+        el_answer(job, "no thread");
+        return KM_OK;
+    }
+    pthread_detach(t);
+    return KM_OK;
+}
+
 /* tm.slowstop (allow-busy): ends a tm.slow 0. */
 static int cmd_slowstop(km_ctx *ctx, km_string **argv, int argc)
 {
@@ -6399,6 +6439,7 @@ static const struct {
     {"tm.el", cmd_el, "", 0, 0, 0},
     {"tm.slow", cmd_slow, "", 0, 0, 0},
     {"tm.slowstop", cmd_slowstop, "allow-busy", 0, 0, 0},
+    {"tm.slowbg", cmd_slowbg, "", 0, 0, 0},
     {"tm.misc4", cmd_misc4, "write", 0, 0, 0},
     {"tm.weird:cmd", cmd_weird, "readonly", 0, 0, 0},
     {"tm.attr", cmd_attr, "readonly fast", 0, 0, 0},
