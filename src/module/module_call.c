@@ -460,7 +460,7 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         fakes[depth]->authenticated = 1;
     }
     client *f = fakes[depth++];
-    client_select_db(f, caller ? caller->db->id : 0);
+    client_select_db(f, km_ctx_dbid(ctx));
     f->resp = (flags & FLAG('3')) || ((flags & FLAG('0')) && caller && caller->resp == 3) ? 3 : 2;
     f->out.resp = f->resp;
     f->out.len = f->out.sent = 0;
@@ -485,12 +485,12 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     int was = 0;
     int replicate = (flags & FLAG('!')) != 0;
     if (!replicate) {
-        was = propagate_suspend(1);
+        was = propagate_quiet(1);
     }
     dispatch_call(f, run);
     client_end_command(f);
     if (!replicate) {
-        propagate_suspend(was);
+        propagate_quiet(was);
     }
     reply = reply_from(ctx, f->out.data, f->out.len, f->resp == 3);
     f->out.len = f->out.sent = 0;

@@ -97,6 +97,7 @@ struct km_ctx {
     long long replies;    /* top-level replies written */
     km_string *ready_key; /* a client blocked on keys: the key that is ready */
     int64_t yield_at_us;  /* when Yield next serves events (monotonic) */
+    int dbid;             /* SelectDb of a context without a client (a thread's) */
 };
 
 struct km_key {
@@ -162,6 +163,8 @@ struct km_blocked {
 void km_ctx_init(km_ctx *ctx, km_module *m, client *c);
 /* Frees what an auto-memory context still holds and closes it. */
 void km_ctx_done(km_ctx *ctx);
+/* The db ctx works in: its client's, else the one SelectDb chose. */
+int km_ctx_dbid(const km_ctx *ctx);
 void km_auto_add(km_ctx *ctx, int kind, void *p);
 /* Takes p off the context's list: 1 if it was there. */
 int km_auto_forget(km_ctx *ctx, void *p);

@@ -82,8 +82,10 @@ void server_update_time(void)
 static void on_key_expired(db *d, sv key)
 {
     server.stats.expiredkeys++;
-    propagate_removal(d->id, key);
+    /* The event first: what a module writes on it replays before the DEL,
+     * as in Redis. */
     notify_event(NOTIFY_EXPIRED, "expired", key, d->id);
+    propagate_removal(d->id, key);
 }
 
 static void on_key_modified(db *d, sv key)
@@ -183,7 +185,10 @@ static long cron(ev_loop *l, long long id, void *data)
         int64_t budget = (250000 + 20000 * (int64_t)(server.cfg.active_expire_effort - 1)) / server.cfg.hz;
         int64_t start = util_mono_us();
         long sampled;
+        /* Each DEL, and what modules write on its event, unwrapped. */
+        int was = propagate_no_multi(1);
         long expired = db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db, &sampled);
+        propagate_no_multi(was);
         if (sampled > 0) {
             /* INFO expired_stale_perc: the share of sampled keys found
              * expired, a running average weighing each cycle 5%, as Redis

@@ -5826,6 +5826,122 @@ static int cmd_chan(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithLongLong(ctx, (argc - 1) / 2);
 }
 
+/* ------------------------------------------------------------------ API coverage: propagation and ACL */
+
+/* What a module writes outside a command (a timer, a thread holding the
+ * lock, a keyspace-event callback during active expiry or eviction) and
+ * through a Call without "!" of a key found expired: how it reaches
+ * replicas and the AOF; tests/integration/test_modules_propagate.py. The
+ * keys written are named "prop:..." so the tests can read the stream. */
+
+static void prop_timer_fired(km_ctx *ctx, void *data)
+{
+    (void)data;
+    RedisModule_Replicate(ctx, "INCR", "c", "prop:timer-a");
+    km_call_reply *r = RedisModule_Call(ctx, "INCR", "c!", "prop:timer-b");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_Replicate(ctx, "INCR", "c", "prop:timer-c");
+}
+
+/* tm.prop.timer: in 1 ms a timer replicates INCR prop:timer-a, runs INCR
+ * prop:timer-b with "!" and replicates INCR prop:timer-c. */
+static int cmd_prop_timer(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_CreateTimer(ctx, 1, prop_timer_fired, NULL);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+typedef struct {
+    km_ctx *tctx;
+    int db;
+} tm_prop_job;
+
+static void *prop_thread(void *arg)
+{
+    tm_prop_job *job = arg;
+    RedisModule_SelectDb(job->tctx, job->db);
+    RedisModule_ThreadSafeContextLock(job->tctx);
+    RedisModule_Replicate(job->tctx, "INCR", "c", "prop:thread-a");
+    km_call_reply *r = RedisModule_Call(job->tctx, "INCR", "c!", "prop:thread-b");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_ThreadSafeContextUnlock(job->tctx);
+    RedisModule_FreeThreadSafeContext(job->tctx);
+    RedisModule_Free(job);
+    return NULL;
+}
+
+/* tm.prop.thread db: a thread with a detached thread-safe context selects
+ * db and, holding the lock, replicates INCR prop:thread-a and runs INCR
+ * prop:thread-b with "!". Replies OK at once. */
+static int cmd_prop_thread(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    long long db;
+    if (RedisModule_StringToLongLong(argv[1], &db) != KM_OK || db < 0 || db > 1000000)
+        return RedisModule_ReplyWithError(ctx, "ERR invalid db");
+    tm_prop_job *job = RedisModule_Alloc(sizeof(*job));
+    job->tctx = RedisModule_GetDetachedThreadSafeContext(ctx);
+    job->db = (int)db;
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, prop_thread, job) != 0) {
+        RedisModule_FreeThreadSafeContext(job->tctx);
+        RedisModule_Free(job);
+        return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+    }
+    pthread_detach(tid);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int prop_watching, prop_subscribed;
+
+static int prop_on_removed(km_ctx *ctx, int type, const char *event, km_string *key)
+{
+    (void)type, (void)event, (void)key;
+    if (!prop_watching)
+        return KM_OK;
+    km_call_reply *r = RedisModule_Call(ctx, "INCR", "c!", "prop:seen");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    return KM_OK;
+}
+
+/* tm.prop.watch on|off: while on, every key expired or evicted makes the
+ * module run INCR prop:seen with "!" from its event callback. */
+static int cmd_prop_watch(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (!arg_is(argv[1], "on") && !arg_is(argv[1], "off"))
+        return RedisModule_ReplyWithError(ctx, "ERR on or off");
+    if (!prop_subscribed) {
+        if (RedisModule_SubscribeToKeyspaceEvents(ctx, KM_NOTIFY_EXPIRED | KM_NOTIFY_EVICTED, prop_on_removed) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR subscribe failed");
+        prop_subscribed = 1;
+    }
+    prop_watching = arg_is(argv[1], "on");
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* tm.prop.quiet key: INCR key through Call without "!" (nothing of it
+ * replicates), replying what INCR replied. */
+static int cmd_prop_quiet(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_call_reply *r = RedisModule_Call(ctx, "INCR", "s", argv[1]);
+    if (!r)
+        return RedisModule_ReplyWithError(ctx, "ERR call failed");
+    RedisModule_ReplyWithCallReply(ctx, r);
+    RedisModule_FreeCallReply(r);
+    return KM_OK;
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -5926,6 +6042,10 @@ static const struct {
     {"tm.posrange", cmd_posflags, "readonly getkeys-api", 2, -1, 2},
     {"tm.posspec", cmd_posflags, "readonly getkeys-api", 0, 0, 0},
     {"tm.chan", cmd_chan, "readonly getchannels-api", 0, 0, 0},
+    {"tm.prop.timer", cmd_prop_timer, "", 0, 0, 0},
+    {"tm.prop.thread", cmd_prop_thread, "", 0, 0, 0},
+    {"tm.prop.watch", cmd_prop_watch, "", 0, 0, 0},
+    {"tm.prop.quiet", cmd_prop_quiet, "write deny-oom", 1, 1, 1},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */

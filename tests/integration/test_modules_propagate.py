@@ -1,0 +1,162 @@
+"""What a module writes reaches replicas (and the AOF, the same stream) as
+Redis 7.0 sends it: read here as a replica reads it, through SYNC.
+
+testmod's commands of its "API coverage: propagation and ACL" section
+(tests/modules/testmod.c) do the writing. Every test here passes against
+Redis 7.0 too (KEEL_SERVER=/usr/bin/redis-server).
+
+Redis 7.0 behaviour the tests rely on (found by running them on it):
+- what a timer callback writes (Replicate, Call with "!") goes out as one
+  unit, in MULTI/EXEC when there is more than one command;
+- so does what a thread writes between ThreadSafeContextLock and Unlock,
+  in the db its detached context selected (SelectDb), where its Calls run;
+- a key found expired or evicted: what a module's callback for the
+  "expired" / "evicted" event writes goes out before the key's DEL, and
+  neither is wrapped in MULTI/EXEC;
+- a Call without "!" replicates nothing of the command it runs, but the
+  DEL of a key that command found expired still goes out.
+"""
+import time
+
+import pytest
+from conftest import Server
+from module_util import build_testmod, err_text, loadmodule, poll, x
+from repl_util import Raw, read_rdb_payload
+from resp_client import RespConn
+
+BASE = ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
+
+
+@pytest.fixture(scope="module")
+def psrv():
+    s = Server(*BASE, *loadmodule(build_testmod()))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def c(psrv):
+    conn = RespConn(psrv)
+    assert conn.call("FLUSHALL") == "OK"
+    yield conn
+    conn.call("tm.prop.watch", "off")
+    conn.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    conn.call("CONFIG", "SET", "maxmemory", "0")
+    conn.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    conn.call("FLUSHALL")
+    conn.close()
+
+
+class ReplicaView:
+    """The primary's replication stream after a SYNC: the snapshot skipped,
+    then the commands as they come (PINGs left out, names lowercased)."""
+
+    def __init__(self, server):
+        self.raw = Raw(server.port)
+        self.raw.send("SYNC")
+        read_rdb_payload(self.raw)
+
+    def command(self):
+        head = self.raw.line()
+        assert head.startswith(b"*"), head
+        args = []
+        for _ in range(int(head[1:])):
+            size = self.raw.line()
+            assert size.startswith(b"$"), size
+            args.append(self.raw.exact(int(size[1:]) + 2)[:-2].decode())
+        args[0] = args[0].lower()
+        return args
+
+    def until_end(self):
+        """The commands up to the marker `set prop:end 1` (left out)."""
+        out = []
+        while True:
+            cmd = self.command()
+            if cmd == ["set", "prop:end", "1"]:
+                return out
+            if cmd != ["ping"]:
+                out.append(cmd)
+
+    def close(self):
+        self.raw.close()
+
+
+@pytest.fixture
+def view(psrv, c):
+    v = ReplicaView(psrv)
+    yield v
+    v.close()
+
+
+def end(c):
+    assert c.call("SELECT", "0") == "OK"
+    assert c.call("SET", "prop:end", "1") == "OK"
+
+
+def test_timer_writes_go_out_as_one_unit(c, view):
+    assert c.call("tm.prop.timer") == "OK"
+    poll(lambda: c.call("GET", "prop:timer-b") == b"1", "the timer ran")
+    end(c)
+    assert view.until_end() == [
+        ["select", "0"],
+        ["multi"],
+        ["incr", "prop:timer-a"],
+        ["incr", "prop:timer-b"],
+        ["incr", "prop:timer-c"],
+        ["exec"],
+    ]
+
+
+def test_thread_writes_go_out_as_one_unit_in_its_db(c, view):
+    assert c.call("tm.prop.thread", "9") == "OK"
+    assert c.call("SELECT", "9") == "OK"
+    poll(lambda: c.call("GET", "prop:thread-b") == b"1", "the thread's INCR ran in db 9")
+    end(c)
+    assert view.until_end() == [
+        ["select", "9"],
+        ["multi"],
+        ["incr", "prop:thread-a"],
+        ["incr", "prop:thread-b"],
+        ["exec"],
+        ["select", "0"],
+    ]
+    assert err_text(x(c, "tm.prop.thread", "-1")) == "ERR invalid db"
+
+
+def test_active_expiry_event_writes_go_before_the_del(c, view):
+    assert c.call("tm.prop.watch", "on") == "OK"
+    assert c.call("SET", "prop:x", "1", "PX", "30") == "OK"
+    poll(lambda: c.call("GET", "prop:seen") == b"1", "the key expired")
+    end(c)
+    got = view.until_end()
+    assert got[:2] == [["select", "0"], ["set", "prop:x", "1", "PXAT", got[1][-1]]], got
+    assert got[2:] == [["incr", "prop:seen"], ["del", "prop:x"]]
+
+
+def test_eviction_event_writes_go_before_the_del(c, view):
+    assert c.call("tm.prop.watch", "on") == "OK"
+    assert c.call("SET", "prop:v1", "1", "EX", "100") == "OK"
+    assert c.call("SET", "prop:v2", "2", "EX", "100") == "OK"
+    assert c.call("CONFIG", "SET", "maxmemory-policy", "volatile-ttl") == "OK"
+    assert c.call("CONFIG", "SET", "maxmemory", "1") == "OK"
+    poll(lambda: c.call("GET", "prop:seen") == b"2", "both keys evicted")
+    assert c.call("CONFIG", "SET", "maxmemory", "0") == "OK"
+    end(c)
+    got = view.until_end()
+    assert [cmd[:3] for cmd in got[:3]] == [["select", "0"], ["set", "prop:v1", "1"], ["set", "prop:v2", "2"]]
+    rest = got[3:]
+    assert [cmd[0] for cmd in rest] == ["incr", "del", "incr", "del"], rest
+    assert sorted(cmd[1] for cmd in rest if cmd[0] == "del") == ["prop:v1", "prop:v2"]
+
+
+def test_call_without_bang_still_sends_the_del_of_an_expired_key(c, view):
+    assert c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0") == "OK"
+    assert c.call("SET", "prop:k", "5", "PX", "20") == "OK"
+    time.sleep(0.1)
+    assert c.call("tm.prop.quiet", "prop:k") == 1
+    end(c)
+    got = view.until_end()
+    assert got[1][:3] == ["set", "prop:k", "5"], got
+    assert got[2:] == [["del", "prop:k"]]
+    assert c.call("GET", "prop:k") == b"1"
+
