@@ -434,6 +434,11 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         int pos = 0;
         int denial = acl_check(caller->user, run, argv, argc, &pos);
         if (denial != ACL_OK) {
+            /* In ACL LOG as the "module" context's, with the caller's
+             * client and user, as in Redis. */
+            char objbuf[160];
+            sv object = acl_denial_object(run, argv, denial, pos, objbuf, sizeof(objbuf));
+            acl_log_add(caller, denial, ACL_CTX_MODULE, object, (sv){caller->user->name, str_len(caller->user->name)});
             errno = EACCES;
             if (errors_as_replies) {
                 snprintf(why, sizeof(why), "ERR acl verification failed, %s.",

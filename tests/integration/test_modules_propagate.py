@@ -160,3 +160,38 @@ def test_call_without_bang_still_sends_the_del_of_an_expired_key(c, view):
     assert got[2:] == [["del", "prop:k"]]
     assert c.call("GET", "prop:k") == b"1"
 
+
+def acl_log_entry(conn):
+    """The newest ACL LOG entry as {field: value} (bytes decoded)."""
+    entry = conn.call("ACL", "LOG", "1")[0]
+    pairs = dict(zip(entry[::2], entry[1::2]))
+    return {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+            for k, v in pairs.items()}
+
+
+def test_call_checking_acl_logs_its_denials(psrv, c):
+    """A Call with "C" that the caller's user may not make is logged in ACL
+    LOG: context "module", the key or the command as object."""
+    assert c.call("ACL", "LOG", "RESET") == "OK"
+    assert c.call("ACL", "SETUSER", "propu", "on", "nopass", "+@all", "-get", "~x", "%R~z") == "OK"
+    u = RespConn(psrv)
+    try:
+        assert u.call("AUTH", "propu", "any") == "OK"
+        assert u.call("tm.callwith", "CE", "set", "x", "1") == "OK"
+        assert err_text(u.call("tm.callwith", "CE", "set", "z", "1")) == (
+            "ERR acl verification failed, can't access at least one of the keys mentioned in the command arguments.")
+        e = acl_log_entry(c)
+        assert (e["reason"], e["context"], e["object"], e["username"]) == ("key", "module", "z", "propu")
+        assert "cmd=tm.callwith" in e["client-info"]
+        assert err_text(u.call("tm.callwith", "CE", "get", "x")) == (
+            "ERR acl verification failed, can't run this command or subcommand.")
+        e = acl_log_entry(c)
+        assert (e["reason"], e["context"], e["object"], e["username"]) == ("command", "module", "get", "propu")
+        # Without "C" the module's Call is not checked, and nothing is logged.
+        assert c.call("ACL", "LOG", "RESET") == "OK"
+        assert u.call("tm.callwith", "E", "get", "x") == b"1"
+        assert c.call("ACL", "LOG") == []
+    finally:
+        u.close()
+        c.call("ACL", "DELUSER", "propu")
+        c.call("ACL", "LOG", "RESET")
