@@ -347,6 +347,13 @@ int module_load(const char *path, const sv *args, int nargs)
     }
     alloc_free(argv);
     m->loading = 0;
+    if (rc == KM_OK && m->name && km_configs_unloaded(m)) {
+        /* Its parameters would keep no value: refused, as in Redis. */
+        log_msg(LOG_NOTICE, "Module '%s' loaded from %s", m->name, path);
+        log_msg(LOG_WARNING, "Module Configurations were not set, likely a missing LoadConfigs call. Unloading the "
+                             "module.");
+        rc = KM_ERR;
+    }
     if (rc != KM_OK || !m->name) {
         log_msg(LOG_WARNING, "Module %s initialization failed. Module not loaded", path);
         nmodules--;

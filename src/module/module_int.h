@@ -290,6 +290,8 @@ void km_filter_run(client *c, const km_module *caller);
 
 /* ---- module_config.c ---- */
 void km_configs_forget(km_module *m);
+/* Whether m registered parameters and never called LoadConfigs. */
+int km_configs_unloaded(const km_module *m);
 
 /* ---- module_event.c ---- */
 void km_events_forget(km_module *m);

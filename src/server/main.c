@@ -765,6 +765,9 @@ int main(int argc, char **argv)
     types_init();
     features_init();
     module_init();
+    /* Before the modules load, as in Redis: what a failing one logs comes
+     * after the PID (test harnesses wait for it). */
+    show_banner();
     /* Modules before the users: ACL rules may name their commands. */
     if (module_load_queued() < 0) {
         fprintf(stderr, "Keel could not load a module given by loadmodule: see the log\n");
@@ -787,7 +790,6 @@ int main(int argc, char **argv)
         return 1;
     }
     proctitle_start();
-    show_banner();
     if (oom_score_apply(OOM_CLASS_CURRENT) < 0) {
         log_msg(LOG_WARNING, "Failed to set oom_score_adj: oom-score-adj is left as it is");
     }

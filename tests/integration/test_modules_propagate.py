@@ -16,11 +16,12 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
 - a Call without "!" replicates nothing of the command it runs, but the
   DEL of a key that command found expired still goes out.
 """
+import os
 import time
 
 import pytest
 from conftest import Server
-from module_util import build_testmod, err_text, loadmodule, poll, x
+from module_util import build_testmod, build_testmod_acl, err_text, loadmodule, poll, x
 from repl_util import Raw, read_rdb_payload
 from resp_client import RespConn
 
@@ -195,3 +196,88 @@ def test_call_checking_acl_logs_its_denials(psrv, c):
         u.close()
         c.call("ACL", "DELUSER", "propu")
         c.call("ACL", "LOG", "RESET")
+
+
+# ---------------------------------------------------------------- module parameters
+#
+# Redis 7.0 behaviour (found by running these on it): a string parameter is
+# binary (a NUL kept); a BITFLAGS value without a name of its own is named
+# by the registered names in order, each taking bits not named yet; LOADEX
+# named a parameter twice takes the last value, and refuses one of a module
+# already loaded; a module that registers parameters but never calls
+# LoadConfigs is not loaded; CONFIG REWRITE after an unload keeps the
+# unloaded module's parameter lines as "# ??? " comments.
+
+LOAD_ERROR = "ERR Error loading the extension. Please check the server logs."
+
+
+@pytest.fixture
+def admin():
+    s = Server(*BASE, "--enable-module-command", "yes")
+    conn = RespConn(s)
+    yield conn
+    conn.close()
+    s.stop()
+
+
+def config_get(conn, name):
+    reply = conn.call("CONFIG", "GET", name)
+    return dict(zip(reply[::2], reply[1::2]))
+
+
+def test_string_parameter_keeps_a_nul(c):
+    assert c.call("CONFIG", "SET", "testmod.str", b"a\x00b") == "OK"
+    assert config_get(c, "testmod.str") == {b"testmod.str": b"a\x00b"}
+    assert c.call("CONFIG", "SET", "testmod.str", "hello") == "OK"
+
+
+def test_bitflags_named_in_registration_order(admin):
+    assert admin.call("MODULE", "LOAD", build_testmod(), "notype", "propcfg") == "OK"
+    assert config_get(admin, "testmod.combo") == {b"testmod.combo": b"a b"}
+    assert admin.call("CONFIG", "SET", "testmod.combo", "a b c") == "OK"
+    assert config_get(admin, "testmod.combo") == {b"testmod.combo": b"ac b"}
+    assert admin.call("CONFIG", "SET", "testmod.combo", "c a") == "OK"
+    assert config_get(admin, "testmod.combo") == {b"testmod.combo": b"ac"}
+
+
+def test_loadex_takes_the_last_of_a_parameter_named_twice(admin):
+    assert admin.call("MODULE", "LOADEX", build_testmod(), "CONFIG", "testmod.num", "20", "CONFIG", "testmod.num", "30",
+                      "ARGS", "notype") == "OK"
+    assert config_get(admin, "testmod.num") == {b"testmod.num": b"30"}
+
+
+def test_loadex_refuses_a_loaded_modules_parameter(admin):
+    assert admin.call("MODULE", "LOAD", build_testmod(), "notype") == "OK"
+    other = build_testmod_acl()
+    assert err_text(admin.call("MODULE", "LOADEX", other, "CONFIG", "testmod.num", "99")) == LOAD_ERROR
+    assert config_get(admin, "testmod.num") == {b"testmod.num": b"10"}
+    assert [m[1] for m in admin.call("MODULE", "LIST")] == [b"testmod"]
+
+
+def test_module_without_loadconfigs_is_not_loaded(admin):
+    assert err_text(admin.call("MODULE", "LOAD", build_testmod(), "notype", "propnoloadcfg")) == LOAD_ERROR
+    assert admin.call("CONFIG", "GET", "testmod.*") == []
+    assert admin.call("MODULE", "LIST") == []
+
+
+def test_rewrite_after_unload_comments_the_parameters_out():
+    s = Server(config="enable-module-command yes\nsave \"\"\nenable-debug-command yes\n")
+    try:
+        conn = RespConn(s)
+        assert conn.call("MODULE", "LOADEX", build_testmod(), "CONFIG", "testmod.num", "20", "ARGS", "notype") == "OK"
+        assert conn.call("CONFIG", "REWRITE") == "OK"
+        assert conn.call("MODULE", "UNLOAD", "testmod") == "OK"
+        assert conn.call("CONFIG", "REWRITE") == "OK"
+        conn.close()
+        with open(os.path.join(s.dir, "keel.conf")) as f:
+            text = f.read()
+    finally:
+        s.stop()
+    assert "# ??? testmod.num 20\n" in text
+    assert "loadmodule" not in text
+    again = Server(config=text)  # starts: the parameter is only a comment now
+    try:
+        assert RespConn(again).call("CONFIG", "GET", "testmod.*") == []
+    finally:
+        again.stop()
+

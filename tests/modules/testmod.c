@@ -2840,6 +2840,7 @@ static int cmd_options(km_ctx *ctx, km_string **argv, int argc)
  * Each call's answer goes into the log tm.infolog replies. */
 enum { INFO_NORMAL, INFO_EMPTY, INFO_EARLY, INFO_NODICTEND, INFO_NONE };
 static int info_mode = INFO_NORMAL;
+static int info_unsafe_field; /* tm.prop.infounsafe */
 
 #define TM_INFO_LOG_MAX 64
 static char *info_log[TM_INFO_LOG_MAX];
@@ -2901,6 +2902,12 @@ static void tm_info_func(tm_info_ctx *ictx, int for_crash_report)
         info_note("x", RedisModule_InfoAddFieldLongLong(ictx, "x", 1));
     }
     info_note("n", RedisModule_InfoAddFieldLongLong(ictx, "n", 7));
+    if (info_unsafe_field) {
+        RedisModule_InfoAddSection(ictx, "unsafe");
+        RedisModule_InfoBeginDictField(ictx, "un:safe#field");
+        RedisModule_InfoAddFieldLongLong(ictx, "value", 1);
+        RedisModule_InfoEndDictField(ictx);
+    }
 }
 
 /* tm.infomode normal|empty|early|nodictend|none: what the INFO callback
@@ -3347,6 +3354,7 @@ static void cfg_registered_note(const char *name, int rc, int err)
 }
 
 static const char *mode_names[] = {"low", "mid", "high"};
+static int prop_skip_load_configs; /* see "API coverage: propagation and ACL" */
 static const int mode_values[] = {1, 2, 4};
 static const char *bits_names[] = {"a", "b", "c"};
 static const int bits_values[] = {1, 2, 4};
@@ -3399,6 +3407,8 @@ static int register_configs(km_ctx *ctx)
     REG("str-memory", RedisModule_RegisterStringConfig(ctx, "strmem", "x", TM_CONFIG_MEMORY, cfg_get_string,
                                                        cfg_set_string, NULL, NULL));
 #undef REG
+    if (prop_skip_load_configs)
+        return KM_OK; /* "propnoloadcfg": the server must refuse the load */
     errno = 0;
     rc = RedisModule_LoadConfigs(ctx);
     cfg_registered_note("LoadConfigs", rc, errno);
@@ -5942,6 +5952,46 @@ static int cmd_prop_quiet(km_ctx *ctx, km_string **argv, int argc)
     return KM_OK;
 }
 
+/* tm.prop.infounsafe on|off: while on, the INFO callback ends with a
+ * section "unsafe" holding a dict field named "un:safe#field". */
+static int cmd_prop_infounsafe(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (!arg_is(argv[1], "on") && !arg_is(argv[1], "off"))
+        return RedisModule_ReplyWithError(ctx, "ERR on or off");
+    info_unsafe_field = arg_is(argv[1], "on");
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* Load argument "propcfg": an extra enum parameter testmod.combo with
+ * BITFLAGS whose first name covers two bits (ac=5, a=1, b=2, c=4),
+ * default 3, registered before the others (LoadConfigs loads it with
+ * them). "propnoloadcfg": LoadConfigs is never called. */
+static int prop_combo;
+static const char *prop_combo_names[] = {"ac", "a", "b", "c"};
+static const int prop_combo_values[] = {5, 1, 2, 4};
+
+static int prop_combo_get(const char *name, void *privdata)
+{
+    (void)name, (void)privdata;
+    return prop_combo;
+}
+
+static int prop_combo_set(const char *name, int val, void *privdata, km_string **err)
+{
+    (void)name, (void)privdata, (void)err;
+    prop_combo = val;
+    return KM_OK;
+}
+
+static void prop_register_combo(km_ctx *ctx)
+{
+    if (RedisModule_RegisterEnumConfig)
+        RedisModule_RegisterEnumConfig(ctx, "combo", 3, TM_CONFIG_BITFLAGS, prop_combo_names, prop_combo_values, 4,
+                                       prop_combo_get, prop_combo_set, NULL, NULL);
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -6046,6 +6096,7 @@ static const struct {
     {"tm.prop.thread", cmd_prop_thread, "", 0, 0, 0},
     {"tm.prop.watch", cmd_prop_watch, "", 0, 0, 0},
     {"tm.prop.quiet", cmd_prop_quiet, "write deny-oom", 1, 1, 1},
+    {"tm.prop.infounsafe", cmd_prop_infounsafe, "", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -6107,6 +6158,10 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             fail = 1;
         if (arg_is(argv[i], "refuseunload"))
             refuse_unload = 1;
+        if (arg_is(argv[i], "propcfg"))
+            prop_register_combo(ctx);
+        if (arg_is(argv[i], "propnoloadcfg"))
+            prop_skip_load_configs = 1;
         if (arg_is(argv[i], "persistev"))
             RedisModule_SubscribeToServerEvent(ctx, (tm_event){TM_EVENT_PERSISTENCE, 1}, on_persistence);
         if (arg_is(argv[i], "aux"))
