@@ -281,3 +281,14 @@ def test_rewrite_after_unload_comments_the_parameters_out():
     finally:
         again.stop()
 
+
+def test_info_dict_field_name_made_safe(c):
+    """A dict field's name with ':' or '#' (which would break the INFO line)
+    has them written as '_', as Redis 7.0 writes it."""
+    assert c.call("tm.prop.infounsafe", "on") == "OK"
+    try:
+        text = c.call("INFO", "testmod_unsafe").decode()
+    finally:
+        c.call("tm.prop.infounsafe", "off")
+    assert "# testmod_unsafe\r\n" in text
+    assert "testmod_un_safe_field:value=1\r\n" in text
