@@ -303,6 +303,8 @@ static void module_free(km_module *m)
     alloc_free(m);
 }
 
+static int call_onunload(km_module *m);
+
 int module_load(const char *path, const sv *args, int nargs)
 {
     /* As Redis 7.0: a file nobody may execute is not loaded. */
@@ -352,6 +354,7 @@ int module_load(const char *path, const sv *args, int nargs)
         log_msg(LOG_NOTICE, "Module '%s' loaded from %s", m->name, path);
         log_msg(LOG_WARNING, "Module Configurations were not set, likely a missing LoadConfigs call. Unloading the "
                              "module.");
+        call_onunload(m); /* it loaded: it frees what it made, as an unload would */
         rc = KM_ERR;
     }
     if (rc != KM_OK || !m->name) {
