@@ -38,10 +38,17 @@ static void loadex(client *c)
     int i = 3;
     char err[256];
     while (i + 2 < c->argc && arg_is(c, i, "CONFIG")) {
-        char name[256], value[4096];
+        char name[256];
         snprintf(name, sizeof(name), "%.*s", (int)c->argv[i + 1].len, c->argv[i + 1].ptr);
-        snprintf(value, sizeof(value), "%.*s", (int)c->argv[i + 2].len, c->argv[i + 2].ptr);
-        if (module_config_set(name, value, err, sizeof(err), 1) < 0) {
+        /* Only the module being loaded takes them: a loaded module's
+         * parameter is not set this way, as in Redis. */
+        int loaded = 0;
+        str_free(module_config_get(name, &loaded));
+        /* The value as given, NULs and all (a string parameter is binary). */
+        str value = str_new(c->argv[i + 2].ptr, c->argv[i + 2].len);
+        int rc = loaded ? -1 : module_config_set(name, value, str_len(value), err, sizeof(err), 1);
+        str_free(value);
+        if (rc < 0) {
             module_config_drop_waiting();
             reply_err(c, "ERR Error loading the extension. Please check the server logs.");
             return;

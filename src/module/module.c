@@ -303,6 +303,8 @@ static void module_free(km_module *m)
     alloc_free(m);
 }
 
+static int call_onunload(km_module *m);
+
 int module_load(const char *path, const sv *args, int nargs)
 {
     /* As Redis 7.0: a file nobody may execute is not loaded. */
@@ -347,6 +349,14 @@ int module_load(const char *path, const sv *args, int nargs)
     }
     alloc_free(argv);
     m->loading = 0;
+    if (rc == KM_OK && m->name && km_configs_unloaded(m)) {
+        /* Its parameters would keep no value: refused, as in Redis. */
+        log_msg(LOG_NOTICE, "Module '%s' loaded from %s", m->name, path);
+        log_msg(LOG_WARNING, "Module Configurations were not set, likely a missing LoadConfigs call. Unloading the "
+                             "module.");
+        call_onunload(m); /* it loaded: it frees what it made, as an unload would */
+        rc = KM_ERR;
+    }
     if (rc != KM_OK || !m->name) {
         log_msg(LOG_WARNING, "Module %s initialization failed. Module not loaded", path);
         nmodules--;

@@ -44,7 +44,7 @@ int module_count(void);
  * err, -2 when no module has it (at start-up a dotted name waits for its
  * module instead); apply runs the apply callbacks the sets since the last
  * apply asked for (-1 with err and the parameter's name). */
-int module_config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup);
+int module_config_set(const char *name, const char *value, size_t len, char *err, size_t errlen, int at_startup);
 int module_config_apply(char *err, size_t errlen, const char **failed);
 void module_config_apply_abandon(void);
 str module_config_get(const char *name, int *found);

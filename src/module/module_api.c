@@ -224,15 +224,24 @@ static unsigned long long api_get_client_id(km_ctx *ctx)
     return ctx->c && !(ctx->c->flags & CLIENT_FAKE) ? ctx->c->id : 0;
 }
 
+int km_ctx_dbid(const km_ctx *ctx)
+{
+    return ctx->c ? ctx->c->db->id : ctx->dbid;
+}
+
 static int api_get_selected_db(km_ctx *ctx)
 {
-    return ctx->c ? ctx->c->db->id : 0;
+    return km_ctx_dbid(ctx);
 }
 
 static int api_select_db(km_ctx *ctx, int id)
 {
-    if (!ctx->c || id < 0 || id >= server.cfg.databases) {
+    if (id < 0 || id >= server.cfg.databases) {
         return KM_ERR;
+    }
+    if (!ctx->c) {
+        ctx->dbid = id; /* a thread's context: its Calls and Replicates go there */
+        return KM_OK;
     }
     client_select_db(ctx->c, id);
     return KM_OK;
@@ -475,7 +484,7 @@ static int api_replicate(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
     }
     /* "A": not to the AOF, "R": not to replicas (km_build_argv's bits). */
     int targets = (flags & km_call_flag('A') ? 0 : PROPAGATE_AOF) | (flags & km_call_flag('R') ? 0 : PROPAGATE_REPL);
-    int dbid = ctx->c ? ctx->c->db->id : 0;
+    int dbid = km_ctx_dbid(ctx);
     int top = server.propagate_depth == 0;
     if (top) {
         propagate_begin();

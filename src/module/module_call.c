@@ -453,6 +453,11 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         int pos = 0;
         int denial = acl_check(as, run, argv, argc, &pos);
         if (denial != ACL_OK) {
+            /* In ACL LOG as the "module" context's, with the caller's
+             * client and user, as in Redis. */
+            char objbuf[160];
+            sv object = acl_denial_object(run, argv, denial, pos, objbuf, sizeof(objbuf));
+            acl_log_add(caller, denial, ACL_CTX_MODULE, object, (sv){caller->user->name, str_len(caller->user->name)});
             errno = EACCES;
             if (errors_as_replies) {
                 snprintf(why, sizeof(why), "ERR acl verification failed, %s.",
@@ -479,7 +484,7 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
         fakes[depth]->authenticated = 1;
     }
     client *f = fakes[depth++];
-    client_select_db(f, caller ? caller->db->id : 0);
+    client_select_db(f, km_ctx_dbid(ctx));
     f->resp = (flags & FLAG('3')) || ((flags & FLAG('0')) && caller && caller->resp == 3) ? 3 : 2;
     f->out.resp = f->resp;
     f->out.len = f->out.sent = 0;
@@ -504,14 +509,14 @@ static km_call_reply *api_call(km_ctx *ctx, const char *cmdname, const char *fmt
     int was = 0;
     int replicate = (flags & FLAG('!')) != 0;
     if (!replicate) {
-        was = propagate_suspend(1);
+        was = propagate_quiet(1);
     }
     f->user = as; /* a script it runs checks its calls against this user */
     dispatch_call(f, run);
     f->user = NULL;
     client_end_command(f);
     if (!replicate) {
-        propagate_suspend(was);
+        propagate_quiet(was);
     }
     reply = reply_from(ctx, f->out.data, f->out.len, f->resp == 3);
     f->out.len = f->out.sent = 0;

@@ -41,6 +41,7 @@ typedef struct km_config {
     void *privdata;
     str dflt;      /* the default, as text */
     int rewritten; /* CONFIG REWRITE has written it already */
+    int loaded;    /* its module called LoadConfigs */
 } km_config;
 
 static km_config **configs;
@@ -64,6 +65,10 @@ static km_config *find(const char *name)
 
 /* ---- values as text ---- */
 
+/* A value's name; for bit flags without one, the names in the order
+ * registered that each cover bits not yet named (so an entry that is
+ * several bits wins over its parts when registered first), or "unknown"
+ * when some bits have no name, as Redis shows them. */
 static str enum_text(const km_config *cf, int v)
 {
     str s = str_empty(16);
@@ -72,15 +77,22 @@ static str enum_text(const km_config *cf, int v)
             return str_append_cstr(s, cf->enum_names[i]);
         }
     }
+    int unnamed = v;
     if (cf->flags & KM_CONFIG_BITFLAGS) {
         for (int i = 0; i < cf->nenum; i++) {
-            if (cf->enum_values[i] && (v & cf->enum_values[i]) == cf->enum_values[i]) {
+            int bits = cf->enum_values[i];
+            if (bits && (unnamed & bits) == bits) {
                 if (str_len(s)) {
                     s = str_append(s, " ", 1);
                 }
                 s = str_append_cstr(s, cf->enum_names[i]);
+                unnamed &= ~bits;
             }
         }
+    }
+    if (str_len(s) == 0 || unnamed) {
+        str_set_len(s, 0);
+        s = str_append_cstr(s, "unknown");
     }
     return s;
 }
@@ -124,7 +136,7 @@ static long long get_int(km_config *cf)
 /* Sets cf from text through the module's setter: 0, 1 when changed_only
  * and the value is the one it has (the setter is not called), or -1 with
  * err. */
-static int set_text(km_config *cf, const char *value, int changed_only, char *err, size_t errlen)
+static int set_text(km_config *cf, const char *value, size_t len, int changed_only, char *err, size_t errlen)
 {
     const char *short_name = cf->name + strlen(cf->module->name) + 1;
     km_string *merr = NULL;
@@ -133,13 +145,13 @@ static int set_text(km_config *cf, const char *value, int changed_only, char *er
     case CFG_STRING: {
         if (changed_only) {
             str cur = value_text(cf);
-            int same = strcmp(cur, value) == 0;
+            int same = str_len(cur) == len && memcmp(cur, value, len) == 0;
             str_free(cur);
             if (same) {
                 return 1;
             }
         }
-        km_string *v = km_string_new(NULL, value, strlen(value));
+        km_string *v = km_string_new(NULL, value, len); /* binary: a NUL is kept */
         rc = ((int (*)(const char *, km_string *, void *, km_string **))cf->set)(short_name, v, cf->privdata, &merr);
         km_string_release(NULL, v);
         break;
@@ -348,6 +360,7 @@ static int api_load_configs(km_ctx *ctx)
         if (cf->module != ctx->module) {
             continue;
         }
+        cf->loaded = 1;
         str given = NULL;
         for (int j = 0; j < nwaiting; j++) {
             if (strcasecmp(waiting_names[j], cf->name) == 0) {
@@ -358,7 +371,8 @@ static int api_load_configs(km_ctx *ctx)
                 break;
             }
         }
-        int rc = set_text(cf, given ? given : cf->dflt, 0, err, sizeof(err));
+        const char *text = given ? given : cf->dflt;
+        int rc = set_text(cf, text, given ? str_len(given) : strlen(text), 0, err, sizeof(err));
         str_free(given);
         if (rc < 0) {
             log_msg(LOG_WARNING, "Issue during loading of configuration %s : %s", cf->name, err);
@@ -370,16 +384,24 @@ static int api_load_configs(km_ctx *ctx)
 
 /* ---- what the configuration layer calls ---- */
 
-int module_config_set(const char *name, const char *value, char *err, size_t errlen, int at_startup)
+int module_config_set(const char *name, const char *value, size_t len, char *err, size_t errlen, int at_startup)
 {
     km_config *cf = find(name);
     if (!cf) {
         if (at_startup && strchr(name, '.')) {
-            /* For a module loaded later (loadmodule, LOADEX ... CONFIG). */
+            /* For a module loaded later (loadmodule, LOADEX ... CONFIG);
+             * named twice, the last value counts, as in Redis. */
+            for (int j = 0; j < nwaiting; j++) {
+                if (strcasecmp(waiting_names[j], name) == 0) {
+                    str_free(waiting_values[j]);
+                    waiting_values[j] = str_new(value, len);
+                    return 0;
+                }
+            }
             waiting_names = alloc_resize(waiting_names, sizeof(str) * (size_t)(nwaiting + 1));
             waiting_values = alloc_resize(waiting_values, sizeof(str) * (size_t)(nwaiting + 1));
             waiting_names[nwaiting] = str_new(name, strlen(name));
-            waiting_values[nwaiting++] = str_new(value, strlen(value));
+            waiting_values[nwaiting++] = str_new(value, len);
             return 0;
         }
         return -2;
@@ -392,7 +414,7 @@ int module_config_set(const char *name, const char *value, char *err, size_t err
         snprintf(err, errlen, "can't set config while loading");
         return -1;
     }
-    int rc = set_text(cf, value, !at_startup, err, errlen);
+    int rc = set_text(cf, value, len, !at_startup, err, errlen);
     if (rc < 0) {
         return -1;
     }
@@ -533,6 +555,20 @@ str module_config_rewrite_rest(str out, int *has_signature, const char *signatur
         str_free(line);
     }
     return out;
+}
+
+int km_configs_unloaded(const km_module *m)
+{
+    int has = 0;
+    for (int i = 0; i < nconfigs; i++) {
+        if (configs[i]->module == m) {
+            if (configs[i]->loaded) {
+                return 0; /* it called LoadConfigs (Redis asks no more) */
+            }
+            has = 1;
+        }
+    }
+    return has;
 }
 
 int module_config_unclaimed(const char **name)

@@ -83,7 +83,9 @@ static void fire(int id, uint64_t sub, void *data)
     for (int i = 0; i < nlisteners[id]; i++) {
         km_ctx ctx;
         km_ctx_init(&ctx, listeners[id][i].module, event_client);
+        int top = propagate_unit_open(); /* what it writes, as one unit */
         listeners[id][i].fn(&ctx, e, sub, data);
+        propagate_unit_close(top);
         km_ctx_done(&ctx);
         event_client->out.len = 0;
     }

@@ -73,13 +73,30 @@ static int api_info_add_section(km_info_ctx *ic, const char *name)
     return KM_OK;
 }
 
+/* s with the characters that would break an INFO line ('#', ':', CR, LF)
+ * written as '_', as Redis writes a dict field's name. */
+static str append_info_safe(str out, const char *s)
+{
+    size_t from = str_len(out);
+    out = str_append_cstr(out, s);
+    for (size_t i = from; i < str_len(out); i++) {
+        if (strchr("#:\r\n", out[i])) {
+            out[i] = '_';
+        }
+    }
+    return out;
+}
+
 static int api_info_begin_dict_field(km_info_ctx *ic, const char *name)
 {
     if (!ic->in_section) {
         return KM_ERR;
     }
     end_dict(ic);
-    ic->out = str_printf(ic->out, "%s_%s:", ic->module->name, name);
+    ic->out = append_info_safe(ic->out, ic->module->name);
+    ic->out = str_append(ic->out, "_", 1);
+    ic->out = append_info_safe(ic->out, name);
+    ic->out = str_append(ic->out, ":", 1);
     ic->in_dict = 1;
     return KM_OK;
 }

@@ -98,6 +98,7 @@ struct km_ctx {
     km_string *ready_key;  /* a client blocked on keys: the key that is ready */
     int64_t yield_at_us;   /* when Yield next serves events (monotonic) */
     struct acl_user *user; /* SetContextUser's: Call runs as this user */
+    int dbid;              /* SelectDb of a context without a client (a thread's) */
 };
 
 struct km_key {
@@ -173,6 +174,8 @@ struct km_blocked {
 void km_ctx_init(km_ctx *ctx, km_module *m, client *c);
 /* Frees what an auto-memory context still holds and closes it. */
 void km_ctx_done(km_ctx *ctx);
+/* The db ctx works in: its client's, else the one SelectDb chose. */
+int km_ctx_dbid(const km_ctx *ctx);
 void km_auto_add(km_ctx *ctx, int kind, void *p);
 /* Takes p off the context's list: 1 if it was there. */
 int km_auto_forget(km_ctx *ctx, void *p);
@@ -301,6 +304,8 @@ void km_filter_run(client *c, const km_module *caller);
 
 /* ---- module_config.c ---- */
 void km_configs_forget(km_module *m);
+/* Whether m registered parameters and never called LoadConfigs. */
+int km_configs_unloaded(const km_module *m);
 
 /* ---- module_event.c ---- */
 void km_events_forget(km_module *m);

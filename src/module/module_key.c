@@ -50,7 +50,7 @@ void km_key_changed(km_key *k)
 
 km_key *km_open_key(km_ctx *ctx, km_string *name, int mode)
 {
-    db *d = ctx->c ? ctx->c->db : &server.dbs[0];
+    db *d = &server.dbs[km_ctx_dbid(ctx)];
     sv key = {name->s, str_len(name->s)};
     kobj *o = db_lookup(d, key, (mode & KM_OPEN_KEY_NOTOUCH) ? LOOKUP_NOTOUCH : LOOKUP_NONE);
     if (!(mode & KM_WRITE)) {
@@ -905,7 +905,7 @@ static int api_get_db_id_from_module_key(km_key *k)
  * miss fires keymiss. */
 static int api_key_exists(km_ctx *ctx, km_string *name)
 {
-    db *d = ctx->c ? ctx->c->db : &server.dbs[0];
+    db *d = &server.dbs[km_ctx_dbid(ctx)];
     sv key = {name->s, str_len(name->s)};
     if (db_lookup(d, key, LOOKUP_NOTOUCH)) {
         server.stats.keyspace_hits++;

@@ -31,7 +31,11 @@ static void on_event(int type, const char *event, sv key, int dbid)
         km_ctx_init(&ctx, s->module, notify_client);
         km_string *k = km_string_new(NULL, key.ptr, key.len);
         s->active = 1;
+        /* Outside a command (active expiry, eviction) what the callback
+         * writes goes out when it returns, as one unit. */
+        int top = propagate_unit_open();
         s->fn(&ctx, type, event, k);
+        propagate_unit_close(top);
         s = &subs[i]; /* the callback may have subscribed more */
         s->active = 0;
         km_ctx_done(&ctx);
@@ -56,7 +60,7 @@ static int api_notify_keyspace_event(km_ctx *ctx, int type, const char *event, k
     if (!key || !event) {
         return KM_ERR;
     }
-    notify_event(type, event, (sv){key->s, str_len(key->s)}, ctx->c ? ctx->c->db->id : 0);
+    notify_event(type, event, (sv){key->s, str_len(key->s)}, km_ctx_dbid(ctx));
     return KM_OK;
 }
 

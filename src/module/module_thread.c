@@ -80,11 +80,16 @@ static void api_free_thread_safe_context(km_ctx *ctx)
     alloc_free(ctx);
 }
 
+/* What a thread writes between lock and unlock replicates as one unit, as
+ * in Redis: the main thread is asleep then, in no unit of its own. */
+static _Thread_local int unit_top;
+
 static void api_thread_safe_context_lock(km_ctx *ctx)
 {
     (void)ctx;
     pthread_mutex_lock(&km_gil);
     gil_locked_here = 1;
+    unit_top = propagate_unit_open();
 }
 
 static int api_thread_safe_context_try_lock(km_ctx *ctx)
@@ -95,6 +100,7 @@ static int api_thread_safe_context_try_lock(km_ctx *ctx)
         return KM_ERR;
     }
     gil_locked_here = 1;
+    unit_top = propagate_unit_open();
     return KM_OK;
 }
 
@@ -103,6 +109,9 @@ static int api_thread_safe_context_try_lock(km_ctx *ctx)
 static void api_thread_safe_context_unlock(km_ctx *ctx)
 {
     km_yield_ctx_done(ctx);
+    if (gil_locked_here) {
+        propagate_unit_close(unit_top);
+    }
     gil_locked_here = 0;
     pthread_mutex_unlock(&km_gil);
 }
@@ -151,16 +160,9 @@ static int run_callback(km_blocked *bc, km_cmd_fn fn, int flag, const sv *ready_
     for (int i = 0; i < argc; i++) {
         argv[i] = km_string_new(NULL, c->argv[i].ptr, c->argv[i].len);
     }
-    int top = server.propagate_depth == 0;
-    if (top) {
-        propagate_begin();
-    }
-    server.propagate_depth++;
+    int top = propagate_unit_open();
     int rc = fn(&ctx, argv, argc);
-    server.propagate_depth--;
-    if (top) {
-        propagate_end();
-    }
+    propagate_unit_close(top);
     km_ctx_done(&ctx);
     for (int i = 0; i < argc; i++) {
         km_string_release(NULL, argv[i]);
@@ -604,7 +606,10 @@ static long on_timer(ev_loop *l, long long ev_id, void *data)
             client_select_db(timer_client, t.dbid < server.cfg.databases ? t.dbid : 0);
             km_ctx ctx;
             km_ctx_init(&ctx, t.module, timer_client);
+            /* What the callback writes replicates as one unit. */
+            int top = propagate_unit_open();
             t.fn(&ctx, t.data);
+            propagate_unit_close(top);
             km_ctx_done(&ctx);
             timer_client->out.len = 0;
             break;
@@ -621,7 +626,7 @@ static km_timer_id api_create_timer(km_ctx *ctx, long long period, km_timer_fn f
     t->fn = fn;
     t->data = data;
     t->when_us = util_mono_us() + period * 1000;
-    t->dbid = ctx->c ? ctx->c->db->id : 0;
+    t->dbid = km_ctx_dbid(ctx);
     t->ev_id = ev_timer_add(server.loop, (long)(period > 0 ? period : 0), on_timer, (void *)(uintptr_t)t->id);
     timers = alloc_resize(timers, sizeof(*timers) * (size_t)(ntimers + 1));
     timers[ntimers++] = t;

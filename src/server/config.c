@@ -1586,6 +1586,13 @@ int config_set_len(const char *name, const char *value, size_t len, char *err, s
             return 0;
         }
     }
+    if (memchr(value, '\0', len) && !find_def(name)) {
+        /* A module's string parameter is binary, as in Redis. */
+        int rc = module_config_set(name, value, len, err, errlen, at_startup);
+        if (rc != -2) {
+            return rc;
+        }
+    }
     return config_set(name, value, err, errlen, at_startup); /* (up to a NUL, as a C string) */
 }
 
@@ -1621,7 +1628,7 @@ int config_set(const char *name, const char *value, char *err, size_t errlen, in
     }
     config_def *d = find_def(name);
     if (!d) {
-        int rc = module_config_set(name, value, err, errlen, at_startup);
+        int rc = module_config_set(name, value, strlen(value), err, errlen, at_startup);
         if (rc != -2) {
             return rc;
         }
@@ -2085,7 +2092,7 @@ static str rewrite_content(const char *old, int force_all)
             p++;
         }
         config_def *d = NULL;
-        int is_user = 0, is_loadmodule = 0;
+        int is_user = 0, is_loadmodule = 0, is_gone_module_config = 0;
         str module_line = NULL;
         if (p < line + plen && *p != '#') {
             if (args) {
@@ -2099,6 +2106,9 @@ static str rewrite_content(const char *old, int force_all)
                 is_user = strcasecmp(name, "user") == 0;
                 is_loadmodule = strcasecmp(name, "loadmodule") == 0;
                 module_line = d ? NULL : module_config_directive(name);
+                /* A parameter of a module no longer loaded: kept as a
+                 * comment, so the file still starts, as in Redis. */
+                is_gone_module_config = !d && !module_line && strchr(name, '.') != NULL;
             }
         } else if (plen == strlen(REWRITE_SIGNATURE) && memcmp(line, REWRITE_SIGNATURE, plen) == 0) {
             has_signature = 1;
@@ -2120,6 +2130,10 @@ static str rewrite_content(const char *old, int force_all)
             out = str_append(out, module_line, str_len(module_line));
             out = str_append(out, "\n", 1);
             str_free(module_line);
+        } else if (is_gone_module_config) {
+            out = str_append_cstr(out, "# ??? ");
+            out = str_append(out, line, len);
+            out = str_append(out, "\n", 1);
         } else if (!d) {
             out = str_append(out, line, len);
             out = str_append(out, "\n", 1);

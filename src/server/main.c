@@ -82,8 +82,10 @@ void server_update_time(void)
 static void on_key_expired(db *d, sv key)
 {
     server.stats.expiredkeys++;
-    propagate_removal(d->id, key);
+    /* The event first: what a module writes on it replays before the DEL,
+     * as in Redis. */
     notify_event(NOTIFY_EXPIRED, "expired", key, d->id);
+    propagate_removal(d->id, key);
 }
 
 static void on_key_modified(db *d, sv key)
@@ -183,7 +185,10 @@ static long cron(ev_loop *l, long long id, void *data)
         int64_t budget = (250000 + 20000 * (int64_t)(server.cfg.active_expire_effort - 1)) / server.cfg.hz;
         int64_t start = util_mono_us();
         long sampled;
+        /* Each DEL, and what modules write on its event, unwrapped. */
+        int was = propagate_no_multi(1);
         long expired = db_active_expire(server.dbs, server.cfg.databases, budget, &server.expire_next_db, &sampled);
+        propagate_no_multi(was);
         if (sampled > 0) {
             /* INFO expired_stale_perc: the share of sampled keys found
              * expired, a running average weighing each cycle 5%, as Redis
@@ -764,6 +769,9 @@ int main(int argc, char **argv)
     types_init();
     features_init();
     module_init();
+    /* Before the modules load, as in Redis: what a failing one logs comes
+     * after the PID (test harnesses wait for it). */
+    show_banner();
     /* Modules before the users: ACL rules may name their commands. */
     if (module_load_queued() < 0) {
         fprintf(stderr, "Keel could not load a module given by loadmodule: see the log\n");
@@ -786,7 +794,6 @@ int main(int argc, char **argv)
         return 1;
     }
     proctitle_start();
-    show_banner();
     if (oom_score_apply(OOM_CLASS_CURRENT) < 0) {
         log_msg(LOG_WARNING, "Failed to set oom_score_adj: oom-score-adj is left as it is");
     }

@@ -51,9 +51,11 @@ long long server_eviction_exceeded_current_ms(void)
 static void on_evicted(db *d, sv key)
 {
     server.stats.evictedkeys++;
-    propagate_removal(d->id, key);
     server_key_written(d, key, NULL);
+    /* The event first: what a module writes on it replays before the DEL,
+     * as in Redis. */
     notify_event(NOTIFY_EVICTED, "evicted", key, d->id);
+    propagate_removal(d->id, key);
 }
 
 int server_evict(void)
@@ -69,7 +71,10 @@ int server_evict(void)
                       server_memory_counted(), (size_t)server.cfg.maxmemory};
     int still_over;
     int64_t start = util_mono_us();
-    if (evict_run(server.dbs, server.cfg.databases, &p, server_memory_counted, on_evicted, &still_over) > 0) {
+    int was = propagate_no_multi(1); /* each DEL with its event's writes, unwrapped */
+    long evicted = evict_run(server.dbs, server.cfg.databases, &p, server_memory_counted, on_evicted, &still_over);
+    propagate_no_multi(was);
+    if (evicted > 0) {
         latency_add("eviction-cycle", (util_mono_us() - start) / 1000);
     }
     note_exceeded(still_over);

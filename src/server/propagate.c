@@ -66,9 +66,21 @@ int propagate_suspend(int on)
     return was;
 }
 
+/* A module's Call without "!": what the command and anything it runs write
+ * stays local, but for the DELs of keys found expired or evicted, which
+ * replicas must see whatever the caller asked (as in Redis). */
+static int quiet, removing;
+
+int propagate_quiet(int on)
+{
+    int was = quiet;
+    quiet = on;
+    return was;
+}
+
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets)
 {
-    if (nlisteners == 0 || suspended) {
+    if (nlisteners == 0 || suspended || (quiet && !removing)) {
         return; /* nobody listens: no copies */
     }
     if (npending == cap_pending) {
@@ -111,6 +123,35 @@ static void emit_word(propagate_fn fn, int dbid, const char *word)
     fn(dbid, &v, 1);
 }
 
+/* While on, a unit's writes go out unwrapped (the server's own expiry and
+ * eviction passes, as Redis sends them). */
+static int no_multi;
+
+int propagate_no_multi(int on)
+{
+    int was = no_multi;
+    no_multi = on;
+    return was;
+}
+
+int propagate_unit_open(void)
+{
+    int top = server.propagate_depth == 0;
+    if (top) {
+        propagate_begin();
+    }
+    server.propagate_depth++;
+    return top;
+}
+
+void propagate_unit_close(int top)
+{
+    server.propagate_depth--;
+    if (top) {
+        propagate_end();
+    }
+}
+
 void propagate_end(void)
 {
     if (npending == 0) {
@@ -130,7 +171,8 @@ void propagate_end(void)
         if (n == 0) {
             continue;
         }
-        if (n > 1) {
+        int wrap = n > 1 && !no_multi;
+        if (wrap) {
             emit_word(listeners[l], pending[first].dbid, "MULTI");
         }
         for (int i = 0; i < npending; i++) {
@@ -138,7 +180,7 @@ void propagate_end(void)
                 emit(listeners[l], &pending[i]);
             }
         }
-        if (n > 1) {
+        if (wrap) {
             /* In the last command's db: no SELECT before the EXEC. */
             emit_word(listeners[l], pending[last].dbid, "EXEC");
         }
@@ -177,7 +219,9 @@ void propagate_removal(int dbid, sv key)
     if (top) {
         propagate_begin();
     }
+    removing = 1;
     propagate_cmd(dbid, argv, 2);
+    removing = 0;
     if (top) {
         propagate_end();
     }

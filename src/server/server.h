@@ -595,6 +595,14 @@ void propagate_register(propagate_fn fn, int targets);
 /* Called by dispatch: the writes of one top-level command. */
 void propagate_begin(void);
 void propagate_end(void);
+/* A unit of writes run outside a command (a module's timer, thread or
+ * notification callback): opened when none is, its writes go out together
+ * when the one that opened it closes. open returns what close takes. */
+int propagate_unit_open(void);
+void propagate_unit_close(int top);
+/* While on, units go out without MULTI/EXEC around them. Returns the
+ * previous setting. */
+int propagate_no_multi(int on);
 void propagate_cmd(int dbid, sv *argv, int argc);
 void propagate_cmd_to(int dbid, sv *argv, int argc, int targets);
 /* A command of c's, to the targets c has not turned off. */
@@ -602,6 +610,9 @@ void propagate_cmd_for(client *c, sv *argv, int argc);
 /* While on, nothing propagates (a log replayed into memory by DEBUG
  * LOADAOF, inside a command, must not be logged or sent again). */
 int propagate_suspend(int on); /* returns the state before */
+/* While on (a module's Call without "!"), nothing propagates but the DELs
+ * of keys the server removes. Returns the state before. */
+int propagate_quiet(int on);
 /* The current command goes to replicas as it is, though it wrote nothing
  * (PUBLISH: subscribers of replicas hear it too). */
 void propagate_to_replicas(client *c);

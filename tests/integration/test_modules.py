@@ -256,7 +256,7 @@ def test_module_commands_in_command_table(c):
     assert err_text(x(c, "COMMAND", "GETKEYS", "tm.reply", "x")) == "ERR The command has no key arguments"
     assert x(c, "COMMAND", "DOCS", "tm.tadd") == [b"tm.tadd", [b"group", b"module", b"module", b"testmod"]]
     names = x(c, "COMMAND", "LIST", "FILTERBY", "MODULE", "testmod")
-    assert len(names) == 103 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
+    assert len(names) == 108 and b"tm.tadd" in names and b"tm.block" in names and b"tm.container|sub1" in names
     assert sorted(x(c, "COMMAND", "LIST", "FILTERBY", "PATTERN", "tm.k*")) == [
         b"tm.kdel", b"tm.kexpire", b"tm.keynum", b"tm.kget", b"tm.klen", b"tm.kset", b"tm.kttl", b"tm.ktype",
         b"tm.kupper"]

@@ -2845,6 +2845,7 @@ static int cmd_options(km_ctx *ctx, km_string **argv, int argc)
  * Each call's answer goes into the log tm.infolog replies. */
 enum { INFO_NORMAL, INFO_EMPTY, INFO_EARLY, INFO_NODICTEND, INFO_NONE };
 static int info_mode = INFO_NORMAL;
+static int info_unsafe_field; /* tm.prop.infounsafe */
 
 #define TM_INFO_LOG_MAX 64
 static char *info_log[TM_INFO_LOG_MAX];
@@ -2906,6 +2907,12 @@ static void tm_info_func(tm_info_ctx *ictx, int for_crash_report)
         info_note("x", RedisModule_InfoAddFieldLongLong(ictx, "x", 1));
     }
     info_note("n", RedisModule_InfoAddFieldLongLong(ictx, "n", 7));
+    if (info_unsafe_field) {
+        RedisModule_InfoAddSection(ictx, "unsafe");
+        RedisModule_InfoBeginDictField(ictx, "un:safe#field");
+        RedisModule_InfoAddFieldLongLong(ictx, "value", 1);
+        RedisModule_InfoEndDictField(ictx);
+    }
 }
 
 /* tm.infomode normal|empty|early|nodictend|none: what the INFO callback
@@ -3352,6 +3359,7 @@ static void cfg_registered_note(const char *name, int rc, int err)
 }
 
 static const char *mode_names[] = {"low", "mid", "high"};
+static int prop_skip_load_configs; /* see "API coverage: propagation and ACL" */
 static const int mode_values[] = {1, 2, 4};
 static const char *bits_names[] = {"a", "b", "c"};
 static const int bits_values[] = {1, 2, 4};
@@ -3404,6 +3412,8 @@ static int register_configs(km_ctx *ctx)
     REG("str-memory", RedisModule_RegisterStringConfig(ctx, "strmem", "x", TM_CONFIG_MEMORY, cfg_get_string,
                                                        cfg_set_string, NULL, NULL));
 #undef REG
+    if (prop_skip_load_configs)
+        return KM_OK; /* "propnoloadcfg": the server must refuse the load */
     errno = 0;
     rc = RedisModule_LoadConfigs(ctx);
     cfg_registered_note("LoadConfigs", rc, errno);
@@ -6345,6 +6355,162 @@ static int cmd_dtyield(km_ctx *ctx, km_string **argv, int argc)
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
+/* ------------------------------------------------------------------ API coverage: propagation and ACL */
+
+/* What a module writes outside a command (a timer, a thread holding the
+ * lock, a keyspace-event callback during active expiry or eviction) and
+ * through a Call without "!" of a key found expired: how it reaches
+ * replicas and the AOF; tests/integration/test_modules_propagate.py. The
+ * keys written are named "prop:..." so the tests can read the stream. */
+
+static void prop_timer_fired(km_ctx *ctx, void *data)
+{
+    (void)data;
+    RedisModule_Replicate(ctx, "INCR", "c", "prop:timer-a");
+    km_call_reply *r = RedisModule_Call(ctx, "INCR", "c!", "prop:timer-b");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_Replicate(ctx, "INCR", "c", "prop:timer-c");
+}
+
+/* tm.prop.timer: in 1 ms a timer replicates INCR prop:timer-a, runs INCR
+ * prop:timer-b with "!" and replicates INCR prop:timer-c. */
+static int cmd_prop_timer(km_ctx *ctx, km_string **argv, int argc)
+{
+    (void)argv;
+    if (argc != 1)
+        return RedisModule_WrongArity(ctx);
+    RedisModule_CreateTimer(ctx, 1, prop_timer_fired, NULL);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+typedef struct {
+    km_ctx *tctx;
+    int db;
+} tm_prop_job;
+
+static void *prop_thread(void *arg)
+{
+    tm_prop_job *job = arg;
+    RedisModule_SelectDb(job->tctx, job->db);
+    RedisModule_ThreadSafeContextLock(job->tctx);
+    RedisModule_Replicate(job->tctx, "INCR", "c", "prop:thread-a");
+    km_call_reply *r = RedisModule_Call(job->tctx, "INCR", "c!", "prop:thread-b");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    RedisModule_ThreadSafeContextUnlock(job->tctx);
+    RedisModule_FreeThreadSafeContext(job->tctx);
+    RedisModule_Free(job);
+    return NULL;
+}
+
+/* tm.prop.thread db: a thread with a detached thread-safe context selects
+ * db and, holding the lock, replicates INCR prop:thread-a and runs INCR
+ * prop:thread-b with "!". Replies OK at once. */
+static int cmd_prop_thread(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    long long db;
+    if (RedisModule_StringToLongLong(argv[1], &db) != KM_OK || db < 0 || db > 1000000)
+        return RedisModule_ReplyWithError(ctx, "ERR invalid db");
+    tm_prop_job *job = RedisModule_Alloc(sizeof(*job));
+    job->tctx = RedisModule_GetDetachedThreadSafeContext(ctx);
+    job->db = (int)db;
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, prop_thread, job) != 0) {
+        RedisModule_FreeThreadSafeContext(job->tctx);
+        RedisModule_Free(job);
+        return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
+    }
+    pthread_detach(tid);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int prop_watching, prop_subscribed;
+
+static int prop_on_removed(km_ctx *ctx, int type, const char *event, km_string *key)
+{
+    (void)type, (void)event, (void)key;
+    if (!prop_watching)
+        return KM_OK;
+    km_call_reply *r = RedisModule_Call(ctx, "INCR", "c!", "prop:seen");
+    if (r)
+        RedisModule_FreeCallReply(r);
+    return KM_OK;
+}
+
+/* tm.prop.watch on|off: while on, every key expired or evicted makes the
+ * module run INCR prop:seen with "!" from its event callback. */
+static int cmd_prop_watch(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (!arg_is(argv[1], "on") && !arg_is(argv[1], "off"))
+        return RedisModule_ReplyWithError(ctx, "ERR on or off");
+    if (!prop_subscribed) {
+        if (RedisModule_SubscribeToKeyspaceEvents(ctx, KM_NOTIFY_EXPIRED | KM_NOTIFY_EVICTED, prop_on_removed) != KM_OK)
+            return RedisModule_ReplyWithError(ctx, "ERR subscribe failed");
+        prop_subscribed = 1;
+    }
+    prop_watching = arg_is(argv[1], "on");
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* tm.prop.quiet key: INCR key through Call without "!" (nothing of it
+ * replicates), replying what INCR replied. */
+static int cmd_prop_quiet(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    km_call_reply *r = RedisModule_Call(ctx, "INCR", "s", argv[1]);
+    if (!r)
+        return RedisModule_ReplyWithError(ctx, "ERR call failed");
+    RedisModule_ReplyWithCallReply(ctx, r);
+    RedisModule_FreeCallReply(r);
+    return KM_OK;
+}
+
+/* tm.prop.infounsafe on|off: while on, the INFO callback ends with a
+ * section "unsafe" holding a dict field named "un:safe#field". */
+static int cmd_prop_infounsafe(km_ctx *ctx, km_string **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (!arg_is(argv[1], "on") && !arg_is(argv[1], "off"))
+        return RedisModule_ReplyWithError(ctx, "ERR on or off");
+    info_unsafe_field = arg_is(argv[1], "on");
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* Load argument "propcfg": an extra enum parameter testmod.combo with
+ * BITFLAGS whose first name covers two bits (ac=5, a=1, b=2, c=4),
+ * default 3, registered before the others (LoadConfigs loads it with
+ * them). "propnoloadcfg": LoadConfigs is never called. */
+static int prop_combo;
+static const char *prop_combo_names[] = {"ac", "a", "b", "c"};
+static const int prop_combo_values[] = {5, 1, 2, 4};
+
+static int prop_combo_get(const char *name, void *privdata)
+{
+    (void)name, (void)privdata;
+    return prop_combo;
+}
+
+static int prop_combo_set(const char *name, int val, void *privdata, km_string **err)
+{
+    (void)name, (void)privdata, (void)err;
+    prop_combo = val;
+    return KM_OK;
+}
+
+static void prop_register_combo(km_ctx *ctx)
+{
+    if (RedisModule_RegisterEnumConfig)
+        RedisModule_RegisterEnumConfig(ctx, "combo", 3, TM_CONFIG_BITFLAGS, prop_combo_names, prop_combo_values, 4,
+                                       prop_combo_get, prop_combo_set, NULL, NULL);
+}
+
 /* ------------------------------------------------------------------ loading */
 
 static const struct {
@@ -6450,6 +6616,11 @@ static const struct {
     {"tm.chan", cmd_chan, "readonly getchannels-api", 0, 0, 0},
     {"tm.dt", cmd_dt, "write deny-oom", 2, 2, 1},
     {"tm.dtyield", cmd_dtyield, "allow-loading", 0, 0, 0},
+    {"tm.prop.timer", cmd_prop_timer, "", 0, 0, 0},
+    {"tm.prop.thread", cmd_prop_thread, "", 0, 0, 0},
+    {"tm.prop.watch", cmd_prop_watch, "", 0, 0, 0},
+    {"tm.prop.quiet", cmd_prop_quiet, "write deny-oom", 1, 1, 1},
+    {"tm.prop.infounsafe", cmd_prop_infounsafe, "", 0, 0, 0},
 };
 
 /* A failed load is unloaded: what OnLoad allocated goes first. */
@@ -6512,6 +6683,10 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             fail = 1;
         if (arg_is(argv[i], "refuseunload"))
             refuse_unload = 1;
+        if (arg_is(argv[i], "propcfg"))
+            prop_register_combo(ctx);
+        if (arg_is(argv[i], "propnoloadcfg"))
+            prop_skip_load_configs = 1;
         if (arg_is(argv[i], "persistev"))
             RedisModule_SubscribeToServerEvent(ctx, (tm_event){TM_EVENT_PERSISTENCE, 1}, on_persistence);
         if (arg_is(argv[i], "aux"))
