@@ -485,14 +485,9 @@ static int api_replicate(km_ctx *ctx, const char *cmdname, const char *fmt, ...)
     /* "A": not to the AOF, "R": not to replicas (km_build_argv's bits). */
     int targets = (flags & km_call_flag('A') ? 0 : PROPAGATE_AOF) | (flags & km_call_flag('R') ? 0 : PROPAGATE_REPL);
     int dbid = km_ctx_dbid(ctx);
-    int top = server.propagate_depth == 0;
-    if (top) {
-        propagate_begin();
-    }
+    int top = propagate_unit_open();
     propagate_cmd_to(dbid, argv, argc, targets);
-    if (top) {
-        propagate_end();
-    }
+    propagate_unit_close(top);
     km_free_argv(argv, owned, argc);
     return KM_OK;
 }

@@ -215,16 +215,11 @@ void propagate_removal(int dbid, sv key)
         }
         return;
     }
-    int top = server.propagate_depth == 0;
-    if (top) {
-        propagate_begin();
-    }
+    int top = propagate_unit_open();
     removing = 1;
     propagate_cmd(dbid, argv, 2);
     removing = 0;
-    if (top) {
-        propagate_end();
-    }
+    propagate_unit_close(top);
 }
 
 void propagate_cmd_for(client *c, sv *argv, int argc)
