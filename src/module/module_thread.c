@@ -81,15 +81,37 @@ static void api_free_thread_safe_context(km_ctx *ctx)
 }
 
 /* What a thread writes between lock and unlock replicates as one unit, as
- * in Redis: the main thread is asleep then, in no unit of its own. */
-static _Thread_local int unit_top;
+ * in Redis: the main thread is asleep then, in no unit of its own. The
+ * unit belongs to the lock, not to a thread (a module may unlock from
+ * another thread than the one that locked): the GIL guards these. The
+ * main thread's own unlock and lock again (a module letting its threads
+ * run in the middle of a command, as RediSearch does) is no unit: it is
+ * inside its command's. */
+static int unit_open, unit_top;
+
+static void lock_unit_open(void)
+{
+    if (km_on_main_thread()) {
+        return;
+    }
+    unit_top = propagate_unit_open();
+    unit_open = 1;
+}
+
+static void lock_unit_close(void)
+{
+    if (unit_open) {
+        unit_open = 0;
+        propagate_unit_close(unit_top);
+    }
+}
 
 static void api_thread_safe_context_lock(km_ctx *ctx)
 {
     (void)ctx;
     pthread_mutex_lock(&km_gil);
     gil_locked_here = 1;
-    unit_top = propagate_unit_open();
+    lock_unit_open();
 }
 
 static int api_thread_safe_context_try_lock(km_ctx *ctx)
@@ -100,7 +122,7 @@ static int api_thread_safe_context_try_lock(km_ctx *ctx)
         return KM_ERR;
     }
     gil_locked_here = 1;
-    unit_top = propagate_unit_open();
+    lock_unit_open();
     return KM_OK;
 }
 
@@ -109,9 +131,7 @@ static int api_thread_safe_context_try_lock(km_ctx *ctx)
 static void api_thread_safe_context_unlock(km_ctx *ctx)
 {
     km_yield_ctx_done(ctx);
-    if (gil_locked_here) {
-        propagate_unit_close(unit_top);
-    }
+    lock_unit_close();
     gil_locked_here = 0;
     pthread_mutex_unlock(&km_gil);
 }
