@@ -271,10 +271,12 @@ static void handle_unblocked(km_blocked *bc)
             run_callback(bc, bc->reply_cb, KCTX_BLOCKED_REPLY, NULL);
         }
         if (bc->cmd) {
-            bc->cmd->st.usec += bc->measured_us + (util_mono_us() - start);
+            int64_t dur = bc->measured_us + (util_mono_us() - start);
+            bc->cmd->st.usec += dur;
             if (bc->c->errors_replied > errors || bc->reply_client->errors_replied > 0) {
                 bc->cmd->st.failed_calls++;
             }
+            dispatch_observe_unblocked(bc->c, bc->cmd, dur);
         }
         km_blocked_free_privdata(bc);
         release_client(bc);
@@ -302,23 +304,61 @@ static void on_wake(ev_loop *l, int fd, void *data, int mask)
     km_eventloop_run_oneshots();
 }
 
+/* The wait ends before the thread answers: with err, or the timeout
+ * callback's reply. The client is answered; the thread still owns bc
+ * until it unblocks it (then only its private data is freed). */
+static void end_early(km_blocked *bc, const char *err)
+{
+    if (err) {
+        reply_err_to_blocked(bc->c, bc->cmd, err);
+    } else if (bc->timeout_cb) {
+        run_callback(bc, bc->timeout_cb, KCTX_BLOCKED_TIMEOUT, NULL);
+    } else {
+        reply_null(R(bc->c));
+    }
+    if (bc->timer) {
+        ev_timer_del(server.loop, bc->timer);
+        bc->timer = 0;
+    }
+    if (bc->cmd) {
+        /* The command took what the thread measured so far, a measure
+         * under way included. */
+        int64_t start = bc->measure_start_us;
+        int64_t dur = bc->measured_us + (start ? util_mono_us() - start : 0);
+        bc->cmd->st.usec += dur;
+        dispatch_observe_unblocked(bc->c, bc->cmd, dur);
+    }
+    bc->reply_client->out.len = 0;
+    release_client(bc);
+}
+
 static long on_timeout(ev_loop *l, long long id, void *data)
 {
     (void)l, (void)id;
     km_blocked *bc = data;
     bc->timer = 0;
     if (bc->c) {
-        if (bc->timeout_cb) {
-            run_callback(bc, bc->timeout_cb, KCTX_BLOCKED_TIMEOUT, NULL);
-        } else {
-            reply_null(R(bc->c));
-        }
-        /* The client is answered; the thread still owns bc until it
-         * unblocks it (then only its private data is freed). */
-        bc->reply_client->out.len = 0;
-        release_client(bc);
+        end_early(bc, NULL);
     }
     return -1;
+}
+
+/* CLIENT UNBLOCK of a client a module's thread holds: only one with a
+ * timeout callback (as Redis: a command that cannot time out does not
+ * expect to be ended early). */
+static int unblock_early(client *c, const char *err)
+{
+    for (int i = 0; i < nblocked; i++) {
+        km_blocked *bc = blocked[i];
+        if (bc->c == c && !bc->on_keys && !bc->auth_entry) {
+            if (!bc->timeout_cb) {
+                return 0;
+            }
+            end_early(bc, err);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* A client that goes away while blocked: the module hears of it through
@@ -354,6 +394,7 @@ static int wake_setup(void)
         return -1;
     }
     client_register_cleanup(on_client_gone);
+    block_register_unblocker(unblock_early);
     return 0;
 }
 

@@ -285,14 +285,31 @@ static int monitor_shows(const client *c, const command *cmd, int rerun)
 /* After a call: the slow log, the latency monitor, the histogram. A call
  * that blocked is not logged (it has not run yet); it is when it is
  * served, as it was sent, as in Redis. */
+static void observe_ended(client *c, command *cmd, int64_t dur);
+
 static void observe(client *c, command *cmd, cmd_stats *st, int64_t dur)
 {
-    if (st) {
+    int waits = (c->flags & CLIENT_BLOCKED) && !block_rerun_served(c);
+    /* A module command its thread holds is timed when the thread is done
+     * (dispatch_observe_unblocked), as Redis times it. */
+    if (st && !(waits && (cmd->flags & CMD_MODULE) && !c->bstate)) {
         latency_track(st, dur);
     }
-    if ((c->flags & CLIENT_BLOCKED) && !block_rerun_served(c)) {
+    if (waits) {
         return;
     }
+    observe_ended(c, cmd, dur);
+}
+
+void dispatch_observe_unblocked(client *c, command *cmd, int64_t dur)
+{
+    latency_track(&cmd->st, dur);
+    observe_ended(c, cmd, dur);
+}
+
+/* SLOWLOG and the latency monitor's command events. */
+static void observe_ended(client *c, command *cmd, int64_t dur)
+{
     if (slowlog_wants(dur) && !(cmd->flags & CMD_SKIP_SLOWLOG) &&
         !((c->flags & CLIENT_FAKE) && !(c->flags & CLIENT_IN_SCRIPT))) {
         int argc;

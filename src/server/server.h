@@ -785,6 +785,9 @@ extern void (*before_sleep_broadcast)(void);
 /* Refuses c's command (replying) while a script or module command
  * runs for long: 1 when refused. */
 void dispatch_add_busy_gate(int (*fn)(client *c, command *cmd));
+/* A module command its thread held is done after dur us in all: its
+ * latency percentiles, SLOWLOG and latency events. */
+void dispatch_observe_unblocked(client *c, command *cmd, int64_t dur);
 /* Resets per-command state after a command completes. */
 void client_end_command(client *c);
 void client_push_begin(client *c);

@@ -39,6 +39,14 @@ Redis 7.0 behaviour the tests rely on (found by running them on it):
   flag on readonly replica", "OOM allow-oom flag is not set on the
   script, can not run it when used memory > 'maxmemory'" (a client's EVAL
   gets the plain READONLY and OOM errors, before the script starts).
+- A client a module's thread holds (BlockClient) can be ended by CLIENT
+  UNBLOCK only when it has a timeout callback (TIMEOUT: its reply; ERROR:
+  "UNBLOCKED client unblocked via CLIENT UNBLOCK"), else CLIENT UNBLOCK
+  answers 0. Such a command is timed, for SLOWLOG and its latency
+  percentiles, when the thread is done: with the background time the
+  module measured (BlockedClientMeasureTimeStart / End), or, timed out,
+  the time measured so far (Keel counts a measure still under way;
+  Redis 7.0 only what MeasureTimeEnd closed).
 - ResetDataset empties every db (functions stay) and propagates nothing;
   MallocSizeDict grows with the keys; GetClientCertificate is NULL for a
   client without TLS; INFO commandstats writes a ':' of a command name as
@@ -347,3 +355,39 @@ def test_client_certificate_without_tls_and_weird_command_names(c):
     assert x(c, "CONFIG", "RESETSTAT") == "OK"
     assert x(c, "tm.weird:cmd") == "OK"
     assert cmdstat(c, "tm.weird_cmd")["calls"] == "1"
+
+
+# ---------------------------------------------------------------- clients a thread holds
+
+
+def test_client_unblock_of_a_thread_blocked_client(c, waiter):
+    wid = x(waiter, "CLIENT", "ID")
+    waiter.send("tm.block", "3000", "late", "10000")  # a timeout callback
+    wait_blocked(c)
+    assert x(c, "CLIENT", "UNBLOCK", str(wid)) == 1
+    assert err_text(waiter.read()) == "ERR tm.block timed out"
+    waiter.send("tm.block", "3000", "late", "10000")
+    wait_blocked(c)
+    assert x(c, "CLIENT", "UNBLOCK", str(wid), "ERROR") == 1
+    assert err_text(waiter.read()) == "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
+
+def test_thread_blocked_command_in_slowlog_with_its_background_time(c):
+    assert x(c, "CONFIG", "SET", "slowlog-log-slower-than", "150000") == "OK"
+    try:
+        assert x(c, "SLOWLOG", "RESET") == "OK"
+        assert x(c, "tm.block", "10", "quick") == b"quick"
+        assert x(c, "SLOWLOG", "LEN") == 0
+        assert x(c, "tm.block", "300", "slow") == b"slow"
+        entries = x(c, "SLOWLOG", "GET")
+        assert len(entries) == 1 and entries[0][3] == [b"tm.block", b"300", b"slow"]
+        assert entries[0][2] >= 250000
+        # Timed out: the time measured until then (Keel counts a measure
+        # under way; Redis 7.0 only what MeasureTimeEnd closed).
+        assert x(c, "SLOWLOG", "RESET") == "OK"
+        assert err_text(x(c, "tm.block", "3000", "late", "400")) == "ERR tm.block timed out"
+        entries = x(c, "SLOWLOG", "GET")
+        if not ON_REDIS:
+            assert len(entries) == 1 and entries[0][2] >= 300000
+    finally:
+        x(c, "CONFIG", "SET", "slowlog-log-slower-than", "10000")
