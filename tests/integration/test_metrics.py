@@ -429,15 +429,17 @@ def test_dataset_bytes_per_type_add_up_to_the_dataset(keel):
     (the rest is the server's own structures), MEMORY STATS and /json give
     the same figures, and after a FLUSHALL the next pass reports zeros."""
     mport = free_port()
-    s = keel("--metrics-port", str(mport), "--save", "")
+    # Two passes count (the first began during the fill), each a slice per
+    # cron tick. Under ASan, where every allocation's size is a slow look-up,
+    # a pass over this dataset is about 0.45 s of work: at hz 10 it spans
+    # three minutes, at hz 100 under twenty seconds.
+    s = keel("--metrics-port", str(mport), "--save", "", "--hz", "100")
     c = s.client(decode_responses=True)
     counts = fill_mixed(c)
 
     def settled():
         smp = samples(scrape(mport))[0]
         return smp if type_figures(smp)[1] == counts else None
-    # Two passes (the first may have begun during the fill), each a slice
-    # per cron tick: about 35 s under ASan, so a slow machine gets room.
     smp = wait_for(settled, timeout=300)
     assert smp, type_figures(samples(scrape(mport))[0])
     size, keys = type_figures(smp)
