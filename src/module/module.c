@@ -459,6 +459,26 @@ void module_list_reply(client *c)
     }
 }
 
+/* SetModuleOptions' bits by name, '|' between them, as Redis's INFO. */
+static str options_info(str s, int options)
+{
+    static const struct {
+        int bit;
+        const char *name;
+    } names[] = {{KM_OPT_HANDLE_IO_ERRORS, "handle-io-errors"},
+                 {KM_OPT_HANDLE_REPL_ASYNC_LOAD, "handle-repl-async-load"},
+                 {KM_OPT_NO_IMPLICIT_SIGNAL_MODIFIED, "no-implicit-signal-modified"}};
+    const char *sep = "";
+    s = str_append_cstr(s, ",options=[");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (options & names[i].bit) {
+            s = str_printf(s, "%s%s", sep, names[i].name);
+            sep = "|";
+        }
+    }
+    return str_append_cstr(s, "]\r\n");
+}
+
 str module_info_lines(str s)
 {
     for (int i = 0; i < nmodules; i++) {
@@ -467,9 +487,19 @@ str module_info_lines(str s)
         s = km_shared_info(s, modules[i], 1);
         s = str_append_cstr(s, ",using=");
         s = km_shared_info(s, modules[i], 0);
-        s = str_printf(s, ",options=[%s]\r\n", (modules[i]->options & 1) ? "handle-io-errors" : "");
+        s = options_info(s, modules[i]->options);
     }
     return s;
+}
+
+int module_all_handle_async_load(void)
+{
+    for (int i = 0; i < nmodules; i++) {
+        if (!(modules[i]->options & KM_OPT_HANDLE_REPL_ASYNC_LOAD)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 void module_queue_load(const char *line)

@@ -80,6 +80,13 @@ void module_gil_acquire(void);
  * KM_SUB_PERSISTENCE_* numbers. */
 void module_event_flush(int start, int dbnum, int sync);
 void module_event_loading(int sub);
+/* A swapdb full sync that serves the old data while it loads:
+ * KM_SUB_REPL_ASYNC_LOAD_* (started, aborted, completed). */
+void module_event_repl_async_load(int sub);
+/* Whether every loaded module declared it copes with such a load
+ * (REDISMODULE_OPTIONS_HANDLE_REPL_ASYNC_LOAD): Redis serves the old data
+ * set during a swapdb sync only then. */
+int module_all_handle_async_load(void);
 void module_event_persistence(int sub);
 void module_event_client(const client *c, int connected);
 void module_event_shutdown(void);

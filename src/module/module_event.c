@@ -110,6 +110,11 @@ void module_event_loading(int sub)
     fire(KM_EVENT_LOADING, (uint64_t)sub, NULL);
 }
 
+void module_event_repl_async_load(int sub)
+{
+    fire(KM_EVENT_REPL_ASYNC_LOAD, (uint64_t)sub, NULL);
+}
+
 void module_event_persistence(int sub)
 {
     fire(KM_EVENT_PERSISTENCE, (uint64_t)sub, NULL);

@@ -171,8 +171,10 @@ static int api_get_keyspace_notification_flags_all(void)
     return (1 << 15) - 1;
 }
 
-/* Kept for INFO modules; IO errors fail a load here whatever the
- * options say (never the whole server, as Redis does without them). */
+/* Shown in INFO modules. IO errors fail a load here whatever the options
+ * say (never the whole server, as Redis does without them); a swapdb sync
+ * serves the old data while it loads only when every module declared
+ * HANDLE_REPL_ASYNC_LOAD (module_all_handle_async_load). */
 static void api_set_module_options(km_ctx *ctx, int options)
 {
     if (ctx && ctx->module) {

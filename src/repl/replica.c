@@ -618,8 +618,9 @@ static void diskless_load(const char *p, size_t len)
     str after = len > first ? str_new(p + first, len - first) : NULL;
     /* A snapshot of the history we already hold (the primary's ID is
      * ours): the old data set is an earlier point of it, served while the
-     * new one loads, as Redis 7's async loading. */
-    int async = swap && memcmp(repl.replid, lnk.new_replid, 40) == 0;
+     * new one loads, as Redis 7's async loading; as there, only when every
+     * module said it copes. */
+    int async = swap && memcmp(repl.replid, lnk.new_replid, 40) == 0 && module_all_handle_async_load();
     sync_load_begins(!swap);
     rdb_source src = {wire_read, &w};
     lnk.loading = 1;

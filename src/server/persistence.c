@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "module/module.h"
+#include "module/module_abi.h"
 #include "persist/aof.h"
 #include "persist/rdb.h"
 #include "persist/snapshot.h"
@@ -399,6 +400,7 @@ static struct {
     db *dbs;
     str *libs;
     size_t nlibs;
+    int async; /* the old ones served meanwhile (modules heard STARTED) */
 } incoming;
 
 static void incoming_library(str code, void *ctx)
@@ -422,6 +424,8 @@ int persistence_load_stream(const rdb_source *src, uint64_t size, int swap, int 
     }
     char err[512];
     if (swap && async) {
+        incoming.async = 1;
+        module_event_repl_async_load(KM_SUB_REPL_ASYNC_LOAD_STARTED);
         server.async_loading = 1;
     } else {
         server.loading = 1;
@@ -477,6 +481,9 @@ void persistence_load_stream_end(int ok)
     }
     if (ok) {
         module_event_flush(0, -1, 1);
+    }
+    if (incoming.async) {
+        module_event_repl_async_load(ok ? KM_SUB_REPL_ASYNC_LOAD_COMPLETED : KM_SUB_REPL_ASYNC_LOAD_ABORTED);
     }
     for (size_t i = 0; i < incoming.nlibs; i++) {
         str_free(incoming.libs[i]);

@@ -39,7 +39,9 @@
  * created its commands, "refuseunload" makes OnUnload refuse; "aux",
  * "auxbefore" and "auxafter" register the aux data type (see "streams and
  * aux data"), "aux2" the same type with aux_save2 in place of aux_save,
- * "persistev" subscribes to the Persistence events (tm.persistlog).
+ * "persistev" subscribes to the Persistence events (tm.persistlog),
+ * "asyncload" declares REDISMODULE_OPTIONS_HANDLE_IO_ERRORS and
+ * _HANDLE_REPL_ASYNC_LOAD (so a swapdb sync may serve the old data set).
  *
  * Build: cc -O2 -g -fPIC -shared -std=c11 -Wall -I src -o testmod.so \
  *        tests/modules/testmod.c -lpthread
@@ -127,11 +129,13 @@ typedef void (*tm_filter_fn)(tm_filter_ctx *fctx);
 /* GetServerInfo's answer; REDISMODULE_OPTIONS_HANDLE_IO_ERRORS. */
 typedef struct tm_server_info tm_server_info;
 #define TM_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
+#define TM_OPTIONS_HANDLE_REPL_ASYNC_LOAD (1 << 2)
 
-/* The later server events (RedisModuleEvent_ForkChild, _EventLoop,
- * _Config; ids 12 ReplBackup and 14 ReplAsyncLoad are not used here) and
- * the subevents of the ones tm.events logs since the third batch. */
+/* The later server events (RedisModuleEvent_ForkChild, _ReplAsyncLoad,
+ * _EventLoop, _Config; id 12 ReplBackup is not used here) and the
+ * subevents of the ones tm.events logs since the third batch. */
 #define TM_EVENT_FORK_CHILD 13
+#define TM_EVENT_REPL_ASYNC_LOAD 14
 #define TM_EVENT_EVENTLOOP 15
 #define TM_EVENT_CONFIG 16
 #define TM_SUB_REPLICA_CHANGE_ONLINE 0  /* REDISMODULE_SUBEVENT_REPLICA_CHANGE_ONLINE */
@@ -2310,6 +2314,7 @@ static const uint64_t subscribed_events[] = {
     TM_EVENT_LOADING_PROGRESS,
     TM_EVENT_SWAPDB,
     TM_EVENT_FORK_CHILD,
+    TM_EVENT_REPL_ASYNC_LOAD,
     TM_EVENT_EVENTLOOP,
     TM_EVENT_CONFIG,
 };
@@ -2417,6 +2422,11 @@ static void on_server_event(km_ctx *ctx, tm_event eid, uint64_t sub, void *data)
     case TM_EVENT_FORK_CHILD:
         log_event("fork %s", sub == TM_SUB_FORK_CHILD_BORN ? "born" : sub == TM_SUB_FORK_CHILD_DIED ? "died" : "?");
         break;
+    case TM_EVENT_REPL_ASYNC_LOAD: {
+        static const char *what[] = {"started", "aborted", "completed"};
+        log_event("asyncload %s", sub < 3 ? what[sub] : "?");
+        break;
+    }
     case TM_EVENT_EVENTLOOP:
         if (sub <= TM_SUB_EVENTLOOP_AFTER_SLEEP)
             eventloop_count[sub]++;
@@ -6689,6 +6699,8 @@ int RedisModule_OnLoad(km_ctx *ctx, km_string **argv, int argc)
             prop_skip_load_configs = 1;
         if (arg_is(argv[i], "persistev"))
             RedisModule_SubscribeToServerEvent(ctx, (tm_event){TM_EVENT_PERSISTENCE, 1}, on_persistence);
+        if (arg_is(argv[i], "asyncload"))
+            RedisModule_SetModuleOptions(ctx, TM_OPTIONS_HANDLE_IO_ERRORS | TM_OPTIONS_HANDLE_REPL_ASYNC_LOAD);
         if (arg_is(argv[i], "aux"))
             aux_triggers = KM_AUX_BEFORE_RDB | KM_AUX_AFTER_RDB;
         if (arg_is(argv[i], "auxbefore"))
