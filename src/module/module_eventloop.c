@@ -205,6 +205,12 @@ static int busy_gate(client *c, command *cmd)
     return 1;
 }
 
+/* One cron tick: how often Yield serves events at most. */
+static int64_t tick_us(void)
+{
+    return 1000000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
+}
+
 static void api_yield(km_ctx *ctx, int flags, const char *reply)
 {
     static int nesting;
@@ -214,7 +220,7 @@ static void api_yield(km_ctx *ctx, int flags, const char *reply)
     if (nesting || now < *at) {
         return;
     }
-    int64_t next = now + 1000000 / (server.cfg.hz > 0 ? server.cfg.hz : 10);
+    int64_t next = now + tick_us();
     nesting++;
     /* In a load (a module's rdb_load busy for long) clients are served
      * as the loader's progress serves them: -LOADING for most. */
@@ -261,8 +267,7 @@ static void api_yield(km_ctx *ctx, int flags, const char *reply)
 
 void km_yield_ctx_init(km_ctx *ctx)
 {
-    int64_t wait_us =
-        server.loading ? 1000000 / (server.cfg.hz > 0 ? server.cfg.hz : 10) : server.cfg.busy_reply_threshold * 1000;
+    int64_t wait_us = server.loading ? tick_us() : server.cfg.busy_reply_threshold * 1000;
     ctx->yield_at_us = util_mono_us() + wait_us;
 }
 
