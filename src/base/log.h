@@ -14,6 +14,9 @@ int log_fd(void);
  * to facility (0 user, 1-8 local0-local7). */
 void log_set_syslog(int on, const char *ident, int facility);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* From a signal handler (async-signal-safe: no stdio, no locale), as
+ * Redis's handlers log: "pid:signal-handler (unix time) msg". */
+void log_from_signal(int level, const char *msg);
 /* Level name <-> number ("debug", "verbose", "notice", "warning", "nothing"). */
 int log_level_from_name(const char *name);
 const char *log_level_name(int level);

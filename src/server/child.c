@@ -141,11 +141,13 @@ pid_t child_fork(void)
     return p;
 }
 
-/* SIGUSR1 in a module's child: it leaves with 255, which the server
- * reads as "ended by SIGUSR1" (Redis's convention for a killed child). */
+/* SIGUSR1 in a module's child: it says so (at verbose, as Redis's module
+ * children) and leaves with 255, which the server reads as "ended by
+ * SIGUSR1" (Redis's convention for a killed child). */
 static void on_kill_signal(int sig)
 {
     (void)sig;
+    log_from_signal(LOG_VERBOSE, "Received SIGUSR1 in child, exiting now.");
     _exit(255);
 }
 

@@ -326,12 +326,19 @@ def test_fork_refused_while_forkless_bgsave_runs(so, tmp_path):
 
 
 def test_kill_fork_child(c, srv, tmp_path):
+    """The killed child logs its end (at verbose, as Redis's module
+    children; Redis's unit/moduleapi/fork counts that line)."""
     calls = x(c, "ta.forkdone")
     x(c, "ta.forkevents")
+    said = "Received SIGUSR1 in child, exiting now."
+    before = srv.log_text().count(said)
+    assert x(c, "CONFIG", "SET", "loglevel", "verbose") == "OK"
     pid = x(c, "ta.fork", "k", str(tmp_path / "a"), "0", "5000")
     assert pid > 0
     assert err_text(x(c, "ta.killfork", str(pid + 100000))) == "ERR KillForkChild failed"
     assert x(c, "ta.killfork", str(pid)) == "OK"
+    assert x(c, "CONFIG", "SET", "loglevel", "notice") == "OK"
+    assert srv.log_text().count(said) == before + 1
     assert err_text(x(c, "ta.killfork", str(pid))) == "ERR KillForkChild failed"
     assert pid not in child_pids(srv.proc.pid, zombies=True)  # reaped
     time.sleep(0.3)
