@@ -95,19 +95,11 @@ void log_from_signal(int level, const char *msg)
     if (level < min_level) {
         return;
     }
-    char line[512], num[24];
+    char line[512], pid[24] = {0}, now[24] = {0};
     size_t n = 0;
-    const char *parts[5];
-    char *pid = digits_before(num + 12, (unsigned long long)getpid());
-    num[12] = '\0';
-    char *now = digits_before(num + sizeof(num) - 1, (unsigned long long)time(NULL));
-    num[sizeof(num) - 1] = '\0';
-    parts[0] = pid;
-    parts[1] = ":signal-handler (";
-    parts[2] = now;
-    parts[3] = ") ";
-    parts[4] = msg;
-    for (int i = 0; i < 5; i++) {
+    const char *parts[] = {digits_before(pid + sizeof(pid) - 1, (unsigned long long)getpid()), ":signal-handler (",
+                           digits_before(now + sizeof(now) - 1, (unsigned long long)time(NULL)), ") ", msg};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         for (const char *p = parts[i]; *p && n < sizeof(line) - 1; p++) {
             line[n++] = *p;
         }
