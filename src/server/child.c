@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,12 +214,20 @@ int child_start(int t, int (*fn)(void), void (*done)(int ok))
 
 pid_t child_start_inline(int t, void (*done)(int exitcode, int bysignal))
 {
+    /* SIGUSR1 stays blocked across the fork until the child's handler is
+     * in place: a kill sent at once still reaches the handler instead of
+     * ending the child silently. */
+    sigset_t usr1, was;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &was);
     pid_t p = fork_child(t);
     if (p == 0) {
         signal(SIGUSR1, on_kill_signal);
     } else if (p > 0) {
         on_done_status = done;
     }
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
     return p;
 }
 
