@@ -544,6 +544,78 @@ static void sleep_ms(long long ms)
     }
 }
 
+/* Threads the module starts. They are joined, not detached: a detached
+ * thread may still be running the module's last instructions (its return
+ * after UnblockClient) when MODULE UNLOAD unmaps the library. OnUnload
+ * joins them all; each start joins those already done. */
+typedef struct tm_thread {
+    pthread_t tid;
+    void *(*fn)(void *);
+    void *arg;
+    int done; /* atomic */
+    struct tm_thread *next;
+} tm_thread;
+
+static tm_thread *threads;
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *thread_main(void *p)
+{
+    tm_thread *t = p;
+    t->fn(t->arg);
+    __atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Joins the finished threads; with wait_ms > 0 waits up to that long for
+ * the others. 0 once none is left. */
+static int threads_join(long long wait_ms)
+{
+    pthread_mutex_lock(&threads_lock);
+    for (;;) {
+        for (tm_thread **pp = &threads; *pp;) {
+            tm_thread *t = *pp;
+            if (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE)) {
+                pthread_join(t->tid, NULL);
+                *pp = t->next;
+                free(t);
+            } else {
+                pp = &t->next;
+            }
+        }
+        if (!threads || wait_ms <= 0)
+            break;
+        pthread_mutex_unlock(&threads_lock);
+        sleep_ms(1);
+        wait_ms--;
+        pthread_mutex_lock(&threads_lock);
+    }
+    int left = threads != NULL;
+    pthread_mutex_unlock(&threads_lock);
+    return left;
+}
+
+/* Runs fn(arg) on a new thread: 0, or pthread_create's error. */
+static int thread_start(void *(*fn)(void *), void *arg)
+{
+    threads_join(0);
+    tm_thread *t = calloc(1, sizeof(*t));
+    if (!t)
+        return ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    pthread_mutex_lock(&threads_lock);
+    int rc = pthread_create(&t->tid, NULL, thread_main, t);
+    if (rc == 0) {
+        t->next = threads;
+        threads = t;
+    }
+    pthread_mutex_unlock(&threads_lock);
+    if (rc != 0)
+        free(t);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ tm.reply */
 
 /* tm.reply <kind>: one reply of each kind the reply API can build. */
@@ -1641,12 +1713,10 @@ static int cmd_block(km_ctx *ctx, km_string **argv, int argc)
     job->ms = ms;
     job->value = arg_dup(argv[2]);
     job->bc = RedisModule_BlockClient(ctx, block_reply, block_timeout, block_free, timeout);
-    pthread_t tid;
-    if (pthread_create(&tid, NULL, block_thread, job) != 0) {
+    if (thread_start(block_thread, job) != 0) {
         RedisModule_UnblockClient(job->bc, job);
         return KM_OK;
     }
-    pthread_detach(tid);
     return KM_OK;
 }
 
@@ -1684,13 +1754,11 @@ static int cmd_threadcount(km_ctx *ctx, km_string **argv, int argc)
     tm_count_job *job = RedisModule_Alloc(sizeof(*job));
     job->key = arg_dup(argv[1]);
     job->times = times;
-    pthread_t tid;
-    if (pthread_create(&tid, NULL, count_thread, job) != 0) {
+    if (thread_start(count_thread, job) != 0) {
         RedisModule_Free(job->key);
         RedisModule_Free(job);
         return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
     }
-    pthread_detach(tid);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
@@ -3968,13 +4036,11 @@ static int cmd_bc(km_ctx *ctx, km_string **argv, int argc)
     job->ms = ms;
     job->abort = abort;
     snprintf(job->value, sizeof(job->value), "done");
-    pthread_t tid;
-    if (pthread_create(&tid, NULL, bc_thread, job) != 0) {
+    if (thread_start(bc_thread, job) != 0) {
         RedisModule_Free(job);
         RedisModule_AbortBlock(bc);
         return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
     }
-    pthread_detach(tid);
     return KM_OK;
 }
 
@@ -4062,12 +4128,11 @@ static int cmd_trylock(km_ctx *ctx, km_string **argv, int argc)
     tm_lock_job *job = RedisModule_Calloc(1, sizeof(*job));
     job->rc = -1;
     job->bc = RedisModule_BlockClient(ctx, lock_reply, NULL, lock_free, 0);
-    if (pthread_create(&tid, NULL, trylock_until, job) != 0) {
+    if (thread_start(trylock_until, job) != 0) {
         RedisModule_AbortBlock(job->bc);
         RedisModule_Free(job);
         return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
     }
-    pthread_detach(tid);
     return KM_OK;
 }
 
@@ -4105,15 +4170,13 @@ static int cmd_detached(km_ctx *ctx, km_string **argv, int argc)
     job->tctx = RedisModule_GetDetachedThreadSafeContext(ctx);
     job->key = arg_dup(argv[1]);
     job->value = arg_dup(argv[2]);
-    pthread_t tid;
-    if (pthread_create(&tid, NULL, detached_thread, job) != 0) {
+    if (thread_start(detached_thread, job) != 0) {
         RedisModule_FreeThreadSafeContext(job->tctx);
         RedisModule_Free(job->key);
         RedisModule_Free(job->value);
         RedisModule_Free(job);
         return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
     }
-    pthread_detach(tid);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
@@ -5570,12 +5633,10 @@ static int cmd_el(km_ctx *ctx, km_string **argv, int argc)
     }
     if (arg_is(argv[1], "oneshot")) {
         job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
-        pthread_t t;
-        if (pthread_create(&t, NULL, el_thread, job) != 0) {
+        if (thread_start(el_thread, job) != 0) {
             el_answer(job, "no thread");
             return KM_OK;
         }
-        pthread_detach(t);
         return KM_OK;
     }
     RedisModule_Free(job);
@@ -5692,12 +5753,10 @@ static int cmd_slowbg(km_ctx *ctx, km_string **argv, int argc)
     job->fds[0] = arg_is(argv[1], "clients") ? TM_YIELD_FLAG_CLIENTS : TM_YIELD_FLAG_NONE;
     slow_stop = 0;
     job->bc = RedisModule_BlockClient(ctx, NULL, NULL, NULL, 0);
-    pthread_t t;
-    if (pthread_create(&t, NULL, slowbg_thread, job) != 0) {
+    if (thread_start(slowbg_thread, job) != 0) {
         el_answer(job, "no thread");
         return KM_OK;
     }
-    pthread_detach(t);
     return KM_OK;
 }
 
@@ -6427,13 +6486,11 @@ static int cmd_prop_thread(km_ctx *ctx, km_string **argv, int argc)
     tm_prop_job *job = RedisModule_Alloc(sizeof(*job));
     job->tctx = RedisModule_GetDetachedThreadSafeContext(ctx);
     job->db = (int)db;
-    pthread_t tid;
-    if (pthread_create(&tid, NULL, prop_thread, job) != 0) {
+    if (thread_start(prop_thread, job) != 0) {
         RedisModule_FreeThreadSafeContext(job->tctx);
         RedisModule_Free(job);
         return RedisModule_ReplyWithError(ctx, "ERR pthread_create failed");
     }
-    pthread_detach(tid);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
@@ -6773,6 +6830,12 @@ int RedisModule_OnUnload(km_ctx *ctx)
     (void)ctx;
     if (refuse_unload)
         return KM_ERR;
+    /* A thread still at work (one waiting for the lock this call holds)
+     * keeps the module: unmapping its code would crash it. */
+    if (threads_join(2000)) {
+        RedisModule_Log(ctx, "warning", "testmod: a thread is still running, unload refused");
+        return KM_ERR;
+    }
     RedisModule_Free(load_args);
     load_args = NULL;
     /* The server drops the module's event subscriptions and filters. */
