@@ -100,20 +100,25 @@ run: all
 unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# Test processes at once. The suite's tests mostly wait on their servers, so
+# four keep two cores busy; a sanitized server does far more work per test,
+# so two.
+TEST_JOBS ?= $(if $(SANITIZE),2,4)
+
 integration: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
-	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
+	KEEL_SERVER=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -x -p no:cacheprovider -n $(TEST_JOBS) tests/integration
 
 # The suite again with I/O threads engaged for every batch (a file list in
 # IOTHREADS_TESTS narrows it, e.g. for the ThreadSanitizer build).
 IOTHREADS_ARGS := --io-threads 3 --io-threads-do-reads yes --io-threads-min-clients 1
 IOTHREADS_TESTS := tests/integration
 integration-iothreads: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
-	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="$(IOTHREADS_ARGS)" $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) $(IOTHREADS_TESTS)
+	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="$(IOTHREADS_ARGS)" $(PYTHON) -m pytest -q -x -p no:cacheprovider -n $(TEST_JOBS) $(IOTHREADS_TESTS)
 
 # The suite again with plain read and write calls instead of io_uring
 # batches (the default where the kernel allows io_uring).
 integration-epoll: all $(HIREDIS_BIN) $(EXAMPLE_BINS) $(LOADGEN_BIN)
-	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="--io-backend epoll" $(PYTHON) -m pytest -q -x -p no:cacheprovider $(if $(SANITIZE),,-n 2) tests/integration
+	KEEL_SERVER=$(CURDIR)/$(BIN) KEEL_SERVER_ARGS="--io-backend epoll" $(PYTHON) -m pytest -q -x -p no:cacheprovider -n $(TEST_JOBS) tests/integration
 
 test: unit integration
 
