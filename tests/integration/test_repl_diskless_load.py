@@ -195,6 +195,10 @@ def test_a_snapshot_of_the_old_data_set_stops_at_the_swap(cluster, kinds):
     replica.c.config_set("save", "1 1")
     replica.c.set("dirty", "1")
     wait_until(lambda: replica.info("persistence")["rdb_bgsave_in_progress"] == "1", "a BGSAVE of the old data")
+    # The save point has done its work; left on, it would start another
+    # BGSAVE once the failed one's 5 s retry delay has passed (a slow load
+    # lets that happen at the swap, and INFO would never read 0).
+    replica.c.config_set("save", "")
     primary.c.config_set("rdb-key-save-delay", 0)
     wait_link_up(replica, primary)
     wait_until(lambda: replica.info("persistence")["rdb_bgsave_in_progress"] == "0", "the BGSAVE stopped",
@@ -203,7 +207,6 @@ def test_a_snapshot_of_the_old_data_set_stops_at_the_swap(cluster, kinds):
     # and the new set's together.
     assert rdb_files(replica) == []
     replica.c.config_set("rdb-key-save-delay", 0)
-    replica.c.config_set("save", "")
     wait_in_sync(primary, replica)
     assert replica.c.dbsize() == 2010 and replica.c.get("dirty") is None
     assert replica.c.execute_command("DEBUG", "DIGEST") == primary.c.execute_command("DEBUG", "DIGEST")
