@@ -1742,7 +1742,7 @@ static void *count_thread(void *arg)
     return NULL;
 }
 
-/* tm.threadcount key [times]: a detached thread INCRs key (db 0) times
+/* tm.threadcount key [times]: a thread INCRs key (db 0) times
  * times (default 100), taking the GIL for each; replies OK at once. */
 static int cmd_threadcount(km_ctx *ctx, km_string **argv, int argc)
 {
