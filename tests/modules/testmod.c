@@ -46,7 +46,7 @@
  * Build: cc -O2 -g -fPIC -shared -std=c11 -Wall -I src -o testmod.so \
  *        tests/modules/testmod.c -lpthread
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* pthread_tryjoin_np */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -550,33 +550,21 @@ static void sleep_ms(long long ms)
  * joins them all; each start joins those already done. */
 typedef struct tm_thread {
     pthread_t tid;
-    void *(*fn)(void *);
-    void *arg;
-    int done; /* atomic */
     struct tm_thread *next;
 } tm_thread;
 
 static tm_thread *threads;
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void *thread_main(void *p)
-{
-    tm_thread *t = p;
-    t->fn(t->arg);
-    __atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
-
-/* Joins the finished threads; with wait_ms > 0 waits up to that long for
- * the others. 0 once none is left. */
+/* Joins the threads that have ended; with wait_ms > 0 waits up to that
+ * long for the others. Nonzero while some are left. */
 static int threads_join(long long wait_ms)
 {
     pthread_mutex_lock(&threads_lock);
     for (;;) {
         for (tm_thread **pp = &threads; *pp;) {
             tm_thread *t = *pp;
-            if (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE)) {
-                pthread_join(t->tid, NULL);
+            if (pthread_tryjoin_np(t->tid, NULL) == 0) {
                 *pp = t->next;
                 free(t);
             } else {
@@ -602,10 +590,8 @@ static int thread_start(void *(*fn)(void *), void *arg)
     tm_thread *t = calloc(1, sizeof(*t));
     if (!t)
         return ENOMEM;
-    t->fn = fn;
-    t->arg = arg;
     pthread_mutex_lock(&threads_lock);
-    int rc = pthread_create(&t->tid, NULL, thread_main, t);
+    int rc = pthread_create(&t->tid, NULL, fn, arg);
     if (rc == 0) {
         t->next = threads;
         threads = t;
